@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The "cpu" backend: the scalar reference kernels behind the backend vtable.
+ * It is always compiled in, scores 1 (every SIMD variant that can run scores
+ * higher) and is the ground truth the other backends are tested against.
+ *
+ * It touches libqnt only through the host table, exactly as a module would,
+ * so it doubles as the template for new backends.
+ */
+#include "libqnt_backend.h"
+
+#include <string.h>
+
+static int32_t cpu_score(const qnt_host_api *host, char *why, size_t why_size)
+{
+	(void)host;
+	(void)why;
+	(void)why_size;
+	return 1;
+}
+
+static qnt_status cpu_open(const qnt_host_api *host, int32_t device, void **state)
+{
+	if (device != 0)
+		return QNT_E_NOT_FOUND;
+	*state = (void *)(uintptr_t)host;
+	return QNT_OK;
+}
+
+static void cpu_close(void *state)
+{
+	(void)state;
+}
+
+static int32_t cpu_device_count(void *state)
+{
+	(void)state;
+	return 1;
+}
+
+static qnt_status cpu_device_props(void *state, int32_t device, qnt_device_props *props)
+{
+	(void)state;
+	if (device != 0)
+		return QNT_E_NOT_FOUND;
+	if (!props || props->struct_size < sizeof *props)
+		return QNT_E_INVALID_ARG;
+	props->kind = QNT_DEVICE_CPU;
+	props->memory_total = 0;
+	props->memory_free = 0;
+	props->caps = QNT_BACKEND_CAP_HOST_THREADS;
+	props->reserved = 0;
+	props->name = "cpu";
+	props->description = "host CPU, portable scalar code";
+	return QNT_OK;
+}
+
+static int32_t cpu_supports(void *state, qnt_type type, uint32_t op)
+{
+	const qnt_host_api *host = state;
+	qnt_type_info info = QNT_TYPE_INFO_INIT;
+	if (host->type_info(type, &info) != QNT_OK)
+		return 0;
+	if (op == QNT_OP_QUANTIZE)
+		return (info.flags & QNT_TYPE_FLAG_QUANTIZE) != 0;
+	if (op == QNT_OP_DEQUANTIZE)
+		return (info.flags & QNT_TYPE_FLAG_DEQUANTIZE) != 0;
+	return 0;
+}
+
+static qnt_status cpu_quantize(void *state, const qnt_kernel_job *job)
+{
+	const qnt_host_api *host = state;
+	size_t rs = host->row_size(job->type, job->n_per_row);
+	if (job->src.buffer || job->dst.buffer || rs == 0)
+		return QNT_E_INVALID_ARG;
+	return host->quantize_ref(job->type, (const float *)job->src.host + job->row_begin * job->n_per_row,
+				  (char *)job->dst.host + (size_t)job->row_begin * rs, job->row_end - job->row_begin,
+				  job->n_per_row, job->importance);
+}
+
+static qnt_status cpu_dequantize(void *state, const qnt_kernel_job *job)
+{
+	const qnt_host_api *host = state;
+	size_t rs = host->row_size(job->type, job->n_per_row);
+	if (job->src.buffer || job->dst.buffer || rs == 0)
+		return QNT_E_INVALID_ARG;
+	return host->dequantize_ref(job->type, (const char *)job->src.host + (size_t)job->row_begin * rs,
+				    (float *)job->dst.host + job->row_begin * job->n_per_row,
+				    job->row_end - job->row_begin, job->n_per_row);
+}
+
+const qnt_backend_vtbl qnt__cpu_backend = {
+	.struct_size = sizeof(qnt_backend_vtbl),
+	.abi_version = QNT_BACKEND_ABI,
+	.name = "cpu",
+	.description = "scalar reference (portable C)",
+	.caps = QNT_BACKEND_CAP_HOST_THREADS,
+	.score = cpu_score,
+	.open = cpu_open,
+	.close = cpu_close,
+	.device_count = cpu_device_count,
+	.device_props = cpu_device_props,
+	.supports = cpu_supports,
+	.quantize = cpu_quantize,
+	.dequantize = cpu_dequantize,
+};

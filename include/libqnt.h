@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libqnt.h: the public, stable C API of libqnt.
+ *
+ * This header is the contract. A function, type or macro that is not declared
+ * here is not part of the API. Depends only on <stddef.h> and <stdint.h>.
+ *
+ * ABI rules (see README.md, "Stability"):
+ *   - SONAME libqnt.so.1; additions bump the minor version, nothing is ever
+ *     removed, renamed or renumbered.
+ *   - Handles are opaque. Structs that cross the boundary start with
+ *     `struct_size` and only grow at the end; zero in a new field means the old
+ *     behaviour. Always initialise them with their QNT_*_INIT macro or the
+ *     matching *_init() function.
+ *   - Status codes and type ids are fixed values.
+ *
+ * Threading: unless a function says otherwise, distinct qnt_ctx objects may be
+ * used from different threads at the same time, but one qnt_ctx must not be
+ * used by two threads at once. The NULL ("default") context is the exception:
+ * it serialises its callers and may be used from any thread. Functions marked
+ * "any thread" are safe everywhere; "init-only" ones must not race with any
+ * other libqnt call.
+ *
+ * Each function documents, in order: what it does, Returns, Thread-safety,
+ * Since.
+ */
+#ifndef LIBQNT_H
+#define LIBQNT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(QNT_BUILDING_DLL)
+#define QNT_API __declspec(dllexport)
+#elif defined(_WIN32) && !defined(QNT_STATIC)
+#define QNT_API __declspec(dllimport)
+#elif defined(__GNUC__)
+#define QNT_API __attribute__((visibility("default")))
+#else
+#define QNT_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Versions                                                                  */
+/* ------------------------------------------------------------------------ */
+
+#define QNT_VERSION_MAJOR 1
+#define QNT_VERSION_MINOR 0
+#define QNT_VERSION_PATCH 0
+#define QNT_VERSION_NUMBER (QNT_VERSION_MAJOR * 10000 + QNT_VERSION_MINOR * 100 + QNT_VERSION_PATCH)
+#define QNT_VERSION_STRING "1.0.0"
+
+/* Version of the quantized data formats libqnt writes; bumped whenever the
+ * bytes a quantizer produces for the same input change. Independent of the
+ * library version and of the ABI. */
+#define QNT_FORMAT_VERSION 1
+
+/* Library version as MAJOR*10000 + MINOR*100 + PATCH. An engine checks
+ * qnt_version_number() >= QNT_VERSION_NUMBER to catch running against an
+ * older library than it was compiled for.
+ * Returns: the number. Thread-safety: any thread. Since: 1.0 */
+QNT_API uint32_t qnt_version_number(void);
+
+/* Returns: the version as "MAJOR.MINOR.PATCH", static storage.
+ * Thread-safety: any thread. Since: 1.0 */
+QNT_API const char *qnt_version_string(void);
+
+/* Returns: QNT_FORMAT_VERSION of the running library. Thread-safety: any
+ * thread. Since: 1.0 */
+QNT_API uint32_t qnt_format_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Status codes                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Values are ABI: never renumbered or reused. Codes <= -1000 are reserved for
+ * backends and passed through unchanged. */
+typedef enum qnt_status {
+	QNT_OK = 0,
+	QNT_E_INVALID_ARG = -1,    /* NULL pointer, negative size, bad flag */
+	QNT_E_NO_MEMORY = -2,      /* an allocation failed */
+	QNT_E_UNSUPPORTED = -3,    /* valid request the library or backend cannot do */
+	QNT_E_BACKEND = -4,        /* a backend failed */
+	QNT_E_ABI_MISMATCH = -5,   /* module or struct built for another ABI */
+	QNT_E_STRUCT_TOO_NEW = -6, /* caller's struct sets fields this library lacks */
+	QNT_E_UNKNOWN_TYPE = -7,   /* type id or name not in the registry */
+	QNT_E_BAD_SHAPE = -8,      /* row length not a multiple of the block, overflow */
+	QNT_E_NOT_FOUND = -9,      /* no backend, file or entry of that name */
+	QNT_E_IO = -10,            /* reading or writing a file failed */
+	QNT_E_FORMAT = -11,        /* malformed input data or file */
+	QNT_E_NOT_INITIALIZED = -12, /* qnt_init() failed earlier */
+	QNT_E_BUSY = -13           /* object in use (e.g. registry closed) */
+} qnt_status;
+
+/* Returns: a short English description of a status code; never NULL, even
+ * for unknown codes. Static storage. Thread-safety: any thread. Since: 1.0 */
+QNT_API const char *qnt_status_str(int status);
+
+/* Returns: the symbolic name of a status code ("QNT_E_BAD_SHAPE"), or
+ * "QNT_E_UNKNOWN" for codes libqnt does not define. Thread-safety: any thread.
+ * Since: 1.0 */
+QNT_API const char *qnt_status_name(int status);
+
+/* ------------------------------------------------------------------------ */
+/* Library lifetime                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* Probes the CPU, registers the compiled-in backends and loads backend
+ * modules from QNT_BACKEND_PATH (a ':'-separated list of directories) and
+ * from the installed module directory. Every other call runs it implicitly;
+ * calling it first only makes start-up cost and errors explicit.
+ * Idempotent.
+ * Returns: QNT_OK, or the status of the first failure (also returned by every
+ * later call). Thread-safety: any thread. Since: 1.0 */
+QNT_API qnt_status qnt_init(void);
+
+/* Destroys the default context. Registered backends and loaded modules stay
+ * (a module is never unloaded). Thread-safety: init-only; no other libqnt
+ * call may run concurrently or afterwards on the default context. Since: 1.0 */
+QNT_API void qnt_shutdown(void);
+
+/* Log levels. */
+#define QNT_LOG_ERROR 0
+#define QNT_LOG_WARN 1
+#define QNT_LOG_INFO 2
+#define QNT_LOG_DEBUG 3
+
+/* Log callback: called from the thread that made the libqnt call. `msg` is
+ * valid only during the call and has no trailing newline. */
+typedef void (*qnt_log_fn)(void *user, int32_t level, const char *msg);
+
+/* Sets the process-wide log callback, which receives messages that belong to
+ * no context (module loading, registry) and, when a context has no callback of
+ * its own, the context's messages. NULL (the default) discards them. libqnt
+ * never writes to stdout or stderr itself.
+ * Thread-safety: any thread. Since: 1.0 */
+QNT_API void qnt_set_log_fn(qnt_log_fn fn, void *user, int32_t level);
+
+/* ------------------------------------------------------------------------ */
+/* Formats                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* A format id. For ggml formats it is the GGUF type id. */
+typedef int32_t qnt_type;
+
+#define QNT_TYPE_INVALID (-1)
+#define QNT_TYPE_F32 0
+#define QNT_TYPE_F16 1
+#define QNT_TYPE_Q4_0 2
+#define QNT_TYPE_Q4_1 3
+#define QNT_TYPE_Q5_0 6
+#define QNT_TYPE_Q5_1 7
+#define QNT_TYPE_Q8_0 8
+#define QNT_TYPE_Q8_1 9
+#define QNT_TYPE_BF16 30
+
+/* Type flags, in qnt_type_info.flags. */
+#define QNT_TYPE_FLAG_QUANTIZED 0x1u   /* block format with scales, not a plain float */
+#define QNT_TYPE_FLAG_QUANTIZE 0x2u    /* qnt_quantize() can produce it */
+#define QNT_TYPE_FLAG_DEQUANTIZE 0x4u  /* qnt_dequantize() can read it */
+#define QNT_TYPE_FLAG_IMPORTANCE 0x8u  /* the quantizer uses importance weights */
+#define QNT_TYPE_FLAG_ACTIVATION 0x10u /* companion format for activations (q8_1, q8_K) */
+
+typedef struct qnt_type_info {
+	uint32_t struct_size;    /* set by the caller: sizeof(qnt_type_info) */
+	qnt_type type;
+	int64_t block_size;      /* elements per block */
+	uint64_t block_bytes;    /* bytes per block */
+	uint32_t flags;          /* QNT_TYPE_FLAG_* */
+	uint32_t reserved;       /* zero */
+	double bits_per_weight;  /* 8 * block_bytes / block_size */
+	const char *name;        /* canonical spelling, static storage */
+	const char *description; /* one line, static storage */
+} qnt_type_info;
+#define QNT_TYPE_INFO_INIT { sizeof(qnt_type_info), 0, 0, 0, 0, 0, 0.0, NULL, NULL }
+
+/* Looks a format up by name, case-insensitively ("q4_0", "Q4_K", "bf16").
+ * Returns: its id, or QNT_TYPE_INVALID if unknown or name is NULL.
+ * Thread-safety: any thread. Since: 1.0 */
+QNT_API qnt_type qnt_type_by_name(const char *name);
+
+/* Returns: the canonical name of a format ("q4_K"), or NULL if unknown.
+ * Thread-safety: any thread. Since: 1.0 */
+QNT_API const char *qnt_type_name(qnt_type type);
+
+/* Returns: elements per block, or 0 if unknown. Thread-safety: any thread.
+ * Since: 1.0 */
+QNT_API int64_t qnt_type_block_size(qnt_type type);
+
+/* Returns: bytes per block, or 0 if unknown. Thread-safety: any thread.
+ * Since: 1.0 */
+QNT_API size_t qnt_type_block_bytes(qnt_type type);
+
+/* Returns: bytes of one row of n_per_row elements, or 0 if the type is
+ * unknown, n_per_row <= 0 or not a multiple of the block size, or the size
+ * overflows. Thread-safety: any thread. Since: 1.0 */
+QNT_API size_t qnt_row_size(qnt_type type, int64_t n_per_row);
+
+/* Fills `info` (the caller sets info->struct_size; the library writes at most
+ * that many bytes).
+ * Returns: QNT_OK, QNT_E_UNKNOWN_TYPE, QNT_E_INVALID_ARG. Thread-safety: any
+ * thread. Since: 1.0 */
+QNT_API qnt_status qnt_type_get_info(qnt_type type, qnt_type_info *info);
+
+/* Formats are enumerated by index, 0 <= index < qnt_type_count(), in
+ * ascending id order.
+ * Returns: the count / the id at index, or QNT_TYPE_INVALID out of range.
+ * Thread-safety: any thread. Since: 1.0 */
+QNT_API int32_t qnt_type_count(void);
+QNT_API qnt_type qnt_type_at(int32_t index);
+
+/* ------------------------------------------------------------------------ */
+/* Contexts                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct qnt_ctx qnt_ctx; /* opaque */
+
+/* Allocator: `alloc` returns `size` bytes aligned to `align` (a power of two,
+ * at most 4096) or NULL; `free` accepts NULL. Both may be called from worker
+ * threads concurrently. */
+typedef void *(*qnt_alloc_fn)(void *user, size_t size, size_t align);
+typedef void (*qnt_free_fn)(void *user, void *ptr);
+
+typedef struct qnt_ctx_opts {
+	uint32_t struct_size; /* sizeof(qnt_ctx_opts) as seen by the caller */
+	int32_t n_threads;    /* 0: the number of online CPUs; 1: no worker threads */
+	const char *backend;  /* NULL or "auto": highest score; else a backend name */
+	qnt_alloc_fn alloc;   /* NULL: malloc-based; alloc and free are set together */
+	qnt_free_fn free;
+	void *alloc_user;
+	qnt_log_fn log;       /* NULL: no logging */
+	void *log_user;
+	int32_t log_level;    /* most verbose level passed to `log` */
+	int32_t device;       /* device index within the backend; 0 = first */
+	uint32_t flags;       /* reserved, zero */
+	uint32_t reserved;    /* zero */
+} qnt_ctx_opts;
+#define QNT_CTX_OPTS_INIT { sizeof(qnt_ctx_opts), 0, NULL, NULL, NULL, NULL, NULL, NULL, QNT_LOG_WARN, 0, 0, 0 }
+
+/* Fills `opts` with the defaults of QNT_CTX_OPTS_INIT (for FFI callers).
+ * Returns: QNT_OK or QNT_E_INVALID_ARG. Thread-safety: any thread. Since: 1.0 */
+QNT_API qnt_status qnt_ctx_opts_init(qnt_ctx_opts *opts, size_t struct_size);
+
+/* Creates a context: a thread pool of n_threads - 1 workers (the calling
+ * thread is the last one) and an open backend. `opts` may be NULL (defaults).
+ * A caller compiled against a newer header may pass a larger struct as long as
+ * the fields this library does not know are zero.
+ * Returns: QNT_OK and *out, or QNT_E_INVALID_ARG, QNT_E_STRUCT_TOO_NEW,
+ * QNT_E_NOT_FOUND (no backend of that name), QNT_E_NO_MEMORY, QNT_E_BACKEND;
+ * the message is available from qnt_ctx_last_error(NULL) on this thread.
+ * Thread-safety: any thread. Since: 1.0 */
+QNT_API qnt_status qnt_ctx_create(const qnt_ctx_opts *opts, qnt_ctx **out);
+
+/* Destroys a context and joins its threads; NULL is a no-op.
+ * Thread-safety: per-ctx. Since: 1.0 */
+QNT_API void qnt_ctx_destroy(qnt_ctx *ctx);
+
+/* Returns: the message of the last failed call on `ctx` ("" if none). For
+ * ctx == NULL, the message of the last failed call made on this thread with
+ * the default context or without a context. Valid until the next call on the
+ * same context (thread). Never NULL.
+ * Thread-safety: per-ctx (NULL: any thread). Since: 1.0 */
+QNT_API const char *qnt_ctx_last_error(const qnt_ctx *ctx);
+
+/* Returns: the name of the backend the context runs on ("cpu"), never NULL.
+ * ctx NULL means the default context ("" if it cannot be created).
+ * Thread-safety: per-ctx. Since: 1.0 */
+QNT_API const char *qnt_ctx_backend_name(qnt_ctx *ctx);
+
+/* Returns: the context's thread count (>= 1), or 0 if the default context
+ * cannot be created. Thread-safety: per-ctx. Since: 1.0 */
+QNT_API int32_t qnt_ctx_n_threads(qnt_ctx *ctx);
+
+/* A pointer the caller owns, carried by the context. Thread-safety: per-ctx.
+ * Since: 1.0 */
+QNT_API void qnt_ctx_set_userdata(qnt_ctx *ctx, void *user);
+QNT_API void *qnt_ctx_get_userdata(const qnt_ctx *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Tensor quantization                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* Quantizes nrows rows of n_per_row floats (back to back) into `dst`, which
+ * holds nrows * qnt_row_size(type, n_per_row) bytes.
+ * `importance`: NULL, or n_per_row non-negative weights (an imatrix column):
+ * the quantizer then minimises sum_j importance[j] * (x[j] - x^[j])^2 in each
+ * row instead of reproducing ggml's reference rounding. Without it, the bytes
+ * equal ggml's reference quantizer for every ggml format.
+ * The result is the same for every thread count and backend. ctx NULL: the
+ * default context (threads from QNT_NUM_THREADS, backend from QNT_BACKEND).
+ * Returns: QNT_OK, QNT_E_INVALID_ARG (NULL src/dst, nrows < 0, importance
+ * negative or NaN), QNT_E_UNKNOWN_TYPE, QNT_E_UNSUPPORTED (type cannot be
+ * quantized), QNT_E_BAD_SHAPE (n_per_row not a positive multiple of the block,
+ * or the size overflows), QNT_E_NO_MEMORY.
+ * Thread-safety: per-ctx (NULL: any thread). Since: 1.0 */
+QNT_API qnt_status qnt_quantize(qnt_ctx *ctx, qnt_type type, const float *src, void *dst,
+				int64_t nrows, int64_t n_per_row, const float *importance);
+
+/* Dequantizes nrows rows of `type` (qnt_row_size(type, n_per_row) bytes each)
+ * into nrows * n_per_row floats. The floats equal ggml's for ggml formats.
+ * Returns: QNT_OK, QNT_E_INVALID_ARG, QNT_E_UNKNOWN_TYPE, QNT_E_UNSUPPORTED,
+ * QNT_E_BAD_SHAPE. Thread-safety: per-ctx (NULL: any thread). Since: 1.0 */
+QNT_API qnt_status qnt_dequantize(qnt_ctx *ctx, qnt_type type, const void *src, float *dst,
+				  int64_t nrows, int64_t n_per_row);
+
+/* ------------------------------------------------------------------------ */
+/* Backends (read side; registering lives in libqnt_backend.h)               */
+/* ------------------------------------------------------------------------ */
+
+#define QNT_BACKEND_FLAG_BUILTIN 0x1u  /* compiled into libqnt */
+#define QNT_BACKEND_FLAG_MODULE 0x2u   /* loaded with dlopen */
+#define QNT_BACKEND_FLAG_DEVICE 0x4u   /* runs on a device with its own memory */
+#define QNT_BACKEND_FLAG_REFERENCE 0x8u /* the scalar reference */
+
+typedef struct qnt_backend_props {
+	uint32_t struct_size;    /* set by the caller */
+	int32_t score;           /* 0: unusable on this machine */
+	const char *name;        /* "cpu", "cpu-avx2", "cuda", ... */
+	const char *description;
+	const char *path;        /* module file, or NULL when compiled in */
+	const char *reason;      /* why the score is 0 ("" otherwise) */
+	uint32_t flags;          /* QNT_BACKEND_FLAG_* */
+	int32_t device_count;    /* -1 until the backend is opened */
+} qnt_backend_props;
+#define QNT_BACKEND_PROPS_INIT { sizeof(qnt_backend_props), 0, NULL, NULL, NULL, NULL, 0, 0 }
+
+/* Registered backends, by index in registration order. Strings point into
+ * the registry and stay valid until the process exits.
+ * Returns: the count / QNT_OK, QNT_E_NOT_FOUND (index out of range),
+ * QNT_E_INVALID_ARG. Thread-safety: any thread. Since: 1.0 */
+QNT_API int32_t qnt_backend_count(void);
+QNT_API qnt_status qnt_backend_get_props(int32_t index, qnt_backend_props *props);
+
+/* Returns: the name of the backend an "auto" context would choose now.
+ * Thread-safety: any thread. Since: 1.0 */
+QNT_API const char *qnt_backend_best(void);
+
+/* Loads a backend module (a shared object exporting qnt_backend_entry) and
+ * registers it. Loading the same backend name twice is a no-op.
+ * Returns: QNT_OK, QNT_E_NOT_FOUND (file), QNT_E_ABI_MISMATCH, QNT_E_BACKEND;
+ * details in qnt_ctx_last_error(NULL). Thread-safety: any thread. Since: 1.0 */
+QNT_API qnt_status qnt_backend_load(const char *path);
+
+/* Loads every "libqnt-*.so" module of a directory, skipping those that fail
+ * (each failure is reported to the log as a warning).
+ * Returns: QNT_OK, QNT_E_NOT_FOUND (not a directory), QNT_E_INVALID_ARG.
+ * Thread-safety: any thread. Since: 1.0 */
+QNT_API qnt_status qnt_backend_load_dir(const char *dir);
+
+/* ------------------------------------------------------------------------ */
+/* CPU features                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Bits of qnt_cpu_features(). A bit is set only when both the CPU and the
+ * operating system support the feature (XGETBV for AVX/AVX-512 state). */
+#define QNT_CPU_SSE42 (UINT64_C(1) << 0)
+#define QNT_CPU_AVX (UINT64_C(1) << 1)
+#define QNT_CPU_AVX2 (UINT64_C(1) << 2)
+#define QNT_CPU_F16C (UINT64_C(1) << 3)
+#define QNT_CPU_FMA (UINT64_C(1) << 4)
+#define QNT_CPU_AVX512F (UINT64_C(1) << 5)
+#define QNT_CPU_AVX512BW (UINT64_C(1) << 6)
+#define QNT_CPU_AVX512VL (UINT64_C(1) << 7)
+#define QNT_CPU_AVX512VNNI (UINT64_C(1) << 8)
+#define QNT_CPU_AVX512BF16 (UINT64_C(1) << 9)
+#define QNT_CPU_AVXVNNI (UINT64_C(1) << 10)
+#define QNT_CPU_NEON (UINT64_C(1) << 16)
+#define QNT_CPU_DOTPROD (UINT64_C(1) << 17)
+#define QNT_CPU_I8MM (UINT64_C(1) << 18)
+#define QNT_CPU_SVE (UINT64_C(1) << 19)
+#define QNT_CPU_FP16 (UINT64_C(1) << 20)
+
+/* Returns: the QNT_CPU_* bits of this machine. Thread-safety: any thread.
+ * Since: 1.0 */
+QNT_API uint64_t qnt_cpu_features(void);
+
+/* Returns: the lower-case name of one QNT_CPU_* bit ("avx512vnni"), or NULL
+ * for a bit libqnt does not define. Thread-safety: any thread. Since: 1.0 */
+QNT_API const char *qnt_cpu_feature_name(uint64_t bit);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBQNT_H */

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* The format families. Each source file of lib/core/ that implements formats
+ * exports one table; formats.c puts them together. */
+#ifndef QNT_FORMATS_H
+#define QNT_FORMATS_H
+
+#include "qnt_internal.h"
+
+extern const struct qnt__type_traits qnt__traits_float[]; /* quant_float.c */
+extern const size_t qnt__traits_float_count;
+extern const struct qnt__type_traits qnt__traits_legacy[]; /* quant_legacy.c */
+extern const size_t qnt__traits_legacy_count;
+
+#endif

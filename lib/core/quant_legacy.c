@@ -1,0 +1,603 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Scalar reference for ggml's legacy block formats: q4_0, q4_1, q5_0, q5_1,
+ * q8_0 and q8_1 (32 elements per block).
+ *
+ * Layouts and the rounding of the reference quantizers follow ggml
+ * (ggml-common.h, ggml-quants.c), written anew here. Without importance
+ * weights the bytes are those of ggml's quantize_row_*_ref; the products and
+ * sums are computed unfused (this file is built with -ffp-contract=off), which
+ * is what ggml's portable x86-64 build does.
+ *
+ * With importance weights w, each block minimises sum_j w_j (x_j - x^_j)^2
+ * over the values the format can store: a search over candidate scales
+ * (each followed by a weighted least-squares refit, with the scale rounded to
+ * fp16 before the codes are chosen), which always includes ggml's
+ * round-to-nearest block, so it never does worse than it.
+ */
+#include "qnt_fp.h"
+#include "qnt_internal.h"
+#include "formats.h"
+#include "quant_legacy.h"
+
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+#define QK 32
+
+struct blk_q4_0 {
+	uint16_t d;
+	uint8_t qs[QK / 2];
+};
+struct blk_q4_1 {
+	uint16_t d, m;
+	uint8_t qs[QK / 2];
+};
+struct blk_q5_0 {
+	uint16_t d;
+	uint8_t qh[4];
+	uint8_t qs[QK / 2];
+};
+struct blk_q5_1 {
+	uint16_t d, m;
+	uint8_t qh[4];
+	uint8_t qs[QK / 2];
+};
+struct blk_q8_0 {
+	uint16_t d;
+	int8_t qs[QK];
+};
+struct blk_q8_1 {
+	uint16_t d, s;
+	int8_t qs[QK];
+};
+
+_Static_assert(sizeof(struct blk_q4_0) == 18, "q4_0 block");
+_Static_assert(sizeof(struct blk_q4_1) == 20, "q4_1 block");
+_Static_assert(sizeof(struct blk_q5_0) == 22, "q5_0 block");
+_Static_assert(sizeof(struct blk_q5_1) == 24, "q5_1 block");
+_Static_assert(sizeof(struct blk_q8_0) == 34, "q8_0 block");
+_Static_assert(sizeof(struct blk_q8_1) == 36, "q8_1 block");
+
+/* ------------------------------------------------------------------ */
+/* Packing: codes 0..2^bits-1 in element order -> block bytes           */
+/* ------------------------------------------------------------------ */
+
+/* Element j (< 16) goes to the low nibble of qs[j], element j + 16 to the
+ * high nibble; for 5-bit formats bit 4 of element j is bit j of qh. */
+static void pack_nibbles(const uint8_t *c, uint8_t *qs)
+{
+	for (int j = 0; j < QK / 2; j++)
+		qs[j] = (uint8_t)((c[j] & 0x0f) | ((c[j + QK / 2] & 0x0f) << 4));
+}
+
+static void pack_high_bits(const uint8_t *c, uint8_t qh[4])
+{
+	uint32_t h = 0;
+	for (int j = 0; j < QK; j++)
+		h |= (uint32_t)((c[j] >> 4) & 1u) << j;
+	for (int k = 0; k < 4; k++)
+		qh[k] = (uint8_t)(h >> (8 * k));
+}
+
+static void unpack_nibbles(const uint8_t *qs, const uint8_t *qh, uint8_t *c)
+{
+	uint32_t h = 0;
+	if (qh)
+		h = (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+	for (int j = 0; j < QK / 2; j++) {
+		c[j] = (uint8_t)((qs[j] & 0x0f) | (((h >> j) & 1u) << 4));
+		c[j + QK / 2] = (uint8_t)((qs[j] >> 4) | (((h >> (j + QK / 2)) & 1u) << 4));
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* ggml's round-to-nearest reference quantizers                         */
+/* ------------------------------------------------------------------ */
+
+/* The element of largest magnitude, with its sign (first one on ties). */
+static float signed_absmax(const float *x)
+{
+	float amax = 0.0f, max = 0.0f;
+	for (int j = 0; j < QK; j++) {
+		if (amax < fabsf(x[j])) {
+			amax = fabsf(x[j]);
+			max = x[j];
+		}
+	}
+	return max;
+}
+
+static void min_max(const float *x, float *mn, float *mx)
+{
+	float lo = INFINITY, hi = -INFINITY;
+	for (int j = 0; j < QK; j++) {
+		if (x[j] < lo)
+			lo = x[j];
+		if (x[j] > hi)
+			hi = x[j];
+	}
+	*mn = lo;
+	*mx = hi;
+}
+
+/* Symmetric RTN with an offset: code = trunc(x * id + offset + 0.5) in the
+ * x86 conversion semantics, kept to its low 8 bits as ggml's int8_t cast,
+ * then limited to cmax. */
+static void rtn_sym(const float *x, int nmax, int cmax, float *d_out, uint8_t *c)
+{
+	const float max = signed_absmax(x);
+	const float d = max / (float)-nmax;
+	const float id = d != 0.0f ? 1.0f / d : 0.0f;
+	const float off = (float)nmax + 0.5f;
+	for (int j = 0; j < QK; j++) {
+		int8_t v = (int8_t)(uint8_t)qnt__cvt_trunc(x[j] * id + off);
+		c[j] = (uint8_t)(v < cmax ? v : cmax);
+	}
+	*d_out = d;
+}
+
+void qnt__ref_q4_0(const float *x, void *out)
+{
+	struct blk_q4_0 *b = out;
+	uint8_t c[QK];
+	float d;
+	rtn_sym(x, 8, 15, &d, c);
+	b->d = qnt__fp32_to_fp16(d);
+	pack_nibbles(c, b->qs);
+}
+
+void qnt__ref_q5_0(const float *x, void *out)
+{
+	struct blk_q5_0 *b = out;
+	uint8_t c[QK];
+	float d;
+	rtn_sym(x, 16, 31, &d, c);
+	b->d = qnt__fp32_to_fp16(d);
+	pack_nibbles(c, b->qs);
+	pack_high_bits(c, b->qh);
+}
+
+void qnt__ref_q4_1(const float *x, void *out)
+{
+	struct blk_q4_1 *b = out;
+	uint8_t c[QK];
+	float mn, mx;
+	min_max(x, &mn, &mx);
+	const float d = (mx - mn) / 15.0f;
+	const float id = d != 0.0f ? 1.0f / d : 0.0f;
+	for (int j = 0; j < QK; j++) {
+		int8_t v = (int8_t)(uint8_t)qnt__cvt_trunc((x[j] - mn) * id + 0.5f);
+		c[j] = (uint8_t)(v < 15 ? v : 15);
+	}
+	b->d = qnt__fp32_to_fp16(d);
+	b->m = qnt__fp32_to_fp16(mn);
+	pack_nibbles(c, b->qs);
+}
+
+void qnt__ref_q5_1(const float *x, void *out)
+{
+	struct blk_q5_1 *b = out;
+	uint8_t c[QK];
+	float mn, mx;
+	min_max(x, &mn, &mx);
+	const float d = (mx - mn) / 31.0f;
+	const float id = d != 0.0f ? 1.0f / d : 0.0f;
+	for (int j = 0; j < QK; j++) /* ggml keeps the low byte, no clamp */
+		c[j] = (uint8_t)qnt__cvt_trunc((x[j] - mn) * id + 0.5f);
+	b->d = qnt__fp32_to_fp16(d);
+	b->m = qnt__fp32_to_fp16(mn);
+	pack_nibbles(c, b->qs);
+	pack_high_bits(c, b->qh);
+}
+
+static float absmax(const float *x)
+{
+	float amax = 0.0f;
+	for (int j = 0; j < QK; j++) {
+		float a = fabsf(x[j]);
+		amax = amax > a ? amax : a;
+	}
+	return amax;
+}
+
+void qnt__ref_q8_0(const float *x, void *out)
+{
+	struct blk_q8_0 *b = out;
+	const float d = absmax(x) / 127.0f;
+	const float id = d != 0.0f ? 1.0f / d : 0.0f;
+	b->d = qnt__fp32_to_fp16(d);
+	for (int j = 0; j < QK; j++)
+		b->qs[j] = (int8_t)(uint8_t)qnt__cvt_round(x[j] * id);
+}
+
+void qnt__ref_q8_1(const float *x, void *out)
+{
+	struct blk_q8_1 *b = out;
+	const float d = absmax(x) / 127.0f;
+	const float id = d != 0.0f ? 1.0f / d : 0.0f;
+	int sum = 0;
+	b->d = qnt__fp32_to_fp16(d);
+	for (int j = 0; j < QK; j++) {
+		b->qs[j] = (int8_t)(uint8_t)qnt__cvt_round(x[j] * id);
+		sum += b->qs[j];
+	}
+	b->s = qnt__fp32_to_fp16((float)sum * d);
+}
+
+/* ------------------------------------------------------------------ */
+/* Dequantizers                                                         */
+/* ------------------------------------------------------------------ */
+
+static void deq_q4_0(const void *src, float *y, int64_t n)
+{
+	const struct blk_q4_0 *b = src;
+	uint8_t c[QK];
+	for (int64_t i = 0; i < n / QK; i++, b++, y += QK) {
+		const float d = qnt__fp16_to_fp32(b->d);
+		unpack_nibbles(b->qs, NULL, c);
+		for (int j = 0; j < QK; j++)
+			y[j] = (float)((int)c[j] - 8) * d;
+	}
+}
+
+static void deq_q4_1(const void *src, float *y, int64_t n)
+{
+	const struct blk_q4_1 *b = src;
+	uint8_t c[QK];
+	for (int64_t i = 0; i < n / QK; i++, b++, y += QK) {
+		const float d = qnt__fp16_to_fp32(b->d);
+		const float m = qnt__fp16_to_fp32(b->m);
+		unpack_nibbles(b->qs, NULL, c);
+		for (int j = 0; j < QK; j++)
+			y[j] = (float)c[j] * d + m;
+	}
+}
+
+static void deq_q5_0(const void *src, float *y, int64_t n)
+{
+	const struct blk_q5_0 *b = src;
+	uint8_t c[QK];
+	for (int64_t i = 0; i < n / QK; i++, b++, y += QK) {
+		const float d = qnt__fp16_to_fp32(b->d);
+		unpack_nibbles(b->qs, b->qh, c);
+		for (int j = 0; j < QK; j++)
+			y[j] = (float)((int)c[j] - 16) * d;
+	}
+}
+
+static void deq_q5_1(const void *src, float *y, int64_t n)
+{
+	const struct blk_q5_1 *b = src;
+	uint8_t c[QK];
+	for (int64_t i = 0; i < n / QK; i++, b++, y += QK) {
+		const float d = qnt__fp16_to_fp32(b->d);
+		const float m = qnt__fp16_to_fp32(b->m);
+		unpack_nibbles(b->qs, b->qh, c);
+		for (int j = 0; j < QK; j++)
+			y[j] = (float)c[j] * d + m;
+	}
+}
+
+static void deq_q8_0(const void *src, float *y, int64_t n)
+{
+	const struct blk_q8_0 *b = src;
+	for (int64_t i = 0; i < n / QK; i++, b++, y += QK) {
+		const float d = qnt__fp16_to_fp32(b->d);
+		for (int j = 0; j < QK; j++)
+			y[j] = (float)b->qs[j] * d;
+	}
+}
+
+static void deq_q8_1(const void *src, float *y, int64_t n)
+{
+	const struct blk_q8_1 *b = src;
+	for (int64_t i = 0; i < n / QK; i++, b++, y += QK) {
+		const float d = qnt__fp16_to_fp32(b->d);
+		for (int j = 0; j < QK; j++)
+			y[j] = (float)b->qs[j] * d;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Importance-weighted search                                           */
+/* ------------------------------------------------------------------ */
+
+/* Codes for a fixed scale (and offset m): the nearest representable value,
+ * which is optimal for each element once d and m are fixed. */
+static inline int nearest_code(float x, float d, float m, int cmin, int cmax)
+{
+	if (d == 0.0f)
+		return cmin <= 0 && 0 <= cmax ? 0 : cmin;
+	float t = (x - m) / d;
+	if (!(t > (float)cmin))
+		return cmin;
+	if (t >= (float)cmax)
+		return cmax;
+	return (int)floorf(t + 0.5f);
+}
+
+/* Weighted error of codes c (value = d*c + m, with the fp16-rounded d, m). */
+static double werr(const float *x, const float *w, const int *c, float d, float m)
+{
+	double e = 0;
+	for (int j = 0; j < QK; j++) {
+		float y = (float)c[j] * d + m;
+		double r = (double)x[j] - (double)y;
+		e += (double)w[j] * r * r;
+	}
+	return e;
+}
+
+struct cand {
+	double err;
+	float d, m; /* fp16-representable */
+	int c[QK];
+};
+
+/* Rounds d (and m) to fp16, picks the best codes for them and keeps the
+ * result if it beats `best`. Tries the two fp16 neighbours of d as well: the
+ * least-squares optimum moves once d is rounded. */
+static void try_scale(const float *x, const float *w, float d, float m, int cmin, int cmax,
+		      struct cand *best)
+{
+	uint16_t hd = qnt__fp32_to_fp16(d);
+	float m16 = qnt__fp16_round(m);
+	for (int k = -1; k <= 1; k++) {
+		uint16_t h = (uint16_t)(hd + k);
+		if ((h & 0x7c00u) == 0x7c00u || (k != 0 && ((h ^ hd) & 0x8000u)))
+			continue; /* inf/nan, or crossed the sign */
+		float d16 = qnt__fp16_to_fp32(h);
+		struct cand c;
+		for (int j = 0; j < QK; j++)
+			c.c[j] = nearest_code(x[j], d16, m16, cmin, cmax);
+		c.err = werr(x, w, c.c, d16, m16);
+		if (c.err < best->err) {
+			c.d = d16;
+			c.m = m16;
+			*best = c;
+		}
+	}
+}
+
+/* Weighted least squares for a fixed set of codes: d (symmetric) or d and m
+ * (with offset). Returns 0 when the system is singular. */
+static int lsq_fit(const float *x, const float *w, const int *c, int with_min, float *d, float *m)
+{
+	double sw = 0, sc = 0, scc = 0, sx = 0, scx = 0;
+	for (int j = 0; j < QK; j++) {
+		double wj = w[j], cj = c[j];
+		sw += wj;
+		sc += wj * cj;
+		scc += wj * cj * cj;
+		sx += wj * x[j];
+		scx += wj * cj * x[j];
+	}
+	if (!with_min) {
+		if (scc <= 0)
+			return 0;
+		*d = (float)(scx / scc);
+		*m = 0.0f;
+		return 1;
+	}
+	double det = sw * scc - sc * sc;
+	if (!(det > 0))
+		return 0;
+	*d = (float)((sw * scx - sc * sx) / det);
+	*m = (float)((scc * sx - sc * scx) / det);
+	return 1;
+}
+
+/* Refits from the best codes until the error stops falling. */
+static void refine(const float *x, const float *w, int with_min, int cmin, int cmax, struct cand *best)
+{
+	for (int it = 0; it < 4; it++) {
+		double before = best->err;
+		float d, m;
+		if (!lsq_fit(x, w, best->c, with_min, &d, &m))
+			return;
+		try_scale(x, w, d, m, cmin, cmax, best);
+		if (!(best->err < before))
+			return;
+	}
+}
+
+/* Symmetric formats: value = d * q with q in [qmin, qmax]. */
+static void search_sym(const float *x, const float *w, int qmin, int qmax, struct cand *best)
+{
+	const float max = signed_absmax(x);
+	if (max == 0.0f)
+		return;
+	/* map the extreme to a target code near either end of the range */
+	const int ends[2] = { max < 0 ? qmin : qmax, max < 0 ? qmax : qmin };
+	for (int e = 0; e < 2; e++) {
+		for (int is = -9; is <= 9; is++) {
+			float target = (float)ends[e] + 0.1f * (float)is;
+			if (target == 0.0f || (target > 0) != (ends[e] > 0))
+				continue;
+			float iscale = target / max;
+			struct cand c;
+			float d, m;
+			for (int j = 0; j < QK; j++)
+				c.c[j] = nearest_code(x[j], 1.0f / iscale, 0.0f, qmin, qmax);
+			if (lsq_fit(x, w, c.c, 0, &d, &m))
+				try_scale(x, w, d, 0.0f, qmin, qmax, best);
+		}
+	}
+	refine(x, w, 0, qmin, qmax, best);
+}
+
+/* Formats with an offset: value = d * c + m with c in [0, cmax]. */
+static void search_asym(const float *x, const float *w, int cmax, struct cand *best)
+{
+	float mn, mx;
+	min_max(x, &mn, &mx);
+	if (!(mx > mn))
+		return;
+	for (int is = -9; is <= 9; is++) {
+		float iscale = ((float)cmax + 0.1f * (float)is) / (mx - mn);
+		struct cand c;
+		float d, m;
+		for (int j = 0; j < QK; j++)
+			c.c[j] = nearest_code(x[j], 1.0f / iscale, mn, 0, cmax);
+		if (lsq_fit(x, w, c.c, 1, &d, &m))
+			try_scale(x, w, d, m, 0, cmax, best);
+	}
+	refine(x, w, 1, 0, cmax, best);
+}
+
+static int all_zero(const float *w)
+{
+	for (int j = 0; j < QK; j++)
+		if (w[j] != 0.0f)
+			return 0;
+	return 1;
+}
+
+/* Writes ggml's block for x and records its weighted error as the one to
+ * beat: the search replaces the block only when it finds a lower error. */
+typedef void (*ref_block_fn)(const float *x, void *blk);
+
+static void start_from_ref(const float *x, const float *w, ref_block_fn ref, qnt__dequantize_fn deq,
+			   void *blk, struct cand *best)
+{
+	float y[QK];
+	ref(x, blk);
+	deq(blk, y, QK);
+	double e = 0;
+	for (int j = 0; j < QK; j++) {
+		double r = (double)x[j] - (double)y[j];
+		e += (double)w[j] * r * r;
+	}
+	best->err = e;
+}
+
+/* ------------------------------------------------------------------ */
+/* Row drivers                                                          */
+/* ------------------------------------------------------------------ */
+
+#define ROW_DRIVER(name, blk_t, ref_fn, deq_fn, weighted_fn)                                   \
+	static void name(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp) \
+	{                                                                                       \
+		blk_t *b = dst;                                                                 \
+		for (int64_t r = 0; r < nrows; r++) {                                           \
+			const float *x = src + r * n;                                           \
+			for (int64_t i = 0; i < n / QK; i++, b++) {                             \
+				if (imp && !all_zero(imp + i * QK))                              \
+					weighted_fn(x + i * QK, imp + i * QK, b);               \
+				else                                                            \
+					ref_fn(x + i * QK, b);                                  \
+			}                                                                       \
+		}                                                                               \
+	}
+
+static void weighted_q4_0(const float *x, const float *w, struct blk_q4_0 *b)
+{
+	struct cand best;
+	start_from_ref(x, w, qnt__ref_q4_0, deq_q4_0, b, &best);
+	double ref_err = best.err;
+	search_sym(x, w, -8, 7, &best);
+	if (best.err < ref_err) {
+		uint8_t c[QK];
+		for (int j = 0; j < QK; j++)
+			c[j] = (uint8_t)(best.c[j] + 8);
+		b->d = qnt__fp32_to_fp16(best.d);
+		pack_nibbles(c, b->qs);
+	}
+}
+
+static void weighted_q5_0(const float *x, const float *w, struct blk_q5_0 *b)
+{
+	struct cand best;
+	start_from_ref(x, w, qnt__ref_q5_0, deq_q5_0, b, &best);
+	double ref_err = best.err;
+	search_sym(x, w, -16, 15, &best);
+	if (best.err < ref_err) {
+		uint8_t c[QK];
+		for (int j = 0; j < QK; j++)
+			c[j] = (uint8_t)(best.c[j] + 16);
+		b->d = qnt__fp32_to_fp16(best.d);
+		pack_nibbles(c, b->qs);
+		pack_high_bits(c, b->qh);
+	}
+}
+
+static void weighted_q8_0(const float *x, const float *w, struct blk_q8_0 *b)
+{
+	struct cand best;
+	start_from_ref(x, w, qnt__ref_q8_0, deq_q8_0, b, &best);
+	double ref_err = best.err;
+	/* -128 is left out: SIMD dot products that take |q| would overflow */
+	search_sym(x, w, -127, 127, &best);
+	if (best.err < ref_err) {
+		b->d = qnt__fp32_to_fp16(best.d);
+		for (int j = 0; j < QK; j++)
+			b->qs[j] = (int8_t)best.c[j];
+	}
+}
+
+static void weighted_q4_1(const float *x, const float *w, struct blk_q4_1 *b)
+{
+	struct cand best;
+	start_from_ref(x, w, qnt__ref_q4_1, deq_q4_1, b, &best);
+	double ref_err = best.err;
+	search_asym(x, w, 15, &best);
+	if (best.err < ref_err) {
+		uint8_t c[QK];
+		for (int j = 0; j < QK; j++)
+			c[j] = (uint8_t)best.c[j];
+		b->d = qnt__fp32_to_fp16(best.d);
+		b->m = qnt__fp32_to_fp16(best.m);
+		pack_nibbles(c, b->qs);
+	}
+}
+
+static void weighted_q5_1(const float *x, const float *w, struct blk_q5_1 *b)
+{
+	struct cand best;
+	start_from_ref(x, w, qnt__ref_q5_1, deq_q5_1, b, &best);
+	double ref_err = best.err;
+	search_asym(x, w, 31, &best);
+	if (best.err < ref_err) {
+		uint8_t c[QK];
+		for (int j = 0; j < QK; j++)
+			c[j] = (uint8_t)best.c[j];
+		b->d = qnt__fp32_to_fp16(best.d);
+		b->m = qnt__fp32_to_fp16(best.m);
+		pack_nibbles(c, b->qs);
+		pack_high_bits(c, b->qh);
+	}
+}
+
+ROW_DRIVER(quant_q4_0, struct blk_q4_0, qnt__ref_q4_0, deq_q4_0, weighted_q4_0)
+ROW_DRIVER(quant_q4_1, struct blk_q4_1, qnt__ref_q4_1, deq_q4_1, weighted_q4_1)
+ROW_DRIVER(quant_q5_0, struct blk_q5_0, qnt__ref_q5_0, deq_q5_0, weighted_q5_0)
+ROW_DRIVER(quant_q5_1, struct blk_q5_1, qnt__ref_q5_1, deq_q5_1, weighted_q5_1)
+ROW_DRIVER(quant_q8_0, struct blk_q8_0, qnt__ref_q8_0, deq_q8_0, weighted_q8_0)
+
+/* q8_1 is the activation companion of q4_1/q5_1: importance does not apply. */
+static void quant_q8_1(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
+{
+	struct blk_q8_1 *b = dst;
+	(void)imp;
+	for (int64_t i = 0; i < nrows * (n / QK); i++)
+		qnt__ref_q8_1(src + i * QK, b + i);
+}
+
+const struct qnt__type_traits qnt__traits_legacy[] = {
+	{ QNT_TYPE_Q4_0, "q4_0", "4-bit, one fp16 scale per 32", QK, sizeof(struct blk_q4_0),
+	  QNT_TYPE_FLAG_QUANTIZED | QNT_TYPE_FLAG_IMPORTANCE, quant_q4_0, deq_q4_0 },
+	{ QNT_TYPE_Q4_1, "q4_1", "4-bit, fp16 scale and min per 32", QK, sizeof(struct blk_q4_1),
+	  QNT_TYPE_FLAG_QUANTIZED | QNT_TYPE_FLAG_IMPORTANCE, quant_q4_1, deq_q4_1 },
+	{ QNT_TYPE_Q5_0, "q5_0", "5-bit, one fp16 scale per 32", QK, sizeof(struct blk_q5_0),
+	  QNT_TYPE_FLAG_QUANTIZED | QNT_TYPE_FLAG_IMPORTANCE, quant_q5_0, deq_q5_0 },
+	{ QNT_TYPE_Q5_1, "q5_1", "5-bit, fp16 scale and min per 32", QK, sizeof(struct blk_q5_1),
+	  QNT_TYPE_FLAG_QUANTIZED | QNT_TYPE_FLAG_IMPORTANCE, quant_q5_1, deq_q5_1 },
+	{ QNT_TYPE_Q8_0, "q8_0", "8-bit, one fp16 scale per 32", QK, sizeof(struct blk_q8_0),
+	  QNT_TYPE_FLAG_QUANTIZED | QNT_TYPE_FLAG_IMPORTANCE, quant_q8_0, deq_q8_0 },
+	{ QNT_TYPE_Q8_1, "q8_1", "8-bit, fp16 scale and scaled sum per 32 (activations)", QK,
+	  sizeof(struct blk_q8_1), QNT_TYPE_FLAG_QUANTIZED | QNT_TYPE_FLAG_ACTIVATION, quant_q8_1,
+	  deq_q8_1 },
+};
+const size_t qnt__traits_legacy_count = sizeof qnt__traits_legacy / sizeof qnt__traits_legacy[0];
