@@ -305,17 +305,16 @@ static void deq_q8_1(const void *src, float *y, int64_t n)
 /* ------------------------------------------------------------------ */
 
 /* Codes for a fixed scale (and offset m): the nearest representable value,
- * which is optimal for each element once d and m are fixed. */
-static inline int nearest_code(float x, float d, float m, int cmin, int cmax)
+ * which is optimal for each element once d and m are fixed (up to the
+ * rounding of the reciprocal; the error is always measured exactly). */
+static inline int nearest_code(float x, float id, float m, int cmin, int cmax)
 {
-	if (d == 0.0f)
-		return cmin <= 0 && 0 <= cmax ? 0 : cmin;
-	float t = (x - m) / d;
-	if (!(t > (float)cmin))
+	float t = (x - m) * id - (float)cmin; /* >= 0 in range: truncation is floor */
+	if (!(t > 0.0f))
 		return cmin;
-	if (t >= (float)cmax)
+	if (t >= (float)(cmax - cmin))
 		return cmax;
-	return (int)floorf(t + 0.5f);
+	return (int)(t + 0.5f) + cmin;
 }
 
 /* Weighted error of codes c (value = d*c + m, with the fp16-rounded d, m). */
@@ -337,21 +336,24 @@ struct cand {
 };
 
 /* Rounds d (and m) to fp16, picks the best codes for them and keeps the
- * result if it beats `best`. Tries the two fp16 neighbours of d as well: the
- * least-squares optimum moves once d is rounded. */
-static void try_scale(const float *x, const float *w, float d, float m, int cmin, int cmax,
+ * result if it beats `best`. With `neighbours`, also tries the two fp16
+ * values next to d: the least-squares optimum moves once d is rounded. */
+static void try_scale(const float *x, const float *w, float d, float m, int cmin, int cmax, int neighbours,
 		      struct cand *best)
 {
 	uint16_t hd = qnt__fp32_to_fp16(d);
 	float m16 = qnt__fp16_round(m);
-	for (int k = -1; k <= 1; k++) {
+	for (int k = -neighbours; k <= neighbours; k++) {
 		uint16_t h = (uint16_t)(hd + k);
 		if ((h & 0x7c00u) == 0x7c00u || (k != 0 && ((h ^ hd) & 0x8000u)))
 			continue; /* inf/nan, or crossed the sign */
 		float d16 = qnt__fp16_to_fp32(h);
+		if (d16 == 0.0f)
+			continue;
+		float id = 1.0f / d16;
 		struct cand c;
 		for (int j = 0; j < QK; j++)
-			c.c[j] = nearest_code(x[j], d16, m16, cmin, cmax);
+			c.c[j] = nearest_code(x[j], id, m16, cmin, cmax);
 		c.err = werr(x, w, c.c, d16, m16);
 		if (c.err < best->err) {
 			c.d = d16;
@@ -397,7 +399,7 @@ static void refine(const float *x, const float *w, int with_min, int cmin, int c
 		float d, m;
 		if (!lsq_fit(x, w, best->c, with_min, &d, &m))
 			return;
-		try_scale(x, w, d, m, cmin, cmax, best);
+		try_scale(x, w, d, m, cmin, cmax, 1, best);
 		if (!(best->err < before))
 			return;
 	}
@@ -420,9 +422,9 @@ static void search_sym(const float *x, const float *w, int qmin, int qmax, struc
 			struct cand c;
 			float d, m;
 			for (int j = 0; j < QK; j++)
-				c.c[j] = nearest_code(x[j], 1.0f / iscale, 0.0f, qmin, qmax);
+				c.c[j] = nearest_code(x[j], iscale, 0.0f, qmin, qmax);
 			if (lsq_fit(x, w, c.c, 0, &d, &m))
-				try_scale(x, w, d, 0.0f, qmin, qmax, best);
+				try_scale(x, w, d, 0.0f, qmin, qmax, 0, best);
 		}
 	}
 	refine(x, w, 0, qmin, qmax, best);
@@ -440,9 +442,9 @@ static void search_asym(const float *x, const float *w, int cmax, struct cand *b
 		struct cand c;
 		float d, m;
 		for (int j = 0; j < QK; j++)
-			c.c[j] = nearest_code(x[j], 1.0f / iscale, mn, 0, cmax);
+			c.c[j] = nearest_code(x[j], iscale, mn, 0, cmax);
 		if (lsq_fit(x, w, c.c, 1, &d, &m))
-			try_scale(x, w, d, m, 0, cmax, best);
+			try_scale(x, w, d, m, 0, cmax, 0, best);
 	}
 	refine(x, w, 1, 0, cmax, best);
 }

@@ -100,15 +100,15 @@ static inline int32_t qnt__cvt_trunc(float v)
 	return INT32_MIN;
 }
 
-/* roundf (half away from zero) followed by the same conversion. */
+/* roundf (half away from zero) followed by the same conversion. Branch-free
+ * in the common case: v - trunc(v) is exact, and so is (float)trunc(v) (a
+ * float of magnitude >= 2^23 is already an integer). */
 static inline int32_t qnt__cvt_round(float v)
 {
 	if (v > -2147483648.0f && v < 2147483648.0f) {
-		float a = v < 0 ? -v : v;
-		float r = (float)(int64_t)a; /* trunc, exact below 2^31 */
-		if (a - r >= 0.5f)
-			r += 1.0f;
-		return (int32_t)(v < 0 ? -r : r);
+		int32_t t = (int32_t)v;
+		float f = v - (float)t;
+		return t + (f >= 0.5f) - (f <= -0.5f);
 	}
 	return INT32_MIN;
 }
