@@ -309,11 +309,12 @@ static void deq_q8_1(const void *src, float *y, int64_t n)
  * rounding of the reciprocal; the error is always measured exactly). */
 static inline int nearest_code(float x, float id, float m, int cmin, int cmax)
 {
-	float t = (x - m) * id - (float)cmin; /* >= 0 in range: truncation is floor */
-	if (!(t > 0.0f))
-		return cmin;
-	if (t >= (float)(cmax - cmin))
-		return cmax;
+	/* branch-free clamp to [0, cmax - cmin] (NaN goes to 0); then t >= 0
+	 * and truncation is floor */
+	float t = (x - m) * id - (float)cmin;
+	const float hi = (float)(cmax - cmin);
+	t = t > 0.0f ? t : 0.0f;
+	t = t < hi ? t : hi;
 	return (int)(t + 0.5f) + cmin;
 }
 
@@ -405,29 +406,93 @@ static void refine(const float *x, const float *w, int with_min, int cmin, int c
 	}
 }
 
-/* Symmetric formats: value = d * q with q in [qmin, qmax]. */
+/* Sums of a candidate's codes c against x, weighted by w. */
+struct sums {
+	double sw, sc, scc, sx, scx, sxx;
+};
+
+static void code_sums(const float *x, const float *w, float iscale, float m, int cmin, int cmax, int *c,
+		      struct sums *s)
+{
+	double sw = 0, sc = 0, scc = 0, sx = 0, scx = 0;
+	for (int j = 0; j < QK; j++) {
+		c[j] = nearest_code(x[j], iscale, m, cmin, cmax);
+		double wj = w[j], cj = c[j];
+		sw += wj;
+		sc += wj * cj;
+		scc += wj * cj * cj;
+		sx += wj * x[j];
+		scx += wj * cj * x[j];
+	}
+	s->sw = sw;
+	s->sc = sc;
+	s->scc = scc;
+	s->sx = sx;
+	s->scx = scx;
+}
+
+/* Scans candidate inverse scales cheaply: each gives codes, the weighted
+ * least-squares (d, m) for them, rounded to fp16, and the error those codes
+ * have at that (d, m), computed from the sums. The best scan candidate is then
+ * evaluated exactly (codes re-chosen for the rounded scale, fp16 neighbours)
+ * and refined; only exact errors decide against ggml's block. */
+static void scan(const float *x, const float *w, const float *iscales, int n_iscales, float m0, int with_min,
+		 int cmin, int cmax, struct cand *best)
+{
+	double sxx = 0;
+	for (int j = 0; j < QK; j++)
+		sxx += (double)w[j] * x[j] * x[j];
+	double best_est = INFINITY;
+	float best_d = 0, best_m = 0;
+	for (int k = 0; k < n_iscales; k++) {
+		int c[QK];
+		struct sums s;
+		double d, m = 0;
+		code_sums(x, w, iscales[k], m0, cmin, cmax, c, &s);
+		if (with_min) {
+			double det = s.sw * s.scc - s.sc * s.sc;
+			if (!(det > 0))
+				continue;
+			d = (s.sw * s.scx - s.sc * s.sx) / det;
+			m = (s.scc * s.sx - s.sc * s.scx) / det;
+		} else {
+			if (!(s.scc > 0))
+				continue;
+			d = s.scx / s.scc;
+		}
+		double d16 = qnt__fp16_round((float)d), m16 = qnt__fp16_round((float)m);
+		double est = sxx - 2 * d16 * s.scx - 2 * m16 * s.sx + d16 * d16 * s.scc + 2 * d16 * m16 * s.sc +
+			     m16 * m16 * s.sw;
+		if (est < best_est) {
+			best_est = est;
+			best_d = (float)d;
+			best_m = (float)m;
+		}
+	}
+	if (best_est < INFINITY) {
+		try_scale(x, w, best_d, best_m, cmin, cmax, 1, best);
+		refine(x, w, with_min, cmin, cmax, best);
+	}
+}
+
+/* Symmetric formats: value = d * q with q in [qmin, qmax]. The extreme
+ * element is mapped to targets near either end of the range. */
 static void search_sym(const float *x, const float *w, int qmin, int qmax, struct cand *best)
 {
 	const float max = signed_absmax(x);
 	if (max == 0.0f)
 		return;
-	/* map the extreme to a target code near either end of the range */
 	const int ends[2] = { max < 0 ? qmin : qmax, max < 0 ? qmax : qmin };
+	float iscales[38];
+	int n = 0;
 	for (int e = 0; e < 2; e++) {
 		for (int is = -9; is <= 9; is++) {
 			float target = (float)ends[e] + 0.1f * (float)is;
-			if (target == 0.0f || (target > 0) != (ends[e] > 0))
-				continue;
-			float iscale = target / max;
-			struct cand c;
-			float d, m;
-			for (int j = 0; j < QK; j++)
-				c.c[j] = nearest_code(x[j], iscale, 0.0f, qmin, qmax);
-			if (lsq_fit(x, w, c.c, 0, &d, &m))
-				try_scale(x, w, d, 0.0f, qmin, qmax, 0, best);
+			if (target != 0.0f && (target > 0) == (ends[e] > 0))
+				iscales[n++] = target / max;
 		}
 	}
-	refine(x, w, 0, qmin, qmax, best);
+	scan(x, w, iscales, n, 0.0f, 0, qmin, qmax, best);
 }
 
 /* Formats with an offset: value = d * c + m with c in [0, cmax]. */
@@ -437,16 +502,11 @@ static void search_asym(const float *x, const float *w, int cmax, struct cand *b
 	min_max(x, &mn, &mx);
 	if (!(mx > mn))
 		return;
-	for (int is = -9; is <= 9; is++) {
-		float iscale = ((float)cmax + 0.1f * (float)is) / (mx - mn);
-		struct cand c;
-		float d, m;
-		for (int j = 0; j < QK; j++)
-			c.c[j] = nearest_code(x[j], iscale, mn, 0, cmax);
-		if (lsq_fit(x, w, c.c, 1, &d, &m))
-			try_scale(x, w, d, m, 0, cmax, 0, best);
-	}
-	refine(x, w, 1, 0, cmax, best);
+	float iscales[19];
+	int n = 0;
+	for (int is = -9; is <= 9; is++)
+		iscales[n++] = ((float)cmax + 0.1f * (float)is) / (mx - mn);
+	scan(x, w, iscales, n, mn, 1, 0, cmax, best);
 }
 
 static int all_zero(const float *w)
