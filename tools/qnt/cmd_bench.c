@@ -195,16 +195,19 @@ int cmd_bench(int argc, char **argv)
 	int nlist = 0;
 	if (types) {
 		char *copy = strdup(types), *save = NULL;
+		if (!copy)
+			return die("out of memory");
 		for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 			qnt_type t = qnt_type_by_name(tok);
 			qnt_type_info ti = QNT_TYPE_INFO_INIT;
-			if (t == QNT_TYPE_INVALID || qnt_type_get_info(t, &ti) != QNT_OK) {
+			int rc = EXIT_OK;
+			if (t == QNT_TYPE_INVALID || qnt_type_get_info(t, &ti) != QNT_OK)
+				rc = usage_error("bench", "unknown format '%s' (see 'qnt types')", tok);
+			else if (!(ti.flags & QNT_TYPE_FLAG_QUANTIZE))
+				rc = usage_error("bench", "libqnt cannot quantize to '%s'", tok);
+			if (rc != EXIT_OK) {
 				free(copy);
-				return usage_error("bench", "unknown format '%s' (see 'qnt types')", tok);
-			}
-			if (!(ti.flags & QNT_TYPE_FLAG_QUANTIZE)) {
-				free(copy);
-				return usage_error("bench", "libqnt cannot quantize to '%s'", tok);
+				return rc;
 			}
 			if (nlist < 256)
 				list[nlist++] = t;
@@ -225,7 +228,6 @@ int cmd_bench(int argc, char **argv)
 
 	qnt_ctx_opts o = QNT_CTX_OPTS_INIT;
 	qnt_ctx *ctx = NULL;
-	o.n_threads = (int32_t)threads;
 	o.backend = getenv("QNT_BACKEND");
 	if (!threads && getenv("QNT_NUM_THREADS") && !parse_int(getenv("QNT_NUM_THREADS"), 1, 1024, &threads))
 		return die("QNT_NUM_THREADS='%s' is not a thread count", getenv("QNT_NUM_THREADS"));

@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: MIT
+"""The qnt command-line tool: --help, --json output, exit statuses, errors.
+Run by meson with the path of the qnt executable as argv[1]."""
+import json
+import os
+import subprocess
+import sys
+
+QNT = sys.argv[1]
+failures = 0
+checks = 0
+
+
+def run(*args, env=None):
+    e = dict(os.environ)
+    e.pop("QNT_BACKEND", None)
+    e.pop("QNT_NUM_THREADS", None)
+    e.update(env or {})
+    return subprocess.run([QNT, *args], capture_output=True, text=True, env=e, timeout=300)
+
+
+def check(cond, what):
+    global failures, checks
+    checks += 1
+    if not cond:
+        failures += 1
+        print(f"FAIL: {what}")
+
+
+# help and usage
+r = run("--help")
+check(r.returncode == 0 and "Commands:" in r.stdout and "bench" in r.stdout, "qnt --help")
+for cmd in ("info", "types", "bench"):
+    r = run(cmd, "--help")
+    check(r.returncode == 0 and r.stdout.startswith(f"Usage: qnt {cmd}"), f"qnt {cmd} --help")
+r = run()
+check(r.returncode == 2 and "Usage" in r.stderr, "no command: exit 2 with usage")
+r = run("frobnicate")
+check(r.returncode == 2 and "unknown command 'frobnicate'" in r.stderr, "unknown command")
+r = run("info", "--bogus")
+check(r.returncode == 2 and "unknown option '--bogus'" in r.stderr, "unknown option")
+r = run("--version")
+check(r.returncode == 0 and r.stdout.startswith("qnt "), "--version")
+
+# info
+r = run("info", "--json")
+check(r.returncode == 0, "info --json exit 0")
+info = json.loads(r.stdout)
+names = [b["name"] for b in info["backends"]]
+check("cpu" in names, "info --json lists the cpu backend")
+cpu = info["backends"][names.index("cpu")]
+check(cpu["score"] == 1 and cpu["builtin"] and cpu["reference"] and cpu["path"] is None, "cpu backend fields")
+check(all({"name", "score"} <= set(b) for b in info["backends"]), "every backend has name and score")
+check(info["best_backend"] in names and info["default_threads"] >= 1, "best backend and threads")
+check(isinstance(info["cpu_features"], list), "cpu_features is a list")
+r = run("info", "--json", env={"QNT_NUM_THREADS": "3"})
+check(json.loads(r.stdout)["default_threads"] == 3, "QNT_NUM_THREADS=3 reaches the default context")
+r = run("info", "--json", env={"QNT_BACKEND": "nonexistent"})
+j = json.loads(r.stdout)
+check(j["default_backend"] is None and "nonexistent" in j["default_error"], "QNT_BACKEND=nonexistent reported")
+r = run("info")
+check(r.returncode == 0 and "Backends" in r.stdout and "cpu" in r.stdout, "info text")
+
+# types
+r = run("types", "--json")
+types = {t["name"]: t for t in json.loads(r.stdout)}
+check(types["q4_0"]["id"] == 2 and types["q4_0"]["block_size"] == 32 and types["q4_0"]["block_bytes"] == 18,
+      "types --json q4_0")
+check(types["bf16"]["id"] == 30 and types["q8_1"]["activation"], "types --json bf16, q8_1")
+check(abs(types["q4_0"]["bits_per_weight"] - 4.5) < 1e-9, "q4_0 bits per weight")
+r = run("types")
+check(r.returncode == 0 and "q5_1" in r.stdout, "types text")
+
+# bench
+r = run("bench", "--json", "-t", "q4_0,q8_0", "-r", "16", "-c", "256", "--reps", "1", "-n", "2")
+check(r.returncode == 0, f"bench --json exit 0 ({r.stderr.strip()})")
+b = json.loads(r.stdout)
+res = {e["type"]: e for e in b["results"]}
+check(set(res) == {"q4_0", "q8_0"} and b["threads"] == 2, "bench ran the two types on 2 threads")
+check(0.05 < res["q4_0"]["rel_rmse"] < 0.15 and res["q8_0"]["rel_rmse"] < 0.01, "bench errors plausible")
+check(res["q4_0"]["rel_rmse_search"] <= res["q4_0"]["rel_rmse"], "search no worse than round-to-nearest")
+check(res["q4_0"]["quantize_mbs"] > 0 and res["q4_0"]["dequantize_mbs"] > 0, "bench throughput")
+r = run("bench", "-t", "nope")
+check(r.returncode == 2 and "unknown format 'nope'" in r.stderr, "bench unknown format")
+r = run("bench", "-t", "q4_0", "-c", "100")
+check(r.returncode == 2 and "not a multiple" in r.stderr, "bench bad column count")
+r = run("bench", "-t", "q4_0", "-r", "-3")
+check(r.returncode == 2 and "--rows" in r.stderr, "bench bad rows")
+r = run("bench", "-q", "-t", "q4_0", "-r", "8", "-c", "64", "--reps", "1")
+check(r.returncode == 0 and "q4_0" in r.stdout and r.stderr == "", "bench quiet text")
+
+print(f"{checks - failures} passed, {failures} failed")
+sys.exit(1 if failures else 0)
