@@ -156,6 +156,12 @@ typedef int32_t qnt_type;
 #define QNT_TYPE_Q5_1 7
 #define QNT_TYPE_Q8_0 8
 #define QNT_TYPE_Q8_1 9
+#define QNT_TYPE_Q2_K 10
+#define QNT_TYPE_Q3_K 11
+#define QNT_TYPE_Q4_K 12
+#define QNT_TYPE_Q5_K 13
+#define QNT_TYPE_Q6_K 14
+#define QNT_TYPE_Q8_K 15
 #define QNT_TYPE_BF16 30
 
 /* Type flags, in qnt_type_info.flags. */

@@ -18,6 +18,7 @@ struct family {
 static const struct family families[] = {
 	{ qnt__traits_float, &qnt__traits_float_count },
 	{ qnt__traits_legacy, &qnt__traits_legacy_count },
+	{ qnt__traits_kquants, &qnt__traits_kquants_count },
 };
 #define N_FAMILIES (sizeof families / sizeof families[0])
 

@@ -10,5 +10,7 @@ extern const struct qnt__type_traits qnt__traits_float[]; /* quant_float.c */
 extern const size_t qnt__traits_float_count;
 extern const struct qnt__type_traits qnt__traits_legacy[]; /* quant_legacy.c */
 extern const size_t qnt__traits_legacy_count;
+extern const struct qnt__type_traits qnt__traits_kquants[]; /* quant_kquants.c */
+extern const size_t qnt__traits_kquants_count;
 
 #endif

@@ -1,0 +1,1610 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Scalar reference for ggml's k-quants: q2_K, q3_K, q4_K, q5_K, q6_K and the
+ * activation companion q8_K (256 elements per super-block).
+ *
+ * Layouts, constants and the rounding of the reference quantizers follow
+ * ggml (ggml-common.h, ggml-quants.c), written anew here. Without importance
+ * weights the bytes are those of ggml's quantize_row_*_K_ref; the products
+ * and sums are computed unfused and in the same order (this file is built
+ * with -ffp-contract=off), which is what ggml's portable x86-64 build does.
+ * Dequantization performs the same float operations as ggml's
+ * dequantize_row_*_K, so it gives the same floats.
+ *
+ * With importance weights w, each super-block minimises
+ * sum_j w_j (x_j - x^_j)^2 over what the format can store. Every format is
+ * seen as sub-blocks of codes q with an integer scale sc and (for q2_K, q4_K,
+ * q5_K) an integer min m under two fp16 super-scales:
+ *     x^ = (d*sc) * q - (dmin*m)
+ * The search starts from the best of three candidates, all measured with the
+ * exact dequantized values: ggml's reference block (no importance), ggml's
+ * importance-aware block (its quantize_q*_K path with the same weights) and a
+ * block built from per-sub-block weighted fits; it then alternates weighted
+ * least-squares refits of the super-scales (tried at their fp16 neighbours)
+ * and of each sub-block's integer scale and min, re-choosing the codes each
+ * time, and keeps a change only when the error falls. So the result is never
+ * worse than either ggml block for the same data.
+ */
+#include "qnt_fp.h"
+#include "qnt_internal.h"
+#include "formats.h"
+
+#include <math.h>
+#include <string.h>
+
+#define QK_K 256
+#define GROUP_MAX_EPS 1e-15f
+
+struct blk_q2_K {
+	uint8_t scales[QK_K / 16]; /* low nibble: scale, high nibble: min */
+	uint8_t qs[QK_K / 4];      /* 2-bit codes */
+	uint16_t d, dmin;          /* fp16 super-scales */
+};
+struct blk_q3_K {
+	uint8_t hmask[QK_K / 8]; /* bit 2 of the codes */
+	uint8_t qs[QK_K / 4];    /* bits 0-1 of the codes */
+	uint8_t scales[12];      /* 16 6-bit scales, biased by 32 */
+	uint16_t d;
+};
+struct blk_q4_K {
+	uint16_t d, dmin;
+	uint8_t scales[12]; /* 8 6-bit scales and 8 6-bit mins */
+	uint8_t qs[QK_K / 2];
+};
+struct blk_q5_K {
+	uint16_t d, dmin;
+	uint8_t scales[12];
+	uint8_t qh[QK_K / 8]; /* bit 4 of the codes */
+	uint8_t qs[QK_K / 2]; /* bits 0-3 */
+};
+struct blk_q6_K {
+	uint8_t ql[QK_K / 2];     /* bits 0-3 */
+	uint8_t qh[QK_K / 4];     /* bits 4-5 */
+	int8_t scales[QK_K / 16]; /* 8-bit signed scales */
+	uint16_t d;
+};
+struct blk_q8_K {
+	float d;
+	int8_t qs[QK_K];
+	int16_t bsums[QK_K / 16]; /* sums of the codes of each 16 */
+};
+
+_Static_assert(sizeof(struct blk_q2_K) == 84, "q2_K block");
+_Static_assert(sizeof(struct blk_q3_K) == 110, "q3_K block");
+_Static_assert(sizeof(struct blk_q4_K) == 144, "q4_K block");
+_Static_assert(sizeof(struct blk_q5_K) == 176, "q5_K block");
+_Static_assert(sizeof(struct blk_q6_K) == 210, "q6_K block");
+_Static_assert(sizeof(struct blk_q8_K) == 292, "q8_K block");
+
+#define MAX_BLK_BYTES 292
+
+/* ------------------------------------------------------------------ */
+/* Scalar helpers with ggml's exact semantics                           */
+/* ------------------------------------------------------------------ */
+
+/* Round to nearest, ties to even, by adding 1.5 * 2^23 and reading the low
+ * mantissa bits (ggml's nearest_int, defined for every input: far outside
+ * +-2^22 it gives the same wrapped value ggml gets). */
+static inline int nearest_int(float f)
+{
+	float v = f + 12582912.0f;
+	return (int)(qnt__f32_bits(v) & 0x007fffffu) - 0x00400000;
+}
+
+/* fp32 -> fp16 as ggml's portable conversion does it: like
+ * qnt__fp32_to_fp16, except that every NaN becomes 0x7e00 (with its sign). */
+static inline uint16_t to_fp16(float f)
+{
+	uint32_t u = qnt__f32_bits(f);
+	if ((u & 0x7fffffffu) > 0x7f800000u)
+		return (uint16_t)(((u >> 16) & 0x8000u) | 0x7e00u);
+	return qnt__fp32_to_fp16(f);
+}
+
+static inline float from_fp16(uint16_t h)
+{
+	return qnt__fp16_to_fp32(h);
+}
+
+static inline int clampi(int v, int lo, int hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Nearest integer to t within [lo, hi] (NaN gives lo). */
+static inline int round_clamp(double t, int lo, int hi)
+{
+	if (!(t > lo))
+		return lo;
+	if (t >= hi)
+		return hi;
+	return clampi((int)floor(t + 0.5), lo, hi);
+}
+
+/* ------------------------------------------------------------------ */
+/* Packing: codes (offset, non-negative) in element order <-> bytes     */
+/* ------------------------------------------------------------------ */
+
+/* 2-bit fields: element 128*h + 32*g + l is bits 2g..2g+1 of qs[32*h + l]. */
+static void pack_2bit(const uint8_t *L, uint8_t *qs)
+{
+	for (int h = 0; h < QK_K / 128; h++)
+		for (int l = 0; l < 32; l++) {
+			const uint8_t *c = L + 128 * h + l;
+			qs[32 * h + l] = (uint8_t)(c[0] | (c[32] << 2) | (c[64] << 4) | (c[96] << 6));
+		}
+}
+
+static void unpack_2bit(const uint8_t *qs, uint8_t *L)
+{
+	for (int e = 0; e < QK_K; e++) {
+		int h = e / 128, g = (e % 128) / 32, l = e % 32;
+		L[e] = (qs[32 * h + l] >> (2 * g)) & 3;
+	}
+}
+
+/* Nibbles: element 64*h + l (l < 32) is the low nibble of qs[32*h + l],
+ * element 64*h + 32 + l its high nibble. */
+static void pack_4bit(const uint8_t *L, uint8_t *qs)
+{
+	for (int h = 0; h < QK_K / 64; h++)
+		for (int l = 0; l < 32; l++)
+			qs[32 * h + l] = (uint8_t)((L[64 * h + l] & 0x0f) | ((L[64 * h + 32 + l] & 0x0f) << 4));
+}
+
+static void unpack_4bit(const uint8_t *qs, uint8_t *L)
+{
+	for (int h = 0; h < QK_K / 64; h++)
+		for (int l = 0; l < 32; l++) {
+			L[64 * h + l] = qs[32 * h + l] & 0x0f;
+			L[64 * h + 32 + l] = qs[32 * h + l] >> 4;
+		}
+}
+
+/* q4_K/q5_K scales: 8 6-bit scales and 8 6-bit mins in 12 bytes. Entries
+ * 0-3 sit in the low 6 bits of bytes 0-3 (scales) and 4-7 (mins); entries
+ * 4-7 have their low nibbles in bytes 8-11 and their top two bits in the top
+ * bits of bytes 0-7. */
+static void pack_scale_min_6bit(const uint8_t *ls, const uint8_t *lm, uint8_t *s)
+{
+	for (int j = 0; j < 4; j++) {
+		s[j] = ls[j];
+		s[j + 4] = lm[j];
+	}
+	for (int j = 4; j < 8; j++) {
+		s[j + 4] = (uint8_t)((ls[j] & 0x0f) | ((lm[j] & 0x0f) << 4));
+		s[j - 4] |= (uint8_t)((ls[j] >> 4) << 6);
+		s[j] |= (uint8_t)((lm[j] >> 4) << 6);
+	}
+}
+
+static void scale_min_6bit(int j, const uint8_t *s, uint8_t *sc, uint8_t *m)
+{
+	if (j < 4) {
+		*sc = s[j] & 63;
+		*m = s[j + 4] & 63;
+	} else {
+		*sc = (uint8_t)((s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4));
+		*m = (uint8_t)((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+	}
+}
+
+/* q3_K scales: 16 6-bit values; low nibbles of 0-7 in the low nibbles of
+ * bytes 0-7, of 8-15 in their high nibbles; the top two bits of value j are
+ * bits 2*(j/4).. of byte 8 + j%4. */
+static void pack_scales_q3(const uint8_t *l6, uint8_t *s)
+{
+	memset(s, 0, 12);
+	for (int j = 0; j < 16; j++) {
+		if (j < 8)
+			s[j] = l6[j] & 0x0f;
+		else
+			s[j - 8] |= (uint8_t)((l6[j] & 0x0f) << 4);
+		s[8 + j % 4] |= (uint8_t)((l6[j] >> 4) << (2 * (j / 4)));
+	}
+}
+
+static int scale_q3(const uint8_t *s, int j)
+{
+	int lo = j < 8 ? s[j] & 0x0f : s[j - 8] >> 4;
+	int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+	return (lo | (hi << 4)) - 32;
+}
+
+/* Codes 0..7: bit 2 of element e goes to bit e/32 of hmask[e%32], bits 0-1
+ * to the 2-bit fields. L is modified. */
+static void pack_q3_codes(uint8_t *L, struct blk_q3_K *b)
+{
+	memset(b->hmask, 0, sizeof b->hmask);
+	for (int e = 0; e < QK_K; e++) {
+		if (L[e] > 3) {
+			b->hmask[e % 32] |= (uint8_t)(1u << (e / 32));
+			L[e] -= 4;
+		}
+	}
+	pack_2bit(L, b->qs);
+}
+
+/* Codes 0..31: bit 4 of element 64*h + l goes to bit 2h of qh[l], of
+ * element 64*h + 32 + l to bit 2h+1. */
+static void pack_q5_codes(const uint8_t *L, struct blk_q5_K *b)
+{
+	memset(b->qh, 0, sizeof b->qh);
+	for (int h = 0; h < QK_K / 64; h++)
+		for (int l = 0; l < 32; l++) {
+			if (L[64 * h + l] > 15)
+				b->qh[l] |= (uint8_t)(1u << (2 * h));
+			if (L[64 * h + 32 + l] > 15)
+				b->qh[l] |= (uint8_t)(2u << (2 * h));
+		}
+	pack_4bit(L, b->qs);
+}
+
+/* Codes 0..63: element 128*h + 32*g + l: low nibble in ql[64*h + 32*(g&1) + l]
+ * (low half for g < 2, high half otherwise), bits 4-5 in bits 2g.. of
+ * qh[32*h + l]. */
+static void pack_q6_codes(const uint8_t *L, struct blk_q6_K *b)
+{
+	for (int h = 0; h < QK_K / 128; h++)
+		for (int l = 0; l < 32; l++) {
+			const uint8_t *c = L + 128 * h + l;
+			b->ql[64 * h + l] = (uint8_t)((c[0] & 0x0f) | ((c[64] & 0x0f) << 4));
+			b->ql[64 * h + 32 + l] = (uint8_t)((c[32] & 0x0f) | ((c[96] & 0x0f) << 4));
+			b->qh[32 * h + l] = (uint8_t)((c[0] >> 4) | ((c[32] >> 4) << 2) | ((c[64] >> 4) << 4) |
+						      ((c[96] >> 4) << 6));
+		}
+}
+
+static void unpack_q6_codes(const struct blk_q6_K *b, uint8_t *L)
+{
+	for (int h = 0; h < QK_K / 128; h++)
+		for (int l = 0; l < 32; l++) {
+			uint8_t lo0 = b->ql[64 * h + l], lo1 = b->ql[64 * h + 32 + l], hi = b->qh[32 * h + l];
+			L[128 * h + l] = (uint8_t)((lo0 & 0x0f) | (((hi >> 0) & 3) << 4));
+			L[128 * h + 32 + l] = (uint8_t)((lo1 & 0x0f) | (((hi >> 2) & 3) << 4));
+			L[128 * h + 64 + l] = (uint8_t)((lo0 >> 4) | (((hi >> 4) & 3) << 4));
+			L[128 * h + 96 + l] = (uint8_t)((lo1 >> 4) | (((hi >> 6) & 3) << 4));
+		}
+}
+
+/* ------------------------------------------------------------------ */
+/* The generic view: sub-blocks of codes under integer scales/mins      */
+/* ------------------------------------------------------------------ */
+
+struct kfmt {
+	int nsub, sub; /* sub-blocks per super-block, elements per sub-block */
+	int qlo, qhi;  /* code values (after removing the storage bias) */
+	int slo, shi;  /* integer scales */
+	int mhi;       /* integer mins 0..mhi; 0: no mins (symmetric format) */
+};
+
+static const struct kfmt F_Q2 = { 16, 16, 0, 3, 0, 15, 15 };
+static const struct kfmt F_Q3 = { 16, 16, -4, 3, -32, 31, 0 };
+static const struct kfmt F_Q4 = { 8, 32, 0, 15, 0, 63, 63 };
+static const struct kfmt F_Q5 = { 8, 32, 0, 31, 0, 63, 63 };
+static const struct kfmt F_Q6 = { 16, 16, -32, 31, -128, 127, 0 };
+
+/* One super-block: x^_e = (d*sc[j]) * q[e] - dmin*m[j], j = e / sub, each
+ * product rounded to float, as the dequantizers compute it. */
+struct kstate {
+	float d, dmin;
+	int sc[16], m[16];
+	int8_t q[QK_K];
+	double serr[16]; /* weighted error of each sub-block */
+	double err;
+};
+
+/* The dequantized values of a state (the same float operations as ggml). */
+static void state_values(const struct kfmt *f, const struct kstate *st, float *y)
+{
+	for (int j = 0; j < f->nsub; j++) {
+		const float dl = st->d * (float)st->sc[j];
+		const float ml = st->dmin * (float)st->m[j];
+		for (int i = j * f->sub; i < (j + 1) * f->sub; i++)
+			y[i] = dl * (float)st->q[i] - ml;
+	}
+}
+
+/* sum_i w_i (x_i - y_i)^2 over n (a multiple of 4) values, in double, in a
+ * fixed order (four interleaved partial sums). */
+static double wsse(int n, const float *x, const float *y, const float *w)
+{
+	double e[4] = { 0, 0, 0, 0 };
+	for (int i = 0; i < n; i++) {
+		const double r = (double)x[i] - (double)y[i];
+		e[i & 3] += (double)w[i] * r * r;
+	}
+	return (e[0] + e[1]) + (e[2] + e[3]);
+}
+
+/* Weighted error of the state's own codes. */
+static void state_error(const struct kfmt *f, const float *x, const float *w, struct kstate *st)
+{
+	float y[QK_K];
+	state_values(f, st, y);
+	st->err = 0;
+	for (int j = 0; j < f->nsub; j++) {
+		const int o = j * f->sub;
+		st->serr[j] = wsse(f->sub, x + o, y + o, w + o);
+		st->err += st->serr[j];
+	}
+}
+
+/* Best codes of one sub-block for the scale dl and offset ml (the nearest
+ * representable value of each element); returns the weighted error. */
+static double sub_codes(const struct kfmt *f, const float *x, const float *w, float dl, float ml, int8_t *q)
+{
+	const int n = f->sub, lo = f->qlo, hi = f->qhi;
+	const int finite = dl != 0.0f && fabsf(dl) < INFINITY;
+	const float id = finite ? 1.0f / dl : 0.0f;
+	float y[32];
+	for (int i = 0; i < n; i++) {
+		const float t = (x[i] + ml) * id;
+		int c = !(t > (float)lo) ? lo : t >= (float)hi ? hi : nearest_int(t);
+		if (!finite)
+			c = clampi(0, lo, hi);
+		q[i] = (int8_t)c;
+		y[i] = dl * (float)c - ml;
+	}
+	return wsse(n, x, y, w);
+}
+
+/* Re-chooses every code for the state's scales and measures the error. */
+static void state_recode(const struct kfmt *f, const float *x, const float *w, struct kstate *st)
+{
+	st->err = 0;
+	for (int j = 0; j < f->nsub; j++) {
+		const float dl = st->d * (float)st->sc[j];
+		const float ml = st->dmin * (float)st->m[j];
+		const int o = j * f->sub;
+		st->serr[j] = sub_codes(f, x + o, w + o, dl, ml, st->q + o);
+		st->err += st->serr[j];
+	}
+}
+
+/* ---- weighted fits of one sub-block (double precision) ---- */
+
+/* Weighted sums of one sub-block for codes q. */
+struct sums {
+	double sw, sq, sqq, sx, sqx, sxx;
+};
+
+static void sub_sums(int n, const float *x, const float *w, const int8_t *q, struct sums *s)
+{
+	double sw = 0, sq = 0, sqq = 0, sx = 0, sqx = 0, sxx = 0;
+	for (int i = 0; i < n; i++) {
+		const double wi = w[i], qi = q[i], xi = x[i];
+		sw += wi;
+		sq += wi * qi;
+		sqq += wi * qi * qi;
+		sx += wi * xi;
+		sqx += wi * qi * xi;
+		sxx += wi * xi * xi;
+	}
+	s->sw = sw;
+	s->sq = sq;
+	s->sqq = sqq;
+	s->sx = sx;
+	s->sqx = sqx;
+	s->sxx = sxx;
+}
+
+/* Least squares of x ~ a*q + c from the sums; with_min == 0 fixes c = 0,
+ * otherwise c <= 0 is enforced (the formats subtract a non-negative min).
+ * Returns the residual, or INFINITY when the system is singular. */
+static double lsq_solve(const struct sums *s, int with_min, double *a, double *c)
+{
+	if (!(s->sqq > 0))
+		return INFINITY;
+	if (with_min) {
+		const double det = s->sw * s->sqq - s->sq * s->sq;
+		if (det > 0) {
+			const double aa = (s->sw * s->sqx - s->sq * s->sx) / det;
+			const double cc = (s->sqq * s->sx - s->sq * s->sqx) / det;
+			if (cc <= 0) {
+				*a = aa;
+				*c = cc;
+				return s->sxx - aa * s->sqx - cc * s->sx;
+			}
+		}
+	}
+	*a = s->sqx / s->sqq;
+	*c = 0;
+	return s->sxx - *a * s->sqx;
+}
+
+static int lsq_sub(int n, const float *x, const float *w, const int8_t *q, int with_min, double *a, double *c)
+{
+	struct sums s;
+	sub_sums(n, x, w, q, &s);
+	return lsq_solve(&s, with_min, a, c) < INFINITY;
+}
+
+/* Continuous fit of one sub-block of an affine format: the scale a >= 0 and
+ * the min mn >= 0 (x^ = a*q - mn) with the lowest weighted error, by a scan of
+ * candidate scales, each followed by a least-squares refit, then a few
+ * rounds of re-chosen codes and refits. */
+static void fit_sub_affine(int n, int nmax, const float *x, const float *w, float *a_out, float *mn_out)
+{
+	float lo = INFINITY, hi = -INFINITY;
+	for (int i = 0; i < n; i++) {
+		if (w[i] > 0) {
+			lo = x[i] < lo ? x[i] : lo;
+			hi = x[i] > hi ? x[i] : hi;
+		}
+	}
+	*a_out = 0;
+	*mn_out = 0;
+	if (!(hi >= lo))
+		return; /* no weight here */
+	if (lo > 0)
+		lo = 0;
+	if (!(hi > lo)) {
+		*mn_out = -lo;
+		return;
+	}
+	const float range = hi - lo;
+	double best = INFINITY, ba = 0, bc = 0;
+	int8_t q[32];
+	struct sums sm;
+	for (int is = 0; is <= 24; is++) {
+		const float iscale = ((float)nmax - 1.0f + 0.08f * (float)is) / range;
+		for (int i = 0; i < n; i++) {
+			const float t = iscale * (x[i] - lo);
+			q[i] = (int8_t)(t >= (float)nmax ? nmax : !(t > 0) ? 0 : nearest_int(t));
+		}
+		sub_sums(n, x, w, q, &sm);
+		double a = 0, c = 0, e = lsq_solve(&sm, 1, &a, &c);
+		if (e < best) {
+			best = e;
+			ba = a;
+			bc = c;
+		}
+	}
+	for (int it = 0; it < 3 && ba > 0; it++) {
+		for (int i = 0; i < n; i++)
+			q[i] = (int8_t)round_clamp(((double)x[i] - bc) / ba, 0, nmax);
+		sub_sums(n, x, w, q, &sm);
+		double a = 0, c = 0, e = lsq_solve(&sm, 1, &a, &c);
+		if (!(e < best))
+			break;
+		best = e;
+		ba = a;
+		bc = c;
+	}
+	*a_out = ba > 0 ? (float)ba : 0.0f;
+	*mn_out = (float)-bc;
+}
+
+/* Continuous fit of one sub-block of a symmetric format: the signed scale a
+ * (x^ = a*q, q in [qlo, qhi]), mapping the largest element near either end
+ * of the code range. */
+static float fit_sub_sym(int n, int qlo, int qhi, const float *x, const float *w)
+{
+	float amax = 0, vmax = 0;
+	for (int i = 0; i < n; i++) {
+		if (w[i] > 0 && fabsf(x[i]) > amax) {
+			amax = fabsf(x[i]);
+			vmax = x[i];
+		}
+	}
+	if (!(amax > 0))
+		return 0.0f;
+	double best = INFINITY, ba = 0;
+	int8_t q[32];
+	struct sums sm;
+	const int ends[2] = { qlo, qhi };
+	for (int e = 0; e < 2; e++) {
+		for (int is = -8; is <= 8; is++) {
+			const float target = (float)ends[e] + (ends[e] < 0 ? -0.1f : 0.1f) * (float)is;
+			if (target == 0 || (target > 0) != (ends[e] > 0))
+				continue;
+			const float iscale = target / vmax;
+			for (int i = 0; i < n; i++) {
+				const float t = iscale * x[i];
+				q[i] = (int8_t)(!(t > (float)qlo) ? qlo : t >= (float)qhi ? qhi : nearest_int(t));
+			}
+			sub_sums(n, x, w, q, &sm);
+			double a = 0, c = 0, err = lsq_solve(&sm, 0, &a, &c);
+			if (err < best) {
+				best = err;
+				ba = a;
+			}
+		}
+	}
+	for (int it = 0; it < 3 && ba != 0; it++) {
+		for (int i = 0; i < n; i++)
+			q[i] = (int8_t)round_clamp(x[i] / ba, qlo, qhi);
+		sub_sums(n, x, w, q, &sm);
+		double a = 0, c = 0, err = lsq_solve(&sm, 0, &a, &c);
+		if (!(err < best))
+			break;
+		best = err;
+		ba = a;
+	}
+	return (float)ba;
+}
+
+/* ---- choosing integer scales for given super-scales ---- */
+
+/* For sub-block j, the best integer scale and min near the continuous a, mn,
+ * with the codes re-chosen for each. `first`: the first assignment, which
+ * tries the integers on either side of each; otherwise the nearest integer
+ * +-1 are tried and st changes only if the error falls below st->serr[j]. */
+static int choose_sub(const struct kfmt *f, const float *x, const float *w, struct kstate *st, int j, double a,
+		      double mn, int first)
+{
+	const int o = j * f->sub;
+	int s0, s1, m0 = 0, m1 = 0;
+	if (st->d != 0.0f) {
+		if (first) {
+			s0 = round_clamp(floor(a / st->d), f->slo, f->shi);
+			s1 = clampi(s0 + 1, f->slo, f->shi);
+		} else {
+			const int c = round_clamp(a / st->d, f->slo, f->shi);
+			s0 = clampi(c - 1, f->slo, f->shi);
+			s1 = clampi(c + 1, f->slo, f->shi);
+		}
+	} else {
+		s0 = s1 = clampi(0, f->slo, f->shi);
+	}
+	if (f->mhi != 0 && st->dmin != 0.0f) {
+		if (first) {
+			m0 = round_clamp(floor(mn / st->dmin), 0, f->mhi);
+			m1 = clampi(m0 + 1, 0, f->mhi);
+		} else {
+			const int c = round_clamp(mn / st->dmin, 0, f->mhi);
+			m0 = clampi(c - 1, 0, f->mhi);
+			m1 = clampi(c + 1, 0, f->mhi);
+		}
+	}
+	double best = first ? INFINITY : st->serr[j];
+	int changed = 0, bs = 0, bm = 0;
+	int8_t q[32], bq[32];
+	for (int u = s0; u <= s1; u++) {
+		const float dl = st->d * (float)u;
+		for (int v = m0; v <= m1; v++) {
+			if (!first && u == st->sc[j] && v == st->m[j])
+				continue;
+			const float ml = st->dmin * (float)v;
+			const double e = sub_codes(f, x + o, w + o, dl, ml, q);
+			if (e < best) {
+				best = e;
+				bs = u;
+				bm = v;
+				memcpy(bq, q, (size_t)f->sub);
+				changed = 1;
+			}
+		}
+	}
+	if (changed) {
+		st->sc[j] = bs;
+		st->m[j] = bm;
+		memcpy(st->q + o, bq, (size_t)f->sub);
+		st->err += best - st->serr[j];
+		st->serr[j] = best;
+	}
+	return changed;
+}
+
+/* Builds a state from the continuous sub-block fits a[], mn[] and the
+ * super-scales d, dmin (already fp16 values). */
+static void build_state(const struct kfmt *f, const float *x, const float *w, const float *a, const float *mn, float d,
+			float dmin, struct kstate *st)
+{
+	st->d = d;
+	st->dmin = dmin;
+	st->err = 0;
+	for (int j = 0; j < f->nsub; j++) {
+		st->sc[j] = 0;
+		st->m[j] = 0;
+		st->serr[j] = INFINITY; /* stays so if no choice gives a number */
+		choose_sub(f, x, w, st, j, a[j], mn[j], 1);
+	}
+	st->err = 0;
+	for (int j = 0; j < f->nsub; j++)
+		st->err += st->serr[j];
+}
+
+static float fp16_val(double v)
+{
+	return from_fp16(to_fp16((float)v));
+}
+
+/* Candidate from per-sub-block fits and a scan of the super-scales. */
+static void search_from_fits(const struct kfmt *f, const float *x, const float *w, struct kstate *best)
+{
+	float a[16], mn[16];
+	for (int j = 0; j < f->nsub; j++) {
+		const int o = j * f->sub;
+		if (f->mhi)
+			fit_sub_affine(f->sub, f->qhi, x + o, w + o, &a[j], &mn[j]);
+		else {
+			a[j] = fit_sub_sym(f->sub, f->qlo, f->qhi, x + o, w + o);
+			mn[j] = 0;
+		}
+	}
+	struct kstate st;
+	if (f->mhi) {
+		float amax = 0, mmax = 0;
+		for (int j = 0; j < f->nsub; j++) {
+			amax = a[j] > amax ? a[j] : amax;
+			mmax = mn[j] > mmax ? mn[j] : mmax;
+		}
+		if (!(amax > 0))
+			return;
+		float dmin = fp16_val(mmax / f->mhi), bd = 0;
+		double be = INFINITY;
+		for (int k = -6; k <= 4; k++) {
+			float d = fp16_val(amax / (f->shi + 0.25 * k));
+			build_state(f, x, w, a, mn, d, dmin, &st);
+			if (st.err < be) {
+				be = st.err;
+				bd = d;
+			}
+			if (st.err < best->err)
+				*best = st;
+		}
+		for (int k = -6; k <= 4; k++) {
+			if (k == 0 || mmax == 0)
+				continue;
+			float dm = fp16_val(mmax / (f->mhi + 0.25 * k));
+			build_state(f, x, w, a, mn, bd, dm, &st);
+			if (st.err < best->err)
+				*best = st;
+		}
+	} else {
+		float amax = 0, aref = 0;
+		for (int j = 0; j < f->nsub; j++)
+			if (fabsf(a[j]) > amax) {
+				amax = fabsf(a[j]);
+				aref = a[j];
+			}
+		if (!(amax > 0))
+			return;
+		const int ends[2] = { f->slo, f->shi };
+		for (int e = 0; e < 2; e++)
+			for (int k = 0; k <= 8; k++) {
+				double t = ends[e] + (ends[e] < 0 ? 0.25 : -0.25) * k;
+				float d = fp16_val(aref / t);
+				build_state(f, x, w, a, mn, d, 0.0f, &st);
+				if (st.err < best->err)
+					*best = st;
+			}
+	}
+}
+
+/* ---- refinement ---- */
+
+/* Refit of the super-scales for fixed integer scales, mins and codes, tried
+ * at the fp16 values around the optimum with the codes re-chosen. */
+static int refit_super(const struct kfmt *f, const float *x, const float *w, struct kstate *st)
+{
+	double a11 = 0, a12 = 0, a22 = 0, b1 = 0, b2 = 0;
+	for (int j = 0; j < f->nsub; j++) {
+		const double sc = st->sc[j], m = st->m[j];
+		for (int i = j * f->sub; i < (j + 1) * f->sub; i++) {
+			const double wi = w[i], A = sc * st->q[i], B = -m;
+			a11 += wi * A * A;
+			a12 += wi * A * B;
+			a22 += wi * B * B;
+			b1 += wi * A * x[i];
+			b2 += wi * B * x[i];
+		}
+	}
+	if (!(a11 > 0))
+		return 0;
+	double d = b1 / a11, dmin = st->dmin;
+	if (f->mhi) {
+		double det = a11 * a22 - a12 * a12;
+		if (det > 1e-12 * a11 * a22) {
+			d = (b1 * a22 - b2 * a12) / det;
+			dmin = (a11 * b2 - a12 * b1) / det;
+		}
+	}
+	uint16_t hd = to_fp16((float)d), hm = to_fp16((float)dmin);
+	struct kstate t = *st;
+	int changed = 0;
+	const int rm = f->mhi ? 1 : 0;
+	for (int u = -1; u <= 1; u++) {
+		uint16_t h1 = (uint16_t)(hd + u);
+		if ((h1 & 0x7c00u) == 0x7c00u || (u != 0 && ((h1 ^ hd) & 0x8000u)))
+			continue;
+		for (int v = -rm; v <= rm; v++) {
+			uint16_t h2 = (uint16_t)(hm + v);
+			if (f->mhi && ((h2 & 0x7c00u) == 0x7c00u || (v != 0 && ((h2 ^ hm) & 0x8000u))))
+				continue;
+			t.d = from_fp16(h1);
+			t.dmin = f->mhi ? from_fp16(h2) : 0.0f;
+			if (t.d == st->d && t.dmin == st->dmin)
+				continue;
+			state_recode(f, x, w, &t);
+			if (t.err < st->err) {
+				*st = t;
+				changed = 1;
+			}
+			t = *st;
+		}
+	}
+	return changed;
+}
+
+/* Per sub-block: least-squares scale and min for the current codes, turned
+ * into the integer scale and min around them. */
+static int refit_subs(const struct kfmt *f, const float *x, const float *w, struct kstate *st)
+{
+	int changed = 0;
+	for (int j = 0; j < f->nsub; j++) {
+		const int o = j * f->sub;
+		double a, c;
+		if (!lsq_sub(f->sub, x + o, w + o, st->q + o, f->mhi != 0, &a, &c))
+			continue;
+		changed |= choose_sub(f, x, w, st, j, a, -c, 0);
+	}
+	return changed;
+}
+
+static void refine(const struct kfmt *f, const float *x, const float *w, struct kstate *st)
+{
+	for (int it = 0; it < 8; it++) {
+		int c = refit_subs(f, x, w, st);
+		c |= refit_super(f, x, w, st);
+		if (!c)
+			break;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* ggml's fitting helpers (same operations, same order)                 */
+/* ------------------------------------------------------------------ */
+
+/* Scale and min of n values for codes 0..nmax, weighted; a scan of nstep+1
+ * scales with a least-squares refit each (ggml's make_qkx2_quants, which is
+ * also its make_qkx3_quants when weights are given). Returns the scale and
+ * the negated min in *the_min. */
+static float ggml_fit_affine(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *the_min,
+			     uint8_t *Laux, float rmin, float rdelta, int nstep, int use_mad)
+{
+	float min = x[0], max = x[0];
+	float sum_w = weights[0];
+	float sum_x = sum_w * x[0];
+	for (int i = 1; i < n; i++) {
+		if (x[i] < min)
+			min = x[i];
+		if (x[i] > max)
+			max = x[i];
+		float w = weights[i];
+		sum_w += w;
+		sum_x += w * x[i];
+	}
+	if (min > 0)
+		min = 0;
+	if (max == min) {
+		memset(L, 0, (size_t)n);
+		*the_min = -min;
+		return 0.0f;
+	}
+	float iscale = (float)nmax / (max - min);
+	float scale = 1 / iscale;
+	float best_error = 0;
+	for (int i = 0; i < n; i++) {
+		int l = nearest_int(iscale * (x[i] - min));
+		L[i] = (uint8_t)clampi(l, 0, nmax);
+		float diff = scale * (float)L[i] + min - x[i];
+		diff = use_mad ? fabsf(diff) : diff * diff;
+		best_error += weights[i] * diff;
+	}
+	if (nstep < 1) {
+		*the_min = -min;
+		return scale;
+	}
+	for (int is = 0; is <= nstep; is++) {
+		iscale = (rmin + rdelta * (float)is + (float)nmax) / (max - min);
+		float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+		for (int i = 0; i < n; i++) {
+			int l = clampi(nearest_int(iscale * (x[i] - min)), 0, nmax);
+			Laux[i] = (uint8_t)l;
+			float w = weights[i];
+			sum_l += w * (float)l;
+			sum_l2 += w * (float)l * (float)l;
+			sum_xl += w * (float)l * x[i];
+		}
+		float D = sum_w * sum_l2 - sum_l * sum_l;
+		if (D > 0) {
+			float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+			float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+			if (this_min > 0) {
+				this_min = 0;
+				this_scale = sum_xl / sum_l2;
+			}
+			float cur_error = 0;
+			for (int i = 0; i < n; i++) {
+				float diff = this_scale * (float)Laux[i] + this_min - x[i];
+				diff = use_mad ? fabsf(diff) : diff * diff;
+				cur_error += weights[i] * diff;
+			}
+			if (cur_error < best_error) {
+				memcpy(L, Laux, (size_t)n);
+				best_error = cur_error;
+				scale = this_scale;
+				min = this_min;
+			}
+		}
+	}
+	*the_min = -min;
+	return scale;
+}
+
+/* Symmetric scale for codes -nmax..nmax-1 (stored biased by nmax), weights
+ * qw or x^2: ggml's make_qx_quants with rmse_type 1. */
+static float ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float *qw)
+{
+	float max = 0, amax = 0;
+	for (int i = 0; i < n; i++) {
+		float ax = fabsf(x[i]);
+		if (ax > amax) {
+			amax = ax;
+			max = x[i];
+		}
+	}
+	if (amax < GROUP_MAX_EPS) {
+		memset(L, 0, (size_t)n);
+		return 0.0f;
+	}
+	float wt[32]; /* the weights, taken out of the loops */
+	for (int i = 0; i < n; i++)
+		wt[i] = qw ? qw[i] : x[i] * x[i];
+	float iscale = (float)-nmax / max;
+	float sumlx = 0, suml2 = 0;
+	for (int i = 0; i < n; i++) {
+		int l = clampi(nearest_int(iscale * x[i]), -nmax, nmax - 1);
+		L[i] = (int8_t)(l + nmax);
+		float w = wt[i];
+		sumlx += w * x[i] * (float)l;
+		suml2 += w * (float)l * (float)l;
+	}
+	float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
+	float best = scale * sumlx;
+	for (int is = -9; is <= 9; is++) {
+		if (is == 0)
+			continue;
+		iscale = -((float)nmax + 0.1f * (float)is) / max;
+		sumlx = suml2 = 0;
+		for (int i = 0; i < n; i++) {
+			int l = clampi(nearest_int(iscale * x[i]), -nmax, nmax - 1);
+			float w = wt[i];
+			sumlx += w * x[i] * (float)l;
+			suml2 += w * (float)l * (float)l;
+		}
+		if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+			for (int i = 0; i < n; i++)
+				L[i] = (int8_t)(nmax + clampi(nearest_int(iscale * x[i]), -nmax, nmax - 1));
+			scale = sumlx / suml2;
+			best = scale * sumlx;
+		}
+	}
+	return scale;
+}
+
+/* q3_K's sub-block fit (ggml's make_q3_quants with do_rmse): weights x^2,
+ * then up to 5 passes moving single codes while the fit improves. */
+static float ggml_fit_q3(int n, int nmax, const float *x, int8_t *L)
+{
+	float max = 0, amax = 0;
+	for (int i = 0; i < n; i++) {
+		float ax = fabsf(x[i]);
+		if (ax > amax) {
+			amax = ax;
+			max = x[i];
+		}
+	}
+	if (amax < GROUP_MAX_EPS) {
+		memset(L, 0, (size_t)n);
+		return 0.0f;
+	}
+	float iscale = (float)-nmax / max;
+	float sumlx = 0, suml2 = 0;
+	for (int i = 0; i < n; i++) {
+		int l = clampi(nearest_int(iscale * x[i]), -nmax, nmax - 1);
+		L[i] = (int8_t)l;
+		float w = x[i] * x[i];
+		sumlx += w * x[i] * (float)l;
+		suml2 += w * (float)l * (float)l;
+	}
+	for (int itry = 0; itry < 5; itry++) {
+		int n_changed = 0;
+		for (int i = 0; i < n; i++) {
+			float w = x[i] * x[i];
+			float slx = sumlx - w * x[i] * (float)L[i];
+			if (slx > 0) {
+				float sl2 = suml2 - w * (float)L[i] * (float)L[i];
+				int new_l = clampi(nearest_int(x[i] * sl2 / slx), -nmax, nmax - 1);
+				if (new_l != L[i]) {
+					slx += w * x[i] * (float)new_l;
+					sl2 += w * (float)new_l * (float)new_l;
+					if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+						L[i] = (int8_t)new_l;
+						sumlx = slx;
+						suml2 = sl2;
+						n_changed++;
+					}
+				}
+			}
+		}
+		if (!n_changed)
+			break;
+	}
+	for (int i = 0; i < n; i++)
+		L[i] = (int8_t)(L[i] + nmax);
+	return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+/* Non-negative values (sub-block scales or mins) to integers 0..nmax under
+ * one scale, weighted by qw (ggml's make_qp_quants). */
+static float ggml_fit_positive(int n, int nmax, const float *x, uint8_t *L, const float *qw)
+{
+	float max = 0;
+	for (int i = 0; i < n; i++)
+		max = max > x[i] ? max : x[i];
+	if (max < GROUP_MAX_EPS) {
+		memset(L, 0, (size_t)n);
+		return 0.0f;
+	}
+	float iscale = (float)nmax / max;
+	for (int i = 0; i < n; i++)
+		L[i] = (uint8_t)nearest_int(iscale * x[i]);
+	float scale = 1 / iscale;
+	float best_mse = 0;
+	for (int i = 0; i < n; i++) {
+		float diff = x[i] - scale * (float)L[i];
+		best_mse += qw[i] * diff * diff;
+	}
+	for (int is = -4; is <= 4; is++) {
+		if (is == 0)
+			continue;
+		float iscale_is = (0.1f * (float)is + (float)nmax) / max;
+		float scale_is = 1 / iscale_is;
+		float mse = 0;
+		for (int i = 0; i < n; i++) {
+			int l = nearest_int(iscale_is * x[i]);
+			l = l < nmax ? l : nmax;
+			float diff = x[i] - scale_is * (float)l;
+			mse += qw[i] * diff * diff;
+		}
+		if (mse < best_mse) {
+			best_mse = mse;
+			iscale = iscale_is;
+		}
+	}
+	float sumlx = 0, suml2 = 0;
+	for (int i = 0; i < n; i++) {
+		int l = nearest_int(iscale * x[i]);
+		l = l < nmax ? l : nmax;
+		L[i] = (uint8_t)l;
+		float w = qw[i];
+		sumlx += w * x[i] * (float)l;
+		suml2 += w * (float)l * (float)l;
+	}
+	for (int itry = 0; itry < 5; itry++) {
+		int n_changed = 0;
+		for (int i = 0; i < n; i++) {
+			float w = qw[i];
+			float slx = sumlx - w * x[i] * (float)L[i];
+			float sl2 = suml2 - w * (float)L[i] * (float)L[i];
+			if (slx > 0 && sl2 > 0) {
+				int new_l = nearest_int(x[i] * sl2 / slx);
+				new_l = new_l < nmax ? new_l : nmax;
+				if (new_l != L[i]) {
+					slx += w * x[i] * (float)new_l;
+					sl2 += w * (float)new_l * (float)new_l;
+					if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+						L[i] = (uint8_t)new_l;
+						sumlx = slx;
+						suml2 = sl2;
+						n_changed++;
+					}
+				}
+			}
+		}
+		if (!n_changed)
+			break;
+	}
+	return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+/* ------------------------------------------------------------------ */
+/* Super-block quantizers: ggml's reference (imp == NULL) and its       */
+/* importance-aware variant (imp != NULL)                               */
+/* ------------------------------------------------------------------ */
+
+/* Affine formats: codes from the final (fp16-rounded) scales and mins. */
+static void requant_affine(const float *x, int nsub, int sub, int nmax, float d16, float dmin16, const uint8_t *sc,
+			   const uint8_t *m, uint8_t *L)
+{
+	for (int j = 0; j < nsub; j++) {
+		const float d = d16 * (float)sc[j];
+		if (d == 0.0f)
+			continue;
+		const float dm = dmin16 * (float)m[j];
+		for (int i = 0; i < sub; i++)
+			L[sub * j + i] = (uint8_t)clampi(nearest_int((x[sub * j + i] + dm) / d), 0, nmax);
+	}
+}
+
+static void ggml_q2_K(const float *x, struct blk_q2_K *b, const float *qw)
+{
+	uint8_t L[QK_K], Laux[16], Ls[16], Lm[16];
+	float weights[16], scales[16], mins[16], sw[16];
+
+	if (!qw) {
+		float max_scale = 0, max_min = 0;
+		for (int j = 0; j < 16; j++) {
+			for (int l = 0; l < 16; l++)
+				weights[l] = fabsf(x[16 * j + l]);
+			scales[j] = ggml_fit_affine(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f,
+						    15, 1);
+			if (scales[j] > max_scale)
+				max_scale = scales[j];
+			if (mins[j] > max_min)
+				max_min = mins[j];
+		}
+		if (max_scale > 0) {
+			const float iscale = 15.0f / max_scale;
+			for (int j = 0; j < 16; j++)
+				b->scales[j] = (uint8_t)nearest_int(iscale * scales[j]);
+			b->d = to_fp16(max_scale / 15.0f);
+		} else {
+			memset(b->scales, 0, 16);
+			b->d = to_fp16(0.0f);
+		}
+		if (max_min > 0) {
+			const float iscale = 15.0f / max_min;
+			for (int j = 0; j < 16; j++)
+				b->scales[j] |= (uint8_t)((unsigned)nearest_int(iscale * mins[j]) << 4);
+			b->dmin = to_fp16(max_min / 15.0f);
+		} else {
+			b->dmin = to_fp16(0.0f);
+		}
+	} else {
+		float sumx2 = 0;
+		for (int j = 0; j < QK_K; j++)
+			sumx2 += x[j] * x[j];
+		const float sigma2 = sumx2 / QK_K;
+		for (int j = 0; j < 16; j++) {
+			sw[j] = 0;
+			for (int l = 0; l < 16; l++)
+				weights[l] = qw[16 * j + l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
+			for (int l = 0; l < 16; l++)
+				sw[j] += weights[l];
+			scales[j] = ggml_fit_affine(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f,
+						    36, 0);
+		}
+		const float dm = ggml_fit_positive(16, 15, scales, Ls, sw);
+		const float mm = ggml_fit_positive(16, 15, mins, Lm, sw);
+		b->d = to_fp16(dm);
+		b->dmin = to_fp16(mm);
+		for (int j = 0; j < 16; j++)
+			b->scales[j] = (uint8_t)(Ls[j] | (Lm[j] << 4));
+	}
+	uint8_t sc[16], mn[16];
+	for (int j = 0; j < 16; j++) {
+		sc[j] = b->scales[j] & 0x0f;
+		mn[j] = b->scales[j] >> 4;
+	}
+	requant_affine(x, 16, 16, 3, from_fp16(b->d), from_fp16(b->dmin), sc, mn, L);
+	pack_2bit(L, b->qs);
+}
+
+static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
+{
+	int8_t L[QK_K];
+	float scales[16];
+	uint8_t l6[16];
+
+	if (!qw) {
+		float max_scale = 0, amax = 0;
+		for (int j = 0; j < 16; j++) {
+			scales[j] = ggml_fit_q3(16, 4, x + 16 * j, L + 16 * j);
+			float a = fabsf(scales[j]);
+			if (a > amax) {
+				amax = a;
+				max_scale = scales[j];
+			}
+		}
+		if (max_scale != 0.0f) {
+			const float iscale = -32.0f / max_scale;
+			for (int j = 0; j < 16; j++) {
+				int8_t l = (int8_t)(uint8_t)nearest_int(iscale * scales[j]);
+				l = (int8_t)(clampi(l, -32, 31) + 32);
+				l6[j] = (uint8_t)l;
+			}
+			pack_scales_q3(l6, b->scales);
+			b->d = to_fp16(1 / iscale);
+		} else {
+			memset(b->scales, 0, 12);
+			b->d = to_fp16(0.0f);
+		}
+	} else {
+		float weight[16], sw[16];
+		int8_t Ls[16];
+		float sumx2 = 0;
+		for (int j = 0; j < QK_K; j++)
+			sumx2 += x[j] * x[j];
+		const float sigma2 = 2 * sumx2 / QK_K;
+		for (int j = 0; j < 16; j++) {
+			for (int l = 0; l < 16; l++)
+				weight[l] = qw[16 * j + l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
+			float sumw = 0;
+			for (int l = 0; l < 16; l++)
+				sumw += weight[l];
+			sw[j] = sumw;
+			scales[j] = ggml_fit_sym(16, 4, x + 16 * j, L + 16 * j, weight);
+		}
+		const float d_block = ggml_fit_sym(16, 32, scales, Ls, sw);
+		for (int j = 0; j < 16; j++)
+			l6[j] = (uint8_t)Ls[j];
+		pack_scales_q3(l6, b->scales);
+		b->d = to_fp16(d_block);
+	}
+	const float d16 = from_fp16(b->d);
+	for (int j = 0; j < 16; j++) {
+		const float d = d16 * (float)(int8_t)scale_q3(b->scales, j);
+		if (d == 0.0f)
+			continue;
+		for (int i = 0; i < 16; i++)
+			L[16 * j + i] = (int8_t)(clampi(nearest_int(x[16 * j + i] / d), -4, 3) + 4);
+	}
+	pack_q3_codes((uint8_t *)L, b);
+}
+
+static void ggml_q45_K(const float *x, uint16_t *pd, uint16_t *pdmin, uint8_t *scales12, uint8_t *L, int nmax,
+		       const float *qw)
+{
+	uint8_t Laux[32], ls[8], lm[8];
+	float weights[32], scales[8], mins[8];
+
+	if (!qw) {
+		float max_scale = 0, max_min = 0;
+		for (int j = 0; j < 8; j++) {
+			float sum_x2 = 0;
+			for (int l = 0; l < 32; l++)
+				sum_x2 += x[32 * j + l] * x[32 * j + l];
+			const float av_x = sqrtf(sum_x2 / 32);
+			for (int l = 0; l < 32; l++)
+				weights[l] = av_x + fabsf(x[32 * j + l]);
+			if (nmax == 15)
+				scales[j] = ggml_fit_affine(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -1.0f,
+							    0.1f, 20, 0);
+			else
+				scales[j] = ggml_fit_affine(32, 31, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.5f,
+							    0.1f, 15, 0);
+			if (scales[j] > max_scale)
+				max_scale = scales[j];
+			if (mins[j] > max_min)
+				max_min = mins[j];
+		}
+		const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
+		const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+		for (int j = 0; j < 8; j++) {
+			uint8_t a = (uint8_t)nearest_int(inv_scale * scales[j]);
+			uint8_t m = (uint8_t)nearest_int(inv_min * mins[j]);
+			ls[j] = a < 63 ? a : 63;
+			lm[j] = m < 63 ? m : 63;
+		}
+		pack_scale_min_6bit(ls, lm, scales12);
+		*pd = to_fp16(max_scale / 63.0f);
+		*pdmin = to_fp16(max_min / 63.0f);
+	} else {
+		float sw[8];
+		float sum_x2 = 0;
+		for (int l = 0; l < QK_K; l++)
+			sum_x2 += x[l] * x[l];
+		const float sigma2 = 2 * sum_x2 / QK_K;
+		for (int j = 0; j < 8; j++) {
+			for (int l = 0; l < 32; l++)
+				weights[l] = qw[32 * j + l] * sqrtf(sigma2 + x[32 * j + l] * x[32 * j + l]);
+			float sumw = 0;
+			for (int l = 0; l < 32; l++)
+				sumw += weights[l];
+			sw[j] = sumw;
+			scales[j] = ggml_fit_affine(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f,
+						    36, 0);
+		}
+		const float d_block = ggml_fit_positive(8, 63, scales, ls, sw);
+		const float m_block = ggml_fit_positive(8, 63, mins, lm, sw);
+		for (int j = 0; j < 8; j++) {
+			ls[j] = ls[j] < 63 ? ls[j] : 63;
+			lm[j] = lm[j] < 63 ? lm[j] : 63;
+		}
+		pack_scale_min_6bit(ls, lm, scales12);
+		*pd = to_fp16(d_block);
+		*pdmin = to_fp16(m_block);
+	}
+	uint8_t sc[8], mn[8];
+	for (int j = 0; j < 8; j++)
+		scale_min_6bit(j, scales12, &sc[j], &mn[j]);
+	requant_affine(x, 8, 32, nmax, from_fp16(*pd), from_fp16(*pdmin), sc, mn, L);
+}
+
+static void ggml_q4_K(const float *x, struct blk_q4_K *b, const float *qw)
+{
+	uint8_t L[QK_K];
+	ggml_q45_K(x, &b->d, &b->dmin, b->scales, L, 15, qw);
+	pack_4bit(L, b->qs);
+}
+
+static void ggml_q5_K(const float *x, struct blk_q5_K *b, const float *qw)
+{
+	uint8_t L[QK_K];
+	ggml_q45_K(x, &b->d, &b->dmin, b->scales, L, 31, qw);
+	pack_q5_codes(L, b);
+}
+
+static void ggml_q6_K(const float *x, struct blk_q6_K *b, const float *qw)
+{
+	int8_t L[QK_K];
+	float scales[16];
+	float max_scale = 0, max_abs_scale = 0;
+	for (int j = 0; j < 16; j++) {
+		scales[j] = ggml_fit_sym(16, 32, x + 16 * j, L + 16 * j, qw ? qw + 16 * j : NULL);
+		const float a = fabsf(scales[j]);
+		if (a > max_abs_scale) {
+			max_abs_scale = a;
+			max_scale = scales[j];
+		}
+	}
+	if (max_abs_scale < GROUP_MAX_EPS) {
+		memset(b, 0, sizeof *b);
+		b->d = to_fp16(0.0f);
+		return;
+	}
+	const float iscale = -128.0f / max_scale;
+	b->d = to_fp16(1 / iscale);
+	for (int j = 0; j < 16; j++) {
+		int v = nearest_int(iscale * scales[j]);
+		b->scales[j] = (int8_t)(uint8_t)(v < 127 ? v : 127);
+	}
+	const float d16 = from_fp16(b->d);
+	for (int j = 0; j < 16; j++) {
+		const float d = d16 * (float)b->scales[j];
+		if (d == 0.0f)
+			continue;
+		for (int i = 0; i < 16; i++)
+			L[16 * j + i] = (int8_t)(clampi(nearest_int(x[16 * j + i] / d), -32, 31) + 32);
+	}
+	pack_q6_codes((const uint8_t *)L, b);
+}
+
+static void ggml_q8_K(const float *x, struct blk_q8_K *b)
+{
+	float max = 0, amax = 0;
+	for (int j = 0; j < QK_K; j++) {
+		float ax = fabsf(x[j]);
+		if (ax > amax) {
+			amax = ax;
+			max = x[j];
+		}
+	}
+	if (amax == 0.0f) {
+		/* ggml leaves bsums as they were here; libqnt writes zeros */
+		memset(b, 0, sizeof *b);
+		return;
+	}
+	const float iscale = -127.0f / max;
+	for (int j = 0; j < QK_K; j++) {
+		int v = nearest_int(iscale * x[j]);
+		b->qs[j] = (int8_t)(uint8_t)(v < 127 ? v : 127);
+	}
+	for (int j = 0; j < QK_K / 16; j++) {
+		int sum = 0;
+		for (int i = 0; i < 16; i++)
+			sum += b->qs[16 * j + i];
+		b->bsums[j] = (int16_t)sum;
+	}
+	b->d = 1 / iscale;
+}
+
+/* ------------------------------------------------------------------ */
+/* Block <-> state                                                      */
+/* ------------------------------------------------------------------ */
+
+static void unpack_state(const struct kfmt *f, const void *blk, struct kstate *st)
+{
+	uint8_t L[QK_K];
+	if (f == &F_Q2) {
+		const struct blk_q2_K *b = blk;
+		st->d = from_fp16(b->d);
+		st->dmin = from_fp16(b->dmin);
+		for (int j = 0; j < 16; j++) {
+			st->sc[j] = b->scales[j] & 0x0f;
+			st->m[j] = b->scales[j] >> 4;
+		}
+		unpack_2bit(b->qs, L);
+		for (int e = 0; e < QK_K; e++)
+			st->q[e] = (int8_t)L[e];
+	} else if (f == &F_Q3) {
+		const struct blk_q3_K *b = blk;
+		st->d = from_fp16(b->d);
+		st->dmin = 0.0f;
+		for (int j = 0; j < 16; j++) {
+			st->sc[j] = scale_q3(b->scales, j);
+			st->m[j] = 0;
+		}
+		unpack_2bit(b->qs, L);
+		for (int e = 0; e < QK_K; e++)
+			st->q[e] = (int8_t)((int)L[e] - ((b->hmask[e % 32] >> (e / 32)) & 1 ? 0 : 4));
+	} else if (f == &F_Q4 || f == &F_Q5) {
+		const struct blk_q4_K *b4 = blk;
+		const struct blk_q5_K *b5 = blk;
+		const uint8_t *s = f == &F_Q4 ? b4->scales : b5->scales;
+		st->d = from_fp16(f == &F_Q4 ? b4->d : b5->d);
+		st->dmin = from_fp16(f == &F_Q4 ? b4->dmin : b5->dmin);
+		for (int j = 0; j < 8; j++) {
+			uint8_t sc, m;
+			scale_min_6bit(j, s, &sc, &m);
+			st->sc[j] = sc;
+			st->m[j] = m;
+		}
+		unpack_4bit(f == &F_Q4 ? b4->qs : b5->qs, L);
+		for (int e = 0; e < QK_K; e++) {
+			int v = L[e];
+			if (f == &F_Q5) {
+				int h = e / 64, hi = (e % 64) >= 32, l = e % 32;
+				if (b5->qh[l] & (1u << (2 * h + hi)))
+					v += 16;
+			}
+			st->q[e] = (int8_t)v;
+		}
+	} else {
+		const struct blk_q6_K *b = blk;
+		st->d = from_fp16(b->d);
+		st->dmin = 0.0f;
+		for (int j = 0; j < 16; j++) {
+			st->sc[j] = b->scales[j];
+			st->m[j] = 0;
+		}
+		unpack_q6_codes(b, L);
+		for (int e = 0; e < QK_K; e++)
+			st->q[e] = (int8_t)((int)L[e] - 32);
+	}
+}
+
+/* The state's d and dmin are fp16 values; the integers are in range. */
+static void pack_state(const struct kfmt *f, const struct kstate *st, void *blk)
+{
+	uint8_t L[QK_K];
+	for (int e = 0; e < QK_K; e++)
+		L[e] = (uint8_t)(st->q[e] - f->qlo);
+	if (f == &F_Q2) {
+		struct blk_q2_K *b = blk;
+		b->d = to_fp16(st->d);
+		b->dmin = to_fp16(st->dmin);
+		for (int j = 0; j < 16; j++)
+			b->scales[j] = (uint8_t)(st->sc[j] | (st->m[j] << 4));
+		pack_2bit(L, b->qs);
+	} else if (f == &F_Q3) {
+		struct blk_q3_K *b = blk;
+		uint8_t l6[16];
+		b->d = to_fp16(st->d);
+		for (int j = 0; j < 16; j++)
+			l6[j] = (uint8_t)(st->sc[j] + 32);
+		pack_scales_q3(l6, b->scales);
+		pack_q3_codes(L, b);
+	} else if (f == &F_Q4 || f == &F_Q5) {
+		uint8_t ls[8], lm[8];
+		for (int j = 0; j < 8; j++) {
+			ls[j] = (uint8_t)st->sc[j];
+			lm[j] = (uint8_t)st->m[j];
+		}
+		if (f == &F_Q4) {
+			struct blk_q4_K *b = blk;
+			b->d = to_fp16(st->d);
+			b->dmin = to_fp16(st->dmin);
+			pack_scale_min_6bit(ls, lm, b->scales);
+			pack_4bit(L, b->qs);
+		} else {
+			struct blk_q5_K *b = blk;
+			b->d = to_fp16(st->d);
+			b->dmin = to_fp16(st->dmin);
+			pack_scale_min_6bit(ls, lm, b->scales);
+			pack_q5_codes(L, b);
+		}
+	} else {
+		struct blk_q6_K *b = blk;
+		b->d = to_fp16(st->d);
+		for (int j = 0; j < 16; j++)
+			b->scales[j] = (int8_t)st->sc[j];
+		pack_q6_codes(L, b);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Dequantizers (ggml's float operations)                               */
+/* ------------------------------------------------------------------ */
+
+static void deq_generic(const struct kfmt *f, const void *src, size_t bytes, float *y, int64_t n)
+{
+	struct kstate st;
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		unpack_state(f, (const char *)src + (size_t)i * bytes, &st);
+		state_values(f, &st, y + i * QK_K);
+	}
+}
+
+static void deq_q2_K(const void *src, float *y, int64_t n)
+{
+	deq_generic(&F_Q2, src, sizeof(struct blk_q2_K), y, n);
+}
+
+static void deq_q3_K(const void *src, float *y, int64_t n)
+{
+	deq_generic(&F_Q3, src, sizeof(struct blk_q3_K), y, n);
+}
+
+static void deq_q4_K(const void *src, float *y, int64_t n)
+{
+	deq_generic(&F_Q4, src, sizeof(struct blk_q4_K), y, n);
+}
+
+static void deq_q5_K(const void *src, float *y, int64_t n)
+{
+	deq_generic(&F_Q5, src, sizeof(struct blk_q5_K), y, n);
+}
+
+static void deq_q6_K(const void *src, float *y, int64_t n)
+{
+	deq_generic(&F_Q6, src, sizeof(struct blk_q6_K), y, n);
+}
+
+static void deq_q8_K(const void *src, float *y, int64_t n)
+{
+	const struct blk_q8_K *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++, b++, y += QK_K)
+		for (int j = 0; j < QK_K; j++)
+			y[j] = b->d * (float)b->qs[j];
+}
+
+/* ------------------------------------------------------------------ */
+/* Importance-weighted super-blocks and row drivers                     */
+/* ------------------------------------------------------------------ */
+
+typedef void (*kblock_fn)(const float *x, void *blk, const float *qw);
+
+static void weighted_block(const struct kfmt *f, kblock_fn ggml_block, size_t bytes, const float *x, const float *w,
+			   void *blk)
+{
+	struct kstate best, cand;
+	unsigned char alt[MAX_BLK_BYTES];
+
+	/* ggml's reference block (already the output) and its importance-aware
+	 * block, measured with their exact values; a non-finite error (scales
+	 * that overflow fp16) counts as infinite */
+	ggml_block(x, blk, NULL);
+	unpack_state(f, blk, &best);
+	state_error(f, x, w, &best);
+	if (!(best.err < INFINITY))
+		best.err = INFINITY;
+	ggml_block(x, alt, w);
+	unpack_state(f, alt, &cand);
+	state_error(f, x, w, &cand);
+	const int from_alt = cand.err < best.err;
+	if (from_alt)
+		best = cand;
+	const double start_err = best.err;
+
+	/* the block from per-sub-block fits; then refine the best of all */
+	cand.err = INFINITY;
+	search_from_fits(f, x, w, &cand);
+	if (cand.err < best.err)
+		best = cand;
+	if (best.err < INFINITY)
+		refine(f, x, w, &best);
+
+	/* the search's block replaces the start only if its exact error, measured
+	 * again from its bytes, is lower */
+	if (best.err < start_err) {
+		unsigned char out[MAX_BLK_BYTES];
+		pack_state(f, &best, out);
+		unpack_state(f, out, &cand);
+		state_error(f, x, w, &cand);
+		if (cand.err < start_err) {
+			memcpy(blk, out, bytes);
+			return;
+		}
+	}
+	if (from_alt)
+		memcpy(blk, alt, bytes);
+}
+
+static int all_zero(const float *w, int n)
+{
+	for (int j = 0; j < n; j++)
+		if (w[j] != 0.0f)
+			return 0;
+	return 1;
+}
+
+static void quant_rows(const struct kfmt *f, kblock_fn ggml_block, size_t bytes, const float *src, void *dst,
+		       int64_t nrows, int64_t n, const float *imp)
+{
+	unsigned char *out = dst;
+	for (int64_t r = 0; r < nrows; r++) {
+		const float *x = src + r * n;
+		for (int64_t i = 0; i < n / QK_K; i++, out += bytes) {
+			if (imp && !all_zero(imp + i * QK_K, QK_K))
+				weighted_block(f, ggml_block, bytes, x + i * QK_K, imp + i * QK_K, out);
+			else
+				ggml_block(x + i * QK_K, out, NULL);
+		}
+	}
+}
+
+static void blk_q2(const float *x, void *b, const float *qw)
+{
+	ggml_q2_K(x, b, qw);
+}
+static void blk_q3(const float *x, void *b, const float *qw)
+{
+	ggml_q3_K(x, b, qw);
+}
+static void blk_q4(const float *x, void *b, const float *qw)
+{
+	ggml_q4_K(x, b, qw);
+}
+static void blk_q5(const float *x, void *b, const float *qw)
+{
+	ggml_q5_K(x, b, qw);
+}
+static void blk_q6(const float *x, void *b, const float *qw)
+{
+	ggml_q6_K(x, b, qw);
+}
+
+static void quant_q2_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
+{
+	quant_rows(&F_Q2, blk_q2, sizeof(struct blk_q2_K), src, dst, nrows, n, imp);
+}
+static void quant_q3_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
+{
+	quant_rows(&F_Q3, blk_q3, sizeof(struct blk_q3_K), src, dst, nrows, n, imp);
+}
+static void quant_q4_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
+{
+	quant_rows(&F_Q4, blk_q4, sizeof(struct blk_q4_K), src, dst, nrows, n, imp);
+}
+static void quant_q5_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
+{
+	quant_rows(&F_Q5, blk_q5, sizeof(struct blk_q5_K), src, dst, nrows, n, imp);
+}
+static void quant_q6_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
+{
+	quant_rows(&F_Q6, blk_q6, sizeof(struct blk_q6_K), src, dst, nrows, n, imp);
+}
+
+/* q8_K is the activation companion of the k-quants: importance does not
+ * apply. */
+static void quant_q8_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
+{
+	struct blk_q8_K *b = dst;
+	(void)imp;
+	for (int64_t i = 0; i < nrows * (n / QK_K); i++)
+		ggml_q8_K(src + i * QK_K, b + i);
+}
+
+#define KQ_FLAGS (QNT_TYPE_FLAG_QUANTIZED | QNT_TYPE_FLAG_IMPORTANCE)
+
+const struct qnt__type_traits qnt__traits_kquants[] = {
+	{ QNT_TYPE_Q2_K, "q2_K", "2-bit codes, 4-bit scales and mins per 16, fp16 super-scales per 256", QK_K,
+	  sizeof(struct blk_q2_K), KQ_FLAGS, quant_q2_K, deq_q2_K },
+	{ QNT_TYPE_Q3_K, "q3_K", "3-bit codes, 6-bit scales per 16, fp16 super-scale per 256", QK_K,
+	  sizeof(struct blk_q3_K), KQ_FLAGS, quant_q3_K, deq_q3_K },
+	{ QNT_TYPE_Q4_K, "q4_K", "4-bit codes, 6-bit scales and mins per 32, fp16 super-scales per 256", QK_K,
+	  sizeof(struct blk_q4_K), KQ_FLAGS, quant_q4_K, deq_q4_K },
+	{ QNT_TYPE_Q5_K, "q5_K", "5-bit codes, 6-bit scales and mins per 32, fp16 super-scales per 256", QK_K,
+	  sizeof(struct blk_q5_K), KQ_FLAGS, quant_q5_K, deq_q5_K },
+	{ QNT_TYPE_Q6_K, "q6_K", "6-bit codes, 8-bit scales per 16, fp16 super-scale per 256", QK_K,
+	  sizeof(struct blk_q6_K), KQ_FLAGS, quant_q6_K, deq_q6_K },
+	{ QNT_TYPE_Q8_K, "q8_K", "8-bit codes, fp32 scale and sums of 16 per 256 (activations)", QK_K,
+	  sizeof(struct blk_q8_K), QNT_TYPE_FLAG_QUANTIZED | QNT_TYPE_FLAG_ACTIVATION, quant_q8_K, deq_q8_K },
+};
+const size_t qnt__traits_kquants_count = sizeof qnt__traits_kquants / sizeof qnt__traits_kquants[0];
