@@ -314,6 +314,87 @@ QNT_API qnt_status qnt_dequantize(qnt_ctx *ctx, qnt_type type, const void *src, 
 				  int64_t nrows, int64_t n_per_row);
 
 /* ------------------------------------------------------------------------ */
+/* MLX formats                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* MLX stores a quantized matrix as three planar tensors: the codes packed
+ * LSB-first into uint32 words (nrows x n_per_row*bits/32), one scale per group
+ * (nrows x n_per_row/group_size) and, for affine, one bias per group. The
+ * calls below read and write that layout directly and give the bytes of
+ * mx.quantize on MLX's CPU backend (mlx[cpu]) for the same input, as of
+ * mlx 0.32.4 (MLX has changed its CPU rounding between releases).
+ *
+ * Each MLX format is also in the registry, for qnt_quantize/qnt_dequantize on
+ * float rows: "mlx:affine:<bits>:<group>[:f32|:f16|:bf16]", "mlx:mxfp4",
+ * "mlx:mxfp8", "mlx:nvfp4" (same suffixes). Their blocks interleave one
+ * group's packed codes, its scale (dtype bytes for affine, one byte for the fp
+ * modes) and its bias (affine only). The suffix is the dtype of the scales and
+ * biases and of the source: f32 rows are first rounded to it (nearest even),
+ * which is what mx.quantize of an array of that dtype computes. Without a
+ * suffix the dtype is bf16 (the name with ":bf16" is accepted as an alias).
+ * qnt_dequantize gives f32(scale * q + bias) with the scale and bias widened
+ * to f32 (affine), E2M1/E4M3 value times the scale (fp modes): mx.dequantize
+ * with float32 scales and biases, or dtype float32. With importance weights,
+ * qnt_quantize runs a weighted search for affine groups that is never worse
+ * than MLX's group in weighted error; the fp formats ignore the weights. */
+
+#define QNT_MLX_AFFINE 0 /* bits 1, 2, 3, 4, 5, 6, 8 (1: planar calls only, no registry format);
+			    groups 32, 64, 128; scale and bias per group */
+#define QNT_MLX_MXFP4 1  /* E2M1 codes, E8M0 scale per 32 */
+#define QNT_MLX_MXFP8 2  /* E4M3 codes, E8M0 scale per 32 */
+#define QNT_MLX_NVFP4 3  /* E2M1 codes, E4M3 scale per 16, optional global scale */
+
+#define QNT_MLX_FLAG_GLOBAL_SCALE 0x1u /* nvfp4: use global_scale */
+
+typedef struct qnt_mlx_params {
+	uint32_t struct_size; /* sizeof(qnt_mlx_params) as seen by the caller */
+	int32_t mode;         /* QNT_MLX_* */
+	int32_t bits;         /* 0: the mode's default (affine 4, mxfp4/nvfp4 4, mxfp8 8) */
+	int32_t group_size;   /* 0: the mode's default (affine 64, mx* 32, nvfp4 16) */
+	qnt_type dtype;       /* QNT_TYPE_F32, QNT_TYPE_F16 or QNT_TYPE_BF16: the element type
+				 of the source (and of the output of dequantize) and of
+				 affine scales and biases */
+	uint32_t flags;       /* QNT_MLX_FLAG_* */
+	float global_scale;   /* nvfp4 with QNT_MLX_FLAG_GLOBAL_SCALE: finite, > 0;
+				 must be 0 without the flag */
+	uint32_t reserved;    /* zero */
+} qnt_mlx_params;
+#define QNT_MLX_PARAMS_INIT { sizeof(qnt_mlx_params), QNT_MLX_AFFINE, 0, 0, QNT_TYPE_BF16, 0, 0.0f, 0 }
+
+/* Quantizes nrows rows of n_per_row elements of p->dtype into MLX's planar
+ * layout: wq (nrows * n_per_row * bits / 32 words), scales (nrows *
+ * n_per_row / group_size elements: p->dtype for affine, uint8 for the fp
+ * modes) and biases (affine: as scales; fp modes: must be NULL).
+ * Returns: QNT_OK, QNT_E_INVALID_ARG (NULL pointers, a bias pointer for an fp
+ * mode or none for affine, nrows < 0, unknown flags, reserved not zero, the
+ * global-scale flag on another mode than nvfp4 or a global scale that is not
+ * finite and positive, a global scale without the flag), QNT_E_UNSUPPORTED (mode, bits, group size or dtype MLX
+ * does not define), QNT_E_BAD_SHAPE (n_per_row not a multiple of the group),
+ * QNT_E_STRUCT_TOO_NEW. Thread-safety: per-ctx (NULL: any thread). Since: 1.0 */
+QNT_API qnt_status qnt_mlx_quantize(qnt_ctx *ctx, const qnt_mlx_params *p, const void *src, int64_t nrows,
+				    int64_t n_per_row, uint32_t *wq, void *scales, void *biases);
+
+/* The inverse: writes nrows * n_per_row elements of p->dtype to dst, the
+ * values mx.dequantize gives on the CPU for the same arrays and dtype. (For
+ * nvfp4 with a global scale MLX computes and returns float32 whatever the
+ * dtype; libqnt writes those values rounded to p->dtype.)
+ * Returns: as qnt_mlx_quantize. Thread-safety: per-ctx (NULL: any thread).
+ * Since: 1.0 */
+QNT_API qnt_status qnt_mlx_dequantize(qnt_ctx *ctx, const qnt_mlx_params *p, const uint32_t *wq,
+				      const void *scales, const void *biases, int64_t nrows, int64_t n_per_row,
+				      void *dst);
+
+/* Returns: the registry id of the interleaved form of an MLX format
+ * (global_scale is not part of it), or QNT_TYPE_INVALID if p does not
+ * describe one or the format has no registry form (1-bit affine). Thread-safety: any thread. Since: 1.0 */
+QNT_API qnt_type qnt_mlx_type(const qnt_mlx_params *p);
+
+/* Fills p (its struct_size set by the caller) from a registry id of an MLX
+ * format. Returns: QNT_OK, QNT_E_UNKNOWN_TYPE (not an MLX format),
+ * QNT_E_INVALID_ARG. Thread-safety: any thread. Since: 1.0 */
+QNT_API qnt_status qnt_mlx_params_from_type(qnt_type type, qnt_mlx_params *p);
+
+/* ------------------------------------------------------------------------ */
 /* Backends (read side; registering lives in libqnt_backend.h)               */
 /* ------------------------------------------------------------------------ */
 

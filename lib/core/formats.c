@@ -19,6 +19,7 @@ static const struct family families[] = {
 	{ qnt__traits_float, &qnt__traits_float_count },
 	{ qnt__traits_legacy, &qnt__traits_legacy_count },
 	{ qnt__traits_kquants, &qnt__traits_kquants_count },
+	{ qnt__traits_mlx, &qnt__traits_mlx_count },
 };
 #define N_FAMILIES (sizeof families / sizeof families[0])
 
@@ -89,7 +90,7 @@ QNT_API qnt_type qnt_type_by_name(const char *name)
 	for (int32_t i = 0; i < n_sorted; i++)
 		if (strcasecmp(sorted[i]->name, name) == 0)
 			return sorted[i]->id;
-	return QNT_TYPE_INVALID;
+	return qnt__mlx_type_by_alias(name);
 }
 
 QNT_API const char *qnt_type_name(qnt_type type)

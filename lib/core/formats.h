@@ -12,5 +12,10 @@ extern const struct qnt__type_traits qnt__traits_legacy[]; /* quant_legacy.c */
 extern const size_t qnt__traits_legacy_count;
 extern const struct qnt__type_traits qnt__traits_kquants[]; /* quant_kquants.c */
 extern const size_t qnt__traits_kquants_count;
+extern const struct qnt__type_traits qnt__traits_mlx[]; /* quant_mlx.c */
+extern const size_t qnt__traits_mlx_count;
+
+/* "mlx:...:bf16" -> the id of that name without the suffix (quant_mlx.c). */
+qnt_type qnt__mlx_type_by_alias(const char *name);
 
 #endif

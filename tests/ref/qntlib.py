@@ -174,3 +174,103 @@ class Context:
         ctx_destroy(self.handle)
         self.handle = None
         return False
+
+
+# ---------------------------------------------------------------------------
+# MLX formats (qnt_mlx_* of include/libqnt.h). Element arrays are numpy
+# float32 (f32), float16 (f16) or uint16 holding bfloat16 bits (bf16).
+
+class MlxParams(ctypes.Structure):
+    """Mirror of qnt_mlx_params (include/libqnt.h), field for field."""
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("mode", ctypes.c_int32),
+        ("bits", ctypes.c_int32),
+        ("group_size", ctypes.c_int32),
+        ("dtype", ctypes.c_int32),
+        ("flags", ctypes.c_uint32),
+        ("global_scale", ctypes.c_float),
+        ("reserved", ctypes.c_uint32),
+    ]
+
+
+MLX_MODES = {"affine": 0, "mxfp4": 1, "mxfp8": 2, "nvfp4": 3}
+MLX_DTYPES = {"f32": 0, "f16": 1, "bf16": 30}  # QNT_TYPE_F32, _F16, _BF16
+MLX_FLAG_GLOBAL_SCALE = 0x1
+MLX_NP_DTYPES = {"f32": np.float32, "f16": np.float16, "bf16": np.uint16}
+
+_lib.qnt_mlx_quantize.restype = ctypes.c_int
+_lib.qnt_mlx_quantize.argtypes = [ctypes.c_void_p, ctypes.POINTER(MlxParams), ctypes.c_void_p, ctypes.c_int64,
+                                  ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+_lib.qnt_mlx_dequantize.restype = ctypes.c_int
+_lib.qnt_mlx_dequantize.argtypes = [ctypes.c_void_p, ctypes.POINTER(MlxParams), ctypes.c_void_p, ctypes.c_void_p,
+                                    ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
+_lib.qnt_mlx_type.restype = ctypes.c_int32
+_lib.qnt_mlx_type.argtypes = [ctypes.POINTER(MlxParams)]
+_lib.qnt_mlx_params_from_type.restype = ctypes.c_int
+_lib.qnt_mlx_params_from_type.argtypes = [ctypes.c_int32, ctypes.POINTER(MlxParams)]
+_lib.qnt_type_name.restype = ctypes.c_char_p
+_lib.qnt_type_name.argtypes = [ctypes.c_int32]
+
+
+def type_name(type_id_):
+    n = _lib.qnt_type_name(type_id_)
+    return None if n is None else n.decode()
+
+
+def mlx_params(mode="affine", bits=0, group_size=0, dtype="bf16", global_scale=None):
+    """A qnt_mlx_params; mode and dtype by name ("affine", "bf16")."""
+    p = MlxParams(ctypes.sizeof(MlxParams), MLX_MODES[mode], bits, group_size, MLX_DTYPES[dtype], 0, 0.0, 0)
+    if global_scale is not None:
+        p.flags = MLX_FLAG_GLOBAL_SCALE
+        p.global_scale = global_scale
+    return p
+
+
+def mlx_quantize(p, w, ctx=None):
+    """w: 2-D array of p's element type (see MLX_NP_DTYPES). Returns (wq uint32,
+    scales, biases or None) in MLX's planar layout."""
+    dt = {v: k for k, v in MLX_DTYPES.items()}[p.dtype]
+    w = np.ascontiguousarray(w, dtype=MLX_NP_DTYPES[dt])
+    nrows, n = w.shape
+    bits = p.bits or {0: 4, 1: 4, 2: 8, 3: 4}[p.mode]
+    gs = p.group_size or {0: 64, 1: 32, 2: 32, 3: 16}[p.mode]
+    wq = np.zeros((nrows, n * bits // 32), dtype=np.uint32)
+    affine = p.mode == 0
+    scales = np.zeros((nrows, n // gs), dtype=MLX_NP_DTYPES[dt] if affine else np.uint8)
+    biases = np.zeros_like(scales) if affine else None
+    _check(_lib.qnt_mlx_quantize(ctx, ctypes.byref(p), w.ctypes.data, nrows, n, wq.ctypes.data, scales.ctypes.data,
+                                 None if biases is None else biases.ctypes.data), ctx)
+    return wq, scales, biases
+
+
+def mlx_dequantize(p, wq, scales, biases, ctx=None):
+    """The inverse of mlx_quantize: elements of p's element type."""
+    dt = {v: k for k, v in MLX_DTYPES.items()}[p.dtype]
+    bits = p.bits or {0: 4, 1: 4, 2: 8, 3: 4}[p.mode]
+    wq = np.ascontiguousarray(wq, dtype=np.uint32)
+    scales = np.ascontiguousarray(scales)
+    if biases is not None:
+        biases = np.ascontiguousarray(biases)
+    nrows = wq.shape[0]
+    n = wq.shape[1] * 32 // bits
+    out = np.zeros((nrows, n), dtype=MLX_NP_DTYPES[dt])
+    _check(_lib.qnt_mlx_dequantize(ctx, ctypes.byref(p), wq.ctypes.data, scales.ctypes.data,
+                                   None if biases is None else biases.ctypes.data, nrows, n, out.ctypes.data), ctx)
+    return out
+
+
+def mlx_type(p):
+    return _lib.qnt_mlx_type(ctypes.byref(p))
+
+
+def mlx_params_from_type(t):
+    p = MlxParams(ctypes.sizeof(MlxParams))
+    _check(_lib.qnt_mlx_params_from_type(t, ctypes.byref(p)))
+    return p
+
+
+def raw_status(fn, *args):
+    """Calls a raw binding (e.g. 'qnt_mlx_quantize') and returns (status, message)."""
+    st = getattr(_lib, fn)(*args)
+    return st, _lib.qnt_ctx_last_error(None).decode()
