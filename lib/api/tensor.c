@@ -9,6 +9,7 @@
 #include "qnt_internal.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 /* About this many elements per chunk: large enough to amortise the hand-out,
@@ -88,8 +89,12 @@ static qnt_status dispatch(qnt_ctx *ctx, uint32_t op, const char *fn, qnt_type t
 	qnt_status st = qnt__check_args(ctx, fn, type, src, dst, nrows, n_per_row, op == QNT_OP_QUANTIZE, &t);
 	if (st != QNT_OK)
 		return st;
-	if (op == QNT_OP_QUANTIZE && (st = qnt__check_importance(ctx, fn, importance, n_per_row)) != QNT_OK)
-		return st;
+	if (op == QNT_OP_QUANTIZE && importance) {
+		char where[96]; /* "qnt_quantize(q4_0)", like the other messages */
+		snprintf(where, sizeof where, "%s(%s)", fn, t->name);
+		if ((st = qnt__check_importance(ctx, where, importance, n_per_row)) != QNT_OK)
+			return st;
+	}
 	if (nrows == 0)
 		return QNT_OK;
 
