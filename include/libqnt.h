@@ -163,6 +163,12 @@ typedef int32_t qnt_type;
 #define QNT_TYPE_Q6_K 14
 #define QNT_TYPE_Q8_K 15
 #define QNT_TYPE_BF16 30
+#define QNT_TYPE_TQ1_0 34
+#define QNT_TYPE_TQ2_0 35
+#define QNT_TYPE_MXFP4 39
+#define QNT_TYPE_NVFP4 40
+#define QNT_TYPE_Q1_0 41
+#define QNT_TYPE_Q2_0 42
 
 /* Type flags, in qnt_type_info.flags. */
 #define QNT_TYPE_FLAG_QUANTIZED 0x1u   /* block format with scales, not a plain float */
@@ -312,6 +318,102 @@ QNT_API qnt_status qnt_quantize(qnt_ctx *ctx, qnt_type type, const float *src, v
  * QNT_E_BAD_SHAPE. Thread-safety: per-ctx (NULL: any thread). Since: 1.0 */
 QNT_API qnt_status qnt_dequantize(qnt_ctx *ctx, qnt_type type, const void *src, float *dst,
 				  int64_t nrows, int64_t n_per_row);
+
+/* ------------------------------------------------------------------------ */
+/* Importance matrices                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* An importance matrix as llama.cpp's llama-imatrix writes it, read from a
+ * file: the GGUF format (its current output) or the legacy binary ".dat"
+ * format. For each weight tensor it holds the importance of every column:
+ * the mean of the squared activations that column was multiplied with, the
+ * vector llama-quantize passes to ggml as quant_weights. Pass it as the
+ * `importance` of qnt_quantize() for the rows of that tensor.
+ *
+ * The expert tensors of mixture-of-experts models (3-D, one matrix per
+ * expert) have one vector per expert in GGUF files. A legacy file does not
+ * record the expert count: such an entry is a single vector of
+ * n_experts * n_per_row values, the experts back to back.
+ *
+ * GGUF: for tensor NAME, the file holds NAME.in_sum2 (F32, n_experts rows of
+ * n_per_row sums of squared activations) and NAME.counts (F32, the number of
+ * activations summed for each expert); the importance is
+ * in_sum2 / round(count), and 1 for every column of an expert whose count is
+ * 0 (no data), as llama-quantize computes it. NAME.in_sum (sums of the
+ * activations) and other tensors are not used. The keys imatrix.datasets,
+ * imatrix.chunk_count and imatrix.chunk_size must be present (llama-quantize
+ * requires them too). Legacy: each entry stores the mean multiplied by its
+ * call count; the importance is the stored value divided by that count (as
+ * stored when the count is not positive). */
+typedef struct qnt_imatrix qnt_imatrix; /* opaque; immutable once opened */
+
+#define QNT_IMATRIX_GGUF 1   /* GGUF imatrix (llama-imatrix's default output) */
+#define QNT_IMATRIX_LEGACY 2 /* legacy binary .dat (llama-imatrix --output-format dat) */
+
+typedef struct qnt_imatrix_info {
+	uint32_t struct_size; /* set by the caller: sizeof(qnt_imatrix_info) */
+	int32_t format;       /* QNT_IMATRIX_* */
+	int64_t n_entries;    /* tensors, as qnt_imatrix_count() */
+	int64_t n_datasets;   /* names of the data it was computed on */
+	int32_t chunk_count;  /* chunks of text it was computed on (0 if not recorded) */
+	int32_t chunk_size;   /* tokens per chunk (0 if not recorded: legacy) */
+} qnt_imatrix_info;
+#define QNT_IMATRIX_INFO_INIT { sizeof(qnt_imatrix_info), 0, 0, 0, 0, 0 }
+
+/* Opens an importance matrix file; the format is detected from its first
+ * bytes ("GGUF" or not). The whole file is validated and its values copied:
+ * a malformed file (truncated, wrong magic, counts or lengths that do not
+ * fit, unknown types, NaN or negative values) gives QNT_E_FORMAT with a
+ * message naming the file, the item and its byte offset. `ctx` (may be NULL)
+ * only receives the error message; the handle does not depend on it.
+ * Returns: QNT_OK and *out, QNT_E_INVALID_ARG, QNT_E_NOT_FOUND (no such
+ * file), QNT_E_IO, QNT_E_FORMAT, QNT_E_NO_MEMORY.
+ * Thread-safety: per-ctx (NULL: any thread). Since: 1.0 */
+QNT_API qnt_status qnt_imatrix_open(qnt_ctx *ctx, const char *path, qnt_imatrix **out);
+
+/* Frees an importance matrix; NULL is a no-op. Pointers it returned become
+ * invalid. Thread-safety: must not race with any other use of `im`.
+ * Since: 1.0 */
+QNT_API void qnt_imatrix_close(qnt_imatrix *im);
+
+/* Fills `info` (the caller sets info->struct_size; the library writes at
+ * most that many bytes).
+ * Returns: QNT_OK or QNT_E_INVALID_ARG. Thread-safety: any thread.
+ * Since: 1.0 */
+QNT_API qnt_status qnt_imatrix_get_info(const qnt_imatrix *im, qnt_imatrix_info *info);
+
+/* Returns: the number of tensors with importance data (0 for NULL).
+ * Thread-safety: any thread. Since: 1.0 */
+QNT_API int64_t qnt_imatrix_count(const qnt_imatrix *im);
+
+/* Entries are enumerated by index, 0 <= index < qnt_imatrix_count(), in
+ * ascending byte order of their names.
+ * Returns: the tensor name ("blk.0.attn_q.weight"), owned by `im`, or NULL
+ * out of range. Thread-safety: any thread. Since: 1.0 */
+QNT_API const char *qnt_imatrix_name(const qnt_imatrix *im, int64_t index);
+
+/* Returns: the name of the index-th data set the matrix was computed on
+ * (imatrix.datasets; legacy: the one the file ends with), owned by `im`, or
+ * NULL out of range. Thread-safety: any thread. Since: 1.0 */
+QNT_API const char *qnt_imatrix_dataset(const qnt_imatrix *im, int64_t index);
+
+/* The shape of a tensor's entry: *n_per_row values per expert (the
+ * tensor's row length) and *n_experts vectors (1 for dense tensors and for
+ * every legacy entry). Either pointer may be NULL.
+ * Returns: QNT_OK, QNT_E_NOT_FOUND (no entry of that name),
+ * QNT_E_INVALID_ARG. Thread-safety: any thread. Since: 1.0 */
+QNT_API qnt_status qnt_imatrix_shape(const qnt_imatrix *im, const char *tensor_name, int64_t *n_per_row,
+				     int64_t *n_experts);
+
+/* The importance of a tensor: for `expert` in 0..n_experts-1, *values
+ * points to its n_per_row values (*n = n_per_row); expert -1 gives all of
+ * them, expert by expert (*n = n_experts * n_per_row). The values are
+ * finite and non-negative, owned by `im` and valid until it is closed.
+ * Returns: QNT_OK, QNT_E_NOT_FOUND (no entry of that name),
+ * QNT_E_INVALID_ARG (NULL argument, expert out of range); the message is in
+ * qnt_ctx_last_error(NULL). Thread-safety: any thread. Since: 1.0 */
+QNT_API qnt_status qnt_imatrix_get(const qnt_imatrix *im, const char *tensor_name, int64_t expert,
+				   const float **values, int64_t *n);
 
 /* ------------------------------------------------------------------------ */
 /* MLX formats                                                               */
