@@ -42,11 +42,13 @@
  * better, so it is never worse than ggml for the same data.
  *
  * tq2_0 and q2_0 store 2-bit codes c read as (c - 1) * d, so code 3 is the
- * value 2d. ggml's quantizers never write it (|x / d| <= 1), but every ggml
- * kernel decodes (c & 3) - 1 arithmetically (the reference, x86, ARM,
- * RISC-V, Metal and Vulkan code), so the importance search uses the four
- * levels -1, 0, 1, 2 (and their negatives, with d < 0) for both formats; on
- * exactly ternary data the best fit is still ternary.
+ * value 2d. ggml's quantizers never write it (|x / d| <= 1), although every
+ * ggml kernel decodes (c & 3) - 1 arithmetically (the reference, x86, ARM,
+ * RISC-V, Metal and Vulkan code). tq2_0 is a ternary format, and engines may
+ * rely on that (sign-based ternary kernels), so its search keeps to the
+ * levels -1, 0, 1. q2_0 is a plain 2-bit format: its search uses all four
+ * levels -1, 0, 1, 2 (and their negatives, with d < 0); on exactly ternary
+ * data the best fit is still ternary.
  *
  * Built with -ffp-contract=off (no fused multiply-add anywhere).
  */
@@ -775,7 +777,7 @@ static void weighted_tq2_0(const float *x, const float *w, void *out)
 		return;
 	deq_tq2_0(b, y, QK_K);
 	const double ref_err = wsse(x, y, w, QK_K);
-	if (!(search_levels(x, w, QK_K, -1, 2, 1, &h, c) < INFINITY))
+	if (!(search_levels(x, w, QK_K, -1, 1, 1, &h, c) < INFINITY))
 		return;
 	put_d(&nb.d, h);
 	pack_tq2_0(c, &nb);
