@@ -539,104 +539,119 @@ static void start_from_ref(const float *x, const float *w, ref_block_fn ref, qnt
 /* Row drivers                                                          */
 /* ------------------------------------------------------------------ */
 
-#define ROW_DRIVER(name, blk_t, ref_fn, deq_fn, weighted_fn)                                   \
+/* What the weighted search needs to know of a format: its reference block,
+ * its decoder, the code range (value d*c for symmetric formats, d*c + m with
+ * a min) and how a search result is packed. */
+struct legacy_fmt {
+	ref_block_fn ref;
+	qnt__dequantize_fn deq;
+	size_t block_bytes;
+	int cmin, cmax, with_min;
+	void (*pack)(const struct cand *best, void *blk);
+};
+
+static void codes_u8(const struct cand *best, int offset, uint8_t *c)
+{
+	for (int j = 0; j < QK; j++)
+		c[j] = (uint8_t)(best->c[j] + offset);
+}
+
+static void pack_q4_0(const struct cand *best, void *blk)
+{
+	struct blk_q4_0 *b = blk;
+	uint8_t c[QK];
+	codes_u8(best, 8, c);
+	b->d = qnt__fp32_to_fp16(best->d);
+	pack_nibbles(c, b->qs);
+}
+
+static void pack_q5_0(const struct cand *best, void *blk)
+{
+	struct blk_q5_0 *b = blk;
+	uint8_t c[QK];
+	codes_u8(best, 16, c);
+	b->d = qnt__fp32_to_fp16(best->d);
+	pack_nibbles(c, b->qs);
+	pack_high_bits(c, b->qh);
+}
+
+static void pack_q8_0(const struct cand *best, void *blk)
+{
+	struct blk_q8_0 *b = blk;
+	b->d = qnt__fp32_to_fp16(best->d);
+	for (int j = 0; j < QK; j++)
+		b->qs[j] = (int8_t)best->c[j];
+}
+
+static void pack_q4_1(const struct cand *best, void *blk)
+{
+	struct blk_q4_1 *b = blk;
+	uint8_t c[QK];
+	codes_u8(best, 0, c);
+	b->d = qnt__fp32_to_fp16(best->d);
+	b->m = qnt__fp32_to_fp16(best->m);
+	pack_nibbles(c, b->qs);
+}
+
+static void pack_q5_1(const struct cand *best, void *blk)
+{
+	struct blk_q5_1 *b = blk;
+	uint8_t c[QK];
+	codes_u8(best, 0, c);
+	b->d = qnt__fp32_to_fp16(best->d);
+	b->m = qnt__fp32_to_fp16(best->m);
+	pack_nibbles(c, b->qs);
+	pack_high_bits(c, b->qh);
+}
+
+static const struct legacy_fmt fmt_q4_0 = { qnt__ref_q4_0, deq_q4_0, sizeof(struct blk_q4_0), -8, 7, 0, pack_q4_0 };
+static const struct legacy_fmt fmt_q5_0 = { qnt__ref_q5_0, deq_q5_0, sizeof(struct blk_q5_0), -16, 15, 0, pack_q5_0 };
+/* q8_0 leaves out -128: SIMD dot products that take |q| would overflow */
+static const struct legacy_fmt fmt_q8_0 = { qnt__ref_q8_0, deq_q8_0, sizeof(struct blk_q8_0), -127, 127, 0, pack_q8_0 };
+static const struct legacy_fmt fmt_q4_1 = { qnt__ref_q4_1, deq_q4_1, sizeof(struct blk_q4_1), 0, 15, 1, pack_q4_1 };
+static const struct legacy_fmt fmt_q5_1 = { qnt__ref_q5_1, deq_q5_1, sizeof(struct blk_q5_1), 0, 31, 1, pack_q5_1 };
+
+/* One block: ggml's block, replaced by the search's when that is better in
+ * weighted error. */
+static void weighted_block(const struct legacy_fmt *f, const float *x, const float *w, void *blk)
+{
+	struct cand best;
+	start_from_ref(x, w, f->ref, f->deq, blk, &best);
+	const double ref_err = best.err;
+	if (f->with_min)
+		search_asym(x, w, f->cmax, &best);
+	else
+		search_sym(x, w, f->cmin, f->cmax, &best);
+	if (best.err < ref_err)
+		f->pack(&best, blk);
+}
+
+static void quant_rows(const struct legacy_fmt *f, const float *src, void *dst, int64_t nrows, int64_t n,
+		       const float *imp)
+{
+	unsigned char *b = dst;
+	for (int64_t r = 0; r < nrows; r++) {
+		const float *x = src + r * n;
+		for (int64_t i = 0; i < n / QK; i++, b += f->block_bytes) {
+			if (imp && !all_zero(imp + i * QK))
+				weighted_block(f, x + i * QK, imp + i * QK, b);
+			else
+				f->ref(x + i * QK, b);
+		}
+	}
+}
+
+#define ROW_DRIVER(name, fmt)                                                                   \
 	static void name(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp) \
 	{                                                                                       \
-		blk_t *b = dst;                                                                 \
-		for (int64_t r = 0; r < nrows; r++) {                                           \
-			const float *x = src + r * n;                                           \
-			for (int64_t i = 0; i < n / QK; i++, b++) {                             \
-				if (imp && !all_zero(imp + i * QK))                              \
-					weighted_fn(x + i * QK, imp + i * QK, b);               \
-				else                                                            \
-					ref_fn(x + i * QK, b);                                  \
-			}                                                                       \
-		}                                                                               \
+		quant_rows(&fmt, src, dst, nrows, n, imp);                                      \
 	}
 
-static void weighted_q4_0(const float *x, const float *w, struct blk_q4_0 *b)
-{
-	struct cand best;
-	start_from_ref(x, w, qnt__ref_q4_0, deq_q4_0, b, &best);
-	double ref_err = best.err;
-	search_sym(x, w, -8, 7, &best);
-	if (best.err < ref_err) {
-		uint8_t c[QK];
-		for (int j = 0; j < QK; j++)
-			c[j] = (uint8_t)(best.c[j] + 8);
-		b->d = qnt__fp32_to_fp16(best.d);
-		pack_nibbles(c, b->qs);
-	}
-}
-
-static void weighted_q5_0(const float *x, const float *w, struct blk_q5_0 *b)
-{
-	struct cand best;
-	start_from_ref(x, w, qnt__ref_q5_0, deq_q5_0, b, &best);
-	double ref_err = best.err;
-	search_sym(x, w, -16, 15, &best);
-	if (best.err < ref_err) {
-		uint8_t c[QK];
-		for (int j = 0; j < QK; j++)
-			c[j] = (uint8_t)(best.c[j] + 16);
-		b->d = qnt__fp32_to_fp16(best.d);
-		pack_nibbles(c, b->qs);
-		pack_high_bits(c, b->qh);
-	}
-}
-
-static void weighted_q8_0(const float *x, const float *w, struct blk_q8_0 *b)
-{
-	struct cand best;
-	start_from_ref(x, w, qnt__ref_q8_0, deq_q8_0, b, &best);
-	double ref_err = best.err;
-	/* -128 is left out: SIMD dot products that take |q| would overflow */
-	search_sym(x, w, -127, 127, &best);
-	if (best.err < ref_err) {
-		b->d = qnt__fp32_to_fp16(best.d);
-		for (int j = 0; j < QK; j++)
-			b->qs[j] = (int8_t)best.c[j];
-	}
-}
-
-static void weighted_q4_1(const float *x, const float *w, struct blk_q4_1 *b)
-{
-	struct cand best;
-	start_from_ref(x, w, qnt__ref_q4_1, deq_q4_1, b, &best);
-	double ref_err = best.err;
-	search_asym(x, w, 15, &best);
-	if (best.err < ref_err) {
-		uint8_t c[QK];
-		for (int j = 0; j < QK; j++)
-			c[j] = (uint8_t)best.c[j];
-		b->d = qnt__fp32_to_fp16(best.d);
-		b->m = qnt__fp32_to_fp16(best.m);
-		pack_nibbles(c, b->qs);
-	}
-}
-
-static void weighted_q5_1(const float *x, const float *w, struct blk_q5_1 *b)
-{
-	struct cand best;
-	start_from_ref(x, w, qnt__ref_q5_1, deq_q5_1, b, &best);
-	double ref_err = best.err;
-	search_asym(x, w, 31, &best);
-	if (best.err < ref_err) {
-		uint8_t c[QK];
-		for (int j = 0; j < QK; j++)
-			c[j] = (uint8_t)best.c[j];
-		b->d = qnt__fp32_to_fp16(best.d);
-		b->m = qnt__fp32_to_fp16(best.m);
-		pack_nibbles(c, b->qs);
-		pack_high_bits(c, b->qh);
-	}
-}
-
-ROW_DRIVER(quant_q4_0, struct blk_q4_0, qnt__ref_q4_0, deq_q4_0, weighted_q4_0)
-ROW_DRIVER(quant_q4_1, struct blk_q4_1, qnt__ref_q4_1, deq_q4_1, weighted_q4_1)
-ROW_DRIVER(quant_q5_0, struct blk_q5_0, qnt__ref_q5_0, deq_q5_0, weighted_q5_0)
-ROW_DRIVER(quant_q5_1, struct blk_q5_1, qnt__ref_q5_1, deq_q5_1, weighted_q5_1)
-ROW_DRIVER(quant_q8_0, struct blk_q8_0, qnt__ref_q8_0, deq_q8_0, weighted_q8_0)
+ROW_DRIVER(quant_q4_0, fmt_q4_0)
+ROW_DRIVER(quant_q4_1, fmt_q4_1)
+ROW_DRIVER(quant_q5_0, fmt_q5_0)
+ROW_DRIVER(quant_q5_1, fmt_q5_1)
+ROW_DRIVER(quant_q8_0, fmt_q8_0)
 
 /* q8_1 is the activation companion of q4_1/q5_1: importance does not apply. */
 static void quant_q8_1(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
