@@ -332,6 +332,7 @@ static double werr(const float *x, const float *w, const int *c, float d, float 
 
 struct cand {
 	double err;
+	int found;  /* d, m and c hold a search result (else only err is set) */
 	float d, m; /* fp16-representable */
 	int c[QK];
 };
@@ -357,6 +358,7 @@ static void try_scale(const float *x, const float *w, float d, float m, int cmin
 			c.c[j] = nearest_code(x[j], id, m16, cmin, cmax);
 		c.err = werr(x, w, c.c, d16, m16);
 		if (c.err < best->err) {
+			c.found = 1;
 			c.d = d16;
 			c.m = m16;
 			*best = c;
@@ -395,6 +397,8 @@ static int lsq_fit(const float *x, const float *w, const int *c, int with_min, f
 /* Refits from the best codes until the error stops falling. */
 static void refine(const float *x, const float *w, int with_min, int cmin, int cmax, struct cand *best)
 {
+	if (!best->found) /* nothing beat the reference block: no codes to refit */
+		return;
 	for (int it = 0; it < 4; it++) {
 		double before = best->err;
 		float d, m;
@@ -533,6 +537,7 @@ static void start_from_ref(const float *x, const float *w, ref_block_fn ref, qnt
 		e += (double)w[j] * r * r;
 	}
 	best->err = e;
+	best->found = 0;
 }
 
 /* ------------------------------------------------------------------ */
