@@ -24,7 +24,7 @@ cc $(pkg-config --cflags libqnt) "$src/examples/quantize_tensor.c" -o "$tmp/shar
 LD_LIBRARY_PATH="$libdir" "$tmp/shared" q8_0 4 256 | grep -q '^q8_0: 4 x 256 floats'
 cc $(pkg-config --cflags libqnt) "$src/examples/quantize_tensor.c" -o "$tmp/static" \
 	"$libdir/libqnt.a" $(pkg-config --static --libs-only-other --libs-only-L libqnt) \
-	$(pkg-config --static --libs libuv | sed 's/-lqnt//') -ldl -lm -lpthread
+	$(pkg-config --static --libs libuv jansson | sed 's/-lqnt//') -ldl -lm -lpthread
 ldd "$tmp/static" | grep -q libqnt && { echo "FAIL: the static build still links libqnt.so"; exit 1; }
 "$tmp/static" q4_1 2 64 | grep -q '^q4_1: 2 x 64 floats'
 echo "install: headers, libqnt.pc, SONAME libqnt.so.1, shared and static builds of an example: ok"
