@@ -290,13 +290,16 @@ int cmd_bench(int argc, char **argv)
 	}
 	printf("%ld x %ld %s tensor, backend %s, %d threads, median of %ld runs\n\n", rows, cols,
 	       student ? "Student-t(3)" : "Gaussian", qnt_ctx_backend_name(ctx), (int)qnt_ctx_n_threads(ctx), reps);
-	printf("%-8s %7s %10s %12s %11s %13s %12s\n", "TYPE", "BPW", "RMSE", "RMSE search", "QUANT MB/s",
+	int w = 8;
+	for (int i = 0; i < nlist; i++)
+		w = (int)strlen(res[i].name) > w ? (int)strlen(res[i].name) : w;
+	printf("%-*s %7s %10s %12s %11s %13s %12s\n", w, "TYPE", "BPW", "RMSE", "RMSE search", "QUANT MB/s",
 	       "SEARCH MB/s", "DEQUANT MB/s");
 	for (int i = 0; i < nlist; i++) {
 		char s[32] = "-";
 		if (res[i].q_imp_mbs > 0)
 			snprintf(s, sizeof s, "%.0f", res[i].q_imp_mbs);
-		printf("%-8s %7.4f %10.6f %12.6f %11.0f %13s %12.0f\n", res[i].name, res[i].bpw, res[i].rmse,
+		printf("%-*s %7.4f %10.6f %12.6f %11.0f %13s %12.0f\n", w, res[i].name, res[i].bpw, res[i].rmse,
 		       res[i].rmse_imp, res[i].q_mbs, s, res[i].dq_mbs);
 	}
 	printf("\nRMSE: relative, sqrt(sum((x-x^)^2)/sum(x^2)); 'search' = libqnt's quantizer with\n"
