@@ -28,6 +28,7 @@
 #include "qnt_fp.h"
 #include "qnt_internal.h"
 #include "formats.h"
+#include "ggml_fit.h"
 
 #include <math.h>
 #include <string.h>
@@ -82,15 +83,6 @@ _Static_assert(sizeof(struct blk_q8_K) == 292, "q8_K block");
 /* Scalar helpers with ggml's exact semantics                           */
 /* ------------------------------------------------------------------ */
 
-/* Round to nearest, ties to even, by adding 1.5 * 2^23 and reading the low
- * mantissa bits (ggml's nearest_int, defined for every input: far outside
- * +-2^22 it gives the same wrapped value ggml gets). */
-static inline int nearest_int(float f)
-{
-	float v = f + 12582912.0f;
-	return (int)(qnt__f32_bits(v) & 0x007fffffu) - 0x00400000;
-}
-
 /* fp32 -> fp16 as ggml's portable conversion does it: like
  * qnt__fp32_to_fp16, except that every NaN becomes 0x7e00 (with its sign). */
 static inline uint16_t to_fp16(float f)
@@ -106,11 +98,6 @@ static inline float from_fp16(uint16_t h)
 	return qnt__fp16_to_fp32(h);
 }
 
-static inline int clampi(int v, int lo, int hi)
-{
-	return v < lo ? lo : v > hi ? hi : v;
-}
-
 /* Nearest integer to t within [lo, hi] (NaN gives lo). */
 static inline int round_clamp(double t, int lo, int hi)
 {
@@ -118,7 +105,7 @@ static inline int round_clamp(double t, int lo, int hi)
 		return lo;
 	if (t >= hi)
 		return hi;
-	return clampi((int)floor(t + 0.5), lo, hi);
+	return qnt__clampi((int)floor(t + 0.5), lo, hi);
 }
 
 /* ------------------------------------------------------------------ */
@@ -340,9 +327,9 @@ static double sub_codes(const struct kfmt *f, const float *x, const float *w, fl
 	float y[32];
 	for (int i = 0; i < n; i++) {
 		const float t = (x[i] + ml) * id;
-		int c = !(t > (float)lo) ? lo : t >= (float)hi ? hi : nearest_int(t);
+		int c = !(t > (float)lo) ? lo : t >= (float)hi ? hi : qnt__nearest_int(t);
 		if (!finite)
-			c = clampi(0, lo, hi);
+			c = qnt__clampi(0, lo, hi);
 		q[i] = (int8_t)c;
 		y[i] = dl * (float)c - ml;
 	}
@@ -451,7 +438,7 @@ static void fit_sub_affine(int n, int nmax, const float *x, const float *w, floa
 		const float iscale = ((float)nmax - 1.0f + 0.08f * (float)is) / range;
 		for (int i = 0; i < n; i++) {
 			const float t = iscale * (x[i] - lo);
-			q[i] = (int8_t)(t >= (float)nmax ? nmax : !(t > 0) ? 0 : nearest_int(t));
+			q[i] = (int8_t)(t >= (float)nmax ? nmax : !(t > 0) ? 0 : qnt__nearest_int(t));
 		}
 		sub_sums(n, x, w, q, &sm);
 		double a = 0, c = 0, e = lsq_solve(&sm, 1, &a, &c);
@@ -502,7 +489,7 @@ static float fit_sub_sym(int n, int qlo, int qhi, const float *x, const float *w
 			const float iscale = target / vmax;
 			for (int i = 0; i < n; i++) {
 				const float t = iscale * x[i];
-				q[i] = (int8_t)(!(t > (float)qlo) ? qlo : t >= (float)qhi ? qhi : nearest_int(t));
+				q[i] = (int8_t)(!(t > (float)qlo) ? qlo : t >= (float)qhi ? qhi : qnt__nearest_int(t));
 			}
 			sub_sums(n, x, w, q, &sm);
 			double a = 0, c = 0, err = lsq_solve(&sm, 0, &a, &c);
@@ -539,23 +526,23 @@ static int choose_sub(const struct kfmt *f, const float *x, const float *w, stru
 	if (st->d != 0.0f) {
 		if (first) {
 			s0 = round_clamp(floor(a / st->d), f->slo, f->shi);
-			s1 = clampi(s0 + 1, f->slo, f->shi);
+			s1 = qnt__clampi(s0 + 1, f->slo, f->shi);
 		} else {
 			const int c = round_clamp(a / st->d, f->slo, f->shi);
-			s0 = clampi(c - 1, f->slo, f->shi);
-			s1 = clampi(c + 1, f->slo, f->shi);
+			s0 = qnt__clampi(c - 1, f->slo, f->shi);
+			s1 = qnt__clampi(c + 1, f->slo, f->shi);
 		}
 	} else {
-		s0 = s1 = clampi(0, f->slo, f->shi);
+		s0 = s1 = qnt__clampi(0, f->slo, f->shi);
 	}
 	if (f->mhi != 0 && st->dmin != 0.0f) {
 		if (first) {
 			m0 = round_clamp(floor(mn / st->dmin), 0, f->mhi);
-			m1 = clampi(m0 + 1, 0, f->mhi);
+			m1 = qnt__clampi(m0 + 1, 0, f->mhi);
 		} else {
 			const int c = round_clamp(mn / st->dmin, 0, f->mhi);
-			m0 = clampi(c - 1, 0, f->mhi);
-			m1 = clampi(c + 1, 0, f->mhi);
+			m0 = qnt__clampi(c - 1, 0, f->mhi);
+			m1 = qnt__clampi(c + 1, 0, f->mhi);
 		}
 	}
 	double best = first ? INFINITY : st->serr[j];
@@ -758,134 +745,6 @@ static void refine(const struct kfmt *f, const float *x, const float *w, struct 
 /* ggml's fitting helpers (same operations, same order)                 */
 /* ------------------------------------------------------------------ */
 
-/* Scale and min of n values for codes 0..nmax, weighted; a scan of nstep+1
- * scales with a least-squares refit each (ggml's make_qkx2_quants, which is
- * also its make_qkx3_quants when weights are given). Returns the scale and
- * the negated min in *the_min. */
-static float ggml_fit_affine(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *the_min,
-			     uint8_t *Laux, float rmin, float rdelta, int nstep, int use_mad)
-{
-	float min = x[0], max = x[0];
-	float sum_w = weights[0];
-	float sum_x = sum_w * x[0];
-	for (int i = 1; i < n; i++) {
-		if (x[i] < min)
-			min = x[i];
-		if (x[i] > max)
-			max = x[i];
-		float w = weights[i];
-		sum_w += w;
-		sum_x += w * x[i];
-	}
-	if (min > 0)
-		min = 0;
-	if (max == min) {
-		memset(L, 0, (size_t)n);
-		*the_min = -min;
-		return 0.0f;
-	}
-	float iscale = (float)nmax / (max - min);
-	float scale = 1 / iscale;
-	float best_error = 0;
-	for (int i = 0; i < n; i++) {
-		int l = nearest_int(iscale * (x[i] - min));
-		L[i] = (uint8_t)clampi(l, 0, nmax);
-		float diff = scale * (float)L[i] + min - x[i];
-		diff = use_mad ? fabsf(diff) : diff * diff;
-		best_error += weights[i] * diff;
-	}
-	if (nstep < 1) {
-		*the_min = -min;
-		return scale;
-	}
-	for (int is = 0; is <= nstep; is++) {
-		iscale = (rmin + rdelta * (float)is + (float)nmax) / (max - min);
-		float sum_l = 0, sum_l2 = 0, sum_xl = 0;
-		for (int i = 0; i < n; i++) {
-			int l = clampi(nearest_int(iscale * (x[i] - min)), 0, nmax);
-			Laux[i] = (uint8_t)l;
-			float w = weights[i];
-			sum_l += w * (float)l;
-			sum_l2 += w * (float)l * (float)l;
-			sum_xl += w * (float)l * x[i];
-		}
-		float D = sum_w * sum_l2 - sum_l * sum_l;
-		if (D > 0) {
-			float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-			float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-			if (this_min > 0) {
-				this_min = 0;
-				this_scale = sum_xl / sum_l2;
-			}
-			float cur_error = 0;
-			for (int i = 0; i < n; i++) {
-				float diff = this_scale * (float)Laux[i] + this_min - x[i];
-				diff = use_mad ? fabsf(diff) : diff * diff;
-				cur_error += weights[i] * diff;
-			}
-			if (cur_error < best_error) {
-				memcpy(L, Laux, (size_t)n);
-				best_error = cur_error;
-				scale = this_scale;
-				min = this_min;
-			}
-		}
-	}
-	*the_min = -min;
-	return scale;
-}
-
-/* Symmetric scale for codes -nmax..nmax-1 (stored biased by nmax), weights
- * qw or x^2: ggml's make_qx_quants with rmse_type 1. */
-static float ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float *qw)
-{
-	float max = 0, amax = 0;
-	for (int i = 0; i < n; i++) {
-		float ax = fabsf(x[i]);
-		if (ax > amax) {
-			amax = ax;
-			max = x[i];
-		}
-	}
-	if (amax < GROUP_MAX_EPS) {
-		memset(L, 0, (size_t)n);
-		return 0.0f;
-	}
-	float wt[32]; /* the weights, taken out of the loops */
-	for (int i = 0; i < n; i++)
-		wt[i] = qw ? qw[i] : x[i] * x[i];
-	float iscale = (float)-nmax / max;
-	float sumlx = 0, suml2 = 0;
-	for (int i = 0; i < n; i++) {
-		int l = clampi(nearest_int(iscale * x[i]), -nmax, nmax - 1);
-		L[i] = (int8_t)(l + nmax);
-		float w = wt[i];
-		sumlx += w * x[i] * (float)l;
-		suml2 += w * (float)l * (float)l;
-	}
-	float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
-	float best = scale * sumlx;
-	for (int is = -9; is <= 9; is++) {
-		if (is == 0)
-			continue;
-		iscale = -((float)nmax + 0.1f * (float)is) / max;
-		sumlx = suml2 = 0;
-		for (int i = 0; i < n; i++) {
-			int l = clampi(nearest_int(iscale * x[i]), -nmax, nmax - 1);
-			float w = wt[i];
-			sumlx += w * x[i] * (float)l;
-			suml2 += w * (float)l * (float)l;
-		}
-		if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-			for (int i = 0; i < n; i++)
-				L[i] = (int8_t)(nmax + clampi(nearest_int(iscale * x[i]), -nmax, nmax - 1));
-			scale = sumlx / suml2;
-			best = scale * sumlx;
-		}
-	}
-	return scale;
-}
-
 /* q3_K's sub-block fit (ggml's make_q3_quants with do_rmse): weights x^2,
  * then up to 5 passes moving single codes while the fit improves. */
 static float ggml_fit_q3(int n, int nmax, const float *x, int8_t *L)
@@ -905,7 +764,7 @@ static float ggml_fit_q3(int n, int nmax, const float *x, int8_t *L)
 	float iscale = (float)-nmax / max;
 	float sumlx = 0, suml2 = 0;
 	for (int i = 0; i < n; i++) {
-		int l = clampi(nearest_int(iscale * x[i]), -nmax, nmax - 1);
+		int l = qnt__clampi(qnt__nearest_int(iscale * x[i]), -nmax, nmax - 1);
 		L[i] = (int8_t)l;
 		float w = x[i] * x[i];
 		sumlx += w * x[i] * (float)l;
@@ -918,7 +777,7 @@ static float ggml_fit_q3(int n, int nmax, const float *x, int8_t *L)
 			float slx = sumlx - w * x[i] * (float)L[i];
 			if (slx > 0) {
 				float sl2 = suml2 - w * (float)L[i] * (float)L[i];
-				int new_l = clampi(nearest_int(x[i] * sl2 / slx), -nmax, nmax - 1);
+				int new_l = qnt__clampi(qnt__nearest_int(x[i] * sl2 / slx), -nmax, nmax - 1);
 				if (new_l != L[i]) {
 					slx += w * x[i] * (float)new_l;
 					sl2 += w * (float)new_l * (float)new_l;
@@ -952,7 +811,7 @@ static float ggml_fit_positive(int n, int nmax, const float *x, uint8_t *L, cons
 	}
 	float iscale = (float)nmax / max;
 	for (int i = 0; i < n; i++)
-		L[i] = (uint8_t)nearest_int(iscale * x[i]);
+		L[i] = (uint8_t)qnt__nearest_int(iscale * x[i]);
 	float scale = 1 / iscale;
 	float best_mse = 0;
 	for (int i = 0; i < n; i++) {
@@ -966,7 +825,7 @@ static float ggml_fit_positive(int n, int nmax, const float *x, uint8_t *L, cons
 		float scale_is = 1 / iscale_is;
 		float mse = 0;
 		for (int i = 0; i < n; i++) {
-			int l = nearest_int(iscale_is * x[i]);
+			int l = qnt__nearest_int(iscale_is * x[i]);
 			l = l < nmax ? l : nmax;
 			float diff = x[i] - scale_is * (float)l;
 			mse += qw[i] * diff * diff;
@@ -978,7 +837,7 @@ static float ggml_fit_positive(int n, int nmax, const float *x, uint8_t *L, cons
 	}
 	float sumlx = 0, suml2 = 0;
 	for (int i = 0; i < n; i++) {
-		int l = nearest_int(iscale * x[i]);
+		int l = qnt__nearest_int(iscale * x[i]);
 		l = l < nmax ? l : nmax;
 		L[i] = (uint8_t)l;
 		float w = qw[i];
@@ -992,7 +851,7 @@ static float ggml_fit_positive(int n, int nmax, const float *x, uint8_t *L, cons
 			float slx = sumlx - w * x[i] * (float)L[i];
 			float sl2 = suml2 - w * (float)L[i] * (float)L[i];
 			if (slx > 0 && sl2 > 0) {
-				int new_l = nearest_int(x[i] * sl2 / slx);
+				int new_l = qnt__nearest_int(x[i] * sl2 / slx);
 				new_l = new_l < nmax ? new_l : nmax;
 				if (new_l != L[i]) {
 					slx += w * x[i] * (float)new_l;
@@ -1027,7 +886,7 @@ static void requant_affine(const float *x, int nsub, int sub, int nmax, float d1
 			continue;
 		const float dm = dmin16 * (float)m[j];
 		for (int i = 0; i < sub; i++)
-			L[sub * j + i] = (uint8_t)clampi(nearest_int((x[sub * j + i] + dm) / d), 0, nmax);
+			L[sub * j + i] = (uint8_t)qnt__clampi(qnt__nearest_int((x[sub * j + i] + dm) / d), 0, nmax);
 	}
 }
 
@@ -1041,7 +900,7 @@ static void ggml_q2_K(const float *x, struct blk_q2_K *b, const float *qw)
 		for (int j = 0; j < 16; j++) {
 			for (int l = 0; l < 16; l++)
 				weights[l] = fabsf(x[16 * j + l]);
-			scales[j] = ggml_fit_affine(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f,
+			scales[j] = qnt__ggml_fit_affine(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f,
 						    15, 1);
 			if (scales[j] > max_scale)
 				max_scale = scales[j];
@@ -1051,7 +910,7 @@ static void ggml_q2_K(const float *x, struct blk_q2_K *b, const float *qw)
 		if (max_scale > 0) {
 			const float iscale = 15.0f / max_scale;
 			for (int j = 0; j < 16; j++)
-				b->scales[j] = (uint8_t)nearest_int(iscale * scales[j]);
+				b->scales[j] = (uint8_t)qnt__nearest_int(iscale * scales[j]);
 			b->d = to_fp16(max_scale / 15.0f);
 		} else {
 			memset(b->scales, 0, 16);
@@ -1060,7 +919,7 @@ static void ggml_q2_K(const float *x, struct blk_q2_K *b, const float *qw)
 		if (max_min > 0) {
 			const float iscale = 15.0f / max_min;
 			for (int j = 0; j < 16; j++)
-				b->scales[j] |= (uint8_t)((unsigned)nearest_int(iscale * mins[j]) << 4);
+				b->scales[j] |= (uint8_t)((unsigned)qnt__nearest_int(iscale * mins[j]) << 4);
 			b->dmin = to_fp16(max_min / 15.0f);
 		} else {
 			b->dmin = to_fp16(0.0f);
@@ -1076,7 +935,7 @@ static void ggml_q2_K(const float *x, struct blk_q2_K *b, const float *qw)
 				weights[l] = qw[16 * j + l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
 			for (int l = 0; l < 16; l++)
 				sw[j] += weights[l];
-			scales[j] = ggml_fit_affine(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f,
+			scales[j] = qnt__ggml_fit_affine(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f,
 						    36, 0);
 		}
 		const float dm = ggml_fit_positive(16, 15, scales, Ls, sw);
@@ -1114,8 +973,8 @@ static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
 		if (max_scale != 0.0f) {
 			const float iscale = -32.0f / max_scale;
 			for (int j = 0; j < 16; j++) {
-				int8_t l = (int8_t)(uint8_t)nearest_int(iscale * scales[j]);
-				l = (int8_t)(clampi(l, -32, 31) + 32);
+				int8_t l = (int8_t)(uint8_t)qnt__nearest_int(iscale * scales[j]);
+				l = (int8_t)(qnt__clampi(l, -32, 31) + 32);
 				l6[j] = (uint8_t)l;
 			}
 			pack_scales_q3(l6, b->scales);
@@ -1138,9 +997,9 @@ static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
 			for (int l = 0; l < 16; l++)
 				sumw += weight[l];
 			sw[j] = sumw;
-			scales[j] = ggml_fit_sym(16, 4, x + 16 * j, L + 16 * j, weight);
+			scales[j] = qnt__ggml_fit_sym(16, 4, x + 16 * j, L + 16 * j, weight);
 		}
-		const float d_block = ggml_fit_sym(16, 32, scales, Ls, sw);
+		const float d_block = qnt__ggml_fit_sym(16, 32, scales, Ls, sw);
 		for (int j = 0; j < 16; j++)
 			l6[j] = (uint8_t)Ls[j];
 		pack_scales_q3(l6, b->scales);
@@ -1152,7 +1011,7 @@ static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
 		if (d == 0.0f)
 			continue;
 		for (int i = 0; i < 16; i++)
-			L[16 * j + i] = (int8_t)(clampi(nearest_int(x[16 * j + i] / d), -4, 3) + 4);
+			L[16 * j + i] = (int8_t)(qnt__clampi(qnt__nearest_int(x[16 * j + i] / d), -4, 3) + 4);
 	}
 	pack_q3_codes((uint8_t *)L, b);
 }
@@ -1173,10 +1032,10 @@ static void ggml_q45_K(const float *x, uint16_t *pd, uint16_t *pdmin, uint8_t *s
 			for (int l = 0; l < 32; l++)
 				weights[l] = av_x + fabsf(x[32 * j + l]);
 			if (nmax == 15)
-				scales[j] = ggml_fit_affine(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -1.0f,
+				scales[j] = qnt__ggml_fit_affine(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -1.0f,
 							    0.1f, 20, 0);
 			else
-				scales[j] = ggml_fit_affine(32, 31, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.5f,
+				scales[j] = qnt__ggml_fit_affine(32, 31, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.5f,
 							    0.1f, 15, 0);
 			if (scales[j] > max_scale)
 				max_scale = scales[j];
@@ -1186,8 +1045,8 @@ static void ggml_q45_K(const float *x, uint16_t *pd, uint16_t *pdmin, uint8_t *s
 		const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
 		const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
 		for (int j = 0; j < 8; j++) {
-			uint8_t a = (uint8_t)nearest_int(inv_scale * scales[j]);
-			uint8_t m = (uint8_t)nearest_int(inv_min * mins[j]);
+			uint8_t a = (uint8_t)qnt__nearest_int(inv_scale * scales[j]);
+			uint8_t m = (uint8_t)qnt__nearest_int(inv_min * mins[j]);
 			ls[j] = a < 63 ? a : 63;
 			lm[j] = m < 63 ? m : 63;
 		}
@@ -1207,7 +1066,7 @@ static void ggml_q45_K(const float *x, uint16_t *pd, uint16_t *pdmin, uint8_t *s
 			for (int l = 0; l < 32; l++)
 				sumw += weights[l];
 			sw[j] = sumw;
-			scales[j] = ggml_fit_affine(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f,
+			scales[j] = qnt__ggml_fit_affine(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f,
 						    36, 0);
 		}
 		const float d_block = ggml_fit_positive(8, 63, scales, ls, sw);
@@ -1246,7 +1105,7 @@ static void ggml_q6_K(const float *x, struct blk_q6_K *b, const float *qw)
 	float scales[16];
 	float max_scale = 0, max_abs_scale = 0;
 	for (int j = 0; j < 16; j++) {
-		scales[j] = ggml_fit_sym(16, 32, x + 16 * j, L + 16 * j, qw ? qw + 16 * j : NULL);
+		scales[j] = qnt__ggml_fit_sym(16, 32, x + 16 * j, L + 16 * j, qw ? qw + 16 * j : NULL);
 		const float a = fabsf(scales[j]);
 		if (a > max_abs_scale) {
 			max_abs_scale = a;
@@ -1261,7 +1120,7 @@ static void ggml_q6_K(const float *x, struct blk_q6_K *b, const float *qw)
 	const float iscale = -128.0f / max_scale;
 	b->d = to_fp16(1 / iscale);
 	for (int j = 0; j < 16; j++) {
-		int v = nearest_int(iscale * scales[j]);
+		int v = qnt__nearest_int(iscale * scales[j]);
 		b->scales[j] = (int8_t)(uint8_t)(v < 127 ? v : 127);
 	}
 	const float d16 = from_fp16(b->d);
@@ -1270,7 +1129,7 @@ static void ggml_q6_K(const float *x, struct blk_q6_K *b, const float *qw)
 		if (d == 0.0f)
 			continue;
 		for (int i = 0; i < 16; i++)
-			L[16 * j + i] = (int8_t)(clampi(nearest_int(x[16 * j + i] / d), -32, 31) + 32);
+			L[16 * j + i] = (int8_t)(qnt__clampi(qnt__nearest_int(x[16 * j + i] / d), -32, 31) + 32);
 	}
 	pack_q6_codes((const uint8_t *)L, b);
 }
@@ -1292,7 +1151,7 @@ static void ggml_q8_K(const float *x, struct blk_q8_K *b)
 	}
 	const float iscale = -127.0f / max;
 	for (int j = 0; j < QK_K; j++) {
-		int v = nearest_int(iscale * x[j]);
+		int v = qnt__nearest_int(iscale * x[j]);
 		b->qs[j] = (int8_t)(uint8_t)(v < 127 ? v : 127);
 	}
 	for (int j = 0; j < QK_K / 16; j++) {

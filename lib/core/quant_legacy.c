@@ -18,6 +18,7 @@
 #include "qnt_fp.h"
 #include "qnt_internal.h"
 #include "formats.h"
+#include "ggml_fit.h"
 #include "quant_legacy.h"
 
 #include <assert.h>
@@ -521,23 +522,73 @@ static int all_zero(const float *w)
 	return 1;
 }
 
-/* Writes ggml's block for x and records its weighted error as the one to
- * beat: the search replaces the block only when it finds a lower error. */
 typedef void (*ref_block_fn)(const float *x, void *blk);
 
-static void start_from_ref(const float *x, const float *w, ref_block_fn ref, qnt__dequantize_fn deq,
-			   void *blk, struct cand *best)
+/* ------------------------------------------------------------------ */
+/* ggml's importance-weighted blocks                                    */
+/* ------------------------------------------------------------------ */
+
+/* ggml's quantize_q4_0 / q5_0 / q4_1 / q5_1 with quant_weights: the weights
+ * imp[j] * sqrt(sigma2 + x[j]^2) (sigma2 the row's mean square), the scale
+ * from make_qx_quants (symmetric) or make_qkx3_quants (with a min). They are
+ * candidates the weighted search starts from, so that libqnt never does
+ * worse than ggml's imatrix path. */
+static void ggml_weights(const float *x, const float *imp, float sigma2, float *wt)
 {
-	float y[QK];
-	ref(x, blk);
-	deq(blk, y, QK);
-	double e = 0;
-	for (int j = 0; j < QK; j++) {
-		double r = (double)x[j] - (double)y[j];
-		e += (double)w[j] * r * r;
-	}
-	best->err = e;
-	best->found = 0;
+	for (int j = 0; j < QK; j++)
+		wt[j] = imp[j] * sqrtf(sigma2 + x[j] * x[j]);
+}
+
+static void ggml_imat_sym(const float *x, const float *wt, int nmax, uint16_t *d, uint8_t *c)
+{
+	int8_t L[QK];
+	float scale = qnt__ggml_fit_sym(QK, nmax, x, L, wt);
+	*d = qnt__fp32_to_fp16(scale);
+	for (int j = 0; j < QK; j++)
+		c[j] = (uint8_t)L[j];
+}
+
+static void ggml_imat_q4_0(const float *x, const float *wt, void *blk)
+{
+	struct blk_q4_0 *b = blk;
+	uint8_t c[QK];
+	ggml_imat_sym(x, wt, 8, &b->d, c);
+	pack_nibbles(c, b->qs);
+}
+
+static void ggml_imat_q5_0(const float *x, const float *wt, void *blk)
+{
+	struct blk_q5_0 *b = blk;
+	uint8_t c[QK];
+	ggml_imat_sym(x, wt, 16, &b->d, c);
+	pack_nibbles(c, b->qs);
+	pack_high_bits(c, b->qh);
+}
+
+static void ggml_imat_affine(const float *x, const float *wt, int nmax, uint16_t *d, uint16_t *m, uint8_t *c)
+{
+	uint8_t aux[QK];
+	float min;
+	float scale = qnt__ggml_fit_affine(QK, nmax, x, wt, c, &min, aux, -0.9f, 0.05f, 36, 0);
+	*d = qnt__fp32_to_fp16(scale);
+	*m = qnt__fp32_to_fp16(-min);
+}
+
+static void ggml_imat_q4_1(const float *x, const float *wt, void *blk)
+{
+	struct blk_q4_1 *b = blk;
+	uint8_t c[QK];
+	ggml_imat_affine(x, wt, 15, &b->d, &b->m, c);
+	pack_nibbles(c, b->qs);
+}
+
+static void ggml_imat_q5_1(const float *x, const float *wt, void *blk)
+{
+	struct blk_q5_1 *b = blk;
+	uint8_t c[QK];
+	ggml_imat_affine(x, wt, 31, &b->d, &b->m, c);
+	pack_nibbles(c, b->qs);
+	pack_high_bits(c, b->qh);
 }
 
 /* ------------------------------------------------------------------ */
@@ -549,6 +600,9 @@ static void start_from_ref(const float *x, const float *w, ref_block_fn ref, qnt
  * a min) and how a search result is packed. */
 struct legacy_fmt {
 	ref_block_fn ref;
+	/* ggml's block with importance (weights as ggml_weights gives them), or
+	 * NULL where ggml ignores importance (q8_0) */
+	void (*ggml_imat)(const float *x, const float *wt, void *blk);
 	qnt__dequantize_fn deq;
 	size_t block_bytes;
 	int cmin, cmax, with_min;
@@ -609,19 +663,45 @@ static void pack_q5_1(const struct cand *best, void *blk)
 	pack_high_bits(c, b->qh);
 }
 
-static const struct legacy_fmt fmt_q4_0 = { qnt__ref_q4_0, deq_q4_0, sizeof(struct blk_q4_0), -8, 7, 0, pack_q4_0 };
-static const struct legacy_fmt fmt_q5_0 = { qnt__ref_q5_0, deq_q5_0, sizeof(struct blk_q5_0), -16, 15, 0, pack_q5_0 };
+static const struct legacy_fmt fmt_q4_0 = { qnt__ref_q4_0, ggml_imat_q4_0, deq_q4_0, sizeof(struct blk_q4_0), -8, 7, 0, pack_q4_0 };
+static const struct legacy_fmt fmt_q5_0 = { qnt__ref_q5_0, ggml_imat_q5_0, deq_q5_0, sizeof(struct blk_q5_0), -16, 15, 0, pack_q5_0 };
 /* q8_0 leaves out -128: SIMD dot products that take |q| would overflow */
-static const struct legacy_fmt fmt_q8_0 = { qnt__ref_q8_0, deq_q8_0, sizeof(struct blk_q8_0), -127, 127, 0, pack_q8_0 };
-static const struct legacy_fmt fmt_q4_1 = { qnt__ref_q4_1, deq_q4_1, sizeof(struct blk_q4_1), 0, 15, 1, pack_q4_1 };
-static const struct legacy_fmt fmt_q5_1 = { qnt__ref_q5_1, deq_q5_1, sizeof(struct blk_q5_1), 0, 31, 1, pack_q5_1 };
+static const struct legacy_fmt fmt_q8_0 = { qnt__ref_q8_0, NULL, deq_q8_0, sizeof(struct blk_q8_0), -127, 127, 0, pack_q8_0 };
+static const struct legacy_fmt fmt_q4_1 = { qnt__ref_q4_1, ggml_imat_q4_1, deq_q4_1, sizeof(struct blk_q4_1), 0, 15, 1, pack_q4_1 };
+static const struct legacy_fmt fmt_q5_1 = { qnt__ref_q5_1, ggml_imat_q5_1, deq_q5_1, sizeof(struct blk_q5_1), 0, 31, 1, pack_q5_1 };
 
-/* One block: ggml's block, replaced by the search's when that is better in
- * weighted error. */
-static void weighted_block(const struct legacy_fmt *f, const float *x, const float *w, void *blk)
+static double block_werr(const struct legacy_fmt *f, const float *x, const float *w, const void *blk)
+{
+	float y[QK];
+	double e = 0;
+	f->deq(blk, y, QK);
+	for (int j = 0; j < QK; j++) {
+		double r = (double)x[j] - (double)y[j];
+		e += (double)w[j] * r * r;
+	}
+	return e;
+}
+
+/* One block: the better of ggml's two blocks (round-to-nearest, and its
+ * imatrix path when it has one), replaced by the search's when that is
+ * better still in weighted error. */
+static void weighted_block(const struct legacy_fmt *f, const float *x, const float *w, float sigma2, void *blk)
 {
 	struct cand best;
-	start_from_ref(x, w, f->ref, f->deq, blk, &best);
+	f->ref(x, blk);
+	best.err = block_werr(f, x, w, blk);
+	best.found = 0;
+	if (f->ggml_imat) {
+		unsigned char alt[sizeof(struct blk_q5_1)];
+		float wt[QK];
+		ggml_weights(x, w, sigma2, wt);
+		f->ggml_imat(x, wt, alt);
+		double e = block_werr(f, x, w, alt);
+		if (e < best.err) {
+			memcpy(blk, alt, f->block_bytes);
+			best.err = e;
+		}
+	}
 	const double ref_err = best.err;
 	if (f->with_min)
 		search_asym(x, w, f->cmax, &best);
@@ -637,9 +717,16 @@ static void quant_rows(const struct legacy_fmt *f, const float *src, void *dst, 
 	unsigned char *b = dst;
 	for (int64_t r = 0; r < nrows; r++) {
 		const float *x = src + r * n;
+		float sigma2 = 0;
+		if (imp) { /* the row's mean square, as ggml computes it */
+			float sum_x2 = 0;
+			for (int64_t j = 0; j < n; j++)
+				sum_x2 += x[j] * x[j];
+			sigma2 = sum_x2 / (float)n;
+		}
 		for (int64_t i = 0; i < n / QK; i++, b += f->block_bytes) {
 			if (imp && !all_zero(imp + i * QK))
-				weighted_block(f, x + i * QK, imp + i * QK, b);
+				weighted_block(f, x + i * QK, imp + i * QK, sigma2, b);
 			else
 				f->ref(x + i * QK, b);
 		}

@@ -113,4 +113,18 @@ static inline int32_t qnt__cvt_round(float v)
 	return INT32_MIN;
 }
 
+/* Round to nearest, ties to even, by adding 1.5 * 2^23 and reading the low
+ * mantissa bits (ggml's nearest_int, defined for every input: far outside
+ * +-2^22 it gives the same wrapped value ggml gets). */
+static inline int qnt__nearest_int(float f)
+{
+	float v = f + 12582912.0f;
+	return (int)(qnt__f32_bits(v) & 0x007fffffu) - 0x00400000;
+}
+
+static inline int qnt__clampi(int v, int lo, int hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
 #endif /* QNT_FP_H */
