@@ -162,6 +162,15 @@ typedef int32_t qnt_type;
 #define QNT_TYPE_Q5_K 13
 #define QNT_TYPE_Q6_K 14
 #define QNT_TYPE_Q8_K 15
+#define QNT_TYPE_IQ2_XXS 16
+#define QNT_TYPE_IQ2_XS 17
+#define QNT_TYPE_IQ3_XXS 18
+#define QNT_TYPE_IQ1_S 19
+#define QNT_TYPE_IQ4_NL 20
+#define QNT_TYPE_IQ3_S 21
+#define QNT_TYPE_IQ2_S 22
+#define QNT_TYPE_IQ4_XS 23
+#define QNT_TYPE_IQ1_M 29
 #define QNT_TYPE_BF16 30
 #define QNT_TYPE_TQ1_0 34
 #define QNT_TYPE_TQ2_0 35

@@ -19,6 +19,7 @@ static const struct family families[] = {
 	{ qnt__traits_float, &qnt__traits_float_count },
 	{ qnt__traits_legacy, &qnt__traits_legacy_count },
 	{ qnt__traits_kquants, &qnt__traits_kquants_count },
+	{ qnt__traits_iquants, &qnt__traits_iquants_count },
 	{ qnt__traits_lowbit, &qnt__traits_lowbit_count },
 	{ qnt__traits_mlx, &qnt__traits_mlx_count },
 };

@@ -12,6 +12,8 @@ extern const struct qnt__type_traits qnt__traits_legacy[]; /* quant_legacy.c */
 extern const size_t qnt__traits_legacy_count;
 extern const struct qnt__type_traits qnt__traits_kquants[]; /* quant_kquants.c */
 extern const size_t qnt__traits_kquants_count;
+extern const struct qnt__type_traits qnt__traits_iquants[]; /* quant_iquants.c */
+extern const size_t qnt__traits_iquants_count;
 extern const struct qnt__type_traits qnt__traits_lowbit[]; /* quant_lowbit.c */
 extern const size_t qnt__traits_lowbit_count;
 extern const struct qnt__type_traits qnt__traits_mlx[]; /* quant_mlx.c */

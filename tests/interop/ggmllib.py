@@ -50,6 +50,13 @@ def llama_cpp_version():
 
 # ggml_type values (ggml.h); equal to the GGUF type ids.
 GGML_TYPE = {"q2_K": 10, "q3_K": 11, "q4_K": 12, "q5_K": 13, "q6_K": 14, "q8_K": 15}
+# The i-quants, set up on first use (ggml_quantize_init builds their search
+# tables, which takes a while).
+GGML_TYPE_IQ = {"iq2_xxs": 16, "iq2_xs": 17, "iq3_xxs": 18, "iq1_s": 19, "iq4_nl": 20, "iq3_s": 21,
+                "iq2_s": 22, "iq4_xs": 23, "iq1_m": 29}
+# Formats whose ggml quantizer aborts the process without an imatrix
+# (ggml_quantize_requires_imatrix).
+GGML_REQUIRES_IMATRIX = {"iq2_xxs", "iq2_xs", "iq1_s"}
 
 TO_FLOAT = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)
 
@@ -87,16 +94,33 @@ class Ggml:
         lib.dequantize_row_q8_K.restype = None
         lib.dequantize_row_q8_K.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
         self._to_float = {}
-        for name, t in GGML_TYPE.items():
-            tr = lib.ggml_get_type_traits(t).contents
+        self._types = {}
+        self._inited = set()
+        for name in GGML_TYPE:
+            self._setup(name)
+
+    def _setup(self, name, init=True):
+        """Checks the type's name in ggml's traits and keeps its to_float;
+        with `init`, runs ggml_quantize_init once (for the lattice i-quants
+        it builds search tables, which takes seconds)."""
+        t = self._types.get(name)
+        if t is None:
+            t = GGML_TYPE.get(name, GGML_TYPE_IQ.get(name))
+            if t is None:
+                raise KeyError(name)
+            tr = self.lib.ggml_get_type_traits(t).contents
             if tr.type_name.decode() != name:
                 raise RuntimeError(f"ggml type {t} is {tr.type_name!r}, expected {name}: enum changed?")
             if tr.to_float:
                 self._to_float[name] = TO_FLOAT(tr.to_float)
-            lib.ggml_quantize_init(t)
+            self._types[name] = t
+        if init and name not in self._inited:
+            self.lib.ggml_quantize_init(t)
+            self._inited.add(name)
+        return t
 
     def row_size(self, name, n_per_row):
-        return self.lib.ggml_row_size(GGML_TYPE[name], n_per_row)
+        return self.lib.ggml_row_size(self._setup(name, init=False), n_per_row)
 
     def quantize(self, name, x, imatrix=None, fill=0):
         """x: 2-D float32 (rows x n_per_row). `fill` initialises dst (ggml
@@ -112,7 +136,9 @@ class Ggml:
         if imatrix is not None:
             imatrix = np.ascontiguousarray(imatrix, dtype=np.float32)
             imp = imatrix.ctypes.data
-        got = self.lib.ggml_quantize_chunk(GGML_TYPE[name], x.ctypes.data, out.ctypes.data, 0, nrows, n, imp)
+        if imp is None and name in GGML_REQUIRES_IMATRIX:
+            raise ValueError(f"ggml aborts when {name} is quantized without an imatrix")
+        got = self.lib.ggml_quantize_chunk(self._setup(name), x.ctypes.data, out.ctypes.data, 0, nrows, n, imp)
         assert got == out.size, (got, out.size)
         return out
 
@@ -123,5 +149,221 @@ class Ggml:
         if name == "q8_K":
             self.lib.dequantize_row_q8_K(q.ctypes.data, out.ctypes.data, out.size)
         else:
+            self._setup(name, init=False)
             self._to_float[name](q.ctypes.data, out.ctypes.data, out.size)
         return out
+
+
+# ---------------------------------------------------------------------------
+# ggml's CPU kernels (libggml-cpu): vec_dot per format and ggml_mul_mat
+# through a one-node graph, for the matrix-product interop test and
+# bench/bench_matmul.py.
+
+GGML_MAX_N_THREADS = 512
+
+VEC_DOT = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t,
+                           ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+FROM_FLOAT = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)
+
+
+class TypeTraitsCpu(ctypes.Structure):
+    """struct ggml_type_traits_cpu (ggml-cpu.h)."""
+    _fields_ = [
+        ("from_float", ctypes.c_void_p),
+        ("vec_dot", ctypes.c_void_p),
+        ("vec_dot_type", ctypes.c_int),
+        ("nrows", ctypes.c_int64),
+    ]
+
+
+class InitParams(ctypes.Structure):
+    """struct ggml_init_params (ggml.h)."""
+    _fields_ = [("mem_size", ctypes.c_size_t), ("mem_buffer", ctypes.c_void_p), ("no_alloc", ctypes.c_bool)]
+
+
+class ThreadpoolParams(ctypes.Structure):
+    """struct ggml_threadpool_params (ggml.h)."""
+    _fields_ = [
+        ("cpumask", ctypes.c_bool * GGML_MAX_N_THREADS),
+        ("n_threads", ctypes.c_int),
+        ("prio", ctypes.c_int),
+        ("poll", ctypes.c_uint32),
+        ("strict_cpu", ctypes.c_bool),
+        ("paused", ctypes.c_bool),
+    ]
+
+
+# Every ggml type id by name, for the formats the CPU backend multiplies.
+GGML_TYPE_ALL = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8, "q8_1": 9,
+                 **GGML_TYPE, **GGML_TYPE_IQ, "bf16": 30, "tq1_0": 34, "tq2_0": 35, "mxfp4": 39, "nvfp4": 40,
+                 "q1_0": 41, "q2_0": 42}
+
+
+class GgmlCpu:
+    """ggml's CPU backend: per-format vec_dot (with ggml's own activation
+    quantizer, from_float of the vec_dot_type) and ggml_mul_mat on a graph
+    run by a persistent thread pool."""
+
+    def __init__(self, base_path=None):
+        base_path = base_path or find_ggml_base()
+        self.base = ctypes.CDLL(base_path)
+        cpu_path = os.path.join(os.path.dirname(base_path), "libggml-cpu.so")
+        if not os.path.exists(cpu_path):
+            _skip(f"libggml-cpu.so not found next to {base_path}")
+        self.cpu = ctypes.CDLL(cpu_path)
+        b, c = self.base, self.cpu
+        c.ggml_cpu_init.restype = None
+        c.ggml_cpu_init()
+        c.ggml_get_type_traits_cpu.restype = ctypes.POINTER(TypeTraitsCpu)
+        c.ggml_get_type_traits_cpu.argtypes = [ctypes.c_int]
+        b.ggml_get_type_traits.restype = ctypes.POINTER(TypeTraits)
+        b.ggml_get_type_traits.argtypes = [ctypes.c_int]
+        b.ggml_row_size.restype = ctypes.c_size_t
+        b.ggml_row_size.argtypes = [ctypes.c_int, ctypes.c_int64]
+        b.ggml_quantize_init.restype = None
+        b.ggml_quantize_init.argtypes = [ctypes.c_int]
+        b.ggml_init.restype = ctypes.c_void_p
+        b.ggml_init.argtypes = [InitParams]
+        b.ggml_free.restype = None
+        b.ggml_free.argtypes = [ctypes.c_void_p]
+        b.ggml_new_tensor_2d.restype = ctypes.c_void_p
+        b.ggml_new_tensor_2d.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+        b.ggml_get_data.restype = ctypes.c_void_p
+        b.ggml_get_data.argtypes = [ctypes.c_void_p]
+        b.ggml_nbytes.restype = ctypes.c_size_t
+        b.ggml_nbytes.argtypes = [ctypes.c_void_p]
+        b.ggml_mul_mat.restype = ctypes.c_void_p
+        b.ggml_mul_mat.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+        b.ggml_new_graph.restype = ctypes.c_void_p
+        b.ggml_new_graph.argtypes = [ctypes.c_void_p]
+        b.ggml_build_forward_expand.restype = None
+        b.ggml_build_forward_expand.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        b.ggml_tensor_overhead.restype = ctypes.c_size_t
+        b.ggml_graph_overhead.restype = ctypes.c_size_t
+        b.ggml_threadpool_params_init.restype = None
+        b.ggml_threadpool_params_init.argtypes = [ctypes.POINTER(ThreadpoolParams), ctypes.c_int]
+        b.ggml_backend_graph_compute.restype = ctypes.c_int
+        b.ggml_backend_graph_compute.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        b.ggml_backend_free.restype = None
+        b.ggml_backend_free.argtypes = [ctypes.c_void_p]
+        c.ggml_threadpool_new.restype = ctypes.c_void_p
+        c.ggml_threadpool_new.argtypes = [ctypes.POINTER(ThreadpoolParams)]
+        c.ggml_threadpool_free.restype = None
+        c.ggml_threadpool_free.argtypes = [ctypes.c_void_p]
+        c.ggml_backend_cpu_init.restype = ctypes.c_void_p
+        c.ggml_backend_cpu_set_n_threads.restype = None
+        c.ggml_backend_cpu_set_n_threads.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        c.ggml_backend_cpu_set_threadpool.restype = None
+        c.ggml_backend_cpu_set_threadpool.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        self._keep = []
+        self._inited = set()
+
+    def type_id(self, name):
+        t = GGML_TYPE_ALL[name]
+        tr = self.base.ggml_get_type_traits(t).contents
+        if tr.type_name.decode() != name:
+            raise RuntimeError(f"ggml type {t} is {tr.type_name!r}, expected {name}: enum changed?")
+        return t
+
+    def row_size(self, name, n):
+        return self.base.ggml_row_size(self.type_id(name), n)
+
+    def vec_dot_type(self, name):
+        """ggml's activation format for weights in `name` (a name)."""
+        vdt = self.cpu.ggml_get_type_traits_cpu(self.type_id(name)).contents.vec_dot_type
+        return next(k for k, v in GGML_TYPE_ALL.items() if v == vdt)
+
+    def quantize_activations(self, name, x):
+        """x: 2-D float32 (columns x n); ggml's from_float of the format's
+        vec_dot_type (ggml-cpu's SIMD quantizer, what ggml_mul_mat runs)."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        vdt = self.vec_dot_type(name)
+        if vdt == "f32":
+            return x.view(np.uint8).reshape(x.shape[0], -1)
+        ff = self.cpu.ggml_get_type_traits_cpu(GGML_TYPE_ALL[vdt]).contents.from_float
+        out = np.zeros((x.shape[0], self.row_size(vdt, x.shape[1])), dtype=np.uint8)
+        fn = FROM_FLOAT(ff)
+        for c in range(x.shape[0]):
+            fn(x[c].ctypes.data, out[c].ctypes.data, x.shape[1])
+        return out
+
+    def matmul_vec_dot(self, name, wq, n_out, n_in, x):
+        """y[c, i] = vec_dot(W row i, x column c quantized by ggml)."""
+        t = self.type_id(name)
+        if name not in self._inited:
+            self.base.ggml_quantize_init(t)  # lattice tables of the i-quants
+            self._inited.add(name)
+        vd = VEC_DOT(self.cpu.ggml_get_type_traits_cpu(t).contents.vec_dot)
+        xq = self.quantize_activations(name, x)
+        wq = np.ascontiguousarray(wq, dtype=np.uint8).reshape(n_out, -1)
+        y = np.zeros((x.shape[0], n_out), dtype=np.float32)
+        s = ctypes.c_float()
+        for c in range(x.shape[0]):
+            for i in range(n_out):
+                vd(n_in, ctypes.byref(s), 0, wq[i].ctypes.data, 0, xq[c].ctypes.data, 0, 1)
+                y[c, i] = s.value
+        return y
+
+    def mul_mat_graph(self, name, n_out, n_in, n_cols):
+        """A graph y = W x for W of n_out x n_in in `name` and x of n_cols
+        float columns; returns a MulMat (set .w and .x, then .compute())."""
+        return MulMat(self, self.type_id(name), n_out, n_in, n_cols)
+
+
+class MulMat:
+    """One ggml_mul_mat node in its own ggml context, run on ggml's CPU
+    backend with a persistent thread pool."""
+
+    def __init__(self, g, t, n_out, n_in, n_cols):
+        self.g = g
+        b = g.base
+        mem = (b.ggml_row_size(t, n_in) * n_out + 4 * n_in * n_cols + 4 * n_out * n_cols +
+               8 * b.ggml_tensor_overhead() + b.ggml_graph_overhead() + (1 << 20))
+        self.ctx = b.ggml_init(InitParams(mem, None, False))
+        if not self.ctx:
+            raise MemoryError("ggml_init")
+        self.wt = b.ggml_new_tensor_2d(self.ctx, t, n_in, n_out)
+        self.xt = b.ggml_new_tensor_2d(self.ctx, 0, n_in, n_cols)
+        self.yt = b.ggml_mul_mat(self.ctx, self.wt, self.xt)
+        self.gf = b.ggml_new_graph(self.ctx)
+        b.ggml_build_forward_expand(self.gf, self.yt)
+        self.w = np.ctypeslib.as_array(ctypes.cast(b.ggml_get_data(self.wt), ctypes.POINTER(ctypes.c_uint8)),
+                                       shape=(b.ggml_nbytes(self.wt),))
+        self.x = np.ctypeslib.as_array(ctypes.cast(b.ggml_get_data(self.xt), ctypes.POINTER(ctypes.c_float)),
+                                       shape=(n_cols, n_in))
+        self.y = np.ctypeslib.as_array(ctypes.cast(b.ggml_get_data(self.yt), ctypes.POINTER(ctypes.c_float)),
+                                       shape=(n_cols, n_out))
+        self.backend = None
+        self.tp = None
+
+    def set_threads(self, n_threads):
+        g = self.g
+        self.free_backend()
+        p = ThreadpoolParams()
+        g.base.ggml_threadpool_params_init(ctypes.byref(p), n_threads)
+        self.tp = g.cpu.ggml_threadpool_new(ctypes.byref(p))
+        self.backend = g.cpu.ggml_backend_cpu_init()
+        g.cpu.ggml_backend_cpu_set_n_threads(self.backend, n_threads)
+        g.cpu.ggml_backend_cpu_set_threadpool(self.backend, self.tp)
+
+    def compute(self):
+        if self.backend is None:
+            self.set_threads(1)
+        st = self.g.base.ggml_backend_graph_compute(self.backend, self.gf)
+        if st != 0:
+            raise RuntimeError(f"ggml_backend_graph_compute: status {st}")
+        return self.y
+
+    def free_backend(self):
+        if self.backend:
+            self.g.base.ggml_backend_free(self.backend)
+            self.backend = None
+        if self.tp:
+            self.g.cpu.ggml_threadpool_free(self.tp)
+            self.tp = None
+
+    def close(self):
+        self.free_backend()
+        if self.ctx:
+            self.g.base.ggml_free(self.ctx)
+            self.ctx = None

@@ -1,0 +1,3268 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Scalar reference for ggml's i-quants: iq4_nl, iq4_xs (non-linear 4-bit
+ * values), iq3_xxs, iq3_s (4-element lattice points), iq2_xxs, iq2_xs, iq2_s
+ * (8-element lattice points) and iq1_s, iq1_m (8-element ternary points).
+ *
+ * Layouts, grids and the float operations of the dequantizers follow ggml
+ * (ggml-common.h, ggml-quants.c), written anew here; the grids are kept as
+ * level codes in iquants_tables.c. Dequantization gives the same floats as
+ * ggml's dequantize_row_iq* from the same bytes. This file is built with
+ * -ffp-contract=off, like the rest of the library.
+ *
+ * Quantizers. ggml's i-quant quantizers are importance-driven searches. For
+ * each format this file has a re-implementation of ggml's search that gives
+ * ggml's bytes (same operations in the same order, the same neighbour lists,
+ * the same quirks), and a search of its own that minimises the exact
+ * weighted error
+ *     sum_j w_j (x_j - x^_j)^2
+ * of the dequantized values. The blocks:
+ *   - without importance, formats that ggml quantizes without an imatrix
+ *     (iq4_nl, iq4_xs, iq3_xxs, iq3_s, iq2_s, iq1_m) get ggml's bytes: those
+ *     of ggml_quantize_chunk() with no imatrix (for iq4_nl that is ggml's
+ *     quantize_iq4_nl, a 15-scale search, not quantize_row_iq4_nl_ref). The
+ *     formats for which ggml demands an imatrix (iq2_xxs, iq2_xs, iq1_s) are
+ *     quantized as with importance, with uniform weights;
+ *   - with importance w, the search starts from ggml's block for the imatrix
+ *     w (for iq4_nl and iq4_xs also from ggml's no-imatrix block, which the
+ *     same pass yields) and improves it: per sub-block the scale and the
+ *     codes (iq4: exact piecewise-quadratic scale profiles; lattices: the
+ *     points listed around the nearest levels, signs with the parity rule),
+ *     and the super-scale. A block replaces the start only if its exact error,
+ *     measured on its dequantized bytes, is lower. So the result is never
+ *     worse than ggml's imatrix path for the same weights (and, for iq4_nl
+ *     and iq4_xs, than the no-importance bytes). A block whose importance is
+ *     all zero gets the no-importance bytes.
+ *
+ * Nothing here has mutable global state except the derived search tables
+ * (lattice neighbour lists), built once under uv_once; rows are independent.
+ */
+#include "qnt_fp.h"
+#include "qnt_internal.h"
+#include "formats.h"
+#include "iquants_tables.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#define QK_K 256
+#define QK4_NL 32
+
+/* ------------------------------------------------------------------ */
+/* Block layouts (ggml-common.h)                                        */
+/* ------------------------------------------------------------------ */
+
+struct blk_iq2_xxs {
+	uint16_t d;
+	uint8_t qs[64]; /* per 32: 4 grid indices, then a little-endian word of
+			   4 x 7 sign bits and a 4-bit scale in bits 28-31 */
+};
+struct blk_iq2_xs {
+	uint16_t d;
+	uint8_t qs[64];    /* 32 little-endian words: 9-bit index, 7 sign bits */
+	uint8_t scales[8]; /* 4-bit scales per 16 */
+};
+struct blk_iq2_s {
+	uint16_t d;
+	uint8_t qs[64];    /* 32 low index bytes, then 32 sign bytes */
+	uint8_t qh[8];     /* index bits 8-9, 2 bits per group of 8 */
+	uint8_t scales[8]; /* 4-bit scales per 16 */
+};
+struct blk_iq3_xxs {
+	uint16_t d;
+	uint8_t qs[96]; /* 64 grid indices, then per 32 a word of 4 x 7 sign
+			   bits and a 4-bit scale */
+};
+struct blk_iq3_s {
+	uint16_t d;
+	uint8_t qs[64];    /* low index bytes */
+	uint8_t qh[8];     /* index bit 8, one bit per group of 4 */
+	uint8_t signs[32]; /* one bit per element */
+	uint8_t scales[4]; /* 4-bit scales per 32 */
+};
+struct blk_iq1_s {
+	uint16_t d;
+	uint8_t qs[32]; /* low index bytes */
+	uint8_t qh[16]; /* per 32 a little-endian half-word: 4 x 3 high index
+			   bits, 3-bit scale (bits 12-14), delta sign (15) */
+};
+struct blk_iq1_m {
+	uint8_t qs[32];    /* low index bytes */
+	uint8_t qh[16];    /* per 16: 2 x (3 high index bits, delta sign) */
+	uint8_t scales[8]; /* 4 little-endian half-words: 3-bit scales per
+			      16 in bits 0-11, the fp16 super-scale in the
+			      top nibbles */
+};
+struct blk_iq4_nl {
+	uint16_t d;
+	uint8_t qs[QK4_NL / 2];
+};
+struct blk_iq4_xs {
+	uint16_t d;
+	uint16_t scales_h;   /* bits 4-5 of the 6-bit scales, 2 per 32 */
+	uint8_t scales_l[4]; /* bits 0-3 */
+	uint8_t qs[QK_K / 2];
+};
+
+_Static_assert(sizeof(struct blk_iq2_xxs) == 66, "iq2_xxs block");
+_Static_assert(sizeof(struct blk_iq2_xs) == 74, "iq2_xs block");
+_Static_assert(sizeof(struct blk_iq2_s) == 82, "iq2_s block");
+_Static_assert(sizeof(struct blk_iq3_xxs) == 98, "iq3_xxs block");
+_Static_assert(sizeof(struct blk_iq3_s) == 110, "iq3_s block");
+_Static_assert(sizeof(struct blk_iq1_s) == 50, "iq1_s block");
+_Static_assert(sizeof(struct blk_iq1_m) == 56, "iq1_m block");
+_Static_assert(sizeof(struct blk_iq4_nl) == 18, "iq4_nl block");
+_Static_assert(sizeof(struct blk_iq4_xs) == 136, "iq4_xs block");
+
+#define MAX_BLK_BYTES 136
+
+/* Tuning of the own search of the lattice formats (measured on Gaussian and
+ * Student-t data against speed): per group the first IQ_LIST_CAP candidates
+ * of the point's list (nearest first); per sub-block the scale codes around
+ * the least-squares scale of the current codes and the current one
+ * +-IQ_SCALE_STEP; IQ_DSCAN super-scale trials that give the largest
+ * sub-block scale the top code and the codes below it, then up to IQ_LSQ_IT
+ * least-squares refits of the super-scale. With importance, the lattice
+ * formats start from ggml's imatrix block only (IQ_NOIMP_CAND 0): running
+ * ggml's no-imatrix search as well would double the time. */
+#define IQ_LIST_CAP 24
+#define IQ_SCALE_STEP 0
+#define IQ_DSCAN 1
+#define IQ_LSQ_IT 2
+#define IQ_NOIMP_CAND 0
+/* iq4_xs: super-scale trials per sign (the largest sub-block scale at
+ * 31, 30.5, ... or -32, -31.5, ...). */
+#define IQ4XS_NTRY 4
+
+/* The 16 values of iq4_nl and iq4_xs (ggml's kvalues_iq4nl). */
+static const int8_t kv4[16] = { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 };
+
+/* ------------------------------------------------------------------ */
+/* Scalar helpers with ggml's exact semantics                           */
+/* ------------------------------------------------------------------ */
+
+#define GROUP_MAX_EPS 1e-15f
+#define GROUP_MAX_EPS_IQ3_XXS 1e-8f
+#define GROUP_MAX_EPS_IQ2_S 1e-8f
+#define GROUP_MAX_EPS_IQ1_M 1e-7f
+#define GROUP_MAX_EPS_IQ1_S 1e-12f
+#define IQ1_DELTA 0.125f
+
+/* Round to nearest, ties to even (ggml's nearest_int), for any input. */
+static inline int nearest_int(float f)
+{
+	float v = f + 12582912.0f;
+	return (int)(qnt__f32_bits(v) & 0x007fffffu) - 0x00400000;
+}
+
+/* fp32 -> fp16 as ggml's portable conversion: NaN becomes 0x7e00. */
+static inline uint16_t to_fp16(float f)
+{
+	uint32_t u = qnt__f32_bits(f);
+	if ((u & 0x7fffffffu) > 0x7f800000u)
+		return (uint16_t)(((u >> 16) & 0x8000u) | 0x7e00u);
+	return qnt__fp32_to_fp16(f);
+}
+
+static inline float from_fp16(uint16_t h)
+{
+	return qnt__fp16_to_fp32(h);
+}
+
+static inline int mini(int a, int b)
+{
+	return a < b ? a : b;
+}
+static inline int maxi(int a, int b)
+{
+	return a > b ? a : b;
+}
+static inline int clampi(int v, int lo, int hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+static inline float maxf(float a, float b)
+{
+	return a > b ? a : b; /* ggml's MAX(a, b) */
+}
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static inline uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The sign bits of ggml's ksigns_iq2xs: 7 stored bits, the 8th makes the
+ * number of negative elements even. */
+static inline unsigned ksign(unsigned s7)
+{
+	s7 &= 127;
+	unsigned p = s7 ^ (s7 >> 4);
+	p ^= p >> 2;
+	p ^= p >> 1;
+	return s7 | ((p & 1u) << 7);
+}
+
+/* The 16 values of iq4_nl/iq4_xs as floats, and negated in ascending order. */
+static const float kv4f[16] = { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 };
+static const float kv4n[16] = { -113, -89, -69, -53, -38, -25, -13, -1, 10, 22, 35, 49, 65, 83, 104, 127 };
+
+/* kv4_ml[i]: the last index k with kv4[k] <= i - 128 (0 if none). */
+static const uint8_t kv4_ml[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3,
+	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5,
+	5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
+	7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10,
+	10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12,
+	12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14,
+	14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
+};
+
+/* Index of the iq4 value nearest to x, as ggml's best_index_int8 finds it:
+ * with ml the last index whose value is <= x (a binary search in ggml),
+ * (x - v[ml]) < (v[ml+1] - x) in float picks ml, otherwise ml + 1; values
+ * out of range saturate and NaN gives the last index. The values are
+ * integers, so ml depends only on floor(x), read from a table (x + 128 may
+ * round up to the next integer, which one compare undoes). */
+static inline int best_index_16(float x)
+{
+	if (x != x)
+		return 15;
+	const float tc = x < -128.0f ? -128.0f : x > 127.0f ? 127.0f : x;
+	int ml = kv4_ml[(int)(tc + 128.0f)];
+	ml -= (kv4f[ml] > x) & (ml > 0);
+	const int mu = ml + 1 < 15 ? ml + 1 : 15, lo = mu - 1;
+	return x - kv4f[lo] < kv4f[mu] - x ? lo : mu;
+}
+
+/* sum_i w_i (x_i - y_i)^2 in double, fixed order. */
+static double wsse(int n, const float *x, const float *y, const float *w)
+{
+	double e[4] = { 0, 0, 0, 0 };
+	for (int i = 0; i < n; i++) {
+		const double r = (double)x[i] - (double)y[i];
+		e[i & 3] += (double)w[i] * r * r;
+	}
+	return (e[0] + e[1]) + (e[2] + e[3]);
+}
+
+static int all_zero(const float *w, int n)
+{
+	for (int j = 0; j < n; j++)
+		if (w[j] != 0.0f)
+			return 0;
+	return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Dequantizers (ggml's float operations)                               */
+/* ------------------------------------------------------------------ */
+
+static const float lv_iq2[3] = { 8.0f, 25.0f, 43.0f };
+static const float lv_iq3xxs[8] = { 4, 12, 20, 28, 36, 44, 52, 62 };
+static const float lv_iq3s[8] = { 1, 3, 5, 7, 9, 11, 13, 15 };
+static const float lv_iq1[3] = { -1.0f, 0.0f, 1.0f };
+
+/* Eight elements of a 2-bit-level grid point times db, with signs. */
+static inline void put8(float *y, float db, const float *lv, uint16_t code, unsigned signs)
+{
+	for (int j = 0; j < 8; j++) {
+		const float v = db * lv[(code >> (2 * j)) & 3];
+		y[j] = (signs >> j) & 1 ? -v : v;
+	}
+}
+
+/* Four elements of a 3-bit-level grid point times db; sign bits sh.. of s. */
+static inline void put4(float *y, float db, const float *lv, uint16_t code, unsigned signs)
+{
+	for (int j = 0; j < 4; j++) {
+		const float v = db * lv[(code >> (3 * j)) & 7];
+		y[j] = (signs >> j) & 1 ? -v : v;
+	}
+}
+
+static void deq_iq2_xxs(const void *src, float *y, int64_t n)
+{
+	const struct blk_iq2_xxs *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++, b++) {
+		const float d = from_fp16(b->d);
+		for (int ib = 0; ib < 8; ib++, y += 32) {
+			const uint8_t *q = b->qs + 8 * ib;
+			const uint32_t aux = rd32(q + 4);
+			const float db = d * (0.5f + (float)(aux >> 28)) * 0.25f;
+			for (int l = 0; l < 4; l++)
+				put8(y + 8 * l, db, lv_iq2, qnt__iq2xxs_codes[q[l]], ksign(aux >> (7 * l)));
+		}
+	}
+}
+
+static void deq_iq2_xs(const void *src, float *y, int64_t n)
+{
+	const struct blk_iq2_xs *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++, b++) {
+		const float d = from_fp16(b->d);
+		for (int ib = 0; ib < 8; ib++, y += 32) {
+			const float db[2] = { d * (0.5f + (float)(b->scales[ib] & 0xf)) * 0.25f,
+					      d * (0.5f + (float)(b->scales[ib] >> 4)) * 0.25f };
+			for (int l = 0; l < 4; l++) {
+				const uint16_t q = rd16(b->qs + 2 * (4 * ib + l));
+				put8(y + 8 * l, db[l / 2], lv_iq2, qnt__iq2xs_codes[q & 511], ksign(q >> 9));
+			}
+		}
+	}
+}
+
+static void deq_iq2_s(const void *src, float *y, int64_t n)
+{
+	const struct blk_iq2_s *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++, b++) {
+		const float d = from_fp16(b->d);
+		for (int ib = 0; ib < 8; ib++, y += 32) {
+			const float db[2] = { d * (0.5f + (float)(b->scales[ib] & 0xf)) * 0.25f,
+					      d * (0.5f + (float)(b->scales[ib] >> 4)) * 0.25f };
+			for (int l = 0; l < 4; l++) {
+				const int g = 4 * ib + l;
+				const int idx = b->qs[g] | (((b->qh[ib] >> (2 * l)) & 3) << 8);
+				put8(y + 8 * l, db[l / 2], lv_iq2, qnt__iq2s_codes[idx], b->qs[32 + g]);
+			}
+		}
+	}
+}
+
+static void deq_iq3_xxs(const void *src, float *y, int64_t n)
+{
+	const struct blk_iq3_xxs *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++, b++) {
+		const float d = from_fp16(b->d);
+		for (int ib = 0; ib < 8; ib++, y += 32) {
+			const uint8_t *q = b->qs + 8 * ib;
+			const uint32_t aux = rd32(b->qs + 64 + 4 * ib);
+			const float db = d * (0.5f + (float)(aux >> 28)) * 0.5f;
+			for (int l = 0; l < 4; l++) {
+				const unsigned s = ksign(aux >> (7 * l));
+				put4(y + 8 * l, db, lv_iq3xxs, qnt__iq3xxs_codes[q[2 * l]], s);
+				put4(y + 8 * l + 4, db, lv_iq3xxs, qnt__iq3xxs_codes[q[2 * l + 1]], s >> 4);
+			}
+		}
+	}
+}
+
+static void deq_iq3_s(const void *src, float *y, int64_t n)
+{
+	const struct blk_iq3_s *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++, b++) {
+		const float d = from_fp16(b->d);
+		for (int ib = 0; ib < 8; ib++, y += 32) {
+			const int s = (b->scales[ib / 2] >> (4 * (ib % 2))) & 0xf;
+			const float db = d * (float)(1 + 2 * s);
+			for (int k = 0; k < 8; k++) {
+				const int idx = b->qs[8 * ib + k] | (((b->qh[ib] >> k) & 1) << 8);
+				const unsigned sg = b->signs[4 * ib + k / 2] >> (4 * (k % 2));
+				put4(y + 4 * k, db, lv_iq3s, qnt__iq3s_codes[idx], sg);
+			}
+		}
+	}
+}
+
+static void deq_iq1_s(const void *src, float *y, int64_t n)
+{
+	const struct blk_iq1_s *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++, b++) {
+		const float d = from_fp16(b->d);
+		for (int ib = 0; ib < 8; ib++) {
+			const uint16_t h = rd16(b->qh + 2 * ib);
+			const float dl = d * (float)(2 * ((h >> 12) & 7) + 1);
+			const float delta = h & 0x8000 ? -IQ1_DELTA : IQ1_DELTA;
+			for (int l = 0; l < 4; l++, y += 8) {
+				const uint16_t code = qnt__iq1s_codes[b->qs[4 * ib + l] | (((h >> (3 * l)) & 7) << 8)];
+				for (int j = 0; j < 8; j++)
+					y[j] = dl * (lv_iq1[(code >> (2 * j)) & 3] + delta);
+			}
+		}
+	}
+}
+
+/* The fp16 super-scale of iq1_m, from the top nibbles of its scale words. */
+static inline uint16_t iq1m_scale_bits(const uint8_t *scales)
+{
+	return (uint16_t)((rd16(scales) >> 12) | ((rd16(scales + 2) >> 8) & 0x00f0) |
+			  ((rd16(scales + 4) >> 4) & 0x0f00) | (rd16(scales + 6) & 0xf000));
+}
+
+static void deq_iq1_m(const void *src, float *y, int64_t n)
+{
+	const struct blk_iq1_m *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++, b++) {
+		const float d = from_fp16(iq1m_scale_bits(b->scales));
+		for (int ib = 0; ib < 16; ib++) {
+			const uint16_t sc = rd16(b->scales + 2 * (ib / 4));
+			const float dl = d * (float)(2 * ((sc >> (3 * (ib % 4))) & 7) + 1);
+			for (int k = 0; k < 2; k++, y += 8) {
+				const uint8_t h = (uint8_t)(b->qh[ib] >> (4 * k));
+				const uint16_t code = qnt__iq1s_codes[b->qs[2 * ib + k] | ((h & 7) << 8)];
+				const float delta = h & 8 ? -IQ1_DELTA : IQ1_DELTA;
+				for (int j = 0; j < 8; j++)
+					y[j] = dl * (lv_iq1[(code >> (2 * j)) & 3] + delta);
+			}
+		}
+	}
+}
+
+static void deq_iq4_nl(const void *src, float *y, int64_t n)
+{
+	const struct blk_iq4_nl *b = src;
+	for (int64_t i = 0; i < n / QK4_NL; i++, b++, y += QK4_NL) {
+		const float d = from_fp16(b->d);
+		for (int j = 0; j < 16; j++) {
+			y[j] = d * (float)kv4[b->qs[j] & 0xf];
+			y[j + 16] = d * (float)kv4[b->qs[j] >> 4];
+		}
+	}
+}
+
+static void deq_iq4_xs(const void *src, float *y, int64_t n)
+{
+	const struct blk_iq4_xs *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++, b++) {
+		const float d = from_fp16(b->d);
+		for (int ib = 0; ib < 8; ib++, y += 32) {
+			const int ls = ((b->scales_l[ib / 2] >> (4 * (ib % 2))) & 0xf) | (((b->scales_h >> (2 * ib)) & 3) << 4);
+			const float dl = d * (float)(ls - 32);
+			const uint8_t *qs = b->qs + 16 * ib;
+			for (int j = 0; j < 16; j++) {
+				y[j] = dl * (float)kv4[qs[j] & 0xf];
+				y[j + 16] = dl * (float)kv4[qs[j] >> 4];
+			}
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* iq4_nl, iq4_xs: ggml's search                                        */
+/* ------------------------------------------------------------------ */
+
+/* The fields of an iq4 block that ggml's search writes. */
+struct iq4_out {
+	uint16_t *dh;
+	uint8_t *q4;
+	uint16_t *scales_h; /* iq4_xs only */
+	uint8_t *scales_l;
+};
+
+/* ggml's quantize_row_iq4_nl_impl with ntry = 7 (what ggml_quantize_chunk
+ * runs, with or without an imatrix) for n = 32 (iq4_nl: one scale) or
+ * n = 256 (iq4_xs: 8 sub-blocks of 32 under 6-bit scales). out[0] receives
+ * the block for the weights x^2 (no imatrix), out[1] (if qw is not NULL) the
+ * one for the imatrix qw; either may be NULL. The two share the value
+ * lookups, which do not depend on the weights; each sum is accumulated in
+ * ggml's order. */
+static void ggml_iq4(int n, const float *x, const float *qw, const struct iq4_out *out0, const struct iq4_out *out1)
+{
+	const int ntry = 7;
+	const int nsub = n / 32;
+	const struct iq4_out *outs[2] = { out0, qw ? out1 : NULL };
+	float weight[2][32], scales[2][8];
+
+	float sigma2 = 0;
+	for (int j = 0; j < n; j++)
+		sigma2 += x[j] * x[j];
+	sigma2 *= 2.0f / (float)n;
+
+	float max_scale[2] = { 0, 0 }, amax_scale[2] = { 0, 0 };
+	for (int ib = 0; ib < nsub; ib++) {
+		const float *xb = x + 32 * ib;
+		for (int j = 0; j < 32; j++)
+			weight[0][j] = xb[j] * xb[j];
+		if (outs[1])
+			for (int j = 0; j < 32; j++)
+				weight[1][j] = qw[32 * ib + j] * sqrtf(sigma2 + xb[j] * xb[j]);
+		float amax = 0, max = 0;
+		for (int j = 0; j < 32; j++) {
+			const float ax = fabsf(xb[j]);
+			if (ax > amax) {
+				amax = ax;
+				max = xb[j];
+			}
+		}
+		if (amax < GROUP_MAX_EPS) {
+			scales[0][ib] = scales[1][ib] = 0;
+			continue;
+		}
+		/* ggml's first pass (d = -max/v[0]) and its 15 trial scales */
+		float ids[16], sqx[2][16], sq2[2][16];
+		const float d0 = -max / (float)kv4[0];
+		ids[0] = 1 / d0;
+		for (int t = 1; t < 16; t++)
+			ids[t] = (float)(t - 1 - ntry + kv4[0]) / max;
+		memset(sqx, 0, sizeof sqx);
+		memset(sq2, 0, sizeof sq2);
+		for (int j = 0; j < 32; j++) {
+			const float xj = xb[j], w0 = weight[0][j], w1 = weight[1][j];
+			for (int t = 0; t < 16; t++) {
+				const float q = kv4f[best_index_16(ids[t] * xj)];
+				sqx[0][t] += w0 * q * xj;
+				sq2[0][t] += w0 * q * q;
+				if (outs[1]) {
+					sqx[1][t] += w1 * q * xj;
+					sq2[1][t] += w1 * q * q;
+				}
+			}
+		}
+		for (int o = 0; o < 2; o++) {
+			if (!outs[o])
+				continue;
+			float d = sq2[o][0] > 0 ? sqx[o][0] / sq2[o][0] : 0.0f;
+			float best = d * sqx[o][0];
+			for (int t = 1; t < 16; t++) {
+				if (sq2[o][t] > 0 && sqx[o][t] * sqx[o][t] > best * sq2[o][t]) {
+					d = sqx[o][t] / sq2[o][t];
+					best = d * sqx[o][t];
+				}
+			}
+			scales[o][ib] = d;
+			const float abs_d = fabsf(d);
+			if (abs_d > amax_scale[o]) {
+				amax_scale[o] = abs_d;
+				max_scale[o] = d;
+			}
+		}
+	}
+
+	for (int o = 0; o < 2; o++) {
+		const struct iq4_out *out = outs[o];
+		if (!out)
+			continue;
+		uint8_t L[QK_K];
+		if (nsub > 1) {
+			*out->scales_h = 0;
+			const float d = -max_scale[o] / 32;
+			*out->dh = to_fp16(d);
+			const float id = d != 0.0f ? 1 / d : 0.0f;
+			for (int ib = 0; ib < nsub; ib++) {
+				int l = nearest_int(id * scales[o][ib]);
+				l = maxi(-32, mini(31, l));
+				const float dl = d * (float)l;
+				const float idl = dl != 0.0f ? 1 / dl : 0.0f;
+				for (int j = 0; j < 32; j++)
+					L[32 * ib + j] = (uint8_t)best_index_16(idl * x[32 * ib + j]);
+				l += 32;
+				const uint8_t l_l = (uint8_t)(l & 0xf), l_h = (uint8_t)(l >> 4);
+				if (ib % 2 == 0)
+					out->scales_l[ib / 2] = l_l;
+				else
+					out->scales_l[ib / 2] |= (uint8_t)(l_l << 4);
+				*out->scales_h |= (uint16_t)(l_h << (2 * (ib % 8)));
+			}
+		} else {
+			*out->dh = to_fp16(scales[o][0]);
+			const float id = scales[o][0] != 0.0f ? 1 / scales[o][0] : 0.0f;
+			for (int j = 0; j < 32; j++)
+				L[j] = (uint8_t)best_index_16(id * x[j]);
+		}
+		for (int i = 0; i < nsub; i++)
+			for (int j = 0; j < 16; j++)
+				out->q4[16 * i + j] = (uint8_t)(L[32 * i + j] | (L[32 * i + 16 + j] << 4));
+	}
+}
+
+/* ggml's iq4_nl / iq4_xs blocks without (b0) and with (b1, if qw) the
+ * imatrix qw; b0 or b1 may be NULL. */
+static void ggml_iq4_nl(const float *x, const float *qw, struct blk_iq4_nl *b0, struct blk_iq4_nl *b1)
+{
+	struct iq4_out o0 = { 0 }, o1 = { 0 };
+	if (b0)
+		o0 = (struct iq4_out){ &b0->d, b0->qs, NULL, NULL };
+	if (b1)
+		o1 = (struct iq4_out){ &b1->d, b1->qs, NULL, NULL };
+	ggml_iq4(QK4_NL, x, qw, b0 ? &o0 : NULL, b1 ? &o1 : NULL);
+}
+
+static void ggml_iq4_xs(const float *x, const float *qw, struct blk_iq4_xs *b0, struct blk_iq4_xs *b1)
+{
+	struct iq4_out o0 = { 0 }, o1 = { 0 };
+	if (b0)
+		o0 = (struct iq4_out){ &b0->d, b0->qs, &b0->scales_h, b0->scales_l };
+	if (b1)
+		o1 = (struct iq4_out){ &b1->d, b1->qs, &b1->scales_h, b1->scales_l };
+	ggml_iq4(QK_K, x, qw, b0 ? &o0 : NULL, b1 ? &o1 : NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* iq4_nl, iq4_xs: the weighted search                                  */
+/* ------------------------------------------------------------------ */
+
+/* The error of 32 elements under one scale s with the best code for each,
+ *     E(s) = sum_j w_j min_k (x_j - s v_k)^2,
+ * is a piecewise quadratic function of s: between two breakpoints (where an
+ * element moves to the next value) the codes are fixed and
+ * E(s) = sxx - 2 s sxq + s^2 sqq. A profile lists the breakpoints of s > 0
+ * in ascending order with the sums on the interval that starts at each. For
+ * s < 0 the same is done with the negated values (s -> -s). */
+#define PROF_MAX (32 * 8 + 1)
+
+struct prof {
+	int n;                /* intervals; interval i starts at s[i] (s[0] = 0) */
+	float s[PROF_MAX];
+	double sxq[PROF_MAX], sqq[PROF_MAX];
+	double sxx;
+	double best_e;        /* the minimum over s > 0 and where it is */
+	double best_s;
+};
+
+/* A breakpoint: at scale s an element moves to the next code, which adds
+ * dxq to sxq and dqq to sqq. */
+struct ev {
+	float s, dxq, dqq;
+};
+
+/* Ascending sort of events by s in [lo, 8 lo]: a counting sort on 96
+ * buckets of the float bits above those of lo (the bits of non-negative
+ * floats order like their values), then an insertion sort within buckets. */
+static void sort_events(struct ev *a, struct ev *tmp, int n, float lo)
+{
+	const int32_t base = (int32_t)qnt__f32_bits(lo);
+	int cnt[99];
+	memset(cnt, 0, sizeof cnt);
+	for (int i = 0; i < n; i++) {
+		const int k = clampi(((int32_t)qnt__f32_bits(a[i].s) - base) >> 18, 0, 97);
+		cnt[k + 1]++;
+	}
+	for (int k = 0; k < 98; k++)
+		cnt[k + 1] += cnt[k];
+	for (int i = 0; i < n; i++) {
+		const int k = clampi(((int32_t)qnt__f32_bits(a[i].s) - base) >> 18, 0, 97);
+		tmp[cnt[k]++] = a[i];
+	}
+	memcpy(a, tmp, (size_t)n * sizeof *a);
+	for (int i = 1; i < n; i++) {
+		if (!(a[i].s < a[i - 1].s))
+			continue;
+		const struct ev t = a[i];
+		int k = i;
+		while (k > 0 && t.s < a[k - 1].s) {
+			a[k] = a[k - 1];
+			k--;
+		}
+		a[k] = t;
+	}
+}
+
+/* Profile of n <= 32 elements for the ascending values v[0..15], for s in
+ * the window [amax/256, amax/64] (amax: the largest |x| of weight > 0), where
+ * the minimum lies for all but odd data; outside it E is extrapolated from the
+ * first and last intervals. */
+static void build_prof(int n, const float *x, const float *w, const float *v, struct prof *p)
+{
+	struct ev ev[32 * 8], tmp[32 * 8];
+	float mid[15], imid[15];
+	for (int k = 0; k < 15; k++) {
+		mid[k] = 0.5f * (v[k] + v[k + 1]);
+		imid[k] = 1.0f / mid[k];
+	}
+	float amax = 0;
+	for (int j = 0; j < n; j++)
+		if (w[j] > 0 && fabsf(x[j]) > amax)
+			amax = fabsf(x[j]);
+	p->n = 1;
+	p->s[0] = 0.0f;
+	p->sxq[0] = p->sqq[0] = p->sxx = 0;
+	p->best_e = 0;
+	p->best_s = 0;
+	if (!(amax > 0) || !(amax < INFINITY))
+		return;
+	const float s_lo = amax * (1.0f / 256), s_hi = amax * (1.0f / 40), is_lo = 1.0f / s_lo;
+	int ne = 0;
+	double sxq = 0, sqq = 0, sxx = 0;
+	for (int j = 0; j < n; j++) {
+		const float wx = w[j] * x[j];
+		sxx += (double)wx * x[j];
+		/* the code at s_lo: how many midpoints are <= x/s_lo */
+		const float t = x[j] * is_lo;
+		int c = 0;
+		for (int k = 0; k < 15; k++)
+			c += mid[k] <= t;
+		if (x[j] > 0) {
+			for (int k = c - 1; k >= 0 && mid[k] > 0.0f; k--) {
+				const float sk = x[j] * imid[k];
+				if (!(sk <= s_hi))
+					break;
+				ev[ne++] = (struct ev){ sk, wx * (v[k] - v[k + 1]), w[j] * (v[k] * v[k] - v[k + 1] * v[k + 1]) };
+			}
+		} else if (x[j] < 0) {
+			for (int k = c; k < 15 && mid[k] < 0.0f; k++) {
+				const float sk = x[j] * imid[k];
+				if (!(sk <= s_hi))
+					break;
+				ev[ne++] = (struct ev){ sk, wx * (v[k + 1] - v[k]), w[j] * (v[k + 1] * v[k + 1] - v[k] * v[k]) };
+			}
+		}
+		sxq += (double)wx * v[c];
+		sqq += (double)w[j] * v[c] * v[c];
+	}
+	if (ne > 0)
+		sort_events(ev, tmp, ne, s_lo);
+	p->sxx = sxx;
+	p->s[0] = s_lo;
+	p->sxq[0] = sxq;
+	p->sqq[0] = sqq;
+	/* the intervals, and the minimum of each at sxq/sqq clamped to it */
+	double best_e = INFINITY, best_s = s_lo;
+	for (int e = 0; e <= ne; e++) {
+		const double lo = p->s[e], hi = e < ne ? ev[e].s : s_hi;
+		const double a = sxq, q = sqq;
+		double s2 = lo;
+		if (a > hi * q)
+			s2 = hi;
+		else if (a > lo * q)
+			s2 = a / q;
+		const double err = sxx - 2 * s2 * a + s2 * s2 * q;
+		if (err < best_e) {
+			best_e = err;
+			best_s = s2;
+		}
+		if (e < ne) {
+			sxq += ev[e].dxq;
+			sqq += ev[e].dqq;
+			p->s[e + 1] = ev[e].s;
+			p->sxq[e + 1] = sxq;
+			p->sqq[e + 1] = sqq;
+		}
+	}
+	p->n = ne + 1;
+	p->best_e = best_e;
+	p->best_s = best_s;
+}
+
+/* E(s) for s >= 0 from a profile (a branch-free search for the last
+ * interval that starts at or below s). */
+static double prof_eval(const struct prof *p, double s)
+{
+	int base = 0, len = p->n;
+	while (len > 1) {
+		const int half = len / 2;
+		base = (double)p->s[base + half] <= s ? base + half : base;
+		len -= half;
+	}
+	return p->sxx - 2 * s * p->sxq[base] + s * s * p->sqq[base];
+}
+
+/* Both signs of one group of 32: pos for s > 0, neg for s < 0. */
+struct prof2 {
+	struct prof pos, neg;
+};
+
+static void build_prof2(const float *x, const float *w, struct prof2 *p)
+{
+	build_prof(32, x, w, kv4f, &p->pos);
+	build_prof(32, x, w, kv4n, &p->neg);
+}
+
+static double prof2_eval(const struct prof2 *p, double s)
+{
+	return s >= 0 ? prof_eval(&p->pos, s) : prof_eval(&p->neg, -s);
+}
+
+/* Best signed scale of a profile pair. */
+static double prof2_best(const struct prof2 *p)
+{
+	return p->neg.best_e < p->pos.best_e ? -p->neg.best_s : p->pos.best_s;
+}
+
+/* Codes of 32 elements for the exact scale dl (nearest of the float
+ * products dl * v_k) and the weighted error of the values they give. */
+static double iq4_codes(float dl, const float *x, const float *w, uint8_t *L)
+{
+	float p[16], y[32];
+	if (dl == 0.0f || !(fabsf(dl) < INFINITY)) {
+		for (int j = 0; j < 32; j++) {
+			L[j] = 8;
+			y[j] = dl * kv4f[8];
+		}
+		return wsse(32, x, y, w);
+	}
+	/* p ascending; code of p[k] is k (dl > 0) or 15 - k (dl < 0) */
+	const int neg = dl < 0;
+	for (int k = 0; k < 16; k++)
+		p[k] = dl * kv4f[neg ? 15 - k : k];
+	for (int j = 0; j < 32; j++) {
+		const float xj = x[j];
+		int ml = 0;
+		ml += (xj >= p[ml + 8]) << 3;
+		ml += (xj >= p[ml + 4]) << 2;
+		ml += (xj >= p[ml + 2]) << 1;
+		ml += (xj >= p[ml + 1]);
+		const int mu = ml + 1 < 15 ? ml + 1 : 15, lo = mu - 1;
+		const int k = fabsf(xj - p[lo]) <= fabsf(p[mu] - xj) ? lo : mu;
+		L[j] = (uint8_t)(neg ? 15 - k : k);
+		y[j] = p[k];
+	}
+	return wsse(32, x, y, w);
+}
+
+static void pack_iq4_nibbles(const uint8_t *L, uint8_t *qs)
+{
+	for (int j = 0; j < 16; j++)
+		qs[j] = (uint8_t)(L[j] | (L[j + 16] << 4));
+}
+
+static void unpack_iq4_nibbles(const uint8_t *qs, uint8_t *L)
+{
+	for (int j = 0; j < 16; j++) {
+		L[j] = qs[j] & 0xf;
+		L[j + 16] = qs[j] >> 4;
+	}
+}
+
+/* fp16 values around v: v rounded, and its neighbours +-1, +-2 in fp16
+ * order (finite, same sign); returns how many. */
+static int fp16_around(double v, float *out)
+{
+	const uint16_t h = to_fp16((float)v);
+	int n = 0;
+	for (int u = -2; u <= 2; u++) {
+		const int hv = (int)(h & 0x7fff) + u;
+		if (hv < 0 || hv >= 0x7c00)
+			continue;
+		out[n++] = from_fp16((uint16_t)((h & 0x8000) | hv));
+	}
+	return n;
+}
+
+static double iq4nl_err(const struct blk_iq4_nl *b, const float *x, const float *w)
+{
+	float y[32];
+	deq_iq4_nl(b, y, 32);
+	return wsse(32, x, y, w);
+}
+
+/* iq4_nl with importance: the best of ggml's blocks and of the fp16 scales
+ * around the minima of the profile. */
+static void weighted_iq4_nl(const float *x, const float *w, struct blk_iq4_nl *out)
+{
+	struct blk_iq4_nl cand;
+	ggml_iq4_nl(x, w, out, &cand);
+	double best = iq4nl_err(out, x, w);
+	if (!(best < INFINITY))
+		best = INFINITY;
+	double e = iq4nl_err(&cand, x, w);
+	if (e < best) {
+		best = e;
+		*out = cand;
+	}
+
+	struct prof2 p;
+	build_prof2(x, w, &p);
+	/* the minimum of each sign, and the fp16 values around them */
+	const double starts[2] = { p.pos.best_s, -p.neg.best_s };
+	uint8_t L[32];
+	for (int t = 0; t < 2; t++) {
+		if (starts[t] == 0)
+			continue;
+		float dv[5];
+		const int nd = fp16_around(starts[t], dv);
+		for (int i = nd == 5 ? 1 : 0; i < (nd == 5 ? 4 : nd); i++) {
+			e = iq4_codes(dv[i], x, w, L);
+			if (e < best) {
+				best = e;
+				out->d = to_fp16(dv[i]);
+				pack_iq4_nibbles(L, out->qs);
+			}
+		}
+	}
+}
+
+static double iq4xs_err(const struct blk_iq4_xs *b, const float *x, const float *w)
+{
+	float y[QK_K];
+	deq_iq4_xs(b, y, QK_K);
+	return wsse(QK_K, x, y, w);
+}
+
+/* The best 6-bit scale for sub-block j under the super-scale d, among the
+ * integers around a/d, by the profile. */
+static int iq4xs_pick_l(const struct prof2 *p, double a, float d)
+{
+	const double t = a / d;
+	const int r = clampi(t > 40 ? 40 : t < -40 ? -40 : (int)floor(t + 0.5), -32, 31);
+	double best = INFINITY;
+	int bl = r;
+	for (int l = maxi(r - 1, -32); l <= mini(r + 1, 31); l++) {
+		const double e = prof2_eval(p, (double)d * l);
+		if (e < best) {
+			best = e;
+			bl = l;
+		}
+	}
+	return bl;
+}
+
+/* The block for the fp16 value d: per sub-block the scale picked by the
+ * profile and the codes nearest to the exact values; returns the error. */
+static double iq4xs_with_d(float d, const struct prof2 *p, const float *a, const float *x, const float *w,
+			   struct blk_iq4_xs *b)
+{
+	uint8_t L[32];
+	b->d = to_fp16(d);
+	b->scales_h = 0;
+	memset(b->scales_l, 0, sizeof b->scales_l);
+	for (int j = 0; j < 8; j++) {
+		const int l = iq4xs_pick_l(&p[j], a[j], d);
+		iq4_codes(d * (float)l, x + 32 * j, w + 32 * j, L);
+		const int ls = l + 32;
+		b->scales_l[j / 2] |= (uint8_t)((ls & 0xf) << (4 * (j % 2)));
+		b->scales_h |= (uint16_t)((ls >> 4) << (2 * j));
+		pack_iq4_nibbles(L, b->qs + 16 * j);
+	}
+	return iq4xs_err(b, x, w);
+}
+
+/* Least-squares super-scale for the block's integer scales and codes. */
+static double iq4xs_lsq_d(const struct blk_iq4_xs *b, const float *x, const float *w)
+{
+	double num = 0, den = 0;
+	uint8_t L[32];
+	for (int j = 0; j < 8; j++) {
+		const int ls = ((b->scales_l[j / 2] >> (4 * (j % 2))) & 0xf) | (((b->scales_h >> (2 * j)) & 3) << 4);
+		const double l = ls - 32;
+		unpack_iq4_nibbles(b->qs + 16 * j, L);
+		for (int i = 0; i < 32; i++) {
+			const double q = l * kv4f[L[i]];
+			num += (double)w[32 * j + i] * q * x[32 * j + i];
+			den += (double)w[32 * j + i] * q * q;
+		}
+	}
+	return den > 0 ? num / den : 0.0;
+}
+
+static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *out)
+{
+	struct blk_iq4_xs cand, trial;
+	ggml_iq4_xs(x, w, out, &cand);
+	double best = iq4xs_err(out, x, w);
+	if (!(best < INFINITY))
+		best = INFINITY;
+	double e = iq4xs_err(&cand, x, w);
+	if (e < best) {
+		best = e;
+		*out = cand;
+	}
+
+	struct prof2 *p = malloc(8 * sizeof *p);
+	if (!p)
+		return; /* ggml's blocks only */
+	float a[8];
+	float amax = 0, A = 0;
+	for (int j = 0; j < 8; j++) {
+		build_prof2(x + 32 * j, w + 32 * j, &p[j]);
+		a[j] = (float)prof2_best(&p[j]);
+		if (fabsf(a[j]) > amax) {
+			amax = fabsf(a[j]);
+			A = a[j];
+		}
+	}
+	if (!(amax > 0) || !(amax < INFINITY)) {
+		free(p);
+		return;
+	}
+	/* super-scales that put the largest sub-block scale near +31 or -32,
+	 * ranked with the profiles */
+	float bd[2] = { 0, 0 };
+	double be[2] = { INFINITY, INFINITY };
+	for (int side = 0; side < 2; side++) {
+		for (int k = 0; k <= IQ4XS_NTRY; k++) {
+			const double m = side == 0 ? 31.0 - 0.5 * k : -32.0 + 0.5 * k;
+			const float d = from_fp16(to_fp16((float)(A / m)));
+			if (d == 0.0f || !(fabsf(d) < INFINITY) || d == bd[0])
+				continue;
+			double tot = 0;
+			for (int j = 0; j < 8; j++)
+				tot += prof2_eval(&p[j], (double)d * iq4xs_pick_l(&p[j], a[j], d));
+			if (tot < be[0]) {
+				be[1] = be[0];
+				bd[1] = bd[0];
+				be[0] = tot;
+				bd[0] = d;
+			} else if (tot < be[1]) {
+				be[1] = tot;
+				bd[1] = d;
+			}
+		}
+	}
+	for (int c = 0; c < 2; c++) {
+		if (bd[c] == 0.0f)
+			continue;
+		double ec = iq4xs_with_d(bd[c], p, a, x, w, &trial);
+		if (ec < best) {
+			best = ec;
+			*out = trial;
+		}
+		/* refits of the super-scale for the chosen scales and codes: the
+		 * fp16 values around the least-squares one, ranked by the profiles,
+		 * the best measured exactly */
+		for (int it = 0; it < 2; it++) {
+			const uint16_t h0 = to_fp16((float)iq4xs_lsq_d(&trial, x, w));
+			float bdv = 0;
+			double bt = INFINITY;
+			for (int u = -1; u <= 1; u++) {
+				const uint16_t h = (uint16_t)(h0 + u);
+				const float dv = from_fp16(h);
+				if (dv == 0.0f || !(fabsf(dv) < INFINITY) || ((h ^ h0) & 0x8000))
+					continue;
+				double tot = 0;
+				for (int j = 0; j < 8; j++)
+					tot += prof2_eval(&p[j], (double)dv * iq4xs_pick_l(&p[j], a[j], dv));
+				if (tot < bt) {
+					bt = tot;
+					bdv = dv;
+				}
+			}
+			if (bdv == 0.0f || bdv == from_fp16(trial.d))
+				break;
+			struct blk_iq4_xs t2;
+			const double e2 = iq4xs_with_d(bdv, p, a, x, w, &t2);
+			if (!(e2 < ec))
+				break;
+			ec = e2;
+			trial = t2;
+			if (ec < best) {
+				best = ec;
+				*out = trial;
+			}
+		}
+	}
+	free(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lattice tables                                                       */
+/* ------------------------------------------------------------------ */
+
+/* A grid point is addressed by the level indices of its elements packed
+ * like the codes (2 bits per element for the 8-element grids, 3 for the
+ * 4-element ones): u. For every u whose levels ggml's searches can produce,
+ * map[u] is the grid index of the point with those levels, or, if there is
+ * none, -(1 + offset) of ggml's neighbour list of u in nb: the count, then
+ * the grid points at the `nwant` smallest distinct squared distances
+ * (ggml's positions 2l+1), ordered by distance and then index. alt[u] is the
+ * offset of such a list for every valid u, on the grid or not (on the grid,
+ * the point itself and its nearest ring): the candidates of libqnt's own
+ * search.
+ * The sizes are those these constant grids give; building them is
+ * deterministic. */
+enum { LAT_IQ2XXS, LAT_IQ2XS, LAT_IQ2S, LAT_IQ1S, LAT_IQ3XXS, LAT_IQ3S, N_LAT };
+
+struct lattice {
+	int ngrid, dim, bits, nlev, nwant;
+	const uint16_t *codes;
+	int32_t *map, *alt;
+	uint16_t *nb;
+	size_t nb_cap;
+	uint8_t *lev; /* levels of the points, ngrid x dim */
+	float *pos;   /* ggml's positions 2 * level + 1, ngrid x dim */
+	int ok;       /* built */
+};
+
+/* list sizes: ggml's lists of the off-grid points + the on-grid lists */
+#define NB_IQ2XXS (119462 + 3818)
+#define NB_IQ2XS (187770 + 12041)
+#define NB_IQ2S (50253 + 36605)
+#define NB_IQ1S (332234 + 22802)
+#define NB_IQ3XXS (22825 + 2023)
+#define NB_IQ3S (28317 + 3547)
+
+static int32_t map_iq2xxs[1 << 16], map_iq2xs[1 << 16], map_iq2s[1 << 16], map_iq1s[1 << 16];
+static int32_t map_iq3xxs[1 << 12], map_iq3s[1 << 12];
+static int32_t alt_iq2xxs[1 << 16], alt_iq2xs[1 << 16], alt_iq2s[1 << 16], alt_iq1s[1 << 16];
+static int32_t alt_iq3xxs[1 << 12], alt_iq3s[1 << 12];
+static uint16_t nb_iq2xxs[NB_IQ2XXS], nb_iq2xs[NB_IQ2XS], nb_iq2s[NB_IQ2S], nb_iq1s[NB_IQ1S];
+static uint16_t nb_iq3xxs[NB_IQ3XXS], nb_iq3s[NB_IQ3S];
+static uint8_t lev_iq2xxs[256 * 8], lev_iq2xs[512 * 8], lev_iq2s[1024 * 8], lev_iq1s[2048 * 8];
+static uint8_t lev_iq3xxs[256 * 4], lev_iq3s[512 * 4];
+static float pos_iq3xxs[256 * 4], pos_iq3s[512 * 4];
+
+static struct lattice lat[N_LAT] = {
+	{ 256, 8, 2, 3, 2, qnt__iq2xxs_codes, map_iq2xxs, alt_iq2xxs, nb_iq2xxs, NB_IQ2XXS, lev_iq2xxs, NULL, 0 },
+	{ 512, 8, 2, 3, 2, qnt__iq2xs_codes, map_iq2xs, alt_iq2xs, nb_iq2xs, NB_IQ2XS, lev_iq2xs, NULL, 0 },
+	{ 1024, 8, 2, 3, 1, qnt__iq2s_codes, map_iq2s, alt_iq2s, nb_iq2s, NB_IQ2S, lev_iq2s, NULL, 0 },
+	{ 2048, 8, 2, 3, 3, qnt__iq1s_codes, map_iq1s, alt_iq1s, nb_iq1s, NB_IQ1S, lev_iq1s, NULL, 0 },
+	{ 256, 4, 3, 8, 2, qnt__iq3xxs_codes, map_iq3xxs, alt_iq3xxs, nb_iq3xxs, NB_IQ3XXS, lev_iq3xxs, pos_iq3xxs, 0 },
+	{ 512, 4, 3, 8, 3, qnt__iq3s_codes, map_iq3s, alt_iq3s, nb_iq3s, NB_IQ3S, lev_iq3s, pos_iq3s, 0 },
+};
+
+/* Appends the list of u to nb at *pos (count, then indices); returns the
+ * offset or -1 when the table is full. The squared level distance of every
+ * point is the sum of those of its two halves, read from tables of the
+ * halves of u. */
+static int32_t lat_list(struct lattice *lt, uint32_t u, int nwant, size_t *pos)
+{
+	uint8_t d2[2048];
+	int hist[8 * 49 + 1];
+	const int mask = (1 << lt->bits) - 1, hdim = lt->dim / 2, hbits = lt->bits * hdim;
+	int dh[2][256]; /* 4 x 2 bits (8-element grids) or 2 x 3 bits */
+	for (int h = 0; h < 2; h++)
+		for (int c = 0; c < (1 << hbits); c++) {
+			int s = 0;
+			for (int i = 0; i < hdim; i++) {
+				const int dl = ((c >> (lt->bits * i)) & mask) -
+					       (int)((u >> (lt->bits * (i + h * hdim))) & (uint32_t)mask);
+				s += dl * dl;
+			}
+			dh[h][c] = s;
+		}
+	memset(hist, 0, sizeof hist);
+	const int hm = (1 << hbits) - 1;
+	for (int g = 0; g < lt->ngrid; g++) {
+		const int s = dh[0][lt->codes[g] & hm] + dh[1][(lt->codes[g] >> hbits) & hm];
+		d2[g] = (uint8_t)s;
+		hist[s]++;
+	}
+	/* the nwant smallest distances present */
+	int lim = -1, have = 0;
+	for (int s = 0; s <= 8 * 49 && have < nwant; s++)
+		if (hist[s]) {
+			lim = s;
+			have++;
+		}
+	int n = 0, start[8 * 49 + 1];
+	for (int s = 0; s <= lim; s++) {
+		start[s] = n;
+		n += hist[s];
+	}
+	if (*pos + 1 + (size_t)n > lt->nb_cap)
+		return -1;
+	const int32_t off = (int32_t)*pos;
+	uint16_t *out = lt->nb + *pos;
+	*out++ = (uint16_t)n;
+	for (int g = 0; g < lt->ngrid; g++) /* by distance, then index */
+		if (d2[g] <= lim)
+			out[start[d2[g]]++] = (uint16_t)g;
+	*pos += 1 + (size_t)n;
+	return off;
+}
+
+static void lat_build(struct lattice *lt)
+{
+	const int mask = (1 << lt->bits) - 1;
+	const uint32_t usize = 1u << (lt->bits * lt->dim);
+	const int lmax = lt->dim == 8 ? 2 : 7; /* levels ggml's searches produce */
+	for (uint32_t u = 0; u < usize; u++)
+		lt->map[u] = lt->alt[u] = INT32_MIN;
+	for (int g = 0; g < lt->ngrid; g++) {
+		lt->map[lt->codes[g]] = g;
+		for (int i = 0; i < lt->dim; i++) {
+			lt->lev[g * lt->dim + i] = (uint8_t)((lt->codes[g] >> (lt->bits * i)) & mask);
+			if (lt->pos)
+				lt->pos[g * lt->dim + i] = (float)(2 * lt->lev[g * lt->dim + i] + 1);
+		}
+	}
+	size_t pos = 0;
+	/* ggml's lists first (off-grid points, in order of u), then the lists of
+	 * the points on the grid */
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t u = 0; u < usize; u++) {
+			int valid = 1;
+			for (int i = 0; i < lt->dim; i++)
+				valid &= (int)((u >> (lt->bits * i)) & (uint32_t)mask) <= lmax;
+			if (!valid || (lt->map[u] >= 0) != (pass == 1))
+				continue;
+			const int32_t off = lat_list(lt, u, pass == 0 ? lt->nwant : 2, &pos);
+			if (off < 0)
+				return; /* cannot happen with these grids; lt->ok stays 0 */
+			lt->alt[u] = off;
+			if (pass == 0)
+				lt->map[u] = -(off + 1);
+		}
+	}
+	lt->ok = 1;
+}
+
+static uv_once_t lat_once[N_LAT] = { UV_ONCE_INIT, UV_ONCE_INIT, UV_ONCE_INIT,
+				     UV_ONCE_INIT, UV_ONCE_INIT, UV_ONCE_INIT };
+static void lat_init0(void) { lat_build(&lat[0]); }
+static void lat_init1(void) { lat_build(&lat[1]); }
+static void lat_init2(void) { lat_build(&lat[2]); }
+static void lat_init3(void) { lat_build(&lat[3]); }
+static void lat_init4(void) { lat_build(&lat[4]); }
+static void lat_init5(void) { lat_build(&lat[5]); }
+static void (*const lat_init[N_LAT])(void) = { lat_init0, lat_init1, lat_init2, lat_init3, lat_init4, lat_init5 };
+
+/* The tables of lattice k, built on first use (thread-safe). */
+static const struct lattice *get_lattice(int k)
+{
+	uv_once(&lat_once[k], lat_init[k]);
+	return &lat[k];
+}
+
+/* Level of element i of grid point g. */
+static inline int lat_level(const struct lattice *lt, int g, int i)
+{
+	return lt->lev[g * lt->dim + i];
+}
+
+/* ------------------------------------------------------------------ */
+/* ggml's lattice searches                                              */
+/* ------------------------------------------------------------------ */
+
+/* ggml's iq2_find_best_neighbour / iq3_find_best_neighbour: the point of
+ * the list nearest to xval/scale under the weights (first of equals);
+ * writes its levels to L. A list where every distance is NaN (ggml aborts
+ * there) gives its first point. */
+static int ggml_best_neighbour(const struct lattice *lt, const uint16_t *list, const float *xval, const float *weight,
+			       float scale, int8_t *L)
+{
+	const int n = list[0], dim = lt->dim;
+	float best_d2 = FLT_MAX;
+	int gi = -1;
+	if (dim == 4) { /* short lists: the terms directly */
+		for (int j = 1; j <= n; j++) {
+			const float *pg = lt->pos + 4 * list[j];
+			float d2 = 0;
+			for (int i = 0; i < 4; i++) {
+				const float diff = scale * pg[i] - xval[i];
+				d2 += weight[i] * diff * diff;
+			}
+			if (d2 < best_d2) {
+				best_d2 = d2;
+				gi = list[j];
+			}
+		}
+	} else { /* the terms of the 3 levels of each element, added in order */
+		float t[8][3];
+		for (int i = 0; i < 8; i++)
+			for (int l = 0; l < 3; l++) {
+				const float diff = scale * (float)(2 * l + 1) - xval[i];
+				t[i][l] = weight[i] * diff * diff;
+			}
+		for (int j = 1; j <= n; j++) {
+			const uint8_t *lv = lt->lev + 8 * list[j];
+			const float d2 = 0.0f + t[0][lv[0]] + t[1][lv[1]] + t[2][lv[2]] + t[3][lv[3]] + t[4][lv[4]] +
+					 t[5][lv[5]] + t[6][lv[6]] + t[7][lv[7]];
+			if (d2 < best_d2) {
+				best_d2 = d2;
+				gi = list[j];
+			}
+		}
+	}
+	if (gi < 0)
+		gi = list[1];
+	for (int i = 0; i < dim; i++)
+		L[i] = (int8_t)lat_level(lt, gi, i);
+	return gi;
+}
+
+/* u of the levels L[0..dim). */
+static inline uint32_t lat_u(const struct lattice *lt, const int8_t *L)
+{
+	uint32_t u = 0;
+	for (int i = 0; i < lt->dim; i++)
+		u |= (uint32_t)L[i] << (lt->bits * i);
+	return u;
+}
+
+/* The grid point of the levels L (which ggml's searches always put on the
+ * grid; if not, the first point of its list). */
+static int lat_index(const struct lattice *lt, const int8_t *L)
+{
+	for (int i = 0; i < lt->dim; i++) /* levels ggml's search never leaves */
+		if (L[i] < 0 || L[i] >= lt->nlev)
+			return 0;
+	const int32_t m = lt->map[lat_u(lt, L)];
+	if (m >= 0)
+		return m;
+	return m == INT32_MIN ? 0 : lt->nb[-m]; /* -m - 1 + 1 */
+}
+
+/* Signs of 8 elements as ggml's iq2_xxs/iq2_xs/iq3_xxs take them: xval gets
+ * |x|, and if the number of negative elements is odd the one with the
+ * smallest weight*x^2 keeps its sign (its xval is negative). Returns the 7
+ * stored sign bits. */
+static unsigned ggml_signs_even(const float *xb, const float *weight, float *xval)
+{
+	int nflip = 0;
+	unsigned s = 0;
+	for (int i = 0; i < 8; i++) {
+		if (xb[i] >= 0) {
+			xval[i] = xb[i];
+		} else {
+			xval[i] = -xb[i];
+			nflip++;
+			s |= 1u << i;
+		}
+	}
+	if (nflip % 2) {
+		int imin = 0;
+		float min = weight[0] * xb[0] * xb[0];
+		for (int i = 1; i < 8; i++) {
+			const float ax = weight[i] * xb[i] * xb[i];
+			if (ax < min) {
+				min = ax;
+				imin = i;
+			}
+		}
+		xval[imin] = -xval[imin];
+		s ^= 1u << imin;
+	}
+	return s & 127;
+}
+
+/* ggml's scan of trial scales over one sub-block of n elements (groups of
+ * lt->dim): for is in [is_lo, is_hi], id = (2 kmaxq - 1 + is*step)/max, each
+ * group to its nearest levels (or, off the grid, the best listed neighbour),
+ * keeping the codes with the best least-squares fit. Returns the scale;
+ * L, is_on_grid: the kept codes and which groups were on the grid. */
+static float ggml_scan(const struct lattice *lt, int n, int kmaxq, int is_lo, int is_hi, float step, float max,
+		       float scale, const float *xval, const float *weight, const float *waux, int8_t *L,
+		       int *is_on_grid)
+{
+	const int dim = lt->dim, ng = n / dim, nt = is_hi - is_lo + 1;
+	int8_t Laux[31][32];
+	uint8_t on_aux[31][8];
+	float sqx[31], sq2[31];
+	/* the codes of every trial scale */
+	for (int t = 0; t < nt; t++) {
+		const float id = ((float)(2 * kmaxq - 1) + (float)(is_lo + t) * step) / max;
+		const float this_scale = 1 / id;
+		for (int k = 0; k < ng; k++) {
+			int8_t *La = Laux[t] + dim * k;
+			for (int i = 0; i < dim; i++) {
+				const int l = nearest_int(0.5f * (id * xval[dim * k + i] - 1));
+				La[i] = (int8_t)maxi(0, mini(kmaxq - 1, l));
+			}
+			const int32_t m = lt->map[lat_u(lt, La)];
+			on_aux[t][k] = m >= 0;
+			if (m < 0)
+				ggml_best_neighbour(lt, lt->nb - m - 1, xval + dim * k, waux + dim * k, this_scale, La);
+		}
+		sqx[t] = sq2[t] = 0;
+	}
+	/* their sums, each in ggml's order, the trials interleaved */
+	for (int i = 0; i < n; i++) {
+		const float w = weight[i], wx = xval[i];
+		for (int t = 0; t < nt; t++) {
+			const float q = (float)(2 * Laux[t][i] + 1);
+			sqx[t] += w * wx * q;
+			sq2[t] += w * q * q;
+		}
+	}
+	/* ggml's choice, in its order */
+	float best = 0;
+	int bt = -1;
+	for (int t = 0; t < nt; t++) {
+		if (sq2[t] > 0 && sqx[t] * sqx[t] > best * sq2[t]) {
+			scale = sqx[t] / sq2[t];
+			best = scale * sqx[t];
+			bt = t;
+		}
+	}
+	if (bt >= 0) {
+		memcpy(L, Laux[bt], (size_t)n);
+		for (int k = 0; k < ng; k++)
+			is_on_grid[k] = on_aux[bt][k];
+	}
+	return scale;
+}
+
+/* ggml's re-quantization at the final scale of the groups that were not on
+ * the grid (all = 0) or of all groups (all = 1) if some group was off the
+ * grid, or of all groups in any case (all = 2, iq2_xxs); then its
+ * least-squares scale. */
+static float ggml_fixup(const struct lattice *lt, int n, int kmaxq, int all, float scale, const float *xval,
+			const float *weight, const float *waux, int8_t *L, const int *is_on_grid)
+{
+	const int dim = lt->dim, ng = n / dim;
+	int n_off = 0;
+	if (all != 2)
+		for (int k = 0; k < ng; k++)
+			n_off += !is_on_grid[k];
+	if (!((all == 2 || n_off > 0) && scale > 0))
+		return scale;
+	const float id = 1 / scale;
+	for (int k = 0; k < ng; k++) {
+		if (!all && is_on_grid[k])
+			continue;
+		int8_t Lk[8];
+		for (int i = 0; i < dim; i++) {
+			const int l = nearest_int(0.5f * (id * xval[dim * k + i] - 1));
+			Lk[i] = (int8_t)maxi(0, mini(kmaxq - 1, l));
+		}
+		int32_t m = lt->map[lat_u(lt, Lk)];
+		int g = m;
+		if (m < 0)
+			g = ggml_best_neighbour(lt, lt->nb - m - 1, xval + dim * k, waux + dim * k, scale, Lk);
+		for (int i = 0; i < dim; i++)
+			L[dim * k + i] = (int8_t)lat_level(lt, g, i);
+	}
+	float sumqx = 0, sumq2 = 0;
+	for (int i = 0; i < n; i++) {
+		const float w = weight[i];
+		const float q = (float)(2 * L[i] + 1);
+		sumqx += w * xval[i] * q;
+		sumq2 += w * q * q;
+	}
+	if (sumq2 > 0)
+		scale = sumqx / sumq2;
+	return scale;
+}
+
+/* ggml's quantize_row_iq3_xxs_impl for one super-block (imatrix qw or
+ * weights x^2). */
+static void ggml_iq3_xxs(const float *x, const float *qw, struct blk_iq3_xxs *y)
+{
+	const struct lattice *lt = get_lattice(LAT_IQ3XXS);
+	const int kmaxq = 8;
+	float scales[8], weight[32], xval[32], waux[32];
+	int8_t L[32];
+	int is_on_grid[8];
+	uint8_t q3[96];
+	uint32_t sas[8];
+
+	y->d = to_fp16(0.0f);
+	memset(q3, 0, sizeof q3);
+	memset(sas, 0, sizeof sas);
+	float max_scale = 0;
+	float sumx2 = 0;
+	for (int i = 0; i < QK_K; i++)
+		sumx2 += x[i] * x[i];
+	const float sigma2 = 2 * sumx2 / QK_K;
+
+	for (int ib = 0; ib < 8; ib++) {
+		const float *xb = x + 32 * ib;
+		if (qw) {
+			for (int i = 0; i < 32; i++)
+				weight[i] = qw[32 * ib + i] * sqrtf(sigma2 + xb[i] * xb[i]);
+		} else {
+			for (int i = 0; i < 32; i++)
+				weight[i] = xb[i] * xb[i];
+		}
+		for (int i = 0; i < 32; i++)
+			waux[i] = sqrtf(weight[i]);
+		unsigned bsg[4];
+		for (int k = 0; k < 4; k++)
+			bsg[k] = ggml_signs_even(xb + 8 * k, weight + 8 * k, xval + 8 * k);
+		float max = xval[0];
+		for (int i = 1; i < 32; i++)
+			max = maxf(max, xval[i]);
+		memset(L, 0, sizeof L);
+		if (max < GROUP_MAX_EPS_IQ3_XXS) {
+			scales[ib] = 0;
+			continue;
+		}
+		for (int k = 0; k < 8; k++)
+			is_on_grid[k] = 1;
+		float scale = ggml_scan(lt, 32, kmaxq, -15, 15, 0.2f, max, max / (2 * kmaxq - 1), xval, weight, waux, L,
+					is_on_grid);
+		scale = ggml_fixup(lt, 32, kmaxq, 0, scale, xval, weight, waux, L, is_on_grid);
+		if (scale < 0) {
+			scale = -scale;
+			for (int k = 0; k < 4; k++)
+				bsg[k] = ~bsg[k] & 127;
+		}
+		for (int k = 0; k < 8; k++)
+			q3[8 * ib + k] = (uint8_t)lat_index(lt, L + 4 * k);
+		sas[ib] = bsg[0] | (bsg[1] << 7) | (bsg[2] << 14) | (bsg[3] << 21);
+		scales[ib] = scale;
+		max_scale = maxf(max_scale, scale);
+	}
+	if (max_scale == 0.0f) { /* ggml: if (!max_scale) */
+		memset(y->qs, 0, sizeof y->qs);
+		return;
+	}
+	const float d = max_scale / 31;
+	y->d = to_fp16(d * 1.0125f);
+	const float id = 1 / d;
+	for (int ib = 0; ib < 8; ib++) {
+		const int l = maxi(0, mini(15, nearest_int(0.5f * (id * scales[ib] - 1))));
+		sas[ib] |= (uint32_t)l << 28;
+	}
+	memcpy(y->qs, q3, 64);
+	for (int ib = 0; ib < 8; ib++)
+		wr32(y->qs + 64 + 4 * ib, sas[ib]);
+}
+
+/* ggml's quantize_row_iq3_s_impl for one super-block. */
+static void ggml_iq3_s(const float *x, const float *qw, struct blk_iq3_s *y)
+{
+	const struct lattice *lt = get_lattice(LAT_IQ3S);
+	const int kmaxq = 8;
+	float scales[8], weight[32], xval[32], waux[32];
+	int8_t L[32];
+	int is_on_grid[8];
+
+	memset(y, 0, sizeof *y);
+	y->d = to_fp16(0.0f);
+	float max_scale = 0;
+	float sumx2 = 0;
+	for (int i = 0; i < QK_K; i++)
+		sumx2 += x[i] * x[i];
+	const float sigma2 = 2 * sumx2 / QK_K;
+	int qs_at = 0, sg_at = 0;
+
+	for (int ib = 0; ib < 8; ib++) {
+		const float *xb = x + 32 * ib;
+		if (qw) {
+			for (int i = 0; i < 32; i++)
+				weight[i] = qw[32 * ib + i] * sqrtf(sigma2 + xb[i] * xb[i]);
+		} else {
+			for (int i = 0; i < 32; i++)
+				weight[i] = xb[i] * xb[i];
+		}
+		for (int i = 0; i < 32; i++)
+			waux[i] = sqrtf(weight[i]);
+		uint8_t bsg[4];
+		for (int k = 0; k < 4; k++) {
+			unsigned s = 0;
+			for (int i = 0; i < 8; i++) {
+				if (xb[8 * k + i] >= 0) {
+					xval[8 * k + i] = xb[8 * k + i];
+				} else {
+					xval[8 * k + i] = -xb[8 * k + i];
+					s |= 1u << i;
+				}
+			}
+			bsg[k] = (uint8_t)s;
+		}
+		float max = xval[0];
+		for (int i = 1; i < 32; i++)
+			max = maxf(max, xval[i]);
+		memset(L, 0, sizeof L);
+		if (!(max != 0.0f)) { /* ggml: if (!max) */
+			scales[ib] = 0;
+			continue;
+		}
+		for (int k = 0; k < 8; k++)
+			is_on_grid[k] = 0;
+		float scale = ggml_scan(lt, 32, kmaxq, -9, 9, 0.2f, max, max / (2 * kmaxq - 1), xval, weight, waux, L,
+					is_on_grid);
+		scale = ggml_fixup(lt, 32, kmaxq, 1, scale, xval, weight, waux, L, is_on_grid);
+		if (scale < 0) {
+			scale = -scale;
+			for (int k = 0; k < 4; k++)
+				bsg[k] = (uint8_t)~bsg[k];
+		}
+		/* ggml advances its qs and signs pointers only past the
+		 * sub-blocks it writes (not past those skipped above), while qh
+		 * is indexed by the sub-block: the same here */
+		for (int k = 0; k < 8; k++) {
+			const int g = lat_index(lt, L + 4 * k);
+			y->qs[qs_at + k] = (uint8_t)(g & 255);
+			y->qh[ib] |= (uint8_t)((g >> 8) << k);
+		}
+		memcpy(y->signs + sg_at, bsg, 4);
+		qs_at += 8;
+		sg_at += 4;
+		scales[ib] = scale;
+		max_scale = maxf(max_scale, scale);
+	}
+	if (max_scale == 0.0f)
+		return;
+	const float d = max_scale / 31;
+	y->d = to_fp16(d * 1.033f);
+	const float id = 1 / d;
+	for (int ib = 0; ib < 8; ib += 2) {
+		const int l1 = maxi(0, mini(15, nearest_int(0.5f * (id * scales[ib] - 1))));
+		const int l2 = maxi(0, mini(15, nearest_int(0.5f * (id * scales[ib + 1] - 1))));
+		y->scales[ib / 2] = (uint8_t)(l1 | (l2 << 4));
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The weighted search of the lattice formats                           */
+/* ------------------------------------------------------------------ */
+
+/* A lattice super-block: fp16 super-scale d, a scale code per sub-block,
+ * a grid point per group of dim elements and a sign per element. The value
+ * of element e is +-fl(db(d, s) * lv[level]) as the dequantizers compute
+ * it. */
+struct lstate {
+	float d;
+	uint8_t s[16];
+	uint16_t g[64];
+	uint8_t neg[QK_K];
+};
+
+struct lfmt {
+	int lat;          /* lattice */
+	int sub;          /* elements per scale */
+	int parity;       /* signs stored as 7 bits per 8: the count must be even */
+	int dbkind;       /* 0: d*(0.5+s)*0.25, 1: d*(0.5+s)*0.5, 2: d*(1+2s) */
+	const float *lv;  /* level magnitudes */
+	size_t bytes;
+	void (*unpack)(const void *blk, struct lstate *st);
+	void (*pack)(const struct lstate *st, void *blk);
+	void (*deq)(const void *src, float *y, int64_t n);
+};
+
+static inline float lat_db(int kind, float d, int s)
+{
+	switch (kind) {
+	case 0:
+		return d * (0.5f + (float)s) * 0.25f;
+	case 1:
+		return d * (0.5f + (float)s) * 0.5f;
+	default:
+		return d * (float)(1 + 2 * s);
+	}
+}
+
+/* The multiplier of d in db, as a real number (for least squares). */
+static inline double lat_dbmul(int kind, int s)
+{
+	return kind == 0 ? (0.5 + s) * 0.25 : kind == 1 ? (0.5 + s) * 0.5 : 1.0 + 2 * s;
+}
+
+/* Exact error of a block's bytes. */
+static double lat_err(const struct lfmt *f, const void *blk, const float *x, const float *w)
+{
+	float y[QK_K];
+	f->deq(blk, y, QK_K);
+	return wsse(QK_K, x, y, w);
+}
+
+/* Codes of one sub-block for the exact scale db: per group the best point
+ * among the candidates of the nearest levels (libqnt's lists: the point and
+ * its ring, or ggml's neighbours), signs those of x, and where the parity
+ * rule forbids that, the cheapest single flip. Writes g and neg; returns the
+ * weighted error. */
+static double lat_sub_codes(const struct lfmt *f, const struct lattice *lt, const float *x, const float *w, float db,
+			    uint16_t *g, uint8_t *neg)
+{
+	const int dim = lt->dim, nlev = lt->nlev, n = f->sub, ng = n / dim;
+	float vq[8], ax[32], e[8][32];
+	for (int l = 0; l < nlev; l++)
+		vq[l] = db * f->lv[l];
+	for (int i = 0; i < n; i++)
+		ax[i] = fabsf(x[i]);
+	for (int l = 0; l < nlev; l++)
+		for (int i = 0; i < n; i++) {
+			const float r = ax[i] - vq[l];
+			e[l][i] = w[i] * r * r;
+		}
+	/* parity of the signs of x per 8 elements */
+	int odd[4] = { 0, 0, 0, 0 };
+	for (int i = 0; i < n; i++) {
+		neg[i] = x[i] < 0;
+		odd[i / 8] ^= neg[i];
+	}
+	double err = 0;
+	int gc[8], gp[8], fp[8];
+	float c[8], cp[8];
+	for (int k = 0; k < ng; k++) {
+		const int o = dim * k;
+		uint32_t u = 0;
+		for (int i = 0; i < dim; i++) {
+			int bl = 0;
+			for (int l = 1; l < nlev; l++)
+				bl = e[l][o + i] < e[bl][o + i] ? l : bl;
+			u |= (uint32_t)bl << (lt->bits * i);
+		}
+		const uint16_t *list = lt->nb + lt->alt[u];
+		const int flip = f->parity && odd[o / 8], nl = mini(list[0], IQ_LIST_CAP);
+		c[k] = cp[k] = INFINITY;
+		gc[k] = gp[k] = list[1];
+		fp[k] = 0;
+		for (int j = 1; j <= nl; j++) {
+			const int gg = list[j];
+			const uint8_t *lv = lt->lev + dim * gg;
+			float cc = 0;
+			for (int i = 0; i < dim; i++)
+				cc += e[lv[i]][o + i];
+			if (cc < c[k]) {
+				c[k] = cc;
+				gc[k] = gg;
+			}
+			if (flip) {
+				float pm = INFINITY;
+				int pi = 0;
+				for (int i = 0; i < dim; i++) {
+					const float pv = w[o + i] * ax[o + i] * vq[lv[i]];
+					if (pv < pm) {
+						pm = pv;
+						pi = i;
+					}
+				}
+				if (cc + 4 * pm < cp[k]) {
+					cp[k] = cc + 4 * pm;
+					gp[k] = gg;
+					fp[k] = pi;
+				}
+			}
+		}
+	}
+	if (!f->parity) {
+		for (int k = 0; k < ng; k++) {
+			g[k] = (uint16_t)gc[k];
+			err += c[k];
+		}
+		return err;
+	}
+	/* parity per 8 elements: one group of 8, or two groups of 4 */
+	const int gpe = 8 / dim; /* groups per 8 */
+	for (int k0 = 0; k0 < ng; k0 += gpe) {
+		if (!odd[dim * k0 / 8]) {
+			for (int k = k0; k < k0 + gpe; k++) {
+				g[k] = (uint16_t)gc[k];
+				err += c[k];
+			}
+			continue;
+		}
+		/* flip in group kf, the others at their best */
+		int kf = k0;
+		double bt = INFINITY;
+		for (int k = k0; k < k0 + gpe; k++) {
+			double t = cp[k];
+			for (int m = k0; m < k0 + gpe; m++)
+				if (m != k)
+					t += c[m];
+			if (t < bt) {
+				bt = t;
+				kf = k;
+			}
+		}
+		for (int k = k0; k < k0 + gpe; k++)
+			g[k] = (uint16_t)(k == kf ? gp[k] : gc[k]);
+		neg[dim * kf + fp[kf]] ^= 1;
+		err += bt;
+	}
+	return err;
+}
+
+/* Error of one sub-block of a state with its own codes, for the scale db. */
+static double lat_sub_err(const struct lfmt *f, const struct lattice *lt, const float *x, const float *w, float db,
+			  const uint16_t *g, const uint8_t *neg)
+{
+	double err = 0;
+	const int dim = lt->dim;
+	for (int i = 0; i < f->sub; i++) {
+		const float v = db * f->lv[lat_level(lt, g[i / dim], i % dim)];
+		const double y = neg[i] ? -(double)v : (double)v;
+		const double r = (double)x[i] - y;
+		err += (double)w[i] * r * r;
+	}
+	return err;
+}
+
+/* The scale codes worth trying for sub-block j: the current one +-1 and the
+ * two around the least-squares scale of the current codes. */
+static int lat_scale_cands(const struct lfmt *f, const struct lattice *lt, const struct lstate *st, int j,
+			   const float *x, const float *w, int *cand)
+{
+	const int dim = lt->dim, o = j * f->sub;
+	double num = 0, den = 0;
+	for (int i = 0; i < f->sub; i++) {
+		const double q = (st->neg[o + i] ? -1.0 : 1.0) * f->lv[lat_level(lt, st->g[(o + i) / dim], (o + i) % dim)];
+		num += (double)w[o + i] * q * x[o + i];
+		den += (double)w[o + i] * q * q;
+	}
+	int n = 0;
+	const int sc = st->s[j];
+	for (int s = sc - IQ_SCALE_STEP; s <= sc + IQ_SCALE_STEP; s++)
+		if (s >= 0 && s <= 15)
+			cand[n++] = s;
+	if (den > 0 && st->d != 0.0f) {
+		const double db = num / den;
+		/* invert db = d * m(s) */
+		double t;
+		if (f->dbkind == 2)
+			t = (db / st->d - 1) / 2;
+		else
+			t = db / (st->d * (f->dbkind == 0 ? 0.25 : 0.5)) - 0.5;
+		if (t > -1 && t < 17) {
+			const int lo = (int)floor(t);
+			for (int s = lo; s <= lo + 1; s++) {
+				if (s < 0 || s > 15)
+					continue;
+				int dup = 0;
+				for (int m = 0; m < n; m++)
+					dup |= cand[m] == s;
+				if (!dup)
+					cand[n++] = s;
+			}
+		}
+	}
+	return n;
+}
+
+/* For the state's d: per sub-block the best scale code among the candidates
+ * with re-chosen codes, or the current codes if none is better. Returns the
+ * total error (sum of the sub-block errors). */
+static double lat_pass(const struct lfmt *f, const struct lattice *lt, const float *x, const float *w,
+		       struct lstate *st, double *serr)
+{
+	const int dim = lt->dim, nsub = QK_K / f->sub;
+	double total = 0;
+	uint16_t g[64];
+	uint8_t neg[32];
+	for (int j = 0; j < nsub; j++) {
+		const int o = j * f->sub;
+		double best = lat_sub_err(f, lt, x + o, w + o, lat_db(f->dbkind, st->d, st->s[j]), st->g + o / dim,
+					  st->neg + o);
+		int cand[5];
+		const int nc = lat_scale_cands(f, lt, st, j, x, w, cand);
+		for (int c = 0; c < nc; c++) {
+			const double e = lat_sub_codes(f, lt, x + o, w + o, lat_db(f->dbkind, st->d, cand[c]), g, neg);
+			if (e < best) {
+				best = e;
+				st->s[j] = (uint8_t)cand[c];
+				memcpy(st->g + o / dim, g, sizeof g[0] * (size_t)(f->sub / dim));
+				memcpy(st->neg + o, neg, (size_t)f->sub);
+			}
+		}
+		if (serr)
+			serr[j] = best;
+		total += best;
+	}
+	return total;
+}
+
+/* Least-squares super-scale for the state's codes and scale codes. */
+static double lat_lsq_d(const struct lfmt *f, const struct lattice *lt, const struct lstate *st, const float *x,
+			const float *w)
+{
+	const int dim = lt->dim;
+	double num = 0, den = 0;
+	for (int e = 0; e < QK_K; e++) {
+		const double q = (st->neg[e] ? -1.0 : 1.0) * lat_dbmul(f->dbkind, st->s[e / f->sub]) *
+				 f->lv[lat_level(lt, st->g[e / dim], e % dim)];
+		num += (double)w[e] * q * x[e];
+		den += (double)w[e] * q * q;
+	}
+	return den > 0 ? num / den : 0.0;
+}
+
+/* The search from the block in blk (its error err): passes over the
+ * sub-blocks and refits of the super-scale while the error falls; blk is
+ * replaced by a block whose exact error is lower. */
+static void lat_refine(const struct lfmt *f, const float *x, const float *w, void *blk, double err)
+{
+	const struct lattice *lt = get_lattice(f->lat);
+	if (!lt->ok)
+		return;
+	struct lstate st, t;
+	unsigned char out[MAX_BLK_BYTES];
+	f->unpack(blk, &st);
+	if (!(st.d > 0) || !(st.d < INFINITY)) {
+		/* a degenerate start (ggml's block is all zero where the weights
+		 * are sparse): the largest scale, codes for it */
+		float amax = 0;
+		for (int e = 0; e < QK_K; e++)
+			if (w[e] > 0 && fabsf(x[e]) > amax)
+				amax = fabsf(x[e]);
+		st.d = from_fp16(to_fp16((float)(amax / (f->lv[lt->nlev - 1] * lat_dbmul(f->dbkind, 15)))));
+		if (!(st.d > 0) || !(st.d < INFINITY))
+			return;
+		const int nsub = QK_K / f->sub;
+		for (int j = 0; j < nsub; j++) {
+			st.s[j] = 15;
+			lat_sub_codes(f, lt, x + j * f->sub, w + j * f->sub, lat_db(f->dbkind, st.d, 15),
+				      st.g + j * f->sub / lt->dim, st.neg + j * f->sub);
+		}
+	}
+	double cur = lat_pass(f, lt, x, w, &st, NULL);
+	{
+		/* super-scales that give the sub-block with the largest
+		 * least-squares scale the top code(s) */
+		double amax = 0;
+		for (int j = 0; j < QK_K / f->sub; j++) {
+			double num = 0, den = 0;
+			for (int i = j * f->sub; i < (j + 1) * f->sub; i++) {
+				const double q = f->lv[lat_level(lt, st.g[i / lt->dim], i % lt->dim)];
+				num += (double)w[i] * q * fabsf(x[i]);
+				den += (double)w[i] * q * q;
+			}
+			if (den > 0 && num / den > amax)
+				amax = num / den;
+		}
+		for (int sm = 15; sm > 15 - IQ_DSCAN && amax > 0; sm--) {
+			const float dv = from_fp16(to_fp16((float)(amax / lat_dbmul(f->dbkind, sm))));
+			if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
+				continue;
+			t = st;
+			t.d = dv;
+			const double e = lat_pass(f, lt, x, w, &t, NULL);
+			if (e < cur) {
+				cur = e;
+				st = t;
+			}
+		}
+	}
+	for (int it = 0; it < IQ_LSQ_IT; it++) {
+		/* the super-scale: the least-squares one for the codes, then the
+		 * scales and codes again */
+		const float dv = from_fp16(to_fp16((float)lat_lsq_d(f, lt, &st, x, w)));
+		if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
+			break;
+		t = st;
+		t.d = dv;
+		const double e = lat_pass(f, lt, x, w, &t, NULL);
+		if (!(e < cur))
+			break;
+		cur = e;
+		st = t;
+	}
+	f->pack(&st, out);
+	const double ex = lat_err(f, out, x, w);
+	if (ex < err)
+		memcpy(blk, out, f->bytes);
+}
+
+/* ---- iq3_xxs and iq3_s: state <-> bytes ---- */
+
+static void unpack_iq3_xxs(const void *blk, struct lstate *st)
+{
+	const struct blk_iq3_xxs *b = blk;
+	st->d = from_fp16(b->d);
+	for (int ib = 0; ib < 8; ib++) {
+		const uint32_t aux = rd32(b->qs + 64 + 4 * ib);
+		st->s[ib] = (uint8_t)(aux >> 28);
+		for (int l = 0; l < 4; l++) {
+			const unsigned sg = ksign(aux >> (7 * l));
+			for (int j = 0; j < 8; j++)
+				st->neg[32 * ib + 8 * l + j] = (uint8_t)((sg >> j) & 1);
+		}
+		for (int k = 0; k < 8; k++)
+			st->g[8 * ib + k] = b->qs[8 * ib + k];
+	}
+}
+
+static void pack_iq3_xxs(const struct lstate *st, void *blk)
+{
+	struct blk_iq3_xxs *b = blk;
+	b->d = to_fp16(st->d);
+	for (int ib = 0; ib < 8; ib++) {
+		uint32_t aux = (uint32_t)st->s[ib] << 28;
+		for (int l = 0; l < 4; l++)
+			for (int j = 0; j < 7; j++)
+				aux |= (uint32_t)st->neg[32 * ib + 8 * l + j] << (7 * l + j);
+		wr32(b->qs + 64 + 4 * ib, aux);
+		for (int k = 0; k < 8; k++)
+			b->qs[8 * ib + k] = (uint8_t)st->g[8 * ib + k];
+	}
+}
+
+static void unpack_iq3_s(const void *blk, struct lstate *st)
+{
+	const struct blk_iq3_s *b = blk;
+	st->d = from_fp16(b->d);
+	for (int ib = 0; ib < 8; ib++) {
+		st->s[ib] = (uint8_t)((b->scales[ib / 2] >> (4 * (ib % 2))) & 0xf);
+		for (int k = 0; k < 8; k++)
+			st->g[8 * ib + k] = (uint16_t)(b->qs[8 * ib + k] | (((b->qh[ib] >> k) & 1) << 8));
+		for (int e = 0; e < 32; e++)
+			st->neg[32 * ib + e] = (uint8_t)((b->signs[4 * ib + e / 8] >> (e % 8)) & 1);
+	}
+}
+
+static void pack_iq3_s(const struct lstate *st, void *blk)
+{
+	struct blk_iq3_s *b = blk;
+	memset(b, 0, sizeof *b);
+	b->d = to_fp16(st->d);
+	for (int ib = 0; ib < 8; ib++) {
+		b->scales[ib / 2] |= (uint8_t)(st->s[ib] << (4 * (ib % 2)));
+		for (int k = 0; k < 8; k++) {
+			b->qs[8 * ib + k] = (uint8_t)(st->g[8 * ib + k] & 255);
+			b->qh[ib] |= (uint8_t)((st->g[8 * ib + k] >> 8) << k);
+		}
+		for (int e = 0; e < 32; e++)
+			b->signs[4 * ib + e / 8] |= (uint8_t)(st->neg[32 * ib + e] << (e % 8));
+	}
+}
+
+static const struct lfmt F_IQ3XXS = { LAT_IQ3XXS, 32, 1, 1, lv_iq3xxs, sizeof(struct blk_iq3_xxs),
+				      unpack_iq3_xxs, pack_iq3_xxs, deq_iq3_xxs };
+static const struct lfmt F_IQ3S = { LAT_IQ3S, 32, 0, 2, lv_iq3s, sizeof(struct blk_iq3_s), unpack_iq3_s,
+				    pack_iq3_s, deq_iq3_s };
+
+/* ---- drivers of the lattice formats ---- */
+
+typedef void (*lat_ggml_fn)(const float *x, const float *qw, void *blk);
+
+static void g_iq3_xxs(const float *x, const float *qw, void *blk)
+{
+	ggml_iq3_xxs(x, qw, blk);
+}
+static void g_iq3_s(const float *x, const float *qw, void *blk)
+{
+	ggml_iq3_s(x, qw, blk);
+}
+
+/* With importance w: ggml's imatrix block, ggml's block without imatrix
+ * (when ggml has that path), the better refined by the search. */
+static void weighted_lat(const struct lfmt *f, lat_ggml_fn ggml, int has_noimp, const float *x, const float *w,
+			 void *out)
+{
+	unsigned char alt[MAX_BLK_BYTES];
+	ggml(x, w, out);
+	double best = lat_err(f, out, x, w);
+	if (!(best < INFINITY))
+		best = INFINITY;
+	if (has_noimp && IQ_NOIMP_CAND) {
+		ggml(x, NULL, alt);
+		const double e = lat_err(f, alt, x, w);
+		if (e < best) {
+			best = e;
+			memcpy(out, alt, f->bytes);
+		}
+	}
+	lat_refine(f, x, w, out, best);
+}
+
+static void quant_lat_rows(const struct lfmt *f, lat_ggml_fn ggml, int has_noimp, const float *src, void *dst,
+			   int64_t nrows, int64_t n, const float *imp)
+{
+	unsigned char *out = dst;
+	float ones[QK_K];
+	for (int i = 0; i < QK_K; i++)
+		ones[i] = 1.0f;
+	for (int64_t r = 0; r < nrows; r++) {
+		const float *x = src + r * n;
+		for (int64_t i = 0; i < n / QK_K; i++, out += f->bytes) {
+			const float *xb = x + i * QK_K;
+			if (imp && !all_zero(imp + i * QK_K, QK_K))
+				weighted_lat(f, ggml, has_noimp, xb, imp + i * QK_K, out);
+			else if (has_noimp)
+				ggml(xb, NULL, out);
+			else
+				weighted_lat(f, ggml, 0, xb, ones, out);
+		}
+	}
+}
+
+static void quant_iq3_xxs(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
+{
+	quant_lat_rows(&F_IQ3XXS, g_iq3_xxs, 1, src, dst, nrows, n, imp);
+}
+static void quant_iq3_s(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
+{
+	quant_lat_rows(&F_IQ3S, g_iq3_s, 1, src, dst, nrows, n, imp);
+}
+
+
+/* ---- iq2_xxs, iq2_xs, iq2_s: ggml's searches ---- */
+
+/* ggml's make_qp_quants: non-negative x to integers 0..nmax under one
+ * scale, weighted; the codes are kept in bytes as ggml keeps them. */
+static float ggml_make_qp(int n, int nmax, const float *x, uint8_t *L, const float *qw)
+{
+	float max = 0;
+	for (int i = 0; i < n; i++)
+		max = maxf(max, x[i]);
+	if (max < GROUP_MAX_EPS) {
+		memset(L, 0, (size_t)n);
+		return 0.0f;
+	}
+	float iscale = (float)nmax / max;
+	for (int i = 0; i < n; i++)
+		L[i] = (uint8_t)nearest_int(iscale * x[i]);
+	const float scale = 1 / iscale;
+	float best_mse = 0;
+	for (int i = 0; i < n; i++) {
+		const float diff = x[i] - scale * (float)L[i];
+		best_mse += qw[i] * diff * diff;
+	}
+	for (int is = -4; is <= 4; is++) {
+		if (is == 0)
+			continue;
+		const float iscale_is = (0.1f * (float)is + (float)nmax) / max;
+		const float scale_is = 1 / iscale_is;
+		float mse = 0;
+		for (int i = 0; i < n; i++) {
+			const int l = mini(nmax, nearest_int(iscale_is * x[i]));
+			const float diff = x[i] - scale_is * (float)l;
+			mse += qw[i] * diff * diff;
+		}
+		if (mse < best_mse) {
+			best_mse = mse;
+			iscale = iscale_is;
+		}
+	}
+	float sumlx = 0, suml2 = 0;
+	for (int i = 0; i < n; i++) {
+		const int l = mini(nmax, nearest_int(iscale * x[i]));
+		L[i] = (uint8_t)l;
+		const float w = qw[i];
+		sumlx += w * x[i] * (float)l;
+		suml2 += w * (float)l * (float)l;
+	}
+	for (int itry = 0; itry < 5; itry++) {
+		int n_changed = 0;
+		for (int i = 0; i < n; i++) {
+			const float w = qw[i];
+			float slx = sumlx - w * x[i] * (float)L[i];
+			float sl2 = suml2 - w * (float)L[i] * (float)L[i];
+			if (slx > 0 && sl2 > 0) {
+				const int new_l = mini(nmax, nearest_int(x[i] * sl2 / slx));
+				if (new_l != L[i]) {
+					slx += w * x[i] * (float)new_l;
+					sl2 += w * (float)new_l * (float)new_l;
+					if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+						L[i] = (uint8_t)new_l;
+						sumlx = slx;
+						suml2 = sl2;
+						n_changed++;
+					}
+				}
+			}
+		}
+		if (!n_changed)
+			break;
+	}
+	return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+/* ggml's quantize_row_iq2_xxs_impl for one super-block (imatrix qw, which
+ * ggml requires). */
+static void ggml_iq2_xxs(const float *x, const float *qw, struct blk_iq2_xxs *y)
+{
+	const struct lattice *lt = get_lattice(LAT_IQ2XXS);
+	const int kmaxq = 3;
+	float scales[8], weight[32], xval[32], waux[32];
+	int8_t L[32];
+	int on[4];
+	uint32_t q2[16];
+
+	y->d = to_fp16(0.0f);
+	memset(q2, 0, sizeof q2);
+	float max_scale = 0, sumx2 = 0;
+	for (int i = 0; i < QK_K; i++)
+		sumx2 += x[i] * x[i];
+	const float sigma2 = sumx2 / QK_K;
+
+	for (int ib = 0; ib < 8; ib++) {
+		const float *xb = x + 32 * ib;
+		for (int i = 0; i < 32; i++)
+			weight[i] = qw[32 * ib + i] * sqrtf(sigma2 + xb[i] * xb[i]);
+		for (int i = 0; i < 32; i++)
+			waux[i] = sqrtf(weight[i]);
+		unsigned bsg[4];
+		for (int k = 0; k < 4; k++)
+			bsg[k] = ggml_signs_even(xb + 8 * k, weight + 8 * k, xval + 8 * k);
+		float max = xval[0];
+		for (int i = 1; i < 32; i++)
+			max = maxf(max, xval[i]);
+		if (max < GROUP_MAX_EPS) {
+			scales[ib] = 0;
+			continue;
+		}
+		float scale = ggml_make_qp(32, kmaxq + 1, xval, (uint8_t *)L, weight);
+		const float eff_max = scale * (float)kmaxq;
+		if (eff_max <= 0) {
+			scales[ib] = 0;
+			continue;
+		}
+		scale = ggml_scan(lt, 32, kmaxq, -6, 6, 0.1f, eff_max, scale, xval, weight, waux, L, on);
+		scale = ggml_fixup(lt, 32, kmaxq, 2, scale, xval, weight, waux, L, NULL);
+		if (scale < 0) {
+			scale = -scale;
+			for (int k = 0; k < 4; k++)
+				bsg[k] = ~bsg[k] & 127;
+		}
+		for (int k = 0; k < 4; k++) {
+			q2[2 * ib] |= (uint32_t)lat_index(lt, L + 8 * k) << (8 * k);
+			q2[2 * ib + 1] |= bsg[k] << (7 * k);
+		}
+		scales[ib] = scale;
+		max_scale = maxf(max_scale, scale);
+	}
+	if (max_scale == 0.0f) {
+		memset(y->qs, 0, sizeof y->qs);
+		return;
+	}
+	const float d = max_scale / 31;
+	y->d = to_fp16(d);
+	const float id = 1 / d;
+	for (int ib = 0; ib < 8; ib++) {
+		const int l = maxi(0, mini(15, nearest_int(0.5f * (id * scales[ib] - 1))));
+		q2[2 * ib + 1] |= (uint32_t)l << 28;
+	}
+	for (int i = 0; i < 16; i++)
+		wr32(y->qs + 4 * i, q2[i]);
+}
+
+/* ggml's quantize_row_iq2_xs_impl for one super-block (imatrix required). */
+static void ggml_iq2_xs(const float *x, const float *qw, struct blk_iq2_xs *y)
+{
+	const struct lattice *lt = get_lattice(LAT_IQ2XS);
+	const int kmaxq = 3;
+	float scales[16], weight[16], xval[16], waux[16];
+	int8_t L[16];
+	int on[2];
+	uint16_t q2[32];
+
+	y->d = to_fp16(0.0f);
+	memset(q2, 0, sizeof q2);
+	memset(y->scales, 0, sizeof y->scales);
+	float max_scale = 0, sumx2 = 0;
+	for (int i = 0; i < QK_K; i++)
+		sumx2 += x[i] * x[i];
+	const float sigma2 = sumx2 / QK_K;
+
+	for (int ib = 0; ib < 16; ib++) {
+		const float *xb = x + 16 * ib;
+		for (int i = 0; i < 16; i++)
+			weight[i] = qw[16 * ib + i] * sqrtf(sigma2 + xb[i] * xb[i]);
+		for (int i = 0; i < 16; i++)
+			waux[i] = sqrtf(weight[i]);
+		unsigned bsg[2];
+		for (int k = 0; k < 2; k++)
+			bsg[k] = ggml_signs_even(xb + 8 * k, weight + 8 * k, xval + 8 * k);
+		float max = xval[0];
+		for (int i = 1; i < 16; i++)
+			max = maxf(max, xval[i]);
+		memset(L, 0, sizeof L);
+		if (max < GROUP_MAX_EPS) {
+			scales[ib] = 0;
+			continue;
+		}
+		on[0] = on[1] = 1;
+		float scale = ggml_scan(lt, 16, kmaxq, -9, 9, 0.1f, max, max / (2 * kmaxq - 1), xval, weight, waux, L,
+					on);
+		scale = ggml_fixup(lt, 16, kmaxq, 0, scale, xval, weight, waux, L, on);
+		if (scale < 0) {
+			scale = -scale;
+			for (int k = 0; k < 2; k++)
+				bsg[k] = ~bsg[k] & 127;
+		}
+		for (int k = 0; k < 2; k++)
+			q2[2 * ib + k] = (uint16_t)(lat_index(lt, L + 8 * k) | (bsg[k] << 9));
+		scales[ib] = scale;
+		max_scale = maxf(max_scale, scale);
+	}
+	if (max_scale == 0.0f) {
+		memset(y->qs, 0, sizeof y->qs);
+		return;
+	}
+	const float d = max_scale / 31;
+	y->d = to_fp16(d);
+	const float id = 1 / d;
+	for (int ib = 0; ib < 16; ib++) {
+		const int l = maxi(0, mini(15, nearest_int(0.5f * (id * scales[ib] - 1))));
+		if (ib % 2 == 0)
+			y->scales[ib / 2] = (uint8_t)l;
+		else
+			y->scales[ib / 2] |= (uint8_t)(l << 4);
+	}
+	for (int i = 0; i < 32; i++)
+		wr16(y->qs + 2 * i, q2[i]);
+}
+
+/* ggml's quantize_row_iq2_s_impl for one super-block (imatrix qw, or the
+ * weights sigma^2/4 + x^2). */
+static void ggml_iq2_s(const float *x, const float *qw, struct blk_iq2_s *y)
+{
+	const struct lattice *lt = get_lattice(LAT_IQ2S);
+	const int kmaxq = 3;
+	float scales[16], weight[16], xval[16], waux[16];
+	int8_t L[16];
+	int on[2];
+
+	memset(y, 0, sizeof *y);
+	y->d = to_fp16(0.0f);
+	float max_scale = 0, sumx2 = 0;
+	for (int i = 0; i < QK_K; i++)
+		sumx2 += x[i] * x[i];
+	const float sigma2 = 2 * sumx2 / QK_K;
+
+	for (int ib = 0; ib < 16; ib++) {
+		const float *xb = x + 16 * ib;
+		if (qw) {
+			for (int i = 0; i < 16; i++)
+				weight[i] = qw[16 * ib + i] * sqrtf(sigma2 + xb[i] * xb[i]);
+		} else {
+			for (int i = 0; i < 16; i++)
+				weight[i] = 0.25f * sigma2 + xb[i] * xb[i];
+		}
+		for (int i = 0; i < 16; i++)
+			waux[i] = sqrtf(weight[i]);
+		uint8_t bsg[2];
+		for (int k = 0; k < 2; k++) {
+			unsigned s = 0;
+			for (int i = 0; i < 8; i++) {
+				if (xb[8 * k + i] >= 0) {
+					xval[8 * k + i] = xb[8 * k + i];
+				} else {
+					xval[8 * k + i] = -xb[8 * k + i];
+					s |= 1u << i;
+				}
+			}
+			bsg[k] = (uint8_t)s;
+		}
+		float max = xval[0];
+		for (int i = 1; i < 16; i++)
+			max = maxf(max, xval[i]);
+		memset(L, 0, sizeof L);
+		if (max < GROUP_MAX_EPS_IQ2_S) {
+			scales[ib] = 0;
+			continue;
+		}
+		on[0] = on[1] = 1;
+		float scale = ggml_scan(lt, 16, kmaxq, -9, 9, 0.1f, max, max / (2 * kmaxq - 1), xval, weight, waux, L,
+					on);
+		scale = ggml_fixup(lt, 16, kmaxq, 0, scale, xval, weight, waux, L, on);
+		if (scale < 0) {
+			scale = -scale;
+			for (int k = 0; k < 2; k++)
+				bsg[k] = (uint8_t)~bsg[k];
+		}
+		for (int k = 0; k < 2; k++) {
+			const int g = lat_index(lt, L + 8 * k), i8 = 2 * ib + k;
+			y->qs[i8] = (uint8_t)(g & 255);
+			y->qh[i8 / 4] |= (uint8_t)((g >> 8) << (2 * (i8 % 4)));
+			y->qs[32 + i8] = bsg[k];
+		}
+		scales[ib] = scale;
+		max_scale = maxf(max_scale, scale);
+	}
+	if (max_scale == 0.0f)
+		return;
+	const float d = max_scale / 31;
+	y->d = to_fp16(d * 0.9875f);
+	const float id = 1 / d;
+	for (int ib = 0; ib < 16; ib++) {
+		const int l = maxi(0, mini(15, nearest_int(0.5f * (id * scales[ib] - 1))));
+		if (ib % 2 == 0)
+			y->scales[ib / 2] = (uint8_t)l;
+		else
+			y->scales[ib / 2] |= (uint8_t)(l << 4);
+	}
+}
+
+/* ---- iq2_xxs, iq2_xs, iq2_s: state <-> bytes ---- */
+
+static void unpack_iq2_xxs(const void *blk, struct lstate *st)
+{
+	const struct blk_iq2_xxs *b = blk;
+	st->d = from_fp16(b->d);
+	for (int ib = 0; ib < 8; ib++) {
+		const uint8_t *q = b->qs + 8 * ib;
+		const uint32_t aux = rd32(q + 4);
+		st->s[ib] = (uint8_t)(aux >> 28);
+		for (int l = 0; l < 4; l++) {
+			st->g[4 * ib + l] = q[l];
+			const unsigned sg = ksign(aux >> (7 * l));
+			for (int j = 0; j < 8; j++)
+				st->neg[32 * ib + 8 * l + j] = (uint8_t)((sg >> j) & 1);
+		}
+	}
+}
+
+static void pack_iq2_xxs(const struct lstate *st, void *blk)
+{
+	struct blk_iq2_xxs *b = blk;
+	b->d = to_fp16(st->d);
+	for (int ib = 0; ib < 8; ib++) {
+		uint8_t *q = b->qs + 8 * ib;
+		uint32_t aux = (uint32_t)st->s[ib] << 28;
+		for (int l = 0; l < 4; l++) {
+			q[l] = (uint8_t)st->g[4 * ib + l];
+			for (int j = 0; j < 7; j++)
+				aux |= (uint32_t)st->neg[32 * ib + 8 * l + j] << (7 * l + j);
+		}
+		wr32(q + 4, aux);
+	}
+}
+
+static void unpack_iq2_xs(const void *blk, struct lstate *st)
+{
+	const struct blk_iq2_xs *b = blk;
+	st->d = from_fp16(b->d);
+	for (int j = 0; j < 16; j++)
+		st->s[j] = (uint8_t)((b->scales[j / 2] >> (4 * (j % 2))) & 0xf);
+	for (int G = 0; G < 32; G++) {
+		const uint16_t q = rd16(b->qs + 2 * G);
+		st->g[G] = q & 511;
+		const unsigned sg = ksign(q >> 9);
+		for (int j = 0; j < 8; j++)
+			st->neg[8 * G + j] = (uint8_t)((sg >> j) & 1);
+	}
+}
+
+static void pack_iq2_xs(const struct lstate *st, void *blk)
+{
+	struct blk_iq2_xs *b = blk;
+	b->d = to_fp16(st->d);
+	memset(b->scales, 0, sizeof b->scales);
+	for (int j = 0; j < 16; j++)
+		b->scales[j / 2] |= (uint8_t)(st->s[j] << (4 * (j % 2)));
+	for (int G = 0; G < 32; G++) {
+		unsigned sg = 0;
+		for (int j = 0; j < 7; j++)
+			sg |= (unsigned)st->neg[8 * G + j] << j;
+		wr16(b->qs + 2 * G, (uint16_t)(st->g[G] | (sg << 9)));
+	}
+}
+
+static void unpack_iq2_s(const void *blk, struct lstate *st)
+{
+	const struct blk_iq2_s *b = blk;
+	st->d = from_fp16(b->d);
+	for (int j = 0; j < 16; j++)
+		st->s[j] = (uint8_t)((b->scales[j / 2] >> (4 * (j % 2))) & 0xf);
+	for (int G = 0; G < 32; G++) {
+		st->g[G] = (uint16_t)(b->qs[G] | (((b->qh[G / 4] >> (2 * (G % 4))) & 3) << 8));
+		for (int j = 0; j < 8; j++)
+			st->neg[8 * G + j] = (uint8_t)((b->qs[32 + G] >> j) & 1);
+	}
+}
+
+static void pack_iq2_s(const struct lstate *st, void *blk)
+{
+	struct blk_iq2_s *b = blk;
+	memset(b, 0, sizeof *b);
+	b->d = to_fp16(st->d);
+	for (int j = 0; j < 16; j++)
+		b->scales[j / 2] |= (uint8_t)(st->s[j] << (4 * (j % 2)));
+	for (int G = 0; G < 32; G++) {
+		b->qs[G] = (uint8_t)(st->g[G] & 255);
+		b->qh[G / 4] |= (uint8_t)((st->g[G] >> 8) << (2 * (G % 4)));
+		unsigned sg = 0;
+		for (int j = 0; j < 8; j++)
+			sg |= (unsigned)st->neg[8 * G + j] << j;
+		b->qs[32 + G] = (uint8_t)sg;
+	}
+}
+
+static const struct lfmt F_IQ2XXS = { LAT_IQ2XXS, 32, 1, 0, lv_iq2, sizeof(struct blk_iq2_xxs), unpack_iq2_xxs,
+				      pack_iq2_xxs, deq_iq2_xxs };
+static const struct lfmt F_IQ2XS = { LAT_IQ2XS, 16, 1, 0, lv_iq2, sizeof(struct blk_iq2_xs), unpack_iq2_xs,
+				     pack_iq2_xs, deq_iq2_xs };
+static const struct lfmt F_IQ2S = { LAT_IQ2S, 16, 0, 0, lv_iq2, sizeof(struct blk_iq2_s), unpack_iq2_s,
+				    pack_iq2_s, deq_iq2_s };
+
+static void g_iq2_xxs(const float *x, const float *qw, void *blk)
+{
+	ggml_iq2_xxs(x, qw, blk);
+}
+static void g_iq2_xs(const float *x, const float *qw, void *blk)
+{
+	ggml_iq2_xs(x, qw, blk);
+}
+static void g_iq2_s(const float *x, const float *qw, void *blk)
+{
+	ggml_iq2_s(x, qw, blk);
+}
+
+static void quant_iq2_xxs(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
+{
+	quant_lat_rows(&F_IQ2XXS, g_iq2_xxs, 0, src, dst, nrows, n, imp);
+}
+static void quant_iq2_xs(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
+{
+	quant_lat_rows(&F_IQ2XS, g_iq2_xs, 0, src, dst, nrows, n, imp);
+}
+static void quant_iq2_s(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
+{
+	quant_lat_rows(&F_IQ2S, g_iq2_s, 1, src, dst, nrows, n, imp);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* iq1_s, iq1_m                                                         */
+/* ------------------------------------------------------------------ */
+
+static const float x_p1[3] = { -1 + IQ1_DELTA, IQ1_DELTA, 1 + IQ1_DELTA };
+static const float x_m1[3] = { -1 - IQ1_DELTA, -IQ1_DELTA, 1 - IQ1_DELTA };
+
+/* ggml's iq1_find_best_neighbour2: the listed point whose values
+ * scale * xg[level] are nearest to xval under the weights. */
+static int ggml_best_neighbour1(const struct lattice *lt, const uint16_t *list, const float *xval, const float *weight,
+				float scale, const float *xg, int8_t *L)
+{
+	float t[8][3];
+	for (int i = 0; i < 8; i++)
+		for (int l = 0; l < 3; l++) {
+			const float diff = scale * xg[l] - xval[i];
+			t[i][l] = weight[i] * diff * diff;
+		}
+	float best = FLT_MAX;
+	int gi = -1;
+	for (int j = 1; j <= list[0]; j++) {
+		const uint8_t *lv = lt->lev + 8 * list[j];
+		const float d2 = 0.0f + t[0][lv[0]] + t[1][lv[1]] + t[2][lv[2]] + t[3][lv[3]] + t[4][lv[4]] +
+				 t[5][lv[5]] + t[6][lv[6]] + t[7][lv[7]];
+		if (d2 < best) {
+			best = d2;
+			gi = list[j];
+		}
+	}
+	if (gi < 0)
+		gi = list[1];
+	for (int i = 0; i < 8; i++)
+		L[i] = (int8_t)lat_level(lt, gi, i);
+	return gi;
+}
+
+/* Stable ascending sort of (value, index) pairs by value, with the
+ * splitting and merging of glibc's qsort (a top-down merge sort that takes
+ * the left element unless it compares greater), which ggml's iq1 searches
+ * run on 32 or 16 elements. */
+static int cmp_f(float a, float b)
+{
+	return a < b ? -1 : a > b ? 1 : 0;
+}
+
+static void msort_pairs(float *v, int *ix, int n, float *tv, int *ti)
+{
+	if (n <= 1)
+		return;
+	const int n1 = n / 2, n2 = n - n1;
+	msort_pairs(v, ix, n1, tv, ti);
+	msort_pairs(v + n1, ix + n1, n2, tv, ti);
+	int i = 0, j = n1, k = 0;
+	while (i < n1 && j < n) {
+		if (cmp_f(v[i], v[j]) <= 0) {
+			tv[k] = v[i];
+			ti[k++] = ix[i++];
+		} else {
+			tv[k] = v[j];
+			ti[k++] = ix[j++];
+		}
+	}
+	while (i < n1) {
+		tv[k] = v[i];
+		ti[k++] = ix[i++];
+	}
+	/* the rest of the right run is in place */
+	memcpy(v, tv, sizeof *v * (size_t)k);
+	memcpy(ix, ti, sizeof *ix * (size_t)k);
+}
+
+/* ggml's quantize_row_iq1_s_impl for one super-block (imatrix required). */
+static void ggml_iq1_s(const float *x, const float *qw, struct blk_iq1_s *y)
+{
+	const struct lattice *lt = get_lattice(LAT_IQ1S);
+	float scales[8], weight[32], sumx[33], sumw[33], pv[32], tv[32];
+	int idx[32], ti[32];
+	int8_t L[32], shifts[8];
+	uint16_t index[4];
+
+	y->d = to_fp16(0.0f);
+	memset(y->qs, 0, sizeof y->qs);
+	memset(y->qh, 0, sizeof y->qh);
+	float max_scale = 0, sumx2 = 0;
+	for (int i = 0; i < QK_K; i++)
+		sumx2 += x[i] * x[i];
+	const float sigma2 = 2 * sumx2 / QK_K;
+
+	for (int ib = 0; ib < 8; ib++) {
+		const float *xb = x + 32 * ib;
+		for (int i = 0; i < 32; i++)
+			weight[i] = qw[32 * ib + i] * sqrtf(sigma2 + xb[i] * xb[i]);
+		float max = fabsf(xb[0]);
+		for (int i = 1; i < 32; i++)
+			max = maxf(max, fabsf(xb[i]));
+		if (max < GROUP_MAX_EPS_IQ1_S) {
+			scales[ib] = 0;
+			shifts[ib] = 1;
+			continue;
+		}
+		for (int j = 0; j < 32; j++) {
+			pv[j] = xb[j];
+			idx[j] = j;
+		}
+		msort_pairs(pv, idx, 32, tv, ti);
+		sumx[0] = sumw[0] = 0;
+		for (int j = 0; j < 32; j++) {
+			const int i = idx[j];
+			sumx[j + 1] = sumx[j] + weight[i] * xb[i];
+			sumw[j + 1] = sumw[j] + weight[i];
+		}
+		float best_score = -FLT_MAX, scale = max;
+		int besti1 = -1, besti2 = -1, best_shift = 0;
+		for (int i1 = 0; i1 <= 32; i1++) {
+			for (int i2 = i1; i2 <= 32; i2++) {
+				const float a0 = sumx[i1] - sumx[0], a1 = sumx[i2] - sumx[i1], a2 = sumx[32] - sumx[i2];
+				const float b0 = sumw[i1] - sumw[0], b1 = sumw[i2] - sumw[i1], b2 = sumw[32] - sumw[i2];
+				float sumqx = a0 * x_p1[0] + a1 * x_p1[1] + a2 * x_p1[2];
+				float sumq2 = b0 * x_p1[0] * x_p1[0] + b1 * x_p1[1] * x_p1[1] + b2 * x_p1[2] * x_p1[2];
+				if (sumq2 > 0 && sumqx * sumqx > best_score * sumq2) {
+					scale = sumqx / sumq2;
+					best_score = scale * sumqx;
+					besti1 = i1;
+					besti2 = i2;
+					best_shift = 1;
+				}
+				sumqx = a0 * x_m1[0] + a1 * x_m1[1] + a2 * x_m1[2];
+				sumq2 = b0 * x_m1[0] * x_m1[0] + b1 * x_m1[1] * x_m1[1] + b2 * x_m1[2] * x_m1[2];
+				if (sumq2 > 0 && sumqx * sumqx > best_score * sumq2) {
+					scale = sumqx / sumq2;
+					best_score = scale * sumqx;
+					besti1 = i1;
+					besti2 = i2;
+					best_shift = -1;
+				}
+			}
+		}
+		if (besti1 < 0 || besti2 < 0 || best_shift == 0) {
+			scales[ib] = 0;
+			shifts[ib] = 1;
+			continue;
+		}
+		for (int j = 0; j < 32; j++)
+			L[idx[j]] = (int8_t)(j < besti1 ? 0 : j < besti2 ? 1 : 2);
+		if (scale < 0) {
+			for (int j = 0; j < 32; j++)
+				L[j] = (int8_t)(2 - L[j]);
+			scale = -scale;
+			best_shift = -best_shift;
+		}
+		int all_on_grid = 1;
+		const float *xx = best_shift == 1 ? x_p1 : x_m1;
+		for (int k = 0; k < 4; k++) {
+			const int32_t m = lt->map[lat_u(lt, L + 8 * k)];
+			int gi = m;
+			if (m < 0) {
+				all_on_grid = 0;
+				gi = ggml_best_neighbour1(lt, lt->nb - m - 1, xb + 8 * k, weight + 8 * k, scale, xx, L + 8 * k);
+			}
+			index[k] = (uint16_t)gi;
+		}
+		if (!all_on_grid) {
+			float sumqx = 0, sumq2 = 0;
+			for (int k = 0; k < 4; k++) {
+				for (int j = 0; j < 8; j++) {
+					const float w = weight[8 * k + j];
+					const float q = xx[lat_level(lt, index[k], j)];
+					sumqx += w * q * xb[8 * k + j];
+					sumq2 += w * q * q;
+				}
+			}
+			if (sumqx > 0 && sumq2 > 0)
+				scale = sumqx / sumq2;
+		}
+		uint16_t h = 0;
+		for (int k = 0; k < 4; k++) {
+			y->qs[4 * ib + k] = (uint8_t)(index[k] & 255);
+			h |= (uint16_t)((index[k] >> 8) << (3 * k));
+		}
+		wr16(y->qh + 2 * ib, h);
+		scales[ib] = scale;
+		shifts[ib] = (int8_t)best_shift;
+		max_scale = maxf(max_scale, scale);
+	}
+	if (max_scale == 0.0f)
+		return;
+	const float d = max_scale / 15;
+	y->d = to_fp16(d * 1.125f);
+	const float id = 1 / d;
+	for (int ib = 0; ib < 8; ib++) {
+		int l = maxi(0, mini(7, nearest_int(0.5f * (id * scales[ib] - 1))));
+		if (shifts[ib] == -1)
+			l |= 8;
+		wr16(y->qh + 2 * ib, (uint16_t)(rd16(y->qh + 2 * ib) | (l << 12)));
+	}
+}
+
+/* ggml's quantize_row_iq1_m_impl for one super-block (imatrix qw, or the
+ * weights x^2), with the closed-form split search of current ggml. */
+static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
+{
+	const struct lattice *lt = get_lattice(LAT_IQ1S);
+	static const uint8_t masks[4] = { 0x00, 0x80, 0x08, 0x88 };
+	float scales[16], weight[16], pv[16], tv[16];
+	int idx[16], ti[16];
+	int8_t L[16], shifts[16];
+	uint16_t index[2];
+
+	memset(y, 0, sizeof *y);
+	float max_scale = 0, sumx2 = 0;
+	for (int i = 0; i < QK_K; i++)
+		sumx2 += x[i] * x[i];
+	const float sigma2 = 2 * sumx2 / QK_K;
+
+	for (int ib = 0; ib < 16; ib++) {
+		const float *xb = x + 16 * ib;
+		if (qw) {
+			for (int i = 0; i < 16; i++)
+				weight[i] = qw[16 * ib + i] * sqrtf(sigma2 + xb[i] * xb[i]);
+		} else {
+			for (int i = 0; i < 16; i++)
+				weight[i] = xb[i] * xb[i];
+		}
+		float max = fabsf(xb[0]);
+		for (int i = 1; i < 16; i++)
+			max = maxf(max, fabsf(xb[i]));
+		if (max < GROUP_MAX_EPS_IQ1_M) {
+			scales[ib] = 0;
+			shifts[ib] = 0;
+			continue;
+		}
+		for (int j = 0; j < 16; j++) {
+			pv[j] = xb[j];
+			idx[j] = j;
+		}
+		msort_pairs(pv, idx, 16, tv, ti);
+		/* prefix sums of w*x and w per half of the sub-block (each half
+		 * has its own delta sign); as v0 - v1 = v1 - v2 = -1 the sums of
+		 * a split are T*v2 - P(i1) - P(i2) (ggml's closed form) */
+		float px[2][17], pw[2][17];
+		px[0][0] = px[1][0] = pw[0][0] = pw[1][0] = 0;
+		for (int j = 0; j < 16; j++) {
+			const int i = idx[j], h = i < 8 ? 0 : 1;
+			px[h][j + 1] = px[h][j] + weight[i] * xb[i];
+			px[1 - h][j + 1] = px[1 - h][j];
+			pw[h][j + 1] = pw[h][j] + weight[i];
+			pw[1 - h][j + 1] = pw[1 - h][j];
+		}
+		const float txs[2] = { px[0][16], px[1][16] }, tws[2] = { pw[0][16], pw[1][16] };
+		const float p2 = x_p1[2], m2 = x_m1[2];
+		const float cp1 = x_p1[0] * x_p1[0] - x_p1[1] * x_p1[1], cp2 = x_p1[1] * x_p1[1] - x_p1[2] * x_p1[2];
+		const float cm1 = x_m1[0] * x_m1[0] - x_m1[1] * x_m1[1], cm2 = x_m1[1] * x_m1[1] - x_m1[2] * x_m1[2];
+		float best_score = -FLT_MAX, scale = max;
+		int besti1 = -1, besti2 = -1, best_k = -1;
+		for (int i1 = 0; i1 <= 16; i1++) {
+			for (int i2 = i1; i2 <= 16; i2++) {
+				float qx_p[2], qx_m[2], q2_p[2], q2_m[2], sqx[4], sq2[4];
+				for (int h = 0; h < 2; h++) {
+					const float sx = px[h][i1] + px[h][i2];
+					qx_p[h] = txs[h] * p2 - sx;
+					qx_m[h] = txs[h] * m2 - sx;
+					q2_p[h] = tws[h] * p2 * p2 + pw[h][i1] * cp1 + pw[h][i2] * cp2;
+					q2_m[h] = tws[h] * m2 * m2 + pw[h][i1] * cm1 + pw[h][i2] * cm2;
+				}
+				sqx[0] = qx_p[0] + qx_p[1];
+				sqx[1] = qx_p[0] + qx_m[1];
+				sqx[2] = qx_m[0] + qx_p[1];
+				sqx[3] = qx_m[0] + qx_m[1];
+				sq2[0] = q2_p[0] + q2_p[1];
+				sq2[1] = q2_p[0] + q2_m[1];
+				sq2[2] = q2_m[0] + q2_p[1];
+				sq2[3] = q2_m[0] + q2_m[1];
+				for (int k = 0; k < 4; k++) {
+					if (sq2[k] > 0 && sqx[k] * sqx[k] > best_score * sq2[k]) {
+						scale = sqx[k] / sq2[k];
+						best_score = scale * sqx[k];
+						besti1 = i1;
+						besti2 = i2;
+						best_k = k;
+					}
+				}
+			}
+		}
+		if (besti1 < 0 || besti2 < 0 || best_k < 0) {
+			scales[ib] = 0;
+			shifts[ib] = 0;
+			continue;
+		}
+		for (int j = 0; j < 16; j++)
+			L[idx[j]] = (int8_t)(j < besti1 ? 0 : j < besti2 ? 1 : 2);
+		if (scale < 0) {
+			for (int j = 0; j < 16; j++)
+				L[j] = (int8_t)(2 - L[j]);
+			scale = -scale;
+			best_k = 3 - best_k;
+		}
+		int all_on_grid = 1;
+		for (int k = 0; k < 2; k++) {
+			const float *xx = (k == 0 ? best_k < 2 : best_k % 2 == 0) ? x_p1 : x_m1;
+			const int32_t m = lt->map[lat_u(lt, L + 8 * k)];
+			int gi = m;
+			if (m < 0) {
+				all_on_grid = 0;
+				gi = ggml_best_neighbour1(lt, lt->nb - m - 1, xb + 8 * k, weight + 8 * k, scale, xx, L + 8 * k);
+			}
+			index[k] = (uint16_t)gi;
+		}
+		if (!all_on_grid) {
+			float sumqx = 0, sumq2 = 0;
+			for (int k = 0; k < 2; k++) {
+				const float *xx = (k == 0 ? best_k < 2 : best_k % 2 == 0) ? x_p1 : x_m1;
+				for (int j = 0; j < 8; j++) {
+					const float w = weight[8 * k + j];
+					const float q = xx[lat_level(lt, index[k], j)];
+					sumqx += w * q * xb[8 * k + j];
+					sumq2 += w * q * q;
+				}
+			}
+			if (sumqx > 0 && sumq2 > 0)
+				scale = sumqx / sumq2;
+		}
+		y->qs[2 * ib] = (uint8_t)(index[0] & 255);
+		y->qs[2 * ib + 1] = (uint8_t)(index[1] & 255);
+		y->qh[ib] = (uint8_t)((index[0] >> 8) | ((index[1] >> 8) << 4));
+		scales[ib] = scale;
+		shifts[ib] = (int8_t)best_k;
+		max_scale = maxf(max_scale, scale);
+	}
+	if (max_scale == 0.0f)
+		return;
+	uint16_t sc[4] = { 0, 0, 0, 0 };
+	float d = max_scale / 15;
+	const float id = 1 / d;
+	float sumqx = 0, sumq2 = 0;
+	for (int ib = 0; ib < 16; ib++) {
+		const int l = maxi(0, mini(7, nearest_int(0.5f * (id * scales[ib] - 1))));
+		sc[ib / 4] |= (uint16_t)(l << (3 * (ib % 4)));
+		y->qh[ib] |= masks[shifts[ib]];
+		const float *xb = x + 16 * ib;
+		if (qw) {
+			for (int i = 0; i < 16; i++)
+				weight[i] = qw[16 * ib + i] * sqrtf(sigma2 + xb[i] * xb[i]);
+		} else {
+			for (int i = 0; i < 16; i++)
+				weight[i] = xb[i] * xb[i];
+		}
+		for (int k = 0; k < 2; k++) {
+			const float *xx = (k == 0 ? shifts[ib] < 2 : shifts[ib] % 2 == 0) ? x_p1 : x_m1;
+			const int g = y->qs[2 * ib + k] | ((y->qh[ib] << (8 - 4 * k)) & 0x700);
+			for (int j = 0; j < 8; j++) {
+				const float w = weight[8 * k + j];
+				const float q = xx[lat_level(lt, g, j)] * (float)(2 * l + 1);
+				sumqx += w * q * xb[8 * k + j];
+				sumq2 += w * q * q;
+			}
+		}
+	}
+	if (sumq2 > 0)
+		d = sumqx / sumq2;
+	const uint16_t s = to_fp16(d * 1.1125f);
+	sc[0] |= (uint16_t)((s & 0x000f) << 12);
+	sc[1] |= (uint16_t)((s & 0x00f0) << 8);
+	sc[2] |= (uint16_t)((s & 0x0f00) << 4);
+	sc[3] |= (uint16_t)(s & 0xf000);
+	for (int i = 0; i < 4; i++)
+		wr16(y->scales + 2 * i, sc[i]);
+}
+
+/* ---- iq1_s, iq1_m: the weighted search ---- */
+
+/* A super-block of iq1: fp16 super-scale d, 3-bit scale codes s (per 32 for
+ * iq1_s, per 16 for iq1_m), a grid point and a delta sign (1: -delta) per
+ * group of 8 (iq1_s: the same for the 4 groups of a sub-block). The value
+ * of an element is fl(fl(d * (2s+1)) * (level + delta)). */
+struct l1state {
+	float d;
+	uint8_t s[16];
+	uint8_t sh[32];
+	uint16_t g[32];
+};
+
+struct l1fmt {
+	int sub;       /* elements per scale: 32 (iq1_s) or 16 (iq1_m) */
+	size_t bytes;
+	void (*unpack)(const void *blk, struct l1state *st);
+	void (*pack)(const struct l1state *st, void *blk);
+	void (*deq)(const void *src, float *y, int64_t n);
+};
+
+static void unpack_iq1_s(const void *blk, struct l1state *st)
+{
+	const struct blk_iq1_s *b = blk;
+	st->d = from_fp16(b->d);
+	for (int ib = 0; ib < 8; ib++) {
+		const uint16_t h = rd16(b->qh + 2 * ib);
+		st->s[ib] = (uint8_t)((h >> 12) & 7);
+		for (int k = 0; k < 4; k++) {
+			st->g[4 * ib + k] = (uint16_t)(b->qs[4 * ib + k] | (((h >> (3 * k)) & 7) << 8));
+			st->sh[4 * ib + k] = (uint8_t)(h >> 15);
+		}
+	}
+}
+
+static void pack_iq1_s(const struct l1state *st, void *blk)
+{
+	struct blk_iq1_s *b = blk;
+	b->d = to_fp16(st->d);
+	for (int ib = 0; ib < 8; ib++) {
+		uint16_t h = (uint16_t)((st->s[ib] << 12) | (st->sh[4 * ib] << 15));
+		for (int k = 0; k < 4; k++) {
+			b->qs[4 * ib + k] = (uint8_t)(st->g[4 * ib + k] & 255);
+			h |= (uint16_t)((st->g[4 * ib + k] >> 8) << (3 * k));
+		}
+		wr16(b->qh + 2 * ib, h);
+	}
+}
+
+static void unpack_iq1_m(const void *blk, struct l1state *st)
+{
+	const struct blk_iq1_m *b = blk;
+	st->d = from_fp16(iq1m_scale_bits(b->scales));
+	for (int ib = 0; ib < 16; ib++) {
+		st->s[ib] = (uint8_t)((rd16(b->scales + 2 * (ib / 4)) >> (3 * (ib % 4))) & 7);
+		for (int k = 0; k < 2; k++) {
+			const uint8_t h = (uint8_t)(b->qh[ib] >> (4 * k));
+			st->g[2 * ib + k] = (uint16_t)(b->qs[2 * ib + k] | ((h & 7) << 8));
+			st->sh[2 * ib + k] = (uint8_t)((h >> 3) & 1);
+		}
+	}
+}
+
+static void pack_iq1_m(const struct l1state *st, void *blk)
+{
+	struct blk_iq1_m *b = blk;
+	uint16_t sc[4] = { 0, 0, 0, 0 };
+	for (int ib = 0; ib < 16; ib++) {
+		sc[ib / 4] |= (uint16_t)(st->s[ib] << (3 * (ib % 4)));
+		b->qh[ib] = 0;
+		for (int k = 0; k < 2; k++) {
+			const int G = 2 * ib + k;
+			b->qs[G] = (uint8_t)(st->g[G] & 255);
+			b->qh[ib] |= (uint8_t)((((st->g[G] >> 8) & 7) | (st->sh[G] << 3)) << (4 * k));
+		}
+	}
+	const uint16_t h = to_fp16(st->d);
+	sc[0] |= (uint16_t)((h & 0x000f) << 12);
+	sc[1] |= (uint16_t)((h & 0x00f0) << 8);
+	sc[2] |= (uint16_t)((h & 0x0f00) << 4);
+	sc[3] |= (uint16_t)(h & 0xf000);
+	for (int i = 0; i < 4; i++)
+		wr16(b->scales + 2 * i, sc[i]);
+}
+
+static const struct l1fmt F_IQ1S = { 32, sizeof(struct blk_iq1_s), unpack_iq1_s, pack_iq1_s, deq_iq1_s };
+static const struct l1fmt F_IQ1M = { 16, sizeof(struct blk_iq1_m), unpack_iq1_m, pack_iq1_m, deq_iq1_m };
+
+/* Best point of one group of 8 for the scale dl and delta sign sh: among the
+ * candidates of the nearest levels. Returns the error, the point in *g. */
+static float l1_group(const struct lattice *lt, const float *x, const float *w, float dl, int sh, uint16_t *g)
+{
+	const float *c = sh ? x_m1 : x_p1;
+	float e[3][8], v[3];
+	for (int l = 0; l < 3; l++)
+		v[l] = dl * c[l];
+	uint32_t u = 0;
+	for (int i = 0; i < 8; i++) {
+		int bl = 0;
+		for (int l = 0; l < 3; l++) {
+			const float r = x[i] - v[l];
+			e[l][i] = w[i] * r * r;
+			bl = e[l][i] < e[bl][i] ? l : bl;
+		}
+		u |= (uint32_t)bl << (2 * i);
+	}
+	const uint16_t *list = lt->nb + lt->alt[u];
+	const int nl = mini(list[0], IQ_LIST_CAP);
+	float best = INFINITY;
+	*g = list[1];
+	for (int j = 1; j <= nl; j++) {
+		const uint8_t *lv = lt->lev + 8 * list[j];
+		const float cc = e[lv[0]][0] + e[lv[1]][1] + e[lv[2]][2] + e[lv[3]][3] + e[lv[4]][4] + e[lv[5]][5] +
+				 e[lv[6]][6] + e[lv[7]][7];
+		if (cc < best) {
+			best = cc;
+			*g = list[j];
+		}
+	}
+	return best;
+}
+
+/* Codes of one sub-block (sub elements) for the scale dl: per group (iq1_m)
+ * or for the whole sub-block (iq1_s) the better delta sign. */
+static double l1_sub_codes(const struct l1fmt *f, const struct lattice *lt, const float *x, const float *w, float dl,
+			   uint16_t *g, uint8_t *sh)
+{
+	const int ng = f->sub / 8;
+	uint16_t gg[2][4];
+	float ee[2][4];
+	for (int s = 0; s < 2; s++)
+		for (int k = 0; k < ng; k++)
+			ee[s][k] = l1_group(lt, x + 8 * k, w + 8 * k, dl, s, &gg[s][k]);
+	double err = 0;
+	if (ng == 4) { /* iq1_s: one delta for the sub-block */
+		double t0 = 0, t1 = 0;
+		for (int k = 0; k < 4; k++) {
+			t0 += ee[0][k];
+			t1 += ee[1][k];
+		}
+		const int s = t1 < t0;
+		for (int k = 0; k < 4; k++) {
+			g[k] = gg[s][k];
+			sh[k] = (uint8_t)s;
+		}
+		return s ? t1 : t0;
+	}
+	for (int k = 0; k < ng; k++) {
+		const int s = ee[1][k] < ee[0][k];
+		g[k] = gg[s][k];
+		sh[k] = (uint8_t)s;
+		err += ee[s][k];
+	}
+	return err;
+}
+
+static double l1_sub_err(const struct lattice *lt, int n, const float *x, const float *w, float dl, const uint16_t *g,
+			 const uint8_t *sh)
+{
+	double err = 0;
+	for (int i = 0; i < n; i++) {
+		const float *c = sh[i / 8] ? x_m1 : x_p1;
+		const double r = (double)x[i] - (double)(dl * c[lat_level(lt, g[i / 8], i % 8)]);
+		err += (double)w[i] * r * r;
+	}
+	return err;
+}
+
+static double l1_pass(const struct l1fmt *f, const struct lattice *lt, const float *x, const float *w,
+		      struct l1state *st)
+{
+	const int nsub = QK_K / f->sub, ng = f->sub / 8;
+	double total = 0;
+	uint16_t g[4];
+	uint8_t sh[4];
+	for (int j = 0; j < nsub; j++) {
+		const int o = j * f->sub;
+		double best = l1_sub_err(lt, f->sub, x + o, w + o, st->d * (float)(2 * st->s[j] + 1), st->g + j * ng,
+					 st->sh + j * ng);
+		/* scale codes: the current one +-1 and those around the
+		 * least-squares scale of the current codes */
+		double num = 0, den = 0;
+		for (int i = 0; i < f->sub; i++) {
+			const float *c = st->sh[j * ng + i / 8] ? x_m1 : x_p1;
+			const double q = c[lat_level(lt, st->g[j * ng + i / 8], i % 8)];
+			num += (double)w[o + i] * q * x[o + i];
+			den += (double)w[o + i] * q * q;
+		}
+		int cand[5], nc = 0;
+		for (int s = st->s[j] - IQ_SCALE_STEP; s <= st->s[j] + IQ_SCALE_STEP; s++)
+			if (s >= 0 && s <= 7)
+				cand[nc++] = s;
+		if (den > 0) {
+			const double t = (num / den / st->d - 1) / 2;
+			if (t > -1 && t < 9) {
+				const int lo = (int)floor(t);
+				for (int s = lo; s <= lo + 1; s++) {
+					int dup = s < 0 || s > 7;
+					for (int m = 0; m < nc; m++)
+						dup |= cand[m] == s;
+					if (!dup)
+						cand[nc++] = s;
+				}
+			}
+		}
+		for (int c = 0; c < nc; c++) {
+			const double e = l1_sub_codes(f, lt, x + o, w + o, st->d * (float)(2 * cand[c] + 1), g, sh);
+			if (e < best) {
+				best = e;
+				st->s[j] = (uint8_t)cand[c];
+				memcpy(st->g + j * ng, g, sizeof g[0] * (size_t)ng);
+				memcpy(st->sh + j * ng, sh, (size_t)ng);
+			}
+		}
+		total += best;
+	}
+	return total;
+}
+
+static double l1_lsq_d(const struct l1fmt *f, const struct lattice *lt, const struct l1state *st, const float *x,
+		       const float *w)
+{
+	double num = 0, den = 0;
+	for (int e = 0; e < QK_K; e++) {
+		const float *c = st->sh[e / 8] ? x_m1 : x_p1;
+		const double q = (2.0 * st->s[e / f->sub] + 1) * c[lat_level(lt, st->g[e / 8], e % 8)];
+		num += (double)w[e] * q * x[e];
+		den += (double)w[e] * q * q;
+	}
+	return den > 0 ? num / den : 0.0;
+}
+
+static double l1_err(const struct l1fmt *f, const void *blk, const float *x, const float *w)
+{
+	float y[QK_K];
+	f->deq(blk, y, QK_K);
+	return wsse(QK_K, x, y, w);
+}
+
+static void l1_refine(const struct l1fmt *f, const float *x, const float *w, void *blk, double err)
+{
+	const struct lattice *lt = get_lattice(LAT_IQ1S);
+	if (!lt->ok)
+		return;
+	struct l1state st, t;
+	unsigned char out[MAX_BLK_BYTES];
+	f->unpack(blk, &st);
+	if (!(st.d > 0) || !(st.d < INFINITY)) {
+		/* a degenerate start: the largest scale, codes for it */
+		float amax = 0;
+		for (int e = 0; e < QK_K; e++)
+			if (w[e] > 0 && fabsf(x[e]) > amax)
+				amax = fabsf(x[e]);
+		st.d = from_fp16(to_fp16(amax / (1.125f * 15)));
+		if (!(st.d > 0) || !(st.d < INFINITY))
+			return;
+		const int nsub = QK_K / f->sub, ng = f->sub / 8;
+		for (int j = 0; j < nsub; j++) {
+			st.s[j] = 7;
+			l1_sub_codes(f, lt, x + j * f->sub, w + j * f->sub, st.d * 15.0f, st.g + j * ng, st.sh + j * ng);
+		}
+	}
+	double cur = l1_pass(f, lt, x, w, &st);
+	{
+		/* super-scales that give the sub-block with the largest
+		 * least-squares scale the top code(s) */
+		const int nsub = QK_K / f->sub, ng = f->sub / 8;
+		double amax = 0;
+		for (int j = 0; j < nsub; j++) {
+			double num = 0, den = 0;
+			for (int i = j * f->sub; i < (j + 1) * f->sub; i++) {
+				const float *c = st.sh[j * ng + (i - j * f->sub) / 8] ? x_m1 : x_p1;
+				const double q = c[lat_level(lt, st.g[i / 8], i % 8)];
+				num += (double)w[i] * q * x[i];
+				den += (double)w[i] * q * q;
+			}
+			if (den > 0 && num / den > amax)
+				amax = num / den;
+		}
+		for (int sm = 7; sm > 7 - IQ_DSCAN && amax > 0; sm--) {
+			const float dv = from_fp16(to_fp16((float)(amax / (2 * sm + 1))));
+			if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
+				continue;
+			t = st;
+			t.d = dv;
+			const double e = l1_pass(f, lt, x, w, &t);
+			if (e < cur) {
+				cur = e;
+				st = t;
+			}
+		}
+	}
+	for (int it = 0; it < IQ_LSQ_IT; it++) {
+		const float dv = from_fp16(to_fp16((float)l1_lsq_d(f, lt, &st, x, w)));
+		if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
+			break;
+		t = st;
+		t.d = dv;
+		const double e = l1_pass(f, lt, x, w, &t);
+		if (!(e < cur))
+			break;
+		cur = e;
+		st = t;
+	}
+	f->pack(&st, out);
+	const double ex = l1_err(f, out, x, w);
+	if (ex < err)
+		memcpy(blk, out, f->bytes);
+}
+
+typedef void (*l1_ggml_fn)(const float *x, const float *qw, void *blk);
+
+static void g_iq1_s(const float *x, const float *qw, void *blk)
+{
+	ggml_iq1_s(x, qw, blk);
+}
+static void g_iq1_m(const float *x, const float *qw, void *blk)
+{
+	ggml_iq1_m(x, qw, blk);
+}
+
+static void weighted_l1(const struct l1fmt *f, l1_ggml_fn ggml, int has_noimp, const float *x, const float *w,
+			void *out)
+{
+	unsigned char alt[MAX_BLK_BYTES];
+	ggml(x, w, out);
+	double best = l1_err(f, out, x, w);
+	if (!(best < INFINITY))
+		best = INFINITY;
+	if (has_noimp && IQ_NOIMP_CAND) {
+		ggml(x, NULL, alt);
+		const double e = l1_err(f, alt, x, w);
+		if (e < best) {
+			best = e;
+			memcpy(out, alt, f->bytes);
+		}
+	}
+	l1_refine(f, x, w, out, best);
+}
+
+static void quant_l1_rows(const struct l1fmt *f, l1_ggml_fn ggml, int has_noimp, const float *src, void *dst,
+			  int64_t nrows, int64_t n, const float *imp)
+{
+	unsigned char *out = dst;
+	float ones[QK_K];
+	for (int i = 0; i < QK_K; i++)
+		ones[i] = 1.0f;
+	for (int64_t r = 0; r < nrows; r++) {
+		const float *x = src + r * n;
+		for (int64_t i = 0; i < n / QK_K; i++, out += f->bytes) {
+			const float *xb = x + i * QK_K;
+			if (imp && !all_zero(imp + i * QK_K, QK_K))
+				weighted_l1(f, ggml, has_noimp, xb, imp + i * QK_K, out);
+			else if (has_noimp)
+				ggml(xb, NULL, out);
+			else
+				weighted_l1(f, ggml, 0, xb, ones, out);
+		}
+	}
+}
+
+static void quant_iq1_s(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
+{
+	quant_l1_rows(&F_IQ1S, g_iq1_s, 0, src, dst, nrows, n, imp);
+}
+static void quant_iq1_m(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
+{
+	quant_l1_rows(&F_IQ1M, g_iq1_m, 1, src, dst, nrows, n, imp);
+}
+
+/* ------------------------------------------------------------------ */
+/* Row drivers and the format table                                     */
+/* ------------------------------------------------------------------ */
+
+static void quant_iq4_nl(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
+{
+	struct blk_iq4_nl *b = dst;
+	for (int64_t r = 0; r < nrows; r++) {
+		const float *x = src + r * n;
+		for (int64_t i = 0; i < n / QK4_NL; i++, b++) {
+			if (imp && !all_zero(imp + i * QK4_NL, QK4_NL))
+				weighted_iq4_nl(x + i * QK4_NL, imp + i * QK4_NL, b);
+			else
+				ggml_iq4_nl(x + i * QK4_NL, NULL, b, NULL);
+		}
+	}
+}
+
+static void quant_iq4_xs(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
+{
+	struct blk_iq4_xs *b = dst;
+	for (int64_t r = 0; r < nrows; r++) {
+		const float *x = src + r * n;
+		for (int64_t i = 0; i < n / QK_K; i++, b++) {
+			if (imp && !all_zero(imp + i * QK_K, QK_K))
+				weighted_iq4_xs(x + i * QK_K, imp + i * QK_K, b);
+			else
+				ggml_iq4_xs(x + i * QK_K, NULL, b, NULL);
+		}
+	}
+}
+
+#define IQ_FLAGS (QNT_TYPE_FLAG_QUANTIZED | QNT_TYPE_FLAG_IMPORTANCE)
+
+const struct qnt__type_traits qnt__traits_iquants[] = {
+	{ QNT_TYPE_IQ2_XXS, "iq2_xxs", "8-element lattice points (256) with signs, 4-bit scales per 32, fp16 super-scale",
+	  QK_K, sizeof(struct blk_iq2_xxs), IQ_FLAGS, quant_iq2_xxs, deq_iq2_xxs },
+	{ QNT_TYPE_IQ2_XS, "iq2_xs", "8-element lattice points (512) with signs, 4-bit scales per 16, fp16 super-scale",
+	  QK_K, sizeof(struct blk_iq2_xs), IQ_FLAGS, quant_iq2_xs, deq_iq2_xs },
+	{ QNT_TYPE_IQ3_XXS, "iq3_xxs", "4-element lattice points (256) with signs, 4-bit scales per 32, fp16 super-scale",
+	  QK_K, sizeof(struct blk_iq3_xxs), IQ_FLAGS, quant_iq3_xxs, deq_iq3_xxs },
+	{ QNT_TYPE_IQ1_S, "iq1_s", "8-element ternary points (2048), 3-bit scales and shifts per 32, fp16 super-scale",
+	  QK_K, sizeof(struct blk_iq1_s), IQ_FLAGS, quant_iq1_s, deq_iq1_s },
+	{ QNT_TYPE_IQ4_NL, "iq4_nl", "16 non-linear 4-bit values, fp16 scale per 32", QK4_NL,
+	  sizeof(struct blk_iq4_nl), IQ_FLAGS, quant_iq4_nl, deq_iq4_nl },
+	{ QNT_TYPE_IQ3_S, "iq3_s", "4-element lattice points (512), sign bits, 4-bit scales per 32, fp16 super-scale",
+	  QK_K, sizeof(struct blk_iq3_s), IQ_FLAGS, quant_iq3_s, deq_iq3_s },
+	{ QNT_TYPE_IQ2_S, "iq2_s", "8-element lattice points (1024), sign bits, 4-bit scales per 16, fp16 super-scale",
+	  QK_K, sizeof(struct blk_iq2_s), IQ_FLAGS, quant_iq2_s, deq_iq2_s },
+	{ QNT_TYPE_IQ4_XS, "iq4_xs", "16 non-linear 4-bit values, 6-bit scales per 32, fp16 super-scale", QK_K,
+	  sizeof(struct blk_iq4_xs), IQ_FLAGS, quant_iq4_xs, deq_iq4_xs },
+	{ QNT_TYPE_IQ1_M, "iq1_m", "8-element ternary points (2048), 3-bit scales per 16, shifts per 8, fp16 super-scale",
+	  QK_K, sizeof(struct blk_iq1_m), IQ_FLAGS, quant_iq1_m, deq_iq1_m },
+};
+const size_t qnt__traits_iquants_count = sizeof qnt__traits_iquants / sizeof qnt__traits_iquants[0];
