@@ -329,6 +329,26 @@ QNT_API qnt_status qnt_dequantize(qnt_ctx *ctx, qnt_type type, const void *src, 
 				  int64_t nrows, int64_t n_per_row);
 
 /* ------------------------------------------------------------------------ */
+/* Matrix products                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* y = W x for a quantized W: W holds n_out rows of n_in elements in format
+ * wtype (rows back to back, qnt_row_size(wtype, n_in) bytes each); x holds
+ * n_cols vectors of n_in floats and y receives n_cols vectors of n_out floats,
+ * both back to back (y[c * n_out + i] = sum_j W[i][j] * x[c * n_in + j]).
+ * The activations are quantized on the fly to the format's companion
+ * (q8_0, q8_1 or q8_K, as ggml does) or read as floats, whichever the
+ * backend's kernel uses; results agree with the scalar reference within the
+ * per-format tolerance documented in README.md, and are the same for every
+ * thread count on a given backend.
+ * Returns: QNT_OK, QNT_E_INVALID_ARG (NULL pointers, negative sizes),
+ * QNT_E_UNKNOWN_TYPE, QNT_E_UNSUPPORTED (no matmul for wtype),
+ * QNT_E_BAD_SHAPE (n_in not a multiple of the block), QNT_E_NO_MEMORY.
+ * Thread-safety: per-ctx (NULL: any thread). Since: 1.0 */
+QNT_API qnt_status qnt_matmul(qnt_ctx *ctx, qnt_type wtype, const void *w, int64_t n_out, int64_t n_in,
+			      const float *x, int64_t n_cols, float *y);
+
+/* ------------------------------------------------------------------------ */
 /* Importance matrices                                                       */
 /* ------------------------------------------------------------------------ */
 

@@ -76,6 +76,33 @@ typedef struct qnt_kernel_job {
 	uint64_t scratch_bytes;
 } qnt_kernel_job;
 
+/* One matrix product y = W x (QNT_OP_MATMUL): W is n_out rows of n_in
+ * elements in format wtype (rows back to back, qnt_row_size bytes each), x is
+ * n_cols vectors of n_in floats and y n_cols vectors of n_out floats, both
+ * back to back. The call computes the outputs [row_begin, row_end) of every
+ * column. With QNT_BACKEND_CAP_HOST_THREADS it is called concurrently on
+ * disjoint output ranges; `xq` then holds the activations already quantized
+ * by libqnt to xq_type (one row of n_in per column, qnt_row_size(xq_type,
+ * n_in) bytes each), or is NULL when xq_type is QNT_TYPE_INVALID (the backend
+ * reads x directly). */
+typedef struct qnt_matmul_job {
+	uint32_t struct_size;
+	qnt_type wtype;
+	int32_t device;
+	qnt_type xq_type;  /* companion format of xq, or QNT_TYPE_INVALID */
+	int64_t n_out;
+	int64_t n_in;
+	int64_t n_cols;
+	int64_t row_begin;
+	int64_t row_end;
+	qnt_mem w;
+	qnt_mem x;
+	qnt_mem y;
+	const void *xq;    /* host memory */
+	void *scratch;     /* per-thread scratch memory, scratch_bytes long */
+	uint64_t scratch_bytes;
+} qnt_matmul_job;
+
 /* Device description (qnt_backend_vtbl.device_props). */
 #define QNT_DEVICE_CPU 0
 #define QNT_DEVICE_GPU 1
@@ -111,7 +138,23 @@ typedef struct qnt_host_api {
 	/* format registry (the same as the public calls) */
 	size_t (*row_size)(qnt_type type, int64_t n_per_row);
 	qnt_status (*type_info)(qnt_type type, qnt_type_info *info);
+
+	/* Since 1.0, after type_info: read only when struct_size covers them. */
+	/* The activation format of the reference matrix product for wtype
+	 * (q8_0, q8_1 or q8_K, ggml's choice), or QNT_TYPE_INVALID where it
+	 * multiplies by the floats; any thread. */
+	qnt_type (*matmul_ref_xq_type)(qnt_type wtype);
+	/* The scalar reference of a matrix product (see qnt_matmul_job): the
+	 * outputs [row_begin, row_end) of every column, host memory, no threads.
+	 * w, x and y point at the whole tensors. xq: NULL, or the columns already
+	 * quantized to matmul_ref_xq_type(wtype) (x may then be NULL); without it
+	 * the reference quantizes x itself on every call. Any thread. */
+	qnt_status (*matmul_ref)(qnt_type wtype, const void *w, int64_t n_out, int64_t n_in, const float *x,
+				 const void *xq, int64_t n_cols, float *y, int64_t row_begin, int64_t row_end);
 } qnt_host_api;
+
+/* True when the host table `h` is large enough to hold member `m`. */
+#define QNT_HOST_HAS(h, m) ((h)->struct_size >= offsetof(qnt_host_api, m) + sizeof((h)->m))
 
 typedef struct qnt_backend_vtbl {
 	uint32_t struct_size;  /* sizeof(qnt_backend_vtbl) as compiled into the backend */
@@ -157,6 +200,13 @@ typedef struct qnt_backend_vtbl {
 
 	/* Backend-specific extras by name, like ggml's get_proc_address. */
 	void *(*get_proc)(void *state, const char *name);
+
+	/* Since 1.0, after the minimum size: read only through QNT_VTBL_HAS. */
+	/* The activation format the backend wants for `wtype` (libqnt quantizes
+	 * x to it once per call and hands it over in job->xq), or
+	 * QNT_TYPE_INVALID to read the floats itself. NULL: QNT_TYPE_INVALID. */
+	qnt_type (*matmul_xq_type)(void *state, qnt_type wtype);
+	qnt_status (*matmul)(void *state, const qnt_matmul_job *job);
 	/* append only */
 } qnt_backend_vtbl;
 

@@ -65,6 +65,9 @@ static int32_t cpu_supports(void *state, qnt_type type, uint32_t op)
 		return (info.flags & QNT_TYPE_FLAG_QUANTIZE) != 0;
 	if (op == QNT_OP_DEQUANTIZE)
 		return (info.flags & QNT_TYPE_FLAG_DEQUANTIZE) != 0;
+	if (op == QNT_OP_MATMUL) /* the host's reference product, when it has one */
+		return (info.flags & QNT_TYPE_FLAG_DEQUANTIZE) != 0 && QNT_HOST_HAS(host, matmul_ref) &&
+		       host->matmul_ref != NULL;
 	return 0;
 }
 
@@ -90,6 +93,27 @@ static qnt_status cpu_dequantize(void *state, const qnt_kernel_job *job)
 				    job->row_end - job->row_begin, job->n_per_row);
 }
 
+/* The activations in the reference's companion format, quantized once per
+ * call by libqnt. */
+static qnt_type cpu_matmul_xq_type(void *state, qnt_type wtype)
+{
+	const qnt_host_api *host = state;
+	if (!QNT_HOST_HAS(host, matmul_ref_xq_type) || !host->matmul_ref_xq_type)
+		return QNT_TYPE_INVALID;
+	return host->matmul_ref_xq_type(wtype);
+}
+
+static qnt_status cpu_matmul(void *state, const qnt_matmul_job *job)
+{
+	const qnt_host_api *host = state;
+	if (job->w.buffer || job->x.buffer || job->y.buffer)
+		return QNT_E_INVALID_ARG;
+	/* xq is usable only in the reference's own companion format */
+	const void *xq = job->xq && job->xq_type == cpu_matmul_xq_type(state, job->wtype) ? job->xq : NULL;
+	return host->matmul_ref(job->wtype, job->w.host, job->n_out, job->n_in, (const float *)job->x.host, xq,
+				job->n_cols, (float *)job->y.host, job->row_begin, job->row_end);
+}
+
 const qnt_backend_vtbl qnt__cpu_backend = {
 	.struct_size = sizeof(qnt_backend_vtbl),
 	.abi_version = QNT_BACKEND_ABI,
@@ -104,4 +128,6 @@ const qnt_backend_vtbl qnt__cpu_backend = {
 	.supports = cpu_supports,
 	.quantize = cpu_quantize,
 	.dequantize = cpu_dequantize,
+	.matmul_xq_type = cpu_matmul_xq_type,
+	.matmul = cpu_matmul,
 };

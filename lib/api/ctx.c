@@ -45,6 +45,27 @@ void qnt__ctx_free(qnt_ctx *ctx, void *p)
 		qnt__aligned_free(p);
 }
 
+qnt_status qnt__ctx_ensure_scratch(qnt_ctx *ctx, uint64_t need)
+{
+	if (need <= ctx->scratch_bytes)
+		return QNT_OK;
+	for (int32_t i = 0; i < ctx->n_threads; i++) {
+		qnt__ctx_free(ctx, ctx->scratch[i]);
+		ctx->scratch[i] = qnt__ctx_alloc(ctx, (size_t)need, 64);
+		if (!ctx->scratch[i]) {
+			while (i-- > 0) {
+				qnt__ctx_free(ctx, ctx->scratch[i]);
+				ctx->scratch[i] = NULL;
+			}
+			ctx->scratch_bytes = 0;
+			return qnt__error(ctx, QNT_E_NO_MEMORY, "out of memory for %llu bytes of scratch per thread",
+					  (unsigned long long)need);
+		}
+	}
+	ctx->scratch_bytes = need;
+	return QNT_OK;
+}
+
 /* ---- start-up ---- */
 
 static uv_once_t init_once = UV_ONCE_INIT;
@@ -60,6 +81,11 @@ static void do_init(void)
 		qnt__log(QNT_LOG_ERROR, "libqnt: cannot register the CPU backend: %s", err);
 		return;
 	}
+#ifdef QNT_HAVE_CPU_AVX2
+	/* scores 0 (with its reason) where the CPU or the OS lacks a feature */
+	if (qnt__registry_register(&qnt__cpu_avx2_backend, QNT_BACKEND_FLAG_BUILTIN, NULL, err, sizeof err) != QNT_OK)
+		qnt__log(QNT_LOG_WARN, "libqnt: cannot register the cpu-avx2 backend: %s", err);
+#endif
 	qnt__load_env_path();
 #ifdef QNT_MODULE_DIR
 	struct stat sb;

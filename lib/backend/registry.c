@@ -39,6 +39,8 @@ qnt_host_api qnt__host = {
 	qnt__dequantize_ref,
 	qnt_row_size,
 	qnt_type_get_info,
+	qnt__matmul_ref_xq_type,
+	qnt__matmul_ref,
 };
 
 /* ---- the list ---- */

@@ -56,6 +56,20 @@ qnt_status qnt__quantize_ref(qnt_type type, const float *src, void *dst, int64_t
 qnt_status qnt__dequantize_ref(qnt_type type, const void *src, float *dst, int64_t nrows,
 			       int64_t n_per_row);
 
+/* ---- matrix products (lib/core/matmul_ref.c) ---- */
+
+/* The activation format of the reference product for wtype (ggml's
+ * vec_dot_type: q8_0, q8_1 or q8_K), or QNT_TYPE_INVALID when it multiplies
+ * by the floats. */
+qnt_type qnt__matmul_ref_xq_type(qnt_type wtype);
+/* Scalar reference of y = W x for the outputs [row_begin, row_end) of every
+ * column (w, x, y point at the whole tensors; y[c * n_out + i]). xq: NULL,
+ * or the columns already quantized to qnt__matmul_ref_xq_type(wtype) (then
+ * x may be NULL); without it the reference quantizes x itself. No threads;
+ * argument checks included. */
+qnt_status qnt__matmul_ref(qnt_type wtype, const void *w, int64_t n_out, int64_t n_in, const float *x,
+			   const void *xq, int64_t n_cols, float *y, int64_t row_begin, int64_t row_end);
+
 /* ---- errors and logging (lib/api/status.c) ---- */
 
 /* Records a message for `ctx` (may be NULL) and for the calling thread, logs
@@ -98,6 +112,9 @@ qnt_status qnt__ensure_init(void);
 
 /* Built-in backends. */
 extern const qnt_backend_vtbl qnt__cpu_backend;
+#ifdef QNT_HAVE_CPU_AVX2
+extern const qnt_backend_vtbl qnt__cpu_avx2_backend; /* backends/cpu/avx2.c */
+#endif
 
 /* ---- thread pool (lib/api/pool.c) ---- */
 struct qnt__pool;
@@ -135,6 +152,8 @@ struct qnt_ctx {
 qnt_ctx *qnt__ctx_acquire(qnt_ctx *ctx, qnt_status *st);
 void qnt__ctx_release(qnt_ctx *ctx);
 void *qnt__ctx_alloc(qnt_ctx *ctx, size_t size, size_t align);
+/* Grows every thread's scratch buffer to at least `need` bytes. */
+qnt_status qnt__ctx_ensure_scratch(qnt_ctx *ctx, uint64_t need);
 void qnt__ctx_free(qnt_ctx *ctx, void *p);
 void qnt__ctx_log(qnt_ctx *ctx, int32_t level, const char *msg);
 

@@ -137,13 +137,41 @@ AT(qnt_host_api, quantize_ref, 40);
 AT(qnt_host_api, dequantize_ref, 48);
 AT(qnt_host_api, row_size, 56);
 AT(qnt_host_api, type_info, 64);
-SA(sizeof(qnt_host_api) == 72);
+AT(qnt_host_api, matmul_ref_xq_type, 72); /* appended after the 1.0 layout */
+AT(qnt_host_api, matmul_ref, 80);
+SA(sizeof(qnt_host_api) == 88);
 SA(sizeof(qnt_host_api) ==
    FIELD_SIZE(qnt_host_api, struct_size) + FIELD_SIZE(qnt_host_api, abi_version) +
 	   FIELD_SIZE(qnt_host_api, cpu_features) + FIELD_SIZE(qnt_host_api, log) + FIELD_SIZE(qnt_host_api, alloc) +
 	   FIELD_SIZE(qnt_host_api, free) + FIELD_SIZE(qnt_host_api, quantize_ref) +
 	   FIELD_SIZE(qnt_host_api, dequantize_ref) + FIELD_SIZE(qnt_host_api, row_size) +
-	   FIELD_SIZE(qnt_host_api, type_info));
+	   FIELD_SIZE(qnt_host_api, type_info) + FIELD_SIZE(qnt_host_api, matmul_ref_xq_type) +
+	   FIELD_SIZE(qnt_host_api, matmul_ref));
+
+/* qnt_matmul_job */
+AT(qnt_matmul_job, struct_size, 0);
+AT(qnt_matmul_job, wtype, 4);
+AT(qnt_matmul_job, device, 8);
+AT(qnt_matmul_job, xq_type, 12);
+AT(qnt_matmul_job, n_out, 16);
+AT(qnt_matmul_job, n_in, 24);
+AT(qnt_matmul_job, n_cols, 32);
+AT(qnt_matmul_job, row_begin, 40);
+AT(qnt_matmul_job, row_end, 48);
+AT(qnt_matmul_job, w, 56);
+AT(qnt_matmul_job, x, 80);
+AT(qnt_matmul_job, y, 104);
+AT(qnt_matmul_job, xq, 128);
+AT(qnt_matmul_job, scratch, 136);
+AT(qnt_matmul_job, scratch_bytes, 144);
+SA(sizeof(qnt_matmul_job) == 152);
+SA(sizeof(qnt_matmul_job) ==
+   FIELD_SIZE(qnt_matmul_job, struct_size) + FIELD_SIZE(qnt_matmul_job, wtype) + FIELD_SIZE(qnt_matmul_job, device) +
+	   FIELD_SIZE(qnt_matmul_job, xq_type) + FIELD_SIZE(qnt_matmul_job, n_out) + FIELD_SIZE(qnt_matmul_job, n_in) +
+	   FIELD_SIZE(qnt_matmul_job, n_cols) + FIELD_SIZE(qnt_matmul_job, row_begin) +
+	   FIELD_SIZE(qnt_matmul_job, row_end) + FIELD_SIZE(qnt_matmul_job, w) + FIELD_SIZE(qnt_matmul_job, x) +
+	   FIELD_SIZE(qnt_matmul_job, y) + FIELD_SIZE(qnt_matmul_job, xq) + FIELD_SIZE(qnt_matmul_job, scratch) +
+	   FIELD_SIZE(qnt_matmul_job, scratch_bytes));
 
 /* qnt_backend_vtbl: 6 header fields, then 16 function pointers */
 AT(qnt_backend_vtbl, struct_size, 0);
@@ -168,9 +196,11 @@ AT(qnt_backend_vtbl, buffer_read, 128);
 AT(qnt_backend_vtbl, buffer_host_ptr, 136);
 AT(qnt_backend_vtbl, synchronize, 144);
 AT(qnt_backend_vtbl, get_proc, 152);
-SA(sizeof(qnt_backend_vtbl) == 160);
+AT(qnt_backend_vtbl, matmul_xq_type, 160); /* appended after the minimum size */
+AT(qnt_backend_vtbl, matmul, 168);
+SA(sizeof(qnt_backend_vtbl) == 176);
 SA(QNT_BACKEND_VTBL_MIN_SIZE == 160); /* the 1.0 layout, forever */
-SA(sizeof(qnt_backend_vtbl) == 4 + 4 + 8 + 8 + 4 + 4 + 16 * sizeof(void (*)(void)));
+SA(sizeof(qnt_backend_vtbl) == 4 + 4 + 8 + 8 + 4 + 4 + 18 * sizeof(void (*)(void)));
 
 #ifdef QNT_MLX_PARAMS_INIT
 /* qnt_mlx_params */
@@ -213,6 +243,7 @@ SA(offsetof(qnt_type_info, struct_size) == 0 && sizeof(((qnt_type_info *)0)->str
 SA(offsetof(qnt_ctx_opts, struct_size) == 0 && sizeof(((qnt_ctx_opts *)0)->struct_size) == 4);
 SA(offsetof(qnt_backend_props, struct_size) == 0 && sizeof(((qnt_backend_props *)0)->struct_size) == 4);
 SA(offsetof(qnt_kernel_job, struct_size) == 0 && sizeof(((qnt_kernel_job *)0)->struct_size) == 4);
+SA(offsetof(qnt_matmul_job, struct_size) == 0 && sizeof(((qnt_matmul_job *)0)->struct_size) == 4);
 SA(offsetof(qnt_device_props, struct_size) == 0 && sizeof(((qnt_device_props *)0)->struct_size) == 4);
 SA(offsetof(qnt_host_api, struct_size) == 0 && sizeof(((qnt_host_api *)0)->struct_size) == 4);
 SA(offsetof(qnt_backend_vtbl, struct_size) == 0 && sizeof(((qnt_backend_vtbl *)0)->struct_size) == 4);

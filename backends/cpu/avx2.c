@@ -1,0 +1,1289 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The "cpu-avx2" backend: AVX2/FMA/F16C kernels for x86-64, built into
+ * libqnt (this file alone is compiled with -mavx2 -mfma -mf16c; its score()
+ * is in avx2_score.c, built without them).
+ *
+ *   dequantize  q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K q8_K:
+ *               the floats of the scalar reference, bit for bit (the same
+ *               IEEE operations in the same order: separate multiplies and
+ *               adds, never FMA, where the reference does them separately).
+ *   quantize    q4_0 and q8_0 (round-to-nearest; with importance weights
+ *               the reference's search runs), q8_1, q8_K: the bytes of the
+ *               scalar reference. Blocks with NaN, infinities or scales that
+ *               overflow take the reference's scalar code.
+ *   matmul      q4_0 q4_1 q5_0 q5_1 q8_0 (activations q8_0/q8_1) and
+ *               q2_K..q6_K (activations q8_K): integer dot products per
+ *               block (VPMADDUBSW/VPMADDWD), block scales applied in float
+ *               with FMA; f32, f16, bf16: float FMA against the float
+ *               activations. Within the reference's tolerance, not
+ *               bit-equal.
+ *               Each call walks its rows in tiles and the columns in groups
+ *               of up to four, so one decoded weight block serves four
+ *               columns (GEMM) while a single column (GEMV) streams the
+ *               weights once.
+ *
+ * Every other format and operation is left to the reference (supports()
+ * says 0). Like the "cpu" backend it reaches libqnt only through the host
+ * table.
+ */
+#include "cpu_avx2.h"
+#include "qnt_fp.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#define QK 32
+#define QK_K 256
+
+#if defined(__GNUC__)
+#define INLINE static inline __attribute__((always_inline))
+#else
+#define INLINE static inline
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Block layouts (ggml's; see lib/core/quant_legacy.c, quant_kquants.c) */
+/* ------------------------------------------------------------------ */
+
+struct b_q4_0 {
+	uint16_t d;
+	uint8_t qs[QK / 2];
+};
+struct b_q4_1 {
+	uint16_t d, m;
+	uint8_t qs[QK / 2];
+};
+struct b_q5_0 {
+	uint16_t d;
+	uint8_t qh[4];
+	uint8_t qs[QK / 2];
+};
+struct b_q5_1 {
+	uint16_t d, m;
+	uint8_t qh[4];
+	uint8_t qs[QK / 2];
+};
+struct b_q8_0 {
+	uint16_t d;
+	int8_t qs[QK];
+};
+struct b_q8_1 {
+	uint16_t d, s;
+	int8_t qs[QK];
+};
+struct b_q2_K {
+	uint8_t scales[QK_K / 16];
+	uint8_t qs[QK_K / 4];
+	uint16_t d, dmin;
+};
+struct b_q3_K {
+	uint8_t hmask[QK_K / 8];
+	uint8_t qs[QK_K / 4];
+	uint8_t scales[12];
+	uint16_t d;
+};
+struct b_q4_K {
+	uint16_t d, dmin;
+	uint8_t scales[12];
+	uint8_t qs[QK_K / 2];
+};
+struct b_q5_K {
+	uint16_t d, dmin;
+	uint8_t scales[12];
+	uint8_t qh[QK_K / 8];
+	uint8_t qs[QK_K / 2];
+};
+struct b_q6_K {
+	uint8_t ql[QK_K / 2];
+	uint8_t qh[QK_K / 4];
+	int8_t scales[QK_K / 16];
+	uint16_t d;
+};
+struct b_q8_K {
+	float d;
+	int8_t qs[QK_K];
+	int16_t bsums[QK_K / 16];
+};
+
+_Static_assert(sizeof(struct b_q4_0) == 18 && sizeof(struct b_q4_1) == 20 && sizeof(struct b_q5_0) == 22 &&
+		       sizeof(struct b_q5_1) == 24 && sizeof(struct b_q8_0) == 34 && sizeof(struct b_q8_1) == 36,
+	       "legacy blocks");
+_Static_assert(sizeof(struct b_q2_K) == 84 && sizeof(struct b_q3_K) == 110 && sizeof(struct b_q4_K) == 144 &&
+		       sizeof(struct b_q5_K) == 176 && sizeof(struct b_q6_K) == 210 && sizeof(struct b_q8_K) == 292,
+	       "k-quant blocks");
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                              */
+/* ------------------------------------------------------------------ */
+
+/* fp16 -> fp32 with F16C: exact; a signalling NaN comes back quiet, which
+ * the arithmetic that follows would do anyway. */
+INLINE float h2f(uint16_t h)
+{
+	return _cvtsh_ss(h);
+}
+
+INLINE float hsum_ps(__m256 v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+INLINE __m256i load256(const void *p)
+{
+	return _mm256_loadu_si256((const __m256i *)p);
+}
+
+INLINE __m128i load128(const void *p)
+{
+	return _mm_loadu_si128((const __m128i *)p);
+}
+
+INLINE uint32_t load_u32(const void *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+/* The 32 nibbles of 16 bytes in element order: low nibbles (elements 0-15)
+ * in the low lane, high nibbles (16-31) in the high lane. */
+INLINE __m256i nibbles32(const uint8_t *qs)
+{
+	const __m128i raw = load128(qs);
+	const __m256i both = _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw);
+	return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
+}
+
+/* Byte j of the result is 0x10 where bit j of h is set, else 0. */
+INLINE __m256i bits_to_0x10(uint32_t h)
+{
+	const __m256i idx = _mm256_set_epi64x(0x0303030303030303ll, 0x0202020202020202ll, 0x0101010101010101ll, 0);
+	const __m256i sel = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+	__m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)h), idx);
+	v = _mm256_cmpeq_epi8(_mm256_and_si256(v, sel), sel);
+	return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
+/* Sum of 16-bit pairs into 32-bit lanes. */
+INLINE __m256i pairs_i32(__m256i p16)
+{
+	return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+
+/* ------------------------------------------------------------------ */
+/* Dequantize: the reference's float operations, 8 lanes at a time     */
+/* ------------------------------------------------------------------ */
+
+/* 8 codes (bytes, unsigned) minus `off`, as floats. */
+INLINE __m256 codes8_u(const uint8_t *c, int off)
+{
+	__m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)c));
+	return _mm256_cvtepi32_ps(_mm256_sub_epi32(v, _mm256_set1_epi32(off)));
+}
+
+INLINE __m256 codes8_s(const int8_t *c)
+{
+	return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)c)));
+}
+
+/* Legacy blocks: the 32 codes in element order into c. */
+INLINE void legacy_codes(const uint8_t *qs, const uint8_t *qh, uint8_t *c)
+{
+	__m256i v = nibbles32(qs);
+	if (qh)
+		v = _mm256_or_si256(v, bits_to_0x10(load_u32(qh)));
+	_mm256_storeu_si256((__m256i *)c, v);
+}
+
+static void deq_q4_0(const void *src, float *y, int64_t n)
+{
+	const struct b_q4_0 *b = src;
+	uint8_t c[QK];
+	for (int64_t i = 0; i < n / QK; i++, y += QK) {
+		const __m256 d = _mm256_set1_ps(qnt__fp16_to_fp32(b[i].d));
+		legacy_codes(b[i].qs, NULL, c);
+		for (int k = 0; k < QK; k += 8)
+			_mm256_storeu_ps(y + k, _mm256_mul_ps(codes8_u(c + k, 8), d));
+	}
+}
+
+static void deq_q5_0(const void *src, float *y, int64_t n)
+{
+	const struct b_q5_0 *b = src;
+	uint8_t c[QK];
+	for (int64_t i = 0; i < n / QK; i++, y += QK) {
+		const __m256 d = _mm256_set1_ps(qnt__fp16_to_fp32(b[i].d));
+		legacy_codes(b[i].qs, b[i].qh, c);
+		for (int k = 0; k < QK; k += 8)
+			_mm256_storeu_ps(y + k, _mm256_mul_ps(codes8_u(c + k, 16), d));
+	}
+}
+
+static void deq_q4_1(const void *src, float *y, int64_t n)
+{
+	const struct b_q4_1 *b = src;
+	uint8_t c[QK];
+	for (int64_t i = 0; i < n / QK; i++, y += QK) {
+		const __m256 d = _mm256_set1_ps(qnt__fp16_to_fp32(b[i].d));
+		const __m256 m = _mm256_set1_ps(qnt__fp16_to_fp32(b[i].m));
+		legacy_codes(b[i].qs, NULL, c);
+		for (int k = 0; k < QK; k += 8)
+			_mm256_storeu_ps(y + k, _mm256_add_ps(_mm256_mul_ps(codes8_u(c + k, 0), d), m));
+	}
+}
+
+static void deq_q5_1(const void *src, float *y, int64_t n)
+{
+	const struct b_q5_1 *b = src;
+	uint8_t c[QK];
+	for (int64_t i = 0; i < n / QK; i++, y += QK) {
+		const __m256 d = _mm256_set1_ps(qnt__fp16_to_fp32(b[i].d));
+		const __m256 m = _mm256_set1_ps(qnt__fp16_to_fp32(b[i].m));
+		legacy_codes(b[i].qs, b[i].qh, c);
+		for (int k = 0; k < QK; k += 8)
+			_mm256_storeu_ps(y + k, _mm256_add_ps(_mm256_mul_ps(codes8_u(c + k, 0), d), m));
+	}
+}
+
+static void deq_q8_0(const void *src, float *y, int64_t n)
+{
+	const struct b_q8_0 *b = src;
+	for (int64_t i = 0; i < n / QK; i++, y += QK) {
+		const __m256 d = _mm256_set1_ps(qnt__fp16_to_fp32(b[i].d));
+		for (int k = 0; k < QK; k += 8)
+			_mm256_storeu_ps(y + k, _mm256_mul_ps(codes8_s(b[i].qs + k), d));
+	}
+}
+
+static void deq_q8_K(const void *src, float *y, int64_t n)
+{
+	const struct b_q8_K *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
+		const __m256 d = _mm256_set1_ps(b[i].d);
+		for (int k = 0; k < QK_K; k += 8)
+			_mm256_storeu_ps(y + k, _mm256_mul_ps(d, codes8_s(b[i].qs + k)));
+	}
+}
+
+/* k-quants: y = (d * sc) * q - (dmin * m) per sub-block, the products and
+ * the difference each rounded to float as in the reference (for the formats
+ * without mins the reference subtracts +0, which changes nothing). */
+INLINE void deq_sub(const uint8_t *c, int n, int off, float dl, float ml, int with_min, float *y)
+{
+	const __m256 vd = _mm256_set1_ps(dl), vm = _mm256_set1_ps(ml);
+	for (int k = 0; k < n; k += 8) {
+		__m256 v = _mm256_mul_ps(vd, codes8_u(c + k, off));
+		if (with_min)
+			v = _mm256_sub_ps(v, vm);
+		_mm256_storeu_ps(y + k, v);
+	}
+}
+
+/* 2-bit fields: the 32 codes of elements 128h + 32g + l (l = 0..31). */
+INLINE __m256i codes2(const uint8_t *qs, int h, int g)
+{
+	const __m256i v = load256(qs + 32 * h);
+	return _mm256_and_si256(_mm256_srli_epi16(v, 2 * g), _mm256_set1_epi8(3));
+}
+
+static void deq_q2_K(const void *src, float *y, int64_t n)
+{
+	const struct b_q2_K *b = src;
+	uint8_t c[QK];
+	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
+		const float d = qnt__fp16_to_fp32(b[i].d), dmin = qnt__fp16_to_fp32(b[i].dmin);
+		for (int h = 0; h < 2; h++)
+			for (int g = 0; g < 4; g++) {
+				_mm256_storeu_si256((__m256i *)c, codes2(b[i].qs, h, g));
+				for (int s = 0; s < 2; s++) {
+					const int j = 8 * h + 2 * g + s;
+					const uint8_t sc = b[i].scales[j];
+					deq_sub(c + 16 * s, 16, 0, d * (float)(sc & 0x0f), dmin * (float)(sc >> 4), 1,
+						y + 16 * j);
+				}
+			}
+	}
+}
+
+/* The 12 scale bytes of a q3_K/q4_K/q5_K block as dwords [a, b, c, 0]
+ * (no read past them). */
+INLINE __m128i load12(const uint8_t *s)
+{
+	return _mm_insert_epi32(_mm_loadl_epi64((const __m128i *)s), (int)load_u32(s + 8), 2);
+}
+
+/* q3_K: the 16 scales (-32..31) as bytes, in registers. */
+INLINE __m128i q3_scales_v(const uint8_t *s)
+{
+	const __m128i v = load12(s);
+	const __m128i lo = _mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi32(v, 0x44), _mm_setr_epi32(0, 0, 4, 4)),
+					 _mm_set1_epi8(0x0f));
+	const __m128i hi = _mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi32(v, 0xaa), _mm_setr_epi32(0, 2, 4, 6)),
+					 _mm_set1_epi8(0x03));
+	return _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi32(hi, 4)), _mm_set1_epi8(32));
+}
+
+/* q4_K/q5_K: [sc0..7, m0..7] as bytes, in registers. */
+INLINE __m128i k4_scales_v(const uint8_t *s)
+{
+	const __m128i v = load12(s);
+	const __m128i lo = _mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi32(v, 0x98), _mm_setr_epi32(0, 0, 0, 4)),
+					 _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+	const __m128i hi = _mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi32(v, 0x50), _mm_setr_epi32(0, 6, 0, 6)),
+					 _mm_setr_epi32(0, 0x03030303, 0, 0x03030303));
+	return _mm_or_si128(lo, _mm_slli_epi32(hi, 4));
+}
+
+/* q3_K codes 0..7 of elements 128h + 32g + l: 2 low bits, bit 2 from
+ * hmask (set: +4); the value is code - 4. */
+INLINE __m256i codes3(const struct b_q3_K *b, __m256i hm, int h, int g)
+{
+	const __m256i bit = _mm256_set1_epi8((char)(1 << (4 * h + g)));
+	const __m256i hi = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), bit), _mm256_set1_epi8(4));
+	return _mm256_or_si256(codes2(b->qs, h, g), hi);
+}
+
+static void deq_q3_K(const void *src, float *y, int64_t n)
+{
+	const struct b_q3_K *b = src;
+	uint8_t c[QK];
+	int8_t sc[16];
+	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
+		const float d = qnt__fp16_to_fp32(b[i].d);
+		const __m256i hm = load256(b[i].hmask);
+		_mm_storeu_si128((__m128i *)sc, q3_scales_v(b[i].scales));
+		for (int h = 0; h < 2; h++)
+			for (int g = 0; g < 4; g++) {
+				_mm256_storeu_si256((__m256i *)c, codes3(&b[i], hm, h, g));
+				for (int s = 0; s < 2; s++) {
+					const int j = 8 * h + 2 * g + s;
+					deq_sub(c + 16 * s, 16, 4, d * (float)sc[j], 0.0f, 0, y + 16 * j);
+				}
+			}
+	}
+}
+
+/* q4_K/q5_K codes of elements 64h + 32s + l: nibble s of qs[32h + l], with
+ * bit 2h + s of qh[l] as bit 4 for q5_K. */
+INLINE __m256i codes45(const uint8_t *qs, const uint8_t *qh, int h, int s)
+{
+	const __m256i v = load256(qs + 32 * h);
+	__m256i c = _mm256_and_si256(s ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(0x0f));
+	if (qh) {
+		const __m256i bit = _mm256_set1_epi8((char)(1 << (2 * h + s)));
+		const __m256i hb = _mm256_cmpeq_epi8(_mm256_and_si256(load256(qh), bit), bit);
+		c = _mm256_or_si256(c, _mm256_and_si256(hb, _mm256_set1_epi8(0x10)));
+	}
+	return c;
+}
+
+INLINE void deq_k45(const uint8_t *scales, uint16_t hd, uint16_t hdmin, const uint8_t *qs, const uint8_t *qh,
+		    float *y)
+{
+	const float d = qnt__fp16_to_fp32(hd), dmin = qnt__fp16_to_fp32(hdmin);
+	uint8_t sm[16], c[QK];
+	_mm_storeu_si128((__m128i *)sm, k4_scales_v(scales));
+	const uint8_t *sc = sm, *m = sm + 8;
+	for (int h = 0; h < 4; h++)
+		for (int s = 0; s < 2; s++) {
+			const int j = 2 * h + s;
+			_mm256_storeu_si256((__m256i *)c, codes45(qs, qh, h, s));
+			deq_sub(c, 32, 0, d * (float)sc[j], dmin * (float)m[j], 1, y + 32 * j);
+		}
+}
+
+static void deq_q4_K(const void *src, float *y, int64_t n)
+{
+	const struct b_q4_K *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K)
+		deq_k45(b[i].scales, b[i].d, b[i].dmin, b[i].qs, NULL, y);
+}
+
+static void deq_q5_K(const void *src, float *y, int64_t n)
+{
+	const struct b_q5_K *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K)
+		deq_k45(b[i].scales, b[i].d, b[i].dmin, b[i].qs, b[i].qh, y);
+}
+
+/* q6_K codes 0..63 of elements 128h + 32g + l (value: code - 32). */
+INLINE __m256i codes6(const struct b_q6_K *b, int h, int g)
+{
+	const __m256i lo = load256(b->ql + 64 * h + 32 * (g & 1));
+	const __m256i qh = load256(b->qh + 32 * h);
+	const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+	const __m256i l = _mm256_and_si256(g < 2 ? lo : _mm256_srli_epi16(lo, 4), m4);
+	__m256i hi;
+	switch (g) {
+	case 0:
+		hi = _mm256_slli_epi16(qh, 4);
+		break;
+	case 1:
+		hi = _mm256_slli_epi16(qh, 2);
+		break;
+	case 2:
+		hi = qh;
+		break;
+	default:
+		hi = _mm256_srli_epi16(qh, 2);
+		break;
+	}
+	return _mm256_or_si256(l, _mm256_and_si256(hi, m30));
+}
+
+static void deq_q6_K(const void *src, float *y, int64_t n)
+{
+	const struct b_q6_K *b = src;
+	uint8_t c[QK];
+	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
+		const float d = qnt__fp16_to_fp32(b[i].d);
+		for (int h = 0; h < 2; h++)
+			for (int g = 0; g < 4; g++) {
+				_mm256_storeu_si256((__m256i *)c, codes6(&b[i], h, g));
+				for (int s = 0; s < 2; s++) {
+					const int j = 8 * h + 2 * g + s;
+					deq_sub(c + 16 * s, 16, 32, d * (float)b[i].scales[j], 0.0f, 0, y + 16 * j);
+				}
+			}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Quantize activations: the reference's bytes                          */
+/* ------------------------------------------------------------------ */
+
+/* max |x| of n (a multiple of 8) floats; *has_nan when any is NaN. */
+INLINE float absmax_n(const float *x, int n, int *has_nan)
+{
+	const __m256 sign = _mm256_set1_ps(-0.0f);
+	__m256 mx = _mm256_setzero_ps(), nan = _mm256_setzero_ps();
+	for (int k = 0; k < n; k += 8) {
+		const __m256 v = _mm256_loadu_ps(x + k);
+		mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, v));
+		nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+	}
+	*has_nan = _mm256_movemask_ps(nan) != 0;
+	__m128 m = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+	m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+	m = _mm_max_ss(m, _mm_movehdup_ps(m));
+	return _mm_cvtss_f32(m);
+}
+
+/* 8 floats rounded half away from zero (qnt__cvt_round for |v| < 2^31). */
+INLINE __m256i round_away(__m256 v)
+{
+	const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+	const __m256 f = _mm256_sub_ps(v, t);
+	const __m256 one = _mm256_set1_ps(1.0f);
+	const __m256 up = _mm256_and_ps(_mm256_cmp_ps(f, _mm256_set1_ps(0.5f), _CMP_GE_OQ), one);
+	const __m256 dn = _mm256_and_ps(_mm256_cmp_ps(f, _mm256_set1_ps(-0.5f), _CMP_LE_OQ), one);
+	return _mm256_cvtps_epi32(_mm256_sub_ps(_mm256_add_ps(t, up), dn));
+}
+
+/* Packs 32 int32 (4 vectors, values in -128..127) into 32 bytes in order. */
+INLINE void pack32(__m256i a, __m256i b, __m256i c, __m256i d, int8_t *out)
+{
+	const __m256i ab = _mm256_packs_epi32(a, b), cd = _mm256_packs_epi32(c, d);
+	__m256i v = _mm256_packs_epi16(ab, cd);
+	/* undo the lane interleaving of the two packs */
+	v = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+	_mm256_storeu_si256((__m256i *)out, v);
+}
+
+/* One q8_0 block (with_sum: q8_1's sum). Returns 0 when the block needs the
+ * scalar reference (NaN, infinities, a reciprocal that overflows). */
+INLINE int quant_q8_0_block(const float *x, int8_t *qs, uint16_t *hd, uint16_t *hs)
+{
+	int has_nan;
+	const float amax = absmax_n(x, QK, &has_nan);
+	if (has_nan || !(amax <= 3.4028234663852886e38f))
+		return 0;
+	const float d = amax / 127.0f;
+	const float id = d != 0.0f ? 1.0f / d : 0.0f;
+	if (!(id <= 3.4028234663852886e38f))
+		return 0;
+	const __m256 vid = _mm256_set1_ps(id);
+	__m256i q[4];
+	for (int k = 0; k < 4; k++)
+		q[k] = round_away(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), vid));
+	pack32(q[0], q[1], q[2], q[3], qs);
+	*hd = qnt__fp32_to_fp16(d);
+	if (hs) {
+		__m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+		__m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+		t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+		t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+		*hs = qnt__fp32_to_fp16((float)_mm_cvtsi128_si32(t) * d);
+	}
+	return 1;
+}
+
+/* One q4_0 block by ggml's round-to-nearest (d = the signed element of
+ * largest magnitude / -8, codes trunc(x / d + 8.5) limited to 15). Returns 0
+ * when the block needs the scalar reference. */
+static int quant_q4_0_block(const float *x, struct b_q4_0 *b)
+{
+	int has_nan;
+	const float amax = absmax_n(x, QK, &has_nan);
+	if (has_nan || !(amax <= 3.4028234663852886e38f))
+		return 0;
+	/* the first element of largest magnitude, with its sign */
+	const __m256 sign = _mm256_set1_ps(-0.0f), vmax = _mm256_set1_ps(amax);
+	float max = 0.0f;
+	for (int k = 0; k < QK && amax > 0.0f; k += 8) {
+		const __m256 v = _mm256_loadu_ps(x + k);
+		const int m = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, v), vmax, _CMP_EQ_OQ));
+		if (m) {
+			max = x[k + __builtin_ctz((unsigned)m)];
+			break;
+		}
+	}
+	const float d = max / -8.0f;
+	const float id = d != 0.0f ? 1.0f / d : 0.0f;
+	if (!(fabsf(id) <= 3.4028234663852886e38f))
+		return 0;
+	const __m256 vid = _mm256_set1_ps(id), off = _mm256_set1_ps(8.5f);
+	__m256i c[4];
+	for (int k = 0; k < 4; k++) {
+		const __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), vid), off);
+		c[k] = _mm256_min_epi32(_mm256_cvttps_epi32(v), _mm256_set1_epi32(15));
+	}
+	int8_t codes[QK];
+	pack32(c[0], c[1], c[2], c[3], codes);
+	const __m128i lo = _mm_loadu_si128((const __m128i *)codes), hi = _mm_loadu_si128((const __m128i *)(codes + 16));
+	_mm_storeu_si128((__m128i *)b->qs, _mm_or_si128(lo, _mm_slli_epi16(hi, 4)));
+	b->d = qnt__fp32_to_fp16(d);
+	return 1;
+}
+
+/* One q8_K block; 0: use the scalar reference. */
+static int quant_q8_K_block(const float *x, struct b_q8_K *b)
+{
+	int has_nan;
+	const float amax = absmax_n(x, QK_K, &has_nan);
+	if (has_nan || !(amax <= 3.4028234663852886e38f) || amax == 0.0f)
+		return 0;
+	/* the first element of largest magnitude gives the sign of the scale */
+	const __m256 sign = _mm256_set1_ps(-0.0f), vmax = _mm256_set1_ps(amax);
+	float max = 0.0f;
+	for (int k = 0; k < QK_K; k += 8) {
+		const __m256 v = _mm256_loadu_ps(x + k);
+		const int m = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, v), vmax, _CMP_EQ_OQ));
+		if (m) {
+			max = x[k + __builtin_ctz((unsigned)m)];
+			break;
+		}
+	}
+	const float iscale = -127.0f / max;
+	if (!(fabsf(iscale) <= 3.4028234663852886e38f))
+		return 0;
+	const __m256 vs = _mm256_set1_ps(iscale);
+	const __m256i hi = _mm256_set1_epi32(127);
+	for (int k = 0; k < QK_K; k += 32) {
+		__m256i q[4];
+		for (int u = 0; u < 4; u++) {
+			const __m256 v = _mm256_mul_ps(vs, _mm256_loadu_ps(x + k + 8 * u));
+			q[u] = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT |
+										      _MM_FROUND_NO_EXC)),
+						hi);
+		}
+		pack32(q[0], q[1], q[2], q[3], b->qs + k);
+		/* sums of each 16 */
+		const __m256i s01 = _mm256_add_epi32(q[0], q[1]), s23 = _mm256_add_epi32(q[2], q[3]);
+		__m256i h = _mm256_hadd_epi32(s01, s23); /* lanes: s01 0-1,2-3 | s23 0-1,2-3 | ... */
+		h = _mm256_hadd_epi32(h, h);
+		const __m128i t = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+		b->bsums[k / 16] = (int16_t)_mm_cvtsi128_si32(t);
+		b->bsums[k / 16 + 1] = (int16_t)_mm_extract_epi32(t, 1);
+	}
+	b->d = 1 / iscale;
+	return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Matrix products                                                      */
+/* ------------------------------------------------------------------ */
+
+#define NC 4        /* columns sharing a decoded weight block */
+#define ROW_TILE 16 /* rows whose weights stay in cache across column groups */
+
+/* One column of quantized activations: its blocks, and for the legacy
+ * formats each block's scale d and sum s as floats (prepared once per call
+ * of the kernel: q8_0: s = d * sum of the codes; q8_1: its stored s). */
+struct xcol {
+	const uint8_t *blk;
+	const float *d, *s;
+};
+
+/* One weight row against nc (<= NC) columns: out[c]. */
+typedef void (*row_fn)(const void *w, const struct xcol *x, int nc, int64_t n, float *out);
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define UNROLL _Pragma("GCC unroll 8")
+#else
+#define UNROLL
+#endif
+
+/* 32 nibbles in element order from 16 bytes: low nibbles in the low lane,
+ * high nibbles in the high lane (one broadcast load, one variable shift). */
+INLINE __m256i nib32(const uint8_t *qs)
+{
+	const __m256i v = _mm256_broadcastsi128_si256(load128(qs));
+	return _mm256_and_si256(_mm256_srlv_epi32(v, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)),
+				_mm256_set1_epi8(0x0f));
+}
+
+/* Legacy formats. The codes are kept unsigned (q4_0 0..15, q5_0 0..31) and
+ * multiplied by the signed activations with VPMADDUBSW; the offset (8 or 16)
+ * is taken out once per block with the activation sum s. q8_0 weights are
+ * signed: |q| times x with q's sign. q4_1/q5_1 add m * s (q8_1's sum). Two
+ * sets of accumulators alternate between blocks to hide the FMA latency. */
+enum { L_Q4_0, L_Q5_0, L_Q8_0, L_Q4_1, L_Q5_1 };
+
+INLINE __m256i legacy_q(const uint8_t *b, int kind, float *dw, float *mw)
+{
+	switch (kind) {
+	case L_Q4_0:
+		*dw = h2f(((const struct b_q4_0 *)b)->d);
+		return nib32(((const struct b_q4_0 *)b)->qs);
+	case L_Q5_0:
+		*dw = h2f(((const struct b_q5_0 *)b)->d);
+		return _mm256_or_si256(nib32(((const struct b_q5_0 *)b)->qs),
+				       bits_to_0x10(load_u32(((const struct b_q5_0 *)b)->qh)));
+	case L_Q8_0:
+		*dw = h2f(((const struct b_q8_0 *)b)->d);
+		return load256(((const struct b_q8_0 *)b)->qs);
+	case L_Q4_1:
+		*dw = h2f(((const struct b_q4_1 *)b)->d);
+		*mw = h2f(((const struct b_q4_1 *)b)->m);
+		return nib32(((const struct b_q4_1 *)b)->qs);
+	default:
+		*dw = h2f(((const struct b_q5_1 *)b)->d);
+		*mw = h2f(((const struct b_q5_1 *)b)->m);
+		return _mm256_or_si256(nib32(((const struct b_q5_1 *)b)->qs),
+				       bits_to_0x10(load_u32(((const struct b_q5_1 *)b)->qh)));
+	}
+}
+
+INLINE size_t legacy_bytes(int kind)
+{
+	static const size_t b[] = { sizeof(struct b_q4_0), sizeof(struct b_q5_0), sizeof(struct b_q8_0),
+				    sizeof(struct b_q4_1), sizeof(struct b_q5_1) };
+	return b[kind];
+}
+
+#define LEGACY_STEP(I, ACC, COR)                                                                  \
+	{                                                                                         \
+		float dw, mw = 0.0f;                                                              \
+		const __m256i q = legacy_q((const uint8_t *)wv + (size_t)(I) * wb, kind, &dw, &mw); \
+		const __m256i qa = kind == L_Q8_0 ? _mm256_sign_epi8(q, q) : q;                   \
+		UNROLL for (int c = 0; c < nc; c++) {                                                    \
+			const __m256i xq = load256(x[c].blk + (size_t)(I) * xb + xo);             \
+			const __m256i p = kind == L_Q8_0 ? pairs_i32(_mm256_maddubs_epi16(qa, _mm256_sign_epi8(xq, q))) \
+							 : pairs_i32(_mm256_maddubs_epi16(q, xq)); \
+			ACC[c] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x[c].d[I]), _mm256_cvtepi32_ps(p), ACC[c]); \
+			if (kind == L_Q4_0 || kind == L_Q5_0)                                     \
+				COR[c] += dw * x[c].s[I];                                         \
+			else if (kind != L_Q8_0)                                                  \
+				COR[c] += mw * x[c].s[I];                                         \
+		}                                                                                 \
+	}
+
+INLINE void legacy_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
+{
+	const size_t wb = legacy_bytes(kind);
+	const int q81 = kind == L_Q4_1 || kind == L_Q5_1;
+	const size_t xb = q81 ? sizeof(struct b_q8_1) : sizeof(struct b_q8_0);
+	const size_t xo = q81 ? offsetof(struct b_q8_1, qs) : offsetof(struct b_q8_0, qs);
+	__m256 acc0[NC], acc1[NC];
+	float cor0[NC], cor1[NC];
+	UNROLL for (int c = 0; c < nc; c++) {
+		acc0[c] = acc1[c] = _mm256_setzero_ps();
+		cor0[c] = cor1[c] = 0.0f;
+	}
+	const int64_t nb = n / QK;
+	int64_t i = 0;
+	for (; i + 1 < nb; i += 2) {
+		LEGACY_STEP(i, acc0, cor0)
+		LEGACY_STEP(i + 1, acc1, cor1)
+	}
+	if (i < nb)
+		LEGACY_STEP(i, acc0, cor0)
+	const float off = kind == L_Q4_0 ? -8.0f : kind == L_Q5_0 ? -16.0f : 1.0f;
+	UNROLL for (int c = 0; c < nc; c++)
+		out[c] = hsum_ps(_mm256_add_ps(acc0[c], acc1[c])) + off * (cor0[c] + cor1[c]);
+}
+
+INLINE void mm_q4_0_body(const void *w, const struct xcol *x, int nc, int64_t n, float *out)
+{
+	legacy_body(w, x, nc, n, out, L_Q4_0);
+}
+INLINE void mm_q5_0_body(const void *w, const struct xcol *x, int nc, int64_t n, float *out)
+{
+	legacy_body(w, x, nc, n, out, L_Q5_0);
+}
+INLINE void mm_q8_0_body(const void *w, const struct xcol *x, int nc, int64_t n, float *out)
+{
+	legacy_body(w, x, nc, n, out, L_Q8_0);
+}
+INLINE void mm_q4_1_body(const void *w, const struct xcol *x, int nc, int64_t n, float *out)
+{
+	legacy_body(w, x, nc, n, out, L_Q4_1);
+}
+INLINE void mm_q5_1_body(const void *w, const struct xcol *x, int nc, int64_t n, float *out)
+{
+	legacy_body(w, x, nc, n, out, L_Q5_1);
+}
+
+/* k-quants against q8_K. Per super-block and column: isum = sum over
+ * sub-blocks of scale * (codes . x) in 32-bit lanes, and the correction
+ * (mins, or the code offset) from q8_K's sums of 16; then
+ * acc += (d * d_x) * isum and accm += (dmin * d_x) * msum in float. */
+
+/* Shuffles that spread 16-bit scales: PAIR[g] puts scale 2g of a lane's
+ * eight in every 16-bit slot of the low lane and scale 2g + 1 in the high
+ * lane (sub-blocks of 16: a group of 32 spans two); ONE[j] puts scale j in
+ * every slot (sub-blocks of 32). */
+#define PAIR_ROW(g)                                                                                      \
+	{ 4 * (g), 4 * (g) + 1, 4 * (g), 4 * (g) + 1, 4 * (g), 4 * (g) + 1, 4 * (g), 4 * (g) + 1,         \
+	  4 * (g), 4 * (g) + 1, 4 * (g), 4 * (g) + 1, 4 * (g), 4 * (g) + 1, 4 * (g), 4 * (g) + 1,         \
+	  4 * (g) + 2, 4 * (g) + 3, 4 * (g) + 2, 4 * (g) + 3, 4 * (g) + 2, 4 * (g) + 3, 4 * (g) + 2,       \
+	  4 * (g) + 3, 4 * (g) + 2, 4 * (g) + 3, 4 * (g) + 2, 4 * (g) + 3, 4 * (g) + 2, 4 * (g) + 3,       \
+	  4 * (g) + 2, 4 * (g) + 3 }
+static const int8_t PAIR[4][32] __attribute__((aligned(32))) = { PAIR_ROW(0), PAIR_ROW(1), PAIR_ROW(2),
+								  PAIR_ROW(3) };
+#define ONE_ROW(j)                                                                                    \
+	{ 2 * (j), 2 * (j) + 1, 2 * (j), 2 * (j) + 1, 2 * (j), 2 * (j) + 1, 2 * (j), 2 * (j) + 1,         \
+	  2 * (j), 2 * (j) + 1, 2 * (j), 2 * (j) + 1, 2 * (j), 2 * (j) + 1, 2 * (j), 2 * (j) + 1,         \
+	  2 * (j), 2 * (j) + 1, 2 * (j), 2 * (j) + 1, 2 * (j), 2 * (j) + 1, 2 * (j), 2 * (j) + 1,         \
+	  2 * (j), 2 * (j) + 1, 2 * (j), 2 * (j) + 1, 2 * (j), 2 * (j) + 1, 2 * (j), 2 * (j) + 1 }
+static const int8_t ONE[8][32] __attribute__((aligned(32))) = { ONE_ROW(0), ONE_ROW(1), ONE_ROW(2), ONE_ROW(3),
+								 ONE_ROW(4), ONE_ROW(5), ONE_ROW(6), ONE_ROW(7) };
+
+#define K_PROLOGUE                                                         \
+	const struct b_q8_K *xk[NC];                                       \
+	__m256 acc[NC], accm[NC];                                          \
+	UNROLL for (int c = 0; c < nc; c++) {                                     \
+		xk[c] = (const struct b_q8_K *)x[c].blk;                   \
+		acc[c] = accm[c] = _mm256_setzero_ps();                    \
+	}
+
+#define K_EPILOGUE                                                           \
+	UNROLL for (int c = 0; c < nc; c++)                                         \
+		out[c] = hsum_ps(_mm256_sub_ps(acc[c], accm[c]));
+
+/* Sub-blocks of 16 (q2_K, q3_K, q6_K): group (h, g) holds elements
+ * 128h + 32g .. + 31 with codes q (unsigned) and scales sc16. */
+#define K16_GROUPS(CODES, POST)                                                             \
+	UNROLL for (int h = 0; h < 2; h++) {                                                \
+		const __m256i lane = _mm256_permute2x128_si256(sc16, sc16, h ? 0x11 : 0x00); \
+		UNROLL for (int g = 0; g < 4; g++) {                                        \
+			const __m256i q = CODES;                                            \
+			const __m256i s = _mm256_shuffle_epi8(lane, _mm256_load_si256((const __m256i *)PAIR[g])); \
+			UNROLL for (int c = 0; c < nc; c++) {                                      \
+				const __m256i xq = load256(xk[c][i].qs + 128 * h + 32 * g); \
+				const __m256i p = _mm256_maddubs_epi16(q, xq);              \
+				isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, s)); \
+			}                                                                   \
+			POST;                                                               \
+		}                                                                           \
+	}
+
+INLINE void mm_q2_K_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out)
+{
+	const struct b_q2_K *w = wv;
+	K_PROLOGUE
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const __m128i sc8 = load128(w[i].scales);
+		const __m256i sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(sc8, _mm_set1_epi8(0x0f)));
+		const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), _mm_set1_epi8(0x0f)));
+		const float d = h2f(w[i].d), dmin = h2f(w[i].dmin);
+		__m256i isum[NC];
+		UNROLL for (int c = 0; c < nc; c++)
+			isum[c] = _mm256_setzero_si256();
+		const __m256i q0 = load256(w[i].qs), q1 = load256(w[i].qs + 32);
+		K16_GROUPS(_mm256_and_si256(_mm256_srli_epi16(h ? q1 : q0, 2 * g), _mm256_set1_epi8(3)), (void)0)
+		UNROLL for (int c = 0; c < nc; c++) {
+			const float dx = xk[c][i].d;
+			const __m256i ms = _mm256_madd_epi16(load256(xk[c][i].bsums), mins);
+			acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * dx), _mm256_cvtepi32_ps(isum[c]), acc[c]);
+			accm[c] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * dx), _mm256_cvtepi32_ps(ms), accm[c]);
+		}
+	}
+	K_EPILOGUE
+}
+
+/* q3_K: values code - 4 with code = 0..7: sum (code - 4) x = sum code x -
+ * 4 sum x, the last from bsums. Bit 2 of the codes of group k = 4h + g is
+ * bit k of hmask; hm is shifted right once per group. */
+INLINE void mm_q3_K_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out)
+{
+	const struct b_q3_K *w = wv;
+	K_PROLOGUE
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const __m256i sc16 = _mm256_cvtepi8_epi16(q3_scales_v(w[i].scales));
+		__m256i hm = load256(w[i].hmask);
+		const float d = h2f(w[i].d);
+		__m256i isum[NC];
+		UNROLL for (int c = 0; c < nc; c++)
+			isum[c] = _mm256_setzero_si256();
+		const __m256i q0 = load256(w[i].qs), q1 = load256(w[i].qs + 32);
+		const __m256i m3 = _mm256_set1_epi8(3), m4 = _mm256_set1_epi8(4);
+		K16_GROUPS(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(h ? q1 : q0, 2 * g), m3),
+					   _mm256_and_si256(_mm256_slli_epi16(hm, 2), m4)),
+			   hm = _mm256_srli_epi16(hm, 1))
+		UNROLL for (int c = 0; c < nc; c++) {
+			const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(load256(xk[c][i].bsums), sc16), 2);
+			isum[c] = _mm256_sub_epi32(isum[c], corr);
+			acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * xk[c][i].d), _mm256_cvtepi32_ps(isum[c]), acc[c]);
+		}
+	}
+	K_EPILOGUE
+}
+
+/* q6_K: values code - 32 with code = 0..63. */
+INLINE void mm_q6_K_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out)
+{
+	const struct b_q6_K *w = wv;
+	K_PROLOGUE
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const __m256i sc16 = _mm256_cvtepi8_epi16(load128(w[i].scales));
+		const float d = h2f(w[i].d);
+		__m256i isum[NC];
+		UNROLL for (int c = 0; c < nc; c++)
+			isum[c] = _mm256_setzero_si256();
+		K16_GROUPS(codes6(&w[i], h, g), (void)0)
+		UNROLL for (int c = 0; c < nc; c++) {
+			const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(load256(xk[c][i].bsums), sc16), 5);
+			isum[c] = _mm256_sub_epi32(isum[c], corr);
+			acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * xk[c][i].d), _mm256_cvtepi32_ps(isum[c]), acc[c]);
+		}
+	}
+	K_EPILOGUE
+}
+
+/* q4_K/q5_K: sub-blocks of 32 under 6-bit scales and mins. */
+INLINE void mm_k45_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int five)
+{
+	const size_t bytes = five ? sizeof(struct b_q5_K) : sizeof(struct b_q4_K);
+	K_PROLOGUE
+	/* mins 0..7 duplicated to pair with the 16 bsums */
+	const __m128i dup = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const uint8_t *blk = (const uint8_t *)wv + (size_t)i * bytes;
+		const struct b_q4_K *b4 = (const struct b_q4_K *)blk; /* d, dmin, scales: same offsets in q5_K */
+		const uint8_t *qs = five ? ((const struct b_q5_K *)blk)->qs : b4->qs;
+		const __m128i sm8 = k4_scales_v(b4->scales);
+		const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm8));
+		const __m256i mins = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(sm8, dup));
+		const float d = h2f(b4->d), dmin = h2f(b4->dmin);
+		__m256i isum[NC], hb = _mm256_setzero_si256();
+		if (five)
+			hb = load256(((const struct b_q5_K *)blk)->qh);
+		UNROLL for (int c = 0; c < nc; c++)
+			isum[c] = _mm256_setzero_si256();
+		UNROLL for (int h = 0; h < 4; h++) {
+			const __m256i v = load256(qs + 32 * h);
+			UNROLL for (int s = 0; s < 2; s++) {
+				__m256i q = _mm256_and_si256(s ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(0x0f));
+				if (five) { /* bit 2h + s of qh as bit 4; hb shifts right once per group */
+					q = _mm256_or_si256(q, _mm256_and_si256(_mm256_slli_epi16(hb, 4), _mm256_set1_epi8(0x10)));
+					hb = _mm256_srli_epi16(hb, 1);
+				}
+				const __m256i sv = _mm256_shuffle_epi8(sc16, _mm256_load_si256((const __m256i *)ONE[2 * h + s]));
+				UNROLL for (int c = 0; c < nc; c++) {
+					const __m256i xq = load256(xk[c][i].qs + 64 * h + 32 * s);
+					const __m256i p = _mm256_maddubs_epi16(q, xq);
+					isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, sv));
+				}
+			}
+		}
+		UNROLL for (int c = 0; c < nc; c++) {
+			const float dx = xk[c][i].d;
+			const __m256i ms = _mm256_madd_epi16(load256(xk[c][i].bsums), mins);
+			acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * dx), _mm256_cvtepi32_ps(isum[c]), acc[c]);
+			accm[c] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * dx), _mm256_cvtepi32_ps(ms), accm[c]);
+		}
+	}
+	K_EPILOGUE
+}
+
+INLINE void mm_q4_K_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out)
+{
+	mm_k45_body(wv, x, nc, n, out, 0);
+}
+
+INLINE void mm_q5_K_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out)
+{
+	mm_k45_body(wv, x, nc, n, out, 1);
+}
+
+/* Float weights (f32, f16, bf16) times float activations: 8 lanes of FMA,
+ * two accumulators per column; a tail of fewer than 8 elements in scalar
+ * float. xcol.blk points at the column's floats. */
+enum { F_F32, F_F16, F_BF16 };
+
+INLINE __m256 load_w8(const uint8_t *w, int64_t j, int kind)
+{
+	switch (kind) {
+	case F_F32:
+		return _mm256_loadu_ps((const float *)w + j);
+	case F_F16:
+		return _mm256_cvtph_ps(load128(w + 2 * j));
+	default:
+		return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(load128(w + 2 * j)), 16));
+	}
+}
+
+INLINE float load_w1(const uint8_t *w, int64_t j, int kind)
+{
+	uint16_t h;
+	switch (kind) {
+	case F_F32: {
+		float f;
+		memcpy(&f, w + 4 * j, 4);
+		return f;
+	}
+	case F_F16:
+		memcpy(&h, w + 2 * j, 2);
+		return qnt__fp16_to_fp32(h);
+	default:
+		memcpy(&h, w + 2 * j, 2);
+		return qnt__bf16_to_fp32(h);
+	}
+}
+
+INLINE void float_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
+{
+	const uint8_t *w = wv;
+	__m256 acc0[NC], acc1[NC];
+	float tail[NC];
+	UNROLL for (int c = 0; c < nc; c++) {
+		acc0[c] = acc1[c] = _mm256_setzero_ps();
+		tail[c] = 0.0f;
+	}
+	int64_t j = 0;
+	for (; j + 16 <= n; j += 16) {
+		const __m256 w0 = load_w8(w, j, kind), w1 = load_w8(w, j + 8, kind);
+		UNROLL for (int c = 0; c < nc; c++) {
+			const float *xf = (const float *)x[c].blk;
+			acc0[c] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xf + j), acc0[c]);
+			acc1[c] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xf + j + 8), acc1[c]);
+		}
+	}
+	if (j + 8 <= n) {
+		const __m256 w0 = load_w8(w, j, kind);
+		UNROLL for (int c = 0; c < nc; c++)
+			acc0[c] = _mm256_fmadd_ps(w0, _mm256_loadu_ps((const float *)x[c].blk + j), acc0[c]);
+		j += 8;
+	}
+	for (; j < n; j++) {
+		const float wj = load_w1(w, j, kind);
+		UNROLL for (int c = 0; c < nc; c++)
+			tail[c] += wj * ((const float *)x[c].blk)[j];
+	}
+	UNROLL for (int c = 0; c < nc; c++)
+		out[c] = hsum_ps(_mm256_add_ps(acc0[c], acc1[c])) + tail[c];
+}
+
+INLINE void mm_f32_body(const void *w, const struct xcol *x, int nc, int64_t n, float *out)
+{
+	float_body(w, x, nc, n, out, F_F32);
+}
+INLINE void mm_f16_body(const void *w, const struct xcol *x, int nc, int64_t n, float *out)
+{
+	float_body(w, x, nc, n, out, F_F16);
+}
+INLINE void mm_bf16_body(const void *w, const struct xcol *x, int nc, int64_t n, float *out)
+{
+	float_body(w, x, nc, n, out, F_BF16);
+}
+
+/* Specialise each body for 1..NC columns. */
+#define ROW_FN(NAME)                                                                        \
+	static void NAME(const void *w, const struct xcol *x, int nc, int64_t n, float *out) \
+	{                                                                                   \
+		switch (nc) {                                                               \
+		case 1:                                                                     \
+			NAME##_body(w, x, 1, n, out);                                       \
+			break;                                                              \
+		case 2:                                                                     \
+			NAME##_body(w, x, 2, n, out);                                       \
+			break;                                                              \
+		case 3:                                                                     \
+			NAME##_body(w, x, 3, n, out);                                       \
+			break;                                                              \
+		default:                                                                    \
+			NAME##_body(w, x, NC, n, out);                                      \
+			break;                                                              \
+		}                                                                           \
+	}
+
+ROW_FN(mm_q4_0)
+ROW_FN(mm_q4_1)
+ROW_FN(mm_q5_0)
+ROW_FN(mm_q5_1)
+ROW_FN(mm_q8_0)
+ROW_FN(mm_q2_K)
+ROW_FN(mm_q3_K)
+ROW_FN(mm_q4_K)
+ROW_FN(mm_q5_K)
+ROW_FN(mm_q6_K)
+ROW_FN(mm_f32)
+ROW_FN(mm_f16)
+ROW_FN(mm_bf16)
+
+/* The legacy kernels' per-block activation scales and sums, as floats. */
+static void prepare_legacy(qnt_type xq_type, const uint8_t *xq, int64_t nb, float *d, float *s)
+{
+	if (xq_type == QNT_TYPE_Q8_1) {
+		const struct b_q8_1 *b = (const struct b_q8_1 *)xq;
+		for (int64_t i = 0; i < nb; i++) {
+			d[i] = h2f(b[i].d);
+			s[i] = h2f(b[i].s);
+		}
+		return;
+	}
+	const struct b_q8_0 *b = (const struct b_q8_0 *)xq;
+	for (int64_t i = 0; i < nb; i++) {
+		const __m256i p = pairs_i32(_mm256_maddubs_epi16(_mm256_set1_epi8(1), load256(b[i].qs)));
+		__m128i t = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+		t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+		t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+		d[i] = h2f(b[i].d);
+		s[i] = d[i] * (float)_mm_cvtsi128_si32(t);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Format table                                                         */
+/* ------------------------------------------------------------------ */
+
+typedef void (*deq_fn)(const void *src, float *y, int64_t n);
+
+struct fmt {
+	qnt_type type;
+	deq_fn deq;
+	row_fn mm;       /* NULL: no product */
+	qnt_type xq;     /* activations of mm */
+	int quant;       /* quantize runs here */
+};
+
+static const struct fmt fmts[] = {
+	{ QNT_TYPE_F32, NULL, mm_f32, QNT_TYPE_INVALID, 0 },
+	{ QNT_TYPE_F16, NULL, mm_f16, QNT_TYPE_INVALID, 0 },
+	{ QNT_TYPE_BF16, NULL, mm_bf16, QNT_TYPE_INVALID, 0 },
+	{ QNT_TYPE_Q4_0, deq_q4_0, mm_q4_0, QNT_TYPE_Q8_0, 1 },
+	{ QNT_TYPE_Q4_1, deq_q4_1, mm_q4_1, QNT_TYPE_Q8_1, 0 },
+	{ QNT_TYPE_Q5_0, deq_q5_0, mm_q5_0, QNT_TYPE_Q8_0, 0 },
+	{ QNT_TYPE_Q5_1, deq_q5_1, mm_q5_1, QNT_TYPE_Q8_1, 0 },
+	{ QNT_TYPE_Q8_0, deq_q8_0, mm_q8_0, QNT_TYPE_Q8_0, 1 },
+	{ QNT_TYPE_Q8_1, NULL, NULL, QNT_TYPE_INVALID, 1 },
+	{ QNT_TYPE_Q2_K, deq_q2_K, mm_q2_K, QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_Q3_K, deq_q3_K, mm_q3_K, QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_Q4_K, deq_q4_K, mm_q4_K, QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_Q5_K, deq_q5_K, mm_q5_K, QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_Q6_K, deq_q6_K, mm_q6_K, QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_Q8_K, deq_q8_K, NULL, QNT_TYPE_INVALID, 1 },
+};
+
+static const struct fmt *find(qnt_type t)
+{
+	for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++)
+		if (fmts[i].type == t)
+			return &fmts[i];
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The vtable                                                           */
+/* ------------------------------------------------------------------ */
+
+static qnt_status avx2_open(const qnt_host_api *host, int32_t device, void **state)
+{
+	if (device != 0)
+		return QNT_E_NOT_FOUND;
+	*state = (void *)(uintptr_t)host;
+	return QNT_OK;
+}
+
+static void avx2_close(void *state)
+{
+	(void)state;
+}
+
+static int32_t avx2_device_count(void *state)
+{
+	(void)state;
+	return 1;
+}
+
+static qnt_status avx2_device_props(void *state, int32_t device, qnt_device_props *props)
+{
+	(void)state;
+	if (device != 0)
+		return QNT_E_NOT_FOUND;
+	if (!props || props->struct_size < sizeof *props)
+		return QNT_E_INVALID_ARG;
+	props->kind = QNT_DEVICE_CPU;
+	props->memory_total = 0;
+	props->memory_free = 0;
+	props->caps = QNT_BACKEND_CAP_HOST_THREADS;
+	props->reserved = 0;
+	props->name = "cpu-avx2";
+	props->description = "host CPU, AVX2/FMA/F16C kernels";
+	return QNT_OK;
+}
+
+static int32_t avx2_supports(void *state, qnt_type type, uint32_t op)
+{
+	(void)state;
+	const struct fmt *f = find(type);
+	if (!f)
+		return 0;
+	switch (op) {
+	case QNT_OP_DEQUANTIZE:
+		return f->deq != NULL;
+	case QNT_OP_QUANTIZE:
+		return f->quant;
+	case QNT_OP_MATMUL:
+		return f->mm != NULL;
+	default:
+		return 0;
+	}
+}
+
+static qnt_status avx2_dequantize(void *state, const qnt_kernel_job *job)
+{
+	const qnt_host_api *host = state;
+	const struct fmt *f = find(job->type);
+	const size_t rs = host->row_size(job->type, job->n_per_row);
+	if (job->src.buffer || job->dst.buffer || rs == 0 || !f || !f->deq)
+		return QNT_E_INVALID_ARG;
+	for (int64_t r = job->row_begin; r < job->row_end; r++)
+		f->deq((const char *)job->src.host + (size_t)r * rs, (float *)job->dst.host + r * job->n_per_row,
+		       job->n_per_row);
+	return QNT_OK;
+}
+
+static qnt_status avx2_quantize(void *state, const qnt_kernel_job *job)
+{
+	const qnt_host_api *host = state;
+	const qnt_type t = job->type;
+	const int64_t n = job->n_per_row, nr = job->row_end - job->row_begin;
+	const size_t rs = host->row_size(t, n);
+	if (job->src.buffer || job->dst.buffer || rs == 0 || !avx2_supports(state, t, QNT_OP_QUANTIZE))
+		return QNT_E_INVALID_ARG;
+	const float *src = (const float *)job->src.host + job->row_begin * n;
+	char *dst = (char *)job->dst.host + (size_t)job->row_begin * rs;
+	if ((t == QNT_TYPE_Q8_0 || t == QNT_TYPE_Q4_0) && job->importance) /* the weighted search */
+		return host->quantize_ref(t, src, dst, nr, n, job->importance);
+	qnt_status st = QNT_OK;
+	if (t == QNT_TYPE_Q8_K) {
+		struct b_q8_K *b = (struct b_q8_K *)dst;
+		for (int64_t i = 0; i < nr * (n / QK_K) && st == QNT_OK; i++)
+			if (!quant_q8_K_block(src + i * QK_K, b + i))
+				st = host->quantize_ref(t, src + i * QK_K, b + i, 1, QK_K, NULL);
+	} else if (t == QNT_TYPE_Q4_0) {
+		struct b_q4_0 *b = (struct b_q4_0 *)dst;
+		for (int64_t i = 0; i < nr * (n / QK) && st == QNT_OK; i++)
+			if (!quant_q4_0_block(src + i * QK, b + i))
+				st = host->quantize_ref(t, src + i * QK, b + i, 1, QK, NULL);
+	} else if (t == QNT_TYPE_Q8_1) {
+		struct b_q8_1 *b = (struct b_q8_1 *)dst;
+		for (int64_t i = 0; i < nr * (n / QK) && st == QNT_OK; i++)
+			if (!quant_q8_0_block(src + i * QK, b[i].qs, &b[i].d, &b[i].s))
+				st = host->quantize_ref(t, src + i * QK, b + i, 1, QK, NULL);
+	} else {
+		struct b_q8_0 *b = (struct b_q8_0 *)dst;
+		for (int64_t i = 0; i < nr * (n / QK) && st == QNT_OK; i++)
+			if (!quant_q8_0_block(src + i * QK, b[i].qs, &b[i].d, NULL))
+				st = host->quantize_ref(t, src + i * QK, b + i, 1, QK, NULL);
+	}
+	return st;
+}
+
+static qnt_type avx2_matmul_xq_type(void *state, qnt_type wtype)
+{
+	(void)state;
+	const struct fmt *f = find(wtype);
+	return f && f->mm ? f->xq : QNT_TYPE_INVALID;
+}
+
+static qnt_status avx2_matmul(void *state, const qnt_matmul_job *job)
+{
+	const qnt_host_api *host = state;
+	const struct fmt *f = find(job->wtype);
+	if (job->w.buffer || job->x.buffer || job->y.buffer || !f || !f->mm)
+		return QNT_E_INVALID_ARG;
+	const int64_t n_in = job->n_in, n_out = job->n_out, n_cols = job->n_cols;
+	const int floats = f->xq == QNT_TYPE_INVALID; /* the kernel reads x itself */
+	if (floats ? !job->x.host : !job->xq || job->xq_type != f->xq) /* not prepared as asked */
+		return host->matmul_ref(job->wtype, job->w.host, n_out, n_in, (const float *)job->x.host, NULL, n_cols,
+					(float *)job->y.host, job->row_begin, job->row_end);
+	const size_t wrs = host->row_size(job->wtype, n_in);
+	const size_t xrs = floats ? (size_t)n_in * sizeof(float) : host->row_size(f->xq, n_in);
+	if (wrs == 0 || xrs == 0)
+		return QNT_E_INVALID_ARG;
+	const uint8_t *w = job->w.host;
+	const uint8_t *xq = floats ? (const uint8_t *)job->x.host : (const uint8_t *)job->xq;
+	float *y = job->y.host;
+
+	/* legacy formats: every column's block scales and sums as floats */
+	const int legacy = !floats && f->xq != QNT_TYPE_Q8_K;
+	const int64_t nb = n_in / QK;
+	float stack[4096], *ds = NULL;
+	if (legacy) {
+		const size_t need = (size_t)n_cols * (size_t)nb * 2;
+		ds = need <= sizeof stack / sizeof stack[0] ? stack : host->alloc(need * sizeof(float), 64);
+		if (!ds)
+			return QNT_E_NO_MEMORY;
+		for (int64_t c = 0; c < n_cols; c++)
+			prepare_legacy(f->xq, xq + (size_t)c * xrs, nb, ds + (size_t)(2 * c) * nb,
+				       ds + (size_t)(2 * c + 1) * nb);
+	}
+	for (int64_t r0 = job->row_begin; r0 < job->row_end; r0 += ROW_TILE) {
+		const int64_t r1 = r0 + ROW_TILE < job->row_end ? r0 + ROW_TILE : job->row_end;
+		for (int64_t c0 = 0; c0 < n_cols; c0 += NC) {
+			const int nc = n_cols - c0 < NC ? (int)(n_cols - c0) : NC;
+			struct xcol xc[NC];
+			for (int c = 0; c < nc; c++) {
+				xc[c].blk = xq + (size_t)(c0 + c) * xrs;
+				xc[c].d = legacy ? ds + (size_t)(2 * (c0 + c)) * nb : NULL;
+				xc[c].s = legacy ? ds + (size_t)(2 * (c0 + c) + 1) * nb : NULL;
+			}
+			for (int64_t r = r0; r < r1; r++) {
+				float out[NC];
+				f->mm(w + (size_t)r * wrs, xc, nc, n_in, out);
+				for (int c = 0; c < nc; c++)
+					y[(c0 + c) * n_out + r] = out[c];
+			}
+		}
+	}
+	if (ds && ds != stack)
+		host->free(ds);
+	return QNT_OK;
+}
+
+const qnt_backend_vtbl qnt__cpu_avx2_backend = {
+	.struct_size = sizeof(qnt_backend_vtbl),
+	.abi_version = QNT_BACKEND_ABI,
+	.name = "cpu-avx2",
+	.description = "x86-64 AVX2/FMA/F16C kernels",
+	.caps = QNT_BACKEND_CAP_HOST_THREADS,
+	.score = qnt__cpu_avx2_score,
+	.open = avx2_open,
+	.close = avx2_close,
+	.device_count = avx2_device_count,
+	.device_props = avx2_device_props,
+	.supports = avx2_supports,
+	.quantize = avx2_quantize,
+	.dequantize = avx2_dequantize,
+	.matmul_xq_type = avx2_matmul_xq_type,
+	.matmul = avx2_matmul,
+};

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Matrix-vector products and dequantization: libqnt against ggml, in one
+process (both loaded with ctypes).
+
+For each format: a 4096 x 4096 weight matrix (Gaussian, quantized by
+libqnt, which writes ggml's bytes) times one float column (GEMV), single
+thread and all threads, as GB/s of weight bytes read (the figure that
+should approach the memory bandwidth); the same for --gemm-cols columns as
+GFLOP/s (2 * n_out * n_in * cols / s); and dequantization of the whole
+matrix, single thread, as MB/s of floats written. libqnt runs on the
+backend named by --backend (default cpu-avx2), ggml on its CPU backend
+(ggml_mul_mat in a one-node graph with a persistent thread pool, the path
+llama.cpp takes; its to_float for dequantization). Every figure is the
+median of --reps runs after a warm-up. The machine's read bandwidth comes
+first: a sum over a large array, single thread and all threads.
+
+    .venv/bin/python bench/bench_matmul.py [--lib build/lib/libqnt.so]
+        [--formats q4_0,q4_K] [--reps 7] [--n 4096] [--gemm-cols 32]
+"""
+import argparse
+import concurrent.futures
+import ctypes
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "interop"))
+
+DEFAULT_FORMATS = "q4_0,q4_1,q5_0,q5_1,q8_0,q2_K,q3_K,q4_K,q5_K,q6_K,f16,bf16"
+
+
+class CtxOpts(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_uint32), ("n_threads", ctypes.c_int32), ("backend", ctypes.c_char_p),
+                ("alloc", ctypes.c_void_p), ("free", ctypes.c_void_p), ("alloc_user", ctypes.c_void_p),
+                ("log", ctypes.c_void_p), ("log_user", ctypes.c_void_p), ("log_level", ctypes.c_int32),
+                ("device", ctypes.c_int32), ("flags", ctypes.c_uint32), ("reserved", ctypes.c_uint32)]
+
+
+class Qnt:
+    def __init__(self, path):
+        lib = self.lib = ctypes.CDLL(path)
+        lib.qnt_type_by_name.restype = ctypes.c_int32
+        lib.qnt_type_by_name.argtypes = [ctypes.c_char_p]
+        lib.qnt_row_size.restype = ctypes.c_size_t
+        lib.qnt_row_size.argtypes = [ctypes.c_int32, ctypes.c_int64]
+        lib.qnt_ctx_create.restype = ctypes.c_int
+        lib.qnt_ctx_create.argtypes = [ctypes.POINTER(CtxOpts), ctypes.POINTER(ctypes.c_void_p)]
+        lib.qnt_ctx_destroy.argtypes = [ctypes.c_void_p]
+        lib.qnt_ctx_last_error.restype = ctypes.c_char_p
+        lib.qnt_ctx_last_error.argtypes = [ctypes.c_void_p]
+        lib.qnt_quantize.restype = ctypes.c_int
+        lib.qnt_quantize.argtypes = [ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p,
+                                     ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
+        lib.qnt_dequantize.restype = ctypes.c_int
+        lib.qnt_dequantize.argtypes = [ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p,
+                                       ctypes.c_int64, ctypes.c_int64]
+        lib.qnt_matmul.restype = ctypes.c_int
+        lib.qnt_matmul.argtypes = [ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
+                                   ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
+
+    def type_id(self, name):
+        t = self.lib.qnt_type_by_name(name.encode())
+        if t < 0:
+            raise SystemExit(f"libqnt does not know the format {name}")
+        return t
+
+    def ctx(self, backend, n_threads):
+        o = CtxOpts(ctypes.sizeof(CtxOpts), n_threads, backend.encode() if backend else None,
+                    None, None, None, None, None, 1, 0, 0, 0)
+        c = ctypes.c_void_p()
+        if self.lib.qnt_ctx_create(ctypes.byref(o), ctypes.byref(c)) != 0:
+            raise SystemExit(f"libqnt: {self.lib.qnt_ctx_last_error(None).decode()}")
+        return c
+
+    def check(self, st, ctx):
+        if st != 0:
+            raise RuntimeError(self.lib.qnt_ctx_last_error(ctx).decode())
+
+
+def median_time(fn, reps):
+    fn()  # warm-up (caches, thread pools, page faults)
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+def read_bandwidth(n_threads, reps, mbytes=512):
+    """GB/s of a sum over `mbytes` MB of float64 (numpy's reduction releases
+    the GIL, so threads sum their slices in parallel)."""
+    a = np.ones(mbytes * (1 << 20) // 8)
+    parts = np.array_split(a, n_threads)
+    if n_threads == 1:
+        t = median_time(lambda: a.sum(), reps)
+    else:
+        with concurrent.futures.ThreadPoolExecutor(n_threads) as ex:
+            t = median_time(lambda: list(ex.map(np.sum, parts)), reps)
+    return a.nbytes / t / 1e9
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--lib", default=os.environ.get("QNT_LIB", os.path.join(HERE, "..", "build", "lib", "libqnt.so")))
+    ap.add_argument("--backend", default="cpu-avx2")
+    ap.add_argument("--formats", default=DEFAULT_FORMATS)
+    ap.add_argument("--n", type=int, default=4096, help="rows = columns of W")
+    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--gemm-cols", type=int, default=32, help="columns of the GEMM figure (0: none)")
+    args = ap.parse_args()
+
+    import ggmllib  # tests/interop; exits 77 without llama-cpp-python
+    q = Qnt(args.lib)
+    g = ggmllib.GgmlCpu()
+    n, nt = args.n, args.threads
+    print(f"libqnt {os.path.realpath(args.lib)} on backend {args.backend}; ggml {g.base._name} "
+          f"(llama-cpp-python {ggmllib.llama_cpp_version()})")
+    print(f"W {n} x {n}, {nt} threads for 'all', median of {args.reps}")
+    print(f"memory read bandwidth: {read_bandwidth(1, args.reps):.1f} GB/s (1 thread), "
+          f"{read_bandwidth(nt, args.reps):.1f} GB/s ({nt} threads)")
+    ctx1, ctxn = q.ctx(args.backend, 1), q.ctx(args.backend, nt)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((max(1, args.gemm_cols), n)).astype(np.float32)
+    hdr = (f"{'format':7s} | {'GEMV GB/s 1 thread':>26s} | {'GEMV GB/s ' + str(nt) + ' threads':>26s} | "
+           f"{'GEMM GFLOP/s ' + str(nt) + 'T ' + str(args.gemm_cols) + ' cols':>26s} | {'dequantize MB/s 1T':>22s}")
+    print(hdr)
+    print(f"{'':7s} | {'libqnt':>8s} {'ggml':>8s} {'ratio':>8s} | {'libqnt':>8s} {'ggml':>8s} {'ratio':>8s} | "
+          f"{'libqnt':>8s} {'ggml':>8s} {'ratio':>8s} | {'libqnt':>10s} {'ggml':>10s}")
+    for name in args.formats.split(","):
+        t = q.type_id(name)
+        w = rng.standard_normal((n, n)).astype(np.float32)
+        wq = np.zeros(n * q.lib.qnt_row_size(t, n), dtype=np.uint8)
+        q.check(q.lib.qnt_quantize(ctxn, t, w.ctypes.data, wq.ctypes.data, n, n, None), ctxn)
+        del w
+        wbytes = wq.nbytes
+        y = np.zeros((max(1, args.gemm_cols), n), dtype=np.float32)
+
+        def qnt_mm(ctx, cols):
+            q.check(q.lib.qnt_matmul(ctx, t, wq.ctypes.data, n, n, x.ctypes.data, cols, y.ctypes.data), ctx)
+
+        res = {}
+        res["q1"] = wbytes / median_time(lambda: qnt_mm(ctx1, 1), args.reps) / 1e9
+        res["qn"] = wbytes / median_time(lambda: qnt_mm(ctxn, 1), args.reps) / 1e9
+        y_qnt = y[0].copy()
+
+        mm = g.mul_mat_graph(name, n, n, 1)
+        mm.w[:] = wq
+        mm.x[:] = x[:1]
+        mm.set_threads(1)
+        res["g1"] = wbytes / median_time(mm.compute, args.reps) / 1e9
+        mm.set_threads(nt)
+        res["gn"] = wbytes / median_time(mm.compute, args.reps) / 1e9
+        rel = float(np.linalg.norm(mm.y[0] - y_qnt) / np.linalg.norm(mm.y[0]))
+        mm.close()
+
+        if args.gemm_cols > 0:
+            c = args.gemm_cols
+            flop = 2.0 * n * n * c
+            res["qg"] = flop / median_time(lambda: qnt_mm(ctxn, c), max(3, args.reps // 2)) / 1e9
+            mm = g.mul_mat_graph(name, n, n, c)
+            mm.w[:] = wq
+            mm.x[:] = x
+            mm.set_threads(nt)
+            res["gg"] = flop / median_time(mm.compute, max(3, args.reps // 2)) / 1e9
+            mm.close()
+        else:
+            res["qg"] = res["gg"] = float("nan")
+
+        out = np.zeros((n, n), dtype=np.float32)
+        res["qd"] = out.nbytes / median_time(
+            lambda: q.check(q.lib.qnt_dequantize(ctx1, t, wq.ctypes.data, out.ctypes.data, n, n), ctx1),
+            args.reps) / 1e6
+        to_float = ggmllib.TO_FLOAT(g.base.ggml_get_type_traits(g.type_id(name)).contents.to_float)
+        res["gd"] = out.nbytes / median_time(lambda: to_float(wq.ctypes.data, out.ctypes.data, out.size),
+                                             args.reps) / 1e6
+        del out
+        print(f"{name:7s} | {res['q1']:8.2f} {res['g1']:8.2f} {res['q1'] / res['g1']:8.2f} | "
+              f"{res['qn']:8.2f} {res['gn']:8.2f} {res['qn'] / res['gn']:8.2f} | "
+              f"{res['qg']:8.1f} {res['gg']:8.1f} {res['qg'] / res['gg']:8.2f} | "
+              f"{res['qd']:10.0f} {res['gd']:10.0f}   (|y - y_ggml| / |y_ggml| = {rel:.1e})", flush=True)
+    q.lib.qnt_ctx_destroy(ctx1)
+    q.lib.qnt_ctx_destroy(ctxn)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,513 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * qnt_matmul and the "cpu-avx2" backend:
+ *   - argument checks and their messages;
+ *   - every format against the exact product (double) of the dequantized W
+ *     with the float x, within the per-format tolerance of
+ *     lib/core/matmul_ref.c, for 1, 3 and 64 columns, on every backend that
+ *     runs here ("cpu", and "cpu-avx2" where it scores above 0), and the
+ *     backends against each other;
+ *   - the same floats for 1, 2 and 7 threads on each backend;
+ *   - cpu-avx2's dequantize floats and quantize bytes equal the scalar
+ *     reference's bit for bit, on random bytes and on data with edge values.
+ */
+#include "test_common.h"
+
+#include "libqnt.h"
+
+/* ---- contexts ---- */
+
+static int backend_usable(const char *name)
+{
+	for (int32_t i = 0; i < qnt_backend_count(); i++) {
+		qnt_backend_props p = QNT_BACKEND_PROPS_INIT;
+		if (qnt_backend_get_props(i, &p) == QNT_OK && strcmp(p.name, name) == 0)
+			return p.score > 0;
+	}
+	return 0;
+}
+
+static qnt_ctx *ctx_on(const char *backend, int32_t n_threads)
+{
+	qnt_ctx_opts o = QNT_CTX_OPTS_INIT;
+	o.backend = backend;
+	o.n_threads = n_threads;
+	qnt_ctx *ctx = NULL;
+	if (qnt_ctx_create(&o, &ctx) != QNT_OK)
+		fail_msg("cannot create a context on %s: %s", backend, qnt_ctx_last_error(NULL));
+	assert_string_equal(qnt_ctx_backend_name(ctx), backend);
+	return ctx;
+}
+
+/* The backends to check: "cpu" always, "cpu-avx2" where it runs. */
+static int backends(const char **names)
+{
+	int n = 0;
+	names[n++] = "cpu";
+	if (backend_usable("cpu-avx2"))
+		names[n++] = "cpu-avx2";
+	else
+		print_message("# cpu-avx2 does not run here: checking the cpu backend only\n");
+	return n;
+}
+
+/* ---- tolerances (lib/core/matmul_ref.c) ---- */
+
+static int in_list(const char *name, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(name, *list) == 0)
+			return 1;
+	return 0;
+}
+
+/* Normwise relative error ||y - y_exact|| / ||y_exact|| allowed for W in
+ * `type`, by its activation companion. */
+static double tolerance(qnt_type type)
+{
+	static const char *const q8_0[] = { "q4_0", "q5_0", "q8_0", "iq4_nl", "mxfp4", "nvfp4", "q1_0", "q2_0", NULL };
+	static const char *const q8_1[] = { "q4_1", "q5_1", NULL };
+	static const char *const q8_K[] = { "q2_K",  "q3_K",  "q4_K",   "q5_K",  "q6_K",  "iq2_xxs", "iq2_xs",
+					    "iq3_xxs", "iq1_s", "iq3_s", "iq2_s", "iq4_xs", "iq1_m", "tq1_0",
+					    "tq2_0", NULL };
+	const char *name = qnt_type_name(type);
+	if (in_list(name, q8_0) || in_list(name, q8_1))
+		return 1e-2;
+	if (in_list(name, q8_K))
+		return 1.5e-2;
+	return 1e-5; /* float activations (f32 sums: ~1e-7 at n_in 512, ~1e-6 at 65536) */
+}
+
+/* Between two backends the activations are the same bytes: only float
+ * rounding separates them. */
+#define BACKEND_TOL 1e-5
+
+/* ---- helpers ---- */
+
+static size_t row_bytes(qnt_type t, int64_t n)
+{
+	size_t rs = qnt_row_size(t, n);
+	assert_true(rs > 0);
+	return rs;
+}
+
+/* W (n_out x n_in) in `type`, from Gaussian floats; its dequantized values
+ * into wd (may be NULL). */
+static void *make_weights(qnt_type type, int64_t n_out, int64_t n_in, uint64_t seed, float *wd)
+{
+	float *w = test_malloc_or_fail((size_t)(n_out * n_in) * sizeof(float));
+	void *q = test_malloc_or_fail((size_t)n_out * row_bytes(type, n_in));
+	fill_gauss(w, (size_t)(n_out * n_in), seed);
+	assert_int_equal(qnt_quantize(NULL, type, w, q, n_out, n_in, NULL), QNT_OK);
+	if (wd)
+		assert_int_equal(qnt_dequantize(NULL, type, q, wd, n_out, n_in), QNT_OK);
+	free(w);
+	return q;
+}
+
+static double norm_diff(const float *a, const double *b, size_t n, double *nb)
+{
+	double d = 0, s = 0;
+	for (size_t i = 0; i < n; i++) {
+		double e = (double)a[i] - b[i];
+		d += e * e;
+		s += b[i] * b[i];
+	}
+	*nb = sqrt(s);
+	return sqrt(d);
+}
+
+static int can_matmul(qnt_type t)
+{
+	qnt_type_info info = QNT_TYPE_INFO_INIT;
+	assert_int_equal(qnt_type_get_info(t, &info), QNT_OK);
+	return (info.flags & QNT_TYPE_FLAG_DEQUANTIZE) && (info.flags & QNT_TYPE_FLAG_QUANTIZE);
+}
+
+/* ---- argument checks ---- */
+
+static void errors(void **state)
+{
+	(void)state;
+	qnt_ctx *ctx = ctx_on("cpu", 1);
+	const qnt_type t = QNT_TYPE_Q4_0;
+	unsigned char w[2 * 18 * 2] = { 0 };
+	float x[64] = { 0 }, y[8];
+
+	assert_int_equal(qnt_matmul(ctx, 12345, w, 2, 64, x, 1, y), QNT_E_UNKNOWN_TYPE);
+	assert_contains(qnt_ctx_last_error(ctx), "unknown type id 12345");
+	assert_int_equal(qnt_matmul(ctx, t, NULL, 2, 64, x, 1, y), QNT_E_INVALID_ARG);
+	assert_contains(qnt_ctx_last_error(ctx), "qnt_matmul(q4_0): w is NULL");
+	assert_int_equal(qnt_matmul(ctx, t, w, 2, 64, NULL, 1, y), QNT_E_INVALID_ARG);
+	assert_contains(qnt_ctx_last_error(ctx), "x is NULL");
+	assert_int_equal(qnt_matmul(ctx, t, w, 2, 64, x, 1, NULL), QNT_E_INVALID_ARG);
+	assert_contains(qnt_ctx_last_error(ctx), "y is NULL");
+	assert_int_equal(qnt_matmul(ctx, t, w, -1, 64, x, 1, y), QNT_E_INVALID_ARG);
+	assert_contains(qnt_ctx_last_error(ctx), "n_out is negative (-1)");
+	assert_int_equal(qnt_matmul(ctx, t, w, 2, -32, x, 1, y), QNT_E_INVALID_ARG);
+	assert_contains(qnt_ctx_last_error(ctx), "n_in is negative");
+	assert_int_equal(qnt_matmul(ctx, t, w, 2, 64, x, -3, y), QNT_E_INVALID_ARG);
+	assert_contains(qnt_ctx_last_error(ctx), "n_cols is negative (-3)");
+	assert_int_equal(qnt_matmul(ctx, t, w, 2, 33, x, 1, y), QNT_E_BAD_SHAPE);
+	assert_contains(qnt_ctx_last_error(ctx), "n_in 33 is not a positive multiple of the block size 32");
+	assert_int_equal(qnt_matmul(ctx, t, w, 2, 0, x, 1, y), QNT_E_BAD_SHAPE);
+	assert_int_equal(qnt_matmul(ctx, t, w, INT64_MAX / 2, 64, x, 1, y), QNT_E_BAD_SHAPE);
+	assert_contains(qnt_ctx_last_error(ctx), "overflow");
+	assert_int_equal(qnt_matmul(ctx, t, w, 2, 64, x, INT64_MAX / 4, y), QNT_E_BAD_SHAPE);
+
+	/* the default context records the message for this thread */
+	assert_int_equal(qnt_matmul(NULL, t, NULL, 2, 64, x, 1, y), QNT_E_INVALID_ARG);
+	assert_contains(qnt_ctx_last_error(NULL), "w is NULL");
+
+	/* nothing to do: y untouched, QNT_OK, the message cleared */
+	y[0] = 42.0f;
+	assert_int_equal(qnt_matmul(ctx, t, w, 0, 64, x, 1, y), QNT_OK);
+	assert_int_equal(qnt_matmul(ctx, t, w, 2, 64, x, 0, y), QNT_OK);
+	assert_true(y[0] == 42.0f);
+	assert_string_equal(qnt_ctx_last_error(ctx), "");
+
+	/* all-zero weights and activations: zeros, on the default context too */
+	assert_int_equal(qnt_matmul(NULL, t, w, 2, 64, x, 1, y), QNT_OK);
+	assert_true(y[0] == 0.0f && y[1] == 0.0f);
+	qnt_ctx_destroy(ctx);
+}
+
+/* ---- every format against the exact product ---- */
+
+#define EX_OUT 37
+#define EX_IN 512
+
+static void against_exact(void **state)
+{
+	(void)state;
+	const char *names[2];
+	const int nb = backends(names);
+	qnt_ctx *ctxs[2];
+	for (int b = 0; b < nb; b++)
+		ctxs[b] = ctx_on(names[b], 2);
+	const int64_t cols[] = { 1, 3, 64 };
+	float *wd = test_malloc_or_fail(EX_OUT * EX_IN * sizeof(float));
+	float *x = test_malloc_or_fail(64 * EX_IN * sizeof(float));
+	float *y[2];
+	double *ex = test_malloc_or_fail(64 * EX_OUT * sizeof(double));
+	for (int b = 0; b < nb; b++)
+		y[b] = test_malloc_or_fail(64 * EX_OUT * sizeof(float));
+	int checked = 0;
+
+	for (int32_t k = 0; k < qnt_type_count(); k++) {
+		const qnt_type t = qnt_type_at(k);
+		if (!can_matmul(t) || EX_IN % qnt_type_block_size(t) != 0)
+			continue;
+		const double tol = tolerance(t);
+		void *w = make_weights(t, EX_OUT, EX_IN, 1000 + (uint64_t)t, wd);
+		double worst[2] = { 0, 0 }, worst_pair = 0;
+		for (size_t ci = 0; ci < N_ELEMS(cols); ci++) {
+			const int64_t nc = cols[ci];
+			fill_gauss(x, (size_t)(nc * EX_IN), 77 + (uint64_t)ci);
+			for (int64_t c = 0; c < nc; c++)
+				for (int64_t i = 0; i < EX_OUT; i++) {
+					double s = 0;
+					for (int64_t j = 0; j < EX_IN; j++)
+						s += (double)wd[i * EX_IN + j] * (double)x[c * EX_IN + j];
+					ex[c * EX_OUT + i] = s;
+				}
+			for (int b = 0; b < nb; b++) {
+				double ne;
+				assert_int_equal(qnt_matmul(ctxs[b], t, w, EX_OUT, EX_IN, x, nc, y[b]), QNT_OK);
+				double err = norm_diff(y[b], ex, (size_t)(nc * EX_OUT), &ne) / ne;
+				if (!(err <= tol))
+					fail_msg("%s on %s, %lld columns: relative error %.3e above %.1e", qnt_type_name(t),
+						 names[b], (long long)nc, err, tol);
+				worst[b] = err > worst[b] ? err : worst[b];
+			}
+			if (nb == 2) {
+				double ne, d = 0;
+				for (int64_t i = 0; i < nc * EX_OUT; i++) {
+					double e = (double)y[0][i] - (double)y[1][i];
+					d += e * e;
+				}
+				norm_diff(y[0], ex, (size_t)(nc * EX_OUT), &ne);
+				d = sqrt(d) / ne;
+				if (!(d <= BACKEND_TOL))
+					fail_msg("%s, %lld columns: cpu and cpu-avx2 differ by %.3e", qnt_type_name(t),
+						 (long long)nc, d);
+				worst_pair = d > worst_pair ? d : worst_pair;
+			}
+		}
+		print_message("# %-22s tol %.1e  cpu %.2e%s%.2e  (backends differ by %.1e)\n", qnt_type_name(t), tol,
+			      worst[0], nb == 2 ? "  cpu-avx2 " : "", nb == 2 ? worst[1] : 0.0, worst_pair);
+		free(w);
+		checked++;
+	}
+	assert_true(checked >= 20);
+	for (int b = 0; b < nb; b++) {
+		qnt_ctx_destroy(ctxs[b]);
+		free(y[b]);
+	}
+	free(wd);
+	free(x);
+	free(ex);
+}
+
+/* ---- thread counts ---- */
+
+#define TH_OUT 2048
+#define TH_IN 256
+
+static void threads_identical(void **state)
+{
+	(void)state;
+	const char *names[2];
+	const int nb = backends(names);
+	const int32_t threads[] = { 1, 2, 7 };
+	const int64_t cols[] = { 1, 5 };
+	float *x = test_malloc_or_fail(5 * TH_IN * sizeof(float));
+	float *y0 = test_malloc_or_fail(5 * TH_OUT * sizeof(float));
+	float *y1 = test_malloc_or_fail(5 * TH_OUT * sizeof(float));
+	fill_gauss(x, 5 * TH_IN, 5);
+	for (int b = 0; b < nb; b++) {
+		qnt_ctx *ctx[3];
+		for (size_t k = 0; k < N_ELEMS(threads); k++)
+			ctx[k] = ctx_on(names[b], threads[k]);
+		for (int32_t k = 0; k < qnt_type_count(); k++) {
+			const qnt_type t = qnt_type_at(k);
+			if (!can_matmul(t) || TH_IN % qnt_type_block_size(t) != 0)
+				continue;
+			void *w = make_weights(t, TH_OUT, TH_IN, 2000 + (uint64_t)t, NULL);
+			for (size_t ci = 0; ci < N_ELEMS(cols); ci++) {
+				const int64_t nc = cols[ci];
+				assert_int_equal(qnt_matmul(ctx[0], t, w, TH_OUT, TH_IN, x, nc, y0), QNT_OK);
+				for (size_t tk = 1; tk < N_ELEMS(threads); tk++) {
+					memset(y1, 0xff, (size_t)(nc * TH_OUT) * sizeof(float));
+					assert_int_equal(qnt_matmul(ctx[tk], t, w, TH_OUT, TH_IN, x, nc, y1), QNT_OK);
+					if (memcmp(y0, y1, (size_t)(nc * TH_OUT) * sizeof(float)) != 0)
+						fail_msg("%s on %s, %lld columns: %d threads differ from 1", qnt_type_name(t),
+							 names[b], (long long)nc, (int)threads[tk]);
+				}
+			}
+			free(w);
+		}
+		for (size_t k = 0; k < N_ELEMS(threads); k++)
+			qnt_ctx_destroy(ctx[k]);
+	}
+	free(x);
+	free(y0);
+	free(y1);
+}
+
+/* ---- cpu-avx2 against the scalar reference, bit for bit ---- */
+
+/* Equal floats: the same bits, or both NaN (the payload of a NaN is not
+ * part of the contract: C does not fix it through arithmetic). */
+static void assert_same_floats(const float *a, const float *b, size_t n, const char *what)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t ua, ub;
+		memcpy(&ua, a + i, 4);
+		memcpy(&ub, b + i, 4);
+		if (ua != ub && !(isnan(a[i]) && isnan(b[i])))
+			fail_msg("%s: element %zu: %a (0x%08x) vs %a (0x%08x)", what, i, (double)a[i], ua,
+				 (double)b[i], ub);
+	}
+}
+
+/* Floats with edge values, row by row: Gaussian at scales from 1e-42
+ * (subnormal) to 1e37, zeros, signed zeros, ties (multiples of 0.5),
+ * one huge outlier, near FLT_MAX; with `nonfinite`, rows with NaN and
+ * infinities too. */
+static void edge_rows(float *x, int64_t nrows, int64_t n, uint64_t seed, int nonfinite)
+{
+	struct test_rng r;
+	rng_seed(&r, seed);
+	fill_gauss(x, (size_t)(nrows * n), seed);
+	for (int64_t i = 0; i < nrows; i++) {
+		float *row = x + i * n;
+		const int kind = (int)(i % (nonfinite ? 10 : 8));
+		float scale = 1.0f;
+		switch (kind) {
+		case 0:
+			break;
+		case 1:
+			memset(row, 0, (size_t)n * sizeof(float));
+			break;
+		case 2:
+			scale = 1e-42f;
+			break;
+		case 3:
+			scale = 1e37f;
+			break;
+		case 4:
+			for (int64_t j = 0; j < n; j++)
+				row[j] = (float)((int)(rng_next(&r) % 9) - 4) * 0.5f * ((j & 1) ? -1.0f : 1.0f);
+			row[0] = -0.0f;
+			break;
+		case 5:
+			for (int64_t j = 0; j < n; j += 7)
+				row[j] = 1e6f;
+			break;
+		case 6:
+			for (int64_t j = 0; j < n; j++)
+				row[j] = (j % 3) ? 3.4e38f : -3.4e38f;
+			break;
+		case 7:
+			scale = (float)pow(10.0, (double)(int)(rng_next(&r) % 60) - 30.0);
+			break;
+		case 8:
+			row[(int64_t)(rng_next(&r) % (uint64_t)n)] = NAN;
+			break;
+		default:
+			row[(int64_t)(rng_next(&r) % (uint64_t)n)] = INFINITY;
+			row[(int64_t)(rng_next(&r) % (uint64_t)n)] = -INFINITY;
+			break;
+		}
+		if (scale != 1.0f)
+			for (int64_t j = 0; j < n; j++)
+				row[j] *= scale;
+	}
+}
+
+/* Formats whose kernels cpu-avx2 provides (backends/cpu/avx2.c); every
+ * other format goes to the reference on both sides. */
+static const char *const avx2_deq[] = { "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K",
+					"q3_K", "q4_K", "q5_K", "q6_K", "q8_K", NULL };
+static const char *const avx2_quant[] = { "q4_0", "q8_0", "q8_1", "q8_K", NULL };
+
+#define BX_ROWS 40
+#define BX_IN 512
+
+static void avx2_dequantize_bitexact(void **state)
+{
+	(void)state;
+	if (!backend_usable("cpu-avx2"))
+		skip();
+	qnt_ctx *cpu = ctx_on("cpu", 3), *avx = ctx_on("cpu-avx2", 3);
+	float *src = test_malloc_or_fail(BX_ROWS * BX_IN * sizeof(float));
+	float *a = test_malloc_or_fail(BX_ROWS * BX_IN * sizeof(float));
+	float *b = test_malloc_or_fail(BX_ROWS * BX_IN * sizeof(float));
+	unsigned char *q = test_malloc_or_fail(BX_ROWS * 2 * BX_IN * sizeof(float));
+	for (int32_t k = 0; k < qnt_type_count(); k++) {
+		const qnt_type t = qnt_type_at(k);
+		if (!can_matmul(t) || BX_IN % qnt_type_block_size(t) != 0)
+			continue;
+		const size_t rs = row_bytes(t, BX_IN);
+		char what[96];
+		/* random bytes (any scale, NaN and infinities included) */
+		struct test_rng r;
+		rng_seed(&r, 31 + (uint64_t)t);
+		for (size_t i = 0; i < BX_ROWS * rs; i++)
+			q[i] = (unsigned char)rng_next(&r);
+		assert_int_equal(qnt_dequantize(cpu, t, q, a, BX_ROWS, BX_IN), QNT_OK);
+		assert_int_equal(qnt_dequantize(avx, t, q, b, BX_ROWS, BX_IN), QNT_OK);
+		snprintf(what, sizeof what, "dequantize %s, random bytes", qnt_type_name(t));
+		assert_same_floats(a, b, BX_ROWS * BX_IN, what);
+		/* quantized edge values, for the formats cpu-avx2 dequantizes (the
+		 * others run the reference on both sides) */
+		if (!in_list(qnt_type_name(t), avx2_deq))
+			continue;
+		edge_rows(src, BX_ROWS, BX_IN, 57 + (uint64_t)t, 0);
+		assert_int_equal(qnt_quantize(cpu, t, src, q, BX_ROWS, BX_IN, NULL), QNT_OK);
+		assert_int_equal(qnt_dequantize(cpu, t, q, a, BX_ROWS, BX_IN), QNT_OK);
+		assert_int_equal(qnt_dequantize(avx, t, q, b, BX_ROWS, BX_IN), QNT_OK);
+		snprintf(what, sizeof what, "dequantize %s, edge values", qnt_type_name(t));
+		assert_same_floats(a, b, BX_ROWS * BX_IN, what);
+		/* one row, and rows that start mid-tensor */
+		assert_int_equal(qnt_dequantize(avx, t, q + 3 * rs, b, 1, BX_IN), QNT_OK);
+		assert_same_floats(a + 3 * BX_IN, b, BX_IN, what);
+	}
+	qnt_ctx_destroy(cpu);
+	qnt_ctx_destroy(avx);
+	free(src);
+	free(a);
+	free(b);
+	free(q);
+}
+
+static void avx2_quantize_bitexact(void **state)
+{
+	(void)state;
+	if (!backend_usable("cpu-avx2"))
+		skip();
+	qnt_ctx *cpu = ctx_on("cpu", 3), *avx = ctx_on("cpu-avx2", 3);
+	float *src = test_malloc_or_fail(BX_ROWS * BX_IN * sizeof(float));
+	float *imp = test_malloc_or_fail(BX_IN * sizeof(float));
+	const size_t cap = BX_ROWS * 2 * BX_IN * sizeof(float);
+	unsigned char *a = test_malloc_or_fail(cap), *b = test_malloc_or_fail(cap);
+	fill_gauss(imp, BX_IN, 99);
+	for (int j = 0; j < BX_IN; j++)
+		imp[j] = j % 17 ? imp[j] * imp[j] : 0.0f;
+	for (int32_t k = 0; k < qnt_type_count(); k++) {
+		const qnt_type t = qnt_type_at(k);
+		const char *name = qnt_type_name(t);
+		if (!can_matmul(t) || BX_IN % qnt_type_block_size(t) != 0 || strncmp(name, "mlx:", 4) == 0)
+			continue;
+		/* the other formats run the reference on both sides */
+		const int accel = in_list(name, avx2_quant) || in_list(name, avx2_deq);
+		if (!accel)
+			continue;
+		const int64_t rows = BX_ROWS;
+		const size_t n = (size_t)rows * row_bytes(t, BX_IN);
+		/* NaN and infinities where cpu-avx2 quantizes itself */
+		edge_rows(src, rows, BX_IN, 91 + (uint64_t)t, in_list(name, avx2_quant));
+		memset(a, 0x5a, n);
+		memset(b, 0xa5, n);
+		assert_int_equal(qnt_quantize(cpu, t, src, a, rows, BX_IN, NULL), QNT_OK);
+		assert_int_equal(qnt_quantize(avx, t, src, b, rows, BX_IN, NULL), QNT_OK);
+		if (memcmp(a, b, n) != 0)
+			fail_msg("quantize %s: cpu-avx2 bytes differ from the reference", name);
+		/* importance weights: q8_0 falls back to the weighted search */
+		qnt_type_info info = QNT_TYPE_INFO_INIT;
+		assert_int_equal(qnt_type_get_info(t, &info), QNT_OK);
+		if (info.flags & QNT_TYPE_FLAG_IMPORTANCE) {
+			edge_rows(src, rows, BX_IN, 92 + (uint64_t)t, 0);
+			assert_int_equal(qnt_quantize(cpu, t, src, a, rows, BX_IN, imp), QNT_OK);
+			assert_int_equal(qnt_quantize(avx, t, src, b, rows, BX_IN, imp), QNT_OK);
+			if (memcmp(a, b, n) != 0)
+				fail_msg("quantize %s with importance: cpu-avx2 bytes differ", name);
+		}
+	}
+	qnt_ctx_destroy(cpu);
+	qnt_ctx_destroy(avx);
+	free(src);
+	free(imp);
+	free(a);
+	free(b);
+}
+
+/* The backend's score follows STYLE 3.5: 1 + the feature bits it needs, or
+ * 0 with a reason naming what is missing. */
+static void avx2_score(void **state)
+{
+	(void)state;
+	const uint64_t f = qnt_cpu_features();
+	const uint64_t need = QNT_CPU_AVX2 | QNT_CPU_FMA | QNT_CPU_F16C;
+	for (int32_t i = 0; i < qnt_backend_count(); i++) {
+		qnt_backend_props p = QNT_BACKEND_PROPS_INIT;
+		assert_int_equal(qnt_backend_get_props(i, &p), QNT_OK);
+		if (strcmp(p.name, "cpu-avx2") != 0)
+			continue;
+		assert_true(p.flags & QNT_BACKEND_FLAG_BUILTIN);
+		if ((f & need) == need) {
+			assert_int_equal(p.score, (int32_t)(1 + need));
+			assert_string_equal(p.reason, "");
+			assert_string_equal(qnt_backend_best(), "cpu-avx2");
+		} else {
+			assert_int_equal(p.score, 0);
+			assert_contains(p.reason, "lacks");
+		}
+		return;
+	}
+	print_message("# cpu-avx2 is not compiled in (not x86-64)\n");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(errors),
+		cmocka_unit_test(avx2_score),
+		cmocka_unit_test(against_exact),
+		cmocka_unit_test(threads_identical),
+		cmocka_unit_test(avx2_dequantize_bitexact),
+		cmocka_unit_test(avx2_quantize_bitexact),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
