@@ -274,3 +274,52 @@ def raw_status(fn, *args):
     """Calls a raw binding (e.g. 'qnt_mlx_quantize') and returns (status, message)."""
     st = getattr(_lib, fn)(*args)
     return st, _lib.qnt_ctx_last_error(None).decode()
+
+
+# ---------------------------------------------------------------------------
+# The format registry (qnt_type_count / qnt_type_at / qnt_type_get_info), for
+# tests that run over every format.
+
+TYPE_FLAG_QUANTIZED = 0x1
+TYPE_FLAG_QUANTIZE = 0x2
+TYPE_FLAG_DEQUANTIZE = 0x4
+TYPE_FLAG_IMPORTANCE = 0x8
+TYPE_FLAG_ACTIVATION = 0x10
+
+
+class TypeInfo(ctypes.Structure):
+    """Mirror of qnt_type_info (include/libqnt.h), field for field."""
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("type", ctypes.c_int32),
+        ("block_size", ctypes.c_int64),
+        ("block_bytes", ctypes.c_uint64),
+        ("flags", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32),
+        ("bits_per_weight", ctypes.c_double),
+        ("name", ctypes.c_char_p),
+        ("description", ctypes.c_char_p),
+    ]
+
+
+_lib.qnt_type_count.restype = ctypes.c_int32
+_lib.qnt_type_count.argtypes = []
+_lib.qnt_type_at.restype = ctypes.c_int32
+_lib.qnt_type_at.argtypes = [ctypes.c_int32]
+_lib.qnt_type_get_info.restype = ctypes.c_int
+_lib.qnt_type_get_info.argtypes = [ctypes.c_int32, ctypes.POINTER(TypeInfo)]
+
+
+def type_info(t):
+    """qnt_type_info of a type id, as a dict (name, type, block_size,
+    block_bytes, flags, bits_per_weight, description)."""
+    info = TypeInfo(ctypes.sizeof(TypeInfo))
+    _check(_lib.qnt_type_get_info(t, ctypes.byref(info)))
+    return {"type": info.type, "name": info.name.decode(), "block_size": info.block_size,
+            "block_bytes": info.block_bytes, "flags": info.flags, "bits_per_weight": info.bits_per_weight,
+            "description": info.description.decode()}
+
+
+def registry():
+    """Every format of the registry, in ascending id order, as type_info dicts."""
+    return [type_info(_lib.qnt_type_at(i)) for i in range(_lib.qnt_type_count())]
