@@ -269,17 +269,8 @@ def importance():
           f"min {min(ratios):.3f}, max {max(ratios):.3f}, never worse per group")
 
 
-class TypeInfo(ctypes.Structure):
-    """Mirror of qnt_type_info (include/libqnt.h)."""
-    _fields_ = [("struct_size", ctypes.c_uint32), ("type", ctypes.c_int32), ("block_size", ctypes.c_int64),
-                ("block_bytes", ctypes.c_uint64), ("flags", ctypes.c_uint32), ("reserved", ctypes.c_uint32),
-                ("bits_per_weight", ctypes.c_double), ("name", ctypes.c_char_p), ("description", ctypes.c_char_p)]
-
-
 def type_flags(name):
-    info = TypeInfo(ctypes.sizeof(TypeInfo))
-    Q._check(Q._lib.qnt_type_get_info(Q.type_id(name), ctypes.byref(info)))
-    return info.flags
+    return Q.type_info(Q.type_id(name))["flags"]
 
 
 # ---------------------------------------------------------------------------
