@@ -526,6 +526,85 @@ QNT_API qnt_type qnt_mlx_type(const qnt_mlx_params *p);
 QNT_API qnt_status qnt_mlx_params_from_type(qnt_type type, qnt_mlx_params *p);
 
 /* ------------------------------------------------------------------------ */
+/* Conversion                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Converting data from one format to another, without a float round trip
+ * where the target can hold the source's values. Each target block is
+ * either repacked (codes and scales moved over, integers and scale bits
+ * only) or, when this block's data does not allow it, requantized: the
+ * target's quantizer, without importance, on the dequantized source. A block
+ * is exact when it dequantizes (qnt_dequantize) to the same floats as the
+ * source, bit for bit, except that a zero may change its sign (ggml's q4_0
+ * gives -0 for a zero code when its scale is negative; an MLX affine group
+ * cannot); libqnt checks this for every repacked block.
+ *
+ * Repackings, with d, m the scale and min (bias) of a block:
+ *   - q4_0, q5_0, q8_0, q2_0, q1_0, tq1_0, tq2_0 (value k*d) -> MLX affine:
+ *     codes k + K, scale d, bias -K*d (K = 8, 16, 128, 1); d must be finite,
+ *     d and -K*d exact in the MLX dtype (always for f32).
+ *   - q4_1, q5_1, MLX affine, q4_K and q5_K (per 32: d*sc, -dmin*m) (value
+ *     c*d + m) -> q4_1, q5_1, MLX affine: d and m copied; they must be exact
+ *     in the target's type (fp16 for ggml; f32, f16 or bf16 for MLX).
+ *   - those c*d + m formats -> q4_0, q5_0, q8_0, q2_0 when m = -K*d for an
+ *     integer K and d is exact in fp16.
+ *   - among q4_0, q5_0, q8_0, q2_0 (q1_0, tq1_0, tq2_0 as sources): d
+ *     copied.
+ *   - mxfp4 <-> mlx:mxfp4 and nvfp4 <-> mlx:nvfp4: scale bytes kept (nvfp4:
+ *     the sign of a negative MLX scale moves to the codes), nibble order
+ *     changed; rows of nvfp4 must be a multiple of 64. ggml's E8M0 byte 255
+ *     (2^127) and UE4M3 byte 0xff (480), and MLX's NaN scales, have no
+ *     counterpart.
+ *   - the dtype variants of mlx:mxfp4, mlx:mxfp8 and mlx:nvfp4: copied.
+ * Codes must fit the target (q8_0 takes -127..127, as libqnt's quantizers
+ * write it), and a target group that spans several source blocks (mlx group
+ * 64 from q4_0) needs their d and m to be equal. Any format -> f32 is exact;
+ * -> f16 or bf16 exact for each value that round-trips. */
+
+#define QNT_CONVERT_LOSSY 0    /* values change: dequantize then quantize */
+#define QNT_CONVERT_EXACT 1    /* always exact (a repacking) */
+#define QNT_CONVERT_EXACT_IF 2 /* exact when the data allows (e.g. scales representable in fp16);
+				  per block otherwise requantized */
+
+/* What qnt_convert does from one format to another: QNT_CONVERT_EXACT for
+ * every input (from == to, any format -> f32, q4_1 -> mlx:affine:4:32:f16,
+ * mlx:affine:4:64:f16 -> q4_1, ...), QNT_CONVERT_EXACT_IF when it depends on
+ * the data (q4_0 -> mlx affine: the scale must be finite and d, -8d exact in
+ * the MLX dtype; q4_K -> mlx:affine:4:32:f32, exact but for NaN signs),
+ * QNT_CONVERT_LOSSY when there is no repacking (q2_K, q3_K, q6_K, i-quants,
+ * mxfp4 <-> nvfp4, floats -> quantized formats).
+ * Returns: the kind, or -1 if either type is unknown, `to` cannot be
+ * quantized or `from` cannot be dequantized. Thread-safety: any thread.
+ * Since: 1.0 */
+QNT_API int32_t qnt_convert_kind(qnt_type from, qnt_type to);
+
+#define QNT_CONVERT_FLAG_EXACT_ONLY 0x1u /* fail with QNT_E_UNSUPPORTED (message naming row and block)
+					    instead of requantizing */
+
+/* Converts nrows rows of n_per_row elements from format `from` (qnt_row_size
+ * (from, n_per_row) bytes each, back to back) to format `to` in `dst`
+ * (qnt_row_size(to, n_per_row) bytes each). Each block of the target is
+ * repacked when that is exact, otherwise requantized from the dequantized
+ * source (see above); for QNT_CONVERT_LOSSY pairs the bytes are those of
+ * qnt_dequantize followed by qnt_quantize without importance. from == to
+ * copies. The bytes are the same for every thread count. src and dst must not
+ * overlap.
+ * n_requantized: NULL, or receives (on QNT_OK) the number of target blocks
+ * that could not be kept exact and were requantized (for f16/bf16 targets a
+ * block is one element).
+ * flags: QNT_CONVERT_FLAG_EXACT_ONLY makes the call fail at the first such
+ * block, in row-major order, with a message naming its row and block; dst is
+ * then partly written.
+ * Returns: QNT_OK, QNT_E_INVALID_ARG (NULL src/dst, nrows < 0, unknown flags,
+ * overlapping buffers), QNT_E_UNKNOWN_TYPE, QNT_E_UNSUPPORTED (`to` cannot be
+ * quantized or `from` dequantized; an inexact block with
+ * QNT_CONVERT_FLAG_EXACT_ONLY), QNT_E_BAD_SHAPE (n_per_row not a positive
+ * multiple of both block sizes, or the size overflows), QNT_E_NO_MEMORY.
+ * Thread-safety: per-ctx (NULL: any thread). Since: 1.0 */
+QNT_API qnt_status qnt_convert(qnt_ctx *ctx, qnt_type from, const void *src, qnt_type to, void *dst,
+			       int64_t nrows, int64_t n_per_row, uint32_t flags, int64_t *n_requantized);
+
+/* ------------------------------------------------------------------------ */
 /* Backends (read side; registering lives in libqnt_backend.h)               */
 /* ------------------------------------------------------------------------ */
 

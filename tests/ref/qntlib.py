@@ -323,3 +323,38 @@ def type_info(t):
 def registry():
     """Every format of the registry, in ascending id order, as type_info dicts."""
     return [type_info(_lib.qnt_type_at(i)) for i in range(_lib.qnt_type_count())]
+
+
+# ---------------------------------------------------------------------------
+# Conversion (qnt_convert / qnt_convert_kind of include/libqnt.h).
+
+CONVERT_LOSSY = 0
+CONVERT_EXACT = 1
+CONVERT_EXACT_IF = 2
+CONVERT_FLAG_EXACT_ONLY = 0x1
+
+_lib.qnt_convert_kind.restype = ctypes.c_int32
+_lib.qnt_convert_kind.argtypes = [ctypes.c_int32, ctypes.c_int32]
+_lib.qnt_convert.restype = ctypes.c_int
+_lib.qnt_convert.argtypes = [ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p,
+                             ctypes.c_int64, ctypes.c_int64, ctypes.c_uint32, ctypes.c_void_p]
+
+
+def convert_kind(src, dst):
+    """qnt_convert_kind by names or ids: 0 lossy, 1 exact, 2 exact if, -1."""
+    f = type_id(src) if isinstance(src, str) else src
+    t = type_id(dst) if isinstance(dst, str) else dst
+    return _lib.qnt_convert_kind(f, t)
+
+
+def convert(src, q, dst, n_per_row, flags=0, ctx=None):
+    """Converts rows of format `src` (a uint8 array of nrows rows) to format
+    `dst`. Returns (uint8 rows of dst, the number of requantized blocks);
+    raises QntError on failure."""
+    q = np.ascontiguousarray(q, dtype=np.uint8)
+    nrows = q.size // row_size(src, n_per_row)
+    out = np.zeros((nrows, row_size(dst, n_per_row)), dtype=np.uint8)
+    nreq = ctypes.c_int64(-1)
+    _check(_lib.qnt_convert(ctx, type_id(src), q.ctypes.data, type_id(dst), out.ctypes.data, nrows, n_per_row,
+                            flags, ctypes.addressof(nreq)), ctx)
+    return out, nreq.value
