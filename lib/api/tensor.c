@@ -61,27 +61,6 @@ static void run_chunk(void *arg, int64_t chunk, int thread)
 	}
 }
 
-static qnt_status ensure_scratch(qnt_ctx *ctx, uint64_t need)
-{
-	if (need <= ctx->scratch_bytes)
-		return QNT_OK;
-	for (int32_t i = 0; i < ctx->n_threads; i++) {
-		qnt__ctx_free(ctx, ctx->scratch[i]);
-		ctx->scratch[i] = qnt__ctx_alloc(ctx, (size_t)need, 64);
-		if (!ctx->scratch[i]) {
-			while (i-- > 0) {
-				qnt__ctx_free(ctx, ctx->scratch[i]);
-				ctx->scratch[i] = NULL;
-			}
-			ctx->scratch_bytes = 0;
-			return qnt__error(ctx, QNT_E_NO_MEMORY, "out of memory for %llu bytes of scratch per thread",
-					  (unsigned long long)need);
-		}
-	}
-	ctx->scratch_bytes = need;
-	return QNT_OK;
-}
-
 static qnt_status dispatch(qnt_ctx *ctx, uint32_t op, const char *fn, qnt_type type, const void *src, void *dst,
 			   int64_t nrows, int64_t n_per_row, const float *importance)
 {
@@ -121,7 +100,7 @@ static qnt_status dispatch(qnt_ctx *ctx, uint32_t op, const char *fn, qnt_type t
 	r.use_backend = vt->supports(ctx->backend_state, type, op) &&
 			(op == QNT_OP_QUANTIZE ? QNT_VTBL_HAS(vt, quantize) : QNT_VTBL_HAS(vt, dequantize));
 	if (r.use_backend && QNT_VTBL_HAS(vt, scratch_bytes) &&
-	    (st = ensure_scratch(ctx, vt->scratch_bytes(ctx->backend_state, &r.job))) != QNT_OK)
+	    (st = qnt__ctx_ensure_scratch(ctx, vt->scratch_bytes(ctx->backend_state, &r.job))) != QNT_OK)
 		return st;
 
 	if (r.use_backend && !(vt->caps & QNT_BACKEND_CAP_HOST_THREADS)) {
