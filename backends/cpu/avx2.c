@@ -34,85 +34,13 @@
 #include <math.h>
 #include <string.h>
 
-#define QK 32
-#define QK_K 256
+#include "qnt_blocks.h"
 
 #if defined(__GNUC__)
 #define INLINE static inline __attribute__((always_inline))
 #else
 #define INLINE static inline
 #endif
-
-/* ------------------------------------------------------------------ */
-/* Block layouts (ggml's; see lib/core/quant_legacy.c, quant_kquants.c) */
-/* ------------------------------------------------------------------ */
-
-struct b_q4_0 {
-	uint16_t d;
-	uint8_t qs[QK / 2];
-};
-struct b_q4_1 {
-	uint16_t d, m;
-	uint8_t qs[QK / 2];
-};
-struct b_q5_0 {
-	uint16_t d;
-	uint8_t qh[4];
-	uint8_t qs[QK / 2];
-};
-struct b_q5_1 {
-	uint16_t d, m;
-	uint8_t qh[4];
-	uint8_t qs[QK / 2];
-};
-struct b_q8_0 {
-	uint16_t d;
-	int8_t qs[QK];
-};
-struct b_q8_1 {
-	uint16_t d, s;
-	int8_t qs[QK];
-};
-struct b_q2_K {
-	uint8_t scales[QK_K / 16];
-	uint8_t qs[QK_K / 4];
-	uint16_t d, dmin;
-};
-struct b_q3_K {
-	uint8_t hmask[QK_K / 8];
-	uint8_t qs[QK_K / 4];
-	uint8_t scales[12];
-	uint16_t d;
-};
-struct b_q4_K {
-	uint16_t d, dmin;
-	uint8_t scales[12];
-	uint8_t qs[QK_K / 2];
-};
-struct b_q5_K {
-	uint16_t d, dmin;
-	uint8_t scales[12];
-	uint8_t qh[QK_K / 8];
-	uint8_t qs[QK_K / 2];
-};
-struct b_q6_K {
-	uint8_t ql[QK_K / 2];
-	uint8_t qh[QK_K / 4];
-	int8_t scales[QK_K / 16];
-	uint16_t d;
-};
-struct b_q8_K {
-	float d;
-	int8_t qs[QK_K];
-	int16_t bsums[QK_K / 16];
-};
-
-_Static_assert(sizeof(struct b_q4_0) == 18 && sizeof(struct b_q4_1) == 20 && sizeof(struct b_q5_0) == 22 &&
-		       sizeof(struct b_q5_1) == 24 && sizeof(struct b_q8_0) == 34 && sizeof(struct b_q8_1) == 36,
-	       "legacy blocks");
-_Static_assert(sizeof(struct b_q2_K) == 84 && sizeof(struct b_q3_K) == 110 && sizeof(struct b_q4_K) == 144 &&
-		       sizeof(struct b_q5_K) == 176 && sizeof(struct b_q6_K) == 210 && sizeof(struct b_q8_K) == 292,
-	       "k-quant blocks");
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                              */
@@ -202,7 +130,7 @@ INLINE void legacy_codes(const uint8_t *qs, const uint8_t *qh, uint8_t *c)
 
 static void deq_q4_0(const void *src, float *y, int64_t n)
 {
-	const struct b_q4_0 *b = src;
+	const struct blk_q4_0 *b = src;
 	uint8_t c[QK];
 	for (int64_t i = 0; i < n / QK; i++, y += QK) {
 		const __m256 d = _mm256_set1_ps(qnt__fp16_to_fp32(b[i].d));
@@ -214,7 +142,7 @@ static void deq_q4_0(const void *src, float *y, int64_t n)
 
 static void deq_q5_0(const void *src, float *y, int64_t n)
 {
-	const struct b_q5_0 *b = src;
+	const struct blk_q5_0 *b = src;
 	uint8_t c[QK];
 	for (int64_t i = 0; i < n / QK; i++, y += QK) {
 		const __m256 d = _mm256_set1_ps(qnt__fp16_to_fp32(b[i].d));
@@ -226,7 +154,7 @@ static void deq_q5_0(const void *src, float *y, int64_t n)
 
 static void deq_q4_1(const void *src, float *y, int64_t n)
 {
-	const struct b_q4_1 *b = src;
+	const struct blk_q4_1 *b = src;
 	uint8_t c[QK];
 	for (int64_t i = 0; i < n / QK; i++, y += QK) {
 		const __m256 d = _mm256_set1_ps(qnt__fp16_to_fp32(b[i].d));
@@ -239,7 +167,7 @@ static void deq_q4_1(const void *src, float *y, int64_t n)
 
 static void deq_q5_1(const void *src, float *y, int64_t n)
 {
-	const struct b_q5_1 *b = src;
+	const struct blk_q5_1 *b = src;
 	uint8_t c[QK];
 	for (int64_t i = 0; i < n / QK; i++, y += QK) {
 		const __m256 d = _mm256_set1_ps(qnt__fp16_to_fp32(b[i].d));
@@ -252,7 +180,7 @@ static void deq_q5_1(const void *src, float *y, int64_t n)
 
 static void deq_q8_0(const void *src, float *y, int64_t n)
 {
-	const struct b_q8_0 *b = src;
+	const struct blk_q8_0 *b = src;
 	for (int64_t i = 0; i < n / QK; i++, y += QK) {
 		const __m256 d = _mm256_set1_ps(qnt__fp16_to_fp32(b[i].d));
 		for (int k = 0; k < QK; k += 8)
@@ -262,7 +190,7 @@ static void deq_q8_0(const void *src, float *y, int64_t n)
 
 static void deq_q8_K(const void *src, float *y, int64_t n)
 {
-	const struct b_q8_K *b = src;
+	const struct blk_q8_K *b = src;
 	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
 		const __m256 d = _mm256_set1_ps(b[i].d);
 		for (int k = 0; k < QK_K; k += 8)
@@ -293,7 +221,7 @@ INLINE __m256i codes2(const uint8_t *qs, int h, int g)
 
 static void deq_q2_K(const void *src, float *y, int64_t n)
 {
-	const struct b_q2_K *b = src;
+	const struct blk_q2_K *b = src;
 	uint8_t c[QK];
 	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
 		const float d = qnt__fp16_to_fp32(b[i].d), dmin = qnt__fp16_to_fp32(b[i].dmin);
@@ -341,7 +269,7 @@ INLINE __m128i k4_scales_v(const uint8_t *s)
 
 /* q3_K codes 0..7 of elements 128h + 32g + l: 2 low bits, bit 2 from
  * hmask (set: +4); the value is code - 4. */
-INLINE __m256i codes3(const struct b_q3_K *b, __m256i hm, int h, int g)
+INLINE __m256i codes3(const struct blk_q3_K *b, __m256i hm, int h, int g)
 {
 	const __m256i bit = _mm256_set1_epi8((char)(1 << (4 * h + g)));
 	const __m256i hi = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), bit), _mm256_set1_epi8(4));
@@ -350,7 +278,7 @@ INLINE __m256i codes3(const struct b_q3_K *b, __m256i hm, int h, int g)
 
 static void deq_q3_K(const void *src, float *y, int64_t n)
 {
-	const struct b_q3_K *b = src;
+	const struct blk_q3_K *b = src;
 	uint8_t c[QK];
 	int8_t sc[16];
 	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
@@ -399,20 +327,20 @@ INLINE void deq_k45(const uint8_t *scales, uint16_t hd, uint16_t hdmin, const ui
 
 static void deq_q4_K(const void *src, float *y, int64_t n)
 {
-	const struct b_q4_K *b = src;
+	const struct blk_q4_K *b = src;
 	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K)
 		deq_k45(b[i].scales, b[i].d, b[i].dmin, b[i].qs, NULL, y);
 }
 
 static void deq_q5_K(const void *src, float *y, int64_t n)
 {
-	const struct b_q5_K *b = src;
+	const struct blk_q5_K *b = src;
 	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K)
 		deq_k45(b[i].scales, b[i].d, b[i].dmin, b[i].qs, b[i].qh, y);
 }
 
 /* q6_K codes 0..63 of elements 128h + 32g + l (value: code - 32). */
-INLINE __m256i codes6(const struct b_q6_K *b, int h, int g)
+INLINE __m256i codes6(const struct blk_q6_K *b, int h, int g)
 {
 	const __m256i lo = load256(b->ql + 64 * h + 32 * (g & 1));
 	const __m256i qh = load256(b->qh + 32 * h);
@@ -438,7 +366,7 @@ INLINE __m256i codes6(const struct b_q6_K *b, int h, int g)
 
 static void deq_q6_K(const void *src, float *y, int64_t n)
 {
-	const struct b_q6_K *b = src;
+	const struct blk_q6_K *b = src;
 	uint8_t c[QK];
 	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
 		const float d = qnt__fp16_to_fp32(b[i].d);
@@ -526,7 +454,7 @@ INLINE int quant_q8_0_block(const float *x, int8_t *qs, uint16_t *hd, uint16_t *
 /* One q4_0 block by ggml's round-to-nearest (d = the signed element of
  * largest magnitude / -8, codes trunc(x / d + 8.5) limited to 15). Returns 0
  * when the block needs the scalar reference. */
-static int quant_q4_0_block(const float *x, struct b_q4_0 *b)
+static int quant_q4_0_block(const float *x, struct blk_q4_0 *b)
 {
 	int has_nan;
 	const float amax = absmax_n(x, QK, &has_nan);
@@ -562,7 +490,7 @@ static int quant_q4_0_block(const float *x, struct b_q4_0 *b)
 }
 
 /* One q8_K block; 0: use the scalar reference. */
-static int quant_q8_K_block(const float *x, struct b_q8_K *b)
+static int quant_q8_K_block(const float *x, struct blk_q8_K *b)
 {
 	int has_nan;
 	const float amax = absmax_n(x, QK_K, &has_nan);
@@ -649,31 +577,31 @@ INLINE __m256i legacy_q(const uint8_t *b, int kind, float *dw, float *mw)
 {
 	switch (kind) {
 	case L_Q4_0:
-		*dw = h2f(((const struct b_q4_0 *)b)->d);
-		return nib32(((const struct b_q4_0 *)b)->qs);
+		*dw = h2f(((const struct blk_q4_0 *)b)->d);
+		return nib32(((const struct blk_q4_0 *)b)->qs);
 	case L_Q5_0:
-		*dw = h2f(((const struct b_q5_0 *)b)->d);
-		return _mm256_or_si256(nib32(((const struct b_q5_0 *)b)->qs),
-				       bits_to_0x10(load_u32(((const struct b_q5_0 *)b)->qh)));
+		*dw = h2f(((const struct blk_q5_0 *)b)->d);
+		return _mm256_or_si256(nib32(((const struct blk_q5_0 *)b)->qs),
+				       bits_to_0x10(load_u32(((const struct blk_q5_0 *)b)->qh)));
 	case L_Q8_0:
-		*dw = h2f(((const struct b_q8_0 *)b)->d);
-		return load256(((const struct b_q8_0 *)b)->qs);
+		*dw = h2f(((const struct blk_q8_0 *)b)->d);
+		return load256(((const struct blk_q8_0 *)b)->qs);
 	case L_Q4_1:
-		*dw = h2f(((const struct b_q4_1 *)b)->d);
-		*mw = h2f(((const struct b_q4_1 *)b)->m);
-		return nib32(((const struct b_q4_1 *)b)->qs);
+		*dw = h2f(((const struct blk_q4_1 *)b)->d);
+		*mw = h2f(((const struct blk_q4_1 *)b)->m);
+		return nib32(((const struct blk_q4_1 *)b)->qs);
 	default:
-		*dw = h2f(((const struct b_q5_1 *)b)->d);
-		*mw = h2f(((const struct b_q5_1 *)b)->m);
-		return _mm256_or_si256(nib32(((const struct b_q5_1 *)b)->qs),
-				       bits_to_0x10(load_u32(((const struct b_q5_1 *)b)->qh)));
+		*dw = h2f(((const struct blk_q5_1 *)b)->d);
+		*mw = h2f(((const struct blk_q5_1 *)b)->m);
+		return _mm256_or_si256(nib32(((const struct blk_q5_1 *)b)->qs),
+				       bits_to_0x10(load_u32(((const struct blk_q5_1 *)b)->qh)));
 	}
 }
 
 INLINE size_t legacy_bytes(int kind)
 {
-	static const size_t b[] = { sizeof(struct b_q4_0), sizeof(struct b_q5_0), sizeof(struct b_q8_0),
-				    sizeof(struct b_q4_1), sizeof(struct b_q5_1) };
+	static const size_t b[] = { sizeof(struct blk_q4_0), sizeof(struct blk_q5_0), sizeof(struct blk_q8_0),
+				    sizeof(struct blk_q4_1), sizeof(struct blk_q5_1) };
 	return b[kind];
 }
 
@@ -698,8 +626,8 @@ INLINE void legacy_body(const void *wv, const struct xcol *x, int nc, int64_t n,
 {
 	const size_t wb = legacy_bytes(kind);
 	const int q81 = kind == L_Q4_1 || kind == L_Q5_1;
-	const size_t xb = q81 ? sizeof(struct b_q8_1) : sizeof(struct b_q8_0);
-	const size_t xo = q81 ? offsetof(struct b_q8_1, qs) : offsetof(struct b_q8_0, qs);
+	const size_t xb = q81 ? sizeof(struct blk_q8_1) : sizeof(struct blk_q8_0);
+	const size_t xo = q81 ? offsetof(struct blk_q8_1, qs) : offsetof(struct blk_q8_0, qs);
 	__m256 acc0[NC], acc1[NC];
 	float cor0[NC], cor1[NC];
 	UNROLL for (int c = 0; c < nc; c++) {
@@ -766,10 +694,10 @@ static const int8_t ONE[8][32] __attribute__((aligned(32))) = { ONE_ROW(0), ONE_
 								 ONE_ROW(4), ONE_ROW(5), ONE_ROW(6), ONE_ROW(7) };
 
 #define K_PROLOGUE                                                         \
-	const struct b_q8_K *xk[NC];                                       \
+	const struct blk_q8_K *xk[NC];                                       \
 	__m256 acc[NC], accm[NC];                                          \
 	UNROLL for (int c = 0; c < nc; c++) {                                     \
-		xk[c] = (const struct b_q8_K *)x[c].blk;                   \
+		xk[c] = (const struct blk_q8_K *)x[c].blk;                   \
 		acc[c] = accm[c] = _mm256_setzero_ps();                    \
 	}
 
@@ -796,7 +724,7 @@ static const int8_t ONE[8][32] __attribute__((aligned(32))) = { ONE_ROW(0), ONE_
 
 INLINE void mm_q2_K_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out)
 {
-	const struct b_q2_K *w = wv;
+	const struct blk_q2_K *w = wv;
 	K_PROLOGUE
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const __m128i sc8 = load128(w[i].scales);
@@ -823,7 +751,7 @@ INLINE void mm_q2_K_body(const void *wv, const struct xcol *x, int nc, int64_t n
  * bit k of hmask; hm is shifted right once per group. */
 INLINE void mm_q3_K_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out)
 {
-	const struct b_q3_K *w = wv;
+	const struct blk_q3_K *w = wv;
 	K_PROLOGUE
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const __m256i sc16 = _mm256_cvtepi8_epi16(q3_scales_v(w[i].scales));
@@ -849,7 +777,7 @@ INLINE void mm_q3_K_body(const void *wv, const struct xcol *x, int nc, int64_t n
 /* q6_K: values code - 32 with code = 0..63. */
 INLINE void mm_q6_K_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out)
 {
-	const struct b_q6_K *w = wv;
+	const struct blk_q6_K *w = wv;
 	K_PROLOGUE
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const __m256i sc16 = _mm256_cvtepi8_epi16(load128(w[i].scales));
@@ -870,21 +798,21 @@ INLINE void mm_q6_K_body(const void *wv, const struct xcol *x, int nc, int64_t n
 /* q4_K/q5_K: sub-blocks of 32 under 6-bit scales and mins. */
 INLINE void mm_k45_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int five)
 {
-	const size_t bytes = five ? sizeof(struct b_q5_K) : sizeof(struct b_q4_K);
+	const size_t bytes = five ? sizeof(struct blk_q5_K) : sizeof(struct blk_q4_K);
 	K_PROLOGUE
 	/* mins 0..7 duplicated to pair with the 16 bsums */
 	const __m128i dup = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const uint8_t *blk = (const uint8_t *)wv + (size_t)i * bytes;
-		const struct b_q4_K *b4 = (const struct b_q4_K *)blk; /* d, dmin, scales: same offsets in q5_K */
-		const uint8_t *qs = five ? ((const struct b_q5_K *)blk)->qs : b4->qs;
+		const struct blk_q4_K *b4 = (const struct blk_q4_K *)blk; /* d, dmin, scales: same offsets in q5_K */
+		const uint8_t *qs = five ? ((const struct blk_q5_K *)blk)->qs : b4->qs;
 		const __m128i sm8 = k4_scales_v(b4->scales);
 		const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm8));
 		const __m256i mins = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(sm8, dup));
 		const float d = h2f(b4->d), dmin = h2f(b4->dmin);
 		__m256i isum[NC], hb = _mm256_setzero_si256();
 		if (five)
-			hb = load256(((const struct b_q5_K *)blk)->qh);
+			hb = load256(((const struct blk_q5_K *)blk)->qh);
 		UNROLL for (int c = 0; c < nc; c++)
 			isum[c] = _mm256_setzero_si256();
 		UNROLL for (int h = 0; h < 4; h++) {
@@ -1042,14 +970,14 @@ ROW_FN(mm_bf16)
 static void prepare_legacy(qnt_type xq_type, const uint8_t *xq, int64_t nb, float *d, float *s)
 {
 	if (xq_type == QNT_TYPE_Q8_1) {
-		const struct b_q8_1 *b = (const struct b_q8_1 *)xq;
+		const struct blk_q8_1 *b = (const struct blk_q8_1 *)xq;
 		for (int64_t i = 0; i < nb; i++) {
 			d[i] = h2f(b[i].d);
 			s[i] = h2f(b[i].s);
 		}
 		return;
 	}
-	const struct b_q8_0 *b = (const struct b_q8_0 *)xq;
+	const struct blk_q8_0 *b = (const struct blk_q8_0 *)xq;
 	for (int64_t i = 0; i < nb; i++) {
 		const __m256i p = pairs_i32(_mm256_maddubs_epi16(_mm256_set1_epi8(1), load256(b[i].qs)));
 		__m128i t = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
@@ -1185,22 +1113,22 @@ static qnt_status avx2_quantize(void *state, const qnt_kernel_job *job)
 		return host->quantize_ref(t, src, dst, nr, n, job->importance);
 	qnt_status st = QNT_OK;
 	if (t == QNT_TYPE_Q8_K) {
-		struct b_q8_K *b = (struct b_q8_K *)dst;
+		struct blk_q8_K *b = (struct blk_q8_K *)dst;
 		for (int64_t i = 0; i < nr * (n / QK_K) && st == QNT_OK; i++)
 			if (!quant_q8_K_block(src + i * QK_K, b + i))
 				st = host->quantize_ref(t, src + i * QK_K, b + i, 1, QK_K, NULL);
 	} else if (t == QNT_TYPE_Q4_0) {
-		struct b_q4_0 *b = (struct b_q4_0 *)dst;
+		struct blk_q4_0 *b = (struct blk_q4_0 *)dst;
 		for (int64_t i = 0; i < nr * (n / QK) && st == QNT_OK; i++)
 			if (!quant_q4_0_block(src + i * QK, b + i))
 				st = host->quantize_ref(t, src + i * QK, b + i, 1, QK, NULL);
 	} else if (t == QNT_TYPE_Q8_1) {
-		struct b_q8_1 *b = (struct b_q8_1 *)dst;
+		struct blk_q8_1 *b = (struct blk_q8_1 *)dst;
 		for (int64_t i = 0; i < nr * (n / QK) && st == QNT_OK; i++)
 			if (!quant_q8_0_block(src + i * QK, b[i].qs, &b[i].d, &b[i].s))
 				st = host->quantize_ref(t, src + i * QK, b + i, 1, QK, NULL);
 	} else {
-		struct b_q8_0 *b = (struct b_q8_0 *)dst;
+		struct blk_q8_0 *b = (struct blk_q8_0 *)dst;
 		for (int64_t i = 0; i < nr * (n / QK) && st == QNT_OK; i++)
 			if (!quant_q8_0_block(src + i * QK, b[i].qs, &b[i].d, NULL))
 				st = host->quantize_ref(t, src + i * QK, b + i, 1, QK, NULL);

@@ -56,81 +56,7 @@
 /* Block layouts (as in quant_legacy.c and quant_kquants.c)             */
 /* ------------------------------------------------------------------ */
 
-#define QK 32
-#define QK_K 256
-
-struct mm_q4_0 {
-	uint16_t d;
-	uint8_t qs[QK / 2];
-};
-struct mm_q4_1 {
-	uint16_t d, m;
-	uint8_t qs[QK / 2];
-};
-struct mm_q5_0 {
-	uint16_t d;
-	uint8_t qh[4];
-	uint8_t qs[QK / 2];
-};
-struct mm_q5_1 {
-	uint16_t d, m;
-	uint8_t qh[4];
-	uint8_t qs[QK / 2];
-};
-struct mm_q8_0 {
-	uint16_t d;
-	int8_t qs[QK];
-};
-struct mm_q8_1 {
-	uint16_t d, s;
-	int8_t qs[QK];
-};
-struct mm_q2_K {
-	uint8_t scales[QK_K / 16];
-	uint8_t qs[QK_K / 4];
-	uint16_t d, dmin;
-};
-struct mm_q3_K {
-	uint8_t hmask[QK_K / 8];
-	uint8_t qs[QK_K / 4];
-	uint8_t scales[12];
-	uint16_t d;
-};
-struct mm_q4_K {
-	uint16_t d, dmin;
-	uint8_t scales[12];
-	uint8_t qs[QK_K / 2];
-};
-struct mm_q5_K {
-	uint16_t d, dmin;
-	uint8_t scales[12];
-	uint8_t qh[QK_K / 8];
-	uint8_t qs[QK_K / 2];
-};
-struct mm_q6_K {
-	uint8_t ql[QK_K / 2];
-	uint8_t qh[QK_K / 4];
-	int8_t scales[QK_K / 16];
-	uint16_t d;
-};
-struct mm_q8_K {
-	float d;
-	int8_t qs[QK_K];
-	int16_t bsums[QK_K / 16];
-};
-
-_Static_assert(sizeof(struct mm_q4_0) == 18, "q4_0 block");
-_Static_assert(sizeof(struct mm_q4_1) == 20, "q4_1 block");
-_Static_assert(sizeof(struct mm_q5_0) == 22, "q5_0 block");
-_Static_assert(sizeof(struct mm_q5_1) == 24, "q5_1 block");
-_Static_assert(sizeof(struct mm_q8_0) == 34, "q8_0 block");
-_Static_assert(sizeof(struct mm_q8_1) == 36, "q8_1 block");
-_Static_assert(sizeof(struct mm_q2_K) == 84, "q2_K block");
-_Static_assert(sizeof(struct mm_q3_K) == 110, "q3_K block");
-_Static_assert(sizeof(struct mm_q4_K) == 144, "q4_K block");
-_Static_assert(sizeof(struct mm_q5_K) == 176, "q5_K block");
-_Static_assert(sizeof(struct mm_q6_K) == 210, "q6_K block");
-_Static_assert(sizeof(struct mm_q8_K) == 292, "q8_K block");
+#include "qnt_blocks.h"
 
 static inline double h2d(uint16_t h)
 {
@@ -165,8 +91,8 @@ static int64_t isum32(const int *c, int off, const int8_t *q)
 
 static double dot_q4_0(const void *w, const void *xq, int64_t n)
 {
-	const struct mm_q4_0 *b = w;
-	const struct mm_q8_0 *y = xq;
+	const struct blk_q4_0 *b = w;
+	const struct blk_q8_0 *y = xq;
 	double acc = 0;
 	int c[QK];
 	for (int64_t i = 0; i < n / QK; i++) {
@@ -178,8 +104,8 @@ static double dot_q4_0(const void *w, const void *xq, int64_t n)
 
 static double dot_q5_0(const void *w, const void *xq, int64_t n)
 {
-	const struct mm_q5_0 *b = w;
-	const struct mm_q8_0 *y = xq;
+	const struct blk_q5_0 *b = w;
+	const struct blk_q8_0 *y = xq;
 	double acc = 0;
 	int c[QK];
 	for (int64_t i = 0; i < n / QK; i++) {
@@ -193,8 +119,8 @@ static double dot_q5_0(const void *w, const void *xq, int64_t n)
  * s = fp16(d_x * sum q), as ggml does. */
 static double dot_q4_1(const void *w, const void *xq, int64_t n)
 {
-	const struct mm_q4_1 *b = w;
-	const struct mm_q8_1 *y = xq;
+	const struct blk_q4_1 *b = w;
+	const struct blk_q8_1 *y = xq;
 	double acc = 0;
 	int c[QK];
 	for (int64_t i = 0; i < n / QK; i++) {
@@ -206,8 +132,8 @@ static double dot_q4_1(const void *w, const void *xq, int64_t n)
 
 static double dot_q5_1(const void *w, const void *xq, int64_t n)
 {
-	const struct mm_q5_1 *b = w;
-	const struct mm_q8_1 *y = xq;
+	const struct blk_q5_1 *b = w;
+	const struct blk_q8_1 *y = xq;
 	double acc = 0;
 	int c[QK];
 	for (int64_t i = 0; i < n / QK; i++) {
@@ -219,8 +145,8 @@ static double dot_q5_1(const void *w, const void *xq, int64_t n)
 
 static double dot_q8_0(const void *w, const void *xq, int64_t n)
 {
-	const struct mm_q8_0 *b = w;
-	const struct mm_q8_0 *y = xq;
+	const struct blk_q8_0 *b = w;
+	const struct blk_q8_0 *y = xq;
 	double acc = 0;
 	for (int64_t i = 0; i < n / QK; i++) {
 		int64_t s = 0;
@@ -251,8 +177,8 @@ static int64_t sub_isum(const int *q, const int8_t *x, int n)
 
 static double dot_q2_K(const void *w, const void *xq, int64_t n)
 {
-	const struct mm_q2_K *b = w;
-	const struct mm_q8_K *y = xq;
+	const struct blk_q2_K *b = w;
+	const struct blk_q8_K *y = xq;
 	double acc = 0;
 	int q[QK_K];
 	for (int64_t i = 0; i < n / QK_K; i++) {
@@ -279,8 +205,8 @@ static int q3_scale(const uint8_t *s, int j)
 
 static double dot_q3_K(const void *w, const void *xq, int64_t n)
 {
-	const struct mm_q3_K *b = w;
-	const struct mm_q8_K *y = xq;
+	const struct blk_q3_K *b = w;
+	const struct blk_q8_K *y = xq;
 	double acc = 0;
 	int q[QK_K];
 	for (int64_t i = 0; i < n / QK_K; i++) {
@@ -306,7 +232,7 @@ static void scale_min_k4(const uint8_t *s, int j, int *sc, int *m)
 	}
 }
 
-static double dot_k4_5(const uint8_t *scales, uint16_t d, uint16_t dmin, const int *q, const struct mm_q8_K *y)
+static double dot_k4_5(const uint8_t *scales, uint16_t d, uint16_t dmin, const int *q, const struct blk_q8_K *y)
 {
 	int64_t sum = 0, msum = 0;
 	for (int j = 0; j < 8; j++) {
@@ -320,8 +246,8 @@ static double dot_k4_5(const uint8_t *scales, uint16_t d, uint16_t dmin, const i
 
 static double dot_q4_K(const void *w, const void *xq, int64_t n)
 {
-	const struct mm_q4_K *b = w;
-	const struct mm_q8_K *y = xq;
+	const struct blk_q4_K *b = w;
+	const struct blk_q8_K *y = xq;
 	double acc = 0;
 	int q[QK_K];
 	for (int64_t i = 0; i < n / QK_K; i++) {
@@ -337,8 +263,8 @@ static double dot_q4_K(const void *w, const void *xq, int64_t n)
 
 static double dot_q5_K(const void *w, const void *xq, int64_t n)
 {
-	const struct mm_q5_K *b = w;
-	const struct mm_q8_K *y = xq;
+	const struct blk_q5_K *b = w;
+	const struct blk_q8_K *y = xq;
 	double acc = 0;
 	int q[QK_K];
 	for (int64_t i = 0; i < n / QK_K; i++) {
@@ -355,8 +281,8 @@ static double dot_q5_K(const void *w, const void *xq, int64_t n)
 
 static double dot_q6_K(const void *w, const void *xq, int64_t n)
 {
-	const struct mm_q6_K *b = w;
-	const struct mm_q8_K *y = xq;
+	const struct blk_q6_K *b = w;
+	const struct blk_q8_K *y = xq;
 	double acc = 0;
 	int q[QK_K];
 	for (int64_t i = 0; i < n / QK_K; i++) {

@@ -17,6 +17,7 @@
  */
 #include "qnt_fp.h"
 #include "qnt_internal.h"
+#include "qnt_blocks.h"
 #include "formats.h"
 #include "ggml_fit.h"
 #include "quant_legacy.h"
@@ -25,41 +26,7 @@
 #include <math.h>
 #include <string.h>
 
-#define QK 32
 
-struct blk_q4_0 {
-	uint16_t d;
-	uint8_t qs[QK / 2];
-};
-struct blk_q4_1 {
-	uint16_t d, m;
-	uint8_t qs[QK / 2];
-};
-struct blk_q5_0 {
-	uint16_t d;
-	uint8_t qh[4];
-	uint8_t qs[QK / 2];
-};
-struct blk_q5_1 {
-	uint16_t d, m;
-	uint8_t qh[4];
-	uint8_t qs[QK / 2];
-};
-struct blk_q8_0 {
-	uint16_t d;
-	int8_t qs[QK];
-};
-struct blk_q8_1 {
-	uint16_t d, s;
-	int8_t qs[QK];
-};
-
-_Static_assert(sizeof(struct blk_q4_0) == 18, "q4_0 block");
-_Static_assert(sizeof(struct blk_q4_1) == 20, "q4_1 block");
-_Static_assert(sizeof(struct blk_q5_0) == 22, "q5_0 block");
-_Static_assert(sizeof(struct blk_q5_1) == 24, "q5_1 block");
-_Static_assert(sizeof(struct blk_q8_0) == 34, "q8_0 block");
-_Static_assert(sizeof(struct blk_q8_1) == 36, "q8_1 block");
 
 /* ------------------------------------------------------------------ */
 /* Packing: codes 0..2^bits-1 in element order -> block bytes           */
