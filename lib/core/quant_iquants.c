@@ -1990,9 +1990,71 @@ static const struct lfmt F_IQ3XXS = { LAT_IQ3XXS, 32, 1, 1, lv_iq3xxs, sizeof(st
 static const struct lfmt F_IQ3S = { LAT_IQ3S, 32, 0, 2, lv_iq3s, sizeof(struct blk_iq3_s), unpack_iq3_s,
 				    pack_iq3_s, deq_iq3_s };
 
+/* The search driver shared by the lattice and the 1-bit formats: a format
+ * (its descriptor `fmt`), its exact weighted error and its refinement, and
+ * ggml's quantizer for it (qw NULL: ggml's path without an imatrix). */
+typedef void (*iq_ggml_fn)(const float *x, const float *qw, void *blk);
+
+struct iq_driver {
+	const void *fmt;
+	size_t bytes;
+	double (*err)(const void *fmt, const void *blk, const float *x, const float *w);
+	void (*refine)(const void *fmt, const float *x, const float *w, void *blk, double err);
+	iq_ggml_fn ggml;
+	int has_noimp; /* ggml has a path without an imatrix */
+};
+
+/* With importance w: ggml's imatrix block, ggml's block without imatrix
+ * (when ggml has that path), the better refined by the search. */
+static void weighted_iq(const struct iq_driver *d, int has_noimp, const float *x, const float *w, void *out)
+{
+	unsigned char alt[MAX_BLK_BYTES];
+	d->ggml(x, w, out);
+	double best = d->err(d->fmt, out, x, w);
+	if (!(best < INFINITY))
+		best = INFINITY;
+	if (has_noimp && IQ_NOIMP_CAND) {
+		d->ggml(x, NULL, alt);
+		const double e = d->err(d->fmt, alt, x, w);
+		if (e < best) {
+			best = e;
+			memcpy(out, alt, d->bytes);
+		}
+	}
+	d->refine(d->fmt, x, w, out, best);
+}
+
+static void quant_iq_rows(const struct iq_driver *d, const float *src, void *dst, int64_t nrows, int64_t n,
+			  const float *imp)
+{
+	unsigned char *out = dst;
+	float ones[QK_K];
+	for (int i = 0; i < QK_K; i++)
+		ones[i] = 1.0f;
+	for (int64_t r = 0; r < nrows; r++) {
+		const float *x = src + r * n;
+		for (int64_t i = 0; i < n / QK_K; i++, out += d->bytes) {
+			const float *xb = x + i * QK_K;
+			if (imp && !all_zero(imp + i * QK_K, QK_K))
+				weighted_iq(d, d->has_noimp, xb, imp + i * QK_K, out);
+			else if (d->has_noimp)
+				d->ggml(xb, NULL, out);
+			else
+				weighted_iq(d, 0, xb, ones, out);
+		}
+	}
+}
+
 /* ---- drivers of the lattice formats ---- */
 
-typedef void (*lat_ggml_fn)(const float *x, const float *qw, void *blk);
+static double lat_err_v(const void *f, const void *blk, const float *x, const float *w)
+{
+	return lat_err(f, blk, x, w);
+}
+static void lat_refine_v(const void *f, const float *x, const float *w, void *blk, double err)
+{
+	lat_refine(f, x, w, blk, err);
+}
 
 static void g_iq3_xxs(const float *x, const float *qw, void *blk)
 {
@@ -2003,55 +2065,16 @@ static void g_iq3_s(const float *x, const float *qw, void *blk)
 	ggml_iq3_s(x, qw, blk);
 }
 
-/* With importance w: ggml's imatrix block, ggml's block without imatrix
- * (when ggml has that path), the better refined by the search. */
-static void weighted_lat(const struct lfmt *f, lat_ggml_fn ggml, int has_noimp, const float *x, const float *w,
-			 void *out)
-{
-	unsigned char alt[MAX_BLK_BYTES];
-	ggml(x, w, out);
-	double best = lat_err(f, out, x, w);
-	if (!(best < INFINITY))
-		best = INFINITY;
-	if (has_noimp && IQ_NOIMP_CAND) {
-		ggml(x, NULL, alt);
-		const double e = lat_err(f, alt, x, w);
-		if (e < best) {
-			best = e;
-			memcpy(out, alt, f->bytes);
-		}
-	}
-	lat_refine(f, x, w, out, best);
-}
-
-static void quant_lat_rows(const struct lfmt *f, lat_ggml_fn ggml, int has_noimp, const float *src, void *dst,
-			   int64_t nrows, int64_t n, const float *imp)
-{
-	unsigned char *out = dst;
-	float ones[QK_K];
-	for (int i = 0; i < QK_K; i++)
-		ones[i] = 1.0f;
-	for (int64_t r = 0; r < nrows; r++) {
-		const float *x = src + r * n;
-		for (int64_t i = 0; i < n / QK_K; i++, out += f->bytes) {
-			const float *xb = x + i * QK_K;
-			if (imp && !all_zero(imp + i * QK_K, QK_K))
-				weighted_lat(f, ggml, has_noimp, xb, imp + i * QK_K, out);
-			else if (has_noimp)
-				ggml(xb, NULL, out);
-			else
-				weighted_lat(f, ggml, 0, xb, ones, out);
-		}
-	}
-}
+static const struct iq_driver D_IQ3XXS = { &F_IQ3XXS, sizeof(struct blk_iq3_xxs), lat_err_v, lat_refine_v, g_iq3_xxs, 1 };
+static const struct iq_driver D_IQ3S = { &F_IQ3S, sizeof(struct blk_iq3_s), lat_err_v, lat_refine_v, g_iq3_s, 1 };
 
 static void quant_iq3_xxs(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
-	quant_lat_rows(&F_IQ3XXS, g_iq3_xxs, 1, src, dst, nrows, n, imp);
+	quant_iq_rows(&D_IQ3XXS, src, dst, nrows, n, imp);
 }
 static void quant_iq3_s(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
-	quant_lat_rows(&F_IQ3S, g_iq3_s, 1, src, dst, nrows, n, imp);
+	quant_iq_rows(&D_IQ3S, src, dst, nrows, n, imp);
 }
 
 
@@ -2459,17 +2482,21 @@ static void g_iq2_s(const float *x, const float *qw, void *blk)
 	ggml_iq2_s(x, qw, blk);
 }
 
+static const struct iq_driver D_IQ2XXS = { &F_IQ2XXS, sizeof(struct blk_iq2_xxs), lat_err_v, lat_refine_v, g_iq2_xxs, 0 };
+static const struct iq_driver D_IQ2XS = { &F_IQ2XS, sizeof(struct blk_iq2_xs), lat_err_v, lat_refine_v, g_iq2_xs, 0 };
+static const struct iq_driver D_IQ2S = { &F_IQ2S, sizeof(struct blk_iq2_s), lat_err_v, lat_refine_v, g_iq2_s, 1 };
+
 static void quant_iq2_xxs(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
-	quant_lat_rows(&F_IQ2XXS, g_iq2_xxs, 0, src, dst, nrows, n, imp);
+	quant_iq_rows(&D_IQ2XXS, src, dst, nrows, n, imp);
 }
 static void quant_iq2_xs(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
-	quant_lat_rows(&F_IQ2XS, g_iq2_xs, 0, src, dst, nrows, n, imp);
+	quant_iq_rows(&D_IQ2XS, src, dst, nrows, n, imp);
 }
 static void quant_iq2_s(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
-	quant_lat_rows(&F_IQ2S, g_iq2_s, 1, src, dst, nrows, n, imp);
+	quant_iq_rows(&D_IQ2S, src, dst, nrows, n, imp);
 }
 
 
@@ -3151,7 +3178,14 @@ static void l1_refine(const struct l1fmt *f, const float *x, const float *w, voi
 		memcpy(blk, out, f->bytes);
 }
 
-typedef void (*l1_ggml_fn)(const float *x, const float *qw, void *blk);
+static double l1_err_v(const void *f, const void *blk, const float *x, const float *w)
+{
+	return l1_err(f, blk, x, w);
+}
+static void l1_refine_v(const void *f, const float *x, const float *w, void *blk, double err)
+{
+	l1_refine(f, x, w, blk, err);
+}
 
 static void g_iq1_s(const float *x, const float *qw, void *blk)
 {
@@ -3162,53 +3196,16 @@ static void g_iq1_m(const float *x, const float *qw, void *blk)
 	ggml_iq1_m(x, qw, blk);
 }
 
-static void weighted_l1(const struct l1fmt *f, l1_ggml_fn ggml, int has_noimp, const float *x, const float *w,
-			void *out)
-{
-	unsigned char alt[MAX_BLK_BYTES];
-	ggml(x, w, out);
-	double best = l1_err(f, out, x, w);
-	if (!(best < INFINITY))
-		best = INFINITY;
-	if (has_noimp && IQ_NOIMP_CAND) {
-		ggml(x, NULL, alt);
-		const double e = l1_err(f, alt, x, w);
-		if (e < best) {
-			best = e;
-			memcpy(out, alt, f->bytes);
-		}
-	}
-	l1_refine(f, x, w, out, best);
-}
-
-static void quant_l1_rows(const struct l1fmt *f, l1_ggml_fn ggml, int has_noimp, const float *src, void *dst,
-			  int64_t nrows, int64_t n, const float *imp)
-{
-	unsigned char *out = dst;
-	float ones[QK_K];
-	for (int i = 0; i < QK_K; i++)
-		ones[i] = 1.0f;
-	for (int64_t r = 0; r < nrows; r++) {
-		const float *x = src + r * n;
-		for (int64_t i = 0; i < n / QK_K; i++, out += f->bytes) {
-			const float *xb = x + i * QK_K;
-			if (imp && !all_zero(imp + i * QK_K, QK_K))
-				weighted_l1(f, ggml, has_noimp, xb, imp + i * QK_K, out);
-			else if (has_noimp)
-				ggml(xb, NULL, out);
-			else
-				weighted_l1(f, ggml, 0, xb, ones, out);
-		}
-	}
-}
+static const struct iq_driver D_IQ1S = { &F_IQ1S, sizeof(struct blk_iq1_s), l1_err_v, l1_refine_v, g_iq1_s, 0 };
+static const struct iq_driver D_IQ1M = { &F_IQ1M, sizeof(struct blk_iq1_m), l1_err_v, l1_refine_v, g_iq1_m, 1 };
 
 static void quant_iq1_s(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
-	quant_l1_rows(&F_IQ1S, g_iq1_s, 0, src, dst, nrows, n, imp);
+	quant_iq_rows(&D_IQ1S, src, dst, nrows, n, imp);
 }
 static void quant_iq1_m(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
-	quant_l1_rows(&F_IQ1M, g_iq1_m, 1, src, dst, nrows, n, imp);
+	quant_iq_rows(&D_IQ1M, src, dst, nrows, n, imp);
 }
 
 /* ------------------------------------------------------------------ */
