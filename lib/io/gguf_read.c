@@ -15,6 +15,8 @@
  */
 #include "gguf_read.h"
 
+#include "checksum.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <limits.h>
@@ -986,4 +988,47 @@ int qnt__gguf_iter_next(struct qnt__gguf_iter *it, struct qnt__gguf_value *e)
 	it->offset += sz;
 	it->left--;
 	return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Checksums                                                            */
+/* ------------------------------------------------------------------ */
+
+/* The checksum array, if well-formed. */
+static const struct qnt__gguf_kv *checksum_kv(const struct qnt__gguf *g)
+{
+	const struct qnt__gguf_kv *kv = qnt__gguf_find_kv(g, QNT__CHECKSUM_KEY);
+	if (!kv || kv->value.type != QNT__GGUF_ARRAY || kv->value.elem_type != QNT__GGUF_UINT64 ||
+	    kv->value.n != (uint64_t)g->n_tensors)
+		return NULL;
+	return kv;
+}
+
+int qnt__gguf_stored_checksum(const struct qnt__gguf *g, int64_t i, uint64_t *out)
+{
+	const struct qnt__gguf_kv *kv = checksum_kv(g);
+	if (!kv || i < 0 || i >= g->n_tensors)
+		return 0;
+	*out = rd64(kv->value.data + 8 * (uint64_t)i);
+	return 1;
+}
+
+qnt_status qnt__gguf_verify_checksums(qnt_ctx *ctx, const struct qnt__gguf *g)
+{
+	uint64_t want;
+	if (!checksum_kv(g))
+		return qnt__error(ctx, QNT_E_NOT_FOUND, "%s: GGUF: no well-formed '%s' checksums", g->path,
+				  QNT__CHECKSUM_KEY);
+	for (int64_t i = 0; i < g->n_tensors; i++) {
+		const struct qnt__gguf_tensor *t = &g->tensors[i];
+		qnt__gguf_stored_checksum(g, i, &want);
+		const uint64_t got = qnt__xxh3_64(t->data, (size_t)t->nbytes);
+		if (got != want)
+			return qnt__error(ctx, QNT_E_FORMAT,
+					  "%s: GGUF: tensor '%s': XXH3-64 of its %llu bytes is %016llx, the file's '%s' says "
+					  "%016llx (at byte offset %llu)",
+					  g->path, t->name, (unsigned long long)t->nbytes, (unsigned long long)got,
+					  QNT__CHECKSUM_KEY, (unsigned long long)want, (unsigned long long)t->file_offset);
+	}
+	return QNT_OK;
 }

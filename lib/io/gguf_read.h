@@ -139,4 +139,14 @@ struct qnt__gguf_iter {
 void qnt__gguf_iter_init(struct qnt__gguf_iter *it, const struct qnt__gguf_value *array);
 int qnt__gguf_iter_next(struct qnt__gguf_iter *it, struct qnt__gguf_value *elem);
 
+/* Checksums (the key "qnt.xxh3_64" of gguf_write.h): 1 and the stored
+ * XXH3-64 of tensor i (tensor-info order) if the file has a well-formed
+ * "qnt.xxh3_64" (an ARRAY of UINT64 with one entry per tensor), else 0. */
+int qnt__gguf_stored_checksum(const struct qnt__gguf *g, int64_t i, uint64_t *out);
+/* Hashes every tensor's bytes and compares them with the stored
+ * checksums: QNT_OK when all match, QNT_E_NOT_FOUND when the file has no
+ * well-formed checksums, QNT_E_FORMAT naming the first tensor that differs
+ * (and its data's byte offset). */
+qnt_status qnt__gguf_verify_checksums(qnt_ctx *ctx, const struct qnt__gguf *g);
+
 #endif
