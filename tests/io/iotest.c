@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libqnt_iotest.so: a test-only shared library that exposes libqnt's
- * internal file modules (lib/io: safetensors.h, atomic_file.h), whose
+ * internal file modules (lib/io: safetensors.h, gguf_read.h, gguf_write.h,
+ * atomic_file.h), whose
  * symbols are hidden, to the Python tests in this directory through small
  * wrappers with default visibility. Linked with the static library.
  * Nothing here is installed or part of any API.
@@ -12,7 +13,13 @@
 #include "qnt_internal.h"
 
 #include "../../lib/io/atomic_file.h"
+#include "../../lib/io/gguf_write.h"
 #include "../../lib/io/safetensors.h"
+
+/* The reference for the checksums: libxxhash's one-shot XXH3_64bits, not
+ * libqnt's wrapper (the writers hash in pieces, with the streaming API). */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include <string.h>
 
@@ -454,4 +461,275 @@ int iotest_af_commit(void *f)
 void iotest_af_abort(void *f)
 {
 	qnt__afile_abort(f);
+}
+
+/* ---- checksums ---- */
+
+IOTEST_API uint64_t iotest_xxh3_ref(const void *data, size_t n);
+IOTEST_API uint64_t iotest_xxh3_qnt(const void *data, size_t n);
+
+uint64_t iotest_xxh3_ref(const void *data, size_t n)
+{
+	return XXH3_64bits(data, n);
+}
+
+uint64_t iotest_xxh3_qnt(const void *data, size_t n)
+{
+	return qnt__xxh3_64(data, n);
+}
+
+/* ---- GGUF reader ---- */
+
+/* Mirror of a GGUF tensor for ctypes. */
+struct iotest_gguf_tensor {
+	const char *name;
+	uint32_t n_dims;
+	uint32_t type;
+	int64_t ne[QNT__GGUF_MAX_DIMS];
+	uint64_t offset, file_offset, nbytes;
+	const void *data;
+	uint64_t info_offset;
+};
+
+/* Mirror of a value: type, elem_type, n, data, size, offset. */
+struct iotest_gguf_value {
+	uint32_t type, elem_type;
+	uint64_t n;
+	const void *data;
+	uint64_t size, offset;
+};
+
+IOTEST_API int iotest_gguf_open(const char *path, void **out);
+IOTEST_API int iotest_gguf_open_memory(const char *name, const void *data, size_t size, void **out);
+IOTEST_API void iotest_gguf_close(void *g);
+IOTEST_API uint32_t iotest_gguf_version(void *g);
+IOTEST_API uint32_t iotest_gguf_alignment(void *g);
+IOTEST_API uint64_t iotest_gguf_data_offset(void *g);
+IOTEST_API int64_t iotest_gguf_n_kv(void *g);
+IOTEST_API const char *iotest_gguf_kv(void *g, int64_t i, struct iotest_gguf_value *v, uint64_t *key_offset);
+IOTEST_API int64_t iotest_gguf_n_tensors(void *g);
+IOTEST_API int iotest_gguf_tensor(void *g, int64_t i, struct iotest_gguf_tensor *out);
+IOTEST_API int iotest_gguf_stored_checksum(void *g, int64_t i, uint64_t *out);
+IOTEST_API int iotest_gguf_verify_checksums(void *g);
+
+int iotest_gguf_open(const char *path, void **out)
+{
+	qnt__clear_error(NULL);
+	return qnt__gguf_open(NULL, path, (struct qnt__gguf **)out);
+}
+
+int iotest_gguf_open_memory(const char *name, const void *data, size_t size, void **out)
+{
+	qnt__clear_error(NULL);
+	return qnt__gguf_open_memory(NULL, name, data, size, (struct qnt__gguf **)out);
+}
+
+void iotest_gguf_close(void *g)
+{
+	qnt__gguf_close(g);
+}
+
+uint32_t iotest_gguf_version(void *g)
+{
+	return qnt__gguf_version(g);
+}
+
+uint32_t iotest_gguf_alignment(void *g)
+{
+	return qnt__gguf_alignment(g);
+}
+
+uint64_t iotest_gguf_data_offset(void *g)
+{
+	return qnt__gguf_data_offset(g);
+}
+
+int64_t iotest_gguf_n_kv(void *g)
+{
+	return qnt__gguf_n_kv(g);
+}
+
+const char *iotest_gguf_kv(void *g, int64_t i, struct iotest_gguf_value *v, uint64_t *key_offset)
+{
+	const struct qnt__gguf_kv *kv = qnt__gguf_kv_at(g, i);
+	if (!kv)
+		return NULL;
+	*v = (struct iotest_gguf_value){ kv->value.type, kv->value.elem_type, kv->value.n,
+					 kv->value.data, kv->value.size, kv->value.offset };
+	*key_offset = kv->offset;
+	return kv->key;
+}
+
+int64_t iotest_gguf_n_tensors(void *g)
+{
+	return qnt__gguf_n_tensors(g);
+}
+
+int iotest_gguf_tensor(void *g, int64_t i, struct iotest_gguf_tensor *out)
+{
+	const struct qnt__gguf_tensor *t = qnt__gguf_tensor_at(g, i);
+	if (!t)
+		return QNT_E_NOT_FOUND;
+	memset(out, 0, sizeof *out);
+	out->name = t->name;
+	out->n_dims = t->n_dims;
+	out->type = t->type;
+	memcpy(out->ne, t->ne, sizeof out->ne);
+	out->offset = t->offset;
+	out->file_offset = t->file_offset;
+	out->nbytes = t->nbytes;
+	out->data = t->data;
+	out->info_offset = t->info_offset;
+	return QNT_OK;
+}
+
+int iotest_gguf_stored_checksum(void *g, int64_t i, uint64_t *out)
+{
+	return qnt__gguf_stored_checksum(g, i, out);
+}
+
+int iotest_gguf_verify_checksums(void *g)
+{
+	qnt__clear_error(NULL);
+	return qnt__gguf_verify_checksums(NULL, g);
+}
+
+/* ---- GGUF writer ---- */
+
+IOTEST_API int iotest_gw_create(const char *path, uint32_t flags, void **out);
+IOTEST_API int iotest_gw_set_value(void *w, const char *key, const struct iotest_gguf_value *v);
+IOTEST_API int iotest_gw_copy_kv(void *w, void *g, int64_t i);
+IOTEST_API int iotest_gw_set_u32(void *w, const char *key, uint32_t v);
+IOTEST_API int iotest_gw_set_i32(void *w, const char *key, int32_t v);
+IOTEST_API int iotest_gw_set_u64(void *w, const char *key, uint64_t v);
+IOTEST_API int iotest_gw_set_f32(void *w, const char *key, float v);
+IOTEST_API int iotest_gw_set_bool(void *w, const char *key, int v);
+IOTEST_API int iotest_gw_set_str(void *w, const char *key, const char *s);
+IOTEST_API int iotest_gw_set_scalar(void *w, const char *key, uint32_t type, const void *le);
+IOTEST_API int iotest_gw_set_array(void *w, const char *key, uint32_t elem_type, uint64_t n, const void *elems);
+IOTEST_API int iotest_gw_remove(void *w, const char *key);
+IOTEST_API int iotest_gw_add_tensor(void *w, const char *name, uint32_t type, uint32_t n_dims, const int64_t *ne);
+IOTEST_API int iotest_gw_begin(void *w);
+IOTEST_API int64_t iotest_gw_next(void *w);
+IOTEST_API int iotest_gw_write(void *w, const void *data, size_t n);
+IOTEST_API int iotest_gw_write_tensor(void *w, int64_t index, const void *data, size_t n);
+IOTEST_API int64_t iotest_gw_n_tensors(void *w);
+IOTEST_API uint64_t iotest_gw_tensor_nbytes(void *w, int64_t index);
+IOTEST_API uint64_t iotest_gw_file_size(void *w);
+IOTEST_API int iotest_gw_finish(void *w);
+IOTEST_API void iotest_gw_abort(void *w);
+
+int iotest_gw_create(const char *path, uint32_t flags, void **out)
+{
+	qnt__clear_error(NULL);
+	return qnt__gguf_writer_create(NULL, path, flags, (struct qnt__gguf_writer **)out);
+}
+
+int iotest_gw_set_value(void *w, const char *key, const struct iotest_gguf_value *v)
+{
+	struct qnt__gguf_value val = { v->type, v->elem_type, v->n, v->data, v->size, v->offset };
+	return qnt__gguf_writer_set_value(w, key, &val);
+}
+
+int iotest_gw_copy_kv(void *w, void *g, int64_t i)
+{
+	const struct qnt__gguf_kv *kv = qnt__gguf_kv_at(g, i);
+	if (!kv)
+		return QNT_E_NOT_FOUND;
+	return qnt__gguf_writer_set_value(w, kv->key, &kv->value);
+}
+
+int iotest_gw_set_u32(void *w, const char *key, uint32_t v)
+{
+	return qnt__gguf_writer_set_u32(w, key, v);
+}
+
+int iotest_gw_set_i32(void *w, const char *key, int32_t v)
+{
+	return qnt__gguf_writer_set_i32(w, key, v);
+}
+
+int iotest_gw_set_u64(void *w, const char *key, uint64_t v)
+{
+	return qnt__gguf_writer_set_u64(w, key, v);
+}
+
+int iotest_gw_set_f32(void *w, const char *key, float v)
+{
+	return qnt__gguf_writer_set_f32(w, key, v);
+}
+
+int iotest_gw_set_bool(void *w, const char *key, int v)
+{
+	return qnt__gguf_writer_set_bool(w, key, v);
+}
+
+int iotest_gw_set_str(void *w, const char *key, const char *s)
+{
+	return qnt__gguf_writer_set_str(w, key, s);
+}
+
+int iotest_gw_set_scalar(void *w, const char *key, uint32_t type, const void *le)
+{
+	return qnt__gguf_writer_set_scalar(w, key, type, le);
+}
+
+int iotest_gw_set_array(void *w, const char *key, uint32_t elem_type, uint64_t n, const void *elems)
+{
+	return qnt__gguf_writer_set_array(w, key, elem_type, n, elems);
+}
+
+int iotest_gw_remove(void *w, const char *key)
+{
+	return qnt__gguf_writer_remove(w, key);
+}
+
+int iotest_gw_add_tensor(void *w, const char *name, uint32_t type, uint32_t n_dims, const int64_t *ne)
+{
+	return qnt__gguf_writer_add_tensor(w, name, type, n_dims, ne);
+}
+
+int iotest_gw_begin(void *w)
+{
+	return qnt__gguf_writer_begin(w);
+}
+
+int64_t iotest_gw_next(void *w)
+{
+	return qnt__gguf_writer_next(w);
+}
+
+int iotest_gw_write(void *w, const void *data, size_t n)
+{
+	return qnt__gguf_writer_write(w, data, n);
+}
+
+int iotest_gw_write_tensor(void *w, int64_t index, const void *data, size_t n)
+{
+	return qnt__gguf_writer_write_tensor(w, index, data, n);
+}
+
+int64_t iotest_gw_n_tensors(void *w)
+{
+	return qnt__gguf_writer_n_tensors(w);
+}
+
+uint64_t iotest_gw_tensor_nbytes(void *w, int64_t index)
+{
+	return qnt__gguf_writer_tensor_nbytes(w, index);
+}
+
+uint64_t iotest_gw_file_size(void *w)
+{
+	return qnt__gguf_writer_file_size(w);
+}
+
+int iotest_gw_finish(void *w)
+{
+	return qnt__gguf_writer_finish(w);
+}
+
+void iotest_gw_abort(void *w)
+{
+	qnt__gguf_writer_abort(w);
 }

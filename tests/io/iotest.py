@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
 """ctypes bindings to libqnt_iotest.so (tests/io/iotest.c): libqnt's internal
-safetensors reader/writer and atomic files, for the io tests. The library is
+safetensors and GGUF readers/writers and atomic files, for the io tests. The library is
 named by $QNT_IOTEST_LIB (meson sets it)."""
 import ctypes
 import os
+import struct
 import sys
 
 _lib = ctypes.CDLL(os.environ.get("QNT_IOTEST_LIB", "libqnt_iotest.so"))
@@ -361,3 +362,251 @@ def require(module):
             sys.exit(1)
         print(f"SKIP: reference package '{module}' is not installed ({e})")
         sys.exit(77)
+
+
+# ---------------------------------------------------------------------------
+# GGUF (lib/io/gguf_read.h, gguf_write.h) and the checksums
+
+GGUF_WRITE_NAMED_TEMP = 0x1
+GGUF_WRITE_CHECKSUMS = 0x2
+CHECKSUM_KEY = "qnt.xxh3_64"
+# value types (the GGUF spec's gguf_metadata_value_type)
+(G_UINT8, G_INT8, G_UINT16, G_INT16, G_UINT32, G_INT32, G_FLOAT32, G_BOOL, G_STRING, G_ARRAY, G_UINT64, G_INT64,
+ G_FLOAT64) = range(13)
+
+
+class GgufTensor(ctypes.Structure):
+    _fields_ = [
+        ("name", cp),
+        ("n_dims", u32),
+        ("type", u32),
+        ("ne", i64 * 4),
+        ("offset", u64),
+        ("file_offset", u64),
+        ("nbytes", u64),
+        ("data", vp),
+        ("info_offset", u64),
+    ]
+
+
+class GgufValue(ctypes.Structure):
+    _fields_ = [
+        ("type", u32),
+        ("elem_type", u32),
+        ("n", u64),
+        ("data", vp),
+        ("size", u64),
+        ("offset", u64),
+    ]
+
+
+GTP = ctypes.POINTER(GgufTensor)
+GVP = ctypes.POINTER(GgufValue)
+for name, res, args in [
+    ("iotest_xxh3_ref", u64, [vp, sz]),
+    ("iotest_xxh3_qnt", u64, [vp, sz]),
+    ("iotest_gguf_open", ctypes.c_int, [cp, pp]),
+    ("iotest_gguf_open_memory", ctypes.c_int, [cp, vp, sz, pp]),
+    ("iotest_gguf_close", None, [vp]),
+    ("iotest_gguf_version", u32, [vp]),
+    ("iotest_gguf_alignment", u32, [vp]),
+    ("iotest_gguf_data_offset", u64, [vp]),
+    ("iotest_gguf_n_kv", i64, [vp]),
+    ("iotest_gguf_kv", cp, [vp, i64, GVP, ctypes.POINTER(u64)]),
+    ("iotest_gguf_n_tensors", i64, [vp]),
+    ("iotest_gguf_tensor", ctypes.c_int, [vp, i64, GTP]),
+    ("iotest_gguf_stored_checksum", ctypes.c_int, [vp, i64, ctypes.POINTER(u64)]),
+    ("iotest_gguf_verify_checksums", ctypes.c_int, [vp]),
+    ("iotest_gw_create", ctypes.c_int, [cp, u32, pp]),
+    ("iotest_gw_set_value", ctypes.c_int, [vp, cp, GVP]),
+    ("iotest_gw_copy_kv", ctypes.c_int, [vp, vp, i64]),
+    ("iotest_gw_set_u32", ctypes.c_int, [vp, cp, u32]),
+    ("iotest_gw_set_i32", ctypes.c_int, [vp, cp, ctypes.c_int32]),
+    ("iotest_gw_set_u64", ctypes.c_int, [vp, cp, u64]),
+    ("iotest_gw_set_f32", ctypes.c_int, [vp, cp, ctypes.c_float]),
+    ("iotest_gw_set_bool", ctypes.c_int, [vp, cp, ctypes.c_int]),
+    ("iotest_gw_set_str", ctypes.c_int, [vp, cp, cp]),
+    ("iotest_gw_set_scalar", ctypes.c_int, [vp, cp, u32, vp]),
+    ("iotest_gw_set_array", ctypes.c_int, [vp, cp, u32, u64, vp]),
+    ("iotest_gw_remove", ctypes.c_int, [vp, cp]),
+    ("iotest_gw_add_tensor", ctypes.c_int, [vp, cp, u32, u32, ctypes.POINTER(i64)]),
+    ("iotest_gw_begin", ctypes.c_int, [vp]),
+    ("iotest_gw_next", i64, [vp]),
+    ("iotest_gw_write", ctypes.c_int, [vp, vp, sz]),
+    ("iotest_gw_write_tensor", ctypes.c_int, [vp, i64, vp, sz]),
+    ("iotest_gw_n_tensors", i64, [vp]),
+    ("iotest_gw_tensor_nbytes", u64, [vp, i64]),
+    ("iotest_gw_file_size", u64, [vp]),
+    ("iotest_gw_finish", ctypes.c_int, [vp]),
+    ("iotest_gw_abort", None, [vp]),
+]:
+    _fn(name, res, *args)
+
+
+def xxh3_ref(data):
+    """libxxhash's one-shot XXH3_64bits (seed 0), called directly."""
+    data = bytes(data)
+    return _lib.iotest_xxh3_ref(data, len(data))
+
+
+class GgufFile:
+    """A file read by qnt__gguf_open (or qnt__gguf_open_memory with `data`)."""
+
+    def __init__(self, path, data=None):
+        self.h = None
+        h = vp()
+        if data is None:
+            st = _lib.iotest_gguf_open(_b(path), ctypes.byref(h))
+        else:
+            self._buf = ctypes.create_string_buffer(bytes(data), len(data)) if data else None
+            st = _lib.iotest_gguf_open_memory(_b(path), self._buf, len(data), ctypes.byref(h))
+        if st != 0:
+            assert not h.value, "handle set on failure"
+            raise QntError(st, last_error())
+        self.h = h
+
+    def close(self):
+        if self.h:
+            _lib.iotest_gguf_close(self.h)
+            self.h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    version = property(lambda self: _lib.iotest_gguf_version(self.h))
+    alignment = property(lambda self: _lib.iotest_gguf_alignment(self.h))
+    data_offset = property(lambda self: _lib.iotest_gguf_data_offset(self.h))
+
+    def kvs(self):
+        """[(key, type, encoded value: the bytes after the type field)]."""
+        out = []
+        for i in range(_lib.iotest_gguf_n_kv(self.h)):
+            v, ko = GgufValue(), u64()
+            k = _lib.iotest_gguf_kv(self.h, i, ctypes.byref(v), ctypes.byref(ko))
+            raw = ctypes.string_at(v.data, v.size) if v.size else b""
+            if v.type == G_ARRAY:
+                raw = struct.pack("<IQ", v.elem_type, v.n) + raw
+            out.append((k.decode("utf-8", "surrogateescape"), v.type, raw))
+        return out
+
+    def tensors(self):
+        out = []
+        for i in range(_lib.iotest_gguf_n_tensors(self.h)):
+            t = GgufTensor()
+            check(_lib.iotest_gguf_tensor(self.h, i, ctypes.byref(t)))
+            out.append({
+                "name": t.name.decode("utf-8", "surrogateescape"),
+                "type": t.type,
+                "ne": [t.ne[d] for d in range(t.n_dims)],
+                "offset": t.offset,
+                "file_offset": t.file_offset,
+                "nbytes": t.nbytes,
+                "data": ctypes.string_at(t.data, t.nbytes) if t.nbytes else b"",
+                "info_offset": t.info_offset,
+            })
+        return out
+
+    def stored_checksum(self, i):
+        v = u64()
+        return v.value if _lib.iotest_gguf_stored_checksum(self.h, i, ctypes.byref(v)) else None
+
+    def verify(self):
+        return _lib.iotest_gguf_verify_checksums(self.h)
+
+
+class GgufWriter:
+    """qnt__gguf_writer_*; methods return the status."""
+
+    def __init__(self, path, flags=0):
+        self.h = vp()
+        check(_lib.iotest_gw_create(_b(path), flags, ctypes.byref(self.h)))
+
+    def set_encoded(self, key, vtype, raw):
+        """set_value from an encoded value (the bytes after the type field)."""
+        raw = bytes(raw)
+        v = GgufValue()
+        v.type = vtype
+        if vtype == G_ARRAY:
+            v.elem_type, v.n = struct.unpack_from("<IQ", raw) if len(raw) >= 12 else (0, 0)
+            raw = raw[12:]
+        self._keep = ctypes.create_string_buffer(raw, max(1, len(raw)))
+        v.data = ctypes.cast(self._keep, vp)
+        v.size = len(raw)
+        return _lib.iotest_gw_set_value(self.h, _b(key), ctypes.byref(v))
+
+    def copy_kv(self, gguf_file, i):
+        return _lib.iotest_gw_copy_kv(self.h, gguf_file.h, i)
+
+    def set_u32(self, k, v):
+        return _lib.iotest_gw_set_u32(self.h, _b(k), v)
+
+    def set_i32(self, k, v):
+        return _lib.iotest_gw_set_i32(self.h, _b(k), v)
+
+    def set_u64(self, k, v):
+        return _lib.iotest_gw_set_u64(self.h, _b(k), v)
+
+    def set_f32(self, k, v):
+        return _lib.iotest_gw_set_f32(self.h, _b(k), v)
+
+    def set_bool(self, k, v):
+        return _lib.iotest_gw_set_bool(self.h, _b(k), v)
+
+    def set_str(self, k, s):
+        return _lib.iotest_gw_set_str(self.h, _b(k), _b(s))
+
+    def set_scalar(self, k, vtype, le):
+        le = bytes(le)
+        return _lib.iotest_gw_set_scalar(self.h, _b(k), vtype, le)
+
+    def set_array(self, k, elem_type, elems):
+        """elems: raw little-endian bytes plus a count, or a list of str."""
+        if elem_type == G_STRING:
+            arr = (cp * max(1, len(elems)))(*[_b(s) for s in elems])
+            return _lib.iotest_gw_set_array(self.h, _b(k), elem_type, len(elems), arr)
+        raw, n = elems
+        return _lib.iotest_gw_set_array(self.h, _b(k), elem_type, n, bytes(raw) if n else None)
+
+    def remove(self, k):
+        return _lib.iotest_gw_remove(self.h, _b(k))
+
+    def add_tensor(self, name, ggml_type, ne):
+        arr = (i64 * max(1, len(ne)))(*ne)
+        return _lib.iotest_gw_add_tensor(self.h, _b(name), ggml_type, len(ne), arr)
+
+    def begin(self):
+        return _lib.iotest_gw_begin(self.h)
+
+    def next(self):
+        return _lib.iotest_gw_next(self.h)
+
+    def write(self, data):
+        data = bytes(data)
+        return _lib.iotest_gw_write(self.h, data, len(data))
+
+    def write_tensor(self, i, data):
+        data = bytes(data)
+        return _lib.iotest_gw_write_tensor(self.h, i, data, len(data))
+
+    def n_tensors(self):
+        return _lib.iotest_gw_n_tensors(self.h)
+
+    def tensor_nbytes(self, i):
+        return _lib.iotest_gw_tensor_nbytes(self.h, i)
+
+    def file_size(self):
+        return _lib.iotest_gw_file_size(self.h)
+
+    def finish(self):
+        h, self.h = self.h, None
+        return _lib.iotest_gw_finish(h)
+
+    def abort(self):
+        h, self.h = self.h, None
+        _lib.iotest_gw_abort(h)
