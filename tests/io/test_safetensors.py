@@ -869,8 +869,11 @@ def test_checksums(rng, arrays):
         expect(got == desc, f"flags {flags}: package reads other content")
         keys = data_order(path)
         want = " ".join(f"{xxh3_ref(desc[k][2]):016x}" for k in keys)
-        expect(list(gmeta) == ["format", "qnt.xxh3_64"] and gmeta["qnt.xxh3_64"] == want,
-               f"flags {flags}: checksums {gmeta.get('qnt.xxh3_64', '')[:40]} vs {want[:40]}")
+        raw = open(path, "rb").read()
+        hmeta = json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])["__metadata__"]
+        expect(list(hmeta) == ["format", "qnt.xxh3_64"] and gmeta == hmeta and gmeta["qnt.xxh3_64"] == want,
+               f"flags {flags}: checksums {list(hmeta)} "
+               f"{[(k, a, b) for k, a, b in zip(keys, gmeta.get('qnt.xxh3_64', '').split(), want.split()) if a != b][:3]}")
         with StFile(path) as f:
             ts = f.tensors()
             expect([t["name"] for t in ts] == keys or not flags & WRITE_SORTED, "data order")
