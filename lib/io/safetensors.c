@@ -9,6 +9,8 @@
  */
 #include "safetensors.h"
 
+#include "checksum.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -691,4 +693,51 @@ const char *qnt__st_metadata_get(const struct qnt__st_file *f, const char *key)
 		if (strcmp(f->meta[2 * i], key) == 0)
 			return f->meta[2 * i + 1];
 	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Checksums                                                            */
+/* ------------------------------------------------------------------ */
+
+/* The "qnt.xxh3_64" entry if it is well-formed: 16 lowercase hex digits
+ * per tensor, separated by single spaces. */
+static const char *checksums(const struct qnt__st_file *f)
+{
+	const char *s = qnt__st_metadata_get(f, QNT__CHECKSUM_KEY);
+	if (!s || strlen(s) != (f->n_tensors ? (size_t)f->n_tensors * 17 - 1 : 0))
+		return NULL;
+	for (int64_t i = 0; i < f->n_tensors; i++) {
+		const char *e = s + 17 * i;
+		for (int k = 0; k < 16; k++)
+			if (!((e[k] >= '0' && e[k] <= '9') || (e[k] >= 'a' && e[k] <= 'f')))
+				return NULL;
+		if (i + 1 < f->n_tensors && e[16] != ' ')
+			return NULL;
+	}
+	return s;
+}
+
+int qnt__st_stored_checksum(const struct qnt__st_file *f, int64_t i, uint64_t *out)
+{
+	const char *s = checksums(f);
+	return s && i >= 0 && i < f->n_tensors && qnt__xxh3_parse_hex(s + 17 * i, out);
+}
+
+qnt_status qnt__st_verify_checksums(qnt_ctx *ctx, const struct qnt__st_file *f)
+{
+	if (!checksums(f))
+		return qnt__error(ctx, QNT_E_NOT_FOUND, "%s: safetensors: no well-formed '%s' checksums", f->path,
+				  QNT__CHECKSUM_KEY);
+	for (int64_t i = 0; i < f->n_tensors; i++) {
+		const struct qnt__st_tensor *t = &f->tensors[i];
+		uint64_t want = 0;
+		qnt__st_stored_checksum(f, i, &want);
+		const uint64_t got = qnt__xxh3_64(t->data, (size_t)t->nbytes);
+		if (got != want)
+			return qnt__error(ctx, QNT_E_FORMAT,
+					  "%s: safetensors: tensor '%s': XXH3-64 of its %" PRIu64 " bytes is %016" PRIx64
+					  ", the metadata's '%s' says %016" PRIx64 " (at byte offset %" PRIu64 ")",
+					  f->path, t->name, t->nbytes, got, QNT__CHECKSUM_KEY, want, t->file_offset);
+	}
+	return QNT_OK;
 }

@@ -143,6 +143,16 @@ int64_t qnt__st_n_metadata(const struct qnt__st_file *f);
 void qnt__st_metadata_at(const struct qnt__st_file *f, int64_t i, const char **key, const char **value);
 const char *qnt__st_metadata_get(const struct qnt__st_file *f, const char *key); /* NULL if absent */
 
+/* Checksums (QNT__ST_WRITE_CHECKSUMS below): 1 and the stored XXH3-64 of
+ * tensor i (data order, as qnt__st_tensor_at) if "__metadata__" has a
+ * well-formed "qnt.xxh3_64" (one 16-lowercase-hex-digit entry per tensor,
+ * separated by single spaces), else 0. */
+int qnt__st_stored_checksum(const struct qnt__st_file *f, int64_t i, uint64_t *out);
+/* Hashes every tensor and compares: QNT_OK when all match,
+ * QNT_E_NOT_FOUND when there are no well-formed checksums, QNT_E_FORMAT
+ * naming the first tensor that differs (and its data's byte offset). */
+qnt_status qnt__st_verify_checksums(qnt_ctx *ctx, const struct qnt__st_file *f);
+
 /* ------------------------------------------------------------------ */
 /* Writing                                                              */
 /* ------------------------------------------------------------------ */
@@ -151,6 +161,15 @@ const char *qnt__st_metadata_get(const struct qnt__st_file *f, const char *key);
 #define QNT__ST_WRITE_SORTED 0x1u      /* the reference writer's order: dtype (descending), then name */
 #define QNT__ST_WRITE_NAMED_TEMP 0x2u  /* QNT__AFILE_NAMED_TEMP (tests) */
 #define QNT__ST_SHARDS_INDEX_IF_MANY 0x4u /* one shard: no index (Hugging Face's habit; mlx-lm always writes it) */
+/* "__metadata__" gets "qnt.xxh3_64": the XXH3-64 (seed 0) of each tensor's
+ * bytes as 16 lowercase hex digits, space-separated, in data (file) order
+ * (by data_offsets, tensors of zero bytes in header order: the reader's
+ * qnt__st_tensor_at order).
+ * The writer puts it last in "__metadata__" (replacing a value the caller
+ * set), reserves it in the header and patches it at finish. Without the
+ * flag a caller's "qnt.xxh3_64" is dropped: the writer never writes a
+ * checksum it did not compute. Sharded: each shard holds its own. */
+#define QNT__ST_WRITE_CHECKSUMS 0x8u
 
 struct qnt__st_writer;
 
@@ -247,7 +266,7 @@ qnt_status qnt__st_index_verify(qnt_ctx *ctx, struct qnt__st_index *x);
  * removed. */
 struct qnt__st_shards_opts {
 	uint64_t max_shard_bytes; /* 0: QNT__ST_DEFAULT_SHARD_BYTES */
-	uint32_t flags;           /* QNT__ST_WRITE_SORTED (within each shard), _NAMED_TEMP, _SHARDS_INDEX_IF_MANY */
+	uint32_t flags;           /* QNT__ST_WRITE_SORTED (within each shard), _NAMED_TEMP, _CHECKSUMS, _SHARDS_INDEX_IF_MANY */
 	int64_t total_parameters; /* < 0: not written */
 };
 

@@ -11,6 +11,7 @@
 #include "safetensors.h"
 
 #include "atomic_file.h"
+#include "checksum.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -151,6 +152,12 @@ struct qnt__st_writer {
 	qnt_status failed; /* sticky */
 	uint64_t written;
 	int64_t pos; /* first position in `order` whose tensor is not complete */
+	/* QNT__ST_WRITE_CHECKSUMS */
+	struct qnt__xxh3 *xs;
+	uint64_t *cksums; /* by file position */
+	int64_t hpos;     /* the file position being hashed */
+	uint64_t hin;     /* bytes of it hashed */
+	uint64_t cksum_at; /* file offset of the hex digits in the header */
 };
 
 qnt_status qnt__st_writer_create(qnt_ctx *ctx, const char *path, uint32_t flags, struct qnt__st_writer **out)
@@ -242,6 +249,23 @@ static qnt_status make_header(struct qnt__st_writer *w, char **out, size_t *len)
 {
 	json_t *root = json_object();
 	int bad = !root;
+	/* the checksums: last in "__metadata__", reserved as zeros */
+	size_t meta_len = 0, hex_len = w->ds.n ? (size_t)w->ds.n * 17 - 1 : 0;
+	json_object_del(w->ds.meta, QNT__CHECKSUM_KEY);
+	if (!bad && (w->flags & QNT__ST_WRITE_CHECKSUMS)) {
+		char *hex = malloc(hex_len + 1);
+		bad = !hex;
+		for (size_t i = 0; hex && i < hex_len; i++)
+			hex[i] = i % 17 == 16 ? ' ' : '0';
+		if (hex)
+			hex[hex_len] = '\0';
+		bad = bad || json_object_set_new(w->ds.meta, QNT__CHECKSUM_KEY, json_string(hex)) != 0;
+		free(hex);
+		char *m = bad ? NULL : json_dumps(w->ds.meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		bad = !m;
+		meta_len = m ? strlen(m) : 0;
+		free(m);
+	}
 	if (!bad && json_object_size(w->ds.meta) > 0)
 		bad = json_object_set(root, "__metadata__", w->ds.meta) != 0;
 	for (int64_t i = 0; !bad && i < w->ds.n; i++) {
@@ -280,6 +304,17 @@ static qnt_status make_header(struct qnt__st_writer *w, char **out, size_t *len)
 	}
 	memset(p + n, ' ', padded - n);
 	p[padded] = '\0';
+	if (w->flags & QNT__ST_WRITE_CHECKSUMS) {
+		/* {"__metadata__":{...,"qnt.xxh3_64":"<hex>"},... */
+		static const char lead[] = "{\"__metadata__\":";
+		const size_t at = sizeof lead - 1 + meta_len - 2 - hex_len;
+		if (strncmp(p, lead, sizeof lead - 1) != 0 || p[at - 1] != '"' || p[at + hex_len] != '"') {
+			free(p);
+			return qnt__error(w->ctx, QNT_E_BACKEND, "%s: safetensors: cannot place the checksums in the header",
+					  w->path);
+		}
+		w->cksum_at = 8 + at;
+	}
 	*out = p;
 	*len = padded;
 	return QNT_OK;
@@ -314,6 +349,9 @@ qnt_status qnt__st_writer_begin(struct qnt__st_writer *w)
 		d->begin = off;
 		off += d->nbytes;
 	}
+	if ((w->flags & QNT__ST_WRITE_CHECKSUMS) &&
+	    (!(w->cksums = calloc(w->ds.n ? (size_t)w->ds.n : 1, sizeof *w->cksums)) || !(w->xs = qnt__xxh3_new())))
+		return w->failed = qnt__error(w->ctx, QNT_E_NO_MEMORY, "%s: out of memory", w->path);
 	char *hdr = NULL;
 	size_t len = 0;
 	qnt_status st = make_header(w, &hdr, &len);
@@ -341,6 +379,29 @@ int64_t qnt__st_writer_next(struct qnt__st_writer *w)
 	return w->pos < w->ds.n ? w->order[w->pos] : -1;
 }
 
+/* Feeds bytes of data (in file order) to the checksums; n == 0 ends the
+ * tensors that are complete. */
+static void hash_data(struct qnt__st_writer *w, const unsigned char *p, size_t n)
+{
+	if (!w->xs)
+		return;
+	for (;;) {
+		while (w->hpos < w->ds.n && w->hin == w->ds.d[w->order[w->hpos]].nbytes) {
+			w->cksums[w->hpos++] = qnt__xxh3_digest(w->xs);
+			qnt__xxh3_reset(w->xs);
+			w->hin = 0;
+		}
+		if (n == 0 || w->hpos >= w->ds.n)
+			return;
+		uint64_t room = w->ds.d[w->order[w->hpos]].nbytes - w->hin;
+		size_t take = n < room ? n : (size_t)room;
+		qnt__xxh3_update(w->xs, p, take);
+		w->hin += take;
+		p += take;
+		n -= take;
+	}
+}
+
 qnt_status qnt__st_writer_write(struct qnt__st_writer *w, const void *data, size_t n)
 {
 	if (!w)
@@ -355,6 +416,7 @@ qnt_status qnt__st_writer_write(struct qnt__st_writer *w, const void *data, size
 				  w->path, n, w->ds.total - w->written, w->ds.total);
 	if ((st = qnt__afile_write(w->af, data, n)) != QNT_OK)
 		return w->failed = st;
+	hash_data(w, data, n);
 	w->written += n;
 	advance(w);
 	/* All data in: nothing more to buffer until commit. */
@@ -403,6 +465,8 @@ static void writer_free(struct qnt__st_writer *w)
 {
 	decls_free(&w->ds);
 	free(w->order);
+	free(w->cksums);
+	qnt__xxh3_free(w->xs);
 	free(w->path);
 	free(w);
 }
@@ -426,6 +490,19 @@ qnt_status qnt__st_writer_finish(struct qnt__st_writer *w)
 				"%s: safetensors: finished after %" PRIu64 " of %" PRIu64
 				" bytes of tensor data (tensor '%s' is incomplete); nothing written",
 				w->path, w->written, w->ds.total, w->ds.d[w->order[w->pos]].name);
+	}
+	if (st == QNT_OK && w->xs && w->ds.n > 0) {
+		hash_data(w, NULL, 0);
+		char *hex = malloc((size_t)w->ds.n * 17);
+		if (!hex)
+			st = qnt__error(w->ctx, QNT_E_NO_MEMORY, "%s: out of memory", w->path);
+		for (int64_t i = 0; hex && i < w->ds.n; i++) {
+			qnt__xxh3_hex(w->cksums[i], hex + 17 * i);
+			hex[17 * i + 16] = ' ';
+		}
+		if (hex)
+			st = qnt__afile_pwrite(w->af, hex, (size_t)w->ds.n * 17 - 1, w->cksum_at);
+		free(hex);
 	}
 	if (st != QNT_OK) {
 		qnt__st_writer_abort(w);
@@ -585,7 +662,7 @@ static qnt_status shard_writer(struct qnt__st_shards *s, int64_t j, struct qnt__
 	if (!path)
 		return s->failed = qnt__error(s->ctx, QNT_E_NO_MEMORY, "%s: out of memory", s->dir);
 	snprintf(path, dl + nl + 2, "%s/%s", s->dir, s->names[j]);
-	uint32_t wflags = s->o.flags & (QNT__ST_WRITE_SORTED | QNT__ST_WRITE_NAMED_TEMP);
+	uint32_t wflags = s->o.flags & (QNT__ST_WRITE_SORTED | QNT__ST_WRITE_NAMED_TEMP | QNT__ST_WRITE_CHECKSUMS);
 	struct qnt__st_writer *w = NULL;
 	qnt_status st = qnt__st_writer_create(s->ctx, path, wflags, &w);
 	free(path);

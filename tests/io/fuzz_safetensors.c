@@ -2,7 +2,8 @@
 /*
  * The safetensors reader never crashes on malformed input (run it under
  * AddressSanitizer: suite 'unit' of the ASan build does). A valid file,
- * written by libqnt's writer, is
+ * written by libqnt's writer with checksums (verified in every accepted
+ * file, with every well-formed stored checksum read), is
  *   - truncated at every length: always QNT_E_FORMAT;
  *   - changed at every header byte, to each of 20 values: QNT_OK or
  *     QNT_E_FORMAT, never anything else;
@@ -83,6 +84,12 @@ static qnt_status try_open(const char *what, const unsigned char *data, size_t n
 			qnt__st_metadata_at(f, i, &k, &v);
 			sum += strlen(k) + strlen(v);
 		}
+		/* the checksums: all well-formed ones are read, mismatches named */
+		uint64_t h;
+		for (int64_t i = 0; i < qnt__st_n_tensors(f); i++)
+			sum += qnt__st_stored_checksum(f, i, &h);
+		qnt_status vs = qnt__st_verify_checksums(NULL, f);
+		CHECK(vs == QNT_OK || vs == QNT_E_FORMAT || vs == QNT_E_NOT_FOUND, "%s: verify %d", what, vs);
 		(void)sum;
 		qnt__st_close(f);
 	} else {
@@ -117,7 +124,7 @@ static unsigned char *make_valid(const char *dir, size_t *n)
 	char path[4096];
 	snprintf(path, sizeof path, "%s/valid.safetensors", dir);
 	struct qnt__st_writer *w;
-	qnt_status st = qnt__st_writer_create(NULL, path, QNT__ST_WRITE_SORTED, &w);
+	qnt_status st = qnt__st_writer_create(NULL, path, QNT__ST_WRITE_SORTED | QNT__ST_WRITE_CHECKSUMS, &w);
 	CHECK(st == QNT_OK, "writer_create: %s", qnt__thread_error());
 	if (st != QNT_OK)
 		exit(1);

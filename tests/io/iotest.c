@@ -733,3 +733,19 @@ void iotest_gw_abort(void *w)
 {
 	qnt__gguf_writer_abort(w);
 }
+
+/* ---- safetensors checksums ---- */
+
+IOTEST_API int iotest_st_stored_checksum(void *f, int64_t i, uint64_t *out);
+IOTEST_API int iotest_st_verify_checksums(void *f);
+
+int iotest_st_stored_checksum(void *f, int64_t i, uint64_t *out)
+{
+	return qnt__st_stored_checksum(f, i, out);
+}
+
+int iotest_st_verify_checksums(void *f)
+{
+	qnt__clear_error(NULL);
+	return qnt__st_verify_checksums(NULL, f);
+}

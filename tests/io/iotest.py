@@ -17,6 +17,7 @@ STATUS_NAMES = {0: "QNT_OK", -1: "QNT_E_INVALID_ARG", -2: "QNT_E_NO_MEMORY", -3:
 WRITE_SORTED = 0x1
 WRITE_NAMED_TEMP = 0x2
 SHARDS_INDEX_IF_MANY = 0x4
+WRITE_CHECKSUMS = 0x8
 INDEX_OPEN_ALL = 0x1
 AFILE_NAMED_TEMP = 0x1
 
@@ -120,6 +121,8 @@ for name, res, args in [
     ("iotest_af_temp_path", cp, [vp]),
     ("iotest_af_commit", ctypes.c_int, [vp]),
     ("iotest_af_abort", None, [vp]),
+    ("iotest_st_stored_checksum", ctypes.c_int, [vp, i64, ctypes.POINTER(u64)]),
+    ("iotest_st_verify_checksums", ctypes.c_int, [vp]),
 ]:
     _fn(name, res, *args)
 
@@ -235,6 +238,13 @@ class StFile:
         t = Tensor()
         check(_lib.iotest_st_tensor(self.h, i, ctypes.byref(t)))
         return _tensor(t)
+
+    def stored_checksum(self, i):
+        v = u64()
+        return v.value if _lib.iotest_st_stored_checksum(self.h, i, ctypes.byref(v)) else None
+
+    def verify(self):
+        return _lib.iotest_st_verify_checksums(self.h)
 
     def metadata(self):
         out = []

@@ -30,7 +30,13 @@ core) in the project venv.
    index reader; index errors (missing tensor, tensor in two shards, tensor
    not in the index, missing shard, bad shard names, bad JSON) are caught,
    lazily or with OPEN_ALL.
-6. Atomic output: an abandoned writer, an incomplete finish, a write failure
+6. Checksums (WRITE_CHECKSUMS): "qnt.xxh3_64" in "__metadata__" holds, in
+   the package's data order (offset_keys), libxxhash's one-shot XXH3_64bits
+   of each tensor's bytes (the writer hashes the chunks as they come); with
+   the sorted layout the file is byte for byte the package's output for
+   that metadata; the reader's stored_checksum and verify agree, a flipped
+   data byte is named; each shard of a sharded save holds its own.
+7. Atomic output: an abandoned writer, an incomplete finish, a write failure
    injected with RLIMIT_FSIZE (a real EFBIG), a rename that fails, and a
    process killed mid-write leave no file at the destination and no
    temporary file (both O_TMPFILE and named temporary files), and an
@@ -49,8 +55,8 @@ import tempfile
 import textwrap
 
 from iotest import (E_BAD_SHAPE, E_FORMAT, E_INVALID_ARG, E_IO, E_NOT_FOUND, INDEX_OPEN_ALL,
-                    SHARDS_INDEX_IF_MANY, WRITE_NAMED_TEMP, WRITE_SORTED, AFILE_NAMED_TEMP, Index, QntError,
-                    StFile, Writer, check, dtype_names, last_error, lib, open_status, require)
+                    SHARDS_INDEX_IF_MANY, WRITE_CHECKSUMS, WRITE_NAMED_TEMP, WRITE_SORTED, AFILE_NAMED_TEMP, Index,
+                    QntError, StFile, Writer, check, dtype_names, last_error, lib, open_status, require, xxh3_ref)
 
 np = require("numpy")
 require("safetensors")
@@ -837,6 +843,100 @@ def test_hf_index(rng, arrays):
 
 
 # ---------------------------------------------------------------------------
+# Checksums
+
+def data_order(path):
+    """Tensor names by data_offsets, ties (tensors of zero bytes) in header
+    order: offset_keys orders ties at random."""
+    raw = open(path, "rb").read()
+    hdr = json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])
+    ents = [(v["data_offsets"], i, k) for i, (k, v) in enumerate(hdr.items()) if k != "__metadata__"]
+    return [k for _, _, k in sorted(ents)]
+
+
+def test_checksums(rng, arrays):
+    print("checksums:")
+    nf = len(FAILURES)
+    desc = describe(arrays)
+    names = list(desc)
+    for flags in (WRITE_CHECKSUMS, WRITE_CHECKSUMS | WRITE_SORTED):
+        path = os.path.join(TMP, f"ck-{flags}.safetensors")
+        order = names[:]
+        random.Random(flags).shuffle(order)
+        meta = {"format": "mlx", "qnt.xxh3_64": "a value of the caller's, replaced"}
+        write_with_libqnt(path, arrays, meta, flags, order, rng, chunked=True)
+        got, gmeta, _ = ref_load(path)
+        expect(got == desc, f"flags {flags}: package reads other content")
+        keys = data_order(path)
+        want = " ".join(f"{xxh3_ref(desc[k][2]):016x}" for k in keys)
+        raw = open(path, "rb").read()
+        hmeta = json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])["__metadata__"]
+        expect(list(hmeta) == ["format", "qnt.xxh3_64"] and gmeta == hmeta and gmeta["qnt.xxh3_64"] == want,
+               f"flags {flags}: checksums {list(hmeta)} "
+               f"{[(k, a, b) for k, a, b in zip(keys, gmeta.get('qnt.xxh3_64', '').split(), want.split()) if a != b][:3]}")
+        with StFile(path) as f:
+            ts = f.tensors()
+            expect([t["name"] for t in ts] == keys or not flags & WRITE_SORTED, "data order")
+            expect([f.stored_checksum(i) for i in range(len(ts))] == [xxh3_ref(t["data"]) for t in ts],
+                   f"flags {flags}: stored_checksum")
+            expect(f.verify() == 0, f"flags {flags}: verify {last_error()}")
+            victim = max(ts, key=lambda t: t["nbytes"])
+        raw = bytearray(open(path, "rb").read())
+        raw[victim["file_offset"] + victim["nbytes"] - 1] ^= 1
+        with StFile("flipped.safetensors", raw) as f:
+            st, msg = f.verify(), last_error()
+            expect(st == E_FORMAT and f"tensor '{victim['name']}'" in msg and
+                   f"(at byte offset {victim['file_offset']})" in msg, f"flipped: {st} {msg}")
+        if flags & WRITE_SORTED:
+            print(f"    {msg}")
+    # sorted, checksums the only metadata: byte for byte the package's file
+    path = os.path.join(TMP, "ck-ref.safetensors")
+    write_with_libqnt(path, arrays, None, WRITE_CHECKSUMS | WRITE_SORTED)
+    _, gmeta, keys = ref_load(path)
+    expect(open(path, "rb").read() == ref_save(arrays, metadata=gmeta), "checksummed file differs from the package's")
+    # edge cases: no tensors (an empty entry), a zero-size tensor; no flag drops a caller's entry
+    for arrs in ({}, {"z": np.zeros((0, 2), np.float32), "a": np.arange(3, dtype=np.int8)}):
+        write_with_libqnt(path, arrs, None, WRITE_CHECKSUMS)
+        _, gmeta, keys = ref_load(path)
+        expect(gmeta == {"qnt.xxh3_64": " ".join(f"{xxh3_ref(describe(arrs)[k][2]):016x}" for k in keys)},
+               f"edge {list(arrs)}: {gmeta}")
+        with StFile(path) as f:
+            expect(f.verify() == 0, f"edge {list(arrs)}: verify {last_error()}")
+    write_with_libqnt(path, arrays, {"qnt.xxh3_64": "stale", "k": "v"}, 0)
+    _, gmeta, _ = ref_load(path)
+    expect(gmeta == {"k": "v"}, f"no flag: {gmeta}")
+    with StFile(path) as f:
+        expect(f.stored_checksum(0) is None and f.verify() == E_NOT_FOUND, "no checksums")
+    # malformed entries are not used
+    for bad in ("0" * 15, ("0" * 16 + " ") * (len(names) - 1) + "0" * 15 + "G", ("0" * 16 + "  ") * len(names)):
+        write_with_libqnt(path, arrays, {"qnt.xxh3_64": bad}, 0)
+        raw = open(path, "rb").read()
+        hl = struct.unpack("<Q", raw[:8])[0]
+        hdr = json.loads(raw[8:8 + hl])
+        hdr["__metadata__"] = {"qnt.xxh3_64": bad}
+        with StFile("bad.safetensors", blob(hdr, raw[8 + hl:])) as f:
+            expect(f.stored_checksum(0) is None and f.verify() == E_NOT_FOUND, f"malformed entry {bad[:20]!r}")
+    # sharded: each shard has its own
+    d = os.path.join(TMP, "ck-shards")
+    os.mkdir(d)
+    w = Writer(d, WRITE_CHECKSUMS, shards=True, max_shard_bytes=1000)
+    for n in names:
+        check(w.add(n, desc[n][0], desc[n][1]))
+    while True:
+        i = w.next()
+        if i < 0:
+            break
+        check(w.write_tensor(i, desc[names[i]][2]))
+    check(w.finish())
+    shards = sorted(x for x in os.listdir(d) if x.endswith(".safetensors"))
+    for sh in shards:
+        _, gmeta, keys = ref_load(os.path.join(d, sh))
+        expect(gmeta.get("qnt.xxh3_64") == " ".join(f"{xxh3_ref(desc[k][2]):016x}" for k in keys), f"shard {sh}")
+    print(f"    {len(shards)} shards, each with its own checksums")
+    print(f"  {status_since(nf)}")
+
+
+# ---------------------------------------------------------------------------
 # Atomic output
 
 SUB = textwrap.dedent("""
@@ -999,6 +1099,7 @@ def main():
         test_fuzz_agreement(rng, arrays)
         sharded = test_shards(rng)
         test_hf_index(rng, sharded)
+        test_checksums(rng, arrays)
         test_atomic()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
