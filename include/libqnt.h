@@ -679,6 +679,125 @@ QNT_API uint64_t qnt_cpu_features(void);
  * for a bit libqnt does not define. Thread-safety: any thread. Since: 1.0 */
 QNT_API const char *qnt_cpu_feature_name(uint64_t bit);
 
+/* ------------------------------------------------------------------------ */
+/* Recipes                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* A recipe says which format each tensor of a model gets: a default type, an
+ * ordered list of rules (conditions on the tensor's name, kind, layer and
+ * position, and on the model: arch, experts, GQA, tied embeddings; then a
+ * type, "default" or "keep"), a fallback table for rows that do not fit a
+ * type's block, and the general.file_type to write. Presets reproduce
+ * llama-quantize's file types ("Q4_K_M", "IQ4_XS", ...; checked against
+ * llama.cpp's llama_model_quantize) and mlx-lm's mixed recipes
+ * ("mixed_4_6", ...). Recipes are data: a preset prints as JSON
+ * (qnt_recipe_to_json) that qnt_recipe_parse reads back; the format is
+ * documented in docs/recipes.md. A recipe is immutable once made. */
+typedef struct qnt_recipe qnt_recipe; /* opaque */
+
+/* Returns: the number of presets. Thread-safety: any thread. Since: 1.0 */
+QNT_API int32_t qnt_recipe_count_presets(void);
+
+/* Returns: the name of the index-th preset ("Q4_K_M", "mixed_4_6"), static
+ * storage, or NULL out of range. Thread-safety: any thread. Since: 1.0 */
+QNT_API const char *qnt_recipe_preset_name(int32_t index);
+
+/* Makes a preset, by name, case-insensitively ("q4_k_m"; "Q4_K" is
+ * llama-quantize's alias of "Q4_K_M", likewise Q3_K and Q5_K).
+ * Returns: QNT_OK and *out, QNT_E_NOT_FOUND (no such preset),
+ * QNT_E_INVALID_ARG, QNT_E_NO_MEMORY; the message is in
+ * qnt_ctx_last_error(NULL). Thread-safety: any thread. Since: 1.0 */
+QNT_API qnt_status qnt_recipe_preset(const char *name, qnt_recipe **out);
+
+/* The recipe of one type: every tensor of 2 or more dimensions whose source
+ * is f32, f16 or bf16 and whose row length is a multiple of the type's block
+ * becomes `type`; every other tensor stays as it is (and the plan says why).
+ * Returns: QNT_OK and *out, QNT_E_UNKNOWN_TYPE, QNT_E_UNSUPPORTED (not a
+ * weight format: q8_K, q8_1), QNT_E_INVALID_ARG, QNT_E_NO_MEMORY.
+ * Thread-safety: any thread. Since: 1.0 */
+QNT_API qnt_status qnt_recipe_from_type(qnt_type type, qnt_recipe **out);
+
+/* Parses a JSON recipe of `len` bytes. `source_name` (e.g. the file name,
+ * may be NULL) starts every error message, which also names the rule index
+ * and key at fault: "my.json: rule 3: bad regex in \"match\" ...".
+ * Returns: QNT_OK and *out, QNT_E_FORMAT (bad JSON, unknown key, bad value or
+ * regex), QNT_E_UNKNOWN_TYPE (unknown type name), QNT_E_UNSUPPORTED (not a
+ * weight format), QNT_E_INVALID_ARG, QNT_E_NO_MEMORY.
+ * Thread-safety: per-ctx (NULL: any thread). Since: 1.0 */
+QNT_API qnt_status qnt_recipe_parse(qnt_ctx *ctx, const char *json, size_t len, const char *source_name,
+				    qnt_recipe **out);
+
+/* Reads and parses a JSON recipe file (errors name the path).
+ * Returns: as qnt_recipe_parse, and QNT_E_NOT_FOUND, QNT_E_IO.
+ * Thread-safety: per-ctx (NULL: any thread). Since: 1.0 */
+QNT_API qnt_status qnt_recipe_load_file(qnt_ctx *ctx, const char *path, qnt_recipe **out);
+
+/* Frees a recipe; NULL is a no-op. Thread-safety: must not race with any
+ * other use of `r`. Since: 1.0 */
+QNT_API void qnt_recipe_free(qnt_recipe *r);
+
+/* The recipe as JSON text (NUL-terminated, *out allocated with malloc: free
+ * it with qnt_recipe_free_string), which qnt_recipe_parse turns back into a
+ * recipe that plans the same way.
+ * Returns: QNT_OK, QNT_E_INVALID_ARG, QNT_E_NO_MEMORY.
+ * Thread-safety: per-ctx (NULL: any thread). Since: 1.0 */
+QNT_API qnt_status qnt_recipe_to_json(qnt_ctx *ctx, const qnt_recipe *r, char **out);
+
+/* Frees a string returned by qnt_recipe_to_json; NULL is a no-op.
+ * Thread-safety: any thread. Since: 1.0 */
+QNT_API void qnt_recipe_free_string(char *s);
+
+/* Returns: the recipe's name ("Q4_K_M", "type q4_0", the "name" of a JSON
+ * file or its source name), owned by r; "" for NULL. Thread-safety: any
+ * thread. Since: 1.0 */
+QNT_API const char *qnt_recipe_name(const qnt_recipe *r);
+
+/* Returns: the value for GGUF's general.file_type (a LLAMA_FTYPE_*): the
+ * preset's (15 for Q4_K_M), a JSON recipe's "file_type", else derived from
+ * its default type (docs/recipes.md: q4_K gives 14, Q4_K_S), and 1024
+ * (LLAMA_FTYPE_GUESSED) when there is none (MLX formats, NULL).
+ * general.quantization_version is 2 with every recipe.
+ * Thread-safety: any thread. Since: 1.0 */
+QNT_API uint32_t qnt_recipe_file_type(const qnt_recipe *r);
+
+#define QNT_RECIPE_NAMES_GGUF 0 /* "blk.3.attn_v.weight", "token_embd.weight", "output.weight" */
+#define QNT_RECIPE_NAMES_HF 1   /* "model.layers.3.self_attn.v_proj.weight", "lm_head.weight" */
+
+#define QNT_RECIPE_MODEL_IMATRIX 0x1u /* an importance matrix will be used */
+
+/* What a plan needs to know of the model. */
+typedef struct qnt_recipe_model {
+	uint32_t struct_size; /* sizeof(qnt_recipe_model) as seen by the caller */
+	uint32_t name_style;  /* QNT_RECIPE_NAMES_* */
+	int64_t n_layer;      /* block count, 0 if unknown */
+	int64_t n_expert;     /* experts per MoE layer; 0 or 1: dense */
+	int64_t n_head;       /* attention heads, 0 if unknown */
+	int64_t n_head_kv;    /* key/value heads, 0 if unknown */
+	const char *arch;     /* GGUF general.architecture or HF model_type; may be NULL */
+	uint32_t flags;       /* QNT_RECIPE_MODEL_* */
+	uint32_t reserved;    /* zero */
+} qnt_recipe_model;
+#define QNT_RECIPE_MODEL_INIT { sizeof(qnt_recipe_model), QNT_RECIPE_NAMES_GGUF, 0, 0, 0, 0, NULL, 0, 0 }
+
+#define QNT_RECIPE_KEEP 0x1u     /* left as it is: 1-D, not a float source, a "keep" rule, no fit */
+#define QNT_RECIPE_FALLBACK 0x2u /* the row length did not fit the type the rule asked for */
+#define QNT_RECIPE_REASON_SIZE 96 /* bytes of one reason, NUL included */
+
+/* Plans a whole model at once (some of llama-quantize's choices depend on
+ * counts over the model). Tensor i has name names[i], n_dims[i] dimensions
+ * (1 to 4) of sizes ne[4*i .. 4*i+3] (ne[4*i] is the row length; unused
+ * sizes are ignored) and source type src_types[i]. For each it writes
+ * types[i] (the chosen type; the source type when kept), flags[i]
+ * (QNT_RECIPE_*; may be NULL) and reasons[i * QNT_RECIPE_REASON_SIZE ...]
+ * (NULL, or n * QNT_RECIPE_REASON_SIZE bytes: "rule 14: q6_K (attn_v, more
+ * bits)", "fallback: 2880 % 256 != 0 for q4_K -> q5_0").
+ * Returns: QNT_OK, QNT_E_INVALID_ARG (NULL pointers, n < 0, bad dimensions,
+ * unknown flags or name style, reserved not zero), QNT_E_STRUCT_TOO_NEW,
+ * QNT_E_NO_MEMORY. Thread-safety: per-ctx (NULL: any thread). Since: 1.0 */
+QNT_API qnt_status qnt_recipe_plan(qnt_ctx *ctx, const qnt_recipe *r, const qnt_recipe_model *model, int64_t n,
+				   const char *const *names, const uint32_t *n_dims, const int64_t *ne,
+				   const qnt_type *src_types, qnt_type *types, uint32_t *flags, char *reasons);
+
 #ifdef __cplusplus
 }
 #endif
