@@ -737,15 +737,11 @@ QNT_API qnt_status qnt_recipe_load_file(qnt_ctx *ctx, const char *path, qnt_reci
 QNT_API void qnt_recipe_free(qnt_recipe *r);
 
 /* The recipe as JSON text (NUL-terminated, *out allocated with malloc: free
- * it with qnt_recipe_free_string), which qnt_recipe_parse turns back into a
+ * it with qnt_free), which qnt_recipe_parse turns back into a
  * recipe that plans the same way.
  * Returns: QNT_OK, QNT_E_INVALID_ARG, QNT_E_NO_MEMORY.
  * Thread-safety: per-ctx (NULL: any thread). Since: 1.0 */
 QNT_API qnt_status qnt_recipe_to_json(qnt_ctx *ctx, const qnt_recipe *r, char **out);
-
-/* Frees a string returned by qnt_recipe_to_json; NULL is a no-op.
- * Thread-safety: any thread. Since: 1.0 */
-QNT_API void qnt_recipe_free_string(char *s);
 
 /* Returns: the recipe's name ("Q4_K_M", "type q4_0", the "name" of a JSON
  * file or its source name), owned by r; "" for NULL. Thread-safety: any
@@ -797,6 +793,240 @@ typedef struct qnt_recipe_model {
 QNT_API qnt_status qnt_recipe_plan(qnt_ctx *ctx, const qnt_recipe *r, const qnt_recipe_model *model, int64_t n,
 				   const char *const *names, const uint32_t *n_dims, const int64_t *ne,
 				   const qnt_type *src_types, qnt_type *types, uint32_t *flags, char *reasons);
+
+/* ------------------------------------------------------------------------ */
+/* Models                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* A model file opened for reading: a GGUF file, a safetensors file, a
+ * folder of safetensors shards with model.safetensors.index.json (Hugging
+ * Face layout) or an mlx-lm folder (config.json with "quantization"). The
+ * whole file (every shard) is validated when it is opened: after that no
+ * read can go outside the data. Tensors are mapped, not copied: a model
+ * larger than memory opens in constant memory, and pages are read as the
+ * tensors are used.
+ *
+ * Shapes are given outermost first, as numpy and safetensors give them:
+ * shape[n_dims - 1] is the row length (GGUF's ne[0]). A GGUF tensor of
+ * ne = {4096, 11008} has shape {11008, 4096}: 11008 rows of 4096.
+ *
+ * An MLX quantized module P is one tensor, "P.weight", whose type is the
+ * MLX format (qnt_mlx_type) and whose shape is the float shape; its
+ * scales and biases are not listed apart. */
+typedef struct qnt_model qnt_model; /* opaque; immutable once opened */
+
+#define QNT_MODEL_GGUF 1        /* a GGUF file (version 2 or 3) */
+#define QNT_MODEL_SAFETENSORS 2 /* a .safetensors file, or a folder / index of shards */
+#define QNT_MODEL_MLX 3         /* an mlx-lm folder (config.json + safetensors) */
+
+#define QNT_MAX_DIMS 8
+
+typedef struct qnt_tensor_info {
+	uint32_t struct_size;  /* set by the caller: sizeof(qnt_tensor_info) */
+	int32_t n_dims;        /* 0 (a scalar) .. QNT_MAX_DIMS */
+	const char *name;      /* owned by the model */
+	qnt_type type;         /* the libqnt format of the data, or QNT_TYPE_INVALID for
+				  storage types that are not formats (integers, bool, fp8) */
+	int32_t reserved;      /* zero */
+	const char *dtype;     /* the file's name of the type: "q4_K", "F32", "I64",
+				  "mlx:affine:4:64:bf16"; owned by the model */
+	int64_t shape[QNT_MAX_DIMS]; /* outermost first; 1 beyond n_dims */
+	int64_t n_elements;
+	uint64_t nbytes;       /* bytes of data in the file (all three planes for MLX) */
+	const char *file;      /* the file (shard) that holds the data; owned by the model */
+	uint64_t offset;       /* byte offset of the data (the codes for MLX) in that file */
+} qnt_tensor_info;
+
+/* Opens a model. The format is found from the path: a file starting with
+ * "GGUF", a .safetensors file, a model.safetensors.index.json, or a folder
+ * holding one of those (with config.json saying "quantization": an MLX
+ * folder). `ctx` (may be NULL) only receives the error message.
+ * Returns: QNT_OK and *out, QNT_E_INVALID_ARG, QNT_E_NOT_FOUND, QNT_E_IO,
+ * QNT_E_FORMAT (malformed file: the message names the file, the item and
+ * its byte offset), QNT_E_UNSUPPORTED (a file that is none of these),
+ * QNT_E_NO_MEMORY. Thread-safety: per-ctx (NULL: any thread). Since: 1.0 */
+QNT_API qnt_status qnt_model_open(qnt_ctx *ctx, const char *path, qnt_model **out);
+
+/* Closes a model; NULL is a no-op. Every pointer it returned becomes
+ * invalid. Thread-safety: must not race with any other use of `m`.
+ * Since: 1.0 */
+QNT_API void qnt_model_close(qnt_model *m);
+
+/* Returns: QNT_MODEL_* (0 for NULL). Thread-safety: any thread.
+ * Since: 1.0 */
+QNT_API int32_t qnt_model_format(const qnt_model *m);
+
+/* Returns: the number of tensors (0 for NULL). Tensors are enumerated in
+ * file order (GGUF: tensor-info order; safetensors: data order, shard by
+ * shard). Thread-safety: any thread. Since: 1.0 */
+QNT_API int64_t qnt_model_tensor_count(const qnt_model *m);
+
+/* Fills `info` for tensor `index` (the caller sets info->struct_size).
+ * Returns: QNT_OK, QNT_E_NOT_FOUND (index out of range),
+ * QNT_E_INVALID_ARG. Thread-safety: any thread. Since: 1.0 */
+QNT_API qnt_status qnt_model_tensor_info(const qnt_model *m, int64_t index, qnt_tensor_info *info);
+
+/* Returns: the index of the tensor named `name`, or -1. Thread-safety: any
+ * thread. Since: 1.0 */
+QNT_API int64_t qnt_model_find_tensor(const qnt_model *m, const char *name);
+
+/* Reads rows [row0, row0 + n_rows) of tensor `index` as floats (the
+ * tensor's rows are its elements in groups of the row length; a 1-D tensor
+ * is one row): dequantized with qnt_dequantize for every libqnt format,
+ * converted for the integer storage types. `out` receives n_rows * row
+ * length floats. Runs on the context's threads.
+ * Returns: QNT_OK, QNT_E_INVALID_ARG, QNT_E_NOT_FOUND (index),
+ * QNT_E_BAD_SHAPE (rows out of range), QNT_E_UNSUPPORTED (a type libqnt
+ * cannot read as floats: bool, complex). Thread-safety: per-ctx (NULL: any
+ * thread). Since: 1.0 */
+QNT_API qnt_status qnt_model_read_rows(qnt_ctx *ctx, const qnt_model *m, int64_t index, int64_t row0,
+				       int64_t n_rows, float *out);
+
+/* The model's metadata as a JSON object, in a string the caller frees with
+ * qnt_free(): GGUF key/value pairs (arrays as JSON arrays; with
+ * max_array >= 0 an array of more elements is given as
+ * {"type": "ARRAY", "elem_type": "STRING", "n": N, "head": [first max_array]}),
+ * safetensors "__metadata__", and for folders "config.json" as an object.
+ * Returns: QNT_OK and *json, QNT_E_INVALID_ARG, QNT_E_NO_MEMORY.
+ * Thread-safety: any thread. Since: 1.0 */
+QNT_API qnt_status qnt_model_metadata_json(const qnt_model *m, int64_t max_array, char **json);
+
+/* The integrity checksum of tensor `index`: *stored is what the file
+ * records (libqnt writes the XXH3-64 of every tensor's bytes into the files
+ * it writes), *actual what the data hashes to now. Either may be NULL.
+ * Returns: QNT_OK (then they are compared by the caller), QNT_E_NOT_FOUND
+ * (index out of range, or the file records no checksum: *actual is still
+ * set), QNT_E_INVALID_ARG. Thread-safety: any thread. Since: 1.0 */
+QNT_API qnt_status qnt_model_tensor_checksum(const qnt_model *m, int64_t index, uint64_t *stored,
+					     uint64_t *actual);
+
+/* Frees a string or buffer libqnt allocated for the caller (JSON texts);
+ * NULL is a no-op. Thread-safety: any thread. Since: 1.0 */
+QNT_API void qnt_free(void *p);
+
+/* ------------------------------------------------------------------------ */
+/* Model quantization                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* qnt_model_quantize reads a model (any qnt_model_open input), chooses a
+ * format for every tensor with a recipe (see Recipes), and writes a GGUF
+ * file or an MLX folder, streaming: tensor by tensor, and row slab by row
+ * slab within a tensor, so that memory stays under opts->max_memory
+ * whatever the model's size. Each slab is read as floats (dequantized when
+ * the source is quantized: the report says so), quantized on the context's
+ * threads, compared with its source for the report, and written; the
+ * output's bytes do not depend on the thread count. The output is atomic:
+ * temporary files, fsync, rename; a failure leaves nothing at `out`.
+ *
+ * GGUF output keeps the source's metadata (GGUF source) or carries the
+ * safetensors metadata and config.json, sets general.file_type and
+ * general.quantization_version as llama-quantize does, and records
+ * "qnt.xxh3_64", the XXH3-64 of every tensor's bytes (qnt_model_tensor_checksum). */
+
+typedef struct qnt_report qnt_report; /* opaque: per-tensor outcome */
+
+/* Progress: called on the calling thread after each slab, with the bytes
+ * of source data done and in all, and the tensor being worked on. */
+typedef void (*qnt_progress_fn)(void *user, uint64_t done, uint64_t total, const char *tensor);
+
+#define QNT_OUTPUT_AUTO 0 /* from `out`: "*.gguf" -> GGUF, otherwise an MLX folder */
+
+#define QNT_MQ_FLAG_NO_CHECKSUMS 0x1u /* do not record checksums */
+#define QNT_MQ_FLAG_NO_METRICS 0x2u   /* skip the error metrics (faster) */
+
+typedef struct qnt_model_quantize_opts {
+	uint32_t struct_size;      /* set by qnt_model_quantize_opts_init */
+	int32_t output_format;     /* QNT_OUTPUT_AUTO, QNT_MODEL_GGUF or QNT_MODEL_MLX */
+	const qnt_recipe *recipe;       /* required: qnt_recipe_preset, _from_type, _parse */
+	const qnt_imatrix *imatrix;      /* NULL: no importance weights */
+	uint64_t max_memory;       /* bytes of buffers at most; 0: the default (see below) */
+	uint32_t flags;            /* QNT_MQ_FLAG_* */
+	int32_t reserved0;         /* zero */
+	qnt_progress_fn progress;  /* NULL: none */
+	void *progress_user;
+	uint64_t max_shard_bytes;  /* MLX output: 0 = 5 GiB as mlx-lm */
+} qnt_model_quantize_opts;
+
+/* Fills opts with the defaults (struct_size set). Thread-safety: any
+ * thread. Since: 1.0 */
+QNT_API void qnt_model_quantize_opts_init(qnt_model_quantize_opts *opts);
+
+/* The default memory limit: 256 MiB, or what one row of the widest tensor
+ * needs if that is more. With max_memory set, a slab is as many rows as fit
+ * in about a third of it (source floats, output and check buffers); a
+ * single row that does not fit is QNT_E_NO_MEMORY with the tensor named.
+ *
+ * Returns: QNT_OK (and *report, if report is not NULL, to free with
+ * qnt_report_free), QNT_E_INVALID_ARG, QNT_E_STRUCT_TOO_NEW, the statuses of
+ * qnt_model_open for `in`, QNT_E_UNSUPPORTED (a type the output cannot hold:
+ * a GGUF format in an MLX folder or the reverse), QNT_E_IO, QNT_E_NO_MEMORY.
+ * Thread-safety: per-ctx (NULL: any thread). Since: 1.0 */
+QNT_API qnt_status qnt_model_quantize(qnt_ctx *ctx, const char *in, const char *out,
+				      const qnt_model_quantize_opts *opts, qnt_report **report);
+
+/* Writes every tensor of `in` that holds floats or a libqnt format as
+ * `type` (QNT_TYPE_F32, QNT_TYPE_F16 or QNT_TYPE_BF16) to a GGUF file
+ * `out`, other tensors as they are; opts as qnt_model_quantize (recipe
+ * ignored). Returns: as qnt_model_quantize. Thread-safety: per-ctx.
+ * Since: 1.0 */
+QNT_API qnt_status qnt_model_dequantize(qnt_ctx *ctx, const char *in, const char *out, qnt_type type,
+					const qnt_model_quantize_opts *opts, qnt_report **report);
+
+/* Compares two models tensor by tensor (same names; tensors only in one
+ * are listed with QNT_REPORT_ONLY_IN_A/B), as floats: relative RMSE of B
+ * against A, max abs error, cosine similarity. importance: NULL or an
+ * imatrix that weights the columns. Bounded memory as above (max_memory 0:
+ * the default). Returns: QNT_OK and *report, or the statuses of
+ * qnt_model_open and QNT_E_BAD_SHAPE (a tensor of the same name and another
+ * shape is reported, not an error). Thread-safety: per-ctx. Since: 1.0 */
+QNT_API qnt_status qnt_model_compare(qnt_ctx *ctx, const qnt_model *a, const qnt_model *b,
+				     const qnt_imatrix *importance, uint64_t max_memory, qnt_report **report);
+
+/* What happened to one tensor. */
+#define QNT_REPORT_KEPT 0x1u        /* copied as it was */
+#define QNT_REPORT_FALLBACK 0x2u    /* the recipe's format did not fit the rows: another chosen */
+#define QNT_REPORT_REQUANTIZED 0x4u /* the source was quantized: dequantized first */
+#define QNT_REPORT_IMPORTANCE 0x8u  /* quantized with importance weights (and metrics weighted) */
+#define QNT_REPORT_ONLY_IN_A 0x10u  /* compare: tensor only in the first model */
+#define QNT_REPORT_ONLY_IN_B 0x20u  /* compare: tensor only in the second model */
+#define QNT_REPORT_SHAPE_DIFFERS 0x40u /* compare: same name, other shape (no metrics) */
+#define QNT_REPORT_CONVERTED 0x80u  /* a format to format conversion (exact where qnt_convert_kind says) */
+
+typedef struct qnt_report_entry {
+	uint32_t struct_size;    /* set by the caller */
+	uint32_t flags;          /* QNT_REPORT_* */
+	const char *name;        /* owned by the report */
+	const char *src_dtype;   /* "F16", "q4_K", ... */
+	const char *dtype;       /* the output's ("q4_K", "mlx:affine:4:64:bf16", "F32") */
+	qnt_type src_type;       /* QNT_TYPE_INVALID for non-format storage */
+	qnt_type type;
+	int64_t n_elements;
+	uint64_t nbytes;         /* bytes written */
+	double bits_per_weight;  /* 8 * nbytes / n_elements */
+	double rel_rmse;         /* sqrt(sum w (x - y)^2 / sum w x^2); NaN when not measured */
+	double max_abs_err;      /* NaN when not measured */
+	double cosine;           /* NaN when not measured */
+	double seconds;          /* wall time spent on the tensor */
+	const char *reason;      /* why this format ("rule 3: ...", "fallback: ..."); owned by the report */
+} qnt_report_entry;
+
+/* Returns: the number of entries (0 for NULL). Thread-safety: any thread.
+ * Since: 1.0 */
+QNT_API int64_t qnt_report_count(const qnt_report *r);
+
+/* Fills `e` (the caller sets e->struct_size) with entry `index`.
+ * Returns: QNT_OK, QNT_E_NOT_FOUND, QNT_E_INVALID_ARG. Thread-safety: any
+ * thread. Since: 1.0 */
+QNT_API qnt_status qnt_report_entry_at(const qnt_report *r, int64_t index, qnt_report_entry *e);
+
+/* The report as JSON ({"tensors": [...], "totals": {...}}), in a string
+ * freed with qnt_free(). Returns: QNT_OK, QNT_E_INVALID_ARG,
+ * QNT_E_NO_MEMORY. Thread-safety: any thread. Since: 1.0 */
+QNT_API qnt_status qnt_report_json(const qnt_report *r, char **json);
+
+/* Frees a report; NULL is a no-op. Thread-safety: must not race with other
+ * uses of `r`. Since: 1.0 */
+QNT_API void qnt_report_free(qnt_report *r);
 
 #ifdef __cplusplus
 }

@@ -124,37 +124,39 @@ static void run_rows(qnt_ctx *ctx, struct run *r)
 	qnt__pool_run(ctx->pool, (r->nrows + r->rows_per_chunk - 1) / r->rows_per_chunk, run_chunk, r);
 }
 
-QNT_API qnt_status qnt_mlx_quantize(qnt_ctx *ctx, const qnt_mlx_params *p, const void *src, int64_t nrows,
-				    int64_t n_per_row, uint32_t *wq, void *scales, void *biases)
+qnt_status qnt__mlx_quantize_c(qnt_ctx *c, const qnt_mlx_params *p, const void *src, int64_t nrows,
+			       int64_t n_per_row, uint32_t *wq, void *scales, void *biases)
 {
 	static const char fn[] = "qnt_mlx_quantize";
 	struct qnt__mlx_fmt f;
-	qnt_status st;
-	qnt_ctx *c = qnt__ctx_acquire(ctx, &st);
-	if (!c)
-		return st;
-	st = check_params(c, fn, p, &f);
+	qnt_status st = check_params(c, fn, p, &f);
 	if (st == QNT_OK)
 		st = check_buffers(c, fn, &f, src, "src", wq, scales, biases, nrows, n_per_row);
 	if (st == QNT_OK) {
 		struct run r = { &f, 1, src, NULL, wq, scales, biases, nrows, n_per_row, 0 };
 		run_rows(c, &r);
 	}
-	qnt__ctx_release(c);
 	return st;
 }
 
-QNT_API qnt_status qnt_mlx_dequantize(qnt_ctx *ctx, const qnt_mlx_params *p, const uint32_t *wq,
-				      const void *scales, const void *biases, int64_t nrows, int64_t n_per_row,
-				      void *dst)
+QNT_API qnt_status qnt_mlx_quantize(qnt_ctx *ctx, const qnt_mlx_params *p, const void *src, int64_t nrows,
+				    int64_t n_per_row, uint32_t *wq, void *scales, void *biases)
 {
-	static const char fn[] = "qnt_mlx_dequantize";
-	struct qnt__mlx_fmt f;
 	qnt_status st;
 	qnt_ctx *c = qnt__ctx_acquire(ctx, &st);
 	if (!c)
 		return st;
-	st = check_params(c, fn, p, &f);
+	st = qnt__mlx_quantize_c(c, p, src, nrows, n_per_row, wq, scales, biases);
+	qnt__ctx_release(c);
+	return st;
+}
+
+qnt_status qnt__mlx_dequantize_c(qnt_ctx *c, const qnt_mlx_params *p, const uint32_t *wq, const void *scales,
+				 const void *biases, int64_t nrows, int64_t n_per_row, void *dst)
+{
+	static const char fn[] = "qnt_mlx_dequantize";
+	struct qnt__mlx_fmt f;
+	qnt_status st = check_params(c, fn, p, &f);
 	if (st == QNT_OK)
 		st = check_buffers(c, fn, &f, dst, "dst", wq, scales, biases, nrows, n_per_row);
 	if (st == QNT_OK) {
@@ -170,6 +172,18 @@ QNT_API qnt_status qnt_mlx_dequantize(qnt_ctx *ctx, const qnt_mlx_params *p, con
 				 0 };
 		run_rows(c, &r);
 	}
+	return st;
+}
+
+QNT_API qnt_status qnt_mlx_dequantize(qnt_ctx *ctx, const qnt_mlx_params *p, const uint32_t *wq,
+				      const void *scales, const void *biases, int64_t nrows, int64_t n_per_row,
+				      void *dst)
+{
+	qnt_status st;
+	qnt_ctx *c = qnt__ctx_acquire(ctx, &st);
+	if (!c)
+		return st;
+	st = qnt__mlx_dequantize_c(c, p, wq, scales, biases, nrows, n_per_row, dst);
 	qnt__ctx_release(c);
 	return st;
 }

@@ -126,10 +126,6 @@ qnt_status qnt_recipe_to_json(qnt_ctx *ctx, const qnt_recipe *r, char **out)
 	return qnt__recipe_to_json(ctx, r->r, out);
 }
 
-void qnt_recipe_free_string(char *s)
-{
-	free(s);
-}
 
 const char *qnt_recipe_name(const qnt_recipe *r)
 {
@@ -206,4 +202,9 @@ qnt_status qnt_recipe_plan(qnt_ctx *ctx, const qnt_recipe *r, const qnt_recipe_m
 	free(t);
 	free(c);
 	return st;
+}
+
+const struct qnt__recipe *qnt__recipe_of(const qnt_recipe *r)
+{
+	return r ? r->r : NULL;
 }

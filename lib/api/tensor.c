@@ -119,6 +119,18 @@ static qnt_status dispatch(qnt_ctx *ctx, uint32_t op, const char *fn, qnt_type t
 	return QNT_OK;
 }
 
+qnt_status qnt__quantize_c(qnt_ctx *c, qnt_type type, const float *src, void *dst, int64_t nrows,
+			   int64_t n_per_row, const float *importance)
+{
+	return dispatch(c, QNT_OP_QUANTIZE, "qnt_quantize", type, src, dst, nrows, n_per_row, importance);
+}
+
+qnt_status qnt__dequantize_c(qnt_ctx *c, qnt_type type, const void *src, float *dst, int64_t nrows,
+			     int64_t n_per_row)
+{
+	return dispatch(c, QNT_OP_DEQUANTIZE, "qnt_dequantize", type, src, dst, nrows, n_per_row, NULL);
+}
+
 QNT_API qnt_status qnt_quantize(qnt_ctx *ctx, qnt_type type, const float *src, void *dst, int64_t nrows,
 				int64_t n_per_row, const float *importance)
 {

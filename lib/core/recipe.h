@@ -163,4 +163,7 @@ qnt_status qnt__recipe_build(qnt_ctx *ctx, const char *name, const char *descrip
 			     const struct qnt__fallback *fallback, int n_fallback, int fallback_keep,
 			     struct qnt__recipe **out);
 
+/* The internal recipe under a public handle (lib/api/recipe.c). */
+const struct qnt__recipe *qnt__recipe_of(const qnt_recipe *r);
+
 #endif

@@ -56,6 +56,18 @@ qnt_status qnt__quantize_ref(qnt_type type, const float *src, void *dst, int64_t
 qnt_status qnt__dequantize_ref(qnt_type type, const void *src, float *dst, int64_t nrows,
 			       int64_t n_per_row);
 
+/* qnt_quantize / qnt_dequantize / qnt_mlx_quantize / qnt_mlx_dequantize on
+ * a context the caller has already acquired (qnt__ctx_acquire): for
+ * library code that runs them inside another public call. */
+qnt_status qnt__quantize_c(qnt_ctx *c, qnt_type type, const float *src, void *dst, int64_t nrows,
+			   int64_t n_per_row, const float *importance);
+qnt_status qnt__dequantize_c(qnt_ctx *c, qnt_type type, const void *src, float *dst, int64_t nrows,
+			     int64_t n_per_row);
+qnt_status qnt__mlx_quantize_c(qnt_ctx *c, const qnt_mlx_params *p, const void *src, int64_t nrows,
+			       int64_t n_per_row, uint32_t *wq, void *scales, void *biases);
+qnt_status qnt__mlx_dequantize_c(qnt_ctx *c, const qnt_mlx_params *p, const uint32_t *wq, const void *scales,
+				 const void *biases, int64_t nrows, int64_t n_per_row, void *dst);
+
 /* ---- matrix products (lib/core/matmul_ref.c) ---- */
 
 /* The activation format of the reference product for wtype (ggml's

@@ -772,6 +772,11 @@ qnt_status qnt__gguf_open(qnt_ctx *ctx, const char *path, struct qnt__gguf **out
 /* Queries                                                              */
 /* ------------------------------------------------------------------ */
 
+int qnt__gguf_is_mapped(const struct qnt__gguf *g)
+{
+	return g->map != NULL;
+}
+
 const char *qnt__gguf_path(const struct qnt__gguf *g)
 {
 	return g->path;

@@ -92,6 +92,9 @@ qnt_status qnt__gguf_open_memory(qnt_ctx *ctx, const char *name, const void *dat
 void qnt__gguf_close(struct qnt__gguf *g);
 
 const char *qnt__gguf_path(const struct qnt__gguf *g);
+/* 1 when the bytes are a read-only mapping of the file (not a copy in
+ * memory): madvise(MADV_DONTNEED) on them only drops pages. */
+int qnt__gguf_is_mapped(const struct qnt__gguf *g);
 uint32_t qnt__gguf_version(const struct qnt__gguf *g);
 uint64_t qnt__gguf_file_size(const struct qnt__gguf *g);
 uint32_t qnt__gguf_alignment(const struct qnt__gguf *g);

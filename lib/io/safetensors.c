@@ -631,6 +631,11 @@ qnt_status qnt__st_open(qnt_ctx *ctx, const char *path, struct qnt__st_file **ou
 	return finish_open(ctx, f, out);
 }
 
+int qnt__st_is_mapped(const struct qnt__st_file *f)
+{
+	return f->map != NULL;
+}
+
 const char *qnt__st_path(const struct qnt__st_file *f)
 {
 	return f->path;

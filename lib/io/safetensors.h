@@ -128,6 +128,9 @@ qnt_status qnt__st_open_memory(qnt_ctx *ctx, const char *name, const void *data,
 void qnt__st_close(struct qnt__st_file *f);
 
 const char *qnt__st_path(const struct qnt__st_file *f);
+/* 1 when the bytes are a read-only mapping of the file (not a copy in
+ * memory): madvise(MADV_DONTNEED) on them only drops pages. */
+int qnt__st_is_mapped(const struct qnt__st_file *f);
 uint64_t qnt__st_file_size(const struct qnt__st_file *f);
 uint64_t qnt__st_header_size(const struct qnt__st_file *f); /* N: bytes of JSON and padding */
 uint64_t qnt__st_data_offset(const struct qnt__st_file *f); /* 8 + N */

@@ -9,6 +9,12 @@
 static const struct cmd cmds[] = {
 	{ "info", "version, backends and their scores, CPU features", cmd_info },
 	{ "types", "the formats: block size, bytes, bits per weight", cmd_types },
+	{ "quantize", "quantize a whole model (GGUF, safetensors, MLX) with a type or recipe", cmd_quantize },
+	{ "dequantize", "write every tensor of a model as f32 (or f16/bf16) to GGUF", cmd_dequantize },
+	{ "inspect", "a model's format, metadata and tensors", cmd_inspect },
+	{ "compare", "per-tensor error between two models", cmd_compare },
+	{ "verify", "check the tensors' recorded checksums", cmd_verify },
+	{ "recipes", "list the recipe presets, or print one as an editable JSON file", cmd_recipes },
 	{ "bench", "quantize a generated tensor in every format: error and speed", cmd_bench },
 };
 #define N_CMDS (sizeof cmds / sizeof cmds[0])
@@ -63,7 +69,7 @@ static void usage(FILE *f)
 		   "Quantize, convert and inspect model weights with libqnt %s.\n\nCommands:\n",
 		qnt_version_string());
 	for (size_t i = 0; i < N_CMDS; i++)
-		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(f, "\nRun 'qnt COMMAND --help' for the options of a command.\n"
 		   "Environment: QNT_NUM_THREADS (threads), QNT_BACKEND (force a backend),\n"
 		   "QNT_BACKEND_PATH (directories of backend modules).\n");

@@ -22,6 +22,12 @@ struct cmd {
 int cmd_info(int argc, char **argv);
 int cmd_types(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_dequantize(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_recipes(int argc, char **argv);
 
 /* Prints "qnt: error: ..." on stderr and returns EXIT_FAIL. */
 int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
