@@ -234,6 +234,7 @@ static qnt_status add_st(qnt_ctx *ctx, struct qnt_model *m, const struct qnt__st
 		t->offset = s->file_offset;
 		t->src_index = i;
 		t->mapped = qnt__st_is_mapped(f);
+		t->stf = f;
 		snprintf(t->dtype, sizeof t->dtype, "%s", qnt__st_dtype_name(s->dtype));
 		st_storage(t, s->dtype);
 	}
@@ -722,6 +723,8 @@ QNT_API qnt_status qnt_model_tensor_checksum(const qnt_model *m, int64_t index, 
 	int have = 0;
 	if (m->gguf)
 		have = qnt__gguf_stored_checksum(m->gguf, t->src_index, &v);
+	else if (t->stf)
+		have = qnt__st_stored_checksum(t->stf, t->src_index, &v);
 	if (stored)
 		*stored = v;
 	if (!have)

@@ -38,6 +38,7 @@ struct qnt__mtensor {
 	uint64_t offset;
 	int64_t src_index;  /* index in the underlying reader (GGUF tensor-info order) */
 	int mapped;         /* data is a read-only file mapping (pages may be dropped) */
+	const struct qnt__st_file *stf; /* safetensors: the file (shard) holding it */
 	/* storage QNT__STORE_MLX: the folder's logical tensor (data: its codes) */
 	const struct qnt__mlxdir_tensor *mx;
 };

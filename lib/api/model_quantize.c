@@ -460,7 +460,13 @@ static qnt_status make_plan(struct job *j)
 			rt[i].ne[d] = 1;
 		for (uint32_t d = 0; d < t->n_dims && d < 4; d++)
 			rt[i].ne[d] = t->shape[t->n_dims - 1 - d];
-		rt[i].type = t->storage == QNT__STORE_FORMAT || t->storage == QNT__STORE_MLX ? t->type : QNT_TYPE_INVALID;
+		/* a quantized source is planned as the floats it holds: the recipe
+		 * picks its format as for any float tensor; the same format as the
+		 * source keeps the bytes, another requantizes (and says so) */
+		if (t->storage == QNT__STORE_MLX || (t->storage == QNT__STORE_FORMAT && is_quantized(t->type)))
+			rt[i].type = QNT_TYPE_F32;
+		else
+			rt[i].type = t->storage == QNT__STORE_FORMAT ? t->type : QNT_TYPE_INVALID;
 	}
 	struct qnt__recipe_model rm;
 	memset(&rm, 0, sizeof rm);
@@ -559,6 +565,12 @@ static qnt_status mlx_declare(struct job *j)
 {
 	const struct qnt_model *m = j->m;
 	qnt_status st = qnt__mlxdir_writer_create(j->c, j->out, m->config_json, j->o->max_shard_bytes, &j->mw);
+	/* config.json's global settings are the recipe's default, the
+	 * exceptions per module (as mlx-lm writes its mixed recipes) */
+	qnt_mlx_params dp = QNT_MLX_PARAMS_INIT;
+	const struct qnt__recipe *rc = j->mode == MODE_QUANTIZE ? qnt__recipe_of(j->o->recipe) : NULL;
+	if (st == QNT_OK && rc && qnt_mlx_params_from_type(rc->default_type, &dp) == QNT_OK)
+		st = qnt__mlxdir_writer_set_quantization(j->mw, dp.mode, dp.bits, dp.group_size);
 	for (int64_t i = 0; i < m->n && st == QNT_OK; i++) {
 		const struct qnt__mtensor *t = &m->t[i];
 		const struct tplan *p = &j->plan[i];
