@@ -310,7 +310,7 @@ static qnt_status make_header(struct qnt__st_writer *w, char **out, size_t *len)
 		const size_t at = sizeof lead - 1 + meta_len - 2 - hex_len;
 		if (strncmp(p, lead, sizeof lead - 1) != 0 || p[at - 1] != '"' || p[at + hex_len] != '"') {
 			free(p);
-			return qnt__error(w->ctx, QNT_E_BACKEND, "%s: safetensors: cannot place the checksums in the header",
+			return qnt__error(w->ctx, QNT_E_UNSUPPORTED, "%s: safetensors: cannot place the checksums in the header",
 					  w->path);
 		}
 		w->cksum_at = 8 + at;
