@@ -508,7 +508,7 @@ static qnt_status build(qnt_ctx *ctx, struct qnt__mlxdir *d, json_t *config)
 	d->tensors = calloc((size_t)(d->n_st ? d->n_st : 1), sizeof *d->tensors);
 	if (!d->tensors)
 		return qnt__error(ctx, QNT_E_NO_MEMORY, "%s: out of memory", d->path);
-	/* Quantized modules: those with P.scales (mlx-lm's loader's signal). */
+	/* Quantized modules: those with P.scales (the signal of mlx-lm's loader). */
 	for (int64_t i = 0; i < d->n_st; i++) {
 		const char *name = d->st[i].t->name;
 		size_t len = strlen(name);
@@ -519,10 +519,19 @@ static qnt_status build(qnt_ctx *ctx, struct qnt__mlxdir *d, json_t *config)
 			return derr(ctx, QNT_E_FORMAT, d, d->st[i].file, "%s: name too long", name);
 		memcpy(p, name, len - 7);
 		p[len - 7] = '\0';
+		/* A module is quantized when its weight holds U32 codes or its
+		 * entry in config.json says so; a tensor that merely ends in
+		 * ".scales" beside a float weight is a parameter like any other. */
+		char wn[488];
+		snprintf(wn, sizeof wn, "%s.weight", p);
+		const struct stored *ws = find_stored(d, wn);
+		int codes = ws && ws->t->dtype == QNT__ST_U32;
+		json_t *e = have_q ? json_object_get(qz, p) : NULL;
+		if (!codes && !(e && json_is_object(e)))
+			continue;
 		if (!have_q)
 			return derr(ctx, QNT_E_FORMAT, d, d->st[i].file,
 				    "%s: module %s is quantized, but config.json has no \"quantization\"", name, p);
-		json_t *e = json_object_get(qz, p);
 		struct qsettings q = glob;
 		const char *src = "global settings";
 		if (e && json_is_false(e))

@@ -23,8 +23,12 @@
  * nvfp4 16/4.
  *
  * Reading (qnt__mlxdir_open) opens and checks the whole folder before it
- * returns: every shard, and for each module with a P.scales tensor its
- * codes, scales, biases and global scale against its settings. It exposes
+ * returns: every shard, and for each quantized module (one with P.scales
+ * and either U32 codes in P.weight or an entry of its own in
+ * "quantization"; a float P.weight beside a P.scales is two plain tensors)
+ * its codes, scales, biases and global scale against its settings; every
+ * entry of "quantization" names a module of the folder (an object: a
+ * quantized one; false: one with tensors). It exposes
  * LOGICAL tensors, sorted by name: one "P.weight" per quantized module,
  * with its float shape (last dimension in = scales columns * group size)
  * and pointers to the stored arrays, and every other stored tensor as it

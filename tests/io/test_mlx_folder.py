@@ -918,6 +918,19 @@ def test_malformed():
     d = variant("noweights", edit=lambda d: [os.remove(os.path.join(d, x)) for x in os.listdir(d)
                                              if x.startswith("model")])
     case("no weights", d, E_NOT_FOUND, d, "model*.safetensors")
+    # not malformed: a float parameter that merely ends in ".scales" (no U32
+    # codes, no entry) is a tensor like any other, as for mlx-lm's loader
+    d = os.path.join(TMP, "odd-scales")
+    os.makedirs(d)
+    odd = {"ln.weight": mx.ones((8,)), "ln.scales": mx.arange(8).astype(mx.float32)}
+    mx.save_safetensors(os.path.join(d, "model.safetensors"), odd, metadata={"format": "mlx"})
+    with open(os.path.join(d, "config.json"), "w") as fh:
+        fh.write("{}")
+    f = Folder(d)
+    ts = f.tensors() if f.status == OK else {}
+    expect(sorted(ts) == ["ln.scales", "ln.weight"] and not any(t.quantized for _, t in ts.values()) and
+           stored_array(ts["ln.scales"][1], CODES) == raw(odd["ln.scales"]), f"float .scales tensor: {f.error}")
+    f.close()
     print(f"   {'ok' if len(FAILURES) == nf else 'FAILED'}")
 
 
