@@ -40,6 +40,13 @@
  * the tensor and what is wrong:
  *     "<dir>: <file>: <tensor>: <problem>".
  * The handle is immutable once open: any number of threads may read it.
+ * Differences from mlx-lm's loader: with an index, the shards are those it
+ * names (mlx-lm globs model*.safetensors, index or not); a module's input
+ * width comes from its settings (mlx-lm takes it from the model class and
+ * infers group size and bits from the shapes), so a module without an entry
+ * whose arrays do not fit the global settings is an error; config.json must
+ * be plain JSON (jansson: integers within int64, no NaN or Infinity
+ * literals; mlx-lm tags those as objects, which pass through).
  *
  * Writing (qnt__mlxdir_writer_*): streaming, like the safetensors writers.
  * Declare the logical tensors (a float tensor, a quantized "P.weight" with
@@ -147,7 +154,8 @@ struct qnt__mlxdir_writer;
 qnt_status qnt__mlxdir_writer_create(qnt_ctx *ctx, const char *dir, const char *base_config_json,
 				     uint64_t max_shard_bytes, struct qnt__mlxdir_writer **out);
 /* The global settings ("quantization": group_size, bits, mode); without
- * this call, those of the first quantized tensor declared. Before begin. */
+ * this call, those of the first quantized tensor declared (affine 64/4 when
+ * only false entries are). Before begin. */
 qnt_status qnt__mlxdir_writer_set_quantization(struct qnt__mlxdir_writer *w, int32_t mode, int32_t bits,
 					       int32_t group_size);
 /* Declares a logical tensor; *index (may be NULL) receives its index
