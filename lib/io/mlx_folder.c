@@ -736,7 +736,18 @@ qnt_status qnt__mlxdir_dequantize(qnt_ctx *ctx, const struct qnt__mlxdir_tensor 
 			return qnt__error(ctx, QNT_E_NO_MEMORY, "mlx folder dequantize: %s: out of memory", t->name);
 	}
 	qnt_status st = QNT_OK;
-	const uint32_t *wq = t->parts[QNT__MLXDIR_PART_CODES]->data;
+	/* The codes may sit at any byte offset (mx.save_safetensors does not
+	 * align tensor data): unaligned rows are copied into `aligned`. */
+	const unsigned char *wq = t->parts[QNT__MLXDIR_PART_CODES]->data;
+	uint32_t *aligned = NULL;
+	if ((uintptr_t)wq % _Alignof(uint32_t) != 0 && r1 > r0) {
+		int64_t most = per_mat && per_mat < r1 - r0 ? per_mat : r1 - r0;
+		aligned = malloc((size_t)(most * wcols) * sizeof *aligned + 1);
+		if (!aligned) {
+			free(tmp);
+			return qnt__error(ctx, QNT_E_NO_MEMORY, "mlx folder dequantize: %s: out of memory", t->name);
+		}
+	}
 	const unsigned char *sc = t->parts[QNT__MLXDIR_PART_SCALES]->data;
 	const unsigned char *bi = t->parts[QNT__MLXDIR_PART_BIASES] ? t->parts[QNT__MLXDIR_PART_BIASES]->data : NULL;
 	const float *gsc = t->parts[QNT__MLXDIR_PART_GLOBAL_SCALE] ? t->parts[QNT__MLXDIR_PART_GLOBAL_SCALE]->data : NULL;
@@ -757,7 +768,14 @@ qnt_status qnt__mlxdir_dequantize(qnt_ctx *ctx, const struct qnt__mlxdir_tensor 
 			p.flags = QNT_MLX_FLAG_GLOBAL_SCALE;
 			p.global_scale = g;
 		}
-		st = qnt_mlx_dequantize(ctx, &p, wq + r * wcols, sc + (size_t)(r * ng) * ssize,
+		const uint32_t *codes;
+		if (aligned) {
+			memcpy(aligned, wq + (size_t)(r * wcols) * 4, (size_t)((end - r) * wcols) * 4);
+			codes = aligned;
+		} else {
+			codes = (const uint32_t *)(const void *)(wq + (size_t)(r * wcols) * 4);
+		}
+		st = qnt_mlx_dequantize(ctx, &p, codes, sc + (size_t)(r * ng) * ssize,
 					bi ? bi + (size_t)(r * ng) * ssize : NULL, end - r, n,
 					out + (size_t)((r - r0) * n) * type_bytes(wd));
 		r = end;
@@ -765,6 +783,7 @@ qnt_status qnt__mlxdir_dequantize(qnt_ctx *ctx, const struct qnt__mlxdir_tensor 
 	if (st == QNT_OK && tmp)
 		for (int64_t i = 0; i < (r1 - r0) * n; i++)
 			store_elem(dtype, dst, i, load_elem(wd, tmp, i));
+	free(aligned);
 	free(tmp);
 	return st;
 }

@@ -107,7 +107,11 @@ struct qnt__mlxdir_tensor {
 	int32_t group_size;
 	int scale_dtype;        /* F32/F16/BF16 (affine), U8 (fp modes) */
 	uint64_t n_matrices;    /* product of the dimensions before the last two (1 for 2-D) */
-	/* Stored arrays: [QNT__MLXDIR_PART_CODES] always; the others NULL when absent. */
+	/* Stored arrays: [QNT__MLXDIR_PART_CODES] always; the others NULL when
+	 * absent. Their data may lie at any byte offset: mx.save_safetensors
+	 * does not align tensor data (U32 codes after an odd number of BF16
+	 * elements are 2-byte aligned), so copy or memcpy before reading them
+	 * as uint32_t, float or uint16_t (qnt__mlxdir_dequantize does). */
 	const struct qnt__st_tensor *parts[QNT__MLXDIR_N_PARTS];
 	const char *files[QNT__MLXDIR_N_PARTS]; /* path of the file of each part */
 };
