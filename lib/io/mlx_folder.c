@@ -508,7 +508,7 @@ static qnt_status build(qnt_ctx *ctx, struct qnt__mlxdir *d, json_t *config)
 	d->tensors = calloc((size_t)(d->n_st ? d->n_st : 1), sizeof *d->tensors);
 	if (!d->tensors)
 		return qnt__error(ctx, QNT_E_NO_MEMORY, "%s: out of memory", d->path);
-	/* Quantized modules: those with P.scales (mlx-lm's loader's signal). */
+	/* Quantized modules: those with P.scales (the signal of mlx-lm's loader). */
 	for (int64_t i = 0; i < d->n_st; i++) {
 		const char *name = d->st[i].t->name;
 		size_t len = strlen(name);
@@ -519,10 +519,19 @@ static qnt_status build(qnt_ctx *ctx, struct qnt__mlxdir *d, json_t *config)
 			return derr(ctx, QNT_E_FORMAT, d, d->st[i].file, "%s: name too long", name);
 		memcpy(p, name, len - 7);
 		p[len - 7] = '\0';
+		/* A module is quantized when its weight holds U32 codes or its
+		 * entry in config.json says so; a tensor that merely ends in
+		 * ".scales" beside a float weight is a parameter like any other. */
+		char wn[488];
+		snprintf(wn, sizeof wn, "%s.weight", p);
+		const struct stored *ws = find_stored(d, wn);
+		int codes = ws && ws->t->dtype == QNT__ST_U32;
+		json_t *e = have_q ? json_object_get(qz, p) : NULL;
+		if (!codes && !(e && json_is_object(e)))
+			continue;
 		if (!have_q)
 			return derr(ctx, QNT_E_FORMAT, d, d->st[i].file,
 				    "%s: module %s is quantized, but config.json has no \"quantization\"", name, p);
-		json_t *e = json_object_get(qz, p);
 		struct qsettings q = glob;
 		const char *src = "global settings";
 		if (e && json_is_false(e))
@@ -727,7 +736,18 @@ qnt_status qnt__mlxdir_dequantize(qnt_ctx *ctx, const struct qnt__mlxdir_tensor 
 			return qnt__error(ctx, QNT_E_NO_MEMORY, "mlx folder dequantize: %s: out of memory", t->name);
 	}
 	qnt_status st = QNT_OK;
-	const uint32_t *wq = t->parts[QNT__MLXDIR_PART_CODES]->data;
+	/* The codes may sit at any byte offset (mx.save_safetensors does not
+	 * align tensor data): unaligned rows are copied into `aligned`. */
+	const unsigned char *wq = t->parts[QNT__MLXDIR_PART_CODES]->data;
+	uint32_t *aligned = NULL;
+	if ((uintptr_t)wq % _Alignof(uint32_t) != 0 && r1 > r0) {
+		int64_t most = per_mat && per_mat < r1 - r0 ? per_mat : r1 - r0;
+		aligned = malloc((size_t)(most * wcols) * sizeof *aligned + 1);
+		if (!aligned) {
+			free(tmp);
+			return qnt__error(ctx, QNT_E_NO_MEMORY, "mlx folder dequantize: %s: out of memory", t->name);
+		}
+	}
 	const unsigned char *sc = t->parts[QNT__MLXDIR_PART_SCALES]->data;
 	const unsigned char *bi = t->parts[QNT__MLXDIR_PART_BIASES] ? t->parts[QNT__MLXDIR_PART_BIASES]->data : NULL;
 	const float *gsc = t->parts[QNT__MLXDIR_PART_GLOBAL_SCALE] ? t->parts[QNT__MLXDIR_PART_GLOBAL_SCALE]->data : NULL;
@@ -748,7 +768,14 @@ qnt_status qnt__mlxdir_dequantize(qnt_ctx *ctx, const struct qnt__mlxdir_tensor 
 			p.flags = QNT_MLX_FLAG_GLOBAL_SCALE;
 			p.global_scale = g;
 		}
-		st = qnt_mlx_dequantize(ctx, &p, wq + r * wcols, sc + (size_t)(r * ng) * ssize,
+		const uint32_t *codes;
+		if (aligned) {
+			memcpy(aligned, wq + (size_t)(r * wcols) * 4, (size_t)((end - r) * wcols) * 4);
+			codes = aligned;
+		} else {
+			codes = (const uint32_t *)(const void *)(wq + (size_t)(r * wcols) * 4);
+		}
+		st = qnt_mlx_dequantize(ctx, &p, codes, sc + (size_t)(r * ng) * ssize,
 					bi ? bi + (size_t)(r * ng) * ssize : NULL, end - r, n,
 					out + (size_t)((r - r0) * n) * type_bytes(wd));
 		r = end;
@@ -756,6 +783,7 @@ qnt_status qnt__mlxdir_dequantize(qnt_ctx *ctx, const struct qnt__mlxdir_tensor 
 	if (st == QNT_OK && tmp)
 		for (int64_t i = 0; i < (r1 - r0) * n; i++)
 			store_elem(dtype, dst, i, load_elem(wd, tmp, i));
+	free(aligned);
 	free(tmp);
 	return st;
 }

@@ -23,8 +23,12 @@
  * nvfp4 16/4.
  *
  * Reading (qnt__mlxdir_open) opens and checks the whole folder before it
- * returns: every shard, and for each module with a P.scales tensor its
- * codes, scales, biases and global scale against its settings. It exposes
+ * returns: every shard, and for each quantized module (one with P.scales
+ * and either U32 codes in P.weight or an entry of its own in
+ * "quantization"; a float P.weight beside a P.scales is two plain tensors)
+ * its codes, scales, biases and global scale against its settings; every
+ * entry of "quantization" names a module of the folder (an object: a
+ * quantized one; false: one with tensors). It exposes
  * LOGICAL tensors, sorted by name: one "P.weight" per quantized module,
  * with its float shape (last dimension in = scales columns * group size)
  * and pointers to the stored arrays, and every other stored tensor as it
@@ -36,6 +40,13 @@
  * the tensor and what is wrong:
  *     "<dir>: <file>: <tensor>: <problem>".
  * The handle is immutable once open: any number of threads may read it.
+ * Differences from mlx-lm's loader: with an index, the shards are those it
+ * names (mlx-lm globs model*.safetensors, index or not); a module's input
+ * width comes from its settings (mlx-lm takes it from the model class and
+ * infers group size and bits from the shapes), so a module without an entry
+ * whose arrays do not fit the global settings is an error; config.json must
+ * be plain JSON (jansson: integers within int64, no NaN or Infinity
+ * literals; mlx-lm tags those as objects, which pass through).
  *
  * Writing (qnt__mlxdir_writer_*): streaming, like the safetensors writers.
  * Declare the logical tensors (a float tensor, a quantized "P.weight" with
@@ -96,7 +107,11 @@ struct qnt__mlxdir_tensor {
 	int32_t group_size;
 	int scale_dtype;        /* F32/F16/BF16 (affine), U8 (fp modes) */
 	uint64_t n_matrices;    /* product of the dimensions before the last two (1 for 2-D) */
-	/* Stored arrays: [QNT__MLXDIR_PART_CODES] always; the others NULL when absent. */
+	/* Stored arrays: [QNT__MLXDIR_PART_CODES] always; the others NULL when
+	 * absent. Their data may lie at any byte offset: mx.save_safetensors
+	 * does not align tensor data (U32 codes after an odd number of BF16
+	 * elements are 2-byte aligned), so copy or memcpy before reading them
+	 * as uint32_t, float or uint16_t (qnt__mlxdir_dequantize does). */
 	const struct qnt__st_tensor *parts[QNT__MLXDIR_N_PARTS];
 	const char *files[QNT__MLXDIR_N_PARTS]; /* path of the file of each part */
 };
@@ -143,7 +158,8 @@ struct qnt__mlxdir_writer;
 qnt_status qnt__mlxdir_writer_create(qnt_ctx *ctx, const char *dir, const char *base_config_json,
 				     uint64_t max_shard_bytes, struct qnt__mlxdir_writer **out);
 /* The global settings ("quantization": group_size, bits, mode); without
- * this call, those of the first quantized tensor declared. Before begin. */
+ * this call, those of the first quantized tensor declared (affine 64/4 when
+ * only false entries are). Before begin. */
 qnt_status qnt__mlxdir_writer_set_quantization(struct qnt__mlxdir_writer *w, int32_t mode, int32_t bits,
 					       int32_t group_size);
 /* Declares a logical tensor; *index (may be NULL) receives its index
