@@ -165,14 +165,14 @@ static qnt_status resolve_type(qnt_ctx *ctx, const char *src, int rule, const ch
 			       qnt_type *type, int *mlx_auto)
 {
 	qnt_type t = qnt_type_by_name(name);
-	const struct qnt__type_traits *tr = t == QNT_TYPE_INVALID ? NULL : qnt__traits(t);
-	if (!tr) {
+	qnt_type_info info = QNT_TYPE_INFO_INIT;
+	if (t == QNT_TYPE_INVALID || qnt_type_get_info(t, &info) != QNT_OK) {
 		if (rule >= 0)
 			return qnt__error(ctx, QNT_E_UNKNOWN_TYPE, "%s: rule %d: %s: unknown type name \"%s\"", src,
 					  rule, what, name);
 		return qnt__error(ctx, QNT_E_UNKNOWN_TYPE, "%s: %s: unknown type name \"%s\"", src, what, name);
 	}
-	if (!(tr->flags & QNT_TYPE_FLAG_QUANTIZE) || (tr->flags & QNT_TYPE_FLAG_ACTIVATION)) {
+	if (!(info.flags & QNT_TYPE_FLAG_QUANTIZE) || (info.flags & QNT_TYPE_FLAG_ACTIVATION)) {
 		if (rule >= 0)
 			return qnt__error(ctx, QNT_E_UNSUPPORTED, "%s: rule %d: %s: \"%s\" is not a weight format", src,
 					  rule, what, name);
@@ -256,23 +256,24 @@ static qnt_status rule_set(qnt_ctx *ctx, const char *src, int i, const struct qn
 	return QNT_OK;
 }
 
-qnt_status qnt__recipe_build(qnt_ctx *ctx, const char *name, const char *description, int64_t file_type,
+qnt_status qnt__recipe_build(qnt_ctx *ctx, const char *source, const char *name, const char *description, int64_t file_type,
 			     const char *default_type, const struct qnt__rule_def *rules, int n_rules,
 			     const struct qnt__fallback *fallback, int n_fallback, int fallback_keep,
 			     struct qnt__recipe **out)
 {
 	*out = NULL;
-	const char *src = name ? name : "recipe";
+	const char *src = source ? source : "recipe";
 	struct qnt__recipe *r = calloc(1, sizeof(*r));
 	if (!r)
 		return qnt__error(ctx, QNT_E_NO_MEMORY, "%s: out of memory", src);
 	qnt_status st = QNT_OK;
 	r->name = dup_or_null(name);
+	r->source = strdup(src);
 	r->description = dup_or_null(description);
 	r->default_name = dup_or_null(default_type);
 	r->file_type = file_type;
 	r->fallback_keep = fallback_keep;
-	if ((name && !r->name) || (description && !r->description) || (default_type && !r->default_name)) {
+	if (!r->source || (name && !r->name) || (description && !r->description) || (default_type && !r->default_name)) {
 		st = qnt__error(ctx, QNT_E_NO_MEMORY, "%s: out of memory", src);
 		goto err;
 	}
@@ -606,16 +607,8 @@ qnt_status qnt__recipe_parse(qnt_ctx *ctx, const char *json, size_t len, const c
 		st = qnt__error(ctx, QNT_E_FORMAT, "%s: no \"default\" type", ps.src);
 		goto done;
 	}
-	st = qnt__recipe_build(ctx, name ? name : ps.src, desc, file_type, deflt, defs, n_rules, fb, n_fb,
+	st = qnt__recipe_build(ctx, ps.src, name ? name : ps.src, desc, file_type, deflt, defs, n_rules, fb, n_fb,
 			       fallback_keep, out);
-	if (st == QNT_OK) {
-		(*out)->source = strdup(ps.src);
-		if (!(*out)->source) {
-			qnt__recipe_free(*out);
-			*out = NULL;
-			st = qnt__error(ctx, QNT_E_NO_MEMORY, "%s: out of memory", ps.src);
-		}
-	}
 done:
 	if (defs)
 		for (int i = 0; i < n_rules; i++)

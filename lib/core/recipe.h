@@ -157,8 +157,9 @@ qnt_status qnt__recipe_preset(qnt_ctx *ctx, const char *name, struct qnt__recipe
 qnt_status qnt__recipe_from_type(qnt_ctx *ctx, qnt_type type, struct qnt__recipe **out);
 
 /* Builds a recipe from plain data (the presets): copies the strings and
- * compiles the regexes. fallback_keep as in struct qnt__recipe. */
-qnt_status qnt__recipe_build(qnt_ctx *ctx, const char *name, const char *description, int64_t file_type,
+ * compiles the regexes. fallback_keep as in struct qnt__recipe. Errors start
+ * with `source`, which becomes r->source. */
+qnt_status qnt__recipe_build(qnt_ctx *ctx, const char *source, const char *name, const char *description, int64_t file_type,
 			     const char *default_type, const struct qnt__rule_def *rules, int n_rules,
 			     const struct qnt__fallback *fallback, int n_fallback, int fallback_keep,
 			     struct qnt__recipe **out);

@@ -369,18 +369,9 @@ qnt_status qnt__recipe_preset(qnt_ctx *ctx, const char *name, struct qnt__recipe
 		const struct preset *p = &presets[i];
 		if (strcasecmp(name, p->name) != 0)
 			continue;
-		qnt_status st = qnt__recipe_build(ctx, p->name, p->description, p->file_type, p->default_type, p->rules,
+		return qnt__recipe_build(ctx, p->name, p->name, p->description, p->file_type, p->default_type, p->rules,
 						  p->n_rules, p->mlx ? NULL : llama_fallback,
 						  p->mlx ? 0 : N(llama_fallback), p->mlx, out);
-		if (st == QNT_OK) {
-			(*out)->source = strdup("preset");
-			if (!(*out)->source) {
-				qnt__recipe_free(*out);
-				*out = NULL;
-				return qnt__error(ctx, QNT_E_NO_MEMORY, "qnt_recipe_preset: out of memory");
-			}
-		}
-		return st;
 	}
 	return qnt__error(ctx, QNT_E_NOT_FOUND, "qnt_recipe_preset: no preset named \"%s\"", name);
 }
@@ -393,15 +384,6 @@ qnt_status qnt__recipe_from_type(qnt_ctx *ctx, qnt_type type, struct qnt__recipe
 		return qnt__error(ctx, QNT_E_UNKNOWN_TYPE, "qnt_recipe_from_type: unknown type %d", (int)type);
 	char name[96];
 	snprintf(name, sizeof(name), "type %s", tn);
-	qnt_status st = qnt__recipe_build(ctx, name, "every 2-D float tensor whose rows fit the block; the rest as is",
-					  -1, tn, NULL, 0, NULL, 0, 1, out);
-	if (st == QNT_OK) {
-		(*out)->source = strdup("type");
-		if (!(*out)->source) {
-			qnt__recipe_free(*out);
-			*out = NULL;
-			return qnt__error(ctx, QNT_E_NO_MEMORY, "qnt_recipe_from_type: out of memory");
-		}
-	}
-	return st;
+	return qnt__recipe_build(ctx, name, name, "every 2-D float tensor whose rows fit the block; the rest as is",
+				 -1, tn, NULL, 0, NULL, 0, 1, out);
 }

@@ -220,6 +220,21 @@ SA(sizeof(qnt_mlx_params) ==
 	   FIELD_SIZE(qnt_mlx_params, reserved));
 #endif
 
+#ifdef QNT_RECIPE_MODEL_INIT
+/* qnt_recipe_model */
+AT(qnt_recipe_model, struct_size, 0);
+AT(qnt_recipe_model, name_style, 4);
+AT(qnt_recipe_model, n_layer, 8);
+AT(qnt_recipe_model, n_expert, 16);
+AT(qnt_recipe_model, n_head, 24);
+AT(qnt_recipe_model, n_head_kv, 32);
+AT(qnt_recipe_model, arch, 40);
+AT(qnt_recipe_model, flags, 48);
+AT(qnt_recipe_model, reserved, 52);
+SA(sizeof(qnt_recipe_model) == 56);
+SA(sizeof(qnt_recipe_model) == 4 + 4 + 4 * 8 + sizeof(const char *) + 4 + 4);
+#endif
+
 #ifdef QNT_IMATRIX_INFO_INIT
 /* qnt_imatrix_info */
 AT(qnt_imatrix_info, struct_size, 0);
