@@ -206,7 +206,7 @@ static void presets_by_name(void **state)
 	assert_int_equal(qnt_recipe_file_type(NULL), 1024);
 	assert_string_equal(qnt_recipe_name(NULL), "");
 	qnt_recipe_free(NULL);
-	qnt_recipe_free_string(NULL);
+	qnt_free(NULL);
 }
 
 /* Every preset prints as JSON that parses back to a recipe printing the same
@@ -233,8 +233,8 @@ static void presets_round_trip(void **state)
 			assert_memory_equal(t1, t2, sizeof(qnt_type) * (size_t)m.n);
 			assert_memory_equal(r1, r2, (size_t)m.n * QNT_RECIPE_REASON_SIZE);
 		}
-		qnt_recipe_free_string(ja);
-		qnt_recipe_free_string(jb);
+		qnt_free(ja);
+		qnt_free(jb);
 		qnt_recipe_free(a);
 		qnt_recipe_free(b);
 	}
