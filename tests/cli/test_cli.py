@@ -30,11 +30,24 @@ def check(cond, what):
 # help and usage
 r = run("--help")
 check(r.returncode == 0 and "Commands:" in r.stdout and "bench" in r.stdout, "qnt --help")
-for cmd in ("info", "types", "bench"):
+for cmd in ("info", "types", "bench", "quantize", "dequantize", "inspect", "compare", "verify", "recipes"):
     r = run(cmd, "--help")
     check(r.returncode == 0 and r.stdout.startswith(f"Usage: qnt {cmd}"), f"qnt {cmd} --help")
 r = run()
 check(r.returncode == 2 and "Usage" in r.stderr, "no command: exit 2 with usage")
+r = run("quantize", "in.gguf", "out.gguf")
+check(r.returncode == 2 and "--type" in r.stderr and "--recipe" in r.stderr, "quantize without a type or recipe: exit 2")
+r = run("quantize", "--type", "q4_0", "only-one-arg")
+check(r.returncode == 2 and "IN and OUT" in r.stderr, "quantize with one path: exit 2")
+r = run("quantize", "--type", "q4_0", "--max-memory", "lots", "a", "b")
+check(r.returncode == 2 and "--max-memory" in r.stderr, "a bad size: exit 2")
+r = run("inspect", "/nonexistent/model.gguf")
+check(r.returncode == 1 and r.stderr.startswith("qnt: error: /nonexistent/model.gguf"), "inspect of a missing file: exit 1, named")
+r = run("recipes", "--json")
+presets = json.loads(r.stdout) if r.returncode == 0 else []
+check(any(p["name"] == "Q4_K_M" and p["file_type"] == 15 for p in presets), "recipes --json lists Q4_K_M (file type 15)")
+r = run("recipes", "Q4_K_M")
+check(r.returncode == 0 and json.loads(r.stdout).get("name", "").upper() == "Q4_K_M", "recipes Q4_K_M prints a JSON recipe")
 r = run("frobnicate")
 check(r.returncode == 2 and "unknown command 'frobnicate'" in r.stderr, "unknown command")
 r = run("info", "--bogus")
