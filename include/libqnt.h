@@ -893,7 +893,10 @@ QNT_API qnt_status qnt_model_metadata_json(const qnt_model *m, int64_t max_array
 
 /* The integrity checksum of tensor `index`: *stored is what the file
  * records (libqnt writes the XXH3-64 of every tensor's bytes into the files
- * it writes), *actual what the data hashes to now. Either may be NULL.
+ * it writes), *actual what the data hashes to now. Either may be NULL. An
+ * MLX quantized tensor is several stored arrays with a checksum each: both
+ * values are then the XXH3-64 of the arrays' checksums, equal exactly when
+ * every array matches.
  * Returns: QNT_OK (then they are compared by the caller), QNT_E_NOT_FOUND
  * (index out of range, or the file records no checksum: *actual is still
  * set), QNT_E_INVALID_ARG. Thread-safety: any thread. Since: 1.0 */

@@ -708,6 +708,27 @@ QNT_API qnt_status qnt_model_metadata_json(const qnt_model *m, int64_t max_array
 
 /* ---- checksums ---- */
 
+/* An MLX quantized tensor is several stored arrays, each with its own
+ * checksum: the tensor's value is the XXH3-64 of theirs (stored and actual
+ * alike), so the two are equal exactly when every array matches. */
+static int mlx_checksum(const struct qnt_model *m, const struct qnt__mtensor *t, uint64_t *stored, uint64_t *actual)
+{
+	uint64_t sv[QNT__MLXDIR_N_PARTS], av[QNT__MLXDIR_N_PARTS];
+	int n = 0, have = 1;
+	for (int p = 0; p < QNT__MLXDIR_N_PARTS; p++) {
+		const struct qnt__st_tensor *pt = t->mx->parts[p];
+		if (!pt)
+			continue;
+		av[n] = qnt__xxh3_64(pt->data, (size_t)pt->nbytes);
+		if (!qnt__mlxdir_part_checksum(m->mlx, t->mx, p, &sv[n]))
+			have = 0;
+		n++;
+	}
+	*actual = qnt__xxh3_64(av, (size_t)n * sizeof av[0]);
+	*stored = qnt__xxh3_64(sv, (size_t)n * sizeof sv[0]);
+	return have;
+}
+
 QNT_API qnt_status qnt_model_tensor_checksum(const qnt_model *m, int64_t index, uint64_t *stored,
 					     uint64_t *actual)
 {
@@ -717,16 +738,23 @@ QNT_API qnt_status qnt_model_tensor_checksum(const qnt_model *m, int64_t index, 
 		return qnt__error(NULL, QNT_E_NOT_FOUND, "qnt_model_tensor_checksum: %s: no tensor %lld", m->path,
 				  (long long)index);
 	const struct qnt__mtensor *t = &m->t[index];
-	if (actual)
-		*actual = qnt__xxh3_64(t->data, (size_t)t->nbytes);
-	uint64_t v = 0;
+	uint64_t s = 0, a = 0;
 	int have = 0;
-	if (m->gguf)
-		have = qnt__gguf_stored_checksum(m->gguf, t->src_index, &v);
-	else if (t->stf)
-		have = qnt__st_stored_checksum(t->stf, t->src_index, &v);
+	if (t->storage == QNT__STORE_MLX) {
+		have = mlx_checksum(m, t, &s, &a);
+	} else {
+		a = qnt__xxh3_64(t->data, (size_t)t->nbytes);
+		if (m->gguf)
+			have = qnt__gguf_stored_checksum(m->gguf, t->src_index, &s);
+		else if (t->stf)
+			have = qnt__st_stored_checksum(t->stf, t->src_index, &s);
+		else if (m->mlx) /* a plain tensor of an MLX folder */
+			have = qnt__mlxdir_part_checksum(m->mlx, t->mx, QNT__MLXDIR_PART_CODES, &s);
+	}
 	if (stored)
-		*stored = v;
+		*stored = s;
+	if (actual)
+		*actual = a;
 	if (!have)
 		return qnt__error(NULL, QNT_E_NOT_FOUND, "%s: tensor '%s': the file records no checksum", m->path,
 				  t->name);

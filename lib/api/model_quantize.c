@@ -567,6 +567,8 @@ static qnt_status mlx_declare(struct job *j)
 	qnt_status st = qnt__mlxdir_writer_create(j->c, j->out, m->config_json, j->o->max_shard_bytes, &j->mw);
 	/* config.json's global settings are the recipe's default, the
 	 * exceptions per module (as mlx-lm writes its mixed recipes) */
+	if (st == QNT_OK && !(j->o->flags & QNT_MQ_FLAG_NO_CHECKSUMS))
+		st = qnt__mlxdir_writer_set_checksums(j->mw, 1);
 	qnt_mlx_params dp = QNT_MLX_PARAMS_INIT;
 	const struct qnt__recipe *rc = j->mode == MODE_QUANTIZE ? qnt__recipe_of(j->o->recipe) : NULL;
 	if (st == QNT_OK && rc && qnt_mlx_params_from_type(rc->default_type, &dp) == QNT_OK)

@@ -185,6 +185,7 @@ static int is_global_key(const char *k)
 
 struct stored {
 	const struct qnt__st_tensor *t;
+	const struct qnt__st_file *f; /* its file */
 	const char *file; /* path of its file */
 	int used;         /* a part of a quantized tensor */
 };
@@ -353,12 +354,14 @@ static qnt_status gather(qnt_ctx *ctx, struct qnt__mlxdir *d)
 			if (st != QNT_OK)
 				return st;
 			d->st[i].file = qnt__st_path(f);
+			d->st[i].f = f;
 		}
 	} else {
 		int64_t k = 0;
 		for (int64_t f = 0; f < d->n_files; f++)
 			for (int64_t i = 0; i < qnt__st_n_tensors(d->files[f]); i++) {
 				d->st[k].t = qnt__st_tensor_at(d->files[f], i);
+				d->st[k].f = d->files[f];
 				d->st[k++].file = qnt__st_path(d->files[f]);
 			}
 	}
@@ -1036,6 +1039,7 @@ struct qnt__mlxdir_writer {
 	char *dir;
 	json_t *config;
 	uint64_t max_shard_bytes;
+	uint32_t st_flags;    /* QNT__ST_WRITE_CHECKSUMS */
 	int have_global;
 	struct qsettings global;
 	struct wtensor *t;
@@ -1378,7 +1382,7 @@ qnt_status qnt__mlxdir_writer_begin(struct qnt__mlxdir_writer *w)
 	w->owner = malloc((size_t)(n_stored ? n_stored : 1) * sizeof *w->owner);
 	if (!w->owner)
 		return w->failed = werr(w, QNT_E_NO_MEMORY, "out of memory");
-	struct qnt__st_shards_opts o = { w->max_shard_bytes, 0, total_params };
+	struct qnt__st_shards_opts o = { w->max_shard_bytes, w->st_flags, total_params };
 	qnt_status st = qnt__st_shards_create(w->ctx, w->dir, &o, &w->sh);
 	if (st == QNT_OK)
 		st = qnt__st_shards_set_metadata(w->sh, "format", "mlx");
@@ -1623,4 +1627,27 @@ qnt_status qnt__mlxdir_writer_finish(struct qnt__mlxdir_writer *w)
 	free(cfg.p);
 	qnt__mlxdir_writer_abort(w);
 	return st;
+}
+
+qnt_status qnt__mlxdir_writer_set_checksums(struct qnt__mlxdir_writer *w, int on)
+{
+	if (w->sh)
+		return werr(w, QNT_E_INVALID_ARG, "set_checksums after begin");
+	w->st_flags = on ? QNT__ST_WRITE_CHECKSUMS : 0;
+	return QNT_OK;
+}
+
+int qnt__mlxdir_part_checksum(const struct qnt__mlxdir *d, const struct qnt__mlxdir_tensor *t, int part,
+			      uint64_t *stored)
+{
+	const struct qnt__st_tensor *p = part >= 0 && part < QNT__MLXDIR_N_PARTS ? t->parts[part] : NULL;
+	if (!p)
+		return 0;
+	for (int64_t i = 0; i < d->n_st; i++) {
+		if (d->st[i].t != p)
+			continue;
+		const int64_t k = p - qnt__st_tensor_at(d->st[i].f, 0); /* its index in data order */
+		return qnt__st_stored_checksum(d->st[i].f, k, stored);
+	}
+	return 0;
 }

@@ -131,6 +131,11 @@ const struct qnt__mlxdir_tensor *qnt__mlxdir_find(const struct qnt__mlxdir *d, c
 /* Rows of a logical tensor: nelements / shape[n_dims-1] (1 for a scalar). */
 int64_t qnt__mlxdir_tensor_rows(const struct qnt__mlxdir_tensor *t);
 
+/* 1 and the XXH3-64 that the shard holding part `part` of t records for
+ * it (qnt.xxh3_64 in its metadata, as libqnt writes it), else 0. */
+int qnt__mlxdir_part_checksum(const struct qnt__mlxdir *d, const struct qnt__mlxdir_tensor *t, int part,
+			      uint64_t *stored);
+
 /* Dequantizes rows [r0, r1) of a quantized tensor (rows over all leading
  * dimensions) to `dtype` (QNT_TYPE_F32, F16 or BF16): the values of
  * mx.dequantize(w, scales, biases, group_size, bits, mode, global_scale,
@@ -178,6 +183,9 @@ qnt_status qnt__mlxdir_writer_add_quant(struct qnt__mlxdir_writer *w, const char
 /* A tensor of any safetensors dtype, stored as is. */
 qnt_status qnt__mlxdir_writer_add_raw(struct qnt__mlxdir_writer *w, const char *name, int st_dtype,
 				      uint32_t n_dims, const uint64_t *shape, uint32_t flags, int64_t *index);
+/* Records the XXH3-64 of every stored array in its shard's metadata
+ * (QNT__ST_WRITE_CHECKSUMS); off by default. Before begin. */
+qnt_status qnt__mlxdir_writer_set_checksums(struct qnt__mlxdir_writer *w, int on);
 /* Copies `src_path` into the folder as `name` (a plain file name) at finish,
  * e.g. tokenizer.json. Before begin. */
 qnt_status qnt__mlxdir_writer_copy_file(struct qnt__mlxdir_writer *w, const char *src_path, const char *name);
