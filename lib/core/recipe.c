@@ -148,7 +148,6 @@ void qnt__recipe_free(struct qnt__recipe *r)
 	free(r->fallback);
 	free(r->name);
 	free(r->description);
-	free(r->source);
 	free(r->default_name);
 	free(r);
 }
@@ -256,8 +255,8 @@ static qnt_status rule_set(qnt_ctx *ctx, const char *src, int i, const struct qn
 	return QNT_OK;
 }
 
-qnt_status qnt__recipe_build(qnt_ctx *ctx, const char *source, const char *name, const char *description, int64_t file_type,
-			     const char *default_type, const struct qnt__rule_def *rules, int n_rules,
+qnt_status qnt__recipe_build(qnt_ctx *ctx, const char *source, const char *name, const char *description,
+			     int64_t file_type, const char *default_type, const struct qnt__rule_def *rules, int n_rules,
 			     const struct qnt__fallback *fallback, int n_fallback, int fallback_keep,
 			     struct qnt__recipe **out)
 {
@@ -268,12 +267,11 @@ qnt_status qnt__recipe_build(qnt_ctx *ctx, const char *source, const char *name,
 		return qnt__error(ctx, QNT_E_NO_MEMORY, "%s: out of memory", src);
 	qnt_status st = QNT_OK;
 	r->name = dup_or_null(name);
-	r->source = strdup(src);
 	r->description = dup_or_null(description);
 	r->default_name = dup_or_null(default_type);
 	r->file_type = file_type;
 	r->fallback_keep = fallback_keep;
-	if (!r->source || (name && !r->name) || (description && !r->description) || (default_type && !r->default_name)) {
+	if ((name && !r->name) || (description && !r->description) || (default_type && !r->default_name)) {
 		st = qnt__error(ctx, QNT_E_NO_MEMORY, "%s: out of memory", src);
 		goto err;
 	}

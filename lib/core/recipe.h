@@ -120,7 +120,6 @@ struct qnt__fallback {
 struct qnt__recipe {
 	char *name;
 	char *description;
-	char *source;       /* where it came from: "preset Q4_K_M", a file name */
 	int64_t file_type;  /* general.file_type; -1: derived from the default type */
 	qnt_type default_type;
 	char *default_name;
@@ -158,9 +157,9 @@ qnt_status qnt__recipe_from_type(qnt_ctx *ctx, qnt_type type, struct qnt__recipe
 
 /* Builds a recipe from plain data (the presets): copies the strings and
  * compiles the regexes. fallback_keep as in struct qnt__recipe. Errors start
- * with `source`, which becomes r->source. */
-qnt_status qnt__recipe_build(qnt_ctx *ctx, const char *source, const char *name, const char *description, int64_t file_type,
-			     const char *default_type, const struct qnt__rule_def *rules, int n_rules,
+ * with `source` (a file name, a preset's name). */
+qnt_status qnt__recipe_build(qnt_ctx *ctx, const char *source, const char *name, const char *description,
+			     int64_t file_type, const char *default_type, const struct qnt__rule_def *rules, int n_rules,
 			     const struct qnt__fallback *fallback, int n_fallback, int fallback_keep,
 			     struct qnt__recipe **out);
 

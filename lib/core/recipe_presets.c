@@ -21,7 +21,6 @@
 #include "recipe.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
