@@ -381,8 +381,18 @@ qnt_status qnt__recipe_from_type(qnt_ctx *ctx, qnt_type type, struct qnt__recipe
 	*out = NULL;
 	if (!tn)
 		return qnt__error(ctx, QNT_E_UNKNOWN_TYPE, "qnt_recipe_from_type: unknown type %d", (int)type);
-	char name[96];
-	snprintf(name, sizeof(name), "type %s", tn);
+	/* a type id is exact: an MLX id names its scale dtype, which the
+	 * canonical name leaves out for bf16 (without a suffix a recipe's MLX
+	 * type would follow the source's dtype instead) */
+	char name[96], tname[80];
+	qnt_mlx_params mp = QNT_MLX_PARAMS_INIT;
+	const size_t len = strlen(tn);
+	if (qnt_mlx_params_from_type(type, &mp) == QNT_OK && mp.dtype == QNT_TYPE_BF16 &&
+	    (len < 5 || strcmp(tn + len - 5, ":bf16") != 0))
+		snprintf(tname, sizeof(tname), "%s:bf16", tn);
+	else
+		snprintf(tname, sizeof(tname), "%s", tn);
+	snprintf(name, sizeof(name), "type %s", tname);
 	return qnt__recipe_build(ctx, name, name, "every 2-D float tensor whose rows fit the block; the rest as is",
-				 -1, tn, NULL, 0, NULL, 0, 1, out);
+				 -1, tname, NULL, 0, NULL, 0, 1, out);
 }

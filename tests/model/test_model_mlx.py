@@ -86,12 +86,14 @@ with tempfile.TemporaryDirectory(prefix="qnt-mlx-") as tmp:
     for name, w in weights.items():
         if w.ndim == 2:
             p = name[: -len(".weight")]
-            wq, sc, bi = mx.quantize(mx.array(w), group_size=64, bits=4)  # f32 source: f32 scales
+            # the type without a suffix is bf16: mx.quantize of the bf16 weights
+            wq, sc, bi = mx.quantize(mx.array(w).astype(mx.bfloat16), group_size=64, bits=4)
             got = [arrays.get(f"{p}.weight"), arrays.get(f"{p}.scales"), arrays.get(f"{p}.biases")]
             check(all(g is not None for g in got), f"{p}: weight, scales and biases stored")
             if all(g is not None for g in got):
                 check(np.array_equal(np.array(got[0]), np.array(wq)), f"{p}: codes == mx.quantize")
-                check(got[1].dtype == mx.float32 and np.array_equal(np.array(got[1]), np.array(sc)),
+                check(got[1].dtype == mx.bfloat16 and np.array_equal(np.array(got[1].astype(mx.float32)),
+                                                                      np.array(sc.astype(mx.float32))),
                       f"{p}: scales == mx.quantize")
                 check(np.array_equal(np.array(got[2].astype(mx.float32)), np.array(bi.astype(mx.float32))),
                       f"{p}: biases == mx.quantize")
@@ -99,25 +101,26 @@ with tempfile.TemporaryDirectory(prefix="qnt-mlx-") as tmp:
             check(np.array_equal(np.array(arrays[name]), w), f"{name}: kept as it was")
     rep = {e["name"]: e for e in json.load(open(os.path.join(tmp, "r.json")))["tensors"]}
     w = weights["model.layers.0.mlp.down_proj.weight"]
-    wq, sc, bi = mx.quantize(mx.array(w), group_size=64, bits=4)
-    y = np.array(mx.dequantize(wq, sc, bi, group_size=64, bits=4))
+    wq, sc, bi = mx.quantize(mx.array(w).astype(mx.bfloat16), group_size=64, bits=4)
+    y = np.array(mx.dequantize(wq, sc.astype(mx.float32), bi.astype(mx.float32), group_size=64, bits=4))
     rel = float(np.sqrt(((w.astype(np.float64) - y) ** 2).sum() / (w.astype(np.float64) ** 2).sum()))
     e = rep["model.layers.0.mlp.down_proj.weight"]
     check(abs(e["rel_rmse"] - rel) <= 1e-5 * rel, f"report rel_rmse {e['rel_rmse']} == mx.dequantize's {rel}")
 
-    # ---- an explicit scale dtype: bf16, as mlx-lm's bf16 models ----
-    out16 = os.path.join(tmp, "mlx4bf16")
-    r = qnt("quantize", "--type", "mlx:affine:4:64:bf16", "--quiet", src, out16)
-    check(r.returncode == 0, f"mlx:affine:4:64:bf16: {r.stderr.strip()}")
-    a16 = mx.load(os.path.join(out16, "model.safetensors")) if r.returncode == 0 else {}
+    # ---- an explicit scale dtype: f32, mx.quantize of the f32 weights ----
+    out32 = os.path.join(tmp, "mlx4f32")
+    r = qnt("quantize", "--type", "mlx:affine:4:64:f32", "--quiet", src, out32)
+    check(r.returncode == 0, f"mlx:affine:4:64:f32: {r.stderr.strip()}")
+    a32 = mx.load(os.path.join(out32, "model.safetensors")) if r.returncode == 0 else {}
     w = weights["model.layers.1.mlp.up_proj.weight"]
-    wq, sc, bi = mx.quantize(mx.array(w).astype(mx.bfloat16), group_size=64, bits=4)
+    wq, sc, bi = mx.quantize(mx.array(w), group_size=64, bits=4)
     p = "model.layers.1.mlp.up_proj"
-    check(p + ".weight" in a16 and np.array_equal(np.array(a16[p + ".weight"]), np.array(wq)) and
-          a16[p + ".scales"].dtype == mx.bfloat16 and
-          np.array_equal(np.array(a16[p + ".scales"].astype(mx.float32)), np.array(sc.astype(mx.float32))) and
-          np.array_equal(np.array(a16[p + ".biases"].astype(mx.float32)), np.array(bi.astype(mx.float32))),
-          "bf16: codes, scales and biases == mx.quantize of the bf16 weights")
+    check(p + ".weight" in a32 and np.array_equal(np.array(a32[p + ".weight"]), np.array(wq)) and
+          a32[p + ".scales"].dtype == mx.float32 and np.array_equal(np.array(a32[p + ".scales"]), np.array(sc)) and
+          np.array_equal(np.array(a32[p + ".biases"]), np.array(bi)),
+          "f32: codes, scales and biases == mx.quantize of the f32 weights")
+    r = qnt("verify", out32)
+    check(r.returncode == 0 and "0 mismatched" in r.stdout, f"verify of an MLX folder: {r.stdout.strip()} {r.stderr.strip()}")
 
     # ---- the folder reads back in libqnt ----
     r = qnt("inspect", "--json", out)
@@ -128,10 +131,17 @@ with tempfile.TemporaryDirectory(prefix="qnt-mlx-") as tmp:
     check(q.get("shape") == [D, FF] and q.get("type", "").startswith("mlx:affine:4:64"),
           f"inspect: logical shape and MLX type: {q}")
     check("model.layers.0.mlp.down_proj.scales" not in t, "inspect: scales are part of the logical tensor")
+    # reading the folder back gives what MLX gives: mx.dequantize with the
+    # bf16 scales (computed in bf16), not the f32 arithmetic of the report
+    w = weights["model.layers.0.mlp.down_proj.weight"]
+    wq, sc, bi = mx.quantize(mx.array(w).astype(mx.bfloat16), group_size=64, bits=4)
+    yb = np.array(mx.dequantize(wq, sc, bi, group_size=64, bits=4, dtype=mx.float32)).astype(np.float64)
+    rel_back = float(np.sqrt(((w - yb) ** 2).sum() / (w.astype(np.float64) ** 2).sum()))
     r = qnt("compare", "--json", src, out)
     cmp = {x["name"]: x for x in json.loads(r.stdout)["tensors"]} if r.returncode == 0 else {}
-    check(r.returncode == 0 and abs(cmp["model.layers.0.mlp.down_proj.weight"]["rel_rmse"] - rel) <= 1e-5 * rel,
-          f"compare of the folders gives the same error: {r.stderr.strip()}")
+    got = cmp.get("model.layers.0.mlp.down_proj.weight", {}).get("rel_rmse", -1)
+    check(r.returncode == 0 and abs(got - rel_back) <= 1e-5 * rel_back,
+          f"compare with the folder: {got} == mx.dequantize's {rel_back} {r.stderr.strip()}")
 
     # ---- mixed_3_6: per-module overrides in config.json ----
     out36 = os.path.join(tmp, "mlx36")
