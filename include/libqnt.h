@@ -712,6 +712,9 @@ QNT_API qnt_status qnt_recipe_preset(const char *name, qnt_recipe **out);
 /* The recipe of one type: every tensor of 2 or more dimensions whose source
  * is f32, f16 or bf16 and whose row length is a multiple of the type's block
  * becomes `type`; every other tensor stays as it is (and the plan says why).
+ * The type is exact: an MLX id keeps its scale dtype (bf16 for
+ * "mlx:affine:4:64", the registry's default), unlike a name without a
+ * suffix in a JSON recipe, which follows the source's dtype.
  * Returns: QNT_OK and *out, QNT_E_UNKNOWN_TYPE, QNT_E_UNSUPPORTED (not a
  * weight format: q8_K, q8_1), QNT_E_INVALID_ARG, QNT_E_NO_MEMORY.
  * Thread-safety: any thread. Since: 1.0 */
