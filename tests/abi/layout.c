@@ -233,6 +233,51 @@ AT(qnt_recipe_model, flags, 48);
 AT(qnt_recipe_model, reserved, 52);
 SA(sizeof(qnt_recipe_model) == 56);
 SA(sizeof(qnt_recipe_model) == 4 + 4 + 4 * 8 + sizeof(const char *) + 4 + 4);
+
+/* qnt_tensor_info */
+AT(qnt_tensor_info, struct_size, 0);
+AT(qnt_tensor_info, n_dims, 4);
+AT(qnt_tensor_info, name, 8);
+AT(qnt_tensor_info, type, 16);
+AT(qnt_tensor_info, reserved, 20);
+AT(qnt_tensor_info, dtype, 24);
+AT(qnt_tensor_info, shape, 32);
+AT(qnt_tensor_info, n_elements, 32 + 8 * QNT_MAX_DIMS);
+AT(qnt_tensor_info, nbytes, 40 + 8 * QNT_MAX_DIMS);
+AT(qnt_tensor_info, file, 48 + 8 * QNT_MAX_DIMS);
+AT(qnt_tensor_info, offset, 56 + 8 * QNT_MAX_DIMS);
+SA(sizeof(qnt_tensor_info) == 64 + 8 * QNT_MAX_DIMS);
+
+/* qnt_model_quantize_opts */
+AT(qnt_model_quantize_opts, struct_size, 0);
+AT(qnt_model_quantize_opts, output_format, 4);
+AT(qnt_model_quantize_opts, recipe, 8);
+AT(qnt_model_quantize_opts, imatrix, 16);
+AT(qnt_model_quantize_opts, max_memory, 24);
+AT(qnt_model_quantize_opts, flags, 32);
+AT(qnt_model_quantize_opts, reserved0, 36);
+AT(qnt_model_quantize_opts, progress, 40);
+AT(qnt_model_quantize_opts, progress_user, 48);
+AT(qnt_model_quantize_opts, max_shard_bytes, 56);
+SA(sizeof(qnt_model_quantize_opts) == 64);
+
+/* qnt_report_entry */
+AT(qnt_report_entry, struct_size, 0);
+AT(qnt_report_entry, flags, 4);
+AT(qnt_report_entry, name, 8);
+AT(qnt_report_entry, src_dtype, 16);
+AT(qnt_report_entry, dtype, 24);
+AT(qnt_report_entry, src_type, 32);
+AT(qnt_report_entry, type, 36);
+AT(qnt_report_entry, n_elements, 40);
+AT(qnt_report_entry, nbytes, 48);
+AT(qnt_report_entry, bits_per_weight, 56);
+AT(qnt_report_entry, rel_rmse, 64);
+AT(qnt_report_entry, max_abs_err, 72);
+AT(qnt_report_entry, cosine, 80);
+AT(qnt_report_entry, seconds, 88);
+AT(qnt_report_entry, reason, 96);
+SA(sizeof(qnt_report_entry) == 104);
 #endif
 
 #ifdef QNT_IMATRIX_INFO_INIT
