@@ -916,8 +916,9 @@ QNT_API void qnt_free(void *p);
 
 /* qnt_model_quantize reads a model (any qnt_model_open input), chooses a
  * format for every tensor with a recipe (see Recipes), and writes a GGUF
- * file or an MLX folder, streaming: tensor by tensor, and row slab by row
- * slab within a tensor, so that memory stays under opts->max_memory
+ * file, an MLX folder or one safetensors file, streaming: tensor by
+ * tensor, and row slab by row slab within a tensor, so that memory stays
+ * under opts->max_memory
  * whatever the model's size. Each slab is read as floats (dequantized when
  * the source is quantized: the report says so), quantized on the context's
  * threads, compared with its source for the report, and written; the
@@ -935,14 +936,15 @@ typedef struct qnt_report qnt_report; /* opaque: per-tensor outcome */
  * of source data done and in all, and the tensor being worked on. */
 typedef void (*qnt_progress_fn)(void *user, uint64_t done, uint64_t total, const char *tensor);
 
-#define QNT_OUTPUT_AUTO 0 /* from `out`: "*.gguf" -> GGUF, otherwise an MLX folder */
+#define QNT_OUTPUT_AUTO 0 /* from `out`: "*.gguf" -> GGUF, "*.safetensors" -> one safetensors
+			     file (MLX's tensor layout), otherwise an MLX folder */
 
 #define QNT_MQ_FLAG_NO_CHECKSUMS 0x1u /* do not record checksums */
 #define QNT_MQ_FLAG_NO_METRICS 0x2u   /* skip the error metrics (faster) */
 
 typedef struct qnt_model_quantize_opts {
 	uint32_t struct_size;      /* set by qnt_model_quantize_opts_init */
-	int32_t output_format;     /* QNT_OUTPUT_AUTO, QNT_MODEL_GGUF or QNT_MODEL_MLX */
+	int32_t output_format;     /* QNT_OUTPUT_AUTO, QNT_MODEL_GGUF, QNT_MODEL_MLX or QNT_MODEL_SAFETENSORS */
 	const qnt_recipe *recipe;       /* required: qnt_recipe_preset, _from_type, _parse */
 	const qnt_imatrix *imatrix;      /* NULL: no importance weights */
 	uint64_t max_memory;       /* bytes of buffers at most; 0: the default (see below) */

@@ -17,6 +17,7 @@
 #include "../io/gguf_read.h"
 #include "../io/gguf_write.h"
 #include "../io/mlx_folder.h"
+#include "../io/safetensors.h"
 #include "qnt_fp.h"
 #include "../core/recipe.h"
 
@@ -304,6 +305,7 @@ struct job {
 	uint64_t max_memory;
 	struct qnt__gguf_writer *gw;
 	struct qnt__mlxdir_writer *mw;
+	struct qnt__st_writer *sw;
 	uint64_t done, total;
 	qnt_type deq_to; /* MODE_DEQUANTIZE: the float type written */
 };
@@ -345,7 +347,12 @@ static int output_holds(int out_format, qnt_type t)
 {
 	if (out_format == QNT_MODEL_GGUF)
 		return t >= 0 && t < 256 && qnt__traits(t) != NULL;
-	return is_float_type(t) || is_mlx_type(t);
+	return is_float_type(t) || is_mlx_type(t); /* MLX folder, safetensors file */
+}
+
+static const char *output_name(int out_format)
+{
+	return out_format == QNT_MODEL_GGUF ? "a GGUF file" : out_format == QNT_MODEL_MLX ? "an MLX folder" : "a safetensors file";
 }
 
 /* Plans tensor i that is not kept: to type `type`. */
@@ -360,7 +367,7 @@ static qnt_status plan_convert(struct job *j, int64_t i, qnt_type type)
 				  t->name, t->dtype, qnt_type_name(type));
 	if (!output_holds(j->out_format, type))
 		return qnt__error(j->c, QNT_E_UNSUPPORTED, "%s: tensor '%s': %s cannot hold %s (%s)", j->out,
-				  t->name, j->out_format == QNT_MODEL_GGUF ? "a GGUF file" : "an MLX folder",
+				  t->name, output_name(j->out_format),
 				  qnt_type_name(type),
 				  j->out_format == QNT_MODEL_GGUF ? "use a ggml format" : "use f32/f16/bf16 or mlx:*");
 	const int64_t bs = qnt_type_block_size(type);
@@ -387,7 +394,7 @@ static qnt_status plan_keep(struct job *j, int64_t i)
 		p->flags |= QNT_REPORT_KEPT;
 		return QNT_OK;
 	}
-	if (t->storage == QNT__STORE_MLX && j->out_format == QNT_MODEL_MLX) {
+	if (t->storage == QNT__STORE_MLX && j->out_format != QNT_MODEL_GGUF && !t->mx->parts[QNT__MLXDIR_PART_GLOBAL_SCALE]) {
 		p->keep = 1;
 		p->type = t->type;
 		snprintf(p->dtype, sizeof p->dtype, "%s", t->dtype);
@@ -404,7 +411,7 @@ static qnt_status plan_keep(struct job *j, int64_t i)
 			p->flags |= QNT_REPORT_KEPT;
 			return QNT_OK;
 		}
-		if (j->out_format == QNT_MODEL_MLX && j->m->format != QNT_MODEL_GGUF) {
+		if (j->out_format != QNT_MODEL_GGUF && j->m->format != QNT_MODEL_GGUF) {
 			p->keep = 1;
 			p->type = QNT_TYPE_INVALID;
 			p->raw = t->raw_type;
@@ -419,8 +426,8 @@ static qnt_status plan_keep(struct job *j, int64_t i)
 	qnt_status st = plan_convert(j, i, QNT_TYPE_F32);
 	if (st == QNT_OK) {
 		j->plan[i].flags = (j->plan[i].flags & ~QNT_REPORT_REQUANTIZED) | QNT_REPORT_CONVERTED;
-		snprintf(j->plan[i].reason, sizeof j->plan[i].reason, "kept: %s has no %s in %s, written as f32",
-			 t->dtype, "counterpart", j->out_format == QNT_MODEL_GGUF ? "GGUF" : "an MLX folder");
+		snprintf(j->plan[i].reason, sizeof j->plan[i].reason, "kept: %s has no counterpart in %s, written as f32",
+			 t->dtype, output_name(j->out_format));
 	}
 	return st;
 }
@@ -607,6 +614,67 @@ static qnt_status mlx_declare(struct job *j)
 	return st;
 }
 
+/* ---- output: one safetensors file ---- */
+
+static int st_float_dtype(qnt_type t)
+{
+	return t == QNT_TYPE_F32 ? QNT__ST_F32 : t == QNT_TYPE_F16 ? QNT__ST_F16 : QNT__ST_BF16;
+}
+
+/* Declares an MLX quantized tensor as mlx-lm stores it: P.weight (U32
+ * codes), P.scales and, for affine, P.biases. */
+static qnt_status st_add_mlx(struct job *j, const struct qnt__mtensor *t, int32_t mode, int32_t bits, int32_t group,
+			     int scale_dtype)
+{
+	const size_t len = strlen(t->name);
+	if (len <= 7 || strcmp(t->name + len - 7, ".weight") != 0 || t->n_dims < 1)
+		return qnt__error(j->c, QNT_E_UNSUPPORTED, "%s: tensor '%s': an MLX quantized tensor's name must end in .weight",
+				  j->out, t->name);
+	char name[1024];
+	uint64_t shape[QNT_MAX_DIMS];
+	for (uint32_t d = 0; d < t->n_dims; d++)
+		shape[d] = (uint64_t)t->shape[d];
+	shape[t->n_dims - 1] = (uint64_t)t->row_len * (uint64_t)bits / 32;
+	qnt_status st = qnt__st_writer_add(j->sw, t->name, QNT__ST_U32, t->n_dims, shape);
+	shape[t->n_dims - 1] = (uint64_t)(t->row_len / group);
+	snprintf(name, sizeof name, "%.*s.scales", (int)(len - 7), t->name);
+	if (st == QNT_OK)
+		st = qnt__st_writer_add(j->sw, name, scale_dtype, t->n_dims, shape);
+	snprintf(name, sizeof name, "%.*s.biases", (int)(len - 7), t->name);
+	if (st == QNT_OK && mode == QNT_MLX_AFFINE)
+		st = qnt__st_writer_add(j->sw, name, scale_dtype, t->n_dims, shape);
+	return st;
+}
+
+static qnt_status st_declare(struct job *j)
+{
+	const struct qnt_model *m = j->m;
+	const uint32_t flags = (j->o->flags & QNT_MQ_FLAG_NO_CHECKSUMS) ? 0 : QNT__ST_WRITE_CHECKSUMS;
+	qnt_status st = qnt__st_writer_create(j->c, j->out, flags, &j->sw);
+	if (st == QNT_OK)
+		st = qnt__st_writer_set_metadata(j->sw, "format", "mlx");
+	for (int64_t i = 0; i < m->n && st == QNT_OK; i++) {
+		const struct qnt__mtensor *t = &m->t[i];
+		const struct tplan *p = &j->plan[i];
+		uint64_t shape[QNT_MAX_DIMS];
+		for (uint32_t d = 0; d < t->n_dims; d++)
+			shape[d] = (uint64_t)t->shape[d];
+		qnt_mlx_params mp = QNT_MLX_PARAMS_INIT;
+		if (p->keep && t->storage == QNT__STORE_MLX)
+			st = st_add_mlx(j, t, t->mx->mode, t->mx->bits, t->mx->group_size, t->mx->scale_dtype);
+		else if (p->keep && t->storage != QNT__STORE_FORMAT)
+			st = qnt__st_writer_add(j->sw, t->name, (int)t->raw_type, t->n_dims, shape);
+		else if (qnt_mlx_params_from_type(p->type, &mp) == QNT_OK)
+			st = st_add_mlx(j, t, mp.mode, mp.bits, mp.group_size,
+					mp.mode == QNT_MLX_AFFINE ? st_float_dtype(mp.dtype) : QNT__ST_U8);
+		else
+			st = qnt__st_writer_add(j->sw, t->name, st_float_dtype(p->type), t->n_dims, shape);
+	}
+	if (st == QNT_OK)
+		st = qnt__st_writer_begin(j->sw);
+	return st;
+}
+
 /* ---- MLX planes from the registry's interleaved blocks ---- */
 
 /* A registry MLX block is the group's codes (whole uint32 words, LSB-first,
@@ -671,7 +739,9 @@ static void progress(struct job *j, uint64_t bytes, const char *name)
 
 static qnt_status write_out(struct job *j, const void *data, size_t n)
 {
-	return j->gw ? qnt__gguf_writer_write(j->gw, data, n) : qnt__mlxdir_writer_write(j->mw, data, n);
+	if (j->gw)
+		return qnt__gguf_writer_write(j->gw, data, n);
+	return j->mw ? qnt__mlxdir_writer_write(j->mw, data, n) : qnt__st_writer_write(j->sw, data, n);
 }
 
 static qnt_status copy_bytes(struct job *j, const void *data, uint64_t nbytes, const char *name, int mapped)
@@ -735,7 +805,7 @@ static qnt_status convert_tensor(struct job *j, const struct qnt__mtensor *t, co
 	const uint64_t per_row = (uint64_t)L * 4 * (metrics ? 2 : 1) + out_row + src_row_bytes(t);
 	uint64_t budget = j->max_memory / 4 * 3;
 	struct mlx_split sp0;
-	if (j->mw && mlx_split_of(p->type, &sp0)) { /* a whole tensor's scales and biases are held */
+	if ((j->mw || j->sw) && mlx_split_of(p->type, &sp0)) { /* a whole tensor's scales and biases are held */
 		const uint64_t sb = (uint64_t)t->n_rows * (uint64_t)(L / sp0.group) * sp0.scale_bytes * (sp0.has_bias ? 2 : 1);
 		budget = budget > sb ? budget - sb : 0;
 	}
@@ -750,7 +820,7 @@ static qnt_status convert_tensor(struct job *j, const struct qnt__mtensor *t, co
 	if (t->n_rows == 0 || L == 0)
 		return QNT_OK;
 	struct mlx_split sp;
-	const int planar = j->mw && mlx_split_of(p->type, &sp);
+	const int planar = (j->mw || j->sw) && mlx_split_of(p->type, &sp);
 	const uint64_t groups = planar ? (uint64_t)t->n_rows * (uint64_t)(L / sp.group) : 0;
 	const size_t n_src = (size_t)slab * (size_t)L * sizeof(float), n_q = (size_t)slab * out_row;
 	const size_t n_codes = planar ? (size_t)slab * (size_t)(L / sp.group) * sp.code_bytes : 0;
@@ -858,8 +928,8 @@ static qnt_status check_opts(qnt_ctx *ctx, const char *fn, const qnt_model_quant
 	if (o->reserved0)
 		return qnt__error(ctx, QNT_E_INVALID_ARG, "%s: reserved0 must be zero", fn);
 	if (o->output_format != QNT_OUTPUT_AUTO && o->output_format != QNT_MODEL_GGUF &&
-	    o->output_format != QNT_MODEL_MLX)
-		return qnt__error(ctx, QNT_E_INVALID_ARG, "%s: output_format %d is not GGUF or MLX", fn,
+	    o->output_format != QNT_MODEL_MLX && o->output_format != QNT_MODEL_SAFETENSORS)
+		return qnt__error(ctx, QNT_E_INVALID_ARG, "%s: output_format %d is not GGUF, MLX or safetensors", fn,
 				  (int)o->output_format);
 	if (need_recipe && !o->recipe)
 		return qnt__error(ctx, QNT_E_INVALID_ARG, "%s: opts->recipe is NULL", fn);
@@ -905,6 +975,7 @@ static qnt_status run(qnt_ctx *ctx, int mode, const char *in, const char *out, q
 	j.deq_to = deq_to;
 	j.out_format = j.o->output_format != QNT_OUTPUT_AUTO ? j.o->output_format
 			: path_ends_with(out, ".gguf")       ? QNT_MODEL_GGUF
+			: path_ends_with(out, ".safetensors") ? QNT_MODEL_SAFETENSORS
 							     : QNT_MODEL_MLX;
 	if (mode == MODE_DEQUANTIZE)
 		j.out_format = QNT_MODEL_GGUF;
@@ -935,6 +1006,8 @@ static qnt_status run(qnt_ctx *ctx, int mode, const char *in, const char *out, q
 		goto out;
 	if (j.out_format == QNT_MODEL_GGUF) {
 		st = gguf_declare(&j);
+	} else if (j.out_format == QNT_MODEL_SAFETENSORS) {
+		st = st_declare(&j);
 	} else {
 		/* the folder is made here, and removed again if the run fails */
 		if (mkdir(out, 0777) == 0)
@@ -955,9 +1028,15 @@ static qnt_status run(qnt_ctx *ctx, int mode, const char *in, const char *out, q
 		st = qnt__mlxdir_writer_finish(j.mw);
 		j.mw = NULL;
 	}
+	if (st == QNT_OK && j.sw) {
+		st = qnt__st_writer_finish(j.sw);
+		j.sw = NULL;
+	}
 out:
 	qnt__gguf_writer_abort(j.gw);
 	qnt__mlxdir_writer_abort(j.mw);
+	if (j.sw)
+		qnt__st_writer_abort(j.sw);
 	if (st != QNT_OK && made_dir)
 		rmdir(out);
 	free(j.plan);

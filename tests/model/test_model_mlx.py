@@ -107,6 +107,19 @@ with tempfile.TemporaryDirectory(prefix="qnt-mlx-") as tmp:
     e = rep["model.layers.0.mlp.down_proj.weight"]
     check(abs(e["rel_rmse"] - rel) <= 1e-5 * rel, f"report rel_rmse {e['rel_rmse']} == mx.dequantize's {rel}")
 
+    # ---- one .safetensors file: the same arrays as the folder's ----
+    one = os.path.join(tmp, "one.safetensors")
+    r = qnt("quantize", "--type", "mlx:affine:4:64", "--quiet", src, one)
+    check(r.returncode == 0, f"quantize to a .safetensors file: {r.stderr.strip()}")
+    if r.returncode == 0:
+        a1 = mx.load(one)
+        check(set(a1) == set(arrays) and all(np.array_equal(np.array(a1[k].astype(mx.float32)),
+                                                            np.array(arrays[k].astype(mx.float32)))
+                                             and a1[k].dtype == arrays[k].dtype for k in a1),
+              "a .safetensors output holds the folder's arrays")
+        r = qnt("verify", one)
+        check(r.returncode == 0, f"verify of the .safetensors output: {r.stdout.strip()} {r.stderr.strip()}")
+
     # ---- an explicit scale dtype: f32, mx.quantize of the f32 weights ----
     out32 = os.path.join(tmp, "mlx4f32")
     r = qnt("quantize", "--type", "mlx:affine:4:64:f32", "--quiet", src, out32)
