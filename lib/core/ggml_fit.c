@@ -91,7 +91,13 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
 }
 
 /* Symmetric scale for codes -nmax..nmax-1 (stored biased by nmax), weights
- * qw or x^2: ggml's make_qx_quants with rmse_type 1. */
+ * qw or x^2: ggml's make_qx_quants with rmse_type 1. ggml scans the inverse
+ * scales -(nmax + 0.1 * is) / max, is = 0 then -9..9, one at a time; here
+ * the 19 candidates are the lanes of the inner loop (each lane sums its
+ * elements in ggml's order, so every sum is ggml's to the bit), and the
+ * choice is then made in ggml's order. */
+#define FIT_SYM_LANES 20 /* the 19 candidates, padded to a multiple of 4 */
+
 float qnt__ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float *qw)
 {
 	float max = 0, amax = 0;
@@ -106,38 +112,39 @@ float qnt__ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float 
 		memset(L, 0, (size_t)n);
 		return 0.0f;
 	}
-	float wt[32]; /* the weights, taken out of the loops */
-	for (int i = 0; i < n; i++)
-		wt[i] = qw ? qw[i] : x[i] * x[i];
-	float iscale = (float)-nmax / max;
-	float sumlx = 0, suml2 = 0;
+	/* lane 0: is = 0, the first guess; lanes 1..18: is = -9..-1, 1..9; lane
+	 * 19 repeats lane 0 and is never chosen */
+	float isc[FIT_SYM_LANES], sumlx[FIT_SYM_LANES], suml2[FIT_SYM_LANES];
+	isc[0] = (float)-nmax / max;
+	for (int k = 1, is = -9; is <= 9; is++) {
+		if (is != 0)
+			isc[k++] = -((float)nmax + 0.1f * (float)is) / max;
+	}
+	isc[FIT_SYM_LANES - 1] = isc[0];
+	for (int k = 0; k < FIT_SYM_LANES; k++)
+		sumlx[k] = suml2[k] = 0;
 	for (int i = 0; i < n; i++) {
-		int l = qnt__clampi(qnt__nearest_int(iscale * x[i]), -nmax, nmax - 1);
-		L[i] = (int8_t)(l + nmax);
-		float w = wt[i];
-		sumlx += w * x[i] * (float)l;
-		suml2 += w * (float)l * (float)l;
-	}
-	float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
-	float best = scale * sumlx;
-	for (int is = -9; is <= 9; is++) {
-		if (is == 0)
-			continue;
-		iscale = -((float)nmax + 0.1f * (float)is) / max;
-		sumlx = suml2 = 0;
-		for (int i = 0; i < n; i++) {
-			int l = qnt__clampi(qnt__nearest_int(iscale * x[i]), -nmax, nmax - 1);
-			float w = wt[i];
-			sumlx += w * x[i] * (float)l;
-			suml2 += w * (float)l * (float)l;
-		}
-		if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-			for (int i = 0; i < n; i++)
-				L[i] = (int8_t)(nmax + qnt__clampi(qnt__nearest_int(iscale * x[i]), -nmax, nmax - 1));
-			scale = sumlx / suml2;
-			best = scale * sumlx;
+		const float xi = x[i];
+		const float w = qw ? qw[i] : xi * xi;
+		const float wx = w * xi;
+		for (int k = 0; k < FIT_SYM_LANES; k++) {
+			int l = qnt__clampi(qnt__nearest_int(isc[k] * xi), -nmax, nmax - 1);
+			float fl = (float)l;
+			sumlx[k] += wx * fl;
+			suml2[k] += w * fl * fl;
 		}
 	}
+	float scale = suml2[0] != 0.0f ? sumlx[0] / suml2[0] : 0.0f;
+	float best = scale * sumlx[0];
+	int chosen = 0;
+	for (int k = 1; k < FIT_SYM_LANES - 1; k++) {
+		if (suml2[k] > 0 && sumlx[k] * sumlx[k] > best * suml2[k]) {
+			scale = sumlx[k] / suml2[k];
+			best = scale * sumlx[k];
+			chosen = k;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		L[i] = (int8_t)(nmax + qnt__clampi(qnt__nearest_int(isc[chosen] * x[i]), -nmax, nmax - 1));
 	return scale;
 }
-

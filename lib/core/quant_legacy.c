@@ -378,63 +378,57 @@ static void refine(const float *x, const float *w, int with_min, int cmin, int c
 	}
 }
 
-/* Sums of a candidate's codes c against x, weighted by w. */
-struct sums {
-	double sw, sc, scc, sx, scx, sxx;
-};
-
-static void code_sums(const float *x, const float *w, float iscale, float m, int cmin, int cmax, int *c,
-		      struct sums *s)
-{
-	double sw = 0, sc = 0, scc = 0, sx = 0, scx = 0;
-	for (int j = 0; j < QK; j++) {
-		c[j] = nearest_code(x[j], iscale, m, cmin, cmax);
-		double wj = w[j], cj = c[j];
-		sw += wj;
-		sc += wj * cj;
-		scc += wj * cj * cj;
-		sx += wj * x[j];
-		scx += wj * cj * x[j];
-	}
-	s->sw = sw;
-	s->sc = sc;
-	s->scc = scc;
-	s->sx = sx;
-	s->scx = scx;
-}
-
 /* Scans candidate inverse scales cheaply: each gives codes, the weighted
  * least-squares (d, m) for them, rounded to fp16, and the error those codes
  * have at that (d, m), computed from the sums. The best scan candidate is then
  * evaluated exactly (codes re-chosen for the rounded scale, fp16 neighbours)
- * and refined; only exact errors decide against ggml's block. */
+ * and refined; only exact errors decide against ggml's block. The candidates
+ * are the lanes of the inner loop (independent sums, each in element
+ * order); the sums that do not depend on the codes are taken once. */
+#define SCAN_MAX 38
+
 static void scan(const float *x, const float *w, const float *iscales, int n_iscales, float m0, int with_min,
 		 int cmin, int cmax, struct cand *best)
 {
-	double sxx = 0;
-	for (int j = 0; j < QK; j++)
+	double sxx = 0, sw = 0, sx = 0;
+	for (int j = 0; j < QK; j++) {
+		double wj = w[j];
 		sxx += (double)w[j] * x[j] * x[j];
+		sw += wj;
+		sx += wj * x[j];
+	}
+	double sc[SCAN_MAX], scc[SCAN_MAX], scx[SCAN_MAX];
+	for (int k = 0; k < n_iscales; k++)
+		sc[k] = scc[k] = scx[k] = 0;
+	for (int j = 0; j < QK; j++) {
+		const double wj = w[j];
+		const float xj = x[j];
+		for (int k = 0; k < n_iscales; k++) {
+			double cj = nearest_code(xj, iscales[k], m0, cmin, cmax);
+			double wc = wj * cj;
+			sc[k] += wc;
+			scc[k] += wc * cj;
+			scx[k] += wc * xj;
+		}
+	}
 	double best_est = INFINITY;
 	float best_d = 0, best_m = 0;
 	for (int k = 0; k < n_iscales; k++) {
-		int c[QK];
-		struct sums s;
 		double d, m = 0;
-		code_sums(x, w, iscales[k], m0, cmin, cmax, c, &s);
 		if (with_min) {
-			double det = s.sw * s.scc - s.sc * s.sc;
+			double det = sw * scc[k] - sc[k] * sc[k];
 			if (!(det > 0))
 				continue;
-			d = (s.sw * s.scx - s.sc * s.sx) / det;
-			m = (s.scc * s.sx - s.sc * s.scx) / det;
+			d = (sw * scx[k] - sc[k] * sx) / det;
+			m = (scc[k] * sx - sc[k] * scx[k]) / det;
 		} else {
-			if (!(s.scc > 0))
+			if (!(scc[k] > 0))
 				continue;
-			d = s.scx / s.scc;
+			d = scx[k] / scc[k];
 		}
 		double d16 = qnt__fp16_round((float)d), m16 = qnt__fp16_round((float)m);
-		double est = sxx - 2 * d16 * s.scx - 2 * m16 * s.sx + d16 * d16 * s.scc + 2 * d16 * m16 * s.sc +
-			     m16 * m16 * s.sw;
+		double est = sxx - 2 * d16 * scx[k] - 2 * m16 * sx + d16 * d16 * scc[k] + 2 * d16 * m16 * sc[k] +
+			     m16 * m16 * sw;
 		if (est < best_est) {
 			best_est = est;
 			best_d = (float)d;
@@ -455,7 +449,7 @@ static void search_sym(const float *x, const float *w, int qmin, int qmax, struc
 	if (max == 0.0f)
 		return;
 	const int ends[2] = { max < 0 ? qmin : qmax, max < 0 ? qmax : qmin };
-	float iscales[38];
+	float iscales[SCAN_MAX];
 	int n = 0;
 	for (int e = 0; e < 2; e++) {
 		for (int is = -9; is <= 9; is++) {
