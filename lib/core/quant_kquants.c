@@ -253,7 +253,7 @@ static void state_values(const struct kfmt *f, const struct kstate *st, float *y
 
 /* sum_i w_i (x_i - y_i)^2 over n (a multiple of 4) values, in double, in a
  * fixed order (four interleaved partial sums). */
-static double wsse(int n, const float *x, const float *y, const float *w)
+static inline double wsse(int n, const float *x, const float *y, const float *w)
 {
 	double e[4] = { 0, 0, 0, 0 };
 	for (int i = 0; i < n; i++) {
@@ -277,22 +277,37 @@ static void state_error(const struct kfmt *f, const float *x, const float *w, st
 }
 
 /* Best codes of one sub-block for the scale dl and offset ml (the nearest
- * representable value of each element); returns the weighted error. */
-static double sub_codes(const struct kfmt *f, const float *x, const float *w, float dl, float ml, int8_t *q)
+ * representable value of each element); returns the weighted error. The
+ * body is instantiated for the two sub-block lengths (16, 32) so that its
+ * branch-free loops have a constant trip count. */
+static inline double sub_codes_n(const int n, int lo, int hi, const float *x, const float *w, float dl, float ml,
+				 int8_t *q)
 {
-	const int n = f->sub, lo = f->qlo, hi = f->qhi;
-	const int finite = dl != 0.0f && fabsf(dl) < INFINITY;
-	const float id = finite ? 1.0f / dl : 0.0f;
 	float y[32];
+	if (!(dl != 0.0f && fabsf(dl) < INFINITY)) {
+		const int c = qnt__clampi(0, lo, hi);
+		for (int i = 0; i < n; i++) {
+			q[i] = (int8_t)c;
+			y[i] = dl * (float)c - ml;
+		}
+		return wsse(n, x, y, w);
+	}
+	const float id = 1.0f / dl, flo = (float)lo, fhi = (float)hi;
 	for (int i = 0; i < n; i++) {
 		const float t = (x[i] + ml) * id;
-		int c = !(t > (float)lo) ? lo : t >= (float)hi ? hi : qnt__nearest_int(t);
-		if (!finite)
-			c = qnt__clampi(0, lo, hi);
+		const int r = qnt__nearest_int(t);
+		const int c = !(t > flo) ? lo : t >= fhi ? hi : r;
 		q[i] = (int8_t)c;
 		y[i] = dl * (float)c - ml;
 	}
 	return wsse(n, x, y, w);
+}
+
+static double sub_codes(const struct kfmt *f, const float *x, const float *w, float dl, float ml, int8_t *q)
+{
+	if (f->sub == 16)
+		return sub_codes_n(16, f->qlo, f->qhi, x, w, dl, ml, q);
+	return sub_codes_n(32, f->qlo, f->qhi, x, w, dl, ml, q);
 }
 
 /* Re-chooses every code for the state's scales and measures the error. */
