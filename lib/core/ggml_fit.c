@@ -7,6 +7,7 @@
  */
 #include "ggml_fit.h"
 #include "qnt_fp.h"
+#include "qnt_lanes.h"
 
 #include <math.h>
 #include <string.h>
@@ -121,19 +122,24 @@ float qnt__ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float 
 			isc[k++] = -((float)nmax + 0.1f * (float)is) / max;
 	}
 	isc[FIT_SYM_LANES - 1] = isc[0];
-	for (int k = 0; k < FIT_SYM_LANES; k++)
-		sumlx[k] = suml2[k] = 0;
+	/* four lanes per vector (qnt_lanes.h: the same floats as scalar code) */
+	qnt__v4f visc[FIT_SYM_LANES / 4], vlx[FIT_SYM_LANES / 4], vl2[FIT_SYM_LANES / 4];
+	memcpy(visc, isc, sizeof visc);
+	for (int b = 0; b < FIT_SYM_LANES / 4; b++)
+		vlx[b] = vl2[b] = (qnt__v4f){ 0, 0, 0, 0 };
 	for (int i = 0; i < n; i++) {
 		const float xi = x[i];
 		const float w = qw ? qw[i] : xi * xi;
 		const float wx = w * xi;
-		for (int k = 0; k < FIT_SYM_LANES; k++) {
-			int l = qnt__clampi(qnt__nearest_int(isc[k] * xi), -nmax, nmax - 1);
-			float fl = (float)l;
-			sumlx[k] += wx * fl;
-			suml2[k] += w * fl * fl;
+		for (int b = 0; b < FIT_SYM_LANES / 4; b++) {
+			const qnt__v4i l = qnt__clamp_v4i(qnt__nearest_int_v4(visc[b] * xi), -nmax, nmax - 1);
+			const qnt__v4f fl = __builtin_convertvector(l, qnt__v4f);
+			vlx[b] += wx * fl;
+			vl2[b] += w * fl * fl;
 		}
 	}
+	memcpy(sumlx, vlx, sizeof vlx);
+	memcpy(suml2, vl2, sizeof vl2);
 	float scale = suml2[0] != 0.0f ? sumlx[0] / suml2[0] : 0.0f;
 	float best = scale * sumlx[0];
 	int chosen = 0;

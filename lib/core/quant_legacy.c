@@ -16,6 +16,7 @@
  * round-to-nearest block, so it never does worse than it.
  */
 #include "qnt_fp.h"
+#include "qnt_lanes.h"
 #include "qnt_internal.h"
 #include "qnt_blocks.h"
 #include "formats.h"
@@ -385,7 +386,7 @@ static void refine(const float *x, const float *w, int with_min, int cmin, int c
  * and refined; only exact errors decide against ggml's block. The candidates
  * are the lanes of the inner loop (independent sums, each in element
  * order); the sums that do not depend on the codes are taken once. */
-#define SCAN_MAX 38
+#define SCAN_MAX 40 /* candidates, a multiple of 4 (four lanes per vector) */
 
 static void scan(const float *x, const float *w, const float *iscales, int n_iscales, float m0, int with_min,
 		 int cmin, int cmax, struct cand *best)
@@ -397,37 +398,62 @@ static void scan(const float *x, const float *w, const float *iscales, int n_isc
 		sw += wj;
 		sx += wj * x[j];
 	}
-	double sc[SCAN_MAX], scc[SCAN_MAX], scx[SCAN_MAX];
-	for (int k = 0; k < n_iscales; k++)
-		sc[k] = scc[k] = scx[k] = 0;
-	for (int j = 0; j < QK; j++) {
-		const double wj = w[j];
-		const float xj = x[j];
-		for (int k = 0; k < n_iscales; k++) {
-			double cj = nearest_code(xj, iscales[k], m0, cmin, cmax);
-			double wc = wj * cj;
-			sc[k] += wc;
-			scc[k] += wc * cj;
-			scx[k] += wc * xj;
-		}
+	/* nearest_code lane by lane; the lanes past n_iscales repeat the first
+	 * scale and are not read */
+	const int nv = (n_iscales + 3) / 4;
+	qnt__v4f isc[SCAN_MAX / 4];
+	qnt__v4d sc[SCAN_MAX / 4], scc[SCAN_MAX / 4], scx[SCAN_MAX / 4];
+	{
+		float pad[SCAN_MAX];
+		for (int k = 0; k < 4 * nv; k++)
+			pad[k] = k < n_iscales ? iscales[k] : iscales[0];
+		memcpy(isc, pad, sizeof isc[0] * (size_t)nv);
 	}
+	const float fcmin = (float)cmin, hi = (float)(cmax - cmin);
+	const qnt__v4f vzero = { 0, 0, 0, 0 }, vhi = { hi, hi, hi, hi };
+	float xm[QK];
+	for (int j = 0; j < QK; j++)
+		xm[j] = x[j] - m0;
+	for (int v = 0; v < nv; v++) {
+		qnt__v4d vsc = { 0, 0, 0, 0 }, vscc = vsc, vscx = vsc;
+		for (int j = 0; j < QK; j++) {
+			const double wj = w[j], xj = x[j];
+			qnt__v4f t = xm[j] * isc[v] - fcmin;
+			t = qnt__select_v4f(t > vzero, t, vzero);
+			t = qnt__select_v4f(t < vhi, t, vhi);
+			const qnt__v4i c = __builtin_convertvector(t + 0.5f, qnt__v4i) + cmin;
+			const qnt__v4d cj = __builtin_convertvector(c, qnt__v4d);
+			const qnt__v4d wc = wj * cj;
+			vsc += wc;
+			vscc += wc * cj;
+			vscx += wc * xj;
+		}
+		sc[v] = vsc;
+		scc[v] = vscc;
+		scx[v] = vscx;
+	}
+	double asc[SCAN_MAX], ascc[SCAN_MAX], ascx[SCAN_MAX];
+	memcpy(asc, sc, sizeof sc[0] * (size_t)nv);
+	memcpy(ascc, scc, sizeof scc[0] * (size_t)nv);
+	memcpy(ascx, scx, sizeof scx[0] * (size_t)nv);
 	double best_est = INFINITY;
 	float best_d = 0, best_m = 0;
 	for (int k = 0; k < n_iscales; k++) {
+		const double sck = asc[k], scck = ascc[k], scxk = ascx[k];
 		double d, m = 0;
 		if (with_min) {
-			double det = sw * scc[k] - sc[k] * sc[k];
+			double det = sw * scck - sck * sck;
 			if (!(det > 0))
 				continue;
-			d = (sw * scx[k] - sc[k] * sx) / det;
-			m = (scc[k] * sx - sc[k] * scx[k]) / det;
+			d = (sw * scxk - sck * sx) / det;
+			m = (scck * sx - sck * scxk) / det;
 		} else {
-			if (!(scc[k] > 0))
+			if (!(scck > 0))
 				continue;
-			d = scx[k] / scc[k];
+			d = scxk / scck;
 		}
 		double d16 = qnt__fp16_round((float)d), m16 = qnt__fp16_round((float)m);
-		double est = sxx - 2 * d16 * scx[k] - 2 * m16 * sx + d16 * d16 * scc[k] + 2 * d16 * m16 * sc[k] +
+		double est = sxx - 2 * d16 * scxk - 2 * m16 * sx + d16 * d16 * scck + 2 * d16 * m16 * sck +
 			     m16 * m16 * sw;
 		if (est < best_est) {
 			best_est = est;
