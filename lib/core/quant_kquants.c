@@ -26,6 +26,7 @@
  * worse than either ggml block for the same data.
  */
 #include "qnt_fp.h"
+#include "qnt_lanes.h"
 #include "qnt_internal.h"
 #include "qnt_blocks.h"
 #include "formats.h"
@@ -252,13 +253,18 @@ static void state_values(const struct kfmt *f, const struct kstate *st, float *y
 }
 
 /* sum_i w_i (x_i - y_i)^2 over n (a multiple of 4) values, in double, in a
- * fixed order (four interleaved partial sums). */
+ * fixed order: four interleaved partial sums (the lanes of one vector, the
+ * partial sum of element i in lane i % 4), added pairwise at the end. */
 static inline double wsse(int n, const float *x, const float *y, const float *w)
 {
-	double e[4] = { 0, 0, 0, 0 };
-	for (int i = 0; i < n; i++) {
-		const double r = (double)x[i] - (double)y[i];
-		e[i & 3] += (double)w[i] * r * r;
+	qnt__v4d e = { 0, 0, 0, 0 };
+	for (int i = 0; i < n; i += 4) {
+		qnt__v4f xv, yv, wv;
+		memcpy(&xv, x + i, sizeof xv);
+		memcpy(&yv, y + i, sizeof yv);
+		memcpy(&wv, w + i, sizeof wv);
+		const qnt__v4d r = __builtin_convertvector(xv, qnt__v4d) - __builtin_convertvector(yv, qnt__v4d);
+		e += __builtin_convertvector(wv, qnt__v4d) * r * r;
 	}
 	return (e[0] + e[1]) + (e[2] + e[3]);
 }
@@ -293,12 +299,19 @@ static inline double sub_codes_n(const int n, int lo, int hi, const float *x, co
 		return wsse(n, x, y, w);
 	}
 	const float id = 1.0f / dl, flo = (float)lo, fhi = (float)hi;
-	for (int i = 0; i < n; i++) {
-		const float t = (x[i] + ml) * id;
-		const int r = qnt__nearest_int(t);
-		const int c = !(t > flo) ? lo : t >= fhi ? hi : r;
-		q[i] = (int8_t)c;
-		y[i] = dl * (float)c - ml;
+	const qnt__v4f vlo = { flo, flo, flo, flo }, vhi = { fhi, fhi, fhi, fhi };
+	const qnt__v4i ilo = { lo, lo, lo, lo }, ihi = { hi, hi, hi, hi };
+	for (int i = 0; i < n; i += 4) {
+		qnt__v4f xv;
+		memcpy(&xv, x + i, sizeof xv);
+		const qnt__v4f t = (xv + ml) * id;
+		const qnt__v4i r = qnt__nearest_int_v4(t);
+		const qnt__v4i above = t >= vhi, inside = t > vlo;
+		const qnt__v4i c = (((ihi & above) | (r & ~above)) & inside) | (ilo & ~inside);
+		const qnt__v4f yv = dl * __builtin_convertvector(c, qnt__v4f) - ml;
+		memcpy(y + i, &yv, sizeof yv);
+		for (int k = 0; k < 4; k++)
+			q[i + k] = (int8_t)c[k];
 	}
 	return wsse(n, x, y, w);
 }
