@@ -879,7 +879,7 @@ static void requant_affine(const float *x, int nsub, int sub, int nmax, float d1
 
 static void ggml_q2_K(const float *x, struct blk_q2_K *b, const float *qw)
 {
-	uint8_t L[QK_K], Laux[16], Ls[16], Lm[16];
+	uint8_t L[QK_K], Ls[16], Lm[16];
 	float weights[16], scales[16], mins[16], sw[16];
 
 	if (!qw) {
@@ -887,7 +887,7 @@ static void ggml_q2_K(const float *x, struct blk_q2_K *b, const float *qw)
 		for (int j = 0; j < 16; j++) {
 			for (int l = 0; l < 16; l++)
 				weights[l] = fabsf(x[16 * j + l]);
-			scales[j] = qnt__ggml_fit_affine(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f,
+			scales[j] = qnt__ggml_fit_affine(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.5f, 0.1f,
 						    15, 1);
 			if (scales[j] > max_scale)
 				max_scale = scales[j];
@@ -922,7 +922,7 @@ static void ggml_q2_K(const float *x, struct blk_q2_K *b, const float *qw)
 				weights[l] = qw[16 * j + l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
 			for (int l = 0; l < 16; l++)
 				sw[j] += weights[l];
-			scales[j] = qnt__ggml_fit_affine(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f,
+			scales[j] = qnt__ggml_fit_affine(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.9f, 0.05f,
 						    36, 0);
 		}
 		const float dm = ggml_fit_positive(16, 15, scales, Ls, sw);
@@ -1006,7 +1006,7 @@ static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
 static void ggml_q45_K(const float *x, uint16_t *pd, uint16_t *pdmin, uint8_t *scales12, uint8_t *L, int nmax,
 		       const float *qw)
 {
-	uint8_t Laux[32], ls[8], lm[8];
+	uint8_t ls[8], lm[8];
 	float weights[32], scales[8], mins[8];
 
 	if (!qw) {
@@ -1019,10 +1019,10 @@ static void ggml_q45_K(const float *x, uint16_t *pd, uint16_t *pdmin, uint8_t *s
 			for (int l = 0; l < 32; l++)
 				weights[l] = av_x + fabsf(x[32 * j + l]);
 			if (nmax == 15)
-				scales[j] = qnt__ggml_fit_affine(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -1.0f,
+				scales[j] = qnt__ggml_fit_affine(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], -1.0f,
 							    0.1f, 20, 0);
 			else
-				scales[j] = qnt__ggml_fit_affine(32, 31, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.5f,
+				scales[j] = qnt__ggml_fit_affine(32, 31, x + 32 * j, weights, L + 32 * j, &mins[j], -0.5f,
 							    0.1f, 15, 0);
 			if (scales[j] > max_scale)
 				max_scale = scales[j];
@@ -1053,7 +1053,7 @@ static void ggml_q45_K(const float *x, uint16_t *pd, uint16_t *pdmin, uint8_t *s
 			for (int l = 0; l < 32; l++)
 				sumw += weights[l];
 			sw[j] = sumw;
-			scales[j] = qnt__ggml_fit_affine(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f,
+			scales[j] = qnt__ggml_fit_affine(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], -0.9f, 0.05f,
 						    36, 0);
 		}
 		const float d_block = ggml_fit_positive(8, 63, scales, ls, sw);

@@ -554,9 +554,8 @@ static void ggml_imat_q5_0(const float *x, const float *wt, void *blk)
 
 static void ggml_imat_affine(const float *x, const float *wt, int nmax, uint16_t *d, uint16_t *m, uint8_t *c)
 {
-	uint8_t aux[QK];
 	float min;
-	float scale = qnt__ggml_fit_affine(QK, nmax, x, wt, c, &min, aux, -0.9f, 0.05f, 36, 0);
+	float scale = qnt__ggml_fit_affine(QK, nmax, x, wt, c, &min, -0.9f, 0.05f, 36, 0);
 	*d = qnt__fp32_to_fp16(scale);
 	*m = qnt__fp32_to_fp16(-min);
 }
