@@ -394,6 +394,58 @@ static int lsq_sub(int n, const float *x, const float *w, const int8_t *q, int w
 	return lsq_solve(&s, with_min, a, c) < INFINITY;
 }
 
+/* The sums of sub_sums for nc candidate scales at once: candidate k has the
+ * codes of t = iscale[k] * (x - off) (lo where t <= lo or is NaN, hi where
+ * t >= hi, else the nearest integer); four candidates per vector, each
+ * lane summing its elements in order (the same doubles as sub_sums), the
+ * sums that do not depend on the codes taken once. nc <= SUB_LANES. */
+#define SUB_LANES 36
+
+static void lane_sums(int n, const float *x, const float *w, const float *iscale, int nc, float off, int lo, int hi,
+		      struct sums *out)
+{
+	double sw = 0, sx = 0, sxx = 0;
+	for (int i = 0; i < n; i++) {
+		const double wi = w[i], xi = x[i];
+		sw += wi;
+		sx += wi * xi;
+		sxx += wi * xi * xi;
+	}
+	const int nv = (nc + 3) / 4;
+	float pad[SUB_LANES];
+	for (int k = 0; k < 4 * nv; k++)
+		pad[k] = k < nc ? iscale[k] : iscale[0];
+	const float flo = (float)lo, fhi = (float)hi;
+	const qnt__v4f vlo = { flo, flo, flo, flo }, vhi = { fhi, fhi, fhi, fhi };
+	const qnt__v4i ilo = { lo, lo, lo, lo }, ihi = { hi, hi, hi, hi };
+	for (int v = 0; v < nv; v++) {
+		qnt__v4f isc;
+		memcpy(&isc, pad + 4 * v, sizeof isc);
+		qnt__v4d sq = { 0, 0, 0, 0 }, sqq = sq, sqx = sq;
+		for (int i = 0; i < n; i++) {
+			const double wi = w[i], xi = x[i];
+			const qnt__v4f t = isc * (x[i] - off);
+			const qnt__v4i r = qnt__nearest_int_v4(t);
+			const qnt__v4i above = t >= vhi, inside = t > vlo;
+			const qnt__v4i c = (((ihi & above) | (r & ~above)) & inside) | (ilo & ~inside);
+			const qnt__v4d q = __builtin_convertvector(c, qnt__v4d);
+			const qnt__v4d wq = wi * q;
+			sq += wq;
+			sqq += wq * q;
+			sqx += wq * xi;
+		}
+		for (int k = 0; k < 4 && 4 * v + k < nc; k++) {
+			struct sums *o = out + 4 * v + k;
+			o->sw = sw;
+			o->sq = sq[k];
+			o->sqq = sqq[k];
+			o->sx = sx;
+			o->sqx = sqx[k];
+			o->sxx = sxx;
+		}
+	}
+}
+
 /* Continuous fit of one sub-block of an affine format: the scale a >= 0 and
  * the min mn >= 0 (x^ = a*q - mn) with the lowest weighted error, by a scan of
  * candidate scales, each followed by a least-squares refit, then a few
@@ -421,14 +473,13 @@ static void fit_sub_affine(int n, int nmax, const float *x, const float *w, floa
 	double best = INFINITY, ba = 0, bc = 0;
 	int8_t q[32];
 	struct sums sm;
+	float isc[25];
+	struct sums cs[25];
+	for (int is = 0; is <= 24; is++)
+		isc[is] = ((float)nmax - 1.0f + 0.08f * (float)is) / range;
+	lane_sums(n, x, w, isc, 25, lo, 0, nmax, cs);
 	for (int is = 0; is <= 24; is++) {
-		const float iscale = ((float)nmax - 1.0f + 0.08f * (float)is) / range;
-		for (int i = 0; i < n; i++) {
-			const float t = iscale * (x[i] - lo);
-			q[i] = (int8_t)(t >= (float)nmax ? nmax : !(t > 0) ? 0 : qnt__nearest_int(t));
-		}
-		sub_sums(n, x, w, q, &sm);
-		double a = 0, c = 0, e = lsq_solve(&sm, 1, &a, &c);
+		double a = 0, c = 0, e = lsq_solve(&cs[is], 1, &a, &c);
 		if (e < best) {
 			best = e;
 			ba = a;
@@ -468,22 +519,23 @@ static float fit_sub_sym(int n, int qlo, int qhi, const float *x, const float *w
 	int8_t q[32];
 	struct sums sm;
 	const int ends[2] = { qlo, qhi };
+	float isc[34];
+	struct sums cs[34];
+	int nc = 0;
 	for (int e = 0; e < 2; e++) {
 		for (int is = -8; is <= 8; is++) {
 			const float target = (float)ends[e] + (ends[e] < 0 ? -0.1f : 0.1f) * (float)is;
 			if (target == 0 || (target > 0) != (ends[e] > 0))
 				continue;
-			const float iscale = target / vmax;
-			for (int i = 0; i < n; i++) {
-				const float t = iscale * x[i];
-				q[i] = (int8_t)(!(t > (float)qlo) ? qlo : t >= (float)qhi ? qhi : qnt__nearest_int(t));
-			}
-			sub_sums(n, x, w, q, &sm);
-			double a = 0, c = 0, err = lsq_solve(&sm, 0, &a, &c);
-			if (err < best) {
-				best = err;
-				ba = a;
-			}
+			isc[nc++] = target / vmax;
+		}
+	}
+	lane_sums(n, x, w, isc, nc, 0.0f, qlo, qhi, cs);
+	for (int k = 0; k < nc; k++) {
+		double a = 0, c = 0, err = lsq_solve(&cs[k], 0, &a, &c);
+		if (err < best) {
+			best = err;
+			ba = a;
 		}
 	}
 	for (int it = 0; it < 3 && ba != 0; it++) {
