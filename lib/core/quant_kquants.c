@@ -784,57 +784,81 @@ static void refine(const struct kfmt *f, const float *x, const float *w, struct 
 /* ggml's fitting helpers (same operations, same order)                 */
 /* ------------------------------------------------------------------ */
 
-/* q3_K's sub-block fit (ggml's make_q3_quants with do_rmse): weights x^2,
- * then up to 5 passes moving single codes while the fit improves. */
-static float ggml_fit_q3(int n, int nmax, const float *x, int8_t *L)
+/* q3_K's sub-block fit (ggml's make_q3_quants with do_rmse, nmax 4) of the
+ * 16 sub-blocks of 16 of a super-block: weights x^2, then up to 5 passes
+ * moving single codes while the fit improves. The sub-blocks are the lanes,
+ * four per vector; every lane does ggml's float operations in ggml's order.
+ * A lane stops changing once one of its passes changes nothing (the next
+ * pass starts from the same state), so running it for the passes other
+ * lanes still need leaves it as ggml's loop leaves it. L receives the codes
+ * biased by 4, scales the 16 scales. */
+static qnt__v4i sel_v4i(qnt__v4i m, qnt__v4i a, qnt__v4i b)
 {
-	float max = 0, amax = 0;
-	for (int i = 0; i < n; i++) {
-		float ax = fabsf(x[i]);
-		if (ax > amax) {
-			amax = ax;
-			max = x[i];
+	return (a & m) | (b & ~m);
+}
+
+static void ggml_fit_q3_all(const float *x, int8_t *L, float *scales)
+{
+	const int nmax = 4;
+	const qnt__v4f zero = { 0, 0, 0, 0 };
+	for (int g = 0; g < 4; g++) {
+		qnt__v4f xt[16]; /* xt[i][k]: element i of sub-block 4g + k */
+		for (int i = 0; i < 16; i++)
+			for (int k = 0; k < 4; k++)
+				xt[i][k] = x[16 * (4 * g + k) + i];
+		qnt__v4f amax = zero, max = zero;
+		for (int i = 0; i < 16; i++) {
+			qnt__v4i bits;
+			memcpy(&bits, &xt[i], sizeof bits);
+			bits &= INT32_MAX;
+			qnt__v4f ax;
+			memcpy(&ax, &bits, sizeof ax);
+			const qnt__v4i m = ax > amax;
+			amax = qnt__select_v4f(m, ax, amax);
+			max = qnt__select_v4f(m, xt[i], max);
 		}
-	}
-	if (amax < GROUP_MAX_EPS) {
-		memset(L, 0, (size_t)n);
-		return 0.0f;
-	}
-	float iscale = (float)-nmax / max;
-	float sumlx = 0, suml2 = 0;
-	for (int i = 0; i < n; i++) {
-		int l = qnt__clampi(qnt__nearest_int(iscale * x[i]), -nmax, nmax - 1);
-		L[i] = (int8_t)l;
-		float w = x[i] * x[i];
-		sumlx += w * x[i] * (float)l;
-		suml2 += w * (float)l * (float)l;
-	}
-	for (int itry = 0; itry < 5; itry++) {
-		int n_changed = 0;
-		for (int i = 0; i < n; i++) {
-			float w = x[i] * x[i];
-			float slx = sumlx - w * x[i] * (float)L[i];
-			if (slx > 0) {
-				float sl2 = suml2 - w * (float)L[i] * (float)L[i];
-				int new_l = qnt__clampi(qnt__nearest_int(x[i] * sl2 / slx), -nmax, nmax - 1);
-				if (new_l != L[i]) {
-					slx += w * x[i] * (float)new_l;
-					sl2 += w * (float)new_l * (float)new_l;
-					if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
-						L[i] = (int8_t)new_l;
-						sumlx = slx;
-						suml2 = sl2;
-						n_changed++;
-					}
-				}
+		const qnt__v4i tiny = amax < GROUP_MAX_EPS;
+		const qnt__v4f iscale = (float)-nmax / max;
+		qnt__v4i l[16];
+		qnt__v4f sumlx = zero, suml2 = zero;
+		for (int i = 0; i < 16; i++) {
+			l[i] = qnt__clamp_v4i(qnt__nearest_int_v4(iscale * xt[i]), -nmax, nmax - 1);
+			const qnt__v4f w = xt[i] * xt[i], fl = __builtin_convertvector(l[i], qnt__v4f);
+			sumlx += w * xt[i] * fl;
+			suml2 += w * fl * fl;
+		}
+		for (int itry = 0; itry < 5; itry++) {
+			qnt__v4i changed = { 0, 0, 0, 0 };
+			for (int i = 0; i < 16; i++) {
+				const qnt__v4f w = xt[i] * xt[i], fl = __builtin_convertvector(l[i], qnt__v4f);
+				qnt__v4f slx = sumlx - w * xt[i] * fl;
+				qnt__v4f sl2 = suml2 - w * fl * fl;
+				const qnt__v4i nl = qnt__clamp_v4i(qnt__nearest_int_v4(xt[i] * sl2 / slx), -nmax, nmax - 1);
+				const qnt__v4f fnl = __builtin_convertvector(nl, qnt__v4f);
+				const qnt__v4i moved = (slx > zero) & (nl != l[i]);
+				slx += w * xt[i] * fnl;
+				sl2 += w * fnl * fnl;
+				const qnt__v4i take = moved & (sl2 > zero) & (slx * slx * suml2 > sumlx * sumlx * sl2);
+				l[i] = sel_v4i(take, nl, l[i]);
+				sumlx = qnt__select_v4f(take, slx, sumlx);
+				suml2 = qnt__select_v4f(take, sl2, suml2);
+				changed |= take;
 			}
+			if (!(changed[0] | changed[1] | changed[2] | changed[3]))
+				break;
 		}
-		if (!n_changed)
-			break;
+		for (int k = 0; k < 4; k++) {
+			const int j = 4 * g + k;
+			if (tiny[k]) {
+				memset(L + 16 * j, 0, 16);
+				scales[j] = 0.0f;
+				continue;
+			}
+			for (int i = 0; i < 16; i++)
+				L[16 * j + i] = (int8_t)(l[i][k] + nmax);
+			scales[j] = suml2[k] > 0.0f ? sumlx[k] / suml2[k] : 0.0f;
+		}
 	}
-	for (int i = 0; i < n; i++)
-		L[i] = (int8_t)(L[i] + nmax);
-	return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
 /* Non-negative values (sub-block scales or mins) to integers 0..nmax under
@@ -1001,8 +1025,8 @@ static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
 
 	if (!qw) {
 		float max_scale = 0, amax = 0;
+		ggml_fit_q3_all(x, L, scales);
 		for (int j = 0; j < 16; j++) {
-			scales[j] = ggml_fit_q3(16, 4, x + 16 * j, L + 16 * j);
 			float a = fabsf(scales[j]);
 			if (a > amax) {
 				amax = a;
