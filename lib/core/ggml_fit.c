@@ -24,7 +24,7 @@
  * candidates are evaluated at once for the current min (lane by lane the
  * same floats as ggml's loop), then taken in ggml's order; when one is
  * accepted with a different min, the candidates after it are evaluated
- * again for the new min. */
+ * again for the new min. n <= 32. */
 #define FIT_AFFINE_LANES 4
 
 float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *the_min,
@@ -75,11 +75,13 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
 				isc[v][k] = (rmin + rdelta * (float)(is0 + 4 * v + k) + (float)nmax) / range;
 			sl[v] = sl2[v] = sxl[v] = (qnt__v4f){ 0, 0, 0, 0 };
 		}
+		qnt__v4f fls[32][NV]; /* the codes, as floats, for the second pass */
 		for (int i = 0; i < n; i++) {
 			const float xm = x[i] - cmin, w = weights[i], xi = x[i];
 			for (int v = 0; v < NV; v++) {
 				const qnt__v4i l = qnt__clamp_v4i(qnt__nearest_int_v4(isc[v] * xm), 0, nmax);
 				const qnt__v4f fl = __builtin_convertvector(l, qnt__v4f);
+				fls[i][v] = fl;
 				sl[v] += w * fl;
 				sl2[v] += w * fl * fl;
 				sxl[v] += w * fl * xi;
@@ -100,10 +102,9 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
 			err[v] = (qnt__v4f){ 0, 0, 0, 0 };
 		}
 		for (int i = 0; i < n; i++) {
-			const float xm = x[i] - cmin, w = weights[i], xi = x[i];
+			const float w = weights[i], xi = x[i];
 			for (int v = 0; v < NV; v++) {
-				const qnt__v4i l = qnt__clamp_v4i(qnt__nearest_int_v4(isc[v] * xm), 0, nmax);
-				qnt__v4f diff = tsc[v] * __builtin_convertvector(l, qnt__v4f) + tmn[v] - xi;
+				qnt__v4f diff = tsc[v] * fls[i][v] + tmn[v] - xi;
 				if (use_mad) {
 					qnt__v4i bits;
 					memcpy(&bits, &diff, sizeof bits);

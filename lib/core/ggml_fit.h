@@ -6,7 +6,7 @@
 
 /* Scale and min of n values for codes 0..nmax, weighted: ggml's
  * make_qkx2_quants / make_qkx3_quants. Returns the scale; *the_min receives
- * the negated min. L receives the n codes. */
+ * the negated min. L receives the n codes; n <= 32. */
 float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *the_min,
 			   float rmin, float rdelta, int nstep, int use_mad);
 
