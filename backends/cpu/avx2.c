@@ -8,9 +8,9 @@
  *               the floats of the scalar reference, bit for bit (the same
  *               IEEE operations in the same order: separate multiplies and
  *               adds, never FMA, where the reference does them separately).
- *   quantize    q4_0 and q8_0 (round-to-nearest; with importance weights
- *               the reference's search runs), q8_1, q8_K: the bytes of the
- *               scalar reference. Blocks with NaN, infinities or scales that
+ *   quantize    q4_0 q4_1 q5_0 q5_1 q8_0 (round-to-nearest; with
+ *               importance weights the reference's search runs), q8_1,
+ *               q8_K, bf16: the bytes of the scalar reference. Blocks with NaN, infinities or scales that
  *               overflow take the reference's scalar code.
  *   matmul      q4_0 q4_1 q5_0 q5_1 q8_0 (activations q8_0/q8_1) and
  *               q2_K..q6_K (activations q8_K): integer dot products per
@@ -487,6 +487,150 @@ static int quant_q4_0_block(const float *x, struct blk_q4_0 *b)
 	_mm_storeu_si128((__m128i *)b->qs, _mm_or_si128(lo, _mm_slli_epi16(hi, 4)));
 	b->d = qnt__fp32_to_fp16(d);
 	return 1;
+}
+
+/* The nibbles (and for 5-bit formats the high bits) of 32 codes in element
+ * order, laid out as the scalar packers do: element j in the low nibble of
+ * qs[j], element j + 16 in the high one, bit 4 of element j in bit j of qh. */
+INLINE void pack_codes(const int8_t *codes, uint8_t *qs, uint8_t *qh)
+{
+	const __m128i m4 = _mm_set1_epi8(0x0f);
+	const __m128i lo = _mm_and_si128(_mm_loadu_si128((const __m128i *)codes), m4);
+	const __m128i hi = _mm_and_si128(_mm_loadu_si128((const __m128i *)(codes + 16)), m4);
+	_mm_storeu_si128((__m128i *)qs, _mm_or_si128(lo, _mm_slli_epi16(hi, 4)));
+	if (qh) {
+		/* codes < 32: shifting each 16-bit lane left by 3 puts bit 4 of
+		 * every byte in that byte's top bit */
+		const __m256i c = _mm256_loadu_si256((const __m256i *)codes);
+		const uint32_t h = (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(c, 3));
+		memcpy(qh, &h, 4);
+	}
+}
+
+/* q5_0 by ggml's round-to-nearest (d = the signed element of largest
+ * magnitude / -16, codes trunc(x / d + 16.5) limited to 31). Returns 0 when
+ * the block needs the scalar reference. */
+static int quant_q5_0_block(const float *x, struct blk_q5_0 *b)
+{
+	int has_nan;
+	const float amax = absmax_n(x, QK, &has_nan);
+	if (has_nan || !(amax <= 3.4028234663852886e38f))
+		return 0;
+	const __m256 sign = _mm256_set1_ps(-0.0f), vmax = _mm256_set1_ps(amax);
+	float max = 0.0f;
+	for (int k = 0; k < QK && amax > 0.0f; k += 8) {
+		const __m256 v = _mm256_loadu_ps(x + k);
+		const int m = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, v), vmax, _CMP_EQ_OQ));
+		if (m) {
+			max = x[k + __builtin_ctz((unsigned)m)];
+			break;
+		}
+	}
+	const float d = max / -16.0f;
+	const float id = d != 0.0f ? 1.0f / d : 0.0f;
+	if (!(fabsf(id) <= 3.4028234663852886e38f))
+		return 0;
+	const __m256 vid = _mm256_set1_ps(id), off = _mm256_set1_ps(16.5f);
+	__m256i c[4];
+	for (int k = 0; k < 4; k++) {
+		const __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), vid), off);
+		c[k] = _mm256_min_epi32(_mm256_cvttps_epi32(v), _mm256_set1_epi32(31));
+	}
+	int8_t codes[QK];
+	pack32(c[0], c[1], c[2], c[3], codes);
+	pack_codes(codes, b->qs, b->qh);
+	b->d = qnt__fp32_to_fp16(d);
+	return 1;
+}
+
+/* q4_1 / q5_1 by ggml's round-to-nearest with a min: d = (max - min) /
+ * nmax, codes trunc((x - min) / d + 0.5) (limited to 15 for q4_1). Returns 0
+ * when the block needs the scalar reference: NaN or infinities, a range or
+ * a reciprocal that overflows, or a zero min or max (whose sign the scalar
+ * scan takes from the first such element). */
+static int quant_affine_block(const float *x, int nmax, float *d_out, float *mn_out, int8_t *codes)
+{
+	const __m256 sign = _mm256_set1_ps(-0.0f), inf = _mm256_set1_ps(INFINITY);
+	__m256 lo = _mm256_loadu_ps(x), hi = lo, bad = _mm256_setzero_ps();
+	for (int k = 0; k < QK; k += 8) {
+		const __m256 v = _mm256_loadu_ps(x + k);
+		lo = _mm256_min_ps(lo, v);
+		hi = _mm256_max_ps(hi, v);
+		bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_andnot_ps(sign, v), inf, _CMP_NLT_UQ));
+	}
+	if (_mm256_movemask_ps(bad))
+		return 0;
+	__m128 l = _mm_min_ps(_mm256_castps256_ps128(lo), _mm256_extractf128_ps(lo, 1));
+	__m128 h = _mm_max_ps(_mm256_castps256_ps128(hi), _mm256_extractf128_ps(hi, 1));
+	l = _mm_min_ps(l, _mm_movehl_ps(l, l));
+	h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+	const float mn = _mm_cvtss_f32(_mm_min_ss(l, _mm_movehdup_ps(l)));
+	const float mx = _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h)));
+	if (mn == 0.0f || mx == 0.0f || !(mx - mn <= 3.4028234663852886e38f))
+		return 0;
+	const float d = (mx - mn) / (float)nmax;
+	const float id = d != 0.0f ? 1.0f / d : 0.0f;
+	if (!(id <= 3.4028234663852886e38f))
+		return 0;
+	const __m256 vid = _mm256_set1_ps(id), vmn = _mm256_set1_ps(mn), half = _mm256_set1_ps(0.5f);
+	const __m256i cmax = _mm256_set1_epi32(nmax == 15 ? 15 : 127); /* q5_1: no limit (codes <= 31) */
+	__m256i c[4];
+	for (int k = 0; k < 4; k++) {
+		const __m256 v = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + 8 * k), vmn), vid);
+		c[k] = _mm256_min_epi32(_mm256_cvttps_epi32(_mm256_add_ps(v, half)), cmax);
+	}
+	pack32(c[0], c[1], c[2], c[3], codes);
+	*d_out = d;
+	*mn_out = mn;
+	return 1;
+}
+
+static int quant_q4_1_block(const float *x, struct blk_q4_1 *b)
+{
+	int8_t codes[QK];
+	float d, mn;
+	if (!quant_affine_block(x, 15, &d, &mn, codes))
+		return 0;
+	pack_codes(codes, b->qs, NULL);
+	b->d = qnt__fp32_to_fp16(d);
+	b->m = qnt__fp32_to_fp16(mn);
+	return 1;
+}
+
+static int quant_q5_1_block(const float *x, struct blk_q5_1 *b)
+{
+	int8_t codes[QK];
+	float d, mn;
+	if (!quant_affine_block(x, 31, &d, &mn, codes))
+		return 0;
+	pack_codes(codes, b->qs, b->qh);
+	b->d = qnt__fp32_to_fp16(d);
+	b->m = qnt__fp32_to_fp16(mn);
+	return 1;
+}
+
+/* bf16 with ggml's rounding (qnt__fp32_to_bf16: NaN made quiet, otherwise
+ * round to nearest even), 16 at a time, the tail in scalar code. */
+static void quant_bf16_row(const float *x, uint16_t *y, int64_t n)
+{
+	const __m256i absm = _mm256_set1_epi32(0x7fffffff), infb = _mm256_set1_epi32(0x7f800000);
+	const __m256i bias = _mm256_set1_epi32(0x7fff), one = _mm256_set1_epi32(1), q = _mm256_set1_epi32(64);
+	int64_t i = 0;
+	for (; i + 16 <= n; i += 16) {
+		__m256i r[2];
+		for (int k = 0; k < 2; k++) {
+			const __m256i u = _mm256_loadu_si256((const __m256i *)(x + i + 8 * k));
+			const __m256i top = _mm256_srli_epi32(u, 16);
+			const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, absm), infb);
+			const __m256i rnd = _mm256_srli_epi32(
+				_mm256_add_epi32(u, _mm256_add_epi32(bias, _mm256_and_si256(top, one))), 16);
+			r[k] = _mm256_blendv_epi8(rnd, _mm256_or_si256(top, q), nan);
+		}
+		const __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(r[0], r[1]), 0xd8);
+		_mm256_storeu_si256((__m256i *)(y + i), p);
+	}
+	for (; i < n; i++)
+		y[i] = qnt__fp32_to_bf16(x[i]);
 }
 
 /* One q8_K block; 0: use the scalar reference. */
@@ -1005,11 +1149,11 @@ struct fmt {
 static const struct fmt fmts[] = {
 	{ QNT_TYPE_F32, NULL, mm_f32, QNT_TYPE_INVALID, 0 },
 	{ QNT_TYPE_F16, NULL, mm_f16, QNT_TYPE_INVALID, 0 },
-	{ QNT_TYPE_BF16, NULL, mm_bf16, QNT_TYPE_INVALID, 0 },
+	{ QNT_TYPE_BF16, NULL, mm_bf16, QNT_TYPE_INVALID, 1 },
 	{ QNT_TYPE_Q4_0, deq_q4_0, mm_q4_0, QNT_TYPE_Q8_0, 1 },
-	{ QNT_TYPE_Q4_1, deq_q4_1, mm_q4_1, QNT_TYPE_Q8_1, 0 },
-	{ QNT_TYPE_Q5_0, deq_q5_0, mm_q5_0, QNT_TYPE_Q8_0, 0 },
-	{ QNT_TYPE_Q5_1, deq_q5_1, mm_q5_1, QNT_TYPE_Q8_1, 0 },
+	{ QNT_TYPE_Q4_1, deq_q4_1, mm_q4_1, QNT_TYPE_Q8_1, 1 },
+	{ QNT_TYPE_Q5_0, deq_q5_0, mm_q5_0, QNT_TYPE_Q8_0, 1 },
+	{ QNT_TYPE_Q5_1, deq_q5_1, mm_q5_1, QNT_TYPE_Q8_1, 1 },
 	{ QNT_TYPE_Q8_0, deq_q8_0, mm_q8_0, QNT_TYPE_Q8_0, 1 },
 	{ QNT_TYPE_Q8_1, NULL, NULL, QNT_TYPE_INVALID, 1 },
 	{ QNT_TYPE_Q2_K, deq_q2_K, mm_q2_K, QNT_TYPE_Q8_K, 0 },
@@ -1109,10 +1253,28 @@ static qnt_status avx2_quantize(void *state, const qnt_kernel_job *job)
 		return QNT_E_INVALID_ARG;
 	const float *src = (const float *)job->src.host + job->row_begin * n;
 	char *dst = (char *)job->dst.host + (size_t)job->row_begin * rs;
-	if ((t == QNT_TYPE_Q8_0 || t == QNT_TYPE_Q4_0) && job->importance) /* the weighted search */
+	if (job->importance && (t == QNT_TYPE_Q8_0 || t == QNT_TYPE_Q4_0 || t == QNT_TYPE_Q4_1 ||
+				t == QNT_TYPE_Q5_0 || t == QNT_TYPE_Q5_1)) /* the weighted search */
 		return host->quantize_ref(t, src, dst, nr, n, job->importance);
 	qnt_status st = QNT_OK;
-	if (t == QNT_TYPE_Q8_K) {
+	if (t == QNT_TYPE_BF16) { /* no freedom: importance does not apply */
+		quant_bf16_row(src, (uint16_t *)dst, nr * n);
+	} else if (t == QNT_TYPE_Q4_1) {
+		struct blk_q4_1 *b = (struct blk_q4_1 *)dst;
+		for (int64_t i = 0; i < nr * (n / QK) && st == QNT_OK; i++)
+			if (!quant_q4_1_block(src + i * QK, b + i))
+				st = host->quantize_ref(t, src + i * QK, b + i, 1, QK, NULL);
+	} else if (t == QNT_TYPE_Q5_0) {
+		struct blk_q5_0 *b = (struct blk_q5_0 *)dst;
+		for (int64_t i = 0; i < nr * (n / QK) && st == QNT_OK; i++)
+			if (!quant_q5_0_block(src + i * QK, b + i))
+				st = host->quantize_ref(t, src + i * QK, b + i, 1, QK, NULL);
+	} else if (t == QNT_TYPE_Q5_1) {
+		struct blk_q5_1 *b = (struct blk_q5_1 *)dst;
+		for (int64_t i = 0; i < nr * (n / QK) && st == QNT_OK; i++)
+			if (!quant_q5_1_block(src + i * QK, b + i))
+				st = host->quantize_ref(t, src + i * QK, b + i, 1, QK, NULL);
+	} else if (t == QNT_TYPE_Q8_K) {
 		struct blk_q8_K *b = (struct blk_q8_K *)dst;
 		for (int64_t i = 0; i < nr * (n / QK_K) && st == QNT_OK; i++)
 			if (!quant_q8_K_block(src + i * QK_K, b + i))

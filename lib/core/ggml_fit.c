@@ -7,6 +7,7 @@
  */
 #include "ggml_fit.h"
 #include "qnt_fp.h"
+#include "qnt_lanes.h"
 
 #include <math.h>
 #include <string.h>
@@ -16,9 +17,18 @@
 /* Scale and min of n values for codes 0..nmax, weighted; a scan of nstep+1
  * scales with a least-squares refit each (ggml's make_qkx2_quants, which is
  * also its make_qkx3_quants when weights are given). Returns the scale and
- * the negated min in *the_min. */
+ * the negated min in *the_min.
+ *
+ * ggml tries the scales one after the other, and each candidate's codes
+ * depend on the min of the best candidate so far. Here FIT_AFFINE_LANES
+ * candidates are evaluated at once for the current min (lane by lane the
+ * same floats as ggml's loop), then taken in ggml's order; when one is
+ * accepted with a different min, the candidates after it are evaluated
+ * again for the new min. n <= 32. */
+#define FIT_AFFINE_LANES 4
+
 float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *the_min,
-			     uint8_t *Laux, float rmin, float rdelta, int nstep, int use_mad)
+			     float rmin, float rdelta, int nstep, int use_mad)
 {
 	float min = x[0], max = x[0];
 	float sum_w = weights[0];
@@ -53,45 +63,92 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
 		*the_min = -min;
 		return scale;
 	}
-	for (int is = 0; is <= nstep; is++) {
-		iscale = (rmin + rdelta * (float)is + (float)nmax) / (max - min);
-		float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+	enum { NV = FIT_AFFINE_LANES / 4 };
+	const qnt__v4i signbit = { INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN };
+	float code_iscale = 0, code_min = 0; /* the accepted candidate's codes */
+	int accepted = 0;
+	for (int is0 = 0; is0 <= nstep;) {
+		const float cmin = min, range = max - min;
+		qnt__v4f isc[NV], sl[NV], sl2[NV], sxl[NV];
+		for (int v = 0; v < NV; v++) {
+			for (int k = 0; k < 4; k++)
+				isc[v][k] = (rmin + rdelta * (float)(is0 + 4 * v + k) + (float)nmax) / range;
+			sl[v] = sl2[v] = sxl[v] = (qnt__v4f){ 0, 0, 0, 0 };
+		}
+		qnt__v4f fls[32][NV]; /* the codes, as floats, for the second pass */
 		for (int i = 0; i < n; i++) {
-			int l = qnt__clampi(qnt__nearest_int(iscale * (x[i] - min)), 0, nmax);
-			Laux[i] = (uint8_t)l;
-			float w = weights[i];
-			sum_l += w * (float)l;
-			sum_l2 += w * (float)l * (float)l;
-			sum_xl += w * (float)l * x[i];
-		}
-		float D = sum_w * sum_l2 - sum_l * sum_l;
-		if (D > 0) {
-			float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-			float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-			if (this_min > 0) {
-				this_min = 0;
-				this_scale = sum_xl / sum_l2;
-			}
-			float cur_error = 0;
-			for (int i = 0; i < n; i++) {
-				float diff = this_scale * (float)Laux[i] + this_min - x[i];
-				diff = use_mad ? fabsf(diff) : diff * diff;
-				cur_error += weights[i] * diff;
-			}
-			if (cur_error < best_error) {
-				memcpy(L, Laux, (size_t)n);
-				best_error = cur_error;
-				scale = this_scale;
-				min = this_min;
+			const float xm = x[i] - cmin, w = weights[i], xi = x[i];
+			for (int v = 0; v < NV; v++) {
+				const qnt__v4i l = qnt__clamp_v4i(qnt__nearest_int_v4(isc[v] * xm), 0, nmax);
+				const qnt__v4f fl = __builtin_convertvector(l, qnt__v4f);
+				fls[i][v] = fl;
+				sl[v] += w * fl;
+				sl2[v] += w * fl * fl;
+				sxl[v] += w * fl * xi;
 			}
 		}
+		qnt__v4f tsc[NV], tmn[NV], err[NV];
+		qnt__v4i ok[NV];
+		for (int v = 0; v < NV; v++) {
+			const qnt__v4f D = sum_w * sl2[v] - sl[v] * sl[v];
+			ok[v] = D > (qnt__v4f){ 0, 0, 0, 0 };
+			qnt__v4f s = (sum_w * sxl[v] - sum_x * sl[v]) / D;
+			qnt__v4f m = (sl2[v] * sum_x - sl[v] * sxl[v]) / D;
+			const qnt__v4i pos = m > (qnt__v4f){ 0, 0, 0, 0 };
+			m = qnt__select_v4f(pos, (qnt__v4f){ 0, 0, 0, 0 }, m);
+			s = qnt__select_v4f(pos, sxl[v] / sl2[v], s);
+			tsc[v] = s;
+			tmn[v] = m;
+			err[v] = (qnt__v4f){ 0, 0, 0, 0 };
+		}
+		for (int i = 0; i < n; i++) {
+			const float w = weights[i], xi = x[i];
+			for (int v = 0; v < NV; v++) {
+				qnt__v4f diff = tsc[v] * fls[i][v] + tmn[v] - xi;
+				if (use_mad) {
+					qnt__v4i bits;
+					memcpy(&bits, &diff, sizeof bits);
+					bits &= ~signbit;
+					memcpy(&diff, &bits, sizeof diff);
+				} else {
+					diff = diff * diff;
+				}
+				err[v] += w * diff;
+			}
+		}
+		int next = is0 + FIT_AFFINE_LANES;
+		for (int k = 0; k < FIT_AFFINE_LANES && is0 + k <= nstep; k++) {
+			const int v = k / 4, u = k % 4;
+			if (ok[v][u] && err[v][u] < best_error) {
+				best_error = err[v][u];
+				scale = tsc[v][u];
+				min = tmn[v][u];
+				code_iscale = isc[v][u];
+				code_min = cmin;
+				accepted = 1;
+				if (min != cmin) { /* the later candidates depend on the new min */
+					next = is0 + k + 1;
+					break;
+				}
+			}
+		}
+		is0 = next;
 	}
+	if (accepted)
+		for (int i = 0; i < n; i++)
+			L[i] = (uint8_t)qnt__clampi(qnt__nearest_int(code_iscale * (x[i] - code_min)), 0, nmax);
 	*the_min = -min;
 	return scale;
 }
 
 /* Symmetric scale for codes -nmax..nmax-1 (stored biased by nmax), weights
- * qw or x^2: ggml's make_qx_quants with rmse_type 1. */
+ * qw or x^2: ggml's make_qx_quants with rmse_type 1. ggml scans the inverse
+ * scales -(nmax + 0.1 * is) / max, is = 0 then -9..9, one at a time; here
+ * the 19 candidates are the lanes of the inner loop (each lane sums its
+ * elements in ggml's order, so every sum is ggml's to the bit), and the
+ * choice is then made in ggml's order. */
+#define FIT_SYM_LANES 20 /* the 19 candidates, padded to a multiple of 4 */
+
 float qnt__ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float *qw)
 {
 	float max = 0, amax = 0;
@@ -106,38 +163,44 @@ float qnt__ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float 
 		memset(L, 0, (size_t)n);
 		return 0.0f;
 	}
-	float wt[32]; /* the weights, taken out of the loops */
-	for (int i = 0; i < n; i++)
-		wt[i] = qw ? qw[i] : x[i] * x[i];
-	float iscale = (float)-nmax / max;
-	float sumlx = 0, suml2 = 0;
+	/* lane 0: is = 0, the first guess; lanes 1..18: is = -9..-1, 1..9; lane
+	 * 19 repeats lane 0 and is never chosen */
+	float isc[FIT_SYM_LANES], sumlx[FIT_SYM_LANES], suml2[FIT_SYM_LANES];
+	isc[0] = (float)-nmax / max;
+	for (int k = 1, is = -9; is <= 9; is++) {
+		if (is != 0)
+			isc[k++] = -((float)nmax + 0.1f * (float)is) / max;
+	}
+	isc[FIT_SYM_LANES - 1] = isc[0];
+	/* four lanes per vector (qnt_lanes.h: the same floats as scalar code) */
+	qnt__v4f visc[FIT_SYM_LANES / 4], vlx[FIT_SYM_LANES / 4], vl2[FIT_SYM_LANES / 4];
+	memcpy(visc, isc, sizeof visc);
+	for (int b = 0; b < FIT_SYM_LANES / 4; b++)
+		vlx[b] = vl2[b] = (qnt__v4f){ 0, 0, 0, 0 };
 	for (int i = 0; i < n; i++) {
-		int l = qnt__clampi(qnt__nearest_int(iscale * x[i]), -nmax, nmax - 1);
-		L[i] = (int8_t)(l + nmax);
-		float w = wt[i];
-		sumlx += w * x[i] * (float)l;
-		suml2 += w * (float)l * (float)l;
-	}
-	float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
-	float best = scale * sumlx;
-	for (int is = -9; is <= 9; is++) {
-		if (is == 0)
-			continue;
-		iscale = -((float)nmax + 0.1f * (float)is) / max;
-		sumlx = suml2 = 0;
-		for (int i = 0; i < n; i++) {
-			int l = qnt__clampi(qnt__nearest_int(iscale * x[i]), -nmax, nmax - 1);
-			float w = wt[i];
-			sumlx += w * x[i] * (float)l;
-			suml2 += w * (float)l * (float)l;
-		}
-		if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-			for (int i = 0; i < n; i++)
-				L[i] = (int8_t)(nmax + qnt__clampi(qnt__nearest_int(iscale * x[i]), -nmax, nmax - 1));
-			scale = sumlx / suml2;
-			best = scale * sumlx;
+		const float xi = x[i];
+		const float w = qw ? qw[i] : xi * xi;
+		const float wx = w * xi;
+		for (int b = 0; b < FIT_SYM_LANES / 4; b++) {
+			const qnt__v4i l = qnt__clamp_v4i(qnt__nearest_int_v4(visc[b] * xi), -nmax, nmax - 1);
+			const qnt__v4f fl = __builtin_convertvector(l, qnt__v4f);
+			vlx[b] += wx * fl;
+			vl2[b] += w * fl * fl;
 		}
 	}
+	memcpy(sumlx, vlx, sizeof vlx);
+	memcpy(suml2, vl2, sizeof vl2);
+	float scale = suml2[0] != 0.0f ? sumlx[0] / suml2[0] : 0.0f;
+	float best = scale * sumlx[0];
+	int chosen = 0;
+	for (int k = 1; k < FIT_SYM_LANES - 1; k++) {
+		if (suml2[k] > 0 && sumlx[k] * sumlx[k] > best * suml2[k]) {
+			scale = sumlx[k] / suml2[k];
+			best = scale * sumlx[k];
+			chosen = k;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		L[i] = (int8_t)(nmax + qnt__clampi(qnt__nearest_int(isc[chosen] * x[i]), -nmax, nmax - 1));
 	return scale;
 }
-

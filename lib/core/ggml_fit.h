@@ -6,9 +6,9 @@
 
 /* Scale and min of n values for codes 0..nmax, weighted: ggml's
  * make_qkx2_quants / make_qkx3_quants. Returns the scale; *the_min receives
- * the negated min. L and Laux hold n codes. */
+ * the negated min. L receives the n codes; n <= 32. */
 float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *the_min,
-			   uint8_t *Laux, float rmin, float rdelta, int nstep, int use_mad);
+			   float rmin, float rdelta, int nstep, int use_mad);
 
 /* Symmetric scale for codes -nmax..nmax-1, stored biased by nmax in L,
  * weighted by qw (x^2 when NULL): ggml's make_qx_quants with rmse_type 1.

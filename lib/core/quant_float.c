@@ -33,11 +33,29 @@ static void deq_f16(const void *src, float *dst, int64_t n)
 		dst[i] = qnt__fp16_to_fp32(x[i]);
 }
 
+/* qnt__fp32_to_bf16 without branches, so that the fixed-length loop below
+ * vectorizes: the same bits for every input. */
+static inline uint16_t bf16_bits(uint32_t u)
+{
+	const uint32_t nan = (u & 0x7fffffffu) > 0x7f800000u;
+	const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+	const uint32_t quiet = (u >> 16) | 64u;
+	return (uint16_t)(nan ? quiet : rounded);
+}
+
 static void quant_bf16(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
 	uint16_t *y = dst;
+	const int64_t total = nrows * n;
+	int64_t i = 0;
 	(void)imp;
-	for (int64_t i = 0; i < nrows * n; i++)
+	for (; i + 16 <= total; i += 16) {
+		uint32_t u[16];
+		memcpy(u, src + i, sizeof u);
+		for (int k = 0; k < 16; k++)
+			y[i + k] = bf16_bits(u[k]);
+	}
+	for (; i < total; i++)
 		y[i] = qnt__fp32_to_bf16(src[i]);
 }
 

@@ -26,6 +26,7 @@
  * worse than either ggml block for the same data.
  */
 #include "qnt_fp.h"
+#include "qnt_lanes.h"
 #include "qnt_internal.h"
 #include "qnt_blocks.h"
 #include "formats.h"
@@ -252,13 +253,18 @@ static void state_values(const struct kfmt *f, const struct kstate *st, float *y
 }
 
 /* sum_i w_i (x_i - y_i)^2 over n (a multiple of 4) values, in double, in a
- * fixed order (four interleaved partial sums). */
-static double wsse(int n, const float *x, const float *y, const float *w)
+ * fixed order: four interleaved partial sums (the lanes of one vector, the
+ * partial sum of element i in lane i % 4), added pairwise at the end. */
+static inline double wsse(int n, const float *x, const float *y, const float *w)
 {
-	double e[4] = { 0, 0, 0, 0 };
-	for (int i = 0; i < n; i++) {
-		const double r = (double)x[i] - (double)y[i];
-		e[i & 3] += (double)w[i] * r * r;
+	qnt__v4d e = { 0, 0, 0, 0 };
+	for (int i = 0; i < n; i += 4) {
+		qnt__v4f xv, yv, wv;
+		memcpy(&xv, x + i, sizeof xv);
+		memcpy(&yv, y + i, sizeof yv);
+		memcpy(&wv, w + i, sizeof wv);
+		const qnt__v4d r = __builtin_convertvector(xv, qnt__v4d) - __builtin_convertvector(yv, qnt__v4d);
+		e += __builtin_convertvector(wv, qnt__v4d) * r * r;
 	}
 	return (e[0] + e[1]) + (e[2] + e[3]);
 }
@@ -277,22 +283,44 @@ static void state_error(const struct kfmt *f, const float *x, const float *w, st
 }
 
 /* Best codes of one sub-block for the scale dl and offset ml (the nearest
- * representable value of each element); returns the weighted error. */
-static double sub_codes(const struct kfmt *f, const float *x, const float *w, float dl, float ml, int8_t *q)
+ * representable value of each element); returns the weighted error. The
+ * body is instantiated for the two sub-block lengths (16, 32) so that its
+ * branch-free loops have a constant trip count. */
+static inline double sub_codes_n(const int n, int lo, int hi, const float *x, const float *w, float dl, float ml,
+				 int8_t *q)
 {
-	const int n = f->sub, lo = f->qlo, hi = f->qhi;
-	const int finite = dl != 0.0f && fabsf(dl) < INFINITY;
-	const float id = finite ? 1.0f / dl : 0.0f;
 	float y[32];
-	for (int i = 0; i < n; i++) {
-		const float t = (x[i] + ml) * id;
-		int c = !(t > (float)lo) ? lo : t >= (float)hi ? hi : qnt__nearest_int(t);
-		if (!finite)
-			c = qnt__clampi(0, lo, hi);
-		q[i] = (int8_t)c;
-		y[i] = dl * (float)c - ml;
+	if (!(dl != 0.0f && fabsf(dl) < INFINITY)) {
+		const int c = qnt__clampi(0, lo, hi);
+		for (int i = 0; i < n; i++) {
+			q[i] = (int8_t)c;
+			y[i] = dl * (float)c - ml;
+		}
+		return wsse(n, x, y, w);
+	}
+	const float id = 1.0f / dl, flo = (float)lo, fhi = (float)hi;
+	const qnt__v4f vlo = { flo, flo, flo, flo }, vhi = { fhi, fhi, fhi, fhi };
+	const qnt__v4i ilo = { lo, lo, lo, lo }, ihi = { hi, hi, hi, hi };
+	for (int i = 0; i < n; i += 4) {
+		qnt__v4f xv;
+		memcpy(&xv, x + i, sizeof xv);
+		const qnt__v4f t = (xv + ml) * id;
+		const qnt__v4i r = qnt__nearest_int_v4(t);
+		const qnt__v4i above = t >= vhi, inside = t > vlo;
+		const qnt__v4i c = (((ihi & above) | (r & ~above)) & inside) | (ilo & ~inside);
+		const qnt__v4f yv = dl * __builtin_convertvector(c, qnt__v4f) - ml;
+		memcpy(y + i, &yv, sizeof yv);
+		for (int k = 0; k < 4; k++)
+			q[i + k] = (int8_t)c[k];
 	}
 	return wsse(n, x, y, w);
+}
+
+static double sub_codes(const struct kfmt *f, const float *x, const float *w, float dl, float ml, int8_t *q)
+{
+	if (f->sub == 16)
+		return sub_codes_n(16, f->qlo, f->qhi, x, w, dl, ml, q);
+	return sub_codes_n(32, f->qlo, f->qhi, x, w, dl, ml, q);
 }
 
 /* Re-chooses every code for the state's scales and measures the error. */
@@ -366,6 +394,58 @@ static int lsq_sub(int n, const float *x, const float *w, const int8_t *q, int w
 	return lsq_solve(&s, with_min, a, c) < INFINITY;
 }
 
+/* The sums of sub_sums for nc candidate scales at once: candidate k has the
+ * codes of t = iscale[k] * (x - off) (lo where t <= lo or is NaN, hi where
+ * t >= hi, else the nearest integer); four candidates per vector, each
+ * lane summing its elements in order (the same doubles as sub_sums), the
+ * sums that do not depend on the codes taken once. nc <= SUB_LANES. */
+#define SUB_LANES 36
+
+static void lane_sums(int n, const float *x, const float *w, const float *iscale, int nc, float off, int lo, int hi,
+		      struct sums *out)
+{
+	double sw = 0, sx = 0, sxx = 0;
+	for (int i = 0; i < n; i++) {
+		const double wi = w[i], xi = x[i];
+		sw += wi;
+		sx += wi * xi;
+		sxx += wi * xi * xi;
+	}
+	const int nv = (nc + 3) / 4;
+	float pad[SUB_LANES];
+	for (int k = 0; k < 4 * nv; k++)
+		pad[k] = k < nc ? iscale[k] : iscale[0];
+	const float flo = (float)lo, fhi = (float)hi;
+	const qnt__v4f vlo = { flo, flo, flo, flo }, vhi = { fhi, fhi, fhi, fhi };
+	const qnt__v4i ilo = { lo, lo, lo, lo }, ihi = { hi, hi, hi, hi };
+	for (int v = 0; v < nv; v++) {
+		qnt__v4f isc;
+		memcpy(&isc, pad + 4 * v, sizeof isc);
+		qnt__v4d sq = { 0, 0, 0, 0 }, sqq = sq, sqx = sq;
+		for (int i = 0; i < n; i++) {
+			const double wi = w[i], xi = x[i];
+			const qnt__v4f t = isc * (x[i] - off);
+			const qnt__v4i r = qnt__nearest_int_v4(t);
+			const qnt__v4i above = t >= vhi, inside = t > vlo;
+			const qnt__v4i c = (((ihi & above) | (r & ~above)) & inside) | (ilo & ~inside);
+			const qnt__v4d q = __builtin_convertvector(c, qnt__v4d);
+			const qnt__v4d wq = wi * q;
+			sq += wq;
+			sqq += wq * q;
+			sqx += wq * xi;
+		}
+		for (int k = 0; k < 4 && 4 * v + k < nc; k++) {
+			struct sums *o = out + 4 * v + k;
+			o->sw = sw;
+			o->sq = sq[k];
+			o->sqq = sqq[k];
+			o->sx = sx;
+			o->sqx = sqx[k];
+			o->sxx = sxx;
+		}
+	}
+}
+
 /* Continuous fit of one sub-block of an affine format: the scale a >= 0 and
  * the min mn >= 0 (x^ = a*q - mn) with the lowest weighted error, by a scan of
  * candidate scales, each followed by a least-squares refit, then a few
@@ -393,14 +473,13 @@ static void fit_sub_affine(int n, int nmax, const float *x, const float *w, floa
 	double best = INFINITY, ba = 0, bc = 0;
 	int8_t q[32];
 	struct sums sm;
+	float isc[25];
+	struct sums cs[25];
+	for (int is = 0; is <= 24; is++)
+		isc[is] = ((float)nmax - 1.0f + 0.08f * (float)is) / range;
+	lane_sums(n, x, w, isc, 25, lo, 0, nmax, cs);
 	for (int is = 0; is <= 24; is++) {
-		const float iscale = ((float)nmax - 1.0f + 0.08f * (float)is) / range;
-		for (int i = 0; i < n; i++) {
-			const float t = iscale * (x[i] - lo);
-			q[i] = (int8_t)(t >= (float)nmax ? nmax : !(t > 0) ? 0 : qnt__nearest_int(t));
-		}
-		sub_sums(n, x, w, q, &sm);
-		double a = 0, c = 0, e = lsq_solve(&sm, 1, &a, &c);
+		double a = 0, c = 0, e = lsq_solve(&cs[is], 1, &a, &c);
 		if (e < best) {
 			best = e;
 			ba = a;
@@ -440,22 +519,23 @@ static float fit_sub_sym(int n, int qlo, int qhi, const float *x, const float *w
 	int8_t q[32];
 	struct sums sm;
 	const int ends[2] = { qlo, qhi };
+	float isc[34];
+	struct sums cs[34];
+	int nc = 0;
 	for (int e = 0; e < 2; e++) {
 		for (int is = -8; is <= 8; is++) {
 			const float target = (float)ends[e] + (ends[e] < 0 ? -0.1f : 0.1f) * (float)is;
 			if (target == 0 || (target > 0) != (ends[e] > 0))
 				continue;
-			const float iscale = target / vmax;
-			for (int i = 0; i < n; i++) {
-				const float t = iscale * x[i];
-				q[i] = (int8_t)(!(t > (float)qlo) ? qlo : t >= (float)qhi ? qhi : qnt__nearest_int(t));
-			}
-			sub_sums(n, x, w, q, &sm);
-			double a = 0, c = 0, err = lsq_solve(&sm, 0, &a, &c);
-			if (err < best) {
-				best = err;
-				ba = a;
-			}
+			isc[nc++] = target / vmax;
+		}
+	}
+	lane_sums(n, x, w, isc, nc, 0.0f, qlo, qhi, cs);
+	for (int k = 0; k < nc; k++) {
+		double a = 0, c = 0, err = lsq_solve(&cs[k], 0, &a, &c);
+		if (err < best) {
+			best = err;
+			ba = a;
 		}
 	}
 	for (int it = 0; it < 3 && ba != 0; it++) {
@@ -704,57 +784,81 @@ static void refine(const struct kfmt *f, const float *x, const float *w, struct 
 /* ggml's fitting helpers (same operations, same order)                 */
 /* ------------------------------------------------------------------ */
 
-/* q3_K's sub-block fit (ggml's make_q3_quants with do_rmse): weights x^2,
- * then up to 5 passes moving single codes while the fit improves. */
-static float ggml_fit_q3(int n, int nmax, const float *x, int8_t *L)
+/* q3_K's sub-block fit (ggml's make_q3_quants with do_rmse, nmax 4) of the
+ * 16 sub-blocks of 16 of a super-block: weights x^2, then up to 5 passes
+ * moving single codes while the fit improves. The sub-blocks are the lanes,
+ * four per vector; every lane does ggml's float operations in ggml's order.
+ * A lane stops changing once one of its passes changes nothing (the next
+ * pass starts from the same state), so running it for the passes other
+ * lanes still need leaves it as ggml's loop leaves it. L receives the codes
+ * biased by 4, scales the 16 scales. */
+static qnt__v4i sel_v4i(qnt__v4i m, qnt__v4i a, qnt__v4i b)
 {
-	float max = 0, amax = 0;
-	for (int i = 0; i < n; i++) {
-		float ax = fabsf(x[i]);
-		if (ax > amax) {
-			amax = ax;
-			max = x[i];
+	return (a & m) | (b & ~m);
+}
+
+static void ggml_fit_q3_all(const float *x, int8_t *L, float *scales)
+{
+	const int nmax = 4;
+	const qnt__v4f zero = { 0, 0, 0, 0 };
+	for (int g = 0; g < 4; g++) {
+		qnt__v4f xt[16]; /* xt[i][k]: element i of sub-block 4g + k */
+		for (int i = 0; i < 16; i++)
+			for (int k = 0; k < 4; k++)
+				xt[i][k] = x[16 * (4 * g + k) + i];
+		qnt__v4f amax = zero, max = zero;
+		for (int i = 0; i < 16; i++) {
+			qnt__v4i bits;
+			memcpy(&bits, &xt[i], sizeof bits);
+			bits &= INT32_MAX;
+			qnt__v4f ax;
+			memcpy(&ax, &bits, sizeof ax);
+			const qnt__v4i m = ax > amax;
+			amax = qnt__select_v4f(m, ax, amax);
+			max = qnt__select_v4f(m, xt[i], max);
 		}
-	}
-	if (amax < GROUP_MAX_EPS) {
-		memset(L, 0, (size_t)n);
-		return 0.0f;
-	}
-	float iscale = (float)-nmax / max;
-	float sumlx = 0, suml2 = 0;
-	for (int i = 0; i < n; i++) {
-		int l = qnt__clampi(qnt__nearest_int(iscale * x[i]), -nmax, nmax - 1);
-		L[i] = (int8_t)l;
-		float w = x[i] * x[i];
-		sumlx += w * x[i] * (float)l;
-		suml2 += w * (float)l * (float)l;
-	}
-	for (int itry = 0; itry < 5; itry++) {
-		int n_changed = 0;
-		for (int i = 0; i < n; i++) {
-			float w = x[i] * x[i];
-			float slx = sumlx - w * x[i] * (float)L[i];
-			if (slx > 0) {
-				float sl2 = suml2 - w * (float)L[i] * (float)L[i];
-				int new_l = qnt__clampi(qnt__nearest_int(x[i] * sl2 / slx), -nmax, nmax - 1);
-				if (new_l != L[i]) {
-					slx += w * x[i] * (float)new_l;
-					sl2 += w * (float)new_l * (float)new_l;
-					if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
-						L[i] = (int8_t)new_l;
-						sumlx = slx;
-						suml2 = sl2;
-						n_changed++;
-					}
-				}
+		const qnt__v4i tiny = amax < GROUP_MAX_EPS;
+		const qnt__v4f iscale = (float)-nmax / max;
+		qnt__v4i l[16];
+		qnt__v4f sumlx = zero, suml2 = zero;
+		for (int i = 0; i < 16; i++) {
+			l[i] = qnt__clamp_v4i(qnt__nearest_int_v4(iscale * xt[i]), -nmax, nmax - 1);
+			const qnt__v4f w = xt[i] * xt[i], fl = __builtin_convertvector(l[i], qnt__v4f);
+			sumlx += w * xt[i] * fl;
+			suml2 += w * fl * fl;
+		}
+		for (int itry = 0; itry < 5; itry++) {
+			qnt__v4i changed = { 0, 0, 0, 0 };
+			for (int i = 0; i < 16; i++) {
+				const qnt__v4f w = xt[i] * xt[i], fl = __builtin_convertvector(l[i], qnt__v4f);
+				qnt__v4f slx = sumlx - w * xt[i] * fl;
+				qnt__v4f sl2 = suml2 - w * fl * fl;
+				const qnt__v4i nl = qnt__clamp_v4i(qnt__nearest_int_v4(xt[i] * sl2 / slx), -nmax, nmax - 1);
+				const qnt__v4f fnl = __builtin_convertvector(nl, qnt__v4f);
+				const qnt__v4i moved = (slx > zero) & (nl != l[i]);
+				slx += w * xt[i] * fnl;
+				sl2 += w * fnl * fnl;
+				const qnt__v4i take = moved & (sl2 > zero) & (slx * slx * suml2 > sumlx * sumlx * sl2);
+				l[i] = sel_v4i(take, nl, l[i]);
+				sumlx = qnt__select_v4f(take, slx, sumlx);
+				suml2 = qnt__select_v4f(take, sl2, suml2);
+				changed |= take;
 			}
+			if (!(changed[0] | changed[1] | changed[2] | changed[3]))
+				break;
 		}
-		if (!n_changed)
-			break;
+		for (int k = 0; k < 4; k++) {
+			const int j = 4 * g + k;
+			if (tiny[k]) {
+				memset(L + 16 * j, 0, 16);
+				scales[j] = 0.0f;
+				continue;
+			}
+			for (int i = 0; i < 16; i++)
+				L[16 * j + i] = (int8_t)(l[i][k] + nmax);
+			scales[j] = suml2[k] > 0.0f ? sumlx[k] / suml2[k] : 0.0f;
+		}
 	}
-	for (int i = 0; i < n; i++)
-		L[i] = (int8_t)(L[i] + nmax);
-	return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
 /* Non-negative values (sub-block scales or mins) to integers 0..nmax under
@@ -851,7 +955,7 @@ static void requant_affine(const float *x, int nsub, int sub, int nmax, float d1
 
 static void ggml_q2_K(const float *x, struct blk_q2_K *b, const float *qw)
 {
-	uint8_t L[QK_K], Laux[16], Ls[16], Lm[16];
+	uint8_t L[QK_K], Ls[16], Lm[16];
 	float weights[16], scales[16], mins[16], sw[16];
 
 	if (!qw) {
@@ -859,7 +963,7 @@ static void ggml_q2_K(const float *x, struct blk_q2_K *b, const float *qw)
 		for (int j = 0; j < 16; j++) {
 			for (int l = 0; l < 16; l++)
 				weights[l] = fabsf(x[16 * j + l]);
-			scales[j] = qnt__ggml_fit_affine(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f,
+			scales[j] = qnt__ggml_fit_affine(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.5f, 0.1f,
 						    15, 1);
 			if (scales[j] > max_scale)
 				max_scale = scales[j];
@@ -894,7 +998,7 @@ static void ggml_q2_K(const float *x, struct blk_q2_K *b, const float *qw)
 				weights[l] = qw[16 * j + l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
 			for (int l = 0; l < 16; l++)
 				sw[j] += weights[l];
-			scales[j] = qnt__ggml_fit_affine(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f,
+			scales[j] = qnt__ggml_fit_affine(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.9f, 0.05f,
 						    36, 0);
 		}
 		const float dm = ggml_fit_positive(16, 15, scales, Ls, sw);
@@ -921,8 +1025,8 @@ static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
 
 	if (!qw) {
 		float max_scale = 0, amax = 0;
+		ggml_fit_q3_all(x, L, scales);
 		for (int j = 0; j < 16; j++) {
-			scales[j] = ggml_fit_q3(16, 4, x + 16 * j, L + 16 * j);
 			float a = fabsf(scales[j]);
 			if (a > amax) {
 				amax = a;
@@ -978,7 +1082,7 @@ static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
 static void ggml_q45_K(const float *x, uint16_t *pd, uint16_t *pdmin, uint8_t *scales12, uint8_t *L, int nmax,
 		       const float *qw)
 {
-	uint8_t Laux[32], ls[8], lm[8];
+	uint8_t ls[8], lm[8];
 	float weights[32], scales[8], mins[8];
 
 	if (!qw) {
@@ -991,10 +1095,10 @@ static void ggml_q45_K(const float *x, uint16_t *pd, uint16_t *pdmin, uint8_t *s
 			for (int l = 0; l < 32; l++)
 				weights[l] = av_x + fabsf(x[32 * j + l]);
 			if (nmax == 15)
-				scales[j] = qnt__ggml_fit_affine(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -1.0f,
+				scales[j] = qnt__ggml_fit_affine(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], -1.0f,
 							    0.1f, 20, 0);
 			else
-				scales[j] = qnt__ggml_fit_affine(32, 31, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.5f,
+				scales[j] = qnt__ggml_fit_affine(32, 31, x + 32 * j, weights, L + 32 * j, &mins[j], -0.5f,
 							    0.1f, 15, 0);
 			if (scales[j] > max_scale)
 				max_scale = scales[j];
@@ -1025,7 +1129,7 @@ static void ggml_q45_K(const float *x, uint16_t *pd, uint16_t *pdmin, uint8_t *s
 			for (int l = 0; l < 32; l++)
 				sumw += weights[l];
 			sw[j] = sumw;
-			scales[j] = qnt__ggml_fit_affine(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f,
+			scales[j] = qnt__ggml_fit_affine(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], -0.9f, 0.05f,
 						    36, 0);
 		}
 		const float d_block = ggml_fit_positive(8, 63, scales, ls, sw);

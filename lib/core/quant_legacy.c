@@ -16,6 +16,7 @@
  * round-to-nearest block, so it never does worse than it.
  */
 #include "qnt_fp.h"
+#include "qnt_lanes.h"
 #include "qnt_internal.h"
 #include "qnt_blocks.h"
 #include "formats.h"
@@ -378,63 +379,82 @@ static void refine(const float *x, const float *w, int with_min, int cmin, int c
 	}
 }
 
-/* Sums of a candidate's codes c against x, weighted by w. */
-struct sums {
-	double sw, sc, scc, sx, scx, sxx;
-};
-
-static void code_sums(const float *x, const float *w, float iscale, float m, int cmin, int cmax, int *c,
-		      struct sums *s)
-{
-	double sw = 0, sc = 0, scc = 0, sx = 0, scx = 0;
-	for (int j = 0; j < QK; j++) {
-		c[j] = nearest_code(x[j], iscale, m, cmin, cmax);
-		double wj = w[j], cj = c[j];
-		sw += wj;
-		sc += wj * cj;
-		scc += wj * cj * cj;
-		sx += wj * x[j];
-		scx += wj * cj * x[j];
-	}
-	s->sw = sw;
-	s->sc = sc;
-	s->scc = scc;
-	s->sx = sx;
-	s->scx = scx;
-}
-
 /* Scans candidate inverse scales cheaply: each gives codes, the weighted
  * least-squares (d, m) for them, rounded to fp16, and the error those codes
  * have at that (d, m), computed from the sums. The best scan candidate is then
  * evaluated exactly (codes re-chosen for the rounded scale, fp16 neighbours)
- * and refined; only exact errors decide against ggml's block. */
+ * and refined; only exact errors decide against ggml's block. The candidates
+ * are the lanes of the inner loop (independent sums, each in element
+ * order); the sums that do not depend on the codes are taken once. */
+#define SCAN_MAX 40 /* candidates, a multiple of 4 (four lanes per vector) */
+
 static void scan(const float *x, const float *w, const float *iscales, int n_iscales, float m0, int with_min,
 		 int cmin, int cmax, struct cand *best)
 {
-	double sxx = 0;
-	for (int j = 0; j < QK; j++)
+	double sxx = 0, sw = 0, sx = 0;
+	for (int j = 0; j < QK; j++) {
+		double wj = w[j];
 		sxx += (double)w[j] * x[j] * x[j];
+		sw += wj;
+		sx += wj * x[j];
+	}
+	/* nearest_code lane by lane; the lanes past n_iscales repeat the first
+	 * scale and are not read */
+	const int nv = (n_iscales + 3) / 4;
+	qnt__v4f isc[SCAN_MAX / 4];
+	qnt__v4d sc[SCAN_MAX / 4], scc[SCAN_MAX / 4], scx[SCAN_MAX / 4];
+	{
+		float pad[SCAN_MAX];
+		for (int k = 0; k < 4 * nv; k++)
+			pad[k] = k < n_iscales ? iscales[k] : iscales[0];
+		memcpy(isc, pad, sizeof isc[0] * (size_t)nv);
+	}
+	const float fcmin = (float)cmin, hi = (float)(cmax - cmin);
+	const qnt__v4f vzero = { 0, 0, 0, 0 }, vhi = { hi, hi, hi, hi };
+	float xm[QK];
+	for (int j = 0; j < QK; j++)
+		xm[j] = x[j] - m0;
+	for (int v = 0; v < nv; v++) {
+		qnt__v4d vsc = { 0, 0, 0, 0 }, vscc = vsc, vscx = vsc;
+		for (int j = 0; j < QK; j++) {
+			const double wj = w[j], xj = x[j];
+			qnt__v4f t = xm[j] * isc[v] - fcmin;
+			t = qnt__select_v4f(t > vzero, t, vzero);
+			t = qnt__select_v4f(t < vhi, t, vhi);
+			const qnt__v4i c = __builtin_convertvector(t + 0.5f, qnt__v4i) + cmin;
+			const qnt__v4d cj = __builtin_convertvector(c, qnt__v4d);
+			const qnt__v4d wc = wj * cj;
+			vsc += wc;
+			vscc += wc * cj;
+			vscx += wc * xj;
+		}
+		sc[v] = vsc;
+		scc[v] = vscc;
+		scx[v] = vscx;
+	}
+	double asc[SCAN_MAX], ascc[SCAN_MAX], ascx[SCAN_MAX];
+	memcpy(asc, sc, sizeof sc[0] * (size_t)nv);
+	memcpy(ascc, scc, sizeof scc[0] * (size_t)nv);
+	memcpy(ascx, scx, sizeof scx[0] * (size_t)nv);
 	double best_est = INFINITY;
 	float best_d = 0, best_m = 0;
 	for (int k = 0; k < n_iscales; k++) {
-		int c[QK];
-		struct sums s;
+		const double sck = asc[k], scck = ascc[k], scxk = ascx[k];
 		double d, m = 0;
-		code_sums(x, w, iscales[k], m0, cmin, cmax, c, &s);
 		if (with_min) {
-			double det = s.sw * s.scc - s.sc * s.sc;
+			double det = sw * scck - sck * sck;
 			if (!(det > 0))
 				continue;
-			d = (s.sw * s.scx - s.sc * s.sx) / det;
-			m = (s.scc * s.sx - s.sc * s.scx) / det;
+			d = (sw * scxk - sck * sx) / det;
+			m = (scck * sx - sck * scxk) / det;
 		} else {
-			if (!(s.scc > 0))
+			if (!(scck > 0))
 				continue;
-			d = s.scx / s.scc;
+			d = scxk / scck;
 		}
 		double d16 = qnt__fp16_round((float)d), m16 = qnt__fp16_round((float)m);
-		double est = sxx - 2 * d16 * s.scx - 2 * m16 * s.sx + d16 * d16 * s.scc + 2 * d16 * m16 * s.sc +
-			     m16 * m16 * s.sw;
+		double est = sxx - 2 * d16 * scxk - 2 * m16 * sx + d16 * d16 * scck + 2 * d16 * m16 * sck +
+			     m16 * m16 * sw;
 		if (est < best_est) {
 			best_est = est;
 			best_d = (float)d;
@@ -455,7 +475,7 @@ static void search_sym(const float *x, const float *w, int qmin, int qmax, struc
 	if (max == 0.0f)
 		return;
 	const int ends[2] = { max < 0 ? qmin : qmax, max < 0 ? qmax : qmin };
-	float iscales[38];
+	float iscales[SCAN_MAX];
 	int n = 0;
 	for (int e = 0; e < 2; e++) {
 		for (int is = -9; is <= 9; is++) {
@@ -534,9 +554,8 @@ static void ggml_imat_q5_0(const float *x, const float *wt, void *blk)
 
 static void ggml_imat_affine(const float *x, const float *wt, int nmax, uint16_t *d, uint16_t *m, uint8_t *c)
 {
-	uint8_t aux[QK];
 	float min;
-	float scale = qnt__ggml_fit_affine(QK, nmax, x, wt, c, &min, aux, -0.9f, 0.05f, 36, 0);
+	float scale = qnt__ggml_fit_affine(QK, nmax, x, wt, c, &min, -0.9f, 0.05f, 36, 0);
 	*d = qnt__fp32_to_fp16(scale);
 	*m = qnt__fp32_to_fp16(-min);
 }

@@ -53,6 +53,7 @@
  * Built with -ffp-contract=off (no fused multiply-add anywhere).
  */
 #include "qnt_fp.h"
+#include "qnt_lanes.h"
 #include "qnt_internal.h"
 #include "formats.h"
 
@@ -180,13 +181,27 @@ static void fp4_indices(const float *x, int n, float d, uint8_t *idx)
 	for (int k = 0; k < 7; k++)
 		t[k] = mid[k] * d;
 	const float lim = d < 0x1p120f ? 24.0f * d : -1.0f;
-	int slow = 0;
-	for (int j = 0; j < n; j++) {
-		const float a = fabsf(x[j]);
-		const int i = (a > t[0]) + (a > t[1]) + (a > t[2]) + (a > t[3]) + (a > t[4]) + (a > t[5]) + (a > t[6]);
-		idx[j] = (uint8_t)(i + (((x[j] < 0.0f) & (i > 0)) << 3));
-		slow |= !(a <= lim);
+	/* four elements per vector (n is a multiple of 4); a comparison gives
+	 * -1 in the lanes where it holds */
+	const qnt__v4i absmask = { INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX };
+	const qnt__v4f zero = { 0, 0, 0, 0 }, vlim = { lim, lim, lim, lim };
+	qnt__v4i slowv = { 0, 0, 0, 0 };
+	for (int j = 0; j < n; j += 4) {
+		qnt__v4f xv, a;
+		qnt__v4i bits;
+		memcpy(&xv, x + j, sizeof xv);
+		memcpy(&bits, &xv, sizeof bits);
+		bits &= absmask;
+		memcpy(&a, &bits, sizeof a);
+		qnt__v4i i = -(a > t[0]);
+		for (int k = 1; k < 7; k++)
+			i -= a > t[k];
+		const qnt__v4i code = i + (((xv < zero) & (i > 0)) & 8);
+		for (int k = 0; k < 4; k++)
+			idx[j + k] = (uint8_t)code[k];
+		slowv |= ~(a <= vlim);
 	}
+	const int slow = (slowv[0] | slowv[1] | slowv[2] | slowv[3]) != 0;
 	if (slow)
 		for (int j = 0; j < n; j++)
 			if (!(fabsf(x[j]) <= lim))

@@ -370,7 +370,7 @@ static void edge_rows(float *x, int64_t nrows, int64_t n, uint64_t seed, int non
  * other format goes to the reference on both sides. */
 static const char *const avx2_deq[] = { "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K",
 					"q3_K", "q4_K", "q5_K", "q6_K", "q8_K", NULL };
-static const char *const avx2_quant[] = { "q4_0", "q8_0", "q8_1", "q8_K", NULL };
+static const char *const avx2_quant[] = { "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q8_1", "q8_K", "bf16", NULL };
 
 #define BX_ROWS 40
 #define BX_IN 512

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* Small fixed-width vectors (GCC/Clang vector extensions) for the reference
+ * kernels' candidate scans: several candidate scales are evaluated at once,
+ * one per lane. Every operation is the plain IEEE operation lane by lane
+ * (no FMA under -ffp-contract=off, no reassociation), so each lane computes
+ * the same floats as the scalar code it replaces, on every target; the
+ * compiler maps them to SSE2/NEON or splits them. */
+#ifndef QNT_LANES_H
+#define QNT_LANES_H
+
+#include <stdint.h>
+#include <string.h>
+
+typedef float qnt__v4f __attribute__((vector_size(16)));
+typedef int32_t qnt__v4i __attribute__((vector_size(16)));
+typedef double qnt__v4d __attribute__((vector_size(32)));
+
+/* qnt__nearest_int lane by lane: round to nearest even by adding 1.5 * 2^23
+ * and reading the low mantissa bits. */
+static inline qnt__v4i qnt__nearest_int_v4(qnt__v4f f)
+{
+	const qnt__v4f v = f + 12582912.0f;
+	qnt__v4i bits;
+	memcpy(&bits, &v, sizeof bits);
+	return (bits & 0x007fffff) - 0x00400000;
+}
+
+/* qnt__clampi lane by lane (a comparison gives all-ones lanes where true). */
+static inline qnt__v4i qnt__clamp_v4i(qnt__v4i v, int lo, int hi)
+{
+	const qnt__v4i vlo = { lo, lo, lo, lo }, vhi = { hi, hi, hi, hi };
+	qnt__v4i m = v < vlo;
+	v = (vlo & m) | (v & ~m);
+	m = v > vhi;
+	return (vhi & m) | (v & ~m);
+}
+
+/* a where mask is set, else b (mask lanes all-ones or zero). */
+static inline qnt__v4f qnt__select_v4f(qnt__v4i mask, qnt__v4f a, qnt__v4f b)
+{
+	qnt__v4i ia, ib;
+	memcpy(&ia, &a, sizeof ia);
+	memcpy(&ib, &b, sizeof ib);
+	const qnt__v4i r = (ia & mask) | (ib & ~mask);
+	qnt__v4f f;
+	memcpy(&f, &r, sizeof f);
+	return f;
+}
+
+#endif /* QNT_LANES_H */
