@@ -127,6 +127,9 @@ extern const qnt_backend_vtbl qnt__cpu_backend;
 #ifdef QNT_HAVE_CPU_AVX2
 extern const qnt_backend_vtbl qnt__cpu_avx2_backend; /* backends/cpu/avx2.c */
 #endif
+#ifdef QNT_HAVE_CPU_NEON
+extern const qnt_backend_vtbl qnt__cpu_neon_backend; /* backends/cpu/neon.c */
+#endif
 
 /* ---- thread pool (lib/api/pool.c) ---- */
 struct qnt__pool;

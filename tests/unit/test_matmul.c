@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * qnt_matmul and the "cpu-avx2" backend:
+ * qnt_matmul and the SIMD CPU backends ("cpu-avx2" on x86-64, "cpu-neon" on
+ * AArch64):
  *   - argument checks and their messages;
  *   - every format against the exact product (double) of the dequantized W
  *     with the float x, within the per-format tolerance of
  *     lib/core/matmul_ref.c, for 1, 3 and 64 columns, on every backend that
- *     runs here ("cpu", and "cpu-avx2" where it scores above 0), and the
+ *     runs here ("cpu", and each SIMD variant that scores above 0), and the
  *     backends against each other;
  *   - the same floats for 1, 2 and 7 threads on each backend;
- *   - cpu-avx2's dequantize floats and quantize bytes equal the scalar
- *     reference's bit for bit, on random bytes and on data with edge values.
+ *   - each SIMD variant's dequantize floats and quantize bytes equal the
+ *     scalar reference's bit for bit, on random bytes and on data with edge
+ *     values.
  */
 #include "test_common.h"
 
@@ -39,20 +41,6 @@ static qnt_ctx *ctx_on(const char *backend, int32_t n_threads)
 	return ctx;
 }
 
-/* The backends to check: "cpu" always, "cpu-avx2" where it runs. */
-static int backends(const char **names)
-{
-	int n = 0;
-	names[n++] = "cpu";
-	if (backend_usable("cpu-avx2"))
-		names[n++] = "cpu-avx2";
-	else
-		print_message("# cpu-avx2 does not run here: checking the cpu backend only\n");
-	return n;
-}
-
-/* ---- tolerances (lib/core/matmul_ref.c) ---- */
-
 static int in_list(const char *name, const char *const *list)
 {
 	for (; *list; list++)
@@ -60,6 +48,53 @@ static int in_list(const char *name, const char *const *list)
 			return 1;
 	return 0;
 }
+
+/* The SIMD variants of the CPU backend, and the formats whose kernels each
+ * provides (backends/cpu/avx2.c, neon.c); every other format goes to the
+ * reference on both sides. */
+struct variant {
+	const char *name;
+	const char *const *deq;   /* dequantize */
+	const char *const *quant; /* quantize */
+};
+
+static const char *const avx2_deq[] = { "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K",
+					"q3_K", "q4_K", "q5_K", "q6_K", "q8_K", NULL };
+static const char *const avx2_quant[] = { "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q8_1", "q8_K", "bf16", NULL };
+static const char *const neon_quant[] = { "q8_0", "q8_1", "q8_K", NULL };
+
+static const struct variant variants[] = {
+	{ "cpu-avx2", avx2_deq, avx2_quant },
+	{ "cpu-neon", avx2_deq, neon_quant }, /* the same dequantizers */
+};
+
+#define MAX_BACKENDS (1 + (int)N_ELEMS(variants))
+
+/* The formats with SIMD product kernels. The "simd" group (a quick run for
+ * emulated CPUs: scripts/test-aarch64) checks the products of these only. */
+static const char *const simd_mm[] = { "f32",  "f16",  "bf16", "q4_0", "q4_1", "q5_0", "q5_1",
+				       "q8_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K", NULL };
+static int simd_only;
+
+static int skip_format(qnt_type t)
+{
+	return simd_only && !in_list(qnt_type_name(t), simd_mm);
+}
+
+/* The backends to check: "cpu" always, each variant where it runs. */
+static int backends(const char **names)
+{
+	int n = 0;
+	names[n++] = "cpu";
+	for (size_t i = 0; i < N_ELEMS(variants); i++)
+		if (backend_usable(variants[i].name))
+			names[n++] = variants[i].name;
+	if (n == 1)
+		print_message("# no SIMD variant runs here: checking the cpu backend only\n");
+	return n;
+}
+
+/* ---- tolerances (lib/core/matmul_ref.c) ---- */
 
 /* Normwise relative error ||y - y_exact|| / ||y_exact|| allowed for W in
  * `type`, by its activation companion. */
@@ -180,15 +215,15 @@ static void errors(void **state)
 static void against_exact(void **state)
 {
 	(void)state;
-	const char *names[2];
+	const char *names[MAX_BACKENDS];
 	const int nb = backends(names);
-	qnt_ctx *ctxs[2];
+	qnt_ctx *ctxs[MAX_BACKENDS];
 	for (int b = 0; b < nb; b++)
 		ctxs[b] = ctx_on(names[b], 2);
 	const int64_t cols[] = { 1, 3, 64 };
 	float *wd = test_malloc_or_fail(EX_OUT * EX_IN * sizeof(float));
 	float *x = test_malloc_or_fail(64 * EX_IN * sizeof(float));
-	float *y[2];
+	float *y[MAX_BACKENDS];
 	double *ex = test_malloc_or_fail(64 * EX_OUT * sizeof(double));
 	for (int b = 0; b < nb; b++)
 		y[b] = test_malloc_or_fail(64 * EX_OUT * sizeof(float));
@@ -196,11 +231,11 @@ static void against_exact(void **state)
 
 	for (int32_t k = 0; k < qnt_type_count(); k++) {
 		const qnt_type t = qnt_type_at(k);
-		if (!can_matmul(t) || EX_IN % qnt_type_block_size(t) != 0)
+		if (!can_matmul(t) || EX_IN % qnt_type_block_size(t) != 0 || skip_format(t))
 			continue;
 		const double tol = tolerance(t);
 		void *w = make_weights(t, EX_OUT, EX_IN, 1000 + (uint64_t)t, wd);
-		double worst[2] = { 0, 0 }, worst_pair = 0;
+		double worst[MAX_BACKENDS] = { 0 }, worst_pair = 0;
 		for (size_t ci = 0; ci < N_ELEMS(cols); ci++) {
 			const int64_t nc = cols[ci];
 			fill_gauss(x, (size_t)(nc * EX_IN), 77 + (uint64_t)ci);
@@ -220,26 +255,28 @@ static void against_exact(void **state)
 						 names[b], (long long)nc, err, tol);
 				worst[b] = err > worst[b] ? err : worst[b];
 			}
-			if (nb == 2) {
+			for (int b = 1; b < nb; b++) {
 				double ne, d = 0;
 				for (int64_t i = 0; i < nc * EX_OUT; i++) {
-					double e = (double)y[0][i] - (double)y[1][i];
+					double e = (double)y[0][i] - (double)y[b][i];
 					d += e * e;
 				}
 				norm_diff(y[0], ex, (size_t)(nc * EX_OUT), &ne);
 				d = sqrt(d) / ne;
 				if (!(d <= BACKEND_TOL))
-					fail_msg("%s, %lld columns: cpu and cpu-avx2 differ by %.3e", qnt_type_name(t),
-						 (long long)nc, d);
+					fail_msg("%s, %lld columns: cpu and %s differ by %.3e", qnt_type_name(t),
+						 (long long)nc, names[b], d);
 				worst_pair = d > worst_pair ? d : worst_pair;
 			}
 		}
-		print_message("# %-22s tol %.1e  cpu %.2e%s%.2e  (backends differ by %.1e)\n", qnt_type_name(t), tol,
-			      worst[0], nb == 2 ? "  cpu-avx2 " : "", nb == 2 ? worst[1] : 0.0, worst_pair);
+		print_message("# %-22s tol %.1e  cpu %.2e", qnt_type_name(t), tol, worst[0]);
+		for (int b = 1; b < nb; b++)
+			print_message("  %s %.2e", names[b], worst[b]);
+		print_message("  (backends differ by %.1e)\n", worst_pair);
 		free(w);
 		checked++;
 	}
-	assert_true(checked >= 20);
+	assert_true(checked >= (simd_only ? (int)N_ELEMS(simd_mm) - 1 : 20));
 	for (int b = 0; b < nb; b++) {
 		qnt_ctx_destroy(ctxs[b]);
 		free(y[b]);
@@ -257,7 +294,7 @@ static void against_exact(void **state)
 static void threads_identical(void **state)
 {
 	(void)state;
-	const char *names[2];
+	const char *names[MAX_BACKENDS];
 	const int nb = backends(names);
 	const int32_t threads[] = { 1, 2, 7 };
 	const int64_t cols[] = { 1, 5 };
@@ -271,7 +308,7 @@ static void threads_identical(void **state)
 			ctx[k] = ctx_on(names[b], threads[k]);
 		for (int32_t k = 0; k < qnt_type_count(); k++) {
 			const qnt_type t = qnt_type_at(k);
-			if (!can_matmul(t) || TH_IN % qnt_type_block_size(t) != 0)
+			if (!can_matmul(t) || TH_IN % qnt_type_block_size(t) != 0 || skip_format(t))
 				continue;
 			void *w = make_weights(t, TH_OUT, TH_IN, 2000 + (uint64_t)t, NULL);
 			for (size_t ci = 0; ci < N_ELEMS(cols); ci++) {
@@ -295,7 +332,7 @@ static void threads_identical(void **state)
 	free(y1);
 }
 
-/* ---- cpu-avx2 against the scalar reference, bit for bit ---- */
+/* ---- the SIMD variants against the scalar reference, bit for bit ---- */
 
 /* Equal floats: the same bits, or both NaN (the payload of a NaN is not
  * part of the contract: C does not fix it through arithmetic). */
@@ -366,21 +403,16 @@ static void edge_rows(float *x, int64_t nrows, int64_t n, uint64_t seed, int non
 	}
 }
 
-/* Formats whose kernels cpu-avx2 provides (backends/cpu/avx2.c); every
- * other format goes to the reference on both sides. */
-static const char *const avx2_deq[] = { "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K",
-					"q3_K", "q4_K", "q5_K", "q6_K", "q8_K", NULL };
-static const char *const avx2_quant[] = { "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q8_1", "q8_K", "bf16", NULL };
-
 #define BX_ROWS 40
 #define BX_IN 512
 
-static void avx2_dequantize_bitexact(void **state)
+static void dequantize_bitexact(const struct variant *v)
 {
-	(void)state;
-	if (!backend_usable("cpu-avx2"))
-		skip();
-	qnt_ctx *cpu = ctx_on("cpu", 3), *avx = ctx_on("cpu-avx2", 3);
+	if (!backend_usable(v->name)) { /* cmocka's skip() reads as "not ok" in TAP */
+		print_message("# %s does not run here\n", v->name);
+		return;
+	}
+	qnt_ctx *cpu = ctx_on("cpu", 3), *avx = ctx_on(v->name, 3);
 	float *src = test_malloc_or_fail(BX_ROWS * BX_IN * sizeof(float));
 	float *a = test_malloc_or_fail(BX_ROWS * BX_IN * sizeof(float));
 	float *b = test_malloc_or_fail(BX_ROWS * BX_IN * sizeof(float));
@@ -398,17 +430,17 @@ static void avx2_dequantize_bitexact(void **state)
 			q[i] = (unsigned char)rng_next(&r);
 		assert_int_equal(qnt_dequantize(cpu, t, q, a, BX_ROWS, BX_IN), QNT_OK);
 		assert_int_equal(qnt_dequantize(avx, t, q, b, BX_ROWS, BX_IN), QNT_OK);
-		snprintf(what, sizeof what, "dequantize %s, random bytes", qnt_type_name(t));
+		snprintf(what, sizeof what, "dequantize %s on %s, random bytes", qnt_type_name(t), v->name);
 		assert_same_floats(a, b, BX_ROWS * BX_IN, what);
-		/* quantized edge values, for the formats cpu-avx2 dequantizes (the
-		 * others run the reference on both sides) */
-		if (!in_list(qnt_type_name(t), avx2_deq))
+		/* quantized edge values, for the formats the variant dequantizes
+		 * (the others run the reference on both sides) */
+		if (!in_list(qnt_type_name(t), v->deq))
 			continue;
 		edge_rows(src, BX_ROWS, BX_IN, 57 + (uint64_t)t, 0);
 		assert_int_equal(qnt_quantize(cpu, t, src, q, BX_ROWS, BX_IN, NULL), QNT_OK);
 		assert_int_equal(qnt_dequantize(cpu, t, q, a, BX_ROWS, BX_IN), QNT_OK);
 		assert_int_equal(qnt_dequantize(avx, t, q, b, BX_ROWS, BX_IN), QNT_OK);
-		snprintf(what, sizeof what, "dequantize %s, edge values", qnt_type_name(t));
+		snprintf(what, sizeof what, "dequantize %s on %s, edge values", qnt_type_name(t), v->name);
 		assert_same_floats(a, b, BX_ROWS * BX_IN, what);
 		/* one row, and rows that start mid-tensor */
 		assert_int_equal(qnt_dequantize(avx, t, q + 3 * rs, b, 1, BX_IN), QNT_OK);
@@ -422,12 +454,13 @@ static void avx2_dequantize_bitexact(void **state)
 	free(q);
 }
 
-static void avx2_quantize_bitexact(void **state)
+static void quantize_bitexact(const struct variant *v)
 {
-	(void)state;
-	if (!backend_usable("cpu-avx2"))
-		skip();
-	qnt_ctx *cpu = ctx_on("cpu", 3), *avx = ctx_on("cpu-avx2", 3);
+	if (!backend_usable(v->name)) { /* cmocka's skip() reads as "not ok" in TAP */
+		print_message("# %s does not run here\n", v->name);
+		return;
+	}
+	qnt_ctx *cpu = ctx_on("cpu", 3), *avx = ctx_on(v->name, 3);
 	float *src = test_malloc_or_fail(BX_ROWS * BX_IN * sizeof(float));
 	float *imp = test_malloc_or_fail(BX_IN * sizeof(float));
 	const size_t cap = BX_ROWS * 2 * BX_IN * sizeof(float);
@@ -441,19 +474,19 @@ static void avx2_quantize_bitexact(void **state)
 		if (!can_matmul(t) || BX_IN % qnt_type_block_size(t) != 0 || strncmp(name, "mlx:", 4) == 0)
 			continue;
 		/* the other formats run the reference on both sides */
-		const int accel = in_list(name, avx2_quant) || in_list(name, avx2_deq);
+		const int accel = in_list(name, v->quant) || in_list(name, v->deq);
 		if (!accel)
 			continue;
 		const int64_t rows = BX_ROWS;
 		const size_t n = (size_t)rows * row_bytes(t, BX_IN);
-		/* NaN and infinities where cpu-avx2 quantizes itself */
-		edge_rows(src, rows, BX_IN, 91 + (uint64_t)t, in_list(name, avx2_quant));
+		/* NaN and infinities where the variant quantizes itself */
+		edge_rows(src, rows, BX_IN, 91 + (uint64_t)t, in_list(name, v->quant));
 		memset(a, 0x5a, n);
 		memset(b, 0xa5, n);
 		assert_int_equal(qnt_quantize(cpu, t, src, a, rows, BX_IN, NULL), QNT_OK);
 		assert_int_equal(qnt_quantize(avx, t, src, b, rows, BX_IN, NULL), QNT_OK);
 		if (memcmp(a, b, n) != 0)
-			fail_msg("quantize %s: cpu-avx2 bytes differ from the reference", name);
+			fail_msg("quantize %s: %s bytes differ from the reference", name, v->name);
 		/* importance weights: q8_0 falls back to the weighted search */
 		qnt_type_info info = QNT_TYPE_INFO_INIT;
 		assert_int_equal(qnt_type_get_info(t, &info), QNT_OK);
@@ -462,7 +495,7 @@ static void avx2_quantize_bitexact(void **state)
 			assert_int_equal(qnt_quantize(cpu, t, src, a, rows, BX_IN, imp), QNT_OK);
 			assert_int_equal(qnt_quantize(avx, t, src, b, rows, BX_IN, imp), QNT_OK);
 			if (memcmp(a, b, n) != 0)
-				fail_msg("quantize %s with importance: cpu-avx2 bytes differ", name);
+				fail_msg("quantize %s with importance: %s bytes differ", name, v->name);
 		}
 	}
 	qnt_ctx_destroy(cpu);
@@ -499,15 +532,77 @@ static void avx2_score(void **state)
 	print_message("# cpu-avx2 is not compiled in (not x86-64)\n");
 }
 
-int main(void)
+static void avx2_dequantize_bitexact(void **state)
 {
+	(void)state;
+	dequantize_bitexact(&variants[0]);
+}
+
+static void avx2_quantize_bitexact(void **state)
+{
+	(void)state;
+	quantize_bitexact(&variants[0]);
+}
+
+/* cpu-neon: compiled in on AArch64 only, where NEON is mandatory, so it
+ * always runs there; it scores 1 + neon, plus dotprod where the CPU has it
+ * (its product kernels then use SDOT, and its device says so). Under
+ * qemu-aarch64, QEMU_CPU picks the emulated CPU (max: with dotprod,
+ * cortex-a53: without). */
+static void neon_score(void **state)
+{
+	(void)state;
+	const uint64_t f = qnt_cpu_features();
+	for (int32_t i = 0; i < qnt_backend_count(); i++) {
+		qnt_backend_props p = QNT_BACKEND_PROPS_INIT;
+		assert_int_equal(qnt_backend_get_props(i, &p), QNT_OK);
+		if (strcmp(p.name, "cpu-neon") != 0)
+			continue;
+		assert_true(p.flags & QNT_BACKEND_FLAG_BUILTIN);
+		assert_true(f & QNT_CPU_NEON);
+		const int dot = (f & QNT_CPU_DOTPROD) != 0;
+		assert_int_equal(p.score, (int32_t)(1 + QNT_CPU_NEON + (dot ? QNT_CPU_DOTPROD : 0)));
+		assert_string_equal(p.reason, "");
+		assert_string_equal(qnt_backend_best(), "cpu-neon");
+		print_message("# cpu-neon runs its %s product kernels\n", dot ? "dotprod (SDOT)" : "plain NEON");
+		return;
+	}
+#if defined(__aarch64__)
+	fail_msg("cpu-neon is not registered on AArch64");
+#else
+	print_message("# cpu-neon is not compiled in (not AArch64)\n");
+#endif
+}
+
+static void neon_dequantize_bitexact(void **state)
+{
+	(void)state;
+	dequantize_bitexact(&variants[1]);
+}
+
+static void neon_quantize_bitexact(void **state)
+{
+	(void)state;
+	quantize_bitexact(&variants[1]);
+}
+
+int main(int argc, char **argv)
+{
+	simd_only = argc > 1 && strcmp(argv[1], "simd") == 0;
+	if (argc > 1 && !simd_only) {
+		fprintf(stderr, "test_matmul: unknown group '%s'\n", argv[1]);
+		return 2;
+	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(errors),
 		cmocka_unit_test(avx2_score),
+		cmocka_unit_test(neon_score),
 		cmocka_unit_test(against_exact),
 		cmocka_unit_test(threads_identical),
 		cmocka_unit_test(avx2_dequantize_bitexact),
 		cmocka_unit_test(avx2_quantize_bitexact),
+		cmocka_unit_test(neon_dequantize_bitexact),
+		cmocka_unit_test(neon_quantize_bitexact),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests_name(simd_only ? "matmul-simd" : "matmul", tests, NULL, NULL);
 }

@@ -1,0 +1,653 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The "cpu-neon" backend: AArch64 NEON kernels, built into libqnt on
+ * aarch64. This file is compiled for plain ARMv8-A (NEON is part of it); the
+ * matrix product row kernels are in neon_mm.c, built once plain and once
+ * with dotprod, and the table is picked at open() from host->cpu_features.
+ *
+ *   dequantize  q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K q8_K:
+ *               the floats of the scalar reference, bit for bit (the same
+ *               IEEE operations in the same order: separate multiplies and
+ *               adds, never FMA, where the reference does them separately).
+ *   quantize    q8_0, q8_1, q8_K (the activation formats; q8_0 with
+ *               importance weights runs the reference's search): the bytes
+ *               of the scalar reference. Blocks with NaN, infinities or
+ *               scales that overflow take the reference's scalar code.
+ *   matmul      q4_0 q5_0 q8_0 (activations q8_0), q4_1 q5_1 (q8_1),
+ *               q2_K..q6_K (q8_K), f32 f16 bf16 (float activations):
+ *               within the reference's tolerance (see neon_mm.c).
+ *
+ * Every other format and operation is left to the reference (supports()
+ * says 0). Like the "cpu" backend it reaches libqnt only through the host
+ * table.
+ */
+#include "cpu_neon.h"
+#include "qnt_fp.h"
+
+#include <arm_neon.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "qnt_blocks.h"
+
+#if defined(__GNUC__)
+#define INLINE static inline __attribute__((always_inline))
+#else
+#define INLINE static inline
+#endif
+
+#define ROW_TILE 16 /* rows whose weights stay in cache across column groups */
+
+/* ------------------------------------------------------------------ */
+/* Score                                                                */
+/* ------------------------------------------------------------------ */
+
+int32_t qnt__cpu_neon_score(const qnt_host_api *host, char *why, size_t why_size)
+{
+	if (why && why_size)
+		why[0] = '\0';
+	if (!(host->cpu_features & QNT_CPU_NEON)) {
+		if (why && why_size)
+			snprintf(why, why_size, "the CPU lacks neon");
+		return 0;
+	}
+	return 1 + (int32_t)QNT_CPU_NEON + (host->cpu_features & QNT_CPU_DOTPROD ? (int32_t)QNT_CPU_DOTPROD : 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Dequantize: the reference's float operations, 4 lanes at a time     */
+/* ------------------------------------------------------------------ */
+
+enum { OP_MUL, OP_MUL_ADD, OP_MUL_SUB };
+
+/* y[0..15] = (float)c * d, then + m or - m (op), each rounded to float. */
+INLINE void deq16(int8x16_t c, float d, float m, int op, float *y)
+{
+	const int16x8_t lo = vmovl_s8(vget_low_s8(c)), hi = vmovl_high_s8(c);
+	const int32x4_t v[4] = { vmovl_s16(vget_low_s16(lo)), vmovl_high_s16(lo), vmovl_s16(vget_low_s16(hi)),
+				 vmovl_high_s16(hi) };
+	const float32x4_t vd = vdupq_n_f32(d), vm = vdupq_n_f32(m);
+	for (int k = 0; k < 4; k++) {
+		float32x4_t f = vmulq_f32(vcvtq_f32_s32(v[k]), vd);
+		if (op == OP_MUL_ADD)
+			f = vaddq_f32(f, vm);
+		else if (op == OP_MUL_SUB)
+			f = vsubq_f32(f, vm);
+		vst1q_f32(y + 4 * k, f);
+	}
+}
+
+/* Byte j (0..15) is 0x10 where bit j of h is set. */
+INLINE int8x16_t bits_0x10(uint32_t h)
+{
+	static const uint8_t sel[16] = { 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128 };
+	const uint8x16_t v = vcombine_u8(vdup_n_u8((uint8_t)h), vdup_n_u8((uint8_t)(h >> 8)));
+	return vreinterpretq_s8_u8(vandq_u8(vtstq_u8(v, vld1q_u8(sel)), vdupq_n_u8(0x10)));
+}
+
+/* Legacy blocks: the 32 codes (0..15, or 0..31 with qh) minus off. */
+INLINE void legacy_codes(const uint8_t *qs, const uint8_t *qh, int off, int8x16_t *c0, int8x16_t *c1)
+{
+	const uint8x16_t v = vld1q_u8(qs);
+	int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0f)));
+	int8x16_t hi = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
+	if (qh) {
+		uint32_t h;
+		memcpy(&h, qh, sizeof h);
+		lo = vorrq_s8(lo, bits_0x10(h));
+		hi = vorrq_s8(hi, bits_0x10(h >> 16));
+	}
+	*c0 = vsubq_s8(lo, vdupq_n_s8((int8_t)off));
+	*c1 = vsubq_s8(hi, vdupq_n_s8((int8_t)off));
+}
+
+static void deq_q4_0(const void *src, float *y, int64_t n)
+{
+	const struct blk_q4_0 *b = src;
+	for (int64_t i = 0; i < n / QK; i++, y += QK) {
+		const float d = qnt__fp16_to_fp32(b[i].d);
+		int8x16_t c0, c1;
+		legacy_codes(b[i].qs, NULL, 8, &c0, &c1);
+		deq16(c0, d, 0.0f, OP_MUL, y);
+		deq16(c1, d, 0.0f, OP_MUL, y + 16);
+	}
+}
+
+static void deq_q5_0(const void *src, float *y, int64_t n)
+{
+	const struct blk_q5_0 *b = src;
+	for (int64_t i = 0; i < n / QK; i++, y += QK) {
+		const float d = qnt__fp16_to_fp32(b[i].d);
+		int8x16_t c0, c1;
+		legacy_codes(b[i].qs, b[i].qh, 16, &c0, &c1);
+		deq16(c0, d, 0.0f, OP_MUL, y);
+		deq16(c1, d, 0.0f, OP_MUL, y + 16);
+	}
+}
+
+static void deq_q4_1(const void *src, float *y, int64_t n)
+{
+	const struct blk_q4_1 *b = src;
+	for (int64_t i = 0; i < n / QK; i++, y += QK) {
+		const float d = qnt__fp16_to_fp32(b[i].d), m = qnt__fp16_to_fp32(b[i].m);
+		int8x16_t c0, c1;
+		legacy_codes(b[i].qs, NULL, 0, &c0, &c1);
+		deq16(c0, d, m, OP_MUL_ADD, y);
+		deq16(c1, d, m, OP_MUL_ADD, y + 16);
+	}
+}
+
+static void deq_q5_1(const void *src, float *y, int64_t n)
+{
+	const struct blk_q5_1 *b = src;
+	for (int64_t i = 0; i < n / QK; i++, y += QK) {
+		const float d = qnt__fp16_to_fp32(b[i].d), m = qnt__fp16_to_fp32(b[i].m);
+		int8x16_t c0, c1;
+		legacy_codes(b[i].qs, b[i].qh, 0, &c0, &c1);
+		deq16(c0, d, m, OP_MUL_ADD, y);
+		deq16(c1, d, m, OP_MUL_ADD, y + 16);
+	}
+}
+
+static void deq_q8_0(const void *src, float *y, int64_t n)
+{
+	const struct blk_q8_0 *b = src;
+	for (int64_t i = 0; i < n / QK; i++, y += QK) {
+		const float d = qnt__fp16_to_fp32(b[i].d);
+		deq16(vld1q_s8(b[i].qs), d, 0.0f, OP_MUL, y);
+		deq16(vld1q_s8(b[i].qs + 16), d, 0.0f, OP_MUL, y + 16);
+	}
+}
+
+static void deq_q8_K(const void *src, float *y, int64_t n)
+{
+	const struct blk_q8_K *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K)
+		for (int k = 0; k < QK_K; k += 16)
+			deq16(vld1q_s8(b[i].qs + k), b[i].d, 0.0f, OP_MUL, y + k);
+}
+
+/* k-quants: y = (d * sc) * q - (dmin * m) per sub-block, the products and
+ * the difference each rounded to float as in the reference; the formats
+ * without mins subtract +0 there, which changes no float. */
+
+/* 2-bit fields: c[8h + 2g + half] = elements 128h + 32g + 16 half + 0..15,
+ * bits 2g of qs[32h + 16 half + l]. */
+INLINE void codes2(const uint8_t *qs, int8x16_t *c)
+{
+	for (int h = 0; h < 2; h++)
+		for (int half = 0; half < 2; half++) {
+			const uint8x16_t q = vld1q_u8(qs + 32 * h + 16 * half);
+			const uint8x16_t m3 = vdupq_n_u8(3);
+			c[8 * h + half] = vreinterpretq_s8_u8(vandq_u8(q, m3));
+			c[8 * h + 2 + half] = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(q, 2), m3));
+			c[8 * h + 4 + half] = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(q, 4), m3));
+			c[8 * h + 6 + half] = vreinterpretq_s8_u8(vshrq_n_u8(q, 6));
+		}
+}
+
+static void deq_q2_K(const void *src, float *y, int64_t n)
+{
+	const struct blk_q2_K *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
+		const float d = qnt__fp16_to_fp32(b[i].d), dmin = qnt__fp16_to_fp32(b[i].dmin);
+		int8x16_t c[16];
+		codes2(b[i].qs, c);
+		for (int j = 0; j < 16; j++) {
+			const uint8_t sc = b[i].scales[j];
+			deq16(c[j], d * (float)(sc & 0x0f), dmin * (float)(sc >> 4), OP_MUL_SUB, y + 16 * j);
+		}
+	}
+}
+
+static void deq_q3_K(const void *src, float *y, int64_t n)
+{
+	const struct blk_q3_K *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
+		const float d = qnt__fp16_to_fp32(b[i].d);
+		const uint8_t *s = b[i].scales;
+		int8x16_t c[16];
+		codes2(b[i].qs, c);
+		const uint8x16_t hm0 = vld1q_u8(b[i].hmask), hm1 = vld1q_u8(b[i].hmask + 16);
+		for (int j = 0; j < 16; j++) {
+			/* bit 2 of the codes: bit j / 2 (= 4h + g) of hmask[l]; value code - 4 */
+			const uint8x16_t set = vtstq_u8(j & 1 ? hm1 : hm0, vdupq_n_u8((uint8_t)(1u << (j / 2))));
+			const int8x16_t q = vsubq_s8(vorrq_s8(c[j], vreinterpretq_s8_u8(vandq_u8(set, vdupq_n_u8(4)))),
+						     vdupq_n_s8(4));
+			const int lo = j < 8 ? s[j] & 0x0f : s[j - 8] >> 4;
+			const int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+			deq16(q, d * (float)((lo | (hi << 4)) - 32), 0.0f, OP_MUL, y + 16 * j);
+		}
+	}
+}
+
+/* q4_K/q5_K: element 64h + 32s + l is nibble s of qs[32h + l], plus 16 where
+ * bit 2h + s of qh[l] is set (q5_K); 6-bit scales and mins. */
+static void deq_k45(const uint8_t *s, uint16_t hd, uint16_t hdmin, const uint8_t *qs, const uint8_t *qh, float *y)
+{
+	const float d = qnt__fp16_to_fp32(hd), dmin = qnt__fp16_to_fp32(hdmin);
+	for (int h = 0; h < 4; h++)
+		for (int half = 0; half < 2; half++) {
+			const uint8x16_t v = vld1q_u8(qs + 32 * h + 16 * half);
+			uint8x16_t c[2] = { vandq_u8(v, vdupq_n_u8(0x0f)), vshrq_n_u8(v, 4) };
+			for (int sub = 0; sub < 2; sub++) {
+				const int j = 2 * h + sub;
+				if (qh) {
+					const uint8x16_t set = vtstq_u8(vld1q_u8(qh + 16 * half),
+									vdupq_n_u8((uint8_t)(1u << j)));
+					c[sub] = vorrq_u8(c[sub], vandq_u8(set, vdupq_n_u8(0x10)));
+				}
+				int sc, m;
+				if (j < 4) {
+					sc = s[j] & 63;
+					m = s[j + 4] & 63;
+				} else {
+					sc = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
+					m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+				}
+				deq16(vreinterpretq_s8_u8(c[sub]), d * (float)sc, dmin * (float)m, OP_MUL_SUB,
+				      y + 32 * j + 16 * half);
+			}
+		}
+}
+
+static void deq_q4_K(const void *src, float *y, int64_t n)
+{
+	const struct blk_q4_K *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K)
+		deq_k45(b[i].scales, b[i].d, b[i].dmin, b[i].qs, NULL, y);
+}
+
+static void deq_q5_K(const void *src, float *y, int64_t n)
+{
+	const struct blk_q5_K *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K)
+		deq_k45(b[i].scales, b[i].d, b[i].dmin, b[i].qs, b[i].qh, y);
+}
+
+/* q6_K: element 128h + 32g + l has the nibble (g >= 2: high) of
+ * ql[64h + 32 (g & 1) + l] and bits 2g of qh[32h + l]; value code - 32. */
+static void deq_q6_K(const void *src, float *y, int64_t n)
+{
+	const struct blk_q6_K *b = src;
+	const uint8x16_t m4 = vdupq_n_u8(0x0f), m30 = vdupq_n_u8(0x30);
+	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
+		const float d = qnt__fp16_to_fp32(b[i].d);
+		for (int h = 0; h < 2; h++)
+			for (int half = 0; half < 2; half++) {
+				const uint8x16_t l0 = vld1q_u8(b[i].ql + 64 * h + 16 * half);
+				const uint8x16_t l1 = vld1q_u8(b[i].ql + 64 * h + 32 + 16 * half);
+				const uint8x16_t qh = vld1q_u8(b[i].qh + 32 * h + 16 * half);
+				const uint8x16_t v[4] = {
+					vorrq_u8(vandq_u8(l0, m4), vandq_u8(vshlq_n_u8(qh, 4), m30)),
+					vorrq_u8(vandq_u8(l1, m4), vandq_u8(vshlq_n_u8(qh, 2), m30)),
+					vorrq_u8(vshrq_n_u8(l0, 4), vandq_u8(qh, m30)),
+					vorrq_u8(vshrq_n_u8(l1, 4), vandq_u8(vshrq_n_u8(qh, 2), m30)),
+				};
+				for (int g = 0; g < 4; g++) {
+					const int j = 8 * h + 2 * g + half;
+					deq16(vsubq_s8(vreinterpretq_s8_u8(v[g]), vdupq_n_s8(32)),
+					      d * (float)b[i].scales[j], 0.0f, OP_MUL, y + 16 * j);
+				}
+			}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Quantize activations: the reference's bytes                          */
+/* ------------------------------------------------------------------ */
+
+#define FLT_MAX_ 3.4028234663852886e38f
+
+/* max |x| of n (a multiple of 4) floats; *has_nan when any is NaN. */
+INLINE float absmax_n(const float *x, int n, int *has_nan)
+{
+	float32x4_t mx = vdupq_n_f32(0.0f);
+	uint32x4_t nan = vdupq_n_u32(0);
+	for (int k = 0; k < n; k += 4) {
+		const float32x4_t v = vld1q_f32(x + k);
+		mx = vmaxq_f32(mx, vabsq_f32(v)); /* FMAX: a NaN lane stays NaN, caught below */
+		nan = vorrq_u32(nan, vmvnq_u32(vceqq_f32(v, v)));
+	}
+	*has_nan = vmaxvq_u32(nan) != 0;
+	return vmaxvq_f32(mx);
+}
+
+/* 4 floats rounded half away from zero (qnt__cvt_round for |v| < 2^31):
+ * FCVTAS. */
+INLINE int32x4_t round_away(float32x4_t v)
+{
+	return vcvtaq_s32_f32(v);
+}
+
+/* 4 floats rounded half to even (qnt__nearest_int for |v| < 2^22): FCVTNS. */
+INLINE int32x4_t round_even(float32x4_t v)
+{
+	return vcvtnq_s32_f32(v);
+}
+
+/* 16 int32 (values in -128..127) to 16 bytes in order. */
+INLINE int8x16_t narrow16(const int32x4_t *q)
+{
+	const int16x8_t a = vcombine_s16(vmovn_s32(q[0]), vmovn_s32(q[1]));
+	const int16x8_t b = vcombine_s16(vmovn_s32(q[2]), vmovn_s32(q[3]));
+	return vcombine_s8(vmovn_s16(a), vmovn_s16(b));
+}
+
+/* One q8_0 block (hs: q8_1's sum). Returns 0 when the block needs the scalar
+ * reference (NaN, infinities, a reciprocal that overflows). */
+static int quant_q8_0_block(const float *x, int8_t *qs, uint16_t *hd, uint16_t *hs)
+{
+	int has_nan;
+	const float amax = absmax_n(x, QK, &has_nan);
+	if (has_nan || !(amax <= FLT_MAX_))
+		return 0;
+	const float d = amax / 127.0f;
+	const float id = d != 0.0f ? 1.0f / d : 0.0f;
+	if (!(id <= FLT_MAX_))
+		return 0;
+	int32x4_t sum = vdupq_n_s32(0);
+	for (int h = 0; h < 2; h++) {
+		int32x4_t q[4];
+		for (int k = 0; k < 4; k++) {
+			q[k] = round_away(vmulq_n_f32(vld1q_f32(x + 16 * h + 4 * k), id));
+			sum = vaddq_s32(sum, q[k]);
+		}
+		vst1q_s8(qs + 16 * h, narrow16(q));
+	}
+	*hd = qnt__fp32_to_fp16(d);
+	if (hs)
+		*hs = qnt__fp32_to_fp16((float)vaddvq_s32(sum) * d);
+	return 1;
+}
+
+/* One q8_K block; 0: use the scalar reference. */
+static int quant_q8_K_block(const float *x, struct blk_q8_K *b)
+{
+	int has_nan;
+	const float amax = absmax_n(x, QK_K, &has_nan);
+	if (has_nan || !(amax <= FLT_MAX_) || amax == 0.0f)
+		return 0;
+	/* the first element of largest magnitude gives the sign of the scale */
+	float max = 0.0f;
+	for (int j = 0; j < QK_K; j++)
+		if (fabsf(x[j]) == amax) {
+			max = x[j];
+			break;
+		}
+	const float iscale = -127.0f / max;
+	if (!(fabsf(iscale) <= FLT_MAX_))
+		return 0;
+	for (int k = 0; k < QK_K; k += 16) {
+		int32x4_t q[4];
+		for (int u = 0; u < 4; u++)
+			q[u] = vminq_s32(round_even(vmulq_f32(vdupq_n_f32(iscale), vld1q_f32(x + k + 4 * u))),
+					 vdupq_n_s32(127));
+		vst1q_s8(b->qs + k, narrow16(q));
+		b->bsums[k / 16] = (int16_t)vaddvq_s32(vaddq_s32(vaddq_s32(q[0], q[1]), vaddq_s32(q[2], q[3])));
+	}
+	b->d = 1 / iscale;
+	return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Format table                                                         */
+/* ------------------------------------------------------------------ */
+
+typedef void (*deq_fn)(const void *src, float *y, int64_t n);
+
+/* mm: offset of the row kernel in struct qnt__neon_mm, or -1: no product. */
+struct fmt {
+	qnt_type type;
+	deq_fn deq;
+	ptrdiff_t mm;
+	qnt_type xq; /* activations of mm */
+	int quant;   /* quantize runs here */
+};
+
+#define MM(f) ((ptrdiff_t)offsetof(struct qnt__neon_mm, f))
+
+static const struct fmt fmts[] = {
+	{ QNT_TYPE_F32, NULL, MM(f32), QNT_TYPE_INVALID, 0 },
+	{ QNT_TYPE_F16, NULL, MM(f16), QNT_TYPE_INVALID, 0 },
+	{ QNT_TYPE_BF16, NULL, MM(bf16), QNT_TYPE_INVALID, 0 },
+	{ QNT_TYPE_Q4_0, deq_q4_0, MM(q4_0), QNT_TYPE_Q8_0, 0 },
+	{ QNT_TYPE_Q4_1, deq_q4_1, MM(q4_1), QNT_TYPE_Q8_1, 0 },
+	{ QNT_TYPE_Q5_0, deq_q5_0, MM(q5_0), QNT_TYPE_Q8_0, 0 },
+	{ QNT_TYPE_Q5_1, deq_q5_1, MM(q5_1), QNT_TYPE_Q8_1, 0 },
+	{ QNT_TYPE_Q8_0, deq_q8_0, MM(q8_0), QNT_TYPE_Q8_0, 1 },
+	{ QNT_TYPE_Q8_1, NULL, -1, QNT_TYPE_INVALID, 1 },
+	{ QNT_TYPE_Q2_K, deq_q2_K, MM(q2_K), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_Q3_K, deq_q3_K, MM(q3_K), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_Q4_K, deq_q4_K, MM(q4_K), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_Q5_K, deq_q5_K, MM(q5_K), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_Q6_K, deq_q6_K, MM(q6_K), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_Q8_K, deq_q8_K, -1, QNT_TYPE_INVALID, 1 },
+};
+
+static const struct fmt *find(qnt_type t)
+{
+	for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++)
+		if (fmts[i].type == t)
+			return &fmts[i];
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The vtable                                                           */
+/* ------------------------------------------------------------------ */
+
+struct neon_state {
+	const qnt_host_api *host;
+	const struct qnt__neon_mm *mm; /* dotprod or plain row kernels */
+};
+
+static qnt_status neon_open(const qnt_host_api *host, int32_t device, void **state)
+{
+	if (device != 0)
+		return QNT_E_NOT_FOUND;
+	struct neon_state *s = host->alloc(sizeof *s, 16);
+	if (!s)
+		return QNT_E_NO_MEMORY;
+	s->host = host;
+	s->mm = host->cpu_features & QNT_CPU_DOTPROD ? &qnt__neon_mm_dotprod : &qnt__neon_mm_plain;
+	*state = s;
+	return QNT_OK;
+}
+
+static void neon_close(void *state)
+{
+	struct neon_state *s = state;
+	if (s)
+		s->host->free(s);
+}
+
+static int32_t neon_device_count(void *state)
+{
+	(void)state;
+	return 1;
+}
+
+static qnt_status neon_device_props(void *state, int32_t device, qnt_device_props *props)
+{
+	const struct neon_state *s = state;
+	if (device != 0)
+		return QNT_E_NOT_FOUND;
+	if (!props || props->struct_size < sizeof *props)
+		return QNT_E_INVALID_ARG;
+	props->kind = QNT_DEVICE_CPU;
+	props->memory_total = 0;
+	props->memory_free = 0;
+	props->caps = QNT_BACKEND_CAP_HOST_THREADS;
+	props->reserved = 0;
+	props->name = "cpu-neon";
+	props->description = s && s->mm == &qnt__neon_mm_dotprod ? "host CPU, NEON kernels with dotprod (SDOT)"
+							    : "host CPU, NEON kernels without dotprod";
+	return QNT_OK;
+}
+
+static int32_t neon_supports(void *state, qnt_type type, uint32_t op)
+{
+	(void)state;
+	const struct fmt *f = find(type);
+	if (!f)
+		return 0;
+	switch (op) {
+	case QNT_OP_DEQUANTIZE:
+		return f->deq != NULL;
+	case QNT_OP_QUANTIZE:
+		return f->quant;
+	case QNT_OP_MATMUL:
+		return f->mm >= 0;
+	default:
+		return 0;
+	}
+}
+
+static qnt_status neon_dequantize(void *state, const qnt_kernel_job *job)
+{
+	const struct neon_state *s = state;
+	const struct fmt *f = find(job->type);
+	const size_t rs = s->host->row_size(job->type, job->n_per_row);
+	if (job->src.buffer || job->dst.buffer || rs == 0 || !f || !f->deq)
+		return QNT_E_INVALID_ARG;
+	for (int64_t r = job->row_begin; r < job->row_end; r++)
+		f->deq((const char *)job->src.host + (size_t)r * rs, (float *)job->dst.host + r * job->n_per_row,
+		       job->n_per_row);
+	return QNT_OK;
+}
+
+static qnt_status neon_quantize(void *state, const qnt_kernel_job *job)
+{
+	const struct neon_state *s = state;
+	const qnt_host_api *host = s->host;
+	const qnt_type t = job->type;
+	const int64_t n = job->n_per_row, nr = job->row_end - job->row_begin;
+	const size_t rs = host->row_size(t, n);
+	if (job->src.buffer || job->dst.buffer || rs == 0 || !neon_supports(state, t, QNT_OP_QUANTIZE))
+		return QNT_E_INVALID_ARG;
+	const float *src = (const float *)job->src.host + job->row_begin * n;
+	char *dst = (char *)job->dst.host + (size_t)job->row_begin * rs;
+	if (t == QNT_TYPE_Q8_0 && job->importance) /* the weighted search */
+		return host->quantize_ref(t, src, dst, nr, n, job->importance);
+	qnt_status st = QNT_OK;
+	if (t == QNT_TYPE_Q8_K) {
+		struct blk_q8_K *b = (struct blk_q8_K *)dst;
+		for (int64_t i = 0; i < nr * (n / QK_K) && st == QNT_OK; i++)
+			if (!quant_q8_K_block(src + i * QK_K, b + i))
+				st = host->quantize_ref(t, src + i * QK_K, b + i, 1, QK_K, NULL);
+	} else if (t == QNT_TYPE_Q8_1) {
+		struct blk_q8_1 *b = (struct blk_q8_1 *)dst;
+		for (int64_t i = 0; i < nr * (n / QK) && st == QNT_OK; i++)
+			if (!quant_q8_0_block(src + i * QK, b[i].qs, &b[i].d, &b[i].s))
+				st = host->quantize_ref(t, src + i * QK, b + i, 1, QK, NULL);
+	} else {
+		struct blk_q8_0 *b = (struct blk_q8_0 *)dst;
+		for (int64_t i = 0; i < nr * (n / QK) && st == QNT_OK; i++)
+			if (!quant_q8_0_block(src + i * QK, b[i].qs, &b[i].d, NULL))
+				st = host->quantize_ref(t, src + i * QK, b + i, 1, QK, NULL);
+	}
+	return st;
+}
+
+static qnt_type neon_matmul_xq_type(void *state, qnt_type wtype)
+{
+	(void)state;
+	const struct fmt *f = find(wtype);
+	return f && f->mm >= 0 ? f->xq : QNT_TYPE_INVALID;
+}
+
+/* The legacy kernels' per-block activation scales and (q8_1) sums. */
+static void prepare_legacy(qnt_type xq_type, const uint8_t *xq, int64_t nb, float *d, float *s)
+{
+	if (xq_type == QNT_TYPE_Q8_1) {
+		const struct blk_q8_1 *b = (const struct blk_q8_1 *)xq;
+		for (int64_t i = 0; i < nb; i++) {
+			d[i] = qnt__fp16_to_fp32(b[i].d);
+			s[i] = qnt__fp16_to_fp32(b[i].s);
+		}
+		return;
+	}
+	const struct blk_q8_0 *b = (const struct blk_q8_0 *)xq;
+	for (int64_t i = 0; i < nb; i++) {
+		d[i] = qnt__fp16_to_fp32(b[i].d);
+		s[i] = 0.0f;
+	}
+}
+
+static qnt_status neon_matmul(void *state, const qnt_matmul_job *job)
+{
+	const struct neon_state *st = state;
+	const qnt_host_api *host = st->host;
+	const struct fmt *f = find(job->wtype);
+	if (job->w.buffer || job->x.buffer || job->y.buffer || !f || f->mm < 0)
+		return QNT_E_INVALID_ARG;
+	qnt__neon_row_fn mm;
+	memcpy(&mm, (const char *)st->mm + f->mm, sizeof mm);
+	const int64_t n_in = job->n_in, n_out = job->n_out, n_cols = job->n_cols;
+	const int floats = f->xq == QNT_TYPE_INVALID; /* the kernel reads x itself */
+	if (floats ? !job->x.host : !job->xq || job->xq_type != f->xq) /* not prepared as asked */
+		return host->matmul_ref(job->wtype, job->w.host, n_out, n_in, (const float *)job->x.host, NULL, n_cols,
+					(float *)job->y.host, job->row_begin, job->row_end);
+	const size_t wrs = host->row_size(job->wtype, n_in);
+	const size_t xrs = floats ? (size_t)n_in * sizeof(float) : host->row_size(f->xq, n_in);
+	if (wrs == 0 || xrs == 0)
+		return QNT_E_INVALID_ARG;
+	const uint8_t *w = job->w.host;
+	const uint8_t *xq = floats ? (const uint8_t *)job->x.host : (const uint8_t *)job->xq;
+	float *y = job->y.host;
+
+	/* legacy formats: every column's block scales (and sums) as floats */
+	const int legacy = !floats && f->xq != QNT_TYPE_Q8_K;
+	const int64_t nb = n_in / QK;
+	float stack[4096], *ds = NULL;
+	if (legacy) {
+		const size_t need = (size_t)n_cols * (size_t)nb * 2;
+		ds = need <= sizeof stack / sizeof stack[0] ? stack : host->alloc(need * sizeof(float), 64);
+		if (!ds)
+			return QNT_E_NO_MEMORY;
+		for (int64_t c = 0; c < n_cols; c++)
+			prepare_legacy(f->xq, xq + (size_t)c * xrs, nb, ds + (size_t)(2 * c) * nb,
+				       ds + (size_t)(2 * c + 1) * nb);
+	}
+	for (int64_t r0 = job->row_begin; r0 < job->row_end; r0 += ROW_TILE) {
+		const int64_t r1 = r0 + ROW_TILE < job->row_end ? r0 + ROW_TILE : job->row_end;
+		for (int64_t c0 = 0; c0 < n_cols; c0 += QNT_NEON_NC) {
+			const int nc = n_cols - c0 < QNT_NEON_NC ? (int)(n_cols - c0) : QNT_NEON_NC;
+			struct qnt__neon_xcol xc[QNT_NEON_NC];
+			for (int c = 0; c < nc; c++) {
+				xc[c].blk = xq + (size_t)(c0 + c) * xrs;
+				xc[c].d = legacy ? ds + (size_t)(2 * (c0 + c)) * nb : NULL;
+				xc[c].s = legacy ? ds + (size_t)(2 * (c0 + c) + 1) * nb : NULL;
+			}
+			for (int64_t r = r0; r < r1; r++) {
+				float out[QNT_NEON_NC];
+				mm(w + (size_t)r * wrs, xc, nc, n_in, out);
+				for (int c = 0; c < nc; c++)
+					y[(c0 + c) * n_out + r] = out[c];
+			}
+		}
+	}
+	if (ds && ds != stack)
+		host->free(ds);
+	return QNT_OK;
+}
+
+const qnt_backend_vtbl qnt__cpu_neon_backend = {
+	.struct_size = sizeof(qnt_backend_vtbl),
+	.abi_version = QNT_BACKEND_ABI,
+	.name = "cpu-neon",
+	.description = "AArch64 NEON kernels (dotprod where the CPU has it)",
+	.caps = QNT_BACKEND_CAP_HOST_THREADS,
+	.score = qnt__cpu_neon_score,
+	.open = neon_open,
+	.close = neon_close,
+	.device_count = neon_device_count,
+	.device_props = neon_device_props,
+	.supports = neon_supports,
+	.quantize = neon_quantize,
+	.dequantize = neon_dequantize,
+	.matmul_xq_type = neon_matmul_xq_type,
+	.matmul = neon_matmul,
+};

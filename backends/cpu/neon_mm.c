@@ -1,0 +1,506 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Row kernels of the "cpu-neon" matrix product, compiled twice (see
+ * lib/meson.build): with QNT_NEON_DOTPROD=1 and -march=armv8.2-a+dotprod the
+ * 8-bit dot products use SDOT (vdotq_s32) and the table is
+ * qnt__neon_mm_dotprod; with QNT_NEON_DOTPROD=0 they use widening multiplies
+ * (SMULL, SADALP) and the table is qnt__neon_mm_plain.
+ *
+ *   legacy formats (q4_0 q5_0 q8_0 against q8_0, q4_1 q5_1 against q8_1):
+ *       the signed codes of each block times the activation codes, summed
+ *       exactly in 32 bits; then (d_w * d_x) * sum (+ m_w * s_x) in float.
+ *   k-quants (q2_K..q6_K against q8_K): per super-block the exact integer
+ *       sum of scale * (codes . activations), the mins through q8_K's sums of
+ *       16; then d_x * (d * sum - dmin * msum) in float.
+ *   f32, f16, bf16: float FMA against the float activations.
+ *
+ * The integer sums are exact, so both builds give the same floats; both are
+ * within the reference's tolerance, not bit-equal to it (it sums in double).
+ */
+#include "cpu_neon.h"
+#include "qnt_fp.h"
+
+#include <arm_neon.h>
+#include <string.h>
+
+#include "qnt_blocks.h"
+
+#if defined(__GNUC__)
+#define INLINE static inline __attribute__((always_inline))
+#else
+#define INLINE static inline
+#endif
+
+#define NC QNT_NEON_NC
+
+/* acc + the sums of four products of 16 signed bytes, per 32-bit lane (which
+ * products land in which lane differs between the builds; only the total of
+ * the four lanes is used). */
+INLINE int32x4_t dot16(int32x4_t acc, int8x16_t a, int8x16_t b)
+{
+#if QNT_NEON_DOTPROD
+	return vdotq_s32(acc, a, b);
+#else
+	const int16x8_t lo = vmull_s8(vget_low_s8(a), vget_low_s8(b));
+	const int16x8_t hi = vmull_high_s8(a, b);
+	return vpadalq_s16(vpadalq_s16(acc, lo), hi);
+#endif
+}
+
+INLINE float h2f(uint16_t h)
+{
+	return qnt__fp16_to_fp32(h);
+}
+
+/* Byte j (0..15) is 0x10 where bit j of h is set. */
+INLINE int8x16_t bits_0x10(uint32_t h)
+{
+	static const uint8_t sel[16] = { 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128 };
+	const uint8x16_t v = vcombine_u8(vdup_n_u8((uint8_t)h), vdup_n_u8((uint8_t)(h >> 8)));
+	return vreinterpretq_s8_u8(vandq_u8(vtstq_u8(v, vld1q_u8(sel)), vdupq_n_u8(0x10)));
+}
+
+INLINE uint32_t load_u32(const void *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+/* ------------------------------------------------------------------ */
+/* Legacy formats                                                       */
+/* ------------------------------------------------------------------ */
+
+enum { L_Q4_0, L_Q5_0, L_Q8_0, L_Q4_1, L_Q5_1 };
+
+/* The 32 signed codes of block b (q4_0: -8..7, q5_0: -16..15, q8_0 as
+ * stored, q4_1: 0..15, q5_1: 0..31) in element order; its scale and min. */
+INLINE void legacy_codes(const uint8_t *b, int kind, int8x16_t *c0, int8x16_t *c1, float *d, float *m)
+{
+	const uint8_t *qs;
+	uint32_t qh = 0;
+	*m = 0.0f;
+	switch (kind) {
+	case L_Q4_0:
+		*d = h2f(((const struct blk_q4_0 *)b)->d);
+		qs = ((const struct blk_q4_0 *)b)->qs;
+		break;
+	case L_Q5_0:
+		*d = h2f(((const struct blk_q5_0 *)b)->d);
+		qh = load_u32(((const struct blk_q5_0 *)b)->qh);
+		qs = ((const struct blk_q5_0 *)b)->qs;
+		break;
+	case L_Q8_0:
+		*d = h2f(((const struct blk_q8_0 *)b)->d);
+		*c0 = vld1q_s8(((const struct blk_q8_0 *)b)->qs);
+		*c1 = vld1q_s8(((const struct blk_q8_0 *)b)->qs + 16);
+		return;
+	case L_Q4_1:
+		*d = h2f(((const struct blk_q4_1 *)b)->d);
+		*m = h2f(((const struct blk_q4_1 *)b)->m);
+		qs = ((const struct blk_q4_1 *)b)->qs;
+		break;
+	default:
+		*d = h2f(((const struct blk_q5_1 *)b)->d);
+		*m = h2f(((const struct blk_q5_1 *)b)->m);
+		qh = load_u32(((const struct blk_q5_1 *)b)->qh);
+		qs = ((const struct blk_q5_1 *)b)->qs;
+		break;
+	}
+	const uint8x16_t v = vld1q_u8(qs);
+	int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0f)));
+	int8x16_t hi = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
+	if (kind == L_Q5_0 || kind == L_Q5_1) {
+		lo = vorrq_s8(lo, bits_0x10(qh));
+		hi = vorrq_s8(hi, bits_0x10(qh >> 16));
+	}
+	if (kind == L_Q4_0 || kind == L_Q5_0) {
+		const int8x16_t off = vdupq_n_s8(kind == L_Q4_0 ? 8 : 16);
+		lo = vsubq_s8(lo, off);
+		hi = vsubq_s8(hi, off);
+	}
+	*c0 = lo;
+	*c1 = hi;
+}
+
+INLINE void legacy_body(const void *wv, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out, int kind)
+{
+	static const size_t wbytes[] = { sizeof(struct blk_q4_0), sizeof(struct blk_q5_0), sizeof(struct blk_q8_0),
+					 sizeof(struct blk_q4_1), sizeof(struct blk_q5_1) };
+	const size_t wb = wbytes[kind];
+	const int q81 = kind == L_Q4_1 || kind == L_Q5_1;
+	const size_t xb = q81 ? sizeof(struct blk_q8_1) : sizeof(struct blk_q8_0);
+	const size_t xo = q81 ? offsetof(struct blk_q8_1, qs) : offsetof(struct blk_q8_0, qs);
+	float acc[NC], cor[NC];
+	for (int c = 0; c < nc; c++)
+		acc[c] = cor[c] = 0.0f;
+	for (int64_t i = 0; i < n / QK; i++) {
+		int8x16_t c0, c1;
+		float dw, mw;
+		legacy_codes((const uint8_t *)wv + (size_t)i * wb, kind, &c0, &c1, &dw, &mw);
+		for (int c = 0; c < nc; c++) {
+			const int8_t *xq = (const int8_t *)(x[c].blk + (size_t)i * xb + xo);
+			int32x4_t s = dot16(vdupq_n_s32(0), c0, vld1q_s8(xq));
+			s = dot16(s, c1, vld1q_s8(xq + 16));
+			acc[c] += (dw * x[c].d[i]) * (float)vaddvq_s32(s);
+			if (q81)
+				cor[c] += mw * x[c].s[i];
+		}
+	}
+	for (int c = 0; c < nc; c++)
+		out[c] = acc[c] + cor[c];
+}
+
+static void mm_q4_0(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	legacy_body(w, x, nc, n, out, L_Q4_0);
+}
+
+static void mm_q5_0(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	legacy_body(w, x, nc, n, out, L_Q5_0);
+}
+
+static void mm_q8_0(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	legacy_body(w, x, nc, n, out, L_Q8_0);
+}
+
+static void mm_q4_1(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	legacy_body(w, x, nc, n, out, L_Q4_1);
+}
+
+static void mm_q5_1(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	legacy_body(w, x, nc, n, out, L_Q5_1);
+}
+
+/* ------------------------------------------------------------------ */
+/* k-quants against q8_K                                                */
+/* ------------------------------------------------------------------ */
+
+/* Per super-block and column: the exact sums isum (scales times codes times
+ * activations) and msum (mins times activation sums). */
+INLINE void k_finish(const struct blk_q8_K *xk, int32x4_t isum, int64_t msum, float d, float dmin, float *acc)
+{
+	*acc += xk->d * (d * (float)vaddvq_s32(isum) - dmin * (float)msum);
+}
+
+/* Sixteen 16-element sub-blocks (q2_K, q3_K, q6_K): c[k] holds the codes of
+ * elements 16k..16k+15, sc[k] their scale. */
+INLINE int32x4_t k16_isum(const int8x16_t *c, const int8_t *sc, const int8_t *xq)
+{
+	int32x4_t isum = vdupq_n_s32(0);
+	for (int k = 0; k < 16; k++) {
+		const int32x4_t p = dot16(vdupq_n_s32(0), c[k], vld1q_s8(xq + 16 * k));
+		isum = vmlaq_n_s32(isum, p, sc[k]);
+	}
+	return isum;
+}
+
+/* 2-bit fields: element 128h + 32g + l is bits 2g of qs[32h + l]. */
+INLINE void codes2(const uint8_t *qs, int8x16_t *c)
+{
+	for (int h = 0; h < 2; h++) {
+		const uint8x16_t q0 = vld1q_u8(qs + 32 * h), q1 = vld1q_u8(qs + 32 * h + 16);
+		const uint8x16_t m3 = vdupq_n_u8(3);
+		c[8 * h + 0] = vreinterpretq_s8_u8(vandq_u8(q0, m3));
+		c[8 * h + 1] = vreinterpretq_s8_u8(vandq_u8(q1, m3));
+		c[8 * h + 2] = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(q0, 2), m3));
+		c[8 * h + 3] = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(q1, 2), m3));
+		c[8 * h + 4] = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(q0, 4), m3));
+		c[8 * h + 5] = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(q1, 4), m3));
+		c[8 * h + 6] = vreinterpretq_s8_u8(vshrq_n_u8(q0, 6));
+		c[8 * h + 7] = vreinterpretq_s8_u8(vshrq_n_u8(q1, 6));
+	}
+}
+
+static void mm_q2_K(const void *wv, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	const struct blk_q2_K *w = wv;
+	float acc[NC] = { 0 };
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		int8x16_t c[16];
+		int8_t sc[16];
+		int16_t mn[16];
+		codes2(w[i].qs, c);
+		for (int j = 0; j < 16; j++) {
+			sc[j] = (int8_t)(w[i].scales[j] & 0x0f);
+			mn[j] = (int16_t)(w[i].scales[j] >> 4);
+		}
+		const int16x8_t m0 = vld1q_s16(mn), m1 = vld1q_s16(mn + 8);
+		const float d = h2f(w[i].d), dmin = h2f(w[i].dmin);
+		for (int col = 0; col < nc; col++) {
+			const struct blk_q8_K *xk = (const struct blk_q8_K *)x[col].blk + i;
+			int32x4_t ms = vmull_s16(vget_low_s16(m0), vld1_s16(xk->bsums));
+			ms = vmlal_high_s16(ms, m0, vld1q_s16(xk->bsums));
+			ms = vmlal_s16(ms, vget_low_s16(m1), vld1_s16(xk->bsums + 8));
+			ms = vmlal_high_s16(ms, m1, vld1q_s16(xk->bsums + 8));
+			k_finish(xk, k16_isum(c, sc, xk->qs), vaddvq_s32(ms), d, dmin, &acc[col]);
+		}
+	}
+	memcpy(out, acc, (size_t)nc * sizeof(float));
+}
+
+/* q3_K scale j (-32..31): low nibble in byte j (j < 8) or the high nibble of
+ * byte j - 8, top two bits at bit 2 (j / 4) of byte 8 + j % 4. */
+INLINE void q3_scales(const uint8_t *s, int8_t *sc)
+{
+	for (int j = 0; j < 16; j++) {
+		const int lo = j < 8 ? s[j] & 0x0f : s[j - 8] >> 4;
+		const int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+		sc[j] = (int8_t)((lo | (hi << 4)) - 32);
+	}
+}
+
+/* q3_K values (code - 4, -4..3): the 2-bit field, plus 4 where bit 4h + g of
+ * hmask[l] is set, minus 4. */
+INLINE void codes3(const struct blk_q3_K *b, int8x16_t *c)
+{
+	codes2(b->qs, c);
+	const uint8x16_t hm0 = vld1q_u8(b->hmask), hm1 = vld1q_u8(b->hmask + 16);
+	for (int k = 0; k < 16; k++) {
+		const int bit = k / 2; /* 4h + g with k = 8h + 2g + half */
+		const uint8x16_t hm = k & 1 ? hm1 : hm0;
+		const uint8x16_t set = vtstq_u8(hm, vdupq_n_u8((uint8_t)(1u << bit)));
+		const int8x16_t four = vreinterpretq_s8_u8(vandq_u8(set, vdupq_n_u8(4)));
+		c[k] = vsubq_s8(vorrq_s8(c[k], four), vdupq_n_s8(4));
+	}
+}
+
+static void mm_q3_K(const void *wv, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	const struct blk_q3_K *w = wv;
+	float acc[NC] = { 0 };
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		int8x16_t c[16];
+		int8_t sc[16];
+		codes3(&w[i], c);
+		q3_scales(w[i].scales, sc);
+		const float d = h2f(w[i].d);
+		for (int col = 0; col < nc; col++) {
+			const struct blk_q8_K *xk = (const struct blk_q8_K *)x[col].blk + i;
+			k_finish(xk, k16_isum(c, sc, xk->qs), 0, d, 0.0f, &acc[col]);
+		}
+	}
+	memcpy(out, acc, (size_t)nc * sizeof(float));
+}
+
+/* q6_K values (code - 32, -32..31): element 128h + 32g + l has the nibble
+ * (g >= 2: high) of ql[64h + 32 (g & 1) + l] and bits 2g of qh[32h + l]. */
+INLINE void codes6(const struct blk_q6_K *b, int8x16_t *c)
+{
+	for (int h = 0; h < 2; h++)
+		for (int half = 0; half < 2; half++) {
+			const uint8x16_t l0 = vld1q_u8(b->ql + 64 * h + 16 * half);
+			const uint8x16_t l1 = vld1q_u8(b->ql + 64 * h + 32 + 16 * half);
+			const uint8x16_t qh = vld1q_u8(b->qh + 32 * h + 16 * half);
+			const uint8x16_t m4 = vdupq_n_u8(0x0f), m30 = vdupq_n_u8(0x30);
+			const uint8x16_t v[4] = {
+				vorrq_u8(vandq_u8(l0, m4), vandq_u8(vshlq_n_u8(qh, 4), m30)),
+				vorrq_u8(vandq_u8(l1, m4), vandq_u8(vshlq_n_u8(qh, 2), m30)),
+				vorrq_u8(vshrq_n_u8(l0, 4), vandq_u8(qh, m30)),
+				vorrq_u8(vshrq_n_u8(l1, 4), vandq_u8(vshrq_n_u8(qh, 2), m30)),
+			};
+			for (int g = 0; g < 4; g++)
+				c[8 * h + 2 * g + half] = vsubq_s8(vreinterpretq_s8_u8(v[g]), vdupq_n_s8(32));
+		}
+}
+
+static void mm_q6_K(const void *wv, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	const struct blk_q6_K *w = wv;
+	float acc[NC] = { 0 };
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		int8x16_t c[16];
+		codes6(&w[i], c);
+		const float d = h2f(w[i].d);
+		for (int col = 0; col < nc; col++) {
+			const struct blk_q8_K *xk = (const struct blk_q8_K *)x[col].blk + i;
+			k_finish(xk, k16_isum(c, w[i].scales, xk->qs), 0, d, 0.0f, &acc[col]);
+		}
+	}
+	memcpy(out, acc, (size_t)nc * sizeof(float));
+}
+
+/* q4_K/q5_K: scale and min of 32-element sub-block j (6 bits each). */
+INLINE void k4_scales(const uint8_t *s, int8_t *sc, int32_t *m)
+{
+	for (int j = 0; j < 8; j++) {
+		if (j < 4) {
+			sc[j] = (int8_t)(s[j] & 63);
+			m[j] = s[j + 4] & 63;
+		} else {
+			sc[j] = (int8_t)((s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4));
+			m[j] = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+		}
+	}
+}
+
+/* Element 64h + 32s + l: nibble s of qs[32h + l], plus 16 where bit 2h + s
+ * of qh[l] is set (q5_K). c[k] holds elements 16k..16k+15. */
+INLINE void codes45(const uint8_t *qs, const uint8_t *qh, int8x16_t *c)
+{
+	for (int h = 0; h < 4; h++)
+		for (int half = 0; half < 2; half++) {
+			const uint8x16_t v = vld1q_u8(qs + 32 * h + 16 * half);
+			uint8x16_t lo = vandq_u8(v, vdupq_n_u8(0x0f)), hi = vshrq_n_u8(v, 4);
+			if (qh) {
+				const uint8x16_t hb = vld1q_u8(qh + 16 * half);
+				const uint8x16_t b0 = vdupq_n_u8((uint8_t)(1u << (2 * h)));
+				const uint8x16_t b1 = vdupq_n_u8((uint8_t)(2u << (2 * h)));
+				lo = vorrq_u8(lo, vandq_u8(vtstq_u8(hb, b0), vdupq_n_u8(0x10)));
+				hi = vorrq_u8(hi, vandq_u8(vtstq_u8(hb, b1), vdupq_n_u8(0x10)));
+			}
+			c[4 * h + half] = vreinterpretq_s8_u8(lo);
+			c[4 * h + 2 + half] = vreinterpretq_s8_u8(hi);
+		}
+}
+
+INLINE void k45_body(const void *wv, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out, int five)
+{
+	const size_t bytes = five ? sizeof(struct blk_q5_K) : sizeof(struct blk_q4_K);
+	float acc[NC] = { 0 };
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const uint8_t *blk = (const uint8_t *)wv + (size_t)i * bytes;
+		const struct blk_q4_K *b4 = (const struct blk_q4_K *)blk;
+		const struct blk_q5_K *b5 = (const struct blk_q5_K *)blk;
+		int8x16_t c[16];
+		int8_t sc[8];
+		int32_t mn[8];
+		codes45(five ? b5->qs : b4->qs, five ? b5->qh : NULL, c);
+		k4_scales(five ? b5->scales : b4->scales, sc, mn);
+		const float d = h2f(five ? b5->d : b4->d), dmin = h2f(five ? b5->dmin : b4->dmin);
+		for (int col = 0; col < nc; col++) {
+			const struct blk_q8_K *xk = (const struct blk_q8_K *)x[col].blk + i;
+			int32x4_t isum = vdupq_n_s32(0);
+			int64_t msum = 0;
+			for (int j = 0; j < 8; j++) {
+				int32x4_t p = dot16(vdupq_n_s32(0), c[2 * j], vld1q_s8(xk->qs + 32 * j));
+				p = dot16(p, c[2 * j + 1], vld1q_s8(xk->qs + 32 * j + 16));
+				isum = vmlaq_n_s32(isum, p, sc[j]);
+				msum += (int64_t)mn[j] * (xk->bsums[2 * j] + xk->bsums[2 * j + 1]);
+			}
+			k_finish(xk, isum, msum, d, dmin, &acc[col]);
+		}
+	}
+	memcpy(out, acc, (size_t)nc * sizeof(float));
+}
+
+static void mm_q4_K(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	k45_body(w, x, nc, n, out, 0);
+}
+
+static void mm_q5_K(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	k45_body(w, x, nc, n, out, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Float weights against float activations                              */
+/* ------------------------------------------------------------------ */
+
+enum { F_F32, F_F16, F_BF16 };
+
+INLINE float32x4_t load_w4(const uint8_t *w, int64_t j, int kind)
+{
+	switch (kind) {
+	case F_F32:
+		return vld1q_f32((const float *)w + j);
+	case F_F16:
+		return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)w + j)));
+	default:
+		return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16((const uint16_t *)w + j), 16));
+	}
+}
+
+INLINE float load_w1(const uint8_t *w, int64_t j, int kind)
+{
+	uint16_t h;
+	float f;
+	switch (kind) {
+	case F_F32:
+		memcpy(&f, w + 4 * j, 4);
+		return f;
+	case F_F16:
+		memcpy(&h, w + 2 * j, 2);
+		return qnt__fp16_to_fp32(h);
+	default:
+		memcpy(&h, w + 2 * j, 2);
+		return qnt__bf16_to_fp32(h);
+	}
+}
+
+/* Two accumulators of four lanes per column; a tail of fewer than four
+ * elements in scalar float. xcol.blk points at the column's floats. */
+INLINE void float_body(const void *wv, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out, int kind)
+{
+	const uint8_t *w = wv;
+	float32x4_t acc0[NC], acc1[NC];
+	float tail[NC];
+	for (int c = 0; c < nc; c++) {
+		acc0[c] = acc1[c] = vdupq_n_f32(0.0f);
+		tail[c] = 0.0f;
+	}
+	int64_t j = 0;
+	for (; j + 8 <= n; j += 8) {
+		const float32x4_t w0 = load_w4(w, j, kind), w1 = load_w4(w, j + 4, kind);
+		for (int c = 0; c < nc; c++) {
+			const float *xf = (const float *)x[c].blk;
+			acc0[c] = vfmaq_f32(acc0[c], w0, vld1q_f32(xf + j));
+			acc1[c] = vfmaq_f32(acc1[c], w1, vld1q_f32(xf + j + 4));
+		}
+	}
+	if (j + 4 <= n) {
+		const float32x4_t w0 = load_w4(w, j, kind);
+		for (int c = 0; c < nc; c++)
+			acc0[c] = vfmaq_f32(acc0[c], w0, vld1q_f32((const float *)x[c].blk + j));
+		j += 4;
+	}
+	for (; j < n; j++) {
+		const float wj = load_w1(w, j, kind);
+		for (int c = 0; c < nc; c++)
+			tail[c] += wj * ((const float *)x[c].blk)[j];
+	}
+	for (int c = 0; c < nc; c++)
+		out[c] = vaddvq_f32(vaddq_f32(acc0[c], acc1[c])) + tail[c];
+}
+
+static void mm_f32(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	float_body(w, x, nc, n, out, F_F32);
+}
+
+static void mm_f16(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	float_body(w, x, nc, n, out, F_F16);
+}
+
+static void mm_bf16(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	float_body(w, x, nc, n, out, F_BF16);
+}
+
+#if QNT_NEON_DOTPROD
+const struct qnt__neon_mm qnt__neon_mm_dotprod = {
+	.name = "neon+dotprod",
+#else
+const struct qnt__neon_mm qnt__neon_mm_plain = {
+	.name = "neon",
+#endif
+	.q4_0 = mm_q4_0,
+	.q4_1 = mm_q4_1,
+	.q5_0 = mm_q5_0,
+	.q5_1 = mm_q5_1,
+	.q8_0 = mm_q8_0,
+	.q2_K = mm_q2_K,
+	.q3_K = mm_q3_K,
+	.q4_K = mm_q4_K,
+	.q5_K = mm_q5_K,
+	.q6_K = mm_q6_K,
+	.f32 = mm_f32,
+	.f16 = mm_f16,
+	.bf16 = mm_bf16,
+};
