@@ -258,6 +258,8 @@ struct qnt_buffer {
 };
 
 enum { STAGE_W, STAGE_X, STAGE_Y, N_STAGE };
+enum { OP_DEQUANT, OP_MATMUL, N_OPS };
+#define N_FMT 13
 
 struct vk_state {
 	const qnt_host_api *host;
@@ -273,7 +275,8 @@ struct vk_state {
 	VkQueue queue;
 	VkDescriptorSetLayout dsl;
 	VkPipelineLayout pl;
-	VkPipeline pipe_dequant, pipe_matmul;
+	VkShaderModule mod[N_OPS];
+	VkPipeline pipe[N_OPS][N_FMT]; /* made on first use */
 	VkDescriptorPool dpool;
 	VkDescriptorSet ds;
 	VkCommandPool cpool;
@@ -357,10 +360,13 @@ static void state_free(struct vk_state *s)
 			s->f.vkDestroyCommandPool(s->dev, s->cpool, NULL);
 		if (s->dpool)
 			s->f.vkDestroyDescriptorPool(s->dev, s->dpool, NULL);
-		if (s->pipe_dequant)
-			s->f.vkDestroyPipeline(s->dev, s->pipe_dequant, NULL);
-		if (s->pipe_matmul)
-			s->f.vkDestroyPipeline(s->dev, s->pipe_matmul, NULL);
+		for (int o = 0; o < N_OPS; o++) {
+			for (int i = 0; i < N_FMT; i++)
+				if (s->pipe[o][i])
+					s->f.vkDestroyPipeline(s->dev, s->pipe[o][i], NULL);
+			if (s->mod[o])
+				s->f.vkDestroyShaderModule(s->dev, s->mod[o], NULL);
+		}
 		if (s->pl)
 			s->f.vkDestroyPipelineLayout(s->dev, s->pl, NULL);
 		if (s->dsl)
@@ -373,7 +379,7 @@ static void state_free(struct vk_state *s)
 	s->host->free(s);
 }
 
-static VkPipeline make_pipeline(struct vk_state *s, const uint32_t *code, size_t size)
+static VkShaderModule make_module(struct vk_state *s, const uint32_t *code, size_t size)
 {
 	VkShaderModuleCreateInfo mi = { .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
 					.codeSize = size,
@@ -381,18 +387,32 @@ static VkPipeline make_pipeline(struct vk_state *s, const uint32_t *code, size_t
 	VkShaderModule mod;
 	if (s->f.vkCreateShaderModule(s->dev, &mi, NULL, &mod) != VK_SUCCESS)
 		return VK_NULL_HANDLE;
+	return mod;
+}
+
+/* The pipeline of `op` for format code `fmt` (the shaders' specialization
+ * constant 0), made on first use; VK_NULL_HANDLE if that fails. Called with
+ * the state's mutex held. */
+static VkPipeline pipeline(struct vk_state *s, int op, int fmt)
+{
+	if (s->pipe[op][fmt])
+		return s->pipe[op][fmt];
+	const uint32_t code = (uint32_t)fmt;
+	VkSpecializationMapEntry me = { .constantID = 0, .offset = 0, .size = sizeof code };
+	VkSpecializationInfo spec = { .mapEntryCount = 1, .pMapEntries = &me, .dataSize = sizeof code, .pData = &code };
 	VkComputePipelineCreateInfo pi = {
 		.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
 		.stage = { .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
 			   .stage = VK_SHADER_STAGE_COMPUTE_BIT,
-			   .module = mod,
-			   .pName = "main" },
+			   .module = s->mod[op],
+			   .pName = "main",
+			   .pSpecializationInfo = &spec },
 		.layout = s->pl,
 	};
 	VkPipeline p = VK_NULL_HANDLE;
 	if (s->f.vkCreateComputePipelines(s->dev, VK_NULL_HANDLE, 1, &pi, NULL, &p) != VK_SUCCESS)
-		p = VK_NULL_HANDLE;
-	s->f.vkDestroyShaderModule(s->dev, mod, NULL);
+		return VK_NULL_HANDLE;
+	s->pipe[op][fmt] = p;
 	return p;
 }
 
@@ -496,8 +516,8 @@ static qnt_status vk_open(const qnt_host_api *host, int32_t device, void **state
 						   .pPushConstantRanges = &pcr };
 		ok = s->f.vkCreatePipelineLayout(s->dev, &pli, NULL, &s->pl) == VK_SUCCESS;
 	}
-	ok = ok && (s->pipe_dequant = make_pipeline(s, spv_dequant, sizeof spv_dequant)) != VK_NULL_HANDLE;
-	ok = ok && (s->pipe_matmul = make_pipeline(s, spv_matmul, sizeof spv_matmul)) != VK_NULL_HANDLE;
+	ok = ok && (s->mod[OP_DEQUANT] = make_module(s, spv_dequant, sizeof spv_dequant)) != VK_NULL_HANDLE;
+	ok = ok && (s->mod[OP_MATMUL] = make_module(s, spv_matmul, sizeof spv_matmul)) != VK_NULL_HANDLE;
 	ok = ok && s->f.vkCreateDescriptorPool(s->dev, &dpi, NULL, &s->dpool) == VK_SUCCESS;
 	if (ok) {
 		VkDescriptorSetAllocateInfo ai = { .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
@@ -516,7 +536,7 @@ static qnt_status vk_open(const qnt_host_api *host, int32_t device, void **state
 	}
 	ok = ok && s->f.vkCreateFence(s->dev, &fi, NULL, &s->fence) == VK_SUCCESS;
 	if (!ok) {
-		host->log(QNT_LOG_ERROR, "vulkan: cannot create the compute pipelines on %s", s->props.deviceName);
+		host->log(QNT_LOG_ERROR, "vulkan: cannot create the compute shaders on %s", s->props.deviceName);
 		state_free(s);
 		return QNT_E_BACKEND;
 	}
@@ -568,11 +588,16 @@ static int32_t vk_supports(void *state, qnt_type type, uint32_t op)
 /* Running a shader                                                     */
 /* ------------------------------------------------------------------ */
 
-/* Binds W, X, Y (X may repeat W), pushes `pc`, dispatches gx x gy groups
- * and waits. */
-static qnt_status run(struct vk_state *s, VkPipeline pipe, struct qnt_buffer *w, struct qnt_buffer *x,
+/* Binds W, X, Y (X may repeat W) to the pipeline of `op` for `fmt`, pushes
+ * `pc`, dispatches gx x gy groups and waits. */
+static qnt_status run(struct vk_state *s, int op, int fmt, struct qnt_buffer *w, struct qnt_buffer *x,
 		      struct qnt_buffer *y, const uint32_t *pc, uint32_t pc_words, uint32_t gx, uint32_t gy)
 {
+	VkPipeline pipe = pipeline(s, op, fmt);
+	if (!pipe) {
+		s->host->log(QNT_LOG_ERROR, "vulkan: cannot create the pipeline of shader %d for format %d", op, fmt);
+		return QNT_E_BACKEND;
+	}
 	VkDescriptorBufferInfo bi[3] = { { w->buf, 0, VK_WHOLE_SIZE },
 					 { x->buf, 0, VK_WHOLE_SIZE },
 					 { y->buf, 0, VK_WHOLE_SIZE } };
@@ -672,9 +697,10 @@ static qnt_status vk_dequantize(void *state, const qnt_kernel_job *job)
 			st = QNT_E_UNSUPPORTED;
 			break;
 		}
-		const uint32_t pc[6] = { (uint32_t)fmt, (uint32_t)job->n_per_row, (uint32_t)nr, (uint32_t)rs,
-					 (uint32_t)woff, (uint32_t)(yoff / 4) };
-		st = run(s, s->pipe_dequant, w, w, y, pc, 6, groups((uint64_t)nr * (uint64_t)job->n_per_row, 256), 1);
+		const uint32_t pc[5] = { (uint32_t)job->n_per_row, (uint32_t)nr, (uint32_t)rs, (uint32_t)woff,
+					 (uint32_t)(yoff / 4) };
+		const uint64_t runs = (uint64_t)nr * (((uint64_t)job->n_per_row + 31) / 32);
+		st = run(s, OP_DEQUANT, fmt, w, w, y, pc, 5, groups(runs, 256), 1);
 		if (st == QNT_OK && !job->dst.buffer)
 			memcpy((float *)job->dst.host + r0 * job->n_per_row, y->map, (size_t)nr * frow);
 	}
@@ -729,10 +755,10 @@ static qnt_status vk_matmul(void *state, const qnt_matmul_job *job)
 			st = QNT_E_UNSUPPORTED;
 			break;
 		}
-		const uint32_t pc[9] = { (uint32_t)fmt,       (uint32_t)job->n_in,    (uint32_t)nr,
-					 (uint32_t)rs,        (uint32_t)woff,         (uint32_t)(xoff / 4),
-					 (uint32_t)(yoff / 4 + (uint64_t)r0), (uint32_t)job->n_cols, (uint32_t)job->n_out };
-		st = run(s, s->pipe_matmul, w, x, y, pc, 9, groups((uint64_t)nr, 1),
+		const uint32_t pc[8] = { (uint32_t)job->n_in, (uint32_t)nr,          (uint32_t)rs,
+					 (uint32_t)woff,      (uint32_t)(xoff / 4), (uint32_t)(yoff / 4 + (uint64_t)r0),
+					 (uint32_t)job->n_cols, (uint32_t)job->n_out };
+		st = run(s, OP_MATMUL, fmt, w, x, y, pc, 8, groups((uint64_t)nr, 64),
 			 groups((uint64_t)job->n_cols, 4));
 	}
 	if (st == QNT_OK && !job->y.buffer) {

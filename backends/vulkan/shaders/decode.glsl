@@ -38,6 +38,13 @@ uint u32_at(uint b)
 	return u16_at(b) | (u16_at(b + 2u) << 16);
 }
 
+// 4 bytes from any byte offset (two aligned loads at most).
+uint u32u(uint b)
+{
+	const uint s = (b & 3u) * 8u, lo = W[b >> 2];
+	return s == 0u ? lo : (lo >> s) | (W[(b >> 2) + 1u] << (32u - s));
+}
+
 int s8(uint v)
 {
 	return int(v << 24) >> 24;
@@ -169,4 +176,53 @@ float decode(uint fmt, uint row, uint col)
 	}
 	}
 	return 0.0;
+}
+
+// Elements c0 .. c0+31 of a row (c0 a multiple of 32; the row holds them
+// all): the values decode() gives, with the block's scales read once.
+void decode_run(uint fmt, uint row, uint c0, inout float v[32])
+{
+	if (fmt == F_Q4_0 || fmt == F_Q4_1 || fmt == F_Q5_0 || fmt == F_Q5_1) {
+		const uint bytes = fmt == F_Q4_0 ? 18u : fmt == F_Q4_1 ? 20u : fmt == F_Q5_0 ? 22u : 24u;
+		const uint qs_at = fmt == F_Q4_0 ? 2u : fmt == F_Q4_1 ? 4u : fmt == F_Q5_0 ? 6u : 8u;
+		const uint b = row + (c0 >> 5) * bytes;
+		const float d = h2f(u16_at(b));
+		const float m = fmt == F_Q4_1 || fmt == F_Q5_1 ? h2f(u16_at(b + 2u)) : 0.0;
+		const uint qh = fmt == F_Q5_0 ? u32u(b + 2u) : fmt == F_Q5_1 ? u32u(b + 4u) : 0u;
+		const int off = fmt == F_Q4_0 ? 8 : fmt == F_Q5_0 ? 16 : 0;
+		for (uint g = 0u; g < 4u; g++) {
+			const uint q = u32u(b + qs_at + 4u * g);
+			for (uint i = 0u; i < 4u; i++) {
+				const uint j = 4u * g + i, byte = (q >> (8u * i)) & 0xffu;
+				const uint lo = (byte & 15u) | (((qh >> j) & 1u) << 4);
+				const uint hi = (byte >> 4) | (((qh >> (j + 16u)) & 1u) << 4);
+				if (fmt == F_Q4_1 || fmt == F_Q5_1) {
+					precise float a = float(lo) * d + m;
+					precise float c = float(hi) * d + m;
+					v[j] = a;
+					v[j + 16u] = c;
+				} else {
+					precise float a = float(int(lo) - off) * d;
+					precise float c = float(int(hi) - off) * d;
+					v[j] = a;
+					v[j + 16u] = c;
+				}
+			}
+		}
+		return;
+	}
+	if (fmt == F_Q8_0) {
+		const uint b = row + (c0 >> 5) * 34u;
+		const float d = h2f(u16_at(b));
+		for (uint g = 0u; g < 8u; g++) {
+			const uint q = u32u(b + 2u + 4u * g);
+			for (uint i = 0u; i < 4u; i++) {
+				precise float a = float(s8((q >> (8u * i)) & 0xffu)) * d;
+				v[4u * g + i] = a;
+			}
+		}
+		return;
+	}
+	for (uint j = 0u; j < 32u; j++)
+		v[j] = decode(fmt, row, c0 + j);
 }
