@@ -20,6 +20,9 @@ libdir=$(dirname "$(find "$root" -name 'libqnt.so.1' | head -n 1)")
 soname=$(readelf -d "$libdir/libqnt.so.1" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 [ "$soname" = "libqnt.so.1" ] || { echo "FAIL: SONAME is '$soname'"; exit 1; }
 [ -f "$libdir/libqnt.a" ] || { echo "FAIL: static library not installed"; exit 1; }
+if [ -f "$build/backends/vulkan/libqnt-vulkan.so" ]; then
+	[ -f "$libdir/libqnt-1/libqnt-vulkan.so" ] || { echo "FAIL: libqnt-1/libqnt-vulkan.so was not installed"; exit 1; }
+fi
 cc $(pkg-config --cflags libqnt) "$src/examples/quantize_tensor.c" -o "$tmp/shared" $(pkg-config --libs libqnt) -lm
 LD_LIBRARY_PATH="$libdir" "$tmp/shared" q8_0 4 256 | grep -q '^q8_0: 4 x 256 floats'
 cc $(pkg-config --cflags libqnt) "$src/examples/quantize_tensor.c" -o "$tmp/static" \
