@@ -14,7 +14,10 @@ static const uint64_t all_features[] = {
 };
 #define N_FEATURES (sizeof all_features / sizeof all_features[0])
 
-static int simple_opts(const char *cmd, const char *help, int argc, char **argv, int *json)
+/* Parses the options of a command that takes only --json and --help, and
+ * at most max_args arguments (left at argv[optind..]). Returns 0, -1 after
+ * printing the help, or EXIT_USAGE. */
+int simple_opts(const char *cmd, const char *help, int argc, char **argv, int *json, int max_args)
 {
 	static const struct option lo[] = { { "json", no_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0 } };
 	int c;
@@ -32,8 +35,8 @@ static int simple_opts(const char *cmd, const char *help, int argc, char **argv,
 			return usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (optind < argc)
-		return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if (argc - optind > max_args)
+		return usage_error(cmd, "unexpected argument '%s'", argv[optind + max_args]);
 	return 0;
 }
 
@@ -47,7 +50,7 @@ static const char info_help[] =
 
 int cmd_info(int argc, char **argv)
 {
-	int json = 0, rc = simple_opts("info", info_help, argc, argv, &json);
+	int json = 0, rc = simple_opts("info", info_help, argc, argv, &json, 0);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
 	if (qnt_init() != QNT_OK)
@@ -129,7 +132,7 @@ static const char types_help[] =
 
 int cmd_types(int argc, char **argv)
 {
-	int json = 0, rc = simple_opts("types", types_help, argc, argv, &json);
+	int json = 0, rc = simple_opts("types", types_help, argc, argv, &json, 0);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
 	json_t *arr = json ? json_array() : NULL;

@@ -555,17 +555,9 @@ static const char verify_help[] =
 
 int cmd_verify(int argc, char **argv)
 {
-	int json = 0, c;
-	static const struct option lo[] = { { "json", no_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0 } };
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "jh", lo, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = 1; break;
-		case 'h': fputs(verify_help, stdout); return EXIT_OK;
-		default: return usage_error("verify", "unknown option '%s'", argv[optind - 1]);
-		}
-	}
+	int json = 0, rc0 = simple_opts("verify", verify_help, argc, argv, &json, 1);
+	if (rc0)
+		return rc0 < 0 ? EXIT_OK : rc0;
 	if (argc - optind != 1)
 		return usage_error("verify", "wants one FILE");
 	qnt_model *m = NULL;
@@ -637,19 +629,9 @@ static const char recipes_help[] =
 
 int cmd_recipes(int argc, char **argv)
 {
-	int json = 0, c;
-	static const struct option lo[] = { { "json", no_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0 } };
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "jh", lo, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = 1; break;
-		case 'h': fputs(recipes_help, stdout); return EXIT_OK;
-		default: return usage_error("recipes", "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (argc - optind > 1)
-		return usage_error("recipes", "wants at most one NAME");
+	int json = 0, rc0 = simple_opts("recipes", recipes_help, argc, argv, &json, 1);
+	if (rc0)
+		return rc0 < 0 ? EXIT_OK : rc0;
 	if (argc - optind == 1) {
 		qnt_recipe *r = NULL;
 		char *text = NULL;

@@ -35,6 +35,9 @@ int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Writes a JSON value to stdout (indented, with a newline) and frees it. */
 int print_json(json_t *v);
+/* Options of a command that takes only --json and --help and at most
+ * max_args arguments: 0, -1 (help printed) or EXIT_USAGE. */
+int simple_opts(const char *cmd, const char *help, int argc, char **argv, int *json, int max_args);
 /* Parses a positive integer option value; returns 0 on error. */
 int parse_int(const char *s, long min, long max, long *out);
 
