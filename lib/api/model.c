@@ -63,49 +63,6 @@ static char *join(const char *dir, const char *name)
 	return p;
 }
 
-/* Reads a small text file whole (config.json). NULL with *st set on
- * failure. */
-static char *read_text(qnt_ctx *ctx, const char *path, qnt_status *st)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		*st = qnt__error(ctx, errno == ENOENT ? QNT_E_NOT_FOUND : QNT_E_IO, "%s: cannot open: %s", path,
-				 strerror(errno));
-		return NULL;
-	}
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	for (;;) {
-		if (!buf) {
-			fclose(f);
-			*st = qnt__error(ctx, QNT_E_NO_MEMORY, "%s: out of memory", path);
-			return NULL;
-		}
-		n += fread(buf + n, 1, cap - 1 - n, f);
-		if (n < cap - 1)
-			break;
-		char *nb = cap > ((size_t)64 << 20) ? NULL : realloc(buf, cap * 2);
-		if (!nb) {
-			free(buf);
-			fclose(f);
-			*st = qnt__error(ctx, QNT_E_FORMAT, "%s: larger than 64 MiB: not a config file", path);
-			return NULL;
-		}
-		buf = nb;
-		cap *= 2;
-	}
-	int err = ferror(f);
-	fclose(f);
-	if (err) {
-		free(buf);
-		*st = qnt__error(ctx, QNT_E_IO, "%s: read failed", path);
-		return NULL;
-	}
-	buf[n] = '\0';
-	*st = QNT_OK;
-	return buf;
-}
-
 /* ---- tensors from the readers ---- */
 
 static qnt_status grow(qnt_ctx *ctx, struct qnt_model *m, int64_t more)
@@ -373,7 +330,7 @@ static qnt_status open_dir(qnt_ctx *ctx, struct qnt_model *m)
 		goto out;
 	}
 	if (file_exists(config)) {
-		if (!(m->config_json = read_text(ctx, config, &st)))
+		if ((st = qnt__read_text(ctx, config, (size_t)64 << 20, "a config file", &m->config_json, NULL)) != QNT_OK)
 			goto out;
 		if (config_says_quantized(m->config_json)) {
 			m->format = QNT_MODEL_MLX;

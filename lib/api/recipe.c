@@ -71,39 +71,9 @@ qnt_status qnt_recipe_load_file(qnt_ctx *ctx, const char *path, qnt_recipe **out
 	if (!path || !out)
 		return qnt__error(ctx, QNT_E_INVALID_ARG, "qnt_recipe_load_file: NULL argument");
 	*out = NULL;
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return qnt__error(ctx, errno == ENOENT ? QNT_E_NOT_FOUND : QNT_E_IO, "%s: cannot open: %s", path,
-				  strerror(errno));
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap);
-	qnt_status st = QNT_OK;
-	while (buf) {
-		size_t got = fread(buf + len, 1, cap - len, f);
-		len += got;
-		if (got == 0)
-			break;
-		if (len == cap) {
-			if (cap >= MAX_RECIPE_FILE) {
-				st = qnt__error(ctx, QNT_E_FORMAT, "%s: larger than %u bytes, not a recipe", path,
-						MAX_RECIPE_FILE);
-				break;
-			}
-			char *nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	if (!buf)
-		st = qnt__error(ctx, QNT_E_NO_MEMORY, "%s: out of memory", path);
-	else if (st == QNT_OK && ferror(f))
-		st = qnt__error(ctx, QNT_E_IO, "%s: read error", path);
-	fclose(f);
+	char *buf = NULL;
+	size_t len = 0;
+	qnt_status st = qnt__read_text(ctx, path, MAX_RECIPE_FILE, "a recipe", &buf, &len);
 	if (st == QNT_OK)
 		st = qnt_recipe_parse(ctx, buf, len, path, out);
 	free(buf);

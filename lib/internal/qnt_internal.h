@@ -68,6 +68,14 @@ qnt_status qnt__mlx_quantize_c(qnt_ctx *c, const qnt_mlx_params *p, const void *
 qnt_status qnt__mlx_dequantize_c(qnt_ctx *c, const qnt_mlx_params *p, const uint32_t *wq, const void *scales,
 				 const void *biases, int64_t nrows, int64_t n_per_row, void *dst);
 
+/* ---- small text files (lib/io/read_text.c) ---- */
+/* Reads a file whole into a NUL-terminated buffer (*out, freed with free;
+ * *len, may be NULL, its length). More than max_bytes is QNT_E_FORMAT
+ * "<path>: larger than N bytes: not <what>"; QNT_E_NOT_FOUND, QNT_E_IO,
+ * QNT_E_NO_MEMORY name the path. */
+qnt_status qnt__read_text(qnt_ctx *ctx, const char *path, size_t max_bytes, const char *what, char **out,
+			  size_t *len);
+
 /* ---- matrix products (lib/core/matmul_ref.c) ---- */
 
 /* The activation format of the reference product for wtype (ggml's

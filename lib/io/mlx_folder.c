@@ -60,48 +60,6 @@ static char *path_join(const char *dir, const char *name)
 	return s;
 }
 
-/* Reads a whole file into a NUL-terminated buffer. */
-static qnt_status read_text(qnt_ctx *ctx, const char *path, char **out, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	if (!fp) {
-		int e = errno;
-		return qnt__error(ctx, e == ENOENT ? QNT_E_NOT_FOUND : QNT_E_IO, "%s: cannot open: %s", path,
-				  strerror(e));
-	}
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	while (buf) {
-		if (n + 1 >= cap) {
-			char *nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		size_t got = fread(buf + n, 1, cap - 1 - n, fp);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	int bad = ferror(fp);
-	fclose(fp);
-	if (!buf)
-		return qnt__error(ctx, QNT_E_NO_MEMORY, "%s: out of memory", path);
-	if (bad) {
-		free(buf);
-		return qnt__error(ctx, QNT_E_IO, "%s: read failed", path);
-	}
-	buf[n] = '\0';
-	*out = buf;
-	if (len)
-		*len = n;
-	return QNT_OK;
-}
-
 static int mode_from_name(const char *s)
 {
 	for (int i = 0; i < N_MODES; i++)
@@ -610,7 +568,7 @@ qnt_status qnt__mlxdir_open(qnt_ctx *ctx, const char *dir, struct qnt__mlxdir **
 	qnt_status st = cpath && ipath ? QNT_OK : qnt__error(ctx, QNT_E_NO_MEMORY, "%s: out of memory", dir);
 	size_t clen = 0;
 	if (st == QNT_OK) {
-		st = read_text(ctx, cpath, &d->config_text, &clen);
+		st = qnt__read_text(ctx, cpath, (size_t)64 << 20, "a config file", &d->config_text, &clen);
 		if (st == QNT_E_NOT_FOUND)
 			st = qnt__error(ctx, st, "%s: no %s: not a model folder", dir, QNT__MLXDIR_CONFIG_NAME);
 	}
