@@ -6,9 +6,10 @@ process (both loaded with ctypes).
 For each format: a 4096 x 4096 weight matrix (Gaussian, quantized by
 libqnt, which writes ggml's bytes) times one float column (GEMV), single
 thread and all threads, as GB/s of weight bytes read (the figure that
-should approach the memory bandwidth); the same for --gemm-cols columns as
-GFLOP/s (2 * n_out * n_in * cols / s); and dequantization of the whole
-matrix, single thread, as MB/s of floats written. libqnt runs on the
+should approach the memory bandwidth); the same for each of --gemm-cols
+(a list of column counts, one row each) as GFLOP/s (2 * n_out * n_in * cols
+/ s, all threads); and dequantization of the whole matrix, single thread,
+as MB/s of floats written. libqnt runs on the
 backend named by --backend (default cpu-avx2), ggml on its CPU backend
 (ggml_mul_mat in a one-node graph with a persistent thread pool, the path
 llama.cpp takes; its to_float for dequantization). Every figure is the
@@ -16,7 +17,7 @@ median of --reps runs after a warm-up. The machine's read bandwidth comes
 first: a sum over a large array, single thread and all threads.
 
     .venv/bin/python bench/bench_matmul.py [--lib build/lib/libqnt.so]
-        [--formats q4_0,q4_K] [--reps 7] [--n 4096] [--gemm-cols 32]
+        [--formats q4_0,q4_K] [--reps 7] [--n 4096] [--gemm-cols 32,128,512]
 """
 import argparse
 import concurrent.futures
@@ -113,8 +114,10 @@ def main():
     ap.add_argument("--n", type=int, default=4096, help="rows = columns of W")
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--gemm-cols", type=int, default=32, help="columns of the GEMM figure (0: none)")
+    ap.add_argument("--gemm-cols", default="32",
+                    help="comma-separated column counts of the GEMM rows (0 or empty: none)")
     args = ap.parse_args()
+    gemm_cols = [int(c) for c in args.gemm_cols.split(",") if c.strip() and int(c) > 0]
 
     import ggmllib  # tests/interop; exits 77 without llama-cpp-python
     q = Qnt(args.lib)
@@ -127,12 +130,14 @@ def main():
           f"{read_bandwidth(nt, args.reps):.1f} GB/s ({nt} threads)")
     ctx1, ctxn = q.ctx(args.backend, 1), q.ctx(args.backend, nt)
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((max(1, args.gemm_cols), n)).astype(np.float32)
-    hdr = (f"{'format':7s} | {'GEMV GB/s 1 thread':>26s} | {'GEMV GB/s ' + str(nt) + ' threads':>26s} | "
-           f"{'GEMM GFLOP/s ' + str(nt) + 'T ' + str(args.gemm_cols) + ' cols':>26s} | {'dequantize MB/s 1T':>22s}")
+    max_cols = max([1] + gemm_cols)
+    x = rng.standard_normal((max_cols, n)).astype(np.float32)
+    print(f"GEMM rows: GFLOP/s with {nt} threads, {', '.join(str(c) for c in gemm_cols) or 'no'} columns")
+    hdr = (f"{'format':12s} | {'GEMV GB/s 1 thread':>26s} | {'GEMV GB/s ' + str(nt) + ' threads':>26s} | "
+           f"{'dequantize MB/s 1 thread':>26s}")
     print(hdr)
-    print(f"{'':7s} | {'libqnt':>8s} {'ggml':>8s} {'ratio':>8s} | {'libqnt':>8s} {'ggml':>8s} {'ratio':>8s} | "
-          f"{'libqnt':>8s} {'ggml':>8s} {'ratio':>8s} | {'libqnt':>10s} {'ggml':>10s}")
+    print(f"{'':12s} | {'libqnt':>8s} {'ggml':>8s} {'ratio':>8s} | {'libqnt':>8s} {'ggml':>8s} {'ratio':>8s} | "
+          f"{'libqnt':>8s} {'ggml':>8s} {'ratio':>8s}")
     for name in args.formats.split(","):
         t = q.type_id(name)
         w = rng.standard_normal((n, n)).astype(np.float32)
@@ -140,7 +145,7 @@ def main():
         q.check(q.lib.qnt_quantize(ctxn, t, w.ctypes.data, wq.ctypes.data, n, n, None), ctxn)
         del w
         wbytes = wq.nbytes
-        y = np.zeros((max(1, args.gemm_cols), n), dtype=np.float32)
+        y = np.zeros((max_cols, n), dtype=np.float32)
 
         def qnt_mm(ctx, cols):
             q.check(q.lib.qnt_matmul(ctx, t, wq.ctypes.data, n, n, x.ctypes.data, cols, y.ctypes.data), ctx)
@@ -160,18 +165,17 @@ def main():
         rel = float(np.linalg.norm(mm.y[0] - y_qnt) / np.linalg.norm(mm.y[0]))
         mm.close()
 
-        if args.gemm_cols > 0:
-            c = args.gemm_cols
+        gemm = []
+        for c in gemm_cols:
             flop = 2.0 * n * n * c
-            res["qg"] = flop / median_time(lambda: qnt_mm(ctxn, c), max(3, args.reps // 2)) / 1e9
+            qg = flop / median_time(lambda: qnt_mm(ctxn, c), max(3, args.reps // 2)) / 1e9
             mm = g.mul_mat_graph(name, n, n, c)
             mm.w[:] = wq
-            mm.x[:] = x
+            mm.x[:] = x[:c]
             mm.set_threads(nt)
-            res["gg"] = flop / median_time(mm.compute, max(3, args.reps // 2)) / 1e9
+            gg = flop / median_time(mm.compute, max(3, args.reps // 2)) / 1e9
             mm.close()
-        else:
-            res["qg"] = res["gg"] = float("nan")
+            gemm.append((c, qg, gg))
 
         out = np.zeros((n, n), dtype=np.float32)
         res["qd"] = out.nbytes / median_time(
@@ -181,10 +185,13 @@ def main():
         res["gd"] = out.nbytes / median_time(lambda: to_float(wq.ctypes.data, out.ctypes.data, out.size),
                                              args.reps) / 1e6
         del out
-        print(f"{name:7s} | {res['q1']:8.2f} {res['g1']:8.2f} {res['q1'] / res['g1']:8.2f} | "
+        print(f"{name:12s} | {res['q1']:8.2f} {res['g1']:8.2f} {res['q1'] / res['g1']:8.2f} | "
               f"{res['qn']:8.2f} {res['gn']:8.2f} {res['qn'] / res['gn']:8.2f} | "
-              f"{res['qg']:8.1f} {res['gg']:8.1f} {res['qg'] / res['gg']:8.2f} | "
-              f"{res['qd']:10.0f} {res['gd']:10.0f}   (|y - y_ggml| / |y_ggml| = {rel:.1e})", flush=True)
+              f"{res['qd']:8.0f} {res['gd']:8.0f} {res['qd'] / res['gd']:8.2f}   "
+              f"(|y - y_ggml| / |y_ggml| = {rel:.1e})", flush=True)
+        for c, qg, gg in gemm:
+            print(f"{'  GEMM ' + str(c):12s} | {qg:8.1f} {gg:8.1f} {qg / gg:8.2f}   GFLOP/s, {nt} threads",
+                  flush=True)
     q.lib.qnt_ctx_destroy(ctx1)
     q.lib.qnt_ctx_destroy(ctxn)
     return 0

@@ -188,6 +188,45 @@ static void deq_q8_0(const void *src, float *y, int64_t n)
 	}
 }
 
+/* f16: F16C's conversion is exact, but it quiets a signalling NaN where the
+ * reference keeps the payload: groups of 8 with one take the scalar code. */
+static void deq_f16(const void *src, float *y, int64_t n)
+{
+	const uint16_t *h = src;
+	const __m128i absm = _mm_set1_epi16(0x7fff), lo = _mm_set1_epi16(0x7c00), hi = _mm_set1_epi16(0x7e00);
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		const __m128i v = load128(h + i);
+		const __m128i a = _mm_and_si128(v, absm);
+		const __m128i snan = _mm_and_si128(_mm_cmpgt_epi16(a, lo), _mm_cmpgt_epi16(hi, a));
+		if (__builtin_expect(_mm_movemask_epi8(snan) != 0, 0)) {
+			for (int k = 0; k < 8; k++)
+				y[i + k] = qnt__fp16_to_fp32(h[i + k]);
+			continue;
+		}
+		_mm256_storeu_ps(y + i, _mm256_cvtph_ps(v));
+	}
+	for (; i < n; i++)
+		y[i] = qnt__fp16_to_fp32(h[i]);
+}
+
+/* bf16: the top half of the float's bits. */
+static void deq_bf16(const void *src, float *y, int64_t n)
+{
+	const uint16_t *h = src;
+	int64_t i = 0;
+	for (; i + 16 <= n; i += 16) {
+		const __m256i v = load256(h + i);
+		const __m256i z = _mm256_setzero_si256();
+		/* unpack puts lanes 0-3|8-11 then 4-7|12-15: fix with a lane permute */
+		const __m256i a = _mm256_unpacklo_epi16(z, v), b = _mm256_unpackhi_epi16(z, v);
+		_mm256_storeu_si256((__m256i *)(y + i), _mm256_permute2x128_si256(a, b, 0x20));
+		_mm256_storeu_si256((__m256i *)(y + i + 8), _mm256_permute2x128_si256(a, b, 0x31));
+	}
+	for (; i < n; i++)
+		y[i] = qnt__bf16_to_fp32(h[i]);
+}
+
 static void deq_q8_K(const void *src, float *y, int64_t n)
 {
 	const struct blk_q8_K *b = src;
@@ -1063,6 +1102,101 @@ INLINE void float_body(const void *wv, const struct xcol *x, int nc, int64_t n, 
 		out[c] = hsum_ps(_mm256_add_ps(acc0[c], acc1[c])) + tail[c];
 }
 
+/* GEMM with float weights: two rows against up to TC columns, one
+ * accumulator per (row, column), so each weight vector serves TC columns
+ * and each activation vector two rows (12 accumulators, two weight vectors
+ * and one activation vector in the 16 registers). A product's sums depend
+ * only on its row and column, never on which rows or columns share the
+ * tile, so the result does not depend on the chunking. The caller walks
+ * n_in in slices of KC elements so that the TC activation slices stay in L1
+ * while the rows of a tile pass over them; the accumulators wait in a
+ * struct ftile between slices. */
+#define TC 6
+#define KC 512 /* elements per slice: a multiple of 8 */
+
+struct ftile {
+	__m256 a[2][TC];
+};
+
+/* Elements [j0, j1) (multiples of 8) of the two rows; with last (j1 is n
+ * rounded down to 8) also the tail, and the outputs. */
+INLINE void float_tile_body(const uint8_t *w0p, const uint8_t *w1p, const struct xcol *x, int nc, int64_t j0,
+			    int64_t j1, int64_t n, struct ftile *st, int last, float *out0, float *out1, int kind)
+{
+	__m256 a0[TC], a1[TC];
+	UNROLL for (int c = 0; c < nc; c++) {
+		a0[c] = st->a[0][c];
+		a1[c] = st->a[1][c];
+	}
+	for (int64_t j = j0; j < j1; j += 8) {
+		const __m256 u = load_w8(w0p, j, kind), v = load_w8(w1p, j, kind);
+		UNROLL for (int c = 0; c < nc; c++) {
+			__m256 xv = _mm256_loadu_ps((const float *)x[c].blk + j);
+#if defined(__GNUC__)
+			__asm__("" : "+x"(xv)); /* one load for both rows, not one folded into each FMA */
+#endif
+			a0[c] = _mm256_fmadd_ps(u, xv, a0[c]);
+			a1[c] = _mm256_fmadd_ps(v, xv, a1[c]);
+		}
+	}
+	if (!last) {
+		UNROLL for (int c = 0; c < nc; c++) {
+			st->a[0][c] = a0[c];
+			st->a[1][c] = a1[c];
+		}
+		return;
+	}
+	float t0[TC], t1[TC];
+	UNROLL for (int c = 0; c < nc; c++)
+		t0[c] = t1[c] = 0.0f;
+	for (int64_t j = j1; j < n; j++) {
+		const float u = load_w1(w0p, j, kind), v = load_w1(w1p, j, kind);
+		UNROLL for (int c = 0; c < nc; c++) {
+			t0[c] += u * ((const float *)x[c].blk)[j];
+			t1[c] += v * ((const float *)x[c].blk)[j];
+		}
+	}
+	UNROLL for (int c = 0; c < nc; c++) {
+		out0[c] = hsum_ps(a0[c]) + t0[c];
+		out1[c] = hsum_ps(a1[c]) + t1[c];
+	}
+}
+
+/* Two rows (w0, w1) against nc (<= TC) columns, elements [j0, j1). */
+typedef void (*tile_fn)(const void *w0, const void *w1, const struct xcol *x, int nc, int64_t j0, int64_t j1,
+			int64_t n, struct ftile *st, int last, float *out0, float *out1);
+
+#define TILE_CASE(NC_)                                                                                        \
+	case NC_:                                                                                             \
+		float_tile_body(w0, w1, x, NC_, j0, j1, n, st, last, out0, out1, kind);                       \
+		break;
+
+INLINE void float_tile(const void *w0, const void *w1, const struct xcol *x, int nc, int64_t j0, int64_t j1,
+		       int64_t n, struct ftile *st, int last, float *out0, float *out1, int kind)
+{
+	switch (nc) {
+		TILE_CASE(1)
+		TILE_CASE(2)
+		TILE_CASE(3)
+		TILE_CASE(4)
+		TILE_CASE(5)
+	default:
+		float_tile_body(w0, w1, x, TC, j0, j1, n, st, last, out0, out1, kind);
+		break;
+	}
+}
+
+#define TILE_FN(NAME, KIND)                                                                                    \
+	static void NAME(const void *w0, const void *w1, const struct xcol *x, int nc, int64_t j0, int64_t j1,   \
+			 int64_t n, struct ftile *st, int last, float *out0, float *out1)                        \
+	{                                                                                                      \
+		float_tile(w0, w1, x, nc, j0, j1, n, st, last, out0, out1, KIND);                              \
+	}
+
+TILE_FN(tile_f32, F_F32)
+TILE_FN(tile_f16, F_F16)
+TILE_FN(tile_bf16, F_BF16)
+
 INLINE void mm_f32_body(const void *w, const struct xcol *x, int nc, int64_t n, float *out)
 {
 	float_body(w, x, nc, n, out, F_F32);
@@ -1142,26 +1276,27 @@ struct fmt {
 	qnt_type type;
 	deq_fn deq;
 	row_fn mm;       /* NULL: no product */
+	tile_fn tile;    /* NULL: rows one at a time */
 	qnt_type xq;     /* activations of mm */
 	int quant;       /* quantize runs here */
 };
 
 static const struct fmt fmts[] = {
-	{ QNT_TYPE_F32, NULL, mm_f32, QNT_TYPE_INVALID, 0 },
-	{ QNT_TYPE_F16, NULL, mm_f16, QNT_TYPE_INVALID, 0 },
-	{ QNT_TYPE_BF16, NULL, mm_bf16, QNT_TYPE_INVALID, 1 },
-	{ QNT_TYPE_Q4_0, deq_q4_0, mm_q4_0, QNT_TYPE_Q8_0, 1 },
-	{ QNT_TYPE_Q4_1, deq_q4_1, mm_q4_1, QNT_TYPE_Q8_1, 1 },
-	{ QNT_TYPE_Q5_0, deq_q5_0, mm_q5_0, QNT_TYPE_Q8_0, 1 },
-	{ QNT_TYPE_Q5_1, deq_q5_1, mm_q5_1, QNT_TYPE_Q8_1, 1 },
-	{ QNT_TYPE_Q8_0, deq_q8_0, mm_q8_0, QNT_TYPE_Q8_0, 1 },
-	{ QNT_TYPE_Q8_1, NULL, NULL, QNT_TYPE_INVALID, 1 },
-	{ QNT_TYPE_Q2_K, deq_q2_K, mm_q2_K, QNT_TYPE_Q8_K, 0 },
-	{ QNT_TYPE_Q3_K, deq_q3_K, mm_q3_K, QNT_TYPE_Q8_K, 0 },
-	{ QNT_TYPE_Q4_K, deq_q4_K, mm_q4_K, QNT_TYPE_Q8_K, 0 },
-	{ QNT_TYPE_Q5_K, deq_q5_K, mm_q5_K, QNT_TYPE_Q8_K, 0 },
-	{ QNT_TYPE_Q6_K, deq_q6_K, mm_q6_K, QNT_TYPE_Q8_K, 0 },
-	{ QNT_TYPE_Q8_K, deq_q8_K, NULL, QNT_TYPE_INVALID, 1 },
+	{ QNT_TYPE_F32, NULL, mm_f32, tile_f32, QNT_TYPE_INVALID, 0 },
+	{ QNT_TYPE_F16, deq_f16, mm_f16, tile_f16, QNT_TYPE_INVALID, 0 },
+	{ QNT_TYPE_BF16, deq_bf16, mm_bf16, tile_bf16, QNT_TYPE_INVALID, 1 },
+	{ QNT_TYPE_Q4_0, deq_q4_0, mm_q4_0, NULL, QNT_TYPE_Q8_0, 1 },
+	{ QNT_TYPE_Q4_1, deq_q4_1, mm_q4_1, NULL, QNT_TYPE_Q8_1, 1 },
+	{ QNT_TYPE_Q5_0, deq_q5_0, mm_q5_0, NULL, QNT_TYPE_Q8_0, 1 },
+	{ QNT_TYPE_Q5_1, deq_q5_1, mm_q5_1, NULL, QNT_TYPE_Q8_1, 1 },
+	{ QNT_TYPE_Q8_0, deq_q8_0, mm_q8_0, NULL, QNT_TYPE_Q8_0, 1 },
+	{ QNT_TYPE_Q8_1, NULL, NULL, NULL, QNT_TYPE_INVALID, 1 },
+	{ QNT_TYPE_Q2_K, deq_q2_K, mm_q2_K, NULL, QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_Q3_K, deq_q3_K, mm_q3_K, NULL, QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_Q4_K, deq_q4_K, mm_q4_K, NULL, QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_Q5_K, deq_q5_K, mm_q5_K, NULL, QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_Q6_K, deq_q6_K, mm_q6_K, NULL, QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_Q8_K, deq_q8_K, NULL, NULL, QNT_TYPE_INVALID, 1 },
 };
 
 static const struct fmt *find(qnt_type t)
@@ -1230,6 +1365,12 @@ static int32_t avx2_supports(void *state, qnt_type type, uint32_t op)
 	}
 }
 
+/* Outputs at least this large (the whole call) are written with streaming
+ * stores: they cannot stay in the caches anyway, and the stores then skip
+ * reading every destination line first. */
+#define DEQ_STREAM_BYTES ((int64_t)16 << 20)
+#define DEQ_CHUNK 1024 /* floats per staging buffer: a multiple of every block size */
+
 static qnt_status avx2_dequantize(void *state, const qnt_kernel_job *job)
 {
 	const qnt_host_api *host = state;
@@ -1237,9 +1378,28 @@ static qnt_status avx2_dequantize(void *state, const qnt_kernel_job *job)
 	const size_t rs = host->row_size(job->type, job->n_per_row);
 	if (job->src.buffer || job->dst.buffer || rs == 0 || !f || !f->deq)
 		return QNT_E_INVALID_ARG;
-	for (int64_t r = job->row_begin; r < job->row_end; r++)
-		f->deq((const char *)job->src.host + (size_t)r * rs, (float *)job->dst.host + r * job->n_per_row,
-		       job->n_per_row);
+	const int64_t n = job->n_per_row;
+	const int stream = job->nrows * n * (int64_t)sizeof(float) >= DEQ_STREAM_BYTES &&
+			   ((uintptr_t)job->dst.host & 31) == 0 && n % 8 == 0;
+	const size_t chunk_bytes = host->row_size(job->type, DEQ_CHUNK);
+	float buf[DEQ_CHUNK] __attribute__((aligned(32)));
+	for (int64_t r = job->row_begin; r < job->row_end; r++) {
+		const char *src = (const char *)job->src.host + (size_t)r * rs;
+		float *dst = (float *)job->dst.host + r * n;
+		if (!stream || chunk_bytes == 0) {
+			f->deq(src, dst, n);
+			continue;
+		}
+		/* decode into an L1-resident buffer, then stream it out */
+		for (int64_t k = 0; k < n; k += DEQ_CHUNK) {
+			const int64_t m = n - k < DEQ_CHUNK ? n - k : DEQ_CHUNK;
+			f->deq(src + (size_t)(k / DEQ_CHUNK) * chunk_bytes, buf, m);
+			for (int64_t j = 0; j < m; j += 8)
+				_mm256_stream_ps(dst + k + j, _mm256_load_ps(buf + j));
+		}
+	}
+	if (stream)
+		_mm_sfence();
 	return QNT_OK;
 }
 
@@ -1339,6 +1499,35 @@ static qnt_status avx2_matmul(void *state, const qnt_matmul_job *job)
 	}
 	for (int64_t r0 = job->row_begin; r0 < job->row_end; r0 += ROW_TILE) {
 		const int64_t r1 = r0 + ROW_TILE < job->row_end ? r0 + ROW_TILE : job->row_end;
+		if (f->tile && n_cols > 1) {
+			const int64_t n8 = n_in & ~(int64_t)7;
+			for (int64_t c0 = 0; c0 < n_cols; c0 += TC) {
+				const int nc = n_cols - c0 < TC ? (int)(n_cols - c0) : TC;
+				struct xcol xc[TC];
+				for (int c = 0; c < nc; c++)
+					xc[c].blk = xq + (size_t)(c0 + c) * xrs;
+				struct ftile st[(ROW_TILE + 1) / 2];
+				memset(st, 0, sizeof st);
+				for (int64_t k0 = 0;; k0 += KC) {
+					const int64_t k1 = n8 - k0 < KC ? n8 : k0 + KC;
+					const int last = k1 == n8;
+					for (int64_t r = r0; r < r1; r += 2) {
+						/* an odd last row pairs with itself */
+						const int64_t r2 = r + 1 < r1 ? r + 1 : r;
+						float o0[TC], o1[TC];
+						f->tile(w + (size_t)r * wrs, w + (size_t)r2 * wrs, xc, nc, k0, k1, n_in,
+							&st[(r - r0) / 2], last, o0, o1);
+						for (int c = 0; last && c < nc; c++) {
+							y[(c0 + c) * n_out + r] = o0[c];
+							y[(c0 + c) * n_out + r2] = o1[c];
+						}
+					}
+					if (last)
+						break;
+				}
+			}
+			continue;
+		}
 		for (int64_t c0 = 0; c0 < n_cols; c0 += NC) {
 			const int nc = n_cols - c0 < NC ? (int)(n_cols - c0) : NC;
 			struct xcol xc[NC];

@@ -58,8 +58,8 @@ struct variant {
 	const char *const *quant; /* quantize */
 };
 
-static const char *const avx2_deq[] = { "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K",
-					"q3_K", "q4_K", "q5_K", "q6_K", "q8_K", NULL };
+static const char *const avx2_deq[] = { "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K", "q3_K",
+					"q4_K", "q5_K", "q6_K", "q8_K", "f16",  "bf16", NULL };
 static const char *const avx2_quant[] = { "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q8_1", "q8_K", "bf16", NULL };
 static const char *const neon_quant[] = { "q8_0", "q8_1", "q8_K", NULL };
 
@@ -454,6 +454,46 @@ static void dequantize_bitexact(const struct variant *v)
 	free(q);
 }
 
+/* cpu-avx2 writes outputs of 16 MB and more with streaming stores through a
+ * staging buffer (backends/cpu/avx2.c): the same floats as the reference,
+ * aligned and not, on 2 threads. */
+static void avx2_dequantize_large(void **state)
+{
+	(void)state;
+	if (!backend_usable("cpu-avx2")) {
+		print_message("# cpu-avx2 does not run here\n");
+		return;
+	}
+	enum { ROWS = 1024, IN = 4096 + 256 }; /* 17 MB of floats; rows not a multiple of the staging chunk */
+	qnt_ctx *cpu = ctx_on("cpu", 2), *avx = ctx_on("cpu-avx2", 2);
+	float *a = test_malloc_or_fail((size_t)ROWS * IN * sizeof(float));
+	float *b = test_malloc_or_fail(((size_t)ROWS * IN + 1) * sizeof(float));
+	unsigned char *q = test_malloc_or_fail((size_t)ROWS * IN * 2);
+	static const char *const names[] = { "q4_K", "q8_0", "f16", "bf16" };
+	for (size_t k = 0; k < N_ELEMS(names); k++) {
+		const qnt_type t = qnt_type_by_name(names[k]);
+		const size_t n = (size_t)ROWS * row_bytes(t, IN);
+		struct test_rng r;
+		rng_seed(&r, 77 + k);
+		for (size_t i = 0; i < n; i++)
+			q[i] = (unsigned char)rng_next(&r);
+		assert_int_equal(qnt_dequantize(cpu, t, q, a, ROWS, IN), QNT_OK);
+		for (int off = 0; off < 2; off++) { /* b + 1: not 32-byte aligned */
+			memset(b, 0, ((size_t)ROWS * IN + 1) * sizeof(float));
+			assert_int_equal(qnt_dequantize(avx, t, q, b + off, ROWS, IN), QNT_OK);
+			char what[96];
+			snprintf(what, sizeof what, "dequantize %s on cpu-avx2, %d MB, offset %d", names[k],
+				 (int)((size_t)ROWS * IN * 4 >> 20), off);
+			assert_same_floats(a, b + off, (size_t)ROWS * IN, what);
+		}
+	}
+	qnt_ctx_destroy(cpu);
+	qnt_ctx_destroy(avx);
+	free(a);
+	free(b);
+	free(q);
+}
+
 static void quantize_bitexact(const struct variant *v)
 {
 	if (!backend_usable(v->name)) { /* cmocka's skip() reads as "not ok" in TAP */
@@ -601,6 +641,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(threads_identical),
 		cmocka_unit_test(avx2_dequantize_bitexact),
 		cmocka_unit_test(avx2_quantize_bitexact),
+		cmocka_unit_test(avx2_dequantize_large),
 		cmocka_unit_test(neon_dequantize_bitexact),
 		cmocka_unit_test(neon_quantize_bitexact),
 	};
