@@ -85,7 +85,8 @@ r = run("types")
 check(r.returncode == 0 and "q5_1" in r.stdout, "types text")
 
 # bench
-r = run("bench", "--json", "-t", "q4_0,q8_0", "-r", "16", "-c", "256", "--reps", "1", "-n", "2")
+r = run("bench", "--json", "-t", "q4_0,q8_0", "-r", "16", "-c", "256", "--reps", "1", "-n", "2",
+        "--matmul-n", "256", "--gemm-cols", "8", "--bandwidth-mb", "64")
 check(r.returncode == 0, f"bench --json exit 0 ({r.stderr.strip()})")
 b = json.loads(r.stdout)
 res = {e["type"]: e for e in b["results"]}
@@ -93,14 +94,36 @@ check(set(res) == {"q4_0", "q8_0"} and b["threads"] == 2, "bench ran the two typ
 check(0.05 < res["q4_0"]["rel_rmse"] < 0.15 and res["q8_0"]["rel_rmse"] < 0.01, "bench errors plausible")
 check(res["q4_0"]["rel_rmse_search"] <= res["q4_0"]["rel_rmse"], "search no worse than round-to-nearest")
 check(res["q4_0"]["quantize_mbs"] > 0 and res["q4_0"]["dequantize_mbs"] > 0, "bench throughput")
+
+
+def positive(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+
+
+check(b["matmul_n"] == 256 and b["gemm_cols"] == 8 and b["read_bandwidth_bytes"] == 64 << 20,
+      "bench product sizes in the JSON")
+check(positive(b["read_bandwidth_gbs"]), f"bench read bandwidth {b.get('read_bandwidth_gbs')}")
+for t in ("q4_0", "q8_0"):
+    e = res[t]
+    check(all(positive(e.get(k)) for k in ("gemv_gbs", "gemv_ns_per_row", "gemm_gflops")),
+          f"bench {t} GEMV/GEMM figures positive: {[e.get(k) for k in ('gemv_gbs', 'gemv_ns_per_row', 'gemm_gflops')]}")
+    # GB/s and ns per row describe the same time: bytes of a row / ns per row
+    row_bytes = 256 // 32 * (18 if t == "q4_0" else 34)
+    check(abs(row_bytes / e["gemv_ns_per_row"] - e["gemv_gbs"]) < 1e-6 * e["gemv_gbs"] + 1e-9,
+          f"bench {t} GEMV GB/s consistent with ns per row")
+r = run("bench", "-t", "q4_0", "--matmul-n", "x")
+check(r.returncode == 2 and "--matmul-n" in r.stderr, "bench bad --matmul-n")
+r = run("bench", "-q", "-t", "q4_0,q8_0", "-r", "8", "-c", "64", "--reps", "1", "--matmul-n", "128",
+        "--gemm-cols", "0", "--bandwidth-mb", "64")
+check(r.returncode == 0 and "GEMV GB/s" in r.stdout and "Read bandwidth" in r.stdout, "bench products text")
 r = run("bench", "-t", "nope")
 check(r.returncode == 2 and "unknown format 'nope'" in r.stderr, "bench unknown format")
 r = run("bench", "-t", "q4_0", "-c", "100")
 check(r.returncode == 2 and "not a multiple" in r.stderr, "bench bad column count")
 r = run("bench", "-t", "q4_0", "-r", "-3")
 check(r.returncode == 2 and "--rows" in r.stderr, "bench bad rows")
-r = run("bench", "-q", "-t", "q4_0", "-r", "8", "-c", "64", "--reps", "1")
-check(r.returncode == 0 and "q4_0" in r.stdout and r.stderr == "", "bench quiet text")
+r = run("bench", "-q", "-t", "q4_0", "-r", "8", "-c", "64", "--reps", "1", "--matmul-n", "0")
+check(r.returncode == 0 and "q4_0" in r.stdout and r.stderr == "" and "GEMV" not in r.stdout, "bench quiet text")
 
 print(f"{checks - failures} passed, {failures} failed")
 sys.exit(1 if failures else 0)
