@@ -854,7 +854,8 @@ INLINE void mm_q5_1_body(const void *w, const struct xcol *x, int nc, int64_t n,
 /* k-quants against q8_K. Per super-block and column: isum = sum over
  * sub-blocks of scale * (codes . x) in 32-bit lanes, and the correction
  * (mins, or the code offset) from q8_K's sums of 16; then
- * acc += (d * d_x) * isum and accm += (dmin * d_x) * msum in float. */
+ * acc += (d * d_x) * isum, then acc -= (dmin * d_x) * msum in float (one
+ * accumulator per column: fewer registers than separate sums of the mins). */
 
 /* Shuffles that spread 16-bit scales: PAIR[g] puts scale 2g of a lane's
  * eight in every 16-bit slot of the low lane and scale 2g + 1 in the high
@@ -878,15 +879,15 @@ static const int8_t ONE[8][32] __attribute__((aligned(32))) = { ONE_ROW(0), ONE_
 
 #define K_PROLOGUE                                                         \
 	const struct blk_q8_K *xk[NC];                                       \
-	__m256 acc[NC], accm[NC];                                          \
+	__m256 acc[NC];                                                    \
 	UNROLL for (int c = 0; c < nc; c++) {                                     \
 		xk[c] = (const struct blk_q8_K *)x[c].blk;                   \
-		acc[c] = accm[c] = _mm256_setzero_ps();                    \
+		acc[c] = _mm256_setzero_ps();                              \
 	}
 
 #define K_EPILOGUE                                                           \
 	UNROLL for (int c = 0; c < nc; c++)                                         \
-		out[c] = hsum_ps(_mm256_sub_ps(acc[c], accm[c]));
+		out[c] = hsum_ps(acc[c]);
 
 /* Sub-blocks of 16 (q2_K, q3_K, q6_K): group (h, g) holds elements
  * 128h + 32g .. + 31 with codes q (unsigned) and scales sc16. */
@@ -923,7 +924,7 @@ INLINE void mm_q2_K_body(const void *wv, const struct xcol *x, int nc, int64_t n
 			const float dx = xk[c][i].d;
 			const __m256i ms = _mm256_madd_epi16(load256(xk[c][i].bsums), mins);
 			acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * dx), _mm256_cvtepi32_ps(isum[c]), acc[c]);
-			accm[c] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * dx), _mm256_cvtepi32_ps(ms), accm[c]);
+			acc[c] = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * dx), _mm256_cvtepi32_ps(ms), acc[c]);
 		}
 	}
 	K_EPILOGUE
@@ -1018,7 +1019,7 @@ INLINE void mm_k45_body(const void *wv, const struct xcol *x, int nc, int64_t n,
 			const float dx = xk[c][i].d;
 			const __m256i ms = _mm256_madd_epi16(load256(xk[c][i].bsums), mins);
 			acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * dx), _mm256_cvtepi32_ps(isum[c]), acc[c]);
-			accm[c] = _mm256_fmadd_ps(_mm256_set1_ps(dmin * dx), _mm256_cvtepi32_ps(ms), accm[c]);
+			acc[c] = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * dx), _mm256_cvtepi32_ps(ms), acc[c]);
 		}
 	}
 	K_EPILOGUE
