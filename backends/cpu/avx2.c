@@ -4,10 +4,12 @@
  * libqnt (this file alone is compiled with -mavx2 -mfma -mf16c; its score()
  * is in avx2_score.c, built without them).
  *
- *   dequantize  q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K q8_K:
- *               the floats of the scalar reference, bit for bit (the same
- *               IEEE operations in the same order: separate multiplies and
- *               adds, never FMA, where the reference does them separately).
+ *   dequantize  q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K q8_K
+ *               f16 bf16: the floats of the scalar reference, bit for bit
+ *               (the same IEEE operations in the same order: separate
+ *               multiplies and adds, never FMA, where the reference does
+ *               them separately). Outputs of 16 MB and more go through an
+ *               L1 staging buffer and streaming stores.
  *   quantize    q4_0 q4_1 q5_0 q5_1 q8_0 (round-to-nearest; with
  *               importance weights the reference's search runs), q8_1,
  *               q8_K, bf16: the bytes of the scalar reference. Blocks with NaN, infinities or scales that
@@ -21,7 +23,9 @@
  *               Each call walks its rows in tiles and the columns in groups
  *               of up to four, so one decoded weight block serves four
  *               columns (GEMM) while a single column (GEMV) streams the
- *               weights once.
+ *               weights once. Float weights with several columns use 2 x 6
+ *               register tiles over slices of n_in that keep the
+ *               activations in L1.
  *
  * Every other format and operation is left to the reference (supports()
  * says 0). Like the "cpu" backend it reaches libqnt only through the host
