@@ -214,12 +214,6 @@ INLINE __m256i bits_to_mask(uint32_t m)
 	return _mm256_cmpeq_epi8(_mm256_and_si256(v, sel), sel);
 }
 
-/* w negated in the bytes where bit j of m is set. */
-INLINE __m256i apply_signs(__m256i w, uint32_t m)
-{
-	return _mm256_sign_epi8(w, _mm256_or_si256(bits_to_mask(m), _mm256_set1_epi8(1)));
-}
-
 /* Signed bytes w times signed bytes x, summed in pairs (16-bit lanes);
  * |w| <= 127 so no pair saturates. */
 INLINE __m256i dot16(__m256i w, __m256i x)
@@ -287,11 +281,11 @@ static const int8_t KV_FP4[32] __attribute__((aligned(32))) = {
 };
 
 /* Grid points as bytes: iq2 levels 8, 25, 43; iq3_xxs 4..62; iq3_s 1..15;
- * iq1 levels times 8 (-8, 0, 8). KSIGN: ggml's ksigns_iq2xs (7 stored bits
- * and the parity bit). */
+ * iq1 levels times 8 (-8, 0, 8). KSIGN64: ggml's ksigns_iq2xs (7 stored
+ * bits and the parity bit) as the byte signs (+-1) of 8 elements. */
 static uint64_t G_IQ2XXS[256], G_IQ2XS[512], G_IQ2S[1024], G_IQ1S[2048];
 static uint32_t G_IQ3XXS[256], G_IQ3S[512];
-static uint8_t KSIGN[128];
+static uint64_t KSIGN64[128]; /* per element: 0xff negative, 0x01 positive */
 static uv_once_t tables_once = UV_ONCE_INIT;
 
 static uint64_t grid8(uint16_t code, const int8_t *lv)
@@ -330,7 +324,10 @@ static void build_tables(void)
 		unsigned p = s ^ (s >> 4);
 		p ^= p >> 2;
 		p ^= p >> 1;
-		KSIGN[s] = (uint8_t)(s | ((p & 1u) << 7));
+		const unsigned k = s | ((p & 1u) << 7);
+		KSIGN64[s] = 0;
+		for (int j = 0; j < 8; j++)
+			KSIGN64[s] |= (uint64_t)((k >> j) & 1 ? 0xff : 0x01) << (8 * j);
 	}
 }
 
@@ -345,15 +342,27 @@ INLINE void tables(void)
 /* Decoding: 32 weights of a group as bytes                             */
 /* ------------------------------------------------------------------ */
 
-/* iq2_xxs / iq3_xxs: the 4 sign bytes of a group from the 28 stored bits. */
-INLINE uint32_t xxs_signs(uint32_t aux)
+/* The element signs (+-1 bytes) of a group. */
+INLINE __m256i ksigns(unsigned a, unsigned b, unsigned c, unsigned d)
 {
-	return (uint32_t)KSIGN[aux & 127] | (uint32_t)KSIGN[(aux >> 7) & 127] << 8 |
-	       (uint32_t)KSIGN[(aux >> 14) & 127] << 16 | (uint32_t)KSIGN[(aux >> 21) & 127] << 24;
+	return _mm256_set_epi64x((long long)KSIGN64[d], (long long)KSIGN64[c], (long long)KSIGN64[b],
+				 (long long)KSIGN64[a]);
 }
 
-/* Grid bytes (unsigned magnitudes or iq1's signed levels) of group g. */
-INLINE __m256i grid_iq2_xxs(const struct blk_iq2_xxs *b, int g, uint32_t *signs, int *ls)
+/* iq2_xxs / iq3_xxs: from the 28 stored bits. */
+INLINE __m256i xxs_signs(uint32_t aux)
+{
+	return ksigns(aux & 127, (aux >> 7) & 127, (aux >> 14) & 127, (aux >> 21) & 127);
+}
+
+/* From one bit per element (set: negative). */
+INLINE __m256i bit_signs(uint32_t m)
+{
+	return _mm256_or_si256(bits_to_mask(m), _mm256_set1_epi8(1));
+}
+
+/* Grid magnitudes (bytes) of group g, and in *signs their signs. */
+INLINE __m256i grid_iq2_xxs(const struct blk_iq2_xxs *b, int g, __m256i *signs, int *ls)
 {
 	const uint8_t *q = b->qs + 8 * g;
 	const uint32_t aux = rd32(q + 4);
@@ -363,28 +372,27 @@ INLINE __m256i grid_iq2_xxs(const struct blk_iq2_xxs *b, int g, uint32_t *signs,
 				 (long long)G_IQ2XXS[q[0]]);
 }
 
-INLINE __m256i grid_iq2_xs(const struct blk_iq2_xs *b, int g, uint32_t *signs)
+INLINE __m256i grid_iq2_xs(const struct blk_iq2_xs *b, int g, __m256i *signs)
 {
 	const uint8_t *q = b->qs + 8 * g;
 	const uint16_t a0 = rd16(q), a1 = rd16(q + 2), a2 = rd16(q + 4), a3 = rd16(q + 6);
-	*signs = (uint32_t)KSIGN[a0 >> 9] | (uint32_t)KSIGN[a1 >> 9] << 8 | (uint32_t)KSIGN[a2 >> 9] << 16 |
-		 (uint32_t)KSIGN[a3 >> 9] << 24;
+	*signs = ksigns(a0 >> 9, a1 >> 9, a2 >> 9, a3 >> 9);
 	return _mm256_set_epi64x((long long)G_IQ2XS[a3 & 511], (long long)G_IQ2XS[a2 & 511],
 				 (long long)G_IQ2XS[a1 & 511], (long long)G_IQ2XS[a0 & 511]);
 }
 
-INLINE __m256i grid_iq2_s(const struct blk_iq2_s *b, int g, uint32_t *signs)
+INLINE __m256i grid_iq2_s(const struct blk_iq2_s *b, int g, __m256i *signs)
 {
 	const uint8_t *q = b->qs + 4 * g;
 	const unsigned h = b->qh[g];
-	*signs = rd32(b->qs + 32 + 4 * g);
+	*signs = bit_signs(rd32(b->qs + 32 + 4 * g));
 	return _mm256_set_epi64x((long long)G_IQ2S[q[3] | ((h << 2) & 0x300)],
 				 (long long)G_IQ2S[q[2] | ((h << 4) & 0x300)],
 				 (long long)G_IQ2S[q[1] | ((h << 6) & 0x300)],
 				 (long long)G_IQ2S[q[0] | ((h << 8) & 0x300)]);
 }
 
-INLINE __m256i grid_iq3_xxs(const struct blk_iq3_xxs *b, int g, uint32_t *signs, int *ls)
+INLINE __m256i grid_iq3_xxs(const struct blk_iq3_xxs *b, int g, __m256i *signs, int *ls)
 {
 	const uint8_t *q = b->qs + 8 * g;
 	const uint32_t aux = rd32(b->qs + 64 + 4 * g);
@@ -394,11 +402,11 @@ INLINE __m256i grid_iq3_xxs(const struct blk_iq3_xxs *b, int g, uint32_t *signs,
 				(int)G_IQ3XXS[q[3]], (int)G_IQ3XXS[q[2]], (int)G_IQ3XXS[q[1]], (int)G_IQ3XXS[q[0]]);
 }
 
-INLINE __m256i grid_iq3_s(const struct blk_iq3_s *b, int g, uint32_t *signs, int *ls)
+INLINE __m256i grid_iq3_s(const struct blk_iq3_s *b, int g, __m256i *signs, int *ls)
 {
 	const uint8_t *q = b->qs + 8 * g;
 	const unsigned h = b->qh[g];
-	*signs = rd32(b->signs + 4 * g);
+	*signs = bit_signs(rd32(b->signs + 4 * g));
 	*ls = (b->scales[g / 2] >> (4 * (g % 2))) & 0xf;
 	return _mm256_set_epi32((int)G_IQ3S[q[7] | ((h << 1) & 0x100)], (int)G_IQ3S[q[6] | ((h << 2) & 0x100)],
 				(int)G_IQ3S[q[5] | ((h << 3) & 0x100)], (int)G_IQ3S[q[4] | ((h << 4) & 0x100)],
@@ -559,11 +567,11 @@ INLINE void store32_mul2(__m256i w, float d0, float d1, float *y)
 	_mm256_storeu_ps(y + 24, _mm256_mul_ps(v1, f8(_mm_srli_si128(hi, 8))));
 }
 
-/* 32 grid magnitudes g times db0 (0-15) / db1 (16-31), negated where bit j
- * of signs is set. */
-INLINE void store32_signed2(__m256i g, uint32_t signs, float db0, float db1, float *y)
+/* 32 grid magnitudes g times db0 (0-15) / db1 (16-31), negated where the
+ * sign byte is -1. */
+INLINE void store32_signed2(__m256i g, __m256i signs, float db0, float db1, float *y)
 {
-	const __m256i m = bits_to_mask(signs);
+	const __m256i m = _mm256_cmpgt_epi8(_mm256_setzero_si256(), signs);
 	const __m128i g0 = _mm256_castsi256_si128(g), g1 = _mm256_extracti128_si256(g, 1);
 	const __m128i m0 = _mm256_castsi256_si128(m), m1 = _mm256_extracti128_si256(m, 1);
 	_mm256_storeu_ps(y, mul_neg8(g0, m0, db0));
@@ -684,7 +692,7 @@ void qnt__avx2_deq_iq2_xxs(const void *src, float *y, int64_t n)
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const float d = qnt__fp16_to_fp32(b[i].d);
 		for (int g = 0; g < 8; g++, y += 32) {
-			uint32_t s;
+			__m256i s;
 			int ls;
 			const __m256i grid = grid_iq2_xxs(&b[i], g, &s, &ls);
 			const float db = d * (0.5f + (float)ls) * 0.25f;
@@ -700,7 +708,7 @@ void qnt__avx2_deq_iq2_xs(const void *src, float *y, int64_t n)
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const float d = qnt__fp16_to_fp32(b[i].d);
 		for (int g = 0; g < 8; g++, y += 32) {
-			uint32_t s;
+			__m256i s;
 			const __m256i grid = grid_iq2_xs(&b[i], g, &s);
 			const float db0 = d * (0.5f + (float)(b[i].scales[g] & 0xf)) * 0.25f;
 			const float db1 = d * (0.5f + (float)(b[i].scales[g] >> 4)) * 0.25f;
@@ -716,7 +724,7 @@ void qnt__avx2_deq_iq2_s(const void *src, float *y, int64_t n)
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const float d = qnt__fp16_to_fp32(b[i].d);
 		for (int g = 0; g < 8; g++, y += 32) {
-			uint32_t s;
+			__m256i s;
 			const __m256i grid = grid_iq2_s(&b[i], g, &s);
 			const float db0 = d * (0.5f + (float)(b[i].scales[g] & 0xf)) * 0.25f;
 			const float db1 = d * (0.5f + (float)(b[i].scales[g] >> 4)) * 0.25f;
@@ -732,7 +740,7 @@ void qnt__avx2_deq_iq3_xxs(const void *src, float *y, int64_t n)
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const float d = qnt__fp16_to_fp32(b[i].d);
 		for (int g = 0; g < 8; g++, y += 32) {
-			uint32_t s;
+			__m256i s;
 			int ls;
 			const __m256i grid = grid_iq3_xxs(&b[i], g, &s, &ls);
 			const float db = d * (0.5f + (float)ls) * 0.5f;
@@ -748,7 +756,7 @@ void qnt__avx2_deq_iq3_s(const void *src, float *y, int64_t n)
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const float d = qnt__fp16_to_fp32(b[i].d);
 		for (int g = 0; g < 8; g++, y += 32) {
-			uint32_t s;
+			__m256i s;
 			int ls;
 			const __m256i grid = grid_iq3_s(&b[i], g, &s, &ls);
 			const float db = d * (float)(1 + 2 * ls);
@@ -827,61 +835,56 @@ INLINE float k_scale(const uint8_t *b, int kind)
 	}
 }
 
-/* Group g's 32 weights as signed bytes; *sc its 16-bit scales (one per 16
+/* Group g's 32 weights as magnitudes (unsigned bytes) and signs (bytes of
+ * the sign: negative, zero or positive); *sc their 16-bit scales (one per 16
  * elements: low lane, high lane). */
-INLINE __m256i k_decode(const uint8_t *b, int kind, int g, __m256i *sc)
+INLINE __m256i k_decode(const uint8_t *b, int kind, int g, __m256i *sv, __m256i *sc)
 {
-	uint32_t s;
 	int ls;
-	__m256i grid;
+	__m256i w;
 	switch (kind) {
 	case K_IQ2XXS:
-		grid = grid_iq2_xxs((const struct blk_iq2_xxs *)b, g, &s, &ls);
+		w = grid_iq2_xxs((const struct blk_iq2_xxs *)b, g, sv, &ls);
 		*sc = _mm256_set1_epi16((short)(2 * ls + 1));
-		return apply_signs(grid, s);
+		return w;
 	case K_IQ2XS: {
 		const uint8_t l = ((const struct blk_iq2_xs *)b)->scales[g];
-		grid = grid_iq2_xs((const struct blk_iq2_xs *)b, g, &s);
 		*sc = scale2(2 * (l & 0xf) + 1, 2 * (l >> 4) + 1);
-		return apply_signs(grid, s);
+		return grid_iq2_xs((const struct blk_iq2_xs *)b, g, sv);
 	}
 	case K_IQ2S: {
 		const uint8_t l = ((const struct blk_iq2_s *)b)->scales[g];
-		grid = grid_iq2_s((const struct blk_iq2_s *)b, g, &s);
 		*sc = scale2(2 * (l & 0xf) + 1, 2 * (l >> 4) + 1);
-		return apply_signs(grid, s);
+		return grid_iq2_s((const struct blk_iq2_s *)b, g, sv);
 	}
 	case K_IQ3XXS:
-		grid = grid_iq3_xxs((const struct blk_iq3_xxs *)b, g, &s, &ls);
-		*sc = _mm256_set1_epi16((short)(2 * ls + 1));
-		return apply_signs(grid, s);
-	case K_IQ3S:
-		grid = grid_iq3_s((const struct blk_iq3_s *)b, g, &s, &ls);
-		*sc = _mm256_set1_epi16((short)(2 * ls + 1));
-		return apply_signs(grid, s);
-	case K_IQ1S: {
-		const __m256i w = w_iq1_s((const struct blk_iq1_s *)b, g, &ls);
+		w = grid_iq3_xxs((const struct blk_iq3_xxs *)b, g, sv, &ls);
 		*sc = _mm256_set1_epi16((short)(2 * ls + 1));
 		return w;
-	}
+	case K_IQ3S:
+		w = grid_iq3_s((const struct blk_iq3_s *)b, g, sv, &ls);
+		*sc = _mm256_set1_epi16((short)(2 * ls + 1));
+		return w;
+	case K_IQ1S:
+		w = w_iq1_s((const struct blk_iq1_s *)b, g, &ls);
+		*sc = _mm256_set1_epi16((short)(2 * ls + 1));
+		break;
 	case K_IQ1M: {
 		const unsigned sw = rd16(((const struct blk_iq1_m *)b)->scales + 2 * (g / 2)) >> (6 * (g % 2));
 		*sc = scale2(2 * (int)(sw & 7) + 1, 2 * (int)((sw >> 3) & 7) + 1);
-		return w_iq1_m((const struct blk_iq1_m *)b, g);
+		w = w_iq1_m((const struct blk_iq1_m *)b, g);
+		break;
 	}
-	case K_IQ4XS: {
+	default: { /* iq4_xs */
 		const struct blk_iq4_xs *x = (const struct blk_iq4_xs *)b;
 		ls = ((x->scales_l[g / 2] >> (4 * (g % 2))) & 0xf) | (((x->scales_h >> (2 * g)) & 3) << 4);
 		*sc = _mm256_set1_epi16((short)(ls - 32));
-		return lut16(KV_IQ4, nib32(x->qs + 16 * g));
+		w = lut16(KV_IQ4, nib32(x->qs + 16 * g));
+		break;
 	}
-	case K_TQ1:
-		*sc = _mm256_set1_epi16(1);
-		return _mm256_sub_epi8(codes_tq1((const struct blk_tq1_0 *)b, g), _mm256_set1_epi8(1));
-	default:
-		*sc = _mm256_set1_epi16(1);
-		return _mm256_sub_epi8(codes_tq2((const struct blk_tq2_0 *)b, g), _mm256_set1_epi8(1));
 	}
+	*sv = w;
+	return _mm256_sign_epi8(w, w);
 }
 
 INLINE void k_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
@@ -893,7 +896,7 @@ INLINE void k_body(const void *wv, const struct xcol *x, int nc, int64_t n, floa
 		xk[c] = (const struct blk_q8_K *)x[c].blk;
 		acc[c] = _mm256_setzero_ps();
 	}
-	if (kind <= K_IQ1M)
+	if (kind != K_IQ4XS)
 		tables();
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const uint8_t *b = (const uint8_t *)wv + (size_t)i * wb;
@@ -902,11 +905,10 @@ INLINE void k_body(const void *wv, const struct xcol *x, int nc, int64_t n, floa
 		UNROLL for (int c = 0; c < nc; c++)
 			isum[c] = _mm256_setzero_si256();
 		for (int g = 0; g < 8; g++) {
-			__m256i sc;
-			const __m256i w = k_decode(b, kind, g, &sc);
-			const __m256i aw = _mm256_sign_epi8(w, w);
+			__m256i sv, sc;
+			const __m256i u = k_decode(b, kind, g, &sv, &sc);
 			UNROLL for (int c = 0; c < nc; c++) {
-				const __m256i p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(load256(xk[c][i].qs + 32 * g), w));
+				const __m256i p = _mm256_maddubs_epi16(u, _mm256_sign_epi8(load256(xk[c][i].qs + 32 * g), sv));
 				isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, sc));
 			}
 		}
@@ -917,69 +919,115 @@ INLINE void k_body(const void *wv, const struct xcol *x, int nc, int64_t n, floa
 		out[c] = hsum_ps(acc[c]);
 }
 
-/* Against q8_0 (blocks of 32; the driver gives each column's block scales
- * as floats in x[c].d): per 32 weights w and one or two float scales. */
-enum { Q_IQ4NL, Q_MXFP4, Q_NVFP4, Q_Q1_0, Q_Q2_0 };
-
-INLINE void q8_0_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
+/* tq1_0, tq2_0: the codes c (0..2 or 0..3) times x with VPMADDUBSW, summed
+ * in 16-bit lanes over the super-block (|sum| <= 8 * 2 * 3 * 127), less
+ * the sum of x (q8_K's sums of 16): sum (c - 1) x. */
+INLINE void tq_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
 {
-	static const size_t bytes[] = { sizeof(struct blk_iq4_nl), sizeof(struct blk_mxfp4), sizeof(struct blk_nvfp4),
-					sizeof(struct blk_q1_0), sizeof(struct blk_q2_0) };
-	static const int per[] = { 1, 1, 2, 4, 2 }; /* q8_0 blocks per weight block */
-	const size_t wb = bytes[kind];
-	const int pk = per[kind];
-	const __m256i ones = _mm256_set1_epi16(1);
+	const size_t wb = k_bytes(kind);
+	const struct blk_q8_K *xk[NC];
 	__m256 acc[NC];
-	UNROLL for (int c = 0; c < nc; c++)
+	UNROLL for (int c = 0; c < nc; c++) {
+		xk[c] = (const struct blk_q8_K *)x[c].blk;
 		acc[c] = _mm256_setzero_ps();
-	if (kind == Q_NVFP4)
-		tables();
-	for (int64_t i = 0; i < n / 32 / pk; i++) {
+	}
+	const __m256i ones = _mm256_set1_epi16(1);
+	for (int64_t i = 0; i < n / QK_K; i++) {
 		const uint8_t *b = (const uint8_t *)wv + (size_t)i * wb;
-		float dw = 0.0f;
-		if (kind == Q_IQ4NL || kind == Q_Q1_0 || kind == Q_Q2_0)
-			dw = h2f(rd16(b));
-		else if (kind == Q_MXFP4)
-			dw = e8m0_half(b[0]);
-		for (int k = 0; k < pk; k++) {
-			const int64_t j = i * pk + k; /* the q8_0 block */
-			__m256i w;
-			__m256 dv;
-			switch (kind) {
-			case Q_IQ4NL:
-				w = lut16(KV_IQ4, nib32(b + 2));
-				break;
-			case Q_MXFP4:
-				w = lut16(KV_FP4, nib32(b + 1));
-				break;
-			case Q_NVFP4:
-				w = lut16(KV_FP4, codes_nvfp4((const struct blk_nvfp4 *)b, k));
-				break;
-			case Q_Q1_0:
-				w = _mm256_or_si256(_mm256_xor_si256(bits_to_mask(rd32(b + 2 + 4 * k)),
-								     _mm256_set1_epi8(-1)),
-						    _mm256_set1_epi8(1));
-				break;
-			default:
-				w = _mm256_sub_epi8(codes_q2_0((const struct blk_q2_0 *)b, k), _mm256_set1_epi8(1));
-				break;
-			}
-			if (kind == Q_NVFP4)
-				dv = _mm256_setr_m128(_mm_set1_ps(UE4M3_HALF[b[2 * k]]), _mm_set1_ps(UE4M3_HALF[b[2 * k + 1]]));
-			else
-				dv = _mm256_set1_ps(dw);
-			const __m256i aw = _mm256_sign_epi8(w, w);
-			UNROLL for (int c = 0; c < nc; c++) {
-				const __m256i xq = load256(x[c].blk + (size_t)j * sizeof(struct blk_q8_0) +
-							   offsetof(struct blk_q8_0, qs));
-				const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xq, w)), ones);
-				acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(dv, _mm256_set1_ps(x[c].d[j])), _mm256_cvtepi32_ps(p),
-							 acc[c]);
-			}
+		const float d = k_scale(b, kind);
+		__m256i s16[NC];
+		UNROLL for (int c = 0; c < nc; c++)
+			s16[c] = _mm256_setzero_si256();
+		for (int g = 0; g < 8; g++) {
+			const __m256i u = kind == K_TQ1 ? codes_tq1((const struct blk_tq1_0 *)b, g)
+							: codes_tq2((const struct blk_tq2_0 *)b, g);
+			UNROLL for (int c = 0; c < nc; c++)
+				s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(u, load256(xk[c][i].qs + 32 * g)));
+		}
+		UNROLL for (int c = 0; c < nc; c++) {
+			const __m256i bs = load256(xk[c][i].bsums);
+			const __m256i isum = _mm256_madd_epi16(_mm256_sub_epi16(s16[c], bs), ones);
+			acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * xk[c][i].d), _mm256_cvtepi32_ps(isum), acc[c]);
 		}
 	}
 	UNROLL for (int c = 0; c < nc; c++)
 		out[c] = hsum_ps(acc[c]);
+}
+
+/* Against q8_0 (blocks of 32; the driver gives each column's block scales
+ * as floats in x[c].d): per 32 weights w and one or two float scales. */
+enum { Q_IQ4NL, Q_MXFP4, Q_NVFP4, Q_Q1_0, Q_Q2_0 };
+
+/* The signed weights of q8_0 block j of a row, and their float scales
+ * (both halves of 16 the same but for nvfp4). */
+INLINE __m256i q_decode(const uint8_t *wv, int kind, int64_t j, __m256 *dv)
+{
+	switch (kind) {
+	case Q_IQ4NL: {
+		const struct blk_iq4_nl *b = (const struct blk_iq4_nl *)wv + j;
+		*dv = _mm256_set1_ps(h2f(b->d));
+		return lut16(KV_IQ4, nib32(b->qs));
+	}
+	case Q_MXFP4: {
+		const struct blk_mxfp4 *b = (const struct blk_mxfp4 *)wv + j;
+		*dv = _mm256_set1_ps(e8m0_half(b->e));
+		return lut16(KV_FP4, nib32(b->qs));
+	}
+	case Q_NVFP4: {
+		const struct blk_nvfp4 *b = (const struct blk_nvfp4 *)wv + j / 2;
+		const int h = (int)(j % 2);
+		*dv = _mm256_setr_m128(_mm_set1_ps(UE4M3_HALF[b->d[2 * h]]), _mm_set1_ps(UE4M3_HALF[b->d[2 * h + 1]]));
+		return lut16(KV_FP4, codes_nvfp4(b, h));
+	}
+	case Q_Q1_0: {
+		const struct blk_q1_0 *b = (const struct blk_q1_0 *)wv + j / 4;
+		*dv = _mm256_set1_ps(h2f(b->d));
+		/* +1 where the bit is set, -1 elsewhere */
+		return _mm256_or_si256(_mm256_xor_si256(bits_to_mask(rd32(b->qs + 4 * (j % 4))), _mm256_set1_epi8(-1)),
+				       _mm256_set1_epi8(1));
+	}
+	default: {
+		const struct blk_q2_0 *b = (const struct blk_q2_0 *)wv + j / 2;
+		*dv = _mm256_set1_ps(h2f(b->d));
+		return _mm256_sub_epi8(codes_q2_0(b, (int)(j % 2)), _mm256_set1_epi8(1));
+	}
+	}
+}
+
+#define Q_STEP(J, ACC)                                                                                            \
+	{                                                                                                         \
+		__m256 dv;                                                                                        \
+		const __m256i w = q_decode((const uint8_t *)wv, kind, J, &dv);                                    \
+		const __m256i aw = _mm256_sign_epi8(w, w);                                                        \
+		UNROLL for (int c = 0; c < nc; c++) {                                                             \
+			const __m256i xq = load256(x[c].blk + (size_t)(J) * sizeof(struct blk_q8_0) +             \
+						   offsetof(struct blk_q8_0, qs));                                \
+			const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xq, w)), ones); \
+			ACC[c] = _mm256_fmadd_ps(_mm256_mul_ps(dv, _mm256_set1_ps(x[c].d[J])), _mm256_cvtepi32_ps(p), \
+						 ACC[c]);                                                         \
+		}                                                                                                 \
+	}
+
+/* Two sets of accumulators alternate between blocks to hide the FMA
+ * latency. */
+INLINE void q8_0_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
+{
+	const __m256i ones = _mm256_set1_epi16(1);
+	__m256 acc0[NC], acc1[NC];
+	UNROLL for (int c = 0; c < nc; c++)
+		acc0[c] = acc1[c] = _mm256_setzero_ps();
+	if (kind == Q_NVFP4)
+		tables();
+	const int64_t nb = n / 32;
+	int64_t j = 0;
+	for (; j + 1 < nb; j += 2) {
+		Q_STEP(j, acc0)
+		Q_STEP(j + 1, acc1)
+	}
+	if (j < nb)
+		Q_STEP(j, acc0)
+	UNROLL for (int c = 0; c < nc; c++)
+		out[c] = hsum_ps(_mm256_add_ps(acc0[c], acc1[c]));
 }
 
 /* One exported row kernel per format, specialised for 1..NC columns. */
@@ -1010,8 +1058,8 @@ ROW_FN(iq3_s, k_body, K_IQ3S)
 ROW_FN(iq1_s, k_body, K_IQ1S)
 ROW_FN(iq1_m, k_body, K_IQ1M)
 ROW_FN(iq4_xs, k_body, K_IQ4XS)
-ROW_FN(tq1_0, k_body, K_TQ1)
-ROW_FN(tq2_0, k_body, K_TQ2)
+ROW_FN(tq1_0, tq_body, K_TQ1)
+ROW_FN(tq2_0, tq_body, K_TQ2)
 ROW_FN(iq4_nl, q8_0_body, Q_IQ4NL)
 ROW_FN(mxfp4, q8_0_body, Q_MXFP4)
 ROW_FN(nvfp4, q8_0_body, Q_NVFP4)
