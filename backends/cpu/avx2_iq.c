@@ -17,8 +17,10 @@
  *               gathered from byte tables for the lattice formats, with
  *               their sign masks applied by VPSIGNB), multiplied with the
  *               activation codes by VPMADDUBSW(|w|, sign(x, w)) and summed
- *               in 32-bit lanes weighted by the integer sub-block scales;
- *               the float scales are applied per block (q8_0) or
+ *               in 32-bit lanes weighted by the integer sub-block scales
+ *               (tq1_0/tq2_0: the unsigned codes times x, summed in 16-bit
+ *               lanes, less q8_K's sums of x); the float scales are applied
+ *               per block (q8_0, two accumulators alternating) or
  *               super-block (q8_K) with FMA. Within the reference's
  *               tolerance, not bit-equal.
  *
@@ -214,13 +216,6 @@ INLINE __m256i bits_to_mask(uint32_t m)
 	return _mm256_cmpeq_epi8(_mm256_and_si256(v, sel), sel);
 }
 
-/* Signed bytes w times signed bytes x, summed in pairs (16-bit lanes);
- * |w| <= 127 so no pair saturates. */
-INLINE __m256i dot16(__m256i w, __m256i x)
-{
-	return _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-}
-
 /* Two 16-bit scales: a in the low lane, b in the high lane. */
 INLINE __m256i scale2(int a, int b)
 {
@@ -233,36 +228,12 @@ INLINE __m256 f8(__m128i v)
 	return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
 }
 
-/* 32 signed bytes (in element order) times the float d into y. */
-INLINE void store32_mul(__m256i w, float d, float *y)
-{
-	const __m256 vd = _mm256_set1_ps(d);
-	const __m128i lo = _mm256_castsi256_si128(w), hi = _mm256_extracti128_si256(w, 1);
-	_mm256_storeu_ps(y, _mm256_mul_ps(f8(lo), vd));
-	_mm256_storeu_ps(y + 8, _mm256_mul_ps(f8(_mm_srli_si128(lo, 8)), vd));
-	_mm256_storeu_ps(y + 16, _mm256_mul_ps(f8(hi), vd));
-	_mm256_storeu_ps(y + 24, _mm256_mul_ps(f8(_mm_srli_si128(hi, 8)), vd));
-}
-
 /* 8 unsigned bytes times d, negated where the mask byte is -1. */
 INLINE __m256 mul_neg8(__m128i u, __m128i neg, float d)
 {
 	const __m256 v = _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(u)));
 	const __m256i m = _mm256_slli_epi32(_mm256_cvtepi8_epi32(neg), 31);
 	return _mm256_xor_ps(v, _mm256_castsi256_ps(m));
-}
-
-/* 32 unsigned bytes g times db into y, negated where bit j of signs is set
- * (the reference: v = db * level; y = sign ? -v : v). */
-INLINE void store32_signed(__m256i g, uint32_t signs, float db, float *y)
-{
-	const __m256i m = bits_to_mask(signs);
-	const __m128i g0 = _mm256_castsi256_si128(g), g1 = _mm256_extracti128_si256(g, 1);
-	const __m128i m0 = _mm256_castsi256_si128(m), m1 = _mm256_extracti128_si256(m, 1);
-	_mm256_storeu_ps(y, mul_neg8(g0, m0, db));
-	_mm256_storeu_ps(y + 8, mul_neg8(_mm_srli_si128(g0, 8), _mm_srli_si128(m0, 8), db));
-	_mm256_storeu_ps(y + 16, mul_neg8(g1, m1, db));
-	_mm256_storeu_ps(y + 24, mul_neg8(_mm_srli_si128(g1, 8), _mm_srli_si128(m1, 8), db));
 }
 
 /* ------------------------------------------------------------------ */
@@ -449,13 +420,19 @@ INLINE uint16_t iq1m_d(const uint8_t *s)
 			  (rd16(s + 6) & 0xf000));
 }
 
-/* Bytes times per-byte constants mod 256 (p: the multipliers). */
-INLINE __m256i mul_bytes(__m256i v, __m256i p)
+/* Bytes times 3 mod 256 (as ggml's uint8_t product wraps), k times. */
+INLINE __m256i times3(__m256i v, int k)
 {
-	const __m256i lo8 = _mm256_set1_epi16(0x00ff);
-	const __m256i lo = _mm256_and_si256(_mm256_mullo_epi16(v, _mm256_and_si256(p, lo8)), lo8);
-	const __m256i hi = _mm256_mullo_epi16(_mm256_andnot_si256(lo8, v), _mm256_srli_epi16(p, 8));
-	return _mm256_or_si256(lo, _mm256_andnot_si256(lo8, hi));
+	for (int i = 0; i < k; i++)
+		v = _mm256_add_epi8(_mm256_add_epi8(v, v), v);
+	return v;
+}
+
+INLINE __m128i times3_128(__m128i v, int k)
+{
+	for (int i = 0; i < k; i++)
+		v = _mm_add_epi8(_mm_add_epi8(v, v), v);
+	return v;
 }
 
 /* tq1_0 trits of bytes already multiplied by their power of 3: (v * 3) >> 8,
@@ -468,37 +445,30 @@ INLINE __m256i trits(__m256i v)
 	return _mm256_or_si256(lo, _mm256_slli_epi16(hi, 8));
 }
 
-/* tq1_0 codes (0..2) of group g (elements 32g..32g+31). */
+/* tq1_0 codes (0..2) of group g (elements 32g..32g+31): groups 0-4 the
+ * 32 bytes of qs times 1, 3, 9, 27, 81; group 5 the next 16 times 1 | 3,
+ * group 6 times 9 | 27; group 7 those times 81 | the 4 bytes of qh times
+ * 1, 3, 9, 27 (4 elements each). Multiplying by 3 is two byte additions. */
 INLINE __m256i codes_tq1(const struct blk_tq1_0 *b, int g)
 {
-	static const uint8_t P[8][32] __attribute__((aligned(32))) = {
-#define R16(a) a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a
-		{ R16(1), R16(1) },
-		{ R16(3), R16(3) },
-		{ R16(9), R16(9) },
-		{ R16(27), R16(27) },
-		{ R16(81), R16(81) },
-		{ R16(1), R16(3) },
-		{ R16(9), R16(27) },
-		{ R16(81), 1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27 },
-#undef R16
-	};
-	__m256i v;
 	if (g < 5)
-		v = load256(b->qs);
-	else if (g < 7)
-		v = _mm256_broadcastsi128_si256(load128(b->qs + 32));
-	else
-		v = _mm256_inserti128_si256(_mm256_castsi128_si256(load128(b->qs + 32)),
-					    _mm_set1_epi32((int)rd32(b->qh)), 1);
-	return trits(mul_bytes(v, _mm256_load_si256((const __m256i *)P[g])));
+		return trits(times3(load256(b->qs), g));
+	const __m128i q = load128(b->qs + 32);
+	if (g < 7) {
+		const __m128i lo = times3_128(q, 2 * (g - 5));
+		return trits(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), times3_128(lo, 1), 1));
+	}
+	const __m128i h = _mm_set1_epi32((int)rd32(b->qh));
+	const __m128i h3 = times3_128(h, 1), h9 = times3_128(h3, 1), h27 = times3_128(h9, 1);
+	const __m128i hi = _mm_blend_epi32(_mm_blend_epi32(h, h3, 0x2), _mm_blend_epi32(h9, h27, 0x8), 0xc);
+	return trits(_mm256_inserti128_si256(_mm256_castsi128_si256(times3_128(q, 4)), hi, 1));
 }
 
 /* tq2_0 codes (0..3) of group g. */
 INLINE __m256i codes_tq2(const struct blk_tq2_0 *b, int g)
 {
 	const __m256i v = load256(b->qs + 32 * (g / 4));
-	return _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(2 * (g % 4))), _mm256_set1_epi8(3));
+	return _mm256_and_si256(_mm256_srli_epi16(v, 2 * (g % 4)), _mm256_set1_epi8(3));
 }
 
 /* nvfp4: the 32 codes of sub-blocks 2h and 2h + 1 in element order (each
@@ -904,7 +874,7 @@ INLINE void k_body(const void *wv, const struct xcol *x, int nc, int64_t n, floa
 		__m256i isum[NC];
 		UNROLL for (int c = 0; c < nc; c++)
 			isum[c] = _mm256_setzero_si256();
-		for (int g = 0; g < 8; g++) {
+		UNROLL for (int g = 0; g < 8; g++) {
 			__m256i sv, sc;
 			const __m256i u = k_decode(b, kind, g, &sv, &sc);
 			UNROLL for (int c = 0; c < nc; c++) {
@@ -938,7 +908,7 @@ INLINE void tq_body(const void *wv, const struct xcol *x, int nc, int64_t n, flo
 		__m256i s16[NC];
 		UNROLL for (int c = 0; c < nc; c++)
 			s16[c] = _mm256_setzero_si256();
-		for (int g = 0; g < 8; g++) {
+		UNROLL for (int g = 0; g < 8; g++) {
 			const __m256i u = kind == K_TQ1 ? codes_tq1((const struct blk_tq1_0 *)b, g)
 							: codes_tq2((const struct blk_tq2_0 *)b, g);
 			UNROLL for (int c = 0; c < nc; c++)
