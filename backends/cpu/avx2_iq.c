@@ -408,8 +408,13 @@ INLINE __m256i w_iq1_m(const struct blk_iq1_m *b, int g)
 					       (long long)G_IQ1S[q[2] | ((h1 << 8) & 0x700)],
 					       (long long)G_IQ1S[q[1] | ((h0 << 4) & 0x700)],
 					       (long long)G_IQ1S[q[0] | ((h0 << 8) & 0x700)]);
-	const __m256i delta = _mm256_set_epi64x(h1 & 0x80 ? -1 : 0, h1 & 0x08 ? -1 : 0, h0 & 0x80 ? -1 : 0,
-						h0 & 0x08 ? -1 : 0);
+	/* the delta signs: bit 3 of qh[2g] for elements 0-7, bit 7 for 8-15,
+	 * the same bits of qh[2g + 1] for 16-31 */
+	const __m256i hb = _mm256_shuffle_epi8(_mm256_set1_epi16((short)rd16(b->qh + 2 * g)),
+					       _mm256_set_epi64x(0x0101010101010101ll, 0x0101010101010101ll, 0, 0));
+	const __m256i bit = _mm256_set_epi64x((long long)0x8080808080808080ull, 0x0808080808080808ll,
+					      (long long)0x8080808080808080ull, 0x0808080808080808ll);
+	const __m256i delta = _mm256_cmpeq_epi8(_mm256_and_si256(hb, bit), bit);
 	return _mm256_add_epi8(grid, _mm256_or_si256(delta, _mm256_set1_epi8(1)));
 }
 
@@ -953,7 +958,10 @@ INLINE __m256i q_decode(const uint8_t *wv, int kind, int64_t j, __m256 *dv)
 		const struct blk_q1_0 *b = (const struct blk_q1_0 *)wv + j / 4;
 		*dv = _mm256_set1_ps(h2f(b->d));
 		/* +1 where the bit is set, -1 elsewhere */
-		return _mm256_or_si256(_mm256_xor_si256(bits_to_mask(rd32(b->qs + 4 * (j % 4))), _mm256_set1_epi8(-1)),
+		const __m256i idx = _mm256_set_epi64x(0x0303030303030303ll, 0x0202020202020202ll, 0x0101010101010101ll, 0);
+		const __m256i sel = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+		const __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)rd32(b->qs + 4 * (j % 4))), idx);
+		return _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, sel), _mm256_setzero_si256()),
 				       _mm256_set1_epi8(1));
 	}
 	default: {
