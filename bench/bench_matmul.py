@@ -32,7 +32,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "interop"))
 
-DEFAULT_FORMATS = "q4_0,q4_1,q5_0,q5_1,q8_0,q2_K,q3_K,q4_K,q5_K,q6_K,f16,bf16"
+DEFAULT_FORMATS = ("q4_0,q4_1,q5_0,q5_1,q8_0,q2_K,q3_K,q4_K,q5_K,q6_K,f16,bf16,"
+                   "iq4_nl,iq4_xs,mxfp4,nvfp4,tq2_0,tq1_0,iq2_xxs,iq3_xxs,iq2_xs,iq2_s,iq3_s,iq1_s,iq1_m,q1_0,q2_0")
 
 
 class CtxOpts(ctypes.Structure):

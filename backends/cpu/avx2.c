@@ -27,6 +27,9 @@
  *               register tiles over slices of n_in that keep the
  *               activations in L1.
  *
+ * The i-quants, tq1_0/tq2_0, mxfp4/nvfp4 and q1_0/q2_0 (dequantize and
+ * matmul): backends/cpu/avx2_iq.c, entries in the table below.
+ *
  * Every other format and operation is left to the reference (supports()
  * says 0). Like the "cpu" backend it reaches libqnt only through the host
  * table.
@@ -727,16 +730,7 @@ static int quant_q8_K_block(const float *x, struct blk_q8_K *b)
 #define NC 4        /* columns sharing a decoded weight block */
 #define ROW_TILE 16 /* rows whose weights stay in cache across column groups */
 
-/* One column of quantized activations: its blocks, and for the legacy
- * formats each block's scale d and sum s as floats (prepared once per call
- * of the kernel: q8_0: s = d * sum of the codes; q8_1: its stored s). */
-struct xcol {
-	const uint8_t *blk;
-	const float *d, *s;
-};
-
-/* One weight row against nc (<= NC) columns: out[c]. */
-typedef void (*row_fn)(const void *w, const struct xcol *x, int nc, int64_t n, float *out);
+/* struct xcol (one column of activations) and row_fn: cpu_avx2.h. */
 
 #if defined(__GNUC__) && !defined(__clang__)
 #define UNROLL _Pragma("GCC unroll 8")
@@ -1302,6 +1296,22 @@ static const struct fmt fmts[] = {
 	{ QNT_TYPE_Q5_K, deq_q5_K, mm_q5_K, NULL, QNT_TYPE_Q8_K, 0 },
 	{ QNT_TYPE_Q6_K, deq_q6_K, mm_q6_K, NULL, QNT_TYPE_Q8_K, 0 },
 	{ QNT_TYPE_Q8_K, deq_q8_K, NULL, NULL, QNT_TYPE_INVALID, 1 },
+	/* avx2_iq.c */
+	{ QNT_TYPE_IQ4_NL, qnt__avx2_deq_iq4_nl, qnt__avx2_mm_iq4_nl, NULL, QNT_TYPE_Q8_0, 0 },
+	{ QNT_TYPE_IQ4_XS, qnt__avx2_deq_iq4_xs, qnt__avx2_mm_iq4_xs, NULL, QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_MXFP4, qnt__avx2_deq_mxfp4, qnt__avx2_mm_mxfp4, NULL, QNT_TYPE_Q8_0, 0 },
+	{ QNT_TYPE_NVFP4, qnt__avx2_deq_nvfp4, qnt__avx2_mm_nvfp4, NULL, QNT_TYPE_Q8_0, 0 },
+	{ QNT_TYPE_TQ1_0, qnt__avx2_deq_tq1_0, qnt__avx2_mm_tq1_0, NULL, QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_TQ2_0, qnt__avx2_deq_tq2_0, qnt__avx2_mm_tq2_0, NULL, QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_IQ2_XXS, qnt__avx2_deq_iq2_xxs, qnt__avx2_mm_iq2_xxs, NULL, QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_IQ2_XS, qnt__avx2_deq_iq2_xs, qnt__avx2_mm_iq2_xs, NULL, QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_IQ2_S, qnt__avx2_deq_iq2_s, qnt__avx2_mm_iq2_s, NULL, QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_IQ3_XXS, qnt__avx2_deq_iq3_xxs, qnt__avx2_mm_iq3_xxs, NULL, QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_IQ3_S, qnt__avx2_deq_iq3_s, qnt__avx2_mm_iq3_s, NULL, QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_IQ1_S, qnt__avx2_deq_iq1_s, qnt__avx2_mm_iq1_s, NULL, QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_IQ1_M, qnt__avx2_deq_iq1_m, qnt__avx2_mm_iq1_m, NULL, QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_Q1_0, qnt__avx2_deq_q1_0, qnt__avx2_mm_q1_0, NULL, QNT_TYPE_Q8_0, 0 },
+	{ QNT_TYPE_Q2_0, qnt__avx2_deq_q2_0, qnt__avx2_mm_q2_0, NULL, QNT_TYPE_Q8_0, 0 },
 };
 
 static const struct fmt *find(qnt_type t)

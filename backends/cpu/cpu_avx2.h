@@ -14,4 +14,28 @@ int32_t qnt__cpu_avx2_score(const qnt_host_api *host, char *why, size_t why_size
 
 extern const qnt_backend_vtbl qnt__cpu_avx2_backend;
 
+/* One column of quantized activations as avx2.c's matmul driver passes it:
+ * its blocks, and for the q8_0/q8_1 companions each block's scale d and
+ * sum s as floats (q8_0: s = d * sum of the codes; q8_1: its stored s). */
+struct xcol {
+	const uint8_t *blk;
+	const float *d, *s;
+};
+
+/* One weight row of n elements against nc (1..4) columns: out[c]. */
+typedef void (*row_fn)(const void *w, const struct xcol *x, int nc, int64_t n, float *out);
+
+/* backends/cpu/avx2_iq.c: the i-quants, tq1_0/tq2_0, mxfp4/nvfp4 and
+ * q1_0/q2_0. qnt__avx2_deq_T(src, y, n): n elements (whole blocks) of T,
+ * the reference's floats. qnt__avx2_mm_T: a row_fn against T's activation
+ * companion (q8_0 for iq4_nl, mxfp4, nvfp4, q1_0, q2_0; q8_K otherwise). */
+#define QNT__AVX2_IQ_FORMATS(X)                                                                         \
+	X(iq2_xxs) X(iq2_xs) X(iq2_s) X(iq3_xxs) X(iq3_s) X(iq1_s) X(iq1_m) X(iq4_nl) X(iq4_xs) X(tq1_0) \
+	X(tq2_0) X(mxfp4) X(nvfp4) X(q1_0) X(q2_0)
+#define QNT__AVX2_IQ_DECL(T)                                                   \
+	void qnt__avx2_deq_##T(const void *src, float *y, int64_t n);           \
+	void qnt__avx2_mm_##T(const void *w, const struct xcol *x, int nc, int64_t n, float *out);
+QNT__AVX2_IQ_FORMATS(QNT__AVX2_IQ_DECL)
+#undef QNT__AVX2_IQ_DECL
+
 #endif

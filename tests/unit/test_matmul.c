@@ -11,7 +11,9 @@
  *   - the same floats for 1, 2 and 7 threads on each backend;
  *   - each SIMD variant's dequantize floats and quantize bytes equal the
  *     scalar reference's bit for bit, on random bytes and on data with edge
- *     values.
+ *     values;
+ *   - cpu-avx2's kernels at unaligned addresses, odd row counts and 1..6
+ *     columns.
  */
 #include "test_common.h"
 
@@ -58,14 +60,18 @@ struct variant {
 	const char *const *quant; /* quantize */
 };
 
-static const char *const avx2_deq[] = { "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K", "q3_K",
-					"q4_K", "q5_K", "q6_K", "q8_K", "f16",  "bf16", NULL };
+static const char *const avx2_deq[] = { "q4_0",   "q4_1",    "q5_0",   "q5_1",  "q8_0",    "q2_K",  "q3_K",
+					"q4_K",   "q5_K",    "q6_K",   "q8_K",  "iq4_nl",  "iq4_xs", "mxfp4",
+					"nvfp4",  "tq1_0",   "tq2_0",  "iq2_xxs", "iq2_xs", "iq2_s",  "iq3_xxs",
+					"iq3_s",  "iq1_s",   "iq1_m",  "q1_0",  "q2_0",  "f16",  "bf16", NULL };
+static const char *const neon_deq[] = { "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K",
+					"q3_K", "q4_K", "q5_K", "q6_K", "q8_K", NULL };
 static const char *const avx2_quant[] = { "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q8_1", "q8_K", "bf16", NULL };
 static const char *const neon_quant[] = { "q8_0", "q8_1", "q8_K", NULL };
 
 static const struct variant variants[] = {
 	{ "cpu-avx2", avx2_deq, avx2_quant },
-	{ "cpu-neon", avx2_deq, neon_quant }, /* the same dequantizers */
+	{ "cpu-neon", neon_deq, neon_quant },
 };
 
 #define MAX_BACKENDS (1 + (int)N_ELEMS(variants))
@@ -546,6 +552,93 @@ static void quantize_bitexact(const struct variant *v)
 	free(b);
 }
 
+/* cpu-avx2's kernels on awkward shapes and addresses: weights 4 bytes past
+ * a 32-byte boundary (the alignment their float and fp16 fields need; the
+ * blocks of mxfp4 and nvfp4 and the 17-byte strides of mxfp4 land anywhere)
+ * at the end of a buffer of exactly their size (ASan sees any read past it),
+ * x and y 4 bytes off a 32-byte boundary, odd row counts (a partial row
+ * tile), 1..6 columns (every remainder of the 4-column groups, and more
+ * than one group); products against the cpu backend's (which against_exact
+ * checks against the exact product), dequantized floats bit for bit. */
+#define UA_IN 512
+
+static void avx2_unaligned(void **state)
+{
+	(void)state;
+	if (!backend_usable("cpu-avx2")) { /* cmocka's skip() reads as "not ok" in TAP */
+		print_message("# cpu-avx2 does not run here\n");
+		return;
+	}
+	qnt_ctx *cpu = ctx_on("cpu", 1), *avx = ctx_on("cpu-avx2", 1);
+	const int64_t rows[] = { 1, 5, 19 };
+	float *x = test_malloc_or_fail((6 * UA_IN + 1) * sizeof(float));
+	float *ya = test_malloc_or_fail((6 * 19 + 1) * sizeof(float));
+	float *yb = test_malloc_or_fail((6 * 19 + 1) * sizeof(float));
+	float *wd = test_malloc_or_fail(19 * UA_IN * sizeof(float));
+	float *da = test_malloc_or_fail((19 * UA_IN + 1) * sizeof(float));
+	float *db = test_malloc_or_fail((19 * UA_IN + 1) * sizeof(float));
+	double *ex = test_malloc_or_fail(6 * 19 * sizeof(double));
+	int checked = 0;
+	fill_gauss(x + 1, 6 * UA_IN, 404);
+	for (int32_t k = 0; k < qnt_type_count(); k++) {
+		const qnt_type t = qnt_type_at(k);
+		const char *name = qnt_type_name(t);
+		if (!(in_list(name, simd_mm) || in_list(name, avx2_deq)) || UA_IN % qnt_type_block_size(t) != 0)
+			continue;
+		for (size_t ri = 0; ri < N_ELEMS(rows); ri++) {
+			const int64_t nr = rows[ri];
+			const size_t rs = row_bytes(t, UA_IN), wbytes = (size_t)nr * rs;
+			void *wq = make_weights(t, nr, UA_IN, 3000 + (uint64_t)t + (uint64_t)ri, wd);
+			const size_t off = 4;
+			unsigned char *base = test_malloc_or_fail(wbytes + off), *buf = base + off;
+			memcpy(buf, wq, wbytes);
+			free(wq);
+			/* dequantize from the unaligned address */
+			assert_int_equal(qnt_dequantize(cpu, t, buf, da + 1, nr, UA_IN), QNT_OK);
+			assert_int_equal(qnt_dequantize(avx, t, buf, db + 1, nr, UA_IN), QNT_OK);
+			char what[96];
+			snprintf(what, sizeof what, "dequantize %s, %lld rows at an unaligned address", name, (long long)nr);
+			assert_same_floats(da + 1, db + 1, (size_t)(nr * UA_IN), what);
+			for (int64_t nc = 1; nc <= 6; nc++) {
+				assert_int_equal(qnt_matmul(cpu, t, buf, nr, UA_IN, x + 1, nc, ya + 1), QNT_OK);
+				assert_int_equal(qnt_matmul(avx, t, buf, nr, UA_IN, x + 1, nc, yb + 1), QNT_OK);
+				/* rounding against the size of the terms (one output can
+				 * cancel to near 0): sum_j |w_ij x_j| */
+				for (int64_t c = 0; c < nc; c++)
+					for (int64_t i = 0; i < nr; i++) {
+						double sum = 0;
+						for (int64_t j = 0; j < UA_IN; j++)
+							sum += fabs((double)wd[i * UA_IN + j] * (double)x[1 + c * UA_IN + j]);
+						ex[c * nr + i] = sum;
+					}
+				double ne, d = 0;
+				norm_diff(yb + 1, ex, (size_t)(nc * nr), &ne);
+				for (int64_t i = 0; i < nc * nr; i++) {
+					const double e = (double)ya[1 + i] - (double)yb[1 + i];
+					d += e * e;
+				}
+				d = sqrt(d) / ne;
+				if (!(d <= BACKEND_TOL))
+					fail_msg("%s, %lld rows, %lld columns at unaligned addresses: %.3e from the cpu backend "
+						 "(relative to sum |w x|)",
+						 name, (long long)nr, (long long)nc, d);
+			}
+			free(base);
+			checked++;
+		}
+	}
+	assert_true(checked >= 3 * 25);
+	qnt_ctx_destroy(cpu);
+	qnt_ctx_destroy(avx);
+	free(x);
+	free(ya);
+	free(yb);
+	free(wd);
+	free(da);
+	free(db);
+	free(ex);
+}
+
 /* The backend's score follows STYLE 3.5: 1 + the feature bits it needs, or
  * 0 with a reason naming what is missing. */
 static void avx2_score(void **state)
@@ -642,6 +735,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(avx2_dequantize_bitexact),
 		cmocka_unit_test(avx2_quantize_bitexact),
 		cmocka_unit_test(avx2_dequantize_large),
+		cmocka_unit_test(avx2_unaligned),
 		cmocka_unit_test(neon_dequantize_bitexact),
 		cmocka_unit_test(neon_quantize_bitexact),
 	};

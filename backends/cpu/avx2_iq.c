@@ -1,0 +1,1045 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The "cpu-avx2" backend's kernels for the i-quants, the ternary formats and
+ * the E2M1 formats (compiled with -mavx2 -mfma -mf16c, like avx2.c, whose
+ * format table and matmul driver call them through cpu_avx2.h):
+ *
+ *   dequantize  iq4_nl iq4_xs mxfp4 nvfp4 tq1_0 tq2_0 iq2_xxs iq2_xs iq2_s
+ *               iq3_xxs iq3_s iq1_s iq1_m q1_0 q2_0: the floats of the
+ *               scalar reference (lib/core/quant_iquants.c, quant_lowbit.c)
+ *               bit for bit: the same float operations in the same order
+ *               (a negated product is the product with its sign bit
+ *               flipped, as C's unary minus is).
+ *   matmul      the same formats against their activation companions
+ *               (q8_0: iq4_nl mxfp4 nvfp4 q1_0 q2_0; q8_K: the others):
+ *               each group of 32 weights decoded to signed bytes w (table
+ *               lookups with VPSHUFB for the 16-value formats, grid points
+ *               gathered from byte tables for the lattice formats, with
+ *               their sign masks applied by VPSIGNB), multiplied with the
+ *               activation codes by VPMADDUBSW(|w|, sign(x, w)) and summed
+ *               in 32-bit lanes weighted by the integer sub-block scales
+ *               (tq1_0/tq2_0: the unsigned codes times x, summed in 16-bit
+ *               lanes, less q8_K's sums of x); the float scales are applied
+ *               per block (q8_0, two accumulators alternating) or
+ *               super-block (q8_K) with FMA. Within the reference's
+ *               tolerance, not bit-equal.
+ *
+ * The integer forms: a sub-block scale of the lattice formats is
+ * (2 ls + 1) times a power of two folded into the super-block's float scale
+ * (iq2_*: d/8, iq3_xxs: d/4, iq3_s: d); iq1_s and iq1_m read w = 8 g + s
+ * (g the grid level -1, 0, 1 and s the sign of the +-1/8 delta) times d/8;
+ * tq1_0, tq2_0 and q2_0 code - 1; q1_0 +-1; mxfp4 and nvfp4 twice the E2M1
+ * value times half the block scale, as the reference reads them.
+ *
+ * The lattice grids come from lib/core/iquants_tables.c as level codes;
+ * they are expanded once (uv_once) into byte tables, one 8-byte (or 4-byte)
+ * row per grid point.
+ */
+#include "cpu_avx2.h"
+#include "qnt_fp.h"
+#include "../../lib/core/iquants_tables.h"
+
+#include <immintrin.h>
+#include <stddef.h>
+#include <string.h>
+#include <uv.h>
+
+#include "qnt_blocks.h"
+
+#if defined(__GNUC__)
+#define INLINE static inline __attribute__((always_inline))
+#else
+#define INLINE static inline
+#endif
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define UNROLL _Pragma("GCC unroll 8")
+#else
+#define UNROLL
+#endif
+
+#define NC 4 /* the most columns avx2.c's driver passes at once */
+
+/* ------------------------------------------------------------------ */
+/* Block layouts (ggml-common.h; as in quant_iquants.c, quant_lowbit.c) */
+/* ------------------------------------------------------------------ */
+
+struct blk_iq2_xxs {
+	uint16_t d;
+	uint8_t qs[64];
+};
+struct blk_iq2_xs {
+	uint16_t d;
+	uint8_t qs[64];
+	uint8_t scales[8];
+};
+struct blk_iq2_s {
+	uint16_t d;
+	uint8_t qs[64];
+	uint8_t qh[8];
+	uint8_t scales[8];
+};
+struct blk_iq3_xxs {
+	uint16_t d;
+	uint8_t qs[96];
+};
+struct blk_iq3_s {
+	uint16_t d;
+	uint8_t qs[64];
+	uint8_t qh[8];
+	uint8_t signs[32];
+	uint8_t scales[4];
+};
+struct blk_iq1_s {
+	uint16_t d;
+	uint8_t qs[32];
+	uint8_t qh[16];
+};
+struct blk_iq1_m {
+	uint8_t qs[32];
+	uint8_t qh[16];
+	uint8_t scales[8];
+};
+struct blk_iq4_nl {
+	uint16_t d;
+	uint8_t qs[16];
+};
+struct blk_iq4_xs {
+	uint16_t d;
+	uint16_t scales_h;
+	uint8_t scales_l[4];
+	uint8_t qs[128];
+};
+struct blk_tq1_0 {
+	uint8_t qs[48];
+	uint8_t qh[4];
+	uint16_t d;
+};
+struct blk_tq2_0 {
+	uint8_t qs[64];
+	uint16_t d;
+};
+struct blk_mxfp4 {
+	uint8_t e;
+	uint8_t qs[16];
+};
+struct blk_nvfp4 {
+	uint8_t d[4];
+	uint8_t qs[32];
+};
+struct blk_q1_0 {
+	uint16_t d;
+	uint8_t qs[16];
+};
+struct blk_q2_0 {
+	uint16_t d;
+	uint8_t qs[16];
+};
+
+_Static_assert(sizeof(struct blk_iq2_xxs) == 66 && sizeof(struct blk_iq2_xs) == 74 && sizeof(struct blk_iq2_s) == 82,
+	       "iq2 blocks");
+_Static_assert(sizeof(struct blk_iq3_xxs) == 98 && sizeof(struct blk_iq3_s) == 110, "iq3 blocks");
+_Static_assert(sizeof(struct blk_iq1_s) == 50 && sizeof(struct blk_iq1_m) == 56, "iq1 blocks");
+_Static_assert(sizeof(struct blk_iq4_nl) == 18 && sizeof(struct blk_iq4_xs) == 136, "iq4 blocks");
+_Static_assert(sizeof(struct blk_tq1_0) == 54 && sizeof(struct blk_tq2_0) == 66, "tq blocks");
+_Static_assert(sizeof(struct blk_mxfp4) == 17 && sizeof(struct blk_nvfp4) == 36, "fp4 blocks");
+_Static_assert(sizeof(struct blk_q1_0) == 18 && sizeof(struct blk_q2_0) == 18, "q1_0/q2_0 blocks");
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                              */
+/* ------------------------------------------------------------------ */
+
+INLINE __m256i load256(const void *p)
+{
+	return _mm256_loadu_si256((const __m256i *)p);
+}
+
+INLINE __m128i load128(const void *p)
+{
+	return _mm_loadu_si128((const __m128i *)p);
+}
+
+INLINE uint32_t rd32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+INLINE uint16_t rd16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+/* fp16 -> fp32 with F16C (exact; the products only). */
+INLINE float h2f(uint16_t h)
+{
+	return _cvtsh_ss(h);
+}
+
+INLINE float hsum_ps(__m256 v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+/* fp16 scale as quant_lowbit.c's get_d reads it: a signalling NaN made
+ * quiet (q1_0 passes it through unmultiplied). */
+INLINE float get_d(const uint8_t *p)
+{
+	const uint16_t h = rd16(p);
+	float d = qnt__fp16_to_fp32(h);
+	if ((h & 0x7c00u) == 0x7c00u && (h & 0x03ffu))
+		d = qnt__f32_from_bits(qnt__f32_bits(d) | 0x00400000u);
+	return d;
+}
+
+/* 32 nibbles of 16 bytes: low nibbles (elements 0-15) in the low lane, high
+ * nibbles (16-31) in the high lane. */
+INLINE __m256i nib32(const uint8_t *qs)
+{
+	const __m256i v = _mm256_broadcastsi128_si256(load128(qs));
+	return _mm256_and_si256(_mm256_srlv_epi32(v, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)),
+				_mm256_set1_epi8(0x0f));
+}
+
+/* Byte j of the result is -1 (all bits) where bit j of m is set, else 0. */
+INLINE __m256i bits_to_mask(uint32_t m)
+{
+	const __m256i idx = _mm256_set_epi64x(0x0303030303030303ll, 0x0202020202020202ll, 0x0101010101010101ll, 0);
+	const __m256i sel = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+	const __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)m), idx);
+	return _mm256_cmpeq_epi8(_mm256_and_si256(v, sel), sel);
+}
+
+/* Two 16-bit scales: a in the low lane, b in the high lane. */
+INLINE __m256i scale2(int a, int b)
+{
+	return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16((short)a)), _mm_set1_epi16((short)b), 1);
+}
+
+/* 8 signed bytes as floats. */
+INLINE __m256 f8(__m128i v)
+{
+	return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
+}
+
+/* 8 unsigned bytes times d, negated where the mask byte is -1. */
+INLINE __m256 mul_neg8(__m128i u, __m128i neg, float d)
+{
+	const __m256 v = _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(u)));
+	const __m256i m = _mm256_slli_epi32(_mm256_cvtepi8_epi32(neg), 31);
+	return _mm256_xor_ps(v, _mm256_castsi256_ps(m));
+}
+
+/* ------------------------------------------------------------------ */
+/* Tables                                                               */
+/* ------------------------------------------------------------------ */
+
+/* iq4_nl/iq4_xs values (ggml's kvalues_iq4nl) and E2M1 values doubled
+ * (kvalues_mxfp4), in both lanes for VPSHUFB. */
+static const int8_t KV_IQ4[32] __attribute__((aligned(32))) = {
+	-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+	-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+};
+static const int8_t KV_FP4[32] __attribute__((aligned(32))) = {
+	0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12,
+	0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12,
+};
+
+/* Grid points as bytes: iq2 levels 8, 25, 43; iq3_xxs 4..62; iq3_s 1..15;
+ * iq1 levels times 8 (-8, 0, 8). KSIGN64: ggml's ksigns_iq2xs (7 stored
+ * bits and the parity bit) as the byte signs (+-1) of 8 elements. */
+static uint64_t G_IQ2XXS[256], G_IQ2XS[512], G_IQ2S[1024], G_IQ1S[2048];
+static uint32_t G_IQ3XXS[256], G_IQ3S[512];
+static uint64_t KSIGN64[128]; /* per element: 0xff negative, 0x01 positive */
+static uv_once_t tables_once = UV_ONCE_INIT;
+
+static uint64_t grid8(uint16_t code, const int8_t *lv)
+{
+	uint64_t g = 0;
+	for (int j = 0; j < 8; j++)
+		g |= (uint64_t)(uint8_t)lv[(code >> (2 * j)) & 3] << (8 * j);
+	return g;
+}
+
+static uint32_t grid4(uint16_t code, const int8_t *lv)
+{
+	uint32_t g = 0;
+	for (int j = 0; j < 4; j++)
+		g |= (uint32_t)(uint8_t)lv[(code >> (3 * j)) & 7] << (8 * j);
+	return g;
+}
+
+static void build_tables(void)
+{
+	static const int8_t lv2[4] = { 8, 25, 43, 0 }, lv1[4] = { -8, 0, 8, 0 };
+	static const int8_t lv3xxs[8] = { 4, 12, 20, 28, 36, 44, 52, 62 }, lv3s[8] = { 1, 3, 5, 7, 9, 11, 13, 15 };
+	for (int i = 0; i < 256; i++) {
+		G_IQ2XXS[i] = grid8(qnt__iq2xxs_codes[i], lv2);
+		G_IQ3XXS[i] = grid4(qnt__iq3xxs_codes[i], lv3xxs);
+	}
+	for (int i = 0; i < 512; i++) {
+		G_IQ2XS[i] = grid8(qnt__iq2xs_codes[i], lv2);
+		G_IQ3S[i] = grid4(qnt__iq3s_codes[i], lv3s);
+	}
+	for (int i = 0; i < 1024; i++)
+		G_IQ2S[i] = grid8(qnt__iq2s_codes[i], lv2);
+	for (int i = 0; i < 2048; i++)
+		G_IQ1S[i] = grid8(qnt__iq1s_codes[i], lv1);
+	for (unsigned s = 0; s < 128; s++) {
+		unsigned p = s ^ (s >> 4);
+		p ^= p >> 2;
+		p ^= p >> 1;
+		const unsigned k = s | ((p & 1u) << 7);
+		KSIGN64[s] = 0;
+		for (int j = 0; j < 8; j++)
+			KSIGN64[s] |= (uint64_t)((k >> j) & 1 ? 0xff : 0x01) << (8 * j);
+	}
+}
+
+static void build_all(void);
+
+INLINE void tables(void)
+{
+	uv_once(&tables_once, build_all);
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoding: 32 weights of a group as bytes                             */
+/* ------------------------------------------------------------------ */
+
+/* The element signs (+-1 bytes) of a group. */
+INLINE __m256i ksigns(unsigned a, unsigned b, unsigned c, unsigned d)
+{
+	return _mm256_set_epi64x((long long)KSIGN64[d], (long long)KSIGN64[c], (long long)KSIGN64[b],
+				 (long long)KSIGN64[a]);
+}
+
+/* iq2_xxs / iq3_xxs: from the 28 stored bits. */
+INLINE __m256i xxs_signs(uint32_t aux)
+{
+	return ksigns(aux & 127, (aux >> 7) & 127, (aux >> 14) & 127, (aux >> 21) & 127);
+}
+
+/* From one bit per element (set: negative). */
+INLINE __m256i bit_signs(uint32_t m)
+{
+	return _mm256_or_si256(bits_to_mask(m), _mm256_set1_epi8(1));
+}
+
+/* Grid magnitudes (bytes) of group g, and in *signs their signs. */
+INLINE __m256i grid_iq2_xxs(const struct blk_iq2_xxs *b, int g, __m256i *signs, int *ls)
+{
+	const uint8_t *q = b->qs + 8 * g;
+	const uint32_t aux = rd32(q + 4);
+	*signs = xxs_signs(aux);
+	*ls = (int)(aux >> 28);
+	return _mm256_set_epi64x((long long)G_IQ2XXS[q[3]], (long long)G_IQ2XXS[q[2]], (long long)G_IQ2XXS[q[1]],
+				 (long long)G_IQ2XXS[q[0]]);
+}
+
+INLINE __m256i grid_iq2_xs(const struct blk_iq2_xs *b, int g, __m256i *signs)
+{
+	const uint8_t *q = b->qs + 8 * g;
+	const uint16_t a0 = rd16(q), a1 = rd16(q + 2), a2 = rd16(q + 4), a3 = rd16(q + 6);
+	*signs = ksigns(a0 >> 9, a1 >> 9, a2 >> 9, a3 >> 9);
+	return _mm256_set_epi64x((long long)G_IQ2XS[a3 & 511], (long long)G_IQ2XS[a2 & 511],
+				 (long long)G_IQ2XS[a1 & 511], (long long)G_IQ2XS[a0 & 511]);
+}
+
+INLINE __m256i grid_iq2_s(const struct blk_iq2_s *b, int g, __m256i *signs)
+{
+	const uint8_t *q = b->qs + 4 * g;
+	const unsigned h = b->qh[g];
+	*signs = bit_signs(rd32(b->qs + 32 + 4 * g));
+	return _mm256_set_epi64x((long long)G_IQ2S[q[3] | ((h << 2) & 0x300)],
+				 (long long)G_IQ2S[q[2] | ((h << 4) & 0x300)],
+				 (long long)G_IQ2S[q[1] | ((h << 6) & 0x300)],
+				 (long long)G_IQ2S[q[0] | ((h << 8) & 0x300)]);
+}
+
+INLINE __m256i grid_iq3_xxs(const struct blk_iq3_xxs *b, int g, __m256i *signs, int *ls)
+{
+	const uint8_t *q = b->qs + 8 * g;
+	const uint32_t aux = rd32(b->qs + 64 + 4 * g);
+	*signs = xxs_signs(aux);
+	*ls = (int)(aux >> 28);
+	return _mm256_set_epi32((int)G_IQ3XXS[q[7]], (int)G_IQ3XXS[q[6]], (int)G_IQ3XXS[q[5]], (int)G_IQ3XXS[q[4]],
+				(int)G_IQ3XXS[q[3]], (int)G_IQ3XXS[q[2]], (int)G_IQ3XXS[q[1]], (int)G_IQ3XXS[q[0]]);
+}
+
+INLINE __m256i grid_iq3_s(const struct blk_iq3_s *b, int g, __m256i *signs, int *ls)
+{
+	const uint8_t *q = b->qs + 8 * g;
+	const unsigned h = b->qh[g];
+	*signs = bit_signs(rd32(b->signs + 4 * g));
+	*ls = (b->scales[g / 2] >> (4 * (g % 2))) & 0xf;
+	return _mm256_set_epi32((int)G_IQ3S[q[7] | ((h << 1) & 0x100)], (int)G_IQ3S[q[6] | ((h << 2) & 0x100)],
+				(int)G_IQ3S[q[5] | ((h << 3) & 0x100)], (int)G_IQ3S[q[4] | ((h << 4) & 0x100)],
+				(int)G_IQ3S[q[3] | ((h << 5) & 0x100)], (int)G_IQ3S[q[2] | ((h << 6) & 0x100)],
+				(int)G_IQ3S[q[1] | ((h << 7) & 0x100)], (int)G_IQ3S[q[0] | ((h << 8) & 0x100)]);
+}
+
+/* iq1_s: 8 g + s (s = +-1, the delta's sign) for group g; *ls its 3-bit
+ * scale. */
+INLINE __m256i w_iq1_s(const struct blk_iq1_s *b, int g, int *ls)
+{
+	const uint8_t *q = b->qs + 4 * g;
+	const unsigned h = rd16(b->qh + 2 * g);
+	*ls = (int)((h >> 12) & 7);
+	const __m256i grid = _mm256_set_epi64x((long long)G_IQ1S[q[3] | ((h >> 1) & 0x700)],
+					       (long long)G_IQ1S[q[2] | ((h << 2) & 0x700)],
+					       (long long)G_IQ1S[q[1] | ((h << 5) & 0x700)],
+					       (long long)G_IQ1S[q[0] | ((h << 8) & 0x700)]);
+	return _mm256_add_epi8(grid, _mm256_set1_epi8(h & 0x8000 ? -1 : 1));
+}
+
+/* iq1_m: 8 g + s for group g (two sub-blocks of 16, a delta sign per 8). */
+INLINE __m256i w_iq1_m(const struct blk_iq1_m *b, int g)
+{
+	const uint8_t *q = b->qs + 4 * g;
+	const unsigned h0 = b->qh[2 * g], h1 = b->qh[2 * g + 1];
+	const __m256i grid = _mm256_set_epi64x((long long)G_IQ1S[q[3] | ((h1 << 4) & 0x700)],
+					       (long long)G_IQ1S[q[2] | ((h1 << 8) & 0x700)],
+					       (long long)G_IQ1S[q[1] | ((h0 << 4) & 0x700)],
+					       (long long)G_IQ1S[q[0] | ((h0 << 8) & 0x700)]);
+	/* the delta signs: bit 3 of qh[2g] for elements 0-7, bit 7 for 8-15,
+	 * the same bits of qh[2g + 1] for 16-31 */
+	const __m256i hb = _mm256_shuffle_epi8(_mm256_set1_epi16((short)rd16(b->qh + 2 * g)),
+					       _mm256_set_epi64x(0x0101010101010101ll, 0x0101010101010101ll, 0, 0));
+	const __m256i bit = _mm256_set_epi64x((long long)0x8080808080808080ull, 0x0808080808080808ll,
+					      (long long)0x8080808080808080ull, 0x0808080808080808ll);
+	const __m256i delta = _mm256_cmpeq_epi8(_mm256_and_si256(hb, bit), bit);
+	return _mm256_add_epi8(grid, _mm256_or_si256(delta, _mm256_set1_epi8(1)));
+}
+
+/* iq1_m's fp16 super-scale from the top nibbles of its scale words. */
+INLINE uint16_t iq1m_d(const uint8_t *s)
+{
+	return (uint16_t)((rd16(s) >> 12) | ((rd16(s + 2) >> 8) & 0x00f0) | ((rd16(s + 4) >> 4) & 0x0f00) |
+			  (rd16(s + 6) & 0xf000));
+}
+
+/* Bytes times 3 mod 256 (as ggml's uint8_t product wraps), k times. */
+INLINE __m256i times3(__m256i v, int k)
+{
+	for (int i = 0; i < k; i++)
+		v = _mm256_add_epi8(_mm256_add_epi8(v, v), v);
+	return v;
+}
+
+INLINE __m128i times3_128(__m128i v, int k)
+{
+	for (int i = 0; i < k; i++)
+		v = _mm_add_epi8(_mm_add_epi8(v, v), v);
+	return v;
+}
+
+/* tq1_0 trits of bytes already multiplied by their power of 3: (v * 3) >> 8,
+ * 0..2. */
+INLINE __m256i trits(__m256i v)
+{
+	const __m256i three = _mm256_set1_epi16(3);
+	const __m256i lo = _mm256_mulhi_epu16(_mm256_slli_epi16(v, 8), three);
+	const __m256i hi = _mm256_mulhi_epu16(_mm256_and_si256(v, _mm256_set1_epi16((short)0xff00)), three);
+	return _mm256_or_si256(lo, _mm256_slli_epi16(hi, 8));
+}
+
+/* tq1_0 codes (0..2) of group g (elements 32g..32g+31): groups 0-4 the
+ * 32 bytes of qs times 1, 3, 9, 27, 81; group 5 the next 16 times 1 | 3,
+ * group 6 times 9 | 27; group 7 those times 81 | the 4 bytes of qh times
+ * 1, 3, 9, 27 (4 elements each). Multiplying by 3 is two byte additions. */
+INLINE __m256i codes_tq1(const struct blk_tq1_0 *b, int g)
+{
+	if (g < 5)
+		return trits(times3(load256(b->qs), g));
+	const __m128i q = load128(b->qs + 32);
+	if (g < 7) {
+		const __m128i lo = times3_128(q, 2 * (g - 5));
+		return trits(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), times3_128(lo, 1), 1));
+	}
+	const __m128i h = _mm_set1_epi32((int)rd32(b->qh));
+	const __m128i h3 = times3_128(h, 1), h9 = times3_128(h3, 1), h27 = times3_128(h9, 1);
+	const __m128i hi = _mm_blend_epi32(_mm_blend_epi32(h, h3, 0x2), _mm_blend_epi32(h9, h27, 0x8), 0xc);
+	return trits(_mm256_inserti128_si256(_mm256_castsi128_si256(times3_128(q, 4)), hi, 1));
+}
+
+/* tq2_0 codes (0..3) of group g. */
+INLINE __m256i codes_tq2(const struct blk_tq2_0 *b, int g)
+{
+	const __m256i v = load256(b->qs + 32 * (g / 4));
+	return _mm256_and_si256(_mm256_srli_epi16(v, 2 * (g % 4)), _mm256_set1_epi8(3));
+}
+
+/* nvfp4: the 32 codes of sub-blocks 2h and 2h + 1 in element order (each
+ * sub-block: 8 low nibbles, then 8 high nibbles). */
+INLINE __m256i codes_nvfp4(const struct blk_nvfp4 *b, int h)
+{
+	const __m128i raw = load128(b->qs + 16 * h);
+	const __m256i v = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0f));
+	return _mm256_permute4x64_epi64(v, 0xd8); /* lo0-7 hi0-7 lo8-15 hi8-15 */
+}
+
+/* q2_0 codes (0..3) of elements 32k..32k+31 (4 per byte, low bits first). */
+INLINE __m256i codes_q2_0(const struct blk_q2_0 *b, int k)
+{
+	const __m256i rep = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadl_epi64((const __m128i *)(b->qs + 8 * k))),
+						_mm256_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4,
+								 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7));
+	const __m256i s0 = _mm256_and_si256(rep, _mm256_set1_epi32(0x00000003));
+	const __m256i s1 = _mm256_and_si256(_mm256_srli_epi16(rep, 2), _mm256_set1_epi32(0x00000300));
+	const __m256i s2 = _mm256_and_si256(_mm256_srli_epi16(rep, 4), _mm256_set1_epi32(0x00030000));
+	const __m256i s3 = _mm256_and_si256(_mm256_srli_epi16(rep, 6), _mm256_set1_epi32(0x03000000));
+	return _mm256_or_si256(_mm256_or_si256(s0, s1), _mm256_or_si256(s2, s3));
+}
+
+/* ue4m3 scales halved (quant_lowbit.c's ue4m3_half; all exact in float). */
+static float UE4M3_HALF[256];
+
+static void build_ue4m3(void)
+{
+	for (int x = 0; x < 256; x++) {
+		const int ex = (x >> 3) & 0xf, man = x & 7;
+		if (x == 0 || x == 0x7f)
+			UE4M3_HALF[x] = 0.0f;
+		else if (ex == 0)
+			UE4M3_HALF[x] = (float)man * 0x1p-10f;
+		else
+			UE4M3_HALF[x] = (float)(8 + man) * qnt__f32_from_bits((uint32_t)(ex - 11 + 127) << 23);
+	}
+}
+
+static void build_all(void)
+{
+	build_tables();
+	build_ue4m3();
+}
+
+/* E8M0 exponent as half its value (ggml_e8m0_to_fp32_half). */
+INLINE float e8m0_half(uint8_t e)
+{
+	return qnt__f32_from_bits(e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23);
+}
+
+/* ------------------------------------------------------------------ */
+/* Dequantize                                                           */
+/* ------------------------------------------------------------------ */
+
+/* 32 signed bytes w times d0 (elements 0-15) and d1 (16-31) into y:
+ * d * (float)w, as the reference multiplies. */
+INLINE void store32_mul2(__m256i w, float d0, float d1, float *y)
+{
+	const __m256 v0 = _mm256_set1_ps(d0), v1 = _mm256_set1_ps(d1);
+	const __m128i lo = _mm256_castsi256_si128(w), hi = _mm256_extracti128_si256(w, 1);
+	_mm256_storeu_ps(y, _mm256_mul_ps(v0, f8(lo)));
+	_mm256_storeu_ps(y + 8, _mm256_mul_ps(v0, f8(_mm_srli_si128(lo, 8))));
+	_mm256_storeu_ps(y + 16, _mm256_mul_ps(v1, f8(hi)));
+	_mm256_storeu_ps(y + 24, _mm256_mul_ps(v1, f8(_mm_srli_si128(hi, 8))));
+}
+
+/* 32 grid magnitudes g times db0 (0-15) / db1 (16-31), negated where the
+ * sign byte is -1. */
+INLINE void store32_signed2(__m256i g, __m256i signs, float db0, float db1, float *y)
+{
+	const __m256i m = _mm256_cmpgt_epi8(_mm256_setzero_si256(), signs);
+	const __m128i g0 = _mm256_castsi256_si128(g), g1 = _mm256_extracti128_si256(g, 1);
+	const __m128i m0 = _mm256_castsi256_si128(m), m1 = _mm256_extracti128_si256(m, 1);
+	_mm256_storeu_ps(y, mul_neg8(g0, m0, db0));
+	_mm256_storeu_ps(y + 8, mul_neg8(_mm_srli_si128(g0, 8), _mm_srli_si128(m0, 8), db0));
+	_mm256_storeu_ps(y + 16, mul_neg8(g1, m1, db1));
+	_mm256_storeu_ps(y + 24, mul_neg8(_mm_srli_si128(g1, 8), _mm_srli_si128(m1, 8), db1));
+}
+
+/* iq1: w = 8 g + s read as g + s/8 (exact), times dl0 (0-15) / dl1
+ * (16-31): the reference's dl * (level + delta). */
+INLINE void store32_iq1(__m256i w, float dl0, float dl1, float *y)
+{
+	const __m256 e = _mm256_set1_ps(0.125f), v0 = _mm256_set1_ps(dl0), v1 = _mm256_set1_ps(dl1);
+	const __m128i lo = _mm256_castsi256_si128(w), hi = _mm256_extracti128_si256(w, 1);
+	_mm256_storeu_ps(y, _mm256_mul_ps(v0, _mm256_mul_ps(f8(lo), e)));
+	_mm256_storeu_ps(y + 8, _mm256_mul_ps(v0, _mm256_mul_ps(f8(_mm_srli_si128(lo, 8)), e)));
+	_mm256_storeu_ps(y + 16, _mm256_mul_ps(v1, _mm256_mul_ps(f8(hi), e)));
+	_mm256_storeu_ps(y + 24, _mm256_mul_ps(v1, _mm256_mul_ps(f8(_mm_srli_si128(hi, 8)), e)));
+}
+
+INLINE __m256i lut16(const int8_t *table, __m256i idx)
+{
+	return _mm256_shuffle_epi8(_mm256_load_si256((const __m256i *)table), idx);
+}
+
+void qnt__avx2_deq_iq4_nl(const void *src, float *y, int64_t n)
+{
+	const struct blk_iq4_nl *b = src;
+	for (int64_t i = 0; i < n / 32; i++, y += 32) {
+		const float d = qnt__fp16_to_fp32(b[i].d);
+		store32_mul2(lut16(KV_IQ4, nib32(b[i].qs)), d, d, y);
+	}
+}
+
+void qnt__avx2_deq_iq4_xs(const void *src, float *y, int64_t n)
+{
+	const struct blk_iq4_xs *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = qnt__fp16_to_fp32(b[i].d);
+		for (int g = 0; g < 8; g++, y += 32) {
+			const int ls = ((b[i].scales_l[g / 2] >> (4 * (g % 2))) & 0xf) | (((b[i].scales_h >> (2 * g)) & 3) << 4);
+			const float dl = d * (float)(ls - 32);
+			store32_mul2(lut16(KV_IQ4, nib32(b[i].qs + 16 * g)), dl, dl, y);
+		}
+	}
+}
+
+void qnt__avx2_deq_mxfp4(const void *src, float *y, int64_t n)
+{
+	const struct blk_mxfp4 *b = src;
+	for (int64_t i = 0; i < n / 32; i++, y += 32) {
+		const float d = e8m0_half(b[i].e);
+		store32_mul2(lut16(KV_FP4, nib32(b[i].qs)), d, d, y);
+	}
+}
+
+void qnt__avx2_deq_nvfp4(const void *src, float *y, int64_t n)
+{
+	const struct blk_nvfp4 *b = src;
+	tables();
+	for (int64_t i = 0; i < n / 64; i++)
+		for (int h = 0; h < 2; h++, y += 32)
+			store32_mul2(lut16(KV_FP4, codes_nvfp4(&b[i], h)), UE4M3_HALF[b[i].d[2 * h]],
+				     UE4M3_HALF[b[i].d[2 * h + 1]], y);
+}
+
+void qnt__avx2_deq_tq1_0(const void *src, float *y, int64_t n)
+{
+	const struct blk_tq1_0 *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = get_d((const uint8_t *)&b[i].d);
+		for (int g = 0; g < 8; g++, y += 32)
+			store32_mul2(_mm256_sub_epi8(codes_tq1(&b[i], g), _mm256_set1_epi8(1)), d, d, y);
+	}
+}
+
+void qnt__avx2_deq_tq2_0(const void *src, float *y, int64_t n)
+{
+	const struct blk_tq2_0 *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = get_d((const uint8_t *)&b[i].d);
+		for (int g = 0; g < 8; g++, y += 32)
+			store32_mul2(_mm256_sub_epi8(codes_tq2(&b[i], g), _mm256_set1_epi8(1)), d, d, y);
+	}
+}
+
+void qnt__avx2_deq_q1_0(const void *src, float *y, int64_t n)
+{
+	const struct blk_q1_0 *b = src;
+	for (int64_t i = 0; i < n / 128; i++) {
+		const __m256 d = _mm256_set1_ps(get_d((const uint8_t *)&b[i].d));
+		const __m256 nd = _mm256_xor_ps(d, _mm256_set1_ps(-0.0f));
+		for (int k = 0; k < 4; k++, y += 32) {
+			const __m256i m = bits_to_mask(rd32(b[i].qs + 4 * k));
+			for (int q = 0; q < 4; q++) {
+				const __m128i mq = _mm_loadl_epi64((const __m128i *)((const char *)&m + 8 * q));
+				const __m256 sel = _mm256_castsi256_ps(_mm256_cvtepi8_epi32(mq));
+				_mm256_storeu_ps(y + 8 * q, _mm256_blendv_ps(nd, d, sel));
+			}
+		}
+	}
+}
+
+void qnt__avx2_deq_q2_0(const void *src, float *y, int64_t n)
+{
+	const struct blk_q2_0 *b = src;
+	for (int64_t i = 0; i < n / 64; i++) {
+		const float d = get_d((const uint8_t *)&b[i].d);
+		for (int k = 0; k < 2; k++, y += 32)
+			store32_mul2(_mm256_sub_epi8(codes_q2_0(&b[i], k), _mm256_set1_epi8(1)), d, d, y);
+	}
+}
+
+void qnt__avx2_deq_iq2_xxs(const void *src, float *y, int64_t n)
+{
+	const struct blk_iq2_xxs *b = src;
+	tables();
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = qnt__fp16_to_fp32(b[i].d);
+		for (int g = 0; g < 8; g++, y += 32) {
+			__m256i s;
+			int ls;
+			const __m256i grid = grid_iq2_xxs(&b[i], g, &s, &ls);
+			const float db = d * (0.5f + (float)ls) * 0.25f;
+			store32_signed2(grid, s, db, db, y);
+		}
+	}
+}
+
+void qnt__avx2_deq_iq2_xs(const void *src, float *y, int64_t n)
+{
+	const struct blk_iq2_xs *b = src;
+	tables();
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = qnt__fp16_to_fp32(b[i].d);
+		for (int g = 0; g < 8; g++, y += 32) {
+			__m256i s;
+			const __m256i grid = grid_iq2_xs(&b[i], g, &s);
+			const float db0 = d * (0.5f + (float)(b[i].scales[g] & 0xf)) * 0.25f;
+			const float db1 = d * (0.5f + (float)(b[i].scales[g] >> 4)) * 0.25f;
+			store32_signed2(grid, s, db0, db1, y);
+		}
+	}
+}
+
+void qnt__avx2_deq_iq2_s(const void *src, float *y, int64_t n)
+{
+	const struct blk_iq2_s *b = src;
+	tables();
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = qnt__fp16_to_fp32(b[i].d);
+		for (int g = 0; g < 8; g++, y += 32) {
+			__m256i s;
+			const __m256i grid = grid_iq2_s(&b[i], g, &s);
+			const float db0 = d * (0.5f + (float)(b[i].scales[g] & 0xf)) * 0.25f;
+			const float db1 = d * (0.5f + (float)(b[i].scales[g] >> 4)) * 0.25f;
+			store32_signed2(grid, s, db0, db1, y);
+		}
+	}
+}
+
+void qnt__avx2_deq_iq3_xxs(const void *src, float *y, int64_t n)
+{
+	const struct blk_iq3_xxs *b = src;
+	tables();
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = qnt__fp16_to_fp32(b[i].d);
+		for (int g = 0; g < 8; g++, y += 32) {
+			__m256i s;
+			int ls;
+			const __m256i grid = grid_iq3_xxs(&b[i], g, &s, &ls);
+			const float db = d * (0.5f + (float)ls) * 0.5f;
+			store32_signed2(grid, s, db, db, y);
+		}
+	}
+}
+
+void qnt__avx2_deq_iq3_s(const void *src, float *y, int64_t n)
+{
+	const struct blk_iq3_s *b = src;
+	tables();
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = qnt__fp16_to_fp32(b[i].d);
+		for (int g = 0; g < 8; g++, y += 32) {
+			__m256i s;
+			int ls;
+			const __m256i grid = grid_iq3_s(&b[i], g, &s, &ls);
+			const float db = d * (float)(1 + 2 * ls);
+			store32_signed2(grid, s, db, db, y);
+		}
+	}
+}
+
+void qnt__avx2_deq_iq1_s(const void *src, float *y, int64_t n)
+{
+	const struct blk_iq1_s *b = src;
+	tables();
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = qnt__fp16_to_fp32(b[i].d);
+		for (int g = 0; g < 8; g++, y += 32) {
+			int ls;
+			const __m256i w = w_iq1_s(&b[i], g, &ls);
+			const float dl = d * (float)(2 * ls + 1);
+			store32_iq1(w, dl, dl, y);
+		}
+	}
+}
+
+void qnt__avx2_deq_iq1_m(const void *src, float *y, int64_t n)
+{
+	const struct blk_iq1_m *b = src;
+	tables();
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = qnt__fp16_to_fp32(iq1m_d(b[i].scales));
+		for (int g = 0; g < 8; g++, y += 32) {
+			const unsigned sc = rd16(b[i].scales + 2 * (g / 2));
+			const float dl0 = d * (float)(2 * ((sc >> (6 * (g % 2))) & 7) + 1);
+			const float dl1 = d * (float)(2 * ((sc >> (6 * (g % 2) + 3)) & 7) + 1);
+			store32_iq1(w_iq1_m(&b[i], g), dl0, dl1, y);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Matrix products                                                      */
+/* ------------------------------------------------------------------ */
+
+/* Against q8_K: per super-block and column, isum = sum over groups of
+ * scale * (w . x) in 32-bit lanes, then acc += (d * d_x) * isum. */
+enum { K_IQ2XXS, K_IQ2XS, K_IQ2S, K_IQ3XXS, K_IQ3S, K_IQ1S, K_IQ1M, K_IQ4XS, K_TQ1, K_TQ2 };
+
+INLINE size_t k_bytes(int kind)
+{
+	static const size_t b[] = { sizeof(struct blk_iq2_xxs), sizeof(struct blk_iq2_xs), sizeof(struct blk_iq2_s),
+				    sizeof(struct blk_iq3_xxs), sizeof(struct blk_iq3_s),  sizeof(struct blk_iq1_s),
+				    sizeof(struct blk_iq1_m),   sizeof(struct blk_iq4_xs), sizeof(struct blk_tq1_0),
+				    sizeof(struct blk_tq2_0) };
+	return b[kind];
+}
+
+/* The float factor of a super-block's integer sums. */
+INLINE float k_scale(const uint8_t *b, int kind)
+{
+	switch (kind) {
+	case K_IQ2XXS:
+	case K_IQ2XS:
+	case K_IQ2S:
+		return h2f(rd16(b)) * 0.125f;
+	case K_IQ3XXS:
+		return h2f(rd16(b)) * 0.25f;
+	case K_IQ1S:
+		return h2f(rd16(b)) * 0.125f;
+	case K_IQ1M:
+		return h2f(iq1m_d(((const struct blk_iq1_m *)b)->scales)) * 0.125f;
+	case K_TQ1:
+		return h2f(rd16(b + offsetof(struct blk_tq1_0, d)));
+	case K_TQ2:
+		return h2f(rd16(b + offsetof(struct blk_tq2_0, d)));
+	default: /* iq3_s, iq4_xs */
+		return h2f(rd16(b));
+	}
+}
+
+/* Group g's 32 weights as magnitudes (unsigned bytes) and signs (bytes of
+ * the sign: negative, zero or positive); *sc their 16-bit scales (one per 16
+ * elements: low lane, high lane). */
+INLINE __m256i k_decode(const uint8_t *b, int kind, int g, __m256i *sv, __m256i *sc)
+{
+	int ls;
+	__m256i w;
+	switch (kind) {
+	case K_IQ2XXS:
+		w = grid_iq2_xxs((const struct blk_iq2_xxs *)b, g, sv, &ls);
+		*sc = _mm256_set1_epi16((short)(2 * ls + 1));
+		return w;
+	case K_IQ2XS: {
+		const uint8_t l = ((const struct blk_iq2_xs *)b)->scales[g];
+		*sc = scale2(2 * (l & 0xf) + 1, 2 * (l >> 4) + 1);
+		return grid_iq2_xs((const struct blk_iq2_xs *)b, g, sv);
+	}
+	case K_IQ2S: {
+		const uint8_t l = ((const struct blk_iq2_s *)b)->scales[g];
+		*sc = scale2(2 * (l & 0xf) + 1, 2 * (l >> 4) + 1);
+		return grid_iq2_s((const struct blk_iq2_s *)b, g, sv);
+	}
+	case K_IQ3XXS:
+		w = grid_iq3_xxs((const struct blk_iq3_xxs *)b, g, sv, &ls);
+		*sc = _mm256_set1_epi16((short)(2 * ls + 1));
+		return w;
+	case K_IQ3S:
+		w = grid_iq3_s((const struct blk_iq3_s *)b, g, sv, &ls);
+		*sc = _mm256_set1_epi16((short)(2 * ls + 1));
+		return w;
+	case K_IQ1S:
+		w = w_iq1_s((const struct blk_iq1_s *)b, g, &ls);
+		*sc = _mm256_set1_epi16((short)(2 * ls + 1));
+		break;
+	case K_IQ1M: {
+		const unsigned sw = rd16(((const struct blk_iq1_m *)b)->scales + 2 * (g / 2)) >> (6 * (g % 2));
+		*sc = scale2(2 * (int)(sw & 7) + 1, 2 * (int)((sw >> 3) & 7) + 1);
+		w = w_iq1_m((const struct blk_iq1_m *)b, g);
+		break;
+	}
+	default: { /* iq4_xs */
+		const struct blk_iq4_xs *x = (const struct blk_iq4_xs *)b;
+		ls = ((x->scales_l[g / 2] >> (4 * (g % 2))) & 0xf) | (((x->scales_h >> (2 * g)) & 3) << 4);
+		*sc = _mm256_set1_epi16((short)(ls - 32));
+		w = lut16(KV_IQ4, nib32(x->qs + 16 * g));
+		break;
+	}
+	}
+	*sv = w;
+	return _mm256_sign_epi8(w, w);
+}
+
+INLINE void k_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
+{
+	const size_t wb = k_bytes(kind);
+	const struct blk_q8_K *xk[NC];
+	__m256 acc[NC];
+	UNROLL for (int c = 0; c < nc; c++) {
+		xk[c] = (const struct blk_q8_K *)x[c].blk;
+		acc[c] = _mm256_setzero_ps();
+	}
+	if (kind != K_IQ4XS)
+		tables();
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const uint8_t *b = (const uint8_t *)wv + (size_t)i * wb;
+		const float d = k_scale(b, kind);
+		__m256i isum[NC];
+		UNROLL for (int c = 0; c < nc; c++)
+			isum[c] = _mm256_setzero_si256();
+		UNROLL for (int g = 0; g < 8; g++) {
+			__m256i sv, sc;
+			const __m256i u = k_decode(b, kind, g, &sv, &sc);
+			UNROLL for (int c = 0; c < nc; c++) {
+				const __m256i p = _mm256_maddubs_epi16(u, _mm256_sign_epi8(load256(xk[c][i].qs + 32 * g), sv));
+				isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, sc));
+			}
+		}
+		UNROLL for (int c = 0; c < nc; c++)
+			acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * xk[c][i].d), _mm256_cvtepi32_ps(isum[c]), acc[c]);
+	}
+	UNROLL for (int c = 0; c < nc; c++)
+		out[c] = hsum_ps(acc[c]);
+}
+
+/* tq1_0, tq2_0: the codes c (0..2 or 0..3) times x with VPMADDUBSW, summed
+ * in 16-bit lanes over the super-block (|sum| <= 8 * 2 * 3 * 127), less
+ * the sum of x (q8_K's sums of 16): sum (c - 1) x. */
+INLINE void tq_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
+{
+	const size_t wb = k_bytes(kind);
+	const struct blk_q8_K *xk[NC];
+	__m256 acc[NC];
+	UNROLL for (int c = 0; c < nc; c++) {
+		xk[c] = (const struct blk_q8_K *)x[c].blk;
+		acc[c] = _mm256_setzero_ps();
+	}
+	const __m256i ones = _mm256_set1_epi16(1);
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const uint8_t *b = (const uint8_t *)wv + (size_t)i * wb;
+		const float d = k_scale(b, kind);
+		__m256i s16[NC];
+		UNROLL for (int c = 0; c < nc; c++)
+			s16[c] = _mm256_setzero_si256();
+		UNROLL for (int g = 0; g < 8; g++) {
+			const __m256i u = kind == K_TQ1 ? codes_tq1((const struct blk_tq1_0 *)b, g)
+							: codes_tq2((const struct blk_tq2_0 *)b, g);
+			UNROLL for (int c = 0; c < nc; c++)
+				s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(u, load256(xk[c][i].qs + 32 * g)));
+		}
+		UNROLL for (int c = 0; c < nc; c++) {
+			const __m256i bs = load256(xk[c][i].bsums);
+			const __m256i isum = _mm256_madd_epi16(_mm256_sub_epi16(s16[c], bs), ones);
+			acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * xk[c][i].d), _mm256_cvtepi32_ps(isum), acc[c]);
+		}
+	}
+	UNROLL for (int c = 0; c < nc; c++)
+		out[c] = hsum_ps(acc[c]);
+}
+
+/* Against q8_0 (blocks of 32; the driver gives each column's block scales
+ * as floats in x[c].d): per 32 weights w and one or two float scales. */
+enum { Q_IQ4NL, Q_MXFP4, Q_NVFP4, Q_Q1_0, Q_Q2_0 };
+
+/* The signed weights of q8_0 block j of a row, and their float scales
+ * (both halves of 16 the same but for nvfp4). */
+INLINE __m256i q_decode(const uint8_t *wv, int kind, int64_t j, __m256 *dv)
+{
+	switch (kind) {
+	case Q_IQ4NL: {
+		const struct blk_iq4_nl *b = (const struct blk_iq4_nl *)wv + j;
+		*dv = _mm256_set1_ps(h2f(b->d));
+		return lut16(KV_IQ4, nib32(b->qs));
+	}
+	case Q_MXFP4: {
+		const struct blk_mxfp4 *b = (const struct blk_mxfp4 *)wv + j;
+		*dv = _mm256_set1_ps(e8m0_half(b->e));
+		return lut16(KV_FP4, nib32(b->qs));
+	}
+	case Q_NVFP4: {
+		const struct blk_nvfp4 *b = (const struct blk_nvfp4 *)wv + j / 2;
+		const int h = (int)(j % 2);
+		*dv = _mm256_setr_m128(_mm_set1_ps(UE4M3_HALF[b->d[2 * h]]), _mm_set1_ps(UE4M3_HALF[b->d[2 * h + 1]]));
+		return lut16(KV_FP4, codes_nvfp4(b, h));
+	}
+	case Q_Q1_0: {
+		const struct blk_q1_0 *b = (const struct blk_q1_0 *)wv + j / 4;
+		*dv = _mm256_set1_ps(h2f(b->d));
+		/* +1 where the bit is set, -1 elsewhere */
+		const __m256i idx = _mm256_set_epi64x(0x0303030303030303ll, 0x0202020202020202ll, 0x0101010101010101ll, 0);
+		const __m256i sel = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+		const __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)rd32(b->qs + 4 * (j % 4))), idx);
+		return _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, sel), _mm256_setzero_si256()),
+				       _mm256_set1_epi8(1));
+	}
+	default: {
+		const struct blk_q2_0 *b = (const struct blk_q2_0 *)wv + j / 2;
+		*dv = _mm256_set1_ps(h2f(b->d));
+		return _mm256_sub_epi8(codes_q2_0(b, (int)(j % 2)), _mm256_set1_epi8(1));
+	}
+	}
+}
+
+#define Q_STEP(J, ACC)                                                                                            \
+	{                                                                                                         \
+		__m256 dv;                                                                                        \
+		const __m256i w = q_decode((const uint8_t *)wv, kind, J, &dv);                                    \
+		const __m256i aw = _mm256_sign_epi8(w, w);                                                        \
+		UNROLL for (int c = 0; c < nc; c++) {                                                             \
+			const __m256i xq = load256(x[c].blk + (size_t)(J) * sizeof(struct blk_q8_0) +             \
+						   offsetof(struct blk_q8_0, qs));                                \
+			const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xq, w)), ones); \
+			ACC[c] = _mm256_fmadd_ps(_mm256_mul_ps(dv, _mm256_set1_ps(x[c].d[J])), _mm256_cvtepi32_ps(p), \
+						 ACC[c]);                                                         \
+		}                                                                                                 \
+	}
+
+/* Two sets of accumulators alternate between blocks to hide the FMA
+ * latency. */
+INLINE void q8_0_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
+{
+	const __m256i ones = _mm256_set1_epi16(1);
+	__m256 acc0[NC], acc1[NC];
+	UNROLL for (int c = 0; c < nc; c++)
+		acc0[c] = acc1[c] = _mm256_setzero_ps();
+	if (kind == Q_NVFP4)
+		tables();
+	const int64_t nb = n / 32;
+	int64_t j = 0;
+	for (; j + 1 < nb; j += 2) {
+		Q_STEP(j, acc0)
+		Q_STEP(j + 1, acc1)
+	}
+	if (j < nb)
+		Q_STEP(j, acc0)
+	UNROLL for (int c = 0; c < nc; c++)
+		out[c] = hsum_ps(_mm256_add_ps(acc0[c], acc1[c]));
+}
+
+/* One exported row kernel per format, specialised for 1..NC columns. */
+#define ROW_FN(NAME, BODY, KIND)                                                                     \
+	void qnt__avx2_mm_##NAME(const void *w, const struct xcol *x, int nc, int64_t n, float *out) \
+	{                                                                                            \
+		switch (nc) {                                                                        \
+		case 1:                                                                              \
+			BODY(w, x, 1, n, out, KIND);                                                 \
+			break;                                                                       \
+		case 2:                                                                              \
+			BODY(w, x, 2, n, out, KIND);                                                 \
+			break;                                                                       \
+		case 3:                                                                              \
+			BODY(w, x, 3, n, out, KIND);                                                 \
+			break;                                                                       \
+		default:                                                                             \
+			BODY(w, x, NC, n, out, KIND);                                                \
+			break;                                                                       \
+		}                                                                                    \
+	}
+
+ROW_FN(iq2_xxs, k_body, K_IQ2XXS)
+ROW_FN(iq2_xs, k_body, K_IQ2XS)
+ROW_FN(iq2_s, k_body, K_IQ2S)
+ROW_FN(iq3_xxs, k_body, K_IQ3XXS)
+ROW_FN(iq3_s, k_body, K_IQ3S)
+ROW_FN(iq1_s, k_body, K_IQ1S)
+ROW_FN(iq1_m, k_body, K_IQ1M)
+ROW_FN(iq4_xs, k_body, K_IQ4XS)
+ROW_FN(tq1_0, tq_body, K_TQ1)
+ROW_FN(tq2_0, tq_body, K_TQ2)
+ROW_FN(iq4_nl, q8_0_body, Q_IQ4NL)
+ROW_FN(mxfp4, q8_0_body, Q_MXFP4)
+ROW_FN(nvfp4, q8_0_body, Q_NVFP4)
+ROW_FN(q1_0, q8_0_body, Q_Q1_0)
+ROW_FN(q2_0, q8_0_body, Q_Q2_0)
