@@ -8,15 +8,15 @@
  * qnt_cpu_avx2_quant, with -mavx2 -mfma -mf16c and its external symbols
  * renamed (avx2_quant_names.h, forced in). Their candidate scans and error
  * sums are written as 4-lane float and double vectors (qnt_lanes.h); with
- * AVX the double vectors are one instruction instead of two, and SSE4.1's
- * rounding instructions replace library calls. Auto-vectorization is off
- * for this copy: it runs the reference's operations, only encoded for AVX.
+ * AVX the double vectors are one instruction instead of two, SSE4.1's
+ * rounding instructions replace library calls, and the compiler's
+ * vectorizer (on at -O2, as for the reference) has wider vectors.
  *
  * The bytes are the reference's by construction: the code is the same C,
  * and every float operation is the IEEE operation the reference does, in the
  * same order. The whole library is built with -ffp-contract=off, so -mfma
  * fuses nothing, and without -ffast-math the compiler does not reorder
- * floating-point sums; rounding functions (floorf, roundf) that SSE4.1 lets
+ * floating-point sums (its vectorizer leaves such reductions alone); rounding functions (floorf, roundf) that SSE4.1 lets
  * the compiler inline are exact. tests/unit/test_quantize.c and
  * bench/compare_quant_bytes.py compare this backend's bytes with the "cpu"
  * backend's.
