@@ -11,7 +11,8 @@
  *               them separately). Outputs of 16 MB and more go through an
  *               L1 staging buffer and streaming stores.
  *   quantize    q4_0 q4_1 q5_0 q5_1 q8_0 (round-to-nearest; with
- *               importance weights the reference's search runs), q8_1,
+ *               importance weights the reference's search, and the k-quants,
+ *               i-quants and low-bit formats: avx2_quant.c), q8_1,
  *               q8_K, bf16: the bytes of the scalar reference. Blocks with NaN, infinities or scales that
  *               overflow take the reference's scalar code.
  *   matmul      q4_0 q4_1 q5_0 q5_1 q8_0 (activations q8_0/q8_1) and
@@ -35,6 +36,7 @@
  * table.
  */
 #include "cpu_avx2.h"
+#include "avx2_quant.h"
 #include "qnt_fp.h"
 
 #include <immintrin.h>
@@ -1366,6 +1368,8 @@ static int32_t avx2_supports(void *state, qnt_type type, uint32_t op)
 {
 	(void)state;
 	const struct fmt *f = find(type);
+	if (op == QNT_OP_QUANTIZE && qnt__avx2_has_quantizer(type)) /* avx2_quant.c */
+		return 1;
 	if (!f)
 		return 0;
 	switch (op) {
@@ -1428,9 +1432,8 @@ static qnt_status avx2_quantize(void *state, const qnt_kernel_job *job)
 		return QNT_E_INVALID_ARG;
 	const float *src = (const float *)job->src.host + job->row_begin * n;
 	char *dst = (char *)job->dst.host + (size_t)job->row_begin * rs;
-	if (job->importance && (t == QNT_TYPE_Q8_0 || t == QNT_TYPE_Q4_0 || t == QNT_TYPE_Q4_1 ||
-				t == QNT_TYPE_Q5_0 || t == QNT_TYPE_Q5_1)) /* the weighted search */
-		return host->quantize_ref(t, src, dst, nr, n, job->importance);
+	if (qnt__avx2_has_quantizer(t) && (job->importance || !find(t) || !find(t)->quant)) /* avx2_quant.c */
+		return qnt__avx2_quantize(host, t, src, dst, nr, n, rs, job->importance);
 	qnt_status st = QNT_OK;
 	if (t == QNT_TYPE_BF16) { /* no freedom: importance does not apply */
 		quant_bf16_row(src, (uint16_t *)dst, nr * n);

@@ -622,22 +622,48 @@ static void cand_add(struct cands *c, double err, double d)
 	c->d[i] = d;
 }
 
-/* Indices sorted by |x| descending (ties by index): the keys pack the bits
- * of |x| (a non-negative float sorts as an integer) above the index. */
-static int cmp_u64_desc(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return (x < y) - (x > y);
-}
-
+/* Indices sorted by |x| descending, ties by index: a stable LSD radix sort
+ * (four 8-bit digits) of the bits of |x| (a non-negative float sorts as an
+ * integer), each digit's buckets taken from the largest. Passes whose digit
+ * is the same for every element are skipped. */
 static void sort_by_magnitude(const float *x, int n, uint16_t *order)
 {
-	uint64_t key[MAX_N];
-	for (int j = 0; j < n; j++)
-		key[j] = (uint64_t)(qnt__f32_bits(x[j]) & 0x7fffffffu) << 16 | (uint64_t)(MAX_N - 1 - j);
-	qsort(key, (size_t)n, sizeof key[0], cmp_u64_desc);
-	for (int j = 0; j < n; j++)
-		order[j] = (uint16_t)(MAX_N - 1 - (int)(key[j] & 0xffffu));
+	uint32_t key[MAX_N], key2[MAX_N];
+	uint16_t idx2[MAX_N];
+	uint16_t cnt[4][256];
+	memset(cnt, 0, sizeof cnt);
+	for (int j = 0; j < n; j++) {
+		const uint32_t k = qnt__f32_bits(x[j]) & 0x7fffffffu;
+		key[j] = k;
+		order[j] = (uint16_t)j;
+		for (int p = 0; p < 4; p++)
+			cnt[p][(k >> (8 * p)) & 0xffu]++;
+	}
+	uint32_t *ka = key, *kb = key2;
+	uint16_t *ia = order, *ib = idx2;
+	for (int p = 0; p < 4; p++) {
+		const int shift = 8 * p;
+		if (cnt[p][(ka[0] >> shift) & 0xffu] == n)
+			continue;
+		uint16_t start[256];
+		unsigned pos = 0;
+		for (int b = 255; b >= 0; b--) {
+			start[b] = (uint16_t)pos;
+			pos += cnt[p][b];
+		}
+		for (int j = 0; j < n; j++) {
+			const unsigned b = (ka[j] >> shift) & 0xffu;
+			const unsigned t = start[b]++;
+			kb[t] = ka[j];
+			ib[t] = ia[j];
+		}
+		uint32_t *kt = ka;
+		ka = kb, kb = kt;
+		uint16_t *it = ia;
+		ia = ib, ib = it;
+	}
+	if (ia != order)
+		memcpy(order, ia, sizeof order[0] * (size_t)n);
 }
 
 /* Levels lo..hi (integers, lo <= 0 < hi), value = d * level.
@@ -651,6 +677,41 @@ static void sort_by_magnitude(const float *x, int n, uint16_t *order)
  * S_xx - S_lx^2 / S_ll. The smallest of these is the continuous optimum.
  * The events are merged from one list per midpoint and side, each in the
  * order of |x| (so of s). */
+/* sweep() for the levels -1, 0, 1: every list crosses the midpoint 1/2, so
+ * the events come in the order of |x|; among equal |x| the merge takes the
+ * elements of the side sgn * x > 0 first (the list of level 1 comes first),
+ * which this keeps. The sums are those of sweep(), in the same order. */
+static void sweep_ternary(const float *x, const float *w, int n, const uint16_t *order, float sgn,
+			  struct cands *out)
+{
+	double slx = 0, sll = 0, sxx = 0;
+	for (int j = 0; j < n; j++)
+		sxx += (double)w[j] * x[j] * x[j];
+	int i = 0;
+	while (i < n && x[order[i]] != 0.0f) {
+		/* a run of equal |x|: side sgn * x > 0 first, then the other */
+		const float a = fabsf(x[order[i]]);
+		int e = i + 1;
+		while (e < n && fabsf(x[order[e]]) == a)
+			e++;
+		for (int side = 0; side < 2; side++) {
+			for (int k = i; k < e; k++) {
+				const int j = order[k];
+				const float v = sgn * x[j];
+				if ((side == 0) != (v > 0.0f))
+					continue;
+				const double xj = (double)v, wj = w[j];
+				const double to = side == 0 ? 1.0 : -1.0;
+				slx += wj * xj * to;
+				sll += wj * 1.0;
+				if (sll > 0 && slx > 0)
+					cand_add(out, sxx - slx * slx / sll, sgn * (slx / sll));
+			}
+		}
+		i = e;
+	}
+}
+
 static void sweep(const float *x, const float *w, int n, const uint16_t *order, int lo, int hi, float sgn,
 		  struct cands *out)
 {
@@ -722,21 +783,50 @@ static double levels_codes(const float *x, const float *w, int n, int lo, int hi
 	return e;
 }
 
+/* The weighted errors levels_codes() gives for four scales at once, one per
+ * lane (each lane sums in element order, so its error is levels_codes()'s
+ * to the bit, in err[0..3]); floorf of t + 1/2 (which lies in [lo + 1/2, hi + 1/2]) is
+ * the truncation, less one where that is above it. */
+static void levels_err_v4(const float *x, const float *w, int n, int lo, int hi, qnt__v4f d, double *err)
+{
+	const qnt__v4f one = { 1, 1, 1, 1 };
+	const qnt__v4f id = one / d, flo = one * (float)lo, fhi = one * (float)hi, half = one * 0.5f;
+	qnt__v4d e = { 0, 0, 0, 0 };
+	for (int j = 0; j < n; j++) {
+		qnt__v4f t = x[j] * id;
+		t = qnt__select_v4f(t > flo, t, flo);
+		t = qnt__select_v4f(t < fhi, t, fhi);
+		const qnt__v4f u = t + half;
+		qnt__v4i l = __builtin_convertvector(u, qnt__v4i);
+		l += (qnt__v4i)(__builtin_convertvector(l, qnt__v4f) > u); /* -1 where true */
+		const qnt__v4f y = __builtin_convertvector(l, qnt__v4f) * d;
+		const qnt__v4d r = (double)x[j] - __builtin_convertvector(y, qnt__v4d);
+		e += (double)w[j] * r * r;
+	}
+	memcpy(err, &e, sizeof e);
+}
+
 /* The best fp16 scale and codes for levels lo..hi; returns its weighted
- * error (INFINITY if none). */
+ * error (INFINITY if none). The candidates are the best few continuous
+ * optima, each rounded to fp16 and tried with its two fp16 neighbours
+ * (distinct values only, in that order); the first of least error wins. */
 static double search_levels(const float *x, const float *w, int n, int lo, int hi, int both_signs, uint16_t *hd,
 			    uint8_t *codes)
 {
 	uint16_t order[MAX_N];
 	struct cands cs = { 0, { 0 }, { 0 } };
 	sort_by_magnitude(x, n, order);
-	sweep(x, w, n, order, lo, hi, 1.0f, &cs);
-	if (both_signs)
-		sweep(x, w, n, order, lo, hi, -1.0f, &cs);
+	if (lo == -1 && hi == 1) {
+		sweep_ternary(x, w, n, order, 1.0f, &cs);
+		if (both_signs)
+			sweep_ternary(x, w, n, order, -1.0f, &cs);
+	} else {
+		sweep(x, w, n, order, lo, hi, 1.0f, &cs);
+		if (both_signs)
+			sweep(x, w, n, order, lo, hi, -1.0f, &cs);
+	}
 
-	double best = INFINITY;
-	uint8_t c[MAX_N];
-	uint16_t tried[3 * N_CAND];
+	uint16_t tried[3 * N_CAND + 3];
 	int ntried = 0;
 	for (int i = 0; i < cs.n; i++) {
 		const uint16_t h0 = to_fp16((float)cs.d[i]);
@@ -747,17 +837,31 @@ static double search_levels(const float *x, const float *w, int n, int lo, int h
 			int seen = 0;
 			for (int t = 0; t < ntried; t++)
 				seen |= tried[t] == h;
-			if (seen)
-				continue;
-			tried[ntried++] = h;
-			const double e = levels_codes(x, w, n, lo, hi, qnt__fp16_to_fp32(h), c);
-			if (e < best) {
-				best = e;
-				*hd = h;
-				memcpy(codes, c, (size_t)n);
+			if (!seen)
+				tried[ntried++] = h;
+		}
+	}
+	double best = INFINITY;
+	int besti = -1;
+	for (int i = 0; i < ntried; i += 4) {
+		float dl[4];
+		for (int k = 0; k < 4; k++)
+			dl[k] = qnt__fp16_to_fp32(tried[i + k < ntried ? i + k : i]);
+		qnt__v4f dv;
+		memcpy(&dv, dl, sizeof dv);
+		double e[4];
+		levels_err_v4(x, w, n, lo, hi, dv, e);
+		for (int k = 0; k < 4 && i + k < ntried; k++) {
+			if (e[k] < best) {
+				best = e[k];
+				besti = i + k;
 			}
 		}
 	}
+	if (besti < 0)
+		return INFINITY;
+	*hd = tried[besti];
+	levels_codes(x, w, n, lo, hi, qnt__fp16_to_fp32(*hd), codes);
 	return best;
 }
 

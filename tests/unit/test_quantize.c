@@ -630,6 +630,77 @@ static void uniform_importance(void **state)
 	}
 }
 
+/* The default backend (cpu-avx2 where the CPU has it: its quantizers are
+ * the reference's compiled for AVX2) writes the bytes of the "cpu" backend
+ * (the scalar reference) for every format, with and without importance, on
+ * ordinary rows and on rows with NaN (random bit patterns), infinities,
+ * huge, subnormal, zero and constant values. */
+static void backends_agree(void **state)
+{
+	(void)state;
+	qnt_ctx_opts o = QNT_CTX_OPTS_INIT;
+	qnt_ctx *ref = NULL, *def = NULL;
+	o.n_threads = 1;
+	o.backend = "cpu";
+	if (qnt_ctx_create(&o, &ref) != QNT_OK)
+		fail_msg("qnt_ctx_create(cpu): %s", qnt_ctx_last_error(NULL));
+	o.backend = NULL;
+	if (qnt_ctx_create(&o, &def) != QNT_OK)
+		fail_msg("qnt_ctx_create(default): %s", qnt_ctx_last_error(NULL));
+	enum { ROWS = 12, N = 1024 };
+	float *x = test_malloc_or_fail(sizeof(float) * ROWS * N), w[N];
+	struct test_rng r;
+	rng_seed(&r, 41);
+	fill_gauss(x, (size_t)6 * N, 42); /* rows 0-5 Gaussian; row 1 heavy-tailed */
+	for (int j = 0; j < N; j++) {
+		const float g = x[N + j];
+		x[N + j] = g * g * g;
+		uint32_t bits = (uint32_t)rng_next(&r); /* row 6: any bits, NaN included */
+		memcpy(&x[6 * N + j], &bits, sizeof bits);
+		x[7 * N + j] = x[j] * 3e37f;  /* huge: squares overflow */
+		x[8 * N + j] = x[j] * 1e-42f; /* subnormal */
+		x[9 * N + j] = 0.0f;
+		x[10 * N + j] = -0.5f;
+		x[11 * N + j] = x[2 * N + j];
+	}
+	x[11 * N + 5] = INFINITY;
+	x[11 * N + 700] = -INFINITY;
+	x[3 * N + 77] = NAN;
+	fill_importance(w, N, 43);
+	const size_t max_bytes = (size_t)ROWS * N * 4;
+	unsigned char *q0 = test_malloc_or_fail(max_bytes), *q1 = test_malloc_or_fail(max_bytes);
+	int tested = 0;
+	for (int32_t i = 0; i < qnt_type_count(); i++) {
+		const qnt_type t = qnt_type_at(i);
+		if (!(type_flags(t) & QNT_TYPE_FLAG_QUANTIZE) || qnt_row_size(t, N) == 0)
+			continue;
+		const size_t bytes = qnt_row_size(t, N) * ROWS;
+		for (int with_imp = 0; with_imp < 2; with_imp++) {
+			const float *imp = with_imp ? w : NULL;
+			memset(q0, 0x11, bytes);
+			memset(q1, 0xEE, bytes);
+			quantize_ok(ref, t, x, q0, ROWS, N, imp);
+			quantize_ok(def, t, x, q1, ROWS, N, imp);
+			if (memcmp(q0, q1, bytes) != 0) {
+				size_t k = 0;
+				while (q0[k] == q1[k])
+					k++;
+				fail_msg("%s%s: backend %s differs from cpu at byte %zu (row %zu)", qnt_type_name(t),
+					 imp ? " with importance" : "", qnt_ctx_backend_name(def), k,
+					 k / qnt_row_size(t, N));
+			}
+		}
+		tested++;
+	}
+	print_message("# %d formats: backend %s gives the bytes of cpu\n", tested, qnt_ctx_backend_name(def));
+	assert_true(tested >= 20);
+	free(x);
+	free(q0);
+	free(q1);
+	qnt_ctx_destroy(ref);
+	qnt_ctx_destroy(def);
+}
+
 static int setup_ctx(void **state)
 {
 	qnt_ctx_opts o = QNT_CTX_OPTS_INIT;
@@ -665,6 +736,7 @@ int main(void)
 		cmocka_unit_test(zero_importance_is_none),
 		cmocka_unit_test(uniform_importance),
 		cmocka_unit_test(determinism),
+		cmocka_unit_test(backends_agree),
 	};
 	if (getenv("QNT_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("QNT_TEST_FILTER"));
