@@ -6,6 +6,7 @@
 // end inside a run.
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x = 256) in;
 
@@ -22,6 +23,7 @@ layout(push_constant) uniform P {
 	uint row_bytes;
 	uint w_off;   // bytes
 	uint y_off;   // floats
+	uint mlx_bits, mlx_group, mlx_dt; // MLX formats (decode.glsl)
 } p;
 
 #include "decode.glsl"
@@ -41,7 +43,7 @@ void main()
 			for (uint j = 0u; j < 32u; j++)
 				Y[y0 + c0 + j] = v[j];
 		} else {
-			for (uint j = 0u; j < n; j++)
+			[[dont_unroll]] for (uint j = 0u; j < n; j++)
 				Y[y0 + c0 + j] = decode(FMT, row, c0 + j);
 		}
 	}

@@ -9,6 +9,7 @@
 // scheduling.
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 
 #define TILE 4u
 
@@ -30,6 +31,7 @@ layout(push_constant) uniform P {
 	uint y_off;     // floats: y of (column 0, first row computed)
 	uint n_cols;
 	uint y_stride;  // floats between columns of y (n_out)
+	uint mlx_bits, mlx_group, mlx_dt; // MLX formats (decode.glsl)
 } p;
 
 #include "decode.glsl"
@@ -60,7 +62,7 @@ void main()
 				acc += s;
 			}
 			vec4 s = vec4(0.0);
-			for (uint k = full; k < p.n_in; k++) { // f32/f16/bf16 rows of n_in % 32 != 0
+			[[dont_unroll]] for (uint k = full; k < p.n_in; k++) { // f32/f16/bf16 rows of n_in % 32 != 0
 				const float w = decode(FMT, row, k);
 				const uint xb = x0 + k;
 				s.x += w * X[xb];
