@@ -67,21 +67,22 @@ uint byte_at(uint b)
 	return (W[b >> 2] >> ((b & 3u) * 8u)) & 0xffu;
 }
 
-uint u16_at(uint b)
-{
-	return byte_at(b) | (byte_at(b + 1u) << 8);
-}
-
-uint u32_at(uint b)
-{
-	return u16_at(b) | (u16_at(b + 2u) << 16);
-}
-
 // 4 bytes from any byte offset (two aligned loads at most).
 uint u32u(uint b)
 {
 	const uint s = (b & 3u) * 8u, lo = W[b >> 2];
 	return s == 0u ? lo : (lo >> s) | (W[(b >> 2) + 1u] << (32u - s));
+}
+
+// 2 bytes from any byte offset (one load unless they straddle a word).
+uint u16_at(uint b)
+{
+	return (b & 3u) == 3u ? byte_at(b) | (byte_at(b + 1u) << 8) : (W[b >> 2] >> ((b & 3u) * 8u)) & 0xffffu;
+}
+
+uint u32_at(uint b)
+{
+	return u32u(b);
 }
 
 int s8(uint v)
@@ -482,8 +483,20 @@ float decode(uint fmt, uint row, uint col)
 	return 0.0;
 }
 
+// The formats decode_run() handles; the others are read element by element
+// with decode() (GENERIC_LOOP: whether those loops are unrolled).
+#ifndef GENERIC_LOOP
+#define GENERIC_LOOP [[dont_unroll]]
+#endif
+
+bool has_run(uint fmt)
+{
+	return fmt >= F_Q4_0 && fmt <= F_Q8_0;
+}
+
 // Elements c0 .. c0+31 of a row (c0 a multiple of 32; the row holds them
-// all): the values decode() gives, with the block's scales read once.
+// all) of a format of has_run(): the values decode() gives, with the
+// block's scales read once.
 void decode_run(uint fmt, uint row, uint c0, inout float v[32])
 {
 	if (fmt == F_Q4_0 || fmt == F_Q4_1 || fmt == F_Q5_0 || fmt == F_Q5_1) {
@@ -527,8 +540,5 @@ void decode_run(uint fmt, uint row, uint c0, inout float v[32])
 		}
 		return;
 	}
-	// the other formats element by element; not unrolled, which keeps the
-	// pipelines small (lavapipe compiles each one with LLVM)
-	[[dont_unroll]] for (uint j = 0u; j < 32u; j++)
-		v[j] = decode(fmt, row, c0 + j);
 }
+

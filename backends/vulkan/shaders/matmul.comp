@@ -47,17 +47,31 @@ void main()
 			vec4 acc = vec4(0.0);
 			float v[32];
 			for (uint k0 = 0u; k0 < full; k0 += 32u) {
-				decode_run(FMT, row, k0, v);
 				vec4 s = vec4(0.0);
-				for (uint j = 0u; j < 32u; j++) {
-					const uint xb = x0 + k0 + j;
-					s.x += v[j] * X[xb];
-					if (nc > 1u)
-						s.y += v[j] * X[xb + p.n_in];
-					if (nc > 2u)
-						s.z += v[j] * X[xb + 2u * p.n_in];
-					if (nc > 3u)
-						s.w += v[j] * X[xb + 3u * p.n_in];
+				if (has_run(FMT)) {
+					decode_run(FMT, row, k0, v);
+					for (uint j = 0u; j < 32u; j++) {
+						const uint xb = x0 + k0 + j;
+						s.x += v[j] * X[xb];
+						if (nc > 1u)
+							s.y += v[j] * X[xb + p.n_in];
+						if (nc > 2u)
+							s.z += v[j] * X[xb + 2u * p.n_in];
+						if (nc > 3u)
+							s.w += v[j] * X[xb + 3u * p.n_in];
+					}
+				} else {
+					GENERIC_LOOP for (uint j = 0u; j < 32u; j++) {
+						const float w = decode(FMT, row, k0 + j);
+						const uint xb = x0 + k0 + j;
+						s.x += w * X[xb];
+						if (nc > 1u)
+							s.y += w * X[xb + p.n_in];
+						if (nc > 2u)
+							s.z += w * X[xb + 2u * p.n_in];
+						if (nc > 3u)
+							s.w += w * X[xb + 3u * p.n_in];
+					}
 				}
 				acc += s;
 			}
