@@ -1,16 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The "vulkan" backend module (libqnt-vulkan.so): compute shaders for
- * dequantize and the matrix product with float activations.
+ * quantize, dequantize and the matrix product with float activations.
  *
- *   dequantize  f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K
- *               q6_K: the floats of the scalar reference, bit for bit (the
- *               shaders do the reference's IEEE operations in its order,
- *               marked `precise`, so no multiply-add is fused).
+ *   dequantize  every format of the registry: f32 f16 bf16, the legacy
+ *               formats, q8_1, the k-quants and q8_K, the i-quants (their
+ *               grids are lib/core/iquants_tables.c, compiled into the
+ *               module and uploaded to a storage buffer), tq1_0 tq2_0
+ *               mxfp4 nvfp4 q1_0 q2_0, and the MLX formats (affine 2-8
+ *               bits, mxfp4, mxfp8, nvfp4; f32/f16/bf16 scales): the floats
+ *               of the scalar reference, bit for bit (the shaders do the
+ *               reference's IEEE operations in its order, marked `precise`,
+ *               so no multiply-add is fused; scalings whose result may be
+ *               subnormal are built from the bits).
  *   matmul      the same formats, y = W x against the float activations
  *               (matmul_xq_type says QNT_TYPE_INVALID): within the
  *               reference's tolerance, not bit-equal.
- *   quantize    left to the reference (supports() says 0).
+ *   quantize    q8_0 and the MLX affine formats without importance: the
+ *               reference's bytes (divisions done in integers, correctly
+ *               rounded). Importance weights, and rows with values that are
+ *               not finite (in the MLX element type), go to the reference
+ *               on the host; other formats: supports() says 0.
  *
  * The Vulkan loader is opened with dlopen("libvulkan.so.1") on first use and
  * every entry point comes from vkGetInstanceProcAddr, so the module loads
@@ -36,6 +46,7 @@
 #include "iquants_tables.h"
 
 #include <dlfcn.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -238,6 +249,7 @@ struct vk_fmt {
 	uint32_t code, bits, group, dt;
 };
 
+#define F_Q8_0 7u
 #define F_MLX_AFFINE 30u
 #define F_MLX_MXFP4 31u
 #define F_MLX_MXFP8 32u
@@ -669,7 +681,7 @@ static int32_t vk_supports(void *state, qnt_type type, uint32_t op)
 	struct vk_state *s = state;
 	struct vk_fmt f;
 	if (op == QNT_OP_QUANTIZE)
-		return type == QNT_TYPE_Q8_0;
+		return fmt_of(s->host, type, &f) && (f.code == F_Q8_0 || f.code == F_MLX_AFFINE);
 	return (op == QNT_OP_DEQUANTIZE || op == QNT_OP_MATMUL) && fmt_of(s->host, type, &f);
 }
 
@@ -806,14 +818,28 @@ static void *mem_ptr(const qnt_mem *m)
 	return m->buffer ? (char *)m->buffer->map + m->offset : m->host;
 }
 
-/* q8_0 without importance on the device (shaders/quant.comp); with
- * importance weights, the reference's weighted search on the host. */
+/* Whether the shader may quantize these floats: all finite and, for MLX
+ * affine, finite in the element type too (the NaN payloads of IEEE
+ * operations differ between devices; the reference's are x86's). */
+static int device_safe(const float *x, int64_t n, const struct vk_fmt *f)
+{
+	const float lim = f->code != F_MLX_AFFINE || f->dt == 0 ? 3.4028234e38f : f->dt == 1 ? 65504.0f : 3.38e38f;
+	for (int64_t i = 0; i < n; i++)
+		if (!(fabsf(x[i]) <= lim))
+			return 0;
+	return 1;
+}
+
+/* q8_0 and MLX affine without importance on the device
+ * (shaders/quant.comp); with importance weights, or rows the shader does
+ * not take (device_safe), the reference on the host (buffers are mapped). */
 static qnt_status vk_quantize(void *state, const qnt_kernel_job *job)
 {
 	struct vk_state *s = state;
 	if (!job || job->struct_size < sizeof *job || job->op != QNT_OP_QUANTIZE)
 		return QNT_E_INVALID_ARG;
-	if (job->type != QNT_TYPE_Q8_0)
+	struct vk_fmt fmt;
+	if (!fmt_of(s->host, job->type, &fmt) || (fmt.code != F_Q8_0 && fmt.code != F_MLX_AFFINE))
 		return QNT_E_UNSUPPORTED;
 	const size_t rs = s->host->row_size(job->type, job->n_per_row);
 	if (rs == 0 || job->row_begin < 0 || job->row_end > job->nrows || job->row_begin > job->row_end)
@@ -822,40 +848,39 @@ static qnt_status vk_quantize(void *state, const qnt_kernel_job *job)
 	    (!job->dst.buffer && !job->dst.host))
 		return QNT_E_INVALID_ARG;
 	const uint64_t frow = (uint64_t)job->n_per_row * sizeof(float);
-	if (job->importance) {
-		const int64_t r0 = job->row_begin;
-		if (job->src.buffer && (job->src.offset + (uint64_t)job->row_end * frow > job->src.buffer->size))
-			return QNT_E_INVALID_ARG;
-		if (job->dst.buffer && (job->dst.offset + (uint64_t)job->row_end * rs > job->dst.buffer->size))
-			return QNT_E_INVALID_ARG;
-		return s->host->quantize_ref(job->type, (const float *)mem_ptr(&job->src) + r0 * job->n_per_row,
-					     (char *)mem_ptr(&job->dst) + (size_t)r0 * rs, job->row_end - r0,
+	const int64_t r0 = job->row_begin, nrows = job->row_end - job->row_begin;
+	if (job->src.buffer && job->src.offset + (uint64_t)job->row_end * frow > job->src.buffer->size)
+		return QNT_E_INVALID_ARG;
+	if (job->dst.buffer && job->dst.offset + (uint64_t)job->row_end * rs > job->dst.buffer->size)
+		return QNT_E_INVALID_ARG;
+	const float *src = (const float *)mem_ptr(&job->src) + r0 * job->n_per_row;
+	if (job->importance || !device_safe(src, nrows * job->n_per_row, &fmt))
+		return s->host->quantize_ref(job->type, src, (char *)mem_ptr(&job->dst) + (size_t)r0 * rs, nrows,
 					     job->n_per_row, job->importance);
-	}
 	if (frow > s->max_bytes || rs > s->max_bytes)
 		return QNT_E_UNSUPPORTED;
 	const int64_t step = rows_per_pass(s, frow);
-	const struct vk_fmt fmt = { 7, 0, 0, 0 }; /* q8_0: the only pipeline of quant.comp */
+	const uint32_t bs = fmt.code == F_Q8_0 ? 32 : fmt.group;
 	qnt_status st = QNT_OK;
 	pthread_mutex_lock(&s->mu);
-	for (int64_t r0 = job->row_begin; r0 < job->row_end && st == QNT_OK; r0 += step) {
-		const int64_t nr = job->row_end - r0 < step ? job->row_end - r0 : step;
+	for (int64_t a = r0; a < job->row_end && st == QNT_OK; a += step) {
+		const int64_t nr = job->row_end - a < step ? job->row_end - a : step;
 		struct qnt_buffer *w, *x;
 		uint64_t woff, xoff;
-		if ((st = operand(s, &job->src, STAGE_X, (uint64_t)r0 * frow, (uint64_t)nr * frow, 1, &x, &xoff)) !=
+		if ((st = operand(s, &job->src, STAGE_X, (uint64_t)a * frow, (uint64_t)nr * frow, 1, &x, &xoff)) !=
 			    QNT_OK ||
-		    (st = operand(s, &job->dst, STAGE_W, (uint64_t)r0 * rs, (uint64_t)nr * rs, 0, &w, &woff)) != QNT_OK)
+		    (st = operand(s, &job->dst, STAGE_W, (uint64_t)a * rs, (uint64_t)nr * rs, 0, &w, &woff)) != QNT_OK)
 			break;
 		if (woff > UINT32_MAX || xoff / 4 > UINT32_MAX) {
 			st = QNT_E_UNSUPPORTED;
 			break;
 		}
-		const uint32_t pc[5] = { (uint32_t)job->n_per_row, (uint32_t)nr, (uint32_t)rs, (uint32_t)woff,
-					 (uint32_t)(xoff / 4) };
-		const uint64_t blocks = (uint64_t)nr * ((uint64_t)job->n_per_row / 32);
-		st = run(s, OP_QUANT, &fmt, w, x, w, pc, 5, groups(blocks, 64), 1);
+		const uint32_t pc[8] = { (uint32_t)job->n_per_row, (uint32_t)nr, (uint32_t)rs, (uint32_t)woff,
+					 (uint32_t)(xoff / 4), fmt.bits, fmt.group, fmt.dt };
+		const uint64_t blocks = (uint64_t)nr * ((uint64_t)job->n_per_row / bs);
+		st = run(s, OP_QUANT, &fmt, w, x, w, pc, 8, groups(blocks, 64), 1);
 		if (st == QNT_OK && !job->dst.buffer)
-			memcpy((char *)job->dst.host + (size_t)r0 * rs, w->map, (size_t)nr * rs);
+			memcpy((char *)job->dst.host + (size_t)a * rs, w->map, (size_t)nr * rs);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return st;
@@ -1004,7 +1029,7 @@ static qnt_status vk_synchronize(void *state, int32_t device)
 /* Score and entry                                                      */
 /* ------------------------------------------------------------------ */
 
-static char description[320] = "Vulkan compute shaders (dequantize, matmul)";
+static char description[320] = "Vulkan compute shaders (quantize, dequantize, matmul)";
 
 static int32_t vk_score(const qnt_host_api *host, char *why, size_t why_size)
 {
@@ -1034,7 +1059,7 @@ static int32_t vk_score(const qnt_host_api *host, char *why, size_t why_size)
 		snprintf(why, why_size, "the Vulkan loader found no device with a compute queue");
 	else
 		snprintf(description, sizeof description,
-			 "Vulkan compute shaders (dequantize, matmul); %u device%s, best: %.200s (%s)", (unsigned)n,
+			 "Vulkan compute shaders (quantize, dequantize, matmul); %u device%s, best: %.200s (%s)", (unsigned)n,
 			 n == 1 ? "" : "s", bp.deviceName, device_type_name(bp.deviceType));
 	f.vkDestroyInstance(inst, NULL);
 	return best;

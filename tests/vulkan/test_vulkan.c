@@ -229,55 +229,68 @@ static void matmul_within_tolerance(void **state)
 
 /* ---- quantize ---- */
 
-/* q8_0 on the device: the reference's bytes for Gaussian rows at scales
- * from subnormal to near overflow, blocks of zeros and blocks holding NaN
- * or an infinity, odd row counts; with importance weights the backend runs
- * the reference's weighted search, so the bytes agree too. */
-static void quantize_q8_0_bytes(void **state)
+static void check_quant_bytes(qnt_ctx *vk, qnt_ctx *cpu, qnt_type t, const float *x, const float *imp, int64_t nrows,
+			      int64_t n, const char *what, uint8_t *a, uint8_t *b)
+{
+	const size_t bytes = (size_t)nrows * qnt_row_size(t, n), bb = qnt_type_block_bytes(t);
+	memset(a, 0xa5, bytes);
+	assert_int_equal(qnt_quantize(vk, t, x, a, nrows, n, imp), QNT_OK);
+	assert_int_equal(qnt_quantize(cpu, t, x, b, nrows, n, imp), QNT_OK);
+	for (size_t i = 0; i < bytes; i++)
+		if (a[i] != b[i])
+			fail_msg("%s %lld x %lld, %s: byte %zu (block %zu) is 0x%02x on vulkan, 0x%02x in the reference",
+				 qnt_type_name(t), (long long)nrows, (long long)n, what, i, i / bb, a[i], b[i]);
+}
+
+/* q8_0 and the MLX affine formats on the device: the reference's bytes for
+ * Gaussian rows at scales from subnormal to near overflow (and beyond the
+ * f16 range), blocks of zeros, odd row counts; rows holding NaN or an
+ * infinity, and importance weights, go to the reference's code on the
+ * host, so the bytes agree too. */
+static void quantize_bytes(void **state)
 {
 	(void)state;
 	qnt_ctx *vk = ctx_on("vulkan"), *cpu = ctx_on("cpu");
-	const qnt_type t = QNT_TYPE_Q8_0;
-	const int64_t shapes[][2] = { { 1, 32 }, { 7, 96 }, { 13, 160 }, { 5, 4096 } };
-	const float scales[] = { 1.0f, 1e-41f, 3e-39f, 1e-30f, 6e-5f, 1e3f, 1e30f, 3e38f };
-	for (size_t si = 0; si < N_ELEMS(shapes); si++) {
-		const int64_t nrows = shapes[si][0], n = shapes[si][1];
-		const size_t bytes = (size_t)nrows * qnt_row_size(t, n);
-		float *x = test_malloc_or_fail((size_t)(nrows * n) * sizeof(float));
-		float *imp = test_malloc_or_fail((size_t)n * sizeof(float));
-		uint8_t *a = test_malloc_or_fail(bytes), *b = test_malloc_or_fail(bytes);
-		for (size_t ki = 0; ki < N_ELEMS(scales); ki++) {
-			fill_gauss(x, (size_t)(nrows * n), 50 + si * 7 + ki);
-			for (int64_t i = 0; i < nrows * n; i++)
-				x[i] *= scales[ki];
-			if (nrows * n >= 256) { /* special blocks: zeros, a NaN, an infinity, a -0 */
-				memset(x + 32, 0, 32 * sizeof(float));
-				x[64 + 5] = NAN;
-				x[96 + 31] = -INFINITY;
-				x[128 + 3] = -0.0f;
+	const int64_t shapes[][2] = { { 1, 128 }, { 7, 384 }, { 13, 640 }, { 3, 4096 } };
+	const float scales[] = { 1.0f, 1e-41f, 3e-39f, 1e-30f, 6e-5f, 1e3f, 3e4f, 1e30f, 1.5e38f };
+	size_t n_types = 0;
+	for (size_t k = 0; k < n_vk_types; k++) {
+		const qnt_type t = vk_types[k];
+		if (t != QNT_TYPE_Q8_0 && strncmp(qnt_type_name(t), "mlx:affine:", 11) != 0)
+			continue;
+		n_types++;
+		for (size_t si = 0; si < N_ELEMS(shapes); si++) {
+			const int64_t nrows = shapes[si][0], n = shapes[si][1];
+			const size_t bytes = (size_t)nrows * qnt_row_size(t, n);
+			float *x = test_malloc_or_fail((size_t)(nrows * n) * sizeof(float));
+			float *imp = test_malloc_or_fail((size_t)n * sizeof(float));
+			uint8_t *a = test_malloc_or_fail(bytes), *b = test_malloc_or_fail(bytes);
+			char what[64];
+			for (size_t ki = 0; ki < N_ELEMS(scales); ki++) {
+				fill_gauss(x, (size_t)(nrows * n), 50 + si * 7 + ki);
+				for (int64_t i = 0; i < nrows * n; i++)
+					x[i] *= scales[ki];
+				memset(x + n - 128, 0, 32 * sizeof(float)); /* a block of zeros */
+				x[n - 1] = -0.0f;
+				snprintf(what, sizeof what, "scale %g", (double)scales[ki]);
+				check_quant_bytes(vk, cpu, t, x, NULL, nrows, n, what, a, b);
 			}
-			memset(a, 0xa5, bytes);
-			assert_int_equal(qnt_quantize(vk, t, x, a, nrows, n, NULL), QNT_OK);
-			assert_int_equal(qnt_quantize(cpu, t, x, b, nrows, n, NULL), QNT_OK);
-			for (size_t i = 0; i < bytes; i++)
-				if (a[i] != b[i])
-					fail_msg("q8_0 %lld x %lld, scale %g: byte %zu (block %zu) is 0x%02x on vulkan, 0x%02x "
-						 "in the reference",
-						 (long long)nrows, (long long)n, (double)scales[ki], i, i / 34, a[i], b[i]);
+			x[5] = NAN; /* NaN and infinities: the reference's path */
+			x[nrows * n - 3] = -INFINITY;
+			check_quant_bytes(vk, cpu, t, x, NULL, nrows, n, "NaN and inf", a, b);
+			fill_gauss(x, (size_t)(nrows * n), 77 + si);
+			for (int64_t j = 0; j < n; j++)
+				imp[j] = 0.1f + (float)(j % 7);
+			check_quant_bytes(vk, cpu, t, x, imp, nrows, n, "importance", a, b);
+			free(x);
+			free(imp);
+			free(a);
+			free(b);
 		}
-		/* importance weights: the reference's search, run by the backend */
-		fill_gauss(x, (size_t)(nrows * n), 77 + si);
-		for (int64_t j = 0; j < n; j++)
-			imp[j] = 0.1f + (float)(j % 7);
-		assert_int_equal(qnt_quantize(vk, t, x, a, nrows, n, imp), QNT_OK);
-		assert_int_equal(qnt_quantize(cpu, t, x, b, nrows, n, imp), QNT_OK);
-		assert_memory_equal(a, b, bytes);
-		free(x);
-		free(imp);
-		free(a);
-		free(b);
 	}
-	print_message("# quantize q8_0 on the device: the reference's bytes\n");
+	assert_int_equal(n_types, 1 + 54); /* q8_0 and the MLX affine formats */
+	print_message("# quantize q8_0 and %zu MLX affine formats on the device: the reference's bytes\n",
+		      n_types - 1);
 	qnt_ctx_destroy(vk);
 	qnt_ctx_destroy(cpu);
 }
@@ -443,6 +456,15 @@ static void vtable_direct(void **state)
 	assert_int_equal(qd[0], 0x5a); /* the byte before is kept */
 	assert_int_equal(qnt_quantize(host_cpu, QNT_TYPE_Q8_0, x, q, 2, 32, NULL), QNT_OK);
 	assert_memory_equal(qd + 1, q, 2 * 34);
+	/* and an MLX format (16-byte blocks) at byte 1 */
+	qj.type = qnt_type_by_name("mlx:affine:3:32:f16");
+	qj.nrows = qj.row_end = 1;
+	qj.n_per_row = 64;
+	assert_int_equal(vt->quantize(st, &qj), QNT_OK);
+	assert_int_equal(vt->buffer_read(st, bq2, 0, qd, 33), QNT_OK);
+	assert_int_equal(qd[0], 0x5a);
+	assert_int_equal(qnt_quantize(host_cpu, qj.type, x, q, 1, 64, NULL), QNT_OK);
+	assert_memory_equal(qd + 1, q, 32);
 	qj.type = QNT_TYPE_Q4_K;
 	assert_int_equal(vt->quantize(st, &qj), QNT_E_UNSUPPORTED);
 	vt->buffer_free(st, bq2);
@@ -556,7 +578,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(dequantize_bit_exact),
 		cmocka_unit_test(matmul_within_tolerance),
-		cmocka_unit_test(quantize_q8_0_bytes),
+		cmocka_unit_test(quantize_bytes),
 		cmocka_unit_test(unsupported_through_api),
 		cmocka_unit_test(vtable_direct),
 	};

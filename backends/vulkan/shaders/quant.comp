@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: MIT
-// Quantize float rows to q8_0 without importance: the bytes of the scalar
-// reference (qnt__ref_q8_0 in lib/core/quant_legacy.c), block for block.
-// One invocation per block of 32 (grid-stride). The reference's divisions
-// are IEEE divisions, which Vulkan does not promise for `/` (2.5 ulp), so
-// they are done here in integers, correctly rounded; the multiply is an
-// IEEE multiply, the conversions are bit manipulations.
+// Quantize float rows without importance, the bytes of the scalar
+// reference block for block:
+//   q8_0        qnt__ref_q8_0 (lib/core/quant_legacy.c)
+//   MLX affine  affine_group and quant_blocks (lib/core/quant_mlx.c): the
+//               rows rounded to the element type, then MLX's group rule
+// One invocation per block (grid-stride). The reference's divisions are
+// IEEE divisions, which Vulkan does not promise for `/` (2.5 ulp), so they
+// are done here in integers, correctly rounded; sums and products are IEEE
+// operations marked `precise`, the conversions bit manipulations. The
+// backend sends only finite rows here (vulkan_backend.c), so NaN payloads
+// never matter.
 //
-// Blocks are 34 bytes and start anywhere: the words a block shares with its
-// neighbours are written with atomicAnd/atomicOr on its own bytes only.
+// Blocks start anywhere: the words a block shares with its neighbours are
+// written with atomicAnd/atomicOr on its own bytes only.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 
@@ -16,12 +21,16 @@ layout(local_size_x = 64) in;
 layout(std430, set = 0, binding = 0) buffer WBuf { uint W[]; };          // out: blocks
 layout(std430, set = 0, binding = 1) readonly buffer XBuf { float X[]; }; // in: floats
 
+// the format: F_Q8_0 (7) or F_MLX_AFFINE (30), as in decode.glsl
+layout(constant_id = 0) const uint FMT = 7u;
+
 layout(push_constant) uniform P {
 	uint n_per_row;
 	uint nrows;
 	uint row_bytes;
 	uint w_off; // bytes: row 0 of the output
 	uint x_off; // floats: row 0 of the input
+	uint mlx_bits, mlx_group, mlx_dt; // MLX affine: code width, group, element type (0 f32, 1 f16, 2 bf16)
 } p;
 
 // qnt__fp32_to_fp16: round to nearest even, NaN kept quiet with the top of
@@ -50,13 +59,10 @@ uint f2h(float f)
 	return sign | (ax >> 13);
 }
 
-// a / b, IEEE round to nearest even, for a >= 0 finite and b > 0 finite
-// (what the q8_0 reference divides: |x| max by 127, 1 by the scale).
-float div_rn(float a, float b)
+// |a| / |b|, IEEE round to nearest even, for a and b finite and nonzero.
+float div_mag(float a, float b)
 {
-	const uint ua = floatBitsToUint(a), ub = floatBitsToUint(b);
-	if (ua == 0u)
-		return 0.0;
+	const uint ua = floatBitsToUint(a) & 0x7fffffffu, ub = floatBitsToUint(b) & 0x7fffffffu;
 	int ea = int(ua >> 23), eb = int(ub >> 23);
 	uint ma = ua & 0x7fffffu, mb = ub & 0x7fffffu;
 	if (ea == 0) { // subnormal: normalise
@@ -106,6 +112,22 @@ float div_rn(float a, float b)
 	return uintBitsToFloat(bits >= 0x7f800000u ? 0x7f800000u : bits);
 }
 
+// a / b as an IEEE division (x86's default NaN for 0/0 and inf/inf; the
+// inputs are never NaN here).
+float div_rn(float a, float b)
+{
+	const uint ua = floatBitsToUint(a), ub = floatBitsToUint(b), sign = (ua ^ ub) & 0x80000000u;
+	const bool ia = (ua & 0x7fffffffu) == 0x7f800000u, ib = (ub & 0x7fffffffu) == 0x7f800000u;
+	const bool za = (ua & 0x7fffffffu) == 0u, zb = (ub & 0x7fffffffu) == 0u;
+	if ((ia && ib) || (za && zb))
+		return uintBitsToFloat(0xffc00000u);
+	if (ia || zb)
+		return uintBitsToFloat(sign | 0x7f800000u);
+	if (ib || za)
+		return uintBitsToFloat(sign);
+	return uintBitsToFloat(sign | floatBitsToUint(div_mag(a, b)));
+}
+
 // qnt__cvt_round: roundf, then C's conversion on x86-64 (INT32_MIN for
 // NaN and out of range).
 int cvt_round(float v)
@@ -116,6 +138,53 @@ int cvt_round(float v)
 		return t + (f >= 0.5 ? 1 : 0) - (f <= -0.5 ? 1 : 0);
 	}
 	return int(0x80000000u);
+}
+
+// MLX's float -> bfloat16 (round to nearest even; finite inputs here).
+uint f2bf(float f)
+{
+	const uint u = floatBitsToUint(f);
+	return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+
+float h2f(uint h)
+{
+	const uint sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, man = h & 0x3ffu;
+	if (e == 0x1fu)
+		return uintBitsToFloat(sign | 0x7f800000u | (man << 13));
+	if (e == 0u) { // man * 2^-24, built from the bits
+		if (man == 0u)
+			return uintBitsToFloat(sign);
+		const int sh = 10 - findMSB(man);
+		return uintBitsToFloat(sign | (uint(113 - sh) << 23) | ((man << uint(sh)) & 0x3ffu) << 13);
+	}
+	return uintBitsToFloat(sign | ((e + 112u) << 23) | (man << 13));
+}
+
+// x rounded to the element type (rt in quant_mlx.c) and its stored bits.
+float round_to(float x, uint dt)
+{
+	if (dt == 1u)
+		return h2f(f2h(x));
+	if (dt == 2u)
+		return uintBitsToFloat(f2bf(x) << 16);
+	return x;
+}
+
+uint stored_bits(float x, uint dt)
+{
+	return dt == 0u ? floatBitsToUint(x) : dt == 1u ? f2h(x) : f2bf(x);
+}
+
+// std::max / std::min as MLX calls them
+float max_std(float a, float b)
+{
+	return a < b ? b : a;
+}
+
+float min_std(float a, float b)
+{
+	return b < a ? b : a;
 }
 
 // Writes the bytes of a block that starts at byte `at`; its words shared
@@ -130,52 +199,103 @@ void put_word(uint wi, uint v, uint mask)
 	}
 }
 
+// The bytes of a block, as words aligned to the buffer (block byte i is at
+// bit 8 * ((sh + i) & 3) of word (sh + i) >> 2).
+uint wv[36];
+
+void put_byte(uint sh, uint i, uint b)
+{
+	wv[(sh + i) >> 2] |= (b & 0xffu) << (8u * ((sh + i) & 3u));
+}
+
+// Stores `len` bytes of wv at byte `at` of W.
+void flush(uint at, uint len)
+{
+	const uint sh = at & 3u, nw = (sh + len + 3u) >> 2, end = sh + len;
+	for (uint k = 0u; k < nw; k++) {
+		uint mask = 0xffffffffu;
+		if (k == 0u)
+			mask &= 0xffffffffu << (8u * sh);
+		if (k == nw - 1u && (end & 3u) != 0u)
+			mask &= 0xffffffffu >> (8u * (4u - (end & 3u)));
+		put_word((at >> 2) + k, wv[k], mask);
+	}
+}
+
+void q8_0_block(uint x0, uint at)
+{
+	float amax = 0.0;
+	for (uint j = 0u; j < 32u; j++) {
+		const float a = abs(X[x0 + j]);
+		amax = amax > a ? amax : a;
+	}
+	const float d = div_rn(amax, 127.0);
+	const float id = d != 0.0 ? div_rn(1.0, d) : 0.0;
+	const uint sh = at & 3u, hd = f2h(d);
+	for (uint k = 0u; k < 10u; k++)
+		wv[k] = 0u;
+	put_byte(sh, 0u, hd);
+	put_byte(sh, 1u, hd >> 8);
+	for (uint j = 0u; j < 32u; j++) {
+		precise float v = X[x0 + j] * id;
+		put_byte(sh, 2u + j, uint(cvt_round(v)));
+	}
+	flush(at, 34u);
+}
+
+void affine_block(uint x0, uint at)
+{
+	const uint G = p.mlx_group, B = p.mlx_bits, dt = p.mlx_dt;
+	const float n_bins = float((1u << B) - 1u);
+	float lo = uintBitsToFloat(0x7f800000u), hi = -lo;
+	for (uint j = 0u; j < G; j++) {
+		const float w = round_to(X[x0 + j], dt);
+		hi = max_std(hi, w);
+		lo = min_std(lo, w);
+	}
+	precise float range = hi - lo;
+	float s = max_std(div_rn(range, n_bins), uintBitsToFloat(0x33d6bf95u)); // 1e-7f
+	const bool neg_edge = abs(lo) > abs(hi);
+	s = neg_edge ? s : -s;
+	const float edge = neg_edge ? lo : hi;
+	const float q0 = roundEven(div_rn(edge, s));
+	float b = 0.0;
+	if (q0 != 0.0) {
+		s = div_rn(edge, q0);
+		b = edge;
+	}
+	const uint sh = at & 3u, cb = G * B / 8u, ds = dt == 0u ? 4u : 2u, len = cb + 2u * ds;
+	for (uint k = 0u; k < (sh + len + 3u) >> 2; k++)
+		wv[k] = 0u;
+	for (uint j = 0u; j < G; j++) {
+		precise float t = round_to(X[x0 + j], dt) - b;
+		float v = roundEven(div_rn(t, s));
+		v = min_std(max_std(v, 0.0), n_bins);
+		const uint q = uint(v), bit = j * B; // LSB-first, bytes little-endian
+		for (uint i = 0u; i < B; i++)
+			wv[(sh * 8u + bit + i) >> 5] |= ((q >> i) & 1u) << ((sh * 8u + bit + i) & 31u);
+	}
+	const uint sb = stored_bits(s, dt), bb = stored_bits(b, dt);
+	for (uint i = 0u; i < ds; i++) {
+		put_byte(sh, cb + i, sb >> (8u * i));
+		put_byte(sh, cb + ds + i, bb >> (8u * i));
+	}
+	flush(at, len);
+}
+
 void main()
 {
-	const uint blocks_per_row = p.n_per_row / 32u;
+	const uint bs = FMT == 7u ? 32u : p.mlx_group;
+	const uint blocks_per_row = p.n_per_row / bs;
+	const uint bbytes = FMT == 7u ? 34u : p.mlx_group * p.mlx_bits / 8u + 2u * (p.mlx_dt == 0u ? 4u : 2u);
 	const uint total = p.nrows * blocks_per_row;
 	const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
 	for (uint i = gl_GlobalInvocationID.x; i < total; i += stride) {
 		const uint r = i / blocks_per_row, ib = i - r * blocks_per_row;
-		const uint x0 = p.x_off + r * p.n_per_row + ib * 32u;
-		float amax = 0.0;
-		for (uint j = 0u; j < 32u; j++) {
-			const float a = abs(X[x0 + j]);
-			amax = amax > a ? amax : a;
-		}
-		float d, id;
-		if (isnan(amax)) { // NaN / 127 keeps the (quiet) NaN; 1 / NaN too
-			d = uintBitsToFloat(floatBitsToUint(amax) | 0x400000u);
-			id = d;
-		} else if (isinf(amax)) {
-			d = amax;
-			id = 0.0;
-		} else {
-			d = div_rn(amax, 127.0);
-			id = d != 0.0 ? div_rn(1.0, d) : 0.0;
-		}
-		// the block's 34 bytes as words aligned to the buffer
-		const uint at = p.w_off + r * p.row_bytes + ib * 34u, sh = at & 3u;
-		uint wv[10];
-		for (uint k = 0u; k < 10u; k++)
-			wv[k] = 0u;
-		const uint hd = f2h(d);
-		wv[sh >> 2] |= (hd & 0xffu) << (8u * (sh & 3u));
-		wv[(sh + 1u) >> 2] |= (hd >> 8) << (8u * ((sh + 1u) & 3u));
-		for (uint j = 0u; j < 32u; j++) {
-			precise float v = X[x0 + j] * id;
-			const uint b = uint(cvt_round(v)) & 0xffu, o = sh + 2u + j;
-			wv[o >> 2] |= b << (8u * (o & 3u));
-		}
-		const uint nw = (sh + 34u + 3u) >> 2, end = sh + 34u;
-		for (uint k = 0u; k < nw; k++) {
-			// the bytes [4k, 4k+4) of the words that are the block's
-			uint mask = 0xffffffffu;
-			if (k == 0u)
-				mask &= 0xffffffffu << (8u * sh);
-			if (k == nw - 1u && (end & 3u) != 0u)
-				mask &= 0xffffffffu >> (8u * (4u - (end & 3u)));
-			put_word((at >> 2) + k, wv[k], mask);
-		}
+		const uint x0 = p.x_off + r * p.n_per_row + ib * bs, at = p.w_off + r * p.row_bytes + ib * bbytes;
+		if (FMT == 7u)
+			q8_0_block(x0, at);
+		else
+			affine_block(x0, at);
 	}
 }
