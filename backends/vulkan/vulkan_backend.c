@@ -16,7 +16,8 @@
  *   matmul      the same formats, y = W x against the float activations
  *               (matmul_xq_type says QNT_TYPE_INVALID): within the
  *               reference's tolerance, not bit-equal.
- *   quantize    q8_0 and the MLX affine formats without importance: the
+ *   quantize    q4_0 q4_1 q5_0 q5_1 q8_0 and the MLX affine formats
+ *               without importance (ggml's round-to-nearest; MLX's rule): the
  *               reference's bytes (divisions done in integers, correctly
  *               rounded). Importance weights, and rows with values that are
  *               not finite (in the MLX element type), go to the reference
@@ -676,12 +677,19 @@ static qnt_status vk_device_props(void *state, int32_t device, qnt_device_props 
 	return QNT_OK;
 }
 
+/* The formats shaders/quant.comp writes: q4_0 q4_1 q5_0 q5_1 q8_0 (codes
+ * 3-7) and MLX affine. */
+static int quantizes(const struct vk_fmt *f)
+{
+	return (f->code >= 3 && f->code <= F_Q8_0) || f->code == F_MLX_AFFINE;
+}
+
 static int32_t vk_supports(void *state, qnt_type type, uint32_t op)
 {
 	struct vk_state *s = state;
 	struct vk_fmt f;
 	if (op == QNT_OP_QUANTIZE)
-		return fmt_of(s->host, type, &f) && (f.code == F_Q8_0 || f.code == F_MLX_AFFINE);
+		return fmt_of(s->host, type, &f) && quantizes(&f);
 	return (op == QNT_OP_DEQUANTIZE || op == QNT_OP_MATMUL) && fmt_of(s->host, type, &f);
 }
 
@@ -830,7 +838,7 @@ static int device_safe(const float *x, int64_t n, const struct vk_fmt *f)
 	return 1;
 }
 
-/* q8_0 and MLX affine without importance on the device
+/* q4_0..q8_0 and MLX affine without importance on the device
  * (shaders/quant.comp); with importance weights, or rows the shader does
  * not take (device_safe), the reference on the host (buffers are mapped). */
 static qnt_status vk_quantize(void *state, const qnt_kernel_job *job)
@@ -839,7 +847,7 @@ static qnt_status vk_quantize(void *state, const qnt_kernel_job *job)
 	if (!job || job->struct_size < sizeof *job || job->op != QNT_OP_QUANTIZE)
 		return QNT_E_INVALID_ARG;
 	struct vk_fmt fmt;
-	if (!fmt_of(s->host, job->type, &fmt) || (fmt.code != F_Q8_0 && fmt.code != F_MLX_AFFINE))
+	if (!fmt_of(s->host, job->type, &fmt) || !quantizes(&fmt))
 		return QNT_E_UNSUPPORTED;
 	const size_t rs = s->host->row_size(job->type, job->n_per_row);
 	if (rs == 0 || job->row_begin < 0 || job->row_end > job->nrows || job->row_begin > job->row_end)

@@ -242,7 +242,7 @@ static void check_quant_bytes(qnt_ctx *vk, qnt_ctx *cpu, qnt_type t, const float
 				 qnt_type_name(t), (long long)nrows, (long long)n, what, i, i / bb, a[i], b[i]);
 }
 
-/* q8_0 and the MLX affine formats on the device: the reference's bytes for
+/* q4_0..q8_0 and the MLX affine formats on the device: the reference's bytes for
  * Gaussian rows at scales from subnormal to near overflow (and beyond the
  * f16 range), blocks of zeros, odd row counts; rows holding NaN or an
  * infinity, and importance weights, go to the reference's code on the
@@ -256,7 +256,8 @@ static void quantize_bytes(void **state)
 	size_t n_types = 0;
 	for (size_t k = 0; k < n_vk_types; k++) {
 		const qnt_type t = vk_types[k];
-		if (t != QNT_TYPE_Q8_0 && strncmp(qnt_type_name(t), "mlx:affine:", 11) != 0)
+		if (t != QNT_TYPE_Q4_0 && t != QNT_TYPE_Q4_1 && t != QNT_TYPE_Q5_0 && t != QNT_TYPE_Q5_1 &&
+		    t != QNT_TYPE_Q8_0 && strncmp(qnt_type_name(t), "mlx:affine:", 11) != 0)
 			continue;
 		n_types++;
 		for (size_t si = 0; si < N_ELEMS(shapes); si++) {
@@ -288,9 +289,10 @@ static void quantize_bytes(void **state)
 			free(b);
 		}
 	}
-	assert_int_equal(n_types, 1 + 54); /* q8_0 and the MLX affine formats */
-	print_message("# quantize q8_0 and %zu MLX affine formats on the device: the reference's bytes\n",
-		      n_types - 1);
+	assert_int_equal(n_types, 5 + 54); /* q4_0..q8_0 and the MLX affine formats */
+	print_message("# quantize q4_0 q4_1 q5_0 q5_1 q8_0 and %zu MLX affine formats on the device: the reference's "
+		      "bytes\n",
+		      n_types - 5);
 	qnt_ctx_destroy(vk);
 	qnt_ctx_destroy(cpu);
 }
@@ -443,6 +445,7 @@ static void vtable_direct(void **state)
 		assert_true(fabs(y[i] - e) <= 1e-6 * s);
 	}
 	/* quantize on device memory: 2 rows into a block stream at byte 1 */
+	size_t n_quant = 0;
 	uint8_t qd[2 * 34 + 1];
 	qnt_buffer *bq2 = NULL;
 	assert_int_equal(vt->buffer_alloc(st, 0, sizeof qd, &bq2), QNT_OK);
@@ -456,6 +459,27 @@ static void vtable_direct(void **state)
 	assert_int_equal(qd[0], 0x5a); /* the byte before is kept */
 	assert_int_equal(qnt_quantize(host_cpu, QNT_TYPE_Q8_0, x, q, 2, 32, NULL), QNT_OK);
 	assert_memory_equal(qd + 1, q, 2 * 34);
+	/* every format quantize.comp writes, called directly (host memory): the
+	 * device's bytes are the reference's */
+	for (size_t k = 0; k < n_vk_types; k++) {
+		const qnt_type t = vk_types[k];
+		if (!vt->supports(st, t, QNT_OP_QUANTIZE))
+			continue;
+		uint8_t qv[4 * 64 * 2], qr[4 * 64 * 2];
+		const int64_t n = qnt_type_block_size(t) > 64 ? qnt_type_block_size(t) : 64;
+		float xs[4 * 128];
+		fill_gauss(xs, N_ELEMS(xs), 31 + k);
+		assert_true(2 * qnt_row_size(t, n) <= sizeof qv);
+		qnt_kernel_job dj = { .struct_size = sizeof dj, .op = QNT_OP_QUANTIZE, .type = t, .nrows = 2,
+				      .n_per_row = n, .row_begin = 0, .row_end = 2 };
+		dj.src.host = xs;
+		dj.dst.host = qv;
+		assert_int_equal(vt->quantize(st, &dj), QNT_OK);
+		assert_int_equal(qnt_quantize(host_cpu, t, xs, qr, 2, n, NULL), QNT_OK);
+		assert_memory_equal(qv, qr, 2 * qnt_row_size(t, n));
+		n_quant++;
+	}
+	assert_int_equal(n_quant, 5 + 54);
 	/* and an MLX format (16-byte blocks) at byte 1 */
 	qj.type = qnt_type_by_name("mlx:affine:3:32:f16");
 	qj.nrows = qj.row_end = 1;

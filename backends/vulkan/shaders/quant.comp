@@ -2,6 +2,8 @@
 // Quantize float rows without importance, the bytes of the scalar
 // reference block for block:
 //   q8_0        qnt__ref_q8_0 (lib/core/quant_legacy.c)
+//   q4_0 q4_1 q5_0 q5_1  qnt__ref_q4_0 ... (the same file): ggml's
+//               round-to-nearest
 //   MLX affine  affine_group and quant_blocks (lib/core/quant_mlx.c): the
 //               rows rounded to the element type, then MLX's group rule
 // One invocation per block (grid-stride). The reference's divisions are
@@ -21,7 +23,8 @@ layout(local_size_x = 64) in;
 layout(std430, set = 0, binding = 0) buffer WBuf { uint W[]; };          // out: blocks
 layout(std430, set = 0, binding = 1) readonly buffer XBuf { float X[]; }; // in: floats
 
-// the format: F_Q8_0 (7) or F_MLX_AFFINE (30), as in decode.glsl
+// the format: F_Q4_0 (3), F_Q4_1 (4), F_Q5_0 (5), F_Q5_1 (6), F_Q8_0 (7) or
+// F_MLX_AFFINE (30), as in decode.glsl
 layout(constant_id = 0) const uint FMT = 7u;
 
 layout(push_constant) uniform P {
@@ -243,6 +246,85 @@ void q8_0_block(uint x0, uint at)
 	flush(at, 34u);
 }
 
+// qnt__cvt_trunc: C's conversion on x86-64 (INT32_MIN for NaN and out of
+// range).
+int cvt_trunc(float v)
+{
+	return v > -2147483648.0 && v < 2147483648.0 ? int(v) : int(0x80000000u);
+}
+
+// q4_0 and q5_0 (symmetric, codes trunc(x / d + nmax + 0.5) as int8, at
+// most cmax), q4_1 and q5_1 (codes trunc((x - min) / d + 0.5), q4_1 at most
+// 15, q5_1 the low byte); low nibbles, then bit 4 of each code in qh.
+void legacy_block(uint x0, uint at)
+{
+	const bool sym = FMT == 3u || FMT == 5u, five = FMT == 5u || FMT == 6u;
+	float d, mn = 0.0, id, off;
+	uint codes[32];
+	if (sym) {
+		float amax = 0.0, mx = 0.0;
+		for (uint j = 0u; j < 32u; j++) {
+			const float x = X[x0 + j];
+			if (amax < abs(x)) {
+				amax = abs(x);
+				mx = x;
+			}
+		}
+		const float nmax = five ? 16.0 : 8.0;
+		d = div_rn(mx, -nmax);
+		off = nmax + 0.5;
+	} else {
+		float lo = uintBitsToFloat(0x7f800000u), hi = -lo;
+		for (uint j = 0u; j < 32u; j++) {
+			const float x = X[x0 + j];
+			if (x < lo)
+				lo = x;
+			if (x > hi)
+				hi = x;
+		}
+		precise float range = hi - lo;
+		d = div_rn(range, five ? 31.0 : 15.0);
+		mn = lo;
+		off = 0.5;
+	}
+	id = d != 0.0 ? div_rn(1.0, d) : 0.0;
+	const int cmax = FMT == 3u ? 15 : FMT == 5u ? 31 : 15;
+	for (uint j = 0u; j < 32u; j++) {
+		precise float t = sym ? X[x0 + j] * id + off : (X[x0 + j] - mn) * id + off;
+		const uint low = uint(cvt_trunc(t)) & 0xffu;
+		if (FMT == 6u) {
+			codes[j] = low;
+		} else {
+			const int v = int(low << 24) >> 24; // the int8_t cast
+			codes[j] = uint(v < cmax ? v : cmax) & 0xffu;
+		}
+	}
+	const uint sh = at & 3u, len = FMT == 3u ? 18u : FMT == 4u ? 20u : FMT == 5u ? 22u : 24u;
+	for (uint k = 0u; k < 7u; k++)
+		wv[k] = 0u;
+	const uint hd = f2h(d);
+	put_byte(sh, 0u, hd);
+	put_byte(sh, 1u, hd >> 8);
+	uint qs = 2u;
+	if (!sym) {
+		const uint hm = f2h(mn);
+		put_byte(sh, 2u, hm);
+		put_byte(sh, 3u, hm >> 8);
+		qs = 4u;
+	}
+	if (five) {
+		uint h = 0u;
+		for (uint j = 0u; j < 32u; j++)
+			h |= ((codes[j] >> 4) & 1u) << j;
+		for (uint k = 0u; k < 4u; k++)
+			put_byte(sh, qs + k, h >> (8u * k));
+		qs += 4u;
+	}
+	for (uint j = 0u; j < 16u; j++)
+		put_byte(sh, qs + j, (codes[j] & 15u) | ((codes[j + 16u] & 15u) << 4));
+	flush(at, len);
+}
+
 void affine_block(uint x0, uint at)
 {
 	const uint G = p.mlx_group, B = p.mlx_bits, dt = p.mlx_dt;
@@ -285,9 +367,11 @@ void affine_block(uint x0, uint at)
 
 void main()
 {
-	const uint bs = FMT == 7u ? 32u : p.mlx_group;
+	const bool mlx = FMT == 30u;
+	const uint bs = mlx ? p.mlx_group : 32u;
 	const uint blocks_per_row = p.n_per_row / bs;
-	const uint bbytes = FMT == 7u ? 34u : p.mlx_group * p.mlx_bits / 8u + 2u * (p.mlx_dt == 0u ? 4u : 2u);
+	const uint bbytes = mlx ? p.mlx_group * p.mlx_bits / 8u + 2u * (p.mlx_dt == 0u ? 4u : 2u)
+				: FMT == 7u ? 34u : FMT == 3u ? 18u : FMT == 4u ? 20u : FMT == 5u ? 22u : 24u;
 	const uint total = p.nrows * blocks_per_row;
 	const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
 	for (uint i = gl_GlobalInvocationID.x; i < total; i += stride) {
@@ -295,7 +379,9 @@ void main()
 		const uint x0 = p.x_off + r * p.n_per_row + ib * bs, at = p.w_off + r * p.row_bytes + ib * bbytes;
 		if (FMT == 7u)
 			q8_0_block(x0, at);
-		else
+		else if (mlx)
 			affine_block(x0, at);
+		else
+			legacy_block(x0, at);
 	}
 }
