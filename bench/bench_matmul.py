@@ -18,6 +18,18 @@ first: a sum over a large array, single thread and all threads.
 
     .venv/bin/python bench/bench_matmul.py [--lib build/lib/libqnt.so]
         [--formats q4_0,q4_K] [--reps 7] [--n 4096] [--gemm-cols 32,128,512]
+
+With --backend vulkan (or another device backend) there is no ggml
+column: the module named by --module is loaded, and each format gets GEMV
+GB/s (weight bytes per second of qnt_matmul with one column), GEMM
+GFLOP/s (--gemm-cols columns) and dequantize MB/s on the device, with the
+relative difference from the cpu backend's product. The device figure
+first is a copy on the device: qnt_dequantize of f32 rows, a shader that
+reads and writes every float (GB/s of bytes read plus written). Host
+operands go through the backend's staging buffers (a memcpy each way),
+which these figures include.
+
+    .venv/bin/python bench/bench_matmul.py --backend vulkan --n 2048 --reps 3
 """
 import argparse
 import concurrent.futures
@@ -34,6 +46,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "interop"))
 
 DEFAULT_FORMATS = ("q4_0,q4_1,q5_0,q5_1,q8_0,q2_K,q3_K,q4_K,q5_K,q6_K,f16,bf16,"
                    "iq4_nl,iq4_xs,mxfp4,nvfp4,tq2_0,tq1_0,iq2_xxs,iq3_xxs,iq2_xs,iq2_s,iq3_s,iq1_s,iq1_m,q1_0,q2_0")
+DEVICE_FORMATS = (DEFAULT_FORMATS + ",q8_K,mlx:affine:4:64,mlx:affine:8:64,mlx:affine:3:64:f16,mlx:mxfp4,"
+                  "mlx:nvfp4,mlx:mxfp8")
 
 
 class CtxOpts(ctypes.Structure):
@@ -107,11 +121,67 @@ def read_bandwidth(n_threads, reps, mbytes=512):
     return a.nbytes / t / 1e9
 
 
+def device_table(args):
+    """The figures of a device backend (no ggml counterpart)."""
+    q = Qnt(args.lib)
+    q.lib.qnt_backend_load.restype = ctypes.c_int
+    q.lib.qnt_backend_load.argtypes = [ctypes.c_char_p]
+    q.lib.qnt_ctx_backend_name.restype = ctypes.c_char_p
+    q.lib.qnt_ctx_backend_name.argtypes = [ctypes.c_void_p]
+    if args.module and q.lib.qnt_backend_load(args.module.encode()) != 0:
+        raise SystemExit(f"libqnt: {q.lib.qnt_ctx_last_error(None).decode()}")
+    dev, cpu = q.ctx(args.backend, 1), q.ctx("cpu", 1)
+    n, c = args.n, max([1] + [int(v) for v in args.gemm_cols.split(",") if v.strip()])
+    formats = args.formats or DEVICE_FORMATS
+    print(f"libqnt {os.path.realpath(args.lib)} on backend {q.lib.qnt_ctx_backend_name(dev).decode()} "
+          f"({args.module}); W {n} x {n}, median of {args.reps}")
+    f32 = q.type_id("f32")
+    a = np.random.default_rng(1).standard_normal((n, n)).astype(np.float32)
+    b = np.zeros_like(a)
+    t = median_time(lambda: q.check(q.lib.qnt_dequantize(dev, f32, a.ctypes.data, b.ctypes.data, n, n), dev),
+                    args.reps)
+    assert np.array_equal(a, b)
+    print(f"device copy (f32 dequantize, {a.nbytes >> 20} MiB read + written): {2 * a.nbytes / t / 1e9:.2f} GB/s; "
+          f"host read bandwidth {read_bandwidth(1, args.reps):.1f} GB/s (1 thread), "
+          f"{read_bandwidth(os.cpu_count(), args.reps):.1f} GB/s ({os.cpu_count()} threads)")
+    del a, b
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((c, n)).astype(np.float32)
+    print(f"{'format':22s} | {'GEMV GB/s':>10s} | {'GEMM GFLOP/s ' + str(c) + ' cols':>20s} | {'dequantize MB/s':>16s}")
+    for name in formats.split(","):
+        t = q.type_id(name)
+        w = rng.standard_normal((n, n)).astype(np.float32)
+        wq = np.zeros(n * q.lib.qnt_row_size(t, n), dtype=np.uint8)
+        q.check(q.lib.qnt_quantize(cpu, t, w.ctypes.data, wq.ctypes.data, n, n, None), cpu)
+        del w
+        y = np.zeros((c, n), dtype=np.float32)
+        yr = np.zeros((1, n), dtype=np.float32)
+
+        def mm(ctx, cols, out):
+            q.check(q.lib.qnt_matmul(ctx, t, wq.ctypes.data, n, n, x.ctypes.data, cols, out.ctypes.data), ctx)
+
+        gemv = wq.nbytes / median_time(lambda: mm(dev, 1, y), args.reps) / 1e9
+        mm(cpu, 1, yr)
+        rel = float(np.linalg.norm(y[0] - yr[0]) / np.linalg.norm(yr[0]))
+        gemm = 2.0 * n * n * c / median_time(lambda: mm(dev, c, y), args.reps) / 1e9
+        out = np.zeros((n, n), dtype=np.float32)
+        deq = out.nbytes / median_time(
+            lambda: q.check(q.lib.qnt_dequantize(dev, t, wq.ctypes.data, out.ctypes.data, n, n), dev),
+            args.reps) / 1e6
+        print(f"{name:22s} | {gemv:10.3f} | {gemm:20.2f} | {deq:16.0f}   (|y - y_cpu| / |y_cpu| = {rel:.1e})",
+              flush=True)
+    q.lib.qnt_ctx_destroy(dev)
+    q.lib.qnt_ctx_destroy(cpu)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lib", default=os.environ.get("QNT_LIB", os.path.join(HERE, "..", "build", "lib", "libqnt.so")))
     ap.add_argument("--backend", default="cpu-avx2")
-    ap.add_argument("--formats", default=DEFAULT_FORMATS)
+    ap.add_argument("--formats", default=None, help=f"default: {DEFAULT_FORMATS} (device backends: more)")
+    ap.add_argument("--module", default=os.path.join(HERE, "..", "build", "backends", "vulkan", "libqnt-vulkan.so"),
+                    help="backend module to load first (device backends)")
     ap.add_argument("--n", type=int, default=4096, help="rows = columns of W")
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
@@ -119,6 +189,9 @@ def main():
                     help="comma-separated column counts of the GEMM rows (0 or empty: none)")
     args = ap.parse_args()
     gemm_cols = [int(c) for c in args.gemm_cols.split(",") if c.strip() and int(c) > 0]
+    if not args.backend.startswith("cpu"):
+        return device_table(args)
+    args.formats = args.formats or DEFAULT_FORMATS
 
     import ggmllib  # tests/interop; exits 77 without llama-cpp-python
     q = Qnt(args.lib)

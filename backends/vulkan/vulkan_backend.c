@@ -1,16 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The "vulkan" backend module (libqnt-vulkan.so): compute shaders for
- * dequantize and the matrix product with float activations.
+ * quantize, dequantize and the matrix product with float activations.
  *
- *   dequantize  f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K
- *               q6_K: the floats of the scalar reference, bit for bit (the
- *               shaders do the reference's IEEE operations in its order,
- *               marked `precise`, so no multiply-add is fused).
+ *   dequantize  every format of the registry: f32 f16 bf16, the legacy
+ *               formats, q8_1, the k-quants and q8_K, the i-quants (their
+ *               grids are lib/core/iquants_tables.c, compiled into the
+ *               module and uploaded to a storage buffer), tq1_0 tq2_0
+ *               mxfp4 nvfp4 q1_0 q2_0, and the MLX formats (affine 2-8
+ *               bits, mxfp4, mxfp8, nvfp4; f32/f16/bf16 scales): the floats
+ *               of the scalar reference, bit for bit (the shaders do the
+ *               reference's IEEE operations in its order, marked `precise`,
+ *               so no multiply-add is fused; scalings whose result may be
+ *               subnormal are built from the bits).
  *   matmul      the same formats, y = W x against the float activations
  *               (matmul_xq_type says QNT_TYPE_INVALID): within the
  *               reference's tolerance, not bit-equal.
- *   quantize    left to the reference (supports() says 0).
+ *   quantize    q4_0 q4_1 q5_0 q5_1 q8_0 and the MLX affine formats
+ *               without importance (ggml's round-to-nearest; MLX's rule): the
+ *               reference's bytes (divisions done in integers, correctly
+ *               rounded). Importance weights, and rows with values that are
+ *               not finite (in the MLX element type), go to the reference
+ *               on the host; other formats: supports() says 0.
  *
  * The Vulkan loader is opened with dlopen("libvulkan.so.1") on first use and
  * every entry point comes from vkGetInstanceProcAddr, so the module loads
@@ -33,7 +44,10 @@
 
 #include "libqnt_backend.h"
 
+#include "iquants_tables.h"
+
 #include <dlfcn.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +61,9 @@ static const uint32_t spv_dequant[] =
 	;
 static const uint32_t spv_matmul[] =
 #include "matmul.spv.h"
+	;
+static const uint32_t spv_quant[] =
+#include "quant.spv.h"
 	;
 
 /* ------------------------------------------------------------------ */
@@ -225,26 +242,97 @@ static const char *device_type_name(VkPhysicalDeviceType t)
 /* Formats                                                              */
 /* ------------------------------------------------------------------ */
 
-/* qnt_type -> the shaders' format code (shaders/decode.glsl), or -1. */
-static int fmt_code(qnt_type t)
+/* A format as the shaders see it: the format code (shaders/decode.glsl,
+ * specialization constant 0: one pipeline per code) and, for the MLX
+ * formats, the code width, group size and element type of the scales (0
+ * f32, 1 f16, 2 bf16), pushed with each dispatch. */
+struct vk_fmt {
+	uint32_t code, bits, group, dt;
+};
+
+#define F_Q8_0 7u
+#define F_MLX_AFFINE 30u
+#define F_MLX_MXFP4 31u
+#define F_MLX_MXFP8 32u
+#define F_MLX_NVFP4 33u
+
+/* The MLX registry formats by name ("mlx:affine:<bits>:<group>[:f32|:f16]",
+ * "mlx:mxfp4", "mlx:mxfp8", "mlx:nvfp4", same suffixes; no suffix: bf16):
+ * the name is public (qnt_type_get_info), its id arithmetic is not. */
+static int mlx_fmt(const char *name, struct vk_fmt *f)
 {
-	switch (t) {
-	case QNT_TYPE_F32: return 0;
-	case QNT_TYPE_F16: return 1;
-	case QNT_TYPE_BF16: return 2;
-	case QNT_TYPE_Q4_0: return 3;
-	case QNT_TYPE_Q4_1: return 4;
-	case QNT_TYPE_Q5_0: return 5;
-	case QNT_TYPE_Q5_1: return 6;
-	case QNT_TYPE_Q8_0: return 7;
-	case QNT_TYPE_Q2_K: return 8;
-	case QNT_TYPE_Q3_K: return 9;
-	case QNT_TYPE_Q4_K: return 10;
-	case QNT_TYPE_Q5_K: return 11;
-	case QNT_TYPE_Q6_K: return 12;
-	default: return -1;
+	char mode[16] = "", dt[8] = "bf16";
+	unsigned bits = 0, group = 0;
+	int n = 0;
+	if (strncmp(name, "mlx:", 4) != 0)
+		return 0;
+	name += 4;
+	if (sscanf(name, "affine:%u:%u%n", &bits, &group, &n) == 2) {
+		snprintf(mode, sizeof mode, "affine");
+	} else if (sscanf(name, "%15[a-z0-9]%n", mode, &n) != 1) {
+		return 0;
 	}
+	name += n;
+	if (*name == ':' && sscanf(name, ":%7[a-z0-9]%n", dt, &n) == 1)
+		name += n;
+	if (*name)
+		return 0;
+	f->dt = strcmp(dt, "f32") == 0 ? 0 : strcmp(dt, "f16") == 0 ? 1 : strcmp(dt, "bf16") == 0 ? 2 : 3;
+	if (f->dt > 2)
+		return 0;
+	if (strcmp(mode, "affine") == 0) {
+		if (bits < 2 || bits > 8 || bits == 7 || (group != 32 && group != 64 && group != 128))
+			return 0;
+		f->code = F_MLX_AFFINE;
+		f->bits = bits;
+		f->group = group;
+		return 1;
+	}
+	f->code = strcmp(mode, "mxfp4") == 0 ? F_MLX_MXFP4 : strcmp(mode, "mxfp8") == 0 ? F_MLX_MXFP8
+		: strcmp(mode, "nvfp4") == 0 ? F_MLX_NVFP4 : 0;
+	f->bits = f->code == F_MLX_MXFP8 ? 8 : 4;
+	f->group = f->code == F_MLX_NVFP4 ? 16 : 32;
+	return f->code != 0;
 }
+
+/* qnt_type -> the shaders' format; 0 if they do not decode it. */
+static int fmt_of(const qnt_host_api *host, qnt_type t, struct vk_fmt *f)
+{
+	static const struct {
+		qnt_type type;
+		uint32_t code;
+	} ggml[] = {
+		{ QNT_TYPE_F32, 0 },      { QNT_TYPE_F16, 1 },     { QNT_TYPE_BF16, 2 },     { QNT_TYPE_Q4_0, 3 },
+		{ QNT_TYPE_Q4_1, 4 },     { QNT_TYPE_Q5_0, 5 },    { QNT_TYPE_Q5_1, 6 },     { QNT_TYPE_Q8_0, 7 },
+		{ QNT_TYPE_Q2_K, 8 },     { QNT_TYPE_Q3_K, 9 },    { QNT_TYPE_Q4_K, 10 },    { QNT_TYPE_Q5_K, 11 },
+		{ QNT_TYPE_Q6_K, 12 },    { QNT_TYPE_Q8_K, 13 },   { QNT_TYPE_Q8_1, 14 },    { QNT_TYPE_IQ2_XXS, 15 },
+		{ QNT_TYPE_IQ2_XS, 16 },  { QNT_TYPE_IQ2_S, 17 },  { QNT_TYPE_IQ3_XXS, 18 }, { QNT_TYPE_IQ3_S, 19 },
+		{ QNT_TYPE_IQ1_S, 20 },   { QNT_TYPE_IQ1_M, 21 },  { QNT_TYPE_IQ4_NL, 22 },  { QNT_TYPE_IQ4_XS, 23 },
+		{ QNT_TYPE_TQ1_0, 24 },   { QNT_TYPE_TQ2_0, 25 },  { QNT_TYPE_MXFP4, 26 },   { QNT_TYPE_NVFP4, 27 },
+		{ QNT_TYPE_Q1_0, 28 },    { QNT_TYPE_Q2_0, 29 },
+	};
+	*f = (struct vk_fmt){ 0, 4, 64, 2 };
+	for (size_t i = 0; i < sizeof ggml / sizeof ggml[0]; i++)
+		if (ggml[i].type == t) {
+			f->code = ggml[i].code;
+			return 1;
+		}
+	qnt_type_info ti = QNT_TYPE_INFO_INIT;
+	return host->type_info(t, &ti) == QNT_OK && ti.name && mlx_fmt(ti.name, f);
+}
+
+/* The i-quant grids in the order of shaders/decode.glsl (T_IQ2XXS ...),
+ * one code per 32-bit word. */
+#define N_GRID_WORDS 4608
+static const struct {
+	const uint16_t *codes;
+	uint32_t n;
+} grids[] = { { qnt__iq2xxs_codes, 256 }, { qnt__iq2xs_codes, 512 },  { qnt__iq2s_codes, 1024 },
+	      { qnt__iq1s_codes, 2048 },  { qnt__iq3xxs_codes, 256 }, { qnt__iq3s_codes, 512 } };
+_Static_assert(sizeof qnt__iq2xxs_codes / 2 == 256 && sizeof qnt__iq2xs_codes / 2 == 512 &&
+		       sizeof qnt__iq2s_codes / 2 == 1024 && sizeof qnt__iq1s_codes / 2 == 2048 &&
+		       sizeof qnt__iq3xxs_codes / 2 == 256 && sizeof qnt__iq3s_codes / 2 == 512,
+	       "grid sizes as shaders/decode.glsl lays them out");
 
 /* ------------------------------------------------------------------ */
 /* State                                                                */
@@ -258,8 +346,8 @@ struct qnt_buffer {
 };
 
 enum { STAGE_W, STAGE_X, STAGE_Y, N_STAGE };
-enum { OP_DEQUANT, OP_MATMUL, N_OPS };
-#define N_FMT 13
+enum { OP_DEQUANT, OP_MATMUL, OP_QUANT, N_OPS };
+#define N_CODES 34 /* format codes of the shaders */
 
 struct vk_state {
 	const qnt_host_api *host;
@@ -276,7 +364,8 @@ struct vk_state {
 	VkDescriptorSetLayout dsl;
 	VkPipelineLayout pl;
 	VkShaderModule mod[N_OPS];
-	VkPipeline pipe[N_OPS][N_FMT]; /* made on first use */
+	VkPipeline pipe[N_OPS][N_CODES]; /* made on first use */
+	struct qnt_buffer grid; /* the i-quant grids (binding 3) */
 	VkDescriptorPool dpool;
 	VkDescriptorSet ds;
 	VkCommandPool cpool;
@@ -354,6 +443,7 @@ static void state_free(struct vk_state *s)
 	if (s->dev) {
 		for (int i = 0; i < N_STAGE; i++)
 			buf_destroy(s, &s->stage[i]);
+		buf_destroy(s, &s->grid);
 		if (s->fence)
 			s->f.vkDestroyFence(s->dev, s->fence, NULL);
 		if (s->cpool)
@@ -361,7 +451,7 @@ static void state_free(struct vk_state *s)
 		if (s->dpool)
 			s->f.vkDestroyDescriptorPool(s->dev, s->dpool, NULL);
 		for (int o = 0; o < N_OPS; o++) {
-			for (int i = 0; i < N_FMT; i++)
+			for (int i = 0; i < N_CODES; i++)
 				if (s->pipe[o][i])
 					s->f.vkDestroyPipeline(s->dev, s->pipe[o][i], NULL);
 			if (s->mod[o])
@@ -390,14 +480,15 @@ static VkShaderModule make_module(struct vk_state *s, const uint32_t *code, size
 	return mod;
 }
 
-/* The pipeline of `op` for format code `fmt` (the shaders' specialization
- * constant 0), made on first use; VK_NULL_HANDLE if that fails. Called with
- * the state's mutex held. */
-static VkPipeline pipeline(struct vk_state *s, int op, int fmt)
+/* The pipeline of `op` for format code `code` (the shaders'
+ * specialization constant 0), made on first use; VK_NULL_HANDLE if that
+ * fails. Called with the state's mutex held. */
+static VkPipeline pipeline(struct vk_state *s, int op, uint32_t code)
 {
-	if (s->pipe[op][fmt])
-		return s->pipe[op][fmt];
-	const uint32_t code = (uint32_t)fmt;
+	if (code >= N_CODES)
+		return VK_NULL_HANDLE;
+	if (s->pipe[op][code])
+		return s->pipe[op][code];
 	VkSpecializationMapEntry me = { .constantID = 0, .offset = 0, .size = sizeof code };
 	VkSpecializationInfo spec = { .mapEntryCount = 1, .pMapEntries = &me, .dataSize = sizeof code, .pData = &code };
 	VkComputePipelineCreateInfo pi = {
@@ -412,7 +503,7 @@ static VkPipeline pipeline(struct vk_state *s, int op, int fmt)
 	VkPipeline p = VK_NULL_HANDLE;
 	if (s->f.vkCreateComputePipelines(s->dev, VK_NULL_HANDLE, 1, &pi, NULL, &p) != VK_SUCCESS)
 		return VK_NULL_HANDLE;
-	s->pipe[op][fmt] = p;
+	s->pipe[op][code] = p;
 	return p;
 }
 
@@ -488,17 +579,17 @@ static qnt_status vk_open(const qnt_host_api *host, int32_t device, void **state
 	}
 	s->f.vkGetDeviceQueue(s->dev, qf, 0, &s->queue);
 
-	VkDescriptorSetLayoutBinding bind[3];
-	for (uint32_t i = 0; i < 3; i++)
+	VkDescriptorSetLayoutBinding bind[4];
+	for (uint32_t i = 0; i < 4; i++)
 		bind[i] = (VkDescriptorSetLayoutBinding){ .binding = i,
 							  .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
 							  .descriptorCount = 1,
 							  .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT };
 	VkDescriptorSetLayoutCreateInfo li = { .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-					       .bindingCount = 3,
+					       .bindingCount = 4,
 					       .pBindings = bind };
 	VkPushConstantRange pcr = { .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .offset = 0, .size = 64 };
-	VkDescriptorPoolSize psz = { .type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = 3 };
+	VkDescriptorPoolSize psz = { .type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = 4 };
 	VkDescriptorPoolCreateInfo dpi = { .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
 					   .maxSets = 1,
 					   .poolSizeCount = 1,
@@ -518,6 +609,7 @@ static qnt_status vk_open(const qnt_host_api *host, int32_t device, void **state
 	}
 	ok = ok && (s->mod[OP_DEQUANT] = make_module(s, spv_dequant, sizeof spv_dequant)) != VK_NULL_HANDLE;
 	ok = ok && (s->mod[OP_MATMUL] = make_module(s, spv_matmul, sizeof spv_matmul)) != VK_NULL_HANDLE;
+	ok = ok && (s->mod[OP_QUANT] = make_module(s, spv_quant, sizeof spv_quant)) != VK_NULL_HANDLE;
 	ok = ok && s->f.vkCreateDescriptorPool(s->dev, &dpi, NULL, &s->dpool) == VK_SUCCESS;
 	if (ok) {
 		VkDescriptorSetAllocateInfo ai = { .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
@@ -535,6 +627,13 @@ static qnt_status vk_open(const qnt_host_api *host, int32_t device, void **state
 		ok = s->f.vkAllocateCommandBuffers(s->dev, &ai, &s->cmd) == VK_SUCCESS;
 	}
 	ok = ok && s->f.vkCreateFence(s->dev, &fi, NULL, &s->fence) == VK_SUCCESS;
+	ok = ok && buf_create(s, N_GRID_WORDS * 4, &s->grid) == QNT_OK;
+	if (ok) {
+		uint32_t *g = s->grid.map;
+		for (size_t k = 0; k < sizeof grids / sizeof grids[0]; k++)
+			for (uint32_t j = 0; j < grids[k].n; j++)
+				*g++ = grids[k].codes[j];
+	}
 	if (!ok) {
 		host->log(QNT_LOG_ERROR, "vulkan: cannot create the compute shaders on %s", s->props.deviceName);
 		state_free(s);
@@ -578,10 +677,20 @@ static qnt_status vk_device_props(void *state, int32_t device, qnt_device_props 
 	return QNT_OK;
 }
 
+/* The formats shaders/quant.comp writes: q4_0 q4_1 q5_0 q5_1 q8_0 (codes
+ * 3-7) and MLX affine. */
+static int quantizes(const struct vk_fmt *f)
+{
+	return (f->code >= 3 && f->code <= F_Q8_0) || f->code == F_MLX_AFFINE;
+}
+
 static int32_t vk_supports(void *state, qnt_type type, uint32_t op)
 {
-	(void)state;
-	return (op == QNT_OP_DEQUANTIZE || op == QNT_OP_MATMUL) && fmt_code(type) >= 0;
+	struct vk_state *s = state;
+	struct vk_fmt f;
+	if (op == QNT_OP_QUANTIZE)
+		return fmt_of(s->host, type, &f) && quantizes(&f);
+	return (op == QNT_OP_DEQUANTIZE || op == QNT_OP_MATMUL) && fmt_of(s->host, type, &f);
 }
 
 /* ------------------------------------------------------------------ */
@@ -590,26 +699,29 @@ static int32_t vk_supports(void *state, qnt_type type, uint32_t op)
 
 /* Binds W, X, Y (X may repeat W) to the pipeline of `op` for `fmt`, pushes
  * `pc`, dispatches gx x gy groups and waits. */
-static qnt_status run(struct vk_state *s, int op, int fmt, struct qnt_buffer *w, struct qnt_buffer *x,
-		      struct qnt_buffer *y, const uint32_t *pc, uint32_t pc_words, uint32_t gx, uint32_t gy)
+static qnt_status run(struct vk_state *s, int op, const struct vk_fmt *fmt, struct qnt_buffer *w,
+		      struct qnt_buffer *x, struct qnt_buffer *y, const uint32_t *pc, uint32_t pc_words, uint32_t gx,
+		      uint32_t gy)
 {
-	VkPipeline pipe = pipeline(s, op, fmt);
+	VkPipeline pipe = pipeline(s, op, fmt->code);
 	if (!pipe) {
-		s->host->log(QNT_LOG_ERROR, "vulkan: cannot create the pipeline of shader %d for format %d", op, fmt);
+		s->host->log(QNT_LOG_ERROR, "vulkan: cannot create the pipeline of shader %d for format code %u", op,
+			     (unsigned)fmt->code);
 		return QNT_E_BACKEND;
 	}
-	VkDescriptorBufferInfo bi[3] = { { w->buf, 0, VK_WHOLE_SIZE },
+	VkDescriptorBufferInfo bi[4] = { { w->buf, 0, VK_WHOLE_SIZE },
 					 { x->buf, 0, VK_WHOLE_SIZE },
-					 { y->buf, 0, VK_WHOLE_SIZE } };
-	VkWriteDescriptorSet wr[3];
-	for (uint32_t i = 0; i < 3; i++)
+					 { y->buf, 0, VK_WHOLE_SIZE },
+					 { s->grid.buf, 0, VK_WHOLE_SIZE } };
+	VkWriteDescriptorSet wr[4];
+	for (uint32_t i = 0; i < 4; i++)
 		wr[i] = (VkWriteDescriptorSet){ .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
 						.dstSet = s->ds,
 						.dstBinding = i,
 						.descriptorCount = 1,
 						.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
 						.pBufferInfo = &bi[i] };
-	s->f.vkUpdateDescriptorSets(s->dev, 3, wr, 0, NULL);
+	s->f.vkUpdateDescriptorSets(s->dev, 4, wr, 0, NULL);
 	VkCommandBufferBeginInfo cbi = { .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
 					 .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT };
 	if (s->f.vkResetCommandBuffer(s->cmd, 0) != VK_SUCCESS || s->f.vkBeginCommandBuffer(s->cmd, &cbi) != VK_SUCCESS)
@@ -671,8 +783,8 @@ static qnt_status vk_dequantize(void *state, const qnt_kernel_job *job)
 	struct vk_state *s = state;
 	if (!job || job->struct_size < sizeof *job || job->op != QNT_OP_DEQUANTIZE)
 		return QNT_E_INVALID_ARG;
-	const int fmt = fmt_code(job->type);
-	if (fmt < 0)
+	struct vk_fmt fmt;
+	if (!fmt_of(s->host, job->type, &fmt))
 		return QNT_E_UNSUPPORTED;
 	const size_t rs = s->host->row_size(job->type, job->n_per_row);
 	if (rs == 0 || job->row_begin < 0 || job->row_end > job->nrows || job->row_begin > job->row_end)
@@ -697,12 +809,86 @@ static qnt_status vk_dequantize(void *state, const qnt_kernel_job *job)
 			st = QNT_E_UNSUPPORTED;
 			break;
 		}
-		const uint32_t pc[5] = { (uint32_t)job->n_per_row, (uint32_t)nr, (uint32_t)rs, (uint32_t)woff,
-					 (uint32_t)(yoff / 4) };
+		const uint32_t pc[8] = { (uint32_t)job->n_per_row, (uint32_t)nr, (uint32_t)rs, (uint32_t)woff,
+					 (uint32_t)(yoff / 4), fmt.bits, fmt.group, fmt.dt };
 		const uint64_t runs = (uint64_t)nr * (((uint64_t)job->n_per_row + 31) / 32);
-		st = run(s, OP_DEQUANT, fmt, w, w, y, pc, 5, groups(runs, 256), 1);
+		st = run(s, OP_DEQUANT, &fmt, w, w, y, pc, 8, groups(runs, 256), 1);
 		if (st == QNT_OK && !job->dst.buffer)
 			memcpy((float *)job->dst.host + r0 * job->n_per_row, y->map, (size_t)nr * frow);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return st;
+}
+
+/* The host address of an operand (buffers are mapped for their lifetime). */
+static void *mem_ptr(const qnt_mem *m)
+{
+	return m->buffer ? (char *)m->buffer->map + m->offset : m->host;
+}
+
+/* Whether the shader may quantize these floats: all finite and, for MLX
+ * affine, finite in the element type too (the NaN payloads of IEEE
+ * operations differ between devices; the reference's are x86's). */
+static int device_safe(const float *x, int64_t n, const struct vk_fmt *f)
+{
+	const float lim = f->code != F_MLX_AFFINE || f->dt == 0 ? 3.4028234e38f : f->dt == 1 ? 65504.0f : 3.38e38f;
+	for (int64_t i = 0; i < n; i++)
+		if (!(fabsf(x[i]) <= lim))
+			return 0;
+	return 1;
+}
+
+/* q4_0..q8_0 and MLX affine without importance on the device
+ * (shaders/quant.comp); with importance weights, or rows the shader does
+ * not take (device_safe), the reference on the host (buffers are mapped). */
+static qnt_status vk_quantize(void *state, const qnt_kernel_job *job)
+{
+	struct vk_state *s = state;
+	if (!job || job->struct_size < sizeof *job || job->op != QNT_OP_QUANTIZE)
+		return QNT_E_INVALID_ARG;
+	struct vk_fmt fmt;
+	if (!fmt_of(s->host, job->type, &fmt) || !quantizes(&fmt))
+		return QNT_E_UNSUPPORTED;
+	const size_t rs = s->host->row_size(job->type, job->n_per_row);
+	if (rs == 0 || job->row_begin < 0 || job->row_end > job->nrows || job->row_begin > job->row_end)
+		return QNT_E_INVALID_ARG;
+	if ((job->src.buffer && (job->src.offset & 3u)) || (!job->src.buffer && !job->src.host) ||
+	    (!job->dst.buffer && !job->dst.host))
+		return QNT_E_INVALID_ARG;
+	const uint64_t frow = (uint64_t)job->n_per_row * sizeof(float);
+	const int64_t r0 = job->row_begin, nrows = job->row_end - job->row_begin;
+	if (job->src.buffer && job->src.offset + (uint64_t)job->row_end * frow > job->src.buffer->size)
+		return QNT_E_INVALID_ARG;
+	if (job->dst.buffer && job->dst.offset + (uint64_t)job->row_end * rs > job->dst.buffer->size)
+		return QNT_E_INVALID_ARG;
+	const float *src = (const float *)mem_ptr(&job->src) + r0 * job->n_per_row;
+	if (job->importance || !device_safe(src, nrows * job->n_per_row, &fmt))
+		return s->host->quantize_ref(job->type, src, (char *)mem_ptr(&job->dst) + (size_t)r0 * rs, nrows,
+					     job->n_per_row, job->importance);
+	if (frow > s->max_bytes || rs > s->max_bytes)
+		return QNT_E_UNSUPPORTED;
+	const int64_t step = rows_per_pass(s, frow);
+	const uint32_t bs = fmt.code == F_Q8_0 ? 32 : fmt.group;
+	qnt_status st = QNT_OK;
+	pthread_mutex_lock(&s->mu);
+	for (int64_t a = r0; a < job->row_end && st == QNT_OK; a += step) {
+		const int64_t nr = job->row_end - a < step ? job->row_end - a : step;
+		struct qnt_buffer *w, *x;
+		uint64_t woff, xoff;
+		if ((st = operand(s, &job->src, STAGE_X, (uint64_t)a * frow, (uint64_t)nr * frow, 1, &x, &xoff)) !=
+			    QNT_OK ||
+		    (st = operand(s, &job->dst, STAGE_W, (uint64_t)a * rs, (uint64_t)nr * rs, 0, &w, &woff)) != QNT_OK)
+			break;
+		if (woff > UINT32_MAX || xoff / 4 > UINT32_MAX) {
+			st = QNT_E_UNSUPPORTED;
+			break;
+		}
+		const uint32_t pc[8] = { (uint32_t)job->n_per_row, (uint32_t)nr, (uint32_t)rs, (uint32_t)woff,
+					 (uint32_t)(xoff / 4), fmt.bits, fmt.group, fmt.dt };
+		const uint64_t blocks = (uint64_t)nr * ((uint64_t)job->n_per_row / bs);
+		st = run(s, OP_QUANT, &fmt, w, x, w, pc, 8, groups(blocks, 64), 1);
+		if (st == QNT_OK && !job->dst.buffer)
+			memcpy((char *)job->dst.host + (size_t)a * rs, w->map, (size_t)nr * rs);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return st;
@@ -720,8 +906,8 @@ static qnt_status vk_matmul(void *state, const qnt_matmul_job *job)
 	struct vk_state *s = state;
 	if (!job || job->struct_size < sizeof *job)
 		return QNT_E_INVALID_ARG;
-	const int fmt = fmt_code(job->wtype);
-	if (fmt < 0)
+	struct vk_fmt fmt;
+	if (!fmt_of(s->host, job->wtype, &fmt))
 		return QNT_E_UNSUPPORTED;
 	const size_t rs = s->host->row_size(job->wtype, job->n_in);
 	if (rs == 0 || job->n_cols < 0 || job->row_begin < 0 || job->row_end > job->n_out ||
@@ -755,10 +941,10 @@ static qnt_status vk_matmul(void *state, const qnt_matmul_job *job)
 			st = QNT_E_UNSUPPORTED;
 			break;
 		}
-		const uint32_t pc[8] = { (uint32_t)job->n_in, (uint32_t)nr,          (uint32_t)rs,
+		const uint32_t pc[11] = { (uint32_t)job->n_in, (uint32_t)nr,          (uint32_t)rs,
 					 (uint32_t)woff,      (uint32_t)(xoff / 4), (uint32_t)(yoff / 4 + (uint64_t)r0),
-					 (uint32_t)job->n_cols, (uint32_t)job->n_out };
-		st = run(s, OP_MATMUL, fmt, w, x, y, pc, 8, groups((uint64_t)nr, 64),
+					 (uint32_t)job->n_cols, (uint32_t)job->n_out, fmt.bits, fmt.group, fmt.dt };
+		st = run(s, OP_MATMUL, &fmt, w, x, y, pc, 11, groups((uint64_t)nr, 64),
 			 groups((uint64_t)job->n_cols, 4));
 	}
 	if (st == QNT_OK && !job->y.buffer) {
@@ -851,7 +1037,7 @@ static qnt_status vk_synchronize(void *state, int32_t device)
 /* Score and entry                                                      */
 /* ------------------------------------------------------------------ */
 
-static char description[320] = "Vulkan compute shaders (dequantize, matmul)";
+static char description[320] = "Vulkan compute shaders (quantize, dequantize, matmul)";
 
 static int32_t vk_score(const qnt_host_api *host, char *why, size_t why_size)
 {
@@ -881,7 +1067,7 @@ static int32_t vk_score(const qnt_host_api *host, char *why, size_t why_size)
 		snprintf(why, why_size, "the Vulkan loader found no device with a compute queue");
 	else
 		snprintf(description, sizeof description,
-			 "Vulkan compute shaders (dequantize, matmul); %u device%s, best: %.200s (%s)", (unsigned)n,
+			 "Vulkan compute shaders (quantize, dequantize, matmul); %u device%s, best: %.200s (%s)", (unsigned)n,
 			 n == 1 ? "" : "s", bp.deviceName, device_type_name(bp.deviceType));
 	f.vkDestroyInstance(inst, NULL);
 	return best;
@@ -899,7 +1085,7 @@ static const qnt_backend_vtbl vtbl = {
 	.device_count = vk_device_count,
 	.device_props = vk_device_props,
 	.supports = vk_supports,
-	.quantize = NULL,
+	.quantize = vk_quantize,
 	.dequantize = vk_dequantize,
 	.scratch_bytes = NULL,
 	.buffer_alloc = vk_buffer_alloc,

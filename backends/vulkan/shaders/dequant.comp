@@ -6,6 +6,7 @@
 // end inside a run.
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x = 256) in;
 
@@ -22,6 +23,7 @@ layout(push_constant) uniform P {
 	uint row_bytes;
 	uint w_off;   // bytes
 	uint y_off;   // floats
+	uint mlx_bits, mlx_group, mlx_dt; // MLX formats (decode.glsl)
 } p;
 
 #include "decode.glsl"
@@ -35,13 +37,16 @@ void main()
 		const uint r = i / runs_per_row, c0 = (i - r * runs_per_row) * 32u;
 		const uint row = p.w_off + r * p.row_bytes, y0 = p.y_off + r * p.n_per_row;
 		const uint n = min(32u, p.n_per_row - c0);
-		if (n == 32u) {
+		if (n == 32u && has_run(FMT)) {
 			float v[32];
 			decode_run(FMT, row, c0, v);
 			for (uint j = 0u; j < 32u; j++)
 				Y[y0 + c0 + j] = v[j];
+		} else if (n == 32u) {
+			GENERIC_LOOP for (uint j = 0u; j < 32u; j++)
+				Y[y0 + c0 + j] = decode(FMT, row, c0 + j);
 		} else {
-			for (uint j = 0u; j < n; j++)
+			[[dont_unroll]] for (uint j = 0u; j < n; j++)
 				Y[y0 + c0 + j] = decode(FMT, row, c0 + j);
 		}
 	}

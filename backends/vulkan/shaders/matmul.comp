@@ -9,6 +9,7 @@
 // scheduling.
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 
 #define TILE 4u
 
@@ -30,6 +31,7 @@ layout(push_constant) uniform P {
 	uint y_off;     // floats: y of (column 0, first row computed)
 	uint n_cols;
 	uint y_stride;  // floats between columns of y (n_out)
+	uint mlx_bits, mlx_group, mlx_dt; // MLX formats (decode.glsl)
 } p;
 
 #include "decode.glsl"
@@ -45,22 +47,36 @@ void main()
 			vec4 acc = vec4(0.0);
 			float v[32];
 			for (uint k0 = 0u; k0 < full; k0 += 32u) {
-				decode_run(FMT, row, k0, v);
 				vec4 s = vec4(0.0);
-				for (uint j = 0u; j < 32u; j++) {
-					const uint xb = x0 + k0 + j;
-					s.x += v[j] * X[xb];
-					if (nc > 1u)
-						s.y += v[j] * X[xb + p.n_in];
-					if (nc > 2u)
-						s.z += v[j] * X[xb + 2u * p.n_in];
-					if (nc > 3u)
-						s.w += v[j] * X[xb + 3u * p.n_in];
+				if (has_run(FMT)) {
+					decode_run(FMT, row, k0, v);
+					for (uint j = 0u; j < 32u; j++) {
+						const uint xb = x0 + k0 + j;
+						s.x += v[j] * X[xb];
+						if (nc > 1u)
+							s.y += v[j] * X[xb + p.n_in];
+						if (nc > 2u)
+							s.z += v[j] * X[xb + 2u * p.n_in];
+						if (nc > 3u)
+							s.w += v[j] * X[xb + 3u * p.n_in];
+					}
+				} else {
+					GENERIC_LOOP for (uint j = 0u; j < 32u; j++) {
+						const float w = decode(FMT, row, k0 + j);
+						const uint xb = x0 + k0 + j;
+						s.x += w * X[xb];
+						if (nc > 1u)
+							s.y += w * X[xb + p.n_in];
+						if (nc > 2u)
+							s.z += w * X[xb + 2u * p.n_in];
+						if (nc > 3u)
+							s.w += w * X[xb + 3u * p.n_in];
+					}
 				}
 				acc += s;
 			}
 			vec4 s = vec4(0.0);
-			for (uint k = full; k < p.n_in; k++) { // f32/f16/bf16 rows of n_in % 32 != 0
+			[[dont_unroll]] for (uint k = full; k < p.n_in; k++) { // f32/f16/bf16 rows of n_in % 32 != 0
 				const float w = decode(FMT, row, k);
 				const uint xb = x0 + k;
 				s.x += w * X[xb];
