@@ -84,29 +84,29 @@ __global__ void __launch_bounds__(32 * GEMV_WARPS)
 	k_gemv(qc_fmt f, const uint8_t *w, uint64_t rs, int64_t n_in, int64_t nr, const float *x, int nc, float *y,
 	       int64_t ldy)
 {
-	const int64_t r = blockIdx.x * (int64_t)GEMV_WARPS + threadIdx.x / 32;
 	const int lane = threadIdx.x % 32;
-	if (r >= nr)
-		return;
-	const uint8_t *row = w + r * rs;
-	float acc[GEMV_COLS];
-#pragma unroll
-	for (int c = 0; c < GEMV_COLS; c++)
-		acc[c] = 0.0f;
-	for (int64_t e = lane; e < n_in; e += 32) {
-		const float v = qc_get<K>(f, row + (e / f.bs) * f.bb, (int)(e % f.bs));
+	for (int64_t r = blockIdx.x * (int64_t)GEMV_WARPS + threadIdx.x / 32; r < nr;
+	     r += (int64_t)gridDim.x * GEMV_WARPS) {
+		const uint8_t *row = w + r * rs;
+		float acc[GEMV_COLS];
 #pragma unroll
 		for (int c = 0; c < GEMV_COLS; c++)
-			if (c < nc)
-				acc[c] += v * x[c * n_in + e];
-	}
+			acc[c] = 0.0f;
+		for (int64_t e = lane; e < n_in; e += 32) {
+			const float v = qc_get<K>(f, row + (e / f.bs) * f.bb, (int)(e % f.bs));
 #pragma unroll
-	for (int c = 0; c < GEMV_COLS; c++) {
-		float s = acc[c];
-		for (int o = 16; o > 0; o /= 2)
-			s += __shfl_xor_sync(0xffffffffu, s, o);
-		if (lane == 0 && c < nc)
-			y[c * ldy + r] = s;
+			for (int c = 0; c < GEMV_COLS; c++)
+				if (c < nc)
+					acc[c] += v * x[c * n_in + e];
+		}
+#pragma unroll
+		for (int c = 0; c < GEMV_COLS; c++) {
+			float s = acc[c];
+			for (int o = 16; o > 0; o /= 2)
+				s += __shfl_xor_sync(0xffffffffu, s, o);
+			if (lane == 0 && c < nc)
+				y[c * ldy + r] = s;
+		}
 	}
 }
 
