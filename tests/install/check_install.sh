@@ -23,6 +23,9 @@ soname=$(readelf -d "$libdir/libqnt.so.1" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p'
 if [ -f "$build/backends/vulkan/libqnt-vulkan.so" ]; then
 	[ -f "$libdir/libqnt-1/libqnt-vulkan.so" ] || { echo "FAIL: libqnt-1/libqnt-vulkan.so was not installed"; exit 1; }
 fi
+if [ -f "$build/backends/cuda/libqnt-cuda.so" ]; then
+	[ -f "$libdir/libqnt-1/libqnt-cuda.so" ] || { echo "FAIL: libqnt-1/libqnt-cuda.so was not installed"; exit 1; }
+fi
 cc $(pkg-config --cflags libqnt) "$src/examples/quantize_tensor.c" -o "$tmp/shared" $(pkg-config --libs libqnt) -lm
 LD_LIBRARY_PATH="$libdir" "$tmp/shared" q8_0 4 256 | grep -q '^q8_0: 4 x 256 floats'
 cc $(pkg-config --cflags libqnt) "$src/examples/quantize_tensor.c" -o "$tmp/static" \
