@@ -26,7 +26,7 @@
  *                a reason, and libqnt still works on the CPU
  * The module path is CUDA_MODULE (set by tests/cuda/meson.build).
  */
-#include "test_common.h"
+#include "test_backend.h"
 
 #include "libqnt.h"
 #include "libqnt_backend.h"
@@ -50,70 +50,6 @@ static qnt_type type_named(const char *name)
 	if (t == QNT_TYPE_INVALID)
 		fail_msg("unknown format %s", name);
 	return t;
-}
-
-static int cuda_score(char *reason, size_t reason_size)
-{
-	for (int32_t i = 0; i < qnt_backend_count(); i++) {
-		qnt_backend_props p = QNT_BACKEND_PROPS_INIT;
-		if (qnt_backend_get_props(i, &p) == QNT_OK && strcmp(p.name, "cuda") == 0) {
-			snprintf(reason, reason_size, "%s", p.score > 0 ? p.description : p.reason);
-			return p.score;
-		}
-	}
-	snprintf(reason, reason_size, "not registered");
-	return -1;
-}
-
-static qnt_ctx *ctx_on(const char *backend)
-{
-	qnt_ctx_opts o = QNT_CTX_OPTS_INIT;
-	o.backend = backend;
-	o.n_threads = 2;
-	qnt_ctx *ctx = NULL;
-	if (qnt_ctx_create(&o, &ctx) != QNT_OK)
-		fail_msg("cannot create a context on %s: %s", backend, qnt_ctx_last_error(NULL));
-	assert_string_equal(qnt_ctx_backend_name(ctx), backend);
-	return ctx;
-}
-
-static uint32_t fbits(float f)
-{
-	uint32_t u;
-	memcpy(&u, &f, sizeof u);
-	return u;
-}
-
-/* a and b equal bit for bit, NaN for NaN; returns the first mismatch or -1 */
-static int64_t first_mismatch(const float *a, const float *b, int64_t n)
-{
-	for (int64_t i = 0; i < n; i++) {
-		if (isnan(a[i]) && isnan(b[i]))
-			continue;
-		if (fbits(a[i]) != fbits(b[i]))
-			return i;
-	}
-	return -1;
-}
-
-/* ---- dequantize ---- */
-
-static void check_dequant(qnt_ctx *cu, qnt_ctx *cpu, qnt_type t, const void *q, int64_t nrows, int64_t n,
-			  const char *what)
-{
-	float *a = test_malloc_or_fail((size_t)(nrows * n) * sizeof(float));
-	float *b = test_malloc_or_fail((size_t)(nrows * n) * sizeof(float));
-	memset(a, 0x55, (size_t)(nrows * n) * sizeof(float));
-	assert_int_equal(qnt_dequantize(cu, t, q, a, nrows, n), QNT_OK);
-	assert_int_equal(qnt_dequantize(cpu, t, q, b, nrows, n), QNT_OK);
-	int64_t i = first_mismatch(a, b, nrows * n);
-	if (i >= 0)
-		fail_msg("%s, %s, %lld x %lld: element %lld (row %lld) is %a (0x%08x) on cuda, %a (0x%08x) in the "
-			 "reference",
-			 qnt_type_name(t), what, (long long)nrows, (long long)n, (long long)i, (long long)(i / n),
-			 (double)a[i], fbits(a[i]), (double)b[i], fbits(b[i]));
-	free(a);
-	free(b);
 }
 
 static void dequantize_bit_exact(void **state)
@@ -482,7 +418,7 @@ static int default_ctx(void)
 static int no_device(void)
 {
 	char reason[256];
-	int sc = cuda_score(reason, sizeof reason);
+	int sc = backend_score("cuda", reason, sizeof reason);
 	if (sc != 0) {
 		fprintf(stderr, "FAIL: without a device the cuda backend scores %d (%s), not 0\n", sc, reason);
 		return 1;
@@ -521,7 +457,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "no-device") == 0)
 		return no_device();
 	char reason[256];
-	int sc = cuda_score(reason, sizeof reason);
+	int sc = backend_score("cuda", reason, sizeof reason);
 	if (sc <= 0) {
 		const char *req = getenv("QNT_REQUIRE_CUDA");
 		if (req && strcmp(req, "1") == 0) {

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the device backends' conformance tests (tests/vulkan,
+ * tests/cuda): the backend's score, a context on a named backend, and the
+ * bit-for-bit comparison of its dequantized floats with the reference's. */
+#ifndef QNT_TEST_BACKEND_H
+#define QNT_TEST_BACKEND_H
+
+#include "test_common.h"
+
+#include "libqnt.h"
+
+/* The score of the backend called name (-1 if it is not registered), and
+ * its description or, with score 0, the reason it is unusable. */
+static inline int backend_score(const char *name, char *reason, size_t reason_size)
+{
+	for (int32_t i = 0; i < qnt_backend_count(); i++) {
+		qnt_backend_props p = QNT_BACKEND_PROPS_INIT;
+		if (qnt_backend_get_props(i, &p) == QNT_OK && strcmp(p.name, name) == 0) {
+			snprintf(reason, reason_size, "%s", p.score > 0 ? p.description : p.reason);
+			return p.score;
+		}
+	}
+	snprintf(reason, reason_size, "not registered");
+	return -1;
+}
+
+static inline qnt_ctx *ctx_on(const char *backend)
+{
+	qnt_ctx_opts o = QNT_CTX_OPTS_INIT;
+	o.backend = backend;
+	o.n_threads = 2;
+	qnt_ctx *ctx = NULL;
+	if (qnt_ctx_create(&o, &ctx) != QNT_OK)
+		fail_msg("cannot create a context on %s: %s", backend, qnt_ctx_last_error(NULL));
+	assert_string_equal(qnt_ctx_backend_name(ctx), backend);
+	return ctx;
+}
+
+static inline uint32_t fbits(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, sizeof u);
+	return u;
+}
+
+/* a and b equal bit for bit, NaN for NaN; returns the first mismatch or -1 */
+static inline int64_t first_mismatch(const float *a, const float *b, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++) {
+		if (isnan(a[i]) && isnan(b[i]))
+			continue;
+		if (fbits(a[i]) != fbits(b[i]))
+			return i;
+	}
+	return -1;
+}
+
+/* Dequantizes q on dev and on cpu and fails on the first float that differs. */
+static inline void check_dequant(qnt_ctx *dev, qnt_ctx *cpu, qnt_type t, const void *q, int64_t nrows, int64_t n,
+				 const char *what)
+{
+	float *a = test_malloc_or_fail((size_t)(nrows * n) * sizeof(float));
+	float *b = test_malloc_or_fail((size_t)(nrows * n) * sizeof(float));
+	memset(a, 0x55, (size_t)(nrows * n) * sizeof(float));
+	assert_int_equal(qnt_dequantize(dev, t, q, a, nrows, n), QNT_OK);
+	assert_int_equal(qnt_dequantize(cpu, t, q, b, nrows, n), QNT_OK);
+	int64_t i = first_mismatch(a, b, nrows * n);
+	if (i >= 0)
+		fail_msg("%s, %s, %lld x %lld: element %lld (row %lld) is %a (0x%08x) on %s, %a (0x%08x) in the "
+			 "reference",
+			 qnt_type_name(t), what, (long long)nrows, (long long)n, (long long)i, (long long)(i / n),
+			 (double)a[i], fbits(a[i]), qnt_ctx_backend_name(dev), (double)b[i], fbits(b[i]));
+	free(a);
+	free(b);
+}
+
+#endif
