@@ -31,8 +31,6 @@
 #include "libqnt.h"
 #include "libqnt_backend.h"
 
-#include <dlfcn.h>
-#include <stdarg.h>
 
 /* ggml formats by id, MLX ones by name (their ids are not fixed) */
 static const char *const cu_type_names[] = {
@@ -227,47 +225,11 @@ static void unsupported_through_api(void **state)
 
 /* ---- the vtable directly ---- */
 
-static qnt_ctx *host_cpu;
-
-static void host_log(int32_t level, const char *fmt, ...)
-{
-	(void)level;
-	(void)fmt;
-}
-
-static void *host_alloc(size_t size, size_t align)
-{
-	return aligned_alloc(align, (size + align - 1) / align * align);
-}
-
-static qnt_status host_quantize(qnt_type type, const float *src, void *dst, int64_t nrows, int64_t n,
-				const float *imp)
-{
-	return qnt_quantize(host_cpu, type, src, dst, nrows, n, imp);
-}
-
-static qnt_status host_dequantize(qnt_type type, const void *src, float *dst, int64_t nrows, int64_t n)
-{
-	return qnt_dequantize(host_cpu, type, src, dst, nrows, n);
-}
-
 static void vtable_direct(void **state)
 {
 	(void)state;
-	host_cpu = ctx_on("cpu");
-	/* a 1.0 host table up to type_info: the module needs no more */
-	qnt_host_api host = { offsetof(qnt_host_api, matmul_ref_xq_type), QNT_BACKEND_ABI, 0, host_log,
-			      host_alloc, free, host_quantize, host_dequantize, qnt_row_size, qnt_type_get_info,
-			      NULL, NULL };
-	void *h = dlopen(CUDA_MODULE, RTLD_NOW | RTLD_LOCAL);
-	assert_non_null(h);
-	qnt_backend_entry_fn entry;
-	void *sym = dlsym(h, QNT_BACKEND_ENTRY_SYMBOL);
-	memcpy(&entry, &sym, sizeof entry);
-	assert_non_null(entry);
-	assert_null(entry(QNT_BACKEND_ABI + 1, &host));
-	const qnt_backend_vtbl *vt = entry(QNT_BACKEND_ABI, &host);
-	assert_non_null(vt);
+	qnt_host_api host = test_host_api();
+	const qnt_backend_vtbl *vt = module_vtable(CUDA_MODULE, &host);
 	assert_string_equal(vt->name, "cuda");
 	assert_true(QNT_VTBL_HAS(vt, matmul));
 	char why[256] = "";

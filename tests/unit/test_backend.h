@@ -8,6 +8,10 @@
 #include "test_common.h"
 
 #include "libqnt.h"
+#include "libqnt_backend.h"
+
+#include <dlfcn.h>
+#include <stddef.h>
 
 /* The score of the backend called name (-1 if it is not registered), and
  * its description or, with score 0, the reason it is unusable. */
@@ -72,6 +76,59 @@ static inline void check_dequant(qnt_ctx *dev, qnt_ctx *cpu, qnt_type t, const v
 			 (double)a[i], fbits(a[i]), qnt_ctx_backend_name(dev), (double)b[i], fbits(b[i]));
 	free(a);
 	free(b);
+}
+
+/* ---- a module's vtable called directly, with a host table of our own ---- */
+
+/* the reference the host table's quantize_ref/dequantize_ref run on */
+static qnt_ctx *host_cpu;
+
+static inline void host_log(int32_t level, const char *fmt, ...)
+{
+	(void)level;
+	(void)fmt;
+}
+
+static inline void *host_alloc(size_t size, size_t align)
+{
+	return aligned_alloc(align, (size + align - 1) / align * align);
+}
+
+static inline qnt_status host_quantize(qnt_type type, const float *src, void *dst, int64_t nrows, int64_t n,
+				       const float *imp)
+{
+	return qnt_quantize(host_cpu, type, src, dst, nrows, n, imp);
+}
+
+static inline qnt_status host_dequantize(qnt_type type, const void *src, float *dst, int64_t nrows, int64_t n)
+{
+	return qnt_dequantize(host_cpu, type, src, dst, nrows, n);
+}
+
+/* A 1.0 host table up to type_info (a module needs no more); opens host_cpu. */
+static inline qnt_host_api test_host_api(void)
+{
+	host_cpu = ctx_on("cpu");
+	qnt_host_api host = { offsetof(qnt_host_api, matmul_ref_xq_type), QNT_BACKEND_ABI, 0, host_log,
+			      host_alloc, free, host_quantize, host_dequantize, qnt_row_size, qnt_type_get_info,
+			      NULL, NULL };
+	return host;
+}
+
+/* The module's vtable for host, after checking that a newer ABI is refused. */
+static inline const qnt_backend_vtbl *module_vtable(const char *path, const qnt_host_api *host)
+{
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		fail_msg("dlopen %s: %s", path, dlerror());
+	qnt_backend_entry_fn entry;
+	void *sym = dlsym(h, QNT_BACKEND_ENTRY_SYMBOL);
+	memcpy(&entry, &sym, sizeof entry);
+	assert_non_null(entry);
+	assert_null(entry(QNT_BACKEND_ABI + 1, host));
+	const qnt_backend_vtbl *vt = entry(QNT_BACKEND_ABI, host);
+	assert_non_null(vt);
+	return vt;
 }
 
 #endif
