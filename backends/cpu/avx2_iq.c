@@ -894,6 +894,102 @@ INLINE void k_body(const void *wv, const struct xcol *x, int nc, int64_t n, floa
 		out[c] = hsum_ps(acc[c]);
 }
 
+/* GEMM: super-block i of a row decoded once (the 8 groups' magnitudes,
+ * signs and scales, 768 bytes in L1) serves every column of the call, up to
+ * KG columns at a time in registers. The super-blocks are the outer loop
+ * and the rows the inner one, so that block i of the columns (nc * 292
+ * bytes) stays in L1 while every row passes over it; each (row, column)
+ * keeps its float accumulator in acc[][] between super-blocks. The integer
+ * sums and the FMA sequence of each (row, column) are k_body's, so each
+ * output equals the row kernel's bit for bit. */
+#define KG 8 /* columns per pass over a decoded super-block */
+
+struct kdec {
+	__m256i u[8], sv[8], sc[8];
+};
+
+INLINE void k_cols(const struct kdec *dk, const struct xcol *x, int m, int64_t i, float d, __m256 *acc)
+{
+	const struct blk_q8_K *xk[KG];
+	__m256i isum[KG];
+	UNROLL for (int c = 0; c < m; c++) {
+		xk[c] = (const struct blk_q8_K *)x[c].blk + i;
+		isum[c] = _mm256_setzero_si256();
+	}
+	UNROLL for (int g = 0; g < 8; g++) {
+		const __m256i u = dk->u[g], sv = dk->sv[g], sc = dk->sc[g];
+		UNROLL for (int c = 0; c < m; c++) {
+			const __m256i p = _mm256_maddubs_epi16(u, _mm256_sign_epi8(load256(xk[c]->qs + 32 * g), sv));
+			isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, sc));
+		}
+	}
+	UNROLL for (int c = 0; c < m; c++)
+		acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * xk[c]->d), _mm256_cvtepi32_ps(isum[c]), acc[c]);
+}
+
+#define K_COLS_CASE(M)                                    \
+	case M:                                           \
+		k_cols(dk, x, M, i, d, acc);              \
+		break;
+
+static void k_cols_n(const struct kdec *dk, const struct xcol *x, int m, int64_t i, float d, __m256 *acc)
+{
+	switch (m) {
+		K_COLS_CASE(1)
+		K_COLS_CASE(2)
+		K_COLS_CASE(3)
+		K_COLS_CASE(4)
+		K_COLS_CASE(5)
+		K_COLS_CASE(6)
+		K_COLS_CASE(7)
+	default:
+		k_cols(dk, x, KG, i, d, acc);
+		break;
+	}
+}
+
+INLINE void k_gemm(const void *wv, size_t wrs, int nr, const struct xcol *x, int nc, int64_t n, float *y,
+		   int64_t ldy, int kind)
+{
+	const size_t wb = k_bytes(kind);
+	__m256 acc[QNT__AVX2_GEMM_ROWS][QNT__AVX2_GEMM_COLS];
+	struct kdec dk;
+	for (int r = 0; r < nr; r++)
+		for (int c = 0; c < nc; c++)
+			acc[r][c] = _mm256_setzero_ps();
+	if (kind != K_IQ4XS)
+		tables();
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		for (int r = 0; r < nr; r++) {
+			const uint8_t *b = (const uint8_t *)wv + (size_t)r * wrs + (size_t)i * wb;
+			const float d = k_scale(b, kind);
+			UNROLL for (int g = 0; g < 8; g++)
+				dk.u[g] = k_decode(b, kind, g, &dk.sv[g], &dk.sc[g]);
+			for (int c0 = 0; c0 < nc; c0 += KG)
+				k_cols_n(&dk, x + c0, nc - c0 < KG ? nc - c0 : KG, i, d, acc[r] + c0);
+		}
+	}
+	for (int r = 0; r < nr; r++)
+		for (int c = 0; c < nc; c++)
+			y[c * ldy + r] = hsum_ps(acc[r][c]);
+}
+
+#define GEMM_FN(NAME, KIND)                                                                                       \
+	void qnt__avx2_gemm_##NAME(const void *w, size_t wrs, int nr, const struct xcol *x, int nc, int64_t n,   \
+				   float *y, int64_t ldy)                                                         \
+	{                                                                                                         \
+		k_gemm(w, wrs, nr, x, nc, n, y, ldy, KIND);                                                       \
+	}
+
+GEMM_FN(iq2_xxs, K_IQ2XXS)
+GEMM_FN(iq2_xs, K_IQ2XS)
+GEMM_FN(iq2_s, K_IQ2S)
+GEMM_FN(iq3_xxs, K_IQ3XXS)
+GEMM_FN(iq3_s, K_IQ3S)
+GEMM_FN(iq1_s, K_IQ1S)
+GEMM_FN(iq1_m, K_IQ1M)
+GEMM_FN(iq4_xs, K_IQ4XS)
+
 /* tq1_0, tq2_0: the codes c (0..2 or 0..3) times x with VPMADDUBSW, summed
  * in 16-bit lanes over the super-block (|sum| <= 8 * 2 * 3 * 127), less
  * the sum of x (q8_K's sums of 16): sum (c - 1) x. */
