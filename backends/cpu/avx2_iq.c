@@ -894,32 +894,48 @@ INLINE void k_body(const void *wv, const struct xcol *x, int nc, int64_t n, floa
 		out[c] = hsum_ps(acc[c]);
 }
 
-/* GEMM: super-block i of a row decoded once (the 8 groups' magnitudes,
- * signs and scales, 768 bytes in L1) serves every column of the call, up to
- * KG columns at a time in registers. The super-blocks are the outer loop
- * and the rows the inner one, so that block i of the columns (nc * 292
- * bytes) stays in L1 while every row passes over it; each (row, column)
- * keeps its float accumulator in acc[][] between super-blocks. The integer
- * sums and the FMA sequence of each (row, column) are k_body's, so each
- * output equals the row kernel's bit for bit. */
+/* GEMM: super-block i of a row decoded once (the 8 groups' weights and
+ * scales, in L1) serves every column of the call, up to KG columns at a
+ * time in registers. The super-blocks are the outer loop and the rows the
+ * inner one, so that block i of the columns stays in L1 while every row
+ * passes over it; each (row, column) keeps its float accumulator in acc[][]
+ * between super-blocks, and its FMA sequence is k_body's.
+ *
+ * Where every |w| <= 62 (all but iq4_xs) the codes of block i of each
+ * column are first made unsigned, x + 128 (once per call for 16 rows), so
+ * that one VPMADDUBSW takes them against the signed weights (pairs at most
+ * 2 * 255 * 62 < 2^15: no saturation), with no sign step per column; the
+ * 128 sum(scale * w) this adds is a per-row constant that the sums start
+ * from. These integer sums are exact, so each output equals the exact
+ * integer products' (the row kernel's sign step turns -128 into -128, not
+ * +128, where w < 0: the two may differ by that). iq4_xs keeps the sign
+ * step. */
 #define KG 8 /* columns per pass over a decoded super-block */
 
 struct kdec {
-	__m256i u[8], sv[8], sc[8];
+	__m256i u[8], sv[8], sc[8]; /* u: |w| (sign step) or w (unsigned x) */
+	__m256i corr;                /* unsigned x: 128 sum(scale * w), 32-bit lanes */
 };
 
-INLINE void k_cols(const struct kdec *dk, const struct xcol *x, int m, int64_t i, float d, __m256 *acc)
+INLINE int k_unsigned_x(int kind)
+{
+	return kind != K_IQ4XS;
+}
+
+INLINE void k_cols(const struct kdec *dk, const struct xcol *x, const uint8_t (*xu)[QK_K], int m, int64_t i,
+		   float d, __m256 *acc, int kind)
 {
 	const struct blk_q8_K *xk[KG];
 	__m256i isum[KG];
 	UNROLL for (int c = 0; c < m; c++) {
 		xk[c] = (const struct blk_q8_K *)x[c].blk + i;
-		isum[c] = _mm256_setzero_si256();
+		isum[c] = k_unsigned_x(kind) ? dk->corr : _mm256_setzero_si256();
 	}
 	UNROLL for (int g = 0; g < 8; g++) {
-		const __m256i u = dk->u[g], sv = dk->sv[g], sc = dk->sc[g];
+		const __m256i u = dk->u[g], sc = dk->sc[g];
 		UNROLL for (int c = 0; c < m; c++) {
-			const __m256i p = _mm256_maddubs_epi16(u, _mm256_sign_epi8(load256(xk[c]->qs + 32 * g), sv));
+			const __m256i p = k_unsigned_x(kind) ? _mm256_maddubs_epi16(load256(xu[c] + 32 * g), u)
+							     : _mm256_maddubs_epi16(u, _mm256_sign_epi8(load256(xk[c]->qs + 32 * g), dk->sv[g]));
 			isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, sc));
 		}
 	}
@@ -927,12 +943,13 @@ INLINE void k_cols(const struct kdec *dk, const struct xcol *x, int m, int64_t i
 		acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * xk[c]->d), _mm256_cvtepi32_ps(isum[c]), acc[c]);
 }
 
-#define K_COLS_CASE(M)                                    \
-	case M:                                           \
-		k_cols(dk, x, M, i, d, acc);              \
+#define K_COLS_CASE(M)                                        \
+	case M:                                               \
+		k_cols(dk, x, xu, M, i, d, acc, kind);        \
 		break;
 
-static void k_cols_n(const struct kdec *dk, const struct xcol *x, int m, int64_t i, float d, __m256 *acc)
+INLINE void k_cols_n(const struct kdec *dk, const struct xcol *x, const uint8_t (*xu)[QK_K], int m, int64_t i,
+		     float d, __m256 *acc, int kind)
 {
 	switch (m) {
 		K_COLS_CASE(1)
@@ -943,7 +960,7 @@ static void k_cols_n(const struct kdec *dk, const struct xcol *x, int m, int64_t
 		K_COLS_CASE(6)
 		K_COLS_CASE(7)
 	default:
-		k_cols(dk, x, KG, i, d, acc);
+		k_cols(dk, x, xu, KG, i, d, acc, kind);
 		break;
 	}
 }
@@ -953,20 +970,38 @@ INLINE void k_gemm(const void *wv, size_t wrs, int nr, const struct xcol *x, int
 {
 	const size_t wb = k_bytes(kind);
 	__m256 acc[QNT__AVX2_GEMM_ROWS][QNT__AVX2_GEMM_COLS];
+	uint8_t xu[QNT__AVX2_GEMM_COLS][QK_K] __attribute__((aligned(32)));
 	struct kdec dk;
 	for (int r = 0; r < nr; r++)
 		for (int c = 0; c < nc; c++)
 			acc[r][c] = _mm256_setzero_ps();
 	if (kind != K_IQ4XS)
 		tables();
+	const __m256i bias = _mm256_set1_epi8((char)0x80);
 	for (int64_t i = 0; i < n / QK_K; i++) {
+		if (k_unsigned_x(kind))
+			for (int c = 0; c < nc; c++)
+				for (int g = 0; g < 8; g++)
+					_mm256_store_si256((__m256i *)(xu[c] + 32 * g),
+							   _mm256_xor_si256(load256(((const struct blk_q8_K *)x[c].blk)[i].qs + 32 * g), bias));
 		for (int r = 0; r < nr; r++) {
 			const uint8_t *b = (const uint8_t *)wv + (size_t)r * wrs + (size_t)i * wb;
 			const float d = k_scale(b, kind);
-			UNROLL for (int g = 0; g < 8; g++)
-				dk.u[g] = k_decode(b, kind, g, &dk.sv[g], &dk.sc[g]);
+			if (k_unsigned_x(kind)) {
+				__m256i corr = _mm256_setzero_si256();
+				UNROLL for (int g = 0; g < 8; g++) {
+					__m256i sv;
+					const __m256i u = k_decode(b, kind, g, &sv, &dk.sc[g]);
+					dk.u[g] = _mm256_sign_epi8(u, sv);
+					corr = _mm256_add_epi32(corr, _mm256_madd_epi16(_mm256_maddubs_epi16(bias, dk.u[g]), dk.sc[g]));
+				}
+				dk.corr = _mm256_sub_epi32(_mm256_setzero_si256(), corr);
+			} else {
+				UNROLL for (int g = 0; g < 8; g++)
+					dk.u[g] = k_decode(b, kind, g, &dk.sv[g], &dk.sc[g]);
+			}
 			for (int c0 = 0; c0 < nc; c0 += KG)
-				k_cols_n(&dk, x + c0, nc - c0 < KG ? nc - c0 : KG, i, d, acc[r] + c0);
+				k_cols_n(&dk, x + c0, (const uint8_t(*)[QK_K])(xu + c0), nc - c0 < KG ? nc - c0 : KG, i, d, acc[r] + c0, kind);
 		}
 	}
 	for (int r = 0; r < nr; r++)
