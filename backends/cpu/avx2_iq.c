@@ -937,6 +937,9 @@ INLINE void k_cols(const struct kdec *dk, const struct xcol *x, const uint8_t (*
 			const __m256i p = k_unsigned_x(kind) ? _mm256_maddubs_epi16(load256(xu[c] + 32 * g), u)
 							     : _mm256_maddubs_epi16(u, _mm256_sign_epi8(load256(xk[c]->qs + 32 * g), dk->sv[g]));
 			isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, sc));
+#if defined(__GNUC__)
+			__asm__("" : "+x"(isum[c])); /* one running sum per column, not 64 products summed as a tree */
+#endif
 		}
 	}
 	UNROLL for (int c = 0; c < m; c++)

@@ -30,7 +30,7 @@ typedef void (*row_fn)(const void *w, const struct xcol *x, int nc, int64_t n, f
  * (<= QNT__AVX2_GEMM_COLS) columns, y[c * ldy + r]. Each output is the
  * row_fn's, bit for bit. */
 #define QNT__AVX2_GEMM_ROWS 16
-#define QNT__AVX2_GEMM_COLS 16
+#define QNT__AVX2_GEMM_COLS 64
 typedef void (*gemm_fn)(const void *w, size_t wrs, int nr, const struct xcol *x, int nc, int64_t n, float *y,
 			int64_t ldy);
 
