@@ -22,7 +22,11 @@
  *               lanes, less q8_K's sums of x); the float scales are applied
  *               per block (q8_0, two accumulators alternating) or
  *               super-block (q8_K) with FMA. Within the reference's
- *               tolerance, not bit-equal.
+ *               tolerance, not bit-equal. GEMM (qnt__avx2_gemm_T, the
+ *               q8_K formats): each super-block of a row decoded once for
+ *               up to 64 columns; but for iq4_xs the weights signed and the
+ *               columns' codes made x + 128 once per 16 rows, so that
+ *               VPMADDUBSW(x + 128, w) needs no sign step per column.
  *
  * The integer forms: a sub-block scale of the lattice formats is
  * (2 ls + 1) times a power of two folded into the super-block's float scale
