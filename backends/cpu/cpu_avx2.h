@@ -27,8 +27,9 @@ typedef void (*row_fn)(const void *w, const struct xcol *x, int nc, int64_t n, f
 
 /* Several weight rows against several columns (GEMM): rows [0, nr) of w
  * (rows wrs bytes apart, nr <= QNT__AVX2_GEMM_ROWS) against nc
- * (<= QNT__AVX2_GEMM_COLS) columns, y[c * ldy + r]. Each output is the
- * row_fn's, bit for bit. */
+ * (<= QNT__AVX2_GEMM_COLS) columns, y[c * ldy + r]. Each output depends
+ * only on its row and column (not on nr, nc or the first row), so the result
+ * does not depend on the thread count. */
 #define QNT__AVX2_GEMM_ROWS 16
 #define QNT__AVX2_GEMM_COLS 64
 typedef void (*gemm_fn)(const void *w, size_t wrs, int nr, const struct xcol *x, int nc, int64_t n, float *y,
