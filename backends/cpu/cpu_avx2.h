@@ -25,6 +25,16 @@ struct xcol {
 /* One weight row of n elements against nc (1..4) columns: out[c]. */
 typedef void (*row_fn)(const void *w, const struct xcol *x, int nc, int64_t n, float *out);
 
+/* Several weight rows against several columns (GEMM): rows [0, nr) of w
+ * (rows wrs bytes apart, nr <= QNT__AVX2_GEMM_ROWS) against nc
+ * (<= QNT__AVX2_GEMM_COLS) columns, y[c * ldy + r]. Each output depends
+ * only on its row and column (not on nr, nc or the first row), so the result
+ * does not depend on the thread count. */
+#define QNT__AVX2_GEMM_ROWS 16
+#define QNT__AVX2_GEMM_COLS 64
+typedef void (*gemm_fn)(const void *w, size_t wrs, int nr, const struct xcol *x, int nc, int64_t n, float *y,
+			int64_t ldy);
+
 /* backends/cpu/avx2_iq.c: the i-quants, tq1_0/tq2_0, mxfp4/nvfp4 and
  * q1_0/q2_0. qnt__avx2_deq_T(src, y, n): n elements (whole blocks) of T,
  * the reference's floats. qnt__avx2_mm_T: a row_fn against T's activation
@@ -37,5 +47,13 @@ typedef void (*row_fn)(const void *w, const struct xcol *x, int nc, int64_t n, f
 	void qnt__avx2_mm_##T(const void *w, const struct xcol *x, int nc, int64_t n, float *out);
 QNT__AVX2_IQ_FORMATS(QNT__AVX2_IQ_DECL)
 #undef QNT__AVX2_IQ_DECL
+
+/* qnt__avx2_gemm_T: a gemm_fn for the i-quants against q8_K. */
+#define QNT__AVX2_IQ_GEMM_FORMATS(X) X(iq2_xxs) X(iq2_xs) X(iq2_s) X(iq3_xxs) X(iq3_s) X(iq1_s) X(iq1_m) X(iq4_xs)
+#define QNT__AVX2_IQ_GEMM_DECL(T) \
+	void qnt__avx2_gemm_##T(const void *w, size_t wrs, int nr, const struct xcol *x, int nc, int64_t n, float *y, \
+				int64_t ldy);
+QNT__AVX2_IQ_GEMM_FORMATS(QNT__AVX2_IQ_GEMM_DECL)
+#undef QNT__AVX2_IQ_GEMM_DECL
 
 #endif
