@@ -46,6 +46,7 @@
  * table.
  */
 #include "cpu_avx2.h"
+#include "avx2_util.h"
 #include "avx2_quant.h"
 #include "qnt_fp.h"
 
@@ -55,47 +56,9 @@
 
 #include "qnt_blocks.h"
 
-#if defined(__GNUC__)
-#define INLINE static inline __attribute__((always_inline))
-#else
-#define INLINE static inline
-#endif
-
 /* ------------------------------------------------------------------ */
 /* Helpers                                                              */
 /* ------------------------------------------------------------------ */
-
-/* fp16 -> fp32 with F16C: exact; a signalling NaN comes back quiet, which
- * the arithmetic that follows would do anyway. */
-INLINE float h2f(uint16_t h)
-{
-	return _cvtsh_ss(h);
-}
-
-INLINE float hsum_ps(__m256 v)
-{
-	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-	s = _mm_add_ss(s, _mm_movehdup_ps(s));
-	return _mm_cvtss_f32(s);
-}
-
-INLINE __m256i load256(const void *p)
-{
-	return _mm256_loadu_si256((const __m256i *)p);
-}
-
-INLINE __m128i load128(const void *p)
-{
-	return _mm_loadu_si128((const __m128i *)p);
-}
-
-INLINE uint32_t load_u32(const void *p)
-{
-	uint32_t v;
-	memcpy(&v, p, sizeof v);
-	return v;
-}
 
 /* The 32 nibbles of 16 bytes in element order: low nibbles (elements 0-15)
  * in the low lane, high nibbles (16-31) in the high lane. */
@@ -744,21 +707,6 @@ static int quant_q8_K_block(const float *x, struct blk_q8_K *b)
 _Static_assert(ROW_TILE <= QNT__AVX2_GEMM_ROWS, "a row tile is one gemm_fn call");
 
 /* struct xcol (one column of activations) and row_fn: cpu_avx2.h. */
-
-#if defined(__GNUC__) && !defined(__clang__)
-#define UNROLL _Pragma("GCC unroll 8")
-#else
-#define UNROLL
-#endif
-
-/* 32 nibbles in element order from 16 bytes: low nibbles in the low lane,
- * high nibbles in the high lane (one broadcast load, one variable shift). */
-INLINE __m256i nib32(const uint8_t *qs)
-{
-	const __m256i v = _mm256_broadcastsi128_si256(load128(qs));
-	return _mm256_and_si256(_mm256_srlv_epi32(v, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)),
-				_mm256_set1_epi8(0x0f));
-}
 
 /* Legacy formats. The codes are kept unsigned (q4_0 0..15, q5_0 0..31) and
  * multiplied by the signed activations with VPMADDUBSW; the offset (8 or 16)

@@ -40,6 +40,7 @@
  * row per grid point.
  */
 #include "cpu_avx2.h"
+#include "avx2_util.h"
 #include "qnt_fp.h"
 #include "../../lib/core/iquants_tables.h"
 
@@ -49,18 +50,6 @@
 #include <uv.h>
 
 #include "qnt_blocks.h"
-
-#if defined(__GNUC__)
-#define INLINE static inline __attribute__((always_inline))
-#else
-#define INLINE static inline
-#endif
-
-#if defined(__GNUC__) && !defined(__clang__)
-#define UNROLL _Pragma("GCC unroll 8")
-#else
-#define UNROLL
-#endif
 
 #define NC 4 /* the most columns avx2.c's driver passes at once */
 
@@ -153,42 +142,11 @@ _Static_assert(sizeof(struct blk_q1_0) == 18 && sizeof(struct blk_q2_0) == 18, "
 /* Helpers                                                              */
 /* ------------------------------------------------------------------ */
 
-INLINE __m256i load256(const void *p)
-{
-	return _mm256_loadu_si256((const __m256i *)p);
-}
-
-INLINE __m128i load128(const void *p)
-{
-	return _mm_loadu_si128((const __m128i *)p);
-}
-
-INLINE uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, sizeof v);
-	return v;
-}
-
 INLINE uint16_t rd16(const uint8_t *p)
 {
 	uint16_t v;
 	memcpy(&v, p, sizeof v);
 	return v;
-}
-
-/* fp16 -> fp32 with F16C (exact; the products only). */
-INLINE float h2f(uint16_t h)
-{
-	return _cvtsh_ss(h);
-}
-
-INLINE float hsum_ps(__m256 v)
-{
-	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-	s = _mm_add_ss(s, _mm_movehdup_ps(s));
-	return _mm_cvtss_f32(s);
 }
 
 /* fp16 scale as quant_lowbit.c's get_d reads it: a signalling NaN made
@@ -200,15 +158,6 @@ INLINE float get_d(const uint8_t *p)
 	if ((h & 0x7c00u) == 0x7c00u && (h & 0x03ffu))
 		d = qnt__f32_from_bits(qnt__f32_bits(d) | 0x00400000u);
 	return d;
-}
-
-/* 32 nibbles of 16 bytes: low nibbles (elements 0-15) in the low lane, high
- * nibbles (16-31) in the high lane. */
-INLINE __m256i nib32(const uint8_t *qs)
-{
-	const __m256i v = _mm256_broadcastsi128_si256(load128(qs));
-	return _mm256_and_si256(_mm256_srlv_epi32(v, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)),
-				_mm256_set1_epi8(0x0f));
 }
 
 /* Byte j of the result is -1 (all bits) where bit j of m is set, else 0. */
@@ -340,7 +289,7 @@ INLINE __m256i bit_signs(uint32_t m)
 INLINE __m256i grid_iq2_xxs(const struct blk_iq2_xxs *b, int g, __m256i *signs, int *ls)
 {
 	const uint8_t *q = b->qs + 8 * g;
-	const uint32_t aux = rd32(q + 4);
+	const uint32_t aux = load_u32(q + 4);
 	*signs = xxs_signs(aux);
 	*ls = (int)(aux >> 28);
 	return _mm256_set_epi64x((long long)G_IQ2XXS[q[3]], (long long)G_IQ2XXS[q[2]], (long long)G_IQ2XXS[q[1]],
@@ -360,7 +309,7 @@ INLINE __m256i grid_iq2_s(const struct blk_iq2_s *b, int g, __m256i *signs)
 {
 	const uint8_t *q = b->qs + 4 * g;
 	const unsigned h = b->qh[g];
-	*signs = bit_signs(rd32(b->qs + 32 + 4 * g));
+	*signs = bit_signs(load_u32(b->qs + 32 + 4 * g));
 	return _mm256_set_epi64x((long long)G_IQ2S[q[3] | ((h << 2) & 0x300)],
 				 (long long)G_IQ2S[q[2] | ((h << 4) & 0x300)],
 				 (long long)G_IQ2S[q[1] | ((h << 6) & 0x300)],
@@ -370,7 +319,7 @@ INLINE __m256i grid_iq2_s(const struct blk_iq2_s *b, int g, __m256i *signs)
 INLINE __m256i grid_iq3_xxs(const struct blk_iq3_xxs *b, int g, __m256i *signs, int *ls)
 {
 	const uint8_t *q = b->qs + 8 * g;
-	const uint32_t aux = rd32(b->qs + 64 + 4 * g);
+	const uint32_t aux = load_u32(b->qs + 64 + 4 * g);
 	*signs = xxs_signs(aux);
 	*ls = (int)(aux >> 28);
 	return _mm256_set_epi32((int)G_IQ3XXS[q[7]], (int)G_IQ3XXS[q[6]], (int)G_IQ3XXS[q[5]], (int)G_IQ3XXS[q[4]],
@@ -381,7 +330,7 @@ INLINE __m256i grid_iq3_s(const struct blk_iq3_s *b, int g, __m256i *signs, int 
 {
 	const uint8_t *q = b->qs + 8 * g;
 	const unsigned h = b->qh[g];
-	*signs = bit_signs(rd32(b->signs + 4 * g));
+	*signs = bit_signs(load_u32(b->signs + 4 * g));
 	*ls = (b->scales[g / 2] >> (4 * (g % 2))) & 0xf;
 	return _mm256_set_epi32((int)G_IQ3S[q[7] | ((h << 1) & 0x100)], (int)G_IQ3S[q[6] | ((h << 2) & 0x100)],
 				(int)G_IQ3S[q[5] | ((h << 3) & 0x100)], (int)G_IQ3S[q[4] | ((h << 4) & 0x100)],
@@ -467,7 +416,7 @@ INLINE __m256i codes_tq1(const struct blk_tq1_0 *b, int g)
 		const __m128i lo = times3_128(q, 2 * (g - 5));
 		return trits(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), times3_128(lo, 1), 1));
 	}
-	const __m128i h = _mm_set1_epi32((int)rd32(b->qh));
+	const __m128i h = _mm_set1_epi32((int)load_u32(b->qh));
 	const __m128i h3 = times3_128(h, 1), h9 = times3_128(h3, 1), h27 = times3_128(h9, 1);
 	const __m128i hi = _mm_blend_epi32(_mm_blend_epi32(h, h3, 0x2), _mm_blend_epi32(h9, h27, 0x8), 0xc);
 	return trits(_mm256_inserti128_si256(_mm256_castsi128_si256(times3_128(q, 4)), hi, 1));
@@ -644,7 +593,7 @@ void qnt__avx2_deq_q1_0(const void *src, float *y, int64_t n)
 		const __m256 d = _mm256_set1_ps(get_d((const uint8_t *)&b[i].d));
 		const __m256 nd = _mm256_xor_ps(d, _mm256_set1_ps(-0.0f));
 		for (int k = 0; k < 4; k++, y += 32) {
-			const __m256i m = bits_to_mask(rd32(b[i].qs + 4 * k));
+			const __m256i m = bits_to_mask(load_u32(b[i].qs + 4 * k));
 			for (int q = 0; q < 4; q++) {
 				const __m128i mq = _mm_loadl_epi64((const __m128i *)((const char *)&m + 8 * q));
 				const __m256 sel = _mm256_castsi256_ps(_mm256_cvtepi8_epi32(mq));
@@ -1098,7 +1047,7 @@ INLINE __m256i q_decode(const uint8_t *wv, int kind, int64_t j, __m256 *dv)
 		/* +1 where the bit is set, -1 elsewhere */
 		const __m256i idx = _mm256_set_epi64x(0x0303030303030303ll, 0x0202020202020202ll, 0x0101010101010101ll, 0);
 		const __m256i sel = _mm256_set1_epi64x((long long)0x8040201008040201ull);
-		const __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)rd32(b->qs + 4 * (j % 4))), idx);
+		const __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)load_u32(b->qs + 4 * (j % 4))), idx);
 		return _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, sel), _mm256_setzero_si256()),
 				       _mm256_set1_epi8(1));
 	}

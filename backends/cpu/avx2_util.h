@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* Small inline helpers shared by the cpu-avx2 kernel files (avx2.c,
+ * avx2_iq.c), which are compiled with -mavx2 -mfma -mf16c. */
+#ifndef QNT_AVX2_UTIL_H
+#define QNT_AVX2_UTIL_H
+
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__)
+#define INLINE static inline __attribute__((always_inline))
+#else
+#define INLINE static inline
+#endif
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define UNROLL _Pragma("GCC unroll 8")
+#else
+#define UNROLL
+#endif
+
+/* fp16 -> fp32 with F16C: exact; a signalling NaN comes back quiet, so it
+ * serves the products, not the bit-exact dequantizers. */
+INLINE float h2f(uint16_t h)
+{
+	return _cvtsh_ss(h);
+}
+
+INLINE float hsum_ps(__m256 v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+INLINE __m256i load256(const void *p)
+{
+	return _mm256_loadu_si256((const __m256i *)p);
+}
+
+INLINE __m128i load128(const void *p)
+{
+	return _mm_loadu_si128((const __m128i *)p);
+}
+
+INLINE uint32_t load_u32(const void *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+/* 32 nibbles in element order from 16 bytes: low nibbles (elements 0-15) in
+ * the low lane, high nibbles (16-31) in the high lane (one broadcast load,
+ * one variable shift). */
+INLINE __m256i nib32(const uint8_t *qs)
+{
+	const __m256i v = _mm256_broadcastsi128_si256(load128(qs));
+	return _mm256_and_si256(_mm256_srlv_epi32(v, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)),
+				_mm256_set1_epi8(0x0f));
+}
+
+#endif
