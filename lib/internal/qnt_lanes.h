@@ -47,4 +47,41 @@ static inline qnt__v4f qnt__select_v4f(qnt__v4i mask, qnt__v4f a, qnt__v4f b)
 	return f;
 }
 
+/* Eight lanes: one AVX register in the cpu-avx2 build of the reference,
+ * two SSE2 (or NEON) registers elsewhere; the same lane-by-lane IEEE
+ * operations, so the same floats either way. */
+typedef float qnt__v8f __attribute__((vector_size(32)));
+typedef int32_t qnt__v8i __attribute__((vector_size(32)));
+/* (They are only passed to static inline helpers, never across a
+ * library boundary, so the build turns off -Wpsabi, the note that 32-byte
+ * vectors are passed differently with and without AVX.) */
+
+static inline qnt__v8i qnt__nearest_int_v8(qnt__v8f f)
+{
+	const qnt__v8f v = f + 12582912.0f;
+	qnt__v8i bits;
+	memcpy(&bits, &v, sizeof bits);
+	return (bits & 0x007fffff) - 0x00400000;
+}
+
+static inline qnt__v8i qnt__clamp_v8i(qnt__v8i v, int lo, int hi)
+{
+	const qnt__v8i vlo = { lo, lo, lo, lo, lo, lo, lo, lo }, vhi = { hi, hi, hi, hi, hi, hi, hi, hi };
+	qnt__v8i m = v < vlo;
+	v = (vlo & m) | (v & ~m);
+	m = v > vhi;
+	return (vhi & m) | (v & ~m);
+}
+
+static inline qnt__v8f qnt__select_v8f(qnt__v8i mask, qnt__v8f a, qnt__v8f b)
+{
+	qnt__v8i ia, ib;
+	memcpy(&ia, &a, sizeof ia);
+	memcpy(&ib, &b, sizeof ib);
+	const qnt__v8i r = (ia & mask) | (ib & ~mask);
+	qnt__v8f f;
+	memcpy(&f, &r, sizeof f);
+	return f;
+}
+
 #endif /* QNT_LANES_H */
