@@ -115,7 +115,7 @@ static void deq_q4_0(const void *src, float *y, int64_t n)
 	const struct blk_q4_0 *b = src;
 	uint8_t c[QK];
 	for (int64_t i = 0; i < n / QK; i++, y += QK) {
-		const __m256 d = _mm256_set1_ps(qnt__fp16_to_fp32(b[i].d));
+		const __m256 d = _mm256_set1_ps(h2f(b[i].d));
 		legacy_codes(b[i].qs, NULL, c);
 		for (int k = 0; k < QK; k += 8)
 			_mm256_storeu_ps(y + k, _mm256_mul_ps(codes8_u(c + k, 8), d));
@@ -127,7 +127,7 @@ static void deq_q5_0(const void *src, float *y, int64_t n)
 	const struct blk_q5_0 *b = src;
 	uint8_t c[QK];
 	for (int64_t i = 0; i < n / QK; i++, y += QK) {
-		const __m256 d = _mm256_set1_ps(qnt__fp16_to_fp32(b[i].d));
+		const __m256 d = _mm256_set1_ps(h2f(b[i].d));
 		legacy_codes(b[i].qs, b[i].qh, c);
 		for (int k = 0; k < QK; k += 8)
 			_mm256_storeu_ps(y + k, _mm256_mul_ps(codes8_u(c + k, 16), d));
@@ -139,8 +139,8 @@ static void deq_q4_1(const void *src, float *y, int64_t n)
 	const struct blk_q4_1 *b = src;
 	uint8_t c[QK];
 	for (int64_t i = 0; i < n / QK; i++, y += QK) {
-		const __m256 d = _mm256_set1_ps(qnt__fp16_to_fp32(b[i].d));
-		const __m256 m = _mm256_set1_ps(qnt__fp16_to_fp32(b[i].m));
+		const __m256 d = _mm256_set1_ps(h2f(b[i].d));
+		const __m256 m = _mm256_set1_ps(h2f(b[i].m));
 		legacy_codes(b[i].qs, NULL, c);
 		for (int k = 0; k < QK; k += 8)
 			_mm256_storeu_ps(y + k, _mm256_add_ps(_mm256_mul_ps(codes8_u(c + k, 0), d), m));
@@ -152,8 +152,8 @@ static void deq_q5_1(const void *src, float *y, int64_t n)
 	const struct blk_q5_1 *b = src;
 	uint8_t c[QK];
 	for (int64_t i = 0; i < n / QK; i++, y += QK) {
-		const __m256 d = _mm256_set1_ps(qnt__fp16_to_fp32(b[i].d));
-		const __m256 m = _mm256_set1_ps(qnt__fp16_to_fp32(b[i].m));
+		const __m256 d = _mm256_set1_ps(h2f(b[i].d));
+		const __m256 m = _mm256_set1_ps(h2f(b[i].m));
 		legacy_codes(b[i].qs, b[i].qh, c);
 		for (int k = 0; k < QK; k += 8)
 			_mm256_storeu_ps(y + k, _mm256_add_ps(_mm256_mul_ps(codes8_u(c + k, 0), d), m));
@@ -164,7 +164,7 @@ static void deq_q8_0(const void *src, float *y, int64_t n)
 {
 	const struct blk_q8_0 *b = src;
 	for (int64_t i = 0; i < n / QK; i++, y += QK) {
-		const __m256 d = _mm256_set1_ps(qnt__fp16_to_fp32(b[i].d));
+		const __m256 d = _mm256_set1_ps(h2f(b[i].d));
 		for (int k = 0; k < QK; k += 8)
 			_mm256_storeu_ps(y + k, _mm256_mul_ps(codes8_s(b[i].qs + k), d));
 	}
@@ -245,7 +245,7 @@ static void deq_q2_K(const void *src, float *y, int64_t n)
 	const struct blk_q2_K *b = src;
 	uint8_t c[QK];
 	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
-		const float d = qnt__fp16_to_fp32(b[i].d), dmin = qnt__fp16_to_fp32(b[i].dmin);
+		const float d = h2f(b[i].d), dmin = h2f(b[i].dmin);
 		for (int h = 0; h < 2; h++)
 			for (int g = 0; g < 4; g++) {
 				_mm256_storeu_si256((__m256i *)c, codes2(b[i].qs, h, g));
@@ -303,7 +303,7 @@ static void deq_q3_K(const void *src, float *y, int64_t n)
 	uint8_t c[QK];
 	int8_t sc[16];
 	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
-		const float d = qnt__fp16_to_fp32(b[i].d);
+		const float d = h2f(b[i].d);
 		const __m256i hm = load256(b[i].hmask);
 		_mm_storeu_si128((__m128i *)sc, q3_scales_v(b[i].scales));
 		for (int h = 0; h < 2; h++)
@@ -334,7 +334,7 @@ INLINE __m256i codes45(const uint8_t *qs, const uint8_t *qh, int h, int s)
 INLINE void deq_k45(const uint8_t *scales, uint16_t hd, uint16_t hdmin, const uint8_t *qs, const uint8_t *qh,
 		    float *y)
 {
-	const float d = qnt__fp16_to_fp32(hd), dmin = qnt__fp16_to_fp32(hdmin);
+	const float d = h2f(hd), dmin = h2f(hdmin);
 	uint8_t sm[16], c[QK];
 	_mm_storeu_si128((__m128i *)sm, k4_scales_v(scales));
 	const uint8_t *sc = sm, *m = sm + 8;
@@ -390,7 +390,7 @@ static void deq_q6_K(const void *src, float *y, int64_t n)
 	const struct blk_q6_K *b = src;
 	uint8_t c[QK];
 	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
-		const float d = qnt__fp16_to_fp32(b[i].d);
+		const float d = h2f(b[i].d);
 		for (int h = 0; h < 2; h++)
 			for (int g = 0; g < 4; g++) {
 				_mm256_storeu_si256((__m256i *)c, codes6(&b[i], h, g));

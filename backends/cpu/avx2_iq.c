@@ -150,14 +150,10 @@ INLINE uint16_t rd16(const uint8_t *p)
 }
 
 /* fp16 scale as quant_lowbit.c's get_d reads it: a signalling NaN made
- * quiet (q1_0 passes it through unmultiplied). */
+ * quiet (q1_0 passes it through unmultiplied), which is what F16C does. */
 INLINE float get_d(const uint8_t *p)
 {
-	const uint16_t h = rd16(p);
-	float d = qnt__fp16_to_fp32(h);
-	if ((h & 0x7c00u) == 0x7c00u && (h & 0x03ffu))
-		d = qnt__f32_from_bits(qnt__f32_bits(d) | 0x00400000u);
-	return d;
+	return h2f(rd16(p));
 }
 
 /* Byte j of the result is -1 (all bits) where bit j of m is set, else 0. */
@@ -529,7 +525,7 @@ void qnt__avx2_deq_iq4_nl(const void *src, float *y, int64_t n)
 {
 	const struct blk_iq4_nl *b = src;
 	for (int64_t i = 0; i < n / 32; i++, y += 32) {
-		const float d = qnt__fp16_to_fp32(b[i].d);
+		const float d = h2f(b[i].d);
 		store32_mul2(lut16(KV_IQ4, nib32(b[i].qs)), d, d, y);
 	}
 }
@@ -538,7 +534,7 @@ void qnt__avx2_deq_iq4_xs(const void *src, float *y, int64_t n)
 {
 	const struct blk_iq4_xs *b = src;
 	for (int64_t i = 0; i < n / QK_K; i++) {
-		const float d = qnt__fp16_to_fp32(b[i].d);
+		const float d = h2f(b[i].d);
 		for (int g = 0; g < 8; g++, y += 32) {
 			const int ls = ((b[i].scales_l[g / 2] >> (4 * (g % 2))) & 0xf) | (((b[i].scales_h >> (2 * g)) & 3) << 4);
 			const float dl = d * (float)(ls - 32);
@@ -618,7 +614,7 @@ void qnt__avx2_deq_iq2_xxs(const void *src, float *y, int64_t n)
 	const struct blk_iq2_xxs *b = src;
 	tables();
 	for (int64_t i = 0; i < n / QK_K; i++) {
-		const float d = qnt__fp16_to_fp32(b[i].d);
+		const float d = h2f(b[i].d);
 		for (int g = 0; g < 8; g++, y += 32) {
 			__m256i s;
 			int ls;
@@ -634,7 +630,7 @@ void qnt__avx2_deq_iq2_xs(const void *src, float *y, int64_t n)
 	const struct blk_iq2_xs *b = src;
 	tables();
 	for (int64_t i = 0; i < n / QK_K; i++) {
-		const float d = qnt__fp16_to_fp32(b[i].d);
+		const float d = h2f(b[i].d);
 		for (int g = 0; g < 8; g++, y += 32) {
 			__m256i s;
 			const __m256i grid = grid_iq2_xs(&b[i], g, &s);
@@ -650,7 +646,7 @@ void qnt__avx2_deq_iq2_s(const void *src, float *y, int64_t n)
 	const struct blk_iq2_s *b = src;
 	tables();
 	for (int64_t i = 0; i < n / QK_K; i++) {
-		const float d = qnt__fp16_to_fp32(b[i].d);
+		const float d = h2f(b[i].d);
 		for (int g = 0; g < 8; g++, y += 32) {
 			__m256i s;
 			const __m256i grid = grid_iq2_s(&b[i], g, &s);
@@ -666,7 +662,7 @@ void qnt__avx2_deq_iq3_xxs(const void *src, float *y, int64_t n)
 	const struct blk_iq3_xxs *b = src;
 	tables();
 	for (int64_t i = 0; i < n / QK_K; i++) {
-		const float d = qnt__fp16_to_fp32(b[i].d);
+		const float d = h2f(b[i].d);
 		for (int g = 0; g < 8; g++, y += 32) {
 			__m256i s;
 			int ls;
@@ -682,7 +678,7 @@ void qnt__avx2_deq_iq3_s(const void *src, float *y, int64_t n)
 	const struct blk_iq3_s *b = src;
 	tables();
 	for (int64_t i = 0; i < n / QK_K; i++) {
-		const float d = qnt__fp16_to_fp32(b[i].d);
+		const float d = h2f(b[i].d);
 		for (int g = 0; g < 8; g++, y += 32) {
 			__m256i s;
 			int ls;
@@ -698,7 +694,7 @@ void qnt__avx2_deq_iq1_s(const void *src, float *y, int64_t n)
 	const struct blk_iq1_s *b = src;
 	tables();
 	for (int64_t i = 0; i < n / QK_K; i++) {
-		const float d = qnt__fp16_to_fp32(b[i].d);
+		const float d = h2f(b[i].d);
 		for (int g = 0; g < 8; g++, y += 32) {
 			int ls;
 			const __m256i w = w_iq1_s(&b[i], g, &ls);
@@ -713,7 +709,7 @@ void qnt__avx2_deq_iq1_m(const void *src, float *y, int64_t n)
 	const struct blk_iq1_m *b = src;
 	tables();
 	for (int64_t i = 0; i < n / QK_K; i++) {
-		const float d = qnt__fp16_to_fp32(iq1m_d(b[i].scales));
+		const float d = h2f(iq1m_d(b[i].scales));
 		for (int g = 0; g < 8; g++, y += 32) {
 			const unsigned sc = rd16(b[i].scales + 2 * (g / 2));
 			const float dl0 = d * (float)(2 * ((sc >> (6 * (g % 2))) & 7) + 1);
