@@ -39,11 +39,14 @@
  *               kernels (79 against 82 GFLOP/s for q4_K) and is not used.
  *
  * The i-quants, tq1_0/tq2_0, mxfp4/nvfp4 and q1_0/q2_0 (dequantize and
- * matmul): backends/cpu/avx2_iq.c, entries in the table below.
+ * matmul): backends/cpu/avx2_iq.c, entries in the table below. The MLX
+ * registry formats (dequantize and matmul against float activations):
+ * backends/cpu/avx2_mlx.c, which reads a format's parameters with
+ * qnt__mlx_fmt_of.
  *
  * Every other format and operation is left to the reference (supports()
- * says 0). Like the "cpu" backend it reaches libqnt only through the host
- * table.
+ * says 0). Apart from the MLX parameters it reaches libqnt only through the
+ * host table, like the "cpu" backend.
  */
 #include "cpu_avx2.h"
 #include "avx2_util.h"
@@ -1330,8 +1333,9 @@ static int32_t avx2_supports(void *state, qnt_type type, uint32_t op)
 	const struct fmt *f = find(type);
 	if (op == QNT_OP_QUANTIZE && qnt__avx2_has_quantizer(type)) /* avx2_quant.c */
 		return 1;
-	if (!f)
-		return 0;
+	struct qnt__avx2_mlx mk;
+	if (!f) /* the MLX formats: dequantize and matmul (avx2_mlx.c) */
+		return (op == QNT_OP_DEQUANTIZE || op == QNT_OP_MATMUL) && qnt__avx2_mlx_init(type, &mk);
 	switch (op) {
 	case QNT_OP_DEQUANTIZE:
 		return f->deq != NULL;
@@ -1350,12 +1354,23 @@ static int32_t avx2_supports(void *state, qnt_type type, uint32_t op)
 #define DEQ_STREAM_BYTES ((int64_t)16 << 20)
 #define DEQ_CHUNK 1024 /* floats per staging buffer: a multiple of every block size */
 
+/* A table format (f) or, f NULL, an MLX format (k). */
+INLINE void deq_any(const struct fmt *f, const struct qnt__avx2_mlx *k, const void *src, float *y, int64_t n)
+{
+	if (f)
+		f->deq(src, y, n);
+	else
+		qnt__avx2_mlx_deq(k, src, y, n);
+}
+
 static qnt_status avx2_dequantize(void *state, const qnt_kernel_job *job)
 {
 	const qnt_host_api *host = state;
 	const struct fmt *f = find(job->type);
 	const size_t rs = host->row_size(job->type, job->n_per_row);
-	if (job->src.buffer || job->dst.buffer || rs == 0 || !f || !f->deq)
+	struct qnt__avx2_mlx mk;
+	const int mlx = !f && qnt__avx2_mlx_init(job->type, &mk);
+	if (job->src.buffer || job->dst.buffer || rs == 0 || !(mlx || (f && f->deq)))
 		return QNT_E_INVALID_ARG;
 	const int64_t n = job->n_per_row;
 	const int stream = job->nrows * n * (int64_t)sizeof(float) >= DEQ_STREAM_BYTES &&
@@ -1366,13 +1381,13 @@ static qnt_status avx2_dequantize(void *state, const qnt_kernel_job *job)
 		const char *src = (const char *)job->src.host + (size_t)r * rs;
 		float *dst = (float *)job->dst.host + r * n;
 		if (!stream || chunk_bytes == 0) {
-			f->deq(src, dst, n);
+			deq_any(f, &mk, src, dst, n);
 			continue;
 		}
 		/* decode into an L1-resident buffer, then stream it out */
 		for (int64_t k = 0; k < n; k += DEQ_CHUNK) {
 			const int64_t m = n - k < DEQ_CHUNK ? n - k : DEQ_CHUNK;
-			f->deq(src + (size_t)(k / DEQ_CHUNK) * chunk_bytes, buf, m);
+			deq_any(f, &mk, src + (size_t)(k / DEQ_CHUNK) * chunk_bytes, buf, m);
 			for (int64_t j = 0; j < m; j += 8)
 				_mm256_stream_ps(dst + k + j, _mm256_load_ps(buf + j));
 		}
@@ -1443,10 +1458,96 @@ static qnt_type avx2_matmul_xq_type(void *state, qnt_type wtype)
 	return f && f->mm ? f->xq : QNT_TYPE_INVALID;
 }
 
+/* Rows [0, nr) (nr <= ROW_TILE, rows wrs bytes apart) of float weights
+ * against n_cols float columns (x, n_in apart): y[c * ldy + r]. */
+static void float_tiles(tile_fn tile, const uint8_t *w, size_t wrs, int64_t nr, const float *x, int64_t n_in,
+			int64_t n_cols, float *y, int64_t ldy)
+{
+	const int64_t n8 = n_in & ~(int64_t)7;
+	for (int64_t c0 = 0; c0 < n_cols; c0 += TC) {
+		const int nc = n_cols - c0 < TC ? (int)(n_cols - c0) : TC;
+		struct xcol xc[TC];
+		for (int c = 0; c < nc; c++)
+			xc[c].blk = (const uint8_t *)(x + (c0 + c) * n_in);
+		struct ftile st[(ROW_TILE + 1) / 2];
+		memset(st, 0, sizeof st);
+		for (int64_t k0 = 0;; k0 += KC) {
+			const int64_t k1 = n8 - k0 < KC ? n8 : k0 + KC;
+			const int last = k1 == n8;
+			for (int64_t r = 0; r < nr; r += 2) {
+				/* an odd last row pairs with itself */
+				const int64_t r2 = r + 1 < nr ? r + 1 : r;
+				float o0[TC], o1[TC];
+				tile(w + (size_t)r * wrs, w + (size_t)r2 * wrs, xc, nc, k0, k1, n_in, &st[r / 2], last,
+				     o0, o1);
+				for (int c = 0; last && c < nc; c++) {
+					y[(c0 + c) * ldy + r] = o0[c];
+					y[(c0 + c) * ldy + r2] = o1[c];
+				}
+			}
+			if (last)
+				break;
+		}
+	}
+}
+
+/* The MLX formats (avx2_mlx.c) against float columns: up to NC columns
+ * through the fused row kernel, more through dequantized row tiles and the
+ * f32 tiles (each row decoded once for all the columns). */
+static qnt_status mlx_matmul(const qnt_host_api *host, const struct qnt__avx2_mlx *k, const qnt_matmul_job *job)
+{
+	const int64_t n_in = job->n_in, n_out = job->n_out, n_cols = job->n_cols;
+	const size_t wrs = host->row_size(job->wtype, n_in);
+	if (!job->x.host || wrs == 0 || n_in % k->gs != 0)
+		return QNT_E_INVALID_ARG;
+	const uint8_t *w = job->w.host;
+	const float *x = job->x.host;
+	float *y = job->y.host;
+	if (n_cols > NC) {
+		float *buf = host->alloc((size_t)ROW_TILE * (size_t)n_in * sizeof(float), 64);
+		if (!buf)
+			return QNT_E_NO_MEMORY;
+		for (int64_t r0 = job->row_begin; r0 < job->row_end; r0 += ROW_TILE) {
+			const int64_t r1 = r0 + ROW_TILE < job->row_end ? r0 + ROW_TILE : job->row_end;
+			for (int64_t r = r0; r < r1; r++)
+				qnt__avx2_mlx_deq(k, w + (size_t)r * wrs, buf + (r - r0) * n_in, n_in);
+			float_tiles(tile_f32, (const uint8_t *)buf, (size_t)n_in * sizeof(float), r1 - r0, x, n_in,
+				    n_cols, y + r0, n_out);
+		}
+		host->free(buf);
+		return QNT_OK;
+	}
+	const int64_t ng = n_in / k->gs;
+	float stack[2048], *sums = (size_t)(n_cols * ng) <= sizeof stack / sizeof stack[0] ?
+					  stack :
+					  host->alloc((size_t)(n_cols * ng) * sizeof(float), 64);
+	if (!sums)
+		return QNT_E_NO_MEMORY;
+	const float *xc[NC], *sc[NC];
+	for (int64_t c = 0; c < n_cols; c++) {
+		xc[c] = x + c * n_in;
+		sc[c] = sums + c * ng;
+		if (k->mode == QNT_MLX_AFFINE)
+			qnt__avx2_mlx_group_sums(k, xc[c], n_in, sums + c * ng);
+	}
+	for (int64_t r = job->row_begin; r < job->row_end; r++) {
+		float out[NC];
+		qnt__avx2_mlx_row(k, w + (size_t)r * wrs, xc, sc, (int)n_cols, n_in, out);
+		for (int64_t c = 0; c < n_cols; c++)
+			y[c * n_out + r] = out[c];
+	}
+	if (sums != stack)
+		host->free(sums);
+	return QNT_OK;
+}
+
 static qnt_status avx2_matmul(void *state, const qnt_matmul_job *job)
 {
 	const qnt_host_api *host = state;
 	const struct fmt *f = find(job->wtype);
+	struct qnt__avx2_mlx mk;
+	if (!f && !job->w.buffer && !job->x.buffer && !job->y.buffer && qnt__avx2_mlx_init(job->wtype, &mk))
+		return mlx_matmul(host, &mk, job);
 	if (job->w.buffer || job->x.buffer || job->y.buffer || !f || !f->mm)
 		return QNT_E_INVALID_ARG;
 	const int64_t n_in = job->n_in, n_out = job->n_out, n_cols = job->n_cols;
@@ -1491,32 +1592,8 @@ static qnt_status avx2_matmul(void *state, const qnt_matmul_job *job)
 			continue;
 		}
 		if (f->tile && n_cols > 1) {
-			const int64_t n8 = n_in & ~(int64_t)7;
-			for (int64_t c0 = 0; c0 < n_cols; c0 += TC) {
-				const int nc = n_cols - c0 < TC ? (int)(n_cols - c0) : TC;
-				struct xcol xc[TC];
-				for (int c = 0; c < nc; c++)
-					xc[c].blk = xq + (size_t)(c0 + c) * xrs;
-				struct ftile st[(ROW_TILE + 1) / 2];
-				memset(st, 0, sizeof st);
-				for (int64_t k0 = 0;; k0 += KC) {
-					const int64_t k1 = n8 - k0 < KC ? n8 : k0 + KC;
-					const int last = k1 == n8;
-					for (int64_t r = r0; r < r1; r += 2) {
-						/* an odd last row pairs with itself */
-						const int64_t r2 = r + 1 < r1 ? r + 1 : r;
-						float o0[TC], o1[TC];
-						f->tile(w + (size_t)r * wrs, w + (size_t)r2 * wrs, xc, nc, k0, k1, n_in,
-							&st[(r - r0) / 2], last, o0, o1);
-						for (int c = 0; last && c < nc; c++) {
-							y[(c0 + c) * n_out + r] = o0[c];
-							y[(c0 + c) * n_out + r2] = o1[c];
-						}
-					}
-					if (last)
-						break;
-				}
-			}
+			float_tiles(f->tile, w + (size_t)r0 * wrs, wrs, r1 - r0, (const float *)xq, n_in, n_cols,
+				    y + r0, n_out);
 			continue;
 		}
 		for (int64_t c0 = 0; c0 < n_cols; c0 += NC) {

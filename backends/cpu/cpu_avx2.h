@@ -56,4 +56,21 @@ QNT__AVX2_IQ_FORMATS(QNT__AVX2_IQ_DECL)
 QNT__AVX2_IQ_GEMM_FORMATS(QNT__AVX2_IQ_GEMM_DECL)
 #undef QNT__AVX2_IQ_GEMM_DECL
 
+/* backends/cpu/avx2_mlx.c: the registry's MLX formats ("mlx:*"). */
+struct qnt__avx2_mlx {
+	int mode, bits, gs, d; /* as struct qnt__mlx_fmt */
+	size_t code_bytes, ss, block_bytes;
+	int tail_safe; /* a 64-bit load of a block's last chunk stays in it */
+};
+/* 1 and k filled when type is an MLX registry format, else 0. */
+int qnt__avx2_mlx_init(qnt_type type, struct qnt__avx2_mlx *k);
+/* n elements (whole groups): the reference's floats. */
+void qnt__avx2_mlx_deq(const struct qnt__avx2_mlx *k, const void *src, float *y, int64_t n);
+/* The n / group-size sums of x over each group (in a fixed order). */
+void qnt__avx2_mlx_group_sums(const struct qnt__avx2_mlx *k, const float *x, int64_t n, float *sums);
+/* One row of n elements against nc (1..4) float columns x[c], with their
+ * group sums xsum[c]: out[c]. */
+void qnt__avx2_mlx_row(const struct qnt__avx2_mlx *k, const void *w, const float *const *x,
+		       const float *const *xsum, int nc, int64_t n, float *out);
+
 #endif

@@ -58,6 +58,7 @@ struct variant {
 	const char *name;
 	const char *const *deq;   /* dequantize */
 	const char *const *quant; /* quantize */
+	int mlx;                  /* dequantizes (and multiplies) the "mlx:*" formats */
 };
 
 static const char *const avx2_deq[] = { "q4_0",   "q4_1",    "q5_0",   "q5_1",  "q8_0",    "q2_K",  "q3_K",
@@ -70,8 +71,8 @@ static const char *const avx2_quant[] = { "q4_0", "q4_1", "q5_0", "q5_1", "q8_0"
 static const char *const neon_quant[] = { "q8_0", "q8_1", "q8_K", NULL };
 
 static const struct variant variants[] = {
-	{ "cpu-avx2", avx2_deq, avx2_quant },
-	{ "cpu-neon", neon_deq, neon_quant },
+	{ "cpu-avx2", avx2_deq, avx2_quant, 1 },
+	{ "cpu-neon", neon_deq, neon_quant, 0 },
 };
 
 #define MAX_BACKENDS (1 + (int)N_ELEMS(variants))
@@ -440,7 +441,7 @@ static void dequantize_bitexact(const struct variant *v)
 		assert_same_floats(a, b, BX_ROWS * BX_IN, what);
 		/* quantized edge values, for the formats the variant dequantizes
 		 * (the others run the reference on both sides) */
-		if (!in_list(qnt_type_name(t), v->deq))
+		if (!in_list(qnt_type_name(t), v->deq) && !(v->mlx && strncmp(qnt_type_name(t), "mlx:", 4) == 0))
 			continue;
 		edge_rows(src, BX_ROWS, BX_IN, 57 + (uint64_t)t, 0);
 		assert_int_equal(qnt_quantize(cpu, t, src, q, BX_ROWS, BX_IN, NULL), QNT_OK);
@@ -583,7 +584,8 @@ static void avx2_unaligned(void **state)
 	for (int32_t k = 0; k < qnt_type_count(); k++) {
 		const qnt_type t = qnt_type_at(k);
 		const char *name = qnt_type_name(t);
-		if (!(in_list(name, simd_mm) || in_list(name, avx2_deq)) || UA_IN % qnt_type_block_size(t) != 0)
+		if (!(in_list(name, simd_mm) || in_list(name, avx2_deq) || strncmp(name, "mlx:", 4) == 0) ||
+		    UA_IN % qnt_type_block_size(t) != 0)
 			continue;
 		for (size_t ri = 0; ri < N_ELEMS(rows); ri++) {
 			const int64_t nr = rows[ri];
