@@ -18,6 +18,12 @@ first: a sum over a large array, single thread and all threads.
 
     .venv/bin/python bench/bench_matmul.py [--lib build/lib/libqnt.so]
         [--formats q4_0,q4_K] [--reps 7] [--n 4096] [--gemm-cols 32,128,512]
+        [--cold]
+
+With --cold, each timed GEMV run (both libraries) follows a read of twice
+the last-level cache, so that the weights come from memory, as they do in
+inference with a model larger than the caches (a 4-bit 4096 x 4096 matrix
+otherwise stays in a 32 MB L3 between runs).
 
 With --backend vulkan (or another device backend) there is no ggml
 column: the module named by --module is loaded, and each format gets GEMV
@@ -98,14 +104,29 @@ class Qnt:
             raise RuntimeError(self.lib.qnt_ctx_last_error(ctx).decode())
 
 
-def median_time(fn, reps):
+def median_time(fn, reps, before=None):
+    """Median of reps timed runs of fn after a warm-up; before() (untimed)
+    runs ahead of each timed run."""
     fn()  # warm-up (caches, thread pools, page faults)
     ts = []
     for _ in range(reps):
+        if before:
+            before()
         t0 = time.perf_counter()
         fn()
         ts.append(time.perf_counter() - t0)
     return statistics.median(ts)
+
+
+def cache_evictor():
+    """A function that reads a buffer of twice the last-level cache (at
+    least 64 MB), which leaves no weight bytes in any cache."""
+    try:
+        llc = os.sysconf("SC_LEVEL3_CACHE_SIZE")
+    except (ValueError, OSError):
+        llc = 0
+    buf = np.ones(max(2 * max(llc, 0), 64 << 20) // 8)
+    return lambda: buf.sum()
 
 
 def read_bandwidth(n_threads, reps, mbytes=512):
@@ -187,6 +208,9 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--gemm-cols", default="32",
                     help="comma-separated column counts of the GEMM rows (0 or empty: none)")
+    ap.add_argument("--cold", action="store_true",
+                    help="GEMV with the weights not in cache: a read of twice the last-level cache before "
+                         "each timed run (not timed)")
     args = ap.parse_args()
     gemm_cols = [int(c) for c in args.gemm_cols.split(",") if c.strip() and int(c) > 0]
     if not args.backend.startswith("cpu"):
@@ -199,7 +223,9 @@ def main():
     n, nt = args.n, args.threads
     print(f"libqnt {os.path.realpath(args.lib)} on backend {args.backend}; ggml {g.base._name} "
           f"(llama-cpp-python {ggmllib.llama_cpp_version()})")
-    print(f"W {n} x {n}, {nt} threads for 'all', median of {args.reps}")
+    print(f"W {n} x {n}, {nt} threads for 'all', median of {args.reps}"
+          + ("; GEMV with the weights evicted from the caches before each run" if args.cold else ""))
+    evict = cache_evictor() if args.cold else None
     print(f"memory read bandwidth: {read_bandwidth(1, args.reps):.1f} GB/s (1 thread), "
           f"{read_bandwidth(nt, args.reps):.1f} GB/s ({nt} threads)")
     ctx1, ctxn = q.ctx(args.backend, 1), q.ctx(args.backend, nt)
@@ -225,17 +251,17 @@ def main():
             q.check(q.lib.qnt_matmul(ctx, t, wq.ctypes.data, n, n, x.ctypes.data, cols, y.ctypes.data), ctx)
 
         res = {}
-        res["q1"] = wbytes / median_time(lambda: qnt_mm(ctx1, 1), args.reps) / 1e9
-        res["qn"] = wbytes / median_time(lambda: qnt_mm(ctxn, 1), args.reps) / 1e9
+        res["q1"] = wbytes / median_time(lambda: qnt_mm(ctx1, 1), args.reps, evict) / 1e9
+        res["qn"] = wbytes / median_time(lambda: qnt_mm(ctxn, 1), args.reps, evict) / 1e9
         y_qnt = y[0].copy()
 
         mm = g.mul_mat_graph(name, n, n, 1)
         mm.w[:] = wq
         mm.x[:] = x[:1]
         mm.set_threads(1)
-        res["g1"] = wbytes / median_time(mm.compute, args.reps) / 1e9
+        res["g1"] = wbytes / median_time(mm.compute, args.reps, evict) / 1e9
         mm.set_threads(nt)
-        res["gn"] = wbytes / median_time(mm.compute, args.reps) / 1e9
+        res["gn"] = wbytes / median_time(mm.compute, args.reps, evict) / 1e9
         rel = float(np.linalg.norm(mm.y[0] - y_qnt) / np.linalg.norm(mm.y[0]))
         mm.close()
 
