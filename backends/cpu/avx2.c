@@ -1517,18 +1517,23 @@ static qnt_status mlx_matmul(const qnt_host_api *host, const struct qnt__avx2_ml
 		host->free(buf);
 		return QNT_OK;
 	}
-	const int64_t ng = n_in / k->gs;
-	float stack[2048], *sums = (size_t)(n_cols * ng) <= sizeof stack / sizeof stack[0] ?
-					  stack :
-					  host->alloc((size_t)(n_cols * ng) * sizeof(float), 64);
+	/* per column: the group sums, and x in the kernel's order */
+	const int64_t ng = n_in / k->gs, perm = qnt__avx2_mlx_perm_unit(k) != 0;
+	const size_t need = (size_t)(n_cols * (ng + (perm ? n_in : 0)));
+	float stack[4096], *sums = need <= sizeof stack / sizeof stack[0] ? stack : host->alloc(need * sizeof(float), 64);
 	if (!sums)
 		return QNT_E_NO_MEMORY;
 	const float *xc[NC], *sc[NC];
 	for (int64_t c = 0; c < n_cols; c++) {
-		xc[c] = x + c * n_in;
 		sc[c] = sums + c * ng;
 		if (k->mode == QNT_MLX_AFFINE)
-			qnt__avx2_mlx_group_sums(k, xc[c], n_in, sums + c * ng);
+			qnt__avx2_mlx_group_sums(k, x + c * n_in, n_in, sums + c * ng);
+		xc[c] = x + c * n_in;
+		if (perm) {
+			float *xp = sums + n_cols * ng + c * n_in;
+			qnt__avx2_mlx_permute_x(k, x + c * n_in, n_in, xp);
+			xc[c] = xp;
+		}
 	}
 	for (int64_t r = job->row_begin; r < job->row_end; r++) {
 		float out[NC];

@@ -220,7 +220,37 @@ void qnt__avx2_mlx_group_sums(const struct qnt__avx2_mlx *k, const float *x, int
 	}
 }
 
-INLINE void mlx_row_body(const struct qnt__avx2_mlx *k, int mode, const uint8_t *w, const float *const *x,
+int qnt__avx2_mlx_perm_unit(const struct qnt__avx2_mlx *k)
+{
+	return k->bits == 4 ? 16 : k->bits == 2 ? 32 : 0;
+}
+
+void qnt__avx2_mlx_permute_x(const struct qnt__avx2_mlx *k, const float *x, int64_t n, float *xp)
+{
+	const int b = k->bits, unit = qnt__avx2_mlx_perm_unit(k), per = 8 / b; /* codes per byte */
+	for (int64_t u = 0; u + unit <= n; u += unit)
+		for (int s = 0; s < per; s++)      /* bit offset s * b within each byte */
+			for (int j = 0; j < 8; j++) /* byte j of the unit */
+				*xp++ = x[u + j * per + s];
+}
+
+/* The unscaled values of 8 codes (dwords). */
+INLINE __m256 values_of(int mode, __m256i q)
+{
+	switch (mode) {
+	case QNT_MLX_AFFINE:
+		return _mm256_cvtepi32_ps(q);
+	case QNT_MLX_MXFP8:
+		return e4m3_8(q);
+	default:
+		return e2m1_8(q);
+	}
+}
+
+/* One row against nc columns. bits 4 and 2 read each 8 code bytes at once
+ * and meet the elements in the order of qnt__avx2_mlx_permute_x (x is
+ * permuted so); other widths go through codes8 in element order. */
+INLINE void mlx_row_body(const struct qnt__avx2_mlx *k, int mode, int bits, const uint8_t *w, const float *const *x,
 			 const float *const *xsum, int nc, int64_t n, float *out)
 {
 	const struct unpack8 u = unpack8_for(k->bits);
@@ -230,18 +260,32 @@ INLINE void mlx_row_body(const struct qnt__avx2_mlx *k, int mode, const uint8_t 
 		tot[c] = _mm256_setzero_ps();
 		bt[c] = 0.0f;
 	}
-	const int nch = k->gs / 8;
-	for (int64_t g = 0; g < n / k->gs; g++, w += k->block_bytes) {
+	const int gs = k->gs;
+	for (int64_t g = 0; g < n / gs; g++, w += k->block_bytes) {
 		float s, b;
 		block_scale(k, mode, w, &s, &b);
 		__m256 acc[4];
 		UNROLL for (int c = 0; c < nc; c++)
 			acc[c] = _mm256_setzero_ps();
-		const int64_t j0 = g * k->gs;
-		for (int ch = 0; ch < nch; ch++) {
-			const __m256 v = values8(k, mode, &u, w, ch);
-			UNROLL for (int c = 0; c < nc; c++)
-				acc[c] = _mm256_fmadd_ps(v, _mm256_loadu_ps(x[c] + j0 + 8 * ch), acc[c]);
+		const int64_t j0 = g * gs;
+		if (bits == 4 || bits == 2) {
+			const __m128i m = _mm_set1_epi8((char)((1 << bits) - 1));
+			for (int un = 0; un < gs / (64 / bits); un++) {
+				const __m128i raw = _mm_loadl_epi64((const __m128i *)(w + 8 * un));
+				const int64_t jx = j0 + (int64_t)un * (64 / bits);
+				UNROLL for (int sh = 0; sh < 8 / bits; sh++) {
+					const __m128i q8 = _mm_and_si128(_mm_srli_epi16(raw, sh * bits), m);
+					const __m256 v = values_of(mode, _mm256_cvtepu8_epi32(q8));
+					UNROLL for (int c = 0; c < nc; c++)
+						acc[c] = _mm256_fmadd_ps(v, _mm256_loadu_ps(x[c] + jx + 8 * sh), acc[c]);
+				}
+			}
+		} else {
+			for (int ch = 0; ch < gs / 8; ch++) {
+				const __m256 v = values8(k, mode, &u, w, ch);
+				UNROLL for (int c = 0; c < nc; c++)
+					acc[c] = _mm256_fmadd_ps(v, _mm256_loadu_ps(x[c] + j0 + 8 * ch), acc[c]);
+			}
 		}
 		const __m256 vs = _mm256_set1_ps(s);
 		UNROLL for (int c = 0; c < nc; c++) {
@@ -254,19 +298,32 @@ INLINE void mlx_row_body(const struct qnt__avx2_mlx *k, int mode, const uint8_t 
 		out[c] = hsum_ps(tot[c]) + bt[c];
 }
 
-#define ROW_MODE(MODE)                                                         \
+#define ROW_BITS(MODE, BITS)                                                   \
 	switch (nc) {                                                          \
 	case 1:                                                                \
-		mlx_row_body(k, MODE, w, x, xsum, 1, n, out);                  \
+		mlx_row_body(k, MODE, BITS, w, x, xsum, 1, n, out);            \
 		break;                                                         \
 	case 2:                                                                \
-		mlx_row_body(k, MODE, w, x, xsum, 2, n, out);                  \
+		mlx_row_body(k, MODE, BITS, w, x, xsum, 2, n, out);            \
 		break;                                                         \
 	case 3:                                                                \
-		mlx_row_body(k, MODE, w, x, xsum, 3, n, out);                  \
+		mlx_row_body(k, MODE, BITS, w, x, xsum, 3, n, out);            \
 		break;                                                         \
 	default:                                                               \
-		mlx_row_body(k, MODE, w, x, xsum, 4, n, out);                  \
+		mlx_row_body(k, MODE, BITS, w, x, xsum, 4, n, out);            \
+		break;                                                         \
+	}
+
+#define ROW_MODE(MODE)                                                         \
+	switch (k->bits) {                                                     \
+	case 4:                                                                \
+		ROW_BITS(MODE, 4)                                              \
+		break;                                                         \
+	case 2:                                                                \
+		ROW_BITS(MODE, 2)                                              \
+		break;                                                         \
+	default:                                                               \
+		ROW_BITS(MODE, 0)                                              \
 		break;                                                         \
 	}
 
@@ -281,7 +338,7 @@ void qnt__avx2_mlx_row(const struct qnt__avx2_mlx *k, const void *w, const float
 		ROW_MODE(QNT_MLX_MXFP4)
 		break;
 	case QNT_MLX_MXFP8:
-		ROW_MODE(QNT_MLX_MXFP8)
+		ROW_BITS(QNT_MLX_MXFP8, 0)
 		break;
 	default:
 		ROW_MODE(QNT_MLX_NVFP4)

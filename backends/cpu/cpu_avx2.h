@@ -68,8 +68,13 @@ int qnt__avx2_mlx_init(qnt_type type, struct qnt__avx2_mlx *k);
 void qnt__avx2_mlx_deq(const struct qnt__avx2_mlx *k, const void *src, float *y, int64_t n);
 /* The n / group-size sums of x over each group (in a fixed order). */
 void qnt__avx2_mlx_group_sums(const struct qnt__avx2_mlx *k, const float *x, int64_t n, float *sums);
-/* One row of n elements against nc (1..4) float columns x[c], with their
- * group sums xsum[c]: out[c]. */
+/* The row kernel reads 4-bit and 2-bit codes a unit of 16 or 32 elements
+ * at a time, in an order of its own: the unit (0: none, x as it is), and x
+ * put in that order (n a multiple of the unit). */
+int qnt__avx2_mlx_perm_unit(const struct qnt__avx2_mlx *k);
+void qnt__avx2_mlx_permute_x(const struct qnt__avx2_mlx *k, const float *x, int64_t n, float *xp);
+/* One row of n elements against nc (1..4) float columns x[c] (permuted as
+ * above), with the group sums xsum[c] of the columns: out[c]. */
 void qnt__avx2_mlx_row(const struct qnt__avx2_mlx *k, const void *w, const float *const *x,
 		       const float *const *xsum, int nc, int64_t n, float *out);
 
