@@ -16,14 +16,20 @@
  * seen as sub-blocks of codes q with an integer scale sc and (for q2_K, q4_K,
  * q5_K) an integer min m under two fp16 super-scales:
  *     x^ = (d*sc) * q - (dmin*m)
- * The search starts from the best of three candidates, all measured with the
- * exact dequantized values: ggml's reference block (no importance), ggml's
- * importance-aware block (its quantize_q*_K path with the same weights) and a
- * block built from per-sub-block weighted fits; it then alternates weighted
- * least-squares refits of the super-scales (tried at their fp16 neighbours)
- * and of each sub-block's integer scale and min, re-choosing the codes each
- * time, and keeps a change only when the error falls. So the result is never
- * worse than either ggml block for the same data.
+ * The search starts from the better of two blocks, both measured with the
+ * exact dequantized values: ggml's reference block (no importance) and
+ * ggml's importance-aware block (its quantize_q*_K path with the same
+ * weights), both computed with ggml's float operations (candidate scans
+ * vectorized lane = candidate). It then runs a few rounds (per format, struct kfmt) of
+ * weighted least-squares refits of each sub-block's integer scale and min
+ * and of the super-scales (rounded to fp16), re-choosing the codes each
+ * time, and keeps a change only when the error falls; the result replaces
+ * the start only if its error, measured again from its bytes, is lower.
+ * So the result is never worse than either ggml block for the same data. The
+ * effort is bounded so that the whole search costs less than ggml's own
+ * importance-aware quantizer, except for q6_K, which also starts from a
+ * block built from per-sub-block weighted fits and refines longer (its
+ * error bound in tests/ref/test_kquants.py needs them).
  */
 #include "qnt_fp.h"
 #include "qnt_lanes.h"
@@ -223,13 +229,19 @@ struct kfmt {
 	int qlo, qhi;  /* code values (after removing the storage bias) */
 	int slo, shi;  /* integer scales */
 	int mhi;       /* integer mins 0..mhi; 0: no mins (symmetric format) */
+	/* the importance search's effort: rounds of refinement, the integers
+	 * tried on either side of a sub-block's least-squares scale and min
+	 * (0: the nearest only), the fp16 neighbours tried around the refitted
+	 * super-scales (-1: no refit), and whether a block from per-sub-block
+	 * fits (symmetric formats only) is a starting candidate */
+	int rounds, radius, super_radius, fits;
 };
 
-static const struct kfmt F_Q2 = { 16, 16, 0, 3, 0, 15, 15 };
-static const struct kfmt F_Q3 = { 16, 16, -4, 3, -32, 31, 0 };
-static const struct kfmt F_Q4 = { 8, 32, 0, 15, 0, 63, 63 };
-static const struct kfmt F_Q5 = { 8, 32, 0, 31, 0, 63, 63 };
-static const struct kfmt F_Q6 = { 16, 16, -32, 31, -128, 127, 0 };
+static const struct kfmt F_Q2 = { 16, 16, 0, 3, 0, 15, 15, 1, 1, 0, 0 };
+static const struct kfmt F_Q3 = { 16, 16, -4, 3, -32, 31, 0, 1, 0, -1, 0 };
+static const struct kfmt F_Q4 = { 8, 32, 0, 15, 0, 63, 63, 2, 1, 0, 0 };
+static const struct kfmt F_Q5 = { 8, 32, 0, 31, 0, 63, 63, 2, 1, 0, 0 };
+static const struct kfmt F_Q6 = { 16, 16, -32, 31, -128, 127, 0, 8, 1, 1, 1 };
 
 /* One super-block: x^_e = (d*sc[j]) * q[e] - dmin*m[j], j = e / sub, each
  * product rounded to float, as the dequantizers compute it. */
@@ -446,61 +458,6 @@ static void lane_sums(int n, const float *x, const float *w, const float *iscale
 	}
 }
 
-/* Continuous fit of one sub-block of an affine format: the scale a >= 0 and
- * the min mn >= 0 (x^ = a*q - mn) with the lowest weighted error, by a scan of
- * candidate scales, each followed by a least-squares refit, then a few
- * rounds of re-chosen codes and refits. */
-static void fit_sub_affine(int n, int nmax, const float *x, const float *w, float *a_out, float *mn_out)
-{
-	float lo = INFINITY, hi = -INFINITY;
-	for (int i = 0; i < n; i++) {
-		if (w[i] > 0) {
-			lo = x[i] < lo ? x[i] : lo;
-			hi = x[i] > hi ? x[i] : hi;
-		}
-	}
-	*a_out = 0;
-	*mn_out = 0;
-	if (!(hi >= lo))
-		return; /* no weight here */
-	if (lo > 0)
-		lo = 0;
-	if (!(hi > lo)) {
-		*mn_out = -lo;
-		return;
-	}
-	const float range = hi - lo;
-	double best = INFINITY, ba = 0, bc = 0;
-	int8_t q[32];
-	struct sums sm;
-	float isc[25];
-	struct sums cs[25];
-	for (int is = 0; is <= 24; is++)
-		isc[is] = ((float)nmax - 1.0f + 0.08f * (float)is) / range;
-	lane_sums(n, x, w, isc, 25, lo, 0, nmax, cs);
-	for (int is = 0; is <= 24; is++) {
-		double a = 0, c = 0, e = lsq_solve(&cs[is], 1, &a, &c);
-		if (e < best) {
-			best = e;
-			ba = a;
-			bc = c;
-		}
-	}
-	for (int it = 0; it < 3 && ba > 0; it++) {
-		for (int i = 0; i < n; i++)
-			q[i] = (int8_t)round_clamp(((double)x[i] - bc) / ba, 0, nmax);
-		sub_sums(n, x, w, q, &sm);
-		double a = 0, c = 0, e = lsq_solve(&sm, 1, &a, &c);
-		if (!(e < best))
-			break;
-		best = e;
-		ba = a;
-		bc = c;
-	}
-	*a_out = ba > 0 ? (float)ba : 0.0f;
-	*mn_out = (float)-bc;
-}
-
 /* Continuous fit of one sub-block of a symmetric format: the signed scale a
  * (x^ = a*q, q in [qlo, qhi]), mapping the largest element near either end
  * of the code range. */
@@ -555,8 +512,8 @@ static float fit_sub_sym(int n, int qlo, int qhi, const float *x, const float *w
 
 /* For sub-block j, the best integer scale and min near the continuous a, mn,
  * with the codes re-chosen for each. `first`: the first assignment, which
- * tries the integers on either side of each; otherwise the nearest integer
- * +-1 are tried and st changes only if the error falls below st->serr[j]. */
+ * tries the integers on either side of each; otherwise the nearest integers
+ * +-f->radius are tried and st changes only if the error falls below st->serr[j]. */
 static int choose_sub(const struct kfmt *f, const float *x, const float *w, struct kstate *st, int j, double a,
 		      double mn, int first)
 {
@@ -568,8 +525,8 @@ static int choose_sub(const struct kfmt *f, const float *x, const float *w, stru
 			s1 = qnt__clampi(s0 + 1, f->slo, f->shi);
 		} else {
 			const int c = round_clamp(a / st->d, f->slo, f->shi);
-			s0 = qnt__clampi(c - 1, f->slo, f->shi);
-			s1 = qnt__clampi(c + 1, f->slo, f->shi);
+			s0 = qnt__clampi(c - f->radius, f->slo, f->shi);
+			s1 = qnt__clampi(c + f->radius, f->slo, f->shi);
 		}
 	} else {
 		s0 = s1 = qnt__clampi(0, f->slo, f->shi);
@@ -580,8 +537,8 @@ static int choose_sub(const struct kfmt *f, const float *x, const float *w, stru
 			m1 = qnt__clampi(m0 + 1, 0, f->mhi);
 		} else {
 			const int c = round_clamp(mn / st->dmin, 0, f->mhi);
-			m0 = qnt__clampi(c - 1, 0, f->mhi);
-			m1 = qnt__clampi(c + 1, 0, f->mhi);
+			m0 = qnt__clampi(c - f->radius, 0, f->mhi);
+			m1 = qnt__clampi(c + f->radius, 0, f->mhi);
 		}
 	}
 	double best = first ? INFINITY : st->serr[j];
@@ -637,73 +594,40 @@ static float fp16_val(double v)
 	return from_fp16(to_fp16((float)v));
 }
 
-/* Candidate from per-sub-block fits and a scan of the super-scales. */
+/* Candidate from per-sub-block fits and a scan of the super-scale
+ * (symmetric formats). */
 static void search_from_fits(const struct kfmt *f, const float *x, const float *w, struct kstate *best)
 {
-	float a[16], mn[16];
+	float a[16], mn[16] = { 0 };
 	for (int j = 0; j < f->nsub; j++) {
 		const int o = j * f->sub;
-		if (f->mhi)
-			fit_sub_affine(f->sub, f->qhi, x + o, w + o, &a[j], &mn[j]);
-		else {
-			a[j] = fit_sub_sym(f->sub, f->qlo, f->qhi, x + o, w + o);
-			mn[j] = 0;
-		}
+		a[j] = fit_sub_sym(f->sub, f->qlo, f->qhi, x + o, w + o);
 	}
 	struct kstate st;
-	if (f->mhi) {
-		float amax = 0, mmax = 0;
-		for (int j = 0; j < f->nsub; j++) {
-			amax = a[j] > amax ? a[j] : amax;
-			mmax = mn[j] > mmax ? mn[j] : mmax;
+	float amax = 0, aref = 0;
+	for (int j = 0; j < f->nsub; j++)
+		if (fabsf(a[j]) > amax) {
+			amax = fabsf(a[j]);
+			aref = a[j];
 		}
-		if (!(amax > 0))
-			return;
-		float dmin = fp16_val(mmax / f->mhi), bd = 0;
-		double be = INFINITY;
-		for (int k = -6; k <= 4; k++) {
-			float d = fp16_val(amax / (f->shi + 0.25 * k));
-			build_state(f, x, w, a, mn, d, dmin, &st);
-			if (st.err < be) {
-				be = st.err;
-				bd = d;
-			}
+	if (!(amax > 0))
+		return;
+	const int ends[2] = { f->slo, f->shi };
+	for (int e = 0; e < 2; e++)
+		for (int k = 0; k <= 8; k++) {
+			double t = ends[e] + (ends[e] < 0 ? 0.25 : -0.25) * k;
+			float d = fp16_val(aref / t);
+			build_state(f, x, w, a, mn, d, 0.0f, &st);
 			if (st.err < best->err)
 				*best = st;
 		}
-		for (int k = -6; k <= 4; k++) {
-			if (k == 0 || mmax == 0)
-				continue;
-			float dm = fp16_val(mmax / (f->mhi + 0.25 * k));
-			build_state(f, x, w, a, mn, bd, dm, &st);
-			if (st.err < best->err)
-				*best = st;
-		}
-	} else {
-		float amax = 0, aref = 0;
-		for (int j = 0; j < f->nsub; j++)
-			if (fabsf(a[j]) > amax) {
-				amax = fabsf(a[j]);
-				aref = a[j];
-			}
-		if (!(amax > 0))
-			return;
-		const int ends[2] = { f->slo, f->shi };
-		for (int e = 0; e < 2; e++)
-			for (int k = 0; k <= 8; k++) {
-				double t = ends[e] + (ends[e] < 0 ? 0.25 : -0.25) * k;
-				float d = fp16_val(aref / t);
-				build_state(f, x, w, a, mn, d, 0.0f, &st);
-				if (st.err < best->err)
-					*best = st;
-			}
-	}
 }
 
 /* ---- refinement ---- */
 
 /* Refit of the super-scales for fixed integer scales, mins and codes, tried
- * at the fp16 values around the optimum with the codes re-chosen. */
+ * at the fp16 values within f->super_radius of the optimum with the codes
+ * re-chosen. */
 static int refit_super(const struct kfmt *f, const float *x, const float *w, struct kstate *st)
 {
 	double a11 = 0, a12 = 0, a22 = 0, b1 = 0, b2 = 0;
@@ -731,8 +655,8 @@ static int refit_super(const struct kfmt *f, const float *x, const float *w, str
 	uint16_t hd = to_fp16((float)d), hm = to_fp16((float)dmin);
 	struct kstate t = *st;
 	int changed = 0;
-	const int rm = f->mhi ? 1 : 0;
-	for (int u = -1; u <= 1; u++) {
+	const int rs = f->super_radius, rm = f->mhi ? rs : 0;
+	for (int u = -rs; u <= rs; u++) {
 		uint16_t h1 = (uint16_t)(hd + u);
 		if ((h1 & 0x7c00u) == 0x7c00u || (u != 0 && ((h1 ^ hd) & 0x8000u)))
 			continue;
@@ -772,9 +696,10 @@ static int refit_subs(const struct kfmt *f, const float *x, const float *w, stru
 
 static void refine(const struct kfmt *f, const float *x, const float *w, struct kstate *st)
 {
-	for (int it = 0; it < 8; it++) {
+	for (int it = 0; it < f->rounds; it++) {
 		int c = refit_subs(f, x, w, st);
-		c |= refit_super(f, x, w, st);
+		if (f->super_radius >= 0)
+			c |= refit_super(f, x, w, st);
 		if (!c)
 			break;
 	}
@@ -1415,10 +1340,12 @@ static void weighted_block(const struct kfmt *f, kblock_fn ggml_block, size_t by
 	const double start_err = best.err;
 
 	/* the block from per-sub-block fits; then refine the best of all */
-	cand.err = INFINITY;
-	search_from_fits(f, x, w, &cand);
-	if (cand.err < best.err)
-		best = cand;
+	if (f->fits) {
+		cand.err = INFINITY;
+		search_from_fits(f, x, w, &cand);
+		if (cand.err < best.err)
+			best = cand;
+	}
 	if (best.err < INFINITY)
 		refine(f, x, w, &best);
 
