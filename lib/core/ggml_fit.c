@@ -178,16 +178,17 @@ float qnt__ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float 
 	}
 	/* lane 0: is = 0, the first guess; lanes 1..18: is = -9..-1, 1..9;
 	 * the padding lanes repeat lane 0 and are never chosen */
+	static const float sis[8 * 3] = { 0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 0, 0, 0, 0 };
 	float isc[W * FIT_SYM_VECS], sumlx[W * FIT_SYM_VECS], suml2[W * FIT_SYM_VECS];
-	isc[0] = (float)-nmax / max;
-	for (int k = 1, is = -9; is <= 9; is++) {
-		if (is != 0)
-			isc[k++] = -((float)nmax + 0.1f * (float)is) / max;
-	}
-	for (int k = 19; k < W * FIT_SYM_VECS; k++)
-		isc[k] = isc[0];
 	vf visc[FIT_SYM_VECS], vlx[FIT_SYM_VECS], vl2[FIT_SYM_VECS];
-	memcpy(visc, isc, sizeof visc);
+	for (int b = 0; b < FIT_SYM_VECS; b++) {
+		vf is;
+		memcpy(&is, sis + W * b, sizeof is);
+		/* lane 0 (is = 0) is ggml's first guess -nmax / max: the same
+		 * float, since nmax + 0.1f * 0 is nmax exactly */
+		visc[b] = -((float)nmax + 0.1f * is) / max;
+	}
+	memcpy(isc, visc, sizeof isc);
 	for (int b = 0; b < FIT_SYM_VECS; b++)
 		vlx[b] = vl2[b] = (vf){ 0 };
 	for (int i = 0; i < n; i++) {

@@ -27,9 +27,9 @@
  * the start only if its error, measured again from its bytes, is lower.
  * So the result is never worse than either ggml block for the same data. The
  * effort is bounded so that the whole search costs less than ggml's own
- * importance-aware quantizer, except for q6_K, which also starts from a
- * block built from per-sub-block weighted fits and refines longer (its
- * error bound in tests/ref/test_kquants.py needs them).
+ * importance-aware quantizer. q6_K also starts from blocks built from
+ * per-sub-block weighted fits, which may give each sub-block's scale either
+ * sign (the codes -32..31 are asymmetric).
  */
 #include "qnt_fp.h"
 #include "qnt_lanes.h"
@@ -79,7 +79,7 @@ static inline int round_clamp(double t, int lo, int hi)
 /* ------------------------------------------------------------------ */
 
 /* 2-bit fields: element 128*h + 32*g + l is bits 2g..2g+1 of qs[32*h + l]. */
-static void pack_2bit(const uint8_t *L, uint8_t *qs)
+static void pack_2bit(const uint8_t *restrict L, uint8_t *restrict qs)
 {
 	for (int h = 0; h < QK_K / 128; h++)
 		for (int l = 0; l < 32; l++) {
@@ -88,12 +88,12 @@ static void pack_2bit(const uint8_t *L, uint8_t *qs)
 		}
 }
 
-static void unpack_2bit(const uint8_t *qs, uint8_t *L)
+static void unpack_2bit(const uint8_t *restrict qs, uint8_t *restrict L)
 {
-	for (int e = 0; e < QK_K; e++) {
-		int h = e / 128, g = (e % 128) / 32, l = e % 32;
-		L[e] = (qs[32 * h + l] >> (2 * g)) & 3;
-	}
+	for (int h = 0; h < QK_K / 128; h++)
+		for (int g = 0; g < 4; g++)
+			for (int l = 0; l < 32; l++)
+				L[128 * h + 32 * g + l] = (qs[32 * h + l] >> (2 * g)) & 3;
 }
 
 /* Nibbles: element 64*h + l (l < 32) is the low nibble of qs[32*h + l],
@@ -168,13 +168,14 @@ static int scale_q3(const uint8_t *s, int j)
  * to the 2-bit fields. L is modified. */
 static void pack_q3_codes(uint8_t *L, struct blk_q3_K *b)
 {
-	memset(b->hmask, 0, sizeof b->hmask);
-	for (int e = 0; e < QK_K; e++) {
-		if (L[e] > 3) {
-			b->hmask[e % 32] |= (uint8_t)(1u << (e / 32));
-			L[e] -= 4;
+	uint8_t hm[32] = { 0 };
+	for (int g = 0; g < QK_K / 32; g++)
+		for (int l = 0; l < 32; l++) {
+			const uint8_t hi = L[32 * g + l] > 3;
+			hm[l] = (uint8_t)(hm[l] | (hi << g));
+			L[32 * g + l] = (uint8_t)(L[32 * g + l] - 4 * hi);
 		}
-	}
+	memcpy(b->hmask, hm, sizeof hm);
 	pack_2bit(L, b->qs);
 }
 
@@ -241,7 +242,7 @@ static const struct kfmt F_Q2 = { 16, 16, 0, 3, 0, 15, 15, 1, 1, 0, 0 };
 static const struct kfmt F_Q3 = { 16, 16, -4, 3, -32, 31, 0, 1, 0, -1, 0 };
 static const struct kfmt F_Q4 = { 8, 32, 0, 15, 0, 63, 63, 2, 1, 0, 0 };
 static const struct kfmt F_Q5 = { 8, 32, 0, 31, 0, 63, 63, 2, 1, 0, 0 };
-static const struct kfmt F_Q6 = { 16, 16, -32, 31, -128, 127, 0, 8, 1, 1, 1 };
+static const struct kfmt F_Q6 = { 16, 16, -32, 31, -128, 127, 0, 1, 1, 1, 1 };
 
 /* One super-block: x^_e = (d*sc[j]) * q[e] - dmin*m[j], j = e / sub, each
  * product rounded to float, as the dequantizers compute it. */
@@ -460,7 +461,8 @@ static void lane_sums(int n, const float *x, const float *w, const float *iscale
 
 /* Continuous fit of one sub-block of a symmetric format: the signed scale a
  * (x^ = a*q, q in [qlo, qhi]), mapping the largest element near either end
- * of the code range. */
+ * of the code range (five targets per end, each with its least-squares
+ * scale), then one round of re-chosen codes and refit. */
 static float fit_sub_sym(int n, int qlo, int qhi, const float *x, const float *w)
 {
 	float amax = 0, vmax = 0;
@@ -476,11 +478,11 @@ static float fit_sub_sym(int n, int qlo, int qhi, const float *x, const float *w
 	int8_t q[32];
 	struct sums sm;
 	const int ends[2] = { qlo, qhi };
-	float isc[34];
-	struct sums cs[34];
+	float isc[10];
+	struct sums cs[10];
 	int nc = 0;
 	for (int e = 0; e < 2; e++) {
-		for (int is = -8; is <= 8; is++) {
+		for (int is = -8; is <= 8; is += 4) {
 			const float target = (float)ends[e] + (ends[e] < 0 ? -0.1f : 0.1f) * (float)is;
 			if (target == 0 || (target > 0) != (ends[e] > 0))
 				continue;
@@ -495,15 +497,13 @@ static float fit_sub_sym(int n, int qlo, int qhi, const float *x, const float *w
 			ba = a;
 		}
 	}
-	for (int it = 0; it < 3 && ba != 0; it++) {
+	if (ba != 0) {
 		for (int i = 0; i < n; i++)
 			q[i] = (int8_t)round_clamp(x[i] / ba, qlo, qhi);
 		sub_sums(n, x, w, q, &sm);
 		double a = 0, c = 0, err = lsq_solve(&sm, 0, &a, &c);
-		if (!(err < best))
-			break;
-		best = err;
-		ba = a;
+		if (err < best)
+			ba = a;
 	}
 	return (float)ba;
 }
@@ -594,8 +594,9 @@ static float fp16_val(double v)
 	return from_fp16(to_fp16((float)v));
 }
 
-/* Candidate from per-sub-block fits and a scan of the super-scale
- * (symmetric formats). */
+/* Candidates from per-sub-block fits (symmetric formats), with the
+ * super-scale mapping the largest sub-block scale to either end of the
+ * integer scales. */
 static void search_from_fits(const struct kfmt *f, const float *x, const float *w, struct kstate *best)
 {
 	float a[16], mn[16] = { 0 };
@@ -613,14 +614,11 @@ static void search_from_fits(const struct kfmt *f, const float *x, const float *
 	if (!(amax > 0))
 		return;
 	const int ends[2] = { f->slo, f->shi };
-	for (int e = 0; e < 2; e++)
-		for (int k = 0; k <= 8; k++) {
-			double t = ends[e] + (ends[e] < 0 ? 0.25 : -0.25) * k;
-			float d = fp16_val(aref / t);
-			build_state(f, x, w, a, mn, d, 0.0f, &st);
-			if (st.err < best->err)
-				*best = st;
-		}
+	for (int e = 0; e < 2; e++) {
+		build_state(f, x, w, a, mn, fp16_val(aref / ends[e]), 0.0f, &st);
+		if (st.err < best->err)
+			*best = st;
+	}
 }
 
 /* ---- refinement ---- */
@@ -1177,9 +1175,14 @@ static void unpack_state(const struct kfmt *f, const void *blk, struct kstate *s
 			st->sc[j] = scale_q3(b->scales, j);
 			st->m[j] = 0;
 		}
+		uint8_t hm[32];
+		memcpy(hm, b->hmask, sizeof hm);
 		unpack_2bit(b->qs, L);
+		for (int g = 0; g < QK_K / 32; g++)
+			for (int l = 0; l < 32; l++)
+				L[32 * g + l] = (uint8_t)(L[32 * g + l] + 4 * ((hm[l] >> g) & 1));
 		for (int e = 0; e < QK_K; e++)
-			st->q[e] = (int8_t)((int)L[e] - ((b->hmask[e % 32] >> (e / 32)) & 1 ? 0 : 4));
+			st->q[e] = (int8_t)(L[e] - 4);
 	} else if (f == &F_Q4 || f == &F_Q5) {
 		const struct blk_q4_K *b4 = blk;
 		const struct blk_q5_K *b5 = blk;
@@ -1193,15 +1196,12 @@ static void unpack_state(const struct kfmt *f, const void *blk, struct kstate *s
 			st->m[j] = m;
 		}
 		unpack_4bit(f == &F_Q4 ? b4->qs : b5->qs, L);
-		for (int e = 0; e < QK_K; e++) {
-			int v = L[e];
-			if (f == &F_Q5) {
-				int h = e / 64, hi = (e % 64) >= 32, l = e % 32;
-				if (b5->qh[l] & (1u << (2 * h + hi)))
-					v += 16;
-			}
-			st->q[e] = (int8_t)v;
-		}
+		if (f == &F_Q5) /* bit 4 of element 32*g + l is bit g of qh[l] */
+			for (int g = 0; g < QK_K / 32; g++)
+				for (int l = 0; l < 32; l++)
+					L[32 * g + l] = (uint8_t)(L[32 * g + l] | (((b5->qh[l] >> g) & 1) << 4));
+		for (int e = 0; e < QK_K; e++)
+			st->q[e] = (int8_t)L[e];
 	} else {
 		const struct blk_q6_K *b = blk;
 		st->d = from_fp16(b->d);
