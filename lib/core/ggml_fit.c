@@ -14,19 +14,39 @@
 
 #define GROUP_MAX_EPS 1e-15f
 
+/* The candidate scans below run W candidates at once, one per lane. Each
+ * lane does its candidate's float operations in ggml's order, so the width
+ * changes the speed, never the result: eight lanes where one AVX register
+ * holds them (the cpu-avx2 build), four (one SSE2 register) otherwise, where
+ * eight-lane vectors would be split and spilled. */
+#ifdef __AVX__
+#define W 8
+typedef qnt__v8f vf;
+typedef qnt__v8i vi;
+#define nearest_vi qnt__nearest_int_v8
+#define clamp_vi qnt__clamp_v8i
+#define select_vf qnt__select_v8f
+#else
+#define W 4
+typedef qnt__v4f vf;
+typedef qnt__v4i vi;
+#define nearest_vi qnt__nearest_int_v4
+#define clamp_vi qnt__clamp_v4i
+#define select_vf qnt__select_v4f
+#endif
+
 /* Scale and min of n values for codes 0..nmax, weighted; a scan of nstep+1
  * scales with a least-squares refit each (ggml's make_qkx2_quants, which is
  * also its make_qkx3_quants when weights are given). Returns the scale and
  * the negated min in *the_min.
  *
  * ggml tries the scales one after the other, and each candidate's codes
- * depend on the min of the best candidate so far. Here FIT_AFFINE_LANES
- * candidates are evaluated at once for the current min (lane by lane the
- * same floats as ggml's loop), then taken in ggml's order; when one is
- * accepted with a different min, the candidates after it are evaluated
- * again for the new min. n <= 32. */
-#define FIT_AFFINE_LANES 4
-
+ * depend on the min of the best candidate so far. Here W candidates are
+ * evaluated at once for the current min, one per lane (lane by lane the
+ * same floats as ggml's loop: each lane sums its elements in element
+ * order), then taken in ggml's order; when one is accepted with a
+ * different min, the candidates after it are evaluated again for the new
+ * min. n <= 32. */
 float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *the_min,
 			     float rmin, float rdelta, int nstep, int use_mad)
 {
@@ -63,67 +83,60 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
 		*the_min = -min;
 		return scale;
 	}
-	enum { NV = FIT_AFFINE_LANES / 4 };
-	const qnt__v4i signbit = { INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN };
+	const vf zero = { 0 };
+	float lanes[W];
+	for (int k = 0; k < W; k++)
+		lanes[k] = (float)k;
+	vf flane;
+	memcpy(&flane, lanes, sizeof flane);
 	float code_iscale = 0, code_min = 0; /* the accepted candidate's codes */
 	int accepted = 0;
 	for (int is0 = 0; is0 <= nstep;) {
 		const float cmin = min, range = max - min;
-		qnt__v4f isc[NV], sl[NV], sl2[NV], sxl[NV];
-		for (int v = 0; v < NV; v++) {
-			for (int k = 0; k < 4; k++)
-				isc[v][k] = (rmin + rdelta * (float)(is0 + 4 * v + k) + (float)nmax) / range;
-			sl[v] = sl2[v] = sxl[v] = (qnt__v4f){ 0, 0, 0, 0 };
-		}
-		qnt__v4f fls[32][NV]; /* the codes, as floats, for the second pass */
-		for (int i = 0; i < n; i++) {
-			const float xm = x[i] - cmin, w = weights[i], xi = x[i];
-			for (int v = 0; v < NV; v++) {
-				const qnt__v4i l = qnt__clamp_v4i(qnt__nearest_int_v4(isc[v] * xm), 0, nmax);
-				const qnt__v4f fl = __builtin_convertvector(l, qnt__v4f);
-				fls[i][v] = fl;
-				sl[v] += w * fl;
-				sl2[v] += w * fl * fl;
-				sxl[v] += w * fl * xi;
-			}
-		}
-		qnt__v4f tsc[NV], tmn[NV], err[NV];
-		qnt__v4i ok[NV];
-		for (int v = 0; v < NV; v++) {
-			const qnt__v4f D = sum_w * sl2[v] - sl[v] * sl[v];
-			ok[v] = D > (qnt__v4f){ 0, 0, 0, 0 };
-			qnt__v4f s = (sum_w * sxl[v] - sum_x * sl[v]) / D;
-			qnt__v4f m = (sl2[v] * sum_x - sl[v] * sxl[v]) / D;
-			const qnt__v4i pos = m > (qnt__v4f){ 0, 0, 0, 0 };
-			m = qnt__select_v4f(pos, (qnt__v4f){ 0, 0, 0, 0 }, m);
-			s = qnt__select_v4f(pos, sxl[v] / sl2[v], s);
-			tsc[v] = s;
-			tmn[v] = m;
-			err[v] = (qnt__v4f){ 0, 0, 0, 0 };
-		}
+		/* lane k: (rmin + rdelta * (is0 + k) + nmax) / range, as ggml computes it */
+		const vf isc = (rmin + rdelta * ((float)is0 + flane) + (float)nmax) / range;
+		vf sl = zero, sl2 = zero, sxl = zero;
+		vf fls[32]; /* the codes, as floats, for the second pass */
 		for (int i = 0; i < n; i++) {
 			const float w = weights[i], xi = x[i];
-			for (int v = 0; v < NV; v++) {
-				qnt__v4f diff = tsc[v] * fls[i][v] + tmn[v] - xi;
-				if (use_mad) {
-					qnt__v4i bits;
-					memcpy(&bits, &diff, sizeof bits);
-					bits &= ~signbit;
-					memcpy(&diff, &bits, sizeof diff);
-				} else {
-					diff = diff * diff;
-				}
-				err[v] += w * diff;
+			const vi l = clamp_vi(nearest_vi(isc * (xi - cmin)), 0, nmax);
+			const vf fl = __builtin_convertvector(l, vf);
+			fls[i] = fl;
+			sl += w * fl;
+			sl2 += w * fl * fl;
+			sxl += w * fl * xi;
+		}
+		const vf D = sum_w * sl2 - sl * sl;
+		const vi ok = D > zero;
+		vf tsc = (sum_w * sxl - sum_x * sl) / D;
+		vf tmn = (sl2 * sum_x - sl * sxl) / D;
+		const vi pos = tmn > zero;
+		tmn = select_vf(pos, zero, tmn);
+		tsc = select_vf(pos, sxl / sl2, tsc);
+		vf err = zero;
+		if (use_mad) {
+			for (int i = 0; i < n; i++) {
+				const vf diff = tsc * fls[i] + tmn - x[i];
+				vi bits;
+				memcpy(&bits, &diff, sizeof bits);
+				bits &= INT32_MAX;
+				vf ad;
+				memcpy(&ad, &bits, sizeof ad);
+				err += weights[i] * ad;
+			}
+		} else {
+			for (int i = 0; i < n; i++) {
+				const vf diff = tsc * fls[i] + tmn - x[i];
+				err += weights[i] * (diff * diff);
 			}
 		}
-		int next = is0 + FIT_AFFINE_LANES;
-		for (int k = 0; k < FIT_AFFINE_LANES && is0 + k <= nstep; k++) {
-			const int v = k / 4, u = k % 4;
-			if (ok[v][u] && err[v][u] < best_error) {
-				best_error = err[v][u];
-				scale = tsc[v][u];
-				min = tmn[v][u];
-				code_iscale = isc[v][u];
+		int next = is0 + W;
+		for (int k = 0; k < W && is0 + k <= nstep; k++) {
+			if (ok[k] && err[k] < best_error) {
+				best_error = err[k];
+				scale = tsc[k];
+				min = tmn[k];
+				code_iscale = isc[k];
 				code_min = cmin;
 				accepted = 1;
 				if (min != cmin) { /* the later candidates depend on the new min */
@@ -144,10 +157,10 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
 /* Symmetric scale for codes -nmax..nmax-1 (stored biased by nmax), weights
  * qw or x^2: ggml's make_qx_quants with rmse_type 1. ggml scans the inverse
  * scales -(nmax + 0.1 * is) / max, is = 0 then -9..9, one at a time; here
- * the 19 candidates are the lanes of the inner loop (each lane sums its
+ * the 19 candidates are the lanes of a few vectors (each lane sums its
  * elements in ggml's order, so every sum is ggml's to the bit), and the
  * choice is then made in ggml's order. */
-#define FIT_SYM_LANES 20 /* the 19 candidates, padded to a multiple of 4 */
+#define FIT_SYM_VECS ((19 + W - 1) / W) /* the 19 candidates, padded */
 
 float qnt__ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float *qw)
 {
@@ -163,27 +176,28 @@ float qnt__ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float 
 		memset(L, 0, (size_t)n);
 		return 0.0f;
 	}
-	/* lane 0: is = 0, the first guess; lanes 1..18: is = -9..-1, 1..9; lane
-	 * 19 repeats lane 0 and is never chosen */
-	float isc[FIT_SYM_LANES], sumlx[FIT_SYM_LANES], suml2[FIT_SYM_LANES];
-	isc[0] = (float)-nmax / max;
-	for (int k = 1, is = -9; is <= 9; is++) {
-		if (is != 0)
-			isc[k++] = -((float)nmax + 0.1f * (float)is) / max;
+	/* lane 0: is = 0, the first guess; lanes 1..18: is = -9..-1, 1..9;
+	 * the padding lanes repeat lane 0 and are never chosen */
+	static const float sis[8 * 3] = { 0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 0, 0, 0, 0 };
+	float isc[W * FIT_SYM_VECS], sumlx[W * FIT_SYM_VECS], suml2[W * FIT_SYM_VECS];
+	vf visc[FIT_SYM_VECS], vlx[FIT_SYM_VECS], vl2[FIT_SYM_VECS];
+	for (int b = 0; b < FIT_SYM_VECS; b++) {
+		vf is;
+		memcpy(&is, sis + W * b, sizeof is);
+		/* lane 0 (is = 0) is ggml's first guess -nmax / max: the same
+		 * float, since nmax + 0.1f * 0 is nmax exactly */
+		visc[b] = -((float)nmax + 0.1f * is) / max;
 	}
-	isc[FIT_SYM_LANES - 1] = isc[0];
-	/* four lanes per vector (qnt_lanes.h: the same floats as scalar code) */
-	qnt__v4f visc[FIT_SYM_LANES / 4], vlx[FIT_SYM_LANES / 4], vl2[FIT_SYM_LANES / 4];
-	memcpy(visc, isc, sizeof visc);
-	for (int b = 0; b < FIT_SYM_LANES / 4; b++)
-		vlx[b] = vl2[b] = (qnt__v4f){ 0, 0, 0, 0 };
+	memcpy(isc, visc, sizeof isc);
+	for (int b = 0; b < FIT_SYM_VECS; b++)
+		vlx[b] = vl2[b] = (vf){ 0 };
 	for (int i = 0; i < n; i++) {
 		const float xi = x[i];
 		const float w = qw ? qw[i] : xi * xi;
 		const float wx = w * xi;
-		for (int b = 0; b < FIT_SYM_LANES / 4; b++) {
-			const qnt__v4i l = qnt__clamp_v4i(qnt__nearest_int_v4(visc[b] * xi), -nmax, nmax - 1);
-			const qnt__v4f fl = __builtin_convertvector(l, qnt__v4f);
+		for (int b = 0; b < FIT_SYM_VECS; b++) {
+			const vi l = clamp_vi(nearest_vi(visc[b] * xi), -nmax, nmax - 1);
+			const vf fl = __builtin_convertvector(l, vf);
 			vlx[b] += wx * fl;
 			vl2[b] += w * fl * fl;
 		}
@@ -193,7 +207,7 @@ float qnt__ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float 
 	float scale = suml2[0] != 0.0f ? sumlx[0] / suml2[0] : 0.0f;
 	float best = scale * sumlx[0];
 	int chosen = 0;
-	for (int k = 1; k < FIT_SYM_LANES - 1; k++) {
+	for (int k = 1; k < 19; k++) {
 		if (suml2[k] > 0 && sumlx[k] * sumlx[k] > best * suml2[k]) {
 			scale = sumlx[k] / suml2[k];
 			best = scale * sumlx[k];

@@ -16,14 +16,20 @@
  * seen as sub-blocks of codes q with an integer scale sc and (for q2_K, q4_K,
  * q5_K) an integer min m under two fp16 super-scales:
  *     x^ = (d*sc) * q - (dmin*m)
- * The search starts from the best of three candidates, all measured with the
- * exact dequantized values: ggml's reference block (no importance), ggml's
- * importance-aware block (its quantize_q*_K path with the same weights) and a
- * block built from per-sub-block weighted fits; it then alternates weighted
- * least-squares refits of the super-scales (tried at their fp16 neighbours)
- * and of each sub-block's integer scale and min, re-choosing the codes each
- * time, and keeps a change only when the error falls. So the result is never
- * worse than either ggml block for the same data.
+ * The search starts from the better of two blocks, both measured with the
+ * exact dequantized values: ggml's reference block (no importance) and
+ * ggml's importance-aware block (its quantize_q*_K path with the same
+ * weights), both computed with ggml's float operations (candidate scans
+ * vectorized lane = candidate). It then runs a few rounds (per format, struct kfmt) of
+ * weighted least-squares refits of each sub-block's integer scale and min
+ * and of the super-scales (rounded to fp16), re-choosing the codes each
+ * time, and keeps a change only when the error falls; the result replaces
+ * the start only if its error, measured again from its bytes, is lower.
+ * So the result is never worse than either ggml block for the same data. The
+ * effort is bounded so that the whole search costs less than ggml's own
+ * importance-aware quantizer. q6_K also starts from blocks built from
+ * per-sub-block weighted fits, which may give each sub-block's scale either
+ * sign (the codes -32..31 are asymmetric).
  */
 #include "qnt_fp.h"
 #include "qnt_lanes.h"
@@ -73,7 +79,7 @@ static inline int round_clamp(double t, int lo, int hi)
 /* ------------------------------------------------------------------ */
 
 /* 2-bit fields: element 128*h + 32*g + l is bits 2g..2g+1 of qs[32*h + l]. */
-static void pack_2bit(const uint8_t *L, uint8_t *qs)
+static void pack_2bit(const uint8_t *restrict L, uint8_t *restrict qs)
 {
 	for (int h = 0; h < QK_K / 128; h++)
 		for (int l = 0; l < 32; l++) {
@@ -82,12 +88,12 @@ static void pack_2bit(const uint8_t *L, uint8_t *qs)
 		}
 }
 
-static void unpack_2bit(const uint8_t *qs, uint8_t *L)
+static void unpack_2bit(const uint8_t *restrict qs, uint8_t *restrict L)
 {
-	for (int e = 0; e < QK_K; e++) {
-		int h = e / 128, g = (e % 128) / 32, l = e % 32;
-		L[e] = (qs[32 * h + l] >> (2 * g)) & 3;
-	}
+	for (int h = 0; h < QK_K / 128; h++)
+		for (int g = 0; g < 4; g++)
+			for (int l = 0; l < 32; l++)
+				L[128 * h + 32 * g + l] = (qs[32 * h + l] >> (2 * g)) & 3;
 }
 
 /* Nibbles: element 64*h + l (l < 32) is the low nibble of qs[32*h + l],
@@ -162,13 +168,14 @@ static int scale_q3(const uint8_t *s, int j)
  * to the 2-bit fields. L is modified. */
 static void pack_q3_codes(uint8_t *L, struct blk_q3_K *b)
 {
-	memset(b->hmask, 0, sizeof b->hmask);
-	for (int e = 0; e < QK_K; e++) {
-		if (L[e] > 3) {
-			b->hmask[e % 32] |= (uint8_t)(1u << (e / 32));
-			L[e] -= 4;
+	uint8_t hm[32] = { 0 };
+	for (int g = 0; g < QK_K / 32; g++)
+		for (int l = 0; l < 32; l++) {
+			const uint8_t hi = L[32 * g + l] > 3;
+			hm[l] = (uint8_t)(hm[l] | (hi << g));
+			L[32 * g + l] = (uint8_t)(L[32 * g + l] - 4 * hi);
 		}
-	}
+	memcpy(b->hmask, hm, sizeof hm);
 	pack_2bit(L, b->qs);
 }
 
@@ -223,13 +230,19 @@ struct kfmt {
 	int qlo, qhi;  /* code values (after removing the storage bias) */
 	int slo, shi;  /* integer scales */
 	int mhi;       /* integer mins 0..mhi; 0: no mins (symmetric format) */
+	/* the importance search's effort: rounds of refinement, the integers
+	 * tried on either side of a sub-block's least-squares scale and min
+	 * (0: the nearest only), the fp16 neighbours tried around the refitted
+	 * super-scales (-1: no refit), and whether a block from per-sub-block
+	 * fits (symmetric formats only) is a starting candidate */
+	int rounds, radius, super_radius, fits;
 };
 
-static const struct kfmt F_Q2 = { 16, 16, 0, 3, 0, 15, 15 };
-static const struct kfmt F_Q3 = { 16, 16, -4, 3, -32, 31, 0 };
-static const struct kfmt F_Q4 = { 8, 32, 0, 15, 0, 63, 63 };
-static const struct kfmt F_Q5 = { 8, 32, 0, 31, 0, 63, 63 };
-static const struct kfmt F_Q6 = { 16, 16, -32, 31, -128, 127, 0 };
+static const struct kfmt F_Q2 = { 16, 16, 0, 3, 0, 15, 15, 1, 1, 0, 0 };
+static const struct kfmt F_Q3 = { 16, 16, -4, 3, -32, 31, 0, 1, 0, -1, 0 };
+static const struct kfmt F_Q4 = { 8, 32, 0, 15, 0, 63, 63, 2, 1, 0, 0 };
+static const struct kfmt F_Q5 = { 8, 32, 0, 31, 0, 63, 63, 2, 1, 0, 0 };
+static const struct kfmt F_Q6 = { 16, 16, -32, 31, -128, 127, 0, 1, 1, 1, 1 };
 
 /* One super-block: x^_e = (d*sc[j]) * q[e] - dmin*m[j], j = e / sub, each
  * product rounded to float, as the dequantizers compute it. */
@@ -446,64 +459,10 @@ static void lane_sums(int n, const float *x, const float *w, const float *iscale
 	}
 }
 
-/* Continuous fit of one sub-block of an affine format: the scale a >= 0 and
- * the min mn >= 0 (x^ = a*q - mn) with the lowest weighted error, by a scan of
- * candidate scales, each followed by a least-squares refit, then a few
- * rounds of re-chosen codes and refits. */
-static void fit_sub_affine(int n, int nmax, const float *x, const float *w, float *a_out, float *mn_out)
-{
-	float lo = INFINITY, hi = -INFINITY;
-	for (int i = 0; i < n; i++) {
-		if (w[i] > 0) {
-			lo = x[i] < lo ? x[i] : lo;
-			hi = x[i] > hi ? x[i] : hi;
-		}
-	}
-	*a_out = 0;
-	*mn_out = 0;
-	if (!(hi >= lo))
-		return; /* no weight here */
-	if (lo > 0)
-		lo = 0;
-	if (!(hi > lo)) {
-		*mn_out = -lo;
-		return;
-	}
-	const float range = hi - lo;
-	double best = INFINITY, ba = 0, bc = 0;
-	int8_t q[32];
-	struct sums sm;
-	float isc[25];
-	struct sums cs[25];
-	for (int is = 0; is <= 24; is++)
-		isc[is] = ((float)nmax - 1.0f + 0.08f * (float)is) / range;
-	lane_sums(n, x, w, isc, 25, lo, 0, nmax, cs);
-	for (int is = 0; is <= 24; is++) {
-		double a = 0, c = 0, e = lsq_solve(&cs[is], 1, &a, &c);
-		if (e < best) {
-			best = e;
-			ba = a;
-			bc = c;
-		}
-	}
-	for (int it = 0; it < 3 && ba > 0; it++) {
-		for (int i = 0; i < n; i++)
-			q[i] = (int8_t)round_clamp(((double)x[i] - bc) / ba, 0, nmax);
-		sub_sums(n, x, w, q, &sm);
-		double a = 0, c = 0, e = lsq_solve(&sm, 1, &a, &c);
-		if (!(e < best))
-			break;
-		best = e;
-		ba = a;
-		bc = c;
-	}
-	*a_out = ba > 0 ? (float)ba : 0.0f;
-	*mn_out = (float)-bc;
-}
-
 /* Continuous fit of one sub-block of a symmetric format: the signed scale a
  * (x^ = a*q, q in [qlo, qhi]), mapping the largest element near either end
- * of the code range. */
+ * of the code range (five targets per end, each with its least-squares
+ * scale), then one round of re-chosen codes and refit. */
 static float fit_sub_sym(int n, int qlo, int qhi, const float *x, const float *w)
 {
 	float amax = 0, vmax = 0;
@@ -519,11 +478,11 @@ static float fit_sub_sym(int n, int qlo, int qhi, const float *x, const float *w
 	int8_t q[32];
 	struct sums sm;
 	const int ends[2] = { qlo, qhi };
-	float isc[34];
-	struct sums cs[34];
+	float isc[10];
+	struct sums cs[10];
 	int nc = 0;
 	for (int e = 0; e < 2; e++) {
-		for (int is = -8; is <= 8; is++) {
+		for (int is = -8; is <= 8; is += 4) {
 			const float target = (float)ends[e] + (ends[e] < 0 ? -0.1f : 0.1f) * (float)is;
 			if (target == 0 || (target > 0) != (ends[e] > 0))
 				continue;
@@ -538,15 +497,13 @@ static float fit_sub_sym(int n, int qlo, int qhi, const float *x, const float *w
 			ba = a;
 		}
 	}
-	for (int it = 0; it < 3 && ba != 0; it++) {
+	if (ba != 0) {
 		for (int i = 0; i < n; i++)
 			q[i] = (int8_t)round_clamp(x[i] / ba, qlo, qhi);
 		sub_sums(n, x, w, q, &sm);
 		double a = 0, c = 0, err = lsq_solve(&sm, 0, &a, &c);
-		if (!(err < best))
-			break;
-		best = err;
-		ba = a;
+		if (err < best)
+			ba = a;
 	}
 	return (float)ba;
 }
@@ -555,8 +512,8 @@ static float fit_sub_sym(int n, int qlo, int qhi, const float *x, const float *w
 
 /* For sub-block j, the best integer scale and min near the continuous a, mn,
  * with the codes re-chosen for each. `first`: the first assignment, which
- * tries the integers on either side of each; otherwise the nearest integer
- * +-1 are tried and st changes only if the error falls below st->serr[j]. */
+ * tries the integers on either side of each; otherwise the nearest integers
+ * +-f->radius are tried and st changes only if the error falls below st->serr[j]. */
 static int choose_sub(const struct kfmt *f, const float *x, const float *w, struct kstate *st, int j, double a,
 		      double mn, int first)
 {
@@ -568,8 +525,8 @@ static int choose_sub(const struct kfmt *f, const float *x, const float *w, stru
 			s1 = qnt__clampi(s0 + 1, f->slo, f->shi);
 		} else {
 			const int c = round_clamp(a / st->d, f->slo, f->shi);
-			s0 = qnt__clampi(c - 1, f->slo, f->shi);
-			s1 = qnt__clampi(c + 1, f->slo, f->shi);
+			s0 = qnt__clampi(c - f->radius, f->slo, f->shi);
+			s1 = qnt__clampi(c + f->radius, f->slo, f->shi);
 		}
 	} else {
 		s0 = s1 = qnt__clampi(0, f->slo, f->shi);
@@ -580,8 +537,8 @@ static int choose_sub(const struct kfmt *f, const float *x, const float *w, stru
 			m1 = qnt__clampi(m0 + 1, 0, f->mhi);
 		} else {
 			const int c = round_clamp(mn / st->dmin, 0, f->mhi);
-			m0 = qnt__clampi(c - 1, 0, f->mhi);
-			m1 = qnt__clampi(c + 1, 0, f->mhi);
+			m0 = qnt__clampi(c - f->radius, 0, f->mhi);
+			m1 = qnt__clampi(c + f->radius, 0, f->mhi);
 		}
 	}
 	double best = first ? INFINITY : st->serr[j];
@@ -637,73 +594,38 @@ static float fp16_val(double v)
 	return from_fp16(to_fp16((float)v));
 }
 
-/* Candidate from per-sub-block fits and a scan of the super-scales. */
+/* Candidates from per-sub-block fits (symmetric formats), with the
+ * super-scale mapping the largest sub-block scale to either end of the
+ * integer scales. */
 static void search_from_fits(const struct kfmt *f, const float *x, const float *w, struct kstate *best)
 {
-	float a[16], mn[16];
+	float a[16], mn[16] = { 0 };
 	for (int j = 0; j < f->nsub; j++) {
 		const int o = j * f->sub;
-		if (f->mhi)
-			fit_sub_affine(f->sub, f->qhi, x + o, w + o, &a[j], &mn[j]);
-		else {
-			a[j] = fit_sub_sym(f->sub, f->qlo, f->qhi, x + o, w + o);
-			mn[j] = 0;
-		}
+		a[j] = fit_sub_sym(f->sub, f->qlo, f->qhi, x + o, w + o);
 	}
 	struct kstate st;
-	if (f->mhi) {
-		float amax = 0, mmax = 0;
-		for (int j = 0; j < f->nsub; j++) {
-			amax = a[j] > amax ? a[j] : amax;
-			mmax = mn[j] > mmax ? mn[j] : mmax;
+	float amax = 0, aref = 0;
+	for (int j = 0; j < f->nsub; j++)
+		if (fabsf(a[j]) > amax) {
+			amax = fabsf(a[j]);
+			aref = a[j];
 		}
-		if (!(amax > 0))
-			return;
-		float dmin = fp16_val(mmax / f->mhi), bd = 0;
-		double be = INFINITY;
-		for (int k = -6; k <= 4; k++) {
-			float d = fp16_val(amax / (f->shi + 0.25 * k));
-			build_state(f, x, w, a, mn, d, dmin, &st);
-			if (st.err < be) {
-				be = st.err;
-				bd = d;
-			}
-			if (st.err < best->err)
-				*best = st;
-		}
-		for (int k = -6; k <= 4; k++) {
-			if (k == 0 || mmax == 0)
-				continue;
-			float dm = fp16_val(mmax / (f->mhi + 0.25 * k));
-			build_state(f, x, w, a, mn, bd, dm, &st);
-			if (st.err < best->err)
-				*best = st;
-		}
-	} else {
-		float amax = 0, aref = 0;
-		for (int j = 0; j < f->nsub; j++)
-			if (fabsf(a[j]) > amax) {
-				amax = fabsf(a[j]);
-				aref = a[j];
-			}
-		if (!(amax > 0))
-			return;
-		const int ends[2] = { f->slo, f->shi };
-		for (int e = 0; e < 2; e++)
-			for (int k = 0; k <= 8; k++) {
-				double t = ends[e] + (ends[e] < 0 ? 0.25 : -0.25) * k;
-				float d = fp16_val(aref / t);
-				build_state(f, x, w, a, mn, d, 0.0f, &st);
-				if (st.err < best->err)
-					*best = st;
-			}
+	if (!(amax > 0))
+		return;
+	const int ends[2] = { f->slo, f->shi };
+	for (int e = 0; e < 2; e++) {
+		build_state(f, x, w, a, mn, fp16_val(aref / ends[e]), 0.0f, &st);
+		if (st.err < best->err)
+			*best = st;
 	}
 }
 
 /* ---- refinement ---- */
 
 /* Refit of the super-scales for fixed integer scales, mins and codes, tried
- * at the fp16 values around the optimum with the codes re-chosen. */
+ * at the fp16 values within f->super_radius of the optimum with the codes
+ * re-chosen. */
 static int refit_super(const struct kfmt *f, const float *x, const float *w, struct kstate *st)
 {
 	double a11 = 0, a12 = 0, a22 = 0, b1 = 0, b2 = 0;
@@ -731,8 +653,8 @@ static int refit_super(const struct kfmt *f, const float *x, const float *w, str
 	uint16_t hd = to_fp16((float)d), hm = to_fp16((float)dmin);
 	struct kstate t = *st;
 	int changed = 0;
-	const int rm = f->mhi ? 1 : 0;
-	for (int u = -1; u <= 1; u++) {
+	const int rs = f->super_radius, rm = f->mhi ? rs : 0;
+	for (int u = -rs; u <= rs; u++) {
 		uint16_t h1 = (uint16_t)(hd + u);
 		if ((h1 & 0x7c00u) == 0x7c00u || (u != 0 && ((h1 ^ hd) & 0x8000u)))
 			continue;
@@ -772,9 +694,10 @@ static int refit_subs(const struct kfmt *f, const float *x, const float *w, stru
 
 static void refine(const struct kfmt *f, const float *x, const float *w, struct kstate *st)
 {
-	for (int it = 0; it < 8; it++) {
+	for (int it = 0; it < f->rounds; it++) {
 		int c = refit_subs(f, x, w, st);
-		c |= refit_super(f, x, w, st);
+		if (f->super_radius >= 0)
+			c |= refit_super(f, x, w, st);
 		if (!c)
 			break;
 	}
@@ -1252,9 +1175,14 @@ static void unpack_state(const struct kfmt *f, const void *blk, struct kstate *s
 			st->sc[j] = scale_q3(b->scales, j);
 			st->m[j] = 0;
 		}
+		uint8_t hm[32];
+		memcpy(hm, b->hmask, sizeof hm);
 		unpack_2bit(b->qs, L);
+		for (int g = 0; g < QK_K / 32; g++)
+			for (int l = 0; l < 32; l++)
+				L[32 * g + l] = (uint8_t)(L[32 * g + l] + 4 * ((hm[l] >> g) & 1));
 		for (int e = 0; e < QK_K; e++)
-			st->q[e] = (int8_t)((int)L[e] - ((b->hmask[e % 32] >> (e / 32)) & 1 ? 0 : 4));
+			st->q[e] = (int8_t)(L[e] - 4);
 	} else if (f == &F_Q4 || f == &F_Q5) {
 		const struct blk_q4_K *b4 = blk;
 		const struct blk_q5_K *b5 = blk;
@@ -1268,15 +1196,12 @@ static void unpack_state(const struct kfmt *f, const void *blk, struct kstate *s
 			st->m[j] = m;
 		}
 		unpack_4bit(f == &F_Q4 ? b4->qs : b5->qs, L);
-		for (int e = 0; e < QK_K; e++) {
-			int v = L[e];
-			if (f == &F_Q5) {
-				int h = e / 64, hi = (e % 64) >= 32, l = e % 32;
-				if (b5->qh[l] & (1u << (2 * h + hi)))
-					v += 16;
-			}
-			st->q[e] = (int8_t)v;
-		}
+		if (f == &F_Q5) /* bit 4 of element 32*g + l is bit g of qh[l] */
+			for (int g = 0; g < QK_K / 32; g++)
+				for (int l = 0; l < 32; l++)
+					L[32 * g + l] = (uint8_t)(L[32 * g + l] | (((b5->qh[l] >> g) & 1) << 4));
+		for (int e = 0; e < QK_K; e++)
+			st->q[e] = (int8_t)L[e];
 	} else {
 		const struct blk_q6_K *b = blk;
 		st->d = from_fp16(b->d);
@@ -1415,10 +1340,12 @@ static void weighted_block(const struct kfmt *f, kblock_fn ggml_block, size_t by
 	const double start_err = best.err;
 
 	/* the block from per-sub-block fits; then refine the best of all */
-	cand.err = INFINITY;
-	search_from_fits(f, x, w, &cand);
-	if (cand.err < best.err)
-		best = cand;
+	if (f->fits) {
+		cand.err = INFINITY;
+		search_from_fits(f, x, w, &cand);
+		if (cand.err < best.err)
+			best = cand;
+	}
 	if (best.err < INFINITY)
 		refine(f, x, w, &best);
 
