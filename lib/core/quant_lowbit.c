@@ -28,12 +28,11 @@
  *     time, then the fp16 value of its fixed point and the two next to it,
  *     ranked by their estimated errors. A local optimum: on heavy-tailed data a
  *     little above the global one, far below ggml's error.
- *   - q2_0 (levels -1, 0, 1, 2, and their negatives with d < 0): the sets
- *     of nearest codes, as d/2 falls, are grouped into bins of 1/8 octave
- *     (one counting-sort pass); the best bin boundary is found, the three
- *     bins around it sorted and every set between scored, which gives the
- *     continuous optimum unless it lies more than a bin away; its fp16
- *     value and the two next to it are ranked, the best measured exactly.
+ *   - q2_0 (levels -1, 0, 1, 2, and their negatives with d < 0): eight
+ *     starting scales (four multiples of the weighted RMS, both signs) are
+ *     scored at once, one per lane; Lloyd's iteration from the best, eight
+ *     elements at a time, then the fp16 value of its fixed point. A local
+ *     optimum, a little above the global one.
  *   - q1_0: the codes are the signs; the best d is sum w|x| / sum w, rounded
  *     to the nearest fp16 values (the error is a parabola in d).
  *   - mxfp4, nvfp4: for a given scale the nearest code is best for every
@@ -44,8 +43,8 @@
  *     best so far.
  * The result's weighted error is compared with that of ggml's block: ggml's
  * block is kept unless the search's is strictly better, so it is never worse
- * than ggml for the same data. (tq*: when the two estimates, exact up to
- * float rounding of at most 2e-5 of sum w x^2, are more than 1e-4 of it
+ * than ggml for the same data. (tq*, q2_0: when the two estimates, exact up
+ * to float rounding of at most 2e-5 of sum w x^2, are more than 1e-4 of it
  * apart, they decide; otherwise both errors are computed exactly.)
  *
  * tq2_0 and q2_0 store 2-bit codes c read as (c - 1) * d, so code 3 is the
@@ -664,142 +663,6 @@ static void ref_q2_0(const float *x, void *out)
 /* Importance: one scale, a few levels (tq1_0, tq2_0, q2_0)             */
 /* ------------------------------------------------------------------ */
 
-#define MAX_N 256
-#define MAX_EV (2 * MAX_N)
-#define EV_SHIFT 20 /* bins of 1/8 octave: the exponent and 3 mantissa bits */
-#define EV_NB 64    /* eight octaves below the largest |x|; the last bin holds the rest */
-
-/* Levels -1 .. hi (hi = 1 or 2), value = d * level, d > 0 (for d < 0 the
- * caller passes -x). As t = d/2 falls from infinity, element x moves one
- * level outward each time t passes |x| / (2k - 1), k = 1 .. hi for x > 0
- * and k = 1 for x < 0: an event, which adds w|x| to S_lx = sum w l x and
- * w (2k - 1) to S_ll = sum w l^2. Every set of nearest codes is the set of
- * events above some t; its best d is S_lx / S_ll and its error
- * S_xx - S_lx^2 / S_ll, so the best set maximises S_lx^2 / S_ll.
- *
- * The events are grouped by t into bins of 1/8 octave (one counting-sort
- * pass, element order kept within a bin); the sets "every bin above a
- * boundary" are scored, then the events of the three bins around the best
- * boundary are sorted and every set between is scored: the exact optimum
- * unless it lies more than a bin away from the best boundary. */
-struct lv_events {
-	int kmax;
-	float t[MAX_EV], lx[MAX_EV], ll[MAX_EV]; /* grouped by bin */
-	int start[EV_NB + 1];                     /* bin b: start[b] .. start[b + 1] - 1 */
-	double clx[EV_NB + 1], cll[EV_NB + 1];    /* sums over the bins before b */
-};
-
-/* The events of x (times sgn), grouped, with the sums per bin. Elements of
- * zero value or weight have none. */
-static void lv_build(const float *x, const float *w, int n, int hi, float sgn, struct lv_events *ev)
-{
-	float t[MAX_EV], lx[MAX_EV], ll[MAX_EV];
-	uint8_t bin[MAX_EV];
-	int cnt[EV_NB], m = 0;
-	uint32_t kb = 0;
-	memset(cnt, 0, sizeof cnt);
-	for (int j = 0; j < n; j++) {
-		const float v = sgn * x[j], a = fabsf(v);
-		if (!(a > 0.0f) || !(w[j] > 0.0f))
-			continue;
-		const uint32_t k = qnt__f32_bits(a);
-		kb = k > kb ? k : kb;
-		t[m] = a, lx[m] = w[j] * a, ll[m] = w[j], m++;
-		if (hi == 2 && v > 0.0f)
-			t[m] = a / 3.0f, lx[m] = w[j] * a, ll[m] = 3.0f * w[j], m++;
-	}
-	const int kmax = (int)(kb >> EV_SHIFT);
-	ev->kmax = kmax;
-	for (int i = 0; i < m; i++) {
-		const int b = kmax - (int)(qnt__f32_bits(t[i]) >> EV_SHIFT);
-		bin[i] = (uint8_t)(b < EV_NB - 1 ? b : EV_NB - 1);
-		cnt[bin[i]]++;
-	}
-	int pos[EV_NB];
-	ev->start[0] = 0;
-	for (int b = 0; b < EV_NB; b++) {
-		pos[b] = ev->start[b];
-		ev->start[b + 1] = ev->start[b] + cnt[b];
-	}
-	for (int i = 0; i < m; i++) {
-		const int p = pos[bin[i]]++;
-		ev->t[p] = t[i], ev->lx[p] = lx[i], ev->ll[p] = ll[i];
-	}
-	double slx = 0, sll = 0;
-	ev->clx[0] = ev->cll[0] = 0;
-	for (int b = 0; b < EV_NB; b++) {
-		for (int p = ev->start[b]; p < ev->start[b + 1]; p++)
-			slx += ev->lx[p], sll += ev->ll[p];
-		ev->clx[b + 1] = slx, ev->cll[b + 1] = sll;
-	}
-}
-
-/* The continuous optimum: d = S_lx / S_ll of the best set, 0 if none has
- * S_lx > 0. Sorts the events of the bins it looks into. */
-static double lv_best(struct lv_events *ev)
-{
-	int k = 0;
-	double blx = 0, bll = 1; /* score S_lx^2 / S_ll, compared as products */
-	for (int b = 1; b <= EV_NB; b++) {
-		const double lx = ev->clx[b], ll = ev->cll[b];
-		if (ll > 0 && lx > 0 && lx * lx * bll > blx * blx * ll)
-			k = b, blx = lx, bll = ll;
-	}
-	if (k == 0)
-		return 0;
-	const int lo = k > 2 ? k - 2 : 0, hi = k < EV_NB ? k : EV_NB - 1;
-	const int s = ev->start[lo], e = ev->start[hi + 1];
-	for (int i = s + 1; i < e; i++) { /* insertion sort, t descending */
-		const float t = ev->t[i], lx = ev->lx[i], ll = ev->ll[i];
-		int p = i;
-		while (p > s && ev->t[p - 1] < t) {
-			ev->t[p] = ev->t[p - 1], ev->lx[p] = ev->lx[p - 1], ev->ll[p] = ev->ll[p - 1];
-			p--;
-		}
-		ev->t[p] = t, ev->lx[p] = lx, ev->ll[p] = ll;
-	}
-	double slx = ev->clx[lo], sll = ev->cll[lo];
-	for (int i = s; i < e; i++) {
-		slx += ev->lx[i], sll += ev->ll[i];
-		if (sll > 0 && slx > 0 && slx * slx * bll > blx * blx * sll)
-			blx = slx, bll = sll;
-	}
-	return blx / bll;
-}
-
-/* The error, less S_xx, of the nearest codes for the scale d > 0 (the
- * events above d/2): d^2 S_ll - 2 d S_lx. */
-static double lv_est(const struct lv_events *ev, float d)
-{
-	const float t = 0.5f * d;
-	int b = ev->kmax - (int)(qnt__f32_bits(t) >> EV_SHIFT);
-	if (b < 0)
-		return 0; /* above every event: all codes 0 */
-	b = b < EV_NB - 1 ? b : EV_NB - 1;
-	double slx = ev->clx[b], sll = ev->cll[b];
-	for (int p = ev->start[b]; p < ev->start[b + 1]; p++)
-		if (ev->t[p] > t)
-			slx += ev->lx[p], sll += ev->ll[p];
-	return (double)d * d * sll - 2.0 * d * slx;
-}
-
-/* The fp16 value of d (> 0) and its two neighbours, the best by lv_est:
- * *h and *est; returns 0 if none is a finite non-zero fp16 value. */
-static int lv_round(const struct lv_events *ev, double d, uint16_t *h, double *est)
-{
-	const uint16_t h0 = to_fp16((float)d);
-	int found = 0;
-	for (int k = -1; k <= 1; k++) {
-		const uint16_t hk = (uint16_t)(h0 + k);
-		if ((hk & 0x7c00u) == 0x7c00u || (hk & 0x8000u) || hk == 0)
-			continue;
-		const double e = lv_est(ev, qnt__fp16_to_fp32(hk));
-		if (!found || e < *est)
-			*h = hk, *est = e, found = 1;
-	}
-	return found;
-}
-
 /* The codes (level + 1) of the nearest levels -1 .. hi for the scale d,
  * eight elements at a time, and in double the weighted errors of those and
  * of ggml's codes cg at its scale dg (values (c - 1) * d as the
@@ -842,24 +705,6 @@ static void lv_final(const float *x, const float *w, int n, int hi, float d, con
 	}
 	*err = (e[0] + e[1]) + (e[2] + e[3]);
 	*err_g = (eg[0] + eg[1]) + (eg[2] + eg[3]);
-}
-
-/* The search for levels -1 .. hi, d > 0 only or both signs: the best fp16
- * scale *h by the estimate (0 if none). */
-static uint16_t lv_search(const float *x, const float *w, int n, int hi, int both_signs)
-{
-	struct lv_events ev;
-	uint16_t best_h = 0;
-	double best = INFINITY;
-	for (int s = 0; s < 1 + both_signs; s++) {
-		uint16_t h = 0;
-		double est = 0;
-		lv_build(x, w, n, hi, s ? -1.0f : 1.0f, &ev);
-		const double d = lv_best(&ev);
-		if (d > 0 && lv_round(&ev, d, &h, &est) && est < best)
-			best = est, best_h = (uint16_t)(h | (s ? 0x8000u : 0));
-	}
-	return best_h;
 }
 
 /* Ternary search (tq1_0, tq2_0): levels -1, 0, 1, d > 0; the codes for a
@@ -1059,17 +904,207 @@ static void weighted_tq2_0(const float *x, const float *w, void *out)
 	pack_tq2_0(c, b);
 }
 
+/* q2_0 with importance: levels -1 .. 2 times d, d of either sign (for d < 0
+ * the levels apply to v = -x). For a scale d > 0 the nearest level of v is
+ * 1 + (v > 3d/2) where |v| > d/2 and v > 0, -1 where |v| > d/2 and v < 0,
+ * else 0; the best d for those levels is S_lx / S_ll with
+ *   S_lx = sum w |x| over |v| > d/2, plus sum w |x| over v > 3d/2,
+ *   S_ll = sum w over |v| > d/2, plus 3 sum w over v > 3d/2,
+ * and the error of the scale d with them is S_xx - 2 d S_lx + d^2 S_ll.
+ * Every sum is taken with eight lanes over the elements, then added lane by
+ * lane in double: the same floats in every build. */
+struct q2w {
+	float x[QK2_0], a[QK2_0], wa[QK2_0], w3[QK2_0]; /* x, |x|, w |x|, 3 w */
+	double sxx, sw, lxg, llg;                       /* S_xx, sum w; S_lx, S_ll of ggml's codes */
+};
+
+/* S_lx and S_ll of the nearest codes of a scale of one sign (s: d < 0),
+ * eight elements per vector: t = |d| / 2, t3 = 3 |d| / 2. */
+static void q2_sums(const struct q2w *q, const float *w, int s, float t, float t3, double *lx, double *ll)
+{
+	const qnt__v8f vt = V8(t), v3 = V8(t3);
+	qnt__v8f sl = { 0 }, sw = { 0 };
+	for (int j = 0; j < QK2_0; j += 8) {
+		qnt__v8f xv, a, wa, wv, w3;
+		memcpy(&xv, q->x + j, sizeof xv);
+		memcpy(&a, q->a + j, sizeof a);
+		memcpy(&wa, q->wa + j, sizeof wa);
+		memcpy(&wv, w + j, sizeof wv);
+		memcpy(&w3, q->w3 + j, sizeof w3);
+		const qnt__v8f v = s ? -xv : xv;
+		const qnt__v8i on = a > vt, two = v > v3;
+		sl += and_v8f(on, wa) + and_v8f(two, wa);
+		sw += and_v8f(on, wv) + and_v8f(two, w3);
+	}
+	*lx = hsum_v8(sl), *ll = hsum_v8(sw);
+}
+
+/* ggml's codes (d = max |x|, (int)roundf(x / d) + 1) eight at a time with
+ * the sums of the search; returns 0 (nothing done) unless every x is
+ * finite and 1 / max |x| is finite. Non-negative floats order as integers,
+ * so the maximum is that of the bit patterns; x / d is in [-1, 1], where
+ * roundf is the truncation plus the rounded-away half. */
+static int q2_prep(const float *x, const float *w, uint8_t *c, float *amax, struct q2w *q)
+{
+	const qnt__v8i absmask = V8(INT32_MAX), fmax = V8(0x7f7fffff);
+	qnt__v8i mx = { 0 }, bad = { 0 };
+	for (int j = 0; j < QK2_0; j += 8) {
+		qnt__v8i b;
+		memcpy(&b, x + j, sizeof b);
+		b &= absmask;
+		bad |= b > fmax;
+		const qnt__v8i m = b > mx;
+		mx = (b & m) | (mx & ~m);
+	}
+	int32_t mb = 0, nonfinite = 0;
+	for (int k = 0; k < 8; k++) {
+		nonfinite |= bad[k];
+		mb = mx[k] > mb ? mx[k] : mb;
+	}
+	*amax = qnt__f32_from_bits((uint32_t)mb);
+	const float id = *amax > 0.0f ? 1.0f / *amax : 0.0f;
+	if (nonfinite || !(id < INFINITY))
+		return 0;
+	const qnt__v8f half = V8(0.5f);
+	const qnt__v8i one = V8(1);
+	qnt__v8f sxx = { 0 }, sw = { 0 }, lxg = { 0 }, llg = { 0 };
+	for (int j = 0; j < QK2_0; j += 8) {
+		qnt__v8f xv, wv, a, v;
+		qnt__v8i b;
+		memcpy(&xv, x + j, sizeof xv);
+		memcpy(&wv, w + j, sizeof wv);
+		memcpy(&b, &xv, sizeof b);
+		b &= absmask;
+		memcpy(&a, &b, sizeof a);
+		v = xv * id;
+		qnt__v8i t = __builtin_convertvector(v, qnt__v8i);
+		const qnt__v8f f = v - __builtin_convertvector(t, qnt__v8f);
+		t = t - (f >= half) + (f <= -half); /* comparisons give -1 */
+		store_low_bytes(t + one, c + j);
+		const qnt__v8f wa = wv * a, w3 = wv * 3.0f;
+		memcpy(q->x + j, &xv, sizeof xv);
+		memcpy(q->a + j, &a, sizeof a);
+		memcpy(q->wa + j, &wa, sizeof wa);
+		memcpy(q->w3 + j, &w3, sizeof w3);
+		sxx += wa * a;
+		sw += wv;
+		const qnt__v8i nz = t != 0; /* |level| 1, of the sign of x */
+		lxg += and_v8f(nz, wa);
+		llg += and_v8f(nz, wv);
+	}
+	q->sxx = hsum_v8(sxx), q->sw = hsum_v8(sw), q->lxg = hsum_v8(lxg), q->llg = hsum_v8(llg);
+	return 1;
+}
+
+/* The starting scales, times the weighted RMS of x, each for both signs:
+ * eight candidates, one per lane. */
+static const float q2_grid_scale[4] = { 0.6f, 0.85f, 1.2f, 1.7f };
+
+/* S_lx^2 / S_ll (the least error less S_xx of the codes of each scale, at
+ * their best scale) for the eight starting scales at once: lane k is one
+ * scale, summed over the elements in order. Returns the best lane, -1 if
+ * none has S_lx > 0; its S_lx and S_ll. */
+static int q2_grid(const struct q2w *q, const float *w, float rms, double *blx, double *bll)
+{
+	qnt__v8f vt, v3, sg, slx = { 0 }, sll = { 0 };
+	for (int k = 0; k < 8; k++) {
+		const float d = rms * q2_grid_scale[k & 3];
+		vt[k] = 0.5f * d, v3[k] = 1.5f * d, sg[k] = k < 4 ? 1.0f : -1.0f;
+	}
+	for (int j = 0; j < QK2_0; j++) {
+		const qnt__v8f a = V8(q->a[j]), x = V8(q->x[j]), wa = V8(q->wa[j]), wv = V8(w[j]), w3 = V8(q->w3[j]);
+		const qnt__v8i on = a > vt, two = x * sg > v3;
+		slx += and_v8f(on, wa) + and_v8f(two, wa);
+		sll += and_v8f(on, wv) + and_v8f(two, w3);
+	}
+	int kb = -1;
+	for (int k = 0; k < 8; k++) {
+		const double lx = slx[k], ll = sll[k];
+		if (ll > 0 && lx > 0 && (kb < 0 || lx * lx * *bll > *blx * *blx * ll))
+			kb = k, *blx = lx, *bll = ll;
+	}
+	return kb;
+}
+
+/* The best fp16 scale (sign included): the best of eight starting scales
+ * (both signs), then Lloyd's iteration from it (codes for d, then d for the
+ * codes, each step lowering the error) to the codes of a fixed point d and
+ * their sums; the fp16 value of d is the best for those codes (their error
+ * is a parabola in d), and *est, their error at it less S_xx, bounds that
+ * of the nearest codes from above. Returns 0 if none. */
+static uint16_t q2_search(const struct q2w *q, const float *w, double *est)
+{
+	if (!(q->sw > 0) || !(q->sxx > 0))
+		return 0;
+	double lx = 0, ll = 1;
+	const int kb = q2_grid(q, w, (float)sqrt(q->sxx / q->sw), &lx, &ll);
+	if (kb < 0)
+		return 0;
+	const int s = kb >= 4;
+	float d = (float)(lx / ll);
+	for (int it = 0; it < 8; it++) {
+		double nlx, nll;
+		q2_sums(q, w, s, 0.5f * d, 1.5f * d, &nlx, &nll);
+		if (!(nll > 0) || !(nlx > 0))
+			break;
+		lx = nlx, ll = nll;
+		const float dn = (float)(lx / ll);
+		if (dn == d)
+			break;
+		d = dn;
+	}
+	const uint16_t h = to_fp16((float)(lx / ll));
+	if ((h & 0x7c00u) == 0x7c00u || h == 0)
+		return 0;
+	const double dh = qnt__fp16_to_fp32(h);
+	*est = dh * dh * ll - 2.0 * dh * lx;
+	return (uint16_t)(h | (s ? 0x8000u : 0));
+}
+
+/* The codes of the search's scale (signed fp16 h), from the thresholds
+ * its estimate counted. */
+static void q2_codes(const struct q2w *q, uint16_t h, uint8_t *c)
+{
+	const float d = qnt__fp16_to_fp32((uint16_t)(h & 0x7fffu));
+	const qnt__v8f vt = V8(0.5f * d), v3 = V8(1.5f * d), zero = { 0 };
+	const qnt__v8i one = V8(1);
+	const int s = (h & 0x8000u) != 0;
+	for (int j = 0; j < QK2_0; j += 8) {
+		qnt__v8f xv, a;
+		memcpy(&xv, q->x + j, sizeof xv);
+		memcpy(&a, q->a + j, sizeof a);
+		const qnt__v8f v = s ? -xv : xv;
+		const qnt__v8i on = a > vt, two = v > v3, neg = v < zero;
+		const qnt__v8i code = one + (on & (neg | one)) + (two & one);
+		store_low_bytes(code, c + j);
+	}
+}
+
+/* ggml's codes (its block) unless the search's are clearly better: by the
+ * estimates when they are apart by far more than their rounding (as for
+ * tq), otherwise by the exact errors. */
 static void weighted_q2_0(const float *x, const float *w, void *out)
 {
 	struct blk_q2_0 *b = out;
 	uint8_t c[QK2_0];
-	uint16_t h = to_fp16(q2_0_codes(x, c));
-	if (all_finite(x, QK2_0)) {
-		const uint16_t hs = lv_search(x, w, QK2_0, 2, 1);
-		uint8_t cs[QK2_0];
-		double e, eg;
-		if (hs) {
-			lv_final(x, w, QK2_0, 2, qnt__fp16_to_fp32(hs), c, qnt__fp16_to_fp32(h), cs, &e, &eg);
+	struct q2w q;
+	float amax;
+	uint16_t h;
+	if (!q2_prep(x, w, c, &amax, &q)) {
+		h = to_fp16(q2_0_codes(x, c));
+	} else {
+		double est = 0;
+		h = to_fp16(amax);
+		const uint16_t hs = q2_search(&q, w, &est);
+		const float dg = qnt__fp16_to_fp32(h);
+		const double est_g = (double)dg * dg * q.llg - 2.0 * dg * q.lxg;
+		if (hs && q.sxx > 0x1p-60 && q.sxx < 0x1p100 && dg < INFINITY && est < est_g - 1e-4 * q.sxx) {
+			q2_codes(&q, hs, c);
+			h = hs;
+		} else if (hs) {
+			uint8_t cs[QK2_0];
+			double e, eg;
+			lv_final(x, w, QK2_0, 2, qnt__fp16_to_fp32(hs), c, dg, cs, &e, &eg);
 			if (clearly_better(e, eg)) {
 				memcpy(c, cs, sizeof cs);
 				h = hs;
@@ -1079,6 +1114,7 @@ static void weighted_q2_0(const float *x, const float *w, void *out)
 	put_d(&b->d, h);
 	pack_q2_0(c, b);
 }
+
 /* q1_0: with the codes the signs of x, sum w (|x| - d)^2 is a parabola in d
  * with its minimum at sum w|x| / sum w; the fp16 values next to it are the
  * only candidates. */
