@@ -21,25 +21,32 @@
  * ggml's quantize_* functions ignore the importance matrix for all six
  * formats (q1_0 and q2_0 take it but call the reference per row). With
  * importance weights w, libqnt minimises sum_j w_j (x_j - x^_j)^2 per block:
- *   - tq1_0 (levels -1, 0, 1), tq2_0 and q2_0 (levels -1, 0, 1, 2):
- *     value = d * level. For a
- *     fixed set of codes the best d is a weighted least-squares ratio; the
- *     sets of nearest codes, as 1/d sweeps from 0 to infinity, are
- *     enumerated exactly (one sort of |x| per block), which gives the
- *     continuous optimum; the best few are then rounded to fp16, tried at
- *     their fp16 neighbours with the codes chosen again for the rounded
- *     scale, and measured exactly.
+ *   - tq1_0 and tq2_0 (levels -1, 0, 1): value = d * level, the codes
+ *     for d are |x| > d/2. Lloyd's iteration (the best d for the codes,
+ *     then the codes for d; the error never rises) from d = 1.2 times the
+ *     weighted RMS of the block, with every sum taken eight elements at a
+ *     time, then the fp16 value of its fixed point and the two next to it,
+ *     ranked by their estimated errors. A local optimum: on heavy-tailed data a
+ *     little above the global one, far below ggml's error.
+ *   - q2_0 (levels -1, 0, 1, 2, and their negatives with d < 0): eight
+ *     starting scales (four multiples of the weighted RMS, both signs) are
+ *     scored at once, one per lane; Lloyd's iteration from the best, eight
+ *     elements at a time, then the fp16 value of its fixed point. A local
+ *     optimum, a little above the global one.
  *   - q1_0: the codes are the signs; the best d is sum w|x| / sum w, rounded
- *     to the nearest fp16 values (the error is a parabola in d).
+ *     to the nearest fp16 value (the error is a parabola in d), the sums
+ *     taken eight elements at a time.
  *   - mxfp4, nvfp4: for a given scale the nearest code is best for every
  *     weight, so only the scale is searched, exhaustively: a scale twice
  *     one that does not clip has only values that one has, so it cannot do
  *     better; below that every E8M0 exponent or UE4M3 scale is tried, down
  *     to where the clipping of the large elements alone costs more than the
  *     best so far.
- * The result is packed, dequantized and its weighted error compared with
- * that of ggml's block: ggml's block is kept unless the search's is strictly
- * better, so it is never worse than ggml for the same data.
+ * The result's weighted error is compared with that of ggml's block: ggml's
+ * block is kept unless the search's is strictly better, so it is never worse
+ * than ggml for the same data. (tq*, q2_0: when the two estimates, exact up
+ * to float rounding of at most 2e-5 of sum w x^2, are more than 1e-4 of it
+ * apart, they decide; otherwise both errors are computed exactly.)
  *
  * tq2_0 and q2_0 store 2-bit codes c read as (c - 1) * d, so code 3 is the
  * value 2d. ggml's quantizers never write it (|x / d| <= 1), although every
@@ -62,6 +69,18 @@
 #include <string.h>
 
 #define QK_K 256
+
+typedef uint8_t qnt__v32u8 __attribute__((vector_size(32)));
+
+/* The low bytes of eight 32-bit lanes, to out[0..7]. */
+static inline void store_low_bytes(qnt__v8i v, uint8_t *out)
+{
+	static const qnt__v32u8 sel = { 0, 4, 8, 12, 16, 20, 24, 28 };
+	qnt__v32u8 b;
+	memcpy(&b, &v, sizeof b);
+	b = __builtin_shuffle(b, sel);
+	memcpy(out, &b, 8);
+}
 #define QK_MXFP4 32
 #define QK_NVFP4 64
 #define QK_NVFP4_SUB 16
@@ -324,20 +343,29 @@ static inline uint8_t tq1_byte(uint8_t q)
 	return (uint8_t)(((unsigned)q * 256u + 242u) / 243u);
 }
 
+typedef uint8_t qnt__v16u8 __attribute__((vector_size(16)));
+typedef uint16_t qnt__v16u16 __attribute__((vector_size(32)));
+
+/* Sixteen bytes of five trits each: the trits of byte m are c[m + s n]
+ * (n = 0..4), in 8-bit arithmetic, then tq1_byte() in 16-bit lanes. */
+static inline void tq1_pack16(const uint8_t *c, int s, uint8_t *out)
+{
+	qnt__v16u8 q, t;
+	memcpy(&q, c, sizeof q);
+	for (int n = 1; n < 5; n++) {
+		memcpy(&t, c + s * n, sizeof t);
+		q = q * 3 + t;
+	}
+	const qnt__v16u16 w = (__builtin_convertvector(q, qnt__v16u16) * 256 + 242) / 243;
+	const qnt__v16u8 r = __builtin_convertvector(w, qnt__v16u8);
+	memcpy(out, &r, sizeof r);
+}
+
 static void pack_tq1_0(const uint8_t *c, struct blk_tq1_0 *b)
 {
-	for (int m = 0; m < 32; m++) {
-		uint8_t q = 0;
-		for (int n = 0; n < 5; n++)
-			q = (uint8_t)(q * 3u + c[m + 32 * n]);
-		b->qs[m] = tq1_byte(q);
-	}
-	for (int m = 0; m < 16; m++) {
-		uint8_t q = 0;
-		for (int n = 0; n < 5; n++)
-			q = (uint8_t)(q * 3u + c[160 + m + 16 * n]);
-		b->qs[32 + m] = tq1_byte(q);
-	}
+	tq1_pack16(c, 32, b->qs);
+	tq1_pack16(c + 16, 32, b->qs + 16);
+	tq1_pack16(c + 160, 16, b->qs + 32);
 	for (int j = 0; j < 4; j++) {
 		uint8_t q = 0;
 		for (int n = 0; n < 4; n++)
@@ -490,18 +518,54 @@ static void deq_q2_0(const void *src, float *y, int64_t n)
 
 /* tq1_0 and tq2_0: d = max |x| (ggml's MAX macro: a NaN element replaces
  * the running maximum, the next element replaces the NaN), codes
- * lroundf(x / d) + 1 kept to their low bits. */
-static float tq_codes(const float *x, uint8_t *c)
+ * lroundf(x / d) + 1 kept to their low bits. Eight elements at a time when
+ * every element is finite (then the maximum is the largest bit pattern of
+ * |x|, non-negative floats ordering as integers, and lroundf of x / d in
+ * [-1, 1] is the truncation plus the rounded-away half); otherwise, or when
+ * 1 / d overflows, element by element. *finite tells which. */
+static float tq_codes(const float *x, uint8_t *c, int *finite)
 {
-	float amax = 0.0f;
+	const qnt__v8i absmask = { INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX };
+	const qnt__v8i fmax = { 0x7f7fffff, 0x7f7fffff, 0x7f7fffff, 0x7f7fffff, 0x7f7fffff, 0x7f7fffff, 0x7f7fffff, 0x7f7fffff };
+	qnt__v8i mx = { 0 }, bad = { 0 };
+	for (int j = 0; j < QK_K; j += 8) {
+		qnt__v8i b;
+		memcpy(&b, x + j, sizeof b);
+		b &= absmask;
+		bad |= b > fmax;
+		const qnt__v8i m = b > mx;
+		mx = (b & m) | (mx & ~m);
+	}
+	int32_t mb = 0, nonfinite = 0;
+	for (int k = 0; k < 8; k++) {
+		nonfinite |= bad[k];
+		mb = mx[k] > mb ? mx[k] : mb;
+	}
+	*finite = !nonfinite;
+	const float amax = qnt__f32_from_bits((uint32_t)mb);
+	const float id = amax != 0.0f ? 1.0f / amax : 0.0f;
+	if (!nonfinite && id < INFINITY) {
+		const qnt__v8f half = { 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f };
+		for (int j = 0; j < QK_K; j += 8) {
+			qnt__v8f v;
+			memcpy(&v, x + j, sizeof v);
+			v *= id;
+			qnt__v8i t = __builtin_convertvector(v, qnt__v8i);
+			const qnt__v8f f = v - __builtin_convertvector(t, qnt__v8f);
+			t = t - (f >= half) + (f <= -half) + 1; /* comparisons give -1 */
+			store_low_bytes(t, c + j);
+		}
+		return amax;
+	}
+	float m = 0.0f;
 	for (int j = 0; j < QK_K; j++) {
 		float a = fabsf(x[j]);
-		amax = amax > a ? amax : a;
+		m = m > a ? m : a;
 	}
-	const float d = amax;
-	const float id = d != 0.0f ? 1.0f / d : 0.0f;
+	const float d = m;
+	const float idd = d != 0.0f ? 1.0f / d : 0.0f;
 	for (int j = 0; j < QK_K; j++)
-		c[j] = (uint8_t)(lround_x86(x[j] * id) + 1);
+		c[j] = (uint8_t)(lround_x86(x[j] * idd) + 1);
 	return d;
 }
 
@@ -509,7 +573,8 @@ static void ref_tq1_0(const float *x, void *out)
 {
 	struct blk_tq1_0 *b = out;
 	uint8_t c[QK_K];
-	const float d = tq_codes(x, c);
+	int finite;
+	const float d = tq_codes(x, c, &finite);
 	put_d(&b->d, to_fp16(d));
 	pack_tq1_0(c, b);
 }
@@ -518,7 +583,8 @@ static void ref_tq2_0(const float *x, void *out)
 {
 	struct blk_tq2_0 *b = out;
 	uint8_t c[QK_K];
-	const float d = tq_codes(x, c);
+	int finite;
+	const float d = tq_codes(x, c, &finite);
 	put_d(&b->d, to_fp16(d));
 	pack_tq2_0(c, b);
 }
@@ -568,25 +634,29 @@ static void ref_q1_0(const float *x, void *out)
 	pack_q1_0(c, b);
 }
 
-static void ref_q2_0(const float *x, void *out)
+/* q2_0: d = max |x|, codes (int)roundf(x / d) + 1 clamped to 0..3; returns d. */
+static float q2_0_codes(const float *x, uint8_t *c)
 {
-	struct blk_q2_0 *b = out;
-	uint8_t c[QK2_0];
 	float amax = 0.0f;
 	for (int j = 0; j < QK2_0; j++) {
 		float a = fabsf(x[j]);
 		if (a > amax)
 			amax = a;
 	}
-	const float d = amax;
-	const float id = d > 0.0f ? 1.0f / d : 0.0f;
-	put_d(&b->d, to_fp16(d));
+	const float id = amax > 0.0f ? 1.0f / amax : 0.0f;
 	for (int j = 0; j < QK2_0; j++) {
-		/* (int)roundf(x * id) + 1, clamped to 0..3 */
 		int32_t r = qnt__cvt_round(x[j] * id);
 		int q = r < -1 ? 0 : r > 2 ? 3 : r + 1;
 		c[j] = (uint8_t)q;
 	}
+	return amax;
+}
+
+static void ref_q2_0(const float *x, void *out)
+{
+	struct blk_q2_0 *b = out;
+	uint8_t c[QK2_0];
+	put_d(&b->d, to_fp16(q2_0_codes(x, c)));
 	pack_q2_0(c, b);
 }
 
@@ -594,373 +664,520 @@ static void ref_q2_0(const float *x, void *out)
 /* Importance: one scale, a few levels (tq1_0, tq2_0, q2_0)             */
 /* ------------------------------------------------------------------ */
 
-#define N_CAND 4
-#define MAX_N 256
+/* The codes (level + 1) of the nearest levels -1 .. hi for the scale d,
+ * eight elements at a time, and in double the weighted errors of those and
+ * of ggml's codes cg at its scale dg (values (c - 1) * d as the
+ * dequantizers give them). */
+static void lv_final(const float *x, const float *w, int n, int hi, float d, const uint8_t *cg, float dg,
+		     uint8_t *c, double *err, double *err_g)
+{
+	const float id = 1.0f / d, fhi = (float)hi;
+	const qnt__v8f vlo = { -1, -1, -1, -1, -1, -1, -1, -1 }, vhi = { fhi, fhi, fhi, fhi, fhi, fhi, fhi, fhi };
+	qnt__v4d e = { 0, 0, 0, 0 }, eg = { 0, 0, 0, 0 };
+	for (int j = 0; j < n; j += 8) {
+		qnt__v8f xv, wv;
+		memcpy(&xv, x + j, sizeof xv);
+		memcpy(&wv, w + j, sizeof wv);
+		qnt__v8f t = xv * id;
+		t = qnt__select_v8f(t > vlo, t, vlo);
+		t = qnt__select_v8f(t < vhi, t, vhi);
+		const qnt__v8f u = t + 0.5f;
+		qnt__v8i l = __builtin_convertvector(u, qnt__v8i);
+		l += __builtin_convertvector(l, qnt__v8f) > u; /* floor: -1 where the truncation is above */
+		qnt__v8i lg;
+		for (int k = 0; k < 8; k++) {
+			c[j + k] = (uint8_t)(l[k] + 1);
+			lg[k] = (int32_t)cg[j + k] - 1;
+		}
+		const qnt__v8f y = __builtin_convertvector(l, qnt__v8f) * d;
+		const qnt__v8f yg = __builtin_convertvector(lg, qnt__v8f) * dg;
+		for (int h = 0; h < 8; h += 4) {
+			const qnt__v4f xh = { xv[h], xv[h + 1], xv[h + 2], xv[h + 3] };
+			const qnt__v4f wh = { wv[h], wv[h + 1], wv[h + 2], wv[h + 3] };
+			const qnt__v4f yh = { y[h], y[h + 1], y[h + 2], y[h + 3] };
+			const qnt__v4f ygh = { yg[h], yg[h + 1], yg[h + 2], yg[h + 3] };
+			const qnt__v4d xd = __builtin_convertvector(xh, qnt__v4d);
+			const qnt__v4d wd = __builtin_convertvector(wh, qnt__v4d);
+			const qnt__v4d r = xd - __builtin_convertvector(yh, qnt__v4d);
+			const qnt__v4d rg = xd - __builtin_convertvector(ygh, qnt__v4d);
+			e += wd * r * r;
+			eg += wd * rg * rg;
+		}
+	}
+	*err = (e[0] + e[1]) + (e[2] + e[3]);
+	*err_g = (eg[0] + eg[1]) + (eg[2] + eg[3]);
+}
 
-struct cands {
-	int n;
-	double err[N_CAND];
-	double d[N_CAND];
+/* Ternary search (tq1_0, tq2_0): levels -1, 0, 1, d > 0; the codes for a
+ * scale d are |x| > d/2 (ties cost the same either way). The sums that
+ * decide are S1(t) = sum w|x| and W1(t) = sum w over |x| > t: for the set
+ * above t the best d is S1 / W1, and the error of scale d with the set
+ * above t is S_xx - 2 d S1 + d^2 W1. All sums are taken with eight lanes
+ * over the elements (lane k sums the elements k, k + 8, ...), then added
+ * lane by lane in double: the same floats in every build. */
+struct tern {
+	float a[QK_K], wa[QK_K]; /* |x|, w |x| */
+	double sxx, sw, s1g, w1g; /* sum w x^2, sum w; S1, W1 of ggml's codes */
 };
 
-static void cand_add(struct cands *c, double err, double d)
+static inline qnt__v8f and_v8f(qnt__v8i m, qnt__v8f v)
 {
-	int i;
-	if (c->n == N_CAND) {
-		if (!(err < c->err[N_CAND - 1]))
-			return;
-		i = N_CAND - 1;
-	} else {
-		i = c->n++;
-	}
-	while (i > 0 && err < c->err[i - 1]) {
-		c->err[i] = c->err[i - 1];
-		c->d[i] = c->d[i - 1];
-		i--;
-	}
-	c->err[i] = err;
-	c->d[i] = d;
+	qnt__v8i b;
+	memcpy(&b, &v, sizeof b);
+	b &= m;
+	memcpy(&v, &b, sizeof v);
+	return v;
 }
 
-/* Indices sorted by |x| descending, ties by index: a stable LSD radix sort
- * (four 8-bit digits) of the bits of |x| (a non-negative float sorts as an
- * integer), each digit's buckets taken from the largest. Passes whose digit
- * is the same for every element are skipped. */
-static void sort_by_magnitude(const float *x, int n, uint16_t *order)
+static inline double hsum_v8(qnt__v8f v)
 {
-	uint32_t key[MAX_N], key2[MAX_N];
-	uint16_t idx2[MAX_N];
-	uint16_t cnt[4][256];
-	memset(cnt, 0, sizeof cnt);
-	for (int j = 0; j < n; j++) {
-		const uint32_t k = qnt__f32_bits(x[j]) & 0x7fffffffu;
-		key[j] = k;
-		order[j] = (uint16_t)j;
-		for (int p = 0; p < 4; p++)
-			cnt[p][(k >> (8 * p)) & 0xffu]++;
-	}
-	uint32_t *ka = key, *kb = key2;
-	uint16_t *ia = order, *ib = idx2;
-	for (int p = 0; p < 4; p++) {
-		const int shift = 8 * p;
-		if (cnt[p][(ka[0] >> shift) & 0xffu] == n)
-			continue;
-		uint16_t start[256];
-		unsigned pos = 0;
-		for (int b = 255; b >= 0; b--) {
-			start[b] = (uint16_t)pos;
-			pos += cnt[p][b];
-		}
-		for (int j = 0; j < n; j++) {
-			const unsigned b = (ka[j] >> shift) & 0xffu;
-			const unsigned t = start[b]++;
-			kb[t] = ka[j];
-			ib[t] = ia[j];
-		}
-		uint32_t *kt = ka;
-		ka = kb, kb = kt;
-		uint16_t *it = ia;
-		ia = ib, ib = it;
-	}
-	if (ia != order)
-		memcpy(order, ia, sizeof order[0] * (size_t)n);
+	return (((double)v[0] + v[1]) + ((double)v[2] + v[3])) + (((double)v[4] + v[5]) + ((double)v[6] + v[7]));
 }
 
-/* Levels lo..hi (integers, lo <= 0 < hi), value = d * level.
- *
- * One sweep, for d > 0 (call it with sgn = -1 for d < 0, which is the same
- * with x negated): as s = 1/d grows from 0, element j starts at level 0 and
- * moves one level outward each time s * |x_j| passes a midpoint k - 1/2
- * (k = 1 .. hi for x > 0, 1 .. -lo for x < 0); elements with a larger |x|
- * move first. Every set of codes met on the way is the set of nearest codes
- * for some d; for each, the best d is S_lx / S_ll and its error
- * S_xx - S_lx^2 / S_ll. The smallest of these is the continuous optimum.
- * The events are merged from one list per midpoint and side, each in the
- * order of |x| (so of s). */
-/* sweep() for the levels -1, 0, 1: every list crosses the midpoint 1/2, so
- * the events come in the order of |x|; among equal |x| the merge takes the
- * elements of the side sgn * x > 0 first (the list of level 1 comes first),
- * which this keeps. The sums are those of sweep(), in the same order. */
-static void sweep_ternary(const float *x, const float *w, int n, const uint16_t *order, float sgn,
-			  struct cands *out)
+#define V8(s) { s, s, s, s, s, s, s, s }
+
+/* |x|, w|x| and the fixed sums; ggml's codes are +-1 where |x| / amax
+ * (times the reciprocal, as ggml computes it) is at least 1/2. */
+static void tern_prep(const float *x, const float *w, float amax, struct tern *tr)
 {
-	double slx = 0, sll = 0, sxx = 0;
-	for (int j = 0; j < n; j++)
-		sxx += (double)w[j] * x[j] * x[j];
-	int i = 0;
-	while (i < n && x[order[i]] != 0.0f) {
-		/* a run of equal |x|: side sgn * x > 0 first, then the other */
-		const float a = fabsf(x[order[i]]);
-		int e = i + 1;
-		while (e < n && fabsf(x[order[e]]) == a)
-			e++;
-		for (int side = 0; side < 2; side++) {
-			for (int k = i; k < e; k++) {
-				const int j = order[k];
-				const float v = sgn * x[j];
-				if ((side == 0) != (v > 0.0f))
-					continue;
-				const double xj = (double)v, wj = w[j];
-				const double to = side == 0 ? 1.0 : -1.0;
-				slx += wj * xj * to;
-				sll += wj * 1.0;
-				if (sll > 0 && slx > 0)
-					cand_add(out, sxx - slx * slx / sll, sgn * (slx / sll));
-			}
-		}
-		i = e;
+	const float id = amax != 0.0f ? 1.0f / amax : 0.0f;
+	const qnt__v8i absmask = V8(INT32_MAX);
+	const qnt__v8f half = V8(0.5f);
+	qnt__v8f sxx = { 0 }, sw = { 0 }, s1g = { 0 }, w1g = { 0 };
+	for (int j = 0; j < QK_K; j += 8) {
+		qnt__v8f xv, wv, a;
+		qnt__v8i b;
+		memcpy(&xv, x + j, sizeof xv);
+		memcpy(&wv, w + j, sizeof wv);
+		memcpy(&b, &xv, sizeof b);
+		b &= absmask;
+		memcpy(&a, &b, sizeof a);
+		const qnt__v8f wa = wv * a;
+		memcpy(tr->a + j, &a, sizeof a);
+		memcpy(tr->wa + j, &wa, sizeof wa);
+		sxx += wa * a;
+		sw += wv;
+		const qnt__v8i mg = a * id >= half;
+		s1g += and_v8f(mg, wa);
+		w1g += and_v8f(mg, wv);
 	}
+	tr->sxx = hsum_v8(sxx), tr->sw = hsum_v8(sw), tr->s1g = hsum_v8(s1g), tr->w1g = hsum_v8(w1g);
 }
 
-static void sweep(const float *x, const float *w, int n, const uint16_t *order, int lo, int hi, float sgn,
-		  struct cands *out)
-{
-	uint16_t pos_j[MAX_N], neg_j[MAX_N];
-	int npos = 0, nneg = 0;
-	for (int i = 0; i < n; i++) {
-		const float v = sgn * x[order[i]];
-		if (v > 0.0f)
-			pos_j[npos++] = order[i];
-		else if (v < 0.0f)
-			neg_j[nneg++] = order[i];
+/* S1 and W1 above N thresholds t[0..N-1] in one pass (N a constant at
+ * each call, so that the loops unroll). */
+#define TERN_SUMS(N)                                                                              \
+	static void tern_sums##N(const struct tern *tr, const float *w, const float *t, double *s1, double *w1) \
+	{                                                                                         \
+		qnt__v8f vt[N], vs[N], vw[N];                                                     \
+		for (int k = 0; k < N; k++) {                                                     \
+			const qnt__v8f tk = V8(t[k]), z = { 0 };                                 \
+			vt[k] = tk, vs[k] = z, vw[k] = z;                                         \
+		}                                                                                 \
+		for (int j = 0; j < QK_K; j += 8) {                                               \
+			qnt__v8f a, wa, wv;                                                       \
+			memcpy(&a, tr->a + j, sizeof a);                                          \
+			memcpy(&wa, tr->wa + j, sizeof wa);                                       \
+			memcpy(&wv, w + j, sizeof wv);                                            \
+			for (int k = 0; k < N; k++) {                                             \
+				const qnt__v8i m = a > vt[k];                                     \
+				vs[k] += and_v8f(m, wa);                                          \
+				vw[k] += and_v8f(m, wv);                                          \
+			}                                                                         \
+		}                                                                                 \
+		for (int k = 0; k < N; k++)                                                       \
+			s1[k] = hsum_v8(vs[k]), w1[k] = hsum_v8(vw[k]);                           \
 	}
-	/* list l: elements `el[l]` (count len[l]) crossing midpoint half[l] */
-	const uint16_t *el[4];
-	int len[4], cur[4], nl = 0;
-	double half[4], lev[4];
-	for (int k = 1; k <= hi; k++, nl++) {
-		el[nl] = pos_j, len[nl] = npos, cur[nl] = 0, half[nl] = k - 0.5, lev[nl] = k;
-	}
-	for (int k = 1; k <= -lo; k++, nl++) {
-		el[nl] = neg_j, len[nl] = nneg, cur[nl] = 0, half[nl] = k - 0.5, lev[nl] = -k;
-	}
-	double slx = 0, sll = 0, sxx = 0;
-	for (int j = 0; j < n; j++)
-		sxx += (double)w[j] * x[j] * x[j];
-	for (;;) {
-		/* next event: the least (k - 1/2) / |x| over the heads, compared
-		 * as products */
-		int best = -1;
-		double bh = 0, ba = 1;
-		for (int l = 0; l < nl; l++) {
-			if (cur[l] == len[l])
-				continue;
-			const double a = fabs((double)x[el[l][cur[l]]]);
-			if (best < 0 || half[l] * ba < bh * a) {
-				best = l;
-				bh = half[l];
-				ba = a;
-			}
-		}
-		if (best < 0)
-			return;
-		const int j = el[best][cur[best]++];
-		const double xj = (double)sgn * x[j], wj = w[j];
-		const double to = lev[best], from = to > 0 ? to - 1 : to + 1;
-		slx += wj * xj * (to - from);
-		sll += wj * (to * to - from * from);
-		if (sll > 0 && slx > 0)
-			cand_add(out, sxx - slx * slx / sll, sgn * (slx / sll));
-	}
-}
+TERN_SUMS(1)
+TERN_SUMS(3)
 
-/* Codes (level - lo, so 0..hi-lo) for the scale d: the nearest level (up
- * to ties, where the error is the same). Returns the weighted error of the
- * exact dequantized values. */
-static double levels_codes(const float *x, const float *w, int n, int lo, int hi, float d, uint8_t *c)
+/* The best fp16 scale by Lloyd's iteration (codes for d, then d for the
+ * codes, each step lowering the error) from the threshold 0.6 times the
+ * weighted RMS of x, then the fp16 value of the fixed point and its two
+ * neighbours. Returns 0 if none; *est its error estimate. */
+static uint16_t tern_search(const struct tern *tr, const float *w, double *est)
 {
-	const float id = 1.0f / d, flo = (float)lo, fhi = (float)hi;
-	double e = 0;
-	for (int j = 0; j < n; j++) {
-		float t = x[j] * id;
-		t = t > flo ? t : flo;
-		t = t < fhi ? t : fhi;
-		const int l = (int)floorf(t + 0.5f);
-		c[j] = (uint8_t)(l - lo);
-		const double r = (double)x[j] - (double)((float)l * d);
-		e += (double)w[j] * r * r;
+	if (!(tr->sw > 0) || !(tr->sxx > 0))
+		return 0;
+	float d = (float)(1.2 * sqrt(tr->sxx / tr->sw));
+	for (int it = 0; it < 8; it++) {
+		double s1, w1;
+		const float t = 0.5f * d;
+		tern_sums1(tr, w, &t, &s1, &w1);
+		if (!(w1 > 0) || !(s1 > 0))
+			return 0;
+		const float dn = (float)(s1 / w1);
+		if (dn == d)
+			break;
+		d = dn;
 	}
-	return e;
-}
-
-/* The weighted errors levels_codes() gives for four scales at once, one per
- * lane (each lane sums in element order, so its error is levels_codes()'s
- * to the bit, in err[0..3]); floorf of t + 1/2 (which lies in [lo + 1/2, hi + 1/2]) is
- * the truncation, less one where that is above it. */
-static void levels_err_v4(const float *x, const float *w, int n, int lo, int hi, qnt__v4f d, double *err)
-{
-	const qnt__v4f one = { 1, 1, 1, 1 };
-	const qnt__v4f id = one / d, flo = one * (float)lo, fhi = one * (float)hi, half = one * 0.5f;
-	qnt__v4d e = { 0, 0, 0, 0 };
-	for (int j = 0; j < n; j++) {
-		qnt__v4f t = x[j] * id;
-		t = qnt__select_v4f(t > flo, t, flo);
-		t = qnt__select_v4f(t < fhi, t, fhi);
-		const qnt__v4f u = t + half;
-		qnt__v4i l = __builtin_convertvector(u, qnt__v4i);
-		l += (qnt__v4i)(__builtin_convertvector(l, qnt__v4f) > u); /* -1 where true */
-		const qnt__v4f y = __builtin_convertvector(l, qnt__v4f) * d;
-		const qnt__v4d r = (double)x[j] - __builtin_convertvector(y, qnt__v4d);
-		e += (double)w[j] * r * r;
-	}
-	memcpy(err, &e, sizeof e);
-}
-
-/* The best fp16 scale and codes for levels lo..hi; returns its weighted
- * error (INFINITY if none). The candidates are the best few continuous
- * optima, each rounded to fp16 and tried with its two fp16 neighbours
- * (distinct values only, in that order); the first of least error wins. */
-static double search_levels(const float *x, const float *w, int n, int lo, int hi, int both_signs, uint16_t *hd,
-			    uint8_t *codes)
-{
-	uint16_t order[MAX_N];
-	struct cands cs = { 0, { 0 }, { 0 } };
-	sort_by_magnitude(x, n, order);
-	if (lo == -1 && hi == 1) {
-		sweep_ternary(x, w, n, order, 1.0f, &cs);
-		if (both_signs)
-			sweep_ternary(x, w, n, order, -1.0f, &cs);
-	} else {
-		sweep(x, w, n, order, lo, hi, 1.0f, &cs);
-		if (both_signs)
-			sweep(x, w, n, order, lo, hi, -1.0f, &cs);
-	}
-
-	uint16_t tried[3 * N_CAND + 3];
-	int ntried = 0;
-	for (int i = 0; i < cs.n; i++) {
-		const uint16_t h0 = to_fp16((float)cs.d[i]);
-		for (int k = -1; k <= 1; k++) {
-			const uint16_t h = (uint16_t)(h0 + k);
-			if ((h & 0x7c00u) == 0x7c00u || (k != 0 && ((h ^ h0) & 0x8000u)) || (h & 0x7fffu) == 0)
-				continue;
-			int seen = 0;
-			for (int t = 0; t < ntried; t++)
-				seen |= tried[t] == h;
-			if (!seen)
-				tried[ntried++] = h;
-		}
-	}
-	double best = INFINITY;
-	int besti = -1;
-	for (int i = 0; i < ntried; i += 4) {
-		float dl[4];
-		for (int k = 0; k < 4; k++)
-			dl[k] = qnt__fp16_to_fp32(tried[i + k < ntried ? i + k : i]);
-		qnt__v4f dv;
-		memcpy(&dv, dl, sizeof dv);
-		double e[4];
-		levels_err_v4(x, w, n, lo, hi, dv, e);
-		for (int k = 0; k < 4 && i + k < ntried; k++) {
-			if (e[k] < best) {
-				best = e[k];
-				besti = i + k;
-			}
-		}
-	}
-	if (besti < 0)
-		return INFINITY;
-	*hd = tried[besti];
-	levels_codes(x, w, n, lo, hi, qnt__fp16_to_fp32(*hd), codes);
-	return best;
-}
-
-static void weighted_tq1_0(const float *x, const float *w, void *out)
-{
-	struct blk_tq1_0 *b = out, nb;
-	float y[QK_K];
-	uint8_t c[QK_K];
-	uint16_t h;
-	ref_tq1_0(x, b);
-	if (!all_finite(x, QK_K))
-		return;
-	deq_tq1_0(b, y, QK_K);
-	const double ref_err = wsse(x, y, w, QK_K);
-	if (!(search_levels(x, w, QK_K, -1, 1, 0, &h, c) < INFINITY))
-		return;
-	put_d(&nb.d, h);
-	pack_tq1_0(c, &nb);
-	deq_tq1_0(&nb, y, QK_K);
-	if (clearly_better(wsse(x, y, w, QK_K), ref_err))
-		*b = nb;
-}
-
-static void weighted_tq2_0(const float *x, const float *w, void *out)
-{
-	struct blk_tq2_0 *b = out, nb;
-	float y[QK_K];
-	uint8_t c[QK_K];
-	uint16_t h;
-	ref_tq2_0(x, b);
-	if (!all_finite(x, QK_K))
-		return;
-	deq_tq2_0(b, y, QK_K);
-	const double ref_err = wsse(x, y, w, QK_K);
-	if (!(search_levels(x, w, QK_K, -1, 1, 1, &h, c) < INFINITY))
-		return;
-	put_d(&nb.d, h);
-	pack_tq2_0(c, &nb);
-	deq_tq2_0(&nb, y, QK_K);
-	if (clearly_better(wsse(x, y, w, QK_K), ref_err))
-		*b = nb;
-}
-
-static void weighted_q2_0(const float *x, const float *w, void *out)
-{
-	struct blk_q2_0 *b = out, nb;
-	float y[QK2_0];
-	uint8_t c[QK2_0];
-	uint16_t h;
-	ref_q2_0(x, b);
-	if (!all_finite(x, QK2_0))
-		return;
-	deq_q2_0(b, y, QK2_0);
-	const double ref_err = wsse(x, y, w, QK2_0);
-	if (!(search_levels(x, w, QK2_0, -1, 2, 1, &h, c) < INFINITY))
-		return;
-	put_d(&nb.d, h);
-	pack_q2_0(c, &nb);
-	deq_q2_0(&nb, y, QK2_0);
-	if (clearly_better(wsse(x, y, w, QK2_0), ref_err))
-		*b = nb;
-}
-
-/* q1_0: with the codes the signs of x, sum w (|x| - d)^2 is a parabola in d
- * with its minimum at sum w|x| / sum w; the fp16 values next to it are the
- * only candidates. */
-static void weighted_q1_0(const float *x, const float *w, void *out)
-{
-	struct blk_q1_0 *b = out, nb;
-	float y[QK1_0];
-	uint8_t c[QK1_0];
-	ref_q1_0(x, b);
-	if (!all_finite(x, QK1_0))
-		return;
-	deq_q1_0(b, y, QK1_0);
-	const double ref_err = wsse(x, y, w, QK1_0);
-	double sw = 0, swx = 0;
-	for (int j = 0; j < QK1_0; j++) {
-		sw += w[j];
-		swx += (double)w[j] * fabsf(x[j]);
-		c[j] = x[j] >= 0.0f;
-	}
-	if (!(sw > 0) || !(swx > 0))
-		return;
-	pack_q1_0(c, &nb);
-	const uint16_t h0 = to_fp16((float)(swx / sw));
-	double best = ref_err;
+	const uint16_t h0 = to_fp16(d);
+	uint16_t hs[3];
+	float t[3], dd[3];
+	int n = 0;
 	for (int k = -1; k <= 1; k++) {
 		const uint16_t h = (uint16_t)(h0 + k);
 		if ((h & 0x7c00u) == 0x7c00u || (h & 0x8000u) || h == 0)
 			continue;
-		put_d(&nb.d, h);
-		deq_q1_0(&nb, y, QK1_0);
-		const double e = wsse(x, y, w, QK1_0);
-		if (clearly_better(e, best)) {
-			best = e;
-			*b = nb;
+		hs[n] = h, dd[n] = qnt__fp16_to_fp32(h), t[n] = 0.5f * dd[n], n++;
+	}
+	if (!n)
+		return 0;
+	for (int k = n; k < 3; k++) /* repeat the last: three thresholds in one pass */
+		t[k] = t[n - 1];
+	double s1[3], w1[3];
+	tern_sums3(tr, w, t, s1, w1);
+	uint16_t best = 0;
+	for (int k = 0; k < n; k++) {
+		const double e = (double)dd[k] * dd[k] * w1[k] - 2.0 * dd[k] * s1[k];
+		if (!best || e < *est)
+			best = hs[k], *est = e;
+	}
+	return best;
+}
+
+/* Codes 1 + sign(x) where |x| > t, else 1. */
+static void tern_codes(const float *x, const struct tern *tr, float t, uint8_t *c)
+{
+	const qnt__v8f vt = V8(t), zero = { 0 };
+	const qnt__v8i one = V8(1);
+	for (int j = 0; j < QK_K; j += 8) {
+		qnt__v8f xv, a;
+		memcpy(&xv, x + j, sizeof xv);
+		memcpy(&a, tr->a + j, sizeof a);
+		const qnt__v8i m = a > vt, neg = xv < zero;
+		const qnt__v8i code = one + (m & (neg | one));
+		store_low_bytes(code, c + j);
+	}
+}
+
+/* tq1_0 and tq2_0: ggml's codes (its block) unless the search's are
+ * clearly better; *h the scale. The estimates decide when they are apart by
+ * far more than their rounding (they are exact sums of terms of at most
+ * 8 S_xx, each lane of 32 terms in float: off by less than 2e-5 S_xx);
+ * otherwise both errors are computed exactly. */
+static void weighted_tq(const float *x, const float *w, uint8_t *c, uint16_t *h)
+{
+	int finite;
+	const float amax = tq_codes(x, c, &finite);
+	*h = to_fp16(amax);
+	if (!finite)
+		return;
+	struct tern tr;
+	double est = 0;
+	tern_prep(x, w, amax, &tr);
+	const uint16_t hs = tern_search(&tr, w, &est);
+	if (!hs)
+		return;
+	const float d = qnt__fp16_to_fp32(hs), dg = qnt__fp16_to_fp32(*h);
+	const double est_g = (double)dg * dg * tr.w1g - 2.0 * dg * tr.s1g;
+	if (tr.sxx > 0x1p-60 && tr.sxx < 0x1p100 && dg < INFINITY && est < est_g - 1e-4 * tr.sxx) {
+		tern_codes(x, &tr, 0.5f * d, c);
+		*h = hs;
+		return;
+	}
+	uint8_t cs[QK_K];
+	double e, eg;
+	lv_final(x, w, QK_K, 1, d, c, dg, cs, &e, &eg);
+	if (clearly_better(e, eg)) {
+		memcpy(c, cs, sizeof cs);
+		*h = hs;
+	}
+}
+
+static void weighted_tq1_0(const float *x, const float *w, void *out)
+{
+	struct blk_tq1_0 *b = out;
+	uint8_t c[QK_K];
+	uint16_t h;
+	weighted_tq(x, w, c, &h);
+	put_d(&b->d, h);
+	pack_tq1_0(c, b);
+}
+
+static void weighted_tq2_0(const float *x, const float *w, void *out)
+{
+	struct blk_tq2_0 *b = out;
+	uint8_t c[QK_K];
+	uint16_t h;
+	weighted_tq(x, w, c, &h);
+	put_d(&b->d, h);
+	pack_tq2_0(c, b);
+}
+
+/* q2_0 with importance: levels -1 .. 2 times d, d of either sign (for d < 0
+ * the levels apply to v = -x). For a scale d > 0 the nearest level of v is
+ * 1 + (v > 3d/2) where |v| > d/2 and v > 0, -1 where |v| > d/2 and v < 0,
+ * else 0; the best d for those levels is S_lx / S_ll with
+ *   S_lx = sum w |x| over |v| > d/2, plus sum w |x| over v > 3d/2,
+ *   S_ll = sum w over |v| > d/2, plus 3 sum w over v > 3d/2,
+ * and the error of the scale d with them is S_xx - 2 d S_lx + d^2 S_ll.
+ * Every sum is taken with eight lanes over the elements, then added lane by
+ * lane in double: the same floats in every build. */
+struct q2w {
+	float x[QK2_0], a[QK2_0], wa[QK2_0], w3[QK2_0]; /* x, |x|, w |x|, 3 w */
+	double sxx, sw, lxg, llg;                       /* S_xx, sum w; S_lx, S_ll of ggml's codes */
+};
+
+/* S_lx and S_ll of the nearest codes of a scale of one sign (s: d < 0),
+ * eight elements per vector: t = |d| / 2, t3 = 3 |d| / 2. */
+static void q2_sums(const struct q2w *q, const float *w, int s, float t, float t3, double *lx, double *ll)
+{
+	const qnt__v8f vt = V8(t), v3 = V8(t3);
+	qnt__v8f sl = { 0 }, sw = { 0 };
+	for (int j = 0; j < QK2_0; j += 8) {
+		qnt__v8f xv, a, wa, wv, w3;
+		memcpy(&xv, q->x + j, sizeof xv);
+		memcpy(&a, q->a + j, sizeof a);
+		memcpy(&wa, q->wa + j, sizeof wa);
+		memcpy(&wv, w + j, sizeof wv);
+		memcpy(&w3, q->w3 + j, sizeof w3);
+		const qnt__v8f v = s ? -xv : xv;
+		const qnt__v8i on = a > vt, two = v > v3;
+		sl += and_v8f(on, wa) + and_v8f(two, wa);
+		sw += and_v8f(on, wv) + and_v8f(two, w3);
+	}
+	*lx = hsum_v8(sl), *ll = hsum_v8(sw);
+}
+
+/* ggml's codes (d = max |x|, (int)roundf(x / d) + 1) eight at a time with
+ * the sums of the search; returns 0 (nothing done) unless every x is
+ * finite and 1 / max |x| is finite. Non-negative floats order as integers,
+ * so the maximum is that of the bit patterns; x / d is in [-1, 1], where
+ * roundf is the truncation plus the rounded-away half. */
+static int q2_prep(const float *x, const float *w, uint8_t *c, float *amax, struct q2w *q)
+{
+	const qnt__v8i absmask = V8(INT32_MAX), fmax = V8(0x7f7fffff);
+	qnt__v8i mx = { 0 }, bad = { 0 };
+	for (int j = 0; j < QK2_0; j += 8) {
+		qnt__v8i b;
+		memcpy(&b, x + j, sizeof b);
+		b &= absmask;
+		bad |= b > fmax;
+		const qnt__v8i m = b > mx;
+		mx = (b & m) | (mx & ~m);
+	}
+	int32_t mb = 0, nonfinite = 0;
+	for (int k = 0; k < 8; k++) {
+		nonfinite |= bad[k];
+		mb = mx[k] > mb ? mx[k] : mb;
+	}
+	*amax = qnt__f32_from_bits((uint32_t)mb);
+	const float id = *amax > 0.0f ? 1.0f / *amax : 0.0f;
+	if (nonfinite || !(id < INFINITY))
+		return 0;
+	const qnt__v8f half = V8(0.5f);
+	const qnt__v8i one = V8(1);
+	qnt__v8f sxx = { 0 }, sw = { 0 }, lxg = { 0 }, llg = { 0 };
+	for (int j = 0; j < QK2_0; j += 8) {
+		qnt__v8f xv, wv, a, v;
+		qnt__v8i b;
+		memcpy(&xv, x + j, sizeof xv);
+		memcpy(&wv, w + j, sizeof wv);
+		memcpy(&b, &xv, sizeof b);
+		b &= absmask;
+		memcpy(&a, &b, sizeof a);
+		v = xv * id;
+		qnt__v8i t = __builtin_convertvector(v, qnt__v8i);
+		const qnt__v8f f = v - __builtin_convertvector(t, qnt__v8f);
+		t = t - (f >= half) + (f <= -half); /* comparisons give -1 */
+		store_low_bytes(t + one, c + j);
+		const qnt__v8f wa = wv * a, w3 = wv * 3.0f;
+		memcpy(q->x + j, &xv, sizeof xv);
+		memcpy(q->a + j, &a, sizeof a);
+		memcpy(q->wa + j, &wa, sizeof wa);
+		memcpy(q->w3 + j, &w3, sizeof w3);
+		sxx += wa * a;
+		sw += wv;
+		const qnt__v8i nz = t != 0; /* |level| 1, of the sign of x */
+		lxg += and_v8f(nz, wa);
+		llg += and_v8f(nz, wv);
+	}
+	q->sxx = hsum_v8(sxx), q->sw = hsum_v8(sw), q->lxg = hsum_v8(lxg), q->llg = hsum_v8(llg);
+	return 1;
+}
+
+/* The starting scales, times the weighted RMS of x, each for both signs:
+ * eight candidates, one per lane. */
+static const float q2_grid_scale[4] = { 0.6f, 0.85f, 1.2f, 1.7f };
+
+/* S_lx^2 / S_ll (the least error less S_xx of the codes of each scale, at
+ * their best scale) for the eight starting scales at once: lane k is one
+ * scale, summed over the elements in order. Returns the best lane, -1 if
+ * none has S_lx > 0; its S_lx and S_ll. */
+static int q2_grid(const struct q2w *q, const float *w, float rms, double *blx, double *bll)
+{
+	qnt__v8f vt, v3, sg, slx = { 0 }, sll = { 0 };
+	for (int k = 0; k < 8; k++) {
+		const float d = rms * q2_grid_scale[k & 3];
+		vt[k] = 0.5f * d, v3[k] = 1.5f * d, sg[k] = k < 4 ? 1.0f : -1.0f;
+	}
+	for (int j = 0; j < QK2_0; j++) {
+		const qnt__v8f a = V8(q->a[j]), x = V8(q->x[j]), wa = V8(q->wa[j]), wv = V8(w[j]), w3 = V8(q->w3[j]);
+		const qnt__v8i on = a > vt, two = x * sg > v3;
+		slx += and_v8f(on, wa) + and_v8f(two, wa);
+		sll += and_v8f(on, wv) + and_v8f(two, w3);
+	}
+	int kb = -1;
+	for (int k = 0; k < 8; k++) {
+		const double lx = slx[k], ll = sll[k];
+		if (ll > 0 && lx > 0 && (kb < 0 || lx * lx * *bll > *blx * *blx * ll))
+			kb = k, *blx = lx, *bll = ll;
+	}
+	return kb;
+}
+
+/* The best fp16 scale (sign included): the best of eight starting scales
+ * (both signs), then Lloyd's iteration from it (codes for d, then d for the
+ * codes, each step lowering the error) to the codes of a fixed point d and
+ * their sums; the fp16 value of d is the best for those codes (their error
+ * is a parabola in d), and *est, their error at it less S_xx, bounds that
+ * of the nearest codes from above. Returns 0 if none. */
+static uint16_t q2_search(const struct q2w *q, const float *w, double *est)
+{
+	if (!(q->sw > 0) || !(q->sxx > 0))
+		return 0;
+	double lx = 0, ll = 1;
+	const int kb = q2_grid(q, w, (float)sqrt(q->sxx / q->sw), &lx, &ll);
+	if (kb < 0)
+		return 0;
+	const int s = kb >= 4;
+	float d = (float)(lx / ll);
+	for (int it = 0; it < 8; it++) {
+		double nlx, nll;
+		q2_sums(q, w, s, 0.5f * d, 1.5f * d, &nlx, &nll);
+		if (!(nll > 0) || !(nlx > 0))
+			break;
+		lx = nlx, ll = nll;
+		const float dn = (float)(lx / ll);
+		if (dn == d)
+			break;
+		d = dn;
+	}
+	const uint16_t h = to_fp16((float)(lx / ll));
+	if ((h & 0x7c00u) == 0x7c00u || h == 0)
+		return 0;
+	const double dh = qnt__fp16_to_fp32(h);
+	*est = dh * dh * ll - 2.0 * dh * lx;
+	return (uint16_t)(h | (s ? 0x8000u : 0));
+}
+
+/* The codes of the search's scale (signed fp16 h), from the thresholds
+ * its estimate counted. */
+static void q2_codes(const struct q2w *q, uint16_t h, uint8_t *c)
+{
+	const float d = qnt__fp16_to_fp32((uint16_t)(h & 0x7fffu));
+	const qnt__v8f vt = V8(0.5f * d), v3 = V8(1.5f * d), zero = { 0 };
+	const qnt__v8i one = V8(1);
+	const int s = (h & 0x8000u) != 0;
+	for (int j = 0; j < QK2_0; j += 8) {
+		qnt__v8f xv, a;
+		memcpy(&xv, q->x + j, sizeof xv);
+		memcpy(&a, q->a + j, sizeof a);
+		const qnt__v8f v = s ? -xv : xv;
+		const qnt__v8i on = a > vt, two = v > v3, neg = v < zero;
+		const qnt__v8i code = one + (on & (neg | one)) + (two & one);
+		store_low_bytes(code, c + j);
+	}
+}
+
+/* ggml's codes (its block) unless the search's are clearly better: by the
+ * estimates when they are apart by far more than their rounding (as for
+ * tq), otherwise by the exact errors. */
+static void weighted_q2_0(const float *x, const float *w, void *out)
+{
+	struct blk_q2_0 *b = out;
+	uint8_t c[QK2_0];
+	struct q2w q;
+	float amax;
+	uint16_t h;
+	if (!q2_prep(x, w, c, &amax, &q)) {
+		h = to_fp16(q2_0_codes(x, c));
+	} else {
+		double est = 0;
+		h = to_fp16(amax);
+		const uint16_t hs = q2_search(&q, w, &est);
+		const float dg = qnt__fp16_to_fp32(h);
+		const double est_g = (double)dg * dg * q.llg - 2.0 * dg * q.lxg;
+		if (hs && q.sxx > 0x1p-60 && q.sxx < 0x1p100 && dg < INFINITY && est < est_g - 1e-4 * q.sxx) {
+			q2_codes(&q, hs, c);
+			h = hs;
+		} else if (hs) {
+			uint8_t cs[QK2_0];
+			double e, eg;
+			lv_final(x, w, QK2_0, 2, qnt__fp16_to_fp32(hs), c, dg, cs, &e, &eg);
+			if (clearly_better(e, eg)) {
+				memcpy(c, cs, sizeof cs);
+				h = hs;
+			}
 		}
 	}
+	put_d(&b->d, h);
+	pack_q2_0(c, b);
+}
+
+/* q1_0: the codes are the signs, ggml's codes too (x >= 0 is +d), so a
+ * block differs from ggml's only in d; the error sum w (|x| - d)^2 =
+ * S_xx - 2 d S_1 + d^2 W (S_1 = sum w|x|, W = sum w) is a parabola in d,
+ * least at S_1 / W, and its nearest fp16 value is the best. Against ggml's
+ * d_g the difference is (d - d_g) (W (d + d_g) - 2 S_1): the sums, taken
+ * eight elements at a time in float (each lane 16 terms, off by less than
+ * 1e-6 of the sum of their magnitudes), decide when the second factor is
+ * far from zero; otherwise both errors are computed exactly in double. */
+static void weighted_q1_0(const float *x, const float *w, void *out)
+{
+	struct blk_q1_0 *b = out;
+	ref_q1_0(x, b);
+	const qnt__v8i absmask = V8(INT32_MAX), fmax = V8(0x7f7fffff);
+	qnt__v8i bad = { 0 };
+	qnt__v8f vw = { 0 }, v1 = { 0 }, vxx = { 0 };
+	for (int j = 0; j < QK1_0; j += 8) {
+		qnt__v8f xv, wv, a;
+		qnt__v8i bits;
+		memcpy(&xv, x + j, sizeof xv);
+		memcpy(&wv, w + j, sizeof wv);
+		memcpy(&bits, &xv, sizeof bits);
+		bits &= absmask;
+		bad |= bits > fmax;
+		memcpy(&a, &bits, sizeof a);
+		const qnt__v8f wa = wv * a;
+		vw += wv;
+		v1 += wa;
+		vxx += wa * a;
+	}
+	for (int k = 0; k < 8; k++)
+		if (bad[k])
+			return;
+	const double sw = hsum_v8(vw), s1 = hsum_v8(v1), sxx = hsum_v8(vxx);
+	if (!(sw > 0) || !(s1 > 0) || !(sxx < 0x1p100))
+		return;
+	uint16_t hg;
+	memcpy(&hg, &b->d, sizeof hg);
+	const uint16_t h = to_fp16((float)(s1 / sw));
+	if (h == hg || (h & 0x7c00u) == 0x7c00u || h == 0)
+		return;
+	const double d = qnt__fp16_to_fp32(h), dg = get_d(&b->d);
+	if (dg < INFINITY) {
+		const double f = sw * (d + dg) - 2.0 * s1, fbound = 1e-5 * (sw * (d + dg) + 2.0 * s1);
+		if (fabs(f) > fbound) {
+			if ((d - dg) * f < 0)
+				put_d(&b->d, h);
+			return;
+		}
+	}
+	qnt__v4d e = { 0, 0, 0, 0 }, eg = { 0, 0, 0, 0 };
+	for (int j = 0; j < QK1_0; j += 4) {
+		const qnt__v4f xh = { x[j], x[j + 1], x[j + 2], x[j + 3] };
+		const qnt__v4f wh = { w[j], w[j + 1], w[j + 2], w[j + 3] };
+		const qnt__v4d xd = __builtin_convertvector(xh, qnt__v4d), wd = __builtin_convertvector(wh, qnt__v4d);
+		const qnt__v4d ad = { fabs(xd[0]), fabs(xd[1]), fabs(xd[2]), fabs(xd[3]) };
+		const qnt__v4d r = ad - d, rg = ad - dg;
+		e += wd * r * r;
+		eg += wd * rg * rg;
+	}
+	const double err = (e[0] + e[1]) + (e[2] + e[3]), err_g = (eg[0] + eg[1]) + (eg[2] + eg[3]);
+	if (clearly_better(finite_or_inf(err), finite_or_inf(err_g)))
+		put_d(&b->d, h);
 }
 
 /* ------------------------------------------------------------------ */
