@@ -41,6 +41,7 @@
 #include "qnt_internal.h"
 #include "formats.h"
 #include "iquants_tables.h"
+#include "qnt_lanes.h"
 
 #include <float.h>
 #include <math.h>
@@ -250,6 +251,24 @@ static inline int best_index_16(float x)
 	ml -= (kv4f[ml] > x) & (ml > 0);
 	const int mu = ml + 1 < 15 ? ml + 1 : 15, lo = mu - 1;
 	return x - kv4f[lo] < kv4f[mu] - x ? lo : mu;
+}
+
+/* kv4f[best_index_16(v)] lane by lane. best_index_16 picks the value nearest
+ * to v with ties to the upper one, and near each midpoint of two values the
+ * differences it compares are exact in float (checked against ggml's
+ * best_index_int8 over all floats at a stride of 7 and densely around each
+ * midpoint), so its index is the number of midpoints m_k <= v; the value is
+ * kv4[0] plus the steps of those midpoints, an integer converted exactly. NaN
+ * gives the last value, as in best_index_16. */
+static inline qnt__v8f iq4_value_v8(qnt__v8f v)
+{
+	static const float mid[15] = { -115.5f, -93.5f, -74, -57, -42, -28.5f, -16, -4.5f, 7, 19, 31.5f, 45.5f, 61, 79, 101 };
+	static const int32_t step[15] = { 23, 21, 18, 16, 14, 13, 12, 11, 12, 12, 13, 15, 16, 20, 24 };
+	qnt__v8i q = { -127, -127, -127, -127, -127, -127, -127, -127 };
+	for (int k = 0; k < 15; k++)
+		q += (v >= mid[k]) & step[k];
+	q = (q & ~(v != v)) | ((v != v) & 113);
+	return __builtin_convertvector(q, qnt__v8f);
 }
 
 /* sum_i w_i (x_i - y_i)^2 in double, fixed order. */
@@ -511,20 +530,37 @@ static void ggml_iq4(int n, const float *x, const float *qw, const struct iq4_ou
 		ids[0] = 1 / d0;
 		for (int t = 1; t < 16; t++)
 			ids[t] = (float)(t - 1 - ntry + kv4[0]) / max;
-		memset(sqx, 0, sizeof sqx);
-		memset(sq2, 0, sizeof sq2);
-		for (int j = 0; j < 32; j++) {
-			const float xj = xb[j], w0 = weight[0][j], w1 = weight[1][j];
-			for (int t = 0; t < 16; t++) {
-				const float q = kv4f[best_index_16(ids[t] * xj)];
-				sqx[0][t] += w0 * q * xj;
-				sq2[0][t] += w0 * q * q;
-				if (outs[1]) {
-					sqx[1][t] += w1 * q * xj;
-					sq2[1][t] += w1 * q * q;
+		/* the 16 trials in two vectors of 8 lanes, each lane's sums in
+		 * ggml's element order */
+		qnt__v8f idv[2], vx[2][2], vq[2][2];
+		memcpy(idv, ids, sizeof idv);
+		memset(vx, 0, sizeof vx);
+		memset(vq, 0, sizeof vq);
+		if (outs[1]) {
+			for (int j = 0; j < 32; j++) {
+				const float xj = xb[j], w0 = weight[0][j], w1 = weight[1][j];
+				for (int h = 0; h < 2; h++) {
+					const qnt__v8f q = iq4_value_v8(idv[h] * xj);
+					const qnt__v8f wq0 = w0 * q, wq1 = w1 * q;
+					vx[0][h] += wq0 * xj;
+					vq[0][h] += wq0 * q;
+					vx[1][h] += wq1 * xj;
+					vq[1][h] += wq1 * q;
+				}
+			}
+		} else {
+			for (int j = 0; j < 32; j++) {
+				const float xj = xb[j], w0 = weight[0][j];
+				for (int h = 0; h < 2; h++) {
+					const qnt__v8f q = iq4_value_v8(idv[h] * xj);
+					const qnt__v8f wq0 = w0 * q;
+					vx[0][h] += wq0 * xj;
+					vq[0][h] += wq0 * q;
 				}
 			}
 		}
+		memcpy(sqx, vx, sizeof sqx);
+		memcpy(sq2, vq, sizeof sq2);
 		for (int o = 0; o < 2; o++) {
 			if (!outs[o])
 				continue;
