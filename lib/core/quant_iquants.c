@@ -137,6 +137,9 @@ _Static_assert(sizeof(struct blk_iq4_xs) == 136, "iq4_xs block");
 /* iq4_xs: super-scale trials per sign (the largest sub-block scale at
  * 31, 30.5, ... or -32, -31.5, ...). */
 #define IQ4XS_NTRY 4
+/* iq4_nl: of the fp16 scales around the minima of the profiles, how many
+ * (the best by the profiles) are measured exactly. */
+#define IQ4NL_EXACT 2
 
 /* The 16 values of iq4_nl and iq4_xs (ggml's kvalues_iq4nl). */
 static const int8_t kv4[16] = { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 };
@@ -536,7 +539,7 @@ static void ggml_iq4(int n, const float *x, const float *qw, const struct iq4_ou
 		memcpy(idv, ids, sizeof idv);
 		memset(vx, 0, sizeof vx);
 		memset(vq, 0, sizeof vq);
-		if (outs[1]) {
+		if (outs[0] && outs[1]) {
 			for (int j = 0; j < 32; j++) {
 				const float xj = xb[j], w0 = weight[0][j], w1 = weight[1][j];
 				for (int h = 0; h < 2; h++) {
@@ -549,13 +552,15 @@ static void ggml_iq4(int n, const float *x, const float *qw, const struct iq4_ou
 				}
 			}
 		} else {
+			/* one set of weights: those of the output asked for */
+			const int o = outs[1] ? 1 : 0;
 			for (int j = 0; j < 32; j++) {
-				const float xj = xb[j], w0 = weight[0][j];
+				const float xj = xb[j], wj = weight[o][j];
 				for (int h = 0; h < 2; h++) {
 					const qnt__v8f q = iq4_value_v8(idv[h] * xj);
-					const qnt__v8f wq0 = w0 * q;
-					vx[0][h] += wq0 * xj;
-					vq[0][h] += wq0 * q;
+					const qnt__v8f wq = wj * q;
+					vx[o][h] += wq * xj;
+					vq[o][h] += wq * q;
 				}
 			}
 		}
@@ -723,7 +728,7 @@ static void build_prof(int n, const float *x, const float *w, const float *v, st
 	p->best_s = 0;
 	if (!(amax > 0) || !(amax < INFINITY))
 		return;
-	const float s_lo = amax * (1.0f / 256), s_hi = amax * (1.0f / 40), is_lo = 1.0f / s_lo;
+	const float s_lo = amax * (1.0f / 176), s_hi = amax * (1.0f / 64), is_lo = 1.0f / s_lo;
 	int ne = 0;
 	double sxq = 0, sqq = 0, sxx = 0;
 	for (int j = 0; j < n; j++) {
@@ -892,34 +897,50 @@ static double iq4nl_err(const struct blk_iq4_nl *b, const float *x, const float 
  * around the minima of the profile. */
 static void weighted_iq4_nl(const float *x, const float *w, struct blk_iq4_nl *out)
 {
-	struct blk_iq4_nl cand;
-	ggml_iq4_nl(x, w, out, &cand);
-	double best = iq4nl_err(out, x, w);
+	ggml_iq4_nl(x, w, NULL, out);
+	double best = iq4nl_err(out, x, w), e;
 	if (!(best < INFINITY))
 		best = INFINITY;
-	double e = iq4nl_err(&cand, x, w);
-	if (e < best) {
-		best = e;
-		*out = cand;
-	}
 
 	struct prof2 p;
 	build_prof2(x, w, &p);
-	/* the minimum of each sign, and the fp16 values around them */
+	/* the minimum of each sign, and the fp16 values around them, ranked by
+	 * the profiles; the IQ4NL_EXACT best measured exactly */
 	const double starts[2] = { p.pos.best_s, -p.neg.best_s };
-	uint8_t L[32];
+	float top[IQ4NL_EXACT];
+	double tope[IQ4NL_EXACT];
+	for (int c = 0; c < IQ4NL_EXACT; c++) {
+		top[c] = 0;
+		tope[c] = INFINITY;
+	}
 	for (int t = 0; t < 2; t++) {
 		if (starts[t] == 0)
 			continue;
 		float dv[5];
 		const int nd = fp16_around(starts[t], dv);
 		for (int i = nd == 5 ? 1 : 0; i < (nd == 5 ? 4 : nd); i++) {
-			e = iq4_codes(dv[i], x, w, L);
-			if (e < best) {
-				best = e;
-				out->d = to_fp16(dv[i]);
-				pack_iq4_nibbles(L, out->qs);
+			const double pe = prof2_eval(&p, dv[i]);
+			int c = IQ4NL_EXACT;
+			while (c > 0 && pe < tope[c - 1]) {
+				if (c < IQ4NL_EXACT) {
+					tope[c] = tope[c - 1];
+					top[c] = top[c - 1];
+				}
+				c--;
 			}
+			if (c < IQ4NL_EXACT) {
+				tope[c] = pe;
+				top[c] = dv[i];
+			}
+		}
+	}
+	uint8_t L[32];
+	for (int c = 0; c < IQ4NL_EXACT && tope[c] < INFINITY; c++) {
+		e = iq4_codes(top[c], x, w, L);
+		if (e < best) {
+			best = e;
+			out->d = to_fp16(top[c]);
+			pack_iq4_nibbles(L, out->qs);
 		}
 	}
 }
@@ -989,16 +1010,11 @@ static double iq4xs_lsq_d(const struct blk_iq4_xs *b, const float *x, const floa
 
 static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *out)
 {
-	struct blk_iq4_xs cand, trial;
-	ggml_iq4_xs(x, w, out, &cand);
+	struct blk_iq4_xs trial;
+	ggml_iq4_xs(x, w, NULL, out);
 	double best = iq4xs_err(out, x, w);
 	if (!(best < INFINITY))
 		best = INFINITY;
-	double e = iq4xs_err(&cand, x, w);
-	if (e < best) {
-		best = e;
-		*out = cand;
-	}
 
 	struct prof2 *p = malloc(8 * sizeof *p);
 	if (!p)
