@@ -736,9 +736,11 @@ static void build_prof(int n, const float *x, const float *w, const float *v, st
 		sxx += (double)wx * x[j];
 		/* the code at s_lo: how many midpoints are <= x/s_lo */
 		const float t = x[j] * is_lo;
-		int c = 0;
-		for (int k = 0; k < 15; k++)
-			c += mid[k] <= t;
+		int c = 0; /* the count of midpoints <= t, by bisection */
+		c += (mid[c + 7] <= t) << 3;
+		c += (mid[c + 3] <= t) << 2;
+		c += (mid[c + 1] <= t) << 1;
+		c += mid[c] <= t;
 		if (x[j] > 0) {
 			for (int k = c - 1; k >= 0 && mid[k] > 0.0f; k--) {
 				const float sk = x[j] * imid[k];
