@@ -840,21 +840,43 @@ static double iq4_codes(float dl, const float *x, const float *w, uint8_t *L)
 		}
 		return wsse(32, x, y, w);
 	}
-	/* p ascending; code of p[k] is k (dl > 0) or 15 - k (dl < 0) */
+	/* p ascending; code of p[k] is k (dl > 0) or 15 - k (dl < 0). Per
+	 * element (8 lanes): ml the last k with p[k] <= x (0 if none),
+	 * lo = min(ml, 14), and of p[lo], p[lo + 1] the nearer (lo on a tie). */
 	const int neg = dl < 0;
 	for (int k = 0; k < 16; k++)
 		p[k] = dl * kv4f[neg ? 15 - k : k];
-	for (int j = 0; j < 32; j++) {
-		const float xj = x[j];
-		int ml = 0;
-		ml += (xj >= p[ml + 8]) << 3;
-		ml += (xj >= p[ml + 4]) << 2;
-		ml += (xj >= p[ml + 2]) << 1;
-		ml += (xj >= p[ml + 1]);
-		const int mu = ml + 1 < 15 ? ml + 1 : 15, lo = mu - 1;
-		const int k = fabsf(xj - p[lo]) <= fabsf(p[mu] - xj) ? lo : mu;
-		L[j] = (uint8_t)(neg ? 15 - k : k);
-		y[j] = p[k];
+	const qnt__v8i zi = { 0, 0, 0, 0, 0, 0, 0, 0 };
+	const qnt__v8f zf = { 0, 0, 0, 0, 0, 0, 0, 0 };
+	for (int j = 0; j < 32; j += 8) {
+		qnt__v8f xv, plo, pmu;
+		memcpy(&xv, x + j, sizeof xv);
+		qnt__v8i lo = zi;
+		plo = p[0] - zf; /* broadcasts (x - 0 is x) */
+		pmu = p[1] - zf;
+		for (int k = 1; k < 15; k++) {
+			const qnt__v8i m = xv >= p[k];
+			lo -= m;
+			plo = qnt__select_v8f(m, p[k] - zf, plo);
+			pmu = qnt__select_v8f(m, p[k + 1] - zf, pmu);
+		}
+		const qnt__v8f dlo = xv - plo, dmu = pmu - xv;
+		const qnt__v8i abs = { 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff,
+				       0x7fffffff, 0x7fffffff };
+		qnt__v8i alo, amu;
+		memcpy(&alo, &dlo, sizeof alo);
+		memcpy(&amu, &dmu, sizeof amu);
+		qnt__v8f flo, fmu;
+		alo &= abs;
+		amu &= abs;
+		memcpy(&flo, &alo, sizeof flo);
+		memcpy(&fmu, &amu, sizeof fmu);
+		const qnt__v8i near_lo = flo <= fmu;
+		const qnt__v8i k = lo + (~near_lo & 1);
+		const qnt__v8f yv = qnt__select_v8f(near_lo, plo, pmu);
+		memcpy(y + j, &yv, sizeof yv);
+		for (int i = 0; i < 8; i++)
+			L[j + i] = (uint8_t)(neg ? 15 - k[i] : k[i]);
 	}
 	return wsse(32, x, y, w);
 }
