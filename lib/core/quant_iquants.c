@@ -1455,6 +1455,116 @@ static float ggml_scan(const struct lattice *lt, int n, int kmaxq, int is_lo, in
 	return scale;
 }
 
+/* ggml_best_neighbour for the 3-bit lattices (dim 4, level values 2l + 1):
+ * the terms weight[i] (scale (2l + 1) - xval[i])^2 of the 8 levels of each
+ * element first (8 lanes, the same float operations), each point's distance
+ * then the same sum in the same order. Same result as ggml_best_neighbour. */
+static int ggml_best_neighbour4(const struct lattice *lt, const uint16_t *list, const float *xval,
+				const float *weight, float scale, int8_t *L)
+{
+	static const qnt__v8f lv = { 1, 3, 5, 7, 9, 11, 13, 15 };
+	float t[4][8];
+	for (int i = 0; i < 4; i++) {
+		const qnt__v8f diff = scale * lv - xval[i];
+		const qnt__v8f ti = weight[i] * diff * diff;
+		memcpy(t[i], &ti, sizeof ti);
+	}
+	const int n = list[0];
+	float best_d2 = FLT_MAX;
+	int gi = -1;
+	for (int j = 1; j <= n; j++) {
+		const uint8_t *lvj = lt->lev + 4 * list[j];
+		float d2 = 0;
+		d2 += t[0][lvj[0]];
+		d2 += t[1][lvj[1]];
+		d2 += t[2][lvj[2]];
+		d2 += t[3][lvj[3]];
+		if (d2 < best_d2) {
+			best_d2 = d2;
+			gi = list[j];
+		}
+	}
+	if (gi < 0)
+		gi = list[1];
+	for (int i = 0; i < 4; i++)
+		L[i] = (int8_t)lat_level(lt, gi, i);
+	return gi;
+}
+
+/* ggml_scan for the 3-bit lattices (n = 32, dim 4, kmaxq 8, at most 32
+ * trials): the nearest levels of 8 trial scales at a time (lanes = trials),
+ * the off-grid groups to ggml_best_neighbour4, and each trial's sums in
+ * ggml's element order, 8 trials at a time. Same result as ggml_scan. */
+static float ggml_scan3(const struct lattice *lt, int is_lo, int is_hi, float step, float max, float scale,
+			const float *xval, const float *weight, const float *waux, int8_t *L, int *is_on_grid)
+{
+	typedef int8_t v8c __attribute__((vector_size(8)));
+	const int nt = is_hi - is_lo + 1, nv = (nt + 7) / 8;
+	int8_t Lx[32][32]; /* [element][trial] */
+	uint8_t on_aux[32][8];
+	float ids[32], sc[32];
+	for (int t = 0; t < 8 * nv; t++) {
+		ids[t] = (15.0f + (float)(is_lo + t) * step) / max;
+		sc[t] = 1 / ids[t];
+	}
+	for (int h = 0; h < nv; h++) {
+		qnt__v8f idv;
+		memcpy(&idv, ids + 8 * h, sizeof idv);
+		for (int k = 0; k < 8; k++) {
+			qnt__v8i u = { 0, 0, 0, 0, 0, 0, 0, 0 };
+			for (int i = 0; i < 4; i++) {
+				const qnt__v8i l = qnt__clamp_v8i(qnt__nearest_int_v8(0.5f * (idv * xval[4 * k + i] - 1)), 0, 7);
+				const v8c lc = __builtin_convertvector(l, v8c);
+				memcpy(&Lx[4 * k + i][8 * h], &lc, sizeof lc);
+				u |= l << (3 * i);
+			}
+			for (int tl = 0; tl < 8 && 8 * h + tl < nt; tl++) {
+				const int t = 8 * h + tl;
+				const int32_t m = lt->map[u[tl]];
+				on_aux[t][k] = m >= 0;
+				if (m < 0) {
+					int8_t La[4];
+					ggml_best_neighbour4(lt, lt->nb - m - 1, xval + 4 * k, waux + 4 * k, sc[t], La);
+					for (int i = 0; i < 4; i++)
+						Lx[4 * k + i][t] = La[i];
+				}
+			}
+		}
+	}
+	/* the sums, 8 trials per vector, each in ggml's element order */
+	float sqx[32], sq2[32];
+	for (int h = 0; h < nv; h++) {
+		qnt__v8f vx = { 0, 0, 0, 0, 0, 0, 0, 0 }, vq = vx;
+		for (int i = 0; i < 32; i++) {
+			const float w = weight[i], wwx = w * xval[i];
+			v8c lc;
+			memcpy(&lc, &Lx[i][8 * h], sizeof lc);
+			const qnt__v8f q = __builtin_convertvector(2 * __builtin_convertvector(lc, qnt__v8i) + 1, qnt__v8f);
+			vx += wwx * q;
+			vq += w * q * q;
+		}
+		memcpy(sqx + 8 * h, &vx, sizeof vx);
+		memcpy(sq2 + 8 * h, &vq, sizeof vq);
+	}
+	/* ggml's choice, in its order */
+	float best = 0;
+	int bt = -1;
+	for (int t = 0; t < nt; t++) {
+		if (sq2[t] > 0 && sqx[t] * sqx[t] > best * sq2[t]) {
+			scale = sqx[t] / sq2[t];
+			best = scale * sqx[t];
+			bt = t;
+		}
+	}
+	if (bt >= 0) {
+		for (int i = 0; i < 32; i++)
+			L[i] = Lx[i][bt];
+		for (int k = 0; k < 8; k++)
+			is_on_grid[k] = on_aux[bt][k];
+	}
+	return scale;
+}
+
 /* ggml's re-quantization at the final scale of the groups that were not on
  * the grid (all = 0) or of all groups (all = 1) if some group was off the
  * grid, or of all groups in any case (all = 2, iq2_xxs); then its
@@ -1542,8 +1652,7 @@ static void ggml_iq3_xxs(const float *x, const float *qw, struct blk_iq3_xxs *y)
 		}
 		for (int k = 0; k < 8; k++)
 			is_on_grid[k] = 1;
-		float scale = ggml_scan(lt, 32, kmaxq, -15, 15, 0.2f, max, max / (2 * kmaxq - 1), xval, weight, waux, L,
-					is_on_grid);
+		float scale = ggml_scan3(lt, -15, 15, 0.2f, max, max / (2 * kmaxq - 1), xval, weight, waux, L, is_on_grid);
 		scale = ggml_fixup(lt, 32, kmaxq, 0, scale, xval, weight, waux, L, is_on_grid);
 		if (scale < 0) {
 			scale = -scale;
@@ -1624,8 +1733,7 @@ static void ggml_iq3_s(const float *x, const float *qw, struct blk_iq3_s *y)
 		}
 		for (int k = 0; k < 8; k++)
 			is_on_grid[k] = 0;
-		float scale = ggml_scan(lt, 32, kmaxq, -9, 9, 0.2f, max, max / (2 * kmaxq - 1), xval, weight, waux, L,
-					is_on_grid);
+		float scale = ggml_scan3(lt, -9, 9, 0.2f, max, max / (2 * kmaxq - 1), xval, weight, waux, L, is_on_grid);
 		scale = ggml_fixup(lt, 32, kmaxq, 1, scale, xval, weight, waux, L, is_on_grid);
 		if (scale < 0) {
 			scale = -scale;
