@@ -1819,6 +1819,133 @@ static double lat_err(const struct lfmt *f, const void *blk, const float *x, con
 	return wsse(QK_K, x, y, w);
 }
 
+/* lat_sub_codes for the 3-bit lattices (dim 4, 8 levels, 32 elements per
+ * scale): the per-element terms 8 elements per vector (the same float
+ * operations), the list loops unrolled. Same result as lat_sub_codes. */
+static double lat_sub_codes3(const struct lfmt *f, const struct lattice *lt, const float *x, const float *w, float db,
+			     uint16_t *g, uint8_t *neg)
+{
+	float vq[8], e[8][32], pv[8][32];
+	qnt__v8f ax[4], wv[4], wax[4];
+	for (int l = 0; l < 8; l++)
+		vq[l] = db * f->lv[l];
+	uint8_t bl[32];
+	for (int h = 0; h < 4; h++) {
+		qnt__v8f xv;
+		memcpy(&xv, x + 8 * h, sizeof xv);
+		memcpy(&wv[h], w + 8 * h, sizeof wv[h]);
+		qnt__v8i bits;
+		memcpy(&bits, &xv, sizeof bits);
+		bits &= 0x7fffffff;
+		memcpy(&ax[h], &bits, sizeof ax[h]);
+		wax[h] = wv[h] * ax[h];
+		qnt__v8f emin = { 0, 0, 0, 0, 0, 0, 0, 0 };
+		qnt__v8i bi = { 0, 0, 0, 0, 0, 0, 0, 0 };
+		for (int l = 0; l < 8; l++) {
+			const qnt__v8f r = ax[h] - vq[l];
+			const qnt__v8f el = wv[h] * r * r;
+			memcpy(&e[l][8 * h], &el, sizeof el);
+			const qnt__v8f pl = wax[h] * vq[l];
+			memcpy(&pv[l][8 * h], &pl, sizeof pl);
+			if (l == 0) {
+				emin = el;
+			} else {
+				const qnt__v8i lt_ = el < emin;
+				emin = qnt__select_v8f(lt_, el, emin);
+				bi = (bi & ~lt_) | (lt_ & l);
+			}
+		}
+		for (int i = 0; i < 8; i++)
+			bl[8 * h + i] = (uint8_t)bi[i];
+	}
+	int odd[4] = { 0, 0, 0, 0 };
+	for (int i = 0; i < 32; i++) {
+		neg[i] = x[i] < 0;
+		odd[i / 8] ^= neg[i];
+	}
+	double err = 0;
+	int gc[8], gp[8], fp[8];
+	float c[8], cp[8];
+	for (int k = 0; k < 8; k++) {
+		const int o = 4 * k;
+		const uint32_t u = (uint32_t)bl[o] | ((uint32_t)bl[o + 1] << 3) | ((uint32_t)bl[o + 2] << 6) |
+				   ((uint32_t)bl[o + 3] << 9);
+		const uint16_t *list = lt->nb + lt->alt[u];
+		const int flip = f->parity && odd[o / 8], nl = mini(list[0], IQ_LIST_CAP);
+		float ck = INFINITY, cpk = INFINITY;
+		int gck = list[1], gpk = list[1], fpk = 0;
+		const float *e0 = &e[0][o], *p0 = &pv[0][o];
+		for (int j = 1; j <= nl; j++) {
+			const int gg = list[j];
+			const uint8_t *lv = lt->lev + 4 * gg;
+			float cc = 0;
+			cc += e0[32 * lv[0]];
+			cc += e0[32 * lv[1] + 1];
+			cc += e0[32 * lv[2] + 2];
+			cc += e0[32 * lv[3] + 3];
+			if (cc < ck) {
+				ck = cc;
+				gck = gg;
+			}
+			if (flip) {
+				float pm = INFINITY;
+				int pi = 0;
+				for (int i = 0; i < 4; i++) {
+					const float pvi = p0[32 * lv[i] + i];
+					if (pvi < pm) {
+						pm = pvi;
+						pi = i;
+					}
+				}
+				if (cc + 4 * pm < cpk) {
+					cpk = cc + 4 * pm;
+					gpk = gg;
+					fpk = pi;
+				}
+			}
+		}
+		c[k] = ck;
+		cp[k] = cpk;
+		gc[k] = gck;
+		gp[k] = gpk;
+		fp[k] = fpk;
+	}
+	if (!f->parity) {
+		for (int k = 0; k < 8; k++) {
+			g[k] = (uint16_t)gc[k];
+			err += c[k];
+		}
+		return err;
+	}
+	/* parity per 8 elements: two groups of 4 */
+	for (int k0 = 0; k0 < 8; k0 += 2) {
+		if (!odd[k0 / 2]) {
+			for (int k = k0; k < k0 + 2; k++) {
+				g[k] = (uint16_t)gc[k];
+				err += c[k];
+			}
+			continue;
+		}
+		int kf = k0;
+		double bt = INFINITY;
+		for (int k = k0; k < k0 + 2; k++) {
+			double t = cp[k];
+			for (int m = k0; m < k0 + 2; m++)
+				if (m != k)
+					t += c[m];
+			if (t < bt) {
+				bt = t;
+				kf = k;
+			}
+		}
+		for (int k = k0; k < k0 + 2; k++)
+			g[k] = (uint16_t)(k == kf ? gp[k] : gc[k]);
+		neg[4 * kf + fp[kf]] ^= 1;
+		err += bt;
+	}
+	return err;
+}
+
 /* Codes of one sub-block for the exact scale db: per group the best point
  * among the candidates of the nearest levels (libqnt's lists: the point and
  * its ring, or ggml's neighbours), signs those of x, and where the parity
@@ -1827,6 +1954,8 @@ static double lat_err(const struct lfmt *f, const void *blk, const float *x, con
 static double lat_sub_codes(const struct lfmt *f, const struct lattice *lt, const float *x, const float *w, float db,
 			    uint16_t *g, uint8_t *neg)
 {
+	if (lt->dim == 4 && lt->nlev == 8 && f->sub == 32) /* the 3-bit lattices */
+		return lat_sub_codes3(f, lt, x, w, db, g, neg);
 	const int dim = lt->dim, nlev = lt->nlev, n = f->sub, ng = n / dim;
 	float vq[8], ax[32], e[8][32];
 	for (int l = 0; l < nlev; l++)
