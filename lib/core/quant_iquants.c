@@ -978,7 +978,7 @@ static double iq4xs_err(const struct blk_iq4_xs *b, const float *x, const float 
 
 /* The best 6-bit scale for sub-block j under the super-scale d, among the
  * integers around a/d, by the profile. */
-static int iq4xs_pick_l(const struct prof2 *p, double a, float d)
+static int iq4xs_pick_l(const struct prof2 *p, double a, float d, double *err)
 {
 	const double t = a / d;
 	const int r = clampi(t > 40 ? 40 : t < -40 ? -40 : (int)floor(t + 0.5), -32, 31);
@@ -991,6 +991,8 @@ static int iq4xs_pick_l(const struct prof2 *p, double a, float d)
 			bl = l;
 		}
 	}
+	if (err)
+		*err = best;
 	return bl;
 }
 
@@ -1004,7 +1006,7 @@ static double iq4xs_with_d(float d, const struct prof2 *p, const float *a, const
 	b->scales_h = 0;
 	memset(b->scales_l, 0, sizeof b->scales_l);
 	for (int j = 0; j < 8; j++) {
-		const int l = iq4xs_pick_l(&p[j], a[j], d);
+		const int l = iq4xs_pick_l(&p[j], a[j], d, NULL);
 		iq4_codes(d * (float)l, x + 32 * j, w + 32 * j, L);
 		const int ls = l + 32;
 		b->scales_l[j / 2] |= (uint8_t)((ls & 0xf) << (4 * (j % 2)));
@@ -1067,9 +1069,11 @@ static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *o
 			const float d = from_fp16(to_fp16((float)(A / m)));
 			if (d == 0.0f || !(fabsf(d) < INFINITY) || d == bd[0])
 				continue;
-			double tot = 0;
-			for (int j = 0; j < 8; j++)
-				tot += prof2_eval(&p[j], (double)d * iq4xs_pick_l(&p[j], a[j], d));
+			double tot = 0, ej;
+			for (int j = 0; j < 8; j++) {
+				iq4xs_pick_l(&p[j], a[j], d, &ej);
+				tot += ej;
+			}
 			if (tot < be[0]) {
 				be[1] = be[0];
 				bd[1] = bd[0];
@@ -1101,9 +1105,11 @@ static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *o
 				const float dv = from_fp16(h);
 				if (dv == 0.0f || !(fabsf(dv) < INFINITY) || ((h ^ h0) & 0x8000))
 					continue;
-				double tot = 0;
-				for (int j = 0; j < 8; j++)
-					tot += prof2_eval(&p[j], (double)dv * iq4xs_pick_l(&p[j], a[j], dv));
+				double tot = 0, ej;
+				for (int j = 0; j < 8; j++) {
+					iq4xs_pick_l(&p[j], a[j], dv, &ej);
+					tot += ej;
+				}
 				if (tot < bt) {
 					bt = tot;
 					bdv = dv;
