@@ -1036,11 +1036,18 @@ static double iq4xs_lsq_d(const struct blk_iq4_xs *b, const float *x, const floa
 
 static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *out)
 {
-	struct blk_iq4_xs trial;
-	ggml_iq4_xs(x, w, NULL, out);
+	/* ggml's blocks with and without the imatrix (the latter wins on
+	 * constant rows) */
+	struct blk_iq4_xs cand, trial;
+	ggml_iq4_xs(x, w, out, &cand);
 	double best = iq4xs_err(out, x, w);
 	if (!(best < INFINITY))
 		best = INFINITY;
+	double e = iq4xs_err(&cand, x, w);
+	if (e < best) {
+		best = e;
+		*out = cand;
+	}
 
 	struct prof2 *p = malloc(8 * sizeof *p);
 	if (!p)
@@ -1893,7 +1900,9 @@ static double lat_sub_codes3(const struct lfmt *f, const struct lattice *lt, con
 				ck = cc;
 				gck = gg;
 			}
-			if (flip) {
+			/* the flip costs 4 pm >= 0 (or NaN, never taken): only a
+			 * point with cc < cpk can win */
+			if (flip && !(cc >= cpk)) {
 				float pm = INFINITY;
 				int pi = 0;
 				for (int i = 0; i < 4; i++) {
