@@ -1490,6 +1490,9 @@ static int ggml_best_neighbour4(const struct lattice *lt, const uint16_t *list, 
 		float d2 = 0;
 		d2 += t[0][lvj[0]];
 		d2 += t[1][lvj[1]];
+		/* the terms are >= 0 (or NaN): the sum only grows */
+		if (!(d2 < best_d2))
+			continue;
 		d2 += t[2][lvj[2]];
 		d2 += t[3][lvj[3]];
 		if (d2 < best_d2) {
