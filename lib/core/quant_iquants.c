@@ -41,6 +41,7 @@
 #include "qnt_internal.h"
 #include "formats.h"
 #include "iquants_tables.h"
+#include "qnt_lanes.h"
 
 #include <float.h>
 #include <math.h>
@@ -136,6 +137,9 @@ _Static_assert(sizeof(struct blk_iq4_xs) == 136, "iq4_xs block");
 /* iq4_xs: super-scale trials per sign (the largest sub-block scale at
  * 31, 30.5, ... or -32, -31.5, ...). */
 #define IQ4XS_NTRY 4
+/* iq4_nl: of the fp16 scales around the minima of the profiles, how many
+ * (the best by the profiles) are measured exactly. */
+#define IQ4NL_EXACT 2
 
 /* The 16 values of iq4_nl and iq4_xs (ggml's kvalues_iq4nl). */
 static const int8_t kv4[16] = { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 };
@@ -250,6 +254,24 @@ static inline int best_index_16(float x)
 	ml -= (kv4f[ml] > x) & (ml > 0);
 	const int mu = ml + 1 < 15 ? ml + 1 : 15, lo = mu - 1;
 	return x - kv4f[lo] < kv4f[mu] - x ? lo : mu;
+}
+
+/* kv4f[best_index_16(v)] lane by lane. best_index_16 picks the value nearest
+ * to v with ties to the upper one, and near each midpoint of two values the
+ * differences it compares are exact in float (checked against ggml's
+ * best_index_int8 over all floats at a stride of 7 and densely around each
+ * midpoint), so its index is the number of midpoints m_k <= v; the value is
+ * kv4[0] plus the steps of those midpoints, an integer converted exactly. NaN
+ * gives the last value, as in best_index_16. */
+static inline qnt__v8f iq4_value_v8(qnt__v8f v)
+{
+	static const float mid[15] = { -115.5f, -93.5f, -74, -57, -42, -28.5f, -16, -4.5f, 7, 19, 31.5f, 45.5f, 61, 79, 101 };
+	static const int32_t step[15] = { 23, 21, 18, 16, 14, 13, 12, 11, 12, 12, 13, 15, 16, 20, 24 };
+	qnt__v8i q = { -127, -127, -127, -127, -127, -127, -127, -127 };
+	for (int k = 0; k < 15; k++)
+		q += (v >= mid[k]) & step[k];
+	q = (q & ~(v != v)) | ((v != v) & 113);
+	return __builtin_convertvector(q, qnt__v8f);
 }
 
 /* sum_i w_i (x_i - y_i)^2 in double, fixed order. */
@@ -511,20 +533,39 @@ static void ggml_iq4(int n, const float *x, const float *qw, const struct iq4_ou
 		ids[0] = 1 / d0;
 		for (int t = 1; t < 16; t++)
 			ids[t] = (float)(t - 1 - ntry + kv4[0]) / max;
-		memset(sqx, 0, sizeof sqx);
-		memset(sq2, 0, sizeof sq2);
-		for (int j = 0; j < 32; j++) {
-			const float xj = xb[j], w0 = weight[0][j], w1 = weight[1][j];
-			for (int t = 0; t < 16; t++) {
-				const float q = kv4f[best_index_16(ids[t] * xj)];
-				sqx[0][t] += w0 * q * xj;
-				sq2[0][t] += w0 * q * q;
-				if (outs[1]) {
-					sqx[1][t] += w1 * q * xj;
-					sq2[1][t] += w1 * q * q;
+		/* the 16 trials in two vectors of 8 lanes, each lane's sums in
+		 * ggml's element order */
+		qnt__v8f idv[2], vx[2][2], vq[2][2];
+		memcpy(idv, ids, sizeof idv);
+		memset(vx, 0, sizeof vx);
+		memset(vq, 0, sizeof vq);
+		if (outs[0] && outs[1]) {
+			for (int j = 0; j < 32; j++) {
+				const float xj = xb[j], w0 = weight[0][j], w1 = weight[1][j];
+				for (int h = 0; h < 2; h++) {
+					const qnt__v8f q = iq4_value_v8(idv[h] * xj);
+					const qnt__v8f wq0 = w0 * q, wq1 = w1 * q;
+					vx[0][h] += wq0 * xj;
+					vq[0][h] += wq0 * q;
+					vx[1][h] += wq1 * xj;
+					vq[1][h] += wq1 * q;
+				}
+			}
+		} else {
+			/* one set of weights: those of the output asked for */
+			const int o = outs[1] ? 1 : 0;
+			for (int j = 0; j < 32; j++) {
+				const float xj = xb[j], wj = weight[o][j];
+				for (int h = 0; h < 2; h++) {
+					const qnt__v8f q = iq4_value_v8(idv[h] * xj);
+					const qnt__v8f wq = wj * q;
+					vx[o][h] += wq * xj;
+					vq[o][h] += wq * q;
 				}
 			}
 		}
+		memcpy(sqx, vx, sizeof sqx);
+		memcpy(sq2, vq, sizeof sq2);
 		for (int o = 0; o < 2; o++) {
 			if (!outs[o])
 				continue;
@@ -687,7 +728,7 @@ static void build_prof(int n, const float *x, const float *w, const float *v, st
 	p->best_s = 0;
 	if (!(amax > 0) || !(amax < INFINITY))
 		return;
-	const float s_lo = amax * (1.0f / 256), s_hi = amax * (1.0f / 40), is_lo = 1.0f / s_lo;
+	const float s_lo = amax * (1.0f / 176), s_hi = amax * (1.0f / 64), is_lo = 1.0f / s_lo;
 	int ne = 0;
 	double sxq = 0, sqq = 0, sxx = 0;
 	for (int j = 0; j < n; j++) {
@@ -695,9 +736,11 @@ static void build_prof(int n, const float *x, const float *w, const float *v, st
 		sxx += (double)wx * x[j];
 		/* the code at s_lo: how many midpoints are <= x/s_lo */
 		const float t = x[j] * is_lo;
-		int c = 0;
-		for (int k = 0; k < 15; k++)
-			c += mid[k] <= t;
+		int c = 0; /* the count of midpoints <= t, by bisection */
+		c += (mid[c + 7] <= t) << 3;
+		c += (mid[c + 3] <= t) << 2;
+		c += (mid[c + 1] <= t) << 1;
+		c += mid[c] <= t;
 		if (x[j] > 0) {
 			for (int k = c - 1; k >= 0 && mid[k] > 0.0f; k--) {
 				const float sk = x[j] * imid[k];
@@ -797,21 +840,43 @@ static double iq4_codes(float dl, const float *x, const float *w, uint8_t *L)
 		}
 		return wsse(32, x, y, w);
 	}
-	/* p ascending; code of p[k] is k (dl > 0) or 15 - k (dl < 0) */
+	/* p ascending; code of p[k] is k (dl > 0) or 15 - k (dl < 0). Per
+	 * element (8 lanes): ml the last k with p[k] <= x (0 if none),
+	 * lo = min(ml, 14), and of p[lo], p[lo + 1] the nearer (lo on a tie). */
 	const int neg = dl < 0;
 	for (int k = 0; k < 16; k++)
 		p[k] = dl * kv4f[neg ? 15 - k : k];
-	for (int j = 0; j < 32; j++) {
-		const float xj = x[j];
-		int ml = 0;
-		ml += (xj >= p[ml + 8]) << 3;
-		ml += (xj >= p[ml + 4]) << 2;
-		ml += (xj >= p[ml + 2]) << 1;
-		ml += (xj >= p[ml + 1]);
-		const int mu = ml + 1 < 15 ? ml + 1 : 15, lo = mu - 1;
-		const int k = fabsf(xj - p[lo]) <= fabsf(p[mu] - xj) ? lo : mu;
-		L[j] = (uint8_t)(neg ? 15 - k : k);
-		y[j] = p[k];
+	const qnt__v8i zi = { 0, 0, 0, 0, 0, 0, 0, 0 };
+	const qnt__v8f zf = { 0, 0, 0, 0, 0, 0, 0, 0 };
+	for (int j = 0; j < 32; j += 8) {
+		qnt__v8f xv, plo, pmu;
+		memcpy(&xv, x + j, sizeof xv);
+		qnt__v8i lo = zi;
+		plo = p[0] - zf; /* broadcasts (x - 0 is x) */
+		pmu = p[1] - zf;
+		for (int k = 1; k < 15; k++) {
+			const qnt__v8i m = xv >= p[k];
+			lo -= m;
+			plo = qnt__select_v8f(m, p[k] - zf, plo);
+			pmu = qnt__select_v8f(m, p[k + 1] - zf, pmu);
+		}
+		const qnt__v8f dlo = xv - plo, dmu = pmu - xv;
+		const qnt__v8i abs = { 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff,
+				       0x7fffffff, 0x7fffffff };
+		qnt__v8i alo, amu;
+		memcpy(&alo, &dlo, sizeof alo);
+		memcpy(&amu, &dmu, sizeof amu);
+		qnt__v8f flo, fmu;
+		alo &= abs;
+		amu &= abs;
+		memcpy(&flo, &alo, sizeof flo);
+		memcpy(&fmu, &amu, sizeof fmu);
+		const qnt__v8i near_lo = flo <= fmu;
+		const qnt__v8i k = lo + (~near_lo & 1);
+		const qnt__v8f yv = qnt__select_v8f(near_lo, plo, pmu);
+		memcpy(y + j, &yv, sizeof yv);
+		for (int i = 0; i < 8; i++)
+			L[j + i] = (uint8_t)(neg ? 15 - k[i] : k[i]);
 	}
 	return wsse(32, x, y, w);
 }
@@ -856,34 +921,50 @@ static double iq4nl_err(const struct blk_iq4_nl *b, const float *x, const float 
  * around the minima of the profile. */
 static void weighted_iq4_nl(const float *x, const float *w, struct blk_iq4_nl *out)
 {
-	struct blk_iq4_nl cand;
-	ggml_iq4_nl(x, w, out, &cand);
-	double best = iq4nl_err(out, x, w);
+	ggml_iq4_nl(x, w, NULL, out);
+	double best = iq4nl_err(out, x, w), e;
 	if (!(best < INFINITY))
 		best = INFINITY;
-	double e = iq4nl_err(&cand, x, w);
-	if (e < best) {
-		best = e;
-		*out = cand;
-	}
 
 	struct prof2 p;
 	build_prof2(x, w, &p);
-	/* the minimum of each sign, and the fp16 values around them */
+	/* the minimum of each sign, and the fp16 values around them, ranked by
+	 * the profiles; the IQ4NL_EXACT best measured exactly */
 	const double starts[2] = { p.pos.best_s, -p.neg.best_s };
-	uint8_t L[32];
+	float top[IQ4NL_EXACT];
+	double tope[IQ4NL_EXACT];
+	for (int c = 0; c < IQ4NL_EXACT; c++) {
+		top[c] = 0;
+		tope[c] = INFINITY;
+	}
 	for (int t = 0; t < 2; t++) {
 		if (starts[t] == 0)
 			continue;
 		float dv[5];
 		const int nd = fp16_around(starts[t], dv);
 		for (int i = nd == 5 ? 1 : 0; i < (nd == 5 ? 4 : nd); i++) {
-			e = iq4_codes(dv[i], x, w, L);
-			if (e < best) {
-				best = e;
-				out->d = to_fp16(dv[i]);
-				pack_iq4_nibbles(L, out->qs);
+			const double pe = prof2_eval(&p, dv[i]);
+			int c = IQ4NL_EXACT;
+			while (c > 0 && pe < tope[c - 1]) {
+				if (c < IQ4NL_EXACT) {
+					tope[c] = tope[c - 1];
+					top[c] = top[c - 1];
+				}
+				c--;
 			}
+			if (c < IQ4NL_EXACT) {
+				tope[c] = pe;
+				top[c] = dv[i];
+			}
+		}
+	}
+	uint8_t L[32];
+	for (int c = 0; c < IQ4NL_EXACT && tope[c] < INFINITY; c++) {
+		e = iq4_codes(top[c], x, w, L);
+		if (e < best) {
+			best = e;
+			out->d = to_fp16(top[c]);
+			pack_iq4_nibbles(L, out->qs);
 		}
 	}
 }
@@ -897,7 +978,7 @@ static double iq4xs_err(const struct blk_iq4_xs *b, const float *x, const float 
 
 /* The best 6-bit scale for sub-block j under the super-scale d, among the
  * integers around a/d, by the profile. */
-static int iq4xs_pick_l(const struct prof2 *p, double a, float d)
+static int iq4xs_pick_l(const struct prof2 *p, double a, float d, double *err)
 {
 	const double t = a / d;
 	const int r = clampi(t > 40 ? 40 : t < -40 ? -40 : (int)floor(t + 0.5), -32, 31);
@@ -910,6 +991,8 @@ static int iq4xs_pick_l(const struct prof2 *p, double a, float d)
 			bl = l;
 		}
 	}
+	if (err)
+		*err = best;
 	return bl;
 }
 
@@ -923,7 +1006,7 @@ static double iq4xs_with_d(float d, const struct prof2 *p, const float *a, const
 	b->scales_h = 0;
 	memset(b->scales_l, 0, sizeof b->scales_l);
 	for (int j = 0; j < 8; j++) {
-		const int l = iq4xs_pick_l(&p[j], a[j], d);
+		const int l = iq4xs_pick_l(&p[j], a[j], d, NULL);
 		iq4_codes(d * (float)l, x + 32 * j, w + 32 * j, L);
 		const int ls = l + 32;
 		b->scales_l[j / 2] |= (uint8_t)((ls & 0xf) << (4 * (j % 2)));
@@ -953,6 +1036,8 @@ static double iq4xs_lsq_d(const struct blk_iq4_xs *b, const float *x, const floa
 
 static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *out)
 {
+	/* ggml's blocks with and without the imatrix (the latter wins on
+	 * constant rows) */
 	struct blk_iq4_xs cand, trial;
 	ggml_iq4_xs(x, w, out, &cand);
 	double best = iq4xs_err(out, x, w);
@@ -991,9 +1076,11 @@ static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *o
 			const float d = from_fp16(to_fp16((float)(A / m)));
 			if (d == 0.0f || !(fabsf(d) < INFINITY) || d == bd[0])
 				continue;
-			double tot = 0;
-			for (int j = 0; j < 8; j++)
-				tot += prof2_eval(&p[j], (double)d * iq4xs_pick_l(&p[j], a[j], d));
+			double tot = 0, ej;
+			for (int j = 0; j < 8; j++) {
+				iq4xs_pick_l(&p[j], a[j], d, &ej);
+				tot += ej;
+			}
 			if (tot < be[0]) {
 				be[1] = be[0];
 				bd[1] = bd[0];
@@ -1025,9 +1112,11 @@ static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *o
 				const float dv = from_fp16(h);
 				if (dv == 0.0f || !(fabsf(dv) < INFINITY) || ((h ^ h0) & 0x8000))
 					continue;
-				double tot = 0;
-				for (int j = 0; j < 8; j++)
-					tot += prof2_eval(&p[j], (double)dv * iq4xs_pick_l(&p[j], a[j], dv));
+				double tot = 0, ej;
+				for (int j = 0; j < 8; j++) {
+					iq4xs_pick_l(&p[j], a[j], dv, &ej);
+					tot += ej;
+				}
 				if (tot < bt) {
 					bt = tot;
 					bdv = dv;
@@ -1379,6 +1468,119 @@ static float ggml_scan(const struct lattice *lt, int n, int kmaxq, int is_lo, in
 	return scale;
 }
 
+/* ggml_best_neighbour for the 3-bit lattices (dim 4, level values 2l + 1):
+ * the terms weight[i] (scale (2l + 1) - xval[i])^2 of the 8 levels of each
+ * element first (8 lanes, the same float operations), each point's distance
+ * then the same sum in the same order. Same result as ggml_best_neighbour. */
+static int ggml_best_neighbour4(const struct lattice *lt, const uint16_t *list, const float *xval,
+				const float *weight, float scale, int8_t *L)
+{
+	static const qnt__v8f lv = { 1, 3, 5, 7, 9, 11, 13, 15 };
+	float t[4][8];
+	for (int i = 0; i < 4; i++) {
+		const qnt__v8f diff = scale * lv - xval[i];
+		const qnt__v8f ti = weight[i] * diff * diff;
+		memcpy(t[i], &ti, sizeof ti);
+	}
+	const int n = list[0];
+	float best_d2 = FLT_MAX;
+	int gi = -1;
+	for (int j = 1; j <= n; j++) {
+		const uint8_t *lvj = lt->lev + 4 * list[j];
+		float d2 = 0;
+		d2 += t[0][lvj[0]];
+		d2 += t[1][lvj[1]];
+		/* the terms are >= 0 (or NaN): the sum only grows */
+		if (!(d2 < best_d2))
+			continue;
+		d2 += t[2][lvj[2]];
+		d2 += t[3][lvj[3]];
+		if (d2 < best_d2) {
+			best_d2 = d2;
+			gi = list[j];
+		}
+	}
+	if (gi < 0)
+		gi = list[1];
+	for (int i = 0; i < 4; i++)
+		L[i] = (int8_t)lat_level(lt, gi, i);
+	return gi;
+}
+
+/* ggml_scan for the 3-bit lattices (n = 32, dim 4, kmaxq 8, at most 32
+ * trials): the nearest levels of 8 trial scales at a time (lanes = trials),
+ * the off-grid groups to ggml_best_neighbour4, and each trial's sums in
+ * ggml's element order, 8 trials at a time. Same result as ggml_scan. */
+static float ggml_scan3(const struct lattice *lt, int is_lo, int is_hi, float step, float max, float scale,
+			const float *xval, const float *weight, const float *waux, int8_t *L, int *is_on_grid)
+{
+	typedef int8_t v8c __attribute__((vector_size(8)));
+	const int nt = is_hi - is_lo + 1, nv = (nt + 7) / 8;
+	int8_t Lx[32][32]; /* [element][trial] */
+	uint8_t on_aux[32][8];
+	float ids[32], sc[32];
+	for (int t = 0; t < 8 * nv; t++) {
+		ids[t] = (15.0f + (float)(is_lo + t) * step) / max;
+		sc[t] = 1 / ids[t];
+	}
+	for (int h = 0; h < nv; h++) {
+		qnt__v8f idv;
+		memcpy(&idv, ids + 8 * h, sizeof idv);
+		for (int k = 0; k < 8; k++) {
+			qnt__v8i u = { 0, 0, 0, 0, 0, 0, 0, 0 };
+			for (int i = 0; i < 4; i++) {
+				const qnt__v8i l = qnt__clamp_v8i(qnt__nearest_int_v8(0.5f * (idv * xval[4 * k + i] - 1)), 0, 7);
+				const v8c lc = __builtin_convertvector(l, v8c);
+				memcpy(&Lx[4 * k + i][8 * h], &lc, sizeof lc);
+				u |= l << (3 * i);
+			}
+			for (int tl = 0; tl < 8 && 8 * h + tl < nt; tl++) {
+				const int t = 8 * h + tl;
+				const int32_t m = lt->map[u[tl]];
+				on_aux[t][k] = m >= 0;
+				if (m < 0) {
+					int8_t La[4];
+					ggml_best_neighbour4(lt, lt->nb - m - 1, xval + 4 * k, waux + 4 * k, sc[t], La);
+					for (int i = 0; i < 4; i++)
+						Lx[4 * k + i][t] = La[i];
+				}
+			}
+		}
+	}
+	/* the sums, 8 trials per vector, each in ggml's element order */
+	float sqx[32], sq2[32];
+	for (int h = 0; h < nv; h++) {
+		qnt__v8f vx = { 0, 0, 0, 0, 0, 0, 0, 0 }, vq = vx;
+		for (int i = 0; i < 32; i++) {
+			const float w = weight[i], wwx = w * xval[i];
+			v8c lc;
+			memcpy(&lc, &Lx[i][8 * h], sizeof lc);
+			const qnt__v8f q = __builtin_convertvector(2 * __builtin_convertvector(lc, qnt__v8i) + 1, qnt__v8f);
+			vx += wwx * q;
+			vq += w * q * q;
+		}
+		memcpy(sqx + 8 * h, &vx, sizeof vx);
+		memcpy(sq2 + 8 * h, &vq, sizeof vq);
+	}
+	/* ggml's choice, in its order */
+	float best = 0;
+	int bt = -1;
+	for (int t = 0; t < nt; t++) {
+		if (sq2[t] > 0 && sqx[t] * sqx[t] > best * sq2[t]) {
+			scale = sqx[t] / sq2[t];
+			best = scale * sqx[t];
+			bt = t;
+		}
+	}
+	if (bt >= 0) {
+		for (int i = 0; i < 32; i++)
+			L[i] = Lx[i][bt];
+		for (int k = 0; k < 8; k++)
+			is_on_grid[k] = on_aux[bt][k];
+	}
+	return scale;
+}
+
 /* ggml's re-quantization at the final scale of the groups that were not on
  * the grid (all = 0) or of all groups (all = 1) if some group was off the
  * grid, or of all groups in any case (all = 2, iq2_xxs); then its
@@ -1466,8 +1668,7 @@ static void ggml_iq3_xxs(const float *x, const float *qw, struct blk_iq3_xxs *y)
 		}
 		for (int k = 0; k < 8; k++)
 			is_on_grid[k] = 1;
-		float scale = ggml_scan(lt, 32, kmaxq, -15, 15, 0.2f, max, max / (2 * kmaxq - 1), xval, weight, waux, L,
-					is_on_grid);
+		float scale = ggml_scan3(lt, -15, 15, 0.2f, max, max / (2 * kmaxq - 1), xval, weight, waux, L, is_on_grid);
 		scale = ggml_fixup(lt, 32, kmaxq, 0, scale, xval, weight, waux, L, is_on_grid);
 		if (scale < 0) {
 			scale = -scale;
@@ -1548,8 +1749,7 @@ static void ggml_iq3_s(const float *x, const float *qw, struct blk_iq3_s *y)
 		}
 		for (int k = 0; k < 8; k++)
 			is_on_grid[k] = 0;
-		float scale = ggml_scan(lt, 32, kmaxq, -9, 9, 0.2f, max, max / (2 * kmaxq - 1), xval, weight, waux, L,
-					is_on_grid);
+		float scale = ggml_scan3(lt, -9, 9, 0.2f, max, max / (2 * kmaxq - 1), xval, weight, waux, L, is_on_grid);
 		scale = ggml_fixup(lt, 32, kmaxq, 1, scale, xval, weight, waux, L, is_on_grid);
 		if (scale < 0) {
 			scale = -scale;
@@ -1635,6 +1835,135 @@ static double lat_err(const struct lfmt *f, const void *blk, const float *x, con
 	return wsse(QK_K, x, y, w);
 }
 
+/* lat_sub_codes for the 3-bit lattices (dim 4, 8 levels, 32 elements per
+ * scale): the per-element terms 8 elements per vector (the same float
+ * operations), the list loops unrolled. Same result as lat_sub_codes. */
+static double lat_sub_codes3(const struct lfmt *f, const struct lattice *lt, const float *x, const float *w, float db,
+			     uint16_t *g, uint8_t *neg)
+{
+	float vq[8], e[8][32], pv[8][32];
+	qnt__v8f ax[4], wv[4], wax[4];
+	for (int l = 0; l < 8; l++)
+		vq[l] = db * f->lv[l];
+	uint8_t bl[32];
+	for (int h = 0; h < 4; h++) {
+		qnt__v8f xv;
+		memcpy(&xv, x + 8 * h, sizeof xv);
+		memcpy(&wv[h], w + 8 * h, sizeof wv[h]);
+		qnt__v8i bits;
+		memcpy(&bits, &xv, sizeof bits);
+		bits &= 0x7fffffff;
+		memcpy(&ax[h], &bits, sizeof ax[h]);
+		wax[h] = wv[h] * ax[h];
+		qnt__v8f emin = { 0, 0, 0, 0, 0, 0, 0, 0 };
+		qnt__v8i bi = { 0, 0, 0, 0, 0, 0, 0, 0 };
+		for (int l = 0; l < 8; l++) {
+			const qnt__v8f r = ax[h] - vq[l];
+			const qnt__v8f el = wv[h] * r * r;
+			memcpy(&e[l][8 * h], &el, sizeof el);
+			const qnt__v8f pl = wax[h] * vq[l];
+			memcpy(&pv[l][8 * h], &pl, sizeof pl);
+			if (l == 0) {
+				emin = el;
+			} else {
+				const qnt__v8i lt_ = el < emin;
+				emin = qnt__select_v8f(lt_, el, emin);
+				bi = (bi & ~lt_) | (lt_ & l);
+			}
+		}
+		for (int i = 0; i < 8; i++)
+			bl[8 * h + i] = (uint8_t)bi[i];
+	}
+	int odd[4] = { 0, 0, 0, 0 };
+	for (int i = 0; i < 32; i++) {
+		neg[i] = x[i] < 0;
+		odd[i / 8] ^= neg[i];
+	}
+	double err = 0;
+	int gc[8], gp[8], fp[8];
+	float c[8], cp[8];
+	for (int k = 0; k < 8; k++) {
+		const int o = 4 * k;
+		const uint32_t u = (uint32_t)bl[o] | ((uint32_t)bl[o + 1] << 3) | ((uint32_t)bl[o + 2] << 6) |
+				   ((uint32_t)bl[o + 3] << 9);
+		const uint16_t *list = lt->nb + lt->alt[u];
+		const int flip = f->parity && odd[o / 8], nl = mini(list[0], IQ_LIST_CAP);
+		float ck = INFINITY, cpk = INFINITY;
+		int gck = list[1], gpk = list[1], fpk = 0;
+		const float *e0 = &e[0][o], *p0 = &pv[0][o];
+		for (int j = 1; j <= nl; j++) {
+			const int gg = list[j];
+			const uint8_t *lv = lt->lev + 4 * gg;
+			float cc = 0;
+			cc += e0[32 * lv[0]];
+			cc += e0[32 * lv[1] + 1];
+			cc += e0[32 * lv[2] + 2];
+			cc += e0[32 * lv[3] + 3];
+			if (cc < ck) {
+				ck = cc;
+				gck = gg;
+			}
+			/* the flip costs 4 pm >= 0 (or NaN, never taken): only a
+			 * point with cc < cpk can win */
+			if (flip && !(cc >= cpk)) {
+				float pm = INFINITY;
+				int pi = 0;
+				for (int i = 0; i < 4; i++) {
+					const float pvi = p0[32 * lv[i] + i];
+					if (pvi < pm) {
+						pm = pvi;
+						pi = i;
+					}
+				}
+				if (cc + 4 * pm < cpk) {
+					cpk = cc + 4 * pm;
+					gpk = gg;
+					fpk = pi;
+				}
+			}
+		}
+		c[k] = ck;
+		cp[k] = cpk;
+		gc[k] = gck;
+		gp[k] = gpk;
+		fp[k] = fpk;
+	}
+	if (!f->parity) {
+		for (int k = 0; k < 8; k++) {
+			g[k] = (uint16_t)gc[k];
+			err += c[k];
+		}
+		return err;
+	}
+	/* parity per 8 elements: two groups of 4 */
+	for (int k0 = 0; k0 < 8; k0 += 2) {
+		if (!odd[k0 / 2]) {
+			for (int k = k0; k < k0 + 2; k++) {
+				g[k] = (uint16_t)gc[k];
+				err += c[k];
+			}
+			continue;
+		}
+		int kf = k0;
+		double bt = INFINITY;
+		for (int k = k0; k < k0 + 2; k++) {
+			double t = cp[k];
+			for (int m = k0; m < k0 + 2; m++)
+				if (m != k)
+					t += c[m];
+			if (t < bt) {
+				bt = t;
+				kf = k;
+			}
+		}
+		for (int k = k0; k < k0 + 2; k++)
+			g[k] = (uint16_t)(k == kf ? gp[k] : gc[k]);
+		neg[4 * kf + fp[kf]] ^= 1;
+		err += bt;
+	}
+	return err;
+}
+
 /* Codes of one sub-block for the exact scale db: per group the best point
  * among the candidates of the nearest levels (libqnt's lists: the point and
  * its ring, or ggml's neighbours), signs those of x, and where the parity
@@ -1643,6 +1972,8 @@ static double lat_err(const struct lfmt *f, const void *blk, const float *x, con
 static double lat_sub_codes(const struct lfmt *f, const struct lattice *lt, const float *x, const float *w, float db,
 			    uint16_t *g, uint8_t *neg)
 {
+	if (lt->dim == 4 && lt->nlev == 8 && f->sub == 32) /* the 3-bit lattices */
+		return lat_sub_codes3(f, lt, x, w, db, g, neg);
 	const int dim = lt->dim, nlev = lt->nlev, n = f->sub, ng = n / dim;
 	float vq[8], ax[32], e[8][32];
 	for (int l = 0; l < nlev; l++)
