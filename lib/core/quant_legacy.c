@@ -636,9 +636,8 @@ static void polish_sym(const float *x, const float *w, uint16_t h, int cmin, int
  * polished. */
 #define SYM_NV 4 /* vectors of eight candidates: two per end */
 
-static void search_sym(const float *x, const float *w, int qmin, int qmax, struct cand *best)
+static void search_sym(const float *x, const float *w, float max, int qmin, int qmax, struct cand *best)
 {
-	const float max = signed_absmax(x);
 	if (max == 0.0f)
 		return;
 	/* steps (of 0.1) outward from each end */
@@ -901,6 +900,67 @@ static double block_werr(const struct legacy_fmt *f, const float *x, const float
 	return e;
 }
 
+/* rtn_sym (cmax = 2 nmax - 1) eight elements at a time, for the codes the
+ * block keeps (its low bits) minus nmax; returns the signed absmax. Where a
+ * value is not finite or x * id + offset leaves the int32 range, the scalar
+ * rtn_sym. */
+static float rtn_sym_v8(const float *x, int nmax, int cmax, float *d_out, int *c)
+{
+	qnt__v8f xv[QK / 8];
+	memcpy(xv, x, sizeof xv);
+	const qnt__v8i absmask = { INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX,
+				   INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX };
+	qnt__v8f amax = V8F(0.0f);
+	qnt__v8i ok = ~(qnt__v8i){ 0 };
+	for (int v = 0; v < QK / 8; v++) {
+		qnt__v8i bits;
+		memcpy(&bits, &xv[v], sizeof bits);
+		bits &= absmask;
+		qnt__v8f a;
+		memcpy(&a, &bits, sizeof a);
+		ok &= a <= V8F(3.40282347e38f);
+		amax = qnt__select_v8f(a > amax, a, amax);
+	}
+	float am = 0.0f;
+	for (int k = 0; k < 8; k++)
+		am = am > amax[k] ? am : amax[k];
+	float max = 0.0f; /* the first element of magnitude am, as signed_absmax */
+	if (am > 0.0f)
+		for (int j = 0; j < QK; j++)
+			if (fabsf(x[j]) == am) {
+				max = x[j];
+				break;
+			}
+	const float d = max / (float)-nmax;
+	const float id = d != 0.0f ? 1.0f / d : 0.0f;
+	const float off = (float)nmax + 0.5f;
+	qnt__v8f t[QK / 8];
+	for (int v = 0; v < QK / 8; v++) {
+		t[v] = xv[v] * id + off;
+		ok &= (t[v] > V8F(-2147483648.0f)) & (t[v] < V8F(2147483648.0f));
+	}
+	int all = 1;
+	for (int k = 0; k < 8; k++)
+		all &= ok[k] != 0;
+	if (!all) {
+		uint8_t c8[QK];
+		rtn_sym(x, nmax, cmax, d_out, c8);
+		for (int j = 0; j < QK; j++)
+			c[j] = (c8[j] & cmax) - nmax;
+		return signed_absmax(x);
+	}
+	const qnt__v8i vcmax = { cmax, cmax, cmax, cmax, cmax, cmax, cmax, cmax };
+	for (int v = 0; v < QK / 8; v++) {
+		/* truncation, then ggml's (int8_t) cast: the low byte, signed */
+		const qnt__v8i q = ((__builtin_convertvector(t[v], qnt__v8i) & 0xff) ^ 0x80) - 0x80;
+		const qnt__v8i lt = q < vcmax;
+		const qnt__v8i cv = (((q & lt) | (vcmax & ~lt)) & cmax) - nmax;
+		memcpy(c + 8 * v, &cv, sizeof cv);
+	}
+	*d_out = d;
+	return max;
+}
+
 /* q4_0 and q5_0: the better of ggml's round-to-nearest block and its
  * imatrix block (make_qx_quants: codes L in 0..2 nmax - 1 and a scale), both
  * as codes and the fp16 scale the block stores, replaced by the search's
@@ -910,13 +970,10 @@ static void weighted_block_sym(const struct legacy_fmt *f, const float *x, const
 {
 	struct cand best, g;
 	const int nmax = -f->cmin, mask = 2 * nmax - 1;
-	uint8_t c[QK];
 	float d;
-	rtn_sym(x, nmax, mask, &d, c);
+	const float max = rtn_sym_v8(x, nmax, mask, &d, best.c);
 	best.d = qnt__fp16_round(d);
 	best.m = 0.0f;
-	for (int j = 0; j < QK; j++) /* the bits the block keeps */
-		best.c[j] = (c[j] & mask) - nmax;
 	best.err = werr4(x, w, best.c, best.d);
 	best.found = 1;
 	float wt[QK];
@@ -930,7 +987,7 @@ static void weighted_block_sym(const struct legacy_fmt *f, const float *x, const
 	g.found = 1;
 	if (g.err < best.err)
 		best = g;
-	search_sym(x, w, f->cmin, f->cmax, &best);
+	search_sym(x, w, max, f->cmin, f->cmax, &best);
 	f->pack(&best, blk);
 }
 
