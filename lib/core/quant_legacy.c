@@ -12,8 +12,10 @@
  * With importance weights w, each block minimises sum_j w_j (x_j - x^_j)^2
  * over the values the format can store: a search over candidate scales
  * (each followed by a weighted least-squares refit, with the scale rounded to
- * fp16 before the codes are chosen), which always includes ggml's
- * round-to-nearest block, so it never does worse than it.
+ * fp16 before the codes are chosen), which starts from ggml's blocks (its
+ * imatrix block, and round-to-nearest) and keeps them unless it does better.
+ * The symmetric formats evaluate eight candidate scales per float vector
+ * (qnt_lanes.h), q8_0 from its round-to-nearest scale only.
  */
 #include "qnt_fp.h"
 #include "qnt_lanes.h"
@@ -299,6 +301,22 @@ static double werr(const float *x, const float *w, const int *c, float d, float 
 	return e;
 }
 
+/* werr for m = 0, in four double lanes (element j in lane j % 4, the lanes
+ * added in a fixed order at the end). */
+static double werr4(const float *x, const float *w, const int *c, float d)
+{
+	qnt__v4d e = { 0, 0, 0, 0 };
+	for (int j = 0; j < QK; j += 4) {
+		const qnt__v4f y = (qnt__v4f){ (float)c[j], (float)c[j + 1], (float)c[j + 2], (float)c[j + 3] } * d;
+		qnt__v4f xv, wv;
+		memcpy(&xv, x + j, sizeof xv);
+		memcpy(&wv, w + j, sizeof wv);
+		const qnt__v4d r = __builtin_convertvector(xv, qnt__v4d) - __builtin_convertvector(y, qnt__v4d);
+		e += __builtin_convertvector(wv, qnt__v4d) * r * r;
+	}
+	return (e[0] + e[1]) + (e[2] + e[3]);
+}
+
 struct cand {
 	double err;
 	int found;  /* d, m and c hold a search result (else only err is set) */
@@ -335,9 +353,9 @@ static void try_scale(const float *x, const float *w, float d, float m, int cmin
 	}
 }
 
-/* Weighted least squares for a fixed set of codes: d (symmetric) or d and m
- * (with offset). Returns 0 when the system is singular. */
-static int lsq_fit(const float *x, const float *w, const int *c, int with_min, float *d, float *m)
+/* Weighted least squares of d and m for a fixed set of codes. Returns 0 when
+ * the system is singular. */
+static int lsq_fit(const float *x, const float *w, const int *c, float *d, float *m)
 {
 	double sw = 0, sc = 0, scc = 0, sx = 0, scx = 0;
 	for (int j = 0; j < QK; j++) {
@@ -348,13 +366,6 @@ static int lsq_fit(const float *x, const float *w, const int *c, int with_min, f
 		sx += wj * x[j];
 		scx += wj * cj * x[j];
 	}
-	if (!with_min) {
-		if (scc <= 0)
-			return 0;
-		*d = (float)(scx / scc);
-		*m = 0.0f;
-		return 1;
-	}
 	double det = sw * scc - sc * sc;
 	if (!(det > 0))
 		return 0;
@@ -364,14 +375,14 @@ static int lsq_fit(const float *x, const float *w, const int *c, int with_min, f
 }
 
 /* Refits from the best codes until the error stops falling. */
-static void refine(const float *x, const float *w, int with_min, int cmin, int cmax, struct cand *best)
+static void refine(const float *x, const float *w, int cmin, int cmax, struct cand *best)
 {
 	if (!best->found) /* nothing beat the reference block: no codes to refit */
 		return;
 	for (int it = 0; it < 4; it++) {
 		double before = best->err;
 		float d, m;
-		if (!lsq_fit(x, w, best->c, with_min, &d, &m))
+		if (!lsq_fit(x, w, best->c, &d, &m))
 			return;
 		try_scale(x, w, d, m, cmin, cmax, 1, best);
 		if (!(best->err < before))
@@ -379,7 +390,8 @@ static void refine(const float *x, const float *w, int with_min, int cmin, int c
 	}
 }
 
-/* Scans candidate inverse scales cheaply: each gives codes, the weighted
+/* Formats with an offset (q4_1, q5_1).
+ * Scans candidate inverse scales cheaply: each gives codes, the weighted
  * least-squares (d, m) for them, rounded to fp16, and the error those codes
  * have at that (d, m), computed from the sums. The best scan candidate is then
  * evaluated exactly (codes re-chosen for the rounded scale, fp16 neighbours)
@@ -388,7 +400,7 @@ static void refine(const float *x, const float *w, int with_min, int cmin, int c
  * order); the sums that do not depend on the codes are taken once. */
 #define SCAN_MAX 40 /* candidates, a multiple of 4 (four lanes per vector) */
 
-static void scan(const float *x, const float *w, const float *iscales, int n_iscales, float m0, int with_min,
+static void scan(const float *x, const float *w, const float *iscales, int n_iscales, float m0,
 		 int cmin, int cmax, struct cand *best)
 {
 	double sxx = 0, sw = 0, sx = 0;
@@ -440,18 +452,11 @@ static void scan(const float *x, const float *w, const float *iscales, int n_isc
 	float best_d = 0, best_m = 0;
 	for (int k = 0; k < n_iscales; k++) {
 		const double sck = asc[k], scck = ascc[k], scxk = ascx[k];
-		double d, m = 0;
-		if (with_min) {
-			double det = sw * scck - sck * sck;
-			if (!(det > 0))
-				continue;
-			d = (sw * scxk - sck * sx) / det;
-			m = (scck * sx - sck * scxk) / det;
-		} else {
-			if (!(scck > 0))
-				continue;
-			d = scxk / scck;
-		}
+		const double det = sw * scck - sck * sck;
+		if (!(det > 0))
+			continue;
+		const double d = (sw * scxk - sck * sx) / det;
+		const double m = (scck * sx - sck * scxk) / det;
 		double d16 = qnt__fp16_round((float)d), m16 = qnt__fp16_round((float)m);
 		double est = sxx - 2 * d16 * scxk - 2 * m16 * sx + d16 * d16 * scck + 2 * d16 * m16 * sck +
 			     m16 * m16 * sw;
@@ -463,28 +468,8 @@ static void scan(const float *x, const float *w, const float *iscales, int n_isc
 	}
 	if (best_est < INFINITY) {
 		try_scale(x, w, best_d, best_m, cmin, cmax, 1, best);
-		refine(x, w, with_min, cmin, cmax, best);
+		refine(x, w, cmin, cmax, best);
 	}
-}
-
-/* Symmetric formats: value = d * q with q in [qmin, qmax]. The extreme
- * element is mapped to targets near either end of the range. */
-static void search_sym(const float *x, const float *w, int qmin, int qmax, struct cand *best)
-{
-	const float max = signed_absmax(x);
-	if (max == 0.0f)
-		return;
-	const int ends[2] = { max < 0 ? qmin : qmax, max < 0 ? qmax : qmin };
-	float iscales[SCAN_MAX];
-	int n = 0;
-	for (int e = 0; e < 2; e++) {
-		for (int is = -9; is <= 9; is++) {
-			float target = (float)ends[e] + 0.1f * (float)is;
-			if (target != 0.0f && (target > 0) == (ends[e] > 0))
-				iscales[n++] = target / max;
-		}
-	}
-	scan(x, w, iscales, n, 0.0f, 0, qmin, qmax, best);
 }
 
 /* Formats with an offset: value = d * c + m with c in [0, cmax]. */
@@ -498,7 +483,279 @@ static void search_asym(const float *x, const float *w, int cmax, struct cand *b
 	int n = 0;
 	for (int is = -9; is <= 9; is++)
 		iscales[n++] = ((float)cmax + 0.1f * (float)is) / (mx - mn);
-	scan(x, w, iscales, n, mn, 1, 0, cmax, best);
+	scan(x, w, iscales, n, mn, 0, cmax, best);
+}
+
+/* ------------------------------------------------------------------ */
+/* Symmetric formats (q4_0, q5_0, q8_0): eight candidates per vector    */
+/* ------------------------------------------------------------------ */
+
+#define V8F(v) ((qnt__v8f){ v, v, v, v, v, v, v, v })
+
+/* Eight fp16 scales at once, one per lane: each lane's codes are the
+ * nearest to x * (1 / d) in [cmin, cmax], and for them the weighted error
+ * sum w (x - d c)^2 (term by term: no cancellation) and the refit sums
+ * sum w c^2 and sum w c x. Float, each lane in element order (qnt_lanes.h),
+ * so the same in every build. */
+struct lanes8 {
+	qnt__v8f err, scc, scx;
+};
+
+static inline __attribute__((always_inline)) void eval8(const float *x, const float *w, qnt__v8f d, int cmin,
+							  int cmax, struct lanes8 *o)
+{
+	const qnt__v8f id = 1.0f / d;
+	qnt__v8f err = V8F(0.0f), scc = err, scx = err;
+	for (int j = 0; j < QK; j++) {
+		const float xj = x[j], wj = w[j];
+		const qnt__v8i c = qnt__clamp_v8i(qnt__nearest_int_v8(xj * id), cmin, cmax);
+		const qnt__v8f fc = __builtin_convertvector(c, qnt__v8f);
+		const qnt__v8f r = xj - fc * d;
+		const qnt__v8f wc = wj * fc;
+		err += wj * (r * r);
+		scc += wc * fc;
+		scx += wc * xj;
+	}
+	o->err = err;
+	o->scc = scc;
+	o->scx = scx;
+}
+
+/* The best of the eight fp16 values h + stride * (k - 3), k = 0..7, that are
+ * finite, non-zero and of h's sign (the others repeat h), and (when d_refit
+ * is not NULL) the least-squares scale of its codes. Returns the lane's
+ * error (infinite when h itself is unusable). */
+static inline __attribute__((always_inline)) float
+best_of_neighbours(const float *x, const float *w, uint16_t h, int stride, int cmin, int cmax, uint16_t *h_best,
+		   float *d_refit)
+{
+	*h_best = h;
+	if (d_refit)
+		*d_refit = 0.0f;
+	if ((h & 0x7c00u) == 0x7c00u || (h & 0x7fffu) == 0)
+		return INFINITY;
+	const int hm = h & 0x7fff;
+	int hs[8];
+	qnt__v8f d;
+	if (hm - 3 * stride >= 0x0400 && hm + 4 * stride < 0x7c00) {
+		/* all eight normal: rebias the exponent and shift (exact) */
+		const qnt__v8i k = { -3, -2, -1, 0, 1, 2, 3, 4 };
+		const qnt__v8i hv = hm + stride * k;
+		const qnt__v8i bits = ((hv + (112 << 10)) << 13) | (int32_t)((uint32_t)(h & 0x8000u) << 16);
+		memcpy(&d, &bits, sizeof d);
+		memcpy(hs, &hv, sizeof hs);
+	} else {
+		for (int k = 0; k < 8; k++) {
+			const int v = hm + stride * (k - 3);
+			hs[k] = v > 0 && v < 0x7c00 ? v : hm;
+			d[k] = qnt__fp16_to_fp32((uint16_t)((h & 0x8000u) | (unsigned)hs[k]));
+		}
+	}
+	struct lanes8 o;
+	eval8(x, w, d, cmin, cmax, &o);
+	int kb = 0;
+	for (int k = 1; k < 8; k++)
+		if (o.err[k] < o.err[kb])
+			kb = k;
+	*h_best = (uint16_t)((h & 0x8000u) | (unsigned)hs[kb]);
+	if (d_refit)
+		*d_refit = o.scc[kb] > 0.0f ? o.scx[kb] / o.scc[kb] : 0.0f;
+	return o.err[kb];
+}
+
+/* qnt__fp16_round lane by lane: where every lane rounds to a normal fp16
+ * value, the float's mantissa rounded to 10 bits (to nearest even) in place. */
+static inline qnt__v8f fp16_round_v8(qnt__v8f f)
+{
+	qnt__v8i bits, ax;
+	memcpy(&bits, &f, sizeof bits);
+	ax = bits & 0x7fffffff;
+	const qnt__v8i normal = (ax >= 0x38800000) & (ax < 0x477ff000);
+	int all = 1;
+	for (int k = 0; k < 8; k++)
+		all &= normal[k] != 0;
+	if (!all) {
+		for (int k = 0; k < 8; k++)
+			f[k] = qnt__fp16_round(f[k]);
+		return f;
+	}
+	bits = (bits + (0xfff + ((bits >> 13) & 1))) & ~0x1fff;
+	memcpy(&f, &bits, sizeof f);
+	return f;
+}
+
+/* Codes for the fp16 scale h (as eval8 picks them), and their exact
+ * weighted error; kept in `best` when lower. */
+static void keep_if_better(const float *x, const float *w, uint16_t h, int cmin, int cmax, struct cand *best)
+{
+	struct cand c;
+	c.d = qnt__fp16_to_fp32(h);
+	c.m = 0.0f;
+	const float id = 1.0f / c.d;
+	for (int j = 0; j < QK; j++)
+		c.c[j] = qnt__clampi(qnt__nearest_int(x[j] * id), cmin, cmax);
+	c.err = werr4(x, w, c.c, c.d);
+	if (c.err < best->err) {
+		c.found = 1;
+		*best = c;
+	}
+}
+
+/* From the fp16 scale h: its neighbours (h - 3 .. h + 4), then up to two
+ * refits of the best one's codes, each with its own
+ * neighbours; the best is checked exactly against `best`. */
+static void polish_sym(const float *x, const float *w, uint16_t h, int cmin, int cmax, struct cand *best)
+{
+	uint16_t hb;
+	float d_refit;
+	float e = best_of_neighbours(x, w, h, 1, cmin, cmax, &hb, &d_refit);
+	if (!(e < INFINITY))
+		return;
+	for (int it = 0; it < 2; it++) {
+		const uint16_t hr = qnt__fp32_to_fp16(d_refit);
+		if (hr == hb)
+			break;
+		uint16_t h2;
+		float d2;
+		const float e2 = best_of_neighbours(x, w, hr, 1, cmin, cmax, &h2, &d2);
+		if (!(e2 < e))
+			break;
+		e = e2;
+		hb = h2;
+		d_refit = d2;
+	}
+	keep_if_better(x, w, hb, cmin, cmax, best);
+}
+
+/* q4_0 and q5_0: value = d * q with q in [qmin, qmax]. Candidate inverse
+ * scales map the element of largest magnitude to targets near the wide end
+ * of the range (qmin: from 0.4 inside to 1.1 beyond it) and near the narrow
+ * one (qmax: from 1.0 inside to 0.5 beyond), 16 each, 0.1 apart; each gives
+ * codes, their least-squares scale rounded to fp16 and, from the sums, the
+ * error of the codes at that scale (in float: only a ranking). The best is
+ * polished. */
+#define SYM_NV 4 /* vectors of eight candidates: two per end */
+
+static void search_sym(const float *x, const float *w, float max, int qmin, int qmax, struct cand *best)
+{
+	if (max == 0.0f)
+		return;
+	/* steps (of 0.1) outward from each end */
+	static const float steps[8 * SYM_NV] = {
+#define S(i) 0.1f * (float)(i)
+		S(-4), S(-3), S(-2), S(-1), S(0), S(1), S(2), S(3),
+		S(4), S(5), S(6), S(7), S(8), S(9), S(10), S(11),
+		S(-10), S(-9), S(-8), S(-7), S(-6), S(-5), S(-4), S(-3),
+		S(-2), S(-1), S(0), S(1), S(2), S(3), S(4), S(5),
+#undef S
+	};
+	qnt__v8f isc[SYM_NV];
+	memcpy(isc, steps, sizeof isc);
+	for (int v = 0; v < SYM_NV; v++) /* targets qmin - step, qmax + step */
+		isc[v] = (v < SYM_NV / 2 ? (float)qmin - isc[v] : (float)qmax + isc[v]) / max;
+	float best_est = INFINITY, best_d = 0.0f;
+	for (int v = 0; v < SYM_NV; v++) {
+		qnt__v8f scc = V8F(0.0f), scx = scc;
+		for (int j = 0; j < QK; j++) {
+			const float xj = x[j], wj = w[j];
+			const qnt__v8i c = qnt__clamp_v8i(qnt__nearest_int_v8(xj * isc[v]), qmin, qmax);
+			const qnt__v8f fc = __builtin_convertvector(c, qnt__v8f);
+			const qnt__v8f wc = wj * fc;
+			scc += wc * fc;
+			scx += wc * xj;
+		}
+		const qnt__v8f d = scx / scc;
+		const qnt__v8f d16 = fp16_round_v8(d);
+		const qnt__v8f est = d16 * (d16 * scc - 2.0f * scx);
+		for (int k = 0; k < 8; k++) {
+			if (est[k] < best_est) {
+				best_est = est[k];
+				best_d = d[k];
+			}
+		}
+	}
+	if (best_est < INFINITY)
+		polish_sym(x, w, qnt__fp32_to_fp16(best_d), qmin, qmax, best);
+}
+
+/* q8_0 with importance: ggml's round-to-nearest block (its bytes, computed
+ * eight elements at a time), then eight fp16 scales around the
+ * least-squares scale of its codes, Q8_STRIDE fp16 steps apart (with 8-bit
+ * codes the error is a rugged function of the scale: spread-out samples
+ * find lower errors than adjacent ones), each with its nearest codes. The float
+ * errors of the two are within a relative 2.2e-6 of the exact ones (32
+ * positive terms, each a few roundings), so the search's block is kept only
+ * when its error is below the round-to-nearest one by more than 1e-5: never
+ * worse than ggml's bytes. Blocks with a non-finite value take the scalar
+ * reference. */
+#define Q8_STRIDE 12
+
+static void q8_0_weighted(const float *x, const float *w, void *out)
+{
+	struct blk_q8_0 *b = out;
+	qnt__v8f xv[QK / 8], wv[QK / 8];
+	memcpy(xv, x, sizeof xv);
+	memcpy(wv, w, sizeof wv);
+	const qnt__v8i absmask = { INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX,
+				   INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX };
+	qnt__v8f amax = V8F(0.0f);
+	qnt__v8i finite = ~(qnt__v8i){ 0 };
+	for (int v = 0; v < QK / 8; v++) {
+		qnt__v8i bits;
+		memcpy(&bits, &xv[v], sizeof bits);
+		bits &= absmask;
+		qnt__v8f a;
+		memcpy(&a, &bits, sizeof a);
+		finite &= a <= V8F(3.40282347e38f);
+		amax = qnt__select_v8f(a > amax, a, amax);
+	}
+	float am = 0.0f;
+	for (int k = 0; k < 8; k++) {
+		if (!finite[k]) {
+			qnt__ref_q8_0(x, out);
+			return;
+		}
+		am = am > amax[k] ? am : amax[k];
+	}
+	/* qnt__ref_q8_0: roundf(x * id), half away from zero */
+	const float d = am / 127.0f;
+	const float id = d != 0.0f ? 1.0f / d : 0.0f;
+	const uint16_t h = qnt__fp32_to_fp16(d);
+	const float d16 = qnt__fp16_to_fp32(h);
+	qnt__v8i q[QK / 8];
+	qnt__v8f err = V8F(0.0f), scc = err, scx = err;
+	for (int v = 0; v < QK / 8; v++) {
+		const qnt__v8f t = xv[v] * id;
+		const qnt__v8i ti = __builtin_convertvector(t, qnt__v8i);
+		const qnt__v8f fr = t - __builtin_convertvector(ti, qnt__v8f);
+		q[v] = ti - (fr >= V8F(0.5f)) + (fr <= V8F(-0.5f));
+		const qnt__v8f fq = __builtin_convertvector(q[v], qnt__v8f);
+		const qnt__v8f r = xv[v] - fq * d16;
+		const qnt__v8f wq = wv[v] * fq;
+		err += wv[v] * (r * r);
+		scc += wq * fq;
+		scx += wq * xv[v];
+	}
+	float e_rtn = 0.0f, s_cc = 0.0f, s_cx = 0.0f;
+	for (int k = 0; k < 8; k++) {
+		e_rtn += err[k];
+		s_cc += scc[k];
+		s_cx += scx[k];
+	}
+	b->d = h;
+	if (s_cc > 0.0f && e_rtn > 1e-30f) {
+		uint16_t hb;
+		const float e = best_of_neighbours(x, w, qnt__fp32_to_fp16(s_cx / s_cc), Q8_STRIDE, -127, 127, &hb, NULL);
+		if (e < e_rtn * (1.0f - 1e-5f)) {
+			const float idb = 1.0f / qnt__fp16_to_fp32(hb);
+			for (int v = 0; v < QK / 8; v++)
+				q[v] = qnt__clamp_v8i(qnt__nearest_int_v8(xv[v] * idb), -127, 127);
+			b->d = hb;
+		}
+	}
+	for (int v = 0; v < QK / 8; v++)
+		for (int k = 0; k < 8; k++)
+			b->qs[8 * v + k] = (int8_t)q[v][k];
 }
 
 static int all_zero(const float *w)
@@ -517,39 +774,13 @@ typedef void (*ref_block_fn)(const float *x, void *blk);
 
 /* ggml's quantize_q4_0 / q5_0 / q4_1 / q5_1 with quant_weights: the weights
  * imp[j] * sqrt(sigma2 + x[j]^2) (sigma2 the row's mean square), the scale
- * from make_qx_quants (symmetric) or make_qkx3_quants (with a min). They are
- * candidates the weighted search starts from, so that libqnt never does
- * worse than ggml's imatrix path. */
+ * from make_qx_quants (symmetric: weighted_block_sym) or make_qkx3_quants
+ * (with a min). They are candidates the weighted search starts from, so
+ * that libqnt never does worse than ggml's imatrix path. */
 static void ggml_weights(const float *x, const float *imp, float sigma2, float *wt)
 {
 	for (int j = 0; j < QK; j++)
 		wt[j] = imp[j] * sqrtf(sigma2 + x[j] * x[j]);
-}
-
-static void ggml_imat_sym(const float *x, const float *wt, int nmax, uint16_t *d, uint8_t *c)
-{
-	int8_t L[QK];
-	float scale = qnt__ggml_fit_sym(QK, nmax, x, L, wt);
-	*d = qnt__fp32_to_fp16(scale);
-	for (int j = 0; j < QK; j++)
-		c[j] = (uint8_t)L[j];
-}
-
-static void ggml_imat_q4_0(const float *x, const float *wt, void *blk)
-{
-	struct blk_q4_0 *b = blk;
-	uint8_t c[QK];
-	ggml_imat_sym(x, wt, 8, &b->d, c);
-	pack_nibbles(c, b->qs);
-}
-
-static void ggml_imat_q5_0(const float *x, const float *wt, void *blk)
-{
-	struct blk_q5_0 *b = blk;
-	uint8_t c[QK];
-	ggml_imat_sym(x, wt, 16, &b->d, c);
-	pack_nibbles(c, b->qs);
-	pack_high_bits(c, b->qh);
 }
 
 static void ggml_imat_affine(const float *x, const float *wt, int nmax, uint16_t *d, uint16_t *m, uint8_t *c)
@@ -586,8 +817,9 @@ static void ggml_imat_q5_1(const float *x, const float *wt, void *blk)
  * a min) and how a search result is packed. */
 struct legacy_fmt {
 	ref_block_fn ref;
-	/* ggml's block with importance (weights as ggml_weights gives them), or
-	 * NULL where ggml ignores importance (q8_0) */
+	/* ggml's block with importance (weights as ggml_weights gives them) for
+	 * the formats with a min; NULL for the symmetric ones (weighted_block_sym
+	 * and q8_0_weighted) */
 	void (*ggml_imat)(const float *x, const float *wt, void *blk);
 	qnt__dequantize_fn deq;
 	size_t block_bytes;
@@ -649,8 +881,8 @@ static void pack_q5_1(const struct cand *best, void *blk)
 	pack_high_bits(c, b->qh);
 }
 
-static const struct legacy_fmt fmt_q4_0 = { qnt__ref_q4_0, ggml_imat_q4_0, deq_q4_0, sizeof(struct blk_q4_0), -8, 7, 0, pack_q4_0 };
-static const struct legacy_fmt fmt_q5_0 = { qnt__ref_q5_0, ggml_imat_q5_0, deq_q5_0, sizeof(struct blk_q5_0), -16, 15, 0, pack_q5_0 };
+static const struct legacy_fmt fmt_q4_0 = { qnt__ref_q4_0, NULL, deq_q4_0, sizeof(struct blk_q4_0), -8, 7, 0, pack_q4_0 };
+static const struct legacy_fmt fmt_q5_0 = { qnt__ref_q5_0, NULL, deq_q5_0, sizeof(struct blk_q5_0), -16, 15, 0, pack_q5_0 };
 /* q8_0 leaves out -128: SIMD dot products that take |q| would overflow */
 static const struct legacy_fmt fmt_q8_0 = { qnt__ref_q8_0, NULL, deq_q8_0, sizeof(struct blk_q8_0), -127, 127, 0, pack_q8_0 };
 static const struct legacy_fmt fmt_q4_1 = { qnt__ref_q4_1, ggml_imat_q4_1, deq_q4_1, sizeof(struct blk_q4_1), 0, 15, 1, pack_q4_1 };
@@ -668,9 +900,100 @@ static double block_werr(const struct legacy_fmt *f, const float *x, const float
 	return e;
 }
 
-/* One block: the better of ggml's two blocks (round-to-nearest, and its
- * imatrix path when it has one), replaced by the search's when that is
- * better still in weighted error. */
+/* rtn_sym (cmax = 2 nmax - 1) eight elements at a time, for the codes the
+ * block keeps (its low bits) minus nmax; returns the signed absmax. Where a
+ * value is not finite or x * id + offset leaves the int32 range, the scalar
+ * rtn_sym. */
+static float rtn_sym_v8(const float *x, int nmax, int cmax, float *d_out, int *c)
+{
+	qnt__v8f xv[QK / 8];
+	memcpy(xv, x, sizeof xv);
+	const qnt__v8i absmask = { INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX,
+				   INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX };
+	qnt__v8f amax = V8F(0.0f);
+	qnt__v8i ok = ~(qnt__v8i){ 0 };
+	for (int v = 0; v < QK / 8; v++) {
+		qnt__v8i bits;
+		memcpy(&bits, &xv[v], sizeof bits);
+		bits &= absmask;
+		qnt__v8f a;
+		memcpy(&a, &bits, sizeof a);
+		ok &= a <= V8F(3.40282347e38f);
+		amax = qnt__select_v8f(a > amax, a, amax);
+	}
+	float am = 0.0f;
+	for (int k = 0; k < 8; k++)
+		am = am > amax[k] ? am : amax[k];
+	float max = 0.0f; /* the first element of magnitude am, as signed_absmax */
+	if (am > 0.0f)
+		for (int j = 0; j < QK; j++)
+			if (fabsf(x[j]) == am) {
+				max = x[j];
+				break;
+			}
+	const float d = max / (float)-nmax;
+	const float id = d != 0.0f ? 1.0f / d : 0.0f;
+	const float off = (float)nmax + 0.5f;
+	qnt__v8f t[QK / 8];
+	for (int v = 0; v < QK / 8; v++) {
+		t[v] = xv[v] * id + off;
+		ok &= (t[v] > V8F(-2147483648.0f)) & (t[v] < V8F(2147483648.0f));
+	}
+	int all = 1;
+	for (int k = 0; k < 8; k++)
+		all &= ok[k] != 0;
+	if (!all) {
+		uint8_t c8[QK];
+		rtn_sym(x, nmax, cmax, d_out, c8);
+		for (int j = 0; j < QK; j++)
+			c[j] = (c8[j] & cmax) - nmax;
+		return signed_absmax(x);
+	}
+	const qnt__v8i vcmax = { cmax, cmax, cmax, cmax, cmax, cmax, cmax, cmax };
+	for (int v = 0; v < QK / 8; v++) {
+		/* truncation, then ggml's (int8_t) cast: the low byte, signed */
+		const qnt__v8i q = ((__builtin_convertvector(t[v], qnt__v8i) & 0xff) ^ 0x80) - 0x80;
+		const qnt__v8i lt = q < vcmax;
+		const qnt__v8i cv = (((q & lt) | (vcmax & ~lt)) & cmax) - nmax;
+		memcpy(c + 8 * v, &cv, sizeof cv);
+	}
+	*d_out = d;
+	return max;
+}
+
+/* q4_0 and q5_0: the better of ggml's round-to-nearest block and its
+ * imatrix block (make_qx_quants: codes L in 0..2 nmax - 1 and a scale), both
+ * as codes and the fp16 scale the block stores, replaced by the search's
+ * when that is lower still in exact weighted error. */
+static void weighted_block_sym(const struct legacy_fmt *f, const float *x, const float *w, float sigma2,
+			       void *blk)
+{
+	struct cand best, g;
+	const int nmax = -f->cmin, mask = 2 * nmax - 1;
+	float d;
+	const float max = rtn_sym_v8(x, nmax, mask, &d, best.c);
+	best.d = qnt__fp16_round(d);
+	best.m = 0.0f;
+	best.err = werr4(x, w, best.c, best.d);
+	best.found = 1;
+	float wt[QK];
+	int8_t L[QK];
+	ggml_weights(x, w, sigma2, wt);
+	g.d = qnt__fp16_round(qnt__ggml_fit_sym(QK, nmax, x, L, wt));
+	g.m = 0.0f;
+	for (int j = 0; j < QK; j++)
+		g.c[j] = L[j] - nmax;
+	g.err = werr4(x, w, g.c, g.d);
+	g.found = 1;
+	if (g.err < best.err)
+		best = g;
+	search_sym(x, w, max, f->cmin, f->cmax, &best);
+	f->pack(&best, blk);
+}
+
+/* q4_1 and q5_1: the better of ggml's two blocks (round-to-nearest and its
+ * imatrix path), replaced by the search's when that is better still in
+ * weighted error. */
 static void weighted_block(const struct legacy_fmt *f, const float *x, const float *w, float sigma2, void *blk)
 {
 	struct cand best;
@@ -689,10 +1012,7 @@ static void weighted_block(const struct legacy_fmt *f, const float *x, const flo
 		}
 	}
 	const double ref_err = best.err;
-	if (f->with_min)
-		search_asym(x, w, f->cmax, &best);
-	else
-		search_sym(x, w, f->cmin, f->cmax, &best);
+	search_asym(x, w, f->cmax, &best);
 	if (best.err < ref_err)
 		f->pack(&best, blk);
 }
@@ -704,15 +1024,18 @@ static void quant_rows(const struct legacy_fmt *f, const float *src, void *dst, 
 	for (int64_t r = 0; r < nrows; r++) {
 		const float *x = src + r * n;
 		float sigma2 = 0;
-		if (imp) { /* the row's mean square, as ggml computes it */
+		if (imp && f != &fmt_q8_0) { /* the row's mean square, as ggml computes it */
 			float sum_x2 = 0;
 			for (int64_t j = 0; j < n; j++)
 				sum_x2 += x[j] * x[j];
 			sigma2 = sum_x2 / (float)n;
 		}
 		for (int64_t i = 0; i < n / QK; i++, b += f->block_bytes) {
-			if (imp && !all_zero(imp + i * QK))
-				weighted_block(f, x + i * QK, imp + i * QK, sigma2, b);
+			const float *w = imp ? imp + i * QK : NULL;
+			if (w && f == &fmt_q8_0)
+				q8_0_weighted(x + i * QK, w, b);
+			else if (w && !all_zero(w))
+				(f->with_min ? weighted_block : weighted_block_sym)(f, x + i * QK, w, sigma2, b);
 			else
 				f->ref(x + i * QK, b);
 		}
