@@ -25,14 +25,16 @@ static inline qnt__v4i qnt__nearest_int_v4(qnt__v4f f)
 	return (bits & 0x007fffff) - 0x00400000;
 }
 
-/* qnt__clampi lane by lane (a comparison gives all-ones lanes where true). */
+/* qnt__clampi lane by lane, for |v|, |lo|, |hi| < 2^30 (what
+ * qnt__nearest_int_v4 gives is below 2^22): the sign of v - lo selects
+ * lo - v to add. Written with shifts, not comparisons, because GCC turns a
+ * compare-and-select into min/max, which SSE2 lacks for 32-bit lanes and
+ * then does lane by lane in scalar code. */
 static inline qnt__v4i qnt__clamp_v4i(qnt__v4i v, int lo, int hi)
 {
 	const qnt__v4i vlo = { lo, lo, lo, lo }, vhi = { hi, hi, hi, hi };
-	qnt__v4i m = v < vlo;
-	v = (vlo & m) | (v & ~m);
-	m = v > vhi;
-	return (vhi & m) | (v & ~m);
+	v = v + ((vlo - v) & ((v - vlo) >> 31));
+	return v - ((v - vhi) & ((vhi - v) >> 31));
 }
 
 /* a where mask is set, else b (mask lanes all-ones or zero). */
@@ -64,13 +66,12 @@ static inline qnt__v8i qnt__nearest_int_v8(qnt__v8f f)
 	return (bits & 0x007fffff) - 0x00400000;
 }
 
+/* As qnt__clamp_v4i. */
 static inline qnt__v8i qnt__clamp_v8i(qnt__v8i v, int lo, int hi)
 {
 	const qnt__v8i vlo = { lo, lo, lo, lo, lo, lo, lo, lo }, vhi = { hi, hi, hi, hi, hi, hi, hi, hi };
-	qnt__v8i m = v < vlo;
-	v = (vlo & m) | (v & ~m);
-	m = v > vhi;
-	return (vhi & m) | (v & ~m);
+	v = v + ((vlo - v) & ((v - vlo) >> 31));
+	return v - ((v - vhi) & ((vhi - v) >> 31));
 }
 
 static inline qnt__v8f qnt__select_v8f(qnt__v8i mask, qnt__v8f a, qnt__v8f b)
