@@ -41,6 +41,7 @@
 #include "qnt_internal.h"
 #include "formats.h"
 #include "iquants_tables.h"
+#include "qnt_lanes.h"
 
 #include <float.h>
 #include <math.h>
@@ -2078,6 +2079,226 @@ static void quant_iq3_s(const float *src, void *dst, int64_t nrows, int64_t n, c
 }
 
 
+/* ---- 8-element grids (iq2_xxs, iq2_xs, iq2_s, iq1_s, iq1_m): eight listed
+ * points at once ---- */
+
+/* Per element i the cost of each of its 3 levels: t[i] = { c0, c1, c2, -,
+ * c0, c1, c2, - }. A lane picks the cost of its point's level with
+ * __builtin_shuffle, which takes the index modulo 8: the code shifted right
+ * by 2i has the level in bits 0-1 and the next element's low level bit in
+ * bit 2, which the copy in lanes 4-6 absorbs. */
+static inline void cost8_set(qnt__v8f *t, int i, float c0, float c1, float c2)
+{
+	const qnt__v8f v = { c0, c1, c2, c0, c0, c1, c2, c0 };
+	t[i] = v;
+}
+
+/* Lane c: 0.0f + t[0][lv0] + t[1][lv1] + ... + t[7][lv7] for the levels of
+ * the grid point whose packed code is code[c], added in element order as
+ * the scalar sums add them, so every lane is that sum bit for bit. */
+static inline qnt__v8f cost8_lanes(const qnt__v8f *t, qnt__v8i code)
+{
+	qnt__v8f acc = { 0, 0, 0, 0, 0, 0, 0, 0 };
+	for (int i = 0; i < 8; i++)
+		acc += __builtin_shuffle(t[i], code >> (2 * i));
+	return acc;
+}
+
+/* The lists of the 8-element lattices (iq2_xxs, iq2_xs, iq2_s, iq1_s) with
+ * every grid index replaced by the point's packed code, at the same
+ * offsets (the counts kept), and slack at the end, so that the codes of
+ * eight listed points are one load. Built once, after the lattice. */
+#define NBC_SLACK 8
+typedef uint16_t v8u16 __attribute__((vector_size(16)));
+static uint16_t nbc_iq2xxs[NB_IQ2XXS + NBC_SLACK], nbc_iq2xs[NB_IQ2XS + NBC_SLACK], nbc_iq2s[NB_IQ2S + NBC_SLACK],
+	nbc_iq1s[NB_IQ1S + NBC_SLACK];
+static uint16_t *const nbc_tab[4] = { nbc_iq2xxs, nbc_iq2xs, nbc_iq2s, nbc_iq1s };
+
+static void nbc_build(int k)
+{
+	const struct lattice *lt = get_lattice(k);
+	if (!lt->ok)
+		return;
+	uint16_t *out = nbc_tab[k];
+	for (size_t p = 0; p < lt->nb_cap; p += 1 + (size_t)lt->nb[p]) {
+		const int n = lt->nb[p];
+		out[p] = (uint16_t)n;
+		for (int j = 1; j <= n && p + (size_t)j < lt->nb_cap; j++)
+			out[p + (size_t)j] = lt->codes[lt->nb[p + (size_t)j]];
+	}
+}
+
+static uv_once_t nbc_once[4] = { UV_ONCE_INIT, UV_ONCE_INIT, UV_ONCE_INIT, UV_ONCE_INIT };
+static void nbc_init0(void) { nbc_build(0); }
+static void nbc_init1(void) { nbc_build(1); }
+static void nbc_init2(void) { nbc_build(2); }
+static void nbc_init3(void) { nbc_build(3); }
+static void (*const nbc_init[4])(void) = { nbc_init0, nbc_init1, nbc_init2, nbc_init3 };
+
+/* The lattice k (LAT_IQ2XXS .. LAT_IQ1S) and its code lists in *codes. */
+static const struct lattice *get_lattice8(int k, const uint16_t **codes)
+{
+	uv_once(&nbc_once[k], nbc_init[k]);
+	*codes = nbc_tab[k];
+	return get_lattice(k);
+}
+
+static inline int any8(qnt__v8i m)
+{
+	uint64_t q[4];
+	memcpy(q, &m, sizeof q);
+	return (q[0] | q[1] | q[2] | q[3]) != 0;
+}
+
+static inline qnt__v8f splat8(float v)
+{
+	const qnt__v8f r = { v, v, v, v, v, v, v, v };
+	return r;
+}
+
+/* Codes of listed points j..j+7 of the list at offset off (lanes past the
+ * list's end hold whatever follows; callers ignore them). */
+static inline qnt__v8i cost8_codes(const uint16_t *nbc, int32_t off, int j)
+{
+	v8u16 c;
+	memcpy(&c, nbc + off + 1 + j, sizeof c);
+	return __builtin_convertvector(c, qnt__v8i);
+}
+
+/* The first of the n points of the list at offset off with the smallest
+ * cost below *best (scanned in list order as a scalar loop would); returns
+ * its grid index, or gi if none is below *best, which is lowered to the
+ * cost found. */
+static int cost8_best(const struct lattice *lt, const uint16_t *nbc, int32_t off, int n, const qnt__v8f *t,
+		      float *best, int gi)
+{
+	const uint16_t *list = lt->nb + off;
+	for (int j = 0; j < n; j += 8) {
+		const qnt__v8f cc = cost8_lanes(t, cost8_codes(nbc, off, j));
+		if (!any8(cc < splat8(*best)))
+			continue;
+		const int m = mini(8, n - j);
+		for (int c = 0; c < m; c++)
+			if (cc[c] < *best) {
+				*best = cc[c];
+				gi = list[1 + j + c];
+			}
+	}
+	return gi;
+}
+
+/* ggml_best_neighbour for the 8-element grids (iq2_*): the same sums, eight
+ * points at a time. */
+static int ggml_best_neighbour8(const struct lattice *lt, const uint16_t *nbc, int32_t off, const float *xval,
+				const float *weight, float scale, int8_t *L)
+{
+	qnt__v8f t[8];
+	for (int i = 0; i < 8; i++) {
+		float c[3];
+		for (int l = 0; l < 3; l++) {
+			const float diff = scale * (float)(2 * l + 1) - xval[i];
+			c[l] = weight[i] * diff * diff;
+		}
+		cost8_set(t, i, c[0], c[1], c[2]);
+	}
+	float best = FLT_MAX;
+	int gi = cost8_best(lt, nbc, off, lt->nb[off], t, &best, -1);
+	if (gi < 0)
+		gi = lt->nb[off + 1];
+	for (int i = 0; i < 8; i++)
+		L[i] = (int8_t)lat_level(lt, gi, i);
+	return gi;
+}
+
+/* ggml_scan for the 8-element grids, with ggml_best_neighbour8. */
+static float ggml_scan8(const struct lattice *lt, const uint16_t *nbc, int n, int kmaxq, int is_lo, int is_hi, float step, float max,
+			float scale, const float *xval, const float *weight, const float *waux, int8_t *L,
+			int *is_on_grid)
+{
+	const int ng = n / 8, nt = is_hi - is_lo + 1;
+	int8_t Laux[31][32];
+	uint8_t on_aux[31][4];
+	float sqx[31], sq2[31];
+	for (int t = 0; t < nt; t++) {
+		const float id = ((float)(2 * kmaxq - 1) + (float)(is_lo + t) * step) / max;
+		const float this_scale = 1 / id;
+		for (int k = 0; k < ng; k++) {
+			int8_t *La = Laux[t] + 8 * k;
+			for (int i = 0; i < 8; i++) {
+				const int l = nearest_int(0.5f * (id * xval[8 * k + i] - 1));
+				La[i] = (int8_t)maxi(0, mini(kmaxq - 1, l));
+			}
+			const int32_t m = lt->map[lat_u(lt, La)];
+			on_aux[t][k] = m >= 0;
+			if (m < 0)
+				ggml_best_neighbour8(lt, nbc, -m - 1, xval + 8 * k, waux + 8 * k, this_scale, La);
+		}
+		sqx[t] = sq2[t] = 0;
+	}
+	for (int i = 0; i < n; i++) {
+		const float w = weight[i], wx = xval[i];
+		for (int t = 0; t < nt; t++) {
+			const float q = (float)(2 * Laux[t][i] + 1);
+			sqx[t] += w * wx * q;
+			sq2[t] += w * q * q;
+		}
+	}
+	float best = 0;
+	int bt = -1;
+	for (int t = 0; t < nt; t++) {
+		if (sq2[t] > 0 && sqx[t] * sqx[t] > best * sq2[t]) {
+			scale = sqx[t] / sq2[t];
+			best = scale * sqx[t];
+			bt = t;
+		}
+	}
+	if (bt >= 0) {
+		memcpy(L, Laux[bt], (size_t)n);
+		for (int k = 0; k < ng; k++)
+			is_on_grid[k] = on_aux[bt][k];
+	}
+	return scale;
+}
+
+/* ggml_fixup for the 8-element grids, with ggml_best_neighbour8. */
+static float ggml_fixup8(const struct lattice *lt, const uint16_t *nbc, int n, int kmaxq, int all, float scale, const float *xval,
+			 const float *weight, const float *waux, int8_t *L, const int *is_on_grid)
+{
+	const int ng = n / 8;
+	int n_off = 0;
+	if (all != 2)
+		for (int k = 0; k < ng; k++)
+			n_off += !is_on_grid[k];
+	if (!((all == 2 || n_off > 0) && scale > 0))
+		return scale;
+	const float id = 1 / scale;
+	for (int k = 0; k < ng; k++) {
+		if (!all && is_on_grid[k])
+			continue;
+		int8_t Lk[8];
+		for (int i = 0; i < 8; i++) {
+			const int l = nearest_int(0.5f * (id * xval[8 * k + i] - 1));
+			Lk[i] = (int8_t)maxi(0, mini(kmaxq - 1, l));
+		}
+		const int32_t m = lt->map[lat_u(lt, Lk)];
+		int g = m;
+		if (m < 0)
+			g = ggml_best_neighbour8(lt, nbc, -m - 1, xval + 8 * k, waux + 8 * k, scale, Lk);
+		for (int i = 0; i < 8; i++)
+			L[8 * k + i] = (int8_t)lat_level(lt, g, i);
+	}
+	float sumqx = 0, sumq2 = 0;
+	for (int i = 0; i < n; i++) {
+		const float w = weight[i];
+		const float q = (float)(2 * L[i] + 1);
+		sumqx += w * xval[i] * q;
+		sumq2 += w * q * q;
+	}
+	if (sumq2 > 0)
+		scale = sumqx / sumq2;
+	return scale;
+}
+
 /* ---- iq2_xxs, iq2_xs, iq2_s: ggml's searches ---- */
 
 /* ggml's make_qp_quants: non-negative x to integers 0..nmax under one
@@ -2154,7 +2375,8 @@ static float ggml_make_qp(int n, int nmax, const float *x, uint8_t *L, const flo
  * ggml requires). */
 static void ggml_iq2_xxs(const float *x, const float *qw, struct blk_iq2_xxs *y)
 {
-	const struct lattice *lt = get_lattice(LAT_IQ2XXS);
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(LAT_IQ2XXS, &nbc);
 	const int kmaxq = 3;
 	float scales[8], weight[32], xval[32], waux[32];
 	int8_t L[32];
@@ -2190,8 +2412,8 @@ static void ggml_iq2_xxs(const float *x, const float *qw, struct blk_iq2_xxs *y)
 			scales[ib] = 0;
 			continue;
 		}
-		scale = ggml_scan(lt, 32, kmaxq, -6, 6, 0.1f, eff_max, scale, xval, weight, waux, L, on);
-		scale = ggml_fixup(lt, 32, kmaxq, 2, scale, xval, weight, waux, L, NULL);
+		scale = ggml_scan8(lt, nbc, 32, kmaxq, -6, 6, 0.1f, eff_max, scale, xval, weight, waux, L, on);
+		scale = ggml_fixup8(lt, nbc, 32, kmaxq, 2, scale, xval, weight, waux, L, NULL);
 		if (scale < 0) {
 			scale = -scale;
 			for (int k = 0; k < 4; k++)
@@ -2222,7 +2444,8 @@ static void ggml_iq2_xxs(const float *x, const float *qw, struct blk_iq2_xxs *y)
 /* ggml's quantize_row_iq2_xs_impl for one super-block (imatrix required). */
 static void ggml_iq2_xs(const float *x, const float *qw, struct blk_iq2_xs *y)
 {
-	const struct lattice *lt = get_lattice(LAT_IQ2XS);
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(LAT_IQ2XS, &nbc);
 	const int kmaxq = 3;
 	float scales[16], weight[16], xval[16], waux[16];
 	int8_t L[16];
@@ -2255,9 +2478,9 @@ static void ggml_iq2_xs(const float *x, const float *qw, struct blk_iq2_xs *y)
 			continue;
 		}
 		on[0] = on[1] = 1;
-		float scale = ggml_scan(lt, 16, kmaxq, -9, 9, 0.1f, max, max / (2 * kmaxq - 1), xval, weight, waux, L,
+		float scale = ggml_scan8(lt, nbc, 16, kmaxq, -9, 9, 0.1f, max, max / (2 * kmaxq - 1), xval, weight, waux, L,
 					on);
-		scale = ggml_fixup(lt, 16, kmaxq, 0, scale, xval, weight, waux, L, on);
+		scale = ggml_fixup8(lt, nbc, 16, kmaxq, 0, scale, xval, weight, waux, L, on);
 		if (scale < 0) {
 			scale = -scale;
 			for (int k = 0; k < 2; k++)
@@ -2290,7 +2513,8 @@ static void ggml_iq2_xs(const float *x, const float *qw, struct blk_iq2_xs *y)
  * weights sigma^2/4 + x^2). */
 static void ggml_iq2_s(const float *x, const float *qw, struct blk_iq2_s *y)
 {
-	const struct lattice *lt = get_lattice(LAT_IQ2S);
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(LAT_IQ2S, &nbc);
 	const int kmaxq = 3;
 	float scales[16], weight[16], xval[16], waux[16];
 	int8_t L[16];
@@ -2336,9 +2560,9 @@ static void ggml_iq2_s(const float *x, const float *qw, struct blk_iq2_s *y)
 			continue;
 		}
 		on[0] = on[1] = 1;
-		float scale = ggml_scan(lt, 16, kmaxq, -9, 9, 0.1f, max, max / (2 * kmaxq - 1), xval, weight, waux, L,
+		float scale = ggml_scan8(lt, nbc, 16, kmaxq, -9, 9, 0.1f, max, max / (2 * kmaxq - 1), xval, weight, waux, L,
 					on);
-		scale = ggml_fixup(lt, 16, kmaxq, 0, scale, xval, weight, waux, L, on);
+		scale = ggml_fixup8(lt, nbc, 16, kmaxq, 0, scale, xval, weight, waux, L, on);
 		if (scale < 0) {
 			scale = -scale;
 			for (int k = 0; k < 2; k++)
@@ -2958,41 +3182,34 @@ static const struct l1fmt F_IQ1M = { 16, sizeof(struct blk_iq1_m), unpack_iq1_m,
 
 /* Best point of one group of 8 for the scale dl and delta sign sh: among the
  * candidates of the nearest levels. Returns the error, the point in *g. */
-static float l1_group(const struct lattice *lt, const float *x, const float *w, float dl, int sh, uint16_t *g)
+static float l1_group(const struct lattice *lt, const uint16_t *nbc, const float *x, const float *w, float dl, int sh, uint16_t *g)
 {
 	const float *c = sh ? x_m1 : x_p1;
-	float e[3][8], v[3];
+	float v[3];
+	qnt__v8f t[8];
 	for (int l = 0; l < 3; l++)
 		v[l] = dl * c[l];
 	uint32_t u = 0;
 	for (int i = 0; i < 8; i++) {
+		float e[3];
 		int bl = 0;
 		for (int l = 0; l < 3; l++) {
 			const float r = x[i] - v[l];
-			e[l][i] = w[i] * r * r;
-			bl = e[l][i] < e[bl][i] ? l : bl;
+			e[l] = w[i] * r * r;
+			bl = e[l] < e[bl] ? l : bl;
 		}
+		cost8_set(t, i, e[0], e[1], e[2]);
 		u |= (uint32_t)bl << (2 * i);
 	}
-	const uint16_t *list = lt->nb + lt->alt[u];
-	const int nl = mini(list[0], IQ_LIST_CAP);
+	const int32_t off = lt->alt[u];
 	float best = INFINITY;
-	*g = list[1];
-	for (int j = 1; j <= nl; j++) {
-		const uint8_t *lv = lt->lev + 8 * list[j];
-		const float cc = e[lv[0]][0] + e[lv[1]][1] + e[lv[2]][2] + e[lv[3]][3] + e[lv[4]][4] + e[lv[5]][5] +
-				 e[lv[6]][6] + e[lv[7]][7];
-		if (cc < best) {
-			best = cc;
-			*g = list[j];
-		}
-	}
+	*g = (uint16_t)cost8_best(lt, nbc, off, mini(lt->nb[off], IQ_LIST_CAP), t, &best, lt->nb[off + 1]);
 	return best;
 }
 
 /* Codes of one sub-block (sub elements) for the scale dl: per group (iq1_m)
  * or for the whole sub-block (iq1_s) the better delta sign. */
-static double l1_sub_codes(const struct l1fmt *f, const struct lattice *lt, const float *x, const float *w, float dl,
+static double l1_sub_codes(const struct l1fmt *f, const struct lattice *lt, const uint16_t *nbc, const float *x, const float *w, float dl,
 			   uint16_t *g, uint8_t *sh)
 {
 	const int ng = f->sub / 8;
@@ -3000,7 +3217,7 @@ static double l1_sub_codes(const struct l1fmt *f, const struct lattice *lt, cons
 	float ee[2][4];
 	for (int s = 0; s < 2; s++)
 		for (int k = 0; k < ng; k++)
-			ee[s][k] = l1_group(lt, x + 8 * k, w + 8 * k, dl, s, &gg[s][k]);
+			ee[s][k] = l1_group(lt, nbc, x + 8 * k, w + 8 * k, dl, s, &gg[s][k]);
 	double err = 0;
 	if (ng == 4) { /* iq1_s: one delta for the sub-block */
 		double t0 = 0, t1 = 0;
@@ -3036,7 +3253,7 @@ static double l1_sub_err(const struct lattice *lt, int n, const float *x, const 
 	return err;
 }
 
-static double l1_pass(const struct l1fmt *f, const struct lattice *lt, const float *x, const float *w,
+static double l1_pass(const struct l1fmt *f, const struct lattice *lt, const uint16_t *nbc, const float *x, const float *w,
 		      struct l1state *st)
 {
 	const int nsub = QK_K / f->sub, ng = f->sub / 8;
@@ -3074,7 +3291,7 @@ static double l1_pass(const struct l1fmt *f, const struct lattice *lt, const flo
 			}
 		}
 		for (int c = 0; c < nc; c++) {
-			const double e = l1_sub_codes(f, lt, x + o, w + o, st->d * (float)(2 * cand[c] + 1), g, sh);
+			const double e = l1_sub_codes(f, lt, nbc, x + o, w + o, st->d * (float)(2 * cand[c] + 1), g, sh);
 			if (e < best) {
 				best = e;
 				st->s[j] = (uint8_t)cand[c];
@@ -3109,7 +3326,8 @@ static double l1_err(const struct l1fmt *f, const void *blk, const float *x, con
 
 static void l1_refine(const struct l1fmt *f, const float *x, const float *w, void *blk, double err)
 {
-	const struct lattice *lt = get_lattice(LAT_IQ1S);
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(LAT_IQ1S, &nbc);
 	if (!lt->ok)
 		return;
 	struct l1state st, t;
@@ -3127,10 +3345,10 @@ static void l1_refine(const struct l1fmt *f, const float *x, const float *w, voi
 		const int nsub = QK_K / f->sub, ng = f->sub / 8;
 		for (int j = 0; j < nsub; j++) {
 			st.s[j] = 7;
-			l1_sub_codes(f, lt, x + j * f->sub, w + j * f->sub, st.d * 15.0f, st.g + j * ng, st.sh + j * ng);
+			l1_sub_codes(f, lt, nbc, x + j * f->sub, w + j * f->sub, st.d * 15.0f, st.g + j * ng, st.sh + j * ng);
 		}
 	}
-	double cur = l1_pass(f, lt, x, w, &st);
+	double cur = l1_pass(f, lt, nbc, x, w, &st);
 	{
 		/* super-scales that give the sub-block with the largest
 		 * least-squares scale the top code(s) */
@@ -3153,7 +3371,7 @@ static void l1_refine(const struct l1fmt *f, const float *x, const float *w, voi
 				continue;
 			t = st;
 			t.d = dv;
-			const double e = l1_pass(f, lt, x, w, &t);
+			const double e = l1_pass(f, lt, nbc, x, w, &t);
 			if (e < cur) {
 				cur = e;
 				st = t;
@@ -3166,7 +3384,7 @@ static void l1_refine(const struct l1fmt *f, const float *x, const float *w, voi
 			break;
 		t = st;
 		t.d = dv;
-		const double e = l1_pass(f, lt, x, w, &t);
+		const double e = l1_pass(f, lt, nbc, x, w, &t);
 		if (!(e < cur))
 			break;
 		cur = e;
