@@ -2686,6 +2686,192 @@ static void pack_iq2_s(const struct lstate *st, void *blk)
 	}
 }
 
+/* ---- iq2_xxs, iq2_xs, iq2_s: the weighted search ---- */
+
+/* lat_sub_codes for the 8-element grids (3 levels): the same choices and
+ * sums, eight listed points at a time (cost8_lanes); with the parity rule,
+ * per point also its cheapest single flip, the first smallest
+ * w*|x|*v over the elements, as a lane minimum. */
+static double lat8_sub_codes(const struct lfmt *f, const struct lattice *lt, const uint16_t *nbc, const float *x,
+			     const float *w, float db, uint16_t *g, uint8_t *neg)
+{
+	const int n = f->sub, ng = n / 8;
+	float vq[3], ax[32], e[3][32];
+	for (int l = 0; l < 3; l++)
+		vq[l] = db * f->lv[l];
+	for (int i = 0; i < n; i++)
+		ax[i] = fabsf(x[i]);
+	for (int l = 0; l < 3; l++)
+		for (int i = 0; i < n; i++) {
+			const float r = ax[i] - vq[l];
+			e[l][i] = w[i] * r * r;
+		}
+	int odd[4] = { 0, 0, 0, 0 };
+	for (int i = 0; i < n; i++) {
+		neg[i] = x[i] < 0;
+		odd[i / 8] ^= neg[i];
+	}
+	double err = 0;
+	for (int k = 0; k < ng; k++) {
+		const int o = 8 * k;
+		uint32_t u = 0;
+		qnt__v8f t[8];
+		for (int i = 0; i < 8; i++) {
+			int bl = 0;
+			for (int l = 1; l < 3; l++)
+				bl = e[l][o + i] < e[bl][o + i] ? l : bl;
+			u |= (uint32_t)bl << (2 * i);
+			cost8_set(t, i, e[0][o + i], e[1][o + i], e[2][o + i]);
+		}
+		const int32_t off = lt->alt[u];
+		const uint16_t *list = lt->nb + off;
+		const int nl = mini(list[0], IQ_LIST_CAP);
+		float c = INFINITY;
+		if (!(f->parity && odd[k])) {
+			g[k] = (uint16_t)cost8_best(lt, nbc, off, nl, t, &c, list[1]);
+			err += c;
+			continue;
+		}
+		/* an odd count of negative signs: the best point with its
+		 * cheapest flip, 4 w |x| v more than without (the first point
+		 * of equals, the first element of equal flips) */
+		qnt__v8f p[8];
+		for (int i = 0; i < 8; i++) {
+			const float wa = w[o + i] * ax[o + i];
+			cost8_set(p, i, wa * vq[0], wa * vq[1], wa * vq[2]);
+		}
+		float cp = INFINITY;
+		int gp = list[1], fp = 0;
+		for (int j = 0; j < nl; j += 8) {
+			const qnt__v8i code = cost8_codes(nbc, off, j);
+			const qnt__v8f cc = cost8_lanes(t, code);
+			qnt__v8f pm = splat8(INFINITY);
+			qnt__v8i pi = { 0, 0, 0, 0, 0, 0, 0, 0 };
+			for (int i = 0; i < 8; i++) {
+				const qnt__v8f pv = __builtin_shuffle(p[i], code >> (2 * i));
+				const qnt__v8i lt_ = pv < pm;
+				pm = qnt__select_v8f(lt_, pv, pm);
+				pi = (lt_ & i) | (pi & ~lt_);
+			}
+			const int m = mini(8, nl - j);
+			for (int cix = 0; cix < m; cix++) {
+				const float cf = cc[cix] + 4 * pm[cix];
+				if (cf < cp) {
+					cp = cf;
+					gp = list[1 + j + cix];
+					fp = pi[cix];
+				}
+			}
+		}
+		g[k] = (uint16_t)gp;
+		neg[o + fp] ^= 1;
+		err += cp;
+	}
+	return err;
+}
+
+/* lat_pass with lat8_sub_codes. */
+static double lat8_pass(const struct lfmt *f, const struct lattice *lt, const uint16_t *nbc, const float *x,
+			const float *w, struct lstate *st)
+{
+	const int nsub = QK_K / f->sub, ng = f->sub / 8;
+	double total = 0;
+	uint16_t g[4];
+	uint8_t neg[32];
+	for (int j = 0; j < nsub; j++) {
+		const int o = j * f->sub;
+		double best = lat_sub_err(f, lt, x + o, w + o, lat_db(f->dbkind, st->d, st->s[j]), st->g + j * ng,
+					  st->neg + o);
+		int cand[5];
+		const int nc = lat_scale_cands(f, lt, st, j, x, w, cand);
+		for (int c = 0; c < nc; c++) {
+			const double e = lat8_sub_codes(f, lt, nbc, x + o, w + o, lat_db(f->dbkind, st->d, cand[c]), g, neg);
+			if (e < best) {
+				best = e;
+				st->s[j] = (uint8_t)cand[c];
+				memcpy(st->g + j * ng, g, sizeof g[0] * (size_t)ng);
+				memcpy(st->neg + o, neg, (size_t)f->sub);
+			}
+		}
+		total += best;
+	}
+	return total;
+}
+
+/* lat_refine for the 8-element grids: the same steps with lat8_pass. */
+static void lat8_refine(const struct lfmt *f, const float *x, const float *w, void *blk, double err)
+{
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(f->lat, &nbc);
+	if (!lt->ok)
+		return;
+	struct lstate st, t;
+	unsigned char out[MAX_BLK_BYTES];
+	const int nsub = QK_K / f->sub;
+	f->unpack(blk, &st);
+	if (!(st.d > 0) || !(st.d < INFINITY)) {
+		float amax = 0;
+		for (int e = 0; e < QK_K; e++)
+			if (w[e] > 0 && fabsf(x[e]) > amax)
+				amax = fabsf(x[e]);
+		st.d = from_fp16(to_fp16((float)(amax / (f->lv[2] * lat_dbmul(f->dbkind, 15)))));
+		if (!(st.d > 0) || !(st.d < INFINITY))
+			return;
+		for (int j = 0; j < nsub; j++) {
+			st.s[j] = 15;
+			lat8_sub_codes(f, lt, nbc, x + j * f->sub, w + j * f->sub, lat_db(f->dbkind, st.d, 15),
+				       st.g + j * f->sub / 8, st.neg + j * f->sub);
+		}
+	}
+	double cur = lat8_pass(f, lt, nbc, x, w, &st);
+	{
+		double amax = 0;
+		for (int j = 0; j < nsub; j++) {
+			double num = 0, den = 0;
+			for (int i = j * f->sub; i < (j + 1) * f->sub; i++) {
+				const double q = f->lv[lat_level(lt, st.g[i / 8], i % 8)];
+				num += (double)w[i] * q * fabsf(x[i]);
+				den += (double)w[i] * q * q;
+			}
+			if (den > 0 && num / den > amax)
+				amax = num / den;
+		}
+		for (int sm = 15; sm > 15 - IQ_DSCAN && amax > 0; sm--) {
+			const float dv = from_fp16(to_fp16((float)(amax / lat_dbmul(f->dbkind, sm))));
+			if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
+				continue;
+			t = st;
+			t.d = dv;
+			const double e = lat8_pass(f, lt, nbc, x, w, &t);
+			if (e < cur) {
+				cur = e;
+				st = t;
+			}
+		}
+	}
+	for (int it = 0; it < IQ_LSQ_IT; it++) {
+		const float dv = from_fp16(to_fp16((float)lat_lsq_d(f, lt, &st, x, w)));
+		if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
+			break;
+		t = st;
+		t.d = dv;
+		const double e = lat8_pass(f, lt, nbc, x, w, &t);
+		if (!(e < cur))
+			break;
+		cur = e;
+		st = t;
+	}
+	f->pack(&st, out);
+	const double ex = lat_err(f, out, x, w);
+	if (ex < err)
+		memcpy(blk, out, f->bytes);
+}
+
+static void lat8_refine_v(const void *f, const float *x, const float *w, void *blk, double err)
+{
+	lat8_refine(f, x, w, blk, err);
+}
+
 static const struct lfmt F_IQ2XXS = { LAT_IQ2XXS, 32, 1, 0, lv_iq2, sizeof(struct blk_iq2_xxs), unpack_iq2_xxs,
 				      pack_iq2_xxs, deq_iq2_xxs };
 static const struct lfmt F_IQ2XS = { LAT_IQ2XS, 16, 1, 0, lv_iq2, sizeof(struct blk_iq2_xs), unpack_iq2_xs,
@@ -2706,9 +2892,9 @@ static void g_iq2_s(const float *x, const float *qw, void *blk)
 	ggml_iq2_s(x, qw, blk);
 }
 
-static const struct iq_driver D_IQ2XXS = { &F_IQ2XXS, sizeof(struct blk_iq2_xxs), lat_err_v, lat_refine_v, g_iq2_xxs, 0 };
-static const struct iq_driver D_IQ2XS = { &F_IQ2XS, sizeof(struct blk_iq2_xs), lat_err_v, lat_refine_v, g_iq2_xs, 0 };
-static const struct iq_driver D_IQ2S = { &F_IQ2S, sizeof(struct blk_iq2_s), lat_err_v, lat_refine_v, g_iq2_s, 1 };
+static const struct iq_driver D_IQ2XXS = { &F_IQ2XXS, sizeof(struct blk_iq2_xxs), lat_err_v, lat8_refine_v, g_iq2_xxs, 0 };
+static const struct iq_driver D_IQ2XS = { &F_IQ2XS, sizeof(struct blk_iq2_xs), lat_err_v, lat8_refine_v, g_iq2_xs, 0 };
+static const struct iq_driver D_IQ2S = { &F_IQ2S, sizeof(struct blk_iq2_s), lat_err_v, lat8_refine_v, g_iq2_s, 1 };
 
 static void quant_iq2_xxs(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
