@@ -2985,7 +2985,7 @@ static void msort_pairs(float *v, int *ix, int n, float *tv, int *ti)
 static void ggml_iq1_s(const float *x, const float *qw, struct blk_iq1_s *y)
 {
 	const struct lattice *lt = get_lattice(LAT_IQ1S);
-	float scales[8], weight[32], sumx[33], sumw[33], pv[32], tv[32];
+	float scales[8], weight[32], sumx[41], sumw[41], pv[32], tv[32];
 	int idx[32], ti[32];
 	int8_t L[32], shifts[8];
 	uint16_t index[4];
@@ -3023,27 +3023,44 @@ static void ggml_iq1_s(const float *x, const float *qw, struct blk_iq1_s *y)
 		}
 		float best_score = -FLT_MAX, scale = max;
 		int besti1 = -1, besti2 = -1, best_shift = 0;
+		/* eight i2 at a time, each lane the scalar sums; a chunk where no
+		 * lane beats the best score (the common case) changes nothing,
+		 * the others are taken lane by lane in ggml's order */
+		for (int j = 33; j < 41; j++) {
+			sumx[j] = sumx[32];
+			sumw[j] = sumw[32];
+		}
 		for (int i1 = 0; i1 <= 32; i1++) {
-			for (int i2 = i1; i2 <= 32; i2++) {
-				const float a0 = sumx[i1] - sumx[0], a1 = sumx[i2] - sumx[i1], a2 = sumx[32] - sumx[i2];
-				const float b0 = sumw[i1] - sumw[0], b1 = sumw[i2] - sumw[i1], b2 = sumw[32] - sumw[i2];
-				float sumqx = a0 * x_p1[0] + a1 * x_p1[1] + a2 * x_p1[2];
-				float sumq2 = b0 * x_p1[0] * x_p1[0] + b1 * x_p1[1] * x_p1[1] + b2 * x_p1[2] * x_p1[2];
-				if (sumq2 > 0 && sumqx * sumqx > best_score * sumq2) {
-					scale = sumqx / sumq2;
-					best_score = scale * sumqx;
-					besti1 = i1;
-					besti2 = i2;
-					best_shift = 1;
-				}
-				sumqx = a0 * x_m1[0] + a1 * x_m1[1] + a2 * x_m1[2];
-				sumq2 = b0 * x_m1[0] * x_m1[0] + b1 * x_m1[1] * x_m1[1] + b2 * x_m1[2] * x_m1[2];
-				if (sumq2 > 0 && sumqx * sumqx > best_score * sumq2) {
-					scale = sumqx / sumq2;
-					best_score = scale * sumqx;
-					besti1 = i1;
-					besti2 = i2;
-					best_shift = -1;
+			const float a0 = sumx[i1] - sumx[0], b0 = sumw[i1] - sumw[0];
+			for (int i2 = i1; i2 <= 32; i2 += 8) {
+				qnt__v8f sx, sw;
+				memcpy(&sx, sumx + i2, sizeof sx);
+				memcpy(&sw, sumw + i2, sizeof sw);
+				const qnt__v8f a1 = sx - sumx[i1], a2 = sumx[32] - sx;
+				const qnt__v8f b1 = sw - sumw[i1], b2 = sumw[32] - sw;
+				const qnt__v8f qxp = a0 * x_p1[0] + a1 * x_p1[1] + a2 * x_p1[2];
+				const qnt__v8f q2p = b0 * x_p1[0] * x_p1[0] + b1 * x_p1[1] * x_p1[1] + b2 * x_p1[2] * x_p1[2];
+				const qnt__v8f qxm = a0 * x_m1[0] + a1 * x_m1[1] + a2 * x_m1[2];
+				const qnt__v8f q2m = b0 * x_m1[0] * x_m1[0] + b1 * x_m1[1] * x_m1[1] + b2 * x_m1[2] * x_m1[2];
+				const qnt__v8f bs = splat8(best_score);
+				if (!any8(((q2p > 0) & (qxp * qxp > bs * q2p)) | ((q2m > 0) & (qxm * qxm > bs * q2m))))
+					continue;
+				const int m = mini(8, 33 - i2);
+				for (int c = 0; c < m; c++) {
+					if (q2p[c] > 0 && qxp[c] * qxp[c] > best_score * q2p[c]) {
+						scale = qxp[c] / q2p[c];
+						best_score = scale * qxp[c];
+						besti1 = i1;
+						besti2 = i2 + c;
+						best_shift = 1;
+					}
+					if (q2m[c] > 0 && qxm[c] * qxm[c] > best_score * q2m[c]) {
+						scale = qxm[c] / q2m[c];
+						best_score = scale * qxm[c];
+						besti1 = i1;
+						besti2 = i2 + c;
+						best_shift = -1;
+					}
 				}
 			}
 		}
@@ -3149,7 +3166,7 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 		/* prefix sums of w*x and w per half of the sub-block (each half
 		 * has its own delta sign); as v0 - v1 = v1 - v2 = -1 the sums of
 		 * a split are T*v2 - P(i1) - P(i2) (ggml's closed form) */
-		float px[2][17], pw[2][17];
+		float px[2][25], pw[2][25];
 		px[0][0] = px[1][0] = pw[0][0] = pw[1][0] = 0;
 		for (int j = 0; j < 16; j++) {
 			const int i = idx[j], h = i < 8 ? 0 : 1;
@@ -3164,15 +3181,24 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 		const float cm1 = x_m1[0] * x_m1[0] - x_m1[1] * x_m1[1], cm2 = x_m1[1] * x_m1[1] - x_m1[2] * x_m1[2];
 		float best_score = -FLT_MAX, scale = max;
 		int besti1 = -1, besti2 = -1, best_k = -1;
+		/* eight i2 at a time as in ggml_iq1_s */
+		for (int h = 0; h < 2; h++)
+			for (int j = 17; j < 25; j++) {
+				px[h][j] = px[h][16];
+				pw[h][j] = pw[h][16];
+			}
 		for (int i1 = 0; i1 <= 16; i1++) {
-			for (int i2 = i1; i2 <= 16; i2++) {
-				float qx_p[2], qx_m[2], q2_p[2], q2_m[2], sqx[4], sq2[4];
+			for (int i2 = i1; i2 <= 16; i2 += 8) {
+				qnt__v8f qx_p[2], qx_m[2], q2_p[2], q2_m[2], sqx[4], sq2[4];
 				for (int h = 0; h < 2; h++) {
-					const float sx = px[h][i1] + px[h][i2];
+					qnt__v8f x2, w2;
+					memcpy(&x2, px[h] + i2, sizeof x2);
+					memcpy(&w2, pw[h] + i2, sizeof w2);
+					const qnt__v8f sx = px[h][i1] + x2;
 					qx_p[h] = txs[h] * p2 - sx;
 					qx_m[h] = txs[h] * m2 - sx;
-					q2_p[h] = tws[h] * p2 * p2 + pw[h][i1] * cp1 + pw[h][i2] * cp2;
-					q2_m[h] = tws[h] * m2 * m2 + pw[h][i1] * cm1 + pw[h][i2] * cm2;
+					q2_p[h] = tws[h] * p2 * p2 + pw[h][i1] * cp1 + w2 * cp2;
+					q2_m[h] = tws[h] * m2 * m2 + pw[h][i1] * cm1 + w2 * cm2;
 				}
 				sqx[0] = qx_p[0] + qx_p[1];
 				sqx[1] = qx_p[0] + qx_m[1];
@@ -3182,15 +3208,23 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 				sq2[1] = q2_p[0] + q2_m[1];
 				sq2[2] = q2_m[0] + q2_p[1];
 				sq2[3] = q2_m[0] + q2_m[1];
-				for (int k = 0; k < 4; k++) {
-					if (sq2[k] > 0 && sqx[k] * sqx[k] > best_score * sq2[k]) {
-						scale = sqx[k] / sq2[k];
-						best_score = scale * sqx[k];
-						besti1 = i1;
-						besti2 = i2;
-						best_k = k;
+				const qnt__v8f bs = splat8(best_score);
+				qnt__v8i any = { 0, 0, 0, 0, 0, 0, 0, 0 };
+				for (int k = 0; k < 4; k++)
+					any |= (sq2[k] > 0) & (sqx[k] * sqx[k] > bs * sq2[k]);
+				if (!any8(any))
+					continue;
+				const int m = mini(8, 17 - i2);
+				for (int c = 0; c < m; c++)
+					for (int k = 0; k < 4; k++) {
+						if (sq2[k][c] > 0 && sqx[k][c] * sqx[k][c] > best_score * sq2[k][c]) {
+							scale = sqx[k][c] / sq2[k][c];
+							best_score = scale * sqx[k][c];
+							besti1 = i1;
+							besti2 = i2 + c;
+							best_k = k;
+						}
 					}
-				}
 			}
 		}
 		if (besti1 < 0 || besti2 < 0 || best_k < 0) {
