@@ -2210,38 +2210,54 @@ static int ggml_best_neighbour8(const struct lattice *lt, const uint16_t *nbc, i
 	return gi;
 }
 
-/* ggml_scan for the 8-element grids, with ggml_best_neighbour8. */
-static float ggml_scan8(const struct lattice *lt, const uint16_t *nbc, int n, int kmaxq, int is_lo, int is_hi, float step, float max,
-			float scale, const float *xval, const float *weight, const float *waux, int8_t *L,
-			int *is_on_grid)
+/* ggml_scan for the 8-element grids, with ggml_best_neighbour8: the codes
+ * of a trial eight elements at a time (lanes = elements), the sums of
+ * eight trials at a time (lanes = trials, each summed over the elements in
+ * order), so every value is ggml's. */
+static float ggml_scan8(const struct lattice *lt, const uint16_t *nbc, int n, int kmaxq, int is_lo, int is_hi,
+			float step, float max, float scale, const float *xval, const float *weight, const float *waux,
+			int8_t *L, int *is_on_grid)
 {
-	const int ng = n / 8, nt = is_hi - is_lo + 1;
-	int8_t Laux[31][32];
-	uint8_t on_aux[31][4];
-	float sqx[31], sq2[31];
+	const int ng = n / 8, nt = is_hi - is_lo + 1, ntr = (nt + 7) & ~7;
+	int8_t Laux[24][32];
+	uint8_t on_aux[24][4];
+	float qt[32][24]; /* 2 l + 1 per element and trial */
+	float sqx[24], sq2[24];
 	for (int t = 0; t < nt; t++) {
 		const float id = ((float)(2 * kmaxq - 1) + (float)(is_lo + t) * step) / max;
 		const float this_scale = 1 / id;
 		for (int k = 0; k < ng; k++) {
 			int8_t *La = Laux[t] + 8 * k;
+			qnt__v8f xk;
+			memcpy(&xk, xval + 8 * k, sizeof xk);
+			const qnt__v8i l = qnt__clamp_v8i(qnt__nearest_int_v8(0.5f * (id * xk - 1.0f)), 0, kmaxq - 1);
+			uint32_t u = 0;
 			for (int i = 0; i < 8; i++) {
-				const int l = nearest_int(0.5f * (id * xval[8 * k + i] - 1));
-				La[i] = (int8_t)maxi(0, mini(kmaxq - 1, l));
+				La[i] = (int8_t)l[i];
+				u |= (uint32_t)l[i] << (2 * i);
 			}
-			const int32_t m = lt->map[lat_u(lt, La)];
+			const int32_t m = lt->map[u];
 			on_aux[t][k] = m >= 0;
 			if (m < 0)
 				ggml_best_neighbour8(lt, nbc, -m - 1, xval + 8 * k, waux + 8 * k, this_scale, La);
+			for (int i = 0; i < 8; i++)
+				qt[8 * k + i][t] = (float)(2 * La[i] + 1);
 		}
-		sqx[t] = sq2[t] = 0;
 	}
-	for (int i = 0; i < n; i++) {
-		const float w = weight[i], wx = xval[i];
-		for (int t = 0; t < nt; t++) {
-			const float q = (float)(2 * Laux[t][i] + 1);
-			sqx[t] += w * wx * q;
-			sq2[t] += w * q * q;
+	for (int i = 0; i < n; i++)
+		for (int t = nt; t < ntr; t++)
+			qt[i][t] = 1.0f;
+	for (int t0 = 0; t0 < nt; t0 += 8) {
+		qnt__v8f sx = splat8(0.0f), s2 = splat8(0.0f);
+		for (int i = 0; i < n; i++) {
+			const float w = weight[i], wx = xval[i];
+			qnt__v8f q;
+			memcpy(&q, qt[i] + t0, sizeof q);
+			sx += w * wx * q;
+			s2 += w * q * q;
 		}
+		memcpy(sqx + t0, &sx, sizeof sx);
+		memcpy(sq2 + t0, &s2, sizeof s2);
 	}
 	float best = 0;
 	int bt = -1;
@@ -2696,16 +2712,9 @@ static double lat8_sub_codes(const struct lfmt *f, const struct lattice *lt, con
 			     const float *w, float db, uint16_t *g, uint8_t *neg)
 {
 	const int n = f->sub, ng = n / 8;
-	float vq[3], ax[32], e[3][32];
+	float vq[3];
 	for (int l = 0; l < 3; l++)
 		vq[l] = db * f->lv[l];
-	for (int i = 0; i < n; i++)
-		ax[i] = fabsf(x[i]);
-	for (int l = 0; l < 3; l++)
-		for (int i = 0; i < n; i++) {
-			const float r = ax[i] - vq[l];
-			e[l][i] = w[i] * r * r;
-		}
 	int odd[4] = { 0, 0, 0, 0 };
 	for (int i = 0; i < n; i++) {
 		neg[i] = x[i] < 0;
@@ -2714,14 +2723,24 @@ static double lat8_sub_codes(const struct lfmt *f, const struct lattice *lt, con
 	double err = 0;
 	for (int k = 0; k < ng; k++) {
 		const int o = 8 * k;
+		/* the costs of the levels, lanes = elements */
+		qnt__v8f xv, wv;
+		qnt__v8i xb;
+		memcpy(&xv, x + o, sizeof xv);
+		memcpy(&wv, w + o, sizeof wv);
+		memcpy(&xb, &xv, sizeof xb);
+		xb &= 0x7fffffff;
+		qnt__v8f ax;
+		memcpy(&ax, &xb, sizeof ax);
+		const qnt__v8f r0 = ax - vq[0], r1 = ax - vq[1], r2 = ax - vq[2];
+		const qnt__v8f e0 = wv * r0 * r0, e1 = wv * r1 * r1, e2 = wv * r2 * r2;
+		const qnt__v8i m1 = e1 < e0, m2 = e2 < qnt__select_v8f(m1, e1, e0);
+		const qnt__v8i bl = (m2 & 2) | (~m2 & m1 & 1);
 		uint32_t u = 0;
 		qnt__v8f t[8];
 		for (int i = 0; i < 8; i++) {
-			int bl = 0;
-			for (int l = 1; l < 3; l++)
-				bl = e[l][o + i] < e[bl][o + i] ? l : bl;
-			u |= (uint32_t)bl << (2 * i);
-			cost8_set(t, i, e[0][o + i], e[1][o + i], e[2][o + i]);
+			u |= (uint32_t)bl[i] << (2 * i);
+			cost8_set(t, i, e0[i], e1[i], e2[i]);
 		}
 		const int32_t off = lt->alt[u];
 		const uint16_t *list = lt->nb + off;
@@ -2736,10 +2755,9 @@ static double lat8_sub_codes(const struct lfmt *f, const struct lattice *lt, con
 		 * cheapest flip, 4 w |x| v more than without (the first point
 		 * of equals, the first element of equal flips) */
 		qnt__v8f p[8];
-		for (int i = 0; i < 8; i++) {
-			const float wa = w[o + i] * ax[o + i];
-			cost8_set(p, i, wa * vq[0], wa * vq[1], wa * vq[2]);
-		}
+		const qnt__v8f wa = wv * ax, p0 = wa * vq[0], p1 = wa * vq[1], p2 = wa * vq[2];
+		for (int i = 0; i < 8; i++)
+			cost8_set(p, i, p0[i], p1[i], p2[i]);
 		float cp = INFINITY;
 		int gp = list[1], fp = 0;
 		for (int j = 0; j < nl; j += 8) {
@@ -3409,17 +3427,19 @@ static float l1_group(const struct lattice *lt, const uint16_t *nbc, const float
 	qnt__v8f t[8];
 	for (int l = 0; l < 3; l++)
 		v[l] = dl * c[l];
+	/* the costs of the levels, lanes = elements; per element the first
+	 * cheapest level */
+	qnt__v8f xv, wv;
+	memcpy(&xv, x, sizeof xv);
+	memcpy(&wv, w, sizeof wv);
+	const qnt__v8f r0 = xv - v[0], r1 = xv - v[1], r2 = xv - v[2];
+	const qnt__v8f e0 = wv * r0 * r0, e1 = wv * r1 * r1, e2 = wv * r2 * r2;
+	const qnt__v8i m1 = e1 < e0, m2 = e2 < qnt__select_v8f(m1, e1, e0);
+	const qnt__v8i bl = (m2 & 2) | (~m2 & m1 & 1);
 	uint32_t u = 0;
 	for (int i = 0; i < 8; i++) {
-		float e[3];
-		int bl = 0;
-		for (int l = 0; l < 3; l++) {
-			const float r = x[i] - v[l];
-			e[l] = w[i] * r * r;
-			bl = e[l] < e[bl] ? l : bl;
-		}
-		cost8_set(t, i, e[0], e[1], e[2]);
-		u |= (uint32_t)bl << (2 * i);
+		cost8_set(t, i, e0[i], e1[i], e2[i]);
+		u |= (uint32_t)bl[i] << (2 * i);
 	}
 	const int32_t off = lt->alt[u];
 	float best = INFINITY;
