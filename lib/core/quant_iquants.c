@@ -2935,30 +2935,25 @@ static void quant_iq2_s(const float *src, void *dst, int64_t nrows, int64_t n, c
 static const float x_p1[3] = { -1 + IQ1_DELTA, IQ1_DELTA, 1 + IQ1_DELTA };
 static const float x_m1[3] = { -1 - IQ1_DELTA, -IQ1_DELTA, 1 - IQ1_DELTA };
 
-/* ggml's iq1_find_best_neighbour2: the listed point whose values
- * scale * xg[level] are nearest to xval under the weights. */
-static int ggml_best_neighbour1(const struct lattice *lt, const uint16_t *list, const float *xval, const float *weight,
-				float scale, const float *xg, int8_t *L)
+/* ggml's iq1_find_best_neighbour2: the listed point (the list at offset off)
+ * whose values scale * xg[level] are nearest to xval under the weights;
+ * the same sums, eight points at a time. */
+static int ggml_best_neighbour1(const struct lattice *lt, const uint16_t *nbc, int32_t off, const float *xval,
+				const float *weight, float scale, const float *xg, int8_t *L)
 {
-	float t[8][3];
-	for (int i = 0; i < 8; i++)
+	qnt__v8f t[8];
+	for (int i = 0; i < 8; i++) {
+		float c[3];
 		for (int l = 0; l < 3; l++) {
 			const float diff = scale * xg[l] - xval[i];
-			t[i][l] = weight[i] * diff * diff;
+			c[l] = weight[i] * diff * diff;
 		}
-	float best = FLT_MAX;
-	int gi = -1;
-	for (int j = 1; j <= list[0]; j++) {
-		const uint8_t *lv = lt->lev + 8 * list[j];
-		const float d2 = 0.0f + t[0][lv[0]] + t[1][lv[1]] + t[2][lv[2]] + t[3][lv[3]] + t[4][lv[4]] +
-				 t[5][lv[5]] + t[6][lv[6]] + t[7][lv[7]];
-		if (d2 < best) {
-			best = d2;
-			gi = list[j];
-		}
+		cost8_set(t, i, c[0], c[1], c[2]);
 	}
+	float best = FLT_MAX;
+	int gi = cost8_best(lt, nbc, off, lt->nb[off], t, &best, -1);
 	if (gi < 0)
-		gi = list[1];
+		gi = lt->nb[off + 1];
 	for (int i = 0; i < 8; i++)
 		L[i] = (int8_t)lat_level(lt, gi, i);
 	return gi;
@@ -3002,7 +2997,8 @@ static void msort_pairs(float *v, int *ix, int n, float *tv, int *ti)
 /* ggml's quantize_row_iq1_s_impl for one super-block (imatrix required). */
 static void ggml_iq1_s(const float *x, const float *qw, struct blk_iq1_s *y)
 {
-	const struct lattice *lt = get_lattice(LAT_IQ1S);
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(LAT_IQ1S, &nbc);
 	float scales[8], weight[32], sumx[41], sumw[41], pv[32], tv[32];
 	int idx[32], ti[32];
 	int8_t L[32], shifts[8];
@@ -3102,7 +3098,7 @@ static void ggml_iq1_s(const float *x, const float *qw, struct blk_iq1_s *y)
 			int gi = m;
 			if (m < 0) {
 				all_on_grid = 0;
-				gi = ggml_best_neighbour1(lt, lt->nb - m - 1, xb + 8 * k, weight + 8 * k, scale, xx, L + 8 * k);
+				gi = ggml_best_neighbour1(lt, nbc, -m - 1, xb + 8 * k, weight + 8 * k, scale, xx, L + 8 * k);
 			}
 			index[k] = (uint16_t)gi;
 		}
@@ -3146,7 +3142,8 @@ static void ggml_iq1_s(const float *x, const float *qw, struct blk_iq1_s *y)
  * weights x^2), with the closed-form split search of current ggml. */
 static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 {
-	const struct lattice *lt = get_lattice(LAT_IQ1S);
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(LAT_IQ1S, &nbc);
 	static const uint8_t masks[4] = { 0x00, 0x80, 0x08, 0x88 };
 	float scales[16], weight[16], pv[16], tv[16];
 	int idx[16], ti[16];
@@ -3265,7 +3262,7 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 			int gi = m;
 			if (m < 0) {
 				all_on_grid = 0;
-				gi = ggml_best_neighbour1(lt, lt->nb - m - 1, xb + 8 * k, weight + 8 * k, scale, xx, L + 8 * k);
+				gi = ggml_best_neighbour1(lt, nbc, -m - 1, xb + 8 * k, weight + 8 * k, scale, xx, L + 8 * k);
 			}
 			index[k] = (uint16_t)gi;
 		}
