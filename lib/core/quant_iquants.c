@@ -2409,6 +2409,242 @@ static void quant_iq3_s(const float *src, void *dst, int64_t nrows, int64_t n, c
 }
 
 
+/* ---- 8-element grids (iq2_xxs, iq2_xs, iq2_s, iq1_s, iq1_m): eight listed
+ * points at once ---- */
+
+/* Per element i the cost of each of its 3 levels: t[i] = { c0, c1, c2, -,
+ * c0, c1, c2, - }. A lane picks the cost of its point's level with
+ * __builtin_shuffle, which takes the index modulo 8: the code shifted right
+ * by 2i has the level in bits 0-1 and the next element's low level bit in
+ * bit 2, which the copy in lanes 4-6 absorbs. */
+static inline void cost8_set(qnt__v8f *t, int i, float c0, float c1, float c2)
+{
+	const qnt__v8f v = { c0, c1, c2, c0, c0, c1, c2, c0 };
+	t[i] = v;
+}
+
+/* Lane c: 0.0f + t[0][lv0] + t[1][lv1] + ... + t[7][lv7] for the levels of
+ * the grid point whose packed code is code[c], added in element order as
+ * the scalar sums add them, so every lane is that sum bit for bit. */
+static inline qnt__v8f cost8_lanes(const qnt__v8f *t, qnt__v8i code)
+{
+	qnt__v8f acc = { 0, 0, 0, 0, 0, 0, 0, 0 };
+	for (int i = 0; i < 8; i++)
+		acc += __builtin_shuffle(t[i], code >> (2 * i));
+	return acc;
+}
+
+/* The lists of the 8-element lattices (iq2_xxs, iq2_xs, iq2_s, iq1_s) with
+ * every grid index replaced by the point's packed code, at the same
+ * offsets (the counts kept), and slack at the end, so that the codes of
+ * eight listed points are one load. Built once, after the lattice. */
+#define NBC_SLACK 8
+typedef uint16_t v8u16 __attribute__((vector_size(16)));
+static uint16_t nbc_iq2xxs[NB_IQ2XXS + NBC_SLACK], nbc_iq2xs[NB_IQ2XS + NBC_SLACK], nbc_iq2s[NB_IQ2S + NBC_SLACK],
+	nbc_iq1s[NB_IQ1S + NBC_SLACK];
+static uint16_t *const nbc_tab[4] = { nbc_iq2xxs, nbc_iq2xs, nbc_iq2s, nbc_iq1s };
+
+static void nbc_build(int k)
+{
+	const struct lattice *lt = get_lattice(k);
+	if (!lt->ok)
+		return;
+	uint16_t *out = nbc_tab[k];
+	for (size_t p = 0; p < lt->nb_cap; p += 1 + (size_t)lt->nb[p]) {
+		const int n = lt->nb[p];
+		out[p] = (uint16_t)n;
+		for (int j = 1; j <= n && p + (size_t)j < lt->nb_cap; j++)
+			out[p + (size_t)j] = lt->codes[lt->nb[p + (size_t)j]];
+	}
+}
+
+static uv_once_t nbc_once[4] = { UV_ONCE_INIT, UV_ONCE_INIT, UV_ONCE_INIT, UV_ONCE_INIT };
+static void nbc_init0(void) { nbc_build(0); }
+static void nbc_init1(void) { nbc_build(1); }
+static void nbc_init2(void) { nbc_build(2); }
+static void nbc_init3(void) { nbc_build(3); }
+static void (*const nbc_init[4])(void) = { nbc_init0, nbc_init1, nbc_init2, nbc_init3 };
+
+/* The lattice k (LAT_IQ2XXS .. LAT_IQ1S) and its code lists in *codes. */
+static const struct lattice *get_lattice8(int k, const uint16_t **codes)
+{
+	uv_once(&nbc_once[k], nbc_init[k]);
+	*codes = nbc_tab[k];
+	return get_lattice(k);
+}
+
+static inline int any8(qnt__v8i m)
+{
+	uint64_t q[4];
+	memcpy(q, &m, sizeof q);
+	return (q[0] | q[1] | q[2] | q[3]) != 0;
+}
+
+static inline qnt__v8f splat8(float v)
+{
+	const qnt__v8f r = { v, v, v, v, v, v, v, v };
+	return r;
+}
+
+/* Codes of listed points j..j+7 of the list at offset off (lanes past the
+ * list's end hold whatever follows; callers ignore them). */
+static inline qnt__v8i cost8_codes(const uint16_t *nbc, int32_t off, int j)
+{
+	v8u16 c;
+	memcpy(&c, nbc + off + 1 + j, sizeof c);
+	return __builtin_convertvector(c, qnt__v8i);
+}
+
+/* The first of the n points of the list at offset off with the smallest
+ * cost below *best (scanned in list order as a scalar loop would); returns
+ * its grid index, or gi if none is below *best, which is lowered to the
+ * cost found. */
+static int cost8_best(const struct lattice *lt, const uint16_t *nbc, int32_t off, int n, const qnt__v8f *t,
+		      float *best, int gi)
+{
+	const uint16_t *list = lt->nb + off;
+	for (int j = 0; j < n; j += 8) {
+		const qnt__v8f cc = cost8_lanes(t, cost8_codes(nbc, off, j));
+		if (!any8(cc < splat8(*best)))
+			continue;
+		const int m = mini(8, n - j);
+		for (int c = 0; c < m; c++)
+			if (cc[c] < *best) {
+				*best = cc[c];
+				gi = list[1 + j + c];
+			}
+	}
+	return gi;
+}
+
+/* ggml_best_neighbour for the 8-element grids (iq2_*): the same sums, eight
+ * points at a time. */
+static int ggml_best_neighbour8(const struct lattice *lt, const uint16_t *nbc, int32_t off, const float *xval,
+				const float *weight, float scale, int8_t *L)
+{
+	qnt__v8f t[8];
+	for (int i = 0; i < 8; i++) {
+		float c[3];
+		for (int l = 0; l < 3; l++) {
+			const float diff = scale * (float)(2 * l + 1) - xval[i];
+			c[l] = weight[i] * diff * diff;
+		}
+		cost8_set(t, i, c[0], c[1], c[2]);
+	}
+	float best = FLT_MAX;
+	int gi = cost8_best(lt, nbc, off, lt->nb[off], t, &best, -1);
+	if (gi < 0)
+		gi = lt->nb[off + 1];
+	for (int i = 0; i < 8; i++)
+		L[i] = (int8_t)lat_level(lt, gi, i);
+	return gi;
+}
+
+/* ggml_scan for the 8-element grids, with ggml_best_neighbour8: the codes
+ * of a trial eight elements at a time (lanes = elements), the sums of
+ * eight trials at a time (lanes = trials, each summed over the elements in
+ * order), so every value is ggml's. */
+static float ggml_scan8(const struct lattice *lt, const uint16_t *nbc, int n, int kmaxq, int is_lo, int is_hi,
+			float step, float max, float scale, const float *xval, const float *weight, const float *waux,
+			int8_t *L, int *is_on_grid)
+{
+	const int ng = n / 8, nt = is_hi - is_lo + 1, ntr = (nt + 7) & ~7;
+	int8_t Laux[24][32];
+	uint8_t on_aux[24][4];
+	float qt[32][24]; /* 2 l + 1 per element and trial */
+	float sqx[24], sq2[24];
+	for (int t = 0; t < nt; t++) {
+		const float id = ((float)(2 * kmaxq - 1) + (float)(is_lo + t) * step) / max;
+		const float this_scale = 1 / id;
+		for (int k = 0; k < ng; k++) {
+			int8_t *La = Laux[t] + 8 * k;
+			qnt__v8f xk;
+			memcpy(&xk, xval + 8 * k, sizeof xk);
+			const qnt__v8i l = qnt__clamp_v8i(qnt__nearest_int_v8(0.5f * (id * xk - 1.0f)), 0, kmaxq - 1);
+			uint32_t u = 0;
+			for (int i = 0; i < 8; i++) {
+				La[i] = (int8_t)l[i];
+				u |= (uint32_t)l[i] << (2 * i);
+			}
+			const int32_t m = lt->map[u];
+			on_aux[t][k] = m >= 0;
+			if (m < 0)
+				ggml_best_neighbour8(lt, nbc, -m - 1, xval + 8 * k, waux + 8 * k, this_scale, La);
+			for (int i = 0; i < 8; i++)
+				qt[8 * k + i][t] = (float)(2 * La[i] + 1);
+		}
+	}
+	for (int i = 0; i < n; i++)
+		for (int t = nt; t < ntr; t++)
+			qt[i][t] = 1.0f;
+	for (int t0 = 0; t0 < nt; t0 += 8) {
+		qnt__v8f sx = splat8(0.0f), s2 = splat8(0.0f);
+		for (int i = 0; i < n; i++) {
+			const float w = weight[i], wx = xval[i];
+			qnt__v8f q;
+			memcpy(&q, qt[i] + t0, sizeof q);
+			sx += w * wx * q;
+			s2 += w * q * q;
+		}
+		memcpy(sqx + t0, &sx, sizeof sx);
+		memcpy(sq2 + t0, &s2, sizeof s2);
+	}
+	float best = 0;
+	int bt = -1;
+	for (int t = 0; t < nt; t++) {
+		if (sq2[t] > 0 && sqx[t] * sqx[t] > best * sq2[t]) {
+			scale = sqx[t] / sq2[t];
+			best = scale * sqx[t];
+			bt = t;
+		}
+	}
+	if (bt >= 0) {
+		memcpy(L, Laux[bt], (size_t)n);
+		for (int k = 0; k < ng; k++)
+			is_on_grid[k] = on_aux[bt][k];
+	}
+	return scale;
+}
+
+/* ggml_fixup for the 8-element grids, with ggml_best_neighbour8. */
+static float ggml_fixup8(const struct lattice *lt, const uint16_t *nbc, int n, int kmaxq, int all, float scale, const float *xval,
+			 const float *weight, const float *waux, int8_t *L, const int *is_on_grid)
+{
+	const int ng = n / 8;
+	int n_off = 0;
+	if (all != 2)
+		for (int k = 0; k < ng; k++)
+			n_off += !is_on_grid[k];
+	if (!((all == 2 || n_off > 0) && scale > 0))
+		return scale;
+	const float id = 1 / scale;
+	for (int k = 0; k < ng; k++) {
+		if (!all && is_on_grid[k])
+			continue;
+		int8_t Lk[8];
+		for (int i = 0; i < 8; i++) {
+			const int l = nearest_int(0.5f * (id * xval[8 * k + i] - 1));
+			Lk[i] = (int8_t)maxi(0, mini(kmaxq - 1, l));
+		}
+		const int32_t m = lt->map[lat_u(lt, Lk)];
+		int g = m;
+		if (m < 0)
+			g = ggml_best_neighbour8(lt, nbc, -m - 1, xval + 8 * k, waux + 8 * k, scale, Lk);
+		for (int i = 0; i < 8; i++)
+			L[8 * k + i] = (int8_t)lat_level(lt, g, i);
+	}
+	float sumqx = 0, sumq2 = 0;
+	for (int i = 0; i < n; i++) {
+		const float w = weight[i];
+		const float q = (float)(2 * L[i] + 1);
+		sumqx += w * xval[i] * q;
+		sumq2 += w * q * q;
+	}
+	if (sumq2 > 0)
+		scale = sumqx / sumq2;
+	return scale;
+}
+
 /* ---- iq2_xxs, iq2_xs, iq2_s: ggml's searches ---- */
 
 /* ggml's make_qp_quants: non-negative x to integers 0..nmax under one
@@ -2485,7 +2721,8 @@ static float ggml_make_qp(int n, int nmax, const float *x, uint8_t *L, const flo
  * ggml requires). */
 static void ggml_iq2_xxs(const float *x, const float *qw, struct blk_iq2_xxs *y)
 {
-	const struct lattice *lt = get_lattice(LAT_IQ2XXS);
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(LAT_IQ2XXS, &nbc);
 	const int kmaxq = 3;
 	float scales[8], weight[32], xval[32], waux[32];
 	int8_t L[32];
@@ -2521,8 +2758,8 @@ static void ggml_iq2_xxs(const float *x, const float *qw, struct blk_iq2_xxs *y)
 			scales[ib] = 0;
 			continue;
 		}
-		scale = ggml_scan(lt, 32, kmaxq, -6, 6, 0.1f, eff_max, scale, xval, weight, waux, L, on);
-		scale = ggml_fixup(lt, 32, kmaxq, 2, scale, xval, weight, waux, L, NULL);
+		scale = ggml_scan8(lt, nbc, 32, kmaxq, -6, 6, 0.1f, eff_max, scale, xval, weight, waux, L, on);
+		scale = ggml_fixup8(lt, nbc, 32, kmaxq, 2, scale, xval, weight, waux, L, NULL);
 		if (scale < 0) {
 			scale = -scale;
 			for (int k = 0; k < 4; k++)
@@ -2553,7 +2790,8 @@ static void ggml_iq2_xxs(const float *x, const float *qw, struct blk_iq2_xxs *y)
 /* ggml's quantize_row_iq2_xs_impl for one super-block (imatrix required). */
 static void ggml_iq2_xs(const float *x, const float *qw, struct blk_iq2_xs *y)
 {
-	const struct lattice *lt = get_lattice(LAT_IQ2XS);
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(LAT_IQ2XS, &nbc);
 	const int kmaxq = 3;
 	float scales[16], weight[16], xval[16], waux[16];
 	int8_t L[16];
@@ -2586,9 +2824,9 @@ static void ggml_iq2_xs(const float *x, const float *qw, struct blk_iq2_xs *y)
 			continue;
 		}
 		on[0] = on[1] = 1;
-		float scale = ggml_scan(lt, 16, kmaxq, -9, 9, 0.1f, max, max / (2 * kmaxq - 1), xval, weight, waux, L,
+		float scale = ggml_scan8(lt, nbc, 16, kmaxq, -9, 9, 0.1f, max, max / (2 * kmaxq - 1), xval, weight, waux, L,
 					on);
-		scale = ggml_fixup(lt, 16, kmaxq, 0, scale, xval, weight, waux, L, on);
+		scale = ggml_fixup8(lt, nbc, 16, kmaxq, 0, scale, xval, weight, waux, L, on);
 		if (scale < 0) {
 			scale = -scale;
 			for (int k = 0; k < 2; k++)
@@ -2621,7 +2859,8 @@ static void ggml_iq2_xs(const float *x, const float *qw, struct blk_iq2_xs *y)
  * weights sigma^2/4 + x^2). */
 static void ggml_iq2_s(const float *x, const float *qw, struct blk_iq2_s *y)
 {
-	const struct lattice *lt = get_lattice(LAT_IQ2S);
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(LAT_IQ2S, &nbc);
 	const int kmaxq = 3;
 	float scales[16], weight[16], xval[16], waux[16];
 	int8_t L[16];
@@ -2667,9 +2906,9 @@ static void ggml_iq2_s(const float *x, const float *qw, struct blk_iq2_s *y)
 			continue;
 		}
 		on[0] = on[1] = 1;
-		float scale = ggml_scan(lt, 16, kmaxq, -9, 9, 0.1f, max, max / (2 * kmaxq - 1), xval, weight, waux, L,
+		float scale = ggml_scan8(lt, nbc, 16, kmaxq, -9, 9, 0.1f, max, max / (2 * kmaxq - 1), xval, weight, waux, L,
 					on);
-		scale = ggml_fixup(lt, 16, kmaxq, 0, scale, xval, weight, waux, L, on);
+		scale = ggml_fixup8(lt, nbc, 16, kmaxq, 0, scale, xval, weight, waux, L, on);
 		if (scale < 0) {
 			scale = -scale;
 			for (int k = 0; k < 2; k++)
@@ -2793,6 +3032,194 @@ static void pack_iq2_s(const struct lstate *st, void *blk)
 	}
 }
 
+/* ---- iq2_xxs, iq2_xs, iq2_s: the weighted search ---- */
+
+/* lat_sub_codes for the 8-element grids (3 levels): the same choices and
+ * sums, eight listed points at a time (cost8_lanes); with the parity rule,
+ * per point also its cheapest single flip, the first smallest
+ * w*|x|*v over the elements, as a lane minimum. */
+static double lat8_sub_codes(const struct lfmt *f, const struct lattice *lt, const uint16_t *nbc, const float *x,
+			     const float *w, float db, uint16_t *g, uint8_t *neg)
+{
+	const int n = f->sub, ng = n / 8;
+	float vq[3];
+	for (int l = 0; l < 3; l++)
+		vq[l] = db * f->lv[l];
+	int odd[4] = { 0, 0, 0, 0 };
+	for (int i = 0; i < n; i++) {
+		neg[i] = x[i] < 0;
+		odd[i / 8] ^= neg[i];
+	}
+	double err = 0;
+	for (int k = 0; k < ng; k++) {
+		const int o = 8 * k;
+		/* the costs of the levels, lanes = elements */
+		qnt__v8f xv, wv;
+		qnt__v8i xb;
+		memcpy(&xv, x + o, sizeof xv);
+		memcpy(&wv, w + o, sizeof wv);
+		memcpy(&xb, &xv, sizeof xb);
+		xb &= 0x7fffffff;
+		qnt__v8f ax;
+		memcpy(&ax, &xb, sizeof ax);
+		const qnt__v8f r0 = ax - vq[0], r1 = ax - vq[1], r2 = ax - vq[2];
+		const qnt__v8f e0 = wv * r0 * r0, e1 = wv * r1 * r1, e2 = wv * r2 * r2;
+		const qnt__v8i m1 = e1 < e0, m2 = e2 < qnt__select_v8f(m1, e1, e0);
+		const qnt__v8i bl = (m2 & 2) | (~m2 & m1 & 1);
+		uint32_t u = 0;
+		qnt__v8f t[8];
+		for (int i = 0; i < 8; i++) {
+			u |= (uint32_t)bl[i] << (2 * i);
+			cost8_set(t, i, e0[i], e1[i], e2[i]);
+		}
+		const int32_t off = lt->alt[u];
+		const uint16_t *list = lt->nb + off;
+		const int nl = mini(list[0], IQ_LIST_CAP);
+		float c = INFINITY;
+		if (!(f->parity && odd[k])) {
+			g[k] = (uint16_t)cost8_best(lt, nbc, off, nl, t, &c, list[1]);
+			err += c;
+			continue;
+		}
+		/* an odd count of negative signs: the best point with its
+		 * cheapest flip, 4 w |x| v more than without (the first point
+		 * of equals, the first element of equal flips) */
+		qnt__v8f p[8];
+		const qnt__v8f wa = wv * ax, p0 = wa * vq[0], p1 = wa * vq[1], p2 = wa * vq[2];
+		for (int i = 0; i < 8; i++)
+			cost8_set(p, i, p0[i], p1[i], p2[i]);
+		float cp = INFINITY;
+		int gp = list[1], fp = 0;
+		for (int j = 0; j < nl; j += 8) {
+			const qnt__v8i code = cost8_codes(nbc, off, j);
+			const qnt__v8f cc = cost8_lanes(t, code);
+			qnt__v8f pm = splat8(INFINITY);
+			qnt__v8i pi = { 0, 0, 0, 0, 0, 0, 0, 0 };
+			for (int i = 0; i < 8; i++) {
+				const qnt__v8f pv = __builtin_shuffle(p[i], code >> (2 * i));
+				const qnt__v8i lt_ = pv < pm;
+				pm = qnt__select_v8f(lt_, pv, pm);
+				pi = (lt_ & i) | (pi & ~lt_);
+			}
+			const int m = mini(8, nl - j);
+			for (int cix = 0; cix < m; cix++) {
+				const float cf = cc[cix] + 4 * pm[cix];
+				if (cf < cp) {
+					cp = cf;
+					gp = list[1 + j + cix];
+					fp = pi[cix];
+				}
+			}
+		}
+		g[k] = (uint16_t)gp;
+		neg[o + fp] ^= 1;
+		err += cp;
+	}
+	return err;
+}
+
+/* lat_pass with lat8_sub_codes. */
+static double lat8_pass(const struct lfmt *f, const struct lattice *lt, const uint16_t *nbc, const float *x,
+			const float *w, struct lstate *st)
+{
+	const int nsub = QK_K / f->sub, ng = f->sub / 8;
+	double total = 0;
+	uint16_t g[4];
+	uint8_t neg[32];
+	for (int j = 0; j < nsub; j++) {
+		const int o = j * f->sub;
+		double best = lat_sub_err(f, lt, x + o, w + o, lat_db(f->dbkind, st->d, st->s[j]), st->g + j * ng,
+					  st->neg + o);
+		int cand[5];
+		const int nc = lat_scale_cands(f, lt, st, j, x, w, cand);
+		for (int c = 0; c < nc; c++) {
+			const double e = lat8_sub_codes(f, lt, nbc, x + o, w + o, lat_db(f->dbkind, st->d, cand[c]), g, neg);
+			if (e < best) {
+				best = e;
+				st->s[j] = (uint8_t)cand[c];
+				memcpy(st->g + j * ng, g, sizeof g[0] * (size_t)ng);
+				memcpy(st->neg + o, neg, (size_t)f->sub);
+			}
+		}
+		total += best;
+	}
+	return total;
+}
+
+/* lat_refine for the 8-element grids: the same steps with lat8_pass. */
+static void lat8_refine(const struct lfmt *f, const float *x, const float *w, void *blk, double err)
+{
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(f->lat, &nbc);
+	if (!lt->ok)
+		return;
+	struct lstate st, t;
+	unsigned char out[MAX_BLK_BYTES];
+	const int nsub = QK_K / f->sub;
+	f->unpack(blk, &st);
+	if (!(st.d > 0) || !(st.d < INFINITY)) {
+		float amax = 0;
+		for (int e = 0; e < QK_K; e++)
+			if (w[e] > 0 && fabsf(x[e]) > amax)
+				amax = fabsf(x[e]);
+		st.d = from_fp16(to_fp16((float)(amax / (f->lv[2] * lat_dbmul(f->dbkind, 15)))));
+		if (!(st.d > 0) || !(st.d < INFINITY))
+			return;
+		for (int j = 0; j < nsub; j++) {
+			st.s[j] = 15;
+			lat8_sub_codes(f, lt, nbc, x + j * f->sub, w + j * f->sub, lat_db(f->dbkind, st.d, 15),
+				       st.g + j * f->sub / 8, st.neg + j * f->sub);
+		}
+	}
+	double cur = lat8_pass(f, lt, nbc, x, w, &st);
+	{
+		double amax = 0;
+		for (int j = 0; j < nsub; j++) {
+			double num = 0, den = 0;
+			for (int i = j * f->sub; i < (j + 1) * f->sub; i++) {
+				const double q = f->lv[lat_level(lt, st.g[i / 8], i % 8)];
+				num += (double)w[i] * q * fabsf(x[i]);
+				den += (double)w[i] * q * q;
+			}
+			if (den > 0 && num / den > amax)
+				amax = num / den;
+		}
+		for (int sm = 15; sm > 15 - IQ_DSCAN && amax > 0; sm--) {
+			const float dv = from_fp16(to_fp16((float)(amax / lat_dbmul(f->dbkind, sm))));
+			if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
+				continue;
+			t = st;
+			t.d = dv;
+			const double e = lat8_pass(f, lt, nbc, x, w, &t);
+			if (e < cur) {
+				cur = e;
+				st = t;
+			}
+		}
+	}
+	for (int it = 0; it < IQ_LSQ_IT; it++) {
+		const float dv = from_fp16(to_fp16((float)lat_lsq_d(f, lt, &st, x, w)));
+		if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
+			break;
+		t = st;
+		t.d = dv;
+		const double e = lat8_pass(f, lt, nbc, x, w, &t);
+		if (!(e < cur))
+			break;
+		cur = e;
+		st = t;
+	}
+	f->pack(&st, out);
+	const double ex = lat_err(f, out, x, w);
+	if (ex < err)
+		memcpy(blk, out, f->bytes);
+}
+
+static void lat8_refine_v(const void *f, const float *x, const float *w, void *blk, double err)
+{
+	lat8_refine(f, x, w, blk, err);
+}
+
 static const struct lfmt F_IQ2XXS = { LAT_IQ2XXS, 32, 1, 0, lv_iq2, sizeof(struct blk_iq2_xxs), unpack_iq2_xxs,
 				      pack_iq2_xxs, deq_iq2_xxs };
 static const struct lfmt F_IQ2XS = { LAT_IQ2XS, 16, 1, 0, lv_iq2, sizeof(struct blk_iq2_xs), unpack_iq2_xs,
@@ -2813,9 +3240,9 @@ static void g_iq2_s(const float *x, const float *qw, void *blk)
 	ggml_iq2_s(x, qw, blk);
 }
 
-static const struct iq_driver D_IQ2XXS = { &F_IQ2XXS, sizeof(struct blk_iq2_xxs), lat_err_v, lat_refine_v, g_iq2_xxs, 0 };
-static const struct iq_driver D_IQ2XS = { &F_IQ2XS, sizeof(struct blk_iq2_xs), lat_err_v, lat_refine_v, g_iq2_xs, 0 };
-static const struct iq_driver D_IQ2S = { &F_IQ2S, sizeof(struct blk_iq2_s), lat_err_v, lat_refine_v, g_iq2_s, 1 };
+static const struct iq_driver D_IQ2XXS = { &F_IQ2XXS, sizeof(struct blk_iq2_xxs), lat_err_v, lat8_refine_v, g_iq2_xxs, 0 };
+static const struct iq_driver D_IQ2XS = { &F_IQ2XS, sizeof(struct blk_iq2_xs), lat_err_v, lat8_refine_v, g_iq2_xs, 0 };
+static const struct iq_driver D_IQ2S = { &F_IQ2S, sizeof(struct blk_iq2_s), lat_err_v, lat8_refine_v, g_iq2_s, 1 };
 
 static void quant_iq2_xxs(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
@@ -2838,30 +3265,25 @@ static void quant_iq2_s(const float *src, void *dst, int64_t nrows, int64_t n, c
 static const float x_p1[3] = { -1 + IQ1_DELTA, IQ1_DELTA, 1 + IQ1_DELTA };
 static const float x_m1[3] = { -1 - IQ1_DELTA, -IQ1_DELTA, 1 - IQ1_DELTA };
 
-/* ggml's iq1_find_best_neighbour2: the listed point whose values
- * scale * xg[level] are nearest to xval under the weights. */
-static int ggml_best_neighbour1(const struct lattice *lt, const uint16_t *list, const float *xval, const float *weight,
-				float scale, const float *xg, int8_t *L)
+/* ggml's iq1_find_best_neighbour2: the listed point (the list at offset off)
+ * whose values scale * xg[level] are nearest to xval under the weights;
+ * the same sums, eight points at a time. */
+static int ggml_best_neighbour1(const struct lattice *lt, const uint16_t *nbc, int32_t off, const float *xval,
+				const float *weight, float scale, const float *xg, int8_t *L)
 {
-	float t[8][3];
-	for (int i = 0; i < 8; i++)
+	qnt__v8f t[8];
+	for (int i = 0; i < 8; i++) {
+		float c[3];
 		for (int l = 0; l < 3; l++) {
 			const float diff = scale * xg[l] - xval[i];
-			t[i][l] = weight[i] * diff * diff;
+			c[l] = weight[i] * diff * diff;
 		}
-	float best = FLT_MAX;
-	int gi = -1;
-	for (int j = 1; j <= list[0]; j++) {
-		const uint8_t *lv = lt->lev + 8 * list[j];
-		const float d2 = 0.0f + t[0][lv[0]] + t[1][lv[1]] + t[2][lv[2]] + t[3][lv[3]] + t[4][lv[4]] +
-				 t[5][lv[5]] + t[6][lv[6]] + t[7][lv[7]];
-		if (d2 < best) {
-			best = d2;
-			gi = list[j];
-		}
+		cost8_set(t, i, c[0], c[1], c[2]);
 	}
+	float best = FLT_MAX;
+	int gi = cost8_best(lt, nbc, off, lt->nb[off], t, &best, -1);
 	if (gi < 0)
-		gi = list[1];
+		gi = lt->nb[off + 1];
 	for (int i = 0; i < 8; i++)
 		L[i] = (int8_t)lat_level(lt, gi, i);
 	return gi;
@@ -2905,8 +3327,9 @@ static void msort_pairs(float *v, int *ix, int n, float *tv, int *ti)
 /* ggml's quantize_row_iq1_s_impl for one super-block (imatrix required). */
 static void ggml_iq1_s(const float *x, const float *qw, struct blk_iq1_s *y)
 {
-	const struct lattice *lt = get_lattice(LAT_IQ1S);
-	float scales[8], weight[32], sumx[33], sumw[33], pv[32], tv[32];
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(LAT_IQ1S, &nbc);
+	float scales[8], weight[32], sumx[41], sumw[41], pv[32], tv[32];
 	int idx[32], ti[32];
 	int8_t L[32], shifts[8];
 	uint16_t index[4];
@@ -2944,27 +3367,44 @@ static void ggml_iq1_s(const float *x, const float *qw, struct blk_iq1_s *y)
 		}
 		float best_score = -FLT_MAX, scale = max;
 		int besti1 = -1, besti2 = -1, best_shift = 0;
+		/* eight i2 at a time, each lane the scalar sums; a chunk where no
+		 * lane beats the best score (the common case) changes nothing,
+		 * the others are taken lane by lane in ggml's order */
+		for (int j = 33; j < 41; j++) {
+			sumx[j] = sumx[32];
+			sumw[j] = sumw[32];
+		}
 		for (int i1 = 0; i1 <= 32; i1++) {
-			for (int i2 = i1; i2 <= 32; i2++) {
-				const float a0 = sumx[i1] - sumx[0], a1 = sumx[i2] - sumx[i1], a2 = sumx[32] - sumx[i2];
-				const float b0 = sumw[i1] - sumw[0], b1 = sumw[i2] - sumw[i1], b2 = sumw[32] - sumw[i2];
-				float sumqx = a0 * x_p1[0] + a1 * x_p1[1] + a2 * x_p1[2];
-				float sumq2 = b0 * x_p1[0] * x_p1[0] + b1 * x_p1[1] * x_p1[1] + b2 * x_p1[2] * x_p1[2];
-				if (sumq2 > 0 && sumqx * sumqx > best_score * sumq2) {
-					scale = sumqx / sumq2;
-					best_score = scale * sumqx;
-					besti1 = i1;
-					besti2 = i2;
-					best_shift = 1;
-				}
-				sumqx = a0 * x_m1[0] + a1 * x_m1[1] + a2 * x_m1[2];
-				sumq2 = b0 * x_m1[0] * x_m1[0] + b1 * x_m1[1] * x_m1[1] + b2 * x_m1[2] * x_m1[2];
-				if (sumq2 > 0 && sumqx * sumqx > best_score * sumq2) {
-					scale = sumqx / sumq2;
-					best_score = scale * sumqx;
-					besti1 = i1;
-					besti2 = i2;
-					best_shift = -1;
+			const float a0 = sumx[i1] - sumx[0], b0 = sumw[i1] - sumw[0];
+			for (int i2 = i1; i2 <= 32; i2 += 8) {
+				qnt__v8f sx, sw;
+				memcpy(&sx, sumx + i2, sizeof sx);
+				memcpy(&sw, sumw + i2, sizeof sw);
+				const qnt__v8f a1 = sx - sumx[i1], a2 = sumx[32] - sx;
+				const qnt__v8f b1 = sw - sumw[i1], b2 = sumw[32] - sw;
+				const qnt__v8f qxp = a0 * x_p1[0] + a1 * x_p1[1] + a2 * x_p1[2];
+				const qnt__v8f q2p = b0 * x_p1[0] * x_p1[0] + b1 * x_p1[1] * x_p1[1] + b2 * x_p1[2] * x_p1[2];
+				const qnt__v8f qxm = a0 * x_m1[0] + a1 * x_m1[1] + a2 * x_m1[2];
+				const qnt__v8f q2m = b0 * x_m1[0] * x_m1[0] + b1 * x_m1[1] * x_m1[1] + b2 * x_m1[2] * x_m1[2];
+				const qnt__v8f bs = splat8(best_score);
+				if (!any8(((q2p > 0) & (qxp * qxp > bs * q2p)) | ((q2m > 0) & (qxm * qxm > bs * q2m))))
+					continue;
+				const int m = mini(8, 33 - i2);
+				for (int c = 0; c < m; c++) {
+					if (q2p[c] > 0 && qxp[c] * qxp[c] > best_score * q2p[c]) {
+						scale = qxp[c] / q2p[c];
+						best_score = scale * qxp[c];
+						besti1 = i1;
+						besti2 = i2 + c;
+						best_shift = 1;
+					}
+					if (q2m[c] > 0 && qxm[c] * qxm[c] > best_score * q2m[c]) {
+						scale = qxm[c] / q2m[c];
+						best_score = scale * qxm[c];
+						besti1 = i1;
+						besti2 = i2 + c;
+						best_shift = -1;
+					}
 				}
 			}
 		}
@@ -2988,7 +3428,7 @@ static void ggml_iq1_s(const float *x, const float *qw, struct blk_iq1_s *y)
 			int gi = m;
 			if (m < 0) {
 				all_on_grid = 0;
-				gi = ggml_best_neighbour1(lt, lt->nb - m - 1, xb + 8 * k, weight + 8 * k, scale, xx, L + 8 * k);
+				gi = ggml_best_neighbour1(lt, nbc, -m - 1, xb + 8 * k, weight + 8 * k, scale, xx, L + 8 * k);
 			}
 			index[k] = (uint16_t)gi;
 		}
@@ -3032,7 +3472,8 @@ static void ggml_iq1_s(const float *x, const float *qw, struct blk_iq1_s *y)
  * weights x^2), with the closed-form split search of current ggml. */
 static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 {
-	const struct lattice *lt = get_lattice(LAT_IQ1S);
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(LAT_IQ1S, &nbc);
 	static const uint8_t masks[4] = { 0x00, 0x80, 0x08, 0x88 };
 	float scales[16], weight[16], pv[16], tv[16];
 	int idx[16], ti[16];
@@ -3070,7 +3511,7 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 		/* prefix sums of w*x and w per half of the sub-block (each half
 		 * has its own delta sign); as v0 - v1 = v1 - v2 = -1 the sums of
 		 * a split are T*v2 - P(i1) - P(i2) (ggml's closed form) */
-		float px[2][17], pw[2][17];
+		float px[2][25], pw[2][25];
 		px[0][0] = px[1][0] = pw[0][0] = pw[1][0] = 0;
 		for (int j = 0; j < 16; j++) {
 			const int i = idx[j], h = i < 8 ? 0 : 1;
@@ -3085,15 +3526,24 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 		const float cm1 = x_m1[0] * x_m1[0] - x_m1[1] * x_m1[1], cm2 = x_m1[1] * x_m1[1] - x_m1[2] * x_m1[2];
 		float best_score = -FLT_MAX, scale = max;
 		int besti1 = -1, besti2 = -1, best_k = -1;
+		/* eight i2 at a time as in ggml_iq1_s */
+		for (int h = 0; h < 2; h++)
+			for (int j = 17; j < 25; j++) {
+				px[h][j] = px[h][16];
+				pw[h][j] = pw[h][16];
+			}
 		for (int i1 = 0; i1 <= 16; i1++) {
-			for (int i2 = i1; i2 <= 16; i2++) {
-				float qx_p[2], qx_m[2], q2_p[2], q2_m[2], sqx[4], sq2[4];
+			for (int i2 = i1; i2 <= 16; i2 += 8) {
+				qnt__v8f qx_p[2], qx_m[2], q2_p[2], q2_m[2], sqx[4], sq2[4];
 				for (int h = 0; h < 2; h++) {
-					const float sx = px[h][i1] + px[h][i2];
+					qnt__v8f x2, w2;
+					memcpy(&x2, px[h] + i2, sizeof x2);
+					memcpy(&w2, pw[h] + i2, sizeof w2);
+					const qnt__v8f sx = px[h][i1] + x2;
 					qx_p[h] = txs[h] * p2 - sx;
 					qx_m[h] = txs[h] * m2 - sx;
-					q2_p[h] = tws[h] * p2 * p2 + pw[h][i1] * cp1 + pw[h][i2] * cp2;
-					q2_m[h] = tws[h] * m2 * m2 + pw[h][i1] * cm1 + pw[h][i2] * cm2;
+					q2_p[h] = tws[h] * p2 * p2 + pw[h][i1] * cp1 + w2 * cp2;
+					q2_m[h] = tws[h] * m2 * m2 + pw[h][i1] * cm1 + w2 * cm2;
 				}
 				sqx[0] = qx_p[0] + qx_p[1];
 				sqx[1] = qx_p[0] + qx_m[1];
@@ -3103,15 +3553,23 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 				sq2[1] = q2_p[0] + q2_m[1];
 				sq2[2] = q2_m[0] + q2_p[1];
 				sq2[3] = q2_m[0] + q2_m[1];
-				for (int k = 0; k < 4; k++) {
-					if (sq2[k] > 0 && sqx[k] * sqx[k] > best_score * sq2[k]) {
-						scale = sqx[k] / sq2[k];
-						best_score = scale * sqx[k];
-						besti1 = i1;
-						besti2 = i2;
-						best_k = k;
+				const qnt__v8f bs = splat8(best_score);
+				qnt__v8i any = { 0, 0, 0, 0, 0, 0, 0, 0 };
+				for (int k = 0; k < 4; k++)
+					any |= (sq2[k] > 0) & (sqx[k] * sqx[k] > bs * sq2[k]);
+				if (!any8(any))
+					continue;
+				const int m = mini(8, 17 - i2);
+				for (int c = 0; c < m; c++)
+					for (int k = 0; k < 4; k++) {
+						if (sq2[k][c] > 0 && sqx[k][c] * sqx[k][c] > best_score * sq2[k][c]) {
+							scale = sqx[k][c] / sq2[k][c];
+							best_score = scale * sqx[k][c];
+							besti1 = i1;
+							besti2 = i2 + c;
+							best_k = k;
+						}
 					}
-				}
 			}
 		}
 		if (besti1 < 0 || besti2 < 0 || best_k < 0) {
@@ -3134,7 +3592,7 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 			int gi = m;
 			if (m < 0) {
 				all_on_grid = 0;
-				gi = ggml_best_neighbour1(lt, lt->nb - m - 1, xb + 8 * k, weight + 8 * k, scale, xx, L + 8 * k);
+				gi = ggml_best_neighbour1(lt, nbc, -m - 1, xb + 8 * k, weight + 8 * k, scale, xx, L + 8 * k);
 			}
 			index[k] = (uint16_t)gi;
 		}
@@ -3289,41 +3747,36 @@ static const struct l1fmt F_IQ1M = { 16, sizeof(struct blk_iq1_m), unpack_iq1_m,
 
 /* Best point of one group of 8 for the scale dl and delta sign sh: among the
  * candidates of the nearest levels. Returns the error, the point in *g. */
-static float l1_group(const struct lattice *lt, const float *x, const float *w, float dl, int sh, uint16_t *g)
+static float l1_group(const struct lattice *lt, const uint16_t *nbc, const float *x, const float *w, float dl, int sh, uint16_t *g)
 {
 	const float *c = sh ? x_m1 : x_p1;
-	float e[3][8], v[3];
+	float v[3];
+	qnt__v8f t[8];
 	for (int l = 0; l < 3; l++)
 		v[l] = dl * c[l];
+	/* the costs of the levels, lanes = elements; per element the first
+	 * cheapest level */
+	qnt__v8f xv, wv;
+	memcpy(&xv, x, sizeof xv);
+	memcpy(&wv, w, sizeof wv);
+	const qnt__v8f r0 = xv - v[0], r1 = xv - v[1], r2 = xv - v[2];
+	const qnt__v8f e0 = wv * r0 * r0, e1 = wv * r1 * r1, e2 = wv * r2 * r2;
+	const qnt__v8i m1 = e1 < e0, m2 = e2 < qnt__select_v8f(m1, e1, e0);
+	const qnt__v8i bl = (m2 & 2) | (~m2 & m1 & 1);
 	uint32_t u = 0;
 	for (int i = 0; i < 8; i++) {
-		int bl = 0;
-		for (int l = 0; l < 3; l++) {
-			const float r = x[i] - v[l];
-			e[l][i] = w[i] * r * r;
-			bl = e[l][i] < e[bl][i] ? l : bl;
-		}
-		u |= (uint32_t)bl << (2 * i);
+		cost8_set(t, i, e0[i], e1[i], e2[i]);
+		u |= (uint32_t)bl[i] << (2 * i);
 	}
-	const uint16_t *list = lt->nb + lt->alt[u];
-	const int nl = mini(list[0], IQ_LIST_CAP);
+	const int32_t off = lt->alt[u];
 	float best = INFINITY;
-	*g = list[1];
-	for (int j = 1; j <= nl; j++) {
-		const uint8_t *lv = lt->lev + 8 * list[j];
-		const float cc = e[lv[0]][0] + e[lv[1]][1] + e[lv[2]][2] + e[lv[3]][3] + e[lv[4]][4] + e[lv[5]][5] +
-				 e[lv[6]][6] + e[lv[7]][7];
-		if (cc < best) {
-			best = cc;
-			*g = list[j];
-		}
-	}
+	*g = (uint16_t)cost8_best(lt, nbc, off, mini(lt->nb[off], IQ_LIST_CAP), t, &best, lt->nb[off + 1]);
 	return best;
 }
 
 /* Codes of one sub-block (sub elements) for the scale dl: per group (iq1_m)
  * or for the whole sub-block (iq1_s) the better delta sign. */
-static double l1_sub_codes(const struct l1fmt *f, const struct lattice *lt, const float *x, const float *w, float dl,
+static double l1_sub_codes(const struct l1fmt *f, const struct lattice *lt, const uint16_t *nbc, const float *x, const float *w, float dl,
 			   uint16_t *g, uint8_t *sh)
 {
 	const int ng = f->sub / 8;
@@ -3331,7 +3784,7 @@ static double l1_sub_codes(const struct l1fmt *f, const struct lattice *lt, cons
 	float ee[2][4];
 	for (int s = 0; s < 2; s++)
 		for (int k = 0; k < ng; k++)
-			ee[s][k] = l1_group(lt, x + 8 * k, w + 8 * k, dl, s, &gg[s][k]);
+			ee[s][k] = l1_group(lt, nbc, x + 8 * k, w + 8 * k, dl, s, &gg[s][k]);
 	double err = 0;
 	if (ng == 4) { /* iq1_s: one delta for the sub-block */
 		double t0 = 0, t1 = 0;
@@ -3367,7 +3820,7 @@ static double l1_sub_err(const struct lattice *lt, int n, const float *x, const 
 	return err;
 }
 
-static double l1_pass(const struct l1fmt *f, const struct lattice *lt, const float *x, const float *w,
+static double l1_pass(const struct l1fmt *f, const struct lattice *lt, const uint16_t *nbc, const float *x, const float *w,
 		      struct l1state *st)
 {
 	const int nsub = QK_K / f->sub, ng = f->sub / 8;
@@ -3405,7 +3858,7 @@ static double l1_pass(const struct l1fmt *f, const struct lattice *lt, const flo
 			}
 		}
 		for (int c = 0; c < nc; c++) {
-			const double e = l1_sub_codes(f, lt, x + o, w + o, st->d * (float)(2 * cand[c] + 1), g, sh);
+			const double e = l1_sub_codes(f, lt, nbc, x + o, w + o, st->d * (float)(2 * cand[c] + 1), g, sh);
 			if (e < best) {
 				best = e;
 				st->s[j] = (uint8_t)cand[c];
@@ -3440,7 +3893,8 @@ static double l1_err(const struct l1fmt *f, const void *blk, const float *x, con
 
 static void l1_refine(const struct l1fmt *f, const float *x, const float *w, void *blk, double err)
 {
-	const struct lattice *lt = get_lattice(LAT_IQ1S);
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(LAT_IQ1S, &nbc);
 	if (!lt->ok)
 		return;
 	struct l1state st, t;
@@ -3458,10 +3912,10 @@ static void l1_refine(const struct l1fmt *f, const float *x, const float *w, voi
 		const int nsub = QK_K / f->sub, ng = f->sub / 8;
 		for (int j = 0; j < nsub; j++) {
 			st.s[j] = 7;
-			l1_sub_codes(f, lt, x + j * f->sub, w + j * f->sub, st.d * 15.0f, st.g + j * ng, st.sh + j * ng);
+			l1_sub_codes(f, lt, nbc, x + j * f->sub, w + j * f->sub, st.d * 15.0f, st.g + j * ng, st.sh + j * ng);
 		}
 	}
-	double cur = l1_pass(f, lt, x, w, &st);
+	double cur = l1_pass(f, lt, nbc, x, w, &st);
 	{
 		/* super-scales that give the sub-block with the largest
 		 * least-squares scale the top code(s) */
@@ -3484,7 +3938,7 @@ static void l1_refine(const struct l1fmt *f, const float *x, const float *w, voi
 				continue;
 			t = st;
 			t.d = dv;
-			const double e = l1_pass(f, lt, x, w, &t);
+			const double e = l1_pass(f, lt, nbc, x, w, &t);
 			if (e < cur) {
 				cur = e;
 				st = t;
@@ -3497,7 +3951,7 @@ static void l1_refine(const struct l1fmt *f, const float *x, const float *w, voi
 			break;
 		t = st;
 		t.d = dv;
-		const double e = l1_pass(f, lt, x, w, &t);
+		const double e = l1_pass(f, lt, nbc, x, w, &t);
 		if (!(e < cur))
 			break;
 		cur = e;
