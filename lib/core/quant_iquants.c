@@ -1411,63 +1411,6 @@ static unsigned ggml_signs_even(const float *xb, const float *weight, float *xva
 	return s & 127;
 }
 
-/* ggml's scan of trial scales over one sub-block of n elements (groups of
- * lt->dim): for is in [is_lo, is_hi], id = (2 kmaxq - 1 + is*step)/max, each
- * group to its nearest levels (or, off the grid, the best listed neighbour),
- * keeping the codes with the best least-squares fit. Returns the scale;
- * L, is_on_grid: the kept codes and which groups were on the grid. */
-static float ggml_scan(const struct lattice *lt, int n, int kmaxq, int is_lo, int is_hi, float step, float max,
-		       float scale, const float *xval, const float *weight, const float *waux, int8_t *L,
-		       int *is_on_grid)
-{
-	const int dim = lt->dim, ng = n / dim, nt = is_hi - is_lo + 1;
-	int8_t Laux[31][32];
-	uint8_t on_aux[31][8];
-	float sqx[31], sq2[31];
-	/* the codes of every trial scale */
-	for (int t = 0; t < nt; t++) {
-		const float id = ((float)(2 * kmaxq - 1) + (float)(is_lo + t) * step) / max;
-		const float this_scale = 1 / id;
-		for (int k = 0; k < ng; k++) {
-			int8_t *La = Laux[t] + dim * k;
-			for (int i = 0; i < dim; i++) {
-				const int l = nearest_int(0.5f * (id * xval[dim * k + i] - 1));
-				La[i] = (int8_t)maxi(0, mini(kmaxq - 1, l));
-			}
-			const int32_t m = lt->map[lat_u(lt, La)];
-			on_aux[t][k] = m >= 0;
-			if (m < 0)
-				ggml_best_neighbour(lt, lt->nb - m - 1, xval + dim * k, waux + dim * k, this_scale, La);
-		}
-		sqx[t] = sq2[t] = 0;
-	}
-	/* their sums, each in ggml's order, the trials interleaved */
-	for (int i = 0; i < n; i++) {
-		const float w = weight[i], wx = xval[i];
-		for (int t = 0; t < nt; t++) {
-			const float q = (float)(2 * Laux[t][i] + 1);
-			sqx[t] += w * wx * q;
-			sq2[t] += w * q * q;
-		}
-	}
-	/* ggml's choice, in its order */
-	float best = 0;
-	int bt = -1;
-	for (int t = 0; t < nt; t++) {
-		if (sq2[t] > 0 && sqx[t] * sqx[t] > best * sq2[t]) {
-			scale = sqx[t] / sq2[t];
-			best = scale * sqx[t];
-			bt = t;
-		}
-	}
-	if (bt >= 0) {
-		memcpy(L, Laux[bt], (size_t)n);
-		for (int k = 0; k < ng; k++)
-			is_on_grid[k] = on_aux[bt][k];
-	}
-	return scale;
-}
-
 /* ggml_best_neighbour for the 3-bit lattices (dim 4, level values 2l + 1):
  * the terms weight[i] (scale (2l + 1) - xval[i])^2 of the 8 levels of each
  * element first (8 lanes, the same float operations), each point's distance
@@ -1507,10 +1450,16 @@ static int ggml_best_neighbour4(const struct lattice *lt, const uint16_t *list, 
 	return gi;
 }
 
-/* ggml_scan for the 3-bit lattices (n = 32, dim 4, kmaxq 8, at most 32
+/* ggml's scan of trial scales over one sub-block (groups of lt->dim): for
+ * is in [is_lo, is_hi], id = (2 kmaxq - 1 + is*step)/max, each group to its
+ * nearest levels (or, off the grid, the best listed neighbour), keeping the
+ * codes with the best least-squares fit; returns the scale, with L and
+ * is_on_grid the kept codes and which groups were on the grid.
+ *
+ * ggml_scan3, for the 3-bit lattices (n = 32, dim 4, kmaxq 8, at most 32
  * trials): the nearest levels of 8 trial scales at a time (lanes = trials),
  * the off-grid groups to ggml_best_neighbour4, and each trial's sums in
- * ggml's element order, 8 trials at a time. Same result as ggml_scan. */
+ * ggml's element order, 8 trials at a time: ggml's floats. */
 static float ggml_scan3(const struct lattice *lt, int is_lo, int is_hi, float step, float max, float scale,
 			const float *xval, const float *weight, const float *waux, int8_t *L, int *is_on_grid)
 {
@@ -2540,8 +2489,8 @@ static int ggml_best_neighbour8(const struct lattice *lt, const uint16_t *nbc, i
 	return gi;
 }
 
-/* ggml_scan for the 8-element grids, with ggml_best_neighbour8: the codes
- * of a trial eight elements at a time (lanes = elements), the sums of
+/* ggml's scan of trial scales (see ggml_scan3) for the 8-element grids,
+ * with ggml_best_neighbour8: the codes of a trial eight elements at a time (lanes = elements), the sums of
  * eight trials at a time (lanes = trials, each summed over the elements in
  * order), so every value is ggml's. */
 static float ggml_scan8(const struct lattice *lt, const uint16_t *nbc, int n, int kmaxq, int is_lo, int is_hi,
