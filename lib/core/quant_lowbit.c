@@ -589,6 +589,13 @@ static void ref_tq2_0(const float *x, void *out)
 	pack_tq2_0(c, b);
 }
 
+/* ggml's E8M0 exponent for the largest magnitude amax; (uint8_t) of a
+ * float: the low byte of the x86 conversion. */
+static uint8_t mx_exponent(float amax)
+{
+	return amax > 0.0f ? (uint8_t)qnt__cvt_trunc(floorf(log2f(amax)) - 2.0f + 127.0f) : 0;
+}
+
 static void ref_mxfp4(const float *x, void *out)
 {
 	struct blk_mxfp4 *b = out;
@@ -596,8 +603,7 @@ static void ref_mxfp4(const float *x, void *out)
 	for (int j = 0; j < QK_MXFP4; j++)
 		if (amax < fabsf(x[j]))
 			amax = fabsf(x[j]);
-	/* (uint8_t) of a float: the low byte of the x86 conversion */
-	const uint8_t e = amax > 0.0f ? (uint8_t)qnt__cvt_trunc(floorf(log2f(amax)) - 2.0f + 127.0f) : 0;
+	const uint8_t e = mx_exponent(amax);
 	const float d = e8m0_half(e);
 	b->e = e;
 	pack_fp4(x, QK_MXFP4, d, b->qs);
@@ -1302,34 +1308,44 @@ static int ilog2f(float a)
 	return ex - 1;
 }
 
+/* mxfp4: ggml's exponent e_g and the search's; the block is packed once,
+ * with the one kept. */
 static void weighted_mxfp4(const float *x, const float *w, void *out)
 {
 	struct blk_mxfp4 *b = out, nb;
 	float y[QK_MXFP4];
-	ref_mxfp4(x, b);
-	if (!all_finite(x, QK_MXFP4))
-		return;
-	const float amax = amax_of(x, QK_MXFP4);
-	if (!(amax > 0.0f))
-		return;
-	/* the smallest exponent whose 12 d = 6 * 2^(e-127) reaches amax: every
-	 * larger one is a doubling of a scale that does not clip */
-	int hi = ilog2f(amax) - 2 + 127, e = 0;
-	while (hi < 255 && 12.0f * e8m0_half((uint8_t)hi) < amax)
-		hi++;
-	hi = hi < 0 ? 0 : hi;
-	const double est = fp4_search(x, w, QK_MXFP4, mx_scale, 0, hi, &e);
-	if (e < 0 || e == b->e)
-		return;
-	const float d = e8m0_half((uint8_t)e);
-	nb.e = (uint8_t)e;
-	pack_fp4(x, QK_MXFP4, d, nb.qs);
-	const int take = fp4_decide(x, w, QK_MXFP4, amax, d, est, e8m0_half(b->e));
-	if (take >= 0) {
-		if (take)
-			*b = nb;
+	if (!all_finite(x, QK_MXFP4)) {
+		ref_mxfp4(x, b);
 		return;
 	}
+	const float amax = amax_of(x, QK_MXFP4);
+	const uint8_t eg = mx_exponent(amax);
+	b->e = eg;
+	int e = -1;
+	double est = INFINITY;
+	if (amax > 0.0f) {
+		/* the smallest exponent whose 12 d = 6 * 2^(e-127) reaches amax:
+		 * every larger one is a doubling of a scale that does not clip */
+		int hi = ilog2f(amax) - 2 + 127;
+		while (hi < 255 && 12.0f * e8m0_half((uint8_t)hi) < amax)
+			hi++;
+		hi = hi < 0 ? 0 : hi;
+		est = fp4_search(x, w, QK_MXFP4, mx_scale, 0, hi, &e);
+	}
+	if (e < 0 || e == eg) {
+		pack_fp4(x, QK_MXFP4, e8m0_half(eg), b->qs);
+		return;
+	}
+	const float d = e8m0_half((uint8_t)e);
+	const int take = fp4_decide(x, w, QK_MXFP4, amax, d, est, e8m0_half(eg));
+	if (take >= 0) {
+		b->e = (uint8_t)(take ? e : eg);
+		pack_fp4(x, QK_MXFP4, e8m0_half(b->e), b->qs);
+		return;
+	}
+	pack_fp4(x, QK_MXFP4, e8m0_half(eg), b->qs);
+	nb.e = (uint8_t)e;
+	pack_fp4(x, QK_MXFP4, d, nb.qs);
 	deq_mxfp4(b, y, QK_MXFP4);
 	const double ref_err = wsse(x, y, w, QK_MXFP4);
 	deq_mxfp4(&nb, y, QK_MXFP4);
@@ -1338,41 +1354,52 @@ static void weighted_mxfp4(const float *x, const float *w, void *out)
 }
 
 /* nvfp4: the sub-blocks of 16 have their own scales; each is searched on
- * its own (the error is a sum over them) and compared with ggml's. */
+ * its own (the error is a sum over them) against ggml's scale, and packed
+ * once, with the one kept. */
 static void weighted_nvfp4(const float *x, const float *w, void *out)
 {
 	struct blk_nvfp4 *b = out;
-	ref_nvfp4(x, b);
 	for (int s = 0; s < QK_NVFP4 / QK_NVFP4_SUB; s++) {
 		const float *xb = x + s * QK_NVFP4_SUB, *wb = w + s * QK_NVFP4_SUB;
+		uint8_t *qs = b->qs + s * (QK_NVFP4_SUB / 2);
 		float y[QK_NVFP4_SUB];
-		if (all_zero(wb, QK_NVFP4_SUB) || !all_finite(xb, QK_NVFP4_SUB))
-			continue;
-		const float amax = amax_of(xb, QK_NVFP4_SUB);
-		if (!(amax > 0.0f))
-			continue;
-		/* the smallest scale that does not clip; codes 8 apart are a
-		 * factor of two apart from 8 on (normal UE4M3), so beyond
-		 * max(that, 8) + 7 every scale doubles one that does not clip */
-		int lo_nc = fp32_to_ue4m3(amax / 6.0f) - 2, sc = 0;
-		lo_nc = lo_nc < 1 ? 1 : lo_nc;
-		while (lo_nc < 0x7e && 12.0f * ue4m3_half((uint8_t)lo_nc) < amax)
-			lo_nc++;
-		int hi = (lo_nc > 8 ? lo_nc : 8) + 7;
-		hi = hi > 0x7e ? 0x7e : hi;
-		const double est = fp4_search(xb, wb, QK_NVFP4_SUB, nv_scale, 1, hi, &sc);
-		if (sc < 0 || sc == b->d[s])
-			continue;
-		struct blk_nvfp4 nb = *b;
-		const float d = ue4m3_half((uint8_t)sc);
-		nb.d[s] = (uint8_t)sc;
-		pack_fp4(xb, QK_NVFP4_SUB, d, nb.qs + s * (QK_NVFP4_SUB / 2));
-		const int take = fp4_decide(xb, wb, QK_NVFP4_SUB, amax, d, est, ue4m3_half(b->d[s]));
-		if (take >= 0) {
-			if (take)
-				*b = nb;
+		if (all_zero(wb, QK_NVFP4_SUB) || !all_finite(xb, QK_NVFP4_SUB)) {
+			ref_nvfp4_sub(xb, b, s);
 			continue;
 		}
+		const float amax = amax_of(xb, QK_NVFP4_SUB);
+		const uint8_t ug = fp32_to_ue4m3(amax / 6.0f);
+		int sc = -1;
+		double est = INFINITY;
+		b->d[s] = ug;
+		if (amax > 0.0f) {
+			/* the smallest scale that does not clip; codes 8 apart are
+			 * a factor of two apart from 8 on (normal UE4M3), so beyond
+			 * max(that, 8) + 7 every scale doubles one that does not
+			 * clip */
+			int lo_nc = ug - 2;
+			lo_nc = lo_nc < 1 ? 1 : lo_nc;
+			while (lo_nc < 0x7e && 12.0f * ue4m3_half((uint8_t)lo_nc) < amax)
+				lo_nc++;
+			int hi = (lo_nc > 8 ? lo_nc : 8) + 7;
+			hi = hi > 0x7e ? 0x7e : hi;
+			est = fp4_search(xb, wb, QK_NVFP4_SUB, nv_scale, 1, hi, &sc);
+		}
+		if (sc < 0 || sc == ug) {
+			pack_fp4(xb, QK_NVFP4_SUB, ue4m3_half(ug), qs);
+			continue;
+		}
+		const float d = ue4m3_half((uint8_t)sc);
+		const int take = fp4_decide(xb, wb, QK_NVFP4_SUB, amax, d, est, ue4m3_half(ug));
+		if (take >= 0) {
+			b->d[s] = (uint8_t)(take ? sc : ug);
+			pack_fp4(xb, QK_NVFP4_SUB, ue4m3_half(b->d[s]), qs);
+			continue;
+		}
+		pack_fp4(xb, QK_NVFP4_SUB, ue4m3_half(ug), qs);
+		struct blk_nvfp4 nb = *b;
+		nb.d[s] = (uint8_t)sc;
+		pack_fp4(xb, QK_NVFP4_SUB, d, nb.qs + s * (QK_NVFP4_SUB / 2));
 		deq_nvfp4_sub(b, s, y);
 		const double ref_err = wsse(xb, y, wb, QK_NVFP4_SUB);
 		deq_nvfp4_sub(&nb, s, y);
