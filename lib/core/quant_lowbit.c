@@ -1011,7 +1011,7 @@ static int q2_prep(const float *x, const float *w, uint8_t *c, float *amax, stru
 
 /* The starting scales, times the weighted RMS of x, each for both signs:
  * eight candidates, one per lane. */
-static const float q2_grid_scale[4] = { 0.6f, 0.85f, 1.2f, 1.7f };
+static const float q2_grid_scale[4] = { 0.75f, 1.0f, 1.35f, 2.2f };
 
 /* S_lx^2 / S_ll (the least error less S_xx of the codes of each scale, at
  * their best scale) for the eight starting scales at once: lane k is one
