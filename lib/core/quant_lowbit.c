@@ -589,6 +589,13 @@ static void ref_tq2_0(const float *x, void *out)
 	pack_tq2_0(c, b);
 }
 
+/* ggml's E8M0 exponent for the largest magnitude amax; (uint8_t) of a
+ * float: the low byte of the x86 conversion. */
+static uint8_t mx_exponent(float amax)
+{
+	return amax > 0.0f ? (uint8_t)qnt__cvt_trunc(floorf(log2f(amax)) - 2.0f + 127.0f) : 0;
+}
+
 static void ref_mxfp4(const float *x, void *out)
 {
 	struct blk_mxfp4 *b = out;
@@ -596,8 +603,7 @@ static void ref_mxfp4(const float *x, void *out)
 	for (int j = 0; j < QK_MXFP4; j++)
 		if (amax < fabsf(x[j]))
 			amax = fabsf(x[j]);
-	/* (uint8_t) of a float: the low byte of the x86 conversion */
-	const uint8_t e = amax > 0.0f ? (uint8_t)qnt__cvt_trunc(floorf(log2f(amax)) - 2.0f + 127.0f) : 0;
+	const uint8_t e = mx_exponent(amax);
 	const float d = e8m0_half(e);
 	b->e = e;
 	pack_fp4(x, QK_MXFP4, d, b->qs);
@@ -732,6 +738,12 @@ static inline qnt__v8f and_v8f(qnt__v8i m, qnt__v8f v)
 static inline double hsum_v8(qnt__v8f v)
 {
 	return (((double)v[0] + v[1]) + ((double)v[2] + v[3])) + (((double)v[4] + v[5]) + ((double)v[6] + v[7]));
+}
+
+/* The sum of the lanes in float, pairwise. */
+static inline float hsum_v8f(qnt__v8f v)
+{
+	return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
 }
 
 #define V8(s) { s, s, s, s, s, s, s, s }
@@ -999,7 +1011,7 @@ static int q2_prep(const float *x, const float *w, uint8_t *c, float *amax, stru
 
 /* The starting scales, times the weighted RMS of x, each for both signs:
  * eight candidates, one per lane. */
-static const float q2_grid_scale[4] = { 0.6f, 0.85f, 1.2f, 1.7f };
+static const float q2_grid_scale[4] = { 0.75f, 1.0f, 1.35f, 2.2f };
 
 /* S_lx^2 / S_ll (the least error less S_xx of the codes of each scale, at
  * their best scale) for the eight starting scales at once: lane k is one
@@ -1184,38 +1196,49 @@ static void weighted_q1_0(const float *x, const float *w, void *out)
 /* Importance: the E2M1 formats (mxfp4, nvfp4)                          */
 /* ------------------------------------------------------------------ */
 
-/* Weighted error of n elements at scale d with their nearest codes (exact
- * comparisons with the midpoints; beyond 12 d the nearest is 12 d). */
-static double fp4_err(const float *x, const float *w, int n, float d)
+/* The weighted error of n elements (n a multiple of 8) at scale d with
+ * their nearest codes, |x| compared with the midpoints (ties to the smaller
+ * magnitude, as ggml), eight elements at a time in float, each lane added
+ * in element order; *clip what clipping alone costs at d (the largest value
+ * is 12 d, so no element comes closer than |x| - 12 d; it grows as d
+ * falls). Each term passes at most 4 roundings, then at most 3 in its
+ * lane and 3 in the float sum of the lanes: the result is within 1e-6 of
+ * the exact error
+ * where every |x| <= 24 d (beyond, ggml's rounded comparisons may pick
+ * another code, see fp4_indices). */
+static inline double fp4_est(const float *x, const float *w, int n, float d, double *clip)
 {
-	static const float mid[7] = { 0.5f, 1.5f, 2.5f, 3.5f, 5.0f, 7.0f, 10.0f };
-	float t[7], v[8];
-	for (int k = 0; k < 7; k++)
-		t[k] = mid[k] * d;
-	for (int k = 0; k < 8; k++)
-		v[k] = (float)kv_fp4[k] * d;
-	double e = 0;
-	for (int j = 0; j < n; j++) {
-		const float a = fabsf(x[j]);
-		const int i = (a > t[0]) + (a > t[1]) + (a > t[2]) + (a > t[3]) + (a > t[4]) + (a > t[5]) + (a > t[6]);
-		const double r = (double)a - (double)v[i];
-		e += (double)w[j] * r * r;
+	static const qnt__v8f lv = { 0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 6.0f, 8.0f, 12.0f };
+	const qnt__v8i absmask = V8(INT32_MAX);
+	const qnt__v8f vals = lv * d, zero = { 0 };
+	const qnt__v8f t0 = V8(0.5f * d), t1 = V8(1.5f * d), t2 = V8(2.5f * d), t3 = V8(3.5f * d);
+	const qnt__v8f t4 = V8(5.0f * d), t5 = V8(7.0f * d), t6 = V8(10.0f * d), top = V8(12.0f * d);
+	qnt__v8f e = { 0 }, c = { 0 };
+	for (int j = 0; j < n; j += 8) {
+		qnt__v8f xv, wv, a;
+		qnt__v8i bits;
+		memcpy(&xv, x + j, sizeof xv);
+		memcpy(&wv, w + j, sizeof wv);
+		memcpy(&bits, &xv, sizeof bits);
+		bits &= absmask;
+		memcpy(&a, &bits, sizeof a);
+		/* minus the number of midpoints below |x|: the code's index */
+		const qnt__v8i i = ((a > t0) + (a > t1)) + ((a > t2) + (a > t3)) + ((a > t4) + (a > t5)) + (a > t6);
+		const qnt__v8f q = __builtin_shuffle(vals, -i);
+		const qnt__v8f r = a - q, o = a - top;
+		const qnt__v8f oc = qnt__select_v8f(o > zero, o, zero);
+		e += wv * (r * r);
+		c += wv * (oc * oc);
 	}
-	return e;
+	*clip = hsum_v8f(c);
+	return hsum_v8f(e);
 }
 
-/* What clipping alone costs at scale d: the largest value is 12 d, so no
- * element can come closer than |x| - 12 d. Grows as d falls. */
-static double fp4_clip_bound(const float *x, const float *w, int n, float d)
+/* Whether fp4_est of scale d is as exact as it says for elements up to
+ * amax (and d's midpoints exact: a normal scale, not huge). */
+static inline int fp4_est_ok(float amax, float d)
 {
-	double e = 0;
-	const double top = 12.0 * (double)d;
-	for (int j = 0; j < n; j++) {
-		double r = fabs((double)x[j]) - top;
-		if (r > 0)
-			e += (double)w[j] * r * r;
-	}
-	return e;
+	return d >= 0x1p-120f && d < 0x1p120f && amax <= 24.0f * d;
 }
 
 static float amax_of(const float *x, int n)
@@ -1227,25 +1250,44 @@ static float amax_of(const float *x, int n)
 	return amax;
 }
 
-/* The best scale code s in [lo, hi] for n elements, scale(s) increasing in
- * s: every code from hi down, until the clipping bound alone reaches the
- * best error (every lower scale clips more). Returns the error, *best_s the
- * code. The caller picks hi: a scale twice one that does not clip is never
- * better, as its values up to 12 d are values of the smaller scale. */
+/* The best scale code s in [lo, hi] for n elements by fp4_est, scale(s)
+ * increasing in s: every code from hi down, until the clipping alone
+ * reaches the best error (every lower scale clips more). Returns the
+ * estimate, *best_s the code (-1 if none). The caller picks hi: a scale
+ * twice one that does not clip is never better, as its values up to 12 d
+ * are values of the smaller scale. */
 static double fp4_search(const float *x, const float *w, int n, float (*scale)(int), int lo, int hi, int *best_s)
 {
 	double best = INFINITY;
+	*best_s = -1;
 	for (int s = hi; s >= lo; s--) {
-		const float d = scale(s);
-		if (!(fp4_clip_bound(x, w, n, d) < best))
+		double clip;
+		const double e = fp4_est(x, w, n, scale(s), &clip);
+		if (!(clip < best))
 			break;
-		const double e = fp4_err(x, w, n, d);
 		if (e < best) {
 			best = e;
 			*best_s = s;
 		}
 	}
 	return best;
+}
+
+/* Whether the search's block (scale d, estimate est) replaces ggml's
+ * (scale dg): 1 yes, 0 no, -1 undecided by the estimates (then the exact
+ * errors decide). They decide when both are within their 1e-6 and apart by
+ * 1e-5. */
+static int fp4_decide(const float *x, const float *w, int n, float amax, float d, double est, float dg)
+{
+	if (!fp4_est_ok(amax, d) || !fp4_est_ok(amax, dg))
+		return -1;
+	double clip;
+	const double est_g = fp4_est(x, w, n, dg, &clip);
+	if (est < est_g * (1.0 - 1e-5))
+		return 1;
+	if (est > est_g * (1.0 + 1e-5))
+		return 0;
+	return -1;
 }
 
 static float mx_scale(int e)
@@ -1266,67 +1308,102 @@ static int ilog2f(float a)
 	return ex - 1;
 }
 
+/* mxfp4: ggml's exponent e_g and the search's; the block is packed once,
+ * with the one kept. */
 static void weighted_mxfp4(const float *x, const float *w, void *out)
 {
 	struct blk_mxfp4 *b = out, nb;
 	float y[QK_MXFP4];
-	ref_mxfp4(x, b);
-	if (!all_finite(x, QK_MXFP4))
+	if (!all_finite(x, QK_MXFP4)) {
+		ref_mxfp4(x, b);
 		return;
-	deq_mxfp4(b, y, QK_MXFP4);
-	const double ref_err = wsse(x, y, w, QK_MXFP4);
+	}
 	const float amax = amax_of(x, QK_MXFP4);
-	if (!(amax > 0.0f))
+	const uint8_t eg = mx_exponent(amax);
+	b->e = eg;
+	int e = -1;
+	double est = INFINITY;
+	if (amax > 0.0f) {
+		/* the smallest exponent whose 12 d = 6 * 2^(e-127) reaches amax:
+		 * every larger one is a doubling of a scale that does not clip */
+		int hi = ilog2f(amax) - 2 + 127;
+		while (hi < 255 && 12.0f * e8m0_half((uint8_t)hi) < amax)
+			hi++;
+		hi = hi < 0 ? 0 : hi;
+		est = fp4_search(x, w, QK_MXFP4, mx_scale, 0, hi, &e);
+	}
+	if (e < 0 || e == eg) {
+		pack_fp4(x, QK_MXFP4, e8m0_half(eg), b->qs);
 		return;
-	/* the smallest exponent whose 12 d = 6 * 2^(e-127) reaches amax: every
-	 * larger one is a doubling of a scale that does not clip */
-	int hi = ilog2f(amax) - 2 + 127, e = 0;
-	while (hi < 255 && 12.0f * e8m0_half((uint8_t)hi) < amax)
-		hi++;
-	hi = hi < 0 ? 0 : hi;
-	if (!(fp4_search(x, w, QK_MXFP4, mx_scale, 0, hi, &e) < finite_or_inf(ref_err)))
-		return;
+	}
 	const float d = e8m0_half((uint8_t)e);
+	const int take = fp4_decide(x, w, QK_MXFP4, amax, d, est, e8m0_half(eg));
+	if (take >= 0) {
+		b->e = (uint8_t)(take ? e : eg);
+		pack_fp4(x, QK_MXFP4, e8m0_half(b->e), b->qs);
+		return;
+	}
+	pack_fp4(x, QK_MXFP4, e8m0_half(eg), b->qs);
 	nb.e = (uint8_t)e;
 	pack_fp4(x, QK_MXFP4, d, nb.qs);
+	deq_mxfp4(b, y, QK_MXFP4);
+	const double ref_err = wsse(x, y, w, QK_MXFP4);
 	deq_mxfp4(&nb, y, QK_MXFP4);
-	if (clearly_better(wsse(x, y, w, QK_MXFP4), ref_err))
+	if (clearly_better(wsse(x, y, w, QK_MXFP4), finite_or_inf(ref_err)))
 		*b = nb;
 }
 
 /* nvfp4: the sub-blocks of 16 have their own scales; each is searched on
- * its own (the error is a sum over them) and compared with ggml's. */
+ * its own (the error is a sum over them) against ggml's scale, and packed
+ * once, with the one kept. */
 static void weighted_nvfp4(const float *x, const float *w, void *out)
 {
 	struct blk_nvfp4 *b = out;
-	ref_nvfp4(x, b);
 	for (int s = 0; s < QK_NVFP4 / QK_NVFP4_SUB; s++) {
 		const float *xb = x + s * QK_NVFP4_SUB, *wb = w + s * QK_NVFP4_SUB;
+		uint8_t *qs = b->qs + s * (QK_NVFP4_SUB / 2);
 		float y[QK_NVFP4_SUB];
-		if (all_zero(wb, QK_NVFP4_SUB) || !all_finite(xb, QK_NVFP4_SUB))
+		if (all_zero(wb, QK_NVFP4_SUB) || !all_finite(xb, QK_NVFP4_SUB)) {
+			ref_nvfp4_sub(xb, b, s);
 			continue;
-		deq_nvfp4_sub(b, s, y);
-		const double ref_err = wsse(xb, y, wb, QK_NVFP4_SUB);
+		}
 		const float amax = amax_of(xb, QK_NVFP4_SUB);
-		if (!(amax > 0.0f))
+		const uint8_t ug = fp32_to_ue4m3(amax / 6.0f);
+		int sc = -1;
+		double est = INFINITY;
+		b->d[s] = ug;
+		if (amax > 0.0f) {
+			/* the smallest scale that does not clip; codes 8 apart are
+			 * a factor of two apart from 8 on (normal UE4M3), so beyond
+			 * max(that, 8) + 7 every scale doubles one that does not
+			 * clip */
+			int lo_nc = ug - 2;
+			lo_nc = lo_nc < 1 ? 1 : lo_nc;
+			while (lo_nc < 0x7e && 12.0f * ue4m3_half((uint8_t)lo_nc) < amax)
+				lo_nc++;
+			int hi = (lo_nc > 8 ? lo_nc : 8) + 7;
+			hi = hi > 0x7e ? 0x7e : hi;
+			est = fp4_search(xb, wb, QK_NVFP4_SUB, nv_scale, 1, hi, &sc);
+		}
+		if (sc < 0 || sc == ug) {
+			pack_fp4(xb, QK_NVFP4_SUB, ue4m3_half(ug), qs);
 			continue;
-		/* the smallest scale that does not clip; codes 8 apart are a
-		 * factor of two apart from 8 on (normal UE4M3), so beyond
-		 * max(that, 8) + 7 every scale doubles one that does not clip */
-		int lo_nc = fp32_to_ue4m3(amax / 6.0f) - 2, sc = 0;
-		lo_nc = lo_nc < 1 ? 1 : lo_nc;
-		while (lo_nc < 0x7e && 12.0f * ue4m3_half((uint8_t)lo_nc) < amax)
-			lo_nc++;
-		int hi = (lo_nc > 8 ? lo_nc : 8) + 7;
-		hi = hi > 0x7e ? 0x7e : hi;
-		if (!(fp4_search(xb, wb, QK_NVFP4_SUB, nv_scale, 1, hi, &sc) < finite_or_inf(ref_err)))
-			continue;
-		struct blk_nvfp4 nb = *b;
+		}
 		const float d = ue4m3_half((uint8_t)sc);
+		const int take = fp4_decide(xb, wb, QK_NVFP4_SUB, amax, d, est, ue4m3_half(ug));
+		if (take >= 0) {
+			b->d[s] = (uint8_t)(take ? sc : ug);
+			pack_fp4(xb, QK_NVFP4_SUB, ue4m3_half(b->d[s]), qs);
+			continue;
+		}
+		pack_fp4(xb, QK_NVFP4_SUB, ue4m3_half(ug), qs);
+		struct blk_nvfp4 nb = *b;
 		nb.d[s] = (uint8_t)sc;
 		pack_fp4(xb, QK_NVFP4_SUB, d, nb.qs + s * (QK_NVFP4_SUB / 2));
+		deq_nvfp4_sub(b, s, y);
+		const double ref_err = wsse(xb, y, wb, QK_NVFP4_SUB);
 		deq_nvfp4_sub(&nb, s, y);
-		if (clearly_better(wsse(xb, y, wb, QK_NVFP4_SUB), ref_err))
+		if (clearly_better(wsse(xb, y, wb, QK_NVFP4_SUB), finite_or_inf(ref_err)))
 			*b = nb;
 	}
 }
