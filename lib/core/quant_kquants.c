@@ -407,107 +407,6 @@ static int lsq_sub(int n, const float *x, const float *w, const int8_t *q, int w
 	return lsq_solve(&s, with_min, a, c) < INFINITY;
 }
 
-/* The sums of sub_sums for nc candidate scales at once: candidate k has the
- * codes of t = iscale[k] * (x - off) (lo where t <= lo or is NaN, hi where
- * t >= hi, else the nearest integer); four candidates per vector, each
- * lane summing its elements in order (the same doubles as sub_sums), the
- * sums that do not depend on the codes taken once. nc <= SUB_LANES. */
-#define SUB_LANES 36
-
-static void lane_sums(int n, const float *x, const float *w, const float *iscale, int nc, float off, int lo, int hi,
-		      struct sums *out)
-{
-	double sw = 0, sx = 0, sxx = 0;
-	for (int i = 0; i < n; i++) {
-		const double wi = w[i], xi = x[i];
-		sw += wi;
-		sx += wi * xi;
-		sxx += wi * xi * xi;
-	}
-	const int nv = (nc + 3) / 4;
-	float pad[SUB_LANES];
-	for (int k = 0; k < 4 * nv; k++)
-		pad[k] = k < nc ? iscale[k] : iscale[0];
-	const float flo = (float)lo, fhi = (float)hi;
-	const qnt__v4f vlo = { flo, flo, flo, flo }, vhi = { fhi, fhi, fhi, fhi };
-	const qnt__v4i ilo = { lo, lo, lo, lo }, ihi = { hi, hi, hi, hi };
-	for (int v = 0; v < nv; v++) {
-		qnt__v4f isc;
-		memcpy(&isc, pad + 4 * v, sizeof isc);
-		qnt__v4d sq = { 0, 0, 0, 0 }, sqq = sq, sqx = sq;
-		for (int i = 0; i < n; i++) {
-			const double wi = w[i], xi = x[i];
-			const qnt__v4f t = isc * (x[i] - off);
-			const qnt__v4i r = qnt__nearest_int_v4(t);
-			const qnt__v4i above = t >= vhi, inside = t > vlo;
-			const qnt__v4i c = (((ihi & above) | (r & ~above)) & inside) | (ilo & ~inside);
-			const qnt__v4d q = __builtin_convertvector(c, qnt__v4d);
-			const qnt__v4d wq = wi * q;
-			sq += wq;
-			sqq += wq * q;
-			sqx += wq * xi;
-		}
-		for (int k = 0; k < 4 && 4 * v + k < nc; k++) {
-			struct sums *o = out + 4 * v + k;
-			o->sw = sw;
-			o->sq = sq[k];
-			o->sqq = sqq[k];
-			o->sx = sx;
-			o->sqx = sqx[k];
-			o->sxx = sxx;
-		}
-	}
-}
-
-/* Continuous fit of one sub-block of a symmetric format: the signed scale a
- * (x^ = a*q, q in [qlo, qhi]), mapping the largest element near either end
- * of the code range (five targets per end, each with its least-squares
- * scale), then one round of re-chosen codes and refit. */
-static float fit_sub_sym(int n, int qlo, int qhi, const float *x, const float *w)
-{
-	float amax = 0, vmax = 0;
-	for (int i = 0; i < n; i++) {
-		if (w[i] > 0 && fabsf(x[i]) > amax) {
-			amax = fabsf(x[i]);
-			vmax = x[i];
-		}
-	}
-	if (!(amax > 0))
-		return 0.0f;
-	double best = INFINITY, ba = 0;
-	int8_t q[32];
-	struct sums sm;
-	const int ends[2] = { qlo, qhi };
-	float isc[10];
-	struct sums cs[10];
-	int nc = 0;
-	for (int e = 0; e < 2; e++) {
-		for (int is = -8; is <= 8; is += 4) {
-			const float target = (float)ends[e] + (ends[e] < 0 ? -0.1f : 0.1f) * (float)is;
-			if (target == 0 || (target > 0) != (ends[e] > 0))
-				continue;
-			isc[nc++] = target / vmax;
-		}
-	}
-	lane_sums(n, x, w, isc, nc, 0.0f, qlo, qhi, cs);
-	for (int k = 0; k < nc; k++) {
-		double a = 0, c = 0, err = lsq_solve(&cs[k], 0, &a, &c);
-		if (err < best) {
-			best = err;
-			ba = a;
-		}
-	}
-	if (ba != 0) {
-		for (int i = 0; i < n; i++)
-			q[i] = (int8_t)round_clamp(x[i] / ba, qlo, qhi);
-		sub_sums(n, x, w, q, &sm);
-		double a = 0, c = 0, err = lsq_solve(&sm, 0, &a, &c);
-		if (err < best)
-			ba = a;
-	}
-	return (float)ba;
-}
-
 /* ---- choosing integer scales for given super-scales ---- */
 
 /* For sub-block j, the best integer scale and min near the continuous a, mn,
@@ -594,16 +493,13 @@ static float fp16_val(double v)
 	return from_fp16(to_fp16((float)v));
 }
 
-/* Candidates from per-sub-block fits (symmetric formats), with the
- * super-scale mapping the largest sub-block scale to either end of the
+/* Candidates from the per-sub-block signed scales a[] (symmetric formats),
+ * with the super-scale mapping the largest of them to either end of the
  * integer scales. */
-static void search_from_fits(const struct kfmt *f, const float *x, const float *w, struct kstate *best)
+static void search_from_fits(const struct kfmt *f, const float *x, const float *w, const float *a,
+			     struct kstate *best)
 {
-	float a[16], mn[16] = { 0 };
-	for (int j = 0; j < f->nsub; j++) {
-		const int o = j * f->sub;
-		a[j] = fit_sub_sym(f->sub, f->qlo, f->qhi, x + o, w + o);
-	}
+	const float mn[16] = { 0 };
 	struct kstate st;
 	float amax = 0, aref = 0;
 	for (int j = 0; j < f->nsub; j++)
@@ -1085,13 +981,17 @@ static void ggml_q5_K(const float *x, struct blk_q5_K *b, const float *qw)
 	pack_q5_codes(L, b);
 }
 
-static void ggml_q6_K(const float *x, struct blk_q6_K *b, const float *qw)
+/* The end of ggml's q6_K quantizer: the super-scale and the integer scales
+ * from the 16 sub-block scales, then the codes. A sub-block whose scale
+ * rounds to zero keeps the codes of its fit: L holds them on entry, or, with
+ * L NULL, they are rebuilt from the fit's inverse scale isc[j] (zero codes
+ * where zero[j], as ggml's fit leaves a sub-block of tiny values). */
+static void q6_tail(const float *x, const float *scales, int8_t *L, const float *isc, const uint8_t *zero,
+		    struct blk_q6_K *b)
 {
-	int8_t L[QK_K];
-	float scales[16];
+	int8_t Lfit[QK_K];
 	float max_scale = 0, max_abs_scale = 0;
 	for (int j = 0; j < 16; j++) {
-		scales[j] = qnt__ggml_fit_sym(16, 32, x + 16 * j, L + 16 * j, qw ? qw + 16 * j : NULL);
 		const float a = fabsf(scales[j]);
 		if (a > max_abs_scale) {
 			max_abs_scale = a;
@@ -1103,6 +1003,8 @@ static void ggml_q6_K(const float *x, struct blk_q6_K *b, const float *qw)
 		b->d = to_fp16(0.0f);
 		return;
 	}
+	if (!L)
+		L = Lfit;
 	const float iscale = -128.0f / max_scale;
 	b->d = to_fp16(1 / iscale);
 	for (int j = 0; j < 16; j++) {
@@ -1112,12 +1014,140 @@ static void ggml_q6_K(const float *x, struct blk_q6_K *b, const float *qw)
 	const float d16 = from_fp16(b->d);
 	for (int j = 0; j < 16; j++) {
 		const float d = d16 * (float)b->scales[j];
-		if (d == 0.0f)
+		int8_t *l = L + 16 * j;
+		const float *xj = x + 16 * j;
+		if (d == 0.0f) {
+			if (L == Lfit)
+				for (int i = 0; i < 16; i++)
+					l[i] = zero[j] ? 0
+						       : (int8_t)(32 + qnt__clampi(qnt__nearest_int(isc[j] * xj[i]), -32, 31));
 			continue;
+		}
 		for (int i = 0; i < 16; i++)
-			L[16 * j + i] = (int8_t)(qnt__clampi(qnt__nearest_int(x[16 * j + i] / d), -32, 31) + 32);
+			l[i] = (int8_t)(qnt__clampi(qnt__nearest_int(xj[i] / d), -32, 31) + 32);
 	}
 	pack_q6_codes((const uint8_t *)L, b);
+}
+
+static void ggml_q6_K(const float *x, struct blk_q6_K *b, const float *qw)
+{
+	int8_t L[QK_K];
+	float scales[16];
+	for (int j = 0; j < 16; j++)
+		scales[j] = qnt__ggml_fit_sym(16, 32, x + 16 * j, L + 16 * j, qw ? qw + 16 * j : NULL);
+	q6_tail(x, scales, L, NULL, NULL, b);
+}
+
+/* q6_K with importance w: one scan of each sub-block gives both of ggml's
+ * fits (make_qx_quants with weights x^2 for the reference block `ref`, and
+ * with w for ggml's importance-aware block `imp`) and the signed scale a[j]
+ * the search starts from. Lanes 0..18 are ggml's 19 candidates in
+ * qnt__ggml_fit_sym's order (inverse scales -(32 + 0.1 is) / max), each
+ * lane summing its elements in ggml's order, so both of ggml's choices are
+ * its own to the bit; lanes 19..23 map the largest element to the other end
+ * of the codes, (31 + 0.1 is) / max for is = -8, -4, 0, 4, 8. a[j] is the
+ * least-squares scale (x^ = a q, weights w) of the lane that fits best,
+ * after one round of codes re-chosen for it and a refit. */
+#define Q6_LANES 24
+
+static void q6_starts(const float *x, const float *w, struct blk_q6_K *ref, struct blk_q6_K *imp, float *a)
+{
+	static const float sis[Q6_LANES] = { 0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2,
+					     3, 4, 5, 6, 7, 8, 9, -8, -4, 0, 4, 8 };
+	static const float mag[Q6_LANES] = { 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+					     32, 32, 32, 32, 32, 32, 32, 31, 31, 31, 31, 31 };
+	static const float sgn[Q6_LANES] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+					     -1, -1, -1, -1, -1, -1, -1, 1, 1, 1, 1, 1 };
+	float sc_ref[16], sc_imp[16], isc_ref[16], isc_imp[16];
+	uint8_t zero[16];
+	for (int j = 0; j < 16; j++) {
+		const float *xj = x + 16 * j, *wj = w + 16 * j;
+		float max = 0, amax = 0;
+		for (int i = 0; i < 16; i++) {
+			const float ax = fabsf(xj[i]);
+			if (ax > amax) {
+				amax = ax;
+				max = xj[i];
+			}
+		}
+		zero[j] = amax < GROUP_MAX_EPS;
+		if (zero[j]) {
+			sc_ref[j] = sc_imp[j] = a[j] = 0.0f;
+			isc_ref[j] = isc_imp[j] = 0.0f;
+			continue;
+		}
+		qnt__v8f visc[3], rlx[3], rl2[3], ilx[3], il2[3];
+		float isc[Q6_LANES], lx_r[Q6_LANES], l2_r[Q6_LANES], lx_i[Q6_LANES], l2_i[Q6_LANES];
+		for (int v = 0; v < 3; v++) {
+			qnt__v8f is, m, sg;
+			memcpy(&is, sis + 8 * v, sizeof is);
+			memcpy(&m, mag + 8 * v, sizeof m);
+			memcpy(&sg, sgn + 8 * v, sizeof sg);
+			/* ggml's lanes: -1 * (32 + 0.1 is), the same float as
+			 * qnt__ggml_fit_sym's -(32 + 0.1 is), since the sign is exact */
+			visc[v] = sg * (m + 0.1f * is) / max;
+			rlx[v] = rl2[v] = ilx[v] = il2[v] = (qnt__v8f){ 0 };
+		}
+		for (int i = 0; i < 16; i++) {
+			const float xi = xj[i], w2 = xi * xi, wx2 = w2 * xi, wq = wj[i], wxq = wq * xi;
+			for (int v = 0; v < 3; v++) {
+				const qnt__v8i l = qnt__clamp_v8i(qnt__nearest_int_v8(visc[v] * xi), -32, 31);
+				const qnt__v8f fl = __builtin_convertvector(l, qnt__v8f);
+				rlx[v] += wx2 * fl;
+				rl2[v] += w2 * fl * fl;
+				ilx[v] += wxq * fl;
+				il2[v] += wq * fl * fl;
+			}
+		}
+		memcpy(isc, visc, sizeof isc);
+		memcpy(lx_r, rlx, sizeof lx_r);
+		memcpy(l2_r, rl2, sizeof l2_r);
+		memcpy(lx_i, ilx, sizeof lx_i);
+		memcpy(l2_i, il2, sizeof l2_i);
+		/* ggml's choices, in its order */
+		const float *lxs[2] = { lx_r, lx_i }, *l2s[2] = { l2_r, l2_i };
+		float *scs[2] = { sc_ref, sc_imp }, *iscs[2] = { isc_ref, isc_imp };
+		for (int c = 0; c < 2; c++) {
+			const float *lx = lxs[c], *l2 = l2s[c];
+			float scale = l2[0] != 0.0f ? lx[0] / l2[0] : 0.0f;
+			float best = scale * lx[0];
+			int chosen = 0;
+			for (int k = 1; k < 19; k++) {
+				if (l2[k] > 0 && lx[k] * lx[k] > best * l2[k]) {
+					scale = lx[k] / l2[k];
+					best = scale * lx[k];
+					chosen = k;
+				}
+			}
+			scs[c][j] = scale;
+			iscs[c][j] = isc[chosen];
+		}
+		/* the search's fit: the lane with the largest sumlx^2 / suml2 (the
+		 * least residual of x ~ a q), then one refit */
+		double vbest = 0, ba = 0;
+		for (int k = 0; k < Q6_LANES; k++) {
+			if (!(l2_i[k] > 0))
+				continue;
+			const double v = (double)lx_i[k] * lx_i[k] / l2_i[k];
+			if (v > vbest) {
+				vbest = v;
+				ba = (double)lx_i[k] / l2_i[k];
+			}
+		}
+		if (ba != 0) {
+			int8_t q[16];
+			struct sums sm;
+			for (int i = 0; i < 16; i++)
+				q[i] = (int8_t)round_clamp(xj[i] / ba, -32, 31);
+			sub_sums(16, xj, wj, q, &sm);
+			double ra = 0, rc = 0;
+			if (lsq_solve(&sm, 0, &ra, &rc) < sm.sxx - vbest)
+				ba = ra;
+		}
+		a[j] = (float)ba;
+	}
+	q6_tail(x, sc_ref, NULL, isc_ref, zero, ref);
+	q6_tail(x, sc_imp, NULL, isc_imp, zero, imp);
 }
 
 static void ggml_q8_K(const float *x, struct blk_q8_K *b)
@@ -1321,17 +1351,22 @@ static void weighted_block(const struct kfmt *f, kblock_fn ggml_block, size_t by
 			   void *blk)
 {
 	struct kstate best, cand;
-	unsigned char alt[MAX_BLK_BYTES];
+	_Alignas(16) unsigned char alt[MAX_BLK_BYTES];
 
 	/* ggml's reference block (already the output) and its importance-aware
 	 * block, measured with their exact values; a non-finite error (scales
 	 * that overflow fp16) counts as infinite */
-	ggml_block(x, blk, NULL);
+	float a[16];
+	if (f->fits) { /* q6_K: both of ggml's blocks and the fits in one scan */
+		q6_starts(x, w, blk, (struct blk_q6_K *)alt, a);
+	} else {
+		ggml_block(x, blk, NULL);
+		ggml_block(x, alt, w);
+	}
 	unpack_state(f, blk, &best);
 	state_error(f, x, w, &best);
 	if (!(best.err < INFINITY))
 		best.err = INFINITY;
-	ggml_block(x, alt, w);
 	unpack_state(f, alt, &cand);
 	state_error(f, x, w, &cand);
 	const int from_alt = cand.err < best.err;
@@ -1342,7 +1377,7 @@ static void weighted_block(const struct kfmt *f, kblock_fn ggml_block, size_t by
 	/* the block from per-sub-block fits; then refine the best of all */
 	if (f->fits) {
 		cand.err = INFINITY;
-		search_from_fits(f, x, w, &cand);
+		search_from_fits(f, x, w, a, &cand);
 		if (cand.err < best.err)
 			best = cand;
 	}
