@@ -329,8 +329,41 @@ static inline double sub_codes_n(const int n, int lo, int hi, const float *x, co
 	return wsse(n, x, y, w);
 }
 
+/* q6_K's codes of a sub-block of 16 for the scale dl (no min) and their
+ * weighted error, summed in float in eight lanes (element i in lane i % 8)
+ * and the lanes added in double in a fixed order: a ranking of candidates
+ * for the search (a block's exact error is state_error's). */
+typedef int8_t q6_v8c __attribute__((vector_size(8)));
+
+static double q6_codes(const float *x, const float *w, float dl, int8_t *q)
+{
+	qnt__v8f xv[2], wv[2], e = { 0 };
+	memcpy(xv, x, sizeof xv);
+	memcpy(wv, w, sizeof wv);
+	const int ok = dl != 0.0f && fabsf(dl) < INFINITY;
+	const float id = ok ? 1.0f / dl : 0.0f;
+	const qnt__v8f vlo = { -32, -32, -32, -32, -32, -32, -32, -32 }, vhi = { 31, 31, 31, 31, 31, 31, 31, 31 };
+	const qnt__v8i ilo = { -32, -32, -32, -32, -32, -32, -32, -32 }, ihi = { 31, 31, 31, 31, 31, 31, 31, 31 };
+	for (int h = 0; h < 2; h++) {
+		qnt__v8i c = { 0 };
+		if (ok) {
+			const qnt__v8f t = xv[h] * id;
+			const qnt__v8i r = qnt__nearest_int_v8(t);
+			const qnt__v8i above = t >= vhi, inside = t > vlo;
+			c = (((ihi & above) | (r & ~above)) & inside) | (ilo & ~inside);
+		}
+		const q6_v8c c8 = __builtin_convertvector(c, q6_v8c);
+		memcpy(q + 8 * h, &c8, sizeof c8);
+		const qnt__v8f r = xv[h] - dl * __builtin_convertvector(c, qnt__v8f);
+		e += wv[h] * r * r;
+	}
+	return (((double)e[0] + e[1]) + ((double)e[2] + e[3])) + (((double)e[4] + e[5]) + ((double)e[6] + e[7]));
+}
+
 static double sub_codes(const struct kfmt *f, const float *x, const float *w, float dl, float ml, int8_t *q)
 {
+	if (f == &F_Q6) /* ml is 0 */
+		return q6_codes(x, w, dl, q);
 	if (f->sub == 16)
 		return sub_codes_n(16, f->qlo, f->qhi, x, w, dl, ml, q);
 	return sub_codes_n(32, f->qlo, f->qhi, x, w, dl, ml, q);
@@ -1023,8 +1056,13 @@ static void q6_tail(const float *x, const float *scales, int8_t *L, const float 
 						       : (int8_t)(32 + qnt__clampi(qnt__nearest_int(isc[j] * xj[i]), -32, 31));
 			continue;
 		}
-		for (int i = 0; i < 16; i++)
-			l[i] = (int8_t)(qnt__clampi(qnt__nearest_int(xj[i] / d), -32, 31) + 32);
+		for (int h = 0; h < 2; h++) { /* qnt__nearest_int lane by lane */
+			qnt__v8f xv;
+			memcpy(&xv, xj + 8 * h, sizeof xv);
+			const qnt__v8i c = qnt__clamp_v8i(qnt__nearest_int_v8(xv / d), -32, 31) + 32;
+			const q6_v8c c8 = __builtin_convertvector(c, q6_v8c);
+			memcpy(l + 8 * h, &c8, sizeof c8);
+		}
 	}
 	pack_q6_codes((const uint8_t *)L, b);
 }
