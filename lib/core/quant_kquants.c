@@ -242,7 +242,7 @@ static const struct kfmt F_Q2 = { 16, 16, 0, 3, 0, 15, 15, 1, 1, 0, 0 };
 static const struct kfmt F_Q3 = { 16, 16, -4, 3, -32, 31, 0, 1, 0, -1, 0 };
 static const struct kfmt F_Q4 = { 8, 32, 0, 15, 0, 63, 63, 2, 1, 0, 0 };
 static const struct kfmt F_Q5 = { 8, 32, 0, 31, 0, 63, 63, 2, 1, 0, 0 };
-static const struct kfmt F_Q6 = { 16, 16, -32, 31, -128, 127, 0, 1, 1, 1, 1 };
+static const struct kfmt F_Q6 = { 16, 16, -32, 31, -128, 127, 0, 0, 1, 1, 1 };
 
 /* One super-block: x^_e = (d*sc[j]) * q[e] - dmin*m[j], j = e / sub, each
  * product rounded to float, as the dequantizers compute it. */
@@ -254,9 +254,40 @@ struct kstate {
 	double err;
 };
 
-/* The dequantized values of a state (the same float operations as ggml). */
+/* Eight q6_K codes (or biased codes) as bytes; q6_narrow takes the low
+ * byte of each lane of c. */
+typedef int8_t q6_v8c __attribute__((vector_size(8)));
+typedef int8_t q6_v32c __attribute__((vector_size(32)));
+
+static inline q6_v8c q6_narrow(qnt__v8i c)
+{
+	q6_v32c b;
+	memcpy(&b, &c, sizeof b);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return __builtin_shufflevector(b, b, 0, 4, 8, 12, 16, 20, 24, 28);
+#else
+	return __builtin_shufflevector(b, b, 3, 7, 11, 15, 19, 23, 27, 31);
+#endif
+}
+
+/* The dequantized values of a state (the same float operations as ggml;
+ * for q6_K eight lanes at a time, the same operations lane by lane). */
 static void state_values(const struct kfmt *f, const struct kstate *st, float *y)
 {
+	if (f == &F_Q6) {
+		for (int j = 0; j < 16; j++) {
+			const float dl = st->d * (float)st->sc[j];
+			const float ml = st->dmin * (float)st->m[j];
+			for (int h = 0; h < 2; h++) {
+				q6_v8c c8;
+				memcpy(&c8, st->q + 16 * j + 8 * h, sizeof c8);
+				const qnt__v8i c = __builtin_convertvector(c8, qnt__v8i);
+				const qnt__v8f yv = dl * __builtin_convertvector(c, qnt__v8f) - ml;
+				memcpy(y + 16 * j + 8 * h, &yv, sizeof yv);
+			}
+		}
+		return;
+	}
 	for (int j = 0; j < f->nsub; j++) {
 		const float dl = st->d * (float)st->sc[j];
 		const float ml = st->dmin * (float)st->m[j];
@@ -333,7 +364,16 @@ static inline double sub_codes_n(const int n, int lo, int hi, const float *x, co
  * weighted error, summed in float in eight lanes (element i in lane i % 8)
  * and the lanes added in double in a fixed order: a ranking of candidates
  * for the search (a block's exact error is state_error's). */
-typedef int8_t q6_v8c __attribute__((vector_size(8)));
+/* The q6_K code nearest to each lane of t: -32 where t <= -32 or is NaN, 31
+ * where t >= 31. */
+static inline qnt__v8i q6_code_v8(qnt__v8f t)
+{
+	const qnt__v8f vlo = { -32, -32, -32, -32, -32, -32, -32, -32 }, vhi = { 31, 31, 31, 31, 31, 31, 31, 31 };
+	const qnt__v8i ilo = { -32, -32, -32, -32, -32, -32, -32, -32 }, ihi = { 31, 31, 31, 31, 31, 31, 31, 31 };
+	const qnt__v8i r = qnt__nearest_int_v8(t);
+	const qnt__v8i above = t >= vhi, inside = t > vlo;
+	return (((ihi & above) | (r & ~above)) & inside) | (ilo & ~inside);
+}
 
 static double q6_codes(const float *x, const float *w, float dl, int8_t *q)
 {
@@ -342,17 +382,11 @@ static double q6_codes(const float *x, const float *w, float dl, int8_t *q)
 	memcpy(wv, w, sizeof wv);
 	const int ok = dl != 0.0f && fabsf(dl) < INFINITY;
 	const float id = ok ? 1.0f / dl : 0.0f;
-	const qnt__v8f vlo = { -32, -32, -32, -32, -32, -32, -32, -32 }, vhi = { 31, 31, 31, 31, 31, 31, 31, 31 };
-	const qnt__v8i ilo = { -32, -32, -32, -32, -32, -32, -32, -32 }, ihi = { 31, 31, 31, 31, 31, 31, 31, 31 };
 	for (int h = 0; h < 2; h++) {
 		qnt__v8i c = { 0 };
-		if (ok) {
-			const qnt__v8f t = xv[h] * id;
-			const qnt__v8i r = qnt__nearest_int_v8(t);
-			const qnt__v8i above = t >= vhi, inside = t > vlo;
-			c = (((ihi & above) | (r & ~above)) & inside) | (ilo & ~inside);
-		}
-		const q6_v8c c8 = __builtin_convertvector(c, q6_v8c);
+		if (ok)
+			c = q6_code_v8(xv[h] * id);
+		const q6_v8c c8 = q6_narrow(c);
 		memcpy(q + 8 * h, &c8, sizeof c8);
 		const qnt__v8f r = xv[h] - dl * __builtin_convertvector(c, qnt__v8f);
 		e += wv[h] * r * r;
@@ -1060,7 +1094,7 @@ static void q6_tail(const float *x, const float *scales, int8_t *L, const float 
 			qnt__v8f xv;
 			memcpy(&xv, xj + 8 * h, sizeof xv);
 			const qnt__v8i c = qnt__clamp_v8i(qnt__nearest_int_v8(xv / d), -32, 31) + 32;
-			const q6_v8c c8 = __builtin_convertvector(c, q6_v8c);
+			const q6_v8c c8 = q6_narrow(c);
 			memcpy(l + 8 * h, &c8, sizeof c8);
 		}
 	}
@@ -1162,25 +1196,35 @@ static void q6_starts(const float *x, const float *w, struct blk_q6_K *ref, stru
 		}
 		/* the search's fit: the lane with the largest sumlx^2 / suml2 (the
 		 * least residual of x ~ a q), then one refit */
-		double vbest = 0, ba = 0;
-		for (int k = 0; k < Q6_LANES; k++) {
-			if (!(l2_i[k] > 0))
-				continue;
-			const double v = (double)lx_i[k] * lx_i[k] / l2_i[k];
-			if (v > vbest) {
-				vbest = v;
-				ba = (double)lx_i[k] / l2_i[k];
-			}
+		float vbest = 0;
+		double ba = 0;
+		for (int v = 0; v < 3; v++) {
+			const qnt__v8i pos = il2[v] > 0;
+			const qnt__v8f fit = qnt__select_v8f(pos, ilx[v] * ilx[v] / il2[v], (qnt__v8f){ 0 });
+			for (int k = 0; k < 8; k++)
+				if (fit[k] > vbest) {
+					vbest = fit[k];
+					ba = (double)ilx[v][k] / il2[v][k];
+				}
 		}
 		if (ba != 0) {
-			int8_t q[16];
-			struct sums sm;
-			for (int i = 0; i < 16; i++)
-				q[i] = (int8_t)round_clamp(xj[i] / ba, -32, 31);
-			sub_sums(16, xj, wj, q, &sm);
-			double ra = 0, rc = 0;
-			if (lsq_solve(&sm, 0, &ra, &rc) < sm.sxx - vbest)
-				ba = ra;
+			const float ia = (float)(1 / ba);
+			qnt__v8f sqx = { 0 }, sqq = { 0 };
+			for (int h = 0; h < 2; h++) {
+				qnt__v8f xv, wv;
+				memcpy(&xv, xj + 8 * h, sizeof xv);
+				memcpy(&wv, wj + 8 * h, sizeof wv);
+				const qnt__v8f fq = __builtin_convertvector(q6_code_v8(xv * ia), qnt__v8f);
+				sqx += wv * fq * xv;
+				sqq += wv * fq * fq;
+			}
+			double sx = 0, sq = 0;
+			for (int k = 0; k < 8; k++) {
+				sx += sqx[k];
+				sq += sqq[k];
+			}
+			if (sq > 0 && sx * sx / sq > vbest)
+				ba = sx / sq;
 		}
 		a[j] = (float)ba;
 	}
