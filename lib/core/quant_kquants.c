@@ -197,16 +197,17 @@ static void pack_q5_codes(const uint8_t *L, struct blk_q5_K *b)
 /* Codes 0..63: element 128*h + 32*g + l: low nibble in ql[64*h + 32*(g&1) + l]
  * (low half for g < 2, high half otherwise), bits 4-5 in bits 2g.. of
  * qh[32*h + l]. */
-static void pack_q6_codes(const uint8_t *L, struct blk_q6_K *b)
+static void pack_q6_codes(const uint8_t *restrict L, struct blk_q6_K *restrict b)
 {
-	for (int h = 0; h < QK_K / 128; h++)
+	for (int h = 0; h < QK_K / 128; h++) {
+		const uint8_t *c0 = L + 128 * h, *c1 = c0 + 32, *c2 = c0 + 64, *c3 = c0 + 96;
+		uint8_t *restrict ql0 = b->ql + 64 * h, *restrict ql1 = ql0 + 32, *restrict qh = b->qh + 32 * h;
 		for (int l = 0; l < 32; l++) {
-			const uint8_t *c = L + 128 * h + l;
-			b->ql[64 * h + l] = (uint8_t)((c[0] & 0x0f) | ((c[64] & 0x0f) << 4));
-			b->ql[64 * h + 32 + l] = (uint8_t)((c[32] & 0x0f) | ((c[96] & 0x0f) << 4));
-			b->qh[32 * h + l] = (uint8_t)((c[0] >> 4) | ((c[32] >> 4) << 2) | ((c[64] >> 4) << 4) |
-						      ((c[96] >> 4) << 6));
+			ql0[l] = (uint8_t)((c0[l] & 0x0f) | ((c2[l] & 0x0f) << 4));
+			ql1[l] = (uint8_t)((c1[l] & 0x0f) | ((c3[l] & 0x0f) << 4));
+			qh[l] = (uint8_t)((c0[l] >> 4) | ((c1[l] >> 4) << 2) | ((c2[l] >> 4) << 4) | ((c3[l] >> 4) << 6));
 		}
+	}
 }
 
 static void unpack_q6_codes(const struct blk_q6_K *b, uint8_t *L)
@@ -1048,15 +1049,15 @@ static void ggml_q5_K(const float *x, struct blk_q5_K *b, const float *qw)
 	pack_q5_codes(L, b);
 }
 
-/* The end of ggml's q6_K quantizer: the super-scale and the integer scales
- * from the 16 sub-block scales, then the codes. A sub-block whose scale
- * rounds to zero keeps the codes of its fit: L holds them on entry, or, with
- * L NULL, they are rebuilt from the fit's inverse scale isc[j] (zero codes
- * where zero[j], as ggml's fit leaves a sub-block of tiny values). */
-static void q6_tail(const float *x, const float *scales, int8_t *L, const float *isc, const uint8_t *zero,
-		    struct blk_q6_K *b)
+/* The end of ggml's q6_K quantizer: the super-scale *d and the integer
+ * scales sc from the 16 sub-block scales, then the codes L (biased by 32).
+ * A sub-block whose scale rounds to zero keeps the codes of its fit: L holds
+ * them on entry, or, with fit_in_L 0, they are rebuilt from the fit's
+ * inverse scale isc[j] (zero codes where zero[j], as ggml's fit leaves a
+ * sub-block of tiny values). A block of tiny scales is all zeros. */
+static void q6_tail(const float *x, const float *scales, int8_t *L, int fit_in_L, const float *isc,
+		    const uint8_t *zero, uint16_t *d, int8_t *sc)
 {
-	int8_t Lfit[QK_K];
 	float max_scale = 0, max_abs_scale = 0;
 	for (int j = 0; j < 16; j++) {
 		const float a = fabsf(scales[j]);
@@ -1066,25 +1067,24 @@ static void q6_tail(const float *x, const float *scales, int8_t *L, const float 
 		}
 	}
 	if (max_abs_scale < GROUP_MAX_EPS) {
-		memset(b, 0, sizeof *b);
-		b->d = to_fp16(0.0f);
+		memset(L, 0, QK_K);
+		memset(sc, 0, 16);
+		*d = to_fp16(0.0f);
 		return;
 	}
-	if (!L)
-		L = Lfit;
 	const float iscale = -128.0f / max_scale;
-	b->d = to_fp16(1 / iscale);
+	*d = to_fp16(1 / iscale);
 	for (int j = 0; j < 16; j++) {
 		int v = qnt__nearest_int(iscale * scales[j]);
-		b->scales[j] = (int8_t)(uint8_t)(v < 127 ? v : 127);
+		sc[j] = (int8_t)(uint8_t)(v < 127 ? v : 127);
 	}
-	const float d16 = from_fp16(b->d);
+	const float d16 = from_fp16(*d);
 	for (int j = 0; j < 16; j++) {
-		const float d = d16 * (float)b->scales[j];
+		const float dj = d16 * (float)sc[j];
 		int8_t *l = L + 16 * j;
 		const float *xj = x + 16 * j;
-		if (d == 0.0f) {
-			if (L == Lfit)
+		if (dj == 0.0f) {
+			if (!fit_in_L)
 				for (int i = 0; i < 16; i++)
 					l[i] = zero[j] ? 0
 						       : (int8_t)(32 + qnt__clampi(qnt__nearest_int(isc[j] * xj[i]), -32, 31));
@@ -1093,12 +1093,28 @@ static void q6_tail(const float *x, const float *scales, int8_t *L, const float 
 		for (int h = 0; h < 2; h++) { /* qnt__nearest_int lane by lane */
 			qnt__v8f xv;
 			memcpy(&xv, xj + 8 * h, sizeof xv);
-			const qnt__v8i c = qnt__clamp_v8i(qnt__nearest_int_v8(xv / d), -32, 31) + 32;
+			const qnt__v8i c = qnt__clamp_v8i(qnt__nearest_int_v8(xv / dj), -32, 31) + 32;
 			const q6_v8c c8 = q6_narrow(c);
 			memcpy(l + 8 * h, &c8, sizeof c8);
 		}
 	}
-	pack_q6_codes((const uint8_t *)L, b);
+}
+
+/* The state of q6_tail's block (what unpacking its bytes gives). */
+static void q6_tail_state(const float *x, const float *scales, const float *isc, const uint8_t *zero,
+			  struct kstate *st)
+{
+	int8_t L[QK_K], sc[16];
+	uint16_t d;
+	q6_tail(x, scales, L, 0, isc, zero, &d, sc);
+	st->d = from_fp16(d);
+	st->dmin = 0.0f;
+	for (int j = 0; j < 16; j++) {
+		st->sc[j] = sc[j];
+		st->m[j] = 0;
+	}
+	for (int e = 0; e < QK_K; e++)
+		st->q[e] = (int8_t)(L[e] - 32);
 }
 
 static void ggml_q6_K(const float *x, struct blk_q6_K *b, const float *qw)
@@ -1107,7 +1123,8 @@ static void ggml_q6_K(const float *x, struct blk_q6_K *b, const float *qw)
 	float scales[16];
 	for (int j = 0; j < 16; j++)
 		scales[j] = qnt__ggml_fit_sym(16, 32, x + 16 * j, L + 16 * j, qw ? qw + 16 * j : NULL);
-	q6_tail(x, scales, L, NULL, NULL, b);
+	q6_tail(x, scales, L, 1, NULL, NULL, &b->d, b->scales);
+	pack_q6_codes((const uint8_t *)L, b);
 }
 
 /* q6_K with importance w: one scan of each sub-block gives both of ggml's
@@ -1122,7 +1139,7 @@ static void ggml_q6_K(const float *x, struct blk_q6_K *b, const float *qw)
  * after one round of codes re-chosen for it and a refit. */
 #define Q6_LANES 24
 
-static void q6_starts(const float *x, const float *w, struct blk_q6_K *ref, struct blk_q6_K *imp, float *a)
+static void q6_starts(const float *x, const float *w, struct kstate *ref, struct kstate *imp, float *a)
 {
 	static const float sis[Q6_LANES] = { 0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2,
 					     3, 4, 5, 6, 7, 8, 9, -8, -4, 0, 4, 8 };
@@ -1228,8 +1245,8 @@ static void q6_starts(const float *x, const float *w, struct blk_q6_K *ref, stru
 		}
 		a[j] = (float)ba;
 	}
-	q6_tail(x, sc_ref, NULL, isc_ref, zero, ref);
-	q6_tail(x, sc_imp, NULL, isc_imp, zero, imp);
+	q6_tail_state(x, sc_ref, isc_ref, zero, ref);
+	q6_tail_state(x, sc_imp, isc_imp, zero, imp);
 }
 
 static void ggml_q8_K(const float *x, struct blk_q8_K *b)
@@ -1429,26 +1446,54 @@ static void deq_q8_K(const void *src, float *y, int64_t n)
 
 typedef void (*kblock_fn)(const float *x, void *blk, const float *qw);
 
+/* q6_K's weighted_block: the same choices, on states (a state's values are
+ * those of its bytes: d is an fp16 value, the integers are in range), with
+ * both of ggml's blocks and the fits from one scan, and only the chosen
+ * block packed. */
+static void weighted_block_q6(const struct kfmt *f, const float *x, const float *w, void *blk)
+{
+	struct kstate ref, imp, best;
+	float a[16];
+	q6_starts(x, w, &ref, &imp, a);
+	state_error(f, x, w, &ref);
+	if (!(ref.err < INFINITY))
+		ref.err = INFINITY;
+	state_error(f, x, w, &imp);
+	const struct kstate *start = imp.err < ref.err ? &imp : &ref;
+	best.err = INFINITY;
+	search_from_fits(f, x, w, a, &best);
+	if (!(best.err < start->err))
+		best = *start;
+	if (best.err < INFINITY)
+		refine(f, x, w, &best);
+	/* the search's state replaces the start only if its exact error is lower */
+	if (best.err < start->err) {
+		state_error(f, x, w, &best);
+		if (best.err < start->err)
+			start = &best;
+	}
+	pack_state(f, start, blk);
+}
+
 static void weighted_block(const struct kfmt *f, kblock_fn ggml_block, size_t bytes, const float *x, const float *w,
 			   void *blk)
 {
 	struct kstate best, cand;
-	_Alignas(16) unsigned char alt[MAX_BLK_BYTES];
+	unsigned char alt[MAX_BLK_BYTES];
 
+	if (f->fits) {
+		weighted_block_q6(f, x, w, blk);
+		return;
+	}
 	/* ggml's reference block (already the output) and its importance-aware
 	 * block, measured with their exact values; a non-finite error (scales
 	 * that overflow fp16) counts as infinite */
-	float a[16];
-	if (f->fits) { /* q6_K: both of ggml's blocks and the fits in one scan */
-		q6_starts(x, w, blk, (struct blk_q6_K *)alt, a);
-	} else {
-		ggml_block(x, blk, NULL);
-		ggml_block(x, alt, w);
-	}
+	ggml_block(x, blk, NULL);
 	unpack_state(f, blk, &best);
 	state_error(f, x, w, &best);
 	if (!(best.err < INFINITY))
 		best.err = INFINITY;
+	ggml_block(x, alt, w);
 	unpack_state(f, alt, &cand);
 	state_error(f, x, w, &cand);
 	const int from_alt = cand.err < best.err;
@@ -1456,13 +1501,6 @@ static void weighted_block(const struct kfmt *f, kblock_fn ggml_block, size_t by
 		best = cand;
 	const double start_err = best.err;
 
-	/* the block from per-sub-block fits; then refine the best of all */
-	if (f->fits) {
-		cand.err = INFINITY;
-		search_from_fits(f, x, w, a, &cand);
-		if (cand.err < best.err)
-			best = cand;
-	}
 	if (best.err < INFINITY)
 		refine(f, x, w, &best);
 
