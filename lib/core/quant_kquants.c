@@ -271,6 +271,17 @@ static inline q6_v8c q6_narrow(qnt__v8i c)
 #endif
 }
 
+/* The eight bytes of c as signed lanes: each byte copied to all four bytes
+ * of its lane, then shifted down with its sign. */
+static inline qnt__v8i q6_widen(q6_v8c c)
+{
+	const q6_v32c b = __builtin_shufflevector(c, c, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5,
+						  5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
+	qnt__v8i v;
+	memcpy(&v, &b, sizeof v);
+	return v >> 24;
+}
+
 /* The dequantized values of a state (the same float operations as ggml;
  * for q6_K eight lanes at a time, the same operations lane by lane). */
 static void state_values(const struct kfmt *f, const struct kstate *st, float *y)
@@ -282,7 +293,7 @@ static void state_values(const struct kfmt *f, const struct kstate *st, float *y
 			for (int h = 0; h < 2; h++) {
 				q6_v8c c8;
 				memcpy(&c8, st->q + 16 * j + 8 * h, sizeof c8);
-				const qnt__v8i c = __builtin_convertvector(c8, qnt__v8i);
+				const qnt__v8i c = q6_widen(c8);
 				const qnt__v8f yv = dl * __builtin_convertvector(c, qnt__v8f) - ml;
 				memcpy(y + 16 * j + 8 * h, &yv, sizeof yv);
 			}
@@ -478,43 +489,32 @@ static int lsq_sub(int n, const float *x, const float *w, const int8_t *q, int w
 /* ---- choosing integer scales for given super-scales ---- */
 
 /* For sub-block j, the best integer scale and min near the continuous a, mn,
- * with the codes re-chosen for each. `first`: the first assignment, which
- * tries the integers on either side of each; otherwise the nearest integers
- * +-f->radius are tried and st changes only if the error falls below st->serr[j]. */
+ * with the codes re-chosen for each: the nearest integers +-f->radius are
+ * tried and st changes only if the error falls below st->serr[j]. */
 static int choose_sub(const struct kfmt *f, const float *x, const float *w, struct kstate *st, int j, double a,
-		      double mn, int first)
+		      double mn)
 {
 	const int o = j * f->sub;
 	int s0, s1, m0 = 0, m1 = 0;
 	if (st->d != 0.0f) {
-		if (first) {
-			s0 = round_clamp(floor(a / st->d), f->slo, f->shi);
-			s1 = qnt__clampi(s0 + 1, f->slo, f->shi);
-		} else {
-			const int c = round_clamp(a / st->d, f->slo, f->shi);
-			s0 = qnt__clampi(c - f->radius, f->slo, f->shi);
-			s1 = qnt__clampi(c + f->radius, f->slo, f->shi);
-		}
+		const int c = round_clamp(a / st->d, f->slo, f->shi);
+		s0 = qnt__clampi(c - f->radius, f->slo, f->shi);
+		s1 = qnt__clampi(c + f->radius, f->slo, f->shi);
 	} else {
 		s0 = s1 = qnt__clampi(0, f->slo, f->shi);
 	}
 	if (f->mhi != 0 && st->dmin != 0.0f) {
-		if (first) {
-			m0 = round_clamp(floor(mn / st->dmin), 0, f->mhi);
-			m1 = qnt__clampi(m0 + 1, 0, f->mhi);
-		} else {
-			const int c = round_clamp(mn / st->dmin, 0, f->mhi);
-			m0 = qnt__clampi(c - f->radius, 0, f->mhi);
-			m1 = qnt__clampi(c + f->radius, 0, f->mhi);
-		}
+		const int c = round_clamp(mn / st->dmin, 0, f->mhi);
+		m0 = qnt__clampi(c - f->radius, 0, f->mhi);
+		m1 = qnt__clampi(c + f->radius, 0, f->mhi);
 	}
-	double best = first ? INFINITY : st->serr[j];
+	double best = st->serr[j];
 	int changed = 0, bs = 0, bm = 0;
 	int8_t q[32], bq[32];
 	for (int u = s0; u <= s1; u++) {
 		const float dl = st->d * (float)u;
 		for (int v = m0; v <= m1; v++) {
-			if (!first && u == st->sc[j] && v == st->m[j])
+			if (u == st->sc[j] && v == st->m[j])
 				continue;
 			const float ml = st->dmin * (float)v;
 			const double e = sub_codes(f, x + o, w + o, dl, ml, q);
@@ -537,22 +537,55 @@ static int choose_sub(const struct kfmt *f, const float *x, const float *w, stru
 	return changed;
 }
 
-/* Builds a state from the continuous sub-block fits a[], mn[] and the
- * super-scales d, dmin (already fp16 values). */
-static void build_state(const struct kfmt *f, const float *x, const float *w, const float *a, const float *mn, float d,
-			float dmin, struct kstate *st)
+/* q6_K's state from the signed sub-block scales a[] under the super-scale d
+ * (an fp16 value): each sub-block takes the integer scale on either side of
+ * a[j] / d with the lower error (the lower one on a tie), both candidates
+ * measured in one pass as q6_codes measures them. */
+static void q6_build_state(const float *x, const float *w, const float *a, float d, struct kstate *st)
 {
 	st->d = d;
-	st->dmin = dmin;
+	st->dmin = 0.0f;
 	st->err = 0;
-	for (int j = 0; j < f->nsub; j++) {
-		st->sc[j] = 0;
+	for (int j = 0; j < 16; j++) {
+		int s[2] = { 0, 0 };
+		if (d != 0.0f) {
+			s[0] = round_clamp(floor(a[j] / d), -128, 127);
+			s[1] = qnt__clampi(s[0] + 1, -128, 127);
+		}
+		qnt__v8f xv[2], wv[2];
+		memcpy(xv, x + 16 * j, sizeof xv);
+		memcpy(wv, w + 16 * j, sizeof wv);
+		qnt__v8i c[2][2];
+		double err[2];
+		for (int u = 0; u < 2; u++) {
+			const float dl = d * (float)s[u];
+			const int ok = dl != 0.0f && fabsf(dl) < INFINITY;
+			const float id = ok ? 1.0f / dl : 0.0f;
+			qnt__v8f e = { 0 };
+			for (int h = 0; h < 2; h++) {
+				c[u][h] = ok ? q6_code_v8(xv[h] * id) : (qnt__v8i){ 0 };
+				const qnt__v8f r = xv[h] - dl * __builtin_convertvector(c[u][h], qnt__v8f);
+				e += wv[h] * r * r;
+			}
+			err[u] = (((double)e[0] + e[1]) + ((double)e[2] + e[3])) +
+				 (((double)e[4] + e[5]) + ((double)e[6] + e[7]));
+		}
+		const int k = s[1] != s[0] && err[1] < err[0];
 		st->m[j] = 0;
-		st->serr[j] = INFINITY; /* stays so if no choice gives a number */
-		choose_sub(f, x, w, st, j, a[j], mn[j], 1);
+		if (!(err[k] < INFINITY)) { /* no choice gives a number */
+			st->sc[j] = 0;
+			memset(st->q + 16 * j, 0, 16);
+			st->serr[j] = INFINITY;
+		} else {
+			st->sc[j] = s[k];
+			for (int h = 0; h < 2; h++) {
+				const q6_v8c c8 = q6_narrow(c[k][h]);
+				memcpy(st->q + 16 * j + 8 * h, &c8, sizeof c8);
+			}
+			st->serr[j] = err[k];
+		}
 	}
-	st->err = 0;
-	for (int j = 0; j < f->nsub; j++)
+	for (int j = 0; j < 16; j++)
 		st->err += st->serr[j];
 }
 
@@ -567,7 +600,6 @@ static float fp16_val(double v)
 static void search_from_fits(const struct kfmt *f, const float *x, const float *w, const float *a,
 			     struct kstate *best)
 {
-	const float mn[16] = { 0 };
 	struct kstate st;
 	float amax = 0, aref = 0;
 	for (int j = 0; j < f->nsub; j++)
@@ -579,7 +611,7 @@ static void search_from_fits(const struct kfmt *f, const float *x, const float *
 		return;
 	const int ends[2] = { f->slo, f->shi };
 	for (int e = 0; e < 2; e++) {
-		build_state(f, x, w, a, mn, fp16_val(aref / ends[e]), 0.0f, &st);
+		q6_build_state(x, w, a, fp16_val(aref / ends[e]), &st);
 		if (st.err < best->err)
 			*best = st;
 	}
@@ -651,7 +683,7 @@ static int refit_subs(const struct kfmt *f, const float *x, const float *w, stru
 		double a, c;
 		if (!lsq_sub(f->sub, x + o, w + o, st->q + o, f->mhi != 0, &a, &c))
 			continue;
-		changed |= choose_sub(f, x, w, st, j, a, -c, 0);
+		changed |= choose_sub(f, x, w, st, j, a, -c);
 	}
 	return changed;
 }
@@ -1179,6 +1211,7 @@ static void q6_starts(const float *x, const float *w, struct kstate *ref, struct
 		}
 		for (int i = 0; i < 16; i++) {
 			const float xi = xj[i], w2 = xi * xi, wx2 = w2 * xi, wq = wj[i], wxq = wq * xi;
+#pragma GCC unroll 3
 			for (int v = 0; v < 3; v++) {
 				const qnt__v8i l = qnt__clamp_v8i(qnt__nearest_int_v8(visc[v] * xi), -32, 31);
 				const qnt__v8f fl = __builtin_convertvector(l, qnt__v8f);
