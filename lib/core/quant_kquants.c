@@ -197,16 +197,17 @@ static void pack_q5_codes(const uint8_t *L, struct blk_q5_K *b)
 /* Codes 0..63: element 128*h + 32*g + l: low nibble in ql[64*h + 32*(g&1) + l]
  * (low half for g < 2, high half otherwise), bits 4-5 in bits 2g.. of
  * qh[32*h + l]. */
-static void pack_q6_codes(const uint8_t *L, struct blk_q6_K *b)
+static void pack_q6_codes(const uint8_t *restrict L, struct blk_q6_K *restrict b)
 {
-	for (int h = 0; h < QK_K / 128; h++)
+	for (int h = 0; h < QK_K / 128; h++) {
+		const uint8_t *c0 = L + 128 * h, *c1 = c0 + 32, *c2 = c0 + 64, *c3 = c0 + 96;
+		uint8_t *restrict ql0 = b->ql + 64 * h, *restrict ql1 = ql0 + 32, *restrict qh = b->qh + 32 * h;
 		for (int l = 0; l < 32; l++) {
-			const uint8_t *c = L + 128 * h + l;
-			b->ql[64 * h + l] = (uint8_t)((c[0] & 0x0f) | ((c[64] & 0x0f) << 4));
-			b->ql[64 * h + 32 + l] = (uint8_t)((c[32] & 0x0f) | ((c[96] & 0x0f) << 4));
-			b->qh[32 * h + l] = (uint8_t)((c[0] >> 4) | ((c[32] >> 4) << 2) | ((c[64] >> 4) << 4) |
-						      ((c[96] >> 4) << 6));
+			ql0[l] = (uint8_t)((c0[l] & 0x0f) | ((c2[l] & 0x0f) << 4));
+			ql1[l] = (uint8_t)((c1[l] & 0x0f) | ((c3[l] & 0x0f) << 4));
+			qh[l] = (uint8_t)((c0[l] >> 4) | ((c1[l] >> 4) << 2) | ((c2[l] >> 4) << 4) | ((c3[l] >> 4) << 6));
 		}
+	}
 }
 
 static void unpack_q6_codes(const struct blk_q6_K *b, uint8_t *L)
@@ -242,7 +243,7 @@ static const struct kfmt F_Q2 = { 16, 16, 0, 3, 0, 15, 15, 1, 1, 0, 0 };
 static const struct kfmt F_Q3 = { 16, 16, -4, 3, -32, 31, 0, 1, 0, -1, 0 };
 static const struct kfmt F_Q4 = { 8, 32, 0, 15, 0, 63, 63, 2, 1, 0, 0 };
 static const struct kfmt F_Q5 = { 8, 32, 0, 31, 0, 63, 63, 2, 1, 0, 0 };
-static const struct kfmt F_Q6 = { 16, 16, -32, 31, -128, 127, 0, 1, 1, 1, 1 };
+static const struct kfmt F_Q6 = { 16, 16, -32, 31, -128, 127, 0, 0, 1, 1, 1 };
 
 /* One super-block: x^_e = (d*sc[j]) * q[e] - dmin*m[j], j = e / sub, each
  * product rounded to float, as the dequantizers compute it. */
@@ -254,9 +255,51 @@ struct kstate {
 	double err;
 };
 
-/* The dequantized values of a state (the same float operations as ggml). */
+/* Eight q6_K codes (or biased codes) as bytes; q6_narrow takes the low
+ * byte of each lane of c. */
+typedef int8_t q6_v8c __attribute__((vector_size(8)));
+typedef int8_t q6_v32c __attribute__((vector_size(32)));
+
+static inline q6_v8c q6_narrow(qnt__v8i c)
+{
+	q6_v32c b;
+	memcpy(&b, &c, sizeof b);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return __builtin_shufflevector(b, b, 0, 4, 8, 12, 16, 20, 24, 28);
+#else
+	return __builtin_shufflevector(b, b, 3, 7, 11, 15, 19, 23, 27, 31);
+#endif
+}
+
+/* The eight bytes of c as signed lanes: each byte copied to all four bytes
+ * of its lane, then shifted down with its sign. */
+static inline qnt__v8i q6_widen(q6_v8c c)
+{
+	const q6_v32c b = __builtin_shufflevector(c, c, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5,
+						  5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
+	qnt__v8i v;
+	memcpy(&v, &b, sizeof v);
+	return v >> 24;
+}
+
+/* The dequantized values of a state (the same float operations as ggml;
+ * for q6_K eight lanes at a time, the same operations lane by lane). */
 static void state_values(const struct kfmt *f, const struct kstate *st, float *y)
 {
+	if (f == &F_Q6) {
+		for (int j = 0; j < 16; j++) {
+			const float dl = st->d * (float)st->sc[j];
+			const float ml = st->dmin * (float)st->m[j];
+			for (int h = 0; h < 2; h++) {
+				q6_v8c c8;
+				memcpy(&c8, st->q + 16 * j + 8 * h, sizeof c8);
+				const qnt__v8i c = q6_widen(c8);
+				const qnt__v8f yv = dl * __builtin_convertvector(c, qnt__v8f) - ml;
+				memcpy(y + 16 * j + 8 * h, &yv, sizeof yv);
+			}
+		}
+		return;
+	}
 	for (int j = 0; j < f->nsub; j++) {
 		const float dl = st->d * (float)st->sc[j];
 		const float ml = st->dmin * (float)st->m[j];
@@ -329,8 +372,44 @@ static inline double sub_codes_n(const int n, int lo, int hi, const float *x, co
 	return wsse(n, x, y, w);
 }
 
+/* q6_K's codes of a sub-block of 16 for the scale dl (no min) and their
+ * weighted error, summed in float in eight lanes (element i in lane i % 8)
+ * and the lanes added in double in a fixed order: a ranking of candidates
+ * for the search (a block's exact error is state_error's). */
+/* The q6_K code nearest to each lane of t: -32 where t <= -32 or is NaN, 31
+ * where t >= 31. */
+static inline qnt__v8i q6_code_v8(qnt__v8f t)
+{
+	const qnt__v8f vlo = { -32, -32, -32, -32, -32, -32, -32, -32 }, vhi = { 31, 31, 31, 31, 31, 31, 31, 31 };
+	const qnt__v8i ilo = { -32, -32, -32, -32, -32, -32, -32, -32 }, ihi = { 31, 31, 31, 31, 31, 31, 31, 31 };
+	const qnt__v8i r = qnt__nearest_int_v8(t);
+	const qnt__v8i above = t >= vhi, inside = t > vlo;
+	return (((ihi & above) | (r & ~above)) & inside) | (ilo & ~inside);
+}
+
+static double q6_codes(const float *x, const float *w, float dl, int8_t *q)
+{
+	qnt__v8f xv[2], wv[2], e = { 0 };
+	memcpy(xv, x, sizeof xv);
+	memcpy(wv, w, sizeof wv);
+	const int ok = dl != 0.0f && fabsf(dl) < INFINITY;
+	const float id = ok ? 1.0f / dl : 0.0f;
+	for (int h = 0; h < 2; h++) {
+		qnt__v8i c = { 0 };
+		if (ok)
+			c = q6_code_v8(xv[h] * id);
+		const q6_v8c c8 = q6_narrow(c);
+		memcpy(q + 8 * h, &c8, sizeof c8);
+		const qnt__v8f r = xv[h] - dl * __builtin_convertvector(c, qnt__v8f);
+		e += wv[h] * r * r;
+	}
+	return (((double)e[0] + e[1]) + ((double)e[2] + e[3])) + (((double)e[4] + e[5]) + ((double)e[6] + e[7]));
+}
+
 static double sub_codes(const struct kfmt *f, const float *x, const float *w, float dl, float ml, int8_t *q)
 {
+	if (f == &F_Q6) /* ml is 0 */
+		return q6_codes(x, w, dl, q);
 	if (f->sub == 16)
 		return sub_codes_n(16, f->qlo, f->qhi, x, w, dl, ml, q);
 	return sub_codes_n(32, f->qlo, f->qhi, x, w, dl, ml, q);
@@ -407,147 +486,35 @@ static int lsq_sub(int n, const float *x, const float *w, const int8_t *q, int w
 	return lsq_solve(&s, with_min, a, c) < INFINITY;
 }
 
-/* The sums of sub_sums for nc candidate scales at once: candidate k has the
- * codes of t = iscale[k] * (x - off) (lo where t <= lo or is NaN, hi where
- * t >= hi, else the nearest integer); four candidates per vector, each
- * lane summing its elements in order (the same doubles as sub_sums), the
- * sums that do not depend on the codes taken once. nc <= SUB_LANES. */
-#define SUB_LANES 36
-
-static void lane_sums(int n, const float *x, const float *w, const float *iscale, int nc, float off, int lo, int hi,
-		      struct sums *out)
-{
-	double sw = 0, sx = 0, sxx = 0;
-	for (int i = 0; i < n; i++) {
-		const double wi = w[i], xi = x[i];
-		sw += wi;
-		sx += wi * xi;
-		sxx += wi * xi * xi;
-	}
-	const int nv = (nc + 3) / 4;
-	float pad[SUB_LANES];
-	for (int k = 0; k < 4 * nv; k++)
-		pad[k] = k < nc ? iscale[k] : iscale[0];
-	const float flo = (float)lo, fhi = (float)hi;
-	const qnt__v4f vlo = { flo, flo, flo, flo }, vhi = { fhi, fhi, fhi, fhi };
-	const qnt__v4i ilo = { lo, lo, lo, lo }, ihi = { hi, hi, hi, hi };
-	for (int v = 0; v < nv; v++) {
-		qnt__v4f isc;
-		memcpy(&isc, pad + 4 * v, sizeof isc);
-		qnt__v4d sq = { 0, 0, 0, 0 }, sqq = sq, sqx = sq;
-		for (int i = 0; i < n; i++) {
-			const double wi = w[i], xi = x[i];
-			const qnt__v4f t = isc * (x[i] - off);
-			const qnt__v4i r = qnt__nearest_int_v4(t);
-			const qnt__v4i above = t >= vhi, inside = t > vlo;
-			const qnt__v4i c = (((ihi & above) | (r & ~above)) & inside) | (ilo & ~inside);
-			const qnt__v4d q = __builtin_convertvector(c, qnt__v4d);
-			const qnt__v4d wq = wi * q;
-			sq += wq;
-			sqq += wq * q;
-			sqx += wq * xi;
-		}
-		for (int k = 0; k < 4 && 4 * v + k < nc; k++) {
-			struct sums *o = out + 4 * v + k;
-			o->sw = sw;
-			o->sq = sq[k];
-			o->sqq = sqq[k];
-			o->sx = sx;
-			o->sqx = sqx[k];
-			o->sxx = sxx;
-		}
-	}
-}
-
-/* Continuous fit of one sub-block of a symmetric format: the signed scale a
- * (x^ = a*q, q in [qlo, qhi]), mapping the largest element near either end
- * of the code range (five targets per end, each with its least-squares
- * scale), then one round of re-chosen codes and refit. */
-static float fit_sub_sym(int n, int qlo, int qhi, const float *x, const float *w)
-{
-	float amax = 0, vmax = 0;
-	for (int i = 0; i < n; i++) {
-		if (w[i] > 0 && fabsf(x[i]) > amax) {
-			amax = fabsf(x[i]);
-			vmax = x[i];
-		}
-	}
-	if (!(amax > 0))
-		return 0.0f;
-	double best = INFINITY, ba = 0;
-	int8_t q[32];
-	struct sums sm;
-	const int ends[2] = { qlo, qhi };
-	float isc[10];
-	struct sums cs[10];
-	int nc = 0;
-	for (int e = 0; e < 2; e++) {
-		for (int is = -8; is <= 8; is += 4) {
-			const float target = (float)ends[e] + (ends[e] < 0 ? -0.1f : 0.1f) * (float)is;
-			if (target == 0 || (target > 0) != (ends[e] > 0))
-				continue;
-			isc[nc++] = target / vmax;
-		}
-	}
-	lane_sums(n, x, w, isc, nc, 0.0f, qlo, qhi, cs);
-	for (int k = 0; k < nc; k++) {
-		double a = 0, c = 0, err = lsq_solve(&cs[k], 0, &a, &c);
-		if (err < best) {
-			best = err;
-			ba = a;
-		}
-	}
-	if (ba != 0) {
-		for (int i = 0; i < n; i++)
-			q[i] = (int8_t)round_clamp(x[i] / ba, qlo, qhi);
-		sub_sums(n, x, w, q, &sm);
-		double a = 0, c = 0, err = lsq_solve(&sm, 0, &a, &c);
-		if (err < best)
-			ba = a;
-	}
-	return (float)ba;
-}
-
 /* ---- choosing integer scales for given super-scales ---- */
 
 /* For sub-block j, the best integer scale and min near the continuous a, mn,
- * with the codes re-chosen for each. `first`: the first assignment, which
- * tries the integers on either side of each; otherwise the nearest integers
- * +-f->radius are tried and st changes only if the error falls below st->serr[j]. */
+ * with the codes re-chosen for each: the nearest integers +-f->radius are
+ * tried and st changes only if the error falls below st->serr[j]. */
 static int choose_sub(const struct kfmt *f, const float *x, const float *w, struct kstate *st, int j, double a,
-		      double mn, int first)
+		      double mn)
 {
 	const int o = j * f->sub;
 	int s0, s1, m0 = 0, m1 = 0;
 	if (st->d != 0.0f) {
-		if (first) {
-			s0 = round_clamp(floor(a / st->d), f->slo, f->shi);
-			s1 = qnt__clampi(s0 + 1, f->slo, f->shi);
-		} else {
-			const int c = round_clamp(a / st->d, f->slo, f->shi);
-			s0 = qnt__clampi(c - f->radius, f->slo, f->shi);
-			s1 = qnt__clampi(c + f->radius, f->slo, f->shi);
-		}
+		const int c = round_clamp(a / st->d, f->slo, f->shi);
+		s0 = qnt__clampi(c - f->radius, f->slo, f->shi);
+		s1 = qnt__clampi(c + f->radius, f->slo, f->shi);
 	} else {
 		s0 = s1 = qnt__clampi(0, f->slo, f->shi);
 	}
 	if (f->mhi != 0 && st->dmin != 0.0f) {
-		if (first) {
-			m0 = round_clamp(floor(mn / st->dmin), 0, f->mhi);
-			m1 = qnt__clampi(m0 + 1, 0, f->mhi);
-		} else {
-			const int c = round_clamp(mn / st->dmin, 0, f->mhi);
-			m0 = qnt__clampi(c - f->radius, 0, f->mhi);
-			m1 = qnt__clampi(c + f->radius, 0, f->mhi);
-		}
+		const int c = round_clamp(mn / st->dmin, 0, f->mhi);
+		m0 = qnt__clampi(c - f->radius, 0, f->mhi);
+		m1 = qnt__clampi(c + f->radius, 0, f->mhi);
 	}
-	double best = first ? INFINITY : st->serr[j];
+	double best = st->serr[j];
 	int changed = 0, bs = 0, bm = 0;
 	int8_t q[32], bq[32];
 	for (int u = s0; u <= s1; u++) {
 		const float dl = st->d * (float)u;
 		for (int v = m0; v <= m1; v++) {
-			if (!first && u == st->sc[j] && v == st->m[j])
+			if (u == st->sc[j] && v == st->m[j])
 				continue;
 			const float ml = st->dmin * (float)v;
 			const double e = sub_codes(f, x + o, w + o, dl, ml, q);
@@ -570,22 +537,55 @@ static int choose_sub(const struct kfmt *f, const float *x, const float *w, stru
 	return changed;
 }
 
-/* Builds a state from the continuous sub-block fits a[], mn[] and the
- * super-scales d, dmin (already fp16 values). */
-static void build_state(const struct kfmt *f, const float *x, const float *w, const float *a, const float *mn, float d,
-			float dmin, struct kstate *st)
+/* q6_K's state from the signed sub-block scales a[] under the super-scale d
+ * (an fp16 value): each sub-block takes the integer scale on either side of
+ * a[j] / d with the lower error (the lower one on a tie), both candidates
+ * measured in one pass as q6_codes measures them. */
+static void q6_build_state(const float *x, const float *w, const float *a, float d, struct kstate *st)
 {
 	st->d = d;
-	st->dmin = dmin;
+	st->dmin = 0.0f;
 	st->err = 0;
-	for (int j = 0; j < f->nsub; j++) {
-		st->sc[j] = 0;
+	for (int j = 0; j < 16; j++) {
+		int s[2] = { 0, 0 };
+		if (d != 0.0f) {
+			s[0] = round_clamp(floor(a[j] / d), -128, 127);
+			s[1] = qnt__clampi(s[0] + 1, -128, 127);
+		}
+		qnt__v8f xv[2], wv[2];
+		memcpy(xv, x + 16 * j, sizeof xv);
+		memcpy(wv, w + 16 * j, sizeof wv);
+		qnt__v8i c[2][2];
+		double err[2];
+		for (int u = 0; u < 2; u++) {
+			const float dl = d * (float)s[u];
+			const int ok = dl != 0.0f && fabsf(dl) < INFINITY;
+			const float id = ok ? 1.0f / dl : 0.0f;
+			qnt__v8f e = { 0 };
+			for (int h = 0; h < 2; h++) {
+				c[u][h] = ok ? q6_code_v8(xv[h] * id) : (qnt__v8i){ 0 };
+				const qnt__v8f r = xv[h] - dl * __builtin_convertvector(c[u][h], qnt__v8f);
+				e += wv[h] * r * r;
+			}
+			err[u] = (((double)e[0] + e[1]) + ((double)e[2] + e[3])) +
+				 (((double)e[4] + e[5]) + ((double)e[6] + e[7]));
+		}
+		const int k = s[1] != s[0] && err[1] < err[0];
 		st->m[j] = 0;
-		st->serr[j] = INFINITY; /* stays so if no choice gives a number */
-		choose_sub(f, x, w, st, j, a[j], mn[j], 1);
+		if (!(err[k] < INFINITY)) { /* no choice gives a number */
+			st->sc[j] = 0;
+			memset(st->q + 16 * j, 0, 16);
+			st->serr[j] = INFINITY;
+		} else {
+			st->sc[j] = s[k];
+			for (int h = 0; h < 2; h++) {
+				const q6_v8c c8 = q6_narrow(c[k][h]);
+				memcpy(st->q + 16 * j + 8 * h, &c8, sizeof c8);
+			}
+			st->serr[j] = err[k];
+		}
 	}
-	st->err = 0;
-	for (int j = 0; j < f->nsub; j++)
+	for (int j = 0; j < 16; j++)
 		st->err += st->serr[j];
 }
 
@@ -594,16 +594,12 @@ static float fp16_val(double v)
 	return from_fp16(to_fp16((float)v));
 }
 
-/* Candidates from per-sub-block fits (symmetric formats), with the
- * super-scale mapping the largest sub-block scale to either end of the
+/* Candidates from the per-sub-block signed scales a[] (symmetric formats),
+ * with the super-scale mapping the largest of them to either end of the
  * integer scales. */
-static void search_from_fits(const struct kfmt *f, const float *x, const float *w, struct kstate *best)
+static void search_from_fits(const struct kfmt *f, const float *x, const float *w, const float *a,
+			     struct kstate *best)
 {
-	float a[16], mn[16] = { 0 };
-	for (int j = 0; j < f->nsub; j++) {
-		const int o = j * f->sub;
-		a[j] = fit_sub_sym(f->sub, f->qlo, f->qhi, x + o, w + o);
-	}
 	struct kstate st;
 	float amax = 0, aref = 0;
 	for (int j = 0; j < f->nsub; j++)
@@ -615,7 +611,7 @@ static void search_from_fits(const struct kfmt *f, const float *x, const float *
 		return;
 	const int ends[2] = { f->slo, f->shi };
 	for (int e = 0; e < 2; e++) {
-		build_state(f, x, w, a, mn, fp16_val(aref / ends[e]), 0.0f, &st);
+		q6_build_state(x, w, a, fp16_val(aref / ends[e]), &st);
 		if (st.err < best->err)
 			*best = st;
 	}
@@ -687,7 +683,7 @@ static int refit_subs(const struct kfmt *f, const float *x, const float *w, stru
 		double a, c;
 		if (!lsq_sub(f->sub, x + o, w + o, st->q + o, f->mhi != 0, &a, &c))
 			continue;
-		changed |= choose_sub(f, x, w, st, j, a, -c, 0);
+		changed |= choose_sub(f, x, w, st, j, a, -c);
 	}
 	return changed;
 }
@@ -1085,13 +1081,17 @@ static void ggml_q5_K(const float *x, struct blk_q5_K *b, const float *qw)
 	pack_q5_codes(L, b);
 }
 
-static void ggml_q6_K(const float *x, struct blk_q6_K *b, const float *qw)
+/* The end of ggml's q6_K quantizer: the super-scale *d and the integer
+ * scales sc from the 16 sub-block scales, then the codes L (biased by 32).
+ * A sub-block whose scale rounds to zero keeps the codes of its fit: L holds
+ * them on entry, or, with fit_in_L 0, they are rebuilt from the fit's
+ * inverse scale isc[j] (zero codes where zero[j], as ggml's fit leaves a
+ * sub-block of tiny values). A block of tiny scales is all zeros. */
+static void q6_tail(const float *x, const float *scales, int8_t *L, int fit_in_L, const float *isc,
+		    const uint8_t *zero, uint16_t *d, int8_t *sc)
 {
-	int8_t L[QK_K];
-	float scales[16];
 	float max_scale = 0, max_abs_scale = 0;
 	for (int j = 0; j < 16; j++) {
-		scales[j] = qnt__ggml_fit_sym(16, 32, x + 16 * j, L + 16 * j, qw ? qw + 16 * j : NULL);
 		const float a = fabsf(scales[j]);
 		if (a > max_abs_scale) {
 			max_abs_scale = a;
@@ -1099,25 +1099,187 @@ static void ggml_q6_K(const float *x, struct blk_q6_K *b, const float *qw)
 		}
 	}
 	if (max_abs_scale < GROUP_MAX_EPS) {
-		memset(b, 0, sizeof *b);
-		b->d = to_fp16(0.0f);
+		memset(L, 0, QK_K);
+		memset(sc, 0, 16);
+		*d = to_fp16(0.0f);
 		return;
 	}
 	const float iscale = -128.0f / max_scale;
-	b->d = to_fp16(1 / iscale);
+	*d = to_fp16(1 / iscale);
 	for (int j = 0; j < 16; j++) {
 		int v = qnt__nearest_int(iscale * scales[j]);
-		b->scales[j] = (int8_t)(uint8_t)(v < 127 ? v : 127);
+		sc[j] = (int8_t)(uint8_t)(v < 127 ? v : 127);
 	}
-	const float d16 = from_fp16(b->d);
+	const float d16 = from_fp16(*d);
 	for (int j = 0; j < 16; j++) {
-		const float d = d16 * (float)b->scales[j];
-		if (d == 0.0f)
+		const float dj = d16 * (float)sc[j];
+		int8_t *l = L + 16 * j;
+		const float *xj = x + 16 * j;
+		if (dj == 0.0f) {
+			if (!fit_in_L)
+				for (int i = 0; i < 16; i++)
+					l[i] = zero[j] ? 0
+						       : (int8_t)(32 + qnt__clampi(qnt__nearest_int(isc[j] * xj[i]), -32, 31));
 			continue;
-		for (int i = 0; i < 16; i++)
-			L[16 * j + i] = (int8_t)(qnt__clampi(qnt__nearest_int(x[16 * j + i] / d), -32, 31) + 32);
+		}
+		for (int h = 0; h < 2; h++) { /* qnt__nearest_int lane by lane */
+			qnt__v8f xv;
+			memcpy(&xv, xj + 8 * h, sizeof xv);
+			const qnt__v8i c = qnt__clamp_v8i(qnt__nearest_int_v8(xv / dj), -32, 31) + 32;
+			const q6_v8c c8 = q6_narrow(c);
+			memcpy(l + 8 * h, &c8, sizeof c8);
+		}
 	}
+}
+
+/* The state of q6_tail's block (what unpacking its bytes gives). */
+static void q6_tail_state(const float *x, const float *scales, const float *isc, const uint8_t *zero,
+			  struct kstate *st)
+{
+	int8_t L[QK_K], sc[16];
+	uint16_t d;
+	q6_tail(x, scales, L, 0, isc, zero, &d, sc);
+	st->d = from_fp16(d);
+	st->dmin = 0.0f;
+	for (int j = 0; j < 16; j++) {
+		st->sc[j] = sc[j];
+		st->m[j] = 0;
+	}
+	for (int e = 0; e < QK_K; e++)
+		st->q[e] = (int8_t)(L[e] - 32);
+}
+
+static void ggml_q6_K(const float *x, struct blk_q6_K *b, const float *qw)
+{
+	int8_t L[QK_K];
+	float scales[16];
+	for (int j = 0; j < 16; j++)
+		scales[j] = qnt__ggml_fit_sym(16, 32, x + 16 * j, L + 16 * j, qw ? qw + 16 * j : NULL);
+	q6_tail(x, scales, L, 1, NULL, NULL, &b->d, b->scales);
 	pack_q6_codes((const uint8_t *)L, b);
+}
+
+/* q6_K with importance w: one scan of each sub-block gives both of ggml's
+ * fits (make_qx_quants with weights x^2 for the reference block `ref`, and
+ * with w for ggml's importance-aware block `imp`) and the signed scale a[j]
+ * the search starts from. Lanes 0..18 are ggml's 19 candidates in
+ * qnt__ggml_fit_sym's order (inverse scales -(32 + 0.1 is) / max), each
+ * lane summing its elements in ggml's order, so both of ggml's choices are
+ * its own to the bit; lanes 19..23 map the largest element to the other end
+ * of the codes, (31 + 0.1 is) / max for is = -8, -4, 0, 4, 8. a[j] is the
+ * least-squares scale (x^ = a q, weights w) of the lane that fits best,
+ * after one round of codes re-chosen for it and a refit. */
+#define Q6_LANES 24
+
+static void q6_starts(const float *x, const float *w, struct kstate *ref, struct kstate *imp, float *a)
+{
+	static const float sis[Q6_LANES] = { 0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2,
+					     3, 4, 5, 6, 7, 8, 9, -8, -4, 0, 4, 8 };
+	static const float mag[Q6_LANES] = { 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+					     32, 32, 32, 32, 32, 32, 32, 31, 31, 31, 31, 31 };
+	static const float sgn[Q6_LANES] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+					     -1, -1, -1, -1, -1, -1, -1, 1, 1, 1, 1, 1 };
+	float sc_ref[16], sc_imp[16], isc_ref[16], isc_imp[16];
+	uint8_t zero[16];
+	for (int j = 0; j < 16; j++) {
+		const float *xj = x + 16 * j, *wj = w + 16 * j;
+		float max = 0, amax = 0;
+		for (int i = 0; i < 16; i++) {
+			const float ax = fabsf(xj[i]);
+			if (ax > amax) {
+				amax = ax;
+				max = xj[i];
+			}
+		}
+		zero[j] = amax < GROUP_MAX_EPS;
+		if (zero[j]) {
+			sc_ref[j] = sc_imp[j] = a[j] = 0.0f;
+			isc_ref[j] = isc_imp[j] = 0.0f;
+			continue;
+		}
+		qnt__v8f visc[3], rlx[3], rl2[3], ilx[3], il2[3];
+		float isc[Q6_LANES], lx_r[Q6_LANES], l2_r[Q6_LANES], lx_i[Q6_LANES], l2_i[Q6_LANES];
+		for (int v = 0; v < 3; v++) {
+			qnt__v8f is, m, sg;
+			memcpy(&is, sis + 8 * v, sizeof is);
+			memcpy(&m, mag + 8 * v, sizeof m);
+			memcpy(&sg, sgn + 8 * v, sizeof sg);
+			/* ggml's lanes: -1 * (32 + 0.1 is), the same float as
+			 * qnt__ggml_fit_sym's -(32 + 0.1 is), since the sign is exact */
+			visc[v] = sg * (m + 0.1f * is) / max;
+			rlx[v] = rl2[v] = ilx[v] = il2[v] = (qnt__v8f){ 0 };
+		}
+		for (int i = 0; i < 16; i++) {
+			const float xi = xj[i], w2 = xi * xi, wx2 = w2 * xi, wq = wj[i], wxq = wq * xi;
+#pragma GCC unroll 3
+			for (int v = 0; v < 3; v++) {
+				const qnt__v8i l = qnt__clamp_v8i(qnt__nearest_int_v8(visc[v] * xi), -32, 31);
+				const qnt__v8f fl = __builtin_convertvector(l, qnt__v8f);
+				rlx[v] += wx2 * fl;
+				rl2[v] += w2 * fl * fl;
+				ilx[v] += wxq * fl;
+				il2[v] += wq * fl * fl;
+			}
+		}
+		memcpy(isc, visc, sizeof isc);
+		memcpy(lx_r, rlx, sizeof lx_r);
+		memcpy(l2_r, rl2, sizeof l2_r);
+		memcpy(lx_i, ilx, sizeof lx_i);
+		memcpy(l2_i, il2, sizeof l2_i);
+		/* ggml's choices, in its order */
+		const float *lxs[2] = { lx_r, lx_i }, *l2s[2] = { l2_r, l2_i };
+		float *scs[2] = { sc_ref, sc_imp }, *iscs[2] = { isc_ref, isc_imp };
+		for (int c = 0; c < 2; c++) {
+			const float *lx = lxs[c], *l2 = l2s[c];
+			float scale = l2[0] != 0.0f ? lx[0] / l2[0] : 0.0f;
+			float best = scale * lx[0];
+			int chosen = 0;
+			for (int k = 1; k < 19; k++) {
+				if (l2[k] > 0 && lx[k] * lx[k] > best * l2[k]) {
+					scale = lx[k] / l2[k];
+					best = scale * lx[k];
+					chosen = k;
+				}
+			}
+			scs[c][j] = scale;
+			iscs[c][j] = isc[chosen];
+		}
+		/* the search's fit: the lane with the largest sumlx^2 / suml2 (the
+		 * least residual of x ~ a q), then one refit */
+		float vbest = 0;
+		double ba = 0;
+		for (int v = 0; v < 3; v++) {
+			const qnt__v8i pos = il2[v] > 0;
+			const qnt__v8f fit = qnt__select_v8f(pos, ilx[v] * ilx[v] / il2[v], (qnt__v8f){ 0 });
+			for (int k = 0; k < 8; k++)
+				if (fit[k] > vbest) {
+					vbest = fit[k];
+					ba = (double)ilx[v][k] / il2[v][k];
+				}
+		}
+		if (ba != 0) {
+			const float ia = (float)(1 / ba);
+			qnt__v8f sqx = { 0 }, sqq = { 0 };
+			for (int h = 0; h < 2; h++) {
+				qnt__v8f xv, wv;
+				memcpy(&xv, xj + 8 * h, sizeof xv);
+				memcpy(&wv, wj + 8 * h, sizeof wv);
+				const qnt__v8f fq = __builtin_convertvector(q6_code_v8(xv * ia), qnt__v8f);
+				sqx += wv * fq * xv;
+				sqq += wv * fq * fq;
+			}
+			double sx = 0, sq = 0;
+			for (int k = 0; k < 8; k++) {
+				sx += sqx[k];
+				sq += sqq[k];
+			}
+			if (sq > 0 && sx * sx / sq > vbest)
+				ba = sx / sq;
+		}
+		a[j] = (float)ba;
+	}
+	q6_tail_state(x, sc_ref, isc_ref, zero, ref);
+	q6_tail_state(x, sc_imp, isc_imp, zero, imp);
 }
 
 static void ggml_q8_K(const float *x, struct blk_q8_K *b)
@@ -1317,12 +1479,45 @@ static void deq_q8_K(const void *src, float *y, int64_t n)
 
 typedef void (*kblock_fn)(const float *x, void *blk, const float *qw);
 
+/* q6_K's weighted_block: the same choices, on states (a state's values are
+ * those of its bytes: d is an fp16 value, the integers are in range), with
+ * both of ggml's blocks and the fits from one scan, and only the chosen
+ * block packed. */
+static void weighted_block_q6(const struct kfmt *f, const float *x, const float *w, void *blk)
+{
+	struct kstate ref, imp, best;
+	float a[16];
+	q6_starts(x, w, &ref, &imp, a);
+	state_error(f, x, w, &ref);
+	if (!(ref.err < INFINITY))
+		ref.err = INFINITY;
+	state_error(f, x, w, &imp);
+	const struct kstate *start = imp.err < ref.err ? &imp : &ref;
+	best.err = INFINITY;
+	search_from_fits(f, x, w, a, &best);
+	if (!(best.err < start->err))
+		best = *start;
+	if (best.err < INFINITY)
+		refine(f, x, w, &best);
+	/* the search's state replaces the start only if its exact error is lower */
+	if (best.err < start->err) {
+		state_error(f, x, w, &best);
+		if (best.err < start->err)
+			start = &best;
+	}
+	pack_state(f, start, blk);
+}
+
 static void weighted_block(const struct kfmt *f, kblock_fn ggml_block, size_t bytes, const float *x, const float *w,
 			   void *blk)
 {
 	struct kstate best, cand;
 	unsigned char alt[MAX_BLK_BYTES];
 
+	if (f->fits) {
+		weighted_block_q6(f, x, w, blk);
+		return;
+	}
 	/* ggml's reference block (already the output) and its importance-aware
 	 * block, measured with their exact values; a non-finite error (scales
 	 * that overflow fp16) counts as infinite */
@@ -1339,13 +1534,6 @@ static void weighted_block(const struct kfmt *f, kblock_fn ggml_block, size_t by
 		best = cand;
 	const double start_err = best.err;
 
-	/* the block from per-sub-block fits; then refine the best of all */
-	if (f->fits) {
-		cand.err = INFINITY;
-		search_from_fits(f, x, w, &cand);
-		if (cand.err < best.err)
-			best = cand;
-	}
 	if (best.err < INFINITY)
 		refine(f, x, w, &best);
 
