@@ -160,11 +160,9 @@ INLINE void block_scale(const struct qnt__avx2_mlx *k, int mode, const uint8_t *
 	}
 }
 
-/* The unscaled values of chunk c: the codes (affine) or the element
- * values (fp modes). */
-INLINE __m256 values8(const struct qnt__avx2_mlx *k, int mode, const struct unpack8 *u, const uint8_t *blk, int c)
+/* The unscaled values of 8 codes (dwords). */
+INLINE __m256 values_of(int mode, __m256i q)
 {
-	const __m256i q = codes8(k, u, blk, c);
 	switch (mode) {
 	case QNT_MLX_AFFINE:
 		return _mm256_cvtepi32_ps(q);
@@ -173,6 +171,13 @@ INLINE __m256 values8(const struct qnt__avx2_mlx *k, int mode, const struct unpa
 	default:
 		return e2m1_8(q);
 	}
+}
+
+/* The unscaled values of chunk c: the codes (affine) or the element
+ * values (fp modes). */
+INLINE __m256 values8(const struct qnt__avx2_mlx *k, int mode, const struct unpack8 *u, const uint8_t *blk, int c)
+{
+	return values_of(mode, codes8(k, u, blk, c));
 }
 
 INLINE void deq_body(const struct qnt__avx2_mlx *k, int mode, const uint8_t *blk, float *y, int64_t n)
@@ -232,19 +237,6 @@ void qnt__avx2_mlx_permute_x(const struct qnt__avx2_mlx *k, const float *x, int6
 		for (int s = 0; s < per; s++)      /* bit offset s * b within each byte */
 			for (int j = 0; j < 8; j++) /* byte j of the unit */
 				*xp++ = x[u + j * per + s];
-}
-
-/* The unscaled values of 8 codes (dwords). */
-INLINE __m256 values_of(int mode, __m256i q)
-{
-	switch (mode) {
-	case QNT_MLX_AFFINE:
-		return _mm256_cvtepi32_ps(q);
-	case QNT_MLX_MXFP8:
-		return e4m3_8(q);
-	default:
-		return e2m1_8(q);
-	}
 }
 
 /* One row against nc columns. bits 4 and 2 read each 8 code bytes at once
