@@ -28,6 +28,9 @@
 #include <assert.h>
 #include <math.h>
 #include <string.h>
+#if defined(__AVX__) || defined(__SSE__)
+#include <immintrin.h>
+#endif
 
 
 
@@ -492,6 +495,33 @@ static void search_asym(const float *x, const float *w, int cmax, struct cand *b
 
 #define V8F(v) ((qnt__v8f){ v, v, v, v, v, v, v, v })
 
+/* The code nearest to t in [lo, hi] (integers), as a float, lane by lane:
+ * float(qnt__clamp(qnt__nearest_int(t), lo, hi)) wherever nearest_int is
+ * exact (|t| < 2^22), and lo for NaN. t is clamped first (a clamped integer
+ * bound rounds to itself), then rounded to nearest even by adding and
+ * subtracting 1.5 * 2^23. maxps/minps where the target has them (one
+ * instruction per bound; the same result as the selects otherwise:
+ * the bound when t is NaN), so every build gives the same floats. */
+static inline __attribute__((always_inline)) qnt__v8f code_v8(qnt__v8f t, float lo, float hi)
+{
+#if defined(__AVX__)
+	__m256 v = _mm256_max_ps((__m256)t, _mm256_set1_ps(lo));
+	t = (qnt__v8f)_mm256_min_ps(v, _mm256_set1_ps(hi));
+#elif defined(__SSE__)
+	__m128 a, b;
+	memcpy(&a, &t, sizeof a);
+	memcpy(&b, (const char *)&t + sizeof a, sizeof b);
+	a = _mm_min_ps(_mm_max_ps(a, _mm_set1_ps(lo)), _mm_set1_ps(hi));
+	b = _mm_min_ps(_mm_max_ps(b, _mm_set1_ps(lo)), _mm_set1_ps(hi));
+	memcpy(&t, &a, sizeof a);
+	memcpy((char *)&t + sizeof a, &b, sizeof b);
+#else
+	t = qnt__select_v8f(t > V8F(lo), t, V8F(lo));
+	t = qnt__select_v8f(t < V8F(hi), t, V8F(hi));
+#endif
+	return (t + 12582912.0f) - 12582912.0f;
+}
+
 /* Eight fp16 scales at once, one per lane: each lane's codes are the
  * nearest to x * (1 / d) in [cmin, cmax], and for them the weighted error
  * sum w (x - d c)^2 (term by term: no cancellation) and the refit sums
@@ -508,8 +538,7 @@ static inline __attribute__((always_inline)) void eval8(const float *x, const fl
 	qnt__v8f err = V8F(0.0f), scc = err, scx = err;
 	for (int j = 0; j < QK; j++) {
 		const float xj = x[j], wj = w[j];
-		const qnt__v8i c = qnt__clamp_v8i(qnt__nearest_int_v8(xj * id), cmin, cmax);
-		const qnt__v8f fc = __builtin_convertvector(c, qnt__v8f);
+		const qnt__v8f fc = code_v8(xj * id, (float)cmin, (float)cmax);
 		const qnt__v8f r = xj - fc * d;
 		const qnt__v8f wc = wj * fc;
 		err += wj * (r * r);
@@ -658,8 +687,7 @@ static void search_sym(const float *x, const float *w, float max, int qmin, int 
 		qnt__v8f scc = V8F(0.0f), scx = scc;
 		for (int j = 0; j < QK; j++) {
 			const float xj = x[j], wj = w[j];
-			const qnt__v8i c = qnt__clamp_v8i(qnt__nearest_int_v8(xj * isc[v]), qmin, qmax);
-			const qnt__v8f fc = __builtin_convertvector(c, qnt__v8f);
+			const qnt__v8f fc = code_v8(xj * isc[v], (float)qmin, (float)qmax);
 			const qnt__v8f wc = wj * fc;
 			scc += wc * fc;
 			scx += wc * xj;
