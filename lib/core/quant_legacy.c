@@ -494,6 +494,7 @@ static void search_asym(const float *x, const float *w, int cmax, struct cand *b
 /* ------------------------------------------------------------------ */
 
 #define V8F(v) ((qnt__v8f){ v, v, v, v, v, v, v, v })
+typedef int8_t qnt__v8c __attribute__((vector_size(8)));
 
 /* The code nearest to t in [lo, hi] (integers), as a float, lane by lane:
  * float(qnt__clamp(qnt__nearest_int(t), lo, hi)) wherever nearest_int is
@@ -550,6 +551,31 @@ static inline __attribute__((always_inline)) void eval8(const float *x, const fl
 	o->scx = scx;
 }
 
+/* The eight fp16 values h + stride * (k - 3), k = 0..7, that are finite,
+ * non-zero and of h's sign (the others repeat h): their magnitude bits in hs,
+ * their values in d. Returns 0 when h itself is unusable (inf, nan, zero). */
+static inline __attribute__((always_inline)) int neighbour_scales(uint16_t h, int stride, int hs[8], qnt__v8f *d)
+{
+	if ((h & 0x7c00u) == 0x7c00u || (h & 0x7fffu) == 0)
+		return 0;
+	const int hm = h & 0x7fff;
+	if (hm - 3 * stride >= 0x0400 && hm + 4 * stride < 0x7c00) {
+		/* all eight normal: rebias the exponent and shift (exact) */
+		const qnt__v8i k = { -3, -2, -1, 0, 1, 2, 3, 4 };
+		const qnt__v8i hv = hm + stride * k;
+		const qnt__v8i bits = ((hv + (112 << 10)) << 13) | (int32_t)((uint32_t)(h & 0x8000u) << 16);
+		memcpy(d, &bits, sizeof *d);
+		memcpy(hs, &hv, sizeof(int) * 8);
+	} else {
+		for (int k = 0; k < 8; k++) {
+			const int v = hm + stride * (k - 3);
+			hs[k] = v > 0 && v < 0x7c00 ? v : hm;
+			(*d)[k] = qnt__fp16_to_fp32((uint16_t)((h & 0x8000u) | (unsigned)hs[k]));
+		}
+	}
+	return 1;
+}
+
 /* The best of the eight fp16 values h + stride * (k - 3), k = 0..7, that are
  * finite, non-zero and of h's sign (the others repeat h), and (when d_refit
  * is not NULL) the least-squares scale of its codes. Returns the lane's
@@ -561,25 +587,10 @@ best_of_neighbours(const float *x, const float *w, uint16_t h, int stride, int c
 	*h_best = h;
 	if (d_refit)
 		*d_refit = 0.0f;
-	if ((h & 0x7c00u) == 0x7c00u || (h & 0x7fffu) == 0)
-		return INFINITY;
-	const int hm = h & 0x7fff;
 	int hs[8];
 	qnt__v8f d;
-	if (hm - 3 * stride >= 0x0400 && hm + 4 * stride < 0x7c00) {
-		/* all eight normal: rebias the exponent and shift (exact) */
-		const qnt__v8i k = { -3, -2, -1, 0, 1, 2, 3, 4 };
-		const qnt__v8i hv = hm + stride * k;
-		const qnt__v8i bits = ((hv + (112 << 10)) << 13) | (int32_t)((uint32_t)(h & 0x8000u) << 16);
-		memcpy(&d, &bits, sizeof d);
-		memcpy(hs, &hv, sizeof hs);
-	} else {
-		for (int k = 0; k < 8; k++) {
-			const int v = hm + stride * (k - 3);
-			hs[k] = v > 0 && v < 0x7c00 ? v : hm;
-			d[k] = qnt__fp16_to_fp32((uint16_t)((h & 0x8000u) | (unsigned)hs[k]));
-		}
-	}
+	if (!neighbour_scales(h, stride, hs, &d))
+		return INFINITY;
 	struct lanes8 o;
 	eval8(x, w, d, cmin, cmax, &o);
 	int kb = 0;
@@ -718,6 +729,57 @@ static void search_sym(const float *x, const float *w, float max, int qmin, int 
  * reference. */
 #define Q8_STRIDE 12
 
+/* Lane k of the result: the sum of the lanes of e[k], as a fixed tree
+ * (pairs, then fours, then the halves). */
+static inline __attribute__((always_inline)) qnt__v8f hsum8x8(const qnt__v8f e[8])
+{
+	const qnt__v8i ev = { 0, 8, 2, 10, 4, 12, 6, 14 }, od = { 1, 9, 3, 11, 5, 13, 7, 15 };
+	const qnt__v8i lo2 = { 0, 1, 8, 9, 4, 5, 12, 13 }, hi2 = { 2, 3, 10, 11, 6, 7, 14, 15 };
+	const qnt__v8i lo4 = { 0, 1, 2, 3, 8, 9, 10, 11 }, hi4 = { 4, 5, 6, 7, 12, 13, 14, 15 };
+	qnt__v8f p[4], q[2];
+	for (int i = 0; i < 4; i++) /* [e0 01, e1 01, e0 23, e1 23, e0 45, e1 45, e0 67, e1 67] */
+		p[i] = __builtin_shuffle(e[2 * i], e[2 * i + 1], ev) + __builtin_shuffle(e[2 * i], e[2 * i + 1], od);
+	for (int i = 0; i < 2; i++) /* [e0 0-3, e1 0-3, e2 0-3, e3 0-3, e0 4-7, ...] */
+		q[i] = __builtin_shuffle(p[2 * i], p[2 * i + 1], lo2) + __builtin_shuffle(p[2 * i], p[2 * i + 1], hi2);
+	return __builtin_shuffle(q[0], q[1], lo4) + __builtin_shuffle(q[0], q[1], hi4);
+}
+
+/* The best of the eight fp16 scales neighbour_scales gives for h, each with
+ * its nearest codes in [-127, 127], by weighted error sum w (x - d q)^2 in
+ * float: the block's elements are the lanes (xv, wv), the eight candidates
+ * independent sums added by hsum8x8. Returns the error (infinite when h is
+ * unusable). */
+static float q8_0_neighbours(const qnt__v8f xv[QK / 8], const qnt__v8f wv[QK / 8], uint16_t h, uint16_t *h_best)
+{
+	int hs[8];
+	qnt__v8f d;
+	*h_best = h;
+	if (!neighbour_scales(h, Q8_STRIDE, hs, &d))
+		return INFINITY;
+	const qnt__v8f id = 1.0f / d;
+	qnt__v8f e[8];
+	for (int k = 0; k < 8; k++) {
+		const qnt__v8f dk = V8F(d[k]), idk = V8F(id[k]);
+		qnt__v8f acc = V8F(0.0f);
+		for (int v = 0; v < QK / 8; v++) {
+			const qnt__v8f fc = code_v8(xv[v] * idk, -127.0f, 127.0f);
+			const qnt__v8f r = xv[v] - fc * dk;
+			acc += wv[v] * (r * r);
+		}
+		e[k] = acc;
+	}
+	const qnt__v8f err = hsum8x8(e);
+	int kb = 0;
+	float eb = err[0];
+	for (int k = 1; k < 8; k++) { /* the first of the lowest, without branches */
+		const int lt = err[k] < eb;
+		kb = lt ? k : kb;
+		eb = lt ? err[k] : eb;
+	}
+	*h_best = (uint16_t)((h & 0x8000u) | (unsigned)hs[kb]);
+	return eb;
+}
+
 static void q8_0_weighted(const float *x, const float *w, void *out)
 {
 	struct blk_q8_0 *b = out;
@@ -737,14 +799,15 @@ static void q8_0_weighted(const float *x, const float *w, void *out)
 		finite &= a <= V8F(3.40282347e38f);
 		amax = qnt__select_v8f(a > amax, a, amax);
 	}
-	float am = 0.0f;
-	for (int k = 0; k < 8; k++) {
-		if (!finite[k]) {
-			qnt__ref_q8_0(x, out);
-			return;
-		}
-		am = am > amax[k] ? am : amax[k];
+	uint64_t fin[4];
+	memcpy(fin, &finite, sizeof fin);
+	if ((fin[0] & fin[1] & fin[2] & fin[3]) != ~(uint64_t)0) {
+		qnt__ref_q8_0(x, out);
+		return;
 	}
+	float am = 0.0f;
+	for (int k = 0; k < 8; k++)
+		am = am > amax[k] ? am : amax[k];
 	/* qnt__ref_q8_0: roundf(x * id), half away from zero */
 	const float d = am / 127.0f;
 	const float id = d != 0.0f ? 1.0f / d : 0.0f;
@@ -773,17 +836,18 @@ static void q8_0_weighted(const float *x, const float *w, void *out)
 	b->d = h;
 	if (s_cc > 0.0f && e_rtn > 1e-30f) {
 		uint16_t hb;
-		const float e = best_of_neighbours(x, w, qnt__fp32_to_fp16(s_cx / s_cc), Q8_STRIDE, -127, 127, &hb, NULL);
+		const float e = q8_0_neighbours(xv, wv, qnt__fp32_to_fp16(s_cx / s_cc), &hb);
 		if (e < e_rtn * (1.0f - 1e-5f)) {
 			const float idb = 1.0f / qnt__fp16_to_fp32(hb);
 			for (int v = 0; v < QK / 8; v++)
-				q[v] = qnt__clamp_v8i(qnt__nearest_int_v8(xv[v] * idb), -127, 127);
+				q[v] = __builtin_convertvector(code_v8(xv[v] * idb, -127.0f, 127.0f), qnt__v8i);
 			b->d = hb;
 		}
 	}
-	for (int v = 0; v < QK / 8; v++)
-		for (int k = 0; k < 8; k++)
-			b->qs[8 * v + k] = (int8_t)q[v][k];
+	for (int v = 0; v < QK / 8; v++) {
+		const qnt__v8c q8 = __builtin_convertvector(q[v], qnt__v8c);
+		memcpy(b->qs + 8 * v, &q8, sizeof q8);
+	}
 }
 
 static int all_zero(const float *w)
