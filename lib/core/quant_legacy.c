@@ -718,16 +718,20 @@ static void search_sym(const float *x, const float *w, float max, int qmin, int 
 }
 
 /* q8_0 with importance: ggml's round-to-nearest block (its bytes, computed
- * eight elements at a time), then eight fp16 scales around the
- * least-squares scale of its codes, Q8_STRIDE fp16 steps apart (with 8-bit
- * codes the error is a rugged function of the scale: spread-out samples
- * find lower errors than adjacent ones), each with its nearest codes. The float
+ * eight elements at a time), then eight fp16 scales Q8_STRIDE fp16 steps
+ * apart, from Q8_SHIFT - 3 Q8_STRIDE = 2 steps above the round-to-nearest
+ * scale (with 8-bit codes the error is a rugged function of the scale:
+ * spread-out samples find lower errors than adjacent ones; scales above the
+ * round-to-nearest one find lower errors than samples around the
+ * least-squares scale of its codes, need no clamping of the codes and do not
+ * wait for a fit), each with its nearest codes. The float
  * errors of the two are within a relative 2.2e-6 of the exact ones (32
  * positive terms, each a few roundings), so the search's block is kept only
  * when its error is below the round-to-nearest one by more than 1e-5: never
  * worse than ggml's bytes. Blocks with a non-finite value take the scalar
  * reference. */
-#define Q8_STRIDE 12
+#define Q8_STRIDE 10
+#define Q8_SHIFT 32
 
 /* Lane k of the result: the sum of the lanes of e[k], as a fixed tree
  * (pairs, then fours, then the halves). */
@@ -744,31 +748,50 @@ static inline __attribute__((always_inline)) qnt__v8f hsum8x8(const qnt__v8f e[8
 	return __builtin_shuffle(q[0], q[1], lo4) + __builtin_shuffle(q[0], q[1], hi4);
 }
 
-/* The best of the eight fp16 scales neighbour_scales gives for h, each with
- * its nearest codes in [-127, 127], by weighted error sum w (x - d q)^2 in
- * float: the block's elements are the lanes (xv, wv), the eight candidates
- * independent sums added by hsum8x8. Returns the error (infinite when h is
- * unusable). */
-static float q8_0_neighbours(const qnt__v8f xv[QK / 8], const qnt__v8f wv[QK / 8], uint16_t h, uint16_t *h_best)
+/* x * id rounded to the nearest integer (even on ties), as a float; clamped
+ * to [-127, 127] first when `clamp`. Without it, exact for |x * id| < 2^22. */
+static inline __attribute__((always_inline)) qnt__v8f q8_code(qnt__v8f xv, qnt__v8f id, int clamp)
 {
-	int hs[8];
-	qnt__v8f d;
-	*h_best = h;
-	if (!neighbour_scales(h, Q8_STRIDE, hs, &d))
-		return INFINITY;
+	const qnt__v8f t = xv * id;
+	return clamp ? code_v8(t, -127.0f, 127.0f) : (t + 12582912.0f) - 12582912.0f;
+}
+
+/* Errors sum w (x - d q)^2 in float for the eight scales d, each with its
+ * nearest codes: the block's elements are the lanes (xv, wv), the eight
+ * candidates independent sums added by hsum8x8. */
+static inline __attribute__((always_inline)) qnt__v8f q8_errors(const qnt__v8f xv[QK / 8], const qnt__v8f wv[QK / 8],
+								 qnt__v8f d, int clamp)
+{
 	const qnt__v8f id = 1.0f / d;
 	qnt__v8f e[8];
 	for (int k = 0; k < 8; k++) {
 		const qnt__v8f dk = V8F(d[k]), idk = V8F(id[k]);
 		qnt__v8f acc = V8F(0.0f);
 		for (int v = 0; v < QK / 8; v++) {
-			const qnt__v8f fc = code_v8(xv[v] * idk, -127.0f, 127.0f);
-			const qnt__v8f r = xv[v] - fc * dk;
+			const qnt__v8f r = xv[v] - q8_code(xv[v], idk, clamp) * dk;
 			acc += wv[v] * (r * r);
 		}
 		e[k] = acc;
 	}
-	const qnt__v8f err = hsum8x8(e);
+	return hsum8x8(e);
+}
+
+/* The best of the eight fp16 scales neighbour_scales gives for h (h above
+ * the round-to-nearest scale h_rtn), each with its nearest codes in
+ * [-127, 127], by weighted error in float. Where h_rtn is a normal fp16 value
+ * the codes need no clamping: every candidate is at least one fp16 step
+ * (a relative 2^-10) above h_rtn, which is within a relative 2^-11 of
+ * absmax / 127, so |x| / d < 127 for every element. Returns the error
+ * (infinite when h is unusable). */
+static float q8_0_neighbours(const qnt__v8f xv[QK / 8], const qnt__v8f wv[QK / 8], uint16_t h, uint16_t h_rtn,
+			     uint16_t *h_best)
+{
+	int hs[8];
+	qnt__v8f d;
+	*h_best = h;
+	if (!neighbour_scales(h, Q8_STRIDE, hs, &d))
+		return INFINITY;
+	const qnt__v8f err = h_rtn >= 0x0400 ? q8_errors(xv, wv, d, 0) : q8_errors(xv, wv, d, 1);
 	int kb = 0;
 	float eb = err[0];
 	for (int k = 1; k < 8; k++) { /* the first of the lowest, without branches */
@@ -814,7 +837,7 @@ static void q8_0_weighted(const float *x, const float *w, void *out)
 	const uint16_t h = qnt__fp32_to_fp16(d);
 	const float d16 = qnt__fp16_to_fp32(h);
 	qnt__v8i q[QK / 8];
-	qnt__v8f err = V8F(0.0f), scc = err, scx = err;
+	qnt__v8f err = V8F(0.0f);
 	for (int v = 0; v < QK / 8; v++) {
 		const qnt__v8f t = xv[v] * id;
 		const qnt__v8i ti = __builtin_convertvector(t, qnt__v8i);
@@ -822,25 +845,19 @@ static void q8_0_weighted(const float *x, const float *w, void *out)
 		q[v] = ti - (fr >= V8F(0.5f)) + (fr <= V8F(-0.5f));
 		const qnt__v8f fq = __builtin_convertvector(q[v], qnt__v8f);
 		const qnt__v8f r = xv[v] - fq * d16;
-		const qnt__v8f wq = wv[v] * fq;
 		err += wv[v] * (r * r);
-		scc += wq * fq;
-		scx += wq * xv[v];
 	}
-	float e_rtn = 0.0f, s_cc = 0.0f, s_cx = 0.0f;
-	for (int k = 0; k < 8; k++) {
+	float e_rtn = 0.0f;
+	for (int k = 0; k < 8; k++)
 		e_rtn += err[k];
-		s_cc += scc[k];
-		s_cx += scx[k];
-	}
 	b->d = h;
-	if (s_cc > 0.0f && e_rtn > 1e-30f) {
+	if (e_rtn > 1e-30f) {
 		uint16_t hb;
-		const float e = q8_0_neighbours(xv, wv, qnt__fp32_to_fp16(s_cx / s_cc), &hb);
+		const float e = q8_0_neighbours(xv, wv, (uint16_t)(h + Q8_SHIFT), h, &hb);
 		if (e < e_rtn * (1.0f - 1e-5f)) {
-			const float idb = 1.0f / qnt__fp16_to_fp32(hb);
+			const qnt__v8f idb = V8F(1.0f / qnt__fp16_to_fp32(hb));
 			for (int v = 0; v < QK / 8; v++)
-				q[v] = __builtin_convertvector(code_v8(xv[v] * idb, -127.0f, 127.0f), qnt__v8i);
+				q[v] = __builtin_convertvector(q8_code(xv[v], idb, h < 0x0400), qnt__v8i);
 			b->d = hb;
 		}
 	}
