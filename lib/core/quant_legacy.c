@@ -594,9 +594,12 @@ best_of_neighbours(const float *x, const float *w, uint16_t h, int stride, int c
 	struct lanes8 o;
 	eval8(x, w, d, cmin, cmax, &o);
 	int kb = 0;
-	for (int k = 1; k < 8; k++)
-		if (o.err[k] < o.err[kb])
-			kb = k;
+	float eb = o.err[0];
+	for (int k = 1; k < 8; k++) { /* the first of the lowest, without branches */
+		const int lt = o.err[k] < eb;
+		kb = lt ? k : kb;
+		eb = lt ? o.err[k] : eb;
+	}
 	*h_best = (uint16_t)((h & 0x8000u) | (unsigned)hs[kb]);
 	if (d_refit)
 		*d_refit = o.scc[kb] > 0.0f ? o.scx[kb] / o.scc[kb] : 0.0f;
@@ -668,13 +671,14 @@ static void polish_sym(const float *x, const float *w, uint16_t h, int cmin, int
 }
 
 /* q4_0 and q5_0: value = d * q with q in [qmin, qmax]. Candidate inverse
- * scales map the element of largest magnitude to targets near the wide end
- * of the range (qmin: from 0.4 inside to 1.1 beyond it) and near the narrow
- * one (qmax: from 1.0 inside to 0.5 beyond), 16 each, 0.1 apart; each gives
- * codes, their least-squares scale rounded to fp16 and, from the sums, the
- * error of the codes at that scale (in float: only a ranking). The best is
- * polished. */
-#define SYM_NV 4 /* vectors of eight candidates: two per end */
+ * scales map the element of largest magnitude to targets beyond the wide end
+ * of the range (qmin: from 0.4 to 1.1 beyond it) and inside the narrow one
+ * (qmax: from 1.0 to 0.3 inside), 8 each, 0.1 apart (the targets that won
+ * most often among twice as many); each gives codes, their least-squares
+ * scale rounded to fp16 and, from the sums, the error of the codes at that
+ * scale (in float: only a ranking). The best (the first of the lowest,
+ * found without branches) is polished. */
+#define SYM_NV 2 /* vectors of eight candidates: one per end */
 
 static void search_sym(const float *x, const float *w, float max, int qmin, int qmax, struct cand *best)
 {
@@ -683,10 +687,8 @@ static void search_sym(const float *x, const float *w, float max, int qmin, int 
 	/* steps (of 0.1) outward from each end */
 	static const float steps[8 * SYM_NV] = {
 #define S(i) 0.1f * (float)(i)
-		S(-4), S(-3), S(-2), S(-1), S(0), S(1), S(2), S(3),
 		S(4), S(5), S(6), S(7), S(8), S(9), S(10), S(11),
 		S(-10), S(-9), S(-8), S(-7), S(-6), S(-5), S(-4), S(-3),
-		S(-2), S(-1), S(0), S(1), S(2), S(3), S(4), S(5),
 #undef S
 	};
 	qnt__v8f isc[SYM_NV];
@@ -707,10 +709,9 @@ static void search_sym(const float *x, const float *w, float max, int qmin, int 
 		const qnt__v8f d16 = fp16_round_v8(d);
 		const qnt__v8f est = d16 * (d16 * scc - 2.0f * scx);
 		for (int k = 0; k < 8; k++) {
-			if (est[k] < best_est) {
-				best_est = est[k];
-				best_d = d[k];
-			}
+			const int lt = est[k] < best_est;
+			best_est = lt ? est[k] : best_est;
+			best_d = lt ? d[k] : best_d;
 		}
 	}
 	if (best_est < INFINITY)
