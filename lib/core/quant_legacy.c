@@ -28,7 +28,7 @@
 #include <assert.h>
 #include <math.h>
 #include <string.h>
-#if defined(__AVX__) || defined(__SSE__)
+#if defined(__AVX__) || defined(__SSE__) || defined(__SSE2__)
 #include <immintrin.h>
 #endif
 
@@ -494,7 +494,6 @@ static void search_asym(const float *x, const float *w, int cmax, struct cand *b
 /* ------------------------------------------------------------------ */
 
 #define V8F(v) ((qnt__v8f){ v, v, v, v, v, v, v, v })
-typedef int8_t qnt__v8c __attribute__((vector_size(8)));
 
 /* The code nearest to t in [lo, hi] (integers), as a float, lane by lane:
  * float(qnt__clamp(qnt__nearest_int(t), lo, hi)) wherever nearest_int is
@@ -734,6 +733,32 @@ static void search_sym(const float *x, const float *w, float max, int qmin, int 
 #define Q8_STRIDE 10
 #define Q8_SHIFT 32
 
+/* The 32 codes q (each in [-127, 127]) as bytes, in element order: saturating
+ * packs where the target has them (exact in this range). */
+static inline void store_q8(const qnt__v8i q[QK / 8], int8_t *qs)
+{
+#if defined(__AVX2__)
+	__m256i v[4];
+	memcpy(v, q, sizeof v);
+	/* per 128-bit half: q0 q1 q2 q3, four codes each, low half then high */
+	const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+	const __m256i r = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+	memcpy(qs, &r, sizeof r);
+#elif defined(__SSE2__)
+	__m128i v[8];
+	memcpy(v, q, sizeof v);
+	for (int i = 0; i < 2; i++) {
+		const __m128i r = _mm_packs_epi16(_mm_packs_epi32(v[4 * i], v[4 * i + 1]),
+						  _mm_packs_epi32(v[4 * i + 2], v[4 * i + 3]));
+		memcpy(qs + 16 * i, &r, sizeof r);
+	}
+#else
+	for (int v = 0; v < QK / 8; v++)
+		for (int k = 0; k < 8; k++)
+			qs[8 * v + k] = (int8_t)q[v][k];
+#endif
+}
+
 /* Lane k of the result: the sum of the lanes of e[k], as a fixed tree
  * (pairs, then fours, then the halves). */
 static inline __attribute__((always_inline)) qnt__v8f hsum8x8(const qnt__v8f e[8])
@@ -862,10 +887,7 @@ static void q8_0_weighted(const float *x, const float *w, void *out)
 			b->d = hb;
 		}
 	}
-	for (int v = 0; v < QK / 8; v++) {
-		const qnt__v8c q8 = __builtin_convertvector(q[v], qnt__v8c);
-		memcpy(b->qs + 8 * v, &q8, sizeof q8);
-	}
+	store_q8(q, b->qs);
 }
 
 static int all_zero(const float *w)
