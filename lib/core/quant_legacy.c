@@ -818,15 +818,25 @@ static float q8_0_neighbours(const qnt__v8f xv[QK / 8], const qnt__v8f wv[QK / 8
 	if (!neighbour_scales(h, Q8_STRIDE, hs, &d))
 		return INFINITY;
 	const qnt__v8f err = h_rtn >= 0x0400 ? q8_errors(xv, wv, d, 0) : q8_errors(xv, wv, d, 1);
-	int kb = 0;
-	float eb = err[0];
-	for (int k = 1; k < 8; k++) { /* the first of the lowest, without branches */
-		const int lt = err[k] < eb;
-		kb = lt ? k : kb;
-		eb = lt ? err[k] : eb;
-	}
-	*h_best = (uint16_t)((h & 0x8000u) | (unsigned)hs[kb]);
-	return eb;
+	/* the first of the lowest: a tree over neighbours 1, 2 then 4 lanes
+	 * apart, lane 0 taking the higher group only where strictly lower */
+	static const qnt__v8i sw1 = { 1, 0, 3, 2, 5, 4, 7, 6 }, sw2 = { 2, 3, 0, 1, 6, 7, 4, 5 },
+			      sw4 = { 4, 5, 6, 7, 0, 1, 2, 3 };
+	qnt__v8f ev = err;
+	qnt__v8i kv = { 0, 1, 2, 3, 4, 5, 6, 7 };
+#define ARGMIN_STEP(sw)                                               \
+	do {                                                          \
+		const qnt__v8f e2 = __builtin_shuffle(ev, sw);        \
+		const qnt__v8i lt = e2 < ev;                          \
+		ev = qnt__select_v8f(lt, e2, ev);                     \
+		kv = (__builtin_shuffle(kv, sw) & lt) | (kv & ~lt);   \
+	} while (0)
+	ARGMIN_STEP(sw1);
+	ARGMIN_STEP(sw2);
+	ARGMIN_STEP(sw4);
+#undef ARGMIN_STEP
+	*h_best = (uint16_t)((h & 0x8000u) | (unsigned)hs[kv[0]]);
+	return ev[0];
 }
 
 static void q8_0_weighted(const float *x, const float *w, void *out)
@@ -854,9 +864,17 @@ static void q8_0_weighted(const float *x, const float *w, void *out)
 		qnt__ref_q8_0(x, out);
 		return;
 	}
-	float am = 0.0f;
-	for (int k = 0; k < 8; k++)
-		am = am > amax[k] ? am : amax[k];
+	{ /* the largest lane, as a tree (finite, non-negative: any order) */
+		static const qnt__v8i s4 = { 4, 5, 6, 7, 0, 1, 2, 3 }, s2 = { 2, 3, 0, 1, 6, 7, 4, 5 },
+				      s1 = { 1, 0, 3, 2, 5, 4, 7, 6 };
+		qnt__v8f o = __builtin_shuffle(amax, s4);
+		amax = qnt__select_v8f(o > amax, o, amax);
+		o = __builtin_shuffle(amax, s2);
+		amax = qnt__select_v8f(o > amax, o, amax);
+		o = __builtin_shuffle(amax, s1);
+		amax = qnt__select_v8f(o > amax, o, amax);
+	}
+	const float am = amax[0];
 	/* qnt__ref_q8_0: roundf(x * id), half away from zero */
 	const float d = am / 127.0f;
 	const float id = d != 0.0f ? 1.0f / d : 0.0f;
