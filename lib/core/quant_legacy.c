@@ -310,7 +310,9 @@ static double werr4(const float *x, const float *w, const int *c, float d)
 {
 	qnt__v4d e = { 0, 0, 0, 0 };
 	for (int j = 0; j < QK; j += 4) {
-		const qnt__v4f y = (qnt__v4f){ (float)c[j], (float)c[j + 1], (float)c[j + 2], (float)c[j + 3] } * d;
+		qnt__v4i cv;
+		memcpy(&cv, c + j, sizeof cv);
+		const qnt__v4f y = __builtin_convertvector(cv, qnt__v4f) * d;
 		qnt__v4f xv, wv;
 		memcpy(&xv, x + j, sizeof xv);
 		memcpy(&wv, w + j, sizeof wv);
@@ -633,9 +635,13 @@ static void keep_if_better(const float *x, const float *w, uint16_t h, int cmin,
 	struct cand c;
 	c.d = qnt__fp16_to_fp32(h);
 	c.m = 0.0f;
-	const float id = 1.0f / c.d;
-	for (int j = 0; j < QK; j++)
-		c.c[j] = qnt__clampi(qnt__nearest_int(x[j] * id), cmin, cmax);
+	const qnt__v8f id = V8F(1.0f / c.d);
+	for (int v = 0; v < QK / 8; v++) { /* as eval8 picks them */
+		qnt__v8f xv;
+		memcpy(&xv, x + 8 * v, sizeof xv);
+		const qnt__v8i cv = __builtin_convertvector(code_v8(xv * id, (float)cmin, (float)cmax), qnt__v8i);
+		memcpy(c.c + 8 * v, &cv, sizeof cv);
+	}
 	c.err = werr4(x, w, c.c, c.d);
 	if (c.err < best->err) {
 		c.found = 1;
