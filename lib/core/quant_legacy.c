@@ -28,6 +28,9 @@
 #include <assert.h>
 #include <math.h>
 #include <string.h>
+#if defined(__AVX__) || defined(__SSE__) || defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 
 
@@ -307,7 +310,9 @@ static double werr4(const float *x, const float *w, const int *c, float d)
 {
 	qnt__v4d e = { 0, 0, 0, 0 };
 	for (int j = 0; j < QK; j += 4) {
-		const qnt__v4f y = (qnt__v4f){ (float)c[j], (float)c[j + 1], (float)c[j + 2], (float)c[j + 3] } * d;
+		qnt__v4i cv;
+		memcpy(&cv, c + j, sizeof cv);
+		const qnt__v4f y = __builtin_convertvector(cv, qnt__v4f) * d;
 		qnt__v4f xv, wv;
 		memcpy(&xv, x + j, sizeof xv);
 		memcpy(&wv, w + j, sizeof wv);
@@ -492,6 +497,33 @@ static void search_asym(const float *x, const float *w, int cmax, struct cand *b
 
 #define V8F(v) ((qnt__v8f){ v, v, v, v, v, v, v, v })
 
+/* The code nearest to t in [lo, hi] (integers), as a float, lane by lane:
+ * float(qnt__clamp(qnt__nearest_int(t), lo, hi)) wherever nearest_int is
+ * exact (|t| < 2^22), and lo for NaN. t is clamped first (a clamped integer
+ * bound rounds to itself), then rounded to nearest even by adding and
+ * subtracting 1.5 * 2^23. maxps/minps where the target has them (one
+ * instruction per bound; the same result as the selects otherwise:
+ * the bound when t is NaN), so every build gives the same floats. */
+static inline __attribute__((always_inline)) qnt__v8f code_v8(qnt__v8f t, float lo, float hi)
+{
+#if defined(__AVX__)
+	__m256 v = _mm256_max_ps((__m256)t, _mm256_set1_ps(lo));
+	t = (qnt__v8f)_mm256_min_ps(v, _mm256_set1_ps(hi));
+#elif defined(__SSE__)
+	__m128 a, b;
+	memcpy(&a, &t, sizeof a);
+	memcpy(&b, (const char *)&t + sizeof a, sizeof b);
+	a = _mm_min_ps(_mm_max_ps(a, _mm_set1_ps(lo)), _mm_set1_ps(hi));
+	b = _mm_min_ps(_mm_max_ps(b, _mm_set1_ps(lo)), _mm_set1_ps(hi));
+	memcpy(&t, &a, sizeof a);
+	memcpy((char *)&t + sizeof a, &b, sizeof b);
+#else
+	t = qnt__select_v8f(t > V8F(lo), t, V8F(lo));
+	t = qnt__select_v8f(t < V8F(hi), t, V8F(hi));
+#endif
+	return (t + 12582912.0f) - 12582912.0f;
+}
+
 /* Eight fp16 scales at once, one per lane: each lane's codes are the
  * nearest to x * (1 / d) in [cmin, cmax], and for them the weighted error
  * sum w (x - d c)^2 (term by term: no cancellation) and the refit sums
@@ -508,8 +540,7 @@ static inline __attribute__((always_inline)) void eval8(const float *x, const fl
 	qnt__v8f err = V8F(0.0f), scc = err, scx = err;
 	for (int j = 0; j < QK; j++) {
 		const float xj = x[j], wj = w[j];
-		const qnt__v8i c = qnt__clamp_v8i(qnt__nearest_int_v8(xj * id), cmin, cmax);
-		const qnt__v8f fc = __builtin_convertvector(c, qnt__v8f);
+		const qnt__v8f fc = code_v8(xj * id, (float)cmin, (float)cmax);
 		const qnt__v8f r = xj - fc * d;
 		const qnt__v8f wc = wj * fc;
 		err += wj * (r * r);
@@ -519,6 +550,31 @@ static inline __attribute__((always_inline)) void eval8(const float *x, const fl
 	o->err = err;
 	o->scc = scc;
 	o->scx = scx;
+}
+
+/* The eight fp16 values h + stride * (k - 3), k = 0..7, that are finite,
+ * non-zero and of h's sign (the others repeat h): their magnitude bits in hs,
+ * their values in d. Returns 0 when h itself is unusable (inf, nan, zero). */
+static inline __attribute__((always_inline)) int neighbour_scales(uint16_t h, int stride, int hs[8], qnt__v8f *d)
+{
+	if ((h & 0x7c00u) == 0x7c00u || (h & 0x7fffu) == 0)
+		return 0;
+	const int hm = h & 0x7fff;
+	if (hm - 3 * stride >= 0x0400 && hm + 4 * stride < 0x7c00) {
+		/* all eight normal: rebias the exponent and shift (exact) */
+		const qnt__v8i k = { -3, -2, -1, 0, 1, 2, 3, 4 };
+		const qnt__v8i hv = hm + stride * k;
+		const qnt__v8i bits = ((hv + (112 << 10)) << 13) | (int32_t)((uint32_t)(h & 0x8000u) << 16);
+		memcpy(d, &bits, sizeof *d);
+		memcpy(hs, &hv, sizeof(int) * 8);
+	} else {
+		for (int k = 0; k < 8; k++) {
+			const int v = hm + stride * (k - 3);
+			hs[k] = v > 0 && v < 0x7c00 ? v : hm;
+			(*d)[k] = qnt__fp16_to_fp32((uint16_t)((h & 0x8000u) | (unsigned)hs[k]));
+		}
+	}
+	return 1;
 }
 
 /* The best of the eight fp16 values h + stride * (k - 3), k = 0..7, that are
@@ -532,31 +588,19 @@ best_of_neighbours(const float *x, const float *w, uint16_t h, int stride, int c
 	*h_best = h;
 	if (d_refit)
 		*d_refit = 0.0f;
-	if ((h & 0x7c00u) == 0x7c00u || (h & 0x7fffu) == 0)
-		return INFINITY;
-	const int hm = h & 0x7fff;
 	int hs[8];
 	qnt__v8f d;
-	if (hm - 3 * stride >= 0x0400 && hm + 4 * stride < 0x7c00) {
-		/* all eight normal: rebias the exponent and shift (exact) */
-		const qnt__v8i k = { -3, -2, -1, 0, 1, 2, 3, 4 };
-		const qnt__v8i hv = hm + stride * k;
-		const qnt__v8i bits = ((hv + (112 << 10)) << 13) | (int32_t)((uint32_t)(h & 0x8000u) << 16);
-		memcpy(&d, &bits, sizeof d);
-		memcpy(hs, &hv, sizeof hs);
-	} else {
-		for (int k = 0; k < 8; k++) {
-			const int v = hm + stride * (k - 3);
-			hs[k] = v > 0 && v < 0x7c00 ? v : hm;
-			d[k] = qnt__fp16_to_fp32((uint16_t)((h & 0x8000u) | (unsigned)hs[k]));
-		}
-	}
+	if (!neighbour_scales(h, stride, hs, &d))
+		return INFINITY;
 	struct lanes8 o;
 	eval8(x, w, d, cmin, cmax, &o);
 	int kb = 0;
-	for (int k = 1; k < 8; k++)
-		if (o.err[k] < o.err[kb])
-			kb = k;
+	float eb = o.err[0];
+	for (int k = 1; k < 8; k++) { /* the first of the lowest, without branches */
+		const int lt = o.err[k] < eb;
+		kb = lt ? k : kb;
+		eb = lt ? o.err[k] : eb;
+	}
 	*h_best = (uint16_t)((h & 0x8000u) | (unsigned)hs[kb]);
 	if (d_refit)
 		*d_refit = o.scc[kb] > 0.0f ? o.scx[kb] / o.scc[kb] : 0.0f;
@@ -591,9 +635,13 @@ static void keep_if_better(const float *x, const float *w, uint16_t h, int cmin,
 	struct cand c;
 	c.d = qnt__fp16_to_fp32(h);
 	c.m = 0.0f;
-	const float id = 1.0f / c.d;
-	for (int j = 0; j < QK; j++)
-		c.c[j] = qnt__clampi(qnt__nearest_int(x[j] * id), cmin, cmax);
+	const qnt__v8f id = V8F(1.0f / c.d);
+	for (int v = 0; v < QK / 8; v++) { /* as eval8 picks them */
+		qnt__v8f xv;
+		memcpy(&xv, x + 8 * v, sizeof xv);
+		const qnt__v8i cv = __builtin_convertvector(code_v8(xv * id, (float)cmin, (float)cmax), qnt__v8i);
+		memcpy(c.c + 8 * v, &cv, sizeof cv);
+	}
 	c.err = werr4(x, w, c.c, c.d);
 	if (c.err < best->err) {
 		c.found = 1;
@@ -628,13 +676,14 @@ static void polish_sym(const float *x, const float *w, uint16_t h, int cmin, int
 }
 
 /* q4_0 and q5_0: value = d * q with q in [qmin, qmax]. Candidate inverse
- * scales map the element of largest magnitude to targets near the wide end
- * of the range (qmin: from 0.4 inside to 1.1 beyond it) and near the narrow
- * one (qmax: from 1.0 inside to 0.5 beyond), 16 each, 0.1 apart; each gives
- * codes, their least-squares scale rounded to fp16 and, from the sums, the
- * error of the codes at that scale (in float: only a ranking). The best is
- * polished. */
-#define SYM_NV 4 /* vectors of eight candidates: two per end */
+ * scales map the element of largest magnitude to targets beyond the wide end
+ * of the range (qmin: from 0.4 to 1.1 beyond it) and inside the narrow one
+ * (qmax: from 1.0 to 0.3 inside), 8 each, 0.1 apart (the targets that won
+ * most often among twice as many); each gives codes, their least-squares
+ * scale rounded to fp16 and, from the sums, the error of the codes at that
+ * scale (in float: only a ranking). The best (the first of the lowest,
+ * found without branches) is polished. */
+#define SYM_NV 2 /* vectors of eight candidates: one per end */
 
 static void search_sym(const float *x, const float *w, float max, int qmin, int qmax, struct cand *best)
 {
@@ -643,10 +692,8 @@ static void search_sym(const float *x, const float *w, float max, int qmin, int 
 	/* steps (of 0.1) outward from each end */
 	static const float steps[8 * SYM_NV] = {
 #define S(i) 0.1f * (float)(i)
-		S(-4), S(-3), S(-2), S(-1), S(0), S(1), S(2), S(3),
 		S(4), S(5), S(6), S(7), S(8), S(9), S(10), S(11),
 		S(-10), S(-9), S(-8), S(-7), S(-6), S(-5), S(-4), S(-3),
-		S(-2), S(-1), S(0), S(1), S(2), S(3), S(4), S(5),
 #undef S
 	};
 	qnt__v8f isc[SYM_NV];
@@ -658,8 +705,7 @@ static void search_sym(const float *x, const float *w, float max, int qmin, int 
 		qnt__v8f scc = V8F(0.0f), scx = scc;
 		for (int j = 0; j < QK; j++) {
 			const float xj = x[j], wj = w[j];
-			const qnt__v8i c = qnt__clamp_v8i(qnt__nearest_int_v8(xj * isc[v]), qmin, qmax);
-			const qnt__v8f fc = __builtin_convertvector(c, qnt__v8f);
+			const qnt__v8f fc = code_v8(xj * isc[v], (float)qmin, (float)qmax);
 			const qnt__v8f wc = wj * fc;
 			scc += wc * fc;
 			scx += wc * xj;
@@ -668,10 +714,9 @@ static void search_sym(const float *x, const float *w, float max, int qmin, int 
 		const qnt__v8f d16 = fp16_round_v8(d);
 		const qnt__v8f est = d16 * (d16 * scc - 2.0f * scx);
 		for (int k = 0; k < 8; k++) {
-			if (est[k] < best_est) {
-				best_est = est[k];
-				best_d = d[k];
-			}
+			const int lt = est[k] < best_est;
+			best_est = lt ? est[k] : best_est;
+			best_d = lt ? d[k] : best_d;
 		}
 	}
 	if (best_est < INFINITY)
@@ -679,16 +724,126 @@ static void search_sym(const float *x, const float *w, float max, int qmin, int 
 }
 
 /* q8_0 with importance: ggml's round-to-nearest block (its bytes, computed
- * eight elements at a time), then eight fp16 scales around the
- * least-squares scale of its codes, Q8_STRIDE fp16 steps apart (with 8-bit
- * codes the error is a rugged function of the scale: spread-out samples
- * find lower errors than adjacent ones), each with its nearest codes. The float
+ * eight elements at a time), then eight fp16 scales Q8_STRIDE fp16 steps
+ * apart, from Q8_SHIFT - 3 Q8_STRIDE = 2 steps above the round-to-nearest
+ * scale (with 8-bit codes the error is a rugged function of the scale:
+ * spread-out samples find lower errors than adjacent ones; scales above the
+ * round-to-nearest one find lower errors than samples around the
+ * least-squares scale of its codes, need no clamping of the codes and do not
+ * wait for a fit), each with its nearest codes. The float
  * errors of the two are within a relative 2.2e-6 of the exact ones (32
  * positive terms, each a few roundings), so the search's block is kept only
  * when its error is below the round-to-nearest one by more than 1e-5: never
  * worse than ggml's bytes. Blocks with a non-finite value take the scalar
  * reference. */
-#define Q8_STRIDE 12
+#define Q8_STRIDE 10
+#define Q8_SHIFT 32
+
+/* The 32 codes q (each in [-127, 127]) as bytes, in element order: saturating
+ * packs where the target has them (exact in this range). */
+static inline void store_q8(const qnt__v8i q[QK / 8], int8_t *qs)
+{
+#if defined(__AVX2__)
+	__m256i v[4];
+	memcpy(v, q, sizeof v);
+	/* per 128-bit half: q0 q1 q2 q3, four codes each, low half then high */
+	const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+	const __m256i r = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+	memcpy(qs, &r, sizeof r);
+#elif defined(__SSE2__)
+	__m128i v[8];
+	memcpy(v, q, sizeof v);
+	for (int i = 0; i < 2; i++) {
+		const __m128i r = _mm_packs_epi16(_mm_packs_epi32(v[4 * i], v[4 * i + 1]),
+						  _mm_packs_epi32(v[4 * i + 2], v[4 * i + 3]));
+		memcpy(qs + 16 * i, &r, sizeof r);
+	}
+#else
+	for (int v = 0; v < QK / 8; v++)
+		for (int k = 0; k < 8; k++)
+			qs[8 * v + k] = (int8_t)q[v][k];
+#endif
+}
+
+/* Lane k of the result: the sum of the lanes of e[k], as a fixed tree
+ * (pairs, then fours, then the halves). */
+static inline __attribute__((always_inline)) qnt__v8f hsum8x8(const qnt__v8f e[8])
+{
+	const qnt__v8i ev = { 0, 8, 2, 10, 4, 12, 6, 14 }, od = { 1, 9, 3, 11, 5, 13, 7, 15 };
+	const qnt__v8i lo2 = { 0, 1, 8, 9, 4, 5, 12, 13 }, hi2 = { 2, 3, 10, 11, 6, 7, 14, 15 };
+	const qnt__v8i lo4 = { 0, 1, 2, 3, 8, 9, 10, 11 }, hi4 = { 4, 5, 6, 7, 12, 13, 14, 15 };
+	qnt__v8f p[4], q[2];
+	for (int i = 0; i < 4; i++) /* [e0 01, e1 01, e0 23, e1 23, e0 45, e1 45, e0 67, e1 67] */
+		p[i] = __builtin_shuffle(e[2 * i], e[2 * i + 1], ev) + __builtin_shuffle(e[2 * i], e[2 * i + 1], od);
+	for (int i = 0; i < 2; i++) /* [e0 0-3, e1 0-3, e2 0-3, e3 0-3, e0 4-7, ...] */
+		q[i] = __builtin_shuffle(p[2 * i], p[2 * i + 1], lo2) + __builtin_shuffle(p[2 * i], p[2 * i + 1], hi2);
+	return __builtin_shuffle(q[0], q[1], lo4) + __builtin_shuffle(q[0], q[1], hi4);
+}
+
+/* x * id rounded to the nearest integer (even on ties), as a float; clamped
+ * to [-127, 127] first when `clamp`. Without it, exact for |x * id| < 2^22. */
+static inline __attribute__((always_inline)) qnt__v8f q8_code(qnt__v8f xv, qnt__v8f id, int clamp)
+{
+	const qnt__v8f t = xv * id;
+	return clamp ? code_v8(t, -127.0f, 127.0f) : (t + 12582912.0f) - 12582912.0f;
+}
+
+/* Errors sum w (x - d q)^2 in float for the eight scales d, each with its
+ * nearest codes: the block's elements are the lanes (xv, wv), the eight
+ * candidates independent sums added by hsum8x8. */
+static inline __attribute__((always_inline)) qnt__v8f q8_errors(const qnt__v8f xv[QK / 8], const qnt__v8f wv[QK / 8],
+								 qnt__v8f d, int clamp)
+{
+	const qnt__v8f id = 1.0f / d;
+	qnt__v8f e[8];
+	for (int k = 0; k < 8; k++) {
+		const qnt__v8f dk = V8F(d[k]), idk = V8F(id[k]);
+		qnt__v8f acc = V8F(0.0f);
+		for (int v = 0; v < QK / 8; v++) {
+			const qnt__v8f r = xv[v] - q8_code(xv[v], idk, clamp) * dk;
+			acc += wv[v] * (r * r);
+		}
+		e[k] = acc;
+	}
+	return hsum8x8(e);
+}
+
+/* The best of the eight fp16 scales neighbour_scales gives for h (h above
+ * the round-to-nearest scale h_rtn), each with its nearest codes in
+ * [-127, 127], by weighted error in float. Where h_rtn is a normal fp16 value
+ * the codes need no clamping: every candidate is at least one fp16 step
+ * (a relative 2^-10) above h_rtn, which is within a relative 2^-11 of
+ * absmax / 127, so |x| / d < 127 for every element. Returns the error
+ * (infinite when h is unusable). */
+static float q8_0_neighbours(const qnt__v8f xv[QK / 8], const qnt__v8f wv[QK / 8], uint16_t h, uint16_t h_rtn,
+			     uint16_t *h_best)
+{
+	int hs[8];
+	qnt__v8f d;
+	*h_best = h;
+	if (!neighbour_scales(h, Q8_STRIDE, hs, &d))
+		return INFINITY;
+	const qnt__v8f err = h_rtn >= 0x0400 ? q8_errors(xv, wv, d, 0) : q8_errors(xv, wv, d, 1);
+	/* the first of the lowest: a tree over neighbours 1, 2 then 4 lanes
+	 * apart, lane 0 taking the higher group only where strictly lower */
+	static const qnt__v8i sw1 = { 1, 0, 3, 2, 5, 4, 7, 6 }, sw2 = { 2, 3, 0, 1, 6, 7, 4, 5 },
+			      sw4 = { 4, 5, 6, 7, 0, 1, 2, 3 };
+	qnt__v8f ev = err;
+	qnt__v8i kv = { 0, 1, 2, 3, 4, 5, 6, 7 };
+#define ARGMIN_STEP(sw)                                               \
+	do {                                                          \
+		const qnt__v8f e2 = __builtin_shuffle(ev, sw);        \
+		const qnt__v8i lt = e2 < ev;                          \
+		ev = qnt__select_v8f(lt, e2, ev);                     \
+		kv = (__builtin_shuffle(kv, sw) & lt) | (kv & ~lt);   \
+	} while (0)
+	ARGMIN_STEP(sw1);
+	ARGMIN_STEP(sw2);
+	ARGMIN_STEP(sw4);
+#undef ARGMIN_STEP
+	*h_best = (uint16_t)((h & 0x8000u) | (unsigned)hs[kv[0]]);
+	return ev[0];
+}
 
 static void q8_0_weighted(const float *x, const float *w, void *out)
 {
@@ -709,21 +864,30 @@ static void q8_0_weighted(const float *x, const float *w, void *out)
 		finite &= a <= V8F(3.40282347e38f);
 		amax = qnt__select_v8f(a > amax, a, amax);
 	}
-	float am = 0.0f;
-	for (int k = 0; k < 8; k++) {
-		if (!finite[k]) {
-			qnt__ref_q8_0(x, out);
-			return;
-		}
-		am = am > amax[k] ? am : amax[k];
+	uint64_t fin[4];
+	memcpy(fin, &finite, sizeof fin);
+	if ((fin[0] & fin[1] & fin[2] & fin[3]) != ~(uint64_t)0) {
+		qnt__ref_q8_0(x, out);
+		return;
 	}
+	{ /* the largest lane, as a tree (finite, non-negative: any order) */
+		static const qnt__v8i s4 = { 4, 5, 6, 7, 0, 1, 2, 3 }, s2 = { 2, 3, 0, 1, 6, 7, 4, 5 },
+				      s1 = { 1, 0, 3, 2, 5, 4, 7, 6 };
+		qnt__v8f o = __builtin_shuffle(amax, s4);
+		amax = qnt__select_v8f(o > amax, o, amax);
+		o = __builtin_shuffle(amax, s2);
+		amax = qnt__select_v8f(o > amax, o, amax);
+		o = __builtin_shuffle(amax, s1);
+		amax = qnt__select_v8f(o > amax, o, amax);
+	}
+	const float am = amax[0];
 	/* qnt__ref_q8_0: roundf(x * id), half away from zero */
 	const float d = am / 127.0f;
 	const float id = d != 0.0f ? 1.0f / d : 0.0f;
 	const uint16_t h = qnt__fp32_to_fp16(d);
 	const float d16 = qnt__fp16_to_fp32(h);
 	qnt__v8i q[QK / 8];
-	qnt__v8f err = V8F(0.0f), scc = err, scx = err;
+	qnt__v8f err = V8F(0.0f);
 	for (int v = 0; v < QK / 8; v++) {
 		const qnt__v8f t = xv[v] * id;
 		const qnt__v8i ti = __builtin_convertvector(t, qnt__v8i);
@@ -731,31 +895,23 @@ static void q8_0_weighted(const float *x, const float *w, void *out)
 		q[v] = ti - (fr >= V8F(0.5f)) + (fr <= V8F(-0.5f));
 		const qnt__v8f fq = __builtin_convertvector(q[v], qnt__v8f);
 		const qnt__v8f r = xv[v] - fq * d16;
-		const qnt__v8f wq = wv[v] * fq;
 		err += wv[v] * (r * r);
-		scc += wq * fq;
-		scx += wq * xv[v];
 	}
-	float e_rtn = 0.0f, s_cc = 0.0f, s_cx = 0.0f;
-	for (int k = 0; k < 8; k++) {
+	float e_rtn = 0.0f;
+	for (int k = 0; k < 8; k++)
 		e_rtn += err[k];
-		s_cc += scc[k];
-		s_cx += scx[k];
-	}
 	b->d = h;
-	if (s_cc > 0.0f && e_rtn > 1e-30f) {
+	if (e_rtn > 1e-30f) {
 		uint16_t hb;
-		const float e = best_of_neighbours(x, w, qnt__fp32_to_fp16(s_cx / s_cc), Q8_STRIDE, -127, 127, &hb, NULL);
+		const float e = q8_0_neighbours(xv, wv, (uint16_t)(h + Q8_SHIFT), h, &hb);
 		if (e < e_rtn * (1.0f - 1e-5f)) {
-			const float idb = 1.0f / qnt__fp16_to_fp32(hb);
+			const qnt__v8f idb = V8F(1.0f / qnt__fp16_to_fp32(hb));
 			for (int v = 0; v < QK / 8; v++)
-				q[v] = qnt__clamp_v8i(qnt__nearest_int_v8(xv[v] * idb), -127, 127);
+				q[v] = __builtin_convertvector(q8_code(xv[v], idb, h < 0x0400), qnt__v8i);
 			b->d = hb;
 		}
 	}
-	for (int v = 0; v < QK / 8; v++)
-		for (int k = 0; k < 8; k++)
-			b->qs[8 * v + k] = (int8_t)q[v][k];
+	store_q8(q, b->qs);
 }
 
 static int all_zero(const float *w)
