@@ -1036,17 +1036,23 @@ static double iq4xs_lsq_d(const struct blk_iq4_xs *b, const float *x, const floa
 
 static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *out)
 {
-	/* ggml's blocks with and without the imatrix (the latter wins on
-	 * constant rows) */
+	/* ggml's block with the imatrix, and, on blocks whose elements all
+	 * have one magnitude (constant or alternating rows, where the profile
+	 * search can tie or lose by a rounding), the one without it */
 	struct blk_iq4_xs cand, trial;
-	ggml_iq4_xs(x, w, out, &cand);
+	int one_mag = 1;
+	for (int j = 1; j < QK_K && one_mag; j++)
+		one_mag = fabsf(x[j]) == fabsf(x[0]);
+	ggml_iq4_xs(x, w, one_mag ? &cand : NULL, out);
 	double best = iq4xs_err(out, x, w);
 	if (!(best < INFINITY))
 		best = INFINITY;
-	double e = iq4xs_err(&cand, x, w);
-	if (e < best) {
-		best = e;
-		*out = cand;
+	if (one_mag) {
+		const double e = iq4xs_err(&cand, x, w);
+		if (e < best) {
+			best = e;
+			*out = cand;
+		}
 	}
 
 	struct prof2 *p = malloc(8 * sizeof *p);
