@@ -1073,73 +1073,67 @@ static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *o
 		return;
 	}
 	/* super-scales that put the largest sub-block scale near +31 or -32,
-	 * ranked with the profiles */
-	float bd[2] = { 0, 0 };
-	double be[2] = { INFINITY, INFINITY };
+	 * ranked with the profiles; the best measured exactly and its
+	 * super-scale refitted for its scales and codes: the fp16 values around
+	 * the least-squares one, ranked by the profiles, the best measured
+	 * exactly */
+	float bd = 0;
+	double be = INFINITY;
 	for (int side = 0; side < 2; side++) {
 		for (int k = 0; k <= IQ4XS_NTRY; k++) {
 			const double m = side == 0 ? 31.0 - 0.5 * k : -32.0 + 0.5 * k;
 			const float d = from_fp16(to_fp16((float)(A / m)));
-			if (d == 0.0f || !(fabsf(d) < INFINITY) || d == bd[0])
+			if (d == 0.0f || !(fabsf(d) < INFINITY) || d == bd)
 				continue;
 			double tot = 0, ej;
 			for (int j = 0; j < 8; j++) {
 				iq4xs_pick_l(&p[j], a[j], d, &ej);
 				tot += ej;
 			}
-			if (tot < be[0]) {
-				be[1] = be[0];
-				bd[1] = bd[0];
-				be[0] = tot;
-				bd[0] = d;
-			} else if (tot < be[1]) {
-				be[1] = tot;
-				bd[1] = d;
+			if (tot < be) {
+				be = tot;
+				bd = d;
 			}
 		}
 	}
-	for (int c = 0; c < 2; c++) {
-		if (bd[c] == 0.0f)
-			continue;
-		double ec = iq4xs_with_d(bd[c], p, a, x, w, &trial);
+	double ec = INFINITY;
+	if (bd != 0.0f) {
+		ec = iq4xs_with_d(bd, p, a, x, w, &trial);
 		if (ec < best) {
 			best = ec;
 			*out = trial;
 		}
-		/* refits of the super-scale for the chosen scales and codes: the
-		 * fp16 values around the least-squares one, ranked by the profiles,
-		 * the best measured exactly */
-		for (int it = 0; it < 2; it++) {
-			const uint16_t h0 = to_fp16((float)iq4xs_lsq_d(&trial, x, w));
-			float bdv = 0;
-			double bt = INFINITY;
-			for (int u = -1; u <= 1; u++) {
-				const uint16_t h = (uint16_t)(h0 + u);
-				const float dv = from_fp16(h);
-				if (dv == 0.0f || !(fabsf(dv) < INFINITY) || ((h ^ h0) & 0x8000))
-					continue;
-				double tot = 0, ej;
-				for (int j = 0; j < 8; j++) {
-					iq4xs_pick_l(&p[j], a[j], dv, &ej);
-					tot += ej;
-				}
-				if (tot < bt) {
-					bt = tot;
-					bdv = dv;
-				}
+	}
+	for (int it = 0; it < 2 && ec < INFINITY; it++) {
+		const uint16_t h0 = to_fp16((float)iq4xs_lsq_d(&trial, x, w));
+		float bdv = 0;
+		double bt = INFINITY;
+		for (int u = -1; u <= 1; u++) {
+			const uint16_t h = (uint16_t)(h0 + u);
+			const float dv = from_fp16(h);
+			if (dv == 0.0f || !(fabsf(dv) < INFINITY) || ((h ^ h0) & 0x8000))
+				continue;
+			double tot = 0, ej;
+			for (int j = 0; j < 8; j++) {
+				iq4xs_pick_l(&p[j], a[j], dv, &ej);
+				tot += ej;
 			}
-			if (bdv == 0.0f || bdv == from_fp16(trial.d))
-				break;
-			struct blk_iq4_xs t2;
-			const double e2 = iq4xs_with_d(bdv, p, a, x, w, &t2);
-			if (!(e2 < ec))
-				break;
-			ec = e2;
-			trial = t2;
-			if (ec < best) {
-				best = ec;
-				*out = trial;
+			if (tot < bt) {
+				bt = tot;
+				bdv = dv;
 			}
+		}
+		if (bdv == 0.0f || bdv == from_fp16(trial.d))
+			break;
+		struct blk_iq4_xs t2;
+		const double e2 = iq4xs_with_d(bdv, p, a, x, w, &t2);
+		if (!(e2 < ec))
+			break;
+		ec = e2;
+		trial = t2;
+		if (ec < best) {
+			best = ec;
+			*out = trial;
 		}
 	}
 	free(p);
