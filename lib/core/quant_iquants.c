@@ -125,7 +125,8 @@ _Static_assert(sizeof(struct blk_iq4_xs) == 136, "iq4_xs block");
  * of the point's list (nearest first); per sub-block the scale codes around
  * the least-squares scale of the current codes and the current one
  * +-IQ_SCALE_STEP; IQ_DSCAN super-scale trials that give the largest
- * sub-block scale the top code and the codes below it, then up to IQ_LSQ_IT
+ * sub-block scale the top code and the codes below it, then (the 2-bit
+ * grids; for the 3-bit ones they cost more than they gained) up to IQ_LSQ_IT
  * least-squares refits of the super-scale. With importance, the lattice
  * formats start from ggml's imatrix block only (IQ_NOIMP_CAND 0): running
  * ggml's no-imatrix search as well would double the time. */
@@ -2126,9 +2127,10 @@ static double lat_lsq_d(const struct lfmt *f, const struct lattice *lt, const st
 	return den > 0 ? num / den : 0.0;
 }
 
-/* The search from the block in blk (its error err): passes over the
- * sub-blocks and refits of the super-scale while the error falls; blk is
- * replaced by a block whose exact error is lower. */
+/* The search from the block in blk (its error err): a pass over the
+ * sub-blocks for the block's super-scale and one for each of IQ_DSCAN
+ * others, the best kept; blk is replaced by a block whose exact error is
+ * lower. */
 static void lat_refine(const struct lfmt *f, const float *x, const float *w, void *blk, double err)
 {
 	const struct lattice *lt = get_lattice(f->lat);
@@ -2181,20 +2183,6 @@ static void lat_refine(const struct lfmt *f, const float *x, const float *w, voi
 				st = t;
 			}
 		}
-	}
-	for (int it = 0; it < IQ_LSQ_IT; it++) {
-		/* the super-scale: the least-squares one for the codes, then the
-		 * scales and codes again */
-		const float dv = from_fp16(to_fp16((float)lat_lsq_d(f, lt, &st, x, w)));
-		if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
-			break;
-		t = st;
-		t.d = dv;
-		const double e = lat_pass(f, lt, x, w, &t, NULL);
-		if (!(e < cur))
-			break;
-		cur = e;
-		st = t;
 	}
 	f->pack(&st, out);
 	const double ex = lat_err(f, out, x, w);
