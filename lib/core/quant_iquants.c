@@ -125,7 +125,8 @@ _Static_assert(sizeof(struct blk_iq4_xs) == 136, "iq4_xs block");
  * of the point's list (nearest first); per sub-block the scale codes around
  * the least-squares scale of the current codes and the current one
  * +-IQ_SCALE_STEP; IQ_DSCAN super-scale trials that give the largest
- * sub-block scale the top code and the codes below it, then up to IQ_LSQ_IT
+ * sub-block scale the top code and the codes below it, then (the 2-bit
+ * grids; for the 3-bit ones they cost more than they gained) up to IQ_LSQ_IT
  * least-squares refits of the super-scale. With importance, the lattice
  * formats start from ggml's imatrix block only (IQ_NOIMP_CAND 0): running
  * ggml's no-imatrix search as well would double the time. */
@@ -1036,17 +1037,23 @@ static double iq4xs_lsq_d(const struct blk_iq4_xs *b, const float *x, const floa
 
 static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *out)
 {
-	/* ggml's blocks with and without the imatrix (the latter wins on
-	 * constant rows) */
+	/* ggml's block with the imatrix, and, on blocks whose elements all
+	 * have one magnitude (constant or alternating rows, where the profile
+	 * search can tie or lose by a rounding), the one without it */
 	struct blk_iq4_xs cand, trial;
-	ggml_iq4_xs(x, w, out, &cand);
+	int one_mag = 1;
+	for (int j = 1; j < QK_K && one_mag; j++)
+		one_mag = fabsf(x[j]) == fabsf(x[0]);
+	ggml_iq4_xs(x, w, one_mag ? &cand : NULL, out);
 	double best = iq4xs_err(out, x, w);
 	if (!(best < INFINITY))
 		best = INFINITY;
-	double e = iq4xs_err(&cand, x, w);
-	if (e < best) {
-		best = e;
-		*out = cand;
+	if (one_mag) {
+		const double e = iq4xs_err(&cand, x, w);
+		if (e < best) {
+			best = e;
+			*out = cand;
+		}
 	}
 
 	struct prof2 *p = malloc(8 * sizeof *p);
@@ -1067,73 +1074,67 @@ static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *o
 		return;
 	}
 	/* super-scales that put the largest sub-block scale near +31 or -32,
-	 * ranked with the profiles */
-	float bd[2] = { 0, 0 };
-	double be[2] = { INFINITY, INFINITY };
+	 * ranked with the profiles; the best measured exactly and its
+	 * super-scale refitted for its scales and codes: the fp16 values around
+	 * the least-squares one, ranked by the profiles, the best measured
+	 * exactly */
+	float bd = 0;
+	double be = INFINITY;
 	for (int side = 0; side < 2; side++) {
 		for (int k = 0; k <= IQ4XS_NTRY; k++) {
 			const double m = side == 0 ? 31.0 - 0.5 * k : -32.0 + 0.5 * k;
 			const float d = from_fp16(to_fp16((float)(A / m)));
-			if (d == 0.0f || !(fabsf(d) < INFINITY) || d == bd[0])
+			if (d == 0.0f || !(fabsf(d) < INFINITY) || d == bd)
 				continue;
 			double tot = 0, ej;
 			for (int j = 0; j < 8; j++) {
 				iq4xs_pick_l(&p[j], a[j], d, &ej);
 				tot += ej;
 			}
-			if (tot < be[0]) {
-				be[1] = be[0];
-				bd[1] = bd[0];
-				be[0] = tot;
-				bd[0] = d;
-			} else if (tot < be[1]) {
-				be[1] = tot;
-				bd[1] = d;
+			if (tot < be) {
+				be = tot;
+				bd = d;
 			}
 		}
 	}
-	for (int c = 0; c < 2; c++) {
-		if (bd[c] == 0.0f)
-			continue;
-		double ec = iq4xs_with_d(bd[c], p, a, x, w, &trial);
+	double ec = INFINITY;
+	if (bd != 0.0f) {
+		ec = iq4xs_with_d(bd, p, a, x, w, &trial);
 		if (ec < best) {
 			best = ec;
 			*out = trial;
 		}
-		/* refits of the super-scale for the chosen scales and codes: the
-		 * fp16 values around the least-squares one, ranked by the profiles,
-		 * the best measured exactly */
-		for (int it = 0; it < 2; it++) {
-			const uint16_t h0 = to_fp16((float)iq4xs_lsq_d(&trial, x, w));
-			float bdv = 0;
-			double bt = INFINITY;
-			for (int u = -1; u <= 1; u++) {
-				const uint16_t h = (uint16_t)(h0 + u);
-				const float dv = from_fp16(h);
-				if (dv == 0.0f || !(fabsf(dv) < INFINITY) || ((h ^ h0) & 0x8000))
-					continue;
-				double tot = 0, ej;
-				for (int j = 0; j < 8; j++) {
-					iq4xs_pick_l(&p[j], a[j], dv, &ej);
-					tot += ej;
-				}
-				if (tot < bt) {
-					bt = tot;
-					bdv = dv;
-				}
+	}
+	for (int it = 0; it < 2 && ec < INFINITY; it++) {
+		const uint16_t h0 = to_fp16((float)iq4xs_lsq_d(&trial, x, w));
+		float bdv = 0;
+		double bt = INFINITY;
+		for (int u = -1; u <= 1; u++) {
+			const uint16_t h = (uint16_t)(h0 + u);
+			const float dv = from_fp16(h);
+			if (dv == 0.0f || !(fabsf(dv) < INFINITY) || ((h ^ h0) & 0x8000))
+				continue;
+			double tot = 0, ej;
+			for (int j = 0; j < 8; j++) {
+				iq4xs_pick_l(&p[j], a[j], dv, &ej);
+				tot += ej;
 			}
-			if (bdv == 0.0f || bdv == from_fp16(trial.d))
-				break;
-			struct blk_iq4_xs t2;
-			const double e2 = iq4xs_with_d(bdv, p, a, x, w, &t2);
-			if (!(e2 < ec))
-				break;
-			ec = e2;
-			trial = t2;
-			if (ec < best) {
-				best = ec;
-				*out = trial;
+			if (tot < bt) {
+				bt = tot;
+				bdv = dv;
 			}
+		}
+		if (bdv == 0.0f || bdv == from_fp16(trial.d))
+			break;
+		struct blk_iq4_xs t2;
+		const double e2 = iq4xs_with_d(bdv, p, a, x, w, &t2);
+		if (!(e2 < ec))
+			break;
+		ec = e2;
+		trial = t2;
+		if (ec < best) {
+			best = ec;
+			*out = trial;
 		}
 	}
 	free(p);
@@ -2126,9 +2127,10 @@ static double lat_lsq_d(const struct lfmt *f, const struct lattice *lt, const st
 	return den > 0 ? num / den : 0.0;
 }
 
-/* The search from the block in blk (its error err): passes over the
- * sub-blocks and refits of the super-scale while the error falls; blk is
- * replaced by a block whose exact error is lower. */
+/* The search from the block in blk (its error err): a pass over the
+ * sub-blocks for the block's super-scale and one for each of IQ_DSCAN
+ * others, the best kept; blk is replaced by a block whose exact error is
+ * lower. */
 static void lat_refine(const struct lfmt *f, const float *x, const float *w, void *blk, double err)
 {
 	const struct lattice *lt = get_lattice(f->lat);
@@ -2181,20 +2183,6 @@ static void lat_refine(const struct lfmt *f, const float *x, const float *w, voi
 				st = t;
 			}
 		}
-	}
-	for (int it = 0; it < IQ_LSQ_IT; it++) {
-		/* the super-scale: the least-squares one for the codes, then the
-		 * scales and codes again */
-		const float dv = from_fp16(to_fp16((float)lat_lsq_d(f, lt, &st, x, w)));
-		if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
-			break;
-		t = st;
-		t.d = dv;
-		const double e = lat_pass(f, lt, x, w, &t, NULL);
-		if (!(e < cur))
-			break;
-		cur = e;
-		st = t;
 	}
 	f->pack(&st, out);
 	const double ex = lat_err(f, out, x, w);
