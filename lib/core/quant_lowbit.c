@@ -388,8 +388,19 @@ static void pack_tq2_0(const uint8_t *c, struct blk_tq2_0 *b)
 /* q2_0: element j is bits 2(j%4)..2(j%4)+1 of qs[j/4]. */
 static void pack_q2_0(const uint8_t *c, struct blk_q2_0 *b)
 {
-	for (int j = 0; j < QK2_0 / 4; j++)
-		b->qs[j] = (uint8_t)(c[4 * j] | c[4 * j + 1] << 2 | c[4 * j + 2] << 4 | c[4 * j + 3] << 6);
+	/* Eight codes (each 0..3) per 64-bit word, little-endian: shifting by
+	 * 6, 12 and 18 brings the codes of bytes 1, 2, 3 (and 5, 6, 7) next
+	 * to those of byte 0 (4), into bytes 0 and 4 alone. */
+	for (int j = 0; j < QK2_0 / 8; j++) {
+		uint64_t v;
+		memcpy(&v, c + 8 * j, sizeof v);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		v = __builtin_bswap64(v);
+#endif
+		v |= v >> 6 | v >> 12 | v >> 18;
+		b->qs[2 * j] = (uint8_t)v;
+		b->qs[2 * j + 1] = (uint8_t)(v >> 32);
+	}
 }
 
 /* q1_0: bit j%8 of qs[j/8] set for +d. */
@@ -927,7 +938,7 @@ static void weighted_tq2_0(const float *x, const float *w, void *out)
  * Every sum is taken with eight lanes over the elements, then added lane by
  * lane in double: the same floats in every build. */
 struct q2w {
-	float x[QK2_0], a[QK2_0], wa[QK2_0], w3[QK2_0]; /* x, |x|, w |x|, 3 w */
+	float x[QK2_0], nx[QK2_0], a[QK2_0], wa[QK2_0], w3[QK2_0]; /* x, -x, |x|, w |x|, 3 w */
 	double sxx, sw, lxg, llg;                       /* S_xx, sum w; S_lx, S_ll of ggml's codes */
 };
 
@@ -936,15 +947,15 @@ struct q2w {
 static void q2_sums(const struct q2w *q, const float *w, int s, float t, float t3, double *lx, double *ll)
 {
 	const qnt__v8f vt = V8(t), v3 = V8(t3);
+	const float *vs = s ? q->nx : q->x;
 	qnt__v8f sl = { 0 }, sw = { 0 };
 	for (int j = 0; j < QK2_0; j += 8) {
-		qnt__v8f xv, a, wa, wv, w3;
-		memcpy(&xv, q->x + j, sizeof xv);
+		qnt__v8f v, a, wa, wv, w3;
+		memcpy(&v, vs + j, sizeof v);
 		memcpy(&a, q->a + j, sizeof a);
 		memcpy(&wa, q->wa + j, sizeof wa);
 		memcpy(&wv, w + j, sizeof wv);
 		memcpy(&w3, q->w3 + j, sizeof w3);
-		const qnt__v8f v = s ? -xv : xv;
 		const qnt__v8i on = a > vt, two = v > v3;
 		sl += and_v8f(on, wa) + and_v8f(two, wa);
 		sw += and_v8f(on, wv) + and_v8f(two, w3);
@@ -995,7 +1006,9 @@ static int q2_prep(const float *x, const float *w, uint8_t *c, float *amax, stru
 		t = t - (f >= half) + (f <= -half); /* comparisons give -1 */
 		store_low_bytes(t + one, c + j);
 		const qnt__v8f wa = wv * a, w3 = wv * 3.0f;
+		const qnt__v8f nxv = -xv;
 		memcpy(q->x + j, &xv, sizeof xv);
+		memcpy(q->nx + j, &nxv, sizeof nxv);
 		memcpy(q->a + j, &a, sizeof a);
 		memcpy(q->wa + j, &wa, sizeof wa);
 		memcpy(q->w3 + j, &w3, sizeof w3);
@@ -1013,26 +1026,60 @@ static int q2_prep(const float *x, const float *w, uint8_t *c, float *amax, stru
  * eight candidates, one per lane. */
 static const float q2_grid_scale[4] = { 0.75f, 1.0f, 1.35f, 2.2f };
 
+/* hsum8(v)[k]: the sum of the lanes of v[k], for eight vectors at once
+ * (pairs, then fours, then eights; the same float additions in every
+ * build). */
+static inline qnt__v8f hsum8(const qnt__v8f v[8])
+{
+	const qnt__v8i ev = { 0, 8, 2, 10, 4, 12, 6, 14 }, od = { 1, 9, 3, 11, 5, 13, 7, 15 };
+	const qnt__v8i lo2 = { 0, 1, 8, 9, 4, 5, 12, 13 }, hi2 = { 2, 3, 10, 11, 6, 7, 14, 15 };
+	const qnt__v8i lo4 = { 0, 1, 2, 3, 8, 9, 10, 11 }, hi4 = { 4, 5, 6, 7, 12, 13, 14, 15 };
+	qnt__v8f p[4], f[2];
+	for (int k = 0; k < 4; k++)
+		p[k] = __builtin_shuffle(v[2 * k], v[2 * k + 1], ev) + __builtin_shuffle(v[2 * k], v[2 * k + 1], od);
+	for (int k = 0; k < 2; k++)
+		f[k] = __builtin_shuffle(p[2 * k], p[2 * k + 1], lo2) + __builtin_shuffle(p[2 * k], p[2 * k + 1], hi2);
+	return __builtin_shuffle(f[0], f[1], lo4) + __builtin_shuffle(f[0], f[1], hi4);
+}
+
 /* S_lx^2 / S_ll (the least error less S_xx of the codes of each scale, at
- * their best scale) for the eight starting scales at once: lane k is one
- * scale, summed over the elements in order. Returns the best lane, -1 if
- * none has S_lx > 0; its S_lx and S_ll. */
+ * their best scale) for the eight starting scales (four, both signs).
+ * The sums over |x| > t, x > 3t and -x > 3t of each of the four scales
+ * are taken eight elements at a time (lane k: elements k, k + 8, ...),
+ * each once for both signs. Returns the best candidate (0..3 for d > 0,
+ * 4..7 for d < 0), -1 if none has S_lx > 0; its S_lx and S_ll. */
 static int q2_grid(const struct q2w *q, const float *w, float rms, double *blx, double *bll)
 {
-	qnt__v8f vt, v3, sg, slx = { 0 }, sll = { 0 };
-	for (int k = 0; k < 8; k++) {
-		const float d = rms * q2_grid_scale[k & 3];
-		vt[k] = 0.5f * d, v3[k] = 1.5f * d, sg[k] = k < 4 ? 1.0f : -1.0f;
+	/* g[0]: over |x| > t, w|x| (lanes 0..3, one per scale) and w (4..7);
+	 * g[1]: over x > 3t, w|x| and 3w; g[2]: the same over -x > 3t. */
+	qnt__v8f acc[3][8];
+	for (int i = 0; i < 4; i++) {
+		const float d = rms * q2_grid_scale[i];
+		const qnt__v8f vt = V8(0.5f * d), v3 = V8(1.5f * d);
+		qnt__v8f aw = { 0 }, ww = { 0 }, pw = { 0 }, p3 = { 0 }, nw = { 0 }, n3 = { 0 };
+		for (int j = 0; j < QK2_0; j += 8) {
+			qnt__v8f a, x, nx, wa, wv, w3;
+			memcpy(&a, q->a + j, sizeof a);
+			memcpy(&x, q->x + j, sizeof x);
+			memcpy(&nx, q->nx + j, sizeof nx);
+			memcpy(&wa, q->wa + j, sizeof wa);
+			memcpy(&wv, w + j, sizeof wv);
+			memcpy(&w3, q->w3 + j, sizeof w3);
+			const qnt__v8i on = a > vt, tp = x > v3, tn = nx > v3;
+			aw += and_v8f(on, wa), ww += and_v8f(on, wv);
+			pw += and_v8f(tp, wa), p3 += and_v8f(tp, w3);
+			nw += and_v8f(tn, wa), n3 += and_v8f(tn, w3);
+		}
+		acc[0][i] = aw, acc[0][4 + i] = ww;
+		acc[1][i] = pw, acc[1][4 + i] = p3;
+		acc[2][i] = nw, acc[2][4 + i] = n3;
 	}
-	for (int j = 0; j < QK2_0; j++) {
-		const qnt__v8f a = V8(q->a[j]), x = V8(q->x[j]), wa = V8(q->wa[j]), wv = V8(w[j]), w3 = V8(q->w3[j]);
-		const qnt__v8i on = a > vt, two = x * sg > v3;
-		slx += and_v8f(on, wa) + and_v8f(two, wa);
-		sll += and_v8f(on, wv) + and_v8f(two, w3);
-	}
+	const qnt__v8f on = hsum8(acc[0]), tp = hsum8(acc[1]), tn = hsum8(acc[2]);
 	int kb = -1;
 	for (int k = 0; k < 8; k++) {
-		const double lx = slx[k], ll = sll[k];
+		const int i = k & 3;
+		const qnt__v8f two = k < 4 ? tp : tn;
+		const double lx = (double)on[i] + two[i], ll = (double)on[4 + i] + two[4 + i];
 		if (ll > 0 && lx > 0 && (kb < 0 || lx * lx * *bll > *blx * *blx * ll))
 			kb = k, *blx = lx, *bll = ll;
 	}
