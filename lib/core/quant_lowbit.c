@@ -1042,6 +1042,19 @@ static inline qnt__v8f hsum8(const qnt__v8f v[8])
 	return __builtin_shuffle(f[0], f[1], lo4) + __builtin_shuffle(f[0], f[1], hi4);
 }
 
+/* Lanes 0..3 and 4..7 of v in double. */
+static inline qnt__v4d lo4d(qnt__v8f v)
+{
+	const qnt__v4f h = { v[0], v[1], v[2], v[3] };
+	return __builtin_convertvector(h, qnt__v4d);
+}
+
+static inline qnt__v4d hi4d(qnt__v8f v)
+{
+	const qnt__v4f h = { v[4], v[5], v[6], v[7] };
+	return __builtin_convertvector(h, qnt__v4d);
+}
+
 /* S_lx^2 / S_ll (the least error less S_xx of the codes of each scale, at
  * their best scale) for the eight starting scales (four, both signs).
  * The sums over |x| > t, x > 3t and -x > 3t of each of the four scales
@@ -1075,14 +1088,19 @@ static int q2_grid(const struct q2w *q, const float *w, float rms, double *blx, 
 		acc[2][i] = nw, acc[2][4 + i] = n3;
 	}
 	const qnt__v8f on = hsum8(acc[0]), tp = hsum8(acc[1]), tn = hsum8(acc[2]);
+	const qnt__v4d onx = lo4d(on), onl = hi4d(on);
+	const qnt__v4d lx[2] = { onx + lo4d(tp), onx + lo4d(tn) }, ll[2] = { onl + hi4d(tp), onl + hi4d(tn) };
 	int kb = -1;
-	for (int k = 0; k < 8; k++) {
-		const int i = k & 3;
-		const qnt__v8f two = k < 4 ? tp : tn;
-		const double lx = (double)on[i] + two[i], ll = (double)on[4 + i] + two[4 + i];
-		if (ll > 0 && lx > 0 && (kb < 0 || lx * lx * *bll > *blx * *blx * ll))
-			kb = k, *blx = lx, *bll = ll;
+	double best = 0;
+	for (int sg = 0; sg < 2; sg++) {
+		const qnt__v4d z = { 0, 0, 0, 0 }, sc = lx[sg] * lx[sg] / ll[sg];
+		const qnt__v4i ok = __builtin_convertvector((ll[sg] > z) & (lx[sg] > z), qnt__v4i);
+		for (int i = 0; i < 4; i++)
+			if (ok[i] && (kb < 0 || sc[i] > best))
+				kb = 4 * sg + i, best = sc[i];
 	}
+	if (kb >= 0)
+		*blx = lx[kb >> 2][kb & 3], *bll = ll[kb >> 2][kb & 3];
 	return kb;
 }
 
