@@ -751,6 +751,19 @@ static inline double hsum_v8(qnt__v8f v)
 	return (((double)v[0] + v[1]) + ((double)v[2] + v[3])) + (((double)v[4] + v[5]) + ((double)v[6] + v[7]));
 }
 
+/* The sums of the lanes of a and b in double, four lanes at a time. */
+static inline void hsum2_v8(qnt__v8f a, qnt__v8f b, double *sa, double *sb)
+{
+	const qnt__v4f al = { a[0], a[1], a[2], a[3] }, ah = { a[4], a[5], a[6], a[7] };
+	const qnt__v4f bl = { b[0], b[1], b[2], b[3] }, bh = { b[4], b[5], b[6], b[7] };
+	const qnt__v4d ta = __builtin_convertvector(al, qnt__v4d) + __builtin_convertvector(ah, qnt__v4d);
+	const qnt__v4d tb = __builtin_convertvector(bl, qnt__v4d) + __builtin_convertvector(bh, qnt__v4d);
+	typedef int64_t v4l __attribute__((vector_size(32)));
+	const v4l lo = { 0, 2, 4, 6 }, hi = { 1, 3, 5, 7 };
+	const qnt__v4d u = __builtin_shuffle(ta, tb, lo) + __builtin_shuffle(ta, tb, hi);
+	*sa = u[0] + u[1], *sb = u[2] + u[3];
+}
+
 /* The sum of the lanes in float, pairwise. */
 static inline float hsum_v8f(qnt__v8f v)
 {
@@ -948,19 +961,29 @@ static void q2_sums(const struct q2w *q, const float *w, int s, float t, float t
 {
 	const qnt__v8f vt = V8(t), v3 = V8(t3);
 	const float *vs = s ? q->nx : q->x;
-	qnt__v8f sl = { 0 }, sw = { 0 };
-	for (int j = 0; j < QK2_0; j += 8) {
+	/* Two sums per lane (the elements 16i + k and 16i + 8 + k), added at
+	 * the end: half the chain of dependent additions. */
+	qnt__v8f sl0 = { 0 }, sw0 = { 0 }, sl1 = { 0 }, sw1 = { 0 };
+	for (int j = 0; j < QK2_0; j += 16) {
 		qnt__v8f v, a, wa, wv, w3;
 		memcpy(&v, vs + j, sizeof v);
 		memcpy(&a, q->a + j, sizeof a);
 		memcpy(&wa, q->wa + j, sizeof wa);
 		memcpy(&wv, w + j, sizeof wv);
 		memcpy(&w3, q->w3 + j, sizeof w3);
-		const qnt__v8i on = a > vt, two = v > v3;
-		sl += and_v8f(on, wa) + and_v8f(two, wa);
-		sw += and_v8f(on, wv) + and_v8f(two, w3);
+		qnt__v8i on = a > vt, two = v > v3;
+		sl0 += and_v8f(on, wa) + and_v8f(two, wa);
+		sw0 += and_v8f(on, wv) + and_v8f(two, w3);
+		memcpy(&v, vs + j + 8, sizeof v);
+		memcpy(&a, q->a + j + 8, sizeof a);
+		memcpy(&wa, q->wa + j + 8, sizeof wa);
+		memcpy(&wv, w + j + 8, sizeof wv);
+		memcpy(&w3, q->w3 + j + 8, sizeof w3);
+		on = a > vt, two = v > v3;
+		sl1 += and_v8f(on, wa) + and_v8f(two, wa);
+		sw1 += and_v8f(on, wv) + and_v8f(two, w3);
 	}
-	*lx = hsum_v8(sl), *ll = hsum_v8(sw);
+	hsum2_v8(sl0 + sl1, sw0 + sw1, lx, ll);
 }
 
 /* ggml's codes (d = max |x|, (int)roundf(x / d) + 1) eight at a time with
@@ -1147,11 +1170,11 @@ static void q2_codes(const struct q2w *q, uint16_t h, uint8_t *c)
 	const qnt__v8f vt = V8(0.5f * d), v3 = V8(1.5f * d), zero = { 0 };
 	const qnt__v8i one = V8(1);
 	const int s = (h & 0x8000u) != 0;
+	const float *vs = s ? q->nx : q->x;
 	for (int j = 0; j < QK2_0; j += 8) {
-		qnt__v8f xv, a;
-		memcpy(&xv, q->x + j, sizeof xv);
+		qnt__v8f v, a;
+		memcpy(&v, vs + j, sizeof v);
 		memcpy(&a, q->a + j, sizeof a);
-		const qnt__v8f v = s ? -xv : xv;
 		const qnt__v8i on = a > vt, two = v > v3, neg = v < zero;
 		const qnt__v8i code = one + (on & (neg | one)) + (two & one);
 		store_low_bytes(code, c + j);
