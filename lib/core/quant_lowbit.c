@@ -1041,7 +1041,8 @@ static int q2_prep(const float *x, const float *w, uint8_t *c, float *amax, stru
 		lxg += and_v8f(nz, wa);
 		llg += and_v8f(nz, wv);
 	}
-	q->sxx = hsum_v8(sxx), q->sw = hsum_v8(sw), q->lxg = hsum_v8(lxg), q->llg = hsum_v8(llg);
+	hsum2_v8(sxx, sw, &q->sxx, &q->sw);
+	hsum2_v8(lxg, llg, &q->lxg, &q->llg);
 	return 1;
 }
 
@@ -1057,12 +1058,12 @@ static inline qnt__v8f hsum8(const qnt__v8f v[8])
 	const qnt__v8i ev = { 0, 8, 2, 10, 4, 12, 6, 14 }, od = { 1, 9, 3, 11, 5, 13, 7, 15 };
 	const qnt__v8i lo2 = { 0, 1, 8, 9, 4, 5, 12, 13 }, hi2 = { 2, 3, 10, 11, 6, 7, 14, 15 };
 	const qnt__v8i lo4 = { 0, 1, 2, 3, 8, 9, 10, 11 }, hi4 = { 4, 5, 6, 7, 12, 13, 14, 15 };
-	qnt__v8f p[4], f[2];
-	for (int k = 0; k < 4; k++)
-		p[k] = __builtin_shuffle(v[2 * k], v[2 * k + 1], ev) + __builtin_shuffle(v[2 * k], v[2 * k + 1], od);
-	for (int k = 0; k < 2; k++)
-		f[k] = __builtin_shuffle(p[2 * k], p[2 * k + 1], lo2) + __builtin_shuffle(p[2 * k], p[2 * k + 1], hi2);
-	return __builtin_shuffle(f[0], f[1], lo4) + __builtin_shuffle(f[0], f[1], hi4);
+#define HS_PAIR(a, b, l, h) (__builtin_shuffle(a, b, l) + __builtin_shuffle(a, b, h))
+	const qnt__v8f p0 = HS_PAIR(v[0], v[1], ev, od), p1 = HS_PAIR(v[2], v[3], ev, od);
+	const qnt__v8f p2 = HS_PAIR(v[4], v[5], ev, od), p3 = HS_PAIR(v[6], v[7], ev, od);
+	const qnt__v8f f0 = HS_PAIR(p0, p1, lo2, hi2), f1 = HS_PAIR(p2, p3, lo2, hi2);
+	return HS_PAIR(f0, f1, lo4, hi4);
+#undef HS_PAIR
 }
 
 /* Lanes 0..3 and 4..7 of v in double. */
