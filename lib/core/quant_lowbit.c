@@ -991,7 +991,7 @@ static void q2_sums(const struct q2w *q, const float *w, int s, float t, float t
  * finite and 1 / max |x| is finite. Non-negative floats order as integers,
  * so the maximum is that of the bit patterns; x / d is in [-1, 1], where
  * roundf is the truncation plus the rounded-away half. */
-static int q2_prep(const float *x, const float *w, uint8_t *c, float *amax, struct q2w *q)
+static int q2_prep(const float *x, const float *w, float *amax, struct q2w *q)
 {
 	const qnt__v8i absmask = V8(INT32_MAX), fmax = V8(0x7f7fffff);
 	qnt__v8i mx = { 0 }, bad = { 0 };
@@ -1013,7 +1013,6 @@ static int q2_prep(const float *x, const float *w, uint8_t *c, float *amax, stru
 	if (nonfinite || !(id < INFINITY))
 		return 0;
 	const qnt__v8f half = V8(0.5f);
-	const qnt__v8i one = V8(1);
 	qnt__v8f sxx = { 0 }, sw = { 0 }, lxg = { 0 }, llg = { 0 };
 	for (int j = 0; j < QK2_0; j += 8) {
 		qnt__v8f xv, wv, a, v;
@@ -1026,8 +1025,7 @@ static int q2_prep(const float *x, const float *w, uint8_t *c, float *amax, stru
 		v = xv * id;
 		qnt__v8i t = __builtin_convertvector(v, qnt__v8i);
 		const qnt__v8f f = v - __builtin_convertvector(t, qnt__v8f);
-		t = t - (f >= half) + (f <= -half); /* comparisons give -1 */
-		store_low_bytes(t + one, c + j);
+		t = t - (f >= half) + (f <= -half); /* comparisons give -1; t + 1 the code */
 		const qnt__v8f wa = wv * a, w3 = wv * 3.0f;
 		const qnt__v8f nxv = -xv;
 		memcpy(q->x + j, &xv, sizeof xv);
@@ -1192,7 +1190,7 @@ static void weighted_q2_0(const float *x, const float *w, void *out)
 	struct q2w q;
 	float amax;
 	uint16_t h;
-	if (!q2_prep(x, w, c, &amax, &q)) {
+	if (!q2_prep(x, w, &amax, &q)) {
 		h = to_fp16(q2_0_codes(x, c));
 	} else {
 		double est = 0;
@@ -1203,13 +1201,16 @@ static void weighted_q2_0(const float *x, const float *w, void *out)
 		if (hs && q.sxx > 0x1p-60 && q.sxx < 0x1p100 && dg < INFINITY && est < est_g - 1e-4 * q.sxx) {
 			q2_codes(&q, hs, c);
 			h = hs;
-		} else if (hs) {
-			uint8_t cs[QK2_0];
-			double e, eg;
-			lv_final(x, w, QK2_0, 2, qnt__fp16_to_fp32(hs), c, dg, cs, &e, &eg);
-			if (clearly_better(e, eg)) {
-				memcpy(c, cs, sizeof cs);
-				h = hs;
+		} else {
+			q2_0_codes(x, c); /* ggml's codes, only now (those whose sums prep took) */
+			if (hs) {
+				uint8_t cs[QK2_0];
+				double e, eg;
+				lv_final(x, w, QK2_0, 2, qnt__fp16_to_fp32(hs), c, dg, cs, &e, &eg);
+				if (clearly_better(e, eg)) {
+					memcpy(c, cs, sizeof cs);
+					h = hs;
+				}
 			}
 		}
 	}
