@@ -81,6 +81,8 @@ static inline void store_low_bytes(qnt__v8i v, uint8_t *out)
 	b = __builtin_shuffle(b, sel);
 	memcpy(out, &b, 8);
 }
+/* A vector of eight equal lanes. */
+#define V8(s) { s, s, s, s, s, s, s, s }
 #define QK_MXFP4 32
 #define QK_NVFP4 64
 #define QK_NVFP4_SUB 16
@@ -200,8 +202,35 @@ static void fp4_indices(const float *x, int n, float d, uint8_t *idx)
 	for (int k = 0; k < 7; k++)
 		t[k] = mid[k] * d;
 	const float lim = d < 0x1p120f ? 24.0f * d : -1.0f;
-	/* four elements per vector (n is a multiple of 4); a comparison gives
-	 * -1 in the lanes where it holds */
+#if defined(__AVX__)
+	/* eight elements per vector (n is a multiple of 8); a comparison gives
+	 * -1 in the lanes where it holds. (Without AVX, GCC splits the
+	 * comparisons of eight lanes into scalar ones: four lanes there. The
+	 * comparisons are exact, so both give the same codes.) */
+	const qnt__v8i absmask = V8(INT32_MAX);
+	const qnt__v8f zero = { 0 }, vlim = V8(lim);
+	qnt__v8i slowv = { 0 };
+	for (int j = 0; j < n; j += 8) {
+		qnt__v8f xv, a;
+		qnt__v8i bits;
+		memcpy(&xv, x + j, sizeof xv);
+		memcpy(&bits, &xv, sizeof bits);
+		bits &= absmask;
+		memcpy(&a, &bits, sizeof a);
+		qnt__v8i i = { 0 };
+		for (int k = 0; k < 7; k++) {
+			const qnt__v8f tk = V8(t[k]);
+			i -= a > tk;
+		}
+		const qnt__v8i code = i + (((xv < zero) & (i > 0)) & 8);
+		store_low_bytes(code, idx + j);
+		slowv |= ~(a <= vlim);
+	}
+	int32_t sl = 0;
+	for (int k = 0; k < 8; k++)
+		sl |= slowv[k];
+#else
+	/* four elements per vector (n is a multiple of 4) */
 	const qnt__v4i absmask = { INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX };
 	const qnt__v4f zero = { 0, 0, 0, 0 }, vlim = { lim, lim, lim, lim };
 	qnt__v4i slowv = { 0, 0, 0, 0 };
@@ -220,7 +249,9 @@ static void fp4_indices(const float *x, int n, float d, uint8_t *idx)
 			idx[j + k] = (uint8_t)code[k];
 		slowv |= ~(a <= vlim);
 	}
-	const int slow = (slowv[0] | slowv[1] | slowv[2] | slowv[3]) != 0;
+	const int32_t sl = slowv[0] | slowv[1] | slowv[2] | slowv[3];
+#endif
+	const int slow = sl != 0;
 	if (slow)
 		for (int j = 0; j < n; j++)
 			if (!(fabsf(x[j]) <= lim))
@@ -233,8 +264,13 @@ static void pack_fp4(const float *x, int n, float d, uint8_t *qs)
 {
 	uint8_t idx[QK_MXFP4];
 	fp4_indices(x, n, d, idx);
-	for (int j = 0; j < n / 2; j++)
-		qs[j] = (uint8_t)(idx[j] | idx[j + n / 2] << 4);
+	for (int j = 0; j < n / 2; j += 8) { /* eight bytes at a time: each code is below 16 */
+		uint64_t lo, hi;
+		memcpy(&lo, idx + j, sizeof lo);
+		memcpy(&hi, idx + j + n / 2, sizeof hi);
+		lo |= hi << 4;
+		memcpy(qs + j, &lo, sizeof lo);
+	}
 }
 
 /* ggml_e8m0_to_fp32_half: 2^(e - 128), subnormal for e < 2. */
@@ -388,8 +424,19 @@ static void pack_tq2_0(const uint8_t *c, struct blk_tq2_0 *b)
 /* q2_0: element j is bits 2(j%4)..2(j%4)+1 of qs[j/4]. */
 static void pack_q2_0(const uint8_t *c, struct blk_q2_0 *b)
 {
-	for (int j = 0; j < QK2_0 / 4; j++)
-		b->qs[j] = (uint8_t)(c[4 * j] | c[4 * j + 1] << 2 | c[4 * j + 2] << 4 | c[4 * j + 3] << 6);
+	/* Eight codes (each 0..3) per 64-bit word, little-endian: shifting by
+	 * 6, 12 and 18 brings the codes of bytes 1, 2, 3 (and 5, 6, 7) next
+	 * to those of byte 0 (4), into bytes 0 and 4 alone. */
+	for (int j = 0; j < QK2_0 / 8; j++) {
+		uint64_t v;
+		memcpy(&v, c + 8 * j, sizeof v);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		v = __builtin_bswap64(v);
+#endif
+		v |= v >> 6 | v >> 12 | v >> 18;
+		b->qs[2 * j] = (uint8_t)v;
+		b->qs[2 * j + 1] = (uint8_t)(v >> 32);
+	}
 }
 
 /* q1_0: bit j%8 of qs[j/8] set for +d. */
@@ -740,13 +787,24 @@ static inline double hsum_v8(qnt__v8f v)
 	return (((double)v[0] + v[1]) + ((double)v[2] + v[3])) + (((double)v[4] + v[5]) + ((double)v[6] + v[7]));
 }
 
+/* The sums of the lanes of a and b in double, four lanes at a time. */
+static inline void hsum2_v8(qnt__v8f a, qnt__v8f b, double *sa, double *sb)
+{
+	const qnt__v4f al = { a[0], a[1], a[2], a[3] }, ah = { a[4], a[5], a[6], a[7] };
+	const qnt__v4f bl = { b[0], b[1], b[2], b[3] }, bh = { b[4], b[5], b[6], b[7] };
+	const qnt__v4d ta = __builtin_convertvector(al, qnt__v4d) + __builtin_convertvector(ah, qnt__v4d);
+	const qnt__v4d tb = __builtin_convertvector(bl, qnt__v4d) + __builtin_convertvector(bh, qnt__v4d);
+	typedef int64_t v4l __attribute__((vector_size(32)));
+	const v4l lo = { 0, 2, 4, 6 }, hi = { 1, 3, 5, 7 };
+	const qnt__v4d u = __builtin_shuffle(ta, tb, lo) + __builtin_shuffle(ta, tb, hi);
+	*sa = u[0] + u[1], *sb = u[2] + u[3];
+}
+
 /* The sum of the lanes in float, pairwise. */
 static inline float hsum_v8f(qnt__v8f v)
 {
 	return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
 }
-
-#define V8(s) { s, s, s, s, s, s, s, s }
 
 /* |x|, w|x| and the fixed sums; ggml's codes are +-1 where |x| / amax
  * (times the reciprocal, as ggml computes it) is at least 1/2. */
@@ -927,7 +985,7 @@ static void weighted_tq2_0(const float *x, const float *w, void *out)
  * Every sum is taken with eight lanes over the elements, then added lane by
  * lane in double: the same floats in every build. */
 struct q2w {
-	float x[QK2_0], a[QK2_0], wa[QK2_0], w3[QK2_0]; /* x, |x|, w |x|, 3 w */
+	float x[QK2_0], nx[QK2_0], a[QK2_0], wa[QK2_0], w3[QK2_0]; /* x, -x, |x|, w |x|, 3 w */
 	double sxx, sw, lxg, llg;                       /* S_xx, sum w; S_lx, S_ll of ggml's codes */
 };
 
@@ -936,20 +994,30 @@ struct q2w {
 static void q2_sums(const struct q2w *q, const float *w, int s, float t, float t3, double *lx, double *ll)
 {
 	const qnt__v8f vt = V8(t), v3 = V8(t3);
-	qnt__v8f sl = { 0 }, sw = { 0 };
-	for (int j = 0; j < QK2_0; j += 8) {
-		qnt__v8f xv, a, wa, wv, w3;
-		memcpy(&xv, q->x + j, sizeof xv);
+	const float *vs = s ? q->nx : q->x;
+	/* Two sums per lane (the elements 16i + k and 16i + 8 + k), added at
+	 * the end: half the chain of dependent additions. */
+	qnt__v8f sl0 = { 0 }, sw0 = { 0 }, sl1 = { 0 }, sw1 = { 0 };
+	for (int j = 0; j < QK2_0; j += 16) {
+		qnt__v8f v, a, wa, wv, w3;
+		memcpy(&v, vs + j, sizeof v);
 		memcpy(&a, q->a + j, sizeof a);
 		memcpy(&wa, q->wa + j, sizeof wa);
 		memcpy(&wv, w + j, sizeof wv);
 		memcpy(&w3, q->w3 + j, sizeof w3);
-		const qnt__v8f v = s ? -xv : xv;
-		const qnt__v8i on = a > vt, two = v > v3;
-		sl += and_v8f(on, wa) + and_v8f(two, wa);
-		sw += and_v8f(on, wv) + and_v8f(two, w3);
+		qnt__v8i on = a > vt, two = v > v3;
+		sl0 += and_v8f(on, wa) + and_v8f(two, wa);
+		sw0 += and_v8f(on, wv) + and_v8f(two, w3);
+		memcpy(&v, vs + j + 8, sizeof v);
+		memcpy(&a, q->a + j + 8, sizeof a);
+		memcpy(&wa, q->wa + j + 8, sizeof wa);
+		memcpy(&wv, w + j + 8, sizeof wv);
+		memcpy(&w3, q->w3 + j + 8, sizeof w3);
+		on = a > vt, two = v > v3;
+		sl1 += and_v8f(on, wa) + and_v8f(two, wa);
+		sw1 += and_v8f(on, wv) + and_v8f(two, w3);
 	}
-	*lx = hsum_v8(sl), *ll = hsum_v8(sw);
+	hsum2_v8(sl0 + sl1, sw0 + sw1, lx, ll);
 }
 
 /* ggml's codes (d = max |x|, (int)roundf(x / d) + 1) eight at a time with
@@ -957,7 +1025,7 @@ static void q2_sums(const struct q2w *q, const float *w, int s, float t, float t
  * finite and 1 / max |x| is finite. Non-negative floats order as integers,
  * so the maximum is that of the bit patterns; x / d is in [-1, 1], where
  * roundf is the truncation plus the rounded-away half. */
-static int q2_prep(const float *x, const float *w, uint8_t *c, float *amax, struct q2w *q)
+static int q2_prep(const float *x, const float *w, float *amax, struct q2w *q)
 {
 	const qnt__v8i absmask = V8(INT32_MAX), fmax = V8(0x7f7fffff);
 	qnt__v8i mx = { 0 }, bad = { 0 };
@@ -979,7 +1047,6 @@ static int q2_prep(const float *x, const float *w, uint8_t *c, float *amax, stru
 	if (nonfinite || !(id < INFINITY))
 		return 0;
 	const qnt__v8f half = V8(0.5f);
-	const qnt__v8i one = V8(1);
 	qnt__v8f sxx = { 0 }, sw = { 0 }, lxg = { 0 }, llg = { 0 };
 	for (int j = 0; j < QK2_0; j += 8) {
 		qnt__v8f xv, wv, a, v;
@@ -992,10 +1059,11 @@ static int q2_prep(const float *x, const float *w, uint8_t *c, float *amax, stru
 		v = xv * id;
 		qnt__v8i t = __builtin_convertvector(v, qnt__v8i);
 		const qnt__v8f f = v - __builtin_convertvector(t, qnt__v8f);
-		t = t - (f >= half) + (f <= -half); /* comparisons give -1 */
-		store_low_bytes(t + one, c + j);
+		t = t - (f >= half) + (f <= -half); /* comparisons give -1; t + 1 the code */
 		const qnt__v8f wa = wv * a, w3 = wv * 3.0f;
+		const qnt__v8f nxv = -xv;
 		memcpy(q->x + j, &xv, sizeof xv);
+		memcpy(q->nx + j, &nxv, sizeof nxv);
 		memcpy(q->a + j, &a, sizeof a);
 		memcpy(q->wa + j, &wa, sizeof wa);
 		memcpy(q->w3 + j, &w3, sizeof w3);
@@ -1005,7 +1073,8 @@ static int q2_prep(const float *x, const float *w, uint8_t *c, float *amax, stru
 		lxg += and_v8f(nz, wa);
 		llg += and_v8f(nz, wv);
 	}
-	q->sxx = hsum_v8(sxx), q->sw = hsum_v8(sw), q->lxg = hsum_v8(lxg), q->llg = hsum_v8(llg);
+	hsum2_v8(sxx, sw, &q->sxx, &q->sw);
+	hsum2_v8(lxg, llg, &q->lxg, &q->llg);
 	return 1;
 }
 
@@ -1013,29 +1082,81 @@ static int q2_prep(const float *x, const float *w, uint8_t *c, float *amax, stru
  * eight candidates, one per lane. */
 static const float q2_grid_scale[4] = { 0.75f, 1.0f, 1.35f, 2.2f };
 
+/* hsum8(v)[k]: the sum of the lanes of v[k], for eight vectors at once
+ * (pairs, then fours, then eights; the same float additions in every
+ * build). */
+static inline qnt__v8f hsum8(const qnt__v8f v[8])
+{
+	const qnt__v8i ev = { 0, 8, 2, 10, 4, 12, 6, 14 }, od = { 1, 9, 3, 11, 5, 13, 7, 15 };
+	const qnt__v8i lo2 = { 0, 1, 8, 9, 4, 5, 12, 13 }, hi2 = { 2, 3, 10, 11, 6, 7, 14, 15 };
+	const qnt__v8i lo4 = { 0, 1, 2, 3, 8, 9, 10, 11 }, hi4 = { 4, 5, 6, 7, 12, 13, 14, 15 };
+#define HS_PAIR(a, b, l, h) (__builtin_shuffle(a, b, l) + __builtin_shuffle(a, b, h))
+	const qnt__v8f p0 = HS_PAIR(v[0], v[1], ev, od), p1 = HS_PAIR(v[2], v[3], ev, od);
+	const qnt__v8f p2 = HS_PAIR(v[4], v[5], ev, od), p3 = HS_PAIR(v[6], v[7], ev, od);
+	const qnt__v8f f0 = HS_PAIR(p0, p1, lo2, hi2), f1 = HS_PAIR(p2, p3, lo2, hi2);
+	return HS_PAIR(f0, f1, lo4, hi4);
+#undef HS_PAIR
+}
+
+/* Lanes 0..3 and 4..7 of v in double. */
+static inline qnt__v4d lo4d(qnt__v8f v)
+{
+	const qnt__v4f h = { v[0], v[1], v[2], v[3] };
+	return __builtin_convertvector(h, qnt__v4d);
+}
+
+static inline qnt__v4d hi4d(qnt__v8f v)
+{
+	const qnt__v4f h = { v[4], v[5], v[6], v[7] };
+	return __builtin_convertvector(h, qnt__v4d);
+}
+
 /* S_lx^2 / S_ll (the least error less S_xx of the codes of each scale, at
- * their best scale) for the eight starting scales at once: lane k is one
- * scale, summed over the elements in order. Returns the best lane, -1 if
- * none has S_lx > 0; its S_lx and S_ll. */
+ * their best scale) for the eight starting scales (four, both signs).
+ * The sums over |x| > t, x > 3t and -x > 3t of each of the four scales
+ * are taken eight elements at a time (lane k: elements k, k + 8, ...),
+ * each once for both signs. Returns the best candidate (0..3 for d > 0,
+ * 4..7 for d < 0), -1 if none has S_lx > 0; its S_lx and S_ll. */
 static int q2_grid(const struct q2w *q, const float *w, float rms, double *blx, double *bll)
 {
-	qnt__v8f vt, v3, sg, slx = { 0 }, sll = { 0 };
-	for (int k = 0; k < 8; k++) {
-		const float d = rms * q2_grid_scale[k & 3];
-		vt[k] = 0.5f * d, v3[k] = 1.5f * d, sg[k] = k < 4 ? 1.0f : -1.0f;
+	/* g[0]: over |x| > t, w|x| (lanes 0..3, one per scale) and w (4..7);
+	 * g[1]: over x > 3t, w|x| and 3w; g[2]: the same over -x > 3t. */
+	qnt__v8f acc[3][8];
+	for (int i = 0; i < 4; i++) {
+		const float d = rms * q2_grid_scale[i];
+		const qnt__v8f vt = V8(0.5f * d), v3 = V8(1.5f * d);
+		qnt__v8f aw = { 0 }, ww = { 0 }, pw = { 0 }, p3 = { 0 }, nw = { 0 }, n3 = { 0 };
+		for (int j = 0; j < QK2_0; j += 8) {
+			qnt__v8f a, x, nx, wa, wv, w3;
+			memcpy(&a, q->a + j, sizeof a);
+			memcpy(&x, q->x + j, sizeof x);
+			memcpy(&nx, q->nx + j, sizeof nx);
+			memcpy(&wa, q->wa + j, sizeof wa);
+			memcpy(&wv, w + j, sizeof wv);
+			memcpy(&w3, q->w3 + j, sizeof w3);
+			const qnt__v8i on = a > vt, tp = x > v3, tn = nx > v3;
+			aw += and_v8f(on, wa), ww += and_v8f(on, wv);
+			pw += and_v8f(tp, wa), p3 += and_v8f(tp, w3);
+			nw += and_v8f(tn, wa), n3 += and_v8f(tn, w3);
+		}
+		acc[0][i] = aw, acc[0][4 + i] = ww;
+		acc[1][i] = pw, acc[1][4 + i] = p3;
+		acc[2][i] = nw, acc[2][4 + i] = n3;
 	}
-	for (int j = 0; j < QK2_0; j++) {
-		const qnt__v8f a = V8(q->a[j]), x = V8(q->x[j]), wa = V8(q->wa[j]), wv = V8(w[j]), w3 = V8(q->w3[j]);
-		const qnt__v8i on = a > vt, two = x * sg > v3;
-		slx += and_v8f(on, wa) + and_v8f(two, wa);
-		sll += and_v8f(on, wv) + and_v8f(two, w3);
-	}
+	const qnt__v8f on = hsum8(acc[0]), tp = hsum8(acc[1]), tn = hsum8(acc[2]);
+	const qnt__v4d onx = lo4d(on), onl = hi4d(on);
+	const qnt__v4d lx[2] = { onx + lo4d(tp), onx + lo4d(tn) }, ll[2] = { onl + hi4d(tp), onl + hi4d(tn) };
 	int kb = -1;
-	for (int k = 0; k < 8; k++) {
-		const double lx = slx[k], ll = sll[k];
-		if (ll > 0 && lx > 0 && (kb < 0 || lx * lx * *bll > *blx * *blx * ll))
-			kb = k, *blx = lx, *bll = ll;
+	double best = 0;
+	for (int sg = 0; sg < 2; sg++) {
+		const qnt__v4d z = { 0, 0, 0, 0 }, sc = lx[sg] * lx[sg] / ll[sg];
+		const qnt__v4i ok = __builtin_convertvector((ll[sg] > z) & (lx[sg] > z), qnt__v4i);
+		for (int i = 0; i < 4; i++)
+			if (ok[i] && (kb < 0 || sc[i] > best))
+				kb = 4 * sg + i, best = sc[i];
 	}
+	if (kb >= 0)
+		*blx = lx[kb >> 2][kb & 3], *bll = ll[kb >> 2][kb & 3];
 	return kb;
 }
 
@@ -1082,11 +1203,11 @@ static void q2_codes(const struct q2w *q, uint16_t h, uint8_t *c)
 	const qnt__v8f vt = V8(0.5f * d), v3 = V8(1.5f * d), zero = { 0 };
 	const qnt__v8i one = V8(1);
 	const int s = (h & 0x8000u) != 0;
+	const float *vs = s ? q->nx : q->x;
 	for (int j = 0; j < QK2_0; j += 8) {
-		qnt__v8f xv, a;
-		memcpy(&xv, q->x + j, sizeof xv);
+		qnt__v8f v, a;
+		memcpy(&v, vs + j, sizeof v);
 		memcpy(&a, q->a + j, sizeof a);
-		const qnt__v8f v = s ? -xv : xv;
 		const qnt__v8i on = a > vt, two = v > v3, neg = v < zero;
 		const qnt__v8i code = one + (on & (neg | one)) + (two & one);
 		store_low_bytes(code, c + j);
@@ -1103,7 +1224,7 @@ static void weighted_q2_0(const float *x, const float *w, void *out)
 	struct q2w q;
 	float amax;
 	uint16_t h;
-	if (!q2_prep(x, w, c, &amax, &q)) {
+	if (!q2_prep(x, w, &amax, &q)) {
 		h = to_fp16(q2_0_codes(x, c));
 	} else {
 		double est = 0;
@@ -1114,13 +1235,16 @@ static void weighted_q2_0(const float *x, const float *w, void *out)
 		if (hs && q.sxx > 0x1p-60 && q.sxx < 0x1p100 && dg < INFINITY && est < est_g - 1e-4 * q.sxx) {
 			q2_codes(&q, hs, c);
 			h = hs;
-		} else if (hs) {
-			uint8_t cs[QK2_0];
-			double e, eg;
-			lv_final(x, w, QK2_0, 2, qnt__fp16_to_fp32(hs), c, dg, cs, &e, &eg);
-			if (clearly_better(e, eg)) {
-				memcpy(c, cs, sizeof cs);
-				h = hs;
+		} else {
+			q2_0_codes(x, c); /* ggml's codes, only now (those whose sums prep took) */
+			if (hs) {
+				uint8_t cs[QK2_0];
+				double e, eg;
+				lv_final(x, w, QK2_0, 2, qnt__fp16_to_fp32(hs), c, dg, cs, &e, &eg);
+				if (clearly_better(e, eg)) {
+					memcpy(c, cs, sizeof cs);
+					h = hs;
+				}
 			}
 		}
 	}
