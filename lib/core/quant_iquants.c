@@ -3083,8 +3083,11 @@ static double lat8_pass(const struct lfmt *f, const struct lattice *lt, const ui
 	return total;
 }
 
-/* lat_refine for the 8-element grids: the same steps with lat8_pass. */
-static void lat8_refine(const struct lfmt *f, const float *x, const float *w, void *blk, double err)
+/* lat_refine for the 8-element grids: the same steps with lat8_pass; with
+ * full 0 only the first pass, at the start block's super-scale (iq2_s with
+ * importance: each further pass costs about as much as ggml's whole search
+ * for a gain of about 1% in weighted RMSE). */
+static void lat8_refine(const struct lfmt *f, const float *x, const float *w, void *blk, double err, int full)
 {
 	const uint16_t *nbc;
 	const struct lattice *lt = get_lattice8(f->lat, &nbc);
@@ -3109,7 +3112,7 @@ static void lat8_refine(const struct lfmt *f, const float *x, const float *w, vo
 		}
 	}
 	double cur = lat8_pass(f, lt, nbc, x, w, &st);
-	{
+	if (full) {
 		double amax = 0;
 		for (int j = 0; j < nsub; j++) {
 			double num = 0, den = 0;
@@ -3134,7 +3137,7 @@ static void lat8_refine(const struct lfmt *f, const float *x, const float *w, vo
 			}
 		}
 	}
-	for (int it = 0; it < IQ_LSQ_IT; it++) {
+	for (int it = 0; full && it < IQ_LSQ_IT; it++) {
 		const float dv = from_fp16(to_fp16((float)lat_lsq_d(f, lt, &st, x, w)));
 		if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
 			break;
@@ -3154,7 +3157,12 @@ static void lat8_refine(const struct lfmt *f, const float *x, const float *w, vo
 
 static void lat8_refine_v(const void *f, const float *x, const float *w, void *blk, double err)
 {
-	lat8_refine(f, x, w, blk, err);
+	lat8_refine(f, x, w, blk, err, 1);
+}
+
+static void lat8_refine1_v(const void *f, const float *x, const float *w, void *blk, double err)
+{
+	lat8_refine(f, x, w, blk, err, 0);
 }
 
 static const struct lfmt F_IQ2XXS = { LAT_IQ2XXS, 32, 1, 0, lv_iq2, sizeof(struct blk_iq2_xxs), unpack_iq2_xxs,
@@ -3179,7 +3187,7 @@ static void g_iq2_s(const float *x, const float *qw, void *blk)
 
 static const struct iq_driver D_IQ2XXS = { &F_IQ2XXS, sizeof(struct blk_iq2_xxs), lat_err_v, lat8_refine_v, g_iq2_xxs, 0 };
 static const struct iq_driver D_IQ2XS = { &F_IQ2XS, sizeof(struct blk_iq2_xs), lat_err_v, lat8_refine_v, g_iq2_xs, 0 };
-static const struct iq_driver D_IQ2S = { &F_IQ2S, sizeof(struct blk_iq2_s), lat_err_v, lat8_refine_v, g_iq2_s, 1 };
+static const struct iq_driver D_IQ2S = { &F_IQ2S, sizeof(struct blk_iq2_s), lat_err_v, lat8_refine1_v, g_iq2_s, 1 };
 
 static void quant_iq2_xxs(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
@@ -3828,7 +3836,9 @@ static double l1_err(const struct l1fmt *f, const void *blk, const float *x, con
 	return wsse(QK_K, x, y, w);
 }
 
-static void l1_refine(const struct l1fmt *f, const float *x, const float *w, void *blk, double err)
+/* With full 0 only the first l1_pass, at the start block's super-scale (with
+ * importance, for speed, as lat8_refine). */
+static void l1_refine(const struct l1fmt *f, const float *x, const float *w, void *blk, double err, int full)
 {
 	const uint16_t *nbc;
 	const struct lattice *lt = get_lattice8(LAT_IQ1S, &nbc);
@@ -3853,7 +3863,7 @@ static void l1_refine(const struct l1fmt *f, const float *x, const float *w, voi
 		}
 	}
 	double cur = l1_pass(f, lt, nbc, x, w, &st);
-	{
+	if (full) {
 		/* super-scales that give the sub-block with the largest
 		 * least-squares scale the top code(s) */
 		const int nsub = QK_K / f->sub, ng = f->sub / 8;
@@ -3882,7 +3892,7 @@ static void l1_refine(const struct l1fmt *f, const float *x, const float *w, voi
 			}
 		}
 	}
-	for (int it = 0; it < IQ_LSQ_IT; it++) {
+	for (int it = 0; full && it < IQ_LSQ_IT; it++) {
 		const float dv = from_fp16(to_fp16((float)l1_lsq_d(f, lt, &st, x, w)));
 		if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
 			break;
@@ -3906,7 +3916,12 @@ static double l1_err_v(const void *f, const void *blk, const float *x, const flo
 }
 static void l1_refine_v(const void *f, const float *x, const float *w, void *blk, double err)
 {
-	l1_refine(f, x, w, blk, err);
+	l1_refine(f, x, w, blk, err, 1);
+}
+
+static void l1_refine1_v(const void *f, const float *x, const float *w, void *blk, double err)
+{
+	l1_refine(f, x, w, blk, err, 0);
 }
 
 static void g_iq1_s(const float *x, const float *qw, void *blk)
@@ -3919,7 +3934,7 @@ static void g_iq1_m(const float *x, const float *qw, void *blk)
 }
 
 static const struct iq_driver D_IQ1S = { &F_IQ1S, sizeof(struct blk_iq1_s), l1_err_v, l1_refine_v, g_iq1_s, 0 };
-static const struct iq_driver D_IQ1M = { &F_IQ1M, sizeof(struct blk_iq1_m), l1_err_v, l1_refine_v, g_iq1_m, 1 };
+static const struct iq_driver D_IQ1M = { &F_IQ1M, sizeof(struct blk_iq1_m), l1_err_v, l1_refine1_v, g_iq1_m, 1 };
 
 static void quant_iq1_s(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
