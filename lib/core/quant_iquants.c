@@ -856,7 +856,7 @@ static double iq4_codes(float dl, const float *x, const float *w, uint8_t *L)
 		plo = p[0] - zf; /* broadcasts (x - 0 is x) */
 		pmu = p[1] - zf;
 		for (int k = 1; k < 15; k++) {
-			const qnt__v8i m = xv >= p[k];
+			const qnt__v8i m = qnt__ge_v8f(xv, p[k] - zf);
 			lo -= m;
 			plo = qnt__select_v8f(m, p[k] - zf, plo);
 			pmu = qnt__select_v8f(m, p[k + 1] - zf, pmu);
@@ -872,7 +872,7 @@ static double iq4_codes(float dl, const float *x, const float *w, uint8_t *L)
 		amu &= abs;
 		memcpy(&flo, &alo, sizeof flo);
 		memcpy(&fmu, &amu, sizeof fmu);
-		const qnt__v8i near_lo = flo <= fmu;
+		const qnt__v8i near_lo = qnt__le_v8f(flo, fmu);
 		const qnt__v8i k = lo + (~near_lo & 1);
 		const qnt__v8f yv = qnt__select_v8f(near_lo, plo, pmu);
 		memcpy(y + j, &yv, sizeof yv);

@@ -614,7 +614,9 @@ static inline qnt__v8f fp16_round_v8(qnt__v8f f)
 	qnt__v8i bits, ax;
 	memcpy(&bits, &f, sizeof bits);
 	ax = bits & 0x7fffffff;
-	const qnt__v8i normal = (ax >= 0x38800000) & (ax < 0x477ff000);
+	const qnt__v8i lo = { 0x387fffff, 0x387fffff, 0x387fffff, 0x387fffff, 0x387fffff, 0x387fffff, 0x387fffff, 0x387fffff };
+	const qnt__v8i hi = { 0x477ff000, 0x477ff000, 0x477ff000, 0x477ff000, 0x477ff000, 0x477ff000, 0x477ff000, 0x477ff000 };
+	const qnt__v8i normal = qnt__gt_v8i(ax, lo) & qnt__lt_v8i(ax, hi);
 	int all = 1;
 	for (int k = 0; k < 8; k++)
 		all &= normal[k] != 0;
@@ -892,7 +894,7 @@ static void q8_0_weighted(const float *x, const float *w, void *out)
 		const qnt__v8f t = xv[v] * id;
 		const qnt__v8i ti = __builtin_convertvector(t, qnt__v8i);
 		const qnt__v8f fr = t - __builtin_convertvector(ti, qnt__v8f);
-		q[v] = ti - (fr >= V8F(0.5f)) + (fr <= V8F(-0.5f));
+		q[v] = ti - qnt__ge_v8f(fr, V8F(0.5f)) + qnt__le_v8f(fr, V8F(-0.5f));
 		const qnt__v8f fq = __builtin_convertvector(q[v], qnt__v8f);
 		const qnt__v8f r = xv[v] - fq * d16;
 		err += wv[v] * (r * r);
@@ -1093,7 +1095,7 @@ static float rtn_sym_v8(const float *x, int nmax, int cmax, float *d_out, int *c
 	qnt__v8f t[QK / 8];
 	for (int v = 0; v < QK / 8; v++) {
 		t[v] = xv[v] * id + off;
-		ok &= (t[v] > V8F(-2147483648.0f)) & (t[v] < V8F(2147483648.0f));
+		ok &= qnt__gt_v8f(t[v], V8F(-2147483648.0f)) & qnt__lt_v8f(t[v], V8F(2147483648.0f));
 	}
 	int all = 1;
 	for (int k = 0; k < 8; k++)

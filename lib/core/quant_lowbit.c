@@ -579,8 +579,8 @@ static float tq_codes(const float *x, uint8_t *c, int *finite)
 		qnt__v8i b;
 		memcpy(&b, x + j, sizeof b);
 		b &= absmask;
-		bad |= b > fmax;
-		const qnt__v8i m = b > mx;
+		bad |= qnt__gt_v8i(b, fmax);
+		const qnt__v8i m = qnt__gt_v8i(b, mx);
 		mx = (b & m) | (mx & ~m);
 	}
 	int32_t mb = 0, nonfinite = 0;
@@ -599,7 +599,7 @@ static float tq_codes(const float *x, uint8_t *c, int *finite)
 			v *= id;
 			qnt__v8i t = __builtin_convertvector(v, qnt__v8i);
 			const qnt__v8f f = v - __builtin_convertvector(t, qnt__v8f);
-			t = t - (f >= half) + (f <= -half) + 1; /* comparisons give -1 */
+			t = t - qnt__ge_v8f(f, half) + qnt__le_v8f(f, -half) + 1; /* comparisons give -1 */
 			store_low_bytes(t, c + j);
 		}
 		return amax;
@@ -732,11 +732,11 @@ static void lv_final(const float *x, const float *w, int n, int hi, float d, con
 		memcpy(&xv, x + j, sizeof xv);
 		memcpy(&wv, w + j, sizeof wv);
 		qnt__v8f t = xv * id;
-		t = qnt__select_v8f(t > vlo, t, vlo);
-		t = qnt__select_v8f(t < vhi, t, vhi);
+		t = qnt__select_v8f(qnt__gt_v8f(t, vlo), t, vlo);
+		t = qnt__select_v8f(qnt__lt_v8f(t, vhi), t, vhi);
 		const qnt__v8f u = t + 0.5f;
 		qnt__v8i l = __builtin_convertvector(u, qnt__v8i);
-		l += __builtin_convertvector(l, qnt__v8f) > u; /* floor: -1 where the truncation is above */
+		l += qnt__gt_v8f(__builtin_convertvector(l, qnt__v8f), u); /* floor: -1 where the truncation is above */
 		qnt__v8i lg;
 		for (int k = 0; k < 8; k++) {
 			c[j + k] = (uint8_t)(l[k] + 1);
@@ -1033,8 +1033,8 @@ static int q2_prep(const float *x, const float *w, float *amax, struct q2w *q)
 		qnt__v8i b;
 		memcpy(&b, x + j, sizeof b);
 		b &= absmask;
-		bad |= b > fmax;
-		const qnt__v8i m = b > mx;
+		bad |= qnt__gt_v8i(b, fmax);
+		const qnt__v8i m = qnt__gt_v8i(b, mx);
 		mx = (b & m) | (mx & ~m);
 	}
 	int32_t mb = 0, nonfinite = 0;
@@ -1059,7 +1059,7 @@ static int q2_prep(const float *x, const float *w, float *amax, struct q2w *q)
 		v = xv * id;
 		qnt__v8i t = __builtin_convertvector(v, qnt__v8i);
 		const qnt__v8f f = v - __builtin_convertvector(t, qnt__v8f);
-		t = t - (f >= half) + (f <= -half); /* comparisons give -1; t + 1 the code */
+		t = t - qnt__ge_v8f(f, half) + qnt__le_v8f(f, -half); /* comparisons give -1; t + 1 the code */
 		const qnt__v8f wa = wv * a, w3 = wv * 3.0f;
 		const qnt__v8f nxv = -xv;
 		memcpy(q->x + j, &xv, sizeof xv);
@@ -1208,7 +1208,7 @@ static void q2_codes(const struct q2w *q, uint16_t h, uint8_t *c)
 		qnt__v8f v, a;
 		memcpy(&v, vs + j, sizeof v);
 		memcpy(&a, q->a + j, sizeof a);
-		const qnt__v8i on = a > vt, two = v > v3, neg = v < zero;
+		const qnt__v8i on = qnt__gt_v8f(a, vt), two = qnt__gt_v8f(v, v3), neg = qnt__lt_v8f(v, zero);
 		const qnt__v8i code = one + (on & (neg | one)) + (two & one);
 		store_low_bytes(code, c + j);
 	}
@@ -1347,7 +1347,8 @@ static inline double fp4_est(const float *x, const float *w, int n, float d, dou
 		bits &= absmask;
 		memcpy(&a, &bits, sizeof a);
 		/* minus the number of midpoints below |x|: the code's index */
-		const qnt__v8i i = ((a > t0) + (a > t1)) + ((a > t2) + (a > t3)) + ((a > t4) + (a > t5)) + (a > t6);
+		const qnt__v8i i = (qnt__gt_v8f(a, t0) + qnt__gt_v8f(a, t1)) + (qnt__gt_v8f(a, t2) + qnt__gt_v8f(a, t3)) +
+				    (qnt__gt_v8f(a, t4) + qnt__gt_v8f(a, t5)) + qnt__gt_v8f(a, t6);
 		const qnt__v8f q = __builtin_shuffle(vals, -i);
 		const qnt__v8f r = a - q, o = a - top;
 		const qnt__v8f oc = qnt__select_v8f(o > zero, o, zero);

@@ -85,4 +85,33 @@ static inline qnt__v8f qnt__select_v8f(qnt__v8i mask, qnt__v8f a, qnt__v8f b)
 	return f;
 }
 
+/* Comparisons of eight lanes: all-ones lanes where true, as a < b gives.
+ * GCC (12) compiles a comparison of 32-byte vectors lane by lane in scalar
+ * code (compare, set, negate) where the target has no 32-byte registers:
+ * SSE2 (the baseline x86-64 build) and NEON. There these compare the two
+ * 16-byte halves; with AVX they are the plain operators. */
+#if defined(__AVX__)
+#define QNT__CMP8(NAME, VT, HT, OP) \
+	static inline qnt__v8i NAME(VT a, VT b) \
+	{ \
+		return a OP b; \
+	}
+#else
+#define QNT__CMP8(NAME, VT, HT, OP) \
+	static inline qnt__v8i NAME(VT a, VT b) \
+	{ \
+		const HT a0 = __builtin_shufflevector(a, a, 0, 1, 2, 3), a1 = __builtin_shufflevector(a, a, 4, 5, 6, 7); \
+		const HT b0 = __builtin_shufflevector(b, b, 0, 1, 2, 3), b1 = __builtin_shufflevector(b, b, 4, 5, 6, 7); \
+		const qnt__v4i r0 = a0 OP b0, r1 = a1 OP b1; \
+		return __builtin_shufflevector(r0, r1, 0, 1, 2, 3, 4, 5, 6, 7); \
+	}
+#endif
+QNT__CMP8(qnt__gt_v8f, qnt__v8f, qnt__v4f, >)
+QNT__CMP8(qnt__ge_v8f, qnt__v8f, qnt__v4f, >=)
+QNT__CMP8(qnt__lt_v8f, qnt__v8f, qnt__v4f, <)
+QNT__CMP8(qnt__le_v8f, qnt__v8f, qnt__v4f, <=)
+QNT__CMP8(qnt__gt_v8i, qnt__v8i, qnt__v4i, >)
+QNT__CMP8(qnt__lt_v8i, qnt__v8i, qnt__v4i, <)
+#undef QNT__CMP8
+
 #endif /* QNT_LANES_H */
