@@ -201,12 +201,9 @@ static void deq_bf16(const void *src, float *y, int64_t n)
 	const uint16_t *h = src;
 	int64_t i = 0;
 	for (; i + 16 <= n; i += 16) {
-		const __m256i v = load256(h + i);
-		const __m256i z = _mm256_setzero_si256();
-		/* unpack puts lanes 0-3|8-11 then 4-7|12-15: fix with a lane permute */
-		const __m256i a = _mm256_unpacklo_epi16(z, v), b = _mm256_unpackhi_epi16(z, v);
-		_mm256_storeu_si256((__m256i *)(y + i), _mm256_permute2x128_si256(a, b, 0x20));
-		_mm256_storeu_si256((__m256i *)(y + i + 8), _mm256_permute2x128_si256(a, b, 0x31));
+		const __m256i a = _mm256_cvtepu16_epi32(load128(h + i)), b = _mm256_cvtepu16_epi32(load128(h + i + 8));
+		_mm256_storeu_si256((__m256i *)(y + i), _mm256_slli_epi32(a, 16));
+		_mm256_storeu_si256((__m256i *)(y + i + 8), _mm256_slli_epi32(b, 16));
 	}
 	for (; i < n; i++)
 		y[i] = qnt__bf16_to_fp32(h[i]);
