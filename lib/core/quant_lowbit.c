@@ -563,19 +563,15 @@ static void deq_q2_0(const void *src, float *y, int64_t n)
 /* ggml's reference quantizers                                          */
 /* ------------------------------------------------------------------ */
 
-/* tq1_0 and tq2_0: d = max |x| (ggml's MAX macro: a NaN element replaces
- * the running maximum, the next element replaces the NaN), codes
- * lroundf(x / d) + 1 kept to their low bits. Eight elements at a time when
- * every element is finite (then the maximum is the largest bit pattern of
- * |x|, non-negative floats ordering as integers, and lroundf of x / d in
- * [-1, 1] is the truncation plus the rounded-away half); otherwise, or when
- * 1 / d overflows, element by element. *finite tells which. */
-static float tq_codes(const float *x, uint8_t *c, int *finite)
+/* max |x| over n elements (a multiple of 8), eight at a time: non-negative
+ * floats order as integers, so it is the maximum of the bit patterns with
+ * the sign cleared. *finite: no element is infinite or NaN (otherwise the
+ * result is not max |x|). */
+static float absmax_v8(const float *x, int n, int *finite)
 {
-	const qnt__v8i absmask = { INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX };
-	const qnt__v8i fmax = { 0x7f7fffff, 0x7f7fffff, 0x7f7fffff, 0x7f7fffff, 0x7f7fffff, 0x7f7fffff, 0x7f7fffff, 0x7f7fffff };
+	const qnt__v8i absmask = V8(INT32_MAX), fmax = V8(0x7f7fffff);
 	qnt__v8i mx = { 0 }, bad = { 0 };
-	for (int j = 0; j < QK_K; j += 8) {
+	for (int j = 0; j < n; j += 8) {
 		qnt__v8i b;
 		memcpy(&b, x + j, sizeof b);
 		b &= absmask;
@@ -589,9 +585,21 @@ static float tq_codes(const float *x, uint8_t *c, int *finite)
 		mb = mx[k] > mb ? mx[k] : mb;
 	}
 	*finite = !nonfinite;
-	const float amax = qnt__f32_from_bits((uint32_t)mb);
+	return qnt__f32_from_bits((uint32_t)mb);
+}
+
+/* tq1_0 and tq2_0: d = max |x| (ggml's MAX macro: a NaN element replaces
+ * the running maximum, the next element replaces the NaN), codes
+ * lroundf(x / d) + 1 kept to their low bits. Eight elements at a time when
+ * every element is finite (then the maximum is the largest bit pattern of
+ * |x|, non-negative floats ordering as integers, and lroundf of x / d in
+ * [-1, 1] is the truncation plus the rounded-away half); otherwise, or when
+ * 1 / d overflows, element by element. *finite tells which. */
+static float tq_codes(const float *x, uint8_t *c, int *finite)
+{
+	const float amax = absmax_v8(x, QK_K, finite);
 	const float id = amax != 0.0f ? 1.0f / amax : 0.0f;
-	if (!nonfinite && id < INFINITY) {
+	if (*finite && id < INFINITY) {
 		const qnt__v8f half = { 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f };
 		for (int j = 0; j < QK_K; j += 8) {
 			qnt__v8f v;
@@ -1027,25 +1035,12 @@ static void q2_sums(const struct q2w *q, const float *w, int s, float t, float t
  * roundf is the truncation plus the rounded-away half. */
 static int q2_prep(const float *x, const float *w, float *amax, struct q2w *q)
 {
-	const qnt__v8i absmask = V8(INT32_MAX), fmax = V8(0x7f7fffff);
-	qnt__v8i mx = { 0 }, bad = { 0 };
-	for (int j = 0; j < QK2_0; j += 8) {
-		qnt__v8i b;
-		memcpy(&b, x + j, sizeof b);
-		b &= absmask;
-		bad |= qnt__gt_v8i(b, fmax);
-		const qnt__v8i m = qnt__gt_v8i(b, mx);
-		mx = (b & m) | (mx & ~m);
-	}
-	int32_t mb = 0, nonfinite = 0;
-	for (int k = 0; k < 8; k++) {
-		nonfinite |= bad[k];
-		mb = mx[k] > mb ? mx[k] : mb;
-	}
-	*amax = qnt__f32_from_bits((uint32_t)mb);
+	int finite;
+	*amax = absmax_v8(x, QK2_0, &finite);
 	const float id = *amax > 0.0f ? 1.0f / *amax : 0.0f;
-	if (nonfinite || !(id < INFINITY))
+	if (!finite || !(id < INFINITY))
 		return 0;
+	const qnt__v8i absmask = V8(INT32_MAX);
 	const qnt__v8f half = V8(0.5f);
 	qnt__v8f sxx = { 0 }, sw = { 0 }, lxg = { 0 }, llg = { 0 };
 	for (int j = 0; j < QK2_0; j += 8) {
