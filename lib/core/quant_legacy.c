@@ -886,6 +886,10 @@ static void q8_0_weighted(const float *x, const float *w, void *out)
 	/* qnt__ref_q8_0: roundf(x * id), half away from zero */
 	const float d = am / 127.0f;
 	const float id = d != 0.0f ? 1.0f / d : 0.0f;
+	if (!(id < INFINITY)) { /* d below 2^-128: x * id overflows the int lanes */
+		qnt__ref_q8_0(x, out);
+		return;
+	}
 	const uint16_t h = qnt__fp32_to_fp16(d);
 	const float d16 = qnt__fp16_to_fp32(h);
 	qnt__v8i q[QK / 8];
