@@ -853,16 +853,10 @@ static void q8_0_weighted(const float *x, const float *w, void *out)
 	qnt__v8f xv[QK / 8], wv[QK / 8];
 	memcpy(xv, x, sizeof xv);
 	memcpy(wv, w, sizeof wv);
-	const qnt__v8i absmask = { INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX,
-				   INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX };
 	qnt__v8f amax = V8F(0.0f);
 	qnt__v8i finite = ~(qnt__v8i){ 0 };
 	for (int v = 0; v < QK / 8; v++) {
-		qnt__v8i bits;
-		memcpy(&bits, &xv[v], sizeof bits);
-		bits &= absmask;
-		qnt__v8f a;
-		memcpy(&a, &bits, sizeof a);
+		const qnt__v8f a = qnt__abs_v8f(xv[v]);
 		finite &= a <= V8F(3.40282347e38f);
 		amax = qnt__select_v8f(a > amax, a, amax);
 	}
@@ -1070,16 +1064,10 @@ static float rtn_sym_v8(const float *x, int nmax, int cmax, float *d_out, int *c
 {
 	qnt__v8f xv[QK / 8];
 	memcpy(xv, x, sizeof xv);
-	const qnt__v8i absmask = { INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX,
-				   INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX };
 	qnt__v8f amax = V8F(0.0f);
 	qnt__v8i ok = ~(qnt__v8i){ 0 };
 	for (int v = 0; v < QK / 8; v++) {
-		qnt__v8i bits;
-		memcpy(&bits, &xv[v], sizeof bits);
-		bits &= absmask;
-		qnt__v8f a;
-		memcpy(&a, &bits, sizeof a);
+		const qnt__v8f a = qnt__abs_v8f(xv[v]);
 		ok &= a <= V8F(3.40282347e38f);
 		amax = qnt__select_v8f(a > amax, a, amax);
 	}

@@ -207,16 +207,12 @@ static void fp4_indices(const float *x, int n, float d, uint8_t *idx)
 	 * -1 in the lanes where it holds. (Without AVX, GCC splits the
 	 * comparisons of eight lanes into scalar ones: four lanes there. The
 	 * comparisons are exact, so both give the same codes.) */
-	const qnt__v8i absmask = V8(INT32_MAX);
 	const qnt__v8f zero = { 0 }, vlim = V8(lim);
 	qnt__v8i slowv = { 0 };
 	for (int j = 0; j < n; j += 8) {
 		qnt__v8f xv, a;
-		qnt__v8i bits;
 		memcpy(&xv, x + j, sizeof xv);
-		memcpy(&bits, &xv, sizeof bits);
-		bits &= absmask;
-		memcpy(&a, &bits, sizeof a);
+		a = qnt__abs_v8f(xv);
 		qnt__v8i i = { 0 };
 		for (int k = 0; k < 7; k++) {
 			const qnt__v8f tk = V8(t[k]);
@@ -819,17 +815,13 @@ static inline float hsum_v8f(qnt__v8f v)
 static void tern_prep(const float *x, const float *w, float amax, struct tern *tr)
 {
 	const float id = amax != 0.0f ? 1.0f / amax : 0.0f;
-	const qnt__v8i absmask = V8(INT32_MAX);
 	const qnt__v8f half = V8(0.5f);
 	qnt__v8f sxx = { 0 }, sw = { 0 }, s1g = { 0 }, w1g = { 0 };
 	for (int j = 0; j < QK_K; j += 8) {
 		qnt__v8f xv, wv, a;
-		qnt__v8i b;
 		memcpy(&xv, x + j, sizeof xv);
 		memcpy(&wv, w + j, sizeof wv);
-		memcpy(&b, &xv, sizeof b);
-		b &= absmask;
-		memcpy(&a, &b, sizeof a);
+		a = qnt__abs_v8f(xv);
 		const qnt__v8f wa = wv * a;
 		memcpy(tr->a + j, &a, sizeof a);
 		memcpy(tr->wa + j, &wa, sizeof wa);
@@ -1040,17 +1032,13 @@ static int q2_prep(const float *x, const float *w, float *amax, struct q2w *q)
 	const float id = *amax > 0.0f ? 1.0f / *amax : 0.0f;
 	if (!finite || !(id < INFINITY))
 		return 0;
-	const qnt__v8i absmask = V8(INT32_MAX);
 	const qnt__v8f half = V8(0.5f);
 	qnt__v8f sxx = { 0 }, sw = { 0 }, lxg = { 0 }, llg = { 0 };
 	for (int j = 0; j < QK2_0; j += 8) {
 		qnt__v8f xv, wv, a, v;
-		qnt__v8i b;
 		memcpy(&xv, x + j, sizeof xv);
 		memcpy(&wv, w + j, sizeof wv);
-		memcpy(&b, &xv, sizeof b);
-		b &= absmask;
-		memcpy(&a, &b, sizeof a);
+		a = qnt__abs_v8f(xv);
 		v = xv * id;
 		qnt__v8i t = __builtin_convertvector(v, qnt__v8i);
 		const qnt__v8f f = v - __builtin_convertvector(t, qnt__v8f);
@@ -1328,19 +1316,15 @@ static void weighted_q1_0(const float *x, const float *w, void *out)
 static inline double fp4_est(const float *x, const float *w, int n, float d, double *clip)
 {
 	static const qnt__v8f lv = { 0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 6.0f, 8.0f, 12.0f };
-	const qnt__v8i absmask = V8(INT32_MAX);
 	const qnt__v8f vals = lv * d, zero = { 0 };
 	const qnt__v8f t0 = V8(0.5f * d), t1 = V8(1.5f * d), t2 = V8(2.5f * d), t3 = V8(3.5f * d);
 	const qnt__v8f t4 = V8(5.0f * d), t5 = V8(7.0f * d), t6 = V8(10.0f * d), top = V8(12.0f * d);
 	qnt__v8f e = { 0 }, c = { 0 };
 	for (int j = 0; j < n; j += 8) {
 		qnt__v8f xv, wv, a;
-		qnt__v8i bits;
 		memcpy(&xv, x + j, sizeof xv);
 		memcpy(&wv, w + j, sizeof wv);
-		memcpy(&bits, &xv, sizeof bits);
-		bits &= absmask;
-		memcpy(&a, &bits, sizeof a);
+		a = qnt__abs_v8f(xv);
 		/* minus the number of midpoints below |x|: the code's index */
 		const qnt__v8i i = (qnt__gt_v8f(a, t0) + qnt__gt_v8f(a, t1)) + (qnt__gt_v8f(a, t2) + qnt__gt_v8f(a, t3)) +
 				    (qnt__gt_v8f(a, t4) + qnt__gt_v8f(a, t5)) + qnt__gt_v8f(a, t6);

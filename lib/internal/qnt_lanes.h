@@ -85,6 +85,16 @@ static inline qnt__v8f qnt__select_v8f(qnt__v8i mask, qnt__v8f a, qnt__v8f b)
 	return f;
 }
 
+/* |v| lane by lane: the sign bit cleared (NaN payloads kept). */
+static inline qnt__v8f qnt__abs_v8f(qnt__v8f v)
+{
+	qnt__v8i b;
+	memcpy(&b, &v, sizeof b);
+	b &= 0x7fffffff;
+	memcpy(&v, &b, sizeof v);
+	return v;
+}
+
 /* Comparisons of eight lanes: all-ones lanes where true, as a < b gives.
  * GCC (12) compiles a comparison of 32-byte vectors lane by lane in scalar
  * code (compare, set, negate) where the target has no 32-byte registers:
