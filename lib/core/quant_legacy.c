@@ -725,6 +725,41 @@ static void search_sym(const float *x, const float *w, float max, int qmin, int 
 		polish_sym(x, w, qnt__fp32_to_fp16(best_d), qmin, qmax, best);
 }
 
+/* The block's 32 floats as four vectors, loaded one by one (they stay in
+ * registers: a copy of the whole array through the stack would be stored
+ * in halves and read back whole). */
+static inline __attribute__((always_inline)) void load_v8x4(const float *p, qnt__v8f v[QK / 8])
+{
+#pragma GCC unroll 4
+	for (int i = 0; i < QK / 8; i++)
+		memcpy(&v[i], p + 8 * i, sizeof v[i]);
+}
+
+/* max |x| over the block's four vectors (a tree over the lanes: the maximum
+ * of finite non-negative floats in any order); *finite: the lanes where
+ * every |x| is at most FLT_MAX (where one is not, the result is not max |x|). */
+static inline __attribute__((always_inline)) float absmax_v8x4(const qnt__v8f xv[QK / 8], qnt__v8i *finite)
+{
+	qnt__v8f amax = V8F(0.0f);
+	qnt__v8i ok = ~(qnt__v8i){ 0 };
+#pragma GCC unroll 4
+	for (int v = 0; v < QK / 8; v++) {
+		const qnt__v8f a = qnt__abs_v8f(xv[v]);
+		ok &= qnt__le_v8f(a, V8F(3.40282347e38f));
+		amax = qnt__select_v8f(qnt__gt_v8f(a, amax), a, amax);
+	}
+	static const qnt__v8i s4 = { 4, 5, 6, 7, 0, 1, 2, 3 }, s2 = { 2, 3, 0, 1, 6, 7, 4, 5 },
+			      s1 = { 1, 0, 3, 2, 5, 4, 7, 6 };
+	qnt__v8f o = __builtin_shuffle(amax, s4);
+	amax = qnt__select_v8f(qnt__gt_v8f(o, amax), o, amax);
+	o = __builtin_shuffle(amax, s2);
+	amax = qnt__select_v8f(qnt__gt_v8f(o, amax), o, amax);
+	o = __builtin_shuffle(amax, s1);
+	amax = qnt__select_v8f(qnt__gt_v8f(o, amax), o, amax);
+	*finite = ok;
+	return amax[0];
+}
+
 /* q8_0 with importance: ggml's round-to-nearest block (its bytes, computed
  * eight elements at a time), then eight fp16 scales Q8_STRIDE fp16 steps
  * apart, from Q8_SHIFT - 3 Q8_STRIDE = 2 steps above the round-to-nearest
@@ -851,32 +886,16 @@ static void q8_0_weighted(const float *x, const float *w, void *out)
 {
 	struct blk_q8_0 *b = out;
 	qnt__v8f xv[QK / 8], wv[QK / 8];
-	memcpy(xv, x, sizeof xv);
-	memcpy(wv, w, sizeof wv);
-	qnt__v8f amax = V8F(0.0f);
-	qnt__v8i finite = ~(qnt__v8i){ 0 };
-	for (int v = 0; v < QK / 8; v++) {
-		const qnt__v8f a = qnt__abs_v8f(xv[v]);
-		finite &= a <= V8F(3.40282347e38f);
-		amax = qnt__select_v8f(a > amax, a, amax);
-	}
+	load_v8x4(x, xv);
+	load_v8x4(w, wv);
+	qnt__v8i finite;
+	const float am = absmax_v8x4(xv, &finite);
 	uint64_t fin[4];
 	memcpy(fin, &finite, sizeof fin);
 	if ((fin[0] & fin[1] & fin[2] & fin[3]) != ~(uint64_t)0) {
 		qnt__ref_q8_0(x, out);
 		return;
 	}
-	{ /* the largest lane, as a tree (finite, non-negative: any order) */
-		static const qnt__v8i s4 = { 4, 5, 6, 7, 0, 1, 2, 3 }, s2 = { 2, 3, 0, 1, 6, 7, 4, 5 },
-				      s1 = { 1, 0, 3, 2, 5, 4, 7, 6 };
-		qnt__v8f o = __builtin_shuffle(amax, s4);
-		amax = qnt__select_v8f(o > amax, o, amax);
-		o = __builtin_shuffle(amax, s2);
-		amax = qnt__select_v8f(o > amax, o, amax);
-		o = __builtin_shuffle(amax, s1);
-		amax = qnt__select_v8f(o > amax, o, amax);
-	}
-	const float am = amax[0];
 	/* qnt__ref_q8_0: roundf(x * id), half away from zero */
 	const float d = am / 127.0f;
 	const float id = d != 0.0f ? 1.0f / d : 0.0f;
@@ -888,6 +907,7 @@ static void q8_0_weighted(const float *x, const float *w, void *out)
 	const float d16 = qnt__fp16_to_fp32(h);
 	qnt__v8i q[QK / 8];
 	qnt__v8f err = V8F(0.0f);
+#pragma GCC unroll 4
 	for (int v = 0; v < QK / 8; v++) {
 		const qnt__v8f t = xv[v] * id;
 		const qnt__v8i ti = __builtin_convertvector(t, qnt__v8i);
@@ -906,6 +926,7 @@ static void q8_0_weighted(const float *x, const float *w, void *out)
 		const float e = q8_0_neighbours(xv, wv, (uint16_t)(h + Q8_SHIFT), h, &hb);
 		if (e < e_rtn * (1.0f - 1e-5f)) {
 			const qnt__v8f idb = V8F(1.0f / qnt__fp16_to_fp32(hb));
+#pragma GCC unroll 4
 			for (int v = 0; v < QK / 8; v++)
 				q[v] = __builtin_convertvector(q8_code(xv[v], idb, h < 0x0400), qnt__v8i);
 			b->d = hb;
@@ -1063,17 +1084,9 @@ static double block_werr(const struct legacy_fmt *f, const float *x, const float
 static float rtn_sym_v8(const float *x, int nmax, int cmax, float *d_out, int *c)
 {
 	qnt__v8f xv[QK / 8];
-	memcpy(xv, x, sizeof xv);
-	qnt__v8f amax = V8F(0.0f);
-	qnt__v8i ok = ~(qnt__v8i){ 0 };
-	for (int v = 0; v < QK / 8; v++) {
-		const qnt__v8f a = qnt__abs_v8f(xv[v]);
-		ok &= a <= V8F(3.40282347e38f);
-		amax = qnt__select_v8f(a > amax, a, amax);
-	}
-	float am = 0.0f;
-	for (int k = 0; k < 8; k++)
-		am = am > amax[k] ? am : amax[k];
+	load_v8x4(x, xv);
+	qnt__v8i ok;
+	const float am = absmax_v8x4(xv, &ok);
 	float max = 0.0f; /* the first element of magnitude am, as signed_absmax */
 	if (am > 0.0f)
 		for (int j = 0; j < QK; j++)
