@@ -1129,14 +1129,25 @@ static int q2_grid(const struct q2w *q, const float *w, float rms, double *blx, 
 	const qnt__v8f on = hsum8(acc[0]), tp = hsum8(acc[1]), tn = hsum8(acc[2]);
 	const qnt__v4d onx = lo4d(on), onl = hi4d(on);
 	const qnt__v4d lx[2] = { onx + lo4d(tp), onx + lo4d(tn) }, ll[2] = { onl + hi4d(tp), onl + hi4d(tn) };
+	/* the first of the largest S_lx^2 / S_ll among those with S_lx > 0 and
+	 * S_ll > 0 (positive: the others count as -1), without branches */
 	int kb = -1;
 	double best = 0;
 	for (int sg = 0; sg < 2; sg++) {
-		const qnt__v4d z = { 0, 0, 0, 0 }, sc = lx[sg] * lx[sg] / ll[sg];
-		const qnt__v4i ok = __builtin_convertvector((ll[sg] > z) & (lx[sg] > z), qnt__v4i);
-		for (int i = 0; i < 4; i++)
-			if (ok[i] && (kb < 0 || sc[i] > best))
-				kb = 4 * sg + i, best = sc[i];
+		typedef int64_t v4l __attribute__((vector_size(32)));
+		const qnt__v4d z = { 0, 0, 0, 0 }, m1 = { -1, -1, -1, -1 }, sc = lx[sg] * lx[sg] / ll[sg];
+		const v4l ok = (ll[sg] > z) & (lx[sg] > z);
+		v4l bs, bm;
+		memcpy(&bs, &sc, sizeof bs);
+		memcpy(&bm, &m1, sizeof bm);
+		bs = (bs & ok) | (bm & ~ok);
+		qnt__v4d v;
+		memcpy(&v, &bs, sizeof v);
+		for (int i = 0; i < 4; i++) {
+			const int gt = v[i] > best;
+			kb = gt ? 4 * sg + i : kb;
+			best = gt ? v[i] : best;
+		}
 	}
 	if (kb >= 0)
 		*blx = lx[kb >> 2][kb & 3], *bll = ll[kb >> 2][kb & 3];
