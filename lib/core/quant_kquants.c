@@ -40,6 +40,9 @@
 
 #include <math.h>
 #include <string.h>
+#if defined(__AVX__) || defined(__SSE__)
+#include <immintrin.h>
+#endif
 
 #define GROUP_MAX_EPS 1e-15f
 
@@ -1159,6 +1162,58 @@ static void ggml_q6_K(const float *x, struct blk_q6_K *b, const float *qw)
 	pack_q6_codes((const uint8_t *)L, b);
 }
 
+/* qnt__clamp_v8i(qnt__nearest_int_v8(t), -32, 31) as a float, for finite t:
+ * t clamped first (the bounds are integers, so clamping before rounding
+ * gives the same integer), then rounded to nearest even by adding and
+ * subtracting 1.5 * 2^23 (vroundps with AVX: the same floats). minps/maxps
+ * where the target has them. */
+static inline __attribute__((always_inline)) qnt__v8f q6_level_v8(qnt__v8f t)
+{
+#if defined(__AVX__)
+	const __m256 c = _mm256_min_ps(_mm256_max_ps((__m256)t, _mm256_set1_ps(-32.0f)), _mm256_set1_ps(31.0f));
+	return (qnt__v8f)_mm256_round_ps(c, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#elif defined(__SSE__)
+	__m128 a, b;
+	memcpy(&a, &t, sizeof a);
+	memcpy(&b, (const char *)&t + sizeof a, sizeof b);
+	a = _mm_min_ps(_mm_max_ps(a, _mm_set1_ps(-32.0f)), _mm_set1_ps(31.0f));
+	b = _mm_min_ps(_mm_max_ps(b, _mm_set1_ps(-32.0f)), _mm_set1_ps(31.0f));
+	memcpy(&t, &a, sizeof a);
+	memcpy((char *)&t + sizeof a, &b, sizeof b);
+	return (t + 12582912.0f) - 12582912.0f;
+#else
+	const qnt__v8f lo = { -32, -32, -32, -32, -32, -32, -32, -32 }, hi = { 31, 31, 31, 31, 31, 31, 31, 31 };
+	t = qnt__select_v8f(qnt__gt_v8f(t, lo), t, lo);
+	t = qnt__select_v8f(qnt__lt_v8f(t, hi), t, hi);
+	return (t + 12582912.0f) - 12582912.0f;
+#endif
+}
+
+/* The sums of q6_starts' 24 lanes over a sub-block of 16 (element order):
+ * sum x^3 l and x^2 l^2 (ggml's weights x^2), sum w x l and w l^2, the
+ * codes l = clamp(nearest_int(visc x), -32, 31). `fast` (every visc x
+ * finite, a constant where this is inlined): the codes as floats from
+ * q6_level_v8; otherwise from ggml's integer rounding and clamp, whatever a
+ * NaN gives them there. */
+static inline __attribute__((always_inline)) void q6_lane_sums(const float *xj, const float *wj, const qnt__v8f visc[3],
+							       int fast, qnt__v8f rlx[3], qnt__v8f rl2[3], qnt__v8f ilx[3],
+							       qnt__v8f il2[3])
+{
+	for (int i = 0; i < 16; i++) {
+		const float xi = xj[i], w2 = xi * xi, wx2 = w2 * xi, wq = wj[i], wxq = wq * xi;
+#pragma GCC unroll 3
+		for (int v = 0; v < 3; v++) {
+			const qnt__v8f fl = fast ? q6_level_v8(visc[v] * xi)
+						 : __builtin_convertvector(
+							   qnt__clamp_v8i(qnt__nearest_int_v8(visc[v] * xi), -32, 31), qnt__v8f);
+			rlx[v] += wx2 * fl;
+			rl2[v] += w2 * fl * fl;
+			ilx[v] += wxq * fl;
+			il2[v] += wq * fl * fl;
+		}
+	}
+}
+
 /* q6_K with importance w: one scan of each sub-block gives both of ggml's
  * fits (make_qx_quants with weights x^2 for the reference block `ref`, and
  * with w for ggml's importance-aware block `imp`) and the signed scale a[j]
@@ -1184,8 +1239,10 @@ static void q6_starts(const float *x, const float *w, struct kstate *ref, struct
 	for (int j = 0; j < 16; j++) {
 		const float *xj = x + 16 * j, *wj = w + 16 * j;
 		float max = 0, amax = 0;
+		int finite = 1;
 		for (int i = 0; i < 16; i++) {
 			const float ax = fabsf(xj[i]);
+			finite &= ax <= 3.40282347e38f;
 			if (ax > amax) {
 				amax = ax;
 				max = xj[i];
@@ -1209,18 +1266,10 @@ static void q6_starts(const float *x, const float *w, struct kstate *ref, struct
 			visc[v] = sg * (m + 0.1f * is) / max;
 			rlx[v] = rl2[v] = ilx[v] = il2[v] = (qnt__v8f){ 0 };
 		}
-		for (int i = 0; i < 16; i++) {
-			const float xi = xj[i], w2 = xi * xi, wx2 = w2 * xi, wq = wj[i], wxq = wq * xi;
-#pragma GCC unroll 3
-			for (int v = 0; v < 3; v++) {
-				const qnt__v8i l = qnt__clamp_v8i(qnt__nearest_int_v8(visc[v] * xi), -32, 31);
-				const qnt__v8f fl = __builtin_convertvector(l, qnt__v8f);
-				rlx[v] += wx2 * fl;
-				rl2[v] += w2 * fl * fl;
-				ilx[v] += wxq * fl;
-				il2[v] += wq * fl * fl;
-			}
-		}
+		if (finite) /* every visc * x finite: |visc| <= 33 / |max|, |x| <= |max| */
+			q6_lane_sums(xj, wj, visc, 1, rlx, rl2, ilx, il2);
+		else
+			q6_lane_sums(xj, wj, visc, 0, rlx, rl2, ilx, il2);
 		memcpy(isc, visc, sizeof isc);
 		memcpy(lx_r, rlx, sizeof lx_r);
 		memcpy(l2_r, rl2, sizeof l2_r);
