@@ -1189,6 +1189,24 @@ static inline __attribute__((always_inline)) qnt__v8f q6_level_v8(qnt__v8f t)
 #endif
 }
 
+/* Bit k set where lane k of the comparison result m is set. */
+static inline unsigned lane_mask8(qnt__v8i m)
+{
+#if defined(__AVX__)
+	return (unsigned)_mm256_movemask_ps((__m256)m);
+#elif defined(__SSE__)
+	__m128 a, b;
+	memcpy(&a, &m, sizeof a);
+	memcpy(&b, (const char *)&m + sizeof a, sizeof b);
+	return (unsigned)_mm_movemask_ps(a) | (unsigned)_mm_movemask_ps(b) << 4;
+#else
+	unsigned r = 0;
+	for (int k = 0; k < 8; k++)
+		r |= (unsigned)(m[k] != 0) << k;
+	return r;
+#endif
+}
+
 /* The sums of q6_starts' 24 lanes over a sub-block of 16 (element order):
  * sum x^3 l and x^2 l^2 (ggml's weights x^2), sum w x l and w l^2, the
  * codes l = clamp(nearest_int(visc x), -32, 31). `fast` (every visc x
@@ -1275,36 +1293,77 @@ static void q6_starts(const float *x, const float *w, struct kstate *ref, struct
 		memcpy(l2_r, rl2, sizeof l2_r);
 		memcpy(lx_i, ilx, sizeof lx_i);
 		memcpy(l2_i, il2, sizeof l2_i);
-		/* ggml's choices, in its order */
-		const float *lxs[2] = { lx_r, lx_i }, *l2s[2] = { l2_r, l2_i };
+		/* ggml's choices, in its order: lane k replaces the best so far
+		 * where l2 > 0 and lx^2 > best l2, with the scale lx / l2 and the
+		 * best scale lx; those products and quotients taken for every lane
+		 * at once (the same floats), the choice without branches */
+		float q_r[Q6_LANES], b_r[Q6_LANES], xx_r[Q6_LANES], q_i[Q6_LANES], b_i[Q6_LANES], xx_i[Q6_LANES];
+		for (int v = 0; v < 3; v++) {
+			const qnt__v8f qr = rlx[v] / rl2[v], qi = ilx[v] / il2[v];
+			const qnt__v8f br = qr * rlx[v], bi = qi * ilx[v], xr = rlx[v] * rlx[v], xi = ilx[v] * ilx[v];
+			memcpy(q_r + 8 * v, &qr, sizeof qr);
+			memcpy(q_i + 8 * v, &qi, sizeof qi);
+			memcpy(b_r + 8 * v, &br, sizeof br);
+			memcpy(b_i + 8 * v, &bi, sizeof bi);
+			memcpy(xx_r + 8 * v, &xr, sizeof xr);
+			memcpy(xx_i + 8 * v, &xi, sizeof xi);
+		}
+		const float *lxs[2] = { lx_r, lx_i }, *l2s[2] = { l2_r, l2_i }, *qs[2] = { q_r, q_i },
+			    *bs[2] = { b_r, b_i }, *xxs[2] = { xx_r, xx_i };
 		float *scs[2] = { sc_ref, sc_imp }, *iscs[2] = { isc_ref, isc_imp };
 		for (int c = 0; c < 2; c++) {
-			const float *lx = lxs[c], *l2 = l2s[c];
-			float scale = l2[0] != 0.0f ? lx[0] / l2[0] : 0.0f;
+			const float *lx = lxs[c], *l2 = l2s[c], *q = qs[c], *bq = bs[c], *xx = xxs[c];
+			float scale = l2[0] != 0.0f ? q[0] : 0.0f;
 			float best = scale * lx[0];
 			int chosen = 0;
-			for (int k = 1; k < 19; k++) {
-				if (l2[k] > 0 && lx[k] * lx[k] > best * l2[k]) {
-					scale = lx[k] / l2[k];
-					best = scale * lx[k];
-					chosen = k;
+			/* the next lane (of 1..18, after the last taken) that the
+			 * sequential scan takes: the first whose test passes against
+			 * the best so far, all of them tested at once */
+			unsigned from = 1;
+			for (;;) {
+				const qnt__v8f vb = { best, best, best, best, best, best, best, best };
+				unsigned m = 0;
+				for (int v = 0; v < 3; v++) {
+					qnt__v8f l2v, xxv;
+					memcpy(&l2v, l2 + 8 * v, sizeof l2v);
+					memcpy(&xxv, xx + 8 * v, sizeof xxv);
+					m |= lane_mask8(qnt__gt_v8f(l2v, (qnt__v8f){ 0 }) & qnt__gt_v8f(xxv, vb * l2v)) << (8 * v);
 				}
+				m &= (0x7ffffu >> from) << from; /* lanes from..18 */
+				if (!m)
+					break;
+				const int k = __builtin_ctz(m);
+				scale = q[k];
+				best = bq[k];
+				chosen = k;
+				from = (unsigned)k + 1;
 			}
 			scs[c][j] = scale;
 			iscs[c][j] = isc[chosen];
 		}
 		/* the search's fit: the lane with the largest sumlx^2 / suml2 (the
 		 * least residual of x ~ a q), then one refit */
+		qnt__v8f fit[3];
+		for (int v = 0; v < 3; v++)
+			fit[v] = qnt__select_v8f(qnt__gt_v8f(il2[v], (qnt__v8f){ 0 }), ilx[v] * ilx[v] / il2[v],
+						 (qnt__v8f){ 0 });
+		/* the first of the largest fits, if positive: the maximum (exact in
+		 * any order; a NaN never compares greater), then the first lane
+		 * equal to it */
+		qnt__v8f mx = { 0 };
+		for (int v = 0; v < 3; v++)
+			mx = qnt__select_v8f(qnt__gt_v8f(fit[v], mx), fit[v], mx);
 		float vbest = 0;
+		for (int k = 0; k < 8; k++)
+			vbest = mx[k] > vbest ? mx[k] : vbest;
 		double ba = 0;
-		for (int v = 0; v < 3; v++) {
-			const qnt__v8i pos = il2[v] > 0;
-			const qnt__v8f fit = qnt__select_v8f(pos, ilx[v] * ilx[v] / il2[v], (qnt__v8f){ 0 });
-			for (int k = 0; k < 8; k++)
-				if (fit[k] > vbest) {
-					vbest = fit[k];
-					ba = (double)ilx[v][k] / il2[v][k];
-				}
+		if (vbest > 0) {
+			const qnt__v8f vb = { vbest, vbest, vbest, vbest, vbest, vbest, vbest, vbest };
+			unsigned m = 0;
+			for (int v = 0; v < 3; v++)
+				m |= lane_mask8(qnt__ge_v8f(fit[v], vb)) << (8 * v);
+			const int kb = __builtin_ctz(m);
+			ba = (double)lx_i[kb] / l2_i[kb];
 		}
 		if (ba != 0) {
 			const float ia = (float)(1 / ba);
