@@ -379,16 +379,34 @@ static inline double sub_codes_n(const int n, int lo, int hi, const float *x, co
  * weighted error, summed in float in eight lanes (element i in lane i % 8)
  * and the lanes added in double in a fixed order: a ranking of candidates
  * for the search (a block's exact error is state_error's). */
-/* The q6_K code nearest to each lane of t: -32 where t <= -32 or is NaN, 31
- * where t >= 31. */
-static inline qnt__v8i q6_code_v8(qnt__v8f t)
+/* The q6_K code nearest to each lane of t, as a float: -32 where t <= -32 or
+ * is NaN, 31 where t >= 31 (qnt__clamp_v8i(qnt__nearest_int_v8(t), -32, 31)
+ * for finite t). t is clamped first (the bounds are integers, so clamping
+ * before rounding gives the same integer; maxps with t first gives the bound
+ * for a NaN), then rounded to nearest even by adding and subtracting
+ * 1.5 * 2^23 (vroundps with AVX: the same floats). */
+static inline __attribute__((always_inline)) qnt__v8f q6_level_v8(qnt__v8f t)
 {
-	const qnt__v8f vlo = { -32, -32, -32, -32, -32, -32, -32, -32 }, vhi = { 31, 31, 31, 31, 31, 31, 31, 31 };
-	const qnt__v8i ilo = { -32, -32, -32, -32, -32, -32, -32, -32 }, ihi = { 31, 31, 31, 31, 31, 31, 31, 31 };
-	const qnt__v8i r = qnt__nearest_int_v8(t);
-	const qnt__v8i above = t >= vhi, inside = t > vlo;
-	return (((ihi & above) | (r & ~above)) & inside) | (ilo & ~inside);
+#if defined(__AVX__)
+	const __m256 c = _mm256_min_ps(_mm256_max_ps((__m256)t, _mm256_set1_ps(-32.0f)), _mm256_set1_ps(31.0f));
+	return (qnt__v8f)_mm256_round_ps(c, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#elif defined(__SSE__)
+	__m128 a, b;
+	memcpy(&a, &t, sizeof a);
+	memcpy(&b, (const char *)&t + sizeof a, sizeof b);
+	a = _mm_min_ps(_mm_max_ps(a, _mm_set1_ps(-32.0f)), _mm_set1_ps(31.0f));
+	b = _mm_min_ps(_mm_max_ps(b, _mm_set1_ps(-32.0f)), _mm_set1_ps(31.0f));
+	memcpy(&t, &a, sizeof a);
+	memcpy((char *)&t + sizeof a, &b, sizeof b);
+	return (t + 12582912.0f) - 12582912.0f;
+#else
+	const qnt__v8f lo = { -32, -32, -32, -32, -32, -32, -32, -32 }, hi = { 31, 31, 31, 31, 31, 31, 31, 31 };
+	t = qnt__select_v8f(qnt__gt_v8f(t, lo), t, lo);
+	t = qnt__select_v8f(qnt__lt_v8f(t, hi), t, hi);
+	return (t + 12582912.0f) - 12582912.0f;
+#endif
 }
+
 
 static double q6_codes(const float *x, const float *w, float dl, int8_t *q)
 {
@@ -398,12 +416,10 @@ static double q6_codes(const float *x, const float *w, float dl, int8_t *q)
 	const int ok = dl != 0.0f && fabsf(dl) < INFINITY;
 	const float id = ok ? 1.0f / dl : 0.0f;
 	for (int h = 0; h < 2; h++) {
-		qnt__v8i c = { 0 };
-		if (ok)
-			c = q6_code_v8(xv[h] * id);
-		const q6_v8c c8 = q6_narrow(c);
+		const qnt__v8f fc = ok ? q6_level_v8(xv[h] * id) : (qnt__v8f){ 0 };
+		const q6_v8c c8 = q6_narrow(__builtin_convertvector(fc, qnt__v8i));
 		memcpy(q + 8 * h, &c8, sizeof c8);
-		const qnt__v8f r = xv[h] - dl * __builtin_convertvector(c, qnt__v8f);
+		const qnt__v8f r = xv[h] - dl * fc;
 		e += wv[h] * r * r;
 	}
 	return (((double)e[0] + e[1]) + ((double)e[2] + e[3])) + (((double)e[4] + e[5]) + ((double)e[6] + e[7]));
@@ -566,8 +582,9 @@ static void q6_build_state(const float *x, const float *w, const float *a, float
 			const float id = ok ? 1.0f / dl : 0.0f;
 			qnt__v8f e = { 0 };
 			for (int h = 0; h < 2; h++) {
-				c[u][h] = ok ? q6_code_v8(xv[h] * id) : (qnt__v8i){ 0 };
-				const qnt__v8f r = xv[h] - dl * __builtin_convertvector(c[u][h], qnt__v8f);
+				const qnt__v8f fc = ok ? q6_level_v8(xv[h] * id) : (qnt__v8f){ 0 };
+				c[u][h] = __builtin_convertvector(fc, qnt__v8i);
+				const qnt__v8f r = xv[h] - dl * fc;
 				e += wv[h] * r * r;
 			}
 			err[u] = (((double)e[0] + e[1]) + ((double)e[2] + e[3])) +
@@ -1162,33 +1179,6 @@ static void ggml_q6_K(const float *x, struct blk_q6_K *b, const float *qw)
 	pack_q6_codes((const uint8_t *)L, b);
 }
 
-/* qnt__clamp_v8i(qnt__nearest_int_v8(t), -32, 31) as a float, for finite t:
- * t clamped first (the bounds are integers, so clamping before rounding
- * gives the same integer), then rounded to nearest even by adding and
- * subtracting 1.5 * 2^23 (vroundps with AVX: the same floats). minps/maxps
- * where the target has them. */
-static inline __attribute__((always_inline)) qnt__v8f q6_level_v8(qnt__v8f t)
-{
-#if defined(__AVX__)
-	const __m256 c = _mm256_min_ps(_mm256_max_ps((__m256)t, _mm256_set1_ps(-32.0f)), _mm256_set1_ps(31.0f));
-	return (qnt__v8f)_mm256_round_ps(c, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-#elif defined(__SSE__)
-	__m128 a, b;
-	memcpy(&a, &t, sizeof a);
-	memcpy(&b, (const char *)&t + sizeof a, sizeof b);
-	a = _mm_min_ps(_mm_max_ps(a, _mm_set1_ps(-32.0f)), _mm_set1_ps(31.0f));
-	b = _mm_min_ps(_mm_max_ps(b, _mm_set1_ps(-32.0f)), _mm_set1_ps(31.0f));
-	memcpy(&t, &a, sizeof a);
-	memcpy((char *)&t + sizeof a, &b, sizeof b);
-	return (t + 12582912.0f) - 12582912.0f;
-#else
-	const qnt__v8f lo = { -32, -32, -32, -32, -32, -32, -32, -32 }, hi = { 31, 31, 31, 31, 31, 31, 31, 31 };
-	t = qnt__select_v8f(qnt__gt_v8f(t, lo), t, lo);
-	t = qnt__select_v8f(qnt__lt_v8f(t, hi), t, hi);
-	return (t + 12582912.0f) - 12582912.0f;
-#endif
-}
-
 /* Bit k set where lane k of the comparison result m is set. */
 static inline unsigned lane_mask8(qnt__v8i m)
 {
@@ -1372,7 +1362,7 @@ static void q6_starts(const float *x, const float *w, struct kstate *ref, struct
 				qnt__v8f xv, wv;
 				memcpy(&xv, xj + 8 * h, sizeof xv);
 				memcpy(&wv, wj + 8 * h, sizeof wv);
-				const qnt__v8f fq = __builtin_convertvector(q6_code_v8(xv * ia), qnt__v8f);
+				const qnt__v8f fq = q6_level_v8(xv * ia);
 				sqx += wv * fq * xv;
 				sqq += wv * fq * fq;
 			}
