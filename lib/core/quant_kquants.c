@@ -275,14 +275,21 @@ static inline q6_v8c q6_narrow(qnt__v8i c)
 }
 
 /* The eight bytes of c as signed lanes: each byte copied to all four bytes
- * of its lane, then shifted down with its sign. */
+ * of its lane, then shifted down with its sign (one sign extension with
+ * AVX2). */
 static inline qnt__v8i q6_widen(q6_v8c c)
 {
+#if defined(__AVX2__)
+	__m128i lo = _mm_setzero_si128();
+	memcpy(&lo, &c, sizeof c);
+	return (qnt__v8i)_mm256_cvtepi8_epi32(lo); /* vpmovsxbd: the same lanes */
+#else
 	const q6_v32c b = __builtin_shufflevector(c, c, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5,
 						  5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
 	qnt__v8i v;
 	memcpy(&v, &b, sizeof v);
 	return v >> 24;
+#endif
 }
 
 /* The dequantized values of a state (the same float operations as ggml;
