@@ -791,17 +791,22 @@ static inline double hsum_v8(qnt__v8f v)
 	return (((double)v[0] + v[1]) + ((double)v[2] + v[3])) + (((double)v[4] + v[5]) + ((double)v[6] + v[7]));
 }
 
-/* The sums of the lanes of a and b in double, four lanes at a time. */
-static inline void hsum2_v8(qnt__v8f a, qnt__v8f b, double *sa, double *sb)
+/* The sums of the lanes of a, b, c and e in double, four lanes at a time:
+ * s[0] = ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7)), and so on. */
+static inline void hsum4_v8(qnt__v8f a, qnt__v8f b, qnt__v8f c, qnt__v8f e, double s[4])
 {
-	const qnt__v4f al = { a[0], a[1], a[2], a[3] }, ah = { a[4], a[5], a[6], a[7] };
-	const qnt__v4f bl = { b[0], b[1], b[2], b[3] }, bh = { b[4], b[5], b[6], b[7] };
-	const qnt__v4d ta = __builtin_convertvector(al, qnt__v4d) + __builtin_convertvector(ah, qnt__v4d);
-	const qnt__v4d tb = __builtin_convertvector(bl, qnt__v4d) + __builtin_convertvector(bh, qnt__v4d);
+	const qnt__v8f v[4] = { a, b, c, e };
+	qnt__v4d t[4];
+	for (int i = 0; i < 4; i++) {
+		const qnt__v4f lo = { v[i][0], v[i][1], v[i][2], v[i][3] }, hi = { v[i][4], v[i][5], v[i][6], v[i][7] };
+		t[i] = __builtin_convertvector(lo, qnt__v4d) + __builtin_convertvector(hi, qnt__v4d);
+	}
 	typedef int64_t v4l __attribute__((vector_size(32)));
-	const v4l lo = { 0, 2, 4, 6 }, hi = { 1, 3, 5, 7 };
-	const qnt__v4d u = __builtin_shuffle(ta, tb, lo) + __builtin_shuffle(ta, tb, hi);
-	*sa = u[0] + u[1], *sb = u[2] + u[3];
+	const v4l ev = { 0, 2, 4, 6 }, od = { 1, 3, 5, 7 };
+	const qnt__v4d u0 = __builtin_shuffle(t[0], t[1], ev) + __builtin_shuffle(t[0], t[1], od);
+	const qnt__v4d u1 = __builtin_shuffle(t[2], t[3], ev) + __builtin_shuffle(t[2], t[3], od);
+	const qnt__v4d r = __builtin_shuffle(u0, u1, ev) + __builtin_shuffle(u0, u1, od);
+	memcpy(s, &r, sizeof r);
 }
 
 /* The sum of the lanes in float, pairwise. */
@@ -1023,8 +1028,9 @@ static int q2_prep(const float *x, const float *w, float *amax, struct q2w *q)
 		lxg += and_v8f(nz, wa);
 		llg += and_v8f(nz, wv);
 	}
-	hsum2_v8(sxx, sw, &q->sxx, &q->sw);
-	hsum2_v8(lxg, llg, &q->lxg, &q->llg);
+	double sums[4];
+	hsum4_v8(sxx, sw, lxg, llg, sums);
+	q->sxx = sums[0], q->sw = sums[1], q->lxg = sums[2], q->llg = sums[3];
 	return 1;
 }
 
