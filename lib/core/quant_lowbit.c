@@ -1151,9 +1151,12 @@ static uint16_t q2_search(const struct q2w *q, const float *w, double *est)
 }
 
 /* The codes of the search's scale (signed fp16 h), from the thresholds
- * its estimate counted. */
-static void q2_codes(const struct q2w *q, uint16_t h, uint8_t *c)
+ * its estimate counted, packed as pack_q2_0 packs them: the code of lane k
+ * times 4^(k % 4), each four lanes added (exact: at most 255). */
+static void q2_codes(const struct q2w *q, uint16_t h, uint8_t *qs)
 {
+	const qnt__v8i mul = { 1, 4, 16, 64, 1, 4, 16, 64 }, s1 = { 1, 0, 3, 2, 5, 4, 7, 6 },
+		       s2 = { 2, 3, 0, 1, 6, 7, 4, 5 };
 	const float d = qnt__fp16_to_fp32((uint16_t)(h & 0x7fffu));
 	const qnt__v8f vt = V8(0.5f * d), v3 = V8(1.5f * d), zero = { 0 };
 	const qnt__v8i one = V8(1);
@@ -1165,7 +1168,11 @@ static void q2_codes(const struct q2w *q, uint16_t h, uint8_t *c)
 		const qnt__v8f v = x * sg;
 		const qnt__v8i on = qnt__gt_v8f(a, vt), two = qnt__gt_v8f(v, v3), neg = qnt__lt_v8f(v, zero);
 		const qnt__v8i code = one + (on & (neg | one)) + (two & one);
-		store_low_bytes(code, c + j);
+		qnt__v8i p = code * mul;
+		p += __builtin_shuffle(p, s1);
+		p += __builtin_shuffle(p, s2);
+		qs[j / 4] = (uint8_t)p[0];
+		qs[j / 4 + 1] = (uint8_t)p[4];
 	}
 }
 
@@ -1188,8 +1195,9 @@ static void weighted_q2_0(const float *x, const float *w, void *out)
 		const float dg = qnt__fp16_to_fp32(h);
 		const double est_g = (double)dg * dg * q.llg - 2.0 * dg * q.lxg;
 		if (hs && q.sxx > 0x1p-60 && q.sxx < 0x1p100 && dg < INFINITY && est < est_g - 1e-4 * q.sxx) {
-			q2_codes(&q, hs, c);
-			h = hs;
+			q2_codes(&q, hs, b->qs);
+			put_d(&b->d, hs);
+			return;
 		} else {
 			q2_0_codes(x, c); /* ggml's codes, only now (those whose sums prep took) */
 			if (hs) {
