@@ -1132,8 +1132,8 @@ static int q2_grid(const struct q2w *q, const float *w, float rms, double *blx, 
  * the fp16 value of that scale is the best for those codes (their error is
  * a parabola in d), and *est, their error at it less S_xx, bounds that of
  * the nearest codes from above. (Lloyd's iteration on to its fixed point
- * lowered the weighted RMSE by 0.1 to 0.2 percent, for a third of the
- * time.) Returns 0 if none. */
+ * lowered the weighted RMSE by about 0.2 percent, for about a sixth of
+ * the time.) Returns 0 if none. */
 static uint16_t q2_search(const struct q2w *q, const float *w, double *est)
 {
 	if (!(q->sw > 0) || !(q->sxx > 0))
