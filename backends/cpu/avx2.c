@@ -852,7 +852,8 @@ static const int8_t ONE[8][32] __attribute__((aligned(32))) = { ONE_ROW(0), ONE_
  * 128h + 32g .. + 31 with codes q (unsigned) and scales sc16. */
 #define K16_GROUPS(CODES, POST)                                                             \
 	UNROLL for (int h = 0; h < 2; h++) {                                                \
-		const __m256i lane = _mm256_permute2x128_si256(sc16, sc16, h ? 0x11 : 0x00); \
+		const __m256i lane = h ? _mm256_permute2x128_si256(sc16, sc16, 0x11)     \
+					  : _mm256_permute2x128_si256(sc16, sc16, 0x00); \
 		UNROLL for (int g = 0; g < 4; g++) {                                        \
 			const __m256i q = CODES;                                            \
 			const __m256i s = _mm256_shuffle_epi8(lane, _mm256_load_si256((const __m256i *)PAIR[g])); \

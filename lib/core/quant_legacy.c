@@ -750,11 +750,11 @@ static inline __attribute__((always_inline)) float absmax_v8x4(const qnt__v8f xv
 	}
 	static const qnt__v8i s4 = { 4, 5, 6, 7, 0, 1, 2, 3 }, s2 = { 2, 3, 0, 1, 6, 7, 4, 5 },
 			      s1 = { 1, 0, 3, 2, 5, 4, 7, 6 };
-	qnt__v8f o = __builtin_shuffle(amax, s4);
+	qnt__v8f o = QNT__SHUF1(amax, s4);
 	amax = qnt__select_v8f(qnt__gt_v8f(o, amax), o, amax);
-	o = __builtin_shuffle(amax, s2);
+	o = QNT__SHUF1(amax, s2);
 	amax = qnt__select_v8f(qnt__gt_v8f(o, amax), o, amax);
-	o = __builtin_shuffle(amax, s1);
+	o = QNT__SHUF1(amax, s1);
 	amax = qnt__select_v8f(qnt__gt_v8f(o, amax), o, amax);
 	*finite = ok;
 	return amax[0];
@@ -811,10 +811,10 @@ static inline __attribute__((always_inline)) qnt__v8f hsum8x8(const qnt__v8f e[8
 	const qnt__v8i lo4 = { 0, 1, 2, 3, 8, 9, 10, 11 }, hi4 = { 4, 5, 6, 7, 12, 13, 14, 15 };
 	qnt__v8f p[4], q[2];
 	for (int i = 0; i < 4; i++) /* [e0 01, e1 01, e0 23, e1 23, e0 45, e1 45, e0 67, e1 67] */
-		p[i] = __builtin_shuffle(e[2 * i], e[2 * i + 1], ev) + __builtin_shuffle(e[2 * i], e[2 * i + 1], od);
+		p[i] = QNT__SHUF2(e[2 * i], e[2 * i + 1], ev) + QNT__SHUF2(e[2 * i], e[2 * i + 1], od);
 	for (int i = 0; i < 2; i++) /* [e0 0-3, e1 0-3, e2 0-3, e3 0-3, e0 4-7, ...] */
-		q[i] = __builtin_shuffle(p[2 * i], p[2 * i + 1], lo2) + __builtin_shuffle(p[2 * i], p[2 * i + 1], hi2);
-	return __builtin_shuffle(q[0], q[1], lo4) + __builtin_shuffle(q[0], q[1], hi4);
+		q[i] = QNT__SHUF2(p[2 * i], p[2 * i + 1], lo2) + QNT__SHUF2(p[2 * i], p[2 * i + 1], hi2);
+	return QNT__SHUF2(q[0], q[1], lo4) + QNT__SHUF2(q[0], q[1], hi4);
 }
 
 /* x * id rounded to the nearest integer (even on ties), as a float; clamped
@@ -879,10 +879,10 @@ static float q8_0_neighbours(const qnt__v8f xv[QK / 8], const qnt__v8f wv[QK / 8
 	qnt__v8i kv = { 0, 1, 2, 3, 4, 5, 6, 7 };
 #define ARGMIN_STEP(sw)                                               \
 	do {                                                          \
-		const qnt__v8f e2 = __builtin_shuffle(ev, sw);        \
+		const qnt__v8f e2 = QNT__SHUF1(ev, sw);        \
 		const qnt__v8i lt = e2 < ev;                          \
 		ev = qnt__select_v8f(lt, e2, ev);                     \
-		kv = (__builtin_shuffle(kv, sw) & lt) | (kv & ~lt);   \
+		kv = (QNT__SHUF1(kv, sw) & lt) | (kv & ~lt);   \
 	} while (0)
 	ARGMIN_STEP(sw1);
 	ARGMIN_STEP(sw2);

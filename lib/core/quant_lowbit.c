@@ -78,7 +78,7 @@ static inline void store_low_bytes(qnt__v8i v, uint8_t *out)
 	static const qnt__v32u8 sel = { 0, 4, 8, 12, 16, 20, 24, 28 };
 	qnt__v32u8 b;
 	memcpy(&b, &v, sizeof b);
-	b = __builtin_shuffle(b, sel);
+	b = QNT__SHUF1(b, sel);
 	memcpy(out, &b, 8);
 }
 /* A vector of eight equal lanes. */
@@ -803,9 +803,9 @@ static inline void hsum4_v8(qnt__v8f a, qnt__v8f b, qnt__v8f c, qnt__v8f e, doub
 	}
 	typedef int64_t v4l __attribute__((vector_size(32)));
 	const v4l ev = { 0, 2, 4, 6 }, od = { 1, 3, 5, 7 };
-	const qnt__v4d u0 = __builtin_shuffle(t[0], t[1], ev) + __builtin_shuffle(t[0], t[1], od);
-	const qnt__v4d u1 = __builtin_shuffle(t[2], t[3], ev) + __builtin_shuffle(t[2], t[3], od);
-	const qnt__v4d r = __builtin_shuffle(u0, u1, ev) + __builtin_shuffle(u0, u1, od);
+	const qnt__v4d u0 = QNT__SHUF2(t[0], t[1], ev) + QNT__SHUF2(t[0], t[1], od);
+	const qnt__v4d u1 = QNT__SHUF2(t[2], t[3], ev) + QNT__SHUF2(t[2], t[3], od);
+	const qnt__v4d r = QNT__SHUF2(u0, u1, ev) + QNT__SHUF2(u0, u1, od);
 	memcpy(s, &r, sizeof r);
 }
 
@@ -1046,7 +1046,7 @@ static inline qnt__v8f hsum8(const qnt__v8f v[8])
 	const qnt__v8i ev = { 0, 8, 2, 10, 4, 12, 6, 14 }, od = { 1, 9, 3, 11, 5, 13, 7, 15 };
 	const qnt__v8i lo2 = { 0, 1, 8, 9, 4, 5, 12, 13 }, hi2 = { 2, 3, 10, 11, 6, 7, 14, 15 };
 	const qnt__v8i lo4 = { 0, 1, 2, 3, 8, 9, 10, 11 }, hi4 = { 4, 5, 6, 7, 12, 13, 14, 15 };
-#define HS_PAIR(a, b, l, h) (__builtin_shuffle(a, b, l) + __builtin_shuffle(a, b, h))
+#define HS_PAIR(a, b, l, h) (QNT__SHUF2(a, b, l) + QNT__SHUF2(a, b, h))
 	const qnt__v8f p0 = HS_PAIR(v[0], v[1], ev, od), p1 = HS_PAIR(v[2], v[3], ev, od);
 	const qnt__v8f p2 = HS_PAIR(v[4], v[5], ev, od), p3 = HS_PAIR(v[6], v[7], ev, od);
 	const qnt__v8f f0 = HS_PAIR(p0, p1, lo2, hi2), f1 = HS_PAIR(p2, p3, lo2, hi2);
@@ -1169,8 +1169,8 @@ static void q2_codes(const struct q2w *q, uint16_t h, uint8_t *qs)
 		const qnt__v8i on = qnt__gt_v8f(a, vt), two = qnt__gt_v8f(v, v3), neg = qnt__lt_v8f(v, zero);
 		const qnt__v8i code = one + (on & (neg | one)) + (two & one);
 		qnt__v8i p = code * mul;
-		p += __builtin_shuffle(p, s1);
-		p += __builtin_shuffle(p, s2);
+		p += QNT__SHUF1(p, s1);
+		p += QNT__SHUF1(p, s2);
 		qs[j / 4] = (uint8_t)p[0];
 		qs[j / 4 + 1] = (uint8_t)p[4];
 	}
@@ -1308,7 +1308,7 @@ static inline double fp4_est(const float *x, const float *w, int n, float d, dou
 		/* minus the number of midpoints below |x|: the code's index */
 		const qnt__v8i i = (qnt__gt_v8f(a, t0) + qnt__gt_v8f(a, t1)) + (qnt__gt_v8f(a, t2) + qnt__gt_v8f(a, t3)) +
 				    (qnt__gt_v8f(a, t4) + qnt__gt_v8f(a, t5)) + qnt__gt_v8f(a, t6);
-		const qnt__v8f q = __builtin_shuffle(vals, -i);
+		const qnt__v8f q = QNT__SHUF1(vals, -i);
 		const qnt__v8f r = a - q, o = a - top;
 		const qnt__v8f oc = qnt__select_v8f(o > zero, o, zero);
 		e += wv * (r * r);

@@ -49,6 +49,41 @@ static inline qnt__v4f qnt__select_v4f(qnt__v4i mask, qnt__v4f a, qnt__v4f b)
 	return f;
 }
 
+/* Lane permutations: QNT__SHUF1(a, m) is lane m[i] of a (m[i] modulo the
+ * lane count), QNT__SHUF2(a, b, m) lane m[i] of a followed by b (modulo
+ * twice the count), m an integer vector of as many lanes, constant or not.
+ * GCC has them as __builtin_shuffle; clang's __builtin_shufflevector takes
+ * constant indices only, so there each lane is picked by its index (the
+ * same bits: a permutation does no arithmetic). The arguments are plain
+ * values (each is evaluated once). */
+#if defined(__clang__)
+#define QNT__SHUF1(a, m)                                                \
+	__extension__({                                                 \
+		const __typeof__(a) a_ = (a);                           \
+		const __typeof__(m) m_ = (m);                           \
+		__typeof__(a_ + a_) r_;                                 \
+		enum { n_ = sizeof a_ / sizeof a_[0] };                 \
+		for (int i_ = 0; i_ < n_; i_++)                         \
+			r_[i_] = a_[m_[i_] & (n_ - 1)];                 \
+		r_;                                                     \
+	})
+#define QNT__SHUF2(a, b, m)                                             \
+	__extension__({                                                 \
+		const __typeof__(a) a_ = (a), b_ = (b);                 \
+		const __typeof__(m) m_ = (m);                           \
+		__typeof__(a_ + a_) r_;                                 \
+		enum { n_ = sizeof a_ / sizeof a_[0] };                 \
+		for (int i_ = 0; i_ < n_; i_++) {                       \
+			const int k_ = (int)(m_[i_] & (2 * n_ - 1));    \
+			r_[i_] = k_ < n_ ? a_[k_] : b_[k_ - n_];        \
+		}                                                       \
+		r_;                                                     \
+	})
+#else
+#define QNT__SHUF1(a, m) __builtin_shuffle(a, m)
+#define QNT__SHUF2(a, b, m) __builtin_shuffle(a, b, m)
+#endif
+
 /* Eight lanes: one AVX register in the cpu-avx2 build of the reference,
  * two SSE2 (or NEON) registers elsewhere; the same lane-by-lane IEEE
  * operations, so the same floats either way. */
@@ -113,7 +148,7 @@ static inline qnt__v8f qnt__abs_v8f(qnt__v8f v)
 		const HT a0 = __builtin_shufflevector(a, a, 0, 1, 2, 3), a1 = __builtin_shufflevector(a, a, 4, 5, 6, 7); \
 		const HT b0 = __builtin_shufflevector(b, b, 0, 1, 2, 3), b1 = __builtin_shufflevector(b, b, 4, 5, 6, 7); \
 		const qnt__v4i r0 = a0 OP b0, r1 = a1 OP b1; \
-		return __builtin_shufflevector(r0, r1, 0, 1, 2, 3, 4, 5, 6, 7); \
+		return __builtin_shufflevector(r0, r1, 0, 1, 2, 3, 4, 5, 6, 7);         \
 	}
 #endif
 QNT__CMP8(qnt__gt_v8f, qnt__v8f, qnt__v4f, >)
