@@ -19,6 +19,9 @@
  * nibbles 16+4j..16+4j+3; codes stay unsigned (0..15, 16-bit sums of 16
  * products stay below 2^15) and the offset 8 is taken out with the block's
  * activation sum, as in avx2.c. q8_0: |w| times x with w's sign, 32-bit sums.
+ * The codes are prefetched eight blocks ahead (weights from memory, 1
+ * thread, 4096 x 4096, interleaved medians against no prefetch: q4_0 9.5 ->
+ * 10.5 GB/s, q8_0 10.6 -> 12.5 GB/s on the shared 2-core machine).
  *
  * Each output depends only on its row and column: the group, the column
  * group and the thread do not change how it is computed.
@@ -32,6 +35,7 @@
 
 #define RG 8     /* rows per group */
 #define PC 4     /* columns per pass over a group */
+#define PF_BLOCKS 8 /* software prefetch of the codes this many blocks ahead */
 
 struct rp {
 	qnt_type wtype;
@@ -134,6 +138,8 @@ INLINE void q4_0_body(const uint8_t *codes, const uint16_t *scales, const struct
 		acc[c] = _mm256_setzero_ps();
 	for (int64_t i = 0; i < nb; i++) {
 		const uint8_t *q = codes + (size_t)i * (RG * QK / 2);
+		_mm_prefetch((const char *)q + PF_BLOCKS * (RG * QK / 2), _MM_HINT_T0);
+		_mm_prefetch((const char *)q + PF_BLOCKS * (RG * QK / 2) + 64, _MM_HINT_T0);
 		__m256i s16[PC];
 		UNROLL for (int c = 0; c < nc; c++)
 			s16[c] = _mm256_setzero_si256();
@@ -167,6 +173,8 @@ INLINE void q8_0_body(const uint8_t *codes, const uint16_t *scales, const struct
 		acc[c] = _mm256_setzero_ps();
 	for (int64_t i = 0; i < nb; i++) {
 		const uint8_t *q = codes + (size_t)i * (RG * QK);
+		UNROLL for (int k = 0; k < 4; k++)
+			_mm_prefetch((const char *)q + PF_BLOCKS * (RG * QK) + 64 * k, _MM_HINT_T0);
 		__m256i s32[PC];
 		UNROLL for (int c = 0; c < nc; c++)
 			s32[c] = _mm256_setzero_si256();
