@@ -29,7 +29,9 @@
  * bytes [sub-block][row], the mins as bytes [pair p][row][2] (sub-blocks 2p,
  * 2p + 1). A sub-block's 16-bit sums meet its eight scales (each doubled
  * into both halves of a lane) in one VPMADDWD; the mins meet q8_K's sums of
- * 32 codes, two sub-blocks per VPMADDWD.
+ * 32 codes, two sub-blocks per VPMADDWD. Bounds: a 16-bit lane sums 16
+ * products of a code 0..15 with one of -128..127 (|sum| <= 30720); a min
+ * (<= 63) meets a sum of 32 codes (|bx| <= 4096).
  *
  * Each output depends only on its row and column: the group, the column
  * group and the thread do not change how it is computed.
@@ -48,8 +50,8 @@
 struct rp {
 	qnt_type wtype;
 	int64_t n_out, n_in, nb, groups;
-	size_t word_bytes;  /* codes of one block of the group: 128 or 256 */
-	size_t group_bytes; /* nb * (word_bytes + 16) */
+	size_t word_bytes;  /* codes of one block of the group: 128 (q4_0), 256 (q8_0), 1024 (q4_K) */
+	size_t group_bytes; /* nb * (word_bytes + 16), q4_K nb * (word_bytes + K4_META) */
 };
 
 #define RP_HEADER 64
