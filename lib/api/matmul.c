@@ -207,13 +207,14 @@ static qnt_status matmul(qnt_ctx *ctx, qnt_type wtype, const void *w, int64_t n_
 	qnt_type xq_type = QNT_TYPE_INVALID;
 	int use_backend = QNT_VTBL_HAS(vt, matmul) && vt->supports(ctx->backend_state, wtype, QNT_OP_MATMUL) &&
 			  backend_xq(ctx, wtype, n_in, &xq_type);
+	if (!use_backend)
+		xq_type = qnt__matmul_ref_xq_type(wtype);
+
 	char where[96];
 	snprintf(where, sizeof where, row_group ? "qnt_matmul_prepared(%s)" : "qnt_matmul(%s)", t->name);
 	if (row_group && (!use_backend || !QNT_VTBL_HAS(vt, matmul_prepared)))
 		return qnt__error(ctx, QNT_E_BACKEND, "%s: backend '%s' prepared the matrix but cannot multiply it",
 				  where, vt->name);
-	if (!use_backend)
-		xq_type = qnt__matmul_ref_xq_type(wtype);
 	void *xq = NULL;
 	if (xq_type != QNT_TYPE_INVALID) {
 		const size_t xrs = qnt_row_size(xq_type, n_in);
