@@ -46,6 +46,7 @@
 #define RG 8     /* rows per group */
 #define PC 4     /* columns per pass over a group */
 #define PF_BLOCKS 8 /* software prefetch of the codes this many blocks ahead */
+#define PF_SUPER 2  /* the same for q4_K, in super-blocks */
 
 struct rp {
 	qnt_type wtype;
@@ -275,7 +276,7 @@ INLINE void q4_K_body(const uint8_t *codes, const uint16_t *scales, const struct
 	for (int64_t i = 0; i < nb; i++) {
 		const uint8_t *q = codes + (size_t)i * (RG * QK_K / 2), *meta = meta0 + (size_t)i * K4_META;
 		UNROLL for (int k = 0; k < 16; k++)
-			_mm_prefetch((const char *)q + 2 * (RG * QK_K / 2) + 64 * k, _MM_HINT_T0);
+			_mm_prefetch((const char *)q + PF_SUPER * (RG * QK_K / 2) + 64 * k, _MM_HINT_T0);
 		__m256i isum[PC], msum[PC];
 		UNROLL for (int c = 0; c < nc; c++)
 			isum[c] = msum[c] = _mm256_setzero_si256();
