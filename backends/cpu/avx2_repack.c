@@ -21,7 +21,9 @@
  * activation sum, as in avx2.c. q8_0: |w| times x with w's sign, 32-bit sums.
  * The codes are prefetched eight blocks ahead (weights from memory, 1
  * thread, 4096 x 4096, interleaved medians against no prefetch: q4_0 9.5 ->
- * 10.5 GB/s, q8_0 10.6 -> 12.5 GB/s on the shared 2-core machine).
+ * 10.5 GB/s, q8_0 10.6 -> 12.5 GB/s on the shared 2-core machine); q4_K
+ * gained nothing from it (6.8 / 7.8 GB/s with, 6.9 / 8.2 without) and has
+ * none.
  *
  * q4_K (against q8_K): per super-block 32 words of codes (word 8h + t: row
  * r's qs[32h + 4t .. +3]; low nibbles sub-block 2h, high 2h + 1), then 160
@@ -46,7 +48,6 @@
 #define RG 8     /* rows per group */
 #define PC 4     /* columns per pass over a group */
 #define PF_BLOCKS 8 /* software prefetch of the codes this many blocks ahead */
-#define PF_SUPER 2  /* the same for q4_K, in super-blocks */
 
 struct rp {
 	qnt_type wtype;
@@ -275,8 +276,6 @@ INLINE void q4_K_body(const uint8_t *codes, const uint16_t *scales, const struct
 		acc[c] = _mm256_setzero_ps();
 	for (int64_t i = 0; i < nb; i++) {
 		const uint8_t *q = codes + (size_t)i * (RG * QK_K / 2), *meta = meta0 + (size_t)i * K4_META;
-		UNROLL for (int k = 0; k < 16; k++)
-			_mm_prefetch((const char *)q + PF_SUPER * (RG * QK_K / 2) + 64 * k, _MM_HINT_T0);
 		__m256i isum[PC], msum[PC];
 		UNROLL for (int c = 0; c < nc; c++)
 			isum[c] = msum[c] = _mm256_setzero_si256();
