@@ -84,6 +84,15 @@ class Qnt:
         lib.qnt_matmul.restype = ctypes.c_int
         lib.qnt_matmul.argtypes = [ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
                                    ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
+        lib.qnt_matrix_prepare.restype = ctypes.c_int
+        lib.qnt_matrix_prepare.argtypes = [ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64,
+                                           ctypes.c_int64, ctypes.POINTER(ctypes.c_void_p)]
+        lib.qnt_matmul_prepared.restype = ctypes.c_int
+        lib.qnt_matmul_prepared.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                                            ctypes.c_void_p]
+        lib.qnt_matrix_layout.restype = ctypes.c_char_p
+        lib.qnt_matrix_layout.argtypes = [ctypes.c_void_p]
+        lib.qnt_matrix_free.argtypes = [ctypes.c_void_p]
 
     def type_id(self, name):
         t = self.lib.qnt_type_by_name(name.encode())
@@ -254,6 +263,13 @@ def main():
         res["q1"] = wbytes / median_time(lambda: qnt_mm(ctx1, 1), args.reps, evict) / 1e9
         res["qn"] = wbytes / median_time(lambda: qnt_mm(ctxn, 1), args.reps, evict) / 1e9
         y_qnt = y[0].copy()
+        # the same product on the matrix prepared once (qnt_matrix_prepare)
+        pm = ctypes.c_void_p()
+        q.check(q.lib.qnt_matrix_prepare(ctx1, t, wq.ctypes.data, n, n, ctypes.byref(pm)), ctx1)
+        res["p1"] = wbytes / median_time(lambda: q.check(q.lib.qnt_matmul_prepared(
+            ctx1, pm, x.ctypes.data, 1, y.ctypes.data), ctx1), args.reps, evict) / 1e9
+        res["pl"] = q.lib.qnt_matrix_layout(pm).decode()
+        q.lib.qnt_matrix_free(pm)
 
         mm = g.mul_mat_graph(name, n, n, 1)
         mm.w[:] = wq
@@ -288,7 +304,8 @@ def main():
         print(f"{name:12s} | {res['q1']:8.2f} {res['g1']:8.2f} {res['q1'] / res['g1']:8.2f} | "
               f"{res['qn']:8.2f} {res['gn']:8.2f} {res['qn'] / res['gn']:8.2f} | "
               f"{res['qd']:8.0f} {res['gd']:8.0f} {res['qd'] / res['gd']:8.2f}   "
-              f"(|y - y_ggml| / |y_ggml| = {rel:.1e})", flush=True)
+              f"(|y - y_ggml| / |y_ggml| = {rel:.1e}; prepared ({res['pl']}) 1 thread "
+              f"{res['p1']:.2f} GB/s, {res['p1'] / res['g1']:.2f}x ggml)", flush=True)
         for c, qg, gg in gemm:
             print(f"{'  GEMM ' + str(c):12s} | {qg:8.1f} {gg:8.1f} {qg / gg:8.2f}   GFLOP/s, {nt} threads",
                   flush=True)

@@ -1036,6 +1036,53 @@ QNT_API qnt_status qnt_report_json(const qnt_report *r, char **json);
  * uses of `r`. Since: 1.0 */
 QNT_API void qnt_report_free(qnt_report *r);
 
+/* ------------------------------------------------------------------------ */
+/* Prepared matrices                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* A weight matrix prepared once for repeated products, in the layout the
+ * backend's kernels prefer (rows interleaved in groups, as ggml's "repack"
+ * does). Opaque. */
+typedef struct qnt_matrix qnt_matrix;
+
+/* Prepares W for products on ctx's backend: W as in qnt_matmul (n_out rows
+ * of n_in elements of wtype, rows back to back). The handle owns a copy (w
+ * may be freed or changed afterwards): in the backend's layout where it has
+ * one for wtype (cpu-avx2: q4_0, q8_0, q4_K, eight rows interleaved), otherwise
+ * the rows as given, which qnt_matmul_prepared then multiplies as qnt_matmul
+ * does. Its memory comes from ctx's allocator (the backend's layout from the
+ * library's), which must stay usable until qnt_matrix_free; the context
+ * itself need not.
+ * Returns: QNT_OK, QNT_E_INVALID_ARG (NULL w or out, negative sizes),
+ * QNT_E_UNKNOWN_TYPE, QNT_E_UNSUPPORTED (no matmul for wtype),
+ * QNT_E_BAD_SHAPE (n_in not a positive multiple of the block, or overflow),
+ * QNT_E_NO_MEMORY, or the backend's failure. *out is NULL on failure.
+ * Thread-safety: per-ctx (NULL: any thread). Since: 1.0 */
+QNT_API qnt_status qnt_matrix_prepare(qnt_ctx *ctx, qnt_type wtype, const void *w, int64_t n_out, int64_t n_in,
+				      qnt_matrix **out);
+
+/* y = W x with a prepared W: x holds n_cols vectors of n_in floats and y
+ * receives n_cols vectors of n_out floats, as in qnt_matmul. A matrix in a
+ * backend's layout (qnt_matrix_layout is not "plain") needs a context on
+ * that backend: any other is QNT_E_INVALID_ARG, naming both. The results
+ * agree with the scalar reference within qnt_matmul's tolerance (not bit for
+ * bit with qnt_matmul) and are the same for every thread count.
+ * Returns: QNT_OK, QNT_E_INVALID_ARG (NULL m, x or y, n_cols < 0, another
+ * backend), QNT_E_BAD_SHAPE (overflow), QNT_E_NO_MEMORY.
+ * Thread-safety: per-ctx (NULL: any thread); one m may be used by several
+ * contexts at once. Since: 1.0 */
+QNT_API qnt_status qnt_matmul_prepared(qnt_ctx *ctx, const qnt_matrix *m, const float *x, int64_t n_cols,
+				       float *y);
+
+/* The name of the backend whose layout m holds ("cpu-avx2"), "plain" when
+ * it holds the rows as given, NULL for NULL. Valid while m is.
+ * Thread-safety: any thread. Since: 1.0 */
+QNT_API const char *qnt_matrix_layout(const qnt_matrix *m);
+
+/* Frees a prepared matrix; NULL is a no-op. Thread-safety: must not race
+ * with other uses of m. Since: 1.0 */
+QNT_API void qnt_matrix_free(qnt_matrix *m);
+
 #ifdef __cplusplus
 }
 #endif

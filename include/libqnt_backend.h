@@ -207,6 +207,25 @@ typedef struct qnt_backend_vtbl {
 	 * QNT_TYPE_INVALID to read the floats itself. NULL: QNT_TYPE_INVALID. */
 	qnt_type (*matmul_xq_type)(void *state, qnt_type wtype);
 	qnt_status (*matmul)(void *state, const qnt_matmul_job *job);
+
+	/* Since 1.0, after matmul: prepared weights (qnt_matrix_prepare): read only through
+	 * QNT_VTBL_HAS; a backend sets all three or none. */
+	/* Copies the n_out x n_in matrix w of wtype (host memory, rows back to
+	 * back, qnt_row_size bytes each) into the backend's own layout, returned
+	 * in *prepared, with in *row_group the rows that layout keeps together
+	 * (>= 1). QNT_E_UNSUPPORTED: no layout for wtype or this shape (libqnt
+	 * then keeps the plain rows). Called once per matrix from one thread;
+	 * the layout must not depend on `state`: it is used with any context
+	 * open on this backend. */
+	qnt_status (*matrix_prepare)(void *state, qnt_type wtype, const void *w, int64_t n_out, int64_t n_in,
+				     void **prepared, int64_t *row_group);
+	/* As matmul, with job->w.host the pointer matrix_prepare returned (and
+	 * job->wtype, n_out, n_in those it was given). row_begin is a multiple
+	 * of row_group, row_end too or n_out. */
+	qnt_status (*matmul_prepared)(void *state, const qnt_matmul_job *job);
+	/* Frees what matrix_prepare returned. It has no state: it may run after
+	 * the context that prepared the matrix is destroyed. Any thread. */
+	void (*matrix_free)(const qnt_host_api *host, void *prepared);
 	/* append only */
 } qnt_backend_vtbl;
 

@@ -1636,4 +1636,7 @@ const qnt_backend_vtbl qnt__cpu_avx2_backend = {
 	.dequantize = avx2_dequantize,
 	.matmul_xq_type = avx2_matmul_xq_type,
 	.matmul = avx2_matmul,
+	.matrix_prepare = qnt__avx2_matrix_prepare,
+	.matmul_prepared = qnt__avx2_matmul_prepared,
+	.matrix_free = qnt__avx2_matrix_free,
 };

@@ -78,4 +78,12 @@ void qnt__avx2_mlx_permute_x(const struct qnt__avx2_mlx *k, const float *x, int6
 void qnt__avx2_mlx_row(const struct qnt__avx2_mlx *k, const void *w, const float *const *x,
 		       const float *const *xsum, int nc, int64_t n, float *out);
 
+/* backends/cpu/avx2_repack.c: prepared weights (the vtable's matrix_prepare,
+ * matmul_prepared, matrix_free), q4_0, q8_0 and q4_K in groups of eight
+ * interleaved rows. */
+qnt_status qnt__avx2_matrix_prepare(void *state, qnt_type wtype, const void *w, int64_t n_out, int64_t n_in,
+				    void **prepared, int64_t *row_group);
+qnt_status qnt__avx2_matmul_prepared(void *state, const qnt_matmul_job *job);
+void qnt__avx2_matrix_free(const qnt_host_api *host, void *prepared);
+
 #endif

@@ -114,6 +114,7 @@ struct mm_run {
 	qnt_matmul_job job; /* template: all rows */
 	int64_t rows_per_chunk;
 	int use_backend;
+	int prepared; /* job.w is the backend's layout (matmul_prepared) */
 	struct fail fail;
 };
 
@@ -130,7 +131,8 @@ static void mm_chunk(void *arg, int64_t chunk, int thread)
 		j.row_end = e;
 		j.scratch = r->ctx->scratch[thread];
 		j.scratch_bytes = r->ctx->scratch_bytes;
-		st = r->ctx->backend->vt->matmul(r->ctx->backend_state, &j);
+		st = r->prepared ? r->ctx->backend->vt->matmul_prepared(r->ctx->backend_state, &j)
+				 : r->ctx->backend->vt->matmul(r->ctx->backend_state, &j);
 	} else {
 		st = qnt__matmul_ref(job->wtype, job->w.host, job->n_out, job->n_in, job->x.host, job->xq,
 				     job->n_cols, job->y.host, b, e);
@@ -189,8 +191,10 @@ static int backend_xq(qnt_ctx *ctx, qnt_type wtype, int64_t n_in, qnt_type *xq_t
 	return 1;
 }
 
+/* row_group 0: w holds plain rows; otherwise the backend's prepared layout
+ * (matrix_prepare), whose row chunks start at multiples of row_group. */
 static qnt_status matmul(qnt_ctx *ctx, qnt_type wtype, const void *w, int64_t n_out, int64_t n_in, const float *x,
-			 int64_t n_cols, float *y)
+			 int64_t n_cols, float *y, int64_t row_group)
 {
 	const struct qnt__type_traits *t = NULL;
 	qnt_status st = check_args(ctx, wtype, w, n_out, n_in, x, n_cols, y, &t);
@@ -207,7 +211,10 @@ static qnt_status matmul(qnt_ctx *ctx, qnt_type wtype, const void *w, int64_t n_
 		xq_type = qnt__matmul_ref_xq_type(wtype);
 
 	char where[96];
-	snprintf(where, sizeof where, "qnt_matmul(%s)", t->name);
+	snprintf(where, sizeof where, row_group ? "qnt_matmul_prepared(%s)" : "qnt_matmul(%s)", t->name);
+	if (row_group && (!use_backend || !QNT_VTBL_HAS(vt, matmul_prepared)))
+		return qnt__error(ctx, QNT_E_BACKEND, "%s: backend '%s' prepared the matrix but cannot multiply it",
+				  where, vt->name);
 	void *xq = NULL;
 	if (xq_type != QNT_TYPE_INVALID) {
 		const size_t xrs = qnt_row_size(xq_type, n_in);
@@ -226,6 +233,7 @@ static qnt_status matmul(qnt_ctx *ctx, qnt_type wtype, const void *w, int64_t n_
 	memset(&r, 0, sizeof r);
 	r.ctx = ctx;
 	r.use_backend = use_backend;
+	r.prepared = row_group > 0;
 	r.job.struct_size = sizeof r.job;
 	r.job.wtype = wtype;
 	r.job.device = ctx->device;
@@ -255,6 +263,8 @@ static qnt_status matmul(qnt_ctx *ctx, qnt_type wtype, const void *w, int64_t n_
 		if (rpc * work_row < MIN_CHUNK_WORK)
 			rpc = (MIN_CHUNK_WORK + work_row - 1) / work_row;
 		r.rows_per_chunk = rpc < 1 ? 1 : rpc > n_out ? n_out : rpc;
+		if (row_group > 1) /* whole groups of the prepared layout */
+			r.rows_per_chunk = (r.rows_per_chunk + row_group - 1) / row_group * row_group;
 		qnt__pool_run(ctx->pool, (n_out + r.rows_per_chunk - 1) / r.rows_per_chunk, mm_chunk, &r);
 	}
 	st = (qnt_status)atomic_load(&r.fail.status);
@@ -278,7 +288,13 @@ QNT_API qnt_status qnt_matmul(qnt_ctx *ctx, qnt_type wtype, const void *w, int64
 	qnt_ctx *c = qnt__ctx_acquire(ctx, &st);
 	if (!c)
 		return st;
-	st = matmul(c, wtype, w, n_out, n_in, x, n_cols, y);
+	st = matmul(c, wtype, w, n_out, n_in, x, n_cols, y, 0);
 	qnt__ctx_release(c);
 	return st;
+}
+
+qnt_status qnt__matmul_c(qnt_ctx *c, qnt_type wtype, const void *w, int64_t n_out, int64_t n_in, const float *x,
+			 int64_t n_cols, float *y, int64_t row_group)
+{
+	return matmul(c, wtype, w, n_out, n_in, x, n_cols, y, row_group);
 }

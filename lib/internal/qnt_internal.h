@@ -90,6 +90,12 @@ qnt_type qnt__matmul_ref_xq_type(qnt_type wtype);
 qnt_status qnt__matmul_ref(qnt_type wtype, const void *w, int64_t n_out, int64_t n_in, const float *x,
 			   const void *xq, int64_t n_cols, float *y, int64_t row_begin, int64_t row_end);
 
+/* qnt_matmul on an acquired context (lib/api/matmul.c). row_group 0: w
+ * holds plain rows; otherwise the context's backend's layout from
+ * matrix_prepare, with its row_group, multiplied by matmul_prepared. */
+qnt_status qnt__matmul_c(qnt_ctx *c, qnt_type wtype, const void *w, int64_t n_out, int64_t n_in, const float *x,
+			 int64_t n_cols, float *y, int64_t row_group);
+
 /* ---- errors and logging (lib/api/status.c) ---- */
 
 /* Records a message for `ctx` (may be NULL) and for the calling thread, logs

@@ -173,7 +173,7 @@ SA(sizeof(qnt_matmul_job) ==
 	   FIELD_SIZE(qnt_matmul_job, y) + FIELD_SIZE(qnt_matmul_job, xq) + FIELD_SIZE(qnt_matmul_job, scratch) +
 	   FIELD_SIZE(qnt_matmul_job, scratch_bytes));
 
-/* qnt_backend_vtbl: 6 header fields, then 16 function pointers */
+/* qnt_backend_vtbl: 6 header fields, then 21 function pointers */
 AT(qnt_backend_vtbl, struct_size, 0);
 AT(qnt_backend_vtbl, abi_version, 4);
 AT(qnt_backend_vtbl, name, 8);
@@ -198,9 +198,12 @@ AT(qnt_backend_vtbl, synchronize, 144);
 AT(qnt_backend_vtbl, get_proc, 152);
 AT(qnt_backend_vtbl, matmul_xq_type, 160); /* appended after the minimum size */
 AT(qnt_backend_vtbl, matmul, 168);
-SA(sizeof(qnt_backend_vtbl) == 176);
+AT(qnt_backend_vtbl, matrix_prepare, 176);
+AT(qnt_backend_vtbl, matmul_prepared, 184);
+AT(qnt_backend_vtbl, matrix_free, 192);
+SA(sizeof(qnt_backend_vtbl) == 200);
 SA(QNT_BACKEND_VTBL_MIN_SIZE == 160); /* the 1.0 layout, forever */
-SA(sizeof(qnt_backend_vtbl) == 4 + 4 + 8 + 8 + 4 + 4 + 18 * sizeof(void (*)(void)));
+SA(sizeof(qnt_backend_vtbl) == 4 + 4 + 8 + 8 + 4 + 4 + 21 * sizeof(void (*)(void)));
 
 #ifdef QNT_MLX_PARAMS_INIT
 /* qnt_mlx_params */

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Prepared matrices (qnt_matrix_prepare, qnt_matmul_prepared):
+ *   - argument checks, their statuses and messages; freeing NULL;
+ *   - q4_0, q8_0, q4_K (cpu-avx2's interleaved layout where it runs) and q4_1
+ *     (kept plain) against the exact product of the dequantized W with the
+ *     float x, within 1e-2 (q4_K 1.5e-2) of the product of the magnitudes (normwise: a
+ *     product of one block may cancel to nearly 0), for odd
+ *     shapes: n_out not a multiple of the eight interleaved rows, n_in of
+ *     one block and of many, 1..17 columns, random weight bytes (finite
+ *     scales); and against qnt_matmul on the same backend (1e-5, the same
+ *     measure);
+ *   - the handle owns its copy (w overwritten after prepare);
+ *   - the same floats for 1, 2, 3 and 7 threads;
+ *   - a matrix in cpu-avx2's layout on a "cpu" context: a clear error; a
+ *     plain one works there.
+ */
+#include "test_common.h"
+
+#include "libqnt.h"
+
+static int backend_usable(const char *name)
+{
+	for (int32_t i = 0; i < qnt_backend_count(); i++) {
+		qnt_backend_props p = QNT_BACKEND_PROPS_INIT;
+		if (qnt_backend_get_props(i, &p) == QNT_OK && strcmp(p.name, name) == 0)
+			return p.score > 0;
+	}
+	return 0;
+}
+
+static qnt_ctx *ctx_on(const char *backend, int32_t n_threads)
+{
+	qnt_ctx_opts o = QNT_CTX_OPTS_INIT;
+	o.backend = backend;
+	o.n_threads = n_threads;
+	qnt_ctx *ctx = NULL;
+	if (qnt_ctx_create(&o, &ctx) != QNT_OK)
+		fail_msg("cannot create a context on %s: %s", backend, qnt_ctx_last_error(NULL));
+	return ctx;
+}
+
+/* The backends to check: "cpu", and "cpu-avx2" where it runs. */
+static int backends(const char **names)
+{
+	int n = 0;
+	names[n++] = "cpu";
+	if (backend_usable("cpu-avx2"))
+		names[n++] = "cpu-avx2";
+	else
+		print_message("# cpu-avx2 does not run here: checking the plain layout only\n");
+	return n;
+}
+
+/* n_out rows of random legacy blocks: random code bytes, each block's f16
+ * scale random and finite (|d| in [2^-10, 2^1)). */
+static void *random_weights(qnt_type t, int64_t n_out, int64_t n_in, uint64_t seed)
+{
+	const size_t bb = qnt_type_block_bytes(t), nblk = (size_t)(n_out * (n_in / qnt_type_block_size(t)));
+	unsigned char *w = test_malloc_or_fail(nblk * bb);
+	struct test_rng r;
+	rng_seed(&r, seed);
+	for (size_t i = 0; i < nblk * bb; i++)
+		w[i] = (unsigned char)rng_next(&r);
+	for (size_t b = 0; b < nblk; b++) {
+		/* every legacy block starts with its f16 d (q4_1: then m) */
+		const uint64_t v = rng_next(&r);
+		const uint16_t d = (uint16_t)(((v & 1) << 15) | ((5 + (v >> 1) % 11) << 10) | ((v >> 8) & 0x3ff));
+		memcpy(w + b * bb, &d, 2);
+		if (t == QNT_TYPE_Q4_1 || t == QNT_TYPE_Q4_K) { /* m, dmin */
+			const uint16_t m = (uint16_t)(d ^ 0x8000);
+			memcpy(w + b * bb + 2, &m, 2);
+		}
+	}
+	return w;
+}
+
+/* The exact product (double) of the dequantized W with x, and in *mag the
+ * products of the magnitudes (sum_j |W[i][j]| |x[j]|): the scale errors are
+ * measured against, since an output of a few blocks may cancel to nearly 0. */
+static double *exact(qnt_type t, const void *w, int64_t n_out, int64_t n_in, const float *x, int64_t n_cols,
+		     double **mag)
+{
+	float *wd = test_malloc_or_fail((size_t)(n_out * n_in) * sizeof(float));
+	assert_int_equal(qnt_dequantize(NULL, t, w, wd, n_out, n_in), QNT_OK);
+	double *y = test_malloc_or_fail((size_t)(n_out * n_cols) * sizeof(double));
+	*mag = test_malloc_or_fail((size_t)(n_out * n_cols) * sizeof(double));
+	for (int64_t c = 0; c < n_cols; c++)
+		for (int64_t i = 0; i < n_out; i++) {
+			double s = 0, a = 0;
+			for (int64_t j = 0; j < n_in; j++) {
+				s += (double)wd[i * n_in + j] * x[c * n_in + j];
+				a += fabs((double)wd[i * n_in + j] * x[c * n_in + j]);
+			}
+			y[c * n_out + i] = s;
+			(*mag)[c * n_out + i] = a;
+		}
+	free(wd);
+	return y;
+}
+
+/* ||a - b|| / ||mag|| */
+static double rel_err(const float *a, const double *b, const double *mag, size_t n)
+{
+	double d = 0, s = 0;
+	for (size_t i = 0; i < n; i++) {
+		const double e = (double)a[i] - b[i];
+		d += e * e;
+		s += mag[i] * mag[i];
+	}
+	return s > 0 ? sqrt(d / s) : sqrt(d);
+}
+
+/* ---- argument checks ---- */
+
+static void errors(void **state)
+{
+	(void)state;
+	qnt_ctx *ctx = ctx_on("cpu", 1);
+	unsigned char w[2 * 18 * 2] = { 0 };
+	float x[64] = { 0 }, y[8];
+	qnt_matrix *m = (qnt_matrix *)(uintptr_t)1;
+
+	assert_int_equal(qnt_matrix_prepare(ctx, 12345, w, 2, 64, &m), QNT_E_UNKNOWN_TYPE);
+	assert_null(m);
+	assert_contains(qnt_ctx_last_error(ctx), "qnt_matrix_prepare: unknown type id 12345");
+	assert_int_equal(qnt_matrix_prepare(ctx, QNT_TYPE_Q4_0, NULL, 2, 64, &m), QNT_E_INVALID_ARG);
+	assert_contains(qnt_ctx_last_error(ctx), "qnt_matrix_prepare(q4_0): w is NULL");
+	assert_int_equal(qnt_matrix_prepare(ctx, QNT_TYPE_Q4_0, w, 2, 64, NULL), QNT_E_INVALID_ARG);
+	assert_contains(qnt_ctx_last_error(ctx), "out is NULL");
+	assert_int_equal(qnt_matrix_prepare(ctx, QNT_TYPE_Q4_0, w, -1, 64, &m), QNT_E_INVALID_ARG);
+	assert_contains(qnt_ctx_last_error(ctx), "n_out is negative (-1)");
+	assert_int_equal(qnt_matrix_prepare(ctx, QNT_TYPE_Q4_0, w, 2, -32, &m), QNT_E_INVALID_ARG);
+	assert_contains(qnt_ctx_last_error(ctx), "n_in is negative (-32)");
+	assert_int_equal(qnt_matrix_prepare(ctx, QNT_TYPE_Q4_0, w, 2, 48, &m), QNT_E_BAD_SHAPE);
+	assert_contains(qnt_ctx_last_error(ctx), "n_in 48 is not a positive multiple of the block size 32");
+	assert_int_equal(qnt_matrix_prepare(ctx, QNT_TYPE_Q4_0, w, 2, 0, &m), QNT_E_BAD_SHAPE);
+	assert_int_equal(qnt_matrix_prepare(ctx, QNT_TYPE_Q4_0, w, INT64_MAX / 2, 64, &m), QNT_E_BAD_SHAPE);
+	assert_contains(qnt_ctx_last_error(ctx), "overflow");
+	assert_null(m);
+	/* a registered format without a product, where there is one */
+	for (int32_t k = 0; k < qnt_type_count(); k++) {
+		qnt_type_info info = QNT_TYPE_INFO_INIT;
+		assert_int_equal(qnt_type_get_info(qnt_type_at(k), &info), QNT_OK);
+		if (info.flags & QNT_TYPE_FLAG_DEQUANTIZE)
+			continue;
+		assert_int_equal(qnt_matrix_prepare(ctx, qnt_type_at(k), w, 1, qnt_type_block_size(qnt_type_at(k)), &m),
+				 QNT_E_UNSUPPORTED);
+		assert_contains(qnt_ctx_last_error(ctx), "no matrix product");
+		break;
+	}
+
+	assert_int_equal(qnt_matmul_prepared(ctx, NULL, x, 1, y), QNT_E_INVALID_ARG);
+	assert_contains(qnt_ctx_last_error(ctx), "qnt_matmul_prepared: m is NULL");
+	assert_int_equal(qnt_matrix_prepare(ctx, QNT_TYPE_Q4_0, w, 2, 64, &m), QNT_OK);
+	assert_string_equal(qnt_matrix_layout(m), "plain");
+	assert_int_equal(qnt_matmul_prepared(ctx, m, NULL, 1, y), QNT_E_INVALID_ARG);
+	assert_contains(qnt_ctx_last_error(ctx), "x is NULL");
+	assert_int_equal(qnt_matmul_prepared(ctx, m, x, 1, NULL), QNT_E_INVALID_ARG);
+	assert_contains(qnt_ctx_last_error(ctx), "y is NULL");
+	assert_int_equal(qnt_matmul_prepared(ctx, m, x, -3, y), QNT_E_INVALID_ARG);
+	assert_contains(qnt_ctx_last_error(ctx), "n_cols is negative (-3)");
+	assert_int_equal(qnt_matmul_prepared(ctx, m, x, INT64_MAX / 4, y), QNT_E_BAD_SHAPE);
+	/* zero columns: y untouched */
+	y[0] = 42.0f;
+	assert_int_equal(qnt_matmul_prepared(ctx, m, x, 0, y), QNT_OK);
+	assert_true(y[0] == 42.0f);
+	/* all-zero weights: zeros, on the default context too */
+	assert_int_equal(qnt_matmul_prepared(NULL, m, x, 1, y), QNT_OK);
+	assert_true(y[0] == 0.0f && y[1] == 0.0f);
+	qnt_matrix_free(m);
+
+	/* no rows: a matrix all the same, and an empty product */
+	assert_int_equal(qnt_matrix_prepare(ctx, QNT_TYPE_Q8_0, w, 0, 32, &m), QNT_OK);
+	assert_int_equal(qnt_matmul_prepared(ctx, m, x, 1, y), QNT_OK);
+	qnt_matrix_free(m);
+
+	qnt_matrix_free(NULL);
+	assert_null(qnt_matrix_layout(NULL));
+	qnt_ctx_destroy(ctx);
+}
+
+/* ---- products ---- */
+
+static const struct {
+	int64_t n_out, n_in;
+} shapes[] = {
+	{ 1, 32 }, { 7, 32 }, { 8, 64 }, { 13, 96 }, { 5, 256 }, { 11, 768 }, { 37, 512 }, { 9, 4096 },
+};
+static const int64_t col_counts[] = { 1, 3, 5, 17 };
+static const qnt_type wtypes[] = { QNT_TYPE_Q4_0, QNT_TYPE_Q8_0, QNT_TYPE_Q4_K, QNT_TYPE_Q4_1 };
+
+static void against_exact(void **state)
+{
+	(void)state;
+	const char *names[2];
+	const int nbk = backends(names);
+	for (int b = 0; b < nbk; b++) {
+		qnt_ctx *ctx = ctx_on(names[b], 2);
+		for (size_t ti = 0; ti < N_ELEMS(wtypes); ti++) {
+			const qnt_type t = wtypes[ti];
+			const int repacked = strcmp(names[b], "cpu-avx2") == 0 && t != QNT_TYPE_Q4_1;
+			double worst = 0;
+			const double tol = t == QNT_TYPE_Q4_K ? 1.5e-2 : 1e-2; /* q8_K or q8_0/q8_1 activations */
+			for (size_t si = 0; si < N_ELEMS(shapes); si++) {
+				const int64_t n_out = shapes[si].n_out, n_in = shapes[si].n_in;
+				if (n_in % qnt_type_block_size(t) != 0)
+					continue;
+				const size_t wbytes = (size_t)n_out * qnt_row_size(t, n_in);
+				unsigned char *w = random_weights(t, n_out, n_in, 100 * si + ti);
+				unsigned char *wcopy = test_malloc_or_fail(wbytes);
+				memcpy(wcopy, w, wbytes);
+				qnt_matrix *m = NULL;
+				assert_int_equal(qnt_matrix_prepare(ctx, t, w, n_out, n_in, &m), QNT_OK);
+				assert_string_equal(qnt_matrix_layout(m), repacked ? names[b] : "plain");
+				memset(w, 0x77, wbytes); /* the handle owns its copy */
+				for (size_t ci = 0; ci < N_ELEMS(col_counts); ci++) {
+					const int64_t nc = col_counts[ci];
+					float *x = test_malloc_or_fail((size_t)(nc * n_in) * sizeof(float));
+					float *y = test_malloc_or_fail((size_t)(nc * n_out) * sizeof(float));
+					float *yp = test_malloc_or_fail((size_t)(nc * n_out) * sizeof(float));
+					fill_gauss(x, (size_t)(nc * n_in), 7 + (uint64_t)ci);
+					double *mag = NULL;
+					double *ye = exact(t, wcopy, n_out, n_in, x, nc, &mag);
+					memset(y, 0xff, (size_t)(nc * n_out) * sizeof(float));
+					assert_int_equal(qnt_matmul_prepared(ctx, m, x, nc, y), QNT_OK);
+					const double err = rel_err(y, ye, mag, (size_t)(nc * n_out));
+					if (!(err <= tol))
+						fail_msg("%s on %s, %lld x %lld, %lld columns: error %.3e > %.1e",
+							 qnt_type_name(t), names[b], (long long)n_out, (long long)n_in,
+							 (long long)nc, err, tol);
+					worst = err > worst ? err : worst;
+					/* next to the plain-layout call on the same backend */
+					assert_int_equal(qnt_matmul(ctx, t, wcopy, n_out, n_in, x, nc, yp), QNT_OK);
+					double d = 0, s = 0;
+					for (int64_t i = 0; i < nc * n_out; i++) {
+						d += ((double)y[i] - yp[i]) * ((double)y[i] - yp[i]);
+						s += mag[i] * mag[i];
+					}
+					if (!(sqrt(d) <= 1e-5 * sqrt(s)))
+						fail_msg("%s on %s, %lld x %lld, %lld columns: %.3e from qnt_matmul",
+							 qnt_type_name(t), names[b], (long long)n_out, (long long)n_in,
+							 (long long)nc, sqrt(d / s));
+					free(ye);
+					free(mag);
+					free(x);
+					free(y);
+					free(yp);
+				}
+				qnt_matrix_free(m);
+				free(w);
+				free(wcopy);
+			}
+			print_message("# %-8s %-9s layout %-8s worst %.2e (tol %.1e)\n", qnt_type_name(t), names[b],
+				      repacked ? names[b] : "plain", worst, tol);
+		}
+		qnt_ctx_destroy(ctx);
+	}
+}
+
+#define TH_OUT 61
+#define TH_IN 256
+
+static void threads_identical(void **state)
+{
+	(void)state;
+	const char *names[2];
+	const int nbk = backends(names);
+	const int32_t threads[] = { 1, 2, 3, 7 };
+	const int64_t cols[] = { 1, 6 };
+	float *x = test_malloc_or_fail(6 * TH_IN * sizeof(float));
+	float *y0 = test_malloc_or_fail(6 * TH_OUT * sizeof(float));
+	float *y1 = test_malloc_or_fail(6 * TH_OUT * sizeof(float));
+	fill_gauss(x, 6 * TH_IN, 5);
+	for (int b = 0; b < nbk; b++) {
+		qnt_ctx *ctx[N_ELEMS(threads)];
+		for (size_t k = 0; k < N_ELEMS(threads); k++)
+			ctx[k] = ctx_on(names[b], threads[k]);
+		for (size_t ti = 0; ti < N_ELEMS(wtypes); ti++) {
+			void *w = random_weights(wtypes[ti], TH_OUT, TH_IN, 300 + ti);
+			qnt_matrix *m = NULL;
+			/* prepared on one context, used on all of the same backend */
+			assert_int_equal(qnt_matrix_prepare(ctx[1], wtypes[ti], w, TH_OUT, TH_IN, &m), QNT_OK);
+			for (size_t ci = 0; ci < N_ELEMS(cols); ci++) {
+				const int64_t nc = cols[ci];
+				assert_int_equal(qnt_matmul_prepared(ctx[0], m, x, nc, y0), QNT_OK);
+				for (size_t k = 1; k < N_ELEMS(threads); k++) {
+					memset(y1, 0xff, (size_t)(nc * TH_OUT) * sizeof(float));
+					assert_int_equal(qnt_matmul_prepared(ctx[k], m, x, nc, y1), QNT_OK);
+					if (memcmp(y0, y1, (size_t)(nc * TH_OUT) * sizeof(float)) != 0)
+						fail_msg("%s on %s, %lld columns: %d threads differ from 1",
+							 qnt_type_name(wtypes[ti]), names[b], (long long)nc,
+							 (int)threads[k]);
+				}
+			}
+			qnt_matrix_free(m);
+			free(w);
+		}
+		for (size_t k = 0; k < N_ELEMS(threads); k++)
+			qnt_ctx_destroy(ctx[k]);
+	}
+	free(x);
+	free(y0);
+	free(y1);
+}
+
+static void other_backend(void **state)
+{
+	(void)state;
+	if (!backend_usable("cpu-avx2")) {
+		print_message("# cpu-avx2 does not run here\n");
+		skip();
+	}
+	qnt_ctx *avx2 = ctx_on("cpu-avx2", 1), *cpu = ctx_on("cpu", 1);
+	void *w = random_weights(QNT_TYPE_Q4_0, 9, 64, 11);
+	float x[64], y[9];
+	fill_gauss(x, 64, 12);
+	qnt_matrix *m = NULL;
+	assert_int_equal(qnt_matrix_prepare(avx2, QNT_TYPE_Q4_0, w, 9, 64, &m), QNT_OK);
+	assert_string_equal(qnt_matrix_layout(m), "cpu-avx2");
+	assert_int_equal(qnt_matmul_prepared(cpu, m, x, 1, y), QNT_E_INVALID_ARG);
+	assert_contains(qnt_ctx_last_error(cpu),
+			"the matrix is in the layout of backend 'cpu-avx2', the context runs 'cpu'");
+	/* the matrix outlives the context that prepared it */
+	qnt_ctx_destroy(avx2);
+	avx2 = ctx_on("cpu-avx2", 1);
+	assert_int_equal(qnt_matmul_prepared(avx2, m, x, 1, y), QNT_OK);
+	qnt_matrix_free(m);
+	/* a plain matrix works on any backend */
+	assert_int_equal(qnt_matrix_prepare(cpu, QNT_TYPE_Q4_0, w, 9, 64, &m), QNT_OK);
+	assert_string_equal(qnt_matrix_layout(m), "plain");
+	assert_int_equal(qnt_matmul_prepared(avx2, m, x, 1, y), QNT_OK);
+	qnt_matrix_free(m);
+	free(w);
+	qnt_ctx_destroy(avx2);
+	qnt_ctx_destroy(cpu);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(errors),
+		cmocka_unit_test(against_exact),
+		cmocka_unit_test(threads_identical),
+		cmocka_unit_test(other_backend),
+	};
+	return cmocka_run_group_tests_name("matrix", tests, NULL, NULL);
+}
