@@ -1091,6 +1091,61 @@ INLINE void q8_0_body(const void *wv, const struct xcol *x, int nc, int64_t n, f
 		out[c] = hsum_ps(_mm256_add_ps(acc0[c], acc1[c]));
 }
 
+/* q1_0 (w = +-1): w . x = 2 sum(x where the bit is set) - sum(x), with
+ * sum(x) d_x given per q8_0 block in x[c].s. Per q1_0 block (four q8_0
+ * blocks): each group's bits widened once to a byte mask shared by the
+ * columns, x masked and summed in pairs (VPMADDUBSW by ones), the four
+ * groups' pair sums folded by three VPHADDW into one vector (|sum| <= 16 *
+ * 127 in 16 bits) whose 32-bit pair sums are [g0 g1 g2 g3] of each lane,
+ * then one FMA with 2 d_w times the four d_x; the sum(x) term is one FMA
+ * per block on four floats. */
+INLINE void q1_0_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
+{
+	(void)kind;
+	const struct blk_q1_0 *w = wv;
+	const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+	const __m256i sel = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+	/* group g's bytes 4g..4g+3: each repeated 8 times, two per lane */
+	const __m256i idx0 = _mm256_set_epi64x(0x0303030303030303ll, 0x0202020202020202ll, 0x0101010101010101ll, 0);
+	const __m256i four = _mm256_set1_epi8(4);
+	__m256 acc[NC];
+	__m128 accs[NC];
+	UNROLL for (int c = 0; c < nc; c++) {
+		acc[c] = _mm256_setzero_ps();
+		accs[c] = _mm_setzero_ps();
+	}
+	for (int64_t i = 0; i < n / 128; i++) {
+		const float d = h2f(w[i].d);
+		const __m256i bits = _mm256_broadcastsi128_si256(load128(w[i].qs));
+		__m256i m[4];
+		__m256i idx = idx0;
+		UNROLL for (int g = 0; g < 4; g++) {
+			const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(bits, idx), sel);
+			m[g] = _mm256_cmpeq_epi8(v, sel);
+			idx = _mm256_add_epi8(idx, four);
+		}
+		const __m256 d2 = _mm256_set1_ps(2.0f * d);
+		UNROLL for (int c = 0; c < nc; c++) {
+			const uint8_t *xb = x[c].blk + (size_t)(4 * i) * sizeof(struct blk_q8_0) + offsetof(struct blk_q8_0, qs);
+			__m256i p[4];
+			UNROLL for (int g = 0; g < 4; g++)
+				p[g] = _mm256_maddubs_epi16(ones8, _mm256_and_si256(load256(xb + (size_t)g * sizeof(struct blk_q8_0)), m[g]));
+			const __m256i h = _mm256_hadd_epi16(_mm256_hadd_epi16(p[0], p[1]), _mm256_hadd_epi16(p[2], p[3]));
+			const __m256 dx = _mm256_broadcast_ps((const __m128 *)(x[c].d + 4 * i));
+			acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(d2, dx), _mm256_cvtepi32_ps(_mm256_madd_epi16(h, ones16)), acc[c]);
+			accs[c] = _mm_fmadd_ps(_mm256_castps256_ps128(d2), _mm_loadu_ps(x[c].s + 4 * i), accs[c]);
+		}
+	}
+	UNROLL for (int c = 0; c < nc; c++) {
+		/* accs holds 2 d sum(x) d_x: half of it is the sum(x) term */
+		__m128 t = _mm_add_ps(_mm256_castps256_ps128(acc[c]), _mm256_extractf128_ps(acc[c], 1));
+		t = _mm_sub_ps(t, _mm_mul_ps(accs[c], _mm_set1_ps(0.5f)));
+		t = _mm_add_ps(t, _mm_movehl_ps(t, t));
+		t = _mm_add_ss(t, _mm_movehdup_ps(t));
+		out[c] = _mm_cvtss_f32(t);
+	}
+}
+
 /* One exported row kernel per format, specialised for 1..NC columns. */
 #define ROW_FN(NAME, BODY, KIND)                                                                     \
 	void qnt__avx2_mm_##NAME(const void *w, const struct xcol *x, int nc, int64_t n, float *out) \
@@ -1124,5 +1179,5 @@ ROW_FN(tq2_0, tq_body, K_TQ2)
 ROW_FN(iq4_nl, q8_0_body, Q_IQ4NL)
 ROW_FN(mxfp4, q8_0_body, Q_MXFP4)
 ROW_FN(nvfp4, q8_0_body, Q_NVFP4)
-ROW_FN(q1_0, q8_0_body, Q_Q1_0)
+ROW_FN(q1_0, q1_0_body, Q_Q1_0)
 ROW_FN(q2_0, q8_0_body, Q_Q2_0)
