@@ -204,6 +204,9 @@ static const int8_t KV_FP4[32] __attribute__((aligned(32))) = {
  * iq1 levels times 8 (-8, 0, 8). KSIGN64: ggml's ksigns_iq2xs (7 stored
  * bits and the parity bit) as the byte signs (+-1) of 8 elements. */
 static uint64_t G_IQ2XXS[256], G_IQ2XS[512], G_IQ2S[1024], G_IQ1S[2048];
+/* iq1_m: index bit 11 the delta's sign bit, each byte 8 g + s (s = -1 where
+ * the bit is set, else 1) */
+static uint64_t G_IQ1M[4096];
 static uint32_t G_IQ3XXS[256], G_IQ3S[512];
 static uint64_t KSIGN64[128]; /* per element: 0xff negative, 0x01 positive */
 static uv_once_t tables_once = UV_ONCE_INIT;
@@ -238,8 +241,18 @@ static void build_tables(void)
 	}
 	for (int i = 0; i < 1024; i++)
 		G_IQ2S[i] = grid8(qnt__iq2s_codes[i], lv2);
-	for (int i = 0; i < 2048; i++)
+	for (int i = 0; i < 2048; i++) {
 		G_IQ1S[i] = grid8(qnt__iq1s_codes[i], lv1);
+		/* byte by byte: 8 g + 1 and 8 g - 1 */
+		uint64_t pos = 0, neg = 0;
+		for (int j = 0; j < 8; j++) {
+			const uint8_t b = (uint8_t)(G_IQ1S[i] >> (8 * j));
+			pos |= (uint64_t)(uint8_t)(b + 1) << (8 * j);
+			neg |= (uint64_t)(uint8_t)(b - 1) << (8 * j);
+		}
+		G_IQ1M[i] = pos;
+		G_IQ1M[i + 2048] = neg;
+	}
 	for (unsigned s = 0; s < 128; s++) {
 		unsigned p = s ^ (s >> 4);
 		p ^= p >> 2;
@@ -353,18 +366,13 @@ INLINE __m256i w_iq1_m(const struct blk_iq1_m *b, int g)
 {
 	const uint8_t *q = b->qs + 4 * g;
 	const unsigned h0 = b->qh[2 * g], h1 = b->qh[2 * g + 1];
-	const __m256i grid = _mm256_set_epi64x((long long)G_IQ1S[q[3] | ((h1 << 4) & 0x700)],
-					       (long long)G_IQ1S[q[2] | ((h1 << 8) & 0x700)],
-					       (long long)G_IQ1S[q[1] | ((h0 << 4) & 0x700)],
-					       (long long)G_IQ1S[q[0] | ((h0 << 8) & 0x700)]);
-	/* the delta signs: bit 3 of qh[2g] for elements 0-7, bit 7 for 8-15,
-	 * the same bits of qh[2g + 1] for 16-31 */
-	const __m256i hb = _mm256_shuffle_epi8(_mm256_set1_epi16((short)rd16(b->qh + 2 * g)),
-					       _mm256_set_epi64x(0x0101010101010101ll, 0x0101010101010101ll, 0, 0));
-	const __m256i bit = _mm256_set_epi64x((long long)0x8080808080808080ull, 0x0808080808080808ll,
-					      (long long)0x8080808080808080ull, 0x0808080808080808ll);
-	const __m256i delta = _mm256_cmpeq_epi8(_mm256_and_si256(hb, bit), bit);
-	return _mm256_add_epi8(grid, _mm256_or_si256(delta, _mm256_set1_epi8(1)));
+	/* the grid's top 3 index bits and the delta's sign: bits 0-3 of
+	 * qh[2g] for elements 0-7, bits 4-7 for 8-15, the same of qh[2g + 1]
+	 * for 16-31 */
+	return _mm256_set_epi64x((long long)G_IQ1M[q[3] | ((h1 << 4) & 0xf00)],
+				 (long long)G_IQ1M[q[2] | ((h1 << 8) & 0xf00)],
+				 (long long)G_IQ1M[q[1] | ((h0 << 4) & 0xf00)],
+				 (long long)G_IQ1M[q[0] | ((h0 << 8) & 0xf00)]);
 }
 
 /* iq1_m's fp16 super-scale from the top nibbles of its scale words. */
@@ -843,6 +851,56 @@ INLINE void k_body(const void *wv, const struct xcol *x, int nc, int64_t n, floa
 		out[c] = hsum_ps(acc[c]);
 }
 
+/* iq1_m against q8_K: k_body's sums, but the 16 sub-block scales of a
+ * super-block (3 bits each, sub-block s in bits 3 (s % 4) of scale word
+ * s / 4) made 2 ls + 1 in one vector per super-block: 16-bit lanes, the
+ * even sub-blocks in the low half and the odd ones in the high half, so
+ * that group g's pair of scales is one VPSHUFB of word g. */
+INLINE void iq1m_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
+{
+	(void)kind;
+	const struct blk_iq1_m *w = wv;
+	const struct blk_q8_K *xk[NC];
+	__m256 acc[NC];
+	UNROLL for (int c = 0; c < nc; c++) {
+		xk[c] = (const struct blk_q8_K *)x[c].blk;
+		acc[c] = _mm256_setzero_ps();
+	}
+	tables();
+	/* word i of each half: scale word i / 2, shifted so that the wanted
+	 * 3 bits land in bits 13-15 (even sub-blocks: bits 0 and 6; odd: 3
+	 * and 9) */
+	const __m256i spread = _mm256_setr_epi8(0, 1, 0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7,
+						0, 1, 0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7);
+	const __m256i mult = _mm256_setr_epi16(1 << 13, 1 << 7, 1 << 13, 1 << 7, 1 << 13, 1 << 7, 1 << 13, 1 << 7,
+					       1 << 10, 1 << 4, 1 << 10, 1 << 4, 1 << 10, 1 << 4, 1 << 10, 1 << 4);
+	const __m256i ones16 = _mm256_set1_epi16(1);
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const struct blk_iq1_m *b = w + i;
+		const float d = h2f(iq1m_d(b->scales)) * 0.125f;
+		const __m256i sw = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadl_epi64((const __m128i *)b->scales)),
+						       spread);
+		const __m256i scl = _mm256_or_si256(_mm256_slli_epi16(_mm256_srli_epi16(_mm256_mullo_epi16(sw, mult), 13), 1),
+						    ones16);
+		__m256i isum[NC];
+		UNROLL for (int c = 0; c < nc; c++)
+			isum[c] = _mm256_setzero_si256();
+		UNROLL for (int g = 0; g < 8; g++) {
+			const __m256i wg = w_iq1_m(b, g);
+			const __m256i u = _mm256_sign_epi8(wg, wg);
+			const __m256i sc = _mm256_shuffle_epi8(scl, _mm256_set1_epi16((short)(0x0100 * (2 * g + 1) + 2 * g)));
+			UNROLL for (int c = 0; c < nc; c++) {
+				const __m256i p = _mm256_maddubs_epi16(u, _mm256_sign_epi8(load256(xk[c][i].qs + 32 * g), wg));
+				isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, sc));
+			}
+		}
+		UNROLL for (int c = 0; c < nc; c++)
+			acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * xk[c][i].d), _mm256_cvtepi32_ps(isum[c]), acc[c]);
+	}
+	UNROLL for (int c = 0; c < nc; c++)
+		out[c] = hsum_ps(acc[c]);
+}
+
 /* GEMM: super-block i of a row decoded once (the 8 groups' weights and
  * scales, in L1) serves every column of the call, up to KG columns at a
  * time in registers. The super-blocks are the outer loop and the rows the
@@ -1172,7 +1230,7 @@ ROW_FN(iq2_s, k_body, K_IQ2S)
 ROW_FN(iq3_xxs, k_body, K_IQ3XXS)
 ROW_FN(iq3_s, k_body, K_IQ3S)
 ROW_FN(iq1_s, k_body, K_IQ1S)
-ROW_FN(iq1_m, k_body, K_IQ1M)
+ROW_FN(iq1_m, iq1m_body, K_IQ1M)
 ROW_FN(iq4_xs, k_body, K_IQ4XS)
 ROW_FN(tq1_0, tq_body, K_TQ1)
 ROW_FN(tq2_0, tq_body, K_TQ2)
