@@ -397,30 +397,32 @@ INLINE __m128i times3_128(__m128i v, int k)
 	return v;
 }
 
-/* tq1_0 trits of bytes already multiplied by their power of 3: (v * 3) >> 8,
- * 0..2. */
+/* tq1_0 trits of bytes already multiplied by their power of 3, 0..2: (v *
+ * 3) >> 8, which is 1 from v = 86 and 2 from v = 171. The bytes come as
+ * v + 128 (mod 256), which multiplying by 3 keeps (3 * 128 = 128 mod 256),
+ * so that signed compares order them: two compares, two subtractions. */
 INLINE __m256i trits(__m256i v)
 {
-	const __m256i three = _mm256_set1_epi16(3);
-	const __m256i lo = _mm256_mulhi_epu16(_mm256_slli_epi16(v, 8), three);
-	const __m256i hi = _mm256_mulhi_epu16(_mm256_and_si256(v, _mm256_set1_epi16((short)0xff00)), three);
-	return _mm256_or_si256(lo, _mm256_slli_epi16(hi, 8));
+	const __m256i m1 = _mm256_cmpgt_epi8(v, _mm256_set1_epi8(86 - 1 - 128));
+	const __m256i m2 = _mm256_cmpgt_epi8(v, _mm256_set1_epi8(171 - 1 - 128));
+	return _mm256_sub_epi8(_mm256_sub_epi8(_mm256_setzero_si256(), m1), m2);
 }
 
 /* tq1_0 codes (0..2) of group g (elements 32g..32g+31): groups 0-4 the
  * 32 bytes of qs times 1, 3, 9, 27, 81; group 5 the next 16 times 1 | 3,
  * group 6 times 9 | 27; group 7 those times 81 | the 4 bytes of qh times
- * 1, 3, 9, 27 (4 elements each). Multiplying by 3 is two byte additions. */
+ * 1, 3, 9, 27 (4 elements each). Multiplying by 3 is two byte additions;
+ * the bytes are loaded plus 128 for trits(). */
 INLINE __m256i codes_tq1(const struct blk_tq1_0 *b, int g)
 {
 	if (g < 5)
-		return trits(times3(load256(b->qs), g));
-	const __m128i q = load128(b->qs + 32);
+		return trits(times3(_mm256_xor_si256(load256(b->qs), _mm256_set1_epi8((char)0x80)), g));
+	const __m128i q = _mm_xor_si128(load128(b->qs + 32), _mm_set1_epi8((char)0x80));
 	if (g < 7) {
 		const __m128i lo = times3_128(q, 2 * (g - 5));
 		return trits(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), times3_128(lo, 1), 1));
 	}
-	const __m128i h = _mm_set1_epi32((int)load_u32(b->qh));
+	const __m128i h = _mm_xor_si128(_mm_set1_epi32((int)load_u32(b->qh)), _mm_set1_epi8((char)0x80));
 	const __m128i h3 = times3_128(h, 1), h9 = times3_128(h3, 1), h27 = times3_128(h9, 1);
 	const __m128i hi = _mm_blend_epi32(_mm_blend_epi32(h, h3, 0x2), _mm_blend_epi32(h9, h27, 0x8), 0xc);
 	return trits(_mm256_inserti128_si256(_mm256_castsi128_si256(times3_128(q, 4)), hi, 1));
