@@ -821,6 +821,45 @@ INLINE __m256i k_decode(const uint8_t *b, int kind, int g, __m256i *sv, __m256i 
 	return _mm256_sign_epi8(w, w);
 }
 
+/* The formats with two scales per group (iq2_xs, iq2_s: a nibble per 16
+ * elements; iq1_m: 3 bits per 16) have all 16 of a super-block made
+ * 2 ls + 1 in one vector of 16-bit lanes, the first half of each group in
+ * the low half of the vector and the second in the high half, so that
+ * group g's pair is one VPSHUFB of word g (k_group_scale). */
+INLINE int k_vector_scales(int kind)
+{
+	return kind == K_IQ2XS || kind == K_IQ2S || kind == K_IQ1M;
+}
+
+INLINE __m256i k_scales_v(const uint8_t *b, int kind)
+{
+	const __m256i ones16 = _mm256_set1_epi16(1);
+	if (kind == K_IQ1M) {
+		/* sub-block s: 3 bits at 3 (s % 4) of scale word s / 4; word i
+		 * of each half: scale word i / 2, multiplied so that the wanted
+		 * bits land in bits 13-15 (even sub-blocks at bits 0 and 6, odd
+		 * ones at 3 and 9) */
+		const __m256i spread = _mm256_setr_epi8(0, 1, 0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7,
+							0, 1, 0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7);
+		const __m256i mult = _mm256_setr_epi16(1 << 13, 1 << 7, 1 << 13, 1 << 7, 1 << 13, 1 << 7, 1 << 13,
+						       1 << 7, 1 << 10, 1 << 4, 1 << 10, 1 << 4, 1 << 10, 1 << 4,
+						       1 << 10, 1 << 4);
+		const __m128i raw = _mm_loadl_epi64((const __m128i *)((const struct blk_iq1_m *)b)->scales);
+		const __m256i sw = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(raw), spread);
+		return _mm256_or_si256(_mm256_slli_epi16(_mm256_srli_epi16(_mm256_mullo_epi16(sw, mult), 13), 1),
+				       ones16);
+	}
+	const uint8_t *sp = kind == K_IQ2XS ? ((const struct blk_iq2_xs *)b)->scales : ((const struct blk_iq2_s *)b)->scales;
+	const __m128i v = _mm_loadl_epi64((const __m128i *)sp), m = _mm_set1_epi8(0x0f);
+	const __m128i lohi = _mm_unpacklo_epi64(_mm_and_si128(v, m), _mm_and_si128(_mm_srli_epi16(v, 4), m));
+	return _mm256_or_si256(_mm256_slli_epi16(_mm256_cvtepu8_epi16(lohi), 1), ones16);
+}
+
+INLINE __m256i k_group_scale(__m256i scl, int g)
+{
+	return _mm256_shuffle_epi8(scl, _mm256_set1_epi16((short)(0x0100 * (2 * g + 1) + 2 * g)));
+}
+
 INLINE void k_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
 {
 	const size_t wb = k_bytes(kind);
@@ -835,64 +874,17 @@ INLINE void k_body(const void *wv, const struct xcol *x, int nc, int64_t n, floa
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const uint8_t *b = (const uint8_t *)wv + (size_t)i * wb;
 		const float d = k_scale(b, kind);
+		const __m256i scl = k_vector_scales(kind) ? k_scales_v(b, kind) : _mm256_setzero_si256();
 		__m256i isum[NC];
 		UNROLL for (int c = 0; c < nc; c++)
 			isum[c] = _mm256_setzero_si256();
 		UNROLL for (int g = 0; g < 8; g++) {
 			__m256i sv, sc;
 			const __m256i u = k_decode(b, kind, g, &sv, &sc);
+			if (k_vector_scales(kind))
+				sc = k_group_scale(scl, g);
 			UNROLL for (int c = 0; c < nc; c++) {
 				const __m256i p = _mm256_maddubs_epi16(u, _mm256_sign_epi8(load256(xk[c][i].qs + 32 * g), sv));
-				isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, sc));
-			}
-		}
-		UNROLL for (int c = 0; c < nc; c++)
-			acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * xk[c][i].d), _mm256_cvtepi32_ps(isum[c]), acc[c]);
-	}
-	UNROLL for (int c = 0; c < nc; c++)
-		out[c] = hsum_ps(acc[c]);
-}
-
-/* iq1_m against q8_K: k_body's sums, but the 16 sub-block scales of a
- * super-block (3 bits each, sub-block s in bits 3 (s % 4) of scale word
- * s / 4) made 2 ls + 1 in one vector per super-block: 16-bit lanes, the
- * even sub-blocks in the low half and the odd ones in the high half, so
- * that group g's pair of scales is one VPSHUFB of word g. */
-INLINE void iq1m_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
-{
-	(void)kind;
-	const struct blk_iq1_m *w = wv;
-	const struct blk_q8_K *xk[NC];
-	__m256 acc[NC];
-	UNROLL for (int c = 0; c < nc; c++) {
-		xk[c] = (const struct blk_q8_K *)x[c].blk;
-		acc[c] = _mm256_setzero_ps();
-	}
-	tables();
-	/* word i of each half: scale word i / 2, shifted so that the wanted
-	 * 3 bits land in bits 13-15 (even sub-blocks: bits 0 and 6; odd: 3
-	 * and 9) */
-	const __m256i spread = _mm256_setr_epi8(0, 1, 0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7,
-						0, 1, 0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7);
-	const __m256i mult = _mm256_setr_epi16(1 << 13, 1 << 7, 1 << 13, 1 << 7, 1 << 13, 1 << 7, 1 << 13, 1 << 7,
-					       1 << 10, 1 << 4, 1 << 10, 1 << 4, 1 << 10, 1 << 4, 1 << 10, 1 << 4);
-	const __m256i ones16 = _mm256_set1_epi16(1);
-	for (int64_t i = 0; i < n / QK_K; i++) {
-		const struct blk_iq1_m *b = w + i;
-		const float d = h2f(iq1m_d(b->scales)) * 0.125f;
-		const __m256i sw = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadl_epi64((const __m128i *)b->scales)),
-						       spread);
-		const __m256i scl = _mm256_or_si256(_mm256_slli_epi16(_mm256_srli_epi16(_mm256_mullo_epi16(sw, mult), 13), 1),
-						    ones16);
-		__m256i isum[NC];
-		UNROLL for (int c = 0; c < nc; c++)
-			isum[c] = _mm256_setzero_si256();
-		UNROLL for (int g = 0; g < 8; g++) {
-			const __m256i wg = w_iq1_m(b, g);
-			const __m256i u = _mm256_sign_epi8(wg, wg);
-			const __m256i sc = _mm256_shuffle_epi8(scl, _mm256_set1_epi16((short)(0x0100 * (2 * g + 1) + 2 * g)));
-			UNROLL for (int c = 0; c < nc; c++) {
-				const __m256i p = _mm256_maddubs_epi16(u, _mm256_sign_epi8(load256(xk[c][i].qs + 32 * g), wg));
 				isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, sc));
 			}
 		}
@@ -1232,7 +1224,7 @@ ROW_FN(iq2_s, k_body, K_IQ2S)
 ROW_FN(iq3_xxs, k_body, K_IQ3XXS)
 ROW_FN(iq3_s, k_body, K_IQ3S)
 ROW_FN(iq1_s, k_body, K_IQ1S)
-ROW_FN(iq1_m, iq1m_body, K_IQ1M)
+ROW_FN(iq1_m, k_body, K_IQ1M)
 ROW_FN(iq4_xs, k_body, K_IQ4XS)
 ROW_FN(tq1_0, tq_body, K_TQ1)
 ROW_FN(tq2_0, tq_body, K_TQ2)
