@@ -204,6 +204,9 @@ static const int8_t KV_FP4[32] __attribute__((aligned(32))) = {
  * iq1 levels times 8 (-8, 0, 8). KSIGN64: ggml's ksigns_iq2xs (7 stored
  * bits and the parity bit) as the byte signs (+-1) of 8 elements. */
 static uint64_t G_IQ2XXS[256], G_IQ2XS[512], G_IQ2S[1024], G_IQ1S[2048];
+/* iq1_m: index bit 11 the delta's sign bit, each byte 8 g + s (s = -1 where
+ * the bit is set, else 1) */
+static uint64_t G_IQ1M[4096];
 static uint32_t G_IQ3XXS[256], G_IQ3S[512];
 static uint64_t KSIGN64[128]; /* per element: 0xff negative, 0x01 positive */
 static uv_once_t tables_once = UV_ONCE_INIT;
@@ -238,8 +241,18 @@ static void build_tables(void)
 	}
 	for (int i = 0; i < 1024; i++)
 		G_IQ2S[i] = grid8(qnt__iq2s_codes[i], lv2);
-	for (int i = 0; i < 2048; i++)
+	for (int i = 0; i < 2048; i++) {
 		G_IQ1S[i] = grid8(qnt__iq1s_codes[i], lv1);
+		/* byte by byte: 8 g + 1 and 8 g - 1 */
+		uint64_t pos = 0, neg = 0;
+		for (int j = 0; j < 8; j++) {
+			const uint8_t b = (uint8_t)(G_IQ1S[i] >> (8 * j));
+			pos |= (uint64_t)(uint8_t)(b + 1) << (8 * j);
+			neg |= (uint64_t)(uint8_t)(b - 1) << (8 * j);
+		}
+		G_IQ1M[i] = pos;
+		G_IQ1M[i + 2048] = neg;
+	}
 	for (unsigned s = 0; s < 128; s++) {
 		unsigned p = s ^ (s >> 4);
 		p ^= p >> 2;
@@ -353,18 +366,13 @@ INLINE __m256i w_iq1_m(const struct blk_iq1_m *b, int g)
 {
 	const uint8_t *q = b->qs + 4 * g;
 	const unsigned h0 = b->qh[2 * g], h1 = b->qh[2 * g + 1];
-	const __m256i grid = _mm256_set_epi64x((long long)G_IQ1S[q[3] | ((h1 << 4) & 0x700)],
-					       (long long)G_IQ1S[q[2] | ((h1 << 8) & 0x700)],
-					       (long long)G_IQ1S[q[1] | ((h0 << 4) & 0x700)],
-					       (long long)G_IQ1S[q[0] | ((h0 << 8) & 0x700)]);
-	/* the delta signs: bit 3 of qh[2g] for elements 0-7, bit 7 for 8-15,
-	 * the same bits of qh[2g + 1] for 16-31 */
-	const __m256i hb = _mm256_shuffle_epi8(_mm256_set1_epi16((short)rd16(b->qh + 2 * g)),
-					       _mm256_set_epi64x(0x0101010101010101ll, 0x0101010101010101ll, 0, 0));
-	const __m256i bit = _mm256_set_epi64x((long long)0x8080808080808080ull, 0x0808080808080808ll,
-					      (long long)0x8080808080808080ull, 0x0808080808080808ll);
-	const __m256i delta = _mm256_cmpeq_epi8(_mm256_and_si256(hb, bit), bit);
-	return _mm256_add_epi8(grid, _mm256_or_si256(delta, _mm256_set1_epi8(1)));
+	/* the grid's top 3 index bits and the delta's sign: bits 0-3 of
+	 * qh[2g] for elements 0-7, bits 4-7 for 8-15, the same of qh[2g + 1]
+	 * for 16-31 */
+	return _mm256_set_epi64x((long long)G_IQ1M[q[3] | ((h1 << 4) & 0xf00)],
+				 (long long)G_IQ1M[q[2] | ((h1 << 8) & 0xf00)],
+				 (long long)G_IQ1M[q[1] | ((h0 << 4) & 0xf00)],
+				 (long long)G_IQ1M[q[0] | ((h0 << 8) & 0xf00)]);
 }
 
 /* iq1_m's fp16 super-scale from the top nibbles of its scale words. */
@@ -389,30 +397,32 @@ INLINE __m128i times3_128(__m128i v, int k)
 	return v;
 }
 
-/* tq1_0 trits of bytes already multiplied by their power of 3: (v * 3) >> 8,
- * 0..2. */
+/* tq1_0 trits of bytes already multiplied by their power of 3, 0..2: (v *
+ * 3) >> 8, which is 1 from v = 86 and 2 from v = 171. The bytes come as
+ * v + 128 (mod 256), which multiplying by 3 keeps (3 * 128 = 128 mod 256),
+ * so that signed compares order them: two compares, two subtractions. */
 INLINE __m256i trits(__m256i v)
 {
-	const __m256i three = _mm256_set1_epi16(3);
-	const __m256i lo = _mm256_mulhi_epu16(_mm256_slli_epi16(v, 8), three);
-	const __m256i hi = _mm256_mulhi_epu16(_mm256_and_si256(v, _mm256_set1_epi16((short)0xff00)), three);
-	return _mm256_or_si256(lo, _mm256_slli_epi16(hi, 8));
+	const __m256i m1 = _mm256_cmpgt_epi8(v, _mm256_set1_epi8(86 - 1 - 128));
+	const __m256i m2 = _mm256_cmpgt_epi8(v, _mm256_set1_epi8(171 - 1 - 128));
+	return _mm256_sub_epi8(_mm256_sub_epi8(_mm256_setzero_si256(), m1), m2);
 }
 
 /* tq1_0 codes (0..2) of group g (elements 32g..32g+31): groups 0-4 the
  * 32 bytes of qs times 1, 3, 9, 27, 81; group 5 the next 16 times 1 | 3,
  * group 6 times 9 | 27; group 7 those times 81 | the 4 bytes of qh times
- * 1, 3, 9, 27 (4 elements each). Multiplying by 3 is two byte additions. */
+ * 1, 3, 9, 27 (4 elements each). Multiplying by 3 is two byte additions;
+ * the bytes are loaded plus 128 for trits(). */
 INLINE __m256i codes_tq1(const struct blk_tq1_0 *b, int g)
 {
 	if (g < 5)
-		return trits(times3(load256(b->qs), g));
-	const __m128i q = load128(b->qs + 32);
+		return trits(times3(_mm256_xor_si256(load256(b->qs), _mm256_set1_epi8((char)0x80)), g));
+	const __m128i q = _mm_xor_si128(load128(b->qs + 32), _mm_set1_epi8((char)0x80));
 	if (g < 7) {
 		const __m128i lo = times3_128(q, 2 * (g - 5));
 		return trits(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), times3_128(lo, 1), 1));
 	}
-	const __m128i h = _mm_set1_epi32((int)load_u32(b->qh));
+	const __m128i h = _mm_xor_si128(_mm_set1_epi32((int)load_u32(b->qh)), _mm_set1_epi8((char)0x80));
 	const __m128i h3 = times3_128(h, 1), h9 = times3_128(h3, 1), h27 = times3_128(h9, 1);
 	const __m128i hi = _mm_blend_epi32(_mm_blend_epi32(h, h3, 0x2), _mm_blend_epi32(h9, h27, 0x8), 0xc);
 	return trits(_mm256_inserti128_si256(_mm256_castsi128_si256(times3_128(q, 4)), hi, 1));
@@ -811,6 +821,45 @@ INLINE __m256i k_decode(const uint8_t *b, int kind, int g, __m256i *sv, __m256i 
 	return _mm256_sign_epi8(w, w);
 }
 
+/* The formats with two scales per group (iq2_xs, iq2_s: a nibble per 16
+ * elements; iq1_m: 3 bits per 16) have all 16 of a super-block made
+ * 2 ls + 1 in one vector of 16-bit lanes, the first half of each group in
+ * the low half of the vector and the second in the high half, so that
+ * group g's pair is one VPSHUFB of word g (k_group_scale). */
+INLINE int k_vector_scales(int kind)
+{
+	return kind == K_IQ2XS || kind == K_IQ2S || kind == K_IQ1M;
+}
+
+INLINE __m256i k_scales_v(const uint8_t *b, int kind)
+{
+	const __m256i ones16 = _mm256_set1_epi16(1);
+	if (kind == K_IQ1M) {
+		/* sub-block s: 3 bits at 3 (s % 4) of scale word s / 4; word i
+		 * of each half: scale word i / 2, multiplied so that the wanted
+		 * bits land in bits 13-15 (even sub-blocks at bits 0 and 6, odd
+		 * ones at 3 and 9) */
+		const __m256i spread = _mm256_setr_epi8(0, 1, 0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7,
+							0, 1, 0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7, 6, 7);
+		const __m256i mult = _mm256_setr_epi16(1 << 13, 1 << 7, 1 << 13, 1 << 7, 1 << 13, 1 << 7, 1 << 13,
+						       1 << 7, 1 << 10, 1 << 4, 1 << 10, 1 << 4, 1 << 10, 1 << 4,
+						       1 << 10, 1 << 4);
+		const __m128i raw = _mm_loadl_epi64((const __m128i *)((const struct blk_iq1_m *)b)->scales);
+		const __m256i sw = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(raw), spread);
+		return _mm256_or_si256(_mm256_slli_epi16(_mm256_srli_epi16(_mm256_mullo_epi16(sw, mult), 13), 1),
+				       ones16);
+	}
+	const uint8_t *sp = kind == K_IQ2XS ? ((const struct blk_iq2_xs *)b)->scales : ((const struct blk_iq2_s *)b)->scales;
+	const __m128i v = _mm_loadl_epi64((const __m128i *)sp), m = _mm_set1_epi8(0x0f);
+	const __m128i lohi = _mm_unpacklo_epi64(_mm_and_si128(v, m), _mm_and_si128(_mm_srli_epi16(v, 4), m));
+	return _mm256_or_si256(_mm256_slli_epi16(_mm256_cvtepu8_epi16(lohi), 1), ones16);
+}
+
+INLINE __m256i k_group_scale(__m256i scl, int g)
+{
+	return _mm256_shuffle_epi8(scl, _mm256_set1_epi16((short)(0x0100 * (2 * g + 1) + 2 * g)));
+}
+
 INLINE void k_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
 {
 	const size_t wb = k_bytes(kind);
@@ -825,12 +874,15 @@ INLINE void k_body(const void *wv, const struct xcol *x, int nc, int64_t n, floa
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const uint8_t *b = (const uint8_t *)wv + (size_t)i * wb;
 		const float d = k_scale(b, kind);
+		const __m256i scl = k_vector_scales(kind) ? k_scales_v(b, kind) : _mm256_setzero_si256();
 		__m256i isum[NC];
 		UNROLL for (int c = 0; c < nc; c++)
 			isum[c] = _mm256_setzero_si256();
 		UNROLL for (int g = 0; g < 8; g++) {
 			__m256i sv, sc;
 			const __m256i u = k_decode(b, kind, g, &sv, &sc);
+			if (k_vector_scales(kind))
+				sc = k_group_scale(scl, g);
 			UNROLL for (int c = 0; c < nc; c++) {
 				const __m256i p = _mm256_maddubs_epi16(u, _mm256_sign_epi8(load256(xk[c][i].qs + 32 * g), sv));
 				isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, sc));
@@ -1091,6 +1143,104 @@ INLINE void q8_0_body(const void *wv, const struct xcol *x, int nc, int64_t n, f
 		out[c] = hsum_ps(_mm256_add_ps(acc0[c], acc1[c]));
 }
 
+/* mxfp4, four blocks at a time: the blocks' pair sums (|w| <= 12: at most
+ * 8 * 12 * 127 after the folds, in 16 bits) folded by three VPHADDW into
+ * one vector whose 32-bit pair sums are [b0 b1 b2 b3] of each lane, then
+ * one FMA with the four blocks' scales (their E8M0 halves made as
+ * e8m0_half does, times the four d_x); a tail of fewer than four blocks
+ * through Q_STEP. */
+INLINE void mxfp4_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
+{
+	const __m256i ones = _mm256_set1_epi16(1);
+	__m256 acc0[NC], acc1[NC];
+	UNROLL for (int c = 0; c < nc; c++)
+		acc0[c] = acc1[c] = _mm256_setzero_ps();
+	const int64_t nb = n / 32;
+	const struct blk_mxfp4 *blk = wv;
+	int64_t j = 0;
+	for (; j + 4 <= nb; j += 4) {
+		const struct blk_mxfp4 *b = blk + j;
+		const __m128i e = _mm_setr_epi32(b[0].e, b[1].e, b[2].e, b[3].e);
+		const __m128i sub = _mm_slli_epi32(_mm_sub_epi32(e, _mm_set1_epi32(1)), 23);
+		const __m128i den = _mm_sllv_epi32(_mm_set1_epi32(0x00200000), e);
+		const __m128 eh = _mm_castsi128_ps(_mm_blendv_epi8(sub, den, _mm_cmplt_epi32(e, _mm_set1_epi32(2))));
+		const __m256 eh2 = _mm256_setr_m128(eh, eh);
+		__m256i wk[4], uk[4];
+		UNROLL for (int k = 0; k < 4; k++) {
+			wk[k] = lut16(KV_FP4, nib32(b[k].qs));
+			uk[k] = _mm256_sign_epi8(wk[k], wk[k]);
+		}
+		UNROLL for (int c = 0; c < nc; c++) {
+			const uint8_t *xb = x[c].blk + (size_t)j * sizeof(struct blk_q8_0) + offsetof(struct blk_q8_0, qs);
+			__m256i pk[4];
+			UNROLL for (int k = 0; k < 4; k++)
+				pk[k] = _mm256_maddubs_epi16(uk[k], _mm256_sign_epi8(load256(xb + (size_t)k * sizeof(struct blk_q8_0)), wk[k]));
+			const __m256i h = _mm256_hadd_epi16(_mm256_hadd_epi16(pk[0], pk[1]), _mm256_hadd_epi16(pk[2], pk[3]));
+			const __m256 dx = _mm256_broadcast_ps((const __m128 *)(x[c].d + j));
+			acc0[c] = _mm256_fmadd_ps(_mm256_mul_ps(eh2, dx), _mm256_cvtepi32_ps(_mm256_madd_epi16(h, ones)), acc0[c]);
+		}
+	}
+	for (; j < nb; j++)
+		Q_STEP(j, acc1)
+	UNROLL for (int c = 0; c < nc; c++)
+		out[c] = hsum_ps(_mm256_add_ps(acc0[c], acc1[c]));
+}
+
+/* q1_0 (w = +-1): w . x = 2 sum(x where the bit is set) - sum(x), with
+ * sum(x) d_x given per q8_0 block in x[c].s. Per q1_0 block (four q8_0
+ * blocks): each group's bits widened once to a byte mask shared by the
+ * columns, x masked and summed in pairs (VPMADDUBSW by ones), the four
+ * groups' pair sums folded by three VPHADDW into one vector (|sum| <= 16 *
+ * 127 in 16 bits) whose 32-bit pair sums are [g0 g1 g2 g3] of each lane,
+ * then one FMA with 2 d_w times the four d_x; the sum(x) term is one FMA
+ * per block on four floats. */
+INLINE void q1_0_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
+{
+	(void)kind;
+	const struct blk_q1_0 *w = wv;
+	const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+	const __m256i sel = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+	/* group g's bytes 4g..4g+3: each repeated 8 times, two per lane */
+	const __m256i idx0 = _mm256_set_epi64x(0x0303030303030303ll, 0x0202020202020202ll, 0x0101010101010101ll, 0);
+	const __m256i four = _mm256_set1_epi8(4);
+	__m256 acc[NC];
+	__m128 accs[NC];
+	UNROLL for (int c = 0; c < nc; c++) {
+		acc[c] = _mm256_setzero_ps();
+		accs[c] = _mm_setzero_ps();
+	}
+	for (int64_t i = 0; i < n / 128; i++) {
+		const float d = h2f(w[i].d);
+		const __m256i bits = _mm256_broadcastsi128_si256(load128(w[i].qs));
+		__m256i m[4];
+		__m256i idx = idx0;
+		UNROLL for (int g = 0; g < 4; g++) {
+			const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(bits, idx), sel);
+			m[g] = _mm256_cmpeq_epi8(v, sel);
+			idx = _mm256_add_epi8(idx, four);
+		}
+		const __m256 d2 = _mm256_set1_ps(2.0f * d);
+		UNROLL for (int c = 0; c < nc; c++) {
+			const uint8_t *xb = x[c].blk + (size_t)(4 * i) * sizeof(struct blk_q8_0) + offsetof(struct blk_q8_0, qs);
+			__m256i p[4];
+			UNROLL for (int g = 0; g < 4; g++)
+				p[g] = _mm256_maddubs_epi16(ones8, _mm256_and_si256(load256(xb + (size_t)g * sizeof(struct blk_q8_0)), m[g]));
+			const __m256i h = _mm256_hadd_epi16(_mm256_hadd_epi16(p[0], p[1]), _mm256_hadd_epi16(p[2], p[3]));
+			const __m256 dx = _mm256_broadcast_ps((const __m128 *)(x[c].d + 4 * i));
+			acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(d2, dx), _mm256_cvtepi32_ps(_mm256_madd_epi16(h, ones16)), acc[c]);
+			accs[c] = _mm_fmadd_ps(_mm256_castps256_ps128(d2), _mm_loadu_ps(x[c].s + 4 * i), accs[c]);
+		}
+	}
+	UNROLL for (int c = 0; c < nc; c++) {
+		/* accs holds 2 d sum(x) d_x: half of it is the sum(x) term */
+		__m128 t = _mm_add_ps(_mm256_castps256_ps128(acc[c]), _mm256_extractf128_ps(acc[c], 1));
+		t = _mm_sub_ps(t, _mm_mul_ps(accs[c], _mm_set1_ps(0.5f)));
+		t = _mm_add_ps(t, _mm_movehl_ps(t, t));
+		t = _mm_add_ss(t, _mm_movehdup_ps(t));
+		out[c] = _mm_cvtss_f32(t);
+	}
+}
+
 /* One exported row kernel per format, specialised for 1..NC columns. */
 #define ROW_FN(NAME, BODY, KIND)                                                                     \
 	void qnt__avx2_mm_##NAME(const void *w, const struct xcol *x, int nc, int64_t n, float *out) \
@@ -1122,7 +1272,7 @@ ROW_FN(iq4_xs, k_body, K_IQ4XS)
 ROW_FN(tq1_0, tq_body, K_TQ1)
 ROW_FN(tq2_0, tq_body, K_TQ2)
 ROW_FN(iq4_nl, q8_0_body, Q_IQ4NL)
-ROW_FN(mxfp4, q8_0_body, Q_MXFP4)
+ROW_FN(mxfp4, mxfp4_body, Q_MXFP4)
 ROW_FN(nvfp4, q8_0_body, Q_NVFP4)
-ROW_FN(q1_0, q8_0_body, Q_Q1_0)
+ROW_FN(q1_0, q1_0_body, Q_Q1_0)
 ROW_FN(q2_0, q8_0_body, Q_Q2_0)

@@ -16,8 +16,12 @@
 
 /* Elements of activations per quantization chunk. */
 #define XQ_CHUNK_ELEMS (1 << 15)
-/* Chunks per thread for the product (the pool hands them out in order). */
-#define CHUNKS_PER_THREAD 4
+/* Chunks per thread for the product (the pool hands them out in order; a
+ * thread that runs out waits for at most the others' last chunk). */
+#define CHUNKS_PER_THREAD 8
+/* Rows per chunk are rounded up to a multiple of this when at least this
+ * many: whole cache lines of y and whole row tiles of the kernels. */
+#define CHUNK_ROW_ALIGN 16
 /* Multiply-adds below which a chunk is not split further. */
 #define MIN_CHUNK_WORK (1 << 16)
 
@@ -262,6 +266,8 @@ static qnt_status matmul(qnt_ctx *ctx, qnt_type wtype, const void *w, int64_t n_
 		const int64_t work_row = n_in * n_cols;
 		if (rpc * work_row < MIN_CHUNK_WORK)
 			rpc = (MIN_CHUNK_WORK + work_row - 1) / work_row;
+		if (rpc >= CHUNK_ROW_ALIGN)
+			rpc = (rpc + CHUNK_ROW_ALIGN - 1) / CHUNK_ROW_ALIGN * CHUNK_ROW_ALIGN;
 		r.rows_per_chunk = rpc < 1 ? 1 : rpc > n_out ? n_out : rpc;
 		if (row_group > 1) /* whole groups of the prepared layout */
 			r.rows_per_chunk = (r.rows_per_chunk + row_group - 1) / row_group * row_group;

@@ -8,12 +8,41 @@
  * per context and a blocking call, so each context owns n_threads - 1 workers
  * and the calling thread works alongside them. Chunks are handed out with an
  * atomic counter; which thread runs a chunk never changes its result.
+ *
+ * Waiting spins briefly before it sleeps. A worker that has finished a job
+ * polls for the next one for up to WORKER_SPIN_NS (a model's products come
+ * back to back, microseconds apart, and a futex wake-up costs tens of
+ * microseconds), then sleeps on `wake`; the caller signals `wake` only when
+ * a worker sleeps. The caller, once out of chunks, polls for the workers'
+ * last chunks for up to CALLER_SPIN_NS (at most about one chunk's time when
+ * the chunks are balanced) before it sleeps on `done`.
  */
 #include "qnt_internal.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <uv.h>
+#ifdef _WIN32
+#include <windows.h>
+#define yield_cpu() ((void)SwitchToThread())
+#else
+#include <sched.h>
+#define yield_cpu() ((void)sched_yield())
+#endif
+
+#define WORKER_SPIN_NS 200000
+#define CALLER_SPIN_NS 2000000
+/* polls between two reads of the clock and yields of the CPU (a thread
+ * that shares its core with the one it waits for lets that one run) */
+#define SPIN_POLLS 64
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ __volatile__("yield")
+#else
+#define cpu_relax() ((void)0)
+#endif
 
 struct qnt__pool {
 	int n_threads;
@@ -21,13 +50,15 @@ struct qnt__pool {
 	uv_mutex_t mu;
 	uv_cond_t wake;     /* a new job or stop */
 	uv_cond_t done;     /* the last worker left the job */
-	uint64_t generation;
-	int stop;
-	int busy;           /* workers still inside the current job */
+	int sleepers;       /* workers waiting on wake (under mu) */
+	int caller_waits;   /* the caller waits on done (under mu) */
+	atomic_int stop;
+	atomic_uint_fast64_t generation; /* bumped (release) once the job below is set */
 	qnt__task_fn fn;
 	void *arg;
 	int64_t n_chunks;
-	atomic_int_fast64_t next;
+	_Alignas(64) atomic_int busy;    /* workers still inside the current job */
+	_Alignas(64) atomic_int_fast64_t next;
 };
 
 struct worker_arg {
@@ -38,10 +69,28 @@ struct worker_arg {
 static void run_chunks(struct qnt__pool *p, int thread)
 {
 	for (;;) {
-		int64_t c = atomic_fetch_add(&p->next, 1);
+		int64_t c = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
 		if (c >= p->n_chunks)
 			return;
 		p->fn(p->arg, c, thread);
+	}
+}
+
+/* Polls until the generation differs from `seen` or stop is set, for at most
+ * WORKER_SPIN_NS; returns whether it saw either. */
+static int spin_for_job(struct qnt__pool *p, uint64_t seen)
+{
+	const uint64_t t0 = uv_hrtime();
+	for (;;) {
+		for (int i = 0; i < SPIN_POLLS; i++) {
+			if (atomic_load_explicit(&p->generation, memory_order_acquire) != seen ||
+			    atomic_load_explicit(&p->stop, memory_order_relaxed))
+				return 1;
+			cpu_relax();
+		}
+		if (uv_hrtime() - t0 > WORKER_SPIN_NS)
+			return 0;
+		yield_cpu();
 	}
 }
 
@@ -53,26 +102,34 @@ static void worker(void *varg)
 	uint64_t seen = 0;
 	free(wa);
 
-	uv_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->stop && p->generation == seen)
-			uv_cond_wait(&p->wake, &p->mu);
-		if (p->stop)
+		if (!spin_for_job(p, seen)) {
+			/* the caller bumps the generation, then takes mu to look
+			 * for sleepers: checking again under mu misses no job */
+			uv_mutex_lock(&p->mu);
+			p->sleepers++;
+			while (!atomic_load(&p->stop) && atomic_load(&p->generation) == seen)
+				uv_cond_wait(&p->wake, &p->mu);
+			p->sleepers--;
+			uv_mutex_unlock(&p->mu);
+		}
+		if (atomic_load(&p->stop))
 			break;
-		seen = p->generation;
-		uv_mutex_unlock(&p->mu);
+		seen = atomic_load_explicit(&p->generation, memory_order_acquire);
 		run_chunks(p, index);
-		uv_mutex_lock(&p->mu);
-		if (--p->busy == 0)
-			uv_cond_signal(&p->done);
+		if (atomic_fetch_sub_explicit(&p->busy, 1, memory_order_acq_rel) == 1) {
+			uv_mutex_lock(&p->mu);
+			if (p->caller_waits)
+				uv_cond_signal(&p->done);
+			uv_mutex_unlock(&p->mu);
+		}
 	}
-	uv_mutex_unlock(&p->mu);
 }
 
 static void stop_workers(struct qnt__pool *p, int started)
 {
 	uv_mutex_lock(&p->mu);
-	p->stop = 1;
+	atomic_store(&p->stop, 1);
 	uv_cond_broadcast(&p->wake);
 	uv_mutex_unlock(&p->mu);
 	for (int i = 0; i < started; i++)
@@ -85,6 +142,9 @@ qnt_status qnt__pool_create(int n_threads, struct qnt__pool **out)
 	if (!p)
 		return QNT_E_NO_MEMORY;
 	p->n_threads = n_threads < 1 ? 1 : n_threads;
+	atomic_init(&p->stop, 0);
+	atomic_init(&p->generation, 0);
+	atomic_init(&p->busy, 0);
 	atomic_init(&p->next, 0);
 	if (uv_mutex_init(&p->mu) != 0)
 		goto err_free;
@@ -147,20 +207,36 @@ void qnt__pool_run(struct qnt__pool *p, int64_t n_chunks, qnt__task_fn fn, void 
 			fn(arg, c, 0);
 		return;
 	}
-	uv_mutex_lock(&p->mu);
 	p->fn = fn;
 	p->arg = arg;
 	p->n_chunks = n_chunks;
-	atomic_store(&p->next, 0);
-	p->busy = p->n_threads - 1;
-	p->generation++;
-	uv_cond_broadcast(&p->wake);
+	atomic_store_explicit(&p->next, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->busy, p->n_threads - 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+	uv_mutex_lock(&p->mu);
+	if (p->sleepers > 0)
+		uv_cond_broadcast(&p->wake);
 	uv_mutex_unlock(&p->mu);
 
 	run_chunks(p, 0);
 
+	const uint64_t t0 = uv_hrtime();
+	for (;;) {
+		for (int i = 0; i < SPIN_POLLS; i++) {
+			if (atomic_load_explicit(&p->busy, memory_order_acquire) == 0)
+				return;
+			cpu_relax();
+		}
+		if (uv_hrtime() - t0 > CALLER_SPIN_NS)
+			break;
+		yield_cpu();
+	}
+	/* a worker that takes the last place out then takes mu to look for
+	 * the caller: checking busy again under mu misses no signal */
 	uv_mutex_lock(&p->mu);
-	while (p->busy > 0)
+	p->caller_waits = 1;
+	while (atomic_load_explicit(&p->busy, memory_order_acquire) != 0)
 		uv_cond_wait(&p->done, &p->mu);
+	p->caller_waits = 0;
 	uv_mutex_unlock(&p->mu);
 }
