@@ -2365,9 +2365,17 @@ static inline void cost8_set(qnt__v8f *t, int i, float c0, float c1, float c2)
  * the scalar sums add them, so every lane is that sum bit for bit. */
 static inline qnt__v8f cost8_lanes(const qnt__v8f *t, qnt__v8i code)
 {
+	/* written out: the loop is not unrolled at -O2, and constant
+	 * shifts are one instruction */
 	qnt__v8f acc = { 0, 0, 0, 0, 0, 0, 0, 0 };
-	for (int i = 0; i < 8; i++)
-		acc += __builtin_shuffle(t[i], code >> (2 * i));
+	acc += __builtin_shuffle(t[0], code);
+	acc += __builtin_shuffle(t[1], code >> 2);
+	acc += __builtin_shuffle(t[2], code >> 4);
+	acc += __builtin_shuffle(t[3], code >> 6);
+	acc += __builtin_shuffle(t[4], code >> 8);
+	acc += __builtin_shuffle(t[5], code >> 10);
+	acc += __builtin_shuffle(t[6], code >> 12);
+	acc += __builtin_shuffle(t[7], code >> 14);
 	return acc;
 }
 
@@ -2452,6 +2460,42 @@ static int cost8_best(const struct lattice *lt, const uint16_t *nbc, int32_t off
 			}
 	}
 	return gi;
+}
+
+/* From the costs e0, e1, e2 of the three levels (lanes = the 8 elements of
+ * a group): the tables t of cost8_lanes (a transpose by shuffles), the
+ * packed code of the first cheapest level of each element (returned) and in
+ * *lb the cost of those levels, 0.0f + the minima in element order: the sum
+ * cost8_lanes makes for that code, and no code costs less (each term is
+ * the least, and rounding is monotone). NaN costs give a NaN *lb. */
+static inline uint32_t cost8_prep(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8f *t, float *lb)
+{
+	const qnt__v8f a0 = __builtin_shufflevector(e0, e1, 0, 8, 1, 9, 2, 10, 3, 11);
+	const qnt__v8f a1 = __builtin_shufflevector(e0, e1, 4, 12, 5, 13, 6, 14, 7, 15);
+	const qnt__v8f b0 = __builtin_shufflevector(e2, e0, 0, 8, 1, 9, 2, 10, 3, 11);
+	const qnt__v8f b1 = __builtin_shufflevector(e2, e0, 4, 12, 5, 13, 6, 14, 7, 15);
+#define QNT__T8(A, B, j) __builtin_shufflevector(A, B, 2 * (j), 2 * (j) + 1, 8 + 2 * (j), 9 + 2 * (j), 2 * (j), \
+						 2 * (j) + 1, 8 + 2 * (j), 9 + 2 * (j))
+	t[0] = QNT__T8(a0, b0, 0);
+	t[1] = QNT__T8(a0, b0, 1);
+	t[2] = QNT__T8(a0, b0, 2);
+	t[3] = QNT__T8(a0, b0, 3);
+	t[4] = QNT__T8(a1, b1, 0);
+	t[5] = QNT__T8(a1, b1, 1);
+	t[6] = QNT__T8(a1, b1, 2);
+	t[7] = QNT__T8(a1, b1, 3);
+#undef QNT__T8
+	const qnt__v8i m1 = qnt__lt_v8f(e1, e0);
+	const qnt__v8f c01 = qnt__select_v8f(m1, e1, e0);
+	const qnt__v8i m2 = qnt__lt_v8f(e2, c01);
+	const qnt__v8f mn = qnt__select_v8f(m2, e2, c01);
+	const qnt__v8i bl = (m2 & 2) | (~m2 & m1 & 1);
+	const qnt__v4i q = __builtin_shufflevector(bl, bl, 0, 2, 4, 6) | (__builtin_shufflevector(bl, bl, 1, 3, 5, 7) << 2);
+	float sum = 0.0f;
+	for (int i = 0; i < 8; i++)
+		sum += mn[i];
+	*lb = sum;
+	return (uint32_t)(q[0] | (q[1] << 4) | (q[2] << 8) | (q[3] << 12));
 }
 
 /* ggml_best_neighbour for the 8-element grids (iq2_*): the same sums, eight
@@ -3690,65 +3734,139 @@ static void pack_iq1_m(const struct l1state *st, void *blk)
 static const struct l1fmt F_IQ1S = { 32, sizeof(struct blk_iq1_s), unpack_iq1_s, pack_iq1_s, deq_iq1_s };
 static const struct l1fmt F_IQ1M = { 16, sizeof(struct blk_iq1_m), unpack_iq1_m, pack_iq1_m, deq_iq1_m };
 
-/* Best point of one group of 8 for the scale dl and delta sign sh: among the
- * candidates of the nearest levels. Returns the error, the point in *g. */
-static float l1_group(const struct lattice *lt, const uint16_t *nbc, const float *x, const float *w, float dl, int sh, uint16_t *g)
+/* One group of 8 for a scale and delta sign: the cost tables, the code u
+ * of the nearest levels and their cost lb (see cost8_prep). */
+struct l1group {
+	qnt__v8f t[8];
+	uint32_t u;
+	float lb;
+};
+
+static void l1_group_prep(const float *x, const float *w, float dl, int sh, struct l1group *p)
 {
 	const float *c = sh ? x_m1 : x_p1;
-	float v[3];
-	qnt__v8f t[8];
-	for (int l = 0; l < 3; l++)
-		v[l] = dl * c[l];
-	/* the costs of the levels, lanes = elements; per element the first
-	 * cheapest level */
+	const float v0 = dl * c[0], v1 = dl * c[1], v2 = dl * c[2];
 	qnt__v8f xv, wv;
 	memcpy(&xv, x, sizeof xv);
 	memcpy(&wv, w, sizeof wv);
-	const qnt__v8f r0 = xv - v[0], r1 = xv - v[1], r2 = xv - v[2];
-	const qnt__v8f e0 = wv * r0 * r0, e1 = wv * r1 * r1, e2 = wv * r2 * r2;
-	const qnt__v8i m1 = e1 < e0, m2 = e2 < qnt__select_v8f(m1, e1, e0);
-	const qnt__v8i bl = (m2 & 2) | (~m2 & m1 & 1);
-	uint32_t u = 0;
-	for (int i = 0; i < 8; i++) {
-		cost8_set(t, i, e0[i], e1[i], e2[i]);
-		u |= (uint32_t)bl[i] << (2 * i);
+	const qnt__v8f r0 = xv - v0, r1 = xv - v1, r2 = xv - v2;
+	p->u = cost8_prep(wv * r0 * r0, wv * r1 * r1, wv * r2 * r2, p->t, &p->lb);
+}
+
+/* Best point of a prepared group: among the candidates of the nearest
+ * levels (the first of the least cost). Returns the error (INFINITY if none
+ * is finite), the point in *g. When the nearest levels are a grid point,
+ * that point is the answer and lb its cost, unless lb is not finite. */
+static float l1_group_best(const struct lattice *lt, const uint16_t *nbc, const struct l1group *p, uint16_t *g)
+{
+	const int32_t m = lt->map[p->u];
+	if (m >= 0 && p->lb < INFINITY) {
+		*g = (uint16_t)m;
+		return p->lb;
 	}
-	const int32_t off = lt->alt[u];
+	const int32_t off = lt->alt[p->u];
 	float best = INFINITY;
-	*g = (uint16_t)cost8_best(lt, nbc, off, mini(lt->nb[off], IQ_LIST_CAP), t, &best, lt->nb[off + 1]);
+	*g = (uint16_t)cost8_best(lt, nbc, off, mini(lt->nb[off], IQ_LIST_CAP), p->t, &best, lt->nb[off + 1]);
 	return best;
 }
 
+/* Whether errors acc + lb[k] + ... + lb[n-1] (added in that order, as the
+ * search adds the errors it finds, each no less than its lb) reach bound:
+ * then no completion of acc beats bound. Never for an infinite bound (ties
+ * there still pick codes). */
+static int l1_cannot_beat(double acc, const float *lb, int k, int n, double bound)
+{
+	if (!(bound < INFINITY))
+		return 0;
+	for (; k < n; k++)
+		acc += lb[k];
+	return acc >= bound;
+}
+
+/* The error of one delta sign of an iq1_s sub-block (4 groups), its codes in
+ * g; -1 when it provably reaches bound (then g is unset). */
+static double l1_sign_err(const struct lattice *lt, const uint16_t *nbc, const struct l1group *p, const float *lb,
+			  double bound, uint16_t *g)
+{
+	double acc = 0;
+	for (int k = 0; k < 4; k++) {
+		if (l1_cannot_beat(acc, lb, k, 4, bound))
+			return -1;
+		acc += l1_group_best(lt, nbc, p + k, g + k);
+	}
+	return acc;
+}
+
 /* Codes of one sub-block (sub elements) for the scale dl: per group (iq1_m)
- * or for the whole sub-block (iq1_s) the better delta sign. */
+ * or for the whole sub-block (iq1_s) the better delta sign (sign 0 on
+ * equal errors), and the error. The result is only needed when it is below
+ * bound: searches that cannot get there are skipped (by the lower bounds lb
+ * of the groups) and then INFINITY is returned with g, sh unset; otherwise
+ * the codes and error are those of the full search. */
 static double l1_sub_codes(const struct l1fmt *f, const struct lattice *lt, const uint16_t *nbc, const float *x, const float *w, float dl,
-			   uint16_t *g, uint8_t *sh)
+			   uint16_t *g, uint8_t *sh, double bound)
 {
 	const int ng = f->sub / 8;
-	uint16_t gg[2][4];
-	float ee[2][4];
+	struct l1group p[2][4];
+	float lb[2][4], lbm[4];
 	for (int s = 0; s < 2; s++)
-		for (int k = 0; k < ng; k++)
-			ee[s][k] = l1_group(lt, nbc, x + 8 * k, w + 8 * k, dl, s, &gg[s][k]);
-	double err = 0;
-	if (ng == 4) { /* iq1_s: one delta for the sub-block */
-		double t0 = 0, t1 = 0;
-		for (int k = 0; k < 4; k++) {
-			t0 += ee[0][k];
-			t1 += ee[1][k];
+		for (int k = 0; k < ng; k++) {
+			l1_group_prep(x + 8 * k, w + 8 * k, dl, s, &p[s][k]);
+			lb[s][k] = p[s][k].lb;
 		}
-		const int s = t1 < t0;
+	if (ng == 4) { /* iq1_s: one delta for the sub-block */
+		uint16_t gg[2][4];
+		double b[2] = { 0, 0 }, t[2];
+		for (int k = 0; k < 4; k++) {
+			b[0] += lb[0][k];
+			b[1] += lb[1][k];
+		}
+		/* the sign of the smaller bound first; the other one matters
+		 * only below ob: below bound, and for sign 1 below sign 0's
+		 * error (sign 0 wins equal errors) */
+		const int a = b[1] < b[0], o = 1 - a;
+		t[a] = l1_sign_err(lt, nbc, p[a], lb[a], bound, gg[a]);
+		const double ob = a == 0 && t[a] >= 0 && t[a] < bound ? t[a] : bound;
+		if (l1_cannot_beat(0, lb[o], 0, 4, ob) || (a == 1 && t[a] >= 0 && b[o] > t[a]))
+			t[o] = -1;
+		else
+			t[o] = l1_sign_err(lt, nbc, p[o], lb[o], ob, gg[o]);
+		int s;
+		if (t[0] >= 0 && t[1] >= 0)
+			s = t[1] < t[0];
+		else if (t[a] >= 0)
+			s = a;
+		else if (t[o] >= 0 && t[o] < bound)
+			s = o;
+		else
+			return INFINITY;
 		for (int k = 0; k < 4; k++) {
 			g[k] = gg[s][k];
 			sh[k] = (uint8_t)s;
 		}
-		return s ? t1 : t0;
+		return t[s];
 	}
+	/* iq1_m: a delta per group (lbm: the smaller lb, NaN if either is) */
+	for (int k = 0; k < ng; k++)
+		lbm[k] = lb[0][k] <= lb[1][k] ? lb[0][k] : lb[1][k] < lb[0][k] ? lb[1][k] : NAN;
+	double err = 0;
 	for (int k = 0; k < ng; k++) {
-		const int s = ee[1][k] < ee[0][k];
-		g[k] = gg[s][k];
+		if (l1_cannot_beat(err, lbm, k, ng, bound))
+			return INFINITY;
+		uint16_t gs[2];
+		float e[2];
+		const int a = lb[1][k] < lb[0][k], o = 1 - a;
+		e[a] = l1_group_best(lt, nbc, &p[a][k], &gs[a]);
+		int s;
+		if (a == 0 ? lb[o][k] >= e[a] : lb[o][k] > e[a]) {
+			s = a;
+		} else {
+			e[o] = l1_group_best(lt, nbc, &p[o][k], &gs[o]);
+			s = e[1] < e[0];
+		}
+		g[k] = gs[s];
 		sh[k] = (uint8_t)s;
-		err += ee[s][k];
+		err += e[s];
 	}
 	return err;
 }
@@ -3803,7 +3921,7 @@ static double l1_pass(const struct l1fmt *f, const struct lattice *lt, const uin
 			}
 		}
 		for (int c = 0; c < nc; c++) {
-			const double e = l1_sub_codes(f, lt, nbc, x + o, w + o, st->d * (float)(2 * cand[c] + 1), g, sh);
+			const double e = l1_sub_codes(f, lt, nbc, x + o, w + o, st->d * (float)(2 * cand[c] + 1), g, sh, best);
 			if (e < best) {
 				best = e;
 				st->s[j] = (uint8_t)cand[c];
@@ -3859,7 +3977,8 @@ static void l1_refine(const struct l1fmt *f, const float *x, const float *w, voi
 		const int nsub = QK_K / f->sub, ng = f->sub / 8;
 		for (int j = 0; j < nsub; j++) {
 			st.s[j] = 7;
-			l1_sub_codes(f, lt, nbc, x + j * f->sub, w + j * f->sub, st.d * 15.0f, st.g + j * ng, st.sh + j * ng);
+			l1_sub_codes(f, lt, nbc, x + j * f->sub, w + j * f->sub, st.d * 15.0f, st.g + j * ng, st.sh + j * ng,
+				     INFINITY);
 		}
 	}
 	double cur = l1_pass(f, lt, nbc, x, w, &st);
