@@ -2431,6 +2431,15 @@ static inline qnt__v8f splat8(float v)
 	return r;
 }
 
+/* Bit i set where lane i of m (all-ones or zero lanes) is set. */
+static inline unsigned mask8_bits(qnt__v8i m)
+{
+	const qnt__v8i bit = { 1, 2, 4, 8, 16, 32, 64, 128 };
+	const qnt__v8i a = m & bit;
+	const qnt__v4i h = __builtin_shufflevector(a, a, 0, 1, 2, 3) | __builtin_shufflevector(a, a, 4, 5, 6, 7);
+	return (unsigned)(h[0] | h[1] | h[2] | h[3]);
+}
+
 /* Codes of listed points j..j+7 of the list at offset off (lanes past the
  * list's end hold whatever follows; callers ignore them). */
 static inline qnt__v8i cost8_codes(const uint16_t *nbc, int32_t off, int j)
@@ -2450,14 +2459,18 @@ static int cost8_best(const struct lattice *lt, const uint16_t *nbc, int32_t off
 	const uint16_t *list = lt->nb + off;
 	for (int j = 0; j < n; j += 8) {
 		const qnt__v8f cc = cost8_lanes(t, cost8_codes(nbc, off, j));
-		if (!any8(cc < splat8(*best)))
-			continue;
-		const int m = mini(8, n - j);
-		for (int c = 0; c < m; c++)
+		/* the lanes below the best so far, in order (the best only
+		 * falls, so no other lane can get below it) */
+		unsigned bits = mask8_bits(qnt__lt_v8f(cc, splat8(*best)));
+		if (n - j < 8)
+			bits &= (1u << (n - j)) - 1;
+		for (; bits; bits &= bits - 1) {
+			const int c = __builtin_ctz(bits);
 			if (cc[c] < *best) {
 				*best = cc[c];
 				gi = list[1 + j + c];
 			}
+		}
 	}
 	return gi;
 }
@@ -3363,23 +3376,45 @@ static void ggml_iq1_s(const float *x, const float *qw, struct blk_iq1_s *y)
 			sumx[j] = sumx[32];
 			sumw[j] = sumw[32];
 		}
+		/* the terms of the top part, which depend on i2 only; and as
+		 * x_m1[1] = -x_p1[1], a1 * x_m1[1] = -(a1 * x_p1[1]) and
+		 * b1 * x_m1[1] * x_m1[1] = b1 * x_p1[1] * x_p1[1] (IEEE
+		 * products are symmetric in sign), so each is made once */
+		float a2p[41], a2m[41], b2p[41], b2m[41];
+		for (int j = 0; j < 41; j++) {
+			const float a2 = sumx[32] - sumx[j], b2 = sumw[32] - sumw[j];
+			a2p[j] = a2 * x_p1[2];
+			a2m[j] = a2 * x_m1[2];
+			b2p[j] = b2 * x_p1[2] * x_p1[2];
+			b2m[j] = b2 * x_m1[2] * x_m1[2];
+		}
 		for (int i1 = 0; i1 <= 32; i1++) {
 			const float a0 = sumx[i1] - sumx[0], b0 = sumw[i1] - sumw[0];
+			const float a0p = a0 * x_p1[0], a0m = a0 * x_m1[0];
+			const float b0p = b0 * x_p1[0] * x_p1[0], b0m = b0 * x_m1[0] * x_m1[0];
 			for (int i2 = i1; i2 <= 32; i2 += 8) {
-				qnt__v8f sx, sw;
+				qnt__v8f sx, sw, ap, am, bp, bm;
 				memcpy(&sx, sumx + i2, sizeof sx);
 				memcpy(&sw, sumw + i2, sizeof sw);
-				const qnt__v8f a1 = sx - sumx[i1], a2 = sumx[32] - sx;
-				const qnt__v8f b1 = sw - sumw[i1], b2 = sumw[32] - sw;
-				const qnt__v8f qxp = a0 * x_p1[0] + a1 * x_p1[1] + a2 * x_p1[2];
-				const qnt__v8f q2p = b0 * x_p1[0] * x_p1[0] + b1 * x_p1[1] * x_p1[1] + b2 * x_p1[2] * x_p1[2];
-				const qnt__v8f qxm = a0 * x_m1[0] + a1 * x_m1[1] + a2 * x_m1[2];
-				const qnt__v8f q2m = b0 * x_m1[0] * x_m1[0] + b1 * x_m1[1] * x_m1[1] + b2 * x_m1[2] * x_m1[2];
-				const qnt__v8f bs = splat8(best_score);
-				if (!any8(((q2p > 0) & (qxp * qxp > bs * q2p)) | ((q2m > 0) & (qxm * qxm > bs * q2m))))
-					continue;
-				const int m = mini(8, 33 - i2);
-				for (int c = 0; c < m; c++) {
+				memcpy(&ap, a2p + i2, sizeof ap);
+				memcpy(&am, a2m + i2, sizeof am);
+				memcpy(&bp, b2p + i2, sizeof bp);
+				memcpy(&bm, b2m + i2, sizeof bm);
+				const qnt__v8f a1 = (sx - sumx[i1]) * x_p1[1];
+				const qnt__v8f b1 = (sw - sumw[i1]) * x_p1[1] * x_p1[1];
+				const qnt__v8f qxp = a0p + a1 + ap;
+				const qnt__v8f q2p = b0p + b1 + bp;
+				const qnt__v8f qxm = a0m - a1 + am;
+				const qnt__v8f q2m = b0m + b1 + bm;
+				const qnt__v8f bs = splat8(best_score), zero = splat8(0.0f);
+				/* the lanes that beat the best score so far, in
+				 * order (it only rises: no other lane can) */
+				unsigned bits = mask8_bits((qnt__gt_v8f(q2p, zero) & qnt__gt_v8f(qxp * qxp, bs * q2p)) |
+							   (qnt__gt_v8f(q2m, zero) & qnt__gt_v8f(qxm * qxm, bs * q2m)));
+				if (i2 > 25)
+					bits &= (1u << (33 - i2)) - 1;
+				for (; bits; bits &= bits - 1) {
+					const int c = __builtin_ctz(bits);
 					if (q2p[c] > 0 && qxp[c] * qxp[c] > best_score * q2p[c]) {
 						scale = qxp[c] / q2p[c];
 						best_score = scale * qxp[c];
@@ -3871,16 +3906,18 @@ static double l1_sub_codes(const struct l1fmt *f, const struct lattice *lt, cons
 	return err;
 }
 
-static double l1_sub_err(const struct lattice *lt, int n, const float *x, const float *w, float dl, const uint16_t *g,
-			 const uint8_t *sh)
+/* The values c[level] of n elements (whole groups) with the points g and
+ * delta signs sh: level - 1 +- IQ1_DELTA, exact in float (x_p1, x_m1). */
+static void l1_levels(const struct lattice *lt, const uint16_t *g, const uint8_t *sh, int n, float *q)
 {
-	double err = 0;
-	for (int i = 0; i < n; i++) {
-		const float *c = sh[i / 8] ? x_m1 : x_p1;
-		const double r = (double)x[i] - (double)(dl * c[lat_level(lt, g[i / 8], i % 8)]);
-		err += (double)w[i] * r * r;
+	typedef uint8_t v8u8 __attribute__((vector_size(8)));
+	for (int k = 0; k < n / 8; k++) {
+		v8u8 lv;
+		memcpy(&lv, lt->lev + 8 * g[k], sizeof lv);
+		const qnt__v8f v = __builtin_convertvector(__builtin_convertvector(lv, qnt__v8i) - 1, qnt__v8f) +
+				   splat8(sh[k] ? -IQ1_DELTA : IQ1_DELTA);
+		memcpy(q + 8 * k, &v, sizeof v);
 	}
-	return err;
 }
 
 static double l1_pass(const struct l1fmt *f, const struct lattice *lt, const uint16_t *nbc, const float *x, const float *w,
@@ -3892,16 +3929,18 @@ static double l1_pass(const struct l1fmt *f, const struct lattice *lt, const uin
 	uint8_t sh[4];
 	for (int j = 0; j < nsub; j++) {
 		const int o = j * f->sub;
-		double best = l1_sub_err(lt, f->sub, x + o, w + o, st->d * (float)(2 * st->s[j] + 1), st->g + j * ng,
-					 st->sh + j * ng);
-		/* scale codes: the current one +-1 and those around the
-		 * least-squares scale of the current codes */
-		double num = 0, den = 0;
+		/* the error of the current codes, and scale codes: the
+		 * current one +-1 and those around the least-squares scale of
+		 * the current codes */
+		float q[32];
+		l1_levels(lt, st->g + j * ng, st->sh + j * ng, f->sub, q);
+		const float dl = st->d * (float)(2 * st->s[j] + 1);
+		double best = 0, num = 0, den = 0;
 		for (int i = 0; i < f->sub; i++) {
-			const float *c = st->sh[j * ng + i / 8] ? x_m1 : x_p1;
-			const double q = c[lat_level(lt, st->g[j * ng + i / 8], i % 8)];
-			num += (double)w[o + i] * q * x[o + i];
-			den += (double)w[o + i] * q * q;
+			const double r = (double)x[o + i] - (double)(dl * q[i]);
+			best += (double)w[o + i] * r * r;
+			num += (double)w[o + i] * q[i] * x[o + i];
+			den += (double)w[o + i] * q[i] * q[i];
 		}
 		int cand[5], nc = 0;
 		for (int s = st->s[j] - IQ_SCALE_STEP; s <= st->s[j] + IQ_SCALE_STEP; s++)
@@ -3937,10 +3976,11 @@ static double l1_pass(const struct l1fmt *f, const struct lattice *lt, const uin
 static double l1_lsq_d(const struct l1fmt *f, const struct lattice *lt, const struct l1state *st, const float *x,
 		       const float *w)
 {
+	float c[QK_K];
+	l1_levels(lt, st->g, st->sh, QK_K, c);
 	double num = 0, den = 0;
 	for (int e = 0; e < QK_K; e++) {
-		const float *c = st->sh[e / 8] ? x_m1 : x_p1;
-		const double q = (2.0 * st->s[e / f->sub] + 1) * c[lat_level(lt, st->g[e / 8], e % 8)];
+		const double q = (2.0 * st->s[e / f->sub] + 1) * c[e];
 		num += (double)w[e] * q * x[e];
 		den += (double)w[e] * q * q;
 	}
@@ -3985,15 +4025,15 @@ static void l1_refine(const struct l1fmt *f, const float *x, const float *w, voi
 	if (full) {
 		/* super-scales that give the sub-block with the largest
 		 * least-squares scale the top code(s) */
-		const int nsub = QK_K / f->sub, ng = f->sub / 8;
+		const int nsub = QK_K / f->sub;
 		double amax = 0;
+		float c[QK_K];
+		l1_levels(lt, st.g, st.sh, QK_K, c);
 		for (int j = 0; j < nsub; j++) {
 			double num = 0, den = 0;
 			for (int i = j * f->sub; i < (j + 1) * f->sub; i++) {
-				const float *c = st.sh[j * ng + (i - j * f->sub) / 8] ? x_m1 : x_p1;
-				const double q = c[lat_level(lt, st.g[i / 8], i % 8)];
-				num += (double)w[i] * q * x[i];
-				den += (double)w[i] * q * q;
+				num += (double)w[i] * c[i] * x[i];
+				den += (double)w[i] * c[i] * c[i];
 			}
 			if (den > 0 && num / den > amax)
 				amax = num / den;
