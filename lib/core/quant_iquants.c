@@ -3326,13 +3326,52 @@ static void msort_pairs(float *v, int *ix, int n, float *tv, int *ti)
 	memcpy(ix, ti, sizeof *ix * (size_t)k);
 }
 
+/* The order of msort_pairs (stable, ascending) of v[0..n), n 16 or 32, as
+ * indices: element i goes to its rank, the count of the elements before it
+ * in that order (smaller, or equal and earlier), eight ranks at a time.
+ * With a NaN (no consistent order) msort_pairs itself. */
+static void sort_idx(const float *v, int n, int *idx)
+{
+	qnt__v8f V[4];
+	qnt__v8i nan = { 0, 0, 0, 0, 0, 0, 0, 0 };
+	memcpy(V, v, sizeof v[0] * (size_t)n);
+	for (int c = 0; c < n / 8; c++)
+		nan |= ~qnt__eq_v8f(V[c], V[c]);
+	if (any8(nan)) {
+		float pv[32], tv[32];
+		int ti[32];
+		for (int j = 0; j < n; j++) {
+			pv[j] = v[j];
+			idx[j] = j;
+		}
+		msort_pairs(pv, idx, n, tv, ti);
+		return;
+	}
+	const qnt__v8i lane = { 0, 1, 2, 3, 4, 5, 6, 7 };
+	for (int c = 0; c < n / 8; c++) {
+		qnt__v8i r = { 0, 0, 0, 0, 0, 0, 0, 0 };
+		for (int j = 0; j < 8 * c; j++)
+			r -= qnt__le_v8f(splat8(v[j]), V[c]);
+		for (int j = 8 * c; j < 8 * c + 8; j++) {
+			const qnt__v8f vj = splat8(v[j]);
+			const qnt__v8i after = { j - 8 * c, j - 8 * c, j - 8 * c, j - 8 * c,
+						 j - 8 * c, j - 8 * c, j - 8 * c, j - 8 * c };
+			r -= qnt__lt_v8f(vj, V[c]) | (qnt__eq_v8f(vj, V[c]) & qnt__gt_v8i(lane, after));
+		}
+		for (int j = 8 * c + 8; j < n; j++)
+			r -= qnt__lt_v8f(splat8(v[j]), V[c]);
+		for (int i = 0; i < 8; i++)
+			idx[r[i]] = 8 * c + i;
+	}
+}
+
 /* ggml's quantize_row_iq1_s_impl for one super-block (imatrix required). */
 static void ggml_iq1_s(const float *x, const float *qw, struct blk_iq1_s *y)
 {
 	const uint16_t *nbc;
 	const struct lattice *lt = get_lattice8(LAT_IQ1S, &nbc);
-	float scales[8], weight[32], sumx[41], sumw[41], pv[32], tv[32];
-	int idx[32], ti[32];
+	float scales[8], weight[32], sumx[41], sumw[41];
+	int idx[32];
 	int8_t L[32], shifts[8];
 	uint16_t index[4];
 
@@ -3356,11 +3395,7 @@ static void ggml_iq1_s(const float *x, const float *qw, struct blk_iq1_s *y)
 			shifts[ib] = 1;
 			continue;
 		}
-		for (int j = 0; j < 32; j++) {
-			pv[j] = xb[j];
-			idx[j] = j;
-		}
-		msort_pairs(pv, idx, 32, tv, ti);
+		sort_idx(xb, 32, idx);
 		sumx[0] = sumw[0] = 0;
 		for (int j = 0; j < 32; j++) {
 			const int i = idx[j];
@@ -3499,8 +3534,8 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 	const uint16_t *nbc;
 	const struct lattice *lt = get_lattice8(LAT_IQ1S, &nbc);
 	static const uint8_t masks[4] = { 0x00, 0x80, 0x08, 0x88 };
-	float scales[16], weight[16], pv[16], tv[16];
-	int idx[16], ti[16];
+	float scales[16], weight[16];
+	int idx[16];
 	int8_t L[16], shifts[16];
 	uint16_t index[2];
 
@@ -3527,11 +3562,7 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 			shifts[ib] = 0;
 			continue;
 		}
-		for (int j = 0; j < 16; j++) {
-			pv[j] = xb[j];
-			idx[j] = j;
-		}
-		msort_pairs(pv, idx, 16, tv, ti);
+		sort_idx(xb, 16, idx);
 		/* prefix sums of w*x and w per half of the sub-block (each half
 		 * has its own delta sign); as v0 - v1 = v1 - v2 = -1 the sums of
 		 * a split are T*v2 - P(i1) - P(i2) (ggml's closed form) */
