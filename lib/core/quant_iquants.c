@@ -2459,18 +2459,27 @@ static int cost8_best(const struct lattice *lt, const uint16_t *nbc, int32_t off
 	const uint16_t *list = lt->nb + off;
 	for (int j = 0; j < n; j += 8) {
 		const qnt__v8f cc = cost8_lanes(t, cost8_codes(nbc, off, j));
-		/* the lanes below the best so far, in order (the best only
-		 * falls, so no other lane can get below it) */
-		unsigned bits = mask8_bits(qnt__lt_v8f(cc, splat8(*best)));
-		if (n - j < 8)
-			bits &= (1u << (n - j)) - 1;
-		for (; bits; bits &= bits - 1) {
-			const int c = __builtin_ctz(bits);
-			if (cc[c] < *best) {
-				*best = cc[c];
-				gi = list[1 + j + c];
-			}
+		qnt__v8i below = qnt__lt_v8f(cc, splat8(*best));
+		if (n - j < 8) {
+			const qnt__v8i lane = { 0, 1, 2, 3, 4, 5, 6, 7 }, nv = { n - j, n - j, n - j, n - j,
+										  n - j, n - j, n - j, n - j };
+			below &= qnt__lt_v8i(lane, nv);
 		}
+		if (!any8(below))
+			continue;
+		/* the scan in order takes the first lane of the least cost
+		 * among those below the best: the least by halving, then
+		 * its first lane */
+		qnt__v8f m = qnt__select_v8f(below, cc, splat8(INFINITY));
+		qnt__v8f h = __builtin_shufflevector(m, m, 4, 5, 6, 7, 0, 1, 2, 3);
+		m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
+		h = __builtin_shufflevector(m, m, 2, 3, 0, 1, 6, 7, 4, 5);
+		m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
+		h = __builtin_shufflevector(m, m, 1, 0, 3, 2, 5, 4, 7, 6);
+		m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
+		const int c = __builtin_ctz(mask8_bits(below & qnt__eq_v8f(cc, m)));
+		*best = cc[c];
+		gi = list[1 + j + c];
 	}
 	return gi;
 }
