@@ -270,8 +270,9 @@ static inline qnt__v8f iq4_value_v8(qnt__v8f v)
 	static const int32_t step[15] = { 23, 21, 18, 16, 14, 13, 12, 11, 12, 12, 13, 15, 16, 20, 24 };
 	qnt__v8i q = { -127, -127, -127, -127, -127, -127, -127, -127 };
 	for (int k = 0; k < 15; k++)
-		q += (v >= mid[k]) & step[k];
-	q = (q & ~(v != v)) | ((v != v) & 113);
+		q += qnt__ge_v8f_s(v, mid[k]) & step[k];
+	const qnt__v8i num = qnt__eq_v8f_m(v, v);
+	q = (q & num) | (~num & 113);
 	return __builtin_convertvector(q, qnt__v8f);
 }
 
@@ -848,18 +849,17 @@ static double iq4_codes(float dl, const float *x, const float *w, uint8_t *L)
 	for (int k = 0; k < 16; k++)
 		p[k] = dl * kv4f[neg ? 15 - k : k];
 	const qnt__v8i zi = { 0, 0, 0, 0, 0, 0, 0, 0 };
-	const qnt__v8f zf = { 0, 0, 0, 0, 0, 0, 0, 0 };
 	for (int j = 0; j < 32; j += 8) {
 		qnt__v8f xv, plo, pmu;
 		memcpy(&xv, x + j, sizeof xv);
 		qnt__v8i lo = zi;
-		plo = p[0] - zf; /* broadcasts (x - 0 is x) */
-		pmu = p[1] - zf;
+		plo = qnt__splat_v8f(p[0]);
+		pmu = qnt__splat_v8f(p[1]);
 		for (int k = 1; k < 15; k++) {
-			const qnt__v8i m = qnt__ge_v8f(xv, p[k] - zf);
+			const qnt__v8i m = qnt__ge_v8f_s(xv, p[k]);
 			lo -= m;
-			plo = qnt__select_v8f(m, p[k] - zf, plo);
-			pmu = qnt__select_v8f(m, p[k + 1] - zf, pmu);
+			plo = qnt__select_v8f(m, qnt__splat_v8f(p[k]), plo);
+			pmu = qnt__select_v8f(m, qnt__splat_v8f(p[k + 1]), pmu);
 		}
 		const qnt__v8f dlo = xv - plo, dmu = pmu - xv;
 		const qnt__v8i abs = { 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff,
@@ -872,7 +872,7 @@ static double iq4_codes(float dl, const float *x, const float *w, uint8_t *L)
 		amu &= abs;
 		memcpy(&flo, &alo, sizeof flo);
 		memcpy(&fmu, &amu, sizeof fmu);
-		const qnt__v8i near_lo = qnt__le_v8f(flo, fmu);
+		const qnt__v8i near_lo = qnt__le_v8f_m(flo, fmu);
 		const qnt__v8i k = lo + (~near_lo & 1);
 		const qnt__v8f yv = qnt__select_v8f(near_lo, plo, pmu);
 		memcpy(y + j, &yv, sizeof yv);
