@@ -178,9 +178,8 @@ static inline qnt__v8f qnt__splat_v8f(float v)
 		return r; \
 	}
 #endif
-/* a >= b, a < b (b one value) */
+/* a >= b (b one value) */
 QNT__CMP8S(qnt__ge_v8f_s, >=)
-QNT__CMP8S(qnt__lt_v8f_s, <)
 /* a <= b, a == b as qnt__le_v8f, qnt__eq_v8f, the halves joined by memcpy */
 QNT__CMP8H(qnt__le_v8f_m, <=)
 QNT__CMP8H(qnt__eq_v8f_m, ==)
