@@ -2127,68 +2127,182 @@ static double lat_lsq_d(const struct lfmt *f, const struct lattice *lt, const st
 	return den > 0 ? num / den : 0.0;
 }
 
-/* The search from the block in blk (its error err): a pass over the
- * sub-blocks for the block's super-scale and one for each of IQ_DSCAN
- * others, the best kept; blk is replaced by a block whose exact error is
- * lower. */
-static void lat_refine(const struct lfmt *f, const float *x, const float *w, void *blk, double err)
+/* ---- the refinement shared by the lattice and the 1-bit formats ---- */
+
+/* The steps of a format's search on its state (struct lstate or struct
+ * l1state; the first member of both is the super-scale float d). */
+struct refine_ops {
+	size_t size;   /* of the state */
+	int top;       /* the largest scale code */
+	int lsq_it;    /* least-squares rounds after the super-scale trials */
+	int (*ready)(const void *f);  /* the tables were built */
+	void (*unpack)(const void *f, const void *blk, void *st);
+	void (*pack)(const void *f, const void *st, void *blk);
+	double (*err)(const void *f, const void *blk, const float *x, const float *w);
+	/* the super-scale that gives amax the top level at the top scale code */
+	float (*start_d)(const void *f, float amax);
+	/* every sub-block: scale code top and its codes at the state's d */
+	void (*start_codes)(const void *f, const float *x, const float *w, void *st);
+	/* a pass over the sub-blocks (scale codes and codes); the error */
+	double (*pass)(const void *f, const float *x, const float *w, void *st);
+	/* the largest least-squares scale of a sub-block for the state's codes */
+	double (*sub_amax)(const void *f, const float *x, const float *w, const void *st);
+	double (*dbmul)(const void *f, int s); /* the multiplier of d for scale code s */
+	double (*lsq_d)(const void *f, const void *st, const float *x, const float *w);
+};
+
+/* A super-block of iq1: fp16 super-scale d, 3-bit scale codes s (per 32 for
+ * iq1_s, per 16 for iq1_m), a grid point and a delta sign (1: -delta) per
+ * group of 8 (iq1_s: the same for the 4 groups of a sub-block). The value
+ * of an element is fl(fl(d * (2s+1)) * (level + delta)). */
+struct l1state {
+	float d;
+	uint8_t s[16];
+	uint8_t sh[32];
+	uint16_t g[32];
+};
+
+union refine_state {
+	struct lstate l;
+	struct l1state m;
+};
+
+static inline float *state_d(void *st)
 {
-	const struct lattice *lt = get_lattice(f->lat);
-	if (!lt->ok)
+	return (float *)st; /* the first member */
+}
+
+/* The search from the block in blk (its error err): a pass over the
+ * sub-blocks for the block's super-scale; with full, one for each of
+ * IQ_DSCAN super-scales that give the sub-block with the largest
+ * least-squares scale the top code(s), and up to lsq_it passes at the
+ * least-squares super-scale while they gain; the best kept. blk is replaced
+ * by a block whose exact error is lower. */
+static void iq_refine(const struct refine_ops *ops, const void *f, size_t bytes, const float *x, const float *w,
+		      void *blk, double err, int full)
+{
+	if (!ops->ready(f))
 		return;
-	struct lstate st, t;
+	union refine_state st, t;
 	unsigned char out[MAX_BLK_BYTES];
-	f->unpack(blk, &st);
-	if (!(st.d > 0) || !(st.d < INFINITY)) {
-		/* a degenerate start (ggml's block is all zero where the weights
-		 * are sparse): the largest scale, codes for it */
+	ops->unpack(f, blk, &st);
+	float *d = state_d(&st);
+	if (!(*d > 0) || !(*d < INFINITY)) {
+		/* a degenerate start (ggml's block is all zero where the
+		 * weights are sparse): the largest scale, codes for it */
 		float amax = 0;
 		for (int e = 0; e < QK_K; e++)
 			if (w[e] > 0 && fabsf(x[e]) > amax)
 				amax = fabsf(x[e]);
-		st.d = from_fp16(to_fp16((float)(amax / (f->lv[lt->nlev - 1] * lat_dbmul(f->dbkind, 15)))));
-		if (!(st.d > 0) || !(st.d < INFINITY))
+		*d = ops->start_d(f, amax);
+		if (!(*d > 0) || !(*d < INFINITY))
 			return;
-		const int nsub = QK_K / f->sub;
-		for (int j = 0; j < nsub; j++) {
-			st.s[j] = 15;
-			lat_sub_codes(f, lt, x + j * f->sub, w + j * f->sub, lat_db(f->dbkind, st.d, 15),
-				      st.g + j * f->sub / lt->dim, st.neg + j * f->sub);
+		ops->start_codes(f, x, w, &st);
+	}
+	double cur = ops->pass(f, x, w, &st);
+	const double amax = full ? ops->sub_amax(f, x, w, &st) : 0;
+	for (int sm = ops->top; sm > ops->top - IQ_DSCAN && amax > 0; sm--) {
+		const float dv = from_fp16(to_fp16((float)(amax / ops->dbmul(f, sm))));
+		if (!(dv > 0) || !(dv < INFINITY) || dv == *d)
+			continue;
+		memcpy(&t, &st, ops->size);
+		*state_d(&t) = dv;
+		const double e = ops->pass(f, x, w, &t);
+		if (e < cur) {
+			cur = e;
+			memcpy(&st, &t, ops->size);
 		}
 	}
-	double cur = lat_pass(f, lt, x, w, &st, NULL);
-	{
-		/* super-scales that give the sub-block with the largest
-		 * least-squares scale the top code(s) */
-		double amax = 0;
-		for (int j = 0; j < QK_K / f->sub; j++) {
-			double num = 0, den = 0;
-			for (int i = j * f->sub; i < (j + 1) * f->sub; i++) {
-				const double q = f->lv[lat_level(lt, st.g[i / lt->dim], i % lt->dim)];
-				num += (double)w[i] * q * fabsf(x[i]);
-				den += (double)w[i] * q * q;
-			}
-			if (den > 0 && num / den > amax)
-				amax = num / den;
-		}
-		for (int sm = 15; sm > 15 - IQ_DSCAN && amax > 0; sm--) {
-			const float dv = from_fp16(to_fp16((float)(amax / lat_dbmul(f->dbkind, sm))));
-			if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
-				continue;
-			t = st;
-			t.d = dv;
-			const double e = lat_pass(f, lt, x, w, &t, NULL);
-			if (e < cur) {
-				cur = e;
-				st = t;
-			}
-		}
+	for (int it = 0; full && it < ops->lsq_it; it++) {
+		const float dv = from_fp16(to_fp16((float)ops->lsq_d(f, &st, x, w)));
+		if (!(dv > 0) || !(dv < INFINITY) || dv == *d)
+			break;
+		memcpy(&t, &st, ops->size);
+		*state_d(&t) = dv;
+		const double e = ops->pass(f, x, w, &t);
+		if (!(e < cur))
+			break;
+		cur = e;
+		memcpy(&st, &t, ops->size);
 	}
-	f->pack(&st, out);
-	const double ex = lat_err(f, out, x, w);
+	ops->pack(f, &st, out);
+	const double ex = ops->err(f, out, x, w);
 	if (ex < err)
-		memcpy(blk, out, f->bytes);
+		memcpy(blk, out, bytes);
 }
+
+/* The steps of the lattice formats (lat8_* below for the 8-element grids). */
+static int lat_ready(const void *f)
+{
+	return get_lattice(((const struct lfmt *)f)->lat)->ok;
+}
+static void lat_unpack(const void *f, const void *blk, void *st)
+{
+	((const struct lfmt *)f)->unpack(blk, st);
+}
+static void lat_pack(const void *f, const void *st, void *blk)
+{
+	((const struct lfmt *)f)->pack(st, blk);
+}
+static double lat_err_v(const void *f, const void *blk, const float *x, const float *w)
+{
+	return lat_err(f, blk, x, w);
+}
+static float lat_start_d(const void *fv, float amax)
+{
+	const struct lfmt *f = fv;
+	const struct lattice *lt = get_lattice(f->lat);
+	return from_fp16(to_fp16((float)(amax / (f->lv[lt->nlev - 1] * lat_dbmul(f->dbkind, 15)))));
+}
+static void lat_start_codes(const void *fv, const float *x, const float *w, void *sv)
+{
+	const struct lfmt *f = fv;
+	const struct lattice *lt = get_lattice(f->lat);
+	struct lstate *st = sv;
+	for (int j = 0; j < QK_K / f->sub; j++) {
+		st->s[j] = 15;
+		lat_sub_codes(f, lt, x + j * f->sub, w + j * f->sub, lat_db(f->dbkind, st->d, 15),
+			      st->g + j * f->sub / lt->dim, st->neg + j * f->sub);
+	}
+}
+static double lat_pass_v(const void *fv, const float *x, const float *w, void *st)
+{
+	const struct lfmt *f = fv;
+	return lat_pass(f, get_lattice(f->lat), x, w, st, NULL);
+}
+static double lat_sub_amax(const void *fv, const float *x, const float *w, const void *sv)
+{
+	const struct lfmt *f = fv;
+	const struct lattice *lt = get_lattice(f->lat);
+	const struct lstate *st = sv;
+	double amax = 0;
+	for (int j = 0; j < QK_K / f->sub; j++) {
+		double num = 0, den = 0;
+		for (int i = j * f->sub; i < (j + 1) * f->sub; i++) {
+			const double q = f->lv[lat_level(lt, st->g[i / lt->dim], i % lt->dim)];
+			num += (double)w[i] * q * fabsf(x[i]);
+			den += (double)w[i] * q * q;
+		}
+		if (den > 0 && num / den > amax)
+			amax = num / den;
+	}
+	return amax;
+}
+static double lat_dbmul_v(const void *f, int s)
+{
+	return lat_dbmul(((const struct lfmt *)f)->dbkind, s);
+}
+static double lat_lsq_d_v(const void *fv, const void *st, const float *x, const float *w)
+{
+	const struct lfmt *f = fv;
+	return lat_lsq_d(f, get_lattice(f->lat), st, x, w);
+}
+
+/* The 3-bit grids take no least-squares rounds (they cost more than they
+ * gained). */
+static const struct refine_ops R_LAT = { sizeof(struct lstate), 15, 0, lat_ready, lat_unpack, lat_pack, lat_err_v,
+					 lat_start_d, lat_start_codes, lat_pass_v, lat_sub_amax, lat_dbmul_v,
+					 lat_lsq_d_v };
 
 /* ---- iq3_xxs and iq3_s: state <-> bytes ---- */
 
@@ -2315,13 +2429,9 @@ static void quant_iq_rows(const struct iq_driver *d, const float *src, void *dst
 
 /* ---- drivers of the lattice formats ---- */
 
-static double lat_err_v(const void *f, const void *blk, const float *x, const float *w)
-{
-	return lat_err(f, blk, x, w);
-}
 static void lat_refine_v(const void *f, const float *x, const float *w, void *blk, double err)
 {
-	lat_refine(f, x, w, blk, err);
+	iq_refine(&R_LAT, f, ((const struct lfmt *)f)->bytes, x, w, blk, err, 1);
 }
 
 static void g_iq3_xxs(const float *x, const float *qw, void *blk)
@@ -3149,86 +3259,48 @@ static double lat8_pass(const struct lfmt *f, const struct lattice *lt, const ui
 	return total;
 }
 
-/* lat_refine for the 8-element grids: the same steps with lat8_pass; with
- * full 0 only the first pass, at the start block's super-scale (iq2_s with
- * importance: each further pass costs about as much as ggml's whole search
- * for a gain of about 1% in weighted RMSE). */
-static void lat8_refine(const struct lfmt *f, const float *x, const float *w, void *blk, double err, int full)
+/* The steps of the 8-element grids: those of the lattice formats with
+ * lat8_sub_codes and lat8_pass. With full 0 (iq2_s with importance) only the
+ * first pass, at the start block's super-scale: each further pass costs
+ * about as much as ggml's whole search for a gain of about 1% in weighted
+ * RMSE. */
+static int lat8_ready(const void *f)
 {
 	const uint16_t *nbc;
-	const struct lattice *lt = get_lattice8(f->lat, &nbc);
-	if (!lt->ok)
-		return;
-	struct lstate st, t;
-	unsigned char out[MAX_BLK_BYTES];
-	const int nsub = QK_K / f->sub;
-	f->unpack(blk, &st);
-	if (!(st.d > 0) || !(st.d < INFINITY)) {
-		float amax = 0;
-		for (int e = 0; e < QK_K; e++)
-			if (w[e] > 0 && fabsf(x[e]) > amax)
-				amax = fabsf(x[e]);
-		st.d = from_fp16(to_fp16((float)(amax / (f->lv[2] * lat_dbmul(f->dbkind, 15)))));
-		if (!(st.d > 0) || !(st.d < INFINITY))
-			return;
-		for (int j = 0; j < nsub; j++) {
-			st.s[j] = 15;
-			lat8_sub_codes(f, lt, nbc, x + j * f->sub, w + j * f->sub, lat_db(f->dbkind, st.d, 15),
-				       st.g + j * f->sub / 8, st.neg + j * f->sub);
-		}
-	}
-	double cur = lat8_pass(f, lt, nbc, x, w, &st);
-	if (full) {
-		double amax = 0;
-		for (int j = 0; j < nsub; j++) {
-			double num = 0, den = 0;
-			for (int i = j * f->sub; i < (j + 1) * f->sub; i++) {
-				const double q = f->lv[lat_level(lt, st.g[i / 8], i % 8)];
-				num += (double)w[i] * q * fabsf(x[i]);
-				den += (double)w[i] * q * q;
-			}
-			if (den > 0 && num / den > amax)
-				amax = num / den;
-		}
-		for (int sm = 15; sm > 15 - IQ_DSCAN && amax > 0; sm--) {
-			const float dv = from_fp16(to_fp16((float)(amax / lat_dbmul(f->dbkind, sm))));
-			if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
-				continue;
-			t = st;
-			t.d = dv;
-			const double e = lat8_pass(f, lt, nbc, x, w, &t);
-			if (e < cur) {
-				cur = e;
-				st = t;
-			}
-		}
-	}
-	for (int it = 0; full && it < IQ_LSQ_IT; it++) {
-		const float dv = from_fp16(to_fp16((float)lat_lsq_d(f, lt, &st, x, w)));
-		if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
-			break;
-		t = st;
-		t.d = dv;
-		const double e = lat8_pass(f, lt, nbc, x, w, &t);
-		if (!(e < cur))
-			break;
-		cur = e;
-		st = t;
-	}
-	f->pack(&st, out);
-	const double ex = lat_err(f, out, x, w);
-	if (ex < err)
-		memcpy(blk, out, f->bytes);
+	return get_lattice8(((const struct lfmt *)f)->lat, &nbc)->ok;
 }
+static void lat8_start_codes(const void *fv, const float *x, const float *w, void *sv)
+{
+	const struct lfmt *f = fv;
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(f->lat, &nbc);
+	struct lstate *st = sv;
+	for (int j = 0; j < QK_K / f->sub; j++) {
+		st->s[j] = 15;
+		lat8_sub_codes(f, lt, nbc, x + j * f->sub, w + j * f->sub, lat_db(f->dbkind, st->d, 15),
+			       st->g + j * f->sub / 8, st->neg + j * f->sub);
+	}
+}
+static double lat8_pass_v(const void *fv, const float *x, const float *w, void *st)
+{
+	const struct lfmt *f = fv;
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(f->lat, &nbc);
+	return lat8_pass(f, lt, nbc, x, w, st);
+}
+
+static const struct refine_ops R_LAT8 = { sizeof(struct lstate), 15, IQ_LSQ_IT, lat8_ready, lat_unpack, lat_pack,
+					  lat_err_v, lat_start_d, lat8_start_codes, lat8_pass_v, lat_sub_amax,
+					  lat_dbmul_v, lat_lsq_d_v };
 
 static void lat8_refine_v(const void *f, const float *x, const float *w, void *blk, double err)
 {
-	lat8_refine(f, x, w, blk, err, 1);
+	iq_refine(&R_LAT8, f, ((const struct lfmt *)f)->bytes, x, w, blk, err, 1);
 }
 
 static void lat8_refine1_v(const void *f, const float *x, const float *w, void *blk, double err)
 {
-	lat8_refine(f, x, w, blk, err, 0);
+	iq_refine(&R_LAT8, f, ((const struct lfmt *)f)->bytes, x, w, blk, err, 0);
 }
 
 static const struct lfmt F_IQ2XXS = { LAT_IQ2XXS, 32, 1, 0, lv_iq2, sizeof(struct blk_iq2_xxs), unpack_iq2_xxs,
@@ -3723,17 +3795,6 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 
 /* ---- iq1_s, iq1_m: the weighted search ---- */
 
-/* A super-block of iq1: fp16 super-scale d, 3-bit scale codes s (per 32 for
- * iq1_s, per 16 for iq1_m), a grid point and a delta sign (1: -delta) per
- * group of 8 (iq1_s: the same for the 4 groups of a sub-block). The value
- * of an element is fl(fl(d * (2s+1)) * (level + delta)). */
-struct l1state {
-	float d;
-	uint8_t s[16];
-	uint8_t sh[32];
-	uint16_t g[32];
-};
-
 struct l1fmt {
 	int sub;       /* elements per scale: 32 (iq1_s) or 16 (iq1_m) */
 	size_t bytes;
@@ -4034,93 +4095,88 @@ static double l1_err(const struct l1fmt *f, const void *blk, const float *x, con
 	return wsse(QK_K, x, y, w);
 }
 
-/* With full 0 only the first l1_pass, at the start block's super-scale (with
- * importance, for speed, as lat8_refine). */
-static void l1_refine(const struct l1fmt *f, const float *x, const float *w, void *blk, double err, int full)
+/* The steps of iq1_s, iq1_m. With full 0 (iq1_m with importance, for
+ * speed, as iq2_s) only the first pass. */
+static int l1_ready(const void *f)
 {
 	const uint16_t *nbc;
-	const struct lattice *lt = get_lattice8(LAT_IQ1S, &nbc);
-	if (!lt->ok)
-		return;
-	struct l1state st, t;
-	unsigned char out[MAX_BLK_BYTES];
-	f->unpack(blk, &st);
-	if (!(st.d > 0) || !(st.d < INFINITY)) {
-		/* a degenerate start: the largest scale, codes for it */
-		float amax = 0;
-		for (int e = 0; e < QK_K; e++)
-			if (w[e] > 0 && fabsf(x[e]) > amax)
-				amax = fabsf(x[e]);
-		st.d = from_fp16(to_fp16(amax / (1.125f * 15)));
-		if (!(st.d > 0) || !(st.d < INFINITY))
-			return;
-		const int nsub = QK_K / f->sub, ng = f->sub / 8;
-		for (int j = 0; j < nsub; j++) {
-			st.s[j] = 7;
-			l1_sub_codes(f, lt, nbc, x + j * f->sub, w + j * f->sub, st.d * 15.0f, st.g + j * ng, st.sh + j * ng,
-				     INFINITY);
-		}
-	}
-	double cur = l1_pass(f, lt, nbc, x, w, &st);
-	if (full) {
-		/* super-scales that give the sub-block with the largest
-		 * least-squares scale the top code(s) */
-		const int nsub = QK_K / f->sub;
-		double amax = 0;
-		float c[QK_K];
-		l1_levels(lt, st.g, st.sh, QK_K, c);
-		for (int j = 0; j < nsub; j++) {
-			double num = 0, den = 0;
-			for (int i = j * f->sub; i < (j + 1) * f->sub; i++) {
-				num += (double)w[i] * c[i] * x[i];
-				den += (double)w[i] * c[i] * c[i];
-			}
-			if (den > 0 && num / den > amax)
-				amax = num / den;
-		}
-		for (int sm = 7; sm > 7 - IQ_DSCAN && amax > 0; sm--) {
-			const float dv = from_fp16(to_fp16((float)(amax / (2 * sm + 1))));
-			if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
-				continue;
-			t = st;
-			t.d = dv;
-			const double e = l1_pass(f, lt, nbc, x, w, &t);
-			if (e < cur) {
-				cur = e;
-				st = t;
-			}
-		}
-	}
-	for (int it = 0; full && it < IQ_LSQ_IT; it++) {
-		const float dv = from_fp16(to_fp16((float)l1_lsq_d(f, lt, &st, x, w)));
-		if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
-			break;
-		t = st;
-		t.d = dv;
-		const double e = l1_pass(f, lt, nbc, x, w, &t);
-		if (!(e < cur))
-			break;
-		cur = e;
-		st = t;
-	}
-	f->pack(&st, out);
-	const double ex = l1_err(f, out, x, w);
-	if (ex < err)
-		memcpy(blk, out, f->bytes);
+	return get_lattice8(LAT_IQ1S, &nbc)->ok;
 }
-
+static void l1_unpack(const void *f, const void *blk, void *st)
+{
+	((const struct l1fmt *)f)->unpack(blk, st);
+}
+static void l1_pack(const void *f, const void *st, void *blk)
+{
+	((const struct l1fmt *)f)->pack(st, blk);
+}
 static double l1_err_v(const void *f, const void *blk, const float *x, const float *w)
 {
 	return l1_err(f, blk, x, w);
 }
-static void l1_refine_v(const void *f, const float *x, const float *w, void *blk, double err)
+static float l1_start_d(const void *f, float amax)
 {
-	l1_refine(f, x, w, blk, err, 1);
+	return from_fp16(to_fp16(amax / (1.125f * 15)));
+}
+static void l1_start_codes(const void *fv, const float *x, const float *w, void *sv)
+{
+	const struct l1fmt *f = fv;
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(LAT_IQ1S, &nbc);
+	struct l1state *st = sv;
+	const int ng = f->sub / 8;
+	for (int j = 0; j < QK_K / f->sub; j++) {
+		st->s[j] = 7;
+		l1_sub_codes(f, lt, nbc, x + j * f->sub, w + j * f->sub, st->d * 15.0f, st->g + j * ng, st->sh + j * ng,
+			     INFINITY);
+	}
+}
+static double l1_pass_v(const void *f, const float *x, const float *w, void *st)
+{
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(LAT_IQ1S, &nbc);
+	return l1_pass(f, lt, nbc, x, w, st);
+}
+static double l1_sub_amax(const void *fv, const float *x, const float *w, const void *sv)
+{
+	const struct l1fmt *f = fv;
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(LAT_IQ1S, &nbc);
+	const struct l1state *st = sv;
+	double amax = 0;
+	float c[QK_K];
+	l1_levels(lt, st->g, st->sh, QK_K, c);
+	for (int j = 0; j < QK_K / f->sub; j++) {
+		double num = 0, den = 0;
+		for (int i = j * f->sub; i < (j + 1) * f->sub; i++) {
+			num += (double)w[i] * c[i] * x[i];
+			den += (double)w[i] * c[i] * c[i];
+		}
+		if (den > 0 && num / den > amax)
+			amax = num / den;
+	}
+	return amax;
+}
+static double l1_dbmul(const void *f, int s)
+{
+	return 2 * s + 1;
+}
+static double l1_lsq_d_v(const void *f, const void *st, const float *x, const float *w)
+{
+	const uint16_t *nbc;
+	return l1_lsq_d(f, get_lattice8(LAT_IQ1S, &nbc), st, x, w);
 }
 
+static const struct refine_ops R_L1 = { sizeof(struct l1state), 7, IQ_LSQ_IT, l1_ready, l1_unpack, l1_pack, l1_err_v,
+					l1_start_d, l1_start_codes, l1_pass_v, l1_sub_amax, l1_dbmul, l1_lsq_d_v };
+
+static void l1_refine_v(const void *f, const float *x, const float *w, void *blk, double err)
+{
+	iq_refine(&R_L1, f, ((const struct l1fmt *)f)->bytes, x, w, blk, err, 1);
+}
 static void l1_refine1_v(const void *f, const float *x, const float *w, void *blk, double err)
 {
-	l1_refine(f, x, w, blk, err, 0);
+	iq_refine(&R_L1, f, ((const struct l1fmt *)f)->bytes, x, w, blk, err, 0);
 }
 
 static void g_iq1_s(const float *x, const float *qw, void *blk)
