@@ -120,7 +120,6 @@ QNT__CMP8(qnt__gt_v8f, qnt__v8f, qnt__v4f, >)
 QNT__CMP8(qnt__ge_v8f, qnt__v8f, qnt__v4f, >=)
 QNT__CMP8(qnt__lt_v8f, qnt__v8f, qnt__v4f, <)
 QNT__CMP8(qnt__le_v8f, qnt__v8f, qnt__v4f, <=)
-QNT__CMP8(qnt__eq_v8f, qnt__v8f, qnt__v4f, ==)
 QNT__CMP8(qnt__gt_v8i, qnt__v8i, qnt__v4i, >)
 QNT__CMP8(qnt__lt_v8i, qnt__v8i, qnt__v4i, <)
 #undef QNT__CMP8
@@ -180,9 +179,12 @@ static inline qnt__v8f qnt__splat_v8f(float v)
 #endif
 /* a >= b (b one value) */
 QNT__CMP8S(qnt__ge_v8f_s, >=)
-/* a <= b, a == b as qnt__le_v8f, qnt__eq_v8f, the halves joined by memcpy */
+/* a <= b, a == b, a < b, a > b (as qnt__le_v8f ...): the halves
+ * joined by memcpy */
 QNT__CMP8H(qnt__le_v8f_m, <=)
 QNT__CMP8H(qnt__eq_v8f_m, ==)
+QNT__CMP8H(qnt__lt_v8f_m, <)
+QNT__CMP8H(qnt__gt_v8f_m, >)
 #undef QNT__CMP8S
 #undef QNT__CMP8H
 
