@@ -270,8 +270,9 @@ static inline qnt__v8f iq4_value_v8(qnt__v8f v)
 	static const int32_t step[15] = { 23, 21, 18, 16, 14, 13, 12, 11, 12, 12, 13, 15, 16, 20, 24 };
 	qnt__v8i q = { -127, -127, -127, -127, -127, -127, -127, -127 };
 	for (int k = 0; k < 15; k++)
-		q += (v >= mid[k]) & step[k];
-	q = (q & ~(v != v)) | ((v != v) & 113);
+		q += qnt__ge_v8f_s(v, mid[k]) & step[k];
+	const qnt__v8i num = qnt__eq_v8f_m(v, v);
+	q = (q & num) | (~num & 113);
 	return __builtin_convertvector(q, qnt__v8f);
 }
 
@@ -848,18 +849,17 @@ static double iq4_codes(float dl, const float *x, const float *w, uint8_t *L)
 	for (int k = 0; k < 16; k++)
 		p[k] = dl * kv4f[neg ? 15 - k : k];
 	const qnt__v8i zi = { 0, 0, 0, 0, 0, 0, 0, 0 };
-	const qnt__v8f zf = { 0, 0, 0, 0, 0, 0, 0, 0 };
 	for (int j = 0; j < 32; j += 8) {
 		qnt__v8f xv, plo, pmu;
 		memcpy(&xv, x + j, sizeof xv);
 		qnt__v8i lo = zi;
-		plo = p[0] - zf; /* broadcasts (x - 0 is x) */
-		pmu = p[1] - zf;
+		plo = qnt__splat_v8f(p[0]);
+		pmu = qnt__splat_v8f(p[1]);
 		for (int k = 1; k < 15; k++) {
-			const qnt__v8i m = qnt__ge_v8f(xv, p[k] - zf);
+			const qnt__v8i m = qnt__ge_v8f_s(xv, p[k]);
 			lo -= m;
-			plo = qnt__select_v8f(m, p[k] - zf, plo);
-			pmu = qnt__select_v8f(m, p[k + 1] - zf, pmu);
+			plo = qnt__select_v8f(m, qnt__splat_v8f(p[k]), plo);
+			pmu = qnt__select_v8f(m, qnt__splat_v8f(p[k + 1]), pmu);
 		}
 		const qnt__v8f dlo = xv - plo, dmu = pmu - xv;
 		const qnt__v8i abs = { 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff,
@@ -872,7 +872,7 @@ static double iq4_codes(float dl, const float *x, const float *w, uint8_t *L)
 		amu &= abs;
 		memcpy(&flo, &alo, sizeof flo);
 		memcpy(&fmu, &amu, sizeof fmu);
-		const qnt__v8i near_lo = qnt__le_v8f(flo, fmu);
+		const qnt__v8i near_lo = qnt__le_v8f_m(flo, fmu);
 		const qnt__v8i k = lo + (~near_lo & 1);
 		const qnt__v8f yv = qnt__select_v8f(near_lo, plo, pmu);
 		memcpy(y + j, &yv, sizeof yv);
@@ -1816,7 +1816,7 @@ static double lat_sub_codes3(const struct lfmt *f, const struct lattice *lt, con
 			if (l == 0) {
 				emin = el;
 			} else {
-				const qnt__v8i lt_ = el < emin;
+				const qnt__v8i lt_ = qnt__lt_v8f_m(el, emin);
 				emin = qnt__select_v8f(lt_, el, emin);
 				bi = (bi & ~lt_) | (lt_ & l);
 			}
@@ -2127,68 +2127,182 @@ static double lat_lsq_d(const struct lfmt *f, const struct lattice *lt, const st
 	return den > 0 ? num / den : 0.0;
 }
 
-/* The search from the block in blk (its error err): a pass over the
- * sub-blocks for the block's super-scale and one for each of IQ_DSCAN
- * others, the best kept; blk is replaced by a block whose exact error is
- * lower. */
-static void lat_refine(const struct lfmt *f, const float *x, const float *w, void *blk, double err)
+/* ---- the refinement shared by the lattice and the 1-bit formats ---- */
+
+/* The steps of a format's search on its state (struct lstate or struct
+ * l1state; the first member of both is the super-scale float d). */
+struct refine_ops {
+	size_t size;   /* of the state */
+	int top;       /* the largest scale code */
+	int lsq_it;    /* least-squares rounds after the super-scale trials */
+	int (*ready)(const void *f);  /* the tables were built */
+	void (*unpack)(const void *f, const void *blk, void *st);
+	void (*pack)(const void *f, const void *st, void *blk);
+	double (*err)(const void *f, const void *blk, const float *x, const float *w);
+	/* the super-scale that gives amax the top level at the top scale code */
+	float (*start_d)(const void *f, float amax);
+	/* every sub-block: scale code top and its codes at the state's d */
+	void (*start_codes)(const void *f, const float *x, const float *w, void *st);
+	/* a pass over the sub-blocks (scale codes and codes); the error */
+	double (*pass)(const void *f, const float *x, const float *w, void *st);
+	/* the largest least-squares scale of a sub-block for the state's codes */
+	double (*sub_amax)(const void *f, const float *x, const float *w, const void *st);
+	double (*dbmul)(const void *f, int s); /* the multiplier of d for scale code s */
+	double (*lsq_d)(const void *f, const void *st, const float *x, const float *w);
+};
+
+/* A super-block of iq1: fp16 super-scale d, 3-bit scale codes s (per 32 for
+ * iq1_s, per 16 for iq1_m), a grid point and a delta sign (1: -delta) per
+ * group of 8 (iq1_s: the same for the 4 groups of a sub-block). The value
+ * of an element is fl(fl(d * (2s+1)) * (level + delta)). */
+struct l1state {
+	float d;
+	uint8_t s[16];
+	uint8_t sh[32];
+	uint16_t g[32];
+};
+
+union refine_state {
+	struct lstate l;
+	struct l1state m;
+};
+
+static inline float *state_d(void *st)
 {
-	const struct lattice *lt = get_lattice(f->lat);
-	if (!lt->ok)
+	return (float *)st; /* the first member */
+}
+
+/* The search from the block in blk (its error err): a pass over the
+ * sub-blocks for the block's super-scale; with full, one for each of
+ * IQ_DSCAN super-scales that give the sub-block with the largest
+ * least-squares scale the top code(s), and up to lsq_it passes at the
+ * least-squares super-scale while they gain; the best kept. blk is replaced
+ * by a block whose exact error is lower. */
+static void iq_refine(const struct refine_ops *ops, const void *f, size_t bytes, const float *x, const float *w,
+		      void *blk, double err, int full)
+{
+	if (!ops->ready(f))
 		return;
-	struct lstate st, t;
+	union refine_state st, t;
 	unsigned char out[MAX_BLK_BYTES];
-	f->unpack(blk, &st);
-	if (!(st.d > 0) || !(st.d < INFINITY)) {
-		/* a degenerate start (ggml's block is all zero where the weights
-		 * are sparse): the largest scale, codes for it */
+	ops->unpack(f, blk, &st);
+	float *d = state_d(&st);
+	if (!(*d > 0) || !(*d < INFINITY)) {
+		/* a degenerate start (ggml's block is all zero where the
+		 * weights are sparse): the largest scale, codes for it */
 		float amax = 0;
 		for (int e = 0; e < QK_K; e++)
 			if (w[e] > 0 && fabsf(x[e]) > amax)
 				amax = fabsf(x[e]);
-		st.d = from_fp16(to_fp16((float)(amax / (f->lv[lt->nlev - 1] * lat_dbmul(f->dbkind, 15)))));
-		if (!(st.d > 0) || !(st.d < INFINITY))
+		*d = ops->start_d(f, amax);
+		if (!(*d > 0) || !(*d < INFINITY))
 			return;
-		const int nsub = QK_K / f->sub;
-		for (int j = 0; j < nsub; j++) {
-			st.s[j] = 15;
-			lat_sub_codes(f, lt, x + j * f->sub, w + j * f->sub, lat_db(f->dbkind, st.d, 15),
-				      st.g + j * f->sub / lt->dim, st.neg + j * f->sub);
+		ops->start_codes(f, x, w, &st);
+	}
+	double cur = ops->pass(f, x, w, &st);
+	const double amax = full ? ops->sub_amax(f, x, w, &st) : 0;
+	for (int sm = ops->top; sm > ops->top - IQ_DSCAN && amax > 0; sm--) {
+		const float dv = from_fp16(to_fp16((float)(amax / ops->dbmul(f, sm))));
+		if (!(dv > 0) || !(dv < INFINITY) || dv == *d)
+			continue;
+		memcpy(&t, &st, ops->size);
+		*state_d(&t) = dv;
+		const double e = ops->pass(f, x, w, &t);
+		if (e < cur) {
+			cur = e;
+			memcpy(&st, &t, ops->size);
 		}
 	}
-	double cur = lat_pass(f, lt, x, w, &st, NULL);
-	{
-		/* super-scales that give the sub-block with the largest
-		 * least-squares scale the top code(s) */
-		double amax = 0;
-		for (int j = 0; j < QK_K / f->sub; j++) {
-			double num = 0, den = 0;
-			for (int i = j * f->sub; i < (j + 1) * f->sub; i++) {
-				const double q = f->lv[lat_level(lt, st.g[i / lt->dim], i % lt->dim)];
-				num += (double)w[i] * q * fabsf(x[i]);
-				den += (double)w[i] * q * q;
-			}
-			if (den > 0 && num / den > amax)
-				amax = num / den;
-		}
-		for (int sm = 15; sm > 15 - IQ_DSCAN && amax > 0; sm--) {
-			const float dv = from_fp16(to_fp16((float)(amax / lat_dbmul(f->dbkind, sm))));
-			if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
-				continue;
-			t = st;
-			t.d = dv;
-			const double e = lat_pass(f, lt, x, w, &t, NULL);
-			if (e < cur) {
-				cur = e;
-				st = t;
-			}
-		}
+	for (int it = 0; full && it < ops->lsq_it; it++) {
+		const float dv = from_fp16(to_fp16((float)ops->lsq_d(f, &st, x, w)));
+		if (!(dv > 0) || !(dv < INFINITY) || dv == *d)
+			break;
+		memcpy(&t, &st, ops->size);
+		*state_d(&t) = dv;
+		const double e = ops->pass(f, x, w, &t);
+		if (!(e < cur))
+			break;
+		cur = e;
+		memcpy(&st, &t, ops->size);
 	}
-	f->pack(&st, out);
-	const double ex = lat_err(f, out, x, w);
+	ops->pack(f, &st, out);
+	const double ex = ops->err(f, out, x, w);
 	if (ex < err)
-		memcpy(blk, out, f->bytes);
+		memcpy(blk, out, bytes);
 }
+
+/* The steps of the lattice formats (lat8_* below for the 8-element grids). */
+static int lat_ready(const void *f)
+{
+	return get_lattice(((const struct lfmt *)f)->lat)->ok;
+}
+static void lat_unpack(const void *f, const void *blk, void *st)
+{
+	((const struct lfmt *)f)->unpack(blk, st);
+}
+static void lat_pack(const void *f, const void *st, void *blk)
+{
+	((const struct lfmt *)f)->pack(st, blk);
+}
+static double lat_err_v(const void *f, const void *blk, const float *x, const float *w)
+{
+	return lat_err(f, blk, x, w);
+}
+static float lat_start_d(const void *fv, float amax)
+{
+	const struct lfmt *f = fv;
+	const struct lattice *lt = get_lattice(f->lat);
+	return from_fp16(to_fp16((float)(amax / (f->lv[lt->nlev - 1] * lat_dbmul(f->dbkind, 15)))));
+}
+static void lat_start_codes(const void *fv, const float *x, const float *w, void *sv)
+{
+	const struct lfmt *f = fv;
+	const struct lattice *lt = get_lattice(f->lat);
+	struct lstate *st = sv;
+	for (int j = 0; j < QK_K / f->sub; j++) {
+		st->s[j] = 15;
+		lat_sub_codes(f, lt, x + j * f->sub, w + j * f->sub, lat_db(f->dbkind, st->d, 15),
+			      st->g + j * f->sub / lt->dim, st->neg + j * f->sub);
+	}
+}
+static double lat_pass_v(const void *fv, const float *x, const float *w, void *st)
+{
+	const struct lfmt *f = fv;
+	return lat_pass(f, get_lattice(f->lat), x, w, st, NULL);
+}
+static double lat_sub_amax(const void *fv, const float *x, const float *w, const void *sv)
+{
+	const struct lfmt *f = fv;
+	const struct lattice *lt = get_lattice(f->lat);
+	const struct lstate *st = sv;
+	double amax = 0;
+	for (int j = 0; j < QK_K / f->sub; j++) {
+		double num = 0, den = 0;
+		for (int i = j * f->sub; i < (j + 1) * f->sub; i++) {
+			const double q = f->lv[lat_level(lt, st->g[i / lt->dim], i % lt->dim)];
+			num += (double)w[i] * q * fabsf(x[i]);
+			den += (double)w[i] * q * q;
+		}
+		if (den > 0 && num / den > amax)
+			amax = num / den;
+	}
+	return amax;
+}
+static double lat_dbmul_v(const void *f, int s)
+{
+	return lat_dbmul(((const struct lfmt *)f)->dbkind, s);
+}
+static double lat_lsq_d_v(const void *fv, const void *st, const float *x, const float *w)
+{
+	const struct lfmt *f = fv;
+	return lat_lsq_d(f, get_lattice(f->lat), st, x, w);
+}
+
+/* The 3-bit grids take no least-squares rounds (they cost more than they
+ * gained). */
+static const struct refine_ops R_LAT = { sizeof(struct lstate), 15, 0, lat_ready, lat_unpack, lat_pack, lat_err_v,
+					 lat_start_d, lat_start_codes, lat_pass_v, lat_sub_amax, lat_dbmul_v,
+					 lat_lsq_d_v };
 
 /* ---- iq3_xxs and iq3_s: state <-> bytes ---- */
 
@@ -2315,13 +2429,9 @@ static void quant_iq_rows(const struct iq_driver *d, const float *src, void *dst
 
 /* ---- drivers of the lattice formats ---- */
 
-static double lat_err_v(const void *f, const void *blk, const float *x, const float *w)
-{
-	return lat_err(f, blk, x, w);
-}
 static void lat_refine_v(const void *f, const float *x, const float *w, void *blk, double err)
 {
-	lat_refine(f, x, w, blk, err);
+	iq_refine(&R_LAT, f, ((const struct lfmt *)f)->bytes, x, w, blk, err, 1);
 }
 
 static void g_iq3_xxs(const float *x, const float *qw, void *blk)
@@ -2365,9 +2475,17 @@ static inline void cost8_set(qnt__v8f *t, int i, float c0, float c1, float c2)
  * the scalar sums add them, so every lane is that sum bit for bit. */
 static inline qnt__v8f cost8_lanes(const qnt__v8f *t, qnt__v8i code)
 {
+	/* written out: the loop is not unrolled at -O2, and constant
+	 * shifts are one instruction */
 	qnt__v8f acc = { 0, 0, 0, 0, 0, 0, 0, 0 };
-	for (int i = 0; i < 8; i++)
-		acc += __builtin_shuffle(t[i], code >> (2 * i));
+	acc += __builtin_shuffle(t[0], code);
+	acc += __builtin_shuffle(t[1], code >> 2);
+	acc += __builtin_shuffle(t[2], code >> 4);
+	acc += __builtin_shuffle(t[3], code >> 6);
+	acc += __builtin_shuffle(t[4], code >> 8);
+	acc += __builtin_shuffle(t[5], code >> 10);
+	acc += __builtin_shuffle(t[6], code >> 12);
+	acc += __builtin_shuffle(t[7], code >> 14);
 	return acc;
 }
 
@@ -2423,6 +2541,15 @@ static inline qnt__v8f splat8(float v)
 	return r;
 }
 
+/* Bit i set where lane i of m (all-ones or zero lanes) is set. */
+static inline unsigned mask8_bits(qnt__v8i m)
+{
+	const qnt__v8i bit = { 1, 2, 4, 8, 16, 32, 64, 128 };
+	const qnt__v8i a = m & bit;
+	const qnt__v4i h = __builtin_shufflevector(a, a, 0, 1, 2, 3) | __builtin_shufflevector(a, a, 4, 5, 6, 7);
+	return (unsigned)(h[0] | h[1] | h[2] | h[3]);
+}
+
 /* Codes of listed points j..j+7 of the list at offset off (lanes past the
  * list's end hold whatever follows; callers ignore them). */
 static inline qnt__v8i cost8_codes(const uint16_t *nbc, int32_t off, int j)
@@ -2442,16 +2569,65 @@ static int cost8_best(const struct lattice *lt, const uint16_t *nbc, int32_t off
 	const uint16_t *list = lt->nb + off;
 	for (int j = 0; j < n; j += 8) {
 		const qnt__v8f cc = cost8_lanes(t, cost8_codes(nbc, off, j));
-		if (!any8(cc < splat8(*best)))
+		qnt__v8i below = qnt__lt_v8f_m(cc, splat8(*best));
+		if (n - j < 8) {
+			const qnt__v8i lane = { 0, 1, 2, 3, 4, 5, 6, 7 }, nv = { n - j, n - j, n - j, n - j,
+										  n - j, n - j, n - j, n - j };
+			below &= qnt__lt_v8i(lane, nv);
+		}
+		if (!any8(below))
 			continue;
-		const int m = mini(8, n - j);
-		for (int c = 0; c < m; c++)
-			if (cc[c] < *best) {
-				*best = cc[c];
-				gi = list[1 + j + c];
-			}
+		/* the scan in order takes the first lane of the least cost
+		 * among those below the best: the least by halving, then
+		 * its first lane */
+		qnt__v8f m = qnt__select_v8f(below, cc, splat8(INFINITY));
+		qnt__v8f h = __builtin_shufflevector(m, m, 4, 5, 6, 7, 0, 1, 2, 3);
+		m = qnt__select_v8f(qnt__lt_v8f_m(h, m), h, m);
+		h = __builtin_shufflevector(m, m, 2, 3, 0, 1, 6, 7, 4, 5);
+		m = qnt__select_v8f(qnt__lt_v8f_m(h, m), h, m);
+		h = __builtin_shufflevector(m, m, 1, 0, 3, 2, 5, 4, 7, 6);
+		m = qnt__select_v8f(qnt__lt_v8f_m(h, m), h, m);
+		const int c = __builtin_ctz(mask8_bits(below & qnt__eq_v8f_m(cc, m)));
+		*best = cc[c];
+		gi = list[1 + j + c];
 	}
 	return gi;
+}
+
+/* From the costs e0, e1, e2 of the three levels (lanes = the 8 elements of
+ * a group): the tables t of cost8_lanes (a transpose by shuffles), the
+ * packed code of the first cheapest level of each element (returned) and in
+ * *lb the cost of those levels, 0.0f + the minima in element order: the sum
+ * cost8_lanes makes for that code, and no code costs less (each term is
+ * the least, and rounding is monotone). NaN costs give a NaN *lb. */
+static inline uint32_t cost8_prep(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8f *t, float *lb)
+{
+	const qnt__v8f a0 = __builtin_shufflevector(e0, e1, 0, 8, 1, 9, 2, 10, 3, 11);
+	const qnt__v8f a1 = __builtin_shufflevector(e0, e1, 4, 12, 5, 13, 6, 14, 7, 15);
+	const qnt__v8f b0 = __builtin_shufflevector(e2, e0, 0, 8, 1, 9, 2, 10, 3, 11);
+	const qnt__v8f b1 = __builtin_shufflevector(e2, e0, 4, 12, 5, 13, 6, 14, 7, 15);
+#define QNT__T8(A, B, j) __builtin_shufflevector(A, B, 2 * (j), 2 * (j) + 1, 8 + 2 * (j), 9 + 2 * (j), 2 * (j), \
+						 2 * (j) + 1, 8 + 2 * (j), 9 + 2 * (j))
+	t[0] = QNT__T8(a0, b0, 0);
+	t[1] = QNT__T8(a0, b0, 1);
+	t[2] = QNT__T8(a0, b0, 2);
+	t[3] = QNT__T8(a0, b0, 3);
+	t[4] = QNT__T8(a1, b1, 0);
+	t[5] = QNT__T8(a1, b1, 1);
+	t[6] = QNT__T8(a1, b1, 2);
+	t[7] = QNT__T8(a1, b1, 3);
+#undef QNT__T8
+	const qnt__v8i m1 = qnt__lt_v8f_m(e1, e0);
+	const qnt__v8f c01 = qnt__select_v8f(m1, e1, e0);
+	const qnt__v8i m2 = qnt__lt_v8f_m(e2, c01);
+	const qnt__v8f mn = qnt__select_v8f(m2, e2, c01);
+	const qnt__v8i bl = (m2 & 2) | (~m2 & m1 & 1);
+	const qnt__v4i q = __builtin_shufflevector(bl, bl, 0, 2, 4, 6) | (__builtin_shufflevector(bl, bl, 1, 3, 5, 7) << 2);
+	float sum = 0.0f;
+	for (int i = 0; i < 8; i++)
+		sum += mn[i];
+	*lb = sum;
+	return (uint32_t)(q[0] | (q[1] << 4) | (q[2] << 8) | (q[3] << 12));
 }
 
 /* ggml_best_neighbour for the 8-element grids (iq2_*): the same sums, eight
@@ -3001,14 +3177,9 @@ static double lat8_sub_codes(const struct lfmt *f, const struct lattice *lt, con
 		memcpy(&ax, &xb, sizeof ax);
 		const qnt__v8f r0 = ax - vq[0], r1 = ax - vq[1], r2 = ax - vq[2];
 		const qnt__v8f e0 = wv * r0 * r0, e1 = wv * r1 * r1, e2 = wv * r2 * r2;
-		const qnt__v8i m1 = e1 < e0, m2 = e2 < qnt__select_v8f(m1, e1, e0);
-		const qnt__v8i bl = (m2 & 2) | (~m2 & m1 & 1);
-		uint32_t u = 0;
 		qnt__v8f t[8];
-		for (int i = 0; i < 8; i++) {
-			u |= (uint32_t)bl[i] << (2 * i);
-			cost8_set(t, i, e0[i], e1[i], e2[i]);
-		}
+		float lb;
+		const uint32_t u = cost8_prep(e0, e1, e2, t, &lb);
 		const int32_t off = lt->alt[u];
 		const uint16_t *list = lt->nb + off;
 		const int nl = mini(list[0], IQ_LIST_CAP);
@@ -3034,7 +3205,7 @@ static double lat8_sub_codes(const struct lfmt *f, const struct lattice *lt, con
 			qnt__v8i pi = { 0, 0, 0, 0, 0, 0, 0, 0 };
 			for (int i = 0; i < 8; i++) {
 				const qnt__v8f pv = __builtin_shuffle(p[i], code >> (2 * i));
-				const qnt__v8i lt_ = pv < pm;
+				const qnt__v8i lt_ = qnt__lt_v8f_m(pv, pm);
 				pm = qnt__select_v8f(lt_, pv, pm);
 				pi = (lt_ & i) | (pi & ~lt_);
 			}
@@ -3083,86 +3254,48 @@ static double lat8_pass(const struct lfmt *f, const struct lattice *lt, const ui
 	return total;
 }
 
-/* lat_refine for the 8-element grids: the same steps with lat8_pass; with
- * full 0 only the first pass, at the start block's super-scale (iq2_s with
- * importance: each further pass costs about as much as ggml's whole search
- * for a gain of about 1% in weighted RMSE). */
-static void lat8_refine(const struct lfmt *f, const float *x, const float *w, void *blk, double err, int full)
+/* The steps of the 8-element grids: those of the lattice formats with
+ * lat8_sub_codes and lat8_pass. With full 0 (iq2_s with importance) only the
+ * first pass, at the start block's super-scale: each further pass costs
+ * about as much as ggml's whole search for a gain of about 1% in weighted
+ * RMSE. */
+static int lat8_ready(const void *f)
 {
 	const uint16_t *nbc;
-	const struct lattice *lt = get_lattice8(f->lat, &nbc);
-	if (!lt->ok)
-		return;
-	struct lstate st, t;
-	unsigned char out[MAX_BLK_BYTES];
-	const int nsub = QK_K / f->sub;
-	f->unpack(blk, &st);
-	if (!(st.d > 0) || !(st.d < INFINITY)) {
-		float amax = 0;
-		for (int e = 0; e < QK_K; e++)
-			if (w[e] > 0 && fabsf(x[e]) > amax)
-				amax = fabsf(x[e]);
-		st.d = from_fp16(to_fp16((float)(amax / (f->lv[2] * lat_dbmul(f->dbkind, 15)))));
-		if (!(st.d > 0) || !(st.d < INFINITY))
-			return;
-		for (int j = 0; j < nsub; j++) {
-			st.s[j] = 15;
-			lat8_sub_codes(f, lt, nbc, x + j * f->sub, w + j * f->sub, lat_db(f->dbkind, st.d, 15),
-				       st.g + j * f->sub / 8, st.neg + j * f->sub);
-		}
-	}
-	double cur = lat8_pass(f, lt, nbc, x, w, &st);
-	if (full) {
-		double amax = 0;
-		for (int j = 0; j < nsub; j++) {
-			double num = 0, den = 0;
-			for (int i = j * f->sub; i < (j + 1) * f->sub; i++) {
-				const double q = f->lv[lat_level(lt, st.g[i / 8], i % 8)];
-				num += (double)w[i] * q * fabsf(x[i]);
-				den += (double)w[i] * q * q;
-			}
-			if (den > 0 && num / den > amax)
-				amax = num / den;
-		}
-		for (int sm = 15; sm > 15 - IQ_DSCAN && amax > 0; sm--) {
-			const float dv = from_fp16(to_fp16((float)(amax / lat_dbmul(f->dbkind, sm))));
-			if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
-				continue;
-			t = st;
-			t.d = dv;
-			const double e = lat8_pass(f, lt, nbc, x, w, &t);
-			if (e < cur) {
-				cur = e;
-				st = t;
-			}
-		}
-	}
-	for (int it = 0; full && it < IQ_LSQ_IT; it++) {
-		const float dv = from_fp16(to_fp16((float)lat_lsq_d(f, lt, &st, x, w)));
-		if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
-			break;
-		t = st;
-		t.d = dv;
-		const double e = lat8_pass(f, lt, nbc, x, w, &t);
-		if (!(e < cur))
-			break;
-		cur = e;
-		st = t;
-	}
-	f->pack(&st, out);
-	const double ex = lat_err(f, out, x, w);
-	if (ex < err)
-		memcpy(blk, out, f->bytes);
+	return get_lattice8(((const struct lfmt *)f)->lat, &nbc)->ok;
 }
+static void lat8_start_codes(const void *fv, const float *x, const float *w, void *sv)
+{
+	const struct lfmt *f = fv;
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(f->lat, &nbc);
+	struct lstate *st = sv;
+	for (int j = 0; j < QK_K / f->sub; j++) {
+		st->s[j] = 15;
+		lat8_sub_codes(f, lt, nbc, x + j * f->sub, w + j * f->sub, lat_db(f->dbkind, st->d, 15),
+			       st->g + j * f->sub / 8, st->neg + j * f->sub);
+	}
+}
+static double lat8_pass_v(const void *fv, const float *x, const float *w, void *st)
+{
+	const struct lfmt *f = fv;
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(f->lat, &nbc);
+	return lat8_pass(f, lt, nbc, x, w, st);
+}
+
+static const struct refine_ops R_LAT8 = { sizeof(struct lstate), 15, IQ_LSQ_IT, lat8_ready, lat_unpack, lat_pack,
+					  lat_err_v, lat_start_d, lat8_start_codes, lat8_pass_v, lat_sub_amax,
+					  lat_dbmul_v, lat_lsq_d_v };
 
 static void lat8_refine_v(const void *f, const float *x, const float *w, void *blk, double err)
 {
-	lat8_refine(f, x, w, blk, err, 1);
+	iq_refine(&R_LAT8, f, ((const struct lfmt *)f)->bytes, x, w, blk, err, 1);
 }
 
 static void lat8_refine1_v(const void *f, const float *x, const float *w, void *blk, double err)
 {
-	lat8_refine(f, x, w, blk, err, 0);
+	iq_refine(&R_LAT8, f, ((const struct lfmt *)f)->bytes, x, w, blk, err, 0);
 }
 
 static const struct lfmt F_IQ2XXS = { LAT_IQ2XXS, 32, 1, 0, lv_iq2, sizeof(struct blk_iq2_xxs), unpack_iq2_xxs,
@@ -3269,13 +3402,52 @@ static void msort_pairs(float *v, int *ix, int n, float *tv, int *ti)
 	memcpy(ix, ti, sizeof *ix * (size_t)k);
 }
 
+/* The order of msort_pairs (stable, ascending) of v[0..n), n 16 or 32, as
+ * indices: element i goes to its rank, the count of the elements before it
+ * in that order (smaller, or equal and earlier), eight ranks at a time.
+ * With a NaN (no consistent order) msort_pairs itself. */
+static void sort_idx(const float *v, int n, int *idx)
+{
+	qnt__v8f V[4];
+	qnt__v8i nan = { 0, 0, 0, 0, 0, 0, 0, 0 };
+	memcpy(V, v, sizeof v[0] * (size_t)n);
+	for (int c = 0; c < n / 8; c++)
+		nan |= ~qnt__eq_v8f_m(V[c], V[c]);
+	if (any8(nan)) {
+		float pv[32], tv[32];
+		int ti[32];
+		for (int j = 0; j < n; j++) {
+			pv[j] = v[j];
+			idx[j] = j;
+		}
+		msort_pairs(pv, idx, n, tv, ti);
+		return;
+	}
+	const qnt__v8i lane = { 0, 1, 2, 3, 4, 5, 6, 7 };
+	for (int c = 0; c < n / 8; c++) {
+		qnt__v8i r = { 0, 0, 0, 0, 0, 0, 0, 0 };
+		for (int j = 0; j < 8 * c; j++)
+			r -= qnt__le_v8f_m(splat8(v[j]), V[c]);
+		for (int j = 8 * c; j < 8 * c + 8; j++) {
+			const qnt__v8f vj = splat8(v[j]);
+			const qnt__v8i after = { j - 8 * c, j - 8 * c, j - 8 * c, j - 8 * c,
+						 j - 8 * c, j - 8 * c, j - 8 * c, j - 8 * c };
+			r -= qnt__lt_v8f_m(vj, V[c]) | (qnt__eq_v8f_m(vj, V[c]) & qnt__gt_v8i(lane, after));
+		}
+		for (int j = 8 * c + 8; j < n; j++)
+			r -= qnt__lt_v8f_m(splat8(v[j]), V[c]);
+		for (int i = 0; i < 8; i++)
+			idx[r[i]] = 8 * c + i;
+	}
+}
+
 /* ggml's quantize_row_iq1_s_impl for one super-block (imatrix required). */
 static void ggml_iq1_s(const float *x, const float *qw, struct blk_iq1_s *y)
 {
 	const uint16_t *nbc;
 	const struct lattice *lt = get_lattice8(LAT_IQ1S, &nbc);
-	float scales[8], weight[32], sumx[41], sumw[41], pv[32], tv[32];
-	int idx[32], ti[32];
+	float scales[8], weight[32], sumx[41], sumw[41];
+	int idx[32];
 	int8_t L[32], shifts[8];
 	uint16_t index[4];
 
@@ -3299,11 +3471,7 @@ static void ggml_iq1_s(const float *x, const float *qw, struct blk_iq1_s *y)
 			shifts[ib] = 1;
 			continue;
 		}
-		for (int j = 0; j < 32; j++) {
-			pv[j] = xb[j];
-			idx[j] = j;
-		}
-		msort_pairs(pv, idx, 32, tv, ti);
+		sort_idx(xb, 32, idx);
 		sumx[0] = sumw[0] = 0;
 		for (int j = 0; j < 32; j++) {
 			const int i = idx[j];
@@ -3319,23 +3487,45 @@ static void ggml_iq1_s(const float *x, const float *qw, struct blk_iq1_s *y)
 			sumx[j] = sumx[32];
 			sumw[j] = sumw[32];
 		}
+		/* the terms of the top part, which depend on i2 only; and as
+		 * x_m1[1] = -x_p1[1], a1 * x_m1[1] = -(a1 * x_p1[1]) and
+		 * b1 * x_m1[1] * x_m1[1] = b1 * x_p1[1] * x_p1[1] (IEEE
+		 * products are symmetric in sign), so each is made once */
+		float a2p[41], a2m[41], b2p[41], b2m[41];
+		for (int j = 0; j < 41; j++) {
+			const float a2 = sumx[32] - sumx[j], b2 = sumw[32] - sumw[j];
+			a2p[j] = a2 * x_p1[2];
+			a2m[j] = a2 * x_m1[2];
+			b2p[j] = b2 * x_p1[2] * x_p1[2];
+			b2m[j] = b2 * x_m1[2] * x_m1[2];
+		}
 		for (int i1 = 0; i1 <= 32; i1++) {
 			const float a0 = sumx[i1] - sumx[0], b0 = sumw[i1] - sumw[0];
+			const float a0p = a0 * x_p1[0], a0m = a0 * x_m1[0];
+			const float b0p = b0 * x_p1[0] * x_p1[0], b0m = b0 * x_m1[0] * x_m1[0];
 			for (int i2 = i1; i2 <= 32; i2 += 8) {
-				qnt__v8f sx, sw;
+				qnt__v8f sx, sw, ap, am, bp, bm;
 				memcpy(&sx, sumx + i2, sizeof sx);
 				memcpy(&sw, sumw + i2, sizeof sw);
-				const qnt__v8f a1 = sx - sumx[i1], a2 = sumx[32] - sx;
-				const qnt__v8f b1 = sw - sumw[i1], b2 = sumw[32] - sw;
-				const qnt__v8f qxp = a0 * x_p1[0] + a1 * x_p1[1] + a2 * x_p1[2];
-				const qnt__v8f q2p = b0 * x_p1[0] * x_p1[0] + b1 * x_p1[1] * x_p1[1] + b2 * x_p1[2] * x_p1[2];
-				const qnt__v8f qxm = a0 * x_m1[0] + a1 * x_m1[1] + a2 * x_m1[2];
-				const qnt__v8f q2m = b0 * x_m1[0] * x_m1[0] + b1 * x_m1[1] * x_m1[1] + b2 * x_m1[2] * x_m1[2];
-				const qnt__v8f bs = splat8(best_score);
-				if (!any8(((q2p > 0) & (qxp * qxp > bs * q2p)) | ((q2m > 0) & (qxm * qxm > bs * q2m))))
-					continue;
-				const int m = mini(8, 33 - i2);
-				for (int c = 0; c < m; c++) {
+				memcpy(&ap, a2p + i2, sizeof ap);
+				memcpy(&am, a2m + i2, sizeof am);
+				memcpy(&bp, b2p + i2, sizeof bp);
+				memcpy(&bm, b2m + i2, sizeof bm);
+				const qnt__v8f a1 = (sx - sumx[i1]) * x_p1[1];
+				const qnt__v8f b1 = (sw - sumw[i1]) * x_p1[1] * x_p1[1];
+				const qnt__v8f qxp = a0p + a1 + ap;
+				const qnt__v8f q2p = b0p + b1 + bp;
+				const qnt__v8f qxm = a0m - a1 + am;
+				const qnt__v8f q2m = b0m + b1 + bm;
+				const qnt__v8f bs = splat8(best_score), zero = splat8(0.0f);
+				/* the lanes that beat the best score so far, in
+				 * order (it only rises: no other lane can) */
+				unsigned bits = mask8_bits((qnt__gt_v8f_m(q2p, zero) & qnt__gt_v8f_m(qxp * qxp, bs * q2p)) |
+							   (qnt__gt_v8f_m(q2m, zero) & qnt__gt_v8f_m(qxm * qxm, bs * q2m)));
+				if (i2 > 25)
+					bits &= (1u << (33 - i2)) - 1;
+				for (; bits; bits &= bits - 1) {
+					const int c = __builtin_ctz(bits);
 					if (q2p[c] > 0 && qxp[c] * qxp[c] > best_score * q2p[c]) {
 						scale = qxp[c] / q2p[c];
 						best_score = scale * qxp[c];
@@ -3420,8 +3610,8 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 	const uint16_t *nbc;
 	const struct lattice *lt = get_lattice8(LAT_IQ1S, &nbc);
 	static const uint8_t masks[4] = { 0x00, 0x80, 0x08, 0x88 };
-	float scales[16], weight[16], pv[16], tv[16];
-	int idx[16], ti[16];
+	float scales[16], weight[16];
+	int idx[16];
 	int8_t L[16], shifts[16];
 	uint16_t index[2];
 
@@ -3448,11 +3638,7 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 			shifts[ib] = 0;
 			continue;
 		}
-		for (int j = 0; j < 16; j++) {
-			pv[j] = xb[j];
-			idx[j] = j;
-		}
-		msort_pairs(pv, idx, 16, tv, ti);
+		sort_idx(xb, 16, idx);
 		/* prefix sums of w*x and w per half of the sub-block (each half
 		 * has its own delta sign); as v0 - v1 = v1 - v2 = -1 the sums of
 		 * a split are T*v2 - P(i1) - P(i2) (ggml's closed form) */
@@ -3501,7 +3687,7 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 				const qnt__v8f bs = splat8(best_score);
 				qnt__v8i any = { 0, 0, 0, 0, 0, 0, 0, 0 };
 				for (int k = 0; k < 4; k++)
-					any |= (sq2[k] > 0) & (sqx[k] * sqx[k] > bs * sq2[k]);
+					any |= qnt__gt_v8f_m(sq2[k], splat8(0.0f)) & qnt__gt_v8f_m(sqx[k] * sqx[k], bs * sq2[k]);
 				if (!any8(any))
 					continue;
 				const int m = mini(8, 17 - i2);
@@ -3604,17 +3790,6 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 
 /* ---- iq1_s, iq1_m: the weighted search ---- */
 
-/* A super-block of iq1: fp16 super-scale d, 3-bit scale codes s (per 32 for
- * iq1_s, per 16 for iq1_m), a grid point and a delta sign (1: -delta) per
- * group of 8 (iq1_s: the same for the 4 groups of a sub-block). The value
- * of an element is fl(fl(d * (2s+1)) * (level + delta)). */
-struct l1state {
-	float d;
-	uint8_t s[16];
-	uint8_t sh[32];
-	uint16_t g[32];
-};
-
 struct l1fmt {
 	int sub;       /* elements per scale: 32 (iq1_s) or 16 (iq1_m) */
 	size_t bytes;
@@ -3690,79 +3865,155 @@ static void pack_iq1_m(const struct l1state *st, void *blk)
 static const struct l1fmt F_IQ1S = { 32, sizeof(struct blk_iq1_s), unpack_iq1_s, pack_iq1_s, deq_iq1_s };
 static const struct l1fmt F_IQ1M = { 16, sizeof(struct blk_iq1_m), unpack_iq1_m, pack_iq1_m, deq_iq1_m };
 
-/* Best point of one group of 8 for the scale dl and delta sign sh: among the
- * candidates of the nearest levels. Returns the error, the point in *g. */
-static float l1_group(const struct lattice *lt, const uint16_t *nbc, const float *x, const float *w, float dl, int sh, uint16_t *g)
+/* One group of 8 for a scale and delta sign: the cost tables, the code u
+ * of the nearest levels and their cost lb (see cost8_prep). */
+struct l1group {
+	qnt__v8f t[8];
+	uint32_t u;
+	float lb;
+};
+
+static void l1_group_prep(const float *x, const float *w, float dl, int sh, struct l1group *p)
 {
 	const float *c = sh ? x_m1 : x_p1;
-	float v[3];
-	qnt__v8f t[8];
-	for (int l = 0; l < 3; l++)
-		v[l] = dl * c[l];
-	/* the costs of the levels, lanes = elements; per element the first
-	 * cheapest level */
+	const float v0 = dl * c[0], v1 = dl * c[1], v2 = dl * c[2];
 	qnt__v8f xv, wv;
 	memcpy(&xv, x, sizeof xv);
 	memcpy(&wv, w, sizeof wv);
-	const qnt__v8f r0 = xv - v[0], r1 = xv - v[1], r2 = xv - v[2];
-	const qnt__v8f e0 = wv * r0 * r0, e1 = wv * r1 * r1, e2 = wv * r2 * r2;
-	const qnt__v8i m1 = e1 < e0, m2 = e2 < qnt__select_v8f(m1, e1, e0);
-	const qnt__v8i bl = (m2 & 2) | (~m2 & m1 & 1);
-	uint32_t u = 0;
-	for (int i = 0; i < 8; i++) {
-		cost8_set(t, i, e0[i], e1[i], e2[i]);
-		u |= (uint32_t)bl[i] << (2 * i);
+	const qnt__v8f r0 = xv - v0, r1 = xv - v1, r2 = xv - v2;
+	p->u = cost8_prep(wv * r0 * r0, wv * r1 * r1, wv * r2 * r2, p->t, &p->lb);
+}
+
+/* Best point of a prepared group: among the candidates of the nearest
+ * levels (the first of the least cost). Returns the error (INFINITY if none
+ * is finite), the point in *g. When the nearest levels are a grid point,
+ * that point is the answer and lb its cost, unless lb is not finite. */
+static float l1_group_best(const struct lattice *lt, const uint16_t *nbc, const struct l1group *p, uint16_t *g)
+{
+	const int32_t m = lt->map[p->u];
+	if (m >= 0 && p->lb < INFINITY) {
+		*g = (uint16_t)m;
+		return p->lb;
 	}
-	const int32_t off = lt->alt[u];
+	const int32_t off = lt->alt[p->u];
 	float best = INFINITY;
-	*g = (uint16_t)cost8_best(lt, nbc, off, mini(lt->nb[off], IQ_LIST_CAP), t, &best, lt->nb[off + 1]);
+	*g = (uint16_t)cost8_best(lt, nbc, off, mini(lt->nb[off], IQ_LIST_CAP), p->t, &best, lt->nb[off + 1]);
 	return best;
 }
 
+/* Whether errors acc + lb[k] + ... + lb[n-1] (added in that order, as the
+ * search adds the errors it finds, each no less than its lb) reach bound:
+ * then no completion of acc beats bound. Never for an infinite bound (ties
+ * there still pick codes). */
+static int l1_cannot_beat(double acc, const float *lb, int k, int n, double bound)
+{
+	if (!(bound < INFINITY))
+		return 0;
+	for (; k < n; k++)
+		acc += lb[k];
+	return acc >= bound;
+}
+
+/* The error of one delta sign of an iq1_s sub-block (4 groups), its codes in
+ * g; -1 when it provably reaches bound (then g is unset). */
+static double l1_sign_err(const struct lattice *lt, const uint16_t *nbc, const struct l1group *p, const float *lb,
+			  double bound, uint16_t *g)
+{
+	double acc = 0;
+	for (int k = 0; k < 4; k++) {
+		if (l1_cannot_beat(acc, lb, k, 4, bound))
+			return -1;
+		acc += l1_group_best(lt, nbc, p + k, g + k);
+	}
+	return acc;
+}
+
 /* Codes of one sub-block (sub elements) for the scale dl: per group (iq1_m)
- * or for the whole sub-block (iq1_s) the better delta sign. */
+ * or for the whole sub-block (iq1_s) the better delta sign (sign 0 on
+ * equal errors), and the error. The result is only needed when it is below
+ * bound: searches that cannot get there are skipped (by the lower bounds lb
+ * of the groups) and then INFINITY is returned with g, sh unset; otherwise
+ * the codes and error are those of the full search. */
 static double l1_sub_codes(const struct l1fmt *f, const struct lattice *lt, const uint16_t *nbc, const float *x, const float *w, float dl,
-			   uint16_t *g, uint8_t *sh)
+			   uint16_t *g, uint8_t *sh, double bound)
 {
 	const int ng = f->sub / 8;
-	uint16_t gg[2][4];
-	float ee[2][4];
+	struct l1group p[2][4];
+	float lb[2][4], lbm[4];
 	for (int s = 0; s < 2; s++)
-		for (int k = 0; k < ng; k++)
-			ee[s][k] = l1_group(lt, nbc, x + 8 * k, w + 8 * k, dl, s, &gg[s][k]);
-	double err = 0;
-	if (ng == 4) { /* iq1_s: one delta for the sub-block */
-		double t0 = 0, t1 = 0;
-		for (int k = 0; k < 4; k++) {
-			t0 += ee[0][k];
-			t1 += ee[1][k];
+		for (int k = 0; k < ng; k++) {
+			l1_group_prep(x + 8 * k, w + 8 * k, dl, s, &p[s][k]);
+			lb[s][k] = p[s][k].lb;
 		}
-		const int s = t1 < t0;
+	if (ng == 4) { /* iq1_s: one delta for the sub-block */
+		uint16_t gg[2][4];
+		double b[2] = { 0, 0 }, t[2];
+		for (int k = 0; k < 4; k++) {
+			b[0] += lb[0][k];
+			b[1] += lb[1][k];
+		}
+		/* the sign of the smaller bound first; the other one matters
+		 * only below ob: below bound, and for sign 1 below sign 0's
+		 * error (sign 0 wins equal errors) */
+		const int a = b[1] < b[0], o = 1 - a;
+		t[a] = l1_sign_err(lt, nbc, p[a], lb[a], bound, gg[a]);
+		const double ob = a == 0 && t[a] >= 0 && t[a] < bound ? t[a] : bound;
+		if (l1_cannot_beat(0, lb[o], 0, 4, ob) || (a == 1 && t[a] >= 0 && b[o] > t[a]))
+			t[o] = -1;
+		else
+			t[o] = l1_sign_err(lt, nbc, p[o], lb[o], ob, gg[o]);
+		int s;
+		if (t[0] >= 0 && t[1] >= 0)
+			s = t[1] < t[0];
+		else if (t[a] >= 0)
+			s = a;
+		else if (t[o] >= 0 && t[o] < bound)
+			s = o;
+		else
+			return INFINITY;
 		for (int k = 0; k < 4; k++) {
 			g[k] = gg[s][k];
 			sh[k] = (uint8_t)s;
 		}
-		return s ? t1 : t0;
+		return t[s];
 	}
+	/* iq1_m: a delta per group (lbm: the smaller lb, NaN if either is) */
+	for (int k = 0; k < ng; k++)
+		lbm[k] = lb[0][k] <= lb[1][k] ? lb[0][k] : lb[1][k] < lb[0][k] ? lb[1][k] : NAN;
+	double err = 0;
 	for (int k = 0; k < ng; k++) {
-		const int s = ee[1][k] < ee[0][k];
-		g[k] = gg[s][k];
+		if (l1_cannot_beat(err, lbm, k, ng, bound))
+			return INFINITY;
+		uint16_t gs[2];
+		float e[2];
+		const int a = lb[1][k] < lb[0][k], o = 1 - a;
+		e[a] = l1_group_best(lt, nbc, &p[a][k], &gs[a]);
+		int s;
+		if (a == 0 ? lb[o][k] >= e[a] : lb[o][k] > e[a]) {
+			s = a;
+		} else {
+			e[o] = l1_group_best(lt, nbc, &p[o][k], &gs[o]);
+			s = e[1] < e[0];
+		}
+		g[k] = gs[s];
 		sh[k] = (uint8_t)s;
-		err += ee[s][k];
+		err += e[s];
 	}
 	return err;
 }
 
-static double l1_sub_err(const struct lattice *lt, int n, const float *x, const float *w, float dl, const uint16_t *g,
-			 const uint8_t *sh)
+/* The values c[level] of n elements (whole groups) with the points g and
+ * delta signs sh: level - 1 +- IQ1_DELTA, exact in float (x_p1, x_m1). */
+static void l1_levels(const struct lattice *lt, const uint16_t *g, const uint8_t *sh, int n, float *q)
 {
-	double err = 0;
-	for (int i = 0; i < n; i++) {
-		const float *c = sh[i / 8] ? x_m1 : x_p1;
-		const double r = (double)x[i] - (double)(dl * c[lat_level(lt, g[i / 8], i % 8)]);
-		err += (double)w[i] * r * r;
+	typedef uint8_t v8u8 __attribute__((vector_size(8)));
+	for (int k = 0; k < n / 8; k++) {
+		v8u8 lv;
+		memcpy(&lv, lt->lev + 8 * g[k], sizeof lv);
+		const qnt__v8f v = __builtin_convertvector(__builtin_convertvector(lv, qnt__v8i) - 1, qnt__v8f) +
+				   splat8(sh[k] ? -IQ1_DELTA : IQ1_DELTA);
+		memcpy(q + 8 * k, &v, sizeof v);
 	}
-	return err;
 }
 
 static double l1_pass(const struct l1fmt *f, const struct lattice *lt, const uint16_t *nbc, const float *x, const float *w,
@@ -3774,16 +4025,18 @@ static double l1_pass(const struct l1fmt *f, const struct lattice *lt, const uin
 	uint8_t sh[4];
 	for (int j = 0; j < nsub; j++) {
 		const int o = j * f->sub;
-		double best = l1_sub_err(lt, f->sub, x + o, w + o, st->d * (float)(2 * st->s[j] + 1), st->g + j * ng,
-					 st->sh + j * ng);
-		/* scale codes: the current one +-1 and those around the
-		 * least-squares scale of the current codes */
-		double num = 0, den = 0;
+		/* the error of the current codes, and scale codes: the
+		 * current one +-1 and those around the least-squares scale of
+		 * the current codes */
+		float q[32];
+		l1_levels(lt, st->g + j * ng, st->sh + j * ng, f->sub, q);
+		const float dl = st->d * (float)(2 * st->s[j] + 1);
+		double best = 0, num = 0, den = 0;
 		for (int i = 0; i < f->sub; i++) {
-			const float *c = st->sh[j * ng + i / 8] ? x_m1 : x_p1;
-			const double q = c[lat_level(lt, st->g[j * ng + i / 8], i % 8)];
-			num += (double)w[o + i] * q * x[o + i];
-			den += (double)w[o + i] * q * q;
+			const double r = (double)x[o + i] - (double)(dl * q[i]);
+			best += (double)w[o + i] * r * r;
+			num += (double)w[o + i] * q[i] * x[o + i];
+			den += (double)w[o + i] * q[i] * q[i];
 		}
 		int cand[5], nc = 0;
 		for (int s = st->s[j] - IQ_SCALE_STEP; s <= st->s[j] + IQ_SCALE_STEP; s++)
@@ -3803,7 +4056,7 @@ static double l1_pass(const struct l1fmt *f, const struct lattice *lt, const uin
 			}
 		}
 		for (int c = 0; c < nc; c++) {
-			const double e = l1_sub_codes(f, lt, nbc, x + o, w + o, st->d * (float)(2 * cand[c] + 1), g, sh);
+			const double e = l1_sub_codes(f, lt, nbc, x + o, w + o, st->d * (float)(2 * cand[c] + 1), g, sh, best);
 			if (e < best) {
 				best = e;
 				st->s[j] = (uint8_t)cand[c];
@@ -3819,10 +4072,11 @@ static double l1_pass(const struct l1fmt *f, const struct lattice *lt, const uin
 static double l1_lsq_d(const struct l1fmt *f, const struct lattice *lt, const struct l1state *st, const float *x,
 		       const float *w)
 {
+	float c[QK_K];
+	l1_levels(lt, st->g, st->sh, QK_K, c);
 	double num = 0, den = 0;
 	for (int e = 0; e < QK_K; e++) {
-		const float *c = st->sh[e / 8] ? x_m1 : x_p1;
-		const double q = (2.0 * st->s[e / f->sub] + 1) * c[lat_level(lt, st->g[e / 8], e % 8)];
+		const double q = (2.0 * st->s[e / f->sub] + 1) * c[e];
 		num += (double)w[e] * q * x[e];
 		den += (double)w[e] * q * q;
 	}
@@ -3836,92 +4090,88 @@ static double l1_err(const struct l1fmt *f, const void *blk, const float *x, con
 	return wsse(QK_K, x, y, w);
 }
 
-/* With full 0 only the first l1_pass, at the start block's super-scale (with
- * importance, for speed, as lat8_refine). */
-static void l1_refine(const struct l1fmt *f, const float *x, const float *w, void *blk, double err, int full)
+/* The steps of iq1_s, iq1_m. With full 0 (iq1_m with importance, for
+ * speed, as iq2_s) only the first pass. */
+static int l1_ready(const void *f)
 {
 	const uint16_t *nbc;
-	const struct lattice *lt = get_lattice8(LAT_IQ1S, &nbc);
-	if (!lt->ok)
-		return;
-	struct l1state st, t;
-	unsigned char out[MAX_BLK_BYTES];
-	f->unpack(blk, &st);
-	if (!(st.d > 0) || !(st.d < INFINITY)) {
-		/* a degenerate start: the largest scale, codes for it */
-		float amax = 0;
-		for (int e = 0; e < QK_K; e++)
-			if (w[e] > 0 && fabsf(x[e]) > amax)
-				amax = fabsf(x[e]);
-		st.d = from_fp16(to_fp16(amax / (1.125f * 15)));
-		if (!(st.d > 0) || !(st.d < INFINITY))
-			return;
-		const int nsub = QK_K / f->sub, ng = f->sub / 8;
-		for (int j = 0; j < nsub; j++) {
-			st.s[j] = 7;
-			l1_sub_codes(f, lt, nbc, x + j * f->sub, w + j * f->sub, st.d * 15.0f, st.g + j * ng, st.sh + j * ng);
-		}
-	}
-	double cur = l1_pass(f, lt, nbc, x, w, &st);
-	if (full) {
-		/* super-scales that give the sub-block with the largest
-		 * least-squares scale the top code(s) */
-		const int nsub = QK_K / f->sub, ng = f->sub / 8;
-		double amax = 0;
-		for (int j = 0; j < nsub; j++) {
-			double num = 0, den = 0;
-			for (int i = j * f->sub; i < (j + 1) * f->sub; i++) {
-				const float *c = st.sh[j * ng + (i - j * f->sub) / 8] ? x_m1 : x_p1;
-				const double q = c[lat_level(lt, st.g[i / 8], i % 8)];
-				num += (double)w[i] * q * x[i];
-				den += (double)w[i] * q * q;
-			}
-			if (den > 0 && num / den > amax)
-				amax = num / den;
-		}
-		for (int sm = 7; sm > 7 - IQ_DSCAN && amax > 0; sm--) {
-			const float dv = from_fp16(to_fp16((float)(amax / (2 * sm + 1))));
-			if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
-				continue;
-			t = st;
-			t.d = dv;
-			const double e = l1_pass(f, lt, nbc, x, w, &t);
-			if (e < cur) {
-				cur = e;
-				st = t;
-			}
-		}
-	}
-	for (int it = 0; full && it < IQ_LSQ_IT; it++) {
-		const float dv = from_fp16(to_fp16((float)l1_lsq_d(f, lt, &st, x, w)));
-		if (!(dv > 0) || !(dv < INFINITY) || dv == st.d)
-			break;
-		t = st;
-		t.d = dv;
-		const double e = l1_pass(f, lt, nbc, x, w, &t);
-		if (!(e < cur))
-			break;
-		cur = e;
-		st = t;
-	}
-	f->pack(&st, out);
-	const double ex = l1_err(f, out, x, w);
-	if (ex < err)
-		memcpy(blk, out, f->bytes);
+	return get_lattice8(LAT_IQ1S, &nbc)->ok;
 }
-
+static void l1_unpack(const void *f, const void *blk, void *st)
+{
+	((const struct l1fmt *)f)->unpack(blk, st);
+}
+static void l1_pack(const void *f, const void *st, void *blk)
+{
+	((const struct l1fmt *)f)->pack(st, blk);
+}
 static double l1_err_v(const void *f, const void *blk, const float *x, const float *w)
 {
 	return l1_err(f, blk, x, w);
 }
-static void l1_refine_v(const void *f, const float *x, const float *w, void *blk, double err)
+static float l1_start_d(const void *f, float amax)
 {
-	l1_refine(f, x, w, blk, err, 1);
+	return from_fp16(to_fp16(amax / (1.125f * 15)));
+}
+static void l1_start_codes(const void *fv, const float *x, const float *w, void *sv)
+{
+	const struct l1fmt *f = fv;
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(LAT_IQ1S, &nbc);
+	struct l1state *st = sv;
+	const int ng = f->sub / 8;
+	for (int j = 0; j < QK_K / f->sub; j++) {
+		st->s[j] = 7;
+		l1_sub_codes(f, lt, nbc, x + j * f->sub, w + j * f->sub, st->d * 15.0f, st->g + j * ng, st->sh + j * ng,
+			     INFINITY);
+	}
+}
+static double l1_pass_v(const void *f, const float *x, const float *w, void *st)
+{
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(LAT_IQ1S, &nbc);
+	return l1_pass(f, lt, nbc, x, w, st);
+}
+static double l1_sub_amax(const void *fv, const float *x, const float *w, const void *sv)
+{
+	const struct l1fmt *f = fv;
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(LAT_IQ1S, &nbc);
+	const struct l1state *st = sv;
+	double amax = 0;
+	float c[QK_K];
+	l1_levels(lt, st->g, st->sh, QK_K, c);
+	for (int j = 0; j < QK_K / f->sub; j++) {
+		double num = 0, den = 0;
+		for (int i = j * f->sub; i < (j + 1) * f->sub; i++) {
+			num += (double)w[i] * c[i] * x[i];
+			den += (double)w[i] * c[i] * c[i];
+		}
+		if (den > 0 && num / den > amax)
+			amax = num / den;
+	}
+	return amax;
+}
+static double l1_dbmul(const void *f, int s)
+{
+	return 2 * s + 1;
+}
+static double l1_lsq_d_v(const void *f, const void *st, const float *x, const float *w)
+{
+	const uint16_t *nbc;
+	return l1_lsq_d(f, get_lattice8(LAT_IQ1S, &nbc), st, x, w);
 }
 
+static const struct refine_ops R_L1 = { sizeof(struct l1state), 7, IQ_LSQ_IT, l1_ready, l1_unpack, l1_pack, l1_err_v,
+					l1_start_d, l1_start_codes, l1_pass_v, l1_sub_amax, l1_dbmul, l1_lsq_d_v };
+
+static void l1_refine_v(const void *f, const float *x, const float *w, void *blk, double err)
+{
+	iq_refine(&R_L1, f, ((const struct l1fmt *)f)->bytes, x, w, blk, err, 1);
+}
 static void l1_refine1_v(const void *f, const float *x, const float *w, void *blk, double err)
 {
-	l1_refine(f, x, w, blk, err, 0);
+	iq_refine(&R_L1, f, ((const struct l1fmt *)f)->bytes, x, w, blk, err, 0);
 }
 
 static void g_iq1_s(const float *x, const float *qw, void *blk)

@@ -159,4 +159,68 @@ QNT__CMP8(qnt__gt_v8i, qnt__v8i, qnt__v4i, >)
 QNT__CMP8(qnt__lt_v8i, qnt__v8i, qnt__v4i, <)
 #undef QNT__CMP8
 
+/* v in eight lanes, and comparisons of eight lanes with one value b. GCC
+ * (12) without AVX builds a 32-byte broadcast lane by lane in memory, and
+ * joins two 16-byte compare results (the shufflevector of QNT__CMP8) lane
+ * by lane too; here the halves are 16-byte broadcasts and results, joined
+ * by memcpy (two 16-byte stores). */
+#if defined(__AVX__)
+static inline qnt__v8f qnt__splat_v8f(float v)
+{
+	const qnt__v8f r = { v, v, v, v, v, v, v, v };
+	return r;
+}
+#define QNT__CMP8S(NAME, OP) \
+	static inline qnt__v8i NAME(qnt__v8f a, float b) \
+	{ \
+		return a OP qnt__splat_v8f(b); \
+	}
+#define QNT__CMP8H(NAME, OP) \
+	static inline qnt__v8i NAME(qnt__v8f a, qnt__v8f b) \
+	{ \
+		return a OP b; \
+	}
+#else
+static inline qnt__v8f qnt__splat_v8f(float v)
+{
+	const qnt__v4f h = { v, v, v, v };
+	qnt__v8f r;
+	memcpy(&r, &h, sizeof h);
+	memcpy((char *)&r + sizeof h, &h, sizeof h);
+	return r;
+}
+#define QNT__CMP8S(NAME, OP) \
+	static inline qnt__v8i NAME(qnt__v8f a, float b) \
+	{ \
+		const qnt__v4f h = { b, b, b, b }; \
+		const qnt__v4f a0 = __builtin_shufflevector(a, a, 0, 1, 2, 3), a1 = __builtin_shufflevector(a, a, 4, 5, 6, 7); \
+		const qnt__v4i r0 = a0 OP h, r1 = a1 OP h; \
+		qnt__v8i r; \
+		memcpy(&r, &r0, sizeof r0); \
+		memcpy((char *)&r + sizeof r0, &r1, sizeof r1); \
+		return r; \
+	}
+#define QNT__CMP8H(NAME, OP) \
+	static inline qnt__v8i NAME(qnt__v8f a, qnt__v8f b) \
+	{ \
+		const qnt__v4f a0 = __builtin_shufflevector(a, a, 0, 1, 2, 3), a1 = __builtin_shufflevector(a, a, 4, 5, 6, 7); \
+		const qnt__v4f b0 = __builtin_shufflevector(b, b, 0, 1, 2, 3), b1 = __builtin_shufflevector(b, b, 4, 5, 6, 7); \
+		const qnt__v4i r0 = a0 OP b0, r1 = a1 OP b1; \
+		qnt__v8i r; \
+		memcpy(&r, &r0, sizeof r0); \
+		memcpy((char *)&r + sizeof r0, &r1, sizeof r1); \
+		return r; \
+	}
+#endif
+/* a >= b (b one value) */
+QNT__CMP8S(qnt__ge_v8f_s, >=)
+/* a <= b, a == b, a < b, a > b (as qnt__le_v8f ...): the halves
+ * joined by memcpy */
+QNT__CMP8H(qnt__le_v8f_m, <=)
+QNT__CMP8H(qnt__eq_v8f_m, ==)
+QNT__CMP8H(qnt__lt_v8f_m, <)
+QNT__CMP8H(qnt__gt_v8f_m, >)
+#undef QNT__CMP8S
+#undef QNT__CMP8H
+
 #endif /* QNT_LANES_H */
