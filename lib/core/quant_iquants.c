@@ -2461,9 +2461,9 @@ static void quant_iq3_s(const float *src, void *dst, int64_t nrows, int64_t n, c
 
 /* Per element i the cost of each of its 3 levels: t[i] = { c0, c1, c2, -,
  * c0, c1, c2, - }. A lane picks the cost of its point's level with
- * __builtin_shuffle, which takes the index modulo 8: the code shifted right
- * by 2i has the level in bits 0-1 and the next element's low level bit in
- * bit 2, which the copy in lanes 4-6 absorbs. */
+ * QNT__SHUF1 (qnt_lanes.h), which takes the index modulo 8: the code
+ * shifted right by 2i has the level in bits 0-1 and the next element's low
+ * level bit in bit 2, which the copy in lanes 4-6 absorbs. */
 static inline void cost8_set(qnt__v8f *t, int i, float c0, float c1, float c2)
 {
 	const qnt__v8f v = { c0, c1, c2, c0, c0, c1, c2, c0 };
@@ -2478,14 +2478,14 @@ static inline qnt__v8f cost8_lanes(const qnt__v8f *t, qnt__v8i code)
 	/* written out: the loop is not unrolled at -O2, and constant
 	 * shifts are one instruction */
 	qnt__v8f acc = { 0, 0, 0, 0, 0, 0, 0, 0 };
-	acc += __builtin_shuffle(t[0], code);
-	acc += __builtin_shuffle(t[1], code >> 2);
-	acc += __builtin_shuffle(t[2], code >> 4);
-	acc += __builtin_shuffle(t[3], code >> 6);
-	acc += __builtin_shuffle(t[4], code >> 8);
-	acc += __builtin_shuffle(t[5], code >> 10);
-	acc += __builtin_shuffle(t[6], code >> 12);
-	acc += __builtin_shuffle(t[7], code >> 14);
+	acc += QNT__SHUF1(t[0], code);
+	acc += QNT__SHUF1(t[1], code >> 2);
+	acc += QNT__SHUF1(t[2], code >> 4);
+	acc += QNT__SHUF1(t[3], code >> 6);
+	acc += QNT__SHUF1(t[4], code >> 8);
+	acc += QNT__SHUF1(t[5], code >> 10);
+	acc += QNT__SHUF1(t[6], code >> 12);
+	acc += QNT__SHUF1(t[7], code >> 14);
 	return acc;
 }
 
@@ -3204,7 +3204,7 @@ static double lat8_sub_codes(const struct lfmt *f, const struct lattice *lt, con
 			qnt__v8f pm = splat8(INFINITY);
 			qnt__v8i pi = { 0, 0, 0, 0, 0, 0, 0, 0 };
 			for (int i = 0; i < 8; i++) {
-				const qnt__v8f pv = __builtin_shuffle(p[i], code >> (2 * i));
+				const qnt__v8f pv = QNT__SHUF1(p[i], code >> (2 * i));
 				const qnt__v8i lt_ = qnt__lt_v8f_m(pv, pm);
 				pm = qnt__select_v8f(lt_, pv, pm);
 				pi = (lt_ & i) | (pi & ~lt_);
