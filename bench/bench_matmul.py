@@ -16,8 +16,20 @@ llama.cpp takes; its to_float for dequantization). Every figure is the
 median of --reps runs after a warm-up. The machine's read bandwidth comes
 first: a sum over a large array, single thread and all threads.
 
+The GEMV columns, at 1 thread and at --threads: libqnt (qnt_matmul on the
+plain rows), prep (qnt_matmul_prepared on the matrix qnt_matrix_prepare
+made once), ggml (its plain layout), repack (ggml with W in its CPU
+backend's CPU_REPACK buffer type, which interleaves the rows on upload as
+llama.cpp does by default; '-' where ggml's CPU device does not support the
+product with W there, i.e. repack.cpp has no layout for that format on this
+CPU), best (the faster of ggml and repack: ggml's best layout) and the
+ratios of libqnt and prep to best. Each row ends with the relative
+difference of ggml's products (plain, repack) from libqnt's. Without
+llama-cpp-python the ggml columns show '-' (and with a ggml that has no
+repack buffer type, the repack column), the reason printed once.
+
     .venv/bin/python bench/bench_matmul.py [--lib build/lib/libqnt.so]
-        [--formats q4_0,q4_K] [--reps 7] [--n 4096] [--gemm-cols 32,128,512]
+        [--formats q4_0,q4_K] [--reps 7] [--n 4096] [--threads 2] [--gemm-cols 32,128,512]
         [--cold]
 
 With --cold, each timed GEMV run (both libraries) follows a read of twice
@@ -206,15 +218,16 @@ def device_table(args):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lib", default=os.environ.get("QNT_LIB", os.path.join(HERE, "..", "build", "lib", "libqnt.so")))
     ap.add_argument("--backend", default="cpu-avx2")
     ap.add_argument("--formats", default=None, help=f"default: {DEFAULT_FORMATS} (device backends: more)")
     ap.add_argument("--module", default=os.path.join(HERE, "..", "build", "backends", "vulkan", "libqnt-vulkan.so"),
                     help="backend module to load first (device backends)")
     ap.add_argument("--n", type=int, default=4096, help="rows = columns of W")
-    ap.add_argument("--reps", type=int, default=7)
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--reps", type=int, default=7, help="timed runs per figure (the median is shown)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count(),
+                    help="threads of the second GEMV columns and of GEMM (default: all cores)")
     ap.add_argument("--gemm-cols", default="32",
                     help="comma-separated column counts of the GEMM rows (0 or empty: none)")
     ap.add_argument("--cold", action="store_true",
@@ -226,12 +239,19 @@ def main():
         return device_table(args)
     args.formats = args.formats or DEFAULT_FORMATS
 
-    import ggmllib  # tests/interop; exits 77 without llama-cpp-python
+    import ggmllib  # tests/interop
     q = Qnt(args.lib)
-    g = ggmllib.GgmlCpu()
+    base, no_ggml = ggmllib.locate_ggml_base()
+    g = ggmllib.GgmlCpu(base) if base else None
+    if g:
+        g.drop_debug_log()
+    repack, no_repack = g.repack_buft() if g else (None, no_ggml)
     n, nt = args.n, args.threads
-    print(f"libqnt {os.path.realpath(args.lib)} on backend {args.backend}; ggml {g.base._name} "
-          f"(llama-cpp-python {ggmllib.llama_cpp_version()})")
+    print(f"libqnt {os.path.realpath(args.lib)} on backend {args.backend}; "
+          + (f"ggml {g.base._name} (llama-cpp-python {ggmllib.llama_cpp_version()})" if g
+             else f"no ggml ({no_ggml}): its columns show '-'"))
+    if g and not repack:
+        print(f"no ggml repack ({no_repack}): its column shows '-', ggml best is ggml's plain layout")
     print(f"W {n} x {n}, {nt} threads for 'all', median of {args.reps}"
           + ("; GEMV with the weights evicted from the caches before each run" if args.cold else ""))
     evict = cache_evictor() if args.cold else None
@@ -242,11 +262,22 @@ def main():
     max_cols = max([1] + gemm_cols)
     x = rng.standard_normal((max_cols, n)).astype(np.float32)
     print(f"GEMM rows: GFLOP/s with {nt} threads, {', '.join(str(c) for c in gemm_cols) or 'no'} columns")
-    hdr = (f"{'format':12s} | {'GEMV GB/s 1 thread':>26s} | {'GEMV GB/s ' + str(nt) + ' threads':>26s} | "
-           f"{'dequantize MB/s 1 thread':>26s}")
-    print(hdr)
-    print(f"{'':12s} | {'libqnt':>8s} {'ggml':>8s} {'ratio':>8s} | {'libqnt':>8s} {'ggml':>8s} {'ratio':>8s} | "
+    print("GEMV: libqnt = qnt_matmul, prep = qnt_matmul_prepared, ggml = ggml_mul_mat (plain layout), "
+          "repack = ggml_mul_mat with W in ggml's CPU_REPACK buffer type ('-': not taken), "
+          "best = the faster ggml; ratios against best")
+    gemv_cols = ("libqnt", "prep", "ggml", "repack", "best", "qnt/best", "prep/best")
+    w_gemv = 9 * len(gemv_cols) - 1
+    print(f"{'format':12s} | {'GEMV GB/s 1 thread':>{w_gemv}s} | {'GEMV GB/s ' + str(nt) + ' threads':>{w_gemv}s} | "
+          f"{'dequantize MB/s 1 thread':>26s}")
+    print(f"{'':12s} | {' '.join(f'{c:>8s}' for c in gemv_cols)} | {' '.join(f'{c:>8s}' for c in gemv_cols)} | "
           f"{'libqnt':>8s} {'ggml':>8s} {'ratio':>8s}")
+
+    def fig(v, spec):
+        return "-" if v is None else format(v, spec)
+
+    def ratio(a, b):
+        return None if a is None or b is None else a / b
+
     for name in args.formats.split(","):
         t = q.type_id(name)
         w = rng.standard_normal((n, n)).astype(np.float32)
@@ -259,56 +290,79 @@ def main():
         def qnt_mm(ctx, cols):
             q.check(q.lib.qnt_matmul(ctx, t, wq.ctypes.data, n, n, x.ctypes.data, cols, y.ctypes.data), ctx)
 
-        res = {}
-        res["q1"] = wbytes / median_time(lambda: qnt_mm(ctx1, 1), args.reps, evict) / 1e9
-        res["qn"] = wbytes / median_time(lambda: qnt_mm(ctxn, 1), args.reps, evict) / 1e9
+        def gemv(fn):
+            return wbytes / median_time(fn, args.reps, evict) / 1e9
+
+        res = dict.fromkeys(("g1", "gn", "r1", "rn", "gd"))
+        res["q1"] = gemv(lambda: qnt_mm(ctx1, 1))
+        res["qn"] = gemv(lambda: qnt_mm(ctxn, 1))
         y_qnt = y[0].copy()
         # the same product on the matrix prepared once (qnt_matrix_prepare)
         pm = ctypes.c_void_p()
         q.check(q.lib.qnt_matrix_prepare(ctx1, t, wq.ctypes.data, n, n, ctypes.byref(pm)), ctx1)
-        res["p1"] = wbytes / median_time(lambda: q.check(q.lib.qnt_matmul_prepared(
-            ctx1, pm, x.ctypes.data, 1, y.ctypes.data), ctx1), args.reps, evict) / 1e9
-        res["pl"] = q.lib.qnt_matrix_layout(pm).decode()
+        for k, ctx in (("p1", ctx1), ("pn", ctxn)):
+            res[k] = gemv(lambda: q.check(q.lib.qnt_matmul_prepared(ctx, pm, x.ctypes.data, 1, y.ctypes.data), ctx))
+        layout = q.lib.qnt_matrix_layout(pm).decode()
         q.lib.qnt_matrix_free(pm)
 
-        mm = g.mul_mat_graph(name, n, n, 1)
-        mm.w[:] = wq
-        mm.x[:] = x[:1]
-        mm.set_threads(1)
-        res["g1"] = wbytes / median_time(mm.compute, args.reps, evict) / 1e9
-        mm.set_threads(nt)
-        res["gn"] = wbytes / median_time(mm.compute, args.reps, evict) / 1e9
-        rel = float(np.linalg.norm(mm.y[0] - y_qnt) / np.linalg.norm(mm.y[0]))
-        mm.close()
+        notes = [f"prepared layout {layout}"]
+        if g:
+            mm = g.mul_mat_graph(name, n, n, 1)
+            mm.w[:] = wq
+            mm.x[:] = x[:1]
+            mm.set_threads(1)
+            res["g1"] = gemv(mm.compute)
+            mm.set_threads(nt)
+            res["gn"] = gemv(mm.compute)
+            rel = np.linalg.norm(mm.y[0] - y_qnt) / np.linalg.norm(mm.y[0])
+            notes.insert(0, f"|y - y_ggml| / |y_ggml| = {rel:.1e}")
+            mm.close()
+        mm = g.mul_mat_repack(name, wq, n, n, 1) if repack else None
+        if mm:
+            mm.x[:] = x[:1]
+            mm.set_threads(1)
+            res["r1"] = gemv(mm.compute)
+            mm.set_threads(nt)
+            res["rn"] = gemv(mm.compute)
+            notes.insert(1, f"repack: {np.linalg.norm(mm.y[0] - y_qnt) / np.linalg.norm(mm.y[0]):.1e}")
+            mm.close()
+        for k in "1n":
+            res["b" + k] = max((v for v in (res["g" + k], res["r" + k]) if v is not None), default=None)
 
         gemm = []
         for c in gemm_cols:
             flop = 2.0 * n * n * c
             qg = flop / median_time(lambda: qnt_mm(ctxn, c), max(3, args.reps // 2)) / 1e9
-            mm = g.mul_mat_graph(name, n, n, c)
-            mm.w[:] = wq
-            mm.x[:] = x[:c]
-            mm.set_threads(nt)
-            gg = flop / median_time(mm.compute, max(3, args.reps // 2)) / 1e9
-            mm.close()
+            gg = None
+            if g:
+                mm = g.mul_mat_graph(name, n, n, c)
+                mm.w[:] = wq
+                mm.x[:] = x[:c]
+                mm.set_threads(nt)
+                gg = flop / median_time(mm.compute, max(3, args.reps // 2)) / 1e9
+                mm.close()
             gemm.append((c, qg, gg))
 
         out = np.zeros((n, n), dtype=np.float32)
         res["qd"] = out.nbytes / median_time(
             lambda: q.check(q.lib.qnt_dequantize(ctx1, t, wq.ctypes.data, out.ctypes.data, n, n), ctx1),
             args.reps) / 1e6
-        to_float = ggmllib.TO_FLOAT(g.base.ggml_get_type_traits(g.type_id(name)).contents.to_float)
-        res["gd"] = out.nbytes / median_time(lambda: to_float(wq.ctypes.data, out.ctypes.data, out.size),
-                                             args.reps) / 1e6
+        if g:
+            to_float = ggmllib.TO_FLOAT(g.base.ggml_get_type_traits(g.type_id(name)).contents.to_float)
+            res["gd"] = out.nbytes / median_time(lambda: to_float(wq.ctypes.data, out.ctypes.data, out.size),
+                                                 args.reps) / 1e6
         del out
-        print(f"{name:12s} | {res['q1']:8.2f} {res['g1']:8.2f} {res['q1'] / res['g1']:8.2f} | "
-              f"{res['qn']:8.2f} {res['gn']:8.2f} {res['qn'] / res['gn']:8.2f} | "
-              f"{res['qd']:8.0f} {res['gd']:8.0f} {res['qd'] / res['gd']:8.2f}   "
-              f"(|y - y_ggml| / |y_ggml| = {rel:.1e}; prepared ({res['pl']}) 1 thread "
-              f"{res['p1']:.2f} GB/s, {res['p1'] / res['g1']:.2f}x ggml)", flush=True)
+        cells = []
+        for k in "1n":
+            cells.append(" ".join(f"{fig(v, '8.2f'):>8s}" for v in (
+                res["q" + k], res["p" + k], res["g" + k], res["r" + k], res["b" + k],
+                ratio(res["q" + k], res["b" + k]), ratio(res["p" + k], res["b" + k]))))
+        print(f"{name:12s} | {cells[0]} | {cells[1]} | "
+              f"{res['qd']:8.0f} {fig(res['gd'], '8.0f'):>8s} {fig(ratio(res['qd'], res['gd']), '8.2f'):>8s}   "
+              f"({'; '.join(notes)})", flush=True)
         for c, qg, gg in gemm:
-            print(f"{'  GEMM ' + str(c):12s} | {qg:8.1f} {gg:8.1f} {qg / gg:8.2f}   GFLOP/s, {nt} threads",
-                  flush=True)
+            print(f"{'  GEMM ' + str(c):12s} | {qg:8.1f} {fig(gg, '8.1f'):>8s} {fig(ratio(qg, gg), '8.2f'):>8s}   "
+                  f"GFLOP/s, {nt} threads", flush=True)
     q.lib.qnt_ctx_destroy(ctx1)
     q.lib.qnt_ctx_destroy(ctxn)
     return 0

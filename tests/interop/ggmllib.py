@@ -20,9 +20,9 @@ def _skip(msg):
     sys.exit(77)
 
 
-def find_ggml_base():
-    """Path of libggml-base.so inside the installed llama_cpp package; exits
-    77 (skip) when llama_cpp is not installed, unless QNT_REQUIRE_INTEROP=1."""
+def locate_ggml_base():
+    """(path of libggml-base.so inside the installed llama_cpp package, None),
+    or (None, why not)."""
     try:
         spec = importlib.util.find_spec("llama_cpp")
     except (ImportError, ValueError) as e:
@@ -31,13 +31,22 @@ def find_ggml_base():
     else:
         err = "not found"
     if spec is None or not spec.submodule_search_locations:
-        _skip(f"llama_cpp (llama-cpp-python) is not importable ({err})")
+        return None, f"llama_cpp (llama-cpp-python) is not importable ({err})"
     for d in spec.submodule_search_locations:
         hits = sorted(glob.glob(os.path.join(d, "lib", "libggml-base.so*"))) + \
             sorted(glob.glob(os.path.join(d, "**", "libggml-base.so*"), recursive=True))
         if hits:
-            return hits[0]
-    _skip("llama_cpp is installed but libggml-base.so was not found in it")
+            return hits[0], None
+    return None, "llama_cpp is installed but libggml-base.so was not found in it"
+
+
+def find_ggml_base():
+    """Path of libggml-base.so inside the installed llama_cpp package; exits
+    77 (skip) when llama_cpp is not installed, unless QNT_REQUIRE_INTEROP=1."""
+    path, why = locate_ggml_base()
+    if path is None:
+        _skip(why)
+    return path
 
 
 def llama_cpp_version():
@@ -164,6 +173,12 @@ GGML_MAX_N_THREADS = 512
 VEC_DOT = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t,
                            ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
 FROM_FLOAT = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)
+
+
+# enum ggml_log_level (ggml.h) and ggml_log_callback.
+GGML_LOG_LEVEL_DEBUG = 1
+GGML_LOG_LEVEL_CONT = 5
+LOG_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
 
 
 class TypeTraitsCpu(ctypes.Structure):
@@ -309,6 +324,87 @@ class GgmlCpu:
         float columns; returns a MulMat (set .w and .x, then .compute())."""
         return MulMat(self, self.type_id(name), n_out, n_in, n_cols)
 
+    def drop_debug_log(self):
+        """Routes ggml's log to stderr without its debug messages (such as
+        repack.cpp's line per repacked tensor)."""
+        last = [0]
+
+        def log(level, text, _user):
+            if level != GGML_LOG_LEVEL_CONT:
+                last[0] = level
+            if last[0] != GGML_LOG_LEVEL_DEBUG:
+                sys.stderr.write(text.decode(errors="replace"))
+
+        self._log = LOG_CALLBACK(log)  # kept alive while ggml may call it
+        self.base.ggml_log_set.restype = None
+        self.base.ggml_log_set.argtypes = [LOG_CALLBACK, ctypes.c_void_p]
+        self.base.ggml_log_set(self._log, None)
+
+    def repack_buft(self):
+        """ggml's CPU "repack" extra buffer type (CPU_REPACK), in which a
+        weight is interleaved on upload and multiplied by ggml's gemv/gemm
+        kernels for that layout, as llama.cpp does on the CPU by default.
+        Returns (buft, None), or (None, why not) for a ggml without it."""
+        if hasattr(self, "_repack"):
+            return self._repack
+        b, c = self.base, self.cpu
+        vp = ctypes.c_void_p
+        try:
+            c.ggml_backend_cpu_reg.restype = vp
+            b.ggml_backend_reg_get_proc_address.restype = vp
+            b.ggml_backend_reg_get_proc_address.argtypes = [vp, ctypes.c_char_p]
+            b.ggml_backend_reg_dev_get.restype = vp
+            b.ggml_backend_reg_dev_get.argtypes = [vp, ctypes.c_size_t]
+            b.ggml_backend_buft_name.restype = ctypes.c_char_p
+            b.ggml_backend_buft_name.argtypes = [vp]
+            b.ggml_backend_cpu_buffer_type.restype = vp
+            b.ggml_backend_alloc_ctx_tensors_from_buft.restype = vp
+            b.ggml_backend_alloc_ctx_tensors_from_buft.argtypes = [vp, vp]
+            b.ggml_backend_buffer_free.restype = None
+            b.ggml_backend_buffer_free.argtypes = [vp]
+            b.ggml_backend_tensor_set.restype = None
+            b.ggml_backend_tensor_set.argtypes = [vp, vp, ctypes.c_size_t, ctypes.c_size_t]
+            b.ggml_backend_dev_supports_op.restype = ctypes.c_bool
+            b.ggml_backend_dev_supports_op.argtypes = [vp, vp]
+        except AttributeError as e:
+            self._repack = (None, f"this ggml lacks the backend registry API ({e})")
+            return self._repack
+        reg = c.ggml_backend_cpu_reg()
+        self.cpu_dev = b.ggml_backend_reg_dev_get(reg, 0)
+        fn = b.ggml_backend_reg_get_proc_address(reg, b"ggml_backend_dev_get_extra_bufts")
+        if not fn:
+            self._repack = (None, "this ggml's CPU backend has no ggml_backend_dev_get_extra_bufts")
+            return self._repack
+        bufts = ctypes.CFUNCTYPE(ctypes.POINTER(vp), vp)(fn)(self.cpu_dev)
+        names = []
+        i = 0
+        while bufts[i]:
+            names.append(b.ggml_backend_buft_name(bufts[i]).decode())
+            if names[-1] == "CPU_REPACK":
+                self._repack = (bufts[i], None)
+                return self._repack
+            i += 1
+        self._repack = (None, f"this ggml's CPU backend has no CPU_REPACK buffer type "
+                              f"(extra buffer types: {', '.join(names) or 'none'})")
+        return self._repack
+
+    def mul_mat_repack(self, name, wq, n_out, n_in, n_cols):
+        """As mul_mat_graph with W (the bytes wq, ggml's plain layout) put in
+        the repack buffer type: a RepackMulMat (set .x, then .compute()), or
+        None when that buffer type does not take W in `name` (ggml's CPU
+        device does not support the product with W there: repack.cpp's
+        ggml_repack_get_optimal_repack_type has no layout for the format on
+        this CPU or this shape; uploading W would then crash)."""
+        buft, _ = self.repack_buft()
+        mm = RepackMulMat(self, buft, self.type_id(name), n_out, n_in, n_cols)
+        if not self.base.ggml_backend_dev_supports_op(self.cpu_dev, mm.yt):
+            mm.close()
+            return None
+        wq = np.ascontiguousarray(wq, dtype=np.uint8)
+        assert wq.nbytes == self.base.ggml_nbytes(mm.wt)
+        self.base.ggml_backend_tensor_set(mm.wt, wq.ctypes.data, 0, wq.nbytes)  # repacks
+        return mm
+
 
 class MulMat:
     """One ggml_mul_mat node in its own ggml context, run on ggml's CPU
@@ -367,3 +463,45 @@ class MulMat:
         if self.ctx:
             self.g.base.ggml_free(self.ctx)
             self.ctx = None
+
+
+class RepackMulMat(MulMat):
+    """A MulMat whose W lives in a buffer of `buft` (ggml's repack buffer
+    type), x and y in a CPU buffer: the contexts do not own the data."""
+
+    def __init__(self, g, buft, t, n_out, n_in, n_cols):
+        self.g = g
+        b = g.base
+        self.backend = None
+        self.tp = None
+        self.bufs = []
+        self.wctx = b.ggml_init(InitParams(2 * b.ggml_tensor_overhead(), None, True))
+        self.ctx = b.ggml_init(InitParams(8 * b.ggml_tensor_overhead() + b.ggml_graph_overhead(), None, True))
+        if not self.wctx or not self.ctx:
+            self.close()
+            raise MemoryError("ggml_init")
+        self.wt = b.ggml_new_tensor_2d(self.wctx, t, n_in, n_out)
+        self.xt = b.ggml_new_tensor_2d(self.ctx, 0, n_in, n_cols)
+        self.yt = b.ggml_mul_mat(self.ctx, self.wt, self.xt)
+        self.gf = b.ggml_new_graph(self.ctx)
+        b.ggml_build_forward_expand(self.gf, self.yt)
+        for ctx, bt in ((self.wctx, buft), (self.ctx, b.ggml_backend_cpu_buffer_type())):
+            buf = b.ggml_backend_alloc_ctx_tensors_from_buft(ctx, bt)
+            if not buf:
+                self.close()
+                raise MemoryError("ggml_backend_alloc_ctx_tensors_from_buft")
+            self.bufs.append(buf)
+        self.x = np.ctypeslib.as_array(ctypes.cast(b.ggml_get_data(self.xt), ctypes.POINTER(ctypes.c_float)),
+                                       shape=(n_cols, n_in))
+        self.y = np.ctypeslib.as_array(ctypes.cast(b.ggml_get_data(self.yt), ctypes.POINTER(ctypes.c_float)),
+                                       shape=(n_cols, n_out))
+
+    def close(self):
+        self.free_backend()
+        for buf in self.bufs:
+            self.g.base.ggml_backend_buffer_free(buf)
+        self.bufs = []
+        for attr in ("ctx", "wctx"):
+            if getattr(self, attr):
+                self.g.base.ggml_free(getattr(self, attr))
+                setattr(self, attr, None)
