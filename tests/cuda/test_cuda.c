@@ -53,7 +53,7 @@ static qnt_type type_named(const char *name)
 static void dequantize_bit_exact(void **state)
 {
 	(void)state;
-	qnt_ctx *cu = ctx_on("cuda"), *cpu = ctx_on("cpu");
+	qnt_ctx *cu = ctx_on("cuda", 2), *cpu = ctx_on("cpu", 2);
 	struct test_rng r;
 	rng_seed(&r, 42);
 	for (size_t k = 0; k < N_ELEMS(cu_type_names); k++) {
@@ -87,7 +87,7 @@ static void dequantize_bit_exact(void **state)
 static void quantize_same_bytes(void **state)
 {
 	(void)state;
-	qnt_ctx *cu = ctx_on("cuda"), *cpu = ctx_on("cpu");
+	qnt_ctx *cu = ctx_on("cuda", 2), *cpu = ctx_on("cpu", 2);
 	for (size_t k = 0; k < N_ELEMS(quant_names); k++) {
 		const qnt_type t = type_named(quant_names[k]);
 		const int64_t n = 1024, nrows = 11;
@@ -151,7 +151,7 @@ static double tolerance(qnt_type type)
 static void matmul_within_tolerance(void **state)
 {
 	(void)state;
-	qnt_ctx *cu = ctx_on("cuda"), *cpu = ctx_on("cpu");
+	qnt_ctx *cu = ctx_on("cuda", 2), *cpu = ctx_on("cpu", 2);
 	const int64_t n_out = 77, n_in = 768;
 	const int64_t cols[] = { 1, 3, 7, 8, 9, 40 };
 	const int64_t max_cols = 40;
@@ -208,7 +208,7 @@ static void matmul_within_tolerance(void **state)
 static void unsupported_through_api(void **state)
 {
 	(void)state;
-	qnt_ctx *cu = ctx_on("cuda"), *cpu = ctx_on("cpu");
+	qnt_ctx *cu = ctx_on("cuda", 2), *cpu = ctx_on("cpu", 2);
 	const int64_t nrows = 3, n = 64;
 	float x[3 * 64], a[3 * 64], b[3 * 64];
 	uint8_t q[3 * 64];

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers shared by the device backends' conformance tests (tests/vulkan,
- * tests/cuda): the backend's score, a context on a named backend, and the
- * bit-for-bit comparison of its dequantized floats with the reference's. */
+ * tests/cuda) and the unit tests of the products (test_matmul.c,
+ * test_matrix.c): the backend's score, a context on a named backend, and
+ * the bit-for-bit comparison of its dequantized floats with the
+ * reference's. */
 #ifndef QNT_TEST_BACKEND_H
 #define QNT_TEST_BACKEND_H
 
@@ -28,11 +30,20 @@ static inline int backend_score(const char *name, char *reason, size_t reason_si
 	return -1;
 }
 
-static inline qnt_ctx *ctx_on(const char *backend)
+/* Non-zero when the backend called name is registered and usable here. */
+static inline int backend_usable(const char *name)
+{
+	char reason[256];
+	return backend_score(name, reason, sizeof reason) > 0;
+}
+
+/* A context on the named backend with n_threads threads; fails the test
+ * when it cannot be made or lands on another backend. */
+static inline qnt_ctx *ctx_on(const char *backend, int32_t n_threads)
 {
 	qnt_ctx_opts o = QNT_CTX_OPTS_INIT;
 	o.backend = backend;
-	o.n_threads = 2;
+	o.n_threads = n_threads;
 	qnt_ctx *ctx = NULL;
 	if (qnt_ctx_create(&o, &ctx) != QNT_OK)
 		fail_msg("cannot create a context on %s: %s", backend, qnt_ctx_last_error(NULL));
@@ -108,7 +119,7 @@ static inline qnt_status host_dequantize(qnt_type type, const void *src, float *
 /* A 1.0 host table up to type_info (a module needs no more); opens host_cpu. */
 static inline qnt_host_api test_host_api(void)
 {
-	host_cpu = ctx_on("cpu");
+	host_cpu = ctx_on("cpu", 2);
 	qnt_host_api host = { offsetof(qnt_host_api, matmul_ref_xq_type), QNT_BACKEND_ABI, 0, host_log,
 			      host_alloc, free, host_quantize, host_dequantize, qnt_row_size, qnt_type_get_info,
 			      NULL, NULL };

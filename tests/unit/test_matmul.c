@@ -15,33 +15,7 @@
  *   - cpu-avx2's kernels at unaligned addresses, odd row counts and 1..6
  *     columns.
  */
-#include "test_common.h"
-
-#include "libqnt.h"
-
-/* ---- contexts ---- */
-
-static int backend_usable(const char *name)
-{
-	for (int32_t i = 0; i < qnt_backend_count(); i++) {
-		qnt_backend_props p = QNT_BACKEND_PROPS_INIT;
-		if (qnt_backend_get_props(i, &p) == QNT_OK && strcmp(p.name, name) == 0)
-			return p.score > 0;
-	}
-	return 0;
-}
-
-static qnt_ctx *ctx_on(const char *backend, int32_t n_threads)
-{
-	qnt_ctx_opts o = QNT_CTX_OPTS_INIT;
-	o.backend = backend;
-	o.n_threads = n_threads;
-	qnt_ctx *ctx = NULL;
-	if (qnt_ctx_create(&o, &ctx) != QNT_OK)
-		fail_msg("cannot create a context on %s: %s", backend, qnt_ctx_last_error(NULL));
-	assert_string_equal(qnt_ctx_backend_name(ctx), backend);
-	return ctx;
-}
+#include "test_backend.h"
 
 static int in_list(const char *name, const char *const *list)
 {

@@ -45,7 +45,7 @@ static void list_types(void)
 static void dequantize_bit_exact(void **state)
 {
 	(void)state;
-	qnt_ctx *vk = ctx_on("vulkan"), *cpu = ctx_on("cpu");
+	qnt_ctx *vk = ctx_on("vulkan", 2), *cpu = ctx_on("cpu", 2);
 	struct test_rng r;
 	rng_seed(&r, 42);
 	for (size_t k = 0; k < n_vk_types; k++) {
@@ -105,7 +105,7 @@ static double tolerance(qnt_type type)
 static void matmul_within_tolerance(void **state)
 {
 	(void)state;
-	qnt_ctx *vk = ctx_on("vulkan"), *cpu = ctx_on("cpu");
+	qnt_ctx *vk = ctx_on("vulkan", 2), *cpu = ctx_on("cpu", 2);
 	const int64_t n_out = 37, n_max = 784;
 	const int64_t cols[] = { 1, 3, 5, 9 };
 	float *w = test_malloc_or_fail((size_t)(n_out * n_max) * sizeof(float));
@@ -184,7 +184,7 @@ static void check_quant_bytes(qnt_ctx *vk, qnt_ctx *cpu, qnt_type t, const float
 static void quantize_bytes(void **state)
 {
 	(void)state;
-	qnt_ctx *vk = ctx_on("vulkan"), *cpu = ctx_on("cpu");
+	qnt_ctx *vk = ctx_on("vulkan", 2), *cpu = ctx_on("cpu", 2);
 	const int64_t shapes[][2] = { { 1, 128 }, { 7, 384 }, { 13, 640 }, { 3, 4096 } };
 	const float scales[] = { 1.0f, 1e-41f, 3e-39f, 1e-30f, 6e-5f, 1e3f, 3e4f, 1e30f, 1.5e38f };
 	size_t n_types = 0;
@@ -237,7 +237,7 @@ static void quantize_bytes(void **state)
 static void unsupported_through_api(void **state)
 {
 	(void)state;
-	qnt_ctx *vk = ctx_on("vulkan"), *cpu = ctx_on("cpu");
+	qnt_ctx *vk = ctx_on("vulkan", 2), *cpu = ctx_on("cpu", 2);
 	const int64_t nrows = 3, n = 64;
 	float x[3 * 64], a[3 * 64], b[3 * 64];
 	uint8_t q[3 * 64], qr[3 * 64];
