@@ -271,7 +271,7 @@ static inline qnt__v8f iq4_value_v8(qnt__v8f v)
 	qnt__v8i q = { -127, -127, -127, -127, -127, -127, -127, -127 };
 	for (int k = 0; k < 15; k++)
 		q += qnt__ge_v8f_s(v, mid[k]) & step[k];
-	const qnt__v8i num = qnt__eq_v8f_m(v, v);
+	const qnt__v8i num = qnt__eq_v8f(v, v);
 	q = (q & num) | (~num & 113);
 	return __builtin_convertvector(q, qnt__v8f);
 }
@@ -872,7 +872,7 @@ static double iq4_codes(float dl, const float *x, const float *w, uint8_t *L)
 		amu &= abs;
 		memcpy(&flo, &alo, sizeof flo);
 		memcpy(&fmu, &amu, sizeof fmu);
-		const qnt__v8i near_lo = qnt__le_v8f_m(flo, fmu);
+		const qnt__v8i near_lo = qnt__le_v8f(flo, fmu);
 		const qnt__v8i k = lo + (~near_lo & 1);
 		const qnt__v8f yv = qnt__select_v8f(near_lo, plo, pmu);
 		memcpy(y + j, &yv, sizeof yv);
@@ -1816,7 +1816,7 @@ static double lat_sub_codes3(const struct lfmt *f, const struct lattice *lt, con
 			if (l == 0) {
 				emin = el;
 			} else {
-				const qnt__v8i lt_ = qnt__lt_v8f_m(el, emin);
+				const qnt__v8i lt_ = qnt__lt_v8f(el, emin);
 				emin = qnt__select_v8f(lt_, el, emin);
 				bi = (bi & ~lt_) | (lt_ & l);
 			}
@@ -2569,7 +2569,7 @@ static int cost8_best(const struct lattice *lt, const uint16_t *nbc, int32_t off
 	const uint16_t *list = lt->nb + off;
 	for (int j = 0; j < n; j += 8) {
 		const qnt__v8f cc = cost8_lanes(t, cost8_codes(nbc, off, j));
-		qnt__v8i below = qnt__lt_v8f_m(cc, splat8(*best));
+		qnt__v8i below = qnt__lt_v8f(cc, splat8(*best));
 		if (n - j < 8) {
 			const qnt__v8i lane = { 0, 1, 2, 3, 4, 5, 6, 7 }, nv = { n - j, n - j, n - j, n - j,
 										  n - j, n - j, n - j, n - j };
@@ -2582,12 +2582,12 @@ static int cost8_best(const struct lattice *lt, const uint16_t *nbc, int32_t off
 		 * its first lane */
 		qnt__v8f m = qnt__select_v8f(below, cc, splat8(INFINITY));
 		qnt__v8f h = __builtin_shufflevector(m, m, 4, 5, 6, 7, 0, 1, 2, 3);
-		m = qnt__select_v8f(qnt__lt_v8f_m(h, m), h, m);
+		m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
 		h = __builtin_shufflevector(m, m, 2, 3, 0, 1, 6, 7, 4, 5);
-		m = qnt__select_v8f(qnt__lt_v8f_m(h, m), h, m);
+		m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
 		h = __builtin_shufflevector(m, m, 1, 0, 3, 2, 5, 4, 7, 6);
-		m = qnt__select_v8f(qnt__lt_v8f_m(h, m), h, m);
-		const int c = __builtin_ctz(mask8_bits(below & qnt__eq_v8f_m(cc, m)));
+		m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
+		const int c = __builtin_ctz(mask8_bits(below & qnt__eq_v8f(cc, m)));
 		*best = cc[c];
 		gi = list[1 + j + c];
 	}
@@ -2617,9 +2617,9 @@ static inline uint32_t cost8_prep(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8
 	t[6] = QNT__T8(a1, b1, 2);
 	t[7] = QNT__T8(a1, b1, 3);
 #undef QNT__T8
-	const qnt__v8i m1 = qnt__lt_v8f_m(e1, e0);
+	const qnt__v8i m1 = qnt__lt_v8f(e1, e0);
 	const qnt__v8f c01 = qnt__select_v8f(m1, e1, e0);
-	const qnt__v8i m2 = qnt__lt_v8f_m(e2, c01);
+	const qnt__v8i m2 = qnt__lt_v8f(e2, c01);
 	const qnt__v8f mn = qnt__select_v8f(m2, e2, c01);
 	const qnt__v8i bl = (m2 & 2) | (~m2 & m1 & 1);
 	const qnt__v4i q = __builtin_shufflevector(bl, bl, 0, 2, 4, 6) | (__builtin_shufflevector(bl, bl, 1, 3, 5, 7) << 2);
@@ -3205,7 +3205,7 @@ static double lat8_sub_codes(const struct lfmt *f, const struct lattice *lt, con
 			qnt__v8i pi = { 0, 0, 0, 0, 0, 0, 0, 0 };
 			for (int i = 0; i < 8; i++) {
 				const qnt__v8f pv = QNT__SHUF1(p[i], code >> (2 * i));
-				const qnt__v8i lt_ = qnt__lt_v8f_m(pv, pm);
+				const qnt__v8i lt_ = qnt__lt_v8f(pv, pm);
 				pm = qnt__select_v8f(lt_, pv, pm);
 				pi = (lt_ & i) | (pi & ~lt_);
 			}
@@ -3412,7 +3412,7 @@ static void sort_idx(const float *v, int n, int *idx)
 	qnt__v8i nan = { 0, 0, 0, 0, 0, 0, 0, 0 };
 	memcpy(V, v, sizeof v[0] * (size_t)n);
 	for (int c = 0; c < n / 8; c++)
-		nan |= ~qnt__eq_v8f_m(V[c], V[c]);
+		nan |= ~qnt__eq_v8f(V[c], V[c]);
 	if (any8(nan)) {
 		float pv[32], tv[32];
 		int ti[32];
@@ -3427,15 +3427,15 @@ static void sort_idx(const float *v, int n, int *idx)
 	for (int c = 0; c < n / 8; c++) {
 		qnt__v8i r = { 0, 0, 0, 0, 0, 0, 0, 0 };
 		for (int j = 0; j < 8 * c; j++)
-			r -= qnt__le_v8f_m(splat8(v[j]), V[c]);
+			r -= qnt__le_v8f(splat8(v[j]), V[c]);
 		for (int j = 8 * c; j < 8 * c + 8; j++) {
 			const qnt__v8f vj = splat8(v[j]);
 			const qnt__v8i after = { j - 8 * c, j - 8 * c, j - 8 * c, j - 8 * c,
 						 j - 8 * c, j - 8 * c, j - 8 * c, j - 8 * c };
-			r -= qnt__lt_v8f_m(vj, V[c]) | (qnt__eq_v8f_m(vj, V[c]) & qnt__gt_v8i(lane, after));
+			r -= qnt__lt_v8f(vj, V[c]) | (qnt__eq_v8f(vj, V[c]) & qnt__gt_v8i(lane, after));
 		}
 		for (int j = 8 * c + 8; j < n; j++)
-			r -= qnt__lt_v8f_m(splat8(v[j]), V[c]);
+			r -= qnt__lt_v8f(splat8(v[j]), V[c]);
 		for (int i = 0; i < 8; i++)
 			idx[r[i]] = 8 * c + i;
 	}
@@ -3520,8 +3520,8 @@ static void ggml_iq1_s(const float *x, const float *qw, struct blk_iq1_s *y)
 				const qnt__v8f bs = splat8(best_score), zero = splat8(0.0f);
 				/* the lanes that beat the best score so far, in
 				 * order (it only rises: no other lane can) */
-				unsigned bits = mask8_bits((qnt__gt_v8f_m(q2p, zero) & qnt__gt_v8f_m(qxp * qxp, bs * q2p)) |
-							   (qnt__gt_v8f_m(q2m, zero) & qnt__gt_v8f_m(qxm * qxm, bs * q2m)));
+				unsigned bits = mask8_bits((qnt__gt_v8f(q2p, zero) & qnt__gt_v8f(qxp * qxp, bs * q2p)) |
+							   (qnt__gt_v8f(q2m, zero) & qnt__gt_v8f(qxm * qxm, bs * q2m)));
 				if (i2 > 25)
 					bits &= (1u << (33 - i2)) - 1;
 				for (; bits; bits &= bits - 1) {
@@ -3687,7 +3687,7 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 				const qnt__v8f bs = splat8(best_score);
 				qnt__v8i any = { 0, 0, 0, 0, 0, 0, 0, 0 };
 				for (int k = 0; k < 4; k++)
-					any |= qnt__gt_v8f_m(sq2[k], splat8(0.0f)) & qnt__gt_v8f_m(sqx[k] * sqx[k], bs * sq2[k]);
+					any |= qnt__gt_v8f(sq2[k], splat8(0.0f)) & qnt__gt_v8f(sqx[k] * sqx[k], bs * sq2[k]);
 				if (!any8(any))
 					continue;
 				const int m = mini(8, 17 - i2);

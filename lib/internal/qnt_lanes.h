@@ -134,7 +134,9 @@ static inline qnt__v8f qnt__abs_v8f(qnt__v8f v)
  * GCC (12) compiles a comparison of 32-byte vectors lane by lane in scalar
  * code (compare, set, negate) where the target has no 32-byte registers:
  * SSE2 (the baseline x86-64 build) and NEON. There these compare the two
- * 16-byte halves; with AVX they are the plain operators. */
+ * 16-byte halves and join the results by memcpy (two 16-byte stores: GCC
+ * builds a __builtin_shufflevector join lane by lane through memory too);
+ * with AVX they are the plain operators. */
 #if defined(__AVX__)
 #define QNT__CMP8(NAME, VT, HT, OP) \
 	static inline qnt__v8i NAME(VT a, VT b) \
@@ -148,22 +150,25 @@ static inline qnt__v8f qnt__abs_v8f(qnt__v8f v)
 		const HT a0 = __builtin_shufflevector(a, a, 0, 1, 2, 3), a1 = __builtin_shufflevector(a, a, 4, 5, 6, 7); \
 		const HT b0 = __builtin_shufflevector(b, b, 0, 1, 2, 3), b1 = __builtin_shufflevector(b, b, 4, 5, 6, 7); \
 		const qnt__v4i r0 = a0 OP b0, r1 = a1 OP b1; \
-		return __builtin_shufflevector(r0, r1, 0, 1, 2, 3, 4, 5, 6, 7);         \
+		qnt__v8i r; \
+		memcpy(&r, &r0, sizeof r0); \
+		memcpy((char *)&r + sizeof r0, &r1, sizeof r1); \
+		return r; \
 	}
 #endif
 QNT__CMP8(qnt__gt_v8f, qnt__v8f, qnt__v4f, >)
 QNT__CMP8(qnt__ge_v8f, qnt__v8f, qnt__v4f, >=)
 QNT__CMP8(qnt__lt_v8f, qnt__v8f, qnt__v4f, <)
 QNT__CMP8(qnt__le_v8f, qnt__v8f, qnt__v4f, <=)
+QNT__CMP8(qnt__eq_v8f, qnt__v8f, qnt__v4f, ==)
 QNT__CMP8(qnt__gt_v8i, qnt__v8i, qnt__v4i, >)
 QNT__CMP8(qnt__lt_v8i, qnt__v8i, qnt__v4i, <)
 #undef QNT__CMP8
 
 /* v in eight lanes, and comparisons of eight lanes with one value b. GCC
- * (12) without AVX builds a 32-byte broadcast lane by lane in memory, and
- * joins two 16-byte compare results (the shufflevector of QNT__CMP8) lane
- * by lane too; here the halves are 16-byte broadcasts and results, joined
- * by memcpy (two 16-byte stores). */
+ * (12) without AVX builds a 32-byte broadcast lane by lane in memory; here
+ * the halves are 16-byte broadcasts, and the results are joined by memcpy
+ * as in QNT__CMP8. */
 #if defined(__AVX__)
 static inline qnt__v8f qnt__splat_v8f(float v)
 {
@@ -174,11 +179,6 @@ static inline qnt__v8f qnt__splat_v8f(float v)
 	static inline qnt__v8i NAME(qnt__v8f a, float b) \
 	{ \
 		return a OP qnt__splat_v8f(b); \
-	}
-#define QNT__CMP8H(NAME, OP) \
-	static inline qnt__v8i NAME(qnt__v8f a, qnt__v8f b) \
-	{ \
-		return a OP b; \
 	}
 #else
 static inline qnt__v8f qnt__splat_v8f(float v)
@@ -200,27 +200,8 @@ static inline qnt__v8f qnt__splat_v8f(float v)
 		memcpy((char *)&r + sizeof r0, &r1, sizeof r1); \
 		return r; \
 	}
-#define QNT__CMP8H(NAME, OP) \
-	static inline qnt__v8i NAME(qnt__v8f a, qnt__v8f b) \
-	{ \
-		const qnt__v4f a0 = __builtin_shufflevector(a, a, 0, 1, 2, 3), a1 = __builtin_shufflevector(a, a, 4, 5, 6, 7); \
-		const qnt__v4f b0 = __builtin_shufflevector(b, b, 0, 1, 2, 3), b1 = __builtin_shufflevector(b, b, 4, 5, 6, 7); \
-		const qnt__v4i r0 = a0 OP b0, r1 = a1 OP b1; \
-		qnt__v8i r; \
-		memcpy(&r, &r0, sizeof r0); \
-		memcpy((char *)&r + sizeof r0, &r1, sizeof r1); \
-		return r; \
-	}
 #endif
 /* a >= b (b one value) */
 QNT__CMP8S(qnt__ge_v8f_s, >=)
-/* a <= b, a == b, a < b, a > b (as qnt__le_v8f ...): the halves
- * joined by memcpy */
-QNT__CMP8H(qnt__le_v8f_m, <=)
-QNT__CMP8H(qnt__eq_v8f_m, ==)
-QNT__CMP8H(qnt__lt_v8f_m, <)
-QNT__CMP8H(qnt__gt_v8f_m, >)
-#undef QNT__CMP8S
-#undef QNT__CMP8H
 
 #endif /* QNT_LANES_H */
