@@ -150,14 +150,11 @@ static void scale_min_6bit(int j, const uint8_t *s, uint8_t *sc, uint8_t *m)
  * bits 2*(j/4).. of byte 8 + j%4. */
 static void pack_scales_q3(const uint8_t *l6, uint8_t *s)
 {
-	memset(s, 0, 12);
-	for (int j = 0; j < 16; j++) {
-		if (j < 8)
-			s[j] = l6[j] & 0x0f;
-		else
-			s[j - 8] |= (uint8_t)((l6[j] & 0x0f) << 4);
-		s[8 + j % 4] |= (uint8_t)((l6[j] >> 4) << (2 * (j / 4)));
-	}
+	for (int j = 0; j < 8; j++)
+		s[j] = (uint8_t)((l6[j] & 0x0f) | (l6[j + 8] << 4));
+	for (int m = 0; m < 4; m++)
+		s[8 + m] = (uint8_t)((l6[m] >> 4) | ((l6[4 + m] >> 4) << 2) | ((l6[8 + m] >> 4) << 4) |
+				     ((l6[12 + m] >> 4) << 6));
 }
 
 static int scale_q3(const uint8_t *s, int j)
@@ -168,18 +165,23 @@ static int scale_q3(const uint8_t *s, int j)
 }
 
 /* Codes 0..7: bit 2 of element e goes to bit e/32 of hmask[e%32], bits 0-1
- * to the 2-bit fields. L is modified. */
-static void pack_q3_codes(uint8_t *L, struct blk_q3_K *b)
+ * to the 2-bit fields (as pack_2bit), 32 bytes per vector. */
+typedef uint8_t q3_v32u __attribute__((vector_size(32)));
+
+static void pack_q3_codes(const uint8_t *L, struct blk_q3_K *b)
 {
-	uint8_t hm[32] = { 0 };
-	for (int g = 0; g < QK_K / 32; g++)
-		for (int l = 0; l < 32; l++) {
-			const uint8_t hi = L[32 * g + l] > 3;
-			hm[l] = (uint8_t)(hm[l] | (hi << g));
-			L[32 * g + l] = (uint8_t)(L[32 * g + l] - 4 * hi);
-		}
-	memcpy(b->hmask, hm, sizeof hm);
-	pack_2bit(L, b->qs);
+	q3_v32u hm = { 0 }, lo[8];
+	for (int g = 0; g < QK_K / 32; g++) {
+		q3_v32u c;
+		memcpy(&c, L + 32 * g, sizeof c);
+		hm |= (c >> 2) << g;
+		lo[g] = c & 3;
+	}
+	memcpy(b->hmask, &hm, sizeof hm);
+	for (int h = 0; h < QK_K / 128; h++) {
+		const q3_v32u q = lo[4 * h] | (lo[4 * h + 1] << 2) | (lo[4 * h + 2] << 4) | (lo[4 * h + 3] << 6);
+		memcpy(b->qs + 32 * h, &q, sizeof q);
+	}
 }
 
 /* Codes 0..31: bit 4 of element 64*h + l goes to bit 2h of qh[l], of
@@ -732,78 +734,174 @@ static void refine(const struct kfmt *f, const float *x, const float *w, struct 
 
 /* q3_K's sub-block fit (ggml's make_q3_quants with do_rmse, nmax 4) of the
  * 16 sub-blocks of 16 of a super-block: weights x^2, then up to 5 passes
- * moving single codes while the fit improves. The sub-blocks are the lanes,
- * four per vector; every lane does ggml's float operations in ggml's order.
- * A lane stops changing once one of its passes changes nothing (the next
- * pass starts from the same state), so running it for the passes other
- * lanes still need leaves it as ggml's loop leaves it. L receives the codes
- * biased by 4, scales the 16 scales. */
-static qnt__v4i sel_v4i(qnt__v4i m, qnt__v4i a, qnt__v4i b)
+ * moving single codes while the fit improves. The sub-blocks are the lanes
+ * of Q3V vectors of Q3W lanes (two of eight where AVX holds eight, four of
+ * four otherwise); every lane does ggml's float operations in ggml's order.
+ * The vectors are independent, so each element's step is taken for all of
+ * them at once (their dependency chains overlap). A lane stops changing once
+ * one of its passes changes nothing (the next pass starts from the same
+ * state), so running it for the passes other lanes still need leaves it as
+ * ggml's loop leaves it; a vector none of whose lanes changed in a pass is
+ * left out of the later ones. */
+#ifdef __AVX__
+#define Q3W 8
+typedef qnt__v8f q3_vf;
+typedef qnt__v8i q3_vi;
+#define q3_nearest qnt__nearest_int_v8
+#ifdef __AVX2__
+/* qnt__clamp_v8i as vpmaxsd and vpminsd */
+static inline q3_vi q3_clamp(q3_vi v, int lo, int hi)
 {
-	return (a & m) | (b & ~m);
+	return (q3_vi)_mm256_min_epi32(_mm256_max_epi32((__m256i)v, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
+}
+#else
+#define q3_clamp qnt__clamp_v8i
+#endif
+#define q3_select qnt__select_v8f
+#define q3_abs qnt__abs_v8f
+#else
+#define Q3W 4
+typedef qnt__v4f q3_vf;
+typedef qnt__v4i q3_vi;
+#define q3_nearest qnt__nearest_int_v4
+#define q3_clamp qnt__clamp_v4i
+#define q3_select qnt__select_v4f
+static inline q3_vf q3_abs(q3_vf v)
+{
+	q3_vi b;
+	memcpy(&b, &v, sizeof b);
+	b &= 0x7fffffff;
+	memcpy(&v, &b, sizeof v);
+	return v;
+}
+#endif
+#define Q3V (16 / Q3W)
+#ifdef __AVX2__
+#define q3_clamp8 q3_clamp /* eight lanes */
+#else
+#define q3_clamp8 qnt__clamp_v8i
+#endif
+
+/* xt[i][v], lane k: element i of sub-block Q3W * v + k (x transposed by
+ * shuffles from whole-vector loads). */
+static inline __attribute__((always_inline)) void q3_transpose(const float *x, q3_vf xt[16][Q3V])
+{
+	for (int v = 0; v < Q3V; v++)
+		for (int h = 0; h < 16 / Q3W; h++) {
+			q3_vf r[Q3W];
+			for (int k = 0; k < Q3W; k++)
+				memcpy(&r[k], x + 16 * (Q3W * v + k) + Q3W * h, sizeof r[k]);
+#if Q3W == 8
+			q3_vf t[8], u[8];
+			for (int k = 0; k < 8; k += 2) {
+				t[k] = __builtin_shufflevector(r[k], r[k + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+				t[k + 1] = __builtin_shufflevector(r[k], r[k + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+			}
+			for (int k = 0; k < 8; k += 4)
+				for (int e = 0; e < 2; e++) {
+					u[k + 2 * e] = __builtin_shufflevector(t[k + e], t[k + e + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+					u[k + 2 * e + 1] =
+						__builtin_shufflevector(t[k + e], t[k + e + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+				}
+			/* u[c] (c < 4): columns c and c + 4 of rows 0-3; u[4 + c]: of rows 4-7 */
+			for (int c = 0; c < 4; c++) {
+				xt[8 * h + c][v] = __builtin_shufflevector(u[c], u[4 + c], 0, 1, 2, 3, 8, 9, 10, 11);
+				xt[8 * h + c + 4][v] = __builtin_shufflevector(u[c], u[4 + c], 4, 5, 6, 7, 12, 13, 14, 15);
+			}
+#else
+			const q3_vf t0 = __builtin_shufflevector(r[0], r[1], 0, 4, 1, 5);
+			const q3_vf t1 = __builtin_shufflevector(r[0], r[1], 2, 6, 3, 7);
+			const q3_vf t2 = __builtin_shufflevector(r[2], r[3], 0, 4, 1, 5);
+			const q3_vf t3 = __builtin_shufflevector(r[2], r[3], 2, 6, 3, 7);
+			xt[4 * h + 0][v] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+			xt[4 * h + 1][v] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+			xt[4 * h + 2][v] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+			xt[4 * h + 3][v] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+#endif
+		}
 }
 
-static void ggml_fit_q3_all(const float *x, int8_t *L, float *scales)
+/* l[i][v], lane k: the code (-4..3) of element i of sub-block Q3W * v + k
+ * (-4 for a sub-block of tiny values, whose codes ggml zeroes); scales: the
+ * 16 scales. */
+static void ggml_fit_q3_all(const float *x, q3_vi l[16][Q3V], float *scales)
 {
 	const int nmax = 4;
-	const qnt__v4f zero = { 0, 0, 0, 0 };
-	for (int g = 0; g < 4; g++) {
-		qnt__v4f xt[16]; /* xt[i][k]: element i of sub-block 4g + k */
+	const q3_vf zero = { 0 };
+	q3_vf xt[16][Q3V], w[16][Q3V], wx[16][Q3V], fl[16][Q3V];
+	q3_vf sumlx[Q3V], suml2[Q3V];
+	q3_vi tiny[Q3V];
+	q3_transpose(x, xt);
+	for (int v = 0; v < Q3V; v++) {
+		q3_vf amax = zero, max = zero;
+		for (int i = 0; i < 16; i++) {
+			const q3_vf ax = q3_abs(xt[i][v]);
+			const q3_vi m = ax > amax;
+			amax = q3_select(m, ax, amax);
+			max = q3_select(m, xt[i][v], max);
+		}
+		tiny[v] = amax < GROUP_MAX_EPS;
+		const q3_vf iscale = (float)-nmax / max;
+		q3_vf slx = zero, sl2 = zero;
+		for (int i = 0; i < 16; i++) {
+			l[i][v] = q3_clamp(q3_nearest(iscale * xt[i][v]), -nmax, nmax - 1);
+			fl[i][v] = __builtin_convertvector(l[i][v], q3_vf);
+			w[i][v] = xt[i][v] * xt[i][v];
+			wx[i][v] = w[i][v] * xt[i][v];
+			slx += wx[i][v] * fl[i][v];
+			sl2 += w[i][v] * fl[i][v] * fl[i][v];
+		}
+		sumlx[v] = slx;
+		suml2[v] = sl2;
+	}
+	int active[Q3V];
+	for (int v = 0; v < Q3V; v++)
+		active[v] = 1;
+	for (int itry = 0; itry < 5; itry++) {
+		q3_vi changed[Q3V];
+		int any = 0;
+		for (int v = 0; v < Q3V; v++)
+			changed[v] = (q3_vi){ 0 };
 		for (int i = 0; i < 16; i++)
-			for (int k = 0; k < 4; k++)
-				xt[i][k] = x[16 * (4 * g + k) + i];
-		qnt__v4f amax = zero, max = zero;
-		for (int i = 0; i < 16; i++) {
-			qnt__v4i bits;
-			memcpy(&bits, &xt[i], sizeof bits);
-			bits &= INT32_MAX;
-			qnt__v4f ax;
-			memcpy(&ax, &bits, sizeof ax);
-			const qnt__v4i m = ax > amax;
-			amax = qnt__select_v4f(m, ax, amax);
-			max = qnt__select_v4f(m, xt[i], max);
-		}
-		const qnt__v4i tiny = amax < GROUP_MAX_EPS;
-		const qnt__v4f iscale = (float)-nmax / max;
-		qnt__v4i l[16];
-		qnt__v4f sumlx = zero, suml2 = zero;
-		for (int i = 0; i < 16; i++) {
-			l[i] = qnt__clamp_v4i(qnt__nearest_int_v4(iscale * xt[i]), -nmax, nmax - 1);
-			const qnt__v4f w = xt[i] * xt[i], fl = __builtin_convertvector(l[i], qnt__v4f);
-			sumlx += w * xt[i] * fl;
-			suml2 += w * fl * fl;
-		}
-		for (int itry = 0; itry < 5; itry++) {
-			qnt__v4i changed = { 0, 0, 0, 0 };
-			for (int i = 0; i < 16; i++) {
-				const qnt__v4f w = xt[i] * xt[i], fl = __builtin_convertvector(l[i], qnt__v4f);
-				qnt__v4f slx = sumlx - w * xt[i] * fl;
-				qnt__v4f sl2 = suml2 - w * fl * fl;
-				const qnt__v4i nl = qnt__clamp_v4i(qnt__nearest_int_v4(xt[i] * sl2 / slx), -nmax, nmax - 1);
-				const qnt__v4f fnl = __builtin_convertvector(nl, qnt__v4f);
-				const qnt__v4i moved = (slx > zero) & (nl != l[i]);
-				slx += w * xt[i] * fnl;
-				sl2 += w * fnl * fnl;
-				const qnt__v4i take = moved & (sl2 > zero) & (slx * slx * suml2 > sumlx * sumlx * sl2);
-				l[i] = sel_v4i(take, nl, l[i]);
-				sumlx = qnt__select_v4f(take, slx, sumlx);
-				suml2 = qnt__select_v4f(take, sl2, suml2);
-				changed |= take;
+			for (int v = 0; v < Q3V; v++) {
+				if (!active[v])
+					continue;
+				const q3_vf xi = xt[i][v], f = fl[i][v];
+				q3_vf slx = sumlx[v] - wx[i][v] * f;
+				q3_vf sl2 = suml2[v] - w[i][v] * f * f;
+				const q3_vi nl = q3_clamp(q3_nearest(xi * sl2 / slx), -nmax, nmax - 1);
+				const q3_vf fnl = __builtin_convertvector(nl, q3_vf);
+				const q3_vi moved = (slx > zero) & (nl != l[i][v]);
+				slx += wx[i][v] * fnl;
+				sl2 += w[i][v] * fnl * fnl;
+				const q3_vi take = moved & (sl2 > zero) &
+						   (slx * slx * suml2[v] > sumlx[v] * sumlx[v] * sl2);
+				l[i][v] = (nl & take) | (l[i][v] & ~take);
+				fl[i][v] = q3_select(take, fnl, f);
+				sumlx[v] = q3_select(take, slx, sumlx[v]);
+				suml2[v] = q3_select(take, sl2, suml2[v]);
+				changed[v] |= take;
 			}
-			if (!(changed[0] | changed[1] | changed[2] | changed[3]))
-				break;
+		for (int v = 0; v < Q3V; v++) {
+			int c = 0;
+			for (int k = 0; k < Q3W; k++)
+				c |= changed[v][k];
+			active[v] &= c != 0;
+			any |= active[v];
 		}
-		for (int k = 0; k < 4; k++) {
-			const int j = 4 * g + k;
-			if (tiny[k]) {
-				memset(L + 16 * j, 0, 16);
-				scales[j] = 0.0f;
-				continue;
-			}
+		if (!any)
+			break;
+	}
+	const q3_vi four = (q3_vi){ 0 } - nmax;
+	for (int v = 0; v < Q3V; v++) {
+		int some_tiny = 0;
+		for (int k = 0; k < Q3W; k++)
+			some_tiny |= tiny[v][k];
+		if (some_tiny)
 			for (int i = 0; i < 16; i++)
-				L[16 * j + i] = (int8_t)(l[i][k] + nmax);
-			scales[j] = suml2[k] > 0.0f ? sumlx[k] / suml2[k] : 0.0f;
-		}
+				l[i][v] = (four & tiny[v]) | (l[i][v] & ~tiny[v]);
+		const q3_vf s = q3_select((suml2[v] > zero) & ~tiny[v], sumlx[v] / suml2[v], zero);
+		memcpy(scales + Q3W * v, &s, sizeof s);
 	}
 }
 
@@ -968,10 +1066,11 @@ static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
 	int8_t L[QK_K];
 	float scales[16];
 	uint8_t l6[16];
+	q3_vi fit[16][Q3V]; /* without importance: the fit's codes */
 
 	if (!qw) {
 		float max_scale = 0, amax = 0;
-		ggml_fit_q3_all(x, L, scales);
+		ggml_fit_q3_all(x, fit, scales);
 		for (int j = 0; j < 16; j++) {
 			float a = fabsf(scales[j]);
 			if (a > amax) {
@@ -989,6 +1088,7 @@ static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
 			pack_scales_q3(l6, b->scales);
 			b->d = to_fp16(1 / iscale);
 		} else {
+			memset(l6, 0, sizeof l6);
 			memset(b->scales, 0, 12);
 			b->d = to_fp16(0.0f);
 		}
@@ -1014,15 +1114,25 @@ static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
 		pack_scales_q3(l6, b->scales);
 		b->d = to_fp16(d_block);
 	}
+	/* ggml's codes from the final scales, x / d rounded, eight lanes at a
+	 * time; a sub-block whose d is zero keeps its fit's codes */
 	const float d16 = from_fp16(b->d);
 	for (int j = 0; j < 16; j++) {
-		const float d = d16 * (float)(int8_t)scale_q3(b->scales, j);
-		if (d == 0.0f)
+		const float d = d16 * (float)((int)l6[j] - 32);
+		if (d == 0.0f) {
+			if (!qw)
+				for (int i = 0; i < 16; i++)
+					L[16 * j + i] = (int8_t)(fit[i][j / Q3W][j % Q3W] + 4);
 			continue;
-		for (int i = 0; i < 16; i++)
-			L[16 * j + i] = (int8_t)(qnt__clampi(qnt__nearest_int(x[16 * j + i] / d), -4, 3) + 4);
+		}
+		for (int h = 0; h < 2; h++) {
+			qnt__v8f xv;
+			memcpy(&xv, x + 16 * j + 8 * h, sizeof xv);
+			const q6_v8c c = q6_narrow(q3_clamp8(qnt__nearest_int_v8(xv / d), -4, 3) + 4);
+			memcpy(L + 16 * j + 8 * h, &c, sizeof c);
+		}
 	}
-	pack_q3_codes((uint8_t *)L, b);
+	pack_q3_codes((const uint8_t *)L, b);
 }
 
 static void ggml_q45_K(const float *x, uint16_t *pd, uint16_t *pdmin, uint8_t *scales12, uint8_t *L, int nmax,
