@@ -12,6 +12,10 @@
 #include <math.h>
 #include <string.h>
 
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
 #define GROUP_MAX_EPS 1e-15f
 
 /* The candidate scans below run W candidates at once, one per lane. Each
@@ -24,7 +28,15 @@
 typedef qnt__v8f vf;
 typedef qnt__v8i vi;
 #define nearest_vi qnt__nearest_int_v8
+#ifdef __AVX2__
+/* qnt__clamp_v8i as vpmaxsd and vpminsd */
+static inline vi clamp_vi(vi v, int lo, int hi)
+{
+	return (vi)_mm256_min_epi32(_mm256_max_epi32((__m256i)v, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
+}
+#else
 #define clamp_vi qnt__clamp_v8i
+#endif
 #define select_vf qnt__select_v8f
 #else
 #define W 4
