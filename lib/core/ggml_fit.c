@@ -47,6 +47,41 @@ typedef qnt__v4i vi;
 #define select_vf qnt__select_v4f
 #endif
 
+/* Eight-lane code clamp (one vector in the AVX2 build, two halves
+ * otherwise) and the low byte of each lane. */
+#ifdef __AVX2__
+#define clamp8 clamp_vi
+#else
+#define clamp8 qnt__clamp_v8i
+#endif
+typedef uint8_t v8b __attribute__((vector_size(8)));
+typedef uint8_t v32b __attribute__((vector_size(32)));
+
+static inline v8b narrow8(qnt__v8i c)
+{
+	v32b b;
+	memcpy(&b, &c, sizeof b);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return __builtin_shufflevector(b, b, 0, 4, 8, 12, 16, 20, 24, 28);
+#else
+	return __builtin_shufflevector(b, b, 3, 7, 11, 15, 19, 23, 27, 31);
+#endif
+}
+
+/* ggml's affine codes clamp(nearest_int(iscale * (x[i] - min)), 0, nmax)
+ * into L, eight at a time; returns where the scalar tail starts. */
+static int affine_codes8(int n, int nmax, const float *x, float iscale, float min, uint8_t *L)
+{
+	int i = 0;
+	for (; i + 8 <= n; i += 8) {
+		qnt__v8f xv;
+		memcpy(&xv, x + i, sizeof xv);
+		const v8b c = narrow8(clamp8(qnt__nearest_int_v8(iscale * (xv - min)), 0, nmax));
+		memcpy(L + i, &c, sizeof c);
+	}
+	return i;
+}
+
 /* Scale and min of n values for codes 0..nmax, weighted; a scan of nstep+1
  * scales with a least-squares refit each (ggml's make_qkx2_quants, which is
  * also its make_qkx3_quants when weights are given). Returns the scale and
@@ -83,14 +118,30 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
 	}
 	float iscale = (float)nmax / (max - min);
 	float scale = 1 / iscale;
-	float best_error = 0;
-	for (int i = 0; i < n; i++) {
+	/* the first guess's error terms elementwise, eight at a time, then
+	 * summed in element order as ggml sums them */
+	float terms[32];
+	int i0 = affine_codes8(n, nmax, x, iscale, min, L);
+	for (int i = 0; i < i0; i += 8) {
+		qnt__v8f xv, wv;
+		memcpy(&xv, x + i, sizeof xv);
+		memcpy(&wv, weights + i, sizeof wv);
+		const v8b c = { L[i], L[i + 1], L[i + 2], L[i + 3], L[i + 4], L[i + 5], L[i + 6], L[i + 7] };
+		qnt__v8f diff = scale * __builtin_convertvector(c, qnt__v8f) + min - xv;
+		diff = use_mad ? qnt__abs_v8f(diff) : diff * diff;
+		const qnt__v8f t = wv * diff;
+		memcpy(terms + i, &t, sizeof t);
+	}
+	for (int i = i0; i < n; i++) {
 		int l = qnt__nearest_int(iscale * (x[i] - min));
 		L[i] = (uint8_t)qnt__clampi(l, 0, nmax);
 		float diff = scale * (float)L[i] + min - x[i];
 		diff = use_mad ? fabsf(diff) : diff * diff;
-		best_error += weights[i] * diff;
+		terms[i] = weights[i] * diff;
 	}
+	float best_error = 0;
+	for (int i = 0; i < n; i++)
+		best_error += terms[i];
 	if (nstep < 1) {
 		*the_min = -min;
 		return scale;
@@ -160,7 +211,7 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
 		is0 = next;
 	}
 	if (accepted)
-		for (int i = 0; i < n; i++)
+		for (int i = affine_codes8(n, nmax, x, code_iscale, code_min, L); i < n; i++)
 			L[i] = (uint8_t)qnt__clampi(qnt__nearest_int(code_iscale * (x[i] - code_min)), 0, nmax);
 	*the_min = -min;
 	return scale;
