@@ -12,7 +12,7 @@
 #include <math.h>
 #include <string.h>
 
-#ifdef __AVX2__
+#if defined(__AVX__) || defined(__SSE__)
 #include <immintrin.h>
 #endif
 
@@ -46,6 +46,54 @@ typedef qnt__v4i vi;
 #define clamp_vi qnt__clamp_v4i
 #define select_vf qnt__select_v4f
 #endif
+
+/* clamp(nearest_int(t), 0, nmax) as a float, for finite |t| < 2^22 (where
+ * nearest_int is the rounding to nearest even): t clamped first (the bounds
+ * are integers, so the same integer), then rounded: three instructions
+ * instead of the integer rounding, clamp and conversion. maxps returns its
+ * second operand, +0, for t = -0, so no code is -0. */
+#if defined(__AVX__) || defined(__SSE__)
+#define HAVE_LEVEL 1
+static inline vf level_vf(vf t, float nmax)
+{
+#ifdef __AVX__
+	const __m256 c = _mm256_min_ps(_mm256_max_ps((__m256)t, _mm256_setzero_ps()), _mm256_set1_ps(nmax));
+	return (vf)_mm256_round_ps(c, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
+	const __m128 c = _mm_min_ps(_mm_max_ps((__m128)t, _mm_setzero_ps()), _mm_set1_ps(nmax));
+	return ((vf)c + 12582912.0f) - 12582912.0f;
+#endif
+}
+#else
+#define HAVE_LEVEL 0
+#endif
+
+/* One candidate chunk's codes (as floats, kept in fls) and its weighted
+ * sums, each lane in ggml's element order; level: the codes by level_vf
+ * (the caller has checked that every |isc * (x[i] - cmin)| < 2^22). */
+static inline __attribute__((always_inline)) void affine_sums(int n, int nmax, const float *x,
+								const float *weights, vf isc, float cmin, int level,
+								vf *fls, vf *psl, vf *psl2, vf *psxl)
+{
+	vf sl = { 0 }, sl2 = { 0 }, sxl = { 0 };
+	for (int i = 0; i < n; i++) {
+		const float w = weights[i], xi = x[i];
+		vf fl;
+#if HAVE_LEVEL
+		if (level)
+			fl = level_vf(isc * (xi - cmin), (float)nmax);
+		else
+#endif
+			fl = __builtin_convertvector(clamp_vi(nearest_vi(isc * (xi - cmin)), 0, nmax), vf);
+		fls[i] = fl;
+		sl += w * fl;
+		sl2 += w * fl * fl;
+		sxl += w * fl * xi;
+	}
+	*psl = sl;
+	*psl2 = sl2;
+	*psxl = sxl;
+}
 
 /* Eight-lane code clamp (one vector in the AVX2 build, two halves
  * otherwise) and the low byte of each lane. */
@@ -109,6 +157,7 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
 		sum_w += w;
 		sum_x += w * x[i];
 	}
+	const float xlo = min; /* the smallest value */
 	if (min > 0)
 		min = 0;
 	if (max == min) {
@@ -146,6 +195,21 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
 		*the_min = -min;
 		return scale;
 	}
+	/* finite: every x[i] finite (x * 0 is 0 for each, NaN otherwise, and
+	 * a NaN stays in the sums), for level_vf */
+	qnt__v8f zs = { 0 };
+	float z = 0;
+	int i1 = 0;
+	for (; i1 + 8 <= n; i1 += 8) {
+		qnt__v8f xv;
+		memcpy(&xv, x + i1, sizeof xv);
+		zs += xv * 0.0f;
+	}
+	for (; i1 < n; i1++)
+		z += x[i1] * 0.0f;
+	for (int k = 0; k < 8; k++)
+		z += zs[k];
+	const int finite = z == 0.0f;
 	const vf zero = { 0 };
 	float lanes[W];
 	for (int k = 0; k < W; k++)
@@ -158,17 +222,19 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
 		const float cmin = min, range = max - min;
 		/* lane k: (rmin + rdelta * (is0 + k) + nmax) / range, as ggml computes it */
 		const vf isc = (rmin + rdelta * ((float)is0 + flane) + (float)nmax) / range;
-		vf sl = zero, sl2 = zero, sxl = zero;
+		vf sl, sl2, sxl;
 		vf fls[32]; /* the codes, as floats, for the second pass */
-		for (int i = 0; i < n; i++) {
-			const float w = weights[i], xi = x[i];
-			const vi l = clamp_vi(nearest_vi(isc * (xi - cmin)), 0, nmax);
-			const vf fl = __builtin_convertvector(l, vf);
-			fls[i] = fl;
-			sl += w * fl;
-			sl2 += w * fl * fl;
-			sxl += w * fl * xi;
-		}
+		/* |isc * (x[i] - cmin)| is at most bound (float rounding is
+		 * monotonic, and the lanes' isc are monotonic in the lane, so the
+		 * largest |isc| is an end lane's); NaN when isc is, so not below
+		 * 2^22 */
+		const float i0a = fabsf(isc[0]), i1a = fabsf(isc[W - 1]);
+		const float dhi = fabsf(max - cmin), dlo = fabsf(xlo - cmin);
+		const float bound = (i0a > i1a ? i0a : i1a) * (dhi > dlo ? dhi : dlo);
+		if (HAVE_LEVEL && finite && bound < 4194304.0f)
+			affine_sums(n, nmax, x, weights, isc, cmin, 1, fls, &sl, &sl2, &sxl);
+		else
+			affine_sums(n, nmax, x, weights, isc, cmin, 0, fls, &sl, &sl2, &sxl);
 		const vf D = sum_w * sl2 - sl * sl;
 		const vi ok = D > zero;
 		vf tsc = (sum_w * sxl - sum_x * sl) / D;
