@@ -81,6 +81,9 @@ static inline int round_clamp(double t, int lo, int hi)
 /* Packing: codes (offset, non-negative) in element order <-> bytes     */
 /* ------------------------------------------------------------------ */
 
+/* 32 bytes as one vector (two halves without AVX) */
+typedef uint8_t kq_v32u __attribute__((vector_size(32)));
+
 /* 2-bit fields: element 128*h + 32*g + l is bits 2g..2g+1 of qs[32*h + l]. */
 static void pack_2bit(const uint8_t *restrict L, uint8_t *restrict qs)
 {
@@ -103,9 +106,13 @@ static void unpack_2bit(const uint8_t *restrict qs, uint8_t *restrict L)
  * element 64*h + 32 + l its high nibble. */
 static void pack_4bit(const uint8_t *L, uint8_t *qs)
 {
-	for (int h = 0; h < QK_K / 64; h++)
-		for (int l = 0; l < 32; l++)
-			qs[32 * h + l] = (uint8_t)((L[64 * h + l] & 0x0f) | ((L[64 * h + 32 + l] & 0x0f) << 4));
+	for (int h = 0; h < QK_K / 64; h++) {
+		kq_v32u lo, hi;
+		memcpy(&lo, L + 64 * h, sizeof lo);
+		memcpy(&hi, L + 64 * h + 32, sizeof hi);
+		const kq_v32u q = (lo & 0x0f) | (hi << 4);
+		memcpy(qs + 32 * h, &q, sizeof q);
+	}
 }
 
 static void unpack_4bit(const uint8_t *qs, uint8_t *L)
@@ -166,20 +173,19 @@ static int scale_q3(const uint8_t *s, int j)
 
 /* Codes 0..7: bit 2 of element e goes to bit e/32 of hmask[e%32], bits 0-1
  * to the 2-bit fields (as pack_2bit), 32 bytes per vector. */
-typedef uint8_t q3_v32u __attribute__((vector_size(32)));
 
 static void pack_q3_codes(const uint8_t *L, struct blk_q3_K *b)
 {
-	q3_v32u hm = { 0 }, lo[8];
+	kq_v32u hm = { 0 }, lo[8];
 	for (int g = 0; g < QK_K / 32; g++) {
-		q3_v32u c;
+		kq_v32u c;
 		memcpy(&c, L + 32 * g, sizeof c);
 		hm |= (c >> 2) << g;
 		lo[g] = c & 3;
 	}
 	memcpy(b->hmask, &hm, sizeof hm);
 	for (int h = 0; h < QK_K / 128; h++) {
-		const q3_v32u q = lo[4 * h] | (lo[4 * h + 1] << 2) | (lo[4 * h + 2] << 4) | (lo[4 * h + 3] << 6);
+		const kq_v32u q = lo[4 * h] | (lo[4 * h + 1] << 2) | (lo[4 * h + 2] << 4) | (lo[4 * h + 3] << 6);
 		memcpy(b->qs + 32 * h, &q, sizeof q);
 	}
 }
@@ -188,14 +194,14 @@ static void pack_q3_codes(const uint8_t *L, struct blk_q3_K *b)
  * element 64*h + 32 + l to bit 2h+1. */
 static void pack_q5_codes(const uint8_t *L, struct blk_q5_K *b)
 {
-	memset(b->qh, 0, sizeof b->qh);
-	for (int h = 0; h < QK_K / 64; h++)
-		for (int l = 0; l < 32; l++) {
-			if (L[64 * h + l] > 15)
-				b->qh[l] |= (uint8_t)(1u << (2 * h));
-			if (L[64 * h + 32 + l] > 15)
-				b->qh[l] |= (uint8_t)(2u << (2 * h));
-		}
+	kq_v32u qh = { 0 };
+	for (int h = 0; h < QK_K / 64; h++) {
+		kq_v32u lo, hi;
+		memcpy(&lo, L + 64 * h, sizeof lo);
+		memcpy(&hi, L + 64 * h + 32, sizeof hi);
+		qh |= ((lo >> 4) << (2 * h)) | ((hi >> 4) << (2 * h + 1));
+	}
+	memcpy(b->qh, &qh, sizeof qh);
 	pack_4bit(L, b->qs);
 }
 
@@ -777,9 +783,9 @@ static inline q3_vf q3_abs(q3_vf v)
 #endif
 #define Q3V (16 / Q3W)
 #ifdef __AVX2__
-#define q3_clamp8 q3_clamp /* eight lanes */
+#define kq_clamp8 q3_clamp /* eight lanes */
 #else
-#define q3_clamp8 qnt__clamp_v8i
+#define kq_clamp8 qnt__clamp_v8i
 #endif
 
 /* xt[i][v], lane k: element i of sub-block Q3W * v + k (x transposed by
@@ -992,8 +998,12 @@ static void requant_affine(const float *x, int nsub, int sub, int nmax, float d1
 		if (d == 0.0f)
 			continue;
 		const float dm = dmin16 * (float)m[j];
-		for (int i = 0; i < sub; i++)
-			L[sub * j + i] = (uint8_t)qnt__clampi(qnt__nearest_int((x[sub * j + i] + dm) / d), 0, nmax);
+		for (int i = 0; i < sub; i += 8) { /* sub: 16 or 32 */
+			qnt__v8f xv;
+			memcpy(&xv, x + sub * j + i, sizeof xv);
+			const q6_v8c c = q6_narrow(kq_clamp8(qnt__nearest_int_v8((xv + dm) / d), 0, nmax));
+			memcpy(L + sub * j + i, &c, sizeof c);
+		}
 	}
 }
 
@@ -1128,7 +1138,7 @@ static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
 		for (int h = 0; h < 2; h++) {
 			qnt__v8f xv;
 			memcpy(&xv, x + 16 * j + 8 * h, sizeof xv);
-			const q6_v8c c = q6_narrow(q3_clamp8(qnt__nearest_int_v8(xv / d), -4, 3) + 4);
+			const q6_v8c c = q6_narrow(kq_clamp8(qnt__nearest_int_v8(xv / d), -4, 3) + 4);
 			memcpy(L + 16 * j + 8 * h, &c, sizeof c);
 		}
 	}
