@@ -68,6 +68,41 @@ static inline vf level_vf(vf t, float nmax)
 #define HAVE_LEVEL 0
 #endif
 
+/* 1 if every x[i] is finite: x * 0 is 0 for each, NaN otherwise, and a
+ * NaN stays in the sums. */
+static int all_finite(int n, const float *x)
+{
+	qnt__v8f zs = { 0 };
+	float z = 0;
+	int i = 0;
+	for (; i + 8 <= n; i += 8) {
+		qnt__v8f xv;
+		memcpy(&xv, x + i, sizeof xv);
+		zs += xv * 0.0f;
+	}
+	for (; i < n; i++)
+		z += x[i] * 0.0f;
+	for (int k = 0; k < 8; k++)
+		z += zs[k];
+	return z == 0.0f;
+}
+
+/* clamp(nearest_int(t), -nmax, nmax - 1) as a float, for finite
+ * |t| < 2^22: clamped, then rounded by adding and subtracting 1.5 * 2^23
+ * (nearest_int's own rounding; a -0 comes out as +0, as the conversion of
+ * the integer 0 gives). */
+#if HAVE_LEVEL
+static inline vf sym_level_vf(vf t, float nmax)
+{
+#ifdef __AVX__
+	const __m256 c = _mm256_min_ps(_mm256_max_ps((__m256)t, _mm256_set1_ps(-nmax)), _mm256_set1_ps(nmax - 1));
+#else
+	const __m128 c = _mm_min_ps(_mm_max_ps((__m128)t, _mm_set1_ps(-nmax)), _mm_set1_ps(nmax - 1));
+#endif
+	return ((vf)c + 12582912.0f) - 12582912.0f;
+}
+#endif
+
 /* One candidate chunk's codes (as floats, kept in fls) and its weighted
  * sums, each lane in ggml's element order; level: the codes by level_vf
  * (the caller has checked that every |isc * (x[i] - cmin)| < 2^22). */
@@ -195,21 +230,7 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
 		*the_min = -min;
 		return scale;
 	}
-	/* finite: every x[i] finite (x * 0 is 0 for each, NaN otherwise, and
-	 * a NaN stays in the sums), for level_vf */
-	qnt__v8f zs = { 0 };
-	float z = 0;
-	int i1 = 0;
-	for (; i1 + 8 <= n; i1 += 8) {
-		qnt__v8f xv;
-		memcpy(&xv, x + i1, sizeof xv);
-		zs += xv * 0.0f;
-	}
-	for (; i1 < n; i1++)
-		z += x[i1] * 0.0f;
-	for (int k = 0; k < 8; k++)
-		z += zs[k];
-	const int finite = z == 0.0f;
+	const int finite = all_finite(n, x);
 	const vf zero = { 0 };
 	float lanes[W];
 	for (int k = 0; k < W; k++)
@@ -291,6 +312,29 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
  * choice is then made in ggml's order. */
 #define FIT_SYM_VECS ((19 + W - 1) / W) /* the 19 candidates, padded */
 
+/* The candidates' sums, each lane in ggml's element order; level: the
+ * codes by sym_level_vf. */
+static inline __attribute__((always_inline)) void fit_sym_sums(int n, int nmax, const float *x, const float *qw,
+								 const vf *visc, int level, vf *vlx, vf *vl2)
+{
+	for (int i = 0; i < n; i++) {
+		const float xi = x[i];
+		const float w = qw ? qw[i] : xi * xi;
+		const float wx = w * xi;
+		for (int b = 0; b < FIT_SYM_VECS; b++) {
+			vf fl;
+#if HAVE_LEVEL
+			if (level)
+				fl = sym_level_vf(visc[b] * xi, (float)nmax);
+			else
+#endif
+				fl = __builtin_convertvector(clamp_vi(nearest_vi(visc[b] * xi), -nmax, nmax - 1), vf);
+			vlx[b] += wx * fl;
+			vl2[b] += w * fl * fl;
+		}
+	}
+}
+
 float qnt__ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float *qw)
 {
 	float max = 0, amax = 0;
@@ -320,17 +364,13 @@ float qnt__ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float 
 	memcpy(isc, visc, sizeof isc);
 	for (int b = 0; b < FIT_SYM_VECS; b++)
 		vlx[b] = vl2[b] = (vf){ 0 };
-	for (int i = 0; i < n; i++) {
-		const float xi = x[i];
-		const float w = qw ? qw[i] : xi * xi;
-		const float wx = w * xi;
-		for (int b = 0; b < FIT_SYM_VECS; b++) {
-			const vi l = clamp_vi(nearest_vi(visc[b] * xi), -nmax, nmax - 1);
-			const vf fl = __builtin_convertvector(l, vf);
-			vlx[b] += wx * fl;
-			vl2[b] += w * fl * fl;
-		}
-	}
+	/* with every x finite, |visc * x[i]| <= (nmax + 0.9) / amax * amax
+	 * (rounded) is far below 2^22, so the codes can be clamped and rounded
+	 * as floats */
+	if (HAVE_LEVEL && all_finite(n, x))
+		fit_sym_sums(n, nmax, x, qw, visc, 1, vlx, vl2);
+	else
+		fit_sym_sums(n, nmax, x, qw, visc, 0, vlx, vl2);
 	memcpy(sumlx, vlx, sizeof vlx);
 	memcpy(suml2, vl2, sizeof vl2);
 	float scale = suml2[0] != 0.0f ? sumlx[0] / suml2[0] : 0.0f;
