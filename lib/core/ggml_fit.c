@@ -70,7 +70,7 @@ static inline vf level_vf(vf t, float nmax)
 
 /* 1 if every x[i] is finite: x * 0 is 0 for each, NaN otherwise, and a
  * NaN stays in the sums. */
-static int all_finite(int n, const float *x)
+static inline int all_finite(int n, const float *x)
 {
 	qnt__v8f zs = { 0 };
 	float z = 0;
@@ -383,7 +383,14 @@ float qnt__ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float 
 			chosen = k;
 		}
 	}
-	for (int i = 0; i < n; i++)
+	int i = 0;
+	for (; i + 8 <= n; i += 8) { /* the same operations eight lanes at a time */
+		qnt__v8f xv;
+		memcpy(&xv, x + i, sizeof xv);
+		const v8b c = narrow8(clamp8(qnt__nearest_int_v8(isc[chosen] * xv), -nmax, nmax - 1) + nmax);
+		memcpy(L + i, &c, sizeof c);
+	}
+	for (; i < n; i++)
 		L[i] = (int8_t)(nmax + qnt__clampi(qnt__nearest_int(isc[chosen] * x[i]), -nmax, nmax - 1));
 	return scale;
 }

@@ -211,13 +211,13 @@ static void pack_q5_codes(const uint8_t *L, struct blk_q5_K *b)
 static void pack_q6_codes(const uint8_t *restrict L, struct blk_q6_K *restrict b)
 {
 	for (int h = 0; h < QK_K / 128; h++) {
-		const uint8_t *c0 = L + 128 * h, *c1 = c0 + 32, *c2 = c0 + 64, *c3 = c0 + 96;
-		uint8_t *restrict ql0 = b->ql + 64 * h, *restrict ql1 = ql0 + 32, *restrict qh = b->qh + 32 * h;
-		for (int l = 0; l < 32; l++) {
-			ql0[l] = (uint8_t)((c0[l] & 0x0f) | ((c2[l] & 0x0f) << 4));
-			ql1[l] = (uint8_t)((c1[l] & 0x0f) | ((c3[l] & 0x0f) << 4));
-			qh[l] = (uint8_t)((c0[l] >> 4) | ((c1[l] >> 4) << 2) | ((c2[l] >> 4) << 4) | ((c3[l] >> 4) << 6));
-		}
+		kq_v32u c[4];
+		memcpy(c, L + 128 * h, sizeof c);
+		const kq_v32u ql0 = (c[0] & 0x0f) | (c[2] << 4), ql1 = (c[1] & 0x0f) | (c[3] << 4);
+		const kq_v32u qh = (c[0] >> 4) | ((c[1] >> 4) << 2) | ((c[2] >> 4) << 4) | ((c[3] >> 4) << 6);
+		memcpy(b->ql + 64 * h, &ql0, sizeof ql0);
+		memcpy(b->ql + 64 * h + 32, &ql1, sizeof ql1);
+		memcpy(b->qh + 32 * h, &qh, sizeof qh);
 	}
 }
 
