@@ -788,9 +788,12 @@ static inline q3_vf q3_abs(q3_vf v)
 #define kq_clamp8 qnt__clamp_v8i
 #endif
 
-/* xt[i][v], lane k: element i of sub-block Q3W * v + k (x transposed by
- * shuffles from whole-vector loads). */
-static inline __attribute__((always_inline)) void q3_transpose(const float *x, q3_vf xt[16][Q3V])
+/* Up to two super-blocks are fitted together (Q3NV vectors). */
+#define Q3NV (2 * Q3V)
+
+/* xt[i][vo + v], lane k: element i of sub-block Q3W * v + k (x transposed
+ * by shuffles from whole-vector loads). */
+static inline __attribute__((always_inline)) void q3_transpose(const float *x, q3_vf xt[16][Q3NV], int vo)
 {
 	for (int v = 0; v < Q3V; v++)
 		for (int h = 0; h < 16 / Q3W; h++) {
@@ -811,34 +814,39 @@ static inline __attribute__((always_inline)) void q3_transpose(const float *x, q
 				}
 			/* u[c] (c < 4): columns c and c + 4 of rows 0-3; u[4 + c]: of rows 4-7 */
 			for (int c = 0; c < 4; c++) {
-				xt[8 * h + c][v] = __builtin_shufflevector(u[c], u[4 + c], 0, 1, 2, 3, 8, 9, 10, 11);
-				xt[8 * h + c + 4][v] = __builtin_shufflevector(u[c], u[4 + c], 4, 5, 6, 7, 12, 13, 14, 15);
+				xt[8 * h + c][vo + v] = __builtin_shufflevector(u[c], u[4 + c], 0, 1, 2, 3, 8, 9, 10, 11);
+				xt[8 * h + c + 4][vo + v] = __builtin_shufflevector(u[c], u[4 + c], 4, 5, 6, 7, 12, 13, 14, 15);
 			}
 #else
 			const q3_vf t0 = __builtin_shufflevector(r[0], r[1], 0, 4, 1, 5);
 			const q3_vf t1 = __builtin_shufflevector(r[0], r[1], 2, 6, 3, 7);
 			const q3_vf t2 = __builtin_shufflevector(r[2], r[3], 0, 4, 1, 5);
 			const q3_vf t3 = __builtin_shufflevector(r[2], r[3], 2, 6, 3, 7);
-			xt[4 * h + 0][v] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
-			xt[4 * h + 1][v] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
-			xt[4 * h + 2][v] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
-			xt[4 * h + 3][v] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+			xt[4 * h + 0][vo + v] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+			xt[4 * h + 1][vo + v] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+			xt[4 * h + 2][vo + v] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+			xt[4 * h + 3][vo + v] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
 #endif
 		}
 }
 
-/* l[i][v], lane k: the code (-4..3) of element i of sub-block Q3W * v + k
- * (-4 for a sub-block of tiny values, whose codes ggml zeroes); scales: the
- * 16 scales. */
-static void ggml_fit_q3_all(const float *x, q3_vi l[16][Q3V], float *scales)
+/* The fits of nb (1 or 2) consecutive super-blocks at x. l[i][v], lane
+ * k: the code (-4..3) of element i of sub-block Q3W * v + k (counted
+ * across the blocks; -4 for a sub-block of tiny values, whose codes ggml
+ * zeroes); scales: the 16 * nb scales. Two blocks give each element's step
+ * twice as many independent vectors. */
+static inline __attribute__((always_inline)) void ggml_fit_q3_all(const float *x, int nb, q3_vi l[16][Q3NV],
+								   float *scales)
 {
+	const int nv = nb * Q3V;
 	const int nmax = 4;
 	const q3_vf zero = { 0 };
-	q3_vf xt[16][Q3V], w[16][Q3V], wx[16][Q3V], fl[16][Q3V];
-	q3_vf sumlx[Q3V], suml2[Q3V];
-	q3_vi tiny[Q3V];
-	q3_transpose(x, xt);
-	for (int v = 0; v < Q3V; v++) {
+	q3_vf xt[16][Q3NV], w[16][Q3NV], wx[16][Q3NV], fl[16][Q3NV];
+	q3_vf sumlx[Q3NV], suml2[Q3NV];
+	q3_vi tiny[Q3NV];
+	for (int bk = 0; bk < nb; bk++)
+		q3_transpose(x + QK_K * bk, xt, Q3V * bk);
+	for (int v = 0; v < nv; v++) {
 		q3_vf amax = zero, max = zero;
 		for (int i = 0; i < 16; i++) {
 			const q3_vf ax = q3_abs(xt[i][v]);
@@ -860,16 +868,16 @@ static void ggml_fit_q3_all(const float *x, q3_vi l[16][Q3V], float *scales)
 		sumlx[v] = slx;
 		suml2[v] = sl2;
 	}
-	int active[Q3V];
-	for (int v = 0; v < Q3V; v++)
+	int active[Q3NV];
+	for (int v = 0; v < nv; v++)
 		active[v] = 1;
 	for (int itry = 0; itry < 5; itry++) {
-		q3_vi changed[Q3V];
+		q3_vi changed[Q3NV];
 		int any = 0;
-		for (int v = 0; v < Q3V; v++)
+		for (int v = 0; v < nv; v++)
 			changed[v] = (q3_vi){ 0 };
 		for (int i = 0; i < 16; i++)
-			for (int v = 0; v < Q3V; v++) {
+			for (int v = 0; v < nv; v++) {
 				if (!active[v])
 					continue;
 				const q3_vf xi = xt[i][v], f = fl[i][v];
@@ -888,7 +896,7 @@ static void ggml_fit_q3_all(const float *x, q3_vi l[16][Q3V], float *scales)
 				suml2[v] = q3_select(take, sl2, suml2[v]);
 				changed[v] |= take;
 			}
-		for (int v = 0; v < Q3V; v++) {
+		for (int v = 0; v < nv; v++) {
 			int c = 0;
 			for (int k = 0; k < Q3W; k++)
 				c |= changed[v][k];
@@ -899,7 +907,7 @@ static void ggml_fit_q3_all(const float *x, q3_vi l[16][Q3V], float *scales)
 			break;
 	}
 	const q3_vi four = (q3_vi){ 0 } - nmax;
-	for (int v = 0; v < Q3V; v++) {
+	for (int v = 0; v < nv; v++) {
 		int some_tiny = 0;
 		for (int k = 0; k < Q3W; k++)
 			some_tiny |= tiny[v][k];
@@ -1071,68 +1079,19 @@ static void ggml_q2_K(const float *x, struct blk_q2_K *b, const float *qw)
 	pack_2bit(L, b->qs);
 }
 
-static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
+/* ggml's codes from the final scales (l6, biased by 32, and b->d), x / d
+ * rounded, eight lanes at a time, then the block's codes packed. A
+ * sub-block whose d is zero keeps its fit's codes: those in L, or with fit
+ * not NULL those of fit[i][vo + j / Q3W], lane j % Q3W. */
+static void q3_codes(const float *x, const uint8_t *l6, int8_t *L, q3_vi (*fit)[Q3NV], int vo, struct blk_q3_K *b)
 {
-	int8_t L[QK_K];
-	float scales[16];
-	uint8_t l6[16];
-	q3_vi fit[16][Q3V]; /* without importance: the fit's codes */
-
-	if (!qw) {
-		float max_scale = 0, amax = 0;
-		ggml_fit_q3_all(x, fit, scales);
-		for (int j = 0; j < 16; j++) {
-			float a = fabsf(scales[j]);
-			if (a > amax) {
-				amax = a;
-				max_scale = scales[j];
-			}
-		}
-		if (max_scale != 0.0f) {
-			const float iscale = -32.0f / max_scale;
-			for (int j = 0; j < 16; j++) {
-				int8_t l = (int8_t)(uint8_t)qnt__nearest_int(iscale * scales[j]);
-				l = (int8_t)(qnt__clampi(l, -32, 31) + 32);
-				l6[j] = (uint8_t)l;
-			}
-			pack_scales_q3(l6, b->scales);
-			b->d = to_fp16(1 / iscale);
-		} else {
-			memset(l6, 0, sizeof l6);
-			memset(b->scales, 0, 12);
-			b->d = to_fp16(0.0f);
-		}
-	} else {
-		float weight[16], sw[16];
-		int8_t Ls[16];
-		float sumx2 = 0;
-		for (int j = 0; j < QK_K; j++)
-			sumx2 += x[j] * x[j];
-		const float sigma2 = 2 * sumx2 / QK_K;
-		for (int j = 0; j < 16; j++) {
-			for (int l = 0; l < 16; l++)
-				weight[l] = qw[16 * j + l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
-			float sumw = 0;
-			for (int l = 0; l < 16; l++)
-				sumw += weight[l];
-			sw[j] = sumw;
-			scales[j] = qnt__ggml_fit_sym(16, 4, x + 16 * j, L + 16 * j, weight);
-		}
-		const float d_block = qnt__ggml_fit_sym(16, 32, scales, Ls, sw);
-		for (int j = 0; j < 16; j++)
-			l6[j] = (uint8_t)Ls[j];
-		pack_scales_q3(l6, b->scales);
-		b->d = to_fp16(d_block);
-	}
-	/* ggml's codes from the final scales, x / d rounded, eight lanes at a
-	 * time; a sub-block whose d is zero keeps its fit's codes */
 	const float d16 = from_fp16(b->d);
 	for (int j = 0; j < 16; j++) {
 		const float d = d16 * (float)((int)l6[j] - 32);
 		if (d == 0.0f) {
-			if (!qw)
+			if (fit)
 				for (int i = 0; i < 16; i++)
-					L[16 * j + i] = (int8_t)(fit[i][j / Q3W][j % Q3W] + 4);
+					L[16 * j + i] = (int8_t)(fit[i][vo + j / Q3W][j % Q3W] + 4);
 			continue;
 		}
 		for (int h = 0; h < 2; h++) {
@@ -1143,6 +1102,81 @@ static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
 		}
 	}
 	pack_q3_codes((const uint8_t *)L, b);
+}
+
+/* ggml's q3_K block without importance from its sub-block fit: the scales
+ * and the fit's codes (vectors vo.. of fit). */
+static void q3_ref_block(const float *x, const float *scales, q3_vi (*fit)[Q3NV], int vo, struct blk_q3_K *b)
+{
+	int8_t L[QK_K];
+	uint8_t l6[16];
+	float max_scale = 0, amax = 0;
+	for (int j = 0; j < 16; j++) {
+		float a = fabsf(scales[j]);
+		if (a > amax) {
+			amax = a;
+			max_scale = scales[j];
+		}
+	}
+	if (max_scale != 0.0f) {
+		const float iscale = -32.0f / max_scale;
+		for (int j = 0; j < 16; j++) {
+			int8_t l = (int8_t)(uint8_t)qnt__nearest_int(iscale * scales[j]);
+			l = (int8_t)(qnt__clampi(l, -32, 31) + 32);
+			l6[j] = (uint8_t)l;
+		}
+		pack_scales_q3(l6, b->scales);
+		b->d = to_fp16(1 / iscale);
+	} else {
+		memset(l6, 0, sizeof l6);
+		memset(b->scales, 0, 12);
+		b->d = to_fp16(0.0f);
+	}
+	q3_codes(x, l6, L, fit, vo, b);
+}
+
+/* Two consecutive blocks without importance, their fits done together. */
+static void ggml_q3_K_pair(const float *x, struct blk_q3_K *b)
+{
+	float scales[32];
+	q3_vi fit[16][Q3NV];
+	ggml_fit_q3_all(x, 2, fit, scales);
+	q3_ref_block(x, scales, fit, 0, b);
+	q3_ref_block(x + QK_K, scales + 16, fit, Q3V, b + 1);
+}
+
+static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
+{
+	if (!qw) {
+		float scales[16];
+		q3_vi fit[16][Q3NV];
+		ggml_fit_q3_all(x, 1, fit, scales);
+		q3_ref_block(x, scales, fit, 0, b);
+		return;
+	}
+	int8_t L[QK_K];
+	float scales[16], weight[16], sw[16];
+	uint8_t l6[16];
+	int8_t Ls[16];
+	float sumx2 = 0;
+	for (int j = 0; j < QK_K; j++)
+		sumx2 += x[j] * x[j];
+	const float sigma2 = 2 * sumx2 / QK_K;
+	for (int j = 0; j < 16; j++) {
+		for (int l = 0; l < 16; l++)
+			weight[l] = qw[16 * j + l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
+		float sumw = 0;
+		for (int l = 0; l < 16; l++)
+			sumw += weight[l];
+		sw[j] = sumw;
+		scales[j] = qnt__ggml_fit_sym(16, 4, x + 16 * j, L + 16 * j, weight);
+	}
+	const float d_block = qnt__ggml_fit_sym(16, 32, scales, Ls, sw);
+	for (int j = 0; j < 16; j++)
+		l6[j] = (uint8_t)Ls[j];
+	pack_scales_q3(l6, b->scales);
+	b->d = to_fp16(d_block);
+	q3_codes(x, l6, L, NULL, 0, b);
 }
 
 static void ggml_q45_K(const float *x, uint16_t *pd, uint16_t *pdmin, uint8_t *scales12, uint8_t *L, int nmax,
@@ -1828,7 +1862,20 @@ static void quant_q2_K(const float *src, void *dst, int64_t nrows, int64_t n, co
 }
 static void quant_q3_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
-	quant_rows(&F_Q3, blk_q3, sizeof(struct blk_q3_K), src, dst, nrows, n, imp);
+	if (imp) {
+		quant_rows(&F_Q3, blk_q3, sizeof(struct blk_q3_K), src, dst, nrows, n, imp);
+		return;
+	}
+	/* ggml's blocks, two at a time where a row has two left */
+	struct blk_q3_K *out = dst;
+	for (int64_t r = 0; r < nrows; r++) {
+		const float *x = src + r * n;
+		int64_t i = 0;
+		for (; i + 2 <= n / QK_K; i += 2, out += 2)
+			ggml_q3_K_pair(x + i * QK_K, out);
+		if (i < n / QK_K)
+			ggml_q3_K(x + i * QK_K, out++, NULL);
+	}
 }
 static void quant_q4_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
