@@ -130,6 +130,21 @@ static inline __attribute__((always_inline)) void affine_sums(int n, int nmax, c
 	*psxl = sxl;
 }
 
+/* Bit k set where lane k of the mask m (all-ones or zero lanes) is set. */
+static inline unsigned lane_mask(vi m)
+{
+#if defined(__AVX__)
+	return (unsigned)_mm256_movemask_ps((__m256)m);
+#elif defined(__SSE__)
+	return (unsigned)_mm_movemask_ps((__m128)m);
+#else
+	unsigned r = 0;
+	for (int k = 0; k < W; k++)
+		r |= (m[k] != 0) << k;
+	return r;
+#endif
+}
+
 /* Eight-lane code clamp (one vector in the AVX2 build, two halves
  * otherwise) and the low byte of each lane. */
 #ifdef __AVX2__
@@ -280,20 +295,25 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
 				err += weights[i] * (diff * diff);
 			}
 		}
+		/* ggml's sequential choice: the lanes that beat the best so far,
+		 * tested all at once; the first is the one ggml takes; after it
+		 * (same min) the later lanes are tested against its error */
 		int next = is0 + W;
-		for (int k = 0; k < W && is0 + k <= nstep; k++) {
-			if (ok[k] && err[k] < best_error) {
-				best_error = err[k];
-				scale = tsc[k];
-				min = tmn[k];
-				code_iscale = isc[k];
-				code_min = cmin;
-				accepted = 1;
-				if (min != cmin) { /* the later candidates depend on the new min */
-					next = is0 + k + 1;
-					break;
-				}
+		const unsigned valid = nstep - is0 + 1 >= W ? (1u << W) - 1 : (1u << (nstep - is0 + 1)) - 1;
+		unsigned m = lane_mask(ok & (err < best_error)) & valid;
+		while (m) {
+			const int k = __builtin_ctz(m);
+			best_error = err[k];
+			scale = tsc[k];
+			min = tmn[k];
+			code_iscale = isc[k];
+			code_min = cmin;
+			accepted = 1;
+			if (min != cmin) { /* the later candidates depend on the new min */
+				next = is0 + k + 1;
+				break;
 			}
+			m = lane_mask(ok & (err < best_error)) & valid & ~((2u << k) - 1);
 		}
 		is0 = next;
 	}
