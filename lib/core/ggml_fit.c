@@ -12,6 +12,10 @@
 #include <math.h>
 #include <string.h>
 
+#if defined(__AVX__) || defined(__SSE__)
+#include <immintrin.h>
+#endif
+
 #define GROUP_MAX_EPS 1e-15f
 
 /* The candidate scans below run W candidates at once, one per lane. Each
@@ -24,7 +28,15 @@
 typedef qnt__v8f vf;
 typedef qnt__v8i vi;
 #define nearest_vi qnt__nearest_int_v8
+#ifdef __AVX2__
+/* qnt__clamp_v8i as vpmaxsd and vpminsd */
+static inline vi clamp_vi(vi v, int lo, int hi)
+{
+	return (vi)_mm256_min_epi32(_mm256_max_epi32((__m256i)v, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
+}
+#else
 #define clamp_vi qnt__clamp_v8i
+#endif
 #define select_vf qnt__select_v8f
 #else
 #define W 4
@@ -34,6 +46,139 @@ typedef qnt__v4i vi;
 #define clamp_vi qnt__clamp_v4i
 #define select_vf qnt__select_v4f
 #endif
+
+/* clamp(nearest_int(t), 0, nmax) as a float, for finite |t| < 2^22 (where
+ * nearest_int is the rounding to nearest even): t clamped first (the bounds
+ * are integers, so the same integer), then rounded: three instructions
+ * instead of the integer rounding, clamp and conversion. maxps returns its
+ * second operand, +0, for t = -0, so no code is -0. */
+#if defined(__AVX__) || defined(__SSE__)
+#define HAVE_LEVEL 1
+static inline vf level_vf(vf t, float nmax)
+{
+#ifdef __AVX__
+	const __m256 c = _mm256_min_ps(_mm256_max_ps((__m256)t, _mm256_setzero_ps()), _mm256_set1_ps(nmax));
+	return (vf)_mm256_round_ps(c, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
+	const __m128 c = _mm_min_ps(_mm_max_ps((__m128)t, _mm_setzero_ps()), _mm_set1_ps(nmax));
+	return ((vf)c + 12582912.0f) - 12582912.0f;
+#endif
+}
+#else
+#define HAVE_LEVEL 0
+#endif
+
+/* 1 if every x[i] is finite: x * 0 is 0 for each, NaN otherwise, and a
+ * NaN stays in the sums. */
+static inline int all_finite(int n, const float *x)
+{
+	qnt__v8f zs = { 0 };
+	float z = 0;
+	int i = 0;
+	for (; i + 8 <= n; i += 8) {
+		qnt__v8f xv;
+		memcpy(&xv, x + i, sizeof xv);
+		zs += xv * 0.0f;
+	}
+	for (; i < n; i++)
+		z += x[i] * 0.0f;
+	for (int k = 0; k < 8; k++)
+		z += zs[k];
+	return z == 0.0f;
+}
+
+/* clamp(nearest_int(t), -nmax, nmax - 1) as a float, for finite
+ * |t| < 2^22: clamped, then rounded by adding and subtracting 1.5 * 2^23
+ * (nearest_int's own rounding; a -0 comes out as +0, as the conversion of
+ * the integer 0 gives). */
+#if HAVE_LEVEL
+static inline vf sym_level_vf(vf t, float nmax)
+{
+#ifdef __AVX__
+	const __m256 c = _mm256_min_ps(_mm256_max_ps((__m256)t, _mm256_set1_ps(-nmax)), _mm256_set1_ps(nmax - 1));
+#else
+	const __m128 c = _mm_min_ps(_mm_max_ps((__m128)t, _mm_set1_ps(-nmax)), _mm_set1_ps(nmax - 1));
+#endif
+	return ((vf)c + 12582912.0f) - 12582912.0f;
+}
+#endif
+
+/* One candidate chunk's codes (as floats, kept in fls) and its weighted
+ * sums, each lane in ggml's element order; level: the codes by level_vf
+ * (the caller has checked that every |isc * (x[i] - cmin)| < 2^22). */
+static inline __attribute__((always_inline)) void affine_sums(int n, int nmax, const float *x,
+								const float *weights, vf isc, float cmin, int level,
+								vf *fls, vf *psl, vf *psl2, vf *psxl)
+{
+	vf sl = { 0 }, sl2 = { 0 }, sxl = { 0 };
+	for (int i = 0; i < n; i++) {
+		const float w = weights[i], xi = x[i];
+		vf fl;
+#if HAVE_LEVEL
+		if (level)
+			fl = level_vf(isc * (xi - cmin), (float)nmax);
+		else
+#endif
+			fl = __builtin_convertvector(clamp_vi(nearest_vi(isc * (xi - cmin)), 0, nmax), vf);
+		fls[i] = fl;
+		sl += w * fl;
+		sl2 += w * fl * fl;
+		sxl += w * fl * xi;
+	}
+	*psl = sl;
+	*psl2 = sl2;
+	*psxl = sxl;
+}
+
+/* Bit k set where lane k of the mask m (all-ones or zero lanes) is set. */
+static inline unsigned lane_mask(vi m)
+{
+#if defined(__AVX__)
+	return (unsigned)_mm256_movemask_ps((__m256)m);
+#elif defined(__SSE__)
+	return (unsigned)_mm_movemask_ps((__m128)m);
+#else
+	unsigned r = 0;
+	for (int k = 0; k < W; k++)
+		r |= (m[k] != 0) << k;
+	return r;
+#endif
+}
+
+/* Eight-lane code clamp (one vector in the AVX2 build, two halves
+ * otherwise) and the low byte of each lane. */
+#ifdef __AVX2__
+#define clamp8 clamp_vi
+#else
+#define clamp8 qnt__clamp_v8i
+#endif
+typedef uint8_t v8b __attribute__((vector_size(8)));
+typedef uint8_t v32b __attribute__((vector_size(32)));
+
+static inline v8b narrow8(qnt__v8i c)
+{
+	v32b b;
+	memcpy(&b, &c, sizeof b);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return __builtin_shufflevector(b, b, 0, 4, 8, 12, 16, 20, 24, 28);
+#else
+	return __builtin_shufflevector(b, b, 3, 7, 11, 15, 19, 23, 27, 31);
+#endif
+}
+
+/* ggml's affine codes clamp(nearest_int(iscale * (x[i] - min)), 0, nmax)
+ * into L, eight at a time; returns where the scalar tail starts. */
+static int affine_codes8(int n, int nmax, const float *x, float iscale, float min, uint8_t *L)
+{
+	int i = 0;
+	for (; i + 8 <= n; i += 8) {
+		qnt__v8f xv;
+		memcpy(&xv, x + i, sizeof xv);
+		const v8b c = narrow8(clamp8(qnt__nearest_int_v8(iscale * (xv - min)), 0, nmax));
+		memcpy(L + i, &c, sizeof c);
+	}
+	return i;
+}
 
 /* Scale and min of n values for codes 0..nmax, weighted; a scan of nstep+1
  * scales with a least-squares refit each (ggml's make_qkx2_quants, which is
@@ -62,6 +207,7 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
 		sum_w += w;
 		sum_x += w * x[i];
 	}
+	const float xlo = min; /* the smallest value */
 	if (min > 0)
 		min = 0;
 	if (max == min) {
@@ -71,18 +217,35 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
 	}
 	float iscale = (float)nmax / (max - min);
 	float scale = 1 / iscale;
-	float best_error = 0;
-	for (int i = 0; i < n; i++) {
+	/* the first guess's error terms elementwise, eight at a time, then
+	 * summed in element order as ggml sums them */
+	float terms[32];
+	int i0 = affine_codes8(n, nmax, x, iscale, min, L);
+	for (int i = 0; i < i0; i += 8) {
+		qnt__v8f xv, wv;
+		memcpy(&xv, x + i, sizeof xv);
+		memcpy(&wv, weights + i, sizeof wv);
+		const v8b c = { L[i], L[i + 1], L[i + 2], L[i + 3], L[i + 4], L[i + 5], L[i + 6], L[i + 7] };
+		qnt__v8f diff = scale * __builtin_convertvector(c, qnt__v8f) + min - xv;
+		diff = use_mad ? qnt__abs_v8f(diff) : diff * diff;
+		const qnt__v8f t = wv * diff;
+		memcpy(terms + i, &t, sizeof t);
+	}
+	for (int i = i0; i < n; i++) {
 		int l = qnt__nearest_int(iscale * (x[i] - min));
 		L[i] = (uint8_t)qnt__clampi(l, 0, nmax);
 		float diff = scale * (float)L[i] + min - x[i];
 		diff = use_mad ? fabsf(diff) : diff * diff;
-		best_error += weights[i] * diff;
+		terms[i] = weights[i] * diff;
 	}
+	float best_error = 0;
+	for (int i = 0; i < n; i++)
+		best_error += terms[i];
 	if (nstep < 1) {
 		*the_min = -min;
 		return scale;
 	}
+	const int finite = all_finite(n, x);
 	const vf zero = { 0 };
 	float lanes[W];
 	for (int k = 0; k < W; k++)
@@ -95,17 +258,19 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
 		const float cmin = min, range = max - min;
 		/* lane k: (rmin + rdelta * (is0 + k) + nmax) / range, as ggml computes it */
 		const vf isc = (rmin + rdelta * ((float)is0 + flane) + (float)nmax) / range;
-		vf sl = zero, sl2 = zero, sxl = zero;
+		vf sl, sl2, sxl;
 		vf fls[32]; /* the codes, as floats, for the second pass */
-		for (int i = 0; i < n; i++) {
-			const float w = weights[i], xi = x[i];
-			const vi l = clamp_vi(nearest_vi(isc * (xi - cmin)), 0, nmax);
-			const vf fl = __builtin_convertvector(l, vf);
-			fls[i] = fl;
-			sl += w * fl;
-			sl2 += w * fl * fl;
-			sxl += w * fl * xi;
-		}
+		/* |isc * (x[i] - cmin)| is at most bound (float rounding is
+		 * monotonic, and the lanes' isc are monotonic in the lane, so the
+		 * largest |isc| is an end lane's); NaN when isc is, so not below
+		 * 2^22 */
+		const float i0a = fabsf(isc[0]), i1a = fabsf(isc[W - 1]);
+		const float dhi = fabsf(max - cmin), dlo = fabsf(xlo - cmin);
+		const float bound = (i0a > i1a ? i0a : i1a) * (dhi > dlo ? dhi : dlo);
+		if (HAVE_LEVEL && finite && bound < 4194304.0f)
+			affine_sums(n, nmax, x, weights, isc, cmin, 1, fls, &sl, &sl2, &sxl);
+		else
+			affine_sums(n, nmax, x, weights, isc, cmin, 0, fls, &sl, &sl2, &sxl);
 		const vf D = sum_w * sl2 - sl * sl;
 		const vi ok = D > zero;
 		vf tsc = (sum_w * sxl - sum_x * sl) / D;
@@ -130,25 +295,30 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
 				err += weights[i] * (diff * diff);
 			}
 		}
+		/* ggml's sequential choice: the lanes that beat the best so far,
+		 * tested all at once; the first is the one ggml takes; after it
+		 * (same min) the later lanes are tested against its error */
 		int next = is0 + W;
-		for (int k = 0; k < W && is0 + k <= nstep; k++) {
-			if (ok[k] && err[k] < best_error) {
-				best_error = err[k];
-				scale = tsc[k];
-				min = tmn[k];
-				code_iscale = isc[k];
-				code_min = cmin;
-				accepted = 1;
-				if (min != cmin) { /* the later candidates depend on the new min */
-					next = is0 + k + 1;
-					break;
-				}
+		const unsigned valid = nstep - is0 + 1 >= W ? (1u << W) - 1 : (1u << (nstep - is0 + 1)) - 1;
+		unsigned m = lane_mask(ok & (err < best_error)) & valid;
+		while (m) {
+			const int k = __builtin_ctz(m);
+			best_error = err[k];
+			scale = tsc[k];
+			min = tmn[k];
+			code_iscale = isc[k];
+			code_min = cmin;
+			accepted = 1;
+			if (min != cmin) { /* the later candidates depend on the new min */
+				next = is0 + k + 1;
+				break;
 			}
+			m = lane_mask(ok & (err < best_error)) & valid & ~((2u << k) - 1);
 		}
 		is0 = next;
 	}
 	if (accepted)
-		for (int i = 0; i < n; i++)
+		for (int i = affine_codes8(n, nmax, x, code_iscale, code_min, L); i < n; i++)
 			L[i] = (uint8_t)qnt__clampi(qnt__nearest_int(code_iscale * (x[i] - code_min)), 0, nmax);
 	*the_min = -min;
 	return scale;
@@ -161,6 +331,29 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
  * elements in ggml's order, so every sum is ggml's to the bit), and the
  * choice is then made in ggml's order. */
 #define FIT_SYM_VECS ((19 + W - 1) / W) /* the 19 candidates, padded */
+
+/* The candidates' sums, each lane in ggml's element order; level: the
+ * codes by sym_level_vf. */
+static inline __attribute__((always_inline)) void fit_sym_sums(int n, int nmax, const float *x, const float *qw,
+								 const vf *visc, int level, vf *vlx, vf *vl2)
+{
+	for (int i = 0; i < n; i++) {
+		const float xi = x[i];
+		const float w = qw ? qw[i] : xi * xi;
+		const float wx = w * xi;
+		for (int b = 0; b < FIT_SYM_VECS; b++) {
+			vf fl;
+#if HAVE_LEVEL
+			if (level)
+				fl = sym_level_vf(visc[b] * xi, (float)nmax);
+			else
+#endif
+				fl = __builtin_convertvector(clamp_vi(nearest_vi(visc[b] * xi), -nmax, nmax - 1), vf);
+			vlx[b] += wx * fl;
+			vl2[b] += w * fl * fl;
+		}
+	}
+}
 
 float qnt__ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float *qw)
 {
@@ -191,17 +384,13 @@ float qnt__ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float 
 	memcpy(isc, visc, sizeof isc);
 	for (int b = 0; b < FIT_SYM_VECS; b++)
 		vlx[b] = vl2[b] = (vf){ 0 };
-	for (int i = 0; i < n; i++) {
-		const float xi = x[i];
-		const float w = qw ? qw[i] : xi * xi;
-		const float wx = w * xi;
-		for (int b = 0; b < FIT_SYM_VECS; b++) {
-			const vi l = clamp_vi(nearest_vi(visc[b] * xi), -nmax, nmax - 1);
-			const vf fl = __builtin_convertvector(l, vf);
-			vlx[b] += wx * fl;
-			vl2[b] += w * fl * fl;
-		}
-	}
+	/* with every x finite, |visc * x[i]| <= (nmax + 0.9) / amax * amax
+	 * (rounded) is far below 2^22, so the codes can be clamped and rounded
+	 * as floats */
+	if (HAVE_LEVEL && all_finite(n, x))
+		fit_sym_sums(n, nmax, x, qw, visc, 1, vlx, vl2);
+	else
+		fit_sym_sums(n, nmax, x, qw, visc, 0, vlx, vl2);
 	memcpy(sumlx, vlx, sizeof vlx);
 	memcpy(suml2, vl2, sizeof vl2);
 	float scale = suml2[0] != 0.0f ? sumlx[0] / suml2[0] : 0.0f;
@@ -214,7 +403,14 @@ float qnt__ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float 
 			chosen = k;
 		}
 	}
-	for (int i = 0; i < n; i++)
+	int i = 0;
+	for (; i + 8 <= n; i += 8) { /* the same operations eight lanes at a time */
+		qnt__v8f xv;
+		memcpy(&xv, x + i, sizeof xv);
+		const v8b c = narrow8(clamp8(qnt__nearest_int_v8(isc[chosen] * xv), -nmax, nmax - 1) + nmax);
+		memcpy(L + i, &c, sizeof c);
+	}
+	for (; i < n; i++)
 		L[i] = (int8_t)(nmax + qnt__clampi(qnt__nearest_int(isc[chosen] * x[i]), -nmax, nmax - 1));
 	return scale;
 }

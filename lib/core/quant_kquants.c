@@ -81,6 +81,9 @@ static inline int round_clamp(double t, int lo, int hi)
 /* Packing: codes (offset, non-negative) in element order <-> bytes     */
 /* ------------------------------------------------------------------ */
 
+/* 32 bytes as one vector (two halves without AVX) */
+typedef uint8_t kq_v32u __attribute__((vector_size(32)));
+
 /* 2-bit fields: element 128*h + 32*g + l is bits 2g..2g+1 of qs[32*h + l]. */
 static void pack_2bit(const uint8_t *restrict L, uint8_t *restrict qs)
 {
@@ -103,9 +106,13 @@ static void unpack_2bit(const uint8_t *restrict qs, uint8_t *restrict L)
  * element 64*h + 32 + l its high nibble. */
 static void pack_4bit(const uint8_t *L, uint8_t *qs)
 {
-	for (int h = 0; h < QK_K / 64; h++)
-		for (int l = 0; l < 32; l++)
-			qs[32 * h + l] = (uint8_t)((L[64 * h + l] & 0x0f) | ((L[64 * h + 32 + l] & 0x0f) << 4));
+	for (int h = 0; h < QK_K / 64; h++) {
+		kq_v32u lo, hi;
+		memcpy(&lo, L + 64 * h, sizeof lo);
+		memcpy(&hi, L + 64 * h + 32, sizeof hi);
+		const kq_v32u q = (lo & 0x0f) | (hi << 4);
+		memcpy(qs + 32 * h, &q, sizeof q);
+	}
 }
 
 static void unpack_4bit(const uint8_t *qs, uint8_t *L)
@@ -150,14 +157,11 @@ static void scale_min_6bit(int j, const uint8_t *s, uint8_t *sc, uint8_t *m)
  * bits 2*(j/4).. of byte 8 + j%4. */
 static void pack_scales_q3(const uint8_t *l6, uint8_t *s)
 {
-	memset(s, 0, 12);
-	for (int j = 0; j < 16; j++) {
-		if (j < 8)
-			s[j] = l6[j] & 0x0f;
-		else
-			s[j - 8] |= (uint8_t)((l6[j] & 0x0f) << 4);
-		s[8 + j % 4] |= (uint8_t)((l6[j] >> 4) << (2 * (j / 4)));
-	}
+	for (int j = 0; j < 8; j++)
+		s[j] = (uint8_t)((l6[j] & 0x0f) | (l6[j + 8] << 4));
+	for (int m = 0; m < 4; m++)
+		s[8 + m] = (uint8_t)((l6[m] >> 4) | ((l6[4 + m] >> 4) << 2) | ((l6[8 + m] >> 4) << 4) |
+				     ((l6[12 + m] >> 4) << 6));
 }
 
 static int scale_q3(const uint8_t *s, int j)
@@ -168,32 +172,36 @@ static int scale_q3(const uint8_t *s, int j)
 }
 
 /* Codes 0..7: bit 2 of element e goes to bit e/32 of hmask[e%32], bits 0-1
- * to the 2-bit fields. L is modified. */
-static void pack_q3_codes(uint8_t *L, struct blk_q3_K *b)
+ * to the 2-bit fields (as pack_2bit), 32 bytes per vector. */
+
+static void pack_q3_codes(const uint8_t *L, struct blk_q3_K *b)
 {
-	uint8_t hm[32] = { 0 };
-	for (int g = 0; g < QK_K / 32; g++)
-		for (int l = 0; l < 32; l++) {
-			const uint8_t hi = L[32 * g + l] > 3;
-			hm[l] = (uint8_t)(hm[l] | (hi << g));
-			L[32 * g + l] = (uint8_t)(L[32 * g + l] - 4 * hi);
-		}
-	memcpy(b->hmask, hm, sizeof hm);
-	pack_2bit(L, b->qs);
+	kq_v32u hm = { 0 }, lo[8];
+	for (int g = 0; g < QK_K / 32; g++) {
+		kq_v32u c;
+		memcpy(&c, L + 32 * g, sizeof c);
+		hm |= (c >> 2) << g;
+		lo[g] = c & 3;
+	}
+	memcpy(b->hmask, &hm, sizeof hm);
+	for (int h = 0; h < QK_K / 128; h++) {
+		const kq_v32u q = lo[4 * h] | (lo[4 * h + 1] << 2) | (lo[4 * h + 2] << 4) | (lo[4 * h + 3] << 6);
+		memcpy(b->qs + 32 * h, &q, sizeof q);
+	}
 }
 
 /* Codes 0..31: bit 4 of element 64*h + l goes to bit 2h of qh[l], of
  * element 64*h + 32 + l to bit 2h+1. */
 static void pack_q5_codes(const uint8_t *L, struct blk_q5_K *b)
 {
-	memset(b->qh, 0, sizeof b->qh);
-	for (int h = 0; h < QK_K / 64; h++)
-		for (int l = 0; l < 32; l++) {
-			if (L[64 * h + l] > 15)
-				b->qh[l] |= (uint8_t)(1u << (2 * h));
-			if (L[64 * h + 32 + l] > 15)
-				b->qh[l] |= (uint8_t)(2u << (2 * h));
-		}
+	kq_v32u qh = { 0 };
+	for (int h = 0; h < QK_K / 64; h++) {
+		kq_v32u lo, hi;
+		memcpy(&lo, L + 64 * h, sizeof lo);
+		memcpy(&hi, L + 64 * h + 32, sizeof hi);
+		qh |= ((lo >> 4) << (2 * h)) | ((hi >> 4) << (2 * h + 1));
+	}
+	memcpy(b->qh, &qh, sizeof qh);
 	pack_4bit(L, b->qs);
 }
 
@@ -203,13 +211,13 @@ static void pack_q5_codes(const uint8_t *L, struct blk_q5_K *b)
 static void pack_q6_codes(const uint8_t *restrict L, struct blk_q6_K *restrict b)
 {
 	for (int h = 0; h < QK_K / 128; h++) {
-		const uint8_t *c0 = L + 128 * h, *c1 = c0 + 32, *c2 = c0 + 64, *c3 = c0 + 96;
-		uint8_t *restrict ql0 = b->ql + 64 * h, *restrict ql1 = ql0 + 32, *restrict qh = b->qh + 32 * h;
-		for (int l = 0; l < 32; l++) {
-			ql0[l] = (uint8_t)((c0[l] & 0x0f) | ((c2[l] & 0x0f) << 4));
-			ql1[l] = (uint8_t)((c1[l] & 0x0f) | ((c3[l] & 0x0f) << 4));
-			qh[l] = (uint8_t)((c0[l] >> 4) | ((c1[l] >> 4) << 2) | ((c2[l] >> 4) << 4) | ((c3[l] >> 4) << 6));
-		}
+		kq_v32u c[4];
+		memcpy(c, L + 128 * h, sizeof c);
+		const kq_v32u ql0 = (c[0] & 0x0f) | (c[2] << 4), ql1 = (c[1] & 0x0f) | (c[3] << 4);
+		const kq_v32u qh = (c[0] >> 4) | ((c[1] >> 4) << 2) | ((c[2] >> 4) << 4) | ((c[3] >> 4) << 6);
+		memcpy(b->ql + 64 * h, &ql0, sizeof ql0);
+		memcpy(b->ql + 64 * h + 32, &ql1, sizeof ql1);
+		memcpy(b->qh + 32 * h, &qh, sizeof qh);
 	}
 }
 
@@ -732,78 +740,182 @@ static void refine(const struct kfmt *f, const float *x, const float *w, struct 
 
 /* q3_K's sub-block fit (ggml's make_q3_quants with do_rmse, nmax 4) of the
  * 16 sub-blocks of 16 of a super-block: weights x^2, then up to 5 passes
- * moving single codes while the fit improves. The sub-blocks are the lanes,
- * four per vector; every lane does ggml's float operations in ggml's order.
- * A lane stops changing once one of its passes changes nothing (the next
- * pass starts from the same state), so running it for the passes other
- * lanes still need leaves it as ggml's loop leaves it. L receives the codes
- * biased by 4, scales the 16 scales. */
-static qnt__v4i sel_v4i(qnt__v4i m, qnt__v4i a, qnt__v4i b)
+ * moving single codes while the fit improves. The sub-blocks are the lanes
+ * of Q3V vectors of Q3W lanes (two of eight where AVX holds eight, four of
+ * four otherwise); every lane does ggml's float operations in ggml's order.
+ * The vectors are independent, so each element's step is taken for all of
+ * them at once (their dependency chains overlap). A lane stops changing once
+ * one of its passes changes nothing (the next pass starts from the same
+ * state), so running it for the passes other lanes still need leaves it as
+ * ggml's loop leaves it; a vector none of whose lanes changed in a pass is
+ * left out of the later ones. */
+#ifdef __AVX__
+#define Q3W 8
+typedef qnt__v8f q3_vf;
+typedef qnt__v8i q3_vi;
+#define q3_nearest qnt__nearest_int_v8
+#ifdef __AVX2__
+/* qnt__clamp_v8i as vpmaxsd and vpminsd */
+static inline q3_vi q3_clamp(q3_vi v, int lo, int hi)
 {
-	return (a & m) | (b & ~m);
+	return (q3_vi)_mm256_min_epi32(_mm256_max_epi32((__m256i)v, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
+}
+#else
+#define q3_clamp qnt__clamp_v8i
+#endif
+#define q3_select qnt__select_v8f
+#define q3_abs qnt__abs_v8f
+#else
+#define Q3W 4
+typedef qnt__v4f q3_vf;
+typedef qnt__v4i q3_vi;
+#define q3_nearest qnt__nearest_int_v4
+#define q3_clamp qnt__clamp_v4i
+#define q3_select qnt__select_v4f
+static inline q3_vf q3_abs(q3_vf v)
+{
+	q3_vi b;
+	memcpy(&b, &v, sizeof b);
+	b &= 0x7fffffff;
+	memcpy(&v, &b, sizeof v);
+	return v;
+}
+#endif
+#define Q3V (16 / Q3W)
+#ifdef __AVX2__
+#define kq_clamp8 q3_clamp /* eight lanes */
+#else
+#define kq_clamp8 qnt__clamp_v8i
+#endif
+
+/* Up to two super-blocks are fitted together (Q3NV vectors). */
+#define Q3NV (2 * Q3V)
+
+/* xt[i][vo + v], lane k: element i of sub-block Q3W * v + k (x transposed
+ * by shuffles from whole-vector loads). */
+static inline __attribute__((always_inline)) void q3_transpose(const float *x, q3_vf xt[16][Q3NV], int vo)
+{
+	for (int v = 0; v < Q3V; v++)
+		for (int h = 0; h < 16 / Q3W; h++) {
+			q3_vf r[Q3W];
+			for (int k = 0; k < Q3W; k++)
+				memcpy(&r[k], x + 16 * (Q3W * v + k) + Q3W * h, sizeof r[k]);
+#if Q3W == 8
+			q3_vf t[8], u[8];
+			for (int k = 0; k < 8; k += 2) {
+				t[k] = __builtin_shufflevector(r[k], r[k + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+				t[k + 1] = __builtin_shufflevector(r[k], r[k + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+			}
+			for (int k = 0; k < 8; k += 4)
+				for (int e = 0; e < 2; e++) {
+					u[k + 2 * e] = __builtin_shufflevector(t[k + e], t[k + e + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+					u[k + 2 * e + 1] =
+						__builtin_shufflevector(t[k + e], t[k + e + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+				}
+			/* u[c] (c < 4): columns c and c + 4 of rows 0-3; u[4 + c]: of rows 4-7 */
+			for (int c = 0; c < 4; c++) {
+				xt[8 * h + c][vo + v] = __builtin_shufflevector(u[c], u[4 + c], 0, 1, 2, 3, 8, 9, 10, 11);
+				xt[8 * h + c + 4][vo + v] = __builtin_shufflevector(u[c], u[4 + c], 4, 5, 6, 7, 12, 13, 14, 15);
+			}
+#else
+			const q3_vf t0 = __builtin_shufflevector(r[0], r[1], 0, 4, 1, 5);
+			const q3_vf t1 = __builtin_shufflevector(r[0], r[1], 2, 6, 3, 7);
+			const q3_vf t2 = __builtin_shufflevector(r[2], r[3], 0, 4, 1, 5);
+			const q3_vf t3 = __builtin_shufflevector(r[2], r[3], 2, 6, 3, 7);
+			xt[4 * h + 0][vo + v] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+			xt[4 * h + 1][vo + v] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+			xt[4 * h + 2][vo + v] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+			xt[4 * h + 3][vo + v] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+#endif
+		}
 }
 
-static void ggml_fit_q3_all(const float *x, int8_t *L, float *scales)
+/* The fits of nb (1 or 2) consecutive super-blocks at x. l[i][v], lane
+ * k: the code (-4..3) of element i of sub-block Q3W * v + k (counted
+ * across the blocks; -4 for a sub-block of tiny values, whose codes ggml
+ * zeroes); scales: the 16 * nb scales. Two blocks give each element's step
+ * twice as many independent vectors. */
+static inline __attribute__((always_inline)) void ggml_fit_q3_all(const float *x, int nb, q3_vi l[16][Q3NV],
+								   float *scales)
 {
+	const int nv = nb * Q3V;
 	const int nmax = 4;
-	const qnt__v4f zero = { 0, 0, 0, 0 };
-	for (int g = 0; g < 4; g++) {
-		qnt__v4f xt[16]; /* xt[i][k]: element i of sub-block 4g + k */
+	const q3_vf zero = { 0 };
+	q3_vf xt[16][Q3NV], w[16][Q3NV], wx[16][Q3NV], fl[16][Q3NV];
+	q3_vf sumlx[Q3NV], suml2[Q3NV];
+	q3_vi tiny[Q3NV];
+	for (int bk = 0; bk < nb; bk++)
+		q3_transpose(x + QK_K * bk, xt, Q3V * bk);
+	for (int v = 0; v < nv; v++) {
+		q3_vf amax = zero, max = zero;
+		for (int i = 0; i < 16; i++) {
+			const q3_vf ax = q3_abs(xt[i][v]);
+			const q3_vi m = ax > amax;
+			amax = q3_select(m, ax, amax);
+			max = q3_select(m, xt[i][v], max);
+		}
+		tiny[v] = amax < GROUP_MAX_EPS;
+		const q3_vf iscale = (float)-nmax / max;
+		q3_vf slx = zero, sl2 = zero;
+		for (int i = 0; i < 16; i++) {
+			l[i][v] = q3_clamp(q3_nearest(iscale * xt[i][v]), -nmax, nmax - 1);
+			fl[i][v] = __builtin_convertvector(l[i][v], q3_vf);
+			w[i][v] = xt[i][v] * xt[i][v];
+			wx[i][v] = w[i][v] * xt[i][v];
+			slx += wx[i][v] * fl[i][v];
+			sl2 += w[i][v] * fl[i][v] * fl[i][v];
+		}
+		sumlx[v] = slx;
+		suml2[v] = sl2;
+	}
+	int active[Q3NV];
+	for (int v = 0; v < nv; v++)
+		active[v] = 1;
+	for (int itry = 0; itry < 5; itry++) {
+		q3_vi changed[Q3NV];
+		int any = 0;
+		for (int v = 0; v < nv; v++)
+			changed[v] = (q3_vi){ 0 };
 		for (int i = 0; i < 16; i++)
-			for (int k = 0; k < 4; k++)
-				xt[i][k] = x[16 * (4 * g + k) + i];
-		qnt__v4f amax = zero, max = zero;
-		for (int i = 0; i < 16; i++) {
-			qnt__v4i bits;
-			memcpy(&bits, &xt[i], sizeof bits);
-			bits &= INT32_MAX;
-			qnt__v4f ax;
-			memcpy(&ax, &bits, sizeof ax);
-			const qnt__v4i m = ax > amax;
-			amax = qnt__select_v4f(m, ax, amax);
-			max = qnt__select_v4f(m, xt[i], max);
-		}
-		const qnt__v4i tiny = amax < GROUP_MAX_EPS;
-		const qnt__v4f iscale = (float)-nmax / max;
-		qnt__v4i l[16];
-		qnt__v4f sumlx = zero, suml2 = zero;
-		for (int i = 0; i < 16; i++) {
-			l[i] = qnt__clamp_v4i(qnt__nearest_int_v4(iscale * xt[i]), -nmax, nmax - 1);
-			const qnt__v4f w = xt[i] * xt[i], fl = __builtin_convertvector(l[i], qnt__v4f);
-			sumlx += w * xt[i] * fl;
-			suml2 += w * fl * fl;
-		}
-		for (int itry = 0; itry < 5; itry++) {
-			qnt__v4i changed = { 0, 0, 0, 0 };
-			for (int i = 0; i < 16; i++) {
-				const qnt__v4f w = xt[i] * xt[i], fl = __builtin_convertvector(l[i], qnt__v4f);
-				qnt__v4f slx = sumlx - w * xt[i] * fl;
-				qnt__v4f sl2 = suml2 - w * fl * fl;
-				const qnt__v4i nl = qnt__clamp_v4i(qnt__nearest_int_v4(xt[i] * sl2 / slx), -nmax, nmax - 1);
-				const qnt__v4f fnl = __builtin_convertvector(nl, qnt__v4f);
-				const qnt__v4i moved = (slx > zero) & (nl != l[i]);
-				slx += w * xt[i] * fnl;
-				sl2 += w * fnl * fnl;
-				const qnt__v4i take = moved & (sl2 > zero) & (slx * slx * suml2 > sumlx * sumlx * sl2);
-				l[i] = sel_v4i(take, nl, l[i]);
-				sumlx = qnt__select_v4f(take, slx, sumlx);
-				suml2 = qnt__select_v4f(take, sl2, suml2);
-				changed |= take;
+			for (int v = 0; v < nv; v++) {
+				if (!active[v])
+					continue;
+				const q3_vf xi = xt[i][v], f = fl[i][v];
+				q3_vf slx = sumlx[v] - wx[i][v] * f;
+				q3_vf sl2 = suml2[v] - w[i][v] * f * f;
+				const q3_vi nl = q3_clamp(q3_nearest(xi * sl2 / slx), -nmax, nmax - 1);
+				const q3_vf fnl = __builtin_convertvector(nl, q3_vf);
+				const q3_vi moved = (slx > zero) & (nl != l[i][v]);
+				slx += wx[i][v] * fnl;
+				sl2 += w[i][v] * fnl * fnl;
+				const q3_vi take = moved & (sl2 > zero) &
+						   (slx * slx * suml2[v] > sumlx[v] * sumlx[v] * sl2);
+				l[i][v] = (nl & take) | (l[i][v] & ~take);
+				fl[i][v] = q3_select(take, fnl, f);
+				sumlx[v] = q3_select(take, slx, sumlx[v]);
+				suml2[v] = q3_select(take, sl2, suml2[v]);
+				changed[v] |= take;
 			}
-			if (!(changed[0] | changed[1] | changed[2] | changed[3]))
-				break;
+		for (int v = 0; v < nv; v++) {
+			int c = 0;
+			for (int k = 0; k < Q3W; k++)
+				c |= changed[v][k];
+			active[v] &= c != 0;
+			any |= active[v];
 		}
-		for (int k = 0; k < 4; k++) {
-			const int j = 4 * g + k;
-			if (tiny[k]) {
-				memset(L + 16 * j, 0, 16);
-				scales[j] = 0.0f;
-				continue;
-			}
+		if (!any)
+			break;
+	}
+	const q3_vi four = (q3_vi){ 0 } - nmax;
+	for (int v = 0; v < nv; v++) {
+		int some_tiny = 0;
+		for (int k = 0; k < Q3W; k++)
+			some_tiny |= tiny[v][k];
+		if (some_tiny)
 			for (int i = 0; i < 16; i++)
-				L[16 * j + i] = (int8_t)(l[i][k] + nmax);
-			scales[j] = suml2[k] > 0.0f ? sumlx[k] / suml2[k] : 0.0f;
-		}
+				l[i][v] = (four & tiny[v]) | (l[i][v] & ~tiny[v]);
+		const q3_vf s = q3_select((suml2[v] > zero) & ~tiny[v], sumlx[v] / suml2[v], zero);
+		memcpy(scales + Q3W * v, &s, sizeof s);
 	}
 }
 
@@ -894,8 +1006,12 @@ static void requant_affine(const float *x, int nsub, int sub, int nmax, float d1
 		if (d == 0.0f)
 			continue;
 		const float dm = dmin16 * (float)m[j];
-		for (int i = 0; i < sub; i++)
-			L[sub * j + i] = (uint8_t)qnt__clampi(qnt__nearest_int((x[sub * j + i] + dm) / d), 0, nmax);
+		for (int i = 0; i < sub; i += 8) { /* sub: 16 or 32 */
+			qnt__v8f xv;
+			memcpy(&xv, x + sub * j + i, sizeof xv);
+			const q6_v8c c = q6_narrow(kq_clamp8(qnt__nearest_int_v8((xv + dm) / d), 0, nmax));
+			memcpy(L + sub * j + i, &c, sizeof c);
+		}
 	}
 }
 
@@ -963,66 +1079,104 @@ static void ggml_q2_K(const float *x, struct blk_q2_K *b, const float *qw)
 	pack_2bit(L, b->qs);
 }
 
-static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
+/* ggml's codes from the final scales (l6, biased by 32, and b->d), x / d
+ * rounded, eight lanes at a time, then the block's codes packed. A
+ * sub-block whose d is zero keeps its fit's codes: those in L, or with fit
+ * not NULL those of fit[i][vo + j / Q3W], lane j % Q3W. */
+static void q3_codes(const float *x, const uint8_t *l6, int8_t *L, q3_vi (*fit)[Q3NV], int vo, struct blk_q3_K *b)
 {
-	int8_t L[QK_K];
-	float scales[16];
-	uint8_t l6[16];
-
-	if (!qw) {
-		float max_scale = 0, amax = 0;
-		ggml_fit_q3_all(x, L, scales);
-		for (int j = 0; j < 16; j++) {
-			float a = fabsf(scales[j]);
-			if (a > amax) {
-				amax = a;
-				max_scale = scales[j];
-			}
-		}
-		if (max_scale != 0.0f) {
-			const float iscale = -32.0f / max_scale;
-			for (int j = 0; j < 16; j++) {
-				int8_t l = (int8_t)(uint8_t)qnt__nearest_int(iscale * scales[j]);
-				l = (int8_t)(qnt__clampi(l, -32, 31) + 32);
-				l6[j] = (uint8_t)l;
-			}
-			pack_scales_q3(l6, b->scales);
-			b->d = to_fp16(1 / iscale);
-		} else {
-			memset(b->scales, 0, 12);
-			b->d = to_fp16(0.0f);
-		}
-	} else {
-		float weight[16], sw[16];
-		int8_t Ls[16];
-		float sumx2 = 0;
-		for (int j = 0; j < QK_K; j++)
-			sumx2 += x[j] * x[j];
-		const float sigma2 = 2 * sumx2 / QK_K;
-		for (int j = 0; j < 16; j++) {
-			for (int l = 0; l < 16; l++)
-				weight[l] = qw[16 * j + l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
-			float sumw = 0;
-			for (int l = 0; l < 16; l++)
-				sumw += weight[l];
-			sw[j] = sumw;
-			scales[j] = qnt__ggml_fit_sym(16, 4, x + 16 * j, L + 16 * j, weight);
-		}
-		const float d_block = qnt__ggml_fit_sym(16, 32, scales, Ls, sw);
-		for (int j = 0; j < 16; j++)
-			l6[j] = (uint8_t)Ls[j];
-		pack_scales_q3(l6, b->scales);
-		b->d = to_fp16(d_block);
-	}
 	const float d16 = from_fp16(b->d);
 	for (int j = 0; j < 16; j++) {
-		const float d = d16 * (float)(int8_t)scale_q3(b->scales, j);
-		if (d == 0.0f)
+		const float d = d16 * (float)((int)l6[j] - 32);
+		if (d == 0.0f) {
+			if (fit)
+				for (int i = 0; i < 16; i++)
+					L[16 * j + i] = (int8_t)(fit[i][vo + j / Q3W][j % Q3W] + 4);
 			continue;
-		for (int i = 0; i < 16; i++)
-			L[16 * j + i] = (int8_t)(qnt__clampi(qnt__nearest_int(x[16 * j + i] / d), -4, 3) + 4);
+		}
+		for (int h = 0; h < 2; h++) {
+			qnt__v8f xv;
+			memcpy(&xv, x + 16 * j + 8 * h, sizeof xv);
+			const q6_v8c c = q6_narrow(kq_clamp8(qnt__nearest_int_v8(xv / d), -4, 3) + 4);
+			memcpy(L + 16 * j + 8 * h, &c, sizeof c);
+		}
 	}
-	pack_q3_codes((uint8_t *)L, b);
+	pack_q3_codes((const uint8_t *)L, b);
+}
+
+/* ggml's q3_K block without importance from its sub-block fit: the scales
+ * and the fit's codes (vectors vo.. of fit). */
+static void q3_ref_block(const float *x, const float *scales, q3_vi (*fit)[Q3NV], int vo, struct blk_q3_K *b)
+{
+	int8_t L[QK_K];
+	uint8_t l6[16];
+	float max_scale = 0, amax = 0;
+	for (int j = 0; j < 16; j++) {
+		float a = fabsf(scales[j]);
+		if (a > amax) {
+			amax = a;
+			max_scale = scales[j];
+		}
+	}
+	if (max_scale != 0.0f) {
+		const float iscale = -32.0f / max_scale;
+		for (int j = 0; j < 16; j++) {
+			int8_t l = (int8_t)(uint8_t)qnt__nearest_int(iscale * scales[j]);
+			l = (int8_t)(qnt__clampi(l, -32, 31) + 32);
+			l6[j] = (uint8_t)l;
+		}
+		pack_scales_q3(l6, b->scales);
+		b->d = to_fp16(1 / iscale);
+	} else {
+		memset(l6, 0, sizeof l6);
+		memset(b->scales, 0, 12);
+		b->d = to_fp16(0.0f);
+	}
+	q3_codes(x, l6, L, fit, vo, b);
+}
+
+/* Two consecutive blocks without importance, their fits done together. */
+static void ggml_q3_K_pair(const float *x, struct blk_q3_K *b)
+{
+	float scales[32];
+	q3_vi fit[16][Q3NV];
+	ggml_fit_q3_all(x, 2, fit, scales);
+	q3_ref_block(x, scales, fit, 0, b);
+	q3_ref_block(x + QK_K, scales + 16, fit, Q3V, b + 1);
+}
+
+static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
+{
+	if (!qw) {
+		float scales[16];
+		q3_vi fit[16][Q3NV];
+		ggml_fit_q3_all(x, 1, fit, scales);
+		q3_ref_block(x, scales, fit, 0, b);
+		return;
+	}
+	int8_t L[QK_K];
+	float scales[16], weight[16], sw[16];
+	uint8_t l6[16];
+	int8_t Ls[16];
+	float sumx2 = 0;
+	for (int j = 0; j < QK_K; j++)
+		sumx2 += x[j] * x[j];
+	const float sigma2 = 2 * sumx2 / QK_K;
+	for (int j = 0; j < 16; j++) {
+		for (int l = 0; l < 16; l++)
+			weight[l] = qw[16 * j + l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
+		float sumw = 0;
+		for (int l = 0; l < 16; l++)
+			sumw += weight[l];
+		sw[j] = sumw;
+		scales[j] = qnt__ggml_fit_sym(16, 4, x + 16 * j, L + 16 * j, weight);
+	}
+	const float d_block = qnt__ggml_fit_sym(16, 32, scales, Ls, sw);
+	for (int j = 0; j < 16; j++)
+		l6[j] = (uint8_t)Ls[j];
+	pack_scales_q3(l6, b->scales);
+	b->d = to_fp16(d_block);
+	q3_codes(x, l6, L, NULL, 0, b);
 }
 
 static void ggml_q45_K(const float *x, uint16_t *pd, uint16_t *pdmin, uint8_t *scales12, uint8_t *L, int nmax,
@@ -1708,7 +1862,20 @@ static void quant_q2_K(const float *src, void *dst, int64_t nrows, int64_t n, co
 }
 static void quant_q3_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
-	quant_rows(&F_Q3, blk_q3, sizeof(struct blk_q3_K), src, dst, nrows, n, imp);
+	if (imp) {
+		quant_rows(&F_Q3, blk_q3, sizeof(struct blk_q3_K), src, dst, nrows, n, imp);
+		return;
+	}
+	/* ggml's blocks, two at a time where a row has two left */
+	struct blk_q3_K *out = dst;
+	for (int64_t r = 0; r < nrows; r++) {
+		const float *x = src + r * n;
+		int64_t i = 0;
+		for (; i + 2 <= n / QK_K; i += 2, out += 2)
+			ggml_q3_K_pair(x + i * QK_K, out);
+		if (i < n / QK_K)
+			ggml_q3_K(x + i * QK_K, out++, NULL);
+	}
 }
 static void quant_q4_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
