@@ -832,7 +832,7 @@ static void tern_prep(const float *x, const float *w, float amax, struct tern *t
 		memcpy(tr->wa + j, &wa, sizeof wa);
 		sxx += wa * a;
 		sw += wv;
-		const qnt__v8i mg = a * id >= half;
+		const qnt__v8i mg = qnt__ge_v8f(a * id, half);
 		s1g += and_v8f(mg, wa);
 		w1g += and_v8f(mg, wv);
 	}
@@ -855,7 +855,7 @@ static void tern_prep(const float *x, const float *w, float amax, struct tern *t
 			memcpy(&wa, tr->wa + j, sizeof wa);                                       \
 			memcpy(&wv, w + j, sizeof wv);                                            \
 			for (int k = 0; k < N; k++) {                                             \
-				const qnt__v8i m = a > vt[k];                                     \
+				const qnt__v8i m = qnt__gt_v8f(a, vt[k]);                         \
 				vs[k] += and_v8f(m, wa);                                          \
 				vw[k] += and_v8f(m, wv);                                          \
 			}                                                                         \
@@ -920,7 +920,7 @@ static void tern_codes(const float *x, const struct tern *tr, float t, uint8_t *
 		qnt__v8f xv, a;
 		memcpy(&xv, x + j, sizeof xv);
 		memcpy(&a, tr->a + j, sizeof a);
-		const qnt__v8i m = a > vt, neg = xv < zero;
+		const qnt__v8i m = qnt__gt_v8f(a, vt), neg = qnt__lt_v8f(xv, zero);
 		const qnt__v8i code = one + (m & (neg | one));
 		store_low_bytes(code, c + j);
 	}
@@ -1007,6 +1007,7 @@ static int q2_prep(const float *x, const float *w, float *amax, struct q2w *q)
 	if (!finite || !(id < INFINITY))
 		return 0;
 	const qnt__v8f half = V8(0.5f);
+	const qnt__v8i zero = { 0 };
 	qnt__v8f sxx = { 0 }, sw = { 0 }, lxg = { 0 }, llg = { 0 };
 	for (int j = 0; j < QK2_0; j += 8) {
 		qnt__v8f xv, wv, a, v;
@@ -1024,7 +1025,7 @@ static int q2_prep(const float *x, const float *w, float *amax, struct q2w *q)
 		memcpy(q->w3 + j, &w3, sizeof w3);
 		sxx += wa * a;
 		sw += wv;
-		const qnt__v8i nz = t != 0; /* |level| 1, of the sign of x */
+		const qnt__v8i nz = ~qnt__eq_v8i(t, zero); /* |level| 1, of the sign of x */
 		lxg += and_v8f(nz, wa);
 		llg += and_v8f(nz, wv);
 	}
@@ -1089,7 +1090,7 @@ static int q2_grid(const struct q2w *q, const float *w, float rms, double *blx, 
 			memcpy(&wa, q->wa + j, sizeof wa);
 			memcpy(&wv, w + j, sizeof wv);
 			memcpy(&w3, q->w3 + j, sizeof w3);
-			const qnt__v8i on = a > vt, tp = x > v3, tn = x < n3t; /* -x > 3t */
+			const qnt__v8i on = qnt__gt_v8f(a, vt), tp = qnt__gt_v8f(x, v3), tn = qnt__lt_v8f(x, n3t); /* -x > 3t */
 			aw += and_v8f(on, wa), ww += and_v8f(on, wv);
 			pw += and_v8f(tp, wa), p3 += and_v8f(tp, w3);
 			nw += and_v8f(tn, wa), n3 += and_v8f(tn, w3);
