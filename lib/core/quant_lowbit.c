@@ -1311,7 +1311,7 @@ static inline double fp4_est(const float *x, const float *w, int n, float d, dou
 				    (qnt__gt_v8f(a, t4) + qnt__gt_v8f(a, t5)) + qnt__gt_v8f(a, t6);
 		const qnt__v8f q = QNT__SHUF1(vals, -i);
 		const qnt__v8f r = a - q, o = a - top;
-		const qnt__v8f oc = qnt__select_v8f(o > zero, o, zero);
+		const qnt__v8f oc = qnt__select_v8f(qnt__gt_v8f(o, zero), o, zero);
 		e += wv * (r * r);
 		c += wv * (oc * oc);
 	}

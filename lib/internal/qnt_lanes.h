@@ -147,8 +147,11 @@ static inline qnt__v8f qnt__abs_v8f(qnt__v8f v)
 #define QNT__CMP8(NAME, VT, HT, OP) \
 	static inline qnt__v8i NAME(VT a, VT b) \
 	{ \
-		const HT a0 = __builtin_shufflevector(a, a, 0, 1, 2, 3), a1 = __builtin_shufflevector(a, a, 4, 5, 6, 7); \
-		const HT b0 = __builtin_shufflevector(b, b, 0, 1, 2, 3), b1 = __builtin_shufflevector(b, b, 4, 5, 6, 7); \
+		HT a0, a1, b0, b1; \
+		memcpy(&a0, &a, sizeof a0); \
+		memcpy(&a1, (const char *)&a + sizeof a0, sizeof a1); \
+		memcpy(&b0, &b, sizeof b0); \
+		memcpy(&b1, (const char *)&b + sizeof b0, sizeof b1); \
 		const qnt__v4i r0 = a0 OP b0, r1 = a1 OP b1; \
 		qnt__v8i r; \
 		memcpy(&r, &r0, sizeof r0); \
@@ -194,7 +197,9 @@ static inline qnt__v8f qnt__splat_v8f(float v)
 	static inline qnt__v8i NAME(qnt__v8f a, float b) \
 	{ \
 		const qnt__v4f h = { b, b, b, b }; \
-		const qnt__v4f a0 = __builtin_shufflevector(a, a, 0, 1, 2, 3), a1 = __builtin_shufflevector(a, a, 4, 5, 6, 7); \
+		qnt__v4f a0, a1; \
+		memcpy(&a0, &a, sizeof a0); \
+		memcpy(&a1, (const char *)&a + sizeof a0, sizeof a1); \
 		const qnt__v4i r0 = a0 OP h, r1 = a1 OP h; \
 		qnt__v8i r; \
 		memcpy(&r, &r0, sizeof r0); \
