@@ -846,7 +846,7 @@ static void tern_prep(const float *x, const float *w, float amax, struct tern *t
 	{                                                                                         \
 		qnt__v8f vt[N], vs[N], vw[N];                                                     \
 		for (int k = 0; k < N; k++) {                                                     \
-			const qnt__v8f tk = V8(t[k]), z = { 0 };                                 \
+			const qnt__v8f tk = qnt__splat_v8f(t[k]), z = { 0 };                     \
 			vt[k] = tk, vs[k] = z, vw[k] = z;                                         \
 		}                                                                                 \
 		for (int j = 0; j < QK_K; j += 8) {                                               \
@@ -914,7 +914,7 @@ static uint16_t tern_search(const struct tern *tr, const float *w, double *est)
 /* Codes 1 + sign(x) where |x| > t, else 1. */
 static void tern_codes(const float *x, const struct tern *tr, float t, uint8_t *c)
 {
-	const qnt__v8f vt = V8(t), zero = { 0 };
+	const qnt__v8f vt = qnt__splat_v8f(t), zero = { 0 };
 	const qnt__v8i one = V8(1);
 	for (int j = 0; j < QK_K; j += 8) {
 		qnt__v8f xv, a;
@@ -1081,7 +1081,7 @@ static int q2_grid(const struct q2w *q, const float *w, float rms, double *blx, 
 	qnt__v8f acc[3][8];
 	for (int i = 0; i < 4; i++) {
 		const float d = rms * q2_grid_scale[i];
-		const qnt__v8f vt = V8(0.5f * d), v3 = V8(1.5f * d), n3t = -v3;
+		const qnt__v8f vt = qnt__splat_v8f(0.5f * d), v3 = qnt__splat_v8f(1.5f * d), n3t = -v3;
 		qnt__v8f aw = { 0 }, ww = { 0 }, pw = { 0 }, p3 = { 0 }, nw = { 0 }, n3 = { 0 };
 		for (int j = 0; j < QK2_0; j += 8) {
 			qnt__v8f a, x, wa, wv, w3;
@@ -1159,9 +1159,9 @@ static void q2_codes(const struct q2w *q, uint16_t h, uint8_t *qs)
 	const qnt__v8i mul = { 1, 4, 16, 64, 1, 4, 16, 64 }, s1 = { 1, 0, 3, 2, 5, 4, 7, 6 },
 		       s2 = { 2, 3, 0, 1, 6, 7, 4, 5 };
 	const float d = qnt__fp16_to_fp32((uint16_t)(h & 0x7fffu));
-	const qnt__v8f vt = V8(0.5f * d), v3 = V8(1.5f * d), zero = { 0 };
+	const qnt__v8f vt = qnt__splat_v8f(0.5f * d), v3 = qnt__splat_v8f(1.5f * d), zero = { 0 };
 	const qnt__v8i one = V8(1);
-	const qnt__v8f sg = V8((h & 0x8000u) ? -1.0f : 1.0f); /* v = x for d > 0, -x for d < 0 */
+	const qnt__v8f sg = qnt__splat_v8f((h & 0x8000u) ? -1.0f : 1.0f); /* v = x for d > 0, -x for d < 0 */
 	for (int j = 0; j < QK2_0; j += 8) {
 		qnt__v8f x, a;
 		memcpy(&x, q->x + j, sizeof x);
@@ -1298,8 +1298,9 @@ static inline double fp4_est(const float *x, const float *w, int n, float d, dou
 {
 	static const qnt__v8f lv = { 0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 6.0f, 8.0f, 12.0f };
 	const qnt__v8f vals = lv * d, zero = { 0 };
-	const qnt__v8f t0 = V8(0.5f * d), t1 = V8(1.5f * d), t2 = V8(2.5f * d), t3 = V8(3.5f * d);
-	const qnt__v8f t4 = V8(5.0f * d), t5 = V8(7.0f * d), t6 = V8(10.0f * d), top = V8(12.0f * d);
+	const qnt__v8f t0 = qnt__splat_v8f(0.5f * d), t1 = qnt__splat_v8f(1.5f * d), t2 = qnt__splat_v8f(2.5f * d);
+	const qnt__v8f t3 = qnt__splat_v8f(3.5f * d), t4 = qnt__splat_v8f(5.0f * d), t5 = qnt__splat_v8f(7.0f * d);
+	const qnt__v8f t6 = qnt__splat_v8f(10.0f * d), top = qnt__splat_v8f(12.0f * d);
 	qnt__v8f e = { 0 }, c = { 0 };
 	for (int j = 0; j < n; j += 8) {
 		qnt__v8f xv, wv, a;
