@@ -1296,8 +1296,13 @@ static void weighted_q1_0(const float *x, const float *w, void *out)
  * another code, see fp4_indices). */
 static inline double fp4_est(const float *x, const float *w, int n, float d, double *clip)
 {
+#if defined(__AVX2__)
 	static const qnt__v8f lv = { 0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 6.0f, 8.0f, 12.0f };
-	const qnt__v8f vals = lv * d, zero = { 0 };
+	const qnt__v8f vals = lv * d;
+#else
+	const qnt__v8f vd = qnt__splat_v8f(d);
+#endif
+	const qnt__v8f zero = { 0 };
 	const qnt__v8f t0 = qnt__splat_v8f(0.5f * d), t1 = qnt__splat_v8f(1.5f * d), t2 = qnt__splat_v8f(2.5f * d);
 	const qnt__v8f t3 = qnt__splat_v8f(3.5f * d), t4 = qnt__splat_v8f(5.0f * d), t5 = qnt__splat_v8f(7.0f * d);
 	const qnt__v8f t6 = qnt__splat_v8f(10.0f * d), top = qnt__splat_v8f(12.0f * d);
@@ -1307,10 +1312,22 @@ static inline double fp4_est(const float *x, const float *w, int n, float d, dou
 		memcpy(&xv, x + j, sizeof xv);
 		memcpy(&wv, w + j, sizeof wv);
 		a = qnt__abs_v8f(xv);
+#if defined(__AVX2__)
 		/* minus the number of midpoints below |x|: the code's index */
 		const qnt__v8i i = (qnt__gt_v8f(a, t0) + qnt__gt_v8f(a, t1)) + (qnt__gt_v8f(a, t2) + qnt__gt_v8f(a, t3)) +
 				    (qnt__gt_v8f(a, t4) + qnt__gt_v8f(a, t5)) + qnt__gt_v8f(a, t6);
 		const qnt__v8f q = QNT__SHUF1(vals, -i);
+#else
+		/* GCC builds the permutation above lane by lane without AVX2.
+		 * Here minus the code's magnitude m (0, 1, 2, 3, 4, 6, 8 or 12):
+		 * the steps between the values at the midpoints below |x|, added
+		 * exactly in integers; m * d is the value (the product the table
+		 * of values times d has). */
+		const qnt__v8i s2 = qnt__gt_v8f(a, t4) + qnt__gt_v8f(a, t5), s4 = qnt__gt_v8f(a, t6) + qnt__gt_v8f(a, t6);
+		const qnt__v8i m = ((qnt__gt_v8f(a, t0) + qnt__gt_v8f(a, t1)) + (qnt__gt_v8f(a, t2) + qnt__gt_v8f(a, t3))) +
+				   ((s2 + s2) + (s4 + s4));
+		const qnt__v8f q = __builtin_convertvector(-m, qnt__v8f) * vd;
+#endif
 		const qnt__v8f r = a - q, o = a - top;
 		const qnt__v8f oc = qnt__select_v8f(qnt__gt_v8f(o, zero), o, zero);
 		e += wv * (r * r);
