@@ -840,28 +840,39 @@ static void tern_prep(const float *x, const float *w, float amax, struct tern *t
 }
 
 /* S1 and W1 above N thresholds t[0..N-1] in one pass (N a constant at
- * each call, so that the loops unroll). */
+ * each call, so that the loops unroll), in native vectors: the eight
+ * lanes of the sums are H vectors of QNT__VN lanes. */
 #define TERN_SUMS(N)                                                                              \
 	static void tern_sums##N(const struct tern *tr, const float *w, const float *t, double *s1, double *w1) \
 	{                                                                                         \
-		qnt__v8f vt[N], vs[N], vw[N];                                                     \
+		enum { H = 8 / QNT__VN };                                                         \
+		qnt__vnf vt[N], vs[N][H], vw[N][H];                                               \
 		for (int k = 0; k < N; k++) {                                                     \
-			const qnt__v8f tk = qnt__splat_v8f(t[k]), z = { 0 };                     \
-			vt[k] = tk, vs[k] = z, vw[k] = z;                                         \
+			vt[k] = qnt__splat_vnf(t[k]);                                             \
+			for (int h = 0; h < H; h++)                                               \
+				vs[k][h] = vw[k][h] = qnt__splat_vnf(0.0f);                       \
 		}                                                                                 \
 		for (int j = 0; j < QK_K; j += 8) {                                               \
-			qnt__v8f a, wa, wv;                                                       \
-			memcpy(&a, tr->a + j, sizeof a);                                          \
-			memcpy(&wa, tr->wa + j, sizeof wa);                                       \
-			memcpy(&wv, w + j, sizeof wv);                                            \
-			for (int k = 0; k < N; k++) {                                             \
-				const qnt__v8i m = qnt__gt_v8f(a, vt[k]);                         \
-				vs[k] += and_v8f(m, wa);                                          \
-				vw[k] += and_v8f(m, wv);                                          \
+			_Pragma("GCC unroll 2")                                                   \
+			for (int h = 0; h < H; h++) {                                             \
+				qnt__vnf a, wa, wv;                                               \
+				memcpy(&a, tr->a + j + h * QNT__VN, sizeof a);                    \
+				memcpy(&wa, tr->wa + j + h * QNT__VN, sizeof wa);                 \
+				memcpy(&wv, w + j + h * QNT__VN, sizeof wv);                      \
+				_Pragma("GCC unroll 3")                                           \
+				for (int k = 0; k < N; k++) {                                     \
+					const qnt__vni m = a > vt[k];                             \
+					vs[k][h] += qnt__and_vnf(m, wa);                          \
+					vw[k][h] += qnt__and_vnf(m, wv);                          \
+				}                                                                 \
 			}                                                                         \
 		}                                                                                 \
-		for (int k = 0; k < N; k++)                                                       \
-			s1[k] = hsum_v8(vs[k]), w1[k] = hsum_v8(vw[k]);                           \
+		for (int k = 0; k < N; k++) {                                                     \
+			qnt__v8f s, ww;                                                           \
+			memcpy(&s, vs[k], sizeof s);                                              \
+			memcpy(&ww, vw[k], sizeof ww);                                            \
+			s1[k] = hsum_v8(s), w1[k] = hsum_v8(ww);                                  \
+		}                                                                                 \
 	}
 TERN_SUMS(1)
 TERN_SUMS(3)

@@ -210,4 +210,39 @@ static inline qnt__v8f qnt__splat_v8f(float v)
 /* a >= b (b one value) */
 QNT__CMP8S(qnt__ge_v8f_s, >=)
 
+/* The native vectors: eight lanes with AVX2, else four (SSE2, NEON), on
+ * which every operation (comparisons, integer arithmetic, broadcasts) is
+ * one instruction or a few. A loop over eight lanes written as 8 /
+ * QNT__VN native vectors of QNT__VN lanes (lane k of the eight in lane
+ * k % QNT__VN of vector k / QNT__VN) keeps its accumulators in registers
+ * where the eight-lane code went through memory; the arrays of native
+ * vectors join into eight lanes by memcpy. */
+#if defined(__AVX2__)
+#define QNT__VN 8
+typedef qnt__v8f qnt__vnf;
+typedef qnt__v8i qnt__vni;
+#define QNT__SPLAT_VN(v) { v, v, v, v, v, v, v, v }
+#else
+#define QNT__VN 4
+typedef qnt__v4f qnt__vnf;
+typedef qnt__v4i qnt__vni;
+#define QNT__SPLAT_VN(v) { v, v, v, v }
+#endif
+
+static inline qnt__vnf qnt__splat_vnf(float v)
+{
+	const qnt__vnf r = QNT__SPLAT_VN(v);
+	return r;
+}
+
+/* mask & v, bit by bit (mask lanes all-ones or zero). */
+static inline qnt__vnf qnt__and_vnf(qnt__vni mask, qnt__vnf v)
+{
+	qnt__vni b;
+	memcpy(&b, &v, sizeof b);
+	b &= mask;
+	memcpy(&v, &b, sizeof v);
+	return v;
+}
+
 #endif /* QNT_LANES_H */
