@@ -1307,45 +1307,53 @@ static void weighted_q1_0(const float *x, const float *w, void *out)
  * another code, see fp4_indices). */
 static inline double fp4_est(const float *x, const float *w, int n, float d, double *clip)
 {
+	enum { H = 8 / QNT__VN }; /* lanes as in qnt_lanes.h's native vectors */
+	const qnt__vni absmask = QNT__SPLAT_VN(INT32_MAX);
 #if defined(__AVX2__)
 	static const qnt__v8f lv = { 0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 6.0f, 8.0f, 12.0f };
 	const qnt__v8f vals = lv * d;
 #else
-	const qnt__v8f vd = qnt__splat_v8f(d);
+	const qnt__vnf vd = qnt__splat_vnf(d);
 #endif
-	const qnt__v8f zero = { 0 };
-	const qnt__v8f t0 = qnt__splat_v8f(0.5f * d), t1 = qnt__splat_v8f(1.5f * d), t2 = qnt__splat_v8f(2.5f * d);
-	const qnt__v8f t3 = qnt__splat_v8f(3.5f * d), t4 = qnt__splat_v8f(5.0f * d), t5 = qnt__splat_v8f(7.0f * d);
-	const qnt__v8f t6 = qnt__splat_v8f(10.0f * d), top = qnt__splat_v8f(12.0f * d);
-	qnt__v8f e = { 0 }, c = { 0 };
+	const qnt__vnf zero = qnt__splat_vnf(0.0f);
+	const qnt__vnf t0 = qnt__splat_vnf(0.5f * d), t1 = qnt__splat_vnf(1.5f * d), t2 = qnt__splat_vnf(2.5f * d);
+	const qnt__vnf t3 = qnt__splat_vnf(3.5f * d), t4 = qnt__splat_vnf(5.0f * d), t5 = qnt__splat_vnf(7.0f * d);
+	const qnt__vnf t6 = qnt__splat_vnf(10.0f * d), top = qnt__splat_vnf(12.0f * d);
+	qnt__vnf e[H], c[H];
+	for (int h = 0; h < H; h++)
+		e[h] = c[h] = zero;
 	for (int j = 0; j < n; j += 8) {
-		qnt__v8f xv, wv, a;
-		memcpy(&xv, x + j, sizeof xv);
-		memcpy(&wv, w + j, sizeof wv);
-		a = qnt__abs_v8f(xv);
+#pragma GCC unroll 2
+		for (int h = 0; h < H; h++) {
+			qnt__vnf xv, wv;
+			memcpy(&xv, x + j + h * QNT__VN, sizeof xv);
+			memcpy(&wv, w + j + h * QNT__VN, sizeof wv);
+			const qnt__vnf a = qnt__and_vnf(absmask, xv);
 #if defined(__AVX2__)
-		/* minus the number of midpoints below |x|: the code's index */
-		const qnt__v8i i = (qnt__gt_v8f(a, t0) + qnt__gt_v8f(a, t1)) + (qnt__gt_v8f(a, t2) + qnt__gt_v8f(a, t3)) +
-				    (qnt__gt_v8f(a, t4) + qnt__gt_v8f(a, t5)) + qnt__gt_v8f(a, t6);
-		const qnt__v8f q = QNT__SHUF1(vals, -i);
+			/* minus the number of midpoints below |x|: the code's index */
+			const qnt__vni i = ((a > t0) + (a > t1)) + ((a > t2) + (a > t3)) + ((a > t4) + (a > t5)) + (a > t6);
+			const qnt__vnf q = QNT__SHUF1(vals, -i);
 #else
-		/* GCC builds the permutation above lane by lane without AVX2.
-		 * Here minus the code's magnitude m (0, 1, 2, 3, 4, 6, 8 or 12):
-		 * the steps between the values at the midpoints below |x|, added
-		 * exactly in integers; m * d is the value (the product the table
-		 * of values times d has). */
-		const qnt__v8i s2 = qnt__gt_v8f(a, t4) + qnt__gt_v8f(a, t5), s4 = qnt__gt_v8f(a, t6) + qnt__gt_v8f(a, t6);
-		const qnt__v8i m = ((qnt__gt_v8f(a, t0) + qnt__gt_v8f(a, t1)) + (qnt__gt_v8f(a, t2) + qnt__gt_v8f(a, t3))) +
-				   ((s2 + s2) + (s4 + s4));
-		const qnt__v8f q = __builtin_convertvector(-m, qnt__v8f) * vd;
+			/* Without AVX2 (four lanes) the value is not taken from a
+			 * table: minus the code's magnitude m (0, 1, 2, 3, 4, 6, 8
+			 * or 12) is the steps between the values at the midpoints
+			 * below |x|, added exactly in integers, and m * d the
+			 * value (the product the table of values times d has). */
+			const qnt__vni s2 = (a > t4) + (a > t5), s4 = (a > t6) + (a > t6);
+			const qnt__vni m = (((a > t0) + (a > t1)) + ((a > t2) + (a > t3))) + ((s2 + s2) + (s4 + s4));
+			const qnt__vnf q = __builtin_convertvector(-m, qnt__vnf) * vd;
 #endif
-		const qnt__v8f r = a - q, o = a - top;
-		const qnt__v8f oc = qnt__select_v8f(qnt__gt_v8f(o, zero), o, zero);
-		e += wv * (r * r);
-		c += wv * (oc * oc);
+			const qnt__vnf r = a - q, o = a - top;
+			const qnt__vnf oc = qnt__and_vnf(o > zero, o); /* o where o > 0, else +0 */
+			e[h] += wv * (r * r);
+			c[h] += wv * (oc * oc);
+		}
 	}
-	*clip = hsum_v8f(c);
-	return hsum_v8f(e);
+	qnt__v8f ev, cv;
+	memcpy(&ev, e, sizeof ev);
+	memcpy(&cv, c, sizeof cv);
+	*clip = hsum_v8f(cv);
+	return hsum_v8f(ev);
 }
 
 /* Whether fp4_est of scale d is as exact as it says for elements up to
