@@ -1091,24 +1091,34 @@ static int q2_grid(const struct q2w *q, const float *w, float rms, double *blx, 
 	 * g[1]: over x > 3t, w|x| and 3w; g[2]: the same over -x > 3t. */
 	qnt__v8f acc[3][8];
 	for (int i = 0; i < 4; i++) {
+		/* the six sums in native vectors (qnt_lanes.h), each's eight
+		 * lanes as H vectors */
+		enum { H = 8 / QNT__VN };
 		const float d = rms * q2_grid_scale[i];
-		const qnt__v8f vt = qnt__splat_v8f(0.5f * d), v3 = qnt__splat_v8f(1.5f * d), n3t = -v3;
-		qnt__v8f aw = { 0 }, ww = { 0 }, pw = { 0 }, p3 = { 0 }, nw = { 0 }, n3 = { 0 };
+		const qnt__vnf vt = qnt__splat_vnf(0.5f * d), v3 = qnt__splat_vnf(1.5f * d), n3t = -v3;
+		qnt__vnf aw[H], ww[H], pw[H], p3[H], nw[H], n3[H];
+#pragma GCC unroll 2
+		for (int h = 0; h < H; h++)
+			aw[h] = ww[h] = pw[h] = p3[h] = nw[h] = n3[h] = qnt__splat_vnf(0.0f);
 		for (int j = 0; j < QK2_0; j += 8) {
-			qnt__v8f a, x, wa, wv, w3;
-			memcpy(&a, q->a + j, sizeof a);
-			memcpy(&x, q->x + j, sizeof x);
-			memcpy(&wa, q->wa + j, sizeof wa);
-			memcpy(&wv, w + j, sizeof wv);
-			memcpy(&w3, q->w3 + j, sizeof w3);
-			const qnt__v8i on = qnt__gt_v8f(a, vt), tp = qnt__gt_v8f(x, v3), tn = qnt__lt_v8f(x, n3t); /* -x > 3t */
-			aw += and_v8f(on, wa), ww += and_v8f(on, wv);
-			pw += and_v8f(tp, wa), p3 += and_v8f(tp, w3);
-			nw += and_v8f(tn, wa), n3 += and_v8f(tn, w3);
+#pragma GCC unroll 2
+			for (int h = 0; h < H; h++) {
+				const int o = j + h * QNT__VN;
+				qnt__vnf a, x, wa, wv, w3;
+				memcpy(&a, q->a + o, sizeof a);
+				memcpy(&x, q->x + o, sizeof x);
+				memcpy(&wa, q->wa + o, sizeof wa);
+				memcpy(&wv, w + o, sizeof wv);
+				memcpy(&w3, q->w3 + o, sizeof w3);
+				const qnt__vni on = a > vt, tp = x > v3, tn = x < n3t; /* -x > 3t */
+				aw[h] += qnt__and_vnf(on, wa), ww[h] += qnt__and_vnf(on, wv);
+				pw[h] += qnt__and_vnf(tp, wa), p3[h] += qnt__and_vnf(tp, w3);
+				nw[h] += qnt__and_vnf(tn, wa), n3[h] += qnt__and_vnf(tn, w3);
+			}
 		}
-		acc[0][i] = aw, acc[0][4 + i] = ww;
-		acc[1][i] = pw, acc[1][4 + i] = p3;
-		acc[2][i] = nw, acc[2][4 + i] = n3;
+		memcpy(&acc[0][i], aw, sizeof aw), memcpy(&acc[0][4 + i], ww, sizeof ww);
+		memcpy(&acc[1][i], pw, sizeof pw), memcpy(&acc[1][4 + i], p3, sizeof p3);
+		memcpy(&acc[2][i], nw, sizeof nw), memcpy(&acc[2][4 + i], n3, sizeof n3);
 	}
 	const qnt__v8f on = hsum8(acc[0]), tp = hsum8(acc[1]), tn = hsum8(acc[2]);
 	const qnt__v4d onx = lo4d(on), onl = hi4d(on);
