@@ -75,11 +75,26 @@ typedef uint8_t qnt__v32u8 __attribute__((vector_size(32)));
 /* The low bytes of eight 32-bit lanes, to out[0..7]. */
 static inline void store_low_bytes(qnt__v8i v, uint8_t *out)
 {
+#if defined(__AVX2__)
 	static const qnt__v32u8 sel = { 0, 4, 8, 12, 16, 20, 24, 28 };
 	qnt__v32u8 b;
 	memcpy(&b, &v, sizeof b);
 	b = QNT__SHUF1(b, sel);
 	memcpy(out, &b, 8);
+#else
+	/* GCC builds that byte permutation lane by lane without AVX2; here
+	 * shifts and ors gather each half's four low bytes into its lane 0,
+	 * with permutations of constant 32-bit lanes (one instruction) */
+	static const qnt__v4i s1 = { 1, 1, 3, 3 }, s2 = { 2, 2, 2, 2 };
+	for (int h = 0; h < 2; h++) {
+		qnt__v4i q;
+		memcpy(&q, (const char *)&v + h * sizeof q, sizeof q);
+		q &= 0xff;
+		q |= QNT__SHUF1(q, s1) << 8;
+		q |= QNT__SHUF1(q, s2) << 16;
+		memcpy(out + 4 * h, &q, 4);
+	}
+#endif
 }
 /* A vector of eight equal lanes. */
 #define V8(s) { s, s, s, s, s, s, s, s }
