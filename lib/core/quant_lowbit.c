@@ -834,24 +834,37 @@ static inline float hsum_v8f(qnt__v8f v)
  * (times the reciprocal, as ggml computes it) is at least 1/2. */
 static void tern_prep(const float *x, const float *w, float amax, struct tern *tr)
 {
+	enum { H = 8 / QNT__VN }; /* lanes as in qnt_lanes.h's native vectors */
 	const float id = amax != 0.0f ? 1.0f / amax : 0.0f;
-	const qnt__v8f half = V8(0.5f);
-	qnt__v8f sxx = { 0 }, sw = { 0 }, s1g = { 0 }, w1g = { 0 };
+	const qnt__vni absmask = QNT__SPLAT_VN(INT32_MAX);
+	const qnt__vnf half = qnt__splat_vnf(0.5f), vid = qnt__splat_vnf(id);
+	qnt__vnf sxx[H], sw[H], s1g[H], w1g[H];
+#pragma GCC unroll 2
+	for (int h = 0; h < H; h++)
+		sxx[h] = sw[h] = s1g[h] = w1g[h] = qnt__splat_vnf(0.0f);
 	for (int j = 0; j < QK_K; j += 8) {
-		qnt__v8f xv, wv, a;
-		memcpy(&xv, x + j, sizeof xv);
-		memcpy(&wv, w + j, sizeof wv);
-		a = qnt__abs_v8f(xv);
-		const qnt__v8f wa = wv * a;
-		memcpy(tr->a + j, &a, sizeof a);
-		memcpy(tr->wa + j, &wa, sizeof wa);
-		sxx += wa * a;
-		sw += wv;
-		const qnt__v8i mg = qnt__ge_v8f(a * id, half);
-		s1g += and_v8f(mg, wa);
-		w1g += and_v8f(mg, wv);
+#pragma GCC unroll 2
+		for (int h = 0; h < H; h++) {
+			const int o = j + h * QNT__VN;
+			qnt__vnf xv, wv;
+			memcpy(&xv, x + o, sizeof xv);
+			memcpy(&wv, w + o, sizeof wv);
+			const qnt__vnf a = qnt__and_vnf(absmask, xv), wa = wv * a;
+			memcpy(tr->a + o, &a, sizeof a);
+			memcpy(tr->wa + o, &wa, sizeof wa);
+			sxx[h] += wa * a;
+			sw[h] += wv;
+			const qnt__vni mg = a * vid >= half;
+			s1g[h] += qnt__and_vnf(mg, wa);
+			w1g[h] += qnt__and_vnf(mg, wv);
+		}
 	}
-	tr->sxx = hsum_v8(sxx), tr->sw = hsum_v8(sw), tr->s1g = hsum_v8(s1g), tr->w1g = hsum_v8(w1g);
+	qnt__v8f v[4];
+	memcpy(&v[0], sxx, sizeof v[0]);
+	memcpy(&v[1], sw, sizeof v[1]);
+	memcpy(&v[2], s1g, sizeof v[2]);
+	memcpy(&v[3], w1g, sizeof v[3]);
+	tr->sxx = hsum_v8(v[0]), tr->sw = hsum_v8(v[1]), tr->s1g = hsum_v8(v[2]), tr->w1g = hsum_v8(v[3]);
 }
 
 /* S1 and W1 above N thresholds t[0..N-1] in one pass (N a constant at
