@@ -792,15 +792,6 @@ struct tern {
 	double sxx, sw, s1g, w1g; /* sum w x^2, sum w; S1, W1 of ggml's codes */
 };
 
-static inline qnt__v8f and_v8f(qnt__v8i m, qnt__v8f v)
-{
-	qnt__v8i b;
-	memcpy(&b, &v, sizeof b);
-	b &= m;
-	memcpy(&v, &b, sizeof v);
-	return v;
-}
-
 static inline double hsum_v8(qnt__v8f v)
 {
 	return (((double)v[0] + v[1]) + ((double)v[2] + v[3])) + (((double)v[4] + v[5]) + ((double)v[6] + v[7]));
@@ -1045,29 +1036,41 @@ static int q2_prep(const float *x, const float *w, float *amax, struct q2w *q)
 	const float id = *amax > 0.0f ? 1.0f / *amax : 0.0f;
 	if (!finite || !(id < INFINITY))
 		return 0;
-	const qnt__v8f half = V8(0.5f);
-	const qnt__v8i zero = { 0 };
-	qnt__v8f sxx = { 0 }, sw = { 0 }, lxg = { 0 }, llg = { 0 };
+	enum { H = 8 / QNT__VN }; /* lanes as in qnt_lanes.h's native vectors */
+	const qnt__vni absmask = QNT__SPLAT_VN(INT32_MAX), zero = QNT__SPLAT_VN(0);
+	const qnt__vnf half = qnt__splat_vnf(0.5f), vid = qnt__splat_vnf(id), three = qnt__splat_vnf(3.0f);
+	qnt__vnf s[4][H];
+#pragma GCC unroll 2
+	for (int h = 0; h < H; h++)
+		s[0][h] = s[1][h] = s[2][h] = s[3][h] = qnt__splat_vnf(0.0f);
 	for (int j = 0; j < QK2_0; j += 8) {
-		qnt__v8f xv, wv, a, v;
-		memcpy(&xv, x + j, sizeof xv);
-		memcpy(&wv, w + j, sizeof wv);
-		a = qnt__abs_v8f(xv);
-		v = xv * id;
-		qnt__v8i t = __builtin_convertvector(v, qnt__v8i);
-		const qnt__v8f f = v - __builtin_convertvector(t, qnt__v8f);
-		t = t - qnt__ge_v8f(f, half) + qnt__le_v8f(f, -half); /* comparisons give -1; t + 1 the code */
-		const qnt__v8f wa = wv * a, w3 = wv * 3.0f;
-		memcpy(q->x + j, &xv, sizeof xv);
-		memcpy(q->a + j, &a, sizeof a);
-		memcpy(q->wa + j, &wa, sizeof wa);
-		memcpy(q->w3 + j, &w3, sizeof w3);
-		sxx += wa * a;
-		sw += wv;
-		const qnt__v8i nz = ~qnt__eq_v8i(t, zero); /* |level| 1, of the sign of x */
-		lxg += and_v8f(nz, wa);
-		llg += and_v8f(nz, wv);
+#pragma GCC unroll 2
+		for (int h = 0; h < H; h++) {
+			const int o = j + h * QNT__VN;
+			qnt__vnf xv, wv;
+			memcpy(&xv, x + o, sizeof xv);
+			memcpy(&wv, w + o, sizeof wv);
+			const qnt__vnf a = qnt__and_vnf(absmask, xv), v = xv * vid;
+			qnt__vni t = __builtin_convertvector(v, qnt__vni);
+			const qnt__vnf f = v - __builtin_convertvector(t, qnt__vnf);
+			t = t - (f >= half) + (f <= -half); /* comparisons give -1; t + 1 the code */
+			const qnt__vnf wa = wv * a, w3 = wv * three;
+			memcpy(q->x + o, &xv, sizeof xv);
+			memcpy(q->a + o, &a, sizeof a);
+			memcpy(q->wa + o, &wa, sizeof wa);
+			memcpy(q->w3 + o, &w3, sizeof w3);
+			s[0][h] += wa * a;
+			s[1][h] += wv;
+			const qnt__vni nz = ~(t == zero); /* |level| 1, of the sign of x */
+			s[2][h] += qnt__and_vnf(nz, wa);
+			s[3][h] += qnt__and_vnf(nz, wv);
+		}
 	}
+	qnt__v8f sxx, sw, lxg, llg;
+	memcpy(&sxx, s[0], sizeof sxx);
+	memcpy(&sw, s[1], sizeof sw);
+	memcpy(&lxg, s[2], sizeof lxg);
+	memcpy(&llg, s[3], sizeof llg);
 	double sums[4];
 	hsum4_v8(sxx, sw, lxg, llg, sums);
 	q->sxx = sums[0], q->sw = sums[1], q->lxg = sums[2], q->llg = sums[3];

@@ -166,7 +166,6 @@ QNT__CMP8(qnt__le_v8f, qnt__v8f, qnt__v4f, <=)
 QNT__CMP8(qnt__eq_v8f, qnt__v8f, qnt__v4f, ==)
 QNT__CMP8(qnt__gt_v8i, qnt__v8i, qnt__v4i, >)
 QNT__CMP8(qnt__lt_v8i, qnt__v8i, qnt__v4i, <)
-QNT__CMP8(qnt__eq_v8i, qnt__v8i, qnt__v4i, ==)
 #undef QNT__CMP8
 
 /* v in eight lanes, and comparisons of eight lanes with one value b. GCC
