@@ -1126,7 +1126,7 @@ static float rtn_sym_v8(const float *x, int nmax, int cmax, float *d_out, int *c
 	for (int v = 0; v < QK / 8; v++) {
 		/* truncation, then ggml's (int8_t) cast: the low byte, signed */
 		const qnt__v8i q = ((__builtin_convertvector(t[v], qnt__v8i) & 0xff) ^ 0x80) - 0x80;
-		const qnt__v8i lt = q < vcmax;
+		const qnt__v8i lt = qnt__lt_v8i(q, vcmax);
 		const qnt__v8i cv = (((q & lt) | (vcmax & ~lt)) & cmax) - nmax;
 		memcpy(c + 8 * v, &cv, sizeof cv);
 	}

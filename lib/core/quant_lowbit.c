@@ -75,11 +75,26 @@ typedef uint8_t qnt__v32u8 __attribute__((vector_size(32)));
 /* The low bytes of eight 32-bit lanes, to out[0..7]. */
 static inline void store_low_bytes(qnt__v8i v, uint8_t *out)
 {
+#if defined(__AVX2__)
 	static const qnt__v32u8 sel = { 0, 4, 8, 12, 16, 20, 24, 28 };
 	qnt__v32u8 b;
 	memcpy(&b, &v, sizeof b);
 	b = QNT__SHUF1(b, sel);
 	memcpy(out, &b, 8);
+#else
+	/* GCC builds that byte permutation lane by lane without AVX2; here
+	 * shifts and ors gather each half's four low bytes into its lane 0,
+	 * with permutations of constant 32-bit lanes (one instruction) */
+	static const qnt__v4i s1 = { 1, 1, 3, 3 }, s2 = { 2, 2, 2, 2 };
+	for (int h = 0; h < 2; h++) {
+		qnt__v4i q;
+		memcpy(&q, (const char *)&v + h * sizeof q, sizeof q);
+		q &= 0xff;
+		q |= QNT__SHUF1(q, s1) << 8;
+		q |= QNT__SHUF1(q, s2) << 16;
+		memcpy(out + 4 * h, &q, 4);
+	}
+#endif
 }
 /* A vector of eight equal lanes. */
 #define V8(s) { s, s, s, s, s, s, s, s }
@@ -777,15 +792,6 @@ struct tern {
 	double sxx, sw, s1g, w1g; /* sum w x^2, sum w; S1, W1 of ggml's codes */
 };
 
-static inline qnt__v8f and_v8f(qnt__v8i m, qnt__v8f v)
-{
-	qnt__v8i b;
-	memcpy(&b, &v, sizeof b);
-	b &= m;
-	memcpy(&v, &b, sizeof v);
-	return v;
-}
-
 static inline double hsum_v8(qnt__v8f v)
 {
 	return (((double)v[0] + v[1]) + ((double)v[2] + v[3])) + (((double)v[4] + v[5]) + ((double)v[6] + v[7]));
@@ -819,49 +825,73 @@ static inline float hsum_v8f(qnt__v8f v)
  * (times the reciprocal, as ggml computes it) is at least 1/2. */
 static void tern_prep(const float *x, const float *w, float amax, struct tern *tr)
 {
+	enum { H = 8 / QNT__VN }; /* lanes as in qnt_lanes.h's native vectors */
 	const float id = amax != 0.0f ? 1.0f / amax : 0.0f;
-	const qnt__v8f half = V8(0.5f);
-	qnt__v8f sxx = { 0 }, sw = { 0 }, s1g = { 0 }, w1g = { 0 };
+	const qnt__vni absmask = QNT__SPLAT_VN(INT32_MAX);
+	const qnt__vnf half = qnt__splat_vnf(0.5f), vid = qnt__splat_vnf(id);
+	qnt__vnf sxx[H], sw[H], s1g[H], w1g[H];
+#pragma GCC unroll 2
+	for (int h = 0; h < H; h++)
+		sxx[h] = sw[h] = s1g[h] = w1g[h] = qnt__splat_vnf(0.0f);
 	for (int j = 0; j < QK_K; j += 8) {
-		qnt__v8f xv, wv, a;
-		memcpy(&xv, x + j, sizeof xv);
-		memcpy(&wv, w + j, sizeof wv);
-		a = qnt__abs_v8f(xv);
-		const qnt__v8f wa = wv * a;
-		memcpy(tr->a + j, &a, sizeof a);
-		memcpy(tr->wa + j, &wa, sizeof wa);
-		sxx += wa * a;
-		sw += wv;
-		const qnt__v8i mg = a * id >= half;
-		s1g += and_v8f(mg, wa);
-		w1g += and_v8f(mg, wv);
+#pragma GCC unroll 2
+		for (int h = 0; h < H; h++) {
+			const int o = j + h * QNT__VN;
+			qnt__vnf xv, wv;
+			memcpy(&xv, x + o, sizeof xv);
+			memcpy(&wv, w + o, sizeof wv);
+			const qnt__vnf a = qnt__and_vnf(absmask, xv), wa = wv * a;
+			memcpy(tr->a + o, &a, sizeof a);
+			memcpy(tr->wa + o, &wa, sizeof wa);
+			sxx[h] += wa * a;
+			sw[h] += wv;
+			const qnt__vni mg = a * vid >= half;
+			s1g[h] += qnt__and_vnf(mg, wa);
+			w1g[h] += qnt__and_vnf(mg, wv);
+		}
 	}
-	tr->sxx = hsum_v8(sxx), tr->sw = hsum_v8(sw), tr->s1g = hsum_v8(s1g), tr->w1g = hsum_v8(w1g);
+	qnt__v8f v[4];
+	memcpy(&v[0], sxx, sizeof v[0]);
+	memcpy(&v[1], sw, sizeof v[1]);
+	memcpy(&v[2], s1g, sizeof v[2]);
+	memcpy(&v[3], w1g, sizeof v[3]);
+	tr->sxx = hsum_v8(v[0]), tr->sw = hsum_v8(v[1]), tr->s1g = hsum_v8(v[2]), tr->w1g = hsum_v8(v[3]);
 }
 
 /* S1 and W1 above N thresholds t[0..N-1] in one pass (N a constant at
- * each call, so that the loops unroll). */
+ * each call, so that the loops unroll), in native vectors: the eight
+ * lanes of the sums are H vectors of QNT__VN lanes. */
 #define TERN_SUMS(N)                                                                              \
 	static void tern_sums##N(const struct tern *tr, const float *w, const float *t, double *s1, double *w1) \
 	{                                                                                         \
-		qnt__v8f vt[N], vs[N], vw[N];                                                     \
+		enum { H = 8 / QNT__VN };                                                         \
+		qnt__vnf vt[N], vs[N][H], vw[N][H];                                               \
 		for (int k = 0; k < N; k++) {                                                     \
-			const qnt__v8f tk = V8(t[k]), z = { 0 };                                 \
-			vt[k] = tk, vs[k] = z, vw[k] = z;                                         \
+			vt[k] = qnt__splat_vnf(t[k]);                                             \
+			for (int h = 0; h < H; h++)                                               \
+				vs[k][h] = vw[k][h] = qnt__splat_vnf(0.0f);                       \
 		}                                                                                 \
 		for (int j = 0; j < QK_K; j += 8) {                                               \
-			qnt__v8f a, wa, wv;                                                       \
-			memcpy(&a, tr->a + j, sizeof a);                                          \
-			memcpy(&wa, tr->wa + j, sizeof wa);                                       \
-			memcpy(&wv, w + j, sizeof wv);                                            \
-			for (int k = 0; k < N; k++) {                                             \
-				const qnt__v8i m = a > vt[k];                                     \
-				vs[k] += and_v8f(m, wa);                                          \
-				vw[k] += and_v8f(m, wv);                                          \
+			_Pragma("GCC unroll 2")                                                   \
+			for (int h = 0; h < H; h++) {                                             \
+				qnt__vnf a, wa, wv;                                               \
+				memcpy(&a, tr->a + j + h * QNT__VN, sizeof a);                    \
+				memcpy(&wa, tr->wa + j + h * QNT__VN, sizeof wa);                 \
+				memcpy(&wv, w + j + h * QNT__VN, sizeof wv);                      \
+				_Pragma("GCC unroll 3")                                           \
+				for (int k = 0; k < N; k++) {                                     \
+					const qnt__vni m = a > vt[k];                             \
+					vs[k][h] += qnt__and_vnf(m, wa);                          \
+					vw[k][h] += qnt__and_vnf(m, wv);                          \
+				}                                                                 \
 			}                                                                         \
 		}                                                                                 \
-		for (int k = 0; k < N; k++)                                                       \
-			s1[k] = hsum_v8(vs[k]), w1[k] = hsum_v8(vw[k]);                           \
+		for (int k = 0; k < N; k++) {                                                     \
+			qnt__v8f s, ww;                                                           \
+			memcpy(&s, vs[k], sizeof s);                                              \
+			memcpy(&ww, vw[k], sizeof ww);                                            \
+			s1[k] = hsum_v8(s), w1[k] = hsum_v8(ww);                                  \
+		}                                                                                 \
 	}
 TERN_SUMS(1)
 TERN_SUMS(3)
@@ -914,13 +944,13 @@ static uint16_t tern_search(const struct tern *tr, const float *w, double *est)
 /* Codes 1 + sign(x) where |x| > t, else 1. */
 static void tern_codes(const float *x, const struct tern *tr, float t, uint8_t *c)
 {
-	const qnt__v8f vt = V8(t), zero = { 0 };
+	const qnt__v8f vt = qnt__splat_v8f(t), zero = { 0 };
 	const qnt__v8i one = V8(1);
 	for (int j = 0; j < QK_K; j += 8) {
 		qnt__v8f xv, a;
 		memcpy(&xv, x + j, sizeof xv);
 		memcpy(&a, tr->a + j, sizeof a);
-		const qnt__v8i m = a > vt, neg = xv < zero;
+		const qnt__v8i m = qnt__gt_v8f(a, vt), neg = qnt__lt_v8f(xv, zero);
 		const qnt__v8i code = one + (m & (neg | one));
 		store_low_bytes(code, c + j);
 	}
@@ -1006,28 +1036,41 @@ static int q2_prep(const float *x, const float *w, float *amax, struct q2w *q)
 	const float id = *amax > 0.0f ? 1.0f / *amax : 0.0f;
 	if (!finite || !(id < INFINITY))
 		return 0;
-	const qnt__v8f half = V8(0.5f);
-	qnt__v8f sxx = { 0 }, sw = { 0 }, lxg = { 0 }, llg = { 0 };
+	enum { H = 8 / QNT__VN }; /* lanes as in qnt_lanes.h's native vectors */
+	const qnt__vni absmask = QNT__SPLAT_VN(INT32_MAX), zero = QNT__SPLAT_VN(0);
+	const qnt__vnf half = qnt__splat_vnf(0.5f), vid = qnt__splat_vnf(id), three = qnt__splat_vnf(3.0f);
+	qnt__vnf s[4][H];
+#pragma GCC unroll 2
+	for (int h = 0; h < H; h++)
+		s[0][h] = s[1][h] = s[2][h] = s[3][h] = qnt__splat_vnf(0.0f);
 	for (int j = 0; j < QK2_0; j += 8) {
-		qnt__v8f xv, wv, a, v;
-		memcpy(&xv, x + j, sizeof xv);
-		memcpy(&wv, w + j, sizeof wv);
-		a = qnt__abs_v8f(xv);
-		v = xv * id;
-		qnt__v8i t = __builtin_convertvector(v, qnt__v8i);
-		const qnt__v8f f = v - __builtin_convertvector(t, qnt__v8f);
-		t = t - qnt__ge_v8f(f, half) + qnt__le_v8f(f, -half); /* comparisons give -1; t + 1 the code */
-		const qnt__v8f wa = wv * a, w3 = wv * 3.0f;
-		memcpy(q->x + j, &xv, sizeof xv);
-		memcpy(q->a + j, &a, sizeof a);
-		memcpy(q->wa + j, &wa, sizeof wa);
-		memcpy(q->w3 + j, &w3, sizeof w3);
-		sxx += wa * a;
-		sw += wv;
-		const qnt__v8i nz = t != 0; /* |level| 1, of the sign of x */
-		lxg += and_v8f(nz, wa);
-		llg += and_v8f(nz, wv);
+#pragma GCC unroll 2
+		for (int h = 0; h < H; h++) {
+			const int o = j + h * QNT__VN;
+			qnt__vnf xv, wv;
+			memcpy(&xv, x + o, sizeof xv);
+			memcpy(&wv, w + o, sizeof wv);
+			const qnt__vnf a = qnt__and_vnf(absmask, xv), v = xv * vid;
+			qnt__vni t = __builtin_convertvector(v, qnt__vni);
+			const qnt__vnf f = v - __builtin_convertvector(t, qnt__vnf);
+			t = t - (f >= half) + (f <= -half); /* comparisons give -1; t + 1 the code */
+			const qnt__vnf wa = wv * a, w3 = wv * three;
+			memcpy(q->x + o, &xv, sizeof xv);
+			memcpy(q->a + o, &a, sizeof a);
+			memcpy(q->wa + o, &wa, sizeof wa);
+			memcpy(q->w3 + o, &w3, sizeof w3);
+			s[0][h] += wa * a;
+			s[1][h] += wv;
+			const qnt__vni nz = ~(t == zero); /* |level| 1, of the sign of x */
+			s[2][h] += qnt__and_vnf(nz, wa);
+			s[3][h] += qnt__and_vnf(nz, wv);
+		}
 	}
+	qnt__v8f sxx, sw, lxg, llg;
+	memcpy(&sxx, s[0], sizeof sxx);
+	memcpy(&sw, s[1], sizeof sw);
+	memcpy(&lxg, s[2], sizeof lxg);
+	memcpy(&llg, s[3], sizeof llg);
 	double sums[4];
 	hsum4_v8(sxx, sw, lxg, llg, sums);
 	q->sxx = sums[0], q->sw = sums[1], q->lxg = sums[2], q->llg = sums[3];
@@ -1079,24 +1122,34 @@ static int q2_grid(const struct q2w *q, const float *w, float rms, double *blx, 
 	 * g[1]: over x > 3t, w|x| and 3w; g[2]: the same over -x > 3t. */
 	qnt__v8f acc[3][8];
 	for (int i = 0; i < 4; i++) {
+		/* the six sums in native vectors (qnt_lanes.h), each's eight
+		 * lanes as H vectors */
+		enum { H = 8 / QNT__VN };
 		const float d = rms * q2_grid_scale[i];
-		const qnt__v8f vt = V8(0.5f * d), v3 = V8(1.5f * d), n3t = -v3;
-		qnt__v8f aw = { 0 }, ww = { 0 }, pw = { 0 }, p3 = { 0 }, nw = { 0 }, n3 = { 0 };
+		const qnt__vnf vt = qnt__splat_vnf(0.5f * d), v3 = qnt__splat_vnf(1.5f * d), n3t = -v3;
+		qnt__vnf aw[H], ww[H], pw[H], p3[H], nw[H], n3[H];
+#pragma GCC unroll 2
+		for (int h = 0; h < H; h++)
+			aw[h] = ww[h] = pw[h] = p3[h] = nw[h] = n3[h] = qnt__splat_vnf(0.0f);
 		for (int j = 0; j < QK2_0; j += 8) {
-			qnt__v8f a, x, wa, wv, w3;
-			memcpy(&a, q->a + j, sizeof a);
-			memcpy(&x, q->x + j, sizeof x);
-			memcpy(&wa, q->wa + j, sizeof wa);
-			memcpy(&wv, w + j, sizeof wv);
-			memcpy(&w3, q->w3 + j, sizeof w3);
-			const qnt__v8i on = a > vt, tp = x > v3, tn = x < n3t; /* -x > 3t */
-			aw += and_v8f(on, wa), ww += and_v8f(on, wv);
-			pw += and_v8f(tp, wa), p3 += and_v8f(tp, w3);
-			nw += and_v8f(tn, wa), n3 += and_v8f(tn, w3);
+#pragma GCC unroll 2
+			for (int h = 0; h < H; h++) {
+				const int o = j + h * QNT__VN;
+				qnt__vnf a, x, wa, wv, w3;
+				memcpy(&a, q->a + o, sizeof a);
+				memcpy(&x, q->x + o, sizeof x);
+				memcpy(&wa, q->wa + o, sizeof wa);
+				memcpy(&wv, w + o, sizeof wv);
+				memcpy(&w3, q->w3 + o, sizeof w3);
+				const qnt__vni on = a > vt, tp = x > v3, tn = x < n3t; /* -x > 3t */
+				aw[h] += qnt__and_vnf(on, wa), ww[h] += qnt__and_vnf(on, wv);
+				pw[h] += qnt__and_vnf(tp, wa), p3[h] += qnt__and_vnf(tp, w3);
+				nw[h] += qnt__and_vnf(tn, wa), n3[h] += qnt__and_vnf(tn, w3);
+			}
 		}
-		acc[0][i] = aw, acc[0][4 + i] = ww;
-		acc[1][i] = pw, acc[1][4 + i] = p3;
-		acc[2][i] = nw, acc[2][4 + i] = n3;
+		memcpy(&acc[0][i], aw, sizeof aw), memcpy(&acc[0][4 + i], ww, sizeof ww);
+		memcpy(&acc[1][i], pw, sizeof pw), memcpy(&acc[1][4 + i], p3, sizeof p3);
+		memcpy(&acc[2][i], nw, sizeof nw), memcpy(&acc[2][4 + i], n3, sizeof n3);
 	}
 	const qnt__v8f on = hsum8(acc[0]), tp = hsum8(acc[1]), tn = hsum8(acc[2]);
 	const qnt__v4d onx = lo4d(on), onl = hi4d(on);
@@ -1158,9 +1211,9 @@ static void q2_codes(const struct q2w *q, uint16_t h, uint8_t *qs)
 	const qnt__v8i mul = { 1, 4, 16, 64, 1, 4, 16, 64 }, s1 = { 1, 0, 3, 2, 5, 4, 7, 6 },
 		       s2 = { 2, 3, 0, 1, 6, 7, 4, 5 };
 	const float d = qnt__fp16_to_fp32((uint16_t)(h & 0x7fffu));
-	const qnt__v8f vt = V8(0.5f * d), v3 = V8(1.5f * d), zero = { 0 };
+	const qnt__v8f vt = qnt__splat_v8f(0.5f * d), v3 = qnt__splat_v8f(1.5f * d), zero = { 0 };
 	const qnt__v8i one = V8(1);
-	const qnt__v8f sg = V8((h & 0x8000u) ? -1.0f : 1.0f); /* v = x for d > 0, -x for d < 0 */
+	const qnt__v8f sg = qnt__splat_v8f((h & 0x8000u) ? -1.0f : 1.0f); /* v = x for d > 0, -x for d < 0 */
 	for (int j = 0; j < QK2_0; j += 8) {
 		qnt__v8f x, a;
 		memcpy(&x, q->x + j, sizeof x);
@@ -1295,27 +1348,53 @@ static void weighted_q1_0(const float *x, const float *w, void *out)
  * another code, see fp4_indices). */
 static inline double fp4_est(const float *x, const float *w, int n, float d, double *clip)
 {
+	enum { H = 8 / QNT__VN }; /* lanes as in qnt_lanes.h's native vectors */
+	const qnt__vni absmask = QNT__SPLAT_VN(INT32_MAX);
+#if defined(__AVX2__)
 	static const qnt__v8f lv = { 0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 6.0f, 8.0f, 12.0f };
-	const qnt__v8f vals = lv * d, zero = { 0 };
-	const qnt__v8f t0 = V8(0.5f * d), t1 = V8(1.5f * d), t2 = V8(2.5f * d), t3 = V8(3.5f * d);
-	const qnt__v8f t4 = V8(5.0f * d), t5 = V8(7.0f * d), t6 = V8(10.0f * d), top = V8(12.0f * d);
-	qnt__v8f e = { 0 }, c = { 0 };
+	const qnt__v8f vals = lv * d;
+#else
+	const qnt__vnf vd = qnt__splat_vnf(d);
+#endif
+	const qnt__vnf zero = qnt__splat_vnf(0.0f);
+	const qnt__vnf t0 = qnt__splat_vnf(0.5f * d), t1 = qnt__splat_vnf(1.5f * d), t2 = qnt__splat_vnf(2.5f * d);
+	const qnt__vnf t3 = qnt__splat_vnf(3.5f * d), t4 = qnt__splat_vnf(5.0f * d), t5 = qnt__splat_vnf(7.0f * d);
+	const qnt__vnf t6 = qnt__splat_vnf(10.0f * d), top = qnt__splat_vnf(12.0f * d);
+	qnt__vnf e[H], c[H];
+	for (int h = 0; h < H; h++)
+		e[h] = c[h] = zero;
 	for (int j = 0; j < n; j += 8) {
-		qnt__v8f xv, wv, a;
-		memcpy(&xv, x + j, sizeof xv);
-		memcpy(&wv, w + j, sizeof wv);
-		a = qnt__abs_v8f(xv);
-		/* minus the number of midpoints below |x|: the code's index */
-		const qnt__v8i i = (qnt__gt_v8f(a, t0) + qnt__gt_v8f(a, t1)) + (qnt__gt_v8f(a, t2) + qnt__gt_v8f(a, t3)) +
-				    (qnt__gt_v8f(a, t4) + qnt__gt_v8f(a, t5)) + qnt__gt_v8f(a, t6);
-		const qnt__v8f q = QNT__SHUF1(vals, -i);
-		const qnt__v8f r = a - q, o = a - top;
-		const qnt__v8f oc = qnt__select_v8f(o > zero, o, zero);
-		e += wv * (r * r);
-		c += wv * (oc * oc);
+#pragma GCC unroll 2
+		for (int h = 0; h < H; h++) {
+			qnt__vnf xv, wv;
+			memcpy(&xv, x + j + h * QNT__VN, sizeof xv);
+			memcpy(&wv, w + j + h * QNT__VN, sizeof wv);
+			const qnt__vnf a = qnt__and_vnf(absmask, xv);
+#if defined(__AVX2__)
+			/* minus the number of midpoints below |x|: the code's index */
+			const qnt__vni i = ((a > t0) + (a > t1)) + ((a > t2) + (a > t3)) + ((a > t4) + (a > t5)) + (a > t6);
+			const qnt__vnf q = QNT__SHUF1(vals, -i);
+#else
+			/* Without AVX2 (four lanes) the value is not taken from a
+			 * table: minus the code's magnitude m (0, 1, 2, 3, 4, 6, 8
+			 * or 12) is the steps between the values at the midpoints
+			 * below |x|, added exactly in integers, and m * d the
+			 * value (the product the table of values times d has). */
+			const qnt__vni s2 = (a > t4) + (a > t5), s4 = (a > t6) + (a > t6);
+			const qnt__vni m = (((a > t0) + (a > t1)) + ((a > t2) + (a > t3))) + ((s2 + s2) + (s4 + s4));
+			const qnt__vnf q = __builtin_convertvector(-m, qnt__vnf) * vd;
+#endif
+			const qnt__vnf r = a - q, o = a - top;
+			const qnt__vnf oc = qnt__and_vnf(o > zero, o); /* o where o > 0, else +0 */
+			e[h] += wv * (r * r);
+			c[h] += wv * (oc * oc);
+		}
 	}
-	*clip = hsum_v8f(c);
-	return hsum_v8f(e);
+	qnt__v8f ev, cv;
+	memcpy(&ev, e, sizeof ev);
+	memcpy(&cv, c, sizeof cv);
+	*clip = hsum_v8f(cv);
+	return hsum_v8f(ev);
 }
 
 /* Whether fp4_est of scale d is as exact as it says for elements up to

@@ -147,8 +147,11 @@ static inline qnt__v8f qnt__abs_v8f(qnt__v8f v)
 #define QNT__CMP8(NAME, VT, HT, OP) \
 	static inline qnt__v8i NAME(VT a, VT b) \
 	{ \
-		const HT a0 = __builtin_shufflevector(a, a, 0, 1, 2, 3), a1 = __builtin_shufflevector(a, a, 4, 5, 6, 7); \
-		const HT b0 = __builtin_shufflevector(b, b, 0, 1, 2, 3), b1 = __builtin_shufflevector(b, b, 4, 5, 6, 7); \
+		HT a0, a1, b0, b1; \
+		memcpy(&a0, &a, sizeof a0); \
+		memcpy(&a1, (const char *)&a + sizeof a0, sizeof a1); \
+		memcpy(&b0, &b, sizeof b0); \
+		memcpy(&b1, (const char *)&b + sizeof b0, sizeof b1); \
 		const qnt__v4i r0 = a0 OP b0, r1 = a1 OP b1; \
 		qnt__v8i r; \
 		memcpy(&r, &r0, sizeof r0); \
@@ -193,7 +196,9 @@ static inline qnt__v8f qnt__splat_v8f(float v)
 	static inline qnt__v8i NAME(qnt__v8f a, float b) \
 	{ \
 		const qnt__v4f h = { b, b, b, b }; \
-		const qnt__v4f a0 = __builtin_shufflevector(a, a, 0, 1, 2, 3), a1 = __builtin_shufflevector(a, a, 4, 5, 6, 7); \
+		qnt__v4f a0, a1; \
+		memcpy(&a0, &a, sizeof a0); \
+		memcpy(&a1, (const char *)&a + sizeof a0, sizeof a1); \
 		const qnt__v4i r0 = a0 OP h, r1 = a1 OP h; \
 		qnt__v8i r; \
 		memcpy(&r, &r0, sizeof r0); \
@@ -203,5 +208,40 @@ static inline qnt__v8f qnt__splat_v8f(float v)
 #endif
 /* a >= b (b one value) */
 QNT__CMP8S(qnt__ge_v8f_s, >=)
+
+/* The native vectors: eight lanes with AVX2, else four (SSE2, NEON), on
+ * which every operation (comparisons, integer arithmetic, broadcasts) is
+ * one instruction or a few. A loop over eight lanes written as 8 /
+ * QNT__VN native vectors of QNT__VN lanes (lane k of the eight in lane
+ * k % QNT__VN of vector k / QNT__VN) keeps its accumulators in registers
+ * where the eight-lane code went through memory; the arrays of native
+ * vectors join into eight lanes by memcpy. */
+#if defined(__AVX2__)
+#define QNT__VN 8
+typedef qnt__v8f qnt__vnf;
+typedef qnt__v8i qnt__vni;
+#define QNT__SPLAT_VN(v) { v, v, v, v, v, v, v, v }
+#else
+#define QNT__VN 4
+typedef qnt__v4f qnt__vnf;
+typedef qnt__v4i qnt__vni;
+#define QNT__SPLAT_VN(v) { v, v, v, v }
+#endif
+
+static inline qnt__vnf qnt__splat_vnf(float v)
+{
+	const qnt__vnf r = QNT__SPLAT_VN(v);
+	return r;
+}
+
+/* mask & v, bit by bit (mask lanes all-ones or zero). */
+static inline qnt__vnf qnt__and_vnf(qnt__vni mask, qnt__vnf v)
+{
+	qnt__vni b;
+	memcpy(&b, &v, sizeof b);
+	b &= mask;
+	memcpy(&v, &b, sizeof v);
+	return v;
+}
 
 #endif /* QNT_LANES_H */
