@@ -861,6 +861,8 @@ static const int8_t ONE[8][32] __attribute__((aligned(32))) = { ONE_ROW(0), ONE_
 				const __m256i xq = load256(xk[c][i].qs + 128 * h + 32 * g); \
 				const __m256i p = _mm256_maddubs_epi16(q, xq);              \
 				isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, s)); \
+				if (nc > 1) /* the row kernel of GEMV as it was */          \
+					keep_reg(&isum[c]);                                 \
 			}                                                                   \
 			POST;                                                               \
 		}                                                                           \
@@ -972,6 +974,8 @@ INLINE void mm_k45_body(const void *wv, const struct xcol *x, int nc, int64_t n,
 					const __m256i xq = load256(xk[c][i].qs + 64 * h + 32 * s);
 					const __m256i p = _mm256_maddubs_epi16(q, xq);
 					isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, sv));
+					if (nc > 1)
+						keep_reg(&isum[c]);
 				}
 			}
 		}
