@@ -26,8 +26,8 @@
  *               columns (GEMM) while a single column (GEMV) streams the
  *               weights once. Float weights with several columns use 2 x 6
  *               register tiles over slices of n_in that keep the
- *               activations in L1. The i-quants against q8_K with more than
- *               four columns go through a gemm_fn instead (avx2_iq.c): 16
+ *               activations in L1. The lattice i-quants (q8_K) with more
+ *               than four columns go through a gemm_fn instead (avx2_iq.c): 16
  *               rows x up to 64 columns per call, each super-block decoded
  *               once for all of them and the columns' codes taken as
  *               x + 128 against the signed weights (no sign step per
@@ -36,7 +36,11 @@
  *               59.0 / 58.7 GFLOP/s (ggml 54-84), iq2_xs from 49.0 / 43.6
  *               to 89.0 / 88.6. The same structure for the k-quants (tried:
  *               30% fewer instructions) ran no faster than their row
- *               kernels (79 against 82 GFLOP/s for q4_K) and is not used.
+ *               kernels (79 against 82 GFLOP/s for q4_K) and is not used;
+ *               the row kernels were held back by GCC summing each
+ *               super-block's products as a tree and spilling, which
+ *               keep_reg (avx2_util.h) stops (q4_K 93 -> 109 at 128
+ *               columns).
  *
  * The i-quants, tq1_0/tq2_0, mxfp4/nvfp4 and q1_0/q2_0 (dequantize and
  * matmul): backends/cpu/avx2_iq.c, entries in the table below. The MLX
@@ -861,6 +865,8 @@ static const int8_t ONE[8][32] __attribute__((aligned(32))) = { ONE_ROW(0), ONE_
 				const __m256i xq = load256(xk[c][i].qs + 128 * h + 32 * g); \
 				const __m256i p = _mm256_maddubs_epi16(q, xq);              \
 				isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, s)); \
+				if (nc > 1) /* the row kernel of GEMV as it was */          \
+					keep_reg(&isum[c]);                                 \
 			}                                                                   \
 			POST;                                                               \
 		}                                                                           \
@@ -972,6 +978,8 @@ INLINE void mm_k45_body(const void *wv, const struct xcol *x, int nc, int64_t n,
 					const __m256i xq = load256(xk[c][i].qs + 64 * h + 32 * s);
 					const __m256i p = _mm256_maddubs_epi16(q, xq);
 					isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, sv));
+					if (nc > 1)
+						keep_reg(&isum[c]);
 				}
 			}
 		}
@@ -1261,7 +1269,7 @@ static const struct fmt fmts[] = {
 	{ QNT_TYPE_Q8_K, deq_q8_K, NULL, NULL, QNT_TYPE_INVALID, 1, NULL },
 	/* avx2_iq.c */
 	{ QNT_TYPE_IQ4_NL, qnt__avx2_deq_iq4_nl, qnt__avx2_mm_iq4_nl, NULL, QNT_TYPE_Q8_0, 0, NULL },
-	{ QNT_TYPE_IQ4_XS, qnt__avx2_deq_iq4_xs, qnt__avx2_mm_iq4_xs, NULL, QNT_TYPE_Q8_K, 0, qnt__avx2_gemm_iq4_xs },
+	{ QNT_TYPE_IQ4_XS, qnt__avx2_deq_iq4_xs, qnt__avx2_mm_iq4_xs, NULL, QNT_TYPE_Q8_K, 0, NULL },
 	{ QNT_TYPE_MXFP4, qnt__avx2_deq_mxfp4, qnt__avx2_mm_mxfp4, NULL, QNT_TYPE_Q8_0, 0, NULL },
 	{ QNT_TYPE_NVFP4, qnt__avx2_deq_nvfp4, qnt__avx2_mm_nvfp4, NULL, QNT_TYPE_Q8_0, 0, NULL },
 	{ QNT_TYPE_TQ1_0, qnt__avx2_deq_tq1_0, qnt__avx2_mm_tq1_0, NULL, QNT_TYPE_Q8_K, 0, NULL },

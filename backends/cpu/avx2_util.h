@@ -30,6 +30,18 @@ INLINE float h2f(uint16_t h)
 	return _cvtsh_ss(h);
 }
 
+/* Keeps v in a register as it is: a running sum stays one chain of adds,
+ * where GCC would otherwise reassociate the integer sums of an unrolled
+ * loop into a tree of every product (one register each, then spills). */
+INLINE void keep_reg(__m256i *v)
+{
+#if defined(__GNUC__)
+	__asm__("" : "+x"(*v));
+#else
+	(void)v;
+#endif
+}
+
 INLINE float hsum_ps(__m256 v)
 {
 	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

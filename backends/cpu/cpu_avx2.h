@@ -48,8 +48,8 @@ typedef void (*gemm_fn)(const void *w, size_t wrs, int nr, const struct xcol *x,
 QNT__AVX2_IQ_FORMATS(QNT__AVX2_IQ_DECL)
 #undef QNT__AVX2_IQ_DECL
 
-/* qnt__avx2_gemm_T: a gemm_fn for the i-quants against q8_K. */
-#define QNT__AVX2_IQ_GEMM_FORMATS(X) X(iq2_xxs) X(iq2_xs) X(iq2_s) X(iq3_xxs) X(iq3_s) X(iq1_s) X(iq1_m) X(iq4_xs)
+/* qnt__avx2_gemm_T: a gemm_fn for the lattice i-quants against q8_K. */
+#define QNT__AVX2_IQ_GEMM_FORMATS(X) X(iq2_xxs) X(iq2_xs) X(iq2_s) X(iq3_xxs) X(iq3_s) X(iq1_s) X(iq1_m)
 #define QNT__AVX2_IQ_GEMM_DECL(T) \
 	void qnt__avx2_gemm_##T(const void *w, size_t wrs, int nr, const struct xcol *x, int nc, int64_t n, float *y, \
 				int64_t ldy);
