@@ -2608,12 +2608,8 @@ static void quant_iq3_s(const float *src, void *dst, int64_t nrows, int64_t n, c
 
 
 /* From the costs e0, e1, e2 of the three levels (lanes = the 8 elements of
- * a group): the tables t of cost8_lanes (a transpose by shuffles), the
- * packed code of the first cheapest level of each element (returned) and in
- * *lb the cost of those levels, 0.0f + the minima in element order: the sum
- * cost8_lanes makes for that code, and no code costs less (each term is
- * the least, and rounding is monotone). NaN costs give a NaN *lb. */
-static inline uint32_t cost8_prep(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8f *t, float *lb)
+ * a group): the tables t of cost8_lanes (a transpose by shuffles). */
+static inline void cost8_tables(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8f *t)
 {
 	const qnt__v8f a0 = __builtin_shufflevector(e0, e1, 0, 8, 1, 9, 2, 10, 3, 11);
 	const qnt__v8f a1 = __builtin_shufflevector(e0, e1, 4, 12, 5, 13, 6, 14, 7, 15);
@@ -2630,6 +2626,16 @@ static inline uint32_t cost8_prep(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8
 	t[6] = QNT__T8(a1, b1, 2);
 	t[7] = QNT__T8(a1, b1, 3);
 #undef QNT__T8
+}
+
+/* cost8_tables, and the packed code of the first cheapest level of each
+ * element (returned) and in *lb the cost of those levels, 0.0f + the minima
+ * in element order: the sum cost8_lanes makes for that code, and no code
+ * costs less (each term is the least, and rounding is monotone). NaN costs
+ * give a NaN *lb. */
+static inline uint32_t cost8_prep(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8f *t, float *lb)
+{
+	cost8_tables(e0, e1, e2, t);
 	const qnt__v8i m1 = qnt__lt_v8f(e1, e0);
 	const qnt__v8f c01 = qnt__select_v8f(m1, e1, e0);
 	const qnt__v8i m2 = qnt__lt_v8f(e2, c01);
@@ -2650,6 +2656,16 @@ static int ggml_best_neighbour8(const struct lattice *lt, const uint16_t *nbc, i
 				const float *weight, float scale, int8_t *L)
 {
 	qnt__v8f t[8];
+#if defined(__AVX__)
+	/* the terms of the 8 elements at once (lanes = elements), then
+	 * transposed (the shuffles of cost8_tables, slower than the scalar
+	 * terms where GCC splits them into 16-byte halves) */
+	qnt__v8f xv, wv;
+	memcpy(&xv, xval, sizeof xv);
+	memcpy(&wv, weight, sizeof wv);
+	const qnt__v8f d0 = scale * 1.0f - xv, d1 = scale * 3.0f - xv, d2 = scale * 5.0f - xv;
+	cost8_tables(wv * d0 * d0, wv * d1 * d1, wv * d2 * d2, t);
+#else
 	for (int i = 0; i < 8; i++) {
 		float c[3];
 		for (int l = 0; l < 3; l++) {
@@ -2658,6 +2674,7 @@ static int ggml_best_neighbour8(const struct lattice *lt, const uint16_t *nbc, i
 		}
 		cost8_set(t, i, c[0], c[1], c[2]);
 	}
+#endif
 	float best = FLT_MAX;
 	int gi = cost8_best(lt, nbc, off, lt->nb[off], t, &best, -1);
 	if (gi < 0)
