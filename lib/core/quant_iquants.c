@@ -1429,8 +1429,9 @@ static inline qnt__v8i cost8_codes(const uint16_t *nbc, int32_t off, int j)
  * its grid index, or gi if none is below *best, which is lowered to the
  * cost found. The costs are those of cost8_lanes (lt->dim 8) or
  * cost4_lanes (lt->dim 4). */
-static int cost8_best(const struct lattice *lt, const uint16_t *nbc, int32_t off, int n, const qnt__v8f *t,
-		      float *best, int gi)
+static inline __attribute__((always_inline)) int cost8_best(const struct lattice *lt, const uint16_t *nbc,
+							    int32_t off, int n, const qnt__v8f *t, float *best,
+							    int gi)
 {
 	const uint16_t *list = lt->nb + off;
 	for (int j = 0; j < n; j += 8) {
