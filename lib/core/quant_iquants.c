@@ -1306,56 +1306,165 @@ static inline int lat_level(const struct lattice *lt, int g, int i)
 	return lt->lev[g * lt->dim + i];
 }
 
+/* ---- Eight listed points at once: the 8-element grids (iq2_xxs, iq2_xs,
+ * iq2_s, iq1_s, iq1_m) and the 4-element ones (iq3_xxs, iq3_s) ---- */
+
+/* Per element i the cost of each of its 3 levels: t[i] = { c0, c1, c2, -,
+ * c0, c1, c2, - }. A lane picks the cost of its point's level with
+ * QNT__SHUF1 (qnt_lanes.h), which takes the index modulo 8: the code
+ * shifted right by 2i has the level in bits 0-1 and the next element's low
+ * level bit in bit 2, which the copy in lanes 4-6 absorbs. */
+static inline void cost8_set(qnt__v8f *t, int i, float c0, float c1, float c2)
+{
+	const qnt__v8f v = { c0, c1, c2, c0, c0, c1, c2, c0 };
+	t[i] = v;
+}
+
+/* Lane c: 0.0f + t[0][lv0] + t[1][lv1] + ... + t[7][lv7] for the levels of
+ * the grid point whose packed code is code[c], added in element order as
+ * the scalar sums add them, so every lane is that sum bit for bit. */
+static inline qnt__v8f cost8_lanes(const qnt__v8f *t, qnt__v8i code)
+{
+	/* written out: the loop is not unrolled at -O2, and constant
+	 * shifts are one instruction */
+	qnt__v8f acc = { 0, 0, 0, 0, 0, 0, 0, 0 };
+	acc += QNT__SHUF1(t[0], code);
+	acc += QNT__SHUF1(t[1], code >> 2);
+	acc += QNT__SHUF1(t[2], code >> 4);
+	acc += QNT__SHUF1(t[3], code >> 6);
+	acc += QNT__SHUF1(t[4], code >> 8);
+	acc += QNT__SHUF1(t[5], code >> 10);
+	acc += QNT__SHUF1(t[6], code >> 12);
+	acc += QNT__SHUF1(t[7], code >> 14);
+	return acc;
+}
+
+/* cost8_lanes for the 4-element grids: t[i] holds the costs of element i's
+ * 8 levels, and the code has the level of element i in bits 3i..3i+2. */
+static inline qnt__v8f cost4_lanes(const qnt__v8f *t, qnt__v8i code)
+{
+	qnt__v8f acc = { 0, 0, 0, 0, 0, 0, 0, 0 };
+	acc += QNT__SHUF1(t[0], code);
+	acc += QNT__SHUF1(t[1], code >> 3);
+	acc += QNT__SHUF1(t[2], code >> 6);
+	acc += QNT__SHUF1(t[3], code >> 9);
+	return acc;
+}
+
+/* The lists of the lattices with
+ * every grid index replaced by the point's packed code, at the same
+ * offsets (the counts kept), and slack at the end, so that the codes of
+ * eight listed points are one load. Built once, after the lattice. */
+#define NBC_SLACK 8
+typedef uint16_t v8u16 __attribute__((vector_size(16)));
+static uint16_t nbc_iq2xxs[NB_IQ2XXS + NBC_SLACK], nbc_iq2xs[NB_IQ2XS + NBC_SLACK], nbc_iq2s[NB_IQ2S + NBC_SLACK],
+	nbc_iq1s[NB_IQ1S + NBC_SLACK], nbc_iq3xxs[NB_IQ3XXS + NBC_SLACK], nbc_iq3s[NB_IQ3S + NBC_SLACK];
+static uint16_t *const nbc_tab[N_LAT] = { nbc_iq2xxs, nbc_iq2xs, nbc_iq2s, nbc_iq1s, nbc_iq3xxs, nbc_iq3s };
+
+static void nbc_build(int k)
+{
+	const struct lattice *lt = get_lattice(k);
+	if (!lt->ok)
+		return;
+	uint16_t *out = nbc_tab[k];
+	for (size_t p = 0; p < lt->nb_cap; p += 1 + (size_t)lt->nb[p]) {
+		const int n = lt->nb[p];
+		out[p] = (uint16_t)n;
+		for (int j = 1; j <= n && p + (size_t)j < lt->nb_cap; j++)
+			out[p + (size_t)j] = lt->codes[lt->nb[p + (size_t)j]];
+	}
+}
+
+static uv_once_t nbc_once[N_LAT] = { UV_ONCE_INIT, UV_ONCE_INIT, UV_ONCE_INIT,
+				     UV_ONCE_INIT, UV_ONCE_INIT, UV_ONCE_INIT };
+static void nbc_init0(void) { nbc_build(0); }
+static void nbc_init1(void) { nbc_build(1); }
+static void nbc_init2(void) { nbc_build(2); }
+static void nbc_init3(void) { nbc_build(3); }
+static void nbc_init4(void) { nbc_build(4); }
+static void nbc_init5(void) { nbc_build(5); }
+static void (*const nbc_init[N_LAT])(void) = { nbc_init0, nbc_init1, nbc_init2, nbc_init3, nbc_init4, nbc_init5 };
+
+/* The lattice k and its code lists in *codes. */
+static const struct lattice *get_lattice8(int k, const uint16_t **codes)
+{
+	uv_once(&nbc_once[k], nbc_init[k]);
+	*codes = nbc_tab[k];
+	return get_lattice(k);
+}
+
+static inline int any8(qnt__v8i m)
+{
+	uint64_t q[4];
+	memcpy(q, &m, sizeof q);
+	return (q[0] | q[1] | q[2] | q[3]) != 0;
+}
+
+static inline qnt__v8f splat8(float v)
+{
+	const qnt__v8f r = { v, v, v, v, v, v, v, v };
+	return r;
+}
+
+/* Bit i set where lane i of m (all-ones or zero lanes) is set. */
+static inline unsigned mask8_bits(qnt__v8i m)
+{
+	const qnt__v8i bit = { 1, 2, 4, 8, 16, 32, 64, 128 };
+	const qnt__v8i a = m & bit;
+	const qnt__v4i h = __builtin_shufflevector(a, a, 0, 1, 2, 3) | __builtin_shufflevector(a, a, 4, 5, 6, 7);
+	return (unsigned)(h[0] | h[1] | h[2] | h[3]);
+}
+
+/* Codes of listed points j..j+7 of the list at offset off (lanes past the
+ * list's end hold whatever follows; callers ignore them). */
+static inline qnt__v8i cost8_codes(const uint16_t *nbc, int32_t off, int j)
+{
+	v8u16 c;
+	memcpy(&c, nbc + off + 1 + j, sizeof c);
+	return __builtin_convertvector(c, qnt__v8i);
+}
+
+/* The first of the n points of the list at offset off with the smallest
+ * cost below *best (scanned in list order as a scalar loop would); returns
+ * its grid index, or gi if none is below *best, which is lowered to the
+ * cost found. The costs are those of cost8_lanes (lt->dim 8) or
+ * cost4_lanes (lt->dim 4). */
+static inline __attribute__((always_inline)) int cost8_best(const struct lattice *lt, const uint16_t *nbc,
+							    int32_t off, int n, const qnt__v8f *t, float *best,
+							    int gi)
+{
+	const uint16_t *list = lt->nb + off;
+	for (int j = 0; j < n; j += 8) {
+		const qnt__v8i code = cost8_codes(nbc, off, j);
+		const qnt__v8f cc = lt->dim == 4 ? cost4_lanes(t, code) : cost8_lanes(t, code);
+		qnt__v8i below = qnt__lt_v8f(cc, splat8(*best));
+		if (n - j < 8) {
+			const qnt__v8i lane = { 0, 1, 2, 3, 4, 5, 6, 7 }, nv = { n - j, n - j, n - j, n - j,
+										  n - j, n - j, n - j, n - j };
+			below &= qnt__lt_v8i(lane, nv);
+		}
+		if (!any8(below))
+			continue;
+		/* the scan in order takes the first lane of the least cost
+		 * among those below the best: the least by halving, then
+		 * its first lane */
+		qnt__v8f m = qnt__select_v8f(below, cc, splat8(INFINITY));
+		qnt__v8f h = __builtin_shufflevector(m, m, 4, 5, 6, 7, 0, 1, 2, 3);
+		m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
+		h = __builtin_shufflevector(m, m, 2, 3, 0, 1, 6, 7, 4, 5);
+		m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
+		h = __builtin_shufflevector(m, m, 1, 0, 3, 2, 5, 4, 7, 6);
+		m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
+		const int c = __builtin_ctz(mask8_bits(below & qnt__eq_v8f(cc, m)));
+		*best = cc[c];
+		gi = list[1 + j + c];
+	}
+	return gi;
+}
+
 /* ------------------------------------------------------------------ */
 /* ggml's lattice searches                                              */
 /* ------------------------------------------------------------------ */
-
-/* ggml's iq2_find_best_neighbour / iq3_find_best_neighbour: the point of
- * the list nearest to xval/scale under the weights (first of equals);
- * writes its levels to L. A list where every distance is NaN (ggml aborts
- * there) gives its first point. */
-static int ggml_best_neighbour(const struct lattice *lt, const uint16_t *list, const float *xval, const float *weight,
-			       float scale, int8_t *L)
-{
-	const int n = list[0], dim = lt->dim;
-	float best_d2 = FLT_MAX;
-	int gi = -1;
-	if (dim == 4) { /* short lists: the terms directly */
-		for (int j = 1; j <= n; j++) {
-			const float *pg = lt->pos + 4 * list[j];
-			float d2 = 0;
-			for (int i = 0; i < 4; i++) {
-				const float diff = scale * pg[i] - xval[i];
-				d2 += weight[i] * diff * diff;
-			}
-			if (d2 < best_d2) {
-				best_d2 = d2;
-				gi = list[j];
-			}
-		}
-	} else { /* the terms of the 3 levels of each element, added in order */
-		float t[8][3];
-		for (int i = 0; i < 8; i++)
-			for (int l = 0; l < 3; l++) {
-				const float diff = scale * (float)(2 * l + 1) - xval[i];
-				t[i][l] = weight[i] * diff * diff;
-			}
-		for (int j = 1; j <= n; j++) {
-			const uint8_t *lv = lt->lev + 8 * list[j];
-			const float d2 = 0.0f + t[0][lv[0]] + t[1][lv[1]] + t[2][lv[2]] + t[3][lv[3]] + t[4][lv[4]] +
-					 t[5][lv[5]] + t[6][lv[6]] + t[7][lv[7]];
-			if (d2 < best_d2) {
-				best_d2 = d2;
-				gi = list[j];
-			}
-		}
-	}
-	if (gi < 0)
-		gi = list[1];
-	for (int i = 0; i < dim; i++)
-		L[i] = (int8_t)lat_level(lt, gi, i);
-	return gi;
-}
 
 /* u of the levels L[0..dim). */
 static inline uint32_t lat_u(const struct lattice *lt, const int8_t *L)
@@ -1412,43 +1521,82 @@ static unsigned ggml_signs_even(const float *xb, const float *weight, float *xva
 	return s & 127;
 }
 
-/* ggml_best_neighbour for the 3-bit lattices (dim 4, level values 2l + 1):
- * the terms weight[i] (scale (2l + 1) - xval[i])^2 of the 8 levels of each
- * element first (8 lanes, the same float operations), each point's distance
- * then the same sum in the same order. Same result as ggml_best_neighbour. */
-static int ggml_best_neighbour4(const struct lattice *lt, const uint16_t *list, const float *xval,
-				const float *weight, float scale, int8_t *L)
+/* ggml's iq3_find_best_neighbour for the 3-bit lattices (dim 4, level
+ * values 2l + 1): the grid index of the first point of the list at offset
+ * off with the least weighted distance sum_i weight[i] (scale (2l_i + 1) -
+ * xval[i])^2 below FLT_MAX, or of the list's first point if none is (all
+ * NaN: ggml aborts there). The terms of the 8 levels of each element first
+ * (8 lanes, ggml's float operations). With AVX2, the distances of eight
+ * listed points at a time (cost4_lanes: ggml's sums in its order), each
+ * lane keeping its first least distance and where it was; of the lanes
+ * with the least of those, the earliest position is ggml's choice. Without
+ * it (where GCC picks the lanes of cost4_lanes one at a time), the points
+ * one by one, each sum left once it is not below the best (the terms are
+ * >= 0 or NaN: the sum only grows). */
+static inline __attribute__((always_inline)) int ggml_best_neighbour4(const struct lattice *lt, const uint16_t *nbc,
+								      int32_t off, const float *xval,
+								      const float *weight, float scale)
 {
 	static const qnt__v8f lv = { 1, 3, 5, 7, 9, 11, 13, 15 };
-	float t[4][8];
+	qnt__v8f t[4];
 	for (int i = 0; i < 4; i++) {
 		const qnt__v8f diff = scale * lv - xval[i];
-		const qnt__v8f ti = weight[i] * diff * diff;
-		memcpy(t[i], &ti, sizeof ti);
+		t[i] = weight[i] * diff * diff;
 	}
-	const int n = list[0];
+	const int n = lt->nb[off];
+#if !defined(__AVX2__)
+	float tf[4][8];
+	memcpy(tf, t, sizeof tf);
+	const uint16_t *list = lt->nb + off;
 	float best_d2 = FLT_MAX;
-	int gi = -1;
+	int gi = list[1];
 	for (int j = 1; j <= n; j++) {
 		const uint8_t *lvj = lt->lev + 4 * list[j];
 		float d2 = 0;
-		d2 += t[0][lvj[0]];
-		d2 += t[1][lvj[1]];
-		/* the terms are >= 0 (or NaN): the sum only grows */
+		d2 += tf[0][lvj[0]];
+		d2 += tf[1][lvj[1]];
 		if (!(d2 < best_d2))
 			continue;
-		d2 += t[2][lvj[2]];
-		d2 += t[3][lvj[3]];
+		d2 += tf[2][lvj[2]];
+		d2 += tf[3][lvj[3]];
 		if (d2 < best_d2) {
 			best_d2 = d2;
 			gi = list[j];
 		}
 	}
-	if (gi < 0)
-		gi = list[1];
-	for (int i = 0; i < 4; i++)
-		L[i] = (int8_t)lat_level(lt, gi, i);
+	(void)nbc;
 	return gi;
+#else
+	static const qnt__v8i lane = { 0, 1, 2, 3, 4, 5, 6, 7 };
+	qnt__v8f bv = splat8(FLT_MAX);
+	qnt__v8i bj = lane;
+	for (int j = 0; j < n; j += 8) {
+		const qnt__v8i pos = lane + j;
+		const qnt__v8f cc = cost4_lanes(t, cost8_codes(nbc, off, j));
+		const qnt__v8i below = qnt__lt_v8f(cc, bv) & qnt__lt_v8i(pos, lane * 0 + n);
+		bv = qnt__select_v8f(below, cc, bv);
+		bj = (pos & below) | (bj & ~below);
+	}
+	/* the least distance, by halving */
+	qnt__v8f m = bv, h = __builtin_shufflevector(m, m, 4, 5, 6, 7, 0, 1, 2, 3);
+	m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
+	h = __builtin_shufflevector(m, m, 2, 3, 0, 1, 6, 7, 4, 5);
+	m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
+	h = __builtin_shufflevector(m, m, 1, 0, 3, 2, 5, 4, 7, 6);
+	m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
+	if (!(m[0] < FLT_MAX))
+		return lt->nb[off + 1];
+	/* the earliest position holding it */
+	const qnt__v8i big = lane * 0 + 0x7fff;
+	qnt__v8i eq = qnt__eq_v8f(bv, m);
+	qnt__v8i p = (bj & eq) | (big & ~eq), q = __builtin_shufflevector(p, p, 4, 5, 6, 7, 0, 1, 2, 3);
+	eq = qnt__lt_v8i(q, p);
+	p = (q & eq) | (p & ~eq);
+	q = __builtin_shufflevector(p, p, 2, 3, 0, 1, 6, 7, 4, 5);
+	eq = qnt__lt_v8i(q, p);
+	p = (q & eq) | (p & ~eq);
+	return lt->nb[off + 1 + (p[0] < p[1] ? p[0] : p[1])];
+#endif
 }
 
 /* ggml's scan of trial scales over one sub-block (groups of lt->dim): for
@@ -1460,14 +1608,16 @@ static int ggml_best_neighbour4(const struct lattice *lt, const uint16_t *list, 
  * ggml_scan3, for the 3-bit lattices (n = 32, dim 4, kmaxq 8, at most 32
  * trials): the nearest levels of 8 trial scales at a time (lanes = trials),
  * the off-grid groups to ggml_best_neighbour4, and each trial's sums in
- * ggml's element order, 8 trials at a time: ggml's floats. */
-static float ggml_scan3(const struct lattice *lt, int is_lo, int is_hi, float step, float max, float scale,
-			const float *xval, const float *weight, const float *waux, int8_t *L, int *is_on_grid)
+ * ggml's element order, 8 trials at a time: ggml's floats. The values
+ * 2l + 1 are kept as floats per element and trial, the grid point per
+ * group and trial. */
+static float ggml_scan3(const struct lattice *lt, const uint16_t *nbc, int is_lo, int is_hi, float step,
+			float max, float scale, const float *xval, const float *weight, const float *waux, int8_t *L,
+			int *is_on_grid)
 {
-	typedef int8_t v8c __attribute__((vector_size(8)));
 	const int nt = is_hi - is_lo + 1, nv = (nt + 7) / 8;
-	int8_t Lx[32][32]; /* [element][trial] */
-	uint8_t on_aux[32][8];
+	float qx[32][32]; /* [element][trial]: 2 l + 1 */
+	int32_t gk[32][8]; /* [trial][group]: the grid point, or -1 - it off the grid */
 	float ids[32], sc[32];
 	for (int t = 0; t < 8 * nv; t++) {
 		ids[t] = (15.0f + (float)(is_lo + t) * step) / max;
@@ -1480,19 +1630,19 @@ static float ggml_scan3(const struct lattice *lt, int is_lo, int is_hi, float st
 			qnt__v8i u = { 0, 0, 0, 0, 0, 0, 0, 0 };
 			for (int i = 0; i < 4; i++) {
 				const qnt__v8i l = qnt__clamp_v8i(qnt__nearest_int_v8(0.5f * (idv * xval[4 * k + i] - 1)), 0, 7);
-				const v8c lc = __builtin_convertvector(l, v8c);
-				memcpy(&Lx[4 * k + i][8 * h], &lc, sizeof lc);
+				const qnt__v8f q = __builtin_convertvector(2 * l + 1, qnt__v8f);
+				memcpy(&qx[4 * k + i][8 * h], &q, sizeof q);
 				u |= l << (3 * i);
 			}
 			for (int tl = 0; tl < 8 && 8 * h + tl < nt; tl++) {
 				const int t = 8 * h + tl;
 				const int32_t m = lt->map[u[tl]];
-				on_aux[t][k] = m >= 0;
+				gk[t][k] = m;
 				if (m < 0) {
-					int8_t La[4];
-					ggml_best_neighbour4(lt, lt->nb - m - 1, xval + 4 * k, waux + 4 * k, sc[t], La);
+					const int g = ggml_best_neighbour4(lt, nbc, -m - 1, xval + 4 * k, waux + 4 * k, sc[t]);
+					gk[t][k] = -1 - g;
 					for (int i = 0; i < 4; i++)
-						Lx[4 * k + i][t] = La[i];
+						qx[4 * k + i][t] = lt->pos[4 * g + i];
 				}
 			}
 		}
@@ -1503,9 +1653,8 @@ static float ggml_scan3(const struct lattice *lt, int is_lo, int is_hi, float st
 		qnt__v8f vx = { 0, 0, 0, 0, 0, 0, 0, 0 }, vq = vx;
 		for (int i = 0; i < 32; i++) {
 			const float w = weight[i], wwx = w * xval[i];
-			v8c lc;
-			memcpy(&lc, &Lx[i][8 * h], sizeof lc);
-			const qnt__v8f q = __builtin_convertvector(2 * __builtin_convertvector(lc, qnt__v8i) + 1, qnt__v8f);
+			qnt__v8f q;
+			memcpy(&q, &qx[i][8 * h], sizeof q);
 			vx += wwx * q;
 			vq += w * q * q;
 		}
@@ -1523,20 +1672,23 @@ static float ggml_scan3(const struct lattice *lt, int is_lo, int is_hi, float st
 		}
 	}
 	if (bt >= 0) {
-		for (int i = 0; i < 32; i++)
-			L[i] = Lx[i][bt];
-		for (int k = 0; k < 8; k++)
-			is_on_grid[k] = on_aux[bt][k];
+		for (int k = 0; k < 8; k++) {
+			const int32_t m = gk[bt][k];
+			const int g = m >= 0 ? m : -1 - m;
+			for (int i = 0; i < 4; i++)
+				L[4 * k + i] = (int8_t)lat_level(lt, g, i);
+			is_on_grid[k] = m >= 0;
+		}
 	}
 	return scale;
 }
 
 /* ggml's re-quantization at the final scale of the groups that were not on
  * the grid (all = 0) or of all groups (all = 1) if some group was off the
- * grid, or of all groups in any case (all = 2, iq2_xxs); then its
- * least-squares scale. */
-static float ggml_fixup(const struct lattice *lt, int n, int kmaxq, int all, float scale, const float *xval,
-			const float *weight, const float *waux, int8_t *L, const int *is_on_grid)
+ * grid, or of all groups in any case (all = 2); then its least-squares
+ * scale. For the 3-bit lattices (dim 4, ggml_best_neighbour4). */
+static float ggml_fixup(const struct lattice *lt, const uint16_t *nbc, int n, int kmaxq, int all, float scale,
+			const float *xval, const float *weight, const float *waux, int8_t *L, const int *is_on_grid)
 {
 	const int dim = lt->dim, ng = n / dim;
 	int n_off = 0;
@@ -1554,10 +1706,8 @@ static float ggml_fixup(const struct lattice *lt, int n, int kmaxq, int all, flo
 			const int l = nearest_int(0.5f * (id * xval[dim * k + i] - 1));
 			Lk[i] = (int8_t)maxi(0, mini(kmaxq - 1, l));
 		}
-		int32_t m = lt->map[lat_u(lt, Lk)];
-		int g = m;
-		if (m < 0)
-			g = ggml_best_neighbour(lt, lt->nb - m - 1, xval + dim * k, waux + dim * k, scale, Lk);
+		const int32_t m = lt->map[lat_u(lt, Lk)];
+		const int g = m >= 0 ? m : ggml_best_neighbour4(lt, nbc, -m - 1, xval + dim * k, waux + dim * k, scale);
 		for (int i = 0; i < dim; i++)
 			L[dim * k + i] = (int8_t)lat_level(lt, g, i);
 	}
@@ -1577,7 +1727,8 @@ static float ggml_fixup(const struct lattice *lt, int n, int kmaxq, int all, flo
  * weights x^2). */
 static void ggml_iq3_xxs(const float *x, const float *qw, struct blk_iq3_xxs *y)
 {
-	const struct lattice *lt = get_lattice(LAT_IQ3XXS);
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(LAT_IQ3XXS, &nbc);
 	const int kmaxq = 8;
 	float scales[8], weight[32], xval[32], waux[32];
 	int8_t L[32];
@@ -1618,8 +1769,8 @@ static void ggml_iq3_xxs(const float *x, const float *qw, struct blk_iq3_xxs *y)
 		}
 		for (int k = 0; k < 8; k++)
 			is_on_grid[k] = 1;
-		float scale = ggml_scan3(lt, -15, 15, 0.2f, max, max / (2 * kmaxq - 1), xval, weight, waux, L, is_on_grid);
-		scale = ggml_fixup(lt, 32, kmaxq, 0, scale, xval, weight, waux, L, is_on_grid);
+		float scale = ggml_scan3(lt, nbc, -15, 15, 0.2f, max, max / (2 * kmaxq - 1), xval, weight, waux, L, is_on_grid);
+		scale = ggml_fixup(lt, nbc, 32, kmaxq, 0, scale, xval, weight, waux, L, is_on_grid);
 		if (scale < 0) {
 			scale = -scale;
 			for (int k = 0; k < 4; k++)
@@ -1650,7 +1801,8 @@ static void ggml_iq3_xxs(const float *x, const float *qw, struct blk_iq3_xxs *y)
 /* ggml's quantize_row_iq3_s_impl for one super-block. */
 static void ggml_iq3_s(const float *x, const float *qw, struct blk_iq3_s *y)
 {
-	const struct lattice *lt = get_lattice(LAT_IQ3S);
+	const uint16_t *nbc;
+	const struct lattice *lt = get_lattice8(LAT_IQ3S, &nbc);
 	const int kmaxq = 8;
 	float scales[8], weight[32], xval[32], waux[32];
 	int8_t L[32];
@@ -1699,8 +1851,8 @@ static void ggml_iq3_s(const float *x, const float *qw, struct blk_iq3_s *y)
 		}
 		for (int k = 0; k < 8; k++)
 			is_on_grid[k] = 0;
-		float scale = ggml_scan3(lt, -9, 9, 0.2f, max, max / (2 * kmaxq - 1), xval, weight, waux, L, is_on_grid);
-		scale = ggml_fixup(lt, 32, kmaxq, 1, scale, xval, weight, waux, L, is_on_grid);
+		float scale = ggml_scan3(lt, nbc, -9, 9, 0.2f, max, max / (2 * kmaxq - 1), xval, weight, waux, L, is_on_grid);
+		scale = ggml_fixup(lt, nbc, 32, kmaxq, 1, scale, xval, weight, waux, L, is_on_grid);
 		if (scale < 0) {
 			scale = -scale;
 			for (int k = 0; k < 4; k++)
@@ -2456,151 +2608,9 @@ static void quant_iq3_s(const float *src, void *dst, int64_t nrows, int64_t n, c
 }
 
 
-/* ---- 8-element grids (iq2_xxs, iq2_xs, iq2_s, iq1_s, iq1_m): eight listed
- * points at once ---- */
-
-/* Per element i the cost of each of its 3 levels: t[i] = { c0, c1, c2, -,
- * c0, c1, c2, - }. A lane picks the cost of its point's level with
- * QNT__SHUF1 (qnt_lanes.h), which takes the index modulo 8: the code
- * shifted right by 2i has the level in bits 0-1 and the next element's low
- * level bit in bit 2, which the copy in lanes 4-6 absorbs. */
-static inline void cost8_set(qnt__v8f *t, int i, float c0, float c1, float c2)
-{
-	const qnt__v8f v = { c0, c1, c2, c0, c0, c1, c2, c0 };
-	t[i] = v;
-}
-
-/* Lane c: 0.0f + t[0][lv0] + t[1][lv1] + ... + t[7][lv7] for the levels of
- * the grid point whose packed code is code[c], added in element order as
- * the scalar sums add them, so every lane is that sum bit for bit. */
-static inline qnt__v8f cost8_lanes(const qnt__v8f *t, qnt__v8i code)
-{
-	/* written out: the loop is not unrolled at -O2, and constant
-	 * shifts are one instruction */
-	qnt__v8f acc = { 0, 0, 0, 0, 0, 0, 0, 0 };
-	acc += QNT__SHUF1(t[0], code);
-	acc += QNT__SHUF1(t[1], code >> 2);
-	acc += QNT__SHUF1(t[2], code >> 4);
-	acc += QNT__SHUF1(t[3], code >> 6);
-	acc += QNT__SHUF1(t[4], code >> 8);
-	acc += QNT__SHUF1(t[5], code >> 10);
-	acc += QNT__SHUF1(t[6], code >> 12);
-	acc += QNT__SHUF1(t[7], code >> 14);
-	return acc;
-}
-
-/* The lists of the 8-element lattices (iq2_xxs, iq2_xs, iq2_s, iq1_s) with
- * every grid index replaced by the point's packed code, at the same
- * offsets (the counts kept), and slack at the end, so that the codes of
- * eight listed points are one load. Built once, after the lattice. */
-#define NBC_SLACK 8
-typedef uint16_t v8u16 __attribute__((vector_size(16)));
-static uint16_t nbc_iq2xxs[NB_IQ2XXS + NBC_SLACK], nbc_iq2xs[NB_IQ2XS + NBC_SLACK], nbc_iq2s[NB_IQ2S + NBC_SLACK],
-	nbc_iq1s[NB_IQ1S + NBC_SLACK];
-static uint16_t *const nbc_tab[4] = { nbc_iq2xxs, nbc_iq2xs, nbc_iq2s, nbc_iq1s };
-
-static void nbc_build(int k)
-{
-	const struct lattice *lt = get_lattice(k);
-	if (!lt->ok)
-		return;
-	uint16_t *out = nbc_tab[k];
-	for (size_t p = 0; p < lt->nb_cap; p += 1 + (size_t)lt->nb[p]) {
-		const int n = lt->nb[p];
-		out[p] = (uint16_t)n;
-		for (int j = 1; j <= n && p + (size_t)j < lt->nb_cap; j++)
-			out[p + (size_t)j] = lt->codes[lt->nb[p + (size_t)j]];
-	}
-}
-
-static uv_once_t nbc_once[4] = { UV_ONCE_INIT, UV_ONCE_INIT, UV_ONCE_INIT, UV_ONCE_INIT };
-static void nbc_init0(void) { nbc_build(0); }
-static void nbc_init1(void) { nbc_build(1); }
-static void nbc_init2(void) { nbc_build(2); }
-static void nbc_init3(void) { nbc_build(3); }
-static void (*const nbc_init[4])(void) = { nbc_init0, nbc_init1, nbc_init2, nbc_init3 };
-
-/* The lattice k (LAT_IQ2XXS .. LAT_IQ1S) and its code lists in *codes. */
-static const struct lattice *get_lattice8(int k, const uint16_t **codes)
-{
-	uv_once(&nbc_once[k], nbc_init[k]);
-	*codes = nbc_tab[k];
-	return get_lattice(k);
-}
-
-static inline int any8(qnt__v8i m)
-{
-	uint64_t q[4];
-	memcpy(q, &m, sizeof q);
-	return (q[0] | q[1] | q[2] | q[3]) != 0;
-}
-
-static inline qnt__v8f splat8(float v)
-{
-	const qnt__v8f r = { v, v, v, v, v, v, v, v };
-	return r;
-}
-
-/* Bit i set where lane i of m (all-ones or zero lanes) is set. */
-static inline unsigned mask8_bits(qnt__v8i m)
-{
-	const qnt__v8i bit = { 1, 2, 4, 8, 16, 32, 64, 128 };
-	const qnt__v8i a = m & bit;
-	const qnt__v4i h = __builtin_shufflevector(a, a, 0, 1, 2, 3) | __builtin_shufflevector(a, a, 4, 5, 6, 7);
-	return (unsigned)(h[0] | h[1] | h[2] | h[3]);
-}
-
-/* Codes of listed points j..j+7 of the list at offset off (lanes past the
- * list's end hold whatever follows; callers ignore them). */
-static inline qnt__v8i cost8_codes(const uint16_t *nbc, int32_t off, int j)
-{
-	v8u16 c;
-	memcpy(&c, nbc + off + 1 + j, sizeof c);
-	return __builtin_convertvector(c, qnt__v8i);
-}
-
-/* The first of the n points of the list at offset off with the smallest
- * cost below *best (scanned in list order as a scalar loop would); returns
- * its grid index, or gi if none is below *best, which is lowered to the
- * cost found. */
-static int cost8_best(const struct lattice *lt, const uint16_t *nbc, int32_t off, int n, const qnt__v8f *t,
-		      float *best, int gi)
-{
-	const uint16_t *list = lt->nb + off;
-	for (int j = 0; j < n; j += 8) {
-		const qnt__v8f cc = cost8_lanes(t, cost8_codes(nbc, off, j));
-		qnt__v8i below = qnt__lt_v8f(cc, splat8(*best));
-		if (n - j < 8) {
-			const qnt__v8i lane = { 0, 1, 2, 3, 4, 5, 6, 7 }, nv = { n - j, n - j, n - j, n - j,
-										  n - j, n - j, n - j, n - j };
-			below &= qnt__lt_v8i(lane, nv);
-		}
-		if (!any8(below))
-			continue;
-		/* the scan in order takes the first lane of the least cost
-		 * among those below the best: the least by halving, then
-		 * its first lane */
-		qnt__v8f m = qnt__select_v8f(below, cc, splat8(INFINITY));
-		qnt__v8f h = __builtin_shufflevector(m, m, 4, 5, 6, 7, 0, 1, 2, 3);
-		m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
-		h = __builtin_shufflevector(m, m, 2, 3, 0, 1, 6, 7, 4, 5);
-		m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
-		h = __builtin_shufflevector(m, m, 1, 0, 3, 2, 5, 4, 7, 6);
-		m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
-		const int c = __builtin_ctz(mask8_bits(below & qnt__eq_v8f(cc, m)));
-		*best = cc[c];
-		gi = list[1 + j + c];
-	}
-	return gi;
-}
-
 /* From the costs e0, e1, e2 of the three levels (lanes = the 8 elements of
- * a group): the tables t of cost8_lanes (a transpose by shuffles), the
- * packed code of the first cheapest level of each element (returned) and in
- * *lb the cost of those levels, 0.0f + the minima in element order: the sum
- * cost8_lanes makes for that code, and no code costs less (each term is
- * the least, and rounding is monotone). NaN costs give a NaN *lb. */
-static inline uint32_t cost8_prep(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8f *t, float *lb)
+ * a group): the tables t of cost8_lanes (a transpose by shuffles). */
+static inline void cost8_tables(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8f *t)
 {
 	const qnt__v8f a0 = __builtin_shufflevector(e0, e1, 0, 8, 1, 9, 2, 10, 3, 11);
 	const qnt__v8f a1 = __builtin_shufflevector(e0, e1, 4, 12, 5, 13, 6, 14, 7, 15);
@@ -2617,6 +2627,16 @@ static inline uint32_t cost8_prep(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8
 	t[6] = QNT__T8(a1, b1, 2);
 	t[7] = QNT__T8(a1, b1, 3);
 #undef QNT__T8
+}
+
+/* cost8_tables, and the packed code of the first cheapest level of each
+ * element (returned) and in *lb the cost of those levels, 0.0f + the minima
+ * in element order: the sum cost8_lanes makes for that code, and no code
+ * costs less (each term is the least, and rounding is monotone). NaN costs
+ * give a NaN *lb. */
+static inline uint32_t cost8_prep(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8f *t, float *lb)
+{
+	cost8_tables(e0, e1, e2, t);
 	const qnt__v8i m1 = qnt__lt_v8f(e1, e0);
 	const qnt__v8f c01 = qnt__select_v8f(m1, e1, e0);
 	const qnt__v8i m2 = qnt__lt_v8f(e2, c01);
@@ -2630,12 +2650,23 @@ static inline uint32_t cost8_prep(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8
 	return (uint32_t)(q[0] | (q[1] << 4) | (q[2] << 8) | (q[3] << 12));
 }
 
-/* ggml_best_neighbour for the 8-element grids (iq2_*): the same sums, eight
- * points at a time. */
+/* ggml's iq2_find_best_neighbour for the 8-element grids (iq2_*): the
+ * first point of the list with the least weighted distance (its first
+ * point if all are NaN), eight points at a time; writes its levels to L. */
 static int ggml_best_neighbour8(const struct lattice *lt, const uint16_t *nbc, int32_t off, const float *xval,
 				const float *weight, float scale, int8_t *L)
 {
 	qnt__v8f t[8];
+#if defined(__AVX__)
+	/* the terms of the 8 elements at once (lanes = elements), then
+	 * transposed (the shuffles of cost8_tables, slower than the scalar
+	 * terms where GCC splits them into 16-byte halves) */
+	qnt__v8f xv, wv;
+	memcpy(&xv, xval, sizeof xv);
+	memcpy(&wv, weight, sizeof wv);
+	const qnt__v8f d0 = scale * 1.0f - xv, d1 = scale * 3.0f - xv, d2 = scale * 5.0f - xv;
+	cost8_tables(wv * d0 * d0, wv * d1 * d1, wv * d2 * d2, t);
+#else
 	for (int i = 0; i < 8; i++) {
 		float c[3];
 		for (int l = 0; l < 3; l++) {
@@ -2644,6 +2675,7 @@ static int ggml_best_neighbour8(const struct lattice *lt, const uint16_t *nbc, i
 		}
 		cost8_set(t, i, c[0], c[1], c[2]);
 	}
+#endif
 	float best = FLT_MAX;
 	int gi = cost8_best(lt, nbc, off, lt->nb[off], t, &best, -1);
 	if (gi < 0)
