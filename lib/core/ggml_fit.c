@@ -153,18 +153,6 @@ static inline unsigned lane_mask(vi m)
 #define clamp8 qnt__clamp_v8i
 #endif
 typedef uint8_t v8b __attribute__((vector_size(8)));
-typedef uint8_t v32b __attribute__((vector_size(32)));
-
-static inline v8b narrow8(qnt__v8i c)
-{
-	v32b b;
-	memcpy(&b, &c, sizeof b);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return __builtin_shufflevector(b, b, 0, 4, 8, 12, 16, 20, 24, 28);
-#else
-	return __builtin_shufflevector(b, b, 3, 7, 11, 15, 19, 23, 27, 31);
-#endif
-}
 
 /* ggml's affine codes clamp(nearest_int(iscale * (x[i] - min)), 0, nmax)
  * into L, eight at a time; returns where the scalar tail starts. */
@@ -174,7 +162,7 @@ static int affine_codes8(int n, int nmax, const float *x, float iscale, float mi
 	for (; i + 8 <= n; i += 8) {
 		qnt__v8f xv;
 		memcpy(&xv, x + i, sizeof xv);
-		const v8b c = narrow8(clamp8(qnt__nearest_int_v8(iscale * (xv - min)), 0, nmax));
+		const qnt__v8c c = qnt__narrow_v8i(clamp8(qnt__nearest_int_v8(iscale * (xv - min)), 0, nmax));
 		memcpy(L + i, &c, sizeof c);
 	}
 	return i;
@@ -407,7 +395,7 @@ float qnt__ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float 
 	for (; i + 8 <= n; i += 8) { /* the same operations eight lanes at a time */
 		qnt__v8f xv;
 		memcpy(&xv, x + i, sizeof xv);
-		const v8b c = narrow8(clamp8(qnt__nearest_int_v8(isc[chosen] * xv), -nmax, nmax - 1) + nmax);
+		const qnt__v8c c = qnt__narrow_v8i(clamp8(qnt__nearest_int_v8(isc[chosen] * xv), -nmax, nmax - 1) + nmax);
 		memcpy(L + i, &c, sizeof c);
 	}
 	for (; i < n; i++)

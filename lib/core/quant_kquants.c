@@ -266,21 +266,10 @@ struct kstate {
 	double err;
 };
 
-/* Eight q6_K codes (or biased codes) as bytes; q6_narrow takes the low
- * byte of each lane of c. */
-typedef int8_t q6_v8c __attribute__((vector_size(8)));
+/* Eight q6_K codes (or biased codes) as bytes (qnt__narrow_v8i makes
+ * them from int32 lanes). */
+typedef qnt__v8c q6_v8c;
 typedef int8_t q6_v32c __attribute__((vector_size(32)));
-
-static inline q6_v8c q6_narrow(qnt__v8i c)
-{
-	q6_v32c b;
-	memcpy(&b, &c, sizeof b);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return __builtin_shufflevector(b, b, 0, 4, 8, 12, 16, 20, 24, 28);
-#else
-	return __builtin_shufflevector(b, b, 3, 7, 11, 15, 19, 23, 27, 31);
-#endif
-}
 
 /* The eight bytes of c as signed lanes: each byte copied to all four bytes
  * of its lane, then shifted down with its sign (one sign extension with
@@ -432,7 +421,7 @@ static double q6_codes(const float *x, const float *w, float dl, int8_t *q)
 	const float id = ok ? 1.0f / dl : 0.0f;
 	for (int h = 0; h < 2; h++) {
 		const qnt__v8f fc = ok ? q6_level_v8(xv[h] * id) : (qnt__v8f){ 0 };
-		const q6_v8c c8 = q6_narrow(__builtin_convertvector(fc, qnt__v8i));
+		const q6_v8c c8 = qnt__narrow_v8i(__builtin_convertvector(fc, qnt__v8i));
 		memcpy(q + 8 * h, &c8, sizeof c8);
 		const qnt__v8f r = xv[h] - dl * fc;
 		e += wv[h] * r * r;
@@ -614,7 +603,7 @@ static void q6_build_state(const float *x, const float *w, const float *a, float
 		} else {
 			st->sc[j] = s[k];
 			for (int h = 0; h < 2; h++) {
-				const q6_v8c c8 = q6_narrow(c[k][h]);
+				const q6_v8c c8 = qnt__narrow_v8i(c[k][h]);
 				memcpy(st->q + 16 * j + 8 * h, &c8, sizeof c8);
 			}
 			st->serr[j] = err[k];
@@ -1009,7 +998,7 @@ static void requant_affine(const float *x, int nsub, int sub, int nmax, float d1
 		for (int i = 0; i < sub; i += 8) { /* sub: 16 or 32 */
 			qnt__v8f xv;
 			memcpy(&xv, x + sub * j + i, sizeof xv);
-			const q6_v8c c = q6_narrow(kq_clamp8(qnt__nearest_int_v8((xv + dm) / d), 0, nmax));
+			const q6_v8c c = qnt__narrow_v8i(kq_clamp8(qnt__nearest_int_v8((xv + dm) / d), 0, nmax));
 			memcpy(L + sub * j + i, &c, sizeof c);
 		}
 	}
@@ -1097,7 +1086,7 @@ static void q3_codes(const float *x, const uint8_t *l6, int8_t *L, q3_vi (*fit)[
 		for (int h = 0; h < 2; h++) {
 			qnt__v8f xv;
 			memcpy(&xv, x + 16 * j + 8 * h, sizeof xv);
-			const q6_v8c c = q6_narrow(kq_clamp8(qnt__nearest_int_v8(xv / d), -4, 3) + 4);
+			const q6_v8c c = qnt__narrow_v8i(kq_clamp8(qnt__nearest_int_v8(xv / d), -4, 3) + 4);
 			memcpy(L + 16 * j + 8 * h, &c, sizeof c);
 		}
 	}
@@ -1307,7 +1296,7 @@ static void q6_tail(const float *x, const float *scales, int8_t *L, int fit_in_L
 			qnt__v8f xv;
 			memcpy(&xv, xj + 8 * h, sizeof xv);
 			const qnt__v8i c = qnt__clamp_v8i(qnt__nearest_int_v8(xv / dj), -32, 31) + 32;
-			const q6_v8c c8 = q6_narrow(c);
+			const q6_v8c c8 = qnt__narrow_v8i(c);
 			memcpy(l + 8 * h, &c8, sizeof c8);
 		}
 	}

@@ -120,6 +120,23 @@ static inline qnt__v8f qnt__select_v8f(qnt__v8i mask, qnt__v8f a, qnt__v8f b)
 	return f;
 }
 
+/* The low byte of each of eight int32 lanes, as eight bytes (codes known
+ * to fit in a byte). */
+typedef int8_t qnt__v8c __attribute__((vector_size(8)));
+static inline qnt__v8c qnt__narrow_v8i(qnt__v8i c)
+{
+	qnt__v8c r;
+	typedef int8_t v32c_ __attribute__((vector_size(32)));
+	v32c_ b;
+	memcpy(&b, &c, sizeof b);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	r = __builtin_shufflevector(b, b, 0, 4, 8, 12, 16, 20, 24, 28);
+#else
+	r = __builtin_shufflevector(b, b, 3, 7, 11, 15, 19, 23, 27, 31);
+#endif
+	return r;
+}
+
 /* |v| lane by lane: the sign bit cleared (NaN payloads kept). */
 static inline qnt__v8f qnt__abs_v8f(qnt__v8f v)
 {
