@@ -12,12 +12,12 @@ the same way; only float rounding and the odd rounding tie of ggml's SIMD
 activation quantizer separate them), and both must be within the per-format
 tolerance of lib/core/matmul_ref.c of the exact product of the dequantized
 weights."""
-import ctypes
 import sys
 
 import numpy as np
 
 import ggmllib
+import libqnt
 import qntlib
 
 N_OUT, N_IN = 48, 512
@@ -58,59 +58,12 @@ def pair_tol(name):
 # ggml_mul_mat.
 GRAPH = ["f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K"]
 
-lib = qntlib._lib
-
-
-class CtxOpts(ctypes.Structure):
-    _fields_ = [("struct_size", ctypes.c_uint32), ("n_threads", ctypes.c_int32), ("backend", ctypes.c_char_p),
-                ("alloc", ctypes.c_void_p), ("free", ctypes.c_void_p), ("alloc_user", ctypes.c_void_p),
-                ("log", ctypes.c_void_p), ("log_user", ctypes.c_void_p), ("log_level", ctypes.c_int32),
-                ("device", ctypes.c_int32), ("flags", ctypes.c_uint32), ("reserved", ctypes.c_uint32)]
-
-
-class BackendProps(ctypes.Structure):
-    _fields_ = [("struct_size", ctypes.c_uint32), ("score", ctypes.c_int32), ("name", ctypes.c_char_p),
-                ("description", ctypes.c_char_p), ("path", ctypes.c_char_p), ("reason", ctypes.c_char_p),
-                ("flags", ctypes.c_uint32), ("device_count", ctypes.c_int32)]
-
-
-lib.qnt_ctx_create.restype = ctypes.c_int
-lib.qnt_ctx_create.argtypes = [ctypes.POINTER(CtxOpts), ctypes.POINTER(ctypes.c_void_p)]
-lib.qnt_ctx_destroy.restype = None
-lib.qnt_ctx_destroy.argtypes = [ctypes.c_void_p]
-lib.qnt_matmul.restype = ctypes.c_int
-lib.qnt_matmul.argtypes = [ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
-                           ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
-lib.qnt_backend_count.restype = ctypes.c_int32
-lib.qnt_backend_get_props.restype = ctypes.c_int
-lib.qnt_backend_get_props.argtypes = [ctypes.c_int32, ctypes.POINTER(BackendProps)]
-
-
 def backends():
-    out = []
-    for i in range(lib.qnt_backend_count()):
-        p = BackendProps(ctypes.sizeof(BackendProps))
-        if lib.qnt_backend_get_props(i, ctypes.byref(p)) == 0 and p.score > 0 and p.name.decode().startswith("cpu"):
-            out.append(p.name.decode())
-    return out
+    return [b["name"] for b in libqnt.backends() if b["score"] > 0 and b["name"].startswith("cpu")]
 
 
 def ctx_on(backend, n_threads=2):
-    o = CtxOpts(ctypes.sizeof(CtxOpts), n_threads, backend.encode(), None, None, None, None, None, 1, 0, 0, 0)
-    c = ctypes.c_void_p()
-    st = lib.qnt_ctx_create(ctypes.byref(o), ctypes.byref(c))
-    if st != 0:
-        raise RuntimeError(f"qnt_ctx_create({backend}): {lib.qnt_ctx_last_error(None).decode()}")
-    return c
-
-
-def qnt_matmul(ctx, name, wq, x):
-    y = np.zeros((x.shape[0], N_OUT), dtype=np.float32)
-    st = lib.qnt_matmul(ctx, qntlib.type_id(name), wq.ctypes.data, N_OUT, N_IN, x.ctypes.data, x.shape[0],
-                        y.ctypes.data)
-    if st != 0:
-        raise RuntimeError(f"qnt_matmul({name}): {lib.qnt_ctx_last_error(ctx).decode()}")
-    return y
+    return libqnt.Context(n_threads=n_threads, backend=backend)
 
 
 def rel(a, b):
@@ -129,7 +82,7 @@ def main():
     for name in ggmllib.GGML_TYPE_ALL:
         try:
             qntlib.type_id(name)
-        except KeyError:
+        except qntlib.QntError:
             print(f"{name:8s} not in this libqnt, skipped")
             continue
         if name in ("q8_1", "q8_K"):
@@ -151,7 +104,7 @@ def main():
                 res["ggml_mul_mat"] = mm.compute().copy()
                 mm.close()
             for b, c in ctxs.items():
-                res[b] = qnt_matmul(c, name, wq, x)
+                res[b] = c.matmul(wq, name, x)
             for who, y in res.items():
                 e = rel(y, ex)
                 worst[who] = max(worst.get(who, 0.0), e)
@@ -169,7 +122,7 @@ def main():
         print(f"{name:8s} (x as {g.vec_dot_type(name):4s}) " +
               "  ".join(f"{k} {v:.2e}" for k, v in worst.items()))
     for c in ctxs.values():
-        lib.qnt_ctx_destroy(c)
+        c.close()
     if failures:
         print("FAIL:\n  " + "\n  ".join(failures))
         return 1
