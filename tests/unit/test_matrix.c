@@ -2,9 +2,9 @@
 /*
  * Prepared matrices (qnt_matrix_prepare, qnt_matmul_prepared):
  *   - argument checks, their statuses and messages; freeing NULL;
- *   - q4_0, q8_0, iq4_nl, mxfp4, q4_K (cpu-avx2's interleaved layout where it
- *     runs) and q4_1 (kept plain) against the exact product of the
- *     dequantized W with the float x, within 1e-2 (q4_K 1.5e-2: test_matmul.c's
+ *   - q4_0, q8_0, iq4_nl, mxfp4, q4_K, q6_K (cpu-avx2's interleaved layout
+ *     where it runs) and q4_1 (kept plain) against the exact product of the
+ *     dequantized W with the float x, within 1e-2 (q4_K, q6_K 1.5e-2: test_matmul.c's
  *     tolerances) of the product of the magnitudes (normwise: a
  *     product of one block may cancel to nearly 0), for odd
  *     shapes: n_out not a multiple of the eight interleaved rows, n_in of
@@ -31,8 +31,8 @@ static int backends(const char **names)
 	return n;
 }
 
-/* n_out rows of random legacy blocks: random code bytes, each block's f16
- * scale random and finite (|d| in [2^-10, 2^1)); mxfp4's E8M0 scale random
+/* n_out rows of random blocks: random code bytes (and q6_K's scales), each
+ * block's f16 scale random and finite (|d| in [2^-10, 2^1)); mxfp4's E8M0 scale random
  * in [2^-8, 2^8) (e 119 .. 134), and every eleventh block's one of the two
  * subnormal scales (e 0, 1: their own path in cpu-avx2's kernel). */
 static void *random_weights(qnt_type t, int64_t n_out, int64_t n_in, uint64_t seed)
@@ -47,7 +47,7 @@ static void *random_weights(qnt_type t, int64_t n_out, int64_t n_in, uint64_t se
 		/* every legacy block starts with its f16 d (q4_1: then m) */
 		const uint64_t v = rng_next(&r);
 		const uint16_t d = (uint16_t)(((v & 1) << 15) | ((5 + (v >> 1) % 11) << 10) | ((v >> 8) & 0x3ff));
-		memcpy(w + b * bb, &d, 2);
+		memcpy(w + b * bb + (t == QNT_TYPE_Q6_K ? bb - 2 : 0), &d, 2); /* q6_K: d last */
 		if (t == QNT_TYPE_Q4_1 || t == QNT_TYPE_Q4_K) { /* m, dmin */
 			const uint16_t m = (uint16_t)(d ^ 0x8000);
 			memcpy(w + b * bb + 2, &m, 2);
@@ -172,7 +172,7 @@ static const struct {
 };
 static const int64_t col_counts[] = { 1, 3, 5, 17 };
 static const qnt_type wtypes[] = { QNT_TYPE_Q4_0, QNT_TYPE_Q8_0, QNT_TYPE_IQ4_NL, QNT_TYPE_MXFP4, QNT_TYPE_Q4_K,
-				   QNT_TYPE_Q4_1 };
+				   QNT_TYPE_Q6_K, QNT_TYPE_Q4_1 };
 
 static void against_exact(void **state)
 {
@@ -185,7 +185,8 @@ static void against_exact(void **state)
 			const qnt_type t = wtypes[ti];
 			const int repacked = strcmp(names[b], "cpu-avx2") == 0 && t != QNT_TYPE_Q4_1;
 			double worst = 0;
-			const double tol = t == QNT_TYPE_Q4_K ? 1.5e-2 : 1e-2; /* q8_K or q8_0/q8_1 activations */
+			/* q8_K or q8_0/q8_1 activations */
+			const double tol = t == QNT_TYPE_Q4_K || t == QNT_TYPE_Q6_K ? 1.5e-2 : 1e-2;
 			for (size_t si = 0; si < N_ELEMS(shapes); si++) {
 				const int64_t n_out = shapes[si].n_out, n_in = shapes[si].n_in;
 				if (n_in % qnt_type_block_size(t) != 0)
