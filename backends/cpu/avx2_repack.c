@@ -185,6 +185,39 @@ static void k6_group(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t 
 	}
 }
 
+/* iq4_xs (its block as avx2_iq.c and lib/core define it): per super-block
+ * of a group 32 words of codes (word 4j + t: row r's qs[16j + 4t .. +3];
+ * low nibbles elements 32j + 4t .., high 32j + 16 + 4t ..), then 80 bytes:
+ * the eight d (f16), the scales ls - 32 as int8 [sub-block][row]. */
+struct blk_iq4_xs {
+	uint16_t d;
+	uint16_t scales_h;
+	uint8_t scales_l[4];
+	uint8_t qs[QK_K / 2];
+};
+_Static_assert(sizeof(struct blk_iq4_xs) == 136, "iq4_xs block");
+#define X4_META (2 * RG + 8 * RG)
+
+static void x4_group(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb)
+{
+	const size_t word_bytes = RG * QK_K / 2;
+	uint8_t *meta0 = dst + (size_t)nb * word_bytes;
+	memset(dst, 0, (size_t)nb * (word_bytes + X4_META));
+	for (int64_t i = 0; i < nb; i++) {
+		uint8_t *cw = dst + (size_t)i * word_bytes, *meta = meta0 + (size_t)i * X4_META;
+		for (int r = 0; r < nr; r++) {
+			const struct blk_iq4_xs *b = (const struct blk_iq4_xs *)(w + (size_t)r * rs) + i;
+			memcpy(meta + 2 * r, &b->d, 2);
+			for (int j = 0; j < 8; j++) {
+				const int ls = ((b->scales_l[j / 2] >> (4 * (j % 2))) & 0xf) | (((b->scales_h >> (2 * j)) & 3) << 4);
+				meta[2 * RG + RG * j + r] = (uint8_t)(int8_t)(ls - 32);
+			}
+			for (int wd = 0; wd < 32; wd++)
+				memcpy(cw + (size_t)wd * 32 + (size_t)r * 4, b->qs + 4 * wd, 4);
+		}
+	}
+}
+
 /* One group of a 32-element format: nr (1..RG) rows of nb blocks of
  * blk_bytes, rs bytes apart, each a scale of sc_bytes (f16 d, or mxfp4's
  * e) then its codes; into dst: the codes of every block (word j of block i:
@@ -221,6 +254,12 @@ static void pack_q4_K(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t
 {
 	(void)blk_bytes;
 	k4_group(dst, w, rs, nr, nb);
+}
+
+static void pack_iq4_xs(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb, size_t blk_bytes)
+{
+	(void)blk_bytes;
+	x4_group(dst, w, rs, nr, nb);
 }
 
 static void pack_q6_K(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb, size_t blk_bytes)
@@ -533,6 +572,57 @@ INLINE void q6_K_body(const uint8_t *codes, const uint16_t *scales, const struct
 		_mm256_storeu_ps(out + c * RG, acc[c]);
 }
 
+/* iq4_xs (against q8_K): iq4_nl's decoding and sign trick per word; the
+ * 16-bit pair sums (|p| <= 2 * 127 * 128) meet the sub-block's eight scales
+ * (|ls - 32| <= 32, each in both halves of a lane) in one VPMADDWD each. */
+INLINE void iq4_xs_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
+			float *out)
+{
+	const __m256i m4 = _mm256_set1_epi8(0x0f);
+	const __m256i kv = _mm256_load_si256((const __m256i *)KV_IQ4NL);
+	const uint8_t *meta0 = (const uint8_t *)scales;
+	__m256 acc[PC];
+	UNROLL for (int c = 0; c < nc; c++)
+		acc[c] = _mm256_setzero_ps();
+	for (int64_t i = 0; i < nb; i++) {
+		const uint8_t *q = codes + (size_t)i * (RG * QK_K / 2), *meta = meta0 + (size_t)i * X4_META;
+		__m256i isum[PC];
+		UNROLL for (int c = 0; c < nc; c++)
+			isum[c] = _mm256_setzero_si256();
+		for (int h = 0; h < 4; h++) {
+			/* sub-blocks 2h and 2h + 1: their eight rows' scales, each in both halves of its lane */
+			const __m128i sc = load128(meta + 2 * RG + RG * 2 * h);
+			const __m256i scd[2] = { _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(sc, sc)),
+						 _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(sc, sc)) };
+			/* a quarter of the codes two super-blocks ahead */
+			UNROLL for (int k = 0; k < 4; k++)
+				_mm_prefetch((const char *)q + 2 * (RG * QK_K / 2) + 256 * h + 64 * k, _MM_HINT_T0);
+			UNROLL for (int s = 0; s < 2; s++) {
+				const int j = 2 * h + s;
+				UNROLL for (int t = 0; t < 4; t++) {
+					const __m256i v = load256(q + 32 * (4 * j + t));
+					const __m256i lo = _mm256_shuffle_epi8(kv, _mm256_and_si256(v, m4));
+					const __m256i hi = _mm256_shuffle_epi8(kv, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+					const __m256i alo = _mm256_sign_epi8(lo, lo), ahi = _mm256_sign_epi8(hi, hi);
+					UNROLL for (int c = 0; c < nc; c++) {
+						const int8_t *xq = x[c].k[i].qs + 32 * j + 4 * t;
+						const __m256i plo = _mm256_maddubs_epi16(alo, _mm256_sign_epi8(bcast4(xq), lo));
+						const __m256i phi = _mm256_maddubs_epi16(ahi, _mm256_sign_epi8(bcast4(xq + 16), hi));
+						isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(plo, scd[s]));
+						isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(phi, scd[s]));
+					}
+				}
+			}
+		}
+		const __m256 d8 = _mm256_cvtph_ps(load128(meta));
+		UNROLL for (int c = 0; c < nc; c++)
+			acc[c] = _mm256_fmadd_ps(d8, _mm256_mul_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_set1_ps(x[c].k[i].d)),
+						 acc[c]);
+	}
+	UNROLL for (int c = 0; c < nc; c++)
+		_mm256_storeu_ps(out + c * RG, acc[c]);
+}
+
 typedef void (*group_fn)(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
 			 float *out);
 
@@ -563,6 +653,7 @@ GROUP_FN(q4_K)
 GROUP_FN(iq4_nl)
 GROUP_FN(mxfp4)
 GROUP_FN(q6_K)
+GROUP_FN(iq4_xs)
 
 /* The sum of the 32 codes of a q8_0 block. */
 INLINE int code_sum(const struct blk_q8_0 *b)
@@ -634,6 +725,8 @@ static const struct rfmt fmts[] = {
 	{ QNT_TYPE_Q4_K, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_q4_K), RG * QK_K / 2, K4_META, pack_q4_K, q4_K,
 	  col_q8_K, 4 },
 	{ QNT_TYPE_Q6_K, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_q6_K), K6_CODES, K6_META, pack_q6_K, q6_K, NULL, 0 },
+	{ QNT_TYPE_IQ4_XS, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_iq4_xs), RG * QK_K / 2, X4_META, pack_iq4_xs, iq4_xs,
+	  NULL, 0 },
 };
 
 qnt_status qnt__avx2_matrix_prepare(void *state, qnt_type wtype, const void *w, int64_t n_out, int64_t n_in,
