@@ -129,6 +129,36 @@ static void k4_group(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t 
 	}
 }
 
+/* q5_K: q4_K's 32 code words of a super-block, then 8 words of the fifth
+ * bits (word t: row r's qh[4t .. 4t + 3]; bits 2h, 2h + 1 of its byte k
+ * belong to the low and high nibbles of byte k of code word 8h + t), then
+ * q4_K's metadata (K4_META). */
+#define K5_CODES (RG * (QK_K / 2 + QK_K / 8))
+
+static void k5_group(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb)
+{
+	uint8_t *meta0 = dst + (size_t)nb * K5_CODES;
+	memset(dst, 0, (size_t)nb * (K5_CODES + K4_META));
+	for (int64_t i = 0; i < nb; i++) {
+		uint8_t *cw = dst + (size_t)i * K5_CODES, *hw = cw + RG * QK_K / 2, *meta = meta0 + (size_t)i * K4_META;
+		for (int r = 0; r < nr; r++) {
+			const struct blk_q5_K *b = (const struct blk_q5_K *)(w + (size_t)r * rs) + i;
+			memcpy(meta + 2 * r, &b->d, 2);
+			memcpy(meta + K4_DMIN + 2 * r, &b->dmin, 2);
+			for (int j = 0; j < 8; j++) {
+				uint8_t sc, mn;
+				k4_scale_min(b->scales, j, &sc, &mn);
+				meta[K4_SC + RG * j + r] = sc;
+				meta[K4_MN + 2 * RG * (j / 2) + 2 * r + (j % 2)] = mn;
+			}
+			for (int wd = 0; wd < 32; wd++)
+				memcpy(cw + (size_t)wd * 32 + (size_t)r * 4, b->qs + 4 * wd, 4);
+			for (int t = 0; t < 8; t++)
+				memcpy(hw + (size_t)t * 32 + (size_t)r * 4, b->qh + 4 * t, 4);
+		}
+	}
+}
+
 /* q6_K: bytes after the codes of a super-block's group: the eight d (f16),
  * then the scales as bytes [pair p][row][2] (sub-blocks 2p, 2p + 1). */
 #define K6_META (2 * RG + 16 * RG)
@@ -260,6 +290,12 @@ static void pack_iq4_xs(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64
 {
 	(void)blk_bytes;
 	x4_group(dst, w, rs, nr, nb);
+}
+
+static void pack_q5_K(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb, size_t blk_bytes)
+{
+	(void)blk_bytes;
+	k5_group(dst, w, rs, nr, nb);
 }
 
 static void pack_q6_K(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb, size_t blk_bytes)
@@ -623,6 +659,69 @@ INLINE void iq4_xs_body(const uint8_t *codes, const uint16_t *scales, const stru
 		_mm256_storeu_ps(out + c * RG, acc[c]);
 }
 
+/* q5_K (against q8_K): q4_K's kernel with the fifth bit ORed into each
+ * nibble; codes 0..31, so a 16-bit lane sums four words (8 products, |sum|
+ * <= 31744) before meeting the scales. */
+INLINE void q5_K_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
+		      float *out)
+{
+	const __m256i m4 = _mm256_set1_epi8(0x0f), m10 = _mm256_set1_epi8(0x10);
+	const uint8_t *meta0 = (const uint8_t *)scales;
+	__m256 acc[PC];
+	UNROLL for (int c = 0; c < nc; c++)
+		acc[c] = _mm256_setzero_ps();
+	for (int64_t i = 0; i < nb; i++) {
+		const uint8_t *q = codes + (size_t)i * K5_CODES, *hq = q + RG * QK_K / 2;
+		const uint8_t *meta = meta0 + (size_t)i * K4_META;
+		__m256i isum[PC], msum[PC];
+		UNROLL for (int c = 0; c < nc; c++)
+			isum[c] = msum[c] = _mm256_setzero_si256();
+		for (int h = 0; h < 4; h++) {
+			/* a quarter of the codes two super-blocks ahead */
+			UNROLL for (int k = 0; k < K5_CODES / 4 / 64; k++)
+				_mm_prefetch((const char *)q + 2 * K5_CODES + (K5_CODES / 4) * h + 64 * k, _MM_HINT_T0);
+			const __m128i sh = _mm_cvtsi32_si128(2 * h);
+			const __m128i sc = _mm_loadu_si128((const __m128i *)(meta + K4_SC + RG * 2 * h));
+			const __m256i sclo = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc, sc));
+			const __m256i schi = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sc, sc));
+			UNROLL for (int t0 = 0; t0 < 8; t0 += 4) {
+				__m256i slo[PC], shi[PC];
+				UNROLL for (int c = 0; c < nc; c++)
+					slo[c] = shi[c] = _mm256_setzero_si256();
+				UNROLL for (int t = t0; t < t0 + 4; t++) {
+					const __m256i v = load256(q + 32 * (8 * h + t));
+					/* bits 2h, 2h + 1 of each byte to bits 0, 1 */
+					const __m256i hb = _mm256_srl_epi16(load256(hq + 32 * t), sh);
+					const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m4),
+									   _mm256_and_si256(_mm256_slli_epi16(hb, 4), m10));
+					const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4),
+									   _mm256_and_si256(_mm256_slli_epi16(hb, 3), m10));
+					UNROLL for (int c = 0; c < nc; c++) {
+						const int8_t *xq = x[c].k[i].qs + 64 * h + 4 * t;
+						slo[c] = _mm256_add_epi16(slo[c], _mm256_maddubs_epi16(lo, bcast4(xq)));
+						shi[c] = _mm256_add_epi16(shi[c], _mm256_maddubs_epi16(hi, bcast4(xq + 32)));
+					}
+				}
+				UNROLL for (int c = 0; c < nc; c++) {
+					isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(slo[c], sclo));
+					isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(shi[c], schi));
+				}
+			}
+			const __m256i mn = _mm256_cvtepu8_epi16(load128(meta + K4_MN + 2 * RG * h));
+			UNROLL for (int c = 0; c < nc; c++)
+				msum[c] = _mm256_add_epi32(msum[c], _mm256_madd_epi16(mn, bcast4((const int8_t *)(x[c].bx + 8 * i + 2 * h))));
+		}
+		const __m256 d8 = _mm256_cvtph_ps(load128(meta)), dm8 = _mm256_cvtph_ps(load128(meta + K4_DMIN));
+		UNROLL for (int c = 0; c < nc; c++) {
+			__m256 a = _mm256_mul_ps(d8, _mm256_cvtepi32_ps(isum[c]));
+			a = _mm256_fnmadd_ps(dm8, _mm256_cvtepi32_ps(msum[c]), a);
+			acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(x[c].k[i].d), a, acc[c]);
+		}
+	}
+	UNROLL for (int c = 0; c < nc; c++)
+		_mm256_storeu_ps(out + c * RG, acc[c]);
+}
+
 typedef void (*group_fn)(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
 			 float *out);
 
@@ -653,6 +752,7 @@ GROUP_FN(q4_K)
 GROUP_FN(iq4_nl)
 GROUP_FN(mxfp4)
 GROUP_FN(q6_K)
+GROUP_FN(q5_K)
 GROUP_FN(iq4_xs)
 
 /* The sum of the 32 codes of a q8_0 block. */
@@ -724,6 +824,8 @@ static const struct rfmt fmts[] = {
 	{ QNT_TYPE_MXFP4, QNT_TYPE_Q8_0, QK, 17, RG * QK / 2, RG, pack_e8m0, mxfp4, col_mxfp4, 2 },
 	{ QNT_TYPE_Q4_K, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_q4_K), RG * QK_K / 2, K4_META, pack_q4_K, q4_K,
 	  col_q8_K, 4 },
+	{ QNT_TYPE_Q5_K, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_q5_K), K5_CODES, K4_META, pack_q5_K, q5_K, col_q8_K,
+	  4 },
 	{ QNT_TYPE_Q6_K, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_q6_K), K6_CODES, K6_META, pack_q6_K, q6_K, NULL, 0 },
 	{ QNT_TYPE_IQ4_XS, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_iq4_xs), RG * QK_K / 2, X4_META, pack_iq4_xs, iq4_xs,
 	  NULL, 0 },

@@ -2,7 +2,7 @@
 /*
  * Prepared matrices (qnt_matrix_prepare, qnt_matmul_prepared):
  *   - argument checks, their statuses and messages; freeing NULL;
- *   - q4_0, q8_0, iq4_nl, mxfp4, q4_K, q6_K, iq4_xs (cpu-avx2's interleaved
+ *   - q4_0, q8_0, iq4_nl, mxfp4, q4_K, q5_K, q6_K, iq4_xs (cpu-avx2's interleaved
  *     layout where it runs) and q4_1 (kept plain) against the exact product of
  *     the dequantized W with the float x, within 1e-2 (the q8_K ones 1.5e-2: test_matmul.c's
  *     tolerances) of the product of the magnitudes (normwise: a
@@ -48,7 +48,7 @@ static void *random_weights(qnt_type t, int64_t n_out, int64_t n_in, uint64_t se
 		const uint64_t v = rng_next(&r);
 		const uint16_t d = (uint16_t)(((v & 1) << 15) | ((5 + (v >> 1) % 11) << 10) | ((v >> 8) & 0x3ff));
 		memcpy(w + b * bb + (t == QNT_TYPE_Q6_K ? bb - 2 : 0), &d, 2); /* q6_K: d last */
-		if (t == QNT_TYPE_Q4_1 || t == QNT_TYPE_Q4_K) { /* m, dmin */
+		if (t == QNT_TYPE_Q4_1 || t == QNT_TYPE_Q4_K || t == QNT_TYPE_Q5_K) { /* m, dmin */
 			const uint16_t m = (uint16_t)(d ^ 0x8000);
 			memcpy(w + b * bb + 2, &m, 2);
 		}
@@ -172,7 +172,7 @@ static const struct {
 };
 static const int64_t col_counts[] = { 1, 3, 5, 17 };
 static const qnt_type wtypes[] = { QNT_TYPE_Q4_0, QNT_TYPE_Q8_0, QNT_TYPE_IQ4_NL, QNT_TYPE_MXFP4, QNT_TYPE_Q4_K,
-				   QNT_TYPE_Q6_K, QNT_TYPE_IQ4_XS, QNT_TYPE_Q4_1 };
+				   QNT_TYPE_Q5_K, QNT_TYPE_Q6_K, QNT_TYPE_IQ4_XS, QNT_TYPE_Q4_1 };
 
 static void against_exact(void **state)
 {
@@ -186,7 +186,10 @@ static void against_exact(void **state)
 			const int repacked = strcmp(names[b], "cpu-avx2") == 0 && t != QNT_TYPE_Q4_1;
 			double worst = 0;
 			/* q8_K or q8_0/q8_1 activations */
-			const double tol = t == QNT_TYPE_Q4_K || t == QNT_TYPE_Q6_K || t == QNT_TYPE_IQ4_XS ? 1.5e-2 : 1e-2;
+			const double tol = t == QNT_TYPE_Q4_K || t == QNT_TYPE_Q5_K || t == QNT_TYPE_Q6_K ||
+						   t == QNT_TYPE_IQ4_XS
+						   ? 1.5e-2
+						   : 1e-2;
 			for (size_t si = 0; si < N_ELEMS(shapes); si++) {
 				const int64_t n_out = shapes[si].n_out, n_in = shapes[si].n_in;
 				if (n_in % qnt_type_block_size(t) != 0)
