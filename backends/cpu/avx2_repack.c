@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cpu-avx2 prepared weights (qnt_matrix_prepare): q4_0, q8_0, iq4_nl, mxfp4,
- * q4_K and q6_K copied into groups of eight interleaved rows, and their matrix
- * products. The table fmts (at the end) chooses per format its packer, its
- * kernel and its activations' per-column sums.
+ * q4_K, q5_K, q6_K and iq4_xs copied into groups of eight interleaved rows,
+ * and their matrix products. The table fmts (at the end) chooses per format
+ * its packer, its kernel and its activations' per-column sums: a format is
+ * one line there.
  *
  * Layout of one matrix: a header (struct rp), then ceil(n_out / 8) groups of
  * group_bytes each. A group holds, for each block i of the row, the eight
@@ -48,6 +49,9 @@
  * 32 codes, two sub-blocks per VPMADDWD. Bounds: a 16-bit lane sums 16
  * products of a code 0..15 with one of -128..127 (|sum| <= 30720); a min
  * (<= 63) meets a sum of 32 codes (|bx| <= 4096).
+ *
+ * q5_K and iq4_xs: q4_K's code words; see k5_group and x4_group for the
+ * rest, q5_K_body and iq4_xs_body for the kernels.
  *
  * q6_K (against q8_K): per super-block 32 nibble words and 16 words of the
  * top two bits (k6_group), then 144 bytes: the eight d (f16) and the int8
