@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cpu-avx2 prepared weights (qnt_matrix_prepare): q4_0, q8_0 and q4_K copied
- * into groups of eight interleaved rows, and their matrix products.
+ * cpu-avx2 prepared weights (qnt_matrix_prepare): q4_0, q8_0, iq4_nl, mxfp4,
+ * q4_K, q5_K, q6_K and iq4_xs copied into groups of eight interleaved rows,
+ * and their matrix products. The table fmts (at the end) chooses per format
+ * its packer, its kernel and its activations' per-column sums: a format is
+ * one line there.
  *
  * Layout of one matrix: a header (struct rp), then ceil(n_out / 8) groups of
  * group_bytes each. A group holds, for each block i of the row, the eight
@@ -25,6 +28,18 @@
  * gained nothing from it (6.8 / 7.8 GB/s with, 6.9 / 8.2 without) and has
  * none.
  *
+ * iq4_nl (blocks like q4_0: f16 d, 16 code bytes) has q4_0's layout; its
+ * kernel looks the nibbles up in ggml's kvalues_iq4nl (VPSHUFB) and meets
+ * x with the sign trick (|w| times x with w's sign): a 16-bit pair sum
+ * reaches 2 * 127 * 127, so each is widened to 32 bits at once. mxfp4
+ * (E8M0 e, 16 code bytes): the same words, then the eight rows' e bytes of
+ * every block (8 bytes a block); the nibbles looked up in the doubled E2M1
+ * values plus 12 (0..24, unsigned), the offset taken out exactly (12 times
+ * the block's activation sum, an integer below 2^24, as a float); the low
+ * and the high nibbles sum in two 16-bit registers (each 8 products of at
+ * most 24 * 127 a lane); the scale made from e as e8m0_half does (avx2_iq.c),
+ * eight at a time.
+ *
  * q4_K (against q8_K): per super-block 32 words of codes (word 8h + t: row
  * r's qs[32h + 4t .. +3]; low nibbles sub-block 2h, high 2h + 1), then 160
  * bytes: the eight d, the eight dmin (f16), the 6-bit scales unpacked to
@@ -34,6 +49,16 @@
  * 32 codes, two sub-blocks per VPMADDWD. Bounds: a 16-bit lane sums 16
  * products of a code 0..15 with one of -128..127 (|sum| <= 30720); a min
  * (<= 63) meets a sum of 32 codes (|bx| <= 4096).
+ *
+ * q5_K and iq4_xs: q4_K's code words; see k5_group and x4_group for the
+ * rest, q5_K_body and iq4_xs_body for the kernels.
+ *
+ * q6_K (against q8_K): per super-block 32 nibble words and 16 words of the
+ * top two bits (k6_group), then 144 bytes: the eight d (f16) and the int8
+ * scales as [pair p][row][2]. Its codes are prefetched two super-blocks
+ * ahead: without, a 4096 x 4096 GEMV (13.8 MB) took 2.1-2.6 ms of thread
+ * CPU time against 0.7-1.1 with (plain kernel 0.9-1.4), in cache no
+ * difference.
  *
  * Each output depends only on its row and column: the group, the column
  * group and the thread do not change how it is computed.
@@ -49,11 +74,12 @@
 #define PC 4     /* columns per pass over a group */
 #define PF_BLOCKS 8 /* software prefetch of the codes this many blocks ahead */
 
+struct rfmt;
+
 struct rp {
-	qnt_type wtype;
+	const struct rfmt *f;
 	int64_t n_out, n_in, nb, groups;
-	size_t word_bytes;  /* codes of one block of the group: 128 (q4_0), 256 (q8_0), 1024 (q4_K) */
-	size_t group_bytes; /* nb * (word_bytes + 16), q4_K nb * (word_bytes + K4_META) */
+	size_t group_bytes; /* nb * (f->word_bytes + f->meta_bytes) */
 };
 
 #define RP_HEADER 64
@@ -107,91 +133,200 @@ static void k4_group(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t 
 	}
 }
 
-qnt_status qnt__avx2_matrix_prepare(void *state, qnt_type wtype, const void *w, int64_t n_out, int64_t n_in,
-				    void **prepared, int64_t *row_group)
+/* q5_K: q4_K's 32 code words of a super-block, then 8 words of the fifth
+ * bits (word t: row r's qh[4t .. 4t + 3]; bits 2h, 2h + 1 of its byte k
+ * belong to the low and high nibbles of byte k of code word 8h + t), then
+ * q4_K's metadata (K4_META). */
+#define K5_CODES (RG * (QK_K / 2 + QK_K / 8))
+
+static void k5_group(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb)
 {
-	const qnt_host_api *host = state;
-	size_t word_bytes, blk_bytes, meta_bytes = 2 * RG;
-	int64_t bs = QK;
-	if (wtype == QNT_TYPE_Q4_0) {
-		word_bytes = RG * QK / 2;
-		blk_bytes = sizeof(struct blk_q4_0);
-	} else if (wtype == QNT_TYPE_Q8_0) {
-		word_bytes = RG * QK;
-		blk_bytes = sizeof(struct blk_q8_0);
-	} else if (wtype == QNT_TYPE_Q4_K) {
-		word_bytes = RG * QK_K / 2;
-		blk_bytes = sizeof(struct blk_q4_K);
-		meta_bytes = K4_META;
-		bs = QK_K;
-	} else {
-		return QNT_E_UNSUPPORTED;
-	}
-	if (n_out < 1 || n_in < bs || n_in % bs != 0)
-		return QNT_E_INVALID_ARG;
-	const int64_t nb = n_in / bs, groups = (n_out + RG - 1) / RG;
-	const size_t group_bytes = (size_t)nb * (word_bytes + meta_bytes);
-	if ((uint64_t)groups > (SIZE_MAX - RP_HEADER) / group_bytes)
-		return QNT_E_BAD_SHAPE;
-	struct rp *p = host->alloc(RP_HEADER + (size_t)groups * group_bytes, 64);
-	if (!p)
-		return QNT_E_NO_MEMORY;
-	p->wtype = wtype;
-	p->n_out = n_out;
-	p->n_in = n_in;
-	p->nb = nb;
-	p->groups = groups;
-	p->word_bytes = word_bytes;
-	p->group_bytes = group_bytes;
-	const size_t rs = (size_t)nb * blk_bytes, code_bytes = blk_bytes - 2;
-	if (wtype == QNT_TYPE_Q4_K) {
-		for (int64_t g = 0; g < groups; g++)
-			k4_group((uint8_t *)rp_group(p, g), (const uint8_t *)w + (size_t)(g * RG) * rs, rs,
-				 n_out - g * RG < RG ? (int)(n_out - g * RG) : RG, nb);
-		*prepared = p;
-		*row_group = RG;
-		return QNT_OK;
-	}
-	for (int64_t g = 0; g < groups; g++) {
-		uint8_t *codes = (uint8_t *)rp_group(p, g);
-		uint8_t *scales = codes + (size_t)nb * word_bytes;
-		for (int64_t i = 0; i < nb; i++) {
-			uint8_t *cw = codes + (size_t)i * word_bytes;
-			uint8_t *sw = scales + (size_t)i * 2 * RG;
-			for (int r = 0; r < RG; r++) {
-				const int64_t row = g * RG + r;
-				if (row >= n_out) {
-					memset(sw + 2 * r, 0, 2);
-					for (size_t j = 0; j < code_bytes / 4; j++)
-						memset(cw + j * 32 + (size_t)r * 4, 0, 4);
-					continue;
-				}
-				/* both block kinds: the f16 scale d, then the codes */
-				const uint8_t *b = (const uint8_t *)w + (size_t)row * rs + (size_t)i * blk_bytes;
-				memcpy(sw + 2 * r, b, 2);
-				for (size_t j = 0; j < code_bytes / 4; j++)
-					memcpy(cw + j * 32 + (size_t)r * 4, b + 2 + 4 * j, 4);
+	uint8_t *meta0 = dst + (size_t)nb * K5_CODES;
+	memset(dst, 0, (size_t)nb * (K5_CODES + K4_META));
+	for (int64_t i = 0; i < nb; i++) {
+		uint8_t *cw = dst + (size_t)i * K5_CODES, *hw = cw + RG * QK_K / 2, *meta = meta0 + (size_t)i * K4_META;
+		for (int r = 0; r < nr; r++) {
+			const struct blk_q5_K *b = (const struct blk_q5_K *)(w + (size_t)r * rs) + i;
+			memcpy(meta + 2 * r, &b->d, 2);
+			memcpy(meta + K4_DMIN + 2 * r, &b->dmin, 2);
+			for (int j = 0; j < 8; j++) {
+				uint8_t sc, mn;
+				k4_scale_min(b->scales, j, &sc, &mn);
+				meta[K4_SC + RG * j + r] = sc;
+				meta[K4_MN + 2 * RG * (j / 2) + 2 * r + (j % 2)] = mn;
 			}
+			for (int wd = 0; wd < 32; wd++)
+				memcpy(cw + (size_t)wd * 32 + (size_t)r * 4, b->qs + 4 * wd, 4);
+			for (int t = 0; t < 8; t++)
+				memcpy(hw + (size_t)t * 32 + (size_t)r * 4, b->qh + 4 * t, 4);
 		}
 	}
-	*prepared = p;
-	*row_group = RG;
-	return QNT_OK;
 }
 
-void qnt__avx2_matrix_free(const qnt_host_api *host, void *prepared)
+/* q6_K: bytes after the codes of a super-block's group: the eight d (f16),
+ * then the scales as bytes [pair p][row][2] (sub-blocks 2p, 2p + 1). */
+#define K6_META (2 * RG + 16 * RG)
+#define K6_CODES (RG * (QK_K / 2 + QK_K / 4)) /* 32 nibble words, then 16 words of high bits */
+#define K6_PF 2 /* software prefetch of the codes this many super-blocks ahead */
+
+/* The 6-bit codes (0..63) of a q6_K block, in element order. */
+static void k6_codes(const struct blk_q6_K *b, uint8_t *q)
 {
-	if (prepared)
-		host->free(prepared);
+	for (int n = 0; n < 2; n++) {
+		const uint8_t *ql = b->ql + 64 * n, *qh = b->qh + 32 * n;
+		uint8_t *o = q + 128 * n;
+		for (int l = 0; l < 32; l++) {
+			o[l] = (uint8_t)((ql[l] & 0x0f) | (qh[l] & 3) << 4);
+			o[l + 32] = (uint8_t)((ql[l + 32] & 0x0f) | ((qh[l] >> 2) & 3) << 4);
+			o[l + 64] = (uint8_t)((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4);
+			o[l + 96] = (uint8_t)((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4);
+		}
+	}
+}
+
+/* One q6_K group, as k4_group. Per super-block and quarter h (elements
+ * 64h .. 64h + 63, sub-blocks 4h .. 4h + 3) and u = 0..3: word A (32 *
+ * (8h + 2u)) holds in row r's lane byte k the low 4 bits of element 64h +
+ * 4u + k (low nibble; sub-block 4h) and of 64h + 32 + 4u + k (high; 4h + 2),
+ * word B (next) those of 64h + 16 + 4u + k (4h + 1) and 64h + 48 + 4u + k
+ * (4h + 3); high-bit word 4h + u (after the 32 nibble words) the top 2 bits
+ * of the same four elements in that byte's bits 0-1, 2-3, 4-5, 6-7. */
+static void k6_group(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb)
+{
+	uint8_t *meta0 = dst + (size_t)nb * K6_CODES;
+	memset(dst, 0, (size_t)nb * (K6_CODES + K6_META));
+	for (int64_t i = 0; i < nb; i++) {
+		uint8_t *cw = dst + (size_t)i * K6_CODES, *hw = cw + RG * QK_K / 2, *meta = meta0 + (size_t)i * K6_META;
+		for (int r = 0; r < nr; r++) {
+			const struct blk_q6_K *b = (const struct blk_q6_K *)(w + (size_t)r * rs) + i;
+			uint8_t q[QK_K];
+			k6_codes(b, q);
+			memcpy(meta + 2 * r, &b->d, 2);
+			for (int j = 0; j < QK_K / 16; j++)
+				meta[2 * RG + 2 * RG * (j / 2) + 2 * r + (j % 2)] = (uint8_t)b->scales[j];
+			for (int h = 0; h < 4; h++)
+				for (int u = 0; u < 4; u++)
+					for (int k = 0; k < 4; k++) {
+						const int e = 64 * h + 4 * u + k;
+						const uint8_t al = q[e], ah = q[e + 32], bl = q[e + 16], bh = q[e + 48];
+						const size_t at = (size_t)32 * (8 * h + 2 * u) + (size_t)(4 * r + k);
+						cw[at] = (uint8_t)((al & 15) | (ah & 15) << 4);
+						cw[at + 32] = (uint8_t)((bl & 15) | (bh & 15) << 4);
+						hw[(size_t)32 * (4 * h + u) + (size_t)(4 * r + k)] =
+							(uint8_t)(al >> 4 | (ah >> 4) << 2 | (bl >> 4) << 4 | (bh >> 4) << 6);
+					}
+		}
+	}
+}
+
+/* iq4_xs (its block as avx2_iq.c and lib/core define it): per super-block
+ * of a group 32 words of codes (word 4j + t: row r's qs[16j + 4t .. +3];
+ * low nibbles elements 32j + 4t .., high 32j + 16 + 4t ..), then 80 bytes:
+ * the eight d (f16), the scales ls - 32 as int8 [sub-block][row]. */
+struct blk_iq4_xs {
+	uint16_t d;
+	uint16_t scales_h;
+	uint8_t scales_l[4];
+	uint8_t qs[QK_K / 2];
+};
+_Static_assert(sizeof(struct blk_iq4_xs) == 136, "iq4_xs block");
+#define X4_META (2 * RG + 8 * RG)
+
+static void x4_group(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb)
+{
+	const size_t word_bytes = RG * QK_K / 2;
+	uint8_t *meta0 = dst + (size_t)nb * word_bytes;
+	memset(dst, 0, (size_t)nb * (word_bytes + X4_META));
+	for (int64_t i = 0; i < nb; i++) {
+		uint8_t *cw = dst + (size_t)i * word_bytes, *meta = meta0 + (size_t)i * X4_META;
+		for (int r = 0; r < nr; r++) {
+			const struct blk_iq4_xs *b = (const struct blk_iq4_xs *)(w + (size_t)r * rs) + i;
+			memcpy(meta + 2 * r, &b->d, 2);
+			for (int j = 0; j < 8; j++) {
+				const int ls = ((b->scales_l[j / 2] >> (4 * (j % 2))) & 0xf) | (((b->scales_h >> (2 * j)) & 3) << 4);
+				meta[2 * RG + RG * j + r] = (uint8_t)(int8_t)(ls - 32);
+			}
+			for (int wd = 0; wd < 32; wd++)
+				memcpy(cw + (size_t)wd * 32 + (size_t)r * 4, b->qs + 4 * wd, 4);
+		}
+	}
+}
+
+/* One group of a 32-element format: nr (1..RG) rows of nb blocks of
+ * blk_bytes, rs bytes apart, each a scale of sc_bytes (f16 d, or mxfp4's
+ * e) then its codes; into dst: the codes of every block (word j of block i:
+ * row r's code bytes 4j .. 4j + 3 in its 32-bit lane r), then the blocks'
+ * scales (sc_bytes per row). Rows past nr zero. */
+static void legacy_group(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb, size_t blk_bytes,
+			 size_t sc_bytes)
+{
+	const size_t code_bytes = blk_bytes - sc_bytes, word_bytes = RG * code_bytes;
+	uint8_t *scales = dst + (size_t)nb * word_bytes;
+	memset(dst, 0, (size_t)nb * (word_bytes + RG * sc_bytes));
+	for (int64_t i = 0; i < nb; i++) {
+		uint8_t *cw = dst + (size_t)i * word_bytes, *sw = scales + (size_t)i * RG * sc_bytes;
+		for (int r = 0; r < nr; r++) {
+			const uint8_t *b = w + (size_t)r * rs + (size_t)i * blk_bytes;
+			memcpy(sw + sc_bytes * (size_t)r, b, sc_bytes);
+			for (size_t j = 0; j < code_bytes / 4; j++)
+				memcpy(cw + j * 32 + (size_t)r * 4, b + sc_bytes + 4 * j, 4);
+		}
+	}
+}
+
+static void pack_f16(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb, size_t blk_bytes)
+{
+	legacy_group(dst, w, rs, nr, nb, blk_bytes, 2);
+}
+
+static void pack_e8m0(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb, size_t blk_bytes)
+{
+	legacy_group(dst, w, rs, nr, nb, blk_bytes, 1);
+}
+
+static void pack_q4_K(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb, size_t blk_bytes)
+{
+	(void)blk_bytes;
+	k4_group(dst, w, rs, nr, nb);
+}
+
+static void pack_iq4_xs(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb, size_t blk_bytes)
+{
+	(void)blk_bytes;
+	x4_group(dst, w, rs, nr, nb);
+}
+
+static void pack_q5_K(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb, size_t blk_bytes)
+{
+	(void)blk_bytes;
+	k5_group(dst, w, rs, nr, nb);
+}
+
+static void pack_q6_K(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb, size_t blk_bytes)
+{
+	(void)blk_bytes;
+	k6_group(dst, w, rs, nr, nb);
 }
 
 /* One column of q8_0 activations: its blocks, and per block the scale d and
- * (q4_0) 8 * d * the sum of the codes. */
+ * (q4_0) 8 * d * the sum of the codes, (mxfp4) 12 * the sum of the codes. */
 struct pcol {
 	const struct blk_q8_0 *b;
 	const float *d, *s8;
+	const float *s12;         /* mxfp4: exact integers (|12 sum| <= 48768) */
 	const struct blk_q8_K *k; /* q4_K: the q8_K blocks, d and s8 unused */
 	const int16_t *bx;        /* q4_K: per super-block the 8 sums of 32 codes */
+};
+
+/* ggml's kvalues_iq4nl, and the doubled E2M1 values (kvalues_mxfp4) plus
+ * 12, in both lanes for VPSHUFB. */
+static const int8_t KV_IQ4NL[32] __attribute__((aligned(32))) = {
+	-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+	-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+};
+static const int8_t KV_FP4_12[32] __attribute__((aligned(32))) = {
+	12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0,
+	12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0,
 };
 
 INLINE __m256i bcast4(const int8_t *p)
@@ -266,6 +401,91 @@ INLINE void q8_0_body(const uint8_t *codes, const uint16_t *scales, const struct
 		_mm256_storeu_ps(out + c * RG, acc[c]);
 }
 
+INLINE void iq4_nl_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
+			float *out)
+{
+	const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+	const __m256i kv = _mm256_load_si256((const __m256i *)KV_IQ4NL);
+	__m256 acc[PC];
+	UNROLL for (int c = 0; c < nc; c++)
+		acc[c] = _mm256_setzero_ps();
+	for (int64_t i = 0; i < nb; i++) {
+		const uint8_t *q = codes + (size_t)i * (RG * QK / 2);
+		_mm_prefetch((const char *)q + PF_BLOCKS * (RG * QK / 2), _MM_HINT_T0);
+		_mm_prefetch((const char *)q + PF_BLOCKS * (RG * QK / 2) + 64, _MM_HINT_T0);
+		__m256i s32[PC];
+		UNROLL for (int c = 0; c < nc; c++)
+			s32[c] = _mm256_setzero_si256();
+		UNROLL for (int j = 0; j < 4; j++) {
+			const __m256i v = load256(q + 32 * j);
+			const __m256i lo = _mm256_shuffle_epi8(kv, _mm256_and_si256(v, m4));
+			const __m256i hi = _mm256_shuffle_epi8(kv, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+			const __m256i alo = _mm256_sign_epi8(lo, lo), ahi = _mm256_sign_epi8(hi, hi);
+			UNROLL for (int c = 0; c < nc; c++) {
+				const int8_t *xq = x[c].b[i].qs;
+				const __m256i plo = _mm256_maddubs_epi16(alo, _mm256_sign_epi8(bcast4(xq + 4 * j), lo));
+				const __m256i phi = _mm256_maddubs_epi16(ahi, _mm256_sign_epi8(bcast4(xq + 16 + 4 * j), hi));
+				s32[c] = _mm256_add_epi32(s32[c], _mm256_madd_epi16(plo, ones));
+				s32[c] = _mm256_add_epi32(s32[c], _mm256_madd_epi16(phi, ones));
+			}
+		}
+		const __m256 d8 = _mm256_cvtph_ps(load128(scales + (size_t)i * RG));
+		UNROLL for (int c = 0; c < nc; c++)
+			acc[c] = _mm256_fmadd_ps(d8, _mm256_mul_ps(_mm256_cvtepi32_ps(s32[c]), _mm256_set1_ps(x[c].d[i])),
+						 acc[c]);
+	}
+	UNROLL for (int c = 0; c < nc; c++)
+		_mm256_storeu_ps(out + c * RG, acc[c]);
+}
+
+/* The eight rows' E8M0 bytes e as e8m0_half (avx2_iq.c) makes them:
+ * 2^(e - 128), the subnormals 0x00200000 << e for e < 2. */
+INLINE __m256 e8m0_half8(const uint8_t *e8)
+{
+	const __m256i e = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)e8));
+	const __m256i nrm = _mm256_slli_epi32(_mm256_sub_epi32(e, _mm256_set1_epi32(1)), 23);
+	const __m256i den = _mm256_sllv_epi32(_mm256_set1_epi32(0x00200000), e);
+	return _mm256_castsi256_ps(_mm256_blendv_epi8(nrm, den, _mm256_cmpgt_epi32(_mm256_set1_epi32(2), e)));
+}
+
+INLINE void mxfp4_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
+		       float *out)
+{
+	const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+	const __m256i kv = _mm256_load_si256((const __m256i *)KV_FP4_12);
+	const uint8_t *e0 = (const uint8_t *)scales;
+	__m256 acc[PC];
+	UNROLL for (int c = 0; c < nc; c++)
+		acc[c] = _mm256_setzero_ps();
+	for (int64_t i = 0; i < nb; i++) {
+		const uint8_t *q = codes + (size_t)i * (RG * QK / 2);
+		_mm_prefetch((const char *)q + PF_BLOCKS * (RG * QK / 2), _MM_HINT_T0);
+		_mm_prefetch((const char *)q + PF_BLOCKS * (RG * QK / 2) + 64, _MM_HINT_T0);
+		__m256i slo[PC], shi[PC];
+		UNROLL for (int c = 0; c < nc; c++)
+			slo[c] = shi[c] = _mm256_setzero_si256();
+		UNROLL for (int j = 0; j < 4; j++) {
+			const __m256i v = load256(q + 32 * j);
+			const __m256i lo = _mm256_shuffle_epi8(kv, _mm256_and_si256(v, m4));
+			const __m256i hi = _mm256_shuffle_epi8(kv, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+			UNROLL for (int c = 0; c < nc; c++) {
+				const int8_t *xq = x[c].b[i].qs;
+				slo[c] = _mm256_add_epi16(slo[c], _mm256_maddubs_epi16(lo, bcast4(xq + 4 * j)));
+				shi[c] = _mm256_add_epi16(shi[c], _mm256_maddubs_epi16(hi, bcast4(xq + 16 + 4 * j)));
+			}
+		}
+		const __m256 e8 = e8m0_half8(e0 + (size_t)i * RG);
+		UNROLL for (int c = 0; c < nc; c++) {
+			const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(slo[c], ones), _mm256_madd_epi16(shi[c], ones));
+			/* both integers below 2^24: the difference is exact */
+			const __m256 t = _mm256_sub_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(x[c].s12[i]));
+			acc[c] = _mm256_fmadd_ps(e8, _mm256_mul_ps(t, _mm256_set1_ps(x[c].d[i])), acc[c]);
+		}
+	}
+	UNROLL for (int c = 0; c < nc; c++)
+		_mm256_storeu_ps(out + c * RG, acc[c]);
+}
+
 INLINE void q4_K_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
 		      float *out)
 {
@@ -315,6 +535,197 @@ INLINE void q4_K_body(const uint8_t *codes, const uint16_t *scales, const struct
 		_mm256_storeu_ps(out + c * RG, acc[c]);
 }
 
+/* q6_K (against q8_K): a sub-block's two words (4 elements a row each) sum
+ * in 16 bits (4 products of a code 0..63 with one of -128..127 a lane:
+ * |sum| <= 32256), then meet its eight scales (each in both halves of a
+ * lane) in one VPMADDWD; the offset 32 is taken out with q8_K's sums of 16
+ * codes against 32 times the scales in pairs. Integers to the end of the
+ * super-block (|sum| <= 256 * 63 * 128 * 128 + 16 * 4096 * 2048 < 2^31). */
+INLINE void q6_K_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
+		      float *out)
+{
+	const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+	const __m256i dup_even = _mm256_setr_epi8(0, 1, 0, 1, 4, 5, 4, 5, 8, 9, 8, 9, 12, 13, 12, 13, 0, 1, 0, 1, 4, 5,
+						  4, 5, 8, 9, 8, 9, 12, 13, 12, 13);
+	const __m256i dup_odd = _mm256_add_epi8(dup_even, _mm256_set1_epi8(2));
+	const uint8_t *meta0 = (const uint8_t *)scales;
+	__m256 acc[PC];
+	UNROLL for (int c = 0; c < nc; c++)
+		acc[c] = _mm256_setzero_ps();
+	for (int64_t i = 0; i < nb; i++) {
+		const uint8_t *q = codes + (size_t)i * K6_CODES, *hq = q + RG * QK_K / 2;
+		const uint8_t *meta = meta0 + (size_t)i * K6_META;
+		__m256i isum[PC];
+		UNROLL for (int c = 0; c < nc; c++)
+			isum[c] = _mm256_setzero_si256();
+		for (int h = 0; h < 4; h++) {
+			/* a quarter of the codes of the super-block K6_PF ahead */
+			UNROLL for (int k = 0; k < K6_CODES / 4 / 64; k++)
+				_mm_prefetch((const char *)q + K6_PF * K6_CODES + (K6_CODES / 4) * h + 64 * k, _MM_HINT_T0);
+			/* scales of sub-blocks 4h, 4h + 1 (p) and 4h + 2, 4h + 3 (p2), [row][2] as int16 */
+			const __m256i p = _mm256_cvtepi8_epi16(load128(meta + 2 * RG + 2 * RG * (2 * h)));
+			const __m256i p2 = _mm256_cvtepi8_epi16(load128(meta + 2 * RG + 2 * RG * (2 * h + 1)));
+			const __m256i sc[4] = { _mm256_shuffle_epi8(p, dup_even), _mm256_shuffle_epi8(p, dup_odd),
+						_mm256_shuffle_epi8(p2, dup_even), _mm256_shuffle_epi8(p2, dup_odd) };
+			/* the offset: 32 times the scales (|32 sc| <= 4096) against the sums of 16 codes */
+			const __m256i p32 = _mm256_slli_epi16(p, 5), p232 = _mm256_slli_epi16(p2, 5);
+			UNROLL for (int c = 0; c < nc; c++) {
+				const int16_t *bs = x[c].k[i].bsums + 4 * h;
+				isum[c] = _mm256_sub_epi32(isum[c], _mm256_madd_epi16(p32, bcast4((const int8_t *)bs)));
+				isum[c] = _mm256_sub_epi32(isum[c], _mm256_madd_epi16(p232, bcast4((const int8_t *)(bs + 2))));
+			}
+			UNROLL for (int u0 = 0; u0 < 4; u0 += 2) {
+				__m256i s16[PC][4];
+				UNROLL for (int c = 0; c < nc; c++)
+					s16[c][0] = s16[c][1] = s16[c][2] = s16[c][3] = _mm256_setzero_si256();
+				UNROLL for (int u = u0; u < u0 + 2; u++) {
+					const __m256i va = load256(q + 32 * (8 * h + 2 * u)), vb = load256(q + 32 * (8 * h + 2 * u + 1));
+					const __m256i hb = load256(hq + 32 * (4 * h + u));
+					/* sub-blocks 4h, 4h + 2 (a), 4h + 1, 4h + 3 (b) */
+					const __m256i w0 = _mm256_or_si256(_mm256_and_si256(va, m4),
+									   _mm256_and_si256(_mm256_slli_epi16(hb, 4), m30));
+					const __m256i w2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(va, 4), m4),
+									   _mm256_and_si256(_mm256_slli_epi16(hb, 2), m30));
+					const __m256i w1 = _mm256_or_si256(_mm256_and_si256(vb, m4), _mm256_and_si256(hb, m30));
+					const __m256i w3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(vb, 4), m4),
+									   _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30));
+					UNROLL for (int c = 0; c < nc; c++) {
+						const int8_t *xq = x[c].k[i].qs + 64 * h + 4 * u;
+						s16[c][0] = _mm256_add_epi16(s16[c][0], _mm256_maddubs_epi16(w0, bcast4(xq)));
+						s16[c][1] = _mm256_add_epi16(s16[c][1], _mm256_maddubs_epi16(w1, bcast4(xq + 16)));
+						s16[c][2] = _mm256_add_epi16(s16[c][2], _mm256_maddubs_epi16(w2, bcast4(xq + 32)));
+						s16[c][3] = _mm256_add_epi16(s16[c][3], _mm256_maddubs_epi16(w3, bcast4(xq + 48)));
+					}
+				}
+				UNROLL for (int c = 0; c < nc; c++)
+					UNROLL for (int j = 0; j < 4; j++)
+						isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(s16[c][j], sc[j]));
+			}
+		}
+		const __m256 d8 = _mm256_cvtph_ps(load128(meta));
+		UNROLL for (int c = 0; c < nc; c++) {
+			acc[c] = _mm256_fmadd_ps(d8, _mm256_mul_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_set1_ps(x[c].k[i].d)),
+						 acc[c]);
+		}
+	}
+	UNROLL for (int c = 0; c < nc; c++)
+		_mm256_storeu_ps(out + c * RG, acc[c]);
+}
+
+/* iq4_xs (against q8_K): iq4_nl's decoding and sign trick per word; the
+ * 16-bit pair sums (|p| <= 2 * 127 * 128) meet the sub-block's eight scales
+ * (|ls - 32| <= 32, each in both halves of a lane) in one VPMADDWD each. */
+INLINE void iq4_xs_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
+			float *out)
+{
+	const __m256i m4 = _mm256_set1_epi8(0x0f);
+	const __m256i kv = _mm256_load_si256((const __m256i *)KV_IQ4NL);
+	const uint8_t *meta0 = (const uint8_t *)scales;
+	__m256 acc[PC];
+	UNROLL for (int c = 0; c < nc; c++)
+		acc[c] = _mm256_setzero_ps();
+	for (int64_t i = 0; i < nb; i++) {
+		const uint8_t *q = codes + (size_t)i * (RG * QK_K / 2), *meta = meta0 + (size_t)i * X4_META;
+		__m256i isum[PC];
+		UNROLL for (int c = 0; c < nc; c++)
+			isum[c] = _mm256_setzero_si256();
+		for (int h = 0; h < 4; h++) {
+			/* sub-blocks 2h and 2h + 1: their eight rows' scales, each in both halves of its lane */
+			const __m128i sc = load128(meta + 2 * RG + RG * 2 * h);
+			const __m256i scd[2] = { _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(sc, sc)),
+						 _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(sc, sc)) };
+			/* a quarter of the codes two super-blocks ahead */
+			UNROLL for (int k = 0; k < 4; k++)
+				_mm_prefetch((const char *)q + 2 * (RG * QK_K / 2) + 256 * h + 64 * k, _MM_HINT_T0);
+			UNROLL for (int s = 0; s < 2; s++) {
+				const int j = 2 * h + s;
+				UNROLL for (int t = 0; t < 4; t++) {
+					const __m256i v = load256(q + 32 * (4 * j + t));
+					const __m256i lo = _mm256_shuffle_epi8(kv, _mm256_and_si256(v, m4));
+					const __m256i hi = _mm256_shuffle_epi8(kv, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+					const __m256i alo = _mm256_sign_epi8(lo, lo), ahi = _mm256_sign_epi8(hi, hi);
+					UNROLL for (int c = 0; c < nc; c++) {
+						const int8_t *xq = x[c].k[i].qs + 32 * j + 4 * t;
+						const __m256i plo = _mm256_maddubs_epi16(alo, _mm256_sign_epi8(bcast4(xq), lo));
+						const __m256i phi = _mm256_maddubs_epi16(ahi, _mm256_sign_epi8(bcast4(xq + 16), hi));
+						isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(plo, scd[s]));
+						isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(phi, scd[s]));
+					}
+				}
+			}
+		}
+		const __m256 d8 = _mm256_cvtph_ps(load128(meta));
+		UNROLL for (int c = 0; c < nc; c++)
+			acc[c] = _mm256_fmadd_ps(d8, _mm256_mul_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_set1_ps(x[c].k[i].d)),
+						 acc[c]);
+	}
+	UNROLL for (int c = 0; c < nc; c++)
+		_mm256_storeu_ps(out + c * RG, acc[c]);
+}
+
+/* q5_K (against q8_K): q4_K's kernel with the fifth bit ORed into each
+ * nibble; codes 0..31, so a 16-bit lane sums four words (8 products, |sum|
+ * <= 31744) before meeting the scales. */
+INLINE void q5_K_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
+		      float *out)
+{
+	const __m256i m4 = _mm256_set1_epi8(0x0f), m10 = _mm256_set1_epi8(0x10);
+	const uint8_t *meta0 = (const uint8_t *)scales;
+	__m256 acc[PC];
+	UNROLL for (int c = 0; c < nc; c++)
+		acc[c] = _mm256_setzero_ps();
+	for (int64_t i = 0; i < nb; i++) {
+		const uint8_t *q = codes + (size_t)i * K5_CODES, *hq = q + RG * QK_K / 2;
+		const uint8_t *meta = meta0 + (size_t)i * K4_META;
+		__m256i isum[PC], msum[PC];
+		UNROLL for (int c = 0; c < nc; c++)
+			isum[c] = msum[c] = _mm256_setzero_si256();
+		for (int h = 0; h < 4; h++) {
+			/* a quarter of the codes two super-blocks ahead */
+			UNROLL for (int k = 0; k < K5_CODES / 4 / 64; k++)
+				_mm_prefetch((const char *)q + 2 * K5_CODES + (K5_CODES / 4) * h + 64 * k, _MM_HINT_T0);
+			const __m128i sh = _mm_cvtsi32_si128(2 * h);
+			const __m128i sc = _mm_loadu_si128((const __m128i *)(meta + K4_SC + RG * 2 * h));
+			const __m256i sclo = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc, sc));
+			const __m256i schi = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sc, sc));
+			UNROLL for (int t0 = 0; t0 < 8; t0 += 4) {
+				__m256i slo[PC], shi[PC];
+				UNROLL for (int c = 0; c < nc; c++)
+					slo[c] = shi[c] = _mm256_setzero_si256();
+				UNROLL for (int t = t0; t < t0 + 4; t++) {
+					const __m256i v = load256(q + 32 * (8 * h + t));
+					/* bits 2h, 2h + 1 of each byte to bits 0, 1 */
+					const __m256i hb = _mm256_srl_epi16(load256(hq + 32 * t), sh);
+					const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m4),
+									   _mm256_and_si256(_mm256_slli_epi16(hb, 4), m10));
+					const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4),
+									   _mm256_and_si256(_mm256_slli_epi16(hb, 3), m10));
+					UNROLL for (int c = 0; c < nc; c++) {
+						const int8_t *xq = x[c].k[i].qs + 64 * h + 4 * t;
+						slo[c] = _mm256_add_epi16(slo[c], _mm256_maddubs_epi16(lo, bcast4(xq)));
+						shi[c] = _mm256_add_epi16(shi[c], _mm256_maddubs_epi16(hi, bcast4(xq + 32)));
+					}
+				}
+				UNROLL for (int c = 0; c < nc; c++) {
+					isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(slo[c], sclo));
+					isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(shi[c], schi));
+				}
+			}
+			const __m256i mn = _mm256_cvtepu8_epi16(load128(meta + K4_MN + 2 * RG * h));
+			UNROLL for (int c = 0; c < nc; c++)
+				msum[c] = _mm256_add_epi32(msum[c], _mm256_madd_epi16(mn, bcast4((const int8_t *)(x[c].bx + 8 * i + 2 * h))));
+		}
+		const __m256 d8 = _mm256_cvtph_ps(load128(meta)), dm8 = _mm256_cvtph_ps(load128(meta + K4_DMIN));
+		UNROLL for (int c = 0; c < nc; c++) {
+			__m256 a = _mm256_mul_ps(d8, _mm256_cvtepi32_ps(isum[c]));
+			a = _mm256_fnmadd_ps(dm8, _mm256_cvtepi32_ps(msum[c]), a);
+			acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(x[c].k[i].d), a, acc[c]);
+		}
+	}
+	UNROLL for (int c = 0; c < nc; c++)
+		_mm256_storeu_ps(out + c * RG, acc[c]);
+}
+
 typedef void (*group_fn)(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
 			 float *out);
 
@@ -342,79 +753,171 @@ typedef void (*group_fn)(const uint8_t *codes, const uint16_t *scales, const str
 GROUP_FN(q4_0)
 GROUP_FN(q8_0)
 GROUP_FN(q4_K)
+GROUP_FN(iq4_nl)
+GROUP_FN(mxfp4)
+GROUP_FN(q6_K)
+GROUP_FN(q5_K)
+GROUP_FN(iq4_xs)
 
-/* Per block of one q8_0 column: d, and 8 * d * the sum of its codes. */
-static void column_scales(const struct blk_q8_0 *b, int64_t nb, float *d, float *s8)
+/* The sum of the 32 codes of a q8_0 block. */
+INLINE int code_sum(const struct blk_q8_0 *b)
 {
+	const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), load256(b->qs)),
+					    _mm256_set1_epi16(1));
+	__m128i t = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+	t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+	t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+	return _mm_cvtsi128_si32(t);
+}
+
+/* Per-column sums (col_fn) into cs, per_col floats a block: */
+typedef void (*col_fn)(const void *xb, int64_t nb, float *cs);
+
+/* q8_0 column: d, then 8 * d * the sum of the codes (q4_0's offset; the
+ * other kernels leave it). */
+static void col_q8_0(const void *xb, int64_t nb, float *cs)
+{
+	const struct blk_q8_0 *b = xb;
 	for (int64_t i = 0; i < nb; i++) {
-		const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), load256(b[i].qs)),
-						    _mm256_set1_epi16(1));
-		__m128i t = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
-		t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
-		t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
-		d[i] = h2f(b[i].d);
-		s8[i] = 8.0f * (d[i] * (float)_mm_cvtsi128_si32(t));
+		cs[i] = h2f(b[i].d);
+		cs[nb + i] = 8.0f * (cs[i] * (float)code_sum(b + i));
 	}
 }
 
-/* Per super-block of one q8_K column: its 8 sums of 32 codes (bsums in pairs). */
-static void k4_column_sums(const struct blk_q8_K *b, int64_t nb, int16_t *bx)
+/* q8_0 column for mxfp4: d, then 12 * the sum of the codes. */
+static void col_mxfp4(const void *xb, int64_t nb, float *cs)
 {
+	const struct blk_q8_0 *b = xb;
+	for (int64_t i = 0; i < nb; i++) {
+		cs[i] = h2f(b[i].d);
+		cs[nb + i] = (float)(12 * code_sum(b + i));
+	}
+}
+
+/* q8_K column (q4_K): per super-block its 8 sums of 32 codes (bsums in
+ * pairs), 8 int16 in the room of 4 floats. */
+static void col_q8_K(const void *xb, int64_t nb, float *cs)
+{
+	const struct blk_q8_K *b = xb;
+	int16_t *bx = (int16_t *)cs;
 	for (int64_t i = 0; i < nb; i++) {
 		const __m128i lo = load128(b[i].bsums), hi = load128(b[i].bsums + 8);
 		_mm_storeu_si128((__m128i *)(bx + 8 * i), _mm_hadd_epi16(lo, hi));
 	}
 }
 
+typedef void (*pack_fn)(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb, size_t blk_bytes);
+
+/* The formats with a prepared layout: one line each. */
+struct rfmt {
+	qnt_type wtype, xq;  /* weights, and the activations the kernel takes */
+	int64_t bs;          /* elements per block */
+	size_t blk_bytes;    /* a plain block */
+	size_t word_bytes;   /* codes of one block of a group */
+	size_t meta_bytes;   /* the rest of one block of a group, after all the codes */
+	pack_fn pack;        /* one group of rows */
+	group_fn fn;         /* one group against 1..PC columns */
+	col_fn col;          /* per-column sums (NULL: none) */
+	size_t per_col;      /* floats of col's output per block */
+};
+
+static const struct rfmt fmts[] = {
+	{ QNT_TYPE_Q4_0, QNT_TYPE_Q8_0, QK, 18, RG * QK / 2, 2 * RG, pack_f16, q4_0, col_q8_0, 2 },
+	{ QNT_TYPE_Q8_0, QNT_TYPE_Q8_0, QK, 34, RG * QK, 2 * RG, pack_f16, q8_0, col_q8_0, 2 },
+	{ QNT_TYPE_IQ4_NL, QNT_TYPE_Q8_0, QK, 18, RG * QK / 2, 2 * RG, pack_f16, iq4_nl, col_q8_0, 2 },
+	{ QNT_TYPE_MXFP4, QNT_TYPE_Q8_0, QK, 17, RG * QK / 2, RG, pack_e8m0, mxfp4, col_mxfp4, 2 },
+	{ QNT_TYPE_Q4_K, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_q4_K), RG * QK_K / 2, K4_META, pack_q4_K, q4_K,
+	  col_q8_K, 4 },
+	{ QNT_TYPE_Q5_K, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_q5_K), K5_CODES, K4_META, pack_q5_K, q5_K, col_q8_K,
+	  4 },
+	{ QNT_TYPE_Q6_K, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_q6_K), K6_CODES, K6_META, pack_q6_K, q6_K, NULL, 0 },
+	{ QNT_TYPE_IQ4_XS, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_iq4_xs), RG * QK_K / 2, X4_META, pack_iq4_xs, iq4_xs,
+	  NULL, 0 },
+};
+
+qnt_status qnt__avx2_matrix_prepare(void *state, qnt_type wtype, const void *w, int64_t n_out, int64_t n_in,
+				    void **prepared, int64_t *row_group)
+{
+	const qnt_host_api *host = state;
+	const struct rfmt *f = NULL;
+	for (size_t k = 0; k < sizeof fmts / sizeof fmts[0]; k++)
+		if (fmts[k].wtype == wtype)
+			f = &fmts[k];
+	if (!f)
+		return QNT_E_UNSUPPORTED;
+	if (n_out < 1 || n_in < f->bs || n_in % f->bs != 0)
+		return QNT_E_INVALID_ARG;
+	const int64_t nb = n_in / f->bs, groups = (n_out + RG - 1) / RG;
+	const size_t group_bytes = (size_t)nb * (f->word_bytes + f->meta_bytes);
+	if ((uint64_t)groups > (SIZE_MAX - RP_HEADER) / group_bytes)
+		return QNT_E_BAD_SHAPE;
+	struct rp *p = host->alloc(RP_HEADER + (size_t)groups * group_bytes, 64);
+	if (!p)
+		return QNT_E_NO_MEMORY;
+	p->f = f;
+	p->n_out = n_out;
+	p->n_in = n_in;
+	p->nb = nb;
+	p->groups = groups;
+	p->group_bytes = group_bytes;
+	const size_t rs = (size_t)nb * f->blk_bytes;
+	for (int64_t g = 0; g < groups; g++)
+		f->pack((uint8_t *)rp_group(p, g), (const uint8_t *)w + (size_t)(g * RG) * rs, rs,
+			n_out - g * RG < RG ? (int)(n_out - g * RG) : RG, nb, f->blk_bytes);
+	*prepared = p;
+	*row_group = RG;
+	return QNT_OK;
+}
+
+void qnt__avx2_matrix_free(const qnt_host_api *host, void *prepared)
+{
+	if (prepared)
+		host->free(prepared);
+}
+
 qnt_status qnt__avx2_matmul_prepared(void *state, const qnt_matmul_job *job)
 {
 	const qnt_host_api *host = state;
 	const struct rp *p = job->w.host;
-	if (!p || job->w.buffer || job->x.buffer || job->y.buffer || p->wtype != job->wtype ||
+	if (!p || job->w.buffer || job->x.buffer || job->y.buffer || p->f->wtype != job->wtype ||
 	    p->n_out != job->n_out || p->n_in != job->n_in || job->row_begin < 0 || job->row_begin % RG != 0 ||
 	    job->row_end > job->n_out || job->row_begin > job->row_end)
 		return QNT_E_INVALID_ARG;
-	const int k4 = p->wtype == QNT_TYPE_Q4_K;
-	if (!job->xq || job->xq_type != (k4 ? QNT_TYPE_Q8_K : QNT_TYPE_Q8_0))
+	const struct rfmt *f = p->f;
+	if (!job->xq || job->xq_type != f->xq)
 		return QNT_E_INVALID_ARG;
-	const group_fn fn = k4 ? q4_K : p->wtype == QNT_TYPE_Q4_0 ? q4_0 : q8_0;
 	const int64_t nb = p->nb, n_out = p->n_out, n_cols = job->n_cols;
-	const struct blk_q8_0 *xq = job->xq;
-	const struct blk_q8_K *xk = job->xq;
+	const size_t xrs = f->xq == QNT_TYPE_Q8_K ? (size_t)(p->n_in / QK_K) * sizeof(struct blk_q8_K)
+						  : (size_t)(p->n_in / QK) * sizeof(struct blk_q8_0);
+	const uint8_t *xq = job->xq;
 	float *y = job->y.host;
 
-	/* per column: legacy d and s8 (2 floats a block), q4_K the sums bx
-	 * (8 int16 a super-block, the room of 4 floats) */
-	const size_t per_col = (size_t)nb * (k4 ? 4 : 2);
+	const size_t per_col = (size_t)nb * f->per_col;
 	float stack[4096], *ds = stack;
 	const size_t need = (size_t)n_cols * per_col;
 	if (need > sizeof stack / sizeof stack[0] && !(ds = host->alloc(need * sizeof(float), 64)))
 		return QNT_E_NO_MEMORY;
-	for (int64_t c = 0; c < n_cols; c++) {
-		if (k4)
-			k4_column_sums(xk + (size_t)c * (size_t)nb, nb, (int16_t *)(ds + (size_t)c * per_col));
-		else
-			column_scales(xq + (size_t)c * (size_t)nb, nb, ds + (size_t)c * per_col,
-				      ds + (size_t)c * per_col + nb);
-	}
+	for (int64_t c = 0; f->col && c < n_cols; c++)
+		f->col(xq + (size_t)c * xrs, nb, ds + (size_t)c * per_col);
 
 	for (int64_t g = job->row_begin / RG; g * RG < job->row_end; g++) {
 		const uint8_t *codes = rp_group(p, g);
-		const uint16_t *scales = (const uint16_t *)(codes + (size_t)nb * p->word_bytes);
+		const uint16_t *scales = (const uint16_t *)(codes + (size_t)nb * f->word_bytes);
 		const int64_t r0 = g * RG, r1 = r0 + RG < job->row_end ? r0 + RG : job->row_end;
 		for (int64_t c0 = 0; c0 < n_cols; c0 += PC) {
 			const int nc = n_cols - c0 < PC ? (int)(n_cols - c0) : PC;
 			struct pcol xc[PC];
 			float out[PC * RG];
 			for (int c = 0; c < nc; c++) {
-				const float *cs = ds + (size_t)(c0 + c) * per_col;
-				xc[c].b = k4 ? NULL : xq + (size_t)(c0 + c) * (size_t)nb;
-				xc[c].d = k4 ? NULL : cs;
-				xc[c].s8 = k4 ? NULL : cs + nb;
-				xc[c].k = k4 ? xk + (size_t)(c0 + c) * (size_t)nb : NULL;
-				xc[c].bx = k4 ? (const int16_t *)cs : NULL;
+				const uint8_t *xb = xq + (size_t)(c0 + c) * xrs;
+				float *cs = ds + (size_t)(c0 + c) * per_col;
+				xc[c].b = (const struct blk_q8_0 *)xb;
+				xc[c].k = (const struct blk_q8_K *)xb;
+				xc[c].d = cs;
+				xc[c].s8 = xc[c].s12 = cs + nb;
+				xc[c].bx = (const int16_t *)cs;
 			}
-			fn(codes, scales, xc, nc, nb, out);
+			f->fn(codes, scales, xc, nc, nb, out);
 			for (int c = 0; c < nc; c++)
 				for (int64_t r = r0; r < r1; r++)
 					y[(c0 + c) * n_out + r] = out[c * RG + (r - r0)];

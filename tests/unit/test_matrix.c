@@ -2,9 +2,10 @@
 /*
  * Prepared matrices (qnt_matrix_prepare, qnt_matmul_prepared):
  *   - argument checks, their statuses and messages; freeing NULL;
- *   - q4_0, q8_0, q4_K (cpu-avx2's interleaved layout where it runs) and q4_1
- *     (kept plain) against the exact product of the dequantized W with the
- *     float x, within 1e-2 (q4_K 1.5e-2) of the product of the magnitudes (normwise: a
+ *   - q4_0, q8_0, iq4_nl, mxfp4, q4_K, q5_K, q6_K, iq4_xs (cpu-avx2's interleaved
+ *     layout where it runs) and q4_1 (kept plain) against the exact product of
+ *     the dequantized W with the float x, within 1e-2 (the q8_K ones 1.5e-2: test_matmul.c's
+ *     tolerances) of the product of the magnitudes (normwise: a
  *     product of one block may cancel to nearly 0), for odd
  *     shapes: n_out not a multiple of the eight interleaved rows, n_in of
  *     one block and of many, 1..17 columns, random weight bytes (finite
@@ -30,8 +31,10 @@ static int backends(const char **names)
 	return n;
 }
 
-/* n_out rows of random legacy blocks: random code bytes, each block's f16
- * scale random and finite (|d| in [2^-10, 2^1)). */
+/* n_out rows of random blocks: random code bytes (and q6_K's scales), each
+ * block's f16 scale random and finite (|d| in [2^-10, 2^1)); mxfp4's E8M0 scale random
+ * in [2^-8, 2^8) (e 119 .. 134), and every eleventh block's one of the two
+ * subnormal scales (e 0, 1: their own path in cpu-avx2's kernel). */
 static void *random_weights(qnt_type t, int64_t n_out, int64_t n_in, uint64_t seed)
 {
 	const size_t bb = qnt_type_block_bytes(t), nblk = (size_t)(n_out * (n_in / qnt_type_block_size(t)));
@@ -44,11 +47,13 @@ static void *random_weights(qnt_type t, int64_t n_out, int64_t n_in, uint64_t se
 		/* every legacy block starts with its f16 d (q4_1: then m) */
 		const uint64_t v = rng_next(&r);
 		const uint16_t d = (uint16_t)(((v & 1) << 15) | ((5 + (v >> 1) % 11) << 10) | ((v >> 8) & 0x3ff));
-		memcpy(w + b * bb, &d, 2);
-		if (t == QNT_TYPE_Q4_1 || t == QNT_TYPE_Q4_K) { /* m, dmin */
+		memcpy(w + b * bb + (t == QNT_TYPE_Q6_K ? bb - 2 : 0), &d, 2); /* q6_K: d last */
+		if (t == QNT_TYPE_Q4_1 || t == QNT_TYPE_Q4_K || t == QNT_TYPE_Q5_K) { /* m, dmin */
 			const uint16_t m = (uint16_t)(d ^ 0x8000);
 			memcpy(w + b * bb + 2, &m, 2);
 		}
+		if (t == QNT_TYPE_MXFP4) /* one byte e, then the codes */
+			w[b * bb] = (unsigned char)(b % 11 == 5 ? (v >> 20) % 2 : 119 + (v >> 20) % 16);
 	}
 	return w;
 }
@@ -166,7 +171,8 @@ static const struct {
 	{ 1, 32 }, { 7, 32 }, { 8, 64 }, { 13, 96 }, { 5, 256 }, { 11, 768 }, { 37, 512 }, { 9, 4096 },
 };
 static const int64_t col_counts[] = { 1, 3, 5, 17 };
-static const qnt_type wtypes[] = { QNT_TYPE_Q4_0, QNT_TYPE_Q8_0, QNT_TYPE_Q4_K, QNT_TYPE_Q4_1 };
+static const qnt_type wtypes[] = { QNT_TYPE_Q4_0, QNT_TYPE_Q8_0, QNT_TYPE_IQ4_NL, QNT_TYPE_MXFP4, QNT_TYPE_Q4_K,
+				   QNT_TYPE_Q5_K, QNT_TYPE_Q6_K, QNT_TYPE_IQ4_XS, QNT_TYPE_Q4_1 };
 
 static void against_exact(void **state)
 {
@@ -179,7 +185,11 @@ static void against_exact(void **state)
 			const qnt_type t = wtypes[ti];
 			const int repacked = strcmp(names[b], "cpu-avx2") == 0 && t != QNT_TYPE_Q4_1;
 			double worst = 0;
-			const double tol = t == QNT_TYPE_Q4_K ? 1.5e-2 : 1e-2; /* q8_K or q8_0/q8_1 activations */
+			/* q8_K or q8_0/q8_1 activations */
+			const double tol = t == QNT_TYPE_Q4_K || t == QNT_TYPE_Q5_K || t == QNT_TYPE_Q6_K ||
+						   t == QNT_TYPE_IQ4_XS
+						   ? 1.5e-2
+						   : 1e-2;
 			for (size_t si = 0; si < N_ELEMS(shapes); si++) {
 				const int64_t n_out = shapes[si].n_out, n_in = shapes[si].n_in;
 				if (n_in % qnt_type_block_size(t) != 0)
@@ -234,6 +244,39 @@ static void against_exact(void **state)
 		}
 		qnt_ctx_destroy(ctx);
 	}
+}
+
+/* mxfp4 with only the subnormal scales (e 0 and 1, 2^-129 and 2^-128 as
+ * halves): the products stay normal floats, so the normwise error sees
+ * them (in against_exact they are lost next to the other blocks). */
+static void mxfp4_subnormal(void **state)
+{
+	(void)state;
+	const char *names[2];
+	const int nbk = backends(names);
+	const int64_t n_out = 13, n_in = 96, nc = 5;
+	unsigned char *w = random_weights(QNT_TYPE_MXFP4, n_out, n_in, 77);
+	for (int64_t b = 0; b < n_out * n_in / 32; b++)
+		w[b * 17] = (unsigned char)(b % 2);
+	float x[5 * 96], y[5 * 13];
+	fill_gauss(x, (size_t)(nc * n_in), 78);
+	double *mag = NULL;
+	double *ye = exact(QNT_TYPE_MXFP4, w, n_out, n_in, x, nc, &mag);
+	for (int b = 0; b < nbk; b++) {
+		qnt_ctx *ctx = ctx_on(names[b], 1);
+		qnt_matrix *m = NULL;
+		assert_int_equal(qnt_matrix_prepare(ctx, QNT_TYPE_MXFP4, w, n_out, n_in, &m), QNT_OK);
+		assert_int_equal(qnt_matmul_prepared(ctx, m, x, nc, y), QNT_OK);
+		const double err = rel_err(y, ye, mag, (size_t)(nc * n_out));
+		print_message("# mxfp4 subnormal scales on %s: error %.2e (|y| up to %.1e)\n", names[b], err, mag[0]);
+		if (!(err <= 1e-2))
+			fail_msg("mxfp4 subnormal scales on %s: error %.3e", names[b], err);
+		qnt_matrix_free(m);
+		qnt_ctx_destroy(ctx);
+	}
+	free(ye);
+	free(mag);
+	free(w);
 }
 
 #define TH_OUT 61
@@ -319,6 +362,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(errors),
 		cmocka_unit_test(against_exact),
+		cmocka_unit_test(mxfp4_subnormal),
 		cmocka_unit_test(threads_identical),
 		cmocka_unit_test(other_backend),
 	};
