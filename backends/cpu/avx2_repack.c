@@ -39,6 +39,7 @@
  * group and the thread do not change how it is computed.
  */
 #include "cpu_avx2.h"
+#include "avx2_repack_iq.h"
 #include "avx2_util.h"
 #include "qnt_blocks.h"
 
@@ -111,6 +112,8 @@ qnt_status qnt__avx2_matrix_prepare(void *state, qnt_type wtype, const void *w, 
 				    void **prepared, int64_t *row_group)
 {
 	const qnt_host_api *host = state;
+	if (qnt__avx2_iqp_handles(wtype)) /* the lattice i-quants: avx2_repack_iq.c */
+		return qnt__avx2_iqp_prepare(host, wtype, w, n_out, n_in, prepared, row_group);
 	size_t word_bytes, blk_bytes, meta_bytes = 2 * RG;
 	int64_t bs = QK;
 	if (wtype == QNT_TYPE_Q4_0) {
@@ -369,6 +372,8 @@ static void k4_column_sums(const struct blk_q8_K *b, int64_t nb, int16_t *bx)
 qnt_status qnt__avx2_matmul_prepared(void *state, const qnt_matmul_job *job)
 {
 	const qnt_host_api *host = state;
+	if (qnt__avx2_iqp_handles(job->wtype))
+		return qnt__avx2_iqp_matmul(host, job);
 	const struct rp *p = job->w.host;
 	if (!p || job->w.buffer || job->x.buffer || job->y.buffer || p->wtype != job->wtype ||
 	    p->n_out != job->n_out || p->n_in != job->n_in || job->row_begin < 0 || job->row_begin % RG != 0 ||
