@@ -63,16 +63,17 @@
 #define PC 4  /* columns per pass over a group */
 #define NSUB (QK_K / 16)
 #define SB_CODES (RG * QK_K / 2)
-#define SB_SCALES (NSUB * RG)
-#define SB_CORR (SB_CODES + SB_SCALES)
-#define SB_D (SB_CORR + 4 * RG)
-#define SB_BYTES (SB_D + 4 * RG)
-_Static_assert(SB_BYTES % 64 == 0, "super-blocks stay 64-byte aligned");
+/* after the codes: nsc * RG scale bytes, then corr and d */
+#define SB_CORR(nsc) (SB_CODES + (nsc) * RG)
+#define SB_D(nsc) (SB_CORR(nsc) + 4 * RG)
+#define SB_BYTES(nsc) (SB_D(nsc) + 4 * RG)
+_Static_assert(SB_BYTES(8) % 64 == 0 && SB_BYTES(16) % 64 == 0, "super-blocks stay 64-byte aligned");
+#define PF_SB 2 /* software prefetch of the layout this many super-blocks ahead */
 
 struct iqp {
 	qnt_type wtype;
 	int64_t n_out, n_in, nb, groups;
-	size_t group_bytes;
+	size_t sb_bytes, group_bytes;
 };
 
 #define IQP_HEADER 64
@@ -251,17 +252,20 @@ struct iqfmt {
 	qnt_type type;
 	size_t bytes; /* of a super-block */
 	void (*dec)(const uint8_t *b, struct sbint *o);
+	int nsc;   /* distinct scales per super-block and row: 8 (one per 32 weights) or 16 */
+	int small; /* at most 8 weights: indices 0..7, whose bit 3 is clear */
 	int8_t vals[16] __attribute__((aligned(16))); /* index -> weight */
 };
 
 static const struct iqfmt FMTS[] = {
-	{ QNT_TYPE_IQ2_XXS, 66, dec_iq2_xxs, { 8, 25, 43, -8, -25, -43 } },
-	{ QNT_TYPE_IQ2_XS, 74, dec_iq2_xs, { 8, 25, 43, -8, -25, -43 } },
-	{ QNT_TYPE_IQ2_S, 82, dec_iq2_s, { 8, 25, 43, -8, -25, -43 } },
-	{ QNT_TYPE_IQ3_XXS, 98, dec_iq3_xxs, { 4, 12, 20, 28, 36, 44, 52, 62, -4, -12, -20, -28, -36, -44, -52, -62 } },
-	{ QNT_TYPE_IQ3_S, 110, dec_iq3_s, { 1, 3, 5, 7, 9, 11, 13, 15, -1, -3, -5, -7, -9, -11, -13, -15 } },
-	{ QNT_TYPE_IQ1_S, 50, dec_iq1_s, { -9, -7, -1, 1, 7, 9 } },
-	{ QNT_TYPE_IQ1_M, 56, dec_iq1_m, { -9, -7, -1, 1, 7, 9 } },
+	{ QNT_TYPE_IQ2_XXS, 66, dec_iq2_xxs, 8, 1, { 8, 25, 43, -8, -25, -43 } },
+	{ QNT_TYPE_IQ2_XS, 74, dec_iq2_xs, 16, 1, { 8, 25, 43, -8, -25, -43 } },
+	{ QNT_TYPE_IQ2_S, 82, dec_iq2_s, 16, 1, { 8, 25, 43, -8, -25, -43 } },
+	{ QNT_TYPE_IQ3_XXS, 98, dec_iq3_xxs, 8, 0,
+	  { 4, 12, 20, 28, 36, 44, 52, 62, -4, -12, -20, -28, -36, -44, -52, -62 } },
+	{ QNT_TYPE_IQ3_S, 110, dec_iq3_s, 8, 0, { 1, 3, 5, 7, 9, 11, 13, 15, -1, -3, -5, -7, -9, -11, -13, -15 } },
+	{ QNT_TYPE_IQ1_S, 50, dec_iq1_s, 8, 1, { -9, -7, -1, 1, 7, 9 } },
+	{ QNT_TYPE_IQ1_M, 56, dec_iq1_m, 16, 1, { -9, -7, -1, 1, 7, 9 } },
 };
 
 static const struct iqfmt *find_fmt(qnt_type t)
@@ -283,7 +287,7 @@ int qnt__avx2_iqp_handles(qnt_type wtype)
 
 /* Row r (of RG) of super-block dst from its integers; idx maps w + 128 to
  * the table index. */
-static void put_row(uint8_t *dst, int r, const struct sbint *s, const uint8_t *idx)
+static void put_row(uint8_t *dst, int r, const struct sbint *s, const uint8_t *idx, int nsc)
 {
 	for (int g = 0; g < QK_K / 32; g++)
 		for (int v = 0; v < 4; v++)
@@ -298,11 +302,12 @@ static void put_row(uint8_t *dst, int r, const struct sbint *s, const uint8_t *i
 		for (int j = 0; j < 16; j++)
 			sw += s->w[16 * k + j];
 		corr += s->sc[k] * sw;
-		dst[SB_CODES + RG * k + r] = s->sc[k];
+		if (nsc == NSUB || k % 2 == 0) /* one per 32: sub-blocks 2j and 2j + 1 share it */
+			dst[SB_CODES + RG * (k * nsc / NSUB) + r] = s->sc[k];
 	}
 	corr *= 128;
-	memcpy(dst + SB_CORR + 4 * r, &corr, 4);
-	memcpy(dst + SB_D + 4 * r, &s->f, 4);
+	memcpy(dst + SB_CORR(nsc) + 4 * r, &corr, 4);
+	memcpy(dst + SB_D(nsc) + 4 * r, &s->f, 4);
 }
 
 qnt_status qnt__avx2_iqp_prepare(const qnt_host_api *host, qnt_type wtype, const void *w, int64_t n_out,
@@ -314,9 +319,10 @@ qnt_status qnt__avx2_iqp_prepare(const qnt_host_api *host, qnt_type wtype, const
 	if (n_out < 1 || n_in < QK_K || n_in % QK_K != 0)
 		return QNT_E_INVALID_ARG;
 	const int64_t nb = n_in / QK_K, groups = (n_out + RG - 1) / RG;
-	if ((uint64_t)nb > SIZE_MAX / SB_BYTES)
+	const size_t sb_bytes = SB_BYTES(f->nsc);
+	if ((uint64_t)nb > SIZE_MAX / sb_bytes)
 		return QNT_E_BAD_SHAPE;
-	const size_t group_bytes = (size_t)nb * SB_BYTES;
+	const size_t group_bytes = (size_t)nb * sb_bytes;
 	if ((uint64_t)groups > (SIZE_MAX - IQP_HEADER) / group_bytes)
 		return QNT_E_BAD_SHAPE;
 	struct iqp *p = host->alloc(IQP_HEADER + (size_t)groups * group_bytes, 64);
@@ -327,6 +333,7 @@ qnt_status qnt__avx2_iqp_prepare(const qnt_host_api *host, qnt_type wtype, const
 	p->n_in = n_in;
 	p->nb = nb;
 	p->groups = groups;
+	p->sb_bytes = sb_bytes;
 	p->group_bytes = group_bytes;
 
 	uint8_t idx[256];
@@ -343,7 +350,7 @@ qnt_status qnt__avx2_iqp_prepare(const qnt_host_api *host, qnt_type wtype, const
 			const uint8_t *row = (const uint8_t *)w + (size_t)(g * RG + r) * rs;
 			for (int64_t i = 0; i < nb; i++) {
 				f->dec(row + (size_t)i * f->bytes, &s);
-				put_row(gd + (size_t)i * SB_BYTES, r, &s, idx);
+				put_row(gd + (size_t)i * sb_bytes, r, &s, idx, f->nsc);
 			}
 		}
 	}
@@ -367,28 +374,46 @@ INLINE __m256i bcast4(const uint8_t *p)
 	return _mm256_set1_epi32((int)load_u32(p));
 }
 
-/* One group (rows g*8 .. g*8+7) against nc columns: out[c * 8 + r]. */
-INLINE void iqp_body(const uint8_t *gd, const __m256i tbl, const struct pcol *x, int nc, int64_t nb, float *out)
+/* One group (rows g*8 .. g*8+7) against nc columns: out[c * 8 + r].
+ * small: the indices' bit 3 is clear, so VPSHUFB needs no mask (bit 7 of
+ * each index byte, after the 16-bit shift too, is a clear bit 3); nsc: 8 or
+ * 16 scales per super-block and row. */
+INLINE void iqp_body(const uint8_t *gd, const __m256i tbl, const struct pcol *x, int nc, int64_t nb, float *out,
+		     const int small, const int nsc)
 {
 	const __m256i m4 = _mm256_set1_epi8(0x0f);
+	const size_t sb_bytes = SB_BYTES(nsc);
 	__m256 acc[PC];
 	UNROLL for (int c = 0; c < nc; c++)
 		acc[c] = _mm256_setzero_ps();
 	for (int64_t i = 0; i < nb; i++) {
-		const uint8_t *sb = gd + (size_t)i * SB_BYTES;
+		const uint8_t *sb = gd + (size_t)i * sb_bytes;
 		__m256i isum[PC];
 		UNROLL for (int c = 0; c < nc; c++)
 			isum[c] = _mm256_setzero_si256();
 		for (int g = 0; g < QK_K / 32; g++) {
 			const uint8_t *q = sb + 128 * g;
-			/* the eight rows' scales of sub-blocks 2g (low) and 2g + 1 (high), each in both halves of its lane */
-			const __m128i sc = _mm_loadu_si128((const __m128i *)(sb + SB_CODES + RG * 2 * g));
-			const __m256i sclo = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc, sc));
-			const __m256i schi = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sc, sc));
+			_mm_prefetch((const char *)q + PF_SB * sb_bytes, _MM_HINT_T0);
+			_mm_prefetch((const char *)q + PF_SB * sb_bytes + 64, _MM_HINT_T0);
+			if (g < (int)(sb_bytes - SB_CODES) / 64)
+				_mm_prefetch((const char *)sb + SB_CODES + PF_SB * sb_bytes + 64 * g, _MM_HINT_T0);
+			/* the eight rows' scales of sub-blocks 2g (low nibbles) and 2g + 1 (high), each in both
+			 * halves of its lane */
+			__m256i sclo, schi;
+			if (nsc == NSUB) {
+				const __m128i sc = load128(sb + SB_CODES + RG * 2 * g);
+				sclo = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc, sc));
+				schi = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sc, sc));
+			} else {
+				const __m128i sc = _mm_loadl_epi64((const __m128i *)(sb + SB_CODES + RG * g));
+				sclo = schi = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc, sc));
+			}
 			UNROLL for (int v = 0; v < 4; v++) {
 				const __m256i cv = load256(q + 32 * v);
-				const __m256i wl = _mm256_shuffle_epi8(tbl, _mm256_and_si256(cv, m4));
-				const __m256i wh = _mm256_shuffle_epi8(tbl, _mm256_and_si256(_mm256_srli_epi16(cv, 4), m4));
+				const __m256i il = small ? cv : _mm256_and_si256(cv, m4);
+				const __m256i ih = small ? _mm256_srli_epi16(cv, 4)
+							 : _mm256_and_si256(_mm256_srli_epi16(cv, 4), m4);
+				const __m256i wl = _mm256_shuffle_epi8(tbl, il), wh = _mm256_shuffle_epi8(tbl, ih);
 				UNROLL for (int c = 0; c < nc; c++) {
 					const uint8_t *xq = x[c].xu + (size_t)i * QK_K + 32 * g + 4 * v;
 					const __m256i pl = _mm256_maddubs_epi16(bcast4(xq), wl);
@@ -398,8 +423,8 @@ INLINE void iqp_body(const uint8_t *gd, const __m256i tbl, const struct pcol *x,
 				}
 			}
 		}
-		const __m256i corr = load256(sb + SB_CORR);
-		const __m256 d8 = _mm256_loadu_ps((const float *)(sb + SB_D));
+		const __m256i corr = load256(sb + SB_CORR(nsc));
+		const __m256 d8 = _mm256_loadu_ps((const float *)(sb + SB_D(nsc)));
 		UNROLL for (int c = 0; c < nc; c++) {
 			const __m256 t = _mm256_cvtepi32_ps(_mm256_sub_epi32(isum[c], corr));
 			acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(d8, _mm256_set1_ps(x[c].d[i])), t, acc[c]);
@@ -409,24 +434,31 @@ INLINE void iqp_body(const uint8_t *gd, const __m256i tbl, const struct pcol *x,
 		_mm256_storeu_ps(out + c * RG, acc[c]);
 }
 
+typedef void (*iqp_fn)(const uint8_t *gd, __m256i tbl, const struct pcol *x, int nc, int64_t nb, float *out);
+
 /* Specialised for 1..PC columns. */
-static void iqp_group_fn(const uint8_t *gd, __m256i tbl, const struct pcol *x, int nc, int64_t nb, float *out)
-{
-	switch (nc) {
-	case 1:
-		iqp_body(gd, tbl, x, 1, nb, out);
-		break;
-	case 2:
-		iqp_body(gd, tbl, x, 2, nb, out);
-		break;
-	case 3:
-		iqp_body(gd, tbl, x, 3, nb, out);
-		break;
-	default:
-		iqp_body(gd, tbl, x, PC, nb, out);
-		break;
+#define IQP_FN(NAME, SMALL, NSC)                                                                              \
+	static void NAME(const uint8_t *gd, __m256i tbl, const struct pcol *x, int nc, int64_t nb, float *out) \
+	{                                                                                                     \
+		switch (nc) {                                                                                 \
+		case 1:                                                                                       \
+			iqp_body(gd, tbl, x, 1, nb, out, SMALL, NSC);                                         \
+			break;                                                                                \
+		case 2:                                                                                       \
+			iqp_body(gd, tbl, x, 2, nb, out, SMALL, NSC);                                         \
+			break;                                                                                \
+		case 3:                                                                                       \
+			iqp_body(gd, tbl, x, 3, nb, out, SMALL, NSC);                                         \
+			break;                                                                                \
+		default:                                                                                      \
+			iqp_body(gd, tbl, x, PC, nb, out, SMALL, NSC);                                        \
+			break;                                                                                \
+		}                                                                                             \
 	}
-}
+
+IQP_FN(iqp_small8, 1, 8)
+IQP_FN(iqp_small16, 1, 16)
+IQP_FN(iqp_wide8, 0, 8)
 
 qnt_status qnt__avx2_iqp_matmul(const qnt_host_api *host, const qnt_matmul_job *job)
 {
@@ -462,6 +494,8 @@ qnt_status qnt__avx2_iqp_matmul(const qnt_host_api *host, const qnt_matmul_job *
 		}
 	}
 	const __m256i tbl = _mm256_broadcastsi128_si256(load128(f->vals));
+	/* iq3_xxs and iq3_s (16 weights) have one scale per 32 */
+	const iqp_fn fn = !f->small ? iqp_wide8 : f->nsc == 8 ? iqp_small8 : iqp_small16;
 
 	for (int64_t g = job->row_begin / RG; g * RG < job->row_end; g++) {
 		const uint8_t *gd = iqp_group(p, g);
@@ -474,7 +508,7 @@ qnt_status qnt__avx2_iqp_matmul(const qnt_host_api *host, const qnt_matmul_job *
 				xc[c].xu = buf + (size_t)(c0 + c) * per_col;
 				xc[c].d = (const float *)(xc[c].xu + (size_t)nb * QK_K);
 			}
-			iqp_group_fn(gd, tbl, xc, nc, nb, out);
+			fn(gd, tbl, xc, nc, nb, out);
 			for (int c = 0; c < nc; c++)
 				for (int64_t r = r0; r < r1; r++)
 					y[(c0 + c) * n_out + r] = out[c * RG + (r - r0)];
