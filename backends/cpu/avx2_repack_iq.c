@@ -15,19 +15,22 @@
  *   iq1_s iq1_m            8 g + s: +-1 +-7 +-9   (times d/8)
  *
  * so that one VPSHUFB turns 32 indices into 32 signed weights. The integer
- * sub-block scales (2 l + 1, one per 16 weights: the formats with one per 32
- * repeat it) are kept as bytes, the float factor (d/8, d/4, d) as a float.
- * The layout is larger than the original (4.75 bits a weight against 2.06
- * to 3.44) but still far below what one thread streams from memory.
+ * sub-block scales (2 l + 1: one per 32 weights for iq2_xxs iq3_xxs iq3_s
+ * iq1_s, one per 16 for iq2_xs iq2_s iq1_m) are kept as bytes, the float
+ * factor (d/8, d/4, d) as a float. The layout is larger than the original
+ * (4.5 or 4.75 bits a weight against 1.56 to 3.44), so that a GEMV with the
+ * weights in memory streams more bytes, but its decoding costs a shift and
+ * two VPSHUFB per 64 weights of 8 rows instead of table gathers.
  *
  * Layout of one matrix: a header (struct iqp), then ceil(n_out / 8) groups
- * of eight interleaved rows, nb = n_in / 256 super-blocks each of SB_BYTES:
+ * of eight interleaved rows, nb = n_in / 256 super-blocks each of
+ * SB_BYTES(nsc) bytes (nsc = 8 or 16 scales per row):
  *
  *   codes   1024 bytes: for each group of 32 weights (g = 0..7) four 32-byte
  *           words; word v has in its 32-bit lane r row r's indices of
  *           elements 32 g + 4 v + t (low nibbles) and 32 g + 16 + 4 v + t
  *           (high nibbles) in byte t.
- *   scales  128 bytes: [sub-block of 16][row], the integer scale.
+ *   scales  nsc * 8 bytes: [sub-block of 32 or 16][row], the integer scale.
  *   corr    8 int32: per row 128 * sum over sub-blocks of scale * (the sum
  *           of the sub-block's weights).
  *   d       8 floats: per row the float factor.
@@ -44,7 +47,18 @@
  * (sum over sub-blocks of scale * (w . x)). Bounds: a lane's sum over a
  * super-block is at most 16 * 31 * 16 * 255 * 62 < 2^31. The float step:
  * acc += (d * d_x) * sum, eight rows in one FMA. Equal to the plain kernel
- * up to the order of the float steps.
+ * up to the order of the float steps. The formats of at most 8 weights
+ * (iq2_*, iq1_*) have indices 0..7, whose clear bit 3 lets VPSHUFB take the
+ * code bytes (and their 16-bit shift by 4) without a mask.
+ *
+ * The layout is prefetched PF_SB super-blocks ahead (weights from memory,
+ * 4096 x 4096 iq2_xxs, 1 thread, process CPU time, medians of 7-9 at load
+ * 9-10: 1.34 ms without, 0.81-0.84 ms with; PF_SB 1, 2, 4 alike within the
+ * noise). Tried and dropped: VPMADDUBSW(|w|, sign(x, w)) (x of q8_K is
+ * -127..127), whose pairs of products allow adding the two halves of a
+ * word before one VPMADDWD and need no corr (1120 bytes a super-block):
+ * fewer multiplies, more shuffles, slower (iq2_xxs cold 0.85-0.87 ms
+ * against 0.72-0.75 ms, interleaved runs at load 11-16).
  *
  * GEMM: the same kernel, four columns per pass over a group (each group's
  * codes decoded once per pass); the layout keeps no original bytes for the
