@@ -4,7 +4,8 @@
  * q4_K, q5_K, q6_K and iq4_xs copied into groups of eight interleaved rows,
  * and their matrix products. The table fmts (at the end) chooses per format
  * its packer, its kernel and its activations' per-column sums: a format is
- * one line there.
+ * one line there. The lattice i-quants (iq2_xxs, iq2_xs, iq2_s, iq3_xxs,
+ * iq3_s, iq1_s, iq1_m) have a layout of their own: avx2_repack_iq.c.
  *
  * Layout of one matrix: a header (struct rp), then ceil(n_out / 8) groups of
  * group_bytes each. A group holds, for each block i of the row, the eight
@@ -64,6 +65,7 @@
  * group and the thread do not change how it is computed.
  */
 #include "cpu_avx2.h"
+#include "avx2_repack_iq.h"
 #include "avx2_util.h"
 #include "qnt_blocks.h"
 
@@ -839,6 +841,8 @@ qnt_status qnt__avx2_matrix_prepare(void *state, qnt_type wtype, const void *w, 
 				    void **prepared, int64_t *row_group)
 {
 	const qnt_host_api *host = state;
+	if (qnt__avx2_iqp_handles(wtype)) /* the lattice i-quants: avx2_repack_iq.c */
+		return qnt__avx2_iqp_prepare(host, wtype, w, n_out, n_in, prepared, row_group);
 	const struct rfmt *f = NULL;
 	for (size_t k = 0; k < sizeof fmts / sizeof fmts[0]; k++)
 		if (fmts[k].wtype == wtype)
@@ -878,6 +882,8 @@ void qnt__avx2_matrix_free(const qnt_host_api *host, void *prepared)
 qnt_status qnt__avx2_matmul_prepared(void *state, const qnt_matmul_job *job)
 {
 	const qnt_host_api *host = state;
+	if (qnt__avx2_iqp_handles(job->wtype))
+		return qnt__avx2_iqp_matmul(host, job);
 	const struct rp *p = job->w.host;
 	if (!p || job->w.buffer || job->x.buffer || job->y.buffer || p->f->wtype != job->wtype ||
 	    p->n_out != job->n_out || p->n_in != job->n_in || job->row_begin < 0 || job->row_begin % RG != 0 ||

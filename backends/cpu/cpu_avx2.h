@@ -79,8 +79,9 @@ void qnt__avx2_mlx_row(const struct qnt__avx2_mlx *k, const void *w, const float
 		       const float *const *xsum, int nc, int64_t n, float *out);
 
 /* backends/cpu/avx2_repack.c: prepared weights (the vtable's matrix_prepare,
- * matmul_prepared, matrix_free), q4_0, q8_0 and q4_K in groups of eight
- * interleaved rows. */
+ * matmul_prepared, matrix_free) in groups of eight interleaved rows: q4_0,
+ * q8_0, iq4_nl, mxfp4, q4_K, q5_K, q6_K, iq4_xs, and the lattice i-quants
+ * as 4-bit indices (avx2_repack_iq.c). */
 qnt_status qnt__avx2_matrix_prepare(void *state, qnt_type wtype, const void *w, int64_t n_out, int64_t n_in,
 				    void **prepared, int64_t *row_group);
 qnt_status qnt__avx2_matmul_prepared(void *state, const qnt_matmul_job *job);

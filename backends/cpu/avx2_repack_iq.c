@@ -1,0 +1,534 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cpu-avx2 prepared weights (qnt_matrix_prepare) of the lattice i-quants:
+ * iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s iq1_s iq1_m, decoded once into a layout
+ * whose product needs no grid lookups, and its matrix products against q8_K.
+ *
+ * The plain kernels (avx2_iq.c) are compute-bound: each group of 8 weights
+ * costs a gather from a grid table and one from a sign table. Here every
+ * weight is stored as a 4-bit index into a 16-entry table of the format's
+ * signed integer weights (the plain kernel's integer form):
+ *
+ *   iq2_xxs iq2_xs iq2_s   +-8 +-25 +-43          (times d/8)
+ *   iq3_xxs                +-4 +-12 ... +-52 +-62 (times d/4)
+ *   iq3_s                  +-1 +-3 ... +-15       (times d)
+ *   iq1_s iq1_m            8 g + s: +-1 +-7 +-9   (times d/8)
+ *
+ * so that one VPSHUFB turns 32 indices into 32 signed weights. The integer
+ * sub-block scales (2 l + 1: one per 32 weights for iq2_xxs iq3_xxs iq3_s
+ * iq1_s, one per 16 for iq2_xs iq2_s iq1_m) are kept as bytes, the float
+ * factor (d/8, d/4, d) as a float. The layout is larger than the original
+ * (4.5 or 4.75 bits a weight against 1.56 to 3.44), so that a GEMV with the
+ * weights in memory streams more bytes, but its decoding costs a shift and
+ * two VPSHUFB per 64 weights of 8 rows instead of table gathers.
+ *
+ * Layout of one matrix: a header (struct iqp), then ceil(n_out / 8) groups
+ * of eight interleaved rows, nb = n_in / 256 super-blocks each of
+ * SB_BYTES(nsc) bytes (nsc = 8 or 16 scales per row):
+ *
+ *   codes   1024 bytes: for each group of 32 weights (g = 0..7) four 32-byte
+ *           words; word v has in its 32-bit lane r row r's indices of
+ *           elements 32 g + 4 v + t (low nibbles) and 32 g + 16 + 4 v + t
+ *           (high nibbles) in byte t.
+ *   scales  nsc * 8 bytes: [sub-block of 32 or 16][row], the integer scale.
+ *   corr    8 int32: per row 128 * sum over sub-blocks of scale * (the sum
+ *           of the sub-block's weights).
+ *   d       8 floats: per row the float factor.
+ *
+ * Rows past n_out have scale, corr and d zero.
+ *
+ * Product: the activation codes x (q8_K, -128..127) are made x + 128
+ * (0..255) once per column, so that VPMADDUBSW(x + 128, w) takes the signed
+ * weights as they come (no sign step per column); a pair of products stays
+ * below 2^15 (2 * 255 * 62 = 31620). A 32-bit broadcast of four activation
+ * codes meets the same four elements of the eight rows, VPMADDWD with the
+ * rows' scales sums each row's pairs into its 32-bit lane, and the
+ * super-block's sum less corr is exactly the plain kernel's integer sum
+ * (sum over sub-blocks of scale * (w . x)). Bounds: a lane's sum over a
+ * super-block is at most 16 * 31 * 16 * 255 * 62 < 2^31. The float step:
+ * acc += (d * d_x) * sum, eight rows in one FMA. Equal to the plain kernel
+ * up to the order of the float steps. The formats of at most 8 weights
+ * (iq2_*, iq1_*) have indices 0..7, whose clear bit 3 lets VPSHUFB take the
+ * code bytes (and their 16-bit shift by 4) without a mask.
+ *
+ * The layout is prefetched PF_SB super-blocks ahead (weights from memory,
+ * 4096 x 4096 iq2_xxs, 1 thread, process CPU time, medians of 7-9 at load
+ * 9-10: 1.34 ms without, 0.81-0.84 ms with; PF_SB 1, 2, 4 alike within the
+ * noise). Tried and dropped: VPMADDUBSW(|w|, sign(x, w)) (x of q8_K is
+ * -127..127), whose pairs of products allow adding the two halves of a
+ * word before one VPMADDWD and need no corr (1120 bytes a super-block):
+ * fewer multiplies, more shuffles, slower (iq2_xxs cold 0.85-0.87 ms
+ * against 0.72-0.75 ms, interleaved runs at load 11-16).
+ *
+ * GEMM: the same kernel, four columns per pass over a group (each group's
+ * codes decoded once per pass); the layout keeps no original bytes for the
+ * plain GEMM path. Each output depends only on its row and column: the
+ * group, the column pass and the thread do not change how it is computed.
+ */
+#include "avx2_repack_iq.h"
+#include "avx2_util.h"
+#include "qnt_blocks.h"
+#include "../../lib/core/iquants_tables.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define RG 8  /* rows per group */
+#define PC 4  /* columns per pass over a group */
+#define NSUB (QK_K / 16)
+#define SB_CODES (RG * QK_K / 2)
+/* after the codes: nsc * RG scale bytes, then corr and d */
+#define SB_CORR(nsc) (SB_CODES + (nsc) * RG)
+#define SB_D(nsc) (SB_CORR(nsc) + 4 * RG)
+#define SB_BYTES(nsc) (SB_D(nsc) + 4 * RG)
+_Static_assert(SB_BYTES(8) % 64 == 0 && SB_BYTES(16) % 64 == 0, "super-blocks stay 64-byte aligned");
+#define PF_SB 2 /* software prefetch of the layout this many super-blocks ahead */
+
+struct iqp {
+	qnt_type wtype;
+	int64_t n_out, n_in, nb, groups;
+	size_t sb_bytes, group_bytes;
+};
+
+#define IQP_HEADER 64
+_Static_assert(sizeof(struct iqp) <= IQP_HEADER, "header fits before the groups");
+
+INLINE const uint8_t *iqp_group(const struct iqp *p, int64_t g)
+{
+	return (const uint8_t *)p + IQP_HEADER + (size_t)g * p->group_bytes;
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoding a super-block to integer weights (ggml-common.h's layouts;   */
+/* the same integers as avx2_iq.c's kernels)                            */
+/* ------------------------------------------------------------------ */
+
+/* One super-block as integers: weights w, scales sc (per 16) and the float
+ * factor, w * sc * factor being the dequantized value. */
+struct sbint {
+	int8_t w[QK_K];
+	uint8_t sc[NSUB];
+	float f;
+};
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+/* ggml's ksigns_iq2xs: 7 stored sign bits and their parity as the 8th. */
+static unsigned ksign(uint32_t s)
+{
+	s &= 127;
+	unsigned p = s ^ (s >> 4);
+	p ^= p >> 2;
+	p ^= p >> 1;
+	return s | ((p & 1u) << 7);
+}
+
+static const int8_t LV2[4] = { 8, 25, 43, 0 }, LV1[4] = { -1, 0, 1, 0 };
+static const int8_t LV3XXS[8] = { 4, 12, 20, 28, 36, 44, 52, 62 }, LV3S[8] = { 1, 3, 5, 7, 9, 11, 13, 15 };
+
+/* Eight 2-bit-level elements of a grid point, signs applied. */
+static void put8(int8_t *w, uint16_t code, unsigned signs)
+{
+	for (int j = 0; j < 8; j++) {
+		const int v = LV2[(code >> (2 * j)) & 3];
+		w[j] = (int8_t)((signs >> j) & 1 ? -v : v);
+	}
+}
+
+static void put4(int8_t *w, const int8_t *lv, uint16_t code, unsigned signs)
+{
+	for (int j = 0; j < 4; j++) {
+		const int v = lv[(code >> (3 * j)) & 7];
+		w[j] = (int8_t)((signs >> j) & 1 ? -v : v);
+	}
+}
+
+/* iq1: eight elements 8 g + s. */
+static void put8_iq1(int8_t *w, uint16_t code, int s)
+{
+	for (int j = 0; j < 8; j++)
+		w[j] = (int8_t)(8 * LV1[(code >> (2 * j)) & 3] + s);
+}
+
+static void dec_iq2_xxs(const uint8_t *b, struct sbint *o)
+{
+	const uint8_t *qs = b + 2;
+	o->f = h2f(rd16(b)) * 0.125f;
+	for (int ib = 0; ib < 8; ib++) {
+		const uint8_t *q = qs + 8 * ib;
+		const uint32_t aux = rd32(q + 4);
+		o->sc[2 * ib] = o->sc[2 * ib + 1] = (uint8_t)(2 * (aux >> 28) + 1);
+		for (int l = 0; l < 4; l++)
+			put8(o->w + 32 * ib + 8 * l, qnt__iq2xxs_codes[q[l]], ksign(aux >> (7 * l)));
+	}
+}
+
+static void dec_iq2_xs(const uint8_t *b, struct sbint *o)
+{
+	const uint8_t *qs = b + 2, *scales = b + 66;
+	o->f = h2f(rd16(b)) * 0.125f;
+	for (int ib = 0; ib < 8; ib++) {
+		o->sc[2 * ib] = (uint8_t)(2 * (scales[ib] & 0xf) + 1);
+		o->sc[2 * ib + 1] = (uint8_t)(2 * (scales[ib] >> 4) + 1);
+		for (int l = 0; l < 4; l++) {
+			const uint16_t q = rd16(qs + 2 * (4 * ib + l));
+			put8(o->w + 32 * ib + 8 * l, qnt__iq2xs_codes[q & 511], ksign(q >> 9));
+		}
+	}
+}
+
+static void dec_iq2_s(const uint8_t *b, struct sbint *o)
+{
+	const uint8_t *qs = b + 2, *qh = b + 66, *scales = b + 74;
+	o->f = h2f(rd16(b)) * 0.125f;
+	for (int ib = 0; ib < 8; ib++) {
+		o->sc[2 * ib] = (uint8_t)(2 * (scales[ib] & 0xf) + 1);
+		o->sc[2 * ib + 1] = (uint8_t)(2 * (scales[ib] >> 4) + 1);
+		for (int l = 0; l < 4; l++) {
+			const int g = 4 * ib + l;
+			const int idx = qs[g] | (((qh[ib] >> (2 * l)) & 3) << 8);
+			put8(o->w + 8 * g, qnt__iq2s_codes[idx], qs[32 + g]);
+		}
+	}
+}
+
+static void dec_iq3_xxs(const uint8_t *b, struct sbint *o)
+{
+	const uint8_t *qs = b + 2;
+	o->f = h2f(rd16(b)) * 0.25f;
+	for (int ib = 0; ib < 8; ib++) {
+		const uint8_t *q = qs + 8 * ib;
+		const uint32_t aux = rd32(qs + 64 + 4 * ib);
+		o->sc[2 * ib] = o->sc[2 * ib + 1] = (uint8_t)(2 * (aux >> 28) + 1);
+		for (int l = 0; l < 4; l++) {
+			const unsigned s = ksign(aux >> (7 * l));
+			put4(o->w + 32 * ib + 8 * l, LV3XXS, qnt__iq3xxs_codes[q[2 * l]], s);
+			put4(o->w + 32 * ib + 8 * l + 4, LV3XXS, qnt__iq3xxs_codes[q[2 * l + 1]], s >> 4);
+		}
+	}
+}
+
+static void dec_iq3_s(const uint8_t *b, struct sbint *o)
+{
+	const uint8_t *qs = b + 2, *qh = b + 66, *signs = b + 74, *scales = b + 106;
+	o->f = h2f(rd16(b));
+	for (int ib = 0; ib < 8; ib++) {
+		o->sc[2 * ib] = o->sc[2 * ib + 1] = (uint8_t)(2 * ((scales[ib / 2] >> (4 * (ib % 2))) & 0xf) + 1);
+		for (int k = 0; k < 8; k++) {
+			const int idx = qs[8 * ib + k] | (((qh[ib] >> k) & 1) << 8);
+			put4(o->w + 32 * ib + 4 * k, LV3S, qnt__iq3s_codes[idx], signs[4 * ib + k / 2] >> (4 * (k % 2)));
+		}
+	}
+}
+
+static void dec_iq1_s(const uint8_t *b, struct sbint *o)
+{
+	const uint8_t *qs = b + 2, *qh = b + 34;
+	o->f = h2f(rd16(b)) * 0.125f;
+	for (int ib = 0; ib < 8; ib++) {
+		const uint16_t h = rd16(qh + 2 * ib);
+		o->sc[2 * ib] = o->sc[2 * ib + 1] = (uint8_t)(2 * ((h >> 12) & 7) + 1);
+		const int s = h & 0x8000 ? -1 : 1;
+		for (int l = 0; l < 4; l++)
+			put8_iq1(o->w + 32 * ib + 8 * l, qnt__iq1s_codes[qs[4 * ib + l] | (((h >> (3 * l)) & 7) << 8)], s);
+	}
+}
+
+static void dec_iq1_m(const uint8_t *b, struct sbint *o)
+{
+	const uint8_t *qs = b, *qh = b + 32, *scales = b + 48;
+	const uint16_t dbits = (uint16_t)((rd16(scales) >> 12) | ((rd16(scales + 2) >> 8) & 0x00f0) |
+					  ((rd16(scales + 4) >> 4) & 0x0f00) | (rd16(scales + 6) & 0xf000));
+	o->f = h2f(dbits) * 0.125f;
+	for (int ib = 0; ib < 16; ib++) {
+		const uint16_t sc = rd16(scales + 2 * (ib / 4));
+		o->sc[ib] = (uint8_t)(2 * ((sc >> (3 * (ib % 4))) & 7) + 1);
+		for (int k = 0; k < 2; k++) {
+			const unsigned h = qh[ib] >> (4 * k);
+			put8_iq1(o->w + 16 * ib + 8 * k, qnt__iq1s_codes[qs[2 * ib + k] | ((h & 7) << 8)], h & 8 ? -1 : 1);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Formats                                                              */
+/* ------------------------------------------------------------------ */
+
+struct iqfmt {
+	qnt_type type;
+	size_t bytes; /* of a super-block */
+	void (*dec)(const uint8_t *b, struct sbint *o);
+	int nsc;   /* distinct scales per super-block and row: 8 (one per 32 weights) or 16 */
+	int small; /* at most 8 weights: indices 0..7, whose bit 3 is clear */
+	int8_t vals[16] __attribute__((aligned(16))); /* index -> weight */
+};
+
+static const struct iqfmt FMTS[] = {
+	{ QNT_TYPE_IQ2_XXS, 66, dec_iq2_xxs, 8, 1, { 8, 25, 43, -8, -25, -43 } },
+	{ QNT_TYPE_IQ2_XS, 74, dec_iq2_xs, 16, 1, { 8, 25, 43, -8, -25, -43 } },
+	{ QNT_TYPE_IQ2_S, 82, dec_iq2_s, 16, 1, { 8, 25, 43, -8, -25, -43 } },
+	{ QNT_TYPE_IQ3_XXS, 98, dec_iq3_xxs, 8, 0,
+	  { 4, 12, 20, 28, 36, 44, 52, 62, -4, -12, -20, -28, -36, -44, -52, -62 } },
+	{ QNT_TYPE_IQ3_S, 110, dec_iq3_s, 8, 0, { 1, 3, 5, 7, 9, 11, 13, 15, -1, -3, -5, -7, -9, -11, -13, -15 } },
+	{ QNT_TYPE_IQ1_S, 50, dec_iq1_s, 8, 1, { -9, -7, -1, 1, 7, 9 } },
+	{ QNT_TYPE_IQ1_M, 56, dec_iq1_m, 16, 1, { -9, -7, -1, 1, 7, 9 } },
+};
+
+static const struct iqfmt *find_fmt(qnt_type t)
+{
+	for (size_t i = 0; i < sizeof FMTS / sizeof FMTS[0]; i++)
+		if (FMTS[i].type == t)
+			return &FMTS[i];
+	return NULL;
+}
+
+int qnt__avx2_iqp_handles(qnt_type wtype)
+{
+	return find_fmt(wtype) != NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Preparing                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Row r (of RG) of super-block dst from its integers; idx maps w + 128 to
+ * the table index. */
+static void put_row(uint8_t *dst, int r, const struct sbint *s, const uint8_t *idx, int nsc)
+{
+	for (int g = 0; g < QK_K / 32; g++)
+		for (int v = 0; v < 4; v++)
+			for (int t = 0; t < 4; t++) {
+				const int e = 32 * g + 4 * v + t;
+				dst[128 * g + 32 * v + 4 * r + t] =
+					(uint8_t)(idx[s->w[e] + 128] | (idx[s->w[e + 16] + 128] << 4));
+			}
+	int32_t corr = 0;
+	for (int k = 0; k < NSUB; k++) {
+		int32_t sw = 0;
+		for (int j = 0; j < 16; j++)
+			sw += s->w[16 * k + j];
+		corr += s->sc[k] * sw;
+		if (nsc == NSUB || k % 2 == 0) /* one per 32: sub-blocks 2j and 2j + 1 share it */
+			dst[SB_CODES + RG * (k * nsc / NSUB) + r] = s->sc[k];
+	}
+	corr *= 128;
+	memcpy(dst + SB_CORR(nsc) + 4 * r, &corr, 4);
+	memcpy(dst + SB_D(nsc) + 4 * r, &s->f, 4);
+}
+
+qnt_status qnt__avx2_iqp_prepare(const qnt_host_api *host, qnt_type wtype, const void *w, int64_t n_out,
+				 int64_t n_in, void **prepared, int64_t *row_group)
+{
+	const struct iqfmt *f = find_fmt(wtype);
+	if (!f)
+		return QNT_E_UNSUPPORTED;
+	if (n_out < 1 || n_in < QK_K || n_in % QK_K != 0)
+		return QNT_E_INVALID_ARG;
+	const int64_t nb = n_in / QK_K, groups = (n_out + RG - 1) / RG;
+	const size_t sb_bytes = SB_BYTES(f->nsc);
+	if ((uint64_t)nb > SIZE_MAX / sb_bytes)
+		return QNT_E_BAD_SHAPE;
+	const size_t group_bytes = (size_t)nb * sb_bytes;
+	if ((uint64_t)groups > (SIZE_MAX - IQP_HEADER) / group_bytes)
+		return QNT_E_BAD_SHAPE;
+	struct iqp *p = host->alloc(IQP_HEADER + (size_t)groups * group_bytes, 64);
+	if (!p)
+		return QNT_E_NO_MEMORY;
+	p->wtype = wtype;
+	p->n_out = n_out;
+	p->n_in = n_in;
+	p->nb = nb;
+	p->groups = groups;
+	p->sb_bytes = sb_bytes;
+	p->group_bytes = group_bytes;
+
+	uint8_t idx[256];
+	memset(idx, 0, sizeof idx);
+	for (int i = 15; i >= 0; i--) /* the first entry of a value wins */
+		idx[f->vals[i] + 128] = (uint8_t)i;
+	const size_t rs = (size_t)nb * f->bytes;
+	struct sbint s;
+	for (int64_t g = 0; g < groups; g++) {
+		uint8_t *gd = (uint8_t *)iqp_group(p, g);
+		memset(gd, 0, group_bytes);
+		const int nr = n_out - g * RG < RG ? (int)(n_out - g * RG) : RG;
+		for (int r = 0; r < nr; r++) {
+			const uint8_t *row = (const uint8_t *)w + (size_t)(g * RG + r) * rs;
+			for (int64_t i = 0; i < nb; i++) {
+				f->dec(row + (size_t)i * f->bytes, &s);
+				put_row(gd + (size_t)i * sb_bytes, r, &s, idx, f->nsc);
+			}
+		}
+	}
+	*prepared = p;
+	*row_group = RG;
+	return QNT_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Products                                                             */
+/* ------------------------------------------------------------------ */
+
+/* One column: its codes made x + 128, and per super-block d. */
+struct pcol {
+	const uint8_t *xu;
+	const float *d;
+};
+
+INLINE __m256i bcast4(const uint8_t *p)
+{
+	return _mm256_set1_epi32((int)load_u32(p));
+}
+
+/* One group (rows g*8 .. g*8+7) against nc columns: out[c * 8 + r].
+ * small: the indices' bit 3 is clear, so VPSHUFB needs no mask (bit 7 of
+ * each index byte, after the 16-bit shift too, is a clear bit 3); nsc: 8 or
+ * 16 scales per super-block and row. */
+INLINE void iqp_body(const uint8_t *gd, const __m256i tbl, const struct pcol *x, int nc, int64_t nb, float *out,
+		     const int small, const int nsc)
+{
+	const __m256i m4 = _mm256_set1_epi8(0x0f);
+	const size_t sb_bytes = SB_BYTES(nsc);
+	__m256 acc[PC];
+	UNROLL for (int c = 0; c < nc; c++)
+		acc[c] = _mm256_setzero_ps();
+	for (int64_t i = 0; i < nb; i++) {
+		const uint8_t *sb = gd + (size_t)i * sb_bytes;
+		__m256i isum[PC];
+		UNROLL for (int c = 0; c < nc; c++)
+			isum[c] = _mm256_setzero_si256();
+		for (int g = 0; g < QK_K / 32; g++) {
+			const uint8_t *q = sb + 128 * g;
+			_mm_prefetch((const char *)q + PF_SB * sb_bytes, _MM_HINT_T0);
+			_mm_prefetch((const char *)q + PF_SB * sb_bytes + 64, _MM_HINT_T0);
+			if (g < (int)(sb_bytes - SB_CODES) / 64)
+				_mm_prefetch((const char *)sb + SB_CODES + PF_SB * sb_bytes + 64 * g, _MM_HINT_T0);
+			/* the eight rows' scales of sub-blocks 2g (low nibbles) and 2g + 1 (high), each in both
+			 * halves of its lane */
+			__m256i sclo, schi;
+			if (nsc == NSUB) {
+				const __m128i sc = load128(sb + SB_CODES + RG * 2 * g);
+				sclo = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc, sc));
+				schi = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sc, sc));
+			} else {
+				const __m128i sc = _mm_loadl_epi64((const __m128i *)(sb + SB_CODES + RG * g));
+				sclo = schi = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc, sc));
+			}
+			UNROLL for (int v = 0; v < 4; v++) {
+				const __m256i cv = load256(q + 32 * v);
+				const __m256i il = small ? cv : _mm256_and_si256(cv, m4);
+				const __m256i ih = small ? _mm256_srli_epi16(cv, 4)
+							 : _mm256_and_si256(_mm256_srli_epi16(cv, 4), m4);
+				const __m256i wl = _mm256_shuffle_epi8(tbl, il), wh = _mm256_shuffle_epi8(tbl, ih);
+				UNROLL for (int c = 0; c < nc; c++) {
+					const uint8_t *xq = x[c].xu + (size_t)i * QK_K + 32 * g + 4 * v;
+					const __m256i pl = _mm256_maddubs_epi16(bcast4(xq), wl);
+					const __m256i ph = _mm256_maddubs_epi16(bcast4(xq + 16), wh);
+					isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(pl, sclo));
+					isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(ph, schi));
+				}
+			}
+		}
+		const __m256i corr = load256(sb + SB_CORR(nsc));
+		const __m256 d8 = _mm256_loadu_ps((const float *)(sb + SB_D(nsc)));
+		UNROLL for (int c = 0; c < nc; c++) {
+			const __m256 t = _mm256_cvtepi32_ps(_mm256_sub_epi32(isum[c], corr));
+			acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(d8, _mm256_set1_ps(x[c].d[i])), t, acc[c]);
+		}
+	}
+	UNROLL for (int c = 0; c < nc; c++)
+		_mm256_storeu_ps(out + c * RG, acc[c]);
+}
+
+typedef void (*iqp_fn)(const uint8_t *gd, __m256i tbl, const struct pcol *x, int nc, int64_t nb, float *out);
+
+/* Specialised for 1..PC columns. */
+#define IQP_FN(NAME, SMALL, NSC)                                                                              \
+	static void NAME(const uint8_t *gd, __m256i tbl, const struct pcol *x, int nc, int64_t nb, float *out) \
+	{                                                                                                     \
+		switch (nc) {                                                                                 \
+		case 1:                                                                                       \
+			iqp_body(gd, tbl, x, 1, nb, out, SMALL, NSC);                                         \
+			break;                                                                                \
+		case 2:                                                                                       \
+			iqp_body(gd, tbl, x, 2, nb, out, SMALL, NSC);                                         \
+			break;                                                                                \
+		case 3:                                                                                       \
+			iqp_body(gd, tbl, x, 3, nb, out, SMALL, NSC);                                         \
+			break;                                                                                \
+		default:                                                                                      \
+			iqp_body(gd, tbl, x, PC, nb, out, SMALL, NSC);                                        \
+			break;                                                                                \
+		}                                                                                             \
+	}
+
+IQP_FN(iqp_small8, 1, 8)
+IQP_FN(iqp_small16, 1, 16)
+IQP_FN(iqp_wide8, 0, 8)
+
+qnt_status qnt__avx2_iqp_matmul(const qnt_host_api *host, const qnt_matmul_job *job)
+{
+	const struct iqp *p = job->w.host;
+	const struct iqfmt *f = find_fmt(job->wtype);
+	if (!f || !p || job->w.buffer || job->x.buffer || job->y.buffer || p->wtype != job->wtype ||
+	    p->n_out != job->n_out || p->n_in != job->n_in || job->row_begin < 0 || job->row_begin % RG != 0 ||
+	    job->row_end > job->n_out || job->row_begin > job->row_end)
+		return QNT_E_INVALID_ARG;
+	if (!job->xq || job->xq_type != QNT_TYPE_Q8_K)
+		return QNT_E_INVALID_ARG;
+	const int64_t nb = p->nb, n_out = p->n_out, n_cols = job->n_cols;
+	const struct blk_q8_K *xk = job->xq;
+	float *y = job->y.host;
+
+	/* per column: the codes + 128 (QK_K bytes a super-block), then d */
+	const size_t per_col = (size_t)nb * (QK_K + sizeof(float));
+	_Alignas(32) uint8_t stack[16384];
+	uint8_t *buf = stack;
+	const size_t need = (size_t)n_cols * per_col;
+	if (need > sizeof stack && !(buf = host->alloc(need, 64)))
+		return QNT_E_NO_MEMORY;
+	const __m256i k80 = _mm256_set1_epi8((char)0x80);
+	for (int64_t c = 0; c < n_cols; c++) {
+		uint8_t *xu = buf + (size_t)c * per_col;
+		float *d = (float *)(xu + (size_t)nb * QK_K);
+		const struct blk_q8_K *b = xk + (size_t)c * (size_t)nb;
+		for (int64_t i = 0; i < nb; i++) {
+			for (int j = 0; j < QK_K; j += 32)
+				_mm256_storeu_si256((__m256i *)(xu + (size_t)i * QK_K + j),
+						    _mm256_xor_si256(load256(b[i].qs + j), k80));
+			memcpy(d + i, &b[i].d, sizeof(float));
+		}
+	}
+	const __m256i tbl = _mm256_broadcastsi128_si256(load128(f->vals));
+	/* iq3_xxs and iq3_s (16 weights) have one scale per 32 */
+	const iqp_fn fn = !f->small ? iqp_wide8 : f->nsc == 8 ? iqp_small8 : iqp_small16;
+
+	for (int64_t g = job->row_begin / RG; g * RG < job->row_end; g++) {
+		const uint8_t *gd = iqp_group(p, g);
+		const int64_t r0 = g * RG, r1 = r0 + RG < job->row_end ? r0 + RG : job->row_end;
+		for (int64_t c0 = 0; c0 < n_cols; c0 += PC) {
+			const int nc = n_cols - c0 < PC ? (int)(n_cols - c0) : PC;
+			struct pcol xc[PC];
+			float out[PC * RG];
+			for (int c = 0; c < nc; c++) {
+				xc[c].xu = buf + (size_t)(c0 + c) * per_col;
+				xc[c].d = (const float *)(xc[c].xu + (size_t)nb * QK_K);
+			}
+			fn(gd, tbl, xc, nc, nb, out);
+			for (int c = 0; c < nc; c++)
+				for (int64_t r = r0; r < r1; r++)
+					y[(c0 + c) * n_out + r] = out[c * RG + (r - r0)];
+		}
+	}
+	if (buf != stack)
+		host->free(buf);
+	return QNT_OK;
+}

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Prepared matrices of the lattice i-quants (iq2_xxs iq2_xs iq2_s iq3_xxs
+ * iq3_s iq1_s iq1_m), cpu-avx2's nibble layout (backends/cpu/avx2_repack_iq.c):
+ *   - against the scalar reference (qnt_matmul on the "cpu" backend, the
+ *     same q8_K activations: only float rounding between them, 1e-5 of the
+ *     product of the magnitudes, normwise), against the plain cpu-avx2
+ *     kernel (the same measure) and against the exact product of the
+ *     dequantized W with the float x (1.5e-2, test_matmul.c's q8_K
+ *     tolerance), for odd shapes: n_out not a multiple of the eight
+ *     interleaved rows, one super-block and many, 1, 3, 5 and 17 columns,
+ *     random weight bytes (every grid index is valid) with finite scales;
+ *   - the handle owns its copy (w overwritten after prepare);
+ *   - the same floats for 1, 2, 3 and 7 threads.
+ * Where cpu-avx2 does not run there is nothing to check (a message says so).
+ */
+#include "test_backend.h"
+
+static const qnt_type iq_types[] = { QNT_TYPE_IQ2_XXS, QNT_TYPE_IQ2_XS, QNT_TYPE_IQ2_S, QNT_TYPE_IQ3_XXS,
+				     QNT_TYPE_IQ3_S,   QNT_TYPE_IQ1_S,  QNT_TYPE_IQ1_M };
+
+/* n_out rows of random blocks: random bytes, each block's f16 scale random
+ * and finite (|d| in [2^-10, 2^1)); iq1_m keeps it in the top nibbles of
+ * its four scale words (bytes 48..55). */
+static void *random_weights(qnt_type t, int64_t n_out, int64_t n_in, uint64_t seed)
+{
+	const size_t bb = qnt_type_block_bytes(t), nblk = (size_t)(n_out * (n_in / qnt_type_block_size(t)));
+	unsigned char *w = test_malloc_or_fail(nblk * bb);
+	struct test_rng r;
+	rng_seed(&r, seed);
+	for (size_t i = 0; i < nblk * bb; i++)
+		w[i] = (unsigned char)rng_next(&r);
+	for (size_t b = 0; b < nblk; b++) {
+		const uint64_t v = rng_next(&r);
+		const uint16_t d = (uint16_t)(((v & 1) << 15) | ((5 + (v >> 1) % 11) << 10) | ((v >> 8) & 0x3ff));
+		unsigned char *blk = w + b * bb;
+		if (t == QNT_TYPE_IQ1_M) {
+			for (int k = 0; k < 4; k++)
+				blk[48 + 2 * k + 1] = (unsigned char)((blk[48 + 2 * k + 1] & 0x0f) | (((d >> (4 * k)) & 0xf) << 4));
+		} else {
+			memcpy(blk, &d, 2);
+		}
+	}
+	return w;
+}
+
+/* The exact product (double) of the dequantized W with x, and in *mag the
+ * products of the magnitudes (sum_j |W[i][j]| |x[j]|). */
+static double *exact(qnt_type t, const void *w, int64_t n_out, int64_t n_in, const float *x, int64_t n_cols,
+		     double **mag)
+{
+	float *wd = test_malloc_or_fail((size_t)(n_out * n_in) * sizeof(float));
+	assert_int_equal(qnt_dequantize(NULL, t, w, wd, n_out, n_in), QNT_OK);
+	double *y = test_malloc_or_fail((size_t)(n_out * n_cols) * sizeof(double));
+	*mag = test_malloc_or_fail((size_t)(n_out * n_cols) * sizeof(double));
+	for (int64_t c = 0; c < n_cols; c++)
+		for (int64_t i = 0; i < n_out; i++) {
+			double s = 0, a = 0;
+			for (int64_t j = 0; j < n_in; j++) {
+				s += (double)wd[i * n_in + j] * x[c * n_in + j];
+				a += fabs((double)wd[i * n_in + j] * x[c * n_in + j]);
+			}
+			y[c * n_out + i] = s;
+			(*mag)[c * n_out + i] = a;
+		}
+	free(wd);
+	return y;
+}
+
+/* ||a - b|| / ||mag|| */
+static double rel_err(const float *a, const double *b, const double *mag, size_t n)
+{
+	double d = 0, s = 0;
+	for (size_t i = 0; i < n; i++) {
+		const double e = (double)a[i] - b[i];
+		d += e * e;
+		s += mag[i] * mag[i];
+	}
+	return s > 0 ? sqrt(d / s) : sqrt(d);
+}
+
+static double rel_err_f(const float *a, const float *b, const double *mag, size_t n)
+{
+	double d = 0, s = 0;
+	for (size_t i = 0; i < n; i++) {
+		const double e = (double)a[i] - b[i];
+		d += e * e;
+		s += mag[i] * mag[i];
+	}
+	return s > 0 ? sqrt(d / s) : sqrt(d);
+}
+
+static const struct {
+	int64_t n_out, n_in;
+} shapes[] = {
+	{ 1, 256 }, { 7, 256 }, { 8, 512 }, { 13, 768 }, { 37, 256 }, { 9, 4096 }, { 17, 1024 },
+};
+static const int64_t col_counts[] = { 1, 3, 5, 17 };
+
+#define EXACT_TOL 1.5e-2 /* q8_K activations (test_matmul.c) */
+#define SAME_TOL 1e-5    /* the same activation bytes: float rounding only */
+
+static void against_reference(void **state)
+{
+	(void)state;
+	if (!backend_usable("cpu-avx2")) { /* cmocka's skip() reads as "not ok" in TAP */
+		print_message("# cpu-avx2 does not run here: nothing to check\n");
+		return;
+	}
+	qnt_ctx *avx2 = ctx_on("cpu-avx2", 2), *cpu = ctx_on("cpu", 2);
+	for (size_t ti = 0; ti < N_ELEMS(iq_types); ti++) {
+		const qnt_type t = iq_types[ti];
+		double worst_exact = 0, worst_ref = 0, worst_plain = 0;
+		for (size_t si = 0; si < N_ELEMS(shapes); si++) {
+			const int64_t n_out = shapes[si].n_out, n_in = shapes[si].n_in;
+			const size_t wbytes = (size_t)n_out * qnt_row_size(t, n_in);
+			unsigned char *w = random_weights(t, n_out, n_in, 100 * si + ti);
+			unsigned char *wcopy = test_malloc_or_fail(wbytes);
+			memcpy(wcopy, w, wbytes);
+			qnt_matrix *m = NULL;
+			assert_int_equal(qnt_matrix_prepare(avx2, t, w, n_out, n_in, &m), QNT_OK);
+			assert_string_equal(qnt_matrix_layout(m), "cpu-avx2");
+			memset(w, 0x77, wbytes); /* the handle owns its copy */
+			for (size_t ci = 0; ci < N_ELEMS(col_counts); ci++) {
+				const int64_t nc = col_counts[ci];
+				const size_t ny = (size_t)(nc * n_out);
+				float *x = test_malloc_or_fail((size_t)(nc * n_in) * sizeof(float));
+				float *y = test_malloc_or_fail(ny * sizeof(float));
+				float *yr = test_malloc_or_fail(ny * sizeof(float));
+				float *yp = test_malloc_or_fail(ny * sizeof(float));
+				fill_gauss(x, (size_t)(nc * n_in), 7 + (uint64_t)ci);
+				double *mag = NULL;
+				double *ye = exact(t, wcopy, n_out, n_in, x, nc, &mag);
+				memset(y, 0xff, ny * sizeof(float));
+				assert_int_equal(qnt_matmul_prepared(avx2, m, x, nc, y), QNT_OK);
+				assert_int_equal(qnt_matmul(cpu, t, wcopy, n_out, n_in, x, nc, yr), QNT_OK);
+				assert_int_equal(qnt_matmul(avx2, t, wcopy, n_out, n_in, x, nc, yp), QNT_OK);
+				const double ee = rel_err(y, ye, mag, ny), er = rel_err_f(y, yr, mag, ny),
+					     ep = rel_err_f(y, yp, mag, ny);
+				if (!(ee <= EXACT_TOL) || !(er <= SAME_TOL) || !(ep <= SAME_TOL))
+					fail_msg("%s, %lld x %lld, %lld columns: error %.3e against the exact product "
+						 "(tol %.1e), %.3e against cpu's qnt_matmul, %.3e against cpu-avx2's "
+						 "(tol %.1e)",
+						 qnt_type_name(t), (long long)n_out, (long long)n_in, (long long)nc, ee,
+						 EXACT_TOL, er, ep, SAME_TOL);
+				worst_exact = ee > worst_exact ? ee : worst_exact;
+				worst_ref = er > worst_ref ? er : worst_ref;
+				worst_plain = ep > worst_plain ? ep : worst_plain;
+				free(ye);
+				free(mag);
+				free(x);
+				free(y);
+				free(yr);
+				free(yp);
+			}
+			qnt_matrix_free(m);
+			free(w);
+			free(wcopy);
+		}
+		print_message("# %-8s worst: exact %.2e, cpu %.2e, cpu-avx2 plain %.2e\n", qnt_type_name(t), worst_exact,
+			      worst_ref, worst_plain);
+	}
+	qnt_ctx_destroy(avx2);
+	qnt_ctx_destroy(cpu);
+}
+
+#define TH_OUT 61
+#define TH_IN 512
+
+static void threads_identical(void **state)
+{
+	(void)state;
+	if (!backend_usable("cpu-avx2")) {
+		print_message("# cpu-avx2 does not run here: nothing to check\n");
+		return;
+	}
+	const int32_t threads[] = { 1, 2, 3, 7 };
+	const int64_t cols[] = { 1, 6 };
+	float *x = test_malloc_or_fail(6 * TH_IN * sizeof(float));
+	float *y0 = test_malloc_or_fail(6 * TH_OUT * sizeof(float));
+	float *y1 = test_malloc_or_fail(6 * TH_OUT * sizeof(float));
+	fill_gauss(x, 6 * TH_IN, 5);
+	qnt_ctx *ctx[N_ELEMS(threads)];
+	for (size_t k = 0; k < N_ELEMS(threads); k++)
+		ctx[k] = ctx_on("cpu-avx2", threads[k]);
+	for (size_t ti = 0; ti < N_ELEMS(iq_types); ti++) {
+		void *w = random_weights(iq_types[ti], TH_OUT, TH_IN, 300 + ti);
+		qnt_matrix *m = NULL;
+		/* prepared on one context, used on all */
+		assert_int_equal(qnt_matrix_prepare(ctx[1], iq_types[ti], w, TH_OUT, TH_IN, &m), QNT_OK);
+		assert_string_equal(qnt_matrix_layout(m), "cpu-avx2");
+		for (size_t ci = 0; ci < N_ELEMS(cols); ci++) {
+			const int64_t nc = cols[ci];
+			assert_int_equal(qnt_matmul_prepared(ctx[0], m, x, nc, y0), QNT_OK);
+			for (size_t k = 1; k < N_ELEMS(threads); k++) {
+				memset(y1, 0xff, (size_t)(nc * TH_OUT) * sizeof(float));
+				assert_int_equal(qnt_matmul_prepared(ctx[k], m, x, nc, y1), QNT_OK);
+				if (memcmp(y0, y1, (size_t)(nc * TH_OUT) * sizeof(float)) != 0)
+					fail_msg("%s, %lld columns: %d threads differ from 1", qnt_type_name(iq_types[ti]),
+						 (long long)nc, (int)threads[k]);
+			}
+		}
+		qnt_matrix_free(m);
+		free(w);
+	}
+	for (size_t k = 0; k < N_ELEMS(threads); k++)
+		qnt_ctx_destroy(ctx[k]);
+	free(x);
+	free(y0);
+	free(y1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(against_reference),
+		cmocka_unit_test(threads_identical),
+	};
+	return cmocka_run_group_tests_name("matrix_iq", tests, NULL, NULL);
+}
