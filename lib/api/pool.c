@@ -25,7 +25,11 @@
  * Each worker adapts its own `spin` to the gaps between jobs, as KVM's halt
  * polling does: after a sleep that ended within SPIN_MAX_NS of the last job,
  * spin grows to cover that gap (a model's products come back to back);
- * after a longer sleep it halves, down to SPIN_MIN_NS. An idle pool thus burns at most SPIN_MAX_NS of CPU per worker
+ * after a longer sleep it halves, down to SPIN_MIN_NS. A worker that finds
+ * it lost its CPU while polling (a busy machine: the scheduler hands a
+ * poller's CPU to other tasks and gives it back only a time slice later,
+ * while a sleeper that is woken takes its CPU at once) sleeps right away.
+ * An idle pool thus burns at most SPIN_MAX_NS of CPU per worker
  * after its last job, then sleeps. The caller, once out of chunks, polls for
  * the last chunks in flight for up to CALLER_SPIN_NS before it sleeps on
  * `done`. Polling yields the CPU only when the pool has more threads than
@@ -51,6 +55,10 @@
 #define CALLER_SPIN_NS 2000000ull
 /* polls between two reads of the clock */
 #define SPIN_POLLS 64
+/* A gap this long between two reads of the clock while polling means that
+ * the poller lost its CPU to another thread (a time slice lasts
+ * milliseconds; an interrupt or a VM exit tens of microseconds). */
+#define PREEMPTED_NS 200000ull
 
 #if defined(__x86_64__) || defined(__i386__)
 #define cpu_relax() __builtin_ia32_pause()
@@ -116,14 +124,17 @@ static int job_ready(struct qnt__pool *p, uint64_t seen)
  * either. */
 static int poll_for_job(struct qnt__pool *p, uint64_t seen, uint64_t t0, uint64_t spin_ns)
 {
+	uint64_t last = t0;
 	for (;;) {
 		for (int i = 0; i < SPIN_POLLS; i++) {
 			if (job_ready(p, seen) || atomic_load_explicit(&p->stop, memory_order_relaxed))
 				return 1;
 			cpu_relax();
 		}
-		if (uv_hrtime() - t0 > spin_ns)
+		const uint64_t now = uv_hrtime();
+		if (now - t0 > spin_ns || (!p->yield && now - last > PREEMPTED_NS))
 			return 0;
+		last = now;
 		if (p->yield)
 			yield_cpu();
 	}
