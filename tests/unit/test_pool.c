@@ -16,7 +16,7 @@
 
 #define P_OUT 1024
 #define P_IN 1024
-#define P_ROUNDS 96
+#define P_ROUNDS 48
 
 static void pause_us(long us)
 {
