@@ -3411,8 +3411,31 @@ static const float x_m1[3] = { -1 - IQ1_DELTA, -IQ1_DELTA, 1 - IQ1_DELTA };
 /* ggml's iq1_find_best_neighbour2: the listed point (the list at offset off)
  * whose values scale * xg[level] are nearest to xval under the weights;
  * the same sums, eight points at a time. */
+/* 1 / v lane by lane, within a relative 1.5 * 2^-12 with AVX (vrcpps),
+ * exact otherwise. */
+static inline qnt__v8f rcp8(qnt__v8f v)
+{
+#if defined(__AVX__)
+	return __builtin_ia32_rcpps256(v);
+#else
+	return 1.0f / v;
+#endif
+}
+
 /* ggml_iq1_m's chunks of eight splits: i1 0..16, i2 from i1 by 8 to 16 */
 #define IQ1M_CHUNKS 27
+static const int8_t iq1m_ci1[IQ1M_CHUNKS] = { 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6,
+					      6, 7, 7, 8, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+static const int8_t iq1m_ci2[IQ1M_CHUNKS] = { 0, 8, 16, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6,
+					      14, 7, 15, 8, 16, 9, 10, 11, 12, 13, 14, 15, 16 };
+
+/* The lanes of chunk j that are splits (i2 + lane <= 16). */
+static inline qnt__v8i iq1m_lanes(int j)
+{
+	const int nl = 17 - iq1m_ci2[j];
+	const qnt__v8i lane = { 0, 1, 2, 3, 4, 5, 6, 7 };
+	return qnt__lt_v8i(lane, (qnt__v8i){ nl, nl, nl, nl, nl, nl, nl, nl });
+}
 
 /* Bit c of b (c < 8) moved to bit 4c. */
 static inline uint32_t spread4(unsigned b)
@@ -3427,6 +3450,14 @@ static int ggml_best_neighbour1(const struct lattice *lt, const uint16_t *nbc, i
 				const float *weight, float scale, const float *xg, int8_t *L)
 {
 	qnt__v8f t[8];
+#if defined(__AVX__)
+	/* the terms in lanes, transposed (as in ggml_best_neighbour8) */
+	qnt__v8f xv, wv;
+	memcpy(&xv, xval, sizeof xv);
+	memcpy(&wv, weight, sizeof wv);
+	const qnt__v8f d0 = scale * xg[0] - xv, d1 = scale * xg[1] - xv, d2 = scale * xg[2] - xv;
+	cost8_tables(wv * d0 * d0, wv * d1 * d1, wv * d2 * d2, t);
+#else
 	for (int i = 0; i < 8; i++) {
 		float c[3];
 		for (int l = 0; l < 3; l++) {
@@ -3435,6 +3466,7 @@ static int ggml_best_neighbour1(const struct lattice *lt, const uint16_t *nbc, i
 		}
 		cost8_set(t, i, c[0], c[1], c[2]);
 	}
+#endif
 	float best = FLT_MAX;
 	int gi = cost8_best(lt, nbc, off, lt->nb[off], t, &best, -1);
 	if (gi < 0)
@@ -3743,57 +3775,54 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 		/* first the sums of every split (chunk j: i1, eight i2 from
 		 * ci2[j]; per shift combination k), the scores s = (sqx /
 		 * sq2) * sqx that ggml's scan would set, and their largest M */
-		qnt__v8f csx[IQ1M_CHUNKS][4], cs2[IQ1M_CHUNKS][4], css[IQ1M_CHUNKS][4];
-		qnt__v8i cok[IQ1M_CHUNKS];
-		int8_t ci1[IQ1M_CHUNKS], ci2[IQ1M_CHUNKS];
-		int nch = 0;
+		qnt__v8f csx[IQ1M_CHUNKS][4], cs2[IQ1M_CHUNKS][4], cmx[IQ1M_CHUNKS];
+		const int nch = IQ1M_CHUNKS;
 		qnt__v8f smax = splat8(-INFINITY);
 		qnt__v8i bad = { 0, 0, 0, 0, 0, 0, 0, 0 };
-		const qnt__v8i lane = { 0, 1, 2, 3, 4, 5, 6, 7 };
-		for (int i1 = 0; i1 <= 16; i1++) {
-			for (int i2 = i1; i2 <= 16; i2 += 8, nch++) {
-				qnt__v8f qx_p[2], qx_m[2], q2_p[2], q2_m[2];
-				qnt__v8f *sqx = csx[nch], *sq2 = cs2[nch], *ss = css[nch];
-				for (int h = 0; h < 2; h++) {
-					qnt__v8f x2, w2;
-					memcpy(&x2, px[h] + i2, sizeof x2);
-					memcpy(&w2, pw[h] + i2, sizeof w2);
-					const qnt__v8f sx = px[h][i1] + x2;
-					qx_p[h] = txs[h] * p2 - sx;
-					qx_m[h] = txs[h] * m2 - sx;
-					q2_p[h] = tws[h] * p2 * p2 + pw[h][i1] * cp1 + w2 * cp2;
-					q2_m[h] = tws[h] * m2 * m2 + pw[h][i1] * cm1 + w2 * cm2;
-				}
-				sqx[0] = qx_p[0] + qx_p[1];
-				sqx[1] = qx_p[0] + qx_m[1];
-				sqx[2] = qx_m[0] + qx_p[1];
-				sqx[3] = qx_m[0] + qx_m[1];
-				sq2[0] = q2_p[0] + q2_p[1];
-				sq2[1] = q2_p[0] + q2_m[1];
-				sq2[2] = q2_m[0] + q2_p[1];
-				sq2[3] = q2_m[0] + q2_m[1];
-				const int nl = 17 - i2;
-				const qnt__v8i in = qnt__lt_v8i(lane, (qnt__v8i){ nl, nl, nl, nl, nl, nl, nl, nl });
-				cok[nch] = in;
-				ci1[nch] = (int8_t)i1;
-				ci2[nch] = (int8_t)i2;
-				for (int k = 0; k < 4; k++) {
-					const qnt__v8i valid = in & qnt__gt_v8f(sq2[k], splat8(0.0f));
-					ss[k] = sqx[k] / sq2[k] * sqx[k];
-					const qnt__v8f ax = qnt__abs_v8f(sqx[k]);
-					/* the ranges of the bound below (no NaN, no
-					 * underflow) */
-					bad |= valid & ~(qnt__ge_v8f(sq2[k], splat8(0x1p-40f)) & qnt__le_v8f(sq2[k], splat8(0x1p40f)) &
-							 qnt__le_v8f(ax, splat8(0x1p40f)) &
-							 (qnt__ge_v8f(ax, splat8(0x1p-40f)) | qnt__eq_v8f(ax, splat8(0.0f))));
-					smax = qnt__select_v8f(valid & qnt__gt_v8f(ss[k], smax), ss[k], smax);
-				}
+		for (int j = 0; j < IQ1M_CHUNKS; j++) {
+			const int i1 = iq1m_ci1[j], i2 = iq1m_ci2[j];
+			qnt__v8f qx_p[2], qx_m[2], q2_p[2], q2_m[2];
+			qnt__v8f *sqx = csx[j], *sq2 = cs2[j];
+			for (int h = 0; h < 2; h++) {
+				qnt__v8f x2, w2;
+				memcpy(&x2, px[h] + i2, sizeof x2);
+				memcpy(&w2, pw[h] + i2, sizeof w2);
+				const qnt__v8f sx = px[h][i1] + x2;
+				qx_p[h] = txs[h] * p2 - sx;
+				qx_m[h] = txs[h] * m2 - sx;
+				q2_p[h] = tws[h] * p2 * p2 + pw[h][i1] * cp1 + w2 * cp2;
+				q2_m[h] = tws[h] * m2 * m2 + pw[h][i1] * cm1 + w2 * cm2;
 			}
+			sqx[0] = qx_p[0] + qx_p[1];
+			sqx[1] = qx_p[0] + qx_m[1];
+			sqx[2] = qx_m[0] + qx_p[1];
+			sqx[3] = qx_m[0] + qx_m[1];
+			sq2[0] = q2_p[0] + q2_p[1];
+			sq2[1] = q2_p[0] + q2_m[1];
+			sq2[2] = q2_m[0] + q2_p[1];
+			sq2[3] = q2_m[0] + q2_m[1];
+			const qnt__v8i in = iq1m_lanes(j);
+			qnt__v8f cm = splat8(-INFINITY);
+			for (int k = 0; k < 4; k++) {
+				const qnt__v8i valid = in & qnt__gt_v8f(sq2[k], splat8(0.0f));
+				/* the score within a relative 2^-11 */
+				const qnt__v8f sk = sqx[k] * sqx[k] * rcp8(sq2[k]);
+				/* the ranges of the bound below (no NaN, no
+				 * overflow; a tiny sqx gives a score far
+				 * below it) */
+				bad |= (qnt__gt_v8f(sq2[k], splat8(0.0f)) & qnt__lt_v8f(sq2[k], splat8(0x1p-40f))) |
+				       qnt__gt_v8f(sq2[k], splat8(0x1p40f)) |
+				       ~qnt__le_v8f(qnt__abs_v8f(sqx[k]), splat8(0x1p40f));
+				cm = qnt__select_v8f(valid & qnt__gt_v8f(sk, cm), sk, cm);
+			}
+			cmx[j] = cm;
+			smax = qnt__select_v8f(qnt__gt_v8f(cm, smax), cm, smax);
 		}
 		/* The scan keeps the first split that beats the best score so
 		 * far (it only rises: a split that does not beat it at the
 		 * start of its chunk never can). If every score s is in range
-		 * and none lies in [t (1 - 2^-18), t), t = M (1 - 2^-10), the
+		 * and none lies in [t (1 - 2^-18), t), t = M (1 - 2^-10) (M
+		 * the largest score within 2^-11, so t is below the largest), the
 		 * scan's winner is its winner among the splits of s >= t alone:
 		 * the first of them beats any score below t (1 - 2^-18) that the
 		 * scan may hold before it, and once it is held no split below
@@ -3806,13 +3835,18 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 		int few = !any8(bad) && M >= 0x1p-30f && M <= 0x1p60f;
 		const float t = M * (1.0f - 0x1p-10f), tg = t * (1.0f - 0x1p-18f);
 		uint32_t cand[IQ1M_CHUNKS];
+		const float tc = tg * (1.0f - 0x1p-9f); /* below tg by more than the error of cmx */
 		for (int j = 0; few && j < nch; j++) {
+			cand[j] = 0;
+			if (!any8(qnt__ge_v8f(cmx[j], splat8(tc))))
+				continue;
 			uint32_t pass = 0;
 			qnt__v8i gap = { 0, 0, 0, 0, 0, 0, 0, 0 };
 			for (int k = 0; k < 4; k++) {
-				const qnt__v8i valid = cok[j] & qnt__gt_v8f(cs2[j][k], splat8(0.0f));
-				pass |= spread4(mask8_bits(valid & qnt__ge_v8f(css[j][k], splat8(t)))) << k;
-				gap |= valid & qnt__ge_v8f(css[j][k], splat8(tg)) & qnt__lt_v8f(css[j][k], splat8(t));
+				const qnt__v8i valid = iq1m_lanes(j) & qnt__gt_v8f(cs2[j][k], splat8(0.0f));
+				const qnt__v8f sk = csx[j][k] / cs2[j][k] * csx[j][k];
+				pass |= spread4(mask8_bits(valid & qnt__ge_v8f(sk, splat8(t)))) << k;
+				gap |= valid & qnt__ge_v8f(sk, splat8(tg)) & qnt__lt_v8f(sk, splat8(t));
 			}
 			cand[j] = pass;
 			few = !any8(gap);
@@ -3822,11 +3856,13 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 			uint32_t pass;
 			if (few) {
 				pass = cand[j];
+				if (!pass)
+					continue;
 			} else {
 				const qnt__v8f bs = splat8(best_score);
 				pass = 0;
 				for (int k = 0; k < 4; k++)
-					pass |= spread4(mask8_bits(cok[j] & qnt__gt_v8f(sq2[k], splat8(0.0f)) &
+					pass |= spread4(mask8_bits(iq1m_lanes(j) & qnt__gt_v8f(sq2[k], splat8(0.0f)) &
 								   qnt__gt_v8f(sqx[k] * sqx[k], bs * sq2[k]))) << k;
 			}
 			/* bit 4c + k: lane c, then shift k, ggml's order */
@@ -3835,8 +3871,8 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 				if (sq2[k][c] > 0 && sqx[k][c] * sqx[k][c] > best_score * sq2[k][c]) {
 					scale = sqx[k][c] / sq2[k][c];
 					best_score = scale * sqx[k][c];
-					besti1 = ci1[j];
-					besti2 = ci2[j] + c;
+					besti1 = iq1m_ci1[j];
+					besti2 = iq1m_ci2[j] + c;
 					best_k = k;
 				}
 			}
