@@ -3411,16 +3411,13 @@ static const float x_m1[3] = { -1 - IQ1_DELTA, -IQ1_DELTA, 1 - IQ1_DELTA };
 /* ggml's iq1_find_best_neighbour2: the listed point (the list at offset off)
  * whose values scale * xg[level] are nearest to xval under the weights;
  * the same sums, eight points at a time. */
-/* 1 / v lane by lane, within a relative 1.5 * 2^-12 with AVX (vrcpps),
- * exact otherwise. */
+#if defined(__AVX__)
+/* 1 / v lane by lane, within a relative 1.5 * 2^-12 (vrcpps). */
 static inline qnt__v8f rcp8(qnt__v8f v)
 {
-#if defined(__AVX__)
 	return __builtin_ia32_rcpps256(v);
-#else
-	return 1.0f / v;
-#endif
 }
+#endif
 
 /* ggml_iq1_m's chunks of eight splits: i1 0..16, i2 from i1 by 8 to 16 */
 #define IQ1M_CHUNKS 27
@@ -3801,6 +3798,7 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 			sq2[1] = q2_p[0] + q2_m[1];
 			sq2[2] = q2_m[0] + q2_p[1];
 			sq2[3] = q2_m[0] + q2_m[1];
+#if defined(__AVX__)
 			const qnt__v8i in = iq1m_lanes(j);
 			qnt__v8f cm = splat8(-INFINITY);
 			for (int k = 0; k < 4; k++) {
@@ -3817,6 +3815,7 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 			}
 			cmx[j] = cm;
 			smax = qnt__select_v8f(qnt__gt_v8f(cm, smax), cm, smax);
+#endif
 		}
 		/* The scan keeps the first split that beats the best score so
 		 * far (it only rises: a split that does not beat it at the
@@ -3829,10 +3828,19 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 		 * that beats it (the float rounding of qx * qx, best * sq2 and
 		 * s is far inside the 2^-18 gap), so the scan runs the same
 		 * from there. Otherwise the whole scan, chunk by chunk. */
+#if defined(__AVX__)
 		float M = smax[0];
 		for (int i = 1; i < 8; i++)
 			M = maxf(M, smax[i]);
 		int few = !any8(bad) && M >= 0x1p-30f && M <= 0x1p60f;
+#else
+		/* (without AVX the scores cost more than the scan saves) */
+		const float M = 0.0f;
+		int few = 0;
+		(void)smax;
+		(void)bad;
+		(void)cmx;
+#endif
 		const float t = M * (1.0f - 0x1p-10f), tg = t * (1.0f - 0x1p-18f);
 		uint32_t cand[IQ1M_CHUNKS];
 		const float tc = tg * (1.0f - 0x1p-9f); /* below tg by more than the error of cmx */
