@@ -1409,10 +1409,7 @@ static inline qnt__v8f splat8(float v)
 /* Bit i set where lane i of m (all-ones or zero lanes) is set. */
 static inline unsigned mask8_bits(qnt__v8i m)
 {
-	const qnt__v8i bit = { 1, 2, 4, 8, 16, 32, 64, 128 };
-	const qnt__v8i a = m & bit;
-	const qnt__v4i h = __builtin_shufflevector(a, a, 0, 1, 2, 3) | __builtin_shufflevector(a, a, 4, 5, 6, 7);
-	return (unsigned)(h[0] | h[1] | h[2] | h[3]);
+	return qnt__bits_v8i(m);
 }
 
 /* Codes of listed points j..j+7 of the list at offset off (lanes past the
@@ -2650,11 +2647,48 @@ static inline uint32_t cost8_prep(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8
 	return (uint32_t)(q[0] | (q[1] << 4) | (q[2] << 8) | (q[3] << 12));
 }
 
+/* The OR of the eight lanes of v. */
+static inline uint32_t hor8(qnt__v8i v)
+{
+	const qnt__v4i h = __builtin_shufflevector(v, v, 0, 1, 2, 3) | __builtin_shufflevector(v, v, 4, 5, 6, 7);
+	return (uint32_t)((h[0] | h[2]) | (h[1] | h[3]));
+}
+
+/* out[i] lane j = in[j] lane i: eight vectors transposed (by shuffles
+ * with AVX; through memory where GCC would split the 32-byte shuffles). */
+static inline void transpose8(const qnt__v8f *in, qnt__v8f *out)
+{
+#if defined(__AVX__)
+	qnt__v8f a[8], b[8];
+	for (int r = 0; r < 8; r += 2) {
+		a[r] = __builtin_shufflevector(in[r], in[r + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+		a[r + 1] = __builtin_shufflevector(in[r], in[r + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+	}
+	for (int r = 0; r < 8; r += 4) {
+		b[r] = __builtin_shufflevector(a[r], a[r + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+		b[r + 1] = __builtin_shufflevector(a[r], a[r + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+		b[r + 2] = __builtin_shufflevector(a[r + 1], a[r + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+		b[r + 3] = __builtin_shufflevector(a[r + 1], a[r + 3], 2, 3, 10, 11, 6, 7, 14, 15);
+	}
+	for (int r = 0; r < 4; r++) {
+		out[r] = __builtin_shufflevector(b[r], b[r + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+		out[r + 4] = __builtin_shufflevector(b[r], b[r + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+	}
+#else
+	float m[8][8], o[8][8];
+	memcpy(m, in, sizeof m);
+	for (int i = 0; i < 8; i++)
+		for (int j = 0; j < 8; j++)
+			o[i][j] = m[j][i];
+	memcpy(out, o, sizeof o);
+#endif
+}
+
 /* ggml's iq2_find_best_neighbour for the 8-element grids (iq2_*): the
  * first point of the list with the least weighted distance (its first
- * point if all are NaN), eight points at a time; writes its levels to L. */
+ * point if all are NaN), eight points at a time; returns its grid index. */
 static int ggml_best_neighbour8(const struct lattice *lt, const uint16_t *nbc, int32_t off, const float *xval,
-				const float *weight, float scale, int8_t *L)
+				const float *weight, float scale)
 {
 	qnt__v8f t[8];
 #if defined(__AVX__)
@@ -2680,8 +2714,6 @@ static int ggml_best_neighbour8(const struct lattice *lt, const uint16_t *nbc, i
 	int gi = cost8_best(lt, nbc, off, lt->nb[off], t, &best, -1);
 	if (gi < 0)
 		gi = lt->nb[off + 1];
-	for (int i = 0; i < 8; i++)
-		L[i] = (int8_t)lat_level(lt, gi, i);
 	return gi;
 }
 
@@ -2694,42 +2726,41 @@ static float ggml_scan8(const struct lattice *lt, const uint16_t *nbc, int n, in
 			int8_t *L, int *is_on_grid)
 {
 	const int ng = n / 8, nt = is_hi - is_lo + 1, ntr = (nt + 7) & ~7;
-	int8_t Laux[24][32];
+	const qnt__v8i sh = { 0, 2, 4, 6, 8, 10, 12, 14 };
+	uint16_t code[24][4]; /* the grid point's code per trial and group */
 	uint8_t on_aux[24][4];
-	float qt[32][24]; /* 2 l + 1 per element and trial */
+	qnt__v8f qv[4][24]; /* 2 l + 1 per group and trial (lanes = elements) */
 	float sqx[24], sq2[24];
 	for (int t = 0; t < nt; t++) {
 		const float id = ((float)(2 * kmaxq - 1) + (float)(is_lo + t) * step) / max;
 		const float this_scale = 1 / id;
 		for (int k = 0; k < ng; k++) {
-			int8_t *La = Laux[t] + 8 * k;
 			qnt__v8f xk;
 			memcpy(&xk, xval + 8 * k, sizeof xk);
 			const qnt__v8i l = qnt__clamp_v8i(qnt__nearest_int_v8(0.5f * (id * xk - 1.0f)), 0, kmaxq - 1);
-			uint32_t u = 0;
-			for (int i = 0; i < 8; i++) {
-				La[i] = (int8_t)l[i];
-				u |= (uint32_t)l[i] << (2 * i);
-			}
+			uint32_t u = hor8(l << sh);
 			const int32_t m = lt->map[u];
 			on_aux[t][k] = m >= 0;
 			if (m < 0)
-				ggml_best_neighbour8(lt, nbc, -m - 1, xval + 8 * k, waux + 8 * k, this_scale, La);
-			for (int i = 0; i < 8; i++)
-				qt[8 * k + i][t] = (float)(2 * La[i] + 1);
+				u = lt->codes[ggml_best_neighbour8(lt, nbc, -m - 1, xval + 8 * k, waux + 8 * k, this_scale)];
+			code[t][k] = (uint16_t)u;
+			const qnt__v8i lv = ((qnt__v8i){ 0, 0, 0, 0, 0, 0, 0, 0 } + (int32_t)u) >> sh & 3;
+			qv[k][t] = __builtin_convertvector(2 * lv + 1, qnt__v8f);
 		}
 	}
-	for (int i = 0; i < n; i++)
+	for (int k = 0; k < ng; k++)
 		for (int t = nt; t < ntr; t++)
-			qt[i][t] = 1.0f;
+			qv[k][t] = splat8(1.0f);
 	for (int t0 = 0; t0 < nt; t0 += 8) {
 		qnt__v8f sx = splat8(0.0f), s2 = splat8(0.0f);
-		for (int i = 0; i < n; i++) {
-			const float w = weight[i], wx = xval[i];
-			qnt__v8f q;
-			memcpy(&q, qt[i] + t0, sizeof q);
-			sx += w * wx * q;
-			s2 += w * q * q;
+		for (int k = 0; k < ng; k++) {
+			qnt__v8f q[8];
+			transpose8(qv[k] + t0, q);
+			for (int i = 0; i < 8; i++) {
+				const float w = weight[8 * k + i], wx = xval[8 * k + i];
+				sx += w * wx * q[i];
+				s2 += w * q[i] * q[i];
+			}
 		}
 		memcpy(sqx + t0, &sx, sizeof sx);
 		memcpy(sq2 + t0, &s2, sizeof s2);
@@ -2744,9 +2775,11 @@ static float ggml_scan8(const struct lattice *lt, const uint16_t *nbc, int n, in
 		}
 	}
 	if (bt >= 0) {
-		memcpy(L, Laux[bt], (size_t)n);
-		for (int k = 0; k < ng; k++)
+		for (int k = 0; k < ng; k++) {
+			for (int i = 0; i < 8; i++)
+				L[8 * k + i] = (int8_t)(code[bt][k] >> (2 * i) & 3);
 			is_on_grid[k] = on_aux[bt][k];
+		}
 	}
 	return scale;
 }
@@ -2774,7 +2807,7 @@ static float ggml_fixup8(const struct lattice *lt, const uint16_t *nbc, int n, i
 		const int32_t m = lt->map[lat_u(lt, Lk)];
 		int g = m;
 		if (m < 0)
-			g = ggml_best_neighbour8(lt, nbc, -m - 1, xval + 8 * k, waux + 8 * k, scale, Lk);
+			g = ggml_best_neighbour8(lt, nbc, -m - 1, xval + 8 * k, waux + 8 * k, scale);
 		for (int i = 0; i < 8; i++)
 			L[8 * k + i] = (int8_t)lat_level(lt, g, i);
 	}
@@ -3378,10 +3411,50 @@ static const float x_m1[3] = { -1 - IQ1_DELTA, -IQ1_DELTA, 1 - IQ1_DELTA };
 /* ggml's iq1_find_best_neighbour2: the listed point (the list at offset off)
  * whose values scale * xg[level] are nearest to xval under the weights;
  * the same sums, eight points at a time. */
+#if defined(__AVX__)
+/* 1 / v lane by lane, within a relative 1.5 * 2^-12 (vrcpps). */
+static inline qnt__v8f rcp8(qnt__v8f v)
+{
+	return __builtin_ia32_rcpps256(v);
+}
+#endif
+
+/* ggml_iq1_m's chunks of eight splits: i1 0..16, i2 from i1 by 8 to 16 */
+#define IQ1M_CHUNKS 27
+static const int8_t iq1m_ci1[IQ1M_CHUNKS] = { 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6,
+					      6, 7, 7, 8, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+static const int8_t iq1m_ci2[IQ1M_CHUNKS] = { 0, 8, 16, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6,
+					      14, 7, 15, 8, 16, 9, 10, 11, 12, 13, 14, 15, 16 };
+
+/* The lanes of chunk j that are splits (i2 + lane <= 16). */
+static inline qnt__v8i iq1m_lanes(int j)
+{
+	const int nl = 17 - iq1m_ci2[j];
+	const qnt__v8i lane = { 0, 1, 2, 3, 4, 5, 6, 7 };
+	return qnt__lt_v8i(lane, (qnt__v8i){ nl, nl, nl, nl, nl, nl, nl, nl });
+}
+
+/* Bit c of b (c < 8) moved to bit 4c. */
+static inline uint32_t spread4(unsigned b)
+{
+	uint32_t x = b;
+	x = (x | x << 12) & 0x000f000fu;
+	x = (x | x << 6) & 0x03030303u;
+	return (x | x << 3) & 0x11111111u;
+}
+
 static int ggml_best_neighbour1(const struct lattice *lt, const uint16_t *nbc, int32_t off, const float *xval,
 				const float *weight, float scale, const float *xg, int8_t *L)
 {
 	qnt__v8f t[8];
+#if defined(__AVX__)
+	/* the terms in lanes, transposed (as in ggml_best_neighbour8) */
+	qnt__v8f xv, wv;
+	memcpy(&xv, xval, sizeof xv);
+	memcpy(&wv, weight, sizeof wv);
+	const qnt__v8f d0 = scale * xg[0] - xv, d1 = scale * xg[1] - xv, d2 = scale * xg[2] - xv;
+	cost8_tables(wv * d0 * d0, wv * d1 * d1, wv * d2 * d2, t);
+#else
 	for (int i = 0; i < 8; i++) {
 		float c[3];
 		for (int l = 0; l < 3; l++) {
@@ -3390,6 +3463,7 @@ static int ggml_best_neighbour1(const struct lattice *lt, const uint16_t *nbc, i
 		}
 		cost8_set(t, i, c[0], c[1], c[2]);
 	}
+#endif
 	float best = FLT_MAX;
 	int gi = cost8_best(lt, nbc, off, lt->nb[off], t, &best, -1);
 	if (gi < 0)
@@ -3695,44 +3769,120 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 				px[h][j] = px[h][16];
 				pw[h][j] = pw[h][16];
 			}
-		for (int i1 = 0; i1 <= 16; i1++) {
-			for (int i2 = i1; i2 <= 16; i2 += 8) {
-				qnt__v8f qx_p[2], qx_m[2], q2_p[2], q2_m[2], sqx[4], sq2[4];
-				for (int h = 0; h < 2; h++) {
-					qnt__v8f x2, w2;
-					memcpy(&x2, px[h] + i2, sizeof x2);
-					memcpy(&w2, pw[h] + i2, sizeof w2);
-					const qnt__v8f sx = px[h][i1] + x2;
-					qx_p[h] = txs[h] * p2 - sx;
-					qx_m[h] = txs[h] * m2 - sx;
-					q2_p[h] = tws[h] * p2 * p2 + pw[h][i1] * cp1 + w2 * cp2;
-					q2_m[h] = tws[h] * m2 * m2 + pw[h][i1] * cm1 + w2 * cm2;
-				}
-				sqx[0] = qx_p[0] + qx_p[1];
-				sqx[1] = qx_p[0] + qx_m[1];
-				sqx[2] = qx_m[0] + qx_p[1];
-				sqx[3] = qx_m[0] + qx_m[1];
-				sq2[0] = q2_p[0] + q2_p[1];
-				sq2[1] = q2_p[0] + q2_m[1];
-				sq2[2] = q2_m[0] + q2_p[1];
-				sq2[3] = q2_m[0] + q2_m[1];
-				const qnt__v8f bs = splat8(best_score);
-				qnt__v8i any = { 0, 0, 0, 0, 0, 0, 0, 0 };
-				for (int k = 0; k < 4; k++)
-					any |= qnt__gt_v8f(sq2[k], splat8(0.0f)) & qnt__gt_v8f(sqx[k] * sqx[k], bs * sq2[k]);
-				if (!any8(any))
+		/* first the sums of every split (chunk j: i1, eight i2 from
+		 * ci2[j]; per shift combination k), the scores s = (sqx /
+		 * sq2) * sqx that ggml's scan would set, and their largest M */
+		qnt__v8f csx[IQ1M_CHUNKS][4], cs2[IQ1M_CHUNKS][4], cmx[IQ1M_CHUNKS];
+		const int nch = IQ1M_CHUNKS;
+		qnt__v8f smax = splat8(-INFINITY);
+		qnt__v8i bad = { 0, 0, 0, 0, 0, 0, 0, 0 };
+		for (int j = 0; j < IQ1M_CHUNKS; j++) {
+			const int i1 = iq1m_ci1[j], i2 = iq1m_ci2[j];
+			qnt__v8f qx_p[2], qx_m[2], q2_p[2], q2_m[2];
+			qnt__v8f *sqx = csx[j], *sq2 = cs2[j];
+			for (int h = 0; h < 2; h++) {
+				qnt__v8f x2, w2;
+				memcpy(&x2, px[h] + i2, sizeof x2);
+				memcpy(&w2, pw[h] + i2, sizeof w2);
+				const qnt__v8f sx = px[h][i1] + x2;
+				qx_p[h] = txs[h] * p2 - sx;
+				qx_m[h] = txs[h] * m2 - sx;
+				q2_p[h] = tws[h] * p2 * p2 + pw[h][i1] * cp1 + w2 * cp2;
+				q2_m[h] = tws[h] * m2 * m2 + pw[h][i1] * cm1 + w2 * cm2;
+			}
+			sqx[0] = qx_p[0] + qx_p[1];
+			sqx[1] = qx_p[0] + qx_m[1];
+			sqx[2] = qx_m[0] + qx_p[1];
+			sqx[3] = qx_m[0] + qx_m[1];
+			sq2[0] = q2_p[0] + q2_p[1];
+			sq2[1] = q2_p[0] + q2_m[1];
+			sq2[2] = q2_m[0] + q2_p[1];
+			sq2[3] = q2_m[0] + q2_m[1];
+#if defined(__AVX__)
+			const qnt__v8i in = iq1m_lanes(j);
+			qnt__v8f cm = splat8(-INFINITY);
+			for (int k = 0; k < 4; k++) {
+				const qnt__v8i valid = in & qnt__gt_v8f(sq2[k], splat8(0.0f));
+				/* the score within a relative 2^-11 */
+				const qnt__v8f sk = sqx[k] * sqx[k] * rcp8(sq2[k]);
+				/* the ranges of the bound below (no NaN, no
+				 * overflow; a tiny sqx gives a score far
+				 * below it) */
+				bad |= (qnt__gt_v8f(sq2[k], splat8(0.0f)) & qnt__lt_v8f(sq2[k], splat8(0x1p-40f))) |
+				       qnt__gt_v8f(sq2[k], splat8(0x1p40f)) |
+				       ~qnt__le_v8f(qnt__abs_v8f(sqx[k]), splat8(0x1p40f));
+				cm = qnt__select_v8f(valid & qnt__gt_v8f(sk, cm), sk, cm);
+			}
+			cmx[j] = cm;
+			smax = qnt__select_v8f(qnt__gt_v8f(cm, smax), cm, smax);
+#endif
+		}
+		/* The scan keeps the first split that beats the best score so
+		 * far (it only rises: a split that does not beat it at the
+		 * start of its chunk never can). If every score s is in range
+		 * and none lies in [t (1 - 2^-18), t), t = M (1 - 2^-10) (M
+		 * the largest score within 2^-11, so t is below the largest), the
+		 * scan's winner is its winner among the splits of s >= t alone:
+		 * the first of them beats any score below t (1 - 2^-18) that the
+		 * scan may hold before it, and once it is held no split below
+		 * that beats it (the float rounding of qx * qx, best * sq2 and
+		 * s is far inside the 2^-18 gap), so the scan runs the same
+		 * from there. Otherwise the whole scan, chunk by chunk. */
+#if defined(__AVX__)
+		float M = smax[0];
+		for (int i = 1; i < 8; i++)
+			M = maxf(M, smax[i]);
+		int few = !any8(bad) && M >= 0x1p-30f && M <= 0x1p60f;
+#else
+		/* (without AVX the scores cost more than the scan saves) */
+		const float M = 0.0f;
+		int few = 0;
+		(void)smax;
+		(void)bad;
+		(void)cmx;
+#endif
+		const float t = M * (1.0f - 0x1p-10f), tg = t * (1.0f - 0x1p-18f);
+		uint32_t cand[IQ1M_CHUNKS];
+		const float tc = tg * (1.0f - 0x1p-9f); /* below tg by more than the error of cmx */
+		for (int j = 0; few && j < nch; j++) {
+			cand[j] = 0;
+			if (!any8(qnt__ge_v8f(cmx[j], splat8(tc))))
+				continue;
+			uint32_t pass = 0;
+			qnt__v8i gap = { 0, 0, 0, 0, 0, 0, 0, 0 };
+			for (int k = 0; k < 4; k++) {
+				const qnt__v8i valid = iq1m_lanes(j) & qnt__gt_v8f(cs2[j][k], splat8(0.0f));
+				const qnt__v8f sk = csx[j][k] / cs2[j][k] * csx[j][k];
+				pass |= spread4(mask8_bits(valid & qnt__ge_v8f(sk, splat8(t)))) << k;
+				gap |= valid & qnt__ge_v8f(sk, splat8(tg)) & qnt__lt_v8f(sk, splat8(t));
+			}
+			cand[j] = pass;
+			few = !any8(gap);
+		}
+		for (int j = 0; j < nch; j++) {
+			const qnt__v8f *sqx = csx[j], *sq2 = cs2[j];
+			uint32_t pass;
+			if (few) {
+				pass = cand[j];
+				if (!pass)
 					continue;
-				const int m = mini(8, 17 - i2);
-				for (int c = 0; c < m; c++)
-					for (int k = 0; k < 4; k++) {
-						if (sq2[k][c] > 0 && sqx[k][c] * sqx[k][c] > best_score * sq2[k][c]) {
-							scale = sqx[k][c] / sq2[k][c];
-							best_score = scale * sqx[k][c];
-							besti1 = i1;
-							besti2 = i2 + c;
-							best_k = k;
-						}
-					}
+			} else {
+				const qnt__v8f bs = splat8(best_score);
+				pass = 0;
+				for (int k = 0; k < 4; k++)
+					pass |= spread4(mask8_bits(iq1m_lanes(j) & qnt__gt_v8f(sq2[k], splat8(0.0f)) &
+								   qnt__gt_v8f(sqx[k] * sqx[k], bs * sq2[k]))) << k;
+			}
+			/* bit 4c + k: lane c, then shift k, ggml's order */
+			for (; pass; pass &= pass - 1) {
+				const int b = __builtin_ctz(pass), c = b >> 2, k = b & 3;
+				if (sq2[k][c] > 0 && sqx[k][c] * sqx[k][c] > best_score * sq2[k][c]) {
+					scale = sqx[k][c] / sq2[k][c];
+					best_score = scale * sqx[k][c];
+					besti1 = iq1m_ci1[j];
+					besti2 = iq1m_ci2[j] + c;
+					best_k = k;
+				}
 			}
 		}
 		if (besti1 < 0 || besti2 < 0 || best_k < 0) {

@@ -137,6 +137,21 @@ static inline qnt__v8c qnt__narrow_v8i(qnt__v8i c)
 	return r;
 }
 
+/* Bit i set where lane i of m (all-ones or zero lanes, as the comparisons
+ * give) is set: one vmovmskps with AVX, an OR of the masked lanes
+ * otherwise. */
+static inline unsigned qnt__bits_v8i(qnt__v8i m)
+{
+#if defined(__AVX__)
+	return (unsigned)__builtin_ia32_movmskps256((qnt__v8f)m);
+#else
+	const qnt__v8i bit = { 1, 2, 4, 8, 16, 32, 64, 128 };
+	const qnt__v8i a = m & bit;
+	const qnt__v4i h = __builtin_shufflevector(a, a, 0, 1, 2, 3) | __builtin_shufflevector(a, a, 4, 5, 6, 7);
+	return (unsigned)(h[0] | h[1] | h[2] | h[3]);
+#endif
+}
+
 /* |v| lane by lane: the sign bit cleared (NaN payloads kept). */
 static inline qnt__v8f qnt__abs_v8f(qnt__v8f v)
 {
