@@ -12,40 +12,17 @@
 #include <math.h>
 #include <string.h>
 
-#if defined(__AVX__) || defined(__SSE__)
-#include <immintrin.h>
-#endif
-
 #define GROUP_MAX_EPS 1e-15f
 
 /* The candidate scans below run W candidates at once, one per lane. Each
  * lane does its candidate's float operations in ggml's order, so the width
  * changes the speed, never the result: eight lanes where one AVX register
- * holds them (the cpu-avx2 build), four (one SSE2 register) otherwise, where
- * eight-lane vectors would be split and spilled. */
-#ifdef __AVX__
-#define W 8
-typedef qnt__v8f vf;
-typedef qnt__v8i vi;
-#define nearest_vi qnt__nearest_int_v8
-#ifdef __AVX2__
-/* qnt__clamp_v8i as vpmaxsd and vpminsd */
-static inline vi clamp_vi(vi v, int lo, int hi)
-{
-	return (vi)_mm256_min_epi32(_mm256_max_epi32((__m256i)v, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
-}
-#else
-#define clamp_vi qnt__clamp_v8i
-#endif
-#define select_vf qnt__select_v8f
-#else
-#define W 4
-typedef qnt__v4f vf;
-typedef qnt__v4i vi;
-#define nearest_vi qnt__nearest_int_v4
-#define clamp_vi qnt__clamp_v4i
-#define select_vf qnt__select_v4f
-#endif
+ * holds them (the cpu-avx2 build), four (one SSE2 or NEON register)
+ * otherwise, where eight-lane vectors would be split and spilled: the
+ * native vectors of qnt_lanes.h. */
+#define W QNT__VN
+typedef qnt__vnf vf;
+typedef qnt__vni vi;
 
 /* clamp(nearest_int(t), 0, nmax) as a float, for finite |t| < 2^22 (where
  * nearest_int is the rounding to nearest even): t clamped first (the bounds
@@ -56,7 +33,7 @@ typedef qnt__v4i vi;
 #define HAVE_LEVEL 1
 static inline vf level_vf(vf t, float nmax)
 {
-#ifdef __AVX__
+#if QNT__VN == 8
 	const __m256 c = _mm256_min_ps(_mm256_max_ps((__m256)t, _mm256_setzero_ps()), _mm256_set1_ps(nmax));
 	return (vf)_mm256_round_ps(c, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 #else
@@ -94,7 +71,7 @@ static inline int all_finite(int n, const float *x)
 #if HAVE_LEVEL
 static inline vf sym_level_vf(vf t, float nmax)
 {
-#ifdef __AVX__
+#if QNT__VN == 8
 	const __m256 c = _mm256_min_ps(_mm256_max_ps((__m256)t, _mm256_set1_ps(-nmax)), _mm256_set1_ps(nmax - 1));
 #else
 	const __m128 c = _mm_min_ps(_mm_max_ps((__m128)t, _mm_set1_ps(-nmax)), _mm_set1_ps(nmax - 1));
@@ -119,7 +96,7 @@ static inline __attribute__((always_inline)) void affine_sums(int n, int nmax, c
 			fl = level_vf(isc * (xi - cmin), (float)nmax);
 		else
 #endif
-			fl = __builtin_convertvector(clamp_vi(nearest_vi(isc * (xi - cmin)), 0, nmax), vf);
+			fl = __builtin_convertvector(qnt__clamp_vni(qnt__nearest_vni(isc * (xi - cmin)), 0, nmax), vf);
 		fls[i] = fl;
 		sl += w * fl;
 		sl2 += w * fl * fl;
@@ -133,7 +110,7 @@ static inline __attribute__((always_inline)) void affine_sums(int n, int nmax, c
 /* Bit k set where lane k of the mask m (all-ones or zero lanes) is set. */
 static inline unsigned lane_mask(vi m)
 {
-#if defined(__AVX__)
+#if QNT__VN == 8
 	return (unsigned)_mm256_movemask_ps((__m256)m);
 #elif defined(__SSE__)
 	return (unsigned)_mm_movemask_ps((__m128)m);
@@ -145,13 +122,7 @@ static inline unsigned lane_mask(vi m)
 #endif
 }
 
-/* Eight-lane code clamp (one vector in the AVX2 build, two halves
- * otherwise) and the low byte of each lane. */
-#ifdef __AVX2__
-#define clamp8 clamp_vi
-#else
-#define clamp8 qnt__clamp_v8i
-#endif
+/* The low byte of each of eight lanes. */
 typedef uint8_t v8b __attribute__((vector_size(8)));
 
 /* ggml's affine codes clamp(nearest_int(iscale * (x[i] - min)), 0, nmax)
@@ -162,7 +133,7 @@ static int affine_codes8(int n, int nmax, const float *x, float iscale, float mi
 	for (; i + 8 <= n; i += 8) {
 		qnt__v8f xv;
 		memcpy(&xv, x + i, sizeof xv);
-		const qnt__v8c c = qnt__narrow_v8i(clamp8(qnt__nearest_int_v8(iscale * (xv - min)), 0, nmax));
+		const qnt__v8c c = qnt__narrow_v8i(qnt__clamp8_v8i(qnt__nearest_int_v8(iscale * (xv - min)), 0, nmax));
 		memcpy(L + i, &c, sizeof c);
 	}
 	return i;
@@ -264,8 +235,8 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
 		vf tsc = (sum_w * sxl - sum_x * sl) / D;
 		vf tmn = (sl2 * sum_x - sl * sxl) / D;
 		const vi pos = tmn > zero;
-		tmn = select_vf(pos, zero, tmn);
-		tsc = select_vf(pos, sxl / sl2, tsc);
+		tmn = qnt__select_vnf(pos, zero, tmn);
+		tsc = qnt__select_vnf(pos, sxl / sl2, tsc);
 		vf err = zero;
 		if (use_mad) {
 			for (int i = 0; i < n; i++) {
@@ -336,7 +307,7 @@ static inline __attribute__((always_inline)) void fit_sym_sums(int n, int nmax, 
 				fl = sym_level_vf(visc[b] * xi, (float)nmax);
 			else
 #endif
-				fl = __builtin_convertvector(clamp_vi(nearest_vi(visc[b] * xi), -nmax, nmax - 1), vf);
+				fl = __builtin_convertvector(qnt__clamp_vni(qnt__nearest_vni(visc[b] * xi), -nmax, nmax - 1), vf);
 			vlx[b] += wx * fl;
 			vl2[b] += w * fl * fl;
 		}
@@ -395,7 +366,7 @@ float qnt__ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float 
 	for (; i + 8 <= n; i += 8) { /* the same operations eight lanes at a time */
 		qnt__v8f xv;
 		memcpy(&xv, x + i, sizeof xv);
-		const qnt__v8c c = qnt__narrow_v8i(clamp8(qnt__nearest_int_v8(isc[chosen] * xv), -nmax, nmax - 1) + nmax);
+		const qnt__v8c c = qnt__narrow_v8i(qnt__clamp8_v8i(qnt__nearest_int_v8(isc[chosen] * xv), -nmax, nmax - 1) + nmax);
 		memcpy(L + i, &c, sizeof c);
 	}
 	for (; i < n; i++)

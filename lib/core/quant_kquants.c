@@ -40,9 +40,6 @@
 
 #include <math.h>
 #include <string.h>
-#if defined(__AVX__) || defined(__SSE__)
-#include <immintrin.h>
-#endif
 
 #define GROUP_MAX_EPS 1e-15f
 
@@ -730,52 +727,19 @@ static void refine(const struct kfmt *f, const float *x, const float *w, struct 
 /* q3_K's sub-block fit (ggml's make_q3_quants with do_rmse, nmax 4) of the
  * 16 sub-blocks of 16 of a super-block: weights x^2, then up to 5 passes
  * moving single codes while the fit improves. The sub-blocks are the lanes
- * of Q3V vectors of Q3W lanes (two of eight where AVX holds eight, four of
- * four otherwise); every lane does ggml's float operations in ggml's order.
+ * of Q3V native vectors of Q3W lanes (qnt_lanes.h: two of eight in the
+ * cpu-avx2 build, four of four otherwise); every lane does ggml's float
+ * operations in ggml's order.
  * The vectors are independent, so each element's step is taken for all of
  * them at once (their dependency chains overlap). A lane stops changing once
  * one of its passes changes nothing (the next pass starts from the same
  * state), so running it for the passes other lanes still need leaves it as
  * ggml's loop leaves it; a vector none of whose lanes changed in a pass is
  * left out of the later ones. */
-#ifdef __AVX__
-#define Q3W 8
-typedef qnt__v8f q3_vf;
-typedef qnt__v8i q3_vi;
-#define q3_nearest qnt__nearest_int_v8
-#ifdef __AVX2__
-/* qnt__clamp_v8i as vpmaxsd and vpminsd */
-static inline q3_vi q3_clamp(q3_vi v, int lo, int hi)
-{
-	return (q3_vi)_mm256_min_epi32(_mm256_max_epi32((__m256i)v, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
-}
-#else
-#define q3_clamp qnt__clamp_v8i
-#endif
-#define q3_select qnt__select_v8f
-#define q3_abs qnt__abs_v8f
-#else
-#define Q3W 4
-typedef qnt__v4f q3_vf;
-typedef qnt__v4i q3_vi;
-#define q3_nearest qnt__nearest_int_v4
-#define q3_clamp qnt__clamp_v4i
-#define q3_select qnt__select_v4f
-static inline q3_vf q3_abs(q3_vf v)
-{
-	q3_vi b;
-	memcpy(&b, &v, sizeof b);
-	b &= 0x7fffffff;
-	memcpy(&v, &b, sizeof v);
-	return v;
-}
-#endif
+#define Q3W QNT__VN
+typedef qnt__vnf q3_vf;
+typedef qnt__vni q3_vi;
 #define Q3V (16 / Q3W)
-#ifdef __AVX2__
-#define kq_clamp8 q3_clamp /* eight lanes */
-#else
-#define kq_clamp8 qnt__clamp_v8i
-#endif
 
 /* Up to two super-blocks are fitted together (Q3NV vectors). */
 #define Q3NV (2 * Q3V)
@@ -838,16 +802,16 @@ static inline __attribute__((always_inline)) void ggml_fit_q3_all(const float *x
 	for (int v = 0; v < nv; v++) {
 		q3_vf amax = zero, max = zero;
 		for (int i = 0; i < 16; i++) {
-			const q3_vf ax = q3_abs(xt[i][v]);
+			const q3_vf ax = qnt__abs_vnf(xt[i][v]);
 			const q3_vi m = ax > amax;
-			amax = q3_select(m, ax, amax);
-			max = q3_select(m, xt[i][v], max);
+			amax = qnt__select_vnf(m, ax, amax);
+			max = qnt__select_vnf(m, xt[i][v], max);
 		}
 		tiny[v] = amax < GROUP_MAX_EPS;
 		const q3_vf iscale = (float)-nmax / max;
 		q3_vf slx = zero, sl2 = zero;
 		for (int i = 0; i < 16; i++) {
-			l[i][v] = q3_clamp(q3_nearest(iscale * xt[i][v]), -nmax, nmax - 1);
+			l[i][v] = qnt__clamp_vni(qnt__nearest_vni(iscale * xt[i][v]), -nmax, nmax - 1);
 			fl[i][v] = __builtin_convertvector(l[i][v], q3_vf);
 			w[i][v] = xt[i][v] * xt[i][v];
 			wx[i][v] = w[i][v] * xt[i][v];
@@ -872,7 +836,7 @@ static inline __attribute__((always_inline)) void ggml_fit_q3_all(const float *x
 				const q3_vf xi = xt[i][v], f = fl[i][v];
 				q3_vf slx = sumlx[v] - wx[i][v] * f;
 				q3_vf sl2 = suml2[v] - w[i][v] * f * f;
-				const q3_vi nl = q3_clamp(q3_nearest(xi * sl2 / slx), -nmax, nmax - 1);
+				const q3_vi nl = qnt__clamp_vni(qnt__nearest_vni(xi * sl2 / slx), -nmax, nmax - 1);
 				const q3_vf fnl = __builtin_convertvector(nl, q3_vf);
 				const q3_vi moved = (slx > zero) & (nl != l[i][v]);
 				slx += wx[i][v] * fnl;
@@ -880,9 +844,9 @@ static inline __attribute__((always_inline)) void ggml_fit_q3_all(const float *x
 				const q3_vi take = moved & (sl2 > zero) &
 						   (slx * slx * suml2[v] > sumlx[v] * sumlx[v] * sl2);
 				l[i][v] = (nl & take) | (l[i][v] & ~take);
-				fl[i][v] = q3_select(take, fnl, f);
-				sumlx[v] = q3_select(take, slx, sumlx[v]);
-				suml2[v] = q3_select(take, sl2, suml2[v]);
+				fl[i][v] = qnt__select_vnf(take, fnl, f);
+				sumlx[v] = qnt__select_vnf(take, slx, sumlx[v]);
+				suml2[v] = qnt__select_vnf(take, sl2, suml2[v]);
 				changed[v] |= take;
 			}
 		for (int v = 0; v < nv; v++) {
@@ -903,7 +867,7 @@ static inline __attribute__((always_inline)) void ggml_fit_q3_all(const float *x
 		if (some_tiny)
 			for (int i = 0; i < 16; i++)
 				l[i][v] = (four & tiny[v]) | (l[i][v] & ~tiny[v]);
-		const q3_vf s = q3_select((suml2[v] > zero) & ~tiny[v], sumlx[v] / suml2[v], zero);
+		const q3_vf s = qnt__select_vnf((suml2[v] > zero) & ~tiny[v], sumlx[v] / suml2[v], zero);
 		memcpy(scales + Q3W * v, &s, sizeof s);
 	}
 }
@@ -998,7 +962,7 @@ static void requant_affine(const float *x, int nsub, int sub, int nmax, float d1
 		for (int i = 0; i < sub; i += 8) { /* sub: 16 or 32 */
 			qnt__v8f xv;
 			memcpy(&xv, x + sub * j + i, sizeof xv);
-			const q6_v8c c = qnt__narrow_v8i(kq_clamp8(qnt__nearest_int_v8((xv + dm) / d), 0, nmax));
+			const q6_v8c c = qnt__narrow_v8i(qnt__clamp8_v8i(qnt__nearest_int_v8((xv + dm) / d), 0, nmax));
 			memcpy(L + sub * j + i, &c, sizeof c);
 		}
 	}
@@ -1086,7 +1050,7 @@ static void q3_codes(const float *x, const uint8_t *l6, int8_t *L, q3_vi (*fit)[
 		for (int h = 0; h < 2; h++) {
 			qnt__v8f xv;
 			memcpy(&xv, x + 16 * j + 8 * h, sizeof xv);
-			const q6_v8c c = qnt__narrow_v8i(kq_clamp8(qnt__nearest_int_v8(xv / d), -4, 3) + 4);
+			const q6_v8c c = qnt__narrow_v8i(qnt__clamp8_v8i(qnt__nearest_int_v8(xv / d), -4, 3) + 4);
 			memcpy(L + 16 * j + 8 * h, &c, sizeof c);
 		}
 	}
@@ -1329,24 +1293,6 @@ static void ggml_q6_K(const float *x, struct blk_q6_K *b, const float *qw)
 	pack_q6_codes((const uint8_t *)L, b);
 }
 
-/* Bit k set where lane k of the comparison result m is set. */
-static inline unsigned lane_mask8(qnt__v8i m)
-{
-#if defined(__AVX__)
-	return (unsigned)_mm256_movemask_ps((__m256)m);
-#elif defined(__SSE__)
-	__m128 a, b;
-	memcpy(&a, &m, sizeof a);
-	memcpy(&b, (const char *)&m + sizeof a, sizeof b);
-	return (unsigned)_mm_movemask_ps(a) | (unsigned)_mm_movemask_ps(b) << 4;
-#else
-	unsigned r = 0;
-	for (int k = 0; k < 8; k++)
-		r |= (unsigned)(m[k] != 0) << k;
-	return r;
-#endif
-}
-
 /* The sums of q6_starts' 24 lanes over a sub-block of 16 (element order):
  * sum x^3 l and x^2 l^2 (ggml's weights x^2), sum w x l and w l^2, the
  * codes l = clamp(nearest_int(visc x), -32, 31). `fast` (every visc x
@@ -1467,7 +1413,7 @@ static void q6_starts(const float *x, const float *w, struct kstate *ref, struct
 					qnt__v8f l2v, xxv;
 					memcpy(&l2v, l2 + 8 * v, sizeof l2v);
 					memcpy(&xxv, xx + 8 * v, sizeof xxv);
-					m |= lane_mask8(qnt__gt_v8f(l2v, (qnt__v8f){ 0 }) & qnt__gt_v8f(xxv, vb * l2v)) << (8 * v);
+					m |= qnt__bits_v8i(qnt__gt_v8f(l2v, (qnt__v8f){ 0 }) & qnt__gt_v8f(xxv, vb * l2v)) << (8 * v);
 				}
 				m &= (0x7ffffu >> from) << from; /* lanes from..18 */
 				if (!m)
@@ -1501,7 +1447,7 @@ static void q6_starts(const float *x, const float *w, struct kstate *ref, struct
 			const qnt__v8f vb = { vbest, vbest, vbest, vbest, vbest, vbest, vbest, vbest };
 			unsigned m = 0;
 			for (int v = 0; v < 3; v++)
-				m |= lane_mask8(qnt__ge_v8f(fit[v], vb)) << (8 * v);
+				m |= qnt__bits_v8i(qnt__ge_v8f(fit[v], vb)) << (8 * v);
 			const int kb = __builtin_ctz(m);
 			ba = (double)lx_i[kb] / l2_i[kb];
 		}

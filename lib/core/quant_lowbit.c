@@ -821,19 +821,24 @@ static inline float hsum_v8f(qnt__v8f v)
 	return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
 }
 
-/* |x|, w|x| and the fixed sums; ggml's codes are +-1 where |x| / amax
- * (times the reciprocal, as ggml computes it) is at least 1/2. */
-static void tern_prep(const float *x, const float *w, float amax, struct tern *tr)
+/* The pass tern_prep and q2_prep share, over n elements, eight lanes as
+ * 8 / QNT__VN native vectors: a = |x| and wa = w |x| stored (q2 also x and
+ * 3 w), and the eight-lane sums of wa a, w, and of wa and w where ggml's
+ * code is not 0: tern, |x| / amax (times the reciprocal id, as ggml
+ * computes it) at least 1/2; q2, x id rounded as roundf (the truncation
+ * plus the rounded-away half) not 0. q2 is a constant at each call. */
+static inline __attribute__((always_inline)) void lowbit_sums(int n, const float *x, const float *w, float id, int q2,
+							      float *ao, float *wao, float *xo, float *w3o,
+							      qnt__v8f out[4])
 {
-	enum { H = 8 / QNT__VN }; /* lanes as in qnt_lanes.h's native vectors */
-	const float id = amax != 0.0f ? 1.0f / amax : 0.0f;
-	const qnt__vni absmask = QNT__SPLAT_VN(INT32_MAX);
-	const qnt__vnf half = qnt__splat_vnf(0.5f), vid = qnt__splat_vnf(id);
-	qnt__vnf sxx[H], sw[H], s1g[H], w1g[H];
+	enum { H = 8 / QNT__VN };
+	const qnt__vni absmask = QNT__SPLAT_VN(INT32_MAX), zero = QNT__SPLAT_VN(0);
+	const qnt__vnf half = qnt__splat_vnf(0.5f), vid = qnt__splat_vnf(id), three = qnt__splat_vnf(3.0f);
+	qnt__vnf s[4][H];
 #pragma GCC unroll 2
 	for (int h = 0; h < H; h++)
-		sxx[h] = sw[h] = s1g[h] = w1g[h] = qnt__splat_vnf(0.0f);
-	for (int j = 0; j < QK_K; j += 8) {
+		s[0][h] = s[1][h] = s[2][h] = s[3][h] = qnt__splat_vnf(0.0f);
+	for (int j = 0; j < n; j += 8) {
 #pragma GCC unroll 2
 		for (int h = 0; h < H; h++) {
 			const int o = j + h * QNT__VN;
@@ -841,20 +846,38 @@ static void tern_prep(const float *x, const float *w, float amax, struct tern *t
 			memcpy(&xv, x + o, sizeof xv);
 			memcpy(&wv, w + o, sizeof wv);
 			const qnt__vnf a = qnt__and_vnf(absmask, xv), wa = wv * a;
-			memcpy(tr->a + o, &a, sizeof a);
-			memcpy(tr->wa + o, &wa, sizeof wa);
-			sxx[h] += wa * a;
-			sw[h] += wv;
-			const qnt__vni mg = a * vid >= half;
-			s1g[h] += qnt__and_vnf(mg, wa);
-			w1g[h] += qnt__and_vnf(mg, wv);
+			memcpy(ao + o, &a, sizeof a);
+			memcpy(wao + o, &wa, sizeof wa);
+			qnt__vni nz;
+			if (q2) {
+				const qnt__vnf v = xv * vid;
+				qnt__vni t = __builtin_convertvector(v, qnt__vni);
+				const qnt__vnf f = v - __builtin_convertvector(t, qnt__vnf);
+				t = t - (f >= half) + (f <= -half); /* comparisons give -1; t + 1 the code */
+				nz = ~(t == zero);                  /* |level| 1, of the sign of x */
+				const qnt__vnf w3 = wv * three;
+				memcpy(xo + o, &xv, sizeof xv);
+				memcpy(w3o + o, &w3, sizeof w3);
+			} else {
+				nz = a * vid >= half;
+			}
+			s[0][h] += wa * a;
+			s[1][h] += wv;
+			s[2][h] += qnt__and_vnf(nz, wa);
+			s[3][h] += qnt__and_vnf(nz, wv);
 		}
 	}
+	for (int k = 0; k < 4; k++)
+		memcpy(&out[k], s[k], sizeof out[k]);
+}
+
+/* |x|, w|x| and the fixed sums; ggml's codes are +-1 where |x| / amax
+ * (times the reciprocal, as ggml computes it) is at least 1/2. */
+static void tern_prep(const float *x, const float *w, float amax, struct tern *tr)
+{
+	const float id = amax != 0.0f ? 1.0f / amax : 0.0f;
 	qnt__v8f v[4];
-	memcpy(&v[0], sxx, sizeof v[0]);
-	memcpy(&v[1], sw, sizeof v[1]);
-	memcpy(&v[2], s1g, sizeof v[2]);
-	memcpy(&v[3], w1g, sizeof v[3]);
+	lowbit_sums(QK_K, x, w, id, 0, tr->a, tr->wa, NULL, NULL, v);
 	tr->sxx = hsum_v8(v[0]), tr->sw = hsum_v8(v[1]), tr->s1g = hsum_v8(v[2]), tr->w1g = hsum_v8(v[3]);
 }
 
@@ -1036,43 +1059,10 @@ static int q2_prep(const float *x, const float *w, float *amax, struct q2w *q)
 	const float id = *amax > 0.0f ? 1.0f / *amax : 0.0f;
 	if (!finite || !(id < INFINITY))
 		return 0;
-	enum { H = 8 / QNT__VN }; /* lanes as in qnt_lanes.h's native vectors */
-	const qnt__vni absmask = QNT__SPLAT_VN(INT32_MAX), zero = QNT__SPLAT_VN(0);
-	const qnt__vnf half = qnt__splat_vnf(0.5f), vid = qnt__splat_vnf(id), three = qnt__splat_vnf(3.0f);
-	qnt__vnf s[4][H];
-#pragma GCC unroll 2
-	for (int h = 0; h < H; h++)
-		s[0][h] = s[1][h] = s[2][h] = s[3][h] = qnt__splat_vnf(0.0f);
-	for (int j = 0; j < QK2_0; j += 8) {
-#pragma GCC unroll 2
-		for (int h = 0; h < H; h++) {
-			const int o = j + h * QNT__VN;
-			qnt__vnf xv, wv;
-			memcpy(&xv, x + o, sizeof xv);
-			memcpy(&wv, w + o, sizeof wv);
-			const qnt__vnf a = qnt__and_vnf(absmask, xv), v = xv * vid;
-			qnt__vni t = __builtin_convertvector(v, qnt__vni);
-			const qnt__vnf f = v - __builtin_convertvector(t, qnt__vnf);
-			t = t - (f >= half) + (f <= -half); /* comparisons give -1; t + 1 the code */
-			const qnt__vnf wa = wv * a, w3 = wv * three;
-			memcpy(q->x + o, &xv, sizeof xv);
-			memcpy(q->a + o, &a, sizeof a);
-			memcpy(q->wa + o, &wa, sizeof wa);
-			memcpy(q->w3 + o, &w3, sizeof w3);
-			s[0][h] += wa * a;
-			s[1][h] += wv;
-			const qnt__vni nz = ~(t == zero); /* |level| 1, of the sign of x */
-			s[2][h] += qnt__and_vnf(nz, wa);
-			s[3][h] += qnt__and_vnf(nz, wv);
-		}
-	}
-	qnt__v8f sxx, sw, lxg, llg;
-	memcpy(&sxx, s[0], sizeof sxx);
-	memcpy(&sw, s[1], sizeof sw);
-	memcpy(&lxg, s[2], sizeof lxg);
-	memcpy(&llg, s[3], sizeof llg);
+	qnt__v8f v[4];
+	lowbit_sums(QK2_0, x, w, id, 1, q->a, q->wa, q->x, q->w3, v);
 	double sums[4];
-	hsum4_v8(sxx, sw, lxg, llg, sums);
+	hsum4_v8(v[0], v[1], v[2], v[3], sums);
 	q->sxx = sums[0], q->sw = sums[1], q->lxg = sums[2], q->llg = sums[3];
 	return 1;
 }

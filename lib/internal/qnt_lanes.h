@@ -11,6 +11,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__AVX__) || defined(__SSE__)
+#include <immintrin.h>
+#endif
+
 typedef float qnt__v4f __attribute__((vector_size(16)));
 typedef int32_t qnt__v4i __attribute__((vector_size(16)));
 typedef double qnt__v4d __attribute__((vector_size(32)));
@@ -138,12 +142,17 @@ static inline qnt__v8c qnt__narrow_v8i(qnt__v8i c)
 }
 
 /* Bit i set where lane i of m (all-ones or zero lanes, as the comparisons
- * give) is set: one vmovmskps with AVX, an OR of the masked lanes
- * otherwise. */
+ * give) is set: one vmovmskps with AVX, two movmskps with SSE, an OR of the
+ * masked lanes otherwise. */
 static inline unsigned qnt__bits_v8i(qnt__v8i m)
 {
 #if defined(__AVX__)
-	return (unsigned)__builtin_ia32_movmskps256((qnt__v8f)m);
+	return (unsigned)_mm256_movemask_ps((__m256)m);
+#elif defined(__SSE__)
+	__m128 a, b;
+	memcpy(&a, &m, sizeof a);
+	memcpy(&b, (const char *)&m + sizeof a, sizeof b);
+	return (unsigned)_mm_movemask_ps(a) | (unsigned)_mm_movemask_ps(b) << 4;
 #else
 	const qnt__v8i bit = { 1, 2, 4, 8, 16, 32, 64, 128 };
 	const qnt__v8i a = m & bit;
@@ -265,6 +274,33 @@ static inline qnt__vnf qnt__splat_vnf(float v)
 	const qnt__vnf r = QNT__SPLAT_VN(v);
 	return r;
 }
+
+/* The native vectors' rounding, clamp, select and |v| (each the eight- or
+ * four-lane function above, the same values), and a clamp of eight lanes
+ * that is one vpmaxsd/vpminsd pair where eight lanes are native. */
+#if defined(__AVX2__)
+#define qnt__nearest_vni qnt__nearest_int_v8
+#define qnt__select_vnf qnt__select_v8f
+#define qnt__abs_vnf qnt__abs_v8f
+static inline qnt__vni qnt__clamp_vni(qnt__vni v, int lo, int hi)
+{
+	return (qnt__vni)_mm256_min_epi32(_mm256_max_epi32((__m256i)v, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
+}
+#define qnt__clamp8_v8i qnt__clamp_vni
+#else
+#define qnt__nearest_vni qnt__nearest_int_v4
+#define qnt__select_vnf qnt__select_v4f
+#define qnt__clamp_vni qnt__clamp_v4i
+static inline qnt__vnf qnt__abs_vnf(qnt__vnf v)
+{
+	qnt__vni b;
+	memcpy(&b, &v, sizeof b);
+	b &= 0x7fffffff;
+	memcpy(&v, &b, sizeof v);
+	return v;
+}
+#define qnt__clamp8_v8i qnt__clamp_v8i
+#endif
 
 /* mask & v, bit by bit (mask lanes all-ones or zero). */
 static inline qnt__vnf qnt__and_vnf(qnt__vni mask, qnt__vnf v)
