@@ -9,6 +9,10 @@
 #define QNT_CPU_NEON_H
 
 #include "libqnt_backend.h"
+#include "qnt_fp.h"
+
+#include <stdint.h>
+#include <string.h>
 
 /* 1 + QNT_CPU_NEON, plus QNT_CPU_DOTPROD where the CPU has it (the kernels
  * then use it); 0 with a reason where host->cpu_features lacks NEON. */
@@ -35,9 +39,91 @@ struct qnt__neon_mm {
 	qnt__neon_row_fn q4_0, q4_1, q5_0, q5_1, q8_0;
 	qnt__neon_row_fn q2_K, q3_K, q4_K, q5_K, q6_K;
 	qnt__neon_row_fn f32, f16, bf16;
+	qnt__neon_row_fn iq4_nl, mxfp4, nvfp4, q1_0, q2_0; /* against q8_0 */
+	qnt__neon_row_fn iq4_xs, tq1_0, tq2_0;             /* against q8_K */
 };
 
 extern const struct qnt__neon_mm qnt__neon_mm_plain;
 extern const struct qnt__neon_mm qnt__neon_mm_dotprod;
+
+
+/* The blocks of the i-quant, E2M1 and low-bit formats the kernels cover
+ * (ggml-common.h's layouts; as lib/core/quant_iquants.c, quant_lowbit.c). */
+struct qnt__blk_iq4_nl {
+	uint16_t d;
+	uint8_t qs[16]; /* element j: low nibble of qs[j], j + 16: high */
+};
+struct qnt__blk_iq4_xs {
+	uint16_t d;
+	uint16_t scales_h;
+	uint8_t scales_l[4];
+	uint8_t qs[128]; /* sub-block ib of 32: as iq4_nl in qs[16 ib..] */
+};
+struct qnt__blk_mxfp4 {
+	uint8_t e; /* E8M0 */
+	uint8_t qs[16];
+};
+struct qnt__blk_nvfp4 {
+	uint8_t d[4];   /* UE4M3, one per 16 */
+	uint8_t qs[32]; /* sub-block s: 8 low nibbles then 8 high of qs[8 s..] */
+};
+struct qnt__blk_tq1_0 {
+	uint8_t qs[48];
+	uint8_t qh[4];
+	uint16_t d;
+};
+struct qnt__blk_tq2_0 {
+	uint8_t qs[64];
+	uint16_t d;
+};
+struct qnt__blk_q1_0 {
+	uint16_t d;
+	uint8_t qs[16]; /* 128 sign bits */
+};
+struct qnt__blk_q2_0 {
+	uint16_t d;
+	uint8_t qs[16]; /* 64 2-bit codes */
+};
+
+_Static_assert(sizeof(struct qnt__blk_iq4_nl) == 18 && sizeof(struct qnt__blk_iq4_xs) == 136, "iq4 blocks");
+_Static_assert(sizeof(struct qnt__blk_mxfp4) == 17 && sizeof(struct qnt__blk_nvfp4) == 36, "fp4 blocks");
+_Static_assert(sizeof(struct qnt__blk_tq1_0) == 54 && sizeof(struct qnt__blk_tq2_0) == 66, "tq blocks");
+_Static_assert(sizeof(struct qnt__blk_q1_0) == 18 && sizeof(struct qnt__blk_q2_0) == 18, "q1_0/q2_0 blocks");
+
+/* iq4_nl/iq4_xs values (ggml's kvalues_iq4nl). */
+static const int8_t qnt__neon_kv_iq4[16] = { -127, -104, -83, -65, -49, -35, -22, -10,
+					     1,    13,   25,  38,  53,  69,  89,  113 };
+/* E2M1 values doubled (ggml's kvalues_mxfp4; index 8 is -0). */
+static const int8_t qnt__neon_kv_fp4[16] = { 0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12 };
+
+/* ggml_e8m0_to_fp32_half: 2^(e - 128), subnormal for e < 2. */
+static inline float qnt__neon_e8m0_half(uint8_t e)
+{
+	return qnt__f32_from_bits(e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23);
+}
+
+/* ggml_ue4m3_to_fp32 (half of the unsigned E4M3 value; 0x00 and 0x7f read
+ * as 0), as quant_lowbit.c's ue4m3_half: exact in float. */
+static inline float qnt__neon_ue4m3_half(uint8_t x)
+{
+	if (x == 0 || x == 0x7f)
+		return 0.0f;
+	const int ex = (x >> 3) & 0xf, man = x & 7;
+	if (ex == 0)
+		return (float)man * 0x1p-10f;
+	return (float)(8 + man) * qnt__f32_from_bits((uint32_t)(ex - 11 + 127) << 23);
+}
+
+/* The fp16 scale of the low-bit formats as quant_lowbit.c's get_d reads it
+ * (bytewise; a signalling NaN made quiet). */
+static inline float qnt__neon_get_d(const uint16_t *p)
+{
+	uint16_t h;
+	memcpy(&h, p, sizeof h);
+	float d = qnt__fp16_to_fp32(h);
+	if ((h & 0x7c00u) == 0x7c00u && (h & 0x03ffu))
+		d = qnt__f32_from_bits(qnt__f32_bits(d) | 0x00400000u);
+	return d;
+}
 
 #endif

@@ -294,6 +294,173 @@ static void deq_q6_K(const void *src, float *y, int64_t n)
 	}
 }
 
+/* iq4_nl, iq4_xs, mxfp4, nvfp4: the codes through a 16-entry table; the
+ * reference's d * value (or value * d: the same float) per element. */
+INLINE void table_codes(const uint8_t *qs, const int8_t *tbl, int8x16_t *lo, int8x16_t *hi)
+{
+	const int8x16_t t = vld1q_s8(tbl);
+	const uint8x16_t v = vld1q_u8(qs);
+	*lo = vqtbl1q_s8(t, vandq_u8(v, vdupq_n_u8(0x0f)));
+	*hi = vqtbl1q_s8(t, vshrq_n_u8(v, 4));
+}
+
+static void deq_iq4_nl(const void *src, float *y, int64_t n)
+{
+	const struct qnt__blk_iq4_nl *b = src;
+	for (int64_t i = 0; i < n / QK; i++, y += QK) {
+		const float d = qnt__fp16_to_fp32(b[i].d);
+		int8x16_t lo, hi;
+		table_codes(b[i].qs, qnt__neon_kv_iq4, &lo, &hi);
+		deq16(lo, d, 0.0f, OP_MUL, y);
+		deq16(hi, d, 0.0f, OP_MUL, y + 16);
+	}
+}
+
+static void deq_iq4_xs(const void *src, float *y, int64_t n)
+{
+	const struct qnt__blk_iq4_xs *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = qnt__fp16_to_fp32(b[i].d);
+		for (int ib = 0; ib < 8; ib++, y += 32) {
+			const int ls = ((b[i].scales_l[ib / 2] >> (4 * (ib % 2))) & 0xf) |
+				       (((b[i].scales_h >> (2 * ib)) & 3) << 4);
+			const float dl = d * (float)(ls - 32);
+			int8x16_t lo, hi;
+			table_codes(b[i].qs + 16 * ib, qnt__neon_kv_iq4, &lo, &hi);
+			deq16(lo, dl, 0.0f, OP_MUL, y);
+			deq16(hi, dl, 0.0f, OP_MUL, y + 16);
+		}
+	}
+}
+
+static void deq_mxfp4(const void *src, float *y, int64_t n)
+{
+	const struct qnt__blk_mxfp4 *b = src;
+	for (int64_t i = 0; i < n / QK; i++, y += QK) {
+		const float d = qnt__neon_e8m0_half(b[i].e);
+		int8x16_t lo, hi;
+		table_codes(b[i].qs, qnt__neon_kv_fp4, &lo, &hi);
+		deq16(lo, d, 0.0f, OP_MUL, y);
+		deq16(hi, d, 0.0f, OP_MUL, y + 16);
+	}
+}
+
+/* nvfp4: the codes of sub-blocks 2h (*s0) and 2h + 1 (*s1) in element order. */
+INLINE void nvfp4_codes(const struct qnt__blk_nvfp4 *b, int h, int8x16_t *s0, int8x16_t *s1)
+{
+	int8x16_t lo, hi;
+	table_codes(b->qs + 16 * h, qnt__neon_kv_fp4, &lo, &hi);
+	*s0 = vcombine_s8(vget_low_s8(lo), vget_low_s8(hi));
+	*s1 = vcombine_s8(vget_high_s8(lo), vget_high_s8(hi));
+}
+
+static void deq_nvfp4(const void *src, float *y, int64_t n)
+{
+	const struct qnt__blk_nvfp4 *b = src;
+	for (int64_t i = 0; i < n / 64; i++)
+		for (int h = 0; h < 2; h++, y += 32) {
+			int8x16_t s0, s1;
+			nvfp4_codes(&b[i], h, &s0, &s1);
+			deq16(s0, qnt__neon_ue4m3_half(b[i].d[2 * h]), 0.0f, OP_MUL, y);
+			deq16(s1, qnt__neon_ue4m3_half(b[i].d[2 * h + 1]), 0.0f, OP_MUL, y + 16);
+		}
+}
+
+/* tq1_0: the trit (0..2) of 16 bytes already multiplied by their power of
+ * 3 (mod 256, as ggml's uint8_t product): (v * 3) >> 8. */
+INLINE uint8x16_t trit16(uint8x16_t v)
+{
+	const uint8x8_t three = vdup_n_u8(3);
+	return vcombine_u8(vshrn_n_u16(vmull_u8(vget_low_u8(v), three), 8),
+			   vshrn_n_u16(vmull_high_u8(v, vdupq_n_u8(3)), 8));
+}
+
+/* tq1_0's codes (0..2) of elements 16k..16k+15, k = 0..15. */
+INLINE void tq1_codes(const struct qnt__blk_tq1_0 *b, int8x16_t *c)
+{
+	static const uint8_t pow3[5] = { 1, 3, 9, 27, 81 };
+	const uint8x16_t q0 = vld1q_u8(b->qs), q1 = vld1q_u8(b->qs + 16), q2 = vld1q_u8(b->qs + 32);
+	for (int t = 0; t < 5; t++) {
+		const uint8x16_t p = vdupq_n_u8(pow3[t]);
+		c[2 * t] = vreinterpretq_s8_u8(trit16(vmulq_u8(q0, p)));
+		c[2 * t + 1] = vreinterpretq_s8_u8(trit16(vmulq_u8(q1, p)));
+		c[10 + t] = vreinterpretq_s8_u8(trit16(vmulq_u8(q2, p)));
+	}
+	/* elements 240 + 4t + j: trit t of qh[j] */
+	static const uint8_t rep[16] = { 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3 };
+	static const uint8_t pw[16] = { 1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27 };
+	uint32_t qh;
+	memcpy(&qh, b->qh, sizeof qh);
+	const uint8x16_t h = vqtbl1q_u8(vreinterpretq_u8_u32(vdupq_n_u32(qh)), vld1q_u8(rep));
+	c[15] = vreinterpretq_s8_u8(trit16(vmulq_u8(h, vld1q_u8(pw))));
+}
+
+static void deq_tq1_0(const void *src, float *y, int64_t n)
+{
+	const struct qnt__blk_tq1_0 *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
+		const float d = qnt__neon_get_d(&b[i].d);
+		int8x16_t c[16];
+		tq1_codes(&b[i], c);
+		for (int k = 0; k < 16; k++)
+			deq16(vsubq_s8(c[k], vdupq_n_s8(1)), d, 0.0f, OP_MUL, y + 16 * k);
+	}
+}
+
+static void deq_tq2_0(const void *src, float *y, int64_t n)
+{
+	const struct qnt__blk_tq2_0 *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
+		const float d = qnt__neon_get_d(&b[i].d);
+		int8x16_t c[16];
+		codes2(b[i].qs, c);
+		for (int k = 0; k < 16; k++)
+			deq16(vsubq_s8(c[k], vdupq_n_s8(1)), d, 0.0f, OP_MUL, y + 16 * k);
+	}
+}
+
+/* q1_0: element j is +d where bit j % 8 of qs[j / 8] is set, else -d. */
+static void deq_q1_0(const void *src, float *y, int64_t n)
+{
+	static const uint8_t sel[16] = { 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128 };
+	const struct qnt__blk_q1_0 *b = src;
+	for (int64_t i = 0; i < n / 128; i++, y += 128) {
+		const float d = qnt__neon_get_d(&b[i].d);
+		const float32x4_t vd = vdupq_n_f32(d), vnd = vdupq_n_f32(-d);
+		for (int k = 0; k < 8; k++) {
+			const uint8x16_t v = vcombine_u8(vdup_n_u8(b[i].qs[2 * k]), vdup_n_u8(b[i].qs[2 * k + 1]));
+			const int8x16_t set = vreinterpretq_s8_u8(vtstq_u8(v, vld1q_u8(sel)));
+			const int16x8_t s0 = vmovl_s8(vget_low_s8(set)), s1 = vmovl_high_s8(set);
+			const int32x4_t m[4] = { vmovl_s16(vget_low_s16(s0)), vmovl_high_s16(s0),
+						 vmovl_s16(vget_low_s16(s1)), vmovl_high_s16(s1) };
+			for (int u = 0; u < 4; u++)
+				vst1q_f32(y + 16 * k + 4 * u, vbslq_f32(vreinterpretq_u32_s32(m[u]), vd, vnd));
+		}
+	}
+}
+
+/* q2_0: the codes (0..3) of elements 16k..16k+15: bits 2 (j % 4) of
+ * qs[j / 4]. */
+INLINE int8x16_t q2_0_codes(const uint8_t *qs, int k)
+{
+	static const uint8_t rep[16] = { 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3 };
+	static const int8_t shr[16] = { 0, -2, -4, -6, 0, -2, -4, -6, 0, -2, -4, -6, 0, -2, -4, -6 };
+	uint32_t w;
+	memcpy(&w, qs + 4 * k, sizeof w);
+	const uint8x16_t v = vqtbl1q_u8(vreinterpretq_u8_u32(vdupq_n_u32(w)), vld1q_u8(rep));
+	return vreinterpretq_s8_u8(vandq_u8(vshlq_u8(v, vld1q_s8(shr)), vdupq_n_u8(3)));
+}
+
+static void deq_q2_0(const void *src, float *y, int64_t n)
+{
+	const struct qnt__blk_q2_0 *b = src;
+	for (int64_t i = 0; i < n / 64; i++, y += 64) {
+		const float d = qnt__neon_get_d(&b[i].d);
+		for (int k = 0; k < 4; k++)
+			deq16(vsubq_s8(q2_0_codes(b[i].qs, k), vdupq_n_s8(1)), d, 0.0f, OP_MUL, y + 16 * k);
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* Quantize activations: the reference's bytes                          */
 /* ------------------------------------------------------------------ */
@@ -424,6 +591,14 @@ static const struct fmt fmts[] = {
 	{ QNT_TYPE_Q5_K, deq_q5_K, MM(q5_K), QNT_TYPE_Q8_K, 0 },
 	{ QNT_TYPE_Q6_K, deq_q6_K, MM(q6_K), QNT_TYPE_Q8_K, 0 },
 	{ QNT_TYPE_Q8_K, deq_q8_K, -1, QNT_TYPE_INVALID, 1 },
+	{ QNT_TYPE_IQ4_NL, deq_iq4_nl, MM(iq4_nl), QNT_TYPE_Q8_0, 0 },
+	{ QNT_TYPE_IQ4_XS, deq_iq4_xs, MM(iq4_xs), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_MXFP4, deq_mxfp4, MM(mxfp4), QNT_TYPE_Q8_0, 0 },
+	{ QNT_TYPE_NVFP4, deq_nvfp4, MM(nvfp4), QNT_TYPE_Q8_0, 0 },
+	{ QNT_TYPE_TQ1_0, deq_tq1_0, MM(tq1_0), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_TQ2_0, deq_tq2_0, MM(tq2_0), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_Q1_0, deq_q1_0, MM(q1_0), QNT_TYPE_Q8_0, 0 },
+	{ QNT_TYPE_Q2_0, deq_q2_0, MM(q2_0), QNT_TYPE_Q8_0, 0 },
 };
 
 static const struct fmt *find(qnt_type t)
