@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* The "cpu-neon" backend (AArch64): its vtable, dequantizers, quantizers and
  * score (backends/cpu/neon.c, built for plain ARMv8-A), and its matrix
- * product row kernels (backends/cpu/neon_mm.c), built twice: once for plain
- * ARMv8-A NEON and once with -march=armv8.2-a+dotprod (SDOT). neon.c picks
- * one of the two tables from host->cpu_features, so a CPU without dotprod
- * never runs an SDOT. Never installed. */
+ * product row kernels (backends/cpu/neon_mm.c), built three times: for plain
+ * ARMv8-A NEON, with -march=armv8.2-a+dotprod (SDOT), and with
+ * -march=armv8.2-a+dotprod+i8mm (SDOT, and SMMLA in the two-row kernels).
+ * neon.c picks one of the three tables from host->cpu_features, so a CPU
+ * without dotprod never runs an SDOT, nor one without i8mm an SMMLA. Never
+ * installed. */
 #ifndef QNT_CPU_NEON_H
 #define QNT_CPU_NEON_H
 
@@ -14,8 +16,9 @@
 #include <stdint.h>
 #include <string.h>
 
-/* 1 + QNT_CPU_NEON, plus QNT_CPU_DOTPROD where the CPU has it (the kernels
- * then use it); 0 with a reason where host->cpu_features lacks NEON. */
+/* 1 + QNT_CPU_NEON, plus QNT_CPU_DOTPROD where the CPU has it and
+ * QNT_CPU_I8MM where it has both (the kernels then use them); 0 with a
+ * reason where host->cpu_features lacks NEON. */
 int32_t qnt__cpu_neon_score(const qnt_host_api *host, char *why, size_t why_size);
 
 extern const qnt_backend_vtbl qnt__cpu_neon_backend;
@@ -33,18 +36,27 @@ struct qnt__neon_xcol {
 /* One weight row of n elements against nc (1..QNT_NEON_NC) columns: out[c]. */
 typedef void (*qnt__neon_row_fn)(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out);
 
+/* Two weight rows (w0, and w1 = w0 + row bytes) of n elements against nc
+ * (1..QNT_NEON_NC) columns: out0[c], out1[c]. */
+typedef void (*qnt__neon_row2_fn)(const void *w0, size_t row_bytes, const struct qnt__neon_xcol *x, int nc, int64_t n,
+				  float *out0, float *out1);
+
 /* The row kernels of one build of neon_mm.c. */
 struct qnt__neon_mm {
-	const char *name; /* "neon" or "neon+dotprod" */
+	const char *name; /* "neon", "neon+dotprod" or "neon+i8mm" */
 	qnt__neon_row_fn q4_0, q4_1, q5_0, q5_1, q8_0;
 	qnt__neon_row_fn q2_K, q3_K, q4_K, q5_K, q6_K;
 	qnt__neon_row_fn f32, f16, bf16;
 	qnt__neon_row_fn iq4_nl, mxfp4, nvfp4, q1_0, q2_0; /* against q8_0 */
 	qnt__neon_row_fn iq4_xs, tq1_0, tq2_0;             /* against q8_K */
+	/* two rows at once (the i8mm build: SMMLA, 2 rows x 2 columns per
+	 * instruction), NULL in the others; for two columns and more */
+	qnt__neon_row2_fn q4_0_r2, q8_0_r2;
 };
 
 extern const struct qnt__neon_mm qnt__neon_mm_plain;
 extern const struct qnt__neon_mm qnt__neon_mm_dotprod;
+extern const struct qnt__neon_mm qnt__neon_mm_i8mm;
 
 
 /* The blocks of the i-quant, E2M1 and low-bit formats the kernels cover

@@ -52,7 +52,9 @@ int32_t qnt__cpu_neon_score(const qnt_host_api *host, char *why, size_t why_size
 			snprintf(why, why_size, "the CPU lacks neon");
 		return 0;
 	}
-	return 1 + (int32_t)QNT_CPU_NEON + (host->cpu_features & QNT_CPU_DOTPROD ? (int32_t)QNT_CPU_DOTPROD : 0);
+	const uint64_t f = host->cpu_features;
+	const int dot = (f & QNT_CPU_DOTPROD) != 0, i8mm = dot && (f & QNT_CPU_I8MM);
+	return 1 + (int32_t)QNT_CPU_NEON + (dot ? (int32_t)QNT_CPU_DOTPROD : 0) + (i8mm ? (int32_t)QNT_CPU_I8MM : 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -615,7 +617,7 @@ static const struct fmt *find(qnt_type t)
 
 struct neon_state {
 	const qnt_host_api *host;
-	const struct qnt__neon_mm *mm; /* dotprod or plain row kernels */
+	const struct qnt__neon_mm *mm; /* i8mm, dotprod or plain row kernels */
 };
 
 static qnt_status neon_open(const qnt_host_api *host, int32_t device, void **state)
@@ -626,7 +628,10 @@ static qnt_status neon_open(const qnt_host_api *host, int32_t device, void **sta
 	if (!s)
 		return QNT_E_NO_MEMORY;
 	s->host = host;
-	s->mm = host->cpu_features & QNT_CPU_DOTPROD ? &qnt__neon_mm_dotprod : &qnt__neon_mm_plain;
+	const uint64_t f = host->cpu_features;
+	s->mm = !(f & QNT_CPU_DOTPROD) ? &qnt__neon_mm_plain
+		: f & QNT_CPU_I8MM     ? &qnt__neon_mm_i8mm
+				       : &qnt__neon_mm_dotprod;
 	*state = s;
 	return QNT_OK;
 }
@@ -657,8 +662,9 @@ static qnt_status neon_device_props(void *state, int32_t device, qnt_device_prop
 	props->caps = QNT_BACKEND_CAP_HOST_THREADS;
 	props->reserved = 0;
 	props->name = "cpu-neon";
-	props->description = s && s->mm == &qnt__neon_mm_dotprod ? "host CPU, NEON kernels with dotprod (SDOT)"
-							    : "host CPU, NEON kernels without dotprod";
+	props->description = !s || s->mm == &qnt__neon_mm_plain ? "host CPU, NEON kernels without dotprod"
+			     : s->mm == &qnt__neon_mm_dotprod ? "host CPU, NEON kernels with dotprod (SDOT)"
+							      : "host CPU, NEON kernels with dotprod and i8mm (SDOT, SMMLA)";
 	return QNT_OK;
 }
 
@@ -760,6 +766,11 @@ static qnt_status neon_matmul(void *state, const qnt_matmul_job *job)
 		return QNT_E_INVALID_ARG;
 	qnt__neon_row_fn mm;
 	memcpy(&mm, (const char *)st->mm + f->mm, sizeof mm);
+	/* the two-row kernels (i8mm) for two columns and more */
+	const qnt__neon_row2_fn mm2 = job->n_cols < 2	       ? NULL
+				      : job->wtype == QNT_TYPE_Q4_0 ? st->mm->q4_0_r2
+				      : job->wtype == QNT_TYPE_Q8_0 ? st->mm->q8_0_r2
+								    : NULL;
 	const int64_t n_in = job->n_in, n_out = job->n_out, n_cols = job->n_cols;
 	const int floats = f->xq == QNT_TYPE_INVALID; /* the kernel reads x itself */
 	if (floats ? !job->x.host : !job->xq || job->xq_type != f->xq) /* not prepared as asked */
@@ -796,7 +807,16 @@ static qnt_status neon_matmul(void *state, const qnt_matmul_job *job)
 				xc[c].d = legacy ? ds + (size_t)(2 * (c0 + c)) * nb : NULL;
 				xc[c].s = legacy ? ds + (size_t)(2 * (c0 + c) + 1) * nb : NULL;
 			}
-			for (int64_t r = r0; r < r1; r++) {
+			int64_t r = r0;
+			for (; mm2 && r + 2 <= r1; r += 2) {
+				float out0[QNT_NEON_NC], out1[QNT_NEON_NC];
+				mm2(w + (size_t)r * wrs, wrs, xc, nc, n_in, out0, out1);
+				for (int c = 0; c < nc; c++) {
+					y[(c0 + c) * n_out + r] = out0[c];
+					y[(c0 + c) * n_out + r + 1] = out1[c];
+				}
+			}
+			for (; r < r1; r++) {
 				float out[QNT_NEON_NC];
 				mm(w + (size_t)r * wrs, xc, nc, n_in, out);
 				for (int c = 0; c < nc; c++)
@@ -813,7 +833,7 @@ const qnt_backend_vtbl qnt__cpu_neon_backend = {
 	.struct_size = sizeof(qnt_backend_vtbl),
 	.abi_version = QNT_BACKEND_ABI,
 	.name = "cpu-neon",
-	.description = "AArch64 NEON kernels (dotprod where the CPU has it)",
+	.description = "AArch64 NEON kernels (dotprod and i8mm where the CPU has them)",
 	.caps = QNT_BACKEND_CAP_HOST_THREADS,
 	.score = qnt__cpu_neon_score,
 	.open = neon_open,

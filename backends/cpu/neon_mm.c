@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Row kernels of the "cpu-neon" matrix product, compiled twice (see
+ * Row kernels of the "cpu-neon" matrix product, compiled three times (see
  * lib/meson.build): with QNT_NEON_DOTPROD=1 and -march=armv8.2-a+dotprod the
  * 8-bit dot products use SDOT (vdotq_s32) and the table is
  * qnt__neon_mm_dotprod; with QNT_NEON_DOTPROD=0 they use widening multiplies
- * (SMULL, SADALP) and the table is qnt__neon_mm_plain.
+ * (SMULL, SADALP) and the table is qnt__neon_mm_plain; with QNT_NEON_I8MM=1
+ * as well and -march=armv8.2-a+dotprod+i8mm the table qnt__neon_mm_i8mm
+ * adds two-row kernels for q4_0 and q8_0 (SMMLA: 2 rows x 2 columns x 8
+ * codes per instruction), which neon.c runs for two columns and more.
  *
  *   legacy formats (q4_0 q5_0 q8_0 against q8_0, q4_1 q5_1 against q8_1):
  *       the signed codes of each block times the activation codes, summed
@@ -14,7 +17,8 @@
  *       16; then d_x * (d * sum - dmin * msum) in float.
  *   f32, f16, bf16: float FMA against the float activations.
  *
- * The integer sums are exact, so both builds give the same floats; both are
+ * The integer sums are exact and the float steps the same, so all builds
+ * (and the two-row kernels) give the same floats; all are
  * within the reference's tolerance, not bit-equal to it (it sums in double).
  */
 #include "cpu_neon.h"
@@ -720,7 +724,77 @@ static void mm_tq2_0(const void *w, const struct qnt__neon_xcol *x, int nc, int6
 	tq_body(w, x, nc, n, out, 0);
 }
 
-#if QNT_NEON_DOTPROD
+/* ------------------------------------------------------------------ */
+/* i8mm: two rows by two columns per SMMLA                              */
+/* ------------------------------------------------------------------ */
+
+#if QNT_NEON_I8MM
+/* q4_0 and q8_0 against q8_0, rows r (0, 1) by columns in pairs: for each
+ * block, SMMLA of the rows' eight codes k (a 2 x 8 matrix) with the two
+ * columns' (2 x 8) gives the 2 x 2 partial sums [r0c0 r0c1 r1c0 r1c1],
+ * exact in 32 bits; then (d_r * d_c) * sum in float, as the row kernels. An
+ * odd last column is paired with itself. */
+INLINE void legacy_r2(const void *wv, size_t rb, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out0,
+		      float *out1, int kind)
+{
+	const size_t wb = kind == L_Q4_0 ? sizeof(struct blk_q4_0) : sizeof(struct blk_q8_0);
+	const uint8_t *w0 = wv, *w1 = (const uint8_t *)wv + rb;
+	float32x4_t acc[NC / 2];
+	for (int p = 0; p < (nc + 1) / 2; p++)
+		acc[p] = vdupq_n_f32(0.0f);
+	for (int64_t i = 0; i < n / QK; i++) {
+		int8x16_t a0, a1, b0, b1;
+		float d0, d1, m;
+		legacy_codes(w0 + (size_t)i * wb, kind, &a0, &a1, &d0, &m);
+		legacy_codes(w1 + (size_t)i * wb, kind, &b0, &b1, &d1, &m);
+		/* rows' codes 8k..8k+7, row 0 in the low half */
+		const int8x16_t r[4] = { vcombine_s8(vget_low_s8(a0), vget_low_s8(b0)),
+					 vcombine_s8(vget_high_s8(a0), vget_high_s8(b0)),
+					 vcombine_s8(vget_low_s8(a1), vget_low_s8(b1)),
+					 vcombine_s8(vget_high_s8(a1), vget_high_s8(b1)) };
+		const float32x4_t dw = { d0, d0, d1, d1 };
+		for (int p = 0; p < (nc + 1) / 2; p++) {
+			const int c0 = 2 * p, c1 = 2 * p + 1 < nc ? 2 * p + 1 : 2 * p;
+			const int8_t *x0 = ((const struct blk_q8_0 *)x[c0].blk)[i].qs;
+			const int8_t *x1 = ((const struct blk_q8_0 *)x[c1].blk)[i].qs;
+			int32x4_t s = vdupq_n_s32(0);
+			for (int k = 0; k < 4; k++)
+				s = vmmlaq_s32(s, r[k], vcombine_s8(vld1_s8(x0 + 8 * k), vld1_s8(x1 + 8 * k)));
+			const float32x4_t dx = { x[c0].d[i], x[c1].d[i], x[c0].d[i], x[c1].d[i] };
+			acc[p] = vaddq_f32(acc[p], vmulq_f32(vmulq_f32(dw, dx), vcvtq_f32_s32(s)));
+		}
+	}
+	for (int p = 0; p < (nc + 1) / 2; p++) {
+		float v[4];
+		vst1q_f32(v, acc[p]);
+		out0[2 * p] = v[0];
+		out1[2 * p] = v[2];
+		if (2 * p + 1 < nc) {
+			out0[2 * p + 1] = v[1];
+			out1[2 * p + 1] = v[3];
+		}
+	}
+}
+
+static void mm2_q4_0(const void *w, size_t rb, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out0,
+		     float *out1)
+{
+	legacy_r2(w, rb, x, nc, n, out0, out1, L_Q4_0);
+}
+
+static void mm2_q8_0(const void *w, size_t rb, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out0,
+		     float *out1)
+{
+	legacy_r2(w, rb, x, nc, n, out0, out1, L_Q8_0);
+}
+#endif
+
+#if QNT_NEON_I8MM
+const struct qnt__neon_mm qnt__neon_mm_i8mm = {
+	.name = "neon+i8mm",
+	.q4_0_r2 = mm2_q4_0,
+	.q8_0_r2 = mm2_q8_0,
+#elif QNT_NEON_DOTPROD
 const struct qnt__neon_mm qnt__neon_mm_dotprod = {
 	.name = "neon+dotprod",
 #else

@@ -670,9 +670,9 @@ static void avx2_quantize_bitexact(void **state)
 
 /* cpu-neon: compiled in on AArch64 only, where NEON is mandatory, so it
  * always runs there; it scores 1 + neon, plus dotprod where the CPU has it
- * (its product kernels then use SDOT, and its device says so). Under
- * qemu-aarch64, QEMU_CPU picks the emulated CPU (max: with dotprod,
- * cortex-a53: without). */
+ * and i8mm where it has both (its product kernels then use SDOT and SMMLA,
+ * and its device says so). Under qemu-aarch64, QEMU_CPU picks the emulated
+ * CPU (max: dotprod and i8mm, neoverse-n1: dotprod, cortex-a53: neither). */
 static void neon_score(void **state)
 {
 	(void)state;
@@ -684,11 +684,13 @@ static void neon_score(void **state)
 			continue;
 		assert_true(p.flags & QNT_BACKEND_FLAG_BUILTIN);
 		assert_true(f & QNT_CPU_NEON);
-		const int dot = (f & QNT_CPU_DOTPROD) != 0;
-		assert_int_equal(p.score, (int32_t)(1 + QNT_CPU_NEON + (dot ? QNT_CPU_DOTPROD : 0)));
+		const int dot = (f & QNT_CPU_DOTPROD) != 0, i8mm = dot && (f & QNT_CPU_I8MM);
+		assert_int_equal(p.score, (int32_t)(1 + QNT_CPU_NEON + (dot ? QNT_CPU_DOTPROD : 0) +
+						    (i8mm ? QNT_CPU_I8MM : 0)));
 		assert_string_equal(p.reason, "");
 		assert_string_equal(qnt_backend_best(), "cpu-neon");
-		print_message("# cpu-neon runs its %s product kernels\n", dot ? "dotprod (SDOT)" : "plain NEON");
+		print_message("# cpu-neon runs its %s product kernels\n",
+			      i8mm ? "i8mm (SMMLA) and dotprod (SDOT)" : dot ? "dotprod (SDOT)" : "plain NEON");
 		return;
 	}
 #if defined(__aarch64__)
