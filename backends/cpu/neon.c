@@ -2,23 +2,28 @@
 /*
  * The "cpu-neon" backend: AArch64 NEON kernels, built into libqnt on
  * aarch64. This file is compiled for plain ARMv8-A (NEON is part of it); the
- * matrix product row kernels are in neon_mm.c, built once plain and once
- * with dotprod, and the table is picked at open() from host->cpu_features.
+ * matrix product row kernels are in neon_mm.c, built plain, with dotprod,
+ * and with dotprod+i8mm, and the table is picked at open() from
+ * host->cpu_features.
  *
- *   dequantize  q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K q8_K:
- *               the floats of the scalar reference, bit for bit (the same
- *               IEEE operations in the same order: separate multiplies and
- *               adds, never FMA, where the reference does them separately).
+ *   dequantize  q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K q8_K,
+ *               iq4_nl iq4_xs mxfp4 nvfp4 (16-entry tables, TBL), tq1_0
+ *               tq2_0 q1_0 q2_0: the floats of the scalar reference, bit
+ *               for bit (the same IEEE operations in the same order:
+ *               separate multiplies and adds, never FMA, where the reference
+ *               does them separately).
  *   quantize    q8_0, q8_1, q8_K (the activation formats; q8_0 with
  *               importance weights runs the reference's search): the bytes
  *               of the scalar reference. Blocks with NaN, infinities or
  *               scales that overflow take the reference's scalar code.
- *   matmul      q4_0 q5_0 q8_0 (activations q8_0), q4_1 q5_1 (q8_1),
- *               q2_K..q6_K (q8_K), f32 f16 bf16 (float activations):
- *               within the reference's tolerance (see neon_mm.c).
+ *   matmul      q4_0 q5_0 q8_0 iq4_nl mxfp4 nvfp4 q1_0 q2_0 (activations
+ *               q8_0), q4_1 q5_1 (q8_1), q2_K..q6_K iq4_xs tq1_0 tq2_0
+ *               (q8_K), f32 f16 bf16 (float activations): within the
+ *               reference's tolerance (see neon_mm.c); with i8mm, q4_0 and
+ *               q8_0 take two rows at a time for two columns and more.
  *
- * Every other format and operation is left to the reference (supports()
- * says 0). Like the "cpu" backend it reaches libqnt only through the host
+ * Every other format (the i-quant lattice formats, mlx:*) and operation is
+ * left to the reference (supports() says 0). Like the "cpu" backend it reaches libqnt only through the host
  * table.
  */
 #include "cpu_neon.h"
