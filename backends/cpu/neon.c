@@ -8,7 +8,8 @@
  *
  *   dequantize  q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K q8_K,
  *               iq4_nl iq4_xs mxfp4 nvfp4 (16-entry tables, TBL), tq1_0
- *               tq2_0 q1_0 q2_0: the floats of the scalar reference, bit
+ *               tq2_0 q1_0 q2_0, iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s (grid
+ *               points decoded in neon_iq.h): the floats of the scalar reference, bit
  *               for bit (the same IEEE operations in the same order:
  *               separate multiplies and adds, never FMA, where the reference
  *               does them separately).
@@ -18,15 +19,17 @@
  *               scales that overflow take the reference's scalar code.
  *   matmul      q4_0 q5_0 q8_0 iq4_nl mxfp4 nvfp4 q1_0 q2_0 (activations
  *               q8_0), q4_1 q5_1 (q8_1), q2_K..q6_K iq4_xs tq1_0 tq2_0
- *               (q8_K), f32 f16 bf16 (float activations): within the
+ *               iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s (q8_K), f32 f16 bf16
+ *               (float activations): within the
  *               reference's tolerance (see neon_mm.c); with i8mm, q4_0 and
  *               q8_0 take two rows at a time for two columns and more.
  *
- * Every other format (the i-quant lattice formats, mlx:*) and operation is
- * left to the reference (supports() says 0). Like the "cpu" backend it reaches libqnt only through the host
+ * Every other format (iq1_s, iq1_m, mlx:*) and operation is left to the
+ * reference (supports() says 0). Like the "cpu" backend it reaches libqnt only through the host
  * table.
  */
 #include "cpu_neon.h"
+#include "neon_iq.h"
 #include "qnt_fp.h"
 
 #include <arm_neon.h>
@@ -468,6 +471,67 @@ static void deq_q2_0(const void *src, float *y, int64_t n)
 	}
 }
 
+/* The i-quant lattice formats (neon_iq.h): per element db * level, its
+ * sign bit flipped where the element is negative (as C's unary minus). */
+INLINE void deq_iq_group(const struct qnt__neon_iq_group *g, float *y)
+{
+	for (int h = 0; h < 2; h++) {
+		const uint16x8_t m0 = vmovl_u8(vget_low_u8(g->mag[h])), m1 = vmovl_high_u8(g->mag[h]);
+		const int16x8_t n0 = vmovl_s8(vget_low_s8(vreinterpretq_s8_u8(g->neg[h])));
+		const int16x8_t n1 = vmovl_high_s8(vreinterpretq_s8_u8(g->neg[h]));
+		const uint32x4_t mag[4] = { vmovl_u16(vget_low_u16(m0)), vmovl_high_u16(m0), vmovl_u16(vget_low_u16(m1)),
+					    vmovl_high_u16(m1) };
+		const int32x4_t neg[4] = { vmovl_s16(vget_low_s16(n0)), vmovl_high_s16(n0), vmovl_s16(vget_low_s16(n1)),
+					   vmovl_high_s16(n1) };
+		const float32x4_t db = vdupq_n_f32(g->db[h]);
+		for (int k = 0; k < 4; k++) {
+			const uint32x4_t v = vreinterpretq_u32_f32(vmulq_f32(db, vcvtq_f32_u32(mag[k])));
+			const uint32x4_t sb = vandq_u32(vreinterpretq_u32_s32(neg[k]), vdupq_n_u32(0x80000000u));
+			vst1q_f32(y + 16 * h + 4 * k, vreinterpretq_f32_u32(veorq_u32(v, sb)));
+		}
+	}
+}
+
+INLINE void deq_iq(const void *src, float *y, int64_t n, size_t bytes, int kind)
+{
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const uint8_t *blk = (const uint8_t *)src + (size_t)i * bytes;
+		uint16_t h;
+		memcpy(&h, blk, sizeof h); /* d first in every one of these blocks */
+		const float d = qnt__fp16_to_fp32(h);
+		for (int ib = 0; ib < 8; ib++, y += 32) {
+			struct qnt__neon_iq_group g;
+			qnt__neon_iq_decode(blk, kind, ib, d, &g);
+			deq_iq_group(&g, y);
+		}
+	}
+}
+
+static void deq_iq2_xxs(const void *src, float *y, int64_t n)
+{
+	deq_iq(src, y, n, sizeof(struct qnt__blk_iq2_xxs), QNT__NEON_IQ2_XXS);
+}
+
+static void deq_iq2_xs(const void *src, float *y, int64_t n)
+{
+	deq_iq(src, y, n, sizeof(struct qnt__blk_iq2_xs), QNT__NEON_IQ2_XS);
+}
+
+static void deq_iq2_s(const void *src, float *y, int64_t n)
+{
+	deq_iq(src, y, n, sizeof(struct qnt__blk_iq2_s), QNT__NEON_IQ2_S);
+}
+
+static void deq_iq3_xxs(const void *src, float *y, int64_t n)
+{
+	deq_iq(src, y, n, sizeof(struct qnt__blk_iq3_xxs), QNT__NEON_IQ3_XXS);
+}
+
+static void deq_iq3_s(const void *src, float *y, int64_t n)
+{
+	deq_iq(src, y, n, sizeof(struct qnt__blk_iq3_s), QNT__NEON_IQ3_S);
+}
+
 /* ------------------------------------------------------------------ */
 /* Quantize activations: the reference's bytes                          */
 /* ------------------------------------------------------------------ */
@@ -606,6 +670,11 @@ static const struct fmt fmts[] = {
 	{ QNT_TYPE_TQ2_0, deq_tq2_0, MM(tq2_0), QNT_TYPE_Q8_K, 0 },
 	{ QNT_TYPE_Q1_0, deq_q1_0, MM(q1_0), QNT_TYPE_Q8_0, 0 },
 	{ QNT_TYPE_Q2_0, deq_q2_0, MM(q2_0), QNT_TYPE_Q8_0, 0 },
+	{ QNT_TYPE_IQ2_XXS, deq_iq2_xxs, MM(iq2_xxs), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_IQ2_XS, deq_iq2_xs, MM(iq2_xs), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_IQ2_S, deq_iq2_s, MM(iq2_s), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_IQ3_XXS, deq_iq3_xxs, MM(iq3_xxs), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_IQ3_S, deq_iq3_s, MM(iq3_s), QNT_TYPE_Q8_K, 0 },
 };
 
 static const struct fmt *find(qnt_type t)

@@ -22,6 +22,7 @@
  * within the reference's tolerance, not bit-equal to it (it sums in double).
  */
 #include "cpu_neon.h"
+#include "neon_iq.h"
 #include "qnt_fp.h"
 
 #include <arm_neon.h>
@@ -724,6 +725,64 @@ static void mm_tq2_0(const void *w, const struct qnt__neon_xcol *x, int nc, int6
 	tq_body(w, x, nc, n, out, 0);
 }
 
+/* The i-quant lattice formats against q8_K (neon_iq.h): each group's
+ * signed bytes (magnitude, negated where its mask is set) times the
+ * activations, summed exactly with the integer scales ls; then
+ * d_x * (f * sum). */
+INLINE void iq_body(const void *wv, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out, size_t bytes,
+		    int kind)
+{
+	float acc[NC] = { 0 };
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const uint8_t *blk = (const uint8_t *)wv + (size_t)i * bytes;
+		int8x16_t w[16];
+		int32_t ls[16];
+		for (int ib = 0; ib < 8; ib++) {
+			struct qnt__neon_iq_group g;
+			qnt__neon_iq_decode(blk, kind, ib, 0.0f, &g);
+			for (int h = 0; h < 2; h++) {
+				const uint8x16_t v = vsubq_u8(veorq_u8(g.mag[h], g.neg[h]), g.neg[h]);
+				w[2 * ib + h] = vreinterpretq_s8_u8(v);
+				ls[2 * ib + h] = g.ls[h];
+			}
+		}
+		const float f = qnt__neon_iq_factor(kind, h2f(qnt__neon_rd16(blk)));
+		for (int col = 0; col < nc; col++) {
+			const struct blk_q8_K *xk = (const struct blk_q8_K *)x[col].blk + i;
+			int32x4_t isum = vdupq_n_s32(0);
+			for (int k = 0; k < 16; k++)
+				isum = vmlaq_n_s32(isum, dot16(vdupq_n_s32(0), w[k], vld1q_s8(xk->qs + 16 * k)), ls[k]);
+			k_finish(xk, isum, 0, f, 0.0f, &acc[col]);
+		}
+	}
+	memcpy(out, acc, (size_t)nc * sizeof(float));
+}
+
+static void mm_iq2_xxs(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	iq_body(w, x, nc, n, out, sizeof(struct qnt__blk_iq2_xxs), QNT__NEON_IQ2_XXS);
+}
+
+static void mm_iq2_xs(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	iq_body(w, x, nc, n, out, sizeof(struct qnt__blk_iq2_xs), QNT__NEON_IQ2_XS);
+}
+
+static void mm_iq2_s(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	iq_body(w, x, nc, n, out, sizeof(struct qnt__blk_iq2_s), QNT__NEON_IQ2_S);
+}
+
+static void mm_iq3_xxs(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	iq_body(w, x, nc, n, out, sizeof(struct qnt__blk_iq3_xxs), QNT__NEON_IQ3_XXS);
+}
+
+static void mm_iq3_s(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	iq_body(w, x, nc, n, out, sizeof(struct qnt__blk_iq3_s), QNT__NEON_IQ3_S);
+}
+
 /* ------------------------------------------------------------------ */
 /* i8mm: two rows by two columns per SMMLA                              */
 /* ------------------------------------------------------------------ */
@@ -822,4 +881,9 @@ const struct qnt__neon_mm qnt__neon_mm_plain = {
 	.iq4_xs = mm_iq4_xs,
 	.tq1_0 = mm_tq1_0,
 	.tq2_0 = mm_tq2_0,
+	.iq2_xxs = mm_iq2_xxs,
+	.iq2_xs = mm_iq2_xs,
+	.iq2_s = mm_iq2_s,
+	.iq3_xxs = mm_iq3_xxs,
+	.iq3_s = mm_iq3_s,
 };
