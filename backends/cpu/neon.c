@@ -9,8 +9,8 @@
  *   dequantize  q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K q8_K,
  *               iq4_nl iq4_xs mxfp4 nvfp4 (16-entry tables, TBL), tq1_0
  *               tq2_0 q1_0 q2_0, iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s (grid
- *               points decoded in neon_iq.h): the floats of the scalar reference, bit
- *               for bit (the same IEEE operations in the same order:
+ *               points decoded in neon_iq.h): the floats of the scalar
+ *               reference, bit for bit (the same IEEE operations in the same order:
  *               separate multiplies and adds, never FMA, where the reference
  *               does them separately).
  *   quantize    q8_0, q8_1, q8_K (the activation formats; q8_0 with
