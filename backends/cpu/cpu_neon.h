@@ -1,17 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /* The "cpu-neon" backend (AArch64): its vtable, dequantizers, quantizers and
  * score (backends/cpu/neon.c, built for plain ARMv8-A), and its matrix
- * product row kernels (backends/cpu/neon_mm.c), built twice: once for plain
- * ARMv8-A NEON and once with -march=armv8.2-a+dotprod (SDOT). neon.c picks
- * one of the two tables from host->cpu_features, so a CPU without dotprod
- * never runs an SDOT. Never installed. */
+ * product row kernels (backends/cpu/neon_mm.c), built three times: for plain
+ * ARMv8-A NEON, with -march=armv8.2-a+dotprod (SDOT), and with
+ * -march=armv8.2-a+dotprod+i8mm (SDOT, and SMMLA in the two-row kernels).
+ * neon.c picks one of the three tables from host->cpu_features, so a CPU
+ * without dotprod never runs an SDOT, nor one without i8mm an SMMLA. Never
+ * installed. */
 #ifndef QNT_CPU_NEON_H
 #define QNT_CPU_NEON_H
 
 #include "libqnt_backend.h"
+#include "qnt_fp.h"
 
-/* 1 + QNT_CPU_NEON, plus QNT_CPU_DOTPROD where the CPU has it (the kernels
- * then use it); 0 with a reason where host->cpu_features lacks NEON. */
+#include <stdint.h>
+#include <string.h>
+
+/* 1 + QNT_CPU_NEON, plus QNT_CPU_DOTPROD where the CPU has it and
+ * QNT_CPU_I8MM where it has both (the kernels then use them); 0 with a
+ * reason where host->cpu_features lacks NEON. */
 int32_t qnt__cpu_neon_score(const qnt_host_api *host, char *why, size_t why_size);
 
 extern const qnt_backend_vtbl qnt__cpu_neon_backend;
@@ -29,15 +36,107 @@ struct qnt__neon_xcol {
 /* One weight row of n elements against nc (1..QNT_NEON_NC) columns: out[c]. */
 typedef void (*qnt__neon_row_fn)(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out);
 
+/* Two weight rows (w0, and w1 = w0 + row bytes) of n elements against nc
+ * (1..QNT_NEON_NC) columns: out0[c], out1[c]. */
+typedef void (*qnt__neon_row2_fn)(const void *w0, size_t row_bytes, const struct qnt__neon_xcol *x, int nc, int64_t n,
+				  float *out0, float *out1);
+
 /* The row kernels of one build of neon_mm.c. */
 struct qnt__neon_mm {
-	const char *name; /* "neon" or "neon+dotprod" */
+	const char *name; /* "neon", "neon+dotprod" or "neon+i8mm" */
 	qnt__neon_row_fn q4_0, q4_1, q5_0, q5_1, q8_0;
 	qnt__neon_row_fn q2_K, q3_K, q4_K, q5_K, q6_K;
 	qnt__neon_row_fn f32, f16, bf16;
+	qnt__neon_row_fn iq4_nl, mxfp4, nvfp4, q1_0, q2_0; /* against q8_0 */
+	qnt__neon_row_fn iq4_xs, tq1_0, tq2_0;             /* against q8_K */
+	qnt__neon_row_fn iq2_xxs, iq2_xs, iq2_s, iq3_xxs, iq3_s; /* against q8_K */
+	/* two rows at once (the i8mm build: SMMLA, 2 rows x 2 columns per
+	 * instruction), NULL in the others; for two columns and more */
+	qnt__neon_row2_fn q4_0_r2, q8_0_r2;
 };
 
 extern const struct qnt__neon_mm qnt__neon_mm_plain;
 extern const struct qnt__neon_mm qnt__neon_mm_dotprod;
+extern const struct qnt__neon_mm qnt__neon_mm_i8mm;
+
+
+/* The blocks of the i-quant, E2M1 and low-bit formats the kernels cover
+ * (ggml-common.h's layouts; as lib/core/quant_iquants.c, quant_lowbit.c). */
+struct qnt__blk_iq4_nl {
+	uint16_t d;
+	uint8_t qs[16]; /* element j: low nibble of qs[j], j + 16: high */
+};
+struct qnt__blk_iq4_xs {
+	uint16_t d;
+	uint16_t scales_h;
+	uint8_t scales_l[4];
+	uint8_t qs[128]; /* sub-block ib of 32: as iq4_nl in qs[16 ib..] */
+};
+struct qnt__blk_mxfp4 {
+	uint8_t e; /* E8M0 */
+	uint8_t qs[16];
+};
+struct qnt__blk_nvfp4 {
+	uint8_t d[4];   /* UE4M3, one per 16 */
+	uint8_t qs[32]; /* sub-block s: 8 low nibbles then 8 high of qs[8 s..] */
+};
+struct qnt__blk_tq1_0 {
+	uint8_t qs[48];
+	uint8_t qh[4];
+	uint16_t d;
+};
+struct qnt__blk_tq2_0 {
+	uint8_t qs[64];
+	uint16_t d;
+};
+struct qnt__blk_q1_0 {
+	uint16_t d;
+	uint8_t qs[16]; /* 128 sign bits */
+};
+struct qnt__blk_q2_0 {
+	uint16_t d;
+	uint8_t qs[16]; /* 64 2-bit codes */
+};
+
+_Static_assert(sizeof(struct qnt__blk_iq4_nl) == 18 && sizeof(struct qnt__blk_iq4_xs) == 136, "iq4 blocks");
+_Static_assert(sizeof(struct qnt__blk_mxfp4) == 17 && sizeof(struct qnt__blk_nvfp4) == 36, "fp4 blocks");
+_Static_assert(sizeof(struct qnt__blk_tq1_0) == 54 && sizeof(struct qnt__blk_tq2_0) == 66, "tq blocks");
+_Static_assert(sizeof(struct qnt__blk_q1_0) == 18 && sizeof(struct qnt__blk_q2_0) == 18, "q1_0/q2_0 blocks");
+
+/* iq4_nl/iq4_xs values (ggml's kvalues_iq4nl). */
+static const int8_t qnt__neon_kv_iq4[16] = { -127, -104, -83, -65, -49, -35, -22, -10,
+					     1,    13,   25,  38,  53,  69,  89,  113 };
+/* E2M1 values doubled (ggml's kvalues_mxfp4; index 8 is -0). */
+static const int8_t qnt__neon_kv_fp4[16] = { 0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12 };
+
+/* ggml_e8m0_to_fp32_half: 2^(e - 128), subnormal for e < 2. */
+static inline float qnt__neon_e8m0_half(uint8_t e)
+{
+	return qnt__f32_from_bits(e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23);
+}
+
+/* ggml_ue4m3_to_fp32 (half of the unsigned E4M3 value; 0x00 and 0x7f read
+ * as 0), as quant_lowbit.c's ue4m3_half: exact in float. */
+static inline float qnt__neon_ue4m3_half(uint8_t x)
+{
+	if (x == 0 || x == 0x7f)
+		return 0.0f;
+	const int ex = (x >> 3) & 0xf, man = x & 7;
+	if (ex == 0)
+		return (float)man * 0x1p-10f;
+	return (float)(8 + man) * qnt__f32_from_bits((uint32_t)(ex - 11 + 127) << 23);
+}
+
+/* The fp16 scale of the low-bit formats as quant_lowbit.c's get_d reads it
+ * (bytewise; a signalling NaN made quiet). */
+static inline float qnt__neon_get_d(const uint16_t *p)
+{
+	uint16_t h;
+	memcpy(&h, p, sizeof h);
+	float d = qnt__fp16_to_fp32(h);
+	if ((h & 0x7c00u) == 0x7c00u && (h & 0x03ffu))
+		d = qnt__f32_from_bits(qnt__f32_bits(d) | 0x00400000u);
+	return d;
+}
 
 #endif

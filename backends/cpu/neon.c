@@ -2,26 +2,34 @@
 /*
  * The "cpu-neon" backend: AArch64 NEON kernels, built into libqnt on
  * aarch64. This file is compiled for plain ARMv8-A (NEON is part of it); the
- * matrix product row kernels are in neon_mm.c, built once plain and once
- * with dotprod, and the table is picked at open() from host->cpu_features.
+ * matrix product row kernels are in neon_mm.c, built plain, with dotprod,
+ * and with dotprod+i8mm, and the table is picked at open() from
+ * host->cpu_features.
  *
- *   dequantize  q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K q8_K:
- *               the floats of the scalar reference, bit for bit (the same
- *               IEEE operations in the same order: separate multiplies and
- *               adds, never FMA, where the reference does them separately).
+ *   dequantize  q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K q8_K,
+ *               iq4_nl iq4_xs mxfp4 nvfp4 (16-entry tables, TBL), tq1_0
+ *               tq2_0 q1_0 q2_0, iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s (grid
+ *               points decoded in neon_iq.h): the floats of the scalar
+ *               reference, bit for bit (the same IEEE operations in the same order:
+ *               separate multiplies and adds, never FMA, where the reference
+ *               does them separately).
  *   quantize    q8_0, q8_1, q8_K (the activation formats; q8_0 with
  *               importance weights runs the reference's search): the bytes
  *               of the scalar reference. Blocks with NaN, infinities or
  *               scales that overflow take the reference's scalar code.
- *   matmul      q4_0 q5_0 q8_0 (activations q8_0), q4_1 q5_1 (q8_1),
- *               q2_K..q6_K (q8_K), f32 f16 bf16 (float activations):
- *               within the reference's tolerance (see neon_mm.c).
+ *   matmul      q4_0 q5_0 q8_0 iq4_nl mxfp4 nvfp4 q1_0 q2_0 (activations
+ *               q8_0), q4_1 q5_1 (q8_1), q2_K..q6_K iq4_xs tq1_0 tq2_0
+ *               iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s (q8_K), f32 f16 bf16
+ *               (float activations): within the
+ *               reference's tolerance (see neon_mm.c); with i8mm, q4_0 and
+ *               q8_0 take two rows at a time for two columns and more.
  *
- * Every other format and operation is left to the reference (supports()
- * says 0). Like the "cpu" backend it reaches libqnt only through the host
+ * Every other format (iq1_s, iq1_m, mlx:*) and operation is left to the
+ * reference (supports() says 0). Like the "cpu" backend it reaches libqnt only through the host
  * table.
  */
 #include "cpu_neon.h"
+#include "neon_iq.h"
 #include "qnt_fp.h"
 
 #include <arm_neon.h>
@@ -52,7 +60,9 @@ int32_t qnt__cpu_neon_score(const qnt_host_api *host, char *why, size_t why_size
 			snprintf(why, why_size, "the CPU lacks neon");
 		return 0;
 	}
-	return 1 + (int32_t)QNT_CPU_NEON + (host->cpu_features & QNT_CPU_DOTPROD ? (int32_t)QNT_CPU_DOTPROD : 0);
+	const uint64_t f = host->cpu_features;
+	const int dot = (f & QNT_CPU_DOTPROD) != 0, i8mm = dot && (f & QNT_CPU_I8MM);
+	return 1 + (int32_t)QNT_CPU_NEON + (dot ? (int32_t)QNT_CPU_DOTPROD : 0) + (i8mm ? (int32_t)QNT_CPU_I8MM : 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -294,6 +304,234 @@ static void deq_q6_K(const void *src, float *y, int64_t n)
 	}
 }
 
+/* iq4_nl, iq4_xs, mxfp4, nvfp4: the codes through a 16-entry table; the
+ * reference's d * value (or value * d: the same float) per element. */
+INLINE void table_codes(const uint8_t *qs, const int8_t *tbl, int8x16_t *lo, int8x16_t *hi)
+{
+	const int8x16_t t = vld1q_s8(tbl);
+	const uint8x16_t v = vld1q_u8(qs);
+	*lo = vqtbl1q_s8(t, vandq_u8(v, vdupq_n_u8(0x0f)));
+	*hi = vqtbl1q_s8(t, vshrq_n_u8(v, 4));
+}
+
+static void deq_iq4_nl(const void *src, float *y, int64_t n)
+{
+	const struct qnt__blk_iq4_nl *b = src;
+	for (int64_t i = 0; i < n / QK; i++, y += QK) {
+		const float d = qnt__fp16_to_fp32(b[i].d);
+		int8x16_t lo, hi;
+		table_codes(b[i].qs, qnt__neon_kv_iq4, &lo, &hi);
+		deq16(lo, d, 0.0f, OP_MUL, y);
+		deq16(hi, d, 0.0f, OP_MUL, y + 16);
+	}
+}
+
+static void deq_iq4_xs(const void *src, float *y, int64_t n)
+{
+	const struct qnt__blk_iq4_xs *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = qnt__fp16_to_fp32(b[i].d);
+		for (int ib = 0; ib < 8; ib++, y += 32) {
+			const int ls = ((b[i].scales_l[ib / 2] >> (4 * (ib % 2))) & 0xf) |
+				       (((b[i].scales_h >> (2 * ib)) & 3) << 4);
+			const float dl = d * (float)(ls - 32);
+			int8x16_t lo, hi;
+			table_codes(b[i].qs + 16 * ib, qnt__neon_kv_iq4, &lo, &hi);
+			deq16(lo, dl, 0.0f, OP_MUL, y);
+			deq16(hi, dl, 0.0f, OP_MUL, y + 16);
+		}
+	}
+}
+
+static void deq_mxfp4(const void *src, float *y, int64_t n)
+{
+	const struct qnt__blk_mxfp4 *b = src;
+	for (int64_t i = 0; i < n / QK; i++, y += QK) {
+		const float d = qnt__neon_e8m0_half(b[i].e);
+		int8x16_t lo, hi;
+		table_codes(b[i].qs, qnt__neon_kv_fp4, &lo, &hi);
+		deq16(lo, d, 0.0f, OP_MUL, y);
+		deq16(hi, d, 0.0f, OP_MUL, y + 16);
+	}
+}
+
+/* nvfp4: the codes of sub-blocks 2h (*s0) and 2h + 1 (*s1) in element order. */
+INLINE void nvfp4_codes(const struct qnt__blk_nvfp4 *b, int h, int8x16_t *s0, int8x16_t *s1)
+{
+	int8x16_t lo, hi;
+	table_codes(b->qs + 16 * h, qnt__neon_kv_fp4, &lo, &hi);
+	*s0 = vcombine_s8(vget_low_s8(lo), vget_low_s8(hi));
+	*s1 = vcombine_s8(vget_high_s8(lo), vget_high_s8(hi));
+}
+
+static void deq_nvfp4(const void *src, float *y, int64_t n)
+{
+	const struct qnt__blk_nvfp4 *b = src;
+	for (int64_t i = 0; i < n / 64; i++)
+		for (int h = 0; h < 2; h++, y += 32) {
+			int8x16_t s0, s1;
+			nvfp4_codes(&b[i], h, &s0, &s1);
+			deq16(s0, qnt__neon_ue4m3_half(b[i].d[2 * h]), 0.0f, OP_MUL, y);
+			deq16(s1, qnt__neon_ue4m3_half(b[i].d[2 * h + 1]), 0.0f, OP_MUL, y + 16);
+		}
+}
+
+/* tq1_0: the trit (0..2) of 16 bytes already multiplied by their power of
+ * 3 (mod 256, as ggml's uint8_t product): (v * 3) >> 8. */
+INLINE uint8x16_t trit16(uint8x16_t v)
+{
+	const uint8x8_t three = vdup_n_u8(3);
+	return vcombine_u8(vshrn_n_u16(vmull_u8(vget_low_u8(v), three), 8),
+			   vshrn_n_u16(vmull_high_u8(v, vdupq_n_u8(3)), 8));
+}
+
+/* tq1_0's codes (0..2) of elements 16k..16k+15, k = 0..15. */
+INLINE void tq1_codes(const struct qnt__blk_tq1_0 *b, int8x16_t *c)
+{
+	static const uint8_t pow3[5] = { 1, 3, 9, 27, 81 };
+	const uint8x16_t q0 = vld1q_u8(b->qs), q1 = vld1q_u8(b->qs + 16), q2 = vld1q_u8(b->qs + 32);
+	for (int t = 0; t < 5; t++) {
+		const uint8x16_t p = vdupq_n_u8(pow3[t]);
+		c[2 * t] = vreinterpretq_s8_u8(trit16(vmulq_u8(q0, p)));
+		c[2 * t + 1] = vreinterpretq_s8_u8(trit16(vmulq_u8(q1, p)));
+		c[10 + t] = vreinterpretq_s8_u8(trit16(vmulq_u8(q2, p)));
+	}
+	/* elements 240 + 4t + j: trit t of qh[j] */
+	static const uint8_t rep[16] = { 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3 };
+	static const uint8_t pw[16] = { 1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27 };
+	uint32_t qh;
+	memcpy(&qh, b->qh, sizeof qh);
+	const uint8x16_t h = vqtbl1q_u8(vreinterpretq_u8_u32(vdupq_n_u32(qh)), vld1q_u8(rep));
+	c[15] = vreinterpretq_s8_u8(trit16(vmulq_u8(h, vld1q_u8(pw))));
+}
+
+static void deq_tq1_0(const void *src, float *y, int64_t n)
+{
+	const struct qnt__blk_tq1_0 *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
+		const float d = qnt__neon_get_d(&b[i].d);
+		int8x16_t c[16];
+		tq1_codes(&b[i], c);
+		for (int k = 0; k < 16; k++)
+			deq16(vsubq_s8(c[k], vdupq_n_s8(1)), d, 0.0f, OP_MUL, y + 16 * k);
+	}
+}
+
+static void deq_tq2_0(const void *src, float *y, int64_t n)
+{
+	const struct qnt__blk_tq2_0 *b = src;
+	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
+		const float d = qnt__neon_get_d(&b[i].d);
+		int8x16_t c[16];
+		codes2(b[i].qs, c);
+		for (int k = 0; k < 16; k++)
+			deq16(vsubq_s8(c[k], vdupq_n_s8(1)), d, 0.0f, OP_MUL, y + 16 * k);
+	}
+}
+
+/* q1_0: element j is +d where bit j % 8 of qs[j / 8] is set, else -d. */
+static void deq_q1_0(const void *src, float *y, int64_t n)
+{
+	static const uint8_t sel[16] = { 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128 };
+	const struct qnt__blk_q1_0 *b = src;
+	for (int64_t i = 0; i < n / 128; i++, y += 128) {
+		const float d = qnt__neon_get_d(&b[i].d);
+		const float32x4_t vd = vdupq_n_f32(d), vnd = vdupq_n_f32(-d);
+		for (int k = 0; k < 8; k++) {
+			const uint8x16_t v = vcombine_u8(vdup_n_u8(b[i].qs[2 * k]), vdup_n_u8(b[i].qs[2 * k + 1]));
+			const int8x16_t set = vreinterpretq_s8_u8(vtstq_u8(v, vld1q_u8(sel)));
+			const int16x8_t s0 = vmovl_s8(vget_low_s8(set)), s1 = vmovl_high_s8(set);
+			const int32x4_t m[4] = { vmovl_s16(vget_low_s16(s0)), vmovl_high_s16(s0),
+						 vmovl_s16(vget_low_s16(s1)), vmovl_high_s16(s1) };
+			for (int u = 0; u < 4; u++)
+				vst1q_f32(y + 16 * k + 4 * u, vbslq_f32(vreinterpretq_u32_s32(m[u]), vd, vnd));
+		}
+	}
+}
+
+/* q2_0: the codes (0..3) of elements 16k..16k+15: bits 2 (j % 4) of
+ * qs[j / 4]. */
+INLINE int8x16_t q2_0_codes(const uint8_t *qs, int k)
+{
+	static const uint8_t rep[16] = { 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3 };
+	static const int8_t shr[16] = { 0, -2, -4, -6, 0, -2, -4, -6, 0, -2, -4, -6, 0, -2, -4, -6 };
+	uint32_t w;
+	memcpy(&w, qs + 4 * k, sizeof w);
+	const uint8x16_t v = vqtbl1q_u8(vreinterpretq_u8_u32(vdupq_n_u32(w)), vld1q_u8(rep));
+	return vreinterpretq_s8_u8(vandq_u8(vshlq_u8(v, vld1q_s8(shr)), vdupq_n_u8(3)));
+}
+
+static void deq_q2_0(const void *src, float *y, int64_t n)
+{
+	const struct qnt__blk_q2_0 *b = src;
+	for (int64_t i = 0; i < n / 64; i++, y += 64) {
+		const float d = qnt__neon_get_d(&b[i].d);
+		for (int k = 0; k < 4; k++)
+			deq16(vsubq_s8(q2_0_codes(b[i].qs, k), vdupq_n_s8(1)), d, 0.0f, OP_MUL, y + 16 * k);
+	}
+}
+
+/* The i-quant lattice formats (neon_iq.h): per element db * level, its
+ * sign bit flipped where the element is negative (as C's unary minus). */
+INLINE void deq_iq_group(const struct qnt__neon_iq_group *g, float *y)
+{
+	for (int h = 0; h < 2; h++) {
+		const uint16x8_t m0 = vmovl_u8(vget_low_u8(g->mag[h])), m1 = vmovl_high_u8(g->mag[h]);
+		const int16x8_t n0 = vmovl_s8(vget_low_s8(vreinterpretq_s8_u8(g->neg[h])));
+		const int16x8_t n1 = vmovl_high_s8(vreinterpretq_s8_u8(g->neg[h]));
+		const uint32x4_t mag[4] = { vmovl_u16(vget_low_u16(m0)), vmovl_high_u16(m0), vmovl_u16(vget_low_u16(m1)),
+					    vmovl_high_u16(m1) };
+		const int32x4_t neg[4] = { vmovl_s16(vget_low_s16(n0)), vmovl_high_s16(n0), vmovl_s16(vget_low_s16(n1)),
+					   vmovl_high_s16(n1) };
+		const float32x4_t db = vdupq_n_f32(g->db[h]);
+		for (int k = 0; k < 4; k++) {
+			const uint32x4_t v = vreinterpretq_u32_f32(vmulq_f32(db, vcvtq_f32_u32(mag[k])));
+			const uint32x4_t sb = vandq_u32(vreinterpretq_u32_s32(neg[k]), vdupq_n_u32(0x80000000u));
+			vst1q_f32(y + 16 * h + 4 * k, vreinterpretq_f32_u32(veorq_u32(v, sb)));
+		}
+	}
+}
+
+INLINE void deq_iq(const void *src, float *y, int64_t n, size_t bytes, int kind)
+{
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const uint8_t *blk = (const uint8_t *)src + (size_t)i * bytes;
+		uint16_t h;
+		memcpy(&h, blk, sizeof h); /* d first in every one of these blocks */
+		const float d = qnt__fp16_to_fp32(h);
+		for (int ib = 0; ib < 8; ib++, y += 32) {
+			struct qnt__neon_iq_group g;
+			qnt__neon_iq_decode(blk, kind, ib, d, &g);
+			deq_iq_group(&g, y);
+		}
+	}
+}
+
+static void deq_iq2_xxs(const void *src, float *y, int64_t n)
+{
+	deq_iq(src, y, n, sizeof(struct qnt__blk_iq2_xxs), QNT__NEON_IQ2_XXS);
+}
+
+static void deq_iq2_xs(const void *src, float *y, int64_t n)
+{
+	deq_iq(src, y, n, sizeof(struct qnt__blk_iq2_xs), QNT__NEON_IQ2_XS);
+}
+
+static void deq_iq2_s(const void *src, float *y, int64_t n)
+{
+	deq_iq(src, y, n, sizeof(struct qnt__blk_iq2_s), QNT__NEON_IQ2_S);
+}
+
+static void deq_iq3_xxs(const void *src, float *y, int64_t n)
+{
+	deq_iq(src, y, n, sizeof(struct qnt__blk_iq3_xxs), QNT__NEON_IQ3_XXS);
+}
+
+static void deq_iq3_s(const void *src, float *y, int64_t n)
+{
+	deq_iq(src, y, n, sizeof(struct qnt__blk_iq3_s), QNT__NEON_IQ3_S);
+}
+
 /* ------------------------------------------------------------------ */
 /* Quantize activations: the reference's bytes                          */
 /* ------------------------------------------------------------------ */
@@ -424,6 +662,19 @@ static const struct fmt fmts[] = {
 	{ QNT_TYPE_Q5_K, deq_q5_K, MM(q5_K), QNT_TYPE_Q8_K, 0 },
 	{ QNT_TYPE_Q6_K, deq_q6_K, MM(q6_K), QNT_TYPE_Q8_K, 0 },
 	{ QNT_TYPE_Q8_K, deq_q8_K, -1, QNT_TYPE_INVALID, 1 },
+	{ QNT_TYPE_IQ4_NL, deq_iq4_nl, MM(iq4_nl), QNT_TYPE_Q8_0, 0 },
+	{ QNT_TYPE_IQ4_XS, deq_iq4_xs, MM(iq4_xs), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_MXFP4, deq_mxfp4, MM(mxfp4), QNT_TYPE_Q8_0, 0 },
+	{ QNT_TYPE_NVFP4, deq_nvfp4, MM(nvfp4), QNT_TYPE_Q8_0, 0 },
+	{ QNT_TYPE_TQ1_0, deq_tq1_0, MM(tq1_0), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_TQ2_0, deq_tq2_0, MM(tq2_0), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_Q1_0, deq_q1_0, MM(q1_0), QNT_TYPE_Q8_0, 0 },
+	{ QNT_TYPE_Q2_0, deq_q2_0, MM(q2_0), QNT_TYPE_Q8_0, 0 },
+	{ QNT_TYPE_IQ2_XXS, deq_iq2_xxs, MM(iq2_xxs), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_IQ2_XS, deq_iq2_xs, MM(iq2_xs), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_IQ2_S, deq_iq2_s, MM(iq2_s), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_IQ3_XXS, deq_iq3_xxs, MM(iq3_xxs), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_IQ3_S, deq_iq3_s, MM(iq3_s), QNT_TYPE_Q8_K, 0 },
 };
 
 static const struct fmt *find(qnt_type t)
@@ -440,7 +691,7 @@ static const struct fmt *find(qnt_type t)
 
 struct neon_state {
 	const qnt_host_api *host;
-	const struct qnt__neon_mm *mm; /* dotprod or plain row kernels */
+	const struct qnt__neon_mm *mm; /* i8mm, dotprod or plain row kernels */
 };
 
 static qnt_status neon_open(const qnt_host_api *host, int32_t device, void **state)
@@ -451,7 +702,10 @@ static qnt_status neon_open(const qnt_host_api *host, int32_t device, void **sta
 	if (!s)
 		return QNT_E_NO_MEMORY;
 	s->host = host;
-	s->mm = host->cpu_features & QNT_CPU_DOTPROD ? &qnt__neon_mm_dotprod : &qnt__neon_mm_plain;
+	const uint64_t f = host->cpu_features;
+	s->mm = !(f & QNT_CPU_DOTPROD) ? &qnt__neon_mm_plain
+		: f & QNT_CPU_I8MM     ? &qnt__neon_mm_i8mm
+				       : &qnt__neon_mm_dotprod;
 	*state = s;
 	return QNT_OK;
 }
@@ -482,8 +736,9 @@ static qnt_status neon_device_props(void *state, int32_t device, qnt_device_prop
 	props->caps = QNT_BACKEND_CAP_HOST_THREADS;
 	props->reserved = 0;
 	props->name = "cpu-neon";
-	props->description = s && s->mm == &qnt__neon_mm_dotprod ? "host CPU, NEON kernels with dotprod (SDOT)"
-							    : "host CPU, NEON kernels without dotprod";
+	props->description = !s || s->mm == &qnt__neon_mm_plain ? "host CPU, NEON kernels without dotprod"
+			     : s->mm == &qnt__neon_mm_dotprod ? "host CPU, NEON kernels with dotprod (SDOT)"
+							      : "host CPU, NEON kernels with dotprod and i8mm (SDOT, SMMLA)";
 	return QNT_OK;
 }
 
@@ -585,6 +840,11 @@ static qnt_status neon_matmul(void *state, const qnt_matmul_job *job)
 		return QNT_E_INVALID_ARG;
 	qnt__neon_row_fn mm;
 	memcpy(&mm, (const char *)st->mm + f->mm, sizeof mm);
+	/* the two-row kernels (i8mm) for two columns and more */
+	const qnt__neon_row2_fn mm2 = job->n_cols < 2	       ? NULL
+				      : job->wtype == QNT_TYPE_Q4_0 ? st->mm->q4_0_r2
+				      : job->wtype == QNT_TYPE_Q8_0 ? st->mm->q8_0_r2
+								    : NULL;
 	const int64_t n_in = job->n_in, n_out = job->n_out, n_cols = job->n_cols;
 	const int floats = f->xq == QNT_TYPE_INVALID; /* the kernel reads x itself */
 	if (floats ? !job->x.host : !job->xq || job->xq_type != f->xq) /* not prepared as asked */
@@ -621,7 +881,16 @@ static qnt_status neon_matmul(void *state, const qnt_matmul_job *job)
 				xc[c].d = legacy ? ds + (size_t)(2 * (c0 + c)) * nb : NULL;
 				xc[c].s = legacy ? ds + (size_t)(2 * (c0 + c) + 1) * nb : NULL;
 			}
-			for (int64_t r = r0; r < r1; r++) {
+			int64_t r = r0;
+			for (; mm2 && r + 2 <= r1; r += 2) {
+				float out0[QNT_NEON_NC], out1[QNT_NEON_NC];
+				mm2(w + (size_t)r * wrs, wrs, xc, nc, n_in, out0, out1);
+				for (int c = 0; c < nc; c++) {
+					y[(c0 + c) * n_out + r] = out0[c];
+					y[(c0 + c) * n_out + r + 1] = out1[c];
+				}
+			}
+			for (; r < r1; r++) {
 				float out[QNT_NEON_NC];
 				mm(w + (size_t)r * wrs, xc, nc, n_in, out);
 				for (int c = 0; c < nc; c++)
@@ -638,7 +907,7 @@ const qnt_backend_vtbl qnt__cpu_neon_backend = {
 	.struct_size = sizeof(qnt_backend_vtbl),
 	.abi_version = QNT_BACKEND_ABI,
 	.name = "cpu-neon",
-	.description = "AArch64 NEON kernels (dotprod where the CPU has it)",
+	.description = "AArch64 NEON kernels (dotprod and i8mm where the CPU has them)",
 	.caps = QNT_BACKEND_CAP_HOST_THREADS,
 	.score = qnt__cpu_neon_score,
 	.open = neon_open,

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Row kernels of the "cpu-neon" matrix product, compiled twice (see
+ * Row kernels of the "cpu-neon" matrix product, compiled three times (see
  * lib/meson.build): with QNT_NEON_DOTPROD=1 and -march=armv8.2-a+dotprod the
  * 8-bit dot products use SDOT (vdotq_s32) and the table is
  * qnt__neon_mm_dotprod; with QNT_NEON_DOTPROD=0 they use widening multiplies
- * (SMULL, SADALP) and the table is qnt__neon_mm_plain.
+ * (SMULL, SADALP) and the table is qnt__neon_mm_plain; with QNT_NEON_I8MM=1
+ * as well and -march=armv8.2-a+dotprod+i8mm the table qnt__neon_mm_i8mm
+ * adds two-row kernels for q4_0 and q8_0 (SMMLA: 2 rows x 2 columns x 8
+ * codes per instruction), which neon.c runs for two columns and more.
  *
  *   legacy formats (q4_0 q5_0 q8_0 against q8_0, q4_1 q5_1 against q8_1):
  *       the signed codes of each block times the activation codes, summed
@@ -14,10 +17,12 @@
  *       16; then d_x * (d * sum - dmin * msum) in float.
  *   f32, f16, bf16: float FMA against the float activations.
  *
- * The integer sums are exact, so both builds give the same floats; both are
+ * The integer sums are exact and the float steps the same, so all builds
+ * (and the two-row kernels) give the same floats; all are
  * within the reference's tolerance, not bit-equal to it (it sums in double).
  */
 #include "cpu_neon.h"
+#include "neon_iq.h"
 #include "qnt_fp.h"
 
 #include <arm_neon.h>
@@ -483,7 +488,372 @@ static void mm_bf16(const void *w, const struct qnt__neon_xcol *x, int nc, int64
 	float_body(w, x, nc, n, out, F_BF16);
 }
 
-#if QNT_NEON_DOTPROD
+/* ------------------------------------------------------------------ */
+/* Table formats, E2M1 and low-bit formats                              */
+/* ------------------------------------------------------------------ */
+
+/* The 32 codes of 16 bytes through a 16-entry table: the low nibbles (lo),
+ * then the high ones (hi). */
+INLINE void table_codes(const uint8_t *qs, int8x16_t t, int8x16_t *lo, int8x16_t *hi)
+{
+	const uint8x16_t v = vld1q_u8(qs);
+	*lo = vqtbl1q_s8(t, vandq_u8(v, vdupq_n_u8(0x0f)));
+	*hi = vqtbl1q_s8(t, vshrq_n_u8(v, 4));
+}
+
+/* Exact sum of 32 codes times 32 activation codes. */
+INLINE int32_t dot32(int8x16_t c0, int8x16_t c1, const int8_t *xq)
+{
+	return vaddvq_s32(dot16(dot16(vdupq_n_s32(0), c0, vld1q_s8(xq)), c1, vld1q_s8(xq + 16)));
+}
+
+INLINE const int8_t *q8_0_qs(const struct qnt__neon_xcol *x, int64_t j)
+{
+	return ((const struct blk_q8_0 *)x->blk)[j].qs;
+}
+
+/* iq4_nl and mxfp4 against q8_0: (d_w * d_x) * sum per block of 32, like
+ * the legacy formats (mxfp4: the doubled E2M1 values times half the scale). */
+INLINE void fp4_body(const void *wv, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out, int mx)
+{
+	const int8x16_t t = vld1q_s8(mx ? qnt__neon_kv_fp4 : qnt__neon_kv_iq4);
+	float acc[NC] = { 0 };
+	for (int64_t i = 0; i < n / QK; i++) {
+		float dw;
+		const uint8_t *qs;
+		if (mx) {
+			const struct qnt__blk_mxfp4 *b = (const struct qnt__blk_mxfp4 *)wv + i;
+			dw = qnt__neon_e8m0_half(b->e);
+			qs = b->qs;
+		} else {
+			const struct qnt__blk_iq4_nl *b = (const struct qnt__blk_iq4_nl *)wv + i;
+			uint16_t h;
+			memcpy(&h, &b->d, sizeof h);
+			dw = h2f(h);
+			qs = b->qs;
+		}
+		int8x16_t c0, c1;
+		table_codes(qs, t, &c0, &c1);
+		for (int c = 0; c < nc; c++)
+			acc[c] += (dw * x[c].d[i]) * (float)dot32(c0, c1, q8_0_qs(&x[c], i));
+	}
+	memcpy(out, acc, (size_t)nc * sizeof(float));
+}
+
+static void mm_iq4_nl(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	fp4_body(w, x, nc, n, out, 0);
+}
+
+static void mm_mxfp4(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	fp4_body(w, x, nc, n, out, 1);
+}
+
+/* nvfp4 (blocks of 64, a UE4M3 scale per 16) against q8_0: per q8_0 block,
+ * d_x * (s_0 * sum_0 + s_1 * sum_1) over its two sub-blocks. */
+static void mm_nvfp4(const void *wv, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	const struct qnt__blk_nvfp4 *w = wv;
+	const int8x16_t t = vld1q_s8(qnt__neon_kv_fp4);
+	float acc[NC] = { 0 };
+	for (int64_t i = 0; i < n / 64; i++)
+		for (int h = 0; h < 2; h++) {
+			int8x16_t lo, hi;
+			table_codes(w[i].qs + 16 * h, t, &lo, &hi);
+			const int8x16_t s0 = vcombine_s8(vget_low_s8(lo), vget_low_s8(hi));
+			const int8x16_t s1 = vcombine_s8(vget_high_s8(lo), vget_high_s8(hi));
+			const float d0 = qnt__neon_ue4m3_half(w[i].d[2 * h]), d1 = qnt__neon_ue4m3_half(w[i].d[2 * h + 1]);
+			for (int c = 0; c < nc; c++) {
+				const int8_t *xq = q8_0_qs(&x[c], 2 * i + h);
+				const int32_t p0 = vaddvq_s32(dot16(vdupq_n_s32(0), s0, vld1q_s8(xq)));
+				const int32_t p1 = vaddvq_s32(dot16(vdupq_n_s32(0), s1, vld1q_s8(xq + 16)));
+				acc[c] += x[c].d[2 * i + h] * (d0 * (float)p0 + d1 * (float)p1);
+			}
+		}
+	memcpy(out, acc, (size_t)nc * sizeof(float));
+}
+
+/* q1_0 (blocks of 128, w = +-1) against q8_0: d_w * sum over its four q8_0
+ * blocks of d_x * sum. */
+static void mm_q1_0(const void *wv, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	static const uint8_t sel[16] = { 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128 };
+	const struct qnt__blk_q1_0 *w = wv;
+	const uint8x16_t vsel = vld1q_u8(sel);
+	float acc[NC] = { 0 };
+	for (int64_t i = 0; i < n / 128; i++) {
+		int8x16_t cw[8]; /* elements 16k..16k+15: +1 where the bit is set, else -1 */
+		for (int k = 0; k < 8; k++) {
+			const uint8x16_t v = vcombine_u8(vdup_n_u8(w[i].qs[2 * k]), vdup_n_u8(w[i].qs[2 * k + 1]));
+			const uint8x16_t two = vandq_u8(vtstq_u8(v, vsel), vdupq_n_u8(2));
+			cw[k] = vsubq_s8(vreinterpretq_s8_u8(two), vdupq_n_s8(1));
+		}
+		const float dw = qnt__neon_get_d(&w[i].d);
+		for (int c = 0; c < nc; c++) {
+			float s = 0.0f;
+			for (int j = 0; j < 4; j++)
+				s += x[c].d[4 * i + j] * (float)dot32(cw[2 * j], cw[2 * j + 1], q8_0_qs(&x[c], 4 * i + j));
+			acc[c] += dw * s;
+		}
+	}
+	memcpy(out, acc, (size_t)nc * sizeof(float));
+}
+
+/* q2_0 codes (0..3) of elements 16k..16k+15: bits 2 (j % 4) of qs[j / 4]. */
+INLINE int8x16_t q2_0_codes(const uint8_t *qs, int k)
+{
+	static const uint8_t rep[16] = { 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3 };
+	static const int8_t shr[16] = { 0, -2, -4, -6, 0, -2, -4, -6, 0, -2, -4, -6, 0, -2, -4, -6 };
+	const uint8x16_t v = vqtbl1q_u8(vreinterpretq_u8_u32(vdupq_n_u32(load_u32(qs + 4 * k))), vld1q_u8(rep));
+	return vreinterpretq_s8_u8(vandq_u8(vshlq_u8(v, vld1q_s8(shr)), vdupq_n_u8(3)));
+}
+
+/* q2_0 (blocks of 64, w = code - 1) against q8_0: d_w * sum over its two
+ * q8_0 blocks of d_x * sum. */
+static void mm_q2_0(const void *wv, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	const struct qnt__blk_q2_0 *w = wv;
+	float acc[NC] = { 0 };
+	for (int64_t i = 0; i < n / 64; i++) {
+		int8x16_t cw[4];
+		for (int k = 0; k < 4; k++)
+			cw[k] = vsubq_s8(q2_0_codes(w[i].qs, k), vdupq_n_s8(1));
+		const float dw = qnt__neon_get_d(&w[i].d);
+		for (int c = 0; c < nc; c++) {
+			float s = 0.0f;
+			for (int j = 0; j < 2; j++)
+				s += x[c].d[2 * i + j] * (float)dot32(cw[2 * j], cw[2 * j + 1], q8_0_qs(&x[c], 2 * i + j));
+			acc[c] += dw * s;
+		}
+	}
+	memcpy(out, acc, (size_t)nc * sizeof(float));
+}
+
+/* iq4_xs against q8_K: sum over the eight sub-blocks of (ls - 32) times
+ * their exact sums. */
+static void mm_iq4_xs(const void *wv, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	const struct qnt__blk_iq4_xs *w = wv;
+	const int8x16_t t = vld1q_s8(qnt__neon_kv_iq4);
+	float acc[NC] = { 0 };
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		int8x16_t c[16];
+		int32_t ls[8];
+		for (int ib = 0; ib < 8; ib++) {
+			table_codes(w[i].qs + 16 * ib, t, &c[2 * ib], &c[2 * ib + 1]);
+			ls[ib] = (((w[i].scales_l[ib / 2] >> (4 * (ib % 2))) & 0xf) | (((w[i].scales_h >> (2 * ib)) & 3) << 4)) -
+				 32;
+		}
+		const float d = h2f(w[i].d);
+		for (int col = 0; col < nc; col++) {
+			const struct blk_q8_K *xk = (const struct blk_q8_K *)x[col].blk + i;
+			int32x4_t isum = vdupq_n_s32(0);
+			for (int ib = 0; ib < 8; ib++) {
+				int32x4_t p = dot16(vdupq_n_s32(0), c[2 * ib], vld1q_s8(xk->qs + 32 * ib));
+				p = dot16(p, c[2 * ib + 1], vld1q_s8(xk->qs + 32 * ib + 16));
+				isum = vmlaq_n_s32(isum, p, ls[ib]);
+			}
+			k_finish(xk, isum, 0, d, 0.0f, &acc[col]);
+		}
+	}
+	memcpy(out, acc, (size_t)nc * sizeof(float));
+}
+
+/* The trit (0..2) of 16 bytes already multiplied by their power of 3 (mod
+ * 256, as ggml's uint8_t product): (v * 3) >> 8. */
+INLINE uint8x16_t trit16(uint8x16_t v)
+{
+	return vcombine_u8(vshrn_n_u16(vmull_u8(vget_low_u8(v), vdup_n_u8(3)), 8),
+			   vshrn_n_u16(vmull_high_u8(v, vdupq_n_u8(3)), 8));
+}
+
+/* tq1_0's codes (0..2) of elements 16k..16k+15: trit t of qs[m] is element
+ * 32t + m (m < 32) or 160 + 16t + m - 32; trit t of qh[j] element 240 + 4t + j. */
+INLINE void tq1_codes(const struct qnt__blk_tq1_0 *b, int8x16_t *c)
+{
+	static const uint8_t pow3[5] = { 1, 3, 9, 27, 81 };
+	static const uint8_t rep[16] = { 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3 };
+	static const uint8_t pw[16] = { 1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27 };
+	const uint8x16_t q0 = vld1q_u8(b->qs), q1 = vld1q_u8(b->qs + 16), q2 = vld1q_u8(b->qs + 32);
+	for (int t = 0; t < 5; t++) {
+		const uint8x16_t p = vdupq_n_u8(pow3[t]);
+		c[2 * t] = vreinterpretq_s8_u8(trit16(vmulq_u8(q0, p)));
+		c[2 * t + 1] = vreinterpretq_s8_u8(trit16(vmulq_u8(q1, p)));
+		c[10 + t] = vreinterpretq_s8_u8(trit16(vmulq_u8(q2, p)));
+	}
+	const uint8x16_t h = vqtbl1q_u8(vreinterpretq_u8_u32(vdupq_n_u32(load_u32(b->qh))), vld1q_u8(rep));
+	c[15] = vreinterpretq_s8_u8(trit16(vmulq_u8(h, vld1q_u8(pw))));
+}
+
+/* tq1_0, tq2_0 against q8_K: w = code - 1, so the sum is codes . x less the
+ * sum of x (q8_K's sums of 16), exact in 32 bits. */
+INLINE void tq_body(const void *wv, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out, int one)
+{
+	float acc[NC] = { 0 };
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		int8x16_t c[16];
+		float d;
+		if (one) {
+			const struct qnt__blk_tq1_0 *b = (const struct qnt__blk_tq1_0 *)wv + i;
+			tq1_codes(b, c);
+			d = qnt__neon_get_d(&b->d);
+		} else {
+			const struct qnt__blk_tq2_0 *b = (const struct qnt__blk_tq2_0 *)wv + i;
+			codes2(b->qs, c);
+			d = qnt__neon_get_d(&b->d);
+		}
+		for (int col = 0; col < nc; col++) {
+			const struct blk_q8_K *xk = (const struct blk_q8_K *)x[col].blk + i;
+			int32x4_t s = vdupq_n_s32(0);
+			for (int k = 0; k < 16; k++)
+				s = dot16(s, c[k], vld1q_s8(xk->qs + 16 * k));
+			const int32x4_t xs = vaddq_s32(vpaddlq_s16(vld1q_s16(xk->bsums)), vpaddlq_s16(vld1q_s16(xk->bsums + 8)));
+			acc[col] += xk->d * (d * (float)vaddvq_s32(vsubq_s32(s, xs)));
+		}
+	}
+	memcpy(out, acc, (size_t)nc * sizeof(float));
+}
+
+static void mm_tq1_0(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	tq_body(w, x, nc, n, out, 1);
+}
+
+static void mm_tq2_0(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	tq_body(w, x, nc, n, out, 0);
+}
+
+/* The i-quant lattice formats against q8_K (neon_iq.h): each group's
+ * signed bytes (magnitude, negated where its mask is set) times the
+ * activations, summed exactly with the integer scales ls; then
+ * d_x * (f * sum). */
+INLINE void iq_body(const void *wv, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out, size_t bytes,
+		    int kind)
+{
+	float acc[NC] = { 0 };
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const uint8_t *blk = (const uint8_t *)wv + (size_t)i * bytes;
+		int8x16_t w[16];
+		int32_t ls[16];
+		for (int ib = 0; ib < 8; ib++) {
+			struct qnt__neon_iq_group g;
+			qnt__neon_iq_decode(blk, kind, ib, 0.0f, &g);
+			for (int h = 0; h < 2; h++) {
+				const uint8x16_t v = vsubq_u8(veorq_u8(g.mag[h], g.neg[h]), g.neg[h]);
+				w[2 * ib + h] = vreinterpretq_s8_u8(v);
+				ls[2 * ib + h] = g.ls[h];
+			}
+		}
+		const float f = qnt__neon_iq_factor(kind, h2f(qnt__neon_rd16(blk)));
+		for (int col = 0; col < nc; col++) {
+			const struct blk_q8_K *xk = (const struct blk_q8_K *)x[col].blk + i;
+			int32x4_t isum = vdupq_n_s32(0);
+			for (int k = 0; k < 16; k++)
+				isum = vmlaq_n_s32(isum, dot16(vdupq_n_s32(0), w[k], vld1q_s8(xk->qs + 16 * k)), ls[k]);
+			k_finish(xk, isum, 0, f, 0.0f, &acc[col]);
+		}
+	}
+	memcpy(out, acc, (size_t)nc * sizeof(float));
+}
+
+static void mm_iq2_xxs(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	iq_body(w, x, nc, n, out, sizeof(struct qnt__blk_iq2_xxs), QNT__NEON_IQ2_XXS);
+}
+
+static void mm_iq2_xs(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	iq_body(w, x, nc, n, out, sizeof(struct qnt__blk_iq2_xs), QNT__NEON_IQ2_XS);
+}
+
+static void mm_iq2_s(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	iq_body(w, x, nc, n, out, sizeof(struct qnt__blk_iq2_s), QNT__NEON_IQ2_S);
+}
+
+static void mm_iq3_xxs(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	iq_body(w, x, nc, n, out, sizeof(struct qnt__blk_iq3_xxs), QNT__NEON_IQ3_XXS);
+}
+
+static void mm_iq3_s(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	iq_body(w, x, nc, n, out, sizeof(struct qnt__blk_iq3_s), QNT__NEON_IQ3_S);
+}
+
+/* ------------------------------------------------------------------ */
+/* i8mm: two rows by two columns per SMMLA                              */
+/* ------------------------------------------------------------------ */
+
+#if QNT_NEON_I8MM
+/* q4_0 and q8_0 against q8_0, rows r (0, 1) by columns in pairs: for each
+ * block, SMMLA of the rows' eight codes k (a 2 x 8 matrix) with the two
+ * columns' (2 x 8) gives the 2 x 2 partial sums [r0c0 r0c1 r1c0 r1c1],
+ * exact in 32 bits; then (d_r * d_c) * sum in float, as the row kernels. An
+ * odd last column is paired with itself. */
+INLINE void legacy_r2(const void *wv, size_t rb, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out0,
+		      float *out1, int kind)
+{
+	const size_t wb = kind == L_Q4_0 ? sizeof(struct blk_q4_0) : sizeof(struct blk_q8_0);
+	const uint8_t *w0 = wv, *w1 = (const uint8_t *)wv + rb;
+	float32x4_t acc[NC / 2];
+	for (int p = 0; p < (nc + 1) / 2; p++)
+		acc[p] = vdupq_n_f32(0.0f);
+	for (int64_t i = 0; i < n / QK; i++) {
+		int8x16_t a0, a1, b0, b1;
+		float d0, d1, m;
+		legacy_codes(w0 + (size_t)i * wb, kind, &a0, &a1, &d0, &m);
+		legacy_codes(w1 + (size_t)i * wb, kind, &b0, &b1, &d1, &m);
+		/* rows' codes 8k..8k+7, row 0 in the low half */
+		const int8x16_t r[4] = { vcombine_s8(vget_low_s8(a0), vget_low_s8(b0)),
+					 vcombine_s8(vget_high_s8(a0), vget_high_s8(b0)),
+					 vcombine_s8(vget_low_s8(a1), vget_low_s8(b1)),
+					 vcombine_s8(vget_high_s8(a1), vget_high_s8(b1)) };
+		const float32x4_t dw = { d0, d0, d1, d1 };
+		for (int p = 0; p < (nc + 1) / 2; p++) {
+			const int c0 = 2 * p, c1 = 2 * p + 1 < nc ? 2 * p + 1 : 2 * p;
+			const int8_t *x0 = ((const struct blk_q8_0 *)x[c0].blk)[i].qs;
+			const int8_t *x1 = ((const struct blk_q8_0 *)x[c1].blk)[i].qs;
+			int32x4_t s = vdupq_n_s32(0);
+			for (int k = 0; k < 4; k++)
+				s = vmmlaq_s32(s, r[k], vcombine_s8(vld1_s8(x0 + 8 * k), vld1_s8(x1 + 8 * k)));
+			const float32x4_t dx = { x[c0].d[i], x[c1].d[i], x[c0].d[i], x[c1].d[i] };
+			acc[p] = vaddq_f32(acc[p], vmulq_f32(vmulq_f32(dw, dx), vcvtq_f32_s32(s)));
+		}
+	}
+	for (int p = 0; p < (nc + 1) / 2; p++) {
+		float v[4];
+		vst1q_f32(v, acc[p]);
+		out0[2 * p] = v[0];
+		out1[2 * p] = v[2];
+		if (2 * p + 1 < nc) {
+			out0[2 * p + 1] = v[1];
+			out1[2 * p + 1] = v[3];
+		}
+	}
+}
+
+static void mm2_q4_0(const void *w, size_t rb, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out0,
+		     float *out1)
+{
+	legacy_r2(w, rb, x, nc, n, out0, out1, L_Q4_0);
+}
+
+static void mm2_q8_0(const void *w, size_t rb, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out0,
+		     float *out1)
+{
+	legacy_r2(w, rb, x, nc, n, out0, out1, L_Q8_0);
+}
+#endif
+
+#if QNT_NEON_I8MM
+const struct qnt__neon_mm qnt__neon_mm_i8mm = {
+	.name = "neon+i8mm",
+	.q4_0_r2 = mm2_q4_0,
+	.q8_0_r2 = mm2_q8_0,
+#elif QNT_NEON_DOTPROD
 const struct qnt__neon_mm qnt__neon_mm_dotprod = {
 	.name = "neon+dotprod",
 #else
@@ -503,4 +873,17 @@ const struct qnt__neon_mm qnt__neon_mm_plain = {
 	.f32 = mm_f32,
 	.f16 = mm_f16,
 	.bf16 = mm_bf16,
+	.iq4_nl = mm_iq4_nl,
+	.mxfp4 = mm_mxfp4,
+	.nvfp4 = mm_nvfp4,
+	.q1_0 = mm_q1_0,
+	.q2_0 = mm_q2_0,
+	.iq4_xs = mm_iq4_xs,
+	.tq1_0 = mm_tq1_0,
+	.tq2_0 = mm_tq2_0,
+	.iq2_xxs = mm_iq2_xxs,
+	.iq2_xs = mm_iq2_xs,
+	.iq2_s = mm_iq2_s,
+	.iq3_xxs = mm_iq3_xxs,
+	.iq3_s = mm_iq3_s,
 };

@@ -40,7 +40,9 @@ static const char *const avx2_deq[] = { "q4_0",   "q4_1",    "q5_0",   "q5_1",  
 					"nvfp4",  "tq1_0",   "tq2_0",  "iq2_xxs", "iq2_xs", "iq2_s",  "iq3_xxs",
 					"iq3_s",  "iq1_s",   "iq1_m",  "q1_0",  "q2_0",  "f16",  "bf16", NULL };
 static const char *const neon_deq[] = { "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K",
-					"q3_K", "q4_K", "q5_K", "q6_K", "q8_K", NULL };
+					"q3_K", "q4_K", "q5_K", "q6_K", "q8_K", "iq4_nl", "iq4_xs", "mxfp4",
+					"nvfp4", "tq1_0", "tq2_0", "q1_0", "q2_0", "iq2_xxs", "iq2_xs",
+					"iq2_s", "iq3_xxs", "iq3_s", NULL };
 static const char *const avx2_quant[] = { "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q8_1", "q8_K", "bf16", NULL };
 static const char *const neon_quant[] = { "q8_0", "q8_1", "q8_K", NULL };
 
@@ -54,7 +56,9 @@ static const struct variant variants[] = {
 /* The formats with SIMD product kernels. The "simd" group (a quick run for
  * emulated CPUs: scripts/test-aarch64) checks the products of these only. */
 static const char *const simd_mm[] = { "f32",  "f16",  "bf16", "q4_0", "q4_1", "q5_0", "q5_1",
-				       "q8_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K", NULL };
+				       "q8_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_nl", "iq4_xs",
+				       "mxfp4", "nvfp4", "tq1_0", "tq2_0", "q1_0", "q2_0", "iq2_xxs",
+				       "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", NULL };
 static int simd_only;
 
 static int skip_format(qnt_type t)
@@ -668,9 +672,9 @@ static void avx2_quantize_bitexact(void **state)
 
 /* cpu-neon: compiled in on AArch64 only, where NEON is mandatory, so it
  * always runs there; it scores 1 + neon, plus dotprod where the CPU has it
- * (its product kernels then use SDOT, and its device says so). Under
- * qemu-aarch64, QEMU_CPU picks the emulated CPU (max: with dotprod,
- * cortex-a53: without). */
+ * and i8mm where it has both (its product kernels then use SDOT and SMMLA,
+ * and its device says so). Under qemu-aarch64, QEMU_CPU picks the emulated
+ * CPU (max: dotprod and i8mm, neoverse-n1: dotprod, cortex-a53: neither). */
 static void neon_score(void **state)
 {
 	(void)state;
@@ -682,11 +686,13 @@ static void neon_score(void **state)
 			continue;
 		assert_true(p.flags & QNT_BACKEND_FLAG_BUILTIN);
 		assert_true(f & QNT_CPU_NEON);
-		const int dot = (f & QNT_CPU_DOTPROD) != 0;
-		assert_int_equal(p.score, (int32_t)(1 + QNT_CPU_NEON + (dot ? QNT_CPU_DOTPROD : 0)));
+		const int dot = (f & QNT_CPU_DOTPROD) != 0, i8mm = dot && (f & QNT_CPU_I8MM);
+		assert_int_equal(p.score, (int32_t)(1 + QNT_CPU_NEON + (dot ? QNT_CPU_DOTPROD : 0) +
+						    (i8mm ? QNT_CPU_I8MM : 0)));
 		assert_string_equal(p.reason, "");
 		assert_string_equal(qnt_backend_best(), "cpu-neon");
-		print_message("# cpu-neon runs its %s product kernels\n", dot ? "dotprod (SDOT)" : "plain NEON");
+		print_message("# cpu-neon runs its %s product kernels\n",
+			      i8mm ? "i8mm (SMMLA) and dotprod (SDOT)" : dot ? "dotprod (SDOT)" : "plain NEON");
 		return;
 	}
 #if defined(__aarch64__)
