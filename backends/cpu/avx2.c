@@ -768,29 +768,81 @@ INLINE size_t legacy_bytes(int kind)
 		}                                                                                 \
 	}
 
+/* The four fp16 values at offset off of blocks b, b + wb, b + 2wb, b + 3wb
+ * as floats. */
+INLINE __m128 legacy_h4(const uint8_t *b, size_t wb, size_t off)
+{
+	uint16_t h[4];
+	memcpy(&h[0], b + off, 2);
+	memcpy(&h[1], b + wb + off, 2);
+	memcpy(&h[2], b + 2 * wb + off, 2);
+	memcpy(&h[3], b + 3 * wb + off, 2);
+	return _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)h));
+}
+
+/* Four blocks at a time: each block's products folded into one vector
+ * whose 32-bit pair sums are [b0 b1 b2 b3] of each lane, then one FMA with
+ * the four blocks' d_w times their four d_x. The unsigned codes (q4_0 at
+ * most 15 * 127 * 8, q5_0 31 * 127 * 8 per 16-bit sum) fold by three
+ * VPHADDW before the widening; q8_0's pair sums (up to 2 * 127 * 127) widen
+ * first and fold by three VPHADDD. The offset or min term is one FMA per
+ * four blocks on four floats. A tail of fewer than four blocks goes
+ * through LEGACY_STEP. */
 INLINE void legacy_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
 {
 	const size_t wb = legacy_bytes(kind);
 	const int q81 = kind == L_Q4_1 || kind == L_Q5_1;
 	const size_t xb = q81 ? sizeof(struct blk_q8_1) : sizeof(struct blk_q8_0);
 	const size_t xo = q81 ? offsetof(struct blk_q8_1, qs) : offsetof(struct blk_q8_0, qs);
+	const __m256i ones = _mm256_set1_epi16(1);
 	__m256 acc0[NC], acc1[NC];
-	float cor0[NC], cor1[NC];
+	__m128 cor4[NC];
+	float cor1[NC];
 	UNROLL for (int c = 0; c < nc; c++) {
 		acc0[c] = acc1[c] = _mm256_setzero_ps();
-		cor0[c] = cor1[c] = 0.0f;
+		cor4[c] = _mm_setzero_ps();
+		cor1[c] = 0.0f;
 	}
 	const int64_t nb = n / QK;
 	int64_t i = 0;
-	for (; i + 1 < nb; i += 2) {
-		LEGACY_STEP(i, acc0, cor0)
-		LEGACY_STEP(i + 1, acc1, cor1)
+	for (; i + 4 <= nb; i += 4) {
+		const uint8_t *b = (const uint8_t *)wv + (size_t)i * wb;
+		const __m128 dw = legacy_h4(b, wb, 0);
+		const __m128 mw = q81 ? legacy_h4(b, wb, 2) : dw;
+		__m256i q[4], qa[4];
+		UNROLL for (int k = 0; k < 4; k++) {
+			float dk, mk;
+			q[k] = legacy_q(b + (size_t)k * wb, kind, &dk, &mk);
+			qa[k] = kind == L_Q8_0 ? _mm256_sign_epi8(q[k], q[k]) : q[k];
+		}
+		UNROLL for (int c = 0; c < nc; c++) {
+			const uint8_t *xp = x[c].blk + (size_t)i * xb + xo;
+			__m256i p[4];
+			UNROLL for (int k = 0; k < 4; k++) {
+				const __m256i xq = load256(xp + (size_t)k * xb);
+				p[k] = kind == L_Q8_0 ? _mm256_madd_epi16(_mm256_maddubs_epi16(qa[k], _mm256_sign_epi8(xq, q[k])), ones)
+						      : _mm256_maddubs_epi16(qa[k], xq);
+			}
+			__m256i h;
+			if (kind == L_Q8_0)
+				h = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+			else
+				h = _mm256_madd_epi16(_mm256_hadd_epi16(_mm256_hadd_epi16(p[0], p[1]),
+									_mm256_hadd_epi16(p[2], p[3])), ones);
+			const __m128 s = _mm_mul_ps(dw, _mm_loadu_ps(x[c].d + i));
+			acc0[c] = _mm256_fmadd_ps(_mm256_setr_m128(s, s), _mm256_cvtepi32_ps(h), acc0[c]);
+			if (kind != L_Q8_0)
+				cor4[c] = _mm_fmadd_ps(mw, _mm_loadu_ps(x[c].s + i), cor4[c]);
+		}
 	}
-	if (i < nb)
-		LEGACY_STEP(i, acc0, cor0)
+	for (; i < nb; i++)
+		LEGACY_STEP(i, acc1, cor1)
 	const float off = kind == L_Q4_0 ? -8.0f : kind == L_Q5_0 ? -16.0f : 1.0f;
-	UNROLL for (int c = 0; c < nc; c++)
-		out[c] = hsum_ps(_mm256_add_ps(acc0[c], acc1[c])) + off * (cor0[c] + cor1[c]);
+	UNROLL for (int c = 0; c < nc; c++) {
+		__m128 t = _mm_add_ps(cor4[c], _mm_movehl_ps(cor4[c], cor4[c]));
+		t = _mm_add_ss(t, _mm_movehdup_ps(t));
+		out[c] = hsum_ps(_mm256_add_ps(acc0[c], acc1[c])) + off * (_mm_cvtss_f32(t) + cor1[c]);
+	}
 }
 
 INLINE void mm_q4_0_body(const void *w, const struct xcol *x, int nc, int64_t n, float *out)
