@@ -785,7 +785,7 @@ INLINE __m128 legacy_h4(const uint8_t *b, size_t wb, size_t off)
  * the four blocks' d_w times their four d_x. The unsigned codes (q4_0 at
  * most 15 * 127 * 8, q5_0 31 * 127 * 8 per 16-bit sum) fold by three
  * VPHADDW before the widening; q8_0's pair sums (up to 2 * 127 * 127) widen
- * first and fold by three VPHADDD. The offset or min term is one FMA per
+ * first and fold as fold4_i32 does. The offset or min term is one FMA per
  * four blocks on four floats. A tail of fewer than four blocks goes
  * through LEGACY_STEP. */
 INLINE void legacy_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
@@ -825,7 +825,7 @@ INLINE void legacy_body(const void *wv, const struct xcol *x, int nc, int64_t n,
 			}
 			__m256i h;
 			if (kind == L_Q8_0)
-				h = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+				h = fold4_i32(p);
 			else
 				h = _mm256_madd_epi16(_mm256_hadd_epi16(_mm256_hadd_epi16(p[0], p[1]),
 									_mm256_hadd_epi16(p[2], p[3])), ones);

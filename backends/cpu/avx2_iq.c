@@ -1135,6 +1135,45 @@ INLINE void q8_0_body(const void *wv, const struct xcol *x, int nc, int64_t n, f
 		out[c] = hsum_ps(_mm256_add_ps(acc0[c], acc1[c]));
 }
 
+/* iq4_nl, four blocks at a time: each block's pair sums (up to 2 * 127 *
+ * 127: no room for a 16-bit fold) widened, the four folded (fold4_i32)
+ * into one vector whose 32-bit sums are [b0 b1 b2 b3] of each lane,
+ * then one FMA with the four blocks' d_w (their fp16 converted together)
+ * times the four d_x; a tail of fewer than four blocks through Q_STEP. */
+INLINE void iq4_nl_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
+{
+	const __m256i ones = _mm256_set1_epi16(1);
+	__m256 acc0[NC], acc1[NC];
+	UNROLL for (int c = 0; c < nc; c++)
+		acc0[c] = acc1[c] = _mm256_setzero_ps();
+	const int64_t nb = n / 32;
+	const struct blk_iq4_nl *blk = wv;
+	int64_t j = 0;
+	for (; j + 4 <= nb; j += 4) {
+		const struct blk_iq4_nl *b = blk + j;
+		const __m128 dw = _mm_cvtph_ps(_mm_setr_epi16((short)b[0].d, (short)b[1].d, (short)b[2].d, (short)b[3].d,
+							      0, 0, 0, 0));
+		__m256i wk[4], uk[4];
+		UNROLL for (int k = 0; k < 4; k++) {
+			wk[k] = lut16(KV_IQ4, nib32(b[k].qs));
+			uk[k] = _mm256_sign_epi8(wk[k], wk[k]);
+		}
+		UNROLL for (int c = 0; c < nc; c++) {
+			const uint8_t *xb = x[c].blk + (size_t)j * sizeof(struct blk_q8_0) + offsetof(struct blk_q8_0, qs);
+			__m256i pk[4];
+			UNROLL for (int k = 0; k < 4; k++)
+				pk[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(uk[k], _mm256_sign_epi8(load256(xb + (size_t)k * sizeof(struct blk_q8_0)), wk[k])), ones);
+			const __m256i h = fold4_i32(pk);
+			const __m128 s = _mm_mul_ps(dw, _mm_loadu_ps(x[c].d + j));
+			acc0[c] = _mm256_fmadd_ps(_mm256_setr_m128(s, s), _mm256_cvtepi32_ps(h), acc0[c]);
+		}
+	}
+	for (; j < nb; j++)
+		Q_STEP(j, acc1)
+	UNROLL for (int c = 0; c < nc; c++)
+		out[c] = hsum_ps(_mm256_add_ps(acc0[c], acc1[c]));
+}
+
 /* mxfp4, four blocks at a time: the blocks' pair sums (|w| <= 12: at most
  * 8 * 12 * 127 after the folds, in 16 bits) folded by three VPHADDW into
  * one vector whose 32-bit pair sums are [b0 b1 b2 b3] of each lane, then
@@ -1263,7 +1302,7 @@ ROW_FN(iq1_m, k_body, K_IQ1M)
 ROW_FN(iq4_xs, k_body, K_IQ4XS)
 ROW_FN(tq1_0, tq_body, K_TQ1)
 ROW_FN(tq2_0, tq_body, K_TQ2)
-ROW_FN(iq4_nl, q8_0_body, Q_IQ4NL)
+ROW_FN(iq4_nl, iq4_nl_body, Q_IQ4NL)
 ROW_FN(mxfp4, mxfp4_body, Q_MXFP4)
 ROW_FN(nvfp4, q8_0_body, Q_NVFP4)
 ROW_FN(q1_0, q1_0_body, Q_Q1_0)
