@@ -1056,7 +1056,7 @@ INLINE void mm_q5_K_body(const void *wv, const struct xcol *x, int nc, int64_t n
 }
 
 /* Float weights (f32, f16, bf16) times float activations: 8 lanes of FMA,
- * two accumulators per column; a tail of fewer than 8 elements in scalar
+ * two accumulators per column (four for one column); a tail of fewer than 8 elements in scalar
  * float. xcol.blk points at the column's floats. */
 enum { F_F32, F_F16, F_BF16 };
 
@@ -1100,6 +1100,18 @@ INLINE void float_body(const void *wv, const struct xcol *x, int nc, int64_t n, 
 		tail[c] = 0.0f;
 	}
 	int64_t j = 0;
+	if (nc == 1) { /* GEMV: four chains of FMAs, as the latency needs */
+		__m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+		const float *xf = (const float *)x[0].blk;
+		for (; j + 32 <= n; j += 32) {
+			acc0[0] = _mm256_fmadd_ps(load_w8(w, j, kind), _mm256_loadu_ps(xf + j), acc0[0]);
+			acc1[0] = _mm256_fmadd_ps(load_w8(w, j + 8, kind), _mm256_loadu_ps(xf + j + 8), acc1[0]);
+			a2 = _mm256_fmadd_ps(load_w8(w, j + 16, kind), _mm256_loadu_ps(xf + j + 16), a2);
+			a3 = _mm256_fmadd_ps(load_w8(w, j + 24, kind), _mm256_loadu_ps(xf + j + 24), a3);
+		}
+		acc0[0] = _mm256_add_ps(acc0[0], a2);
+		acc1[0] = _mm256_add_ps(acc1[0], a3);
+	}
 	for (; j + 16 <= n; j += 16) {
 		const __m256 w0 = load_w8(w, j, kind), w1 = load_w8(w, j + 8, kind);
 		UNROLL for (int c = 0; c < nc; c++) {
