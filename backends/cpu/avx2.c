@@ -784,11 +784,12 @@ INLINE __m128 legacy_h4(const uint8_t *b, size_t wb, size_t off)
 }
 
 /* Four blocks at a time: each block's products folded into one vector
- * whose 32-bit pair sums are [b0 b1 b2 b3] of each lane, then one FMA with
- * the four blocks' d_w times their four d_x. The unsigned codes (q4_0 at
- * most 15 * 127 * 8, q5_0 31 * 127 * 8 per 16-bit sum) fold by three
- * VPHADDW before the widening; q8_0's pair sums (up to 2 * 127 * 127) widen
- * first and fold as fold4_i32 does. The offset or min term is one FMA per
+ * whose 32-bit lanes are [b0 b1 b2 b3] of each 128-bit lane, then one FMA
+ * with the four blocks' d_w times their four d_x. q5_0/q5_1 fold their
+ * 16-bit sums (at most 31 * 128 * 8) by three VPHADDW before the widening;
+ * q4_0, q4_1 and q8_0 widen first and fold by unpacks (fold4_i32): on Zen 3
+ * each measured faster that way, the q5 decode already loading the shuffle
+ * ports that the unpacks need. The offset or min term is one FMA per
  * four blocks on four floats. A tail of fewer than four blocks goes
  * through LEGACY_STEP. */
 INLINE void legacy_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
@@ -827,11 +828,15 @@ INLINE void legacy_body(const void *wv, const struct xcol *x, int nc, int64_t n,
 						      : _mm256_maddubs_epi16(qa[k], xq);
 			}
 			__m256i h;
-			if (kind == L_Q8_0)
-				h = fold4_i32(p);
-			else
+			if (kind == L_Q5_0 || kind == L_Q5_1) {
 				h = _mm256_madd_epi16(_mm256_hadd_epi16(_mm256_hadd_epi16(p[0], p[1]),
 									_mm256_hadd_epi16(p[2], p[3])), ones);
+			} else {
+				if (kind != L_Q8_0)
+					UNROLL for (int k = 0; k < 4; k++)
+						p[k] = _mm256_madd_epi16(p[k], ones);
+				h = fold4_i32(p);
+			}
 			const __m128 s = _mm_mul_ps(dw, _mm_loadu_ps(x[c].d + i));
 			acc0[c] = _mm256_fmadd_ps(_mm256_setr_m128(s, s), _mm256_cvtepi32_ps(h), acc0[c]);
 			if (kind != L_Q8_0)
