@@ -199,15 +199,18 @@ static void deq_f16(const void *src, float *y, int64_t n)
 		y[i] = qnt__fp16_to_fp32(h[i]);
 }
 
-/* bf16: the top half of the float's bits. */
+/* bf16: the top half of the float's bits. Sixteen at a time: one load,
+ * the 64-bit quarters put in the order 0 2 1 3, then each lane's halves
+ * unpacked under zeros (elements 0-7, then 8-15). */
 static void deq_bf16(const void *src, float *y, int64_t n)
 {
 	const uint16_t *h = src;
+	const __m256i z = _mm256_setzero_si256();
 	int64_t i = 0;
 	for (; i + 16 <= n; i += 16) {
-		const __m256i a = _mm256_cvtepu16_epi32(load128(h + i)), b = _mm256_cvtepu16_epi32(load128(h + i + 8));
-		_mm256_storeu_si256((__m256i *)(y + i), _mm256_slli_epi32(a, 16));
-		_mm256_storeu_si256((__m256i *)(y + i + 8), _mm256_slli_epi32(b, 16));
+		const __m256i v = _mm256_permute4x64_epi64(load256(h + i), 0xd8);
+		_mm256_storeu_si256((__m256i *)(y + i), _mm256_unpacklo_epi16(z, v));
+		_mm256_storeu_si256((__m256i *)(y + i + 8), _mm256_unpackhi_epi16(z, v));
 	}
 	for (; i < n; i++)
 		y[i] = qnt__bf16_to_fp32(h[i]);
@@ -768,29 +771,86 @@ INLINE size_t legacy_bytes(int kind)
 		}                                                                                 \
 	}
 
+/* The four fp16 values at offset off of blocks b, b + wb, b + 2wb, b + 3wb
+ * as floats. */
+INLINE __m128 legacy_h4(const uint8_t *b, size_t wb, size_t off)
+{
+	uint16_t h[4];
+	memcpy(&h[0], b + off, 2);
+	memcpy(&h[1], b + wb + off, 2);
+	memcpy(&h[2], b + 2 * wb + off, 2);
+	memcpy(&h[3], b + 3 * wb + off, 2);
+	return _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)h));
+}
+
+/* Four blocks at a time: each block's products folded into one vector
+ * whose 32-bit lanes are [b0 b1 b2 b3] of each 128-bit lane, then one FMA
+ * with the four blocks' d_w times their four d_x. q5_0/q5_1 fold their
+ * 16-bit sums (at most 31 * 128 * 8) by three VPHADDW before the widening;
+ * q4_0, q4_1 and q8_0 widen first and fold by unpacks (fold4_i32): on Zen 3
+ * each measured faster that way, the q5 decode already loading the shuffle
+ * ports that the unpacks need. The offset or min term is one FMA per
+ * four blocks on four floats. A tail of fewer than four blocks goes
+ * through LEGACY_STEP. */
 INLINE void legacy_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
 {
 	const size_t wb = legacy_bytes(kind);
 	const int q81 = kind == L_Q4_1 || kind == L_Q5_1;
 	const size_t xb = q81 ? sizeof(struct blk_q8_1) : sizeof(struct blk_q8_0);
 	const size_t xo = q81 ? offsetof(struct blk_q8_1, qs) : offsetof(struct blk_q8_0, qs);
+	const __m256i ones = _mm256_set1_epi16(1);
 	__m256 acc0[NC], acc1[NC];
-	float cor0[NC], cor1[NC];
+	__m128 cor4[NC];
+	float cor1[NC];
 	UNROLL for (int c = 0; c < nc; c++) {
 		acc0[c] = acc1[c] = _mm256_setzero_ps();
-		cor0[c] = cor1[c] = 0.0f;
+		cor4[c] = _mm_setzero_ps();
+		cor1[c] = 0.0f;
 	}
 	const int64_t nb = n / QK;
 	int64_t i = 0;
-	for (; i + 1 < nb; i += 2) {
-		LEGACY_STEP(i, acc0, cor0)
-		LEGACY_STEP(i + 1, acc1, cor1)
+	for (; i + 4 <= nb; i += 4) {
+		const uint8_t *b = (const uint8_t *)wv + (size_t)i * wb;
+		const __m128 dw = legacy_h4(b, wb, 0);
+		const __m128 mw = q81 ? legacy_h4(b, wb, 2) : dw;
+		__m256i q[4], qa[4];
+		UNROLL for (int k = 0; k < 4; k++) {
+			float dk, mk;
+			q[k] = legacy_q(b + (size_t)k * wb, kind, &dk, &mk);
+			qa[k] = kind == L_Q8_0 ? _mm256_sign_epi8(q[k], q[k]) : q[k];
+		}
+		UNROLL for (int c = 0; c < nc; c++) {
+			const uint8_t *xp = x[c].blk + (size_t)i * xb + xo;
+			__m256i p[4];
+			UNROLL for (int k = 0; k < 4; k++) {
+				const __m256i xq = load256(xp + (size_t)k * xb);
+				p[k] = kind == L_Q8_0 ? _mm256_madd_epi16(_mm256_maddubs_epi16(qa[k], _mm256_sign_epi8(xq, q[k])), ones)
+						      : _mm256_maddubs_epi16(qa[k], xq);
+			}
+			__m256i h;
+			if (kind == L_Q5_0 || kind == L_Q5_1) {
+				h = _mm256_madd_epi16(_mm256_hadd_epi16(_mm256_hadd_epi16(p[0], p[1]),
+									_mm256_hadd_epi16(p[2], p[3])), ones);
+			} else {
+				if (kind != L_Q8_0)
+					UNROLL for (int k = 0; k < 4; k++)
+						p[k] = _mm256_madd_epi16(p[k], ones);
+				h = fold4_i32(p);
+			}
+			const __m128 s = _mm_mul_ps(dw, _mm_loadu_ps(x[c].d + i));
+			acc0[c] = _mm256_fmadd_ps(_mm256_setr_m128(s, s), _mm256_cvtepi32_ps(h), acc0[c]);
+			if (kind != L_Q8_0)
+				cor4[c] = _mm_fmadd_ps(mw, _mm_loadu_ps(x[c].s + i), cor4[c]);
+		}
 	}
-	if (i < nb)
-		LEGACY_STEP(i, acc0, cor0)
+	for (; i < nb; i++)
+		LEGACY_STEP(i, acc1, cor1)
 	const float off = kind == L_Q4_0 ? -8.0f : kind == L_Q5_0 ? -16.0f : 1.0f;
-	UNROLL for (int c = 0; c < nc; c++)
-		out[c] = hsum_ps(_mm256_add_ps(acc0[c], acc1[c])) + off * (cor0[c] + cor1[c]);
+	UNROLL for (int c = 0; c < nc; c++) {
+		__m128 t = _mm_add_ps(cor4[c], _mm_movehl_ps(cor4[c], cor4[c]));
+		t = _mm_add_ss(t, _mm_movehdup_ps(t));
+		out[c] = hsum_ps(_mm256_add_ps(acc0[c], acc1[c])) + off * (_mm_cvtss_f32(t) + cor1[c]);
+	}
 }
 
 INLINE void mm_q4_0_body(const void *w, const struct xcol *x, int nc, int64_t n, float *out)
@@ -1004,7 +1064,7 @@ INLINE void mm_q5_K_body(const void *wv, const struct xcol *x, int nc, int64_t n
 }
 
 /* Float weights (f32, f16, bf16) times float activations: 8 lanes of FMA,
- * two accumulators per column; a tail of fewer than 8 elements in scalar
+ * two accumulators per column (four for one column); a tail of fewer than 8 elements in scalar
  * float. xcol.blk points at the column's floats. */
 enum { F_F32, F_F16, F_BF16 };
 
@@ -1048,6 +1108,18 @@ INLINE void float_body(const void *wv, const struct xcol *x, int nc, int64_t n, 
 		tail[c] = 0.0f;
 	}
 	int64_t j = 0;
+	if (nc == 1) { /* GEMV: four chains of FMAs, as the latency needs */
+		__m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+		const float *xf = (const float *)x[0].blk;
+		for (; j + 32 <= n; j += 32) {
+			acc0[0] = _mm256_fmadd_ps(load_w8(w, j, kind), _mm256_loadu_ps(xf + j), acc0[0]);
+			acc1[0] = _mm256_fmadd_ps(load_w8(w, j + 8, kind), _mm256_loadu_ps(xf + j + 8), acc1[0]);
+			a2 = _mm256_fmadd_ps(load_w8(w, j + 16, kind), _mm256_loadu_ps(xf + j + 16), a2);
+			a3 = _mm256_fmadd_ps(load_w8(w, j + 24, kind), _mm256_loadu_ps(xf + j + 24), a3);
+		}
+		acc0[0] = _mm256_add_ps(acc0[0], a2);
+		acc1[0] = _mm256_add_ps(acc1[0], a3);
+	}
 	for (; j + 16 <= n; j += 16) {
 		const __m256 w0 = load_w8(w, j, kind), w1 = load_w8(w, j + 8, kind);
 		UNROLL for (int c = 0; c < nc; c++) {

@@ -205,6 +205,12 @@ static const int8_t KV_FP4[32] __attribute__((aligned(32))) = {
 	0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12,
 };
 
+/* KV_FP4 plus 12 (0..24): unsigned for VPMADDUBSW. */
+static const int8_t KV_FP4_U[32] __attribute__((aligned(32))) = {
+	12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0,
+	12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0,
+};
+
 /* Grid points as bytes: iq2 levels 8, 25, 43; iq3_xxs 4..62; iq3_s 1..15;
  * iq1 levels times 8 (-8, 0, 8). KSIGN64: ggml's ksigns_iq2xs (7 stored
  * bits and the parity bit) as the byte signs (+-1) of 8 elements. */
@@ -1135,18 +1141,63 @@ INLINE void q8_0_body(const void *wv, const struct xcol *x, int nc, int64_t n, f
 		out[c] = hsum_ps(_mm256_add_ps(acc0[c], acc1[c]));
 }
 
-/* mxfp4, four blocks at a time: the blocks' pair sums (|w| <= 12: at most
- * 8 * 12 * 127 after the folds, in 16 bits) folded by three VPHADDW into
- * one vector whose 32-bit pair sums are [b0 b1 b2 b3] of each lane, then
- * one FMA with the four blocks' scales (their E8M0 halves made as
- * e8m0_half does, times the four d_x); a tail of fewer than four blocks
- * through Q_STEP. */
-INLINE void mxfp4_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
+/* iq4_nl, four blocks at a time: each block's pair sums (up to 2 * 127 *
+ * 127: no room for a 16-bit fold) widened, the four folded (fold4_i32)
+ * into one vector whose 32-bit sums are [b0 b1 b2 b3] of each lane,
+ * then one FMA with the four blocks' d_w (their fp16 converted together)
+ * times the four d_x; a tail of fewer than four blocks through Q_STEP. */
+INLINE void iq4_nl_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
 {
 	const __m256i ones = _mm256_set1_epi16(1);
 	__m256 acc0[NC], acc1[NC];
 	UNROLL for (int c = 0; c < nc; c++)
 		acc0[c] = acc1[c] = _mm256_setzero_ps();
+	const int64_t nb = n / 32;
+	const struct blk_iq4_nl *blk = wv;
+	int64_t j = 0;
+	for (; j + 4 <= nb; j += 4) {
+		const struct blk_iq4_nl *b = blk + j;
+		const __m128 dw = _mm_cvtph_ps(_mm_setr_epi16((short)b[0].d, (short)b[1].d, (short)b[2].d, (short)b[3].d,
+							      0, 0, 0, 0));
+		__m256i wk[4], uk[4];
+		UNROLL for (int k = 0; k < 4; k++) {
+			wk[k] = lut16(KV_IQ4, nib32(b[k].qs));
+			uk[k] = _mm256_sign_epi8(wk[k], wk[k]);
+		}
+		UNROLL for (int c = 0; c < nc; c++) {
+			const uint8_t *xb = x[c].blk + (size_t)j * sizeof(struct blk_q8_0) + offsetof(struct blk_q8_0, qs);
+			__m256i pk[4];
+			UNROLL for (int k = 0; k < 4; k++)
+				pk[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(uk[k], _mm256_sign_epi8(load256(xb + (size_t)k * sizeof(struct blk_q8_0)), wk[k])), ones);
+			const __m256i h = fold4_i32(pk);
+			const __m128 s = _mm_mul_ps(dw, _mm_loadu_ps(x[c].d + j));
+			acc0[c] = _mm256_fmadd_ps(_mm256_setr_m128(s, s), _mm256_cvtepi32_ps(h), acc0[c]);
+		}
+	}
+	for (; j < nb; j++)
+		Q_STEP(j, acc1)
+	UNROLL for (int c = 0; c < nc; c++)
+		out[c] = hsum_ps(_mm256_add_ps(acc0[c], acc1[c]));
+}
+
+/* mxfp4, four blocks at a time: the codes as w + 12 (0..24, KV_FP4_U)
+ * multiply the activations directly (no sign trick); the blocks' pair sums
+ * (at most 2 * 24 * 128, four of them 24 * 128 * 8 after the folds, in 16
+ * bits) folded by three VPHADDW into one vector whose 32-bit pair sums are
+ * [b0 b1 b2 b3] of each lane, then one FMA with the four blocks' scales
+ * (their E8M0 halves made as e8m0_half does, times the four d_x); the
+ * offset, 12 times each block's scale times d_x sum(x) (x[c].s), is one
+ * FMA per four blocks on four floats. A tail of fewer than four blocks
+ * through Q_STEP. */
+INLINE void mxfp4_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
+{
+	const __m256i ones = _mm256_set1_epi16(1);
+	__m256 acc0[NC], acc1[NC];
+	__m128 cor[NC];
+	UNROLL for (int c = 0; c < nc; c++) {
+		acc0[c] = acc1[c] = _mm256_setzero_ps();
+		cor[c] = _mm_setzero_ps();
+	}
 	const int64_t nb = n / 32;
 	const struct blk_mxfp4 *blk = wv;
 	int64_t j = 0;
@@ -1156,26 +1207,27 @@ INLINE void mxfp4_body(const void *wv, const struct xcol *x, int nc, int64_t n, 
 		const __m128i sub = _mm_slli_epi32(_mm_sub_epi32(e, _mm_set1_epi32(1)), 23);
 		const __m128i den = _mm_sllv_epi32(_mm_set1_epi32(0x00200000), e);
 		const __m128 eh = _mm_castsi128_ps(_mm_blendv_epi8(sub, den, _mm_cmplt_epi32(e, _mm_set1_epi32(2))));
-		const __m256 eh2 = _mm256_setr_m128(eh, eh);
-		__m256i wk[4], uk[4];
-		UNROLL for (int k = 0; k < 4; k++) {
-			wk[k] = lut16(KV_FP4, nib32(b[k].qs));
-			uk[k] = _mm256_sign_epi8(wk[k], wk[k]);
-		}
+		__m256i uk[4];
+		UNROLL for (int k = 0; k < 4; k++)
+			uk[k] = lut16(KV_FP4_U, nib32(b[k].qs));
 		UNROLL for (int c = 0; c < nc; c++) {
 			const uint8_t *xb = x[c].blk + (size_t)j * sizeof(struct blk_q8_0) + offsetof(struct blk_q8_0, qs);
 			__m256i pk[4];
 			UNROLL for (int k = 0; k < 4; k++)
-				pk[k] = _mm256_maddubs_epi16(uk[k], _mm256_sign_epi8(load256(xb + (size_t)k * sizeof(struct blk_q8_0)), wk[k]));
+				pk[k] = _mm256_maddubs_epi16(uk[k], load256(xb + (size_t)k * sizeof(struct blk_q8_0)));
 			const __m256i h = _mm256_hadd_epi16(_mm256_hadd_epi16(pk[0], pk[1]), _mm256_hadd_epi16(pk[2], pk[3]));
-			const __m256 dx = _mm256_broadcast_ps((const __m128 *)(x[c].d + j));
-			acc0[c] = _mm256_fmadd_ps(_mm256_mul_ps(eh2, dx), _mm256_cvtepi32_ps(_mm256_madd_epi16(h, ones)), acc0[c]);
+			const __m128 s = _mm_mul_ps(eh, _mm_loadu_ps(x[c].d + j));
+			acc0[c] = _mm256_fmadd_ps(_mm256_setr_m128(s, s), _mm256_cvtepi32_ps(_mm256_madd_epi16(h, ones)), acc0[c]);
+			cor[c] = _mm_fmadd_ps(eh, _mm_loadu_ps(x[c].s + j), cor[c]);
 		}
 	}
 	for (; j < nb; j++)
 		Q_STEP(j, acc1)
-	UNROLL for (int c = 0; c < nc; c++)
-		out[c] = hsum_ps(_mm256_add_ps(acc0[c], acc1[c]));
+	UNROLL for (int c = 0; c < nc; c++) {
+		__m128 t = _mm_add_ps(cor[c], _mm_movehl_ps(cor[c], cor[c]));
+		t = _mm_add_ss(t, _mm_movehdup_ps(t));
+		out[c] = hsum_ps(_mm256_add_ps(acc0[c], acc1[c])) - 12.0f * _mm_cvtss_f32(t);
+	}
 }
 
 /* q1_0 (w = +-1): w . x = 2 sum(x where the bit is set) - sum(x), with
@@ -1263,7 +1315,7 @@ ROW_FN(iq1_m, k_body, K_IQ1M)
 ROW_FN(iq4_xs, k_body, K_IQ4XS)
 ROW_FN(tq1_0, tq_body, K_TQ1)
 ROW_FN(tq2_0, tq_body, K_TQ2)
-ROW_FN(iq4_nl, q8_0_body, Q_IQ4NL)
+ROW_FN(iq4_nl, iq4_nl_body, Q_IQ4NL)
 ROW_FN(mxfp4, mxfp4_body, Q_MXFP4)
 ROW_FN(nvfp4, q8_0_body, Q_NVFP4)
 ROW_FN(q1_0, q1_0_body, Q_Q1_0)

@@ -77,4 +77,14 @@ INLINE __m256i nib32(const uint8_t *qs)
 				_mm256_set1_epi8(0x0f));
 }
 
+/* The sums of four vectors of 32-bit lanes, per 128-bit lane: [p0 p1 p2
+ * p3] of each lane, by unpacks and adds (one micro-op each, where VPHADDD
+ * takes three or four). */
+INLINE __m256i fold4_i32(const __m256i p[4])
+{
+	const __m256i a = _mm256_add_epi32(_mm256_unpacklo_epi32(p[0], p[1]), _mm256_unpackhi_epi32(p[0], p[1]));
+	const __m256i b = _mm256_add_epi32(_mm256_unpacklo_epi32(p[2], p[3]), _mm256_unpackhi_epi32(p[2], p[3]));
+	return _mm256_add_epi32(_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b));
+}
+
 #endif
