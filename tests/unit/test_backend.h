@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers shared by the device backends' conformance tests (tests/vulkan,
  * tests/cuda) and the unit tests of the products (test_matmul.c,
- * test_matrix.c): the backend's score, a context on a named backend, and
- * the bit-for-bit comparison of its dequantized floats with the
- * reference's. */
+ * test_matrix.c, test_matrix_iq.c): the backend's score, a context on a
+ * named backend, the exact product and the error against it, and the
+ * bit-for-bit comparison of its dequantized floats with the reference's. */
 #ifndef QNT_TEST_BACKEND_H
 #define QNT_TEST_BACKEND_H
 
@@ -13,6 +13,7 @@
 #include "libqnt_backend.h"
 
 #include <dlfcn.h>
+#include <math.h>
 #include <stddef.h>
 
 /* The score of the backend called name (-1 if it is not registered), and
@@ -49,6 +50,80 @@ static inline qnt_ctx *ctx_on(const char *backend, int32_t n_threads)
 		fail_msg("cannot create a context on %s: %s", backend, qnt_ctx_last_error(NULL));
 	assert_string_equal(qnt_ctx_backend_name(ctx), backend);
 	return ctx;
+}
+
+/* n_out rows of random blocks of t for the product tests: random code bytes,
+ * each block's f16 scale random and finite (|d| in [2^-10, 2^1)): first in
+ * the block (q6_K: last; q4_1, q4_K, q5_K: then m or dmin; iq1_m: in the
+ * top nibbles of its four scale words, bytes 48..55); mxfp4's E8M0 scale
+ * random in [2^-8, 2^8) (e 119 .. 134), and every eleventh block's one of
+ * the two subnormal scales (e 0, 1: their own path in cpu-avx2's kernel).
+ * The i-quants' grid indices are all valid, so any bytes are. */
+static inline void *random_weights(qnt_type t, int64_t n_out, int64_t n_in, uint64_t seed)
+{
+	const size_t bb = qnt_type_block_bytes(t), nblk = (size_t)(n_out * (n_in / qnt_type_block_size(t)));
+	unsigned char *w = test_malloc_or_fail(nblk * bb);
+	struct test_rng r;
+	rng_seed(&r, seed);
+	for (size_t i = 0; i < nblk * bb; i++)
+		w[i] = (unsigned char)rng_next(&r);
+	for (size_t b = 0; b < nblk; b++) {
+		const uint64_t v = rng_next(&r);
+		const uint16_t d = (uint16_t)(((v & 1) << 15) | ((5 + (v >> 1) % 11) << 10) | ((v >> 8) & 0x3ff));
+		unsigned char *blk = w + b * bb;
+		if (t == QNT_TYPE_IQ1_M) {
+			for (int k = 0; k < 4; k++)
+				blk[48 + 2 * k + 1] = (unsigned char)((blk[48 + 2 * k + 1] & 0x0f) | (((d >> (4 * k)) & 0xf) << 4));
+			continue;
+		}
+		memcpy(blk + (t == QNT_TYPE_Q6_K ? bb - 2 : 0), &d, 2);
+		if (t == QNT_TYPE_Q4_1 || t == QNT_TYPE_Q4_K || t == QNT_TYPE_Q5_K) {
+			const uint16_t m = (uint16_t)(d ^ 0x8000);
+			memcpy(blk + 2, &m, 2);
+		}
+		if (t == QNT_TYPE_MXFP4) /* one byte e, then the codes */
+			blk[0] = (unsigned char)(b % 11 == 5 ? (v >> 20) % 2 : 119 + (v >> 20) % 16);
+	}
+	return w;
+}
+
+/* The exact product (double) of the dequantized W (n_out rows of n_in
+ * elements of t) with the n_cols vectors x, and in *mag the products of the
+ * magnitudes (sum_j |W[i][j]| |x[j]|): the scale errors are measured
+ * against, since an output of a few blocks may cancel to nearly 0. Both
+ * arrays are freed by the caller. */
+static inline double *exact_product(qnt_type t, const void *w, int64_t n_out, int64_t n_in, const float *x,
+				    int64_t n_cols, double **mag)
+{
+	float *wd = test_malloc_or_fail((size_t)(n_out * n_in) * sizeof(float));
+	assert_int_equal(qnt_dequantize(NULL, t, w, wd, n_out, n_in), QNT_OK);
+	double *y = test_malloc_or_fail((size_t)(n_out * n_cols) * sizeof(double));
+	*mag = test_malloc_or_fail((size_t)(n_out * n_cols) * sizeof(double));
+	for (int64_t c = 0; c < n_cols; c++)
+		for (int64_t i = 0; i < n_out; i++) {
+			double s = 0, a = 0;
+			for (int64_t j = 0; j < n_in; j++) {
+				s += (double)wd[i * n_in + j] * x[c * n_in + j];
+				a += fabs((double)wd[i * n_in + j] * x[c * n_in + j]);
+			}
+			y[c * n_out + i] = s;
+			(*mag)[c * n_out + i] = a;
+		}
+	free(wd);
+	return y;
+}
+
+/* ||a - b|| / ||mag|| over n values, b given as doubles (bd) or, with bd
+ * NULL, as floats (bf). */
+static inline double rel_err_mag(const float *a, const double *bd, const float *bf, const double *mag, size_t n)
+{
+	double d = 0, s = 0;
+	for (size_t i = 0; i < n; i++) {
+		const double e = (double)a[i] - (bd ? bd[i] : (double)bf[i]);
+		d += e * e;
+		s += mag[i] * mag[i];
+	}
+	return s > 0 ? sqrt(d / s) : sqrt(d);
 }
 
 static inline uint32_t fbits(float f)

@@ -31,69 +31,6 @@ static int backends(const char **names)
 	return n;
 }
 
-/* n_out rows of random blocks: random code bytes (and q6_K's scales), each
- * block's f16 scale random and finite (|d| in [2^-10, 2^1)); mxfp4's E8M0 scale random
- * in [2^-8, 2^8) (e 119 .. 134), and every eleventh block's one of the two
- * subnormal scales (e 0, 1: their own path in cpu-avx2's kernel). */
-static void *random_weights(qnt_type t, int64_t n_out, int64_t n_in, uint64_t seed)
-{
-	const size_t bb = qnt_type_block_bytes(t), nblk = (size_t)(n_out * (n_in / qnt_type_block_size(t)));
-	unsigned char *w = test_malloc_or_fail(nblk * bb);
-	struct test_rng r;
-	rng_seed(&r, seed);
-	for (size_t i = 0; i < nblk * bb; i++)
-		w[i] = (unsigned char)rng_next(&r);
-	for (size_t b = 0; b < nblk; b++) {
-		/* every legacy block starts with its f16 d (q4_1: then m) */
-		const uint64_t v = rng_next(&r);
-		const uint16_t d = (uint16_t)(((v & 1) << 15) | ((5 + (v >> 1) % 11) << 10) | ((v >> 8) & 0x3ff));
-		memcpy(w + b * bb + (t == QNT_TYPE_Q6_K ? bb - 2 : 0), &d, 2); /* q6_K: d last */
-		if (t == QNT_TYPE_Q4_1 || t == QNT_TYPE_Q4_K || t == QNT_TYPE_Q5_K) { /* m, dmin */
-			const uint16_t m = (uint16_t)(d ^ 0x8000);
-			memcpy(w + b * bb + 2, &m, 2);
-		}
-		if (t == QNT_TYPE_MXFP4) /* one byte e, then the codes */
-			w[b * bb] = (unsigned char)(b % 11 == 5 ? (v >> 20) % 2 : 119 + (v >> 20) % 16);
-	}
-	return w;
-}
-
-/* The exact product (double) of the dequantized W with x, and in *mag the
- * products of the magnitudes (sum_j |W[i][j]| |x[j]|): the scale errors are
- * measured against, since an output of a few blocks may cancel to nearly 0. */
-static double *exact(qnt_type t, const void *w, int64_t n_out, int64_t n_in, const float *x, int64_t n_cols,
-		     double **mag)
-{
-	float *wd = test_malloc_or_fail((size_t)(n_out * n_in) * sizeof(float));
-	assert_int_equal(qnt_dequantize(NULL, t, w, wd, n_out, n_in), QNT_OK);
-	double *y = test_malloc_or_fail((size_t)(n_out * n_cols) * sizeof(double));
-	*mag = test_malloc_or_fail((size_t)(n_out * n_cols) * sizeof(double));
-	for (int64_t c = 0; c < n_cols; c++)
-		for (int64_t i = 0; i < n_out; i++) {
-			double s = 0, a = 0;
-			for (int64_t j = 0; j < n_in; j++) {
-				s += (double)wd[i * n_in + j] * x[c * n_in + j];
-				a += fabs((double)wd[i * n_in + j] * x[c * n_in + j]);
-			}
-			y[c * n_out + i] = s;
-			(*mag)[c * n_out + i] = a;
-		}
-	free(wd);
-	return y;
-}
-
-/* ||a - b|| / ||mag|| */
-static double rel_err(const float *a, const double *b, const double *mag, size_t n)
-{
-	double d = 0, s = 0;
-	for (size_t i = 0; i < n; i++) {
-		const double e = (double)a[i] - b[i];
-		d += e * e;
-		s += mag[i] * mag[i];
-	}
-	return s > 0 ? sqrt(d / s) : sqrt(d);
-}
-
 /* ---- argument checks ---- */
 
 static void errors(void **state)
@@ -209,10 +146,10 @@ static void against_exact(void **state)
 					float *yp = test_malloc_or_fail((size_t)(nc * n_out) * sizeof(float));
 					fill_gauss(x, (size_t)(nc * n_in), 7 + (uint64_t)ci);
 					double *mag = NULL;
-					double *ye = exact(t, wcopy, n_out, n_in, x, nc, &mag);
+					double *ye = exact_product(t, wcopy, n_out, n_in, x, nc, &mag);
 					memset(y, 0xff, (size_t)(nc * n_out) * sizeof(float));
 					assert_int_equal(qnt_matmul_prepared(ctx, m, x, nc, y), QNT_OK);
-					const double err = rel_err(y, ye, mag, (size_t)(nc * n_out));
+					const double err = rel_err_mag(y, ye, NULL, mag, (size_t)(nc * n_out));
 					if (!(err <= tol))
 						fail_msg("%s on %s, %lld x %lld, %lld columns: error %.3e > %.1e",
 							 qnt_type_name(t), names[b], (long long)n_out, (long long)n_in,
@@ -261,13 +198,13 @@ static void mxfp4_subnormal(void **state)
 	float x[5 * 96], y[5 * 13];
 	fill_gauss(x, (size_t)(nc * n_in), 78);
 	double *mag = NULL;
-	double *ye = exact(QNT_TYPE_MXFP4, w, n_out, n_in, x, nc, &mag);
+	double *ye = exact_product(QNT_TYPE_MXFP4, w, n_out, n_in, x, nc, &mag);
 	for (int b = 0; b < nbk; b++) {
 		qnt_ctx *ctx = ctx_on(names[b], 1);
 		qnt_matrix *m = NULL;
 		assert_int_equal(qnt_matrix_prepare(ctx, QNT_TYPE_MXFP4, w, n_out, n_in, &m), QNT_OK);
 		assert_int_equal(qnt_matmul_prepared(ctx, m, x, nc, y), QNT_OK);
-		const double err = rel_err(y, ye, mag, (size_t)(nc * n_out));
+		const double err = rel_err_mag(y, ye, NULL, mag, (size_t)(nc * n_out));
 		print_message("# mxfp4 subnormal scales on %s: error %.2e (|y| up to %.1e)\n", names[b], err, mag[0]);
 		if (!(err <= 1e-2))
 			fail_msg("mxfp4 subnormal scales on %s: error %.3e", names[b], err);

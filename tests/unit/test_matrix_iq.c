@@ -19,77 +19,6 @@
 static const qnt_type iq_types[] = { QNT_TYPE_IQ2_XXS, QNT_TYPE_IQ2_XS, QNT_TYPE_IQ2_S, QNT_TYPE_IQ3_XXS,
 				     QNT_TYPE_IQ3_S,   QNT_TYPE_IQ1_S,  QNT_TYPE_IQ1_M };
 
-/* n_out rows of random blocks: random bytes, each block's f16 scale random
- * and finite (|d| in [2^-10, 2^1)); iq1_m keeps it in the top nibbles of
- * its four scale words (bytes 48..55). */
-static void *random_weights(qnt_type t, int64_t n_out, int64_t n_in, uint64_t seed)
-{
-	const size_t bb = qnt_type_block_bytes(t), nblk = (size_t)(n_out * (n_in / qnt_type_block_size(t)));
-	unsigned char *w = test_malloc_or_fail(nblk * bb);
-	struct test_rng r;
-	rng_seed(&r, seed);
-	for (size_t i = 0; i < nblk * bb; i++)
-		w[i] = (unsigned char)rng_next(&r);
-	for (size_t b = 0; b < nblk; b++) {
-		const uint64_t v = rng_next(&r);
-		const uint16_t d = (uint16_t)(((v & 1) << 15) | ((5 + (v >> 1) % 11) << 10) | ((v >> 8) & 0x3ff));
-		unsigned char *blk = w + b * bb;
-		if (t == QNT_TYPE_IQ1_M) {
-			for (int k = 0; k < 4; k++)
-				blk[48 + 2 * k + 1] = (unsigned char)((blk[48 + 2 * k + 1] & 0x0f) | (((d >> (4 * k)) & 0xf) << 4));
-		} else {
-			memcpy(blk, &d, 2);
-		}
-	}
-	return w;
-}
-
-/* The exact product (double) of the dequantized W with x, and in *mag the
- * products of the magnitudes (sum_j |W[i][j]| |x[j]|). */
-static double *exact(qnt_type t, const void *w, int64_t n_out, int64_t n_in, const float *x, int64_t n_cols,
-		     double **mag)
-{
-	float *wd = test_malloc_or_fail((size_t)(n_out * n_in) * sizeof(float));
-	assert_int_equal(qnt_dequantize(NULL, t, w, wd, n_out, n_in), QNT_OK);
-	double *y = test_malloc_or_fail((size_t)(n_out * n_cols) * sizeof(double));
-	*mag = test_malloc_or_fail((size_t)(n_out * n_cols) * sizeof(double));
-	for (int64_t c = 0; c < n_cols; c++)
-		for (int64_t i = 0; i < n_out; i++) {
-			double s = 0, a = 0;
-			for (int64_t j = 0; j < n_in; j++) {
-				s += (double)wd[i * n_in + j] * x[c * n_in + j];
-				a += fabs((double)wd[i * n_in + j] * x[c * n_in + j]);
-			}
-			y[c * n_out + i] = s;
-			(*mag)[c * n_out + i] = a;
-		}
-	free(wd);
-	return y;
-}
-
-/* ||a - b|| / ||mag|| */
-static double rel_err(const float *a, const double *b, const double *mag, size_t n)
-{
-	double d = 0, s = 0;
-	for (size_t i = 0; i < n; i++) {
-		const double e = (double)a[i] - b[i];
-		d += e * e;
-		s += mag[i] * mag[i];
-	}
-	return s > 0 ? sqrt(d / s) : sqrt(d);
-}
-
-static double rel_err_f(const float *a, const float *b, const double *mag, size_t n)
-{
-	double d = 0, s = 0;
-	for (size_t i = 0; i < n; i++) {
-		const double e = (double)a[i] - b[i];
-		d += e * e;
-		s += mag[i] * mag[i];
-	}
-	return s > 0 ? sqrt(d / s) : sqrt(d);
-}
-
 static const struct {
 	int64_t n_out, n_in;
 } shapes[] = {
@@ -130,13 +59,13 @@ static void against_reference(void **state)
 				float *yp = test_malloc_or_fail(ny * sizeof(float));
 				fill_gauss(x, (size_t)(nc * n_in), 7 + (uint64_t)ci);
 				double *mag = NULL;
-				double *ye = exact(t, wcopy, n_out, n_in, x, nc, &mag);
+				double *ye = exact_product(t, wcopy, n_out, n_in, x, nc, &mag);
 				memset(y, 0xff, ny * sizeof(float));
 				assert_int_equal(qnt_matmul_prepared(avx2, m, x, nc, y), QNT_OK);
 				assert_int_equal(qnt_matmul(cpu, t, wcopy, n_out, n_in, x, nc, yr), QNT_OK);
 				assert_int_equal(qnt_matmul(avx2, t, wcopy, n_out, n_in, x, nc, yp), QNT_OK);
-				const double ee = rel_err(y, ye, mag, ny), er = rel_err_f(y, yr, mag, ny),
-					     ep = rel_err_f(y, yp, mag, ny);
+				const double ee = rel_err_mag(y, ye, NULL, mag, ny), er = rel_err_mag(y, NULL, yr, mag, ny),
+					     ep = rel_err_mag(y, NULL, yp, mag, ny);
 				if (!(ee <= EXACT_TOL) || !(er <= SAME_TOL) || !(ep <= SAME_TOL))
 					fail_msg("%s, %lld x %lld, %lld columns: error %.3e against the exact product "
 						 "(tol %.1e), %.3e against cpu's qnt_matmul, %.3e against cpu-avx2's "
