@@ -154,7 +154,7 @@ INLINE uint16_t rd16(const uint8_t *p)
 	return v;
 }
 
-/* fp16 scale as quant_lowbit.c's get_d reads it: a signalling NaN made
+/* fp16 scale as qnt__fp16_load_quiet (qnt_fp.h) reads it: a signalling NaN made
  * quiet (q1_0 passes it through unmultiplied), which is what F16C does. */
 INLINE float get_d(const uint8_t *p)
 {

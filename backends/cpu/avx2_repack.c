@@ -924,9 +924,7 @@ qnt_status qnt__avx2_matmul_prepared(void *state, const qnt_matmul_job *job)
 				xc[c].bx = (const int16_t *)cs;
 			}
 			f->fn(codes, scales, xc, nc, nb, out);
-			for (int c = 0; c < nc; c++)
-				for (int64_t r = r0; r < r1; r++)
-					y[(c0 + c) * n_out + r] = out[c * RG + (r - r0)];
+			scatter_group(y, n_out, c0, nc, r0, r1, out, RG);
 		}
 	}
 	if (ds != stack)

@@ -523,9 +523,7 @@ qnt_status qnt__avx2_iqp_matmul(const qnt_host_api *host, const qnt_matmul_job *
 				xc[c].d = (const float *)(xc[c].xu + (size_t)nb * QK_K);
 			}
 			fn(gd, tbl, xc, nc, nb, out);
-			for (int c = 0; c < nc; c++)
-				for (int64_t r = r0; r < r1; r++)
-					y[(c0 + c) * n_out + r] = out[c * RG + (r - r0)];
+			scatter_group(y, n_out, c0, nc, r0, r1, out, RG);
 		}
 	}
 	if (buf != stack)

@@ -42,6 +42,17 @@ INLINE void keep_reg(__m256i *v)
 #endif
 }
 
+/* A row group's products (out[c * rg + i]: column c, row r0 + i) into y
+ * (n_out floats a column) for columns c0 .. c0 + nc - 1 and rows
+ * r0 .. r1 - 1: the prepared layouts' kernels end here. */
+INLINE void scatter_group(float *y, int64_t n_out, int64_t c0, int nc, int64_t r0, int64_t r1, const float *out,
+			  int rg)
+{
+	for (int c = 0; c < nc; c++)
+		for (int64_t r = r0; r < r1; r++)
+			y[(c0 + c) * n_out + r] = out[c * rg + (r - r0)];
+}
+
 INLINE float hsum_ps(__m256 v)
 {
 	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -127,16 +127,4 @@ static inline float qnt__neon_ue4m3_half(uint8_t x)
 	return (float)(8 + man) * qnt__f32_from_bits((uint32_t)(ex - 11 + 127) << 23);
 }
 
-/* The fp16 scale of the low-bit formats as quant_lowbit.c's get_d reads it
- * (bytewise; a signalling NaN made quiet). */
-static inline float qnt__neon_get_d(const uint16_t *p)
-{
-	uint16_t h;
-	memcpy(&h, p, sizeof h);
-	float d = qnt__fp16_to_fp32(h);
-	if ((h & 0x7c00u) == 0x7c00u && (h & 0x03ffu))
-		d = qnt__f32_from_bits(qnt__f32_bits(d) | 0x00400000u);
-	return d;
-}
-
 #endif

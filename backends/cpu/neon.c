@@ -409,7 +409,7 @@ static void deq_tq1_0(const void *src, float *y, int64_t n)
 {
 	const struct qnt__blk_tq1_0 *b = src;
 	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
-		const float d = qnt__neon_get_d(&b[i].d);
+		const float d = qnt__fp16_load_quiet(&b[i].d);
 		int8x16_t c[16];
 		tq1_codes(&b[i], c);
 		for (int k = 0; k < 16; k++)
@@ -421,7 +421,7 @@ static void deq_tq2_0(const void *src, float *y, int64_t n)
 {
 	const struct qnt__blk_tq2_0 *b = src;
 	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
-		const float d = qnt__neon_get_d(&b[i].d);
+		const float d = qnt__fp16_load_quiet(&b[i].d);
 		int8x16_t c[16];
 		codes2(b[i].qs, c);
 		for (int k = 0; k < 16; k++)
@@ -435,7 +435,7 @@ static void deq_q1_0(const void *src, float *y, int64_t n)
 	static const uint8_t sel[16] = { 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128 };
 	const struct qnt__blk_q1_0 *b = src;
 	for (int64_t i = 0; i < n / 128; i++, y += 128) {
-		const float d = qnt__neon_get_d(&b[i].d);
+		const float d = qnt__fp16_load_quiet(&b[i].d);
 		const float32x4_t vd = vdupq_n_f32(d), vnd = vdupq_n_f32(-d);
 		for (int k = 0; k < 8; k++) {
 			const uint8x16_t v = vcombine_u8(vdup_n_u8(b[i].qs[2 * k]), vdup_n_u8(b[i].qs[2 * k + 1]));
@@ -465,7 +465,7 @@ static void deq_q2_0(const void *src, float *y, int64_t n)
 {
 	const struct qnt__blk_q2_0 *b = src;
 	for (int64_t i = 0; i < n / 64; i++, y += 64) {
-		const float d = qnt__neon_get_d(&b[i].d);
+		const float d = qnt__fp16_load_quiet(&b[i].d);
 		for (int k = 0; k < 4; k++)
 			deq16(vsubq_s8(q2_0_codes(b[i].qs, k), vdupq_n_s8(1)), d, 0.0f, OP_MUL, y + 16 * k);
 	}

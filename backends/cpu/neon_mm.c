@@ -589,7 +589,7 @@ static void mm_q1_0(const void *wv, const struct qnt__neon_xcol *x, int nc, int6
 			const uint8x16_t two = vandq_u8(vtstq_u8(v, vsel), vdupq_n_u8(2));
 			cw[k] = vsubq_s8(vreinterpretq_s8_u8(two), vdupq_n_s8(1));
 		}
-		const float dw = qnt__neon_get_d(&w[i].d);
+		const float dw = qnt__fp16_load_quiet(&w[i].d);
 		for (int c = 0; c < nc; c++) {
 			float s = 0.0f;
 			for (int j = 0; j < 4; j++)
@@ -619,7 +619,7 @@ static void mm_q2_0(const void *wv, const struct qnt__neon_xcol *x, int nc, int6
 		int8x16_t cw[4];
 		for (int k = 0; k < 4; k++)
 			cw[k] = vsubq_s8(q2_0_codes(w[i].qs, k), vdupq_n_s8(1));
-		const float dw = qnt__neon_get_d(&w[i].d);
+		const float dw = qnt__fp16_load_quiet(&w[i].d);
 		for (int c = 0; c < nc; c++) {
 			float s = 0.0f;
 			for (int j = 0; j < 2; j++)
@@ -697,11 +697,11 @@ INLINE void tq_body(const void *wv, const struct qnt__neon_xcol *x, int nc, int6
 		if (one) {
 			const struct qnt__blk_tq1_0 *b = (const struct qnt__blk_tq1_0 *)wv + i;
 			tq1_codes(b, c);
-			d = qnt__neon_get_d(&b->d);
+			d = qnt__fp16_load_quiet(&b->d);
 		} else {
 			const struct qnt__blk_tq2_0 *b = (const struct qnt__blk_tq2_0 *)wv + i;
 			codes2(b->qs, c);
-			d = qnt__neon_get_d(&b->d);
+			d = qnt__fp16_load_quiet(&b->d);
 		}
 		for (int col = 0; col < nc; col++) {
 			const struct blk_q8_K *xk = (const struct blk_q8_K *)x[col].blk + i;

@@ -152,20 +152,7 @@ static inline uint16_t to_fp16(float f)
 	return qnt__fp32_to_fp16(f);
 }
 
-/* The fp16 scales are read and written bytewise: a block may sit at any
- * address. ggml's portable fp16 -> fp32 conversion ends in a float multiply,
- * which quiets a signalling NaN; q1_0 passes the scale through unmultiplied,
- * so the quiet bit is set here too. */
-static inline float get_d(const uint16_t *p)
-{
-	uint16_t h;
-	memcpy(&h, p, sizeof h);
-	float d = qnt__fp16_to_fp32(h);
-	if ((h & 0x7c00u) == 0x7c00u && (h & 0x03ffu))
-		d = qnt__f32_from_bits(qnt__f32_bits(d) | 0x00400000u);
-	return d;
-}
-
+/* The fp16 scales are written bytewise: a block may sit at any address. */
 static inline void put_d(uint16_t *p, uint16_t h)
 {
 	memcpy(p, &h, sizeof h);
@@ -480,7 +467,7 @@ static void deq_tq1_0(const void *src, float *y, int64_t n)
 {
 	const struct blk_tq1_0 *b = src;
 	for (int64_t i = 0; i < n / QK_K; i++, b++, y += QK_K) {
-		const float d = get_d(&b->d);
+		const float d = qnt__fp16_load_quiet(&b->d);
 		tq1_trits(b->qs, 32, 1, d, y + 0);
 		tq1_trits(b->qs, 32, 3, d, y + 32);
 		tq1_trits(b->qs, 32, 9, d, y + 64);
@@ -509,7 +496,7 @@ static void deq_tq2_0(const void *src, float *y, int64_t n)
 {
 	const struct blk_tq2_0 *b = src;
 	for (int64_t i = 0; i < n / QK_K; i++, b++, y += QK_K) {
-		const float d = get_d(&b->d);
+		const float d = qnt__fp16_load_quiet(&b->d);
 		for (int h = 0; h < 2; h++) {
 			tq2_lane(b->qs + 32 * h, 0, d, y + 128 * h);
 			tq2_lane(b->qs + 32 * h, 2, d, y + 128 * h + 32);
@@ -553,7 +540,7 @@ static void deq_q1_0(const void *src, float *y, int64_t n)
 {
 	const struct blk_q1_0 *b = src;
 	for (int64_t i = 0; i < n / QK1_0; i++, b++, y += QK1_0) {
-		const float d = get_d(&b->d);
+		const float d = qnt__fp16_load_quiet(&b->d);
 		const float nd = -d;
 		for (int j = 0; j < QK1_0; j++)
 			y[j] = (b->qs[j / 8] >> (j % 8)) & 1 ? d : nd;
@@ -564,7 +551,7 @@ static void deq_q2_0(const void *src, float *y, int64_t n)
 {
 	const struct blk_q2_0 *b = src;
 	for (int64_t i = 0; i < n / QK2_0; i++, b++, y += QK2_0) {
-		const float d = get_d(&b->d);
+		const float d = qnt__fp16_load_quiet(&b->d);
 		for (int j = 0; j < QK2_0; j++)
 			y[j] = (float)(((b->qs[j / 4] >> (2 * (j % 4))) & 3) - 1) * d;
 	}
@@ -1298,7 +1285,7 @@ static void weighted_q1_0(const float *x, const float *w, void *out)
 	const uint16_t h = to_fp16((float)(s1 / sw));
 	if (h == hg || (h & 0x7c00u) == 0x7c00u || h == 0)
 		return;
-	const double d = qnt__fp16_to_fp32(h), dg = get_d(&b->d);
+	const double d = qnt__fp16_to_fp32(h), dg = qnt__fp16_load_quiet(&b->d);
 	if (dg < INFINITY) {
 		const double f = sw * (d + dg) - 2.0 * s1, fbound = 1e-5 * (sw * (d + dg) + 2.0 * s1);
 		if (fabs(f) > fbound) {

@@ -41,6 +41,20 @@ static inline float qnt__fp16_to_fp32(uint16_t h)
 	return qnt__f32_from_bits(sign | ((exp + 112u) << 23) | (man << 13));
 }
 
+/* The fp16 scale at p (read bytewise: a block may sit at any address) as
+ * ggml's low-bit formats read it: ggml's portable conversion ends in a
+ * float multiply, which quiets a signalling NaN, so the quiet bit is set
+ * here too (q1_0 passes the scale through unmultiplied). */
+static inline float qnt__fp16_load_quiet(const void *p)
+{
+	uint16_t h;
+	memcpy(&h, p, sizeof h);
+	float d = qnt__fp16_to_fp32(h);
+	if ((h & 0x7c00u) == 0x7c00u && (h & 0x03ffu))
+		d = qnt__f32_from_bits(qnt__f32_bits(d) | 0x00400000u);
+	return d;
+}
+
 /* float -> IEEE half, round to nearest even (what F16C's VCVTPS2PH with
  * imm 0 and numpy's astype(float16) do). NaN stays NaN (quiet, payload kept
  * in its top bits), overflow goes to infinity. */
