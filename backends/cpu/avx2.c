@@ -1400,8 +1400,8 @@ static qnt_status avx2_device_props(void *state, int32_t device, qnt_device_prop
 	props->memory_free = 0;
 	props->caps = QNT_BACKEND_CAP_HOST_THREADS;
 	props->reserved = 0;
-	props->name = "cpu-avx2";
-	props->description = "host CPU, AVX2/FMA/F16C kernels";
+	props->name = QNT_X86_BACKEND_NAME;
+	props->description = "host CPU, " QNT_X86_BACKEND_DESCRIPTION;
 	return QNT_OK;
 }
 
@@ -1703,8 +1703,8 @@ static qnt_status avx2_matmul(void *state, const qnt_matmul_job *job)
 const qnt_backend_vtbl qnt__cpu_avx2_backend = {
 	.struct_size = sizeof(qnt_backend_vtbl),
 	.abi_version = QNT_BACKEND_ABI,
-	.name = "cpu-avx2",
-	.description = "x86-64 AVX2/FMA/F16C kernels",
+	.name = QNT_X86_BACKEND_NAME,
+	.description = QNT_X86_BACKEND_DESCRIPTION,
 	.caps = QNT_BACKEND_CAP_HOST_THREADS,
 	.score = qnt__cpu_avx2_score,
 	.open = avx2_open,

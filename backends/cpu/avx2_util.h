@@ -8,6 +8,23 @@
 #include <stdint.h>
 #include <string.h>
 
+/* QNT_AVX512: the cpu-avx512 build of these files (-DQNT_X86_AVX512), whose
+ * AVX-512 code paths use the F/BW/VL/VNNI intrinsics; in an emulated build
+ * (-Davx512=emulated) SIMDe supplies them under their Intel names, computed
+ * with AVX2, so that the tests run that code on a CPU without AVX-512. */
+#if defined(QNT_X86_AVX512) && defined(QNT_AVX512_EMULATED)
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx512.h>
+#define QNT_AVX512 1
+#elif defined(QNT_X86_AVX512)
+#if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512VL__) || !defined(__AVX512VNNI__)
+#error "the cpu-avx512 build needs -mavx512f -mavx512bw -mavx512vl -mavx512vnni"
+#endif
+#define QNT_AVX512 1
+#else
+#define QNT_AVX512 0
+#endif
+
 #if defined(__GNUC__)
 #define INLINE static inline __attribute__((always_inline))
 #else
@@ -51,6 +68,20 @@ INLINE void scatter_group(float *y, int64_t n_out, int64_t c0, int nc, int64_t r
 	for (int c = 0; c < nc; c++)
 		for (int64_t r = r0; r < r1; r++)
 			y[(c0 + c) * n_out + r] = out[c * rg + (r - r0)];
+}
+
+/* acc + the 32-bit sums of each four adjacent products u[i] * s[i] (u
+ * unsigned, s signed bytes): one VPDPBUSD in cpu-avx512, VPMADDUBSW then
+ * VPMADDWD by ones in cpu-avx2. The two agree wherever VPMADDUBSW's 16-bit
+ * pair sums do not saturate, which every caller's operand ranges rule out
+ * (|s| <= 127 with u <= 128, or u <= 127). */
+INLINE __m256i dot4_u8s8(__m256i acc, __m256i u, __m256i s)
+{
+#if QNT_AVX512
+	return _mm256_dpbusd_epi32(acc, u, s);
+#else
+	return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+#endif
 }
 
 INLINE float hsum_ps(__m256 v)

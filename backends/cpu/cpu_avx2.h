@@ -14,6 +14,26 @@ int32_t qnt__cpu_avx2_score(const qnt_host_api *host, char *why, size_t why_size
 
 extern const qnt_backend_vtbl qnt__cpu_avx2_backend;
 
+/* The "cpu-avx512" backend: the same kernel files built with -DQNT_X86_AVX512
+ * and AVX-512 F/BW/VL/VNNI (lib/meson.build), their symbols renamed by
+ * avx512_names.h. Its score: 1 + the sum of the seven features' bits where
+ * the CPU and the OS support all of them, else 0. In an emulated build
+ * (-Davx512=emulated: SIMDe in place of the AVX-512 instructions, for the
+ * tests) it needs only what cpu-avx2 needs and scores one more than it. */
+int32_t qnt__cpu_avx512_score(const qnt_host_api *host, char *why, size_t why_size);
+extern const qnt_backend_vtbl qnt__cpu_avx512_backend;
+
+#if defined(QNT_X86_AVX512) && defined(QNT_AVX512_EMULATED)
+#define QNT_X86_BACKEND_NAME "cpu-avx512"
+#define QNT_X86_BACKEND_DESCRIPTION "x86-64 AVX-512 kernels, emulated by SIMDe (a test build)"
+#elif defined(QNT_X86_AVX512)
+#define QNT_X86_BACKEND_NAME "cpu-avx512"
+#define QNT_X86_BACKEND_DESCRIPTION "x86-64 AVX-512 F/BW/VL/VNNI kernels"
+#else
+#define QNT_X86_BACKEND_NAME "cpu-avx2"
+#define QNT_X86_BACKEND_DESCRIPTION "x86-64 AVX2/FMA/F16C kernels"
+#endif
+
 /* One column of quantized activations as avx2.c's matmul driver passes it:
  * its blocks, and for the q8_0/q8_1 companions each block's scale d and
  * sum s as floats (q8_0: s = d * sum of the codes; q8_1: its stored s). */

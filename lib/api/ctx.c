@@ -86,6 +86,10 @@ static void do_init(void)
 	if (qnt__registry_register(&qnt__cpu_avx2_backend, QNT_BACKEND_FLAG_BUILTIN, NULL, err, sizeof err) != QNT_OK)
 		qnt__log(QNT_LOG_WARN, "libqnt: cannot register the cpu-avx2 backend: %s", err);
 #endif
+#ifdef QNT_HAVE_CPU_AVX512
+	if (qnt__registry_register(&qnt__cpu_avx512_backend, QNT_BACKEND_FLAG_BUILTIN, NULL, err, sizeof err) != QNT_OK)
+		qnt__log(QNT_LOG_WARN, "libqnt: cannot register the cpu-avx512 backend: %s", err);
+#endif
 #ifdef QNT_HAVE_CPU_NEON
 	if (qnt__registry_register(&qnt__cpu_neon_backend, QNT_BACKEND_FLAG_BUILTIN, NULL, err, sizeof err) != QNT_OK)
 		qnt__log(QNT_LOG_WARN, "libqnt: cannot register the cpu-neon backend: %s", err);

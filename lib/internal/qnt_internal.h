@@ -141,6 +141,9 @@ extern const qnt_backend_vtbl qnt__cpu_backend;
 #ifdef QNT_HAVE_CPU_AVX2
 extern const qnt_backend_vtbl qnt__cpu_avx2_backend; /* backends/cpu/avx2.c */
 #endif
+#ifdef QNT_HAVE_CPU_AVX512
+extern const qnt_backend_vtbl qnt__cpu_avx512_backend; /* avx2.c built with -DQNT_X86_AVX512 */
+#endif
 #ifdef QNT_HAVE_CPU_NEON
 extern const qnt_backend_vtbl qnt__cpu_neon_backend; /* backends/cpu/neon.c */
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * qnt_matmul and the SIMD CPU backends ("cpu-avx2" on x86-64, "cpu-neon" on
- * AArch64):
+ * qnt_matmul and the SIMD CPU backends ("cpu-avx2" and "cpu-avx512" on
+ * x86-64, "cpu-neon" on AArch64):
  *   - argument checks and their messages;
  *   - every format against the exact product (double) of the dequantized W
  *     with the float x, within the per-format tolerance of
@@ -12,8 +12,8 @@
  *   - each SIMD variant's dequantize floats and quantize bytes equal the
  *     scalar reference's bit for bit, on random bytes and on data with edge
  *     values;
- *   - cpu-avx2's kernels at unaligned addresses, odd row counts and 1..6
- *     columns.
+ *   - cpu-avx2's and cpu-avx512's kernels at unaligned addresses, odd row
+ *     counts and 1..6 columns.
  */
 #include "test_backend.h"
 
@@ -46,10 +46,16 @@ static const char *const neon_deq[] = { "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", 
 static const char *const avx2_quant[] = { "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q8_1", "q8_K", "bf16", NULL };
 static const char *const neon_quant[] = { "q8_0", "q8_1", "q8_K", NULL };
 
+/* cpu-avx512 is cpu-avx2's kernel files built with AVX-512 (and shares its
+ * quantizers): the same formats. */
 static const struct variant variants[] = {
 	{ "cpu-avx2", avx2_deq, avx2_quant, 1 },
 	{ "cpu-neon", neon_deq, neon_quant, 0 },
+	{ "cpu-avx512", avx2_deq, avx2_quant, 1 },
 };
+
+/* The x86-64 variants that run the same tests on their kernels. */
+static const char *const x86_variants[] = { "cpu-avx2", "cpu-avx512" };
 
 #define MAX_BACKENDS (1 + (int)N_ELEMS(variants))
 
@@ -452,18 +458,17 @@ static void dequantize_bitexact(const struct variant *v)
 	free(q);
 }
 
-/* cpu-avx2 writes outputs of 16 MB and more with streaming stores through a
- * staging buffer (backends/cpu/avx2.c): the same floats as the reference,
- * aligned and not, on 2 threads. */
-static void avx2_dequantize_large(void **state)
+/* cpu-avx2 and cpu-avx512 write outputs of 16 MB and more with streaming
+ * stores through a staging buffer (backends/cpu/avx2.c): the same floats as
+ * the reference, aligned and not, on 2 threads. */
+static void dequantize_large(const char *backend)
 {
-	(void)state;
-	if (!backend_usable("cpu-avx2")) {
-		print_message("# cpu-avx2 does not run here\n");
+	if (!backend_usable(backend)) {
+		print_message("# %s does not run here\n", backend);
 		return;
 	}
 	enum { ROWS = 1024, IN = 4096 + 256 }; /* 17 MB of floats; rows not a multiple of the staging chunk */
-	qnt_ctx *cpu = ctx_on("cpu", 2), *avx = ctx_on("cpu-avx2", 2);
+	qnt_ctx *cpu = ctx_on("cpu", 2), *avx = ctx_on(backend, 2);
 	float *a = test_malloc_or_fail((size_t)ROWS * IN * sizeof(float));
 	float *b = test_malloc_or_fail(((size_t)ROWS * IN + 1) * sizeof(float));
 	unsigned char *q = test_malloc_or_fail((size_t)ROWS * IN * 2);
@@ -480,7 +485,7 @@ static void avx2_dequantize_large(void **state)
 			memset(b, 0, ((size_t)ROWS * IN + 1) * sizeof(float));
 			assert_int_equal(qnt_dequantize(avx, t, q, b + off, ROWS, IN), QNT_OK);
 			char what[96];
-			snprintf(what, sizeof what, "dequantize %s on cpu-avx2, %d MB, offset %d", names[k],
+			snprintf(what, sizeof what, "dequantize %s on %s, %d MB, offset %d", names[k], backend,
 				 (int)((size_t)ROWS * IN * 4 >> 20), off);
 			assert_same_floats(a, b + off, (size_t)ROWS * IN, what);
 		}
@@ -490,6 +495,13 @@ static void avx2_dequantize_large(void **state)
 	free(a);
 	free(b);
 	free(q);
+}
+
+static void x86_dequantize_large(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(x86_variants); i++)
+		dequantize_large(x86_variants[i]);
 }
 
 static void quantize_bitexact(const struct variant *v)
@@ -544,7 +556,7 @@ static void quantize_bitexact(const struct variant *v)
 	free(b);
 }
 
-/* cpu-avx2's kernels on awkward shapes and addresses: weights 4 bytes past
+/* cpu-avx2's and cpu-avx512's kernels on awkward shapes and addresses: weights 4 bytes past
  * a 32-byte boundary (the alignment their float and fp16 fields need; the
  * blocks of mxfp4 and nvfp4 and the 17-byte strides of mxfp4 land anywhere)
  * at the end of a buffer of exactly their size (ASan sees any read past it),
@@ -554,14 +566,13 @@ static void quantize_bitexact(const struct variant *v)
  * checks against the exact product), dequantized floats bit for bit. */
 #define UA_IN 512
 
-static void avx2_unaligned(void **state)
+static void unaligned(const char *backend)
 {
-	(void)state;
-	if (!backend_usable("cpu-avx2")) { /* cmocka's skip() reads as "not ok" in TAP */
-		print_message("# cpu-avx2 does not run here\n");
+	if (!backend_usable(backend)) { /* cmocka's skip() reads as "not ok" in TAP */
+		print_message("# %s does not run here\n", backend);
 		return;
 	}
-	qnt_ctx *cpu = ctx_on("cpu", 1), *avx = ctx_on("cpu-avx2", 1);
+	qnt_ctx *cpu = ctx_on("cpu", 1), *avx = ctx_on(backend, 1);
 	const int64_t rows[] = { 1, 5, 19 };
 	float *x = test_malloc_or_fail((6 * UA_IN + 1) * sizeof(float));
 	float *ya = test_malloc_or_fail((6 * 19 + 1) * sizeof(float));
@@ -590,7 +601,8 @@ static void avx2_unaligned(void **state)
 			assert_int_equal(qnt_dequantize(cpu, t, buf, da + 1, nr, UA_IN), QNT_OK);
 			assert_int_equal(qnt_dequantize(avx, t, buf, db + 1, nr, UA_IN), QNT_OK);
 			char what[96];
-			snprintf(what, sizeof what, "dequantize %s, %lld rows at an unaligned address", name, (long long)nr);
+			snprintf(what, sizeof what, "dequantize %s on %s, %lld rows at an unaligned address", name, backend,
+				 (long long)nr);
 			assert_same_floats(da + 1, db + 1, (size_t)(nr * UA_IN), what);
 			for (int64_t nc = 1; nc <= 6; nc++) {
 				assert_int_equal(qnt_matmul(cpu, t, buf, nr, UA_IN, x + 1, nc, ya + 1), QNT_OK);
@@ -612,9 +624,9 @@ static void avx2_unaligned(void **state)
 				}
 				d = sqrt(d) / ne;
 				if (!(d <= BACKEND_TOL))
-					fail_msg("%s, %lld rows, %lld columns at unaligned addresses: %.3e from the cpu backend "
-						 "(relative to sum |w x|)",
-						 name, (long long)nr, (long long)nc, d);
+					fail_msg("%s on %s, %lld rows, %lld columns at unaligned addresses: %.3e from the cpu "
+						 "backend (relative to sum |w x|)",
+						 name, backend, (long long)nr, (long long)nc, d);
 			}
 			free(base);
 			checked++;
@@ -632,30 +644,72 @@ static void avx2_unaligned(void **state)
 	free(ex);
 }
 
+static void x86_unaligned(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(x86_variants); i++)
+		unaligned(x86_variants[i]);
+}
+
 /* The backend's score follows STYLE 3.5: 1 + the feature bits it needs, or
  * 0 with a reason naming what is missing. */
+static int find_backend(const char *name, qnt_backend_props *p)
+{
+	for (int32_t i = 0; i < qnt_backend_count(); i++) {
+		assert_int_equal(qnt_backend_get_props(i, p), QNT_OK);
+		if (strcmp(p->name, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* cpu-avx512 needs AVX-512 F/BW/VL/VNNI besides cpu-avx2's features, and
+ * runs the work wherever it can. An emulated build (-Davx512=emulated, its
+ * description says so) needs only cpu-avx2's features and scores one
+ * more. */
 static void avx2_score(void **state)
 {
 	(void)state;
 	const uint64_t f = qnt_cpu_features();
 	const uint64_t need = QNT_CPU_AVX2 | QNT_CPU_FMA | QNT_CPU_F16C;
-	for (int32_t i = 0; i < qnt_backend_count(); i++) {
-		qnt_backend_props p = QNT_BACKEND_PROPS_INIT;
-		assert_int_equal(qnt_backend_get_props(i, &p), QNT_OK);
-		if (strcmp(p.name, "cpu-avx2") != 0)
-			continue;
-		assert_true(p.flags & QNT_BACKEND_FLAG_BUILTIN);
-		if ((f & need) == need) {
-			assert_int_equal(p.score, (int32_t)(1 + need));
-			assert_string_equal(p.reason, "");
-			assert_string_equal(qnt_backend_best(), "cpu-avx2");
-		} else {
-			assert_int_equal(p.score, 0);
-			assert_contains(p.reason, "lacks");
-		}
+	const uint64_t need512 = need | QNT_CPU_AVX512F | QNT_CPU_AVX512BW | QNT_CPU_AVX512VL | QNT_CPU_AVX512VNNI;
+	qnt_backend_props p = QNT_BACKEND_PROPS_INIT, p512 = QNT_BACKEND_PROPS_INIT;
+	if (!find_backend("cpu-avx2", &p)) {
+		assert_false(find_backend("cpu-avx512", &p512));
+		print_message("# cpu-avx2 is not compiled in (not x86-64)\n");
 		return;
 	}
-	print_message("# cpu-avx2 is not compiled in (not x86-64)\n");
+	assert_true(p.flags & QNT_BACKEND_FLAG_BUILTIN);
+	if ((f & need) == need) {
+		assert_int_equal(p.score, (int32_t)(1 + need));
+		assert_string_equal(p.reason, "");
+	} else {
+		assert_int_equal(p.score, 0);
+		assert_contains(p.reason, "lacks");
+	}
+	if (!find_backend("cpu-avx512", &p512)) { /* built with -Davx512=disabled, or a compiler without it */
+		print_message("# cpu-avx512 is not compiled in\n");
+		if (p.score > 0)
+			assert_string_equal(qnt_backend_best(), "cpu-avx2");
+		return;
+	}
+	assert_true(p512.flags & QNT_BACKEND_FLAG_BUILTIN);
+	const int emulated = strstr(p512.description, "emulated") != NULL;
+	if (emulated) {
+		assert_int_equal(p512.score, p.score > 0 ? p.score + 1 : 0);
+	} else if ((f & need512) == need512) {
+		assert_int_equal(p512.score, (int32_t)(1 + need512));
+		assert_string_equal(p512.reason, "");
+	} else {
+		assert_int_equal(p512.score, 0);
+		assert_contains(p512.reason, "lacks");
+		assert_contains(p512.reason, "avx512");
+	}
+	if (p512.score > 0)
+		assert_string_equal(qnt_backend_best(), "cpu-avx512");
+	else if (p.score > 0)
+		assert_string_equal(qnt_backend_best(), "cpu-avx2");
+	print_message("# cpu-avx512 %s\n", p512.score > 0 ? (emulated ? "runs, emulated by SIMDe" : "runs") : p512.reason);
 }
 
 static void avx2_dequantize_bitexact(void **state)
@@ -668,6 +722,18 @@ static void avx2_quantize_bitexact(void **state)
 {
 	(void)state;
 	quantize_bitexact(&variants[0]);
+}
+
+static void avx512_dequantize_bitexact(void **state)
+{
+	(void)state;
+	dequantize_bitexact(&variants[2]);
+}
+
+static void avx512_quantize_bitexact(void **state)
+{
+	(void)state;
+	quantize_bitexact(&variants[2]);
 }
 
 /* cpu-neon: compiled in on AArch64 only, where NEON is mandatory, so it
@@ -730,8 +796,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test(threads_identical),
 		cmocka_unit_test(avx2_dequantize_bitexact),
 		cmocka_unit_test(avx2_quantize_bitexact),
-		cmocka_unit_test(avx2_dequantize_large),
-		cmocka_unit_test(avx2_unaligned),
+		cmocka_unit_test(avx512_dequantize_bitexact),
+		cmocka_unit_test(avx512_quantize_bitexact),
+		cmocka_unit_test(x86_dequantize_large),
+		cmocka_unit_test(x86_unaligned),
 		cmocka_unit_test(neon_dequantize_bitexact),
 		cmocka_unit_test(neon_quantize_bitexact),
 	};

@@ -3,7 +3,7 @@
  * Prepared matrices (qnt_matrix_prepare, qnt_matmul_prepared):
  *   - argument checks, their statuses and messages; freeing NULL;
  *   - q4_0, q8_0, iq4_nl, mxfp4, q4_K, q5_K, q6_K, iq4_xs (cpu-avx2's interleaved
- *     layout where it runs) and q4_1 (kept plain) against the exact product of
+ *     layout where it runs, and cpu-avx512's) and q4_1 (kept plain) against the exact product of
  *     the dequantized W with the float x, within 1e-2 (the q8_K ones 1.5e-2: test_matmul.c's
  *     tolerances) of the product of the magnitudes (normwise: a
  *     product of one block may cancel to nearly 0), for odd
@@ -19,7 +19,9 @@
 #include "test_backend.h"
 
 
-/* The backends to check: "cpu", and "cpu-avx2" where it runs. */
+/* The backends to check: "cpu", and "cpu-avx2" and "cpu-avx512" (the same
+ * layouts, its own kernels) where they run. */
+#define MAX_BACKENDS 3
 static int backends(const char **names)
 {
 	int n = 0;
@@ -28,6 +30,8 @@ static int backends(const char **names)
 		names[n++] = "cpu-avx2";
 	else
 		print_message("# cpu-avx2 does not run here: checking the plain layout only\n");
+	if (backend_usable("cpu-avx512"))
+		names[n++] = "cpu-avx512";
 	return n;
 }
 
@@ -114,13 +118,13 @@ static const qnt_type wtypes[] = { QNT_TYPE_Q4_0, QNT_TYPE_Q8_0, QNT_TYPE_IQ4_NL
 static void against_exact(void **state)
 {
 	(void)state;
-	const char *names[2];
+	const char *names[MAX_BACKENDS];
 	const int nbk = backends(names);
 	for (int b = 0; b < nbk; b++) {
 		qnt_ctx *ctx = ctx_on(names[b], 2);
 		for (size_t ti = 0; ti < N_ELEMS(wtypes); ti++) {
 			const qnt_type t = wtypes[ti];
-			const int repacked = strcmp(names[b], "cpu-avx2") == 0 && t != QNT_TYPE_Q4_1;
+			const int repacked = strcmp(names[b], "cpu") != 0 && t != QNT_TYPE_Q4_1;
 			double worst = 0;
 			/* q8_K or q8_0/q8_1 activations */
 			const double tol = t == QNT_TYPE_Q4_K || t == QNT_TYPE_Q5_K || t == QNT_TYPE_Q6_K ||
@@ -189,7 +193,7 @@ static void against_exact(void **state)
 static void mxfp4_subnormal(void **state)
 {
 	(void)state;
-	const char *names[2];
+	const char *names[MAX_BACKENDS];
 	const int nbk = backends(names);
 	const int64_t n_out = 13, n_in = 96, nc = 5;
 	unsigned char *w = random_weights(QNT_TYPE_MXFP4, n_out, n_in, 77);
@@ -222,7 +226,7 @@ static void mxfp4_subnormal(void **state)
 static void threads_identical(void **state)
 {
 	(void)state;
-	const char *names[2];
+	const char *names[MAX_BACKENDS];
 	const int nbk = backends(names);
 	const int32_t threads[] = { 1, 2, 3, 7 };
 	const int64_t cols[] = { 1, 6 };
@@ -283,6 +287,13 @@ static void other_backend(void **state)
 	qnt_ctx_destroy(avx2);
 	avx2 = ctx_on("cpu-avx2", 1);
 	assert_int_equal(qnt_matmul_prepared(avx2, m, x, 1, y), QNT_OK);
+	if (backend_usable("cpu-avx512")) { /* the same layout, but another backend's */
+		qnt_ctx *avx512 = ctx_on("cpu-avx512", 1);
+		assert_int_equal(qnt_matmul_prepared(avx512, m, x, 1, y), QNT_E_INVALID_ARG);
+		assert_contains(qnt_ctx_last_error(avx512),
+				"the matrix is in the layout of backend 'cpu-avx2', the context runs 'cpu-avx512'");
+		qnt_ctx_destroy(avx512);
+	}
 	qnt_matrix_free(m);
 	/* a plain matrix works on any backend */
 	assert_int_equal(qnt_matrix_prepare(cpu, QNT_TYPE_Q4_0, w, 9, 64, &m), QNT_OK);

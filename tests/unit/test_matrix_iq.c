@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Prepared matrices of the lattice i-quants (iq2_xxs iq2_xs iq2_s iq3_xxs
- * iq3_s iq1_s iq1_m), cpu-avx2's nibble layout (backends/cpu/avx2_repack_iq.c):
+ * iq3_s iq1_s iq1_m), cpu-avx2's nibble layout (backends/cpu/avx2_repack_iq.c),
+ * and cpu-avx512's (the same file built with AVX-512):
  *   - against the scalar reference (qnt_matmul on the "cpu" backend, the
  *     same q8_K activations: only float rounding between them, 1e-5 of the
  *     product of the magnitudes, normwise), against the plain cpu-avx2
@@ -12,7 +13,7 @@
  *     random weight bytes (every grid index is valid) with finite scales;
  *   - the handle owns its copy (w overwritten after prepare);
  *   - the same floats for 1, 2, 3 and 7 threads.
- * Where cpu-avx2 does not run there is nothing to check (a message says so).
+ * Where neither runs there is nothing to check (a message says so).
  */
 #include "test_backend.h"
 
@@ -29,14 +30,13 @@ static const int64_t col_counts[] = { 1, 3, 5, 17 };
 #define EXACT_TOL 1.5e-2 /* q8_K activations (test_matmul.c) */
 #define SAME_TOL 1e-5    /* the same activation bytes: float rounding only */
 
-static void against_reference(void **state)
+static void against_reference(const char *backend)
 {
-	(void)state;
-	if (!backend_usable("cpu-avx2")) { /* cmocka's skip() reads as "not ok" in TAP */
-		print_message("# cpu-avx2 does not run here: nothing to check\n");
+	if (!backend_usable(backend)) { /* cmocka's skip() reads as "not ok" in TAP */
+		print_message("# %s does not run here: nothing to check\n", backend);
 		return;
 	}
-	qnt_ctx *avx2 = ctx_on("cpu-avx2", 2), *cpu = ctx_on("cpu", 2);
+	qnt_ctx *avx2 = ctx_on(backend, 2), *cpu = ctx_on("cpu", 2);
 	for (size_t ti = 0; ti < N_ELEMS(iq_types); ti++) {
 		const qnt_type t = iq_types[ti];
 		double worst_exact = 0, worst_ref = 0, worst_plain = 0;
@@ -48,7 +48,7 @@ static void against_reference(void **state)
 			memcpy(wcopy, w, wbytes);
 			qnt_matrix *m = NULL;
 			assert_int_equal(qnt_matrix_prepare(avx2, t, w, n_out, n_in, &m), QNT_OK);
-			assert_string_equal(qnt_matrix_layout(m), "cpu-avx2");
+			assert_string_equal(qnt_matrix_layout(m), backend);
 			memset(w, 0x77, wbytes); /* the handle owns its copy */
 			for (size_t ci = 0; ci < N_ELEMS(col_counts); ci++) {
 				const int64_t nc = col_counts[ci];
@@ -67,11 +67,11 @@ static void against_reference(void **state)
 				const double ee = rel_err_mag(y, ye, NULL, mag, ny), er = rel_err_mag(y, NULL, yr, mag, ny),
 					     ep = rel_err_mag(y, NULL, yp, mag, ny);
 				if (!(ee <= EXACT_TOL) || !(er <= SAME_TOL) || !(ep <= SAME_TOL))
-					fail_msg("%s, %lld x %lld, %lld columns: error %.3e against the exact product "
-						 "(tol %.1e), %.3e against cpu's qnt_matmul, %.3e against cpu-avx2's "
-						 "(tol %.1e)",
-						 qnt_type_name(t), (long long)n_out, (long long)n_in, (long long)nc, ee,
-						 EXACT_TOL, er, ep, SAME_TOL);
+					fail_msg("%s on %s, %lld x %lld, %lld columns: error %.3e against the exact "
+						 "product (tol %.1e), %.3e against cpu's qnt_matmul, %.3e against the "
+						 "plain kernel's (tol %.1e)",
+						 qnt_type_name(t), backend, (long long)n_out, (long long)n_in, (long long)nc,
+						 ee, EXACT_TOL, er, ep, SAME_TOL);
 				worst_exact = ee > worst_exact ? ee : worst_exact;
 				worst_ref = er > worst_ref ? er : worst_ref;
 				worst_plain = ep > worst_plain ? ep : worst_plain;
@@ -86,8 +86,8 @@ static void against_reference(void **state)
 			free(w);
 			free(wcopy);
 		}
-		print_message("# %-8s worst: exact %.2e, cpu %.2e, cpu-avx2 plain %.2e\n", qnt_type_name(t), worst_exact,
-			      worst_ref, worst_plain);
+		print_message("# %-8s %s worst: exact %.2e, cpu %.2e, plain %.2e\n", qnt_type_name(t), backend,
+			      worst_exact, worst_ref, worst_plain);
 	}
 	qnt_ctx_destroy(avx2);
 	qnt_ctx_destroy(cpu);
@@ -96,11 +96,10 @@ static void against_reference(void **state)
 #define TH_OUT 61
 #define TH_IN 512
 
-static void threads_identical(void **state)
+static void threads_identical(const char *backend)
 {
-	(void)state;
-	if (!backend_usable("cpu-avx2")) {
-		print_message("# cpu-avx2 does not run here: nothing to check\n");
+	if (!backend_usable(backend)) {
+		print_message("# %s does not run here: nothing to check\n", backend);
 		return;
 	}
 	const int32_t threads[] = { 1, 2, 3, 7 };
@@ -111,13 +110,13 @@ static void threads_identical(void **state)
 	fill_gauss(x, 6 * TH_IN, 5);
 	qnt_ctx *ctx[N_ELEMS(threads)];
 	for (size_t k = 0; k < N_ELEMS(threads); k++)
-		ctx[k] = ctx_on("cpu-avx2", threads[k]);
+		ctx[k] = ctx_on(backend, threads[k]);
 	for (size_t ti = 0; ti < N_ELEMS(iq_types); ti++) {
 		void *w = random_weights(iq_types[ti], TH_OUT, TH_IN, 300 + ti);
 		qnt_matrix *m = NULL;
 		/* prepared on one context, used on all */
 		assert_int_equal(qnt_matrix_prepare(ctx[1], iq_types[ti], w, TH_OUT, TH_IN, &m), QNT_OK);
-		assert_string_equal(qnt_matrix_layout(m), "cpu-avx2");
+		assert_string_equal(qnt_matrix_layout(m), backend);
 		for (size_t ci = 0; ci < N_ELEMS(cols); ci++) {
 			const int64_t nc = cols[ci];
 			assert_int_equal(qnt_matmul_prepared(ctx[0], m, x, nc, y0), QNT_OK);
@@ -125,8 +124,8 @@ static void threads_identical(void **state)
 				memset(y1, 0xff, (size_t)(nc * TH_OUT) * sizeof(float));
 				assert_int_equal(qnt_matmul_prepared(ctx[k], m, x, nc, y1), QNT_OK);
 				if (memcmp(y0, y1, (size_t)(nc * TH_OUT) * sizeof(float)) != 0)
-					fail_msg("%s, %lld columns: %d threads differ from 1", qnt_type_name(iq_types[ti]),
-						 (long long)nc, (int)threads[k]);
+					fail_msg("%s on %s, %lld columns: %d threads differ from 1",
+						 qnt_type_name(iq_types[ti]), backend, (long long)nc, (int)threads[k]);
 			}
 		}
 		qnt_matrix_free(m);
@@ -139,11 +138,28 @@ static void threads_identical(void **state)
 	free(y1);
 }
 
+/* cpu-avx512 is the same kernel files built with AVX-512: the same layout. */
+static const char *const x86_variants[] = { "cpu-avx2", "cpu-avx512" };
+
+static void x86_against_reference(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(x86_variants); i++)
+		against_reference(x86_variants[i]);
+}
+
+static void x86_threads_identical(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(x86_variants); i++)
+		threads_identical(x86_variants[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(against_reference),
-		cmocka_unit_test(threads_identical),
+		cmocka_unit_test(x86_against_reference),
+		cmocka_unit_test(x86_threads_identical),
 	};
 	return cmocka_run_group_tests_name("matrix_iq", tests, NULL, NULL);
 }
