@@ -61,6 +61,20 @@
  * CPU time against 0.7-1.1 with (plain kernel 0.9-1.4), in cache no
  * difference.
  *
+ * cpu-avx512 (QNT_AVX512, this file built again): VPDPBUSD sums the code
+ * bytes against the activations straight into 32-bit lanes where cpu-avx2
+ * has VPMADDUBSW, 16-bit adds and a VPMADDWD: q4_0, iq4_nl and mxfp4 (low
+ * and high nibbles in two chains), q8_0 (even and odd words), and per
+ * sub-block in q4_K, q5_K and iq4_xs, whose scales then meet the 32-bit
+ * sums in floats (add_scaled_i32 and add_scaled2_i32, avx2_util.h: exact,
+ * every |sum * scale| below 2^24), no VPMULLD. VPDPWSSD (dot2_i16) takes
+ * the VPMADDWD and VPADDD of the mins (q4_K, q5_K) and of q6_K, whose
+ * 16-bit sums stay (4 VPDPBUSD and a float scaling a sub-block would cost
+ * what VPMADDUBSW, VPADDW and VPDPWSSD do). Each kernel's comments show
+ * that cpu-avx2's VPMADDUBSW never saturates and its 16-bit sums never
+ * wrap, so both builds have the same integers and the same float steps:
+ * the same floats (test_matrix.c checks it).
+ *
  * Each output depends only on its row and column: the group, the column
  * group and the thread do not change how it is computed.
  */
