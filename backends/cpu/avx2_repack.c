@@ -61,6 +61,20 @@
  * CPU time against 0.7-1.1 with (plain kernel 0.9-1.4), in cache no
  * difference.
  *
+ * cpu-avx512 (QNT_AVX512, this file built again): VPDPBUSD sums the code
+ * bytes against the activations straight into 32-bit lanes where cpu-avx2
+ * has VPMADDUBSW, 16-bit adds and a VPMADDWD: q4_0, iq4_nl and mxfp4 (low
+ * and high nibbles in two chains), q8_0 (even and odd words), and per
+ * sub-block in q4_K, q5_K and iq4_xs, whose scales then meet the 32-bit
+ * sums in floats (add_scaled_i32 and add_scaled2_i32, avx2_util.h: exact,
+ * every |sum * scale| below 2^24), no VPMULLD. VPDPWSSD (dot2_i16) takes
+ * the VPMADDWD and VPADDD of the mins (q4_K, q5_K) and of q6_K, whose
+ * 16-bit sums stay (4 VPDPBUSD and a float scaling a sub-block would cost
+ * what VPMADDUBSW, VPADDW and VPDPWSSD do). Each kernel's comments show
+ * that cpu-avx2's VPMADDUBSW never saturates and its 16-bit sums never
+ * wrap, so both builds have the same integers and the same float steps:
+ * the same floats (test_matrix.c checks it).
+ *
  * Each output depends only on its row and column: the group, the column
  * group and the thread do not change how it is computed.
  */
@@ -340,7 +354,10 @@ INLINE __m256i bcast4(const int8_t *p)
 INLINE void q4_0_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
 		      float *out)
 {
-	const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+	const __m256i m4 = _mm256_set1_epi8(0x0f);
+#if !QNT_AVX512
+	const __m256i ones = _mm256_set1_epi16(1);
+#endif
 	__m256 acc[PC];
 	UNROLL for (int c = 0; c < nc; c++)
 		acc[c] = _mm256_setzero_ps();
@@ -348,6 +365,24 @@ INLINE void q4_0_body(const uint8_t *codes, const uint16_t *scales, const struct
 		const uint8_t *q = codes + (size_t)i * (RG * QK / 2);
 		_mm_prefetch((const char *)q + PF_BLOCKS * (RG * QK / 2), _MM_HINT_T0);
 		_mm_prefetch((const char *)q + PF_BLOCKS * (RG * QK / 2) + 64, _MM_HINT_T0);
+#if QNT_AVX512
+		/* VPDPBUSD: the low and the high nibbles' products in two 32-bit chains (half the latency of
+		 * one); the same sums as cpu-avx2's 16-bit lanes, which hold 16 products of a code 0..15 with
+		 * one of -128..127 (|sum| <= 30720, a pair <= 3840: no saturation) */
+		__m256i slo[PC], shi[PC];
+		UNROLL for (int c = 0; c < nc; c++)
+			slo[c] = shi[c] = _mm256_setzero_si256();
+		UNROLL for (int j = 0; j < 4; j++) {
+			const __m256i v = load256(q + 32 * j);
+			const __m256i lo = _mm256_and_si256(v, m4);
+			const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+			UNROLL for (int c = 0; c < nc; c++) {
+				const int8_t *xq = x[c].b[i].qs;
+				slo[c] = _mm256_dpbusd_epi32(slo[c], lo, bcast4(xq + 4 * j));
+				shi[c] = _mm256_dpbusd_epi32(shi[c], hi, bcast4(xq + 16 + 4 * j));
+			}
+		}
+#else
 		__m256i s16[PC];
 		UNROLL for (int c = 0; c < nc; c++)
 			s16[c] = _mm256_setzero_si256();
@@ -361,10 +396,16 @@ INLINE void q4_0_body(const uint8_t *codes, const uint16_t *scales, const struct
 				s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(hi, bcast4(xq + 16 + 4 * j)));
 			}
 		}
+#endif
 		const __m256 d8 = _mm256_cvtph_ps(load128(scales + (size_t)i * RG));
 		UNROLL for (int c = 0; c < nc; c++) {
-			const __m256 t = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s16[c], ones)),
-							 _mm256_set1_ps(x[c].d[i]), _mm256_set1_ps(x[c].s8[i]));
+#if QNT_AVX512
+			const __m256i s = _mm256_add_epi32(slo[c], shi[c]);
+#else
+			const __m256i s = _mm256_madd_epi16(s16[c], ones);
+#endif
+			const __m256 t = _mm256_fmsub_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(x[c].d[i]),
+							 _mm256_set1_ps(x[c].s8[i]));
 			acc[c] = _mm256_fmadd_ps(d8, t, acc[c]);
 		}
 	}
@@ -375,7 +416,6 @@ INLINE void q4_0_body(const uint8_t *codes, const uint16_t *scales, const struct
 INLINE void q8_0_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
 		      float *out)
 {
-	const __m256i ones = _mm256_set1_epi16(1);
 	__m256 acc[PC];
 	UNROLL for (int c = 0; c < nc; c++)
 		acc[c] = _mm256_setzero_ps();
@@ -383,21 +423,40 @@ INLINE void q8_0_body(const uint8_t *codes, const uint16_t *scales, const struct
 		const uint8_t *q = codes + (size_t)i * (RG * QK);
 		UNROLL for (int k = 0; k < 4; k++)
 			_mm_prefetch((const char *)q + PF_BLOCKS * (RG * QK) + 64 * k, _MM_HINT_T0);
+		/* |w| <= 128 against x with w's sign (-128..127: sign() of -128 stays -128): a pair sums to at
+		 * most 2 * 128 * 128 = 2^15 in magnitude, and only -2^15 (both x -128), so VPMADDUBSW never
+		 * saturates and dot4_u8s8's VPDPBUSD (cpu-avx512) gives cpu-avx2's sums */
+#if QNT_AVX512
+		__m256i s32[PC], s32b[PC]; /* even and odd words: two chains of VPDPBUSD */
+		UNROLL for (int c = 0; c < nc; c++)
+			s32[c] = s32b[c] = _mm256_setzero_si256();
+#else
 		__m256i s32[PC];
 		UNROLL for (int c = 0; c < nc; c++)
 			s32[c] = _mm256_setzero_si256();
+#endif
 		UNROLL for (int j = 0; j < 8; j++) {
 			const __m256i v = load256(q + 32 * j);
 			const __m256i a = _mm256_sign_epi8(v, v);
 			UNROLL for (int c = 0; c < nc; c++) {
 				const __m256i xs = _mm256_sign_epi8(bcast4(x[c].b[i].qs + 4 * j), v);
-				s32[c] = _mm256_add_epi32(s32[c], _mm256_madd_epi16(_mm256_maddubs_epi16(a, xs), ones));
+#if QNT_AVX512
+				if (j % 2) {
+					s32b[c] = dot4_u8s8(s32b[c], a, xs);
+					continue;
+				}
+#endif
+				s32[c] = dot4_u8s8(s32[c], a, xs);
 			}
 		}
 		const __m256 d8 = _mm256_cvtph_ps(load128(scales + (size_t)i * RG));
-		UNROLL for (int c = 0; c < nc; c++)
+		UNROLL for (int c = 0; c < nc; c++) {
+#if QNT_AVX512
+			s32[c] = _mm256_add_epi32(s32[c], s32b[c]);
+#endif
 			acc[c] = _mm256_fmadd_ps(d8, _mm256_mul_ps(_mm256_cvtepi32_ps(s32[c]), _mm256_set1_ps(x[c].d[i])),
 						 acc[c]);
+		}
 	}
 	UNROLL for (int c = 0; c < nc; c++)
 		_mm256_storeu_ps(out + c * RG, acc[c]);
@@ -406,7 +465,10 @@ INLINE void q8_0_body(const uint8_t *codes, const uint16_t *scales, const struct
 INLINE void iq4_nl_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
 			float *out)
 {
-	const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+	const __m256i m4 = _mm256_set1_epi8(0x0f);
+#if !QNT_AVX512
+	const __m256i ones = _mm256_set1_epi16(1);
+#endif
 	const __m256i kv = _mm256_load_si256((const __m256i *)KV_IQ4NL);
 	__m256 acc[PC];
 	UNROLL for (int c = 0; c < nc; c++)
@@ -415,9 +477,18 @@ INLINE void iq4_nl_body(const uint8_t *codes, const uint16_t *scales, const stru
 		const uint8_t *q = codes + (size_t)i * (RG * QK / 2);
 		_mm_prefetch((const char *)q + PF_BLOCKS * (RG * QK / 2), _MM_HINT_T0);
 		_mm_prefetch((const char *)q + PF_BLOCKS * (RG * QK / 2) + 64, _MM_HINT_T0);
+		/* |w| <= 127 against x with w's sign (-128..127): a pair's magnitude stays below 2 * 127 * 128
+		 * < 2^15, so VPDPBUSD (cpu-avx512, the low and the high nibbles in two chains) gives
+		 * cpu-avx2's sums */
 		__m256i s32[PC];
+#if QNT_AVX512
+		__m256i s32b[PC];
+		UNROLL for (int c = 0; c < nc; c++)
+			s32[c] = s32b[c] = _mm256_setzero_si256();
+#else
 		UNROLL for (int c = 0; c < nc; c++)
 			s32[c] = _mm256_setzero_si256();
+#endif
 		UNROLL for (int j = 0; j < 4; j++) {
 			const __m256i v = load256(q + 32 * j);
 			const __m256i lo = _mm256_shuffle_epi8(kv, _mm256_and_si256(v, m4));
@@ -425,16 +496,25 @@ INLINE void iq4_nl_body(const uint8_t *codes, const uint16_t *scales, const stru
 			const __m256i alo = _mm256_sign_epi8(lo, lo), ahi = _mm256_sign_epi8(hi, hi);
 			UNROLL for (int c = 0; c < nc; c++) {
 				const int8_t *xq = x[c].b[i].qs;
+#if QNT_AVX512
+				s32[c] = _mm256_dpbusd_epi32(s32[c], alo, _mm256_sign_epi8(bcast4(xq + 4 * j), lo));
+				s32b[c] = _mm256_dpbusd_epi32(s32b[c], ahi, _mm256_sign_epi8(bcast4(xq + 16 + 4 * j), hi));
+#else
 				const __m256i plo = _mm256_maddubs_epi16(alo, _mm256_sign_epi8(bcast4(xq + 4 * j), lo));
 				const __m256i phi = _mm256_maddubs_epi16(ahi, _mm256_sign_epi8(bcast4(xq + 16 + 4 * j), hi));
 				s32[c] = _mm256_add_epi32(s32[c], _mm256_madd_epi16(plo, ones));
 				s32[c] = _mm256_add_epi32(s32[c], _mm256_madd_epi16(phi, ones));
+#endif
 			}
 		}
 		const __m256 d8 = _mm256_cvtph_ps(load128(scales + (size_t)i * RG));
-		UNROLL for (int c = 0; c < nc; c++)
+		UNROLL for (int c = 0; c < nc; c++) {
+#if QNT_AVX512
+			s32[c] = _mm256_add_epi32(s32[c], s32b[c]);
+#endif
 			acc[c] = _mm256_fmadd_ps(d8, _mm256_mul_ps(_mm256_cvtepi32_ps(s32[c]), _mm256_set1_ps(x[c].d[i])),
 						 acc[c]);
+		}
 	}
 	UNROLL for (int c = 0; c < nc; c++)
 		_mm256_storeu_ps(out + c * RG, acc[c]);
@@ -453,7 +533,10 @@ INLINE __m256 e8m0_half8(const uint8_t *e8)
 INLINE void mxfp4_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
 		       float *out)
 {
-	const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+	const __m256i m4 = _mm256_set1_epi8(0x0f);
+#if !QNT_AVX512
+	const __m256i ones = _mm256_set1_epi16(1);
+#endif
 	const __m256i kv = _mm256_load_si256((const __m256i *)KV_FP4_12);
 	const uint8_t *e0 = (const uint8_t *)scales;
 	__m256 acc[PC];
@@ -472,13 +555,24 @@ INLINE void mxfp4_body(const uint8_t *codes, const uint16_t *scales, const struc
 			const __m256i hi = _mm256_shuffle_epi8(kv, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
 			UNROLL for (int c = 0; c < nc; c++) {
 				const int8_t *xq = x[c].b[i].qs;
+#if QNT_AVX512
+				/* 32-bit lanes: cpu-avx2's 16-bit sums (8 products of a value 0..24 with one of
+				 * -128..127 a lane, |sum| <= 24576: no saturation) */
+				slo[c] = _mm256_dpbusd_epi32(slo[c], lo, bcast4(xq + 4 * j));
+				shi[c] = _mm256_dpbusd_epi32(shi[c], hi, bcast4(xq + 16 + 4 * j));
+#else
 				slo[c] = _mm256_add_epi16(slo[c], _mm256_maddubs_epi16(lo, bcast4(xq + 4 * j)));
 				shi[c] = _mm256_add_epi16(shi[c], _mm256_maddubs_epi16(hi, bcast4(xq + 16 + 4 * j)));
+#endif
 			}
 		}
 		const __m256 e8 = e8m0_half8(e0 + (size_t)i * RG);
 		UNROLL for (int c = 0; c < nc; c++) {
+#if QNT_AVX512
+			const __m256i s = _mm256_add_epi32(slo[c], shi[c]);
+#else
 			const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(slo[c], ones), _mm256_madd_epi16(shi[c], ones));
+#endif
 			/* both integers below 2^24: the difference is exact */
 			const __m256 t = _mm256_sub_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(x[c].s12[i]));
 			acc[c] = _mm256_fmadd_ps(e8, _mm256_mul_ps(t, _mm256_set1_ps(x[c].d[i])), acc[c]);
@@ -511,19 +605,35 @@ INLINE void q4_K_body(const uint8_t *codes, const uint16_t *scales, const struct
 				const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
 				UNROLL for (int c = 0; c < nc; c++) {
 					const int8_t *xq = x[c].k[i].qs + 64 * h + 4 * t;
+#if QNT_AVX512
+					slo[c] = _mm256_dpbusd_epi32(slo[c], lo, bcast4(xq));
+					shi[c] = _mm256_dpbusd_epi32(shi[c], hi, bcast4(xq + 32));
+#else
 					slo[c] = _mm256_add_epi16(slo[c], _mm256_maddubs_epi16(lo, bcast4(xq)));
 					shi[c] = _mm256_add_epi16(shi[c], _mm256_maddubs_epi16(hi, bcast4(xq + 32)));
+#endif
 				}
 			}
+#if QNT_AVX512
+			/* VPDPBUSD summed each sub-block's 32 products a row in a 32-bit lane (16 VPDPBUSD for 16
+			 * VPMADDUBSW and 16 VPADDW); the scales meet them in floats, exactly: |s| <= 32 * 15 * 128
+			 * = 61440, two sub-blocks <= 2 * 61440 * 63 < 2^24 (add_scaled2_i32) */
+			const __m256 flo = u8x8_ps(meta + K4_SC + RG * 2 * h), fhi = u8x8_ps(meta + K4_SC + RG * (2 * h + 1));
+#else
 			/* the eight rows' scales of sub-blocks 2h and 2h + 1, each in both halves of its lane */
 			const __m128i sc = _mm_loadu_si128((const __m128i *)(meta + K4_SC + RG * 2 * h));
 			const __m256i sclo = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc, sc));
 			const __m256i schi = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sc, sc));
+#endif
 			const __m256i mn = _mm256_cvtepu8_epi16(load128(meta + K4_MN + 2 * RG * h));
 			UNROLL for (int c = 0; c < nc; c++) {
+#if QNT_AVX512
+				isum[c] = add_scaled2_i32(isum[c], slo[c], flo, shi[c], fhi);
+#else
 				isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(slo[c], sclo));
 				isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(shi[c], schi));
-				msum[c] = _mm256_add_epi32(msum[c], _mm256_madd_epi16(mn, bcast4((const int8_t *)(x[c].bx + 8 * i + 2 * h))));
+#endif
+				msum[c] = dot2_i16(msum[c], mn, bcast4((const int8_t *)(x[c].bx + 8 * i + 2 * h)));
 			}
 		}
 		const __m256 d8 = _mm256_cvtph_ps(load128(meta)), dm8 = _mm256_cvtph_ps(load128(meta + K4_DMIN));
@@ -570,12 +680,23 @@ INLINE void q6_K_body(const uint8_t *codes, const uint16_t *scales, const struct
 			const __m256i sc[4] = { _mm256_shuffle_epi8(p, dup_even), _mm256_shuffle_epi8(p, dup_odd),
 						_mm256_shuffle_epi8(p2, dup_even), _mm256_shuffle_epi8(p2, dup_odd) };
 			/* the offset: 32 times the scales (|32 sc| <= 4096) against the sums of 16 codes */
+#if QNT_AVX512
+			/* negated once for all the columns, each then one VPDPWSSD (dot2_i16) */
+			const __m256i p32 = _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(p, 5));
+			const __m256i p232 = _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(p2, 5));
+			UNROLL for (int c = 0; c < nc; c++) {
+				const int16_t *bs = x[c].k[i].bsums + 4 * h;
+				isum[c] = dot2_i16(isum[c], p32, bcast4((const int8_t *)bs));
+				isum[c] = dot2_i16(isum[c], p232, bcast4((const int8_t *)(bs + 2)));
+			}
+#else
 			const __m256i p32 = _mm256_slli_epi16(p, 5), p232 = _mm256_slli_epi16(p2, 5);
 			UNROLL for (int c = 0; c < nc; c++) {
 				const int16_t *bs = x[c].k[i].bsums + 4 * h;
 				isum[c] = _mm256_sub_epi32(isum[c], _mm256_madd_epi16(p32, bcast4((const int8_t *)bs)));
 				isum[c] = _mm256_sub_epi32(isum[c], _mm256_madd_epi16(p232, bcast4((const int8_t *)(bs + 2))));
 			}
+#endif
 			UNROLL for (int u0 = 0; u0 < 4; u0 += 2) {
 				__m256i s16[PC][4];
 				UNROLL for (int c = 0; c < nc; c++)
@@ -601,7 +722,7 @@ INLINE void q6_K_body(const uint8_t *codes, const uint16_t *scales, const struct
 				}
 				UNROLL for (int c = 0; c < nc; c++)
 					UNROLL for (int j = 0; j < 4; j++)
-						isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(s16[c][j], sc[j]));
+						isum[c] = dot2_i16(isum[c], s16[c][j], sc[j]);
 			}
 		}
 		const __m256 d8 = _mm256_cvtph_ps(load128(meta));
@@ -632,15 +753,28 @@ INLINE void iq4_xs_body(const uint8_t *codes, const uint16_t *scales, const stru
 		UNROLL for (int c = 0; c < nc; c++)
 			isum[c] = _mm256_setzero_si256();
 		for (int h = 0; h < 4; h++) {
+#if QNT_AVX512
+			/* VPDPBUSD sums each sub-block's 32 products a row in 32 bits (the low and the high
+			 * nibbles in two chains; |s| <= 32 * 127 * 128 = 520192), then its scale meets them in
+			 * floats, exactly (|s * (ls - 32)| <= 520192 * 32 < 2^24, add_scaled_i32): 8 VPDPBUSD and
+			 * 5 micro-ops where cpu-avx2 takes 8 VPMADDUBSW, 8 VPMADDWD and 8 VPADDD */
+			const __m256 fsc[2] = { i8x8_ps(meta + 2 * RG + RG * 2 * h), i8x8_ps(meta + 2 * RG + RG * (2 * h + 1)) };
+#else
 			/* sub-blocks 2h and 2h + 1: their eight rows' scales, each in both halves of its lane */
 			const __m128i sc = load128(meta + 2 * RG + RG * 2 * h);
 			const __m256i scd[2] = { _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(sc, sc)),
 						 _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(sc, sc)) };
+#endif
 			/* a quarter of the codes two super-blocks ahead */
 			UNROLL for (int k = 0; k < 4; k++)
 				_mm_prefetch((const char *)q + 2 * (RG * QK_K / 2) + 256 * h + 64 * k, _MM_HINT_T0);
 			UNROLL for (int s = 0; s < 2; s++) {
 				const int j = 2 * h + s;
+#if QNT_AVX512
+				__m256i slo[PC], shi[PC];
+				UNROLL for (int c = 0; c < nc; c++)
+					slo[c] = shi[c] = _mm256_setzero_si256();
+#endif
 				UNROLL for (int t = 0; t < 4; t++) {
 					const __m256i v = load256(q + 32 * (4 * j + t));
 					const __m256i lo = _mm256_shuffle_epi8(kv, _mm256_and_si256(v, m4));
@@ -648,12 +782,21 @@ INLINE void iq4_xs_body(const uint8_t *codes, const uint16_t *scales, const stru
 					const __m256i alo = _mm256_sign_epi8(lo, lo), ahi = _mm256_sign_epi8(hi, hi);
 					UNROLL for (int c = 0; c < nc; c++) {
 						const int8_t *xq = x[c].k[i].qs + 32 * j + 4 * t;
+#if QNT_AVX512
+						slo[c] = _mm256_dpbusd_epi32(slo[c], alo, _mm256_sign_epi8(bcast4(xq), lo));
+						shi[c] = _mm256_dpbusd_epi32(shi[c], ahi, _mm256_sign_epi8(bcast4(xq + 16), hi));
+#else
 						const __m256i plo = _mm256_maddubs_epi16(alo, _mm256_sign_epi8(bcast4(xq), lo));
 						const __m256i phi = _mm256_maddubs_epi16(ahi, _mm256_sign_epi8(bcast4(xq + 16), hi));
 						isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(plo, scd[s]));
 						isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(phi, scd[s]));
+#endif
 					}
 				}
+#if QNT_AVX512
+				UNROLL for (int c = 0; c < nc; c++)
+					isum[c] = add_scaled_i32(isum[c], _mm256_add_epi32(slo[c], shi[c]), fsc[s]);
+#endif
 			}
 		}
 		const __m256 d8 = _mm256_cvtph_ps(load128(meta));
@@ -687,13 +830,26 @@ INLINE void q5_K_body(const uint8_t *codes, const uint16_t *scales, const struct
 			UNROLL for (int k = 0; k < K5_CODES / 4 / 64; k++)
 				_mm_prefetch((const char *)q + 2 * K5_CODES + (K5_CODES / 4) * h + 64 * k, _MM_HINT_T0);
 			const __m128i sh = _mm_cvtsi32_si128(2 * h);
+#if QNT_AVX512
+			/* VPDPBUSD: each sub-block's 32 products a row in one 32-bit lane (|s| <= 32 * 31 * 128 =
+			 * 126976), then the scales in floats, exactly (two sub-blocks <= 2 * 126976 * 63 < 2^24,
+			 * add_scaled2_i32): 16 VPDPBUSD and 6 micro-ops where cpu-avx2 takes 16 VPMADDUBSW, 14
+			 * VPADDW, 4 VPMADDWD and 4 VPADDD */
+			const __m256 flo = u8x8_ps(meta + K4_SC + RG * 2 * h), fhi = u8x8_ps(meta + K4_SC + RG * (2 * h + 1));
+			__m256i slo[PC], shi[PC];
+			UNROLL for (int c = 0; c < nc; c++)
+				slo[c] = shi[c] = _mm256_setzero_si256();
+#else
 			const __m128i sc = _mm_loadu_si128((const __m128i *)(meta + K4_SC + RG * 2 * h));
 			const __m256i sclo = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc, sc));
 			const __m256i schi = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sc, sc));
+#endif
 			UNROLL for (int t0 = 0; t0 < 8; t0 += 4) {
+#if !QNT_AVX512
 				__m256i slo[PC], shi[PC];
 				UNROLL for (int c = 0; c < nc; c++)
 					slo[c] = shi[c] = _mm256_setzero_si256();
+#endif
 				UNROLL for (int t = t0; t < t0 + 4; t++) {
 					const __m256i v = load256(q + 32 * (8 * h + t));
 					/* bits 2h, 2h + 1 of each byte to bits 0, 1 */
@@ -704,18 +860,29 @@ INLINE void q5_K_body(const uint8_t *codes, const uint16_t *scales, const struct
 									   _mm256_and_si256(_mm256_slli_epi16(hb, 3), m10));
 					UNROLL for (int c = 0; c < nc; c++) {
 						const int8_t *xq = x[c].k[i].qs + 64 * h + 4 * t;
+#if QNT_AVX512
+						slo[c] = _mm256_dpbusd_epi32(slo[c], lo, bcast4(xq));
+						shi[c] = _mm256_dpbusd_epi32(shi[c], hi, bcast4(xq + 32));
+#else
 						slo[c] = _mm256_add_epi16(slo[c], _mm256_maddubs_epi16(lo, bcast4(xq)));
 						shi[c] = _mm256_add_epi16(shi[c], _mm256_maddubs_epi16(hi, bcast4(xq + 32)));
+#endif
 					}
 				}
+#if !QNT_AVX512
 				UNROLL for (int c = 0; c < nc; c++) {
 					isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(slo[c], sclo));
 					isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(shi[c], schi));
 				}
+#endif
 			}
+#if QNT_AVX512
+			UNROLL for (int c = 0; c < nc; c++)
+				isum[c] = add_scaled2_i32(isum[c], slo[c], flo, shi[c], fhi);
+#endif
 			const __m256i mn = _mm256_cvtepu8_epi16(load128(meta + K4_MN + 2 * RG * h));
 			UNROLL for (int c = 0; c < nc; c++)
-				msum[c] = _mm256_add_epi32(msum[c], _mm256_madd_epi16(mn, bcast4((const int8_t *)(x[c].bx + 8 * i + 2 * h))));
+				msum[c] = dot2_i16(msum[c], mn, bcast4((const int8_t *)(x[c].bx + 8 * i + 2 * h)));
 		}
 		const __m256 d8 = _mm256_cvtph_ps(load128(meta)), dm8 = _mm256_cvtph_ps(load128(meta + K4_DMIN));
 		UNROLL for (int c = 0; c < nc; c++) {

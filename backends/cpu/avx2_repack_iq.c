@@ -411,6 +411,23 @@ INLINE void iqp_body(const uint8_t *gd, const __m256i tbl, const struct pcol *x,
 			_mm_prefetch((const char *)q + PF_SB * sb_bytes + 64, _MM_HINT_T0);
 			if (g < (int)(sb_bytes - SB_CODES) / 64)
 				_mm_prefetch((const char *)sb + SB_CODES + PF_SB * sb_bytes + 64 * g, _MM_HINT_T0);
+#if QNT_AVX512
+			/* VPDPBUSD sums the products of the low and of the high nibbles (each a sub-block of 16,
+			 * or together one of 32) in 32-bit lanes: the same sums as cpu-avx2's pairs, which never
+			 * saturate (above); then the scales meet them in floats, exactly: |sl| <= 16 * 255 * 62 =
+			 * 252960, and 2 * 252960 * 31 < 2^24 (add_scaled2_i32, add_scaled_i32). 8 VPDPBUSD and 5
+			 * or 6 micro-ops a column where cpu-avx2 takes 8 VPMADDUBSW, 8 VPMADDWD and 8 VPADDD. */
+			__m256 flo, fhi;
+			if (nsc == NSUB) {
+				flo = u8x8_ps(sb + SB_CODES + RG * 2 * g);
+				fhi = u8x8_ps(sb + SB_CODES + RG * (2 * g + 1));
+			} else {
+				flo = fhi = u8x8_ps(sb + SB_CODES + RG * g);
+			}
+			__m256i sl[PC], sh[PC];
+			UNROLL for (int c = 0; c < nc; c++)
+				sl[c] = sh[c] = _mm256_setzero_si256();
+#else
 			/* the eight rows' scales of sub-blocks 2g (low nibbles) and 2g + 1 (high), each in both
 			 * halves of its lane */
 			__m256i sclo, schi;
@@ -422,6 +439,7 @@ INLINE void iqp_body(const uint8_t *gd, const __m256i tbl, const struct pcol *x,
 				const __m128i sc = _mm_loadl_epi64((const __m128i *)(sb + SB_CODES + RG * g));
 				sclo = schi = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc, sc));
 			}
+#endif
 			UNROLL for (int v = 0; v < 4; v++) {
 				const __m256i cv = load256(q + 32 * v);
 				const __m256i il = small ? cv : _mm256_and_si256(cv, m4);
@@ -430,12 +448,25 @@ INLINE void iqp_body(const uint8_t *gd, const __m256i tbl, const struct pcol *x,
 				const __m256i wl = _mm256_shuffle_epi8(tbl, il), wh = _mm256_shuffle_epi8(tbl, ih);
 				UNROLL for (int c = 0; c < nc; c++) {
 					const uint8_t *xq = x[c].xu + (size_t)i * QK_K + 32 * g + 4 * v;
+#if QNT_AVX512
+					sl[c] = _mm256_dpbusd_epi32(sl[c], bcast4(xq), wl);
+					sh[c] = _mm256_dpbusd_epi32(sh[c], bcast4(xq + 16), wh);
+#else
 					const __m256i pl = _mm256_maddubs_epi16(bcast4(xq), wl);
 					const __m256i ph = _mm256_maddubs_epi16(bcast4(xq + 16), wh);
 					isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(pl, sclo));
 					isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(ph, schi));
+#endif
 				}
 			}
+#if QNT_AVX512
+			UNROLL for (int c = 0; c < nc; c++) {
+				if (nsc == NSUB)
+					isum[c] = add_scaled2_i32(isum[c], sl[c], flo, sh[c], fhi);
+				else
+					isum[c] = add_scaled_i32(isum[c], _mm256_add_epi32(sl[c], sh[c]), flo);
+			}
+#endif
 		}
 		const __m256i corr = load256(sb + SB_CORR(nsc));
 		const __m256 d8 = _mm256_loadu_ps((const float *)(sb + SB_D(nsc)));

@@ -129,4 +129,53 @@ INLINE __m256i fold4_i32(const __m256i p[4])
 	return _mm256_add_epi32(_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b));
 }
 
+
+/* ---- cpu-avx512: VNNI sums and their scaling (avx2_repack.c, avx2_repack_iq.c) ---- */
+
+/* acc + the 32-bit sums of each two adjacent products a[i] * b[i] (signed
+ * 16-bit): one VPDPWSSD in cpu-avx512, VPMADDWD then VPADDD in cpu-avx2;
+ * the same sums (VPMADDWD saturates only for a pair of -2^15 * -2^15,
+ * which no caller's operands reach). */
+INLINE __m256i dot2_i16(__m256i acc, __m256i a, __m256i b)
+{
+#if QNT_AVX512
+	return _mm256_dpwssd_epi32(acc, a, b);
+#else
+	return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
+#endif
+}
+
+#if QNT_AVX512
+/* Eight bytes (one per row of a group) as floats, unsigned and signed. */
+INLINE __m256 u8x8_ps(const void *p)
+{
+	return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+
+INLINE __m256 i8x8_ps(const void *p)
+{
+	return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+
+/* isum + s * sc exactly, lane by lane, without VPMULLD: s a 32-bit sum of
+ * products (VPDPBUSD's), sc a small integer as a float, |s * sc| < 2^24:
+ * the conversions, the product and its conversion back are all exact, in
+ * any rounding mode. Four micro-ops (VPMULLD and VPADDD are three on Intel
+ * but VPMULLD's latency is 10); a win where one scale meets a sum of
+ * several VPDPBUSD that replace twice as many VPMADDUBSW and VPADDW. */
+INLINE __m256i add_scaled_i32(__m256i isum, __m256i s, __m256 sc)
+{
+	return _mm256_add_epi32(isum, _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(s), sc)));
+}
+
+/* isum + s0 * sc0 + s1 * sc1 exactly where |s0 * sc0| + |s1 * sc1| < 2^24
+ * (the FMA's exact result is then a float). */
+INLINE __m256i add_scaled2_i32(__m256i isum, __m256i s0, __m256 sc0, __m256i s1, __m256 sc1)
+{
+	const __m256 t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1), sc1, _mm256_mul_ps(_mm256_cvtepi32_ps(s0), sc0));
+	return _mm256_add_epi32(isum, _mm256_cvtps_epi32(t));
+}
+#endif
+/* ---- end of cpu-avx512's block ---- */
+
 #endif
