@@ -43,8 +43,10 @@
  *               columns).
  *
  * The cpu-avx512 build of this file (QNT_AVX512): the legacy kernels' and
- * the q8_0 code sums' integer products by VPDPBUSD (dot4_u8s8), the f16 and
- * bf16 dequantizers and the one-column float product 16 lanes at a time.
+ * the q8_0 code sums' integer products by VPDPBUSD (dot4_u8s8), the
+ * k-quants' two groups at a time by VPDPBUSD, VPACKSSDW and VPDPWSSD
+ * (k_pair), the f16 and bf16 dequantizers and the one-column float product
+ * 16 lanes at a time.
  *
  * The i-quants, tq1_0/tq2_0, mxfp4/nvfp4 and q1_0/q2_0 (dequantize and
  * matmul): backends/cpu/avx2_iq.c, entries in the table below. The MLX
@@ -920,6 +922,39 @@ INLINE void mm_q5_1_body(const void *w, const struct xcol *x, int nc, int64_t n,
  * acc += (d * d_x) * isum, then acc -= (dmin * d_x) * msum in float (one
  * accumulator per column: fewer registers than separate sums of the mins). */
 
+#if QNT_AVX512
+/* cpu-avx512: two groups of 32 at a time per column, each group's products
+ * summed by VPDPBUSD into 32-bit lanes of four (codes . x), the two packed
+ * into 16 bits by VPACKSSDW (per 128-bit lane: 4 sums of the first group,
+ * then 4 of the second) and multiplied by their scales and added to isum by
+ * one VPDPWSSD (dot2_i16): 2 VPDPBUSD + VPACKSSDW + VPDPWSSD for the two
+ * groups where cpu-avx2 takes 2 x (VPMADDUBSW + VPMADDWD + VPADDD). Exact:
+ * a sum of four is at most 4 * 63 * 128 = 32256 in magnitude (q6_K's codes
+ * 0..63, any x; q5_K 31, q4_K 15, q3_K 7, q2_K 3), so the pack does not
+ * saturate, and the weighted sums are far inside 32 bits; isum's lanes
+ * hold other partial sums than cpu-avx2's (the same total), so the float
+ * result differs from it by rounding only. The scale shuffles: PAIR2[k]
+ * (sub-blocks of 16, groups 2k and 2k + 1 of a half) puts, in the low lane,
+ * scale 4k of the half's eight in the first four 16-bit slots and 4k + 2
+ * in the next four, in the high lane 4k + 1 and 4k + 3 (a group's low lane
+ * is its first sub-block of 16); ONE2[h] (sub-blocks of 32, groups 2h and
+ * 2h + 1) puts scale 2h in the first four slots of each lane and 2h + 1 in
+ * the next four. */
+#define R4(b) (b), (b) + 1, (b), (b) + 1, (b), (b) + 1, (b), (b) + 1
+#define PAIR2_ROW(k) { R4(8 * (k)), R4(8 * (k) + 4), R4(8 * (k) + 2), R4(8 * (k) + 6) }
+static const int8_t PAIR2[2][32] __attribute__((aligned(32))) = { PAIR2_ROW(0), PAIR2_ROW(1) };
+#define ONE2_ROW(h) { R4(4 * (h)), R4(4 * (h) + 2), R4(4 * (h)), R4(4 * (h) + 2) }
+static const int8_t ONE2[4][32] __attribute__((aligned(32))) = { ONE2_ROW(0), ONE2_ROW(1), ONE2_ROW(2), ONE2_ROW(3) };
+
+/* isum[c] + the scaled products of two groups (codes qa, qb against the
+ * column's activation codes at xa, xa + 32), s: their scales as above. */
+INLINE __m256i k_pair(__m256i isum, __m256i qa, __m256i qb, const int8_t *xa, __m256i s)
+{
+	const __m256i pa = dot4_u8s8(_mm256_setzero_si256(), qa, load256(xa));
+	const __m256i pb = dot4_u8s8(_mm256_setzero_si256(), qb, load256(xa + 32));
+	return dot2_i16(isum, _mm256_packs_epi32(pa, pb), s);
+}
+#else
 /* Shuffles that spread 16-bit scales: PAIR[g] puts scale 2g of a lane's
  * eight in every 16-bit slot of the low lane and scale 2g + 1 in the high
  * lane (sub-blocks of 16: a group of 32 spans two); ONE[j] puts scale j in
@@ -939,6 +974,7 @@ static const int8_t PAIR[4][32] __attribute__((aligned(32))) = { PAIR_ROW(0), PA
 	  2 * (j), 2 * (j) + 1, 2 * (j), 2 * (j) + 1, 2 * (j), 2 * (j) + 1, 2 * (j), 2 * (j) + 1 }
 static const int8_t ONE[8][32] __attribute__((aligned(32))) = { ONE_ROW(0), ONE_ROW(1), ONE_ROW(2), ONE_ROW(3),
 								 ONE_ROW(4), ONE_ROW(5), ONE_ROW(6), ONE_ROW(7) };
+#endif
 
 #define K_PROLOGUE                                                         \
 	const struct blk_q8_K *xk[NC];                                       \
@@ -954,6 +990,27 @@ static const int8_t ONE[8][32] __attribute__((aligned(32))) = { ONE_ROW(0), ONE_
 
 /* Sub-blocks of 16 (q2_K, q3_K, q6_K): group (h, g) holds elements
  * 128h + 32g .. + 31 with codes q (unsigned) and scales sc16. */
+#if QNT_AVX512
+#define K16_GROUPS(CODES, POST)                                                                      \
+	UNROLL for (int h = 0; h < 2; h++) {                                                         \
+		const __m256i lane = h ? _mm256_permute2x128_si256(sc16, sc16, 0x11)                 \
+				       : _mm256_permute2x128_si256(sc16, sc16, 0x00);                \
+		UNROLL for (int k = 0; k < 2; k++) {                                                 \
+			__m256i qp[2];                                                               \
+			UNROLL for (int e = 0; e < 2; e++) {                                         \
+				const int g = 2 * k + e;                                             \
+				qp[e] = CODES;                                                       \
+				POST;                                                                \
+			}                                                                            \
+			const __m256i s = _mm256_shuffle_epi8(lane, _mm256_load_si256((const __m256i *)PAIR2[k])); \
+			UNROLL for (int c = 0; c < nc; c++) {                                        \
+				isum[c] = k_pair(isum[c], qp[0], qp[1], xk[c][i].qs + 128 * h + 64 * k, s); \
+				if (nc > 1)                                                          \
+					keep_reg(&isum[c]);                                          \
+			}                                                                            \
+		}                                                                                    \
+	}
+#else
 #define K16_GROUPS(CODES, POST)                                                             \
 	UNROLL for (int h = 0; h < 2; h++) {                                                \
 		const __m256i lane = h ? _mm256_permute2x128_si256(sc16, sc16, 0x11)     \
@@ -971,6 +1028,7 @@ static const int8_t ONE[8][32] __attribute__((aligned(32))) = { ONE_ROW(0), ONE_
 			POST;                                                               \
 		}                                                                           \
 	}
+#endif
 
 INLINE void mm_q2_K_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out)
 {
@@ -1067,6 +1125,23 @@ INLINE void mm_k45_body(const void *wv, const struct xcol *x, int nc, int64_t n,
 			isum[c] = _mm256_setzero_si256();
 		UNROLL for (int h = 0; h < 4; h++) {
 			const __m256i v = load256(qs + 32 * h);
+#if QNT_AVX512
+			/* groups 2h, 2h + 1 (sub-blocks of 32) together: see k_pair */
+			__m256i qp[2];
+			UNROLL for (int s = 0; s < 2; s++) {
+				qp[s] = _mm256_and_si256(s ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(0x0f));
+				if (five) {
+					qp[s] = _mm256_or_si256(qp[s], _mm256_and_si256(_mm256_slli_epi16(hb, 4), _mm256_set1_epi8(0x10)));
+					hb = _mm256_srli_epi16(hb, 1);
+				}
+			}
+			const __m256i sv = _mm256_shuffle_epi8(sc16, _mm256_load_si256((const __m256i *)ONE2[h]));
+			UNROLL for (int c = 0; c < nc; c++) {
+				isum[c] = k_pair(isum[c], qp[0], qp[1], xk[c][i].qs + 64 * h, sv);
+				if (nc > 1)
+					keep_reg(&isum[c]);
+			}
+#else
 			UNROLL for (int s = 0; s < 2; s++) {
 				__m256i q = _mm256_and_si256(s ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(0x0f));
 				if (five) { /* bit 2h + s of qh as bit 4; hb shifts right once per group */
@@ -1082,6 +1157,7 @@ INLINE void mm_k45_body(const void *wv, const struct xcol *x, int nc, int64_t n,
 						keep_reg(&isum[c]);
 				}
 			}
+#endif
 		}
 		UNROLL for (int c = 0; c < nc; c++) {
 			const float dx = xk[c][i].d;
