@@ -33,6 +33,11 @@
  *               kernel keeps its sums in registers (93 against 78 GFLOP/s
  *               at 128 columns, 4096 x 4096, 1 thread).
  *
+ * The cpu-avx512 build of this file (QNT_AVX512): the q8_0-companion
+ * kernels' block sums by VPDPBUSD (dot4_u8s8; mxfp4 and q1_0 fold them by
+ * unpacks instead of VPHADDW, q1_0 takes its bits as bytes 0 / 1 against
+ * x), and the GEMM's scaled sums by VPDPWSSD (dot2_i16).
+ *
  * The integer forms: a sub-block scale of the lattice formats is
  * (2 ls + 1) times a power of two folded into the super-block's float scale
  * (iq2_*: d/8, iq3_xxs: d/4, iq3_s: d); iq1_s and iq1_m read w = 8 g + s
@@ -944,8 +949,11 @@ INLINE void k_cols(const struct kdec *dk, const struct xcol *x, const uint8_t (*
 		keep_reg(&u); /* one load each for the KG columns, not one folded into each product */
 		keep_reg(&sc);
 		UNROLL for (int c = 0; c < m; c++) {
+			/* dot2_i16: VPDPWSSD in cpu-avx512 (the same sums as
+			 * VPMADDWD and VPADDD, one micro-op fewer; the KG columns'
+			 * chains hide its latency) */
 			const __m256i p = _mm256_maddubs_epi16(load256(xu[c] + 32 * g), u);
-			isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, sc));
+			isum[c] = dot2_i16(isum[c], p, sc);
 			keep_reg(&isum[c]);
 		}
 	}
@@ -1000,7 +1008,7 @@ INLINE void k_gemm(const void *wv, size_t wrs, int nr, const struct xcol *x, int
 				__m256i sv;
 				const __m256i u = k_decode(b, kind, g, &sv, &dk.sc[g]);
 				dk.u[g] = _mm256_sign_epi8(u, sv);
-				corr = _mm256_add_epi32(corr, _mm256_madd_epi16(_mm256_maddubs_epi16(bias, dk.u[g]), dk.sc[g]));
+				corr = dot2_i16(corr, _mm256_maddubs_epi16(bias, dk.u[g]), dk.sc[g]);
 			}
 			dk.corr = _mm256_sub_epi32(_mm256_setzero_si256(), corr);
 			for (int c0 = 0; c0 < nc; c0 += KG)
