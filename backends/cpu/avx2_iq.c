@@ -36,7 +36,9 @@
  * The cpu-avx512 build of this file (QNT_AVX512): the q8_0-companion
  * kernels' block sums by VPDPBUSD (dot4_u8s8; mxfp4 and q1_0 fold them by
  * unpacks instead of VPHADDW, q1_0 takes its bits as bytes 0 / 1 against
- * x), and the GEMM's scaled sums by VPDPWSSD (dot2_i16).
+ * x), the lattice formats' row kernels two groups at a time (VPDPBUSD,
+ * VPACKSSDW, VPDPWSSD: k_body), and the GEMM's scaled sums by VPDPWSSD
+ * (dot2_i16).
  *
  * The integer forms: a sub-block scale of the lattice formats is
  * (2 ls + 1) times a power of two folded into the super-block's float scale
@@ -894,6 +896,38 @@ INLINE void k_body(const void *wv, const struct xcol *x, int nc, int64_t n, floa
 		__m256i isum[NC];
 		UNROLL for (int c = 0; c < nc; c++)
 			isum[c] = _mm256_setzero_si256();
+#if QNT_AVX512
+		/* cpu-avx512, the lattice formats: two groups at a time per
+		 * column, each group's products summed by VPDPBUSD into sums of
+		 * four, the two packed to 16 bits (VPACKSSDW: per 128-bit lane
+		 * four sums of group g, then four of g + 1) and weighted by their
+		 * scales (VPBLENDW of the two groups' scale vectors, each the same
+		 * within a lane) with one VPDPWSSD: 2 VPDPBUSD + VPACKSSDW +
+		 * VPDPWSSD where cpu-avx2 takes 2 x (VPMADDUBSW + VPMADDWD +
+		 * VPADDD). Exact: |w| <= 62 (iq3_xxs; iq2 43, iq3_s 15, iq1 9)
+		 * and |sign(x, w)| <= 128 keep a sum of four within 31744, so
+		 * the pack does not saturate. iq4_xs (|w| up to 127) keeps the
+		 * loop below. */
+		if (kind != K_IQ4XS) {
+			UNROLL for (int g = 0; g < 8; g += 2) {
+				__m256i u[2], sv[2], sc[2];
+				UNROLL for (int e = 0; e < 2; e++) {
+					u[e] = k_decode(b, kind, g + e, &sv[e], &sc[e]);
+					if (k_vector_scales(kind))
+						sc[e] = k_group_scale(scl, g + e);
+				}
+				const __m256i s2 = _mm256_blend_epi16(sc[0], sc[1], 0xf0);
+				UNROLL for (int c = 0; c < nc; c++) {
+					const int8_t *xq = xk[c][i].qs + 32 * g;
+					const __m256i pa = dot4_u8s8(_mm256_setzero_si256(), u[0], _mm256_sign_epi8(load256(xq), sv[0]));
+					const __m256i pb = dot4_u8s8(_mm256_setzero_si256(), u[1], _mm256_sign_epi8(load256(xq + 32), sv[1]));
+					isum[c] = dot2_i16(isum[c], _mm256_packs_epi32(pa, pb), s2);
+					if (nc > 1)
+						keep_reg(&isum[c]);
+				}
+			}
+		} else
+#endif
 		UNROLL for (int g = 0; g < 8; g++) {
 			__m256i sv, sc;
 			const __m256i u = k_decode(b, kind, g, &sv, &sc);
