@@ -909,19 +909,24 @@ INLINE void k_body(const void *wv, const struct xcol *x, int nc, int64_t n, floa
 		 * the pack does not saturate. iq4_xs (|w| up to 127) keeps the
 		 * loop below. */
 		if (kind != K_IQ4XS) {
+			/* one group decoded at a time (the decoders' scalar
+			 * registers), group g's sums kept per column meanwhile */
 			UNROLL for (int g = 0; g < 8; g += 2) {
-				__m256i u[2], sv[2], sc[2];
-				UNROLL for (int e = 0; e < 2; e++) {
-					u[e] = k_decode(b, kind, g + e, &sv[e], &sc[e]);
-					if (k_vector_scales(kind))
-						sc[e] = k_group_scale(scl, g + e);
-				}
-				const __m256i s2 = _mm256_blend_epi16(sc[0], sc[1], 0xf0);
+				__m256i pa[NC], sv, sc0, sc1;
+				__m256i u = k_decode(b, kind, g, &sv, &sc0);
+				if (k_vector_scales(kind))
+					sc0 = k_group_scale(scl, g);
+				UNROLL for (int c = 0; c < nc; c++)
+					pa[c] = dot4_u8s8(_mm256_setzero_si256(), u,
+							  _mm256_sign_epi8(load256(xk[c][i].qs + 32 * g), sv));
+				u = k_decode(b, kind, g + 1, &sv, &sc1);
+				if (k_vector_scales(kind))
+					sc1 = k_group_scale(scl, g + 1);
+				const __m256i s2 = _mm256_blend_epi16(sc0, sc1, 0xf0);
 				UNROLL for (int c = 0; c < nc; c++) {
-					const int8_t *xq = xk[c][i].qs + 32 * g;
-					const __m256i pa = dot4_u8s8(_mm256_setzero_si256(), u[0], _mm256_sign_epi8(load256(xq), sv[0]));
-					const __m256i pb = dot4_u8s8(_mm256_setzero_si256(), u[1], _mm256_sign_epi8(load256(xq + 32), sv[1]));
-					isum[c] = dot2_i16(isum[c], _mm256_packs_epi32(pa, pb), s2);
+					const __m256i pb = dot4_u8s8(_mm256_setzero_si256(), u,
+								     _mm256_sign_epi8(load256(xk[c][i].qs + 32 * g + 32), sv));
+					isum[c] = dot2_i16(isum[c], _mm256_packs_epi32(pa[c], pb), s2);
 					if (nc > 1)
 						keep_reg(&isum[c]);
 				}
