@@ -42,6 +42,12 @@
  *               keep_reg (avx2_util.h) stops (q4_K 93 -> 109 at 128
  *               columns).
  *
+ * The cpu-avx512 build of this file (QNT_AVX512): the legacy kernels' and
+ * the q8_0 code sums' integer products by VPDPBUSD (dot4_u8s8), the
+ * k-quants' two groups at a time by VPDPBUSD, VPACKSSDW and VPDPWSSD
+ * (k_pair), the f16 and bf16 dequantizers and the one-column float product
+ * 16 lanes at a time.
+ *
  * The i-quants, tq1_0/tq2_0, mxfp4/nvfp4 and q1_0/q2_0 (dequantize and
  * matmul): backends/cpu/avx2_iq.c, entries in the table below. The MLX
  * registry formats (dequantize and matmul against float activations):
@@ -84,12 +90,6 @@ INLINE __m256i bits_to_0x10(uint32_t h)
 	__m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)h), idx);
 	v = _mm256_cmpeq_epi8(_mm256_and_si256(v, sel), sel);
 	return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
-}
-
-/* Sum of 16-bit pairs into 32-bit lanes. */
-INLINE __m256i pairs_i32(__m256i p16)
-{
-	return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
 
 /* ------------------------------------------------------------------ */
@@ -184,6 +184,23 @@ static void deq_f16(const void *src, float *y, int64_t n)
 	const uint16_t *h = src;
 	const __m128i absm = _mm_set1_epi16(0x7fff), lo = _mm_set1_epi16(0x7c00), hi = _mm_set1_epi16(0x7e00);
 	int64_t i = 0;
+#if QNT_AVX512
+	/* cpu-avx512: sixteen at a time (one VCVTPH2PS zmm and one 64-byte
+	 * store), the same conversion; a group with a signalling NaN takes the
+	 * scalar code, and the rest of n goes on eight at a time below. */
+	const __m256i absm2 = _mm256_set1_epi16(0x7fff), lo2 = _mm256_set1_epi16(0x7c00), hi2 = _mm256_set1_epi16(0x7e00);
+	for (; i + 16 <= n; i += 16) {
+		const __m256i v = load256(h + i);
+		const __m256i a = _mm256_and_si256(v, absm2);
+		const __m256i snan = _mm256_and_si256(_mm256_cmpgt_epi16(a, lo2), _mm256_cmpgt_epi16(hi2, a));
+		if (__builtin_expect(_mm256_movemask_epi8(snan) != 0, 0)) {
+			for (int k = 0; k < 16; k++)
+				y[i + k] = qnt__fp16_to_fp32(h[i + k]);
+			continue;
+		}
+		_mm512_storeu_ps(y + i, cvtph16_ps(v));
+	}
+#endif
 	for (; i + 8 <= n; i += 8) {
 		const __m128i v = load128(h + i);
 		const __m128i a = _mm_and_si128(v, absm);
@@ -207,6 +224,12 @@ static void deq_bf16(const void *src, float *y, int64_t n)
 	const uint16_t *h = src;
 	const __m256i z = _mm256_setzero_si256();
 	int64_t i = 0;
+#if QNT_AVX512
+	/* cpu-avx512: each 16 widened to 32 bits and shifted up (VPMOVZXWD
+	 * zmm, VPSLLD zmm, one 64-byte store): the same bits. */
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_ps(y + i, bf16x16_ps(load256(h + i)));
+#endif
 	for (; i + 16 <= n; i += 16) {
 		const __m256i v = _mm256_permute4x64_epi64(load256(h + i), 0xd8);
 		_mm256_storeu_si256((__m256i *)(y + i), _mm256_unpacklo_epi16(z, v));
@@ -719,7 +742,12 @@ _Static_assert(ROW_TILE <= QNT__AVX2_GEMM_ROWS, "a row tile is one gemm_fn call"
  * multiplied by the signed activations with VPMADDUBSW; the offset (8 or 16)
  * is taken out once per block with the activation sum s. q8_0 weights are
  * signed: |q| times x with q's sign. q4_1/q5_1 add m * s (q8_1's sum). Two
- * sets of accumulators alternate between blocks to hide the FMA latency. */
+ * sets of accumulators alternate between blocks to hide the FMA latency.
+ * The 32-bit sums of a block's products: dot4_u8s8 (VPDPBUSD in cpu-avx512,
+ * VPMADDUBSW and VPMADDWD in cpu-avx2), exact in both: the pair sums of
+ * VPMADDUBSW stay within 16 bits (codes up to 31 times |x| <= 128 twice;
+ * q8_0: |q| <= 128 as an unsigned byte times sign(x, q) in -128..127 twice,
+ * at least -32768), so neither saturates. */
 enum { L_Q4_0, L_Q5_0, L_Q8_0, L_Q4_1, L_Q5_1 };
 
 INLINE __m256i legacy_q(const uint8_t *b, int kind, float *dw, float *mw)
@@ -761,8 +789,8 @@ INLINE size_t legacy_bytes(int kind)
 		const __m256i qa = kind == L_Q8_0 ? _mm256_sign_epi8(q, q) : q;                   \
 		UNROLL for (int c = 0; c < nc; c++) {                                                    \
 			const __m256i xq = load256(x[c].blk + (size_t)(I) * xb + xo);             \
-			const __m256i p = kind == L_Q8_0 ? pairs_i32(_mm256_maddubs_epi16(qa, _mm256_sign_epi8(xq, q))) \
-							 : pairs_i32(_mm256_maddubs_epi16(q, xq)); \
+			const __m256i p = dot4_u8s8(_mm256_setzero_si256(), qa,                    \
+						    kind == L_Q8_0 ? _mm256_sign_epi8(xq, q) : xq);  \
 			ACC[c] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x[c].d[I]), _mm256_cvtepi32_ps(p), ACC[c]); \
 			if (kind == L_Q4_0 || kind == L_Q5_0)                                     \
 				COR[c] += dw * x[c].s[I];                                         \
@@ -798,7 +826,9 @@ INLINE void legacy_body(const void *wv, const struct xcol *x, int nc, int64_t n,
 	const int q81 = kind == L_Q4_1 || kind == L_Q5_1;
 	const size_t xb = q81 ? sizeof(struct blk_q8_1) : sizeof(struct blk_q8_0);
 	const size_t xo = q81 ? offsetof(struct blk_q8_1, qs) : offsetof(struct blk_q8_0, qs);
+#if !QNT_AVX512
 	const __m256i ones = _mm256_set1_epi16(1);
+#endif
 	__m256 acc0[NC], acc1[NC];
 	__m128 cor4[NC];
 	float cor1[NC];
@@ -822,6 +852,17 @@ INLINE void legacy_body(const void *wv, const struct xcol *x, int nc, int64_t n,
 		UNROLL for (int c = 0; c < nc; c++) {
 			const uint8_t *xp = x[c].blk + (size_t)i * xb + xo;
 			__m256i p[4];
+#if QNT_AVX512
+			/* VPDPBUSD: each block's products summed straight into
+			 * 32-bit lanes (the same sums as VPMADDUBSW and VPMADDWD:
+			 * see dot4_u8s8), then every kind folds by unpacks; the q5
+			 * kinds' VPHADDW tree (three micro-ops each) is not needed. */
+			UNROLL for (int k = 0; k < 4; k++) {
+				const __m256i xq = load256(xp + (size_t)k * xb);
+				p[k] = dot4_u8s8(_mm256_setzero_si256(), qa[k], kind == L_Q8_0 ? _mm256_sign_epi8(xq, q[k]) : xq);
+			}
+			const __m256i h = fold4_i32(p);
+#else
 			UNROLL for (int k = 0; k < 4; k++) {
 				const __m256i xq = load256(xp + (size_t)k * xb);
 				p[k] = kind == L_Q8_0 ? _mm256_madd_epi16(_mm256_maddubs_epi16(qa[k], _mm256_sign_epi8(xq, q[k])), ones)
@@ -837,6 +878,7 @@ INLINE void legacy_body(const void *wv, const struct xcol *x, int nc, int64_t n,
 						p[k] = _mm256_madd_epi16(p[k], ones);
 				h = fold4_i32(p);
 			}
+#endif
 			const __m128 s = _mm_mul_ps(dw, _mm_loadu_ps(x[c].d + i));
 			acc0[c] = _mm256_fmadd_ps(_mm256_setr_m128(s, s), _mm256_cvtepi32_ps(h), acc0[c]);
 			if (kind != L_Q8_0)
@@ -880,6 +922,39 @@ INLINE void mm_q5_1_body(const void *w, const struct xcol *x, int nc, int64_t n,
  * acc += (d * d_x) * isum, then acc -= (dmin * d_x) * msum in float (one
  * accumulator per column: fewer registers than separate sums of the mins). */
 
+#if QNT_AVX512
+/* cpu-avx512: two groups of 32 at a time per column, each group's products
+ * summed by VPDPBUSD into 32-bit lanes of four (codes . x), the two packed
+ * into 16 bits by VPACKSSDW (per 128-bit lane: 4 sums of the first group,
+ * then 4 of the second) and multiplied by their scales and added to isum by
+ * one VPDPWSSD (dot2_i16): 2 VPDPBUSD + VPACKSSDW + VPDPWSSD for the two
+ * groups where cpu-avx2 takes 2 x (VPMADDUBSW + VPMADDWD + VPADDD). Exact:
+ * a sum of four is at most 4 * 63 * 128 = 32256 in magnitude (q6_K's codes
+ * 0..63, any x; q5_K 31, q4_K 15, q3_K 7, q2_K 3), so the pack does not
+ * saturate, and the weighted sums are far inside 32 bits; isum's lanes
+ * hold other partial sums than cpu-avx2's (the same total), so the float
+ * result differs from it by rounding only. The scale shuffles: PAIR2[k]
+ * (sub-blocks of 16, groups 2k and 2k + 1 of a half) puts, in the low lane,
+ * scale 4k of the half's eight in the first four 16-bit slots and 4k + 2
+ * in the next four, in the high lane 4k + 1 and 4k + 3 (a group's low lane
+ * is its first sub-block of 16); ONE2[h] (sub-blocks of 32, groups 2h and
+ * 2h + 1) puts scale 2h in the first four slots of each lane and 2h + 1 in
+ * the next four. */
+#define R4(b) (b), (b) + 1, (b), (b) + 1, (b), (b) + 1, (b), (b) + 1
+#define PAIR2_ROW(k) { R4(8 * (k)), R4(8 * (k) + 4), R4(8 * (k) + 2), R4(8 * (k) + 6) }
+static const int8_t PAIR2[2][32] __attribute__((aligned(32))) = { PAIR2_ROW(0), PAIR2_ROW(1) };
+#define ONE2_ROW(h) { R4(4 * (h)), R4(4 * (h) + 2), R4(4 * (h)), R4(4 * (h) + 2) }
+static const int8_t ONE2[4][32] __attribute__((aligned(32))) = { ONE2_ROW(0), ONE2_ROW(1), ONE2_ROW(2), ONE2_ROW(3) };
+
+/* isum[c] + the scaled products of two groups (codes qa, qb against the
+ * column's activation codes at xa, xa + 32), s: their scales as above. */
+INLINE __m256i k_pair(__m256i isum, __m256i qa, __m256i qb, const int8_t *xa, __m256i s)
+{
+	const __m256i pa = dot4_u8s8(_mm256_setzero_si256(), qa, load256(xa));
+	const __m256i pb = dot4_u8s8(_mm256_setzero_si256(), qb, load256(xa + 32));
+	return dot2_i16(isum, _mm256_packs_epi32(pa, pb), s);
+}
+#else
 /* Shuffles that spread 16-bit scales: PAIR[g] puts scale 2g of a lane's
  * eight in every 16-bit slot of the low lane and scale 2g + 1 in the high
  * lane (sub-blocks of 16: a group of 32 spans two); ONE[j] puts scale j in
@@ -899,6 +974,7 @@ static const int8_t PAIR[4][32] __attribute__((aligned(32))) = { PAIR_ROW(0), PA
 	  2 * (j), 2 * (j) + 1, 2 * (j), 2 * (j) + 1, 2 * (j), 2 * (j) + 1, 2 * (j), 2 * (j) + 1 }
 static const int8_t ONE[8][32] __attribute__((aligned(32))) = { ONE_ROW(0), ONE_ROW(1), ONE_ROW(2), ONE_ROW(3),
 								 ONE_ROW(4), ONE_ROW(5), ONE_ROW(6), ONE_ROW(7) };
+#endif
 
 #define K_PROLOGUE                                                         \
 	const struct blk_q8_K *xk[NC];                                       \
@@ -914,6 +990,27 @@ static const int8_t ONE[8][32] __attribute__((aligned(32))) = { ONE_ROW(0), ONE_
 
 /* Sub-blocks of 16 (q2_K, q3_K, q6_K): group (h, g) holds elements
  * 128h + 32g .. + 31 with codes q (unsigned) and scales sc16. */
+#if QNT_AVX512
+#define K16_GROUPS(CODES, POST)                                                                      \
+	UNROLL for (int h = 0; h < 2; h++) {                                                         \
+		const __m256i lane = h ? _mm256_permute2x128_si256(sc16, sc16, 0x11)                 \
+				       : _mm256_permute2x128_si256(sc16, sc16, 0x00);                \
+		UNROLL for (int k = 0; k < 2; k++) {                                                 \
+			__m256i qp[2];                                                               \
+			UNROLL for (int e = 0; e < 2; e++) {                                         \
+				const int g = 2 * k + e;                                             \
+				qp[e] = CODES;                                                       \
+				POST;                                                                \
+			}                                                                            \
+			const __m256i s = _mm256_shuffle_epi8(lane, _mm256_load_si256((const __m256i *)PAIR2[k])); \
+			UNROLL for (int c = 0; c < nc; c++) {                                        \
+				isum[c] = k_pair(isum[c], qp[0], qp[1], xk[c][i].qs + 128 * h + 64 * k, s); \
+				if (nc > 1)                                                          \
+					keep_reg(&isum[c]);                                          \
+			}                                                                            \
+		}                                                                                    \
+	}
+#else
 #define K16_GROUPS(CODES, POST)                                                             \
 	UNROLL for (int h = 0; h < 2; h++) {                                                \
 		const __m256i lane = h ? _mm256_permute2x128_si256(sc16, sc16, 0x11)     \
@@ -931,6 +1028,7 @@ static const int8_t ONE[8][32] __attribute__((aligned(32))) = { ONE_ROW(0), ONE_
 			POST;                                                               \
 		}                                                                           \
 	}
+#endif
 
 INLINE void mm_q2_K_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out)
 {
@@ -1027,6 +1125,23 @@ INLINE void mm_k45_body(const void *wv, const struct xcol *x, int nc, int64_t n,
 			isum[c] = _mm256_setzero_si256();
 		UNROLL for (int h = 0; h < 4; h++) {
 			const __m256i v = load256(qs + 32 * h);
+#if QNT_AVX512
+			/* groups 2h, 2h + 1 (sub-blocks of 32) together: see k_pair */
+			__m256i qp[2];
+			UNROLL for (int s = 0; s < 2; s++) {
+				qp[s] = _mm256_and_si256(s ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(0x0f));
+				if (five) {
+					qp[s] = _mm256_or_si256(qp[s], _mm256_and_si256(_mm256_slli_epi16(hb, 4), _mm256_set1_epi8(0x10)));
+					hb = _mm256_srli_epi16(hb, 1);
+				}
+			}
+			const __m256i sv = _mm256_shuffle_epi8(sc16, _mm256_load_si256((const __m256i *)ONE2[h]));
+			UNROLL for (int c = 0; c < nc; c++) {
+				isum[c] = k_pair(isum[c], qp[0], qp[1], xk[c][i].qs + 64 * h, sv);
+				if (nc > 1)
+					keep_reg(&isum[c]);
+			}
+#else
 			UNROLL for (int s = 0; s < 2; s++) {
 				__m256i q = _mm256_and_si256(s ? _mm256_srli_epi16(v, 4) : v, _mm256_set1_epi8(0x0f));
 				if (five) { /* bit 2h + s of qh as bit 4; hb shifts right once per group */
@@ -1042,6 +1157,7 @@ INLINE void mm_k45_body(const void *wv, const struct xcol *x, int nc, int64_t n,
 						keep_reg(&isum[c]);
 				}
 			}
+#endif
 		}
 		UNROLL for (int c = 0; c < nc; c++) {
 			const float dx = xk[c][i].d;
@@ -1080,6 +1196,21 @@ INLINE __m256 load_w8(const uint8_t *w, int64_t j, int kind)
 	}
 }
 
+#if QNT_AVX512
+/* Sixteen weights as floats (cpu-avx512's GEMV). */
+INLINE __m512 load_w16(const uint8_t *w, int64_t j, int kind)
+{
+	switch (kind) {
+	case F_F32:
+		return _mm512_loadu_ps((const float *)w + j);
+	case F_F16:
+		return cvtph16_ps(load256(w + 2 * j));
+	default:
+		return bf16x16_ps(load256(w + 2 * j));
+	}
+}
+#endif
+
 INLINE float load_w1(const uint8_t *w, int64_t j, int kind)
 {
 	uint16_t h;
@@ -1111,6 +1242,22 @@ INLINE void float_body(const void *wv, const struct xcol *x, int nc, int64_t n, 
 	if (nc == 1) { /* GEMV: four chains of FMAs, as the latency needs */
 		__m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
 		const float *xf = (const float *)x[0].blk;
+#if QNT_AVX512
+		/* cpu-avx512: four chains of 16-lane FMAs over 64 elements a
+		 * pass (half the instructions), folded into the 8-lane chains
+		 * after; the rest of n goes on below. The sums are the same
+		 * products added in another order: float rounding only. */
+		__m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps(), b2 = _mm512_setzero_ps(),
+		       b3 = _mm512_setzero_ps();
+		for (; j + 64 <= n; j += 64) {
+			b0 = _mm512_fmadd_ps(load_w16(w, j, kind), _mm512_loadu_ps(xf + j), b0);
+			b1 = _mm512_fmadd_ps(load_w16(w, j + 16, kind), _mm512_loadu_ps(xf + j + 16), b1);
+			b2 = _mm512_fmadd_ps(load_w16(w, j + 32, kind), _mm512_loadu_ps(xf + j + 32), b2);
+			b3 = _mm512_fmadd_ps(load_w16(w, j + 48, kind), _mm512_loadu_ps(xf + j + 48), b3);
+		}
+		acc0[0] = fold512_ps(_mm512_add_ps(b0, b2));
+		acc1[0] = fold512_ps(_mm512_add_ps(b1, b3));
+#endif
 		for (; j + 32 <= n; j += 32) {
 			acc0[0] = _mm256_fmadd_ps(load_w8(w, j, kind), _mm256_loadu_ps(xf + j), acc0[0]);
 			acc1[0] = _mm256_fmadd_ps(load_w8(w, j + 8, kind), _mm256_loadu_ps(xf + j + 8), acc1[0]);
@@ -1297,8 +1444,8 @@ static void prepare_legacy(qnt_type xq_type, const uint8_t *xq, int64_t nb, floa
 		return;
 	}
 	const struct blk_q8_0 *b = (const struct blk_q8_0 *)xq;
-	for (int64_t i = 0; i < nb; i++) {
-		const __m256i p = pairs_i32(_mm256_maddubs_epi16(_mm256_set1_epi8(1), load256(b[i].qs)));
+	for (int64_t i = 0; i < nb; i++) { /* sum of the codes: 1 times each (exact) */
+		const __m256i p = dot4_u8s8(_mm256_setzero_si256(), _mm256_set1_epi8(1), load256(b[i].qs));
 		__m128i t = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
 		t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
 		t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));

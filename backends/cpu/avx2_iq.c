@@ -33,6 +33,13 @@
  *               kernel keeps its sums in registers (93 against 78 GFLOP/s
  *               at 128 columns, 4096 x 4096, 1 thread).
  *
+ * The cpu-avx512 build of this file (QNT_AVX512): the q8_0-companion
+ * kernels' block sums by VPDPBUSD (dot4_u8s8; mxfp4 and q1_0 fold them by
+ * unpacks instead of VPHADDW, q1_0 takes its bits as bytes 0 / 1 against
+ * x), the lattice formats' row kernels two groups at a time (VPDPBUSD,
+ * VPACKSSDW, VPDPWSSD: k_body), and the GEMM's scaled sums by VPDPWSSD
+ * (dot2_i16).
+ *
  * The integer forms: a sub-block scale of the lattice formats is
  * (2 ls + 1) times a power of two folded into the super-block's float scale
  * (iq2_*: d/8, iq3_xxs: d/4, iq3_s: d); iq1_s and iq1_m read w = 8 g + s
@@ -889,6 +896,43 @@ INLINE void k_body(const void *wv, const struct xcol *x, int nc, int64_t n, floa
 		__m256i isum[NC];
 		UNROLL for (int c = 0; c < nc; c++)
 			isum[c] = _mm256_setzero_si256();
+#if QNT_AVX512
+		/* cpu-avx512, the lattice formats: two groups at a time per
+		 * column, each group's products summed by VPDPBUSD into sums of
+		 * four, the two packed to 16 bits (VPACKSSDW: per 128-bit lane
+		 * four sums of group g, then four of g + 1) and weighted by their
+		 * scales (VPBLENDW of the two groups' scale vectors, each the same
+		 * within a lane) with one VPDPWSSD: 2 VPDPBUSD + VPACKSSDW +
+		 * VPDPWSSD where cpu-avx2 takes 2 x (VPMADDUBSW + VPMADDWD +
+		 * VPADDD). Exact: |w| <= 62 (iq3_xxs; iq2 43, iq3_s 15, iq1 9)
+		 * and |sign(x, w)| <= 128 keep a sum of four within 31744, so
+		 * the pack does not saturate. iq4_xs (|w| up to 127) keeps the
+		 * loop below. */
+		if (kind != K_IQ4XS) {
+			/* one group decoded at a time (the decoders' scalar
+			 * registers), group g's sums kept per column meanwhile */
+			UNROLL for (int g = 0; g < 8; g += 2) {
+				__m256i pa[NC], sv, sc0, sc1;
+				__m256i u = k_decode(b, kind, g, &sv, &sc0);
+				if (k_vector_scales(kind))
+					sc0 = k_group_scale(scl, g);
+				UNROLL for (int c = 0; c < nc; c++)
+					pa[c] = dot4_u8s8(_mm256_setzero_si256(), u,
+							  _mm256_sign_epi8(load256(xk[c][i].qs + 32 * g), sv));
+				u = k_decode(b, kind, g + 1, &sv, &sc1);
+				if (k_vector_scales(kind))
+					sc1 = k_group_scale(scl, g + 1);
+				const __m256i s2 = _mm256_blend_epi16(sc0, sc1, 0xf0);
+				UNROLL for (int c = 0; c < nc; c++) {
+					const __m256i pb = dot4_u8s8(_mm256_setzero_si256(), u,
+								     _mm256_sign_epi8(load256(xk[c][i].qs + 32 * g + 32), sv));
+					isum[c] = dot2_i16(isum[c], _mm256_packs_epi32(pa[c], pb), s2);
+					if (nc > 1)
+						keep_reg(&isum[c]);
+				}
+			}
+		} else
+#endif
 		UNROLL for (int g = 0; g < 8; g++) {
 			__m256i sv, sc;
 			const __m256i u = k_decode(b, kind, g, &sv, &sc);
@@ -944,8 +988,11 @@ INLINE void k_cols(const struct kdec *dk, const struct xcol *x, const uint8_t (*
 		keep_reg(&u); /* one load each for the KG columns, not one folded into each product */
 		keep_reg(&sc);
 		UNROLL for (int c = 0; c < m; c++) {
+			/* dot2_i16: VPDPWSSD in cpu-avx512 (the same sums as
+			 * VPMADDWD and VPADDD, one micro-op fewer; the KG columns'
+			 * chains hide its latency) */
 			const __m256i p = _mm256_maddubs_epi16(load256(xu[c] + 32 * g), u);
-			isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, sc));
+			isum[c] = dot2_i16(isum[c], p, sc);
 			keep_reg(&isum[c]);
 		}
 	}
@@ -1000,7 +1047,7 @@ INLINE void k_gemm(const void *wv, size_t wrs, int nr, const struct xcol *x, int
 				__m256i sv;
 				const __m256i u = k_decode(b, kind, g, &sv, &dk.sc[g]);
 				dk.u[g] = _mm256_sign_epi8(u, sv);
-				corr = _mm256_add_epi32(corr, _mm256_madd_epi16(_mm256_maddubs_epi16(bias, dk.u[g]), dk.sc[g]));
+				corr = dot2_i16(corr, _mm256_maddubs_epi16(bias, dk.u[g]), dk.sc[g]);
 			}
 			dk.corr = _mm256_sub_epi32(_mm256_setzero_si256(), corr);
 			for (int c0 = 0; c0 < nc; c0 += KG)
@@ -1113,17 +1160,18 @@ INLINE __m256i q_decode(const uint8_t *wv, int kind, int64_t j, __m256 *dv)
 		UNROLL for (int c = 0; c < nc; c++) {                                                             \
 			const __m256i xq = load256(x[c].blk + (size_t)(J) * sizeof(struct blk_q8_0) +             \
 						   offsetof(struct blk_q8_0, qs));                                \
-			const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xq, w)), ones); \
+			const __m256i p = dot4_u8s8(_mm256_setzero_si256(), aw, _mm256_sign_epi8(xq, w));          \
 			ACC[c] = _mm256_fmadd_ps(_mm256_mul_ps(dv, _mm256_set1_ps(x[c].d[J])), _mm256_cvtepi32_ps(p), \
 						 ACC[c]);                                                         \
 		}                                                                                                 \
 	}
 
 /* Two sets of accumulators alternate between blocks to hide the FMA
- * latency. */
+ * latency. A block's 32-bit sums: dot4_u8s8 (VPDPBUSD in cpu-avx512), the
+ * same as VPMADDUBSW and VPMADDWD since |w| <= 127 here (iq4_nl 127, the
+ * E2M1 formats 12, q1_0 1, q2_0 2): a pair sum is at most 2 * 127 * 128. */
 INLINE void q8_0_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
 {
-	const __m256i ones = _mm256_set1_epi16(1);
 	__m256 acc0[NC], acc1[NC];
 	UNROLL for (int c = 0; c < nc; c++)
 		acc0[c] = acc1[c] = _mm256_setzero_ps();
@@ -1148,7 +1196,6 @@ INLINE void q8_0_body(const void *wv, const struct xcol *x, int nc, int64_t n, f
  * times the four d_x; a tail of fewer than four blocks through Q_STEP. */
 INLINE void iq4_nl_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
 {
-	const __m256i ones = _mm256_set1_epi16(1);
 	__m256 acc0[NC], acc1[NC];
 	UNROLL for (int c = 0; c < nc; c++)
 		acc0[c] = acc1[c] = _mm256_setzero_ps();
@@ -1168,7 +1215,8 @@ INLINE void iq4_nl_body(const void *wv, const struct xcol *x, int nc, int64_t n,
 			const uint8_t *xb = x[c].blk + (size_t)j * sizeof(struct blk_q8_0) + offsetof(struct blk_q8_0, qs);
 			__m256i pk[4];
 			UNROLL for (int k = 0; k < 4; k++)
-				pk[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(uk[k], _mm256_sign_epi8(load256(xb + (size_t)k * sizeof(struct blk_q8_0)), wk[k])), ones);
+				pk[k] = dot4_u8s8(_mm256_setzero_si256(), uk[k],
+						  _mm256_sign_epi8(load256(xb + (size_t)k * sizeof(struct blk_q8_0)), wk[k]));
 			const __m256i h = fold4_i32(pk);
 			const __m128 s = _mm_mul_ps(dw, _mm_loadu_ps(x[c].d + j));
 			acc0[c] = _mm256_fmadd_ps(_mm256_setr_m128(s, s), _mm256_cvtepi32_ps(h), acc0[c]);
@@ -1191,7 +1239,9 @@ INLINE void iq4_nl_body(const void *wv, const struct xcol *x, int nc, int64_t n,
  * through Q_STEP. */
 INLINE void mxfp4_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
 {
+#if !QNT_AVX512
 	const __m256i ones = _mm256_set1_epi16(1);
+#endif
 	__m256 acc0[NC], acc1[NC];
 	__m128 cor[NC];
 	UNROLL for (int c = 0; c < nc; c++) {
@@ -1213,11 +1263,22 @@ INLINE void mxfp4_body(const void *wv, const struct xcol *x, int nc, int64_t n, 
 		UNROLL for (int c = 0; c < nc; c++) {
 			const uint8_t *xb = x[c].blk + (size_t)j * sizeof(struct blk_q8_0) + offsetof(struct blk_q8_0, qs);
 			__m256i pk[4];
+#if QNT_AVX512
+			/* VPDPBUSD: each block's sums in 32-bit lanes (the same:
+			 * 24 * 128 * 2 leaves VPMADDUBSW unsaturated), folded by
+			 * unpacks into the same [b0 b1 b2 b3] per lane, in place
+			 * of three VPHADDW (three micro-ops each) and a VPMADDWD. */
+			UNROLL for (int k = 0; k < 4; k++)
+				pk[k] = dot4_u8s8(_mm256_setzero_si256(), uk[k], load256(xb + (size_t)k * sizeof(struct blk_q8_0)));
+			const __m256i h = fold4_i32(pk);
+#else
 			UNROLL for (int k = 0; k < 4; k++)
 				pk[k] = _mm256_maddubs_epi16(uk[k], load256(xb + (size_t)k * sizeof(struct blk_q8_0)));
-			const __m256i h = _mm256_hadd_epi16(_mm256_hadd_epi16(pk[0], pk[1]), _mm256_hadd_epi16(pk[2], pk[3]));
+			const __m256i h = _mm256_madd_epi16(
+				_mm256_hadd_epi16(_mm256_hadd_epi16(pk[0], pk[1]), _mm256_hadd_epi16(pk[2], pk[3])), ones);
+#endif
 			const __m128 s = _mm_mul_ps(eh, _mm_loadu_ps(x[c].d + j));
-			acc0[c] = _mm256_fmadd_ps(_mm256_setr_m128(s, s), _mm256_cvtepi32_ps(_mm256_madd_epi16(h, ones)), acc0[c]);
+			acc0[c] = _mm256_fmadd_ps(_mm256_setr_m128(s, s), _mm256_cvtepi32_ps(h), acc0[c]);
 			cor[c] = _mm_fmadd_ps(eh, _mm_loadu_ps(x[c].s + j), cor[c]);
 		}
 	}
@@ -1242,7 +1303,10 @@ INLINE void q1_0_body(const void *wv, const struct xcol *x, int nc, int64_t n, f
 {
 	(void)kind;
 	const struct blk_q1_0 *w = wv;
-	const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+	const __m256i ones8 = _mm256_set1_epi8(1);
+#if !QNT_AVX512
+	const __m256i ones16 = _mm256_set1_epi16(1);
+#endif
 	const __m256i sel = _mm256_set1_epi64x((long long)0x8040201008040201ull);
 	/* group g's bytes 4g..4g+3: each repeated 8 times, two per lane */
 	const __m256i idx0 = _mm256_set_epi64x(0x0303030303030303ll, 0x0202020202020202ll, 0x0101010101010101ll, 0);
@@ -1260,18 +1324,32 @@ INLINE void q1_0_body(const void *wv, const struct xcol *x, int nc, int64_t n, f
 		__m256i idx = idx0;
 		UNROLL for (int g = 0; g < 4; g++) {
 			const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(bits, idx), sel);
+#if QNT_AVX512
+			m[g] = _mm256_min_epu8(v, ones8); /* the bits as bytes 0 / 1 */
+#else
 			m[g] = _mm256_cmpeq_epi8(v, sel);
+#endif
 			idx = _mm256_add_epi8(idx, four);
 		}
 		const __m256 d2 = _mm256_set1_ps(2.0f * d);
 		UNROLL for (int c = 0; c < nc; c++) {
 			const uint8_t *xb = x[c].blk + (size_t)(4 * i) * sizeof(struct blk_q8_0) + offsetof(struct blk_q8_0, qs);
 			__m256i p[4];
+#if QNT_AVX512
+			/* VPDPBUSD of the 0 / 1 bits with x: the masked sums in
+			 * 32-bit lanes with no mask step per column, folded by
+			 * unpacks into the same [g0 g1 g2 g3] per lane. */
+			UNROLL for (int g = 0; g < 4; g++)
+				p[g] = dot4_u8s8(_mm256_setzero_si256(), m[g], load256(xb + (size_t)g * sizeof(struct blk_q8_0)));
+			const __m256i h = fold4_i32(p);
+#else
 			UNROLL for (int g = 0; g < 4; g++)
 				p[g] = _mm256_maddubs_epi16(ones8, _mm256_and_si256(load256(xb + (size_t)g * sizeof(struct blk_q8_0)), m[g]));
-			const __m256i h = _mm256_hadd_epi16(_mm256_hadd_epi16(p[0], p[1]), _mm256_hadd_epi16(p[2], p[3]));
+			const __m256i h = _mm256_madd_epi16(_mm256_hadd_epi16(_mm256_hadd_epi16(p[0], p[1]), _mm256_hadd_epi16(p[2], p[3])),
+							    ones16);
+#endif
 			const __m256 dx = _mm256_broadcast_ps((const __m128 *)(x[c].d + 4 * i));
-			acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(d2, dx), _mm256_cvtepi32_ps(_mm256_madd_epi16(h, ones16)), acc[c]);
+			acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(d2, dx), _mm256_cvtepi32_ps(h), acc[c]);
 			accs[c] = _mm_fmadd_ps(_mm256_castps256_ps128(d2), _mm_loadu_ps(x[c].s + 4 * i), accs[c]);
 		}
 	}

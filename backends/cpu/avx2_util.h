@@ -129,13 +129,13 @@ INLINE __m256i fold4_i32(const __m256i p[4])
 	return _mm256_add_epi32(_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b));
 }
 
+/* ---- cpu-avx512 helpers (QNT_AVX512): the kernels of every file ---- */
 
-/* ---- cpu-avx512: VNNI sums and their scaling (avx2_repack.c, avx2_repack_iq.c) ---- */
-
-/* acc + the 32-bit sums of each two adjacent products a[i] * b[i] (signed
- * 16-bit): one VPDPWSSD in cpu-avx512, VPMADDWD then VPADDD in cpu-avx2;
- * the same sums (VPMADDWD saturates only for a pair of -2^15 * -2^15,
- * which no caller's operands reach). */
+/* acc + VPMADDWD(a, b): the 32-bit sums of each two adjacent 16-bit
+ * products added to acc. One VPDPWSSD in cpu-avx512, VPMADDWD then VPADDD in
+ * cpu-avx2: the same two 32-bit products and the same wrapping 32-bit adds
+ * (VPDPWSSD is the non-saturating form; VPMADDWD saturates only for a pair
+ * of -2^15 * -2^15), so the same sums for the callers' operands. */
 INLINE __m256i dot2_i16(__m256i acc, __m256i a, __m256i b)
 {
 #if QNT_AVX512
@@ -175,7 +175,43 @@ INLINE __m256i add_scaled2_i32(__m256i isum, __m256i s0, __m256 sc0, __m256i s1,
 	const __m256 t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1), sc1, _mm256_mul_ps(_mm256_cvtepi32_ps(s0), sc0));
 	return _mm256_add_epi32(isum, _mm256_cvtps_epi32(t));
 }
+
+/* 16 fp16 -> 16 floats (VCVTPH2PS zmm: exact, a signalling NaN made quiet as
+ * by F16C). SIMDe 0.7.4 has no _mm512_cvtph_ps: the emulated build converts
+ * the two halves with F16C, the same conversion. */
+INLINE __m512 cvtph16_ps(__m256i h)
+{
+#if defined(QNT_AVX512_EMULATED)
+	const __m256 lo = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
+	const __m256 hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
+	return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(lo)), _mm256_castps_pd(hi), 1));
+#else
+	return _mm512_cvtph_ps(h);
 #endif
-/* ---- end of cpu-avx512's block ---- */
+}
+
+/* 16 bf16 -> 16 floats: each widened to 32 bits and shifted into the top
+ * half (the float's bits, as qnt__bf16_to_fp32). SIMDe 0.7.4 has no
+ * _mm512_cvtepu16_epi32: the emulated build widens the halves with AVX2. */
+INLINE __m512 bf16x16_ps(__m256i h)
+{
+#if defined(QNT_AVX512_EMULATED)
+	const __m256i lo = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(h));
+	const __m256i hi = _mm256_cvtepu16_epi32(_mm256_extracti128_si256(h, 1));
+	const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+#else
+	const __m512i v = _mm512_cvtepu16_epi32(h);
+#endif
+	return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+}
+
+/* The sum of a __m512's halves as a __m256 (for hsum_ps; AVX-512F has no
+ * 256-bit float extract without DQ, so it goes through the pd form). */
+INLINE __m256 fold512_ps(__m512 v)
+{
+	return _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+#endif
+/* ---- end of the cpu-avx512 helpers ---- */
 
 #endif
