@@ -10,7 +10,8 @@ should approach the memory bandwidth); the same for each of --gemm-cols
 (a list of column counts, one row each) as GFLOP/s (2 * n_out * n_in * cols
 / s, all threads); and dequantization of the whole matrix, single thread,
 as MB/s of floats written. libqnt runs on the
-backend named by --backend (default cpu-avx2), ggml on its CPU backend
+backend named by --backend (default: the best CPU backend here, cpu-avx512
+or cpu-avx2 on x86-64), ggml on its CPU backend
 (ggml_mul_mat in a one-node graph with a persistent thread pool, the path
 llama.cpp takes; its to_float for dequantization). Every figure is the
 median of --reps runs after a warm-up. The machine's read bandwidth comes
@@ -120,6 +121,16 @@ class Qnt:
             raise SystemExit(f"libqnt: {self.lib.qnt_ctx_last_error(None).decode()}")
         return c
 
+    def best_cpu(self):
+        """The first of the SIMD CPU backends that runs here, else "cpu"."""
+        for name in ("cpu-avx512", "cpu-avx2", "cpu-neon"):
+            o = CtxOpts(ctypes.sizeof(CtxOpts), 1, name.encode(), None, None, None, None, None, 1, 0, 0, 0)
+            c = ctypes.c_void_p()
+            if self.lib.qnt_ctx_create(ctypes.byref(o), ctypes.byref(c)) == 0:
+                self.lib.qnt_ctx_destroy(c)
+                return name
+        return "cpu"
+
     def check(self, st, ctx):
         if st != 0:
             raise RuntimeError(self.lib.qnt_ctx_last_error(ctx).decode())
@@ -220,7 +231,8 @@ def device_table(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lib", default=os.environ.get("QNT_LIB", os.path.join(HERE, "..", "build", "lib", "libqnt.so")))
-    ap.add_argument("--backend", default="cpu-avx2")
+    ap.add_argument("--backend", default=None,
+                    help="libqnt backend (default: the best CPU backend, as 'auto' picks it without modules)")
     ap.add_argument("--formats", default=None, help=f"default: {DEFAULT_FORMATS} (device backends: more)")
     ap.add_argument("--module", default=os.path.join(HERE, "..", "build", "backends", "vulkan", "libqnt-vulkan.so"),
                     help="backend module to load first (device backends)")
@@ -235,6 +247,8 @@ def main():
                          "each timed run (not timed)")
     args = ap.parse_args()
     gemm_cols = [int(c) for c in args.gemm_cols.split(",") if c.strip() and int(c) > 0]
+    if args.backend is None:
+        args.backend = Qnt(args.lib).best_cpu()
     if not args.backend.startswith("cpu"):
         return device_table(args)
     args.formats = args.formats or DEFAULT_FORMATS
