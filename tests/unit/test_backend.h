@@ -201,6 +201,41 @@ static inline qnt_host_api test_host_api(void)
 	return host;
 }
 
+/* cpu-avx512's prepared product against cpu-avx2's, bit for bit (its
+ * VPDPBUSD/VPDPWSSD sums are cpu-avx2's integers and its float steps the
+ * same; test_matrix.c, test_matrix_iq.c): random weights of t, n_out x n_in,
+ * against five columns, gaussian, all 1 and all -1 (activation codes 127 and
+ * -127/-128 in every block). */
+static inline void prepared_as_avx2(qnt_ctx *a2, qnt_ctx *a5, qnt_type t, int64_t n_out, int64_t n_in, uint64_t seed)
+{
+	const int64_t nc = 5;
+	unsigned char *w = random_weights(t, n_out, n_in, seed);
+	float *x = test_malloc_or_fail((size_t)(nc * n_in) * sizeof(float));
+	float *y2 = test_malloc_or_fail((size_t)(nc * n_out) * sizeof(float));
+	float *y5 = test_malloc_or_fail((size_t)(nc * n_out) * sizeof(float));
+	fill_gauss(x, (size_t)(3 * n_in), seed + 1);
+	for (int64_t k = 0; k < n_in; k++) {
+		x[3 * n_in + k] = 1.0f;
+		x[4 * n_in + k] = -1.0f;
+	}
+	qnt_matrix *m2 = NULL, *m5 = NULL;
+	assert_int_equal(qnt_matrix_prepare(a2, t, w, n_out, n_in, &m2), QNT_OK);
+	assert_int_equal(qnt_matrix_prepare(a5, t, w, n_out, n_in, &m5), QNT_OK);
+	memset(y2, 0xff, (size_t)(nc * n_out) * sizeof(float));
+	memset(y5, 0x77, (size_t)(nc * n_out) * sizeof(float));
+	assert_int_equal(qnt_matmul_prepared(a2, m2, x, nc, y2), QNT_OK);
+	assert_int_equal(qnt_matmul_prepared(a5, m5, x, nc, y5), QNT_OK);
+	if (memcmp(y2, y5, (size_t)(nc * n_out) * sizeof(float)) != 0)
+		fail_msg("%s, %lld x %lld: cpu-avx512 differs from cpu-avx2", qnt_type_name(t), (long long)n_out,
+			 (long long)n_in);
+	qnt_matrix_free(m2);
+	qnt_matrix_free(m5);
+	free(w);
+	free(x);
+	free(y2);
+	free(y5);
+}
+
 /* The module's vtable for host, after checking that a newer ABI is refused. */
 static inline const qnt_backend_vtbl *module_vtable(const char *path, const qnt_host_api *host)
 {

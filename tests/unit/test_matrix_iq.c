@@ -158,7 +158,7 @@ static void x86_threads_identical(void **state)
 		threads_identical(x86_variants[i]);
 }
 
-/* cpu-avx512 against cpu-avx2, bit for bit: columns gaussian, all 1, all -1 (5 columns in all). */
+/* cpu-avx512 against cpu-avx2, bit for bit (prepared_as_avx2, test_backend.h). */
 static void avx512_as_avx2(void **state)
 {
 	(void)state;
@@ -167,36 +167,11 @@ static void avx512_as_avx2(void **state)
 		return;
 	}
 	qnt_ctx *a2 = ctx_on("cpu-avx2", 2), *a5 = ctx_on("cpu-avx512", 2);
-	const int64_t nc = 5;
 	for (size_t ti = 0; ti < N_ELEMS(iq_types); ti++) {
 		const qnt_type t = iq_types[ti];
 		for (size_t si = 0; si < N_ELEMS(shapes); si++) {
 			const int64_t n_out = shapes[si].n_out, n_in = shapes[si].n_in;
-			unsigned char *w = random_weights(t, n_out, n_in, 500 + 10 * si + ti);
-			float *x = test_malloc_or_fail((size_t)(nc * n_in) * sizeof(float));
-			float *y2 = test_malloc_or_fail((size_t)(nc * n_out) * sizeof(float));
-			float *y5 = test_malloc_or_fail((size_t)(nc * n_out) * sizeof(float));
-			fill_gauss(x, (size_t)(3 * n_in), 11 + (uint64_t)si);
-			for (int64_t k = 0; k < n_in; k++) {
-				x[3 * n_in + k] = 1.0f;
-				x[4 * n_in + k] = -1.0f;
-			}
-			qnt_matrix *m2 = NULL, *m5 = NULL;
-			assert_int_equal(qnt_matrix_prepare(a2, t, w, n_out, n_in, &m2), QNT_OK);
-			assert_int_equal(qnt_matrix_prepare(a5, t, w, n_out, n_in, &m5), QNT_OK);
-			memset(y2, 0xff, (size_t)(nc * n_out) * sizeof(float));
-			memset(y5, 0x77, (size_t)(nc * n_out) * sizeof(float));
-			assert_int_equal(qnt_matmul_prepared(a2, m2, x, nc, y2), QNT_OK);
-			assert_int_equal(qnt_matmul_prepared(a5, m5, x, nc, y5), QNT_OK);
-			if (memcmp(y2, y5, (size_t)(nc * n_out) * sizeof(float)) != 0)
-				fail_msg("%s, %lld x %lld: cpu-avx512 differs from cpu-avx2", qnt_type_name(t),
-					 (long long)n_out, (long long)n_in);
-			qnt_matrix_free(m2);
-			qnt_matrix_free(m5);
-			free(w);
-			free(x);
-			free(y2);
-			free(y5);
+			prepared_as_avx2(a2, a5, t, n_out, n_in, 500 + 10 * si + ti);
 		}
 	}
 	qnt_ctx_destroy(a2);
