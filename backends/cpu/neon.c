@@ -8,25 +8,25 @@
  *
  *   dequantize  q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K q8_K,
  *               iq4_nl iq4_xs mxfp4 nvfp4 (16-entry tables, TBL), tq1_0
- *               tq2_0 q1_0 q2_0, iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s (grid
- *               points decoded in neon_iq.h): the floats of the scalar
- *               reference, bit for bit (the same IEEE operations in the same order:
- *               separate multiplies and adds, never FMA, where the reference
- *               does them separately).
+ *               tq2_0 q1_0 q2_0, iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s iq1_s
+ *               iq1_m (grid points decoded in neon_iq.h): the floats of
+ *               the scalar reference, bit for bit (the same IEEE
+ *               operations in the same order: separate multiplies and adds,
+ *               never FMA, where the reference does them separately).
  *   quantize    q8_0, q8_1, q8_K (the activation formats; q8_0 with
  *               importance weights runs the reference's search): the bytes
  *               of the scalar reference. Blocks with NaN, infinities or
  *               scales that overflow take the reference's scalar code.
  *   matmul      q4_0 q5_0 q8_0 iq4_nl mxfp4 nvfp4 q1_0 q2_0 (activations
  *               q8_0), q4_1 q5_1 (q8_1), q2_K..q6_K iq4_xs tq1_0 tq2_0
- *               iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s (q8_K), f32 f16 bf16
- *               (float activations): within the
- *               reference's tolerance (see neon_mm.c); with i8mm, q4_0 and
- *               q8_0 take two rows at a time for two columns and more.
+ *               iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s iq1_s iq1_m (q8_K), f32
+ *               f16 bf16 (float activations): within the reference's
+ *               tolerance (see neon_mm.c); with i8mm, q4_0 and q8_0 take
+ *               two rows at a time for two columns and more.
  *
- * Every other format (iq1_s, iq1_m, mlx:*) and operation is left to the
- * reference (supports() says 0). Like the "cpu" backend it reaches libqnt only through the host
- * table.
+ * Every other format (the MLX formats, mlx:*) and operation is left to the
+ * reference (supports() says 0). Like the "cpu" backend it reaches libqnt
+ * only through the host table.
  */
 #include "cpu_neon.h"
 #include "neon_iq.h"
@@ -532,6 +532,47 @@ static void deq_iq3_s(const void *src, float *y, int64_t n)
 	deq_iq(src, y, n, sizeof(struct qnt__blk_iq3_s), QNT__NEON_IQ3_S);
 }
 
+/* iq1_s, iq1_m (neon_iq.h): the reference's dl * (g + delta) with
+ * dl = d * (float)(2 s + 1); g + delta is w / 8 for the odd integer
+ * w = 8 g + s (|w| <= 9), and w * 0.125f gives that float exactly, so one
+ * rounded multiply by dl as in the reference. */
+INLINE void deq_iq1_half(int8x16_t w, float dl, float *y)
+{
+	const int16x8_t lo = vmovl_s8(vget_low_s8(w)), hi = vmovl_high_s8(w);
+	const int32x4_t v[4] = { vmovl_s16(vget_low_s16(lo)), vmovl_high_s16(lo), vmovl_s16(vget_low_s16(hi)),
+				 vmovl_high_s16(hi) };
+	const float32x4_t vd = vdupq_n_f32(dl), e = vdupq_n_f32(0.125f);
+	for (int k = 0; k < 4; k++)
+		vst1q_f32(y + 4 * k, vmulq_f32(vd, vmulq_f32(vcvtq_f32_s32(v[k]), e)));
+}
+
+INLINE void deq_iq1(const void *src, float *y, int64_t n, int m)
+{
+	const size_t bytes = m ? sizeof(struct qnt__blk_iq1_m) : sizeof(struct qnt__blk_iq1_s);
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const uint8_t *blk = (const uint8_t *)src + (size_t)i * bytes;
+		const uint16_t h = m ? qnt__neon_iq1m_d(((const struct qnt__blk_iq1_m *)blk)->scales)
+				     : qnt__neon_rd16(blk);
+		const float d = qnt__fp16_to_fp32(h);
+		for (int ib = 0; ib < 8; ib++, y += 32) {
+			struct qnt__neon_iq1_group g;
+			qnt__neon_iq1_decode(blk, m, ib, &g);
+			deq_iq1_half(g.w[0], d * (float)g.ls[0], y);
+			deq_iq1_half(g.w[1], d * (float)g.ls[1], y + 16);
+		}
+	}
+}
+
+static void deq_iq1_s(const void *src, float *y, int64_t n)
+{
+	deq_iq1(src, y, n, 0);
+}
+
+static void deq_iq1_m(const void *src, float *y, int64_t n)
+{
+	deq_iq1(src, y, n, 1);
+}
+
 /* ------------------------------------------------------------------ */
 /* Quantize activations: the reference's bytes                          */
 /* ------------------------------------------------------------------ */
@@ -675,6 +716,8 @@ static const struct fmt fmts[] = {
 	{ QNT_TYPE_IQ2_S, deq_iq2_s, MM(iq2_s), QNT_TYPE_Q8_K, 0 },
 	{ QNT_TYPE_IQ3_XXS, deq_iq3_xxs, MM(iq3_xxs), QNT_TYPE_Q8_K, 0 },
 	{ QNT_TYPE_IQ3_S, deq_iq3_s, MM(iq3_s), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_IQ1_S, deq_iq1_s, MM(iq1_s), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_IQ1_M, deq_iq1_m, MM(iq1_m), QNT_TYPE_Q8_K, 0 },
 };
 
 static const struct fmt *find(qnt_type t)
