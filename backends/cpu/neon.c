@@ -24,13 +24,18 @@
  *               tolerance (see neon_mm.c); with i8mm, q4_0 and q8_0 take
  *               two rows at a time for two columns and more.
  *
- * Every other format (the MLX formats, mlx:*) and operation is left to the
- * reference (supports() says 0). Like the "cpu" backend it reaches libqnt
+ *   the MLX affine formats (mlx:affine:*): dequantize only, bit for bit
+ *               (codes unpacked 8 at a time with TBL and shifts).
+ *
+ * Every other format (the MLX fp formats mlx:mxfp4, mxfp8, nvfp4) and
+ * operation (the mlx:affine products) is left to the reference (supports()
+ * says 0). Like the "cpu" backend it reaches libqnt
  * only through the host table.
  */
 #include "cpu_neon.h"
 #include "neon_iq.h"
 #include "qnt_fp.h"
+#include "../../lib/core/quant_mlx.h"
 
 #include <arm_neon.h>
 #include <math.h>
@@ -573,6 +578,108 @@ static void deq_iq1_m(const void *src, float *y, int64_t n)
 	deq_iq1(src, y, n, 1);
 }
 
+/* The MLX affine formats ("mlx:affine:bits:gs[:dtype]", quant_mlx.c): per
+ * group of gs (32, 64, 128) the codes as an LSB-first bitstream of b bits
+ * (2, 3, 4, 5, 6, 8), then the scale s and bias z in the format's element
+ * type (f32, f16, bf16). The reference's floats are f32(f32(q * s) + z):
+ * q converted exactly, one multiply and one add, each rounded. */
+struct mlx_affine {
+	int bits, gs, d;
+	size_t code_bytes, ss, block_bytes;
+};
+
+/* 1 and k filled when type is an MLX affine registry format. */
+static int mlx_affine_of(qnt_type type, struct mlx_affine *k)
+{
+	struct qnt__mlx_fmt f;
+	if (!qnt__mlx_fmt_of(type, &f) || f.mode != QNT_MLX_AFFINE)
+		return 0;
+	k->bits = f.bits;
+	k->gs = f.group_size;
+	k->d = f.d;
+	k->code_bytes = (size_t)(f.group_size * f.bits / 8);
+	k->ss = qnt__mlx_dsize(f.d);
+	k->block_bytes = k->code_bytes + 2 * k->ss;
+	return 1;
+}
+
+/* quant_mlx.c's load(): the scale or bias as a float (the same conversions,
+ * so a signalling NaN stays as the reference gets it until the arithmetic
+ * quiets it the same way). */
+INLINE float mlx_elem(const uint8_t *p, int d)
+{
+	if (d == QNT__MLX_F32) {
+		float f;
+		memcpy(&f, p, sizeof f);
+		return f;
+	}
+	uint16_t h;
+	memcpy(&h, p, sizeof h);
+	return d == QNT__MLX_F16 ? qnt__fp16_to_fp32(h) : qnt__bf16_to_fp32(h);
+}
+
+/* Code j of a chunk of eight b-bit codes (b bytes) starts at bit b j: byte
+ * b j / 8, bit b j % 8, and with b <= 8 it ends within the next byte. TBL
+ * puts those two bytes into 16-bit lane j (idx), a shift right by the bit
+ * offset (sh, negative) and the mask leave the code. Chunks are read as the
+ * 8 bytes that start with them, or, where that would pass the end of the
+ * block (the last chunk, when the scale and bias take fewer than 8 - b
+ * bytes), as the 8 that end with them, the table indices moved up by 8 - b
+ * (idx_end). Indices past the 8 loaded bytes read 0, and only ever feed
+ * bits above the code, which the mask clears. */
+struct mlx_unpack {
+	uint8x16_t idx, idx_end;
+	int16x8_t sh;
+	uint16x8_t mask;
+};
+
+static struct mlx_unpack mlx_unpack_for(int b)
+{
+	uint8_t idx[16], idx_end[16];
+	int16_t sh[8];
+	for (int j = 0; j < 8; j++) {
+		const int byte = b * j / 8;
+		idx[2 * j] = (uint8_t)byte;
+		idx[2 * j + 1] = (uint8_t)(byte + 1);
+		idx_end[2 * j] = (uint8_t)(byte + 8 - b);
+		idx_end[2 * j + 1] = (uint8_t)(byte + 1 + 8 - b);
+		sh[j] = (int16_t)-(b * j % 8);
+	}
+	struct mlx_unpack u;
+	u.idx = vld1q_u8(idx);
+	u.idx_end = vld1q_u8(idx_end);
+	u.sh = vld1q_s16(sh);
+	u.mask = vdupq_n_u16((uint16_t)((1u << b) - 1u));
+	return u;
+}
+
+static void deq_mlx_affine(const struct mlx_affine *k, const void *src, float *y, int64_t n)
+{
+	const struct mlx_unpack u = mlx_unpack_for(k->bits);
+	const int b = k->bits, nch = k->gs / 8;
+	const uint8_t *blk = src;
+	for (int64_t g = 0; g < n / k->gs; g++, blk += k->block_bytes, y += k->gs) {
+		const float32x4_t vs = vdupq_n_f32(mlx_elem(blk + k->code_bytes, k->d));
+		const float32x4_t vz = vdupq_n_f32(mlx_elem(blk + k->code_bytes + k->ss, k->d));
+		for (int c = 0; c < nch; c++) {
+			const size_t at = (size_t)(c * b);
+			const int in_block = at + 8 <= k->block_bytes;
+			/* only the last chunk can fail in_block (a chunk before it
+			 * ends 2 b <= 4 bytes before the scale, which with the
+			 * bias takes 4 bytes or more), and it ends with the
+			 * codes, of which a block has at least 8 */
+			const uint8x8_t v = vld1_u8(in_block ? blk + at : blk + at + (size_t)b - 8);
+			const uint8x16_t t = vcombine_u8(v, vdup_n_u8(0));
+			const uint16x8_t w = vreinterpretq_u16_u8(vqtbl1q_u8(t, in_block ? u.idx : u.idx_end));
+			const uint16x8_t q = vandq_u16(vshlq_u16(w, u.sh), u.mask);
+			const float32x4_t f0 = vcvtq_f32_u32(vmovl_u16(vget_low_u16(q)));
+			const float32x4_t f1 = vcvtq_f32_u32(vmovl_high_u16(q));
+			vst1q_f32(y + 8 * c, vaddq_f32(vmulq_f32(f0, vs), vz));
+			vst1q_f32(y + 8 * c + 4, vaddq_f32(vmulq_f32(f1, vs), vz));
+		}
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* Quantize activations: the reference's bytes                          */
 /* ------------------------------------------------------------------ */
@@ -789,8 +896,9 @@ static int32_t neon_supports(void *state, qnt_type type, uint32_t op)
 {
 	(void)state;
 	const struct fmt *f = find(type);
-	if (!f)
-		return 0;
+	struct mlx_affine mk;
+	if (!f) /* the MLX affine formats: dequantize only */
+		return op == QNT_OP_DEQUANTIZE && mlx_affine_of(type, &mk);
 	switch (op) {
 	case QNT_OP_DEQUANTIZE:
 		return f->deq != NULL;
@@ -808,11 +916,18 @@ static qnt_status neon_dequantize(void *state, const qnt_kernel_job *job)
 	const struct neon_state *s = state;
 	const struct fmt *f = find(job->type);
 	const size_t rs = s->host->row_size(job->type, job->n_per_row);
-	if (job->src.buffer || job->dst.buffer || rs == 0 || !f || !f->deq)
+	struct mlx_affine mk;
+	const int mlx = !f && mlx_affine_of(job->type, &mk);
+	if (job->src.buffer || job->dst.buffer || rs == 0 || !(mlx || (f && f->deq)))
 		return QNT_E_INVALID_ARG;
-	for (int64_t r = job->row_begin; r < job->row_end; r++)
-		f->deq((const char *)job->src.host + (size_t)r * rs, (float *)job->dst.host + r * job->n_per_row,
-		       job->n_per_row);
+	for (int64_t r = job->row_begin; r < job->row_end; r++) {
+		const char *src = (const char *)job->src.host + (size_t)r * rs;
+		float *y = (float *)job->dst.host + r * job->n_per_row;
+		if (mlx)
+			deq_mlx_affine(&mk, src, y, job->n_per_row);
+		else
+			f->deq(src, y, job->n_per_row);
+	}
 	return QNT_OK;
 }
 

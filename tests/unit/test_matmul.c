@@ -32,7 +32,8 @@ struct variant {
 	const char *name;
 	const char *const *deq;   /* dequantize */
 	const char *const *quant; /* quantize */
-	int mlx;                  /* dequantizes (and multiplies) the "mlx:*" formats */
+	int mlx;                  /* dequantizes "mlx:*" formats (cpu-avx2: all, and multiplies
+				     them; cpu-neon: the affine ones, the others on the reference) */
 };
 
 static const char *const avx2_deq[] = { "q4_0",   "q4_1",    "q5_0",   "q5_1",  "q8_0",    "q2_K",  "q3_K",
@@ -50,7 +51,7 @@ static const char *const neon_quant[] = { "q8_0", "q8_1", "q8_K", NULL };
  * quantizers): the same formats. */
 static const struct variant variants[] = {
 	{ "cpu-avx2", avx2_deq, avx2_quant, 1 },
-	{ "cpu-neon", neon_deq, neon_quant, 0 },
+	{ "cpu-neon", neon_deq, neon_quant, 1 },
 	{ "cpu-avx512", avx2_deq, avx2_quant, 1 },
 };
 
