@@ -23,14 +23,13 @@
  *               f16 bf16 (float activations): within the reference's
  *               tolerance (see neon_mm.c); with i8mm, q4_0 and q8_0 take
  *               two rows at a time for two columns and more.
+ *   mlx:affine  the MLX affine formats: dequantize only, bit for bit (the
+ *               codes unpacked eight at a time with TBL and shifts).
  *
- *   the MLX affine formats (mlx:affine:*): dequantize only, bit for bit
- *               (codes unpacked 8 at a time with TBL and shifts).
- *
- * Every other format (the MLX fp formats mlx:mxfp4, mxfp8, nvfp4) and
- * operation (the mlx:affine products) is left to the reference (supports()
- * says 0). Like the "cpu" backend it reaches libqnt
- * only through the host table.
+ * Every other format (the MLX fp formats mlx:mxfp4, mlx:mxfp8, mlx:nvfp4)
+ * and operation (the mlx:affine products) is left to the reference
+ * (supports() says 0). Like the "cpu" backend it reaches libqnt only
+ * through the host table.
  */
 #include "cpu_neon.h"
 #include "neon_iq.h"
