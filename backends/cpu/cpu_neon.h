@@ -50,6 +50,7 @@ struct qnt__neon_mm {
 	qnt__neon_row_fn iq4_nl, mxfp4, nvfp4, q1_0, q2_0; /* against q8_0 */
 	qnt__neon_row_fn iq4_xs, tq1_0, tq2_0;             /* against q8_K */
 	qnt__neon_row_fn iq2_xxs, iq2_xs, iq2_s, iq3_xxs, iq3_s; /* against q8_K */
+	qnt__neon_row_fn iq1_s, iq1_m;                           /* against q8_K */
 	/* two rows at once (the i8mm build: SMMLA, 2 rows x 2 columns per
 	 * instruction), NULL in the others; for two columns and more */
 	qnt__neon_row2_fn q4_0_r2, q8_0_r2;

@@ -8,29 +8,33 @@
  *
  *   dequantize  q4_0 q4_1 q5_0 q5_1 q8_0 q2_K q3_K q4_K q5_K q6_K q8_K,
  *               iq4_nl iq4_xs mxfp4 nvfp4 (16-entry tables, TBL), tq1_0
- *               tq2_0 q1_0 q2_0, iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s (grid
- *               points decoded in neon_iq.h): the floats of the scalar
- *               reference, bit for bit (the same IEEE operations in the same order:
- *               separate multiplies and adds, never FMA, where the reference
- *               does them separately).
+ *               tq2_0 q1_0 q2_0, iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s iq1_s
+ *               iq1_m (grid points decoded in neon_iq.h): the floats of
+ *               the scalar reference, bit for bit (the same IEEE
+ *               operations in the same order: separate multiplies and adds,
+ *               never FMA, where the reference does them separately).
  *   quantize    q8_0, q8_1, q8_K (the activation formats; q8_0 with
  *               importance weights runs the reference's search): the bytes
  *               of the scalar reference. Blocks with NaN, infinities or
  *               scales that overflow take the reference's scalar code.
  *   matmul      q4_0 q5_0 q8_0 iq4_nl mxfp4 nvfp4 q1_0 q2_0 (activations
  *               q8_0), q4_1 q5_1 (q8_1), q2_K..q6_K iq4_xs tq1_0 tq2_0
- *               iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s (q8_K), f32 f16 bf16
- *               (float activations): within the
- *               reference's tolerance (see neon_mm.c); with i8mm, q4_0 and
- *               q8_0 take two rows at a time for two columns and more.
+ *               iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s iq1_s iq1_m (q8_K), f32
+ *               f16 bf16 (float activations): within the reference's
+ *               tolerance (see neon_mm.c); with i8mm, q4_0 and q8_0 take
+ *               two rows at a time for two columns and more.
+ *   mlx:affine  the MLX affine formats: dequantize only, bit for bit (the
+ *               codes unpacked eight at a time with TBL and shifts).
  *
- * Every other format (iq1_s, iq1_m, mlx:*) and operation is left to the
- * reference (supports() says 0). Like the "cpu" backend it reaches libqnt only through the host
- * table.
+ * Every other format (the MLX fp formats mlx:mxfp4, mlx:mxfp8, mlx:nvfp4)
+ * and operation (the mlx:affine products) is left to the reference
+ * (supports() says 0). Like the "cpu" backend it reaches libqnt only
+ * through the host table.
  */
 #include "cpu_neon.h"
 #include "neon_iq.h"
 #include "qnt_fp.h"
+#include "../../lib/core/quant_mlx.h"
 
 #include <arm_neon.h>
 #include <math.h>
@@ -532,6 +536,149 @@ static void deq_iq3_s(const void *src, float *y, int64_t n)
 	deq_iq(src, y, n, sizeof(struct qnt__blk_iq3_s), QNT__NEON_IQ3_S);
 }
 
+/* iq1_s, iq1_m (neon_iq.h): the reference's dl * (g + delta) with
+ * dl = d * (float)(2 s + 1); g + delta is w / 8 for the odd integer
+ * w = 8 g + s (|w| <= 9), and w * 0.125f gives that float exactly, so one
+ * rounded multiply by dl as in the reference. */
+INLINE void deq_iq1_half(int8x16_t w, float dl, float *y)
+{
+	const int16x8_t lo = vmovl_s8(vget_low_s8(w)), hi = vmovl_high_s8(w);
+	const int32x4_t v[4] = { vmovl_s16(vget_low_s16(lo)), vmovl_high_s16(lo), vmovl_s16(vget_low_s16(hi)),
+				 vmovl_high_s16(hi) };
+	const float32x4_t vd = vdupq_n_f32(dl), e = vdupq_n_f32(0.125f);
+	for (int k = 0; k < 4; k++)
+		vst1q_f32(y + 4 * k, vmulq_f32(vd, vmulq_f32(vcvtq_f32_s32(v[k]), e)));
+}
+
+INLINE void deq_iq1(const void *src, float *y, int64_t n, int m)
+{
+	const size_t bytes = m ? sizeof(struct qnt__blk_iq1_m) : sizeof(struct qnt__blk_iq1_s);
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const uint8_t *blk = (const uint8_t *)src + (size_t)i * bytes;
+		const uint16_t h = m ? qnt__neon_iq1m_d(((const struct qnt__blk_iq1_m *)blk)->scales)
+				     : qnt__neon_rd16(blk);
+		const float d = qnt__fp16_to_fp32(h);
+		for (int ib = 0; ib < 8; ib++, y += 32) {
+			struct qnt__neon_iq1_group g;
+			qnt__neon_iq1_decode(blk, m, ib, &g);
+			deq_iq1_half(g.w[0], d * (float)g.ls[0], y);
+			deq_iq1_half(g.w[1], d * (float)g.ls[1], y + 16);
+		}
+	}
+}
+
+static void deq_iq1_s(const void *src, float *y, int64_t n)
+{
+	deq_iq1(src, y, n, 0);
+}
+
+static void deq_iq1_m(const void *src, float *y, int64_t n)
+{
+	deq_iq1(src, y, n, 1);
+}
+
+/* The MLX affine formats ("mlx:affine:bits:gs[:dtype]", quant_mlx.c): per
+ * group of gs (32, 64, 128) the codes as an LSB-first bitstream of b bits
+ * (2, 3, 4, 5, 6, 8), then the scale s and bias z in the format's element
+ * type (f32, f16, bf16). The reference's floats are f32(f32(q * s) + z):
+ * q converted exactly, one multiply and one add, each rounded. */
+struct mlx_affine {
+	int bits, gs, d;
+	size_t code_bytes, ss, block_bytes;
+};
+
+/* 1 and k filled when type is an MLX affine registry format. */
+static int mlx_affine_of(qnt_type type, struct mlx_affine *k)
+{
+	struct qnt__mlx_fmt f;
+	if (!qnt__mlx_fmt_of(type, &f) || f.mode != QNT_MLX_AFFINE)
+		return 0;
+	k->bits = f.bits;
+	k->gs = f.group_size;
+	k->d = f.d;
+	k->code_bytes = (size_t)(f.group_size * f.bits / 8);
+	k->ss = qnt__mlx_dsize(f.d);
+	k->block_bytes = k->code_bytes + 2 * k->ss;
+	return 1;
+}
+
+/* quant_mlx.c's load(): the scale or bias as a float (the same conversions,
+ * so a signalling NaN stays as the reference gets it until the arithmetic
+ * quiets it the same way). */
+INLINE float mlx_elem(const uint8_t *p, int d)
+{
+	if (d == QNT__MLX_F32) {
+		float f;
+		memcpy(&f, p, sizeof f);
+		return f;
+	}
+	uint16_t h;
+	memcpy(&h, p, sizeof h);
+	return d == QNT__MLX_F16 ? qnt__fp16_to_fp32(h) : qnt__bf16_to_fp32(h);
+}
+
+/* Code j of a chunk of eight b-bit codes (b bytes) starts at bit b j: byte
+ * b j / 8, bit b j % 8, and with b <= 8 it ends within the next byte. TBL
+ * puts those two bytes into 16-bit lane j (idx), a shift right by the bit
+ * offset (sh, negative) and the mask leave the code. Chunks are read as the
+ * 8 bytes that start with them, or, where that would pass the end of the
+ * block (the last chunk, when the scale and bias take fewer than 8 - b
+ * bytes), as the 8 that end with them, the table indices moved up by 8 - b
+ * (idx_end). Indices past the 8 loaded bytes read 0, and only ever feed
+ * bits above the code, which the mask clears. */
+struct mlx_unpack {
+	uint8x16_t idx, idx_end;
+	int16x8_t sh;
+	uint16x8_t mask;
+};
+
+static struct mlx_unpack mlx_unpack_for(int b)
+{
+	uint8_t idx[16], idx_end[16];
+	int16_t sh[8];
+	for (int j = 0; j < 8; j++) {
+		const int byte = b * j / 8;
+		idx[2 * j] = (uint8_t)byte;
+		idx[2 * j + 1] = (uint8_t)(byte + 1);
+		idx_end[2 * j] = (uint8_t)(byte + 8 - b);
+		idx_end[2 * j + 1] = (uint8_t)(byte + 1 + 8 - b);
+		sh[j] = (int16_t)-(b * j % 8);
+	}
+	struct mlx_unpack u;
+	u.idx = vld1q_u8(idx);
+	u.idx_end = vld1q_u8(idx_end);
+	u.sh = vld1q_s16(sh);
+	u.mask = vdupq_n_u16((uint16_t)((1u << b) - 1u));
+	return u;
+}
+
+static void deq_mlx_affine(const struct mlx_affine *k, const void *src, float *y, int64_t n)
+{
+	const struct mlx_unpack u = mlx_unpack_for(k->bits);
+	const int b = k->bits, nch = k->gs / 8;
+	const uint8_t *blk = src;
+	for (int64_t g = 0; g < n / k->gs; g++, blk += k->block_bytes, y += k->gs) {
+		const float32x4_t vs = vdupq_n_f32(mlx_elem(blk + k->code_bytes, k->d));
+		const float32x4_t vz = vdupq_n_f32(mlx_elem(blk + k->code_bytes + k->ss, k->d));
+		for (int c = 0; c < nch; c++) {
+			const size_t at = (size_t)(c * b);
+			const int in_block = at + 8 <= k->block_bytes;
+			/* only the last chunk can fail in_block (a chunk before it
+			 * ends 2 b <= 4 bytes before the scale, which with the
+			 * bias takes 4 bytes or more), and it ends with the
+			 * codes, of which a block has at least 8 */
+			const uint8x8_t v = vld1_u8(in_block ? blk + at : blk + at + (size_t)b - 8);
+			const uint8x16_t t = vcombine_u8(v, vdup_n_u8(0));
+			const uint16x8_t w = vreinterpretq_u16_u8(vqtbl1q_u8(t, in_block ? u.idx : u.idx_end));
+			const uint16x8_t q = vandq_u16(vshlq_u16(w, u.sh), u.mask);
+			const float32x4_t f0 = vcvtq_f32_u32(vmovl_u16(vget_low_u16(q)));
+			const float32x4_t f1 = vcvtq_f32_u32(vmovl_high_u16(q));
+			vst1q_f32(y + 8 * c, vaddq_f32(vmulq_f32(f0, vs), vz));
+			vst1q_f32(y + 8 * c + 4, vaddq_f32(vmulq_f32(f1, vs), vz));
+		}
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* Quantize activations: the reference's bytes                          */
 /* ------------------------------------------------------------------ */
@@ -675,6 +822,8 @@ static const struct fmt fmts[] = {
 	{ QNT_TYPE_IQ2_S, deq_iq2_s, MM(iq2_s), QNT_TYPE_Q8_K, 0 },
 	{ QNT_TYPE_IQ3_XXS, deq_iq3_xxs, MM(iq3_xxs), QNT_TYPE_Q8_K, 0 },
 	{ QNT_TYPE_IQ3_S, deq_iq3_s, MM(iq3_s), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_IQ1_S, deq_iq1_s, MM(iq1_s), QNT_TYPE_Q8_K, 0 },
+	{ QNT_TYPE_IQ1_M, deq_iq1_m, MM(iq1_m), QNT_TYPE_Q8_K, 0 },
 };
 
 static const struct fmt *find(qnt_type t)
@@ -746,8 +895,9 @@ static int32_t neon_supports(void *state, qnt_type type, uint32_t op)
 {
 	(void)state;
 	const struct fmt *f = find(type);
-	if (!f)
-		return 0;
+	struct mlx_affine mk;
+	if (!f) /* the MLX affine formats: dequantize only */
+		return op == QNT_OP_DEQUANTIZE && mlx_affine_of(type, &mk);
 	switch (op) {
 	case QNT_OP_DEQUANTIZE:
 		return f->deq != NULL;
@@ -765,11 +915,18 @@ static qnt_status neon_dequantize(void *state, const qnt_kernel_job *job)
 	const struct neon_state *s = state;
 	const struct fmt *f = find(job->type);
 	const size_t rs = s->host->row_size(job->type, job->n_per_row);
-	if (job->src.buffer || job->dst.buffer || rs == 0 || !f || !f->deq)
+	struct mlx_affine mk;
+	const int mlx = !f && mlx_affine_of(job->type, &mk);
+	if (job->src.buffer || job->dst.buffer || rs == 0 || !(mlx || (f && f->deq)))
 		return QNT_E_INVALID_ARG;
-	for (int64_t r = job->row_begin; r < job->row_end; r++)
-		f->deq((const char *)job->src.host + (size_t)r * rs, (float *)job->dst.host + r * job->n_per_row,
-		       job->n_per_row);
+	for (int64_t r = job->row_begin; r < job->row_end; r++) {
+		const char *src = (const char *)job->src.host + (size_t)r * rs;
+		float *y = (float *)job->dst.host + r * job->n_per_row;
+		if (mlx)
+			deq_mlx_affine(&mk, src, y, job->n_per_row);
+		else
+			f->deq(src, y, job->n_per_row);
+	}
 	return QNT_OK;
 }
 

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* cpu-neon: decoding of the i-quant lattice formats iq2_xxs, iq2_xs, iq2_s,
- * iq3_xxs and iq3_s (layouts of ggml-common.h, as lib/core/quant_iquants.c
- * reads them), shared by the dequantizers (neon.c) and the row kernels
- * (neon_mm.c). Each group of 32 elements decodes to the grid magnitudes as
- * bytes (from the level codes of lib/core/iquants_tables.c, expanded with
- * shifts and a table lookup), a byte mask of the negative elements, and the
- * odd integer sub-block scales ls (2 s + 1) of its two halves; the float
- * scale of a half is the reference's db, and for the products a super-block
- * factor f with db = f * ls up to rounding. Never installed. */
+ * iq3_xxs, iq3_s, iq1_s and iq1_m (layouts of ggml-common.h, as
+ * lib/core/quant_iquants.c reads them), shared by the dequantizers (neon.c)
+ * and the row kernels (neon_mm.c). Each group of 32 elements of the iq2/iq3
+ * formats decodes to the grid magnitudes as bytes (from the level codes of
+ * lib/core/iquants_tables.c, expanded with shifts and a table lookup), a
+ * byte mask of the negative elements, and the odd integer sub-block scales
+ * ls (2 s + 1) of its two halves; the float scale of a half is the
+ * reference's db, and for the products a super-block factor f with
+ * db = f * ls up to rounding. iq1_s and iq1_m decode to signed bytes
+ * 8 g + s (qnt__neon_iq1_decode). Never installed. */
 #ifndef QNT_NEON_IQ_H
 #define QNT_NEON_IQ_H
 
@@ -190,6 +192,79 @@ static inline void qnt__neon_iq_decode(const void *blk, int kind, int ib, float 
 	}
 	g->neg[0] = qnt__neon_mask16(signs);
 	g->neg[1] = qnt__neon_mask16(signs >> 16);
+}
+
+/* iq1_s and iq1_m: 8-element ternary grid points (levels -1, 0, 1) plus a
+ * delta of +-1/8, the delta's sign per group of 32 (iq1_s) or of 8 (iq1_m).
+ * An element decodes to the odd integer w = 8 g + s (g the level, s the
+ * delta's sign), |w| <= 9, so that g + delta = w / 8 exactly; the scale of a
+ * half of 16 is the odd integer ls (2 s + 1) times the super-block's d:
+ * the reference's dl * (g + delta) is (d * ls) * (w * 0.125f), and the
+ * products read d / 8 as the factor of ls * w. */
+struct qnt__blk_iq1_s {
+	uint16_t d;
+	uint8_t qs[32]; /* low index bytes */
+	uint8_t qh[16]; /* per 32 a half-word: 4 x 3 high index bits, the
+			   3-bit scale (bits 12-14), the delta's sign (15) */
+};
+struct qnt__blk_iq1_m {
+	uint8_t qs[32];    /* low index bytes */
+	uint8_t qh[16];    /* per 16: 2 x (3 high index bits, delta sign) */
+	uint8_t scales[8]; /* 4 half-words: 3-bit scales per 16 in bits
+			      0-11, the fp16 super-scale in the top nibbles */
+};
+
+_Static_assert(sizeof(struct qnt__blk_iq1_s) == 50 && sizeof(struct qnt__blk_iq1_m) == 56, "iq1 blocks");
+
+/* One decoded group of 32 of iq1: w[h] for elements 16h..16h+15, ls[h]
+ * their integer scale. */
+struct qnt__neon_iq1_group {
+	int8x16_t w[2];
+	int32_t ls[2];
+};
+
+/* The fp16 bits of iq1_m's super-scale, from the top nibbles of its four
+ * scale half-words. */
+static inline uint16_t qnt__neon_iq1m_d(const uint8_t *scales)
+{
+	return (uint16_t)((qnt__neon_rd16(scales) >> 12) | ((qnt__neon_rd16(scales + 2) >> 8) & 0x00f0) |
+			  ((qnt__neon_rd16(scales + 4) >> 4) & 0x0f00) | (qnt__neon_rd16(scales + 6) & 0xf000));
+}
+
+/* Group ib (0..7) of an iq1_s (m 0) or iq1_m (m 1) super-block: the four
+ * grid points' level codes through qnt__neon_lv2 (levels 0, 1, 2) and a
+ * table (-8, 0, 8), plus the delta's sign per 8 elements. */
+static inline void qnt__neon_iq1_decode(const void *blk, int m, int ib, struct qnt__neon_iq1_group *g)
+{
+	static const int8_t lv[16] = { -8, 0, 8 };
+	uint16_t c[4];
+	int8_t s[4];
+	if (m) {
+		const struct qnt__blk_iq1_m *b = blk;
+		for (int h = 0; h < 2; h++) {
+			const int sub = 2 * ib + h; /* sub-block of 16 */
+			for (int k = 0; k < 2; k++) {
+				const unsigned q = (unsigned)b->qh[sub] >> (4 * k);
+				c[2 * h + k] = qnt__iq1s_codes[b->qs[2 * sub + k] | ((q & 7) << 8)];
+				s[2 * h + k] = q & 8 ? -1 : 1;
+			}
+			const unsigned sw = qnt__neon_rd16(b->scales + 2 * (sub / 4));
+			g->ls[h] = (int32_t)(2 * ((sw >> (3 * (sub % 4))) & 7) + 1);
+		}
+	} else {
+		const struct qnt__blk_iq1_s *b = blk;
+		const unsigned h = qnt__neon_rd16(b->qh + 2 * ib);
+		for (int l = 0; l < 4; l++) {
+			c[l] = qnt__iq1s_codes[b->qs[4 * ib + l] | (((h >> (3 * l)) & 7) << 8)];
+			s[l] = h & 0x8000 ? -1 : 1;
+		}
+		g->ls[0] = g->ls[1] = (int32_t)(2 * ((h >> 12) & 7) + 1);
+	}
+	const int8x16_t t = vld1q_s8(lv);
+	for (int h = 0; h < 2; h++) {
+		const int8x16_t gv = vqtbl1q_s8(t, qnt__neon_lv2(c[2 * h], c[2 * h + 1]));
+		g->w[h] = vaddq_s8(gv, vcombine_s8(vdup_n_s8(s[2 * h]), vdup_n_s8(s[2 * h + 1])));
+	}
 }
 
 /* The products' super-block factor: db = f * ls (iq2_*: d / 8, iq3_xxs:

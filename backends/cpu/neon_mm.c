@@ -15,6 +15,11 @@
  *   k-quants (q2_K..q6_K against q8_K): per super-block the exact integer
  *       sum of scale * (codes . activations), the mins through q8_K's sums of
  *       16; then d_x * (d * sum - dmin * msum) in float.
+ *   i-quants (iq4_xs, iq2_*, iq3_*, iq1_s, iq1_m against q8_K): signed
+ *       weight bytes per group of 32 (the lattice points decoded by
+ *       neon_iq.h), exact integer sums weighted by the integer sub-block
+ *       scales, one float factor per super-block; tq1_0, tq2_0: the codes
+ *       (0..2) against q8_K, less its sums.
  *   f32, f16, bf16: float FMA against the float activations.
  *
  * The integer sums are exact and the float steps the same, so all builds
@@ -783,6 +788,51 @@ static void mm_iq3_s(const void *w, const struct qnt__neon_xcol *x, int nc, int6
 	iq_body(w, x, nc, n, out, sizeof(struct qnt__blk_iq3_s), QNT__NEON_IQ3_S);
 }
 
+/* iq1_s, iq1_m against q8_K (neon_iq.h): each element is w = 8 g + s
+ * (|w| <= 9) in units of 1/8, so that the reference's
+ * (d * ls) * (g + delta) * x is (d / 8) * ls * w * x: per super-block the
+ * exact integer sum of ls * (w . x) (|ls * w * x| <= 15 * 9 * 128, 256 of
+ * them: far inside 32 bits; the plain build's 16-bit products |w * x| <=
+ * 1152 too), then d_x * ((d / 8) * sum) in float. */
+INLINE void iq1_body(const void *wv, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out, int m)
+{
+	const size_t bytes = m ? sizeof(struct qnt__blk_iq1_m) : sizeof(struct qnt__blk_iq1_s);
+	float acc[NC] = { 0 };
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const uint8_t *blk = (const uint8_t *)wv + (size_t)i * bytes;
+		int8x16_t w[16];
+		int32_t ls[16];
+		for (int ib = 0; ib < 8; ib++) {
+			struct qnt__neon_iq1_group g;
+			qnt__neon_iq1_decode(blk, m, ib, &g);
+			for (int h = 0; h < 2; h++) {
+				w[2 * ib + h] = g.w[h];
+				ls[2 * ib + h] = g.ls[h];
+			}
+		}
+		const uint16_t dh = m ? qnt__neon_iq1m_d(((const struct qnt__blk_iq1_m *)blk)->scales) : qnt__neon_rd16(blk);
+		const float f = h2f(dh) * 0.125f;
+		for (int col = 0; col < nc; col++) {
+			const struct blk_q8_K *xk = (const struct blk_q8_K *)x[col].blk + i;
+			int32x4_t isum = vdupq_n_s32(0);
+			for (int k = 0; k < 16; k++)
+				isum = vmlaq_n_s32(isum, dot16(vdupq_n_s32(0), w[k], vld1q_s8(xk->qs + 16 * k)), ls[k]);
+			k_finish(xk, isum, 0, f, 0.0f, &acc[col]);
+		}
+	}
+	memcpy(out, acc, (size_t)nc * sizeof(float));
+}
+
+static void mm_iq1_s(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	iq1_body(w, x, nc, n, out, 0);
+}
+
+static void mm_iq1_m(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
+{
+	iq1_body(w, x, nc, n, out, 1);
+}
+
 /* ------------------------------------------------------------------ */
 /* i8mm: two rows by two columns per SMMLA                              */
 /* ------------------------------------------------------------------ */
@@ -886,4 +936,6 @@ const struct qnt__neon_mm qnt__neon_mm_plain = {
 	.iq2_s = mm_iq2_s,
 	.iq3_xxs = mm_iq3_xxs,
 	.iq3_s = mm_iq3_s,
+	.iq1_s = mm_iq1_s,
+	.iq1_m = mm_iq1_m,
 };

@@ -32,7 +32,8 @@ struct variant {
 	const char *name;
 	const char *const *deq;   /* dequantize */
 	const char *const *quant; /* quantize */
-	int mlx;                  /* dequantizes (and multiplies) the "mlx:*" formats */
+	int mlx;                  /* dequantizes "mlx:*" formats (cpu-avx2: all, and multiplies
+				     them; cpu-neon: the affine ones, the others on the reference) */
 };
 
 static const char *const avx2_deq[] = { "q4_0",   "q4_1",    "q5_0",   "q5_1",  "q8_0",    "q2_K",  "q3_K",
@@ -42,7 +43,7 @@ static const char *const avx2_deq[] = { "q4_0",   "q4_1",    "q5_0",   "q5_1",  
 static const char *const neon_deq[] = { "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K",
 					"q3_K", "q4_K", "q5_K", "q6_K", "q8_K", "iq4_nl", "iq4_xs", "mxfp4",
 					"nvfp4", "tq1_0", "tq2_0", "q1_0", "q2_0", "iq2_xxs", "iq2_xs",
-					"iq2_s", "iq3_xxs", "iq3_s", NULL };
+					"iq2_s", "iq3_xxs", "iq3_s", "iq1_s", "iq1_m", NULL };
 static const char *const avx2_quant[] = { "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q8_1", "q8_K", "bf16", NULL };
 static const char *const neon_quant[] = { "q8_0", "q8_1", "q8_K", NULL };
 
@@ -50,7 +51,7 @@ static const char *const neon_quant[] = { "q8_0", "q8_1", "q8_K", NULL };
  * quantizers): the same formats. */
 static const struct variant variants[] = {
 	{ "cpu-avx2", avx2_deq, avx2_quant, 1 },
-	{ "cpu-neon", neon_deq, neon_quant, 0 },
+	{ "cpu-neon", neon_deq, neon_quant, 1 },
 	{ "cpu-avx512", avx2_deq, avx2_quant, 1 },
 };
 
@@ -64,7 +65,7 @@ static const char *const x86_variants[] = { "cpu-avx2", "cpu-avx512" };
 static const char *const simd_mm[] = { "f32",  "f16",  "bf16", "q4_0", "q4_1", "q5_0", "q5_1",
 				       "q8_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_nl", "iq4_xs",
 				       "mxfp4", "nvfp4", "tq1_0", "tq2_0", "q1_0", "q2_0", "iq2_xxs",
-				       "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", NULL };
+				       "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", "iq1_s", "iq1_m", NULL };
 static int simd_only;
 
 static int skip_format(qnt_type t)
