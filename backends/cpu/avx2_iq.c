@@ -1230,11 +1230,39 @@ INLINE void tq_body(const void *wv, const struct xcol *x, int nc, int64_t n, flo
 		__m256i s16[NC];
 		UNROLL for (int c = 0; c < nc; c++)
 			s16[c] = _mm256_setzero_si256();
-		UNROLL for (int g = 0; g < 8; g++) {
-			const __m256i u = kind == K_TQ1 ? codes_tq1((const struct blk_tq1_0 *)b, g)
-							: codes_tq2((const struct blk_tq2_0 *)b, g);
+		if (kind == K_TQ2) {
+			/* the codes of groups 4h + 1 and 4h + 2 left in place, 4 c
+			 * and 16 c (a mask, no shift), their sums kept apart and
+			 * divided by 4 and 16 at the end (exact: multiples of 4 and
+			 * 16): per 32 bytes one shift where there were three. In
+			 * 16 bits: VPMADDUBSW's pairs at most 2 * 48 * 128, the
+			 * 16 c sums (two of them) 24576. */
+			__m256i s4[NC], s16x[NC];
 			UNROLL for (int c = 0; c < nc; c++)
-				s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(u, load256(xk[c][i].qs + 32 * g)));
+				s4[c] = s16x[c] = _mm256_setzero_si256();
+			const __m256i m3 = _mm256_set1_epi8(3);
+			UNROLL for (int h = 0; h < 2; h++) {
+				const __m256i v = load256(((const struct blk_tq2_0 *)b)->qs + 32 * h);
+				const __m256i c0 = _mm256_and_si256(v, m3), c1 = _mm256_and_si256(v, _mm256_set1_epi8(0x0c));
+				const __m256i c2 = _mm256_and_si256(v, _mm256_set1_epi8(0x30));
+				const __m256i c3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
+				UNROLL for (int c = 0; c < nc; c++) {
+					const int8_t *xq = xk[c][i].qs + 128 * h;
+					s16[c] = _mm256_add_epi16(s16[c], _mm256_add_epi16(_mm256_maddubs_epi16(c0, load256(xq)),
+											    _mm256_maddubs_epi16(c3, load256(xq + 96))));
+					s4[c] = _mm256_add_epi16(s4[c], _mm256_maddubs_epi16(c1, load256(xq + 32)));
+					s16x[c] = _mm256_add_epi16(s16x[c], _mm256_maddubs_epi16(c2, load256(xq + 64)));
+				}
+			}
+			UNROLL for (int c = 0; c < nc; c++)
+				s16[c] = _mm256_add_epi16(s16[c], _mm256_add_epi16(_mm256_srai_epi16(s4[c], 2),
+										    _mm256_srai_epi16(s16x[c], 4)));
+		} else {
+			UNROLL for (int g = 0; g < 8; g++) {
+				const __m256i u = codes_tq1((const struct blk_tq1_0 *)b, g);
+				UNROLL for (int c = 0; c < nc; c++)
+					s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(u, load256(xk[c][i].qs + 32 * g)));
+			}
 		}
 		UNROLL for (int c = 0; c < nc; c++) {
 			const __m256i bs = load256(xk[c][i].bsums);
