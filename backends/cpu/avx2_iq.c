@@ -482,8 +482,14 @@ INLINE __m128i times3_128(__m128i v, int k)
  * so that signed compares order them: two compares, two subtractions. */
 INLINE __m256i trits(__m256i v)
 {
-	const __m256i m1 = _mm256_cmpgt_epi8(v, _mm256_set1_epi8(86 - 1 - 128));
-	const __m256i m2 = _mm256_cmpgt_epi8(v, _mm256_set1_epi8(171 - 1 - 128));
+	/* the thresholds opaque to GCC, which would otherwise rewrite the
+	 * first compare as v >= -42 by VPMINSB and VPCMPEQB (one instruction
+	 * more) */
+	__m256i t1 = _mm256_set1_epi8(86 - 1 - 128), t2 = _mm256_set1_epi8(171 - 1 - 128);
+	keep_reg(&t1);
+	keep_reg(&t2);
+	const __m256i m1 = _mm256_cmpgt_epi8(v, t1);
+	const __m256i m2 = _mm256_cmpgt_epi8(v, t2);
 	return _mm256_sub_epi8(_mm256_sub_epi8(_mm256_setzero_si256(), m1), m2);
 }
 
