@@ -19,9 +19,10 @@
  *               activation codes by VPMADDUBSW(|w|, sign(x, w)) and summed
  *               in 32-bit lanes weighted by the integer sub-block scales
  *               (tq1_0/tq2_0: the unsigned codes times x, summed in 16-bit
- *               lanes, less q8_K's sums of x); the float scales are applied
- *               per block (q8_0, two accumulators alternating) or
- *               super-block (q8_K) with FMA. Within the reference's
+ *               lanes, less q8_K's sums of x; iq2_xs: its signs made in
+ *               vector form from the codes, iq2_xs_body); the float
+ *               scales are applied per block (q8_0, two accumulators
+ *               alternating) or super-block (q8_K) with FMA. Within the reference's
  *               tolerance, not bit-equal. GEMM (qnt__avx2_gemm_T, the
  *               q8_K formats but iq4_xs): each super-block of a row decoded
  *               once for up to 64 columns, the weights signed and the
@@ -332,6 +333,66 @@ INLINE __m256i grid_iq2_xs(const struct blk_iq2_xs *b, int g, __m256i *signs)
 				 (long long)G_IQ2XS[a1 & 511], (long long)G_IQ2XS[a0 & 511]);
 }
 
+/* iq2_xs for the row kernel (iq2_xs_body). The signs in vector form: a
+ * code's sign byte is its 7 stored bits with their parity in bit 7
+ * (ksigns_iq2xs), the parity that of the low nibble of (c >> 9) ^ (c >> 13)
+ * (bits 0-3 xor bits 4-6) by VPSHUFB; iq2_xs_sb makes the 16 sign bytes of
+ * groups 4q..4q+3 (byte 2k of the vector: code k of the 16), iq2_xs_signs
+ * repeats a group's four over its 32 elements and tests bit j in element j:
+ * the same +-1 bytes as KSIGN64. */
+static const uint8_t IQ2XS_PAR[32] __attribute__((aligned(32))) = {
+	0, 0x80, 0x80, 0, 0x80, 0, 0, 0x80, 0x80, 0, 0, 0x80, 0, 0x80, 0x80, 0,
+	0, 0x80, 0x80, 0, 0x80, 0, 0, 0x80, 0x80, 0, 0, 0x80, 0, 0x80, 0x80, 0,
+};
+
+INLINE __m256i iq2_xs_sb(const struct blk_iq2_xs *b, int q)
+{
+	const __m256i v = load256(b->qs + 32 * q);
+	const __m256i s = _mm256_srli_epi16(v, 9);
+	return _mm256_or_si256(s, _mm256_shuffle_epi8(load256(IQ2XS_PAR), _mm256_xor_si256(s, _mm256_srli_epi16(v, 13))));
+}
+
+/* Signs of group 2h + k (k = 0, 1) of the four in sb (iq2_xs_sb): the pair's
+ * 128-bit half of sb in both lanes (VPERMQ), then code 4k, 4k + 1 repeated
+ * in the low lane and 4k + 2, 4k + 3 in the high lane (VPSHUFB). */
+INLINE void iq2_xs_signs(__m256i sb, int h, __m256i sv[2])
+{
+	const __m256i sel = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+	const __m256i p = h ? _mm256_permute4x64_epi64(sb, 0xee) : _mm256_permute4x64_epi64(sb, 0x44);
+	UNROLL for (int k = 0; k < 2; k++) {
+		const __m256i rep = _mm256_shuffle_epi8(
+			p, _mm256_set_epi64x(0x0606060606060606ll + 0x0808080808080808ll * k,
+					     0x0404040404040404ll + 0x0808080808080808ll * k,
+					     0x0202020202020202ll + 0x0808080808080808ll * k, 0x0808080808080808ll * k));
+		sv[k] = _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_and_si256(rep, sel), sel), _mm256_set1_epi8(1));
+	}
+}
+
+/* Grid rows of four codes from their 9-bit indices j[0..3]. */
+INLINE __m256i iq2_xs_grid(const uint16_t *j)
+{
+	return _mm256_set_epi64x((long long)G_IQ2XS[j[3]], (long long)G_IQ2XS[j[2]], (long long)G_IQ2XS[j[1]],
+				 (long long)G_IQ2XS[j[0]]);
+}
+
+/* The 32 grid indices of block b (codes & 511) stored to ix. */
+INLINE void iq2_xs_ix(const struct blk_iq2_xs *b, uint16_t *ix)
+{
+	_mm256_store_si256((__m256i *)ix, _mm256_and_si256(load256(b->qs), _mm256_set1_epi16(511)));
+	_mm256_store_si256((__m256i *)ix + 1, _mm256_and_si256(load256(b->qs + 32), _mm256_set1_epi16(511)));
+}
+
+/* The 16 scales 2 l + 1 as bytes: byte g of the low lane group g's first
+ * half (low nibble of scales[g]), of the high lane its second half. */
+INLINE __m256i iq2_xs_scales(const struct blk_iq2_xs *b)
+{
+	uint64_t r;
+	memcpy(&r, b->scales, sizeof r);
+	const __m256i l = _mm256_and_si256(_mm256_srlv_epi64(_mm256_set1_epi64x((long long)r), _mm256_setr_epi64x(0, 0, 4, 4)),
+					   _mm256_set1_epi8(0x0f));
+	return _mm256_or_si256(_mm256_add_epi8(l, l), _mm256_set1_epi8(1));
+}
+
 INLINE __m256i grid_iq2_s(const struct blk_iq2_s *b, int g, __m256i *signs)
 {
 	const uint8_t *q = b->qs + 4 * g;
@@ -421,8 +482,14 @@ INLINE __m128i times3_128(__m128i v, int k)
  * so that signed compares order them: two compares, two subtractions. */
 INLINE __m256i trits(__m256i v)
 {
-	const __m256i m1 = _mm256_cmpgt_epi8(v, _mm256_set1_epi8(86 - 1 - 128));
-	const __m256i m2 = _mm256_cmpgt_epi8(v, _mm256_set1_epi8(171 - 1 - 128));
+	/* the thresholds opaque to GCC, which would otherwise rewrite the
+	 * first compare as v >= -42 by VPMINSB and VPCMPEQB (one instruction
+	 * more) */
+	__m256i t1 = _mm256_set1_epi8(86 - 1 - 128), t2 = _mm256_set1_epi8(171 - 1 - 128);
+	keep_reg(&t1);
+	keep_reg(&t2);
+	const __m256i m1 = _mm256_cmpgt_epi8(v, t1);
+	const __m256i m2 = _mm256_cmpgt_epi8(v, t2);
 	return _mm256_sub_epi8(_mm256_sub_epi8(_mm256_setzero_si256(), m1), m2);
 }
 
@@ -952,6 +1019,82 @@ INLINE void k_body(const void *wv, const struct xcol *x, int nc, int64_t n, floa
 		out[c] = hsum_ps(acc[c]);
 }
 
+/* iq2_xs's row kernel: k_body's sums for K_IQ2XS with the decoding above:
+ * the signs in vector form (about 6 instructions a group, where KSIGN64
+ * took four index extractions and four loads), and the grid indices of
+ * block i + 1 masked and stored while block i is summed, so that the 16-bit
+ * loads of the indices find them in L1 (read back right away they would
+ * wait for the vector store: a failed store-to-load forwarding). The same
+ * integers as k_body: the same |w|, signs and scales, and in cpu-avx512 the
+ * same VPDPBUSD / VPACKSSDW / VPDPWSSD steps (exact: |w| <= 43). */
+INLINE void iq2_xs_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
+{
+	const struct blk_iq2_xs *w = wv;
+	const struct blk_q8_K *xk[NC];
+	const int64_t nb = n / QK_K;
+	__m256 acc[NC];
+	UNROLL for (int c = 0; c < nc; c++) {
+		xk[c] = (const struct blk_q8_K *)x[c].blk;
+		acc[c] = _mm256_setzero_ps();
+	}
+	tables();
+	uint16_t ix[2][32] __attribute__((aligned(32)));
+	uint16_t *cur = ix[0], *next = ix[1];
+	if (nb > 0)
+		iq2_xs_ix(w, cur);
+	for (int64_t i = 0; i < nb; i++) {
+		const struct blk_iq2_xs *b = w + i;
+		const float d = k_scale((const uint8_t *)b, kind);
+		const __m256i scb = iq2_xs_scales(b);
+		if (i + 1 < nb)
+			iq2_xs_ix(b + 1, next);
+		__asm__("" : "+m"(ix)); /* the loads below read memory, not the vectors */
+		const uint16_t *j = cur;
+		cur = next;
+		next = (uint16_t *)j;
+		__m256i isum[NC];
+		UNROLL for (int c = 0; c < nc; c++)
+			isum[c] = _mm256_setzero_si256();
+		UNROLL for (int q = 0; q < 2; q++) {
+			const __m256i sb = iq2_xs_sb(b, q);
+			UNROLL for (int h = 0; h < 2; h++) {
+				const int g = 4 * q + 2 * h;
+				__m256i sv[2];
+				iq2_xs_signs(sb, h, sv);
+				const __m256i u0 = iq2_xs_grid(j + 4 * g), u1 = iq2_xs_grid(j + 4 * g + 4);
+				const __m256i sc0 = _mm256_shuffle_epi8(scb, _mm256_set1_epi16((short)(0x8000 | g)));
+				const __m256i sc1 = _mm256_shuffle_epi8(scb, _mm256_set1_epi16((short)(0x8000 | (g + 1))));
+#if QNT_AVX512
+				/* k_body's pair step */
+				const __m256i s2 = _mm256_blend_epi16(sc0, sc1, 0xf0);
+				UNROLL for (int c = 0; c < nc; c++) {
+					const __m256i pa = dot4_u8s8(_mm256_setzero_si256(), u0,
+								     _mm256_sign_epi8(load256(xk[c][i].qs + 32 * g), sv[0]));
+					const __m256i pb = dot4_u8s8(_mm256_setzero_si256(), u1,
+								     _mm256_sign_epi8(load256(xk[c][i].qs + 32 * g + 32), sv[1]));
+					isum[c] = dot2_i16(isum[c], _mm256_packs_epi32(pa, pb), s2);
+					if (nc > 1)
+						keep_reg(&isum[c]);
+				}
+#else
+				UNROLL for (int c = 0; c < nc; c++) {
+					const __m256i pa = _mm256_maddubs_epi16(u0, _mm256_sign_epi8(load256(xk[c][i].qs + 32 * g), sv[0]));
+					const __m256i pb = _mm256_maddubs_epi16(u1, _mm256_sign_epi8(load256(xk[c][i].qs + 32 * g + 32), sv[1]));
+					isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(pa, sc0));
+					isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(pb, sc1));
+					if (nc > 1)
+						keep_reg(&isum[c]);
+				}
+#endif
+			}
+		}
+		UNROLL for (int c = 0; c < nc; c++)
+			acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * xk[c][i].d), _mm256_cvtepi32_ps(isum[c]), acc[c]);
+	}
+	UNROLL for (int c = 0; c < nc; c++)
+		out[c] = hsum_ps(acc[c]);
+}
+
 /* GEMM: super-block i of a row decoded once (the 8 groups' weights and
  * scales, in L1) serves every column of the call, up to KG columns at a
  * time in registers. The super-blocks are the outer loop and the rows the
@@ -1093,11 +1236,39 @@ INLINE void tq_body(const void *wv, const struct xcol *x, int nc, int64_t n, flo
 		__m256i s16[NC];
 		UNROLL for (int c = 0; c < nc; c++)
 			s16[c] = _mm256_setzero_si256();
-		UNROLL for (int g = 0; g < 8; g++) {
-			const __m256i u = kind == K_TQ1 ? codes_tq1((const struct blk_tq1_0 *)b, g)
-							: codes_tq2((const struct blk_tq2_0 *)b, g);
+		if (kind == K_TQ2) {
+			/* the codes of groups 4h + 1 and 4h + 2 left in place, 4 c
+			 * and 16 c (a mask, no shift), their sums kept apart and
+			 * divided by 4 and 16 at the end (exact: multiples of 4 and
+			 * 16): per 32 bytes one shift where there were three. In
+			 * 16 bits: VPMADDUBSW's pairs at most 2 * 48 * 128, the
+			 * 16 c sums (two of them) 24576. */
+			__m256i s4[NC], s16x[NC];
 			UNROLL for (int c = 0; c < nc; c++)
-				s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(u, load256(xk[c][i].qs + 32 * g)));
+				s4[c] = s16x[c] = _mm256_setzero_si256();
+			const __m256i m3 = _mm256_set1_epi8(3);
+			UNROLL for (int h = 0; h < 2; h++) {
+				const __m256i v = load256(((const struct blk_tq2_0 *)b)->qs + 32 * h);
+				const __m256i c0 = _mm256_and_si256(v, m3), c1 = _mm256_and_si256(v, _mm256_set1_epi8(0x0c));
+				const __m256i c2 = _mm256_and_si256(v, _mm256_set1_epi8(0x30));
+				const __m256i c3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
+				UNROLL for (int c = 0; c < nc; c++) {
+					const int8_t *xq = xk[c][i].qs + 128 * h;
+					s16[c] = _mm256_add_epi16(s16[c], _mm256_add_epi16(_mm256_maddubs_epi16(c0, load256(xq)),
+											    _mm256_maddubs_epi16(c3, load256(xq + 96))));
+					s4[c] = _mm256_add_epi16(s4[c], _mm256_maddubs_epi16(c1, load256(xq + 32)));
+					s16x[c] = _mm256_add_epi16(s16x[c], _mm256_maddubs_epi16(c2, load256(xq + 64)));
+				}
+			}
+			UNROLL for (int c = 0; c < nc; c++)
+				s16[c] = _mm256_add_epi16(s16[c], _mm256_add_epi16(_mm256_srai_epi16(s4[c], 2),
+										    _mm256_srai_epi16(s16x[c], 4)));
+		} else {
+			UNROLL for (int g = 0; g < 8; g++) {
+				const __m256i u = codes_tq1((const struct blk_tq1_0 *)b, g);
+				UNROLL for (int c = 0; c < nc; c++)
+					s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(u, load256(xk[c][i].qs + 32 * g)));
+			}
 		}
 		UNROLL for (int c = 0; c < nc; c++) {
 			const __m256i bs = load256(xk[c][i].bsums);
@@ -1384,7 +1555,7 @@ INLINE void q1_0_body(const void *wv, const struct xcol *x, int nc, int64_t n, f
 	}
 
 ROW_FN(iq2_xxs, k_body, K_IQ2XXS)
-ROW_FN(iq2_xs, k_body, K_IQ2XS)
+ROW_FN(iq2_xs, iq2_xs_body, K_IQ2XS)
 ROW_FN(iq2_s, k_body, K_IQ2S)
 ROW_FN(iq3_xxs, k_body, K_IQ3XXS)
 ROW_FN(iq3_s, k_body, K_IQ3S)
