@@ -730,6 +730,21 @@ static void mm_tq2_0(const void *w, const struct qnt__neon_xcol *x, int nc, int6
 	tq_body(w, x, nc, n, out, 0);
 }
 
+/* Super-block i of every column (q8_K) against a super-block's sixteen
+ * decoded 16-weight rows w with their integer scales ls: the exact integer
+ * sum of ls * (w . x), then f times it into acc[col] (k_finish). */
+INLINE void iq_columns(const int8x16_t w[16], const int32_t ls[16], float f, const struct qnt__neon_xcol *x, int nc,
+		       int64_t i, float *acc)
+{
+	for (int col = 0; col < nc; col++) {
+		const struct blk_q8_K *xk = (const struct blk_q8_K *)x[col].blk + i;
+		int32x4_t isum = vdupq_n_s32(0);
+		for (int k = 0; k < 16; k++)
+			isum = vmlaq_n_s32(isum, dot16(vdupq_n_s32(0), w[k], vld1q_s8(xk->qs + 16 * k)), ls[k]);
+		k_finish(xk, isum, 0, f, 0.0f, &acc[col]);
+	}
+}
+
 /* The i-quant lattice formats against q8_K (neon_iq.h): each group's
  * signed bytes (magnitude, negated where its mask is set) times the
  * activations, summed exactly with the integer scales ls; then
@@ -752,13 +767,7 @@ INLINE void iq_body(const void *wv, const struct qnt__neon_xcol *x, int nc, int6
 			}
 		}
 		const float f = qnt__neon_iq_factor(kind, h2f(qnt__neon_rd16(blk)));
-		for (int col = 0; col < nc; col++) {
-			const struct blk_q8_K *xk = (const struct blk_q8_K *)x[col].blk + i;
-			int32x4_t isum = vdupq_n_s32(0);
-			for (int k = 0; k < 16; k++)
-				isum = vmlaq_n_s32(isum, dot16(vdupq_n_s32(0), w[k], vld1q_s8(xk->qs + 16 * k)), ls[k]);
-			k_finish(xk, isum, 0, f, 0.0f, &acc[col]);
-		}
+		iq_columns(w, ls, f, x, nc, i, acc);
 	}
 	memcpy(out, acc, (size_t)nc * sizeof(float));
 }
@@ -812,13 +821,7 @@ INLINE void iq1_body(const void *wv, const struct qnt__neon_xcol *x, int nc, int
 		}
 		const uint16_t dh = m ? qnt__neon_iq1m_d(((const struct qnt__blk_iq1_m *)blk)->scales) : qnt__neon_rd16(blk);
 		const float f = h2f(dh) * 0.125f;
-		for (int col = 0; col < nc; col++) {
-			const struct blk_q8_K *xk = (const struct blk_q8_K *)x[col].blk + i;
-			int32x4_t isum = vdupq_n_s32(0);
-			for (int k = 0; k < 16; k++)
-				isum = vmlaq_n_s32(isum, dot16(vdupq_n_s32(0), w[k], vld1q_s8(xk->qs + 16 * k)), ls[k]);
-			k_finish(xk, isum, 0, f, 0.0f, &acc[col]);
-		}
+		iq_columns(w, ls, f, x, nc, i, acc);
 	}
 	memcpy(out, acc, (size_t)nc * sizeof(float));
 }
