@@ -124,6 +124,23 @@ static void k4_scale_min(const uint8_t *q, int j, uint8_t *sc, uint8_t *mn)
 	}
 }
 
+/* Row r of a q4_K or q5_K group: its d, dmin, the eight 6-bit scales and
+ * mins into the metadata, its 32 words of nibbles into the code words. */
+static void k4_row(uint8_t *cw, uint8_t *meta, int r, const void *d, const void *dmin, const uint8_t *scales,
+		   const uint8_t *qs)
+{
+	memcpy(meta + 2 * r, d, 2);
+	memcpy(meta + K4_DMIN + 2 * r, dmin, 2);
+	for (int j = 0; j < 8; j++) {
+		uint8_t sc, mn;
+		k4_scale_min(scales, j, &sc, &mn);
+		meta[K4_SC + RG * j + r] = sc;
+		meta[K4_MN + 2 * RG * (j / 2) + 2 * r + (j % 2)] = mn;
+	}
+	for (int wd = 0; wd < 32; wd++)
+		memcpy(cw + (size_t)wd * 32 + (size_t)r * 4, qs + 4 * wd, 4);
+}
+
 /* One q4_K group: nr (1..RG) rows of nb super-blocks, rs bytes apart, into
  * dst (codes of every super-block, then their metadata); rows past nr zero. */
 static void k4_group(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb)
@@ -135,16 +152,7 @@ static void k4_group(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t 
 		uint8_t *cw = dst + (size_t)i * word_bytes, *meta = meta0 + (size_t)i * K4_META;
 		for (int r = 0; r < nr; r++) {
 			const struct blk_q4_K *b = (const struct blk_q4_K *)(w + (size_t)r * rs) + i;
-			memcpy(meta + 2 * r, &b->d, 2);
-			memcpy(meta + K4_DMIN + 2 * r, &b->dmin, 2);
-			for (int j = 0; j < 8; j++) {
-				uint8_t sc, mn;
-				k4_scale_min(b->scales, j, &sc, &mn);
-				meta[K4_SC + RG * j + r] = sc;
-				meta[K4_MN + 2 * RG * (j / 2) + 2 * r + (j % 2)] = mn;
-			}
-			for (int wd = 0; wd < 32; wd++)
-				memcpy(cw + (size_t)wd * 32 + (size_t)r * 4, b->qs + 4 * wd, 4);
+			k4_row(cw, meta, r, &b->d, &b->dmin, b->scales, b->qs);
 		}
 	}
 }
@@ -163,16 +171,7 @@ static void k5_group(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t 
 		uint8_t *cw = dst + (size_t)i * K5_CODES, *hw = cw + RG * QK_K / 2, *meta = meta0 + (size_t)i * K4_META;
 		for (int r = 0; r < nr; r++) {
 			const struct blk_q5_K *b = (const struct blk_q5_K *)(w + (size_t)r * rs) + i;
-			memcpy(meta + 2 * r, &b->d, 2);
-			memcpy(meta + K4_DMIN + 2 * r, &b->dmin, 2);
-			for (int j = 0; j < 8; j++) {
-				uint8_t sc, mn;
-				k4_scale_min(b->scales, j, &sc, &mn);
-				meta[K4_SC + RG * j + r] = sc;
-				meta[K4_MN + 2 * RG * (j / 2) + 2 * r + (j % 2)] = mn;
-			}
-			for (int wd = 0; wd < 32; wd++)
-				memcpy(cw + (size_t)wd * 32 + (size_t)r * 4, b->qs + 4 * wd, 4);
+			k4_row(cw, meta, r, &b->d, &b->dmin, b->scales, b->qs);
 			for (int t = 0; t < 8; t++)
 				memcpy(hw + (size_t)t * 32 + (size_t)r * 4, b->qh + 4 * t, 4);
 		}
@@ -350,6 +349,56 @@ INLINE __m256i bcast4(const int8_t *p)
 	return _mm256_set1_epi32((int)load_u32(p));
 }
 
+/* The parts every group kernel below ends a block, or the matrix, with:
+ * acc[c] += d8 * (s[c] * the column's d), s[c] a block's integer sums and
+ * d8 its eight rows' scales (q8_0 columns: acc_d; q8_K columns: acc_k);
+ * q4_K and q5_K also take their mins out (acc_kmin). */
+INLINE void acc_zero(__m256 *acc, int nc)
+{
+	UNROLL for (int c = 0; c < nc; c++)
+		acc[c] = _mm256_setzero_ps();
+}
+
+INLINE void acc_store(float *out, const __m256 *acc, int nc)
+{
+	UNROLL for (int c = 0; c < nc; c++)
+		_mm256_storeu_ps(out + c * RG, acc[c]);
+}
+
+INLINE void acc_d(__m256 *acc, const struct pcol *x, int nc, int64_t i, __m256 d8, const __m256i *s)
+{
+	UNROLL for (int c = 0; c < nc; c++)
+		acc[c] = _mm256_fmadd_ps(d8, _mm256_mul_ps(_mm256_cvtepi32_ps(s[c]), _mm256_set1_ps(x[c].d[i])), acc[c]);
+}
+
+INLINE void acc_k(__m256 *acc, const struct pcol *x, int nc, int64_t i, __m256 d8, const __m256i *s)
+{
+	UNROLL for (int c = 0; c < nc; c++)
+		acc[c] = _mm256_fmadd_ps(d8, _mm256_mul_ps(_mm256_cvtepi32_ps(s[c]), _mm256_set1_ps(x[c].k[i].d)),
+					 acc[c]);
+}
+
+/* q4_K and q5_K: msum[c] += the eight rows' mins of sub-blocks 2h, 2h + 1
+ * against the column's sums of those sub-blocks' codes (bx) */
+INLINE void k4_mins(__m256i *msum, const struct pcol *x, int nc, int64_t i, int h, const uint8_t *meta)
+{
+	const __m256i mn = _mm256_cvtepu8_epi16(load128(meta + K4_MN + 2 * RG * h));
+	UNROLL for (int c = 0; c < nc; c++)
+		msum[c] = dot2_i16(msum[c], mn, bcast4((const int8_t *)(x[c].bx + 8 * i + 2 * h)));
+}
+
+/* q4_K and q5_K: acc[c] += the column's d * (d8 * isum[c] - dmin8 * msum[c]) */
+INLINE void acc_kmin(__m256 *acc, const struct pcol *x, int nc, int64_t i, const uint8_t *meta, const __m256i *isum,
+		     const __m256i *msum)
+{
+	const __m256 d8 = _mm256_cvtph_ps(load128(meta)), dm8 = _mm256_cvtph_ps(load128(meta + K4_DMIN));
+	UNROLL for (int c = 0; c < nc; c++) {
+		__m256 a = _mm256_mul_ps(d8, _mm256_cvtepi32_ps(isum[c]));
+		a = _mm256_fnmadd_ps(dm8, _mm256_cvtepi32_ps(msum[c]), a);
+		acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(x[c].k[i].d), a, acc[c]);
+	}
+}
+
 /* One group (rows g*8 .. g*8+7) against nc columns: out[c * 8 + r]. */
 INLINE void q4_0_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
 		      float *out)
@@ -359,8 +408,7 @@ INLINE void q4_0_body(const uint8_t *codes, const uint16_t *scales, const struct
 	const __m256i ones = _mm256_set1_epi16(1);
 #endif
 	__m256 acc[PC];
-	UNROLL for (int c = 0; c < nc; c++)
-		acc[c] = _mm256_setzero_ps();
+	acc_zero(acc, nc);
 	for (int64_t i = 0; i < nb; i++) {
 		const uint8_t *q = codes + (size_t)i * (RG * QK / 2);
 		_mm_prefetch((const char *)q + PF_BLOCKS * (RG * QK / 2), _MM_HINT_T0);
@@ -409,16 +457,14 @@ INLINE void q4_0_body(const uint8_t *codes, const uint16_t *scales, const struct
 			acc[c] = _mm256_fmadd_ps(d8, t, acc[c]);
 		}
 	}
-	UNROLL for (int c = 0; c < nc; c++)
-		_mm256_storeu_ps(out + c * RG, acc[c]);
+	acc_store(out, acc, nc);
 }
 
 INLINE void q8_0_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
 		      float *out)
 {
 	__m256 acc[PC];
-	UNROLL for (int c = 0; c < nc; c++)
-		acc[c] = _mm256_setzero_ps();
+	acc_zero(acc, nc);
 	for (int64_t i = 0; i < nb; i++) {
 		const uint8_t *q = codes + (size_t)i * (RG * QK);
 		UNROLL for (int k = 0; k < 4; k++)
@@ -449,17 +495,13 @@ INLINE void q8_0_body(const uint8_t *codes, const uint16_t *scales, const struct
 				s32[c] = dot4_u8s8(s32[c], a, xs);
 			}
 		}
-		const __m256 d8 = _mm256_cvtph_ps(load128(scales + (size_t)i * RG));
-		UNROLL for (int c = 0; c < nc; c++) {
 #if QNT_AVX512
+		UNROLL for (int c = 0; c < nc; c++)
 			s32[c] = _mm256_add_epi32(s32[c], s32b[c]);
 #endif
-			acc[c] = _mm256_fmadd_ps(d8, _mm256_mul_ps(_mm256_cvtepi32_ps(s32[c]), _mm256_set1_ps(x[c].d[i])),
-						 acc[c]);
-		}
+		acc_d(acc, x, nc, i, _mm256_cvtph_ps(load128(scales + (size_t)i * RG)), s32);
 	}
-	UNROLL for (int c = 0; c < nc; c++)
-		_mm256_storeu_ps(out + c * RG, acc[c]);
+	acc_store(out, acc, nc);
 }
 
 INLINE void iq4_nl_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
@@ -471,8 +513,7 @@ INLINE void iq4_nl_body(const uint8_t *codes, const uint16_t *scales, const stru
 #endif
 	const __m256i kv = _mm256_load_si256((const __m256i *)KV_IQ4NL);
 	__m256 acc[PC];
-	UNROLL for (int c = 0; c < nc; c++)
-		acc[c] = _mm256_setzero_ps();
+	acc_zero(acc, nc);
 	for (int64_t i = 0; i < nb; i++) {
 		const uint8_t *q = codes + (size_t)i * (RG * QK / 2);
 		_mm_prefetch((const char *)q + PF_BLOCKS * (RG * QK / 2), _MM_HINT_T0);
@@ -507,17 +548,13 @@ INLINE void iq4_nl_body(const uint8_t *codes, const uint16_t *scales, const stru
 #endif
 			}
 		}
-		const __m256 d8 = _mm256_cvtph_ps(load128(scales + (size_t)i * RG));
-		UNROLL for (int c = 0; c < nc; c++) {
 #if QNT_AVX512
+		UNROLL for (int c = 0; c < nc; c++)
 			s32[c] = _mm256_add_epi32(s32[c], s32b[c]);
 #endif
-			acc[c] = _mm256_fmadd_ps(d8, _mm256_mul_ps(_mm256_cvtepi32_ps(s32[c]), _mm256_set1_ps(x[c].d[i])),
-						 acc[c]);
-		}
+		acc_d(acc, x, nc, i, _mm256_cvtph_ps(load128(scales + (size_t)i * RG)), s32);
 	}
-	UNROLL for (int c = 0; c < nc; c++)
-		_mm256_storeu_ps(out + c * RG, acc[c]);
+	acc_store(out, acc, nc);
 }
 
 /* The eight rows' E8M0 bytes e as e8m0_half (avx2_iq.c) makes them:
@@ -540,8 +577,7 @@ INLINE void mxfp4_body(const uint8_t *codes, const uint16_t *scales, const struc
 	const __m256i kv = _mm256_load_si256((const __m256i *)KV_FP4_12);
 	const uint8_t *e0 = (const uint8_t *)scales;
 	__m256 acc[PC];
-	UNROLL for (int c = 0; c < nc; c++)
-		acc[c] = _mm256_setzero_ps();
+	acc_zero(acc, nc);
 	for (int64_t i = 0; i < nb; i++) {
 		const uint8_t *q = codes + (size_t)i * (RG * QK / 2);
 		_mm_prefetch((const char *)q + PF_BLOCKS * (RG * QK / 2), _MM_HINT_T0);
@@ -578,8 +614,7 @@ INLINE void mxfp4_body(const uint8_t *codes, const uint16_t *scales, const struc
 			acc[c] = _mm256_fmadd_ps(e8, _mm256_mul_ps(t, _mm256_set1_ps(x[c].d[i])), acc[c]);
 		}
 	}
-	UNROLL for (int c = 0; c < nc; c++)
-		_mm256_storeu_ps(out + c * RG, acc[c]);
+	acc_store(out, acc, nc);
 }
 
 INLINE void q4_K_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
@@ -588,8 +623,7 @@ INLINE void q4_K_body(const uint8_t *codes, const uint16_t *scales, const struct
 	const __m256i m4 = _mm256_set1_epi8(0x0f);
 	const uint8_t *meta0 = (const uint8_t *)scales;
 	__m256 acc[PC];
-	UNROLL for (int c = 0; c < nc; c++)
-		acc[c] = _mm256_setzero_ps();
+	acc_zero(acc, nc);
 	for (int64_t i = 0; i < nb; i++) {
 		const uint8_t *q = codes + (size_t)i * (RG * QK_K / 2), *meta = meta0 + (size_t)i * K4_META;
 		__m256i isum[PC], msum[PC];
@@ -625,7 +659,6 @@ INLINE void q4_K_body(const uint8_t *codes, const uint16_t *scales, const struct
 			const __m256i sclo = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc, sc));
 			const __m256i schi = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sc, sc));
 #endif
-			const __m256i mn = _mm256_cvtepu8_epi16(load128(meta + K4_MN + 2 * RG * h));
 			UNROLL for (int c = 0; c < nc; c++) {
 #if QNT_AVX512
 				isum[c] = add_scaled2_i32(isum[c], slo[c], flo, shi[c], fhi);
@@ -633,18 +666,12 @@ INLINE void q4_K_body(const uint8_t *codes, const uint16_t *scales, const struct
 				isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(slo[c], sclo));
 				isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(shi[c], schi));
 #endif
-				msum[c] = dot2_i16(msum[c], mn, bcast4((const int8_t *)(x[c].bx + 8 * i + 2 * h)));
 			}
+			k4_mins(msum, x, nc, i, h, meta);
 		}
-		const __m256 d8 = _mm256_cvtph_ps(load128(meta)), dm8 = _mm256_cvtph_ps(load128(meta + K4_DMIN));
-		UNROLL for (int c = 0; c < nc; c++) {
-			__m256 a = _mm256_mul_ps(d8, _mm256_cvtepi32_ps(isum[c]));
-			a = _mm256_fnmadd_ps(dm8, _mm256_cvtepi32_ps(msum[c]), a);
-			acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(x[c].k[i].d), a, acc[c]);
-		}
+		acc_kmin(acc, x, nc, i, meta, isum, msum);
 	}
-	UNROLL for (int c = 0; c < nc; c++)
-		_mm256_storeu_ps(out + c * RG, acc[c]);
+	acc_store(out, acc, nc);
 }
 
 /* q6_K (against q8_K): a sub-block's two words (4 elements a row each) sum
@@ -662,8 +689,7 @@ INLINE void q6_K_body(const uint8_t *codes, const uint16_t *scales, const struct
 	const __m256i dup_odd = _mm256_add_epi8(dup_even, _mm256_set1_epi8(2));
 	const uint8_t *meta0 = (const uint8_t *)scales;
 	__m256 acc[PC];
-	UNROLL for (int c = 0; c < nc; c++)
-		acc[c] = _mm256_setzero_ps();
+	acc_zero(acc, nc);
 	for (int64_t i = 0; i < nb; i++) {
 		const uint8_t *q = codes + (size_t)i * K6_CODES, *hq = q + RG * QK_K / 2;
 		const uint8_t *meta = meta0 + (size_t)i * K6_META;
@@ -725,14 +751,9 @@ INLINE void q6_K_body(const uint8_t *codes, const uint16_t *scales, const struct
 						isum[c] = dot2_i16(isum[c], s16[c][j], sc[j]);
 			}
 		}
-		const __m256 d8 = _mm256_cvtph_ps(load128(meta));
-		UNROLL for (int c = 0; c < nc; c++) {
-			acc[c] = _mm256_fmadd_ps(d8, _mm256_mul_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_set1_ps(x[c].k[i].d)),
-						 acc[c]);
-		}
+		acc_k(acc, x, nc, i, _mm256_cvtph_ps(load128(meta)), isum);
 	}
-	UNROLL for (int c = 0; c < nc; c++)
-		_mm256_storeu_ps(out + c * RG, acc[c]);
+	acc_store(out, acc, nc);
 }
 
 /* iq4_xs (against q8_K): iq4_nl's decoding and sign trick per word; the
@@ -745,8 +766,7 @@ INLINE void iq4_xs_body(const uint8_t *codes, const uint16_t *scales, const stru
 	const __m256i kv = _mm256_load_si256((const __m256i *)KV_IQ4NL);
 	const uint8_t *meta0 = (const uint8_t *)scales;
 	__m256 acc[PC];
-	UNROLL for (int c = 0; c < nc; c++)
-		acc[c] = _mm256_setzero_ps();
+	acc_zero(acc, nc);
 	for (int64_t i = 0; i < nb; i++) {
 		const uint8_t *q = codes + (size_t)i * (RG * QK_K / 2), *meta = meta0 + (size_t)i * X4_META;
 		__m256i isum[PC];
@@ -799,13 +819,9 @@ INLINE void iq4_xs_body(const uint8_t *codes, const uint16_t *scales, const stru
 #endif
 			}
 		}
-		const __m256 d8 = _mm256_cvtph_ps(load128(meta));
-		UNROLL for (int c = 0; c < nc; c++)
-			acc[c] = _mm256_fmadd_ps(d8, _mm256_mul_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_set1_ps(x[c].k[i].d)),
-						 acc[c]);
+		acc_k(acc, x, nc, i, _mm256_cvtph_ps(load128(meta)), isum);
 	}
-	UNROLL for (int c = 0; c < nc; c++)
-		_mm256_storeu_ps(out + c * RG, acc[c]);
+	acc_store(out, acc, nc);
 }
 
 /* q5_K (against q8_K): q4_K's kernel with the fifth bit ORed into each
@@ -817,8 +833,7 @@ INLINE void q5_K_body(const uint8_t *codes, const uint16_t *scales, const struct
 	const __m256i m4 = _mm256_set1_epi8(0x0f), m10 = _mm256_set1_epi8(0x10);
 	const uint8_t *meta0 = (const uint8_t *)scales;
 	__m256 acc[PC];
-	UNROLL for (int c = 0; c < nc; c++)
-		acc[c] = _mm256_setzero_ps();
+	acc_zero(acc, nc);
 	for (int64_t i = 0; i < nb; i++) {
 		const uint8_t *q = codes + (size_t)i * K5_CODES, *hq = q + RG * QK_K / 2;
 		const uint8_t *meta = meta0 + (size_t)i * K4_META;
@@ -880,19 +895,11 @@ INLINE void q5_K_body(const uint8_t *codes, const uint16_t *scales, const struct
 			UNROLL for (int c = 0; c < nc; c++)
 				isum[c] = add_scaled2_i32(isum[c], slo[c], flo, shi[c], fhi);
 #endif
-			const __m256i mn = _mm256_cvtepu8_epi16(load128(meta + K4_MN + 2 * RG * h));
-			UNROLL for (int c = 0; c < nc; c++)
-				msum[c] = dot2_i16(msum[c], mn, bcast4((const int8_t *)(x[c].bx + 8 * i + 2 * h)));
+			k4_mins(msum, x, nc, i, h, meta);
 		}
-		const __m256 d8 = _mm256_cvtph_ps(load128(meta)), dm8 = _mm256_cvtph_ps(load128(meta + K4_DMIN));
-		UNROLL for (int c = 0; c < nc; c++) {
-			__m256 a = _mm256_mul_ps(d8, _mm256_cvtepi32_ps(isum[c]));
-			a = _mm256_fnmadd_ps(dm8, _mm256_cvtepi32_ps(msum[c]), a);
-			acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(x[c].k[i].d), a, acc[c]);
-		}
+		acc_kmin(acc, x, nc, i, meta, isum, msum);
 	}
-	UNROLL for (int c = 0; c < nc; c++)
-		_mm256_storeu_ps(out + c * RG, acc[c]);
+	acc_store(out, acc, nc);
 }
 
 typedef void (*group_fn)(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
