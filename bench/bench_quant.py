@@ -15,7 +15,9 @@ sqrt(sum (x - x^)^2 / sum x^2) of both, importance-weighted relative RMSE
 sqrt(sum w (x - x^)^2 / sum w x^2) of both with importance, and throughput:
 quantize without and with importance (MB/s of f32 input) and dequantize
 (MB/s of f32 output), each the median of --reps timed runs after one
-untimed run, with the ratio libqnt / ggml (> 1: libqnt is faster).
+untimed run, with the ratio libqnt / ggml (> 1: libqnt is faster). The two
+libraries' runs of a figure alternate, so that a change in the machine's
+load falls on both alike.
 
     .venv/bin/python bench/bench_quant.py [--lib build/lib/libqnt.so]
         [--types q4_0,q4_K] [--rows 256] [--cols 4096] [--reps 5]
@@ -158,16 +160,19 @@ def rel_rmse(x, y, w=None):
     return float(np.sqrt(np.sum(w * d * d) / np.sum(w * x * x)))
 
 
-def median_time(fn, reps):
-    """fn() once untimed (warm-up: tables, caches, page faults), then the
-    median of reps timed runs."""
-    fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
+def median_times(fns, reps):
+    """Each of fns once untimed (warm-up: tables, caches, page faults), then
+    reps rounds that time each once, in turn, so that a change in the
+    machine's load falls on all of them alike; the medians, in fns' order."""
+    for fn in fns:
         fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    ts = [[] for _ in fns]
+    for _ in range(reps):
+        for fn, t in zip(fns, ts):
+            t0 = time.perf_counter()
+            fn()
+            t.append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in ts]
 
 
 def bench_type(q, g, ctx, info, x, w, reps):
@@ -204,40 +209,46 @@ def bench_type(q, g, ctx, info, x, w, reps):
 
     g.lib.ggml_quantize_init(t)  # i-quant tables: not part of the timings
 
-    # without importance
+    # without importance: bytes and error
     ggml_noimp = name not in GGML_REQUIRES_IMATRIX
     qnt_quant(None)
     r["qnt_rmse"] = rel_rmse(x, qnt_deq(bq))
-    r["qnt_quant_mbs"] = mb_in / median_time(lambda: qnt_quant(None), reps)
     if ggml_noimp:
         ggml_quant(None)
         r["same_bytes"] = bool(np.array_equal(bq, bg))
         r["ggml_rmse"] = rel_rmse(x, ggml_deq(bg))
-        r["ggml_quant_mbs"] = mb_in / median_time(lambda: ggml_quant(None), reps)
         g_noimp_bytes = bg.copy()
     else:
         r["same_bytes"] = None
         r["ggml_rmse"] = None
-        r["ggml_quant_mbs"] = None
         g_noimp_bytes = None
 
-    # with importance
+    # with importance: bytes and error
     r["qnt_importance"] = "used" if info["flags"] & FLAG_IMPORTANCE else "ignored"
     qnt_quant(w)
     r["qnt_rmse_imp"] = rel_rmse(x, qnt_deq(bq), w)
-    r["qnt_quant_imp_mbs"] = mb_in / median_time(lambda: qnt_quant(w), reps)
     ggml_quant(w)
     if not ggml_noimp:
         r["ggml_importance"] = "required"
     else:
         r["ggml_importance"] = "ignored" if np.array_equal(bg, g_noimp_bytes) else "used"
     r["ggml_rmse_imp"] = rel_rmse(x, ggml_deq(bg), w)
-    r["ggml_quant_imp_mbs"] = mb_in / median_time(lambda: ggml_quant(w), reps)
 
-    # dequantize (of each library's own bytes with importance; the work does not depend on the values)
+    # speed: each pair timed in turn (median_times); the runs with importance
+    # come last, so that the dequantize runs read each library's own bytes
+    # with importance (the work does not depend on the values)
     mb_out = y.nbytes / 1e6
-    r["qnt_dequant_mbs"] = mb_out / median_time(lambda: qnt_deq(bq), reps)
-    r["ggml_dequant_mbs"] = mb_out / median_time(lambda: ggml_deq(bg), reps)
+    r["ggml_quant_mbs"] = None
+    if ggml_noimp:
+        tq, tg = median_times([lambda: qnt_quant(None), lambda: ggml_quant(None)], reps)
+        r["ggml_quant_mbs"] = mb_in / tg
+    else:
+        tq, = median_times([lambda: qnt_quant(None)], reps)
+    r["qnt_quant_mbs"] = mb_in / tq
+    tq, tg = median_times([lambda: qnt_quant(w), lambda: ggml_quant(w)], reps)
+    r["qnt_quant_imp_mbs"], r["ggml_quant_imp_mbs"] = mb_in / tq, mb_in / tg
+    tq, tg = median_times([lambda: qnt_deq(bq), lambda: ggml_deq(bg)], reps)
+    r["qnt_dequant_mbs"], r["ggml_dequant_mbs"] = mb_out / tq, mb_out / tg
 
     def ratio(a, b):
         return None if a is None or b is None or b == 0 else a / b
