@@ -15,7 +15,10 @@ or cpu-avx2 on x86-64), ggml on its CPU backend
 (ggml_mul_mat in a one-node graph with a persistent thread pool, the path
 llama.cpp takes; its to_float for dequantization). Every figure is the
 median of --reps runs after a warm-up. The machine's read bandwidth comes
-first: a sum over a large array, single thread and all threads.
+first: a sum over a large array, single thread and all threads. The runs of
+the figures that are compared (libqnt's and ggml's GEMV, GEMM and
+dequantize) alternate, so that a change in the host's load falls on all of
+them alike.
 
 The GEMV columns, at 1 thread and at --threads: libqnt (qnt_matmul on the
 plain rows), prep (qnt_matmul_prepared on the matrix qnt_matrix_prepare
@@ -139,15 +142,25 @@ class Qnt:
 def median_time(fn, reps, before=None):
     """Median of reps timed runs of fn after a warm-up; before() (untimed)
     runs ahead of each timed run."""
-    fn()  # warm-up (caches, thread pools, page faults)
-    ts = []
-    for _ in range(reps):
-        if before:
-            before()
-        t0 = time.perf_counter()
+    return median_times([fn], reps, before)[0]
+
+
+def median_times(fns, reps, before=None):
+    """median_time for several functions whose runs alternate: each once as a
+    warm-up, then reps rounds that time each once in turn (before() ahead of
+    every timed run), so that a change in the host's load falls on all of
+    them alike; the medians, in fns' order."""
+    for fn in fns:
         fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    ts = [[] for _ in fns]
+    for _ in range(reps):
+        for fn, tl in zip(fns, ts):
+            if before:
+                before()
+            t0 = time.perf_counter()
+            fn()
+            tl.append(time.perf_counter() - t0)
+    return [statistics.median(tl) for tl in ts]
 
 
 def cache_evictor():
@@ -304,67 +317,70 @@ def main():
         def qnt_mm(ctx, cols):
             q.check(q.lib.qnt_matmul(ctx, t, wq.ctypes.data, n, n, x.ctypes.data, cols, y.ctypes.data), ctx)
 
-        def gemv(fn):
-            return wbytes / median_time(fn, args.reps, evict) / 1e9
-
         res = dict.fromkeys(("g1", "gn", "r1", "rn", "gd"))
-        res["q1"] = gemv(lambda: qnt_mm(ctx1, 1))
-        res["qn"] = gemv(lambda: qnt_mm(ctxn, 1))
+        qnt_mm(ctx1, 1)
         y_qnt = y[0].copy()
         # the same product on the matrix prepared once (qnt_matrix_prepare)
         pm = ctypes.c_void_p()
         q.check(q.lib.qnt_matrix_prepare(ctx1, t, wq.ctypes.data, n, n, ctypes.byref(pm)), ctx1)
-        for k, ctx in (("p1", ctx1), ("pn", ctxn)):
-            res[k] = gemv(lambda: q.check(q.lib.qnt_matmul_prepared(ctx, pm, x.ctypes.data, 1, y.ctypes.data), ctx))
         layout = q.lib.qnt_matrix_layout(pm).decode()
-        q.lib.qnt_matrix_free(pm)
-
         notes = [f"prepared layout {layout}"]
+        mg = mr = None
         if g:
-            mm = g.mul_mat_graph(name, n, n, 1)
-            mm.w[:] = wq
-            mm.x[:] = x[:1]
-            mm.set_threads(1)
-            res["g1"] = gemv(mm.compute)
-            mm.set_threads(nt)
-            res["gn"] = gemv(mm.compute)
-            rel = np.linalg.norm(mm.y[0] - y_qnt) / np.linalg.norm(mm.y[0])
-            notes.insert(0, f"|y - y_ggml| / |y_ggml| = {rel:.1e}")
-            mm.close()
-        mm = g.mul_mat_repack(name, wq, n, n, 1) if repack else None
-        if mm:
-            mm.x[:] = x[:1]
-            mm.set_threads(1)
-            res["r1"] = gemv(mm.compute)
-            mm.set_threads(nt)
-            res["rn"] = gemv(mm.compute)
-            notes.insert(1, f"repack: {np.linalg.norm(mm.y[0] - y_qnt) / np.linalg.norm(mm.y[0]):.1e}")
-            mm.close()
+            mg = g.mul_mat_graph(name, n, n, 1)
+            mg.w[:] = wq
+            mg.x[:] = x[:1]
+        if repack:
+            mr = g.mul_mat_repack(name, wq, n, n, 1)
+            if mr:
+                mr.x[:] = x[:1]
+        # the GEMV figures of one thread count: libqnt plain, prepared, ggml
+        # plain, ggml repack, their runs alternating (median_times)
+        for k, ctx, threads in (("1", ctx1, 1), ("n", ctxn, nt)):
+            fns = {"q": lambda ctx=ctx: qnt_mm(ctx, 1),
+                   "p": lambda ctx=ctx: q.check(q.lib.qnt_matmul_prepared(ctx, pm, x.ctypes.data, 1,
+                                                                          y.ctypes.data), ctx)}
+            for key, m in (("g", mg), ("r", mr)):
+                if m:
+                    m.set_threads(threads)
+                    fns[key] = m.compute
+            for key, tm in zip(fns, median_times(list(fns.values()), args.reps, evict)):
+                res[key + k] = wbytes / tm / 1e9
+        q.lib.qnt_matrix_free(pm)
+        if mg:
+            notes.insert(0, f"|y - y_ggml| / |y_ggml| = {np.linalg.norm(mg.y[0] - y_qnt) / np.linalg.norm(mg.y[0]):.1e}")
+            mg.close()
+        if mr:
+            notes.insert(1, f"repack: {np.linalg.norm(mr.y[0] - y_qnt) / np.linalg.norm(mr.y[0]):.1e}")
+            mr.close()
         for k in "1n":
             res["b" + k] = max((v for v in (res["g" + k], res["r" + k]) if v is not None), default=None)
 
         gemm = []
         for c in gemm_cols:
             flop = 2.0 * n * n * c
-            qg = flop / median_time(lambda: qnt_mm(ctxn, c), max(3, args.reps // 2)) / 1e9
-            gg = None
+            fns = [lambda c=c: qnt_mm(ctxn, c)]
+            mm = None
             if g:
                 mm = g.mul_mat_graph(name, n, n, c)
                 mm.w[:] = wq
                 mm.x[:] = x[:c]
                 mm.set_threads(nt)
-                gg = flop / median_time(mm.compute, max(3, args.reps // 2)) / 1e9
+                fns.append(mm.compute)
+            tms = median_times(fns, max(3, args.reps // 2))
+            gemm.append((c, flop / tms[0] / 1e9, flop / tms[1] / 1e9 if mm else None))
+            if mm:
                 mm.close()
-            gemm.append((c, qg, gg))
 
         out = np.zeros((n, n), dtype=np.float32)
-        res["qd"] = out.nbytes / median_time(
-            lambda: q.check(q.lib.qnt_dequantize(ctx1, t, wq.ctypes.data, out.ctypes.data, n, n), ctx1),
-            args.reps) / 1e6
+        fns = [lambda: q.check(q.lib.qnt_dequantize(ctx1, t, wq.ctypes.data, out.ctypes.data, n, n), ctx1)]
         if g:
             to_float = ggmllib.TO_FLOAT(g.base.ggml_get_type_traits(g.type_id(name)).contents.to_float)
-            res["gd"] = out.nbytes / median_time(lambda: to_float(wq.ctypes.data, out.ctypes.data, out.size),
-                                                 args.reps) / 1e6
+            fns.append(lambda: to_float(wq.ctypes.data, out.ctypes.data, out.size))
+        tms = median_times(fns, args.reps)
+        res["qd"] = out.nbytes / tms[0] / 1e6
+        if g:
+            res["gd"] = out.nbytes / tms[1] / 1e6
         del out
         cells = []
         for k in "1n":

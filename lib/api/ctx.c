@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <uv.h>
 
@@ -13,13 +14,32 @@
 
 /* ---- allocation ---- */
 
+/* Buffers of HUGE_MIN bytes or more (prepared weight matrices, slabs of
+ * tensors) are aligned to HUGE_ALIGN and marked MADV_HUGEPAGE, so that where
+ * transparent huge pages are on "madvise" (the default of most
+ * distributions) the kernel backs them with 2 MiB pages, as numpy does for
+ * its large arrays: a 4096 x 4096 product streams 9-32 MiB of weights, and
+ * one TLB miss per 4 KiB cost prepared GEMV 4-20% on this project's machine
+ * (a VM, where a miss walks two page tables). Best effort: without huge
+ * pages the buffer is an ordinary one. */
+#define HUGE_MIN ((size_t)4 << 20)
+#define HUGE_ALIGN ((size_t)2 << 20)
+
 void *qnt__aligned_alloc(size_t size, size_t align)
 {
 	void *p = NULL;
 	if (align < sizeof(void *))
 		align = sizeof(void *);
+#ifdef MADV_HUGEPAGE
+	if (size >= HUGE_MIN && align < HUGE_ALIGN)
+		align = HUGE_ALIGN;
+#endif
 	if (posix_memalign(&p, align, size ? size : 1) != 0)
 		return NULL;
+#ifdef MADV_HUGEPAGE
+	if (size >= HUGE_MIN)
+		(void)madvise(p, size & ~(HUGE_ALIGN - 1), MADV_HUGEPAGE);
+#endif
 	return p;
 }
 
