@@ -174,6 +174,21 @@ def cache_evictor():
     return lambda: buf.sum()
 
 
+def numpy_huge_pages(on):
+    """numpy marks its arrays of 4 MiB or more MADV_HUGEPAGE (2 MiB pages where
+    transparent huge pages are on 'madvise'); ggml's own buffers (its
+    context's memory, its repack buffer) have 4 KiB pages, as a GGUF mapped
+    from a file has. The weights libqnt reads in place (qnt_matmul's rows)
+    are numpy arrays, so for the comparison to be fair they must not be on
+    huge pages either: on this project's VM a 4 KiB page costs plain q8_0
+    GEMV about 20%. The read bandwidth is printed for both page sizes."""
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # numpy < 2
+        from numpy.core import multiarray
+    multiarray._set_madvise_hugepage(on)
+
+
 def read_bandwidth(n_threads, reps, mbytes=512):
     """GB/s of a sum over `mbytes` MB of float64 (numpy's reduction releases
     the GIL, so threads sum their slices in parallel)."""
@@ -282,8 +297,13 @@ def main():
     print(f"W {n} x {n}, {nt} threads for 'all', median of {args.reps}"
           + ("; GEMV with the weights evicted from the caches before each run" if args.cold else ""))
     evict = cache_evictor() if args.cold else None
-    print(f"memory read bandwidth: {read_bandwidth(1, args.reps):.1f} GB/s (1 thread), "
+    print(f"memory read bandwidth on huge pages: {read_bandwidth(1, args.reps):.1f} GB/s (1 thread), "
           f"{read_bandwidth(nt, args.reps):.1f} GB/s ({nt} threads)")
+    numpy_huge_pages(False)
+    print(f"memory read bandwidth on 4 KiB pages: {read_bandwidth(1, args.reps):.1f} GB/s (1 thread), "
+          f"{read_bandwidth(nt, args.reps):.1f} GB/s ({nt} threads)")
+    print("weights on 4 KiB pages for both libraries' plain layouts (ggml's buffers have them; numpy's huge "
+          "pages off); libqnt's prepared matrices and ggml's repack buffer as each library allocates them")
     ctx1, ctxn = q.ctx(args.backend, 1), q.ctx(args.backend, nt)
     rng = np.random.default_rng(0)
     max_cols = max([1] + gemm_cols)
