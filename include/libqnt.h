@@ -1053,7 +1053,8 @@ typedef struct qnt_matrix qnt_matrix;
  * the rows as given, which qnt_matmul_prepared then multiplies as qnt_matmul
  * does. Its memory comes from ctx's allocator (the backend's layout from the
  * library's), which must stay usable until qnt_matrix_free; the context
- * itself need not.
+ * itself need not. The library's allocator puts buffers of 4 MiB or more on
+ * transparent huge pages where the system allows (MADV_HUGEPAGE).
  * Returns: QNT_OK, QNT_E_INVALID_ARG (NULL w or out, negative sizes),
  * QNT_E_UNKNOWN_TYPE, QNT_E_UNSUPPORTED (no matmul for wtype),
  * QNT_E_BAD_SHAPE (n_in not a positive multiple of the block, or overflow),
