@@ -105,8 +105,12 @@ check(b["matmul_n"] == 256 and b["gemm_cols"] == 8 and b["read_bandwidth_bytes"]
 check(positive(b["read_bandwidth_gbs"]), f"bench read bandwidth {b.get('read_bandwidth_gbs')}")
 for t in ("q4_0", "q8_0"):
     e = res[t]
-    check(all(positive(e.get(k)) for k in ("gemv_gbs", "gemv_ns_per_row", "gemm_gflops")),
-          f"bench {t} GEMV/GEMM figures positive: {[e.get(k) for k in ('gemv_gbs', 'gemv_ns_per_row', 'gemm_gflops')]}")
+    keys = ("gemv_gbs", "gemv_ns_per_row", "gemv_prepared_gbs", "gemm_gflops")
+    check(all(positive(e.get(k)) for k in keys),
+          f"bench {t} GEMV/GEMM figures positive: {[e.get(k) for k in keys]}")
+    # the prepared matrix is in the backend's layout or kept as plain rows
+    check(e.get("prepared_layout") in (b["backend"], "plain"),
+          f"bench {t} prepared layout {e.get('prepared_layout')!r} (backend {b['backend']})")
     # GB/s and ns per row describe the same time: bytes of a row / ns per row
     row_bytes = 256 // 32 * (18 if t == "q4_0" else 34)
     check(abs(row_bytes / e["gemv_ns_per_row"] - e["gemv_gbs"]) < 1e-6 * e["gemv_gbs"] + 1e-9,
@@ -115,7 +119,8 @@ r = run("bench", "-t", "q4_0", "--matmul-n", "x")
 check(r.returncode == 2 and "--matmul-n" in r.stderr, "bench bad --matmul-n")
 r = run("bench", "-q", "-t", "q4_0,q8_0", "-r", "8", "-c", "64", "--reps", "1", "--matmul-n", "128",
         "--gemm-cols", "0", "--bandwidth-mb", "64")
-check(r.returncode == 0 and "GEMV GB/s" in r.stdout and "Read bandwidth" in r.stdout, "bench products text")
+check(r.returncode == 0 and "GEMV GB/s" in r.stdout and "PREP GB/s" in r.stdout and "Read bandwidth" in r.stdout,
+      "bench products text")
 r = run("bench", "-t", "nope")
 check(r.returncode == 2 and "unknown format 'nope'" in r.stderr, "bench unknown format")
 r = run("bench", "-t", "q4_0", "-c", "100")

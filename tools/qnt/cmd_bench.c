@@ -20,10 +20,11 @@ static const char bench_help[] =
 	"search (importance weights all ones), and the throughput of quantize\n"
 	"(MB/s of f32 in) and dequantize (MB/s of f32 out), medians of --reps runs.\n"
 	"Then, per format, qnt_matmul with an N x N matrix (--matmul-n): GEMV, one\n"
-	"column (GB/s of weight bytes read, ns per output row), and GEMM with\n"
-	"--gemm-cols columns (GFLOP/s, 2 N^2 cols / s); and the read bandwidth of\n"
-	"the machine (a sum over a buffer twice the last-level cache, on the\n"
-	"same threads), the limit a GEMV of weights not in cache can reach.\n\n"
+	"column (GB/s of weight bytes read, ns per output row), the same GEMV on\n"
+	"the matrix prepared once in the backend's layout (qnt_matrix_prepare),\n"
+	"and GEMM with --gemm-cols columns (GFLOP/s, 2 N^2 cols / s); and the read\n"
+	"bandwidth of the machine (a sum over a buffer twice the last-level cache,\n"
+	"on the same threads), the limit a GEMV of weights not in cache can reach.\n\n"
 	"  -t, --type T[,T...]  formats to run (default: every quantizable format)\n"
 	"  -r, --rows N         rows of the tensor (default 256)\n"
 	"  -c, --cols N         elements per row (default 4096)\n"
@@ -91,6 +92,8 @@ struct result {
 	const char *name;
 	double bpw, rmse, rmse_imp, q_mbs, q_imp_mbs, dq_mbs;
 	double gemv_gbs, gemv_ns_row, gemm_gflops; /* 0: not measured */
+	double prep_gbs;                           /* GEMV of the prepared matrix; 0: not measured */
+	char layout[32];                           /* qnt_matrix_layout of the prepared matrix */
 };
 
 static int run_type(qnt_ctx *ctx, qnt_type t, const float *x, float *y, void *q, const float *ones, long rows,
@@ -149,9 +152,27 @@ struct mm_buf {
 	long n, cols;
 };
 
-/* GEMV and GEMM of an n x n matrix in format t (quantized from m->w once),
- * medians of reps runs after a warm-up. A format without a product leaves
- * the figures at 0. */
+/* Median seconds of reps runs of one product after a warm-up: qnt_matmul
+ * with cols columns, or (pm not NULL) qnt_matmul_prepared with one. */
+static qnt_status time_matmul(qnt_ctx *ctx, qnt_type t, const struct mm_buf *m, const qnt_matrix *pm, long cols,
+			      int reps, double *ts, double *sec)
+{
+	for (int i = -1; i < reps; i++) { /* i = -1: warm-up */
+		uint64_t t0 = uv_hrtime();
+		qnt_status st = pm ? qnt_matmul_prepared(ctx, pm, m->x, 1, m->y)
+				   : qnt_matmul(ctx, t, m->wq, m->n, m->n, m->x, cols, m->y);
+		if (st != QNT_OK)
+			return st;
+		if (i >= 0)
+			ts[i] = (double)(uv_hrtime() - t0) * 1e-9;
+	}
+	*sec = median(ts, reps);
+	return QNT_OK;
+}
+
+/* GEMV, GEMV of the matrix prepared once (qnt_matrix_prepare) and GEMM of
+ * an n x n matrix in format t (quantized from m->w once). A format without
+ * a product leaves the figures at 0. */
 static int run_matmul(qnt_ctx *ctx, qnt_type t, struct mm_buf *m, int reps, struct result *r)
 {
 	const long n = m->n;
@@ -164,35 +185,42 @@ static int run_matmul(qnt_ctx *ctx, qnt_type t, struct mm_buf *m, int reps, stru
 	double *ts = calloc((size_t)reps, sizeof *ts);
 	if (!ts)
 		return die("out of memory");
-	for (int pass = 0; pass < 2; pass++) {
-		const long cols = pass ? m->cols : 1;
-		if (cols == 0)
-			break;
-		for (int i = -1; i < reps; i++) { /* i = -1: warm-up */
-			uint64_t t0 = uv_hrtime();
-			qnt_status st = qnt_matmul(ctx, t, m->wq, n, n, m->x, cols, m->y);
-			if (st == QNT_E_UNSUPPORTED) {
-				free(ts);
-				return EXIT_OK;
-			}
-			if (st != QNT_OK) {
-				free(ts);
-				return die("%s: qnt_matmul of %ld x %ld with %ld columns: %s", qnt_type_name(t), n, n,
-					   cols, qnt_ctx_last_error(ctx));
-			}
-			if (i >= 0)
-				ts[i] = (double)(uv_hrtime() - t0) * 1e-9;
-		}
-		const double sec = median(ts, reps);
-		if (pass == 0) {
-			r->gemv_gbs = (double)wbytes / sec / 1e9;
-			r->gemv_ns_row = sec * 1e9 / (double)n;
-		} else {
-			r->gemm_gflops = 2.0 * (double)n * (double)n * (double)cols / sec / 1e9;
-		}
+	double sec = 0;
+	const char *what = "qnt_matmul";
+	long cols = 1;
+	qnt_status st = time_matmul(ctx, t, m, NULL, 1, reps, ts, &sec);
+	if (st == QNT_E_UNSUPPORTED) {
+		free(ts);
+		return EXIT_OK;
+	}
+	if (st != QNT_OK)
+		goto fail;
+	r->gemv_gbs = (double)wbytes / sec / 1e9;
+	r->gemv_ns_row = sec * 1e9 / (double)n;
+	qnt_matrix *pm = NULL;
+	what = "qnt_matrix_prepare";
+	if ((st = qnt_matrix_prepare(ctx, t, m->wq, n, n, &pm)) != QNT_OK)
+		goto fail;
+	snprintf(r->layout, sizeof r->layout, "%s", qnt_matrix_layout(pm));
+	what = "qnt_matmul_prepared";
+	st = time_matmul(ctx, t, m, pm, 1, reps, ts, &sec);
+	qnt_matrix_free(pm);
+	if (st != QNT_OK)
+		goto fail;
+	r->prep_gbs = (double)wbytes / sec / 1e9;
+	if (m->cols > 0) {
+		what = "qnt_matmul";
+		cols = m->cols;
+		if ((st = time_matmul(ctx, t, m, NULL, cols, reps, ts, &sec)) != QNT_OK)
+			goto fail;
+		r->gemm_gflops = 2.0 * (double)n * (double)n * (double)cols / sec / 1e9;
 	}
 	free(ts);
 	return EXIT_OK;
+fail:
+	free(ts);
+	return die("%s: %s of %ld x %ld with %ld columns: %s", qnt_type_name(t), what, n, n, cols,
+		   qnt_ctx_last_error(ctx));
 }
 
 /* Read bandwidth: each thread sums its slice of a buffer as 64-bit words
@@ -502,6 +530,10 @@ int cmd_bench(int argc, char **argv)
 			json_object_set_new(e, "gemv_gbs", res[i].gemv_gbs > 0 ? json_real(res[i].gemv_gbs) : json_null());
 			json_object_set_new(e, "gemv_ns_per_row",
 					    res[i].gemv_ns_row > 0 ? json_real(res[i].gemv_ns_row) : json_null());
+			json_object_set_new(e, "gemv_prepared_gbs",
+					    res[i].prep_gbs > 0 ? json_real(res[i].prep_gbs) : json_null());
+			json_object_set_new(e, "prepared_layout",
+					    res[i].prep_gbs > 0 ? json_string(res[i].layout) : json_null());
 			json_object_set_new(e, "gemm_gflops",
 					    res[i].gemm_gflops > 0 ? json_real(res[i].gemm_gflops) : json_null());
 			json_array_append_new(arr, e);
@@ -530,18 +562,24 @@ int cmd_bench(int argc, char **argv)
 	if (mm_n > 0) {
 		printf("\nProducts of a %ld x %ld matrix (qnt_matmul), %d threads:\n\n", mm_n, mm_n,
 		       (int)qnt_ctx_n_threads(ctx));
-		printf("%-*s %10s %12s %14s\n", w, "TYPE", "GEMV GB/s", "GEMV ns/row", "GEMM GFLOP/s");
+		printf("%-*s %10s %12s %10s %-10s %14s\n", w, "TYPE", "GEMV GB/s", "GEMV ns/row", "PREP GB/s",
+		       "LAYOUT", "GEMM GFLOP/s");
 		for (int i = 0; i < nlist; i++) {
-			char a[32] = "-", b[32] = "-", g[32] = "-";
+			char a[32] = "-", b[32] = "-", p[32] = "-", g[32] = "-";
 			if (res[i].gemv_gbs > 0) {
 				snprintf(a, sizeof a, "%.2f", res[i].gemv_gbs);
 				snprintf(b, sizeof b, "%.0f", res[i].gemv_ns_row);
 			}
+			if (res[i].prep_gbs > 0)
+				snprintf(p, sizeof p, "%.2f", res[i].prep_gbs);
 			if (res[i].gemm_gflops > 0)
 				snprintf(g, sizeof g, "%.1f", res[i].gemm_gflops);
-			printf("%-*s %10s %12s %14s\n", w, res[i].name, a, b, g);
+			printf("%-*s %10s %12s %10s %-10s %14s\n", w, res[i].name, a, b, p,
+			       res[i].prep_gbs > 0 ? res[i].layout : "-", g);
 		}
-		printf("\nGEMV: one column, GB/s of weight bytes read; GEMM: %ld columns, 2 N^2 cols / s\n"
+		printf("\nGEMV: one column, GB/s of weight bytes read; PREP: the same product on the\n"
+		       "matrix prepared once (qnt_matrix_prepare) in LAYOUT ('plain': the rows as given);\n"
+		       "GEMM: %ld columns, 2 N^2 cols / s\n"
 		       "('-': no product for the format, or N not a multiple of its block).\n"
 		       "Read bandwidth (the GEMV limit for weights not in cache): %.1f GB/s, a sum over\n"
 		       "%zu MB on %d threads.\n",
