@@ -1,26 +1,34 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cpu-avx2 prepared weights (qnt_matrix_prepare) of the lattice i-quants:
- * iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s iq1_s iq1_m, decoded once into a layout
- * whose product needs no grid lookups, and its matrix products against q8_K.
+ * cpu-avx2 prepared weights (qnt_matrix_prepare) of the lattice i-quants
+ * iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s iq1_s iq1_m, and of q3_K and tq1_0,
+ * decoded once into a layout whose product needs no grid lookups or bit
+ * gathering, and its matrix products against q8_K.
  *
- * The plain kernels (avx2_iq.c) are compute-bound: each group of 8 weights
- * costs a gather from a grid table and one from a sign table. Here every
- * weight is stored as a 4-bit index into a 16-entry table of the format's
- * signed integer weights (the plain kernel's integer form):
+ * The plain kernels (avx2_iq.c, avx2.c) are compute-bound: each group of 8
+ * lattice weights costs a gather from a grid table and one from a sign
+ * table; q3_K's codes come from two bit planes, tq1_0's from base-3 digits.
+ * Here every weight is stored as a 4-bit index into a 16-entry table of the
+ * format's signed integer weights (the plain kernel's integer form):
  *
  *   iq2_xxs iq2_xs iq2_s   +-8 +-25 +-43          (times d/8)
  *   iq3_xxs                +-4 +-12 ... +-52 +-62 (times d/4)
  *   iq3_s                  +-1 +-3 ... +-15       (times d)
  *   iq1_s iq1_m            8 g + s: +-1 +-7 +-9   (times d/8)
+ *   q3_K                   -4 .. 4                (times d; scales 0..32)
+ *   tq1_0                  -1 0 1                 (times d; scales 1)
  *
  * so that one VPSHUFB turns 32 indices into 32 signed weights. The integer
  * sub-block scales (2 l + 1: one per 32 weights for iq2_xxs iq3_xxs iq3_s
- * iq1_s, one per 16 for iq2_xs iq2_s iq1_m) are kept as bytes, the float
- * factor (d/8, d/4, d) as a float. The layout is larger than the original
- * (4.5 or 4.75 bits a weight against 1.56 to 3.44), so that a GEMV with the
- * weights in memory streams more bytes, but its decoding costs a shift and
- * two VPSHUFB per 64 weights of 8 rows instead of table gathers.
+ * iq1_s, one per 16 for iq2_xs iq2_s iq1_m; q3_K's |scale - 32| per 16 with
+ * the sign moved into the weights; tq1_0's 1 per 32) are kept as bytes, the
+ * float factor (d/8, d/4, d) as a float. The layout is larger than the
+ * original (4.5 or 4.75 bits a weight against 1.56 to 3.44), so that a GEMV
+ * with the weights in memory streams more bytes, but its decoding costs a
+ * shift and two VPSHUFB per 64 weights of 8 rows instead of table gathers
+ * (4096 x 4096, 1 thread, process CPU time against the plain kernels,
+ * medians of 11-15, load 4: q3_K 1.96x in cache and 1.42x from memory,
+ * tq1_0 2.26x and 1.39x).
  *
  * Layout of one matrix: a header (struct iqp), then ceil(n_out / 8) groups
  * of eight interleaved rows, nb = n_in / 256 super-blocks each of
@@ -45,7 +53,8 @@
  * rows' scales sums each row's pairs into its 32-bit lane, and the
  * super-block's sum less corr is exactly the plain kernel's integer sum
  * (sum over sub-blocks of scale * (w . x)). Bounds: a lane's sum over a
- * super-block is at most 16 * 31 * 16 * 255 * 62 < 2^31. The float step:
+ * super-block is at most 16 * 31 * 16 * 255 * 62 < 2^31 (q3_K: scales up to
+ * 32, but weights up to 4: 16 * 32 * 16 * 255 * 4). The float step:
  * acc += (d * d_x) * sum, eight rows in one FMA. Equal to the plain kernel
  * up to the order of the float steps. The formats of at most 8 weights
  * (iq2_*, iq1_*) have indices 0..7, whose clear bit 3 lets VPSHUFB take the
@@ -271,6 +280,54 @@ struct iqfmt {
 	int8_t vals[16] __attribute__((aligned(16))); /* index -> weight */
 };
 
+/* q3_K: w = q + 4 h - 4 from the 2-bit code q and the hmask bit h (ggml's
+ * q - (h ? 0 : 4)), element e's q in bits 2j of qs[32 n + l] and its h in
+ * bit 4n + j of hmask[l] (n = e / 128, j = e % 128 / 32, l = e % 32); the 16
+ * 6-bit scales less 32 (-32..31), the factor d. A negative scale is stored
+ * positive with its sub-block's weights negated (the same products: the
+ * layout's scales are unsigned), so weights -4..4 and scales 0..32. */
+static void dec_q3_K(const uint8_t *b, struct sbint *o)
+{
+	const uint8_t *hmask = b, *qs = b + 32, *s = b + 96;
+	o->f = h2f(rd16(b + 108));
+	for (int e = 0; e < QK_K; e++) {
+		const int n = e / 128, j = e % 128 / 32, l = e % 32;
+		const int q = (qs[32 * n + l] >> (2 * j)) & 3, h = (hmask[l] >> (4 * n + j)) & 1;
+		o->w[e] = (int8_t)(q + 4 * h - 4);
+	}
+	for (int k = 0; k < NSUB; k++) {
+		const int lo = k < 8 ? s[k] & 0xf : s[k - 8] >> 4, hi = (s[8 + k % 4] >> (2 * (k / 4))) & 3;
+		int sc = (lo | (hi << 4)) - 32;
+		if (sc < 0) {
+			sc = -sc;
+			for (int j = 0; j < 16; j++)
+				o->w[16 * k + j] = (int8_t)-o->w[16 * k + j];
+		}
+		o->sc[k] = (uint8_t)sc;
+	}
+}
+
+/* tq1_0: trit n of a byte q is ((q * 3^n mod 256) * 3) >> 8 (0, 1, 2 for
+ * -1, 0, +1); elements 0..159 are trit n of qs[m] (e = 32 n + m), 160..239
+ * trit n of qs[32 + m] (e = 160 + 16 n + m), 240..255 trit n of qh[m]
+ * (e = 240 + 4 n + m); scales 1, the factor d. */
+static void tq1_trits(const uint8_t *q, int nq, int ntrits, int8_t *w)
+{
+	unsigned pow3 = 1;
+	for (int n = 0; n < ntrits; n++, pow3 *= 3)
+		for (int m = 0; m < nq; m++)
+			*w++ = (int8_t)((((unsigned)(uint8_t)(q[m] * pow3)) * 3 >> 8) - 1);
+}
+
+static void dec_tq1_0(const uint8_t *b, struct sbint *o)
+{
+	o->f = h2f(rd16(b + 52));
+	tq1_trits(b, 32, 5, o->w);
+	tq1_trits(b + 32, 16, 5, o->w + 160);
+	tq1_trits(b + 48, 4, 4, o->w + 240);
+	memset(o->sc, 1, sizeof o->sc);
+}
+
 static const struct iqfmt FMTS[] = {
 	{ QNT_TYPE_IQ2_XXS, 66, dec_iq2_xxs, 8, 1, { 8, 25, 43, -8, -25, -43 } },
 	{ QNT_TYPE_IQ2_XS, 74, dec_iq2_xs, 16, 1, { 8, 25, 43, -8, -25, -43 } },
@@ -280,6 +337,8 @@ static const struct iqfmt FMTS[] = {
 	{ QNT_TYPE_IQ3_S, 110, dec_iq3_s, 8, 0, { 1, 3, 5, 7, 9, 11, 13, 15, -1, -3, -5, -7, -9, -11, -13, -15 } },
 	{ QNT_TYPE_IQ1_S, 50, dec_iq1_s, 8, 1, { -9, -7, -1, 1, 7, 9 } },
 	{ QNT_TYPE_IQ1_M, 56, dec_iq1_m, 16, 1, { -9, -7, -1, 1, 7, 9 } },
+	{ QNT_TYPE_Q3_K, 110, dec_q3_K, 16, 0, { 0, 1, 2, 3, 4, -1, -2, -3, -4 } },
+	{ QNT_TYPE_TQ1_0, 54, dec_tq1_0, 8, 1, { 0, 1, -1 } },
 };
 
 static const struct iqfmt *find_fmt(qnt_type t)
@@ -415,7 +474,8 @@ INLINE void iqp_body(const uint8_t *gd, const __m256i tbl, const struct pcol *x,
 			/* VPDPBUSD sums the products of the low and of the high nibbles (each a sub-block of 16,
 			 * or together one of 32) in 32-bit lanes: the same sums as cpu-avx2's pairs, which never
 			 * saturate (above); then the scales meet them in floats, exactly: |sl| <= 16 * 255 * 62 =
-			 * 252960, and 2 * 252960 * 31 < 2^24 (add_scaled2_i32, add_scaled_i32). 8 VPDPBUSD and 5
+			 * 252960, and 2 * 252960 * 31 < 2^24 (q3_K: 2 * (16 * 255 * 4) * 32; add_scaled2_i32,
+			 * add_scaled_i32). 8 VPDPBUSD and 5
 			 * or 6 micro-ops a column where cpu-avx2 takes 8 VPMADDUBSW, 8 VPMADDWD and 8 VPADDD. */
 			__m256 flo, fhi;
 			if (nsc == NSUB) {
@@ -504,6 +564,7 @@ typedef void (*iqp_fn)(const uint8_t *gd, __m256i tbl, const struct pcol *x, int
 IQP_FN(iqp_small8, 1, 8)
 IQP_FN(iqp_small16, 1, 16)
 IQP_FN(iqp_wide8, 0, 8)
+IQP_FN(iqp_wide16, 0, 16)
 
 qnt_status qnt__avx2_iqp_matmul(const qnt_host_api *host, const qnt_matmul_job *job)
 {
@@ -539,8 +600,7 @@ qnt_status qnt__avx2_iqp_matmul(const qnt_host_api *host, const qnt_matmul_job *
 		}
 	}
 	const __m256i tbl = _mm256_broadcastsi128_si256(load128(f->vals));
-	/* iq3_xxs and iq3_s (16 weights) have one scale per 32 */
-	const iqp_fn fn = !f->small ? iqp_wide8 : f->nsc == 8 ? iqp_small8 : iqp_small16;
+	const iqp_fn fn = f->small ? (f->nsc == 8 ? iqp_small8 : iqp_small16) : (f->nsc == 8 ? iqp_wide8 : iqp_wide16);
 
 	for (int64_t g = job->row_begin / RG; g * RG < job->row_end; g++) {
 		const uint8_t *gd = iqp_group(p, g);

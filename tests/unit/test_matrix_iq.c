@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Prepared matrices of the lattice i-quants (iq2_xxs iq2_xs iq2_s iq3_xxs
- * iq3_s iq1_s iq1_m), cpu-avx2's nibble layout (backends/cpu/avx2_repack_iq.c),
+ * iq3_s iq1_s iq1_m), q3_K and tq1_0, cpu-avx2's nibble layout
+ * (backends/cpu/avx2_repack_iq.c),
  * and cpu-avx512's (the same file built with AVX-512):
  *   - against the scalar reference (qnt_matmul on the "cpu" backend, the
  *     same q8_K activations: only float rounding between them, 1e-5 of the
@@ -21,7 +22,8 @@
 #include "test_backend.h"
 
 static const qnt_type iq_types[] = { QNT_TYPE_IQ2_XXS, QNT_TYPE_IQ2_XS, QNT_TYPE_IQ2_S, QNT_TYPE_IQ3_XXS,
-				     QNT_TYPE_IQ3_S,   QNT_TYPE_IQ1_S,  QNT_TYPE_IQ1_M };
+				     QNT_TYPE_IQ3_S,   QNT_TYPE_IQ1_S,  QNT_TYPE_IQ1_M, QNT_TYPE_Q3_K,
+				     QNT_TYPE_TQ1_0 };
 
 static const struct {
 	int64_t n_out, n_in;
