@@ -2,8 +2,8 @@
 /*
  * Prepared matrices (qnt_matrix_prepare, qnt_matmul_prepared):
  *   - argument checks, their statuses and messages; freeing NULL;
- *   - q4_0, q8_0, iq4_nl, mxfp4, q4_K, q5_K, q6_K, iq4_xs (cpu-avx2's interleaved
- *     layout where it runs, and cpu-avx512's) and q4_1 (kept plain) against the exact product of
+ *   - q4_0, q8_0, iq4_nl, mxfp4, nvfp4, q4_K, q5_K, q6_K, iq4_xs (cpu-avx2's
+ *     interleaved layout where it runs, and cpu-avx512's) and q4_1 (kept plain) against the exact product of
  *     the dequantized W with the float x, within 1e-2 (the q8_K ones 1.5e-2: test_matmul.c's
  *     tolerances) of the product of the magnitudes (normwise: a
  *     product of one block may cancel to nearly 0), for odd
@@ -116,8 +116,9 @@ static const struct {
 	{ 1, 32 }, { 7, 32 }, { 8, 64 }, { 13, 96 }, { 5, 256 }, { 11, 768 }, { 37, 512 }, { 9, 4096 },
 };
 static const int64_t col_counts[] = { 1, 3, 5, 17 };
-static const qnt_type wtypes[] = { QNT_TYPE_Q4_0, QNT_TYPE_Q8_0, QNT_TYPE_IQ4_NL, QNT_TYPE_MXFP4, QNT_TYPE_Q4_K,
-				   QNT_TYPE_Q5_K, QNT_TYPE_Q6_K, QNT_TYPE_IQ4_XS, QNT_TYPE_Q4_1 };
+static const qnt_type wtypes[] = { QNT_TYPE_Q4_0, QNT_TYPE_Q8_0,   QNT_TYPE_IQ4_NL, QNT_TYPE_MXFP4,
+				   QNT_TYPE_NVFP4, QNT_TYPE_Q4_K, QNT_TYPE_Q5_K,  QNT_TYPE_Q6_K,
+				   QNT_TYPE_IQ4_XS, QNT_TYPE_Q4_1 };
 
 static void against_exact(void **state)
 {
@@ -216,6 +217,48 @@ static void mxfp4_subnormal(void **state)
 		print_message("# mxfp4 subnormal scales on %s: error %.2e (|y| up to %.1e)\n", names[b], err, mag[0]);
 		if (!(err <= 1e-2))
 			fail_msg("mxfp4 subnormal scales on %s: error %.3e", names[b], err);
+		qnt_matrix_free(m);
+		qnt_ctx_destroy(ctx);
+	}
+	free(ye);
+	free(mag);
+	free(w);
+}
+
+/* nvfp4 with every kind of UE4M3 scale byte: the subnormals m 2^-9 (e 0),
+ * 0x7f (read as 0), and bit 7 set (ignored), cycling through the blocks'
+ * four scales; against the exact product as in against_exact, and against
+ * qnt_matmul on the same backend (1e-5: the same activations; this one sees
+ * a wrong small scale, which the exact product's tolerance hides). */
+static void nvfp4_scales(void **state)
+{
+	(void)state;
+	const char *names[MAX_BACKENDS];
+	const int nbk = backends(names);
+	const int64_t n_out = 11, n_in = 192, nc = 3;
+	/* small normals only next to the subnormals, so that an error in them is not lost */
+	static const unsigned char sc[] = { 0x00, 0x01, 0x05, 0x07, 0x7f, 0x80, 0x87, 0x81, 0x08, 0x0f, 0x8c };
+	unsigned char *w = random_weights(QNT_TYPE_NVFP4, n_out, n_in, 91);
+	for (int64_t b = 0; b < n_out * n_in / 64; b++)
+		for (int k = 0; k < 4; k++)
+			w[b * 36 + k] = sc[(4 * b + k) % sizeof sc];
+	float x[3 * 192], y[3 * 11], yp[3 * 11];
+	fill_gauss(x, (size_t)(nc * n_in), 92);
+	double *mag = NULL;
+	double *ye = exact_product(QNT_TYPE_NVFP4, w, n_out, n_in, x, nc, &mag);
+	for (int b = 0; b < nbk; b++) {
+		qnt_ctx *ctx = ctx_on(names[b], 1);
+		qnt_matrix *m = NULL;
+		assert_int_equal(qnt_matrix_prepare(ctx, QNT_TYPE_NVFP4, w, n_out, n_in, &m), QNT_OK);
+		assert_int_equal(qnt_matmul_prepared(ctx, m, x, nc, y), QNT_OK);
+		assert_int_equal(qnt_matmul(ctx, QNT_TYPE_NVFP4, w, n_out, n_in, x, nc, yp), QNT_OK);
+		const double err = rel_err_mag(y, ye, NULL, mag, (size_t)(nc * n_out));
+		const double ep = rel_err_mag(y, NULL, yp, mag, (size_t)(nc * n_out));
+		print_message("# nvfp4 special scales on %s (%s): error %.2e, %.2e from qnt_matmul\n", names[b],
+			      qnt_matrix_layout(m), err, ep);
+		if (!(err <= 1e-2) || !(ep <= 1e-5))
+			fail_msg("nvfp4 special scales on %s: error %.3e (tol 1e-2), %.3e from qnt_matmul (tol 1e-5)",
+				 names[b], err, ep);
 		qnt_matrix_free(m);
 		qnt_ctx_destroy(ctx);
 	}
@@ -337,6 +380,7 @@ int main(void)
 		cmocka_unit_test(errors),
 		cmocka_unit_test(against_exact),
 		cmocka_unit_test(mxfp4_subnormal),
+		cmocka_unit_test(nvfp4_scales),
 		cmocka_unit_test(threads_identical),
 		cmocka_unit_test(avx512_as_avx2),
 		cmocka_unit_test(other_backend),
