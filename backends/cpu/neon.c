@@ -23,13 +23,17 @@
  *               f16 bf16 (float activations): within the reference's
  *               tolerance (see neon_mm.c); with i8mm, q4_0 and q8_0 take
  *               two rows at a time for two columns and more.
- *   mlx:affine  the MLX affine formats: dequantize only, bit for bit (the
- *               codes unpacked eight at a time with TBL and shifts).
+ *   mlx:*       the MLX registry formats (affine, mxfp4, mxfp8, nvfp4):
+ *               dequantize, bit for bit (the codes decoded 16 at a time to
+ *               their exact values: 4-bit codes through a table of bf16-
+ *               exact floats, 8-bit E4M3 through f16, other widths with
+ *               TBL and shifts), and matmul against the float activations
+ *               (FMA, within the float formats' tolerance), the same code
+ *               in all three builds.
  *
- * Every other format (the MLX fp formats mlx:mxfp4, mlx:mxfp8, mlx:nvfp4)
- * and operation (the mlx:affine products) is left to the reference
- * (supports() says 0). Like the "cpu" backend it reaches libqnt only
- * through the host table.
+ * Every other format and operation is left to the reference (supports()
+ * says 0). Like the "cpu" backend it reaches libqnt only through the host
+ * table, and quant_mlx.h for the MLX formats' parameters.
  */
 #include "cpu_neon.h"
 #include "neon_iq.h"
@@ -47,6 +51,14 @@
 #define INLINE static inline __attribute__((always_inline))
 #else
 #define INLINE static inline
+#endif
+
+/* Loops over the columns of a row kernel (a constant count where it is
+ * inlined) unrolled, so that the accumulators stay in registers. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define UNROLL _Pragma("GCC unroll 8")
+#else
+#define UNROLL
 #endif
 
 #define ROW_TILE 16 /* rows whose weights stay in cache across column groups */
@@ -577,28 +589,43 @@ static void deq_iq1_m(const void *src, float *y, int64_t n)
 	deq_iq1(src, y, n, 1);
 }
 
-/* The MLX affine formats ("mlx:affine:bits:gs[:dtype]", quant_mlx.c): per
- * group of gs (32, 64, 128) the codes as an LSB-first bitstream of b bits
- * (2, 3, 4, 5, 6, 8), then the scale s and bias z in the format's element
- * type (f32, f16, bf16). The reference's floats are f32(f32(q * s) + z):
- * q converted exactly, one multiply and one add, each rounded. */
-struct mlx_affine {
-	int bits, gs, d;
+/* ------------------------------------------------------------------ */
+/* The MLX registry formats ("mlx:*", quant_mlx.c)                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * One group of gs elements per block: the codes as an LSB-first bitstream
+ * of b bits, then the scale, then (affine) the bias. The reference's floats
+ * (quant_mlx.c's dequant_blocks, element type f32):
+ *   affine  b 2, 3, 4, 5, 6, 8; gs 32, 64, 128; scale s and bias z in f32,
+ *           f16 or bf16:                     f32(f32(q * s) + z)
+ *   mxfp4   E2M1 codes, gs 32, E8M0 byte e:   e2m1[q] * 2^(e - 127)
+ *   mxfp8   E4M3 codes, gs 32, E8M0 byte e:   e4m3(q) * 2^(e - 127)
+ *   nvfp4   E2M1 codes, gs 16, E4M3 byte:     e2m1[q] * e4m3(byte)
+ * each a single IEEE multiply (and add) of exact operands. The kernels below
+ * decode the codes, 16 at a time, to their exact values (mlx_values16: the
+ * integer q, or the E2M1/E4M3 value), so dequantize repeats those
+ * operations and gets the same floats, and the products work on the same
+ * values.
+ */
+struct mlx_k {
+	int mode, bits, gs, d;
 	size_t code_bytes, ss, block_bytes;
 };
 
-/* 1 and k filled when type is an MLX affine registry format. */
-static int mlx_affine_of(qnt_type type, struct mlx_affine *k)
+/* 1 and k filled when type is an MLX registry format. */
+static int mlx_of(qnt_type type, struct mlx_k *k)
 {
 	struct qnt__mlx_fmt f;
-	if (!qnt__mlx_fmt_of(type, &f) || f.mode != QNT_MLX_AFFINE)
+	if (!qnt__mlx_fmt_of(type, &f))
 		return 0;
+	k->mode = f.mode;
 	k->bits = f.bits;
 	k->gs = f.group_size;
 	k->d = f.d;
 	k->code_bytes = (size_t)(f.group_size * f.bits / 8);
-	k->ss = qnt__mlx_dsize(f.d);
-	k->block_bytes = k->code_bytes + 2 * k->ss;
+	k->ss = qnt__mlx_scale_size(&f);
+	k->block_bytes = k->code_bytes + k->ss + (f.mode == QNT_MLX_AFFINE ? qnt__mlx_dsize(f.d) : 0);
 	return 1;
 }
 
@@ -617,6 +644,49 @@ INLINE float mlx_elem(const uint8_t *p, int d)
 	return d == QNT__MLX_F16 ? qnt__fp16_to_fp32(h) : qnt__bf16_to_fp32(h);
 }
 
+/* MLX's E4M3 decoding (quant_mlx.c's from_e4m3): the magnitude's 7 bits are
+ * an f16's exponent (bias 15, E4M3's is 7) and top mantissa bits, so the f16
+ * of (x & 0x7f) << 7 times 2^8 is the value, subnormals included, exactly;
+ * 0x7f and 0xff are NaN. */
+INLINE float mlx_e4m3(uint8_t x)
+{
+	if ((x & 0x7fu) == 0x7fu)
+		return qnt__f32_from_bits(0x7ff00000u | (uint32_t)(x & 0x80u) << 24);
+	const float v = qnt__fp16_to_fp32((uint16_t)((x & 0x7fu) << 7)) * 256.0f;
+	return x & 0x80u ? -v : v;
+}
+
+/* 2^(e - 127) for a scale byte e, as quant_mlx.c's pow2f gives it: 2^-127
+ * (subnormal) for 0, infinity for 255. */
+INLINE float mlx_pow2(uint8_t e)
+{
+	if (e == 0)
+		return 0x1p-127f;
+	if (e == 255)
+		return qnt__f32_from_bits(0x7f800000u);
+	return qnt__f32_from_bits((uint32_t)e << 23);
+}
+
+/* A block's scale and (affine; 0 otherwise) bias. */
+INLINE void mlx_scale(const struct mlx_k *k, int mode, const uint8_t *blk, float *s, float *z)
+{
+	const uint8_t *sp = blk + k->code_bytes;
+	*z = 0.0f;
+	switch (mode) {
+	case QNT_MLX_AFFINE:
+		*s = mlx_elem(sp, k->d);
+		*z = mlx_elem(sp + k->ss, k->d);
+		break;
+	case QNT_MLX_MXFP4:
+	case QNT_MLX_MXFP8:
+		*s = mlx_pow2(sp[0]);
+		break;
+	default:
+		*s = mlx_e4m3(sp[0]);
+		break;
+	}
+}
+
 /* Code j of a chunk of eight b-bit codes (b bytes) starts at bit b j: byte
  * b j / 8, bit b j % 8, and with b <= 8 it ends within the next byte. TBL
  * puts those two bytes into 16-bit lane j (idx), a shift right by the bit
@@ -625,7 +695,8 @@ INLINE float mlx_elem(const uint8_t *p, int d)
  * block (the last chunk, when the scale and bias take fewer than 8 - b
  * bytes), as the 8 that end with them, the table indices moved up by 8 - b
  * (idx_end). Indices past the 8 loaded bytes read 0, and only ever feed
- * bits above the code, which the mask clears. */
+ * bits above the code, which the mask clears. Used for b = 2, 3, 5, 6 (4
+ * and 8 take whole bytes). */
 struct mlx_unpack {
 	uint8x16_t idx, idx_end;
 	int16x8_t sh;
@@ -652,30 +723,261 @@ static struct mlx_unpack mlx_unpack_for(int b)
 	return u;
 }
 
-static void deq_mlx_affine(const struct mlx_affine *k, const void *src, float *y, int64_t n)
+/* The eight codes of chunk c (bytes b c .. b c + b - 1) of a block. */
+INLINE uint16x8_t mlx_chunk8(const struct mlx_k *k, const struct mlx_unpack *u, const uint8_t *blk, int c)
 {
-	const struct mlx_unpack u = mlx_unpack_for(k->bits);
-	const int b = k->bits, nch = k->gs / 8;
-	const uint8_t *blk = src;
-	for (int64_t g = 0; g < n / k->gs; g++, blk += k->block_bytes, y += k->gs) {
-		const float32x4_t vs = vdupq_n_f32(mlx_elem(blk + k->code_bytes, k->d));
-		const float32x4_t vz = vdupq_n_f32(mlx_elem(blk + k->code_bytes + k->ss, k->d));
-		for (int c = 0; c < nch; c++) {
-			const size_t at = (size_t)(c * b);
-			const int in_block = at + 8 <= k->block_bytes;
-			/* only the last chunk can fail in_block (a chunk before it
-			 * ends 2 b <= 4 bytes before the scale, which with the
-			 * bias takes 4 bytes or more), and it ends with the
-			 * codes, of which a block has at least 8 */
-			const uint8x8_t v = vld1_u8(in_block ? blk + at : blk + at + (size_t)b - 8);
-			const uint8x16_t t = vcombine_u8(v, vdup_n_u8(0));
-			const uint16x8_t w = vreinterpretq_u16_u8(vqtbl1q_u8(t, in_block ? u.idx : u.idx_end));
-			const uint16x8_t q = vandq_u16(vshlq_u16(w, u.sh), u.mask);
-			const float32x4_t f0 = vcvtq_f32_u32(vmovl_u16(vget_low_u16(q)));
-			const float32x4_t f1 = vcvtq_f32_u32(vmovl_high_u16(q));
-			vst1q_f32(y + 8 * c, vaddq_f32(vmulq_f32(f0, vs), vz));
-			vst1q_f32(y + 8 * c + 4, vaddq_f32(vmulq_f32(f1, vs), vz));
+	const int b = k->bits;
+	const size_t at = (size_t)(c * b);
+	/* only the last chunk can fail in_block: a chunk before it ends b
+	 * bytes or more before the codes do, so its 8 bytes pass them by at
+	 * most 8 - 2 b <= 4, and an affine block's scale and bias take 4 bytes
+	 * or more; the last chunk ends with the codes, of which a block has at
+	 * least 8 */
+	const int in_block = at + 8 <= k->block_bytes;
+	const uint8x8_t v = vld1_u8(in_block ? blk + at : blk + at + (size_t)b - 8);
+	const uint8x16_t t = vcombine_u8(v, vdup_n_u8(0));
+	const uint16x8_t w = vreinterpretq_u16_u8(vqtbl1q_u8(t, in_block ? u->idx : u->idx_end));
+	return vandq_u16(vshlq_u16(w, u->sh), u->mask);
+}
+
+/* Tables of 16 floats whose low 16 bits are all zero (bf16-exact), as the
+ * high and the low bytes of their upper halves: e2m1 (0, .5, 1, 1.5, 2, 3,
+ * 4, 6, then the same negated, -0 included) and the integers 0..15. */
+static const uint8_t e2m1_hi[16] = { 0x00, 0x3f, 0x3f, 0x3f, 0x40, 0x40, 0x40, 0x40,
+				     0x80, 0xbf, 0xbf, 0xbf, 0xc0, 0xc0, 0xc0, 0xc0 };
+static const uint8_t e2m1_lo[16] = { 0x00, 0x00, 0x80, 0xc0, 0x00, 0x40, 0x80, 0xc0,
+				     0x00, 0x00, 0x80, 0xc0, 0x00, 0x40, 0x80, 0xc0 };
+static const uint8_t ints_hi[16] = { 0x00, 0x3f, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40,
+				     0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41 };
+static const uint8_t ints_lo[16] = { 0x00, 0x80, 0x00, 0x40, 0x80, 0xa0, 0xc0, 0xe0,
+				     0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70 };
+
+struct mlx_tab {
+	uint8x16_t hi, lo;
+};
+
+/* 16 codes (0..15) through a table: TBL gives the two bytes of each
+ * value's upper half, ZIP pairs them into 16-bit lanes and USHLL moves
+ * those to the top of the 32-bit lanes (2 TBL, 2 ZIP, 4 USHLL for 16
+ * floats). */
+INLINE void mlx_tab16(const struct mlx_tab *t, uint8x16_t q, float32x4_t v[4])
+{
+	const uint8x16_t h = vqtbl1q_u8(t->hi, q), l = vqtbl1q_u8(t->lo, q);
+	const uint16x8_t a = vreinterpretq_u16_u8(vzip1q_u8(l, h)), b = vreinterpretq_u16_u8(vzip2q_u8(l, h));
+	v[0] = vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(a), 16));
+	v[1] = vreinterpretq_f32_u32(vshll_high_n_u16(a, 16));
+	v[2] = vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(b), 16));
+	v[3] = vreinterpretq_f32_u32(vshll_high_n_u16(b, 16));
+}
+
+/* 16 E4M3 bytes to floats, as mlx_e4m3: SSHLL by 7 sign-extends each byte
+ * to 16 bits and shifts, which leaves the magnitude in bits 13..7 and the
+ * sign in bits 15 and 14; clearing bit 14 gives the f16 of the signed
+ * value / 2^8, which FCVTL widens exactly and FMUL by 2^8 restores. The
+ * NaN codes become the f16 NaN 0xffff first. */
+INLINE void mlx_e4m3_16(uint8x16_t q, float32x4_t v[4])
+{
+	const uint8x16_t nan = vceqq_u8(vandq_u8(q, vdupq_n_u8(0x7f)), vdupq_n_u8(0x7f));
+	const int8x16_t s = vreinterpretq_s8_u8(q), n = vreinterpretq_s8_u8(nan);
+	const int16x8_t keep = vdupq_n_s16((int16_t)0xbfff);
+	const int16x8_t h0 = vorrq_s16(vandq_s16(vshll_n_s8(vget_low_s8(s), 7), keep), vmovl_s8(vget_low_s8(n)));
+	const int16x8_t h1 = vorrq_s16(vandq_s16(vshll_high_n_s8(s, 7), keep), vmovl_high_s8(n));
+	const float16x8_t f0 = vreinterpretq_f16_s16(h0), f1 = vreinterpretq_f16_s16(h1);
+	v[0] = vmulq_n_f32(vcvt_f32_f16(vget_low_f16(f0)), 256.0f);
+	v[1] = vmulq_n_f32(vcvt_high_f32_f16(f0), 256.0f);
+	v[2] = vmulq_n_f32(vcvt_f32_f16(vget_low_f16(f1)), 256.0f);
+	v[3] = vmulq_n_f32(vcvt_high_f32_f16(f1), 256.0f);
+}
+
+/* 8 codes (16-bit lanes) to floats. */
+INLINE void mlx_cvt8(uint16x8_t q, float32x4_t *v)
+{
+	v[0] = vcvtq_f32_u32(vmovl_u16(vget_low_u16(q)));
+	v[1] = vcvtq_f32_u32(vmovl_high_u16(q));
+}
+
+/* What values16 needs besides the block. */
+struct mlx_ctx {
+	struct mlx_unpack u;
+	struct mlx_tab tab;
+};
+
+static struct mlx_ctx mlx_ctx_for(const struct mlx_k *k)
+{
+	struct mlx_ctx m;
+	m.u = mlx_unpack_for(k->bits);
+	const int e2m1 = k->mode == QNT_MLX_MXFP4 || k->mode == QNT_MLX_NVFP4;
+	m.tab.hi = vld1q_u8(e2m1 ? e2m1_hi : ints_hi);
+	m.tab.lo = vld1q_u8(e2m1 ? e2m1_lo : ints_lo);
+	return m;
+}
+
+/* The exact unscaled values of elements 16 i .. 16 i + 15 of a block: the
+ * codes q (affine) or the E2M1 / E4M3 values (fp modes). mode and bits are
+ * constants where this is inlined; bits 4: 8 code bytes, low nibble first
+ * (ZIP of the low and high nibbles puts them in element order), through
+ * the table; bits 8: 16 bytes; bits 2, 3, 5, 6: two chunks of eight. */
+INLINE void mlx_values16(const struct mlx_k *k, const struct mlx_ctx *m, int mode, int bits, const uint8_t *blk, int i,
+			 float32x4_t v[4])
+{
+	if (bits == 4) {
+		const uint8x8_t c = vld1_u8(blk + 8 * i);
+		const uint8x8_t lo = vand_u8(c, vdup_n_u8(0x0f)), hi = vshr_n_u8(c, 4);
+		mlx_tab16(&m->tab, vcombine_u8(vzip1_u8(lo, hi), vzip2_u8(lo, hi)), v);
+	} else if (bits == 8) {
+		const uint8x16_t c = vld1q_u8(blk + 16 * i);
+		if (mode == QNT_MLX_MXFP8) {
+			mlx_e4m3_16(c, v);
+		} else {
+			mlx_cvt8(vmovl_u8(vget_low_u8(c)), v);
+			mlx_cvt8(vmovl_high_u8(c), v + 2);
 		}
+	} else {
+		mlx_cvt8(mlx_chunk8(k, &m->u, blk, 2 * i), v);
+		mlx_cvt8(mlx_chunk8(k, &m->u, blk, 2 * i + 1), v + 2);
+	}
+}
+
+INLINE void deq_mlx_body(const struct mlx_k *k, int mode, int bits, const uint8_t *blk, float *y, int64_t n)
+{
+	const struct mlx_ctx m = mlx_ctx_for(k);
+	for (int64_t g = 0; g < n / k->gs; g++, blk += k->block_bytes, y += k->gs) {
+		float s, z;
+		mlx_scale(k, mode, blk, &s, &z);
+		const float32x4_t vz = vdupq_n_f32(z);
+		for (int i = 0; i < k->gs / 16; i++) {
+			float32x4_t v[4];
+			mlx_values16(k, &m, mode, bits, blk, i, v);
+			UNROLL for (int t = 0; t < 4; t++) {
+				float32x4_t f = vmulq_n_f32(v[t], s);
+				if (mode == QNT_MLX_AFFINE)
+					f = vaddq_f32(f, vz);
+				vst1q_f32(y + 16 * i + 4 * t, f);
+			}
+		}
+	}
+}
+
+static void deq_mlx(const struct mlx_k *k, const void *src, float *y, int64_t n)
+{
+	switch (k->mode) {
+	case QNT_MLX_AFFINE:
+		if (k->bits == 4)
+			deq_mlx_body(k, QNT_MLX_AFFINE, 4, src, y, n);
+		else if (k->bits == 8)
+			deq_mlx_body(k, QNT_MLX_AFFINE, 8, src, y, n);
+		else
+			deq_mlx_body(k, QNT_MLX_AFFINE, 0, src, y, n);
+		break;
+	case QNT_MLX_MXFP4:
+		deq_mlx_body(k, QNT_MLX_MXFP4, 4, src, y, n);
+		break;
+	case QNT_MLX_MXFP8:
+		deq_mlx_body(k, QNT_MLX_MXFP8, 8, src, y, n);
+		break;
+	default:
+		deq_mlx_body(k, QNT_MLX_NVFP4, 4, src, y, n);
+		break;
+	}
+}
+
+/* The sum of x over each group of gs (the affine products' bias term). */
+static void mlx_group_sums(int gs, const float *x, int64_t n, float *sums)
+{
+	for (int64_t g = 0; g < n / gs; g++) {
+		float32x4_t a = vdupq_n_f32(0.0f);
+		for (int j = 0; j < gs; j += 4)
+			a = vaddq_f32(a, vld1q_f32(x + g * gs + j));
+		sums[g] = vaddvq_f32(a);
+	}
+}
+
+/* One row against nc (1..QNT_NEON_NC) float columns x[c]: per group the
+ * unscaled values times x, summed with FMA (two accumulators per column),
+ * then scaled once: tot += s * acc; affine adds z * (sum of x over the
+ * group), since sum_j (q_j s + z) x_j = s sum_j q_j x_j + z sum_j x_j (xsum:
+ * those sums, taken once per call). The dequantized row times x as a real
+ * number; the float rounding of the sums stays within the float formats'
+ * tolerance (the same arithmetic as cpu-avx2's MLX kernel). The inner loop
+ * (16 elements) as GCC 12 -O2 builds it, in instructions for 1 and 4
+ * columns: 4-bit codes 26 and 51, 8-bit affine 24 and 49, mxfp8 32 and 57,
+ * 2/3/5/6-bit 33 to 48 and 74 (4 FMLA and 4 loads of x per column). */
+INLINE void mlx_row_body(const struct mlx_k *k, int mode, int bits, const uint8_t *w, const float *const *x,
+			 const float *const *xsum, int nc, int64_t n, float *out)
+{
+	const struct mlx_ctx m = mlx_ctx_for(k);
+	float32x4_t tot[QNT_NEON_NC];
+	float bt[QNT_NEON_NC];
+	UNROLL for (int c = 0; c < nc; c++) {
+		tot[c] = vdupq_n_f32(0.0f);
+		bt[c] = 0.0f;
+	}
+	const int gs = k->gs;
+	for (int64_t g = 0; g < n / gs; g++, w += k->block_bytes) {
+		float s, z;
+		mlx_scale(k, mode, w, &s, &z);
+		float32x4_t acc0[QNT_NEON_NC], acc1[QNT_NEON_NC];
+		UNROLL for (int c = 0; c < nc; c++)
+			acc0[c] = acc1[c] = vdupq_n_f32(0.0f);
+		for (int i = 0; i < gs / 16; i++) {
+			float32x4_t v[4];
+			mlx_values16(k, &m, mode, bits, w, i, v);
+			UNROLL for (int c = 0; c < nc; c++) {
+				const float *xp = x[c] + g * gs + 16 * i;
+				acc0[c] = vfmaq_f32(acc0[c], v[0], vld1q_f32(xp));
+				acc1[c] = vfmaq_f32(acc1[c], v[1], vld1q_f32(xp + 4));
+				acc0[c] = vfmaq_f32(acc0[c], v[2], vld1q_f32(xp + 8));
+				acc1[c] = vfmaq_f32(acc1[c], v[3], vld1q_f32(xp + 12));
+			}
+		}
+		UNROLL for (int c = 0; c < nc; c++) {
+			tot[c] = vfmaq_n_f32(tot[c], vaddq_f32(acc0[c], acc1[c]), s);
+			if (mode == QNT_MLX_AFFINE)
+				bt[c] += z * xsum[c][g];
+		}
+	}
+	UNROLL for (int c = 0; c < nc; c++)
+		out[c] = vaddvq_f32(tot[c]) + bt[c];
+}
+
+#define MLX_ROW_NC(MODE, BITS)                                              \
+	switch (nc) {                                                       \
+	case 1:                                                             \
+		mlx_row_body(k, MODE, BITS, w, x, xsum, 1, n, out);         \
+		break;                                                      \
+	case 2:                                                             \
+		mlx_row_body(k, MODE, BITS, w, x, xsum, 2, n, out);         \
+		break;                                                      \
+	case 3:                                                             \
+		mlx_row_body(k, MODE, BITS, w, x, xsum, 3, n, out);         \
+		break;                                                      \
+	default:                                                            \
+		mlx_row_body(k, MODE, BITS, w, x, xsum, 4, n, out);         \
+		break;                                                      \
+	}
+
+static void mlx_row(const struct mlx_k *k, const uint8_t *w, const float *const *x, const float *const *xsum, int nc,
+		    int64_t n, float *out)
+{
+	switch (k->mode) {
+	case QNT_MLX_AFFINE:
+		if (k->bits == 4) {
+			MLX_ROW_NC(QNT_MLX_AFFINE, 4)
+		} else if (k->bits == 8) {
+			MLX_ROW_NC(QNT_MLX_AFFINE, 8)
+		} else {
+			MLX_ROW_NC(QNT_MLX_AFFINE, 0)
+		}
+		break;
+	case QNT_MLX_MXFP4:
+		MLX_ROW_NC(QNT_MLX_MXFP4, 4)
+		break;
+	case QNT_MLX_MXFP8:
+		MLX_ROW_NC(QNT_MLX_MXFP8, 8)
+		break;
+	default:
+		MLX_ROW_NC(QNT_MLX_NVFP4, 4)
+		break;
 	}
 }
 
@@ -895,9 +1197,9 @@ static int32_t neon_supports(void *state, qnt_type type, uint32_t op)
 {
 	(void)state;
 	const struct fmt *f = find(type);
-	struct mlx_affine mk;
-	if (!f) /* the MLX affine formats: dequantize only */
-		return op == QNT_OP_DEQUANTIZE && mlx_affine_of(type, &mk);
+	struct mlx_k mk;
+	if (!f) /* the MLX formats: dequantize and matmul */
+		return (op == QNT_OP_DEQUANTIZE || op == QNT_OP_MATMUL) && mlx_of(type, &mk);
 	switch (op) {
 	case QNT_OP_DEQUANTIZE:
 		return f->deq != NULL;
@@ -915,15 +1217,15 @@ static qnt_status neon_dequantize(void *state, const qnt_kernel_job *job)
 	const struct neon_state *s = state;
 	const struct fmt *f = find(job->type);
 	const size_t rs = s->host->row_size(job->type, job->n_per_row);
-	struct mlx_affine mk;
-	const int mlx = !f && mlx_affine_of(job->type, &mk);
+	struct mlx_k mk;
+	const int mlx = !f && mlx_of(job->type, &mk);
 	if (job->src.buffer || job->dst.buffer || rs == 0 || !(mlx || (f && f->deq)))
 		return QNT_E_INVALID_ARG;
 	for (int64_t r = job->row_begin; r < job->row_end; r++) {
 		const char *src = (const char *)job->src.host + (size_t)r * rs;
 		float *y = (float *)job->dst.host + r * job->n_per_row;
 		if (mlx)
-			deq_mlx_affine(&mk, src, y, job->n_per_row);
+			deq_mlx(&mk, src, y, job->n_per_row);
 		else
 			f->deq(src, y, job->n_per_row);
 	}
@@ -988,11 +1290,77 @@ static void prepare_legacy(qnt_type xq_type, const uint8_t *xq, int64_t nb, floa
 	}
 }
 
+/* The MLX formats against float columns: up to QNT_NEON_NC columns through
+ * mlx_row, more through tiles of ROW_TILE dequantized rows and the f32 row
+ * kernel (each row decoded once for all the columns). */
+static qnt_status mlx_matmul(const struct neon_state *st, const struct mlx_k *k, const qnt_matmul_job *job)
+{
+	const qnt_host_api *host = st->host;
+	const int64_t n_in = job->n_in, n_out = job->n_out, n_cols = job->n_cols;
+	const size_t wrs = host->row_size(job->wtype, n_in);
+	if (!job->x.host || wrs == 0 || n_in % k->gs != 0)
+		return QNT_E_INVALID_ARG;
+	const uint8_t *w = job->w.host;
+	const float *x = job->x.host;
+	float *y = job->y.host;
+	if (n_cols > QNT_NEON_NC) {
+		float *buf = host->alloc((size_t)ROW_TILE * (size_t)n_in * sizeof(float), 64);
+		if (!buf)
+			return QNT_E_NO_MEMORY;
+		for (int64_t r0 = job->row_begin; r0 < job->row_end; r0 += ROW_TILE) {
+			const int64_t r1 = r0 + ROW_TILE < job->row_end ? r0 + ROW_TILE : job->row_end;
+			for (int64_t r = r0; r < r1; r++)
+				deq_mlx(k, w + (size_t)r * wrs, buf + (r - r0) * n_in, n_in);
+			for (int64_t c0 = 0; c0 < n_cols; c0 += QNT_NEON_NC) {
+				const int nc = n_cols - c0 < QNT_NEON_NC ? (int)(n_cols - c0) : QNT_NEON_NC;
+				struct qnt__neon_xcol xc[QNT_NEON_NC];
+				for (int c = 0; c < nc; c++) {
+					xc[c].blk = (const uint8_t *)(x + (c0 + c) * n_in);
+					xc[c].d = xc[c].s = NULL;
+				}
+				for (int64_t r = r0; r < r1; r++) {
+					float out[QNT_NEON_NC];
+					st->mm->f32(buf + (r - r0) * n_in, xc, nc, n_in, out);
+					for (int c = 0; c < nc; c++)
+						y[(c0 + c) * n_out + r] = out[c];
+				}
+			}
+		}
+		host->free(buf);
+		return QNT_OK;
+	}
+	/* affine: each column's sums over the groups */
+	const int64_t ng = n_in / k->gs;
+	float stack[1024], *sums = stack;
+	const float *xc[QNT_NEON_NC], *sc[QNT_NEON_NC];
+	if (k->mode == QNT_MLX_AFFINE && (size_t)(n_cols * ng) > sizeof stack / sizeof stack[0] &&
+	    !(sums = host->alloc((size_t)(n_cols * ng) * sizeof(float), 64)))
+		return QNT_E_NO_MEMORY;
+	for (int64_t c = 0; c < n_cols; c++) {
+		xc[c] = x + c * n_in;
+		sc[c] = sums + c * ng;
+		if (k->mode == QNT_MLX_AFFINE)
+			mlx_group_sums(k->gs, xc[c], n_in, sums + c * ng);
+	}
+	for (int64_t r = job->row_begin; r < job->row_end; r++) {
+		float out[QNT_NEON_NC];
+		mlx_row(k, w + (size_t)r * wrs, xc, sc, (int)n_cols, n_in, out);
+		for (int64_t c = 0; c < n_cols; c++)
+			y[c * n_out + r] = out[c];
+	}
+	if (sums != stack)
+		host->free(sums);
+	return QNT_OK;
+}
+
 static qnt_status neon_matmul(void *state, const qnt_matmul_job *job)
 {
 	const struct neon_state *st = state;
 	const qnt_host_api *host = st->host;
 	const struct fmt *f = find(job->wtype);
+	struct mlx_k mk;
+	if (!f && !job->w.buffer && !job->x.buffer && !job->y.buffer && mlx_of(job->wtype, &mk))
+		return mlx_matmul(st, &mk, job);
 	if (job->w.buffer || job->x.buffer || job->y.buffer || !f || f->mm < 0)
 		return QNT_E_INVALID_ARG;
 	qnt__neon_row_fn mm;

@@ -32,8 +32,7 @@ struct variant {
 	const char *name;
 	const char *const *deq;   /* dequantize */
 	const char *const *quant; /* quantize */
-	int mlx;                  /* dequantizes "mlx:*" formats (cpu-avx2: all, and multiplies
-				     them; cpu-neon: the affine ones, the others on the reference) */
+	int mlx;                  /* dequantizes and multiplies the "mlx:*" formats */
 };
 
 static const char *const avx2_deq[] = { "q4_0",   "q4_1",    "q5_0",   "q5_1",  "q8_0",    "q2_K",  "q3_K",
@@ -61,11 +60,16 @@ static const char *const x86_variants[] = { "cpu-avx2", "cpu-avx512" };
 #define MAX_BACKENDS (1 + (int)N_ELEMS(variants))
 
 /* The formats with SIMD product kernels. The "simd" group (a quick run for
- * emulated CPUs: scripts/test-aarch64) checks the products of these only. */
+ * emulated CPUs: scripts/test-aarch64) checks the products of these only:
+ * of the MLX formats, one per kernel path of cpu-neon's (and cpu-avx2's)
+ * MLX products (affine bits 4, 8, and 2 and 5 of the other widths; mxfp4,
+ * mxfp8, nvfp4), with each group size and scale type. */
 static const char *const simd_mm[] = { "f32",  "f16",  "bf16", "q4_0", "q4_1", "q5_0", "q5_1",
 				       "q8_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_nl", "iq4_xs",
 				       "mxfp4", "nvfp4", "tq1_0", "tq2_0", "q1_0", "q2_0", "iq2_xxs",
-				       "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", "iq1_s", "iq1_m", NULL };
+				       "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", "iq1_s", "iq1_m",
+				       "mlx:affine:4:64", "mlx:affine:8:32:f16", "mlx:affine:2:128:f32",
+				       "mlx:affine:5:64:f16", "mlx:mxfp4", "mlx:mxfp8:f16", "mlx:nvfp4:f32", NULL };
 static int simd_only;
 
 static int skip_format(qnt_type t)
