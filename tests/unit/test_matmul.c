@@ -12,8 +12,8 @@
  *   - each SIMD variant's dequantize floats and quantize bytes equal the
  *     scalar reference's bit for bit, on random bytes and on data with edge
  *     values;
- *   - cpu-avx2's and cpu-avx512's kernels at unaligned addresses, odd row
- *     counts and 1..6 columns.
+ *   - every SIMD variant's kernels (cpu-avx2, cpu-avx512, cpu-neon) at
+ *     unaligned addresses, odd row counts and 1..6 columns.
  */
 #include "test_backend.h"
 
@@ -571,8 +571,9 @@ static void quantize_bitexact(const struct variant *v)
  * checks against the exact product), dequantized floats bit for bit. */
 #define UA_IN 512
 
-static void unaligned(const char *backend)
+static void unaligned(const struct variant *v)
 {
+	const char *backend = v->name;
 	if (!backend_usable(backend)) { /* cmocka's skip() reads as "not ok" in TAP */
 		print_message("# %s does not run here\n", backend);
 		return;
@@ -591,7 +592,7 @@ static void unaligned(const char *backend)
 	for (int32_t k = 0; k < qnt_type_count(); k++) {
 		const qnt_type t = qnt_type_at(k);
 		const char *name = qnt_type_name(t);
-		if (!(in_list(name, simd_mm) || in_list(name, avx2_deq) || strncmp(name, "mlx:", 4) == 0) ||
+		if (!(in_list(name, simd_mm) || in_list(name, v->deq) || strncmp(name, "mlx:", 4) == 0) ||
 		    UA_IN % qnt_type_block_size(t) != 0)
 			continue;
 		for (size_t ri = 0; ri < N_ELEMS(rows); ri++) {
@@ -609,18 +610,19 @@ static void unaligned(const char *backend)
 			snprintf(what, sizeof what, "dequantize %s on %s, %lld rows at an unaligned address", name, backend,
 				 (long long)nr);
 			assert_same_floats(da + 1, db + 1, (size_t)(nr * UA_IN), what);
+			/* rounding against the size of the terms (one output can cancel
+			 * to near 0): sum_j |w_ij x_j|, for the six columns at once (the
+			 * first nc of them are those of nc columns) */
+			for (int64_t c = 0; c < 6; c++)
+				for (int64_t i = 0; i < nr; i++) {
+					double sum = 0;
+					for (int64_t j = 0; j < UA_IN; j++)
+						sum += fabs((double)wd[i * UA_IN + j] * (double)x[1 + c * UA_IN + j]);
+					ex[c * nr + i] = sum;
+				}
 			for (int64_t nc = 1; nc <= 6; nc++) {
 				assert_int_equal(qnt_matmul(cpu, t, buf, nr, UA_IN, x + 1, nc, ya + 1), QNT_OK);
 				assert_int_equal(qnt_matmul(avx, t, buf, nr, UA_IN, x + 1, nc, yb + 1), QNT_OK);
-				/* rounding against the size of the terms (one output can
-				 * cancel to near 0): sum_j |w_ij x_j| */
-				for (int64_t c = 0; c < nc; c++)
-					for (int64_t i = 0; i < nr; i++) {
-						double sum = 0;
-						for (int64_t j = 0; j < UA_IN; j++)
-							sum += fabs((double)wd[i * UA_IN + j] * (double)x[1 + c * UA_IN + j]);
-						ex[c * nr + i] = sum;
-					}
 				double ne, d = 0;
 				norm_diff(yb + 1, ex, (size_t)(nc * nr), &ne);
 				for (int64_t i = 0; i < nc * nr; i++) {
@@ -649,11 +651,11 @@ static void unaligned(const char *backend)
 	free(ex);
 }
 
-static void x86_unaligned(void **state)
+static void simd_unaligned(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < N_ELEMS(x86_variants); i++)
-		unaligned(x86_variants[i]);
+	for (size_t i = 0; i < N_ELEMS(variants); i++)
+		unaligned(&variants[i]);
 }
 
 /* The backend's score follows STYLE 3.5: 1 + the feature bits it needs, or
@@ -804,7 +806,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(avx512_dequantize_bitexact),
 		cmocka_unit_test(avx512_quantize_bitexact),
 		cmocka_unit_test(x86_dequantize_large),
-		cmocka_unit_test(x86_unaligned),
+		cmocka_unit_test(simd_unaligned),
 		cmocka_unit_test(neon_dequantize_bitexact),
 		cmocka_unit_test(neon_quantize_bitexact),
 	};
