@@ -1049,8 +1049,8 @@ typedef struct qnt_matrix qnt_matrix;
  * of n_in elements of wtype, rows back to back). The handle owns a copy (w
  * may be freed or changed afterwards): in the backend's layout where it has
  * one for wtype (cpu-avx2: q4_0, q8_0, iq4_nl, mxfp4, nvfp4, q2_K, q3_K, q4_K,
- * q5_K, q6_K, iq4_xs, tq1_0 and the 2- and 3-bit and 1-bit i-quants, eight
- * rows interleaved), otherwise
+ * q5_K, q6_K, iq4_xs, tq1_0, tq2_0 and the 2- and 3-bit and 1-bit i-quants,
+ * eight rows interleaved), otherwise
  * the rows as given, which qnt_matmul_prepared then multiplies as qnt_matmul
  * does. Its memory comes from ctx's allocator (the backend's layout from the
  * library's), which must stay usable until qnt_matrix_free; the context

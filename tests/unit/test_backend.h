@@ -76,14 +76,16 @@ static inline void *random_weights(qnt_type t, int64_t n_out, int64_t n_in, uint
 				blk[48 + 2 * k + 1] = (unsigned char)((blk[48 + 2 * k + 1] & 0x0f) | (((d >> (4 * k)) & 0xf) << 4));
 			continue;
 		}
-		/* d comes last in q6_K, q3_K and tq1_0, d and dmin last in q2_K, first elsewhere */
+		/* d comes last in q6_K, q3_K, tq1_0 and tq2_0, d and dmin last in q2_K, first elsewhere */
 		if (t == QNT_TYPE_Q2_K) {
 			const uint16_t m = (uint16_t)(d ^ 0x8000);
 			memcpy(blk + bb - 4, &d, 2);
 			memcpy(blk + bb - 2, &m, 2);
 			continue;
 		}
-		memcpy(blk + (t == QNT_TYPE_Q6_K || t == QNT_TYPE_Q3_K || t == QNT_TYPE_TQ1_0 ? bb - 2 : 0), &d, 2);
+		memcpy(blk + (t == QNT_TYPE_Q6_K || t == QNT_TYPE_Q3_K || t == QNT_TYPE_TQ1_0 || t == QNT_TYPE_TQ2_0 ? bb - 2
+															 : 0),
+		       &d, 2);
 		if (t == QNT_TYPE_Q4_1 || t == QNT_TYPE_Q4_K || t == QNT_TYPE_Q5_K) {
 			const uint16_t m = (uint16_t)(d ^ 0x8000);
 			memcpy(blk + 2, &m, 2);

@@ -2,7 +2,7 @@
 /*
  * Prepared matrices (qnt_matrix_prepare, qnt_matmul_prepared):
  *   - argument checks, their statuses and messages; freeing NULL;
- *   - q4_0, q8_0, iq4_nl, mxfp4, nvfp4, q2_K, q4_K, q5_K, q6_K, iq4_xs (cpu-avx2's
+ *   - q4_0, q8_0, iq4_nl, mxfp4, nvfp4, q2_K, q4_K, q5_K, q6_K, iq4_xs, tq2_0 (cpu-avx2's
  *     interleaved layout where it runs, and cpu-avx512's) and q4_1 (kept plain) against the exact product of
  *     the dequantized W with the float x, within 1e-2 (the q8_K ones 1.5e-2: test_matmul.c's
  *     tolerances) of the product of the magnitudes (normwise: a
@@ -118,7 +118,7 @@ static const struct {
 static const int64_t col_counts[] = { 1, 3, 5, 17 };
 static const qnt_type wtypes[] = { QNT_TYPE_Q4_0, QNT_TYPE_Q8_0,   QNT_TYPE_IQ4_NL, QNT_TYPE_MXFP4,
 				   QNT_TYPE_NVFP4, QNT_TYPE_Q2_K, QNT_TYPE_Q4_K,  QNT_TYPE_Q5_K,
-				   QNT_TYPE_Q6_K, QNT_TYPE_IQ4_XS, QNT_TYPE_Q4_1 };
+				   QNT_TYPE_Q6_K, QNT_TYPE_IQ4_XS, QNT_TYPE_TQ2_0, QNT_TYPE_Q4_1 };
 
 static void against_exact(void **state)
 {
@@ -133,7 +133,7 @@ static void against_exact(void **state)
 			double worst = 0;
 			/* q8_K or q8_0/q8_1 activations */
 			const double tol = t == QNT_TYPE_Q2_K || t == QNT_TYPE_Q4_K || t == QNT_TYPE_Q5_K ||
-						   t == QNT_TYPE_Q6_K || t == QNT_TYPE_IQ4_XS
+						   t == QNT_TYPE_Q6_K || t == QNT_TYPE_IQ4_XS || t == QNT_TYPE_TQ2_0
 						   ? 1.5e-2
 						   : 1e-2;
 			for (size_t si = 0; si < N_ELEMS(shapes); si++) {
