@@ -508,9 +508,53 @@ static int lsq_sub(int n, const float *x, const float *w, const int8_t *q, int w
 
 /* ---- choosing integer scales for given super-scales ---- */
 
+/* Doubles in as many lanes as the native float vectors (qnt_lanes.h):
+ * eight (two AVX registers) in the cpu-avx2 build, four otherwise. */
+typedef double kq_vnd __attribute__((vector_size(8 * QNT__VN)));
+
+/* sub_codes_n's error for QNT__VN candidates at once, lane k being the
+ * candidate (dl[k], ml[k]): lane by lane the same float operations for the
+ * codes and values (the nearest code of (x + ml) / dl's reciprocal product,
+ * or clamp(0) where dl is zero or not finite) and the same double
+ * operations for the error, its four partial sums (element i in sum i % 4)
+ * added as wsse adds them. So each lane's error is the double sub_codes_n
+ * returns for its candidate, to the bit; only the codes are not kept. */
+static inline __attribute__((always_inline)) kq_vnd sub_errs_n(const int n, int lo, int hi, const float *x,
+								 const float *w, qnt__vnf dl, qnt__vnf ml)
+{
+	const qnt__vnf inf = qnt__splat_vnf(INFINITY), zero = qnt__splat_vnf(0.0f);
+	const qnt__vni ok = (dl != zero) & (qnt__abs_vnf(dl) < inf);
+	const qnt__vnf id = 1.0f / dl, flo = qnt__splat_vnf((float)lo), fhi = qnt__splat_vnf((float)hi);
+	const int c0 = qnt__clampi(0, lo, hi);
+	const qnt__vni ilo = (qnt__vni){ 0 } + lo, ihi = (qnt__vni){ 0 } + hi, ic0 = (qnt__vni){ 0 } + c0;
+	kq_vnd e[4] = { { 0 }, { 0 }, { 0 }, { 0 } };
+	/* unrolled, so that the partial sums stay in registers */
+#pragma GCC unroll 8
+	for (int i = 0; i < n; i += 4)
+#pragma GCC unroll 4
+		for (int k = 0; k < 4; k++) {
+			const qnt__vnf t = (x[i + k] + ml) * id;
+			const qnt__vni r = qnt__nearest_vni(t);
+			const qnt__vni above = t >= fhi, inside = t > flo;
+			qnt__vni c = (((ihi & above) | (r & ~above)) & inside) | (ilo & ~inside);
+			c = (c & ok) | (ic0 & ~ok);
+			const qnt__vnf y = dl * __builtin_convertvector(c, qnt__vnf) - ml;
+			const kq_vnd rd = (double)x[i + k] - __builtin_convertvector(y, kq_vnd);
+			e[k] += (double)w[i + k] * rd * rd;
+		}
+	return (e[0] + e[1]) + (e[2] + e[3]);
+}
+
 /* For sub-block j, the best integer scale and min near the continuous a, mn,
  * with the codes re-chosen for each: the nearest integers +-f->radius are
- * tried and st changes only if the error falls below st->serr[j]. */
+ * tried and st changes only if the error falls below st->serr[j]. With
+ * mins (q2_K, q4_K, q5_K: up to eight candidates, nine where the current
+ * pair is outside the box) the candidates, in the order u then v, are
+ * measured QNT__VN at a time by sub_errs_n, and the first with the least
+ * error below st->serr[j] wins, as a scan in that order would choose; only
+ * its codes are then computed. Without (q3_K, q6_K: two candidates, three
+ * at most) they are measured one at a time, which costs less than a pass of
+ * eight lanes. */
 static int choose_sub(const struct kfmt *f, const float *x, const float *w, struct kstate *st, int j, double a,
 		      double mn)
 {
@@ -530,27 +574,62 @@ static int choose_sub(const struct kfmt *f, const float *x, const float *w, stru
 	}
 	double best = st->serr[j];
 	int changed = 0, bs = 0, bm = 0;
-	int8_t q[32], bq[32];
-	for (int u = s0; u <= s1; u++) {
-		const float dl = st->d * (float)u;
-		for (int v = m0; v <= m1; v++) {
-			if (u == st->sc[j] && v == st->m[j])
+	if (f->mhi == 0) { /* q3_K, q6_K: at most two candidates, one at a time */
+		int8_t q[32], bq[32];
+		const float ml = st->dmin * 0.0f;
+		for (int u = s0; u <= s1; u++) {
+			if (u == st->sc[j] && st->m[j] == 0)
 				continue;
-			const float ml = st->dmin * (float)v;
-			const double e = sub_codes(f, x + o, w + o, dl, ml, q);
+			const double e = sub_codes(f, x + o, w + o, st->d * (float)u, ml, q);
 			if (e < best) {
 				best = e;
 				bs = u;
-				bm = v;
 				memcpy(bq, q, (size_t)f->sub);
 				changed = 1;
 			}
 		}
+		if (changed) {
+			st->sc[j] = bs;
+			st->m[j] = 0;
+			memcpy(st->q + o, bq, (size_t)f->sub);
+			st->err += best - st->serr[j];
+			st->serr[j] = best;
+		}
+		return changed;
+	}
+	/* the candidates in scan order (at most (2 radius + 1)^2: radius <= 2
+	 * in every kfmt), measured
+	 * QNT__VN lanes at a time; the last group's spare lanes repeat its
+	 * first candidate and are never read */
+	int cu[25], cv[25], nc = 0;
+	for (int u = s0; u <= s1; u++)
+		for (int v = m0; v <= m1; v++)
+			if (!(u == st->sc[j] && v == st->m[j]) && nc < 25) {
+				cu[nc] = u;
+				cv[nc] = v;
+				nc++;
+			}
+	for (int g = 0; g < nc; g += QNT__VN) {
+		qnt__vnf dl, ml;
+		for (int k = 0; k < QNT__VN; k++) {
+			const int c = g + k < nc ? g + k : g;
+			dl[k] = st->d * (float)cu[c];
+			ml[k] = st->dmin * (float)cv[c];
+		}
+		const kq_vnd e = f->sub == 16 ? sub_errs_n(16, f->qlo, f->qhi, x + o, w + o, dl, ml)
+					      : sub_errs_n(32, f->qlo, f->qhi, x + o, w + o, dl, ml);
+		for (int k = 0; k < QNT__VN && g + k < nc; k++)
+			if (e[k] < best) {
+				best = e[k];
+				bs = cu[g + k];
+				bm = cv[g + k];
+				changed = 1;
+			}
 	}
 	if (changed) {
 		st->sc[j] = bs;
 		st->m[j] = bm;
-		memcpy(st->q + o, bq, (size_t)f->sub);
+		sub_codes(f, x + o, w + o, st->d * (float)bs, st->dmin * (float)bm, st->q + o); /* error: best */
 		st->err += best - st->serr[j];
 		st->serr[j] = best;
 	}
