@@ -1050,15 +1050,14 @@ static void requant_affine(const float *x, int nsub, int sub, int nmax, float d1
 static void ggml_q2_K(const float *x, struct blk_q2_K *b, const float *qw)
 {
 	uint8_t L[QK_K], Ls[16], Lm[16];
-	float weights[16], scales[16], mins[16], sw[16];
+	float weights[QK_K], scales[16], mins[16], sw[16];
 
 	if (!qw) {
 		float max_scale = 0, max_min = 0;
+		for (int l = 0; l < QK_K; l++)
+			weights[l] = fabsf(x[l]);
+		qnt__ggml_fit_affine_subs(16, 16, 3, x, weights, L, scales, mins, -0.5f, 0.1f, 15, 1);
 		for (int j = 0; j < 16; j++) {
-			for (int l = 0; l < 16; l++)
-				weights[l] = fabsf(x[16 * j + l]);
-			scales[j] = qnt__ggml_fit_affine(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.5f, 0.1f,
-						    15, 1);
 			if (scales[j] > max_scale)
 				max_scale = scales[j];
 			if (mins[j] > max_min)
@@ -1089,12 +1088,11 @@ static void ggml_q2_K(const float *x, struct blk_q2_K *b, const float *qw)
 		for (int j = 0; j < 16; j++) {
 			sw[j] = 0;
 			for (int l = 0; l < 16; l++)
-				weights[l] = qw[16 * j + l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
+				weights[16 * j + l] = qw[16 * j + l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
 			for (int l = 0; l < 16; l++)
-				sw[j] += weights[l];
-			scales[j] = qnt__ggml_fit_affine(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.9f, 0.05f,
-						    36, 0);
+				sw[j] += weights[16 * j + l];
 		}
+		qnt__ggml_fit_affine_subs(16, 16, 3, x, weights, L, scales, mins, -0.9f, 0.05f, 36, 0);
 		const float dm = ggml_fit_positive(16, 15, scales, Ls, sw);
 		const float mm = ggml_fit_positive(16, 15, mins, Lm, sw);
 		b->d = to_fp16(dm);
@@ -1215,7 +1213,7 @@ static void ggml_q45_K(const float *x, uint16_t *pd, uint16_t *pdmin, uint8_t *s
 		       const float *qw)
 {
 	uint8_t ls[8], lm[8];
-	float weights[32], scales[8], mins[8];
+	float weights[QK_K], scales[8], mins[8];
 
 	if (!qw) {
 		float max_scale = 0, max_min = 0;
@@ -1225,13 +1223,13 @@ static void ggml_q45_K(const float *x, uint16_t *pd, uint16_t *pdmin, uint8_t *s
 				sum_x2 += x[32 * j + l] * x[32 * j + l];
 			const float av_x = sqrtf(sum_x2 / 32);
 			for (int l = 0; l < 32; l++)
-				weights[l] = av_x + fabsf(x[32 * j + l]);
-			if (nmax == 15)
-				scales[j] = qnt__ggml_fit_affine(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], -1.0f,
-							    0.1f, 20, 0);
-			else
-				scales[j] = qnt__ggml_fit_affine(32, 31, x + 32 * j, weights, L + 32 * j, &mins[j], -0.5f,
-							    0.1f, 15, 0);
+				weights[32 * j + l] = av_x + fabsf(x[32 * j + l]);
+		}
+		if (nmax == 15)
+			qnt__ggml_fit_affine_subs(8, 32, 15, x, weights, L, scales, mins, -1.0f, 0.1f, 20, 0);
+		else
+			qnt__ggml_fit_affine_subs(8, 32, 31, x, weights, L, scales, mins, -0.5f, 0.1f, 15, 0);
+		for (int j = 0; j < 8; j++) {
 			if (scales[j] > max_scale)
 				max_scale = scales[j];
 			if (mins[j] > max_min)
@@ -1256,14 +1254,13 @@ static void ggml_q45_K(const float *x, uint16_t *pd, uint16_t *pdmin, uint8_t *s
 		const float sigma2 = 2 * sum_x2 / QK_K;
 		for (int j = 0; j < 8; j++) {
 			for (int l = 0; l < 32; l++)
-				weights[l] = qw[32 * j + l] * sqrtf(sigma2 + x[32 * j + l] * x[32 * j + l]);
+				weights[32 * j + l] = qw[32 * j + l] * sqrtf(sigma2 + x[32 * j + l] * x[32 * j + l]);
 			float sumw = 0;
 			for (int l = 0; l < 32; l++)
-				sumw += weights[l];
+				sumw += weights[32 * j + l];
 			sw[j] = sumw;
-			scales[j] = qnt__ggml_fit_affine(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], -0.9f, 0.05f,
-						    36, 0);
 		}
+		qnt__ggml_fit_affine_subs(8, 32, nmax, x, weights, L, scales, mins, -0.9f, 0.05f, 36, 0);
 		const float d_block = ggml_fit_positive(8, 63, scales, ls, sw);
 		const float m_block = ggml_fit_positive(8, 63, mins, lm, sw);
 		for (int j = 0; j < 8; j++) {
