@@ -508,26 +508,21 @@ static int lsq_sub(int n, const float *x, const float *w, const int8_t *q, int w
 
 /* ---- choosing integer scales for given super-scales ---- */
 
-/* Doubles in as many lanes as the native float vectors (qnt_lanes.h):
- * eight (two AVX registers) in the cpu-avx2 build, four otherwise. */
-typedef double kq_vnd __attribute__((vector_size(8 * QNT__VN)));
-
-/* sub_codes_n's error for QNT__VN candidates at once, lane k being the
- * candidate (dl[k], ml[k]): lane by lane the same float operations for the
- * codes and values (the nearest code of (x + ml) / dl's reciprocal product,
- * or clamp(0) where dl is zero or not finite) and the same double
- * operations for the error, its four partial sums (element i in sum i % 4)
- * added as wsse adds them. So each lane's error is the double sub_codes_n
- * returns for its candidate, to the bit; only the codes are not kept. */
-static inline __attribute__((always_inline)) kq_vnd sub_errs_n(const int n, int lo, int hi, const float *x,
-								 const float *w, qnt__vnf dl, qnt__vnf ml)
+/* sub_codes_n's codes and values for QNT__VN candidates at once, lane k
+ * being the candidate (dl[k], ml[k]): lane by lane the same float
+ * operations (the nearest code of (x + ml) times dl's reciprocal, or
+ * clamp(0) where dl is zero or not finite), so the same values y. Returned:
+ * the weighted error sum w (x - y)^2 of each lane computed in float, a
+ * bound for the search below, not sub_codes_n's double. */
+static inline __attribute__((always_inline)) qnt__vnf sub_errs_n(const int n, int lo, int hi, const float *x,
+								   const float *w, qnt__vnf dl, qnt__vnf ml)
 {
 	const qnt__vnf inf = qnt__splat_vnf(INFINITY), zero = qnt__splat_vnf(0.0f);
 	const qnt__vni ok = (dl != zero) & (qnt__abs_vnf(dl) < inf);
 	const qnt__vnf id = 1.0f / dl, flo = qnt__splat_vnf((float)lo), fhi = qnt__splat_vnf((float)hi);
 	const int c0 = qnt__clampi(0, lo, hi);
 	const qnt__vni ilo = (qnt__vni){ 0 } + lo, ihi = (qnt__vni){ 0 } + hi, ic0 = (qnt__vni){ 0 } + c0;
-	kq_vnd e[4] = { { 0 }, { 0 }, { 0 }, { 0 } };
+	qnt__vnf e[4] = { zero, zero, zero, zero };
 	/* unrolled, so that the partial sums stay in registers */
 #pragma GCC unroll 8
 	for (int i = 0; i < n; i += 4)
@@ -539,10 +534,44 @@ static inline __attribute__((always_inline)) kq_vnd sub_errs_n(const int n, int 
 			qnt__vni c = (((ihi & above) | (r & ~above)) & inside) | (ilo & ~inside);
 			c = (c & ok) | (ic0 & ~ok);
 			const qnt__vnf y = dl * __builtin_convertvector(c, qnt__vnf) - ml;
-			const kq_vnd rd = (double)x[i + k] - __builtin_convertvector(y, kq_vnd);
-			e[k] += (double)w[i + k] * rd * rd;
+			const qnt__vnf rf = x[i + k] - y;
+			e[k] += w[i + k] * rf * rf;
 		}
 	return (e[0] + e[1]) + (e[2] + e[3]);
+}
+
+/* Whether a candidate whose float error (sub_errs_n) is ef certainly has a
+ * double error (sub_codes_n's) above best >= 0, so that the search may skip
+ * it; for sub-blocks whose weights are each 0 or at least 2^-60 (see
+ * weights_not_tiny). Let E be the exact sum of w (x - y)^2 over the
+ * n <= 32 elements (the values y are the same in both). Each float term
+ * (w r) r, r = x - y, takes 3 roundings, relative u = 2^-24 each, and at
+ * most 8 + 2 more in the sum; below the normal floats a product loses up to
+ * 2^-150 instead (a difference of floats is exact there): for w r that is
+ * 2^-150 |r| with |r| < 2^-66 (w >= 2^-60), for its product with r 2^-150.
+ * So ef <= E (1 + u)^13 + 2^-144 unless something overflowed, and then ef
+ * is not finite and the candidate is not skipped. In double no term under-
+ * or overflows (they lie between 2^-447 and 2^387), so sub_codes_n's error
+ * is at least E (1 - 2^-53)^13. With ef > best (1 + 2^-16) + 2^-100 (the
+ * right side in double, rounded by 2^-52 relative at most), E exceeds
+ * best (1 + 2^-17) + 2^-101, and so does the double error: > best. A NaN
+ * (best or ef) compares false and is never skipped. */
+static inline int sub_err_above(float ef, double best)
+{
+	return ef < INFINITY && (double)ef > best * (1.0 + 0x1p-16) + 0x1p-100;
+}
+
+/* 1 if each of the n (16 or 32) weights is 0 or at least 2^-60 (or NaN,
+ * which makes every error NaN). */
+static inline int weights_not_tiny(int n, const float *w)
+{
+	qnt__v8i tiny = { 0 };
+	for (int i = 0; i < n; i += 8) {
+		qnt__v8f wv;
+		memcpy(&wv, w + i, sizeof wv);
+		tiny |= qnt__gt_v8f(wv, (qnt__v8f){ 0 }) & qnt__lt_v8f(wv, qnt__splat_v8f(0x1p-60f));
+	}
+	return qnt__bits_v8i(tiny) == 0;
 }
 
 /* For sub-block j, the best integer scale and min near the continuous a, mn,
@@ -550,11 +579,11 @@ static inline __attribute__((always_inline)) kq_vnd sub_errs_n(const int n, int 
  * tried and st changes only if the error falls below st->serr[j]. With
  * mins (q2_K, q4_K, q5_K: up to eight candidates, nine where the current
  * pair is outside the box) the candidates, in the order u then v, are
- * measured QNT__VN at a time by sub_errs_n, and the first with the least
- * error below st->serr[j] wins, as a scan in that order would choose; only
- * its codes are then computed. Without (q3_K, q6_K: two candidates, three
- * at most) they are measured one at a time, which costs less than a pass of
- * eight lanes. */
+ * ranked QNT__VN at a time by sub_errs_n's float errors, and only those
+ * that may have the least error below st->serr[j] are measured exactly;
+ * the first with the least wins, as a scan in that order would choose.
+ * Without (q3_K, q6_K: two candidates, three at most) they are measured one
+ * at a time, which costs less than a pass of eight lanes. */
 static int choose_sub(const struct kfmt *f, const float *x, const float *w, struct kstate *st, int j, double a,
 		      double mn)
 {
@@ -598,9 +627,11 @@ static int choose_sub(const struct kfmt *f, const float *x, const float *w, stru
 		return changed;
 	}
 	/* the candidates in scan order (at most (2 radius + 1)^2: radius <= 2
-	 * in every kfmt), measured
-	 * QNT__VN lanes at a time; the last group's spare lanes repeat its
-	 * first candidate and are never read */
+	 * in every kfmt), their float errors QNT__VN lanes at a time; the last
+	 * group's spare lanes repeat its first candidate and are never read.
+	 * Then, in scan order, each that may beat the best so far (not
+	 * sub_err_above it) is measured exactly by sub_codes: the others would
+	 * not be taken, so the choice is the scan's. */
 	int cu[25], cv[25], nc = 0;
 	for (int u = s0; u <= s1; u++)
 		for (int v = m0; v <= m1; v++)
@@ -609,6 +640,8 @@ static int choose_sub(const struct kfmt *f, const float *x, const float *w, stru
 				cv[nc] = v;
 				nc++;
 			}
+	int8_t q[32];
+	const int may_skip = weights_not_tiny(f->sub, w + o);
 	for (int g = 0; g < nc; g += QNT__VN) {
 		qnt__vnf dl, ml;
 		for (int k = 0; k < QNT__VN; k++) {
@@ -616,20 +649,24 @@ static int choose_sub(const struct kfmt *f, const float *x, const float *w, stru
 			dl[k] = st->d * (float)cu[c];
 			ml[k] = st->dmin * (float)cv[c];
 		}
-		const kq_vnd e = f->sub == 16 ? sub_errs_n(16, f->qlo, f->qhi, x + o, w + o, dl, ml)
-					      : sub_errs_n(32, f->qlo, f->qhi, x + o, w + o, dl, ml);
-		for (int k = 0; k < QNT__VN && g + k < nc; k++)
-			if (e[k] < best) {
-				best = e[k];
+		const qnt__vnf ef = f->sub == 16 ? sub_errs_n(16, f->qlo, f->qhi, x + o, w + o, dl, ml)
+						 : sub_errs_n(32, f->qlo, f->qhi, x + o, w + o, dl, ml);
+		for (int k = 0; k < QNT__VN && g + k < nc; k++) {
+			if (may_skip && sub_err_above(ef[k], best))
+				continue;
+			const double e = sub_codes(f, x + o, w + o, dl[k], ml[k], q);
+			if (e < best) {
+				best = e;
 				bs = cu[g + k];
 				bm = cv[g + k];
+				memcpy(st->q + o, q, (size_t)f->sub);
 				changed = 1;
 			}
+		}
 	}
 	if (changed) {
 		st->sc[j] = bs;
 		st->m[j] = bm;
-		sub_codes(f, x + o, w + o, st->d * (float)bs, st->dmin * (float)bm, st->q + o); /* error: best */
 		st->err += best - st->serr[j];
 		st->serr[j] = best;
 	}
