@@ -286,30 +286,33 @@ static inline qnt__v8i q6_widen(q6_v8c c)
 #endif
 }
 
-/* The dequantized values of a state (the same float operations as ggml;
- * for q6_K eight lanes at a time, the same operations lane by lane). */
-static void state_values(const struct kfmt *f, const struct kstate *st, float *y)
+/* The dequantized values of a state (the same float operations as ggml,
+ * eight lanes at a time: the same operations lane by lane), for nsub
+ * sub-blocks of sub (16 or 32: constant trip counts) values. */
+static inline __attribute__((always_inline)) void state_values_n(const int nsub, const int sub,
+								   const struct kstate *st, float *y)
 {
-	if (f == &F_Q6) {
-		for (int j = 0; j < 16; j++) {
-			const float dl = st->d * (float)st->sc[j];
-			const float ml = st->dmin * (float)st->m[j];
-			for (int h = 0; h < 2; h++) {
-				q6_v8c c8;
-				memcpy(&c8, st->q + 16 * j + 8 * h, sizeof c8);
-				const qnt__v8i c = q6_widen(c8);
-				const qnt__v8f yv = dl * __builtin_convertvector(c, qnt__v8f) - ml;
-				memcpy(y + 16 * j + 8 * h, &yv, sizeof yv);
-			}
-		}
-		return;
-	}
-	for (int j = 0; j < f->nsub; j++) {
+	for (int j = 0; j < nsub; j++) {
 		const float dl = st->d * (float)st->sc[j];
 		const float ml = st->dmin * (float)st->m[j];
-		for (int i = j * f->sub; i < (j + 1) * f->sub; i++)
-			y[i] = dl * (float)st->q[i] - ml;
+#pragma GCC unroll 4
+		for (int h = 0; h < sub; h += 8) {
+			const int i = j * sub + h;
+			q6_v8c c8;
+			memcpy(&c8, st->q + i, sizeof c8);
+			const qnt__v8i c = q6_widen(c8);
+			const qnt__v8f yv = dl * __builtin_convertvector(c, qnt__v8f) - ml;
+			memcpy(y + i, &yv, sizeof yv);
+		}
 	}
+}
+
+static void state_values(const struct kfmt *f, const struct kstate *st, float *y)
+{
+	if (f->sub == 16)
+		state_values_n(16, 16, st, y);
+	else
+		state_values_n(8, 32, st, y);
 }
 
 /* sum_i w_i (x_i - y_i)^2 over n (a multiple of 4) values, in double, in a
