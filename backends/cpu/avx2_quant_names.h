@@ -30,5 +30,6 @@
 #define qnt__ggml_fit_sym qnt__avx2q_ggml_fit_sym
 #define qnt__ggml_fit_affine qnt__avx2q_ggml_fit_affine
 #define qnt__ggml_fit_affine_subs qnt__avx2q_ggml_fit_affine_subs
+#define qnt__ggml_fit_sym_subs qnt__avx2q_ggml_fit_sym_subs
 
 #endif

@@ -513,3 +513,100 @@ float qnt__ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float 
 		L[i] = (int8_t)(nmax + qnt__clampi(qnt__nearest_int(isc[chosen] * x[i]), -nmax, nmax - 1));
 	return scale;
 }
+
+/* qnt__ggml_fit_sym for W sub-blocks at once, lane k = sub-block k
+ * (x + n k, L + n k, qw + n k, scales[k]), n 16 or 32. Each lane takes
+ * ggml's 19 candidates one per step in ggml's order, summing its elements in
+ * element order, and makes ggml's choice after each (lane selects): the same
+ * float operations in the same order as qnt__ggml_fit_sym for its
+ * sub-block, so the same codes and scale, to the bit. */
+static inline __attribute__((always_inline)) void fit_sym_lanes(const int n, int nmax, const float *x, int8_t *L,
+								  const float *qw, float *scales)
+{
+	float xa[32 * W], wa[32 * W];
+	for (int k = 0; k < W; k++)
+		for (int i = 0; i < n; i++) {
+			const float xi = x[n * k + i];
+			xa[W * i + k] = xi;
+			wa[W * i + k] = qw ? qw[n * k + i] : xi * xi;
+		}
+	vf xt[32], wt[32];
+	memcpy(xt, xa, sizeof(vf) * (size_t)n);
+	memcpy(wt, wa, sizeof(vf) * (size_t)n);
+	const vf zero = { 0 };
+	vf max = zero, amax = zero, fin = zero;
+	for (int i = 0; i < n; i++) {
+		const vf ax = qnt__abs_vnf(xt[i]);
+		const vi m = ax > amax;
+		amax = qnt__select_vnf(m, ax, amax);
+		max = qnt__select_vnf(m, xt[i], max);
+		fin += xt[i] * 0.0f; /* NaN in a lane with a value that is not finite */
+	}
+	const vi tiny = amax < qnt__splat_vnf(GROUP_MAX_EPS);
+	/* with every x finite the codes are clamped and rounded as floats
+	 * (qnt__ggml_fit_sym's argument) */
+	const int level = HAVE_LEVEL && lane_mask(fin == zero) == (1u << W) - 1;
+	/* ggml's order: is = 0 (the first guess), then -9..-1, 1..9 */
+	static const float sis[19] = { 0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+	vf scale = zero, best = zero, chosen = zero;
+	for (int c = 0; c < 19; c++) {
+		const vf isc = -((float)nmax + 0.1f * sis[c]) / max;
+		vf lx = zero, l2 = zero;
+		if (level) {
+#if HAVE_LEVEL
+#pragma GCC unroll 32
+			for (int i = 0; i < n; i++) {
+				const vf fl = sym_level_vf(isc * xt[i], (float)nmax);
+				lx += wt[i] * xt[i] * fl;
+				l2 += wt[i] * fl * fl;
+			}
+#endif
+		} else {
+			for (int i = 0; i < n; i++) {
+				const vf fl = __builtin_convertvector(
+					qnt__clamp_vni(qnt__nearest_vni(isc * xt[i]), -nmax, nmax - 1), vf);
+				lx += wt[i] * xt[i] * fl;
+				l2 += wt[i] * fl * fl;
+			}
+		}
+		if (c == 0) {
+			scale = qnt__select_vnf(l2 != zero, lx / l2, zero);
+			best = scale * lx;
+			chosen = isc;
+		} else {
+			const vi take = (l2 > zero) & (lx * lx > best * l2);
+			const vf sc = lx / l2;
+			scale = qnt__select_vnf(take, sc, scale);
+			best = qnt__select_vnf(take, sc * lx, best);
+			chosen = qnt__select_vnf(take, isc, chosen);
+		}
+	}
+	for (int k = 0; k < W; k++) {
+		int8_t *Lk = L + n * k;
+		if (tiny[k]) {
+			memset(Lk, 0, (size_t)n);
+			scales[k] = 0.0f;
+			continue;
+		}
+		for (int i = 0; i < n; i += 8) {
+			qnt__v8f xv;
+			memcpy(&xv, x + n * k + i, sizeof xv);
+			const qnt__v8c cq =
+				qnt__narrow_v8i(qnt__clamp8_v8i(qnt__nearest_int_v8(chosen[k] * xv), -nmax, nmax - 1) + nmax);
+			memcpy(Lk + i, &cq, sizeof cq);
+		}
+		scales[k] = scale[k];
+	}
+}
+
+void qnt__ggml_fit_sym_subs(int count, int n, int nmax, const float *x, int8_t *L, const float *qw, float *scales)
+{
+	for (int j = 0; j < count; j += W) {
+		const int o = n * j;
+		const float *w = qw ? qw + o : NULL;
+		if (n == 16)
+			fit_sym_lanes(16, nmax, x + o, L + o, w, scales + j);
+		else
+			fit_sym_lanes(32, nmax, x + o, L + o, w, scales + j);
+	}
+}

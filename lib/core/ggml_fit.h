@@ -22,4 +22,9 @@ void qnt__ggml_fit_affine_subs(int count, int n, int nmax, const float *x, const
  * n <= 32. */
 float qnt__ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float *qw);
 
+/* qnt__ggml_fit_sym for `count` consecutive sub-blocks of n values (x + n j,
+ * L + n j, qw + n j unless qw is NULL; scales[j] the function's result),
+ * the same results for each; n 16 or 32, count a multiple of 8. */
+void qnt__ggml_fit_sym_subs(int count, int n, int nmax, const float *x, int8_t *L, const float *qw, float *scales);
+
 #endif

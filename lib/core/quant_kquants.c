@@ -1225,7 +1225,7 @@ static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
 		return;
 	}
 	int8_t L[QK_K];
-	float scales[16], weight[16], sw[16];
+	float scales[16], weight[QK_K], sw[16];
 	uint8_t l6[16];
 	int8_t Ls[16];
 	float sumx2 = 0;
@@ -1234,13 +1234,13 @@ static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
 	const float sigma2 = 2 * sumx2 / QK_K;
 	for (int j = 0; j < 16; j++) {
 		for (int l = 0; l < 16; l++)
-			weight[l] = qw[16 * j + l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
+			weight[16 * j + l] = qw[16 * j + l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
 		float sumw = 0;
 		for (int l = 0; l < 16; l++)
-			sumw += weight[l];
+			sumw += weight[16 * j + l];
 		sw[j] = sumw;
-		scales[j] = qnt__ggml_fit_sym(16, 4, x + 16 * j, L + 16 * j, weight);
 	}
+	qnt__ggml_fit_sym_subs(16, 16, 4, x, L, weight, scales);
 	const float d_block = qnt__ggml_fit_sym(16, 32, scales, Ls, sw);
 	for (int j = 0; j < 16; j++)
 		l6[j] = (uint8_t)Ls[j];
@@ -1403,8 +1403,7 @@ static void ggml_q6_K(const float *x, struct blk_q6_K *b, const float *qw)
 {
 	int8_t L[QK_K];
 	float scales[16];
-	for (int j = 0; j < 16; j++)
-		scales[j] = qnt__ggml_fit_sym(16, 32, x + 16 * j, L + 16 * j, qw ? qw + 16 * j : NULL);
+	qnt__ggml_fit_sym_subs(16, 16, 32, x, L, qw, scales);
 	q6_tail(x, scales, L, 1, NULL, NULL, &b->d, b->scales);
 	pack_q6_codes((const uint8_t *)L, b);
 }
