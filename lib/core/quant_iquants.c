@@ -806,28 +806,27 @@ static void build_prof(int n, const float *x, const float *w, const float *v, st
 	p->s[0] = s_lo;
 	p->sxq[0] = sxq;
 	p->sqq[0] = sqq;
-	/* the intervals, and the minimum of each at sxq/sqq clamped to it */
+	/* the sums on each interval (in event order) */
+	for (int e = 0; e < ne; e++) {
+		sxq += ev[e].dxq;
+		sqq += ev[e].dqq;
+		p->s[e + 1] = ev[e].s;
+		p->sxq[e + 1] = sxq;
+		p->sqq[e + 1] = sqq;
+	}
+	/* the minimum of each interval, at sxq/sqq clamped to it, and the first
+	 * of the least; written as selects (the same values and choice as
+	 * branches, without their mispredictions on this data) */
 	double best_e = INFINITY, best_s = s_lo;
 	for (int e = 0; e <= ne; e++) {
-		const double lo = p->s[e], hi = e < ne ? ev[e].s : s_hi;
-		const double a = sxq, q = sqq;
-		double s2 = lo;
-		if (a > hi * q)
-			s2 = hi;
-		else if (a > lo * q)
-			s2 = a / q;
+		const double lo = p->s[e], hi = e < ne ? (double)p->s[e + 1] : (double)s_hi;
+		const double a = p->sxq[e], q = p->sqq[e];
+		double s2 = a > lo * q ? a / q : lo;
+		s2 = a > hi * q ? hi : s2;
 		const double err = sxx - 2 * s2 * a + s2 * s2 * q;
-		if (err < best_e) {
-			best_e = err;
-			best_s = s2;
-		}
-		if (e < ne) {
-			sxq += ev[e].dxq;
-			sqq += ev[e].dqq;
-			p->s[e + 1] = ev[e].s;
-			p->sxq[e + 1] = sxq;
-			p->sqq[e + 1] = sqq;
-		}
+		const int take = err < best_e;
+		best_e = take ? err : best_e;
+		best_s = take ? s2 : best_s;
 	}
 	p->n = ne + 1;
 	p->best_e = best_e;
