@@ -1408,164 +1408,163 @@ static void ggml_q6_K(const float *x, struct blk_q6_K *b, const float *qw)
 	pack_q6_codes((const uint8_t *)L, b);
 }
 
-/* The sums of q6_starts' 24 lanes over a sub-block of 16 (element order):
- * sum x^3 l and x^2 l^2 (ggml's weights x^2), sum w x l and w l^2, the
- * codes l = clamp(nearest_int(visc x), -32, 31). `fast` (every visc x
- * finite, a constant where this is inlined): the codes as floats from
- * q6_level_v8; otherwise from ggml's integer rounding and clamp, whatever a
- * NaN gives them there. */
-static inline __attribute__((always_inline)) void q6_lane_sums(const float *xj, const float *wj, const qnt__v8f visc[3],
-							       int fast, qnt__v8f rlx[3], qnt__v8f rl2[3], qnt__v8f ilx[3],
-							       qnt__v8f il2[3])
+/* q6_K with importance w: one scan gives both of ggml's fits (make_qx_quants
+ * with weights x^2 for the reference block `ref`, and with w for ggml's
+ * importance-aware block `imp`) and the signed scale a[j] the search starts
+ * from. Candidates 0..18 are ggml's 19 in qnt__ggml_fit_sym's order
+ * (inverse scales -(32 + 0.1 is) / max), candidates 19..23 map the largest
+ * element to the other end of the codes, (31 + 0.1 is) / max for
+ * is = -8, -4, 0, 4, 8. a[j] is the least-squares scale (x^ = a q,
+ * weights w) of the candidate that fits best, after one round of codes
+ * re-chosen for it and a refit.
+ * The sub-blocks are the lanes of native vectors (qnt_lanes.h: QNT__VN of
+ * them at a time); each lane takes the candidates one per step, sums its
+ * elements in element order, and makes ggml's two choices and the search's
+ * after each step (lane selects), so both of ggml's blocks are its own to
+ * the bit. */
+#define Q6_CANDS 24
+
+/* The codes clamp(nearest_int(t), -32, 31) as floats: ggml's integer
+ * rounding and clamp, or with AVX2 and `fast` (every t finite)
+ * q6_level_v8's (the same codes). */
+static inline __attribute__((always_inline)) qnt__vnf q6_level_vn(qnt__vnf t, int fast)
 {
-	for (int i = 0; i < 16; i++) {
-		const float xi = xj[i], w2 = xi * xi, wx2 = w2 * xi, wq = wj[i], wxq = wq * xi;
-#pragma GCC unroll 3
-		for (int v = 0; v < 3; v++) {
-			const qnt__v8f fl = fast ? q6_level_v8(visc[v] * xi)
-						 : __builtin_convertvector(
-							   qnt__clamp_v8i(qnt__nearest_int_v8(visc[v] * xi), -32, 31), qnt__v8f);
-			rlx[v] += wx2 * fl;
-			rl2[v] += w2 * fl * fl;
-			ilx[v] += wxq * fl;
-			il2[v] += wq * fl * fl;
-		}
-	}
+#if QNT__VN == 8
+	if (fast)
+		return q6_level_v8(t);
+#else
+	(void)fast;
+#endif
+	return __builtin_convertvector(qnt__clamp_vni(qnt__nearest_vni(t), -32, 31), qnt__vnf);
 }
 
-/* q6_K with importance w: one scan of each sub-block gives both of ggml's
- * fits (make_qx_quants with weights x^2 for the reference block `ref`, and
- * with w for ggml's importance-aware block `imp`) and the signed scale a[j]
- * the search starts from. Lanes 0..18 are ggml's 19 candidates in
- * qnt__ggml_fit_sym's order (inverse scales -(32 + 0.1 is) / max), each
- * lane summing its elements in ggml's order, so both of ggml's choices are
- * its own to the bit; lanes 19..23 map the largest element to the other end
- * of the codes, (31 + 0.1 is) / max for is = -8, -4, 0, 4, 8. a[j] is the
- * least-squares scale (x^ = a q, weights w) of the lane that fits best,
- * after one round of codes re-chosen for it and a refit. */
-#define Q6_LANES 24
+/* What q6_starts needs of each lane (sub-block) of a group. */
+struct q6_lanes {
+	qnt__vnf sc[2], isc[2]; /* ggml's scale and inverse scale: reference, imatrix */
+	qnt__vnf fit, lx, l2;   /* the best fit (0: none) and the sums of its candidate */
+	qnt__vni zero;          /* the sub-block's largest |x| is below GROUP_MAX_EPS */
+};
+
+/* q6_starts' scan of QNT__VN sub-blocks; fast (a constant where this is
+ * inlined): every x of the block is finite, so that every visc x is
+ * (|visc| <= 33 / |max|, |x| <= |max|; lanes of tiny values are never
+ * read). */
+static inline __attribute__((always_inline)) void q6_lanes_run(const float *x, const float *w, const int fast,
+								 struct q6_lanes *r)
+{
+	static const float sis[Q6_CANDS] = { 0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2,
+					     3, 4, 5, 6, 7, 8, 9, -8, -4, 0, 4, 8 };
+	static const float mag[Q6_CANDS] = { 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+					     32, 32, 32, 32, 32, 32, 32, 31, 31, 31, 31, 31 };
+	static const float sgn[Q6_CANDS] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+					     -1, -1, -1, -1, -1, -1, -1, 1, 1, 1, 1, 1 };
+	const qnt__vnf zero = qnt__splat_vnf(0.0f);
+	/* x, w transposed: lane k is sub-block k; ggml's weights x^2 and the
+	 * products the sums take, per element as the scalar loop forms them */
+	float xa[16 * QNT__VN], wa[16 * QNT__VN];
+	for (int k = 0; k < QNT__VN; k++)
+		for (int i = 0; i < 16; i++) {
+			xa[QNT__VN * i + k] = x[16 * k + i];
+			wa[QNT__VN * i + k] = w[16 * k + i];
+		}
+	qnt__vnf xt[16], w2[16], wx2[16], wq[16], wxq[16];
+	qnt__vnf max = zero, amax = zero;
+	for (int i = 0; i < 16; i++) {
+		memcpy(&xt[i], xa + QNT__VN * i, sizeof xt[i]);
+		memcpy(&wq[i], wa + QNT__VN * i, sizeof wq[i]);
+		w2[i] = xt[i] * xt[i];
+		wx2[i] = w2[i] * xt[i];
+		wxq[i] = wq[i] * xt[i];
+		const qnt__vnf ax = qnt__abs_vnf(xt[i]);
+		const qnt__vni m = ax > amax;
+		amax = qnt__select_vnf(m, ax, amax);
+		max = qnt__select_vnf(m, xt[i], max);
+	}
+	r->zero = amax < qnt__splat_vnf(GROUP_MAX_EPS);
+	qnt__vnf best[2] = { zero, zero }, fitb = zero, lxb = zero, l2b = zero;
+	for (int c = 0; c < Q6_CANDS; c++) {
+		/* sg (m + 0.1 is) / max: ggml's -(32 + 0.1 is) / max for c < 19,
+		 * the same float since the sign is exact */
+		const qnt__vnf visc = sgn[c] * (mag[c] + 0.1f * sis[c]) / max;
+		qnt__vnf rlx = zero, rl2 = zero, ilx = zero, il2 = zero;
+#pragma GCC unroll 16
+		for (int i = 0; i < 16; i++) {
+			const qnt__vnf fl = q6_level_vn(visc * xt[i], fast);
+			rlx += wx2[i] * fl;
+			rl2 += w2[i] * fl * fl;
+			ilx += wxq[i] * fl;
+			il2 += wq[i] * fl * fl;
+		}
+		/* ggml's choices, in its order: the first candidate's scale
+		 * lx / l2 (0 where l2 is 0); a later one replaces the best so far
+		 * where l2 > 0 and lx^2 > best l2 */
+		const qnt__vnf lxs[2] = { rlx, ilx }, l2s[2] = { rl2, il2 };
+		if (c == 0) {
+			for (int o = 0; o < 2; o++) {
+				r->sc[o] = qnt__select_vnf(l2s[o] != zero, lxs[o] / l2s[o], zero);
+				best[o] = r->sc[o] * lxs[o];
+				r->isc[o] = visc;
+			}
+		} else if (c < 19) {
+			for (int o = 0; o < 2; o++) {
+				const qnt__vni take = (l2s[o] > zero) & (lxs[o] * lxs[o] > best[o] * l2s[o]);
+				const qnt__vnf q = lxs[o] / l2s[o];
+				r->sc[o] = qnt__select_vnf(take, q, r->sc[o]);
+				best[o] = qnt__select_vnf(take, q * lxs[o], best[o]);
+				r->isc[o] = qnt__select_vnf(take, visc, r->isc[o]);
+			}
+		}
+		/* the search's fit: the first candidate with the largest positive
+		 * sum lx^2 / l2 (the least residual of x ~ a q); NaN never
+		 * compares greater */
+		const qnt__vnf fit = qnt__select_vnf(il2 > zero, ilx * ilx / il2, zero);
+		const qnt__vni take = fit > fitb;
+		fitb = qnt__select_vnf(take, fit, fitb);
+		lxb = qnt__select_vnf(take, ilx, lxb);
+		l2b = qnt__select_vnf(take, il2, l2b);
+	}
+	r->fit = fitb;
+	r->lx = lxb;
+	r->l2 = l2b;
+}
 
 static void q6_starts(const float *x, const float *w, struct kstate *ref, struct kstate *imp, float *a)
 {
-	static const float sis[Q6_LANES] = { 0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2,
-					     3, 4, 5, 6, 7, 8, 9, -8, -4, 0, 4, 8 };
-	static const float mag[Q6_LANES] = { 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
-					     32, 32, 32, 32, 32, 32, 32, 31, 31, 31, 31, 31 };
-	static const float sgn[Q6_LANES] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-					     -1, -1, -1, -1, -1, -1, -1, 1, 1, 1, 1, 1 };
-	float sc_ref[16], sc_imp[16], isc_ref[16], isc_imp[16];
+	float sc_ref[16], sc_imp[16], isc_ref[16], isc_imp[16], fit[16], lx[16], l2[16];
 	uint8_t zero[16];
+	/* with every x finite the codes may be taken as floats (q6_level_vn) */
+	qnt__v8f zs = { 0 };
+	for (int i = 0; i < QK_K; i += 8) {
+		qnt__v8f xv;
+		memcpy(&xv, x + i, sizeof xv);
+		zs += xv * 0.0f;
+	}
+	const int fast = qnt__bits_v8i(qnt__eq_v8f(zs, (qnt__v8f){ 0 })) == 0xffu;
+	for (int g = 0; g < 16; g += QNT__VN) {
+		struct q6_lanes r;
+		if (fast)
+			q6_lanes_run(x + 16 * g, w + 16 * g, 1, &r);
+		else
+			q6_lanes_run(x + 16 * g, w + 16 * g, 0, &r);
+		memcpy(sc_ref + g, &r.sc[0], sizeof r.sc[0]);
+		memcpy(sc_imp + g, &r.sc[1], sizeof r.sc[1]);
+		memcpy(isc_ref + g, &r.isc[0], sizeof r.isc[0]);
+		memcpy(isc_imp + g, &r.isc[1], sizeof r.isc[1]);
+		memcpy(fit + g, &r.fit, sizeof r.fit);
+		memcpy(lx + g, &r.lx, sizeof r.lx);
+		memcpy(l2 + g, &r.l2, sizeof r.l2);
+		for (int k = 0; k < QNT__VN; k++)
+			zero[g + k] = r.zero[k] != 0;
+	}
 	for (int j = 0; j < 16; j++) {
-		const float *xj = x + 16 * j, *wj = w + 16 * j;
-		float max = 0, amax = 0;
-		int finite = 1;
-		for (int i = 0; i < 16; i++) {
-			const float ax = fabsf(xj[i]);
-			finite &= ax <= 3.40282347e38f;
-			if (ax > amax) {
-				amax = ax;
-				max = xj[i];
-			}
-		}
-		zero[j] = amax < GROUP_MAX_EPS;
 		if (zero[j]) {
 			sc_ref[j] = sc_imp[j] = a[j] = 0.0f;
 			isc_ref[j] = isc_imp[j] = 0.0f;
 			continue;
 		}
-		qnt__v8f visc[3], rlx[3], rl2[3], ilx[3], il2[3];
-		float isc[Q6_LANES], lx_r[Q6_LANES], l2_r[Q6_LANES], lx_i[Q6_LANES], l2_i[Q6_LANES];
-		for (int v = 0; v < 3; v++) {
-			qnt__v8f is, m, sg;
-			memcpy(&is, sis + 8 * v, sizeof is);
-			memcpy(&m, mag + 8 * v, sizeof m);
-			memcpy(&sg, sgn + 8 * v, sizeof sg);
-			/* ggml's lanes: -1 * (32 + 0.1 is), the same float as
-			 * qnt__ggml_fit_sym's -(32 + 0.1 is), since the sign is exact */
-			visc[v] = sg * (m + 0.1f * is) / max;
-			rlx[v] = rl2[v] = ilx[v] = il2[v] = (qnt__v8f){ 0 };
-		}
-		if (finite) /* every visc * x finite: |visc| <= 33 / |max|, |x| <= |max| */
-			q6_lane_sums(xj, wj, visc, 1, rlx, rl2, ilx, il2);
-		else
-			q6_lane_sums(xj, wj, visc, 0, rlx, rl2, ilx, il2);
-		memcpy(isc, visc, sizeof isc);
-		memcpy(lx_r, rlx, sizeof lx_r);
-		memcpy(l2_r, rl2, sizeof l2_r);
-		memcpy(lx_i, ilx, sizeof lx_i);
-		memcpy(l2_i, il2, sizeof l2_i);
-		/* ggml's choices, in its order: lane k replaces the best so far
-		 * where l2 > 0 and lx^2 > best l2, with the scale lx / l2 and the
-		 * best scale lx; those products and quotients taken for every lane
-		 * at once (the same floats), the choice without branches */
-		float q_r[Q6_LANES], b_r[Q6_LANES], xx_r[Q6_LANES], q_i[Q6_LANES], b_i[Q6_LANES], xx_i[Q6_LANES];
-		for (int v = 0; v < 3; v++) {
-			const qnt__v8f qr = rlx[v] / rl2[v], qi = ilx[v] / il2[v];
-			const qnt__v8f br = qr * rlx[v], bi = qi * ilx[v], xr = rlx[v] * rlx[v], xi = ilx[v] * ilx[v];
-			memcpy(q_r + 8 * v, &qr, sizeof qr);
-			memcpy(q_i + 8 * v, &qi, sizeof qi);
-			memcpy(b_r + 8 * v, &br, sizeof br);
-			memcpy(b_i + 8 * v, &bi, sizeof bi);
-			memcpy(xx_r + 8 * v, &xr, sizeof xr);
-			memcpy(xx_i + 8 * v, &xi, sizeof xi);
-		}
-		const float *lxs[2] = { lx_r, lx_i }, *l2s[2] = { l2_r, l2_i }, *qs[2] = { q_r, q_i },
-			    *bs[2] = { b_r, b_i }, *xxs[2] = { xx_r, xx_i };
-		float *scs[2] = { sc_ref, sc_imp }, *iscs[2] = { isc_ref, isc_imp };
-		for (int c = 0; c < 2; c++) {
-			const float *lx = lxs[c], *l2 = l2s[c], *q = qs[c], *bq = bs[c], *xx = xxs[c];
-			float scale = l2[0] != 0.0f ? q[0] : 0.0f;
-			float best = scale * lx[0];
-			int chosen = 0;
-			/* the next lane (of 1..18, after the last taken) that the
-			 * sequential scan takes: the first whose test passes against
-			 * the best so far, all of them tested at once */
-			unsigned from = 1;
-			for (;;) {
-				const qnt__v8f vb = { best, best, best, best, best, best, best, best };
-				unsigned m = 0;
-				for (int v = 0; v < 3; v++) {
-					qnt__v8f l2v, xxv;
-					memcpy(&l2v, l2 + 8 * v, sizeof l2v);
-					memcpy(&xxv, xx + 8 * v, sizeof xxv);
-					m |= qnt__bits_v8i(qnt__gt_v8f(l2v, (qnt__v8f){ 0 }) & qnt__gt_v8f(xxv, vb * l2v)) << (8 * v);
-				}
-				m &= (0x7ffffu >> from) << from; /* lanes from..18 */
-				if (!m)
-					break;
-				const int k = __builtin_ctz(m);
-				scale = q[k];
-				best = bq[k];
-				chosen = k;
-				from = (unsigned)k + 1;
-			}
-			scs[c][j] = scale;
-			iscs[c][j] = isc[chosen];
-		}
-		/* the search's fit: the lane with the largest sumlx^2 / suml2 (the
-		 * least residual of x ~ a q), then one refit */
-		qnt__v8f fit[3];
-		for (int v = 0; v < 3; v++)
-			fit[v] = qnt__select_v8f(qnt__gt_v8f(il2[v], (qnt__v8f){ 0 }), ilx[v] * ilx[v] / il2[v],
-						 (qnt__v8f){ 0 });
-		/* the first of the largest fits, if positive: the maximum (exact in
-		 * any order; a NaN never compares greater), then the first lane
-		 * equal to it */
-		qnt__v8f mx = { 0 };
-		for (int v = 0; v < 3; v++)
-			mx = qnt__select_v8f(qnt__gt_v8f(fit[v], mx), fit[v], mx);
-		float vbest = 0;
-		for (int k = 0; k < 8; k++)
-			vbest = mx[k] > vbest ? mx[k] : vbest;
-		double ba = 0;
-		if (vbest > 0) {
-			const qnt__v8f vb = { vbest, vbest, vbest, vbest, vbest, vbest, vbest, vbest };
-			unsigned m = 0;
-			for (int v = 0; v < 3; v++)
-				m |= qnt__bits_v8i(qnt__ge_v8f(fit[v], vb)) << (8 * v);
-			const int kb = __builtin_ctz(m);
-			ba = (double)lx_i[kb] / l2_i[kb];
-		}
+		const float *xj = x + 16 * j, *wj = w + 16 * j;
+		/* the fit's scale, then one refit for the codes it gives */
+		double ba = fit[j] > 0 ? (double)lx[j] / l2[j] : 0;
 		if (ba != 0) {
 			const float ia = (float)(1 / ba);
 			qnt__v8f sqx = { 0 }, sqq = { 0 };
@@ -1582,7 +1581,7 @@ static void q6_starts(const float *x, const float *w, struct kstate *ref, struct
 				sx += sqx[k];
 				sq += sqq[k];
 			}
-			if (sq > 0 && sx * sx / sq > vbest)
+			if (sq > 0 && sx * sx / sq > fit[j])
 				ba = sx / sq;
 		}
 		a[j] = (float)ba;
