@@ -14,12 +14,14 @@
 
 #define GROUP_MAX_EPS 1e-15f
 
-/* The candidate scans below run W candidates at once, one per lane. Each
- * lane does its candidate's float operations in ggml's order, so the width
- * changes the speed, never the result: eight lanes where one AVX register
- * holds them (the cpu-avx2 build), four (one SSE2 or NEON register)
- * otherwise, where eight-lane vectors would be split and spilled: the
- * native vectors of qnt_lanes.h. */
+/* The scans below run W candidates of one sub-block at once, one per lane
+ * (qnt__ggml_fit_affine, qnt__ggml_fit_sym), or W sub-blocks at once, one
+ * per lane, each taking its candidates in turn (the *_subs functions).
+ * Each lane does its candidate's or sub-block's float operations in
+ * ggml's order, so the width changes the speed, never the result: eight
+ * lanes where one AVX register holds them (the cpu-avx2 build), four (one
+ * SSE2 or NEON register) otherwise, where eight-lane vectors would be split
+ * and spilled: the native vectors of qnt_lanes.h. */
 #define W QNT__VN
 typedef qnt__vnf vf;
 typedef qnt__vni vi;

@@ -19,11 +19,11 @@
  * The search starts from the better of two blocks, both measured with the
  * exact dequantized values: ggml's reference block (no importance) and
  * ggml's importance-aware block (its quantize_q*_K path with the same
- * weights), both computed with ggml's float operations (candidate scans
- * vectorized lane = candidate). It then runs a few rounds (per format, struct kfmt) of
- * weighted least-squares refits of each sub-block's integer scale and min
- * and of the super-scales (rounded to fp16), re-choosing the codes each
- * time, and keeps a change only when the error falls; the result replaces
+ * weights), both computed with ggml's float operations (their scale fits
+ * vectorized, the sub-blocks as lanes). It then runs a few rounds (per
+ * format, struct kfmt) of weighted least-squares refits of each
+ * sub-block's integer scale and min and of the super-scales (rounded to
+ * fp16), re-choosing the codes each time, and keeps a change only when the error falls; the result replaces
  * the start only if its error, measured again from its bytes, is lower.
  * So the result is never worse than either ggml block for the same data. The
  * effort is bounded so that the whole search costs less than ggml's own
@@ -548,14 +548,16 @@ static inline __attribute__((always_inline)) qnt__vnf sub_errs_n(const int n, in
  * it; for sub-blocks whose weights are each 0 or at least 2^-60 (see
  * weights_not_tiny). Let E be the exact sum of w (x - y)^2 over the
  * n <= 32 elements (the values y are the same in both). Each float term
- * (w r) r, r = x - y, takes 3 roundings, relative u = 2^-24 each, and at
- * most 8 + 2 more in the sum; below the normal floats a product loses up to
- * 2^-150 instead (a difference of floats is exact there): for w r that is
- * 2^-150 |r| with |r| < 2^-66 (w >= 2^-60), for its product with r 2^-150.
- * So ef <= E (1 + u)^13 + 2^-144 unless something overflowed, and then ef
- * is not finite and the candidate is not skipped. In double no term under-
- * or overflows (they lie between 2^-447 and 2^387), so sub_codes_n's error
- * is at least E (1 - 2^-53)^13. With ef > best (1 + 2^-16) + 2^-100 (the
+ * (w r) r, r = x - y, is w (x - y)^2 times at most (1 + u)^4, u = 2^-24
+ * (three roundings, r's counted twice), and takes at most 8 + 2 more in the
+ * sum; below the normal floats a product loses up to 2^-150 instead (a
+ * difference of floats is exact there): for w r that is 2^-150 |r| with
+ * |r| < 2^-66 (w >= 2^-60), for its product with r 2^-150. So
+ * ef <= E (1 + u)^14 + 2^-144 unless something overflowed, and then ef is
+ * not finite and the candidate is not skipped. In double no term under- or
+ * overflows (they lie between 2^-447 and 2^387), so sub_codes_n's error,
+ * formed the same way, is at least E (1 - 2^-53)^14. With
+ * ef > best (1 + 2^-16) + 2^-100 (the
  * right side in double, rounded by 2^-52 relative at most), E exceeds
  * best (1 + 2^-17) + 2^-101, and so does the double error: > best. A NaN
  * (best or ef) compares false and is never skipped. */
@@ -585,8 +587,8 @@ static inline int weights_not_tiny(int n, const float *w)
  * ranked QNT__VN at a time by sub_errs_n's float errors, and only those
  * that may have the least error below st->serr[j] are measured exactly;
  * the first with the least wins, as a scan in that order would choose.
- * Without (q3_K, q6_K: two candidates, three at most) they are measured one
- * at a time, which costs less than a pass of eight lanes. */
+ * Without (q3_K, q6_K: at most three candidates) they are measured one at
+ * a time, which costs less than a pass of eight lanes. */
 static int choose_sub(const struct kfmt *f, const float *x, const float *w, struct kstate *st, int j, double a,
 		      double mn)
 {
@@ -606,7 +608,7 @@ static int choose_sub(const struct kfmt *f, const float *x, const float *w, stru
 	}
 	double best = st->serr[j];
 	int changed = 0, bs = 0, bm = 0;
-	if (f->mhi == 0) { /* q3_K, q6_K: at most two candidates, one at a time */
+	if (f->mhi == 0) { /* q3_K, q6_K: at most three candidates, one at a time */
 		int8_t q[32], bq[32];
 		const float ml = st->dmin * 0.0f;
 		for (int u = s0; u <= s1; u++) {
