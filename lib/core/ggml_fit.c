@@ -532,12 +532,13 @@ static inline __attribute__((always_inline)) void fit_sym_lanes(const int n, int
 			xa[W * i + k] = xi;
 			wa[W * i + k] = qw ? qw[n * k + i] : xi * xi;
 		}
-	vf xt[32], wt[32];
+	vf xt[32], wt[32], wx[32];
 	memcpy(xt, xa, sizeof(vf) * (size_t)n);
 	memcpy(wt, wa, sizeof(vf) * (size_t)n);
 	const vf zero = { 0 };
 	vf max = zero, amax = zero, fin = zero;
 	for (int i = 0; i < n; i++) {
+		wx[i] = wt[i] * xt[i]; /* ggml's w x, formed once */
 		const vf ax = qnt__abs_vnf(xt[i]);
 		const vi m = ax > amax;
 		amax = qnt__select_vnf(m, ax, amax);
@@ -559,7 +560,7 @@ static inline __attribute__((always_inline)) void fit_sym_lanes(const int n, int
 #pragma GCC unroll 32
 			for (int i = 0; i < n; i++) {
 				const vf fl = sym_level_vf(isc * xt[i], (float)nmax);
-				lx += wt[i] * xt[i] * fl;
+				lx += wx[i] * fl;
 				l2 += wt[i] * fl * fl;
 			}
 #endif
@@ -567,7 +568,7 @@ static inline __attribute__((always_inline)) void fit_sym_lanes(const int n, int
 			for (int i = 0; i < n; i++) {
 				const vf fl = __builtin_convertvector(
 					qnt__clamp_vni(qnt__nearest_vni(isc * xt[i]), -nmax, nmax - 1), vf);
-				lx += wt[i] * xt[i] * fl;
+				lx += wx[i] * fl;
 				l2 += wt[i] * fl * fl;
 			}
 		}
