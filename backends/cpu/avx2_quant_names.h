@@ -29,5 +29,7 @@
 /* ggml_fit.c */
 #define qnt__ggml_fit_sym qnt__avx2q_ggml_fit_sym
 #define qnt__ggml_fit_affine qnt__avx2q_ggml_fit_affine
+#define qnt__ggml_fit_affine_subs qnt__avx2q_ggml_fit_affine_subs
+#define qnt__ggml_fit_sym_subs qnt__avx2q_ggml_fit_sym_subs
 
 #endif

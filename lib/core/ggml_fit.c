@@ -14,12 +14,14 @@
 
 #define GROUP_MAX_EPS 1e-15f
 
-/* The candidate scans below run W candidates at once, one per lane. Each
- * lane does its candidate's float operations in ggml's order, so the width
- * changes the speed, never the result: eight lanes where one AVX register
- * holds them (the cpu-avx2 build), four (one SSE2 or NEON register)
- * otherwise, where eight-lane vectors would be split and spilled: the
- * native vectors of qnt_lanes.h. */
+/* The scans below run W candidates of one sub-block at once, one per lane
+ * (qnt__ggml_fit_affine, qnt__ggml_fit_sym), or W sub-blocks at once, one
+ * per lane, each taking its candidates in turn (the *_subs functions).
+ * Each lane does its candidate's or sub-block's float operations in
+ * ggml's order, so the width changes the speed, never the result: eight
+ * lanes where one AVX register holds them (the cpu-avx2 build), four (one
+ * SSE2 or NEON register) otherwise, where eight-lane vectors would be split
+ * and spilled: the native vectors of qnt_lanes.h. */
 #define W QNT__VN
 typedef qnt__vnf vf;
 typedef qnt__vni vi;
@@ -283,6 +285,146 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
 	return scale;
 }
 
+/* qnt__ggml_fit_affine for W sub-blocks at once, lane k = sub-block k
+ * (x + n k, weights + n k, L + n k, scales[k], the_mins[k]), n 16 or 32.
+ * Each lane runs ggml's loop over its own candidates is = 0..nstep in order,
+ * one per step, with its own min: the same float operations in the same
+ * order as the scalar loop (sums over its elements in element order, its
+ * comparisons, its choices as lane selects), so every lane's codes, scale
+ * and min are qnt__ggml_fit_affine's for its sub-block, to the bit. Where
+ * the candidate scan above evaluates W candidates of one sub-block under the
+ * min of the best so far and evaluates the later ones again each time an
+ * accepted candidate moves the min, here no lane ever evaluates a candidate
+ * twice or one ggml does not: nstep + 1 steps in all. */
+static inline __attribute__((always_inline)) void fit_affine_lanes(const int n, int nmax, const float *x,
+								     const float *weights, uint8_t *L, float *scales,
+								     float *the_mins, float rmin, float rdelta,
+								     int nstep, int use_mad)
+{
+	/* the sub-blocks transposed: xt[i] lane k is element i of sub-block k */
+	float xa[32 * W], wa[32 * W];
+	for (int k = 0; k < W; k++)
+		for (int i = 0; i < n; i++) {
+			xa[W * i + k] = x[n * k + i];
+			wa[W * i + k] = weights[n * k + i];
+		}
+	vf xt[32], wt[32];
+	memcpy(xt, xa, sizeof(vf) * (size_t)n);
+	memcpy(wt, wa, sizeof(vf) * (size_t)n);
+	const vf zero = { 0 };
+	vf min = xt[0], max = xt[0], sum_w = wt[0];
+	vf sum_x = sum_w * xt[0], fin = xt[0] * 0.0f;
+	for (int i = 1; i < n; i++) {
+		min = qnt__select_vnf(xt[i] < min, xt[i], min);
+		max = qnt__select_vnf(xt[i] > max, xt[i], max);
+		sum_w += wt[i];
+		sum_x += wt[i] * xt[i];
+		fin += xt[i] * 0.0f; /* NaN in a lane with a value that is not finite */
+	}
+	const vf xlo = min; /* the smallest value */
+	min = qnt__select_vnf(min > zero, zero, min);
+	const vi flat = max == min; /* ggml returns at once: no codes, no scale */
+	const int finite = lane_mask(fin == zero) == (1u << W) - 1;
+	/* the first guess and its error, each lane summing in element order */
+	const vf iscale = (float)nmax / (max - min);
+	vf scale = 1 / iscale, best_error = zero;
+	for (int i = 0; i < n; i++) {
+		const vf l = __builtin_convertvector(qnt__clamp_vni(qnt__nearest_vni(iscale * (xt[i] - min)), 0, nmax), vf);
+		vf diff = scale * l + min - xt[i];
+		diff = use_mad ? qnt__abs_vnf(diff) : diff * diff;
+		best_error += wt[i] * diff;
+	}
+	vf code_isc = iscale, code_min = min; /* the codes of the best so far */
+	for (int is = 0; is <= nstep; is++) {
+		const vf cmin = min;
+		/* ggml's (rmin + rdelta * is + nmax) / (max - min): the numerator
+		 * is the same float in every lane */
+		const vf isc = (rmin + rdelta * (float)is + (float)nmax) / (max - cmin);
+		vf sl = zero, sl2 = zero, sxl = zero;
+		vf fls[32]; /* the codes, as floats, for the error */
+		/* |isc * (x - cmin)| <= |isc| max(|max - cmin|, |xlo - cmin|)
+		 * (float rounding is monotonic); NaN when isc is. Flat lanes
+		 * are left out: their results are never read. */
+		const vf dhi = qnt__abs_vnf(max - cmin), dlo = qnt__abs_vnf(xlo - cmin);
+		const vf bound = qnt__abs_vnf(isc) * qnt__select_vnf(dhi > dlo, dhi, dlo);
+		const int level = HAVE_LEVEL && finite &&
+				  lane_mask((bound < qnt__splat_vnf(4194304.0f)) | flat) == (1u << W) - 1;
+		if (level) {
+#if HAVE_LEVEL
+#pragma GCC unroll 32
+			for (int i = 0; i < n; i++) {
+				const vf fl = level_vf(isc * (xt[i] - cmin), (float)nmax);
+				fls[i] = fl;
+				sl += wt[i] * fl;
+				sl2 += wt[i] * fl * fl;
+				sxl += wt[i] * fl * xt[i];
+			}
+#endif
+		} else {
+			for (int i = 0; i < n; i++) {
+				const vf fl = __builtin_convertvector(
+					qnt__clamp_vni(qnt__nearest_vni(isc * (xt[i] - cmin)), 0, nmax), vf);
+				fls[i] = fl;
+				sl += wt[i] * fl;
+				sl2 += wt[i] * fl * fl;
+				sxl += wt[i] * fl * xt[i];
+			}
+		}
+		const vf D = sum_w * sl2 - sl * sl;
+		const vi ok = D > zero;
+		vf tsc = (sum_w * sxl - sum_x * sl) / D;
+		vf tmn = (sl2 * sum_x - sl * sxl) / D;
+		const vi pos = tmn > zero;
+		tmn = qnt__select_vnf(pos, zero, tmn);
+		tsc = qnt__select_vnf(pos, sxl / sl2, tsc);
+		vf err = zero;
+		if (use_mad) {
+#pragma GCC unroll 32
+			for (int i = 0; i < n; i++)
+				err += wt[i] * qnt__abs_vnf(tsc * fls[i] + tmn - xt[i]);
+		} else {
+#pragma GCC unroll 32
+			for (int i = 0; i < n; i++) {
+				const vf diff = tsc * fls[i] + tmn - xt[i];
+				err += wt[i] * (diff * diff);
+			}
+		}
+		/* ggml's test and update, lane by lane */
+		const vi take = ok & (err < best_error) & ~flat;
+		best_error = qnt__select_vnf(take, err, best_error);
+		scale = qnt__select_vnf(take, tsc, scale);
+		min = qnt__select_vnf(take, tmn, min);
+		code_isc = qnt__select_vnf(take, isc, code_isc);
+		code_min = qnt__select_vnf(take, cmin, code_min);
+	}
+	for (int k = 0; k < W; k++) {
+		uint8_t *Lk = L + n * k;
+		if (flat[k]) {
+			memset(Lk, 0, (size_t)n);
+			the_mins[k] = -min[k];
+			scales[k] = 0.0f;
+			continue;
+		}
+		affine_codes8(n, nmax, x + n * k, code_isc[k], code_min[k], Lk);
+		the_mins[k] = -min[k];
+		scales[k] = scale[k];
+	}
+}
+
+void qnt__ggml_fit_affine_subs(int count, int n, int nmax, const float *x, const float *weights, uint8_t *L,
+			       float *scales, float *the_mins, float rmin, float rdelta, int nstep, int use_mad)
+{
+	for (int j = 0; j < count; j += W) {
+		const int o = n * j;
+		if (n == 16)
+			fit_affine_lanes(16, nmax, x + o, weights + o, L + o, scales + j, the_mins + j, rmin, rdelta,
+					 nstep, use_mad);
+		else
+			fit_affine_lanes(32, nmax, x + o, weights + o, L + o, scales + j, the_mins + j, rmin, rdelta,
+					 nstep, use_mad);
+	}
+}
+
 /* Symmetric scale for codes -nmax..nmax-1 (stored biased by nmax), weights
  * qw or x^2: ggml's make_qx_quants with rmse_type 1. ggml scans the inverse
  * scales -(nmax + 0.1 * is) / max, is = 0 then -9..9, one at a time; here
@@ -372,4 +514,102 @@ float qnt__ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float 
 	for (; i < n; i++)
 		L[i] = (int8_t)(nmax + qnt__clampi(qnt__nearest_int(isc[chosen] * x[i]), -nmax, nmax - 1));
 	return scale;
+}
+
+/* qnt__ggml_fit_sym for W sub-blocks at once, lane k = sub-block k
+ * (x + n k, L + n k, qw + n k, scales[k]), n 16 or 32. Each lane takes
+ * ggml's 19 candidates one per step in ggml's order, summing its elements in
+ * element order, and makes ggml's choice after each (lane selects): the same
+ * float operations in the same order as qnt__ggml_fit_sym for its
+ * sub-block, so the same codes and scale, to the bit. */
+static inline __attribute__((always_inline)) void fit_sym_lanes(const int n, int nmax, const float *x, int8_t *L,
+								  const float *qw, float *scales)
+{
+	float xa[32 * W], wa[32 * W];
+	for (int k = 0; k < W; k++)
+		for (int i = 0; i < n; i++) {
+			const float xi = x[n * k + i];
+			xa[W * i + k] = xi;
+			wa[W * i + k] = qw ? qw[n * k + i] : xi * xi;
+		}
+	vf xt[32], wt[32], wx[32];
+	memcpy(xt, xa, sizeof(vf) * (size_t)n);
+	memcpy(wt, wa, sizeof(vf) * (size_t)n);
+	const vf zero = { 0 };
+	vf max = zero, amax = zero, fin = zero;
+	for (int i = 0; i < n; i++) {
+		wx[i] = wt[i] * xt[i]; /* ggml's w x, formed once */
+		const vf ax = qnt__abs_vnf(xt[i]);
+		const vi m = ax > amax;
+		amax = qnt__select_vnf(m, ax, amax);
+		max = qnt__select_vnf(m, xt[i], max);
+		fin += xt[i] * 0.0f; /* NaN in a lane with a value that is not finite */
+	}
+	const vi tiny = amax < qnt__splat_vnf(GROUP_MAX_EPS);
+	/* with every x finite the codes are clamped and rounded as floats
+	 * (qnt__ggml_fit_sym's argument) */
+	const int level = HAVE_LEVEL && lane_mask(fin == zero) == (1u << W) - 1;
+	/* ggml's order: is = 0 (the first guess), then -9..-1, 1..9 */
+	static const float sis[19] = { 0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+	vf scale = zero, best = zero, chosen = zero;
+	for (int c = 0; c < 19; c++) {
+		const vf isc = -((float)nmax + 0.1f * sis[c]) / max;
+		vf lx = zero, l2 = zero;
+		if (level) {
+#if HAVE_LEVEL
+#pragma GCC unroll 32
+			for (int i = 0; i < n; i++) {
+				const vf fl = sym_level_vf(isc * xt[i], (float)nmax);
+				lx += wx[i] * fl;
+				l2 += wt[i] * fl * fl;
+			}
+#endif
+		} else {
+			for (int i = 0; i < n; i++) {
+				const vf fl = __builtin_convertvector(
+					qnt__clamp_vni(qnt__nearest_vni(isc * xt[i]), -nmax, nmax - 1), vf);
+				lx += wx[i] * fl;
+				l2 += wt[i] * fl * fl;
+			}
+		}
+		if (c == 0) {
+			scale = qnt__select_vnf(l2 != zero, lx / l2, zero);
+			best = scale * lx;
+			chosen = isc;
+		} else {
+			const vi take = (l2 > zero) & (lx * lx > best * l2);
+			const vf sc = lx / l2;
+			scale = qnt__select_vnf(take, sc, scale);
+			best = qnt__select_vnf(take, sc * lx, best);
+			chosen = qnt__select_vnf(take, isc, chosen);
+		}
+	}
+	for (int k = 0; k < W; k++) {
+		int8_t *Lk = L + n * k;
+		if (tiny[k]) {
+			memset(Lk, 0, (size_t)n);
+			scales[k] = 0.0f;
+			continue;
+		}
+		for (int i = 0; i < n; i += 8) {
+			qnt__v8f xv;
+			memcpy(&xv, x + n * k + i, sizeof xv);
+			const qnt__v8c cq =
+				qnt__narrow_v8i(qnt__clamp8_v8i(qnt__nearest_int_v8(chosen[k] * xv), -nmax, nmax - 1) + nmax);
+			memcpy(Lk + i, &cq, sizeof cq);
+		}
+		scales[k] = scale[k];
+	}
+}
+
+void qnt__ggml_fit_sym_subs(int count, int n, int nmax, const float *x, int8_t *L, const float *qw, float *scales)
+{
+	for (int j = 0; j < count; j += W) {
+		const int o = n * j;
+		const float *w = qw ? qw + o : NULL;
+		if (n == 16)
+			fit_sym_lanes(16, nmax, x + o, L + o, w, scales + j);
+		else
+			fit_sym_lanes(32, nmax, x + o, L + o, w, scales + j);
+	}
 }

@@ -263,9 +263,47 @@ static inline int best_index_16(float x)
  * best_index_int8 over all floats at a stride of 7 and densely around each
  * midpoint), so its index is the number of midpoints m_k <= v; the value is
  * kv4[0] plus the steps of those midpoints, an integer converted exactly. NaN
- * gives the last value, as in best_index_16. */
+ * gives the last value, as in best_index_16.
+ * With AVX2 the count is read from a table: the midpoints are multiples of
+ * 1/2, so m_k <= v exactly when 2 m_k <= floor(2 v) (2 v is exact, or
+ * overflows to an infinity of the right sign), and kv4_half[h + 232] is the
+ * value for floor(2 v) = h, h clamped to -232..202 (every midpoint above
+ * -232 / 2, none above 202 / 2 = 101, the largest). The clamp takes the
+ * minimum first with the float as minps's first operand, which returns its
+ * second, 202, for a NaN: the last value. The same values as the compare
+ * chain for every float (checked over all 2^32 bit patterns). */
+#if defined(__AVX2__)
+static const float kv4_half[435] = {
+	-127, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104,
+	-104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -104, -83, -83, -83,
+	-83, -83, -83, -83, -83, -83, -83, -83, -83, -83, -83, -83, -83, -83, -83, -83, -83, -83, -83, -83, -83, -83, -83, -83,
+	-83, -83, -83, -83, -83, -83, -83, -83, -83, -83, -83, -83, -65, -65, -65, -65, -65, -65, -65, -65, -65, -65, -65, -65,
+	-65, -65, -65, -65, -65, -65, -65, -65, -65, -65, -65, -65, -65, -65, -65, -65, -65, -65, -65, -65, -65, -65, -49, -49,
+	-49, -49, -49, -49, -49, -49, -49, -49, -49, -49, -49, -49, -49, -49, -49, -49, -49, -49, -49, -49, -49, -49, -49, -49,
+	-49, -49, -49, -49, -35, -35, -35, -35, -35, -35, -35, -35, -35, -35, -35, -35, -35, -35, -35, -35, -35, -35, -35, -35,
+	-35, -35, -35, -35, -35, -35, -35, -22, -22, -22, -22, -22, -22, -22, -22, -22, -22, -22, -22, -22, -22, -22, -22, -22,
+	-22, -22, -22, -22, -22, -22, -22, -22, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10, -10,
+	-10, -10, -10, -10, -10, -10, -10, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13,
+	13, 13, 13, 13, 13, 13, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25,
+	25, 25, 25, 25, 25, 25, 25, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38,
+	38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53,
+	53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 69, 69, 69, 69, 69, 69,
+	69, 69, 69, 69, 69, 69, 69, 69, 69, 69, 69, 69, 69, 69, 69, 69, 69, 69, 69, 69, 69, 69, 69, 69,
+	69, 69, 69, 69, 69, 69, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89,
+	89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89, 89,
+	89, 89, 113,
+};
+#endif
+
 static inline qnt__v8f iq4_value_v8(qnt__v8f v)
 {
+#if defined(__AVX2__)
+	const __m256 h = _mm256_round_ps((__m256)(v * 2.0f), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+	const __m256 c = _mm256_max_ps(_mm256_min_ps(h, _mm256_set1_ps(202.0f)), _mm256_set1_ps(-232.0f));
+	const __m256i i = _mm256_add_epi32(_mm256_cvtps_epi32(c), _mm256_set1_epi32(232));
+	return (qnt__v8f)_mm256_i32gather_ps(kv4_half, i, 4);
+#else
 	static const float mid[15] = { -115.5f, -93.5f, -74, -57, -42, -28.5f, -16, -4.5f, 7, 19, 31.5f, 45.5f, 61, 79, 101 };
 	static const int32_t step[15] = { 23, 21, 18, 16, 14, 13, 12, 11, 12, 12, 13, 15, 16, 20, 24 };
 	qnt__v8i q = { -127, -127, -127, -127, -127, -127, -127, -127 };
@@ -274,6 +312,7 @@ static inline qnt__v8f iq4_value_v8(qnt__v8f v)
 	const qnt__v8i num = qnt__eq_v8f(v, v);
 	q = (q & num) | (~num & 113);
 	return __builtin_convertvector(q, qnt__v8f);
+#endif
 }
 
 /* sum_i w_i (x_i - y_i)^2 in double, fixed order. */
@@ -767,28 +806,27 @@ static void build_prof(int n, const float *x, const float *w, const float *v, st
 	p->s[0] = s_lo;
 	p->sxq[0] = sxq;
 	p->sqq[0] = sqq;
-	/* the intervals, and the minimum of each at sxq/sqq clamped to it */
+	/* the sums on each interval (in event order) */
+	for (int e = 0; e < ne; e++) {
+		sxq += ev[e].dxq;
+		sqq += ev[e].dqq;
+		p->s[e + 1] = ev[e].s;
+		p->sxq[e + 1] = sxq;
+		p->sqq[e + 1] = sqq;
+	}
+	/* the minimum of each interval, at sxq/sqq clamped to it, and the first
+	 * of the least; written as selects (the same values and choice as
+	 * branches, without their mispredictions on this data) */
 	double best_e = INFINITY, best_s = s_lo;
 	for (int e = 0; e <= ne; e++) {
-		const double lo = p->s[e], hi = e < ne ? ev[e].s : s_hi;
-		const double a = sxq, q = sqq;
-		double s2 = lo;
-		if (a > hi * q)
-			s2 = hi;
-		else if (a > lo * q)
-			s2 = a / q;
+		const double lo = p->s[e], hi = e < ne ? (double)p->s[e + 1] : (double)s_hi;
+		const double a = p->sxq[e], q = p->sqq[e];
+		double s2 = a > lo * q ? a / q : lo;
+		s2 = a > hi * q ? hi : s2;
 		const double err = sxx - 2 * s2 * a + s2 * s2 * q;
-		if (err < best_e) {
-			best_e = err;
-			best_s = s2;
-		}
-		if (e < ne) {
-			sxq += ev[e].dxq;
-			sqq += ev[e].dqq;
-			p->s[e + 1] = ev[e].s;
-			p->sxq[e + 1] = sxq;
-			p->sqq[e + 1] = sqq;
-		}
+		const int take = err < best_e;
+		best_e = take ? err : best_e;
+		best_s = take ? s2 : best_s;
 	}
 	p->n = ne + 1;
 	p->best_e = best_e;

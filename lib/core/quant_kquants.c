@@ -19,11 +19,11 @@
  * The search starts from the better of two blocks, both measured with the
  * exact dequantized values: ggml's reference block (no importance) and
  * ggml's importance-aware block (its quantize_q*_K path with the same
- * weights), both computed with ggml's float operations (candidate scans
- * vectorized lane = candidate). It then runs a few rounds (per format, struct kfmt) of
- * weighted least-squares refits of each sub-block's integer scale and min
- * and of the super-scales (rounded to fp16), re-choosing the codes each
- * time, and keeps a change only when the error falls; the result replaces
+ * weights), both computed with ggml's float operations (their scale fits
+ * vectorized, the sub-blocks as lanes). It then runs a few rounds (per
+ * format, struct kfmt) of weighted least-squares refits of each
+ * sub-block's integer scale and min and of the super-scales (rounded to
+ * fp16), re-choosing the codes each time, and keeps a change only when the error falls; the result replaces
  * the start only if its error, measured again from its bytes, is lower.
  * So the result is never worse than either ggml block for the same data. The
  * effort is bounded so that the whole search costs less than ggml's own
@@ -286,30 +286,33 @@ static inline qnt__v8i q6_widen(q6_v8c c)
 #endif
 }
 
-/* The dequantized values of a state (the same float operations as ggml;
- * for q6_K eight lanes at a time, the same operations lane by lane). */
-static void state_values(const struct kfmt *f, const struct kstate *st, float *y)
+/* The dequantized values of a state (the same float operations as ggml,
+ * eight lanes at a time: the same operations lane by lane), for nsub
+ * sub-blocks of sub (16 or 32: constant trip counts) values. */
+static inline __attribute__((always_inline)) void state_values_n(const int nsub, const int sub,
+								   const struct kstate *st, float *y)
 {
-	if (f == &F_Q6) {
-		for (int j = 0; j < 16; j++) {
-			const float dl = st->d * (float)st->sc[j];
-			const float ml = st->dmin * (float)st->m[j];
-			for (int h = 0; h < 2; h++) {
-				q6_v8c c8;
-				memcpy(&c8, st->q + 16 * j + 8 * h, sizeof c8);
-				const qnt__v8i c = q6_widen(c8);
-				const qnt__v8f yv = dl * __builtin_convertvector(c, qnt__v8f) - ml;
-				memcpy(y + 16 * j + 8 * h, &yv, sizeof yv);
-			}
-		}
-		return;
-	}
-	for (int j = 0; j < f->nsub; j++) {
+	for (int j = 0; j < nsub; j++) {
 		const float dl = st->d * (float)st->sc[j];
 		const float ml = st->dmin * (float)st->m[j];
-		for (int i = j * f->sub; i < (j + 1) * f->sub; i++)
-			y[i] = dl * (float)st->q[i] - ml;
+#pragma GCC unroll 4
+		for (int h = 0; h < sub; h += 8) {
+			const int i = j * sub + h;
+			q6_v8c c8;
+			memcpy(&c8, st->q + i, sizeof c8);
+			const qnt__v8i c = q6_widen(c8);
+			const qnt__v8f yv = dl * __builtin_convertvector(c, qnt__v8f) - ml;
+			memcpy(y + i, &yv, sizeof yv);
+		}
 	}
+}
+
+static void state_values(const struct kfmt *f, const struct kstate *st, float *y)
+{
+	if (f->sub == 16)
+		state_values_n(16, 16, st, y);
+	else
+		state_values_n(8, 32, st, y);
 }
 
 /* sum_i w_i (x_i - y_i)^2 over n (a multiple of 4) values, in double, in a
@@ -330,16 +333,45 @@ static inline double wsse(int n, const float *x, const float *y, const float *w)
 }
 
 /* Weighted error of the state's own codes. */
-static void state_error(const struct kfmt *f, const float *x, const float *w, struct kstate *st)
+/* Weighted error of the state's own codes: each sub-block's values as
+ * state_values makes them, eight at a time, and their error as wsse sums it
+ * (element i in partial sum i % 4, four elements at a time in element
+ * order), without storing the values: the same doubles. */
+static inline __attribute__((always_inline)) void state_error_n(const int nsub, const int sub, const float *x,
+								  const float *w, struct kstate *st)
 {
-	float y[QK_K];
-	state_values(f, st, y);
 	st->err = 0;
-	for (int j = 0; j < f->nsub; j++) {
-		const int o = j * f->sub;
-		st->serr[j] = wsse(f->sub, x + o, y + o, w + o);
+	for (int j = 0; j < nsub; j++) {
+		const float dl = st->d * (float)st->sc[j];
+		const float ml = st->dmin * (float)st->m[j];
+		qnt__v4d e = { 0, 0, 0, 0 };
+#pragma GCC unroll 4
+		for (int h = 0; h < sub; h += 8) {
+			const int i = j * sub + h;
+			q6_v8c c8;
+			memcpy(&c8, st->q + i, sizeof c8);
+			const qnt__v8f yv = dl * __builtin_convertvector(q6_widen(c8), qnt__v8f) - ml;
+			for (int k = 0; k < 2; k++) {
+				qnt__v4f xv, wv;
+				memcpy(&xv, x + i + 4 * k, sizeof xv);
+				memcpy(&wv, w + i + 4 * k, sizeof wv);
+				const qnt__v4f y4 = k ? __builtin_shufflevector(yv, yv, 4, 5, 6, 7)
+						      : __builtin_shufflevector(yv, yv, 0, 1, 2, 3);
+				const qnt__v4d r = __builtin_convertvector(xv, qnt__v4d) - __builtin_convertvector(y4, qnt__v4d);
+				e += __builtin_convertvector(wv, qnt__v4d) * r * r;
+			}
+		}
+		st->serr[j] = (e[0] + e[1]) + (e[2] + e[3]);
 		st->err += st->serr[j];
 	}
+}
+
+static void state_error(const struct kfmt *f, const float *x, const float *w, struct kstate *st)
+{
+	if (f->sub == 16)
+		state_error_n(16, 16, x, w, st);
+	else
+		state_error_n(8, 32, x, w, st);
 }
 
 /* Best codes of one sub-block for the scale dl and offset ml (the nearest
@@ -508,9 +540,84 @@ static int lsq_sub(int n, const float *x, const float *w, const int8_t *q, int w
 
 /* ---- choosing integer scales for given super-scales ---- */
 
+/* sub_codes_n's codes and values for QNT__VN candidates at once, lane k
+ * being the candidate (dl[k], ml[k]): lane by lane the same float
+ * operations (the nearest code of (x + ml) times dl's reciprocal, or
+ * clamp(0) where dl is zero or not finite), so the same values y. Returned:
+ * the weighted error sum w (x - y)^2 of each lane computed in float, a
+ * bound for the search below, not sub_codes_n's double. */
+static inline __attribute__((always_inline)) qnt__vnf sub_errs_n(const int n, int lo, int hi, const float *x,
+								   const float *w, qnt__vnf dl, qnt__vnf ml)
+{
+	const qnt__vnf inf = qnt__splat_vnf(INFINITY), zero = qnt__splat_vnf(0.0f);
+	const qnt__vni ok = (dl != zero) & (qnt__abs_vnf(dl) < inf);
+	const qnt__vnf id = 1.0f / dl, flo = qnt__splat_vnf((float)lo), fhi = qnt__splat_vnf((float)hi);
+	const int c0 = qnt__clampi(0, lo, hi);
+	const qnt__vni ilo = (qnt__vni){ 0 } + lo, ihi = (qnt__vni){ 0 } + hi, ic0 = (qnt__vni){ 0 } + c0;
+	qnt__vnf e[4] = { zero, zero, zero, zero };
+	/* unrolled, so that the partial sums stay in registers */
+#pragma GCC unroll 8
+	for (int i = 0; i < n; i += 4)
+#pragma GCC unroll 4
+		for (int k = 0; k < 4; k++) {
+			const qnt__vnf t = (x[i + k] + ml) * id;
+			const qnt__vni r = qnt__nearest_vni(t);
+			const qnt__vni above = t >= fhi, inside = t > flo;
+			qnt__vni c = (((ihi & above) | (r & ~above)) & inside) | (ilo & ~inside);
+			c = (c & ok) | (ic0 & ~ok);
+			const qnt__vnf y = dl * __builtin_convertvector(c, qnt__vnf) - ml;
+			const qnt__vnf rf = x[i + k] - y;
+			e[k] += w[i + k] * rf * rf;
+		}
+	return (e[0] + e[1]) + (e[2] + e[3]);
+}
+
+/* Whether a candidate whose float error (sub_errs_n) is ef certainly has a
+ * double error (sub_codes_n's) above best >= 0, so that the search may skip
+ * it; for sub-blocks whose weights are each 0 or at least 2^-60 (see
+ * weights_not_tiny). Let E be the exact sum of w (x - y)^2 over the
+ * n <= 32 elements (the values y are the same in both). Each float term
+ * (w r) r, r = x - y, is w (x - y)^2 times at most (1 + u)^4, u = 2^-24
+ * (three roundings, r's counted twice), and takes at most 8 + 2 more in the
+ * sum; below the normal floats a product loses up to 2^-150 instead (a
+ * difference of floats is exact there): for w r that is 2^-150 |r| with
+ * |r| < 2^-66 (w >= 2^-60), for its product with r 2^-150. So
+ * ef <= E (1 + u)^14 + 2^-144 unless something overflowed, and then ef is
+ * not finite and the candidate is not skipped. In double no term under- or
+ * overflows (they lie between 2^-447 and 2^387), so sub_codes_n's error,
+ * formed the same way, is at least E (1 - 2^-53)^14. With
+ * ef > best (1 + 2^-16) + 2^-100 (the
+ * right side in double, rounded by 2^-52 relative at most), E exceeds
+ * best (1 + 2^-17) + 2^-101, and so does the double error: > best. A NaN
+ * (best or ef) compares false and is never skipped. */
+static inline int sub_err_above(float ef, double best)
+{
+	return ef < INFINITY && (double)ef > best * (1.0 + 0x1p-16) + 0x1p-100;
+}
+
+/* 1 if each of the n (16 or 32) weights is 0 or at least 2^-60 (or NaN,
+ * which makes every error NaN). */
+static inline int weights_not_tiny(int n, const float *w)
+{
+	qnt__v8i tiny = { 0 };
+	for (int i = 0; i < n; i += 8) {
+		qnt__v8f wv;
+		memcpy(&wv, w + i, sizeof wv);
+		tiny |= qnt__gt_v8f(wv, (qnt__v8f){ 0 }) & qnt__lt_v8f(wv, qnt__splat_v8f(0x1p-60f));
+	}
+	return qnt__bits_v8i(tiny) == 0;
+}
+
 /* For sub-block j, the best integer scale and min near the continuous a, mn,
  * with the codes re-chosen for each: the nearest integers +-f->radius are
- * tried and st changes only if the error falls below st->serr[j]. */
+ * tried and st changes only if the error falls below st->serr[j]. With
+ * mins (q2_K, q4_K, q5_K: up to eight candidates, nine where the current
+ * pair is outside the box) the candidates, in the order u then v, are
+ * ranked QNT__VN at a time by sub_errs_n's float errors, and only those
+ * that may have the least error below st->serr[j] are measured exactly;
+ * the first with the least wins, as a scan in that order would choose.
+ * Without (q3_K, q6_K: at most three candidates) they are measured one at
+ * a time, which costs less than a pass of eight lanes. */
 static int choose_sub(const struct kfmt *f, const float *x, const float *w, struct kstate *st, int j, double a,
 		      double mn)
 {
@@ -530,19 +637,63 @@ static int choose_sub(const struct kfmt *f, const float *x, const float *w, stru
 	}
 	double best = st->serr[j];
 	int changed = 0, bs = 0, bm = 0;
-	int8_t q[32], bq[32];
-	for (int u = s0; u <= s1; u++) {
-		const float dl = st->d * (float)u;
-		for (int v = m0; v <= m1; v++) {
-			if (u == st->sc[j] && v == st->m[j])
+	if (f->mhi == 0) { /* q3_K, q6_K: at most three candidates, one at a time */
+		int8_t q[32], bq[32];
+		const float ml = st->dmin * 0.0f;
+		for (int u = s0; u <= s1; u++) {
+			if (u == st->sc[j] && st->m[j] == 0)
 				continue;
-			const float ml = st->dmin * (float)v;
-			const double e = sub_codes(f, x + o, w + o, dl, ml, q);
+			const double e = sub_codes(f, x + o, w + o, st->d * (float)u, ml, q);
 			if (e < best) {
 				best = e;
 				bs = u;
-				bm = v;
 				memcpy(bq, q, (size_t)f->sub);
+				changed = 1;
+			}
+		}
+		if (changed) {
+			st->sc[j] = bs;
+			st->m[j] = 0;
+			memcpy(st->q + o, bq, (size_t)f->sub);
+			st->err += best - st->serr[j];
+			st->serr[j] = best;
+		}
+		return changed;
+	}
+	/* the candidates in scan order (at most (2 radius + 1)^2: radius <= 2
+	 * in every kfmt), their float errors QNT__VN lanes at a time; the last
+	 * group's spare lanes repeat its first candidate and are never read.
+	 * Then, in scan order, each that may beat the best so far (not
+	 * sub_err_above it) is measured exactly by sub_codes: the others would
+	 * not be taken, so the choice is the scan's. */
+	int cu[25], cv[25], nc = 0;
+	for (int u = s0; u <= s1; u++)
+		for (int v = m0; v <= m1; v++)
+			if (!(u == st->sc[j] && v == st->m[j]) && nc < 25) {
+				cu[nc] = u;
+				cv[nc] = v;
+				nc++;
+			}
+	int8_t q[32];
+	const int may_skip = weights_not_tiny(f->sub, w + o);
+	for (int g = 0; g < nc; g += QNT__VN) {
+		qnt__vnf dl, ml;
+		for (int k = 0; k < QNT__VN; k++) {
+			const int c = g + k < nc ? g + k : g;
+			dl[k] = st->d * (float)cu[c];
+			ml[k] = st->dmin * (float)cv[c];
+		}
+		const qnt__vnf ef = f->sub == 16 ? sub_errs_n(16, f->qlo, f->qhi, x + o, w + o, dl, ml)
+						 : sub_errs_n(32, f->qlo, f->qhi, x + o, w + o, dl, ml);
+		for (int k = 0; k < QNT__VN && g + k < nc; k++) {
+			if (may_skip && sub_err_above(ef[k], best))
+				continue;
+			const double e = sub_codes(f, x + o, w + o, dl[k], ml[k], q);
+			if (e < best) {
+				best = e;
+				bs = cu[g + k];
+				bm = cv[g + k];
+				memcpy(st->q + o, q, (size_t)f->sub);
 				changed = 1;
 			}
 		}
@@ -550,7 +701,6 @@ static int choose_sub(const struct kfmt *f, const float *x, const float *w, stru
 	if (changed) {
 		st->sc[j] = bs;
 		st->m[j] = bm;
-		memcpy(st->q + o, bq, (size_t)f->sub);
 		st->err += best - st->serr[j];
 		st->serr[j] = best;
 	}
@@ -971,15 +1121,14 @@ static void requant_affine(const float *x, int nsub, int sub, int nmax, float d1
 static void ggml_q2_K(const float *x, struct blk_q2_K *b, const float *qw)
 {
 	uint8_t L[QK_K], Ls[16], Lm[16];
-	float weights[16], scales[16], mins[16], sw[16];
+	float weights[QK_K], scales[16], mins[16], sw[16];
 
 	if (!qw) {
 		float max_scale = 0, max_min = 0;
+		for (int l = 0; l < QK_K; l++)
+			weights[l] = fabsf(x[l]);
+		qnt__ggml_fit_affine_subs(16, 16, 3, x, weights, L, scales, mins, -0.5f, 0.1f, 15, 1);
 		for (int j = 0; j < 16; j++) {
-			for (int l = 0; l < 16; l++)
-				weights[l] = fabsf(x[16 * j + l]);
-			scales[j] = qnt__ggml_fit_affine(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.5f, 0.1f,
-						    15, 1);
 			if (scales[j] > max_scale)
 				max_scale = scales[j];
 			if (mins[j] > max_min)
@@ -1010,12 +1159,11 @@ static void ggml_q2_K(const float *x, struct blk_q2_K *b, const float *qw)
 		for (int j = 0; j < 16; j++) {
 			sw[j] = 0;
 			for (int l = 0; l < 16; l++)
-				weights[l] = qw[16 * j + l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
+				weights[16 * j + l] = qw[16 * j + l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
 			for (int l = 0; l < 16; l++)
-				sw[j] += weights[l];
-			scales[j] = qnt__ggml_fit_affine(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.9f, 0.05f,
-						    36, 0);
+				sw[j] += weights[16 * j + l];
 		}
+		qnt__ggml_fit_affine_subs(16, 16, 3, x, weights, L, scales, mins, -0.9f, 0.05f, 36, 0);
 		const float dm = ggml_fit_positive(16, 15, scales, Ls, sw);
 		const float mm = ggml_fit_positive(16, 15, mins, Lm, sw);
 		b->d = to_fp16(dm);
@@ -1108,7 +1256,7 @@ static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
 		return;
 	}
 	int8_t L[QK_K];
-	float scales[16], weight[16], sw[16];
+	float scales[16], weight[QK_K], sw[16];
 	uint8_t l6[16];
 	int8_t Ls[16];
 	float sumx2 = 0;
@@ -1117,13 +1265,13 @@ static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
 	const float sigma2 = 2 * sumx2 / QK_K;
 	for (int j = 0; j < 16; j++) {
 		for (int l = 0; l < 16; l++)
-			weight[l] = qw[16 * j + l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
+			weight[16 * j + l] = qw[16 * j + l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
 		float sumw = 0;
 		for (int l = 0; l < 16; l++)
-			sumw += weight[l];
+			sumw += weight[16 * j + l];
 		sw[j] = sumw;
-		scales[j] = qnt__ggml_fit_sym(16, 4, x + 16 * j, L + 16 * j, weight);
 	}
+	qnt__ggml_fit_sym_subs(16, 16, 4, x, L, weight, scales);
 	const float d_block = qnt__ggml_fit_sym(16, 32, scales, Ls, sw);
 	for (int j = 0; j < 16; j++)
 		l6[j] = (uint8_t)Ls[j];
@@ -1136,7 +1284,7 @@ static void ggml_q45_K(const float *x, uint16_t *pd, uint16_t *pdmin, uint8_t *s
 		       const float *qw)
 {
 	uint8_t ls[8], lm[8];
-	float weights[32], scales[8], mins[8];
+	float weights[QK_K], scales[8], mins[8];
 
 	if (!qw) {
 		float max_scale = 0, max_min = 0;
@@ -1146,13 +1294,13 @@ static void ggml_q45_K(const float *x, uint16_t *pd, uint16_t *pdmin, uint8_t *s
 				sum_x2 += x[32 * j + l] * x[32 * j + l];
 			const float av_x = sqrtf(sum_x2 / 32);
 			for (int l = 0; l < 32; l++)
-				weights[l] = av_x + fabsf(x[32 * j + l]);
-			if (nmax == 15)
-				scales[j] = qnt__ggml_fit_affine(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], -1.0f,
-							    0.1f, 20, 0);
-			else
-				scales[j] = qnt__ggml_fit_affine(32, 31, x + 32 * j, weights, L + 32 * j, &mins[j], -0.5f,
-							    0.1f, 15, 0);
+				weights[32 * j + l] = av_x + fabsf(x[32 * j + l]);
+		}
+		if (nmax == 15)
+			qnt__ggml_fit_affine_subs(8, 32, 15, x, weights, L, scales, mins, -1.0f, 0.1f, 20, 0);
+		else
+			qnt__ggml_fit_affine_subs(8, 32, 31, x, weights, L, scales, mins, -0.5f, 0.1f, 15, 0);
+		for (int j = 0; j < 8; j++) {
 			if (scales[j] > max_scale)
 				max_scale = scales[j];
 			if (mins[j] > max_min)
@@ -1177,14 +1325,13 @@ static void ggml_q45_K(const float *x, uint16_t *pd, uint16_t *pdmin, uint8_t *s
 		const float sigma2 = 2 * sum_x2 / QK_K;
 		for (int j = 0; j < 8; j++) {
 			for (int l = 0; l < 32; l++)
-				weights[l] = qw[32 * j + l] * sqrtf(sigma2 + x[32 * j + l] * x[32 * j + l]);
+				weights[32 * j + l] = qw[32 * j + l] * sqrtf(sigma2 + x[32 * j + l] * x[32 * j + l]);
 			float sumw = 0;
 			for (int l = 0; l < 32; l++)
-				sumw += weights[l];
+				sumw += weights[32 * j + l];
 			sw[j] = sumw;
-			scales[j] = qnt__ggml_fit_affine(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], -0.9f, 0.05f,
-						    36, 0);
 		}
+		qnt__ggml_fit_affine_subs(8, 32, nmax, x, weights, L, scales, mins, -0.9f, 0.05f, 36, 0);
 		const float d_block = ggml_fit_positive(8, 63, scales, ls, sw);
 		const float m_block = ggml_fit_positive(8, 63, mins, lm, sw);
 		for (int j = 0; j < 8; j++) {
@@ -1287,170 +1434,168 @@ static void ggml_q6_K(const float *x, struct blk_q6_K *b, const float *qw)
 {
 	int8_t L[QK_K];
 	float scales[16];
-	for (int j = 0; j < 16; j++)
-		scales[j] = qnt__ggml_fit_sym(16, 32, x + 16 * j, L + 16 * j, qw ? qw + 16 * j : NULL);
+	qnt__ggml_fit_sym_subs(16, 16, 32, x, L, qw, scales);
 	q6_tail(x, scales, L, 1, NULL, NULL, &b->d, b->scales);
 	pack_q6_codes((const uint8_t *)L, b);
 }
 
-/* The sums of q6_starts' 24 lanes over a sub-block of 16 (element order):
- * sum x^3 l and x^2 l^2 (ggml's weights x^2), sum w x l and w l^2, the
- * codes l = clamp(nearest_int(visc x), -32, 31). `fast` (every visc x
- * finite, a constant where this is inlined): the codes as floats from
- * q6_level_v8; otherwise from ggml's integer rounding and clamp, whatever a
- * NaN gives them there. */
-static inline __attribute__((always_inline)) void q6_lane_sums(const float *xj, const float *wj, const qnt__v8f visc[3],
-							       int fast, qnt__v8f rlx[3], qnt__v8f rl2[3], qnt__v8f ilx[3],
-							       qnt__v8f il2[3])
+/* q6_K with importance w: one scan gives both of ggml's fits (make_qx_quants
+ * with weights x^2 for the reference block `ref`, and with w for ggml's
+ * importance-aware block `imp`) and the signed scale a[j] the search starts
+ * from. Candidates 0..18 are ggml's 19 in qnt__ggml_fit_sym's order
+ * (inverse scales -(32 + 0.1 is) / max), candidates 19..23 map the largest
+ * element to the other end of the codes, (31 + 0.1 is) / max for
+ * is = -8, -4, 0, 4, 8. a[j] is the least-squares scale (x^ = a q,
+ * weights w) of the candidate that fits best, after one round of codes
+ * re-chosen for it and a refit.
+ * The sub-blocks are the lanes of native vectors (qnt_lanes.h: QNT__VN of
+ * them at a time); each lane takes the candidates one per step, sums its
+ * elements in element order, and makes ggml's two choices and the search's
+ * after each step (lane selects), so both of ggml's blocks are its own to
+ * the bit. */
+#define Q6_CANDS 24
+
+/* The codes clamp(nearest_int(t), -32, 31) as floats: ggml's integer
+ * rounding and clamp, or with AVX2 and `fast` (every t finite)
+ * q6_level_v8's (the same codes). */
+static inline __attribute__((always_inline)) qnt__vnf q6_level_vn(qnt__vnf t, int fast)
 {
-	for (int i = 0; i < 16; i++) {
-		const float xi = xj[i], w2 = xi * xi, wx2 = w2 * xi, wq = wj[i], wxq = wq * xi;
-#pragma GCC unroll 3
-		for (int v = 0; v < 3; v++) {
-			const qnt__v8f fl = fast ? q6_level_v8(visc[v] * xi)
-						 : __builtin_convertvector(
-							   qnt__clamp_v8i(qnt__nearest_int_v8(visc[v] * xi), -32, 31), qnt__v8f);
-			rlx[v] += wx2 * fl;
-			rl2[v] += w2 * fl * fl;
-			ilx[v] += wxq * fl;
-			il2[v] += wq * fl * fl;
-		}
-	}
+#if QNT__VN == 8
+	if (fast)
+		return q6_level_v8(t);
+#else
+	(void)fast;
+#endif
+	return __builtin_convertvector(qnt__clamp_vni(qnt__nearest_vni(t), -32, 31), qnt__vnf);
 }
 
-/* q6_K with importance w: one scan of each sub-block gives both of ggml's
- * fits (make_qx_quants with weights x^2 for the reference block `ref`, and
- * with w for ggml's importance-aware block `imp`) and the signed scale a[j]
- * the search starts from. Lanes 0..18 are ggml's 19 candidates in
- * qnt__ggml_fit_sym's order (inverse scales -(32 + 0.1 is) / max), each
- * lane summing its elements in ggml's order, so both of ggml's choices are
- * its own to the bit; lanes 19..23 map the largest element to the other end
- * of the codes, (31 + 0.1 is) / max for is = -8, -4, 0, 4, 8. a[j] is the
- * least-squares scale (x^ = a q, weights w) of the lane that fits best,
- * after one round of codes re-chosen for it and a refit. */
-#define Q6_LANES 24
+/* What q6_starts needs of each lane (sub-block) of a group. */
+struct q6_lanes {
+	qnt__vnf sc[2], isc[2]; /* ggml's scale and inverse scale: reference, imatrix */
+	qnt__vnf fit, lx, l2;   /* the best fit (0: none) and the sums of its candidate */
+	qnt__vni zero;          /* the sub-block's largest |x| is below GROUP_MAX_EPS */
+};
+
+/* q6_starts' scan of QNT__VN sub-blocks; fast (a constant where this is
+ * inlined): every x of the block is finite, so that every visc x is
+ * (|visc| <= 33 / |max|, |x| <= |max|; lanes of tiny values are never
+ * read). */
+static inline __attribute__((always_inline)) void q6_lanes_run(const float *x, const float *w, const int fast,
+								 struct q6_lanes *r)
+{
+	static const float sis[Q6_CANDS] = { 0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2,
+					     3, 4, 5, 6, 7, 8, 9, -8, -4, 0, 4, 8 };
+	static const float mag[Q6_CANDS] = { 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+					     32, 32, 32, 32, 32, 32, 32, 31, 31, 31, 31, 31 };
+	static const float sgn[Q6_CANDS] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+					     -1, -1, -1, -1, -1, -1, -1, 1, 1, 1, 1, 1 };
+	const qnt__vnf zero = qnt__splat_vnf(0.0f);
+	/* x, w transposed: lane k is sub-block k; ggml's weights x^2 and the
+	 * products the sums take, per element as the scalar loop forms them */
+	float xa[16 * QNT__VN], wa[16 * QNT__VN];
+	for (int k = 0; k < QNT__VN; k++)
+		for (int i = 0; i < 16; i++) {
+			xa[QNT__VN * i + k] = x[16 * k + i];
+			wa[QNT__VN * i + k] = w[16 * k + i];
+		}
+	qnt__vnf xt[16], w2[16], wx2[16], wq[16], wxq[16];
+	qnt__vnf max = zero, amax = zero;
+	for (int i = 0; i < 16; i++) {
+		memcpy(&xt[i], xa + QNT__VN * i, sizeof xt[i]);
+		memcpy(&wq[i], wa + QNT__VN * i, sizeof wq[i]);
+		w2[i] = xt[i] * xt[i];
+		wx2[i] = w2[i] * xt[i];
+		wxq[i] = wq[i] * xt[i];
+		const qnt__vnf ax = qnt__abs_vnf(xt[i]);
+		const qnt__vni m = ax > amax;
+		amax = qnt__select_vnf(m, ax, amax);
+		max = qnt__select_vnf(m, xt[i], max);
+	}
+	r->zero = amax < qnt__splat_vnf(GROUP_MAX_EPS);
+	qnt__vnf best[2] = { zero, zero }, fitb = zero, lxb = zero, l2b = zero;
+	for (int c = 0; c < Q6_CANDS; c++) {
+		/* sg (m + 0.1 is) / max: ggml's -(32 + 0.1 is) / max for c < 19,
+		 * the same float since the sign is exact */
+		const qnt__vnf visc = sgn[c] * (mag[c] + 0.1f * sis[c]) / max;
+		qnt__vnf rlx = zero, rl2 = zero, ilx = zero, il2 = zero;
+#pragma GCC unroll 16
+		for (int i = 0; i < 16; i++) {
+			const qnt__vnf fl = q6_level_vn(visc * xt[i], fast);
+			rlx += wx2[i] * fl;
+			rl2 += w2[i] * fl * fl;
+			ilx += wxq[i] * fl;
+			il2 += wq[i] * fl * fl;
+		}
+		/* ggml's choices, in its order: the first candidate's scale
+		 * lx / l2 (0 where l2 is 0); a later one replaces the best so far
+		 * where l2 > 0 and lx^2 > best l2 */
+		const qnt__vnf lxs[2] = { rlx, ilx }, l2s[2] = { rl2, il2 };
+		if (c == 0) {
+			for (int o = 0; o < 2; o++) {
+				r->sc[o] = qnt__select_vnf(l2s[o] != zero, lxs[o] / l2s[o], zero);
+				best[o] = r->sc[o] * lxs[o];
+				r->isc[o] = visc;
+			}
+		} else if (c < 19) {
+			for (int o = 0; o < 2; o++) {
+				const qnt__vni take = (l2s[o] > zero) & (lxs[o] * lxs[o] > best[o] * l2s[o]);
+				const qnt__vnf q = lxs[o] / l2s[o];
+				r->sc[o] = qnt__select_vnf(take, q, r->sc[o]);
+				best[o] = qnt__select_vnf(take, q * lxs[o], best[o]);
+				r->isc[o] = qnt__select_vnf(take, visc, r->isc[o]);
+			}
+		}
+		/* the search's fit: the first candidate with the largest positive
+		 * sum lx^2 / l2 (the least residual of x ~ a q); NaN never
+		 * compares greater */
+		const qnt__vnf fit = qnt__select_vnf(il2 > zero, ilx * ilx / il2, zero);
+		const qnt__vni take = fit > fitb;
+		fitb = qnt__select_vnf(take, fit, fitb);
+		lxb = qnt__select_vnf(take, ilx, lxb);
+		l2b = qnt__select_vnf(take, il2, l2b);
+	}
+	r->fit = fitb;
+	r->lx = lxb;
+	r->l2 = l2b;
+}
 
 static void q6_starts(const float *x, const float *w, struct kstate *ref, struct kstate *imp, float *a)
 {
-	static const float sis[Q6_LANES] = { 0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2,
-					     3, 4, 5, 6, 7, 8, 9, -8, -4, 0, 4, 8 };
-	static const float mag[Q6_LANES] = { 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
-					     32, 32, 32, 32, 32, 32, 32, 31, 31, 31, 31, 31 };
-	static const float sgn[Q6_LANES] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-					     -1, -1, -1, -1, -1, -1, -1, 1, 1, 1, 1, 1 };
-	float sc_ref[16], sc_imp[16], isc_ref[16], isc_imp[16];
+	float sc_ref[16], sc_imp[16], isc_ref[16], isc_imp[16], fit[16], lx[16], l2[16];
 	uint8_t zero[16];
+	/* with every x finite the codes may be taken as floats (q6_level_vn) */
+	qnt__v8f zs = { 0 };
+	for (int i = 0; i < QK_K; i += 8) {
+		qnt__v8f xv;
+		memcpy(&xv, x + i, sizeof xv);
+		zs += xv * 0.0f;
+	}
+	const int fast = qnt__bits_v8i(qnt__eq_v8f(zs, (qnt__v8f){ 0 })) == 0xffu;
+	for (int g = 0; g < 16; g += QNT__VN) {
+		struct q6_lanes r;
+		if (fast)
+			q6_lanes_run(x + 16 * g, w + 16 * g, 1, &r);
+		else
+			q6_lanes_run(x + 16 * g, w + 16 * g, 0, &r);
+		memcpy(sc_ref + g, &r.sc[0], sizeof r.sc[0]);
+		memcpy(sc_imp + g, &r.sc[1], sizeof r.sc[1]);
+		memcpy(isc_ref + g, &r.isc[0], sizeof r.isc[0]);
+		memcpy(isc_imp + g, &r.isc[1], sizeof r.isc[1]);
+		memcpy(fit + g, &r.fit, sizeof r.fit);
+		memcpy(lx + g, &r.lx, sizeof r.lx);
+		memcpy(l2 + g, &r.l2, sizeof r.l2);
+		for (int k = 0; k < QNT__VN; k++)
+			zero[g + k] = r.zero[k] != 0;
+	}
 	for (int j = 0; j < 16; j++) {
-		const float *xj = x + 16 * j, *wj = w + 16 * j;
-		float max = 0, amax = 0;
-		int finite = 1;
-		for (int i = 0; i < 16; i++) {
-			const float ax = fabsf(xj[i]);
-			finite &= ax <= 3.40282347e38f;
-			if (ax > amax) {
-				amax = ax;
-				max = xj[i];
-			}
-		}
-		zero[j] = amax < GROUP_MAX_EPS;
 		if (zero[j]) {
 			sc_ref[j] = sc_imp[j] = a[j] = 0.0f;
 			isc_ref[j] = isc_imp[j] = 0.0f;
 			continue;
 		}
-		qnt__v8f visc[3], rlx[3], rl2[3], ilx[3], il2[3];
-		float isc[Q6_LANES], lx_r[Q6_LANES], l2_r[Q6_LANES], lx_i[Q6_LANES], l2_i[Q6_LANES];
-		for (int v = 0; v < 3; v++) {
-			qnt__v8f is, m, sg;
-			memcpy(&is, sis + 8 * v, sizeof is);
-			memcpy(&m, mag + 8 * v, sizeof m);
-			memcpy(&sg, sgn + 8 * v, sizeof sg);
-			/* ggml's lanes: -1 * (32 + 0.1 is), the same float as
-			 * qnt__ggml_fit_sym's -(32 + 0.1 is), since the sign is exact */
-			visc[v] = sg * (m + 0.1f * is) / max;
-			rlx[v] = rl2[v] = ilx[v] = il2[v] = (qnt__v8f){ 0 };
-		}
-		if (finite) /* every visc * x finite: |visc| <= 33 / |max|, |x| <= |max| */
-			q6_lane_sums(xj, wj, visc, 1, rlx, rl2, ilx, il2);
-		else
-			q6_lane_sums(xj, wj, visc, 0, rlx, rl2, ilx, il2);
-		memcpy(isc, visc, sizeof isc);
-		memcpy(lx_r, rlx, sizeof lx_r);
-		memcpy(l2_r, rl2, sizeof l2_r);
-		memcpy(lx_i, ilx, sizeof lx_i);
-		memcpy(l2_i, il2, sizeof l2_i);
-		/* ggml's choices, in its order: lane k replaces the best so far
-		 * where l2 > 0 and lx^2 > best l2, with the scale lx / l2 and the
-		 * best scale lx; those products and quotients taken for every lane
-		 * at once (the same floats), the choice without branches */
-		float q_r[Q6_LANES], b_r[Q6_LANES], xx_r[Q6_LANES], q_i[Q6_LANES], b_i[Q6_LANES], xx_i[Q6_LANES];
-		for (int v = 0; v < 3; v++) {
-			const qnt__v8f qr = rlx[v] / rl2[v], qi = ilx[v] / il2[v];
-			const qnt__v8f br = qr * rlx[v], bi = qi * ilx[v], xr = rlx[v] * rlx[v], xi = ilx[v] * ilx[v];
-			memcpy(q_r + 8 * v, &qr, sizeof qr);
-			memcpy(q_i + 8 * v, &qi, sizeof qi);
-			memcpy(b_r + 8 * v, &br, sizeof br);
-			memcpy(b_i + 8 * v, &bi, sizeof bi);
-			memcpy(xx_r + 8 * v, &xr, sizeof xr);
-			memcpy(xx_i + 8 * v, &xi, sizeof xi);
-		}
-		const float *lxs[2] = { lx_r, lx_i }, *l2s[2] = { l2_r, l2_i }, *qs[2] = { q_r, q_i },
-			    *bs[2] = { b_r, b_i }, *xxs[2] = { xx_r, xx_i };
-		float *scs[2] = { sc_ref, sc_imp }, *iscs[2] = { isc_ref, isc_imp };
-		for (int c = 0; c < 2; c++) {
-			const float *lx = lxs[c], *l2 = l2s[c], *q = qs[c], *bq = bs[c], *xx = xxs[c];
-			float scale = l2[0] != 0.0f ? q[0] : 0.0f;
-			float best = scale * lx[0];
-			int chosen = 0;
-			/* the next lane (of 1..18, after the last taken) that the
-			 * sequential scan takes: the first whose test passes against
-			 * the best so far, all of them tested at once */
-			unsigned from = 1;
-			for (;;) {
-				const qnt__v8f vb = { best, best, best, best, best, best, best, best };
-				unsigned m = 0;
-				for (int v = 0; v < 3; v++) {
-					qnt__v8f l2v, xxv;
-					memcpy(&l2v, l2 + 8 * v, sizeof l2v);
-					memcpy(&xxv, xx + 8 * v, sizeof xxv);
-					m |= qnt__bits_v8i(qnt__gt_v8f(l2v, (qnt__v8f){ 0 }) & qnt__gt_v8f(xxv, vb * l2v)) << (8 * v);
-				}
-				m &= (0x7ffffu >> from) << from; /* lanes from..18 */
-				if (!m)
-					break;
-				const int k = __builtin_ctz(m);
-				scale = q[k];
-				best = bq[k];
-				chosen = k;
-				from = (unsigned)k + 1;
-			}
-			scs[c][j] = scale;
-			iscs[c][j] = isc[chosen];
-		}
-		/* the search's fit: the lane with the largest sumlx^2 / suml2 (the
-		 * least residual of x ~ a q), then one refit */
-		qnt__v8f fit[3];
-		for (int v = 0; v < 3; v++)
-			fit[v] = qnt__select_v8f(qnt__gt_v8f(il2[v], (qnt__v8f){ 0 }), ilx[v] * ilx[v] / il2[v],
-						 (qnt__v8f){ 0 });
-		/* the first of the largest fits, if positive: the maximum (exact in
-		 * any order; a NaN never compares greater), then the first lane
-		 * equal to it */
-		qnt__v8f mx = { 0 };
-		for (int v = 0; v < 3; v++)
-			mx = qnt__select_v8f(qnt__gt_v8f(fit[v], mx), fit[v], mx);
-		float vbest = 0;
-		for (int k = 0; k < 8; k++)
-			vbest = mx[k] > vbest ? mx[k] : vbest;
-		double ba = 0;
-		if (vbest > 0) {
-			const qnt__v8f vb = { vbest, vbest, vbest, vbest, vbest, vbest, vbest, vbest };
-			unsigned m = 0;
-			for (int v = 0; v < 3; v++)
-				m |= qnt__bits_v8i(qnt__ge_v8f(fit[v], vb)) << (8 * v);
-			const int kb = __builtin_ctz(m);
-			ba = (double)lx_i[kb] / l2_i[kb];
-		}
+		const float *xj = x + 16 * j, *wj = w + 16 * j;
+		/* the fit's scale, then one refit for the codes it gives */
+		double ba = fit[j] > 0 ? (double)lx[j] / l2[j] : 0;
 		if (ba != 0) {
 			const float ia = (float)(1 / ba);
 			qnt__v8f sqx = { 0 }, sqq = { 0 };
@@ -1467,7 +1612,7 @@ static void q6_starts(const float *x, const float *w, struct kstate *ref, struct
 				sx += sqx[k];
 				sq += sqq[k];
 			}
-			if (sq > 0 && sx * sx / sq > vbest)
+			if (sq > 0 && sx * sx / sq > fit[j])
 				ba = sx / sq;
 		}
 		a[j] = (float)ba;

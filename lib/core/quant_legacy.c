@@ -970,27 +970,21 @@ static void ggml_weights(const float *x, const float *imp, float sigma2, float *
 		wt[j] = imp[j] * sqrtf(sigma2 + x[j] * x[j]);
 }
 
-static void ggml_imat_affine(const float *x, const float *wt, int nmax, uint16_t *d, uint16_t *m, uint8_t *c)
-{
-	float min;
-	float scale = qnt__ggml_fit_affine(QK, nmax, x, wt, c, &min, -0.9f, 0.05f, 36, 0);
-	*d = qnt__fp32_to_fp16(scale);
-	*m = qnt__fp32_to_fp16(-min);
-}
-
-static void ggml_imat_q4_1(const float *x, const float *wt, void *blk)
+/* ggml's imatrix block from its fit (make_qkx3_quants: the scale, the
+ * negated min and the codes c). */
+static void ggml_imat_q4_1(float scale, float the_min, const uint8_t *c, void *blk)
 {
 	struct blk_q4_1 *b = blk;
-	uint8_t c[QK];
-	ggml_imat_affine(x, wt, 15, &b->d, &b->m, c);
+	b->d = qnt__fp32_to_fp16(scale);
+	b->m = qnt__fp32_to_fp16(-the_min);
 	pack_nibbles(c, b->qs);
 }
 
-static void ggml_imat_q5_1(const float *x, const float *wt, void *blk)
+static void ggml_imat_q5_1(float scale, float the_min, const uint8_t *c, void *blk)
 {
 	struct blk_q5_1 *b = blk;
-	uint8_t c[QK];
-	ggml_imat_affine(x, wt, 31, &b->d, &b->m, c);
+	b->d = qnt__fp32_to_fp16(scale);
+	b->m = qnt__fp32_to_fp16(-the_min);
 	pack_nibbles(c, b->qs);
 	pack_high_bits(c, b->qh);
 }
@@ -1004,10 +998,10 @@ static void ggml_imat_q5_1(const float *x, const float *wt, void *blk)
  * a min) and how a search result is packed. */
 struct legacy_fmt {
 	ref_block_fn ref;
-	/* ggml's block with importance (weights as ggml_weights gives them) for
-	 * the formats with a min; NULL for the symmetric ones (weighted_block_sym
-	 * and q8_0_weighted) */
-	void (*ggml_imat)(const float *x, const float *wt, void *blk);
+	/* ggml's block with importance from its fit (weights as ggml_weights
+	 * gives them) for the formats with a min; NULL for the symmetric ones
+	 * (weighted_block_sym and q8_0_weighted) */
+	void (*ggml_imat)(float scale, float the_min, const uint8_t *c, void *blk);
 	qnt__dequantize_fn deq;
 	size_t block_bytes;
 	int cmin, cmax, with_min;
@@ -1134,11 +1128,54 @@ static float rtn_sym_v8(const float *x, int nmax, int cmax, float *d_out, int *c
 	return max;
 }
 
+/* ggml's imatrix fits (weights as ggml_weights gives them) of one block:
+ * make_qx_quants' scale and codes L (0..2 nmax - 1) for the symmetric
+ * formats, make_qkx3_quants' scale, negated min and codes c for the
+ * others. */
+struct ggml_fit {
+	float scale, the_min;
+	int8_t L[QK];
+	uint8_t c[QK];
+};
+
+/* ggml_fit of `count` blocks (1, or 8: the fits side by side, ggml_fit.c's
+ * *_subs, the same results). */
+static void ggml_fits(const struct legacy_fmt *f, const float *x, const float *imp, float sigma2, int count,
+		      struct ggml_fit *g)
+{
+	float wt[8 * QK];
+	for (int k = 0; k < count; k++)
+		ggml_weights(x + k * QK, imp + k * QK, sigma2, wt + k * QK);
+	if (count == 1) {
+		if (f->with_min)
+			g->scale = qnt__ggml_fit_affine(QK, f->cmax, x, wt, g->c, &g->the_min, -0.9f, 0.05f, 36, 0);
+		else
+			g->scale = qnt__ggml_fit_sym(QK, -f->cmin, x, g->L, wt);
+		return;
+	}
+	float sc[8], mn[8];
+	int8_t L[8 * QK];
+	uint8_t c[8 * QK];
+	if (f->with_min)
+		qnt__ggml_fit_affine_subs(8, QK, f->cmax, x, wt, c, sc, mn, -0.9f, 0.05f, 36, 0);
+	else
+		qnt__ggml_fit_sym_subs(8, QK, -f->cmin, x, L, wt, sc);
+	for (int k = 0; k < 8; k++) {
+		g[k].scale = sc[k];
+		if (f->with_min) {
+			g[k].the_min = mn[k];
+			memcpy(g[k].c, c + k * QK, QK);
+		} else {
+			memcpy(g[k].L, L + k * QK, QK);
+		}
+	}
+}
+
 /* q4_0 and q5_0: the better of ggml's round-to-nearest block and its
- * imatrix block (make_qx_quants: codes L in 0..2 nmax - 1 and a scale), both
- * as codes and the fp16 scale the block stores, replaced by the search's
- * when that is lower still in exact weighted error. */
-static void weighted_block_sym(const struct legacy_fmt *f, const float *x, const float *w, float sigma2,
+ * imatrix block g (make_qx_quants: codes L in 0..2 nmax - 1 and a scale),
+ * both as codes and the fp16 scale the block stores, replaced by the
+ * search's when that is lower still in exact weighted error. */
+static void weighted_block_sym(const struct legacy_fmt *f, const float *x, const float *w, const struct ggml_fit *gf,
 			       void *blk)
 {
 	struct cand best, g;
@@ -1149,13 +1186,10 @@ static void weighted_block_sym(const struct legacy_fmt *f, const float *x, const
 	best.m = 0.0f;
 	best.err = werr4(x, w, best.c, best.d);
 	best.found = 1;
-	float wt[QK];
-	int8_t L[QK];
-	ggml_weights(x, w, sigma2, wt);
-	g.d = qnt__fp16_round(qnt__ggml_fit_sym(QK, nmax, x, L, wt));
+	g.d = qnt__fp16_round(gf->scale);
 	g.m = 0.0f;
 	for (int j = 0; j < QK; j++)
-		g.c[j] = L[j] - nmax;
+		g.c[j] = gf->L[j] - nmax;
 	g.err = werr4(x, w, g.c, g.d);
 	g.found = 1;
 	if (g.err < best.err)
@@ -1165,9 +1199,10 @@ static void weighted_block_sym(const struct legacy_fmt *f, const float *x, const
 }
 
 /* q4_1 and q5_1: the better of ggml's two blocks (round-to-nearest and its
- * imatrix path), replaced by the search's when that is better still in
- * weighted error. */
-static void weighted_block(const struct legacy_fmt *f, const float *x, const float *w, float sigma2, void *blk)
+ * imatrix path, from the fit g), replaced by the search's when that is
+ * better still in weighted error. */
+static void weighted_block(const struct legacy_fmt *f, const float *x, const float *w, const struct ggml_fit *g,
+			   void *blk)
 {
 	struct cand best;
 	f->ref(x, blk);
@@ -1175,9 +1210,7 @@ static void weighted_block(const struct legacy_fmt *f, const float *x, const flo
 	best.found = 0;
 	if (f->ggml_imat) {
 		unsigned char alt[sizeof(struct blk_q5_1)];
-		float wt[QK];
-		ggml_weights(x, w, sigma2, wt);
-		f->ggml_imat(x, wt, alt);
+		f->ggml_imat(g->scale, g->the_min, g->c, alt);
 		double e = block_werr(f, x, w, alt);
 		if (e < best.err) {
 			memcpy(blk, alt, f->block_bytes);
@@ -1203,14 +1236,29 @@ static void quant_rows(const struct legacy_fmt *f, const float *src, void *dst, 
 				sum_x2 += x[j] * x[j];
 			sigma2 = sum_x2 / (float)n;
 		}
-		for (int64_t i = 0; i < n / QK; i++, b += f->block_bytes) {
-			const float *w = imp ? imp + i * QK : NULL;
-			if (w && f == &fmt_q8_0)
-				q8_0_weighted(x + i * QK, w, b);
-			else if (w && !all_zero(w))
-				(f->with_min ? weighted_block : weighted_block_sym)(f, x + i * QK, w, sigma2, b);
-			else
-				f->ref(x + i * QK, b);
+		/* ggml's imatrix fits eight blocks at a time where eight remain
+		 * (those of blocks without weights are not used) */
+		const int64_t nb = n / QK;
+		for (int64_t i = 0; i < nb;) {
+			struct ggml_fit g[8];
+			const int count = imp && f != &fmt_q8_0 && i + 8 <= nb ? 8 : 1;
+			if (count == 8)
+				ggml_fits(f, x + i * QK, imp + i * QK, sigma2, 8, g);
+			for (int k = 0; k < count; k++, i++, b += f->block_bytes) {
+				const float *w = imp ? imp + i * QK : NULL;
+				if (w && f == &fmt_q8_0) {
+					q8_0_weighted(x + i * QK, w, b);
+				} else if (w && !all_zero(w)) {
+					if (count == 1)
+						ggml_fits(f, x + i * QK, w, sigma2, 1, g);
+					if (f->with_min)
+						weighted_block(f, x + i * QK, w, &g[k], b);
+					else
+						weighted_block_sym(f, x + i * QK, w, &g[k], b);
+				} else {
+					f->ref(x + i * QK, b);
+				}
+			}
 		}
 	}
 }
