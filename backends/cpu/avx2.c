@@ -24,7 +24,7 @@
  *               Each call walks its rows in tiles and the columns in groups
  *               of up to four, so one decoded weight block serves four
  *               columns (GEMM) while a single column (GEMV) streams the
- *               weights once. Float weights with several columns use 2 x 6
+ *               weights once (q4_K two rows per pass: row2_fn). Float weights with several columns use 2 x 6
  *               register tiles over slices of n_in that keep the
  *               activations in L1. The lattice i-quants (q8_K) with more
  *               than four columns go through a gemm_fn instead (avx2_iq.c): 16
@@ -1179,6 +1179,115 @@ INLINE void mm_q5_K_body(const void *wv, const struct xcol *x, int nc, int64_t n
 	mm_k45_body(wv, x, nc, n, out, 1);
 }
 
+#if !QNT_AVX512
+/* GEMV (one column) two rows at a time (row2_fn, cpu_avx2.h): row a in the
+ * low 128-bit lane of every register, row b in the high lane, so that one
+ * scale shuffle and one VPMADDWD serve both rows, the activations are
+ * 16-byte broadcasts (a load, no shuffle), and the two rows' scales and
+ * mins are unpacked by the same instructions. Every step is lane by lane
+ * and the end (hsum2_ps) sums each lane in the same order, so a row's
+ * output does not depend on its partner: an odd last row is paired with
+ * itself (avx2_matmul), and the result is the same for any thread split.
+ * The one-row kernels above stay for several columns. cpu-avx512 keeps its
+ * VPDPBUSD row kernels (no row2_fn there). */
+
+/* The 16 bytes at a (low lane) and at b (high lane). */
+INLINE __m256i load2x128(const uint8_t *a, const uint8_t *b)
+{
+	return _mm256_inserti128_si256(_mm256_castsi128_si256(load128(a)), load128(b), 1);
+}
+
+/* The 16 bytes at p in both lanes (VBROADCASTI128: a load only). */
+INLINE __m256i bcast128(const void *p)
+{
+	return _mm256_broadcastsi128_si256(load128(p));
+}
+
+/* Each lane's four floats summed ((e0 + e2) + (e1 + e3), the same order in
+ * both lanes): out[0] from the low lane, out[1] from the high lane. */
+INLINE void hsum2_ps(__m256 v, float *out)
+{
+	v = _mm256_add_ps(v, _mm256_permute_ps(v, 0x4e));
+	v = _mm256_add_ps(v, _mm256_permute_ps(v, 0xb1));
+	out[0] = _mm256_cvtss_f32(v);
+	out[1] = _mm_cvtss_f32(_mm256_extractf128_ps(v, 1));
+}
+
+/* k4_scales_v of two blocks: [sc0..7, m0..7] of a in the low lane, of b in
+ * the high lane. */
+INLINE __m256i k4_scales2_v(const uint8_t *sa, const uint8_t *sb)
+{
+	const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(load12(sa)), load12(sb), 1);
+	const __m256i lo = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi32(v, 0x98), _mm256_setr_epi32(0, 0, 0, 4, 0, 0, 0, 4)),
+					    _mm256_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f,
+							      0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+	const __m256i hi = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi32(v, 0x50), _mm256_setr_epi32(0, 6, 0, 6, 0, 6, 0, 6)),
+					    _mm256_setr_epi32(0, 0x03030303, 0, 0x03030303, 0, 0x03030303, 0, 0x03030303));
+	return _mm256_or_si256(lo, _mm256_slli_epi32(hi, 4));
+}
+
+/* q8_K's sums of 32 codes (sub-blocks 0..7) as 16-bit values, in both
+ * lanes: each |sum| <= 32 * 128 = 4096. */
+INLINE __m256i q8k_sums32(const struct blk_q8_K *xk)
+{
+	const __m256i bs = load256(xk->bsums);
+	/* per lane [pairs of its 8 sums of 16] twice; 64-bit words 0 and 2
+	 * are the sums of sub-blocks 0..3 and 4..7 */
+	return _mm256_permute4x64_epi64(_mm256_hadd_epi16(bs, bs), 0x88);
+}
+
+/* Both rows' d and dmin (f16, adjacent at offset 0 of q4_K and q5_K blocks)
+ * times d_x: *dd = [d_a d_x] x 4 | [d_b d_x] x 4, *dm the same of dmin. */
+INLINE void k4_dd2(const void *ba, const void *bb, float dx, __m256 *dd, __m256 *dm)
+{
+	const __m128 v = _mm_mul_ps(_mm_cvtph_ps(_mm_setr_epi32((int)load_u32(ba), (int)load_u32(bb), 0, 0)), _mm_set1_ps(dx));
+	const __m256 v8 = _mm256_castps128_ps256(v);
+	*dd = _mm256_permutevar8x32_ps(v8, _mm256_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2));
+	*dm = _mm256_permutevar8x32_ps(v8, _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3));
+}
+
+/* q4_K, two rows against one q8_K column. Per h (64 elements: sub-blocks
+ * 2h, low nibbles, and 2h + 1, high nibbles, of qs[32h .. 32h + 31]) the
+ * two 16-byte halves of both rows meet the broadcast activations; the two
+ * halves' VPMADDUBSW sums of a sub-block are added in 16 bits (each pair
+ * sum at most 2 * 15 * 128 = 3840 in magnitude, so VPMADDUBSW does not
+ * saturate and the sum of two, <= 7680, does not wrap) before one VPMADDWD
+ * with the sub-block's scale (<= 63: a lane's 32-bit sum over the block
+ * stays below 8 * 2 * 7680 * 63 < 2^31). The mins meet q8_K's sums of 32
+ * in one VPMADDWD for both rows. */
+static void mm2_q4_K(const void *w0, const void *w1, const struct xcol *x, int64_t n, float *out)
+{
+	const struct blk_q4_K *a = w0, *b = w1;
+	const struct blk_q8_K *xk = (const struct blk_q8_K *)x->blk;
+	const __m256i m4 = _mm256_set1_epi8(0x0f);
+	__m256 acc = _mm256_setzero_ps();
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const __m256i sm = k4_scales2_v(a[i].scales, b[i].scales);
+		const __m256i sc16 = _mm256_unpacklo_epi8(sm, _mm256_setzero_si256()); /* 8 scales a lane */
+		const __m256i mn16 = _mm256_unpackhi_epi8(sm, _mm256_setzero_si256()); /* 8 mins a lane */
+		__m256i isum = _mm256_setzero_si256();
+		UNROLL for (int h = 0; h < 4; h++) {
+			const __m256i c0 = load2x128(a[i].qs + 32 * h, b[i].qs + 32 * h);
+			const __m256i c1 = load2x128(a[i].qs + 32 * h + 16, b[i].qs + 32 * h + 16);
+			const int8_t *xq = xk[i].qs + 64 * h;
+			const __m256i plo = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(c0, m4), bcast128(xq)),
+							     _mm256_maddubs_epi16(_mm256_and_si256(c1, m4), bcast128(xq + 16)));
+			const __m256i phi =
+				_mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(c0, 4), m4), bcast128(xq + 32)),
+						 _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(c1, 4), m4), bcast128(xq + 48)));
+			isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, _mm256_shuffle_epi8(sc16, _mm256_load_si256((const __m256i *)ONE[2 * h]))));
+			isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, _mm256_shuffle_epi8(sc16, _mm256_load_si256((const __m256i *)ONE[2 * h + 1]))));
+		}
+		const __m256i ms = _mm256_madd_epi16(q8k_sums32(&xk[i]), mn16);
+		__m256 dd, dm;
+		k4_dd2(&a[i], &b[i], xk[i].d, &dd, &dm);
+		acc = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(isum), acc);
+		acc = _mm256_fnmadd_ps(dm, _mm256_cvtepi32_ps(ms), acc);
+	}
+	hsum2_ps(acc, out);
+}
+#endif
+
 /* Float weights (f32, f16, bf16) times float activations: 8 lanes of FMA,
  * two accumulators per column (four for one column); a tail of fewer than 8 elements in scalar
  * float. xcol.blk points at the column's floats. */
@@ -1468,40 +1577,47 @@ struct fmt {
 	qnt_type xq;     /* activations of mm */
 	int quant;       /* quantize runs here */
 	gemm_fn gemm;    /* NULL: several columns through mm (or tile) */
+	row2_fn mm2;     /* NULL: one column through mm, a row at a time */
 };
 
+#if QNT_AVX512
+#define MM2(f) NULL
+#else
+#define MM2(f) f
+#endif
+
 static const struct fmt fmts[] = {
-	{ QNT_TYPE_F32, NULL, mm_f32, tile_f32, QNT_TYPE_INVALID, 0, NULL },
-	{ QNT_TYPE_F16, deq_f16, mm_f16, tile_f16, QNT_TYPE_INVALID, 0, NULL },
-	{ QNT_TYPE_BF16, deq_bf16, mm_bf16, tile_bf16, QNT_TYPE_INVALID, 1, NULL },
-	{ QNT_TYPE_Q4_0, deq_q4_0, mm_q4_0, NULL, QNT_TYPE_Q8_0, 1, NULL },
-	{ QNT_TYPE_Q4_1, deq_q4_1, mm_q4_1, NULL, QNT_TYPE_Q8_1, 1, NULL },
-	{ QNT_TYPE_Q5_0, deq_q5_0, mm_q5_0, NULL, QNT_TYPE_Q8_0, 1, NULL },
-	{ QNT_TYPE_Q5_1, deq_q5_1, mm_q5_1, NULL, QNT_TYPE_Q8_1, 1, NULL },
-	{ QNT_TYPE_Q8_0, deq_q8_0, mm_q8_0, NULL, QNT_TYPE_Q8_0, 1, NULL },
-	{ QNT_TYPE_Q8_1, NULL, NULL, NULL, QNT_TYPE_INVALID, 1, NULL },
-	{ QNT_TYPE_Q2_K, deq_q2_K, mm_q2_K, NULL, QNT_TYPE_Q8_K, 0, NULL },
-	{ QNT_TYPE_Q3_K, deq_q3_K, mm_q3_K, NULL, QNT_TYPE_Q8_K, 0, NULL },
-	{ QNT_TYPE_Q4_K, deq_q4_K, mm_q4_K, NULL, QNT_TYPE_Q8_K, 0, NULL },
-	{ QNT_TYPE_Q5_K, deq_q5_K, mm_q5_K, NULL, QNT_TYPE_Q8_K, 0, NULL },
-	{ QNT_TYPE_Q6_K, deq_q6_K, mm_q6_K, NULL, QNT_TYPE_Q8_K, 0, NULL },
-	{ QNT_TYPE_Q8_K, deq_q8_K, NULL, NULL, QNT_TYPE_INVALID, 1, NULL },
+	{ QNT_TYPE_F32, NULL, mm_f32, tile_f32, QNT_TYPE_INVALID, 0, NULL, NULL },
+	{ QNT_TYPE_F16, deq_f16, mm_f16, tile_f16, QNT_TYPE_INVALID, 0, NULL, NULL },
+	{ QNT_TYPE_BF16, deq_bf16, mm_bf16, tile_bf16, QNT_TYPE_INVALID, 1, NULL, NULL },
+	{ QNT_TYPE_Q4_0, deq_q4_0, mm_q4_0, NULL, QNT_TYPE_Q8_0, 1, NULL, NULL },
+	{ QNT_TYPE_Q4_1, deq_q4_1, mm_q4_1, NULL, QNT_TYPE_Q8_1, 1, NULL, NULL },
+	{ QNT_TYPE_Q5_0, deq_q5_0, mm_q5_0, NULL, QNT_TYPE_Q8_0, 1, NULL, NULL },
+	{ QNT_TYPE_Q5_1, deq_q5_1, mm_q5_1, NULL, QNT_TYPE_Q8_1, 1, NULL, NULL },
+	{ QNT_TYPE_Q8_0, deq_q8_0, mm_q8_0, NULL, QNT_TYPE_Q8_0, 1, NULL, NULL },
+	{ QNT_TYPE_Q8_1, NULL, NULL, NULL, QNT_TYPE_INVALID, 1, NULL, NULL },
+	{ QNT_TYPE_Q2_K, deq_q2_K, mm_q2_K, NULL, QNT_TYPE_Q8_K, 0, NULL, NULL },
+	{ QNT_TYPE_Q3_K, deq_q3_K, mm_q3_K, NULL, QNT_TYPE_Q8_K, 0, NULL, NULL },
+	{ QNT_TYPE_Q4_K, deq_q4_K, mm_q4_K, NULL, QNT_TYPE_Q8_K, 0, NULL, MM2(mm2_q4_K) },
+	{ QNT_TYPE_Q5_K, deq_q5_K, mm_q5_K, NULL, QNT_TYPE_Q8_K, 0, NULL, NULL },
+	{ QNT_TYPE_Q6_K, deq_q6_K, mm_q6_K, NULL, QNT_TYPE_Q8_K, 0, NULL, NULL },
+	{ QNT_TYPE_Q8_K, deq_q8_K, NULL, NULL, QNT_TYPE_INVALID, 1, NULL, NULL },
 	/* avx2_iq.c */
-	{ QNT_TYPE_IQ4_NL, qnt__avx2_deq_iq4_nl, qnt__avx2_mm_iq4_nl, NULL, QNT_TYPE_Q8_0, 0, NULL },
-	{ QNT_TYPE_IQ4_XS, qnt__avx2_deq_iq4_xs, qnt__avx2_mm_iq4_xs, NULL, QNT_TYPE_Q8_K, 0, NULL },
-	{ QNT_TYPE_MXFP4, qnt__avx2_deq_mxfp4, qnt__avx2_mm_mxfp4, NULL, QNT_TYPE_Q8_0, 0, NULL },
-	{ QNT_TYPE_NVFP4, qnt__avx2_deq_nvfp4, qnt__avx2_mm_nvfp4, NULL, QNT_TYPE_Q8_0, 0, NULL },
-	{ QNT_TYPE_TQ1_0, qnt__avx2_deq_tq1_0, qnt__avx2_mm_tq1_0, NULL, QNT_TYPE_Q8_K, 0, NULL },
-	{ QNT_TYPE_TQ2_0, qnt__avx2_deq_tq2_0, qnt__avx2_mm_tq2_0, NULL, QNT_TYPE_Q8_K, 0, NULL },
-	{ QNT_TYPE_IQ2_XXS, qnt__avx2_deq_iq2_xxs, qnt__avx2_mm_iq2_xxs, NULL, QNT_TYPE_Q8_K, 0, qnt__avx2_gemm_iq2_xxs },
-	{ QNT_TYPE_IQ2_XS, qnt__avx2_deq_iq2_xs, qnt__avx2_mm_iq2_xs, NULL, QNT_TYPE_Q8_K, 0, qnt__avx2_gemm_iq2_xs },
-	{ QNT_TYPE_IQ2_S, qnt__avx2_deq_iq2_s, qnt__avx2_mm_iq2_s, NULL, QNT_TYPE_Q8_K, 0, qnt__avx2_gemm_iq2_s },
-	{ QNT_TYPE_IQ3_XXS, qnt__avx2_deq_iq3_xxs, qnt__avx2_mm_iq3_xxs, NULL, QNT_TYPE_Q8_K, 0, qnt__avx2_gemm_iq3_xxs },
-	{ QNT_TYPE_IQ3_S, qnt__avx2_deq_iq3_s, qnt__avx2_mm_iq3_s, NULL, QNT_TYPE_Q8_K, 0, qnt__avx2_gemm_iq3_s },
-	{ QNT_TYPE_IQ1_S, qnt__avx2_deq_iq1_s, qnt__avx2_mm_iq1_s, NULL, QNT_TYPE_Q8_K, 0, qnt__avx2_gemm_iq1_s },
-	{ QNT_TYPE_IQ1_M, qnt__avx2_deq_iq1_m, qnt__avx2_mm_iq1_m, NULL, QNT_TYPE_Q8_K, 0, qnt__avx2_gemm_iq1_m },
-	{ QNT_TYPE_Q1_0, qnt__avx2_deq_q1_0, qnt__avx2_mm_q1_0, NULL, QNT_TYPE_Q8_0, 0, NULL },
-	{ QNT_TYPE_Q2_0, qnt__avx2_deq_q2_0, qnt__avx2_mm_q2_0, NULL, QNT_TYPE_Q8_0, 0, NULL },
+	{ QNT_TYPE_IQ4_NL, qnt__avx2_deq_iq4_nl, qnt__avx2_mm_iq4_nl, NULL, QNT_TYPE_Q8_0, 0, NULL, NULL },
+	{ QNT_TYPE_IQ4_XS, qnt__avx2_deq_iq4_xs, qnt__avx2_mm_iq4_xs, NULL, QNT_TYPE_Q8_K, 0, NULL, NULL },
+	{ QNT_TYPE_MXFP4, qnt__avx2_deq_mxfp4, qnt__avx2_mm_mxfp4, NULL, QNT_TYPE_Q8_0, 0, NULL, NULL },
+	{ QNT_TYPE_NVFP4, qnt__avx2_deq_nvfp4, qnt__avx2_mm_nvfp4, NULL, QNT_TYPE_Q8_0, 0, NULL, NULL },
+	{ QNT_TYPE_TQ1_0, qnt__avx2_deq_tq1_0, qnt__avx2_mm_tq1_0, NULL, QNT_TYPE_Q8_K, 0, NULL, NULL },
+	{ QNT_TYPE_TQ2_0, qnt__avx2_deq_tq2_0, qnt__avx2_mm_tq2_0, NULL, QNT_TYPE_Q8_K, 0, NULL, NULL },
+	{ QNT_TYPE_IQ2_XXS, qnt__avx2_deq_iq2_xxs, qnt__avx2_mm_iq2_xxs, NULL, QNT_TYPE_Q8_K, 0, qnt__avx2_gemm_iq2_xxs, NULL },
+	{ QNT_TYPE_IQ2_XS, qnt__avx2_deq_iq2_xs, qnt__avx2_mm_iq2_xs, NULL, QNT_TYPE_Q8_K, 0, qnt__avx2_gemm_iq2_xs, NULL },
+	{ QNT_TYPE_IQ2_S, qnt__avx2_deq_iq2_s, qnt__avx2_mm_iq2_s, NULL, QNT_TYPE_Q8_K, 0, qnt__avx2_gemm_iq2_s, NULL },
+	{ QNT_TYPE_IQ3_XXS, qnt__avx2_deq_iq3_xxs, qnt__avx2_mm_iq3_xxs, NULL, QNT_TYPE_Q8_K, 0, qnt__avx2_gemm_iq3_xxs, NULL },
+	{ QNT_TYPE_IQ3_S, qnt__avx2_deq_iq3_s, qnt__avx2_mm_iq3_s, NULL, QNT_TYPE_Q8_K, 0, qnt__avx2_gemm_iq3_s, NULL },
+	{ QNT_TYPE_IQ1_S, qnt__avx2_deq_iq1_s, qnt__avx2_mm_iq1_s, NULL, QNT_TYPE_Q8_K, 0, qnt__avx2_gemm_iq1_s, NULL },
+	{ QNT_TYPE_IQ1_M, qnt__avx2_deq_iq1_m, qnt__avx2_mm_iq1_m, NULL, QNT_TYPE_Q8_K, 0, qnt__avx2_gemm_iq1_m, NULL },
+	{ QNT_TYPE_Q1_0, qnt__avx2_deq_q1_0, qnt__avx2_mm_q1_0, NULL, QNT_TYPE_Q8_0, 0, NULL, NULL },
+	{ QNT_TYPE_Q2_0, qnt__avx2_deq_q2_0, qnt__avx2_mm_q2_0, NULL, QNT_TYPE_Q8_0, 0, NULL, NULL },
 };
 
 static const struct fmt *find(qnt_type t)
@@ -1824,6 +1940,18 @@ static qnt_status avx2_matmul(void *state, const qnt_matmul_job *job)
 		if (f->tile && n_cols > 1) {
 			float_tiles(f->tile, w + (size_t)r0 * wrs, wrs, r1 - r0, (const float *)xq, n_in, n_cols,
 				    y + r0, n_out);
+			continue;
+		}
+		if (f->mm2 && n_cols == 1) {
+			const struct xcol xc = { xq, legacy ? ds : NULL, legacy ? ds + nb : NULL };
+			for (int64_t r = r0; r < r1; r += 2) {
+				/* an odd last row pairs with itself (its output is the same) */
+				const int64_t r2 = r + 1 < r1 ? r + 1 : r;
+				float out[2];
+				f->mm2(w + (size_t)r * wrs, w + (size_t)r2 * wrs, &xc, n_in, out);
+				y[r] = out[0];
+				y[r2] = out[1];
+			}
 			continue;
 		}
 		for (int64_t c0 = 0; c0 < n_cols; c0 += NC) {
