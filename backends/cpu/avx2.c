@@ -1054,16 +1054,25 @@ INLINE void mm_q2_K_body(const void *wv, const struct xcol *x, int nc, int64_t n
 	K_EPILOGUE
 }
 
+/* Bit k (0..7) of every byte of v at bit 2 (the other bits garbage): one
+ * 16-bit shift by at most 5, so bit 2 of each byte takes bit k of the same
+ * byte, never a bit of the other byte of the 16-bit lane. */
+INLINE __m256i bit_to_2(__m256i v, int k)
+{
+	return k < 2 ? _mm256_slli_epi16(v, 2 - k) : k > 2 ? _mm256_srli_epi16(v, k - 2) : v;
+}
+
 /* q3_K: values code - 4 with code = 0..7: sum (code - 4) x = sum code x -
  * 4 sum x, the last from bsums. Bit 2 of the codes of group k = 4h + g is
- * bit k of hmask; hm is shifted right once per group. */
+ * bit k of hmask, moved there by one shift (bit_to_2; one fewer operation
+ * per group than shifting hm once per group and then into place). */
 INLINE void mm_q3_K_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out)
 {
 	const struct blk_q3_K *w = wv;
 	K_PROLOGUE
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const __m256i sc16 = _mm256_cvtepi8_epi16(q3_scales_v(w[i].scales));
-		__m256i hm = load256(w[i].hmask);
+		const __m256i hm = load256(w[i].hmask);
 		const float d = h2f(w[i].d);
 		__m256i isum[NC];
 		UNROLL for (int c = 0; c < nc; c++)
@@ -1071,8 +1080,8 @@ INLINE void mm_q3_K_body(const void *wv, const struct xcol *x, int nc, int64_t n
 		const __m256i q0 = load256(w[i].qs), q1 = load256(w[i].qs + 32);
 		const __m256i m3 = _mm256_set1_epi8(3), m4 = _mm256_set1_epi8(4);
 		K16_GROUPS(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(h ? q1 : q0, 2 * g), m3),
-					   _mm256_and_si256(_mm256_slli_epi16(hm, 2), m4)),
-			   hm = _mm256_srli_epi16(hm, 1))
+					   _mm256_and_si256(bit_to_2(hm, 4 * h + g), m4)),
+			   (void)0)
 		UNROLL for (int c = 0; c < nc; c++) {
 			const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(load256(xk[c][i].bsums), sc16), 2);
 			isum[c] = _mm256_sub_epi32(isum[c], corr);
