@@ -24,7 +24,8 @@
  *               Each call walks its rows in tiles and the columns in groups
  *               of up to four, so one decoded weight block serves four
  *               columns (GEMM) while a single column (GEMV) streams the
- *               weights once (q4_K two rows per pass: row2_fn). Float weights with several columns use 2 x 6
+ *               weights once; q4_K and q5_K take two rows per pass
+ *               (row2_fn). Float weights with several columns use 2 x 6
  *               register tiles over slices of n_in that keep the
  *               activations in L1. The lattice i-quants (q8_K) with more
  *               than four columns go through a gemm_fn instead (avx2_iq.c): 16
@@ -1189,16 +1190,17 @@ INLINE void mm_q5_K_body(const void *wv, const struct xcol *x, int nc, int64_t n
 }
 
 #if !QNT_AVX512
-/* GEMV (one column) two rows at a time (row2_fn, cpu_avx2.h): row a in the
- * low 128-bit lane of every register, row b in the high lane, so that one
- * scale shuffle and one VPMADDWD serve both rows, the activations are
- * 16-byte broadcasts (a load, no shuffle), and the two rows' scales and
+/* Two rows at a time (row2_fn, cpu_avx2.h) against 1..NC columns: row a
+ * in the low 128-bit lane of every register, row b in the high lane, so
+ * that one scale shuffle and one VPMADDWD serve both rows, the activations
+ * are 16-byte broadcasts (a load, no shuffle), and the two rows' scales and
  * mins are unpacked by the same instructions. Every step is lane by lane
  * and the end (hsum2_ps) sums each lane in the same order, so a row's
  * output does not depend on its partner: an odd last row is paired with
  * itself (avx2_matmul), and the result is the same for any thread split.
- * The one-row kernels above stay for several columns. cpu-avx512 keeps its
- * VPDPBUSD row kernels (no row2_fn there). */
+ * Where a format has one, cpu-avx2 runs it for every column count (its
+ * one-row kernel above serves cpu-avx512, which keeps its VPDPBUSD row
+ * kernels: no row2_fn there). */
 
 /* The 16 bytes at a (low lane) and at b (high lane). */
 INLINE __m256i load2x128(const uint8_t *a, const uint8_t *b)
@@ -1255,46 +1257,110 @@ INLINE void k4_dd2(const void *ba, const void *bb, float dx, __m256 *dd, __m256 
 	*dm = _mm256_permutevar8x32_ps(v8, _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3));
 }
 
-/* q4_K, two rows against one q8_K column. Per h (64 elements: sub-blocks
- * 2h, low nibbles, and 2h + 1, high nibbles, of qs[32h .. 32h + 31]) the
- * two 16-byte halves of both rows meet the broadcast activations; the two
- * halves' VPMADDUBSW sums of a sub-block are added in 16 bits (each pair
- * sum at most 2 * 15 * 128 = 3840 in magnitude, so VPMADDUBSW does not
- * saturate and the sum of two, <= 7680, does not wrap) before one VPMADDWD
- * with the sub-block's scale (<= 63: a lane's 32-bit sum over the block
- * stays below 8 * 2 * 7680 * 63 < 2^31). The mins meet q8_K's sums of 32
- * in one VPMADDWD for both rows. */
-static void mm2_q4_K(const void *w0, const void *w1, const struct xcol *x, int64_t n, float *out)
+/* Bit j (0..7) of every byte of v at bit 4 (the other bits garbage): one
+ * 16-bit shift by at most 4, so bit 4 of each byte takes bit j of the same
+ * byte (as bit_to_2). */
+INLINE __m256i bit_to_4(__m256i v, int j)
 {
-	const struct blk_q4_K *a = w0, *b = w1;
-	const struct blk_q8_K *xk = (const struct blk_q8_K *)x->blk;
-	const __m256i m4 = _mm256_set1_epi8(0x0f);
-	__m256 acc = _mm256_setzero_ps();
+	return j < 4 ? _mm256_slli_epi16(v, 4 - j) : j > 4 ? _mm256_srli_epi16(v, j - 4) : v;
+}
+
+/* q4_K and q5_K, two rows against nc (1..NC) q8_K columns: out[2c] row a,
+ * out[2c + 1] row b. Per h (64 elements: sub-blocks 2h, low nibbles, and
+ * 2h + 1, high nibbles, of qs[32h .. 32h + 31]) the two 16-byte halves of
+ * both rows meet each column's broadcast activations; q5_K ORs in bit 2h
+ * or 2h + 1 of the matching qh bytes as bit 4 (bit_to_4). The two halves'
+ * VPMADDUBSW sums of a sub-block are added in 16 bits (a pair sum is at
+ * most 2 * 31 * 128 = 7936 in magnitude, so VPMADDUBSW does not saturate
+ * and the sum of two, <= 15872, does not wrap) before one VPMADDWD with the
+ * sub-block's scale (<= 63: a lane's 32-bit sum over the block stays below
+ * 8 * 2 * 15872 * 63 < 2^31): per column and row half the VPMADDWD and
+ * VPADDD of the one-row kernel, and one scale shuffle for both rows and
+ * every column. The mins meet q8_K's sums of 32 in one VPMADDWD for both
+ * rows. */
+INLINE void k45_2_body(const void *w0, const void *w1, const struct xcol *x, int nc, int64_t n, float *out, int five)
+{
+	const size_t bytes = five ? sizeof(struct blk_q5_K) : sizeof(struct blk_q4_K);
+	const size_t qo = five ? offsetof(struct blk_q5_K, qs) : offsetof(struct blk_q4_K, qs);
+	const __m256i m4 = _mm256_set1_epi8(0x0f), b4 = _mm256_set1_epi8(0x10);
+	const struct blk_q8_K *xk[NC];
+	__m256 acc[NC];
+	UNROLL for (int c = 0; c < nc; c++) {
+		xk[c] = (const struct blk_q8_K *)x[c].blk;
+		acc[c] = _mm256_setzero_ps();
+	}
 	for (int64_t i = 0; i < n / QK_K; i++) {
-		const __m256i sm = k4_scales2_v(a[i].scales, b[i].scales);
+		const uint8_t *ba = (const uint8_t *)w0 + (size_t)i * bytes, *bb = (const uint8_t *)w1 + (size_t)i * bytes;
+		/* d, dmin, scales: the same offsets in q4_K and q5_K */
+		const __m256i sm = k4_scales2_v(((const struct blk_q4_K *)ba)->scales, ((const struct blk_q4_K *)bb)->scales);
 		const __m256i sc16 = _mm256_unpacklo_epi8(sm, _mm256_setzero_si256()); /* 8 scales a lane */
 		const __m256i mn16 = _mm256_unpackhi_epi8(sm, _mm256_setzero_si256()); /* 8 mins a lane */
-		__m256i isum = _mm256_setzero_si256();
-		UNROLL for (int h = 0; h < 4; h++) {
-			const __m256i c0 = load2x128(a[i].qs + 32 * h, b[i].qs + 32 * h);
-			const __m256i c1 = load2x128(a[i].qs + 32 * h + 16, b[i].qs + 32 * h + 16);
-			const int8_t *xq = xk[i].qs + 64 * h;
-			const __m256i plo = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(c0, m4), bcast128(xq)),
-							     _mm256_maddubs_epi16(_mm256_and_si256(c1, m4), bcast128(xq + 16)));
-			const __m256i phi =
-				_mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(c0, 4), m4), bcast128(xq + 32)),
-						 _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(c1, 4), m4), bcast128(xq + 48)));
-			isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, _mm256_shuffle_epi8(sc16, _mm256_load_si256((const __m256i *)ONE[2 * h]))));
-			isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, _mm256_shuffle_epi8(sc16, _mm256_load_si256((const __m256i *)ONE[2 * h + 1]))));
+		__m256i qh0 = _mm256_setzero_si256(), qh1 = _mm256_setzero_si256();
+		if (five) {
+			qh0 = load2x128(((const struct blk_q5_K *)ba)->qh, ((const struct blk_q5_K *)bb)->qh);
+			qh1 = load2x128(((const struct blk_q5_K *)ba)->qh + 16, ((const struct blk_q5_K *)bb)->qh + 16);
 		}
-		const __m256i ms = _mm256_madd_epi16(q8k_sums32(&xk[i]), mn16);
-		__m256 dd, dm;
-		k4_dd2(&a[i], &b[i], xk[i].d, &dd, &dm);
-		acc = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(isum), acc);
-		acc = _mm256_fnmadd_ps(dm, _mm256_cvtepi32_ps(ms), acc);
+		__m256i isum[NC];
+		UNROLL for (int c = 0; c < nc; c++)
+			isum[c] = _mm256_setzero_si256();
+		UNROLL for (int h = 0; h < 4; h++) {
+			const __m256i c0 = load2x128(ba + qo + 32 * h, bb + qo + 32 * h);
+			const __m256i c1 = load2x128(ba + qo + 32 * h + 16, bb + qo + 32 * h + 16);
+			/* sub-block j = 2h + s, then the columns: two code
+			 * registers live, not four (no spills at four columns) */
+			UNROLL for (int s = 0; s < 2; s++) {
+				const int j = 2 * h + s;
+				__m256i q0 = _mm256_and_si256(s ? _mm256_srli_epi16(c0, 4) : c0, m4);
+				__m256i q1 = _mm256_and_si256(s ? _mm256_srli_epi16(c1, 4) : c1, m4);
+				if (five) {
+					q0 = _mm256_or_si256(q0, _mm256_and_si256(bit_to_4(qh0, j), b4));
+					q1 = _mm256_or_si256(q1, _mm256_and_si256(bit_to_4(qh1, j), b4));
+				}
+				const __m256i sv = _mm256_shuffle_epi8(sc16, _mm256_load_si256((const __m256i *)ONE[j]));
+				UNROLL for (int c = 0; c < nc; c++) {
+					const int8_t *xq = xk[c][i].qs + 32 * j;
+					const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(q0, bcast128(xq)),
+									   _mm256_maddubs_epi16(q1, bcast128(xq + 16)));
+					isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, sv));
+					if (nc > 1)
+						keep_reg(&isum[c]);
+				}
+			}
+		}
+		UNROLL for (int c = 0; c < nc; c++) {
+			const __m256i ms = _mm256_madd_epi16(q8k_sums32(&xk[c][i]), mn16);
+			__m256 dd, dm;
+			k4_dd2(ba, bb, xk[c][i].d, &dd, &dm);
+			acc[c] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(isum[c]), acc[c]);
+			acc[c] = _mm256_fnmadd_ps(dm, _mm256_cvtepi32_ps(ms), acc[c]);
+		}
 	}
-	hsum2_ps(acc, out);
+	UNROLL for (int c = 0; c < nc; c++)
+		hsum2_ps(acc[c], out + 2 * c);
 }
+
+/* Specialise a two-row body for 1..NC columns. */
+#define ROW2_FN(NAME, BODY, ARG)                                                                            \
+	static void NAME(const void *w0, const void *w1, const struct xcol *x, int nc, int64_t n, float *out) \
+	{                                                                                                   \
+		switch (nc) {                                                                               \
+		case 1:                                                                                     \
+			BODY(w0, w1, x, 1, n, out, ARG);                                                    \
+			break;                                                                              \
+		case 2:                                                                                     \
+			BODY(w0, w1, x, 2, n, out, ARG);                                                    \
+			break;                                                                              \
+		case 3:                                                                                     \
+			BODY(w0, w1, x, 3, n, out, ARG);                                                    \
+			break;                                                                              \
+		default:                                                                                    \
+			BODY(w0, w1, x, NC, n, out, ARG);                                                   \
+			break;                                                                              \
+		}                                                                                           \
+	}
+
+ROW2_FN(mm2_q4_K, k45_2_body, 0)
+ROW2_FN(mm2_q5_K, k45_2_body, 1)
 #endif
 
 /* Float weights (f32, f16, bf16) times float activations: 8 lanes of FMA,
@@ -1586,7 +1652,7 @@ struct fmt {
 	qnt_type xq;     /* activations of mm */
 	int quant;       /* quantize runs here */
 	gemm_fn gemm;    /* NULL: several columns through mm (or tile) */
-	row2_fn mm2;     /* NULL: one column through mm, a row at a time */
+	row2_fn mm2;     /* NULL: rows one at a time through mm; else mm2 in place of mm */
 };
 
 #if QNT_AVX512
@@ -1608,7 +1674,7 @@ static const struct fmt fmts[] = {
 	{ QNT_TYPE_Q2_K, deq_q2_K, mm_q2_K, NULL, QNT_TYPE_Q8_K, 0, NULL, NULL },
 	{ QNT_TYPE_Q3_K, deq_q3_K, mm_q3_K, NULL, QNT_TYPE_Q8_K, 0, NULL, NULL },
 	{ QNT_TYPE_Q4_K, deq_q4_K, mm_q4_K, NULL, QNT_TYPE_Q8_K, 0, NULL, MM2(mm2_q4_K) },
-	{ QNT_TYPE_Q5_K, deq_q5_K, mm_q5_K, NULL, QNT_TYPE_Q8_K, 0, NULL, NULL },
+	{ QNT_TYPE_Q5_K, deq_q5_K, mm_q5_K, NULL, QNT_TYPE_Q8_K, 0, NULL, MM2(mm2_q5_K) },
 	{ QNT_TYPE_Q6_K, deq_q6_K, mm_q6_K, NULL, QNT_TYPE_Q8_K, 0, NULL, NULL },
 	{ QNT_TYPE_Q8_K, deq_q8_K, NULL, NULL, QNT_TYPE_INVALID, 1, NULL, NULL },
 	/* avx2_iq.c */
@@ -1981,18 +2047,6 @@ static qnt_status avx2_matmul(void *state, const qnt_matmul_job *job)
 			}
 			continue;
 		}
-		if (f->mm2 && n_cols == 1) {
-			const struct xcol xc = { xq, legacy ? ds : NULL, legacy ? ds + nb : NULL };
-			for (int64_t r = r0; r < r1; r += 2) {
-				/* an odd last row pairs with itself (its output is the same) */
-				const int64_t r2 = r + 1 < r1 ? r + 1 : r;
-				float out[2];
-				f->mm2(w + (size_t)r * wrs, w + (size_t)r2 * wrs, &xc, n_in, out);
-				y[r] = out[0];
-				y[r2] = out[1];
-			}
-			continue;
-		}
 		for (int64_t c0 = 0; c0 < n_cols; c0 += NC) {
 			const int nc = n_cols - c0 < NC ? (int)(n_cols - c0) : NC;
 			struct xcol xc[NC];
@@ -2001,7 +2055,17 @@ static qnt_status avx2_matmul(void *state, const qnt_matmul_job *job)
 				xc[c].d = legacy ? ds + (size_t)(2 * (c0 + c)) * nb : NULL;
 				xc[c].s = legacy ? ds + (size_t)(2 * (c0 + c) + 1) * nb : NULL;
 			}
-			for (int64_t r = r0; r < r1; r++) {
+			for (int64_t r = r0; f->mm2 && r < r1; r += 2) {
+				/* an odd last row pairs with itself (its output is the same) */
+				const int64_t r2 = r + 1 < r1 ? r + 1 : r;
+				float out[2 * NC];
+				f->mm2(w + (size_t)r * wrs, w + (size_t)r2 * wrs, xc, nc, n_in, out);
+				for (int c = 0; c < nc; c++) {
+					y[(c0 + c) * n_out + r] = out[2 * c];
+					y[(c0 + c) * n_out + r2] = out[2 * c + 1];
+				}
+			}
+			for (int64_t r = r0; !f->mm2 && r < r1; r++) {
 				float out[NC];
 				f->mm(w + (size_t)r * wrs, xc, nc, n_in, out);
 				for (int c = 0; c < nc; c++)
