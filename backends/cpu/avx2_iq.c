@@ -426,18 +426,24 @@ INLINE __m256i grid_iq3_s(const struct blk_iq3_s *b, int g, __m256i *signs, int 
 				(int)G_IQ3S[q[1] | ((h << 7) & 0x100)], (int)G_IQ3S[q[0] | ((h << 8) & 0x100)]);
 }
 
+/* iq1_s: 8 g (g = -1, 0, 1) of group g, without the delta. */
+INLINE __m256i grid_iq1_s(const struct blk_iq1_s *b, int g)
+{
+	const uint8_t *q = b->qs + 4 * g;
+	const unsigned h = rd16(b->qh + 2 * g);
+	return _mm256_set_epi64x((long long)G_IQ1S[q[3] | ((h >> 1) & 0x700)],
+				 (long long)G_IQ1S[q[2] | ((h << 2) & 0x700)],
+				 (long long)G_IQ1S[q[1] | ((h << 5) & 0x700)],
+				 (long long)G_IQ1S[q[0] | ((h << 8) & 0x700)]);
+}
+
 /* iq1_s: 8 g + s (s = +-1, the delta's sign) for group g; *ls its 3-bit
  * scale. */
 INLINE __m256i w_iq1_s(const struct blk_iq1_s *b, int g, int *ls)
 {
-	const uint8_t *q = b->qs + 4 * g;
 	const unsigned h = rd16(b->qh + 2 * g);
 	*ls = (int)((h >> 12) & 7);
-	const __m256i grid = _mm256_set_epi64x((long long)G_IQ1S[q[3] | ((h >> 1) & 0x700)],
-					       (long long)G_IQ1S[q[2] | ((h << 2) & 0x700)],
-					       (long long)G_IQ1S[q[1] | ((h << 5) & 0x700)],
-					       (long long)G_IQ1S[q[0] | ((h << 8) & 0x700)]);
-	return _mm256_add_epi8(grid, _mm256_set1_epi8(h & 0x8000 ? -1 : 1));
+	return _mm256_add_epi8(grid_iq1_s(b, g), _mm256_set1_epi8(h & 0x8000 ? -1 : 1));
 }
 
 /* iq1_m: 8 g + s for group g (two sub-blocks of 16, a delta sign per 8). */
@@ -1019,6 +1025,62 @@ INLINE void k_body(const void *wv, const struct xcol *x, int nc, int64_t n, floa
 		out[c] = hsum_ps(acc[c]);
 }
 
+#if !QNT_AVX512
+/* iq1_s's row kernel in cpu-avx2: k_body's sums for K_IQ1S regrouped. A
+ * group's w . x = 8 g . x + s sum(x): the grid part through VPMADDUBSW
+ * (|8 g| <= 8, sign(x, 8 g) zero where g is), the delta part for all eight
+ * groups at once from q8_K's sums of 16 (one VPMADDWD with each group's
+ * s (2 ls + 1) twice), and each group's scale 2 ls + 1 shuffled out of one
+ * vector made per super-block: no per-group delta vector, no scalar scale
+ * broadcast. The integer sums are k_body's (exact: |products| <= 8 * 127
+ * * 2 per pair, scales <= 15, |sums of 16| <= 16 * 127), gathered in other
+ * lanes, so the result differs from k_body's by float rounding only. */
+INLINE void iq1_s_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
+{
+	(void)kind;
+	const struct blk_iq1_s *w = wv;
+	const struct blk_q8_K *xk[NC];
+	__m256 acc[NC];
+	UNROLL for (int c = 0; c < nc; c++) {
+		xk[c] = (const struct blk_q8_K *)x[c].blk;
+		acc[c] = _mm256_setzero_ps();
+	}
+	tables();
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = h2f(w[i].d) * 0.125f;
+		/* qh words: bits 12-14 ls, bit 15 the delta's sign */
+		const __m128i qh = load128(w[i].qh);
+		const __m128i sc = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(qh, 12), _mm_set1_epi16(7)), 1),
+						_mm_set1_epi16(1));
+		const __m128i neg = _mm_srai_epi16(qh, 15);
+		const __m128i f = _mm_sub_epi16(_mm_xor_si128(sc, neg), neg); /* s (2 ls + 1) */
+		const __m256i fdup = _mm256_set_m128i(_mm_unpackhi_epi16(f, f), _mm_unpacklo_epi16(f, f));
+		const __m256i scb = _mm256_broadcastsi128_si256(sc);
+		__m256i isum[NC];
+		UNROLL for (int c = 0; c < nc; c++)
+			isum[c] = _mm256_madd_epi16(load256(xk[c][i].bsums), fdup);
+		UNROLL for (int g = 0; g < 8; g++) {
+			const __m256i sv = grid_iq1_s(&w[i], g);
+			const __m256i u = _mm256_sign_epi8(sv, sv);
+			const __m256i s16 = _mm256_shuffle_epi8(scb, _mm256_set1_epi16((short)(0x0100 * (2 * g + 1) + 2 * g)));
+			UNROLL for (int c = 0; c < nc; c++) {
+				const __m256i p = _mm256_maddubs_epi16(u, _mm256_sign_epi8(load256(xk[c][i].qs + 32 * g), sv));
+				isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, s16));
+				if (nc > 1)
+					keep_reg(&isum[c]);
+			}
+		}
+		UNROLL for (int c = 0; c < nc; c++)
+			acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * xk[c][i].d), _mm256_cvtepi32_ps(isum[c]), acc[c]);
+	}
+	UNROLL for (int c = 0; c < nc; c++)
+		out[c] = hsum_ps(acc[c]);
+}
+#define IQ1S_BODY iq1_s_body
+#else
+#define IQ1S_BODY k_body
+#endif
+
 /* iq2_xs's row kernel: k_body's sums for K_IQ2XS with the decoding above:
  * the signs in vector form (about 6 instructions a group, where KSIGN64
  * took four index extractions and four loads), and the grid indices of
@@ -1559,7 +1621,7 @@ ROW_FN(iq2_xs, iq2_xs_body, K_IQ2XS)
 ROW_FN(iq2_s, k_body, K_IQ2S)
 ROW_FN(iq3_xxs, k_body, K_IQ3XXS)
 ROW_FN(iq3_s, k_body, K_IQ3S)
-ROW_FN(iq1_s, k_body, K_IQ1S)
+ROW_FN(iq1_s, IQ1S_BODY, K_IQ1S)
 ROW_FN(iq1_m, k_body, K_IQ1M)
 ROW_FN(iq4_xs, k_body, K_IQ4XS)
 ROW_FN(tq1_0, tq_body, K_TQ1)
