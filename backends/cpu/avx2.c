@@ -1265,6 +1265,16 @@ INLINE __m256i bit_to_4(__m256i v, int j)
 	return j < 4 ? _mm256_slli_epi16(v, 4 - j) : j > 4 ? _mm256_srli_epi16(v, j - 4) : v;
 }
 
+/* Rows ahead that k45_2_body prefetches: the next pair's blocks i, i.e.
+ * the next 2 x 2304 bytes of a 4096-wide q4_K matrix, one pass ahead. A
+ * pair reads two interleaved streams, which the hardware prefetchers alone
+ * followed poorly from memory: 4096 x 4096 q4_K GEMV after a 96 MB read
+ * (per-thread CPU time, /tmp/kern8/ab with COLD=1, medians of 21) took
+ * 1.22 ms without, 1.01 / 0.94 / 0.78 ms prefetching 4 / 8 / 16 blocks
+ * ahead in the same rows, 0.83 ms two rows ahead, against 0.72-0.85 ms for
+ * the one-row kernel in the same runs. */
+#define K2_PFROWS 2
+
 /* q4_K and q5_K, two rows against nc (1..NC) q8_K columns: out[2c] row a,
  * out[2c + 1] row b. Per h (64 elements: sub-blocks 2h, low nibbles, and
  * 2h + 1, high nibbles, of qs[32h .. 32h + 31]) the two 16-byte halves of
@@ -1278,18 +1288,6 @@ INLINE __m256i bit_to_4(__m256i v, int j)
  * VPADDD of the one-row kernel, and one scale shuffle for both rows and
  * every column. The mins meet q8_K's sums of 32 in one VPMADDWD for both
  * rows. */
-#ifndef K2_PF
-#define K2_PF 16
-#endif
-/* Rows ahead that k45_2_body prefetches: the next pair's blocks i, i.e.
- * the next 2 x 2304 bytes of a 4096-wide q4_K matrix, one pass ahead. A
- * pair reads two interleaved streams, which the hardware prefetchers alone
- * followed poorly from memory: 4096 x 4096 q4_K GEMV after a 96 MB read
- * (per-thread CPU time, /tmp/kern8/ab with COLD=1, medians of 21) took
- * 1.22 ms without, 1.01 / 0.94 / 0.78 ms prefetching 4 / 8 / 16 blocks
- * ahead in the same rows, 0.83 ms two rows ahead, against 0.72-0.85 ms for
- * the one-row kernel in the same runs. */
-#define K2_PFROWS 2
 INLINE void k45_2_body(const void *w0, const void *w1, const struct xcol *x, int nc, int64_t n, float *out, int five)
 {
 	const size_t bytes = five ? sizeof(struct blk_q5_K) : sizeof(struct blk_q4_K);
