@@ -1302,9 +1302,11 @@ INLINE void k45_2_body(const void *w0, const void *w1, const struct xcol *x, int
 	}
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const uint8_t *ba = (const uint8_t *)w0 + (size_t)i * bytes, *bb = (const uint8_t *)w1 + (size_t)i * bytes;
+		/* integer addresses: past the last pair they point beyond the
+		 * matrix, where a prefetch is harmless but C pointers may not go */
 		UNROLL for (int l = 0; l < 3; l++) {
-			_mm_prefetch((const char *)ba + pf + 64 * l, _MM_HINT_T0);
-			_mm_prefetch((const char *)bb + pf + 64 * l, _MM_HINT_T0);
+			_mm_prefetch((const char *)((uintptr_t)ba + pf + 64 * l), _MM_HINT_T0);
+			_mm_prefetch((const char *)((uintptr_t)bb + pf + 64 * l), _MM_HINT_T0);
 		}
 		/* d, dmin, scales: the same offsets in q4_K and q5_K */
 		const __m256i sm = k4_scales2_v(((const struct blk_q4_K *)ba)->scales, ((const struct blk_q4_K *)bb)->scales);
