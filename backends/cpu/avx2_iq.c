@@ -426,18 +426,24 @@ INLINE __m256i grid_iq3_s(const struct blk_iq3_s *b, int g, __m256i *signs, int 
 				(int)G_IQ3S[q[1] | ((h << 7) & 0x100)], (int)G_IQ3S[q[0] | ((h << 8) & 0x100)]);
 }
 
+/* iq1_s: 8 g (g = -1, 0, 1) of group g, without the delta. */
+INLINE __m256i grid_iq1_s(const struct blk_iq1_s *b, int g)
+{
+	const uint8_t *q = b->qs + 4 * g;
+	const unsigned h = rd16(b->qh + 2 * g);
+	return _mm256_set_epi64x((long long)G_IQ1S[q[3] | ((h >> 1) & 0x700)],
+				 (long long)G_IQ1S[q[2] | ((h << 2) & 0x700)],
+				 (long long)G_IQ1S[q[1] | ((h << 5) & 0x700)],
+				 (long long)G_IQ1S[q[0] | ((h << 8) & 0x700)]);
+}
+
 /* iq1_s: 8 g + s (s = +-1, the delta's sign) for group g; *ls its 3-bit
  * scale. */
 INLINE __m256i w_iq1_s(const struct blk_iq1_s *b, int g, int *ls)
 {
-	const uint8_t *q = b->qs + 4 * g;
 	const unsigned h = rd16(b->qh + 2 * g);
 	*ls = (int)((h >> 12) & 7);
-	const __m256i grid = _mm256_set_epi64x((long long)G_IQ1S[q[3] | ((h >> 1) & 0x700)],
-					       (long long)G_IQ1S[q[2] | ((h << 2) & 0x700)],
-					       (long long)G_IQ1S[q[1] | ((h << 5) & 0x700)],
-					       (long long)G_IQ1S[q[0] | ((h << 8) & 0x700)]);
-	return _mm256_add_epi8(grid, _mm256_set1_epi8(h & 0x8000 ? -1 : 1));
+	return _mm256_add_epi8(grid_iq1_s(b, g), _mm256_set1_epi8(h & 0x8000 ? -1 : 1));
 }
 
 /* iq1_m: 8 g + s for group g (two sub-blocks of 16, a delta sign per 8). */
@@ -1019,6 +1025,62 @@ INLINE void k_body(const void *wv, const struct xcol *x, int nc, int64_t n, floa
 		out[c] = hsum_ps(acc[c]);
 }
 
+#if !QNT_AVX512
+/* iq1_s's row kernel in cpu-avx2: k_body's sums for K_IQ1S regrouped. A
+ * group's w . x = 8 g . x + s sum(x): the grid part through VPMADDUBSW
+ * (|8 g| <= 8, sign(x, 8 g) zero where g is), the delta part for all eight
+ * groups at once from q8_K's sums of 16 (one VPMADDWD with each group's
+ * s (2 ls + 1) twice), and each group's scale 2 ls + 1 shuffled out of one
+ * vector made per super-block: no per-group delta vector, no scalar scale
+ * broadcast. The integer sums are k_body's (exact: |products| <= 8 * 127
+ * * 2 per pair, scales <= 15, |sums of 16| <= 16 * 127), gathered in other
+ * lanes, so the result differs from k_body's by float rounding only. */
+INLINE void iq1_s_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
+{
+	(void)kind;
+	const struct blk_iq1_s *w = wv;
+	const struct blk_q8_K *xk[NC];
+	__m256 acc[NC];
+	UNROLL for (int c = 0; c < nc; c++) {
+		xk[c] = (const struct blk_q8_K *)x[c].blk;
+		acc[c] = _mm256_setzero_ps();
+	}
+	tables();
+	for (int64_t i = 0; i < n / QK_K; i++) {
+		const float d = h2f(w[i].d) * 0.125f;
+		/* qh words: bits 12-14 ls, bit 15 the delta's sign */
+		const __m128i qh = load128(w[i].qh);
+		const __m128i sc = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(qh, 12), _mm_set1_epi16(7)), 1),
+						_mm_set1_epi16(1));
+		const __m128i neg = _mm_srai_epi16(qh, 15);
+		const __m128i f = _mm_sub_epi16(_mm_xor_si128(sc, neg), neg); /* s (2 ls + 1) */
+		const __m256i fdup = _mm256_set_m128i(_mm_unpackhi_epi16(f, f), _mm_unpacklo_epi16(f, f));
+		const __m256i scb = _mm256_broadcastsi128_si256(sc);
+		__m256i isum[NC];
+		UNROLL for (int c = 0; c < nc; c++)
+			isum[c] = _mm256_madd_epi16(load256(xk[c][i].bsums), fdup);
+		UNROLL for (int g = 0; g < 8; g++) {
+			const __m256i sv = grid_iq1_s(&w[i], g);
+			const __m256i u = _mm256_sign_epi8(sv, sv);
+			const __m256i s16 = _mm256_shuffle_epi8(scb, _mm256_set1_epi16((short)(0x0100 * (2 * g + 1) + 2 * g)));
+			UNROLL for (int c = 0; c < nc; c++) {
+				const __m256i p = _mm256_maddubs_epi16(u, _mm256_sign_epi8(load256(xk[c][i].qs + 32 * g), sv));
+				isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, s16));
+				if (nc > 1)
+					keep_reg(&isum[c]);
+			}
+		}
+		UNROLL for (int c = 0; c < nc; c++)
+			acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * xk[c][i].d), _mm256_cvtepi32_ps(isum[c]), acc[c]);
+	}
+	UNROLL for (int c = 0; c < nc; c++)
+		out[c] = hsum_ps(acc[c]);
+}
+#define IQ1S_BODY iq1_s_body
+#else
+#define IQ1S_BODY k_body
+#endif
+
 /* iq2_xs's row kernel: k_body's sums for K_IQ2XS with the decoding above:
  * the signs in vector form (about 6 instructions a group, where KSIGN64
  * took four index extractions and four loads), and the grid indices of
@@ -1462,6 +1524,48 @@ INLINE void mxfp4_body(const void *wv, const struct xcol *x, int nc, int64_t n, 
 	}
 }
 
+/* nvfp4 GEMV (one column), a block (64 elements: four sub-blocks of 16,
+ * each with its UE4M3 scale; q8_0 blocks 2i and 2i + 1) at a time: the 32
+ * code bytes in one load, their low and high nibbles regrouped by two
+ * VPUNPCK*QDQ into sub-blocks 0 | 2 and 1 | 3 (a sub-block per 128-bit
+ * lane, elements in order), so that each lane meets 16 activations of one
+ * q8_0 block (two 16-byte loads a register) and one float scale, s_k d_x,
+ * set per lane by VPERMPS from the four products: no per-half decoding
+ * (codes_nvfp4's VPERMQ) and one scale vector per block. The 32-bit sums:
+ * dot4_u8s8 with the sign trick (|w| <= 12: pair sums at most 2 * 12 *
+ * 128), the same integers per lane as Q_STEP's; the float steps differ
+ * from it by rounding only (another order of the adds). Several columns
+ * keep q8_0_body, whose decoding serves them all (this kernel's per-column
+ * activation and scale steps made four columns 12% slower). */
+static void nvfp4_gemv(const void *wv, const struct xcol *x, int64_t n, float *out)
+{
+	const struct blk_nvfp4 *w = wv;
+	const __m256i m4 = _mm256_set1_epi8(0x0f);
+	const __m256i ia = _mm256_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2), ib = _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3);
+	__m256 acc = _mm256_setzero_ps();
+	tables();
+	for (int64_t i = 0; i < n / 64; i++) {
+		const __m256i v = load256(w[i].qs);
+		const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+		const __m256i wa = lut16(KV_FP4, _mm256_unpacklo_epi64(lo, hi)); /* sub-blocks 0 | 2 */
+		const __m256i wb = lut16(KV_FP4, _mm256_unpackhi_epi64(lo, hi)); /* sub-blocks 1 | 3 */
+		const __m128 s4 = _mm_setr_ps(UE4M3_HALF[w[i].d[0]], UE4M3_HALF[w[i].d[1]], UE4M3_HALF[w[i].d[2]],
+					      UE4M3_HALF[w[i].d[3]]);
+		const uint8_t *x0 = x->blk + (size_t)(2 * i) * sizeof(struct blk_q8_0) + offsetof(struct blk_q8_0, qs);
+		const uint8_t *x1 = x0 + sizeof(struct blk_q8_0);
+		const __m256i xa = _mm256_inserti128_si256(_mm256_castsi128_si256(load128(x0)), load128(x1), 1);
+		const __m256i xb = _mm256_inserti128_si256(_mm256_castsi128_si256(load128(x0 + 16)), load128(x1 + 16), 1);
+		const __m256i pa = dot4_u8s8(_mm256_setzero_si256(), _mm256_sign_epi8(wa, wa), _mm256_sign_epi8(xa, wa));
+		const __m256i pb = dot4_u8s8(_mm256_setzero_si256(), _mm256_sign_epi8(wb, wb), _mm256_sign_epi8(xb, wb));
+		/* [s0 d0, s1 d0, s2 d1, s3 d1] (d0, d1: the two q8_0 blocks' d) */
+		const __m128 dx = _mm_castpd_ps(_mm_load_sd((const double *)(x->d + 2 * i)));
+		const __m256 sd = _mm256_castps128_ps256(_mm_mul_ps(s4, _mm_unpacklo_ps(dx, dx)));
+		acc = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(sd, ia), _mm256_cvtepi32_ps(pa), acc);
+		acc = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(sd, ib), _mm256_cvtepi32_ps(pb), acc);
+	}
+	*out = hsum_ps(acc);
+}
+
 /* q1_0 (w = +-1): w . x = 2 sum(x where the bit is set) - sum(x), with
  * sum(x) d_x given per q8_0 block in x[c].s. Per q1_0 block (four q8_0
  * blocks): each group's bits widened once to a byte mask shared by the
@@ -1559,13 +1663,30 @@ ROW_FN(iq2_xs, iq2_xs_body, K_IQ2XS)
 ROW_FN(iq2_s, k_body, K_IQ2S)
 ROW_FN(iq3_xxs, k_body, K_IQ3XXS)
 ROW_FN(iq3_s, k_body, K_IQ3S)
-ROW_FN(iq1_s, k_body, K_IQ1S)
+ROW_FN(iq1_s, IQ1S_BODY, K_IQ1S)
 ROW_FN(iq1_m, k_body, K_IQ1M)
 ROW_FN(iq4_xs, k_body, K_IQ4XS)
 ROW_FN(tq1_0, tq_body, K_TQ1)
 ROW_FN(tq2_0, tq_body, K_TQ2)
 ROW_FN(iq4_nl, iq4_nl_body, Q_IQ4NL)
 ROW_FN(mxfp4, mxfp4_body, Q_MXFP4)
-ROW_FN(nvfp4, q8_0_body, Q_NVFP4)
+/* nvfp4: nvfp4_gemv for one column, q8_0_body for more. */
+void qnt__avx2_mm_nvfp4(const void *w, const struct xcol *x, int nc, int64_t n, float *out)
+{
+	switch (nc) {
+	case 1:
+		nvfp4_gemv(w, x, n, out);
+		break;
+	case 2:
+		q8_0_body(w, x, 2, n, out, Q_NVFP4);
+		break;
+	case 3:
+		q8_0_body(w, x, 3, n, out, Q_NVFP4);
+		break;
+	default:
+		q8_0_body(w, x, NC, n, out, Q_NVFP4);
+		break;
+	}
+}
 ROW_FN(q1_0, q1_0_body, Q_Q1_0)
 ROW_FN(q2_0, q8_0_body, Q_Q2_0)

@@ -45,6 +45,11 @@ struct xcol {
 /* One weight row of n elements against nc (1..4) columns: out[c]. */
 typedef void (*row_fn)(const void *w, const struct xcol *x, int nc, int64_t n, float *out);
 
+/* Two weight rows (w0, w1) of n elements against nc (1..4) columns:
+ * out[2c] (row w0), out[2c + 1] (row w1). Each output depends only on its
+ * own row and column (w1 may be w0). */
+typedef void (*row2_fn)(const void *w0, const void *w1, const struct xcol *x, int nc, int64_t n, float *out);
+
 /* Several weight rows against several columns (GEMM): rows [0, nr) of w
  * (rows wrs bytes apart, nr <= QNT__AVX2_GEMM_ROWS) against nc
  * (<= QNT__AVX2_GEMM_COLS) columns, y[c * ldy + r]. Each output depends
