@@ -714,49 +714,51 @@ struct ev {
 	float s, dxq, dqq;
 };
 
-/* Ascending sort of events by s in [lo, 8 lo]: a counting sort on 96
- * buckets of the float bits above those of lo (the bits of non-negative
- * floats order like their values), then an insertion sort within buckets. */
-static void sort_events(struct ev *a, struct ev *tmp, int n, float lo)
+/* Stable ascending sort of the n events of a by s, into out, given the
+ * count of each bucket in cnt[1..nbk] (cnt[0] = 0; cnt is overwritten).
+ * Every s lies
+ * in [lo, 2.75 lo] (up to roundings, clamped here), under 1.5 binades: the
+ * float bits of non-negative floats order like their values, so
+ * bk[i] = (bits(s) - bits(lo)) >> 18 (32 buckets per binade, at most
+ * QNT__EV_NBK) is monotone in s. A counting sort on bk (stable) and an
+ * insertion sort within buckets (stable: it moves an event only past larger
+ * ones) give the one stable order of the keys, whatever the buckets. */
+#define QNT__EV_NBK 56
+static void sort_events(const struct ev *a, const uint8_t *bk, int *cnt, struct ev *out, int n, int nbk)
 {
-	const int32_t base = (int32_t)qnt__f32_bits(lo);
-	int cnt[99];
-	memset(cnt, 0, sizeof cnt);
-	for (int i = 0; i < n; i++) {
-		const int k = clampi(((int32_t)qnt__f32_bits(a[i].s) - base) >> 18, 0, 97);
-		cnt[k + 1]++;
-	}
-	for (int k = 0; k < 98; k++)
+	for (int k = 0; k < nbk; k++)
 		cnt[k + 1] += cnt[k];
-	for (int i = 0; i < n; i++) {
-		const int k = clampi(((int32_t)qnt__f32_bits(a[i].s) - base) >> 18, 0, 97);
-		tmp[cnt[k]++] = a[i];
-	}
-	memcpy(a, tmp, (size_t)n * sizeof *a);
+	for (int i = 0; i < n; i++)
+		out[cnt[bk[i]]++] = a[i];
 	for (int i = 1; i < n; i++) {
-		if (!(a[i].s < a[i - 1].s))
+		if (!(out[i].s < out[i - 1].s))
 			continue;
-		const struct ev t = a[i];
+		const struct ev t = out[i];
 		int k = i;
-		while (k > 0 && t.s < a[k - 1].s) {
-			a[k] = a[k - 1];
+		while (k > 0 && t.s < out[k - 1].s) {
+			out[k] = out[k - 1];
 			k--;
 		}
-		a[k] = t;
+		out[k] = t;
 	}
 }
 
 /* Profile of n <= 32 elements for the ascending values v[0..15], for s in
- * the window [amax/256, amax/64] (amax: the largest |x| of weight > 0), where
+ * the window [amax/176, amax/64] (amax: the largest |x| of weight > 0), where
  * the minimum lies for all but odd data; outside it E is extrapolated from the
  * first and last intervals. */
 static void build_prof(int n, const float *x, const float *w, const float *v, struct prof *p)
 {
-	struct ev ev[32 * 8], tmp[32 * 8];
-	float mid[15], imid[15];
+	struct ev ev[32 * 8], sorted[32 * 8];
+	uint8_t bk[32 * 8];
+	float mid[15], imid[15], dv[15], dv2[15];
 	for (int k = 0; k < 15; k++) {
 		mid[k] = 0.5f * (v[k] + v[k + 1]);
 		imid[k] = 1.0f / mid[k];
+		/* integers below 2^14 (|v| <= 127): exact, as the float
+		 * expressions they replace */
+		dv[k] = v[k] - v[k + 1];
+		dv2[k] = v[k] * v[k] - v[k + 1] * v[k + 1];
 	}
 	float amax = 0;
 	for (int j = 0; j < n; j++)
@@ -770,7 +772,11 @@ static void build_prof(int n, const float *x, const float *w, const float *v, st
 	if (!(amax > 0) || !(amax < INFINITY))
 		return;
 	const float s_lo = amax * (1.0f / 176), s_hi = amax * (1.0f / 64), is_lo = 1.0f / s_lo;
-	int ne = 0;
+	/* the bucket of an event (see sort_events); s <= s_hi bounds it */
+	const int32_t base = (int32_t)qnt__f32_bits(s_lo);
+	const int nbk = clampi((((int32_t)qnt__f32_bits(s_hi) - base) >> 18) + 1, 1, QNT__EV_NBK);
+	int ne = 0, cnt[QNT__EV_NBK + 1];
+	memset(cnt, 0, (size_t)(nbk + 1) * sizeof *cnt);
 	double sxq = 0, sqq = 0, sxx = 0;
 	for (int j = 0; j < n; j++) {
 		const float wx = w[j] * x[j];
@@ -787,46 +793,52 @@ static void build_prof(int n, const float *x, const float *w, const float *v, st
 				const float sk = x[j] * imid[k];
 				if (!(sk <= s_hi))
 					break;
-				ev[ne++] = (struct ev){ sk, wx * (v[k] - v[k + 1]), w[j] * (v[k] * v[k] - v[k + 1] * v[k + 1]) };
+				const int b = clampi(((int32_t)qnt__f32_bits(sk) - base) >> 18, 0, nbk - 1);
+				cnt[b + 1]++;
+				bk[ne] = (uint8_t)b;
+				ev[ne++] = (struct ev){ sk, wx * dv[k], w[j] * dv2[k] };
 			}
 		} else if (x[j] < 0) {
 			for (int k = c; k < 15 && mid[k] < 0.0f; k++) {
 				const float sk = x[j] * imid[k];
 				if (!(sk <= s_hi))
 					break;
-				ev[ne++] = (struct ev){ sk, wx * (v[k + 1] - v[k]), w[j] * (v[k + 1] * v[k + 1] - v[k] * v[k]) };
+				const int b = clampi(((int32_t)qnt__f32_bits(sk) - base) >> 18, 0, nbk - 1);
+				cnt[b + 1]++;
+				bk[ne] = (uint8_t)b;
+				ev[ne++] = (struct ev){ sk, wx * -dv[k], w[j] * -dv2[k] };
 			}
 		}
 		sxq += (double)wx * v[c];
 		sqq += (double)w[j] * v[c] * v[c];
 	}
 	if (ne > 0)
-		sort_events(ev, tmp, ne, s_lo);
+		sort_events(ev, bk, cnt, sorted, ne, nbk);
 	p->sxx = sxx;
 	p->s[0] = s_lo;
 	p->sxq[0] = sxq;
 	p->sqq[0] = sqq;
-	/* the sums on each interval (in event order) */
-	for (int e = 0; e < ne; e++) {
-		sxq += ev[e].dxq;
-		sqq += ev[e].dqq;
-		p->s[e + 1] = ev[e].s;
-		p->sxq[e + 1] = sxq;
-		p->sqq[e + 1] = sqq;
-	}
-	/* the minimum of each interval, at sxq/sqq clamped to it, and the first
-	 * of the least; written as selects (the same values and choice as
+	/* in one pass: the sums on each interval (in event order), and the
+	 * minimum of each interval, at sxq/sqq clamped to it, and the first of
+	 * the least; written as selects (the same values and choice as
 	 * branches, without their mispredictions on this data) */
 	double best_e = INFINITY, best_s = s_lo;
 	for (int e = 0; e <= ne; e++) {
-		const double lo = p->s[e], hi = e < ne ? (double)p->s[e + 1] : (double)s_hi;
-		const double a = p->sxq[e], q = p->sqq[e];
+		const double lo = p->s[e], hi = e < ne ? (double)sorted[e].s : (double)s_hi;
+		const double a = sxq, q = sqq;
 		double s2 = a > lo * q ? a / q : lo;
 		s2 = a > hi * q ? hi : s2;
 		const double err = sxx - 2 * s2 * a + s2 * s2 * q;
 		const int take = err < best_e;
 		best_e = take ? err : best_e;
 		best_s = take ? s2 : best_s;
+		if (e == ne)
+			break;
+		sxq += sorted[e].dxq;
+		sqq += sorted[e].dqq;
+		p->s[e + 1] = sorted[e].s;
+		p->sxq[e + 1] = sxq;
+		p->sqq[e + 1] = sqq;
 	}
 	p->n = ne + 1;
 	p->best_e = best_e;
