@@ -701,7 +701,7 @@ static void ggml_iq4_xs(const float *x, const float *qw, struct blk_iq4_xs *b0, 
 
 struct prof {
 	int n;                /* intervals; interval i starts at s[i] (s[0] = 0) */
-	float s[PROF_MAX];
+	float s[PROF_MAX + 1]; /* s[n]: the end of the last interval */
 	double sxq[PROF_MAX], sqq[PROF_MAX];
 	double sxx;
 	double best_e;        /* the minimum over s > 0 and where it is */
@@ -818,27 +818,68 @@ static void build_prof(int n, const float *x, const float *w, const float *v, st
 	p->s[0] = s_lo;
 	p->sxq[0] = sxq;
 	p->sqq[0] = sqq;
-	/* in one pass: the sums on each interval (in event order), and the
-	 * minimum of each interval, at sxq/sqq clamped to it, and the first of
-	 * the least; written as selects (the same values and choice as
-	 * branches, without their mispredictions on this data) */
-	double best_e = INFINITY, best_s = s_lo;
-	for (int e = 0; e <= ne; e++) {
-		const double lo = p->s[e], hi = e < ne ? (double)sorted[e].s : (double)s_hi;
-		const double a = sxq, q = sqq;
-		double s2 = a > lo * q ? a / q : lo;
-		s2 = a > hi * q ? hi : s2;
-		const double err = sxx - 2 * s2 * a + s2 * s2 * q;
-		const int take = err < best_e;
-		best_e = take ? err : best_e;
-		best_s = take ? s2 : best_s;
-		if (e == ne)
-			break;
+	/* the sums on each interval (in event order) */
+	for (int e = 0; e < ne; e++) {
 		sxq += sorted[e].dxq;
 		sqq += sorted[e].dqq;
 		p->s[e + 1] = sorted[e].s;
 		p->sxq[e + 1] = sxq;
 		p->sqq[e + 1] = sqq;
+	}
+	p->s[ne + 1] = s_hi;
+	/* the minimum of each interval [s[e], s[e + 1]], at sxq/sqq clamped
+	 * to it, and the first of the least. Each interval's s2 and err are
+	 * the same IEEE operations as the scalar
+	 *     s2 = a > lo q ? a / q : lo;  s2 = a > hi q ? hi : s2;
+	 *     err = sxx - 2 s2 a + s2^2 q
+	 * (the division is taken and discarded where not selected); four
+	 * intervals at once, one per lane, each lane keeping the first of its
+	 * least (strict <, so NaN and +inf never count), then the tail
+	 * intervals and the lanes' picks merged by (err, index): the interval
+	 * the sequential first-of-least scan picks. */
+	const int ni = ne + 1;
+	double best_e = INFINITY, best_s = s_lo;
+	int best_i = ni;
+	int e = 0;
+	if (ni >= 4) {
+		const qnt__v4d vsxx = { sxx, sxx, sxx, sxx }, inf = { INFINITY, INFINITY, INFINITY, INFINITY };
+		qnt__v4d be = inf, bs = inf, bi = inf, idx = { 0, 1, 2, 3 };
+		for (; e + 4 <= ni; e += 4) {
+			qnt__v4f lo4, hi4;
+			qnt__v4d a, q;
+			memcpy(&lo4, p->s + e, sizeof lo4);
+			memcpy(&hi4, p->s + e + 1, sizeof hi4);
+			memcpy(&a, p->sxq + e, sizeof a);
+			memcpy(&q, p->sqq + e, sizeof q);
+			const qnt__v4d lo = __builtin_convertvector(lo4, qnt__v4d), hi = __builtin_convertvector(hi4, qnt__v4d);
+			qnt__v4d s2 = qnt__select_v4d((qnt__v4l)(a > lo * q), a / q, lo);
+			s2 = qnt__select_v4d((qnt__v4l)(a > hi * q), hi, s2);
+			const qnt__v4d err = vsxx - 2 * s2 * a + s2 * s2 * q;
+			const qnt__v4l take = (qnt__v4l)(err < be);
+			be = qnt__select_v4d(take, err, be);
+			bs = qnt__select_v4d(take, s2, bs);
+			bi = qnt__select_v4d(take, idx, bi);
+			idx += 4;
+		}
+		for (int l = 0; l < 4; l++) {
+			if (be[l] < best_e || (be[l] == best_e && be[l] < INFINITY && (int)bi[l] < best_i)) {
+				best_e = be[l];
+				best_s = bs[l];
+				best_i = (int)bi[l];
+			}
+		}
+	}
+	/* the tail comes after every lane's intervals: it wins ties never */
+	for (; e < ni; e++) {
+		const double lo = p->s[e], hi = p->s[e + 1];
+		const double a = p->sxq[e], q = p->sqq[e];
+		double s2 = a > lo * q ? a / q : lo;
+		s2 = a > hi * q ? hi : s2;
+		const double err = sxx - 2 * s2 * a + s2 * s2 * q;
+		if (err < best_e) {
+			best_e = err;
+			best_s = s2;
+		}
 	}
 	p->n = ne + 1;
 	p->best_e = best_e;
