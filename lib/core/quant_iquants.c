@@ -743,27 +743,45 @@ static void sort_events(const struct ev *a, const uint8_t *bk, int *cnt, struct 
 	}
 }
 
-/* Profile of n <= 32 elements for the ascending values v[0..15], for s in
- * the window [amax/176, amax/64] (amax: the largest |x| of weight > 0), where
+/* The tables of a profile's ascending values v[0..15]: the midpoints
+ * mid[k] = (v[k] + v[k+1]) / 2, their inverses, and the steps
+ * dv[k] = v[k] - v[k+1], dv2[k] = v[k]^2 - v[k+1]^2. The compiler folds
+ * these float expressions with IEEE rounding, the values the same
+ * expressions give at run time; dv and dv2 are small integers (exact). */
+#define IQ4_PAIRS(F, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15) \
+	{ F(a0, a1), F(a1, a2), F(a2, a3), F(a3, a4), F(a4, a5), F(a5, a6), F(a6, a7), F(a7, a8), \
+	  F(a8, a9), F(a9, a10), F(a10, a11), F(a11, a12), F(a12, a13), F(a13, a14), F(a14, a15) }
+#define IQ4_TAB(F, ...) IQ4_PAIRS(F, __VA_ARGS__)
+#define IQ4_MID(a, b) (0.5f * ((a) + (b)))
+#define IQ4_IMID(a, b) (1.0f / IQ4_MID(a, b))
+#define IQ4_DV(a, b) ((a) - (b))
+#define IQ4_DV2(a, b) ((a) * (a) - (b) * (b))
+#define IQ4_VP -127.0f, -104.0f, -83.0f, -65.0f, -49.0f, -35.0f, -22.0f, -10.0f, 1.0f, 13.0f, 25.0f, 38.0f, 53.0f, \
+	69.0f, 89.0f, 113.0f
+#define IQ4_VN -113.0f, -89.0f, -69.0f, -53.0f, -38.0f, -25.0f, -13.0f, -1.0f, 10.0f, 22.0f, 35.0f, 49.0f, 65.0f, \
+	83.0f, 104.0f, 127.0f
+
+struct iq4_mids {
+	const float *v;
+	float mid[15], imid[15], dv[15], dv2[15];
+};
+
+static const struct iq4_mids iq4_mids_pos = { kv4f, IQ4_TAB(IQ4_MID, IQ4_VP), IQ4_TAB(IQ4_IMID, IQ4_VP),
+					      IQ4_TAB(IQ4_DV, IQ4_VP), IQ4_TAB(IQ4_DV2, IQ4_VP) };
+static const struct iq4_mids iq4_mids_neg = { kv4n, IQ4_TAB(IQ4_MID, IQ4_VN), IQ4_TAB(IQ4_IMID, IQ4_VN),
+					      IQ4_TAB(IQ4_DV, IQ4_VN), IQ4_TAB(IQ4_DV2, IQ4_VN) };
+
+/* Profile of n <= 32 elements for the ascending values m->v, for s in the
+ * window [amax/176, amax/64] (amax: the largest |x| of weight > 0), where
  * the minimum lies for all but odd data; outside it E is extrapolated from the
- * first and last intervals. */
-static void build_prof(int n, const float *x, const float *w, const float *v, struct prof *p)
+ * first and last intervals. wx[j] = w[j] x[j] and sxx = sum_j wx[j] x[j]
+ * (in double, in j order) are shared by the two signs. */
+static void build_prof(int n, const float *x, const float *w, const float *wxv, float amax, double sxx,
+		       const struct iq4_mids *m, struct prof *p)
 {
 	struct ev ev[32 * 8], sorted[32 * 8];
 	uint8_t bk[32 * 8];
-	float mid[15], imid[15], dv[15], dv2[15];
-	for (int k = 0; k < 15; k++) {
-		mid[k] = 0.5f * (v[k] + v[k + 1]);
-		imid[k] = 1.0f / mid[k];
-		/* integers below 2^14 (|v| <= 127): exact, as the float
-		 * expressions they replace */
-		dv[k] = v[k] - v[k + 1];
-		dv2[k] = v[k] * v[k] - v[k + 1] * v[k + 1];
-	}
-	float amax = 0;
-	for (int j = 0; j < n; j++)
-		if (w[j] > 0 && fabsf(x[j]) > amax)
-			amax = fabsf(x[j]);
+	const float *v = m->v, *mid = m->mid, *imid = m->imid, *dv = m->dv, *dv2 = m->dv2;
 	p->n = 1;
 	p->s[0] = 0.0f;
 	p->sxq[0] = p->sqq[0] = p->sxx = 0;
@@ -777,10 +795,9 @@ static void build_prof(int n, const float *x, const float *w, const float *v, st
 	const int nbk = clampi((((int32_t)qnt__f32_bits(s_hi) - base) >> 18) + 1, 1, QNT__EV_NBK);
 	int ne = 0, cnt[QNT__EV_NBK + 1];
 	memset(cnt, 0, (size_t)(nbk + 1) * sizeof *cnt);
-	double sxq = 0, sqq = 0, sxx = 0;
+	double sxq = 0, sqq = 0;
 	for (int j = 0; j < n; j++) {
-		const float wx = w[j] * x[j];
-		sxx += (double)wx * x[j];
+		const float wx = wxv[j];
 		/* the code at s_lo: how many midpoints are <= x/s_lo */
 		const float t = x[j] * is_lo;
 		int c = 0; /* the count of midpoints <= t, by bisection */
@@ -906,8 +923,16 @@ struct prof2 {
 
 static void build_prof2(const float *x, const float *w, struct prof2 *p)
 {
-	build_prof(32, x, w, kv4f, &p->pos);
-	build_prof(32, x, w, kv4n, &p->neg);
+	float wx[32], amax = 0;
+	double sxx = 0;
+	for (int j = 0; j < 32; j++) {
+		if (w[j] > 0 && fabsf(x[j]) > amax)
+			amax = fabsf(x[j]);
+		wx[j] = w[j] * x[j];
+		sxx += (double)wx[j] * x[j];
+	}
+	build_prof(32, x, w, wx, amax, sxx, &iq4_mids_pos, &p->pos);
+	build_prof(32, x, w, wx, amax, sxx, &iq4_mids_neg, &p->neg);
 }
 
 static double prof2_eval(const struct prof2 *p, double s)
