@@ -763,12 +763,13 @@ static void sort_events(const struct ev *a, const uint8_t *bk, int *cnt, struct 
 
 struct iq4_mids {
 	const float *v;
+	int kpos; /* mid[k] > 0 exactly for k >= kpos (none is 0) */
 	float mid[15], imid[15], dv[15], dv2[15];
 };
 
-static const struct iq4_mids iq4_mids_pos = { kv4f, IQ4_TAB(IQ4_MID, IQ4_VP), IQ4_TAB(IQ4_IMID, IQ4_VP),
+static const struct iq4_mids iq4_mids_pos = { kv4f, 8, IQ4_TAB(IQ4_MID, IQ4_VP), IQ4_TAB(IQ4_IMID, IQ4_VP),
 					      IQ4_TAB(IQ4_DV, IQ4_VP), IQ4_TAB(IQ4_DV2, IQ4_VP) };
-static const struct iq4_mids iq4_mids_neg = { kv4n, IQ4_TAB(IQ4_MID, IQ4_VN), IQ4_TAB(IQ4_IMID, IQ4_VN),
+static const struct iq4_mids iq4_mids_neg = { kv4n, 7, IQ4_TAB(IQ4_MID, IQ4_VN), IQ4_TAB(IQ4_IMID, IQ4_VN),
 					      IQ4_TAB(IQ4_DV, IQ4_VN), IQ4_TAB(IQ4_DV2, IQ4_VN) };
 
 /* Profile of n <= 32 elements for the ascending values m->v, for s in the
@@ -782,6 +783,7 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 	struct ev ev[32 * 8], sorted[32 * 8];
 	uint8_t bk[32 * 8];
 	const float *v = m->v, *mid = m->mid, *imid = m->imid, *dv = m->dv, *dv2 = m->dv2;
+	const int kpos = m->kpos;
 	p->n = 1;
 	p->s[0] = 0.0f;
 	p->sxq[0] = p->sqq[0] = p->sxx = 0;
@@ -806,7 +808,7 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 		c += (mid[c + 1] <= t) << 1;
 		c += mid[c] <= t;
 		if (x[j] > 0) {
-			for (int k = c - 1; k >= 0 && mid[k] > 0.0f; k--) {
+			for (int k = c - 1; k >= kpos; k--) {
 				const float sk = x[j] * imid[k];
 				if (!(sk <= s_hi))
 					break;
@@ -816,7 +818,7 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 				ev[ne++] = (struct ev){ sk, wx * dv[k], w[j] * dv2[k] };
 			}
 		} else if (x[j] < 0) {
-			for (int k = c; k < 15 && mid[k] < 0.0f; k++) {
+			for (int k = c; k < kpos; k++) {
 				const float sk = x[j] * imid[k];
 				if (!(sk <= s_hi))
 					break;
