@@ -708,10 +708,11 @@ struct prof {
 	double best_s;
 };
 
-/* A breakpoint: at scale s an element moves to the next code, which adds
- * dxq to sxq and dqq to sqq. */
+/* A breakpoint: at scale s element j moves to the next code, which adds
+ * w_j x_j sd[c] to sxq and w_j sd2[c] to sqq (struct iq4_mids). */
 struct ev {
-	float s, dxq, dqq;
+	float s;
+	uint8_t j, c;
 };
 
 /* Stable ascending sort of the n events of a by s, into out, given the
@@ -751,7 +752,13 @@ static void sort_events(const struct ev *a, const uint8_t *bk, int *cnt, struct 
 #define IQ4_PAIRS(F, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15) \
 	{ F(a0, a1), F(a1, a2), F(a2, a3), F(a3, a4), F(a4, a5), F(a5, a6), F(a6, a7), F(a7, a8), \
 	  F(a8, a9), F(a9, a10), F(a10, a11), F(a11, a12), F(a12, a13), F(a13, a14), F(a14, a15) }
+#define IQ4_PAIRS2(F, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15) \
+	{ F(a0, a1), F(a1, a2), F(a2, a3), F(a3, a4), F(a4, a5), F(a5, a6), F(a6, a7), F(a7, a8), \
+	  F(a8, a9), F(a9, a10), F(a10, a11), F(a11, a12), F(a12, a13), F(a13, a14), F(a14, a15), \
+	  -F(a0, a1), -F(a1, a2), -F(a2, a3), -F(a3, a4), -F(a4, a5), -F(a5, a6), -F(a6, a7), -F(a7, a8), \
+	  -F(a8, a9), -F(a9, a10), -F(a10, a11), -F(a11, a12), -F(a12, a13), -F(a13, a14), -F(a14, a15) }
 #define IQ4_TAB(F, ...) IQ4_PAIRS(F, __VA_ARGS__)
+#define IQ4_TAB2(F, ...) IQ4_PAIRS2(F, __VA_ARGS__)
 #define IQ4_MID(a, b) (0.5f * ((a) + (b)))
 #define IQ4_IMID(a, b) (1.0f / IQ4_MID(a, b))
 #define IQ4_DV(a, b) ((a) - (b))
@@ -764,13 +771,14 @@ static void sort_events(const struct ev *a, const uint8_t *bk, int *cnt, struct 
 struct iq4_mids {
 	const float *v;
 	int kpos; /* mid[k] > 0 exactly for k >= kpos (none is 0) */
-	float mid[15], imid[15], dv[15], dv2[15];
+	float mid[15], imid[15];
+	float sd[30], sd2[30]; /* dv, dv2, then -dv, -dv2 (step k of x < 0) */
 };
 
 static const struct iq4_mids iq4_mids_pos = { kv4f, 8, IQ4_TAB(IQ4_MID, IQ4_VP), IQ4_TAB(IQ4_IMID, IQ4_VP),
-					      IQ4_TAB(IQ4_DV, IQ4_VP), IQ4_TAB(IQ4_DV2, IQ4_VP) };
+					      IQ4_TAB2(IQ4_DV, IQ4_VP), IQ4_TAB2(IQ4_DV2, IQ4_VP) };
 static const struct iq4_mids iq4_mids_neg = { kv4n, 7, IQ4_TAB(IQ4_MID, IQ4_VN), IQ4_TAB(IQ4_IMID, IQ4_VN),
-					      IQ4_TAB(IQ4_DV, IQ4_VN), IQ4_TAB(IQ4_DV2, IQ4_VN) };
+					      IQ4_TAB2(IQ4_DV, IQ4_VN), IQ4_TAB2(IQ4_DV2, IQ4_VN) };
 
 /* Profile of n <= 32 elements for the ascending values m->v, for s in the
  * window [amax/176, amax/64] (amax: the largest |x| of weight > 0), where
@@ -782,7 +790,7 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 {
 	struct ev ev[32 * 8], sorted[32 * 8];
 	uint8_t bk[32 * 8];
-	const float *v = m->v, *mid = m->mid, *imid = m->imid, *dv = m->dv, *dv2 = m->dv2;
+	const float *v = m->v, *mid = m->mid, *imid = m->imid;
 	const int kpos = m->kpos;
 	p->n = 1;
 	p->s[0] = 0.0f;
@@ -815,7 +823,7 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 				const int b = clampi(((int32_t)qnt__f32_bits(sk) - base) >> 18, 0, nbk - 1);
 				cnt[b + 1]++;
 				bk[ne] = (uint8_t)b;
-				ev[ne++] = (struct ev){ sk, wx * dv[k], w[j] * dv2[k] };
+				ev[ne++] = (struct ev){ sk, (uint8_t)j, (uint8_t)k };
 			}
 		} else if (x[j] < 0) {
 			for (int k = c; k < kpos; k++) {
@@ -825,7 +833,7 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 				const int b = clampi(((int32_t)qnt__f32_bits(sk) - base) >> 18, 0, nbk - 1);
 				cnt[b + 1]++;
 				bk[ne] = (uint8_t)b;
-				ev[ne++] = (struct ev){ sk, wx * -dv[k], w[j] * -dv2[k] };
+				ev[ne++] = (struct ev){ sk, (uint8_t)j, (uint8_t)(k + 15) };
 			}
 		}
 		sxq += (double)wx * v[c];
@@ -839,8 +847,10 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 	p->sqq[0] = sqq;
 	/* the sums on each interval (in event order) */
 	for (int e = 0; e < ne; e++) {
-		sxq += sorted[e].dxq;
-		sqq += sorted[e].dqq;
+		/* the float products the events held before, added in double */
+		const int j = sorted[e].j, c = sorted[e].c;
+		sxq += wxv[j] * m->sd[c];
+		sqq += w[j] * m->sd2[c];
 		p->s[e + 1] = sorted[e].s;
 		p->sxq[e + 1] = sxq;
 		p->sqq[e + 1] = sqq;
