@@ -717,14 +717,16 @@ struct ev {
 
 /* Stable ascending sort of the n events of a by s, into out, given the
  * count of each bucket in cnt[1..nbk] (cnt[0] = 0; cnt is overwritten).
- * Every s lies
- * in [lo, 2.75 lo] (up to roundings, clamped here), under 1.5 binades: the
- * float bits of non-negative floats order like their values, so
- * bk[i] = (bits(s) - bits(lo)) >> 18 (32 buckets per binade, at most
- * QNT__EV_NBK) is monotone in s. A counting sort on bk (stable) and an
- * insertion sort within buckets (stable: it moves an event only past larger
- * ones) give the one stable order of the keys, whatever the buckets. */
-#define QNT__EV_NBK 56
+ * Every s lies in [lo, 2.75 lo] (up to roundings, clamped here), under 1.5
+ * binades: the float bits of non-negative floats order like their values,
+ * so bk[i] = (bits(s) - bits(lo)) >> QNT__EV_SH (128 buckets per binade,
+ * at most 188 for normal lo, clamped to QNT__EV_NBK <= 256 for subnormal
+ * ones) is monotone in s. A counting sort on bk (stable) and an insertion
+ * sort within buckets (stable: it moves an event only past larger ones)
+ * give the one stable order of the keys, whatever the buckets; buckets this
+ * fine leave the insertion sort little to move (~70 events a profile). */
+#define QNT__EV_SH 16
+#define QNT__EV_NBK 224
 static void sort_events(const struct ev *a, const uint8_t *bk, int *cnt, struct ev *out, int n, int nbk)
 {
 	for (int k = 0; k < nbk; k++)
@@ -802,7 +804,7 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 	const float s_lo = amax * (1.0f / 176), s_hi = amax * (1.0f / 64), is_lo = 1.0f / s_lo;
 	/* the bucket of an event (see sort_events); s <= s_hi bounds it */
 	const int32_t base = (int32_t)qnt__f32_bits(s_lo);
-	const int nbk = clampi((((int32_t)qnt__f32_bits(s_hi) - base) >> 18) + 1, 1, QNT__EV_NBK);
+	const int nbk = clampi((((int32_t)qnt__f32_bits(s_hi) - base) >> QNT__EV_SH) + 1, 1, QNT__EV_NBK);
 	int ne = 0, cnt[QNT__EV_NBK + 1];
 	memset(cnt, 0, (size_t)(nbk + 1) * sizeof *cnt);
 	double sxq = 0, sqq = 0;
@@ -820,7 +822,7 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 				const float sk = x[j] * imid[k];
 				if (!(sk <= s_hi))
 					break;
-				const int b = clampi(((int32_t)qnt__f32_bits(sk) - base) >> 18, 0, nbk - 1);
+				const int b = clampi(((int32_t)qnt__f32_bits(sk) - base) >> QNT__EV_SH, 0, nbk - 1);
 				cnt[b + 1]++;
 				bk[ne] = (uint8_t)b;
 				ev[ne++] = (struct ev){ sk, (uint8_t)j, (uint8_t)k };
@@ -830,7 +832,7 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 				const float sk = x[j] * imid[k];
 				if (!(sk <= s_hi))
 					break;
-				const int b = clampi(((int32_t)qnt__f32_bits(sk) - base) >> 18, 0, nbk - 1);
+				const int b = clampi(((int32_t)qnt__f32_bits(sk) - base) >> QNT__EV_SH, 0, nbk - 1);
 				cnt[b + 1]++;
 				bk[ne] = (uint8_t)b;
 				ev[ne++] = (struct ev){ sk, (uint8_t)j, (uint8_t)(k + 15) };
