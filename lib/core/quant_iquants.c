@@ -919,7 +919,7 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 
 /* E(s) for s >= 0 from a profile (a branch-free search for the last
  * interval that starts at or below s). */
-static double prof_eval(const struct prof *p, double s)
+static inline double prof_eval(const struct prof *p, double s)
 {
 	int base = 0, len = p->n;
 	while (len > 1) {
@@ -949,7 +949,7 @@ static void build_prof2(const float *x, const float *w, struct prof2 *p)
 	build_prof(32, x, w, wx, amax, sxx, &iq4_mids_neg, &p->neg);
 }
 
-static double prof2_eval(const struct prof2 *p, double s)
+static inline double prof2_eval(const struct prof2 *p, double s)
 {
 	return s >= 0 ? prof_eval(&p->pos, s) : prof_eval(&p->neg, -s);
 }
