@@ -701,67 +701,99 @@ static void ggml_iq4_xs(const float *x, const float *qw, struct blk_iq4_xs *b0, 
 
 struct prof {
 	int n;                /* intervals; interval i starts at s[i] (s[0] = 0) */
-	float s[PROF_MAX];
+	float s[PROF_MAX + 1]; /* s[n]: the end of the last interval */
 	double sxq[PROF_MAX], sqq[PROF_MAX];
 	double sxx;
 	double best_e;        /* the minimum over s > 0 and where it is */
 	double best_s;
 };
 
-/* A breakpoint: at scale s an element moves to the next code, which adds
- * dxq to sxq and dqq to sqq. */
+/* A breakpoint: at scale s element j moves to the next code, which adds
+ * w_j x_j sd[c] to sxq and w_j sd2[c] to sqq (struct iq4_mids). */
 struct ev {
-	float s, dxq, dqq;
+	float s;
+	uint8_t j, c;
 };
 
-/* Ascending sort of events by s in [lo, 8 lo]: a counting sort on 96
- * buckets of the float bits above those of lo (the bits of non-negative
- * floats order like their values), then an insertion sort within buckets. */
-static void sort_events(struct ev *a, struct ev *tmp, int n, float lo)
+/* Stable ascending sort of the n events of a by s, into out, given the
+ * count of each bucket in cnt[1..nbk] (cnt[0] = 0; cnt is overwritten).
+ * Every s lies in [lo, 2.75 lo] (up to roundings, clamped here), under 1.5
+ * binades: the float bits of non-negative floats order like their values,
+ * so bk[i] = (bits(s) - bits(lo)) >> QNT__EV_SH (128 buckets per binade,
+ * at most 188 for normal lo, clamped to QNT__EV_NBK <= 256 for subnormal
+ * ones) is monotone in s. A counting sort on bk (stable) and an insertion
+ * sort within buckets (stable: it moves an event only past larger ones)
+ * give the one stable order of the keys, whatever the buckets; buckets this
+ * fine leave the insertion sort little to move (~70 events a profile). */
+#define QNT__EV_SH 16
+#define QNT__EV_NBK 224
+static void sort_events(const struct ev *a, const uint8_t *bk, int *cnt, struct ev *out, int n, int nbk)
 {
-	const int32_t base = (int32_t)qnt__f32_bits(lo);
-	int cnt[99];
-	memset(cnt, 0, sizeof cnt);
-	for (int i = 0; i < n; i++) {
-		const int k = clampi(((int32_t)qnt__f32_bits(a[i].s) - base) >> 18, 0, 97);
-		cnt[k + 1]++;
-	}
-	for (int k = 0; k < 98; k++)
+	for (int k = 0; k < nbk; k++)
 		cnt[k + 1] += cnt[k];
-	for (int i = 0; i < n; i++) {
-		const int k = clampi(((int32_t)qnt__f32_bits(a[i].s) - base) >> 18, 0, 97);
-		tmp[cnt[k]++] = a[i];
-	}
-	memcpy(a, tmp, (size_t)n * sizeof *a);
+	for (int i = 0; i < n; i++)
+		out[cnt[bk[i]]++] = a[i];
 	for (int i = 1; i < n; i++) {
-		if (!(a[i].s < a[i - 1].s))
+		if (!(out[i].s < out[i - 1].s))
 			continue;
-		const struct ev t = a[i];
+		const struct ev t = out[i];
 		int k = i;
-		while (k > 0 && t.s < a[k - 1].s) {
-			a[k] = a[k - 1];
+		while (k > 0 && t.s < out[k - 1].s) {
+			out[k] = out[k - 1];
 			k--;
 		}
-		a[k] = t;
+		out[k] = t;
 	}
 }
 
-/* Profile of n <= 32 elements for the ascending values v[0..15], for s in
- * the window [amax/256, amax/64] (amax: the largest |x| of weight > 0), where
- * the minimum lies for all but odd data; outside it E is extrapolated from the
- * first and last intervals. */
-static void build_prof(int n, const float *x, const float *w, const float *v, struct prof *p)
-{
-	struct ev ev[32 * 8], tmp[32 * 8];
+/* The tables of a profile's ascending values v[0..15]: the midpoints
+ * mid[k] = (v[k] + v[k+1]) / 2, their inverses, and the steps
+ * dv[k] = v[k] - v[k+1], dv2[k] = v[k]^2 - v[k+1]^2. The compiler folds
+ * these float expressions with IEEE rounding, the values the same
+ * expressions give at run time; dv and dv2 are small integers (exact). */
+#define IQ4_PAIRS(F, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15) \
+	{ F(a0, a1), F(a1, a2), F(a2, a3), F(a3, a4), F(a4, a5), F(a5, a6), F(a6, a7), F(a7, a8), \
+	  F(a8, a9), F(a9, a10), F(a10, a11), F(a11, a12), F(a12, a13), F(a13, a14), F(a14, a15) }
+#define IQ4_PAIRS2(F, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15) \
+	{ F(a0, a1), F(a1, a2), F(a2, a3), F(a3, a4), F(a4, a5), F(a5, a6), F(a6, a7), F(a7, a8), \
+	  F(a8, a9), F(a9, a10), F(a10, a11), F(a11, a12), F(a12, a13), F(a13, a14), F(a14, a15), \
+	  -F(a0, a1), -F(a1, a2), -F(a2, a3), -F(a3, a4), -F(a4, a5), -F(a5, a6), -F(a6, a7), -F(a7, a8), \
+	  -F(a8, a9), -F(a9, a10), -F(a10, a11), -F(a11, a12), -F(a12, a13), -F(a13, a14), -F(a14, a15) }
+#define IQ4_TAB(F, ...) IQ4_PAIRS(F, __VA_ARGS__)
+#define IQ4_TAB2(F, ...) IQ4_PAIRS2(F, __VA_ARGS__)
+#define IQ4_MID(a, b) (0.5f * ((a) + (b)))
+#define IQ4_IMID(a, b) (1.0f / IQ4_MID(a, b))
+#define IQ4_DV(a, b) ((a) - (b))
+#define IQ4_DV2(a, b) ((a) * (a) - (b) * (b))
+#define IQ4_VP -127.0f, -104.0f, -83.0f, -65.0f, -49.0f, -35.0f, -22.0f, -10.0f, 1.0f, 13.0f, 25.0f, 38.0f, 53.0f, \
+	69.0f, 89.0f, 113.0f
+#define IQ4_VN -113.0f, -89.0f, -69.0f, -53.0f, -38.0f, -25.0f, -13.0f, -1.0f, 10.0f, 22.0f, 35.0f, 49.0f, 65.0f, \
+	83.0f, 104.0f, 127.0f
+
+struct iq4_mids {
+	const float *v;
+	int kpos; /* mid[k] > 0 exactly for k >= kpos (none is 0) */
 	float mid[15], imid[15];
-	for (int k = 0; k < 15; k++) {
-		mid[k] = 0.5f * (v[k] + v[k + 1]);
-		imid[k] = 1.0f / mid[k];
-	}
-	float amax = 0;
-	for (int j = 0; j < n; j++)
-		if (w[j] > 0 && fabsf(x[j]) > amax)
-			amax = fabsf(x[j]);
+	float sd[30], sd2[30]; /* dv, dv2, then -dv, -dv2 (step k of x < 0) */
+};
+
+static const struct iq4_mids iq4_mids_pos = { kv4f, 8, IQ4_TAB(IQ4_MID, IQ4_VP), IQ4_TAB(IQ4_IMID, IQ4_VP),
+					      IQ4_TAB2(IQ4_DV, IQ4_VP), IQ4_TAB2(IQ4_DV2, IQ4_VP) };
+static const struct iq4_mids iq4_mids_neg = { kv4n, 7, IQ4_TAB(IQ4_MID, IQ4_VN), IQ4_TAB(IQ4_IMID, IQ4_VN),
+					      IQ4_TAB2(IQ4_DV, IQ4_VN), IQ4_TAB2(IQ4_DV2, IQ4_VN) };
+
+/* Profile of n <= 32 elements for the ascending values m->v, for s in the
+ * window [amax/176, amax/64] (amax: the largest |x| of weight > 0), where
+ * the minimum lies for all but odd data; outside it E is extrapolated from the
+ * first and last intervals. wx[j] = w[j] x[j] and sxx = sum_j wx[j] x[j]
+ * (in double, in j order) are shared by the two signs. */
+static void build_prof(int n, const float *x, const float *w, const float *wxv, float amax, double sxx,
+		       const struct iq4_mids *m, struct prof *p)
+{
+	struct ev ev[32 * 8], sorted[32 * 8];
+	uint8_t bk[32 * 8];
+	const float *v = m->v, *mid = m->mid, *imid = m->imid;
+	const int kpos = m->kpos;
 	p->n = 1;
 	p->s[0] = 0.0f;
 	p->sxq[0] = p->sqq[0] = p->sxx = 0;
@@ -770,11 +802,14 @@ static void build_prof(int n, const float *x, const float *w, const float *v, st
 	if (!(amax > 0) || !(amax < INFINITY))
 		return;
 	const float s_lo = amax * (1.0f / 176), s_hi = amax * (1.0f / 64), is_lo = 1.0f / s_lo;
-	int ne = 0;
-	double sxq = 0, sqq = 0, sxx = 0;
+	/* the bucket of an event (see sort_events); s <= s_hi bounds it */
+	const int32_t base = (int32_t)qnt__f32_bits(s_lo);
+	const int nbk = clampi((((int32_t)qnt__f32_bits(s_hi) - base) >> QNT__EV_SH) + 1, 1, QNT__EV_NBK);
+	int ne = 0, cnt[QNT__EV_NBK + 1];
+	memset(cnt, 0, (size_t)(nbk + 1) * sizeof *cnt);
+	double sxq = 0, sqq = 0;
 	for (int j = 0; j < n; j++) {
-		const float wx = w[j] * x[j];
-		sxx += (double)wx * x[j];
+		const float wx = wxv[j];
 		/* the code at s_lo: how many midpoints are <= x/s_lo */
 		const float t = x[j] * is_lo;
 		int c = 0; /* the count of midpoints <= t, by bisection */
@@ -783,50 +818,99 @@ static void build_prof(int n, const float *x, const float *w, const float *v, st
 		c += (mid[c + 1] <= t) << 1;
 		c += mid[c] <= t;
 		if (x[j] > 0) {
-			for (int k = c - 1; k >= 0 && mid[k] > 0.0f; k--) {
+			for (int k = c - 1; k >= kpos; k--) {
 				const float sk = x[j] * imid[k];
 				if (!(sk <= s_hi))
 					break;
-				ev[ne++] = (struct ev){ sk, wx * (v[k] - v[k + 1]), w[j] * (v[k] * v[k] - v[k + 1] * v[k + 1]) };
+				const int b = clampi(((int32_t)qnt__f32_bits(sk) - base) >> QNT__EV_SH, 0, nbk - 1);
+				cnt[b + 1]++;
+				bk[ne] = (uint8_t)b;
+				ev[ne++] = (struct ev){ sk, (uint8_t)j, (uint8_t)k };
 			}
 		} else if (x[j] < 0) {
-			for (int k = c; k < 15 && mid[k] < 0.0f; k++) {
+			for (int k = c; k < kpos; k++) {
 				const float sk = x[j] * imid[k];
 				if (!(sk <= s_hi))
 					break;
-				ev[ne++] = (struct ev){ sk, wx * (v[k + 1] - v[k]), w[j] * (v[k + 1] * v[k + 1] - v[k] * v[k]) };
+				const int b = clampi(((int32_t)qnt__f32_bits(sk) - base) >> QNT__EV_SH, 0, nbk - 1);
+				cnt[b + 1]++;
+				bk[ne] = (uint8_t)b;
+				ev[ne++] = (struct ev){ sk, (uint8_t)j, (uint8_t)(k + 15) };
 			}
 		}
 		sxq += (double)wx * v[c];
 		sqq += (double)w[j] * v[c] * v[c];
 	}
 	if (ne > 0)
-		sort_events(ev, tmp, ne, s_lo);
+		sort_events(ev, bk, cnt, sorted, ne, nbk);
 	p->sxx = sxx;
 	p->s[0] = s_lo;
 	p->sxq[0] = sxq;
 	p->sqq[0] = sqq;
 	/* the sums on each interval (in event order) */
 	for (int e = 0; e < ne; e++) {
-		sxq += ev[e].dxq;
-		sqq += ev[e].dqq;
-		p->s[e + 1] = ev[e].s;
+		/* the float products the events held before, added in double */
+		const int j = sorted[e].j, c = sorted[e].c;
+		sxq += wxv[j] * m->sd[c];
+		sqq += w[j] * m->sd2[c];
+		p->s[e + 1] = sorted[e].s;
 		p->sxq[e + 1] = sxq;
 		p->sqq[e + 1] = sqq;
 	}
-	/* the minimum of each interval, at sxq/sqq clamped to it, and the first
-	 * of the least; written as selects (the same values and choice as
-	 * branches, without their mispredictions on this data) */
+	p->s[ne + 1] = s_hi;
+	/* the minimum of each interval [s[e], s[e + 1]], at sxq/sqq clamped
+	 * to it, and the first of the least. Each interval's s2 and err are
+	 * the same IEEE operations as the scalar
+	 *     s2 = a > lo q ? a / q : lo;  s2 = a > hi q ? hi : s2;
+	 *     err = sxx - 2 s2 a + s2^2 q
+	 * (the division is taken and discarded where not selected); four
+	 * intervals at once, one per lane, each lane keeping the first of its
+	 * least (strict <, so NaN and +inf never count), then the tail
+	 * intervals and the lanes' picks merged by (err, index): the interval
+	 * the sequential first-of-least scan picks. */
+	const int ni = ne + 1;
 	double best_e = INFINITY, best_s = s_lo;
-	for (int e = 0; e <= ne; e++) {
-		const double lo = p->s[e], hi = e < ne ? (double)p->s[e + 1] : (double)s_hi;
+	int best_i = ni;
+	int e = 0;
+	if (ni >= 4) {
+		const qnt__v4d vsxx = { sxx, sxx, sxx, sxx }, inf = { INFINITY, INFINITY, INFINITY, INFINITY };
+		qnt__v4d be = inf, bs = inf, bi = inf, idx = { 0, 1, 2, 3 };
+		for (; e + 4 <= ni; e += 4) {
+			qnt__v4f lo4, hi4;
+			qnt__v4d a, q;
+			memcpy(&lo4, p->s + e, sizeof lo4);
+			memcpy(&hi4, p->s + e + 1, sizeof hi4);
+			memcpy(&a, p->sxq + e, sizeof a);
+			memcpy(&q, p->sqq + e, sizeof q);
+			const qnt__v4d lo = __builtin_convertvector(lo4, qnt__v4d), hi = __builtin_convertvector(hi4, qnt__v4d);
+			qnt__v4d s2 = qnt__select_v4d((qnt__v4l)(a > lo * q), a / q, lo);
+			s2 = qnt__select_v4d((qnt__v4l)(a > hi * q), hi, s2);
+			const qnt__v4d err = vsxx - 2 * s2 * a + s2 * s2 * q;
+			const qnt__v4l take = (qnt__v4l)(err < be);
+			be = qnt__select_v4d(take, err, be);
+			bs = qnt__select_v4d(take, s2, bs);
+			bi = qnt__select_v4d(take, idx, bi);
+			idx += 4;
+		}
+		for (int l = 0; l < 4; l++) {
+			if (be[l] < best_e || (be[l] == best_e && be[l] < INFINITY && (int)bi[l] < best_i)) {
+				best_e = be[l];
+				best_s = bs[l];
+				best_i = (int)bi[l];
+			}
+		}
+	}
+	/* the tail comes after every lane's intervals: it wins ties never */
+	for (; e < ni; e++) {
+		const double lo = p->s[e], hi = p->s[e + 1];
 		const double a = p->sxq[e], q = p->sqq[e];
 		double s2 = a > lo * q ? a / q : lo;
 		s2 = a > hi * q ? hi : s2;
 		const double err = sxx - 2 * s2 * a + s2 * s2 * q;
-		const int take = err < best_e;
-		best_e = take ? err : best_e;
-		best_s = take ? s2 : best_s;
+		if (err < best_e) {
+			best_e = err;
+			best_s = s2;
+		}
 	}
 	p->n = ne + 1;
 	p->best_e = best_e;
@@ -835,7 +919,7 @@ static void build_prof(int n, const float *x, const float *w, const float *v, st
 
 /* E(s) for s >= 0 from a profile (a branch-free search for the last
  * interval that starts at or below s). */
-static double prof_eval(const struct prof *p, double s)
+static inline double prof_eval(const struct prof *p, double s)
 {
 	int base = 0, len = p->n;
 	while (len > 1) {
@@ -853,11 +937,19 @@ struct prof2 {
 
 static void build_prof2(const float *x, const float *w, struct prof2 *p)
 {
-	build_prof(32, x, w, kv4f, &p->pos);
-	build_prof(32, x, w, kv4n, &p->neg);
+	float wx[32], amax = 0;
+	double sxx = 0;
+	for (int j = 0; j < 32; j++) {
+		if (w[j] > 0 && fabsf(x[j]) > amax)
+			amax = fabsf(x[j]);
+		wx[j] = w[j] * x[j];
+		sxx += (double)wx[j] * x[j];
+	}
+	build_prof(32, x, w, wx, amax, sxx, &iq4_mids_pos, &p->pos);
+	build_prof(32, x, w, wx, amax, sxx, &iq4_mids_neg, &p->neg);
 }
 
-static double prof2_eval(const struct prof2 *p, double s)
+static inline double prof2_eval(const struct prof2 *p, double s)
 {
 	return s >= 0 ? prof_eval(&p->pos, s) : prof_eval(&p->neg, -s);
 }

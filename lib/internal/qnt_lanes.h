@@ -53,6 +53,22 @@ static inline qnt__v4f qnt__select_v4f(qnt__v4i mask, qnt__v4f a, qnt__v4f b)
 	return f;
 }
 
+/* Four doubles' lane masks (all-ones or zero), as a compare of qnt__v4d
+ * gives them once cast: (qnt__v4l)(a < b). */
+typedef int64_t qnt__v4l __attribute__((vector_size(32)));
+
+/* a where mask is set, else b. */
+static inline qnt__v4d qnt__select_v4d(qnt__v4l mask, qnt__v4d a, qnt__v4d b)
+{
+	qnt__v4l ia, ib;
+	memcpy(&ia, &a, sizeof ia);
+	memcpy(&ib, &b, sizeof ib);
+	const qnt__v4l r = (ia & mask) | (ib & ~mask);
+	qnt__v4d d;
+	memcpy(&d, &r, sizeof d);
+	return d;
+}
+
 /* Lane permutations: QNT__SHUF1(a, m) is lane m[i] of a (m[i] modulo the
  * lane count), QNT__SHUF2(a, b, m) lane m[i] of a followed by b (modulo
  * twice the count), m an integer vector of as many lanes, constant or not.
