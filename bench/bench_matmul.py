@@ -20,7 +20,10 @@ the figures that are compared (libqnt's and ggml's GEMV, GEMM and
 dequantize) alternate, so that a change in the host's load falls on all of
 them alike; each timed run follows three untimed runs of the same function
 (or, with --cold, the cache evictor), so that it finds its data where its
-own runs left it.
+own runs left it. With worker threads (the all-thread GEMV, the GEMM rows
+when --threads is above 1) each function's runs come together instead:
+both libraries' pools poll for a while after a product, and alternating
+runs would meet the other's polling workers on the same cores.
 
 The GEMV columns, at 1 thread and at --threads: libqnt (qnt_matmul on the
 plain rows), prep (qnt_matmul_prepared on the matrix qnt_matrix_prepare
@@ -379,7 +382,14 @@ def main():
                 if m:
                     m.set_threads(threads)
                     fns[key] = m.compute
-            for key, tm in zip(fns, median_times(list(fns.values()), args.reps, evict)):
+            if threads == 1:
+                tms = median_times(list(fns.values()), args.reps, evict)
+            else:
+                # with worker threads, one function at a time: both libraries' pools poll for a
+                # while after a product, and alternating runs would meet the other's polling
+                # workers on the same cores
+                tms = [median_time(fn, args.reps, evict) for fn in fns.values()]
+            for key, tm in zip(fns, tms):
                 res[key + k] = wbytes / tm / 1e9
         q.lib.qnt_matrix_free(pm)
         if mg:
@@ -402,7 +412,8 @@ def main():
                 mm.x[:] = x[:c]
                 mm.set_threads(nt)
                 fns.append(mm.compute)
-            tms = median_times(fns, max(3, args.reps // 2))
+            r = max(3, args.reps // 2)
+            tms = median_times(fns, r) if nt == 1 else [median_time(fn, r) for fn in fns]
             gemm.append((c, flop / tms[0] / 1e9, flop / tms[1] / 1e9 if mm else None))
             if mm:
                 mm.close()
