@@ -127,6 +127,22 @@ static inline unsigned lane_mask(vi m)
 /* The low byte of each of eight lanes. */
 typedef uint8_t v8b __attribute__((vector_size(8)));
 
+/* The weighted least-squares scale and min of a candidate (ggml's: a
+ * positive min is taken as 0 and the scale refitted alone), lane by lane;
+ * returns where the system is regular (D > 0). */
+static inline vi affine_solve(vf sum_w, vf sum_x, vf sl, vf sl2, vf sxl, vf *tsc, vf *tmn)
+{
+	const vf zero = qnt__splat_vnf(0.0f);
+	const vf D = sum_w * sl2 - sl * sl;
+	const vi ok = D > zero;
+	vf sc = (sum_w * sxl - sum_x * sl) / D;
+	vf mn = (sl2 * sum_x - sl * sxl) / D;
+	const vi pos = mn > zero;
+	*tmn = qnt__select_vnf(pos, zero, mn);
+	*tsc = qnt__select_vnf(pos, sxl / sl2, sc);
+	return ok;
+}
+
 /* ggml's affine codes clamp(nearest_int(iscale * (x[i] - min)), 0, nmax)
  * into L, eight at a time; returns where the scalar tail starts. */
 static int affine_codes8(int n, int nmax, const float *x, float iscale, float min, uint8_t *L)
@@ -232,13 +248,8 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
 			affine_sums(n, nmax, x, weights, isc, cmin, 1, fls, &sl, &sl2, &sxl);
 		else
 			affine_sums(n, nmax, x, weights, isc, cmin, 0, fls, &sl, &sl2, &sxl);
-		const vf D = sum_w * sl2 - sl * sl;
-		const vi ok = D > zero;
-		vf tsc = (sum_w * sxl - sum_x * sl) / D;
-		vf tmn = (sl2 * sum_x - sl * sxl) / D;
-		const vi pos = tmn > zero;
-		tmn = qnt__select_vnf(pos, zero, tmn);
-		tsc = qnt__select_vnf(pos, sxl / sl2, tsc);
+		vf tsc, tmn;
+		const vi ok = affine_solve(qnt__splat_vnf(sum_w), qnt__splat_vnf(sum_x), sl, sl2, sxl, &tsc, &tmn);
 		vf err = zero;
 		if (use_mad) {
 			for (int i = 0; i < n; i++) {
@@ -370,13 +381,8 @@ static inline __attribute__((always_inline)) void fit_affine_lanes(const int n, 
 				sxl += wt[i] * fl * xt[i];
 			}
 		}
-		const vf D = sum_w * sl2 - sl * sl;
-		const vi ok = D > zero;
-		vf tsc = (sum_w * sxl - sum_x * sl) / D;
-		vf tmn = (sl2 * sum_x - sl * sxl) / D;
-		const vi pos = tmn > zero;
-		tmn = qnt__select_vnf(pos, zero, tmn);
-		tsc = qnt__select_vnf(pos, sxl / sl2, tsc);
+		vf tsc, tmn;
+		const vi ok = affine_solve(sum_w, sum_x, sl, sl2, sxl, &tsc, &tmn);
 		vf err = zero;
 		if (use_mad) {
 #pragma GCC unroll 32
