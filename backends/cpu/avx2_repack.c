@@ -316,21 +316,14 @@ static void pack_tq2_0(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_
 		for (int r = 0; r < nr; r++) {
 			const uint8_t *b = w + (size_t)r * rs + (size_t)i * blk_bytes;
 			k2_planes(dst + (size_t)i * K2_CODES, r, b);
-			memcpy(meta0 + (size_t)i * T2_META + 2 * r, b + QK_K / 4, 2);
+			memcpy(meta0 + (size_t)i * T2_META + 2 * r, b + offsetof(struct blk_tq2_0, d), 2);
 		}
 }
 
-/* iq4_xs (its block as avx2_iq.c and lib/core define it): per super-block
+/* iq4_xs: per super-block
  * of a group 32 words of codes (word 4j + t: row r's qs[16j + 4t .. +3];
  * low nibbles elements 32j + 4t .., high 32j + 16 + 4t ..), then 80 bytes:
  * the eight d (f16), the scales ls - 32 as int8 [sub-block][row]. */
-struct blk_iq4_xs {
-	uint16_t d;
-	uint16_t scales_h;
-	uint8_t scales_l[4];
-	uint8_t qs[QK_K / 2];
-};
-_Static_assert(sizeof(struct blk_iq4_xs) == 136, "iq4_xs block");
 #define X4_META (2 * RG + 8 * RG)
 
 static void x4_group(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb)
@@ -1312,10 +1305,10 @@ struct rfmt {
 };
 
 static const struct rfmt fmts[] = {
-	{ QNT_TYPE_Q4_0, QNT_TYPE_Q8_0, QK, 18, RG * QK / 2, 2 * RG, pack_f16, q4_0, col_q8_0, 2 },
-	{ QNT_TYPE_Q8_0, QNT_TYPE_Q8_0, QK, 34, RG * QK, 2 * RG, pack_f16, q8_0, col_q8_0, 2 },
-	{ QNT_TYPE_IQ4_NL, QNT_TYPE_Q8_0, QK, 18, RG * QK / 2, 2 * RG, pack_f16, iq4_nl, col_q8_0, 2 },
-	{ QNT_TYPE_MXFP4, QNT_TYPE_Q8_0, QK, 17, RG * QK / 2, RG, pack_e8m0, mxfp4, col_mxfp4, 2 },
+	{ QNT_TYPE_Q4_0, QNT_TYPE_Q8_0, QK, sizeof(struct blk_q4_0), RG * QK / 2, 2 * RG, pack_f16, q4_0, col_q8_0, 2 },
+	{ QNT_TYPE_Q8_0, QNT_TYPE_Q8_0, QK, sizeof(struct blk_q8_0), RG * QK, 2 * RG, pack_f16, q8_0, col_q8_0, 2 },
+	{ QNT_TYPE_IQ4_NL, QNT_TYPE_Q8_0, QK, sizeof(struct blk_iq4_nl), RG * QK / 2, 2 * RG, pack_f16, iq4_nl, col_q8_0, 2 },
+	{ QNT_TYPE_MXFP4, QNT_TYPE_Q8_0, QK, sizeof(struct blk_mxfp4), RG * QK / 2, RG, pack_e8m0, mxfp4, col_mxfp4, 2 },
 	/* nvfp4 as blocks of 32 (pack_nvfp4): 18 bytes each in the row */
 	{ QNT_TYPE_NVFP4, QNT_TYPE_Q8_0, QK, 18, RG * QK / 2, NV_META, pack_nvfp4, nvfp4, col_nvfp4, 3 },
 	{ QNT_TYPE_Q4_K, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_q4_K), RG * QK_K / 2, K4_META, pack_q4_K, q4_K,
@@ -1324,7 +1317,7 @@ static const struct rfmt fmts[] = {
 	  4 },
 	{ QNT_TYPE_Q6_K, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_q6_K), K6_CODES, K6_META, pack_q6_K, q6_K, NULL, 0 },
 	{ QNT_TYPE_Q2_K, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_q2_K), K2_CODES, K2_META, pack_q2_K, q2_K, NULL, 0 },
-	{ QNT_TYPE_TQ2_0, QNT_TYPE_Q8_K, QK_K, 66, K2_CODES, T2_META, pack_tq2_0, tq2_0, NULL, 0 },
+	{ QNT_TYPE_TQ2_0, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_tq2_0), K2_CODES, T2_META, pack_tq2_0, tq2_0, NULL, 0 },
 	{ QNT_TYPE_IQ4_XS, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_iq4_xs), RG * QK_K / 2, X4_META, pack_iq4_xs, iq4_xs,
 	  NULL, 0 },
 };

@@ -329,16 +329,17 @@ static void dec_tq1_0(const uint8_t *b, struct sbint *o)
 }
 
 static const struct iqfmt FMTS[] = {
-	{ QNT_TYPE_IQ2_XXS, 66, dec_iq2_xxs, 8, 1, { 8, 25, 43, -8, -25, -43 } },
-	{ QNT_TYPE_IQ2_XS, 74, dec_iq2_xs, 16, 1, { 8, 25, 43, -8, -25, -43 } },
-	{ QNT_TYPE_IQ2_S, 82, dec_iq2_s, 16, 1, { 8, 25, 43, -8, -25, -43 } },
-	{ QNT_TYPE_IQ3_XXS, 98, dec_iq3_xxs, 8, 0,
+	{ QNT_TYPE_IQ2_XXS, sizeof(struct blk_iq2_xxs), dec_iq2_xxs, 8, 1, { 8, 25, 43, -8, -25, -43 } },
+	{ QNT_TYPE_IQ2_XS, sizeof(struct blk_iq2_xs), dec_iq2_xs, 16, 1, { 8, 25, 43, -8, -25, -43 } },
+	{ QNT_TYPE_IQ2_S, sizeof(struct blk_iq2_s), dec_iq2_s, 16, 1, { 8, 25, 43, -8, -25, -43 } },
+	{ QNT_TYPE_IQ3_XXS, sizeof(struct blk_iq3_xxs), dec_iq3_xxs, 8, 0,
 	  { 4, 12, 20, 28, 36, 44, 52, 62, -4, -12, -20, -28, -36, -44, -52, -62 } },
-	{ QNT_TYPE_IQ3_S, 110, dec_iq3_s, 8, 0, { 1, 3, 5, 7, 9, 11, 13, 15, -1, -3, -5, -7, -9, -11, -13, -15 } },
-	{ QNT_TYPE_IQ1_S, 50, dec_iq1_s, 8, 1, { -9, -7, -1, 1, 7, 9 } },
-	{ QNT_TYPE_IQ1_M, 56, dec_iq1_m, 16, 1, { -9, -7, -1, 1, 7, 9 } },
-	{ QNT_TYPE_Q3_K, 110, dec_q3_K, 16, 0, { 0, 1, 2, 3, 4, -1, -2, -3, -4 } },
-	{ QNT_TYPE_TQ1_0, 54, dec_tq1_0, 8, 1, { 0, 1, -1 } },
+	{ QNT_TYPE_IQ3_S, sizeof(struct blk_iq3_s), dec_iq3_s, 8, 0,
+	  { 1, 3, 5, 7, 9, 11, 13, 15, -1, -3, -5, -7, -9, -11, -13, -15 } },
+	{ QNT_TYPE_IQ1_S, sizeof(struct blk_iq1_s), dec_iq1_s, 8, 1, { -9, -7, -1, 1, 7, 9 } },
+	{ QNT_TYPE_IQ1_M, sizeof(struct blk_iq1_m), dec_iq1_m, 16, 1, { -9, -7, -1, 1, 7, 9 } },
+	{ QNT_TYPE_Q3_K, sizeof(struct blk_q3_K), dec_q3_K, 16, 0, { 0, 1, 2, 3, 4, -1, -2, -3, -4 } },
+	{ QNT_TYPE_TQ1_0, sizeof(struct blk_tq1_0), dec_tq1_0, 8, 1, { 0, 1, -1 } },
 };
 
 static const struct iqfmt *find_fmt(qnt_type t)

@@ -11,6 +11,7 @@
 #define QNT_CPU_NEON_H
 
 #include "libqnt_backend.h"
+#include "qnt_blocks.h"
 #include "qnt_fp.h"
 
 #include <stdint.h>
@@ -61,48 +62,6 @@ extern const struct qnt__neon_mm qnt__neon_mm_dotprod;
 extern const struct qnt__neon_mm qnt__neon_mm_i8mm;
 
 
-/* The blocks of the i-quant, E2M1 and low-bit formats the kernels cover
- * (ggml-common.h's layouts; as lib/core/quant_iquants.c, quant_lowbit.c). */
-struct qnt__blk_iq4_nl {
-	uint16_t d;
-	uint8_t qs[16]; /* element j: low nibble of qs[j], j + 16: high */
-};
-struct qnt__blk_iq4_xs {
-	uint16_t d;
-	uint16_t scales_h;
-	uint8_t scales_l[4];
-	uint8_t qs[128]; /* sub-block ib of 32: as iq4_nl in qs[16 ib..] */
-};
-struct qnt__blk_mxfp4 {
-	uint8_t e; /* E8M0 */
-	uint8_t qs[16];
-};
-struct qnt__blk_nvfp4 {
-	uint8_t d[4];   /* UE4M3, one per 16 */
-	uint8_t qs[32]; /* sub-block s: 8 low nibbles then 8 high of qs[8 s..] */
-};
-struct qnt__blk_tq1_0 {
-	uint8_t qs[48];
-	uint8_t qh[4];
-	uint16_t d;
-};
-struct qnt__blk_tq2_0 {
-	uint8_t qs[64];
-	uint16_t d;
-};
-struct qnt__blk_q1_0 {
-	uint16_t d;
-	uint8_t qs[16]; /* 128 sign bits */
-};
-struct qnt__blk_q2_0 {
-	uint16_t d;
-	uint8_t qs[16]; /* 64 2-bit codes */
-};
-
-_Static_assert(sizeof(struct qnt__blk_iq4_nl) == 18 && sizeof(struct qnt__blk_iq4_xs) == 136, "iq4 blocks");
-_Static_assert(sizeof(struct qnt__blk_mxfp4) == 17 && sizeof(struct qnt__blk_nvfp4) == 36, "fp4 blocks");
-_Static_assert(sizeof(struct qnt__blk_tq1_0) == 54 && sizeof(struct qnt__blk_tq2_0) == 66, "tq blocks");
-_Static_assert(sizeof(struct qnt__blk_q1_0) == 18 && sizeof(struct qnt__blk_q2_0) == 18, "q1_0/q2_0 blocks");
 
 /* iq4_nl/iq4_xs values (ggml's kvalues_iq4nl). */
 static const int8_t qnt__neon_kv_iq4[16] = { -127, -104, -83, -65, -49, -35, -22, -10,

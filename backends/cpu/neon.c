@@ -332,7 +332,7 @@ INLINE void table_codes(const uint8_t *qs, const int8_t *tbl, int8x16_t *lo, int
 
 static void deq_iq4_nl(const void *src, float *y, int64_t n)
 {
-	const struct qnt__blk_iq4_nl *b = src;
+	const struct blk_iq4_nl *b = src;
 	for (int64_t i = 0; i < n / QK; i++, y += QK) {
 		const float d = qnt__fp16_to_fp32(b[i].d);
 		int8x16_t lo, hi;
@@ -344,7 +344,7 @@ static void deq_iq4_nl(const void *src, float *y, int64_t n)
 
 static void deq_iq4_xs(const void *src, float *y, int64_t n)
 {
-	const struct qnt__blk_iq4_xs *b = src;
+	const struct blk_iq4_xs *b = src;
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const float d = qnt__fp16_to_fp32(b[i].d);
 		for (int ib = 0; ib < 8; ib++, y += 32) {
@@ -361,7 +361,7 @@ static void deq_iq4_xs(const void *src, float *y, int64_t n)
 
 static void deq_mxfp4(const void *src, float *y, int64_t n)
 {
-	const struct qnt__blk_mxfp4 *b = src;
+	const struct blk_mxfp4 *b = src;
 	for (int64_t i = 0; i < n / QK; i++, y += QK) {
 		const float d = qnt__neon_e8m0_half(b[i].e);
 		int8x16_t lo, hi;
@@ -372,7 +372,7 @@ static void deq_mxfp4(const void *src, float *y, int64_t n)
 }
 
 /* nvfp4: the codes of sub-blocks 2h (*s0) and 2h + 1 (*s1) in element order. */
-INLINE void nvfp4_codes(const struct qnt__blk_nvfp4 *b, int h, int8x16_t *s0, int8x16_t *s1)
+INLINE void nvfp4_codes(const struct blk_nvfp4 *b, int h, int8x16_t *s0, int8x16_t *s1)
 {
 	int8x16_t lo, hi;
 	table_codes(b->qs + 16 * h, qnt__neon_kv_fp4, &lo, &hi);
@@ -382,7 +382,7 @@ INLINE void nvfp4_codes(const struct qnt__blk_nvfp4 *b, int h, int8x16_t *s0, in
 
 static void deq_nvfp4(const void *src, float *y, int64_t n)
 {
-	const struct qnt__blk_nvfp4 *b = src;
+	const struct blk_nvfp4 *b = src;
 	for (int64_t i = 0; i < n / 64; i++)
 		for (int h = 0; h < 2; h++, y += 32) {
 			int8x16_t s0, s1;
@@ -402,7 +402,7 @@ INLINE uint8x16_t trit16(uint8x16_t v)
 }
 
 /* tq1_0's codes (0..2) of elements 16k..16k+15, k = 0..15. */
-INLINE void tq1_codes(const struct qnt__blk_tq1_0 *b, int8x16_t *c)
+INLINE void tq1_codes(const struct blk_tq1_0 *b, int8x16_t *c)
 {
 	static const uint8_t pow3[5] = { 1, 3, 9, 27, 81 };
 	const uint8x16_t q0 = vld1q_u8(b->qs), q1 = vld1q_u8(b->qs + 16), q2 = vld1q_u8(b->qs + 32);
@@ -423,7 +423,7 @@ INLINE void tq1_codes(const struct qnt__blk_tq1_0 *b, int8x16_t *c)
 
 static void deq_tq1_0(const void *src, float *y, int64_t n)
 {
-	const struct qnt__blk_tq1_0 *b = src;
+	const struct blk_tq1_0 *b = src;
 	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
 		const float d = qnt__fp16_load_quiet(&b[i].d);
 		int8x16_t c[16];
@@ -435,7 +435,7 @@ static void deq_tq1_0(const void *src, float *y, int64_t n)
 
 static void deq_tq2_0(const void *src, float *y, int64_t n)
 {
-	const struct qnt__blk_tq2_0 *b = src;
+	const struct blk_tq2_0 *b = src;
 	for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
 		const float d = qnt__fp16_load_quiet(&b[i].d);
 		int8x16_t c[16];
@@ -449,7 +449,7 @@ static void deq_tq2_0(const void *src, float *y, int64_t n)
 static void deq_q1_0(const void *src, float *y, int64_t n)
 {
 	static const uint8_t sel[16] = { 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128 };
-	const struct qnt__blk_q1_0 *b = src;
+	const struct blk_q1_0 *b = src;
 	for (int64_t i = 0; i < n / 128; i++, y += 128) {
 		const float d = qnt__fp16_load_quiet(&b[i].d);
 		const float32x4_t vd = vdupq_n_f32(d), vnd = vdupq_n_f32(-d);
@@ -479,7 +479,7 @@ INLINE int8x16_t q2_0_codes(const uint8_t *qs, int k)
 
 static void deq_q2_0(const void *src, float *y, int64_t n)
 {
-	const struct qnt__blk_q2_0 *b = src;
+	const struct blk_q2_0 *b = src;
 	for (int64_t i = 0; i < n / 64; i++, y += 64) {
 		const float d = qnt__fp16_load_quiet(&b[i].d);
 		for (int k = 0; k < 4; k++)
@@ -525,27 +525,27 @@ INLINE void deq_iq(const void *src, float *y, int64_t n, size_t bytes, int kind)
 
 static void deq_iq2_xxs(const void *src, float *y, int64_t n)
 {
-	deq_iq(src, y, n, sizeof(struct qnt__blk_iq2_xxs), QNT__NEON_IQ2_XXS);
+	deq_iq(src, y, n, sizeof(struct blk_iq2_xxs), QNT__NEON_IQ2_XXS);
 }
 
 static void deq_iq2_xs(const void *src, float *y, int64_t n)
 {
-	deq_iq(src, y, n, sizeof(struct qnt__blk_iq2_xs), QNT__NEON_IQ2_XS);
+	deq_iq(src, y, n, sizeof(struct blk_iq2_xs), QNT__NEON_IQ2_XS);
 }
 
 static void deq_iq2_s(const void *src, float *y, int64_t n)
 {
-	deq_iq(src, y, n, sizeof(struct qnt__blk_iq2_s), QNT__NEON_IQ2_S);
+	deq_iq(src, y, n, sizeof(struct blk_iq2_s), QNT__NEON_IQ2_S);
 }
 
 static void deq_iq3_xxs(const void *src, float *y, int64_t n)
 {
-	deq_iq(src, y, n, sizeof(struct qnt__blk_iq3_xxs), QNT__NEON_IQ3_XXS);
+	deq_iq(src, y, n, sizeof(struct blk_iq3_xxs), QNT__NEON_IQ3_XXS);
 }
 
 static void deq_iq3_s(const void *src, float *y, int64_t n)
 {
-	deq_iq(src, y, n, sizeof(struct qnt__blk_iq3_s), QNT__NEON_IQ3_S);
+	deq_iq(src, y, n, sizeof(struct blk_iq3_s), QNT__NEON_IQ3_S);
 }
 
 /* iq1_s, iq1_m (neon_iq.h): the reference's dl * (g + delta) with
@@ -564,10 +564,10 @@ INLINE void deq_iq1_half(int8x16_t w, float dl, float *y)
 
 INLINE void deq_iq1(const void *src, float *y, int64_t n, int m)
 {
-	const size_t bytes = m ? sizeof(struct qnt__blk_iq1_m) : sizeof(struct qnt__blk_iq1_s);
+	const size_t bytes = m ? sizeof(struct blk_iq1_m) : sizeof(struct blk_iq1_s);
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const uint8_t *blk = (const uint8_t *)src + (size_t)i * bytes;
-		const uint16_t h = m ? qnt__neon_iq1m_d(((const struct qnt__blk_iq1_m *)blk)->scales)
+		const uint16_t h = m ? qnt__neon_iq1m_d(((const struct blk_iq1_m *)blk)->scales)
 				     : qnt__neon_rd16(blk);
 		const float d = qnt__fp16_to_fp32(h);
 		for (int ib = 0; ib < 8; ib++, y += 32) {

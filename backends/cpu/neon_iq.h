@@ -18,38 +18,6 @@
 
 #include <arm_neon.h>
 
-struct qnt__blk_iq2_xxs {
-	uint16_t d;
-	uint8_t qs[64];
-};
-struct qnt__blk_iq2_xs {
-	uint16_t d;
-	uint8_t qs[64];
-	uint8_t scales[8];
-};
-struct qnt__blk_iq2_s {
-	uint16_t d;
-	uint8_t qs[64];
-	uint8_t qh[8];
-	uint8_t scales[8];
-};
-struct qnt__blk_iq3_xxs {
-	uint16_t d;
-	uint8_t qs[96];
-};
-struct qnt__blk_iq3_s {
-	uint16_t d;
-	uint8_t qs[64];
-	uint8_t qh[8];
-	uint8_t signs[32];
-	uint8_t scales[4];
-};
-
-_Static_assert(sizeof(struct qnt__blk_iq2_xxs) == 66 && sizeof(struct qnt__blk_iq2_xs) == 74 &&
-		       sizeof(struct qnt__blk_iq2_s) == 82,
-	       "iq2 blocks");
-_Static_assert(sizeof(struct qnt__blk_iq3_xxs) == 98 && sizeof(struct qnt__blk_iq3_s) == 110, "iq3 blocks");
-
 enum { QNT__NEON_IQ2_XXS, QNT__NEON_IQ2_XS, QNT__NEON_IQ2_S, QNT__NEON_IQ3_XXS, QNT__NEON_IQ3_S };
 
 /* One decoded group of 32: mag[h], neg[h] for elements 16h..16h+15; ls[h]
@@ -127,8 +95,8 @@ static inline void qnt__neon_iq_decode(const void *blk, int kind, int ib, float 
 	case QNT__NEON_IQ2_XXS:
 	case QNT__NEON_IQ3_XXS: {
 		const int three = kind == QNT__NEON_IQ3_XXS;
-		const uint8_t *qs = three ? ((const struct qnt__blk_iq3_xxs *)blk)->qs
-					  : ((const struct qnt__blk_iq2_xxs *)blk)->qs;
+		const uint8_t *qs = three ? ((const struct blk_iq3_xxs *)blk)->qs
+					  : ((const struct blk_iq2_xxs *)blk)->qs;
 		const uint8_t *q = qs + 8 * ib;
 		const uint32_t aux = qnt__neon_rd32(three ? qs + 64 + 4 * ib : q + 4);
 		signs = 0;
@@ -148,8 +116,8 @@ static inline void qnt__neon_iq_decode(const void *blk, int kind, int ib, float 
 	case QNT__NEON_IQ2_XS:
 	case QNT__NEON_IQ2_S: {
 		const int s = kind == QNT__NEON_IQ2_S;
-		const struct qnt__blk_iq2_xs *bx = blk;
-		const struct qnt__blk_iq2_s *bs = blk;
+		const struct blk_iq2_xs *bx = blk;
+		const struct blk_iq2_s *bs = blk;
 		const uint8_t sc = s ? bs->scales[ib] : bx->scales[ib];
 		signs = 0;
 		for (int l = 0; l < 4; l++) {
@@ -171,7 +139,7 @@ static inline void qnt__neon_iq_decode(const void *blk, int kind, int ib, float 
 		break;
 	}
 	default: {
-		const struct qnt__blk_iq3_s *b = blk;
+		const struct blk_iq3_s *b = blk;
 		const int s = (b->scales[ib / 2] >> (4 * (ib % 2))) & 0xf;
 		for (int k = 0; k < 8; k++)
 			c[k] = qnt__iq3s_codes[b->qs[8 * ib + k] | (((b->qh[ib] >> k) & 1) << 8)];
@@ -200,23 +168,9 @@ static inline void qnt__neon_iq_decode(const void *blk, int kind, int ib, float 
  * delta's sign), |w| <= 9, so that g + delta = w / 8 exactly; the scale of a
  * half of 16 is the odd integer ls (2 s + 1) times the super-block's d:
  * the reference's dl * (g + delta) is (d * ls) * (w * 0.125f), and the
- * products read d / 8 as the factor of ls * w. */
-struct qnt__blk_iq1_s {
-	uint16_t d;
-	uint8_t qs[32]; /* low index bytes */
-	uint8_t qh[16]; /* per 32 a half-word: 4 x 3 high index bits, the
-			   3-bit scale (bits 12-14), the delta's sign (15) */
-};
-struct qnt__blk_iq1_m {
-	uint8_t qs[32];    /* low index bytes */
-	uint8_t qh[16];    /* per 16: 2 x (3 high index bits, delta sign) */
-	uint8_t scales[8]; /* 4 half-words: 3-bit scales per 16 in bits
-			      0-11, the fp16 super-scale in the top nibbles */
-};
-
-_Static_assert(sizeof(struct qnt__blk_iq1_s) == 50 && sizeof(struct qnt__blk_iq1_m) == 56, "iq1 blocks");
-
-/* One decoded group of 32 of iq1: w[h] for elements 16h..16h+15, ls[h]
+ * products read d / 8 as the factor of ls * w.
+ *
+ * One decoded group of 32 of iq1: w[h] for elements 16h..16h+15, ls[h]
  * their integer scale. */
 struct qnt__neon_iq1_group {
 	int8x16_t w[2];
@@ -240,7 +194,7 @@ static inline void qnt__neon_iq1_decode(const void *blk, int m, int ib, struct q
 	uint16_t c[4];
 	int8_t s[4];
 	if (m) {
-		const struct qnt__blk_iq1_m *b = blk;
+		const struct blk_iq1_m *b = blk;
 		for (int h = 0; h < 2; h++) {
 			const int sub = 2 * ib + h; /* sub-block of 16 */
 			for (int k = 0; k < 2; k++) {
@@ -252,7 +206,7 @@ static inline void qnt__neon_iq1_decode(const void *blk, int m, int ib, struct q
 			g->ls[h] = (int32_t)(2 * ((sw >> (3 * (sub % 4))) & 7) + 1);
 		}
 	} else {
-		const struct qnt__blk_iq1_s *b = blk;
+		const struct blk_iq1_s *b = blk;
 		const unsigned h = qnt__neon_rd16(b->qh + 2 * ib);
 		for (int l = 0; l < 4; l++) {
 			c[l] = qnt__iq1s_codes[b->qs[4 * ib + l] | (((h >> (3 * l)) & 7) << 8)];

@@ -527,11 +527,11 @@ INLINE void fp4_body(const void *wv, const struct qnt__neon_xcol *x, int nc, int
 		float dw;
 		const uint8_t *qs;
 		if (mx) {
-			const struct qnt__blk_mxfp4 *b = (const struct qnt__blk_mxfp4 *)wv + i;
+			const struct blk_mxfp4 *b = (const struct blk_mxfp4 *)wv + i;
 			dw = qnt__neon_e8m0_half(b->e);
 			qs = b->qs;
 		} else {
-			const struct qnt__blk_iq4_nl *b = (const struct qnt__blk_iq4_nl *)wv + i;
+			const struct blk_iq4_nl *b = (const struct blk_iq4_nl *)wv + i;
 			uint16_t h;
 			memcpy(&h, &b->d, sizeof h);
 			dw = h2f(h);
@@ -559,7 +559,7 @@ static void mm_mxfp4(const void *w, const struct qnt__neon_xcol *x, int nc, int6
  * d_x * (s_0 * sum_0 + s_1 * sum_1) over its two sub-blocks. */
 static void mm_nvfp4(const void *wv, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
 {
-	const struct qnt__blk_nvfp4 *w = wv;
+	const struct blk_nvfp4 *w = wv;
 	const int8x16_t t = vld1q_s8(qnt__neon_kv_fp4);
 	float acc[NC] = { 0 };
 	for (int64_t i = 0; i < n / 64; i++)
@@ -584,7 +584,7 @@ static void mm_nvfp4(const void *wv, const struct qnt__neon_xcol *x, int nc, int
 static void mm_q1_0(const void *wv, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
 {
 	static const uint8_t sel[16] = { 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128 };
-	const struct qnt__blk_q1_0 *w = wv;
+	const struct blk_q1_0 *w = wv;
 	const uint8x16_t vsel = vld1q_u8(sel);
 	float acc[NC] = { 0 };
 	for (int64_t i = 0; i < n / 128; i++) {
@@ -618,7 +618,7 @@ INLINE int8x16_t q2_0_codes(const uint8_t *qs, int k)
  * q8_0 blocks of d_x * sum. */
 static void mm_q2_0(const void *wv, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
 {
-	const struct qnt__blk_q2_0 *w = wv;
+	const struct blk_q2_0 *w = wv;
 	float acc[NC] = { 0 };
 	for (int64_t i = 0; i < n / 64; i++) {
 		int8x16_t cw[4];
@@ -639,7 +639,7 @@ static void mm_q2_0(const void *wv, const struct qnt__neon_xcol *x, int nc, int6
  * their exact sums. */
 static void mm_iq4_xs(const void *wv, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
 {
-	const struct qnt__blk_iq4_xs *w = wv;
+	const struct blk_iq4_xs *w = wv;
 	const int8x16_t t = vld1q_s8(qnt__neon_kv_iq4);
 	float acc[NC] = { 0 };
 	for (int64_t i = 0; i < n / QK_K; i++) {
@@ -675,7 +675,7 @@ INLINE uint8x16_t trit16(uint8x16_t v)
 
 /* tq1_0's codes (0..2) of elements 16k..16k+15: trit t of qs[m] is element
  * 32t + m (m < 32) or 160 + 16t + m - 32; trit t of qh[j] element 240 + 4t + j. */
-INLINE void tq1_codes(const struct qnt__blk_tq1_0 *b, int8x16_t *c)
+INLINE void tq1_codes(const struct blk_tq1_0 *b, int8x16_t *c)
 {
 	static const uint8_t pow3[5] = { 1, 3, 9, 27, 81 };
 	static const uint8_t rep[16] = { 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3 };
@@ -700,11 +700,11 @@ INLINE void tq_body(const void *wv, const struct qnt__neon_xcol *x, int nc, int6
 		int8x16_t c[16];
 		float d;
 		if (one) {
-			const struct qnt__blk_tq1_0 *b = (const struct qnt__blk_tq1_0 *)wv + i;
+			const struct blk_tq1_0 *b = (const struct blk_tq1_0 *)wv + i;
 			tq1_codes(b, c);
 			d = qnt__fp16_load_quiet(&b->d);
 		} else {
-			const struct qnt__blk_tq2_0 *b = (const struct qnt__blk_tq2_0 *)wv + i;
+			const struct blk_tq2_0 *b = (const struct blk_tq2_0 *)wv + i;
 			codes2(b->qs, c);
 			d = qnt__fp16_load_quiet(&b->d);
 		}
@@ -774,27 +774,27 @@ INLINE void iq_body(const void *wv, const struct qnt__neon_xcol *x, int nc, int6
 
 static void mm_iq2_xxs(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
 {
-	iq_body(w, x, nc, n, out, sizeof(struct qnt__blk_iq2_xxs), QNT__NEON_IQ2_XXS);
+	iq_body(w, x, nc, n, out, sizeof(struct blk_iq2_xxs), QNT__NEON_IQ2_XXS);
 }
 
 static void mm_iq2_xs(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
 {
-	iq_body(w, x, nc, n, out, sizeof(struct qnt__blk_iq2_xs), QNT__NEON_IQ2_XS);
+	iq_body(w, x, nc, n, out, sizeof(struct blk_iq2_xs), QNT__NEON_IQ2_XS);
 }
 
 static void mm_iq2_s(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
 {
-	iq_body(w, x, nc, n, out, sizeof(struct qnt__blk_iq2_s), QNT__NEON_IQ2_S);
+	iq_body(w, x, nc, n, out, sizeof(struct blk_iq2_s), QNT__NEON_IQ2_S);
 }
 
 static void mm_iq3_xxs(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
 {
-	iq_body(w, x, nc, n, out, sizeof(struct qnt__blk_iq3_xxs), QNT__NEON_IQ3_XXS);
+	iq_body(w, x, nc, n, out, sizeof(struct blk_iq3_xxs), QNT__NEON_IQ3_XXS);
 }
 
 static void mm_iq3_s(const void *w, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out)
 {
-	iq_body(w, x, nc, n, out, sizeof(struct qnt__blk_iq3_s), QNT__NEON_IQ3_S);
+	iq_body(w, x, nc, n, out, sizeof(struct blk_iq3_s), QNT__NEON_IQ3_S);
 }
 
 /* iq1_s, iq1_m against q8_K (neon_iq.h): each element is w = 8 g + s
@@ -805,7 +805,7 @@ static void mm_iq3_s(const void *w, const struct qnt__neon_xcol *x, int nc, int6
  * 1152 too), then d_x * ((d / 8) * sum) in float. */
 INLINE void iq1_body(const void *wv, const struct qnt__neon_xcol *x, int nc, int64_t n, float *out, int m)
 {
-	const size_t bytes = m ? sizeof(struct qnt__blk_iq1_m) : sizeof(struct qnt__blk_iq1_s);
+	const size_t bytes = m ? sizeof(struct blk_iq1_m) : sizeof(struct blk_iq1_s);
 	float acc[NC] = { 0 };
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const uint8_t *blk = (const uint8_t *)wv + (size_t)i * bytes;
@@ -819,7 +819,7 @@ INLINE void iq1_body(const void *wv, const struct qnt__neon_xcol *x, int nc, int
 				ls[2 * ib + h] = g.ls[h];
 			}
 		}
-		const uint16_t dh = m ? qnt__neon_iq1m_d(((const struct qnt__blk_iq1_m *)blk)->scales) : qnt__neon_rd16(blk);
+		const uint16_t dh = m ? qnt__neon_iq1m_d(((const struct blk_iq1_m *)blk)->scales) : qnt__neon_rd16(blk);
 		const float f = h2f(dh) * 0.125f;
 		iq_columns(w, ls, f, x, nc, i, acc);
 	}

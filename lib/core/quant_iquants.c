@@ -37,6 +37,7 @@
  * Nothing here has mutable global state except the derived search tables
  * (lattice neighbour lists), built once under uv_once; rows are independent.
  */
+#include "qnt_blocks.h"
 #include "qnt_fp.h"
 #include "qnt_internal.h"
 #include "formats.h"
@@ -48,75 +49,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
-
-#define QK_K 256
-#define QK4_NL 32
-
-/* ------------------------------------------------------------------ */
-/* Block layouts (ggml-common.h)                                        */
-/* ------------------------------------------------------------------ */
-
-struct blk_iq2_xxs {
-	uint16_t d;
-	uint8_t qs[64]; /* per 32: 4 grid indices, then a little-endian word of
-			   4 x 7 sign bits and a 4-bit scale in bits 28-31 */
-};
-struct blk_iq2_xs {
-	uint16_t d;
-	uint8_t qs[64];    /* 32 little-endian words: 9-bit index, 7 sign bits */
-	uint8_t scales[8]; /* 4-bit scales per 16 */
-};
-struct blk_iq2_s {
-	uint16_t d;
-	uint8_t qs[64];    /* 32 low index bytes, then 32 sign bytes */
-	uint8_t qh[8];     /* index bits 8-9, 2 bits per group of 8 */
-	uint8_t scales[8]; /* 4-bit scales per 16 */
-};
-struct blk_iq3_xxs {
-	uint16_t d;
-	uint8_t qs[96]; /* 64 grid indices, then per 32 a word of 4 x 7 sign
-			   bits and a 4-bit scale */
-};
-struct blk_iq3_s {
-	uint16_t d;
-	uint8_t qs[64];    /* low index bytes */
-	uint8_t qh[8];     /* index bit 8, one bit per group of 4 */
-	uint8_t signs[32]; /* one bit per element */
-	uint8_t scales[4]; /* 4-bit scales per 32 */
-};
-struct blk_iq1_s {
-	uint16_t d;
-	uint8_t qs[32]; /* low index bytes */
-	uint8_t qh[16]; /* per 32 a little-endian half-word: 4 x 3 high index
-			   bits, 3-bit scale (bits 12-14), delta sign (15) */
-};
-struct blk_iq1_m {
-	uint8_t qs[32];    /* low index bytes */
-	uint8_t qh[16];    /* per 16: 2 x (3 high index bits, delta sign) */
-	uint8_t scales[8]; /* 4 little-endian half-words: 3-bit scales per
-			      16 in bits 0-11, the fp16 super-scale in the
-			      top nibbles */
-};
-struct blk_iq4_nl {
-	uint16_t d;
-	uint8_t qs[QK4_NL / 2];
-};
-struct blk_iq4_xs {
-	uint16_t d;
-	uint16_t scales_h;   /* bits 4-5 of the 6-bit scales, 2 per 32 */
-	uint8_t scales_l[4]; /* bits 0-3 */
-	uint8_t qs[QK_K / 2];
-};
-
-_Static_assert(sizeof(struct blk_iq2_xxs) == 66, "iq2_xxs block");
-_Static_assert(sizeof(struct blk_iq2_xs) == 74, "iq2_xs block");
-_Static_assert(sizeof(struct blk_iq2_s) == 82, "iq2_s block");
-_Static_assert(sizeof(struct blk_iq3_xxs) == 98, "iq3_xxs block");
-_Static_assert(sizeof(struct blk_iq3_s) == 110, "iq3_s block");
-_Static_assert(sizeof(struct blk_iq1_s) == 50, "iq1_s block");
-_Static_assert(sizeof(struct blk_iq1_m) == 56, "iq1_m block");
-_Static_assert(sizeof(struct blk_iq4_nl) == 18, "iq4_nl block");
-_Static_assert(sizeof(struct blk_iq4_xs) == 136, "iq4_xs block");
 
 #define MAX_BLK_BYTES 136
 

@@ -59,6 +59,7 @@
  *
  * Built with -ffp-contract=off (no fused multiply-add anywhere).
  */
+#include "qnt_blocks.h"
 #include "qnt_fp.h"
 #include "qnt_lanes.h"
 #include "qnt_internal.h"
@@ -67,8 +68,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define QK_K 256
 
 typedef uint8_t qnt__v32u8 __attribute__((vector_size(32)));
 
@@ -98,44 +97,7 @@ static inline void store_low_bytes(qnt__v8i v, uint8_t *out)
 }
 /* A vector of eight equal lanes. */
 #define V8(s) { s, s, s, s, s, s, s, s }
-#define QK_MXFP4 32
-#define QK_NVFP4 64
-#define QK_NVFP4_SUB 16
-#define QK1_0 128
-#define QK2_0 64
 
-struct blk_tq1_0 {
-	uint8_t qs[48]; /* elements 0..239, five trits per byte */
-	uint8_t qh[4];  /* elements 240..255, four trits per byte */
-	uint16_t d;
-};
-struct blk_tq2_0 {
-	uint8_t qs[QK_K / 4]; /* 2-bit fields */
-	uint16_t d;
-};
-struct blk_mxfp4 {
-	uint8_t e; /* E8M0 */
-	uint8_t qs[QK_MXFP4 / 2];
-};
-struct blk_nvfp4 {
-	uint8_t d[QK_NVFP4 / QK_NVFP4_SUB]; /* UE4M3 */
-	uint8_t qs[QK_NVFP4 / 2];
-};
-struct blk_q1_0 {
-	uint16_t d;
-	uint8_t qs[QK1_0 / 8];
-};
-struct blk_q2_0 {
-	uint16_t d;
-	uint8_t qs[QK2_0 / 4];
-};
-
-_Static_assert(sizeof(struct blk_tq1_0) == 54, "tq1_0 block");
-_Static_assert(sizeof(struct blk_tq2_0) == 66, "tq2_0 block");
-_Static_assert(sizeof(struct blk_mxfp4) == 17, "mxfp4 block");
-_Static_assert(sizeof(struct blk_nvfp4) == 36, "nvfp4 block");
-_Static_assert(sizeof(struct blk_q1_0) == 18, "q1_0 block");
-_Static_assert(sizeof(struct blk_q2_0) == 18, "q2_0 block");
 _Static_assert(offsetof(struct blk_tq1_0, d) == 52 && offsetof(struct blk_tq2_0, d) == 64, "scale last");
 
 /* ------------------------------------------------------------------ */
