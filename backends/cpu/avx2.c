@@ -63,6 +63,7 @@
 #include "avx2_util.h"
 #include "avx2_quant.h"
 #include "qnt_fp.h"
+#include "qnt_host_cpu.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -1724,40 +1725,10 @@ static const struct fmt *find(qnt_type t)
 /* The vtable                                                           */
 /* ------------------------------------------------------------------ */
 
-static qnt_status avx2_open(const qnt_host_api *host, int32_t device, void **state)
-{
-	if (device != 0)
-		return QNT_E_NOT_FOUND;
-	*state = (void *)(uintptr_t)host;
-	return QNT_OK;
-}
-
-static void avx2_close(void *state)
-{
-	(void)state;
-}
-
-static int32_t avx2_device_count(void *state)
-{
-	(void)state;
-	return 1;
-}
-
 static qnt_status avx2_device_props(void *state, int32_t device, qnt_device_props *props)
 {
 	(void)state;
-	if (device != 0)
-		return QNT_E_NOT_FOUND;
-	if (!props || props->struct_size < sizeof *props)
-		return QNT_E_INVALID_ARG;
-	props->kind = QNT_DEVICE_CPU;
-	props->memory_total = 0;
-	props->memory_free = 0;
-	props->caps = QNT_BACKEND_CAP_HOST_THREADS;
-	props->reserved = 0;
-	props->name = QNT_X86_BACKEND_NAME;
-	props->description = "host CPU, " QNT_X86_BACKEND_DESCRIPTION;
-	return QNT_OK;
+	return qnt__host_cpu_props(device, props, QNT_X86_BACKEND_NAME, "host CPU, " QNT_X86_BACKEND_DESCRIPTION);
 }
 
 static int32_t avx2_supports(void *state, qnt_type type, uint32_t op)
@@ -2102,9 +2073,9 @@ const qnt_backend_vtbl qnt__cpu_avx2_backend = {
 	.description = QNT_X86_BACKEND_DESCRIPTION,
 	.caps = QNT_BACKEND_CAP_HOST_THREADS,
 	.score = qnt__cpu_avx2_score,
-	.open = avx2_open,
-	.close = avx2_close,
-	.device_count = avx2_device_count,
+	.open = qnt__host_cpu_open,
+	.close = qnt__host_cpu_close,
+	.device_count = qnt__host_cpu_device_count,
 	.device_props = avx2_device_props,
 	.supports = avx2_supports,
 	.quantize = avx2_quantize,

@@ -8,6 +8,7 @@
  * so it doubles as the template for new backends.
  */
 #include "libqnt_backend.h"
+#include "qnt_host_cpu.h"
 
 #include <string.h>
 
@@ -19,40 +20,10 @@ static int32_t cpu_score(const qnt_host_api *host, char *why, size_t why_size)
 	return 1;
 }
 
-static qnt_status cpu_open(const qnt_host_api *host, int32_t device, void **state)
-{
-	if (device != 0)
-		return QNT_E_NOT_FOUND;
-	*state = (void *)(uintptr_t)host;
-	return QNT_OK;
-}
-
-static void cpu_close(void *state)
-{
-	(void)state;
-}
-
-static int32_t cpu_device_count(void *state)
-{
-	(void)state;
-	return 1;
-}
-
 static qnt_status cpu_device_props(void *state, int32_t device, qnt_device_props *props)
 {
 	(void)state;
-	if (device != 0)
-		return QNT_E_NOT_FOUND;
-	if (!props || props->struct_size < sizeof *props)
-		return QNT_E_INVALID_ARG;
-	props->kind = QNT_DEVICE_CPU;
-	props->memory_total = 0;
-	props->memory_free = 0;
-	props->caps = QNT_BACKEND_CAP_HOST_THREADS;
-	props->reserved = 0;
-	props->name = "cpu";
-	props->description = "host CPU, portable scalar code";
-	return QNT_OK;
+	return qnt__host_cpu_props(device, props, "cpu", "host CPU, portable scalar code");
 }
 
 static int32_t cpu_supports(void *state, qnt_type type, uint32_t op)
@@ -121,9 +92,9 @@ const qnt_backend_vtbl qnt__cpu_backend = {
 	.description = "scalar reference (portable C)",
 	.caps = QNT_BACKEND_CAP_HOST_THREADS,
 	.score = cpu_score,
-	.open = cpu_open,
-	.close = cpu_close,
-	.device_count = cpu_device_count,
+	.open = qnt__host_cpu_open,
+	.close = qnt__host_cpu_close,
+	.device_count = qnt__host_cpu_device_count,
 	.device_props = cpu_device_props,
 	.supports = cpu_supports,
 	.quantize = cpu_quantize,

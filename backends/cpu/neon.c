@@ -38,6 +38,7 @@
 #include "cpu_neon.h"
 #include "neon_iq.h"
 #include "qnt_fp.h"
+#include "qnt_host_cpu.h"
 #include "../../lib/core/quant_mlx.h"
 
 #include <arm_neon.h>
@@ -1168,29 +1169,13 @@ static void neon_close(void *state)
 		s->host->free(s);
 }
 
-static int32_t neon_device_count(void *state)
-{
-	(void)state;
-	return 1;
-}
-
 static qnt_status neon_device_props(void *state, int32_t device, qnt_device_props *props)
 {
 	const struct neon_state *s = state;
-	if (device != 0)
-		return QNT_E_NOT_FOUND;
-	if (!props || props->struct_size < sizeof *props)
-		return QNT_E_INVALID_ARG;
-	props->kind = QNT_DEVICE_CPU;
-	props->memory_total = 0;
-	props->memory_free = 0;
-	props->caps = QNT_BACKEND_CAP_HOST_THREADS;
-	props->reserved = 0;
-	props->name = "cpu-neon";
-	props->description = !s || s->mm == &qnt__neon_mm_plain ? "host CPU, NEON kernels without dotprod"
-			     : s->mm == &qnt__neon_mm_dotprod ? "host CPU, NEON kernels with dotprod (SDOT)"
-							      : "host CPU, NEON kernels with dotprod and i8mm (SDOT, SMMLA)";
-	return QNT_OK;
+	return qnt__host_cpu_props(device, props, "cpu-neon",
+				   !s || s->mm == &qnt__neon_mm_plain ? "host CPU, NEON kernels without dotprod"
+				   : s->mm == &qnt__neon_mm_dotprod ? "host CPU, NEON kernels with dotprod (SDOT)"
+				   : "host CPU, NEON kernels with dotprod and i8mm (SDOT, SMMLA)");
 }
 
 static int32_t neon_supports(void *state, qnt_type type, uint32_t op)
@@ -1437,7 +1422,7 @@ const qnt_backend_vtbl qnt__cpu_neon_backend = {
 	.score = qnt__cpu_neon_score,
 	.open = neon_open,
 	.close = neon_close,
-	.device_count = neon_device_count,
+	.device_count = qnt__host_cpu_device_count,
 	.device_props = neon_device_props,
 	.supports = neon_supports,
 	.quantize = neon_quantize,
