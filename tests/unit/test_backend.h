@@ -52,13 +52,25 @@ static inline qnt_ctx *ctx_on(const char *backend, int32_t n_threads)
 	return ctx;
 }
 
+/* Where random_weights puts a block's fp16 d, and its fp16 min (-d) in the
+ * formats with one: an offset from the block's start, or from its end when
+ * negative; min_at 0: no min. Formats not listed keep d first. */
+static const struct {
+	qnt_type t;
+	int d_at, min_at;
+} random_d_at[] = {
+	{ QNT_TYPE_Q4_1, 0, 2 },   { QNT_TYPE_Q4_K, 0, 2 },   { QNT_TYPE_Q5_K, 0, 2 },
+	{ QNT_TYPE_Q2_K, -4, -2 }, { QNT_TYPE_Q3_K, -2, 0 },  { QNT_TYPE_Q6_K, -2, 0 },
+	{ QNT_TYPE_TQ1_0, -2, 0 }, { QNT_TYPE_TQ2_0, -2, 0 },
+};
+
 /* n_out rows of random blocks of t for the product tests: random code bytes,
- * each block's f16 scale random and finite (|d| in [2^-10, 2^1)): first in
- * the block (q6_K: last; q4_1, q4_K, q5_K: then m or dmin; iq1_m: in the
- * top nibbles of its four scale words, bytes 48..55); mxfp4's E8M0 scale
- * random in [2^-8, 2^8) (e 119 .. 134), and every eleventh block's one of
- * the two subnormal scales (e 0, 1: their own path in cpu-avx2's kernel).
- * The i-quants' grid indices are all valid, so any bytes are. */
+ * each block's f16 scale random and finite (|d| in [2^-10, 2^1)) where
+ * random_d_at says (iq1_m: in the top nibbles of its four scale words,
+ * bytes 48..55); mxfp4's E8M0 scale random in [2^-8, 2^8) (e 119 .. 134),
+ * and every eleventh block's one of the two subnormal scales (e 0, 1: their
+ * own path in cpu-avx2's kernel). The i-quants' grid indices are all valid,
+ * so any bytes are. */
 static inline void *random_weights(qnt_type t, int64_t n_out, int64_t n_in, uint64_t seed)
 {
 	const size_t bb = qnt_type_block_bytes(t), nblk = (size_t)(n_out * (n_in / qnt_type_block_size(t)));
@@ -76,19 +88,16 @@ static inline void *random_weights(qnt_type t, int64_t n_out, int64_t n_in, uint
 				blk[48 + 2 * k + 1] = (unsigned char)((blk[48 + 2 * k + 1] & 0x0f) | (((d >> (4 * k)) & 0xf) << 4));
 			continue;
 		}
-		/* d comes last in q6_K, q3_K, tq1_0 and tq2_0, d and dmin last in q2_K, first elsewhere */
-		if (t == QNT_TYPE_Q2_K) {
+		int d_at = 0, min_at = 0;
+		for (size_t k = 0; k < sizeof random_d_at / sizeof random_d_at[0]; k++)
+			if (random_d_at[k].t == t) {
+				d_at = random_d_at[k].d_at;
+				min_at = random_d_at[k].min_at;
+			}
+		memcpy(blk + (d_at < 0 ? (ptrdiff_t)bb + d_at : d_at), &d, 2);
+		if (min_at != 0) {
 			const uint16_t m = (uint16_t)(d ^ 0x8000);
-			memcpy(blk + bb - 4, &d, 2);
-			memcpy(blk + bb - 2, &m, 2);
-			continue;
-		}
-		memcpy(blk + (t == QNT_TYPE_Q6_K || t == QNT_TYPE_Q3_K || t == QNT_TYPE_TQ1_0 || t == QNT_TYPE_TQ2_0 ? bb - 2
-															 : 0),
-		       &d, 2);
-		if (t == QNT_TYPE_Q4_1 || t == QNT_TYPE_Q4_K || t == QNT_TYPE_Q5_K) {
-			const uint16_t m = (uint16_t)(d ^ 0x8000);
-			memcpy(blk + 2, &m, 2);
+			memcpy(blk + (min_at < 0 ? (ptrdiff_t)bb + min_at : min_at), &m, 2);
 		}
 		if (t == QNT_TYPE_MXFP4) /* one byte e, then the codes */
 			blk[0] = (unsigned char)(b % 11 == 5 ? (v >> 20) % 2 : 119 + (v >> 20) % 16);

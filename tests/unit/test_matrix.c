@@ -192,78 +192,73 @@ static void against_exact(void **state)
 	}
 }
 
+/* W (n_out x n_in of t, with special scales) prepared on every backend
+ * against nc Gaussian columns: within 1e-2 of the exact product (scaled by
+ * the magnitudes, as in against_exact) and within 1e-5 of qnt_matmul on the
+ * same backend (the same activations: this one sees a wrong small scale,
+ * which the exact product's tolerance hides). */
+static void special_scales(qnt_type t, const unsigned char *w, int64_t n_out, int64_t n_in, int64_t nc,
+			   const char *what)
+{
+	const char *names[MAX_BACKENDS];
+	const int nbk = backends(names);
+	float *x = test_malloc_or_fail((size_t)(nc * n_in) * sizeof(float));
+	float *y = test_malloc_or_fail((size_t)(nc * n_out) * sizeof(float));
+	float *yp = test_malloc_or_fail((size_t)(nc * n_out) * sizeof(float));
+	fill_gauss(x, (size_t)(nc * n_in), 92);
+	double *mag = NULL;
+	double *ye = exact_product(t, w, n_out, n_in, x, nc, &mag);
+	for (int b = 0; b < nbk; b++) {
+		qnt_ctx *ctx = ctx_on(names[b], 1);
+		qnt_matrix *m = NULL;
+		assert_int_equal(qnt_matrix_prepare(ctx, t, w, n_out, n_in, &m), QNT_OK);
+		assert_int_equal(qnt_matmul_prepared(ctx, m, x, nc, y), QNT_OK);
+		assert_int_equal(qnt_matmul(ctx, t, w, n_out, n_in, x, nc, yp), QNT_OK);
+		const double err = rel_err_mag(y, ye, NULL, mag, (size_t)(nc * n_out));
+		const double ep = rel_err_mag(y, NULL, yp, mag, (size_t)(nc * n_out));
+		print_message("# %s %s on %s (%s): error %.2e, %.2e from qnt_matmul\n", qnt_type_name(t), what,
+			      names[b], qnt_matrix_layout(m), err, ep);
+		if (!(err <= 1e-2) || !(ep <= 1e-5))
+			fail_msg("%s %s on %s: error %.3e (tol 1e-2), %.3e from qnt_matmul (tol 1e-5)", qnt_type_name(t),
+				 what, names[b], err, ep);
+		qnt_matrix_free(m);
+		qnt_ctx_destroy(ctx);
+	}
+	free(ye);
+	free(mag);
+	free(x);
+	free(y);
+	free(yp);
+}
+
 /* mxfp4 with only the subnormal scales (e 0 and 1, 2^-129 and 2^-128 as
  * halves): the products stay normal floats, so the normwise error sees
  * them (in against_exact they are lost next to the other blocks). */
 static void mxfp4_subnormal(void **state)
 {
 	(void)state;
-	const char *names[MAX_BACKENDS];
-	const int nbk = backends(names);
-	const int64_t n_out = 13, n_in = 96, nc = 5;
+	const int64_t n_out = 13, n_in = 96;
 	unsigned char *w = random_weights(QNT_TYPE_MXFP4, n_out, n_in, 77);
 	for (int64_t b = 0; b < n_out * n_in / 32; b++)
 		w[b * 17] = (unsigned char)(b % 2);
-	float x[5 * 96], y[5 * 13];
-	fill_gauss(x, (size_t)(nc * n_in), 78);
-	double *mag = NULL;
-	double *ye = exact_product(QNT_TYPE_MXFP4, w, n_out, n_in, x, nc, &mag);
-	for (int b = 0; b < nbk; b++) {
-		qnt_ctx *ctx = ctx_on(names[b], 1);
-		qnt_matrix *m = NULL;
-		assert_int_equal(qnt_matrix_prepare(ctx, QNT_TYPE_MXFP4, w, n_out, n_in, &m), QNT_OK);
-		assert_int_equal(qnt_matmul_prepared(ctx, m, x, nc, y), QNT_OK);
-		const double err = rel_err_mag(y, ye, NULL, mag, (size_t)(nc * n_out));
-		print_message("# mxfp4 subnormal scales on %s: error %.2e (|y| up to %.1e)\n", names[b], err, mag[0]);
-		if (!(err <= 1e-2))
-			fail_msg("mxfp4 subnormal scales on %s: error %.3e", names[b], err);
-		qnt_matrix_free(m);
-		qnt_ctx_destroy(ctx);
-	}
-	free(ye);
-	free(mag);
+	special_scales(QNT_TYPE_MXFP4, w, n_out, n_in, 5, "subnormal scales");
 	free(w);
 }
 
 /* nvfp4 with every kind of UE4M3 scale byte: the subnormals m 2^-9 (e 0),
  * 0x7f (read as 0), and bit 7 set (ignored), cycling through the blocks'
- * four scales; against the exact product as in against_exact, and against
- * qnt_matmul on the same backend (1e-5: the same activations; this one sees
- * a wrong small scale, which the exact product's tolerance hides). */
+ * four scales. */
 static void nvfp4_scales(void **state)
 {
 	(void)state;
-	const char *names[MAX_BACKENDS];
-	const int nbk = backends(names);
-	const int64_t n_out = 11, n_in = 192, nc = 3;
+	const int64_t n_out = 11, n_in = 192;
 	/* small normals only next to the subnormals, so that an error in them is not lost */
 	static const unsigned char sc[] = { 0x00, 0x01, 0x05, 0x07, 0x7f, 0x80, 0x87, 0x81, 0x08, 0x0f, 0x8c };
 	unsigned char *w = random_weights(QNT_TYPE_NVFP4, n_out, n_in, 91);
 	for (int64_t b = 0; b < n_out * n_in / 64; b++)
 		for (int k = 0; k < 4; k++)
 			w[b * 36 + k] = sc[(4 * b + k) % sizeof sc];
-	float x[3 * 192], y[3 * 11], yp[3 * 11];
-	fill_gauss(x, (size_t)(nc * n_in), 92);
-	double *mag = NULL;
-	double *ye = exact_product(QNT_TYPE_NVFP4, w, n_out, n_in, x, nc, &mag);
-	for (int b = 0; b < nbk; b++) {
-		qnt_ctx *ctx = ctx_on(names[b], 1);
-		qnt_matrix *m = NULL;
-		assert_int_equal(qnt_matrix_prepare(ctx, QNT_TYPE_NVFP4, w, n_out, n_in, &m), QNT_OK);
-		assert_int_equal(qnt_matmul_prepared(ctx, m, x, nc, y), QNT_OK);
-		assert_int_equal(qnt_matmul(ctx, QNT_TYPE_NVFP4, w, n_out, n_in, x, nc, yp), QNT_OK);
-		const double err = rel_err_mag(y, ye, NULL, mag, (size_t)(nc * n_out));
-		const double ep = rel_err_mag(y, NULL, yp, mag, (size_t)(nc * n_out));
-		print_message("# nvfp4 special scales on %s (%s): error %.2e, %.2e from qnt_matmul\n", names[b],
-			      qnt_matrix_layout(m), err, ep);
-		if (!(err <= 1e-2) || !(ep <= 1e-5))
-			fail_msg("nvfp4 special scales on %s: error %.3e (tol 1e-2), %.3e from qnt_matmul (tol 1e-5)",
-				 names[b], err, ep);
-		qnt_matrix_free(m);
-		qnt_ctx_destroy(ctx);
-	}
-	free(ye);
-	free(mag);
+	special_scales(QNT_TYPE_NVFP4, w, n_out, n_in, 3, "special scales");
 	free(w);
 }
 
