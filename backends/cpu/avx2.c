@@ -1917,53 +1917,74 @@ INLINE int64_t xcopy_ld(int64_t n_in)
 	return ((n_in + 1023) & ~(int64_t)1023) + 16;
 }
 
+/* Columns that float_tiles copies at a time (24 groups of TC), and the
+ * bytes of weight rows it keeps in L2 across them (Zen 3: 512 KiB). */
+#define XB_COLS (24 * TC)
+#define WT_BYTES ((size_t)256 << 10)
+#define WT_ROWS 64 /* the most rows of such a tile */
+
 /* Rows [0, nr) (rows wrs bytes apart) of float weights against n_cols float
- * columns (x, n_in apart): y[c * ldy + r]; column groups of TC outermost,
- * then row tiles of ROW_TILE, slices of KC and pairs of rows. With xbuf
- * (TC * xcopy_ld(n_in) floats), each group's columns are first copied
- * there, which changes no product (the same floats, the same operations)
- * but their addresses: columns n_in apart with 4 n_in a multiple of 4096
- * (n_in = 4096, as in most models) meet in the same L1 sets, eight lines
- * of a set at every step of the 2 x 6 tile with the two weight rows.
- * 4096 x 4096 with 128 columns, 1 thread, per-thread CPU time (medians,
- * interleaved): f16 59.6 -> 54.4 ms, bf16 62.7 -> 57.0, f32 81.6 -> 67.9;
- * with n_in 4160 or 4032 the old f16 ran at 75-77 GFLOP/s against 68. */
+ * columns (x, n_in apart): y[c * ldy + r]. Blocks of up to XB_COLS columns
+ * outermost, then tiles of rows (as many as fill WT_BYTES, even, at most
+ * WT_ROWS), the block's groups of TC columns, slices of KC and pairs of
+ * rows: a row tile is read from memory once per column block and from L2
+ * by every group (before, with the groups outermost, a 4096 x 4096 f16
+ * matrix came from memory once per six columns: 128 columns, 1 thread,
+ * process CPU time, interleaved, medians of 7: f16 61.2 -> 58.1 ms, bf16
+ * 61.3 -> 58.7, f32 94.7 -> 68.1; 64 or 128 KiB tiles were 2-5% slower,
+ * KC 256 or 1024 2-3% slower).
+ * With xbuf (min(n_cols, XB_COLS) * xcopy_ld(n_in) floats), each block's
+ * columns are first copied there, which changes no product (the same
+ * floats, the same operations) but their addresses: columns n_in apart with
+ * 4 n_in a multiple of 4096 (n_in = 4096, as in most models) meet in the
+ * same L1 sets, eight lines of a set at every step of the 2 x 6 tile with
+ * the two weight rows (f16 59.6 -> 54.4 ms, bf16 62.7 -> 57.0, f32 81.6 ->
+ * 67.9; with n_in 4160 or 4032 the old f16 ran at 75-77 GFLOP/s against
+ * 68). Each product's sums run over the same slices in the same order
+ * whatever the blocks and tiles: the result does not depend on the row
+ * range (threads). */
 static void float_tiles(tile_fn tile, const uint8_t *w, size_t wrs, int64_t nr, const float *x, int64_t n_in,
 			int64_t n_cols, float *y, int64_t ldy, float *xbuf)
 {
 	const int64_t n8 = n_in & ~(int64_t)7, xld = xcopy_ld(n_in);
-	for (int64_t c0 = 0; c0 < n_cols; c0 += TC) {
-		const int nc = n_cols - c0 < TC ? (int)(n_cols - c0) : TC;
-		struct xcol xc[TC];
-		for (int c = 0; c < nc; c++) {
-			const float *xs = x + (c0 + c) * n_in;
+	int64_t rt = (int64_t)(WT_BYTES / wrs) & ~(int64_t)1;
+	rt = rt < 2 ? 2 : rt > WT_ROWS ? WT_ROWS : rt;
+	for (int64_t b0 = 0; b0 < n_cols; b0 += XB_COLS) {
+		const int64_t nbc = n_cols - b0 < XB_COLS ? n_cols - b0 : XB_COLS;
+		struct xcol xc[XB_COLS];
+		for (int64_t c = 0; c < nbc; c++) {
+			const float *xs = x + (b0 + c) * n_in;
 			if (xbuf) {
 				memcpy(xbuf + c * xld, xs, (size_t)n_in * sizeof(float));
 				xs = xbuf + c * xld;
 			}
 			xc[c].blk = (const uint8_t *)xs;
 		}
-		for (int64_t t0 = 0; t0 < nr; t0 += ROW_TILE) {
-			const int64_t tr = nr - t0 < ROW_TILE ? nr - t0 : ROW_TILE;
+		for (int64_t t0 = 0; t0 < nr; t0 += rt) {
+			const int64_t tr = nr - t0 < rt ? nr - t0 : rt;
 			const uint8_t *wt = w + (size_t)t0 * wrs;
-			struct ftile st[(ROW_TILE + 1) / 2];
-			memset(st, 0, sizeof st);
-			for (int64_t k0 = 0;; k0 += KC) {
-				const int64_t k1 = n8 - k0 < KC ? n8 : k0 + KC;
-				const int last = k1 == n8;
-				for (int64_t r = 0; r < tr; r += 2) {
-					/* an odd last row pairs with itself */
-					const int64_t r2 = r + 1 < tr ? r + 1 : r;
-					float o0[TC], o1[TC];
-					tile(wt + (size_t)r * wrs, wt + (size_t)r2 * wrs, xc, nc, k0, k1, n_in, &st[r / 2],
-					     last, o0, o1);
-					for (int c = 0; last && c < nc; c++) {
-						y[(c0 + c) * ldy + t0 + r] = o0[c];
-						y[(c0 + c) * ldy + t0 + r2] = o1[c];
+			for (int64_t c0 = 0; c0 < nbc; c0 += TC) {
+				const int nc = nbc - c0 < TC ? (int)(nbc - c0) : TC;
+				const int64_t yc = b0 + c0;
+				struct ftile st[WT_ROWS / 2];
+				memset(st, 0, sizeof st[0] * (size_t)((tr + 1) / 2));
+				for (int64_t k0 = 0;; k0 += KC) {
+					const int64_t k1 = n8 - k0 < KC ? n8 : k0 + KC;
+					const int last = k1 == n8;
+					for (int64_t r = 0; r < tr; r += 2) {
+						/* an odd last row pairs with itself */
+						const int64_t r2 = r + 1 < tr ? r + 1 : r;
+						float o0[TC], o1[TC];
+						tile(wt + (size_t)r * wrs, wt + (size_t)r2 * wrs, xc + c0, nc, k0, k1, n_in,
+						     &st[r / 2], last, o0, o1);
+						for (int c = 0; last && c < nc; c++) {
+							y[(yc + c) * ldy + t0 + r] = o0[c];
+							y[(yc + c) * ldy + t0 + r2] = o1[c];
+						}
 					}
+					if (last)
+						break;
 				}
-				if (last)
-					break;
 			}
 		}
 	}
@@ -2065,7 +2086,8 @@ static qnt_status avx2_matmul(void *state, const qnt_matmul_job *job)
 		return QNT_OK;
 	}
 	if (f->fl) { /* float weights: all the rows at once (see float_tiles) */
-		float *xbuf = host->alloc((size_t)TC * (size_t)xcopy_ld(n_in) * sizeof(float), 64);
+		const int64_t xb = n_cols < XB_COLS ? n_cols : XB_COLS;
+		float *xbuf = host->alloc((size_t)xb * (size_t)xcopy_ld(n_in) * sizeof(float), 64);
 		if (!xbuf)
 			return QNT_E_NO_MEMORY;
 		float_tiles(f->fl->tile, w + (size_t)job->row_begin * wrs, wrs, job->row_end - job->row_begin,
