@@ -26,9 +26,9 @@
  *               columns (GEMM) while a single column (GEMV) streams the
  *               weights once; q4_K and q5_K take two rows per pass
  *               (row2_fn). Float weights with one column go eight
- *               rows at a time (float_gemv), with several columns 2 x 6
- *               register tiles over slices of n_in that keep the
- *               activations in L1. The lattice i-quants (q8_K) with more
+ *               rows at a time (float_gemv), with several columns 4 x 3
+ *               register tiles over the whole of n_in, on row tiles kept
+ *               in L2 (float_tiles). The lattice i-quants (q8_K) with more
  *               than four columns go through a gemm_fn instead (avx2_iq.c): 16
  *               rows x up to 64 columns per call, each super-block decoded
  *               once for all of them and the columns' codes taken as
@@ -1503,95 +1503,55 @@ INLINE void float_gemv(const uint8_t *w, size_t wrs, int64_t nr, const float *x,
 	}
 }
 
-/* GEMM with float weights: two rows against up to TC columns, one
- * accumulator per (row, column), so each weight vector serves TC columns
- * and each activation vector two rows (12 accumulators, two weight vectors
- * and one activation vector in the 16 registers). A product's sums depend
- * only on its row and column, never on which rows or columns share the
- * tile, so the result does not depend on the chunking. The caller walks
- * n_in in slices of KC elements so that the TC activation slices stay in L1
- * while the rows of a tile pass over them; the accumulators wait in a
- * struct ftile between slices. */
-#define TC 6
-#define KC 512 /* elements per slice: a multiple of 8 */
+/* GEMM with float weights: GQ rows against GC columns over the whole of n,
+ * one accumulator per (row, column): the three activation vectors of a
+ * step stay in registers for the four rows, each weight vector serves the
+ * three columns (12 accumulators, three activations and one weight in the
+ * 16 registers). The operands come from L2 (float_tiles keeps a tile of
+ * rows there) and no accumulator leaves the registers before the end. A
+ * product's sum depends only on its row and column, never on which rows or
+ * columns share the tile, so the result does not depend on the chunking. */
+#define GQ 4
+#define GC 3
 
-struct ftile {
-	__m256 a[2][TC];
-};
-
-/* Elements [j0, j1) (multiples of 8) of the two rows; with last (j1 is n
- * rounded down to 8) also the tail, and the outputs. */
-INLINE void float_tile_body(const uint8_t *w0p, const uint8_t *w1p, const struct xcol *x, int nc, int64_t j0,
-			    int64_t j1, int64_t n, struct ftile *st, int last, float *out0, float *out1, int kind)
+INLINE void float_tile_body(const uint8_t *const w[GQ], const float *const x[GC], int64_t n, float out[GQ][GC],
+			    int kind)
 {
-	__m256 a0[TC], a1[TC];
-	UNROLL for (int c = 0; c < nc; c++) {
-		a0[c] = st->a[0][c];
-		a1[c] = st->a[1][c];
-	}
-	for (int64_t j = j0; j < j1; j += 8) {
-		const __m256 u = load_w8(w0p, j, kind), v = load_w8(w1p, j, kind);
-		UNROLL for (int c = 0; c < nc; c++) {
-			__m256 xv = _mm256_loadu_ps((const float *)x[c].blk + j);
+	__m256 a[GQ][GC];
+	UNROLL for (int r = 0; r < GQ; r++)
+		UNROLL for (int c = 0; c < GC; c++)
+			a[r][c] = _mm256_setzero_ps();
+	int64_t j = 0;
+	for (; j + 8 <= n; j += 8) {
+		__m256 xv[GC];
+		UNROLL for (int c = 0; c < GC; c++) {
+			xv[c] = _mm256_loadu_ps(x[c] + j);
 #if defined(__GNUC__)
-			__asm__("" : "+x"(xv)); /* one load for both rows, not one folded into each FMA */
+			__asm__("" : "+x"(xv[c])); /* one load for the four rows, not one folded into each FMA */
 #endif
-			a0[c] = _mm256_fmadd_ps(u, xv, a0[c]);
-			a1[c] = _mm256_fmadd_ps(v, xv, a1[c]);
+		}
+		UNROLL for (int r = 0; r < GQ; r++) {
+			const __m256 wv = load_w8(w[r], j, kind);
+			UNROLL for (int c = 0; c < GC; c++)
+				a[r][c] = _mm256_fmadd_ps(wv, xv[c], a[r][c]);
 		}
 	}
-	if (!last) {
-		UNROLL for (int c = 0; c < nc; c++) {
-			st->a[0][c] = a0[c];
-			st->a[1][c] = a1[c];
+	UNROLL for (int r = 0; r < GQ; r++)
+		UNROLL for (int c = 0; c < GC; c++) {
+			float t = 0.0f;
+			for (int64_t k = j; k < n; k++)
+				t += load_w1(w[r], k, kind) * x[c][k];
+			out[r][c] = hsum_ps(a[r][c]) + t;
 		}
-		return;
-	}
-	float t0[TC], t1[TC];
-	UNROLL for (int c = 0; c < nc; c++)
-		t0[c] = t1[c] = 0.0f;
-	for (int64_t j = j1; j < n; j++) {
-		const float u = load_w1(w0p, j, kind), v = load_w1(w1p, j, kind);
-		UNROLL for (int c = 0; c < nc; c++) {
-			t0[c] += u * ((const float *)x[c].blk)[j];
-			t1[c] += v * ((const float *)x[c].blk)[j];
-		}
-	}
-	UNROLL for (int c = 0; c < nc; c++) {
-		out0[c] = hsum_ps(a0[c]) + t0[c];
-		out1[c] = hsum_ps(a1[c]) + t1[c];
-	}
 }
 
-/* Two rows (w0, w1) against nc (<= TC) columns, elements [j0, j1). */
-typedef void (*tile_fn)(const void *w0, const void *w1, const struct xcol *x, int nc, int64_t j0, int64_t j1,
-			int64_t n, struct ftile *st, int last, float *out0, float *out1);
+/* GQ rows (w[i]) against GC columns (x[c]): out[i][c]. */
+typedef void (*tile_fn)(const uint8_t *const w[GQ], const float *const x[GC], int64_t n, float out[GQ][GC]);
 
-#define TILE_CASE(NC_)                                                                                        \
-	case NC_:                                                                                             \
-		float_tile_body(w0, w1, x, NC_, j0, j1, n, st, last, out0, out1, kind);                       \
-		break;
-
-INLINE void float_tile(const void *w0, const void *w1, const struct xcol *x, int nc, int64_t j0, int64_t j1,
-		       int64_t n, struct ftile *st, int last, float *out0, float *out1, int kind)
-{
-	switch (nc) {
-		TILE_CASE(1)
-		TILE_CASE(2)
-		TILE_CASE(3)
-		TILE_CASE(4)
-		TILE_CASE(5)
-	default:
-		float_tile_body(w0, w1, x, TC, j0, j1, n, st, last, out0, out1, kind);
-		break;
-	}
-}
-
-#define TILE_FN(NAME, KIND)                                                                                    \
-	static void NAME(const void *w0, const void *w1, const struct xcol *x, int nc, int64_t j0, int64_t j1,   \
-			 int64_t n, struct ftile *st, int last, float *out0, float *out1)                        \
-	{                                                                                                      \
-		float_tile(w0, w1, x, nc, j0, j1, n, st, last, out0, out1, KIND);                              \
+#define TILE_FN(NAME, KIND)                                                                                  \
+	static void NAME(const uint8_t *const w[GQ], const float *const x[GC], int64_t n, float out[GQ][GC]) \
+	{                                                                                                    \
+		float_tile_body(w, x, n, out, KIND);                                                         \
 	}
 
 TILE_FN(tile_f32, F_F32)
@@ -1917,73 +1877,61 @@ INLINE int64_t xcopy_ld(int64_t n_in)
 	return ((n_in + 1023) & ~(int64_t)1023) + 16;
 }
 
-/* Columns that float_tiles copies at a time (24 groups of TC), and the
- * bytes of weight rows it keeps in L2 across them (Zen 3: 512 KiB). */
-#define XB_COLS (24 * TC)
+/* Columns that float_tiles copies at a time (48 groups of GC), and the
+ * bytes of weight rows it keeps in L2 across them (Zen 3: 512 KiB, where
+ * the tile's three columns, 48 KiB at n_in 4096, pass too). */
+#define XB_COLS (48 * GC)
 #define WT_BYTES ((size_t)256 << 10)
 #define WT_ROWS 64 /* the most rows of such a tile */
 
 /* Rows [0, nr) (rows wrs bytes apart) of float weights against n_cols float
  * columns (x, n_in apart): y[c * ldy + r]. Blocks of up to XB_COLS columns
- * outermost, then tiles of rows (as many as fill WT_BYTES, even, at most
- * WT_ROWS), the block's groups of TC columns, slices of KC and pairs of
- * rows: a row tile is read from memory once per column block and from L2
- * by every group (before, with the groups outermost, a 4096 x 4096 f16
- * matrix came from memory once per six columns: 128 columns, 1 thread,
- * process CPU time, interleaved, medians of 7: f16 61.2 -> 58.1 ms, bf16
- * 61.3 -> 58.7, f32 94.7 -> 68.1; 64 or 128 KiB tiles were 2-5% slower,
- * KC 256 or 1024 2-3% slower).
- * With xbuf (min(n_cols, XB_COLS) * xcopy_ld(n_in) floats), each block's
- * columns are first copied there, which changes no product (the same
- * floats, the same operations) but their addresses: columns n_in apart with
- * 4 n_in a multiple of 4096 (n_in = 4096, as in most models) meet in the
- * same L1 sets, eight lines of a set at every step of the 2 x 6 tile with
- * the two weight rows (f16 59.6 -> 54.4 ms, bf16 62.7 -> 57.0, f32 81.6 ->
- * 67.9; with n_in 4160 or 4032 the old f16 ran at 75-77 GFLOP/s against
- * 68). Each product's sums run over the same slices in the same order
- * whatever the blocks and tiles: the result does not depend on the row
- * range (threads). */
+ * outermost, then tiles of rows (as many as fill WT_BYTES, a multiple of
+ * GQ, at most WT_ROWS), the block's groups of GC columns and the tile's
+ * groups of GQ rows; a last group of rows or columns repeats its last one.
+ * A row tile is read from memory once per column block and from L2 by
+ * every group of columns. 4096 x 4096, 128 columns, 1 thread, process CPU
+ * time, interleaved, medians of 7, against 2 x 6 tiles over slices of 512
+ * elements kept in L1 (their 12 accumulators saved and reloaded at every
+ * slice): f16 58.4 -> 51.6 ms (ggml 49.2), f32 69.1 -> 62.5, bf16 61.1 ->
+ * 63.6 (its widening, two operations a weight vector, weighs more at four
+ * rows a step; ggml 77.3); row tiles of 64 or 128 KiB within 1%. With xbuf
+ * (min(n_cols, XB_COLS) * xcopy_ld(n_in) floats), each block's columns are
+ * first copied there, which changes no product (the same floats, the same
+ * operations) but their addresses: columns n_in apart with 4 n_in a
+ * multiple of 4096 (n_in = 4096, as in most models) meet in the same L1
+ * sets. */
 static void float_tiles(tile_fn tile, const uint8_t *w, size_t wrs, int64_t nr, const float *x, int64_t n_in,
 			int64_t n_cols, float *y, int64_t ldy, float *xbuf)
 {
-	const int64_t n8 = n_in & ~(int64_t)7, xld = xcopy_ld(n_in);
-	int64_t rt = (int64_t)(WT_BYTES / wrs) & ~(int64_t)1;
-	rt = rt < 2 ? 2 : rt > WT_ROWS ? WT_ROWS : rt;
+	const int64_t xld = xcopy_ld(n_in);
+	int64_t rt = (int64_t)(WT_BYTES / wrs) / GQ * GQ;
+	rt = rt < GQ ? GQ : rt > WT_ROWS ? WT_ROWS : rt;
 	for (int64_t b0 = 0; b0 < n_cols; b0 += XB_COLS) {
 		const int64_t nbc = n_cols - b0 < XB_COLS ? n_cols - b0 : XB_COLS;
-		struct xcol xc[XB_COLS];
+		const float *xc[XB_COLS];
 		for (int64_t c = 0; c < nbc; c++) {
-			const float *xs = x + (b0 + c) * n_in;
+			xc[c] = x + (b0 + c) * n_in;
 			if (xbuf) {
-				memcpy(xbuf + c * xld, xs, (size_t)n_in * sizeof(float));
-				xs = xbuf + c * xld;
+				memcpy(xbuf + c * xld, xc[c], (size_t)n_in * sizeof(float));
+				xc[c] = xbuf + c * xld;
 			}
-			xc[c].blk = (const uint8_t *)xs;
 		}
 		for (int64_t t0 = 0; t0 < nr; t0 += rt) {
 			const int64_t tr = nr - t0 < rt ? nr - t0 : rt;
-			const uint8_t *wt = w + (size_t)t0 * wrs;
-			for (int64_t c0 = 0; c0 < nbc; c0 += TC) {
-				const int nc = nbc - c0 < TC ? (int)(nbc - c0) : TC;
-				const int64_t yc = b0 + c0;
-				struct ftile st[WT_ROWS / 2];
-				memset(st, 0, sizeof st[0] * (size_t)((tr + 1) / 2));
-				for (int64_t k0 = 0;; k0 += KC) {
-					const int64_t k1 = n8 - k0 < KC ? n8 : k0 + KC;
-					const int last = k1 == n8;
-					for (int64_t r = 0; r < tr; r += 2) {
-						/* an odd last row pairs with itself */
-						const int64_t r2 = r + 1 < tr ? r + 1 : r;
-						float o0[TC], o1[TC];
-						tile(wt + (size_t)r * wrs, wt + (size_t)r2 * wrs, xc + c0, nc, k0, k1, n_in,
-						     &st[r / 2], last, o0, o1);
-						for (int c = 0; last && c < nc; c++) {
-							y[(yc + c) * ldy + t0 + r] = o0[c];
-							y[(yc + c) * ldy + t0 + r2] = o1[c];
-						}
-					}
-					if (last)
-						break;
+			for (int64_t c0 = 0; c0 < nbc; c0 += GC) {
+				const float *xg[GC];
+				for (int c = 0; c < GC; c++)
+					xg[c] = xc[c0 + c < nbc ? c0 + c : nbc - 1];
+				for (int64_t r0 = t0; r0 < t0 + tr; r0 += GQ) {
+					const uint8_t *wg[GQ];
+					float o[GQ][GC];
+					for (int i = 0; i < GQ; i++)
+						wg[i] = w + (size_t)(r0 + i < t0 + tr ? r0 + i : t0 + tr - 1) * wrs;
+					tile(wg, xg, n_in, o);
+					for (int c = 0; c < GC && c0 + c < nbc; c++)
+						for (int i = 0; i < GQ && r0 + i < t0 + tr; i++)
+							y[(b0 + c0 + c) * ldy + r0 + i] = o[i][c];
 				}
 			}
 		}
