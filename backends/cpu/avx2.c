@@ -226,6 +226,11 @@ static void deq_bf16(const void *src, float *y, int64_t n)
 {
 	const uint16_t *h = src;
 	int64_t i = 0;
+	/* up to where y is aligned to the vector stores, so that none of them
+	 * splits a cache line (a numpy or malloc buffer is often 16 bytes past
+	 * a page) */
+	for (; i < n && ((uintptr_t)(y + i) & (QNT_AVX512 ? 63 : 31)) != 0; i++)
+		y[i] = qnt__bf16_to_fp32(h[i]);
 #if QNT_AVX512
 	/* cpu-avx512: each 16 widened to 32 bits and shifted up (VPMOVZXWD
 	 * zmm, VPSLLD zmm, one 64-byte store): the same bits. */
