@@ -295,6 +295,15 @@ static void against_exact_odd_blocks(void **state)
 	assert_true(check_exact(13 * 32) >= 5);
 }
 
+/* n_in 413 = 12 x 32 + 16 + 8 + 5 (the float formats alone): every pass of
+ * their GEMV (32 elements in cpu-avx512, then 16, 8 and a scalar tail of
+ * five) and of their GEMM tiles */
+static void against_exact_float_tails(void **state)
+{
+	(void)state;
+	assert_true(check_exact(413) >= 3);
+}
+
 /* ---- thread counts ---- */
 
 #define TH_OUT 2048
@@ -800,6 +809,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(neon_score),
 		cmocka_unit_test(against_exact),
 		cmocka_unit_test(against_exact_odd_blocks),
+		cmocka_unit_test(against_exact_float_tails),
 		cmocka_unit_test(threads_identical),
 		cmocka_unit_test(avx2_dequantize_bitexact),
 		cmocka_unit_test(avx2_quantize_bitexact),
