@@ -707,87 +707,6 @@ static int choose_sub(const struct kfmt *f, const float *x, const float *w, stru
 	return changed;
 }
 
-/* q6_K's state from the signed sub-block scales a[] under the super-scale d
- * (an fp16 value): each sub-block takes the integer scale on either side of
- * a[j] / d with the lower error (the lower one on a tie), both candidates
- * measured in one pass as q6_codes measures them. */
-static void q6_build_state(const float *x, const float *w, const float *a, float d, struct kstate *st)
-{
-	st->d = d;
-	st->dmin = 0.0f;
-	st->err = 0;
-	for (int j = 0; j < 16; j++) {
-		int s[2] = { 0, 0 };
-		if (d != 0.0f) {
-			s[0] = round_clamp(floor(a[j] / d), -128, 127);
-			s[1] = qnt__clampi(s[0] + 1, -128, 127);
-		}
-		qnt__v8f xv[2], wv[2];
-		memcpy(xv, x + 16 * j, sizeof xv);
-		memcpy(wv, w + 16 * j, sizeof wv);
-		qnt__v8i c[2][2];
-		double err[2];
-		for (int u = 0; u < 2; u++) {
-			const float dl = d * (float)s[u];
-			const int ok = dl != 0.0f && fabsf(dl) < INFINITY;
-			const float id = ok ? 1.0f / dl : 0.0f;
-			qnt__v8f e = { 0 };
-			for (int h = 0; h < 2; h++) {
-				const qnt__v8f fc = ok ? q6_level_v8(xv[h] * id) : (qnt__v8f){ 0 };
-				c[u][h] = __builtin_convertvector(fc, qnt__v8i);
-				const qnt__v8f r = xv[h] - dl * fc;
-				e += wv[h] * r * r;
-			}
-			err[u] = (((double)e[0] + e[1]) + ((double)e[2] + e[3])) +
-				 (((double)e[4] + e[5]) + ((double)e[6] + e[7]));
-		}
-		const int k = s[1] != s[0] && err[1] < err[0];
-		st->m[j] = 0;
-		if (!(err[k] < INFINITY)) { /* no choice gives a number */
-			st->sc[j] = 0;
-			memset(st->q + 16 * j, 0, 16);
-			st->serr[j] = INFINITY;
-		} else {
-			st->sc[j] = s[k];
-			for (int h = 0; h < 2; h++) {
-				const q6_v8c c8 = qnt__narrow_v8i(c[k][h]);
-				memcpy(st->q + 16 * j + 8 * h, &c8, sizeof c8);
-			}
-			st->serr[j] = err[k];
-		}
-	}
-	for (int j = 0; j < 16; j++)
-		st->err += st->serr[j];
-}
-
-static float fp16_val(double v)
-{
-	return from_fp16(to_fp16((float)v));
-}
-
-/* Candidates from the per-sub-block signed scales a[] (symmetric formats),
- * with the super-scale mapping the largest of them to either end of the
- * integer scales. */
-static void search_from_fits(const struct kfmt *f, const float *x, const float *w, const float *a,
-			     struct kstate *best)
-{
-	struct kstate st;
-	float amax = 0, aref = 0;
-	for (int j = 0; j < f->nsub; j++)
-		if (fabsf(a[j]) > amax) {
-			amax = fabsf(a[j]);
-			aref = a[j];
-		}
-	if (!(amax > 0))
-		return;
-	const int ends[2] = { f->slo, f->shi };
-	for (int e = 0; e < 2; e++) {
-		q6_build_state(x, w, a, fp16_val(aref / ends[e]), &st);
-		if (st.err < best->err)
-			*best = st;
-	}
-}
-
 /* ---- refinement ---- */
 
 /* Refit of the super-scales for fixed integer scales, mins and codes, tried
@@ -1476,12 +1395,13 @@ struct q6_lanes {
 	qnt__vni zero;          /* the sub-block's largest |x| is below GROUP_MAX_EPS */
 };
 
-/* q6_starts' scan of QNT__VN sub-blocks; fast (a constant where this is
- * inlined): every x of the block is finite, so that every visc x is
- * (|visc| <= 33 / |max|, |x| <= |max|; lanes of tiny values are never
- * read). */
-static inline __attribute__((always_inline)) void q6_lanes_run(const float *x, const float *w, const int fast,
-								 struct q6_lanes *r)
+/* q6_starts' scan of the QNT__VN sub-blocks of vector v of the transposed
+ * block xt, wt (q3_transpose's layout: lane k of xt[i][v] is element i of
+ * sub-block QNT__VN v + k); fast (a constant where this is inlined): every
+ * x of the block is finite, so that every visc x is (|visc| <= 33 / |max|,
+ * |x| <= |max|; lanes of tiny values are never read). */
+static inline __attribute__((always_inline)) void q6_lanes_run(q3_vf xt[16][Q3NV], q3_vf wt[16][Q3NV],
+								 int v, const int fast, struct q6_lanes *r)
 {
 	static const float sis[Q6_CANDS] = { 0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2,
 					     3, 4, 5, 6, 7, 8, 9, -8, -4, 0, 4, 8 };
@@ -1490,26 +1410,20 @@ static inline __attribute__((always_inline)) void q6_lanes_run(const float *x, c
 	static const float sgn[Q6_CANDS] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
 					     -1, -1, -1, -1, -1, -1, -1, 1, 1, 1, 1, 1 };
 	const qnt__vnf zero = qnt__splat_vnf(0.0f);
-	/* x, w transposed: lane k is sub-block k; ggml's weights x^2 and the
-	 * products the sums take, per element as the scalar loop forms them */
-	float xa[16 * QNT__VN], wa[16 * QNT__VN];
-	for (int k = 0; k < QNT__VN; k++)
-		for (int i = 0; i < 16; i++) {
-			xa[QNT__VN * i + k] = x[16 * k + i];
-			wa[QNT__VN * i + k] = w[16 * k + i];
-		}
-	qnt__vnf xt[16], w2[16], wx2[16], wq[16], wxq[16];
+	/* ggml's weights x^2 and the products the sums take, per element as
+	 * the scalar loop forms them */
+	qnt__vnf x[16], w2[16], wx2[16], wq[16], wxq[16];
 	qnt__vnf max = zero, amax = zero;
 	for (int i = 0; i < 16; i++) {
-		memcpy(&xt[i], xa + QNT__VN * i, sizeof xt[i]);
-		memcpy(&wq[i], wa + QNT__VN * i, sizeof wq[i]);
-		w2[i] = xt[i] * xt[i];
-		wx2[i] = w2[i] * xt[i];
-		wxq[i] = wq[i] * xt[i];
-		const qnt__vnf ax = qnt__abs_vnf(xt[i]);
+		x[i] = xt[i][v];
+		wq[i] = wt[i][v];
+		w2[i] = x[i] * x[i];
+		wx2[i] = w2[i] * x[i];
+		wxq[i] = wq[i] * x[i];
+		const qnt__vnf ax = qnt__abs_vnf(x[i]);
 		const qnt__vni m = ax > amax;
 		amax = qnt__select_vnf(m, ax, amax);
-		max = qnt__select_vnf(m, xt[i], max);
+		max = qnt__select_vnf(m, x[i], max);
 	}
 	r->zero = amax < qnt__splat_vnf(GROUP_MAX_EPS);
 	qnt__vnf best[2] = { zero, zero }, fitb = zero, lxb = zero, l2b = zero;
@@ -1518,13 +1432,22 @@ static inline __attribute__((always_inline)) void q6_lanes_run(const float *x, c
 		 * the same float since the sign is exact */
 		const qnt__vnf visc = sgn[c] * (mag[c] + 0.1f * sis[c]) / max;
 		qnt__vnf rlx = zero, rl2 = zero, ilx = zero, il2 = zero;
+		if (c < 19) {
 #pragma GCC unroll 16
-		for (int i = 0; i < 16; i++) {
-			const qnt__vnf fl = q6_level_vn(visc * xt[i], fast);
-			rlx += wx2[i] * fl;
-			rl2 += w2[i] * fl * fl;
-			ilx += wxq[i] * fl;
-			il2 += wq[i] * fl * fl;
+			for (int i = 0; i < 16; i++) {
+				const qnt__vnf fl = q6_level_vn(visc * x[i], fast);
+				rlx += wx2[i] * fl;
+				rl2 += w2[i] * fl * fl;
+				ilx += wxq[i] * fl;
+				il2 += wq[i] * fl * fl;
+			}
+		} else { /* the search's candidates only: no reference sums */
+#pragma GCC unroll 16
+			for (int i = 0; i < 16; i++) {
+				const qnt__vnf fl = q6_level_vn(visc * x[i], fast);
+				ilx += wxq[i] * fl;
+				il2 += wq[i] * fl * fl;
+			}
 		}
 		/* ggml's choices, in its order: the first candidate's scale
 		 * lx / l2 (0 where l2 is 0); a later one replaces the best so far
@@ -1559,7 +1482,11 @@ static inline __attribute__((always_inline)) void q6_lanes_run(const float *x, c
 	r->l2 = l2b;
 }
 
-static void q6_starts(const float *x, const float *w, struct kstate *ref, struct kstate *imp, float *a)
+/* Both of ggml's q6_K blocks (ref, imp), the signed scales a[] the search
+ * starts from, and the block transposed (xt, wt: q3_transpose's layout, the
+ * first Q3V vectors) for the search. */
+static void q6_starts(const float *x, const float *w, struct kstate *ref, struct kstate *imp, float *a,
+		      q3_vf xt[16][Q3NV], q3_vf wt[16][Q3NV])
 {
 	float sc_ref[16], sc_imp[16], isc_ref[16], isc_imp[16], fit[16], lx[16], l2[16];
 	uint8_t zero[16];
@@ -1571,12 +1498,15 @@ static void q6_starts(const float *x, const float *w, struct kstate *ref, struct
 		zs += xv * 0.0f;
 	}
 	const int fast = qnt__bits_v8i(qnt__eq_v8f(zs, (qnt__v8f){ 0 })) == 0xffu;
-	for (int g = 0; g < 16; g += QNT__VN) {
+	q3_transpose(x, xt, 0);
+	q3_transpose(w, wt, 0);
+	for (int v = 0; v < Q3V; v++) {
+		const int g = QNT__VN * v;
 		struct q6_lanes r;
 		if (fast)
-			q6_lanes_run(x + 16 * g, w + 16 * g, 1, &r);
+			q6_lanes_run(xt, wt, v, 1, &r);
 		else
-			q6_lanes_run(x + 16 * g, w + 16 * g, 0, &r);
+			q6_lanes_run(xt, wt, v, 0, &r);
 		memcpy(sc_ref + g, &r.sc[0], sizeof r.sc[0]);
 		memcpy(sc_imp + g, &r.sc[1], sizeof r.sc[1]);
 		memcpy(isc_ref + g, &r.isc[0], sizeof r.isc[0]);
@@ -1619,6 +1549,147 @@ static void q6_starts(const float *x, const float *w, struct kstate *ref, struct
 	}
 	q6_tail_state(x, sc_ref, isc_ref, zero, ref);
 	q6_tail_state(x, sc_imp, isc_imp, zero, imp);
+}
+
+/* q6_level_v8 on native vectors: the same code for every t, NaN included
+ * (NaN gives -32). */
+static inline __attribute__((always_inline)) qnt__vnf q6_level_exact_vn(qnt__vnf t)
+{
+#if QNT__VN == 8
+	return q6_level_v8(t);
+#else
+	const qnt__vnf lo = qnt__splat_vnf(-32.0f), hi = qnt__splat_vnf(31.0f);
+	t = qnt__select_vnf(t > lo, t, lo);
+	t = qnt__select_vnf(t < hi, t, hi);
+	return (t + 12582912.0f) - 12582912.0f;
+#endif
+}
+
+/* q6_K's scales from the signed sub-block scales a[] under the super-scale
+ * d (an fp16 value): each sub-block takes the integer scale on either side
+ * of a[j] / d with the lower error (the lower one on a tie), both measured
+ * as q6_codes measures them (element i's term in float lane i % 8, the
+ * lanes added in double). The sub-blocks are the lanes (xt, wt as
+ * q6_starts transposes them), each doing q6_codes' float operations. Sets
+ * st's d, scales, sub-block errors and error, not its codes (q6_set_codes
+ * makes them: the same codes). A sub-block no choice gives a number for
+ * gets the scale 0 and an infinite error. */
+static void q6_build_scales(q3_vf xt[16][Q3NV], q3_vf wt[16][Q3NV], const float *a, float d,
+			    struct kstate *st)
+{
+	int s[2][16];
+	for (int j = 0; j < 16; j++) {
+		s[0][j] = s[1][j] = 0;
+		if (d != 0.0f) {
+			s[0][j] = round_clamp(floor(a[j] / d), -128, 127);
+			s[1][j] = qnt__clampi(s[0][j] + 1, -128, 127);
+		}
+	}
+	/* the float lane sums of each candidate, by sub-block */
+	float e8[2][8][16];
+	const qnt__vnf zero = qnt__splat_vnf(0.0f), inf = qnt__splat_vnf(INFINITY);
+	for (int u = 0; u < 2; u++)
+		for (int v = 0; v < Q3V; v++) {
+			qnt__vni sv;
+			memcpy(&sv, s[u] + QNT__VN * v, sizeof sv);
+			const qnt__vnf dl = d * __builtin_convertvector(sv, qnt__vnf);
+			const qnt__vni ok = (dl != zero) & (qnt__abs_vnf(dl) < inf);
+			const qnt__vnf id = qnt__and_vnf(ok, 1.0f / dl);
+			qnt__vnf t[16];
+			for (int i = 0; i < 16; i++) {
+				const qnt__vnf fc = qnt__and_vnf(ok, q6_level_exact_vn(xt[i][v] * id));
+				const qnt__vnf r = xt[i][v] - dl * fc;
+				t[i] = wt[i][v] * r * r;
+			}
+			for (int k = 0; k < 8; k++) {
+				const qnt__vnf e = (zero + t[k]) + t[k + 8];
+				memcpy(e8[u][k] + QNT__VN * v, &e, sizeof e);
+			}
+		}
+	double err[2][16];
+	for (int u = 0; u < 2; u++)
+		for (int j = 0; j < 16; j += 4) {
+			qnt__v4d ed[8];
+			for (int k = 0; k < 8; k++) {
+				qnt__v4f e4;
+				memcpy(&e4, e8[u][k] + j, sizeof e4);
+				ed[k] = __builtin_convertvector(e4, qnt__v4d);
+			}
+			const qnt__v4d sum = ((ed[0] + ed[1]) + (ed[2] + ed[3])) + ((ed[4] + ed[5]) + (ed[6] + ed[7]));
+			memcpy(err[u] + j, &sum, sizeof sum);
+		}
+	st->d = d;
+	st->dmin = 0.0f;
+	st->err = 0;
+	for (int j = 0; j < 16; j++) {
+		const int k = s[1][j] != s[0][j] && err[1][j] < err[0][j];
+		st->m[j] = 0;
+		if (!(err[k][j] < INFINITY)) {
+			st->sc[j] = 0;
+			st->serr[j] = INFINITY;
+		} else {
+			st->sc[j] = s[k][j];
+			st->serr[j] = err[k][j];
+		}
+	}
+	for (int j = 0; j < 16; j++)
+		st->err += st->serr[j];
+}
+
+/* The codes of q6_build_scales' state: those its errors were measured for
+ * (0 for a scale of 0). */
+static void q6_set_codes(const float *x, struct kstate *st)
+{
+	for (int j = 0; j < 16; j++) {
+		const float dl = st->d * (float)st->sc[j];
+		const int ok = dl != 0.0f && fabsf(dl) < INFINITY;
+		const float id = ok ? 1.0f / dl : 0.0f;
+		for (int h = 0; h < 2; h++) {
+			qnt__v8f xv;
+			memcpy(&xv, x + 16 * j + 8 * h, sizeof xv);
+			const qnt__v8f fc = ok ? q6_level_v8(xv * id) : (qnt__v8f){ 0 };
+			const q6_v8c c8 = qnt__narrow_v8i(__builtin_convertvector(fc, qnt__v8i));
+			memcpy(st->q + 16 * j + 8 * h, &c8, sizeof c8);
+		}
+	}
+}
+
+static float fp16_val(double v)
+{
+	return from_fp16(to_fp16((float)v));
+}
+
+/* Candidates from the per-sub-block signed scales a[] (q6_K), with the
+ * super-scale mapping the largest of them to either end of the integer
+ * scales; best changes (codes included) only for a lower error. */
+static void search_from_fits(const float *x, q3_vf xt[16][Q3NV], q3_vf wt[16][Q3NV], const float *a,
+			     struct kstate *best)
+{
+	struct kstate st;
+	float amax = 0, aref = 0;
+	int found = 0;
+	for (int j = 0; j < 16; j++)
+		if (fabsf(a[j]) > amax) {
+			amax = fabsf(a[j]);
+			aref = a[j];
+		}
+	if (!(amax > 0))
+		return;
+	const int ends[2] = { -128, 127 };
+	for (int e = 0; e < 2; e++) {
+		q6_build_scales(xt, wt, a, fp16_val(aref / ends[e]), &st);
+		if (st.err < best->err) {
+			best->d = st.d;
+			best->dmin = st.dmin;
+			memcpy(best->sc, st.sc, sizeof st.sc);
+			memcpy(best->m, st.m, sizeof st.m);
+			memcpy(best->serr, st.serr, sizeof st.serr);
+			best->err = st.err;
+			found = 1;
+		}
+	}
+	if (found)
+		q6_set_codes(x, best);
 }
 
 static void ggml_q8_K(const float *x, struct blk_q8_K *b)
@@ -1826,14 +1897,15 @@ static void weighted_block_q6(const struct kfmt *f, const float *x, const float 
 {
 	struct kstate ref, imp, best;
 	float a[16];
-	q6_starts(x, w, &ref, &imp, a);
+	q3_vf xt[16][Q3NV], wt[16][Q3NV];
+	q6_starts(x, w, &ref, &imp, a, xt, wt);
 	state_error(f, x, w, &ref);
 	if (!(ref.err < INFINITY))
 		ref.err = INFINITY;
 	state_error(f, x, w, &imp);
 	const struct kstate *start = imp.err < ref.err ? &imp : &ref;
 	best.err = INFINITY;
-	search_from_fits(f, x, w, a, &best);
+	search_from_fits(x, xt, wt, a, &best);
 	if (!(best.err < start->err))
 		best = *start;
 	if (best.err < INFINITY)
