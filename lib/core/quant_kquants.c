@@ -1388,6 +1388,20 @@ static inline __attribute__((always_inline)) qnt__vnf q6_level_vn(qnt__vnf t, in
 	return __builtin_convertvector(qnt__clamp_vni(qnt__nearest_vni(t), -32, 31), qnt__vnf);
 }
 
+/* q6_level_v8 on native vectors: the same code for every t, NaN included
+ * (NaN gives -32). */
+static inline __attribute__((always_inline)) qnt__vnf q6_level_exact_vn(qnt__vnf t)
+{
+#if QNT__VN == 8
+	return q6_level_v8(t);
+#else
+	const qnt__vnf lo = qnt__splat_vnf(-32.0f), hi = qnt__splat_vnf(31.0f);
+	t = qnt__select_vnf(t > lo, t, lo);
+	t = qnt__select_vnf(t < hi, t, hi);
+	return (t + 12582912.0f) - 12582912.0f;
+#endif
+}
+
 /* What q6_starts needs of each lane (sub-block) of a group. */
 struct q6_lanes {
 	qnt__vnf sc[2], isc[2]; /* ggml's scale and inverse scale: reference, imatrix */
@@ -1488,7 +1502,7 @@ static inline __attribute__((always_inline)) void q6_lanes_run(q3_vf xt[16][Q3NV
 static void q6_starts(const float *x, const float *w, struct kstate *ref, struct kstate *imp, float *a,
 		      q3_vf xt[16][Q3NV], q3_vf wt[16][Q3NV])
 {
-	float sc_ref[16], sc_imp[16], isc_ref[16], isc_imp[16], fit[16], lx[16], l2[16];
+	float sc_ref[16], sc_imp[16], isc_ref[16], isc_imp[16], fit[16], lx[16], l2[16], ia[16];
 	uint8_t zero[16];
 	/* with every x finite the codes may be taken as floats (q6_level_vn) */
 	qnt__v8f zs = { 0 };
@@ -1517,52 +1531,64 @@ static void q6_starts(const float *x, const float *w, struct kstate *ref, struct
 		for (int k = 0; k < QNT__VN; k++)
 			zero[g + k] = r.zero[k] != 0;
 	}
-	for (int j = 0; j < 16; j++) {
+	/* each sub-block's fit: the scale ba = lx / l2 of its best candidate
+	 * (0 where none fits), then one refit for the codes its inverse gives,
+	 * kept where it fits better. Four sub-blocks per double vector; the
+	 * codes' sums with the sub-blocks as lanes, element i's terms in float
+	 * lane i % 8 of its sub-block, those eight added in double in order. */
+	const qnt__v4d dz = { 0, 0, 0, 0 };
+	qnt__v4d ba[4];
+	for (int j = 0; j < 16; j += 4) {
+		qnt__v4f lx4, l24, f4;
+		memcpy(&lx4, lx + j, sizeof lx4);
+		memcpy(&l24, l2 + j, sizeof l24);
+		memcpy(&f4, fit + j, sizeof f4);
+		const qnt__v4l pos = (qnt__v4l)(__builtin_convertvector(f4, qnt__v4d) > dz);
+		const qnt__v4d q = __builtin_convertvector(lx4, qnt__v4d) / __builtin_convertvector(l24, qnt__v4d);
+		ba[j / 4] = qnt__select_v4d(pos, q, dz);
+		const qnt__v4f i4 = __builtin_convertvector(1 / ba[j / 4], qnt__v4f);
+		memcpy(ia + j, &i4, sizeof i4);
+	}
+	float ex[8][16], eq[8][16];
+	for (int v = 0; v < Q3V; v++) {
+		const qnt__vnf z = qnt__splat_vnf(0.0f);
+		qnt__vnf iav, tx[16], tq[16];
+		memcpy(&iav, ia + QNT__VN * v, sizeof iav);
+		for (int i = 0; i < 16; i++) {
+			const qnt__vnf fq = q6_level_exact_vn(xt[i][v] * iav);
+			const qnt__vnf wf = wt[i][v] * fq;
+			tx[i] = wf * xt[i][v];
+			tq[i] = wf * fq;
+		}
+		for (int k = 0; k < 8; k++) {
+			const qnt__vnf ek = (z + tx[k]) + tx[k + 8], qk = (z + tq[k]) + tq[k + 8];
+			memcpy(ex[k] + QNT__VN * v, &ek, sizeof ek);
+			memcpy(eq[k] + QNT__VN * v, &qk, sizeof qk);
+		}
+	}
+	for (int j = 0; j < 16; j += 4) {
+		qnt__v4d sx = dz, sq = dz;
+		for (int k = 0; k < 8; k++) {
+			qnt__v4f e4, q4;
+			memcpy(&e4, ex[k] + j, sizeof e4);
+			memcpy(&q4, eq[k] + j, sizeof q4);
+			sx += __builtin_convertvector(e4, qnt__v4d);
+			sq += __builtin_convertvector(q4, qnt__v4d);
+		}
+		qnt__v4f f4;
+		memcpy(&f4, fit + j, sizeof f4);
+		const qnt__v4l better = (qnt__v4l)(ba[j / 4] != dz) & (qnt__v4l)(sq > dz) &
+					(qnt__v4l)(sx * sx / sq > __builtin_convertvector(f4, qnt__v4d));
+		const qnt__v4f a4 = __builtin_convertvector(qnt__select_v4d(better, sx / sq, ba[j / 4]), qnt__v4f);
+		memcpy(a + j, &a4, sizeof a4);
+	}
+	for (int j = 0; j < 16; j++)
 		if (zero[j]) {
 			sc_ref[j] = sc_imp[j] = a[j] = 0.0f;
 			isc_ref[j] = isc_imp[j] = 0.0f;
-			continue;
 		}
-		const float *xj = x + 16 * j, *wj = w + 16 * j;
-		/* the fit's scale, then one refit for the codes it gives */
-		double ba = fit[j] > 0 ? (double)lx[j] / l2[j] : 0;
-		if (ba != 0) {
-			const float ia = (float)(1 / ba);
-			qnt__v8f sqx = { 0 }, sqq = { 0 };
-			for (int h = 0; h < 2; h++) {
-				qnt__v8f xv, wv;
-				memcpy(&xv, xj + 8 * h, sizeof xv);
-				memcpy(&wv, wj + 8 * h, sizeof wv);
-				const qnt__v8f fq = q6_level_v8(xv * ia);
-				sqx += wv * fq * xv;
-				sqq += wv * fq * fq;
-			}
-			double sx = 0, sq = 0;
-			for (int k = 0; k < 8; k++) {
-				sx += sqx[k];
-				sq += sqq[k];
-			}
-			if (sq > 0 && sx * sx / sq > fit[j])
-				ba = sx / sq;
-		}
-		a[j] = (float)ba;
-	}
 	q6_tail_state(x, sc_ref, isc_ref, zero, ref);
 	q6_tail_state(x, sc_imp, isc_imp, zero, imp);
-}
-
-/* q6_level_v8 on native vectors: the same code for every t, NaN included
- * (NaN gives -32). */
-static inline __attribute__((always_inline)) qnt__vnf q6_level_exact_vn(qnt__vnf t)
-{
-#if QNT__VN == 8
-	return q6_level_v8(t);
-#else
-	const qnt__vnf lo = qnt__splat_vnf(-32.0f), hi = qnt__splat_vnf(31.0f);
-	t = qnt__select_vnf(t > lo, t, lo);
-	t = qnt__select_vnf(t < hi, t, hi);
-	return (t + 12582912.0f) - 12582912.0f;
-#endif
 }
 
 /* q6_K's scales from the signed sub-block scales a[] under the super-scale
