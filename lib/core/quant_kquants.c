@@ -487,26 +487,6 @@ struct sums {
 	double sw, sq, sqq, sx, sqx, sxx;
 };
 
-static void sub_sums(int n, const float *x, const float *w, const int8_t *q, struct sums *s)
-{
-	double sw = 0, sq = 0, sqq = 0, sx = 0, sqx = 0, sxx = 0;
-	for (int i = 0; i < n; i++) {
-		const double wi = w[i], qi = q[i], xi = x[i];
-		sw += wi;
-		sq += wi * qi;
-		sqq += wi * qi * qi;
-		sx += wi * xi;
-		sqx += wi * qi * xi;
-		sxx += wi * xi * xi;
-	}
-	s->sw = sw;
-	s->sq = sq;
-	s->sqq = sqq;
-	s->sx = sx;
-	s->sqx = sqx;
-	s->sxx = sxx;
-}
-
 /* Least squares of x ~ a*q + c from the sums; with_min == 0 fixes c = 0,
  * otherwise c <= 0 is enforced (the formats subtract a non-negative min).
  * Returns the residual, or INFINITY when the system is singular. */
@@ -531,11 +511,65 @@ static double lsq_solve(const struct sums *s, int with_min, double *a, double *c
 	return s->sxx - *a * s->sqx;
 }
 
-static int lsq_sub(int n, const float *x, const float *w, const int8_t *q, int with_min, double *a, double *c)
+/* The rows (4 floats at a + stride k, k < 4) transposed: out[c] lane k is
+ * element c of row k. */
+static inline void transpose4(const float *a, int stride, qnt__v4f out[4])
 {
-	struct sums s;
-	sub_sums(n, x, w, q, &s);
-	return lsq_solve(&s, with_min, a, c) < INFINITY;
+	qnt__v4f r[4];
+	for (int k = 0; k < 4; k++)
+		memcpy(&r[k], a + stride * k, sizeof r[k]);
+	const qnt__v4f t0 = __builtin_shufflevector(r[0], r[1], 0, 4, 1, 5);
+	const qnt__v4f t1 = __builtin_shufflevector(r[0], r[1], 2, 6, 3, 7);
+	const qnt__v4f t2 = __builtin_shufflevector(r[2], r[3], 0, 4, 1, 5);
+	const qnt__v4f t3 = __builtin_shufflevector(r[2], r[3], 2, 6, 3, 7);
+	out[0] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+	out[1] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+	out[2] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+	out[3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+}
+
+/* The sums of every sub-block for the codes q, in double, each summed in
+ * element order; four sub-blocks at a time, the lanes of double vectors. */
+static void all_sub_sums(const struct kfmt *f, const float *x, const float *w, const int8_t *q, struct sums *s)
+{
+	float qf[QK_K];
+	for (int e = 0; e < QK_K; e += 8) {
+		q6_v8c c8;
+		memcpy(&c8, q + e, sizeof c8);
+		const qnt__v8f fv = __builtin_convertvector(q6_widen(c8), qnt__v8f);
+		memcpy(qf + e, &fv, sizeof fv);
+	}
+	const int n = f->sub;
+	for (int j0 = 0; j0 < f->nsub; j0 += 4) {
+		const qnt__v4d z = { 0, 0, 0, 0 };
+		qnt__v4d sw = z, sq = z, sqq = z, sx = z, sqx = z, sxx = z;
+		for (int i0 = 0; i0 < n; i0 += 4) {
+			qnt__v4f xt[4], wt[4], qt[4];
+			transpose4(x + n * j0 + i0, n, xt);
+			transpose4(w + n * j0 + i0, n, wt);
+			transpose4(qf + n * j0 + i0, n, qt);
+			for (int c = 0; c < 4; c++) {
+				const qnt__v4d wi = __builtin_convertvector(wt[c], qnt__v4d);
+				const qnt__v4d qi = __builtin_convertvector(qt[c], qnt__v4d);
+				const qnt__v4d xi = __builtin_convertvector(xt[c], qnt__v4d);
+				sw += wi;
+				sq += wi * qi;
+				sqq += wi * qi * qi;
+				sx += wi * xi;
+				sqx += wi * qi * xi;
+				sxx += wi * xi * xi;
+			}
+		}
+		for (int k = 0; k < 4; k++) {
+			struct sums *t = &s[j0 + k];
+			t->sw = sw[k];
+			t->sq = sq[k];
+			t->sqq = sqq[k];
+			t->sx = sx[k];
+			t->sqx = sqx[k];
+			t->sxx = sxx[k];
+		}
+	}
 }
 
 /* ---- choosing integer scales for given super-scales ---- */
@@ -768,10 +802,13 @@ static int refit_super(const struct kfmt *f, const float *x, const float *w, str
 static int refit_subs(const struct kfmt *f, const float *x, const float *w, struct kstate *st)
 {
 	int changed = 0;
+	struct sums sums[16];
+	/* choose_sub changes sub-block j's codes only: the sums of the others
+	 * may be taken first */
+	all_sub_sums(f, x, w, st->q, sums);
 	for (int j = 0; j < f->nsub; j++) {
-		const int o = j * f->sub;
 		double a, c;
-		if (!lsq_sub(f->sub, x + o, w + o, st->q + o, f->mhi != 0, &a, &c))
+		if (!(lsq_solve(&sums[j], f->mhi != 0, &a, &c) < INFINITY))
 			continue;
 		changed |= choose_sub(f, x, w, st, j, a, -c);
 	}
