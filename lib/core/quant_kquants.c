@@ -1982,20 +1982,30 @@ static void weighted_block_q6(const struct kfmt *f, const float *x, const float 
 	pack_state(f, start, blk);
 }
 
+static void weighted_from_ref(const struct kfmt *f, kblock_fn ggml_block, size_t bytes, const float *x,
+			      const float *w, void *blk);
+
 static void weighted_block(const struct kfmt *f, kblock_fn ggml_block, size_t bytes, const float *x, const float *w,
 			   void *blk)
 {
-	struct kstate best, cand;
-	unsigned char alt[MAX_BLK_BYTES];
-
 	if (f->fits) {
 		weighted_block_q6(f, x, w, blk);
 		return;
 	}
+	ggml_block(x, blk, NULL);
+	weighted_from_ref(f, ggml_block, bytes, x, w, blk);
+}
+
+/* weighted_block once blk holds ggml's reference block. */
+static void weighted_from_ref(const struct kfmt *f, kblock_fn ggml_block, size_t bytes, const float *x,
+			      const float *w, void *blk)
+{
+	struct kstate best, cand;
+	unsigned char alt[MAX_BLK_BYTES];
+
 	/* ggml's reference block (already the output) and its importance-aware
 	 * block, measured with their exact values; a non-finite error (scales
 	 * that overflow fp16) counts as infinite */
-	ggml_block(x, blk, NULL);
 	unpack_state(f, blk, &best);
 	state_error(f, x, w, &best);
 	if (!(best.err < INFINITY))
@@ -2011,15 +2021,13 @@ static void weighted_block(const struct kfmt *f, kblock_fn ggml_block, size_t by
 	if (best.err < INFINITY)
 		refine(f, x, w, &best);
 
-	/* the search's block replaces the start only if its exact error, measured
-	 * again from its bytes, is lower */
+	/* the search's block replaces the start only if its exact error,
+	 * measured again (the state's values are its bytes': d and dmin are
+	 * fp16 values, the integers are in range), is lower */
 	if (best.err < start_err) {
-		unsigned char out[MAX_BLK_BYTES];
-		pack_state(f, &best, out);
-		unpack_state(f, out, &cand);
-		state_error(f, x, w, &cand);
-		if (cand.err < start_err) {
-			memcpy(blk, out, bytes);
+		state_error(f, x, w, &best);
+		if (best.err < start_err) {
+			pack_state(f, &best, blk);
 			return;
 		}
 	}
@@ -2077,19 +2085,24 @@ static void quant_q2_K(const float *src, void *dst, int64_t nrows, int64_t n, co
 }
 static void quant_q3_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
-	if (imp) {
-		quant_rows(&F_Q3, blk_q3, sizeof(struct blk_q3_K), src, dst, nrows, n, imp);
-		return;
-	}
-	/* ggml's blocks, two at a time where a row has two left */
+	/* ggml's reference blocks, two at a time where a row has two left;
+	 * with importance each is then the start of weighted_from_ref */
 	struct blk_q3_K *out = dst;
 	for (int64_t r = 0; r < nrows; r++) {
 		const float *x = src + r * n;
-		int64_t i = 0;
-		for (; i + 2 <= n / QK_K; i += 2, out += 2)
-			ggml_q3_K_pair(x + i * QK_K, out);
-		if (i < n / QK_K)
-			ggml_q3_K(x + i * QK_K, out++, NULL);
+		const int64_t nb = n / QK_K;
+		for (int64_t i = 0; i < nb; i += 2) {
+			const int64_t m = i + 2 <= nb ? 2 : 1;
+			if (m == 2)
+				ggml_q3_K_pair(x + i * QK_K, out + i);
+			else
+				ggml_q3_K(x + i * QK_K, out + i, NULL);
+			for (int64_t k = i; k < i + m && imp; k++)
+				if (!all_zero(imp + k * QK_K, QK_K))
+					weighted_from_ref(&F_Q3, blk_q3, sizeof(struct blk_q3_K), x + k * QK_K,
+							  imp + k * QK_K, out + k);
+		}
+		out += nb;
 	}
 }
 static void quant_q4_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
