@@ -1640,15 +1640,31 @@ static void q6_starts(const float *x, const float *w, struct kstate *ref, struct
 static void q6_build_scales(q3_vf xt[16][Q3NV], q3_vf wt[16][Q3NV], const float *a, float d,
 			    struct kstate *st)
 {
+	/* s[0]: floor(a / d) in double, clamped to -128..127 (NaN: -128; the
+	 * rounding of an integer is itself), s[1] the next integer, both 0
+	 * where d is; four sub-blocks per double vector */
 	int s[2][16];
-	for (int j = 0; j < 16; j++) {
-		s[0][j] = s[1][j] = 0;
-		if (d != 0.0f) {
-			s[0][j] = round_clamp(floor(a[j] / d), -128, 127);
-			s[1][j] = qnt__clampi(s[0][j] + 1, -128, 127);
-		}
+	for (int j = 0; j < 16; j += 4) {
+		qnt__v4f a4;
+		memcpy(&a4, a + j, sizeof a4);
+		qnt__v4d t = __builtin_convertvector(a4, qnt__v4d) / (double)d;
+#if defined(__AVX__)
+		t = (qnt__v4d)_mm256_floor_pd((__m256d)t);
+#else
+		for (int k = 0; k < 4; k++)
+			t[k] = floor(t[k]);
+#endif
+		const qnt__v4d lo = { -128, -128, -128, -128 }, hi = { 127, 127, 127, 127 };
+		t = qnt__select_v4d((qnt__v4l)(t > lo), t, lo);
+		t = qnt__select_v4d((qnt__v4l)(t < hi), t, hi);
+		qnt__v4i s0 = __builtin_convertvector(t, qnt__v4i), s1 = qnt__clamp_v4i(s0 + 1, -128, 127);
+		if (d == 0.0f)
+			s0 = s1 = (qnt__v4i){ 0 };
+		memcpy(s[0] + j, &s0, sizeof s0);
+		memcpy(s[1] + j, &s1, sizeof s1);
 	}
-	/* the float lane sums of each candidate, by sub-block */
+	/* the float lane sums of each candidate, by sub-block: element i's
+	 * term in lane i % 8, 0 + t_k + t_{k+8} */
 	float e8[2][8][16];
 	const qnt__vnf zero = qnt__splat_vnf(0.0f), inf = qnt__splat_vnf(INFINITY);
 	for (int u = 0; u < 2; u++)
@@ -1658,14 +1674,15 @@ static void q6_build_scales(q3_vf xt[16][Q3NV], q3_vf wt[16][Q3NV], const float 
 			const qnt__vnf dl = d * __builtin_convertvector(sv, qnt__vnf);
 			const qnt__vni ok = (dl != zero) & (qnt__abs_vnf(dl) < inf);
 			const qnt__vnf id = qnt__and_vnf(ok, 1.0f / dl);
-			qnt__vnf t[16];
-			for (int i = 0; i < 16; i++) {
-				const qnt__vnf fc = qnt__and_vnf(ok, q6_level_exact_vn(xt[i][v] * id));
-				const qnt__vnf r = xt[i][v] - dl * fc;
-				t[i] = wt[i][v] * r * r;
-			}
+#pragma GCC unroll 8
 			for (int k = 0; k < 8; k++) {
-				const qnt__vnf e = (zero + t[k]) + t[k + 8];
+				qnt__vnf e = zero;
+				for (int h = 0; h < 2; h++) {
+					const int i = k + 8 * h;
+					const qnt__vnf fc = qnt__and_vnf(ok, q6_level_exact_vn(xt[i][v] * id));
+					const qnt__vnf r = xt[i][v] - dl * fc;
+					e += wt[i][v] * r * r;
+				}
 				memcpy(e8[u][k] + QNT__VN * v, &e, sizeof e);
 			}
 		}
