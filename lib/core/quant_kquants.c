@@ -574,32 +574,46 @@ static void all_sub_sums(const struct kfmt *f, const float *x, const float *w, c
 
 /* ---- choosing integer scales for given super-scales ---- */
 
+/* The nearest integer code 0..hi to each lane of t as a float (a NaN
+ * gives 0): t clamped first (maxps with t first gives the bound for a NaN;
+ * the bounds are integers, so the same integer), then rounded to nearest
+ * even (vroundps, or adding and subtracting 1.5 * 2^23: the same floats);
+ * a t of -0 or in (-0.5, 0) gives +0. */
+static inline __attribute__((always_inline)) qnt__vnf level_0_hi(qnt__vnf t, float hi)
+{
+#if QNT__VN == 8
+	const __m256 c = _mm256_min_ps(_mm256_max_ps((__m256)t, _mm256_setzero_ps()), _mm256_set1_ps(hi));
+	return (qnt__vnf)_mm256_round_ps(c, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
+	const qnt__vnf zero = qnt__splat_vnf(0.0f), vhi = qnt__splat_vnf(hi);
+	t = qnt__select_vnf(t > zero, t, zero);
+	t = qnt__select_vnf(t < vhi, t, vhi);
+	return (t + 12582912.0f) - 12582912.0f;
+#endif
+}
+
 /* sub_codes_n's codes and values for QNT__VN candidates at once, lane k
- * being the candidate (dl[k], ml[k]): lane by lane the same float
- * operations (the nearest code of (x + ml) times dl's reciprocal, or
- * clamp(0) where dl is zero or not finite), so the same values y. Returned:
- * the weighted error sum w (x - y)^2 of each lane computed in float, a
- * bound for the search below, not sub_codes_n's double. */
-static inline __attribute__((always_inline)) qnt__vnf sub_errs_n(const int n, int lo, int hi, const float *x,
+ * being the candidate (dl[k], ml[k]), for the codes 0..hi of the formats
+ * with mins: the same codes (the nearest code of (x + ml) times dl's
+ * reciprocal, by level_0_hi, or 0 = clamp(0) where dl is zero or not
+ * finite) and, lane by lane, the same float operations on them, so the same
+ * values y. Returned: the weighted error sum w (x - y)^2 of each lane
+ * computed in float, a bound for the search below, not sub_codes_n's
+ * double. */
+static inline __attribute__((always_inline)) qnt__vnf sub_errs_n(const int n, int hi, const float *x,
 								   const float *w, qnt__vnf dl, qnt__vnf ml)
 {
 	const qnt__vnf inf = qnt__splat_vnf(INFINITY), zero = qnt__splat_vnf(0.0f);
 	const qnt__vni ok = (dl != zero) & (qnt__abs_vnf(dl) < inf);
-	const qnt__vnf id = 1.0f / dl, flo = qnt__splat_vnf((float)lo), fhi = qnt__splat_vnf((float)hi);
-	const int c0 = qnt__clampi(0, lo, hi);
-	const qnt__vni ilo = (qnt__vni){ 0 } + lo, ihi = (qnt__vni){ 0 } + hi, ic0 = (qnt__vni){ 0 } + c0;
+	const qnt__vnf id = 1.0f / dl;
 	qnt__vnf e[4] = { zero, zero, zero, zero };
 	/* unrolled, so that the partial sums stay in registers */
 #pragma GCC unroll 8
 	for (int i = 0; i < n; i += 4)
 #pragma GCC unroll 4
 		for (int k = 0; k < 4; k++) {
-			const qnt__vnf t = (x[i + k] + ml) * id;
-			const qnt__vni r = qnt__nearest_vni(t);
-			const qnt__vni above = t >= fhi, inside = t > flo;
-			qnt__vni c = (((ihi & above) | (r & ~above)) & inside) | (ilo & ~inside);
-			c = (c & ok) | (ic0 & ~ok);
-			const qnt__vnf y = dl * __builtin_convertvector(c, qnt__vnf) - ml;
+			const qnt__vnf fc = qnt__and_vnf(ok, level_0_hi((x[i + k] + ml) * id, (float)hi));
+			const qnt__vnf y = dl * fc - ml;
 			const qnt__vnf rf = x[i + k] - y;
 			e[k] += w[i + k] * rf * rf;
 		}
@@ -717,8 +731,8 @@ static int choose_sub(const struct kfmt *f, const float *x, const float *w, stru
 			dl[k] = st->d * (float)cu[c];
 			ml[k] = st->dmin * (float)cv[c];
 		}
-		const qnt__vnf ef = f->sub == 16 ? sub_errs_n(16, f->qlo, f->qhi, x + o, w + o, dl, ml)
-						 : sub_errs_n(32, f->qlo, f->qhi, x + o, w + o, dl, ml);
+		const qnt__vnf ef = f->sub == 16 ? sub_errs_n(16, f->qhi, x + o, w + o, dl, ml)
+						 : sub_errs_n(32, f->qhi, x + o, w + o, dl, ml);
 		for (int k = 0; k < QNT__VN && g + k < nc; k++) {
 			if (may_skip && sub_err_above(ef[k], best))
 				continue;
