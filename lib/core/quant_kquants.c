@@ -374,6 +374,24 @@ static void state_error(const struct kfmt *f, const float *x, const float *w, st
 		state_error_n(8, 32, x, w, st);
 }
 
+/* The nearest integer code lo..hi to each lane of t as a float (a NaN
+ * gives lo): t clamped first (maxps with t first gives the bound for a NaN;
+ * the bounds are integers, so the same integer), then rounded to nearest
+ * even (vroundps, or adding and subtracting 1.5 * 2^23: the same floats).
+ * A code 0 may come out as -0 where lo < 0 (the same integer). */
+static inline __attribute__((always_inline)) qnt__vnf level_lo_hi(qnt__vnf t, float lo, float hi)
+{
+#if QNT__VN == 8
+	const __m256 c = _mm256_min_ps(_mm256_max_ps((__m256)t, _mm256_set1_ps(lo)), _mm256_set1_ps(hi));
+	return (qnt__vnf)_mm256_round_ps(c, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
+	const qnt__vnf vlo = qnt__splat_vnf(lo), vhi = qnt__splat_vnf(hi);
+	t = qnt__select_vnf(t > vlo, t, vlo);
+	t = qnt__select_vnf(t < vhi, t, vhi);
+	return (t + 12582912.0f) - 12582912.0f;
+#endif
+}
+
 /* Best codes of one sub-block for the scale dl and offset ml (the nearest
  * representable value of each element); returns the weighted error. The
  * body is instantiated for the two sub-block lengths (16, 32) so that its
@@ -390,20 +408,23 @@ static inline double sub_codes_n(const int n, int lo, int hi, const float *x, co
 		}
 		return wsse(n, x, y, w);
 	}
-	const float id = 1.0f / dl, flo = (float)lo, fhi = (float)hi;
-	const qnt__v4f vlo = { flo, flo, flo, flo }, vhi = { fhi, fhi, fhi, fhi };
-	const qnt__v4i ilo = { lo, lo, lo, lo }, ihi = { hi, hi, hi, hi };
-	for (int i = 0; i < n; i += 4) {
-		qnt__v4f xv;
+	/* the codes as floats (level_lo_hi; a -0 makes a y of the other sign
+	 * of zero at most, the same error) */
+	const float id = 1.0f / dl;
+	for (int i = 0; i < n; i += QNT__VN) {
+		qnt__vnf xv;
 		memcpy(&xv, x + i, sizeof xv);
-		const qnt__v4f t = (xv + ml) * id;
-		const qnt__v4i r = qnt__nearest_int_v4(t);
-		const qnt__v4i above = t >= vhi, inside = t > vlo;
-		const qnt__v4i c = (((ihi & above) | (r & ~above)) & inside) | (ilo & ~inside);
-		const qnt__v4f yv = dl * __builtin_convertvector(c, qnt__v4f) - ml;
+		const qnt__vnf fc = level_lo_hi((xv + ml) * id, (float)lo, (float)hi);
+		const qnt__vnf yv = dl * fc - ml;
 		memcpy(y + i, &yv, sizeof yv);
-		for (int k = 0; k < 4; k++)
+		const qnt__vni c = __builtin_convertvector(fc, qnt__vni);
+#if QNT__VN == 8
+		const q6_v8c c8 = qnt__narrow_v8i(c);
+		memcpy(q + i, &c8, sizeof c8);
+#else
+		for (int k = 0; k < QNT__VN; k++)
 			q[i + k] = (int8_t)c[k];
+#endif
 	}
 	return wsse(n, x, y, w);
 }
@@ -574,28 +595,10 @@ static void all_sub_sums(const struct kfmt *f, const float *x, const float *w, c
 
 /* ---- choosing integer scales for given super-scales ---- */
 
-/* The nearest integer code 0..hi to each lane of t as a float (a NaN
- * gives 0): t clamped first (maxps with t first gives the bound for a NaN;
- * the bounds are integers, so the same integer), then rounded to nearest
- * even (vroundps, or adding and subtracting 1.5 * 2^23: the same floats);
- * a t of -0 or in (-0.5, 0) gives +0. */
-static inline __attribute__((always_inline)) qnt__vnf level_0_hi(qnt__vnf t, float hi)
-{
-#if QNT__VN == 8
-	const __m256 c = _mm256_min_ps(_mm256_max_ps((__m256)t, _mm256_setzero_ps()), _mm256_set1_ps(hi));
-	return (qnt__vnf)_mm256_round_ps(c, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-#else
-	const qnt__vnf zero = qnt__splat_vnf(0.0f), vhi = qnt__splat_vnf(hi);
-	t = qnt__select_vnf(t > zero, t, zero);
-	t = qnt__select_vnf(t < vhi, t, vhi);
-	return (t + 12582912.0f) - 12582912.0f;
-#endif
-}
-
 /* sub_codes_n's codes and values for QNT__VN candidates at once, lane k
  * being the candidate (dl[k], ml[k]), for the codes 0..hi of the formats
  * with mins: the same codes (the nearest code of (x + ml) times dl's
- * reciprocal, by level_0_hi, or 0 = clamp(0) where dl is zero or not
+ * reciprocal, by level_lo_hi: +0 for a code 0, as lo is 0; or 0 = clamp(0) where dl is zero or not
  * finite) and, lane by lane, the same float operations on them, so the same
  * values y. Returned: the weighted error sum w (x - y)^2 of each lane
  * computed in float, a bound for the search below, not sub_codes_n's
@@ -612,7 +615,7 @@ static inline __attribute__((always_inline)) qnt__vnf sub_errs_n(const int n, in
 	for (int i = 0; i < n; i += 4)
 #pragma GCC unroll 4
 		for (int k = 0; k < 4; k++) {
-			const qnt__vnf fc = qnt__and_vnf(ok, level_0_hi((x[i + k] + ml) * id, (float)hi));
+			const qnt__vnf fc = qnt__and_vnf(ok, level_lo_hi((x[i + k] + ml) * id, 0.0f, (float)hi));
 			const qnt__vnf y = dl * fc - ml;
 			const qnt__vnf rf = x[i + k] - y;
 			e[k] += w[i + k] * rf * rf;
