@@ -67,18 +67,22 @@ static inline int all_finite(int n, const float *x)
 }
 
 /* clamp(nearest_int(t), -nmax, nmax - 1) as a float, for finite
- * |t| < 2^22: clamped, then rounded by adding and subtracting 1.5 * 2^23
- * (nearest_int's own rounding; a -0 comes out as +0, as the conversion of
- * the integer 0 gives). */
+ * |t| < 2^22: clamped, then rounded to nearest even (nearest_int's own
+ * rounding): vroundps with AVX, else adding and subtracting 1.5 * 2^23.
+ * vroundps keeps the sign of a zero: a code 0 may come out as -0 there,
+ * which the callers' sums cannot tell from +0 (their terms are then zeros,
+ * and a sum that starts at +0 never becomes -0 in the default rounding
+ * mode, so adding a zero of either sign leaves it as it is). */
 #if HAVE_LEVEL
 static inline vf sym_level_vf(vf t, float nmax)
 {
 #if QNT__VN == 8
 	const __m256 c = _mm256_min_ps(_mm256_max_ps((__m256)t, _mm256_set1_ps(-nmax)), _mm256_set1_ps(nmax - 1));
+	return (vf)_mm256_round_ps(c, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 #else
 	const __m128 c = _mm_min_ps(_mm_max_ps((__m128)t, _mm_set1_ps(-nmax)), _mm_set1_ps(nmax - 1));
-#endif
 	return ((vf)c + 12582912.0f) - 12582912.0f;
+#endif
 }
 #endif
 
