@@ -332,13 +332,30 @@ static inline double wsse(int n, const float *x, const float *y, const float *w)
 	return (e[0] + e[1]) + (e[2] + e[3]);
 }
 
-/* Weighted error of the state's own codes. */
+/* A super-block's values and weights in double, four per vector, for
+ * state_error (made once, read by each measure of the block). */
+struct kxw {
+	qnt__v4d x[QK_K / 4], w[QK_K / 4];
+};
+
+static void block_doubles(const float *x, const float *w, struct kxw *d)
+{
+	for (int i = 0; i < QK_K; i += 4) {
+		qnt__v4f xv, wv;
+		memcpy(&xv, x + i, sizeof xv);
+		memcpy(&wv, w + i, sizeof wv);
+		d->x[i / 4] = __builtin_convertvector(xv, qnt__v4d);
+		d->w[i / 4] = __builtin_convertvector(wv, qnt__v4d);
+	}
+}
+
 /* Weighted error of the state's own codes: each sub-block's values as
  * state_values makes them, eight at a time, and their error as wsse sums it
  * (element i in partial sum i % 4, four elements at a time in element
- * order), without storing the values: the same doubles. */
-static inline __attribute__((always_inline)) void state_error_n(const int nsub, const int sub, const float *x,
-								  const float *w, struct kstate *st)
+ * order; x and w as block_doubles makes them), without storing the
+ * values: the same doubles. */
+static inline __attribute__((always_inline)) void state_error_n(const int nsub, const int sub,
+								  const struct kxw *xw, struct kstate *st)
 {
 	st->err = 0;
 	for (int j = 0; j < nsub; j++) {
@@ -352,13 +369,10 @@ static inline __attribute__((always_inline)) void state_error_n(const int nsub, 
 			memcpy(&c8, st->q + i, sizeof c8);
 			const qnt__v8f yv = dl * __builtin_convertvector(q6_widen(c8), qnt__v8f) - ml;
 			for (int k = 0; k < 2; k++) {
-				qnt__v4f xv, wv;
-				memcpy(&xv, x + i + 4 * k, sizeof xv);
-				memcpy(&wv, w + i + 4 * k, sizeof wv);
 				const qnt__v4f y4 = k ? __builtin_shufflevector(yv, yv, 4, 5, 6, 7)
 						      : __builtin_shufflevector(yv, yv, 0, 1, 2, 3);
-				const qnt__v4d r = __builtin_convertvector(xv, qnt__v4d) - __builtin_convertvector(y4, qnt__v4d);
-				e += __builtin_convertvector(wv, qnt__v4d) * r * r;
+				const qnt__v4d r = xw->x[i / 4 + k] - __builtin_convertvector(y4, qnt__v4d);
+				e += xw->w[i / 4 + k] * r * r;
 			}
 		}
 		st->serr[j] = (e[0] + e[1]) + (e[2] + e[3]);
@@ -366,12 +380,12 @@ static inline __attribute__((always_inline)) void state_error_n(const int nsub, 
 	}
 }
 
-static void state_error(const struct kfmt *f, const float *x, const float *w, struct kstate *st)
+static void state_error(const struct kfmt *f, const struct kxw *xw, struct kstate *st)
 {
 	if (f->sub == 16)
-		state_error_n(16, 16, x, w, st);
+		state_error_n(16, 16, xw, st);
 	else
-		state_error_n(8, 32, x, w, st);
+		state_error_n(8, 32, xw, st);
 }
 
 /* The nearest integer code lo..hi to each lane of t as a float (a NaN
@@ -1995,11 +2009,13 @@ static void weighted_block_q6(const struct kfmt *f, const float *x, const float 
 	struct kstate ref, imp, best;
 	float a[16];
 	q3_vf xt[16][Q3NV], wt[16][Q3NV];
+	struct kxw xw;
+	block_doubles(x, w, &xw);
 	q6_starts(x, w, &ref, &imp, a, xt, wt);
-	state_error(f, x, w, &ref);
+	state_error(f, &xw, &ref);
 	if (!(ref.err < INFINITY))
 		ref.err = INFINITY;
-	state_error(f, x, w, &imp);
+	state_error(f, &xw, &imp);
 	const struct kstate *start = imp.err < ref.err ? &imp : &ref;
 	best.err = INFINITY;
 	search_from_fits(x, xt, wt, a, &best);
@@ -2009,7 +2025,7 @@ static void weighted_block_q6(const struct kfmt *f, const float *x, const float 
 		refine(f, x, w, &best);
 	/* the search's state replaces the start only if its exact error is lower */
 	if (best.err < start->err) {
-		state_error(f, x, w, &best);
+		state_error(f, &xw, &best);
 		if (best.err < start->err)
 			start = &best;
 	}
@@ -2036,17 +2052,19 @@ static void weighted_from_ref(const struct kfmt *f, kblock_fn ggml_block, size_t
 {
 	struct kstate best, cand;
 	unsigned char alt[MAX_BLK_BYTES];
+	struct kxw xw;
 
+	block_doubles(x, w, &xw);
 	/* ggml's reference block (already the output) and its importance-aware
 	 * block, measured with their exact values; a non-finite error (scales
 	 * that overflow fp16) counts as infinite */
 	unpack_state(f, blk, &best);
-	state_error(f, x, w, &best);
+	state_error(f, &xw, &best);
 	if (!(best.err < INFINITY))
 		best.err = INFINITY;
 	ggml_block(x, alt, w);
 	unpack_state(f, alt, &cand);
-	state_error(f, x, w, &cand);
+	state_error(f, &xw, &cand);
 	const int from_alt = cand.err < best.err;
 	if (from_alt)
 		best = cand;
@@ -2059,7 +2077,7 @@ static void weighted_from_ref(const struct kfmt *f, kblock_fn ggml_block, size_t
 	 * measured again (the state's values are its bytes': d and dmin are
 	 * fp16 values, the integers are in range), is lower */
 	if (best.err < start_err) {
-		state_error(f, x, w, &best);
+		state_error(f, &xw, &best);
 		if (best.err < start_err) {
 			pack_state(f, &best, blk);
 			return;
