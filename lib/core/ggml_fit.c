@@ -67,18 +67,22 @@ static inline int all_finite(int n, const float *x)
 }
 
 /* clamp(nearest_int(t), -nmax, nmax - 1) as a float, for finite
- * |t| < 2^22: clamped, then rounded by adding and subtracting 1.5 * 2^23
- * (nearest_int's own rounding; a -0 comes out as +0, as the conversion of
- * the integer 0 gives). */
+ * |t| < 2^22: clamped, then rounded to nearest even (nearest_int's own
+ * rounding): vroundps with AVX, else adding and subtracting 1.5 * 2^23.
+ * vroundps keeps the sign of a zero: a code 0 may come out as -0 there,
+ * which the callers' sums cannot tell from +0 (their terms are then zeros,
+ * and a sum that starts at +0 never becomes -0 in the default rounding
+ * mode, so adding a zero of either sign leaves it as it is). */
 #if HAVE_LEVEL
 static inline vf sym_level_vf(vf t, float nmax)
 {
 #if QNT__VN == 8
 	const __m256 c = _mm256_min_ps(_mm256_max_ps((__m256)t, _mm256_set1_ps(-nmax)), _mm256_set1_ps(nmax - 1));
+	return (vf)_mm256_round_ps(c, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 #else
 	const __m128 c = _mm_min_ps(_mm_max_ps((__m128)t, _mm_set1_ps(-nmax)), _mm_set1_ps(nmax - 1));
-#endif
 	return ((vf)c + 12582912.0f) - 12582912.0f;
+#endif
 }
 #endif
 
@@ -296,6 +300,43 @@ float qnt__ggml_fit_affine(int n, int nmax, const float *x, const float *weights
 	return scale;
 }
 
+/* W sub-blocks of n values (n a multiple of W) transposed by shuffles of
+ * whole-vector loads: out[i] lane k is src[n k + i]. */
+static inline __attribute__((always_inline)) void transpose_subs(const int n, const float *src, vf *out)
+{
+	for (int i0 = 0; i0 < n; i0 += W) {
+		vf r[W];
+		for (int k = 0; k < W; k++)
+			memcpy(&r[k], src + n * k + i0, sizeof r[k]);
+#if W == 8
+		vf t[8], u[8];
+		for (int k = 0; k < 8; k += 2) {
+			t[k] = __builtin_shufflevector(r[k], r[k + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+			t[k + 1] = __builtin_shufflevector(r[k], r[k + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+		}
+		for (int k = 0; k < 8; k += 4)
+			for (int e = 0; e < 2; e++) {
+				u[k + 2 * e] = __builtin_shufflevector(t[k + e], t[k + e + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+				u[k + 2 * e + 1] = __builtin_shufflevector(t[k + e], t[k + e + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+			}
+		/* u[c] (c < 4): columns c and c + 4 of rows 0-3; u[4 + c]: of rows 4-7 */
+		for (int c = 0; c < 4; c++) {
+			out[i0 + c] = __builtin_shufflevector(u[c], u[4 + c], 0, 1, 2, 3, 8, 9, 10, 11);
+			out[i0 + c + 4] = __builtin_shufflevector(u[c], u[4 + c], 4, 5, 6, 7, 12, 13, 14, 15);
+		}
+#else
+		const vf t0 = __builtin_shufflevector(r[0], r[1], 0, 4, 1, 5);
+		const vf t1 = __builtin_shufflevector(r[0], r[1], 2, 6, 3, 7);
+		const vf t2 = __builtin_shufflevector(r[2], r[3], 0, 4, 1, 5);
+		const vf t3 = __builtin_shufflevector(r[2], r[3], 2, 6, 3, 7);
+		out[i0 + 0] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+		out[i0 + 1] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+		out[i0 + 2] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+		out[i0 + 3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+#endif
+	}
+}
+
 /* qnt__ggml_fit_affine for W sub-blocks at once, lane k = sub-block k
  * (x + n k, weights + n k, L + n k, scales[k], the_mins[k]), n 16 or 32.
  * Each lane runs ggml's loop over its own candidates is = 0..nstep in order,
@@ -313,15 +354,9 @@ static inline __attribute__((always_inline)) void fit_affine_lanes(const int n, 
 								     int nstep, int use_mad)
 {
 	/* the sub-blocks transposed: xt[i] lane k is element i of sub-block k */
-	float xa[32 * W], wa[32 * W];
-	for (int k = 0; k < W; k++)
-		for (int i = 0; i < n; i++) {
-			xa[W * i + k] = x[n * k + i];
-			wa[W * i + k] = weights[n * k + i];
-		}
 	vf xt[32], wt[32];
-	memcpy(xt, xa, sizeof(vf) * (size_t)n);
-	memcpy(wt, wa, sizeof(vf) * (size_t)n);
+	transpose_subs(n, x, xt);
+	transpose_subs(n, weights, wt);
 	const vf zero = { 0 };
 	vf min = xt[0], max = xt[0], sum_w = wt[0];
 	vf sum_x = sum_w * xt[0], fin = xt[0] * 0.0f;
@@ -531,16 +566,15 @@ float qnt__ggml_fit_sym(int n, int nmax, const float *x, int8_t *L, const float 
 static inline __attribute__((always_inline)) void fit_sym_lanes(const int n, int nmax, const float *x, int8_t *L,
 								  const float *qw, float *scales)
 {
-	float xa[32 * W], wa[32 * W];
-	for (int k = 0; k < W; k++)
-		for (int i = 0; i < n; i++) {
-			const float xi = x[n * k + i];
-			xa[W * i + k] = xi;
-			wa[W * i + k] = qw ? qw[n * k + i] : xi * xi;
-		}
+	/* the sub-blocks transposed: xt[i] lane k is element i of sub-block k;
+	 * the weights qw, or x^2 */
 	vf xt[32], wt[32], wx[32];
-	memcpy(xt, xa, sizeof(vf) * (size_t)n);
-	memcpy(wt, wa, sizeof(vf) * (size_t)n);
+	transpose_subs(n, x, xt);
+	if (qw)
+		transpose_subs(n, qw, wt);
+	else
+		for (int i = 0; i < n; i++)
+			wt[i] = xt[i] * xt[i];
 	const vf zero = { 0 };
 	vf max = zero, amax = zero, fin = zero;
 	for (int i = 0; i < n; i++) {

@@ -332,13 +332,30 @@ static inline double wsse(int n, const float *x, const float *y, const float *w)
 	return (e[0] + e[1]) + (e[2] + e[3]);
 }
 
-/* Weighted error of the state's own codes. */
+/* A super-block's values and weights in double, four per vector, for
+ * state_error (made once, read by each measure of the block). */
+struct kxw {
+	qnt__v4d x[QK_K / 4], w[QK_K / 4];
+};
+
+static void block_doubles(const float *x, const float *w, struct kxw *d)
+{
+	for (int i = 0; i < QK_K; i += 4) {
+		qnt__v4f xv, wv;
+		memcpy(&xv, x + i, sizeof xv);
+		memcpy(&wv, w + i, sizeof wv);
+		d->x[i / 4] = __builtin_convertvector(xv, qnt__v4d);
+		d->w[i / 4] = __builtin_convertvector(wv, qnt__v4d);
+	}
+}
+
 /* Weighted error of the state's own codes: each sub-block's values as
  * state_values makes them, eight at a time, and their error as wsse sums it
  * (element i in partial sum i % 4, four elements at a time in element
- * order), without storing the values: the same doubles. */
-static inline __attribute__((always_inline)) void state_error_n(const int nsub, const int sub, const float *x,
-								  const float *w, struct kstate *st)
+ * order; x and w as block_doubles makes them), without storing the
+ * values: the same doubles. */
+static inline __attribute__((always_inline)) void state_error_n(const int nsub, const int sub,
+								  const struct kxw *xw, struct kstate *st)
 {
 	st->err = 0;
 	for (int j = 0; j < nsub; j++) {
@@ -352,13 +369,10 @@ static inline __attribute__((always_inline)) void state_error_n(const int nsub, 
 			memcpy(&c8, st->q + i, sizeof c8);
 			const qnt__v8f yv = dl * __builtin_convertvector(q6_widen(c8), qnt__v8f) - ml;
 			for (int k = 0; k < 2; k++) {
-				qnt__v4f xv, wv;
-				memcpy(&xv, x + i + 4 * k, sizeof xv);
-				memcpy(&wv, w + i + 4 * k, sizeof wv);
 				const qnt__v4f y4 = k ? __builtin_shufflevector(yv, yv, 4, 5, 6, 7)
 						      : __builtin_shufflevector(yv, yv, 0, 1, 2, 3);
-				const qnt__v4d r = __builtin_convertvector(xv, qnt__v4d) - __builtin_convertvector(y4, qnt__v4d);
-				e += __builtin_convertvector(wv, qnt__v4d) * r * r;
+				const qnt__v4d r = xw->x[i / 4 + k] - __builtin_convertvector(y4, qnt__v4d);
+				e += xw->w[i / 4 + k] * r * r;
 			}
 		}
 		st->serr[j] = (e[0] + e[1]) + (e[2] + e[3]);
@@ -366,12 +380,30 @@ static inline __attribute__((always_inline)) void state_error_n(const int nsub, 
 	}
 }
 
-static void state_error(const struct kfmt *f, const float *x, const float *w, struct kstate *st)
+static void state_error(const struct kfmt *f, const struct kxw *xw, struct kstate *st)
 {
 	if (f->sub == 16)
-		state_error_n(16, 16, x, w, st);
+		state_error_n(16, 16, xw, st);
 	else
-		state_error_n(8, 32, x, w, st);
+		state_error_n(8, 32, xw, st);
+}
+
+/* The nearest integer code lo..hi to each lane of t as a float (a NaN
+ * gives lo): t clamped first (maxps with t first gives the bound for a NaN;
+ * the bounds are integers, so the same integer), then rounded to nearest
+ * even (vroundps, or adding and subtracting 1.5 * 2^23: the same floats).
+ * A code 0 may come out as -0 where lo < 0 (the same integer). */
+static inline __attribute__((always_inline)) qnt__vnf level_lo_hi(qnt__vnf t, float lo, float hi)
+{
+#if QNT__VN == 8
+	const __m256 c = _mm256_min_ps(_mm256_max_ps((__m256)t, _mm256_set1_ps(lo)), _mm256_set1_ps(hi));
+	return (qnt__vnf)_mm256_round_ps(c, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
+	const qnt__vnf vlo = qnt__splat_vnf(lo), vhi = qnt__splat_vnf(hi);
+	t = qnt__select_vnf(t > vlo, t, vlo);
+	t = qnt__select_vnf(t < vhi, t, vhi);
+	return (t + 12582912.0f) - 12582912.0f;
+#endif
 }
 
 /* Best codes of one sub-block for the scale dl and offset ml (the nearest
@@ -390,20 +422,23 @@ static inline double sub_codes_n(const int n, int lo, int hi, const float *x, co
 		}
 		return wsse(n, x, y, w);
 	}
-	const float id = 1.0f / dl, flo = (float)lo, fhi = (float)hi;
-	const qnt__v4f vlo = { flo, flo, flo, flo }, vhi = { fhi, fhi, fhi, fhi };
-	const qnt__v4i ilo = { lo, lo, lo, lo }, ihi = { hi, hi, hi, hi };
-	for (int i = 0; i < n; i += 4) {
-		qnt__v4f xv;
+	/* the codes as floats (level_lo_hi; a -0 makes a y of the other sign
+	 * of zero at most, the same error) */
+	const float id = 1.0f / dl;
+	for (int i = 0; i < n; i += QNT__VN) {
+		qnt__vnf xv;
 		memcpy(&xv, x + i, sizeof xv);
-		const qnt__v4f t = (xv + ml) * id;
-		const qnt__v4i r = qnt__nearest_int_v4(t);
-		const qnt__v4i above = t >= vhi, inside = t > vlo;
-		const qnt__v4i c = (((ihi & above) | (r & ~above)) & inside) | (ilo & ~inside);
-		const qnt__v4f yv = dl * __builtin_convertvector(c, qnt__v4f) - ml;
+		const qnt__vnf fc = level_lo_hi((xv + ml) * id, (float)lo, (float)hi);
+		const qnt__vnf yv = dl * fc - ml;
 		memcpy(y + i, &yv, sizeof yv);
-		for (int k = 0; k < 4; k++)
+		const qnt__vni c = __builtin_convertvector(fc, qnt__vni);
+#if QNT__VN == 8
+		const q6_v8c c8 = qnt__narrow_v8i(c);
+		memcpy(q + i, &c8, sizeof c8);
+#else
+		for (int k = 0; k < QNT__VN; k++)
 			q[i + k] = (int8_t)c[k];
+#endif
 	}
 	return wsse(n, x, y, w);
 }
@@ -487,26 +522,6 @@ struct sums {
 	double sw, sq, sqq, sx, sqx, sxx;
 };
 
-static void sub_sums(int n, const float *x, const float *w, const int8_t *q, struct sums *s)
-{
-	double sw = 0, sq = 0, sqq = 0, sx = 0, sqx = 0, sxx = 0;
-	for (int i = 0; i < n; i++) {
-		const double wi = w[i], qi = q[i], xi = x[i];
-		sw += wi;
-		sq += wi * qi;
-		sqq += wi * qi * qi;
-		sx += wi * xi;
-		sqx += wi * qi * xi;
-		sxx += wi * xi * xi;
-	}
-	s->sw = sw;
-	s->sq = sq;
-	s->sqq = sqq;
-	s->sx = sx;
-	s->sqx = sqx;
-	s->sxx = sxx;
-}
-
 /* Least squares of x ~ a*q + c from the sums; with_min == 0 fixes c = 0,
  * otherwise c <= 0 is enforced (the formats subtract a non-negative min).
  * Returns the residual, or INFINITY when the system is singular. */
@@ -531,41 +546,91 @@ static double lsq_solve(const struct sums *s, int with_min, double *a, double *c
 	return s->sxx - *a * s->sqx;
 }
 
-static int lsq_sub(int n, const float *x, const float *w, const int8_t *q, int with_min, double *a, double *c)
+/* The rows (4 floats at a + stride k, k < 4) transposed: out[c] lane k is
+ * element c of row k. */
+static inline void transpose4(const float *a, int stride, qnt__v4f out[4])
 {
-	struct sums s;
-	sub_sums(n, x, w, q, &s);
-	return lsq_solve(&s, with_min, a, c) < INFINITY;
+	qnt__v4f r[4];
+	for (int k = 0; k < 4; k++)
+		memcpy(&r[k], a + stride * k, sizeof r[k]);
+	const qnt__v4f t0 = __builtin_shufflevector(r[0], r[1], 0, 4, 1, 5);
+	const qnt__v4f t1 = __builtin_shufflevector(r[0], r[1], 2, 6, 3, 7);
+	const qnt__v4f t2 = __builtin_shufflevector(r[2], r[3], 0, 4, 1, 5);
+	const qnt__v4f t3 = __builtin_shufflevector(r[2], r[3], 2, 6, 3, 7);
+	out[0] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+	out[1] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+	out[2] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+	out[3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+}
+
+/* The sums of every sub-block for the codes q, in double, each summed in
+ * element order; four sub-blocks at a time, the lanes of double vectors. */
+static void all_sub_sums(const struct kfmt *f, const float *x, const float *w, const int8_t *q, struct sums *s)
+{
+	float qf[QK_K];
+	for (int e = 0; e < QK_K; e += 8) {
+		q6_v8c c8;
+		memcpy(&c8, q + e, sizeof c8);
+		const qnt__v8f fv = __builtin_convertvector(q6_widen(c8), qnt__v8f);
+		memcpy(qf + e, &fv, sizeof fv);
+	}
+	const int n = f->sub;
+	for (int j0 = 0; j0 < f->nsub; j0 += 4) {
+		const qnt__v4d z = { 0, 0, 0, 0 };
+		qnt__v4d sw = z, sq = z, sqq = z, sx = z, sqx = z, sxx = z;
+		for (int i0 = 0; i0 < n; i0 += 4) {
+			qnt__v4f xt[4], wt[4], qt[4];
+			transpose4(x + n * j0 + i0, n, xt);
+			transpose4(w + n * j0 + i0, n, wt);
+			transpose4(qf + n * j0 + i0, n, qt);
+			for (int c = 0; c < 4; c++) {
+				const qnt__v4d wi = __builtin_convertvector(wt[c], qnt__v4d);
+				const qnt__v4d qi = __builtin_convertvector(qt[c], qnt__v4d);
+				const qnt__v4d xi = __builtin_convertvector(xt[c], qnt__v4d);
+				sw += wi;
+				sq += wi * qi;
+				sqq += wi * qi * qi;
+				sx += wi * xi;
+				sqx += wi * qi * xi;
+				sxx += wi * xi * xi;
+			}
+		}
+		for (int k = 0; k < 4; k++) {
+			struct sums *t = &s[j0 + k];
+			t->sw = sw[k];
+			t->sq = sq[k];
+			t->sqq = sqq[k];
+			t->sx = sx[k];
+			t->sqx = sqx[k];
+			t->sxx = sxx[k];
+		}
+	}
 }
 
 /* ---- choosing integer scales for given super-scales ---- */
 
 /* sub_codes_n's codes and values for QNT__VN candidates at once, lane k
- * being the candidate (dl[k], ml[k]): lane by lane the same float
- * operations (the nearest code of (x + ml) times dl's reciprocal, or
- * clamp(0) where dl is zero or not finite), so the same values y. Returned:
- * the weighted error sum w (x - y)^2 of each lane computed in float, a
- * bound for the search below, not sub_codes_n's double. */
-static inline __attribute__((always_inline)) qnt__vnf sub_errs_n(const int n, int lo, int hi, const float *x,
+ * being the candidate (dl[k], ml[k]), for the codes 0..hi of the formats
+ * with mins: the same codes (the nearest code of (x + ml) times dl's
+ * reciprocal, by level_lo_hi: +0 for a code 0, as lo is 0; or 0 = clamp(0) where dl is zero or not
+ * finite) and, lane by lane, the same float operations on them, so the same
+ * values y. Returned: the weighted error sum w (x - y)^2 of each lane
+ * computed in float, a bound for the search below, not sub_codes_n's
+ * double. */
+static inline __attribute__((always_inline)) qnt__vnf sub_errs_n(const int n, int hi, const float *x,
 								   const float *w, qnt__vnf dl, qnt__vnf ml)
 {
 	const qnt__vnf inf = qnt__splat_vnf(INFINITY), zero = qnt__splat_vnf(0.0f);
 	const qnt__vni ok = (dl != zero) & (qnt__abs_vnf(dl) < inf);
-	const qnt__vnf id = 1.0f / dl, flo = qnt__splat_vnf((float)lo), fhi = qnt__splat_vnf((float)hi);
-	const int c0 = qnt__clampi(0, lo, hi);
-	const qnt__vni ilo = (qnt__vni){ 0 } + lo, ihi = (qnt__vni){ 0 } + hi, ic0 = (qnt__vni){ 0 } + c0;
+	const qnt__vnf id = 1.0f / dl;
 	qnt__vnf e[4] = { zero, zero, zero, zero };
 	/* unrolled, so that the partial sums stay in registers */
 #pragma GCC unroll 8
 	for (int i = 0; i < n; i += 4)
 #pragma GCC unroll 4
 		for (int k = 0; k < 4; k++) {
-			const qnt__vnf t = (x[i + k] + ml) * id;
-			const qnt__vni r = qnt__nearest_vni(t);
-			const qnt__vni above = t >= fhi, inside = t > flo;
-			qnt__vni c = (((ihi & above) | (r & ~above)) & inside) | (ilo & ~inside);
-			c = (c & ok) | (ic0 & ~ok);
-			const qnt__vnf y = dl * __builtin_convertvector(c, qnt__vnf) - ml;
+			const qnt__vnf fc = qnt__and_vnf(ok, level_lo_hi((x[i + k] + ml) * id, 0.0f, (float)hi));
+			const qnt__vnf y = dl * fc - ml;
 			const qnt__vnf rf = x[i + k] - y;
 			e[k] += w[i + k] * rf * rf;
 		}
@@ -683,8 +748,8 @@ static int choose_sub(const struct kfmt *f, const float *x, const float *w, stru
 			dl[k] = st->d * (float)cu[c];
 			ml[k] = st->dmin * (float)cv[c];
 		}
-		const qnt__vnf ef = f->sub == 16 ? sub_errs_n(16, f->qlo, f->qhi, x + o, w + o, dl, ml)
-						 : sub_errs_n(32, f->qlo, f->qhi, x + o, w + o, dl, ml);
+		const qnt__vnf ef = f->sub == 16 ? sub_errs_n(16, f->qhi, x + o, w + o, dl, ml)
+						 : sub_errs_n(32, f->qhi, x + o, w + o, dl, ml);
 		for (int k = 0; k < QNT__VN && g + k < nc; k++) {
 			if (may_skip && sub_err_above(ef[k], best))
 				continue;
@@ -705,87 +770,6 @@ static int choose_sub(const struct kfmt *f, const float *x, const float *w, stru
 		st->serr[j] = best;
 	}
 	return changed;
-}
-
-/* q6_K's state from the signed sub-block scales a[] under the super-scale d
- * (an fp16 value): each sub-block takes the integer scale on either side of
- * a[j] / d with the lower error (the lower one on a tie), both candidates
- * measured in one pass as q6_codes measures them. */
-static void q6_build_state(const float *x, const float *w, const float *a, float d, struct kstate *st)
-{
-	st->d = d;
-	st->dmin = 0.0f;
-	st->err = 0;
-	for (int j = 0; j < 16; j++) {
-		int s[2] = { 0, 0 };
-		if (d != 0.0f) {
-			s[0] = round_clamp(floor(a[j] / d), -128, 127);
-			s[1] = qnt__clampi(s[0] + 1, -128, 127);
-		}
-		qnt__v8f xv[2], wv[2];
-		memcpy(xv, x + 16 * j, sizeof xv);
-		memcpy(wv, w + 16 * j, sizeof wv);
-		qnt__v8i c[2][2];
-		double err[2];
-		for (int u = 0; u < 2; u++) {
-			const float dl = d * (float)s[u];
-			const int ok = dl != 0.0f && fabsf(dl) < INFINITY;
-			const float id = ok ? 1.0f / dl : 0.0f;
-			qnt__v8f e = { 0 };
-			for (int h = 0; h < 2; h++) {
-				const qnt__v8f fc = ok ? q6_level_v8(xv[h] * id) : (qnt__v8f){ 0 };
-				c[u][h] = __builtin_convertvector(fc, qnt__v8i);
-				const qnt__v8f r = xv[h] - dl * fc;
-				e += wv[h] * r * r;
-			}
-			err[u] = (((double)e[0] + e[1]) + ((double)e[2] + e[3])) +
-				 (((double)e[4] + e[5]) + ((double)e[6] + e[7]));
-		}
-		const int k = s[1] != s[0] && err[1] < err[0];
-		st->m[j] = 0;
-		if (!(err[k] < INFINITY)) { /* no choice gives a number */
-			st->sc[j] = 0;
-			memset(st->q + 16 * j, 0, 16);
-			st->serr[j] = INFINITY;
-		} else {
-			st->sc[j] = s[k];
-			for (int h = 0; h < 2; h++) {
-				const q6_v8c c8 = qnt__narrow_v8i(c[k][h]);
-				memcpy(st->q + 16 * j + 8 * h, &c8, sizeof c8);
-			}
-			st->serr[j] = err[k];
-		}
-	}
-	for (int j = 0; j < 16; j++)
-		st->err += st->serr[j];
-}
-
-static float fp16_val(double v)
-{
-	return from_fp16(to_fp16((float)v));
-}
-
-/* Candidates from the per-sub-block signed scales a[] (symmetric formats),
- * with the super-scale mapping the largest of them to either end of the
- * integer scales. */
-static void search_from_fits(const struct kfmt *f, const float *x, const float *w, const float *a,
-			     struct kstate *best)
-{
-	struct kstate st;
-	float amax = 0, aref = 0;
-	for (int j = 0; j < f->nsub; j++)
-		if (fabsf(a[j]) > amax) {
-			amax = fabsf(a[j]);
-			aref = a[j];
-		}
-	if (!(amax > 0))
-		return;
-	const int ends[2] = { f->slo, f->shi };
-	for (int e = 0; e < 2; e++) {
-		q6_build_state(x, w, a, fp16_val(aref / ends[e]), &st);
-		if (st.err < best->err)
-			*best = st;
-	}
 }
 
 /* ---- refinement ---- */
@@ -849,10 +833,13 @@ static int refit_super(const struct kfmt *f, const float *x, const float *w, str
 static int refit_subs(const struct kfmt *f, const float *x, const float *w, struct kstate *st)
 {
 	int changed = 0;
+	struct sums sums[16];
+	/* choose_sub changes sub-block j's codes only: the sums of the others
+	 * may be taken first */
+	all_sub_sums(f, x, w, st->q, sums);
 	for (int j = 0; j < f->nsub; j++) {
-		const int o = j * f->sub;
 		double a, c;
-		if (!lsq_sub(f->sub, x + o, w + o, st->q + o, f->mhi != 0, &a, &c))
+		if (!(lsq_solve(&sums[j], f->mhi != 0, &a, &c) < INFINITY))
 			continue;
 		changed |= choose_sub(f, x, w, st, j, a, -c);
 	}
@@ -1469,6 +1456,20 @@ static inline __attribute__((always_inline)) qnt__vnf q6_level_vn(qnt__vnf t, in
 	return __builtin_convertvector(qnt__clamp_vni(qnt__nearest_vni(t), -32, 31), qnt__vnf);
 }
 
+/* q6_level_v8 on native vectors: the same code for every t, NaN included
+ * (NaN gives -32). */
+static inline __attribute__((always_inline)) qnt__vnf q6_level_exact_vn(qnt__vnf t)
+{
+#if QNT__VN == 8
+	return q6_level_v8(t);
+#else
+	const qnt__vnf lo = qnt__splat_vnf(-32.0f), hi = qnt__splat_vnf(31.0f);
+	t = qnt__select_vnf(t > lo, t, lo);
+	t = qnt__select_vnf(t < hi, t, hi);
+	return (t + 12582912.0f) - 12582912.0f;
+#endif
+}
+
 /* What q6_starts needs of each lane (sub-block) of a group. */
 struct q6_lanes {
 	qnt__vnf sc[2], isc[2]; /* ggml's scale and inverse scale: reference, imatrix */
@@ -1476,12 +1477,13 @@ struct q6_lanes {
 	qnt__vni zero;          /* the sub-block's largest |x| is below GROUP_MAX_EPS */
 };
 
-/* q6_starts' scan of QNT__VN sub-blocks; fast (a constant where this is
- * inlined): every x of the block is finite, so that every visc x is
- * (|visc| <= 33 / |max|, |x| <= |max|; lanes of tiny values are never
- * read). */
-static inline __attribute__((always_inline)) void q6_lanes_run(const float *x, const float *w, const int fast,
-								 struct q6_lanes *r)
+/* q6_starts' scan of the QNT__VN sub-blocks of vector v of the transposed
+ * block xt, wt (q3_transpose's layout: lane k of xt[i][v] is element i of
+ * sub-block QNT__VN v + k); fast (a constant where this is inlined): every
+ * x of the block is finite, so that every visc x is (|visc| <= 33 / |max|,
+ * |x| <= |max|; lanes of tiny values are never read). */
+static inline __attribute__((always_inline)) void q6_lanes_run(q3_vf xt[16][Q3NV], q3_vf wt[16][Q3NV],
+								 int v, const int fast, struct q6_lanes *r)
 {
 	static const float sis[Q6_CANDS] = { 0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2,
 					     3, 4, 5, 6, 7, 8, 9, -8, -4, 0, 4, 8 };
@@ -1490,26 +1492,20 @@ static inline __attribute__((always_inline)) void q6_lanes_run(const float *x, c
 	static const float sgn[Q6_CANDS] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
 					     -1, -1, -1, -1, -1, -1, -1, 1, 1, 1, 1, 1 };
 	const qnt__vnf zero = qnt__splat_vnf(0.0f);
-	/* x, w transposed: lane k is sub-block k; ggml's weights x^2 and the
-	 * products the sums take, per element as the scalar loop forms them */
-	float xa[16 * QNT__VN], wa[16 * QNT__VN];
-	for (int k = 0; k < QNT__VN; k++)
-		for (int i = 0; i < 16; i++) {
-			xa[QNT__VN * i + k] = x[16 * k + i];
-			wa[QNT__VN * i + k] = w[16 * k + i];
-		}
-	qnt__vnf xt[16], w2[16], wx2[16], wq[16], wxq[16];
+	/* ggml's weights x^2 and the products the sums take, per element as
+	 * the scalar loop forms them */
+	qnt__vnf x[16], w2[16], wx2[16], wq[16], wxq[16];
 	qnt__vnf max = zero, amax = zero;
 	for (int i = 0; i < 16; i++) {
-		memcpy(&xt[i], xa + QNT__VN * i, sizeof xt[i]);
-		memcpy(&wq[i], wa + QNT__VN * i, sizeof wq[i]);
-		w2[i] = xt[i] * xt[i];
-		wx2[i] = w2[i] * xt[i];
-		wxq[i] = wq[i] * xt[i];
-		const qnt__vnf ax = qnt__abs_vnf(xt[i]);
+		x[i] = xt[i][v];
+		wq[i] = wt[i][v];
+		w2[i] = x[i] * x[i];
+		wx2[i] = w2[i] * x[i];
+		wxq[i] = wq[i] * x[i];
+		const qnt__vnf ax = qnt__abs_vnf(x[i]);
 		const qnt__vni m = ax > amax;
 		amax = qnt__select_vnf(m, ax, amax);
-		max = qnt__select_vnf(m, xt[i], max);
+		max = qnt__select_vnf(m, x[i], max);
 	}
 	r->zero = amax < qnt__splat_vnf(GROUP_MAX_EPS);
 	qnt__vnf best[2] = { zero, zero }, fitb = zero, lxb = zero, l2b = zero;
@@ -1518,13 +1514,22 @@ static inline __attribute__((always_inline)) void q6_lanes_run(const float *x, c
 		 * the same float since the sign is exact */
 		const qnt__vnf visc = sgn[c] * (mag[c] + 0.1f * sis[c]) / max;
 		qnt__vnf rlx = zero, rl2 = zero, ilx = zero, il2 = zero;
+		if (c < 19) {
 #pragma GCC unroll 16
-		for (int i = 0; i < 16; i++) {
-			const qnt__vnf fl = q6_level_vn(visc * xt[i], fast);
-			rlx += wx2[i] * fl;
-			rl2 += w2[i] * fl * fl;
-			ilx += wxq[i] * fl;
-			il2 += wq[i] * fl * fl;
+			for (int i = 0; i < 16; i++) {
+				const qnt__vnf fl = q6_level_vn(visc * x[i], fast);
+				rlx += wx2[i] * fl;
+				rl2 += w2[i] * fl * fl;
+				ilx += wxq[i] * fl;
+				il2 += wq[i] * fl * fl;
+			}
+		} else { /* the search's candidates only: no reference sums */
+#pragma GCC unroll 16
+			for (int i = 0; i < 16; i++) {
+				const qnt__vnf fl = q6_level_vn(visc * x[i], fast);
+				ilx += wxq[i] * fl;
+				il2 += wq[i] * fl * fl;
+			}
 		}
 		/* ggml's choices, in its order: the first candidate's scale
 		 * lx / l2 (0 where l2 is 0); a later one replaces the best so far
@@ -1559,9 +1564,13 @@ static inline __attribute__((always_inline)) void q6_lanes_run(const float *x, c
 	r->l2 = l2b;
 }
 
-static void q6_starts(const float *x, const float *w, struct kstate *ref, struct kstate *imp, float *a)
+/* Both of ggml's q6_K blocks (ref, imp), the signed scales a[] the search
+ * starts from, and the block transposed (xt, wt: q3_transpose's layout, the
+ * first Q3V vectors) for the search. */
+static void q6_starts(const float *x, const float *w, struct kstate *ref, struct kstate *imp, float *a,
+		      q3_vf xt[16][Q3NV], q3_vf wt[16][Q3NV])
 {
-	float sc_ref[16], sc_imp[16], isc_ref[16], isc_imp[16], fit[16], lx[16], l2[16];
+	float sc_ref[16], sc_imp[16], isc_ref[16], isc_imp[16], fit[16], lx[16], l2[16], ia[16];
 	uint8_t zero[16];
 	/* with every x finite the codes may be taken as floats (q6_level_vn) */
 	qnt__v8f zs = { 0 };
@@ -1571,12 +1580,15 @@ static void q6_starts(const float *x, const float *w, struct kstate *ref, struct
 		zs += xv * 0.0f;
 	}
 	const int fast = qnt__bits_v8i(qnt__eq_v8f(zs, (qnt__v8f){ 0 })) == 0xffu;
-	for (int g = 0; g < 16; g += QNT__VN) {
+	q3_transpose(x, xt, 0);
+	q3_transpose(w, wt, 0);
+	for (int v = 0; v < Q3V; v++) {
+		const int g = QNT__VN * v;
 		struct q6_lanes r;
 		if (fast)
-			q6_lanes_run(x + 16 * g, w + 16 * g, 1, &r);
+			q6_lanes_run(xt, wt, v, 1, &r);
 		else
-			q6_lanes_run(x + 16 * g, w + 16 * g, 0, &r);
+			q6_lanes_run(xt, wt, v, 0, &r);
 		memcpy(sc_ref + g, &r.sc[0], sizeof r.sc[0]);
 		memcpy(sc_imp + g, &r.sc[1], sizeof r.sc[1]);
 		memcpy(isc_ref + g, &r.isc[0], sizeof r.isc[0]);
@@ -1587,38 +1599,208 @@ static void q6_starts(const float *x, const float *w, struct kstate *ref, struct
 		for (int k = 0; k < QNT__VN; k++)
 			zero[g + k] = r.zero[k] != 0;
 	}
-	for (int j = 0; j < 16; j++) {
+	/* each sub-block's fit: the scale ba = lx / l2 of its best candidate
+	 * (0 where none fits), then one refit for the codes its inverse gives,
+	 * kept where it fits better. Four sub-blocks per double vector; the
+	 * codes' sums with the sub-blocks as lanes, element i's terms in float
+	 * lane i % 8 of its sub-block, those eight added in double in order. */
+	const qnt__v4d dz = { 0, 0, 0, 0 };
+	qnt__v4d ba[4];
+	for (int j = 0; j < 16; j += 4) {
+		qnt__v4f lx4, l24, f4;
+		memcpy(&lx4, lx + j, sizeof lx4);
+		memcpy(&l24, l2 + j, sizeof l24);
+		memcpy(&f4, fit + j, sizeof f4);
+		const qnt__v4l pos = (qnt__v4l)(__builtin_convertvector(f4, qnt__v4d) > dz);
+		const qnt__v4d q = __builtin_convertvector(lx4, qnt__v4d) / __builtin_convertvector(l24, qnt__v4d);
+		ba[j / 4] = qnt__select_v4d(pos, q, dz);
+		const qnt__v4f i4 = __builtin_convertvector(1 / ba[j / 4], qnt__v4f);
+		memcpy(ia + j, &i4, sizeof i4);
+	}
+	float ex[8][16], eq[8][16];
+	for (int v = 0; v < Q3V; v++) {
+		const qnt__vnf z = qnt__splat_vnf(0.0f);
+		qnt__vnf iav, tx[16], tq[16];
+		memcpy(&iav, ia + QNT__VN * v, sizeof iav);
+		for (int i = 0; i < 16; i++) {
+			const qnt__vnf fq = q6_level_exact_vn(xt[i][v] * iav);
+			const qnt__vnf wf = wt[i][v] * fq;
+			tx[i] = wf * xt[i][v];
+			tq[i] = wf * fq;
+		}
+		for (int k = 0; k < 8; k++) {
+			const qnt__vnf ek = (z + tx[k]) + tx[k + 8], qk = (z + tq[k]) + tq[k + 8];
+			memcpy(ex[k] + QNT__VN * v, &ek, sizeof ek);
+			memcpy(eq[k] + QNT__VN * v, &qk, sizeof qk);
+		}
+	}
+	for (int j = 0; j < 16; j += 4) {
+		qnt__v4d sx = dz, sq = dz;
+		for (int k = 0; k < 8; k++) {
+			qnt__v4f e4, q4;
+			memcpy(&e4, ex[k] + j, sizeof e4);
+			memcpy(&q4, eq[k] + j, sizeof q4);
+			sx += __builtin_convertvector(e4, qnt__v4d);
+			sq += __builtin_convertvector(q4, qnt__v4d);
+		}
+		qnt__v4f f4;
+		memcpy(&f4, fit + j, sizeof f4);
+		const qnt__v4l better = (qnt__v4l)(ba[j / 4] != dz) & (qnt__v4l)(sq > dz) &
+					(qnt__v4l)(sx * sx / sq > __builtin_convertvector(f4, qnt__v4d));
+		const qnt__v4f a4 = __builtin_convertvector(qnt__select_v4d(better, sx / sq, ba[j / 4]), qnt__v4f);
+		memcpy(a + j, &a4, sizeof a4);
+	}
+	for (int j = 0; j < 16; j++)
 		if (zero[j]) {
 			sc_ref[j] = sc_imp[j] = a[j] = 0.0f;
 			isc_ref[j] = isc_imp[j] = 0.0f;
-			continue;
 		}
-		const float *xj = x + 16 * j, *wj = w + 16 * j;
-		/* the fit's scale, then one refit for the codes it gives */
-		double ba = fit[j] > 0 ? (double)lx[j] / l2[j] : 0;
-		if (ba != 0) {
-			const float ia = (float)(1 / ba);
-			qnt__v8f sqx = { 0 }, sqq = { 0 };
-			for (int h = 0; h < 2; h++) {
-				qnt__v8f xv, wv;
-				memcpy(&xv, xj + 8 * h, sizeof xv);
-				memcpy(&wv, wj + 8 * h, sizeof wv);
-				const qnt__v8f fq = q6_level_v8(xv * ia);
-				sqx += wv * fq * xv;
-				sqq += wv * fq * fq;
-			}
-			double sx = 0, sq = 0;
-			for (int k = 0; k < 8; k++) {
-				sx += sqx[k];
-				sq += sqq[k];
-			}
-			if (sq > 0 && sx * sx / sq > fit[j])
-				ba = sx / sq;
-		}
-		a[j] = (float)ba;
-	}
 	q6_tail_state(x, sc_ref, isc_ref, zero, ref);
 	q6_tail_state(x, sc_imp, isc_imp, zero, imp);
+}
+
+/* q6_K's scales from the signed sub-block scales a[] under the super-scale
+ * d (an fp16 value): each sub-block takes the integer scale on either side
+ * of a[j] / d with the lower error (the lower one on a tie), both measured
+ * as q6_codes measures them (element i's term in float lane i % 8, the
+ * lanes added in double). The sub-blocks are the lanes (xt, wt as
+ * q6_starts transposes them), each doing q6_codes' float operations. Sets
+ * st's d, scales, sub-block errors and error, not its codes (q6_set_codes
+ * makes them: the same codes). A sub-block no choice gives a number for
+ * gets the scale 0 and an infinite error. */
+static void q6_build_scales(q3_vf xt[16][Q3NV], q3_vf wt[16][Q3NV], const float *a, float d,
+			    struct kstate *st)
+{
+	/* s[0]: floor(a / d) in double, clamped to -128..127 (NaN: -128; the
+	 * rounding of an integer is itself), s[1] the next integer, both 0
+	 * where d is; four sub-blocks per double vector */
+	int s[2][16];
+	for (int j = 0; j < 16; j += 4) {
+		qnt__v4f a4;
+		memcpy(&a4, a + j, sizeof a4);
+		qnt__v4d t = __builtin_convertvector(a4, qnt__v4d) / (double)d;
+#if defined(__AVX__)
+		t = (qnt__v4d)_mm256_floor_pd((__m256d)t);
+#else
+		for (int k = 0; k < 4; k++)
+			t[k] = floor(t[k]);
+#endif
+		const qnt__v4d lo = { -128, -128, -128, -128 }, hi = { 127, 127, 127, 127 };
+		t = qnt__select_v4d((qnt__v4l)(t > lo), t, lo);
+		t = qnt__select_v4d((qnt__v4l)(t < hi), t, hi);
+		qnt__v4i s0 = __builtin_convertvector(t, qnt__v4i), s1 = qnt__clamp_v4i(s0 + 1, -128, 127);
+		if (d == 0.0f)
+			s0 = s1 = (qnt__v4i){ 0 };
+		memcpy(s[0] + j, &s0, sizeof s0);
+		memcpy(s[1] + j, &s1, sizeof s1);
+	}
+	/* the float lane sums of each candidate, by sub-block: element i's
+	 * term in lane i % 8, 0 + t_k + t_{k+8} */
+	float e8[2][8][16];
+	const qnt__vnf zero = qnt__splat_vnf(0.0f), inf = qnt__splat_vnf(INFINITY);
+	for (int u = 0; u < 2; u++)
+		for (int v = 0; v < Q3V; v++) {
+			qnt__vni sv;
+			memcpy(&sv, s[u] + QNT__VN * v, sizeof sv);
+			const qnt__vnf dl = d * __builtin_convertvector(sv, qnt__vnf);
+			const qnt__vni ok = (dl != zero) & (qnt__abs_vnf(dl) < inf);
+			const qnt__vnf id = qnt__and_vnf(ok, 1.0f / dl);
+#pragma GCC unroll 8
+			for (int k = 0; k < 8; k++) {
+				qnt__vnf e = zero;
+				for (int h = 0; h < 2; h++) {
+					const int i = k + 8 * h;
+					const qnt__vnf fc = qnt__and_vnf(ok, q6_level_exact_vn(xt[i][v] * id));
+					const qnt__vnf r = xt[i][v] - dl * fc;
+					e += wt[i][v] * r * r;
+				}
+				memcpy(e8[u][k] + QNT__VN * v, &e, sizeof e);
+			}
+		}
+	double err[2][16];
+	for (int u = 0; u < 2; u++)
+		for (int j = 0; j < 16; j += 4) {
+			qnt__v4d ed[8];
+			for (int k = 0; k < 8; k++) {
+				qnt__v4f e4;
+				memcpy(&e4, e8[u][k] + j, sizeof e4);
+				ed[k] = __builtin_convertvector(e4, qnt__v4d);
+			}
+			const qnt__v4d sum = ((ed[0] + ed[1]) + (ed[2] + ed[3])) + ((ed[4] + ed[5]) + (ed[6] + ed[7]));
+			memcpy(err[u] + j, &sum, sizeof sum);
+		}
+	st->d = d;
+	st->dmin = 0.0f;
+	st->err = 0;
+	for (int j = 0; j < 16; j++) {
+		const int k = s[1][j] != s[0][j] && err[1][j] < err[0][j];
+		st->m[j] = 0;
+		if (!(err[k][j] < INFINITY)) {
+			st->sc[j] = 0;
+			st->serr[j] = INFINITY;
+		} else {
+			st->sc[j] = s[k][j];
+			st->serr[j] = err[k][j];
+		}
+	}
+	for (int j = 0; j < 16; j++)
+		st->err += st->serr[j];
+}
+
+/* The codes of q6_build_scales' state: those its errors were measured for
+ * (0 for a scale of 0). */
+static void q6_set_codes(const float *x, struct kstate *st)
+{
+	for (int j = 0; j < 16; j++) {
+		const float dl = st->d * (float)st->sc[j];
+		const int ok = dl != 0.0f && fabsf(dl) < INFINITY;
+		const float id = ok ? 1.0f / dl : 0.0f;
+		for (int h = 0; h < 2; h++) {
+			qnt__v8f xv;
+			memcpy(&xv, x + 16 * j + 8 * h, sizeof xv);
+			const qnt__v8f fc = ok ? q6_level_v8(xv * id) : (qnt__v8f){ 0 };
+			const q6_v8c c8 = qnt__narrow_v8i(__builtin_convertvector(fc, qnt__v8i));
+			memcpy(st->q + 16 * j + 8 * h, &c8, sizeof c8);
+		}
+	}
+}
+
+static float fp16_val(double v)
+{
+	return from_fp16(to_fp16((float)v));
+}
+
+/* Candidates from the per-sub-block signed scales a[] (q6_K), with the
+ * super-scale mapping the largest of them to either end of the integer
+ * scales; best changes (codes included) only for a lower error. */
+static void search_from_fits(const float *x, q3_vf xt[16][Q3NV], q3_vf wt[16][Q3NV], const float *a,
+			     struct kstate *best)
+{
+	struct kstate st;
+	float amax = 0, aref = 0;
+	int found = 0;
+	for (int j = 0; j < 16; j++)
+		if (fabsf(a[j]) > amax) {
+			amax = fabsf(a[j]);
+			aref = a[j];
+		}
+	if (!(amax > 0))
+		return;
+	const int ends[2] = { -128, 127 };
+	for (int e = 0; e < 2; e++) {
+		q6_build_scales(xt, wt, a, fp16_val(aref / ends[e]), &st);
+		if (st.err < best->err) {
+			best->d = st.d;
+			best->dmin = st.dmin;
+			memcpy(best->sc, st.sc, sizeof st.sc);
+			memcpy(best->m, st.m, sizeof st.m);
+			memcpy(best->serr, st.serr, sizeof st.serr);
+			best->err = st.err;
+			found = 1;
+		}
+	}
+	if (found)
+		q6_set_codes(x, best);
 }
 
 static void ggml_q8_K(const float *x, struct blk_q8_K *b)
@@ -1826,48 +2008,63 @@ static void weighted_block_q6(const struct kfmt *f, const float *x, const float 
 {
 	struct kstate ref, imp, best;
 	float a[16];
-	q6_starts(x, w, &ref, &imp, a);
-	state_error(f, x, w, &ref);
+	q3_vf xt[16][Q3NV], wt[16][Q3NV];
+	struct kxw xw;
+	block_doubles(x, w, &xw);
+	q6_starts(x, w, &ref, &imp, a, xt, wt);
+	state_error(f, &xw, &ref);
 	if (!(ref.err < INFINITY))
 		ref.err = INFINITY;
-	state_error(f, x, w, &imp);
+	state_error(f, &xw, &imp);
 	const struct kstate *start = imp.err < ref.err ? &imp : &ref;
 	best.err = INFINITY;
-	search_from_fits(f, x, w, a, &best);
+	search_from_fits(x, xt, wt, a, &best);
 	if (!(best.err < start->err))
 		best = *start;
 	if (best.err < INFINITY)
 		refine(f, x, w, &best);
 	/* the search's state replaces the start only if its exact error is lower */
 	if (best.err < start->err) {
-		state_error(f, x, w, &best);
+		state_error(f, &xw, &best);
 		if (best.err < start->err)
 			start = &best;
 	}
 	pack_state(f, start, blk);
 }
 
+static void weighted_from_ref(const struct kfmt *f, kblock_fn ggml_block, size_t bytes, const float *x,
+			      const float *w, void *blk);
+
 static void weighted_block(const struct kfmt *f, kblock_fn ggml_block, size_t bytes, const float *x, const float *w,
 			   void *blk)
 {
-	struct kstate best, cand;
-	unsigned char alt[MAX_BLK_BYTES];
-
 	if (f->fits) {
 		weighted_block_q6(f, x, w, blk);
 		return;
 	}
+	ggml_block(x, blk, NULL);
+	weighted_from_ref(f, ggml_block, bytes, x, w, blk);
+}
+
+/* weighted_block once blk holds ggml's reference block. */
+static void weighted_from_ref(const struct kfmt *f, kblock_fn ggml_block, size_t bytes, const float *x,
+			      const float *w, void *blk)
+{
+	struct kstate best, cand;
+	unsigned char alt[MAX_BLK_BYTES];
+	struct kxw xw;
+
+	block_doubles(x, w, &xw);
 	/* ggml's reference block (already the output) and its importance-aware
 	 * block, measured with their exact values; a non-finite error (scales
 	 * that overflow fp16) counts as infinite */
-	ggml_block(x, blk, NULL);
 	unpack_state(f, blk, &best);
-	state_error(f, x, w, &best);
+	state_error(f, &xw, &best);
 	if (!(best.err < INFINITY))
 		best.err = INFINITY;
 	ggml_block(x, alt, w);
 	unpack_state(f, alt, &cand);
-	state_error(f, x, w, &cand);
+	state_error(f, &xw, &cand);
 	const int from_alt = cand.err < best.err;
 	if (from_alt)
 		best = cand;
@@ -1876,15 +2073,13 @@ static void weighted_block(const struct kfmt *f, kblock_fn ggml_block, size_t by
 	if (best.err < INFINITY)
 		refine(f, x, w, &best);
 
-	/* the search's block replaces the start only if its exact error, measured
-	 * again from its bytes, is lower */
+	/* the search's block replaces the start only if its exact error,
+	 * measured again (the state's values are its bytes': d and dmin are
+	 * fp16 values, the integers are in range), is lower */
 	if (best.err < start_err) {
-		unsigned char out[MAX_BLK_BYTES];
-		pack_state(f, &best, out);
-		unpack_state(f, out, &cand);
-		state_error(f, x, w, &cand);
-		if (cand.err < start_err) {
-			memcpy(blk, out, bytes);
+		state_error(f, &xw, &best);
+		if (best.err < start_err) {
+			pack_state(f, &best, blk);
 			return;
 		}
 	}
@@ -1942,19 +2137,24 @@ static void quant_q2_K(const float *src, void *dst, int64_t nrows, int64_t n, co
 }
 static void quant_q3_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
-	if (imp) {
-		quant_rows(&F_Q3, blk_q3, sizeof(struct blk_q3_K), src, dst, nrows, n, imp);
-		return;
-	}
-	/* ggml's blocks, two at a time where a row has two left */
+	/* ggml's reference blocks, two at a time where a row has two left;
+	 * with importance each is then the start of weighted_from_ref */
 	struct blk_q3_K *out = dst;
 	for (int64_t r = 0; r < nrows; r++) {
 		const float *x = src + r * n;
-		int64_t i = 0;
-		for (; i + 2 <= n / QK_K; i += 2, out += 2)
-			ggml_q3_K_pair(x + i * QK_K, out);
-		if (i < n / QK_K)
-			ggml_q3_K(x + i * QK_K, out++, NULL);
+		const int64_t nb = n / QK_K;
+		for (int64_t i = 0; i < nb; i += 2) {
+			const int64_t m = i + 2 <= nb ? 2 : 1;
+			if (m == 2)
+				ggml_q3_K_pair(x + i * QK_K, out + i);
+			else
+				ggml_q3_K(x + i * QK_K, out + i, NULL);
+			for (int64_t k = i; k < i + m && imp; k++)
+				if (!all_zero(imp + k * QK_K, QK_K))
+					weighted_from_ref(&F_Q3, blk_q3, sizeof(struct blk_q3_K), x + k * QK_K,
+							  imp + k * QK_K, out + k);
+		}
+		out += nb;
 	}
 }
 static void quant_q4_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
