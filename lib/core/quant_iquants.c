@@ -709,36 +709,52 @@ struct prof {
 };
 
 /* A breakpoint: at scale s element j moves to the next code, which adds
- * w_j x_j sd[c] to sxq and w_j sd2[c] to sqq (struct iq4_mids). */
-struct ev {
-	float s;
-	uint8_t j, c;
-};
+ * w_j x_j sd[c] to sxq and w_j sd2[c] to sqq (struct iq4_mids). It is kept
+ * as the key bits(s) << 32 | j << 8 | r, r the number of the element's
+ * earlier breakpoints (its code follows from r): s >= 0, whose float bits
+ * order like its value, so the keys order by s, then by element, then by
+ * the element's own order (equal s within an element is possible only with
+ * subnormal s). */
+static inline float ev_s(uint64_t key)
+{
+	return qnt__f32_from_bits((uint32_t)(key >> 32));
+}
 
-/* Stable ascending sort of the n events of a by s, into out, given the
- * count of each bucket in cnt[1..nbk] (cnt[0] = 0; cnt is overwritten).
- * Every s lies in [lo, 2.75 lo] (up to roundings, clamped here), under 1.5
- * binades: the float bits of non-negative floats order like their values,
- * so bk[i] = (bits(s) - bits(lo)) >> QNT__EV_SH (128 buckets per binade,
- * at most 188 for normal lo, clamped to QNT__EV_NBK <= 256 for subnormal
- * ones) is monotone in s. A counting sort on bk (stable) and an insertion
- * sort within buckets (stable: it moves an event only past larger ones)
- * give the one stable order of the keys, whatever the buckets; buckets this
- * fine leave the insertion sort little to move (~70 events a profile). */
+/* Ascending sort of the n keys of a into out. Every s lies in [lo, 2.75 lo]
+ * (up to roundings, clamped here), under 1.5 binades: the float bits of
+ * non-negative floats order like their values, so the bucket
+ * (bits(s) - bits(lo)) >> QNT__EV_SH (128 buckets per binade, at most 188
+ * for normal lo, clamped to QNT__EV_NBK <= 256 for subnormal ones) is
+ * monotone in the key. A counting sort on the bucket and an insertion sort
+ * give the sorted keys; buckets this fine leave the insertion sort little to
+ * move (~70 events a profile). The keys are distinct, so the order does
+ * not depend on the order of a. */
 #define QNT__EV_SH 16
 #define QNT__EV_NBK 224
-static void sort_events(const struct ev *a, const uint8_t *bk, int *cnt, struct ev *out, int n, int nbk)
+static inline int ev_bucket(uint64_t key, int32_t base, int nbk)
 {
-	for (int k = 0; k < nbk; k++)
-		cnt[k + 1] += cnt[k];
+	return clampi(((int32_t)(key >> 32) - base) >> QNT__EV_SH, 0, nbk - 1);
+}
+
+static void sort_events(const uint64_t *a, uint64_t *out, int n, int32_t base, int nbk)
+{
+	int cnt[QNT__EV_NBK], run = 0;
+	memset(cnt, 0, (size_t)nbk * sizeof *cnt);
 	for (int i = 0; i < n; i++)
-		out[cnt[bk[i]]++] = a[i];
+		cnt[ev_bucket(a[i], base, nbk)]++;
+	for (int k = 0; k < nbk; k++) {
+		const int c = cnt[k];
+		cnt[k] = run;
+		run += c;
+	}
+	for (int i = 0; i < n; i++)
+		out[cnt[ev_bucket(a[i], base, nbk)]++] = a[i];
 	for (int i = 1; i < n; i++) {
-		if (!(out[i].s < out[i - 1].s))
+		if (!(out[i] < out[i - 1]))
 			continue;
-		const struct ev t = out[i];
+		const uint64_t t = out[i];
 		int k = i;
-		while (k > 0 && t.s < out[k - 1].s) {
+		while (k > 0 && t < out[k - 1]) {
 			out[k] = out[k - 1];
 			k--;
 		}
@@ -782,6 +798,74 @@ static const struct iq4_mids iq4_mids_pos = { kv4f, 8, IQ4_TAB(IQ4_MID, IQ4_VP),
 static const struct iq4_mids iq4_mids_neg = { kv4n, 7, IQ4_TAB(IQ4_MID, IQ4_VN), IQ4_TAB(IQ4_IMID, IQ4_VN),
 					      IQ4_TAB2(IQ4_DV, IQ4_VN), IQ4_TAB2(IQ4_DV2, IQ4_VN) };
 
+/* The native lanes' indices 0, 1, ..., whether any lane of a mask is set,
+ * and tab[k] lane by lane (k in 0..14). */
+#if QNT__VN == 8
+#define IQ4_LANES { 0, 1, 2, 3, 4, 5, 6, 7 }
+#else
+#define IQ4_LANES { 0, 1, 2, 3 }
+#endif
+
+static inline int iq4_any(qnt__vni m)
+{
+#if defined(__AVX2__)
+	return !_mm256_testz_si256((__m256i)m, (__m256i)m);
+#else
+	int r = 0;
+	for (int i = 0; i < QNT__VN; i++)
+		r |= m[i];
+	return r != 0;
+#endif
+}
+
+static inline qnt__vnf iq4_gather15(const float *tab, qnt__vni k)
+{
+#if defined(__AVX2__)
+	return (qnt__vnf)_mm256_i32gather_ps(tab, (__m256i)k, 4);
+#else
+	qnt__vnf r;
+	for (int i = 0; i < QNT__VN; i++)
+		r[i] = tab[k[i]];
+	return r;
+#endif
+}
+
+/* Appends to out the keys bits(s) << 32 | tag of the lanes where live is
+ * set (in some order), returns how many. With AVX2 it stores 8 keys a time
+ * through a permutation that moves the live ones first: out needs 4 keys
+ * of slack. */
+static inline int iq4_put_events(uint64_t *out, qnt__vni live, qnt__vni sbits, qnt__vni tag)
+{
+#if defined(__AVX2__)
+	static const int32_t perm[16][8] = {
+		{ 0, 0, 0, 0, 0, 0, 0, 0 }, { 0, 1, 0, 0, 0, 0, 0, 0 }, { 2, 3, 0, 0, 0, 0, 0, 0 },
+		{ 0, 1, 2, 3, 0, 0, 0, 0 }, { 4, 5, 0, 0, 0, 0, 0, 0 }, { 0, 1, 4, 5, 0, 0, 0, 0 },
+		{ 2, 3, 4, 5, 0, 0, 0, 0 }, { 0, 1, 2, 3, 4, 5, 0, 0 }, { 6, 7, 0, 0, 0, 0, 0, 0 },
+		{ 0, 1, 6, 7, 0, 0, 0, 0 }, { 2, 3, 6, 7, 0, 0, 0, 0 }, { 0, 1, 2, 3, 6, 7, 0, 0 },
+		{ 4, 5, 6, 7, 0, 0, 0, 0 }, { 0, 1, 4, 5, 6, 7, 0, 0 }, { 2, 3, 4, 5, 6, 7, 0, 0 },
+		{ 0, 1, 2, 3, 4, 5, 6, 7 },
+	};
+	static const uint8_t npop[16] = { 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4 };
+	const __m256i t = (__m256i)tag, sb = (__m256i)sbits, l = (__m256i)live;
+	const __m256i k0 = _mm256_unpacklo_epi32(t, sb), k1 = _mm256_unpackhi_epi32(t, sb);
+	const int m0 = _mm256_movemask_pd((__m256d)_mm256_unpacklo_epi32(l, l));
+	const int m1 = _mm256_movemask_pd((__m256d)_mm256_unpackhi_epi32(l, l));
+	_mm256_storeu_si256((__m256i *)out,
+			    _mm256_permutevar8x32_epi32(k0, _mm256_loadu_si256((const __m256i *)perm[m0])));
+	out += npop[m0];
+	_mm256_storeu_si256((__m256i *)out,
+			    _mm256_permutevar8x32_epi32(k1, _mm256_loadu_si256((const __m256i *)perm[m1])));
+	return npop[m0] + npop[m1];
+#else
+	int n = 0;
+	for (int i = 0; i < QNT__VN; i++) {
+		out[n] = (uint64_t)(uint32_t)sbits[i] << 32 | (uint32_t)tag[i];
+		n -= live[i];
+	}
+	return n;
+#endif
+}
+
 /* Profile of n <= 32 elements for the ascending values m->v, for s in the
  * window [amax/176, amax/64] (amax: the largest |x| of weight > 0), where
  * the minimum lies for all but odd data; outside it E is extrapolated from the
@@ -790,8 +874,9 @@ static const struct iq4_mids iq4_mids_neg = { kv4n, 7, IQ4_TAB(IQ4_MID, IQ4_VN),
 static void build_prof(int n, const float *x, const float *w, const float *wxv, float amax, double sxx,
 		       const struct iq4_mids *m, struct prof *p)
 {
-	struct ev ev[32 * 8], sorted[32 * 8];
-	uint8_t bk[32 * 8];
+	/* at most 8 events an element (the midpoints of one sign), and
+	 * iq4_put_events' slack */
+	uint64_t ev[32 * 8 + 4], sorted[32 * 8];
 	const float *v = m->v, *mid = m->mid, *imid = m->imid;
 	const int kpos = m->kpos;
 	p->n = 1;
@@ -805,44 +890,51 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 	/* the bucket of an event (see sort_events); s <= s_hi bounds it */
 	const int32_t base = (int32_t)qnt__f32_bits(s_lo);
 	const int nbk = clampi((((int32_t)qnt__f32_bits(s_hi) - base) >> QNT__EV_SH) + 1, 1, QNT__EV_NBK);
-	int ne = 0, cnt[QNT__EV_NBK + 1];
-	memset(cnt, 0, (size_t)(nbk + 1) * sizeof *cnt);
+	/* per element the code at s_lo, and the code of its event r,
+	 * cb[j] + r cs[j] */
+	int ne = 0, c[32], cb[32], cs[32];
+	/* QNT__VN elements at a time: the code at s_lo (how many midpoints
+	 * are <= x/s_lo), then the events in the order the element meets them,
+	 * the r-th in round r: an element with x > 0 moves down from code
+	 * c (midpoints k = c - 1, c - 2, ... >= kpos), one with x < 0 up
+	 * (k = c, c + 1, ... < kpos), each at s = x imid[k] while s <= s_hi
+	 * (ascending in r: the first that fails ends the element's events). */
+	const qnt__vnf vis_lo = qnt__splat_vnf(is_lo), vs_hi = qnt__splat_vnf(s_hi), fz = qnt__splat_vnf(0.0f);
+	const qnt__vni iz = QNT__SPLAT_VN(0), lane = IQ4_LANES;
+	for (int j0 = 0; j0 < n; j0 += QNT__VN) {
+		qnt__vnf xv;
+		memcpy(&xv, x + j0, sizeof xv);
+		const qnt__vnf t = xv * vis_lo;
+		qnt__vni cv = iz;
+		for (int k = 0; k < 15; k++)
+			cv += t >= qnt__splat_vnf(mid[k]);
+		cv = -cv;
+		const qnt__vni pos = xv > fz, neg = xv < fz;
+		qnt__vni live = pos | neg, k = cv + pos, tag = (lane + j0) << 8;
+		const qnt__vni step = pos | (neg & 1), code0 = k + (neg & 15);
+		memcpy(c + j0, &cv, sizeof cv);
+		memcpy(cb + j0, &code0, sizeof code0);
+		memcpy(cs + j0, &step, sizeof step);
+		for (;;) {
+			live &= (pos & (k >= kpos)) | (neg & (k < kpos));
+			if (!iq4_any(live))
+				break;
+			const qnt__vnf sk = xv * iq4_gather15(imid, qnt__clamp_vni(k, 0, 14));
+			live &= sk <= vs_hi;
+			qnt__vni sb;
+			memcpy(&sb, &sk, sizeof sb);
+			ne += iq4_put_events(ev + ne, live, sb, tag);
+			k += step;
+			tag += 1;
+		}
+	}
 	double sxq = 0, sqq = 0;
 	for (int j = 0; j < n; j++) {
-		const float wx = wxv[j];
-		/* the code at s_lo: how many midpoints are <= x/s_lo */
-		const float t = x[j] * is_lo;
-		int c = 0; /* the count of midpoints <= t, by bisection */
-		c += (mid[c + 7] <= t) << 3;
-		c += (mid[c + 3] <= t) << 2;
-		c += (mid[c + 1] <= t) << 1;
-		c += mid[c] <= t;
-		if (x[j] > 0) {
-			for (int k = c - 1; k >= kpos; k--) {
-				const float sk = x[j] * imid[k];
-				if (!(sk <= s_hi))
-					break;
-				const int b = clampi(((int32_t)qnt__f32_bits(sk) - base) >> QNT__EV_SH, 0, nbk - 1);
-				cnt[b + 1]++;
-				bk[ne] = (uint8_t)b;
-				ev[ne++] = (struct ev){ sk, (uint8_t)j, (uint8_t)k };
-			}
-		} else if (x[j] < 0) {
-			for (int k = c; k < kpos; k++) {
-				const float sk = x[j] * imid[k];
-				if (!(sk <= s_hi))
-					break;
-				const int b = clampi(((int32_t)qnt__f32_bits(sk) - base) >> QNT__EV_SH, 0, nbk - 1);
-				cnt[b + 1]++;
-				bk[ne] = (uint8_t)b;
-				ev[ne++] = (struct ev){ sk, (uint8_t)j, (uint8_t)(k + 15) };
-			}
-		}
-		sxq += (double)wx * v[c];
-		sqq += (double)w[j] * v[c] * v[c];
+		sxq += (double)wxv[j] * v[c[j]];
+		sqq += (double)w[j] * v[c[j]] * v[c[j]];
 	}
 	if (ne > 0)
-		sort_events(ev, bk, cnt, sorted, ne, nbk);
+		sort_events(ev, sorted, ne, base, nbk);
 	p->sxx = sxx;
 	p->s[0] = s_lo;
 	p->sxq[0] = sxq;
@@ -850,10 +942,10 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 	/* the sums on each interval (in event order) */
 	for (int e = 0; e < ne; e++) {
 		/* the float products the events held before, added in double */
-		const int j = sorted[e].j, c = sorted[e].c;
-		sxq += wxv[j] * m->sd[c];
-		sqq += w[j] * m->sd2[c];
-		p->s[e + 1] = sorted[e].s;
+		const int j = (int)(sorted[e] >> 8) & 0xff, r = (int)sorted[e] & 0xff, ce = cb[j] + r * cs[j];
+		sxq += wxv[j] * m->sd[ce];
+		sqq += w[j] * m->sd2[ce];
+		p->s[e + 1] = ev_s(sorted[e]);
 		p->sxq[e + 1] = sxq;
 		p->sqq[e + 1] = sqq;
 	}
