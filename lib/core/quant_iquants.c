@@ -1199,19 +1199,48 @@ static double iq4xs_err(const struct blk_iq4_xs *b, const float *x, const float 
 	return wsse(QK_K, x, y, w);
 }
 
+/* prof_eval at three scales s[0..2] >= 0 of one profile, the three
+ * searches interleaved (the same intervals and operations). */
+static inline void prof_eval3(const struct prof *p, const double *s, double *e)
+{
+	int b0 = 0, b1 = 0, b2 = 0, len = p->n;
+	while (len > 1) {
+		const int half = len / 2;
+		b0 = (double)p->s[b0 + half] <= s[0] ? b0 + half : b0;
+		b1 = (double)p->s[b1 + half] <= s[1] ? b1 + half : b1;
+		b2 = (double)p->s[b2 + half] <= s[2] ? b2 + half : b2;
+		len -= half;
+	}
+	e[0] = p->sxx - 2 * s[0] * p->sxq[b0] + s[0] * s[0] * p->sqq[b0];
+	e[1] = p->sxx - 2 * s[1] * p->sxq[b1] + s[1] * s[1] * p->sqq[b1];
+	e[2] = p->sxx - 2 * s[2] * p->sxq[b2] + s[2] * s[2] * p->sqq[b2];
+}
+
 /* The best 6-bit scale for sub-block j under the super-scale d, among the
- * integers around a/d, by the profile. */
+ * integers around a/d, by the profile (the first of the least). */
 static int iq4xs_pick_l(const struct prof2 *p, double a, float d, double *err)
 {
 	const double t = a / d;
 	const int r = clampi(t > 40 ? 40 : t < -40 ? -40 : (int)floor(t + 0.5), -32, 31);
+	const int l0 = maxi(r - 1, -32), nl = mini(r + 1, 31) - l0 + 1;
+	double sv[3], e[3];
+	for (int i = 0; i < 3; i++)
+		sv[i] = (double)d * mini(l0 + i, l0 + nl - 1);
+	if (sv[0] >= 0 && sv[2] >= 0) {
+		prof_eval3(&p->pos, sv, e);
+	} else if (!(sv[0] >= 0) && !(sv[2] >= 0)) {
+		const double ns[3] = { -sv[0], -sv[1], -sv[2] };
+		prof_eval3(&p->neg, ns, e);
+	} else {
+		for (int i = 0; i < 3; i++)
+			e[i] = prof2_eval(p, sv[i]);
+	}
 	double best = INFINITY;
 	int bl = r;
-	for (int l = maxi(r - 1, -32); l <= mini(r + 1, 31); l++) {
-		const double e = prof2_eval(p, (double)d * l);
-		if (e < best) {
-			best = e;
-			bl = l;
+	for (int i = 0; i < nl; i++) {
+		if (e[i] < best) {
+			best = e[i];
+			bl = l0 + i;
 		}
 	}
 	if (err)
@@ -1219,17 +1248,17 @@ static int iq4xs_pick_l(const struct prof2 *p, double a, float d, double *err)
 	return bl;
 }
 
-/* The block for the fp16 value d: per sub-block the scale picked by the
- * profile and the codes nearest to the exact values; returns the error. */
-static double iq4xs_with_d(float d, const struct prof2 *p, const float *a, const float *x, const float *w,
-			   struct blk_iq4_xs *b)
+/* The block for the fp16 value d and the sub-block scales sl (those
+ * iq4xs_pick_l picked for d) with the codes nearest to the exact values;
+ * returns the error. */
+static double iq4xs_with_d(float d, const int *sl, const float *x, const float *w, struct blk_iq4_xs *b)
 {
 	uint8_t L[32];
 	b->d = to_fp16(d);
 	b->scales_h = 0;
 	memset(b->scales_l, 0, sizeof b->scales_l);
 	for (int j = 0; j < 8; j++) {
-		const int l = iq4xs_pick_l(&p[j], a[j], d, NULL);
+		const int l = sl[j];
 		iq4_codes(d * (float)l, x + 32 * j, w + 32 * j, L);
 		const int ls = l + 32;
 		b->scales_l[j / 2] |= (uint8_t)((ls & 0xf) << (4 * (j % 2)));
@@ -1302,6 +1331,7 @@ static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *o
 	 * exactly */
 	float bd = 0;
 	double be = INFINITY;
+	int bls[8], ls[8];
 	for (int side = 0; side < 2; side++) {
 		for (int k = 0; k <= IQ4XS_NTRY; k++) {
 			const double m = side == 0 ? 31.0 - 0.5 * k : -32.0 + 0.5 * k;
@@ -1310,18 +1340,19 @@ static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *o
 				continue;
 			double tot = 0, ej;
 			for (int j = 0; j < 8; j++) {
-				iq4xs_pick_l(&p[j], a[j], d, &ej);
+				ls[j] = iq4xs_pick_l(&p[j], a[j], d, &ej);
 				tot += ej;
 			}
 			if (tot < be) {
 				be = tot;
 				bd = d;
+				memcpy(bls, ls, sizeof bls);
 			}
 		}
 	}
 	double ec = INFINITY;
 	if (bd != 0.0f) {
-		ec = iq4xs_with_d(bd, p, a, x, w, &trial);
+		ec = iq4xs_with_d(bd, bls, x, w, &trial);
 		if (ec < best) {
 			best = ec;
 			*out = trial;
@@ -1338,18 +1369,19 @@ static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *o
 				continue;
 			double tot = 0, ej;
 			for (int j = 0; j < 8; j++) {
-				iq4xs_pick_l(&p[j], a[j], dv, &ej);
+				ls[j] = iq4xs_pick_l(&p[j], a[j], dv, &ej);
 				tot += ej;
 			}
 			if (tot < bt) {
 				bt = tot;
 				bdv = dv;
+				memcpy(bls, ls, sizeof bls);
 			}
 		}
 		if (bdv == 0.0f || bdv == from_fp16(trial.d))
 			break;
 		struct blk_iq4_xs t2;
-		const double e2 = iq4xs_with_d(bdv, p, a, x, w, &t2);
+		const double e2 = iq4xs_with_d(bdv, bls, x, w, &t2);
 		if (!(e2 < ec))
 			break;
 		ec = e2;
