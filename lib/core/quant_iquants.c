@@ -821,7 +821,12 @@ static inline int iq4_any(qnt__vni m)
 static inline qnt__vnf iq4_gather15(const float *tab, qnt__vni k)
 {
 #if defined(__AVX2__)
-	return (qnt__vnf)_mm256_i32gather_ps(tab, (__m256i)k, 4);
+	/* two in-register permutations (tab[7..14] as the upper eight),
+	 * cheaper than a gather */
+	const __m256i ki = (__m256i)k;
+	const __m256 lo = _mm256_permutevar8x32_ps(_mm256_loadu_ps(tab), ki);
+	const __m256 hi = _mm256_permutevar8x32_ps(_mm256_loadu_ps(tab + 7), _mm256_sub_epi32(ki, _mm256_set1_epi32(7)));
+	return (qnt__vnf)_mm256_blendv_ps(lo, hi, (__m256)_mm256_cmpgt_epi32(ki, _mm256_set1_epi32(7)));
 #else
 	qnt__vnf r;
 	for (int i = 0; i < QNT__VN; i++)
