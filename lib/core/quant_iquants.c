@@ -710,7 +710,7 @@ struct prof {
 
 /* A breakpoint: at scale s element j moves to the next code, which adds
  * w_j x_j sd[c] to sxq and w_j sd2[c] to sqq (struct iq4_mids). It is kept
- * as the key bits(s) << 32 | j << 8 | r, r the number of the element's
+ * as the key bits(s) << 32 | j << 3 | r, r < 8 the number of the element's
  * earlier breakpoints (its code follows from r): s >= 0, whose float bits
  * order like its value, so the keys order by s, then by element, then by
  * the element's own order (equal s within an element is possible only with
@@ -728,7 +728,13 @@ static inline float ev_s(uint64_t key)
  * monotone in the key. A counting sort on the bucket and an insertion sort
  * give the sorted keys; buckets this fine leave the insertion sort little to
  * move (~70 events a profile). The keys are distinct, so the order does
- * not depend on the order of a. */
+ * not depend on the order of a, nor on the method.
+ * With AVX2, where every bits(s) - bits(lo) + 2^20 is in [0, 2^24) (always
+ * for normal lo), the keys are ranked instead: each key's place is the
+ * number of smaller keys, counted by comparisons of 32-bit keys that order
+ * as the 64-bit ones, (bits(s) - bits(lo) + 2^20) << 8 | j << 3 | r, eight
+ * keys against one per instruction, without branches or stores in the
+ * loop (a needs 8 keys of slack). */
 #define QNT__EV_SH 16
 #define QNT__EV_NBK 224
 static inline int ev_bucket(uint64_t key, int32_t base, int nbk)
@@ -736,8 +742,41 @@ static inline int ev_bucket(uint64_t key, int32_t base, int nbk)
 	return clampi(((int32_t)(key >> 32) - base) >> QNT__EV_SH, 0, nbk - 1);
 }
 
+#if QNT__VN == 8
+static int rank_events(const uint64_t *a, uint64_t *out, int n, int32_t base)
+{
+	/* the 32-bit keys, their top bit flipped for signed compares; the
+	 * slack lanes' ranks are not used */
+	int32_t k32[32 * 8 + 8];
+	uint32_t bad = 0;
+	for (int i = 0; i < n; i++) {
+		const uint32_t h = (uint32_t)(a[i] >> 32) - (uint32_t)base + (1u << 20);
+		bad |= h;
+		k32[i] = (int32_t)(((h << 8) | ((uint32_t)a[i] & 0xff)) ^ 0x80000000u);
+	}
+	if (bad >> 24)
+		return 0;
+	memset(k32 + n, 0, 8 * sizeof *k32);
+	for (int i0 = 0; i0 < n; i0 += 8) {
+		const __m256i ki = _mm256_loadu_si256((const __m256i *)(k32 + i0));
+		__m256i acc = _mm256_setzero_si256();
+		for (int m = 0; m < n; m++)
+			acc = _mm256_sub_epi32(acc, _mm256_cmpgt_epi32(ki, _mm256_set1_epi32(k32[m])));
+		int32_t rk[8];
+		_mm256_storeu_si256((__m256i *)rk, acc);
+		for (int l = 0; l < 8 && i0 + l < n; l++)
+			out[rk[l]] = a[i0 + l];
+	}
+	return 1;
+}
+#endif
+
 static void sort_events(const uint64_t *a, uint64_t *out, int n, int32_t base, int nbk)
 {
+#if QNT__VN == 8
+	if (rank_events(a, out, n, base))
+		return;
+#endif
 	int cnt[QNT__EV_NBK], run = 0;
 	memset(cnt, 0, (size_t)nbk * sizeof *cnt);
 	for (int i = 0; i < n; i++)
@@ -915,7 +954,7 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 			cv += t >= qnt__splat_vnf(mid[k]);
 		cv = -cv;
 		const qnt__vni pos = xv > fz, neg = xv < fz;
-		qnt__vni live = pos | neg, k = cv + pos, tag = (lane + j0) << 8;
+		qnt__vni live = pos | neg, k = cv + pos, tag = (lane + j0) << 3;
 		const qnt__vni step = pos | (neg & 1), code0 = k + (neg & 15);
 		memcpy(c + j0, &cv, sizeof cv);
 		memcpy(cb + j0, &code0, sizeof code0);
@@ -947,7 +986,7 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 	/* the sums on each interval (in event order) */
 	for (int e = 0; e < ne; e++) {
 		/* the float products the events held before, added in double */
-		const int j = (int)(sorted[e] >> 8) & 0xff, r = (int)sorted[e] & 0xff, ce = cb[j] + r * cs[j];
+		const int j = (int)(sorted[e] >> 3) & 31, r = (int)sorted[e] & 7, ce = cb[j] + r * cs[j];
 		sxq += wxv[j] * m->sd[ce];
 		sqq += w[j] * m->sd2[ce];
 		p->s[e + 1] = ev_s(sorted[e]);
