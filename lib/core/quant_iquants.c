@@ -734,7 +734,7 @@ static inline float ev_s(uint64_t key)
  * number of smaller keys, counted by comparisons of 32-bit keys that order
  * as the 64-bit ones, (bits(s) - bits(lo) + 2^20) << 8 | j << 3 | r, eight
  * keys against one per instruction, without branches or stores in the
- * loop (a needs 8 keys of slack). */
+ * loop. */
 #define QNT__EV_SH 16
 #define QNT__EV_NBK 224
 static inline int ev_bucket(uint64_t key, int32_t base, int nbk)
@@ -910,10 +910,10 @@ static inline int iq4_put_events(uint64_t *out, qnt__vni live, qnt__vni sbits, q
 #endif
 }
 
-/* Profile of n <= 32 elements for the ascending values m->v, for s in the
- * window [amax/176, amax/64] (amax: the largest |x| of weight > 0), where
- * the minimum lies for all but odd data; outside it E is extrapolated from the
- * first and last intervals. wx[j] = w[j] x[j] and sxx = sum_j wx[j] x[j]
+/* Profile of n elements (a multiple of 8, at most 32) for the ascending
+ * values m->v, for s in the window [amax/176, amax/64] (amax: the largest
+ * |x| of weight > 0), where the minimum lies for all but odd data; outside
+ * it E is extrapolated from the first and last intervals. wx[j] = w[j] x[j] and sxx = sum_j wx[j] x[j]
  * (in double, in j order) are shared by the two signs. */
 static void build_prof(int n, const float *x, const float *w, const float *wxv, float amax, double sxx,
 		       const struct iq4_mids *m, struct prof *p)
