@@ -641,36 +641,91 @@ struct prof {
 };
 
 /* A breakpoint: at scale s element j moves to the next code, which adds
- * w_j x_j sd[c] to sxq and w_j sd2[c] to sqq (struct iq4_mids). */
-struct ev {
-	float s;
-	uint8_t j, c;
-};
+ * w_j x_j sd[c] to sxq and w_j sd2[c] to sqq (struct iq4_mids). It is kept
+ * as the key bits(s) << 32 | j << 3 | r, r < 8 the number of the element's
+ * earlier breakpoints (its code follows from r): s >= 0, whose float bits
+ * order like its value, so the keys order by s, then by element, then by
+ * the element's own order (equal s within an element is possible only with
+ * subnormal s). */
+static inline float ev_s(uint64_t key)
+{
+	return qnt__f32_from_bits((uint32_t)(key >> 32));
+}
 
-/* Stable ascending sort of the n events of a by s, into out, given the
- * count of each bucket in cnt[1..nbk] (cnt[0] = 0; cnt is overwritten).
- * Every s lies in [lo, 2.75 lo] (up to roundings, clamped here), under 1.5
- * binades: the float bits of non-negative floats order like their values,
- * so bk[i] = (bits(s) - bits(lo)) >> QNT__EV_SH (128 buckets per binade,
- * at most 188 for normal lo, clamped to QNT__EV_NBK <= 256 for subnormal
- * ones) is monotone in s. A counting sort on bk (stable) and an insertion
- * sort within buckets (stable: it moves an event only past larger ones)
- * give the one stable order of the keys, whatever the buckets; buckets this
- * fine leave the insertion sort little to move (~70 events a profile). */
+/* Ascending sort of the n keys of a into out. Every s lies in [lo, 2.75 lo]
+ * (up to roundings, clamped here), under 1.5 binades: the float bits of
+ * non-negative floats order like their values, so the bucket
+ * (bits(s) - bits(lo)) >> QNT__EV_SH (128 buckets per binade, at most 188
+ * for normal lo, clamped to QNT__EV_NBK <= 256 for subnormal ones) is
+ * monotone in the key. A counting sort on the bucket and an insertion sort
+ * give the sorted keys; buckets this fine leave the insertion sort little to
+ * move (~70 events a profile). The keys are distinct, so the order does
+ * not depend on the order of a, nor on the method.
+ * With AVX2, where every bits(s) - bits(lo) + 2^20 is in [0, 2^24) (always
+ * for normal lo), the keys are ranked instead: each key's place is the
+ * number of smaller keys, counted by comparisons of 32-bit keys that order
+ * as the 64-bit ones, (bits(s) - bits(lo) + 2^20) << 8 | j << 3 | r, eight
+ * keys against one per instruction, without branches or stores in the
+ * loop. */
 #define QNT__EV_SH 16
 #define QNT__EV_NBK 224
-static void sort_events(const struct ev *a, const uint8_t *bk, int *cnt, struct ev *out, int n, int nbk)
+static inline int ev_bucket(uint64_t key, int32_t base, int nbk)
 {
-	for (int k = 0; k < nbk; k++)
-		cnt[k + 1] += cnt[k];
+	return clampi(((int32_t)(key >> 32) - base) >> QNT__EV_SH, 0, nbk - 1);
+}
+
+#if QNT__VN == 8
+static int rank_events(const uint64_t *a, uint64_t *out, int n, int32_t base)
+{
+	/* the 32-bit keys, their top bit flipped for signed compares; the
+	 * slack lanes' ranks are not used */
+	int32_t k32[32 * 8 + 8];
+	uint32_t bad = 0;
+	for (int i = 0; i < n; i++) {
+		const uint32_t h = (uint32_t)(a[i] >> 32) - (uint32_t)base + (1u << 20);
+		bad |= h;
+		k32[i] = (int32_t)(((h << 8) | ((uint32_t)a[i] & 0xff)) ^ 0x80000000u);
+	}
+	if (bad >> 24)
+		return 0;
+	memset(k32 + n, 0, 8 * sizeof *k32);
+	for (int i0 = 0; i0 < n; i0 += 8) {
+		const __m256i ki = _mm256_loadu_si256((const __m256i *)(k32 + i0));
+		__m256i acc = _mm256_setzero_si256();
+		for (int m = 0; m < n; m++)
+			acc = _mm256_sub_epi32(acc, _mm256_cmpgt_epi32(ki, _mm256_set1_epi32(k32[m])));
+		int32_t rk[8];
+		_mm256_storeu_si256((__m256i *)rk, acc);
+		for (int l = 0; l < 8 && i0 + l < n; l++)
+			out[rk[l]] = a[i0 + l];
+	}
+	return 1;
+}
+#endif
+
+static void sort_events(const uint64_t *a, uint64_t *out, int n, int32_t base, int nbk)
+{
+#if QNT__VN == 8
+	if (rank_events(a, out, n, base))
+		return;
+#endif
+	int cnt[QNT__EV_NBK], run = 0;
+	memset(cnt, 0, (size_t)nbk * sizeof *cnt);
 	for (int i = 0; i < n; i++)
-		out[cnt[bk[i]]++] = a[i];
+		cnt[ev_bucket(a[i], base, nbk)]++;
+	for (int k = 0; k < nbk; k++) {
+		const int c = cnt[k];
+		cnt[k] = run;
+		run += c;
+	}
+	for (int i = 0; i < n; i++)
+		out[cnt[ev_bucket(a[i], base, nbk)]++] = a[i];
 	for (int i = 1; i < n; i++) {
-		if (!(out[i].s < out[i - 1].s))
+		if (!(out[i] < out[i - 1]))
 			continue;
-		const struct ev t = out[i];
+		const uint64_t t = out[i];
 		int k = i;
-		while (k > 0 && t.s < out[k - 1].s) {
+		while (k > 0 && t < out[k - 1]) {
 			out[k] = out[k - 1];
 			k--;
 		}
@@ -714,16 +769,90 @@ static const struct iq4_mids iq4_mids_pos = { kv4f, 8, IQ4_TAB(IQ4_MID, IQ4_VP),
 static const struct iq4_mids iq4_mids_neg = { kv4n, 7, IQ4_TAB(IQ4_MID, IQ4_VN), IQ4_TAB(IQ4_IMID, IQ4_VN),
 					      IQ4_TAB2(IQ4_DV, IQ4_VN), IQ4_TAB2(IQ4_DV2, IQ4_VN) };
 
-/* Profile of n <= 32 elements for the ascending values m->v, for s in the
- * window [amax/176, amax/64] (amax: the largest |x| of weight > 0), where
- * the minimum lies for all but odd data; outside it E is extrapolated from the
- * first and last intervals. wx[j] = w[j] x[j] and sxx = sum_j wx[j] x[j]
+/* The native lanes' indices 0, 1, ..., whether any lane of a mask is set,
+ * and tab[k] lane by lane (k in 0..14). */
+#if QNT__VN == 8
+#define IQ4_LANES { 0, 1, 2, 3, 4, 5, 6, 7 }
+#else
+#define IQ4_LANES { 0, 1, 2, 3 }
+#endif
+
+static inline int iq4_any(qnt__vni m)
+{
+#if defined(__AVX2__)
+	return !_mm256_testz_si256((__m256i)m, (__m256i)m);
+#else
+	int r = 0;
+	for (int i = 0; i < QNT__VN; i++)
+		r |= m[i];
+	return r != 0;
+#endif
+}
+
+static inline qnt__vnf iq4_gather15(const float *tab, qnt__vni k)
+{
+#if defined(__AVX2__)
+	/* two in-register permutations (tab[7..14] as the upper eight),
+	 * cheaper than a gather */
+	const __m256i ki = (__m256i)k;
+	const __m256 lo = _mm256_permutevar8x32_ps(_mm256_loadu_ps(tab), ki);
+	const __m256 hi = _mm256_permutevar8x32_ps(_mm256_loadu_ps(tab + 7), _mm256_sub_epi32(ki, _mm256_set1_epi32(7)));
+	return (qnt__vnf)_mm256_blendv_ps(lo, hi, (__m256)_mm256_cmpgt_epi32(ki, _mm256_set1_epi32(7)));
+#else
+	qnt__vnf r;
+	for (int i = 0; i < QNT__VN; i++)
+		r[i] = tab[k[i]];
+	return r;
+#endif
+}
+
+/* Appends to out the keys bits(s) << 32 | tag of the lanes where live is
+ * set (in some order), returns how many. With AVX2 it stores 8 keys a time
+ * through a permutation that moves the live ones first: out needs 4 keys
+ * of slack. */
+static inline int iq4_put_events(uint64_t *out, qnt__vni live, qnt__vni sbits, qnt__vni tag)
+{
+#if defined(__AVX2__)
+	static const int32_t perm[16][8] = {
+		{ 0, 0, 0, 0, 0, 0, 0, 0 }, { 0, 1, 0, 0, 0, 0, 0, 0 }, { 2, 3, 0, 0, 0, 0, 0, 0 },
+		{ 0, 1, 2, 3, 0, 0, 0, 0 }, { 4, 5, 0, 0, 0, 0, 0, 0 }, { 0, 1, 4, 5, 0, 0, 0, 0 },
+		{ 2, 3, 4, 5, 0, 0, 0, 0 }, { 0, 1, 2, 3, 4, 5, 0, 0 }, { 6, 7, 0, 0, 0, 0, 0, 0 },
+		{ 0, 1, 6, 7, 0, 0, 0, 0 }, { 2, 3, 6, 7, 0, 0, 0, 0 }, { 0, 1, 2, 3, 6, 7, 0, 0 },
+		{ 4, 5, 6, 7, 0, 0, 0, 0 }, { 0, 1, 4, 5, 6, 7, 0, 0 }, { 2, 3, 4, 5, 6, 7, 0, 0 },
+		{ 0, 1, 2, 3, 4, 5, 6, 7 },
+	};
+	static const uint8_t npop[16] = { 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4 };
+	const __m256i t = (__m256i)tag, sb = (__m256i)sbits, l = (__m256i)live;
+	const __m256i k0 = _mm256_unpacklo_epi32(t, sb), k1 = _mm256_unpackhi_epi32(t, sb);
+	const int m0 = _mm256_movemask_pd((__m256d)_mm256_unpacklo_epi32(l, l));
+	const int m1 = _mm256_movemask_pd((__m256d)_mm256_unpackhi_epi32(l, l));
+	_mm256_storeu_si256((__m256i *)out,
+			    _mm256_permutevar8x32_epi32(k0, _mm256_loadu_si256((const __m256i *)perm[m0])));
+	out += npop[m0];
+	_mm256_storeu_si256((__m256i *)out,
+			    _mm256_permutevar8x32_epi32(k1, _mm256_loadu_si256((const __m256i *)perm[m1])));
+	return npop[m0] + npop[m1];
+#else
+	int n = 0;
+	for (int i = 0; i < QNT__VN; i++) {
+		out[n] = (uint64_t)(uint32_t)sbits[i] << 32 | (uint32_t)tag[i];
+		n -= live[i];
+	}
+	return n;
+#endif
+}
+
+/* Profile of n elements (a multiple of 8, at most 32) for the ascending
+ * values m->v, for s in the window [amax/176, amax/64] (amax: the largest
+ * |x| of weight > 0), where the minimum lies for all but odd data; outside
+ * it E is extrapolated from the first and last intervals. wx[j] = w[j] x[j] and sxx = sum_j wx[j] x[j]
  * (in double, in j order) are shared by the two signs. */
 static void build_prof(int n, const float *x, const float *w, const float *wxv, float amax, double sxx,
 		       const struct iq4_mids *m, struct prof *p)
 {
-	struct ev ev[32 * 8], sorted[32 * 8];
-	uint8_t bk[32 * 8];
+	/* at most 8 events an element (the midpoints of one sign), and
+	 * iq4_put_events' slack */
+	uint64_t ev[32 * 8 + 4], sorted[32 * 8];
 	const float *v = m->v, *mid = m->mid, *imid = m->imid;
 	const int kpos = m->kpos;
 	p->n = 1;
@@ -737,44 +866,51 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 	/* the bucket of an event (see sort_events); s <= s_hi bounds it */
 	const int32_t base = (int32_t)qnt__f32_bits(s_lo);
 	const int nbk = clampi((((int32_t)qnt__f32_bits(s_hi) - base) >> QNT__EV_SH) + 1, 1, QNT__EV_NBK);
-	int ne = 0, cnt[QNT__EV_NBK + 1];
-	memset(cnt, 0, (size_t)(nbk + 1) * sizeof *cnt);
+	/* per element the code at s_lo, and the code of its event r,
+	 * cb[j] + r cs[j] */
+	int ne = 0, c[32], cb[32], cs[32];
+	/* QNT__VN elements at a time: the code at s_lo (how many midpoints
+	 * are <= x/s_lo), then the events in the order the element meets them,
+	 * the r-th in round r: an element with x > 0 moves down from code
+	 * c (midpoints k = c - 1, c - 2, ... >= kpos), one with x < 0 up
+	 * (k = c, c + 1, ... < kpos), each at s = x imid[k] while s <= s_hi
+	 * (ascending in r: the first that fails ends the element's events). */
+	const qnt__vnf vis_lo = qnt__splat_vnf(is_lo), vs_hi = qnt__splat_vnf(s_hi), fz = qnt__splat_vnf(0.0f);
+	const qnt__vni iz = QNT__SPLAT_VN(0), lane = IQ4_LANES;
+	for (int j0 = 0; j0 < n; j0 += QNT__VN) {
+		qnt__vnf xv;
+		memcpy(&xv, x + j0, sizeof xv);
+		const qnt__vnf t = xv * vis_lo;
+		qnt__vni cv = iz;
+		for (int k = 0; k < 15; k++)
+			cv += t >= qnt__splat_vnf(mid[k]);
+		cv = -cv;
+		const qnt__vni pos = xv > fz, neg = xv < fz;
+		qnt__vni live = pos | neg, k = cv + pos, tag = (lane + j0) << 3;
+		const qnt__vni step = pos | (neg & 1), code0 = k + (neg & 15);
+		memcpy(c + j0, &cv, sizeof cv);
+		memcpy(cb + j0, &code0, sizeof code0);
+		memcpy(cs + j0, &step, sizeof step);
+		for (;;) {
+			live &= (pos & (k >= kpos)) | (neg & (k < kpos));
+			if (!iq4_any(live))
+				break;
+			const qnt__vnf sk = xv * iq4_gather15(imid, qnt__clamp_vni(k, 0, 14));
+			live &= sk <= vs_hi;
+			qnt__vni sb;
+			memcpy(&sb, &sk, sizeof sb);
+			ne += iq4_put_events(ev + ne, live, sb, tag);
+			k += step;
+			tag += 1;
+		}
+	}
 	double sxq = 0, sqq = 0;
 	for (int j = 0; j < n; j++) {
-		const float wx = wxv[j];
-		/* the code at s_lo: how many midpoints are <= x/s_lo */
-		const float t = x[j] * is_lo;
-		int c = 0; /* the count of midpoints <= t, by bisection */
-		c += (mid[c + 7] <= t) << 3;
-		c += (mid[c + 3] <= t) << 2;
-		c += (mid[c + 1] <= t) << 1;
-		c += mid[c] <= t;
-		if (x[j] > 0) {
-			for (int k = c - 1; k >= kpos; k--) {
-				const float sk = x[j] * imid[k];
-				if (!(sk <= s_hi))
-					break;
-				const int b = clampi(((int32_t)qnt__f32_bits(sk) - base) >> QNT__EV_SH, 0, nbk - 1);
-				cnt[b + 1]++;
-				bk[ne] = (uint8_t)b;
-				ev[ne++] = (struct ev){ sk, (uint8_t)j, (uint8_t)k };
-			}
-		} else if (x[j] < 0) {
-			for (int k = c; k < kpos; k++) {
-				const float sk = x[j] * imid[k];
-				if (!(sk <= s_hi))
-					break;
-				const int b = clampi(((int32_t)qnt__f32_bits(sk) - base) >> QNT__EV_SH, 0, nbk - 1);
-				cnt[b + 1]++;
-				bk[ne] = (uint8_t)b;
-				ev[ne++] = (struct ev){ sk, (uint8_t)j, (uint8_t)(k + 15) };
-			}
-		}
-		sxq += (double)wx * v[c];
-		sqq += (double)w[j] * v[c] * v[c];
+		sxq += (double)wxv[j] * v[c[j]];
+		sqq += (double)w[j] * v[c[j]] * v[c[j]];
 	}
 	if (ne > 0)
-		sort_events(ev, bk, cnt, sorted, ne, nbk);
+		sort_events(ev, sorted, ne, base, nbk);
 	p->sxx = sxx;
 	p->s[0] = s_lo;
 	p->sxq[0] = sxq;
@@ -782,10 +918,10 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 	/* the sums on each interval (in event order) */
 	for (int e = 0; e < ne; e++) {
 		/* the float products the events held before, added in double */
-		const int j = sorted[e].j, c = sorted[e].c;
-		sxq += wxv[j] * m->sd[c];
-		sqq += w[j] * m->sd2[c];
-		p->s[e + 1] = sorted[e].s;
+		const int j = (int)(sorted[e] >> 3) & 31, r = (int)sorted[e] & 7, ce = cb[j] + r * cs[j];
+		sxq += wxv[j] * m->sd[ce];
+		sqq += w[j] * m->sd2[ce];
+		p->s[e + 1] = ev_s(sorted[e]);
 		p->sxq[e + 1] = sxq;
 		p->sqq[e + 1] = sqq;
 	}
@@ -1039,19 +1175,48 @@ static double iq4xs_err(const struct blk_iq4_xs *b, const float *x, const float 
 	return wsse(QK_K, x, y, w);
 }
 
+/* prof_eval at three scales s[0..2] >= 0 of one profile, the three
+ * searches interleaved (the same intervals and operations). */
+static inline void prof_eval3(const struct prof *p, const double *s, double *e)
+{
+	int b0 = 0, b1 = 0, b2 = 0, len = p->n;
+	while (len > 1) {
+		const int half = len / 2;
+		b0 = (double)p->s[b0 + half] <= s[0] ? b0 + half : b0;
+		b1 = (double)p->s[b1 + half] <= s[1] ? b1 + half : b1;
+		b2 = (double)p->s[b2 + half] <= s[2] ? b2 + half : b2;
+		len -= half;
+	}
+	e[0] = p->sxx - 2 * s[0] * p->sxq[b0] + s[0] * s[0] * p->sqq[b0];
+	e[1] = p->sxx - 2 * s[1] * p->sxq[b1] + s[1] * s[1] * p->sqq[b1];
+	e[2] = p->sxx - 2 * s[2] * p->sxq[b2] + s[2] * s[2] * p->sqq[b2];
+}
+
 /* The best 6-bit scale for sub-block j under the super-scale d, among the
- * integers around a/d, by the profile. */
+ * integers around a/d, by the profile (the first of the least). */
 static int iq4xs_pick_l(const struct prof2 *p, double a, float d, double *err)
 {
 	const double t = a / d;
 	const int r = clampi(t > 40 ? 40 : t < -40 ? -40 : (int)floor(t + 0.5), -32, 31);
+	const int l0 = maxi(r - 1, -32), nl = mini(r + 1, 31) - l0 + 1;
+	double sv[3], e[3];
+	for (int i = 0; i < 3; i++)
+		sv[i] = (double)d * mini(l0 + i, l0 + nl - 1);
+	if (sv[0] >= 0 && sv[2] >= 0) {
+		prof_eval3(&p->pos, sv, e);
+	} else if (!(sv[0] >= 0) && !(sv[2] >= 0)) {
+		const double ns[3] = { -sv[0], -sv[1], -sv[2] };
+		prof_eval3(&p->neg, ns, e);
+	} else {
+		for (int i = 0; i < 3; i++)
+			e[i] = prof2_eval(p, sv[i]);
+	}
 	double best = INFINITY;
 	int bl = r;
-	for (int l = maxi(r - 1, -32); l <= mini(r + 1, 31); l++) {
-		const double e = prof2_eval(p, (double)d * l);
-		if (e < best) {
-			best = e;
-			bl = l;
+	for (int i = 0; i < nl; i++) {
+		if (e[i] < best) {
+			best = e[i];
+			bl = l0 + i;
 		}
 	}
 	if (err)
@@ -1059,17 +1224,17 @@ static int iq4xs_pick_l(const struct prof2 *p, double a, float d, double *err)
 	return bl;
 }
 
-/* The block for the fp16 value d: per sub-block the scale picked by the
- * profile and the codes nearest to the exact values; returns the error. */
-static double iq4xs_with_d(float d, const struct prof2 *p, const float *a, const float *x, const float *w,
-			   struct blk_iq4_xs *b)
+/* The block for the fp16 value d and the sub-block scales sl (those
+ * iq4xs_pick_l picked for d) with the codes nearest to the exact values;
+ * returns the error. */
+static double iq4xs_with_d(float d, const int *sl, const float *x, const float *w, struct blk_iq4_xs *b)
 {
 	uint8_t L[32];
 	b->d = to_fp16(d);
 	b->scales_h = 0;
 	memset(b->scales_l, 0, sizeof b->scales_l);
 	for (int j = 0; j < 8; j++) {
-		const int l = iq4xs_pick_l(&p[j], a[j], d, NULL);
+		const int l = sl[j];
 		iq4_codes(d * (float)l, x + 32 * j, w + 32 * j, L);
 		const int ls = l + 32;
 		b->scales_l[j / 2] |= (uint8_t)((ls & 0xf) << (4 * (j % 2)));
@@ -1142,6 +1307,7 @@ static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *o
 	 * exactly */
 	float bd = 0;
 	double be = INFINITY;
+	int bls[8], ls[8];
 	for (int side = 0; side < 2; side++) {
 		for (int k = 0; k <= IQ4XS_NTRY; k++) {
 			const double m = side == 0 ? 31.0 - 0.5 * k : -32.0 + 0.5 * k;
@@ -1150,18 +1316,19 @@ static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *o
 				continue;
 			double tot = 0, ej;
 			for (int j = 0; j < 8; j++) {
-				iq4xs_pick_l(&p[j], a[j], d, &ej);
+				ls[j] = iq4xs_pick_l(&p[j], a[j], d, &ej);
 				tot += ej;
 			}
 			if (tot < be) {
 				be = tot;
 				bd = d;
+				memcpy(bls, ls, sizeof bls);
 			}
 		}
 	}
 	double ec = INFINITY;
 	if (bd != 0.0f) {
-		ec = iq4xs_with_d(bd, p, a, x, w, &trial);
+		ec = iq4xs_with_d(bd, bls, x, w, &trial);
 		if (ec < best) {
 			best = ec;
 			*out = trial;
@@ -1178,18 +1345,19 @@ static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *o
 				continue;
 			double tot = 0, ej;
 			for (int j = 0; j < 8; j++) {
-				iq4xs_pick_l(&p[j], a[j], dv, &ej);
+				ls[j] = iq4xs_pick_l(&p[j], a[j], dv, &ej);
 				tot += ej;
 			}
 			if (tot < bt) {
 				bt = tot;
 				bdv = dv;
+				memcpy(bls, ls, sizeof bls);
 			}
 		}
 		if (bdv == 0.0f || bdv == from_fp16(trial.d))
 			break;
 		struct blk_iq4_xs t2;
-		const double e2 = iq4xs_with_d(bdv, p, a, x, w, &t2);
+		const double e2 = iq4xs_with_d(bdv, bls, x, w, &t2);
 		if (!(e2 < ec))
 			break;
 		ec = e2;
