@@ -2064,13 +2064,32 @@ static double lat_err(const struct lfmt *f, const void *blk, const float *x, con
 	return wsse(QK_K, x, y, w);
 }
 
+/* Whether a sub-block whose group errors are at least lb[0..n) (added in
+ * that order to acc, the errors of the groups before) certainly reaches
+ * bound: its error, a double sum of the same number of float terms each no
+ * less than its lb, is then >= bound. The margin covers the rounding of
+ * the two sums (each within 8 * 2^-53 relative: non-negative terms). Never
+ * for an infinite bound (the codes are then wanted). */
+static int lat_reaches(double acc, const float *lb, int n, double bound)
+{
+	if (!(bound < INFINITY))
+		return 0;
+	for (int k = 0; k < n; k++)
+		acc += lb[k];
+	return acc >= bound * (1 + 1e-12);
+}
+
 /* lat_sub_codes for the 3-bit lattices (dim 4, 8 levels, 32 elements per
  * scale): the per-element terms 8 elements per vector (the same float
- * operations), the list loops unrolled. Same result as lat_sub_codes. */
+ * operations), the list loops unrolled. Same result as lat_sub_codes, or
+ * INFINITY (g, neg unset) when the lower bounds show it reaches bound. A
+ * group whose nearest levels are a grid point and that needs no flip takes
+ * that point (the first of its list, which no other point costs less than),
+ * without the scan. */
 static double lat_sub_codes3(const struct lfmt *f, const struct lattice *lt, const float *x, const float *w, float db,
-			     uint16_t *g, uint8_t *neg)
+			     uint16_t *g, uint8_t *neg, double bound)
 {
-	float vq[8], e[8][32], pv[8][32];
+	float vq[8], e[8][32], pv[8][32], em[32], lbk[8];
 	qnt__v8f ax[4], wv[4], wax[4];
 	for (int l = 0; l < 8; l++)
 		vq[l] = db * f->lv[l];
@@ -2102,21 +2121,45 @@ static double lat_sub_codes3(const struct lfmt *f, const struct lattice *lt, con
 		}
 		for (int i = 0; i < 8; i++)
 			bl[8 * h + i] = (uint8_t)bi[i];
+		memcpy(&em[8 * h], &emin, sizeof emin);
 	}
+	/* the cost of the nearest levels per group, in the scan's order */
+	for (int k = 0; k < 8; k++) {
+		float s = 0;
+		s += em[4 * k];
+		s += em[4 * k + 1];
+		s += em[4 * k + 2];
+		s += em[4 * k + 3];
+		lbk[k] = s;
+	}
+	if (lat_reaches(0, lbk, 8, bound))
+		return INFINITY;
 	int odd[4] = { 0, 0, 0, 0 };
 	for (int i = 0; i < 32; i++) {
 		neg[i] = x[i] < 0;
 		odd[i / 8] ^= neg[i];
 	}
-	double err = 0;
+	double err = 0, acc = 0;
 	int gc[8], gp[8], fp[8];
 	float c[8], cp[8];
 	for (int k = 0; k < 8; k++) {
 		const int o = 4 * k;
+		if (k > 0 && lat_reaches(acc, lbk + k, 8 - k, bound))
+			return INFINITY;
 		const uint32_t u = (uint32_t)bl[o] | ((uint32_t)bl[o + 1] << 3) | ((uint32_t)bl[o + 2] << 6) |
 				   ((uint32_t)bl[o + 3] << 9);
+		const int flip = f->parity && odd[o / 8];
+		const int32_t m = lt->map[u];
+		if (!flip && m >= 0 && lbk[k] < INFINITY) {
+			c[k] = lbk[k];
+			cp[k] = INFINITY;
+			gc[k] = gp[k] = m;
+			fp[k] = 0;
+			acc += c[k];
+			continue;
+		}
 		const uint16_t *list = lt->nb + lt->alt[u];
-		const int flip = f->parity && odd[o / 8], nl = mini(list[0], IQ_LIST_CAP);
+		const int nl = mini(list[0], IQ_LIST_CAP);
 		float ck = INFINITY, cpk = INFINITY;
 		int gck = list[1], gpk = list[1], fpk = 0;
 		const float *e0 = &e[0][o], *p0 = &pv[0][o];
@@ -2156,6 +2199,7 @@ static double lat_sub_codes3(const struct lfmt *f, const struct lattice *lt, con
 		gc[k] = gck;
 		gp[k] = gpk;
 		fp[k] = fpk;
+		acc += ck;
 	}
 	if (!f->parity) {
 		for (int k = 0; k < 8; k++) {
@@ -2199,10 +2243,10 @@ static double lat_sub_codes3(const struct lfmt *f, const struct lattice *lt, con
  * rule forbids that, the cheapest single flip. Writes g and neg; returns the
  * weighted error. */
 static double lat_sub_codes(const struct lfmt *f, const struct lattice *lt, const float *x, const float *w, float db,
-			    uint16_t *g, uint8_t *neg)
+			    uint16_t *g, uint8_t *neg, double bound)
 {
 	if (lt->dim == 4 && lt->nlev == 8 && f->sub == 32) /* the 3-bit lattices */
-		return lat_sub_codes3(f, lt, x, w, db, g, neg);
+		return lat_sub_codes3(f, lt, x, w, db, g, neg, bound);
 	const int dim = lt->dim, nlev = lt->nlev, n = f->sub, ng = n / dim;
 	float vq[8], ax[32], e[8][32];
 	for (int l = 0; l < nlev; l++)
@@ -2376,7 +2420,7 @@ static double lat_pass(const struct lfmt *f, const struct lattice *lt, const flo
 		int cand[5];
 		const int nc = lat_scale_cands(f, lt, st, j, x, w, cand);
 		for (int c = 0; c < nc; c++) {
-			const double e = lat_sub_codes(f, lt, x + o, w + o, lat_db(f->dbkind, st->d, cand[c]), g, neg);
+			const double e = lat_sub_codes(f, lt, x + o, w + o, lat_db(f->dbkind, st->d, cand[c]), g, neg, best);
 			if (e < best) {
 				best = e;
 				st->s[j] = (uint8_t)cand[c];
@@ -2541,7 +2585,7 @@ static void lat_start_codes(const void *fv, const float *x, const float *w, void
 	for (int j = 0; j < QK_K / f->sub; j++) {
 		st->s[j] = 15;
 		lat_sub_codes(f, lt, x + j * f->sub, w + j * f->sub, lat_db(f->dbkind, st->d, 15),
-			      st->g + j * f->sub / lt->dim, st->neg + j * f->sub);
+			      st->g + j * f->sub / lt->dim, st->neg + j * f->sub, INFINITY);
 	}
 }
 static double lat_pass_v(const void *fv, const float *x, const float *w, void *st)
@@ -2860,19 +2904,40 @@ static float ggml_scan8(const struct lattice *lt, const uint16_t *nbc, int n, in
 	uint16_t code[24][4]; /* the grid point's code per trial and group */
 	uint8_t on_aux[24][4];
 	qnt__v8f qv[4][24]; /* 2 l + 1 per group and trial (lanes = elements) */
-	float sqx[24], sq2[24];
+	float sqx[24], sq2[24], sct[24];
+	int32_t mt[24][4];
+	/* the nearest levels of every trial and group first, then their
+	 * entries of map, then the lists of the points off the grid: the
+	 * tables (2^16 entries, lists of up to a few hundred) are mostly
+	 * outside L1 and L2, and so their loads start together */
 	for (int t = 0; t < nt; t++) {
 		const float id = ((float)(2 * kmaxq - 1) + (float)(is_lo + t) * step) / max;
-		const float this_scale = 1 / id;
+		sct[t] = 1 / id;
 		for (int k = 0; k < ng; k++) {
 			qnt__v8f xk;
 			memcpy(&xk, xval + 8 * k, sizeof xk);
 			const qnt__v8i l = qnt__clamp_v8i(qnt__nearest_int_v8(0.5f * (id * xk - 1.0f)), 0, kmaxq - 1);
-			uint32_t u = hor8(l << sh);
-			const int32_t m = lt->map[u];
+			mt[t][k] = (int32_t)hor8(l << sh);
+			__builtin_prefetch(lt->map + mt[t][k]);
+		}
+	}
+	for (int t = 0; t < nt; t++)
+		for (int k = 0; k < ng; k++) {
+			const int32_t m = lt->map[mt[t][k]];
+			code[t][k] = (uint16_t)mt[t][k];
+			mt[t][k] = m;
+			if (m < 0) {
+				__builtin_prefetch(lt->nb + (-m - 1));
+				__builtin_prefetch(nbc + (-m - 1));
+			}
+		}
+	for (int t = 0; t < nt; t++) {
+		for (int k = 0; k < ng; k++) {
+			const int32_t m = mt[t][k];
+			uint32_t u = code[t][k];
 			on_aux[t][k] = m >= 0;
 			if (m < 0)
-				u = lt->codes[ggml_best_neighbour8(lt, nbc, -m - 1, xval + 8 * k, waux + 8 * k, this_scale)];
+				u = lt->codes[ggml_best_neighbour8(lt, nbc, -m - 1, xval + 8 * k, waux + 8 * k, sct[t])];
 			code[t][k] = (uint16_t)u;
 			const qnt__v8i lv = ((qnt__v8i){ 0, 0, 0, 0, 0, 0, 0, 0 } + (int32_t)u) >> sh & 3;
 			qv[k][t] = __builtin_convertvector(2 * lv + 1, qnt__v8f);
@@ -3345,14 +3410,37 @@ static void pack_iq2_s(const struct lstate *st, void *blk)
 /* lat_sub_codes for the 8-element grids (3 levels): the same choices and
  * sums, eight listed points at a time (cost8_lanes); with the parity rule,
  * per point also its cheapest single flip, the first smallest
- * w*|x|*v over the elements, as a lane minimum. */
+ * w*|x|*v over the elements, as a lane minimum. As lat_sub_codes3: INFINITY
+ * (g, neg unset) when the lower bounds show it reaches bound, and a group
+ * without a flip whose nearest levels are a grid point takes it unscanned. */
 static double lat8_sub_codes(const struct lfmt *f, const struct lattice *lt, const uint16_t *nbc, const float *x,
-			     const float *w, float db, uint16_t *g, uint8_t *neg)
+			     const float *w, float db, uint16_t *g, uint8_t *neg, double bound)
 {
 	const int n = f->sub, ng = n / 8;
 	float vq[3];
 	for (int l = 0; l < 3; l++)
 		vq[l] = db * f->lv[l];
+	/* the costs of the levels, lanes = elements, per group */
+	qnt__v8f tt[4][8], axk[4];
+	float lbk[4];
+	uint32_t uk[4];
+	for (int k = 0; k < ng; k++) {
+		qnt__v8f xv, wv;
+		qnt__v8i xb;
+		memcpy(&xv, x + 8 * k, sizeof xv);
+		memcpy(&wv, w + 8 * k, sizeof wv);
+		memcpy(&xb, &xv, sizeof xb);
+		xb &= 0x7fffffff;
+		memcpy(&axk[k], &xb, sizeof axk[k]);
+		const qnt__v8f r0 = axk[k] - vq[0], r1 = axk[k] - vq[1], r2 = axk[k] - vq[2];
+		uk[k] = cost8_prep(wv * r0 * r0, wv * r1 * r1, wv * r2 * r2, tt[k], &lbk[k]);
+		/* the tables of 2^16 entries are mostly outside L1 and L2:
+		 * the loads of all groups start together */
+		__builtin_prefetch(lt->map + uk[k]);
+		__builtin_prefetch(lt->alt + uk[k]);
+	}
+	if (lat_reaches(0, lbk, ng, bound))
+		return INFINITY;
 	int odd[4] = { 0, 0, 0, 0 };
 	for (int i = 0; i < n; i++) {
 		neg[i] = x[i] < 0;
@@ -3361,25 +3449,21 @@ static double lat8_sub_codes(const struct lfmt *f, const struct lattice *lt, con
 	double err = 0;
 	for (int k = 0; k < ng; k++) {
 		const int o = 8 * k;
-		/* the costs of the levels, lanes = elements */
-		qnt__v8f xv, wv;
-		qnt__v8i xb;
-		memcpy(&xv, x + o, sizeof xv);
-		memcpy(&wv, w + o, sizeof wv);
-		memcpy(&xb, &xv, sizeof xb);
-		xb &= 0x7fffffff;
-		qnt__v8f ax;
-		memcpy(&ax, &xb, sizeof ax);
-		const qnt__v8f r0 = ax - vq[0], r1 = ax - vq[1], r2 = ax - vq[2];
-		const qnt__v8f e0 = wv * r0 * r0, e1 = wv * r1 * r1, e2 = wv * r2 * r2;
-		qnt__v8f t[8];
-		float lb;
-		const uint32_t u = cost8_prep(e0, e1, e2, t, &lb);
+		if (k > 0 && lat_reaches(err, lbk + k, ng - k, bound))
+			return INFINITY;
+		const qnt__v8f *t = tt[k];
+		const uint32_t u = uk[k];
+		const int flip = f->parity && odd[k];
+		if (!flip && lt->map[u] >= 0 && lbk[k] < INFINITY) {
+			g[k] = (uint16_t)lt->map[u];
+			err += lbk[k];
+			continue;
+		}
 		const int32_t off = lt->alt[u];
 		const uint16_t *list = lt->nb + off;
 		const int nl = mini(list[0], IQ_LIST_CAP);
 		float c = INFINITY;
-		if (!(f->parity && odd[k])) {
+		if (!flip) {
 			g[k] = (uint16_t)cost8_best(lt, nbc, off, nl, t, &c, list[1]);
 			err += c;
 			continue;
@@ -3387,8 +3471,9 @@ static double lat8_sub_codes(const struct lfmt *f, const struct lattice *lt, con
 		/* an odd count of negative signs: the best point with its
 		 * cheapest flip, 4 w |x| v more than without (the first point
 		 * of equals, the first element of equal flips) */
-		qnt__v8f p[8];
-		const qnt__v8f wa = wv * ax, p0 = wa * vq[0], p1 = wa * vq[1], p2 = wa * vq[2];
+		qnt__v8f p[8], wv;
+		memcpy(&wv, w + o, sizeof wv);
+		const qnt__v8f wa = wv * axk[k], p0 = wa * vq[0], p1 = wa * vq[1], p2 = wa * vq[2];
 		for (int i = 0; i < 8; i++)
 			cost8_set(p, i, p0[i], p1[i], p2[i]);
 		float cp = INFINITY;
@@ -3436,7 +3521,8 @@ static double lat8_pass(const struct lfmt *f, const struct lattice *lt, const ui
 		int cand[5];
 		const int nc = lat_scale_cands(f, lt, st, j, x, w, cand);
 		for (int c = 0; c < nc; c++) {
-			const double e = lat8_sub_codes(f, lt, nbc, x + o, w + o, lat_db(f->dbkind, st->d, cand[c]), g, neg);
+			const double e = lat8_sub_codes(f, lt, nbc, x + o, w + o, lat_db(f->dbkind, st->d, cand[c]), g, neg,
+							best);
 			if (e < best) {
 				best = e;
 				st->s[j] = (uint8_t)cand[c];
@@ -3468,7 +3554,7 @@ static void lat8_start_codes(const void *fv, const float *x, const float *w, voi
 	for (int j = 0; j < QK_K / f->sub; j++) {
 		st->s[j] = 15;
 		lat8_sub_codes(f, lt, nbc, x + j * f->sub, w + j * f->sub, lat_db(f->dbkind, st->d, 15),
-			       st->g + j * f->sub / 8, st->neg + j * f->sub);
+			       st->g + j * f->sub / 8, st->neg + j * f->sub, INFINITY);
 	}
 }
 static double lat8_pass_v(const void *fv, const float *x, const float *w, void *st)
