@@ -1713,6 +1713,8 @@ static inline __attribute__((always_inline)) int ggml_best_neighbour4(const stru
 	m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
 	if (!(m[0] < FLT_MAX))
 		return lt->nb[off + 1];
+	if (n <= 8) /* one vector: the first lane holding it */
+		return lt->nb[off + 1 + __builtin_ctz(mask8_bits(qnt__eq_v8f(bv, m)))];
 	/* the earliest position holding it */
 	const qnt__v8i big = lane * 0 + 0x7fff;
 	qnt__v8i eq = qnt__eq_v8f(bv, m);
