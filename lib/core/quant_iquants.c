@@ -2349,33 +2349,33 @@ static double lat_sub_codes(const struct lfmt *f, const struct lattice *lt, cons
 	return err;
 }
 
-/* Error of one sub-block of a state with its own codes, for the scale db. */
+/* Error of one sub-block of a state with its own codes, for the scale db,
+ * and in num, den the sums sum w q x, sum w q^2 (q the signed level) of
+ * the least-squares scale of those codes: one walk over the levels. */
 static double lat_sub_err(const struct lfmt *f, const struct lattice *lt, const float *x, const float *w, float db,
-			  const uint16_t *g, const uint8_t *neg)
+			  const uint16_t *g, const uint8_t *neg, double *num, double *den)
 {
-	double err = 0;
+	double err = 0, sn = 0, sd = 0;
 	const int dim = lt->dim;
 	for (int i = 0; i < f->sub; i++) {
-		const float v = db * f->lv[lat_level(lt, g[i / dim], i % dim)];
+		const float l = f->lv[lat_level(lt, g[i / dim], i % dim)];
+		const float v = db * l;
 		const double y = neg[i] ? -(double)v : (double)v;
 		const double r = (double)x[i] - y;
 		err += (double)w[i] * r * r;
+		const double q = (neg[i] ? -1.0 : 1.0) * l;
+		sn += (double)w[i] * q * x[i];
+		sd += (double)w[i] * q * q;
 	}
+	*num = sn;
+	*den = sd;
 	return err;
 }
 
 /* The scale codes worth trying for sub-block j: the current one +-1 and the
- * two around the least-squares scale of the current codes. */
-static int lat_scale_cands(const struct lfmt *f, const struct lattice *lt, const struct lstate *st, int j,
-			   const float *x, const float *w, int *cand)
+ * two around the least-squares scale num / den of the current codes. */
+static int lat_scale_cands(const struct lfmt *f, const struct lstate *st, int j, double num, double den, int *cand)
 {
-	const int dim = lt->dim, o = j * f->sub;
-	double num = 0, den = 0;
-	for (int i = 0; i < f->sub; i++) {
-		const double q = (st->neg[o + i] ? -1.0 : 1.0) * f->lv[lat_level(lt, st->g[(o + i) / dim], (o + i) % dim)];
-		num += (double)w[o + i] * q * x[o + i];
-		den += (double)w[o + i] * q * q;
-	}
 	int n = 0;
 	const int sc = st->s[j];
 	for (int s = sc - IQ_SCALE_STEP; s <= sc + IQ_SCALE_STEP; s++)
@@ -2417,10 +2417,11 @@ static double lat_pass(const struct lfmt *f, const struct lattice *lt, const flo
 	uint8_t neg[32];
 	for (int j = 0; j < nsub; j++) {
 		const int o = j * f->sub;
+		double num, den;
 		double best = lat_sub_err(f, lt, x + o, w + o, lat_db(f->dbkind, st->d, st->s[j]), st->g + o / dim,
-					  st->neg + o);
+					  st->neg + o, &num, &den);
 		int cand[5];
-		const int nc = lat_scale_cands(f, lt, st, j, x, w, cand);
+		const int nc = lat_scale_cands(f, st, j, num, den, cand);
 		for (int c = 0; c < nc; c++) {
 			const double e = lat_sub_codes(f, lt, x + o, w + o, lat_db(f->dbkind, st->d, cand[c]), g, neg, best);
 			if (e < best) {
@@ -3518,10 +3519,11 @@ static double lat8_pass(const struct lfmt *f, const struct lattice *lt, const ui
 	uint8_t neg[32];
 	for (int j = 0; j < nsub; j++) {
 		const int o = j * f->sub;
+		double num, den;
 		double best = lat_sub_err(f, lt, x + o, w + o, lat_db(f->dbkind, st->d, st->s[j]), st->g + j * ng,
-					  st->neg + o);
+					  st->neg + o, &num, &den);
 		int cand[5];
-		const int nc = lat_scale_cands(f, lt, st, j, x, w, cand);
+		const int nc = lat_scale_cands(f, st, j, num, den, cand);
 		for (int c = 0; c < nc; c++) {
 			const double e = lat8_sub_codes(f, lt, nbc, x + o, w + o, lat_db(f->dbkind, st->d, cand[c]), g, neg,
 							best);
