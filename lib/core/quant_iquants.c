@@ -1551,6 +1551,21 @@ static inline qnt__v8i cost8_codes(const uint16_t *nbc, int32_t off, int j)
 	return __builtin_convertvector(c, qnt__v8i);
 }
 
+/* The first lane of the least value of cc among the lanes of below (some
+ * lane is set): the choice of a scan in lane order that takes a value
+ * below the best so far. The least by halving, then its first lane. */
+static inline int first_min_lane(qnt__v8f cc, qnt__v8i below)
+{
+	qnt__v8f m = qnt__select_v8f(below, cc, splat8(INFINITY));
+	qnt__v8f h = __builtin_shufflevector(m, m, 4, 5, 6, 7, 0, 1, 2, 3);
+	m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
+	h = __builtin_shufflevector(m, m, 2, 3, 0, 1, 6, 7, 4, 5);
+	m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
+	h = __builtin_shufflevector(m, m, 1, 0, 3, 2, 5, 4, 7, 6);
+	m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
+	return __builtin_ctz(mask8_bits(below & qnt__eq_v8f(cc, m)));
+}
+
 /* The first of the n points of the list at offset off with the smallest
  * cost below *best (scanned in list order as a scalar loop would); returns
  * its grid index, or gi if none is below *best, which is lowered to the
@@ -1572,17 +1587,7 @@ static inline __attribute__((always_inline)) int cost8_best(const struct lattice
 		}
 		if (!any8(below))
 			continue;
-		/* the scan in order takes the first lane of the least cost
-		 * among those below the best: the least by halving, then
-		 * its first lane */
-		qnt__v8f m = qnt__select_v8f(below, cc, splat8(INFINITY));
-		qnt__v8f h = __builtin_shufflevector(m, m, 4, 5, 6, 7, 0, 1, 2, 3);
-		m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
-		h = __builtin_shufflevector(m, m, 2, 3, 0, 1, 6, 7, 4, 5);
-		m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
-		h = __builtin_shufflevector(m, m, 1, 0, 3, 2, 5, 4, 7, 6);
-		m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
-		const int c = __builtin_ctz(mask8_bits(below & qnt__eq_v8f(cc, m)));
+		const int c = first_min_lane(cc, below);
 		*best = cc[c];
 		gi = list[1 + j + c];
 	}
@@ -3492,14 +3497,18 @@ static double lat8_sub_codes(const struct lfmt *f, const struct lattice *lt, con
 				pm = qnt__select_v8f(lt_, pv, pm);
 				pi = (lt_ & i) | (pi & ~lt_);
 			}
-			const int m = mini(8, nl - j);
-			for (int cix = 0; cix < m; cix++) {
-				const float cf = cc[cix] + 4 * pm[cix];
-				if (cf < cp) {
-					cp = cf;
-					gp = list[1 + j + cix];
-					fp = pi[cix];
-				}
+			/* the scan in lane order: the first least cf below cp */
+			const qnt__v8f cf = cc + 4 * pm;
+			qnt__v8i below = qnt__lt_v8f(cf, splat8(cp));
+			if (nl - j < 8) {
+				const qnt__v8i lane = { 0, 1, 2, 3, 4, 5, 6, 7 };
+				below &= qnt__lt_v8i(lane, (qnt__v8i){ 0, 0, 0, 0, 0, 0, 0, 0 } + (nl - j));
+			}
+			if (any8(below)) {
+				const int cix = first_min_lane(cf, below);
+				cp = cf[cix];
+				gp = list[1 + j + cix];
+				fp = pi[cix];
 			}
 		}
 		g[k] = (uint16_t)gp;
