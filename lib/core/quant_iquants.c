@@ -1551,6 +1551,36 @@ static inline qnt__v8i cost8_codes(const uint16_t *nbc, int32_t off, int j)
 	return __builtin_convertvector(c, qnt__v8i);
 }
 
+/* out[i] lane j = in[j] lane i: eight vectors transposed (by shuffles
+ * with AVX; through memory where GCC would split the 32-byte shuffles). */
+static inline void transpose8(const qnt__v8f *in, qnt__v8f *out)
+{
+#if defined(__AVX__)
+	qnt__v8f a[8], b[8];
+	for (int r = 0; r < 8; r += 2) {
+		a[r] = __builtin_shufflevector(in[r], in[r + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+		a[r + 1] = __builtin_shufflevector(in[r], in[r + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+	}
+	for (int r = 0; r < 8; r += 4) {
+		b[r] = __builtin_shufflevector(a[r], a[r + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+		b[r + 1] = __builtin_shufflevector(a[r], a[r + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+		b[r + 2] = __builtin_shufflevector(a[r + 1], a[r + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+		b[r + 3] = __builtin_shufflevector(a[r + 1], a[r + 3], 2, 3, 10, 11, 6, 7, 14, 15);
+	}
+	for (int r = 0; r < 4; r++) {
+		out[r] = __builtin_shufflevector(b[r], b[r + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+		out[r + 4] = __builtin_shufflevector(b[r], b[r + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+	}
+#else
+	float m[8][8], o[8][8];
+	memcpy(m, in, sizeof m);
+	for (int i = 0; i < 8; i++)
+		for (int j = 0; j < 8; j++)
+			o[i][j] = m[j][i];
+	memcpy(out, o, sizeof o);
+#endif
+}
+
 /* The first lane of the least value of cc among the lanes of below (some
  * lane is set): the choice of a scan in lane order that takes a value
  * below the best so far. The least by halving, then its first lane. */
@@ -2098,6 +2128,17 @@ static double lat_sub_codes3(const struct lfmt *f, const struct lattice *lt, con
 {
 	float vq[8], e[8][32], pv[8][32], em[32], lbk[8];
 	qnt__v8f ax[4], wv[4], wax[4];
+	/* with AVX2: per element the costs (te) and flip terms (tp) of its 8
+	 * levels, the tables of cost4_lanes, transposed from e and pv per 8
+	 * elements when a group there is scanned, and the lists scanned eight
+	 * points at a time; without it (where GCC picks the lanes of
+	 * cost4_lanes one at a time) the points one by one */
+#if defined(__AVX2__)
+	qnt__v8f te[32], tp[32];
+	unsigned tdone = 0, pdone = 0;
+	const uint16_t *nbc;
+	get_lattice8(f->lat, &nbc);
+#endif
 	for (int l = 0; l < 8; l++)
 		vq[l] = db * f->lv[l];
 	uint8_t bl[32];
@@ -2165,6 +2206,67 @@ static double lat_sub_codes3(const struct lfmt *f, const struct lattice *lt, con
 			acc += c[k];
 			continue;
 		}
+#if defined(__AVX2__)
+		const int32_t off = lt->alt[u];
+		const uint16_t *list = lt->nb + off;
+		const int nl = mini(list[0], IQ_LIST_CAP), h = k / 2;
+		if (!(tdone & (1u << h))) {
+			qnt__v8f in[8];
+			for (int l = 0; l < 8; l++)
+				memcpy(&in[l], &e[l][8 * h], sizeof in[l]);
+			transpose8(in, te + 8 * h);
+			tdone |= 1u << h;
+		}
+		const qnt__v8f *t = te + o;
+		float ck = INFINITY, cpk = INFINITY;
+		int gck = list[1], gpk = list[1], fpk = 0;
+		if (!flip) {
+			gck = cost8_best(lt, nbc, off, nl, t, &ck, gck);
+		} else {
+			if (!(pdone & (1u << h))) {
+				qnt__v8f in[8];
+				for (int l = 0; l < 8; l++)
+					memcpy(&in[l], &pv[l][8 * h], sizeof in[l]);
+				transpose8(in, tp + 8 * h);
+				pdone |= 1u << h;
+			}
+			/* eight listed points at a time, each lane its cost and
+			 * its cheapest flip (the first least w |x| v), then the
+			 * first least of each below the best so far, as the scan
+			 * in list order takes them */
+			for (int j = 0; j < nl; j += 8) {
+				const qnt__v8i code = cost8_codes(nbc, off, j);
+				const qnt__v8f cc = cost4_lanes(t, code);
+				qnt__v8f pm = splat8(INFINITY);
+				qnt__v8i pi = { 0, 0, 0, 0, 0, 0, 0, 0 };
+				for (int i = 0; i < 4; i++) {
+					const qnt__v8f pvv = QNT__SHUF1(tp[o + i], code >> (3 * i));
+					const qnt__v8i lt_ = qnt__lt_v8f(pvv, pm);
+					pm = qnt__select_v8f(lt_, pvv, pm);
+					pi = (lt_ & i) | (pi & ~lt_);
+				}
+				const qnt__v8f cf = cc + 4 * pm;
+				qnt__v8i valid = { -1, -1, -1, -1, -1, -1, -1, -1 };
+				if (nl - j < 8) {
+					const qnt__v8i lane = { 0, 1, 2, 3, 4, 5, 6, 7 };
+					valid = qnt__lt_v8i(lane, (qnt__v8i){ 0, 0, 0, 0, 0, 0, 0, 0 } + (nl - j));
+				}
+				const qnt__v8i bc = valid & qnt__lt_v8f(cc, splat8(ck));
+				if (any8(bc)) {
+					const int cix = first_min_lane(cc, bc);
+					ck = cc[cix];
+					gck = list[1 + j + cix];
+				}
+				const qnt__v8i bp = valid & qnt__lt_v8f(cf, splat8(cpk));
+				if (any8(bp)) {
+					const int cix = first_min_lane(cf, bp);
+					cpk = cf[cix];
+					gpk = list[1 + j + cix];
+					fpk = pi[cix];
+				}
+			}
+		}
+#else
 		const uint16_t *list = lt->nb + lt->alt[u];
 		const int nl = mini(list[0], IQ_LIST_CAP);
 		float ck = INFINITY, cpk = INFINITY;
@@ -2201,6 +2303,7 @@ static double lat_sub_codes3(const struct lfmt *f, const struct lattice *lt, con
 				}
 			}
 		}
+#endif
 		c[k] = ck;
 		cp[k] = cpk;
 		gc[k] = gck;
@@ -2836,35 +2939,6 @@ static inline uint32_t hor8(qnt__v8i v)
 	return (uint32_t)((h[0] | h[2]) | (h[1] | h[3]));
 }
 
-/* out[i] lane j = in[j] lane i: eight vectors transposed (by shuffles
- * with AVX; through memory where GCC would split the 32-byte shuffles). */
-static inline void transpose8(const qnt__v8f *in, qnt__v8f *out)
-{
-#if defined(__AVX__)
-	qnt__v8f a[8], b[8];
-	for (int r = 0; r < 8; r += 2) {
-		a[r] = __builtin_shufflevector(in[r], in[r + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-		a[r + 1] = __builtin_shufflevector(in[r], in[r + 1], 2, 10, 3, 11, 6, 14, 7, 15);
-	}
-	for (int r = 0; r < 8; r += 4) {
-		b[r] = __builtin_shufflevector(a[r], a[r + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-		b[r + 1] = __builtin_shufflevector(a[r], a[r + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-		b[r + 2] = __builtin_shufflevector(a[r + 1], a[r + 3], 0, 1, 8, 9, 4, 5, 12, 13);
-		b[r + 3] = __builtin_shufflevector(a[r + 1], a[r + 3], 2, 3, 10, 11, 6, 7, 14, 15);
-	}
-	for (int r = 0; r < 4; r++) {
-		out[r] = __builtin_shufflevector(b[r], b[r + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-		out[r + 4] = __builtin_shufflevector(b[r], b[r + 4], 4, 5, 6, 7, 12, 13, 14, 15);
-	}
-#else
-	float m[8][8], o[8][8];
-	memcpy(m, in, sizeof m);
-	for (int i = 0; i < 8; i++)
-		for (int j = 0; j < 8; j++)
-			o[i][j] = m[j][i];
-	memcpy(out, o, sizeof o);
-#endif
-}
 
 /* ggml's iq2_find_best_neighbour for the 8-element grids (iq2_*): the
  * first point of the list with the least weighted distance (its first
