@@ -1651,6 +1651,51 @@ static inline qnt__v8i cost8_codes(const uint16_t *nbc, int32_t off, int j)
 	return __builtin_convertvector(c, qnt__v8i);
 }
 
+/* out[i] lane j = in[j] lane i: eight vectors transposed (by shuffles
+ * with AVX; through memory where GCC would split the 32-byte shuffles). */
+static inline void transpose8(const qnt__v8f *in, qnt__v8f *out)
+{
+#if defined(__AVX__)
+	qnt__v8f a[8], b[8];
+	for (int r = 0; r < 8; r += 2) {
+		a[r] = __builtin_shufflevector(in[r], in[r + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+		a[r + 1] = __builtin_shufflevector(in[r], in[r + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+	}
+	for (int r = 0; r < 8; r += 4) {
+		b[r] = __builtin_shufflevector(a[r], a[r + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+		b[r + 1] = __builtin_shufflevector(a[r], a[r + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+		b[r + 2] = __builtin_shufflevector(a[r + 1], a[r + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+		b[r + 3] = __builtin_shufflevector(a[r + 1], a[r + 3], 2, 3, 10, 11, 6, 7, 14, 15);
+	}
+	for (int r = 0; r < 4; r++) {
+		out[r] = __builtin_shufflevector(b[r], b[r + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+		out[r + 4] = __builtin_shufflevector(b[r], b[r + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+	}
+#else
+	float m[8][8], o[8][8];
+	memcpy(m, in, sizeof m);
+	for (int i = 0; i < 8; i++)
+		for (int j = 0; j < 8; j++)
+			o[i][j] = m[j][i];
+	memcpy(out, o, sizeof o);
+#endif
+}
+
+/* The first lane of the least value of cc among the lanes of below (some
+ * lane is set): the choice of a scan in lane order that takes a value
+ * below the best so far. The least by halving, then its first lane. */
+static inline int first_min_lane(qnt__v8f cc, qnt__v8i below)
+{
+	qnt__v8f m = qnt__select_v8f(below, cc, splat8(INFINITY));
+	qnt__v8f h = __builtin_shufflevector(m, m, 4, 5, 6, 7, 0, 1, 2, 3);
+	m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
+	h = __builtin_shufflevector(m, m, 2, 3, 0, 1, 6, 7, 4, 5);
+	m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
+	h = __builtin_shufflevector(m, m, 1, 0, 3, 2, 5, 4, 7, 6);
+	m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
+	return __builtin_ctz(mask8_bits(below & qnt__eq_v8f(cc, m)));
+}
+
 /* The first of the n points of the list at offset off with the smallest
  * cost below *best (scanned in list order as a scalar loop would); returns
  * its grid index, or gi if none is below *best, which is lowered to the
@@ -1672,17 +1717,7 @@ static inline __attribute__((always_inline)) int cost8_best(const struct lattice
 		}
 		if (!any8(below))
 			continue;
-		/* the scan in order takes the first lane of the least cost
-		 * among those below the best: the least by halving, then
-		 * its first lane */
-		qnt__v8f m = qnt__select_v8f(below, cc, splat8(INFINITY));
-		qnt__v8f h = __builtin_shufflevector(m, m, 4, 5, 6, 7, 0, 1, 2, 3);
-		m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
-		h = __builtin_shufflevector(m, m, 2, 3, 0, 1, 6, 7, 4, 5);
-		m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
-		h = __builtin_shufflevector(m, m, 1, 0, 3, 2, 5, 4, 7, 6);
-		m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
-		const int c = __builtin_ctz(mask8_bits(below & qnt__eq_v8f(cc, m)));
+		const int c = first_min_lane(cc, below);
 		*best = cc[c];
 		gi = list[1 + j + c];
 	}
@@ -1813,6 +1848,8 @@ static inline __attribute__((always_inline)) int ggml_best_neighbour4(const stru
 	m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
 	if (!(m[0] < FLT_MAX))
 		return lt->nb[off + 1];
+	if (n <= 8) /* one vector: the first lane holding it */
+		return lt->nb[off + 1 + __builtin_ctz(mask8_bits(qnt__eq_v8f(bv, m)))];
 	/* the earliest position holding it */
 	const qnt__v8i big = lane * 0 + 0x7fff;
 	qnt__v8i eq = qnt__eq_v8f(bv, m);
@@ -2164,14 +2201,44 @@ static double lat_err(const struct lfmt *f, const void *blk, const float *x, con
 	return wsse(QK_K, x, y, w);
 }
 
+/* Whether a sub-block whose group errors are at least lb[0..n) (added in
+ * that order to acc, the errors of the groups before) certainly reaches
+ * bound: its error, a double sum of the same number of float terms each no
+ * less than its lb, is then >= bound. The margin covers the rounding of
+ * the two sums (each within 8 * 2^-53 relative: non-negative terms). Never
+ * for an infinite bound (the codes are then wanted). */
+static int lat_reaches(double acc, const float *lb, int n, double bound)
+{
+	if (!(bound < INFINITY))
+		return 0;
+	for (int k = 0; k < n; k++)
+		acc += lb[k];
+	return acc >= bound * (1 + 1e-12);
+}
+
 /* lat_sub_codes for the 3-bit lattices (dim 4, 8 levels, 32 elements per
  * scale): the per-element terms 8 elements per vector (the same float
- * operations), the list loops unrolled. Same result as lat_sub_codes. */
+ * operations), the list loops unrolled. Same result as lat_sub_codes, or
+ * INFINITY (g, neg unset) when the lower bounds show it reaches bound. A
+ * group whose nearest levels are a grid point and that needs no flip takes
+ * that point (the first of its list, which no other point costs less than),
+ * without the scan. */
 static double lat_sub_codes3(const struct lfmt *f, const struct lattice *lt, const float *x, const float *w, float db,
-			     uint16_t *g, uint8_t *neg)
+			     uint16_t *g, uint8_t *neg, double bound)
 {
-	float vq[8], e[8][32], pv[8][32];
+	float vq[8], e[8][32], pv[8][32], em[32], lbk[8];
 	qnt__v8f ax[4], wv[4], wax[4];
+	/* with AVX2: per element the costs (te) and flip terms (tp) of its 8
+	 * levels, the tables of cost4_lanes, transposed from e and pv per 8
+	 * elements when a group there is scanned, and the lists scanned eight
+	 * points at a time; without it (where GCC picks the lanes of
+	 * cost4_lanes one at a time) the points one by one */
+#if defined(__AVX2__)
+	qnt__v8f te[32], tp[32];
+	unsigned tdone = 0, pdone = 0;
+	const uint16_t *nbc;
+	get_lattice8(f->lat, &nbc);
+#endif
 	for (int l = 0; l < 8; l++)
 		vq[l] = db * f->lv[l];
 	uint8_t bl[32];
@@ -2202,21 +2269,106 @@ static double lat_sub_codes3(const struct lfmt *f, const struct lattice *lt, con
 		}
 		for (int i = 0; i < 8; i++)
 			bl[8 * h + i] = (uint8_t)bi[i];
+		memcpy(&em[8 * h], &emin, sizeof emin);
 	}
+	/* the cost of the nearest levels per group, in the scan's order */
+	for (int k = 0; k < 8; k++) {
+		float s = 0;
+		s += em[4 * k];
+		s += em[4 * k + 1];
+		s += em[4 * k + 2];
+		s += em[4 * k + 3];
+		lbk[k] = s;
+	}
+	if (lat_reaches(0, lbk, 8, bound))
+		return INFINITY;
 	int odd[4] = { 0, 0, 0, 0 };
 	for (int i = 0; i < 32; i++) {
 		neg[i] = x[i] < 0;
 		odd[i / 8] ^= neg[i];
 	}
-	double err = 0;
+	double err = 0, acc = 0;
 	int gc[8], gp[8], fp[8];
 	float c[8], cp[8];
 	for (int k = 0; k < 8; k++) {
 		const int o = 4 * k;
+		if (k > 0 && lat_reaches(acc, lbk + k, 8 - k, bound))
+			return INFINITY;
 		const uint32_t u = (uint32_t)bl[o] | ((uint32_t)bl[o + 1] << 3) | ((uint32_t)bl[o + 2] << 6) |
 				   ((uint32_t)bl[o + 3] << 9);
+		const int flip = f->parity && odd[o / 8];
+		const int32_t m = lt->map[u];
+		if (!flip && m >= 0 && lbk[k] < INFINITY) {
+			c[k] = lbk[k];
+			cp[k] = INFINITY;
+			gc[k] = gp[k] = m;
+			fp[k] = 0;
+			acc += c[k];
+			continue;
+		}
+#if defined(__AVX2__)
+		const int32_t off = lt->alt[u];
+		const uint16_t *list = lt->nb + off;
+		const int nl = mini(list[0], IQ_LIST_CAP), h = k / 2;
+		if (!(tdone & (1u << h))) {
+			qnt__v8f in[8];
+			for (int l = 0; l < 8; l++)
+				memcpy(&in[l], &e[l][8 * h], sizeof in[l]);
+			transpose8(in, te + 8 * h);
+			tdone |= 1u << h;
+		}
+		const qnt__v8f *t = te + o;
+		float ck = INFINITY, cpk = INFINITY;
+		int gck = list[1], gpk = list[1], fpk = 0;
+		if (!flip) {
+			gck = cost8_best(lt, nbc, off, nl, t, &ck, gck);
+		} else {
+			if (!(pdone & (1u << h))) {
+				qnt__v8f in[8];
+				for (int l = 0; l < 8; l++)
+					memcpy(&in[l], &pv[l][8 * h], sizeof in[l]);
+				transpose8(in, tp + 8 * h);
+				pdone |= 1u << h;
+			}
+			/* eight listed points at a time, each lane its cost and
+			 * its cheapest flip (the first least w |x| v), then the
+			 * first least of each below the best so far, as the scan
+			 * in list order takes them */
+			for (int j = 0; j < nl; j += 8) {
+				const qnt__v8i code = cost8_codes(nbc, off, j);
+				const qnt__v8f cc = cost4_lanes(t, code);
+				qnt__v8f pm = splat8(INFINITY);
+				qnt__v8i pi = { 0, 0, 0, 0, 0, 0, 0, 0 };
+				for (int i = 0; i < 4; i++) {
+					const qnt__v8f pvv = QNT__SHUF1(tp[o + i], code >> (3 * i));
+					const qnt__v8i lt_ = qnt__lt_v8f(pvv, pm);
+					pm = qnt__select_v8f(lt_, pvv, pm);
+					pi = (lt_ & i) | (pi & ~lt_);
+				}
+				const qnt__v8f cf = cc + 4 * pm;
+				qnt__v8i valid = { -1, -1, -1, -1, -1, -1, -1, -1 };
+				if (nl - j < 8) {
+					const qnt__v8i lane = { 0, 1, 2, 3, 4, 5, 6, 7 };
+					valid = qnt__lt_v8i(lane, (qnt__v8i){ 0, 0, 0, 0, 0, 0, 0, 0 } + (nl - j));
+				}
+				const qnt__v8i bc = valid & qnt__lt_v8f(cc, splat8(ck));
+				if (any8(bc)) {
+					const int cix = first_min_lane(cc, bc);
+					ck = cc[cix];
+					gck = list[1 + j + cix];
+				}
+				const qnt__v8i bp = valid & qnt__lt_v8f(cf, splat8(cpk));
+				if (any8(bp)) {
+					const int cix = first_min_lane(cf, bp);
+					cpk = cf[cix];
+					gpk = list[1 + j + cix];
+					fpk = pi[cix];
+				}
+			}
+		}
+#else
 		const uint16_t *list = lt->nb + lt->alt[u];
-		const int flip = f->parity && odd[o / 8], nl = mini(list[0], IQ_LIST_CAP);
+		const int nl = mini(list[0], IQ_LIST_CAP);
 		float ck = INFINITY, cpk = INFINITY;
 		int gck = list[1], gpk = list[1], fpk = 0;
 		const float *e0 = &e[0][o], *p0 = &pv[0][o];
@@ -2251,11 +2403,13 @@ static double lat_sub_codes3(const struct lfmt *f, const struct lattice *lt, con
 				}
 			}
 		}
+#endif
 		c[k] = ck;
 		cp[k] = cpk;
 		gc[k] = gck;
 		gp[k] = gpk;
 		fp[k] = fpk;
+		acc += ck;
 	}
 	if (!f->parity) {
 		for (int k = 0; k < 8; k++) {
@@ -2299,10 +2453,10 @@ static double lat_sub_codes3(const struct lfmt *f, const struct lattice *lt, con
  * rule forbids that, the cheapest single flip. Writes g and neg; returns the
  * weighted error. */
 static double lat_sub_codes(const struct lfmt *f, const struct lattice *lt, const float *x, const float *w, float db,
-			    uint16_t *g, uint8_t *neg)
+			    uint16_t *g, uint8_t *neg, double bound)
 {
 	if (lt->dim == 4 && lt->nlev == 8 && f->sub == 32) /* the 3-bit lattices */
-		return lat_sub_codes3(f, lt, x, w, db, g, neg);
+		return lat_sub_codes3(f, lt, x, w, db, g, neg, bound);
 	const int dim = lt->dim, nlev = lt->nlev, n = f->sub, ng = n / dim;
 	float vq[8], ax[32], e[8][32];
 	for (int l = 0; l < nlev; l++)
@@ -2403,33 +2557,33 @@ static double lat_sub_codes(const struct lfmt *f, const struct lattice *lt, cons
 	return err;
 }
 
-/* Error of one sub-block of a state with its own codes, for the scale db. */
+/* Error of one sub-block of a state with its own codes, for the scale db,
+ * and in num, den the sums sum w q x, sum w q^2 (q the signed level) of
+ * the least-squares scale of those codes: one walk over the levels. */
 static double lat_sub_err(const struct lfmt *f, const struct lattice *lt, const float *x, const float *w, float db,
-			  const uint16_t *g, const uint8_t *neg)
+			  const uint16_t *g, const uint8_t *neg, double *num, double *den)
 {
-	double err = 0;
+	double err = 0, sn = 0, sd = 0;
 	const int dim = lt->dim;
 	for (int i = 0; i < f->sub; i++) {
-		const float v = db * f->lv[lat_level(lt, g[i / dim], i % dim)];
+		const float l = f->lv[lat_level(lt, g[i / dim], i % dim)];
+		const float v = db * l;
 		const double y = neg[i] ? -(double)v : (double)v;
 		const double r = (double)x[i] - y;
 		err += (double)w[i] * r * r;
+		const double q = (neg[i] ? -1.0 : 1.0) * l;
+		sn += (double)w[i] * q * x[i];
+		sd += (double)w[i] * q * q;
 	}
+	*num = sn;
+	*den = sd;
 	return err;
 }
 
 /* The scale codes worth trying for sub-block j: the current one +-1 and the
- * two around the least-squares scale of the current codes. */
-static int lat_scale_cands(const struct lfmt *f, const struct lattice *lt, const struct lstate *st, int j,
-			   const float *x, const float *w, int *cand)
+ * two around the least-squares scale num / den of the current codes. */
+static int lat_scale_cands(const struct lfmt *f, const struct lstate *st, int j, double num, double den, int *cand)
 {
-	const int dim = lt->dim, o = j * f->sub;
-	double num = 0, den = 0;
-	for (int i = 0; i < f->sub; i++) {
-		const double q = (st->neg[o + i] ? -1.0 : 1.0) * f->lv[lat_level(lt, st->g[(o + i) / dim], (o + i) % dim)];
-		num += (double)w[o + i] * q * x[o + i];
-		den += (double)w[o + i] * q * q;
-	}
 	int n = 0;
 	const int sc = st->s[j];
 	for (int s = sc - IQ_SCALE_STEP; s <= sc + IQ_SCALE_STEP; s++)
@@ -2471,12 +2625,13 @@ static double lat_pass(const struct lfmt *f, const struct lattice *lt, const flo
 	uint8_t neg[32];
 	for (int j = 0; j < nsub; j++) {
 		const int o = j * f->sub;
+		double num, den;
 		double best = lat_sub_err(f, lt, x + o, w + o, lat_db(f->dbkind, st->d, st->s[j]), st->g + o / dim,
-					  st->neg + o);
+					  st->neg + o, &num, &den);
 		int cand[5];
-		const int nc = lat_scale_cands(f, lt, st, j, x, w, cand);
+		const int nc = lat_scale_cands(f, st, j, num, den, cand);
 		for (int c = 0; c < nc; c++) {
-			const double e = lat_sub_codes(f, lt, x + o, w + o, lat_db(f->dbkind, st->d, cand[c]), g, neg);
+			const double e = lat_sub_codes(f, lt, x + o, w + o, lat_db(f->dbkind, st->d, cand[c]), g, neg, best);
 			if (e < best) {
 				best = e;
 				st->s[j] = (uint8_t)cand[c];
@@ -2641,7 +2796,7 @@ static void lat_start_codes(const void *fv, const float *x, const float *w, void
 	for (int j = 0; j < QK_K / f->sub; j++) {
 		st->s[j] = 15;
 		lat_sub_codes(f, lt, x + j * f->sub, w + j * f->sub, lat_db(f->dbkind, st->d, 15),
-			      st->g + j * f->sub / lt->dim, st->neg + j * f->sub);
+			      st->g + j * f->sub / lt->dim, st->neg + j * f->sub, INFINITY);
 	}
 }
 static double lat_pass_v(const void *fv, const float *x, const float *w, void *st)
@@ -2884,35 +3039,6 @@ static inline uint32_t hor8(qnt__v8i v)
 	return (uint32_t)((h[0] | h[2]) | (h[1] | h[3]));
 }
 
-/* out[i] lane j = in[j] lane i: eight vectors transposed (by shuffles
- * with AVX; through memory where GCC would split the 32-byte shuffles). */
-static inline void transpose8(const qnt__v8f *in, qnt__v8f *out)
-{
-#if defined(__AVX__)
-	qnt__v8f a[8], b[8];
-	for (int r = 0; r < 8; r += 2) {
-		a[r] = __builtin_shufflevector(in[r], in[r + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-		a[r + 1] = __builtin_shufflevector(in[r], in[r + 1], 2, 10, 3, 11, 6, 14, 7, 15);
-	}
-	for (int r = 0; r < 8; r += 4) {
-		b[r] = __builtin_shufflevector(a[r], a[r + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-		b[r + 1] = __builtin_shufflevector(a[r], a[r + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-		b[r + 2] = __builtin_shufflevector(a[r + 1], a[r + 3], 0, 1, 8, 9, 4, 5, 12, 13);
-		b[r + 3] = __builtin_shufflevector(a[r + 1], a[r + 3], 2, 3, 10, 11, 6, 7, 14, 15);
-	}
-	for (int r = 0; r < 4; r++) {
-		out[r] = __builtin_shufflevector(b[r], b[r + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-		out[r + 4] = __builtin_shufflevector(b[r], b[r + 4], 4, 5, 6, 7, 12, 13, 14, 15);
-	}
-#else
-	float m[8][8], o[8][8];
-	memcpy(m, in, sizeof m);
-	for (int i = 0; i < 8; i++)
-		for (int j = 0; j < 8; j++)
-			o[i][j] = m[j][i];
-	memcpy(out, o, sizeof o);
-#endif
-}
 
 /* ggml's iq2_find_best_neighbour for the 8-element grids (iq2_*): the
  * first point of the list with the least weighted distance (its first
@@ -2960,19 +3086,40 @@ static float ggml_scan8(const struct lattice *lt, const uint16_t *nbc, int n, in
 	uint16_t code[24][4]; /* the grid point's code per trial and group */
 	uint8_t on_aux[24][4];
 	qnt__v8f qv[4][24]; /* 2 l + 1 per group and trial (lanes = elements) */
-	float sqx[24], sq2[24];
+	float sqx[24], sq2[24], sct[24];
+	int32_t mt[24][4];
+	/* the nearest levels of every trial and group first, then their
+	 * entries of map, then the lists of the points off the grid: the
+	 * tables (2^16 entries, lists of up to a few hundred) are mostly
+	 * outside L1 and L2, and so their loads start together */
 	for (int t = 0; t < nt; t++) {
 		const float id = ((float)(2 * kmaxq - 1) + (float)(is_lo + t) * step) / max;
-		const float this_scale = 1 / id;
+		sct[t] = 1 / id;
 		for (int k = 0; k < ng; k++) {
 			qnt__v8f xk;
 			memcpy(&xk, xval + 8 * k, sizeof xk);
 			const qnt__v8i l = qnt__clamp_v8i(qnt__nearest_int_v8(0.5f * (id * xk - 1.0f)), 0, kmaxq - 1);
-			uint32_t u = hor8(l << sh);
-			const int32_t m = lt->map[u];
+			mt[t][k] = (int32_t)hor8(l << sh);
+			__builtin_prefetch(lt->map + mt[t][k]);
+		}
+	}
+	for (int t = 0; t < nt; t++)
+		for (int k = 0; k < ng; k++) {
+			const int32_t m = lt->map[mt[t][k]];
+			code[t][k] = (uint16_t)mt[t][k];
+			mt[t][k] = m;
+			if (m < 0) {
+				__builtin_prefetch(lt->nb + (-m - 1));
+				__builtin_prefetch(nbc + (-m - 1));
+			}
+		}
+	for (int t = 0; t < nt; t++) {
+		for (int k = 0; k < ng; k++) {
+			const int32_t m = mt[t][k];
+			uint32_t u = code[t][k];
 			on_aux[t][k] = m >= 0;
 			if (m < 0)
-				u = lt->codes[ggml_best_neighbour8(lt, nbc, -m - 1, xval + 8 * k, waux + 8 * k, this_scale)];
+				u = lt->codes[ggml_best_neighbour8(lt, nbc, -m - 1, xval + 8 * k, waux + 8 * k, sct[t])];
 			code[t][k] = (uint16_t)u;
 			const qnt__v8i lv = ((qnt__v8i){ 0, 0, 0, 0, 0, 0, 0, 0 } + (int32_t)u) >> sh & 3;
 			qv[k][t] = __builtin_convertvector(2 * lv + 1, qnt__v8f);
@@ -3445,14 +3592,37 @@ static void pack_iq2_s(const struct lstate *st, void *blk)
 /* lat_sub_codes for the 8-element grids (3 levels): the same choices and
  * sums, eight listed points at a time (cost8_lanes); with the parity rule,
  * per point also its cheapest single flip, the first smallest
- * w*|x|*v over the elements, as a lane minimum. */
+ * w*|x|*v over the elements, as a lane minimum. As lat_sub_codes3: INFINITY
+ * (g, neg unset) when the lower bounds show it reaches bound, and a group
+ * without a flip whose nearest levels are a grid point takes it unscanned. */
 static double lat8_sub_codes(const struct lfmt *f, const struct lattice *lt, const uint16_t *nbc, const float *x,
-			     const float *w, float db, uint16_t *g, uint8_t *neg)
+			     const float *w, float db, uint16_t *g, uint8_t *neg, double bound)
 {
 	const int n = f->sub, ng = n / 8;
 	float vq[3];
 	for (int l = 0; l < 3; l++)
 		vq[l] = db * f->lv[l];
+	/* the costs of the levels, lanes = elements, per group */
+	qnt__v8f tt[4][8], axk[4];
+	float lbk[4];
+	uint32_t uk[4];
+	for (int k = 0; k < ng; k++) {
+		qnt__v8f xv, wv;
+		qnt__v8i xb;
+		memcpy(&xv, x + 8 * k, sizeof xv);
+		memcpy(&wv, w + 8 * k, sizeof wv);
+		memcpy(&xb, &xv, sizeof xb);
+		xb &= 0x7fffffff;
+		memcpy(&axk[k], &xb, sizeof axk[k]);
+		const qnt__v8f r0 = axk[k] - vq[0], r1 = axk[k] - vq[1], r2 = axk[k] - vq[2];
+		uk[k] = cost8_prep(wv * r0 * r0, wv * r1 * r1, wv * r2 * r2, tt[k], &lbk[k]);
+		/* the tables of 2^16 entries are mostly outside L1 and L2:
+		 * the loads of all groups start together */
+		__builtin_prefetch(lt->map + uk[k]);
+		__builtin_prefetch(lt->alt + uk[k]);
+	}
+	if (lat_reaches(0, lbk, ng, bound))
+		return INFINITY;
 	int odd[4] = { 0, 0, 0, 0 };
 	for (int i = 0; i < n; i++) {
 		neg[i] = x[i] < 0;
@@ -3461,25 +3631,21 @@ static double lat8_sub_codes(const struct lfmt *f, const struct lattice *lt, con
 	double err = 0;
 	for (int k = 0; k < ng; k++) {
 		const int o = 8 * k;
-		/* the costs of the levels, lanes = elements */
-		qnt__v8f xv, wv;
-		qnt__v8i xb;
-		memcpy(&xv, x + o, sizeof xv);
-		memcpy(&wv, w + o, sizeof wv);
-		memcpy(&xb, &xv, sizeof xb);
-		xb &= 0x7fffffff;
-		qnt__v8f ax;
-		memcpy(&ax, &xb, sizeof ax);
-		const qnt__v8f r0 = ax - vq[0], r1 = ax - vq[1], r2 = ax - vq[2];
-		const qnt__v8f e0 = wv * r0 * r0, e1 = wv * r1 * r1, e2 = wv * r2 * r2;
-		qnt__v8f t[8];
-		float lb;
-		const uint32_t u = cost8_prep(e0, e1, e2, t, &lb);
+		if (k > 0 && lat_reaches(err, lbk + k, ng - k, bound))
+			return INFINITY;
+		const qnt__v8f *t = tt[k];
+		const uint32_t u = uk[k];
+		const int flip = f->parity && odd[k];
+		if (!flip && lt->map[u] >= 0 && lbk[k] < INFINITY) {
+			g[k] = (uint16_t)lt->map[u];
+			err += lbk[k];
+			continue;
+		}
 		const int32_t off = lt->alt[u];
 		const uint16_t *list = lt->nb + off;
 		const int nl = mini(list[0], IQ_LIST_CAP);
 		float c = INFINITY;
-		if (!(f->parity && odd[k])) {
+		if (!flip) {
 			g[k] = (uint16_t)cost8_best(lt, nbc, off, nl, t, &c, list[1]);
 			err += c;
 			continue;
@@ -3487,8 +3653,9 @@ static double lat8_sub_codes(const struct lfmt *f, const struct lattice *lt, con
 		/* an odd count of negative signs: the best point with its
 		 * cheapest flip, 4 w |x| v more than without (the first point
 		 * of equals, the first element of equal flips) */
-		qnt__v8f p[8];
-		const qnt__v8f wa = wv * ax, p0 = wa * vq[0], p1 = wa * vq[1], p2 = wa * vq[2];
+		qnt__v8f p[8], wv;
+		memcpy(&wv, w + o, sizeof wv);
+		const qnt__v8f wa = wv * axk[k], p0 = wa * vq[0], p1 = wa * vq[1], p2 = wa * vq[2];
 		for (int i = 0; i < 8; i++)
 			cost8_set(p, i, p0[i], p1[i], p2[i]);
 		float cp = INFINITY;
@@ -3504,14 +3671,18 @@ static double lat8_sub_codes(const struct lfmt *f, const struct lattice *lt, con
 				pm = qnt__select_v8f(lt_, pv, pm);
 				pi = (lt_ & i) | (pi & ~lt_);
 			}
-			const int m = mini(8, nl - j);
-			for (int cix = 0; cix < m; cix++) {
-				const float cf = cc[cix] + 4 * pm[cix];
-				if (cf < cp) {
-					cp = cf;
-					gp = list[1 + j + cix];
-					fp = pi[cix];
-				}
+			/* the scan in lane order: the first least cf below cp */
+			const qnt__v8f cf = cc + 4 * pm;
+			qnt__v8i below = qnt__lt_v8f(cf, splat8(cp));
+			if (nl - j < 8) {
+				const qnt__v8i lane = { 0, 1, 2, 3, 4, 5, 6, 7 };
+				below &= qnt__lt_v8i(lane, (qnt__v8i){ 0, 0, 0, 0, 0, 0, 0, 0 } + (nl - j));
+			}
+			if (any8(below)) {
+				const int cix = first_min_lane(cf, below);
+				cp = cf[cix];
+				gp = list[1 + j + cix];
+				fp = pi[cix];
 			}
 		}
 		g[k] = (uint16_t)gp;
@@ -3531,12 +3702,14 @@ static double lat8_pass(const struct lfmt *f, const struct lattice *lt, const ui
 	uint8_t neg[32];
 	for (int j = 0; j < nsub; j++) {
 		const int o = j * f->sub;
+		double num, den;
 		double best = lat_sub_err(f, lt, x + o, w + o, lat_db(f->dbkind, st->d, st->s[j]), st->g + j * ng,
-					  st->neg + o);
+					  st->neg + o, &num, &den);
 		int cand[5];
-		const int nc = lat_scale_cands(f, lt, st, j, x, w, cand);
+		const int nc = lat_scale_cands(f, st, j, num, den, cand);
 		for (int c = 0; c < nc; c++) {
-			const double e = lat8_sub_codes(f, lt, nbc, x + o, w + o, lat_db(f->dbkind, st->d, cand[c]), g, neg);
+			const double e = lat8_sub_codes(f, lt, nbc, x + o, w + o, lat_db(f->dbkind, st->d, cand[c]), g, neg,
+							best);
 			if (e < best) {
 				best = e;
 				st->s[j] = (uint8_t)cand[c];
@@ -3568,7 +3741,7 @@ static void lat8_start_codes(const void *fv, const float *x, const float *w, voi
 	for (int j = 0; j < QK_K / f->sub; j++) {
 		st->s[j] = 15;
 		lat8_sub_codes(f, lt, nbc, x + j * f->sub, w + j * f->sub, lat_db(f->dbkind, st->d, 15),
-			       st->g + j * f->sub / 8, st->neg + j * f->sub);
+			       st->g + j * f->sub / 8, st->neg + j * f->sub, INFINITY);
 	}
 }
 static double lat8_pass_v(const void *fv, const float *x, const float *w, void *st)
