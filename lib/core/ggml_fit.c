@@ -308,32 +308,7 @@ static inline __attribute__((always_inline)) void transpose_subs(const int n, co
 		vf r[W];
 		for (int k = 0; k < W; k++)
 			memcpy(&r[k], src + n * k + i0, sizeof r[k]);
-#if W == 8
-		vf t[8], u[8];
-		for (int k = 0; k < 8; k += 2) {
-			t[k] = __builtin_shufflevector(r[k], r[k + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-			t[k + 1] = __builtin_shufflevector(r[k], r[k + 1], 2, 10, 3, 11, 6, 14, 7, 15);
-		}
-		for (int k = 0; k < 8; k += 4)
-			for (int e = 0; e < 2; e++) {
-				u[k + 2 * e] = __builtin_shufflevector(t[k + e], t[k + e + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-				u[k + 2 * e + 1] = __builtin_shufflevector(t[k + e], t[k + e + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-			}
-		/* u[c] (c < 4): columns c and c + 4 of rows 0-3; u[4 + c]: of rows 4-7 */
-		for (int c = 0; c < 4; c++) {
-			out[i0 + c] = __builtin_shufflevector(u[c], u[4 + c], 0, 1, 2, 3, 8, 9, 10, 11);
-			out[i0 + c + 4] = __builtin_shufflevector(u[c], u[4 + c], 4, 5, 6, 7, 12, 13, 14, 15);
-		}
-#else
-		const vf t0 = __builtin_shufflevector(r[0], r[1], 0, 4, 1, 5);
-		const vf t1 = __builtin_shufflevector(r[0], r[1], 2, 6, 3, 7);
-		const vf t2 = __builtin_shufflevector(r[2], r[3], 0, 4, 1, 5);
-		const vf t3 = __builtin_shufflevector(r[2], r[3], 2, 6, 3, 7);
-		out[i0 + 0] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
-		out[i0 + 1] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
-		out[i0 + 2] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
-		out[i0 + 3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
-#endif
+		qnt__transpose_vnf(r, out + i0);
 	}
 }
 

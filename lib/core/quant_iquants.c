@@ -1652,25 +1652,12 @@ static inline qnt__v8i cost8_codes(const uint16_t *nbc, int32_t off, int j)
 }
 
 /* out[i] lane j = in[j] lane i: eight vectors transposed (by shuffles
- * with AVX; through memory where GCC would split the 32-byte shuffles). */
+ * where eight lanes are native; through memory where GCC would split the
+ * 32-byte shuffles). */
 static inline void transpose8(const qnt__v8f *in, qnt__v8f *out)
 {
-#if defined(__AVX__)
-	qnt__v8f a[8], b[8];
-	for (int r = 0; r < 8; r += 2) {
-		a[r] = __builtin_shufflevector(in[r], in[r + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-		a[r + 1] = __builtin_shufflevector(in[r], in[r + 1], 2, 10, 3, 11, 6, 14, 7, 15);
-	}
-	for (int r = 0; r < 8; r += 4) {
-		b[r] = __builtin_shufflevector(a[r], a[r + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-		b[r + 1] = __builtin_shufflevector(a[r], a[r + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-		b[r + 2] = __builtin_shufflevector(a[r + 1], a[r + 3], 0, 1, 8, 9, 4, 5, 12, 13);
-		b[r + 3] = __builtin_shufflevector(a[r + 1], a[r + 3], 2, 3, 10, 11, 6, 7, 14, 15);
-	}
-	for (int r = 0; r < 4; r++) {
-		out[r] = __builtin_shufflevector(b[r], b[r + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-		out[r + 4] = __builtin_shufflevector(b[r], b[r + 4], 4, 5, 6, 7, 12, 13, 14, 15);
-	}
+#if QNT__VN == 8
+	qnt__transpose_vnf(in, out);
 #else
 	float m[8][8], o[8][8];
 	memcpy(m, in, sizeof m);

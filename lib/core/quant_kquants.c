@@ -890,33 +890,10 @@ static inline __attribute__((always_inline)) void q3_transpose(const float *x, q
 			q3_vf r[Q3W];
 			for (int k = 0; k < Q3W; k++)
 				memcpy(&r[k], x + 16 * (Q3W * v + k) + Q3W * h, sizeof r[k]);
-#if Q3W == 8
-			q3_vf t[8], u[8];
-			for (int k = 0; k < 8; k += 2) {
-				t[k] = __builtin_shufflevector(r[k], r[k + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-				t[k + 1] = __builtin_shufflevector(r[k], r[k + 1], 2, 10, 3, 11, 6, 14, 7, 15);
-			}
-			for (int k = 0; k < 8; k += 4)
-				for (int e = 0; e < 2; e++) {
-					u[k + 2 * e] = __builtin_shufflevector(t[k + e], t[k + e + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-					u[k + 2 * e + 1] =
-						__builtin_shufflevector(t[k + e], t[k + e + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-				}
-			/* u[c] (c < 4): columns c and c + 4 of rows 0-3; u[4 + c]: of rows 4-7 */
-			for (int c = 0; c < 4; c++) {
-				xt[8 * h + c][vo + v] = __builtin_shufflevector(u[c], u[4 + c], 0, 1, 2, 3, 8, 9, 10, 11);
-				xt[8 * h + c + 4][vo + v] = __builtin_shufflevector(u[c], u[4 + c], 4, 5, 6, 7, 12, 13, 14, 15);
-			}
-#else
-			const q3_vf t0 = __builtin_shufflevector(r[0], r[1], 0, 4, 1, 5);
-			const q3_vf t1 = __builtin_shufflevector(r[0], r[1], 2, 6, 3, 7);
-			const q3_vf t2 = __builtin_shufflevector(r[2], r[3], 0, 4, 1, 5);
-			const q3_vf t3 = __builtin_shufflevector(r[2], r[3], 2, 6, 3, 7);
-			xt[4 * h + 0][vo + v] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
-			xt[4 * h + 1][vo + v] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
-			xt[4 * h + 2][vo + v] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
-			xt[4 * h + 3][vo + v] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
-#endif
+			q3_vf o[Q3W];
+			qnt__transpose_vnf(r, o);
+			for (int c = 0; c < Q3W; c++)
+				xt[Q3W * h + c][vo + v] = o[c];
 		}
 }
 

@@ -291,6 +291,38 @@ static inline qnt__vnf qnt__splat_vnf(float v)
 	return r;
 }
 
+/* A QNT__VN x QNT__VN transpose by shuffles: out[i] lane k is in[k] lane
+ * i (the loads of whole rows made columns, with no stores read back). */
+static inline __attribute__((always_inline)) void qnt__transpose_vnf(const qnt__vnf *in, qnt__vnf *out)
+{
+#if QNT__VN == 8
+	qnt__vnf t[8], u[8];
+	for (int k = 0; k < 8; k += 2) {
+		t[k] = __builtin_shufflevector(in[k], in[k + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+		t[k + 1] = __builtin_shufflevector(in[k], in[k + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+	}
+	for (int k = 0; k < 8; k += 4)
+		for (int e = 0; e < 2; e++) {
+			u[k + 2 * e] = __builtin_shufflevector(t[k + e], t[k + e + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+			u[k + 2 * e + 1] = __builtin_shufflevector(t[k + e], t[k + e + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+		}
+	/* u[c] (c < 4): columns c and c + 4 of rows 0-3; u[4 + c]: of rows 4-7 */
+	for (int c = 0; c < 4; c++) {
+		out[c] = __builtin_shufflevector(u[c], u[4 + c], 0, 1, 2, 3, 8, 9, 10, 11);
+		out[c + 4] = __builtin_shufflevector(u[c], u[4 + c], 4, 5, 6, 7, 12, 13, 14, 15);
+	}
+#else
+	const qnt__vnf t0 = __builtin_shufflevector(in[0], in[1], 0, 4, 1, 5);
+	const qnt__vnf t1 = __builtin_shufflevector(in[0], in[1], 2, 6, 3, 7);
+	const qnt__vnf t2 = __builtin_shufflevector(in[2], in[3], 0, 4, 1, 5);
+	const qnt__vnf t3 = __builtin_shufflevector(in[2], in[3], 2, 6, 3, 7);
+	out[0] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+	out[1] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+	out[2] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+	out[3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+#endif
+}
+
 /* The native vectors' rounding, clamp, select and |v| (each the eight- or
  * four-lane function above, the same values), and a clamp of eight lanes
  * that is one vpmaxsd/vpminsd pair where eight lanes are native. */
