@@ -45,6 +45,7 @@ Exit status: 0 pass, 1 fail, 77 skip (gguf missing).
 """
 import ctypes
 import os
+import shutil
 import struct
 import sys
 import tempfile
@@ -780,15 +781,18 @@ def test_quantize(rng, stats):
 
 def main():
     rng = np.random.default_rng(0x696d6174)
-    test_open_errors()
-    stats = test_gguf(rng)
-    test_handmade(stats)
-    entries = test_legacy(rng, stats)
-    print("malformed files:")
-    samples = test_malformed(rng, stats)
-    samples.update(test_malformed_legacy(rng, entries))
-    test_model_file(rng)
-    test_quantize(rng, stats)
+    try:
+        test_open_errors()
+        stats = test_gguf(rng)
+        test_handmade(stats)
+        entries = test_legacy(rng, stats)
+        print("malformed files:")
+        samples = test_malformed(rng, stats)
+        samples.update(test_malformed_legacy(rng, entries))
+        test_model_file(rng)
+        test_quantize(rng, stats)
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
     print("sample messages:")
     for k in ("truncated to 20", "key length huge", "string length huge", "ne overflow", "overlapping tensors",
               "misaligned data offset", "duplicate key", "NaN count", "no imatrix.chunk_size", "nval huge",
