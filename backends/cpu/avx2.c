@@ -1658,7 +1658,7 @@ static const struct fmt fmts[] = {
 	/* avx2_iq.c */
 	{ QNT_TYPE_IQ4_NL, qnt__avx2_deq_iq4_nl, qnt__avx2_mm_iq4_nl, NULL, QNT_TYPE_Q8_0, 0, NULL, MM2(qnt__avx2_mm2_iq4_nl) },
 	{ QNT_TYPE_IQ4_XS, qnt__avx2_deq_iq4_xs, qnt__avx2_mm_iq4_xs, NULL, QNT_TYPE_Q8_K, 0, NULL, NULL },
-	{ QNT_TYPE_MXFP4, qnt__avx2_deq_mxfp4, qnt__avx2_mm_mxfp4, NULL, QNT_TYPE_Q8_0, 0, NULL, NULL },
+	{ QNT_TYPE_MXFP4, qnt__avx2_deq_mxfp4, qnt__avx2_mm_mxfp4, NULL, QNT_TYPE_Q8_0, 0, NULL, MM2(qnt__avx2_mm2_mxfp4) },
 	{ QNT_TYPE_NVFP4, qnt__avx2_deq_nvfp4, qnt__avx2_mm_nvfp4, NULL, QNT_TYPE_Q8_0, 0, NULL, NULL },
 	{ QNT_TYPE_TQ1_0, qnt__avx2_deq_tq1_0, qnt__avx2_mm_tq1_0, NULL, QNT_TYPE_Q8_K, 0, NULL, NULL },
 	{ QNT_TYPE_TQ2_0, qnt__avx2_deq_tq2_0, qnt__avx2_mm_tq2_0, NULL, QNT_TYPE_Q8_K, 0, NULL, NULL },

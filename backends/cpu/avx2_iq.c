@@ -1539,6 +1539,108 @@ INLINE void mxfp4_body(const void *wv, const struct xcol *x, int nc, int64_t n, 
 	}
 }
 
+#if !QNT_AVX512
+/* The E8M0 bytes of four mxfp4 blocks (17 bytes apart) in bytes 0..3: the
+ * 16-byte word at byte 16k holds block k's e in its byte k. */
+INLINE __m128i mxfp4_e4(const struct blk_mxfp4 *b)
+{
+	const uint8_t *p = (const uint8_t *)b;
+	__m128i v = _mm_blendv_epi8(load128(p), load128(p + 16), _mm_setr_epi8(0, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+	v = _mm_blendv_epi8(v, load128(p + 32), _mm_setr_epi8(0, 0, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+	return _mm_blendv_epi8(v, load128(p + 48), _mm_setr_epi8(0, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+}
+
+/* mxfp4, two rows at a time (row2_fn; iq4_nl_2_step's lanes): the codes as
+ * w + 12 (0..24) times x; a block's low and high nibbles' pair sums (each
+ * at most 2 * 24 * 128) added in 16 bits, four blocks folded by a VPHADDW
+ * per two (a lane then at most 4 * 2 * 24 * 128 < 2^15), VPMADDWD and a
+ * VPHADDD into [b0 b1 b2 b3] per lane, then one FMA with the eight scales
+ * (e8m0_half_v) times the four d_x, and the offset 12 times the scales
+ * times d_x sum(x) (x[c].s) summed apart (cor). nk (1..4) blocks from block
+ * j; a missing block's sums, d_x and sum are 0. */
+INLINE void mxfp4_2_step(const struct blk_mxfp4 *a, const struct blk_mxfp4 *b, const struct xcol *x, int nc,
+			 int64_t j, int nk, __m256 *acc, __m256 *cor)
+{
+	const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+	__m256i lo[4], hi[4];
+	UNROLL for (int k = 0; k < nk; k++) {
+		const __m256i v = load2x128(a[j + k].qs, b[j + k].qs);
+		lo[k] = lut16(KV_FP4_U, _mm256_and_si256(v, m4));
+		hi[k] = lut16(KV_FP4_U, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+	}
+	const __m256i e = nk == 4 ? _mm256_cvtepu8_epi32(_mm_unpacklo_epi32(mxfp4_e4(a + j), mxfp4_e4(b + j)))
+				  : _mm256_setr_epi32(a[j].e, nk > 1 ? a[j + 1].e : 0, nk > 2 ? a[j + 2].e : 0, 0, b[j].e,
+						      nk > 1 ? b[j + 1].e : 0, nk > 2 ? b[j + 2].e : 0, 0);
+	const __m256 eh = e8m0_half_v(e);
+	UNROLL for (int c = 0; c < nc; c++) {
+		const uint8_t *xb = x[c].blk + (size_t)j * sizeof(struct blk_q8_0) + offsetof(struct blk_q8_0, qs);
+		__m256i pk[4];
+		UNROLL for (int k = 0; k < 4; k++) {
+			if (k >= nk) {
+				pk[k] = _mm256_setzero_si256();
+				continue;
+			}
+			const uint8_t *xk = xb + (size_t)k * sizeof(struct blk_q8_0);
+			pk[k] = _mm256_add_epi16(_mm256_maddubs_epi16(lo[k], bcast128(xk)),
+						 _mm256_maddubs_epi16(hi[k], bcast128(xk + 16)));
+		}
+		const __m256i h = _mm256_hadd_epi32(_mm256_madd_epi16(_mm256_hadd_epi16(pk[0], pk[1]), ones),
+						    _mm256_madd_epi16(_mm256_hadd_epi16(pk[2], pk[3]), ones));
+		__m128 dx, sx;
+		if (nk == 4) {
+			dx = _mm_loadu_ps(x[c].d + j);
+			sx = _mm_loadu_ps(x[c].s + j);
+		} else {
+			dx = _mm_setr_ps(x[c].d[j], nk > 1 ? x[c].d[j + 1] : 0.0f, nk > 2 ? x[c].d[j + 2] : 0.0f, 0.0f);
+			sx = _mm_setr_ps(x[c].s[j], nk > 1 ? x[c].s[j + 1] : 0.0f, nk > 2 ? x[c].s[j + 2] : 0.0f, 0.0f);
+		}
+		acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(eh, _mm256_setr_m128(dx, dx)), _mm256_cvtepi32_ps(h), acc[c]);
+		cor[c] = _mm256_fmadd_ps(eh, _mm256_setr_m128(sx, sx), cor[c]);
+	}
+}
+
+INLINE void mxfp4_2_body(const void *w0, const void *w1, const struct xcol *x, int nc, int64_t n, float *out)
+{
+	const struct blk_mxfp4 *a = w0, *b = w1;
+	__m256 acc[NC], cor[NC];
+	UNROLL for (int c = 0; c < nc; c++)
+		acc[c] = cor[c] = _mm256_setzero_ps();
+	const int64_t nb = n / 32;
+	int64_t j = 0;
+	/* the codes 1 KiB ahead, as iq4_nl_2_body */
+	const size_t rs = (size_t)nb * sizeof(struct blk_mxfp4);
+	for (; j + 4 <= nb; j += 4) {
+		size_t p = (size_t)j * sizeof(struct blk_mxfp4) + 1024;
+		p += p >= rs ? rs : 0;
+		_mm_prefetch((const char *)a + p, _MM_HINT_T0);
+		_mm_prefetch((const char *)a + p + 64, _MM_HINT_T0);
+		_mm_prefetch((const char *)b + p, _MM_HINT_T0);
+		_mm_prefetch((const char *)b + p + 64, _MM_HINT_T0);
+		mxfp4_2_step(a, b, x, nc, j, 4, acc, cor);
+	}
+	switch (nb - j) {
+	case 1:
+		mxfp4_2_step(a, b, x, nc, j, 1, acc, cor);
+		break;
+	case 2:
+		mxfp4_2_step(a, b, x, nc, j, 2, acc, cor);
+		break;
+	case 3:
+		mxfp4_2_step(a, b, x, nc, j, 3, acc, cor);
+		break;
+	default:
+		break;
+	}
+	UNROLL for (int c = 0; c < nc; c++) {
+		float o[2], oc[2];
+		hsum2_ps(acc[c], o);
+		hsum2_ps(cor[c], oc);
+		out[2 * c] = o[0] - 12.0f * oc[0];
+		out[2 * c + 1] = o[1] - 12.0f * oc[1];
+	}
+}
+#endif
+
 /* nvfp4 GEMV (one column), a block (64 elements: four sub-blocks of 16,
  * each with its UE4M3 scale; q8_0 blocks 2i and 2i + 1) at a time: the 32
  * code bytes in one load, their low and high nibbles regrouped by two
@@ -1700,6 +1802,25 @@ void qnt__avx2_mm2_iq4_nl(const void *w0, const void *w1, const struct xcol *x, 
 		break;
 	default:
 		iq4_nl_2_body(w0, w1, x, NC, n, out);
+		break;
+	}
+}
+#endif
+#if !QNT_AVX512
+void qnt__avx2_mm2_mxfp4(const void *w0, const void *w1, const struct xcol *x, int nc, int64_t n, float *out)
+{
+	switch (nc) {
+	case 1:
+		mxfp4_2_body(w0, w1, x, 1, n, out);
+		break;
+	case 2:
+		mxfp4_2_body(w0, w1, x, 2, n, out);
+		break;
+	case 3:
+		mxfp4_2_body(w0, w1, x, 3, n, out);
+		break;
+	default:
+		mxfp4_2_body(w0, w1, x, NC, n, out);
 		break;
 	}
 }

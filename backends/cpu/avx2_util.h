@@ -129,6 +129,15 @@ INLINE __m256i fold4_i32(const __m256i p[4])
 	return _mm256_add_epi32(_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b));
 }
 
+/* Eight E8M0 exponents e (32-bit lanes) as avx2_iq.c's e8m0_half makes
+ * them: 2^(e - 128), the subnormals 0x00200000 << e for e < 2. */
+INLINE __m256 e8m0_half_v(__m256i e)
+{
+	const __m256i nrm = _mm256_slli_epi32(_mm256_sub_epi32(e, _mm256_set1_epi32(1)), 23);
+	const __m256i den = _mm256_sllv_epi32(_mm256_set1_epi32(0x00200000), e);
+	return _mm256_castsi256_ps(_mm256_blendv_epi8(nrm, den, _mm256_cmpgt_epi32(_mm256_set1_epi32(2), e)));
+}
+
 /* The two-row kernels (row2_fn, cpu_avx2.h: row a in the low 128-bit lane,
  * row b in the high): the 16 bytes at a (low lane) and at b (high lane). */
 INLINE __m256i load2x128(const uint8_t *a, const uint8_t *b)
