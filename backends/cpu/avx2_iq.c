@@ -23,7 +23,9 @@
  *               vector form from the codes, iq2_xs_body); the float
  *               scales are applied per block (q8_0, two accumulators
  *               alternating) or super-block (q8_K) with FMA. Within the reference's
- *               tolerance, not bit-equal. GEMM (qnt__avx2_gemm_T, the
+ *               tolerance, not bit-equal. iq4_nl and mxfp4 in cpu-avx2
+ *               take two rows at a time (row2_fn, for any number of
+ *               columns: iq4_nl_2_body, mxfp4_2_body). GEMM (qnt__avx2_gemm_T, the
  *               q8_K formats but iq4_xs): each super-block of a row decoded
  *               once for up to 64 columns, the weights signed and the
  *               columns' codes made x + 128 once per 16 rows, so that
