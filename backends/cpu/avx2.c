@@ -1204,29 +1204,8 @@ INLINE void mm_q5_K_body(const void *wv, const struct xcol *x, int nc, int64_t n
  * itself (avx2_matmul), and the result is the same for any thread split.
  * Where a format has one, cpu-avx2 runs it for every column count (its
  * one-row kernel above serves cpu-avx512, which keeps its VPDPBUSD row
- * kernels: no row2_fn there). */
-
-/* The 16 bytes at a (low lane) and at b (high lane). */
-INLINE __m256i load2x128(const uint8_t *a, const uint8_t *b)
-{
-	return _mm256_inserti128_si256(_mm256_castsi128_si256(load128(a)), load128(b), 1);
-}
-
-/* The 16 bytes at p in both lanes (VBROADCASTI128: a load only). */
-INLINE __m256i bcast128(const void *p)
-{
-	return _mm256_broadcastsi128_si256(load128(p));
-}
-
-/* Each lane's four floats summed ((e0 + e2) + (e1 + e3), the same order in
- * both lanes): out[0] from the low lane, out[1] from the high lane. */
-INLINE void hsum2_ps(__m256 v, float *out)
-{
-	v = _mm256_add_ps(v, _mm256_permute_ps(v, 0x4e));
-	v = _mm256_add_ps(v, _mm256_permute_ps(v, 0xb1));
-	out[0] = _mm256_cvtss_f32(v);
-	out[1] = _mm_cvtss_f32(_mm256_extractf128_ps(v, 1));
-}
+ * kernels: no row2_fn there). load2x128, bcast128 and hsum2_ps:
+ * avx2_util.h. */
 
 /* k4_scales_v of two blocks: [sc0..7, m0..7] of a in the low lane, of b in
  * the high lane. */
@@ -1677,9 +1656,9 @@ static const struct fmt fmts[] = {
 	{ QNT_TYPE_Q6_K, deq_q6_K, mm_q6_K, NULL, QNT_TYPE_Q8_K, 0, NULL, NULL },
 	{ QNT_TYPE_Q8_K, deq_q8_K, NULL, NULL, QNT_TYPE_INVALID, 1, NULL, NULL },
 	/* avx2_iq.c */
-	{ QNT_TYPE_IQ4_NL, qnt__avx2_deq_iq4_nl, qnt__avx2_mm_iq4_nl, NULL, QNT_TYPE_Q8_0, 0, NULL, NULL },
+	{ QNT_TYPE_IQ4_NL, qnt__avx2_deq_iq4_nl, qnt__avx2_mm_iq4_nl, NULL, QNT_TYPE_Q8_0, 0, NULL, MM2(qnt__avx2_mm2_iq4_nl) },
 	{ QNT_TYPE_IQ4_XS, qnt__avx2_deq_iq4_xs, qnt__avx2_mm_iq4_xs, NULL, QNT_TYPE_Q8_K, 0, NULL, NULL },
-	{ QNT_TYPE_MXFP4, qnt__avx2_deq_mxfp4, qnt__avx2_mm_mxfp4, NULL, QNT_TYPE_Q8_0, 0, NULL, NULL },
+	{ QNT_TYPE_MXFP4, qnt__avx2_deq_mxfp4, qnt__avx2_mm_mxfp4, NULL, QNT_TYPE_Q8_0, 0, NULL, MM2(qnt__avx2_mm2_mxfp4) },
 	{ QNT_TYPE_NVFP4, qnt__avx2_deq_nvfp4, qnt__avx2_mm_nvfp4, NULL, QNT_TYPE_Q8_0, 0, NULL, NULL },
 	{ QNT_TYPE_TQ1_0, qnt__avx2_deq_tq1_0, qnt__avx2_mm_tq1_0, NULL, QNT_TYPE_Q8_K, 0, NULL, NULL },
 	{ QNT_TYPE_TQ2_0, qnt__avx2_deq_tq2_0, qnt__avx2_mm_tq2_0, NULL, QNT_TYPE_Q8_K, 0, NULL, NULL },

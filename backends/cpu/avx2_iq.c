@@ -23,7 +23,9 @@
  *               vector form from the codes, iq2_xs_body); the float
  *               scales are applied per block (q8_0, two accumulators
  *               alternating) or super-block (q8_K) with FMA. Within the reference's
- *               tolerance, not bit-equal. GEMM (qnt__avx2_gemm_T, the
+ *               tolerance, not bit-equal. iq4_nl and mxfp4 in cpu-avx2
+ *               take two rows at a time (row2_fn, for any number of
+ *               columns: iq4_nl_2_body, mxfp4_2_body). GEMM (qnt__avx2_gemm_T, the
  *               q8_K formats but iq4_xs): each super-block of a row decoded
  *               once for up to 64 columns, the weights signed and the
  *               columns' codes made x + 128 once per 16 rows, so that
@@ -1376,6 +1378,106 @@ INLINE void iq4_nl_body(const void *wv, const struct xcol *x, int nc, int64_t n,
 		out[c] = hsum_ps(_mm256_add_ps(acc0[c], acc1[c]));
 }
 
+#if !QNT_AVX512
+/* The d of four iq4_nl blocks (18 bytes apart) in words 0..3: the 16-byte
+ * word at byte 16k holds block k's d in its word k. */
+INLINE __m128i iq4_nl_d4(const struct blk_iq4_nl *b)
+{
+	const uint8_t *p = (const uint8_t *)b;
+	__m128i v = _mm_blend_epi16(load128(p), load128(p + 16), 0x02);
+	v = _mm_blend_epi16(v, load128(p + 32), 0x04);
+	return _mm_blend_epi16(v, load128(p + 48), 0x08);
+}
+
+/* iq4_nl, two rows at a time (row2_fn; avx2.c's k45_2_body has the lane
+ * scheme): a block's 16 code bytes of row a in the low lane and of row b in
+ * the high, so the low nibbles are elements 0..15 of both and the high
+ * nibbles 16..31, against 16-byte broadcasts of the activations; each
+ * block's pair sums (iq4_nl_body's bounds) widened and added into one
+ * vector, four blocks folded (fold4_i32) into [b0 b1 b2 b3] per lane, then
+ * one FMA with the eight scales [d_a0..d_a3, d_b0..d_b3] (iq4_nl_d4) times
+ * the four d_x. nk (1..4) blocks from block j; a missing block's sums and
+ * scale are 0. */
+INLINE void iq4_nl_2_step(const struct blk_iq4_nl *a, const struct blk_iq4_nl *b, const struct xcol *x, int nc,
+			  int64_t j, int nk, __m256 *acc)
+{
+	const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+	__m256i lo[4], hi[4];
+	UNROLL for (int k = 0; k < nk; k++) {
+		const __m256i v = load2x128(a[j + k].qs, b[j + k].qs);
+		lo[k] = lut16(KV_IQ4, _mm256_and_si256(v, m4));
+		hi[k] = lut16(KV_IQ4, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+	}
+	const __m256 dw = _mm256_cvtph_ps(nk == 4 ? _mm_unpacklo_epi64(iq4_nl_d4(a + j), iq4_nl_d4(b + j))
+						 : _mm_setr_epi16((short)a[j].d, nk > 1 ? (short)a[j + 1].d : 0,
+								  nk > 2 ? (short)a[j + 2].d : 0, 0, (short)b[j].d,
+								  nk > 1 ? (short)b[j + 1].d : 0,
+								  nk > 2 ? (short)b[j + 2].d : 0, 0));
+	UNROLL for (int c = 0; c < nc; c++) {
+		const uint8_t *xb = x[c].blk + (size_t)j * sizeof(struct blk_q8_0) + offsetof(struct blk_q8_0, qs);
+		__m256i pk[4];
+		UNROLL for (int k = 0; k < 4; k++) {
+			if (k >= nk) {
+				pk[k] = _mm256_setzero_si256();
+				continue;
+			}
+			const uint8_t *xk = xb + (size_t)k * sizeof(struct blk_q8_0);
+			const __m256i pl = _mm256_maddubs_epi16(_mm256_sign_epi8(lo[k], lo[k]),
+								_mm256_sign_epi8(bcast128(xk), lo[k]));
+			const __m256i ph = _mm256_maddubs_epi16(_mm256_sign_epi8(hi[k], hi[k]),
+								_mm256_sign_epi8(bcast128(xk + 16), hi[k]));
+			pk[k] = _mm256_add_epi32(_mm256_madd_epi16(pl, ones), _mm256_madd_epi16(ph, ones));
+		}
+		const __m128 dx = nk == 4 ? _mm_loadu_ps(x[c].d + j)
+					  : _mm_setr_ps(x[c].d[j], nk > 1 ? x[c].d[j + 1] : 0.0f,
+							nk > 2 ? x[c].d[j + 2] : 0.0f, 0.0f);
+		acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_setr_m128(dx, dx)), _mm256_cvtepi32_ps(fold4_i32(pk)),
+					 acc[c]);
+	}
+}
+
+INLINE void iq4_nl_2_body(const void *w0, const void *w1, const struct xcol *x, int nc, int64_t n, float *out)
+{
+	const struct blk_iq4_nl *a = w0, *b = w1;
+	__m256 acc[NC];
+	UNROLL for (int c = 0; c < nc; c++)
+		acc[c] = _mm256_setzero_ps();
+	const int64_t nb = n / 32;
+	int64_t j = 0;
+	/* The codes 1 KiB ahead in both rows, past a row's end in the next
+	 * pair's row (2 rs further on, where avx2_matmul's next pair starts):
+	 * the hardware prefetcher does not follow the two interleaved streams
+	 * (from memory, 4096 x 4096, 1 thread, process CPU time against the
+	 * one-row kernel: 0.70x without, 0.78x with the prefetch running into
+	 * the other row of the same pair, 1.10x so) */
+	const size_t rs = (size_t)nb * sizeof(struct blk_iq4_nl);
+	for (; j + 4 <= nb; j += 4) {
+		size_t p = (size_t)j * sizeof(struct blk_iq4_nl) + 1024;
+		p += p >= rs ? rs : 0;
+		_mm_prefetch((const char *)a + p, _MM_HINT_T0);
+		_mm_prefetch((const char *)a + p + 64, _MM_HINT_T0);
+		_mm_prefetch((const char *)b + p, _MM_HINT_T0);
+		_mm_prefetch((const char *)b + p + 64, _MM_HINT_T0);
+		iq4_nl_2_step(a, b, x, nc, j, 4, acc);
+	}
+	switch (nb - j) {
+	case 1:
+		iq4_nl_2_step(a, b, x, nc, j, 1, acc);
+		break;
+	case 2:
+		iq4_nl_2_step(a, b, x, nc, j, 2, acc);
+		break;
+	case 3:
+		iq4_nl_2_step(a, b, x, nc, j, 3, acc);
+		break;
+	default:
+		break;
+	}
+	UNROLL for (int c = 0; c < nc; c++)
+		hsum2_ps(acc[c], out + 2 * c);
+}
+#endif
+
 /* mxfp4, four blocks at a time: the codes as w + 12 (0..24, KV_FP4_U)
  * multiply the activations directly (no sign trick); the blocks' pair sums
  * (at most 2 * 24 * 128, four of them 24 * 128 * 8 after the folds, in 16
@@ -1438,6 +1540,108 @@ INLINE void mxfp4_body(const void *wv, const struct xcol *x, int nc, int64_t n, 
 		out[c] = hsum_ps(_mm256_add_ps(acc0[c], acc1[c])) - 12.0f * _mm_cvtss_f32(t);
 	}
 }
+
+#if !QNT_AVX512
+/* The E8M0 bytes of four mxfp4 blocks (17 bytes apart) in bytes 0..3: the
+ * 16-byte word at byte 16k holds block k's e in its byte k. */
+INLINE __m128i mxfp4_e4(const struct blk_mxfp4 *b)
+{
+	const uint8_t *p = (const uint8_t *)b;
+	__m128i v = _mm_blendv_epi8(load128(p), load128(p + 16), _mm_setr_epi8(0, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+	v = _mm_blendv_epi8(v, load128(p + 32), _mm_setr_epi8(0, 0, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+	return _mm_blendv_epi8(v, load128(p + 48), _mm_setr_epi8(0, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+}
+
+/* mxfp4, two rows at a time (row2_fn; iq4_nl_2_step's lanes): the codes as
+ * w + 12 (0..24) times x; a block's low and high nibbles' pair sums (each
+ * at most 2 * 24 * 128) added in 16 bits, four blocks folded by a VPHADDW
+ * per two (a lane then at most 4 * 2 * 24 * 128 < 2^15), VPMADDWD and a
+ * VPHADDD into [b0 b1 b2 b3] per lane, then one FMA with the eight scales
+ * (e8m0_half_v) times the four d_x, and the offset 12 times the scales
+ * times d_x sum(x) (x[c].s) summed apart (cor). nk (1..4) blocks from block
+ * j; a missing block's sums, d_x and sum are 0. */
+INLINE void mxfp4_2_step(const struct blk_mxfp4 *a, const struct blk_mxfp4 *b, const struct xcol *x, int nc,
+			 int64_t j, int nk, __m256 *acc, __m256 *cor)
+{
+	const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+	__m256i lo[4], hi[4];
+	UNROLL for (int k = 0; k < nk; k++) {
+		const __m256i v = load2x128(a[j + k].qs, b[j + k].qs);
+		lo[k] = lut16(KV_FP4_U, _mm256_and_si256(v, m4));
+		hi[k] = lut16(KV_FP4_U, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+	}
+	const __m256i e = nk == 4 ? _mm256_cvtepu8_epi32(_mm_unpacklo_epi32(mxfp4_e4(a + j), mxfp4_e4(b + j)))
+				  : _mm256_setr_epi32(a[j].e, nk > 1 ? a[j + 1].e : 0, nk > 2 ? a[j + 2].e : 0, 0, b[j].e,
+						      nk > 1 ? b[j + 1].e : 0, nk > 2 ? b[j + 2].e : 0, 0);
+	const __m256 eh = e8m0_half_v(e);
+	UNROLL for (int c = 0; c < nc; c++) {
+		const uint8_t *xb = x[c].blk + (size_t)j * sizeof(struct blk_q8_0) + offsetof(struct blk_q8_0, qs);
+		__m256i pk[4];
+		UNROLL for (int k = 0; k < 4; k++) {
+			if (k >= nk) {
+				pk[k] = _mm256_setzero_si256();
+				continue;
+			}
+			const uint8_t *xk = xb + (size_t)k * sizeof(struct blk_q8_0);
+			pk[k] = _mm256_add_epi16(_mm256_maddubs_epi16(lo[k], bcast128(xk)),
+						 _mm256_maddubs_epi16(hi[k], bcast128(xk + 16)));
+		}
+		const __m256i h = _mm256_hadd_epi32(_mm256_madd_epi16(_mm256_hadd_epi16(pk[0], pk[1]), ones),
+						    _mm256_madd_epi16(_mm256_hadd_epi16(pk[2], pk[3]), ones));
+		__m128 dx, sx;
+		if (nk == 4) {
+			dx = _mm_loadu_ps(x[c].d + j);
+			sx = _mm_loadu_ps(x[c].s + j);
+		} else {
+			dx = _mm_setr_ps(x[c].d[j], nk > 1 ? x[c].d[j + 1] : 0.0f, nk > 2 ? x[c].d[j + 2] : 0.0f, 0.0f);
+			sx = _mm_setr_ps(x[c].s[j], nk > 1 ? x[c].s[j + 1] : 0.0f, nk > 2 ? x[c].s[j + 2] : 0.0f, 0.0f);
+		}
+		acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(eh, _mm256_setr_m128(dx, dx)), _mm256_cvtepi32_ps(h), acc[c]);
+		cor[c] = _mm256_fmadd_ps(eh, _mm256_setr_m128(sx, sx), cor[c]);
+	}
+}
+
+INLINE void mxfp4_2_body(const void *w0, const void *w1, const struct xcol *x, int nc, int64_t n, float *out)
+{
+	const struct blk_mxfp4 *a = w0, *b = w1;
+	__m256 acc[NC], cor[NC];
+	UNROLL for (int c = 0; c < nc; c++)
+		acc[c] = cor[c] = _mm256_setzero_ps();
+	const int64_t nb = n / 32;
+	int64_t j = 0;
+	/* the codes 1 KiB ahead, as iq4_nl_2_body */
+	const size_t rs = (size_t)nb * sizeof(struct blk_mxfp4);
+	for (; j + 4 <= nb; j += 4) {
+		size_t p = (size_t)j * sizeof(struct blk_mxfp4) + 1024;
+		p += p >= rs ? rs : 0;
+		_mm_prefetch((const char *)a + p, _MM_HINT_T0);
+		_mm_prefetch((const char *)a + p + 64, _MM_HINT_T0);
+		_mm_prefetch((const char *)b + p, _MM_HINT_T0);
+		_mm_prefetch((const char *)b + p + 64, _MM_HINT_T0);
+		mxfp4_2_step(a, b, x, nc, j, 4, acc, cor);
+	}
+	switch (nb - j) {
+	case 1:
+		mxfp4_2_step(a, b, x, nc, j, 1, acc, cor);
+		break;
+	case 2:
+		mxfp4_2_step(a, b, x, nc, j, 2, acc, cor);
+		break;
+	case 3:
+		mxfp4_2_step(a, b, x, nc, j, 3, acc, cor);
+		break;
+	default:
+		break;
+	}
+	UNROLL for (int c = 0; c < nc; c++) {
+		float o[2], oc[2];
+		hsum2_ps(acc[c], o);
+		hsum2_ps(cor[c], oc);
+		out[2 * c] = o[0] - 12.0f * oc[0];
+		out[2 * c + 1] = o[1] - 12.0f * oc[1];
+	}
+}
+#endif
 
 /* nvfp4 GEMV (one column), a block (64 elements: four sub-blocks of 16,
  * each with its UE4M3 scale; q8_0 blocks 2i and 2i + 1) at a time: the 32
@@ -1585,6 +1789,44 @@ ROW_FN(tq1_0, tq_body, K_TQ1)
 ROW_FN(tq2_0, tq_body, K_TQ2)
 ROW_FN(iq4_nl, iq4_nl_body, Q_IQ4NL)
 ROW_FN(mxfp4, mxfp4_body, Q_MXFP4)
+#if !QNT_AVX512
+void qnt__avx2_mm2_iq4_nl(const void *w0, const void *w1, const struct xcol *x, int nc, int64_t n, float *out)
+{
+	switch (nc) {
+	case 1:
+		iq4_nl_2_body(w0, w1, x, 1, n, out);
+		break;
+	case 2:
+		iq4_nl_2_body(w0, w1, x, 2, n, out);
+		break;
+	case 3:
+		iq4_nl_2_body(w0, w1, x, 3, n, out);
+		break;
+	default:
+		iq4_nl_2_body(w0, w1, x, NC, n, out);
+		break;
+	}
+}
+#endif
+#if !QNT_AVX512
+void qnt__avx2_mm2_mxfp4(const void *w0, const void *w1, const struct xcol *x, int nc, int64_t n, float *out)
+{
+	switch (nc) {
+	case 1:
+		mxfp4_2_body(w0, w1, x, 1, n, out);
+		break;
+	case 2:
+		mxfp4_2_body(w0, w1, x, 2, n, out);
+		break;
+	case 3:
+		mxfp4_2_body(w0, w1, x, 3, n, out);
+		break;
+	default:
+		mxfp4_2_body(w0, w1, x, NC, n, out);
+		break;
+	}
+}
+#endif
 /* nvfp4: nvfp4_gemv for one column, q8_0_body for more. */
 void qnt__avx2_mm_nvfp4(const void *w, const struct xcol *x, int nc, int64_t n, float *out)
 {

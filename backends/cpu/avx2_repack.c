@@ -689,14 +689,10 @@ INLINE void iq4_nl_body(const uint8_t *codes, const uint16_t *scales, const stru
 	acc_store(out, acc, nc);
 }
 
-/* The eight rows' E8M0 bytes e as e8m0_half (avx2_iq.c) makes them:
- * 2^(e - 128), the subnormals 0x00200000 << e for e < 2. */
+/* The eight rows' E8M0 bytes (e8m0_half_v). */
 INLINE __m256 e8m0_half8(const uint8_t *e8)
 {
-	const __m256i e = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)e8));
-	const __m256i nrm = _mm256_slli_epi32(_mm256_sub_epi32(e, _mm256_set1_epi32(1)), 23);
-	const __m256i den = _mm256_sllv_epi32(_mm256_set1_epi32(0x00200000), e);
-	return _mm256_castsi256_ps(_mm256_blendv_epi8(nrm, den, _mm256_cmpgt_epi32(_mm256_set1_epi32(2), e)));
+	return e8m0_half_v(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)e8)));
 }
 
 INLINE void mxfp4_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,

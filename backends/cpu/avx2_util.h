@@ -129,6 +129,38 @@ INLINE __m256i fold4_i32(const __m256i p[4])
 	return _mm256_add_epi32(_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b));
 }
 
+/* Eight E8M0 exponents e (32-bit lanes) as avx2_iq.c's e8m0_half makes
+ * them: 2^(e - 128), the subnormals 0x00200000 << e for e < 2. */
+INLINE __m256 e8m0_half_v(__m256i e)
+{
+	const __m256i nrm = _mm256_slli_epi32(_mm256_sub_epi32(e, _mm256_set1_epi32(1)), 23);
+	const __m256i den = _mm256_sllv_epi32(_mm256_set1_epi32(0x00200000), e);
+	return _mm256_castsi256_ps(_mm256_blendv_epi8(nrm, den, _mm256_cmpgt_epi32(_mm256_set1_epi32(2), e)));
+}
+
+/* The two-row kernels (row2_fn, cpu_avx2.h: row a in the low 128-bit lane,
+ * row b in the high): the 16 bytes at a (low lane) and at b (high lane). */
+INLINE __m256i load2x128(const uint8_t *a, const uint8_t *b)
+{
+	return _mm256_inserti128_si256(_mm256_castsi128_si256(load128(a)), load128(b), 1);
+}
+
+/* The 16 bytes at p in both lanes (VBROADCASTI128: a load only). */
+INLINE __m256i bcast128(const void *p)
+{
+	return _mm256_broadcastsi128_si256(load128(p));
+}
+
+/* Each lane's four floats summed ((e0 + e2) + (e1 + e3), the same order in
+ * both lanes): out[0] from the low lane, out[1] from the high lane. */
+INLINE void hsum2_ps(__m256 v, float *out)
+{
+	v = _mm256_add_ps(v, _mm256_permute_ps(v, 0x4e));
+	v = _mm256_add_ps(v, _mm256_permute_ps(v, 0xb1));
+	out[0] = _mm256_cvtss_f32(v);
+	out[1] = _mm_cvtss_f32(_mm256_extractf128_ps(v, 1));
+}
+
 /* ---- cpu-avx512 helpers (QNT_AVX512): the kernels of every file ---- */
 
 /* acc + VPMADDWD(a, b): the 32-bit sums of each two adjacent 16-bit

@@ -73,6 +73,12 @@ typedef void (*gemm_fn)(const void *w, size_t wrs, int nr, const struct xcol *x,
 QNT__AVX2_IQ_FORMATS(QNT__AVX2_IQ_DECL)
 #undef QNT__AVX2_IQ_DECL
 
+/* qnt__avx2_mm2_iq4_nl, qnt__avx2_mm2_mxfp4: row2_fn for iq4_nl and mxfp4
+ * against q8_0 (cpu-avx2 only; cpu-avx512 runs the row kernels'
+ * VPDPBUSD forms). */
+void qnt__avx2_mm2_iq4_nl(const void *w0, const void *w1, const struct xcol *x, int nc, int64_t n, float *out);
+void qnt__avx2_mm2_mxfp4(const void *w0, const void *w1, const struct xcol *x, int nc, int64_t n, float *out);
+
 /* qnt__avx2_gemm_T: a gemm_fn for the lattice i-quants against q8_K. */
 #define QNT__AVX2_IQ_GEMM_FORMATS(X) X(iq2_xxs) X(iq2_xs) X(iq2_s) X(iq3_xxs) X(iq3_s) X(iq1_s) X(iq1_m)
 #define QNT__AVX2_IQ_GEMM_DECL(T) \
