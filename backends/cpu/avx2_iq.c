@@ -1807,8 +1807,6 @@ void qnt__avx2_mm2_iq4_nl(const void *w0, const void *w1, const struct xcol *x, 
 		break;
 	}
 }
-#endif
-#if !QNT_AVX512
 void qnt__avx2_mm2_mxfp4(const void *w0, const void *w1, const struct xcol *x, int nc, int64_t n, float *out)
 {
 	switch (nc) {

@@ -44,7 +44,7 @@
  * most 24 * 127 a lane); the scale made from e as e8m0_half does (avx2_iq.c),
  * eight at a time. nvfp4 (pack_nvfp4) is taken as blocks of 32 in mxfp4's
  * arrangement, the low nibbles one sub-block of 16 and the high nibbles the
- * next, with its UE4M3 scales stored as f16 (exact), 5.5 bits a weight
+ * next, with its UE4M3 scales stored as f16 (exact), 5.0 bits a weight
  * instead of 4.5: the two sub-blocks' sums stay apart, each less 12 times
  * its 16 activations' sum, and meet their scales in floats (4096 x 4096, 1
  * thread, process CPU time against the plain kernel, medians of 11-15,
