@@ -2203,6 +2203,22 @@ static int lat_reaches(double acc, const float *lb, int n, double bound)
 	return acc >= bound * (1 + 1e-12);
 }
 
+#if defined(__AVX2__)
+/* The tables of cost4_lanes for elements 8h..8h+7 of a sub-block, out[8h + i]
+ * lane l = src[32 l + 8h + i] (src: 8 levels x 32 elements), transposed the
+ * first time (bit h of *done unset; then set) and kept. */
+static inline void lat3_transpose_once(const float *src, int h, unsigned *done, qnt__v8f *out)
+{
+	if (*done & (1u << h))
+		return;
+	qnt__v8f in[8];
+	for (int l = 0; l < 8; l++)
+		memcpy(&in[l], src + 32 * l + 8 * h, sizeof in[l]);
+	transpose8(in, out + 8 * h);
+	*done |= 1u << h;
+}
+#endif
+
 /* lat_sub_codes for the 3-bit lattices (dim 4, 8 levels, 32 elements per
  * scale): the per-element terms 8 elements per vector (the same float
  * operations), the list loops unrolled. Same result as lat_sub_codes, or
@@ -2297,26 +2313,14 @@ static double lat_sub_codes3(const struct lfmt *f, const struct lattice *lt, con
 		const int32_t off = lt->alt[u];
 		const uint16_t *list = lt->nb + off;
 		const int nl = mini(list[0], IQ_LIST_CAP), h = k / 2;
-		if (!(tdone & (1u << h))) {
-			qnt__v8f in[8];
-			for (int l = 0; l < 8; l++)
-				memcpy(&in[l], &e[l][8 * h], sizeof in[l]);
-			transpose8(in, te + 8 * h);
-			tdone |= 1u << h;
-		}
+		lat3_transpose_once(e[0], h, &tdone, te);
 		const qnt__v8f *t = te + o;
 		float ck = INFINITY, cpk = INFINITY;
 		int gck = list[1], gpk = list[1], fpk = 0;
 		if (!flip) {
 			gck = cost8_best(lt, nbc, off, nl, t, &ck, gck);
 		} else {
-			if (!(pdone & (1u << h))) {
-				qnt__v8f in[8];
-				for (int l = 0; l < 8; l++)
-					memcpy(&in[l], &pv[l][8 * h], sizeof in[l]);
-				transpose8(in, tp + 8 * h);
-				pdone |= 1u << h;
-			}
+			lat3_transpose_once(pv[0], h, &pdone, tp);
 			/* eight listed points at a time, each lane its cost and
 			 * its cheapest flip (the first least w |x| v), then the
 			 * first least of each below the best so far, as the scan
