@@ -3023,6 +3023,37 @@ static inline uint32_t cost8_prep(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8
 	return (uint32_t)(q[0] | (q[1] << 4) | (q[2] << 8) | (q[3] << 12));
 }
 
+/* The first cheapest of the levels with costs e0, e1, e2 (lanes = the 8
+ * elements of a group): their costs returned, the levels in *bl (as
+ * cost8_prep). */
+static inline qnt__v8f cost8_min(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8i *bl)
+{
+	const qnt__v8i m1 = qnt__lt_v8f(e1, e0);
+	const qnt__v8f c01 = qnt__select_v8f(m1, e1, e0);
+	const qnt__v8i m2 = qnt__lt_v8f(e2, c01);
+	*bl = (m2 & 2) | (~m2 & m1 & 1);
+	return qnt__select_v8f(m2, e2, c01);
+}
+
+/* cost8_prep's code and lower bound of eight groups at once, from their
+ * cost8_min (mn[k], bl[k]): u[k] the packed levels of group k, lb[k] =
+ * 0.0f + its minima in element order (lane k of the sum of the transposed
+ * minima, added in that order). */
+static inline void cost8_pack(const qnt__v8f *mn, const qnt__v8i *bl, uint32_t *u, float *lb)
+{
+	qnt__v8f tm[8], in[8], tb[8];
+	qnt__v8i b[8];
+	transpose8(mn, tm);
+	memcpy(in, bl, sizeof in);
+	transpose8(in, tb);
+	memcpy(b, tb, sizeof b);
+	const qnt__v8f acc = splat8(0.0f) + tm[0] + tm[1] + tm[2] + tm[3] + tm[4] + tm[5] + tm[6] + tm[7];
+	const qnt__v8i code = b[0] | b[1] << 2 | b[2] << 4 | b[3] << 6 | b[4] << 8 | b[5] << 10 | b[6] << 12 |
+			      b[7] << 14;
+	memcpy(u, &code, sizeof code);
+	memcpy(lb, &acc, sizeof acc);
+}
+
 /* The OR of the eight lanes of v. */
 static inline uint32_t hor8(qnt__v8i v)
 {
@@ -4441,15 +4472,19 @@ static void pack_iq1_m(const struct l1state *st, void *blk)
 static const struct l1fmt F_IQ1S = { 32, sizeof(struct blk_iq1_s), unpack_iq1_s, pack_iq1_s, deq_iq1_s };
 static const struct l1fmt F_IQ1M = { 16, sizeof(struct blk_iq1_m), unpack_iq1_m, pack_iq1_m, deq_iq1_m };
 
-/* One group of 8 for a scale and delta sign: the cost tables, the code u
- * of the nearest levels and their cost lb (see cost8_prep). */
+/* One group of 8 for a scale and delta sign: the costs of its three levels
+ * (lanes = elements), the code u of the nearest levels and their cost lb
+ * (see cost8_prep; the tables of cost8_lanes are made when a list is
+ * scanned). */
 struct l1group {
-	qnt__v8f t[8];
+	qnt__v8f e[3];
 	uint32_t u;
 	float lb;
 };
 
-static void l1_group_prep(const float *x, const float *w, float dl, int sh, struct l1group *p)
+/* The level costs of a group; its cost8_min in *mn, *bl. */
+static void l1_group_prep(const float *x, const float *w, float dl, int sh, struct l1group *p, qnt__v8f *mn,
+			  qnt__v8i *bl)
 {
 	const float *c = sh ? x_m1 : x_p1;
 	const float v0 = dl * c[0], v1 = dl * c[1], v2 = dl * c[2];
@@ -4457,7 +4492,10 @@ static void l1_group_prep(const float *x, const float *w, float dl, int sh, stru
 	memcpy(&xv, x, sizeof xv);
 	memcpy(&wv, w, sizeof wv);
 	const qnt__v8f r0 = xv - v0, r1 = xv - v1, r2 = xv - v2;
-	p->u = cost8_prep(wv * r0 * r0, wv * r1 * r1, wv * r2 * r2, p->t, &p->lb);
+	p->e[0] = wv * r0 * r0;
+	p->e[1] = wv * r1 * r1;
+	p->e[2] = wv * r2 * r2;
+	*mn = cost8_min(p->e[0], p->e[1], p->e[2], bl);
 }
 
 /* Best point of a prepared group: among the candidates of the nearest
@@ -4473,7 +4511,9 @@ static float l1_group_best(const struct lattice *lt, const uint16_t *nbc, const 
 	}
 	const int32_t off = lt->alt[p->u];
 	float best = INFINITY;
-	*g = (uint16_t)cost8_best(lt, nbc, off, mini(lt->nb[off], IQ_LIST_CAP), p->t, &best, lt->nb[off + 1]);
+	qnt__v8f t[8];
+	cost8_tables(p->e[0], p->e[1], p->e[2], t);
+	*g = (uint16_t)cost8_best(lt, nbc, off, mini(lt->nb[off], IQ_LIST_CAP), t, &best, lt->nb[off + 1]);
 	return best;
 }
 
@@ -4516,10 +4556,26 @@ static double l1_sub_codes(const struct l1fmt *f, const struct lattice *lt, cons
 	const int ng = f->sub / 8;
 	struct l1group p[2][4];
 	float lb[2][4], lbm[4];
+	/* the codes and bounds of all groups by one cost8_pack (iq1_m:
+	 * groups 0, 1, 4, 5) */
+	qnt__v8f mn[8];
+	qnt__v8i bl[8];
+	uint32_t u8[8];
+	float lb8[8];
+	for (int s = 0; s < 2; s++)
+		for (int k = 0; k < 4; k++) {
+			if (k < ng) {
+				l1_group_prep(x + 8 * k, w + 8 * k, dl, s, &p[s][k], &mn[4 * s + k], &bl[4 * s + k]);
+			} else {
+				mn[4 * s + k] = splat8(0.0f);
+				bl[4 * s + k] = (qnt__v8i){ 0, 0, 0, 0, 0, 0, 0, 0 };
+			}
+		}
+	cost8_pack(mn, bl, u8, lb8);
 	for (int s = 0; s < 2; s++)
 		for (int k = 0; k < ng; k++) {
-			l1_group_prep(x + 8 * k, w + 8 * k, dl, s, &p[s][k]);
-			lb[s][k] = p[s][k].lb;
+			p[s][k].u = u8[4 * s + k];
+			p[s][k].lb = lb[s][k] = lb8[4 * s + k];
 		}
 	if (ng == 4) { /* iq1_s: one delta for the sub-block */
 		uint16_t gg[2][4];
