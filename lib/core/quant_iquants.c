@@ -3002,6 +3002,17 @@ static inline void cost8_tables(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8f 
 #undef QNT__T8
 }
 
+/* The first cheapest of the levels with costs e0, e1, e2 (lanes = the 8
+ * elements of a group): their costs returned, the levels in *bl. */
+static inline qnt__v8f cost8_min(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8i *bl)
+{
+	const qnt__v8i m1 = qnt__lt_v8f(e1, e0);
+	const qnt__v8f c01 = qnt__select_v8f(m1, e1, e0);
+	const qnt__v8i m2 = qnt__lt_v8f(e2, c01);
+	*bl = (m2 & 2) | (~m2 & m1 & 1);
+	return qnt__select_v8f(m2, e2, c01);
+}
+
 /* cost8_tables, and the packed code of the first cheapest level of each
  * element (returned) and in *lb the cost of those levels, 0.0f + the minima
  * in element order: the sum cost8_lanes makes for that code, and no code
@@ -3010,29 +3021,14 @@ static inline void cost8_tables(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8f 
 static inline uint32_t cost8_prep(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8f *t, float *lb)
 {
 	cost8_tables(e0, e1, e2, t);
-	const qnt__v8i m1 = qnt__lt_v8f(e1, e0);
-	const qnt__v8f c01 = qnt__select_v8f(m1, e1, e0);
-	const qnt__v8i m2 = qnt__lt_v8f(e2, c01);
-	const qnt__v8f mn = qnt__select_v8f(m2, e2, c01);
-	const qnt__v8i bl = (m2 & 2) | (~m2 & m1 & 1);
+	qnt__v8i bl;
+	const qnt__v8f mn = cost8_min(e0, e1, e2, &bl);
 	const qnt__v4i q = __builtin_shufflevector(bl, bl, 0, 2, 4, 6) | (__builtin_shufflevector(bl, bl, 1, 3, 5, 7) << 2);
 	float sum = 0.0f;
 	for (int i = 0; i < 8; i++)
 		sum += mn[i];
 	*lb = sum;
 	return (uint32_t)(q[0] | (q[1] << 4) | (q[2] << 8) | (q[3] << 12));
-}
-
-/* The first cheapest of the levels with costs e0, e1, e2 (lanes = the 8
- * elements of a group): their costs returned, the levels in *bl (as
- * cost8_prep). */
-static inline qnt__v8f cost8_min(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8i *bl)
-{
-	const qnt__v8i m1 = qnt__lt_v8f(e1, e0);
-	const qnt__v8f c01 = qnt__select_v8f(m1, e1, e0);
-	const qnt__v8i m2 = qnt__lt_v8f(e2, c01);
-	*bl = (m2 & 2) | (~m2 & m1 & 1);
-	return qnt__select_v8f(m2, e2, c01);
 }
 
 /* cost8_prep's code and lower bound of eight groups at once, from their
