@@ -4535,6 +4535,12 @@ static double l1_sign_err(const struct lattice *lt, const uint16_t *nbc, const s
 	for (int k = 0; k < 4; k++) {
 		if (l1_cannot_beat(acc, lb, k, 4, bound))
 			return -1;
+		/* the next group's list (its alt entry prefetched) on its way */
+		if (k < 3) {
+			const int32_t off = lt->alt[p[k + 1].u];
+			__builtin_prefetch(lt->nb + off);
+			__builtin_prefetch(nbc + off);
+		}
 		acc += l1_group_best(lt, nbc, p + k, g + k);
 	}
 	return acc;
@@ -4572,6 +4578,10 @@ static double l1_sub_codes(const struct l1fmt *f, const struct lattice *lt, cons
 		for (int k = 0; k < ng; k++) {
 			p[s][k].u = u8[4 * s + k];
 			p[s][k].lb = lb[s][k] = lb8[4 * s + k];
+			/* the tables of 2^16 entries are mostly outside L1 and
+			 * L2: the loads of all groups start together */
+			__builtin_prefetch(lt->map + p[s][k].u);
+			__builtin_prefetch(lt->alt + p[s][k].u);
 		}
 	if (ng == 4) { /* iq1_s: one delta for the sub-block */
 		uint16_t gg[2][4];
