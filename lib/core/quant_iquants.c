@@ -4201,6 +4201,7 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 			const int i1 = iq1m_ci1[j], i2 = iq1m_ci2[j];
 			qnt__v8f qx_p[2], qx_m[2], q2_p[2], q2_m[2];
 			qnt__v8f *sqx = csx[j], *sq2 = cs2[j];
+#pragma GCC unroll 2
 			for (int h = 0; h < 2; h++) {
 				qnt__v8f x2, w2;
 				memcpy(&x2, px[h] + i2, sizeof x2);
@@ -4222,6 +4223,7 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 #if defined(__AVX__)
 			const qnt__v8i in = iq1m_lanes(j);
 			qnt__v8f cm = splat8(-INFINITY);
+#pragma GCC unroll 4
 			for (int k = 0; k < 4; k++) {
 				const qnt__v8i valid = in & qnt__gt_v8f(sq2[k], splat8(0.0f));
 				/* the score within a relative 2^-11 */
