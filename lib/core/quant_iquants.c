@@ -1788,6 +1788,7 @@ static inline __attribute__((always_inline)) int ggml_best_neighbour4(const stru
 {
 	static const qnt__v8f lv = { 1, 3, 5, 7, 9, 11, 13, 15 };
 	qnt__v8f t[4];
+#pragma GCC unroll 4
 	for (int i = 0; i < 4; i++) {
 		const qnt__v8f diff = scale * lv - xval[i];
 		t[i] = weight[i] * diff * diff;
@@ -1879,6 +1880,7 @@ static float ggml_scan3(const struct lattice *lt, const uint16_t *nbc, int is_lo
 		memcpy(&idv, ids + 8 * h, sizeof idv);
 		for (int k = 0; k < 8; k++) {
 			qnt__v8i u = { 0, 0, 0, 0, 0, 0, 0, 0 };
+#pragma GCC unroll 4
 			for (int i = 0; i < 4; i++) {
 				const qnt__v8i l = qnt__clamp_v8i(qnt__nearest_int_v8(0.5f * (idv * xval[4 * k + i] - 1)), 0, 7);
 				const qnt__v8f q = __builtin_convertvector(2 * l + 1, qnt__v8f);
@@ -1892,6 +1894,7 @@ static float ggml_scan3(const struct lattice *lt, const uint16_t *nbc, int is_lo
 				if (m < 0) {
 					const int g = ggml_best_neighbour4(lt, nbc, -m - 1, xval + 4 * k, waux + 4 * k, sc[t]);
 					gk[t][k] = -1 - g;
+#pragma GCC unroll 4
 					for (int i = 0; i < 4; i++)
 						qx[4 * k + i][t] = lt->pos[4 * g + i];
 				}
