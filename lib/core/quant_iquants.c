@@ -1623,11 +1623,17 @@ static const struct lattice *get_lattice8(int k, const uint16_t **codes)
 	return get_lattice(k);
 }
 
+/* Whether a lane of m (all-ones or zero lanes) is set: with AVX one
+ * vmovmskps (the OR of the four quarters took four extractions). */
 static inline int any8(qnt__v8i m)
 {
+#if defined(__AVX__)
+	return qnt__bits_v8i(m) != 0;
+#else
 	uint64_t q[4];
 	memcpy(q, &m, sizeof q);
 	return (q[0] | q[1] | q[2] | q[3]) != 0;
+#endif
 }
 
 static inline qnt__v8f splat8(float v)
