@@ -4575,7 +4575,9 @@ static double l1_sub_codes(const struct l1fmt *f, const struct lattice *lt, cons
 	qnt__v8i bl[8];
 	uint32_t u8[8];
 	float lb8[8];
+#pragma GCC unroll 2
 	for (int s = 0; s < 2; s++)
+#pragma GCC unroll 4
 		for (int k = 0; k < 4; k++) {
 			if (k < ng) {
 				l1_group_prep(x + 8 * k, w + 8 * k, dl, s, &p[s][k], &mn[4 * s + k], &bl[4 * s + k]);
