@@ -1689,6 +1689,19 @@ static inline int first_min_lane(qnt__v8f cc, qnt__v8i below)
 	return __builtin_ctz(mask8_bits(below & qnt__eq_v8f(cc, m)));
 }
 
+/* neg[i] = x[i] < 0 for eight elements; returns the parity of their
+ * count. */
+static inline int signs8(const float *x, uint8_t *neg)
+{
+	typedef uint8_t v8u8 __attribute__((vector_size(8)));
+	qnt__v8f xv;
+	memcpy(&xv, x, sizeof xv);
+	const qnt__v8i m = qnt__lt_v8f(xv, splat8(0.0f));
+	const v8u8 b = __builtin_convertvector(m & 1, v8u8);
+	memcpy(neg, &b, sizeof b);
+	return __builtin_parity(mask8_bits(m));
+}
+
 /* The first of the n points of the list at offset off with the smallest
  * cost below *best (scanned in list order as a scalar loop would); returns
  * its grid index, or gi if none is below *best, which is lowered to the
@@ -2294,11 +2307,9 @@ static double lat_sub_codes3(const struct lfmt *f, const struct lattice *lt, con
 	}
 	if (lat_reaches(0, lbk, 8, bound))
 		return INFINITY;
-	int odd[4] = { 0, 0, 0, 0 };
-	for (int i = 0; i < 32; i++) {
-		neg[i] = x[i] < 0;
-		odd[i / 8] ^= neg[i];
-	}
+	int odd[4];
+	for (int h = 0; h < 4; h++)
+		odd[h] = signs8(x + 8 * h, neg + 8 * h);
 	double err = 0, acc = 0;
 	int gc[8], gp[8], fp[8];
 	float c[8], cp[8];
@@ -2470,10 +2481,8 @@ static double lat_sub_codes(const struct lfmt *f, const struct lattice *lt, cons
 		}
 	/* parity of the signs of x per 8 elements */
 	int odd[4] = { 0, 0, 0, 0 };
-	for (int i = 0; i < n; i++) {
-		neg[i] = x[i] < 0;
-		odd[i / 8] ^= neg[i];
-	}
+	for (int h = 0; h < n / 8; h++)
+		odd[h] = signs8(x + 8 * h, neg + 8 * h);
 	double err = 0;
 	int gc[8], gp[8], fp[8];
 	float c[8], cp[8];
@@ -3651,10 +3660,8 @@ static double lat8_sub_codes(const struct lfmt *f, const struct lattice *lt, con
 	if (lat_reaches(0, lbk, ng, bound))
 		return INFINITY;
 	int odd[4] = { 0, 0, 0, 0 };
-	for (int i = 0; i < n; i++) {
-		neg[i] = x[i] < 0;
-		odd[i / 8] ^= neg[i];
-	}
+	for (int h = 0; h < n / 8; h++)
+		odd[h] = signs8(x + 8 * h, neg + 8 * h);
 	double err = 0;
 	for (int k = 0; k < ng; k++) {
 		const int o = 8 * k;
