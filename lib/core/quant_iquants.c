@@ -1762,30 +1762,27 @@ static int lat_index(const struct lattice *lt, const int8_t *L)
  * stored sign bits. */
 static unsigned ggml_signs_even(const float *xb, const float *weight, float *xval)
 {
-	int nflip = 0;
-	unsigned s = 0;
-	for (int i = 0; i < 8; i++) {
-		if (xb[i] >= 0) {
-			xval[i] = xb[i];
-		} else {
-			xval[i] = -xb[i];
-			nflip++;
-			s |= 1u << i;
-		}
-	}
-	if (nflip % 2) {
+	qnt__v8f xv, wv;
+	memcpy(&xv, xb, sizeof xv);
+	memcpy(&wv, weight, sizeof wv);
+	/* !(x >= 0): negative or NaN, ggml's flipped elements */
+	const qnt__v8i neg = ~qnt__ge_v8f(xv, splat8(0.0f));
+	qnt__v8f xa = qnt__select_v8f(neg, -xv, xv);
+	unsigned s = mask8_bits(neg);
+	if (__builtin_parity(s)) {
+		const qnt__v8f ax = wv * xv * xv;
 		int imin = 0;
-		float min = weight[0] * xb[0] * xb[0];
+		float min = ax[0];
 		for (int i = 1; i < 8; i++) {
-			const float ax = weight[i] * xb[i] * xb[i];
-			if (ax < min) {
-				min = ax;
+			if (ax[i] < min) {
+				min = ax[i];
 				imin = i;
 			}
 		}
-		xval[imin] = -xval[imin];
+		xa[imin] = -xa[imin];
 		s ^= 1u << imin;
 	}
+	memcpy(xval, &xa, sizeof xa);
 	return s & 127;
 }
 
