@@ -1623,11 +1623,17 @@ static const struct lattice *get_lattice8(int k, const uint16_t **codes)
 	return get_lattice(k);
 }
 
+/* Whether a lane of m (all-ones or zero lanes) is set: with AVX one
+ * vmovmskps (the OR of the four quarters took four extractions). */
 static inline int any8(qnt__v8i m)
 {
+#if defined(__AVX__)
+	return qnt__bits_v8i(m) != 0;
+#else
 	uint64_t q[4];
 	memcpy(q, &m, sizeof q);
 	return (q[0] | q[1] | q[2] | q[3]) != 0;
+#endif
 }
 
 static inline qnt__v8f splat8(float v)
@@ -1681,6 +1687,19 @@ static inline int first_min_lane(qnt__v8f cc, qnt__v8i below)
 	h = __builtin_shufflevector(m, m, 1, 0, 3, 2, 5, 4, 7, 6);
 	m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
 	return __builtin_ctz(mask8_bits(below & qnt__eq_v8f(cc, m)));
+}
+
+/* neg[i] = x[i] < 0 for eight elements; returns the parity of their
+ * count. */
+static inline int signs8(const float *x, uint8_t *neg)
+{
+	typedef uint8_t v8u8 __attribute__((vector_size(8)));
+	qnt__v8f xv;
+	memcpy(&xv, x, sizeof xv);
+	const qnt__v8i m = qnt__lt_v8f(xv, splat8(0.0f));
+	const v8u8 b = __builtin_convertvector(m & 1, v8u8);
+	memcpy(neg, &b, sizeof b);
+	return __builtin_parity(mask8_bits(m));
 }
 
 /* The first of the n points of the list at offset off with the smallest
@@ -1743,30 +1762,27 @@ static int lat_index(const struct lattice *lt, const int8_t *L)
  * stored sign bits. */
 static unsigned ggml_signs_even(const float *xb, const float *weight, float *xval)
 {
-	int nflip = 0;
-	unsigned s = 0;
-	for (int i = 0; i < 8; i++) {
-		if (xb[i] >= 0) {
-			xval[i] = xb[i];
-		} else {
-			xval[i] = -xb[i];
-			nflip++;
-			s |= 1u << i;
-		}
-	}
-	if (nflip % 2) {
+	qnt__v8f xv, wv;
+	memcpy(&xv, xb, sizeof xv);
+	memcpy(&wv, weight, sizeof wv);
+	/* !(x >= 0): negative or NaN, ggml's flipped elements */
+	const qnt__v8i neg = ~qnt__ge_v8f(xv, splat8(0.0f));
+	qnt__v8f xa = qnt__select_v8f(neg, -xv, xv);
+	unsigned s = mask8_bits(neg);
+	if (__builtin_parity(s)) {
+		const qnt__v8f ax = wv * xv * xv;
 		int imin = 0;
-		float min = weight[0] * xb[0] * xb[0];
+		float min = ax[0];
 		for (int i = 1; i < 8; i++) {
-			const float ax = weight[i] * xb[i] * xb[i];
-			if (ax < min) {
-				min = ax;
+			if (ax[i] < min) {
+				min = ax[i];
 				imin = i;
 			}
 		}
-		xval[imin] = -xval[imin];
+		xa[imin] = -xa[imin];
 		s ^= 1u << imin;
 	}
+	memcpy(xval, &xa, sizeof xa);
 	return s & 127;
 }
 
@@ -1788,6 +1804,7 @@ static inline __attribute__((always_inline)) int ggml_best_neighbour4(const stru
 {
 	static const qnt__v8f lv = { 1, 3, 5, 7, 9, 11, 13, 15 };
 	qnt__v8f t[4];
+#pragma GCC unroll 4
 	for (int i = 0; i < 4; i++) {
 		const qnt__v8f diff = scale * lv - xval[i];
 		t[i] = weight[i] * diff * diff;
@@ -1879,6 +1896,7 @@ static float ggml_scan3(const struct lattice *lt, const uint16_t *nbc, int is_lo
 		memcpy(&idv, ids + 8 * h, sizeof idv);
 		for (int k = 0; k < 8; k++) {
 			qnt__v8i u = { 0, 0, 0, 0, 0, 0, 0, 0 };
+#pragma GCC unroll 4
 			for (int i = 0; i < 4; i++) {
 				const qnt__v8i l = qnt__clamp_v8i(qnt__nearest_int_v8(0.5f * (idv * xval[4 * k + i] - 1)), 0, 7);
 				const qnt__v8f q = __builtin_convertvector(2 * l + 1, qnt__v8f);
@@ -1892,6 +1910,7 @@ static float ggml_scan3(const struct lattice *lt, const uint16_t *nbc, int is_lo
 				if (m < 0) {
 					const int g = ggml_best_neighbour4(lt, nbc, -m - 1, xval + 4 * k, waux + 4 * k, sc[t]);
 					gk[t][k] = -1 - g;
+#pragma GCC unroll 4
 					for (int i = 0; i < 4; i++)
 						qx[4 * k + i][t] = lt->pos[4 * g + i];
 				}
@@ -2203,6 +2222,22 @@ static int lat_reaches(double acc, const float *lb, int n, double bound)
 	return acc >= bound * (1 + 1e-12);
 }
 
+#if defined(__AVX2__)
+/* The tables of cost4_lanes for elements 8h..8h+7 of a sub-block, out[8h + i]
+ * lane l = src[32 l + 8h + i] (src: 8 levels x 32 elements), transposed the
+ * first time (bit h of *done unset; then set) and kept. */
+static inline void lat3_transpose_once(const float *src, int h, unsigned *done, qnt__v8f *out)
+{
+	if (*done & (1u << h))
+		return;
+	qnt__v8f in[8];
+	for (int l = 0; l < 8; l++)
+		memcpy(&in[l], src + 32 * l + 8 * h, sizeof in[l]);
+	transpose8(in, out + 8 * h);
+	*done |= 1u << h;
+}
+#endif
+
 /* lat_sub_codes for the 3-bit lattices (dim 4, 8 levels, 32 elements per
  * scale): the per-element terms 8 elements per vector (the same float
  * operations), the list loops unrolled. Same result as lat_sub_codes, or
@@ -2269,11 +2304,9 @@ static double lat_sub_codes3(const struct lfmt *f, const struct lattice *lt, con
 	}
 	if (lat_reaches(0, lbk, 8, bound))
 		return INFINITY;
-	int odd[4] = { 0, 0, 0, 0 };
-	for (int i = 0; i < 32; i++) {
-		neg[i] = x[i] < 0;
-		odd[i / 8] ^= neg[i];
-	}
+	int odd[4];
+	for (int h = 0; h < 4; h++)
+		odd[h] = signs8(x + 8 * h, neg + 8 * h);
 	double err = 0, acc = 0;
 	int gc[8], gp[8], fp[8];
 	float c[8], cp[8];
@@ -2297,26 +2330,14 @@ static double lat_sub_codes3(const struct lfmt *f, const struct lattice *lt, con
 		const int32_t off = lt->alt[u];
 		const uint16_t *list = lt->nb + off;
 		const int nl = mini(list[0], IQ_LIST_CAP), h = k / 2;
-		if (!(tdone & (1u << h))) {
-			qnt__v8f in[8];
-			for (int l = 0; l < 8; l++)
-				memcpy(&in[l], &e[l][8 * h], sizeof in[l]);
-			transpose8(in, te + 8 * h);
-			tdone |= 1u << h;
-		}
+		lat3_transpose_once(e[0], h, &tdone, te);
 		const qnt__v8f *t = te + o;
 		float ck = INFINITY, cpk = INFINITY;
 		int gck = list[1], gpk = list[1], fpk = 0;
 		if (!flip) {
 			gck = cost8_best(lt, nbc, off, nl, t, &ck, gck);
 		} else {
-			if (!(pdone & (1u << h))) {
-				qnt__v8f in[8];
-				for (int l = 0; l < 8; l++)
-					memcpy(&in[l], &pv[l][8 * h], sizeof in[l]);
-				transpose8(in, tp + 8 * h);
-				pdone |= 1u << h;
-			}
+			lat3_transpose_once(pv[0], h, &pdone, tp);
 			/* eight listed points at a time, each lane its cost and
 			 * its cheapest flip (the first least w |x| v), then the
 			 * first least of each below the best so far, as the scan
@@ -2457,10 +2478,8 @@ static double lat_sub_codes(const struct lfmt *f, const struct lattice *lt, cons
 		}
 	/* parity of the signs of x per 8 elements */
 	int odd[4] = { 0, 0, 0, 0 };
-	for (int i = 0; i < n; i++) {
-		neg[i] = x[i] < 0;
-		odd[i / 8] ^= neg[i];
-	}
+	for (int h = 0; h < n / 8; h++)
+		odd[h] = signs8(x + 8 * h, neg + 8 * h);
 	double err = 0;
 	int gc[8], gp[8], fp[8];
 	float c[8], cp[8];
@@ -2998,6 +3017,17 @@ static inline void cost8_tables(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8f 
 #undef QNT__T8
 }
 
+/* The first cheapest of the levels with costs e0, e1, e2 (lanes = the 8
+ * elements of a group): their costs returned, the levels in *bl. */
+static inline qnt__v8f cost8_min(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8i *bl)
+{
+	const qnt__v8i m1 = qnt__lt_v8f(e1, e0);
+	const qnt__v8f c01 = qnt__select_v8f(m1, e1, e0);
+	const qnt__v8i m2 = qnt__lt_v8f(e2, c01);
+	*bl = (m2 & 2) | (~m2 & m1 & 1);
+	return qnt__select_v8f(m2, e2, c01);
+}
+
 /* cost8_tables, and the packed code of the first cheapest level of each
  * element (returned) and in *lb the cost of those levels, 0.0f + the minima
  * in element order: the sum cost8_lanes makes for that code, and no code
@@ -3006,17 +3036,33 @@ static inline void cost8_tables(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8f 
 static inline uint32_t cost8_prep(qnt__v8f e0, qnt__v8f e1, qnt__v8f e2, qnt__v8f *t, float *lb)
 {
 	cost8_tables(e0, e1, e2, t);
-	const qnt__v8i m1 = qnt__lt_v8f(e1, e0);
-	const qnt__v8f c01 = qnt__select_v8f(m1, e1, e0);
-	const qnt__v8i m2 = qnt__lt_v8f(e2, c01);
-	const qnt__v8f mn = qnt__select_v8f(m2, e2, c01);
-	const qnt__v8i bl = (m2 & 2) | (~m2 & m1 & 1);
+	qnt__v8i bl;
+	const qnt__v8f mn = cost8_min(e0, e1, e2, &bl);
 	const qnt__v4i q = __builtin_shufflevector(bl, bl, 0, 2, 4, 6) | (__builtin_shufflevector(bl, bl, 1, 3, 5, 7) << 2);
 	float sum = 0.0f;
 	for (int i = 0; i < 8; i++)
 		sum += mn[i];
 	*lb = sum;
 	return (uint32_t)(q[0] | (q[1] << 4) | (q[2] << 8) | (q[3] << 12));
+}
+
+/* cost8_prep's code and lower bound of eight groups at once, from their
+ * cost8_min (mn[k], bl[k]): u[k] the packed levels of group k, lb[k] =
+ * 0.0f + its minima in element order (lane k of the sum of the transposed
+ * minima, added in that order). */
+static inline void cost8_pack(const qnt__v8f *mn, const qnt__v8i *bl, uint32_t *u, float *lb)
+{
+	qnt__v8f tm[8], in[8], tb[8];
+	qnt__v8i b[8];
+	transpose8(mn, tm);
+	memcpy(in, bl, sizeof in);
+	transpose8(in, tb);
+	memcpy(b, tb, sizeof b);
+	const qnt__v8f acc = splat8(0.0f) + tm[0] + tm[1] + tm[2] + tm[3] + tm[4] + tm[5] + tm[6] + tm[7];
+	const qnt__v8i code = b[0] | b[1] << 2 | b[2] << 4 | b[3] << 6 | b[4] << 8 | b[5] << 10 | b[6] << 12 |
+			      b[7] << 14;
+	memcpy(u, &code, sizeof code);
+	memcpy(lb, &acc, sizeof acc);
 }
 
 /* The OR of the eight lanes of v. */
@@ -3611,10 +3657,8 @@ static double lat8_sub_codes(const struct lfmt *f, const struct lattice *lt, con
 	if (lat_reaches(0, lbk, ng, bound))
 		return INFINITY;
 	int odd[4] = { 0, 0, 0, 0 };
-	for (int i = 0; i < n; i++) {
-		neg[i] = x[i] < 0;
-		odd[i / 8] ^= neg[i];
-	}
+	for (int h = 0; h < n / 8; h++)
+		odd[h] = signs8(x + 8 * h, neg + 8 * h);
 	double err = 0;
 	for (int k = 0; k < ng; k++) {
 		const int o = 8 * k;
@@ -4170,6 +4214,7 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 			const int i1 = iq1m_ci1[j], i2 = iq1m_ci2[j];
 			qnt__v8f qx_p[2], qx_m[2], q2_p[2], q2_m[2];
 			qnt__v8f *sqx = csx[j], *sq2 = cs2[j];
+#pragma GCC unroll 2
 			for (int h = 0; h < 2; h++) {
 				qnt__v8f x2, w2;
 				memcpy(&x2, px[h] + i2, sizeof x2);
@@ -4191,6 +4236,7 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 #if defined(__AVX__)
 			const qnt__v8i in = iq1m_lanes(j);
 			qnt__v8f cm = splat8(-INFINITY);
+#pragma GCC unroll 4
 			for (int k = 0; k < 4; k++) {
 				const qnt__v8i valid = in & qnt__gt_v8f(sq2[k], splat8(0.0f));
 				/* the score within a relative 2^-11 */
@@ -4437,15 +4483,19 @@ static void pack_iq1_m(const struct l1state *st, void *blk)
 static const struct l1fmt F_IQ1S = { 32, sizeof(struct blk_iq1_s), unpack_iq1_s, pack_iq1_s, deq_iq1_s };
 static const struct l1fmt F_IQ1M = { 16, sizeof(struct blk_iq1_m), unpack_iq1_m, pack_iq1_m, deq_iq1_m };
 
-/* One group of 8 for a scale and delta sign: the cost tables, the code u
- * of the nearest levels and their cost lb (see cost8_prep). */
+/* One group of 8 for a scale and delta sign: the costs of its three levels
+ * (lanes = elements), the code u of the nearest levels and their cost lb
+ * (see cost8_prep; the tables of cost8_lanes are made when a list is
+ * scanned). */
 struct l1group {
-	qnt__v8f t[8];
+	qnt__v8f e[3];
 	uint32_t u;
 	float lb;
 };
 
-static void l1_group_prep(const float *x, const float *w, float dl, int sh, struct l1group *p)
+/* The level costs of a group; its cost8_min in *mn, *bl. */
+static void l1_group_prep(const float *x, const float *w, float dl, int sh, struct l1group *p, qnt__v8f *mn,
+			  qnt__v8i *bl)
 {
 	const float *c = sh ? x_m1 : x_p1;
 	const float v0 = dl * c[0], v1 = dl * c[1], v2 = dl * c[2];
@@ -4453,7 +4503,10 @@ static void l1_group_prep(const float *x, const float *w, float dl, int sh, stru
 	memcpy(&xv, x, sizeof xv);
 	memcpy(&wv, w, sizeof wv);
 	const qnt__v8f r0 = xv - v0, r1 = xv - v1, r2 = xv - v2;
-	p->u = cost8_prep(wv * r0 * r0, wv * r1 * r1, wv * r2 * r2, p->t, &p->lb);
+	p->e[0] = wv * r0 * r0;
+	p->e[1] = wv * r1 * r1;
+	p->e[2] = wv * r2 * r2;
+	*mn = cost8_min(p->e[0], p->e[1], p->e[2], bl);
 }
 
 /* Best point of a prepared group: among the candidates of the nearest
@@ -4469,7 +4522,9 @@ static float l1_group_best(const struct lattice *lt, const uint16_t *nbc, const 
 	}
 	const int32_t off = lt->alt[p->u];
 	float best = INFINITY;
-	*g = (uint16_t)cost8_best(lt, nbc, off, mini(lt->nb[off], IQ_LIST_CAP), p->t, &best, lt->nb[off + 1]);
+	qnt__v8f t[8];
+	cost8_tables(p->e[0], p->e[1], p->e[2], t);
+	*g = (uint16_t)cost8_best(lt, nbc, off, mini(lt->nb[off], IQ_LIST_CAP), t, &best, lt->nb[off + 1]);
 	return best;
 }
 
@@ -4495,6 +4550,12 @@ static double l1_sign_err(const struct lattice *lt, const uint16_t *nbc, const s
 	for (int k = 0; k < 4; k++) {
 		if (l1_cannot_beat(acc, lb, k, 4, bound))
 			return -1;
+		/* the next group's list (its alt entry prefetched) on its way */
+		if (k < 3) {
+			const int32_t off = lt->alt[p[k + 1].u];
+			__builtin_prefetch(lt->nb + off);
+			__builtin_prefetch(nbc + off);
+		}
 		acc += l1_group_best(lt, nbc, p + k, g + k);
 	}
 	return acc;
@@ -4512,10 +4573,32 @@ static double l1_sub_codes(const struct l1fmt *f, const struct lattice *lt, cons
 	const int ng = f->sub / 8;
 	struct l1group p[2][4];
 	float lb[2][4], lbm[4];
+	/* the codes and bounds of all groups by one cost8_pack (iq1_m:
+	 * groups 0, 1, 4, 5) */
+	qnt__v8f mn[8];
+	qnt__v8i bl[8];
+	uint32_t u8[8];
+	float lb8[8];
+#pragma GCC unroll 2
+	for (int s = 0; s < 2; s++)
+#pragma GCC unroll 4
+		for (int k = 0; k < 4; k++) {
+			if (k < ng) {
+				l1_group_prep(x + 8 * k, w + 8 * k, dl, s, &p[s][k], &mn[4 * s + k], &bl[4 * s + k]);
+			} else {
+				mn[4 * s + k] = splat8(0.0f);
+				bl[4 * s + k] = (qnt__v8i){ 0, 0, 0, 0, 0, 0, 0, 0 };
+			}
+		}
+	cost8_pack(mn, bl, u8, lb8);
 	for (int s = 0; s < 2; s++)
 		for (int k = 0; k < ng; k++) {
-			l1_group_prep(x + 8 * k, w + 8 * k, dl, s, &p[s][k]);
-			lb[s][k] = p[s][k].lb;
+			p[s][k].u = u8[4 * s + k];
+			p[s][k].lb = lb[s][k] = lb8[4 * s + k];
+			/* the tables of 2^16 entries are mostly outside L1 and
+			 * L2: the loads of all groups start together */
+			__builtin_prefetch(lt->map + p[s][k].u);
+			__builtin_prefetch(lt->alt + p[s][k].u);
 		}
 	if (ng == 4) { /* iq1_s: one delta for the sub-block */
 		uint16_t gg[2][4];

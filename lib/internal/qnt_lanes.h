@@ -292,21 +292,26 @@ static inline qnt__vnf qnt__splat_vnf(float v)
 }
 
 /* A QNT__VN x QNT__VN transpose by shuffles: out[i] lane k is in[k] lane
- * i (the loads of whole rows made columns, with no stores read back). */
+ * i (the loads of whole rows made columns, with no stores read back; the
+ * loops unrolled, which GCC at -O2 left as loops through memory). */
 static inline __attribute__((always_inline)) void qnt__transpose_vnf(const qnt__vnf *in, qnt__vnf *out)
 {
 #if QNT__VN == 8
 	qnt__vnf t[8], u[8];
+#pragma GCC unroll 4
 	for (int k = 0; k < 8; k += 2) {
 		t[k] = __builtin_shufflevector(in[k], in[k + 1], 0, 8, 1, 9, 4, 12, 5, 13);
 		t[k + 1] = __builtin_shufflevector(in[k], in[k + 1], 2, 10, 3, 11, 6, 14, 7, 15);
 	}
+#pragma GCC unroll 2
 	for (int k = 0; k < 8; k += 4)
+#pragma GCC unroll 2
 		for (int e = 0; e < 2; e++) {
 			u[k + 2 * e] = __builtin_shufflevector(t[k + e], t[k + e + 2], 0, 1, 8, 9, 4, 5, 12, 13);
 			u[k + 2 * e + 1] = __builtin_shufflevector(t[k + e], t[k + e + 2], 2, 3, 10, 11, 6, 7, 14, 15);
 		}
 	/* u[c] (c < 4): columns c and c + 4 of rows 0-3; u[4 + c]: of rows 4-7 */
+#pragma GCC unroll 4
 	for (int c = 0; c < 4; c++) {
 		out[c] = __builtin_shufflevector(u[c], u[4 + c], 0, 1, 2, 3, 8, 9, 10, 11);
 		out[c + 4] = __builtin_shufflevector(u[c], u[4 + c], 4, 5, 6, 7, 12, 13, 14, 15);
