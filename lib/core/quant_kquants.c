@@ -548,19 +548,12 @@ static double lsq_solve(const struct sums *s, int with_min, double *a, double *c
 
 /* The rows (4 floats at a + stride k, k < 4) transposed: out[c] lane k is
  * element c of row k. */
-static inline void transpose4(const float *a, int stride, qnt__v4f out[4])
+static inline void load_transpose4(const float *a, int stride, qnt__v4f out[4])
 {
 	qnt__v4f r[4];
 	for (int k = 0; k < 4; k++)
 		memcpy(&r[k], a + stride * k, sizeof r[k]);
-	const qnt__v4f t0 = __builtin_shufflevector(r[0], r[1], 0, 4, 1, 5);
-	const qnt__v4f t1 = __builtin_shufflevector(r[0], r[1], 2, 6, 3, 7);
-	const qnt__v4f t2 = __builtin_shufflevector(r[2], r[3], 0, 4, 1, 5);
-	const qnt__v4f t3 = __builtin_shufflevector(r[2], r[3], 2, 6, 3, 7);
-	out[0] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
-	out[1] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
-	out[2] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
-	out[3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+	qnt__transpose_v4f(r, out);
 }
 
 /* The sums of every sub-block for the codes q, in double, each summed in
@@ -580,9 +573,9 @@ static void all_sub_sums(const struct kfmt *f, const float *x, const float *w, c
 		qnt__v4d sw = z, sq = z, sqq = z, sx = z, sqx = z, sxx = z;
 		for (int i0 = 0; i0 < n; i0 += 4) {
 			qnt__v4f xt[4], wt[4], qt[4];
-			transpose4(x + n * j0 + i0, n, xt);
-			transpose4(w + n * j0 + i0, n, wt);
-			transpose4(qf + n * j0 + i0, n, qt);
+			load_transpose4(x + n * j0 + i0, n, xt);
+			load_transpose4(w + n * j0 + i0, n, wt);
+			load_transpose4(qf + n * j0 + i0, n, qt);
 			for (int c = 0; c < 4; c++) {
 				const qnt__v4d wi = __builtin_convertvector(wt[c], qnt__v4d);
 				const qnt__v4d qi = __builtin_convertvector(qt[c], qnt__v4d);
