@@ -1237,86 +1237,106 @@ static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
 	q3_codes(x, l6, L, NULL, 0, b);
 }
 
-static void ggml_q45_K(const float *x, uint16_t *pd, uint16_t *pdmin, uint8_t *scales12, uint8_t *L, int nmax,
-		       const float *qw)
+/* ggml's q4_K (nmax 15) or q5_K (nmax 31) blocks of the nb (1 or 2)
+ * consecutive super-blocks at x (qw likewise), written to blk[0..nb-1];
+ * the sub-block fits of both super-blocks are done together (two vectors
+ * of lanes: qnt__ggml_fit_affine_subs). */
+static void ggml_q45_K(const float *x, int nb, void *blk, int nmax, const float *qw)
 {
-	uint8_t ls[8], lm[8];
-	float weights[QK_K], scales[8], mins[8];
+	uint8_t L[2 * QK_K];
+	float weights[2 * QK_K], scales[16], mins[16], sw[16];
 
-	if (!qw) {
-		float max_scale = 0, max_min = 0;
-		for (int j = 0; j < 8; j++) {
-			float sum_x2 = 0;
-			for (int l = 0; l < 32; l++)
-				sum_x2 += x[32 * j + l] * x[32 * j + l];
-			const float av_x = sqrtf(sum_x2 / 32);
-			for (int l = 0; l < 32; l++)
-				weights[32 * j + l] = av_x + fabsf(x[32 * j + l]);
+	for (int b = 0; b < nb; b++) {
+		const float *xb = x + QK_K * b;
+		float *wb = weights + QK_K * b;
+		if (!qw) {
+			for (int j = 0; j < 8; j++) {
+				float sum_x2 = 0;
+				for (int l = 0; l < 32; l++)
+					sum_x2 += xb[32 * j + l] * xb[32 * j + l];
+				const float av_x = sqrtf(sum_x2 / 32);
+				for (int l = 0; l < 32; l++)
+					wb[32 * j + l] = av_x + fabsf(xb[32 * j + l]);
+			}
+			continue;
 		}
-		if (nmax == 15)
-			qnt__ggml_fit_affine_subs(8, 32, 15, x, weights, L, scales, mins, -1.0f, 0.1f, 20, 0);
-		else
-			qnt__ggml_fit_affine_subs(8, 32, 31, x, weights, L, scales, mins, -0.5f, 0.1f, 15, 0);
-		for (int j = 0; j < 8; j++) {
-			if (scales[j] > max_scale)
-				max_scale = scales[j];
-			if (mins[j] > max_min)
-				max_min = mins[j];
-		}
-		const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
-		const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
-		for (int j = 0; j < 8; j++) {
-			uint8_t a = (uint8_t)qnt__nearest_int(inv_scale * scales[j]);
-			uint8_t m = (uint8_t)qnt__nearest_int(inv_min * mins[j]);
-			ls[j] = a < 63 ? a : 63;
-			lm[j] = m < 63 ? m : 63;
-		}
-		pack_scale_min_6bit(ls, lm, scales12);
-		*pd = to_fp16(max_scale / 63.0f);
-		*pdmin = to_fp16(max_min / 63.0f);
-	} else {
-		float sw[8];
+		const float *qb = qw + QK_K * b;
 		float sum_x2 = 0;
 		for (int l = 0; l < QK_K; l++)
-			sum_x2 += x[l] * x[l];
+			sum_x2 += xb[l] * xb[l];
 		const float sigma2 = 2 * sum_x2 / QK_K;
 		for (int j = 0; j < 8; j++) {
 			for (int l = 0; l < 32; l++)
-				weights[32 * j + l] = qw[32 * j + l] * sqrtf(sigma2 + x[32 * j + l] * x[32 * j + l]);
+				wb[32 * j + l] = qb[32 * j + l] * sqrtf(sigma2 + xb[32 * j + l] * xb[32 * j + l]);
 			float sumw = 0;
 			for (int l = 0; l < 32; l++)
-				sumw += weights[32 * j + l];
-			sw[j] = sumw;
+				sumw += wb[32 * j + l];
+			sw[8 * b + j] = sumw;
 		}
-		qnt__ggml_fit_affine_subs(8, 32, nmax, x, weights, L, scales, mins, -0.9f, 0.05f, 36, 0);
-		const float d_block = ggml_fit_positive(8, 63, scales, ls, sw);
-		const float m_block = ggml_fit_positive(8, 63, mins, lm, sw);
-		for (int j = 0; j < 8; j++) {
-			ls[j] = ls[j] < 63 ? ls[j] : 63;
-			lm[j] = lm[j] < 63 ? lm[j] : 63;
+	}
+	if (!qw && nmax == 15)
+		qnt__ggml_fit_affine_subs(8 * nb, 32, 15, x, weights, L, scales, mins, -1.0f, 0.1f, 20, 0);
+	else if (!qw)
+		qnt__ggml_fit_affine_subs(8 * nb, 32, 31, x, weights, L, scales, mins, -0.5f, 0.1f, 15, 0);
+	else
+		qnt__ggml_fit_affine_subs(8 * nb, 32, nmax, x, weights, L, scales, mins, -0.9f, 0.05f, 36, 0);
+
+	for (int b = 0; b < nb; b++) {
+		const float *sc_b = scales + 8 * b, *mn_b = mins + 8 * b;
+		uint8_t *Lb = L + QK_K * b;
+		struct blk_q4_K *b4 = (struct blk_q4_K *)blk + b;
+		struct blk_q5_K *b5 = (struct blk_q5_K *)blk + b;
+		uint16_t *pd = nmax == 15 ? &b4->d : &b5->d, *pdmin = nmax == 15 ? &b4->dmin : &b5->dmin;
+		uint8_t *scales12 = nmax == 15 ? b4->scales : b5->scales;
+		uint8_t ls[8], lm[8];
+		if (!qw) {
+			float max_scale = 0, max_min = 0;
+			for (int j = 0; j < 8; j++) {
+				if (sc_b[j] > max_scale)
+					max_scale = sc_b[j];
+				if (mn_b[j] > max_min)
+					max_min = mn_b[j];
+			}
+			const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
+			const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+			for (int j = 0; j < 8; j++) {
+				uint8_t a = (uint8_t)qnt__nearest_int(inv_scale * sc_b[j]);
+				uint8_t m = (uint8_t)qnt__nearest_int(inv_min * mn_b[j]);
+				ls[j] = a < 63 ? a : 63;
+				lm[j] = m < 63 ? m : 63;
+			}
+			*pd = to_fp16(max_scale / 63.0f);
+			*pdmin = to_fp16(max_min / 63.0f);
+		} else {
+			const float d_block = ggml_fit_positive(8, 63, sc_b, ls, sw + 8 * b);
+			const float m_block = ggml_fit_positive(8, 63, mn_b, lm, sw + 8 * b);
+			for (int j = 0; j < 8; j++) {
+				ls[j] = ls[j] < 63 ? ls[j] : 63;
+				lm[j] = lm[j] < 63 ? lm[j] : 63;
+			}
+			*pd = to_fp16(d_block);
+			*pdmin = to_fp16(m_block);
 		}
 		pack_scale_min_6bit(ls, lm, scales12);
-		*pd = to_fp16(d_block);
-		*pdmin = to_fp16(m_block);
+		uint8_t sc[8], mn[8];
+		for (int j = 0; j < 8; j++)
+			scale_min_6bit(j, scales12, &sc[j], &mn[j]);
+		requant_affine(x + QK_K * b, 8, 32, nmax, from_fp16(*pd), from_fp16(*pdmin), sc, mn, Lb);
+		if (nmax == 15)
+			pack_4bit(Lb, b4->qs);
+		else
+			pack_q5_codes(Lb, b5);
 	}
-	uint8_t sc[8], mn[8];
-	for (int j = 0; j < 8; j++)
-		scale_min_6bit(j, scales12, &sc[j], &mn[j]);
-	requant_affine(x, 8, 32, nmax, from_fp16(*pd), from_fp16(*pdmin), sc, mn, L);
 }
 
 static void ggml_q4_K(const float *x, struct blk_q4_K *b, const float *qw)
 {
-	uint8_t L[QK_K];
-	ggml_q45_K(x, &b->d, &b->dmin, b->scales, L, 15, qw);
-	pack_4bit(L, b->qs);
+	ggml_q45_K(x, 1, b, 15, qw);
 }
 
 static void ggml_q5_K(const float *x, struct blk_q5_K *b, const float *qw)
 {
-	uint8_t L[QK_K];
-	ggml_q45_K(x, &b->d, &b->dmin, b->scales, L, 31, qw);
-	pack_q5_codes(L, b);
+	ggml_q45_K(x, 1, b, 31, qw);
 }
 
 /* The end of ggml's q6_K quantizer: the super-scale *d and the integer
@@ -2016,12 +2036,12 @@ static void weighted_block(const struct kfmt *f, kblock_fn ggml_block, size_t by
 	weighted_from_ref(f, ggml_block, bytes, x, w, blk);
 }
 
-/* weighted_block once blk holds ggml's reference block. */
-static void weighted_from_ref(const struct kfmt *f, kblock_fn ggml_block, size_t bytes, const float *x,
-			      const float *w, void *blk)
+/* weighted_block once blk holds ggml's reference block and alt its
+ * importance-aware block. */
+static void weighted_from_blocks(const struct kfmt *f, size_t bytes, const float *x, const float *w, void *blk,
+				 const void *alt)
 {
 	struct kstate best, cand;
-	unsigned char alt[MAX_BLK_BYTES];
 	struct kxw xw;
 
 	block_doubles(x, w, &xw);
@@ -2032,7 +2052,6 @@ static void weighted_from_ref(const struct kfmt *f, kblock_fn ggml_block, size_t
 	state_error(f, &xw, &best);
 	if (!(best.err < INFINITY))
 		best.err = INFINITY;
-	ggml_block(x, alt, w);
 	unpack_state(f, alt, &cand);
 	state_error(f, &xw, &cand);
 	const int from_alt = cand.err < best.err;
@@ -2055,6 +2074,15 @@ static void weighted_from_ref(const struct kfmt *f, kblock_fn ggml_block, size_t
 	}
 	if (from_alt)
 		memcpy(blk, alt, bytes);
+}
+
+/* weighted_block once blk holds ggml's reference block. */
+static void weighted_from_ref(const struct kfmt *f, kblock_fn ggml_block, size_t bytes, const float *x,
+			      const float *w, void *blk)
+{
+	unsigned char alt[MAX_BLK_BYTES];
+	ggml_block(x, alt, w);
+	weighted_from_blocks(f, bytes, x, w, blk, alt);
 }
 
 static int all_zero(const float *w, int n)
@@ -2127,13 +2155,47 @@ static void quant_q3_K(const float *src, void *dst, int64_t nrows, int64_t n, co
 		out += nb;
 	}
 }
+/* q4_K and q5_K: ggml's reference blocks two at a time where a row has two
+ * left, and with importance their importance-aware blocks likewise (where
+ * both have importance), each pair the start of weighted_from_blocks. */
+static void quant_q45_K(const struct kfmt *f, kblock_fn ggml_block, size_t bytes, int nmax, const float *src,
+			void *dst, int64_t nrows, int64_t n, const float *imp)
+{
+	unsigned char *out = dst;
+	const int64_t nb = n / QK_K;
+	for (int64_t r = 0; r < nrows; r++) {
+		const float *x = src + r * n;
+		for (int64_t i = 0; i < nb; i += 2) {
+			const int m = i + 2 <= nb ? 2 : 1;
+			unsigned char *o = out + (size_t)i * bytes;
+			ggml_q45_K(x + i * QK_K, m, o, nmax, NULL);
+			if (!imp)
+				continue;
+			const int hot0 = !all_zero(imp + i * QK_K, QK_K);
+			const int hot1 = m == 2 && !all_zero(imp + (i + 1) * QK_K, QK_K);
+			if (hot0 && hot1) {
+				unsigned char alt[2 * MAX_BLK_BYTES];
+				ggml_q45_K(x + i * QK_K, 2, alt, nmax, imp + i * QK_K);
+				for (int k = 0; k < 2; k++)
+					weighted_from_blocks(f, bytes, x + (i + k) * QK_K, imp + (i + k) * QK_K,
+							     o + k * bytes, alt + k * bytes);
+				continue;
+			}
+			for (int k = 0; k < m; k++)
+				if (k ? hot1 : hot0)
+					weighted_from_ref(f, ggml_block, bytes, x + (i + k) * QK_K, imp + (i + k) * QK_K,
+							  o + k * bytes);
+		}
+		out += (size_t)nb * bytes;
+	}
+}
 static void quant_q4_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
-	quant_rows(&F_Q4, blk_q4, sizeof(struct blk_q4_K), src, dst, nrows, n, imp);
+	quant_q45_K(&F_Q4, blk_q4, sizeof(struct blk_q4_K), 15, src, dst, nrows, n, imp);
 }
 static void quant_q5_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
-	quant_rows(&F_Q5, blk_q5, sizeof(struct blk_q5_K), src, dst, nrows, n, imp);
+	quant_q45_K(&F_Q5, blk_q5, sizeof(struct blk_q5_K), 31, src, dst, nrows, n, imp);
 }
 static void quant_q6_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
