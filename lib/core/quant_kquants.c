@@ -1075,6 +1075,46 @@ static void requant_affine(const float *x, int nsub, int sub, int nmax, float d1
 	}
 }
 
+/* ggml's sums s = 0, s += v[i] (in float, in element order) of each of
+ * the nsub sub-blocks of sub values at v (nsub and sub multiples of
+ * QNT__VN): QNT__VN sub-blocks at a time, the lanes of one vector, each
+ * lane adding its elements in order. One sum is a chain of dependent
+ * additions; side by side in lanes the chains take the time of one. */
+static void sub_sums(const int nsub, const int sub, const float *v, float *out)
+{
+	for (int j0 = 0; j0 < nsub; j0 += QNT__VN) {
+		qnt__vnf acc = qnt__splat_vnf(0.0f);
+		for (int i0 = 0; i0 < sub; i0 += QNT__VN) {
+			qnt__vnf r[QNT__VN], t[QNT__VN];
+			for (int k = 0; k < QNT__VN; k++)
+				memcpy(&r[k], v + sub * (j0 + k) + i0, sizeof r[k]);
+			qnt__transpose_vnf(r, t);
+			for (int c = 0; c < QNT__VN; c++)
+				acc += t[c];
+		}
+		memcpy(out + j0, &acc, sizeof acc);
+	}
+}
+
+/* ggml's sum of x[l]^2 over a super-block (in float, in element order) for
+ * each of the nb (1 or 2) consecutive super-blocks at x, the two chains of
+ * additions side by side. */
+static void block_sum_x2(int nb, const float *x, float *out)
+{
+	float s0 = 0, s1 = 0;
+	if (nb == 2) {
+		for (int l = 0; l < QK_K; l++) {
+			s0 += x[l] * x[l];
+			s1 += x[QK_K + l] * x[QK_K + l];
+		}
+		out[1] = s1;
+	} else {
+		for (int l = 0; l < QK_K; l++)
+			s0 += x[l] * x[l];
+	}
+	out[0] = s0;
+}
+
 static void ggml_q2_K(const float *x, struct blk_q2_K *b, const float *qw)
 {
 	uint8_t L[QK_K], Ls[16], Lm[16];
@@ -1203,38 +1243,42 @@ static void ggml_q3_K_pair(const float *x, struct blk_q3_K *b)
 	q3_ref_block(x + QK_K, scales + 16, fit, Q3V, b + 1);
 }
 
-static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
+/* ggml's importance-aware q3_K blocks of the nb (1 or 2) consecutive
+ * super-blocks at x (qw likewise), written to b[0..nb-1]. */
+static void ggml_q3_K_imp(const float *x, int nb, struct blk_q3_K *b, const float *qw)
 {
-	if (!qw) {
-		float scales[16];
-		q3_vi fit[16][Q3NV];
-		ggml_fit_q3_all(x, 1, fit, scales);
-		q3_ref_block(x, scales, fit, 0, b);
-		return;
-	}
-	int8_t L[QK_K];
-	float scales[16], weight[QK_K], sw[16];
-	uint8_t l6[16];
-	int8_t Ls[16];
-	float sumx2 = 0;
-	for (int j = 0; j < QK_K; j++)
-		sumx2 += x[j] * x[j];
-	const float sigma2 = 2 * sumx2 / QK_K;
-	for (int j = 0; j < 16; j++) {
+	int8_t L[2 * QK_K];
+	float scales[32], weight[2 * QK_K], sw[32], sum_x2[2];
+	block_sum_x2(nb, x, sum_x2);
+	for (int j = 0; j < 16 * nb; j++) {
+		const float sigma2 = 2 * sum_x2[j / 16] / QK_K;
 		for (int l = 0; l < 16; l++)
 			weight[16 * j + l] = qw[16 * j + l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
-		float sumw = 0;
-		for (int l = 0; l < 16; l++)
-			sumw += weight[16 * j + l];
-		sw[j] = sumw;
 	}
-	qnt__ggml_fit_sym_subs(16, 16, 4, x, L, weight, scales);
-	const float d_block = qnt__ggml_fit_sym(16, 32, scales, Ls, sw);
-	for (int j = 0; j < 16; j++)
-		l6[j] = (uint8_t)Ls[j];
-	pack_scales_q3(l6, b->scales);
-	b->d = to_fp16(d_block);
-	q3_codes(x, l6, L, NULL, 0, b);
+	sub_sums(16 * nb, 16, weight, sw);
+	qnt__ggml_fit_sym_subs(16 * nb, 16, 4, x, L, weight, scales);
+	for (int k = 0; k < nb; k++) {
+		uint8_t l6[16];
+		int8_t Ls[16];
+		const float d_block = qnt__ggml_fit_sym(16, 32, scales + 16 * k, Ls, sw + 16 * k);
+		for (int j = 0; j < 16; j++)
+			l6[j] = (uint8_t)Ls[j];
+		pack_scales_q3(l6, b[k].scales);
+		b[k].d = to_fp16(d_block);
+		q3_codes(x + QK_K * k, l6, L + QK_K * k, NULL, 0, b + k);
+	}
+}
+
+static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
+{
+	if (qw) {
+		ggml_q3_K_imp(x, 1, b, qw);
+		return;
+	}
+	float scales[16];
+	q3_vi fit[16][Q3NV];
+	ggml_fit_q3_all(x, 1, fit, scales);
+	q3_ref_block(x, scales, fit, 0, b);
 }
 
 /* ggml's q4_K (nmax 15) or q5_K (nmax 31) blocks of the nb (1 or 2)
@@ -2136,21 +2180,35 @@ static void quant_q2_K(const float *src, void *dst, int64_t nrows, int64_t n, co
 static void quant_q3_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
 	/* ggml's reference blocks, two at a time where a row has two left;
-	 * with importance each is then the start of weighted_from_ref */
+	 * with importance their importance-aware blocks likewise (where both
+	 * have importance), each pair the start of weighted_from_blocks */
 	struct blk_q3_K *out = dst;
+	const size_t bytes = sizeof(struct blk_q3_K);
 	for (int64_t r = 0; r < nrows; r++) {
 		const float *x = src + r * n;
 		const int64_t nb = n / QK_K;
 		for (int64_t i = 0; i < nb; i += 2) {
-			const int64_t m = i + 2 <= nb ? 2 : 1;
+			const int m = i + 2 <= nb ? 2 : 1;
 			if (m == 2)
 				ggml_q3_K_pair(x + i * QK_K, out + i);
 			else
 				ggml_q3_K(x + i * QK_K, out + i, NULL);
-			for (int64_t k = i; k < i + m && imp; k++)
-				if (!all_zero(imp + k * QK_K, QK_K))
-					weighted_from_ref(&F_Q3, blk_q3, sizeof(struct blk_q3_K), x + k * QK_K,
-							  imp + k * QK_K, out + k);
+			if (!imp)
+				continue;
+			const int hot0 = !all_zero(imp + i * QK_K, QK_K);
+			const int hot1 = m == 2 && !all_zero(imp + (i + 1) * QK_K, QK_K);
+			if (hot0 && hot1) {
+				struct blk_q3_K alt[2];
+				ggml_q3_K_imp(x + i * QK_K, 2, alt, imp + i * QK_K);
+				for (int k = 0; k < 2; k++)
+					weighted_from_blocks(&F_Q3, bytes, x + (i + k) * QK_K, imp + (i + k) * QK_K,
+							     out + i + k, alt + k);
+				continue;
+			}
+			for (int k = 0; k < m; k++)
+				if (k ? hot1 : hot0)
+					weighted_from_ref(&F_Q3, blk_q3, bytes, x + (i + k) * QK_K, imp + (i + k) * QK_K,
+							  out + i + k);
 		}
 		out += nb;
 	}
