@@ -661,8 +661,13 @@ static inline __attribute__((always_inline)) void fit_sym_lanes(const int n, int
 	/* ggml's order: is = 0 (the first guess), then -9..-1, 1..9 */
 	static const float sis[19] = { 0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
 	vf scale = zero, best = zero, chosen = zero;
+	/* the candidates' inverse scales, all divided first, so that no
+	 * candidate's sums wait for a division */
+	vf iscs[19];
+	for (int c = 0; c < 19; c++)
+		iscs[c] = -((float)nmax + 0.1f * sis[c]) / max;
 	for (int c = 0; c < 19; c++) {
-		const vf isc = -((float)nmax + 0.1f * sis[c]) / max;
+		const vf isc = iscs[c];
 		vf lx = zero, l2 = zero;
 		if (level) {
 #if HAVE_LEVEL

@@ -1543,10 +1543,14 @@ static inline __attribute__((always_inline)) void q6_lanes_run(q3_vf xt[16][Q3NV
 	}
 	r->zero = amax < qnt__splat_vnf(GROUP_MAX_EPS);
 	qnt__vnf best[2] = { zero, zero }, fitb = zero, lxb = zero, l2b = zero;
+	/* sg (m + 0.1 is) / max: ggml's -(32 + 0.1 is) / max for c < 19, the
+	 * same float since the sign is exact; all divided first, so that no
+	 * candidate's sums wait for a division */
+	qnt__vnf viscs[Q6_CANDS];
+	for (int c = 0; c < Q6_CANDS; c++)
+		viscs[c] = sgn[c] * (mag[c] + 0.1f * sis[c]) / max;
 	for (int c = 0; c < Q6_CANDS; c++) {
-		/* sg (m + 0.1 is) / max: ggml's -(32 + 0.1 is) / max for c < 19,
-		 * the same float since the sign is exact */
-		const qnt__vnf visc = sgn[c] * (mag[c] + 0.1f * sis[c]) / max;
+		const qnt__vnf visc = viscs[c];
 		qnt__vnf rlx = zero, rl2 = zero, ilx = zero, il2 = zero;
 		if (c < 19) {
 #pragma GCC unroll 16
