@@ -2110,11 +2110,17 @@ static void weighted_from_blocks(const struct kfmt *f, size_t bytes, const float
 	if (best.err < INFINITY)
 		refine(f, x, w, &best);
 
-	/* the search's block replaces the start only if its exact error,
-	 * measured again (the state's values are its bytes': d and dmin are
-	 * fp16 values, the integers are in range), is lower */
+	/* the search's block replaces the start only if its exact error is
+	 * lower: state_error's, for the state's values are its bytes' (d and
+	 * dmin are fp16 values, the integers are in range). Each sub-block's
+	 * error is state_error's double for its codes already (from
+	 * state_error, or from sub_codes_n, which forms the same values y and
+	 * the same partial sums), so the exact error is their sum in
+	 * state_error's order; the search kept it by differences. */
 	if (best.err < start_err) {
-		state_error(f, &xw, &best);
+		best.err = 0;
+		for (int j = 0; j < f->nsub; j++)
+			best.err += best.serr[j];
 		if (best.err < start_err) {
 			pack_state(f, &best, blk);
 			return;
