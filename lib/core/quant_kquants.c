@@ -557,8 +557,12 @@ static inline void load_transpose4(const float *a, int stride, qnt__v4f out[4])
 }
 
 /* The sums of every sub-block for the codes q, in double, each summed in
- * element order; four sub-blocks at a time, the lanes of double vectors. */
-static void all_sub_sums(const struct kfmt *f, const float *x, const float *w, const int8_t *q, struct sums *s)
+ * element order; four sub-blocks at a time, the lanes of double vectors.
+ * Without mins (mins 0, a constant where this is inlined) lsq_solve reads
+ * sqq, sqx and sxx only, and the others are left 0. */
+static inline __attribute__((always_inline)) void all_sub_sums_n(const int nsub, const int n, const int mins,
+								   const float *x, const float *w, const int8_t *q,
+								   struct sums *s)
 {
 	float qf[QK_K];
 	for (int e = 0; e < QK_K; e += 8) {
@@ -567,8 +571,7 @@ static void all_sub_sums(const struct kfmt *f, const float *x, const float *w, c
 		const qnt__v8f fv = __builtin_convertvector(q6_widen(c8), qnt__v8f);
 		memcpy(qf + e, &fv, sizeof fv);
 	}
-	const int n = f->sub;
-	for (int j0 = 0; j0 < f->nsub; j0 += 4) {
+	for (int j0 = 0; j0 < nsub; j0 += 4) {
 		const qnt__v4d z = { 0, 0, 0, 0 };
 		qnt__v4d sw = z, sq = z, sqq = z, sx = z, sqx = z, sxx = z;
 		for (int i0 = 0; i0 < n; i0 += 4) {
@@ -580,10 +583,12 @@ static void all_sub_sums(const struct kfmt *f, const float *x, const float *w, c
 				const qnt__v4d wi = __builtin_convertvector(wt[c], qnt__v4d);
 				const qnt__v4d qi = __builtin_convertvector(qt[c], qnt__v4d);
 				const qnt__v4d xi = __builtin_convertvector(xt[c], qnt__v4d);
-				sw += wi;
-				sq += wi * qi;
+				if (mins) {
+					sw += wi;
+					sq += wi * qi;
+					sx += wi * xi;
+				}
 				sqq += wi * qi * qi;
-				sx += wi * xi;
 				sqx += wi * qi * xi;
 				sxx += wi * xi * xi;
 			}
@@ -598,6 +603,16 @@ static void all_sub_sums(const struct kfmt *f, const float *x, const float *w, c
 			t->sxx = sxx[k];
 		}
 	}
+}
+
+static void all_sub_sums(const struct kfmt *f, const float *x, const float *w, const int8_t *q, struct sums *s)
+{
+	if (f->mhi == 0)
+		all_sub_sums_n(16, 16, 0, x, w, q, s);
+	else if (f->sub == 16)
+		all_sub_sums_n(16, 16, 1, x, w, q, s);
+	else
+		all_sub_sums_n(8, 32, 1, x, w, q, s);
 }
 
 /* ---- choosing integer scales for given super-scales ---- */
