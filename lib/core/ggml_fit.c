@@ -312,27 +312,22 @@ static inline __attribute__((always_inline)) void transpose_subs(const int n, co
 	}
 }
 
-/* qnt__ggml_fit_affine for W sub-blocks at once, lane k = sub-block k
- * (x + n k, weights + n k, L + n k, scales[k], the_mins[k]), n 16 or 32.
- * Each lane runs ggml's loop over its own candidates is = 0..nstep in order,
- * one per step, with its own min: the same float operations in the same
- * order as the scalar loop (sums over its elements in element order, its
- * comparisons, its choices as lane selects), so every lane's codes, scale
- * and min are qnt__ggml_fit_affine's for its sub-block, to the bit. Where
- * the candidate scan above evaluates W candidates of one sub-block under the
- * min of the best so far and evaluates the later ones again each time an
- * accepted candidate moves the min, here no lane ever evaluates a candidate
- * twice or one ggml does not: nstep + 1 steps in all. */
-static inline __attribute__((always_inline)) void fit_affine_lanes(const int n, int nmax, const float *x,
-								     const float *weights, uint8_t *L, float *scales,
-								     float *the_mins, float rmin, float rdelta,
-								     int nstep, int use_mad)
+/* The scan of one vector of fit_affine_lanes' sub-blocks (the lanes): the
+ * sums of the values and the best candidate so far. */
+struct fit_vec {
+	vf min, max, sum_w, sum_x, xlo, scale, best_error, code_isc, code_min;
+	vi flat;
+};
+
+/* The sums and the first guess of one vector's sub-blocks (transposed into
+ * xt, wt); returns whether every value is finite. */
+static inline __attribute__((always_inline)) int fit_vec_init(const int n, int nmax, const float *x,
+								const float *weights, vf *xt, vf *wt, int use_mad,
+								struct fit_vec *s)
 {
-	/* the sub-blocks transposed: xt[i] lane k is element i of sub-block k */
-	vf xt[32], wt[32];
+	const vf zero = { 0 };
 	transpose_subs(n, x, xt);
 	transpose_subs(n, weights, wt);
-	const vf zero = { 0 };
 	vf min = xt[0], max = xt[0], sum_w = wt[0];
 	vf sum_x = sum_w * xt[0], fin = xt[0] * 0.0f;
 	for (int i = 1; i < n; i++) {
@@ -342,10 +337,9 @@ static inline __attribute__((always_inline)) void fit_affine_lanes(const int n, 
 		sum_x += wt[i] * xt[i];
 		fin += xt[i] * 0.0f; /* NaN in a lane with a value that is not finite */
 	}
-	const vf xlo = min; /* the smallest value */
+	s->xlo = min; /* the smallest value */
 	min = qnt__select_vnf(min > zero, zero, min);
-	const vi flat = max == min; /* ggml returns at once: no codes, no scale */
-	const int finite = lane_mask(fin == zero) == (1u << W) - 1;
+	s->flat = max == min; /* ggml returns at once: no codes, no scale */
 	/* the first guess and its error, each lane summing in element order */
 	const vf iscale = (float)nmax / (max - min);
 	vf scale = 1 / iscale, best_error = zero;
@@ -355,89 +349,189 @@ static inline __attribute__((always_inline)) void fit_affine_lanes(const int n, 
 		diff = use_mad ? qnt__abs_vnf(diff) : diff * diff;
 		best_error += wt[i] * diff;
 	}
-	vf code_isc = iscale, code_min = min; /* the codes of the best so far */
+	s->min = min;
+	s->max = max;
+	s->sum_w = sum_w;
+	s->sum_x = sum_x;
+	s->scale = scale;
+	s->best_error = best_error;
+	s->code_isc = iscale; /* the codes of the best so far */
+	s->code_min = min;
+	return lane_mask(fin == zero) == (1u << W) - 1;
+}
+
+/* Step is of the scan: the candidate's inverse scale *isc for the min
+ * *cmin of the best so far; returns whether its codes may be taken by
+ * level_vf: |isc * (x - cmin)| <= |isc| max(|max - cmin|, |xlo - cmin|)
+ * (float rounding is monotonic) is below 2^22 (NaN when isc is). Flat
+ * lanes are left out: their results are never read. */
+static inline __attribute__((always_inline)) int fit_vec_begin(const struct fit_vec *s, int is, int nmax,
+								 float rmin, float rdelta, vf *cmin, vf *isc)
+{
+	*cmin = s->min;
+	/* ggml's (rmin + rdelta * is + nmax) / (max - min): the numerator is
+	 * the same float in every lane */
+	*isc = (rmin + rdelta * (float)is + (float)nmax) / (s->max - *cmin);
+	const vf dhi = qnt__abs_vnf(s->max - *cmin), dlo = qnt__abs_vnf(s->xlo - *cmin);
+	const vf bound = qnt__abs_vnf(*isc) * qnt__select_vnf(dhi > dlo, dhi, dlo);
+	return lane_mask((bound < qnt__splat_vnf(4194304.0f)) | s->flat) == (1u << W) - 1;
+}
+
+/* ggml's test and update, lane by lane. */
+static inline __attribute__((always_inline)) void fit_vec_take(struct fit_vec *s, vi ok, vf err, vf tsc, vf tmn,
+								 vf isc, vf cmin)
+{
+	const vi take = ok & (err < s->best_error) & ~s->flat;
+	s->best_error = qnt__select_vnf(take, err, s->best_error);
+	s->scale = qnt__select_vnf(take, tsc, s->scale);
+	s->min = qnt__select_vnf(take, tmn, s->min);
+	s->code_isc = qnt__select_vnf(take, isc, s->code_isc);
+	s->code_min = qnt__select_vnf(take, cmin, s->code_min);
+}
+
+/* The codes, scales and negated mins of one vector's sub-blocks. */
+static inline __attribute__((always_inline)) void fit_vec_out(const int n, int nmax, const float *x,
+								const struct fit_vec *s, uint8_t *L, float *scales,
+								float *the_mins)
+{
+	for (int k = 0; k < W; k++) {
+		uint8_t *Lk = L + n * k;
+		the_mins[k] = -s->min[k];
+		if (s->flat[k]) {
+			memset(Lk, 0, (size_t)n);
+			scales[k] = 0.0f;
+			continue;
+		}
+		affine_codes8(n, nmax, x + n * k, s->code_isc[k], s->code_min[k], Lk);
+		scales[k] = s->scale[k];
+	}
+}
+
+/* qnt__ggml_fit_affine for nv W sub-blocks at once (nv 1 or 2), lane k of
+ * vector v being sub-block W v + k (x + n (W v + k), weights and L alike,
+ * scales[W v + k], the_mins[W v + k]), n 16 or 32.
+ * Each lane runs ggml's loop over its own candidates is = 0..nstep in order,
+ * one per step, with its own min: the same float operations in the same
+ * order as the scalar loop (sums over its elements in element order, its
+ * comparisons, its choices as lane selects), so every lane's codes, scale
+ * and min are qnt__ggml_fit_affine's for its sub-block, to the bit. Where
+ * the candidate scan above evaluates W candidates of one sub-block under the
+ * min of the best so far and evaluates the later ones again each time an
+ * accepted candidate moves the min, here no lane ever evaluates a candidate
+ * twice or one ggml does not: nstep + 1 steps in all. A step's sums and its
+ * error are chains of n dependent additions in each lane; with two vectors
+ * their elements are taken in turn, so that one vector's additions run
+ * while the other's wait. The step's values are plain locals (a: the first
+ * vector, b: the second) and its terms are written out in the loops: GCC
+ * 12 kept the sums in registers so, where through a helper taking pointers
+ * to them it stored each element's product w l and added them up later
+ * (14% slower). */
+static inline __attribute__((always_inline)) void fit_affine_lanes(const int nv, const int n, int nmax,
+								     const float *x, const float *weights,
+								     uint8_t *L, float *scales, float *the_mins,
+								     float rmin, float rdelta, int nstep,
+								     int use_mad)
+{
+	/* the sub-blocks transposed: xa[i] lane k is element i of sub-block
+	 * k, xb[i] of sub-block W + k */
+	vf xa[32], wa[32], xb[32], wb[32];
+	struct fit_vec a, b;
+	int finite = fit_vec_init(n, nmax, x, weights, xa, wa, use_mad, &a);
+	if (nv == 2)
+		finite &= fit_vec_init(n, nmax, x + n * W, weights + n * W, xb, wb, use_mad, &b);
+	const vf zero = { 0 };
 	for (int is = 0; is <= nstep; is++) {
-		const vf cmin = min;
-		/* ggml's (rmin + rdelta * is + nmax) / (max - min): the numerator
-		 * is the same float in every lane */
-		const vf isc = (rmin + rdelta * (float)is + (float)nmax) / (max - cmin);
-		vf sl = zero, sl2 = zero, sxl = zero;
-		vf fls[32]; /* the codes, as floats, for the error */
-		/* |isc * (x - cmin)| <= |isc| max(|max - cmin|, |xlo - cmin|)
-		 * (float rounding is monotonic); NaN when isc is. Flat lanes
-		 * are left out: their results are never read. */
-		const vf dhi = qnt__abs_vnf(max - cmin), dlo = qnt__abs_vnf(xlo - cmin);
-		const vf bound = qnt__abs_vnf(isc) * qnt__select_vnf(dhi > dlo, dhi, dlo);
-		const int level = HAVE_LEVEL && finite &&
-				  lane_mask((bound < qnt__splat_vnf(4194304.0f)) | flat) == (1u << W) - 1;
+		vf fa[32], fb[32]; /* the step's codes, as floats, for its error */
+		vf cmina, isca, cminb = zero, iscb = zero;
+		vf sla = zero, sl2a = zero, sxla = zero, slb = zero, sl2b = zero, sxlb = zero;
+		int level = HAVE_LEVEL && finite;
+		level &= fit_vec_begin(&a, is, nmax, rmin, rdelta, &cmina, &isca);
+		if (nv == 2)
+			level &= fit_vec_begin(&b, is, nmax, rmin, rdelta, &cminb, &iscb);
+		/* each element's code (level_vf where level) and its terms */
 		if (level) {
 #if HAVE_LEVEL
 #pragma GCC unroll 32
 			for (int i = 0; i < n; i++) {
-				const vf fl = level_vf(isc * (xt[i] - cmin), (float)nmax);
-				fls[i] = fl;
-				sl += wt[i] * fl;
-				sl2 += wt[i] * fl * fl;
-				sxl += wt[i] * fl * xt[i];
+				fa[i] = level_vf(isca * (xa[i] - cmina), (float)nmax);
+				sla += wa[i] * fa[i];
+				sl2a += wa[i] * fa[i] * fa[i];
+				sxla += wa[i] * fa[i] * xa[i];
+				if (nv == 2) {
+					fb[i] = level_vf(iscb * (xb[i] - cminb), (float)nmax);
+					slb += wb[i] * fb[i];
+					sl2b += wb[i] * fb[i] * fb[i];
+					sxlb += wb[i] * fb[i] * xb[i];
+				}
 			}
 #endif
 		} else {
 			for (int i = 0; i < n; i++) {
-				const vf fl = __builtin_convertvector(
-					qnt__clamp_vni(qnt__nearest_vni(isc * (xt[i] - cmin)), 0, nmax), vf);
-				fls[i] = fl;
-				sl += wt[i] * fl;
-				sl2 += wt[i] * fl * fl;
-				sxl += wt[i] * fl * xt[i];
+				fa[i] = __builtin_convertvector(
+					qnt__clamp_vni(qnt__nearest_vni(isca * (xa[i] - cmina)), 0, nmax), vf);
+				sla += wa[i] * fa[i];
+				sl2a += wa[i] * fa[i] * fa[i];
+				sxla += wa[i] * fa[i] * xa[i];
+				if (nv == 2) {
+					fb[i] = __builtin_convertvector(
+						qnt__clamp_vni(qnt__nearest_vni(iscb * (xb[i] - cminb)), 0, nmax), vf);
+					slb += wb[i] * fb[i];
+					sl2b += wb[i] * fb[i] * fb[i];
+					sxlb += wb[i] * fb[i] * xb[i];
+				}
 			}
 		}
-		vf tsc, tmn;
-		const vi ok = affine_solve(sum_w, sum_x, sl, sl2, sxl, &tsc, &tmn);
-		vf err = zero;
+		vf tsca, tmna, tscb = zero, tmnb = zero, erra = zero, errb = zero;
+		const vi oka = affine_solve(a.sum_w, a.sum_x, sla, sl2a, sxla, &tsca, &tmna);
+		vi okb = { 0 };
+		if (nv == 2)
+			okb = affine_solve(b.sum_w, b.sum_x, slb, sl2b, sxlb, &tscb, &tmnb);
 		if (use_mad) {
 #pragma GCC unroll 32
-			for (int i = 0; i < n; i++)
-				err += wt[i] * qnt__abs_vnf(tsc * fls[i] + tmn - xt[i]);
+			for (int i = 0; i < n; i++) {
+				erra += wa[i] * qnt__abs_vnf(tsca * fa[i] + tmna - xa[i]);
+				if (nv == 2)
+					errb += wb[i] * qnt__abs_vnf(tscb * fb[i] + tmnb - xb[i]);
+			}
 		} else {
 #pragma GCC unroll 32
 			for (int i = 0; i < n; i++) {
-				const vf diff = tsc * fls[i] + tmn - xt[i];
-				err += wt[i] * (diff * diff);
+				const vf da = tsca * fa[i] + tmna - xa[i];
+				erra += wa[i] * (da * da);
+				if (nv == 2) {
+					const vf db = tscb * fb[i] + tmnb - xb[i];
+					errb += wb[i] * (db * db);
+				}
 			}
 		}
-		/* ggml's test and update, lane by lane */
-		const vi take = ok & (err < best_error) & ~flat;
-		best_error = qnt__select_vnf(take, err, best_error);
-		scale = qnt__select_vnf(take, tsc, scale);
-		min = qnt__select_vnf(take, tmn, min);
-		code_isc = qnt__select_vnf(take, isc, code_isc);
-		code_min = qnt__select_vnf(take, cmin, code_min);
+		fit_vec_take(&a, oka, erra, tsca, tmna, isca, cmina);
+		if (nv == 2)
+			fit_vec_take(&b, okb, errb, tscb, tmnb, iscb, cminb);
 	}
-	for (int k = 0; k < W; k++) {
-		uint8_t *Lk = L + n * k;
-		if (flat[k]) {
-			memset(Lk, 0, (size_t)n);
-			the_mins[k] = -min[k];
-			scales[k] = 0.0f;
-			continue;
-		}
-		affine_codes8(n, nmax, x + n * k, code_isc[k], code_min[k], Lk);
-		the_mins[k] = -min[k];
-		scales[k] = scale[k];
-	}
+	fit_vec_out(n, nmax, x, &a, L, scales, the_mins);
+	if (nv == 2)
+		fit_vec_out(n, nmax, x + n * W, &b, L + n * W, scales + W, the_mins + W);
 }
 
+/* Two vectors at a time while at least 2 W sub-blocks are left. */
 void qnt__ggml_fit_affine_subs(int count, int n, int nmax, const float *x, const float *weights, uint8_t *L,
 			       float *scales, float *the_mins, float rmin, float rdelta, int nstep, int use_mad)
 {
-	for (int j = 0; j < count; j += W) {
-		const int o = n * j;
-		if (n == 16)
-			fit_affine_lanes(16, nmax, x + o, weights + o, L + o, scales + j, the_mins + j, rmin, rdelta,
-					 nstep, use_mad);
+	for (int j = 0; j < count;) {
+		const int o = n * j, nv = count - j >= 2 * W ? 2 : 1;
+		if (nv == 2 && n == 16)
+			fit_affine_lanes(2, 16, nmax, x + o, weights + o, L + o, scales + j, the_mins + j, rmin,
+					 rdelta, nstep, use_mad);
+		else if (nv == 2)
+			fit_affine_lanes(2, 32, nmax, x + o, weights + o, L + o, scales + j, the_mins + j, rmin,
+					 rdelta, nstep, use_mad);
+		else if (n == 16)
+			fit_affine_lanes(1, 16, nmax, x + o, weights + o, L + o, scales + j, the_mins + j, rmin,
+					 rdelta, nstep, use_mad);
 		else
-			fit_affine_lanes(32, nmax, x + o, weights + o, L + o, scales + j, the_mins + j, rmin, rdelta,
-					 nstep, use_mad);
+			fit_affine_lanes(1, 32, nmax, x + o, weights + o, L + o, scales + j, the_mins + j, rmin,
+					 rdelta, nstep, use_mad);
+		j += nv * W;
 	}
 }
 
@@ -567,8 +661,13 @@ static inline __attribute__((always_inline)) void fit_sym_lanes(const int n, int
 	/* ggml's order: is = 0 (the first guess), then -9..-1, 1..9 */
 	static const float sis[19] = { 0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
 	vf scale = zero, best = zero, chosen = zero;
+	/* the candidates' inverse scales, all divided first, so that no
+	 * candidate's sums wait for a division */
+	vf iscs[19];
+	for (int c = 0; c < 19; c++)
+		iscs[c] = -((float)nmax + 0.1f * sis[c]) / max;
 	for (int c = 0; c < 19; c++) {
-		const vf isc = -((float)nmax + 0.1f * sis[c]) / max;
+		const vf isc = iscs[c];
 		vf lx = zero, l2 = zero;
 		if (level) {
 #if HAVE_LEVEL

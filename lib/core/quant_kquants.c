@@ -548,24 +548,21 @@ static double lsq_solve(const struct sums *s, int with_min, double *a, double *c
 
 /* The rows (4 floats at a + stride k, k < 4) transposed: out[c] lane k is
  * element c of row k. */
-static inline void transpose4(const float *a, int stride, qnt__v4f out[4])
+static inline void load_transpose4(const float *a, int stride, qnt__v4f out[4])
 {
 	qnt__v4f r[4];
 	for (int k = 0; k < 4; k++)
 		memcpy(&r[k], a + stride * k, sizeof r[k]);
-	const qnt__v4f t0 = __builtin_shufflevector(r[0], r[1], 0, 4, 1, 5);
-	const qnt__v4f t1 = __builtin_shufflevector(r[0], r[1], 2, 6, 3, 7);
-	const qnt__v4f t2 = __builtin_shufflevector(r[2], r[3], 0, 4, 1, 5);
-	const qnt__v4f t3 = __builtin_shufflevector(r[2], r[3], 2, 6, 3, 7);
-	out[0] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
-	out[1] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
-	out[2] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
-	out[3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+	qnt__transpose_v4f(r, out);
 }
 
 /* The sums of every sub-block for the codes q, in double, each summed in
- * element order; four sub-blocks at a time, the lanes of double vectors. */
-static void all_sub_sums(const struct kfmt *f, const float *x, const float *w, const int8_t *q, struct sums *s)
+ * element order; four sub-blocks at a time, the lanes of double vectors.
+ * Without mins (mins 0, a constant where this is inlined) lsq_solve reads
+ * sqq, sqx and sxx only, and the others are left 0. */
+static inline __attribute__((always_inline)) void all_sub_sums_n(const int nsub, const int n, const int mins,
+								   const float *x, const float *w, const int8_t *q,
+								   struct sums *s)
 {
 	float qf[QK_K];
 	for (int e = 0; e < QK_K; e += 8) {
@@ -574,23 +571,24 @@ static void all_sub_sums(const struct kfmt *f, const float *x, const float *w, c
 		const qnt__v8f fv = __builtin_convertvector(q6_widen(c8), qnt__v8f);
 		memcpy(qf + e, &fv, sizeof fv);
 	}
-	const int n = f->sub;
-	for (int j0 = 0; j0 < f->nsub; j0 += 4) {
+	for (int j0 = 0; j0 < nsub; j0 += 4) {
 		const qnt__v4d z = { 0, 0, 0, 0 };
 		qnt__v4d sw = z, sq = z, sqq = z, sx = z, sqx = z, sxx = z;
 		for (int i0 = 0; i0 < n; i0 += 4) {
 			qnt__v4f xt[4], wt[4], qt[4];
-			transpose4(x + n * j0 + i0, n, xt);
-			transpose4(w + n * j0 + i0, n, wt);
-			transpose4(qf + n * j0 + i0, n, qt);
+			load_transpose4(x + n * j0 + i0, n, xt);
+			load_transpose4(w + n * j0 + i0, n, wt);
+			load_transpose4(qf + n * j0 + i0, n, qt);
 			for (int c = 0; c < 4; c++) {
 				const qnt__v4d wi = __builtin_convertvector(wt[c], qnt__v4d);
 				const qnt__v4d qi = __builtin_convertvector(qt[c], qnt__v4d);
 				const qnt__v4d xi = __builtin_convertvector(xt[c], qnt__v4d);
-				sw += wi;
-				sq += wi * qi;
+				if (mins) {
+					sw += wi;
+					sq += wi * qi;
+					sx += wi * xi;
+				}
 				sqq += wi * qi * qi;
-				sx += wi * xi;
 				sqx += wi * qi * xi;
 				sxx += wi * xi * xi;
 			}
@@ -605,6 +603,16 @@ static void all_sub_sums(const struct kfmt *f, const float *x, const float *w, c
 			t->sxx = sxx[k];
 		}
 	}
+}
+
+static void all_sub_sums(const struct kfmt *f, const float *x, const float *w, const int8_t *q, struct sums *s)
+{
+	if (f->mhi == 0)
+		all_sub_sums_n(16, 16, 0, x, w, q, s);
+	else if (f->sub == 16)
+		all_sub_sums_n(16, 16, 1, x, w, q, s);
+	else
+		all_sub_sums_n(8, 32, 1, x, w, q, s);
 }
 
 /* ---- choosing integer scales for given super-scales ---- */
@@ -1082,6 +1090,46 @@ static void requant_affine(const float *x, int nsub, int sub, int nmax, float d1
 	}
 }
 
+/* ggml's sums s = 0, s += v[i] (in float, in element order) of each of
+ * the nsub sub-blocks of sub values at v (nsub and sub multiples of
+ * QNT__VN): QNT__VN sub-blocks at a time, the lanes of one vector, each
+ * lane adding its elements in order. One sum is a chain of dependent
+ * additions; side by side in lanes the chains take the time of one. */
+static void sub_sums(const int nsub, const int sub, const float *v, float *out)
+{
+	for (int j0 = 0; j0 < nsub; j0 += QNT__VN) {
+		qnt__vnf acc = qnt__splat_vnf(0.0f);
+		for (int i0 = 0; i0 < sub; i0 += QNT__VN) {
+			qnt__vnf r[QNT__VN], t[QNT__VN];
+			for (int k = 0; k < QNT__VN; k++)
+				memcpy(&r[k], v + sub * (j0 + k) + i0, sizeof r[k]);
+			qnt__transpose_vnf(r, t);
+			for (int c = 0; c < QNT__VN; c++)
+				acc += t[c];
+		}
+		memcpy(out + j0, &acc, sizeof acc);
+	}
+}
+
+/* ggml's sum of x[l]^2 over a super-block (in float, in element order) for
+ * each of the nb (1 or 2) consecutive super-blocks at x, the two chains of
+ * additions side by side. */
+static void block_sum_x2(int nb, const float *x, float *out)
+{
+	float s0 = 0, s1 = 0;
+	if (nb == 2) {
+		for (int l = 0; l < QK_K; l++) {
+			s0 += x[l] * x[l];
+			s1 += x[QK_K + l] * x[QK_K + l];
+		}
+		out[1] = s1;
+	} else {
+		for (int l = 0; l < QK_K; l++)
+			s0 += x[l] * x[l];
+	}
+	out[0] = s0;
+}
+
 static void ggml_q2_K(const float *x, struct blk_q2_K *b, const float *qw)
 {
 	uint8_t L[QK_K], Ls[16], Lm[16];
@@ -1210,120 +1258,144 @@ static void ggml_q3_K_pair(const float *x, struct blk_q3_K *b)
 	q3_ref_block(x + QK_K, scales + 16, fit, Q3V, b + 1);
 }
 
-static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
+/* ggml's importance-aware q3_K blocks of the nb (1 or 2) consecutive
+ * super-blocks at x (qw likewise), written to b[0..nb-1]. */
+static void ggml_q3_K_imp(const float *x, int nb, struct blk_q3_K *b, const float *qw)
 {
-	if (!qw) {
-		float scales[16];
-		q3_vi fit[16][Q3NV];
-		ggml_fit_q3_all(x, 1, fit, scales);
-		q3_ref_block(x, scales, fit, 0, b);
-		return;
-	}
-	int8_t L[QK_K];
-	float scales[16], weight[QK_K], sw[16];
-	uint8_t l6[16];
-	int8_t Ls[16];
-	float sumx2 = 0;
-	for (int j = 0; j < QK_K; j++)
-		sumx2 += x[j] * x[j];
-	const float sigma2 = 2 * sumx2 / QK_K;
-	for (int j = 0; j < 16; j++) {
+	int8_t L[2 * QK_K];
+	float scales[32], weight[2 * QK_K], sw[32], sum_x2[2];
+	block_sum_x2(nb, x, sum_x2);
+	for (int j = 0; j < 16 * nb; j++) {
+		const float sigma2 = 2 * sum_x2[j / 16] / QK_K;
 		for (int l = 0; l < 16; l++)
 			weight[16 * j + l] = qw[16 * j + l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
-		float sumw = 0;
-		for (int l = 0; l < 16; l++)
-			sumw += weight[16 * j + l];
-		sw[j] = sumw;
 	}
-	qnt__ggml_fit_sym_subs(16, 16, 4, x, L, weight, scales);
-	const float d_block = qnt__ggml_fit_sym(16, 32, scales, Ls, sw);
-	for (int j = 0; j < 16; j++)
-		l6[j] = (uint8_t)Ls[j];
-	pack_scales_q3(l6, b->scales);
-	b->d = to_fp16(d_block);
-	q3_codes(x, l6, L, NULL, 0, b);
+	sub_sums(16 * nb, 16, weight, sw);
+	qnt__ggml_fit_sym_subs(16 * nb, 16, 4, x, L, weight, scales);
+	for (int k = 0; k < nb; k++) {
+		uint8_t l6[16];
+		int8_t Ls[16];
+		const float d_block = qnt__ggml_fit_sym(16, 32, scales + 16 * k, Ls, sw + 16 * k);
+		for (int j = 0; j < 16; j++)
+			l6[j] = (uint8_t)Ls[j];
+		pack_scales_q3(l6, b[k].scales);
+		b[k].d = to_fp16(d_block);
+		q3_codes(x + QK_K * k, l6, L + QK_K * k, NULL, 0, b + k);
+	}
 }
 
-static void ggml_q45_K(const float *x, uint16_t *pd, uint16_t *pdmin, uint8_t *scales12, uint8_t *L, int nmax,
-		       const float *qw)
+static void ggml_q3_K(const float *x, struct blk_q3_K *b, const float *qw)
 {
-	uint8_t ls[8], lm[8];
-	float weights[QK_K], scales[8], mins[8];
+	if (qw) {
+		ggml_q3_K_imp(x, 1, b, qw);
+		return;
+	}
+	float scales[16];
+	q3_vi fit[16][Q3NV];
+	ggml_fit_q3_all(x, 1, fit, scales);
+	q3_ref_block(x, scales, fit, 0, b);
+}
 
-	if (!qw) {
-		float max_scale = 0, max_min = 0;
-		for (int j = 0; j < 8; j++) {
-			float sum_x2 = 0;
-			for (int l = 0; l < 32; l++)
-				sum_x2 += x[32 * j + l] * x[32 * j + l];
-			const float av_x = sqrtf(sum_x2 / 32);
-			for (int l = 0; l < 32; l++)
-				weights[32 * j + l] = av_x + fabsf(x[32 * j + l]);
+/* ggml's q4_K (nmax 15) or q5_K (nmax 31) blocks of the nb (1 or 2)
+ * consecutive super-blocks at x (qw likewise), written to blk[0..nb-1];
+ * the sub-block fits of both super-blocks are done together (two vectors
+ * of lanes: qnt__ggml_fit_affine_subs). */
+static void ggml_q45_K(const float *x, int nb, void *blk, int nmax, const float *qw)
+{
+	uint8_t L[2 * QK_K];
+	float weights[2 * QK_K], scales[16], mins[16], sw[16];
+
+	for (int b = 0; b < nb; b++) {
+		const float *xb = x + QK_K * b;
+		float *wb = weights + QK_K * b;
+		if (!qw) {
+			for (int j = 0; j < 8; j++) {
+				float sum_x2 = 0;
+				for (int l = 0; l < 32; l++)
+					sum_x2 += xb[32 * j + l] * xb[32 * j + l];
+				const float av_x = sqrtf(sum_x2 / 32);
+				for (int l = 0; l < 32; l++)
+					wb[32 * j + l] = av_x + fabsf(xb[32 * j + l]);
+			}
+			continue;
 		}
-		if (nmax == 15)
-			qnt__ggml_fit_affine_subs(8, 32, 15, x, weights, L, scales, mins, -1.0f, 0.1f, 20, 0);
-		else
-			qnt__ggml_fit_affine_subs(8, 32, 31, x, weights, L, scales, mins, -0.5f, 0.1f, 15, 0);
-		for (int j = 0; j < 8; j++) {
-			if (scales[j] > max_scale)
-				max_scale = scales[j];
-			if (mins[j] > max_min)
-				max_min = mins[j];
-		}
-		const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
-		const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
-		for (int j = 0; j < 8; j++) {
-			uint8_t a = (uint8_t)qnt__nearest_int(inv_scale * scales[j]);
-			uint8_t m = (uint8_t)qnt__nearest_int(inv_min * mins[j]);
-			ls[j] = a < 63 ? a : 63;
-			lm[j] = m < 63 ? m : 63;
-		}
-		pack_scale_min_6bit(ls, lm, scales12);
-		*pd = to_fp16(max_scale / 63.0f);
-		*pdmin = to_fp16(max_min / 63.0f);
-	} else {
-		float sw[8];
+		const float *qb = qw + QK_K * b;
 		float sum_x2 = 0;
 		for (int l = 0; l < QK_K; l++)
-			sum_x2 += x[l] * x[l];
+			sum_x2 += xb[l] * xb[l];
 		const float sigma2 = 2 * sum_x2 / QK_K;
 		for (int j = 0; j < 8; j++) {
 			for (int l = 0; l < 32; l++)
-				weights[32 * j + l] = qw[32 * j + l] * sqrtf(sigma2 + x[32 * j + l] * x[32 * j + l]);
+				wb[32 * j + l] = qb[32 * j + l] * sqrtf(sigma2 + xb[32 * j + l] * xb[32 * j + l]);
 			float sumw = 0;
 			for (int l = 0; l < 32; l++)
-				sumw += weights[32 * j + l];
-			sw[j] = sumw;
+				sumw += wb[32 * j + l];
+			sw[8 * b + j] = sumw;
 		}
-		qnt__ggml_fit_affine_subs(8, 32, nmax, x, weights, L, scales, mins, -0.9f, 0.05f, 36, 0);
-		const float d_block = ggml_fit_positive(8, 63, scales, ls, sw);
-		const float m_block = ggml_fit_positive(8, 63, mins, lm, sw);
-		for (int j = 0; j < 8; j++) {
-			ls[j] = ls[j] < 63 ? ls[j] : 63;
-			lm[j] = lm[j] < 63 ? lm[j] : 63;
+	}
+	if (!qw && nmax == 15)
+		qnt__ggml_fit_affine_subs(8 * nb, 32, 15, x, weights, L, scales, mins, -1.0f, 0.1f, 20, 0);
+	else if (!qw)
+		qnt__ggml_fit_affine_subs(8 * nb, 32, 31, x, weights, L, scales, mins, -0.5f, 0.1f, 15, 0);
+	else
+		qnt__ggml_fit_affine_subs(8 * nb, 32, nmax, x, weights, L, scales, mins, -0.9f, 0.05f, 36, 0);
+
+	for (int b = 0; b < nb; b++) {
+		const float *sc_b = scales + 8 * b, *mn_b = mins + 8 * b;
+		uint8_t *Lb = L + QK_K * b;
+		struct blk_q4_K *b4 = (struct blk_q4_K *)blk + b;
+		struct blk_q5_K *b5 = (struct blk_q5_K *)blk + b;
+		uint16_t *pd = nmax == 15 ? &b4->d : &b5->d, *pdmin = nmax == 15 ? &b4->dmin : &b5->dmin;
+		uint8_t *scales12 = nmax == 15 ? b4->scales : b5->scales;
+		uint8_t ls[8], lm[8];
+		if (!qw) {
+			float max_scale = 0, max_min = 0;
+			for (int j = 0; j < 8; j++) {
+				if (sc_b[j] > max_scale)
+					max_scale = sc_b[j];
+				if (mn_b[j] > max_min)
+					max_min = mn_b[j];
+			}
+			const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
+			const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+			for (int j = 0; j < 8; j++) {
+				uint8_t a = (uint8_t)qnt__nearest_int(inv_scale * sc_b[j]);
+				uint8_t m = (uint8_t)qnt__nearest_int(inv_min * mn_b[j]);
+				ls[j] = a < 63 ? a : 63;
+				lm[j] = m < 63 ? m : 63;
+			}
+			*pd = to_fp16(max_scale / 63.0f);
+			*pdmin = to_fp16(max_min / 63.0f);
+		} else {
+			const float d_block = ggml_fit_positive(8, 63, sc_b, ls, sw + 8 * b);
+			const float m_block = ggml_fit_positive(8, 63, mn_b, lm, sw + 8 * b);
+			for (int j = 0; j < 8; j++) {
+				ls[j] = ls[j] < 63 ? ls[j] : 63;
+				lm[j] = lm[j] < 63 ? lm[j] : 63;
+			}
+			*pd = to_fp16(d_block);
+			*pdmin = to_fp16(m_block);
 		}
 		pack_scale_min_6bit(ls, lm, scales12);
-		*pd = to_fp16(d_block);
-		*pdmin = to_fp16(m_block);
+		uint8_t sc[8], mn[8];
+		for (int j = 0; j < 8; j++)
+			scale_min_6bit(j, scales12, &sc[j], &mn[j]);
+		requant_affine(x + QK_K * b, 8, 32, nmax, from_fp16(*pd), from_fp16(*pdmin), sc, mn, Lb);
+		if (nmax == 15)
+			pack_4bit(Lb, b4->qs);
+		else
+			pack_q5_codes(Lb, b5);
 	}
-	uint8_t sc[8], mn[8];
-	for (int j = 0; j < 8; j++)
-		scale_min_6bit(j, scales12, &sc[j], &mn[j]);
-	requant_affine(x, 8, 32, nmax, from_fp16(*pd), from_fp16(*pdmin), sc, mn, L);
 }
 
 static void ggml_q4_K(const float *x, struct blk_q4_K *b, const float *qw)
 {
-	uint8_t L[QK_K];
-	ggml_q45_K(x, &b->d, &b->dmin, b->scales, L, 15, qw);
-	pack_4bit(L, b->qs);
+	ggml_q45_K(x, 1, b, 15, qw);
 }
 
 static void ggml_q5_K(const float *x, struct blk_q5_K *b, const float *qw)
 {
-	uint8_t L[QK_K];
-	ggml_q45_K(x, &b->d, &b->dmin, b->scales, L, 31, qw);
-	pack_q5_codes(L, b);
+	ggml_q45_K(x, 1, b, 31, qw);
 }
 
 /* The end of ggml's q6_K quantizer: the super-scale *d and the integer
@@ -1486,10 +1558,14 @@ static inline __attribute__((always_inline)) void q6_lanes_run(q3_vf xt[16][Q3NV
 	}
 	r->zero = amax < qnt__splat_vnf(GROUP_MAX_EPS);
 	qnt__vnf best[2] = { zero, zero }, fitb = zero, lxb = zero, l2b = zero;
+	/* sg (m + 0.1 is) / max: ggml's -(32 + 0.1 is) / max for c < 19, the
+	 * same float since the sign is exact; all divided first, so that no
+	 * candidate's sums wait for a division */
+	qnt__vnf viscs[Q6_CANDS];
+	for (int c = 0; c < Q6_CANDS; c++)
+		viscs[c] = sgn[c] * (mag[c] + 0.1f * sis[c]) / max;
 	for (int c = 0; c < Q6_CANDS; c++) {
-		/* sg (m + 0.1 is) / max: ggml's -(32 + 0.1 is) / max for c < 19,
-		 * the same float since the sign is exact */
-		const qnt__vnf visc = sgn[c] * (mag[c] + 0.1f * sis[c]) / max;
+		const qnt__vnf visc = viscs[c];
 		qnt__vnf rlx = zero, rl2 = zero, ilx = zero, il2 = zero;
 		if (c < 19) {
 #pragma GCC unroll 16
@@ -2023,12 +2099,12 @@ static void weighted_block(const struct kfmt *f, kblock_fn ggml_block, size_t by
 	weighted_from_ref(f, ggml_block, bytes, x, w, blk);
 }
 
-/* weighted_block once blk holds ggml's reference block. */
-static void weighted_from_ref(const struct kfmt *f, kblock_fn ggml_block, size_t bytes, const float *x,
-			      const float *w, void *blk)
+/* weighted_block once blk holds ggml's reference block and alt its
+ * importance-aware block. */
+static void weighted_from_blocks(const struct kfmt *f, size_t bytes, const float *x, const float *w, void *blk,
+				 const void *alt)
 {
 	struct kstate best, cand;
-	unsigned char alt[MAX_BLK_BYTES];
 	struct kxw xw;
 
 	block_doubles(x, w, &xw);
@@ -2039,7 +2115,6 @@ static void weighted_from_ref(const struct kfmt *f, kblock_fn ggml_block, size_t
 	state_error(f, &xw, &best);
 	if (!(best.err < INFINITY))
 		best.err = INFINITY;
-	ggml_block(x, alt, w);
 	unpack_state(f, alt, &cand);
 	state_error(f, &xw, &cand);
 	const int from_alt = cand.err < best.err;
@@ -2050,11 +2125,17 @@ static void weighted_from_ref(const struct kfmt *f, kblock_fn ggml_block, size_t
 	if (best.err < INFINITY)
 		refine(f, x, w, &best);
 
-	/* the search's block replaces the start only if its exact error,
-	 * measured again (the state's values are its bytes': d and dmin are
-	 * fp16 values, the integers are in range), is lower */
+	/* the search's block replaces the start only if its exact error is
+	 * lower: state_error's, for the state's values are its bytes' (d and
+	 * dmin are fp16 values, the integers are in range). Each sub-block's
+	 * error is state_error's double for its codes already (from
+	 * state_error, or from sub_codes_n, which forms the same values y and
+	 * the same partial sums), so the exact error is their sum in
+	 * state_error's order; the search kept it by differences. */
 	if (best.err < start_err) {
-		state_error(f, &xw, &best);
+		best.err = 0;
+		for (int j = 0; j < f->nsub; j++)
+			best.err += best.serr[j];
 		if (best.err < start_err) {
 			pack_state(f, &best, blk);
 			return;
@@ -2062,6 +2143,15 @@ static void weighted_from_ref(const struct kfmt *f, kblock_fn ggml_block, size_t
 	}
 	if (from_alt)
 		memcpy(blk, alt, bytes);
+}
+
+/* weighted_block once blk holds ggml's reference block. */
+static void weighted_from_ref(const struct kfmt *f, kblock_fn ggml_block, size_t bytes, const float *x,
+			      const float *w, void *blk)
+{
+	unsigned char alt[MAX_BLK_BYTES];
+	ggml_block(x, alt, w);
+	weighted_from_blocks(f, bytes, x, w, blk, alt);
 }
 
 static int all_zero(const float *w, int n)
@@ -2115,32 +2205,80 @@ static void quant_q2_K(const float *src, void *dst, int64_t nrows, int64_t n, co
 static void quant_q3_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
 	/* ggml's reference blocks, two at a time where a row has two left;
-	 * with importance each is then the start of weighted_from_ref */
+	 * with importance their importance-aware blocks likewise (where both
+	 * have importance), each pair the start of weighted_from_blocks */
 	struct blk_q3_K *out = dst;
+	const size_t bytes = sizeof(struct blk_q3_K);
 	for (int64_t r = 0; r < nrows; r++) {
 		const float *x = src + r * n;
 		const int64_t nb = n / QK_K;
 		for (int64_t i = 0; i < nb; i += 2) {
-			const int64_t m = i + 2 <= nb ? 2 : 1;
+			const int m = i + 2 <= nb ? 2 : 1;
 			if (m == 2)
 				ggml_q3_K_pair(x + i * QK_K, out + i);
 			else
 				ggml_q3_K(x + i * QK_K, out + i, NULL);
-			for (int64_t k = i; k < i + m && imp; k++)
-				if (!all_zero(imp + k * QK_K, QK_K))
-					weighted_from_ref(&F_Q3, blk_q3, sizeof(struct blk_q3_K), x + k * QK_K,
-							  imp + k * QK_K, out + k);
+			if (!imp)
+				continue;
+			const int hot0 = !all_zero(imp + i * QK_K, QK_K);
+			const int hot1 = m == 2 && !all_zero(imp + (i + 1) * QK_K, QK_K);
+			if (hot0 && hot1) {
+				struct blk_q3_K alt[2];
+				ggml_q3_K_imp(x + i * QK_K, 2, alt, imp + i * QK_K);
+				for (int k = 0; k < 2; k++)
+					weighted_from_blocks(&F_Q3, bytes, x + (i + k) * QK_K, imp + (i + k) * QK_K,
+							     out + i + k, alt + k);
+				continue;
+			}
+			for (int k = 0; k < m; k++)
+				if (k ? hot1 : hot0)
+					weighted_from_ref(&F_Q3, blk_q3, bytes, x + (i + k) * QK_K, imp + (i + k) * QK_K,
+							  out + i + k);
 		}
 		out += nb;
 	}
 }
+/* q4_K and q5_K: ggml's reference blocks two at a time where a row has two
+ * left, and with importance their importance-aware blocks likewise (where
+ * both have importance), each pair the start of weighted_from_blocks. */
+static void quant_q45_K(const struct kfmt *f, kblock_fn ggml_block, size_t bytes, int nmax, const float *src,
+			void *dst, int64_t nrows, int64_t n, const float *imp)
+{
+	unsigned char *out = dst;
+	const int64_t nb = n / QK_K;
+	for (int64_t r = 0; r < nrows; r++) {
+		const float *x = src + r * n;
+		for (int64_t i = 0; i < nb; i += 2) {
+			const int m = i + 2 <= nb ? 2 : 1;
+			unsigned char *o = out + (size_t)i * bytes;
+			ggml_q45_K(x + i * QK_K, m, o, nmax, NULL);
+			if (!imp)
+				continue;
+			const int hot0 = !all_zero(imp + i * QK_K, QK_K);
+			const int hot1 = m == 2 && !all_zero(imp + (i + 1) * QK_K, QK_K);
+			if (hot0 && hot1) {
+				unsigned char alt[2 * MAX_BLK_BYTES];
+				ggml_q45_K(x + i * QK_K, 2, alt, nmax, imp + i * QK_K);
+				for (int k = 0; k < 2; k++)
+					weighted_from_blocks(f, bytes, x + (i + k) * QK_K, imp + (i + k) * QK_K,
+							     o + k * bytes, alt + k * bytes);
+				continue;
+			}
+			for (int k = 0; k < m; k++)
+				if (k ? hot1 : hot0)
+					weighted_from_ref(f, ggml_block, bytes, x + (i + k) * QK_K, imp + (i + k) * QK_K,
+							  o + k * bytes);
+		}
+		out += (size_t)nb * bytes;
+	}
+}
 static void quant_q4_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
-	quant_rows(&F_Q4, blk_q4, sizeof(struct blk_q4_K), src, dst, nrows, n, imp);
+	quant_q45_K(&F_Q4, blk_q4, sizeof(struct blk_q4_K), 15, src, dst, nrows, n, imp);
 }
 static void quant_q5_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {
-	quant_rows(&F_Q5, blk_q5, sizeof(struct blk_q5_K), src, dst, nrows, n, imp);
+	quant_q45_K(&F_Q5, blk_q5, sizeof(struct blk_q5_K), 31, src, dst, nrows, n, imp);
 }
 static void quant_q6_K(const float *src, void *dst, int64_t nrows, int64_t n, const float *imp)
 {

@@ -291,6 +291,20 @@ static inline qnt__vnf qnt__splat_vnf(float v)
 	return r;
 }
 
+/* A 4 x 4 transpose by shuffles: out[i] lane k is in[k] lane i (four
+ * lanes also where QNT__VN is 8, for loops over four sub-blocks). */
+static inline __attribute__((always_inline)) void qnt__transpose_v4f(const qnt__v4f *in, qnt__v4f *out)
+{
+	const qnt__v4f t0 = __builtin_shufflevector(in[0], in[1], 0, 4, 1, 5);
+	const qnt__v4f t1 = __builtin_shufflevector(in[0], in[1], 2, 6, 3, 7);
+	const qnt__v4f t2 = __builtin_shufflevector(in[2], in[3], 0, 4, 1, 5);
+	const qnt__v4f t3 = __builtin_shufflevector(in[2], in[3], 2, 6, 3, 7);
+	out[0] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+	out[1] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+	out[2] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+	out[3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+}
+
 /* A QNT__VN x QNT__VN transpose by shuffles: out[i] lane k is in[k] lane
  * i (the loads of whole rows made columns, with no stores read back; the
  * loops unrolled, which GCC at -O2 left as loops through memory). */
@@ -317,14 +331,7 @@ static inline __attribute__((always_inline)) void qnt__transpose_vnf(const qnt__
 		out[c + 4] = __builtin_shufflevector(u[c], u[4 + c], 4, 5, 6, 7, 12, 13, 14, 15);
 	}
 #else
-	const qnt__vnf t0 = __builtin_shufflevector(in[0], in[1], 0, 4, 1, 5);
-	const qnt__vnf t1 = __builtin_shufflevector(in[0], in[1], 2, 6, 3, 7);
-	const qnt__vnf t2 = __builtin_shufflevector(in[2], in[3], 0, 4, 1, 5);
-	const qnt__vnf t3 = __builtin_shufflevector(in[2], in[3], 2, 6, 3, 7);
-	out[0] = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
-	out[1] = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
-	out[2] = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
-	out[3] = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+	qnt__transpose_v4f(in, out);
 #endif
 }
 
