@@ -527,15 +527,20 @@ static void ggml_iq4(int n, const float *x, const float *qw, const struct iq4_ou
 		} else {
 			/* one set of weights: those of the output asked for */
 			const int o = outs[1] ? 1 : 0;
+			qnt__v8f ax0 = vx[o][0], ax1 = vx[o][1], aq0 = vq[o][0], aq1 = vq[o][1];
 			for (int j = 0; j < 32; j++) {
 				const float xj = xb[j], wj = weight[o][j];
-				for (int h = 0; h < 2; h++) {
-					const qnt__v8f q = iq4_value_v8(idv[h] * xj);
-					const qnt__v8f wq = wj * q;
-					vx[o][h] += wq * xj;
-					vq[o][h] += wq * q;
-				}
+				const qnt__v8f q0 = iq4_value_v8(idv[0] * xj), q1 = iq4_value_v8(idv[1] * xj);
+				const qnt__v8f wq0 = wj * q0, wq1 = wj * q1;
+				ax0 += wq0 * xj;
+				aq0 += wq0 * q0;
+				ax1 += wq1 * xj;
+				aq1 += wq1 * q1;
 			}
+			vx[o][0] = ax0;
+			vx[o][1] = ax1;
+			vq[o][0] = aq0;
+			vq[o][1] = aq1;
 		}
 		memcpy(sqx, vx, sizeof sqx);
 		memcpy(sq2, vq, sizeof sq2);
@@ -675,11 +680,49 @@ static inline int ev_bucket(uint64_t key, int32_t base, int nbk)
 }
 
 #if QNT__VN == 8
+/* The ranks of the 32 keys k32[i0..i0+31] among k32[0..n-1]: one broadcast
+ * key compared against four groups of eight, four independent sums, not
+ * one chain. */
+static void rank_32(const int32_t *k32, int n, int i0, int32_t *rk)
+{
+	const __m256i k0 = _mm256_loadu_si256((const __m256i *)(k32 + i0));
+	const __m256i k1 = _mm256_loadu_si256((const __m256i *)(k32 + i0 + 8));
+	const __m256i k2 = _mm256_loadu_si256((const __m256i *)(k32 + i0 + 16));
+	const __m256i k3 = _mm256_loadu_si256((const __m256i *)(k32 + i0 + 24));
+	__m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+	for (int m = 0; m < n; m++) {
+		const __m256i km = _mm256_set1_epi32(k32[m]);
+		a0 = _mm256_sub_epi32(a0, _mm256_cmpgt_epi32(k0, km));
+		a1 = _mm256_sub_epi32(a1, _mm256_cmpgt_epi32(k1, km));
+		a2 = _mm256_sub_epi32(a2, _mm256_cmpgt_epi32(k2, km));
+		a3 = _mm256_sub_epi32(a3, _mm256_cmpgt_epi32(k3, km));
+	}
+	_mm256_storeu_si256((__m256i *)rk, a0);
+	_mm256_storeu_si256((__m256i *)(rk + 8), a1);
+	_mm256_storeu_si256((__m256i *)(rk + 16), a2);
+	_mm256_storeu_si256((__m256i *)(rk + 24), a3);
+}
+
+/* The same for the 16 keys k32[i0..i0+15]. */
+static void rank_16(const int32_t *k32, int n, int i0, int32_t *rk)
+{
+	const __m256i k0 = _mm256_loadu_si256((const __m256i *)(k32 + i0));
+	const __m256i k1 = _mm256_loadu_si256((const __m256i *)(k32 + i0 + 8));
+	__m256i a0 = _mm256_setzero_si256(), a1 = a0;
+	for (int m = 0; m < n; m++) {
+		const __m256i km = _mm256_set1_epi32(k32[m]);
+		a0 = _mm256_sub_epi32(a0, _mm256_cmpgt_epi32(k0, km));
+		a1 = _mm256_sub_epi32(a1, _mm256_cmpgt_epi32(k1, km));
+	}
+	_mm256_storeu_si256((__m256i *)rk, a0);
+	_mm256_storeu_si256((__m256i *)(rk + 8), a1);
+}
+
 static int rank_events(const uint64_t *a, uint64_t *out, int n, int32_t base)
 {
 	/* the 32-bit keys, their top bit flipped for signed compares; the
-	 * slack lanes' ranks are not used */
-	int32_t k32[32 * 8 + 8];
+	 * slack lanes (up to a multiple of 32) are ranked too, not used */
+	int32_t k32[32 * 8 + 32];
 	uint32_t bad = 0;
 	for (int i = 0; i < n; i++) {
 		const uint32_t h = (uint32_t)(a[i] >> 32) - (uint32_t)base + (1u << 20);
@@ -688,15 +731,16 @@ static int rank_events(const uint64_t *a, uint64_t *out, int n, int32_t base)
 	}
 	if (bad >> 24)
 		return 0;
-	memset(k32 + n, 0, 8 * sizeof *k32);
-	for (int i0 = 0; i0 < n; i0 += 8) {
-		const __m256i ki = _mm256_loadu_si256((const __m256i *)(k32 + i0));
-		__m256i acc = _mm256_setzero_si256();
-		for (int m = 0; m < n; m++)
-			acc = _mm256_sub_epi32(acc, _mm256_cmpgt_epi32(ki, _mm256_set1_epi32(k32[m])));
-		int32_t rk[8];
-		_mm256_storeu_si256((__m256i *)rk, acc);
-		for (int l = 0; l < 8 && i0 + l < n; l++)
+	memset(k32 + n, 0, 32 * sizeof *k32);
+	for (int i0 = 0; i0 < n; i0 += 32) {
+		/* four groups of eight a pass, two on a short tail */
+		int32_t rk[32];
+		const int left = n - i0;
+		if (left > 16)
+			rank_32(k32, n, i0, rk);
+		else
+			rank_16(k32, n, i0, rk);
+		for (int l = 0; l < 32 && l < left; l++)
 			out[rk[l]] = a[i0 + l];
 	}
 	return 1;
