@@ -636,9 +636,17 @@ static void ggml_iq4_xs(const float *x, const float *qw, struct blk_iq4_xs *b0, 
  * s < 0 the same is done with the negated values (s -> -s). */
 #define PROF_MAX (32 * 8 + 1)
 
+/* For the search of the interval of s the starts s[1..n] (s[n] the end)
+ * are read in groups of eight, s[1 + 8 i .. 8 + 8 i], +inf past s[n] up to
+ * a whole group and one more, and top[i] holds the last of group i (+inf
+ * past the last group, up to a multiple of eight: ntop). */
+#define PROF_GROUPS ((PROF_MAX + 7) / 8)
+
 struct prof {
 	int n;                /* intervals; interval i starts at s[i] (s[0] = 0) */
-	float s[PROF_MAX + 1]; /* s[n]: the end of the last interval */
+	int ntop;
+	float s[1 + 8 * PROF_GROUPS + 8]; /* s[n]: the end of the last interval */
+	float top[(PROF_GROUPS + 7) / 8 * 8];
 	double sxq[PROF_MAX], sqq[PROF_MAX];
 	double sxx;
 	double best_e;        /* the minimum over s > 0 and where it is */
@@ -690,12 +698,12 @@ static void rank_32(const int32_t *k32, int n, int i0, int32_t *rk)
 	const __m256i k2 = _mm256_loadu_si256((const __m256i *)(k32 + i0 + 16));
 	const __m256i k3 = _mm256_loadu_si256((const __m256i *)(k32 + i0 + 24));
 	__m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-	for (int m = 0; m < n; m++) {
-		const __m256i km = _mm256_set1_epi32(k32[m]);
-		a0 = _mm256_sub_epi32(a0, _mm256_cmpgt_epi32(k0, km));
-		a1 = _mm256_sub_epi32(a1, _mm256_cmpgt_epi32(k1, km));
-		a2 = _mm256_sub_epi32(a2, _mm256_cmpgt_epi32(k2, km));
-		a3 = _mm256_sub_epi32(a3, _mm256_cmpgt_epi32(k3, km));
+	for (int m = 0; m < n; m += 2) {
+		const __m256i km = _mm256_set1_epi32(k32[m]), kn = _mm256_set1_epi32(k32[m + 1]);
+		a0 = _mm256_sub_epi32(a0, _mm256_add_epi32(_mm256_cmpgt_epi32(k0, km), _mm256_cmpgt_epi32(k0, kn)));
+		a1 = _mm256_sub_epi32(a1, _mm256_add_epi32(_mm256_cmpgt_epi32(k1, km), _mm256_cmpgt_epi32(k1, kn)));
+		a2 = _mm256_sub_epi32(a2, _mm256_add_epi32(_mm256_cmpgt_epi32(k2, km), _mm256_cmpgt_epi32(k2, kn)));
+		a3 = _mm256_sub_epi32(a3, _mm256_add_epi32(_mm256_cmpgt_epi32(k3, km), _mm256_cmpgt_epi32(k3, kn)));
 	}
 	_mm256_storeu_si256((__m256i *)rk, a0);
 	_mm256_storeu_si256((__m256i *)(rk + 8), a1);
@@ -709,10 +717,10 @@ static void rank_16(const int32_t *k32, int n, int i0, int32_t *rk)
 	const __m256i k0 = _mm256_loadu_si256((const __m256i *)(k32 + i0));
 	const __m256i k1 = _mm256_loadu_si256((const __m256i *)(k32 + i0 + 8));
 	__m256i a0 = _mm256_setzero_si256(), a1 = a0;
-	for (int m = 0; m < n; m++) {
-		const __m256i km = _mm256_set1_epi32(k32[m]);
-		a0 = _mm256_sub_epi32(a0, _mm256_cmpgt_epi32(k0, km));
-		a1 = _mm256_sub_epi32(a1, _mm256_cmpgt_epi32(k1, km));
+	for (int m = 0; m < n; m += 2) {
+		const __m256i km = _mm256_set1_epi32(k32[m]), kn = _mm256_set1_epi32(k32[m + 1]);
+		a0 = _mm256_sub_epi32(a0, _mm256_add_epi32(_mm256_cmpgt_epi32(k0, km), _mm256_cmpgt_epi32(k0, kn)));
+		a1 = _mm256_sub_epi32(a1, _mm256_add_epi32(_mm256_cmpgt_epi32(k1, km), _mm256_cmpgt_epi32(k1, kn)));
 	}
 	_mm256_storeu_si256((__m256i *)rk, a0);
 	_mm256_storeu_si256((__m256i *)(rk + 8), a1);
@@ -731,7 +739,10 @@ static int rank_events(const uint64_t *a, uint64_t *out, int n, int32_t base)
 	}
 	if (bad >> 24)
 		return 0;
+	/* k32[n]: a key no key is greater than, for the pairs of rank_32
+	 * and rank_16 */
 	memset(k32 + n, 0, 32 * sizeof *k32);
+	k32[n] = INT32_MAX;
 	for (int i0 = 0; i0 < n; i0 += 32) {
 		/* four groups of eight a pass, two on a short tail */
 		int32_t rk[32];
@@ -904,6 +915,9 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 	p->sxq[0] = p->sqq[0] = p->sxx = 0;
 	p->best_e = 0;
 	p->best_s = 0;
+	p->ntop = 0;
+	for (int i = 1; i <= 8; i++)
+		p->s[i] = INFINITY;
 	if (!(amax > 0) || !(amax < INFINITY))
 		return;
 	const float s_lo = amax * (1.0f / 176), s_hi = amax * (1.0f / 64), is_lo = 1.0f / s_lo;
@@ -970,6 +984,13 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 		p->sqq[e + 1] = sqq;
 	}
 	p->s[ne + 1] = s_hi;
+	/* the groups of the interval search (see struct prof) */
+	const int ng = (ne + 1 + 7) / 8;
+	for (int i = ne + 2; i <= 8 * ng + 8; i++)
+		p->s[i] = INFINITY;
+	p->ntop = (ng + 7) / 8 * 8;
+	for (int i = 0; i < p->ntop; i++)
+		p->top[i] = i < ng ? p->s[8 + 8 * i] : INFINITY;
 	/* the minimum of each interval [s[e], s[e + 1]], at sxq/sqq clamped
 	 * to it, and the first of the least. Each interval's s2 and err are
 	 * the same IEEE operations as the scalar
@@ -1029,16 +1050,44 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 	p->best_s = best_s;
 }
 
-/* E(s) for s >= 0 from a profile (a branch-free search for the last
- * interval that starts at or below s). */
+/* How many of the eight floats at v are <= f. */
+static inline int count_le8(const float *v, float f)
+{
+#if defined(__AVX2__)
+	return __builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(v), _mm256_set1_ps(f),
+									      _CMP_LE_OQ)));
+#else
+	qnt__v8f a;
+	memcpy(&a, v, sizeof a);
+	const qnt__v8i m = qnt__le_v8f(a, qnt__splat_v8f(f));
+	int c = 0;
+	for (int i = 0; i < 8; i++)
+		c -= m[i];
+	return c;
+#endif
+}
+
+/* The interval of s >= 0: the last i in 0..n-1 with s[i] <= s, s[0]
+ * counting as -inf. The starts ascend, so that is how many of s[1..n] are
+ * <= s (s[n] too, hence the clamp to n - 1): the whole groups (their
+ * last is <= s), then those of the next group. A float t is <= s exactly
+ * when t <= f, f the largest float <= s. Without branches on the data. */
+static inline int prof_find(const struct prof *p, double s)
+{
+	/* s rounded to the nearest float, and if that is above s (so > 0) the
+	 * float below it */
+	const float fn = (float)s;
+	const float f = qnt__f32_from_bits(qnt__f32_bits(fn) - (uint32_t)((double)fn > s));
+	int g = 0;
+	for (int i = 0; i < p->ntop; i += 8)
+		g += count_le8(p->top + i, f);
+	return mini(8 * g + count_le8(p->s + 1 + 8 * g, f), p->n - 1);
+}
+
+/* E(s) for s >= 0 from a profile. */
 static inline double prof_eval(const struct prof *p, double s)
 {
-	int base = 0, len = p->n;
-	while (len > 1) {
-		const int half = len / 2;
-		base = (double)p->s[base + half] <= s ? base + half : base;
-		len -= half;
-	}
+	const int base = prof_find(p, s);
 	return p->sxx - 2 * s * p->sxq[base] + s * s * p->sqq[base];
 }
 
@@ -1219,18 +1268,10 @@ static double iq4xs_err(const struct blk_iq4_xs *b, const float *x, const float 
 	return wsse(QK_K, x, y, w);
 }
 
-/* prof_eval at three scales s[0..2] >= 0 of one profile, the three
- * searches interleaved (the same intervals and operations). */
+/* prof_eval at three scales s[0..2] >= 0 of one profile. */
 static inline void prof_eval3(const struct prof *p, const double *s, double *e)
 {
-	int b0 = 0, b1 = 0, b2 = 0, len = p->n;
-	while (len > 1) {
-		const int half = len / 2;
-		b0 = (double)p->s[b0 + half] <= s[0] ? b0 + half : b0;
-		b1 = (double)p->s[b1 + half] <= s[1] ? b1 + half : b1;
-		b2 = (double)p->s[b2 + half] <= s[2] ? b2 + half : b2;
-		len -= half;
-	}
+	const int b0 = prof_find(p, s[0]), b1 = prof_find(p, s[1]), b2 = prof_find(p, s[2]);
 	e[0] = p->sxx - 2 * s[0] * p->sxq[b0] + s[0] * s[0] * p->sqq[b0];
 	e[1] = p->sxx - 2 * s[1] * p->sxq[b1] + s[1] * s[1] * p->sqq[b1];
 	e[2] = p->sxx - 2 * s[2] * p->sxq[b2] + s[2] * s[2] * p->sqq[b2];
@@ -1246,22 +1287,27 @@ static int iq4xs_pick_l(const struct prof2 *p, double a, float d, double *err)
 	double sv[3], e[3];
 	for (int i = 0; i < 3; i++)
 		sv[i] = (double)d * mini(l0 + i, l0 + nl - 1);
-	if (sv[0] >= 0 && sv[2] >= 0) {
-		prof_eval3(&p->pos, sv, e);
-	} else if (!(sv[0] >= 0) && !(sv[2] >= 0)) {
-		const double ns[3] = { -sv[0], -sv[1], -sv[2] };
-		prof_eval3(&p->neg, ns, e);
+	const int neg = !(sv[0] >= 0);
+	if (neg == !(sv[2] >= 0)) {
+		/* one sign (the profile chosen by a select: the sign of a / d
+		 * follows no pattern), s -> -s for s < 0, exact */
+		const double sg = neg ? -1.0 : 1.0;
+		const double ss[3] = { sg * sv[0], sg * sv[1], sg * sv[2] };
+		prof_eval3(neg ? &p->neg : &p->pos, ss, e);
 	} else {
 		for (int i = 0; i < 3; i++)
 			e[i] = prof2_eval(p, sv[i]);
 	}
+	/* the first of the least of the nl (nl < 3 only at the ends of the
+	 * range), without branches on the errors */
+	if (nl < 3)
+		e[2] = INFINITY;
 	double best = INFINITY;
 	int bl = r;
-	for (int i = 0; i < nl; i++) {
-		if (e[i] < best) {
-			best = e[i];
-			bl = l0 + i;
-		}
+	for (int i = 0; i < 3; i++) {
+		const int take = e[i] < best;
+		bl += take * (l0 + i - bl);
+		best = e[i] < best ? e[i] : best;
 	}
 	if (err)
 		*err = best;
