@@ -160,42 +160,14 @@ static inline unsigned ksign(unsigned s7)
 static const float kv4f[16] = { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 };
 static const float kv4n[16] = { -113, -89, -69, -53, -38, -25, -13, -1, 10, 22, 35, 49, 65, 83, 104, 127 };
 
-/* kv4_ml[i]: the last index k with kv4[k] <= i - 128 (0 if none). */
-static const uint8_t kv4_ml[256] = {
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3,
-	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5,
-	5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
-	7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10,
-	10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12,
-	12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14,
-	14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
-};
-
-/* Index of the iq4 value nearest to x, as ggml's best_index_int8 finds it:
- * with ml the last index whose value is <= x (a binary search in ggml),
- * (x - v[ml]) < (v[ml+1] - x) in float picks ml, otherwise ml + 1; values
- * out of range saturate and NaN gives the last index. The values are
- * integers, so ml depends only on floor(x), read from a table (x + 128 may
- * round up to the next integer, which one compare undoes). */
-static inline int best_index_16(float x)
-{
-	if (x != x)
-		return 15;
-	const float tc = x < -128.0f ? -128.0f : x > 127.0f ? 127.0f : x;
-	int ml = kv4_ml[(int)(tc + 128.0f)];
-	ml -= (kv4f[ml] > x) & (ml > 0);
-	const int mu = ml + 1 < 15 ? ml + 1 : 15, lo = mu - 1;
-	return x - kv4f[lo] < kv4f[mu] - x ? lo : mu;
-}
-
-/* kv4f[best_index_16(v)] lane by lane. best_index_16 picks the value nearest
- * to v with ties to the upper one, and near each midpoint of two values the
- * differences it compares are exact in float (checked against ggml's
- * best_index_int8 over all floats at a stride of 7 and densely around each
- * midpoint), so its index is the number of midpoints m_k <= v; the value is
- * kv4[0] plus the steps of those midpoints, an integer converted exactly. NaN
- * gives the last value, as in best_index_16.
+/* kv4f[i] lane by lane, i the index ggml's best_index_int8 picks for v: with
+ * ml the last index whose value is <= v, (v - v[ml]) < (v[ml+1] - v) in
+ * float picks ml, otherwise ml + 1; values out of range saturate and NaN
+ * gives the last index. Near each midpoint of two values the differences it
+ * compares are exact in float (checked against best_index_int8 over all
+ * floats at a stride of 7 and densely around each midpoint), so i is the
+ * number of midpoints m_k <= v; the value is kv4[0] plus the steps of those
+ * midpoints, an integer converted exactly.
  * With AVX2 the count is read from a table: the midpoints are multiples of
  * 1/2, so m_k <= v exactly when 2 m_k <= floor(2 v) (2 v is exact, or
  * overflows to an infinity of the right sign), and kv4_half[h + 232] is the
@@ -461,6 +433,25 @@ struct iq4_out {
 	uint8_t *scales_l;
 };
 
+/* The indices best_index_int8 picks for the eight products id * x[0..7]
+ * (see iq4_value_v8): the number of midpoints at or below each, 15 for NaN
+ * (equal to a scalar form of ggml's search for every float, checked over
+ * all 2^32). */
+static inline void iq4_index8(float id, const float *x, uint8_t *L)
+{
+	static const float mid[15] = { -115.5f, -93.5f, -74, -57, -42, -28.5f, -16, -4.5f, 7, 19, 31.5f, 45.5f, 61, 79, 101 };
+	qnt__v8f v;
+	memcpy(&v, x, sizeof v);
+	v = v * id;
+	qnt__v8i c = { 0, 0, 0, 0, 0, 0, 0, 0 };
+	for (int k = 0; k < 15; k++)
+		c -= qnt__ge_v8f_s(v, mid[k]);
+	const qnt__v8i num = qnt__eq_v8f(v, v);
+	c = (c & num) | (~num & 15);
+	for (int i = 0; i < 8; i++)
+		L[i] = (uint8_t)c[i];
+}
+
 /* ggml's quantize_row_iq4_nl_impl with ntry = 7 (what ggml_quantize_chunk
  * runs, with or without an imatrix) for n = 32 (iq4_nl: one scale) or
  * n = 256 (iq4_xs: 8 sub-blocks of 32 under 6-bit scales). out[0] receives
@@ -579,8 +570,8 @@ static void ggml_iq4(int n, const float *x, const float *qw, const struct iq4_ou
 				l = maxi(-32, mini(31, l));
 				const float dl = d * (float)l;
 				const float idl = dl != 0.0f ? 1 / dl : 0.0f;
-				for (int j = 0; j < 32; j++)
-					L[32 * ib + j] = (uint8_t)best_index_16(idl * x[32 * ib + j]);
+				for (int j = 0; j < 32; j += 8)
+					iq4_index8(idl, x + 32 * ib + j, L + 32 * ib + j);
 				l += 32;
 				const uint8_t l_l = (uint8_t)(l & 0xf), l_h = (uint8_t)(l >> 4);
 				if (ib % 2 == 0)
@@ -592,8 +583,8 @@ static void ggml_iq4(int n, const float *x, const float *qw, const struct iq4_ou
 		} else {
 			*out->dh = to_fp16(scales[o][0]);
 			const float id = scales[o][0] != 0.0f ? 1 / scales[o][0] : 0.0f;
-			for (int j = 0; j < 32; j++)
-				L[j] = (uint8_t)best_index_16(id * x[j]);
+			for (int j = 0; j < 32; j += 8)
+				iq4_index8(id, x + j, L + j);
 		}
 		for (int i = 0; i < nsub; i++)
 			for (int j = 0; j < 16; j++)
@@ -1122,16 +1113,17 @@ static double prof2_best(const struct prof2 *p)
 }
 
 /* Codes of 32 elements for the exact scale dl (nearest of the float
- * products dl * v_k) and the weighted error of the values they give. */
-static double iq4_codes(float dl, const float *x, const float *w, uint8_t *L)
+ * products dl * v_k) and the values they give, y[j] = dl * v[L[j]] (what
+ * the dequantizers compute from the codes and dl). */
+static void iq4_codes(float dl, const float *x, uint8_t *L, float *y)
 {
-	float p[16], y[32];
+	float p[16];
 	if (dl == 0.0f || !(fabsf(dl) < INFINITY)) {
 		for (int j = 0; j < 32; j++) {
 			L[j] = 8;
 			y[j] = dl * kv4f[8];
 		}
-		return wsse(32, x, y, w);
+		return;
 	}
 	/* p ascending; code of p[k] is k (dl > 0) or 15 - k (dl < 0). Per
 	 * element (8 lanes): ml the last k with p[k] <= x (0 if none),
@@ -1170,7 +1162,6 @@ static double iq4_codes(float dl, const float *x, const float *w, uint8_t *L)
 		for (int i = 0; i < 8; i++)
 			L[j + i] = (uint8_t)(neg ? 15 - k[i] : k[i]);
 	}
-	return wsse(32, x, y, w);
 }
 
 static void pack_iq4_nibbles(const uint8_t *L, uint8_t *qs)
@@ -1251,8 +1242,10 @@ static void weighted_iq4_nl(const float *x, const float *w, struct blk_iq4_nl *o
 		}
 	}
 	uint8_t L[32];
+	float y[32];
 	for (int c = 0; c < IQ4NL_EXACT && tope[c] < INFINITY; c++) {
-		e = iq4_codes(top[c], x, w, L);
+		iq4_codes(top[c], x, L, y);
+		e = wsse(32, x, y, w);
 		if (e < best) {
 			best = e;
 			out->d = to_fp16(top[c]);
@@ -1316,22 +1309,24 @@ static int iq4xs_pick_l(const struct prof2 *p, double a, float d, double *err)
 
 /* The block for the fp16 value d and the sub-block scales sl (those
  * iq4xs_pick_l picked for d) with the codes nearest to the exact values;
- * returns the error. */
+ * returns the error, iq4xs_err's (d is an fp16 value, so the values of
+ * iq4_codes are those the block dequantizes to). */
 static double iq4xs_with_d(float d, const int *sl, const float *x, const float *w, struct blk_iq4_xs *b)
 {
 	uint8_t L[32];
+	float y[QK_K];
 	b->d = to_fp16(d);
 	b->scales_h = 0;
 	memset(b->scales_l, 0, sizeof b->scales_l);
 	for (int j = 0; j < 8; j++) {
 		const int l = sl[j];
-		iq4_codes(d * (float)l, x + 32 * j, w + 32 * j, L);
+		iq4_codes(d * (float)l, x + 32 * j, L, y + 32 * j);
 		const int ls = l + 32;
 		b->scales_l[j / 2] |= (uint8_t)((ls & 0xf) << (4 * (j % 2)));
 		b->scales_h |= (uint16_t)((ls >> 4) << (2 * j));
 		pack_iq4_nibbles(L, b->qs + 16 * j);
 	}
-	return iq4xs_err(b, x, w);
+	return wsse(QK_K, x, y, w);
 }
 
 /* Least-squares super-scale for the block's integer scales and codes. */
