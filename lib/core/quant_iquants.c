@@ -722,13 +722,30 @@ static int rank_events(const uint64_t *a, uint64_t *out, int n, int32_t base)
 	/* the 32-bit keys, their top bit flipped for signed compares; the
 	 * slack lanes (up to a multiple of 32) are ranked too, not used */
 	int32_t k32[32 * 8 + 32];
-	uint32_t bad = 0;
-	for (int i = 0; i < n; i++) {
-		const uint32_t h = (uint32_t)(a[i] >> 32) - (uint32_t)base + (1u << 20);
-		bad |= h;
-		k32[i] = (int32_t)(((h << 8) | ((uint32_t)a[i] & 0xff)) ^ 0x80000000u);
+	/* eight keys a step (a has eight readable keys past n): in each
+	 * 64-bit lane h = bits(s) - base + 2^20 and (h << 8 | tag) ^ 2^31 in
+	 * the low half, then the low halves packed in order */
+	const __m256i off = _mm256_set1_epi32((int32_t)((1u << 20) - (uint32_t)base));
+	const __m256i low8 = _mm256_set1_epi64x(0xff), low32 = _mm256_set1_epi64x(0xffffffff);
+	const __m256i flip = _mm256_set1_epi32(INT32_MIN), lane = _mm256_setr_epi64x(0, 1, 2, 3);
+	__m256i bad = _mm256_setzero_si256();
+	for (int i = 0; i < n; i += 8) {
+		const __m256i a0 = _mm256_loadu_si256((const __m256i *)(a + i));
+		const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a + i + 4));
+		const __m256i h0 = _mm256_add_epi32(_mm256_srli_epi64(a0, 32), off);
+		const __m256i h1 = _mm256_add_epi32(_mm256_srli_epi64(a1, 32), off);
+		/* the lanes below n */
+		const __m256i v0 = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n - i), lane);
+		const __m256i v1 = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n - i - 4), lane);
+		bad = _mm256_or_si256(bad, _mm256_and_si256(_mm256_or_si256(_mm256_and_si256(h0, v0),
+									      _mm256_and_si256(h1, v1)), low32));
+		const __m256i k0 = _mm256_or_si256(_mm256_slli_epi32(h0, 8), _mm256_and_si256(a0, low8));
+		const __m256i k1 = _mm256_or_si256(_mm256_slli_epi32(h1, 8), _mm256_and_si256(a1, low8));
+		const __m256 k = _mm256_shuffle_ps((__m256)k0, (__m256)k1, _MM_SHUFFLE(2, 0, 2, 0));
+		const __m256i kk = _mm256_permute4x64_epi64((__m256i)k, _MM_SHUFFLE(3, 1, 2, 0));
+		_mm256_storeu_si256((__m256i *)(k32 + i), _mm256_xor_si256(kk, flip));
 	}
-	if (bad >> 24)
+	if (!_mm256_testz_si256(bad, _mm256_set1_epi64x(0xff000000)))
 		return 0;
 	/* k32[n]: a key no key is greater than, for the pairs of rank_32
 	 * and rank_16 */
@@ -897,8 +914,8 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 		       const struct iq4_mids *m, struct prof *p)
 {
 	/* at most 8 events an element (the midpoints of one sign), and
-	 * iq4_put_events' slack */
-	uint64_t ev[32 * 8 + 4], sorted[32 * 8];
+	 * iq4_put_events' slack, and rank_events' */
+	uint64_t ev[32 * 8 + 8], sorted[32 * 8];
 	const float *v = m->v, *mid = m->mid, *imid = m->imid;
 	const int kpos = m->kpos;
 	p->n = 1;
@@ -958,8 +975,10 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 		sxq += (double)wxv[j] * v[c[j]];
 		sqq += (double)w[j] * v[c[j]] * v[c[j]];
 	}
-	if (ne > 0)
+	if (ne > 0) {
+		memset(ev + ne, 0, 8 * sizeof *ev);
 		sort_events(ev, sorted, ne, base, nbk);
+	}
 	p->sxx = sxx;
 	p->s[0] = s_lo;
 	p->sxq[0] = sxq;
