@@ -219,11 +219,21 @@ static inline qnt__v8f iq4_value_v8(qnt__v8f v)
 #endif
 }
 
-/* sum_i w_i (x_i - y_i)^2 in double, fixed order. */
+/* sum_i w_i (x_i - y_i)^2 in double, fixed order: four sums, of the i
+ * with i % 4 = 0, 1, 2, 3 (the lanes of a vector), then combined. */
 static double wsse(int n, const float *x, const float *y, const float *w)
 {
-	double e[4] = { 0, 0, 0, 0 };
-	for (int i = 0; i < n; i++) {
+	qnt__v4d e = { 0, 0, 0, 0 };
+	int i = 0;
+	for (; i + 4 <= n; i += 4) {
+		qnt__v4f xv, yv, wv;
+		memcpy(&xv, x + i, sizeof xv);
+		memcpy(&yv, y + i, sizeof yv);
+		memcpy(&wv, w + i, sizeof wv);
+		const qnt__v4d r = __builtin_convertvector(xv, qnt__v4d) - __builtin_convertvector(yv, qnt__v4d);
+		e += __builtin_convertvector(wv, qnt__v4d) * r * r;
+	}
+	for (; i < n; i++) {
 		const double r = (double)x[i] - (double)y[i];
 		e[i & 3] += (double)w[i] * r * r;
 	}
@@ -433,6 +443,8 @@ struct iq4_out {
 	uint8_t *scales_l;
 };
 
+typedef uint8_t iq4_v8u8 __attribute__((vector_size(8)));
+
 /* The indices best_index_int8 picks for the eight products id * x[0..7]
  * (see iq4_value_v8): the number of midpoints at or below each, 15 for NaN
  * (equal to a scalar form of ggml's search for every float, checked over
@@ -448,8 +460,8 @@ static inline void iq4_index8(float id, const float *x, uint8_t *L)
 		c -= qnt__ge_v8f_s(v, mid[k]);
 	const qnt__v8i num = qnt__eq_v8f(v, v);
 	c = (c & num) | (~num & 15);
-	for (int i = 0; i < 8; i++)
-		L[i] = (uint8_t)c[i];
+	const iq4_v8u8 cb = __builtin_convertvector(c, iq4_v8u8);
+	memcpy(L, &cb, sizeof cb);
 }
 
 /* ggml's quantize_row_iq4_nl_impl with ntry = 7 (what ggml_quantize_chunk
@@ -1178,8 +1190,8 @@ static void iq4_codes(float dl, const float *x, uint8_t *L, float *y)
 		const qnt__v8i k = lo + (~near_lo & 1);
 		const qnt__v8f yv = qnt__select_v8f(near_lo, plo, pmu);
 		memcpy(y + j, &yv, sizeof yv);
-		for (int i = 0; i < 8; i++)
-			L[j + i] = (uint8_t)(neg ? 15 - k[i] : k[i]);
+		const iq4_v8u8 kb = __builtin_convertvector(neg ? 15 - k : k, iq4_v8u8);
+		memcpy(L + j, &kb, sizeof kb);
 	}
 }
 
