@@ -1092,24 +1092,22 @@ static inline int count_le8(const float *v, float f)
 /* The interval of s >= 0: the last i in 0..n-1 with s[i] <= s, s[0]
  * counting as -inf. The starts ascend, so that is how many of s[1..n] are
  * <= s (s[n] too, hence the clamp to n - 1): the whole groups (their
- * last is <= s), then those of the next group. A float t is <= s exactly
- * when t <= f, f the largest float <= s. Without branches on the data. */
-static inline int prof_find(const struct prof *p, double s)
+ * last is <= s), then those of the next group. Without branches on the
+ * data. The scales searched are floats: fp16 values, and those times the
+ * integers -32..31 (exact in float). */
+static inline int prof_find(const struct prof *p, float s)
 {
-	/* s rounded to the nearest float, and if that is above s (so > 0) the
-	 * float below it */
-	const float fn = (float)s;
-	const float f = qnt__f32_from_bits(qnt__f32_bits(fn) - (uint32_t)((double)fn > s));
 	int g = 0;
 	for (int i = 0; i < p->ntop; i += 8)
-		g += count_le8(p->top + i, f);
-	return mini(8 * g + count_le8(p->s + 1 + 8 * g, f), p->n - 1);
+		g += count_le8(p->top + i, s);
+	return mini(8 * g + count_le8(p->s + 1 + 8 * g, s), p->n - 1);
 }
 
 /* E(s) for s >= 0 from a profile. */
-static inline double prof_eval(const struct prof *p, double s)
+static inline double prof_eval(const struct prof *p, float sf)
 {
-	const int base = prof_find(p, s);
+	const int base = prof_find(p, sf);
+	const double s = sf;
 	return p->sxx - 2 * s * p->sxq[base] + s * s * p->sqq[base];
 }
 
@@ -1132,7 +1130,7 @@ static void build_prof2(const float *x, const float *w, struct prof2 *p)
 	build_prof(32, x, w, wx, amax, sxx, &iq4_mids_neg, &p->neg);
 }
 
-static inline double prof2_eval(const struct prof2 *p, double s)
+static inline double prof2_eval(const struct prof2 *p, float s)
 {
 	return s >= 0 ? prof_eval(&p->pos, s) : prof_eval(&p->neg, -s);
 }
@@ -1292,13 +1290,23 @@ static double iq4xs_err(const struct blk_iq4_xs *b, const float *x, const float 
 	return wsse(QK_K, x, y, w);
 }
 
-/* prof_eval at three scales s[0..2] >= 0 of one profile. */
-static inline void prof_eval3(const struct prof *p, const double *s, double *e)
+/* prof_eval at three scales s[0..2] >= 0 of one profile (the searches
+ * share their pass over the groups' last starts). */
+static inline void prof_eval3(const struct prof *p, const float *sf, double *e)
 {
-	const int b0 = prof_find(p, s[0]), b1 = prof_find(p, s[1]), b2 = prof_find(p, s[2]);
-	e[0] = p->sxx - 2 * s[0] * p->sxq[b0] + s[0] * s[0] * p->sqq[b0];
-	e[1] = p->sxx - 2 * s[1] * p->sxq[b1] + s[1] * s[1] * p->sqq[b1];
-	e[2] = p->sxx - 2 * s[2] * p->sxq[b2] + s[2] * s[2] * p->sqq[b2];
+	int g0 = 0, g1 = 0, g2 = 0;
+	for (int i = 0; i < p->ntop; i += 8) {
+		g0 += count_le8(p->top + i, sf[0]);
+		g1 += count_le8(p->top + i, sf[1]);
+		g2 += count_le8(p->top + i, sf[2]);
+	}
+	const int b0 = mini(8 * g0 + count_le8(p->s + 1 + 8 * g0, sf[0]), p->n - 1);
+	const int b1 = mini(8 * g1 + count_le8(p->s + 1 + 8 * g1, sf[1]), p->n - 1);
+	const int b2 = mini(8 * g2 + count_le8(p->s + 1 + 8 * g2, sf[2]), p->n - 1);
+	const double s0 = sf[0], s1 = sf[1], s2 = sf[2];
+	e[0] = p->sxx - 2 * s0 * p->sxq[b0] + s0 * s0 * p->sqq[b0];
+	e[1] = p->sxx - 2 * s1 * p->sxq[b1] + s1 * s1 * p->sqq[b1];
+	e[2] = p->sxx - 2 * s2 * p->sxq[b2] + s2 * s2 * p->sqq[b2];
 }
 
 /* The best 6-bit scale for sub-block j under the super-scale d, among the
@@ -1308,15 +1316,17 @@ static int iq4xs_pick_l(const struct prof2 *p, double a, float d, double *err)
 	const double t = a / d;
 	const int r = clampi(t > 40 ? 40 : t < -40 ? -40 : (int)floor(t + 0.5), -32, 31);
 	const int l0 = maxi(r - 1, -32), nl = mini(r + 1, 31) - l0 + 1;
-	double sv[3], e[3];
+	/* d times the integers, exact in float (d is an fp16 value) */
+	float sv[3];
+	double e[3];
 	for (int i = 0; i < 3; i++)
-		sv[i] = (double)d * mini(l0 + i, l0 + nl - 1);
+		sv[i] = d * (float)mini(l0 + i, l0 + nl - 1);
 	const int neg = !(sv[0] >= 0);
 	if (neg == !(sv[2] >= 0)) {
 		/* one sign (the profile chosen by a select: the sign of a / d
 		 * follows no pattern), s -> -s for s < 0, exact */
-		const double sg = neg ? -1.0 : 1.0;
-		const double ss[3] = { sg * sv[0], sg * sv[1], sg * sv[2] };
+		const float sg = neg ? -1.0f : 1.0f;
+		const float ss[3] = { sg * sv[0], sg * sv[1], sg * sv[2] };
 		prof_eval3(neg ? &p->neg : &p->pos, ss, e);
 	} else {
 		for (int i = 0; i < 3; i++)
