@@ -443,7 +443,17 @@ struct iq4_out {
 	uint8_t *scales_l;
 };
 
-typedef uint8_t iq4_v8u8 __attribute__((vector_size(8)));
+/* Eight codes 0..15 stored as bytes. */
+static inline void iq4_store8(qnt__v8i c, uint8_t *L)
+{
+#if defined(__AVX2__)
+	const __m128i h = _mm_packus_epi32(_mm256_castsi256_si128((__m256i)c), _mm256_extracti128_si256((__m256i)c, 1));
+	_mm_storel_epi64((__m128i *)L, _mm_packus_epi16(h, h));
+#else
+	for (int i = 0; i < 8; i++)
+		L[i] = (uint8_t)c[i];
+#endif
+}
 
 /* The indices best_index_int8 picks for the eight products id * x[0..7]
  * (see iq4_value_v8): the number of midpoints at or below each, 15 for NaN
@@ -460,8 +470,7 @@ static inline void iq4_index8(float id, const float *x, uint8_t *L)
 		c -= qnt__ge_v8f_s(v, mid[k]);
 	const qnt__v8i num = qnt__eq_v8f(v, v);
 	c = (c & num) | (~num & 15);
-	const iq4_v8u8 cb = __builtin_convertvector(c, iq4_v8u8);
-	memcpy(L, &cb, sizeof cb);
+	iq4_store8(c, L);
 }
 
 /* ggml's quantize_row_iq4_nl_impl with ntry = 7 (what ggml_quantize_chunk
@@ -1188,8 +1197,7 @@ static void iq4_codes(float dl, const float *x, uint8_t *L, float *y)
 		const qnt__v8i k = lo + (~near_lo & 1);
 		const qnt__v8f yv = qnt__select_v8f(near_lo, plo, pmu);
 		memcpy(y + j, &yv, sizeof yv);
-		const iq4_v8u8 kb = __builtin_convertvector(neg ? 15 - k : k, iq4_v8u8);
-		memcpy(L + j, &kb, sizeof kb);
+		iq4_store8(neg ? 15 - k : k, L + j);
 	}
 }
 
@@ -1310,11 +1318,10 @@ static inline void prof_eval3(const struct prof *p, const float *sf, double *e)
 }
 
 /* The best 6-bit scale for sub-block j under the super-scale d, among the
- * integers around a/d, by the profile (the first of the least). */
-static int iq4xs_pick_l(const struct prof2 *p, double a, float d, double *err)
+ * integers around a/d (r, its nearest in -32..31), by the profile (the first
+ * of the least). */
+static int iq4xs_pick_l(const struct prof2 *p, int r, float d, double *err)
 {
-	const double t = a / d;
-	const int r = clampi(t > 40 ? 40 : t < -40 ? -40 : (int)floor(t + 0.5), -32, 31);
 	const int l0 = maxi(r - 1, -32), nl = mini(r + 1, 31) - l0 + 1;
 	/* d times the integers, exact in float (d is an fp16 value) */
 	float sv[3];
@@ -1346,6 +1353,37 @@ static int iq4xs_pick_l(const struct prof2 *p, double a, float d, double *err)
 	if (err)
 		*err = best;
 	return bl;
+}
+
+/* iq4xs_pick_l for the eight sub-blocks under the super-scale d: their
+ * scales into ls, the sum of their errors (in sub-block order) returned. The
+ * nearest integers to a[j] / d are found for all first (with AVX2 four at a
+ * time, the same double operations; t beyond +-40, or NaN, gives the same
+ * clamped integer either way). */
+static double iq4xs_pick_all(const struct prof2 *p, const float *a, float d, int *ls)
+{
+	int r[8];
+#if defined(__AVX2__)
+	const __m256d dv = _mm256_set1_pd(d), lo = _mm256_set1_pd(-40), hi = _mm256_set1_pd(40);
+	for (int j = 0; j < 8; j += 4) {
+		const __m256d t = _mm256_div_pd(_mm256_cvtps_pd(_mm_loadu_ps(a + j)), dv);
+		const __m256d c = _mm256_min_pd(_mm256_max_pd(t, lo), hi);
+		const __m128i ri = _mm256_cvttpd_epi32(_mm256_floor_pd(_mm256_add_pd(c, _mm256_set1_pd(0.5))));
+		_mm_storeu_si128((__m128i *)(r + j),
+				 _mm_min_epi32(_mm_max_epi32(ri, _mm_set1_epi32(-32)), _mm_set1_epi32(31)));
+	}
+#else
+	for (int j = 0; j < 8; j++) {
+		const double t = (double)a[j] / d;
+		r[j] = clampi(t > 40 ? 40 : t < -40 ? -40 : (int)floor(t + 0.5), -32, 31);
+	}
+#endif
+	double tot = 0, ej;
+	for (int j = 0; j < 8; j++) {
+		ls[j] = iq4xs_pick_l(&p[j], r[j], d, &ej);
+		tot += ej;
+	}
+	return tot;
 }
 
 /* The block for the fp16 value d and the sub-block scales sl (those
@@ -1440,11 +1478,7 @@ static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *o
 			const float d = from_fp16(to_fp16((float)(A / m)));
 			if (d == 0.0f || !(fabsf(d) < INFINITY) || d == bd)
 				continue;
-			double tot = 0, ej;
-			for (int j = 0; j < 8; j++) {
-				ls[j] = iq4xs_pick_l(&p[j], a[j], d, &ej);
-				tot += ej;
-			}
+			const double tot = iq4xs_pick_all(p, a, d, ls);
 			if (tot < be) {
 				be = tot;
 				bd = d;
@@ -1469,11 +1503,7 @@ static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *o
 			const float dv = from_fp16(h);
 			if (dv == 0.0f || !(fabsf(dv) < INFINITY) || ((h ^ h0) & 0x8000))
 				continue;
-			double tot = 0, ej;
-			for (int j = 0; j < 8; j++) {
-				ls[j] = iq4xs_pick_l(&p[j], a[j], dv, &ej);
-				tot += ej;
-			}
+			const double tot = iq4xs_pick_all(p, a, dv, ls);
 			if (tot < bt) {
 				bt = tot;
 				bdv = dv;
