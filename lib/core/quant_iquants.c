@@ -1318,16 +1318,12 @@ static inline void prof_eval3(const struct prof *p, const float *sf, double *e)
 }
 
 /* The best 6-bit scale for sub-block j under the super-scale d, among the
- * integers around a/d (r, its nearest in -32..31), by the profile (the first
- * of the least). */
-static int iq4xs_pick_l(const struct prof2 *p, int r, float d, double *err)
+ * integers around a/d (r, its nearest in -32..31; l0 the first of the nl
+ * in -32..31 around it), by the profile (the first of the least); sv[i] =
+ * d times integer i (the last for i >= nl). */
+static int iq4xs_pick_l(const struct prof2 *p, int r, int l0, int nl, const float *sv, double *err)
 {
-	const int l0 = maxi(r - 1, -32), nl = mini(r + 1, 31) - l0 + 1;
-	/* d times the integers, exact in float (d is an fp16 value) */
-	float sv[3];
 	double e[3];
-	for (int i = 0; i < 3; i++)
-		sv[i] = d * (float)mini(l0 + i, l0 + nl - 1);
 	const int neg = !(sv[0] >= 0);
 	if (neg == !(sv[2] >= 0)) {
 		/* one sign (the profile chosen by a select: the sign of a / d
@@ -1350,8 +1346,7 @@ static int iq4xs_pick_l(const struct prof2 *p, int r, float d, double *err)
 		bl += take * (l0 + i - bl);
 		best = e[i] < best ? e[i] : best;
 	}
-	if (err)
-		*err = best;
+	*err = best;
 	return bl;
 }
 
@@ -1378,9 +1373,22 @@ static double iq4xs_pick_all(const struct prof2 *p, const float *a, float d, int
 		r[j] = clampi(t > 40 ? 40 : t < -40 ? -40 : (int)floor(t + 0.5), -32, 31);
 	}
 #endif
+	/* the candidates l0, l0 + 1, l0 + 2 (up to r + 1, within -32..31)
+	 * of each, and d times them, exact in float (d is an fp16 value) */
+	qnt__v8i rv;
+	memcpy(&rv, r, sizeof rv);
+	const qnt__v8i l0 = qnt__clamp_v8i(rv - 1, -32, 31), top = qnt__clamp_v8i(rv + 1, -32, 31);
+	const qnt__v8i nl = top - l0 + 1;
+	float sv[3][8];
+	for (int i = 0; i < 3; i++) {
+		const qnt__v8i li = l0 + i, over = li > top;
+		const qnt__v8f f = d * __builtin_convertvector((top & over) | (li & ~over), qnt__v8f);
+		memcpy(sv[i], &f, sizeof f);
+	}
 	double tot = 0, ej;
 	for (int j = 0; j < 8; j++) {
-		ls[j] = iq4xs_pick_l(&p[j], r[j], d, &ej);
+		const float s3[3] = { sv[0][j], sv[1][j], sv[2][j] };
+		ls[j] = iq4xs_pick_l(&p[j], r[j], l0[j], nl[j], s3, &ej);
 		tot += ej;
 	}
 	return tot;
