@@ -780,7 +780,8 @@ static int rank_events(const uint64_t *a, uint64_t *out, int n, int32_t base)
 			rank_32(k32, n, i0, rk);
 		else
 			rank_16(k32, n, i0, rk);
-		for (int l = 0; l < 32 && l < left; l++)
+		const int cnt = left < 32 ? left : 32;
+		for (int l = 0; l < cnt; l++)
 			out[rk[l]] = a[i0 + l];
 	}
 	return 1;
