@@ -1333,20 +1333,19 @@ static int iq4xs_pick_l(const struct prof2 *p, int r, int l0, int nl, const floa
 		const float ss[3] = { sg * sv[0], sg * sv[1], sg * sv[2] };
 		prof_eval3(neg ? &p->neg : &p->pos, ss, e);
 	} else {
-		for (int i = 0; i < 3; i++)
-			e[i] = prof2_eval(p, sv[i]);
+		e[0] = prof2_eval(p, sv[0]);
+		e[1] = prof2_eval(p, sv[1]);
+		e[2] = prof2_eval(p, sv[2]);
 	}
 	/* the first of the least of the nl (nl < 3 only at the ends of the
 	 * range), without branches on the errors */
-	if (nl < 3)
-		e[2] = INFINITY;
-	double best = INFINITY;
-	int bl = r;
-	for (int i = 0; i < 3; i++) {
-		const int take = e[i] < best;
-		bl += take * (l0 + i - bl);
-		best = e[i] < best ? e[i] : best;
-	}
+	const double e2 = nl < 3 ? INFINITY : e[2];
+	int bl = e[0] < INFINITY ? l0 : r;
+	double best = e[0] < INFINITY ? e[0] : INFINITY;
+	bl = e[1] < best ? l0 + 1 : bl;
+	best = e[1] < best ? e[1] : best;
+	bl = e2 < best ? l0 + 2 : bl;
+	best = e2 < best ? e2 : best;
 	*err = best;
 	return bl;
 }
