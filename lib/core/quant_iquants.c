@@ -160,42 +160,14 @@ static inline unsigned ksign(unsigned s7)
 static const float kv4f[16] = { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 };
 static const float kv4n[16] = { -113, -89, -69, -53, -38, -25, -13, -1, 10, 22, 35, 49, 65, 83, 104, 127 };
 
-/* kv4_ml[i]: the last index k with kv4[k] <= i - 128 (0 if none). */
-static const uint8_t kv4_ml[256] = {
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3,
-	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5,
-	5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
-	7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10,
-	10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12,
-	12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14,
-	14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
-};
-
-/* Index of the iq4 value nearest to x, as ggml's best_index_int8 finds it:
- * with ml the last index whose value is <= x (a binary search in ggml),
- * (x - v[ml]) < (v[ml+1] - x) in float picks ml, otherwise ml + 1; values
- * out of range saturate and NaN gives the last index. The values are
- * integers, so ml depends only on floor(x), read from a table (x + 128 may
- * round up to the next integer, which one compare undoes). */
-static inline int best_index_16(float x)
-{
-	if (x != x)
-		return 15;
-	const float tc = x < -128.0f ? -128.0f : x > 127.0f ? 127.0f : x;
-	int ml = kv4_ml[(int)(tc + 128.0f)];
-	ml -= (kv4f[ml] > x) & (ml > 0);
-	const int mu = ml + 1 < 15 ? ml + 1 : 15, lo = mu - 1;
-	return x - kv4f[lo] < kv4f[mu] - x ? lo : mu;
-}
-
-/* kv4f[best_index_16(v)] lane by lane. best_index_16 picks the value nearest
- * to v with ties to the upper one, and near each midpoint of two values the
- * differences it compares are exact in float (checked against ggml's
- * best_index_int8 over all floats at a stride of 7 and densely around each
- * midpoint), so its index is the number of midpoints m_k <= v; the value is
- * kv4[0] plus the steps of those midpoints, an integer converted exactly. NaN
- * gives the last value, as in best_index_16.
+/* kv4f[i] lane by lane, i the index ggml's best_index_int8 picks for v: with
+ * ml the last index whose value is <= v, (v - v[ml]) < (v[ml+1] - v) in
+ * float picks ml, otherwise ml + 1; values out of range saturate and NaN
+ * gives the last index. Near each midpoint of two values the differences it
+ * compares are exact in float (checked against best_index_int8 over all
+ * floats at a stride of 7 and densely around each midpoint), so i is the
+ * number of midpoints m_k <= v; the value is kv4[0] plus the steps of those
+ * midpoints, an integer converted exactly.
  * With AVX2 the count is read from a table: the midpoints are multiples of
  * 1/2, so m_k <= v exactly when 2 m_k <= floor(2 v) (2 v is exact, or
  * overflows to an infinity of the right sign), and kv4_half[h + 232] is the
@@ -247,11 +219,21 @@ static inline qnt__v8f iq4_value_v8(qnt__v8f v)
 #endif
 }
 
-/* sum_i w_i (x_i - y_i)^2 in double, fixed order. */
+/* sum_i w_i (x_i - y_i)^2 in double, fixed order: four sums, of the i
+ * with i % 4 = 0, 1, 2, 3 (the lanes of a vector), then combined. */
 static double wsse(int n, const float *x, const float *y, const float *w)
 {
-	double e[4] = { 0, 0, 0, 0 };
-	for (int i = 0; i < n; i++) {
+	qnt__v4d e = { 0, 0, 0, 0 };
+	int i = 0;
+	for (; i + 4 <= n; i += 4) {
+		qnt__v4f xv, yv, wv;
+		memcpy(&xv, x + i, sizeof xv);
+		memcpy(&yv, y + i, sizeof yv);
+		memcpy(&wv, w + i, sizeof wv);
+		const qnt__v4d r = __builtin_convertvector(xv, qnt__v4d) - __builtin_convertvector(yv, qnt__v4d);
+		e += __builtin_convertvector(wv, qnt__v4d) * r * r;
+	}
+	for (; i < n; i++) {
 		const double r = (double)x[i] - (double)y[i];
 		e[i & 3] += (double)w[i] * r * r;
 	}
@@ -461,6 +443,36 @@ struct iq4_out {
 	uint8_t *scales_l;
 };
 
+/* Eight codes 0..15 stored as bytes. */
+static inline void iq4_store8(qnt__v8i c, uint8_t *L)
+{
+#if defined(__AVX2__)
+	const __m128i h = _mm_packus_epi32(_mm256_castsi256_si128((__m256i)c), _mm256_extracti128_si256((__m256i)c, 1));
+	_mm_storel_epi64((__m128i *)L, _mm_packus_epi16(h, h));
+#else
+	for (int i = 0; i < 8; i++)
+		L[i] = (uint8_t)c[i];
+#endif
+}
+
+/* The indices best_index_int8 picks for the eight products id * x[0..7]
+ * (see iq4_value_v8): the number of midpoints at or below each, 15 for NaN
+ * (equal to a scalar form of ggml's search for every float, checked over
+ * all 2^32). */
+static inline void iq4_index8(float id, const float *x, uint8_t *L)
+{
+	static const float mid[15] = { -115.5f, -93.5f, -74, -57, -42, -28.5f, -16, -4.5f, 7, 19, 31.5f, 45.5f, 61, 79, 101 };
+	qnt__v8f v;
+	memcpy(&v, x, sizeof v);
+	v = v * id;
+	qnt__v8i c = { 0, 0, 0, 0, 0, 0, 0, 0 };
+	for (int k = 0; k < 15; k++)
+		c -= qnt__ge_v8f_s(v, mid[k]);
+	const qnt__v8i num = qnt__eq_v8f(v, v);
+	c = (c & num) | (~num & 15);
+	iq4_store8(c, L);
+}
+
 /* ggml's quantize_row_iq4_nl_impl with ntry = 7 (what ggml_quantize_chunk
  * runs, with or without an imatrix) for n = 32 (iq4_nl: one scale) or
  * n = 256 (iq4_xs: 8 sub-blocks of 32 under 6-bit scales). out[0] receives
@@ -527,15 +539,20 @@ static void ggml_iq4(int n, const float *x, const float *qw, const struct iq4_ou
 		} else {
 			/* one set of weights: those of the output asked for */
 			const int o = outs[1] ? 1 : 0;
+			qnt__v8f ax0 = vx[o][0], ax1 = vx[o][1], aq0 = vq[o][0], aq1 = vq[o][1];
 			for (int j = 0; j < 32; j++) {
 				const float xj = xb[j], wj = weight[o][j];
-				for (int h = 0; h < 2; h++) {
-					const qnt__v8f q = iq4_value_v8(idv[h] * xj);
-					const qnt__v8f wq = wj * q;
-					vx[o][h] += wq * xj;
-					vq[o][h] += wq * q;
-				}
+				const qnt__v8f q0 = iq4_value_v8(idv[0] * xj), q1 = iq4_value_v8(idv[1] * xj);
+				const qnt__v8f wq0 = wj * q0, wq1 = wj * q1;
+				ax0 += wq0 * xj;
+				aq0 += wq0 * q0;
+				ax1 += wq1 * xj;
+				aq1 += wq1 * q1;
 			}
+			vx[o][0] = ax0;
+			vx[o][1] = ax1;
+			vq[o][0] = aq0;
+			vq[o][1] = aq1;
 		}
 		memcpy(sqx, vx, sizeof sqx);
 		memcpy(sq2, vq, sizeof sq2);
@@ -574,8 +591,8 @@ static void ggml_iq4(int n, const float *x, const float *qw, const struct iq4_ou
 				l = maxi(-32, mini(31, l));
 				const float dl = d * (float)l;
 				const float idl = dl != 0.0f ? 1 / dl : 0.0f;
-				for (int j = 0; j < 32; j++)
-					L[32 * ib + j] = (uint8_t)best_index_16(idl * x[32 * ib + j]);
+				for (int j = 0; j < 32; j += 8)
+					iq4_index8(idl, x + 32 * ib + j, L + 32 * ib + j);
 				l += 32;
 				const uint8_t l_l = (uint8_t)(l & 0xf), l_h = (uint8_t)(l >> 4);
 				if (ib % 2 == 0)
@@ -587,8 +604,8 @@ static void ggml_iq4(int n, const float *x, const float *qw, const struct iq4_ou
 		} else {
 			*out->dh = to_fp16(scales[o][0]);
 			const float id = scales[o][0] != 0.0f ? 1 / scales[o][0] : 0.0f;
-			for (int j = 0; j < 32; j++)
-				L[j] = (uint8_t)best_index_16(id * x[j]);
+			for (int j = 0; j < 32; j += 8)
+				iq4_index8(id, x + j, L + j);
 		}
 		for (int i = 0; i < nsub; i++)
 			for (int j = 0; j < 16; j++)
@@ -631,9 +648,17 @@ static void ggml_iq4_xs(const float *x, const float *qw, struct blk_iq4_xs *b0, 
  * s < 0 the same is done with the negated values (s -> -s). */
 #define PROF_MAX (32 * 8 + 1)
 
+/* For the search of the interval of s the starts s[1..n] (s[n] the end)
+ * are read in groups of eight, s[1 + 8 i .. 8 + 8 i], +inf past s[n] up to
+ * a whole group and one more, and top[i] holds the last of group i (+inf
+ * past the last group, up to a multiple of eight: ntop). */
+#define PROF_GROUPS ((PROF_MAX + 7) / 8)
+
 struct prof {
 	int n;                /* intervals; interval i starts at s[i] (s[0] = 0) */
-	float s[PROF_MAX + 1]; /* s[n]: the end of the last interval */
+	int ntop;
+	float s[1 + 8 * PROF_GROUPS + 8]; /* s[n]: the end of the last interval */
+	float top[(PROF_GROUPS + 7) / 8 * 8];
 	double sxq[PROF_MAX], sqq[PROF_MAX];
 	double sxx;
 	double best_e;        /* the minimum over s > 0 and where it is */
@@ -675,28 +700,88 @@ static inline int ev_bucket(uint64_t key, int32_t base, int nbk)
 }
 
 #if QNT__VN == 8
+/* The ranks of the 32 keys k32[i0..i0+31] among k32[0..n-1]: one broadcast
+ * key compared against four groups of eight, four independent sums, not
+ * one chain. */
+static void rank_32(const int32_t *k32, int n, int i0, int32_t *rk)
+{
+	const __m256i k0 = _mm256_loadu_si256((const __m256i *)(k32 + i0));
+	const __m256i k1 = _mm256_loadu_si256((const __m256i *)(k32 + i0 + 8));
+	const __m256i k2 = _mm256_loadu_si256((const __m256i *)(k32 + i0 + 16));
+	const __m256i k3 = _mm256_loadu_si256((const __m256i *)(k32 + i0 + 24));
+	__m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+	for (int m = 0; m < n; m += 2) {
+		const __m256i km = _mm256_set1_epi32(k32[m]), kn = _mm256_set1_epi32(k32[m + 1]);
+		a0 = _mm256_sub_epi32(a0, _mm256_add_epi32(_mm256_cmpgt_epi32(k0, km), _mm256_cmpgt_epi32(k0, kn)));
+		a1 = _mm256_sub_epi32(a1, _mm256_add_epi32(_mm256_cmpgt_epi32(k1, km), _mm256_cmpgt_epi32(k1, kn)));
+		a2 = _mm256_sub_epi32(a2, _mm256_add_epi32(_mm256_cmpgt_epi32(k2, km), _mm256_cmpgt_epi32(k2, kn)));
+		a3 = _mm256_sub_epi32(a3, _mm256_add_epi32(_mm256_cmpgt_epi32(k3, km), _mm256_cmpgt_epi32(k3, kn)));
+	}
+	_mm256_storeu_si256((__m256i *)rk, a0);
+	_mm256_storeu_si256((__m256i *)(rk + 8), a1);
+	_mm256_storeu_si256((__m256i *)(rk + 16), a2);
+	_mm256_storeu_si256((__m256i *)(rk + 24), a3);
+}
+
+/* The same for the 16 keys k32[i0..i0+15]. */
+static void rank_16(const int32_t *k32, int n, int i0, int32_t *rk)
+{
+	const __m256i k0 = _mm256_loadu_si256((const __m256i *)(k32 + i0));
+	const __m256i k1 = _mm256_loadu_si256((const __m256i *)(k32 + i0 + 8));
+	__m256i a0 = _mm256_setzero_si256(), a1 = a0;
+	for (int m = 0; m < n; m += 2) {
+		const __m256i km = _mm256_set1_epi32(k32[m]), kn = _mm256_set1_epi32(k32[m + 1]);
+		a0 = _mm256_sub_epi32(a0, _mm256_add_epi32(_mm256_cmpgt_epi32(k0, km), _mm256_cmpgt_epi32(k0, kn)));
+		a1 = _mm256_sub_epi32(a1, _mm256_add_epi32(_mm256_cmpgt_epi32(k1, km), _mm256_cmpgt_epi32(k1, kn)));
+	}
+	_mm256_storeu_si256((__m256i *)rk, a0);
+	_mm256_storeu_si256((__m256i *)(rk + 8), a1);
+}
+
 static int rank_events(const uint64_t *a, uint64_t *out, int n, int32_t base)
 {
 	/* the 32-bit keys, their top bit flipped for signed compares; the
-	 * slack lanes' ranks are not used */
-	int32_t k32[32 * 8 + 8];
-	uint32_t bad = 0;
-	for (int i = 0; i < n; i++) {
-		const uint32_t h = (uint32_t)(a[i] >> 32) - (uint32_t)base + (1u << 20);
-		bad |= h;
-		k32[i] = (int32_t)(((h << 8) | ((uint32_t)a[i] & 0xff)) ^ 0x80000000u);
+	 * slack lanes (up to a multiple of 32) are ranked too, not used */
+	int32_t k32[32 * 8 + 32];
+	/* eight keys a step (a has eight readable keys past n): in each
+	 * 64-bit lane h = bits(s) - base + 2^20 and (h << 8 | tag) ^ 2^31 in
+	 * the low half, then the low halves packed in order */
+	const __m256i off = _mm256_set1_epi32((int32_t)((1u << 20) - (uint32_t)base));
+	const __m256i low8 = _mm256_set1_epi64x(0xff), low32 = _mm256_set1_epi64x(0xffffffff);
+	const __m256i flip = _mm256_set1_epi32(INT32_MIN), lane = _mm256_setr_epi64x(0, 1, 2, 3);
+	__m256i bad = _mm256_setzero_si256();
+	for (int i = 0; i < n; i += 8) {
+		const __m256i a0 = _mm256_loadu_si256((const __m256i *)(a + i));
+		const __m256i a1 = _mm256_loadu_si256((const __m256i *)(a + i + 4));
+		const __m256i h0 = _mm256_add_epi32(_mm256_srli_epi64(a0, 32), off);
+		const __m256i h1 = _mm256_add_epi32(_mm256_srli_epi64(a1, 32), off);
+		/* the lanes below n */
+		const __m256i v0 = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n - i), lane);
+		const __m256i v1 = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n - i - 4), lane);
+		bad = _mm256_or_si256(bad, _mm256_and_si256(_mm256_or_si256(_mm256_and_si256(h0, v0),
+									      _mm256_and_si256(h1, v1)), low32));
+		const __m256i k0 = _mm256_or_si256(_mm256_slli_epi32(h0, 8), _mm256_and_si256(a0, low8));
+		const __m256i k1 = _mm256_or_si256(_mm256_slli_epi32(h1, 8), _mm256_and_si256(a1, low8));
+		const __m256 k = _mm256_shuffle_ps((__m256)k0, (__m256)k1, _MM_SHUFFLE(2, 0, 2, 0));
+		const __m256i kk = _mm256_permute4x64_epi64((__m256i)k, _MM_SHUFFLE(3, 1, 2, 0));
+		_mm256_storeu_si256((__m256i *)(k32 + i), _mm256_xor_si256(kk, flip));
 	}
-	if (bad >> 24)
+	if (!_mm256_testz_si256(bad, _mm256_set1_epi64x(0xff000000)))
 		return 0;
-	memset(k32 + n, 0, 8 * sizeof *k32);
-	for (int i0 = 0; i0 < n; i0 += 8) {
-		const __m256i ki = _mm256_loadu_si256((const __m256i *)(k32 + i0));
-		__m256i acc = _mm256_setzero_si256();
-		for (int m = 0; m < n; m++)
-			acc = _mm256_sub_epi32(acc, _mm256_cmpgt_epi32(ki, _mm256_set1_epi32(k32[m])));
-		int32_t rk[8];
-		_mm256_storeu_si256((__m256i *)rk, acc);
-		for (int l = 0; l < 8 && i0 + l < n; l++)
+	/* k32[n]: a key no key is greater than, for the pairs of rank_32
+	 * and rank_16 */
+	memset(k32 + n, 0, 32 * sizeof *k32);
+	k32[n] = INT32_MAX;
+	for (int i0 = 0; i0 < n; i0 += 32) {
+		/* four groups of eight a pass, two on a short tail */
+		int32_t rk[32];
+		const int left = n - i0;
+		if (left > 16)
+			rank_32(k32, n, i0, rk);
+		else
+			rank_16(k32, n, i0, rk);
+		const int cnt = left < 32 ? left : 32;
+		for (int l = 0; l < cnt; l++)
 			out[rk[l]] = a[i0 + l];
 	}
 	return 1;
@@ -851,8 +936,8 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 		       const struct iq4_mids *m, struct prof *p)
 {
 	/* at most 8 events an element (the midpoints of one sign), and
-	 * iq4_put_events' slack */
-	uint64_t ev[32 * 8 + 4], sorted[32 * 8];
+	 * iq4_put_events' slack, and rank_events' */
+	uint64_t ev[32 * 8 + 8], sorted[32 * 8];
 	const float *v = m->v, *mid = m->mid, *imid = m->imid;
 	const int kpos = m->kpos;
 	p->n = 1;
@@ -860,6 +945,9 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 	p->sxq[0] = p->sqq[0] = p->sxx = 0;
 	p->best_e = 0;
 	p->best_s = 0;
+	p->ntop = 0;
+	for (int i = 1; i <= 8; i++)
+		p->s[i] = INFINITY;
 	if (!(amax > 0) || !(amax < INFINITY))
 		return;
 	const float s_lo = amax * (1.0f / 176), s_hi = amax * (1.0f / 64), is_lo = 1.0f / s_lo;
@@ -909,8 +997,10 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 		sxq += (double)wxv[j] * v[c[j]];
 		sqq += (double)w[j] * v[c[j]] * v[c[j]];
 	}
-	if (ne > 0)
+	if (ne > 0) {
+		memset(ev + ne, 0, 8 * sizeof *ev);
 		sort_events(ev, sorted, ne, base, nbk);
+	}
 	p->sxx = sxx;
 	p->s[0] = s_lo;
 	p->sxq[0] = sxq;
@@ -926,6 +1016,13 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 		p->sqq[e + 1] = sqq;
 	}
 	p->s[ne + 1] = s_hi;
+	/* the groups of the interval search (see struct prof) */
+	const int ng = (ne + 1 + 7) / 8;
+	for (int i = ne + 2; i <= 8 * ng + 8; i++)
+		p->s[i] = INFINITY;
+	p->ntop = (ng + 7) / 8 * 8;
+	for (int i = 0; i < p->ntop; i++)
+		p->top[i] = i < ng ? p->s[8 + 8 * i] : INFINITY;
 	/* the minimum of each interval [s[e], s[e + 1]], at sxq/sqq clamped
 	 * to it, and the first of the least. Each interval's s2 and err are
 	 * the same IEEE operations as the scalar
@@ -985,16 +1082,42 @@ static void build_prof(int n, const float *x, const float *w, const float *wxv, 
 	p->best_s = best_s;
 }
 
-/* E(s) for s >= 0 from a profile (a branch-free search for the last
- * interval that starts at or below s). */
-static inline double prof_eval(const struct prof *p, double s)
+/* How many of the eight floats at v are <= f. */
+static inline int count_le8(const float *v, float f)
 {
-	int base = 0, len = p->n;
-	while (len > 1) {
-		const int half = len / 2;
-		base = (double)p->s[base + half] <= s ? base + half : base;
-		len -= half;
-	}
+#if defined(__AVX2__)
+	return __builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(v), _mm256_set1_ps(f),
+									      _CMP_LE_OQ)));
+#else
+	qnt__v8f a;
+	memcpy(&a, v, sizeof a);
+	const qnt__v8i m = qnt__le_v8f(a, qnt__splat_v8f(f));
+	int c = 0;
+	for (int i = 0; i < 8; i++)
+		c -= m[i];
+	return c;
+#endif
+}
+
+/* The interval of s >= 0: the last i in 0..n-1 with s[i] <= s, s[0]
+ * counting as -inf. The starts ascend, so that is how many of s[1..n] are
+ * <= s (s[n] too, hence the clamp to n - 1): the whole groups (their
+ * last is <= s), then those of the next group. Without branches on the
+ * data. The scales searched are floats: fp16 values, and those times the
+ * integers -32..31 (exact in float). */
+static inline int prof_find(const struct prof *p, float s)
+{
+	int g = 0;
+	for (int i = 0; i < p->ntop; i += 8)
+		g += count_le8(p->top + i, s);
+	return mini(8 * g + count_le8(p->s + 1 + 8 * g, s), p->n - 1);
+}
+
+/* E(s) for s >= 0 from a profile. */
+static inline double prof_eval(const struct prof *p, float sf)
+{
+	const int base = prof_find(p, sf);
+	const double s = sf;
 	return p->sxx - 2 * s * p->sxq[base] + s * s * p->sqq[base];
 }
 
@@ -1017,7 +1140,7 @@ static void build_prof2(const float *x, const float *w, struct prof2 *p)
 	build_prof(32, x, w, wx, amax, sxx, &iq4_mids_neg, &p->neg);
 }
 
-static inline double prof2_eval(const struct prof2 *p, double s)
+static inline double prof2_eval(const struct prof2 *p, float s)
 {
 	return s >= 0 ? prof_eval(&p->pos, s) : prof_eval(&p->neg, -s);
 }
@@ -1029,16 +1152,17 @@ static double prof2_best(const struct prof2 *p)
 }
 
 /* Codes of 32 elements for the exact scale dl (nearest of the float
- * products dl * v_k) and the weighted error of the values they give. */
-static double iq4_codes(float dl, const float *x, const float *w, uint8_t *L)
+ * products dl * v_k) and the values they give, y[j] = dl * v[L[j]] (what
+ * the dequantizers compute from the codes and dl). */
+static void iq4_codes(float dl, const float *x, uint8_t *L, float *y)
 {
-	float p[16], y[32];
+	float p[16];
 	if (dl == 0.0f || !(fabsf(dl) < INFINITY)) {
 		for (int j = 0; j < 32; j++) {
 			L[j] = 8;
 			y[j] = dl * kv4f[8];
 		}
-		return wsse(32, x, y, w);
+		return;
 	}
 	/* p ascending; code of p[k] is k (dl > 0) or 15 - k (dl < 0). Per
 	 * element (8 lanes): ml the last k with p[k] <= x (0 if none),
@@ -1074,10 +1198,8 @@ static double iq4_codes(float dl, const float *x, const float *w, uint8_t *L)
 		const qnt__v8i k = lo + (~near_lo & 1);
 		const qnt__v8f yv = qnt__select_v8f(near_lo, plo, pmu);
 		memcpy(y + j, &yv, sizeof yv);
-		for (int i = 0; i < 8; i++)
-			L[j + i] = (uint8_t)(neg ? 15 - k[i] : k[i]);
+		iq4_store8(neg ? 15 - k : k, L + j);
 	}
-	return wsse(32, x, y, w);
 }
 
 static void pack_iq4_nibbles(const uint8_t *L, uint8_t *qs)
@@ -1158,8 +1280,10 @@ static void weighted_iq4_nl(const float *x, const float *w, struct blk_iq4_nl *o
 		}
 	}
 	uint8_t L[32];
+	float y[32];
 	for (int c = 0; c < IQ4NL_EXACT && tope[c] < INFINITY; c++) {
-		e = iq4_codes(top[c], x, w, L);
+		iq4_codes(top[c], x, L, y);
+		e = wsse(32, x, y, w);
 		if (e < best) {
 			best = e;
 			out->d = to_fp16(top[c]);
@@ -1175,73 +1299,121 @@ static double iq4xs_err(const struct blk_iq4_xs *b, const float *x, const float 
 	return wsse(QK_K, x, y, w);
 }
 
-/* prof_eval at three scales s[0..2] >= 0 of one profile, the three
- * searches interleaved (the same intervals and operations). */
-static inline void prof_eval3(const struct prof *p, const double *s, double *e)
+/* prof_eval at three scales s[0..2] >= 0 of one profile (the searches
+ * share their pass over the groups' last starts). */
+static inline void prof_eval3(const struct prof *p, const float *sf, double *e)
 {
-	int b0 = 0, b1 = 0, b2 = 0, len = p->n;
-	while (len > 1) {
-		const int half = len / 2;
-		b0 = (double)p->s[b0 + half] <= s[0] ? b0 + half : b0;
-		b1 = (double)p->s[b1 + half] <= s[1] ? b1 + half : b1;
-		b2 = (double)p->s[b2 + half] <= s[2] ? b2 + half : b2;
-		len -= half;
+	int g0 = 0, g1 = 0, g2 = 0;
+	for (int i = 0; i < p->ntop; i += 8) {
+		g0 += count_le8(p->top + i, sf[0]);
+		g1 += count_le8(p->top + i, sf[1]);
+		g2 += count_le8(p->top + i, sf[2]);
 	}
-	e[0] = p->sxx - 2 * s[0] * p->sxq[b0] + s[0] * s[0] * p->sqq[b0];
-	e[1] = p->sxx - 2 * s[1] * p->sxq[b1] + s[1] * s[1] * p->sqq[b1];
-	e[2] = p->sxx - 2 * s[2] * p->sxq[b2] + s[2] * s[2] * p->sqq[b2];
+	const int b0 = mini(8 * g0 + count_le8(p->s + 1 + 8 * g0, sf[0]), p->n - 1);
+	const int b1 = mini(8 * g1 + count_le8(p->s + 1 + 8 * g1, sf[1]), p->n - 1);
+	const int b2 = mini(8 * g2 + count_le8(p->s + 1 + 8 * g2, sf[2]), p->n - 1);
+	const double s0 = sf[0], s1 = sf[1], s2 = sf[2];
+	e[0] = p->sxx - 2 * s0 * p->sxq[b0] + s0 * s0 * p->sqq[b0];
+	e[1] = p->sxx - 2 * s1 * p->sxq[b1] + s1 * s1 * p->sqq[b1];
+	e[2] = p->sxx - 2 * s2 * p->sxq[b2] + s2 * s2 * p->sqq[b2];
 }
 
 /* The best 6-bit scale for sub-block j under the super-scale d, among the
- * integers around a/d, by the profile (the first of the least). */
-static int iq4xs_pick_l(const struct prof2 *p, double a, float d, double *err)
+ * integers around a/d (r, its nearest in -32..31; l0 the first of the nl
+ * in -32..31 around it), by the profile (the first of the least); sv[i] =
+ * d times integer i (the last for i >= nl). */
+static int iq4xs_pick_l(const struct prof2 *p, int r, int l0, int nl, const float *sv, double *err)
 {
-	const double t = a / d;
-	const int r = clampi(t > 40 ? 40 : t < -40 ? -40 : (int)floor(t + 0.5), -32, 31);
-	const int l0 = maxi(r - 1, -32), nl = mini(r + 1, 31) - l0 + 1;
-	double sv[3], e[3];
-	for (int i = 0; i < 3; i++)
-		sv[i] = (double)d * mini(l0 + i, l0 + nl - 1);
-	if (sv[0] >= 0 && sv[2] >= 0) {
-		prof_eval3(&p->pos, sv, e);
-	} else if (!(sv[0] >= 0) && !(sv[2] >= 0)) {
-		const double ns[3] = { -sv[0], -sv[1], -sv[2] };
-		prof_eval3(&p->neg, ns, e);
+	double e[3];
+	const int neg = !(sv[0] >= 0);
+	if (neg == !(sv[2] >= 0)) {
+		/* one sign (the profile chosen by a select: the sign of a / d
+		 * follows no pattern), s -> -s for s < 0, exact */
+		const float sg = neg ? -1.0f : 1.0f;
+		const float ss[3] = { sg * sv[0], sg * sv[1], sg * sv[2] };
+		prof_eval3(neg ? &p->neg : &p->pos, ss, e);
 	} else {
-		for (int i = 0; i < 3; i++)
-			e[i] = prof2_eval(p, sv[i]);
+		e[0] = prof2_eval(p, sv[0]);
+		e[1] = prof2_eval(p, sv[1]);
+		e[2] = prof2_eval(p, sv[2]);
 	}
-	double best = INFINITY;
-	int bl = r;
-	for (int i = 0; i < nl; i++) {
-		if (e[i] < best) {
-			best = e[i];
-			bl = l0 + i;
-		}
-	}
-	if (err)
-		*err = best;
+	/* the first of the least of the nl (nl < 3 only at the ends of the
+	 * range), without branches on the errors */
+	const double e2 = nl < 3 ? INFINITY : e[2];
+	int bl = e[0] < INFINITY ? l0 : r;
+	double best = e[0] < INFINITY ? e[0] : INFINITY;
+	bl = e[1] < best ? l0 + 1 : bl;
+	best = e[1] < best ? e[1] : best;
+	bl = e2 < best ? l0 + 2 : bl;
+	best = e2 < best ? e2 : best;
+	*err = best;
 	return bl;
+}
+
+/* iq4xs_pick_l for the eight sub-blocks under the super-scale d: their
+ * scales into ls, the sum of their errors (in sub-block order) returned. The
+ * nearest integers to a[j] / d are found for all first (with AVX2 four at a
+ * time, the same double operations; t beyond +-40, or NaN, gives the same
+ * clamped integer either way). */
+static double iq4xs_pick_all(const struct prof2 *p, const float *a, float d, int *ls)
+{
+	int r[8];
+#if defined(__AVX2__)
+	const __m256d dv = _mm256_set1_pd(d), lo = _mm256_set1_pd(-40), hi = _mm256_set1_pd(40);
+	for (int j = 0; j < 8; j += 4) {
+		const __m256d t = _mm256_div_pd(_mm256_cvtps_pd(_mm_loadu_ps(a + j)), dv);
+		const __m256d c = _mm256_min_pd(_mm256_max_pd(t, lo), hi);
+		const __m128i ri = _mm256_cvttpd_epi32(_mm256_floor_pd(_mm256_add_pd(c, _mm256_set1_pd(0.5))));
+		_mm_storeu_si128((__m128i *)(r + j),
+				 _mm_min_epi32(_mm_max_epi32(ri, _mm_set1_epi32(-32)), _mm_set1_epi32(31)));
+	}
+#else
+	for (int j = 0; j < 8; j++) {
+		const double t = (double)a[j] / d;
+		r[j] = clampi(t > 40 ? 40 : t < -40 ? -40 : (int)floor(t + 0.5), -32, 31);
+	}
+#endif
+	/* the candidates l0, l0 + 1, l0 + 2 (up to r + 1, within -32..31)
+	 * of each, and d times them, exact in float (d is an fp16 value) */
+	qnt__v8i rv;
+	memcpy(&rv, r, sizeof rv);
+	const qnt__v8i l0 = qnt__clamp_v8i(rv - 1, -32, 31), top = qnt__clamp_v8i(rv + 1, -32, 31);
+	const qnt__v8i nl = top - l0 + 1;
+	float sv[3][8];
+	for (int i = 0; i < 3; i++) {
+		const qnt__v8i li = l0 + i, over = li > top;
+		const qnt__v8f f = d * __builtin_convertvector((top & over) | (li & ~over), qnt__v8f);
+		memcpy(sv[i], &f, sizeof f);
+	}
+	double tot = 0, ej;
+	for (int j = 0; j < 8; j++) {
+		const float s3[3] = { sv[0][j], sv[1][j], sv[2][j] };
+		ls[j] = iq4xs_pick_l(&p[j], r[j], l0[j], nl[j], s3, &ej);
+		tot += ej;
+	}
+	return tot;
 }
 
 /* The block for the fp16 value d and the sub-block scales sl (those
  * iq4xs_pick_l picked for d) with the codes nearest to the exact values;
- * returns the error. */
+ * returns the error, iq4xs_err's (d is an fp16 value, so the values of
+ * iq4_codes are those the block dequantizes to). */
 static double iq4xs_with_d(float d, const int *sl, const float *x, const float *w, struct blk_iq4_xs *b)
 {
 	uint8_t L[32];
+	float y[QK_K];
 	b->d = to_fp16(d);
 	b->scales_h = 0;
 	memset(b->scales_l, 0, sizeof b->scales_l);
 	for (int j = 0; j < 8; j++) {
 		const int l = sl[j];
-		iq4_codes(d * (float)l, x + 32 * j, w + 32 * j, L);
+		iq4_codes(d * (float)l, x + 32 * j, L, y + 32 * j);
 		const int ls = l + 32;
 		b->scales_l[j / 2] |= (uint8_t)((ls & 0xf) << (4 * (j % 2)));
 		b->scales_h |= (uint16_t)((ls >> 4) << (2 * j));
 		pack_iq4_nibbles(L, b->qs + 16 * j);
 	}
-	return iq4xs_err(b, x, w);
+	return wsse(QK_K, x, y, w);
 }
 
 /* Least-squares super-scale for the block's integer scales and codes. */
@@ -1314,11 +1486,7 @@ static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *o
 			const float d = from_fp16(to_fp16((float)(A / m)));
 			if (d == 0.0f || !(fabsf(d) < INFINITY) || d == bd)
 				continue;
-			double tot = 0, ej;
-			for (int j = 0; j < 8; j++) {
-				ls[j] = iq4xs_pick_l(&p[j], a[j], d, &ej);
-				tot += ej;
-			}
+			const double tot = iq4xs_pick_all(p, a, d, ls);
 			if (tot < be) {
 				be = tot;
 				bd = d;
@@ -1343,11 +1511,7 @@ static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *o
 			const float dv = from_fp16(h);
 			if (dv == 0.0f || !(fabsf(dv) < INFINITY) || ((h ^ h0) & 0x8000))
 				continue;
-			double tot = 0, ej;
-			for (int j = 0; j < 8; j++) {
-				ls[j] = iq4xs_pick_l(&p[j], a[j], dv, &ej);
-				tot += ej;
-			}
+			const double tot = iq4xs_pick_all(p, a, dv, ls);
 			if (tot < bt) {
 				bt = tot;
 				bdv = dv;
