@@ -4373,7 +4373,30 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 		qnt__v8f csx[IQ1M_CHUNKS][4], cs2[IQ1M_CHUNKS][4], cmx[IQ1M_CHUNKS];
 		const int nch = IQ1M_CHUNKS;
 		qnt__v8f smax = splat8(-INFINITY);
-		qnt__v8i bad = { 0, 0, 0, 0, 0, 0, 0, 0 };
+#if defined(__AVX__)
+		/* The range of the sums, known from the prefix sums: every
+		 * level v has v^2 >= IQ1_DELTA^2 = 1/64, so a split's sq2 is at
+		 * least (tws[0] + tws[1]) / 64 less its rounding (relatively
+		 * some 2^-18), and |sqx| <= 7 max |px|, sq2 <= 4 (tws[0] +
+		 * tws[1]) (the levels are at most 1.125 in size). Where the
+		 * totals lie within [2^-30, 2^36] every sq2 is in [2^-40, 2^40]
+		 * and every |sqx| below 2^40 (no NaN, no overflow in the scores
+		 * below); outside (rare) the whole scan decides. */
+		qnt__v8f pm = splat8(0.0f);
+		for (int h = 0; h < 2; h++)
+			for (int j = 0; j < 24; j += 8) {
+				qnt__v8f v;
+				memcpy(&v, px[h] + j, sizeof v);
+				pm = __builtin_ia32_maxps256(pm, qnt__abs_v8f(v));
+			}
+		float pmax = pm[0];
+		for (int i = 1; i < 8; i++)
+			pmax = maxf(pmax, pm[i]);
+		const float twt = tws[0] + tws[1];
+		const int ranged = pmax <= 0x1p36f && twt >= 0x1p-30f && twt <= 0x1p36f;
+#else
+		const int ranged = 0;
+#endif
 		for (int j = 0; j < IQ1M_CHUNKS; j++) {
 			const int i1 = iq1m_ci1[j], i2 = iq1m_ci2[j];
 			qnt__v8f qx_p[2], qx_m[2], q2_p[2], q2_m[2];
@@ -4398,23 +4421,18 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 			sq2[2] = q2_m[0] + q2_p[1];
 			sq2[3] = q2_m[0] + q2_m[1];
 #if defined(__AVX__)
-			const qnt__v8i in = iq1m_lanes(j);
-			qnt__v8f cm = splat8(-INFINITY);
+			if (ranged) {
+				/* the scores within a relative 2^-11 (a tiny sqx
+				 * gives a score far below the bound below), the
+				 * lanes past 16 included: they repeat the split
+				 * (i1, 16) of another chunk, so M is the same */
+				qnt__v8f cm = splat8(-INFINITY);
 #pragma GCC unroll 4
-			for (int k = 0; k < 4; k++) {
-				const qnt__v8i valid = in & qnt__gt_v8f(sq2[k], splat8(0.0f));
-				/* the score within a relative 2^-11 */
-				const qnt__v8f sk = sqx[k] * sqx[k] * rcp8(sq2[k]);
-				/* the ranges of the bound below (no NaN, no
-				 * overflow; a tiny sqx gives a score far
-				 * below it) */
-				bad |= (qnt__gt_v8f(sq2[k], splat8(0.0f)) & qnt__lt_v8f(sq2[k], splat8(0x1p-40f))) |
-				       qnt__gt_v8f(sq2[k], splat8(0x1p40f)) |
-				       ~qnt__le_v8f(qnt__abs_v8f(sqx[k]), splat8(0x1p40f));
-				cm = qnt__select_v8f(valid & qnt__gt_v8f(sk, cm), sk, cm);
+				for (int k = 0; k < 4; k++)
+					cm = __builtin_ia32_maxps256(cm, sqx[k] * sqx[k] * rcp8(sq2[k]));
+				cmx[j] = cm;
+				smax = __builtin_ia32_maxps256(smax, cm);
 			}
-			cmx[j] = cm;
-			smax = qnt__select_v8f(qnt__gt_v8f(cm, smax), cm, smax);
 #endif
 		}
 		/* The scan keeps the first split that beats the best score so
@@ -4432,13 +4450,12 @@ static void ggml_iq1_m(const float *x, const float *qw, struct blk_iq1_m *y)
 		float M = smax[0];
 		for (int i = 1; i < 8; i++)
 			M = maxf(M, smax[i]);
-		int few = !any8(bad) && M >= 0x1p-30f && M <= 0x1p60f;
+		int few = ranged && M >= 0x1p-30f && M <= 0x1p60f;
 #else
 		/* (without AVX the scores cost more than the scan saves) */
 		const float M = 0.0f;
-		int few = 0;
+		int few = ranged;
 		(void)smax;
-		(void)bad;
 		(void)cmx;
 #endif
 		const float t = M * (1.0f - 0x1p-10f), tg = t * (1.0f - 0x1p-18f);
