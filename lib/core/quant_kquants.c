@@ -1493,14 +1493,20 @@ static void ggml_q6_K(const float *x, struct blk_q6_K *b, const float *qw)
 
 /* The codes clamp(nearest_int(t), -32, 31) as floats: ggml's integer
  * rounding and clamp, or with AVX2 and `fast` (every t finite)
- * q6_level_v8's (the same codes). */
-static inline __attribute__((always_inline)) qnt__vnf q6_level_vn(qnt__vnf t, int fast)
+ * q6_level_v8's (the same codes), without its clamp at -32 where `low` is 0
+ * (every t > -32.5, which rounds to -32 or above). */
+static inline __attribute__((always_inline)) qnt__vnf q6_level_vn(qnt__vnf t, int fast, int low)
 {
 #if QNT__VN == 8
-	if (fast)
+	if (fast && low)
 		return q6_level_v8(t);
+	if (fast) {
+		const __m256 c = _mm256_min_ps((__m256)t, _mm256_set1_ps(31.0f));
+		return (qnt__vnf)_mm256_round_ps(c, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	}
 #else
 	(void)fast;
+	(void)low;
 #endif
 	return __builtin_convertvector(qnt__clamp_vni(qnt__nearest_vni(t), -32, 31), qnt__vnf);
 }
@@ -1557,7 +1563,8 @@ static inline __attribute__((always_inline)) void q6_lanes_run(q3_vf xt[16][Q3NV
 		max = qnt__select_vnf(m, x[i], max);
 	}
 	r->zero = amax < qnt__splat_vnf(GROUP_MAX_EPS);
-	qnt__vnf best[2] = { zero, zero }, fitb = zero, lxb = zero, l2b = zero;
+	qnt__vnf best[2] = { zero, zero }, sc[2] = { zero, zero }, isc[2] = { zero, zero };
+	qnt__vnf fitb = zero, lxb = zero, l2b = zero;
 	/* sg (m + 0.1 is) / max: ggml's -(32 + 0.1 is) / max for c < 19, the
 	 * same float since the sign is exact; all divided first, so that no
 	 * candidate's sums wait for a division */
@@ -1567,10 +1574,24 @@ static inline __attribute__((always_inline)) void q6_lanes_run(q3_vf xt[16][Q3NV
 	for (int c = 0; c < Q6_CANDS; c++) {
 		const qnt__vnf visc = viscs[c];
 		qnt__vnf rlx = zero, rl2 = zero, ilx = zero, il2 = zero;
-		if (c < 19) {
+		/* visc x > -32.5 (no clamp at -32) for c < 14, where it is at
+		 * least -(32 + 0.1 is) (1 + 2^-22) with is <= 4, and for c >= 19,
+		 * where only x of the other sign than max gives negative values,
+		 * at least -(31 + 0.1 is) (1 + 2^-22); in every lane that is read
+		 * (max not tiny) visc is finite */
+		if (c < 14) {
 #pragma GCC unroll 16
 			for (int i = 0; i < 16; i++) {
-				const qnt__vnf fl = q6_level_vn(visc * x[i], fast);
+				const qnt__vnf fl = q6_level_vn(visc * x[i], fast, 0);
+				rlx += wx2[i] * fl;
+				rl2 += w2[i] * fl * fl;
+				ilx += wxq[i] * fl;
+				il2 += wq[i] * fl * fl;
+			}
+		} else if (c < 19) {
+#pragma GCC unroll 16
+			for (int i = 0; i < 16; i++) {
+				const qnt__vnf fl = q6_level_vn(visc * x[i], fast, 1);
 				rlx += wx2[i] * fl;
 				rl2 += w2[i] * fl * fl;
 				ilx += wxq[i] * fl;
@@ -1579,7 +1600,7 @@ static inline __attribute__((always_inline)) void q6_lanes_run(q3_vf xt[16][Q3NV
 		} else { /* the search's candidates only: no reference sums */
 #pragma GCC unroll 16
 			for (int i = 0; i < 16; i++) {
-				const qnt__vnf fl = q6_level_vn(visc * x[i], fast);
+				const qnt__vnf fl = q6_level_vn(visc * x[i], fast, 0);
 				ilx += wxq[i] * fl;
 				il2 += wq[i] * fl * fl;
 			}
@@ -1589,18 +1610,20 @@ static inline __attribute__((always_inline)) void q6_lanes_run(q3_vf xt[16][Q3NV
 		 * where l2 > 0 and lx^2 > best l2 */
 		const qnt__vnf lxs[2] = { rlx, ilx }, l2s[2] = { rl2, il2 };
 		if (c == 0) {
+#pragma GCC unroll 2
 			for (int o = 0; o < 2; o++) {
-				r->sc[o] = qnt__select_vnf(l2s[o] != zero, lxs[o] / l2s[o], zero);
-				best[o] = r->sc[o] * lxs[o];
-				r->isc[o] = visc;
+				sc[o] = qnt__select_vnf(l2s[o] != zero, lxs[o] / l2s[o], zero);
+				best[o] = sc[o] * lxs[o];
+				isc[o] = visc;
 			}
 		} else if (c < 19) {
+#pragma GCC unroll 2
 			for (int o = 0; o < 2; o++) {
 				const qnt__vni take = (l2s[o] > zero) & (lxs[o] * lxs[o] > best[o] * l2s[o]);
 				const qnt__vnf q = lxs[o] / l2s[o];
-				r->sc[o] = qnt__select_vnf(take, q, r->sc[o]);
+				sc[o] = qnt__select_vnf(take, q, sc[o]);
 				best[o] = qnt__select_vnf(take, q * lxs[o], best[o]);
-				r->isc[o] = qnt__select_vnf(take, visc, r->isc[o]);
+				isc[o] = qnt__select_vnf(take, visc, isc[o]);
 			}
 		}
 		/* the search's fit: the first candidate with the largest positive
@@ -1611,6 +1634,10 @@ static inline __attribute__((always_inline)) void q6_lanes_run(q3_vf xt[16][Q3NV
 		fitb = qnt__select_vnf(take, fit, fitb);
 		lxb = qnt__select_vnf(take, ilx, lxb);
 		l2b = qnt__select_vnf(take, il2, l2b);
+	}
+	for (int o = 0; o < 2; o++) {
+		r->sc[o] = sc[o];
+		r->isc[o] = isc[o];
 	}
 	r->fit = fitb;
 	r->lx = lxb;
