@@ -459,8 +459,8 @@ static void pack_q6_K(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t
 struct pcol {
 	const struct blk_q8_0 *b;
 	const float *d, *s8;
-	const float *s12;         /* mxfp4: exact integers (|12 sum| <= 48768); nvfp4: of the first 16 */
-	const float *s12h;        /* nvfp4: 12 * the sum of the last 16 codes */
+	const float *s12;         /* mxfp4: exact integers (|12 sum| <= 48768) */
+	const int32_t *oa, *ob;   /* nvfp4: its integer sums' start per block (col_nvfp4) */
 	const struct blk_q8_K *k; /* q4_K: the q8_K blocks, d and s8 unused */
 	const int16_t *bx;        /* q4_K: per super-block the 8 sums of 32 codes */
 };
@@ -746,11 +746,13 @@ INLINE void mxfp4_body(const uint8_t *codes, const uint16_t *scales, const struc
 }
 
 /* nvfp4 (pack_nvfp4): mxfp4's integer sums, the low nibbles' (sub-block A)
- * and the high nibbles' (B) kept apart, each less 12 times its 16 codes'
- * sum (exact: integers below 2^24) and scaled by its eight rows' halved
- * scales, then by the column's d. The integer loop is mxfp4_body's written
- * out again: one helper for both made mxfp4 with 4 columns 4-8% slower
- * (interleaved process CPU time, three runs). */
+ * and the high nibbles' (B) kept apart, each started at minus 12 times the
+ * activations it meets (col_nvfp4: the offset 12 of the looked-up values
+ * taken out before the first product, no float subtraction after the
+ * last), then scaled by its eight rows' halved scales and by the column's
+ * d. The integer loop is mxfp4_body's written out again: one helper for
+ * both made mxfp4 with 4 columns 4-8% slower (interleaved process CPU
+ * time, three runs). */
 INLINE void nvfp4_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
 		       float *out)
 {
@@ -767,8 +769,10 @@ INLINE void nvfp4_body(const uint8_t *codes, const uint16_t *scales, const struc
 		_mm_prefetch((const char *)q + PF_BLOCKS * (RG * QK / 2), _MM_HINT_T0);
 		_mm_prefetch((const char *)q + PF_BLOCKS * (RG * QK / 2) + 64, _MM_HINT_T0);
 		__m256i slo[PC], shi[PC];
-		UNROLL for (int c = 0; c < nc; c++)
-			slo[c] = shi[c] = _mm256_setzero_si256();
+		UNROLL for (int c = 0; c < nc; c++) {
+			slo[c] = _mm256_set1_epi32(x[c].oa[i]);
+			shi[c] = _mm256_set1_epi32(x[c].ob[i]);
+		}
 		UNROLL for (int j = 0; j < 4; j++) {
 			const __m256i v = load256(q + 32 * j);
 			const __m256i lo = _mm256_shuffle_epi8(kv, _mm256_and_si256(v, m4));
@@ -776,10 +780,14 @@ INLINE void nvfp4_body(const uint8_t *codes, const uint16_t *scales, const struc
 			UNROLL for (int c = 0; c < nc; c++) {
 				const int8_t *xq = x[c].b[i].qs;
 #if QNT_AVX512
-				/* 32-bit lanes: cpu-avx2's 16-bit sums (as mxfp4_body: no saturation) */
+				/* 32-bit lanes: cpu-avx2's sums (col_nvfp4's start, then the products as in
+				 * mxfp4_body: no saturation) */
 				slo[c] = _mm256_dpbusd_epi32(slo[c], lo, bcast4(xq + 4 * j));
 				shi[c] = _mm256_dpbusd_epi32(shi[c], hi, bcast4(xq + 16 + 4 * j));
 #else
+				/* a 16-bit lane starts at -12 times the sum of the 8 activations it meets and,
+				 * after k words, holds the products w x (|w| <= 12) of 2k of them less 12 times
+				 * the other 8 - 2k: |sum| <= 8 * 12 * 128 = 12288, no wrap */
 				slo[c] = _mm256_add_epi16(slo[c], _mm256_maddubs_epi16(lo, bcast4(xq + 4 * j)));
 				shi[c] = _mm256_add_epi16(shi[c], _mm256_maddubs_epi16(hi, bcast4(xq + 16 + 4 * j)));
 #endif
@@ -792,8 +800,7 @@ INLINE void nvfp4_body(const uint8_t *codes, const uint16_t *scales, const struc
 #else
 			const __m256i ia = _mm256_madd_epi16(slo[c], ones), ib = _mm256_madd_epi16(shi[c], ones);
 #endif
-			const __m256 ta = _mm256_sub_ps(_mm256_cvtepi32_ps(ia), _mm256_set1_ps(x[c].s12[i]));
-			const __m256 tb = _mm256_sub_ps(_mm256_cvtepi32_ps(ib), _mm256_set1_ps(x[c].s12h[i]));
+			const __m256 ta = _mm256_cvtepi32_ps(ia), tb = _mm256_cvtepi32_ps(ib);
 			acc[c] = _mm256_fmadd_ps(_mm256_fmadd_ps(sb, tb, _mm256_mul_ps(sa, ta)), _mm256_set1_ps(x[c].d[i]),
 						 acc[c]);
 		}
@@ -1261,20 +1268,30 @@ static void col_mxfp4(const void *xb, int64_t nb, float *cs)
 	}
 }
 
-/* q8_0 column for nvfp4: d, then 12 * the sum of the first 16 codes, then
- * 12 * the sum of the last 16. */
+/* q8_0 column for nvfp4: d, then per block the start of nvfp4_body's
+ * integer sums of sub-block A (the first 16 codes), then of B: minus 12
+ * times the activations each lane meets. cpu-avx2's 32-bit lane holds two
+ * 16-bit sums, the low one of codes 4j, 4j + 1 (j = 0..3), the high one of
+ * 4j + 2, 4j + 3 (VPMADDUBSW's pairs); cpu-avx512's one sum of all 16. */
 static void col_nvfp4(const void *xb, int64_t nb, float *cs)
 {
 	const struct blk_q8_0 *b = xb;
+	int32_t *oa = (int32_t *)(cs + nb), *ob = (int32_t *)(cs + 2 * nb);
+	const __m256i m12 = _mm256_set1_epi16(-12);
 	for (int64_t i = 0; i < nb; i++) {
-		int lo = 0, hi = 0;
-		for (int k = 0; k < 16; k++) {
-			lo += b[i].qs[k];
-			hi += b[i].qs[16 + k];
-		}
+		/* 32-bit lane w: the sums of codes 4w, 4w + 1 and of 4w + 2, 4w + 3; then the four lanes of
+		 * each sub-block added (|sum| <= 8 * 128, times 12 <= 12288) */
+		__m256i t = _mm256_maddubs_epi16(_mm256_set1_epi8(1), load256(b[i].qs));
+		t = _mm256_add_epi16(t, _mm256_shuffle_epi32(t, 0x4e));
+		t = _mm256_add_epi16(t, _mm256_shuffle_epi32(t, 0xb1));
+#if QNT_AVX512
+		t = _mm256_madd_epi16(t, m12);
+#else
+		t = _mm256_mullo_epi16(t, m12);
+#endif
 		cs[i] = h2f(b[i].d);
-		cs[nb + i] = (float)(12 * lo);
-		cs[2 * nb + i] = (float)(12 * hi);
+		oa[i] = _mm256_cvtsi256_si32(t);
+		ob[i] = _mm256_extract_epi32(t, 4);
 	}
 }
 
@@ -1407,7 +1424,8 @@ qnt_status qnt__avx2_matmul_prepared(void *state, const qnt_matmul_job *job)
 				xc[c].k = (const struct blk_q8_K *)xb;
 				xc[c].d = cs;
 				xc[c].s8 = xc[c].s12 = cs + nb;
-				xc[c].s12h = f->per_col == 3 ? cs + 2 * nb : NULL; /* nvfp4 */
+				xc[c].oa = (const int32_t *)(cs + nb); /* nvfp4 */
+				xc[c].ob = (const int32_t *)(cs + 2 * nb);
 				xc[c].bx = (const int16_t *)cs;
 			}
 			f->fn(codes, scales, xc, nc, nb, out);
