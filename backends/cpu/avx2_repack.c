@@ -44,12 +44,14 @@
  * most 24 * 127 a lane); the scale made from e as e8m0_half does (avx2_iq.c),
  * eight at a time. nvfp4 (pack_nvfp4) is taken as blocks of 32 in mxfp4's
  * arrangement, the low nibbles one sub-block of 16 and the high nibbles the
- * next, with its UE4M3 scales stored as f16 (exact), 5.0 bits a weight
- * instead of 4.5: the two sub-blocks' sums stay apart, each less 12 times
- * its 16 activations' sum, and meet their scales in floats (4096 x 4096, 1
- * thread, process CPU time against the plain kernel, medians of 11-15,
- * interleaved, load 8: 2.09x in cache, 1.91x from memory, 2.17x with 64
- * columns).
+ * next, with its UE4M3 scales kept as a byte each (nv_scale_byte), 4.5 bits
+ * a weight as in the row: the two sub-blocks' sums stay apart, each started
+ * at minus 12 times the activations it meets, and meet their scales in
+ * floats (4096 x 4096, 1 thread, process CPU time against the plain kernel,
+ * medians of 11-15, interleaved, load 8: 2.09x in cache, 1.91x from memory,
+ * 2.17x with 64 columns, with f16 scales, 5.0 bits a weight, and the offset
+ * taken out in floats; the integer start and the byte scales then measured
+ * 1.03-1.09x in cache, 0.99-1.03x from memory at load 12).
  *
  * q4_K (against q8_K): per super-block 32 words of codes (word 8h + t: row
  * r's qs[32h + 4t .. +3]; low nibbles sub-block 2h, high 2h + 1), then 160
@@ -123,9 +125,9 @@ INLINE const uint8_t *rp_group(const struct rp *p, int64_t g)
 	return (const uint8_t *)p + RP_HEADER + (size_t)g * p->group_bytes;
 }
 
-/* nvfp4: bytes after the codes of a block's group (two sub-blocks' eight
- * f16 scales). */
-#define NV_META (2 * 2 * RG)
+/* nvfp4: bytes after the codes of a block's group (its eight rows' two
+ * scales, a byte each: nv_scale_byte). */
+#define NV_META (2 * RG)
 
 /* q4_K: bytes after the codes of a super-block's group. */
 #define K4_META (2 * RG + 2 * RG + 8 * RG + 8 * RG)
@@ -395,14 +397,28 @@ static uint16_t ue4m3_half_f16(uint8_t x)
 	return (uint16_t)_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(v), _MM_FROUND_TO_NEAREST_INT), 0);
 }
 
+/* The byte prepared nvfp4 keeps of a halved UE4M3 scale: bits 14..7 of its
+ * f16 (ue4m3_half_f16; every nonzero one is a normal f16 with at most 4
+ * significant bits, so the others are 0: the f16's exponent and its top 3
+ * mantissa bits), 0 for 0. nvfp4_body makes the f32 of it with one add and
+ * one shift: ((b + (112 << 3)) << 20), 112 the two formats' exponent
+ * biases apart; b = 0 gives 2^-15, not 0, hence pack_nvfp4's zero codes. */
+static uint8_t nv_scale_byte(uint8_t x)
+{
+	return (uint8_t)(ue4m3_half_f16(x) >> 7);
+}
+
 /* nvfp4 (64 elements: four UE4M3 scales, then 32 code bytes, sub-block s of
  * 16 in qs[8s .. 8s + 7], low nibbles its elements 0..7, high 8..15) taken
  * as blocks of 32 (nb counts them, blk_bytes 18: the row size is the same),
  * q8_0's blocks: block i is half i % 2 of nvfp4 block i / 2, sub-blocks
  * A = 2h and B = 2h + 1. Its four words have in byte t of lane r row r's
  * element 4j + t of A (low nibble) and of B (high nibble), mxfp4's
- * arrangement; then per block 16 bytes of A's eight scales and 16 of B's,
- * halved, as f16 (ue4m3_half_f16). Rows past nr zero. */
+ * arrangement; then per block 16 bytes, row r's scale bytes of A and B
+ * (nv_scale_byte) at 2r and 2r + 1: 4.5 bits a weight, as in the row. A
+ * sub-block whose scale is 0 gets the codes of +0 (nibble 0), so that its
+ * products are 0 whatever its scale byte stands for (the row's values are
+ * 0 there too). Rows past nr zero. */
 static void pack_nvfp4(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb, size_t blk_bytes)
 {
 	(void)blk_bytes;
@@ -414,17 +430,16 @@ static void pack_nvfp4(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_
 		const int h = (int)(i % 2);
 		for (int r = 0; r < nr; r++) {
 			const uint8_t *b = w + (size_t)r * rs + (size_t)(i / 2) * 36, *qs = b + 4;
-			for (int s = 0; s < 2; s++) {
-				const uint16_t f = ue4m3_half_f16(b[2 * h + s]);
-				memcpy(meta + 2 * RG * s + 2 * r, &f, 2);
-			}
+			const uint8_t sa = nv_scale_byte(b[2 * h]), sb = nv_scale_byte(b[2 * h + 1]);
+			meta[2 * r] = sa;
+			meta[2 * r + 1] = sb;
 			for (int j = 0; j < 4; j++)
 				for (int t = 0; t < 4; t++) {
 					const int e = 4 * j + t; /* element of A and of B */
 					const uint8_t *qa = qs + 16 * h, *qb = qa + 8;
 					const int a = e < 8 ? qa[e] & 0xf : qa[e - 8] >> 4;
 					const int bb = e < 8 ? qb[e] & 0xf : qb[e - 8] >> 4;
-					cw[32 * j + 4 * r + t] = (uint8_t)(a | (bb << 4));
+					cw[32 * j + 4 * r + t] = (uint8_t)((sa ? a : 0) | (sb ? bb : 0) << 4);
 				}
 		}
 	}
@@ -459,8 +474,8 @@ static void pack_q6_K(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t
 struct pcol {
 	const struct blk_q8_0 *b;
 	const float *d, *s8;
-	const float *s12;         /* mxfp4: exact integers (|12 sum| <= 48768); nvfp4: of the first 16 */
-	const float *s12h;        /* nvfp4: 12 * the sum of the last 16 codes */
+	const float *s12;         /* mxfp4: exact integers (|12 sum| <= 48768) */
+	const int32_t *oa, *ob;   /* nvfp4: its integer sums' start per block (col_nvfp4) */
 	const struct blk_q8_K *k; /* q4_K: the q8_K blocks, d and s8 unused */
 	const int16_t *bx;        /* q4_K: per super-block the 8 sums of 32 codes */
 };
@@ -746,11 +761,13 @@ INLINE void mxfp4_body(const uint8_t *codes, const uint16_t *scales, const struc
 }
 
 /* nvfp4 (pack_nvfp4): mxfp4's integer sums, the low nibbles' (sub-block A)
- * and the high nibbles' (B) kept apart, each less 12 times its 16 codes'
- * sum (exact: integers below 2^24) and scaled by its eight rows' halved
- * scales, then by the column's d. The integer loop is mxfp4_body's written
- * out again: one helper for both made mxfp4 with 4 columns 4-8% slower
- * (interleaved process CPU time, three runs). */
+ * and the high nibbles' (B) kept apart, each started at minus 12 times the
+ * activations it meets (col_nvfp4: the offset 12 of the looked-up values
+ * taken out before the first product, no float subtraction after the
+ * last), then scaled by its eight rows' halved scales and by the column's
+ * d. The integer loop is mxfp4_body's written out again: one helper for
+ * both made mxfp4 with 4 columns 4-8% slower (interleaved process CPU
+ * time, three runs). */
 INLINE void nvfp4_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
 		       float *out)
 {
@@ -764,11 +781,14 @@ INLINE void nvfp4_body(const uint8_t *codes, const uint16_t *scales, const struc
 	acc_zero(acc, nc);
 	for (int64_t i = 0; i < nb; i++) {
 		const uint8_t *q = codes + (size_t)i * (RG * QK / 2), *meta = meta0 + (size_t)i * NV_META;
-		_mm_prefetch((const char *)q + PF_BLOCKS * (RG * QK / 2), _MM_HINT_T0);
-		_mm_prefetch((const char *)q + PF_BLOCKS * (RG * QK / 2) + 64, _MM_HINT_T0);
+		/* twice q4_0's distance: from memory 1.03x (ab.py COLD=1, three runs of 10-14 rounds) */
+		_mm_prefetch((const char *)q + 2 * PF_BLOCKS * (RG * QK / 2), _MM_HINT_T0);
+		_mm_prefetch((const char *)q + 2 * PF_BLOCKS * (RG * QK / 2) + 64, _MM_HINT_T0);
 		__m256i slo[PC], shi[PC];
-		UNROLL for (int c = 0; c < nc; c++)
-			slo[c] = shi[c] = _mm256_setzero_si256();
+		UNROLL for (int c = 0; c < nc; c++) {
+			slo[c] = _mm256_set1_epi32(x[c].oa[i]);
+			shi[c] = _mm256_set1_epi32(x[c].ob[i]);
+		}
 		UNROLL for (int j = 0; j < 4; j++) {
 			const __m256i v = load256(q + 32 * j);
 			const __m256i lo = _mm256_shuffle_epi8(kv, _mm256_and_si256(v, m4));
@@ -776,24 +796,31 @@ INLINE void nvfp4_body(const uint8_t *codes, const uint16_t *scales, const struc
 			UNROLL for (int c = 0; c < nc; c++) {
 				const int8_t *xq = x[c].b[i].qs;
 #if QNT_AVX512
-				/* 32-bit lanes: cpu-avx2's 16-bit sums (as mxfp4_body: no saturation) */
+				/* 32-bit lanes: cpu-avx2's sums (col_nvfp4's start, then the products as in
+				 * mxfp4_body: no saturation) */
 				slo[c] = _mm256_dpbusd_epi32(slo[c], lo, bcast4(xq + 4 * j));
 				shi[c] = _mm256_dpbusd_epi32(shi[c], hi, bcast4(xq + 16 + 4 * j));
 #else
+				/* a 16-bit lane starts at -12 times the sum of the 8 activations it meets and,
+				 * after k words, holds the products w x (|w| <= 12) of 2k of them less 12 times
+				 * the other 8 - 2k: |sum| <= 8 * 12 * 128 = 12288, no wrap */
 				slo[c] = _mm256_add_epi16(slo[c], _mm256_maddubs_epi16(lo, bcast4(xq + 4 * j)));
 				shi[c] = _mm256_add_epi16(shi[c], _mm256_maddubs_epi16(hi, bcast4(xq + 16 + 4 * j)));
 #endif
 			}
 		}
-		const __m256 sa = _mm256_cvtph_ps(load128(meta)), sb = _mm256_cvtph_ps(load128(meta + 2 * RG));
+		/* the scales' f32 from their bytes (nv_scale_byte): row r's A and B in the two halves of
+		 * 32-bit lane r, each plus 112 << 3 (below 2^11), then put at bits 20..30 */
+		const __m256i sv = _mm256_add_epi16(_mm256_cvtepu8_epi16(load128(meta)), _mm256_set1_epi16(112 << 3));
+		const __m256 sa = _mm256_castsi256_ps(_mm256_slli_epi32(sv, 20));
+		const __m256 sb = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_srli_epi32(sv, 16), 20));
 		UNROLL for (int c = 0; c < nc; c++) {
 #if QNT_AVX512
 			const __m256i ia = slo[c], ib = shi[c];
 #else
 			const __m256i ia = _mm256_madd_epi16(slo[c], ones), ib = _mm256_madd_epi16(shi[c], ones);
 #endif
-			const __m256 ta = _mm256_sub_ps(_mm256_cvtepi32_ps(ia), _mm256_set1_ps(x[c].s12[i]));
-			const __m256 tb = _mm256_sub_ps(_mm256_cvtepi32_ps(ib), _mm256_set1_ps(x[c].s12h[i]));
+			const __m256 ta = _mm256_cvtepi32_ps(ia), tb = _mm256_cvtepi32_ps(ib);
 			acc[c] = _mm256_fmadd_ps(_mm256_fmadd_ps(sb, tb, _mm256_mul_ps(sa, ta)), _mm256_set1_ps(x[c].d[i]),
 						 acc[c]);
 		}
@@ -1261,20 +1288,30 @@ static void col_mxfp4(const void *xb, int64_t nb, float *cs)
 	}
 }
 
-/* q8_0 column for nvfp4: d, then 12 * the sum of the first 16 codes, then
- * 12 * the sum of the last 16. */
+/* q8_0 column for nvfp4: d, then per block the start of nvfp4_body's
+ * integer sums of sub-block A (the first 16 codes), then of B: minus 12
+ * times the activations each lane meets. cpu-avx2's 32-bit lane holds two
+ * 16-bit sums, the low one of codes 4j, 4j + 1 (j = 0..3), the high one of
+ * 4j + 2, 4j + 3 (VPMADDUBSW's pairs); cpu-avx512's one sum of all 16. */
 static void col_nvfp4(const void *xb, int64_t nb, float *cs)
 {
 	const struct blk_q8_0 *b = xb;
+	int32_t *oa = (int32_t *)(cs + nb), *ob = (int32_t *)(cs + 2 * nb);
+	const __m256i m12 = _mm256_set1_epi16(-12);
 	for (int64_t i = 0; i < nb; i++) {
-		int lo = 0, hi = 0;
-		for (int k = 0; k < 16; k++) {
-			lo += b[i].qs[k];
-			hi += b[i].qs[16 + k];
-		}
+		/* 32-bit lane w: the sums of codes 4w, 4w + 1 and of 4w + 2, 4w + 3; then the four lanes of
+		 * each sub-block added (|sum| <= 8 * 128, times 12 <= 12288) */
+		__m256i t = _mm256_maddubs_epi16(_mm256_set1_epi8(1), load256(b[i].qs));
+		t = _mm256_add_epi16(t, _mm256_shuffle_epi32(t, 0x4e));
+		t = _mm256_add_epi16(t, _mm256_shuffle_epi32(t, 0xb1));
+#if QNT_AVX512
+		t = _mm256_madd_epi16(t, m12);
+#else
+		t = _mm256_mullo_epi16(t, m12);
+#endif
 		cs[i] = h2f(b[i].d);
-		cs[nb + i] = (float)(12 * lo);
-		cs[2 * nb + i] = (float)(12 * hi);
+		oa[i] = _mm256_cvtsi256_si32(t);
+		ob[i] = _mm256_extract_epi32(t, 4);
 	}
 }
 
@@ -1407,7 +1444,8 @@ qnt_status qnt__avx2_matmul_prepared(void *state, const qnt_matmul_job *job)
 				xc[c].k = (const struct blk_q8_K *)xb;
 				xc[c].d = cs;
 				xc[c].s8 = xc[c].s12 = cs + nb;
-				xc[c].s12h = f->per_col == 3 ? cs + 2 * nb : NULL; /* nvfp4 */
+				xc[c].oa = (const int32_t *)(cs + nb); /* nvfp4 */
+				xc[c].ob = (const int32_t *)(cs + 2 * nb);
 				xc[c].bx = (const int16_t *)cs;
 			}
 			f->fn(codes, scales, xc, nc, nb, out);
