@@ -828,7 +828,7 @@ INLINE __m128 legacy_h4(const uint8_t *b, size_t wb, size_t off)
 /* The one-row kernels of q4_0 (legacy_body) and q2_K prefetch their
  * codes this many bytes ahead, past the row's end into the next row, which
  * follows it in memory (4096 x 4096 GEMV from memory, 1 thread, thread
- * CPU time, /tmp/prompts/tools/ab.py PLAIN=1 COLD=1, 10 alternating rounds
+ * CPU time, bench/ab_matmul.py --plain --cold, 10 alternating rounds
  * of 5, load 7-12: q4_0 1.12-1.16x against none, 2048 bytes 1.08x
  * against 1024, 4096 1.02x against 2048; q2_K 1.04-1.09x). */
 #define ROW_PF 4096
@@ -1266,7 +1266,8 @@ INLINE __m256i bit_to_4(__m256i v, int j)
  * the next 2 x 2304 bytes of a 4096-wide q4_K matrix, one pass ahead. A
  * pair reads two interleaved streams, which the hardware prefetchers alone
  * followed poorly from memory: 4096 x 4096 q4_K GEMV after a 96 MB read
- * (per-thread CPU time, /tmp/kern8/ab with COLD=1, medians of 21) took
+ * (per-thread CPU time, an A/B as bench/ab_matmul.py --cold, medians of
+ * 21) took
  * 1.22 ms without, 1.01 / 0.94 / 0.78 ms prefetching 4 / 8 / 16 blocks
  * ahead in the same rows, 0.83 ms two rows ahead, against 0.72-0.85 ms for
  * the one-row kernel in the same runs. */
