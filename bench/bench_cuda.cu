@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bench_cuda: the CUDA backend module on its device, per format:
- *   GEMV  one column, GB/s of weight bytes read per call;
+ *   GEMV  one column, GB/s of weight bytes read per call, on --gemv-copies
+ *         copies of the matrix stacked (n_out * copies rows), so that the
+ *         launch and the synchronisation of each call (a few microseconds)
+ *         weigh little against the read, and the weights come from device
+ *         memory rather than the 50 MB L2 of an H100; also microseconds
+ *         per call;
  *   GEMM  --cols columns, TFLOP/s (2 * n_out * n_in * cols / s);
  * next to the device's copy bandwidth (cudaMemcpy device to device, GB/s
  * of bytes read plus written) and cuBLAS at the same shapes (f16 weights
@@ -12,7 +17,7 @@
  * stream synchronization. Median of --reps timed calls after a warm-up.
  *
  *   build/bench/bench_cuda [--module PATH] [--formats q4_0,q4_K,...]
- *       [--n-out 16384] [--n-in 8192] [--cols 512] [--reps 7]
+ *       [--n-out 16384] [--n-in 8192] [--cols 512] [--gemv-copies 8] [--reps 7]
  *
  * Without a CUDA device it prints "no CUDA device: <reason>" and exits 0.
  */
@@ -114,7 +119,7 @@ int main(int argc, char **argv)
 	const char *module = CUDA_MODULE;
 	char formats[1024] = "q4_0,q4_1,q5_0,q5_1,q8_0,q2_K,q3_K,q4_K,q5_K,q6_K,mxfp4,nvfp4,mlx:affine:4:64,"
 			     "mlx:affine:8:64,mlx:mxfp4,mlx:nvfp4,f16,bf16,f32";
-	long n_out = 16384, n_in = 8192, cols = 512;
+	long n_out = 16384, n_in = 8192, cols = 512, copies = 8;
 	int reps = 7;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--module"))
@@ -127,6 +132,8 @@ int main(int argc, char **argv)
 			n_in = atol(argv[i + 1]);
 		else if (!strcmp(argv[i], "--cols"))
 			cols = atol(argv[i + 1]);
+		else if (!strcmp(argv[i], "--gemv-copies"))
+			copies = atol(argv[i + 1]);
 		else if (!strcmp(argv[i], "--reps"))
 			reps = atoi(argv[i + 1]);
 		else {
@@ -134,8 +141,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (reps < 1 || reps > 64 || n_out < 1 || n_in < 256 || n_in % 256 || cols < 8) {
-		fprintf(stderr, "bench_cuda: need 1 <= reps <= 64, n_in a multiple of 256, cols >= 8\n");
+	if (reps < 1 || reps > 64 || n_out < 1 || n_in < 256 || n_in % 256 || cols < 8 || copies < 1 || copies > 64) {
+		fprintf(stderr, "bench_cuda: need 1 <= reps <= 64, n_in a multiple of 256, cols >= 8, 1 <= gemv-copies <= 64\n");
 		return 2;
 	}
 	int ndev = 0;
@@ -180,8 +187,9 @@ int main(int argc, char **argv)
 	memset(&dp, 0, sizeof dp);
 	dp.struct_size = sizeof dp;
 	vt->device_props(st, 0, &dp);
-	printf("device: %s (%s)\nshape: %ld x %ld weights, GEMV 1 column, GEMM %ld columns, median of %d\n", dp.name,
-	       dp.description, n_out, n_in, cols, reps);
+	printf("device: %s (%s)\nshape: GEMV %ld x %ld weights (%ld copies of %ld x %ld), 1 column; GEMM %ld x %ld, %ld "
+	       "columns; median of %d\n",
+	       dp.name, dp.description, n_out * copies, n_in, copies, n_out, n_in, n_out, n_in, cols, reps);
 
 	/* device copy bandwidth */
 	const size_t cb = (size_t)1 << 30;
@@ -198,7 +206,8 @@ int main(int argc, char **argv)
 		if (r >= 0)
 			t[r] = now() - t0;
 	}
-	printf("device copy bandwidth (cudaMemcpy D2D, read + write): %.0f GB/s\n", 2.0 * (double)cb / median(t, reps) / 1e9);
+	const double copy_bw = 2.0 * (double)cb / median(t, reps) / 1e9;
+	printf("device copy bandwidth (cudaMemcpy D2D, read + write): %.0f GB/s\n", copy_bw);
 	cudaFree(c0);
 	cudaFree(c1);
 
@@ -210,9 +219,10 @@ int main(int argc, char **argv)
 		w[i] = (float)rand() / (float)RAND_MAX - 0.5f;
 	for (long i = 0; i < cols * n_in; i++)
 		x[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+	const long n_gemv = n_out * copies, ny = cols > copies ? cols * n_out : n_gemv;
 	qnt_buffer *bx, *by, *bw = NULL;
 	if (vt->buffer_alloc(st, 0, (uint64_t)(cols * n_in) * 4, &bx) != QNT_OK ||
-	    vt->buffer_alloc(st, 0, (uint64_t)(cols * n_out) * 4, &by) != QNT_OK ||
+	    vt->buffer_alloc(st, 0, (uint64_t)ny * 4, &by) != QNT_OK ||
 	    vt->buffer_write(st, bx, 0, x, (uint64_t)(cols * n_in) * 4) != QNT_OK) {
 		fprintf(stderr, "bench_cuda: device buffers failed\n");
 		return 1;
@@ -233,19 +243,26 @@ int main(int argc, char **argv)
 			hw[i] = __float2half(w[i]);
 		for (long i = 0; i < cols * n_in; i++)
 			hx[i] = __float2half(x[i]);
-		CHECK(cudaMalloc(&w16, (size_t)(n_out * n_in) * sizeof(__half)));
+		CHECK(cudaMalloc(&w16, (size_t)(n_gemv * n_in) * sizeof(__half)));
 		CHECK(cudaMalloc(&x16, (size_t)(cols * n_in) * sizeof(__half)));
-		CHECK(cudaMalloc(&y32, (size_t)(cols * n_out) * sizeof(float)));
-		CHECK(cudaMemcpy(w16, hw, (size_t)(n_out * n_in) * sizeof(__half), cudaMemcpyHostToDevice));
+		CHECK(cudaMalloc(&y32, (size_t)ny * sizeof(float)));
+		for (long k = 0; k < copies; k++)
+			CHECK(cudaMemcpy(w16 + k * n_out * n_in, hw, (size_t)(n_out * n_in) * sizeof(__half),
+					 cudaMemcpyHostToDevice));
 		CHECK(cudaMemcpy(x16, hx, (size_t)(cols * n_in) * sizeof(__half), cudaMemcpyHostToDevice));
 		free(hw);
 		free(hx);
 	}
 	const double flops = 2.0 * (double)n_out * (double)n_in * (double)cols;
-	const double cb1 = cublas_time(hb, w16, x16, y32, (int)n_out, (int)n_in, 1, reps);
+	const double cb1 = cublas_time(hb, w16, x16, y32, (int)n_gemv, (int)n_in, 1, reps);
 	const double cbn = cublas_time(hb, w16, x16, y32, (int)n_out, (int)n_in, (int)cols, reps);
-	printf("\n%-22s %10s %12s\n", "format", "GEMV GB/s", "GEMM TFLOP/s");
-	printf("%-22s %10.0f %12.1f\n", "cuBLAS f16 (GemmEx)", (double)n_out * n_in * 2 / cb1 / 1e9, flops / cbn / 1e12);
+	/* "of copy": GEMV GB/s over the copy bandwidth; "of cuBLAS": GEMM
+	 * TFLOP/s over cuBLAS f16's */
+	printf("\n%-22s %10s %8s %8s %12s %9s\n", "format", "GEMV GB/s", "GEMV us", "of copy", "GEMM TFLOP/s",
+	       "of cuBLAS");
+	printf("%-22s %10.0f %8.1f %7.0f%% %12.1f %8.0f%%\n", "cuBLAS f16 (GemmEx)",
+	       (double)n_gemv * n_in * 2 / cb1 / 1e9, cb1 * 1e6, 100.0 * (double)n_gemv * n_in * 2 / cb1 / 1e9 / copy_bw,
+	       flops / cbn / 1e12, 100.0);
 
 	for (char *name = strtok(formats, ","); name; name = strtok(NULL, ",")) {
 		const qnt_type ty = qnt_type_by_name(name);
@@ -255,10 +272,12 @@ int main(int argc, char **argv)
 			continue;
 		}
 		void *q = malloc(rs * (size_t)n_out);
-		if (qnt_quantize(cpu, ty, w, q, n_out, n_in, NULL) != QNT_OK ||
-		    vt->buffer_alloc(st, 0, rs * (uint64_t)n_out, &bw) != QNT_OK ||
-		    vt->buffer_write(st, bw, 0, q, rs * (uint64_t)n_out) != QNT_OK) {
-			fprintf(stderr, "bench_cuda: %s: cannot prepare the weights\n", name);
+		int ok = q && qnt_quantize(cpu, ty, w, q, n_out, n_in, NULL) == QNT_OK &&
+			 vt->buffer_alloc(st, 0, rs * (uint64_t)n_gemv, &bw) == QNT_OK;
+		for (long k = 0; ok && k < copies; k++)
+			ok = vt->buffer_write(st, bw, rs * (uint64_t)(k * n_out), q, rs * (uint64_t)n_out) == QNT_OK;
+		if (!ok) {
+			fprintf(stderr, "bench_cuda: %s: cannot upload the weights\n", name);
 			return 1;
 		}
 		qnt_matmul_job mj;
@@ -275,6 +294,7 @@ int main(int argc, char **argv)
 		double gemv_t, gemm_t;
 		for (int pass = 0; pass < 2; pass++) {
 			mj.n_cols = pass == 0 ? 1 : cols;
+			mj.n_out = mj.row_end = pass == 0 ? n_gemv : n_out;
 			for (int r = -1; r < reps; r++) {
 				const double t0 = now();
 				if (vt->matmul(st, &mj) != QNT_OK) {
@@ -286,7 +306,9 @@ int main(int argc, char **argv)
 			}
 			*(pass == 0 ? &gemv_t : &gemm_t) = median(t, reps);
 		}
-		printf("%-22s %10.0f %12.1f\n", name, (double)rs * (double)n_out / gemv_t / 1e9, flops / gemm_t / 1e12);
+		const double gbs = (double)rs * (double)n_gemv / gemv_t / 1e9;
+		printf("%-22s %10.0f %8.1f %7.0f%% %12.1f %8.0f%%\n", name, gbs, gemv_t * 1e6, 100.0 * gbs / copy_bw,
+		       flops / gemm_t / 1e12, 100.0 * cbn / gemm_t);
 		vt->buffer_free(st, bw);
 		free(q);
 	}
