@@ -219,27 +219,6 @@ static inline qnt__v8f iq4_value_v8(qnt__v8f v)
 #endif
 }
 
-/* sum_i w_i (x_i - y_i)^2 in double, fixed order: four sums, of the i
- * with i % 4 = 0, 1, 2, 3 (the lanes of a vector), then combined. */
-static double wsse(int n, const float *x, const float *y, const float *w)
-{
-	qnt__v4d e = { 0, 0, 0, 0 };
-	int i = 0;
-	for (; i + 4 <= n; i += 4) {
-		qnt__v4f xv, yv, wv;
-		memcpy(&xv, x + i, sizeof xv);
-		memcpy(&yv, y + i, sizeof yv);
-		memcpy(&wv, w + i, sizeof wv);
-		const qnt__v4d r = __builtin_convertvector(xv, qnt__v4d) - __builtin_convertvector(yv, qnt__v4d);
-		e += __builtin_convertvector(wv, qnt__v4d) * r * r;
-	}
-	for (; i < n; i++) {
-		const double r = (double)x[i] - (double)y[i];
-		e[i & 3] += (double)w[i] * r * r;
-	}
-	return (e[0] + e[1]) + (e[2] + e[3]);
-}
-
 static int all_zero(const float *w, int n)
 {
 	for (int j = 0; j < n; j++)
@@ -1235,7 +1214,7 @@ static double iq4nl_err(const struct blk_iq4_nl *b, const float *x, const float 
 {
 	float y[32];
 	deq_iq4_nl(b, y, 32);
-	return wsse(32, x, y, w);
+	return qnt__wsse(32, x, y, w);
 }
 
 /* iq4_nl with importance: the best of ggml's blocks and of the fp16 scales
@@ -1283,7 +1262,7 @@ static void weighted_iq4_nl(const float *x, const float *w, struct blk_iq4_nl *o
 	float y[32];
 	for (int c = 0; c < IQ4NL_EXACT && tope[c] < INFINITY; c++) {
 		iq4_codes(top[c], x, L, y);
-		e = wsse(32, x, y, w);
+		e = qnt__wsse(32, x, y, w);
 		if (e < best) {
 			best = e;
 			out->d = to_fp16(top[c]);
@@ -1296,7 +1275,7 @@ static double iq4xs_err(const struct blk_iq4_xs *b, const float *x, const float 
 {
 	float y[QK_K];
 	deq_iq4_xs(b, y, QK_K);
-	return wsse(QK_K, x, y, w);
+	return qnt__wsse(QK_K, x, y, w);
 }
 
 /* prof_eval at three scales s[0..2] >= 0 of one profile (the searches
@@ -1413,7 +1392,7 @@ static double iq4xs_with_d(float d, const int *sl, const float *x, const float *
 		b->scales_h |= (uint16_t)((ls >> 4) << (2 * j));
 		pack_iq4_nibbles(L, b->qs + 16 * j);
 	}
-	return wsse(QK_K, x, y, w);
+	return qnt__wsse(QK_K, x, y, w);
 }
 
 /* Least-squares super-scale for the block's integer scales and codes. */
@@ -2368,7 +2347,7 @@ static double lat_err(const struct lfmt *f, const void *blk, const float *x, con
 {
 	float y[QK_K];
 	f->deq(blk, y, QK_K);
-	return wsse(QK_K, x, y, w);
+	return qnt__wsse(QK_K, x, y, w);
 }
 
 /* Whether a sub-block whose group errors are at least lb[0..n) (added in
@@ -4923,7 +4902,7 @@ static double l1_err(const struct l1fmt *f, const void *blk, const float *x, con
 {
 	float y[QK_K];
 	f->deq(blk, y, QK_K);
-	return wsse(QK_K, x, y, w);
+	return qnt__wsse(QK_K, x, y, w);
 }
 
 /* The steps of iq1_s, iq1_m. With full 0 (iq1_m with importance, for

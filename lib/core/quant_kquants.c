@@ -315,23 +315,6 @@ static void state_values(const struct kfmt *f, const struct kstate *st, float *y
 		state_values_n(8, 32, st, y);
 }
 
-/* sum_i w_i (x_i - y_i)^2 over n (a multiple of 4) values, in double, in a
- * fixed order: four interleaved partial sums (the lanes of one vector, the
- * partial sum of element i in lane i % 4), added pairwise at the end. */
-static inline double wsse(int n, const float *x, const float *y, const float *w)
-{
-	qnt__v4d e = { 0, 0, 0, 0 };
-	for (int i = 0; i < n; i += 4) {
-		qnt__v4f xv, yv, wv;
-		memcpy(&xv, x + i, sizeof xv);
-		memcpy(&yv, y + i, sizeof yv);
-		memcpy(&wv, w + i, sizeof wv);
-		const qnt__v4d r = __builtin_convertvector(xv, qnt__v4d) - __builtin_convertvector(yv, qnt__v4d);
-		e += __builtin_convertvector(wv, qnt__v4d) * r * r;
-	}
-	return (e[0] + e[1]) + (e[2] + e[3]);
-}
-
 /* A super-block's values and weights in double, four per vector, for
  * state_error (made once, read by each measure of the block). */
 struct kxw {
@@ -350,7 +333,7 @@ static void block_doubles(const float *x, const float *w, struct kxw *d)
 }
 
 /* Weighted error of the state's own codes: each sub-block's values as
- * state_values makes them, eight at a time, and their error as wsse sums it
+ * state_values makes them, eight at a time, and their error as qnt__wsse sums it
  * (element i in partial sum i % 4, four elements at a time in element
  * order; x and w as block_doubles makes them), without storing the
  * values: the same doubles. */
@@ -420,7 +403,7 @@ static inline double sub_codes_n(const int n, int lo, int hi, const float *x, co
 			q[i] = (int8_t)c;
 			y[i] = dl * (float)c - ml;
 		}
-		return wsse(n, x, y, w);
+		return qnt__wsse(n, x, y, w);
 	}
 	/* the codes as floats (level_lo_hi; a -0 makes a y of the other sign
 	 * of zero at most, the same error) */
@@ -440,7 +423,7 @@ static inline double sub_codes_n(const int n, int lo, int hi, const float *x, co
 			q[i + k] = (int8_t)c[k];
 #endif
 	}
-	return wsse(n, x, y, w);
+	return qnt__wsse(n, x, y, w);
 }
 
 /* q6_K's codes of a sub-block of 16 for the scale dl (no min) and their

@@ -372,4 +372,27 @@ static inline qnt__vnf qnt__and_vnf(qnt__vni mask, qnt__vnf v)
 	return v;
 }
 
+/* sum_i w_i (x_i - y_i)^2 in double, in a fixed order: four partial sums,
+ * of the i with i % 4 = 0, 1, 2, 3 (the lanes of one vector), added
+ * pairwise at the end. The quantizers compare their candidates' errors
+ * with it, so its order is part of the bytes they choose. */
+static inline double qnt__wsse(int n, const float *x, const float *y, const float *w)
+{
+	qnt__v4d e = { 0, 0, 0, 0 };
+	int i = 0;
+	for (; i + 4 <= n; i += 4) {
+		qnt__v4f xv, yv, wv;
+		memcpy(&xv, x + i, sizeof xv);
+		memcpy(&yv, y + i, sizeof yv);
+		memcpy(&wv, w + i, sizeof wv);
+		const qnt__v4d r = __builtin_convertvector(xv, qnt__v4d) - __builtin_convertvector(yv, qnt__v4d);
+		e += __builtin_convertvector(wv, qnt__v4d) * r * r;
+	}
+	for (; i < n; i++) {
+		const double r = (double)x[i] - (double)y[i];
+		e[i & 3] += (double)w[i] * r * r;
+	}
+	return (e[0] + e[1]) + (e[2] + e[3]);
+}
+
 #endif /* QNT_LANES_H */
