@@ -13,12 +13,16 @@
  *               columns (GEMV): one warp per output row, the lanes walking
  *               the row's blocks in order (coalesced reads of the weights,
  *               bandwidth-bound), f32 sums, up to 8 columns per pass. 8
- *               columns and more (GEMM): tensor cores (WMMA, tf32 in, f32
+ *               columns and more (GEMM), the GGUF block formats (q4_0 ..
+ *               q6_K, mxfp4, nvfp4; tolerance 1e-2): x and the weights
+ *               converted to f16 panels scaled by powers of two, then f16
+ *               tensor cores (mma.sync, f32 accumulation), see
+ *               cuda_gemm.cuh. The float and MLX formats (tolerance 1e-5)
+ *               take k_gemm: tensor cores (WMMA, tf32 in, f32
  *               accumulation) on 64 x 32 output tiles with the weights
  *               dequantized into shared memory; the activations are split
  *               into a tf32 head and tail (x = hi + lo, two products), and
- *               so are f32 and MLX affine weights (three products), which keeps the result
- *               within the float formats' 1e-5 as well.
+ *               so are f32 and MLX affine weights (three products).
  *   quantize    q8_0, q4_K and the MLX affine formats, one thread per block:
  *               the reference's bytes (same code as the host test checks).
  *               With importance weights the reference runs (host->
@@ -40,6 +44,7 @@
  */
 #include "libqnt_backend.h"
 #include "qnt_cuda_formats.cuh"
+#include "cuda_gemm.cuh"
 
 #include <cuda_runtime.h>
 #include <mma.h>
@@ -118,7 +123,9 @@ __global__ void __launch_bounds__(32 * GEMV_WARPS)
 using namespace nvcuda;
 
 /* GEMM with tf32 tensor cores: a 64 x 32 tile of y per block of 4 warps,
- * each warp 16 rows x 32 columns (two 16 x 16 accumulators). */
+ * each warp 16 rows x 32 columns (two 16 x 16 accumulators). The formats
+ * held to 1e-5 (f32, f16, bf16, mlx:*) run here; the GGUF block formats
+ * take k_gemm_f16 (cuda_gemm.cuh). */
 template <int K>
 __global__ void __launch_bounds__(128)
 	k_gemm(qc_fmt f, const uint8_t *w, uint64_t rs, int64_t n_in, int64_t nr, const float *x, int64_t n_cols,
@@ -260,7 +267,9 @@ struct qnt_buffer {
 	int device;
 };
 
-enum { STAGE_W, STAGE_X, STAGE_Y, N_STAGE };
+/* operands (STAGE_W/X/Y); the f16 GEMM's panels of weights and of x,
+ * each followed by its int exponents (STAGE_HW, STAGE_HX) */
+enum { STAGE_W, STAGE_X, STAGE_Y, STAGE_HW, STAGE_HX, N_STAGE };
 
 struct cu_state {
 	const qnt_host_api *host;
@@ -651,6 +660,55 @@ static qnt_type cu_matmul_xq_type(void *state, qnt_type wtype)
 	return QNT_TYPE_INVALID; /* the kernels read the float activations */
 }
 
+/* The formats whose GEMM runs in f16 (tolerance 1e-2 and 1.5e-2). */
+static int gemm_in_f16(const qc_fmt &f)
+{
+	return f.kind >= QC_Q4_0 && f.kind <= QC_NVFP4;
+}
+
+#define GM_W_PANEL ((int64_t)128 << 20) /* bytes of f16 weights converted at a time */
+#define GM_X_PANEL ((int64_t)32 << 20)  /* bytes of f16 activations */
+
+static int64_t round_up(int64_t v, int64_t m)
+{
+	return (v + m - 1) / m * m;
+}
+
+/* y = W x through f16 panels (cuda_gemm.cuh): the columns in chunks of at
+ * most GM_X_PANEL bytes of f16, the rows in panels of at most GM_W_PANEL
+ * (both a whole number of tiles), so that the scratch stays bounded. */
+static qnt_status gemm_f16(cu_state *s, const qc_fmt &f, const uint8_t *w, size_t rs, int64_t nr, int64_t n_in,
+			   const float *x, int64_t nc, float *y, int64_t ldy)
+{
+	const int64_t kp = round_up(n_in, GM_BK);
+	int64_t prow = GM_W_PANEL / (kp * 2) / GM_BM * GM_BM, pcol = GM_X_PANEL / (kp * 2) / GM_BN * GM_BN;
+	prow = prow < GM_BM ? GM_BM : prow > round_up(nr, GM_BM) ? round_up(nr, GM_BM) : prow;
+	pcol = pcol < GM_BN ? GM_BN : pcol > round_up(nc, GM_BN) ? round_up(nc, GM_BN) : pcol;
+	void *hw, *hx;
+	qnt_status st;
+	if ((st = stage(s, STAGE_HW, (uint64_t)(prow * kp * 2 + prow * 4), &hw)) != QNT_OK ||
+	    (st = stage(s, STAGE_HX, (uint64_t)(pcol * kp * 2 + pcol * 4), &hx)) != QNT_OK)
+		return st;
+	__half *wh = (__half *)hw, *xh = (__half *)hx;
+	int *we = (int *)(wh + prow * kp), *xe = (int *)(xh + pcol * kp);
+	CU(s, cudaFuncSetAttribute(GM_KERNEL, cudaFuncAttributeMaxDynamicSharedMemorySize, GM_SMEM));
+	const qc_fmt fx = { QC_F32, 1, 4, 0, QC_D_F32 };
+	for (int64_t c0 = 0; c0 < nc; c0 += pcol) {
+		const int64_t cn = nc - c0 < pcol ? nc - c0 : pcol, cpad = round_up(cn, GM_BN);
+		k_to_half<GM_X_KIND><<<(unsigned)cpad, TH_THREADS, 0, s->stream>>>(
+			fx, (const uint8_t *)(x + c0 * n_in), (uint64_t)n_in * 4, n_in, cn, kp, xh, xe);
+		for (int64_t r0 = 0; r0 < nr; r0 += prow) {
+			const int64_t rn = nr - r0 < prow ? nr - r0 : prow, rpad = round_up(rn, GM_BM);
+			LAUNCH_KIND(f, k_to_half, CFG3((unsigned)rpad, TH_THREADS, s->stream), f, w + r0 * rs, rs, n_in,
+				    rn, kp, wh, we);
+			const dim3 grid((unsigned)(cpad / GM_BN), (unsigned)(rpad / GM_BM));
+			GM_KERNEL<<<grid, GM_THREADS, GM_SMEM, s->stream>>>(wh, we, xh, xe, kp, rn, cn, y + c0 * ldy + r0,
+									    ldy);
+		}
+	}
+	return QNT_OK;
+}
+
 static qnt_status matmul_locked(cu_state *s, const qnt_matmul_job *job, const qc_fmt &f, size_t rs)
 {
 	const int64_t rb = job->row_begin, nr = job->row_end - rb, n_in = job->n_in, nc = job->n_cols;
@@ -666,6 +724,10 @@ static qnt_status matmul_locked(cu_state *s, const qnt_matmul_job *job, const qc
 	if (nc < GEMV_COLS) {
 		LAUNCH_KIND(f, k_gemv, CFG3(grid_for(nr, GEMV_WARPS), 32 * GEMV_WARPS, s->stream), f, (const uint8_t *)w,
 			    rs, n_in, nr, (const float *)x, (int)nc, yr, job->n_out);
+	} else if (gemm_in_f16(f)) {
+		if ((st = gemm_f16(s, f, (const uint8_t *)w, rs, nr, n_in, (const float *)x, nc, yr, job->n_out)) !=
+		    QNT_OK)
+			return st;
 	} else {
 		const dim3 grid((unsigned)((nr + BM - 1) / BM), (unsigned)((nc + BN - 1) / BN));
 		if (grid.y > 65535)
