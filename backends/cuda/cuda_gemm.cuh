@@ -33,9 +33,14 @@
  * took 195-640 us per panel.
  *
  * Rounding: f16 keeps 11 bits of each operand, about 3e-4 normwise error
- * on the test's products (tests/cuda/test_cuda.c), held to the GGUF
- * formats' 1e-2 / 1.5e-2 but not to the float and MLX formats' 1e-5,
- * which stay on k_gemm.
+ * on the test's products (tests/cuda/test_cuda.c): enough for the GGUF
+ * formats' 1e-2 / 1.5e-2 (one segment: weights and x). For the formats
+ * held to 1e-5 k_to_half splits x into f16 heads and tails (x = hi + lo
+ * to about 22 bits) and, where f16 does not hold the weights exactly (f32,
+ * MLX affine), the weights too; the GEMM runs them as more segments of k
+ * (W x_hi + W x_lo: 2; + W_lo x_hi: 3) and adds each k step's products in
+ * f32, since the tensor cores round their own sums toward zero. Measured
+ * on an H100 (test_cuda): 3.2e-7..5.1e-7 for all of them.
  */
 #ifndef QNT_CUDA_GEMM_CUH
 #define QNT_CUDA_GEMM_CUH
@@ -56,7 +61,7 @@
 #define GM_BN (8 * GM_WN * GM_NT)
 #define GM_THREADS (32 * GM_WM * GM_WN)
 #define GM_SMEM (GM_STAGES * (GM_BM + GM_BN) * (GM_BK + 8) * 2)
-#define GM_KERNEL k_gemm_f16<GM_WM, GM_WN, GM_MT, GM_NT, GM_BK, GM_STAGES, 2>
+#define GM_KERNEL(nseg) k_gemm_f16<GM_WM, GM_WN, GM_MT, GM_NT, GM_BK, GM_STAGES, nseg>
 #define TH_THREADS 256 /* threads per row in k_to_half */
 
 /* The exponent e that brings the magnitude m to [2^14, 2^15); 0 for 0,
@@ -76,10 +81,20 @@ __device__ __forceinline__ float pow2f(int a)
 	return __int_as_float((a + 127) << 23);
 }
 
-#define GM_X_KIND QC_N_KINDS /* k_to_half's kind for x: f32, 4-byte aligned */
+/* k_to_half's kinds for x (f32, 4-byte aligned): as it is, and split */
+#define GM_X_KIND QC_N_KINDS
+#define GM_XS_KIND (QC_N_KINDS + 1)
 
-/* Elements [e, e + 8) of a row of K (block size 1 or a multiple of 8) into
- * v, zero at e >= n (n a multiple of 8). */
+/* Whether k_to_half<K> splits its rows into f16 heads and tails: x for
+ * the formats held to 1e-5, and the weights of those whose values f16
+ * does not hold exactly (f32, MLX affine: q s + b in f32). */
+__host__ __device__ constexpr bool th_split(int K)
+{
+	return K == GM_XS_KIND || K == QC_F32 || K == QC_MLX_AFFINE;
+}
+
+/* Elements [e, e + 8) of a row of n elements of K (a block size of 1 or a
+ * multiple of 8) into v, zero from n on. */
 template <int K>
 __device__ __forceinline__ void load8(const qc_fmt &f, const uint8_t *row, int64_t n, int64_t e, float *v)
 {
@@ -87,46 +102,56 @@ __device__ __forceinline__ void load8(const qc_fmt &f, const uint8_t *row, int64
 #pragma unroll
 		for (int t = 0; t < 8; t++)
 			v[t] = 0.0f;
-	} else if constexpr (K == GM_X_KIND) {
+	} else if constexpr (K == GM_X_KIND || K == GM_XS_KIND) {
 		const float *p = (const float *)row + e;
 #pragma unroll
 		for (int t = 0; t < 8; t++)
-			v[t] = p[t];
+			v[t] = e + t < n ? p[t] : 0.0f;
 	} else if constexpr (K == QC_F32 || K == QC_F16 || K == QC_BF16) {
 #pragma unroll
 		for (int t = 0; t < 8; t++)
-			v[t] = qc_get<K>(f, row + (e + t) * f.bb, 0);
+			v[t] = e + t < n ? qc_get<K>(f, row + (e + t) * f.bb, 0) : 0.0f;
 	} else {
 		qc_get8<K>(f, row + (e / f.bs) * f.bb, (int)(e % f.bs), v);
 	}
 }
 
-/* The halves of v[0 .. 8) times s1 s2 (powers of two) at p. */
-__device__ __forceinline__ void store8(uint4 *p, const float *v, float s1, float s2)
+/* The halves of v[0 .. 8) times s1 s2 (powers of two) at hi; with lo, the
+ * tails (what the halves miss) there. */
+__device__ __forceinline__ void store8(uint4 *hi, uint4 *lo, const float *v, float s1, float s2)
 {
-	__half2 h[4];
+	__half2 h[4], l[4];
 #pragma unroll
-	for (int t = 0; t < 4; t++)
-		h[t] = __floats2half2_rn(v[2 * t] * s1 * s2, v[2 * t + 1] * s1 * s2);
-	*p = *(const uint4 *)h;
+	for (int t = 0; t < 4; t++) {
+		const float a = v[2 * t] * s1 * s2, b = v[2 * t + 1] * s1 * s2;
+		h[t] = __floats2half2_rn(a, b);
+		l[t] = __floats2half2_rn(a - __low2float(h[t]), b - __high2float(h[t]));
+	}
+	*hi = *(const uint4 *)h;
+	if (lo)
+		*lo = *(const uint4 *)l;
 }
 
-/* Row r < npad of src (rows rs bytes apart, n elements of format K) to
- * dst, rows kp halves apart (a multiple of 8), scaled by 2^exps[r]; rows
- * r >= nrows and the elements [n, kp) zero. One block of threads per row,
- * thread i on the chunks of 8 elements at 8 i + 8 TH_THREADS c. The row is
- * decoded once and stored unscaled (e = 0) when its largest magnitude m
- * lies in [2^-8, 2^15): f16 holds it without overflow, and what falls
- * into f16's subnormals is below 2^-17 m. Otherwise (e.g. x of 1e6, or
- * 1e-7) it is decoded again and stored scaled to [2^14, 2^15). */
+/* Row r of src (rows rs bytes apart, n elements of format K) to dst, rows
+ * kp halves apart (a multiple of 8; 2 kp when split: the heads, then the
+ * tails), scaled by 2^exps[r]; rows r >= nrows and the elements [n, kp)
+ * zero. One block of threads per row, thread i on the chunks of 8
+ * elements at 8 i + 8 TH_THREADS c. Unsplit, the row is decoded once and
+ * stored unscaled (e = 0) when its largest magnitude m lies in
+ * [2^-8, 2^15): f16 holds it without overflow, and what falls into f16's
+ * subnormals is below 2^-17 m; otherwise (e.g. x of 1e6, or 1e-7) it is
+ * decoded again and stored scaled so that m lies in [2^14, 2^15). Split
+ * rows are always scaled so (the tails, 2^-11 below the heads, stay out
+ * of the subnormals), after a first pass that finds m. */
 template <int K>
 __global__ void __launch_bounds__(TH_THREADS)
 	k_to_half(qc_fmt f, const uint8_t *__restrict__ src, uint64_t rs, int64_t n, int64_t nrows, int64_t kp,
 		  __half *__restrict__ dst, int *__restrict__ exps)
 {
+	constexpr bool split = th_split(K);
 	__shared__ float wmax[TH_THREADS / 32];
 	const int64_t r = blockIdx.x;
-	uint4 *out = (uint4 *)(dst + r * kp);
+	uint4 *out = (uint4 *)(dst + r * kp * (split ? 2 : 1)), *out_lo = split ? out + kp / 8 : NULL;
 	const uint8_t *row = src + r * rs;
 	float m = 0.0f, v[8];
 #pragma unroll 2
@@ -140,7 +165,8 @@ __global__ void __launch_bounds__(TH_THREADS)
 #pragma unroll
 		for (int t = 0; t < 8; t++)
 			m = fmaxf(m, qc_fabs(v[t]));
-		store8(out + e / 8, v, 1.0f, 1.0f);
+		if (!split)
+			store8(out + e / 8, NULL, v, 1.0f, 1.0f);
 	}
 	for (int o = 16; o > 0; o /= 2)
 		m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
@@ -150,13 +176,18 @@ __global__ void __launch_bounds__(TH_THREADS)
 	for (int w = 0; w < TH_THREADS / 32; w++)
 		m = fmaxf(m, wmax[w]);
 	int ex = half_exp(m);
-	if (ex >= 0 && ex <= 22)
+	if (!split && ex >= 0 && ex <= 22)
 		ex = 0;
-	if (ex != 0) {
+	if (split || ex != 0) {
 		const float s1 = pow2f(ex / 2), s2 = pow2f(ex - ex / 2); /* ex is in [-114, 164] */
-		for (int64_t e = 8 * threadIdx.x; e < n; e += 8 * TH_THREADS) {
-			load8<K>(f, row, n, e, v);
-			store8(out + e / 8, v, s1, s2);
+		for (int64_t e = 8 * threadIdx.x; e < kp; e += 8 * TH_THREADS) {
+			if (r < nrows)
+				load8<K>(f, row, n, e, v);
+			else
+#pragma unroll
+				for (int t = 0; t < 8; t++)
+					v[t] = 0.0f;
+			store8(out + e / 8, split ? out_lo + e / 8 : NULL, v, s1, s2);
 		}
 	}
 	if (threadIdx.x == 0)
@@ -196,35 +227,44 @@ __device__ __forceinline__ void mma_16816(float *d, const uint32_t *a, const uin
  * BM = 16 WM MT rows by BN = 8 WN NT columns. Grid: x over column tiles, y
  * over row tiles, so that the blocks that share a row tile of the weights
  * run together (it comes from memory once, then from L2). */
-template <int WM, int WN, int MT, int NT, int BK, int STAGES, int MINB>
-__global__ void __launch_bounds__(32 * WM * WN, MINB)
+template <int WM, int WN, int MT, int NT, int BK, int STAGES, int NSEG>
+__global__ void __launch_bounds__(32 * WM * WN, NSEG == 1 ? 2 : 1)
 	k_gemm_f16(const __half *a, const int *ea, const __half *b, const int *eb, int64_t kp, int64_t nr, int64_t nc,
 		   float *y, int64_t ldy)
 {
 	constexpr int BM = 16 * WM * MT, BN = 8 * WN * NT, LDK = BK + 8, NTH = 32 * WM * WN;
+	constexpr bool parts = NSEG > 1;
+	const int64_t lda = NSEG == 3 ? 2 * kp : kp, ldb = NSEG > 1 ? 2 * kp : kp;
 	extern __shared__ __align__(16) __half gm_smem[];
 	__half *sa = gm_smem, *sb = gm_smem + STAGES * BM * LDK;
 	const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
 	const int wm = warp % WM, wn = warp / WM;
 	const int64_t r0 = blockIdx.y * (int64_t)BM, c0 = blockIdx.x * (int64_t)BN;
-	const __half *ga = a + r0 * kp, *gb = b + c0 * kp;
-	const int64_t nkt = kp / BK;
+	const __half *ga = a + r0 * lda, *gb = b + c0 * ldb;
+	const int64_t nk = kp / BK, nkt = NSEG * nk;
 
-	/* 16-byte chunks, BK / 8 per row */
+	/* 16-byte chunks, BK / 8 per row. Step kt of segment kt / nk reads
+	 * heads or tails: a's tails in segment 2, b's in segment 1. */
 	auto load_stage = [&](int st, int64_t kt) {
+		const int seg = kt >= 2 * nk ? 2 : kt >= nk ? 1 : 0;
+		const int64_t k0 = (kt - seg * nk) * BK;
+		const __half *pa = ga + k0 + (seg == 2 ? kp : 0), *pb = gb + k0 + (seg == 1 ? kp : 0);
 #pragma unroll
 		for (int i = 0; i < BM * BK / 8 / NTH; i++) {
 			const int ch = tid + i * NTH, row = ch / (BK / 8), c8 = (ch % (BK / 8)) * 8;
-			cp_async16(sa + (st * BM + row) * LDK + c8, ga + row * kp + kt * BK + c8);
+			cp_async16(sa + (st * BM + row) * LDK + c8, pa + row * lda + c8);
 		}
 #pragma unroll
 		for (int i = 0; i < BN * BK / 8 / NTH; i++) {
 			const int ch = tid + i * NTH, row = ch / (BK / 8), c8 = (ch % (BK / 8)) * 8;
-			cp_async16(sb + (st * BN + row) * LDK + c8, gb + row * kp + kt * BK + c8);
+			cp_async16(sb + (st * BN + row) * LDK + c8, pb + row * ldb + c8);
 		}
 	};
 
-	float acc[MT][NT][4];
+	/* acc: the sum; with segments, part: one step's products, added to acc
+	 * in f32 after each step (the tensor cores round their additions
+	 * toward zero, which over long rows drifts past 1e-5) */
+	float acc[MT][NT][4], part[MT][NT][4];
 #pragma unroll
 	for (int i = 0; i < MT; i++)
 #pragma unroll
@@ -251,6 +291,14 @@ __global__ void __launch_bounds__(32 * WM * WN, MINB)
 		asm volatile("cp.async.commit_group;\n" ::);
 		const __half *ta = sa + (kt % STAGES) * BM * LDK;
 		const __half *tb = sb + (kt % STAGES) * BN * LDK;
+		if (parts)
+#pragma unroll
+			for (int i = 0; i < MT; i++)
+#pragma unroll
+				for (int j = 0; j < NT; j++)
+#pragma unroll
+					for (int t = 0; t < 4; t++)
+						part[i][j][t] = 0.0f;
 #pragma unroll
 		for (int kk = 0; kk < BK; kk += 16) {
 			uint32_t fa[MT][4], fb[NT][2];
@@ -270,8 +318,16 @@ __global__ void __launch_bounds__(32 * WM * WN, MINB)
 			for (int i = 0; i < MT; i++)
 #pragma unroll
 				for (int j = 0; j < NT; j++)
-					mma_16816(acc[i][j], fa[i], fb[j]);
+					mma_16816(parts ? part[i][j] : acc[i][j], fa[i], fb[j]);
 		}
+		if (parts)
+#pragma unroll
+			for (int i = 0; i < MT; i++)
+#pragma unroll
+				for (int j = 0; j < NT; j++)
+#pragma unroll
+					for (int t = 0; t < 4; t++)
+						acc[i][j][t] = __fadd_rn(acc[i][j][t], part[i][j][t]);
 	}
 	asm volatile("cp.async.wait_group 0;\n" ::);
 
