@@ -21,16 +21,21 @@
  *   k_gemm_f16 mma.sync m16n8k16 (f16 in, f32 accumulation), fed by
  *              ldmatrix from shared memory that a cp.async pipeline fills
  *              (rows padded by 16 bytes: the 8 rows an ldmatrix phase
- *              reads fall on distinct banks). The backend runs 128 x 128
- *              output tiles, 8 warps of 64 x 32, k steps of 64, 3 stages.
+ *              reads fall on distinct banks); the fragments of the next
+ *              16-element step load while the products of this one run.
+ *              The backend runs 128 x 128 output tiles, 8 warps of
+ *              64 x 32, k steps of 64, 3 stages, 2 blocks per SM.
  *
- * Measured on an H100 (.dev harness, cudaEvent, median of 7, 8192 x 8192
- * weight panel, 512 columns): the GEMM 247 us (278 TFLOP/s); 4 warps of
- * 64 x 64 241 us, 128 x 256 tiles 237 us, k steps of 32 (4 stages)
- * 277 us; converting the panel to f16 78 us for q4_0 (2.2 TB/s of bytes
- * read and written), 100 us for q4_K, x (512 x 8192) 14 us. The first
- * version, one warp per row and two decodes of each element by qc_get,
- * took 195-640 us per panel.
+ * Measured on an H100 (a cudaEvent harness, median of 7, 8192 x 8192
+ * weight panel, 512 columns): the GEMM 241 us (285 TFLOP/s; 247-255 us
+ * before the fragments were double-buffered); 4 warps of 64 x 64 240 us,
+ * 128 x 256 tiles 232 us (one block per SM, 222 registers), k steps of 32
+ * with 4 stages 262 us. Nsight Compute (at 1.44 GHz): the tensor pipe 42%
+ * busy, issue slots 27%, occupancy 25% (registers and shared memory allow
+ * 2 blocks of 8 warps), L2 58%: latency-bound, not at a limit. Converting
+ * the panel to f16: 71 us for q4_0 (2.4 TB/s of bytes read and written),
+ * 91 us for q4_K, x (512 x 8192) 12 us; the first version (one warp per
+ * row, two decodes of each element by qc_get) took 195-640 us.
  *
  * Rounding: f16 keeps 11 bits of each operand, about 3e-4 normwise error
  * on the test's products (tests/cuda/test_cuda.c): enough for the GGUF
@@ -61,7 +66,9 @@
 #define GM_BN (8 * GM_WN * GM_NT)
 #define GM_THREADS (32 * GM_WM * GM_WN)
 #define GM_SMEM (GM_STAGES * (GM_BM + GM_BN) * (GM_BK + 8) * 2)
-#define GM_KERNEL(nseg) k_gemm_f16<GM_WM, GM_WN, GM_MT, GM_NT, GM_BK, GM_STAGES, nseg>
+/* two blocks per SM for one segment (126 registers), one for more (the
+ * parts take 212) */
+#define GM_KERNEL(nseg) k_gemm_f16<GM_WM, GM_WN, GM_MT, GM_NT, GM_BK, GM_STAGES, nseg, (nseg) == 1 ? 2 : 1>
 #define TH_THREADS 256 /* threads per row in k_to_half */
 
 /* The exponent e that brings the magnitude m to [2^14, 2^15); 0 for 0,
@@ -227,8 +234,8 @@ __device__ __forceinline__ void mma_16816(float *d, const uint32_t *a, const uin
  * BM = 16 WM MT rows by BN = 8 WN NT columns. Grid: x over column tiles, y
  * over row tiles, so that the blocks that share a row tile of the weights
  * run together (it comes from memory once, then from L2). */
-template <int WM, int WN, int MT, int NT, int BK, int STAGES, int NSEG>
-__global__ void __launch_bounds__(32 * WM * WN, NSEG == 1 ? 2 : 1)
+template <int WM, int WN, int MT, int NT, int BK, int STAGES, int NSEG, int MINB>
+__global__ void __launch_bounds__(32 * WM * WN, MINB)
 	k_gemm_f16(const __half *a, const int *ea, const __half *b, const int *eb, int64_t kp, int64_t nr, int64_t nc,
 		   float *y, int64_t ldy)
 {
@@ -299,26 +306,33 @@ __global__ void __launch_bounds__(32 * WM * WN, NSEG == 1 ? 2 : 1)
 #pragma unroll
 					for (int t = 0; t < 4; t++)
 						part[i][j][t] = 0.0f;
-#pragma unroll
-		for (int kk = 0; kk < BK; kk += 16) {
-			uint32_t fa[MT][4], fb[NT][2];
+		/* fragments in two sets: those of step kk + 16 load while the
+		 * products of step kk run */
+		uint32_t fa[2][MT][4], fb[2][NT][2];
+		auto load_frags = [&](int set, int kk) {
 #pragma unroll
 			for (int i = 0; i < MT; i++)
-				ldmatrix_x4(fa[i], ta + (a_row + i * 16) * LDK + kk + a_k);
+				ldmatrix_x4(fa[set][i], ta + (a_row + i * 16) * LDK + kk + a_k);
 #pragma unroll
 			for (int j = 0; j < NT / 2; j++) {
 				uint32_t t4[4];
 				ldmatrix_x4(t4, tb + (b_row + j * 16) * LDK + kk + b_k);
-				fb[2 * j][0] = t4[0];
-				fb[2 * j][1] = t4[1];
-				fb[2 * j + 1][0] = t4[2];
-				fb[2 * j + 1][1] = t4[3];
+				fb[set][2 * j][0] = t4[0];
+				fb[set][2 * j][1] = t4[1];
+				fb[set][2 * j + 1][0] = t4[2];
+				fb[set][2 * j + 1][1] = t4[3];
 			}
+		};
+		load_frags(0, 0);
+#pragma unroll
+		for (int ks = 0; ks < BK / 16; ks++) {
+			if (ks + 1 < BK / 16)
+				load_frags((ks + 1) % 2, 16 * (ks + 1));
 #pragma unroll
 			for (int i = 0; i < MT; i++)
 #pragma unroll
 				for (int j = 0; j < NT; j++)
-					mma_16816(parts ? part[i][j] : acc[i][j], fa[i], fb[j]);
+					mma_16816(parts ? part[i][j] : acc[i][j], fa[ks % 2][i], fb[ks % 2][j]);
 		}
 		if (parts)
 #pragma unroll
