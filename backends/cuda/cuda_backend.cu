@@ -37,7 +37,9 @@
  * mma.sync).
  *
  * Memory: qnt_buffer is a cudaMalloc allocation (not host-visible). Host
- * operands go through device staging buffers kept by the state. Jobs run
+ * operands go through device staging buffers kept by the state, and so do
+ * the GEMM's f16 panels (up to 128 MiB of weights and 32 MiB of x at a
+ * time, plus a quarter kept for growth). Jobs run
  * on the state's stream and a call returns when they are done; one mutex
  * serialises the calls on a state.
  */
