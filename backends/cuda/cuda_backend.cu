@@ -13,12 +13,14 @@
  *               columns (GEMV): one warp per output row, the lanes walking
  *               the row's blocks in order (coalesced reads of the weights,
  *               bandwidth-bound), f32 sums, up to 8 columns per pass. 8
- *               columns and more (GEMM): tensor cores (WMMA, tf32 in, f32
- *               accumulation) on 64 x 32 output tiles with the weights
- *               dequantized into shared memory; the activations are split
- *               into a tf32 head and tail (x = hi + lo, two products), and
- *               so are f32 and MLX affine weights (three products), which keeps the result
- *               within the float formats' 1e-5 as well.
+ *               columns and more (GEMM): x and the weights converted to
+ *               f16 panels scaled by powers of two, then f16 tensor cores
+ *               (mma.sync, f32 accumulation; cuda_gemm.cuh). The GGUF block
+ *               formats (tolerance 1e-2) take one product; the formats
+ *               held to 1e-5 split x into f16 heads and tails (two
+ *               products: f16, bf16, the MLX fp4/fp8 formats, whose
+ *               weights f16 holds exactly), f32 and MLX affine weights too
+ *               (three), and add each 64-element step's sums in f32.
  *   quantize    q8_0, q4_K and the MLX affine formats, one thread per block:
  *               the reference's bytes (same code as the host test checks).
  *               With importance weights the reference runs (host->
@@ -31,18 +33,21 @@
  * The CUDA runtime is linked statically (nvcc's default), so the module
  * loads where no driver is installed; score() then says why it cannot run
  * (cudaGetDeviceCount's error) and returns 0. Devices below compute
- * capability 8.0 score 0 too (the GEMM uses tf32 tensor cores).
+ * capability 8.0 score 0 too (the GEMM uses cp.async, ldmatrix and f16
+ * mma.sync).
  *
  * Memory: qnt_buffer is a cudaMalloc allocation (not host-visible). Host
- * operands go through device staging buffers kept by the state. Jobs run
+ * operands go through device staging buffers kept by the state, and so do
+ * the GEMM's f16 panels (up to 128 MiB of weights and 32 MiB of x at a
+ * time, plus a quarter kept for growth). Jobs run
  * on the state's stream and a call returns when they are done; one mutex
  * serialises the calls on a state.
  */
 #include "libqnt_backend.h"
 #include "qnt_cuda_formats.cuh"
+#include "cuda_gemm.cuh"
 
 #include <cuda_runtime.h>
-#include <mma.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -110,98 +115,6 @@ __global__ void __launch_bounds__(32 * GEMV_WARPS)
 	}
 }
 
-#define BM 64 /* weight rows per tile */
-#define BN 32 /* columns per tile */
-#define BK 32 /* elements of n_in per step */
-#define LDS (BK + 4)
-
-using namespace nvcuda;
-
-/* GEMM with tf32 tensor cores: a 64 x 32 tile of y per block of 4 warps,
- * each warp 16 rows x 32 columns (two 16 x 16 accumulators). */
-template <int K>
-__global__ void __launch_bounds__(128)
-	k_gemm(qc_fmt f, const uint8_t *w, uint64_t rs, int64_t n_in, int64_t nr, const float *x, int64_t n_cols,
-	       float *y, int64_t ldy)
-{
-	/* f32 and MLX affine weights are not exact in tf32 (and their tolerance
-	 * is 1e-5); f16, bf16 and the other formats' values are, or are held to
-	 * 1e-2 */
-	const bool split_w = K == QC_F32 || K == QC_MLX_AFFINE;
-	__shared__ __align__(32) float a_hi[BM * LDS];
-	__shared__ __align__(32) float a_lo[split_w ? BM * LDS : 8];
-	__shared__ __align__(32) float b_hi[BN * LDS];
-	__shared__ __align__(32) float b_lo[BN * LDS];
-	__shared__ __align__(32) float c_s[BN * (BM + 4)];
-	const int tid = threadIdx.x, warp = tid / 32;
-	const int64_t r0 = blockIdx.x * (int64_t)BM, c0 = blockIdx.y * (int64_t)BN;
-
-	/* acc: the sum over all steps, added in f32 (round to nearest); part:
-	 * one step's products. The tensor cores round their own additions
-	 * toward zero, which over a long row drifts by about 1e-5 (measured on
-	 * an H100: f32 weights at n_in 768 came to 1.08e-5), so they only ever
-	 * add BK elements' products. */
-	wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[2], part[2];
-	wmma::fill_fragment(acc[0], 0.0f);
-	wmma::fill_fragment(acc[1], 0.0f);
-	for (int64_t k0 = 0; k0 < n_in; k0 += BK) {
-		for (int i = tid; i < BM * BK; i += 128) {
-			const int rr = i / BK, kk = i % BK;
-			const int64_t r = r0 + rr, k = k0 + kk;
-			const float v = r < nr && k < n_in ? qc_get<K>(f, w + r * rs + (k / f.bs) * f.bb, (int)(k % f.bs))
-							   : 0.0f;
-			const float hi = wmma::__float_to_tf32(v);
-			a_hi[rr * LDS + kk] = hi;
-			if (split_w)
-				a_lo[rr * LDS + kk] = wmma::__float_to_tf32(v - hi);
-		}
-		for (int i = tid; i < BN * BK; i += 128) {
-			const int cc = i / BK, kk = i % BK;
-			const int64_t c = c0 + cc, k = k0 + kk;
-			const float v = c < n_cols && k < n_in ? x[c * n_in + k] : 0.0f;
-			const float hi = wmma::__float_to_tf32(v);
-			b_hi[cc * LDS + kk] = hi;
-			b_lo[cc * LDS + kk] = wmma::__float_to_tf32(v - hi);
-		}
-		__syncthreads();
-		wmma::fill_fragment(part[0], 0.0f);
-		wmma::fill_fragment(part[1], 0.0f);
-#pragma unroll
-		for (int kk = 0; kk < BK; kk += 8) {
-			wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa, fa_lo;
-			wmma::load_matrix_sync(fa, a_hi + warp * 16 * LDS + kk, LDS);
-			if (split_w)
-				wmma::load_matrix_sync(fa_lo, a_lo + warp * 16 * LDS + kk, LDS);
-#pragma unroll
-			for (int nf = 0; nf < 2; nf++) {
-				wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fb, fb_lo;
-				wmma::load_matrix_sync(fb, b_hi + nf * 16 * LDS + kk, LDS);
-				wmma::load_matrix_sync(fb_lo, b_lo + nf * 16 * LDS + kk, LDS);
-				/* the small terms first */
-				wmma::mma_sync(part[nf], fa, fb_lo, part[nf]);
-				if (split_w)
-					wmma::mma_sync(part[nf], fa_lo, fb, part[nf]);
-				wmma::mma_sync(part[nf], fa, fb, part[nf]);
-			}
-		}
-#pragma unroll
-		for (int nf = 0; nf < 2; nf++)
-#pragma unroll
-			for (int t = 0; t < acc[nf].num_elements; t++)
-				acc[nf].x[t] = __fadd_rn(acc[nf].x[t], part[nf].x[t]);
-		__syncthreads();
-	}
-	for (int nf = 0; nf < 2; nf++)
-		wmma::store_matrix_sync(c_s + nf * 16 * (BM + 4) + warp * 16, acc[nf], BM + 4, wmma::mem_col_major);
-	__syncthreads();
-	for (int i = tid; i < BM * BN; i += 128) {
-		const int cc = i / BM, rr = i % BM;
-		const int64_t r = r0 + rr, c = c0 + cc;
-		if (r < nr && c < n_cols)
-			y[c * ldy + r] = c_s[cc * (BM + 4) + rr];
-	}
-}
-
 /* Quantizers: one thread per block of nblk, blocks back to back. */
 __global__ void k_quant_q8_0(const float *x, uint8_t *out, int64_t nblk)
 {
@@ -260,7 +173,9 @@ struct qnt_buffer {
 	int device;
 };
 
-enum { STAGE_W, STAGE_X, STAGE_Y, N_STAGE };
+/* operands (STAGE_W/X/Y); the f16 GEMM's panels of weights and of x,
+ * each followed by its int exponents (STAGE_HW, STAGE_HX) */
+enum { STAGE_W, STAGE_X, STAGE_Y, STAGE_HW, STAGE_HX, N_STAGE };
 
 struct cu_state {
 	const qnt_host_api *host;
@@ -651,6 +566,74 @@ static qnt_type cu_matmul_xq_type(void *state, qnt_type wtype)
 	return QNT_TYPE_INVALID; /* the kernels read the float activations */
 }
 
+/* The segments of the f16 GEMM for format f: 1 for the GGUF block formats
+ * (weights and x in f16, tolerance 1e-2); 2 where f16 holds the weights
+ * exactly (f16, bf16, the MLX fp4/fp8 formats: x split into heads and
+ * tails); 3 for f32 and MLX affine weights (split too). */
+static int gemm_segments(const qc_fmt &f)
+{
+	if (f.kind >= QC_Q4_0 && f.kind <= QC_NVFP4)
+		return 1;
+	return f.kind == QC_F32 || f.kind == QC_MLX_AFFINE ? 3 : 2;
+}
+
+#define GM_W_PANEL ((int64_t)128 << 20) /* bytes of f16 weights converted at a time */
+#define GM_X_PANEL ((int64_t)32 << 20)  /* bytes of f16 activations */
+
+static int64_t round_up(int64_t v, int64_t m)
+{
+	return (v + m - 1) / m * m;
+}
+
+/* y = W x through f16 panels (cuda_gemm.cuh): the columns in chunks of at
+ * most GM_X_PANEL bytes of f16, the rows in panels of at most GM_W_PANEL
+ * (both a whole number of tiles), so that the scratch stays bounded. */
+static qnt_status gemm_f16(cu_state *s, const qc_fmt &f, const uint8_t *w, size_t rs, int64_t nr, int64_t n_in,
+			   const float *x, int64_t nc, float *y, int64_t ldy)
+{
+	const int nseg = gemm_segments(f);
+	/* halves per row of the panels: heads, then tails where split */
+	const int64_t kp = round_up(n_in, GM_BK), kw = (nseg == 3 ? 2 : 1) * kp, kx = (nseg > 1 ? 2 : 1) * kp;
+	int64_t prow = GM_W_PANEL / (kw * 2) / GM_BM * GM_BM, pcol = GM_X_PANEL / (kx * 2) / GM_BN * GM_BN;
+	prow = prow < GM_BM ? GM_BM : prow > round_up(nr, GM_BM) ? round_up(nr, GM_BM) : prow;
+	pcol = pcol < GM_BN ? GM_BN : pcol > round_up(nc, GM_BN) ? round_up(nc, GM_BN) : pcol;
+	void *hw, *hx;
+	qnt_status st;
+	if ((st = stage(s, STAGE_HW, (uint64_t)(prow * kw * 2 + prow * 4), &hw)) != QNT_OK ||
+	    (st = stage(s, STAGE_HX, (uint64_t)(pcol * kx * 2 + pcol * 4), &hx)) != QNT_OK)
+		return st;
+	__half *wh = (__half *)hw, *xh = (__half *)hx;
+	int *we = (int *)(wh + prow * kw), *xe = (int *)(xh + pcol * kx);
+	const void *gemm = nseg == 1 ? (const void *)GM_KERNEL(1) : nseg == 2 ? (const void *)GM_KERNEL(2)
+									  : (const void *)GM_KERNEL(3);
+	CU(s, cudaFuncSetAttribute(gemm, cudaFuncAttributeMaxDynamicSharedMemorySize, GM_SMEM));
+	const qc_fmt fx = { QC_F32, 1, 4, 0, QC_D_F32 };
+	for (int64_t c0 = 0; c0 < nc; c0 += pcol) {
+		const int64_t cn = nc - c0 < pcol ? nc - c0 : pcol, cpad = round_up(cn, GM_BN);
+		const uint8_t *xc = (const uint8_t *)(x + c0 * n_in);
+		if (nseg == 1)
+			k_to_half<GM_X_KIND><<<(unsigned)cpad, TH_THREADS, 0, s->stream>>>(fx, xc, (uint64_t)n_in * 4, n_in,
+											     cn, kp, xh, xe);
+		else
+			k_to_half<GM_XS_KIND><<<(unsigned)cpad, TH_THREADS, 0, s->stream>>>(fx, xc, (uint64_t)n_in * 4, n_in,
+											      cn, kp, xh, xe);
+		for (int64_t r0 = 0; r0 < nr; r0 += prow) {
+			const int64_t rn = nr - r0 < prow ? nr - r0 : prow, rpad = round_up(rn, GM_BM);
+			LAUNCH_KIND(f, k_to_half, CFG3((unsigned)rpad, TH_THREADS, s->stream), f, w + r0 * rs, rs, n_in,
+				    rn, kp, wh, we);
+			const dim3 grid((unsigned)(cpad / GM_BN), (unsigned)(rpad / GM_BM));
+			float *yc = y + c0 * ldy + r0;
+			if (nseg == 1)
+				GM_KERNEL(1)<<<grid, GM_THREADS, GM_SMEM, s->stream>>>(wh, we, xh, xe, kp, rn, cn, yc, ldy);
+			else if (nseg == 2)
+				GM_KERNEL(2)<<<grid, GM_THREADS, GM_SMEM, s->stream>>>(wh, we, xh, xe, kp, rn, cn, yc, ldy);
+			else
+				GM_KERNEL(3)<<<grid, GM_THREADS, GM_SMEM, s->stream>>>(wh, we, xh, xe, kp, rn, cn, yc, ldy);
+		}
+	}
+	return QNT_OK;
+}
+
 static qnt_status matmul_locked(cu_state *s, const qnt_matmul_job *job, const qc_fmt &f, size_t rs)
 {
 	const int64_t rb = job->row_begin, nr = job->row_end - rb, n_in = job->n_in, nc = job->n_cols;
@@ -666,12 +649,9 @@ static qnt_status matmul_locked(cu_state *s, const qnt_matmul_job *job, const qc
 	if (nc < GEMV_COLS) {
 		LAUNCH_KIND(f, k_gemv, CFG3(grid_for(nr, GEMV_WARPS), 32 * GEMV_WARPS, s->stream), f, (const uint8_t *)w,
 			    rs, n_in, nr, (const float *)x, (int)nc, yr, job->n_out);
-	} else {
-		const dim3 grid((unsigned)((nr + BM - 1) / BM), (unsigned)((nc + BN - 1) / BN));
-		if (grid.y > 65535)
-			return QNT_E_UNSUPPORTED;
-		LAUNCH_KIND(f, k_gemm, CFG3(grid, 128, s->stream), f, (const uint8_t *)w, rs, n_in, nr, (const float *)x,
-			    nc, yr, job->n_out);
+	} else if ((st = gemm_f16(s, f, (const uint8_t *)w, rs, nr, n_in, (const float *)x, nc, yr, job->n_out)) !=
+		   QNT_OK) {
+		return st;
 	}
 	if (!job->y.buffer) /* only the rows this job computed, of every column */
 		CU(s, cudaMemcpy2DAsync((float *)job->y.host + rb, (size_t)job->n_out * sizeof(float), yr,

@@ -7,7 +7,8 @@
  * scalar reference of lib/core/.
  *
  * Decoding: qc_get<K>(f, blk, j) is element j of one block of format K, the
- * floats of the reference's dequantizer to the bit. Encoding: qc_enc_q8_0,
+ * floats of the reference's dequantizer to the bit; qc_get8 the same for
+ * eight elements at once (the matmul's conversion to f16). Encoding: qc_enc_q8_0,
  * qc_enc_q4_K and qc_enc_mlx_affine write the reference quantizer's bytes
  * for one block (no importance weights).
  *
@@ -401,6 +402,96 @@ QC_HD float qc_get(const qc_fmt &f, const uint8_t *b, int j)
 		return qc_e4m3_mlx(b[j]) * qc_mlx_pow2(b[32]);
 	} else { /* QC_MLX_NVFP4 */
 		return qc_e2m1_mlx((b[j >> 1] >> (4 * (j & 1))) & 15) * qc_e4m3_mlx(b[8]);
+	}
+}
+
+/* Elements j .. j + 7 of a block (j a multiple of 8, the block size a
+ * multiple of 8): the floats of qc_get<K> for each, with what the eight
+ * share (scales, sub-block scales, shifts) worked out once. The matmul's
+ * conversion to f16 (cuda_gemm.cuh) decodes through it; the host test
+ * checks it against the reference like qc_get. */
+template <int K>
+QC_HD void qc_get8(const qc_fmt &f, const uint8_t *b, int j, float *v)
+{
+	if (K == QC_Q4_0 || K == QC_Q4_1) {
+		const uint8_t *qs = b + (K == QC_Q4_0 ? 2 : 4) + (j & 15);
+		const int sh = j & 16 ? 4 : 0;
+		const float d = qc_h2f(qc_u16(b));
+		const float m = K == QC_Q4_1 ? qc_h2f(qc_u16(b + 2)) : 0.0f;
+		for (int t = 0; t < 8; t++) {
+			const int c = (qs[t] >> sh) & 0x0f;
+			v[t] = K == QC_Q4_0 ? (float)(c - 8) * d : (float)c * d + m;
+		}
+	} else if (K == QC_Q5_0 || K == QC_Q5_1) {
+		const int o = K == QC_Q5_0 ? 2 : 4;
+		const uint8_t *qs = b + o + 4 + (j & 15);
+		const int sh = j & 16 ? 4 : 0;
+		const uint32_t qh = qc_u32(b + o) >> j;
+		const float d = qc_h2f(qc_u16(b));
+		const float m = K == QC_Q5_1 ? qc_h2f(qc_u16(b + 2)) : 0.0f;
+		for (int t = 0; t < 8; t++) {
+			const int c = ((qs[t] >> sh) & 0x0f) | (int)((qh >> t) & 1u) << 4;
+			v[t] = K == QC_Q5_0 ? (float)(c - 16) * d : (float)c * d + m;
+		}
+	} else if (K == QC_Q8_0) {
+		const float d = qc_h2f(qc_u16(b));
+		for (int t = 0; t < 8; t++)
+			v[t] = (float)(int8_t)b[2 + j + t] * d;
+	} else if (K == QC_Q2_K) {
+		const int s = b[j / 16];
+		const float dl = qc_h2f(qc_u16(b + 80)) * (float)(s & 0x0f), ml = qc_h2f(qc_u16(b + 82)) * (float)(s >> 4);
+		const uint8_t *q = b + 16 + 32 * (j / 128) + j % 32;
+		const int sh = 2 * ((j % 128) / 32);
+		for (int t = 0; t < 8; t++)
+			v[t] = dl * (float)((q[t] >> sh) & 3) - ml;
+	} else if (K == QC_Q3_K) {
+		const uint8_t *sc = b + 96;
+		const int sj = j / 16;
+		const int lo = sj < 8 ? sc[sj] & 0x0f : sc[sj - 8] >> 4;
+		const int hi = (sc[8 + sj % 4] >> (2 * (sj / 4))) & 3;
+		const float dl = qc_h2f(qc_u16(b + 108)) * (float)((lo | (hi << 4)) - 32), ml = 0.0f * (float)0;
+		const uint8_t *q = b + 32 + 32 * (j / 128) + j % 32, *hm = b + j % 32;
+		const int sh = 2 * ((j % 128) / 32), hb = j / 32;
+		for (int t = 0; t < 8; t++) {
+			const int l = (q[t] >> sh) & 3;
+			v[t] = dl * (float)(l - ((hm[t] >> hb) & 1 ? 0 : 4)) - ml;
+		}
+	} else if (K == QC_Q4_K || K == QC_Q5_K) {
+		int sc, m;
+		qc_scale_min_k4(b + 4, j / 32, &sc, &m);
+		const float dl = qc_h2f(qc_u16(b)) * (float)sc, ml = qc_h2f(qc_u16(b + 2)) * (float)m;
+		const int h = j / 64, l = j % 32, hi = (j % 64) >= 32;
+		const uint8_t *qs = b + (K == QC_Q4_K ? 16 : 48) + 32 * h + l, *qh = b + 16 + l;
+		for (int t = 0; t < 8; t++) {
+			int q = hi ? qs[t] >> 4 : qs[t] & 0x0f;
+			if (K == QC_Q5_K && (qh[t] & (1u << (2 * h + hi))))
+				q += 16;
+			v[t] = dl * (float)q - ml;
+		}
+	} else if (K == QC_Q6_K) {
+		const int h = j / 128, g = (j % 128) / 32, l = j % 32;
+		const uint8_t *lo = b + 64 * h + 32 * (g & 1) + l, *hb = b + 128 + 32 * h + l;
+		const float dl = qc_h2f(qc_u16(b + 208)) * (float)(int8_t)b[192 + j / 16], ml = 0.0f * (float)0;
+		for (int t = 0; t < 8; t++) {
+			const int q = ((g < 2 ? lo[t] & 0x0f : lo[t] >> 4) | (((hb[t] >> (2 * g)) & 3) << 4)) - 32;
+			v[t] = dl * (float)q - ml;
+		}
+	} else if (K == QC_MXFP4) {
+		const uint8_t *qs = b + 1 + (j & 15);
+		const int sh = j & 16 ? 4 : 0;
+		const float d = qc_e8m0_half(b[0]);
+		for (int t = 0; t < 8; t++)
+			v[t] = qc_kv_fp4((qs[t] >> sh) & 0x0f) * d;
+	} else if (K == QC_NVFP4) {
+		const int s = j / 16;
+		const uint8_t *qs = b + 4 + 8 * s;
+		const int sh = j % 16 ? 4 : 0;
+		const float d = qc_ue4m3_half(b[s]);
+		for (int t = 0; t < 8; t++)
+			v[t] = qc_kv_fp4((qs[t] >> sh) & 0x0f) * d;
+	} else {
+		for (int t = 0; t < 8; t++)
+			v[t] = qc_get<K>(f, b, j + t);
 	}
 }
 

@@ -10,8 +10,9 @@
  *     reference), odd row counts;
  *   - matmul: every format against the exact product (double) of the
  *     dequantized W with x, within the per-format tolerance of
- *     tests/unit/test_matmul.c, for 1, 3, 7 columns (GEMV) and 8, 9, 40
- *     (GEMM, tensor cores), odd n_out;
+ *     tests/unit/test_matmul.c, for 1, 3, 7 columns (GEMV) and 8 to 129
+ *     (GEMM, tensor cores), odd n_out, n_in up to 8192, x scaled by 1e6
+ *     and 1e-7 (mm_shapes);
  *   - the vtable directly: device props, buffers (alloc, write, jobs on
  *     device memory, read), and errors: unsupported types and bad ranges
  *     give a status, an old host ABI no vtable.
@@ -148,60 +149,90 @@ static double tolerance(qnt_type type)
 	return 1e-5;
 }
 
+/* The products the test measures: shape, column counts, and a factor on
+ * x. 77 x 768 covers GEMV (1, 3, 7 columns) and the GEMM's small cases;
+ * 300 x 4096 with 64 and 129 columns takes several 128 x 128 tiles of the
+ * f16 GEMM, partial ones at both edges; x of 1e6 and of 1e-7 lie beyond
+ * f16's range (unless scaled); 129 x 8192 has the longest rows; n_in 100
+ * is not a multiple of the GEMM's k step (64) nor of 8. */
+static const struct mm_shape {
+	int64_t n_out, n_in, cols[6];
+	float xscale;
+} mm_shapes[] = {
+	{ 77, 768, { 1, 3, 7, 8, 9, 40 }, 1.0f },
+	{ 300, 4096, { 64, 129 }, 1.0f },
+	{ 300, 4096, { 40 }, 1e6f },
+	{ 129, 8192, { 9 }, 1e-7f },
+	{ 37, 100, { 8, 33 }, 1.0f }, /* rows the f16 panels pad (f32, f16, bf16 only) */
+};
+
 static void matmul_within_tolerance(void **state)
 {
 	(void)state;
 	qnt_ctx *cu = ctx_on("cuda", 2), *cpu = ctx_on("cpu", 2);
-	const int64_t n_out = 77, n_in = 768;
-	const int64_t cols[] = { 1, 3, 7, 8, 9, 40 };
-	const int64_t max_cols = 40;
-	float *w = test_malloc_or_fail((size_t)(n_out * n_in) * sizeof(float));
-	float *wd = test_malloc_or_fail((size_t)(n_out * n_in) * sizeof(float));
-	float *x = test_malloc_or_fail((size_t)(max_cols * n_in) * sizeof(float));
-	float *y = test_malloc_or_fail((size_t)(max_cols * n_out) * sizeof(float));
 	int failures = 0; /* every format is measured before the test fails */
 	for (size_t k = 0; k < N_ELEMS(cu_type_names); k++) {
 		const qnt_type t = type_named(cu_type_names[k]);
-		void *q = test_malloc_or_fail((size_t)n_out * qnt_row_size(t, n_in));
-		fill_gauss(w, (size_t)(n_out * n_in), 100 + k);
-		assert_int_equal(qnt_quantize(cpu, t, w, q, n_out, n_in, NULL), QNT_OK);
-		assert_int_equal(qnt_dequantize(cpu, t, q, wd, n_out, n_in), QNT_OK);
 		double worst_gemv = 0, worst_gemm = 0;
-		for (size_t ci = 0; ci < N_ELEMS(cols); ci++) {
-			const int64_t nc = cols[ci];
-			fill_gauss(x, (size_t)(nc * n_in), 900 + ci);
-			for (int64_t i = 0; i < nc * n_out; i++)
-				y[i] = NAN;
-			assert_int_equal(qnt_matmul(cu, t, q, n_out, n_in, x, nc, y), QNT_OK);
-			double d = 0, s = 0;
-			for (int64_t c = 0; c < nc; c++)
-				for (int64_t i = 0; i < n_out; i++) {
-					double e = 0;
-					for (int64_t j = 0; j < n_in; j++)
-						e += (double)wd[i * n_in + j] * (double)x[c * n_in + j];
-					const double v = y[c * n_out + i];
-					d += (v - e) * (v - e);
-					s += e * e;
+		for (size_t si = 0; si < N_ELEMS(mm_shapes); si++) {
+			const struct mm_shape *sh = &mm_shapes[si];
+			const int64_t n_out = sh->n_out, n_in = sh->n_in;
+			if (n_in % qnt_type_block_size(t))
+				continue;
+			int64_t max_cols = 0;
+			for (size_t ci = 0; ci < N_ELEMS(sh->cols); ci++)
+				max_cols = sh->cols[ci] > max_cols ? sh->cols[ci] : max_cols;
+			float *w = test_malloc_or_fail((size_t)(n_out * n_in) * sizeof(float));
+			float *wd = test_malloc_or_fail((size_t)(n_out * n_in) * sizeof(float));
+			float *x = test_malloc_or_fail((size_t)(max_cols * n_in) * sizeof(float));
+			float *y = test_malloc_or_fail((size_t)(max_cols * n_out) * sizeof(float));
+			void *q = test_malloc_or_fail((size_t)n_out * qnt_row_size(t, n_in));
+			fill_gauss(w, (size_t)(n_out * n_in), 100 + k);
+			assert_int_equal(qnt_quantize(cpu, t, w, q, n_out, n_in, NULL), QNT_OK);
+			assert_int_equal(qnt_dequantize(cpu, t, q, wd, n_out, n_in), QNT_OK);
+			for (size_t ci = 0; ci < N_ELEMS(sh->cols) && sh->cols[ci] > 0; ci++) {
+				const int64_t nc = sh->cols[ci];
+				fill_gauss(x, (size_t)(nc * n_in), 900 + ci);
+				for (int64_t i = 0; i < nc * n_in; i++)
+					x[i] *= sh->xscale;
+				for (int64_t i = 0; i < nc * n_out; i++)
+					y[i] = NAN;
+				assert_int_equal(qnt_matmul(cu, t, q, n_out, n_in, x, nc, y), QNT_OK);
+				double d = 0, s = 0;
+				for (int64_t c = 0; c < nc; c++)
+					for (int64_t i = 0; i < n_out; i++) {
+						const float *wr = wd + i * n_in, *xc = x + c * n_in;
+						double e4[4] = { 0, 0, 0, 0 }; /* four chains: n_in % 4 == 0 */
+						for (int64_t j = 0; j < n_in; j += 4)
+							for (int u = 0; u < 4; u++)
+								e4[u] += (double)wr[j + u] * (double)xc[j + u];
+						const double e = (e4[0] + e4[1]) + (e4[2] + e4[3]);
+						const double v = y[c * n_out + i];
+						d += (v - e) * (v - e);
+						s += e * e;
+					}
+				const double err = sqrt(d) / sqrt(s);
+				if (!(err <= tolerance(t))) {
+					print_error("ERROR: %s, %lld x %lld, %lld columns, x * %g: relative error %.3e "
+						    "above %.1e\n",
+						    qnt_type_name(t), (long long)n_out, (long long)n_in, (long long)nc,
+						    (double)sh->xscale, err, tolerance(t));
+					failures++;
 				}
-			const double err = sqrt(d) / sqrt(s);
-			if (!(err <= tolerance(t))) {
-				print_error("ERROR: %s, %lld columns: relative error %.3e above %.1e\n", qnt_type_name(t),
-					    (long long)nc, err, tolerance(t));
-				failures++;
+				if (nc < 8)
+					worst_gemv = err > worst_gemv ? err : worst_gemv;
+				else
+					worst_gemm = err > worst_gemm ? err : worst_gemm;
 			}
-			if (nc < 8)
-				worst_gemv = err > worst_gemv ? err : worst_gemv;
-			else
-				worst_gemm = err > worst_gemm ? err : worst_gemm;
+			free(q);
+			free(w);
+			free(wd);
+			free(x);
+			free(y);
 		}
 		print_message("# matmul %-20s tol %.1e  gemv %.2e  gemm (tensor cores) %.2e\n", qnt_type_name(t),
 			      tolerance(t), worst_gemv, worst_gemm);
-		free(q);
 	}
-	free(w);
-	free(wd);
-	free(x);
-	free(y);
 	qnt_ctx_destroy(cu);
 	qnt_ctx_destroy(cpu);
 	if (failures)

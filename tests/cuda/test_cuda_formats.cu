@@ -6,7 +6,8 @@
  *   - decode: every element of random blocks (random bytes everywhere, the
  *     scale fields included, so NaN, infinity and subnormal scales occur)
  *     and of quantized Gaussian data, for every format the backend runs,
- *     equal to qnt_dequantize's floats bit for bit;
+ *     equal to qnt_dequantize's floats bit for bit, one element at a time
+ *     (qc_get) and eight (qc_get8, which the matmul uses);
  *   - encode: q8_0, q4_K and every MLX affine format, on Gaussian data at
  *     several magnitudes, rows with zeros, constant groups and huge values,
  *     equal to qnt_quantize's bytes.
@@ -66,6 +67,21 @@ static float decode(const qc_fmt &f, const uint8_t *b, int j)
 	abort();
 }
 
+/* Elements j .. j + 7 of block b through qc_get8. */
+static void decode8(const qc_fmt &f, const uint8_t *b, int j, float *v)
+{
+	switch (f.kind) {
+#define K(k)                           \
+	case k:                        \
+		qc_get8<k>(f, b, j, v); \
+		return;
+		K(QC_Q4_0) K(QC_Q4_1) K(QC_Q5_0) K(QC_Q5_1) K(QC_Q8_0) K(QC_Q2_K) K(QC_Q3_K) K(QC_Q4_K) K(QC_Q5_K)
+		K(QC_Q6_K) K(QC_MXFP4) K(QC_NVFP4) K(QC_MLX_AFFINE) K(QC_MLX_MXFP4) K(QC_MLX_MXFP8) K(QC_MLX_NVFP4)
+#undef K
+	}
+	abort();
+}
+
 static uint32_t bits(float f)
 {
 	uint32_t u;
@@ -92,6 +108,20 @@ static void check_decode(qnt_ctx *cpu, qnt_type t, const qc_fmt &f, const uint8_
 			failures++;
 			break;
 		}
+	}
+	/* qc_get8, eight elements at a time, where the blocks hold multiples of 8 */
+	for (int64_t i = 0; f.bs % 8 == 0 && i < n; i += 8) {
+		float v[8];
+		decode8(f, q + (i / f.bs) * f.bb, (int)(i % f.bs), v);
+		for (int u = 0; u < 8; u++)
+			if (bits(v[u]) != bits(ref[i + u])) {
+				printf("FAIL: decode8 %s (%s): element %lld is %a (0x%08x), the reference %a (0x%08x)\n",
+				       qnt_type_name(t), what, (long long)(i + u), (double)v[u], bits(v[u]),
+				       (double)ref[i + u], bits(ref[i + u]));
+				failures++;
+				i = n;
+				break;
+			}
 	}
 	free(ref);
 }
