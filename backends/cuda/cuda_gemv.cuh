@@ -37,11 +37,12 @@
  * which keeps the MLX formats' products within 1e-5 (measured on an H100:
  * 1.4e-6 at most, mlx:mxfp4; the GGUF formats 1.0e-6 at most).
  *
- * Where it stands (H100, 32768 x 16384 weights, 1 column, kernel time):
- * q4_0 1.50 TB/s, q4_K 1.30, mxfp4 1.23, mlx:affine:4:64 1.40, q8_0 1.87,
- * f16 2.64; the 4-bit formats are bound by instruction issue, not memory
- * (ncu on q4_0: 8.7 issued thread-instructions per weight, issue slots 69%
- * busy, DRAM 36%).
+ * Where it stands (H100, 32768 x 16384 weights, 1 column, per call with
+ * launch and sync; the kernel alone is about 5% faster): q4_0 1.39 TB/s,
+ * q4_K 1.25, mxfp4 1.21, mlx:affine:4:64 1.32, q8_0 1.94, f16 2.68, f32
+ * 2.80. The 4-bit formats are bound by instruction issue, not memory (ncu
+ * on q4_0: 8.7 issued thread-instructions per weight, issue slots 69% busy,
+ * DRAM 36%).
  */
 #ifndef QNT_CUDA_GEMV_CUH
 #define QNT_CUDA_GEMV_CUH
@@ -100,9 +101,12 @@ template <int N>
 GV_HD void gv_ldw(const uint8_t *p, uint32_t *w)
 {
 #ifdef __CUDA_ARCH__
-	const uintptr_t a = (uintptr_t)p;
-	const uint32_t *q = (const uint32_t *)(a & ~(uintptr_t)3);
-	const unsigned sh = (unsigned)(a & 3) * 8;
+	/* p minus its misalignment, not an integer mask: the pointer stays
+	 * derived from the shared array, so the loads are LDS with 32-bit
+	 * addresses (the masked integer made them generic 64-bit loads) */
+	const unsigned mis = (unsigned)((uintptr_t)p & 3);
+	const uint32_t *q = (const uint32_t *)(p - mis);
+	const unsigned sh = mis * 8;
 	uint32_t lo = q[0];
 #pragma unroll
 	for (int i = 0; i < N; i++) {
@@ -537,21 +541,25 @@ __global__ void __launch_bounds__(32 * GV_WARPS)
 	auto issue = [&](int64_t t, int64_t s, int stage) {
 		uint8_t *st = gv_smem + (size_t)stage * stage_bytes;
 		const uint64_t off = (uint64_t)s * sb, len = sb < rs - off ? sb : rs - off;
-		for (int i = 0; i < R; i++) {
-			const int64_t r = t * TR + warp * R + i;
-			if (r >= nr)
-				break;
-			const uintptr_t p = lo + (uintptr_t)r * rs + off, base = p & ~(uintptr_t)15;
+		const int64_t r0 = t * TR + warp * R;
+		uintptr_t p = lo + (uintptr_t)r0 * rs + off;
+		for (int i = 0; i < R && r0 + i < nr; i++, p += rs) {
+			const uintptr_t base = p & ~(uintptr_t)15;
 			const int nch = (int)((p - base + len + 15) / 16);
+			uint8_t *dst = st + (size_t)(warp * R + i) * slot;
+			if (base >= lo && base + 16 * (uintptr_t)nch <= hi) {
+				for (int c = lane; c < nch; c += 32)
+					gv_cp16(dst + 16 * c, (const void *)(base + 16 * (uintptr_t)c));
+				continue;
+			}
+			/* the job's first or last bytes: nothing outside them is read */
 			for (int c = lane; c < nch; c += 32) {
 				const uintptr_t src = base + 16 * (uintptr_t)c;
-				uint8_t *dst = st + (size_t)(warp * R + i) * slot + 16 * c;
-				if (src >= lo && src + 16 <= hi) {
-					gv_cp16(dst, (const void *)src);
-				} else { /* the job's first or last bytes: nothing outside them is read */
+				if (src >= lo && src + 16 <= hi)
+					gv_cp16(dst + 16 * c, (const void *)src);
+				else
 					for (int k = 0; k < 16; k++)
-						dst[k] = src + k >= lo && src + k < hi ? *(const uint8_t *)(src + k) : 0;
-				}
+						dst[16 * c + k] = src + k >= lo && src + k < hi ? *(const uint8_t *)(src + k) : 0;
 			}
 		}
 		float *xs = (float *)(st + wbytes);
@@ -593,11 +601,14 @@ __global__ void __launch_bounds__(32 * GV_WARPS)
 		const int64_t left = n_in - s * GV_STEP; /* elements of this step, a multiple of 32 */
 		if (flt || 32 * lane < left) {
 			gv_unit u[R];
+			/* the rows' misalignment (their low 4 address bits: 32-bit
+			 * arithmetic suffices) */
+			const unsigned mis0 = (unsigned)lo + (unsigned)(t * TR + warp * R) * (unsigned)rs +
+					      (unsigned)s * (unsigned)sb;
 #pragma unroll
-			for (int i = 0; i < R; i++) {
-				const uintptr_t p = lo + (uintptr_t)(t * TR + warp * R + i) * rs + (uintptr_t)s * sb;
-				gv_load<K, BITS>(f, st + (size_t)(warp * R + i) * slot + (p & 15), lane, u[i]);
-			}
+			for (int i = 0; i < R; i++)
+				gv_load<K, BITS>(f, st + (size_t)(warp * R + i) * slot + ((mis0 + i * (unsigned)rs) & 15),
+						 lane, u[i]);
 #pragma unroll
 			for (int h = 0; h < 2; h++) {
 				float ua[R][NC], xsum[NC];
