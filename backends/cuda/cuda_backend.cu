@@ -11,9 +11,10 @@
  *   matmul      the same formats against the float activations
  *               (matmul_xq_type says QNT_TYPE_INVALID). Fewer than 8
  *               columns (GEMV): cuda_gemv.cuh, the weights' bytes staged
- *               in shared memory by cp.async, decoded 8 at a time without
- *               conversion instructions, several rows per warp sharing each
- *               x load, f32 sums; where x is not 16-byte aligned or n_in not
+ *               in shared memory by cp.async, decoded 8 at a time (integer
+ *               codes made floats by PRMT, no conversion instructions),
+ *               several rows per warp sharing each x value, x staged once
+ *               per block, f32 sums; where x is not 16-byte aligned or n_in not
  *               a multiple of 32, k_gemv below (one warp per row, one
  *               element at a time through qc_get). 8 columns and more
  *               (GEMM): tensor cores (WMMA, tf32 in, f32
