@@ -10,17 +10,21 @@
  *               per element, decoded by qnt_cuda_formats.cuh.
  *   matmul      the same formats against the float activations
  *               (matmul_xq_type says QNT_TYPE_INVALID). Fewer than 8
- *               columns (GEMV): one warp per output row, the lanes walking
- *               the row's blocks in order (coalesced reads of the weights,
- *               bandwidth-bound), f32 sums, up to 8 columns per pass. 8
- *               columns and more (GEMM): x and the weights converted to
- *               f16 panels scaled by powers of two, then f16 tensor cores
- *               (mma.sync, f32 accumulation; cuda_gemm.cuh). The GGUF block
- *               formats (tolerance 1e-2) take one product; the formats
- *               held to 1e-5 split x into f16 heads and tails (two
- *               products: f16, bf16, the MLX fp4/fp8 formats, whose
- *               weights f16 holds exactly), f32 and MLX affine weights too
- *               (three), and add each 64-element step's sums in f32.
+ *               columns (GEMV): cuda_gemv.cuh, the weights' bytes staged
+ *               in shared memory by cp.async, decoded 8 at a time (integer
+ *               codes made floats by PRMT, no conversion instructions),
+ *               several rows per warp sharing each x value, x staged once
+ *               per block, f32 sums; where x is not 16-byte aligned or n_in
+ *               not a multiple of 32, k_gemv below (one warp per row, one
+ *               element at a time through qc_get). 8 columns and more
+ *               (GEMM): x and the weights converted to f16 panels scaled
+ *               by powers of two, then f16 tensor cores (mma.sync, f32
+ *               accumulation; cuda_gemm.cuh). The GGUF block formats
+ *               (tolerance 1e-2) take one product; the formats held to
+ *               1e-5 split x into f16 heads and tails (two products: f16,
+ *               bf16, the MLX fp4/fp8 formats, whose weights f16 holds
+ *               exactly), f32 and MLX affine weights too (three), and add
+ *               each 64-element step's sums in f32.
  *   quantize    q8_0, q4_K and the MLX affine formats, one thread per block:
  *               the reference's bytes (same code as the host test checks).
  *               With importance weights the reference runs (host->
@@ -46,6 +50,7 @@
 #include "libqnt_backend.h"
 #include "qnt_cuda_formats.cuh"
 #include "cuda_gemm.cuh"
+#include "cuda_gemv.cuh"
 
 #include <cuda_runtime.h>
 #include <pthread.h>
@@ -82,7 +87,8 @@ __global__ void k_dequant(qc_fmt f, const uint8_t *w, uint64_t rs, int64_t n, in
 #define GEMV_COLS 8
 #define GEMV_WARPS 4
 
-/* GEMV: one warp per row r of nr, columns [c0, c0 + nc) (nc <= 8);
+/* GEMV where gemv_fast does not apply (x not 16-byte aligned, n_in not a
+ * multiple of 32): one warp per row r of nr, columns [c0, c0 + nc) (nc <= 8);
  * y[c * ldy + r] = sum_e W[r][e] x[c * n_in + e]. */
 template <int K>
 __global__ void __launch_bounds__(32 * GEMV_WARPS)
@@ -646,7 +652,10 @@ static qnt_status matmul_locked(cu_state *s, const qnt_matmul_job *job, const qc
 	    (st = operand(s, &job->y, STAGE_Y, 0, ybytes, 0, &y)) != QNT_OK)
 		return st;
 	float *yr = (float *)y + rb; /* row rb of column 0 */
-	if (nc < GEMV_COLS) {
+	if (nc < GEMV_COLS && gemv_fast_ok(n_in, x, nc)) {
+		CU(s, gemv_fast(f, s->props.multiProcessorCount, s->stream, (const uint8_t *)w, rs, n_in, nr,
+				(const float *)x, (int)nc, yr, job->n_out));
+	} else if (nc < GEMV_COLS) {
 		LAUNCH_KIND(f, k_gemv, CFG3(grid_for(nr, GEMV_WARPS), 32 * GEMV_WARPS, s->stream), f, (const uint8_t *)w,
 			    rs, n_in, nr, (const float *)x, (int)nc, yr, job->n_out);
 	} else if ((st = gemm_f16(s, f, (const uint8_t *)w, rs, nr, n_in, (const float *)x, nc, yr, job->n_out)) !=

@@ -12,7 +12,9 @@
  *     dequantized W with x, within the per-format tolerance of
  *     tests/unit/test_matmul.c, for 1, 3, 7 columns (GEMV) and 8 to 129
  *     (GEMM, tensor cores), odd n_out, n_in up to 8192, x scaled by 1e6
- *     and 1e-7 (mm_shapes);
+ *     and 1e-7 (mm_shapes); the GEMV's fast path on rows of several steps
+ *     (n_in 4096, 301 rows, 1, 2, 5 columns) and its fallback (n_in 80:
+ *     the float formats and mlx:nvfp4);
  *   - the vtable directly: device props, buffers (alloc, write, jobs on
  *     device memory, read), and errors: unsupported types and bad ranges
  *     give a status, an old host ABI no vtable.
@@ -237,6 +239,75 @@ static void matmul_within_tolerance(void **state)
 	qnt_ctx_destroy(cpu);
 	if (failures)
 		fail_msg("%d products above their format's tolerance", failures);
+}
+
+/* Normwise relative error of the cuda product of nc columns against the
+ * exact product of the dequantized weights. */
+static double gemv_error(qnt_ctx *cu, qnt_ctx *cpu, qnt_type t, int64_t n_out, int64_t n_in, int64_t nc,
+			 unsigned seed)
+{
+	float *w = test_malloc_or_fail((size_t)(n_out * n_in) * sizeof(float));
+	float *wd = test_malloc_or_fail((size_t)(n_out * n_in) * sizeof(float));
+	float *x = test_malloc_or_fail((size_t)(nc * n_in) * sizeof(float));
+	float *y = test_malloc_or_fail((size_t)(nc * n_out) * sizeof(float));
+	void *q = test_malloc_or_fail((size_t)n_out * qnt_row_size(t, n_in));
+	fill_gauss(w, (size_t)(n_out * n_in), seed);
+	fill_gauss(x, (size_t)(nc * n_in), seed + 1);
+	assert_int_equal(qnt_quantize(cpu, t, w, q, n_out, n_in, NULL), QNT_OK);
+	assert_int_equal(qnt_dequantize(cpu, t, q, wd, n_out, n_in), QNT_OK);
+	for (int64_t i = 0; i < nc * n_out; i++)
+		y[i] = NAN;
+	assert_int_equal(qnt_matmul(cu, t, q, n_out, n_in, x, nc, y), QNT_OK);
+	double d = 0, s = 0;
+	for (int64_t c = 0; c < nc; c++)
+		for (int64_t i = 0; i < n_out; i++) {
+			double e = 0;
+			for (int64_t j = 0; j < n_in; j++)
+				e += (double)wd[i * n_in + j] * (double)x[c * n_in + j];
+			const double v = y[c * n_out + i];
+			d += (v - e) * (v - e);
+			s += e * e;
+		}
+	free(w);
+	free(wd);
+	free(x);
+	free(y);
+	free(q);
+	return sqrt(d) / sqrt(s);
+}
+
+/* The GEMV's paths (1..7 columns): rows of several steps (n_in 4096) with an
+ * odd row count on the fast path, and rows of n_in % 32 == 16 (the float
+ * formats and mlx:nvfp4 take k_gemv there). */
+static void gemv_paths(void **state)
+{
+	(void)state;
+	qnt_ctx *cu = ctx_on("cuda", 2), *cpu = ctx_on("cpu", 2);
+	const int64_t cols[] = { 1, 2, 5 };
+	int failures = 0;
+	for (size_t k = 0; k < N_ELEMS(cu_type_names); k++) {
+		const qnt_type t = type_named(cu_type_names[k]);
+		double worst_fast = 0, worst_fallback = -1;
+		for (size_t ci = 0; ci < N_ELEMS(cols); ci++) {
+			const double err = gemv_error(cu, cpu, t, 301, 4096, cols[ci], 300 + (unsigned)(k * 7 + ci));
+			worst_fast = err > worst_fast ? err : worst_fast;
+			if (qnt_type_block_size(t) <= 16) {
+				const double e2 = gemv_error(cu, cpu, t, 37, 80, cols[ci], 500 + (unsigned)(k * 7 + ci));
+				worst_fallback = e2 > worst_fallback ? e2 : worst_fallback;
+			}
+		}
+		if (!(worst_fast <= tolerance(t)) || worst_fallback > tolerance(t)) {
+			print_error("ERROR: %s: GEMV relative error %.3e (n_in 4096), %.3e (n_in 80) above %.1e\n",
+				    qnt_type_name(t), worst_fast, worst_fallback, tolerance(t));
+			failures++;
+		}
+		print_message("# gemv %-22s tol %.1e  n_in 4096: %.2e%s\n", qnt_type_name(t), tolerance(t), worst_fast,
+			      worst_fallback >= 0 ? "  (n_in 80, k_gemv: checked)" : "");
+	}
+	qnt_ctx_destroy(cu);
+	qnt_ctx_destroy(cpu);
+	if (failures)
+		fail_msg("%d formats above their tolerance", failures);
 }
 
 /* A format the backend does not run (iq4_nl) goes to the reference through
@@ -473,6 +544,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(dequantize_bit_exact),
 		cmocka_unit_test(quantize_same_bytes),
 		cmocka_unit_test(matmul_within_tolerance),
+		cmocka_unit_test(gemv_paths),
 		cmocka_unit_test(unsupported_through_api),
 		cmocka_unit_test(vtable_direct),
 	};

@@ -10,12 +10,18 @@
  *     (qc_get) and eight (qc_get8, which the matmul uses);
  *   - encode: q8_0, q4_K and every MLX affine format, on Gaussian data at
  *     several magnitudes, rows with zeros, constant groups and huge values,
- *     equal to qnt_quantize's bytes.
+ *     equal to qnt_quantize's bytes;
+ *   - the GEMV decoders (backends/cuda/cuda_gemv.cuh): for every format, each
+ *     lane's unit of a quantized 1024-element step, group by group, gives
+ *     sc * (A v + B) + m equal to qc_get's weight of the element it pairs
+ *     with x (to the reference's own rounding).
  * The kernels call these same functions, compiled for the device with
  * -fmad=false, so this is the arithmetic the GPU runs; the device itself is
  * exercised by test_cuda.c. Needs no GPU: built by nvcc, run on the host.
  */
 #include "qnt_cuda_formats.cuh"
+#define GV_DECODERS_ONLY /* the decoders without the kernel */
+#include "cuda_gemv.cuh"
 
 #include <math.h>
 #include <stdio.h>
@@ -176,6 +182,75 @@ static void check_encode(qnt_ctx *cpu, qnt_type t, const qc_fmt &f, int64_t nrow
 	free(b);
 }
 
+/* One step (GV_STEP elements) of quantized Gaussian data at q: every value
+ * that gv_group gives, turned into its weight, against qc_get's. */
+template <int K, int BITS>
+static void check_gemv_decode(qnt_type t, const qc_fmt &f, const uint8_t *q)
+{
+	const double a = gv_a<K, BITS>(), b = gv_b<K, BITS>();
+	for (int lane = 0; lane < 32; lane++) {
+		gv_unit u;
+		memset(&u, 0, sizeof u);
+		gv_load<K, BITS>(f, q, lane, u);
+		for (int g = 0; g < 4; g++) {
+			float v[8];
+			gv_group<K, BITS>(f, u, g, v);
+			for (int k = 0; k < 8; k++) {
+				const int e = gv_elem<K>(lane, g, k / 4) + k % 4;
+				const double ref = decode(f, q + (e / f.bs) * f.bb, e % f.bs);
+				const int h = g / 2;
+				double w = v[k], bound = fabs(ref);
+				if (gv_has_sc<K>()) {
+					w = (double)u.sc[h] * (a * v[k] + b) + (gv_has_m<K>() ? (double)u.m[h] : 0.0);
+					bound += fabs((double)u.sc[h] * b) + (gv_has_m<K>() ? fabs((double)u.m[h]) : 0.0);
+				}
+				if (!(fabs(w - ref) <= 0x1p-20 * bound) && !(isnan(w) && isnan(ref))) {
+					printf("FAIL: gemv decode %s: lane %d group %d value %d (element %d): %.9g, "
+					       "qc_get %.9g\n",
+					       qnt_type_name(t), lane, g, k, e, w, ref);
+					failures++;
+					return;
+				}
+			}
+		}
+	}
+}
+
+static void gemv_decode(qnt_ctx *cpu, qnt_type t, const qc_fmt &f)
+{
+	const int64_t n = GV_STEP;
+	float *x = (float *)malloc((size_t)n * sizeof(float));
+	uint8_t *q = (uint8_t *)calloc(1, qnt_row_size(t, n) + 8);
+	for (int64_t i = 0; i < n; i++)
+		x[i] = gauss() * (i % 97 == 0 ? 30.0f : 1.0f);
+	if (qnt_quantize(cpu, t, x, q, 1, n, NULL) != QNT_OK) {
+		printf("FAIL: qnt_quantize(%s): %s\n", qnt_type_name(t), qnt_ctx_last_error(cpu));
+		failures++;
+	}
+	switch (f.kind) {
+#define K(k)                                            \
+	case k:                                         \
+		check_gemv_decode<k, 0>(t, f, q); \
+		break;
+		K(QC_F32) K(QC_F16) K(QC_BF16) K(QC_Q4_0) K(QC_Q4_1) K(QC_Q5_0) K(QC_Q5_1) K(QC_Q8_0) K(QC_Q2_K)
+		K(QC_Q3_K) K(QC_Q4_K) K(QC_Q5_K) K(QC_Q6_K) K(QC_MXFP4) K(QC_NVFP4) K(QC_MLX_MXFP4)
+		K(QC_MLX_MXFP8) K(QC_MLX_NVFP4)
+#undef K
+	default:
+		switch (f.bits) {
+		case 2: check_gemv_decode<QC_MLX_AFFINE, 2>(t, f, q); break;
+		case 3: check_gemv_decode<QC_MLX_AFFINE, 3>(t, f, q); break;
+		case 4: check_gemv_decode<QC_MLX_AFFINE, 4>(t, f, q); break;
+		case 5: check_gemv_decode<QC_MLX_AFFINE, 5>(t, f, q); break;
+		case 6: check_gemv_decode<QC_MLX_AFFINE, 6>(t, f, q); break;
+		case 7: check_gemv_decode<QC_MLX_AFFINE, 7>(t, f, q); break;
+		default: check_gemv_decode<QC_MLX_AFFINE, 8>(t, f, q); break;
+		}
+	}
+	free(x);
+	free(q);
+}
+
 int main(void)
 {
 	qnt_ctx_opts o = QNT_CTX_OPTS_INIT;
@@ -207,6 +282,7 @@ int main(void)
 		free(x);
 		free(q);
 		n_dec++;
+		gemv_decode(cpu, t, f);
 		if (f.kind == QC_Q8_0 || f.kind == QC_Q4_K || f.kind == QC_MLX_AFFINE) {
 			const int64_t n = f.bs * 8 > 1024 ? f.bs * 8 : 1024;
 			check_encode(cpu, t, f, 16, n);
