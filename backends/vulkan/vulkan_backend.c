@@ -20,8 +20,12 @@
  *               without importance (ggml's round-to-nearest; MLX's rule): the
  *               reference's bytes (divisions done in integers, correctly
  *               rounded). Importance weights, and rows with values that are
- *               not finite (in the MLX element type), go to the reference
- *               on the host; other formats: supports() says 0.
+ *               not finite (in the MLX element type) or that could lead
+ *               the shader into subnormals (device_safe), go to the
+ *               reference on the host; other formats: supports() says 0.
+ *               So do MLX affine rows to dequantize whose f32 or bf16
+ *               scales or biases are tiny (affine_tiny): NVIDIA's driver
+ *               flushes 32-bit subnormals.
  *
  * The Vulkan loader is opened with dlopen("libvulkan.so.1") on first use and
  * every entry point comes from vkGetInstanceProcAddr, so the module loads
@@ -778,6 +782,46 @@ static int64_t rows_per_pass(const struct vk_state *s, uint64_t bytes_per_row)
 	return r < 1 ? 1 : (int64_t)r;
 }
 
+/* The host address of an operand (buffers are mapped for their lifetime). */
+static void *mem_ptr(const qnt_mem *m)
+{
+	return m->buffer ? (char *)m->buffer->map + m->offset : m->host;
+}
+
+/* Below this, a value may lead a shader's arithmetic into subnormals,
+ * which some drivers flush to zero: NVIDIA's does (an H100, driver 580,
+ * which does not report shaderDenormPreserveFloat32; lavapipe keeps them),
+ * and the reference does not. */
+#define TINY 0x1p-90f
+
+/* Whether an MLX affine block of these rows has an f32 or bf16 scale or
+ * bias that is nonzero and below TINY. Otherwise the shader's q s (q >= 1)
+ * and b are 0 or at least TINY in magnitude and multiples of 2^-113, and so
+ * is their sum: no operand or result is subnormal. f16 scales and biases
+ * are multiples of 2^-24, and so are the values made from them. */
+static int affine_tiny(const uint8_t *w, size_t rs, int64_t nrows, int64_t n, const struct vk_fmt *f)
+{
+	if (f->code != F_MLX_AFFINE || f->dt == 1)
+		return 0;
+	const size_t ds = f->dt == 0 ? 4 : 2, cb = (size_t)f->group * f->bits / 8;
+	for (int64_t r = 0; r < nrows; r++)
+		for (int64_t g = 0; g < n / f->group; g++) {
+			const uint8_t *e = w + (size_t)r * rs + (size_t)g * (cb + 2 * ds) + cb;
+			for (int k = 0; k < 2; k++, e += ds) {
+				uint32_t u = 0;
+				if (ds == 4)
+					memcpy(&u, e, 4);
+				else
+					u = (uint32_t)(e[0] | e[1] << 8) << 16;
+				float v;
+				memcpy(&v, &u, sizeof v);
+				if (v != 0.0f && fabsf(v) < TINY)
+					return 1;
+			}
+		}
+	return 0;
+}
+
 static qnt_status vk_dequantize(void *state, const qnt_kernel_job *job)
 {
 	struct vk_state *s = state;
@@ -792,6 +836,16 @@ static qnt_status vk_dequantize(void *state, const qnt_kernel_job *job)
 	if (job->dst.buffer && (job->dst.offset & 3u))
 		return QNT_E_INVALID_ARG;
 	const uint64_t frow = (uint64_t)job->n_per_row * sizeof(float);
+	if ((!job->src.buffer && !job->src.host) || (!job->dst.buffer && !job->dst.host) ||
+	    (job->src.buffer && job->src.offset + (uint64_t)job->row_end * rs > job->src.buffer->size) ||
+	    (job->dst.buffer && job->dst.offset + (uint64_t)job->row_end * frow > job->dst.buffer->size))
+		return QNT_E_INVALID_ARG;
+	/* subnormal scales or biases: the reference on the host (buffers are
+	 * mapped) */
+	const uint8_t *src = (const uint8_t *)mem_ptr(&job->src) + (size_t)job->row_begin * rs;
+	if (affine_tiny(src, rs, job->row_end - job->row_begin, job->n_per_row, &fmt))
+		return s->host->dequantize_ref(job->type, src, (float *)mem_ptr(&job->dst) + job->row_begin * job->n_per_row,
+					       job->row_end - job->row_begin, job->n_per_row);
 	if (frow > s->max_bytes || rs > s->max_bytes)
 		return QNT_E_UNSUPPORTED;
 	const int64_t step = rows_per_pass(s, frow > rs ? frow : rs);
@@ -820,21 +874,30 @@ static qnt_status vk_dequantize(void *state, const qnt_kernel_job *job)
 	return st;
 }
 
-/* The host address of an operand (buffers are mapped for their lifetime). */
-static void *mem_ptr(const qnt_mem *m)
-{
-	return m->buffer ? (char *)m->buffer->map + m->offset : m->host;
-}
-
-/* Whether the shader may quantize these floats: all finite and, for MLX
- * affine, finite in the element type too (the NaN payloads of IEEE
- * operations differ between devices; the reference's are x86's). */
-static int device_safe(const float *x, int64_t n, const struct vk_fmt *f)
+/* Whether the shader may quantize these floats (n a multiple of the block
+ * size bs): all finite and, for MLX affine, finite in the element type too
+ * (the NaN payloads of IEEE operations differ between devices; the
+ * reference's are x86's); each nonzero |x| at least TINY, and so each
+ * block's nonzero max - min where a format subtracts its minimum (q4_1,
+ * q5_1, MLX affine): then its scale (range over at most 255, or amax over
+ * at most 127) and the values made from it stay normal or round to whole
+ * codes. */
+static int device_safe(const float *x, int64_t n, const struct vk_fmt *f, int64_t bs)
 {
 	const float lim = f->code != F_MLX_AFFINE || f->dt == 0 ? 3.4028234e38f : f->dt == 1 ? 65504.0f : 3.38e38f;
-	for (int64_t i = 0; i < n; i++)
-		if (!(fabsf(x[i]) <= lim))
+	const int with_min = f->code == 4u || f->code == 6u || f->code == F_MLX_AFFINE;
+	for (int64_t b = 0; b < n; b += bs) {
+		float lo = x[b], hi = x[b];
+		for (int64_t i = b; i < b + bs; i++) {
+			const float a = fabsf(x[i]);
+			if (!(a <= lim) || (a < TINY && a != 0.0f))
+				return 0;
+			lo = x[i] < lo ? x[i] : lo;
+			hi = x[i] > hi ? x[i] : hi;
+		}
+		if (with_min && hi - lo < TINY && hi != lo)
 			return 0;
+	}
 	return 1;
 }
 
@@ -862,7 +925,8 @@ static qnt_status vk_quantize(void *state, const qnt_kernel_job *job)
 	if (job->dst.buffer && job->dst.offset + (uint64_t)job->row_end * rs > job->dst.buffer->size)
 		return QNT_E_INVALID_ARG;
 	const float *src = (const float *)mem_ptr(&job->src) + r0 * job->n_per_row;
-	if (job->importance || !device_safe(src, nrows * job->n_per_row, &fmt))
+	const int64_t block = fmt.code == F_MLX_AFFINE ? (int64_t)fmt.group : 32; /* q4_0..q8_0: 32 */
+	if (job->importance || !device_safe(src, nrows * job->n_per_row, &fmt, block))
 		return s->host->quantize_ref(job->type, src, (char *)mem_ptr(&job->dst) + (size_t)r0 * rs, nrows,
 					     job->n_per_row, job->importance);
 	if (frow > s->max_bytes || rs > s->max_bytes)
