@@ -5,9 +5,10 @@
  * so tests/cuda/test_cuda_formats.cu checks them against qc_get on the CPU.
  *
  * Work: a block of GV_WARPS warps owns GV_WARPS * gv_rows() consecutive rows
- * (a task) and walks them in steps of GV_STEP elements, its warps in
- * lockstep; lane l takes elements [32 l, 32 l + 32) of the step (a "unit")
- * in each of its warp's rows, so each x value it reads serves all of them.
+ * (a task) and walks them in steps of gv_units() units of GV_UNIT elements
+ * (two for the quantized formats, one for the float formats), its warps in
+ * lockstep; lane l takes elements [32 l, 32 l + 32) of each unit in each of
+ * its warp's rows, so each x value it reads serves all of them.
  * Tasks are dealt to the blocks round-robin, with as many blocks as make the
  * tasks come out in equal rounds (no last partial wave).
  *
@@ -37,12 +38,12 @@
  * which keeps the MLX formats' products within 1e-5 (measured on an H100:
  * 1.4e-6 at most, mlx:mxfp4; the GGUF formats 1.0e-6 at most).
  *
- * Where it stands (H100, 32768 x 16384 weights, 1 column, per call with
- * launch and sync; the kernel alone is about 5% faster): q4_0 1.39 TB/s,
- * q4_K 1.25, mxfp4 1.21, mlx:affine:4:64 1.32, q8_0 1.94, f16 2.68, f32
- * 2.80. The 4-bit formats are bound by instruction issue, not memory (ncu
- * on q4_0: 8.7 issued thread-instructions per weight, issue slots 69% busy,
- * DRAM 36%).
+ * Where it stands (H100, bench_cuda: 131072 x 8192 weights, 1 column, per
+ * call with launch and sync, median of 7): q4_0 1.87 TB/s, q4_K 1.52,
+ * mxfp4 1.47, q8_0 2.49, f16 2.85 (the copy: 2.95). The 4-bit formats are
+ * bound by instruction issue, not memory (ncu on q4_0 with one unit per
+ * step, 1.43 TB/s: 8.7 issued thread-instructions per weight, issue slots
+ * 69% busy, DRAM 36%).
  */
 #ifndef QNT_CUDA_GEMV_CUH
 #define QNT_CUDA_GEMV_CUH
@@ -53,9 +54,9 @@
 
 #define GV_HD __host__ __device__ __forceinline__
 
-#define GV_STEP 1024 /* elements of a row per step: 32 lanes x 32 */
+#define GV_UNIT 1024 /* elements of a row per unit: 32 lanes x 32 */
 #define GV_WARPS 4
-#define GV_STAGES 3
+#define GV_STAGES 2 /* steps in shared memory: one computed, one copied (gv_units) */
 #define GV_MAX_COLS 7
 
 /* ------------------------------------------------------------------ */
@@ -179,6 +180,20 @@ template <int K, int NC>
 __host__ __device__ constexpr int gv_rows()
 {
 	return K == QC_F32 || K == QC_F16 || K == QC_BF16 || NC >= 4 ? 2 : 4;
+}
+
+/* Units per lane per step: two for the quantized formats, so that a step's
+ * fixed work (copy bookkeeping, barrier, loop) spreads over twice the
+ * weights. H100, 131072 x 8192 weights, 1 column (bench_cuda): q4_0 1.87
+ * TB/s against 1.45 with one unit and 3 stages, q4_K 1.52 (1.28), mxfp4
+ * 1.47 (1.23), q8_0 2.49 (2.28), f16 (one unit) 2.85 either way. Two
+ * stages keep 4 blocks per SM (q4_0: 56 KB of shared memory per block;
+ * three stages would take 84 KB, 2 blocks); 2 rows per warp with three
+ * stages gave q4_0 1.56, four units with 2 rows and two stages 1.82. */
+template <int K>
+__host__ __device__ constexpr int gv_units()
+{
+	return K == QC_F32 || K == QC_F16 || K == QC_BF16 ? 1 : 2;
 }
 
 /* The first element (within the step) of the two runs of 4 that group g
@@ -500,16 +515,14 @@ __device__ __forceinline__ void gv_wait()
 
 /* Shared memory per row slot: a step's bytes, the head's misalignment
  * (< 16) and the unaligned reads' look-ahead word. */
-static inline int gv_slot(const qc_fmt &f)
+static inline int gv_slot(const qc_fmt &f, int units)
 {
-	return ((GV_STEP / f.bs) * f.bb + 32 + 15) / 16 * 16;
+	return (units * (GV_UNIT / f.bs) * f.bb + 32 + 15) / 16 * 16;
 }
 
 /* x of one column for one step in shared memory: element e at float
  * 36 (e / 32) + e % 32, so that the lanes' float4 reads at 32 lane + p (and
  * at 4 lane + 128 k) hit distinct banks. */
-#define GV_XCOL (GV_STEP / 32 * 36)
-
 GV_HD int gv_xi(int e)
 {
 	return (e >> 5) * 36 + (e & 31);
@@ -526,13 +539,15 @@ __global__ void __launch_bounds__(32 * GV_WARPS)
 	k_gemv_fast(qc_fmt f, const uint8_t *w, uint64_t rs, int64_t n_in, int64_t nr, const float *x, int nc, float *y,
 		    int64_t ldy, int slot)
 {
-	constexpr int R = gv_rows<K, NC>(), TR = GV_WARPS * R;
+	constexpr int R = gv_rows<K, NC>(), TR = GV_WARPS * R, U = gv_units<K>(), ST = U * GV_UNIT,
+		      XCOL = ST / 32 * 36;
 	constexpr bool flt = K == QC_F32 || K == QC_F16 || K == QC_BF16;
 	extern __shared__ __align__(16) uint8_t gv_smem[];
 	const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-	const size_t wbytes = (size_t)TR * slot, stage_bytes = wbytes + (size_t)NC * GV_XCOL * sizeof(float);
-	const uint64_t sb = (uint64_t)(GV_STEP / f.bs) * (uint64_t)f.bb; /* bytes of a row per step */
-	const int64_t nsteps = (n_in + GV_STEP - 1) / GV_STEP, ntask = (nr + TR - 1) / TR;
+	const size_t wbytes = (size_t)TR * slot, stage_bytes = wbytes + (size_t)NC * XCOL * sizeof(float);
+	/* bytes of a row per unit and per step */
+	const uint64_t ub = (uint64_t)(GV_UNIT / f.bs) * (uint64_t)f.bb, sb = U * ub;
+	const int64_t nsteps = (n_in + ST - 1) / ST, ntask = (nr + TR - 1) / TR;
 	const int64_t nit = blockIdx.x < ntask ? ((ntask - 1 - blockIdx.x) / gridDim.x + 1) * nsteps : 0;
 	const uintptr_t lo = (uintptr_t)w, hi = (uintptr_t)w + (uintptr_t)nr * rs;
 
@@ -564,9 +579,9 @@ __global__ void __launch_bounds__(32 * GV_WARPS)
 		}
 		float *xs = (float *)(st + wbytes);
 		for (int c = 0; c < nc; c++)
-			for (int q = tid; q < GV_STEP / 4; q += 32 * GV_WARPS)
-				if (s * GV_STEP + 4 * q < n_in)
-					gv_cp16(xs + c * GV_XCOL + gv_xi(4 * q), x + c * n_in + s * GV_STEP + 4 * q);
+			for (int q = tid; q < ST / 4; q += 32 * GV_WARPS)
+				if (s * ST + 4 * q < n_in)
+					gv_cp16(xs + c * XCOL + gv_xi(4 * q), x + c * n_in + s * ST + 4 * q);
 	};
 
 	float acc[R][NC];
@@ -598,79 +613,86 @@ __global__ void __launch_bounds__(32 * GV_WARPS)
 		const uint8_t *st = gv_smem + (size_t)stage * stage_bytes;
 		stage = stage == GV_STAGES - 1 ? 0 : stage + 1;
 		const float *xs = (const float *)(st + wbytes);
-		const int64_t left = n_in - s * GV_STEP; /* elements of this step, a multiple of 32 */
-		if (flt || 32 * lane < left) {
-			gv_unit u[R];
-			/* the rows' misalignment (their low 4 address bits: 32-bit
-			 * arithmetic suffices) */
-			const unsigned mis0 = (unsigned)lo + (unsigned)(t * TR + warp * R) * (unsigned)rs +
-					      (unsigned)s * (unsigned)sb;
 #pragma unroll
-			for (int i = 0; i < R; i++)
-				gv_load<K, BITS>(f, st + (size_t)(warp * R + i) * slot + ((mis0 + i * (unsigned)rs) & 15),
-						 lane, u[i]);
-#pragma unroll
-			for (int h = 0; h < 2; h++) {
-				float ua[R][NC], xsum[NC];
-#pragma unroll
-				for (int c = 0; c < NC; c++) {
-					xsum[c] = 0.0f;
-#pragma unroll
-					for (int i = 0; i < R; i++)
-						ua[i][c] = 0.0f;
-				}
-#pragma unroll
-				for (int gg = 0; gg < 2; gg++) {
-					const int g = 2 * h + gg;
-					const int e0 = gv_elem<K>(lane, g, 0), e1 = gv_elem<K>(lane, g, 1);
-					/* float formats: runs past the row's end count as 0 */
-					const bool ok0 = !flt || e0 < left, ok1 = !flt || e1 < left;
-					float xv[NC][8];
-#pragma unroll
-					for (int c = 0; c < NC; c++) {
-						const float *xc = xs + (c < nc ? c : nc - 1) * GV_XCOL;
-						const float4 a = ok0 ? *(const float4 *)(xc + gv_xi(e0)) : make_float4(0, 0, 0, 0);
-						const float4 b = ok1 ? *(const float4 *)(xc + gv_xi(e1)) : make_float4(0, 0, 0, 0);
-						xv[c][0] = a.x, xv[c][1] = a.y, xv[c][2] = a.z, xv[c][3] = a.w;
-						xv[c][4] = b.x, xv[c][5] = b.y, xv[c][6] = b.z, xv[c][7] = b.w;
-						if (gv_b<K, BITS>() != 0.0f || gv_has_m<K>())
-							xsum[c] += ((xv[c][0] + xv[c][1]) + (xv[c][2] + xv[c][3])) +
-								   ((xv[c][4] + xv[c][5]) + (xv[c][6] + xv[c][7]));
-					}
-#pragma unroll
-					for (int i = 0; i < R; i++) {
-						float v[8];
-						gv_group<K, BITS>(f, u[i], g, v);
-						if (flt)
-#pragma unroll
-							for (int k = 0; k < 4; k++) {
-								v[k] = ok0 ? v[k] : 0.0f;
-								v[4 + k] = ok1 ? v[4 + k] : 0.0f;
-							}
-						/* products summed with explicit FMAs (the module is
-						 * built with -fmad=false for the bit-exact paths) */
-#pragma unroll
-						for (int c = 0; c < NC; c++)
-#pragma unroll
-							for (int k = 0; k < 8; k++)
-								ua[i][c] = __fmaf_rn(v[k], xv[c][k], ua[i][c]);
-					}
-				}
+		for (int un = 0; un < U; un++) {
+			/* elements from this unit on, a multiple of 32 */
+			const int64_t left = n_in - s * ST - un * GV_UNIT;
+			if (flt || 32 * lane < left) {
+				gv_unit u[R];
+				/* the rows' misalignment (their low 4 address bits: 32-bit
+				 * arithmetic suffices) */
+				const unsigned mis0 = (unsigned)lo + (unsigned)(t * TR + warp * R) * (unsigned)rs +
+						      (unsigned)s * (unsigned)sb;
 #pragma unroll
 				for (int i = 0; i < R; i++)
+					gv_load<K, BITS>(f,
+							 st + (size_t)(warp * R + i) * slot +
+								 ((mis0 + i * (unsigned)rs) & 15) + un * ub,
+							 lane, u[i]);
+#pragma unroll
+				for (int h = 0; h < 2; h++) {
+					float ua[R][NC], xsum[NC];
 #pragma unroll
 					for (int c = 0; c < NC; c++) {
-						if (!gv_has_sc<K>()) {
-							acc[i][c] += ua[i][c];
-							continue;
-						}
-						const float a = gv_a<K, BITS>(), b = gv_b<K, BITS>();
-						const float sum =
-							a == 1.0f && b == 0.0f ? ua[i][c] : __fmaf_rn(a, ua[i][c], b * xsum[c]);
-						acc[i][c] = __fmaf_rn(u[i].sc[h], sum, acc[i][c]);
-						if (gv_has_m<K>())
-							acc[i][c] = __fmaf_rn(u[i].m[h], xsum[c], acc[i][c]);
+						xsum[c] = 0.0f;
+#pragma unroll
+						for (int i = 0; i < R; i++)
+							ua[i][c] = 0.0f;
 					}
+#pragma unroll
+					for (int gg = 0; gg < 2; gg++) {
+						const int g = 2 * h + gg;
+						const int e0 = gv_elem<K>(lane, g, 0), e1 = gv_elem<K>(lane, g, 1);
+						/* float formats: runs past the row's end count as 0 */
+						const bool ok0 = !flt || e0 < left, ok1 = !flt || e1 < left;
+						float xv[NC][8];
+#pragma unroll
+						for (int c = 0; c < NC; c++) {
+							const float *xc =
+								xs + (c < nc ? c : nc - 1) * XCOL + gv_xi(un * GV_UNIT);
+							const float4 a = ok0 ? *(const float4 *)(xc + gv_xi(e0)) : make_float4(0, 0, 0, 0);
+							const float4 b = ok1 ? *(const float4 *)(xc + gv_xi(e1)) : make_float4(0, 0, 0, 0);
+							xv[c][0] = a.x, xv[c][1] = a.y, xv[c][2] = a.z, xv[c][3] = a.w;
+							xv[c][4] = b.x, xv[c][5] = b.y, xv[c][6] = b.z, xv[c][7] = b.w;
+							if (gv_b<K, BITS>() != 0.0f || gv_has_m<K>())
+								xsum[c] += ((xv[c][0] + xv[c][1]) + (xv[c][2] + xv[c][3])) +
+									   ((xv[c][4] + xv[c][5]) + (xv[c][6] + xv[c][7]));
+						}
+#pragma unroll
+						for (int i = 0; i < R; i++) {
+							float v[8];
+							gv_group<K, BITS>(f, u[i], g, v);
+							if (flt)
+#pragma unroll
+								for (int k = 0; k < 4; k++) {
+									v[k] = ok0 ? v[k] : 0.0f;
+									v[4 + k] = ok1 ? v[4 + k] : 0.0f;
+								}
+							/* products summed with explicit FMAs (the module is
+							 * built with -fmad=false for the bit-exact paths) */
+#pragma unroll
+							for (int c = 0; c < NC; c++)
+#pragma unroll
+								for (int k = 0; k < 8; k++)
+									ua[i][c] = __fmaf_rn(v[k], xv[c][k], ua[i][c]);
+						}
+					}
+#pragma unroll
+					for (int i = 0; i < R; i++)
+#pragma unroll
+						for (int c = 0; c < NC; c++) {
+							if (!gv_has_sc<K>()) {
+								acc[i][c] += ua[i][c];
+								continue;
+							}
+							const float a = gv_a<K, BITS>(), b = gv_b<K, BITS>();
+							const float sum =
+								a == 1.0f && b == 0.0f ? ua[i][c] : __fmaf_rn(a, ua[i][c], b * xsum[c]);
+							acc[i][c] = __fmaf_rn(u[i].sc[h], sum, acc[i][c]);
+							if (gv_has_m<K>())
+								acc[i][c] = __fmaf_rn(u[i].m[h], xsum[c], acc[i][c]);
+						}
+				}
 			}
 		}
 		if (s == nsteps - 1) {
@@ -699,8 +721,10 @@ static cudaError_t gv_run(const qc_fmt &f, int sms, cudaStream_t stream, const u
 			  int64_t nr, const float *x, int nc, float *y, int64_t ldy)
 {
 	constexpr int TR = GV_WARPS * gv_rows<K, NC>();
-	const int slot = gv_slot(f);
-	const size_t smem = (size_t)GV_STAGES * ((size_t)TR * slot + (size_t)NC * GV_XCOL * sizeof(float));
+	constexpr int U = gv_units<K>();
+	const int slot = gv_slot(f, U);
+	const size_t smem =
+		(size_t)GV_STAGES * ((size_t)TR * slot + (size_t)NC * (U * GV_UNIT / 32 * 36) * sizeof(float));
 	cudaError_t e = cudaSuccess;
 	if (smem > 48 * 1024)
 		e = cudaFuncSetAttribute(k_gemv_fast<K, BITS, NC>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);

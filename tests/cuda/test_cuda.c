@@ -13,8 +13,8 @@
  *     tests/unit/test_matmul.c, for 1, 3, 7 columns (GEMV) and 8 to 129
  *     (GEMM, tensor cores), odd n_out, n_in up to 8192, x scaled by 1e6
  *     and 1e-7 (mm_shapes); the GEMV's fast path on rows of several steps
- *     (n_in 4096, 301 rows, 1, 2, 5 columns) and its fallback (n_in 80:
- *     the float formats and mlx:nvfp4);
+ *     (n_in 4096, 301 rows, and n_in 3072, 45 rows; 1, 2, 5 columns) and
+ *     its fallback (n_in 80: the float formats and mlx:nvfp4);
  *   - the vtable directly: device props, buffers (alloc, write, jobs on
  *     device memory, read), and errors: unsupported types and bad ranges
  *     give a status, an old host ABI no vtable.
@@ -276,9 +276,10 @@ static double gemv_error(qnt_ctx *cu, qnt_ctx *cpu, qnt_type t, int64_t n_out, i
 	return sqrt(d) / sqrt(s);
 }
 
-/* The GEMV's paths (1..7 columns): rows of several steps (n_in 4096) with an
- * odd row count on the fast path, and rows of n_in % 32 == 16 (the float
- * formats and mlx:nvfp4 take k_gemv there). */
+/* The GEMV's paths (1..7 columns): rows of several steps (n_in 4096, and
+ * 3072 whose last step is half full) with odd row counts on the fast path,
+ * and rows of n_in % 32 == 16 (the float formats and mlx:nvfp4 take k_gemv
+ * there). */
 static void gemv_paths(void **state)
 {
 	(void)state;
@@ -290,19 +291,23 @@ static void gemv_paths(void **state)
 		double worst_fast = 0, worst_fallback = -1;
 		for (size_t ci = 0; ci < N_ELEMS(cols); ci++) {
 			const double err = gemv_error(cu, cpu, t, 301, 4096, cols[ci], 300 + (unsigned)(k * 7 + ci));
+			/* n_in 3072: a step of two units per lane, then one of one */
+			const double e3 = gemv_error(cu, cpu, t, 45, 3072, cols[ci], 700 + (unsigned)(k * 7 + ci));
 			worst_fast = err > worst_fast ? err : worst_fast;
+			worst_fast = e3 > worst_fast ? e3 : worst_fast;
 			if (qnt_type_block_size(t) <= 16) {
 				const double e2 = gemv_error(cu, cpu, t, 37, 80, cols[ci], 500 + (unsigned)(k * 7 + ci));
 				worst_fallback = e2 > worst_fallback ? e2 : worst_fallback;
 			}
 		}
 		if (!(worst_fast <= tolerance(t)) || worst_fallback > tolerance(t)) {
-			print_error("ERROR: %s: GEMV relative error %.3e (n_in 4096), %.3e (n_in 80) above %.1e\n",
+			print_error("ERROR: %s: GEMV relative error %.3e (n_in 4096, 3072), %.3e (n_in 80) "
+				    "above %.1e\n",
 				    qnt_type_name(t), worst_fast, worst_fallback, tolerance(t));
 			failures++;
 		}
-		print_message("# gemv %-22s tol %.1e  n_in 4096: %.2e%s\n", qnt_type_name(t), tolerance(t), worst_fast,
-			      worst_fallback >= 0 ? "  (n_in 80, k_gemv: checked)" : "");
+		print_message("# gemv %-22s tol %.1e  n_in 4096, 3072: %.2e%s\n", qnt_type_name(t), tolerance(t),
+			      worst_fast, worst_fallback >= 0 ? "  (n_in 80, k_gemv: checked)" : "");
 	}
 	qnt_ctx_destroy(cu);
 	qnt_ctx_destroy(cpu);

@@ -182,7 +182,7 @@ static void check_encode(qnt_ctx *cpu, qnt_type t, const qc_fmt &f, int64_t nrow
 	free(b);
 }
 
-/* One step (GV_STEP elements) of quantized Gaussian data at q: every value
+/* One unit (GV_UNIT elements) of quantized Gaussian data at q: every value
  * that gv_group gives, turned into its weight, against qc_get's. */
 template <int K, int BITS>
 static void check_gemv_decode(qnt_type t, const qc_fmt &f, const uint8_t *q)
@@ -218,7 +218,7 @@ static void check_gemv_decode(qnt_type t, const qc_fmt &f, const uint8_t *q)
 
 static void gemv_decode(qnt_ctx *cpu, qnt_type t, const qc_fmt &f)
 {
-	const int64_t n = GV_STEP;
+	const int64_t n = GV_UNIT;
 	float *x = (float *)malloc((size_t)n * sizeof(float));
 	uint8_t *q = (uint8_t *)calloc(1, qnt_row_size(t, n) + 8);
 	for (int64_t i = 0; i < n; i++)
