@@ -160,15 +160,11 @@ __global__ void __launch_bounds__(TH_THREADS)
 	const int64_t r = blockIdx.x;
 	uint4 *out = (uint4 *)(dst + r * kp * (split ? 2 : 1)), *out_lo = split ? out + kp / 8 : NULL;
 	const uint8_t *row = src + r * rs;
+	const int64_t nv = r < nrows ? n : 0; /* the padding rows: zeros */
 	float m = 0.0f, v[8];
 #pragma unroll 2
 	for (int64_t e = 8 * threadIdx.x; e < kp; e += 8 * TH_THREADS) {
-		if (r < nrows)
-			load8<K>(f, row, n, e, v);
-		else
-#pragma unroll
-			for (int t = 0; t < 8; t++)
-				v[t] = 0.0f;
+		load8<K>(f, row, nv, e, v);
 #pragma unroll
 		for (int t = 0; t < 8; t++)
 			m = fmaxf(m, qc_fabs(v[t]));
@@ -188,12 +184,7 @@ __global__ void __launch_bounds__(TH_THREADS)
 	if (split || ex != 0) {
 		const float s1 = pow2f(ex / 2), s2 = pow2f(ex - ex / 2); /* ex is in [-114, 164] */
 		for (int64_t e = 8 * threadIdx.x; e < kp; e += 8 * TH_THREADS) {
-			if (r < nrows)
-				load8<K>(f, row, n, e, v);
-			else
-#pragma unroll
-				for (int t = 0; t < 8; t++)
-					v[t] = 0.0f;
+			load8<K>(f, row, nv, e, v);
 			store8(out + e / 8, split ? out_lo + e / 8 : NULL, v, s1, s2);
 		}
 	}

@@ -168,6 +168,28 @@ static const struct mm_shape {
 	{ 37, 100, { 8, 33 }, 1.0f }, /* rows the f16 panels pad (f32, f16, bf16 only) */
 };
 
+/* Normwise relative error of y (nc columns of n_out) against the exact
+ * product of wd (n_out rows of n_in, n_in a multiple of 4) with x, summed
+ * in double in four chains. */
+static double product_error(const float *wd, const float *x, const float *y, int64_t n_out, int64_t n_in, int64_t nc)
+{
+	assert_true(n_in % 4 == 0);
+	double d = 0, s = 0;
+	for (int64_t c = 0; c < nc; c++)
+		for (int64_t i = 0; i < n_out; i++) {
+			const float *wr = wd + i * n_in, *xc = x + c * n_in;
+			double e4[4] = { 0, 0, 0, 0 };
+			for (int64_t j = 0; j < n_in; j += 4)
+				for (int u = 0; u < 4; u++)
+					e4[u] += (double)wr[j + u] * (double)xc[j + u];
+			const double e = (e4[0] + e4[1]) + (e4[2] + e4[3]);
+			const double v = y[c * n_out + i];
+			d += (v - e) * (v - e);
+			s += e * e;
+		}
+	return sqrt(d) / sqrt(s);
+}
+
 static void matmul_within_tolerance(void **state)
 {
 	(void)state;
@@ -200,20 +222,7 @@ static void matmul_within_tolerance(void **state)
 				for (int64_t i = 0; i < nc * n_out; i++)
 					y[i] = NAN;
 				assert_int_equal(qnt_matmul(cu, t, q, n_out, n_in, x, nc, y), QNT_OK);
-				double d = 0, s = 0;
-				for (int64_t c = 0; c < nc; c++)
-					for (int64_t i = 0; i < n_out; i++) {
-						const float *wr = wd + i * n_in, *xc = x + c * n_in;
-						double e4[4] = { 0, 0, 0, 0 }; /* four chains: n_in % 4 == 0 */
-						for (int64_t j = 0; j < n_in; j += 4)
-							for (int u = 0; u < 4; u++)
-								e4[u] += (double)wr[j + u] * (double)xc[j + u];
-						const double e = (e4[0] + e4[1]) + (e4[2] + e4[3]);
-						const double v = y[c * n_out + i];
-						d += (v - e) * (v - e);
-						s += e * e;
-					}
-				const double err = sqrt(d) / sqrt(s);
+				const double err = product_error(wd, x, y, n_out, n_in, nc);
 				if (!(err <= tolerance(t))) {
 					print_error("ERROR: %s, %lld x %lld, %lld columns, x * %g: relative error %.3e "
 						    "above %.1e\n",
@@ -258,22 +267,13 @@ static double gemv_error(qnt_ctx *cu, qnt_ctx *cpu, qnt_type t, int64_t n_out, i
 	for (int64_t i = 0; i < nc * n_out; i++)
 		y[i] = NAN;
 	assert_int_equal(qnt_matmul(cu, t, q, n_out, n_in, x, nc, y), QNT_OK);
-	double d = 0, s = 0;
-	for (int64_t c = 0; c < nc; c++)
-		for (int64_t i = 0; i < n_out; i++) {
-			double e = 0;
-			for (int64_t j = 0; j < n_in; j++)
-				e += (double)wd[i * n_in + j] * (double)x[c * n_in + j];
-			const double v = y[c * n_out + i];
-			d += (v - e) * (v - e);
-			s += e * e;
-		}
+	const double err = product_error(wd, x, y, n_out, n_in, nc);
 	free(w);
 	free(wd);
 	free(x);
 	free(y);
 	free(q);
-	return sqrt(d) / sqrt(s);
+	return err;
 }
 
 /* The GEMV's paths (1..7 columns): rows of several steps (n_in 4096, and
