@@ -449,12 +449,12 @@ QC_HD void qc_get8(const qc_fmt &f, const uint8_t *b, int j, float *v)
 		const int sj = j / 16;
 		const int lo = sj < 8 ? sc[sj] & 0x0f : sc[sj - 8] >> 4;
 		const int hi = (sc[8 + sj % 4] >> (2 * (sj / 4))) & 3;
-		const float dl = qc_h2f(qc_u16(b + 108)) * (float)((lo | (hi << 4)) - 32), ml = 0.0f * (float)0;
+		const float dl = qc_h2f(qc_u16(b + 108)) * (float)((lo | (hi << 4)) - 32);
 		const uint8_t *q = b + 32 + 32 * (j / 128) + j % 32, *hm = b + j % 32;
 		const int sh = 2 * ((j % 128) / 32), hb = j / 32;
 		for (int t = 0; t < 8; t++) {
 			const int l = (q[t] >> sh) & 3;
-			v[t] = dl * (float)(l - ((hm[t] >> hb) & 1 ? 0 : 4)) - ml;
+			v[t] = dl * (float)(l - ((hm[t] >> hb) & 1 ? 0 : 4));
 		}
 	} else if (K == QC_Q4_K || K == QC_Q5_K) {
 		int sc, m;
@@ -471,10 +471,10 @@ QC_HD void qc_get8(const qc_fmt &f, const uint8_t *b, int j, float *v)
 	} else if (K == QC_Q6_K) {
 		const int h = j / 128, g = (j % 128) / 32, l = j % 32;
 		const uint8_t *lo = b + 64 * h + 32 * (g & 1) + l, *hb = b + 128 + 32 * h + l;
-		const float dl = qc_h2f(qc_u16(b + 208)) * (float)(int8_t)b[192 + j / 16], ml = 0.0f * (float)0;
+		const float dl = qc_h2f(qc_u16(b + 208)) * (float)(int8_t)b[192 + j / 16];
 		for (int t = 0; t < 8; t++) {
 			const int q = ((g < 2 ? lo[t] & 0x0f : lo[t] >> 4) | (((hb[t] >> (2 * g)) & 3) << 4)) - 32;
-			v[t] = dl * (float)q - ml;
+			v[t] = dl * (float)q;
 		}
 	} else if (K == QC_MXFP4) {
 		const uint8_t *qs = b + 1 + (j & 15);
