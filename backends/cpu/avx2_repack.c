@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cpu-avx2 prepared weights (qnt_matrix_prepare): q4_0, q8_0, iq4_nl, mxfp4,
- * nvfp4, q2_K, q4_K, q5_K, q6_K, iq4_xs and tq2_0 copied into groups of
+ * nvfp4, q2_K, q4_K, q5_K, q6_K, iq4_xs, tq2_0 and iq1_s copied into groups of
  * eight interleaved rows, and their matrix products. The table fmts (at the end) chooses per
  * format its packer, its kernel and its activations' per-column sums: a
- * format is one line there. The lattice i-quants (iq2_xxs, iq2_xs, iq2_s,
- * iq3_xxs, iq3_s, iq1_s, iq1_m), q3_K and tq1_0 have a layout of their own:
+ * format is one line there. The other lattice i-quants (iq2_xxs, iq2_xs,
+ * iq2_s, iq3_xxs, iq3_s, iq1_m), q3_K and tq1_0 have a layout of their own:
  * avx2_repack_iq.c.
  *
  * Layout of one matrix: a header (struct rp), then ceil(n_out / 8) groups of
@@ -101,6 +101,7 @@
 #include "avx2_repack_iq.h"
 #include "avx2_util.h"
 #include "qnt_blocks.h"
+#include "../../lib/core/iquants_tables.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -324,6 +325,49 @@ static void pack_tq2_0(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_
 			k2_planes(dst + (size_t)i * K2_CODES, r, b);
 			memcpy(meta0 + (size_t)i * T2_META + 2 * r, b + offsetof(struct blk_tq2_0, d), 2);
 		}
+}
+
+/* iq1_s (d, then per sub-block of 32 four grid indices and a half-word of
+ * their high bits, the 3-bit scale l and the delta's sign; value
+ * d (2 l + 1) (g + delta), g = -1, 0, 1 from ggml's iq1s_grid, delta =
+ * +-1/8): the grid's 2-bit fields g + 1 (0..2) in q2_K's code words, so
+ * that with s the delta's sign a sub-block's integer sum
+ * (2 l + 1) sum (8 g + s) x = 8 (2 l + 1) sum (g + 1) x - (2 l + 1) (8 - s) sum x
+ * needs no grid lookup: the first part through q2_K's words and a scale,
+ * the second through q8_K's sums of 32 codes (q4_K's mins). Then S1_META
+ * bytes: the eight d (f16), the scales 2 l + 1 as bytes [sub-block][row],
+ * the mins (2 l + 1) (8 - s) (7..135) as bytes [pair p][row][2] (sub-blocks
+ * 2p, 2p + 1). 2.5625 bits a weight (the format's own 1.5625; the nibble
+ * layout of the other lattice i-quants, avx2_repack_iq.c, takes 4.5). */
+#define S1_SC (2 * RG)
+#define S1_MN (S1_SC + 8 * RG)
+#define S1_META (S1_MN + 8 * RG)
+
+static void pack_iq1_s(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb, size_t blk_bytes)
+{
+	(void)blk_bytes;
+	uint8_t *meta0 = dst + (size_t)nb * K2_CODES;
+	memset(dst, 0, (size_t)nb * (K2_CODES + S1_META));
+	for (int64_t i = 0; i < nb; i++) {
+		uint8_t *cw = dst + (size_t)i * K2_CODES, *meta = meta0 + (size_t)i * S1_META;
+		for (int r = 0; r < nr; r++) {
+			const struct blk_iq1_s *b = (const struct blk_iq1_s *)(w + (size_t)r * rs) + i;
+			memcpy(meta + 2 * r, &b->d, 2);
+			for (int j = 0; j < QK_K / 32; j++) {
+				const unsigned h = (unsigned)b->qh[2 * j] | (unsigned)b->qh[2 * j + 1] << 8;
+				const int sc = 2 * (int)((h >> 12) & 7) + 1;
+				meta[S1_SC + RG * j + r] = (uint8_t)sc;
+				meta[S1_MN + 2 * RG * (j / 2) + 2 * r + j % 2] = (uint8_t)(sc * (h & 0x8000 ? 9 : 7));
+				for (int l = 0; l < 4; l++) {
+					const unsigned code = qnt__iq1s_codes[b->qs[4 * j + l] | ((h >> (3 * l)) & 7) << 8];
+					for (int u = 0; u < 8; u++) {
+						const int e = 32 * j + 8 * l + u, k = e / 16, v = e % 16 / 4, t = e % 4;
+						cw[32 * k + 4 * r + t] |= (uint8_t)(((code >> (2 * u)) & 3) << (2 * v));
+					}
+				}
+			}
+		}
+	}
 }
 
 /* iq4_xs: per super-block
@@ -1071,6 +1115,68 @@ INLINE void tq2_0_body(const uint8_t *codes, const uint16_t *scales, const struc
 	acc_store(out, acc, nc);
 }
 
+/* iq1_s (against q8_K): a sub-block's eight words (codes g + 1, 0..2,
+ * against -128..127: a pair of products at most 512 in magnitude) sum in 16
+ * bits (|sum| <= 8 * 512), then meet its eight scales (1..15, each in both
+ * halves of a lane) in one VPMADDWD; the mins meet q8_K's sums of 32 codes,
+ * two sub-blocks per VPMADDWD (q4_K's k4_mins). Integers to the end of the
+ * super-block (|isum| <= 8 * 15 * 2 * 4096, |msum| <= 8 * 135 * 4096), then
+ * the plain kernel's integer sum 8 isum - msum (exact, below 2^24 in
+ * magnitude) times d / 8 and the column's d. The codes are prefetched
+ * K2_PF super-blocks ahead. */
+INLINE void iq1_s_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
+		       float *out)
+{
+	const __m256i m3 = _mm256_set1_epi8(3);
+	const uint8_t *meta0 = (const uint8_t *)scales;
+	__m256 acc[PC];
+	acc_zero(acc, nc);
+	for (int64_t i = 0; i < nb; i++) {
+		const uint8_t *q = codes + (size_t)i * K2_CODES, *meta = meta0 + (size_t)i * S1_META;
+		__m256i isum[PC], msum[PC];
+		UNROLL for (int c = 0; c < nc; c++)
+			isum[c] = msum[c] = _mm256_setzero_si256();
+		for (int j = 0; j < QK_K / 32; j++) { /* sub-block j: words 2j, 2j + 1 */
+			_mm_prefetch((const char *)q + K2_PF * K2_CODES + 64 * j, _MM_HINT_T0);
+			const __m128i sc = _mm_loadl_epi64((const __m128i *)(meta + S1_SC + RG * j));
+			const __m256i scd = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sc, sc));
+			__m256i s16[PC];
+			UNROLL for (int c = 0; c < nc; c++)
+				s16[c] = _mm256_setzero_si256();
+			UNROLL for (int h = 0; h < 2; h++) {
+				const int k = 2 * j + h;
+				const __m256i v = load256(q + 32 * k);
+				const __m256i w0 = _mm256_and_si256(v, m3);
+				const __m256i w1 = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);
+				const __m256i w2 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3);
+				const __m256i w3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
+				UNROLL for (int c = 0; c < nc; c++) {
+					const int8_t *xq = x[c].k[i].qs + 16 * k;
+					const __m256i a = _mm256_add_epi16(_mm256_maddubs_epi16(w0, bcast4(xq)),
+									   _mm256_maddubs_epi16(w1, bcast4(xq + 4)));
+					const __m256i b = _mm256_add_epi16(_mm256_maddubs_epi16(w2, bcast4(xq + 8)),
+									   _mm256_maddubs_epi16(w3, bcast4(xq + 12)));
+					s16[c] = _mm256_add_epi16(s16[c], _mm256_add_epi16(a, b));
+				}
+			}
+			UNROLL for (int c = 0; c < nc; c++)
+				isum[c] = dot2_i16(isum[c], s16[c], scd);
+		}
+		for (int p = 0; p < 4; p++) {
+			const __m256i mn = _mm256_cvtepu8_epi16(load128(meta + S1_MN + 2 * RG * p));
+			UNROLL for (int c = 0; c < nc; c++)
+				msum[c] = dot2_i16(msum[c], mn, bcast4((const int8_t *)(x[c].bx + 8 * i + 2 * p)));
+		}
+		const __m256 d8 = _mm256_cvtph_ps(load128(meta));
+		UNROLL for (int c = 0; c < nc; c++) {
+			const __m256i s = _mm256_sub_epi32(_mm256_slli_epi32(isum[c], 3), msum[c]);
+			acc[c] = _mm256_fmadd_ps(d8, _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(0.125f * x[c].k[i].d)),
+						 acc[c]);
+		}
+	}
+	acc_store(out, acc, nc);
+}
+
 /* iq4_xs (against q8_K): iq4_nl's decoding and sign trick per word; the
  * 16-bit pair sums (|p| <= 2 * 127 * 128) meet the sub-block's eight scales
  * (|ls - 32| <= 32, each in both halves of a lane) in one VPMADDWD each. */
@@ -1252,6 +1358,7 @@ GROUP_FN(q2_K)
 GROUP_FN(tq2_0)
 GROUP_FN(q5_K)
 GROUP_FN(iq4_xs)
+GROUP_FN(iq1_s)
 
 /* The sum of the 32 codes of a q8_0 block. */
 INLINE int code_sum(const struct blk_q8_0 *b)
@@ -1358,6 +1465,8 @@ static const struct rfmt fmts[] = {
 	{ QNT_TYPE_TQ2_0, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_tq2_0), K2_CODES, T2_META, pack_tq2_0, tq2_0, NULL, 0 },
 	{ QNT_TYPE_IQ4_XS, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_iq4_xs), RG * QK_K / 2, X4_META, pack_iq4_xs, iq4_xs,
 	  NULL, 0 },
+	{ QNT_TYPE_IQ1_S, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_iq1_s), K2_CODES, S1_META, pack_iq1_s, iq1_s,
+	  col_q8_K, 4 },
 };
 
 qnt_status qnt__avx2_matrix_prepare(void *state, qnt_type wtype, const void *w, int64_t n_out, int64_t n_in,

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cpu-avx2 prepared weights (qnt_matrix_prepare) of the lattice i-quants
- * iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s iq1_s iq1_m, and of q3_K and tq1_0,
- * decoded once into a layout whose product needs no grid lookups or bit
- * gathering, and its matrix products against q8_K.
+ * iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s iq1_m, and of q3_K and tq1_0, decoded
+ * once into a layout whose product needs no grid lookups or bit
+ * gathering, and its matrix products against q8_K. (iq1_s, whose grid
+ * values are -1, 0, 1, has a 2-bit layout of its own: avx2_repack.c.)
  *
  * The plain kernels (avx2_iq.c, avx2.c) are compute-bound: each group of 8
  * lattice weights costs a gather from a grid table and one from a sign
@@ -14,16 +15,16 @@
  *   iq2_xxs iq2_xs iq2_s   +-8 +-25 +-43          (times d/8)
  *   iq3_xxs                +-4 +-12 ... +-52 +-62 (times d/4)
  *   iq3_s                  +-1 +-3 ... +-15       (times d)
- *   iq1_s iq1_m            8 g + s: +-1 +-7 +-9   (times d/8)
+ *   iq1_m                  8 g + s: +-1 +-7 +-9   (times d/8)
  *   q3_K                   -4 .. 4                (times d; scales 0..32)
  *   tq1_0                  -1 0 1                 (times d; scales 1)
  *
  * so that one VPSHUFB turns 32 indices into 32 signed weights. The integer
- * sub-block scales (2 l + 1: one per 32 weights for iq2_xxs iq3_xxs iq3_s
- * iq1_s, one per 16 for iq2_xs iq2_s iq1_m; q3_K's |scale - 32| per 16 with
+ * sub-block scales (2 l + 1: one per 32 weights for iq2_xxs iq3_xxs iq3_s,
+ * one per 16 for iq2_xs iq2_s iq1_m; q3_K's |scale - 32| per 16 with
  * the sign moved into the weights; tq1_0's 1 per 32) are kept as bytes, the
  * float factor (d/8, d/4, d) as a float. The layout is larger than the
- * original (4.5 or 4.75 bits a weight against 1.56 to 3.44), so that a GEMV
+ * original (4.5 or 4.75 bits a weight against 1.75 to 3.44), so that a GEMV
  * with the weights in memory streams more bytes, but its decoding costs a
  * shift and two VPSHUFB per 64 weights of 8 rows instead of table gathers
  * (4096 x 4096, 1 thread, process CPU time against the plain kernels,
@@ -238,19 +239,6 @@ static void dec_iq3_s(const uint8_t *b, struct sbint *o)
 	}
 }
 
-static void dec_iq1_s(const uint8_t *b, struct sbint *o)
-{
-	const uint8_t *qs = b + 2, *qh = b + 34;
-	o->f = h2f(rd16(b)) * 0.125f;
-	for (int ib = 0; ib < 8; ib++) {
-		const uint16_t h = rd16(qh + 2 * ib);
-		o->sc[2 * ib] = o->sc[2 * ib + 1] = (uint8_t)(2 * ((h >> 12) & 7) + 1);
-		const int s = h & 0x8000 ? -1 : 1;
-		for (int l = 0; l < 4; l++)
-			put8_iq1(o->w + 32 * ib + 8 * l, qnt__iq1s_codes[qs[4 * ib + l] | (((h >> (3 * l)) & 7) << 8)], s);
-	}
-}
-
 static void dec_iq1_m(const uint8_t *b, struct sbint *o)
 {
 	const uint8_t *qs = b, *qh = b + 32, *scales = b + 48;
@@ -336,7 +324,6 @@ static const struct iqfmt FMTS[] = {
 	  { 4, 12, 20, 28, 36, 44, 52, 62, -4, -12, -20, -28, -36, -44, -52, -62 } },
 	{ QNT_TYPE_IQ3_S, sizeof(struct blk_iq3_s), dec_iq3_s, 8, 0,
 	  { 1, 3, 5, 7, 9, 11, 13, 15, -1, -3, -5, -7, -9, -11, -13, -15 } },
-	{ QNT_TYPE_IQ1_S, sizeof(struct blk_iq1_s), dec_iq1_s, 8, 1, { -9, -7, -1, 1, 7, 9 } },
 	{ QNT_TYPE_IQ1_M, sizeof(struct blk_iq1_m), dec_iq1_m, 16, 1, { -9, -7, -1, 1, 7, 9 } },
 	{ QNT_TYPE_Q3_K, sizeof(struct blk_q3_K), dec_q3_K, 16, 0, { 0, 1, 2, 3, 4, -1, -2, -3, -4 } },
 	{ QNT_TYPE_TQ1_0, sizeof(struct blk_tq1_0), dec_tq1_0, 8, 1, { 0, 1, -1 } },
