@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cpu-avx2 prepared weights (qnt_matrix_prepare): q4_0, q8_0, iq4_nl, mxfp4,
- * nvfp4, q2_K, q4_K, q5_K, q6_K, iq4_xs, tq2_0 and iq1_s copied into groups of
+ * nvfp4, q2_K, q4_K, q5_K, q6_K, iq4_xs, tq2_0, tq1_0 and iq1_s copied into groups of
  * eight interleaved rows, and their matrix products. The table fmts (at the end) chooses per
  * format its packer, its kernel and its activations' per-column sums: a
  * format is one line there. The other lattice i-quants (iq2_xxs, iq2_xs,
- * iq2_s, iq3_xxs, iq3_s, iq1_m), q3_K and tq1_0 have a layout of their own:
+ * iq2_s, iq3_xxs, iq3_s, iq1_m) and q3_K have a layout of their own:
  * avx2_repack_iq.c.
  *
  * Layout of one matrix: a header (struct rp), then ceil(n_out / 8) groups of
@@ -276,12 +276,16 @@ static void k6_group(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t 
 /* Row r's 2-bit codes of a q2_K or tq2_0 super-block (element e's in bits
  * 2j of qs[32 n + l], n = e / 128, j = e % 128 / 32, l = e % 32) into the
  * code words (element 16k + 4v + t: bits 2v of byte t of lane r of word k). */
+INLINE void k2_put(uint8_t *cw, int r, int e, unsigned q)
+{
+	cw[32 * (e / 16) + 4 * r + e % 4] |= (uint8_t)(q << (2 * (e % 16 / 4)));
+}
+
 static void k2_planes(uint8_t *cw, int r, const uint8_t *qs)
 {
 	for (int e = 0; e < QK_K; e++) {
-		const int n = e / 128, j = e % 128 / 32, l = e % 32, k = e / 16, v = e % 16 / 4, t = e % 4;
-		const int q = (qs[32 * n + l] >> (2 * j)) & 3;
-		cw[32 * k + 4 * r + t] |= (uint8_t)(q << (2 * v));
+		const int n = e / 128, j = e % 128 / 32, l = e % 32;
+		k2_put(cw, r, e, (qs[32 * n + l] >> (2 * j)) & 3);
 	}
 }
 
@@ -360,14 +364,41 @@ static void pack_iq1_s(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_
 				meta[S1_MN + 2 * RG * (j / 2) + 2 * r + j % 2] = (uint8_t)(sc * (h & 0x8000 ? 9 : 7));
 				for (int l = 0; l < 4; l++) {
 					const unsigned code = qnt__iq1s_codes[b->qs[4 * j + l] | ((h >> (3 * l)) & 7) << 8];
-					for (int u = 0; u < 8; u++) {
-						const int e = 32 * j + 8 * l + u, k = e / 16, v = e % 16 / 4, t = e % 4;
-						cw[32 * k + 4 * r + t] |= (uint8_t)(((code >> (2 * u)) & 3) << (2 * v));
-					}
+					for (int u = 0; u < 8; u++)
+						k2_put(cw, r, 32 * j + 8 * l + u, (code >> (2 * u)) & 3);
 				}
 			}
 		}
 	}
+}
+
+/* tq1_0 (base-3 digits, then d; value (t - 1) d for a digit t = 0..2): the
+ * digits in tq2_0's layout (q2_K's code words, then the eight d), 2.0625
+ * bits a weight, multiplied by tq2_0_body. Digit n of a byte q (the most
+ * significant first) is floor(3 (q 3^n mod 256) / 256); elements 0..159
+ * are digit n of qs[m] (e = 32 n + m), 160..239 digit n of qs[32 + m]
+ * (e = 160 + 16 n + m), 240..255 digit n of qh[m] (e = 240 + 4 n + m). */
+static void tq1_digits(uint8_t *cw, int r, const uint8_t *q, int nq, int ndigits, int e0)
+{
+	unsigned pow3 = 1;
+	for (int n = 0; n < ndigits; n++, pow3 *= 3)
+		for (int m = 0; m < nq; m++)
+			k2_put(cw, r, e0 + nq * n + m, ((unsigned)(uint8_t)(q[m] * pow3) * 3) >> 8);
+}
+
+static void pack_tq1_0(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb, size_t blk_bytes)
+{
+	uint8_t *meta0 = dst + (size_t)nb * K2_CODES;
+	memset(dst, 0, (size_t)nb * (K2_CODES + T2_META));
+	for (int64_t i = 0; i < nb; i++)
+		for (int r = 0; r < nr; r++) {
+			const struct blk_tq1_0 *b = (const struct blk_tq1_0 *)(w + (size_t)r * rs + (size_t)i * blk_bytes);
+			uint8_t *cw = dst + (size_t)i * K2_CODES;
+			tq1_digits(cw, r, b->qs, 32, 5, 0);
+			tq1_digits(cw, r, b->qs + 32, 16, 5, 160);
+			tq1_digits(cw, r, b->qh, 4, 4, 240);
+			memcpy(meta0 + (size_t)i * T2_META + 2 * r, &b->d, 2);
+		}
 }
 
 /* iq4_xs: per super-block
@@ -1467,6 +1498,7 @@ static const struct rfmt fmts[] = {
 	  NULL, 0 },
 	{ QNT_TYPE_IQ1_S, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_iq1_s), K2_CODES, S1_META, pack_iq1_s, iq1_s,
 	  col_q8_K, 4 },
+	{ QNT_TYPE_TQ1_0, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_tq1_0), K2_CODES, T2_META, pack_tq1_0, tq2_0, NULL, 0 },
 };
 
 qnt_status qnt__avx2_matrix_prepare(void *state, qnt_type wtype, const void *w, int64_t n_out, int64_t n_in,

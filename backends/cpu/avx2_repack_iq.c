@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cpu-avx2 prepared weights (qnt_matrix_prepare) of the lattice i-quants
- * iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s iq1_m, and of q3_K and tq1_0, decoded
- * once into a layout whose product needs no grid lookups or bit
- * gathering, and its matrix products against q8_K. (iq1_s, whose grid
- * values are -1, 0, 1, has a 2-bit layout of its own: avx2_repack.c.)
+ * iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s iq1_m, and of q3_K, decoded once into
+ * a layout whose product needs no grid lookups or bit gathering, and its
+ * matrix products against q8_K. (iq1_s and tq1_0, whose values are
+ * -1, 0, 1 before their scales and delta, have 2-bit layouts:
+ * avx2_repack.c.)
  *
  * The plain kernels (avx2_iq.c, avx2.c) are compute-bound: each group of 8
  * lattice weights costs a gather from a grid table and one from a sign
- * table; q3_K's codes come from two bit planes, tq1_0's from base-3 digits.
+ * table; q3_K's codes come from two bit planes.
  * Here every weight is stored as a 4-bit index into a 16-entry table of the
  * format's signed integer weights (the plain kernel's integer form):
  *
@@ -17,19 +18,17 @@
  *   iq3_s                  +-1 +-3 ... +-15       (times d)
  *   iq1_m                  8 g + s: +-1 +-7 +-9   (times d/8)
  *   q3_K                   -4 .. 4                (times d; scales 0..32)
- *   tq1_0                  -1 0 1                 (times d; scales 1)
  *
  * so that one VPSHUFB turns 32 indices into 32 signed weights. The integer
  * sub-block scales (2 l + 1: one per 32 weights for iq2_xxs iq3_xxs iq3_s,
  * one per 16 for iq2_xs iq2_s iq1_m; q3_K's |scale - 32| per 16 with
- * the sign moved into the weights; tq1_0's 1 per 32) are kept as bytes, the
+ * the sign moved into the weights) are kept as bytes, the
  * float factor (d/8, d/4, d) as a float. The layout is larger than the
  * original (4.5 or 4.75 bits a weight against 1.75 to 3.44), so that a GEMV
  * with the weights in memory streams more bytes, but its decoding costs a
  * shift and two VPSHUFB per 64 weights of 8 rows instead of table gathers
  * (4096 x 4096, 1 thread, process CPU time against the plain kernels,
- * medians of 11-15, load 4: q3_K 1.96x in cache and 1.42x from memory,
- * tq1_0 2.26x and 1.39x).
+ * medians of 11-15, load 4: q3_K 1.96x in cache and 1.42x from memory).
  *
  * Layout of one matrix: a header (struct iqp), then ceil(n_out / 8) groups
  * of eight interleaved rows, nb = n_in / 256 super-blocks each of
@@ -295,27 +294,6 @@ static void dec_q3_K(const uint8_t *b, struct sbint *o)
 	}
 }
 
-/* tq1_0: trit n of a byte q is ((q * 3^n mod 256) * 3) >> 8 (0, 1, 2 for
- * -1, 0, +1); elements 0..159 are trit n of qs[m] (e = 32 n + m), 160..239
- * trit n of qs[32 + m] (e = 160 + 16 n + m), 240..255 trit n of qh[m]
- * (e = 240 + 4 n + m); scales 1, the factor d. */
-static void tq1_trits(const uint8_t *q, int nq, int ntrits, int8_t *w)
-{
-	unsigned pow3 = 1;
-	for (int n = 0; n < ntrits; n++, pow3 *= 3)
-		for (int m = 0; m < nq; m++)
-			*w++ = (int8_t)((((unsigned)(uint8_t)(q[m] * pow3)) * 3 >> 8) - 1);
-}
-
-static void dec_tq1_0(const uint8_t *b, struct sbint *o)
-{
-	o->f = h2f(rd16(b + 52));
-	tq1_trits(b, 32, 5, o->w);
-	tq1_trits(b + 32, 16, 5, o->w + 160);
-	tq1_trits(b + 48, 4, 4, o->w + 240);
-	memset(o->sc, 1, sizeof o->sc);
-}
-
 static const struct iqfmt FMTS[] = {
 	{ QNT_TYPE_IQ2_XXS, sizeof(struct blk_iq2_xxs), dec_iq2_xxs, 8, 1, { 8, 25, 43, -8, -25, -43 } },
 	{ QNT_TYPE_IQ2_XS, sizeof(struct blk_iq2_xs), dec_iq2_xs, 16, 1, { 8, 25, 43, -8, -25, -43 } },
@@ -326,7 +304,6 @@ static const struct iqfmt FMTS[] = {
 	  { 1, 3, 5, 7, 9, 11, 13, 15, -1, -3, -5, -7, -9, -11, -13, -15 } },
 	{ QNT_TYPE_IQ1_M, sizeof(struct blk_iq1_m), dec_iq1_m, 16, 1, { -9, -7, -1, 1, 7, 9 } },
 	{ QNT_TYPE_Q3_K, sizeof(struct blk_q3_K), dec_q3_K, 16, 0, { 0, 1, 2, 3, 4, -1, -2, -3, -4 } },
-	{ QNT_TYPE_TQ1_0, sizeof(struct blk_tq1_0), dec_tq1_0, 8, 1, { 0, 1, -1 } },
 };
 
 static const struct iqfmt *find_fmt(qnt_type t)
