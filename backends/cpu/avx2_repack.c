@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cpu-avx2 prepared weights (qnt_matrix_prepare): q4_0, q8_0, iq4_nl, mxfp4,
- * nvfp4, q2_K, q4_K, q5_K, q6_K, iq4_xs, tq2_0, tq1_0 and iq1_s copied into groups of
- * eight interleaved rows, and their matrix products. The table fmts (at the end) chooses per
- * format its packer, its kernel and its activations' per-column sums: a
- * format is one line there. The other lattice i-quants (iq2_xxs, iq2_xs,
- * iq2_s, iq3_xxs, iq3_s, iq1_m) and q3_K have a layout of their own:
+ * nvfp4, q2_K, q4_K, q5_K, q6_K, iq4_xs, tq2_0, tq1_0, iq1_s and iq1_m copied
+ * into groups of eight interleaved rows, and their matrix products. The
+ * table fmts (at the end) chooses per format its packer, its kernel and its
+ * activations' per-column sums: a format is one line there. The other lattice i-quants (iq2_xxs, iq2_xs,
+ * iq2_s, iq3_xxs, iq3_s) and q3_K have a layout of their own:
  * avx2_repack_iq.c.
  *
  * Layout of one matrix: a header (struct rp), then ceil(n_out / 8) groups of
@@ -372,6 +372,49 @@ static void pack_iq1_s(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_
 	}
 }
 
+/* iq1_m (per 16 weights two grid indices with their delta signs and a
+ * 3-bit scale l; value d (2 l + 1) (g + delta), g = -1, 0, 1 from ggml's
+ * iq1s_grid, delta = +-1/8 per group of 8): iq1_s's code words, then
+ * M1_META bytes: the eight d (f16, gathered from the scales' top nibbles),
+ * and per sub-block k of 16 the signed factors c = (2 l + 1) s of its two
+ * groups (s the delta's sign) as int8 [sub-block][row][2]. A sub-block's
+ * integer sum
+ * (2 l + 1) sum (8 g + s) x = 8 (2 l + 1) sum (g + 1) x - sum over its groups of (8 |c| - c) sum x
+ * takes its scale as |c| (both halves of a lane, as VPMADDWD needs it) and
+ * the groups' sums of eight activation codes (col_q8_K8). 3.0625 bits a
+ * weight (the nibble layout of avx2_repack_iq.c: 4.75). */
+#define M1_C (2 * RG)
+#define M1_META (M1_C + 32 * RG)
+
+static void pack_iq1_m(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb, size_t blk_bytes)
+{
+	(void)blk_bytes;
+	uint8_t *meta0 = dst + (size_t)nb * K2_CODES;
+	memset(dst, 0, (size_t)nb * (K2_CODES + M1_META));
+	for (int64_t i = 0; i < nb; i++) {
+		uint8_t *cw = dst + (size_t)i * K2_CODES, *meta = meta0 + (size_t)i * M1_META;
+		for (int r = 0; r < nr; r++) {
+			const struct blk_iq1_m *b = (const struct blk_iq1_m *)(w + (size_t)r * rs) + i;
+			unsigned sc[4];
+			for (int h = 0; h < 4; h++)
+				sc[h] = (unsigned)b->scales[2 * h] | (unsigned)b->scales[2 * h + 1] << 8;
+			const uint16_t d = (uint16_t)((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) | ((sc[2] >> 4) & 0x0f00) |
+						      (sc[3] & 0xf000));
+			memcpy(meta + 2 * r, &d, 2);
+			for (int k = 0; k < QK_K / 16; k++) {
+				const int l = 2 * (int)((sc[k / 4] >> (3 * (k % 4))) & 7) + 1;
+				for (int h = 0; h < 2; h++) {
+					const unsigned hb = b->qh[k] >> (4 * h);
+					meta[M1_C + 2 * RG * k + 2 * r + h] = (uint8_t)(int8_t)(hb & 8 ? -l : l);
+					const unsigned code = qnt__iq1s_codes[b->qs[2 * k + h] | (hb & 7) << 8];
+					for (int u = 0; u < 8; u++)
+						k2_put(cw, r, 16 * k + 8 * h + u, (code >> (2 * u)) & 3);
+				}
+			}
+		}
+	}
+}
+
 /* tq1_0 (base-3 digits, then d; value (t - 1) d for a digit t = 0..2): the
  * digits in tq2_0's layout (q2_K's code words, then the eight d), 2.0625
  * bits a weight, multiplied by tq2_0_body. Digit n of a byte q (the most
@@ -552,7 +595,7 @@ struct pcol {
 	const float *s12;         /* mxfp4: exact integers (|12 sum| <= 48768) */
 	const int32_t *oa, *ob;   /* nvfp4: its integer sums' start per block (col_nvfp4) */
 	const struct blk_q8_K *k; /* q4_K: the q8_K blocks, d and s8 unused */
-	const int16_t *bx;        /* q4_K: per super-block the 8 sums of 32 codes */
+	const int16_t *bx;        /* q4_K: per super-block the 8 sums of 32 codes (iq1_m: 32 of 8) */
 };
 
 /* ggml's kvalues_iq4nl, and the doubled E2M1 values (kvalues_mxfp4) plus
@@ -1208,6 +1251,56 @@ INLINE void iq1_s_body(const uint8_t *codes, const uint16_t *scales, const struc
 	acc_store(out, acc, nc);
 }
 
+/* iq1_m (against q8_K): iq1_s's sums, a sub-block of 16 a word: its four
+ * VPMADDUBSW (|sum| <= 4 * 512) meet |c| (1..15) in one VPMADDWD; the
+ * groups' factors 8 |c| - c (7..135) meet the column's sums of eight codes
+ * (|X8| <= 1024), a sub-block's two groups per VPMADDWD. Integers to the
+ * end of the super-block (|isum| <= 16 * 15 * 2048, |msum| <= 32 * 135 *
+ * 1024), then 8 isum - msum (exact, below 2^24) times d / 8 and the
+ * column's d. */
+INLINE void iq1_m_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
+		       float *out)
+{
+	const __m256i m3 = _mm256_set1_epi8(3);
+	const uint8_t *meta0 = (const uint8_t *)scales;
+	__m256 acc[PC];
+	acc_zero(acc, nc);
+	for (int64_t i = 0; i < nb; i++) {
+		const uint8_t *q = codes + (size_t)i * K2_CODES, *meta = meta0 + (size_t)i * M1_META;
+		__m256i isum[PC], msum[PC];
+		UNROLL for (int c = 0; c < nc; c++)
+			isum[c] = msum[c] = _mm256_setzero_si256();
+		for (int k = 0; k < QK_K / 16; k++) {
+			if (k % 2 == 0)
+				_mm_prefetch((const char *)q + K2_PF * K2_CODES + 32 * k, _MM_HINT_T0);
+			const __m256i cf = _mm256_cvtepi8_epi16(load128(meta + M1_C + 2 * RG * k));
+			const __m256i sc = _mm256_abs_epi16(cf);
+			const __m256i mf = _mm256_sub_epi16(_mm256_slli_epi16(sc, 3), cf);
+			const __m256i v = load256(q + 32 * k);
+			const __m256i w0 = _mm256_and_si256(v, m3);
+			const __m256i w1 = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);
+			const __m256i w2 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3);
+			const __m256i w3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
+			UNROLL for (int c = 0; c < nc; c++) {
+				const int8_t *xq = x[c].k[i].qs + 16 * k;
+				const __m256i a = _mm256_add_epi16(_mm256_maddubs_epi16(w0, bcast4(xq)),
+								   _mm256_maddubs_epi16(w1, bcast4(xq + 4)));
+				const __m256i b = _mm256_add_epi16(_mm256_maddubs_epi16(w2, bcast4(xq + 8)),
+								   _mm256_maddubs_epi16(w3, bcast4(xq + 12)));
+				isum[c] = dot2_i16(isum[c], _mm256_add_epi16(a, b), sc);
+				msum[c] = dot2_i16(msum[c], mf, bcast4((const int8_t *)(x[c].bx + 32 * i + 2 * k)));
+			}
+		}
+		const __m256 d8 = _mm256_cvtph_ps(load128(meta));
+		UNROLL for (int c = 0; c < nc; c++) {
+			const __m256i s = _mm256_sub_epi32(_mm256_slli_epi32(isum[c], 3), msum[c]);
+			acc[c] = _mm256_fmadd_ps(d8, _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(0.125f * x[c].k[i].d)),
+						 acc[c]);
+		}
+	}
+	acc_store(out, acc, nc);
+}
+
 /* iq4_xs (against q8_K): iq4_nl's decoding and sign trick per word; the
  * 16-bit pair sums (|p| <= 2 * 127 * 128) meet the sub-block's eight scales
  * (|ls - 32| <= 32, each in both halves of a lane) in one VPMADDWD each. */
@@ -1390,6 +1483,7 @@ GROUP_FN(tq2_0)
 GROUP_FN(q5_K)
 GROUP_FN(iq4_xs)
 GROUP_FN(iq1_s)
+GROUP_FN(iq1_m)
 
 /* The sum of the 32 codes of a q8_0 block. */
 INLINE int code_sum(const struct blk_q8_0 *b)
@@ -1465,6 +1559,21 @@ static void col_q8_K(const void *xb, int64_t nb, float *cs)
 	}
 }
 
+/* q8_K column (iq1_m): per super-block its 32 sums of 8 codes, 32 int16 in
+ * the room of 16 floats. */
+static void col_q8_K8(const void *xb, int64_t nb, float *cs)
+{
+	const struct blk_q8_K *b = xb;
+	int16_t *bx = (int16_t *)cs;
+	for (int64_t i = 0; i < nb; i++)
+		for (int g = 0; g < QK_K / 8; g++) {
+			int sum = 0;
+			for (int u = 0; u < 8; u++)
+				sum += b[i].qs[8 * g + u];
+			bx[32 * i + g] = (int16_t)sum;
+		}
+}
+
 typedef void (*pack_fn)(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb, size_t blk_bytes);
 
 /* The formats with a prepared layout: one line each. */
@@ -1499,6 +1608,8 @@ static const struct rfmt fmts[] = {
 	{ QNT_TYPE_IQ1_S, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_iq1_s), K2_CODES, S1_META, pack_iq1_s, iq1_s,
 	  col_q8_K, 4 },
 	{ QNT_TYPE_TQ1_0, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_tq1_0), K2_CODES, T2_META, pack_tq1_0, tq2_0, NULL, 0 },
+	{ QNT_TYPE_IQ1_M, QNT_TYPE_Q8_K, QK_K, sizeof(struct blk_iq1_m), K2_CODES, M1_META, pack_iq1_m, iq1_m,
+	  col_q8_K8, 16 },
 };
 
 qnt_status qnt__avx2_matrix_prepare(void *state, qnt_type wtype, const void *w, int64_t n_out, int64_t n_in,

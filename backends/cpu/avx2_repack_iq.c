@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cpu-avx2 prepared weights (qnt_matrix_prepare) of the lattice i-quants
- * iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s iq1_m, and of q3_K, decoded once into
+ * iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s, and of q3_K, decoded once into
  * a layout whose product needs no grid lookups or bit gathering, and its
- * matrix products against q8_K. (iq1_s and tq1_0, whose values are
+ * matrix products against q8_K. (iq1_s, iq1_m and tq1_0, whose values are
  * -1, 0, 1 before their scales and delta, have 2-bit layouts:
  * avx2_repack.c.)
  *
@@ -16,15 +16,14 @@
  *   iq2_xxs iq2_xs iq2_s   +-8 +-25 +-43          (times d/8)
  *   iq3_xxs                +-4 +-12 ... +-52 +-62 (times d/4)
  *   iq3_s                  +-1 +-3 ... +-15       (times d)
- *   iq1_m                  8 g + s: +-1 +-7 +-9   (times d/8)
  *   q3_K                   -4 .. 4                (times d; scales 0..32)
  *
  * so that one VPSHUFB turns 32 indices into 32 signed weights. The integer
  * sub-block scales (2 l + 1: one per 32 weights for iq2_xxs iq3_xxs iq3_s,
- * one per 16 for iq2_xs iq2_s iq1_m; q3_K's |scale - 32| per 16 with
+ * one per 16 for iq2_xs iq2_s; q3_K's |scale - 32| per 16 with
  * the sign moved into the weights) are kept as bytes, the
  * float factor (d/8, d/4, d) as a float. The layout is larger than the
- * original (4.5 or 4.75 bits a weight against 1.75 to 3.44), so that a GEMV
+ * original (4.5 or 4.75 bits a weight against 2.06 to 3.44), so that a GEMV
  * with the weights in memory streams more bytes, but its decoding costs a
  * shift and two VPSHUFB per 64 weights of 8 rows instead of table gathers
  * (4096 x 4096, 1 thread, process CPU time against the plain kernels,
@@ -57,7 +56,7 @@
  * 32, but weights up to 4: 16 * 32 * 16 * 255 * 4). The float step:
  * acc += (d * d_x) * sum, eight rows in one FMA. Equal to the plain kernel
  * up to the order of the float steps. The formats of at most 8 weights
- * (iq2_*, iq1_*) have indices 0..7, whose clear bit 3 lets VPSHUFB take the
+ * (iq2_*) have indices 0..7, whose clear bit 3 lets VPSHUFB take the
  * code bytes (and their 16-bit shift by 4) without a mask.
  *
  * The layout is prefetched PF_SB super-blocks ahead (weights from memory,
@@ -140,7 +139,7 @@ static unsigned ksign(uint32_t s)
 	return s | ((p & 1u) << 7);
 }
 
-static const int8_t LV2[4] = { 8, 25, 43, 0 }, LV1[4] = { -1, 0, 1, 0 };
+static const int8_t LV2[4] = { 8, 25, 43, 0 };
 static const int8_t LV3XXS[8] = { 4, 12, 20, 28, 36, 44, 52, 62 }, LV3S[8] = { 1, 3, 5, 7, 9, 11, 13, 15 };
 
 /* Eight 2-bit-level elements of a grid point, signs applied. */
@@ -158,13 +157,6 @@ static void put4(int8_t *w, const int8_t *lv, uint16_t code, unsigned signs)
 		const int v = lv[(code >> (3 * j)) & 7];
 		w[j] = (int8_t)((signs >> j) & 1 ? -v : v);
 	}
-}
-
-/* iq1: eight elements 8 g + s. */
-static void put8_iq1(int8_t *w, uint16_t code, int s)
-{
-	for (int j = 0; j < 8; j++)
-		w[j] = (int8_t)(8 * LV1[(code >> (2 * j)) & 3] + s);
 }
 
 static void dec_iq2_xxs(const uint8_t *b, struct sbint *o)
@@ -238,22 +230,6 @@ static void dec_iq3_s(const uint8_t *b, struct sbint *o)
 	}
 }
 
-static void dec_iq1_m(const uint8_t *b, struct sbint *o)
-{
-	const uint8_t *qs = b, *qh = b + 32, *scales = b + 48;
-	const uint16_t dbits = (uint16_t)((rd16(scales) >> 12) | ((rd16(scales + 2) >> 8) & 0x00f0) |
-					  ((rd16(scales + 4) >> 4) & 0x0f00) | (rd16(scales + 6) & 0xf000));
-	o->f = h2f(dbits) * 0.125f;
-	for (int ib = 0; ib < 16; ib++) {
-		const uint16_t sc = rd16(scales + 2 * (ib / 4));
-		o->sc[ib] = (uint8_t)(2 * ((sc >> (3 * (ib % 4))) & 7) + 1);
-		for (int k = 0; k < 2; k++) {
-			const unsigned h = qh[ib] >> (4 * k);
-			put8_iq1(o->w + 16 * ib + 8 * k, qnt__iq1s_codes[qs[2 * ib + k] | ((h & 7) << 8)], h & 8 ? -1 : 1);
-		}
-	}
-}
-
 /* ------------------------------------------------------------------ */
 /* Formats                                                              */
 /* ------------------------------------------------------------------ */
@@ -302,7 +278,6 @@ static const struct iqfmt FMTS[] = {
 	  { 4, 12, 20, 28, 36, 44, 52, 62, -4, -12, -20, -28, -36, -44, -52, -62 } },
 	{ QNT_TYPE_IQ3_S, sizeof(struct blk_iq3_s), dec_iq3_s, 8, 0,
 	  { 1, 3, 5, 7, 9, 11, 13, 15, -1, -3, -5, -7, -9, -11, -13, -15 } },
-	{ QNT_TYPE_IQ1_M, sizeof(struct blk_iq1_m), dec_iq1_m, 16, 1, { -9, -7, -1, 1, 7, 9 } },
 	{ QNT_TYPE_Q3_K, sizeof(struct blk_q3_K), dec_q3_K, 16, 0, { 0, 1, 2, 3, 4, -1, -2, -3, -4 } },
 };
 

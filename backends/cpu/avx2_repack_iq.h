@@ -6,8 +6,8 @@
 
 #include "cpu_avx2.h"
 
-/* Whether wtype has this layout (iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s iq1_m,
- * q3_K; iq1_s and tq1_0 have avx2_repack.c's). */
+/* Whether wtype has this layout (iq2_xxs iq2_xs iq2_s iq3_xxs iq3_s q3_K;
+ * iq1_s, iq1_m and tq1_0 have avx2_repack.c's). */
 int qnt__avx2_iqp_handles(qnt_type wtype);
 qnt_status qnt__avx2_iqp_prepare(const qnt_host_api *host, qnt_type wtype, const void *w, int64_t n_out,
 				 int64_t n_in, void **prepared, int64_t *row_group);
