@@ -1565,13 +1565,21 @@ static void col_q8_K8(const void *xb, int64_t nb, float *cs)
 {
 	const struct blk_q8_K *b = xb;
 	int16_t *bx = (int16_t *)cs;
-	for (int64_t i = 0; i < nb; i++)
-		for (int g = 0; g < QK_K / 8; g++) {
-			int sum = 0;
-			for (int u = 0; u < 8; u++)
-				sum += b[i].qs[8 * g + u];
-			bx[32 * i + g] = (int16_t)sum;
+	const __m256i one8 = _mm256_set1_epi8(1), one16 = _mm256_set1_epi16(1);
+	for (int64_t i = 0; i < nb; i++) {
+		/* sums of 4 codes in 32-bit lanes, in order; adjacent pairs added (VPHADDD takes them by
+		 * 128-bit lane, so 64-bit units 0, 2, 1, 3); 16 of them packed to int16 (|sum| <= 1024), the
+		 * lanes put back in order the same way */
+		__m256i s8[4];
+		for (int h = 0; h < 4; h++) {
+			const __m256i a = _mm256_madd_epi16(_mm256_maddubs_epi16(one8, load256(b[i].qs + 64 * h)), one16);
+			const __m256i c = _mm256_madd_epi16(_mm256_maddubs_epi16(one8, load256(b[i].qs + 64 * h + 32)), one16);
+			s8[h] = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a, c), 0xd8);
 		}
+		for (int h = 0; h < 2; h++)
+			_mm256_storeu_si256((__m256i *)(bx + 32 * i + 16 * h),
+					    _mm256_permute4x64_epi64(_mm256_packs_epi32(s8[2 * h], s8[2 * h + 1]), 0xd8));
+	}
 }
 
 typedef void (*pack_fn)(uint8_t *dst, const uint8_t *w, size_t rs, int nr, int64_t nb, size_t blk_bytes);
