@@ -5,7 +5,9 @@ Runs the same product (a GEMV by default) with two libqnt shared libraries,
 A and B (say main's build copied away, and a changed build), each in a
 worker process of its own that stays up for the whole comparison; the
 rounds alternate between them (A first in even rounds, B first in odd
-ones), so that a change in the host's load falls on both alike. Each timed
+ones), so that a change in the host's load falls on both alike, and both
+workers run a round's runs on the same CPU (the CPU changes every two
+rounds), so that a CPU slower than the other falls on both alike. Each timed
 run is measured in the calling thread's CPU time (time.thread_time), not in
 wall-clock time, which on a shared machine moves with the other processes;
 the medians are compared. One thread (the context is made with n_threads =
@@ -57,10 +59,13 @@ def worker(lib, fmt, n, cols, backend, plain, cold):
     evict = bm.cache_evictor() if cold else None
     for _ in range(3):
         run()
-    # one line in: how many timed runs; one line out: their CPU times
+    # one line in: how many timed runs and the CPU to run them on; one line out: their CPU times
     for line in sys.stdin:
+        count, cpu = (int(v) for v in line.split())
+        if hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, {cpu})
         out = []
-        for _ in range(int(line)):
+        for _ in range(count):
             if evict:
                 evict()
             else:
@@ -99,10 +104,15 @@ def main():
     procs = [subprocess.Popen([sys.executable, __file__, lib, lib, args.type, "--worker"] + flags,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for lib in (args.a, args.b)]
     times = [[], []]
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
     try:
         for r in range(args.rounds):
+            # both libraries' runs of a round on the same CPU, the CPU changing every two rounds, so
+            # that each CPU sees both orders (unpinned, the worker started first read up to 5%
+            # slower in runs of one library against itself on this project's 2-core VM)
+            cpu = cpus[(r // 2) % len(cpus)]
             for i in ((0, 1) if r % 2 == 0 else (1, 0)):
-                procs[i].stdin.write(f"{args.per_round}\n")
+                procs[i].stdin.write(f"{args.per_round} {cpu}\n")
                 procs[i].stdin.flush()
                 line = procs[i].stdout.readline()
                 if not line:
