@@ -1218,6 +1218,41 @@ INLINE void tq2_0_body(const uint8_t *codes, const uint16_t *scales, const struc
 	acc_store(out, acc, nc);
 }
 
+/* The four 2-bit fields of a code word (element 4v + t's code in byte t of
+ * field v), and their VPMADDUBSW pair sums against 16 activation codes
+ * (iq1_s, iq1_m: codes 0..2, a pair at most 512 in magnitude, the sum of
+ * the four at most 2048). */
+INLINE void k2_fields(__m256i v, __m256i w[4])
+{
+	const __m256i m3 = _mm256_set1_epi8(3);
+	w[0] = _mm256_and_si256(v, m3);
+	w[1] = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);
+	w[2] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3);
+	w[3] = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
+}
+
+INLINE __m256i k2_dot16(const __m256i w[4], const int8_t *xq)
+{
+	const __m256i a = _mm256_add_epi16(_mm256_maddubs_epi16(w[0], bcast4(xq)), _mm256_maddubs_epi16(w[1], bcast4(xq + 4)));
+	const __m256i b = _mm256_add_epi16(_mm256_maddubs_epi16(w[2], bcast4(xq + 8)),
+					   _mm256_maddubs_epi16(w[3], bcast4(xq + 12)));
+	return _mm256_add_epi16(a, b);
+}
+
+/* iq1_s and iq1_m: acc[c] += the column's d * d / 8 * (8 isum[c] - msum[c]),
+ * the integer exact (below 2^24 in magnitude), d the eight rows' (f16) at
+ * meta. */
+INLINE void acc_iq1(__m256 *acc, const struct pcol *x, int nc, int64_t i, const uint8_t *meta, const __m256i *isum,
+		    const __m256i *msum)
+{
+	const __m256 d8 = _mm256_cvtph_ps(load128(meta));
+	UNROLL for (int c = 0; c < nc; c++) {
+		const __m256i s = _mm256_sub_epi32(_mm256_slli_epi32(isum[c], 3), msum[c]);
+		acc[c] = _mm256_fmadd_ps(d8, _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(0.125f * x[c].k[i].d)),
+					 acc[c]);
+	}
+}
+
 /* iq1_s (against q8_K): a sub-block's eight words (codes g + 1, 0..2,
  * against -128..127: a pair of products at most 512 in magnitude) sum in 16
  * bits (|sum| <= 8 * 512), then meet its eight scales (1..15, each in both
@@ -1230,7 +1265,6 @@ INLINE void tq2_0_body(const uint8_t *codes, const uint16_t *scales, const struc
 INLINE void iq1_s_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
 		       float *out)
 {
-	const __m256i m3 = _mm256_set1_epi8(3);
 	const uint8_t *meta0 = (const uint8_t *)scales;
 	__m256 acc[PC];
 	acc_zero(acc, nc);
@@ -1249,19 +1283,10 @@ INLINE void iq1_s_body(const uint8_t *codes, const uint16_t *scales, const struc
 				s16[c] = _mm256_setzero_si256();
 			UNROLL for (int h = 0; h < 2; h++) {
 				const int k = 2 * j + h;
-				const __m256i v = load256(q + 32 * k);
-				const __m256i w0 = _mm256_and_si256(v, m3);
-				const __m256i w1 = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);
-				const __m256i w2 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3);
-				const __m256i w3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
-				UNROLL for (int c = 0; c < nc; c++) {
-					const int8_t *xq = x[c].k[i].qs + 16 * k;
-					const __m256i a = _mm256_add_epi16(_mm256_maddubs_epi16(w0, bcast4(xq)),
-									   _mm256_maddubs_epi16(w1, bcast4(xq + 4)));
-					const __m256i b = _mm256_add_epi16(_mm256_maddubs_epi16(w2, bcast4(xq + 8)),
-									   _mm256_maddubs_epi16(w3, bcast4(xq + 12)));
-					s16[c] = _mm256_add_epi16(s16[c], _mm256_add_epi16(a, b));
-				}
+				__m256i w[4];
+				k2_fields(load256(q + 32 * k), w);
+				UNROLL for (int c = 0; c < nc; c++)
+					s16[c] = _mm256_add_epi16(s16[c], k2_dot16(w, x[c].k[i].qs + 16 * k));
 			}
 			UNROLL for (int c = 0; c < nc; c++)
 				isum[c] = dot2_i16(isum[c], s16[c], scd);
@@ -1271,12 +1296,7 @@ INLINE void iq1_s_body(const uint8_t *codes, const uint16_t *scales, const struc
 			UNROLL for (int c = 0; c < nc; c++)
 				msum[c] = dot2_i16(msum[c], mn, bcast4((const int8_t *)(x[c].bx + 8 * i + 2 * p)));
 		}
-		const __m256 d8 = _mm256_cvtph_ps(load128(meta));
-		UNROLL for (int c = 0; c < nc; c++) {
-			const __m256i s = _mm256_sub_epi32(_mm256_slli_epi32(isum[c], 3), msum[c]);
-			acc[c] = _mm256_fmadd_ps(d8, _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(0.125f * x[c].k[i].d)),
-						 acc[c]);
-		}
+		acc_iq1(acc, x, nc, i, meta, isum, msum);
 	}
 	acc_store(out, acc, nc);
 }
@@ -1291,7 +1311,6 @@ INLINE void iq1_s_body(const uint8_t *codes, const uint16_t *scales, const struc
 INLINE void iq1_m_body(const uint8_t *codes, const uint16_t *scales, const struct pcol *x, int nc, int64_t nb,
 		       float *out)
 {
-	const __m256i m3 = _mm256_set1_epi8(3);
 	const uint8_t *meta0 = (const uint8_t *)scales;
 	__m256 acc[PC];
 	acc_zero(acc, nc);
@@ -1307,27 +1326,14 @@ INLINE void iq1_m_body(const uint8_t *codes, const uint16_t *scales, const struc
 			const __m256i cf = _mm256_cvtepi8_epi16(load128(meta + M1_C + 2 * RG * k));
 			const __m256i sc = _mm256_abs_epi16(cf);
 			const __m256i mf = _mm256_sub_epi16(_mm256_slli_epi16(sc, 3), cf);
-			const __m256i v = load256(q + 32 * k);
-			const __m256i w0 = _mm256_and_si256(v, m3);
-			const __m256i w1 = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);
-			const __m256i w2 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3);
-			const __m256i w3 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
+			__m256i w[4];
+			k2_fields(load256(q + 32 * k), w);
 			UNROLL for (int c = 0; c < nc; c++) {
-				const int8_t *xq = x[c].k[i].qs + 16 * k;
-				const __m256i a = _mm256_add_epi16(_mm256_maddubs_epi16(w0, bcast4(xq)),
-								   _mm256_maddubs_epi16(w1, bcast4(xq + 4)));
-				const __m256i b = _mm256_add_epi16(_mm256_maddubs_epi16(w2, bcast4(xq + 8)),
-								   _mm256_maddubs_epi16(w3, bcast4(xq + 12)));
-				isum[c] = dot2_i16(isum[c], _mm256_add_epi16(a, b), sc);
+				isum[c] = dot2_i16(isum[c], k2_dot16(w, x[c].k[i].qs + 16 * k), sc);
 				msum[c] = dot2_i16(msum[c], mf, bcast4((const int8_t *)(x[c].bx + 32 * i + 2 * k)));
 			}
 		}
-		const __m256 d8 = _mm256_cvtph_ps(load128(meta));
-		UNROLL for (int c = 0; c < nc; c++) {
-			const __m256i s = _mm256_sub_epi32(_mm256_slli_epi32(isum[c], 3), msum[c]);
-			acc[c] = _mm256_fmadd_ps(d8, _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(0.125f * x[c].k[i].d)),
-						 acc[c]);
-		}
+		acc_iq1(acc, x, nc, i, meta, isum, msum);
 	}
 	acc_store(out, acc, nc);
 }
