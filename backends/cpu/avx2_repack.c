@@ -4,9 +4,9 @@
  * nvfp4, q2_K, q4_K, q5_K, q6_K, iq4_xs, tq2_0, tq1_0, iq1_s and iq1_m copied
  * into groups of eight interleaved rows, and their matrix products. The
  * table fmts (at the end) chooses per format its packer, its kernel and its
- * activations' per-column sums: a format is one line there. The other lattice i-quants (iq2_xxs, iq2_xs,
- * iq2_s, iq3_xxs, iq3_s) and q3_K have a layout of their own:
- * avx2_repack_iq.c.
+ * activations' per-column sums: a format is one line there. The other
+ * lattice i-quants (iq2_xxs, iq2_xs, iq2_s, iq3_xxs, iq3_s) and q3_K have a
+ * layout of their own: avx2_repack_iq.c.
  *
  * Layout of one matrix: a header (struct rp), then ceil(n_out / 8) groups of
  * group_bytes each. A group holds, for each block i of the row, the eight
