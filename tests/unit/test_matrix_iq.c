@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Prepared matrices of the lattice i-quants (iq2_xxs iq2_xs iq2_s iq3_xxs
- * iq3_s iq1_s iq1_m), q3_K and tq1_0, cpu-avx2's nibble layout
- * (backends/cpu/avx2_repack_iq.c; the 2-bit layouts of iq1_s, iq1_m and
- * tq1_0 are avx2_repack.c's),
+ * iq3_s iq1_s iq1_m), q3_K and tq1_0, cpu-avx2's layouts of 3-bit and 4-bit
+ * codes (backends/cpu/avx2_repack_iq.c; the 2-bit layouts of iq1_s, iq1_m
+ * and tq1_0 are avx2_repack.c's),
  * and cpu-avx512's (the same file built with AVX-512):
  *   - against the scalar reference (qnt_matmul on the "cpu" backend, the
  *     same q8_K activations: only float rounding between them, 1e-5 of the
