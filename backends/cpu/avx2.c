@@ -825,14 +825,6 @@ INLINE __m128 legacy_h4(const uint8_t *b, size_t wb, size_t off)
  * ports that the unpacks need. The offset or min term is one FMA per
  * four blocks on four floats. A tail of fewer than four blocks goes
  * through LEGACY_STEP. */
-/* The one-row kernels of q4_0 (legacy_body) and q2_K prefetch their
- * codes this many bytes ahead, past the row's end into the next row, which
- * follows it in memory (4096 x 4096 GEMV from memory, 1 thread, thread
- * CPU time, bench/ab_matmul.py --plain --cold, 10 alternating rounds
- * of 5, load 7-12: q4_0 1.12-1.16x against none, 2048 bytes 1.08x
- * against 1024, 4096 1.02x against 2048; q2_K 1.04-1.09x). */
-#define ROW_PF 4096
-
 INLINE void legacy_body(const void *wv, const struct xcol *x, int nc, int64_t n, float *out, int kind)
 {
 	const size_t wb = legacy_bytes(kind);
@@ -854,10 +846,7 @@ INLINE void legacy_body(const void *wv, const struct xcol *x, int nc, int64_t n,
 	int64_t i = 0;
 	for (; i + 4 <= nb; i += 4) {
 		const uint8_t *b = (const uint8_t *)wv + (size_t)i * wb;
-		if (kind == L_Q4_0) {
-			_mm_prefetch((const char *)b + ROW_PF, _MM_HINT_T0);
-			_mm_prefetch((const char *)b + ROW_PF + 64, _MM_HINT_T0);
-		}
+		prefetch_ahead(b, 4 * wb);
 		const __m128 dw = legacy_h4(b, wb, 0);
 		const __m128 mw = q81 ? legacy_h4(b, wb, 2) : dw;
 		__m256i q[4], qa[4];
@@ -1052,8 +1041,7 @@ INLINE void mm_q2_K_body(const void *wv, const struct xcol *x, int nc, int64_t n
 	const struct blk_q2_K *w = wv;
 	K_PROLOGUE
 	for (int64_t i = 0; i < n / QK_K; i++) {
-		_mm_prefetch((const char *)(w + i) + ROW_PF, _MM_HINT_T0);
-		_mm_prefetch((const char *)(w + i) + ROW_PF + 64, _MM_HINT_T0);
+		prefetch_ahead(w + i, sizeof *w);
 		const __m128i sc8 = load128(w[i].scales);
 		const __m256i sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(sc8, _mm_set1_epi8(0x0f)));
 		const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), _mm_set1_epi8(0x0f)));
@@ -1090,6 +1078,7 @@ INLINE void mm_q3_K_body(const void *wv, const struct xcol *x, int nc, int64_t n
 	const struct blk_q3_K *w = wv;
 	K_PROLOGUE
 	for (int64_t i = 0; i < n / QK_K; i++) {
+		prefetch_ahead(w + i, sizeof *w);
 		const __m256i sc16 = _mm256_cvtepi8_epi16(q3_scales_v(w[i].scales));
 		const __m256i hm = load256(w[i].hmask);
 		const float d = h2f(w[i].d);
@@ -1116,6 +1105,7 @@ INLINE void mm_q6_K_body(const void *wv, const struct xcol *x, int nc, int64_t n
 	const struct blk_q6_K *w = wv;
 	K_PROLOGUE
 	for (int64_t i = 0; i < n / QK_K; i++) {
+		prefetch_ahead(w + i, sizeof *w);
 		const __m256i sc16 = _mm256_cvtepi8_epi16(load128(w[i].scales));
 		const float d = h2f(w[i].d);
 		__m256i isum[NC];

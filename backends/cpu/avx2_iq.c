@@ -1211,6 +1211,7 @@ INLINE void tq_body(const void *wv, const struct xcol *x, int nc, int64_t n, flo
 	const __m256i ones = _mm256_set1_epi16(1);
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const uint8_t *b = (const uint8_t *)wv + (size_t)i * wb;
+		prefetch_ahead(b, wb);
 		const float d = k_scale(b, kind);
 		__m256i s16[NC];
 		UNROLL for (int c = 0; c < nc; c++)
