@@ -881,6 +881,8 @@ INLINE void k_body(const void *wv, const struct xcol *x, int nc, int64_t n, floa
 		tables();
 	for (int64_t i = 0; i < n / QK_K; i++) {
 		const uint8_t *b = (const uint8_t *)wv + (size_t)i * wb;
+		if (kind == K_IQ4XS) /* the lattice kernels are compute-bound: no gain there */
+			prefetch_ahead(b, wb);
 		const float d = k_scale(b, kind);
 		const __m256i scl = k_vector_scales(kind) ? k_scales_v(b, kind) : _mm256_setzero_si256();
 		__m256i isum[NC];
