@@ -1519,9 +1519,11 @@ struct q6_lanes {
  * block xt, wt (q3_transpose's layout: lane k of xt[i][v] is element i of
  * sub-block QNT__VN v + k); fast (a constant where this is inlined): every
  * x of the block is finite, so that every visc x is (|visc| <= 33 / |max|,
- * |x| <= |max|; lanes of tiny values are never read). */
+ * |x| <= |max|; lanes of tiny values are never read); ref (a constant):
+ * ggml's reference choice too (r->sc[0], r->isc[0]; zero without it). */
 static inline __attribute__((always_inline)) void q6_lanes_run(q3_vf xt[16][Q3NV], q3_vf wt[16][Q3NV],
-								 int v, const int fast, struct q6_lanes *r)
+								 int v, const int fast, const int ref,
+								 struct q6_lanes *r)
 {
 	static const float sis[Q6_CANDS] = { 0, -9, -8, -7, -6, -5, -4, -3, -2, -1, 1, 2,
 					     3, 4, 5, 6, 7, 8, 9, -8, -4, 0, 4, 8 };
@@ -1566,8 +1568,10 @@ static inline __attribute__((always_inline)) void q6_lanes_run(q3_vf xt[16][Q3NV
 #pragma GCC unroll 16
 			for (int i = 0; i < 16; i++) {
 				const qnt__vnf fl = q6_level_vn(visc * x[i], fast, 0);
-				rlx += wx2[i] * fl;
-				rl2 += w2[i] * fl * fl;
+				if (ref) {
+					rlx += wx2[i] * fl;
+					rl2 += w2[i] * fl * fl;
+				}
 				ilx += wxq[i] * fl;
 				il2 += wq[i] * fl * fl;
 			}
@@ -1575,8 +1579,10 @@ static inline __attribute__((always_inline)) void q6_lanes_run(q3_vf xt[16][Q3NV
 #pragma GCC unroll 16
 			for (int i = 0; i < 16; i++) {
 				const qnt__vnf fl = q6_level_vn(visc * x[i], fast, 1);
-				rlx += wx2[i] * fl;
-				rl2 += w2[i] * fl * fl;
+				if (ref) {
+					rlx += wx2[i] * fl;
+					rl2 += w2[i] * fl * fl;
+				}
 				ilx += wxq[i] * fl;
 				il2 += wq[i] * fl * fl;
 			}
@@ -1594,14 +1600,14 @@ static inline __attribute__((always_inline)) void q6_lanes_run(q3_vf xt[16][Q3NV
 		const qnt__vnf lxs[2] = { rlx, ilx }, l2s[2] = { rl2, il2 };
 		if (c == 0) {
 #pragma GCC unroll 2
-			for (int o = 0; o < 2; o++) {
+			for (int o = !ref; o < 2; o++) {
 				sc[o] = qnt__select_vnf(l2s[o] != zero, lxs[o] / l2s[o], zero);
 				best[o] = sc[o] * lxs[o];
 				isc[o] = visc;
 			}
 		} else if (c < 19) {
 #pragma GCC unroll 2
-			for (int o = 0; o < 2; o++) {
+			for (int o = !ref; o < 2; o++) {
 				const qnt__vni take = (l2s[o] > zero) & (lxs[o] * lxs[o] > best[o] * l2s[o]);
 				const qnt__vnf q = lxs[o] / l2s[o];
 				sc[o] = qnt__select_vnf(take, q, sc[o]);
@@ -1627,11 +1633,23 @@ static inline __attribute__((always_inline)) void q6_lanes_run(q3_vf xt[16][Q3NV
 	r->l2 = l2b;
 }
 
-/* Both of ggml's q6_K blocks (ref, imp), the signed scales a[] the search
- * starts from, and the block transposed (xt, wt: q3_transpose's layout, the
- * first Q3V vectors) for the search. */
-static void q6_starts(const float *x, const float *w, struct kstate *ref, struct kstate *imp, float *a,
-		      q3_vf xt[16][Q3NV], q3_vf wt[16][Q3NV])
+/* ggml's imatrix block (imp), the signed scales a[] the search starts
+ * from, and the block transposed (xt, wt: q3_transpose's layout, the first
+ * Q3V vectors) for the search; and ggml's reference block (ref, from the
+ * weights x^2) where the block holds a zero or a value that is not finite:
+ * returns whether it made ref.
+ *
+ * The reference block is kept as a candidate only there: on Gaussian and
+ * Student-t rows it never came out best (bench/compare_quant_bytes.py: the
+ * same bytes without it for every such row), but on sparse or structured
+ * rows it did (rows of 90% zeros 3-14% more weighted error without it, a
+ * row of a few values on a grid 1.9e-9 against 5.2e-5, rows of values
+ * near 1e20 and 3e37 an infinite error), and its sums cost a third of the
+ * scan (bench_quant.py --types q6_K --reps 5, with importance, against
+ * ggml: 2.76x and 2.75x before on Gaussian and Student-t rows, 3.40x and
+ * 3.39x after; without the reference block at all 3.53x). */
+static int q6_starts(const float *x, const float *w, struct kstate *ref, struct kstate *imp, float *a,
+		     q3_vf xt[16][Q3NV], q3_vf wt[16][Q3NV])
 {
 	float sc_ref[16], sc_imp[16], isc_ref[16], isc_imp[16], fit[16], lx[16], l2[16], ia[16];
 	uint8_t zero[16];
@@ -1645,13 +1663,35 @@ static void q6_starts(const float *x, const float *w, struct kstate *ref, struct
 	const int fast = qnt__bits_v8i(qnt__eq_v8f(zs, (qnt__v8f){ 0 })) == 0xffu;
 	q3_transpose(x, xt, 0);
 	q3_transpose(w, wt, 0);
+	/* where ggml's reference block may come out best: a value not finite,
+	 * a zero, a sub-block whose largest |x| is reached twice (values on a
+	 * grid), or magnitudes whose cubes (the reference's sums) leave the
+	 * floats' range */
+	int with_ref = !fast;
+	for (int v = 0; v < Q3V && !with_ref; v++) {
+		const qnt__vnf z = qnt__splat_vnf(0.0f);
+		qnt__vnf amax = z;
+		qnt__vni zc = z != z;
+		for (int i = 0; i < 16; i++) {
+			amax = qnt__select_vnf(qnt__abs_vnf(xt[i][v]) > amax, qnt__abs_vnf(xt[i][v]), amax);
+			zc |= xt[i][v] == z;
+		}
+		qnt__vni n = zc & 0; /* how often the largest |x| is reached */
+		for (int i = 0; i < 16; i++)
+			n -= qnt__abs_vnf(xt[i][v]) == amax;
+		const qnt__vni odd = zc | (n > 1) | (amax > qnt__splat_vnf(0x1p40f)) | (amax < qnt__splat_vnf(0x1p-40f));
+		for (int k = 0; k < QNT__VN; k++)
+			with_ref |= odd[k] != 0;
+	}
 	for (int v = 0; v < Q3V; v++) {
 		const int g = QNT__VN * v;
 		struct q6_lanes r;
-		if (fast)
-			q6_lanes_run(xt, wt, v, 1, &r);
+		if (!fast)
+			q6_lanes_run(xt, wt, v, 0, 1, &r);
+		else if (with_ref)
+			q6_lanes_run(xt, wt, v, 1, 1, &r);
 		else
-			q6_lanes_run(xt, wt, v, 0, &r);
+			q6_lanes_run(xt, wt, v, 1, 0, &r);
 		memcpy(sc_ref + g, &r.sc[0], sizeof r.sc[0]);
 		memcpy(sc_imp + g, &r.sc[1], sizeof r.sc[1]);
 		memcpy(isc_ref + g, &r.isc[0], sizeof r.isc[0]);
@@ -1718,8 +1758,10 @@ static void q6_starts(const float *x, const float *w, struct kstate *ref, struct
 			sc_ref[j] = sc_imp[j] = a[j] = 0.0f;
 			isc_ref[j] = isc_imp[j] = 0.0f;
 		}
-	q6_tail_state(x, sc_ref, isc_ref, zero, ref);
+	if (with_ref)
+		q6_tail_state(x, sc_ref, isc_ref, zero, ref);
 	q6_tail_state(x, sc_imp, isc_imp, zero, imp);
+	return with_ref;
 }
 
 /* q6_K's scales from the signed sub-block scales a[] under the super-scale
@@ -2074,12 +2116,14 @@ static void weighted_block_q6(const struct kfmt *f, const float *x, const float 
 	q3_vf xt[16][Q3NV], wt[16][Q3NV];
 	struct kxw xw;
 	block_doubles(x, w, &xw);
-	q6_starts(x, w, &ref, &imp, a, xt, wt);
-	state_error(f, &xw, &ref);
-	if (!(ref.err < INFINITY))
-		ref.err = INFINITY;
+	const int with_ref = q6_starts(x, w, &ref, &imp, a, xt, wt);
+	if (with_ref) {
+		state_error(f, &xw, &ref);
+		if (!(ref.err < INFINITY))
+			ref.err = INFINITY;
+	}
 	state_error(f, &xw, &imp);
-	const struct kstate *start = imp.err < ref.err ? &imp : &ref;
+	const struct kstate *start = with_ref && !(imp.err < ref.err) ? &ref : &imp;
 	best.err = INFINITY;
 	search_from_fits(x, xt, wt, a, &best);
 	if (!(best.err < start->err))
