@@ -1633,21 +1633,55 @@ static inline __attribute__((always_inline)) void q6_lanes_run(q3_vf xt[16][Q3NV
 	r->l2 = l2b;
 }
 
+/* Whether ggml's reference block (weights x^2, no imatrix) can be left
+ * out of the candidates of a block with importance: every value finite
+ * and of magnitude in [2^-40, 2^40] (no zero), and in each sub-block of
+ * `sub` values the largest magnitude reached once. On Gaussian and
+ * Student-t rows the reference block never came out best for q3_K and
+ * q6_K (bench/compare_quant_bytes.py: the same bytes without it), but on
+ * sparse and structured rows it did (q6_K: rows of 90% zeros 3-14% more
+ * weighted error without it, a row of a few values on a grid 1.9e-9
+ * against 5.2e-5, rows near 1e20 and 3e37 an infinite error), so blocks
+ * that are not plain keep it. ggml's imatrix block stays a candidate for
+ * every block. */
+static int block_plain(const float *x, int sub)
+{
+	for (int s = 0; s < QK_K; s += sub) {
+		float amax = 0.0f;
+		int odd = 0, n = 0;
+		for (int i = 0; i < sub; i++) {
+			const float a = fabsf(x[s + i]);
+			odd |= !(a >= 0x1p-40f && a <= 0x1p40f);
+			amax = a > amax ? a : amax;
+		}
+		for (int i = 0; i < sub; i++)
+			n += fabsf(x[s + i]) == amax;
+		if (odd || n > 1)
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether no value of a block lies beyond 4 times its root mean square
+ * (no outlier, where ggml's reference block with its weights x^2 can win). */
+static int block_tame(const float *x)
+{
+	float s = 0.0f, amax = 0.0f;
+	for (int i = 0; i < QK_K; i++) {
+		s += x[i] * x[i];
+		amax = fabsf(x[i]) > amax ? fabsf(x[i]) : amax;
+	}
+	return amax * amax <= 16.0f * (s / QK_K);
+}
+
 /* ggml's imatrix block (imp), the signed scales a[] the search starts
  * from, and the block transposed (xt, wt: q3_transpose's layout, the first
  * Q3V vectors) for the search; and ggml's reference block (ref, from the
- * weights x^2) where the block holds a zero or a value that is not finite:
- * returns whether it made ref.
- *
- * The reference block is kept as a candidate only there: on Gaussian and
- * Student-t rows it never came out best (bench/compare_quant_bytes.py: the
- * same bytes without it for every such row), but on sparse or structured
- * rows it did (rows of 90% zeros 3-14% more weighted error without it, a
- * row of a few values on a grid 1.9e-9 against 5.2e-5, rows of values
- * near 1e20 and 3e37 an infinite error), and its sums cost a third of the
- * scan (bench_quant.py --types q6_K --reps 5, with importance, against
- * ggml: 2.76x and 2.75x before on Gaussian and Student-t rows, 3.40x and
- * 3.39x after; without the reference block at all 3.53x). */
+ * weights x^2) where the block is not block_plain: returns whether it made
+ * ref. Its sums were a third of the scan (bench_quant.py --types q6_K
+ * --reps 5, with importance, against ggml: 2.76x and 2.75x before on
+ * Gaussian and Student-t rows, 3.40x and 3.39x with it only there; without
+ * the reference block at all 3.53x). */
 static int q6_starts(const float *x, const float *w, struct kstate *ref, struct kstate *imp, float *a,
 		     q3_vf xt[16][Q3NV], q3_vf wt[16][Q3NV])
 {
@@ -1663,26 +1697,7 @@ static int q6_starts(const float *x, const float *w, struct kstate *ref, struct 
 	const int fast = qnt__bits_v8i(qnt__eq_v8f(zs, (qnt__v8f){ 0 })) == 0xffu;
 	q3_transpose(x, xt, 0);
 	q3_transpose(w, wt, 0);
-	/* where ggml's reference block may come out best: a value not finite,
-	 * a zero, a sub-block whose largest |x| is reached twice (values on a
-	 * grid), or magnitudes whose cubes (the reference's sums) leave the
-	 * floats' range */
-	int with_ref = !fast;
-	for (int v = 0; v < Q3V && !with_ref; v++) {
-		const qnt__vnf z = qnt__splat_vnf(0.0f);
-		qnt__vnf amax = z;
-		qnt__vni zc = z != z;
-		for (int i = 0; i < 16; i++) {
-			amax = qnt__select_vnf(qnt__abs_vnf(xt[i][v]) > amax, qnt__abs_vnf(xt[i][v]), amax);
-			zc |= xt[i][v] == z;
-		}
-		qnt__vni n = zc & 0; /* how often the largest |x| is reached */
-		for (int i = 0; i < 16; i++)
-			n -= qnt__abs_vnf(xt[i][v]) == amax;
-		const qnt__vni odd = zc | (n > 1) | (amax > qnt__splat_vnf(0x1p40f)) | (amax < qnt__splat_vnf(0x1p-40f));
-		for (int k = 0; k < QNT__VN; k++)
-			with_ref |= odd[k] != 0;
-	}
+	const int with_ref = !fast || !block_plain(x, 16);
 	for (int v = 0; v < Q3V; v++) {
 		const int g = QNT__VN * v;
 		struct q6_lanes r;
@@ -2154,9 +2169,10 @@ static void weighted_block(const struct kfmt *f, kblock_fn ggml_block, size_t by
 }
 
 /* weighted_block once blk holds ggml's reference block and alt its
- * importance-aware block. */
+ * importance-aware block; or (ref 0) from alt alone, blk then holding no
+ * block yet (block_plain blocks). */
 static void weighted_from_blocks(const struct kfmt *f, size_t bytes, const float *x, const float *w, void *blk,
-				 const void *alt)
+				 const void *alt, int ref)
 {
 	struct kstate best, cand;
 	struct kxw xw;
@@ -2165,13 +2181,16 @@ static void weighted_from_blocks(const struct kfmt *f, size_t bytes, const float
 	/* ggml's reference block (already the output) and its importance-aware
 	 * block, measured with their exact values; a non-finite error (scales
 	 * that overflow fp16) counts as infinite */
-	unpack_state(f, blk, &best);
-	state_error(f, &xw, &best);
-	if (!(best.err < INFINITY))
-		best.err = INFINITY;
+	best.err = INFINITY;
+	if (ref) {
+		unpack_state(f, blk, &best);
+		state_error(f, &xw, &best);
+		if (!(best.err < INFINITY))
+			best.err = INFINITY;
+	}
 	unpack_state(f, alt, &cand);
 	state_error(f, &xw, &cand);
-	const int from_alt = cand.err < best.err;
+	const int from_alt = !ref || cand.err < best.err;
 	if (from_alt)
 		best = cand;
 	const double start_err = best.err;
@@ -2205,7 +2224,7 @@ static void weighted_from_ref(const struct kfmt *f, kblock_fn ggml_block, size_t
 {
 	unsigned char alt[MAX_BLK_BYTES];
 	ggml_block(x, alt, w);
-	weighted_from_blocks(f, bytes, x, w, blk, alt);
+	weighted_from_blocks(f, bytes, x, w, blk, alt, 1);
 }
 
 static int all_zero(const float *w, int n)
@@ -2268,20 +2287,32 @@ static void quant_q3_K(const float *src, void *dst, int64_t nrows, int64_t n, co
 		const int64_t nb = n / QK_K;
 		for (int64_t i = 0; i < nb; i += 2) {
 			const int m = i + 2 <= nb ? 2 : 1;
-			if (m == 2)
-				ggml_q3_K_pair(x + i * QK_K, out + i);
-			else
-				ggml_q3_K(x + i * QK_K, out + i, NULL);
+			const int hot0 = imp && !all_zero(imp + i * QK_K, QK_K);
+			const int hot1 = imp && m == 2 && !all_zero(imp + (i + 1) * QK_K, QK_K);
+			/* with importance and two plain, tame blocks, ggml's
+			 * reference blocks are left out (block_plain; on Student-t
+			 * rows without block_tame test_quality's q3_K rmse_imp
+			 * read 2.3e-3 worse). bench_quant.py --types q3_K --reps 5,
+			 * with importance against ggml: Gaussian rows 2.89-2.91x ->
+			 * 3.74x (4.11x leaving it out of every plain block),
+			 * Student-t rows 2.82x (most of their blocks keep it). */
+			const int ref = !(hot0 && hot1 && block_plain(x + i * QK_K, 16) &&
+					  block_plain(x + (i + 1) * QK_K, 16) && block_tame(x + i * QK_K) &&
+					  block_tame(x + (i + 1) * QK_K));
+			if (ref) {
+				if (m == 2)
+					ggml_q3_K_pair(x + i * QK_K, out + i);
+				else
+					ggml_q3_K(x + i * QK_K, out + i, NULL);
+			}
 			if (!imp)
 				continue;
-			const int hot0 = !all_zero(imp + i * QK_K, QK_K);
-			const int hot1 = m == 2 && !all_zero(imp + (i + 1) * QK_K, QK_K);
 			if (hot0 && hot1) {
 				struct blk_q3_K alt[2];
 				ggml_q3_K_imp(x + i * QK_K, 2, alt, imp + i * QK_K);
 				for (int k = 0; k < 2; k++)
 					weighted_from_blocks(&F_Q3, bytes, x + (i + k) * QK_K, imp + (i + k) * QK_K,
-							     out + i + k, alt + k);
+							     out + i + k, alt + k, ref);
 				continue;
 			}
 			for (int k = 0; k < m; k++)
@@ -2315,7 +2346,7 @@ static void quant_q45_K(const struct kfmt *f, kblock_fn ggml_block, size_t bytes
 				ggml_q45_K(x + i * QK_K, 2, alt, nmax, imp + i * QK_K);
 				for (int k = 0; k < 2; k++)
 					weighted_from_blocks(f, bytes, x + (i + k) * QK_K, imp + (i + k) * QK_K,
-							     o + k * bytes, alt + k * bytes);
+							     o + k * bytes, alt + k * bytes, 1);
 				continue;
 			}
 			for (int k = 0; k < m; k++)
