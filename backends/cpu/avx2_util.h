@@ -52,9 +52,10 @@ INLINE float h2f(uint16_t h)
  * from memory, 1 thread, bench/ab_matmul.py --plain --cold: q4_0
  * 1.12-1.16x against none, 2048 bytes 1.08x against 1024, 4096 1.02x
  * against 2048; q2_K 1.04-1.09x; q8_0, q4_1, q5_0, q5_1 1.12-1.20x, 100
- * or 80 rounds in both orders; tq2_0 (1 KiB ahead) 1.05-1.12x, 2 KiB
- * alike, 512 bytes 0.93-0.94x of 1 KiB; iq4_xs 1.04-1.16x; the lattice
- * i-quants' compute-bound kernels 0.98-1.03x, so they do not). */
+ * or 80 rounds in both orders; q3_K 1.15-1.18x, q6_K 1.18-1.27x; tq2_0
+ * 1.09-1.21x (1 KiB ahead 1.05-1.12x, 2 KiB alike, 512 bytes 0.93-0.94x
+ * of 1 KiB); iq4_xs 1.04-1.16x; the lattice i-quants' compute-bound
+ * kernels 0.82-1.03x, so they do not). */
 #define ROW_PF 4096
 
 /* Prefetches the cache lines of `bytes` bytes from p + ROW_PF. */

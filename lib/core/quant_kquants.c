@@ -1697,7 +1697,7 @@ static int q6_starts(const float *x, const float *w, struct kstate *ref, struct 
 	const int fast = qnt__bits_v8i(qnt__eq_v8f(zs, (qnt__v8f){ 0 })) == 0xffu;
 	q3_transpose(x, xt, 0);
 	q3_transpose(w, wt, 0);
-	const int with_ref = !fast || !block_plain(x, 16);
+	const int with_ref = !block_plain(x, 16); /* also where not fast */
 	for (int v = 0; v < Q3V; v++) {
 		const int g = QNT__VN * v;
 		struct q6_lanes r;
