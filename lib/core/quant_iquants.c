@@ -3080,13 +3080,13 @@ static void pack_iq3_s(const struct lstate *st, void *blk)
 	}
 }
 
-/* The start's trial scales per sub-block as ratios to its weighted RMS:
- * the median of the least-squares scale over the RMS (measured on blocks of
- * the search on N(0,1) rows with log-normal importance), and 0.8 and 1.25
- * times it; with the trial at the largest |x| that makes 2-4 trials. Fewer
- * trials and rounds where one more did not pay for its time
- * (bench/bench_quant.py, Gaussian and Student-t rows): 3x ggml's imatrix
- * quantizer's speed is the aim. */
+/* The start's trial scales per sub-block as ratios to its weighted RMS,
+ * around the median m of the least-squares scale over the RMS (measured on
+ * blocks of the search on N(0,1) rows with log-normal importance): 0.8 m,
+ * m and 1.25 m, or 0.9 m and 1.12 m (iq3_s, iq1_s), or m (iq1_m); with the
+ * trial at the largest |x| that makes 2-4 trials. Fewer trials and rounds
+ * where one more did not pay for its time (bench/bench_quant.py, Gaussian
+ * and Student-t rows): 3x ggml's imatrix quantizer's speed is the aim. */
 static const float ratio_iq3xxs[] = { 0.0302f, 0.0378f, 0.0473f };
 static const float ratio_iq3s[] = { 0.14f, 0.175f };
 static const struct lfmt F_IQ3XXS = { LAT_IQ3XXS, 32, 1, 1, lv_iq3xxs, ratio_iq3xxs, 3, 1, pack_iq3_xxs };
@@ -4172,9 +4172,9 @@ static void pack_iq1_m(const struct l1state *st, void *blk)
 }
 
 /* As ratio_iq3xxs (levels of 1 + IQ1_DELTA at most). */
-static const float ratio_iq1s[] = { 1.25f };
+static const float ratio_iq1s[] = { 1.1f, 1.4f };
 static const float ratio_iq1m[] = { 1.29f };
-static const struct l1fmt F_IQ1S = { 32, ratio_iq1s, 1, 1, pack_iq1_s };
+static const struct l1fmt F_IQ1S = { 32, ratio_iq1s, 2, 1, pack_iq1_s };
 static const struct l1fmt F_IQ1M = { 16, ratio_iq1m, 1, 0, pack_iq1_m };
 
 /* One group of 8 for a scale and delta sign: the costs of its three levels

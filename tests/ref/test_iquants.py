@@ -61,7 +61,7 @@ RMSE_BOUND = {
     "iq2_xxs": 0.3360,  # 0.3261
     "iq2_xs": 0.2930,   # 0.2845
     "iq2_s": 0.2720,    # 0.2638
-    "iq1_s": 0.4560,    # 0.4434
+    "iq1_s": 0.4560,    # 0.4430
     "iq1_m": 0.5950,    # 0.5778
 }
 WRMSE_BOUND = {
@@ -72,7 +72,7 @@ WRMSE_BOUND = {
     "iq2_xxs": 0.2835,  # 0.2749
     "iq2_xs": 0.2470,   # 0.2397
     "iq2_s": 0.2175,    # 0.2110
-    "iq1_s": 0.4160,    # 0.4046
+    "iq1_s": 0.4160,    # 0.4041
     "iq1_m": 0.3710,    # 0.3610
 }
 # Formats whose importance path takes the no-importance block as a
