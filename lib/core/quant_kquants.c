@@ -1643,20 +1643,29 @@ static inline __attribute__((always_inline)) void q6_lanes_run(q3_vf xt[16][Q3NV
  * weighted error without it, a row of a few values on a grid 1.9e-9
  * against 5.2e-5, rows near 1e20 and 3e37 an infinite error), so blocks
  * that are not plain keep it. ggml's imatrix block stays a candidate for
- * every block. */
+ * every block. Eight values at a time (sub a multiple of 8): the scalar
+ * loop was 8% of q3_K's time with importance. */
 static int block_plain(const float *x, int sub)
 {
+	const qnt__v8f lo = qnt__splat_v8f(0x1p-40f), hi = qnt__splat_v8f(0x1p40f);
 	for (int s = 0; s < QK_K; s += sub) {
-		float amax = 0.0f;
-		int odd = 0, n = 0;
-		for (int i = 0; i < sub; i++) {
-			const float a = fabsf(x[s + i]);
-			odd |= !(a >= 0x1p-40f && a <= 0x1p40f);
-			amax = a > amax ? a : amax;
+		qnt__v8f a[QK_K / 8], m = qnt__splat_v8f(0.0f);
+		qnt__v8i odd = { 0 };
+		for (int k = 0; k < sub / 8; k++) {
+			memcpy(&a[k], x + s + 8 * k, sizeof a[k]);
+			a[k] = qnt__abs_v8f(a[k]);
+			odd |= ~((a[k] >= lo) & (a[k] <= hi));
+			m = qnt__select_v8f(a[k] > m, a[k], m);
 		}
-		for (int i = 0; i < sub; i++)
-			n += fabsf(x[s + i]) == amax;
-		if (odd || n > 1)
+		if (qnt__bits_v8i(odd))
+			return 0;
+		float amax = m[0];
+		for (int l = 1; l < 8; l++)
+			amax = m[l] > amax ? m[l] : amax;
+		int n = 0;
+		for (int k = 0; k < sub / 8; k++)
+			n += __builtin_popcount(qnt__bits_v8i(a[k] == amax));
+		if (n > 1)
 			return 0;
 	}
 	return 1;
