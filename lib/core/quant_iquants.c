@@ -2853,6 +2853,39 @@ static int start_trials(const float *x, const float *w, int n, const float *rati
 	return nt;
 }
 
+/* The codes of a sub-block for scale db (lat_sub_codes, lat8_sub_codes,
+ * l1_sub_codes behind a descriptor f of their format): a grid point per
+ * group in g, a flag per element (lattices: signs) or group (iq1: delta
+ * signs) in flags; the error, INFINITY (g, flags unset) when it reaches
+ * bound. */
+typedef double (*start_codes_fn)(const void *f, const struct lattice *lt, const uint16_t *nbc, const float *x,
+				 const float *w, float db, uint16_t *g, uint8_t *flags, double bound);
+
+/* The codes of the best of the nt trial scales tr[] into g[0..ng),
+ * flags[0..nf) (zeros without a trial); returns that scale, 0 without a
+ * trial. */
+static float start_best(const void *f, const struct lattice *lt, const uint16_t *nbc, start_codes_fn codes,
+			const float *x, const float *w, const float *tr, int nt, uint16_t *g, int ng, uint8_t *flags,
+			int nf)
+{
+	uint16_t tg[16];
+	uint8_t tf[32];
+	memset(g, 0, sizeof g[0] * (size_t)ng);
+	memset(flags, 0, (size_t)nf);
+	double best = INFINITY;
+	float bdb = 0;
+	for (int k = 0; k < nt; k++) {
+		const double e = codes(f, lt, nbc, x, w, tr[k], tg, tf, best);
+		if (e < best) {
+			best = e;
+			bdb = tr[k];
+			memcpy(g, tg, sizeof g[0] * (size_t)ng);
+			memcpy(flags, tf, (size_t)nf);
+		}
+	}
+	return bdb;
+}
+
 /* The scale code nearest to the scale db for super-scale d (dbkind as
  * lat_db; the 1-bit formats' d*(2s+1) is kind 2), clamped to 0..top. */
 static inline int near_code(int kind, int top, double d, double db)
@@ -2961,46 +2994,28 @@ static void lat_pack(const void *f, const void *st, void *blk)
 	((const struct lfmt *)f)->pack(st, blk);
 }
 
-/* The codes of a sub-block for scale db: lat_sub_codes or lat8_sub_codes
- * (nbc: the 8-element grids' lists of codes). */
-typedef double (*lat_codes_fn)(const struct lfmt *f, const struct lattice *lt, const uint16_t *nbc, const float *x,
-			       const float *w, float db, uint16_t *g, uint8_t *neg, double bound);
-
 /* The start of a lattice format: per sub-block the codes of the best of
  * start_trials' scales and their least-squares scale, then start_scales. */
-static void lat_start_with(const struct lfmt *f, const struct lattice *lt, const uint16_t *nbc, lat_codes_fn codes,
+static void lat_start_with(const struct lfmt *f, const struct lattice *lt, const uint16_t *nbc, start_codes_fn codes,
 			   const float *x, const float *w, struct lstate *st)
 {
 	const int nsub = QK_K / f->sub, ng = f->sub / lt->dim;
 	double db[16], cv[16];
-	uint16_t g[16];
-	uint8_t neg[32];
 	for (int j = 0; j < nsub; j++) {
 		const int o = j * f->sub;
 		float tr[8];
 		const int nt = start_trials(x + o, w + o, f->sub, f->ratio, f->nratio, f->lv[lt->nlev - 1], tr);
-		memset(st->g + j * ng, 0, sizeof st->g[0] * (size_t)ng);
-		memset(st->neg + o, 0, (size_t)f->sub);
-		double best = INFINITY;
-		float bdb = 0;
-		for (int k = 0; k < nt; k++) {
-			const double e = codes(f, lt, nbc, x + o, w + o, tr[k], g, neg, best);
-			if (e < best) {
-				best = e;
-				bdb = tr[k];
-				memcpy(st->g + j * ng, g, sizeof g[0] * (size_t)ng);
-				memcpy(st->neg + o, neg, (size_t)f->sub);
-			}
-		}
+		const float bdb = start_best(f, lt, nbc, codes, x + o, w + o, tr, nt, st->g + j * ng, ng, st->neg + o,
+					     f->sub);
 		double num = 0, den = 0;
-		if (best < INFINITY)
+		if (bdb > 0)
 			lat_sub_err(f, lt, x + o, w + o, bdb, st->g + j * ng, st->neg + o, &num, &den);
 		db[j] = den > 0 && num > 0 ? num / den : bdb;
 		cv[j] = den;
 	}
 	st->d = start_scales(f->dbkind, 15, nsub, db, cv, st->s);
 }
-static double lat_codes4(const struct lfmt *f, const struct lattice *lt, const uint16_t *nbc, const float *x,
+static double lat_codes4(const void *f, const struct lattice *lt, const uint16_t *nbc, const float *x,
 			 const float *w, float db, uint16_t *g, uint8_t *neg, double bound)
 {
 	(void)nbc;
@@ -3658,12 +3673,17 @@ static double lat8_pass(const struct lfmt *f, const struct lattice *lt, const ui
 
 /* The steps of the 8-element grids: those of the lattice formats with
  * lat8_sub_codes and lat8_pass. */
+static double lat_codes8(const void *f, const struct lattice *lt, const uint16_t *nbc, const float *x,
+			 const float *w, float db, uint16_t *g, uint8_t *neg, double bound)
+{
+	return lat8_sub_codes(f, lt, nbc, x, w, db, g, neg, bound);
+}
 static void lat8_start(const void *fv, const float *x, const float *w, void *st)
 {
 	const struct lfmt *f = fv;
 	const uint16_t *nbc;
 	const struct lattice *lt = get_lattice8(f->lat, &nbc);
-	lat_start_with(f, lt, nbc, lat8_sub_codes, x, w, st);
+	lat_start_with(f, lt, nbc, lat_codes8, x, w, st);
 }
 static double lat8_pass_v(const void *fv, const float *x, const float *w, void *st)
 {
@@ -4437,6 +4457,11 @@ static void l1_pack(const void *f, const void *st, void *blk)
 {
 	((const struct l1fmt *)f)->pack(st, blk);
 }
+static double l1_codes(const void *f, const struct lattice *lt, const uint16_t *nbc, const float *x, const float *w,
+		       float dl, uint16_t *g, uint8_t *sh, double bound)
+{
+	return l1_sub_codes(f, lt, nbc, x, w, dl, g, sh, bound);
+}
 /* As lat_start_with: per sub-block the codes of the best of start_trials'
  * scales (the top level is 1 + IQ1_DELTA) and their least-squares scale,
  * then start_scales (d (2s+1): kind 2, codes 0..7). */
@@ -4448,25 +4473,12 @@ static void l1_start(const void *fv, const float *x, const float *w, void *sv)
 	struct l1state *st = sv;
 	const int nsub = QK_K / f->sub, ng = f->sub / 8;
 	double dl[16], cv[16];
-	uint16_t g[4];
-	uint8_t sh[4];
 	for (int j = 0; j < nsub; j++) {
 		const int o = j * f->sub;
 		float tr[8];
 		const int nt = start_trials(x + o, w + o, f->sub, f->ratio, f->nratio, 1 + IQ1_DELTA, tr);
-		memset(st->g + j * ng, 0, sizeof st->g[0] * (size_t)ng);
-		memset(st->sh + j * ng, 0, (size_t)ng);
-		double best = INFINITY;
-		float bdl = 0;
-		for (int k = 0; k < nt; k++) {
-			const double e = l1_sub_codes(f, lt, nbc, x + o, w + o, tr[k], g, sh, best);
-			if (e < best) {
-				best = e;
-				bdl = tr[k];
-				memcpy(st->g + j * ng, g, sizeof g[0] * (size_t)ng);
-				memcpy(st->sh + j * ng, sh, (size_t)ng);
-			}
-		}
+		const float bdl = start_best(f, lt, nbc, l1_codes, x + o, w + o, tr, nt, st->g + j * ng, ng,
+					     st->sh + j * ng, ng);
 		float q[32];
 		l1_levels(lt, st->g + j * ng, st->sh + j * ng, f->sub, q);
 		double num = 0, den = 0;
