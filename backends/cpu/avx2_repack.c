@@ -26,7 +26,10 @@
  * activation sum, as in avx2.c. q8_0: |w| times x with w's sign, 32-bit sums.
  * The codes are prefetched eight blocks ahead (weights from memory, 1
  * thread, 4096 x 4096, interleaved medians against no prefetch: q4_0 9.5 ->
- * 10.5 GB/s, q8_0 10.6 -> 12.5 GB/s on the shared 2-core machine). q4_K
+ * 10.5 GB/s, q8_0 10.6 -> 12.5 GB/s on the shared 2-core machine), now
+ * PF_BYTES (2 KiB: sixteen blocks of q4_0, iq4_nl, mxfp4 and nvfp4, eight
+ * of q8_0; from eight blocks, ab_matmul --cold, 200 runs in each order:
+ * iq4_nl 1.03-1.10x in four runs, mxfp4 1.05-1.09x, q4_0 1.02-1.04x). q4_K
  * gained nothing from it on 4 KiB pages; on the huge pages prepared
  * matrices now have, a quarter of its codes two super-blocks ahead per h
  * made it 1.15x faster from memory (process CPU time, interleaved, 2 x 15
@@ -108,7 +111,7 @@
 
 #define RG 8     /* rows per group */
 #define PC 4     /* columns per pass over a group */
-#define PF_BLOCKS 8 /* software prefetch of the codes this many blocks ahead */
+#define PF_BYTES 2048 /* software prefetch of the codes of blocks of 32 this far ahead */
 
 struct rfmt;
 
@@ -712,7 +715,7 @@ INLINE void q4_0_body(const uint8_t *codes, const uint16_t *scales, const struct
 	for (int64_t i = 0; i < nb; i++) {
 		prefetch_meta(scales, i, 2 * RG);
 		const uint8_t *q = codes + (size_t)i * (RG * QK / 2);
-		const uint8_t *pf = pf_codes(codes, i, PF_BLOCKS, nb, RG * QK / 2, 2 * RG);
+		const uint8_t *pf = pf_codes(codes, i, PF_BYTES / (RG * QK / 2), nb, RG * QK / 2, 2 * RG);
 		_mm_prefetch((const char *)pf, _MM_HINT_T0);
 		_mm_prefetch((const char *)pf + 64, _MM_HINT_T0);
 #if QNT_AVX512
@@ -770,7 +773,7 @@ INLINE void q8_0_body(const uint8_t *codes, const uint16_t *scales, const struct
 	for (int64_t i = 0; i < nb; i++) {
 		prefetch_meta(scales, i, 2 * RG);
 		const uint8_t *q = codes + (size_t)i * (RG * QK);
-		const uint8_t *pf = pf_codes(codes, i, PF_BLOCKS, nb, RG * QK, 2 * RG);
+		const uint8_t *pf = pf_codes(codes, i, PF_BYTES / (RG * QK), nb, RG * QK, 2 * RG);
 		UNROLL for (int k = 0; k < 4; k++)
 			_mm_prefetch((const char *)pf + 64 * k, _MM_HINT_T0);
 		/* |w| <= 128 against x with w's sign (-128..127: sign() of -128 stays -128): a pair sums to at
@@ -821,7 +824,7 @@ INLINE void iq4_nl_body(const uint8_t *codes, const uint16_t *scales, const stru
 	for (int64_t i = 0; i < nb; i++) {
 		prefetch_meta(scales, i, 2 * RG);
 		const uint8_t *q = codes + (size_t)i * (RG * QK / 2);
-		const uint8_t *pf = pf_codes(codes, i, PF_BLOCKS, nb, RG * QK / 2, 2 * RG);
+		const uint8_t *pf = pf_codes(codes, i, PF_BYTES / (RG * QK / 2), nb, RG * QK / 2, 2 * RG);
 		_mm_prefetch((const char *)pf, _MM_HINT_T0);
 		_mm_prefetch((const char *)pf + 64, _MM_HINT_T0);
 		/* |w| <= 127 against x with w's sign (-128..127): a pair's magnitude stays below 2 * 127 * 128
@@ -883,7 +886,7 @@ INLINE void mxfp4_body(const uint8_t *codes, const uint16_t *scales, const struc
 	for (int64_t i = 0; i < nb; i++) {
 		prefetch_meta(scales, i, RG);
 		const uint8_t *q = codes + (size_t)i * (RG * QK / 2);
-		const uint8_t *pf = pf_codes(codes, i, PF_BLOCKS, nb, RG * QK / 2, RG);
+		const uint8_t *pf = pf_codes(codes, i, PF_BYTES / (RG * QK / 2), nb, RG * QK / 2, RG);
 		_mm_prefetch((const char *)pf, _MM_HINT_T0);
 		_mm_prefetch((const char *)pf + 64, _MM_HINT_T0);
 		__m256i slo[PC], shi[PC];
@@ -943,8 +946,9 @@ INLINE void nvfp4_body(const uint8_t *codes, const uint16_t *scales, const struc
 	for (int64_t i = 0; i < nb; i++) {
 		prefetch_meta(scales, i, NV_META);
 		const uint8_t *q = codes + (size_t)i * (RG * QK / 2), *meta = meta0 + (size_t)i * NV_META;
-		/* twice q4_0's distance: from memory 1.03x (ab.py COLD=1, three runs of 10-14 rounds) */
-		const uint8_t *pf = pf_codes(codes, i, 2 * PF_BLOCKS, nb, RG * QK / 2, NV_META);
+		/* PF_BYTES: from memory 1.03x against eight blocks (ab.py COLD=1, three runs of 10-14 rounds)
+		 * before the others went there too */
+		const uint8_t *pf = pf_codes(codes, i, PF_BYTES / (RG * QK / 2), nb, RG * QK / 2, NV_META);
 		_mm_prefetch((const char *)pf, _MM_HINT_T0);
 		_mm_prefetch((const char *)pf + 64, _MM_HINT_T0);
 		__m256i slo[PC], shi[PC];
