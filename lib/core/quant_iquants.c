@@ -2138,8 +2138,8 @@ static float ggml_fixup(const struct lattice *lt, const uint16_t *nbc, int n, in
 	return scale;
 }
 
-/* ggml's quantize_row_iq3_xxs_impl for one super-block (imatrix qw or
- * weights x^2). */
+/* ggml's quantize_row_iq3_xxs_impl for one super-block without an
+ * imatrix (weights x^2). */
 static void ggml_iq3_xxs(const float *x, struct blk_iq3_xxs *y)
 {
 	const uint16_t *nbc;
@@ -2204,7 +2204,8 @@ static void ggml_iq3_xxs(const float *x, struct blk_iq3_xxs *y)
 		wr32(y->qs + 64 + 4 * ib, sas[ib]);
 }
 
-/* ggml's quantize_row_iq3_s_impl for one super-block. */
+/* ggml's quantize_row_iq3_s_impl for one super-block without an imatrix
+ * (weights x^2). */
 static void ggml_iq3_s(const float *x, struct blk_iq3_s *y)
 {
 	const uint16_t *nbc;
@@ -3411,8 +3412,8 @@ static float ggml_fixup8(const struct lattice *lt, const uint16_t *nbc, int n, i
 
 /* ---- iq2_xxs, iq2_xs, iq2_s: ggml's search (iq2_s) and the own search ---- */
 
-/* ggml's quantize_row_iq2_s_impl for one super-block (imatrix qw, or the
- * weights sigma^2/4 + x^2). */
+/* ggml's quantize_row_iq2_s_impl for one super-block without an imatrix
+ * (weights sigma^2/4 + x^2). */
 static void ggml_iq2_s(const float *x, struct blk_iq2_s *y)
 {
 	const uint16_t *nbc;
@@ -3878,8 +3879,8 @@ static void sort_idx(const float *v, int n, int *idx)
 	}
 }
 
-/* ggml's quantize_row_iq1_m_impl for one super-block (imatrix qw, or the
- * weights x^2), with the closed-form split search of current ggml. */
+/* ggml's quantize_row_iq1_m_impl for one super-block without an imatrix
+ * (weights x^2), with the closed-form split search of current ggml. */
 static void ggml_iq1_m(const float *x, struct blk_iq1_m *y)
 {
 	const uint16_t *nbc;

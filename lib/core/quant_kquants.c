@@ -1635,8 +1635,13 @@ static inline __attribute__((always_inline)) void q6_lanes_run(q3_vf xt[16][Q3NV
 
 /* Whether ggml's reference block (weights x^2, no imatrix) can be left
  * out of the candidates of a block with importance: every value finite
- * and of magnitude in [2^-40, 2^40] (no zero), and in each sub-block of
- * `sub` values the largest magnitude reached once. On Gaussian and
+ * and of magnitude in [2^-40, 2^40] (no zero), the largest at least amin,
+ * and in each sub-block of `sub` values the largest magnitude reached
+ * once. amin keeps the format's fp16 super-scale at 2^-20 or more (16
+ * steps of fp16's subnormals): on rows of N(0, 1e-10) and N(0, 1e-8) q6_K
+ * came out up to 12x worse with importance than without it where the
+ * reference block was left out, q3_K on N(0, 1e-12) (test_kquants) 1.1-11x.
+ * On Gaussian and
  * Student-t rows the reference block never came out best for q3_K and
  * q6_K (bench/compare_quant_bytes.py: the same bytes without it), but on
  * sparse and structured rows it did (q6_K: rows of 90% zeros 3-14% more
@@ -1645,9 +1650,10 @@ static inline __attribute__((always_inline)) void q6_lanes_run(q3_vf xt[16][Q3NV
  * that are not plain keep it. ggml's imatrix block stays a candidate for
  * every block. Eight values at a time (sub a multiple of 8): the scalar
  * loop was 8% of q3_K's time with importance. */
-static int block_plain(const float *x, int sub)
+static int block_plain(const float *x, int sub, float amin)
 {
 	const qnt__v8f lo = qnt__splat_v8f(0x1p-40f), hi = qnt__splat_v8f(0x1p40f);
+	int big = 0;
 	for (int s = 0; s < QK_K; s += sub) {
 		qnt__v8f a[QK_K / 8], m = qnt__splat_v8f(0.0f);
 		qnt__v8i odd = { 0 };
@@ -1667,8 +1673,9 @@ static int block_plain(const float *x, int sub)
 			n += __builtin_popcount(qnt__bits_v8i(a[k] == amax));
 		if (n > 1)
 			return 0;
+		big |= amax >= amin;
 	}
-	return 1;
+	return big;
 }
 
 /* Whether no value of a block lies beyond 8 times its root mean square
@@ -1709,7 +1716,7 @@ static int q6_starts(const float *x, const float *w, struct kstate *ref, struct 
 	const int fast = qnt__bits_v8i(qnt__eq_v8f(zs, (qnt__v8f){ 0 })) == 0xffu;
 	q3_transpose(x, xt, 0);
 	q3_transpose(w, wt, 0);
-	const int with_ref = !block_plain(x, 16); /* also where not fast */
+	const int with_ref = !block_plain(x, 16, 0x1p-8f); /* also where not fast; d is about amax / 4064 */
 	for (int v = 0; v < Q3V; v++) {
 		const int g = QNT__VN * v;
 		struct q6_lanes r;
@@ -2310,8 +2317,9 @@ static void quant_q3_K(const float *src, void *dst, int64_t nrows, int64_t n, co
 			 * leaving it out of every plain block), Student-t rows
 			 * 2.93-2.96x with block_tame's bound at 4 RMS, 3.55x at
 			 * 8. */
-			const int ref = !(hot0 && hot1 && block_plain(x + i * QK_K, 16) &&
-					  block_plain(x + (i + 1) * QK_K, 16) && block_tame(x + i * QK_K) &&
+			/* d is about amax / 128 */
+			const int ref = !(hot0 && hot1 && block_plain(x + i * QK_K, 16, 0x1p-13f) &&
+					  block_plain(x + (i + 1) * QK_K, 16, 0x1p-13f) && block_tame(x + i * QK_K) &&
 					  block_tame(x + (i + 1) * QK_K));
 			if (ref) {
 				if (m == 2)
