@@ -163,6 +163,11 @@ def data_sets(rng, rows, n):
     yield "positive", np.abs(rng.standard_normal((rows, n))) + 0.1
     yield "sparse", rng.standard_normal((rows, n)) * (rng.random((rows, n)) < 0.2)
     yield "tiny", rng.standard_normal((rows, n)) * 1e-6
+    # fp16 super-scales among the smallest subnormals (q6_K's about 1e-9 to
+    # 1e-7): the reference block must stay a candidate there
+    for scale in (1e-5, 3e-5, 1e-4, 3e-4):
+        yield f"small {scale:g}", rng.standard_normal((4 * rows, n)) * scale
+    yield "weights", rng.standard_normal((rows, n)) * 0.02
     yield "large", rng.standard_normal((rows, n)) * 1e4
 
 
