@@ -2904,8 +2904,8 @@ static inline int near_code(int kind, int top, double d, double db)
  * that minimises the sum of those terms with each sub-block at its nearest
  * code. The candidates: every sub-block at the top code, and the largest
  * also at the three codes below it (its scale clipped or not); one beyond
- * fp16's range is its largest finite value. 0 when no candidate is
- * positive (all scales below fp16's smallest). */
+ * fp16's range is its largest finite value, one below it its smallest
+ * (2^-24). 0 when no sub-block has a scale. */
 static float start_scales(int kind, int top, int nsub, const double *db, const double *cv, uint8_t *s)
 {
 	int km = 0;
@@ -2917,10 +2917,15 @@ static float start_scales(int kind, int top, int nsub, const double *db, const d
 	for (int k = 0; k < nsub; k++) {
 		if (!(db[k] > 0))
 			continue;
-		for (int c = k == km ? top - 3 : top; c <= top; c++) {
+		/* where the largest scale's super-scale at the top code is an
+		 * fp16 subnormal, that sub-block at every code */
+		const int lo = k != km ? top : db[km] / lat_dbmul(kind, top) < 0x1p-14 ? 0 : top - 3;
+		for (int c = lo; c <= top; c++) {
 			float d = from_fp16(to_fp16((float)(db[k] / lat_dbmul(kind, c))));
 			if (d == INFINITY)
 				d = 65504.0f;
+			if (d == 0.0f)
+				d = 0x1p-24f;
 			if (!(d > 0))
 				continue;
 			double v = 0;
@@ -2946,8 +2951,9 @@ static float start_scales(int kind, int top, int nsub, const double *db, const d
  * each of IQ_DSCAN super-scales that give the sub-block with the largest
  * least-squares scale the top code(s), and up to rounds - 1 passes at the
  * least-squares super-scale while they gain; the best state packed into
- * blk. A start without a positive finite super-scale (no weight on a value)
- * is packed as it is: d 0, every value 0. */
+ * blk, or a block of zeros (d 0) where that has the lower error (values
+ * below what the format's smallest scales reach) or the start has no
+ * super-scale (no weight on a value). */
 static void iq_search(const struct search_ops *ops, const void *f, const float *x, const float *w, void *blk,
 		      int rounds)
 {
@@ -2962,6 +2968,9 @@ static void iq_search(const struct search_ops *ops, const void *f, const float *
 	}
 	double cur = ops->pass(f, x, w, &st);
 	const double amax = full ? ops->sub_amax(f, x, w, &st) : 0;
+	double zero = 0;
+	for (int e = 0; e < QK_K; e++)
+		zero += (double)w[e] * x[e] * x[e];
 	for (int sm = ops->top; sm > ops->top - IQ_DSCAN && amax > 0; sm--) {
 		const float dv = from_fp16(to_fp16((float)(amax / ops->dbmul(f, sm))));
 		if (!(dv > 0) || !(dv < INFINITY) || dv == *d)
@@ -2986,6 +2995,8 @@ static void iq_search(const struct search_ops *ops, const void *f, const float *
 		cur = e;
 		memcpy(&st, &t, ops->size);
 	}
+	if (!(cur < zero))
+		*state_d(&st) = 0;
 	ops->pack(f, &st, blk);
 }
 

@@ -186,6 +186,10 @@ def data_sets(rng, rows, n):
     yield "laplace+offset", rng.laplace(size=(rows, n)) + rng.uniform(-2, 2, (rows, 1))
     yield "sparse", rng.standard_normal((rows, n)) * (rng.random((rows, n)) < 0.2)
     yield "large", rng.standard_normal((rows, n)) * 1e4
+    # scales at and below the formats' smallest fp16 super-scales: the
+    # lattice searches must fall back on zeros or the smallest scale
+    for scale in (1e-8, 1e-6, 1e-5):
+        yield f"small {scale:g}", rng.standard_normal((4 * rows, n)) * scale
 
 
 def importance_sets(rng, n):
