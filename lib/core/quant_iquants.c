@@ -23,12 +23,13 @@
  *     quantize_iq4_nl, a 15-scale search, not quantize_row_iq4_nl_ref). The
  *     formats for which ggml demands an imatrix (iq2_xxs, iq2_xs, iq1_s) are
  *     quantized as with importance, with uniform weights;
- *   - with importance w, iq4_nl and iq4_xs start from ggml's blocks for
- *     the imatrix w and without it (one pass yields both) and improve them
+ *   - with importance w, iq4_nl and iq4_xs start from ggml's block for
+ *     the imatrix w (and the one without it where that can win: blocks
+ *     with the smallest scales, iq4_xs's of one magnitude) and improve it
  *     (exact piecewise-quadratic scale profiles); a block replaces the start
  *     only if its exact error, measured on its dequantized bytes, is lower,
- *     so the result is never worse than ggml's imatrix path nor than the
- *     no-importance bytes. The lattice and 1-bit formats start from their
+ *     so the result is never worse than ggml's imatrix path. The lattice
+ *     and 1-bit formats start from their
  *     own scales (a few trial scales per sub-block, the super-scale fitted
  *     to the sub-blocks' least-squares scales) and search per sub-block the
  *     scale code and the codes (the points listed around the nearest levels,
@@ -37,8 +38,9 @@
  *     search aims at; measured on Gaussian and Student-t rows the result is
  *     2-20% below ggml's imatrix path in weighted RMSE (bench_quant.py,
  *     tests/interop/test_ggml_iquants.py checks it per row), but that is not
- *     a bound by construction. A block whose importance is all zero gets
- *     the no-importance bytes.
+ *     a bound by construction; on blocks whose values all lie below 2^-12
+ *     the no-importance block is a candidate too (iq_tiny). A block whose
+ *     importance is all zero gets the no-importance bytes.
  *
  * Nothing here has mutable global state except the derived search tables
  * (lattice neighbour lists), built once under uv_once; rows are independent.
