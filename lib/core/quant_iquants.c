@@ -29,9 +29,9 @@
  *     (exact piecewise-quadratic scale profiles); a block replaces the start
  *     only if its exact error, measured on its dequantized bytes, is lower,
  *     so the result is never worse than ggml's imatrix path. The lattice
- *     and 1-bit formats start from their
- *     own scales (a few trial scales per sub-block, the super-scale fitted
- *     to the sub-blocks' least-squares scales) and search per sub-block the
+ *     and 1-bit formats start from their own scales (a few trial scales
+ *     per sub-block, the super-scale fitted to the sub-blocks'
+ *     least-squares scales) and search per sub-block the
  *     scale code and the codes (the points listed around the nearest levels,
  *     signs with the parity rule), then the super-scale. Running ggml's
  *     imatrix search as the start cost more than the 3x over ggml that the
