@@ -182,9 +182,97 @@ static qnt_status resolve_type(qnt_ctx *ctx, const char *src, int rule, const ch
 	return QNT_OK;
 }
 
+/* An upper bound on the size of the tree glibc's regcomp builds for an
+ * extended regex, in its atoms: it copies a repeated item once for "+"
+ * and once per count of "{m,n}", nested repetitions multiplying (a
+ * pattern of 130 stacked "+" took more than 2 GB: scripts/fuzz). Bracket
+ * expressions and escapes count as one atom. Saturates at RE_SIZE_MAX. */
+#define RE_SIZE_MAX 4096u
+#define RE_DEPTH_MAX 64
+
+static unsigned re_add(unsigned a, unsigned b)
+{
+	return a + b > RE_SIZE_MAX ? RE_SIZE_MAX + 1 : a + b;
+}
+
+static unsigned re_mul(unsigned a, unsigned long k)
+{
+	return k > RE_SIZE_MAX || (unsigned long)a * k > RE_SIZE_MAX ? RE_SIZE_MAX + 1 : (unsigned)(a * k);
+}
+
+static unsigned re_size(const char *re)
+{
+	unsigned sum[RE_DEPTH_MAX + 1], last[RE_DEPTH_MAX + 1];
+	int depth = 0;
+	sum[0] = last[0] = 0;
+	for (const char *p = re; *p; p++) {
+		unsigned item = 1;
+		switch (*p) {
+		case '(':
+			if (depth == RE_DEPTH_MAX)
+				return RE_SIZE_MAX + 1;
+			depth++;
+			sum[depth] = last[depth] = 0;
+			continue;
+		case ')':
+			if (depth == 0)
+				break; /* regcomp reports it */
+			item = sum[depth] + 1;
+			depth--;
+			break;
+		case '+':
+			sum[depth] = re_add(sum[depth], last[depth]); /* one more copy */
+			last[depth] = re_mul(last[depth], 2);
+			continue;
+		case '*':
+		case '?':
+			continue;
+		case '{': {
+			char *end;
+			unsigned long m = strtoul(p + 1, &end, 10), n = m;
+			if (*end == ',')
+				n = end[1] == '}' ? m : strtoul(end + 1, &end, 10);
+			const unsigned long k = (n > m ? n : m) + 1;
+			sum[depth] = re_add(sum[depth], re_mul(last[depth], k));
+			last[depth] = re_mul(last[depth], k + 1);
+			while (*p && *p != '}')
+				p++;
+			if (!*p)
+				return sum[depth]; /* regcomp reports it */
+			continue;
+		}
+		case '[':
+			/* to the closing bracket: "]" first (or after "^") is a member */
+			p++;
+			if (*p == '^')
+				p++;
+			if (*p == ']')
+				p++;
+			while (*p && *p != ']')
+				p++;
+			if (!*p)
+				return sum[depth];
+			break;
+		case '\\':
+			if (p[1])
+				p++;
+			break;
+		default:
+			break;
+		}
+		sum[depth] = re_add(sum[depth], item);
+		last[depth] = item;
+	}
+	return sum[depth];
+}
+
 static qnt_status compile_re(qnt_ctx *ctx, const char *src, int rule, const char *field, const char *re,
 			     regex_t *out)
 {
+	if (re_size(re) > RE_SIZE_MAX)
+		return qnt__error(ctx, QNT_E_FORMAT,
+				  "%s: rule %d: regex in \"%s\" too complex (repetitions expand past %u atoms)", src,
+				  rule, field, RE_SIZE_MAX);
 	int rc = regcomp(out, re, REG_EXTENDED | REG_NOSUB);
 	if (rc != 0) {
 		char msg[160];

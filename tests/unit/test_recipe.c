@@ -69,6 +69,24 @@ static void bad_rules(void **state)
 		     QNT_E_FORMAT, "rule 1: bad regex in \"match\" (\"attn_(v\")", NULL);
 	expect_error("{\"default\": \"q4_0\", \"rules\": [{\"not_match\": \"[\", \"type\": \"keep\"}]}", QNT_E_FORMAT,
 		     "rule 0: bad regex in \"not_match\"", NULL);
+	/* repetitions that glibc's regcomp would expand past memory (a fuzzer's
+	 * 130 stacked "+" took more than 2 GB), nested or counted */
+	char re[512], json[700];
+	strcpy(re, "weig");
+	for (int i = 0; i < 130; i++)
+		strcat(re, "+");
+	strcat(re, "ht$");
+	snprintf(json, sizeof json, "{\"default\": \"q4_0\", \"rules\": [{\"not_match\": \"%s\", \"type\": \"keep\"}]}", re);
+	expect_error(json, QNT_E_FORMAT, "rule 0: regex in \"not_match\" too complex", NULL);
+	expect_error("{\"default\": \"q4_0\", \"rules\": [{\"match\": \"((((a{20}){20}){20}){20})\", \"type\": \"keep\"}]}",
+		     QNT_E_FORMAT, "rule 0: regex in \"match\" too complex", NULL);
+	/* an ordinary counted repetition, a bracket with "]" and an escaped brace are fine */
+	qnt_recipe *ok = NULL;
+	assert_int_equal(parse("{\"default\": \"q4_0\", \"rules\": [{\"match\": \"^blk\\\\.[0-9]{1,3}\\\\.(ffn|attn)+_[]x]\\\\{+\", "
+			       "\"type\": \"q8_0\"}]}",
+			       &ok),
+			 QNT_OK);
+	qnt_recipe_free(ok);
 	expect_error("{\"default\": \"q4_0\", \"rules\": [{\"kind\": \"attn_z\", \"type\": \"q8_0\"}]}",
 		     QNT_E_FORMAT, "rule 0: \"kind\": unknown kind \"attn_z\"", NULL);
 	expect_error("{\"default\": \"q4_0\", \"rules\": [{\"kind\": \"attn_v\"}]}", QNT_E_FORMAT,
