@@ -232,7 +232,8 @@ static unsigned re_size(const char *re)
 			unsigned long m = strtoul(p + 1, &end, 10), n = m;
 			if (*end == ',')
 				n = end[1] == '}' ? m : strtoul(end + 1, &end, 10);
-			const unsigned long k = (n > m ? n : m) + 1;
+			const unsigned long top = n > m ? n : m;
+			const unsigned long k = top > RE_SIZE_MAX ? RE_SIZE_MAX + 1ul : top + 1; /* no wrap at ULONG_MAX */
 			sum[depth] = re_add(sum[depth], re_mul(last[depth], k));
 			last[depth] = re_mul(last[depth], k + 1);
 			while (*p && *p != '}')
