@@ -1505,16 +1505,16 @@ INLINE void float_gemv(const uint8_t *w, size_t wrs, int64_t nr, const float *x,
 #define GC 3
 
 INLINE void float_tile_body(const uint8_t *const w[GQ], const float *const x[GC], int64_t n, float out[GQ][GC],
-			    int kind)
+			    int kind, const int nc)
 {
 	__m256 a[GQ][GC];
 	UNROLL for (int r = 0; r < GQ; r++)
-		UNROLL for (int c = 0; c < GC; c++)
+		UNROLL for (int c = 0; c < nc; c++)
 			a[r][c] = _mm256_setzero_ps();
 	int64_t j = 0;
 	for (; j + 8 <= n; j += 8) {
 		__m256 xv[GC];
-		UNROLL for (int c = 0; c < GC; c++) {
+		UNROLL for (int c = 0; c < nc; c++) {
 			xv[c] = _mm256_loadu_ps(x[c] + j);
 #if defined(__GNUC__)
 			__asm__("" : "+x"(xv[c])); /* one load for the four rows, not one folded into each FMA */
@@ -1522,12 +1522,12 @@ INLINE void float_tile_body(const uint8_t *const w[GQ], const float *const x[GC]
 		}
 		UNROLL for (int r = 0; r < GQ; r++) {
 			const __m256 wv = load_w8(w[r], j, kind);
-			UNROLL for (int c = 0; c < GC; c++)
+			UNROLL for (int c = 0; c < nc; c++)
 				a[r][c] = _mm256_fmadd_ps(wv, xv[c], a[r][c]);
 		}
 	}
 	UNROLL for (int r = 0; r < GQ; r++)
-		UNROLL for (int c = 0; c < GC; c++) {
+		UNROLL for (int c = 0; c < nc; c++) {
 			float t = 0.0f;
 			for (int64_t k = j; k < n; k++)
 				t += load_w1(w[r], k, kind) * x[c][k];
@@ -1535,18 +1535,24 @@ INLINE void float_tile_body(const uint8_t *const w[GQ], const float *const x[GC]
 		}
 }
 
-/* GQ rows (w[i]) against GC columns (x[c]): out[i][c]. */
+/* GQ rows (w[i]) against nc <= GC columns (x[c]): out[i][c], c < nc. */
 typedef void (*tile_fn)(const uint8_t *const w[GQ], const float *const x[GC], int64_t n, float out[GQ][GC]);
 
-#define TILE_FN(NAME, KIND)                                                                                  \
+#define TILE_FN(NAME, KIND, NC)                                                                              \
 	static void NAME(const uint8_t *const w[GQ], const float *const x[GC], int64_t n, float out[GQ][GC]) \
 	{                                                                                                    \
-		float_tile_body(w, x, n, out, KIND);                                                         \
+		float_tile_body(w, x, n, out, KIND, NC);                                                     \
 	}
 
-TILE_FN(tile_f32, F_F32)
-TILE_FN(tile_f16, F_F16)
-TILE_FN(tile_bf16, F_BF16)
+TILE_FN(tile_f32_1, F_F32, 1)
+TILE_FN(tile_f32_2, F_F32, 2)
+TILE_FN(tile_f32, F_F32, 3)
+TILE_FN(tile_f16_1, F_F16, 1)
+TILE_FN(tile_f16_2, F_F16, 2)
+TILE_FN(tile_f16, F_F16, 3)
+TILE_FN(tile_bf16_1, F_BF16, 1)
+TILE_FN(tile_bf16_2, F_BF16, 2)
+TILE_FN(tile_bf16, F_BF16, 3)
 
 #define GEMV_FN(NAME, KIND)                                                                                    \
 	static void NAME(const uint8_t *w, size_t wrs, int64_t nr, const float *x, int64_t n, float *y)         \
@@ -1558,15 +1564,16 @@ GEMV_FN(gemv_f32, F_F32)
 GEMV_FN(gemv_f16, F_F16)
 GEMV_FN(gemv_bf16, F_BF16)
 
-/* A float format's products: one column (gemv), several (tile, through
- * float_tiles). */
+/* A float format's products: one column (gemv), several (tile[nc - 1] for
+ * nc columns at a time, through float_tiles). */
 struct float_fns {
 	void (*gemv)(const uint8_t *w, size_t wrs, int64_t nr, const float *x, int64_t n, float *y);
-	tile_fn tile;
+	tile_fn tile[GC];
 };
 
-static const struct float_fns fl_f32 = { gemv_f32, tile_f32 }, fl_f16 = { gemv_f16, tile_f16 },
-			      fl_bf16 = { gemv_bf16, tile_bf16 };
+static const struct float_fns fl_f32 = { gemv_f32, { tile_f32_1, tile_f32_2, tile_f32 } },
+			      fl_f16 = { gemv_f16, { tile_f16_1, tile_f16_2, tile_f16 } },
+			      fl_bf16 = { gemv_bf16, { tile_bf16_1, tile_bf16_2, tile_bf16 } };
 
 /* Specialise each body for 1..NC columns. */
 #define ROW_FN(NAME)                                                                        \
@@ -1847,8 +1854,10 @@ INLINE int64_t xcopy_ld(int64_t n_in)
 /* Rows [0, nr) (rows wrs bytes apart) of float weights against n_cols float
  * columns (x, n_in apart): y[c * ldy + r]. Blocks of up to XB_COLS columns
  * outermost, then tiles of rows (as many as fill WT_BYTES, a multiple of
- * GQ, at most WT_ROWS), the block's groups of GC columns and the tile's
- * groups of GQ rows; a last group of rows or columns repeats its last one.
+ * GQ, at most WT_ROWS), the block's groups of GC columns (one or two left
+ * over go through the tiles of as many columns; 3 k + 1 columns end in two
+ * groups of two, which cost as much as one of three) and the tile's groups
+ * of GQ rows; a last group of rows repeats its last one.
  * A row tile is read from memory once per column block and from L2 by
  * every group of columns. 4096 x 4096, 128 columns, 1 thread, process CPU
  * time, interleaved, medians of 7, against 2 x 6 tiles over slices of 512
@@ -1861,7 +1870,7 @@ INLINE int64_t xcopy_ld(int64_t n_in)
  * operations) but their addresses: columns n_in apart with 4 n_in a
  * multiple of 4096 (n_in = 4096, as in most models) meet in the same L1
  * sets. */
-static void float_tiles(tile_fn tile, const uint8_t *w, size_t wrs, int64_t nr, const float *x, int64_t n_in,
+static void float_tiles(const tile_fn tile[GC], const uint8_t *w, size_t wrs, int64_t nr, const float *x, int64_t n_in,
 			int64_t n_cols, float *y, int64_t ldy, float *xbuf)
 {
 	const int64_t xld = xcopy_ld(n_in);
@@ -1879,17 +1888,20 @@ static void float_tiles(tile_fn tile, const uint8_t *w, size_t wrs, int64_t nr, 
 		}
 		for (int64_t t0 = 0; t0 < nr; t0 += rt) {
 			const int64_t tr = nr - t0 < rt ? nr - t0 : rt;
-			for (int64_t c0 = 0; c0 < nbc; c0 += GC) {
+			for (int64_t c0 = 0, nc; c0 < nbc; c0 += nc) {
+				/* groups of three; four left go as two and two */
+				const int64_t left = nbc - c0;
+				nc = left == 4 ? 2 : left < GC ? left : GC;
 				const float *xg[GC];
-				for (int c = 0; c < GC; c++)
-					xg[c] = xc[c0 + c < nbc ? c0 + c : nbc - 1];
+				for (int c = 0; c < nc; c++)
+					xg[c] = xc[c0 + c];
 				for (int64_t r0 = t0; r0 < t0 + tr; r0 += GQ) {
 					const uint8_t *wg[GQ];
 					float o[GQ][GC];
 					for (int i = 0; i < GQ; i++)
 						wg[i] = w + (size_t)(r0 + i < t0 + tr ? r0 + i : t0 + tr - 1) * wrs;
-					tile(wg, xg, n_in, o);
-					for (int c = 0; c < GC && c0 + c < nbc; c++)
+					tile[nc - 1](wg, xg, n_in, o);
+					for (int c = 0; c < nc; c++)
 						for (int i = 0; i < GQ && r0 + i < t0 + tr; i++)
 							y[(b0 + c0 + c) * ldy + r0 + i] = o[i][c];
 				}
@@ -1918,7 +1930,7 @@ static qnt_status mlx_matmul(const qnt_host_api *host, const struct qnt__avx2_ml
 			const int64_t r1 = r0 + ROW_TILE < job->row_end ? r0 + ROW_TILE : job->row_end;
 			for (int64_t r = r0; r < r1; r++)
 				qnt__avx2_mlx_deq(k, w + (size_t)r * wrs, buf + (r - r0) * n_in, n_in);
-			float_tiles(tile_f32, (const uint8_t *)buf, (size_t)n_in * sizeof(float), r1 - r0, x, n_in,
+			float_tiles(fl_f32.tile, (const uint8_t *)buf, (size_t)n_in * sizeof(float), r1 - r0, x, n_in,
 				    n_cols, y + r0, n_out, NULL);
 		}
 		host->free(buf);

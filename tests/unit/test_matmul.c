@@ -5,7 +5,7 @@
  *   - argument checks and their messages;
  *   - every format against the exact product (double) of the dequantized W
  *     with the float x, within the per-format tolerance of
- *     lib/core/matmul_ref.c, for 1, 3 and 64 columns, on every backend that
+ *     lib/core/matmul_ref.c, for 1, 2, 3, 4 and 64 columns, on every backend that
  *     runs here ("cpu", and each SIMD variant that scores above 0), and the
  *     backends against each other;
  *   - the same floats for 1, 2 and 7 threads on each backend;
@@ -215,7 +215,7 @@ static int check_exact(int64_t n_in)
 	qnt_ctx *ctxs[MAX_BACKENDS];
 	for (int b = 0; b < nb; b++)
 		ctxs[b] = ctx_on(names[b], 2);
-	const int64_t cols[] = { 1, 3, 64 };
+	const int64_t cols[] = { 1, 2, 3, 4, 64 };
 	float *wd = test_malloc_or_fail(EX_OUT * n_in * sizeof(float));
 	float *x = test_malloc_or_fail(64 * n_in * sizeof(float));
 	float *y[MAX_BACKENDS];
