@@ -412,8 +412,7 @@ def main():
                 mm.x[:] = x[:c]
                 mm.set_threads(nt)
                 fns.append(mm.compute)
-            r = max(3, args.reps // 2)
-            tms = median_times(fns, r) if nt == 1 else [median_time(fn, r) for fn in fns]
+            tms = median_times(fns, args.reps) if nt == 1 else [median_time(fn, args.reps) for fn in fns]
             gemm.append((c, flop / tms[0] / 1e9, flop / tms[1] / 1e9 if mm else None))
             if mm:
                 mm.close()
