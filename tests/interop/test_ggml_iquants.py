@@ -15,10 +15,10 @@ ctypes into the same process as libqnt.
    blocks (NaN and inf scales included) and on quantized data.
 3. With an importance matrix, libqnt's importance-weighted squared error
    sum_j w_j (x_j - x^_j)^2 is <= that of ggml's imatrix path for every row,
-   on Gaussian and Student-t data with two kinds of importance (for iq4_nl
-   by construction, ggml's block being the search's start; iq4_xs's and the
-   lattice and 1-bit formats' search starts from its own scales, so there
-   it is a measured property of these rows).
+   on Gaussian and Student-t data with two kinds of importance (every
+   format's search starts from its own scales, ggml's block being a
+   candidate only for some blocks, so this is a measured property of these
+   rows).
 4. Prints a table (bits per weight, relative RMSE of ggml and libqnt without
    and with importance) and single-thread quantize throughput of both, in
    MB/s of f32 input (best of a few runs, same process, same data).
