@@ -23,15 +23,12 @@
  *     quantize_iq4_nl, a 15-scale search, not quantize_row_iq4_nl_ref). The
  *     formats for which ggml demands an imatrix (iq2_xxs, iq2_xs, iq1_s) are
  *     quantized as with importance, with uniform weights;
- *   - with importance w, iq4_nl and iq4_xs search the scales with exact
- *     piecewise-quadratic profiles of the error, from their own scales,
- *     with ggml's blocks as candidates only where they can win (blocks
- *     with a zero element, iq4_xs's of one magnitude, the smallest scales;
- *     weighted_iq4_nl, weighted_iq4_xs); a candidate replaces another only
- *     if its exact error, measured on its dequantized bytes, is lower.
- *     Elsewhere being below ggml's imatrix path is measured (until
- *     2026-11-25 ggml's imatrix block was every block's start and this was
- *     a bound). The lattice
+ *   - with importance w, iq4_nl and iq4_xs start from ggml's block for
+ *     the imatrix w (and the one without it where that can win: blocks
+ *     with the smallest scales, iq4_xs's of one magnitude) and improve it
+ *     (exact piecewise-quadratic scale profiles); a block replaces the start
+ *     only if its exact error, measured on its dequantized bytes, is lower,
+ *     so the result is never worse than ggml's imatrix path. The lattice
  *     and 1-bit formats start from their own scales (a few trial scales
  *     per sub-block, the super-scale fitted to the sub-blocks'
  *     least-squares scales) and search per sub-block the
@@ -1224,29 +1221,25 @@ static double iq4nl_err(const struct blk_iq4_nl *b, const float *x, const float 
 	return qnt__wsse(32, x, y, w);
 }
 
-/* iq4_nl with importance: the best of the fp16 scales around the minima of
- * the profile, and of ggml's blocks where they can win: its imatrix block
- * for blocks with an element 0 or of one magnitude (as in weighted_iq4_xs;
- * a constant block was worse by a rounding without it) and where the
- * search gives none, its block without the imatrix where the scale is
- * below 2^-20.
- * ggml's imatrix block was the start of every block until 2026-11-25; on
- * 32768 blocks of Gaussian and as many of Student-t rows it was never
- * better than the search's, and it cost a sixth of the time. */
+/* iq4_nl with importance: the best of ggml's blocks and of the fp16 scales
+ * around the minima of the profile. */
 static void weighted_iq4_nl(const float *x, const float *w, struct blk_iq4_nl *out)
 {
-	int zero = x[0] == 0.0f, one_mag = 1;
-	for (int j = 1; j < 32; j++) {
-		zero |= x[j] == 0.0f;
-		one_mag &= fabsf(x[j]) == fabsf(x[0]);
-	}
-	const int with_ggml = zero || one_mag;
-	double best = INFINITY, e;
-	if (with_ggml) {
-		ggml_iq4_nl(x, w, NULL, out);
-		best = iq4nl_err(out, x, w);
-		if (!(best < INFINITY))
-			best = INFINITY;
+	ggml_iq4_nl(x, w, NULL, out);
+	double best = iq4nl_err(out, x, w), e;
+	if (!(best < INFINITY))
+		best = INFINITY;
+	if (fabsf(from_fp16(out->d)) < 0x1p-20f) {
+		/* among fp16's smallest subnormals the block without the imatrix
+		 * too (as in weighted_iq4_xs; rows of N(0, 1e-12): 1.14x worse
+		 * with importance than without it, before) */
+		struct blk_iq4_nl cand;
+		ggml_iq4_nl(x, NULL, &cand, NULL);
+		e = iq4nl_err(&cand, x, w);
+		if (e < best) {
+			best = e;
+			*out = cand;
+		}
 	}
 
 	struct prof2 p;
@@ -1291,21 +1284,6 @@ static void weighted_iq4_nl(const float *x, const float *w, struct blk_iq4_nl *o
 			out->d = to_fp16(top[c]);
 			pack_iq4_nibbles(L, out->qs);
 		}
-	}
-	if (!(best < INFINITY) && !with_ggml) {
-		ggml_iq4_nl(x, w, NULL, out);
-		best = iq4nl_err(out, x, w);
-		if (!(best < INFINITY))
-			best = INFINITY;
-	}
-	if (fabsf(from_fp16(out->d)) < 0x1p-20f) {
-		/* among fp16's smallest subnormals the block without the imatrix
-		 * too (as in weighted_iq4_xs; rows of N(0, 1e-12): 1.14x worse
-		 * with importance than without it, before) */
-		struct blk_iq4_nl cand;
-		ggml_iq4_nl(x, NULL, &cand, NULL);
-		if (iq4nl_err(&cand, x, w) < best)
-			*out = cand;
 	}
 }
 
@@ -1451,16 +1429,41 @@ static double iq4xs_lsq_d(const struct blk_iq4_xs *b, const float *x, const floa
 	return den > 0 ? num / den : 0.0;
 }
 
-/* The weighted search of iq4_xs (see weighted_iq4_xs): *out and its error
- * *best improved where the profile search finds a lower error; *best
- * INFINITY on entry where *out holds no block yet. */
-static void iq4xs_search(const float *x, const float *w, struct blk_iq4_xs *out, double *best_io)
+static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *out)
 {
-	struct blk_iq4_xs trial;
-	double best = *best_io;
+	/* ggml's imatrix block stays every block's start, though it costs a
+	 * fifth of the time: the profile search alone was better in all but 5
+	 * of 4096 blocks under log-normal importance, but under spiky importance
+	 * (exp(3 N(0, 1)), 2048 blocks) ggml's block won 18, one by 16.7x
+	 * (iq4_nl: 57 of 16384, one by 2096x), 2026-11-25. */
+	/* ggml's block with the imatrix, and the one without it on blocks
+	 * whose elements all have one magnitude (constant or alternating rows,
+	 * where the profile search can tie or lose by a rounding) or whose
+	 * imatrix block's super-scale is below 2^-20, among fp16's smallest
+	 * subnormals (rows of N(0, 1e-10): up to 3x worse with importance than
+	 * without it, on 13 of 768 blocks, before) */
+	struct blk_iq4_xs cand, trial;
+	int one_mag = 1;
+	for (int j = 1; j < QK_K && one_mag; j++)
+		one_mag = fabsf(x[j]) == fabsf(x[0]);
+	ggml_iq4_xs(x, w, one_mag ? &cand : NULL, out);
+	const int noimp = one_mag || fabsf(from_fp16(out->d)) < 0x1p-20f;
+	if (noimp && !one_mag)
+		ggml_iq4_xs(x, NULL, &cand, NULL);
+	double best = iq4xs_err(out, x, w);
+	if (!(best < INFINITY))
+		best = INFINITY;
+	if (noimp) {
+		const double e = iq4xs_err(&cand, x, w);
+		if (e < best) {
+			best = e;
+			*out = cand;
+		}
+	}
+
 	struct prof2 *p = malloc(8 * sizeof *p);
 	if (!p)
-		return;
+		return; /* ggml's blocks only */
 	float a[8];
 	float amax = 0, A = 0;
 	for (int j = 0; j < 8; j++) {
@@ -1535,56 +1538,6 @@ static void iq4xs_search(const float *x, const float *w, struct blk_iq4_xs *out,
 		}
 	}
 	free(p);
-	*best_io = best;
-}
-
-/* iq4_xs with importance: the profile search's block, and ggml's blocks
- * where they can win: for blocks whose elements all have one magnitude
- * (constant or alternating rows, where the profile search can tie or lose
- * by a rounding) its blocks with and without the imatrix first, for blocks
- * with an element 0 (sparse or pruned weights: a block of zeros and three
- * values was 0.6% worse without it) its imatrix block first; for blocks
- * whose super-scale is below 2^-20, among fp16's smallest subnormals, its
- * block without the imatrix (rows of N(0, 1e-10): up to 3x worse with
- * importance than without it, on 13 of 768 blocks, before); ggml's imatrix
- * block where the search gives none (no memory, no finite scale). A block
- * replaces another only if its exact error is lower. ggml's imatrix block
- * was the start of every block until 2026-11-25: on 4096 blocks of
- * Gaussian rows it was better than the search's in 5, on Student-t rows in
- * 9, each by at most 2% (the rows' weighted error moved by less than
- * 0.001%), and it cost a fifth of the time. */
-static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *out)
-{
-	struct blk_iq4_xs cand;
-	int one_mag = 1, zero = x[0] == 0.0f;
-	for (int j = 1; j < QK_K; j++) {
-		one_mag &= fabsf(x[j]) == fabsf(x[0]);
-		zero |= x[j] == 0.0f;
-	}
-	double best = INFINITY;
-	if (one_mag || zero) {
-		ggml_iq4_xs(x, w, one_mag ? &cand : NULL, out);
-		best = iq4xs_err(out, x, w);
-		if (!(best < INFINITY))
-			best = INFINITY;
-		const double e = one_mag ? iq4xs_err(&cand, x, w) : INFINITY;
-		if (e < best) {
-			best = e;
-			*out = cand;
-		}
-	}
-	iq4xs_search(x, w, out, &best);
-	if (!(best < INFINITY) && !one_mag && !zero) {
-		ggml_iq4_xs(x, w, NULL, out);
-		best = iq4xs_err(out, x, w);
-		if (!(best < INFINITY))
-			best = INFINITY;
-	}
-	if (!one_mag && fabsf(from_fp16(out->d)) < 0x1p-20f) {
-		ggml_iq4_xs(x, NULL, &cand, NULL);
-		if (iq4xs_err(&cand, x, w) < best)
-			*out = cand;
-	}
 }
 
 /* ------------------------------------------------------------------ */
