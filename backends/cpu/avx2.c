@@ -243,11 +243,12 @@ static void deq_bf16(const void *src, float *y, int64_t n)
 	 * zmm, VPSLLD zmm, one 64-byte store): the same bits. */
 	for (; i + 16 <= n; i += 16)
 		_mm512_storeu_ps(y + i, bf16x16_ps(load256(h + i)));
-#endif
+#else
 	for (; i + 32 <= n; i += 32)
 		UNROLL for (int k = 0; k < 32; k += 8)
 			_mm256_storeu_si256((__m256i *)(y + i + k),
 					    _mm256_slli_epi32(_mm256_cvtepu16_epi32(load128(h + i + k)), 16));
+#endif
 	for (; i + 8 <= n; i += 8)
 		_mm256_storeu_si256((__m256i *)(y + i), _mm256_slli_epi32(_mm256_cvtepu16_epi32(load128(h + i)), 16));
 	for (; i < n; i++)

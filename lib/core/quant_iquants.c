@@ -1431,17 +1431,17 @@ static double iq4xs_lsq_d(const struct blk_iq4_xs *b, const float *x, const floa
 
 static void weighted_iq4_xs(const float *x, const float *w, struct blk_iq4_xs *out)
 {
-	/* ggml's imatrix block stays every block's start, though it costs a
-	 * fifth of the time: the profile search alone was better in all but 5
-	 * of 4096 blocks under log-normal importance, but under spiky importance
-	 * (exp(3 N(0, 1)), 2048 blocks) ggml's block won 18, one by 16.7x
-	 * (iq4_nl: 57 of 16384, one by 2096x), 2026-11-25. */
 	/* ggml's block with the imatrix, and the one without it on blocks
 	 * whose elements all have one magnitude (constant or alternating rows,
 	 * where the profile search can tie or lose by a rounding) or whose
 	 * imatrix block's super-scale is below 2^-20, among fp16's smallest
 	 * subnormals (rows of N(0, 1e-10): up to 3x worse with importance than
-	 * without it, on 13 of 768 blocks, before) */
+	 * without it, on 13 of 768 blocks, before). The imatrix block is every
+	 * block's start, though it costs a fifth of the time: the profile
+	 * search alone was better in all but 5 of 4096 blocks under log-normal
+	 * importance, but under spiky importance (exp(3 N(0, 1)), 2048 blocks)
+	 * ggml's block won 18, one by 16.7x (iq4_nl: 57 of 16384, one by
+	 * 2096x; 2026-11-25). */
 	struct blk_iq4_xs cand, trial;
 	int one_mag = 1;
 	for (int j = 1; j < QK_K && one_mag; j++)
