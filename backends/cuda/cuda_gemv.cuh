@@ -491,6 +491,162 @@ GV_HD void gv_group(const qc_fmt &f, const gv_unit &u, int g, float *v)
 }
 
 /* ------------------------------------------------------------------ */
+/* Integer path: x quantized to the format's companion                 */
+/* ------------------------------------------------------------------ */
+
+/* The companion x is quantized to for format K, as the reference does
+ * (lib/core/matmul_ref.c): none (the float path above), q8_0, q8_1 or
+ * q8_K. Per lane unit (32 elements) the products of the codes are then
+ * summed exactly by dp4a, 4 at a time. */
+enum { GVQ_NONE, GVQ_8_0, GVQ_8_1, GVQ_8_K };
+
+template <int K>
+__host__ __device__ constexpr int gvq_mode()
+{
+	if (K == QC_Q4_0 || K == QC_Q5_0 || K == QC_Q8_0 || K == QC_MXFP4 || K == QC_NVFP4)
+		return GVQ_8_0;
+	if (K == QC_Q4_1 || K == QC_Q5_1)
+		return GVQ_8_1;
+	if (K == QC_Q2_K || K == QC_Q3_K || K == QC_Q4_K || K == QC_Q5_K || K == QC_Q6_K)
+		return GVQ_8_K;
+	return GVQ_NONE;
+}
+
+static inline int gvq_mode_of(int kind)
+{
+	switch (kind) {
+	case QC_Q4_0: case QC_Q5_0: case QC_Q8_0: case QC_MXFP4: case QC_NVFP4: return GVQ_8_0;
+	case QC_Q4_1: case QC_Q5_1: return GVQ_8_1;
+	case QC_Q2_K: case QC_Q3_K: case QC_Q4_K: case QC_Q5_K: case QC_Q6_K: return GVQ_8_K;
+	default: return GVQ_NONE;
+	}
+}
+
+/* The integer the code bytes of gvq_words are offset by: the weight is
+ * sc * (byte + off) + m. FP4 codes are biased bytes v + 12 (v the doubled
+ * E2M1 value). */
+template <int K>
+__host__ __device__ constexpr int gvq_off()
+{
+	return K == QC_Q4_0 ? -8 : K == QC_Q5_0 ? -16 : K == QC_Q3_K ? -4 : K == QC_Q6_K ? -32
+	       : K == QC_MXFP4 || K == QC_NVFP4 ? -12 : 0;
+}
+
+/* Formats whose two half units (16 elements each) have scales (and mins)
+ * of their own. */
+template <int K>
+__host__ __device__ constexpr bool gvq_halves()
+{
+	return K == QC_NVFP4 || K == QC_Q2_K || K == QC_Q3_K || K == QC_Q6_K;
+}
+
+/* The element of the lane unit whose code is byte p (0..31) of gvq_words:
+ * the element order, except for the FP4 formats, whose table lookups give
+ * a byte's two nibbles next to each other. */
+template <int K>
+GV_HD int gvq_perm(int p)
+{
+	const int w = p >> 2, hi = p & 1, pair = (p & 3) >> 1;
+	if (K == QC_MXFP4) /* byte j: elements j and j + 16 */
+		return 4 * (w >> 1) + 2 * (w & 1) + pair + 16 * hi;
+	if (K == QC_NVFP4) { /* 16-element sub-blocks, byte j: elements j and j + 8 */
+		const int ww = w & 3;
+		return 16 * (w >> 2) + 4 * (ww >> 1) + 2 * (ww & 1) + pair + 8 * hi;
+	}
+	return p;
+}
+
+/* Four FP4 codes, the nibbles of the low 16 bits of s, as the bytes
+ * v + 12 (gv_fp4's table, unscaled). */
+GV_HD uint32_t gvq_fp4(uint32_t s)
+{
+	const uint32_t pos = gv_prmt(0x0F0E0D0Cu, 0x18141210u, s);
+	const uint32_t neg = gv_prmt(0x090A0B0Cu, 0x00040608u, s ^ 0x8888u);
+	return pos | neg;
+}
+
+/* The 32 code bytes of a row's lane unit, 4 a word, in gvq_perm order
+ * (bytes 0..15: the first half unit). */
+template <int K>
+GV_HD void gvq_words(const gv_unit &u, int *W)
+{
+	for (int i = 0; i < 4; i++) {
+		uint32_t lo = 0, hi = 0;
+		if (K == QC_Q4_0 || K == QC_Q4_1) {
+			lo = u.q[i] & 0x0F0F0F0Fu;
+			hi = (u.q[i] >> 4) & 0x0F0F0F0Fu;
+		} else if (K == QC_Q5_0 || K == QC_Q5_1) {
+			lo = (u.q[i] & 0x0F0F0F0Fu) | gv_spread4(u.q[4] >> (4 * i)) << 4;
+			hi = ((u.q[i] >> 4) & 0x0F0F0F0Fu) | gv_spread4(u.q[4] >> (16 + 4 * i)) << 4;
+		} else if (K == QC_MXFP4 || K == QC_NVFP4) {
+			/* W[2 i], W[2 i + 1]: written below in their order */
+			lo = gvq_fp4(u.q[i]);
+			hi = gvq_fp4(u.q[i] >> 16);
+		}
+		if (K == QC_MXFP4 || K == QC_NVFP4) {
+			W[2 * i] = (int)lo;
+			W[2 * i + 1] = (int)hi;
+		} else if (K == QC_Q4_0 || K == QC_Q4_1 || K == QC_Q5_0 || K == QC_Q5_1) {
+			W[i] = (int)lo;
+			W[4 + i] = (int)hi;
+		}
+	}
+	for (int i = 0; i < 8; i++) {
+		const uint32_t w = u.q[i];
+		if (K == QC_Q8_0)
+			W[i] = (int)w;
+		else if (K == QC_Q2_K)
+			W[i] = (int)((w >> u.aux) & 0x03030303u);
+		else if (K == QC_Q3_K)
+			W[i] = (int)(((w >> (2 * (u.aux & 3))) & 0x03030303u) | ((u.q[8 + i] >> u.aux) & 0x01010101u) << 2);
+		else if (K == QC_Q4_K)
+			W[i] = (int)((w >> (4 * (u.aux & 1))) & 0x0F0F0F0Fu);
+		else if (K == QC_Q5_K)
+			W[i] = (int)(((w >> (4 * (u.aux & 1))) & 0x0F0F0F0Fu) | ((u.q[8 + i] >> u.aux) & 0x01010101u) << 4);
+		else if (K == QC_Q6_K)
+			W[i] = (int)(((w >> (u.aux < 2 ? 0 : 4)) & 0x0F0F0F0Fu) |
+				     ((u.q[8 + i] >> (2 * u.aux)) & 0x03030303u) << 4);
+	}
+}
+
+/* dp4a: c + the sum of the products of the signed bytes of a and b */
+GV_HD int gvq_dp4a(int a, int b, int c)
+{
+#ifdef __CUDA_ARCH__
+	return __dp4a(a, b, c);
+#else
+	for (int k = 0; k < 4; k++)
+		c += (int)(int8_t)(a >> (8 * k)) * (int)(int8_t)(b >> (8 * k));
+	return c;
+#endif
+}
+
+/* One row's lane unit times a column's: W the code bytes (gvq_words), X
+ * the column's codes in the same order, sq0 and sq1 the sums of X's
+ * halves, dx the column's scale and aux its q8_1 sum (d * sum of codes,
+ * rounded to fp16, as ggml's q8_1 stores it). */
+template <int K>
+GV_HD float gvq_unit(const gv_unit &u, const int *W, const int *X, int sq0, int sq1, float dx, float aux)
+{
+	int s0 = 0, s1 = 0;
+	for (int i = 0; i < 4; i++) {
+		s0 = gvq_dp4a(W[i], X[i], s0);
+		s1 = gvq_dp4a(W[4 + i], X[4 + i], s1);
+	}
+	constexpr int off = gvq_off<K>();
+	if (gvq_mode<K>() == GVQ_8_1) /* d_w d_x sum(c q) + m s */
+		return u.sc[0] * dx * (float)(s0 + s1) + u.m[0] * aux;
+	if (!gvq_halves<K>()) {
+		const float r = u.sc[0] * (float)(s0 + s1 + off * (sq0 + sq1));
+		return dx * (gv_has_m<K>() ? r + u.m[0] * (float)(sq0 + sq1) : r);
+	}
+	float r = u.sc[0] * (float)(s0 + off * sq0) + u.sc[1] * (float)(s1 + off * sq1);
+	if (gv_has_m<K>())
+		r += u.m[0] * (float)sq0 + u.m[1] * (float)sq1;
+	return dx * r;
+}
+
+/* ------------------------------------------------------------------ */
 /* Kernel                                                               */
 /* ------------------------------------------------------------------ */
 
@@ -528,6 +684,109 @@ GV_HD int gv_xi(int e)
 	return (e >> 5) * 36 + (e & 31);
 }
 
+/* Bytes of x's companion codes per column for a row of n_in elements:
+ * units of GV_UNIT codes, padded to whole steps, then a (dx, aux) pair of
+ * floats per 32 elements. */
+static inline uint64_t gvq_col_bytes(int64_t n_in, int64_t *units)
+{
+	const int64_t st = 2 * GV_UNIT, nu = (n_in + st - 1) / st * 2;
+	if (units)
+		*units = nu;
+	return (uint64_t)nu * (GV_UNIT + GV_UNIT / 32 * 8);
+}
+
+/* x (nc columns of n_in floats, 16-byte aligned, n_in a multiple of 32)
+ * quantized to K's companion as the reference quantizer does it
+ * (qnt__ref_q8_0, qnt__ref_q8_1, ggml_q8_K), into the layout the GEMV
+ * stages: per column, units of GV_UNIT codes where lane l's 32 lie at
+ * [16 l, 16 l + 16) and [512 + 16 l, 512 + 16 l + 16) in gvq_perm order,
+ * then (dx, aux) per 32 elements at sc_off; the padding is zeros. One warp
+ * per 256 elements, 8 a lane. */
+template <int K>
+__global__ void __launch_bounds__(256)
+	k_gemv_xq(const float *x, int64_t n_in, int64_t units, uint8_t *xq, uint64_t col, uint64_t sc_off)
+{
+	__shared__ uint32_t codes[8][64];
+	const int lane = threadIdx.x & 31, wl = threadIdx.x >> 5;
+	const int64_t g = blockIdx.x * 8 + wl, e0 = 256 * g + 8 * lane;
+	if (256 * g >= units * GV_UNIT)
+		return;
+	const float *xc = x + (int64_t)blockIdx.y * n_in;
+	float v[8];
+	const bool ok = e0 < n_in; /* whole 8-element runs: n_in is a multiple of 32 */
+	const float4 a = ok ? *(const float4 *)(xc + e0) : make_float4(0, 0, 0, 0);
+	const float4 b = ok ? *(const float4 *)(xc + e0 + 4) : make_float4(0, 0, 0, 0);
+	v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+	int q[8];
+	float dx = 0.0f, aux = 0.0f;
+	if (gvq_mode<K>() == GVQ_8_K) {
+		/* the first element of the largest |x| among the 256, signed */
+		float am = 0.0f, mx = 0.0f;
+		int at = 256;
+		for (int k = 0; k < 8; k++)
+			if (fabsf(v[k]) > am)
+				am = fabsf(v[k]), mx = v[k], at = 8 * lane + k;
+		for (int o = 16; o > 0; o /= 2) {
+			const float oam = __shfl_xor_sync(0xffffffffu, am, o), omx = __shfl_xor_sync(0xffffffffu, mx, o);
+			const int oat = __shfl_xor_sync(0xffffffffu, at, o);
+			if (oam > am || (oam == am && oat < at))
+				am = oam, mx = omx, at = oat;
+		}
+		const float iscale = am == 0.0f ? 0.0f : -127.0f / mx;
+		for (int k = 0; k < 8; k++) {
+			const int c = qc_nearest_int(iscale * v[k]);
+			q[k] = am == 0.0f ? 0 : c < 127 ? c : 127;
+		}
+		dx = am == 0.0f ? 0.0f : 1 / iscale;
+	} else {
+		/* a 32-element block: lanes 4 j .. 4 j + 3 */
+		float am = 0.0f;
+		for (int k = 0; k < 8; k++) {
+			const float t = fabsf(v[k]);
+			am = am > t ? am : t;
+		}
+		for (int o = 1; o < 4; o *= 2) {
+			const float t = __shfl_xor_sync(0xffffffffu, am, o);
+			am = am > t ? am : t;
+		}
+		const float d = am / 127.0f;
+		const float id = d != 0.0f ? 1.0f / d : 0.0f;
+		int sum = 0;
+		for (int k = 0; k < 8; k++) {
+			q[k] = (int)(int8_t)(uint8_t)qc_cvt_round(v[k] * id);
+			sum += q[k];
+		}
+		dx = gv_h2f(qc_f2h(d));
+		if (gvq_mode<K>() == GVQ_8_1) {
+			for (int o = 1; o < 4; o *= 2)
+				sum += __shfl_xor_sync(0xffffffffu, sum, o);
+			aux = gv_h2f(qc_f2h((float)sum * d));
+		}
+	}
+	codes[wl][2 * lane] = (uint32_t)(q[0] & 255) | (uint32_t)(q[1] & 255) << 8 | (uint32_t)(q[2] & 255) << 16 |
+			      (uint32_t)(q[3] & 255) << 24;
+	codes[wl][2 * lane + 1] = (uint32_t)(q[4] & 255) | (uint32_t)(q[5] & 255) << 8 |
+				  (uint32_t)(q[6] & 255) << 16 | (uint32_t)(q[7] & 255) << 24;
+	__syncwarp();
+	uint8_t *xo = xq + (uint64_t)blockIdx.y * col;
+	const int64_t blk0 = 8 * g; /* the warp's first 32-element block */
+	if (lane < 16) {
+		/* block j of the warp, half h: 16 codes in gvq_perm order */
+		const int j = lane >> 1, h = lane & 1;
+		const uint8_t *cb = (const uint8_t *)codes[wl] + 32 * j;
+		uint32_t o[4];
+		for (int i = 0; i < 4; i++) {
+			o[i] = 0;
+			for (int k = 0; k < 4; k++)
+				o[i] |= (uint32_t)cb[gvq_perm<K>(16 * h + 4 * i + k)] << (8 * k);
+		}
+		const int64_t bi = blk0 + j;
+		*(uint4 *)(xo + (bi >> 5) * GV_UNIT + 512 * h + 16 * (bi & 31)) = make_uint4(o[0], o[1], o[2], o[3]);
+	}
+	if ((lane & 3) == 0)
+		*(float2 *)(xo + sc_off + 8 * (blk0 + (lane >> 2))) = make_float2(dx, aux);
+}
+
 /* y[c * ldy + r] = sum_e W[r][e] x[c * n_in + e] for the nr rows of w (rs
  * bytes apart) and columns c < nc (nc <= NC); x 16-byte aligned, n_in a
  * multiple of 32. A block of GV_WARPS warps owns GV_WARPS * R rows (a task)
@@ -537,14 +796,16 @@ GV_HD int gv_xi(int e)
 template <int K, int BITS, int NC>
 __global__ void __launch_bounds__(32 * GV_WARPS)
 	k_gemv_fast(qc_fmt f, const uint8_t *w, uint64_t rs, int64_t n_in, int64_t nr, const float *x, int nc, float *y,
-		    int64_t ldy, int slot)
+		    int64_t ldy, int slot, const uint8_t *xq, uint64_t xq_col, uint64_t xq_sc)
 {
 	constexpr int R = gv_rows<K, NC>(), TR = GV_WARPS * R, U = gv_units<K>(), ST = U * GV_UNIT,
 		      XCOL = ST / 32 * 36;
-	constexpr bool flt = K == QC_F32 || K == QC_F16 || K == QC_BF16;
+	constexpr bool flt = K == QC_F32 || K == QC_F16 || K == QC_BF16, q8 = gvq_mode<K>() != GVQ_NONE;
+	/* x bytes per column in a stage: floats (padded), or codes and scales */
+	constexpr int XB = q8 ? ST + ST / 32 * 8 : XCOL * (int)sizeof(float);
 	extern __shared__ __align__(16) uint8_t gv_smem[];
 	const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-	const size_t wbytes = (size_t)TR * slot, stage_bytes = wbytes + (size_t)NC * XCOL * sizeof(float);
+	const size_t wbytes = (size_t)TR * slot, stage_bytes = wbytes + (size_t)NC * XB;
 	/* bytes of a row per unit and per step */
 	const uint64_t ub = (uint64_t)(GV_UNIT / f.bs) * (uint64_t)f.bb, sb = U * ub;
 	const int64_t nsteps = (n_in + ST - 1) / ST, ntask = (nr + TR - 1) / TR;
@@ -576,6 +837,16 @@ __global__ void __launch_bounds__(32 * GV_WARPS)
 					for (int k = 0; k < 16; k++)
 						dst[16 * c + k] = src + k >= lo && src + k < hi ? *(const uint8_t *)(src + k) : 0;
 			}
+		}
+		if (q8) { /* the step's codes, then its scales (whole steps: padded) */
+			constexpr int NCODE = ST / 16;
+			for (int c = 0; c < nc; c++)
+				for (int q = tid; q < XB / 16; q += 32 * GV_WARPS)
+					gv_cp16(st + wbytes + c * XB + 16 * q,
+						xq + c * xq_col +
+							(q < NCODE ? (uint64_t)s * ST + 16 * q
+								   : xq_sc + (uint64_t)s * (ST / 32 * 8) + 16 * (q - NCODE)));
+			return;
 		}
 		float *xs = (float *)(st + wbytes);
 		for (int c = 0; c < nc; c++)
@@ -629,69 +900,101 @@ __global__ void __launch_bounds__(32 * GV_WARPS)
 							 st + (size_t)(warp * R + i) * slot +
 								 ((mis0 + i * (unsigned)rs) & 15) + un * ub,
 							 lane, u[i]);
-#pragma unroll
-				for (int h = 0; h < 2; h++) {
-					float ua[R][NC], xsum[NC];
+				if (q8) {
+					/* the column's codes of the lane's 32 elements, their
+					 * halves' sums, its scale (and q8_1 sum) */
+					int X[NC][8], sq0[NC], sq1[NC];
+					float dx[NC], ax[NC];
 #pragma unroll
 					for (int c = 0; c < NC; c++) {
-						xsum[c] = 0.0f;
+						const uint8_t *xc = st + wbytes + (c < nc ? c : nc - 1) * XB;
+						const uint4 a = *(const uint4 *)(xc + un * GV_UNIT + 16 * lane);
+						const uint4 b = *(const uint4 *)(xc + un * GV_UNIT + 512 + 16 * lane);
+						const float2 sd = *(const float2 *)(xc + ST + 8 * (un * 32 + lane));
+						X[c][0] = (int)a.x, X[c][1] = (int)a.y, X[c][2] = (int)a.z, X[c][3] = (int)a.w;
+						X[c][4] = (int)b.x, X[c][5] = (int)b.y, X[c][6] = (int)b.z, X[c][7] = (int)b.w;
+						dx[c] = sd.x, ax[c] = sd.y;
+						sq0[c] = sq1[c] = 0;
+						if (gvq_off<K>() != 0 || (gv_has_m<K>() && gvq_mode<K>() != GVQ_8_1))
+#pragma unroll
+							for (int k = 0; k < 4; k++) {
+								sq0[c] = __dp4a(X[c][k], 0x01010101, sq0[c]);
+								sq1[c] = __dp4a(X[c][4 + k], 0x01010101, sq1[c]);
+							}
+					}
+#pragma unroll
+					for (int i = 0; i < R; i++) {
+						int W[8];
+						gvq_words<K>(u[i], W);
+#pragma unroll
+						for (int c = 0; c < NC; c++)
+							acc[i][c] += gvq_unit<K>(u[i], W, X[c], sq0[c], sq1[c], dx[c], ax[c]);
+					}
+				} else {
+#pragma unroll
+					for (int h = 0; h < 2; h++) {
+						float ua[R][NC], xsum[NC];
+#pragma unroll
+						for (int c = 0; c < NC; c++) {
+							xsum[c] = 0.0f;
+#pragma unroll
+							for (int i = 0; i < R; i++)
+								ua[i][c] = 0.0f;
+						}
+#pragma unroll
+						for (int gg = 0; gg < 2; gg++) {
+							const int g = 2 * h + gg;
+							const int e0 = gv_elem<K>(lane, g, 0), e1 = gv_elem<K>(lane, g, 1);
+							/* float formats: runs past the row's end count as 0 */
+							const bool ok0 = !flt || e0 < left, ok1 = !flt || e1 < left;
+							float xv[NC][8];
+#pragma unroll
+							for (int c = 0; c < NC; c++) {
+								const float *xc =
+									xs + (c < nc ? c : nc - 1) * XCOL + gv_xi(un * GV_UNIT);
+								const float4 a = ok0 ? *(const float4 *)(xc + gv_xi(e0)) : make_float4(0, 0, 0, 0);
+								const float4 b = ok1 ? *(const float4 *)(xc + gv_xi(e1)) : make_float4(0, 0, 0, 0);
+								xv[c][0] = a.x, xv[c][1] = a.y, xv[c][2] = a.z, xv[c][3] = a.w;
+								xv[c][4] = b.x, xv[c][5] = b.y, xv[c][6] = b.z, xv[c][7] = b.w;
+								if (gv_b<K, BITS>() != 0.0f || gv_has_m<K>())
+									xsum[c] += ((xv[c][0] + xv[c][1]) + (xv[c][2] + xv[c][3])) +
+										   ((xv[c][4] + xv[c][5]) + (xv[c][6] + xv[c][7]));
+							}
+#pragma unroll
+							for (int i = 0; i < R; i++) {
+								float v[8];
+								gv_group<K, BITS>(f, u[i], g, v);
+								if (flt)
+#pragma unroll
+									for (int k = 0; k < 4; k++) {
+										v[k] = ok0 ? v[k] : 0.0f;
+										v[4 + k] = ok1 ? v[4 + k] : 0.0f;
+									}
+								/* products summed with explicit FMAs (the module is
+								 * built with -fmad=false for the bit-exact paths) */
+#pragma unroll
+								for (int c = 0; c < NC; c++)
+#pragma unroll
+									for (int k = 0; k < 8; k++)
+										ua[i][c] = __fmaf_rn(v[k], xv[c][k], ua[i][c]);
+							}
+						}
 #pragma unroll
 						for (int i = 0; i < R; i++)
-							ua[i][c] = 0.0f;
-					}
 #pragma unroll
-					for (int gg = 0; gg < 2; gg++) {
-						const int g = 2 * h + gg;
-						const int e0 = gv_elem<K>(lane, g, 0), e1 = gv_elem<K>(lane, g, 1);
-						/* float formats: runs past the row's end count as 0 */
-						const bool ok0 = !flt || e0 < left, ok1 = !flt || e1 < left;
-						float xv[NC][8];
-#pragma unroll
-						for (int c = 0; c < NC; c++) {
-							const float *xc =
-								xs + (c < nc ? c : nc - 1) * XCOL + gv_xi(un * GV_UNIT);
-							const float4 a = ok0 ? *(const float4 *)(xc + gv_xi(e0)) : make_float4(0, 0, 0, 0);
-							const float4 b = ok1 ? *(const float4 *)(xc + gv_xi(e1)) : make_float4(0, 0, 0, 0);
-							xv[c][0] = a.x, xv[c][1] = a.y, xv[c][2] = a.z, xv[c][3] = a.w;
-							xv[c][4] = b.x, xv[c][5] = b.y, xv[c][6] = b.z, xv[c][7] = b.w;
-							if (gv_b<K, BITS>() != 0.0f || gv_has_m<K>())
-								xsum[c] += ((xv[c][0] + xv[c][1]) + (xv[c][2] + xv[c][3])) +
-									   ((xv[c][4] + xv[c][5]) + (xv[c][6] + xv[c][7]));
-						}
-#pragma unroll
-						for (int i = 0; i < R; i++) {
-							float v[8];
-							gv_group<K, BITS>(f, u[i], g, v);
-							if (flt)
-#pragma unroll
-								for (int k = 0; k < 4; k++) {
-									v[k] = ok0 ? v[k] : 0.0f;
-									v[4 + k] = ok1 ? v[4 + k] : 0.0f;
+							for (int c = 0; c < NC; c++) {
+								if (!gv_has_sc<K>()) {
+									acc[i][c] += ua[i][c];
+									continue;
 								}
-							/* products summed with explicit FMAs (the module is
-							 * built with -fmad=false for the bit-exact paths) */
-#pragma unroll
-							for (int c = 0; c < NC; c++)
-#pragma unroll
-								for (int k = 0; k < 8; k++)
-									ua[i][c] = __fmaf_rn(v[k], xv[c][k], ua[i][c]);
-						}
-					}
-#pragma unroll
-					for (int i = 0; i < R; i++)
-#pragma unroll
-						for (int c = 0; c < NC; c++) {
-							if (!gv_has_sc<K>()) {
-								acc[i][c] += ua[i][c];
-								continue;
+								const float a = gv_a<K, BITS>(), b = gv_b<K, BITS>();
+								const float sum =
+									a == 1.0f && b == 0.0f ? ua[i][c] : __fmaf_rn(a, ua[i][c], b * xsum[c]);
+								acc[i][c] = __fmaf_rn(u[i].sc[h], sum, acc[i][c]);
+								if (gv_has_m<K>())
+									acc[i][c] = __fmaf_rn(u[i].m[h], xsum[c], acc[i][c]);
 							}
-							const float a = gv_a<K, BITS>(), b = gv_b<K, BITS>();
-							const float sum =
-								a == 1.0f && b == 0.0f ? ua[i][c] : __fmaf_rn(a, ua[i][c], b * xsum[c]);
-							acc[i][c] = __fmaf_rn(u[i].sc[h], sum, acc[i][c]);
-							if (gv_has_m<K>())
-								acc[i][c] = __fmaf_rn(u[i].m[h], xsum[c], acc[i][c]);
-						}
+					}
 				}
 			}
 		}
@@ -718,13 +1021,21 @@ __global__ void __launch_bounds__(32 * GV_WARPS)
  * fewer so that every round is full. */
 template <int K, int BITS, int NC>
 static cudaError_t gv_run(const qc_fmt &f, int sms, cudaStream_t stream, const uint8_t *w, uint64_t rs, int64_t n_in,
-			  int64_t nr, const float *x, int nc, float *y, int64_t ldy)
+			  int64_t nr, const float *x, int nc, float *y, int64_t ldy, uint8_t *xq)
 {
 	constexpr int TR = GV_WARPS * gv_rows<K, NC>();
-	constexpr int U = gv_units<K>();
+	constexpr int U = gv_units<K>(), ST = U * GV_UNIT;
+	constexpr bool q8 = gvq_mode<K>() != GVQ_NONE;
 	const int slot = gv_slot(f, U);
-	const size_t smem =
-		(size_t)GV_STAGES * ((size_t)TR * slot + (size_t)NC * (U * GV_UNIT / 32 * 36) * sizeof(float));
+	const size_t smem = (size_t)GV_STAGES * ((size_t)TR * slot + (size_t)NC * (q8 ? ST + ST / 32 * 8
+											 : ST / 32 * 36 * sizeof(float)));
+	static_assert(!q8 || ST == 2 * GV_UNIT, "gvq_col_bytes pads to steps of two units");
+	int64_t units = 0;
+	const uint64_t col = gvq_col_bytes(n_in, &units);
+	if (q8) {
+		k_gemv_xq<K><<<dim3((unsigned)(units * GV_UNIT / 2048), (unsigned)nc), 256, 0, stream>>>(
+			x, n_in, units, xq, col, (uint64_t)units * GV_UNIT);
+	}
 	cudaError_t e = cudaSuccess;
 	if (smem > 48 * 1024)
 		e = cudaFuncSetAttribute(k_gemv_fast<K, BITS, NC>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
@@ -735,22 +1046,28 @@ static cudaError_t gv_run(const qc_fmt &f, int sms, cudaStream_t stream, const u
 		return e;
 	const int64_t ntask = (nr + TR - 1) / TR, fit = (int64_t)(per_sm > 0 ? per_sm : 1) * sms;
 	const int64_t rounds = (ntask + fit - 1) / fit, grid = (ntask + rounds - 1) / rounds;
-	k_gemv_fast<K, BITS, NC><<<(unsigned)grid, 32 * GV_WARPS, smem, stream>>>(f, w, rs, n_in, nr, x, nc, y, ldy,
-										     slot);
+	k_gemv_fast<K, BITS, NC><<<(unsigned)grid, 32 * GV_WARPS, smem, stream>>>(
+		f, w, rs, n_in, nr, x, nc, y, ldy, slot, xq, col, (uint64_t)units * GV_UNIT);
 	return cudaGetLastError();
 }
 
 template <int K, int BITS>
 static cudaError_t gv_cols(const qc_fmt &f, int sms, cudaStream_t stream, const uint8_t *w, uint64_t rs, int64_t n_in,
-			   int64_t nr, const float *x, int nc, float *y, int64_t ldy)
+			   int64_t nr, const float *x, int nc, float *y, int64_t ldy, uint8_t *xq)
 {
 	if (nc == 1)
-		return gv_run<K, BITS, 1>(f, sms, stream, w, rs, n_in, nr, x, nc, y, ldy);
+		return gv_run<K, BITS, 1>(f, sms, stream, w, rs, n_in, nr, x, nc, y, ldy, xq);
 	if (nc == 2)
-		return gv_run<K, BITS, 2>(f, sms, stream, w, rs, n_in, nr, x, nc, y, ldy);
+		return gv_run<K, BITS, 2>(f, sms, stream, w, rs, n_in, nr, x, nc, y, ldy, xq);
 	if (nc <= 4)
-		return gv_run<K, BITS, 4>(f, sms, stream, w, rs, n_in, nr, x, nc, y, ldy);
-	return gv_run<K, BITS, 7>(f, sms, stream, w, rs, n_in, nr, x, nc, y, ldy);
+		return gv_run<K, BITS, 4>(f, sms, stream, w, rs, n_in, nr, x, nc, y, ldy, xq);
+	return gv_run<K, BITS, 7>(f, sms, stream, w, rs, n_in, nr, x, nc, y, ldy, xq);
+}
+
+/* Device scratch gemv_fast needs for x's companion codes (0: none). */
+static inline uint64_t gemv_fast_scratch(const qc_fmt &f, int64_t n_in, int64_t nc)
+{
+	return gvq_mode_of(f.kind) == GVQ_NONE ? 0 : (uint64_t)nc * gvq_col_bytes(n_in, NULL);
 }
 
 /* Whether gemv_fast runs this product: 1..7 columns, x 16-byte aligned,
@@ -761,10 +1078,11 @@ static inline bool gemv_fast_ok(int64_t n_in, const void *x, int64_t nc)
 	return nc >= 1 && nc <= GV_MAX_COLS && n_in % 32 == 0 && ((uintptr_t)x & 15) == 0;
 }
 
+/* xq: gemv_fast_scratch bytes of device memory (16-byte aligned) */
 static cudaError_t gemv_fast(const qc_fmt &f, int sms, cudaStream_t stream, const uint8_t *w, uint64_t rs,
-			     int64_t n_in, int64_t nr, const float *x, int nc, float *y, int64_t ldy)
+			     int64_t n_in, int64_t nr, const float *x, int nc, float *y, int64_t ldy, uint8_t *xq)
 {
-#define GV_ARGS f, sms, stream, w, rs, n_in, nr, x, nc, y, ldy
+#define GV_ARGS f, sms, stream, w, rs, n_in, nr, x, nc, y, ldy, xq
 	switch (f.kind) {
 	case QC_F32: return gv_cols<QC_F32, 0>(GV_ARGS);
 	case QC_F16: return gv_cols<QC_F16, 0>(GV_ARGS);

@@ -14,7 +14,12 @@
  *   - the GEMV decoders (backends/cuda/cuda_gemv.cuh): for every format, each
  *     lane's unit of a quantized 1024-element step, group by group, gives
  *     sc * (A v + B) + m equal to qc_get's weight of the element it pairs
- *     with x (to the reference's own rounding).
+ *     with x (to the reference's own rounding);
+ *   - the integer path's decoders, for the formats whose x is quantized to
+ *     a companion: each code byte of gvq_words, offset and scaled, equals
+ *     qc_get's weight of the element gvq_perm pairs it with, and gvq_unit's
+ *     product of a lane unit with random codes equals the sum of those
+ *     weights times the codes' values.
  * The kernels call these same functions, compiled for the device with
  * -fmad=false, so this is the arithmetic the GPU runs; the device itself is
  * exercised by test_cuda.c. Needs no GPU: built by nvcc, run on the host.
@@ -216,6 +221,48 @@ static void check_gemv_decode(qnt_type t, const qc_fmt &f, const uint8_t *q)
 	}
 }
 
+/* The integer path (gvq_words, gvq_perm, gvq_unit) on the unit at q. */
+template <int K>
+static void check_gemv_q8(qnt_type t, const qc_fmt &f, const uint8_t *q)
+{
+	for (int lane = 0; gvq_mode<K>() != GVQ_NONE && lane < 32; lane++) {
+		gv_unit u;
+		memset(&u, 0, sizeof u);
+		gv_load<K, 0>(f, q, lane, u);
+		int W[8], X[8], sq[2] = { 0, 0 };
+		gvq_words<K>(u, W);
+		const float dx = 0.0123f;
+		double ref = 0, mag = 0;
+		for (int p = 0; p < 32; p++) {
+			const int e = 32 * lane + gvq_perm<K>(p), h = p / 16;
+			const int c = (int)(int8_t)(W[p / 4] >> (8 * (p % 4)));
+			const double w = (double)u.sc[h] * (c + gvq_off<K>()) + (gv_has_m<K>() ? (double)u.m[h] : 0.0);
+			const double d = decode(f, q + (e / f.bs) * f.bb, e % f.bs);
+			if (!(fabs(w - d) <= 0x1p-20 * (fabs(d) + fabs((double)u.sc[h] * gvq_off<K>()) + fabs(u.m[h])))) {
+				printf("FAIL: gemv integer decode %s: lane %d byte %d (element %d): %.9g, qc_get %.9g\n",
+				       qnt_type_name(t), lane, p, e, w, d);
+				failures++;
+				return;
+			}
+			const int xc = (int)(next() % 255) - 127;
+			X[p / 4] = (p % 4 ? X[p / 4] : 0) | (xc & 255) << (8 * (p % 4));
+			sq[h] += xc;
+			ref += d * dx * xc;
+			/* the scaled codes and the offsets are summed apart */
+			mag += (fabs((double)u.sc[h] * (c + gvq_off<K>())) + fabs((double)u.m[h])) * fabs((double)dx * xc);
+		}
+		/* q8_1's stored sum d * sum(codes) (fp16 there; exact here) */
+		const float aux = dx * (float)(sq[0] + sq[1]);
+		const double got = gvq_unit<K>(u, W, X, sq[0], sq[1], dx, aux);
+		if (!(fabs(got - ref) <= 1e-6 * mag)) { /* a few f32 roundings */
+			printf("FAIL: gemv integer product %s: lane %d: %.9g, expected %.9g\n", qnt_type_name(t), lane, got,
+			       ref);
+			failures++;
+			return;
+		}
+	}
+}
+
 static void gemv_decode(qnt_ctx *cpu, qnt_type t, const qc_fmt &f)
 {
 	const int64_t n = GV_UNIT;
@@ -228,9 +275,10 @@ static void gemv_decode(qnt_ctx *cpu, qnt_type t, const qc_fmt &f)
 		failures++;
 	}
 	switch (f.kind) {
-#define K(k)                                            \
-	case k:                                         \
+#define K(k)                                      \
+	case k:                                   \
 		check_gemv_decode<k, 0>(t, f, q); \
+		check_gemv_q8<k>(t, f, q);        \
 		break;
 		K(QC_F32) K(QC_F16) K(QC_BF16) K(QC_Q4_0) K(QC_Q4_1) K(QC_Q5_0) K(QC_Q5_1) K(QC_Q8_0) K(QC_Q2_K)
 		K(QC_Q3_K) K(QC_Q4_K) K(QC_Q5_K) K(QC_Q6_K) K(QC_MXFP4) K(QC_NVFP4) K(QC_MLX_MXFP4)
