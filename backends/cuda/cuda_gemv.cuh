@@ -121,6 +121,26 @@ GV_HD void gv_ldw(const uint8_t *p, uint32_t *w)
 #endif
 }
 
+/* gv_ldw<N> (N a multiple of 4) where p's 16-byte alignment is the same
+ * in every lane (blocks of a multiple of 16 bytes): 128-bit loads when
+ * `aligned`, which the lanes then agree on. */
+template <int N>
+GV_HD void gv_ldw16(const uint8_t *p, uint32_t *w, bool aligned)
+{
+#ifdef __CUDA_ARCH__
+	if (aligned) {
+#pragma unroll
+		for (int i = 0; i < N / 4; i++) {
+			const uint4 v = ((const uint4 *)p)[i];
+			w[4 * i] = v.x, w[4 * i + 1] = v.y, w[4 * i + 2] = v.z, w[4 * i + 3] = v.w;
+		}
+		return;
+	}
+#endif
+	(void)aligned;
+	gv_ldw<N>(p, w);
+}
+
 GV_HD float gv_sub(float a, float b)
 {
 #ifdef __CUDA_ARCH__
@@ -194,6 +214,17 @@ template <int K>
 __host__ __device__ constexpr int gv_units()
 {
 	return K == QC_F32 || K == QC_F16 || K == QC_BF16 ? 1 : 2;
+}
+
+/* Bytes per 256 elements of a row (MLX affine: at most, with f32 scales
+ * and biases per 32). */
+template <int K, int BITS>
+__host__ __device__ constexpr int gv_bytes256()
+{
+	return K == QC_F32 ? 1024 : K == QC_F16 || K == QC_BF16 ? 512 : K == QC_Q4_0 ? 144 : K == QC_Q4_1 ? 160
+	       : K == QC_Q5_0 ? 176 : K == QC_Q5_1 ? 192 : K == QC_Q8_0 ? 272 : K == QC_Q2_K ? 84 : K == QC_Q3_K ? 110
+	       : K == QC_Q4_K ? 144 : K == QC_Q5_K ? 176 : K == QC_Q6_K ? 210 : K == QC_MXFP4 || K == QC_MLX_MXFP4 ? 136
+	       : K == QC_NVFP4 || K == QC_MLX_NVFP4 ? 144 : K == QC_MLX_MXFP8 ? 264 : 32 * BITS + 64;
 }
 
 /* The first element (within the step) of the two runs of 4 that group g
@@ -345,9 +376,10 @@ GV_HD void gv_load(const qc_fmt &f, const uint8_t *s, int lane, gv_unit &u)
 			const float dl = gv_h2f(qc_u16(b)) * (float)sc, ml = gv_h2f(qc_u16(b + 2)) * (float)m;
 			u.sc[0] = u.sc[1] = dl;
 			u.m[0] = u.m[1] = -ml;
-			gv_ldw<8>(b + (K == QC_Q4_K ? 16 : 48) + 32 * (j >> 1), u.q);
+			const bool al = ((uintptr_t)s & 15) == 0; /* 144- and 176-byte blocks */
+			gv_ldw16<8>(b + (K == QC_Q4_K ? 16 : 48) + 32 * (j >> 1), u.q, al);
 			if (K == QC_Q5_K)
-				gv_ldw<8>(b + 16, u.q + 8);
+				gv_ldw16<8>(b + 16, u.q + 8, al);
 			u.aux = j;
 		} else { /* Q6_K */
 			const float d = gv_h2f(qc_u16(b + 208));
@@ -574,7 +606,7 @@ GV_HD void gvq_words(const gv_unit &u, int *W)
 		uint32_t lo = 0, hi = 0;
 		if (K == QC_Q4_0 || K == QC_Q4_1) {
 			lo = u.q[i] & 0x0F0F0F0Fu;
-			hi = (u.q[i] >> 4) & 0x0F0F0F0Fu;
+			hi = u.q[i] & 0xF0F0F0F0u; /* 16 n: gvq_unit divides its sum by 16 */
 		} else if (K == QC_Q5_0 || K == QC_Q5_1) {
 			lo = (u.q[i] & 0x0F0F0F0Fu) | gv_spread4(u.q[4] >> (4 * i)) << 4;
 			hi = ((u.q[i] >> 4) & 0x0F0F0F0Fu) | gv_spread4(u.q[4] >> (16 + 4 * i)) << 4;
@@ -599,8 +631,8 @@ GV_HD void gvq_words(const gv_unit &u, int *W)
 			W[i] = (int)((w >> u.aux) & 0x03030303u);
 		else if (K == QC_Q3_K)
 			W[i] = (int)(((w >> (2 * (u.aux & 3))) & 0x03030303u) | ((u.q[8 + i] >> u.aux) & 0x01010101u) << 2);
-		else if (K == QC_Q4_K)
-			W[i] = (int)((w >> (4 * (u.aux & 1))) & 0x0F0F0F0Fu);
+		else if (K == QC_Q4_K) /* odd sub-blocks 16 n: gvq_unit divides by 16 */
+			W[i] = (int)(w & (u.aux & 1 ? 0xF0F0F0F0u : 0x0F0F0F0Fu));
 		else if (K == QC_Q5_K)
 			W[i] = (int)(((w >> (4 * (u.aux & 1))) & 0x0F0F0F0Fu) | ((u.q[8 + i] >> u.aux) & 0x01010101u) << 4);
 		else if (K == QC_Q6_K)
@@ -609,14 +641,22 @@ GV_HD void gvq_words(const gv_unit &u, int *W)
 	}
 }
 
-/* dp4a: c + the sum of the products of the signed bytes of a and b */
+/* dp4a: c + the sum of the products of the bytes of a (signed for q8_0's
+ * codes, unsigned for the others) and the signed bytes of b */
+template <int K>
 GV_HD int gvq_dp4a(int a, int b, int c)
 {
 #ifdef __CUDA_ARCH__
-	return __dp4a(a, b, c);
+	if (K == QC_Q8_0)
+		return __dp4a(a, b, c);
+	int d;
+	asm("dp4a.u32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+	return d;
 #else
-	for (int k = 0; k < 4; k++)
-		c += (int)(int8_t)(a >> (8 * k)) * (int)(int8_t)(b >> (8 * k));
+	for (int k = 0; k < 4; k++) {
+		const int ak = K == QC_Q8_0 ? (int)(int8_t)(a >> (8 * k)) : (int)(uint8_t)(a >> (8 * k));
+		c += ak * (int)(int8_t)(b >> (8 * k));
+	}
 	return c;
 #endif
 }
@@ -630,9 +670,14 @@ GV_HD float gvq_unit(const gv_unit &u, const int *W, const int *X, int sq0, int 
 {
 	int s0 = 0, s1 = 0;
 	for (int i = 0; i < 4; i++) {
-		s0 = gvq_dp4a(W[i], X[i], s0);
-		s1 = gvq_dp4a(W[4 + i], X[4 + i], s1);
+		s0 = gvq_dp4a<K>(W[i], X[i], s0);
+		s1 = gvq_dp4a<K>(W[4 + i], X[4 + i], s1);
 	}
+	/* codes held as 16 n (gvq_words): exact multiples of 16 */
+	if (K == QC_Q4_0 || K == QC_Q4_1)
+		s1 >>= 4;
+	if (K == QC_Q4_K)
+		s0 >>= 4 * (u.aux & 1), s1 >>= 4 * (u.aux & 1);
 	constexpr int off = gvq_off<K>();
 	if (gvq_mode<K>() == GVQ_8_1) /* d_w d_x sum(c q) + m s */
 		return u.sc[0] * dx * (float)(s0 + s1) + u.m[0] * aux;
@@ -803,6 +848,9 @@ __global__ void __launch_bounds__(32 * GV_WARPS)
 	constexpr bool flt = K == QC_F32 || K == QC_F16 || K == QC_BF16, q8 = gvq_mode<K>() != GVQ_NONE;
 	/* x bytes per column in a stage: floats (padded), or codes and scales */
 	constexpr int XB = q8 ? ST + ST / 32 * 8 : XCOL * (int)sizeof(float);
+	/* 16-byte chunks per lane of a row's step, at most (head misalignment
+	 * and tail rounding included) */
+	constexpr int CPL = (ST / 256 * gv_bytes256<K, BITS>() + 30) / 16 / 32 + 1;
 	extern __shared__ __align__(16) uint8_t gv_smem[];
 	const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
 	const size_t wbytes = (size_t)TR * slot, stage_bytes = wbytes + (size_t)NC * XB;
@@ -824,7 +872,14 @@ __global__ void __launch_bounds__(32 * GV_WARPS)
 			const int nch = (int)((p - base + len + 15) / 16);
 			uint8_t *dst = st + (size_t)(warp * R + i) * slot;
 			if (base >= lo && base + 16 * (uintptr_t)nch <= hi) {
-				for (int c = lane; c < nch; c += 32)
+				/* a lane's chunks: a fixed count, predicated (a loop
+				 * bounded by nch cost more than the copies) */
+				const uint8_t *src = (const uint8_t *)base + 16 * lane;
+#pragma unroll
+				for (int k = 0; k < CPL; k++)
+					if (lane + 32 * k < nch)
+						gv_cp16(dst + 16 * (lane + 32 * k), src + 512 * k);
+				for (int c = lane + 32 * CPL; c < nch; c += 32) /* none where CPL bounds the step */
 					gv_cp16(dst + 16 * c, (const void *)(base + 16 * (uintptr_t)c));
 				continue;
 			}
@@ -839,13 +894,16 @@ __global__ void __launch_bounds__(32 * GV_WARPS)
 			}
 		}
 		if (q8) { /* the step's codes, then its scales (whole steps: padded) */
-			constexpr int NCODE = ST / 16;
+			constexpr int NCODE = ST / 16, NT = 32 * GV_WARPS;
+			const uint8_t *code = xq + (uint64_t)s * ST, *scale = xq + xq_sc + (uint64_t)s * (ST / 32 * 8);
 			for (int c = 0; c < nc; c++)
-				for (int q = tid; q < XB / 16; q += 32 * GV_WARPS)
-					gv_cp16(st + wbytes + c * XB + 16 * q,
-						xq + c * xq_col +
-							(q < NCODE ? (uint64_t)s * ST + 16 * q
-								   : xq_sc + (uint64_t)s * (ST / 32 * 8) + 16 * (q - NCODE)));
+#pragma unroll
+				for (int k = 0; k < (XB / 16 + NT - 1) / NT; k++) {
+					const int q = tid + NT * k;
+					if (q < XB / 16)
+						gv_cp16(st + wbytes + c * XB + 16 * q,
+							(q < NCODE ? code + 16 * q : scale + 16 * (q - NCODE)) + c * xq_col);
+				}
 			return;
 		}
 		float *xs = (float *)(st + wbytes);

@@ -235,7 +235,12 @@ static void check_gemv_q8(qnt_type t, const qc_fmt &f, const uint8_t *q)
 		double ref = 0, mag = 0;
 		for (int p = 0; p < 32; p++) {
 			const int e = 32 * lane + gvq_perm<K>(p), h = p / 16;
-			const int c = (int)(int8_t)(W[p / 4] >> (8 * (p % 4)));
+			int c = (int)(uint8_t)(W[p / 4] >> (8 * (p % 4)));
+			if (K == QC_Q8_0)
+				c = (int)(int8_t)c;
+			/* held as 16 n (gvq_words) */
+			if (((K == QC_Q4_0 || K == QC_Q4_1) && p >= 16) || (K == QC_Q4_K && (u.aux & 1)))
+				c >>= 4;
 			const double w = (double)u.sc[h] * (c + gvq_off<K>()) + (gv_has_m<K>() ? (double)u.m[h] : 0.0);
 			const double d = decode(f, q + (e / f.bs) * f.bb, e % f.bs);
 			if (!(fabs(w - d) <= 0x1p-20 * (fabs(d) + fabs((double)u.sc[h] * gvq_off<K>()) + fabs(u.m[h])))) {
