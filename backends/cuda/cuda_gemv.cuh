@@ -121,19 +121,22 @@ GV_HD void gv_ldw(const uint8_t *p, uint32_t *w)
 #endif
 }
 
-/* gv_ldw<N> (N a multiple of 4) where p's 16-byte alignment is the same
- * in every lane (blocks of a multiple of 16 bytes): 128-bit loads when
- * `aligned`, which the lanes then agree on. */
-template <int N>
-GV_HD void gv_ldw16(const uint8_t *p, uint32_t *w, bool aligned)
+/* gv_ldw<N> where p's A-byte alignment (A = 4 or 16) is the same in every
+ * lane (blocks of a multiple of A bytes): aligned loads, 128-bit ones for
+ * A = 16 (N a multiple of 4), when `aligned`, which the lanes agree on. */
+template <int N, int A>
+GV_HD void gv_ldwa(const uint8_t *p, uint32_t *w, bool aligned)
 {
 #ifdef __CUDA_ARCH__
 	if (aligned) {
 #pragma unroll
-		for (int i = 0; i < N / 4; i++) {
+		for (int i = 0; i < (A == 16 ? N / 4 : 0); i++) {
 			const uint4 v = ((const uint4 *)p)[i];
 			w[4 * i] = v.x, w[4 * i + 1] = v.y, w[4 * i + 2] = v.z, w[4 * i + 3] = v.w;
 		}
+#pragma unroll
+		for (int i = 0; i < (A == 16 ? 0 : N); i++)
+			w[i] = ((const uint32_t *)p)[i];
 		return;
 	}
 #endif
@@ -356,7 +359,7 @@ GV_HD void gv_load(const qc_fmt &f, const uint8_t *s, int lane, gv_unit &u)
 				u.sc[h] = d * (float)(sm & 15);
 				u.m[h] = -(dmin * (float)(sm >> 4));
 			}
-			gv_ldw<8>(b + 16 + 32 * (j >> 2), u.q);
+			gv_ldwa<8, 4>(b + 16 + 32 * (j >> 2), u.q, ((uintptr_t)s & 3) == 0); /* 84-byte blocks */
 			u.aux = 2 * (j & 3);
 		} else if (K == QC_Q3_K) {
 			const uint8_t *sc = b + 96;
@@ -371,15 +374,29 @@ GV_HD void gv_load(const qc_fmt &f, const uint8_t *s, int lane, gv_unit &u)
 			gv_ldw<8>(b, u.q + 8);
 			u.aux = j;
 		} else if (K == QC_Q4_K || K == QC_Q5_K) {
+			const bool al = ((uintptr_t)s & 15) == 0; /* 144- and 176-byte blocks */
 			int sc, m;
-			qc_scale_min_k4(b + 4, j, &sc, &m);
-			const float dl = gv_h2f(qc_u16(b)) * (float)sc, ml = gv_h2f(qc_u16(b + 2)) * (float)m;
+			float d, dmin;
+#ifdef __CUDA_ARCH__
+			if (al) { /* d, dmin and the 12 scale bytes in one load, no branch on j */
+				const uint4 h = *(const uint4 *)b;
+				const unsigned sh = 8 * (j & 3);
+				const unsigned a = (h.y >> sh) & 255u, c = (h.z >> sh) & 255u, e = (h.w >> sh) & 255u;
+				sc = (int)(j < 4 ? a & 63u : (e & 15u) | (a >> 6) << 4);
+				m = (int)(j < 4 ? c & 63u : (e >> 4) | (c >> 6) << 4);
+				d = gv_h2f((uint16_t)h.x), dmin = gv_h2f((uint16_t)(h.x >> 16));
+			} else
+#endif
+			{
+				qc_scale_min_k4(b + 4, j, &sc, &m);
+				d = gv_h2f(qc_u16(b)), dmin = gv_h2f(qc_u16(b + 2));
+			}
+			const float dl = d * (float)sc, ml = dmin * (float)m;
 			u.sc[0] = u.sc[1] = dl;
 			u.m[0] = u.m[1] = -ml;
-			const bool al = ((uintptr_t)s & 15) == 0; /* 144- and 176-byte blocks */
-			gv_ldw16<8>(b + (K == QC_Q4_K ? 16 : 48) + 32 * (j >> 1), u.q, al);
+			gv_ldwa<8, 16>(b + (K == QC_Q4_K ? 16 : 48) + 32 * (j >> 1), u.q, al);
 			if (K == QC_Q5_K)
-				gv_ldw16<8>(b + 16, u.q + 8, al);
+				gv_ldwa<8, 16>(b + 16, u.q + 8, al);
 			u.aux = j;
 		} else { /* Q6_K */
 			const float d = gv_h2f(qc_u16(b + 208));
@@ -399,7 +416,7 @@ GV_HD void gv_load(const qc_fmt &f, const uint8_t *s, int lane, gv_unit &u)
 		const int half = lane & 1;
 		u.sc[0] = qc_ue4m3_half(b[2 * half]);
 		u.sc[1] = qc_ue4m3_half(b[2 * half + 1]);
-		gv_ldw<4>(b + 4 + 16 * half, u.q);
+		gv_ldwa<4, 4>(b + 4 + 16 * half, u.q, ((uintptr_t)s & 3) == 0); /* 36-byte blocks */
 	} else if (K == QC_MLX_MXFP4) {
 		const uint8_t *b = s + 17 * lane;
 		u.sc[0] = u.sc[1] = qc_mlx_pow2(b[16]);
@@ -860,6 +877,19 @@ __global__ void __launch_bounds__(32 * GV_WARPS)
 	const int64_t nit = blockIdx.x < ntask ? ((ntask - 1 - blockIdx.x) / gridDim.x + 1) * nsteps : 0;
 	const uintptr_t lo = (uintptr_t)w, hi = (uintptr_t)w + (uintptr_t)nr * rs;
 
+	/* chunks [0, nch) of 16 bytes from base (16-byte aligned) to dst: a
+	 * fixed count per lane, predicated (a loop bounded by nch cost more
+	 * than the copies) */
+	auto copy_row = [&](uint8_t *dst, uintptr_t base, int nch) {
+		const uint8_t *src = (const uint8_t *)base + 16 * lane;
+		dst += 16 * lane;
+#pragma unroll
+		for (int k = 0; k < CPL; k++)
+			if (lane + 32 * k < nch)
+				gv_cp16(dst + 512 * k, src + 512 * k);
+		for (int c = lane + 32 * CPL; c < nch; c += 32) /* none where CPL bounds the step */
+			gv_cp16(dst + 16 * (c - lane), src + 16 * (c - lane));
+	};
 	/* copies step s of task t (each warp its rows, and x) into stage
 	 * `stage` */
 	auto issue = [&](int64_t t, int64_t s, int stage) {
@@ -867,30 +897,35 @@ __global__ void __launch_bounds__(32 * GV_WARPS)
 		const uint64_t off = (uint64_t)s * sb, len = sb < rs - off ? sb : rs - off;
 		const int64_t r0 = t * TR + warp * R;
 		uintptr_t p = lo + (uintptr_t)r0 * rs + off;
-		for (int i = 0; i < R && r0 + i < nr; i++, p += rs) {
-			const uintptr_t base = p & ~(uintptr_t)15;
-			const int nch = (int)((p - base + len + 15) / 16);
-			uint8_t *dst = st + (size_t)(warp * R + i) * slot;
-			if (base >= lo && base + 16 * (uintptr_t)nch <= hi) {
-				/* a lane's chunks: a fixed count, predicated (a loop
-				 * bounded by nch cost more than the copies) */
-				const uint8_t *src = (const uint8_t *)base + 16 * lane;
+		if (t > 0 && t < ntask - 1) {
+			/* a task inside the job: the chunks covering each row's
+			 * bytes lie in the job (its rows start TR >= 8 rows after
+			 * the first and end TR rows before the last: 16 bytes or
+			 * more), so no range checks */
+			const unsigned l32 = (unsigned)len;
 #pragma unroll
-				for (int k = 0; k < CPL; k++)
-					if (lane + 32 * k < nch)
-						gv_cp16(dst + 16 * (lane + 32 * k), src + 512 * k);
-				for (int c = lane + 32 * CPL; c < nch; c += 32) /* none where CPL bounds the step */
-					gv_cp16(dst + 16 * c, (const void *)(base + 16 * (uintptr_t)c));
-				continue;
+			for (int i = 0; i < R; i++, p += rs) {
+				const unsigned mis = (unsigned)p & 15u;
+				copy_row(st + (size_t)(warp * R + i) * slot, p - mis, (int)((mis + l32 + 15u) >> 4));
 			}
-			/* the job's first or last bytes: nothing outside them is read */
-			for (int c = lane; c < nch; c += 32) {
-				const uintptr_t src = base + 16 * (uintptr_t)c;
-				if (src >= lo && src + 16 <= hi)
-					gv_cp16(dst + 16 * c, (const void *)src);
-				else
-					for (int k = 0; k < 16; k++)
-						dst[16 * c + k] = src + k >= lo && src + k < hi ? *(const uint8_t *)(src + k) : 0;
+		} else {
+			for (int i = 0; i < R && r0 + i < nr; i++, p += rs) {
+				const uintptr_t base = p & ~(uintptr_t)15;
+				const int nch = (int)((p - base + len + 15) / 16);
+				uint8_t *dst = st + (size_t)(warp * R + i) * slot;
+				if (base >= lo && base + 16 * (uintptr_t)nch <= hi) {
+					copy_row(dst, base, nch);
+					continue;
+				}
+				/* the job's first or last bytes: nothing outside them is read */
+				for (int c = lane; c < nch; c += 32) {
+					const uintptr_t src = base + 16 * (uintptr_t)c;
+					if (src >= lo && src + 16 <= hi)
+						gv_cp16(dst + 16 * c, (const void *)src);
+					else
+						for (int k = 0; k < 16; k++)
+							dst[16 * c + k] = src + k >= lo && src + k < hi ? *(const uint8_t *)(src + k) : 0;
+				}
 			}
 		}
 		if (q8) { /* the step's codes, then its scales (whole steps: padded) */
