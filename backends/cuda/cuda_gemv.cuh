@@ -714,10 +714,12 @@ GV_HD float gvq_unit(const gv_unit &u, const int *W, const int *X, int sq0, int 
 
 #ifndef GV_DECODERS_ONLY
 
-__device__ __forceinline__ void gv_cp16(void *dst, const void *src)
+/* 16 bytes from global src to shared memory at (shared-window) address
+ * dst: the kernel converts its shared base once (converted per copy, the
+ * conversion cost 3 instructions a chunk) */
+__device__ __forceinline__ void gv_cp16(unsigned dst, const void *src)
 {
-	const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
-	asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(d), "l"(src) : "memory");
+	asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src) : "memory");
 }
 
 __device__ __forceinline__ void gv_commit()
@@ -880,7 +882,8 @@ __global__ void __launch_bounds__(32 * GV_WARPS)
 	/* chunks [0, nch) of 16 bytes from base (16-byte aligned) to dst: a
 	 * fixed count per lane, predicated (a loop bounded by nch cost more
 	 * than the copies) */
-	auto copy_row = [&](uint8_t *dst, uintptr_t base, int nch) {
+	const unsigned smem_s = (unsigned)__cvta_generic_to_shared(gv_smem);
+	auto copy_row = [&](unsigned dst, uintptr_t base, int nch) {
 		const uint8_t *src = (const uint8_t *)base + 16 * lane;
 		dst += 16 * lane;
 #pragma unroll
@@ -894,6 +897,7 @@ __global__ void __launch_bounds__(32 * GV_WARPS)
 	 * `stage` */
 	auto issue = [&](int64_t t, int64_t s, int stage) {
 		uint8_t *st = gv_smem + (size_t)stage * stage_bytes;
+		const unsigned st_s = smem_s + (unsigned)(stage * stage_bytes);
 		const uint64_t off = (uint64_t)s * sb, len = sb < rs - off ? sb : rs - off;
 		const int64_t r0 = t * TR + warp * R;
 		uintptr_t p = lo + (uintptr_t)r0 * rs + off;
@@ -906,22 +910,23 @@ __global__ void __launch_bounds__(32 * GV_WARPS)
 #pragma unroll
 			for (int i = 0; i < R; i++, p += rs) {
 				const unsigned mis = (unsigned)p & 15u;
-				copy_row(st + (size_t)(warp * R + i) * slot, p - mis, (int)((mis + l32 + 15u) >> 4));
+				copy_row(st_s + (unsigned)(warp * R + i) * slot, p - mis, (int)((mis + l32 + 15u) >> 4));
 			}
 		} else {
 			for (int i = 0; i < R && r0 + i < nr; i++, p += rs) {
 				const uintptr_t base = p & ~(uintptr_t)15;
 				const int nch = (int)((p - base + len + 15) / 16);
 				uint8_t *dst = st + (size_t)(warp * R + i) * slot;
+				const unsigned dst_s = st_s + (unsigned)(warp * R + i) * slot;
 				if (base >= lo && base + 16 * (uintptr_t)nch <= hi) {
-					copy_row(dst, base, nch);
+					copy_row(dst_s, base, nch);
 					continue;
 				}
 				/* the job's first or last bytes: nothing outside them is read */
 				for (int c = lane; c < nch; c += 32) {
 					const uintptr_t src = base + 16 * (uintptr_t)c;
 					if (src >= lo && src + 16 <= hi)
-						gv_cp16(dst + 16 * c, (const void *)src);
+						gv_cp16(dst_s + 16 * c, (const void *)src);
 					else
 						for (int k = 0; k < 16; k++)
 							dst[16 * c + k] = src + k >= lo && src + k < hi ? *(const uint8_t *)(src + k) : 0;
@@ -936,16 +941,16 @@ __global__ void __launch_bounds__(32 * GV_WARPS)
 				for (int k = 0; k < (XB / 16 + NT - 1) / NT; k++) {
 					const int q = tid + NT * k;
 					if (q < XB / 16)
-						gv_cp16(st + wbytes + c * XB + 16 * q,
+						gv_cp16(st_s + (unsigned)wbytes + c * XB + 16 * q,
 							(q < NCODE ? code + 16 * q : scale + 16 * (q - NCODE)) + c * xq_col);
 				}
 			return;
 		}
-		float *xs = (float *)(st + wbytes);
 		for (int c = 0; c < nc; c++)
 			for (int q = tid; q < ST / 4; q += 32 * GV_WARPS)
 				if (s * ST + 4 * q < n_in)
-					gv_cp16(xs + c * XCOL + gv_xi(4 * q), x + c * n_in + s * ST + 4 * q);
+					gv_cp16(st_s + (unsigned)wbytes + 4 * (c * XCOL + gv_xi(4 * q)),
+						x + c * n_in + s * ST + 4 * q);
 	};
 
 	float acc[R][NC];
