@@ -11,10 +11,13 @@
  *   matmul      the same formats against the float activations
  *               (matmul_xq_type says QNT_TYPE_INVALID). Fewer than 8
  *               columns (GEMV): cuda_gemv.cuh, the weights' bytes staged
- *               in shared memory by cp.async, decoded 8 at a time (integer
- *               codes made floats by PRMT, no conversion instructions),
- *               several rows per warp sharing each x value, x staged once
- *               per block, f32 sums; where x is not 16-byte aligned or n_in
+ *               in shared memory by cp.async, several rows per warp sharing
+ *               each x value, x staged once per block; the GGUF block
+ *               formats quantize x on the device to their companion as the
+ *               reference does (q8_0, q8_1, q8_K) and multiply codes by
+ *               dp4a, the others decode 8 weights at a time (integer codes
+ *               made floats by PRMT) into f32 sums; where x is not 16-byte
+ *               aligned or n_in
  *               not a multiple of 32, k_gemv below (one warp per row, one
  *               element at a time through qc_get). 8 columns and more
  *               (GEMM): x and the weights converted to f16 panels scaled

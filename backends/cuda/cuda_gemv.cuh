@@ -14,16 +14,29 @@
  *
  * Loads: the raw bytes of a step (whole blocks, any alignment) go from global
  * to shared memory with 16-byte cp.async copies of the aligned range that
- * covers them, GV_STAGES - 1 steps ahead; copies that would touch a byte
+ * covers them, GV_STAGES - 1 steps ahead, a fixed number of predicated
+ * copies per lane; a task inside the job copies without range checks, the
+ * first and last ones check each row, and copies that would touch a byte
  * outside the job's weights are done byte by byte instead (the job's first
  * and last 16 bytes at most). The step's x (every column) is copied once per
- * block into a padded layout whose float4 reads hit distinct banks. Read
+ * block: the companion codes and scales of the integer path (below), or the
+ * floats, into a padded layout whose float4 reads hit distinct banks. Read
  * straight from global memory, x cost 32 L1 wavefronts per float4 load (the
  * lanes 128 bytes apart) and held q4_0 to 1.2 TB/s on an H100; the float
  * formats' lanes read interleaved runs (bank conflicts held f32 to 0.74 TB/s;
  * now 2.4).
  *
- * Decoding: a unit is 4 groups of 8 elements; gv_group gives each group's 8
+ * Integer path (the GGUF block formats): as the reference does, x is first
+ * quantized to the format's companion (q8_0, q8_1 or q8_K: k_gemv_xq, the
+ * reference's arithmetic, so the products are the cpu reference's up to
+ * float rounding, 1e-7 apart measured), then each lane's 32 codes of a row
+ * are multiplied with x's by 8 dp4a (gvq_words, gvq_unit): about 1 issued
+ * instruction per weight for q4_0 where the float path below took 2.5.
+ * Codes a byte holds in its high nibble are multiplied in place (16 n,
+ * the sum shifted back), FP4 codes go through a PRMT table to v + 12.
+ *
+ * Float path (the float and MLX formats, held to 1e-5): a unit is 4 groups
+ * of 8 elements; gv_group gives each group's 8
  * values v, and the weight is w = sc * (A v + B) + m with sc and m per half
  * unit (16 elements) and A, B per format. Integer codes become floats without
  * a conversion instruction: a code byte c placed by one PRMT in bits 16..23 of
@@ -39,11 +52,13 @@
  * 1.4e-6 at most, mlx:mxfp4; the GGUF formats 1.0e-6 at most).
  *
  * Where it stands (H100, bench_cuda: 131072 x 8192 weights, 1 column, per
- * call with launch and sync, median of 7): q4_0 1.87 TB/s, q4_K 1.52,
- * mxfp4 1.47, q8_0 2.49, f16 2.85 (the copy: 2.95). The 4-bit formats are
- * bound by instruction issue, not memory (ncu on q4_0 with one unit per
- * step, 1.43 TB/s: 8.7 issued thread-instructions per weight, issue slots
- * 69% busy, DRAM 36%).
+ * call with launch and sync, median of 7; the copy 2.98 TB/s): q4_0 2.72
+ * TB/s, q4_K 2.69, mxfp4 2.60, nvfp4 2.29, q8_0 2.96, mlx:affine:4:64
+ * 2.05, f16 2.99. Before the integer path and the cheaper copies: q4_0
+ * 1.87, q4_K 1.52, mxfp4 1.47 (ncu on q4_0: 6.8 issued thread-instructions
+ * per weight, issue slots 73% busy; after: 3.3, and a third of the stall
+ * samples wait for the step's data). Three stages instead of two measured
+ * no faster (q4_0 2.74, q4_K 2.68, nvfp4 2.07, mlx:affine:4:64 1.62).
  */
 #ifndef QNT_CUDA_GEMV_CUH
 #define QNT_CUDA_GEMV_CUH
