@@ -250,7 +250,7 @@ static void check_gemv_q8(qnt_type t, const qc_fmt &f, const uint8_t *q)
 				return;
 			}
 			const int xc = (int)(next() % 255) - 127;
-			X[p / 4] = (p % 4 ? X[p / 4] : 0) | (xc & 255) << (8 * (p % 4));
+			X[p / 4] = (int)((p % 4 ? (uint32_t)X[p / 4] : 0u) | (uint32_t)(xc & 255) << (8 * (p % 4)));
 			sq[h] += xc;
 			ref += d * dx * xc;
 			/* the scaled codes and the offsets are summed apart */
