@@ -656,9 +656,8 @@ static qnt_status matmul_locked(cu_state *s, const qnt_matmul_job *job, const qc
 		return st;
 	float *yr = (float *)y + rb; /* row rb of column 0 */
 	if (nc < GEMV_COLS && gemv_fast_ok(n_in, x, nc)) {
-		void *xq = NULL;
-		const uint64_t xqb = gemv_fast_scratch(f, n_in, nc);
-		if (xqb && (st = stage(s, STAGE_HX, xqb, &xq)) != QNT_OK)
+		void *xq;
+		if ((st = stage(s, STAGE_HX, gemv_fast_scratch(n_in, nc), &xq)) != QNT_OK)
 			return st;
 		CU(s, gemv_fast(f, s->props.multiProcessorCount, s->stream, (const uint8_t *)w, rs, n_in, nr,
 				(const float *)x, (int)nc, yr, job->n_out, (uint8_t *)xq));

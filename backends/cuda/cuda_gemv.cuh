@@ -391,22 +391,8 @@ GV_HD void gv_load(const qc_fmt &f, const uint8_t *s, int lane, gv_unit &u)
 		} else if (K == QC_Q4_K || K == QC_Q5_K) {
 			const bool al = ((uintptr_t)s & 15) == 0; /* 144- and 176-byte blocks */
 			int sc, m;
-			float d, dmin;
-#ifdef __CUDA_ARCH__
-			if (al) { /* d, dmin and the 12 scale bytes in one load, no branch on j */
-				const uint4 h = *(const uint4 *)b;
-				const unsigned sh = 8 * (j & 3);
-				const unsigned a = (h.y >> sh) & 255u, c = (h.z >> sh) & 255u, e = (h.w >> sh) & 255u;
-				sc = (int)(j < 4 ? a & 63u : (e & 15u) | (a >> 6) << 4);
-				m = (int)(j < 4 ? c & 63u : (e >> 4) | (c >> 6) << 4);
-				d = gv_h2f((uint16_t)h.x), dmin = gv_h2f((uint16_t)(h.x >> 16));
-			} else
-#endif
-			{
-				qc_scale_min_k4(b + 4, j, &sc, &m);
-				d = gv_h2f(qc_u16(b)), dmin = gv_h2f(qc_u16(b + 2));
-			}
-			const float dl = d * (float)sc, ml = dmin * (float)m;
+			qc_scale_min_k4(b + 4, j, &sc, &m);
+			const float dl = gv_h2f(qc_u16(b)) * (float)sc, ml = gv_h2f(qc_u16(b + 2)) * (float)m;
 			u.sc[0] = u.sc[1] = dl;
 			u.m[0] = u.m[1] = -ml;
 			gv_ldwa<8, 16>(b + (K == QC_Q4_K ? 16 : 48) + 32 * (j >> 1), u.q, al);
@@ -574,16 +560,6 @@ __host__ __device__ constexpr int gvq_mode()
 	if (K == QC_Q2_K || K == QC_Q3_K || K == QC_Q4_K || K == QC_Q5_K || K == QC_Q6_K)
 		return GVQ_8_K;
 	return GVQ_NONE;
-}
-
-static inline int gvq_mode_of(int kind)
-{
-	switch (kind) {
-	case QC_Q4_0: case QC_Q5_0: case QC_Q8_0: case QC_MXFP4: case QC_NVFP4: return GVQ_8_0;
-	case QC_Q4_1: case QC_Q5_1: return GVQ_8_1;
-	case QC_Q2_K: case QC_Q3_K: case QC_Q4_K: case QC_Q5_K: case QC_Q6_K: return GVQ_8_K;
-	default: return GVQ_NONE;
-	}
 }
 
 /* The integer the code bytes of gvq_words are offset by: the weight is
@@ -896,7 +872,8 @@ __global__ void __launch_bounds__(32 * GV_WARPS)
 
 	/* chunks [0, nch) of 16 bytes from base (16-byte aligned) to dst: a
 	 * fixed count per lane, predicated (a loop bounded by nch cost more
-	 * than the copies) */
+	 * than the copies); nch <= 32 CPL, gv_bytes256 bounding every format's
+	 * bytes */
 	const unsigned smem_s = (unsigned)__cvta_generic_to_shared(gv_smem);
 	auto copy_row = [&](unsigned dst, uintptr_t base, int nch) {
 		const uint8_t *src = (const uint8_t *)base + 16 * lane;
@@ -905,8 +882,6 @@ __global__ void __launch_bounds__(32 * GV_WARPS)
 		for (int k = 0; k < CPL; k++)
 			if (lane + 32 * k < nch)
 				gv_cp16(dst + 512 * k, src + 512 * k);
-		for (int c = lane + 32 * CPL; c < nch; c += 32) /* none where CPL bounds the step */
-			gv_cp16(dst + 16 * (c - lane), src + 16 * (c - lane));
 	};
 	/* copies step s of task t (each warp its rows, and x) into stage
 	 * `stage` */
@@ -1177,10 +1152,11 @@ static cudaError_t gv_cols(const qc_fmt &f, int sms, cudaStream_t stream, const 
 	return gv_run<K, BITS, 7>(f, sms, stream, w, rs, n_in, nr, x, nc, y, ldy, xq);
 }
 
-/* Device scratch gemv_fast needs for x's companion codes (0: none). */
-static inline uint64_t gemv_fast_scratch(const qc_fmt &f, int64_t n_in, int64_t nc)
+/* Device scratch gemv_fast needs for x's companion codes (the formats
+ * with none leave it unused: 1.25 bytes per element of x). */
+static inline uint64_t gemv_fast_scratch(int64_t n_in, int64_t nc)
 {
-	return gvq_mode_of(f.kind) == GVQ_NONE ? 0 : (uint64_t)nc * gvq_col_bytes(n_in, NULL);
+	return (uint64_t)nc * gvq_col_bytes(n_in, NULL);
 }
 
 /* Whether gemv_fast runs this product: 1..7 columns, x 16-byte aligned,
