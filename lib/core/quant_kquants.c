@@ -321,14 +321,29 @@ struct kxw {
 	qnt__v4d x[QK_K / 4], w[QK_K / 4];
 };
 
+/* Four floats as doubles: one vcvtps2pd with AVX, where GCC (12) splits
+ * the generic conversion in two halves and joins them. */
+static inline qnt__v4d kq_cvt4(qnt__v4f v)
+{
+#if defined(__AVX__)
+	return (qnt__v4d)_mm256_cvtps_pd((__m128)v);
+#else
+	return __builtin_convertvector(v, qnt__v4d);
+#endif
+}
+
+static inline qnt__v4d kq_v4d(const float *p)
+{
+	qnt__v4f v;
+	memcpy(&v, p, sizeof v);
+	return kq_cvt4(v);
+}
+
 static void block_doubles(const float *x, const float *w, struct kxw *d)
 {
 	for (int i = 0; i < QK_K; i += 4) {
-		qnt__v4f xv, wv;
-		memcpy(&xv, x + i, sizeof xv);
-		memcpy(&wv, w + i, sizeof wv);
-		d->x[i / 4] = __builtin_convertvector(xv, qnt__v4d);
-		d->w[i / 4] = __builtin_convertvector(wv, qnt__v4d);
+		d->x[i / 4] = kq_v4d(x + i);
+		d->w[i / 4] = kq_v4d(w + i);
 	}
 }
 
@@ -354,7 +369,7 @@ static inline __attribute__((always_inline)) void state_error_n(const int nsub, 
 			for (int k = 0; k < 2; k++) {
 				const qnt__v4f y4 = k ? __builtin_shufflevector(yv, yv, 4, 5, 6, 7)
 						      : __builtin_shufflevector(yv, yv, 0, 1, 2, 3);
-				const qnt__v4d r = xw->x[i / 4 + k] - __builtin_convertvector(y4, qnt__v4d);
+				const qnt__v4d r = xw->x[i / 4 + k] - kq_cvt4(y4);
 				e += xw->w[i / 4 + k] * r * r;
 			}
 		}
@@ -529,62 +544,44 @@ static double lsq_solve(const struct sums *s, int with_min, double *a, double *c
 	return s->sxx - *a * s->sqx;
 }
 
-/* The rows (4 floats at a + stride k, k < 4) transposed: out[c] lane k is
- * element c of row k. */
-static inline void load_transpose4(const float *a, int stride, qnt__v4f out[4])
-{
-	qnt__v4f r[4];
-	for (int k = 0; k < 4; k++)
-		memcpy(&r[k], a + stride * k, sizeof r[k]);
-	qnt__transpose_v4f(r, out);
-}
 
-/* The sums of every sub-block for the codes q, in double, each summed in
- * element order; four sub-blocks at a time, the lanes of double vectors.
- * Without mins (mins 0, a constant where this is inlined) lsq_solve reads
- * sqq, sqx and sxx only, and the others are left 0. */
+/* The sums of every sub-block for the codes q, in double: element i's
+ * terms in lane i % 4 of double vectors, the lanes added as
+ * (0 + 1) + (2 + 3). Without mins (mins 0, a constant where this is
+ * inlined) lsq_solve reads sqq, sqx and sxx only, and the others are left
+ * 0. */
 static inline __attribute__((always_inline)) void all_sub_sums_n(const int nsub, const int n, const int mins,
 								   const float *x, const float *w, const int8_t *q,
 								   struct sums *s)
 {
-	float qf[QK_K];
-	for (int e = 0; e < QK_K; e += 8) {
-		q6_v8c c8;
-		memcpy(&c8, q + e, sizeof c8);
-		const qnt__v8f fv = __builtin_convertvector(q6_widen(c8), qnt__v8f);
-		memcpy(qf + e, &fv, sizeof fv);
-	}
-	for (int j0 = 0; j0 < nsub; j0 += 4) {
+	for (int j = 0; j < nsub; j++) {
 		const qnt__v4d z = { 0, 0, 0, 0 };
 		qnt__v4d sw = z, sq = z, sqq = z, sx = z, sqx = z, sxx = z;
-		for (int i0 = 0; i0 < n; i0 += 4) {
-			qnt__v4f xt[4], wt[4], qt[4];
-			load_transpose4(x + n * j0 + i0, n, xt);
-			load_transpose4(w + n * j0 + i0, n, wt);
-			load_transpose4(qf + n * j0 + i0, n, qt);
-			for (int c = 0; c < 4; c++) {
-				const qnt__v4d wi = __builtin_convertvector(wt[c], qnt__v4d);
-				const qnt__v4d qi = __builtin_convertvector(qt[c], qnt__v4d);
-				const qnt__v4d xi = __builtin_convertvector(xt[c], qnt__v4d);
-				if (mins) {
-					sw += wi;
-					sq += wi * qi;
-					sx += wi * xi;
-				}
-				sqq += wi * qi * qi;
-				sqx += wi * qi * xi;
-				sxx += wi * xi * xi;
+		for (int i = n * j; i < n * (j + 1); i += 4) {
+			const qnt__v4d xi = kq_v4d(x + i), wi = kq_v4d(w + i);
+			int32_t q4;
+			memcpy(&q4, q + i, sizeof q4);
+#if defined(__AVX2__)
+			const qnt__v4d qi = (qnt__v4d)_mm256_cvtepi32_pd(_mm_cvtepi8_epi32(_mm_cvtsi32_si128(q4)));
+#else
+			const qnt__v4d qi = { q[i], q[i + 1], q[i + 2], q[i + 3] };
+#endif
+			if (mins) {
+				sw += wi;
+				sq += wi * qi;
+				sx += wi * xi;
 			}
+			sqq += wi * qi * qi;
+			sqx += wi * qi * xi;
+			sxx += wi * xi * xi;
 		}
-		for (int k = 0; k < 4; k++) {
-			struct sums *t = &s[j0 + k];
-			t->sw = sw[k];
-			t->sq = sq[k];
-			t->sqq = sqq[k];
-			t->sx = sx[k];
-			t->sqx = sqx[k];
-			t->sxx = sxx[k];
-		}
+		struct sums *t = &s[j];
+		t->sw = (sw[0] + sw[1]) + (sw[2] + sw[3]);
+		t->sq = (sq[0] + sq[1]) + (sq[2] + sq[3]);
+		t->sqq = (sqq[0] + sqq[1]) + (sqq[2] + sqq[3]);
+		t->sx = (sx[0] + sx[1]) + (sx[2] + sx[3]);
+		t->sqx = (sqx[0] + sqx[1]) + (sqx[2] + sqx[3]);
+		t->sxx = (sxx[0] + sxx[1]) + (sxx[2] + sxx[3]);
 	}
 }
 
@@ -771,16 +768,15 @@ static int choose_sub(const struct kfmt *f, const float *x, const float *w, stru
 static int refit_super(const struct kfmt *f, const float *x, const float *w, struct kstate *st)
 {
 	double a11 = 0, a12 = 0, a22 = 0, b1 = 0, b2 = 0;
+	struct sums sums[16];
+	all_sub_sums(f, x, w, st->q, sums);
 	for (int j = 0; j < f->nsub; j++) {
 		const double sc = st->sc[j], m = st->m[j];
-		for (int i = j * f->sub; i < (j + 1) * f->sub; i++) {
-			const double wi = w[i], A = sc * st->q[i], B = -m;
-			a11 += wi * A * A;
-			a12 += wi * A * B;
-			a22 += wi * B * B;
-			b1 += wi * A * x[i];
-			b2 += wi * B * x[i];
-		}
+		a11 += sc * sc * sums[j].sqq;
+		a12 -= sc * m * sums[j].sq;
+		a22 += m * m * sums[j].sw;
+		b1 += sc * sums[j].sqx;
+		b2 -= m * sums[j].sx;
 	}
 	if (!(a11 > 0))
 		return 0;
@@ -1665,17 +1661,50 @@ static int block_plain(const float *x, int sub, float amin)
 		}
 		if (qnt__bits_v8i(odd))
 			return 0;
-		float amax = m[0];
-		for (int l = 1; l < 8; l++)
-			amax = m[l] > amax ? m[l] : amax;
+		/* the largest in every lane: three swaps and maxima */
+		qnt__v8f t = __builtin_shufflevector(m, m, 4, 5, 6, 7, 0, 1, 2, 3);
+		m = qnt__select_v8f(qnt__gt_v8f(t, m), t, m);
+		t = __builtin_shufflevector(m, m, 2, 3, 0, 1, 6, 7, 4, 5);
+		m = qnt__select_v8f(qnt__gt_v8f(t, m), t, m);
+		t = __builtin_shufflevector(m, m, 1, 0, 3, 2, 5, 4, 7, 6);
+		m = qnt__select_v8f(qnt__gt_v8f(t, m), t, m);
 		int n = 0;
 		for (int k = 0; k < sub / 8; k++)
-			n += __builtin_popcount(qnt__bits_v8i(a[k] == amax));
+			n += __builtin_popcount(qnt__bits_v8i(qnt__eq_v8f(a[k], m)));
 		if (n > 1)
 			return 0;
-		big |= amax >= amin;
+		big |= m[0] >= amin;
 	}
 	return big;
+}
+
+/* block_plain(x, 16, amin) of a block transposed by q3_transpose (lane k of
+ * xt[i][v] is element i of sub-block QNT__VN v + k): the same answer, with
+ * the sub-blocks as lanes (a fifth of the instructions). */
+static int block_plain_t(q3_vf xt[16][Q3NV], float amin)
+{
+	const q3_vf lo = qnt__splat_vnf(0x1p-40f), hi = qnt__splat_vnf(0x1p40f), vmin = qnt__splat_vnf(amin);
+	q3_vi bad = { 0 }, big = { 0 };
+	for (int v = 0; v < Q3V; v++) {
+		q3_vf a[16], m = qnt__splat_vnf(0.0f);
+		for (int i = 0; i < 16; i++) {
+			a[i] = qnt__abs_vnf(xt[i][v]);
+			bad |= ~((a[i] >= lo) & (a[i] <= hi));
+			m = qnt__select_vnf(a[i] > m, a[i], m);
+		}
+		/* the number of elements at the largest magnitude, negated */
+		q3_vi n = { 0 };
+		for (int i = 0; i < 16; i++)
+			n += a[i] == m;
+		bad |= n != -1;
+		big |= m >= vmin;
+	}
+	int b = 0, g = 0;
+	for (int k = 0; k < QNT__VN; k++) {
+		b |= bad[k];
+		g |= big[k];
+	}
+	return !b && g;
 }
 
 /* Whether no value of a block lies beyond 8 times its root mean square
@@ -1685,10 +1714,18 @@ static int block_plain(const float *x, int sub, float amin)
  * 4, 6 and 8 times). */
 static int block_tame(const float *x)
 {
+	qnt__v8f s8 = qnt__splat_v8f(0.0f), m8 = s8;
+	for (int i = 0; i < QK_K; i += 8) {
+		qnt__v8f v;
+		memcpy(&v, x + i, sizeof v);
+		s8 += v * v;
+		v = qnt__abs_v8f(v);
+		m8 = qnt__select_v8f(qnt__gt_v8f(v, m8), v, m8);
+	}
 	float s = 0.0f, amax = 0.0f;
-	for (int i = 0; i < QK_K; i++) {
-		s += x[i] * x[i];
-		amax = fabsf(x[i]) > amax ? fabsf(x[i]) : amax;
+	for (int k = 0; k < 8; k++) {
+		s += s8[k];
+		amax = m8[k] > amax ? m8[k] : amax;
 	}
 	return amax * amax <= 64.0f * (s / QK_K);
 }
@@ -1716,7 +1753,7 @@ static int q6_starts(const float *x, const float *w, struct kstate *ref, struct 
 	const int fast = qnt__bits_v8i(qnt__eq_v8f(zs, (qnt__v8f){ 0 })) == 0xffu;
 	q3_transpose(x, xt, 0);
 	q3_transpose(w, wt, 0);
-	const int with_ref = !block_plain(x, 16, 0x1p-8f); /* also where not fast; d is about amax / 4064 */
+	const int with_ref = !block_plain_t(xt, 0x1p-8f); /* also where not fast; d is about amax / 4064 */
 	for (int v = 0; v < Q3V; v++) {
 		const int g = QNT__VN * v;
 		struct q6_lanes r;
@@ -1748,8 +1785,8 @@ static int q6_starts(const float *x, const float *w, struct kstate *ref, struct 
 		memcpy(&lx4, lx + j, sizeof lx4);
 		memcpy(&l24, l2 + j, sizeof l24);
 		memcpy(&f4, fit + j, sizeof f4);
-		const qnt__v4l pos = (qnt__v4l)(__builtin_convertvector(f4, qnt__v4d) > dz);
-		const qnt__v4d q = __builtin_convertvector(lx4, qnt__v4d) / __builtin_convertvector(l24, qnt__v4d);
+		const qnt__v4l pos = (qnt__v4l)(kq_cvt4(f4) > dz);
+		const qnt__v4d q = kq_cvt4(lx4) / kq_cvt4(l24);
 		ba[j / 4] = qnt__select_v4d(pos, q, dz);
 		const qnt__v4f i4 = __builtin_convertvector(1 / ba[j / 4], qnt__v4f);
 		memcpy(ia + j, &i4, sizeof i4);
@@ -1777,13 +1814,13 @@ static int q6_starts(const float *x, const float *w, struct kstate *ref, struct 
 			qnt__v4f e4, q4;
 			memcpy(&e4, ex[k] + j, sizeof e4);
 			memcpy(&q4, eq[k] + j, sizeof q4);
-			sx += __builtin_convertvector(e4, qnt__v4d);
-			sq += __builtin_convertvector(q4, qnt__v4d);
+			sx += kq_cvt4(e4);
+			sq += kq_cvt4(q4);
 		}
 		qnt__v4f f4;
 		memcpy(&f4, fit + j, sizeof f4);
 		const qnt__v4l better = (qnt__v4l)(ba[j / 4] != dz) & (qnt__v4l)(sq > dz) &
-					(qnt__v4l)(sx * sx / sq > __builtin_convertvector(f4, qnt__v4d));
+					(qnt__v4l)(sx * sx / sq > kq_cvt4(f4));
 		const qnt__v4f a4 = __builtin_convertvector(qnt__select_v4d(better, sx / sq, ba[j / 4]), qnt__v4f);
 		memcpy(a + j, &a4, sizeof a4);
 	}
@@ -1817,7 +1854,7 @@ static void q6_build_scales(q3_vf xt[16][Q3NV], q3_vf wt[16][Q3NV], const float 
 	for (int j = 0; j < 16; j += 4) {
 		qnt__v4f a4;
 		memcpy(&a4, a + j, sizeof a4);
-		qnt__v4d t = __builtin_convertvector(a4, qnt__v4d) / (double)d;
+		qnt__v4d t = kq_cvt4(a4) / (double)d;
 #if defined(__AVX__)
 		t = (qnt__v4d)_mm256_floor_pd((__m256d)t);
 #else
@@ -1863,7 +1900,7 @@ static void q6_build_scales(q3_vf xt[16][Q3NV], q3_vf wt[16][Q3NV], const float 
 			for (int k = 0; k < 8; k++) {
 				qnt__v4f e4;
 				memcpy(&e4, e8[u][k] + j, sizeof e4);
-				ed[k] = __builtin_convertvector(e4, qnt__v4d);
+				ed[k] = kq_cvt4(e4);
 			}
 			const qnt__v4d sum = ((ed[0] + ed[1]) + (ed[2] + ed[3])) + ((ed[4] + ed[5]) + (ed[6] + ed[7]));
 			memcpy(err[u] + j, &sum, sizeof sum);

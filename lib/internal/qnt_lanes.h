@@ -129,8 +129,13 @@ static inline qnt__v8i qnt__clamp_v8i(qnt__v8i v, int lo, int hi)
 	return v - ((v - vhi) & ((vhi - v) >> 31));
 }
 
+/* a where the lane of mask is all-ones, b where it is zero (the masks
+ * comparisons give): one vblendvps with AVX (which reads the sign bit). */
 static inline qnt__v8f qnt__select_v8f(qnt__v8i mask, qnt__v8f a, qnt__v8f b)
 {
+#if defined(__AVX__)
+	return (qnt__v8f)_mm256_blendv_ps((__m256)b, (__m256)a, (__m256)mask);
+#else
 	qnt__v8i ia, ib;
 	memcpy(&ia, &a, sizeof ia);
 	memcpy(&ib, &b, sizeof ib);
@@ -138,6 +143,7 @@ static inline qnt__v8f qnt__select_v8f(qnt__v8i mask, qnt__v8f a, qnt__v8f b)
 	qnt__v8f f;
 	memcpy(&f, &r, sizeof f);
 	return f;
+#endif
 }
 
 /* The low byte of each of eight int32 lanes, as eight bytes (codes known
