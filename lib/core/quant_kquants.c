@@ -1649,7 +1649,7 @@ static inline __attribute__((always_inline)) void q6_lanes_run(q3_vf xt[16][Q3NV
  * that are not plain keep it. ggml's imatrix block stays a candidate for
  * every block. Eight values at a time (sub a multiple of 8): the scalar
  * loop was 8% of q3_K's time with importance. */
-static int block_plain(const float *x, int sub, float amin)
+static inline __attribute__((always_inline)) int block_plain(const float *x, const int sub, float amin)
 {
 	const qnt__v8f lo = qnt__splat_v8f(0x1p-40f), hi = qnt__splat_v8f(0x1p40f);
 	int big = 0;
@@ -2423,9 +2423,9 @@ static void quant_q3_K(const float *src, void *dst, int64_t nrows, int64_t n, co
  * instructions. The third round of refinement (kfmt's rounds) that this
  * pays for makes up for it and more: test_quality's q4_K and q5_K rmse_imp
  * 0.08-0.16% lower than with the reference blocks and two rounds, for
- * about the same instructions (16 x 4096 rows, log-normal importance:
- * q4_K 22.6 -> 20.2 million on Gaussian rows, 22.9 -> 22.1 on Student-t
- * rows; q5_K 21.9 -> 20.3 and 22.2 -> 22.4). On rows with such blocks,
+ * about the same instructions (bench/quant_instructions.py, 16 x 4096
+ * rows: q4_K 22.6 -> 20.1 million on Gaussian rows, 22.8 -> 21.8 on
+ * Student-t rows; q5_K 21.8 -> 20.5 and 22.1 -> 22.3). On rows with such blocks,
  * importance stayed no worse than none for every row tried (test_kquants;
  * 64-row sets of Gaussian, Student-t, Laplace with offsets and positive
  * data under log-normal, squared-normal and uniform importance: the worst
