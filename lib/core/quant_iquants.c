@@ -1849,13 +1849,7 @@ static inline void transpose8(const qnt__v8f *in, qnt__v8f *out)
  * below the best so far. The least by halving, then its first lane. */
 static inline int first_min_lane(qnt__v8f cc, qnt__v8i below)
 {
-	qnt__v8f m = qnt__select_v8f(below, cc, splat8(INFINITY));
-	qnt__v8f h = __builtin_shufflevector(m, m, 4, 5, 6, 7, 0, 1, 2, 3);
-	m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
-	h = __builtin_shufflevector(m, m, 2, 3, 0, 1, 6, 7, 4, 5);
-	m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
-	h = __builtin_shufflevector(m, m, 1, 0, 3, 2, 5, 4, 7, 6);
-	m = qnt__select_v8f(qnt__lt_v8f(h, m), h, m);
+	const qnt__v8f m = qnt__bext_v8f(qnt__select_v8f(below, cc, splat8(INFINITY)), 0);
 	return __builtin_ctz(mask8_bits(below & qnt__eq_v8f(cc, m)));
 }
 

@@ -1664,13 +1664,7 @@ static inline __attribute__((always_inline)) int block_plain(const float *x, con
 		}
 		if (qnt__bits_v8i(odd))
 			return 0;
-		/* the largest in every lane: three swaps and maxima */
-		qnt__v8f t = __builtin_shufflevector(m, m, 4, 5, 6, 7, 0, 1, 2, 3);
-		m = qnt__select_v8f(qnt__gt_v8f(t, m), t, m);
-		t = __builtin_shufflevector(m, m, 2, 3, 0, 1, 6, 7, 4, 5);
-		m = qnt__select_v8f(qnt__gt_v8f(t, m), t, m);
-		t = __builtin_shufflevector(m, m, 1, 0, 3, 2, 5, 4, 7, 6);
-		m = qnt__select_v8f(qnt__gt_v8f(t, m), t, m);
+		m = qnt__bext_v8f(m, 1);
 		int n = 0;
 		for (int k = 0; k < sub / 8; k++)
 			n += __builtin_popcount(qnt__bits_v8i(qnt__eq_v8f(a[k], m)));

@@ -231,6 +231,23 @@ QNT__CMP8(qnt__gt_v8i, qnt__v8i, qnt__v4i, >)
 QNT__CMP8(qnt__lt_v8i, qnt__v8i, qnt__v4i, <)
 #undef QNT__CMP8
 
+/* t where it is greater (max) or less (!max) than v, else v. */
+static inline qnt__v8f qnt__pick_v8f(qnt__v8f t, qnt__v8f v, const int max)
+{
+	return qnt__select_v8f(max ? qnt__gt_v8f(t, v) : qnt__lt_v8f(t, v), t, v);
+}
+
+/* The largest (max) or least (!max) lane of v in every lane: three swaps
+ * of halves, pairs and neighbours, each followed by qnt__pick_v8f (a
+ * comparison with NaN is false, so NaN lanes give no defined answer: for
+ * lanes that are numbers). */
+static inline qnt__v8f qnt__bext_v8f(qnt__v8f v, const int max)
+{
+	v = qnt__pick_v8f(__builtin_shufflevector(v, v, 4, 5, 6, 7, 0, 1, 2, 3), v, max);
+	v = qnt__pick_v8f(__builtin_shufflevector(v, v, 2, 3, 0, 1, 6, 7, 4, 5), v, max);
+	return qnt__pick_v8f(__builtin_shufflevector(v, v, 1, 0, 3, 2, 5, 4, 7, 6), v, max);
+}
+
 /* v in eight lanes, and comparisons of eight lanes with one value b. GCC
  * (12) without AVX builds a 32-byte broadcast lane by lane in memory; here
  * the halves are 16-byte broadcasts, and the results are joined by memcpy
