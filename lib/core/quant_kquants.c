@@ -548,16 +548,16 @@ static double lsq_solve(const struct sums *s, int with_min, double *a, double *c
 }
 
 
-/* The sums of every sub-block for the codes q, in double: element i's
+/* The sums of sub-blocks j0 to j1 - 1 for the codes q, in double: element i's
  * terms in lane i % 4 of double vectors, the lanes added as
  * (0 + 1) + (2 + 3). Without mins (mins 0, a constant where this is
  * inlined) lsq_solve reads sqq, sqx and sxx only, and the others are left
  * 0. */
-static inline __attribute__((always_inline)) void all_sub_sums_n(const int nsub, const int n, const int mins,
-								   const float *x, const float *w, const int8_t *q,
-								   struct sums *s)
+static inline __attribute__((always_inline)) void sub_sums_n(int j0, int j1, const int n, const int mins,
+							       const float *x, const float *w, const int8_t *q,
+							       struct sums *s)
 {
-	for (int j = 0; j < nsub; j++) {
+	for (int j = j0; j < j1; j++) {
 		const qnt__v4d z = { 0, 0, 0, 0 };
 		qnt__v4d sw = z, sq = z, sqq = z, sx = z, sqx = z, sxx = z;
 		for (int i = n * j; i < n * (j + 1); i += 4) {
@@ -588,14 +588,16 @@ static inline __attribute__((always_inline)) void all_sub_sums_n(const int nsub,
 	}
 }
 
-static void all_sub_sums(const struct kfmt *f, const float *x, const float *w, const int8_t *q, struct sums *s)
+/* s[j0..j1) for the codes q (sub-blocks j0 to j1 - 1). */
+static inline __attribute__((always_inline)) void kq_sub_sums(const struct kfmt *f, const float *x, const float *w,
+								const int8_t *q, int j0, int j1, struct sums *s)
 {
 	if (f->mhi == 0)
-		all_sub_sums_n(16, 16, 0, x, w, q, s);
+		sub_sums_n(j0, j1, 16, 0, x, w, q, s);
 	else if (f->sub == 16)
-		all_sub_sums_n(16, 16, 1, x, w, q, s);
+		sub_sums_n(j0, j1, 16, 1, x, w, q, s);
 	else
-		all_sub_sums_n(8, 32, 1, x, w, q, s);
+		sub_sums_n(j0, j1, 32, 1, x, w, q, s);
 }
 
 /* ---- choosing integer scales for given super-scales ---- */
@@ -765,14 +767,13 @@ static int choose_sub(const struct kfmt *f, const float *x, const float *w, stru
 
 /* ---- refinement ---- */
 
-/* Refit of the super-scales for fixed integer scales, mins and codes, tried
- * at the fp16 values within f->super_radius of the optimum with the codes
- * re-chosen. */
-static int refit_super(const struct kfmt *f, const float *x, const float *w, struct kstate *st)
+/* Refit of the super-scales for fixed integer scales, mins and codes
+ * (sums: the sub-blocks' sums for st's codes), tried at the fp16 values
+ * within f->super_radius of the optimum with the codes re-chosen. */
+static int refit_super(const struct kfmt *f, const float *x, const float *w, const struct sums *sums,
+		       struct kstate *st)
 {
 	double a11 = 0, a12 = 0, a22 = 0, b1 = 0, b2 = 0;
-	struct sums sums[16];
-	all_sub_sums(f, x, w, st->q, sums);
 	for (int j = 0; j < f->nsub; j++) {
 		const double sc = st->sc[j], m = st->m[j];
 		a11 += sc * sc * sums[j].sqq;
@@ -819,29 +820,35 @@ static int refit_super(const struct kfmt *f, const float *x, const float *w, str
 }
 
 /* Per sub-block: least-squares scale and min for the current codes, turned
- * into the integer scale and min around them. */
-static int refit_subs(const struct kfmt *f, const float *x, const float *w, struct kstate *st)
+ * into the integer scale and min around them. On return, where the format
+ * refits its super-scales, sums holds the sub-blocks' sums for st's codes
+ * (refit_super's). */
+static int refit_subs(const struct kfmt *f, const float *x, const float *w, struct kstate *st, struct sums *sums)
 {
 	int changed = 0;
-	struct sums sums[16];
 	/* choose_sub changes sub-block j's codes only: the sums of the others
-	 * may be taken first */
-	all_sub_sums(f, x, w, st->q, sums);
+	 * may be taken first, and j's taken again where it changed them */
+	kq_sub_sums(f, x, w, st->q, 0, f->nsub, sums);
 	for (int j = 0; j < f->nsub; j++) {
 		double a, c;
 		if (!(lsq_solve(&sums[j], f->mhi != 0, &a, &c) < INFINITY))
 			continue;
-		changed |= choose_sub(f, x, w, st, j, a, -c);
+		if (choose_sub(f, x, w, st, j, a, -c)) {
+			changed = 1;
+			if (f->super_radius >= 0)
+				kq_sub_sums(f, x, w, st->q, j, j + 1, sums);
+		}
 	}
 	return changed;
 }
 
 static void refine(const struct kfmt *f, const float *x, const float *w, struct kstate *st)
 {
+	struct sums sums[16];
 	for (int it = 0; it < f->rounds; it++) {
-		int c = refit_subs(f, x, w, st);
+		int c = refit_subs(f, x, w, st, sums);
 		if (f->super_radius >= 0)
-			c |= refit_super(f, x, w, st);
+			c |= refit_super(f, x, w, sums, st);
 		if (!c)
 			break;
 	}
@@ -1675,35 +1682,6 @@ static inline __attribute__((always_inline)) int block_plain(const float *x, con
 	return big;
 }
 
-/* block_plain(x, 16, amin) of a block transposed by q3_transpose (lane k of
- * xt[i][v] is element i of sub-block QNT__VN v + k): the same answer, with
- * the sub-blocks as lanes (a fifth of the instructions). */
-static int block_plain_t(q3_vf xt[16][Q3NV], float amin)
-{
-	const q3_vf lo = qnt__splat_vnf(0x1p-40f), hi = qnt__splat_vnf(0x1p40f), vmin = qnt__splat_vnf(amin);
-	q3_vi bad = { 0 }, big = { 0 };
-	for (int v = 0; v < Q3V; v++) {
-		q3_vf a[16], m = qnt__splat_vnf(0.0f);
-		for (int i = 0; i < 16; i++) {
-			a[i] = qnt__abs_vnf(xt[i][v]);
-			bad |= ~((a[i] >= lo) & (a[i] <= hi));
-			m = qnt__select_vnf(a[i] > m, a[i], m);
-		}
-		/* the number of elements at the largest magnitude, negated */
-		q3_vi n = { 0 };
-		for (int i = 0; i < 16; i++)
-			n += a[i] == m;
-		bad |= n != -1;
-		big |= m >= vmin;
-	}
-	int b = 0, g = 0;
-	for (int k = 0; k < QNT__VN; k++) {
-		b |= bad[k];
-		g |= big[k];
-	}
-	return !b && g;
-}
-
 /* Whether no value of a block lies beyond 8 times its root mean square
  * (no outlier, where ggml's reference block with its weights x^2 can win:
  * on test_quality's Student-t rows it did for blocks beyond 12 times, never
@@ -1777,7 +1755,7 @@ static int q6_starts(const float *x, const float *w, struct kstate *ref, struct 
 	const int fast = qnt__bits_v8i(qnt__eq_v8f(zs, (qnt__v8f){ 0 })) == 0xffu;
 	q3_transpose(x, xt, 0);
 	q3_transpose(w, wt, 0);
-	const int with_ref = !block_plain_t(xt, 0x1p-8f); /* also where not fast; d is about amax / 4064 */
+	const int with_ref = !block_plain(x, 16, 0x1p-8f); /* also where not fast; d is about amax / 4064 */
 	for (int v = 0; v < Q3V; v++) {
 		const int g = QNT__VN * v;
 		struct q6_lanes r;
